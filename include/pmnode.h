@@ -1,0 +1,432 @@
+/*
+ * pmnode.h - the one public header of libpmnode.
+ *
+ * libpmnode gives applications strict access to private memory: NUMA nodes
+ * that the kernel keeps out of normal allocation fallback (CXL expanders,
+ * device-dax, GPU memory on coherent links, compressed RAM).  This header
+ * covers discovery: a context describes one machine (this one, or a
+ * captured sysfs tree under another root), its NUMA nodes, device-dax
+ * devices and CXL regions.
+ *
+ * Conventions
+ *  - Calls returning int return 0 on success or a negative error code: a
+ *    negative errno (-ENOMEM, -EINVAL, ...) or a library code PMN_E_* whose
+ *    value lies outside the errno range.  pmn_strerror() names both.
+ *  - No call prints anything unless logging is enabled (PMNODE_LOG), none
+ *    calls exit() or abort(), none keeps global mutable state.
+ *  - Objects returned as const pointers (nodes, dax devices, CXL regions)
+ *    belong to their context and stay valid until its last reference is
+ *    dropped.  A context is immutable after creation: every getter may be
+ *    called from any number of threads at once without locking.
+ *  - Unknown is never reported as zero: numeric getters return
+ *    PMN_UNKNOWN (for uint64_t) or -1 (for ids, tiers, distances) when the
+ *    kernel did not say.
+ *
+ * C11; usable from C++.
+ */
+#ifndef PMNODE_H
+#define PMNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PMNODE_BUILDING_LIBRARY)
+#define PMN_API __attribute__((visibility("default")))
+#else
+#define PMN_API
+#endif
+
+/** @name Version */
+/**@{*/
+#define PMN_VERSION_MAJOR 0
+#define PMN_VERSION_MINOR 1
+#define PMN_VERSION_PATCH 0
+#define PMN_VERSION_STRING "0.1.0"
+
+/** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
+PMN_API const char *pmn_version(void);
+/**@}*/
+
+/** @name Errors
+ *
+ * Library codes sit at -(PMN_ERRNO_BASE + n), far outside the errno range,
+ * so one int carries both domains.  The list is written once, here, and
+ * expanded into the enum and into pmn_strerror()/pmn_err_name().
+ */
+/**@{*/
+#define PMN_ERRNO_BASE 20000
+
+#define PMN_ERROR_MAP(X)                                                                   \
+    X(REMOTE_ROOT, 1, "context describes another machine (root is not /): mapping refused") \
+    X(NO_NUMA, 2, "no NUMA information under the root (sys/devices/system/node missing)")  \
+    X(NO_NODE, 3, "no such NUMA node")                                                     \
+    X(NO_DEVICE, 4, "no such device")                                                      \
+    X(UNKNOWN, 5, "the kernel does not report this value")                                 \
+    X(NO_MATCH, 6, "no node matches the request")                                          \
+    X(PARSE, 7, "malformed kernel or configuration data")                                  \
+    X(CONFIG, 8, "invalid configuration value")                                            \
+    X(HWLOC, 9, "hwloc topology discovery failed")                                         \
+    X(MISPLACED, 10, "memory found on a node other than the one requested")
+
+enum pmn_error {
+#define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
+    PMN_ERROR_MAP(PMN__ERR_ENUM)
+#undef PMN__ERR_ENUM
+};
+
+/**
+ * Describe an error code: a library code, a negative errno, or a positive
+ * errno.  Returns a static string; never NULL, never allocates.
+ * Thread-safe, async-signal-safe.
+ */
+PMN_API const char *pmn_strerror(int err);
+
+/**
+ * Symbolic name of an error code ("PMN_E_NO_NODE", "ENOMEM"), or
+ * "unknown" for a value that is neither.  Static string.  Thread-safe.
+ */
+PMN_API const char *pmn_err_name(int err);
+/**@}*/
+
+/** Returned by uint64_t getters whose value the kernel did not report. */
+#define PMN_UNKNOWN UINT64_MAX
+
+/** @name Kinds and isolation */
+/**@{*/
+/** What a node's memory is.  Names are lower case: pmn_kind_name(). */
+enum pmn_kind {
+    PMN_KIND_UNKNOWN = 0,
+    PMN_KIND_DRAM,
+    PMN_KIND_HBM,
+    PMN_KIND_NVM,
+    PMN_KIND_SPM,
+    PMN_KIND_CXL,
+    PMN_KIND_GPU,
+    PMN_KIND_COMPRESSED,
+    PMN_KIND__COUNT
+};
+
+/** "dram", "hbm", ... "unknown"; "unknown" for out-of-range values too. */
+PMN_API const char *pmn_kind_name(enum pmn_kind kind);
+/**
+ * Parse a kind name (case-insensitive).  Returns 0, or -EINVAL for a name
+ * that is not a kind.  Thread-safe.
+ */
+PMN_API int pmn_kind_parse(const char *name, enum pmn_kind *out);
+
+/** Who keeps a node out of normal allocation. */
+enum pmn_isolation {
+    PMN_ISOLATION_NONE = 0, /**< nobody: ordinary memory */
+    PMN_ISOLATION_KERNEL,   /**< the kernel marks the node private */
+    PMN_ISOLATION_CONFIG,   /**< an administrator or application said so */
+};
+
+/** "none", "kernel" or "config". */
+PMN_API const char *pmn_isolation_name(enum pmn_isolation iso);
+
+/** Private-node kernel ABI generations seen on a context (bit mask). */
+enum pmn_abi {
+    PMN_ABI_MAINLINE = 1u << 0,        /**< has_memory/has_cpu present */
+    PMN_ABI_PRIVATE_MEMORY = 1u << 1,  /**< v3/v4 RFC: has_private_memory */
+    PMN_ABI_COMMON_MEMORY = 1u << 2,   /**< later drafts: has_common_memory */
+    PMN_ABI_USER_MEMORY = 1u << 3,     /**< later drafts: has_user_memory */
+    PMN_ABI_MEM_FEATURES = 1u << 4,    /**< nodeN/mem_features */
+    PMN_ABI_DAX_PRIVATE = 1u << 5,     /**< daxX.Y/private and friends */
+    PMN_ABI_CRAMDAX = 1u << 6,         /**< a device bound to cramdax */
+    PMN_ABI_MEMORY_TIERING = 1u << 7,  /**< memory_tiering tiers */
+};
+/**@}*/
+
+/** @name Contexts
+ *
+ * A context is a snapshot of one machine's memory topology, taken when it
+ * is created.  Its root is a directory holding sys/ (and proc/) of the
+ * machine it describes: "/" for this machine, a captured tree otherwise.  A
+ * context whose root is not "/" describes another machine: discovery works
+ * the same, mapping is refused with PMN_E_REMOTE_ROOT.
+ *
+ * Environment read at creation (unless PMN_CTX_IGNORE_ENV):
+ *  - PMNODE_SYSFS_ROOT    root directory (pmn_ctx_new only), default "/"
+ *  - PMNODE_PRIVATE_NODES node list an administrator marks private ("2-3,8")
+ *  - PMNODE_CONFIG        configuration file, default ROOT/etc/pmnode.conf
+ *  - PMNODE_LOG           error|warn|info|debug: messages on stderr
+ */
+/**@{*/
+struct pmn_ctx;
+struct pmn_ctx_params;
+
+/** Flags for pmn_ctx_params_set_flags(). */
+enum pmn_ctx_flags {
+    PMN_CTX_IGNORE_ENV = 1u << 0, /**< read no PMNODE_* variable */
+    PMN_CTX_NO_HWLOC = 1u << 1,   /**< do not consult hwloc (sysfs only) */
+    PMN_CTX_NO_CONFIG = 1u << 2,  /**< read no configuration file */
+};
+
+/**
+ * Create a context for the machine under PMNODE_SYSFS_ROOT, or "/".
+ * Returns 0, -ENOMEM, -ENOENT/-ENOTDIR for a root that is not a directory,
+ * PMN_E_NO_NUMA when the root has no sys/devices/system/node, or
+ * PMN_E_CONFIG for a malformed PMNODE_* variable.  Thread-safe.
+ */
+PMN_API int pmn_ctx_new(struct pmn_ctx **out);
+
+/** As pmn_ctx_new(), with an explicit root (NULL means "/"). */
+PMN_API int pmn_ctx_new_at(struct pmn_ctx **out, const char *root);
+
+/**
+ * Take one more reference; returns @p ctx.  Thread-safe (atomic).
+ * NULL is passed through.
+ */
+PMN_API struct pmn_ctx *pmn_ctx_ref(struct pmn_ctx *ctx);
+
+/** Drop a reference; the last one frees the context.  NULL is ignored. */
+PMN_API void pmn_ctx_unref(struct pmn_ctx *ctx);
+
+/**
+ * Creation parameters.  A params object is not shared: use it from one
+ * thread, then free it (the context keeps copies of what it needs).
+ */
+PMN_API int pmn_ctx_params_new(struct pmn_ctx_params **out);
+PMN_API void pmn_ctx_params_free(struct pmn_ctx_params *params);
+/** Root directory; NULL means PMNODE_SYSFS_ROOT, else "/". */
+PMN_API int pmn_ctx_params_set_root(struct pmn_ctx_params *params, const char *root);
+/**
+ * Node list ("2-3,7") an administrator marks private; overrides
+ * PMNODE_PRIVATE_NODES.  -EINVAL for a malformed list.
+ */
+PMN_API int pmn_ctx_params_set_private_nodes(struct pmn_ctx_params *params,
+                                             const char *nodelist);
+/**
+ * Declare the kind of a node (for example a compressed node the kernel
+ * does not describe).  Overrides every discovered signal.
+ * -EINVAL for a negative node or an out-of-range kind.
+ */
+PMN_API int pmn_ctx_params_set_node_kind(struct pmn_ctx_params *params, int node,
+                                         enum pmn_kind kind);
+/** Configuration file to read; NULL means PMNODE_CONFIG or the default. */
+PMN_API int pmn_ctx_params_set_config(struct pmn_ctx_params *params, const char *path);
+/** Flags from enum pmn_ctx_flags. -EINVAL for unknown bits. */
+PMN_API int pmn_ctx_params_set_flags(struct pmn_ctx_params *params, unsigned flags);
+/** Create a context from parameters (NULL params = pmn_ctx_new()). */
+PMN_API int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params);
+
+/** The root the context describes ("/" for this machine). */
+PMN_API const char *pmn_ctx_root(const struct pmn_ctx *ctx);
+/** True when the root is "/" (this machine; mapping allowed). */
+PMN_API bool pmn_ctx_is_local(const struct pmn_ctx *ctx);
+/** Kernel ABI generations seen (enum pmn_abi bits). */
+PMN_API unsigned pmn_ctx_abi(const struct pmn_ctx *ctx);
+/**
+ * Problems met during discovery (a malformed or missing attribute that made
+ * a field unknown), as human-readable lines.  Returns the count; fills at
+ * most @p max pointers into @p lines (static to the context).
+ */
+PMN_API size_t pmn_ctx_problems(const struct pmn_ctx *ctx, const char **lines, size_t max);
+/**@}*/
+
+/** @name Nodes
+ *
+ * Nodes are listed by id, ascending; ids may be sparse and large.
+ */
+/**@{*/
+struct pmn_node;
+
+/** Number of online NUMA nodes. */
+PMN_API size_t pmn_node_count(const struct pmn_ctx *ctx);
+/** Node with the lowest id, or NULL. */
+PMN_API const struct pmn_node *pmn_node_first(const struct pmn_ctx *ctx);
+/** Next node by id, or NULL after the last. */
+PMN_API const struct pmn_node *pmn_node_next(const struct pmn_node *node);
+/** Node with this id, or NULL. */
+PMN_API const struct pmn_node *pmn_node_get(const struct pmn_ctx *ctx, int id);
+/** Iterate the nodes of a context in id order. */
+#define pmn_node_foreach(ctx, node) \
+    for ((node) = pmn_node_first(ctx); (node) != NULL; (node) = pmn_node_next(node))
+
+PMN_API int pmn_node_id(const struct pmn_node *node);
+PMN_API enum pmn_kind pmn_node_kind(const struct pmn_node *node);
+/** True when the node is kept out of normal allocation (by kernel or config). */
+PMN_API bool pmn_node_is_private(const struct pmn_node *node);
+PMN_API enum pmn_isolation pmn_node_isolation(const struct pmn_node *node);
+/**
+ * Kernel CPU list of the node ("0-3,8"), "" for a CPU-less node, NULL when
+ * the kernel's cpulist could not be read or parsed.
+ */
+PMN_API const char *pmn_node_cpulist(const struct pmn_node *node);
+/** Number of CPUs in the node. */
+PMN_API unsigned pmn_node_cpu_count(const struct pmn_node *node);
+/** MemTotal in bytes, or PMN_UNKNOWN. */
+PMN_API uint64_t pmn_node_capacity(const struct pmn_node *node);
+/** MemFree in bytes when the context was created, or PMN_UNKNOWN. */
+PMN_API uint64_t pmn_node_free(const struct pmn_node *node);
+/**
+ * Memory tier: 1 for the fastest tier the kernel lists, 2 for the next...
+ * -1 when the kernel has no memory_tiering.
+ */
+PMN_API int pmn_node_tier(const struct pmn_node *node);
+/** Kernel distance from @p node to node @p to_id, or -1 when unknown. */
+PMN_API int pmn_node_distance(const struct pmn_node *node, int to_id);
+/** hwloc's subtype for the node ("DRAM", "GPUMemory", ...) or NULL. */
+PMN_API const char *pmn_node_hwloc_subtype(const struct pmn_node *node);
+/**
+ * nodeN/mem_features capability mask.  0 or PMN_E_UNKNOWN when the kernel
+ * has no such attribute.
+ */
+PMN_API int pmn_node_mem_features(const struct pmn_node *node, uint64_t *mask);
+/**
+ * Whether user mempolicy may target the node: 1 yes, 0 no (a private node
+ * outside has_user_memory), PMN_E_UNKNOWN when the kernel does not say.
+ */
+PMN_API int pmn_node_user_allowed(const struct pmn_node *node);
+/** Compression ratio of a compressed node (cramdax zratio), or 0 if unknown. */
+PMN_API double pmn_node_zratio(const struct pmn_node *node);
+
+/** Access performance from the best initiator (nodeN/access0). */
+struct pmn_perf {
+    uint64_t read_bandwidth;  /**< MB/s, or PMN_UNKNOWN */
+    uint64_t write_bandwidth; /**< MB/s, or PMN_UNKNOWN */
+    uint64_t read_latency;    /**< ns, or PMN_UNKNOWN */
+    uint64_t write_latency;   /**< ns, or PMN_UNKNOWN */
+};
+/** Fill @p out; PMN_E_UNKNOWN (and every field unknown) without HMAT data. */
+PMN_API int pmn_node_perf(const struct pmn_node *node, struct pmn_perf *out);
+
+/** One huge page pool of a node. */
+struct pmn_hugepool {
+    uint64_t page_size; /**< bytes */
+    uint64_t total;     /**< nr_hugepages, or PMN_UNKNOWN */
+    uint64_t free;      /**< free_hugepages, or PMN_UNKNOWN */
+    uint64_t surplus;   /**< surplus_hugepages, or PMN_UNKNOWN */
+};
+/**
+ * Copy up to @p max pools (ascending page size) into @p out; returns the
+ * number of pools the node has.
+ */
+PMN_API size_t pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out,
+                                  size_t max);
+
+struct pmn_dax;
+/** The dax device whose memory became this node (kmem/cramdax), or NULL. */
+PMN_API const struct pmn_dax *pmn_node_dax(const struct pmn_node *node);
+
+/**
+ * Read a node's free memory now (not the snapshot).  0, PMN_E_NO_NODE,
+ * PMN_E_UNKNOWN or PMN_E_PARSE.  Thread-safe.
+ */
+PMN_API int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
+/**@}*/
+
+/** @name Device-dax */
+/**@{*/
+/** What a dax device is bound to. */
+enum pmn_dax_mode {
+    PMN_DAX_UNBOUND = 0, /**< no driver */
+    PMN_DAX_DEVDAX,      /**< device_dax: mapped as a character device */
+    PMN_DAX_SYSTEM_RAM,  /**< kmem: onlined as a NUMA node */
+    PMN_DAX_OTHER,       /**< another driver (cramdax, anondax, ...) */
+};
+
+PMN_API size_t pmn_dax_count(const struct pmn_ctx *ctx);
+PMN_API const struct pmn_dax *pmn_dax_first(const struct pmn_ctx *ctx);
+PMN_API const struct pmn_dax *pmn_dax_next(const struct pmn_dax *dax);
+/** Device by name ("dax0.0"), or NULL. */
+PMN_API const struct pmn_dax *pmn_dax_get(const struct pmn_ctx *ctx, const char *name);
+#define pmn_dax_foreach(ctx, dax) \
+    for ((dax) = pmn_dax_first(ctx); (dax) != NULL; (dax) = pmn_dax_next(dax))
+
+PMN_API const char *pmn_dax_name(const struct pmn_dax *dax);
+/** Character device path ("/dev/dax0.0"), relative to the machine described. */
+PMN_API const char *pmn_dax_path(const struct pmn_dax *dax);
+/** Size in bytes, or PMN_UNKNOWN. */
+PMN_API uint64_t pmn_dax_size(const struct pmn_dax *dax);
+/** Mapping alignment in bytes (device, else its region), or PMN_UNKNOWN. */
+PMN_API uint64_t pmn_dax_align(const struct pmn_dax *dax);
+PMN_API enum pmn_dax_mode pmn_dax_mode(const struct pmn_dax *dax);
+/** "devdax", "system-ram", "unbound", or the bound driver's name. */
+PMN_API const char *pmn_dax_mode_name(const struct pmn_dax *dax);
+/** Node the memory becomes when onlined (target_node), or -1. */
+PMN_API int pmn_dax_target_node(const struct pmn_dax *dax);
+/** Node of the device itself (numa_node), or -1. */
+PMN_API int pmn_dax_numa_node(const struct pmn_dax *dax);
+/** Node the memory is online as now (kmem and friends), or -1. */
+PMN_API int pmn_dax_node(const struct pmn_dax *dax);
+/** "spm" (soft-reserved/HMEM), "nvm" (pmem), "cxl", or NULL when unknown. */
+PMN_API const char *pmn_dax_type(const struct pmn_dax *dax);
+/** True when the device is private (devdax mode, or the kernel says so). */
+PMN_API bool pmn_dax_is_private(const struct pmn_dax *dax);
+/** Name of the CXL region the device belongs to, or NULL. */
+PMN_API const char *pmn_dax_cxl_region(const struct pmn_dax *dax);
+/**@}*/
+
+/** @name CXL regions */
+/**@{*/
+struct pmn_cxl_region;
+
+PMN_API size_t pmn_cxl_count(const struct pmn_ctx *ctx);
+PMN_API const struct pmn_cxl_region *pmn_cxl_first(const struct pmn_ctx *ctx);
+PMN_API const struct pmn_cxl_region *pmn_cxl_next(const struct pmn_cxl_region *region);
+#define pmn_cxl_foreach(ctx, r) \
+    for ((r) = pmn_cxl_first(ctx); (r) != NULL; (r) = pmn_cxl_next(r))
+
+/** "region0". */
+PMN_API const char *pmn_cxl_name(const struct pmn_cxl_region *region);
+/** "ram", "pmem", or NULL when unknown. */
+PMN_API const char *pmn_cxl_mode(const struct pmn_cxl_region *region);
+/** Size in bytes, or PMN_UNKNOWN. */
+PMN_API uint64_t pmn_cxl_size(const struct pmn_cxl_region *region);
+/** Number of interleave targets (endpoint decoders) the region lists. */
+PMN_API size_t pmn_cxl_target_count(const struct pmn_cxl_region *region);
+/** Name of target @p i ("decoder5.0"), or NULL. */
+PMN_API const char *pmn_cxl_target(const struct pmn_cxl_region *region, size_t i);
+/** The dax device over the region, or NULL. */
+PMN_API const struct pmn_dax *pmn_cxl_dax(const struct pmn_cxl_region *region);
+/** The NUMA node the region's memory is online as, or -1. */
+PMN_API int pmn_cxl_node(const struct pmn_cxl_region *region);
+/**@}*/
+
+/** @name Selection helpers
+ *
+ * Every helper returns 0 with the answer, PMN_E_NO_MATCH when no node
+ * qualifies, or PMN_E_UNKNOWN when nodes qualify but the kernel gives no
+ * data to rank them (no distances, no HMAT): never a guess.
+ */
+/**@{*/
+/**
+ * Ids of the nodes of @p kind, ascending.  Fills at most @p max ids and
+ * returns how many nodes there are.
+ */
+PMN_API size_t pmn_nodes_of_kind(const struct pmn_ctx *ctx, enum pmn_kind kind, int *ids,
+                                 size_t max);
+/** The private node nearest node @p from_node by kernel distance (lowest id wins ties). */
+PMN_API int pmn_nearest_private_node(const struct pmn_ctx *ctx, int from_node, int *out);
+/** The private node nearest CPU @p cpu (via the CPU's node). */
+PMN_API int pmn_nearest_private_to_cpu(const struct pmn_ctx *ctx, int cpu, int *out);
+
+enum pmn_rank {
+    PMN_RANK_CAPACITY,  /**< highest MemTotal */
+    PMN_RANK_BANDWIDTH, /**< highest access0 read bandwidth */
+    PMN_RANK_LATENCY,   /**< lowest access0 read latency */
+};
+/** Restrict pmn_best_node() candidates. */
+enum pmn_select_flags {
+    PMN_SELECT_PRIVATE = 1u << 0, /**< private nodes only */
+    PMN_SELECT_KIND = 1u << 1,    /**< nodes of the given kind only */
+};
+/**
+ * Best node by @p rank among the candidates.  -EINVAL for an unknown rank
+ * or flags.
+ */
+PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigned flags,
+                          enum pmn_kind kind, int *out);
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMNODE_H */
