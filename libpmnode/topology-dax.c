@@ -24,6 +24,9 @@
 #if PMN_HAVE_DAXCTL
 #include <daxctl/libdaxctl.h>
 #endif
+#if PMN_HAVE_CXL
+#include <cxl/libcxl.h>
+#endif
 
 #define DAX_DIR "sys/bus/dax/devices"
 #define CXL_DIR "sys/bus/cxl/devices"
@@ -201,6 +204,7 @@ static void daxctl_fill(struct pmn_ctx *ctx)
 
     if (daxctl_new(&dctx) != 0)
         return;
+    daxctl_set_log_priority(dctx, 0); /* we report through problems, not stderr */
     daxctl_region_foreach(dctx, region) {
         daxctl_dev_foreach(region, dev) {
             const char *devname = daxctl_dev_get_devname(dev);
@@ -282,6 +286,50 @@ int pmn__discover_dax(struct pmn_ctx *ctx)
     return 0;
 }
 
+#if PMN_HAVE_CXL
+/* On this machine, libcxl fills a region's size and interleave targets
+ * where sysfs attributes could not be read. */
+static void cxl_fill(struct pmn_ctx *ctx)
+{
+    struct cxl_ctx *cctx;
+    struct cxl_bus *bus;
+    struct cxl_decoder *decoder;
+    struct cxl_region *region;
+
+    if (cxl_new(&cctx) != 0)
+        return;
+    cxl_set_log_priority(cctx, 0);
+    cxl_bus_foreach(cctx, bus) {
+        cxl_decoder_foreach(cxl_bus_get_port(bus), decoder) {
+            cxl_region_foreach(decoder, region) {
+                const char *name = cxl_region_get_devname(region);
+                for (size_t i = 0; name && i < ctx->ncxl; i++) {
+                    struct pmn_cxl_region *r = &ctx->cxl[i];
+                    unsigned ways = cxl_region_get_interleave_ways(region);
+                    if (strcmp(r->name, name) != 0)
+                        continue;
+                    if (r->size == PMN_UNKNOWN && cxl_region_get_size(region))
+                        r->size = cxl_region_get_size(region);
+                    for (unsigned t = 0; r->ntargets == t && t < ways && t < 256; t++) {
+                        struct cxl_decoder *d = cxl_region_get_target_decoder(region, (int)t);
+                        const char *dn = d ? cxl_decoder_get_devname(d) : NULL;
+                        char *dup = dn ? strdup(dn) : NULL;
+                        char **nt = dup ? realloc(r->targets, (t + 1) * sizeof(*nt)) : NULL;
+                        if (nt == NULL) {
+                            free(dup);
+                            break;
+                        }
+                        r->targets = nt;
+                        r->targets[r->ntargets++] = dup;
+                    }
+                }
+            }
+        }
+    }
+    cxl_unref(cctx);
+}
+#endif
+
 int pmn__discover_cxl(struct pmn_ctx *ctx)
 {
     char **names, path[256];
@@ -349,6 +397,10 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
         }
     }
     pmn__strv_free(names, n);
+#if PMN_HAVE_CXL
+    if (ctx->local && ctx->ncxl)
+        cxl_fill(ctx);
+#endif
     return 0;
 }
 
