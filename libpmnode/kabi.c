@@ -42,12 +42,13 @@ static int read_mask(struct pmn_ctx *ctx, const char *name, struct pmn__bitmap *
 
 int pmn__kabi_probe(struct pmn_ctx *ctx)
 {
-    struct pmn__bitmap mem = {0}, priv = {0}, common = {0}, user = {0};
-    bool have_mem, have_priv, have_common, have_user;
+    struct pmn__bitmap mem = {0}, priv = {0}, common = {0}, user = {0}, cpu = {0};
+    bool have_mem, have_priv, have_common, have_user, have_cpu;
     char path[128];
 
     have_mem = read_mask(ctx, "has_memory", &mem);
-    if (have_mem || pmn__sysfs_exists(&ctx->fs, NODE_DIR "/has_cpu"))
+    have_cpu = read_mask(ctx, "has_cpu", &cpu);
+    if (have_mem || have_cpu)
         ctx->abi |= PMN_ABI_MAINLINE;
     have_priv = read_mask(ctx, "has_private_memory", &priv);
     have_common = read_mask(ctx, "has_common_memory", &common);
@@ -67,6 +68,8 @@ int pmn__kabi_probe(struct pmn_ctx *ctx)
 
         if (have_mem)
             n->has_memory = pmn__bitmap_test(&mem, id);
+        if (have_cpu)
+            n->has_cpu_signal = pmn__bitmap_test(&cpu, id);
         if (have_priv && pmn__bitmap_test(&priv, id))
             n->kernel_private = true;
         /* A node with memory that is not common memory is private; a
@@ -94,5 +97,6 @@ int pmn__kabi_probe(struct pmn_ctx *ctx)
     pmn__bitmap_free(&priv);
     pmn__bitmap_free(&common);
     pmn__bitmap_free(&user);
+    pmn__bitmap_free(&cpu);
     return 0;
 }

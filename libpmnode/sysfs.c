@@ -51,10 +51,14 @@ int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
     }
     /* Keep the caller's spelling for messages, but recognise every
      * spelling of "/" (//, /., a symlink to /) as this machine. */
-    if (realpath(root, resolved) != NULL && strcmp(resolved, "/") == 0)
+    if (realpath(root, resolved) != NULL && strcmp(resolved, "/") == 0) {
         fs->root = strdup("/");
-    else
-        fs->root = strdup(root);
+    } else {
+        size_t len = strlen(root);
+        while (len > 1 && root[len - 1] == '/')
+            len--;
+        fs->root = strndup(root, len);
+    }
     if (fs->root == NULL) {
         close(fd);
         return -ENOMEM;

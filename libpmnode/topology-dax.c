@@ -119,7 +119,8 @@ static double ratio_attr(struct pmn_ctx *ctx, const char *path)
     return v;
 }
 
-static void read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *name)
+/* Returns false for an entry that is not a device (a dangling link). */
+static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *name)
 {
     char path[256], *link = NULL, *drv = NULL;
     int err;
@@ -139,8 +140,8 @@ static void read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
         free(link);
     }
     if (!pmn__sysfs_exists(&ctx->fs, path)) {
-        pmn__problem(ctx, "%s: dangling link", path);
-        return;
+        pmn__problem(ctx, "%s: dangling link, device ignored", path);
+        return false;
     }
     snprintf(path, sizeof(path), DAX_DIR "/%s/size", name);
     d->size = u64_attr(ctx, path, true);
@@ -191,6 +192,7 @@ static void read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
             d->zratio = ratio_attr(ctx, path);
         }
     }
+    return true;
 }
 
 #if PMN_HAVE_DAXCTL
@@ -250,7 +252,14 @@ int pmn__discover_dax(struct pmn_ctx *ctx)
         if (strchr(names[i], '.') == NULL || strncmp(names[i], "dax_", 4) == 0)
             continue;
         d->index = ctx->ndax++;
-        read_one_dax(ctx, d, names[i]);
+        if (!read_one_dax(ctx, d, names[i])) {
+            free(d->name);
+            free(d->path);
+            free(d->cxl_region);
+            memset(d, 0, sizeof(*d));
+            ctx->ndax--;
+            continue;
+        }
         if (d->name == NULL || d->path == NULL) {
             pmn__strv_free(names, n);
             return -ENOMEM;

@@ -121,6 +121,8 @@ static void read_meminfo(struct pmn_ctx *ctx, struct pmn_node *node)
     }
     node->capacity = mi.total;
     node->free = mi.free;
+    if (mi.total == PMN_UNKNOWN)
+        pmn__problem(ctx, "%s: no MemTotal line", path);
 }
 
 /* The distance file lists one value per online node, in id order. */
@@ -454,8 +456,34 @@ static enum pmn_kind kind_from_dax(const struct pmn_dax *dax)
     return PMN_KIND_UNKNOWN;
 }
 
+/* Highest access0 read bandwidth among nodes with CPUs (ordinary DRAM as
+ * its own CPUs see it), or 0 when HMAT gives none. */
+static uint64_t dram_bandwidth(const struct pmn_ctx *ctx)
+{
+    uint64_t best = 0;
+
+    for (size_t i = 0; i < ctx->nnodes; i++) {
+        const struct pmn_node *n = &ctx->nodes[i];
+        if (n->ncpus > 0 && n->has_perf && n->perf.read_bandwidth != PMN_UNKNOWN &&
+            n->perf.read_bandwidth > best)
+            best = n->perf.read_bandwidth;
+    }
+    return best;
+}
+
+/* A CPU-less node no other source explains, whose HMAT read bandwidth is
+ * at least twice that of the best CPU-attached DRAM: high-bandwidth memory
+ * (Xeon Max flat mode and the like).  Anything less stays unknown. */
+static bool looks_like_hbm(const struct pmn_node *n, uint64_t dram_bw)
+{
+    return n->ncpus == 0 && dram_bw > 0 && n->has_perf &&
+           n->perf.read_bandwidth != PMN_UNKNOWN && n->perf.read_bandwidth / 2 >= dram_bw;
+}
+
 static void merge(struct pmn_ctx *ctx)
 {
+    uint64_t dram_bw = dram_bandwidth(ctx);
+
     for (size_t i = 0; i < ctx->nnodes; i++) {
         struct pmn_node *n = &ctx->nodes[i];
         enum pmn_kind k = PMN_KIND_UNKNOWN;
@@ -473,8 +501,10 @@ static void merge(struct pmn_ctx *ctx)
             ;
         else if ((k = kind_from_subtype(n->hwloc_subtype)) != PMN_KIND_UNKNOWN)
             ;
-        else if (n->ncpus > 0)
+        else if (n->ncpus > 0 || (n->cpulist == NULL && n->has_cpu_signal))
             k = PMN_KIND_DRAM;
+        else if (looks_like_hbm(n, dram_bw))
+            k = PMN_KIND_HBM;
         n->kind = k;
 
         if (n->kernel_private)

@@ -44,6 +44,7 @@ struct pmn_node {
     const struct pmn_dax *dax;
     /* raw signals gathered before the merge */
     bool has_memory;       /* -1 unknown folded into true */
+    bool has_cpu_signal;   /* has_cpu lists it (when cpulist is unreadable) */
     bool kernel_private;   /* some kernel ABI says private */
     bool config_private;   /* administrator said private */
     bool gpu_signal;       /* nvidia numa_status names it */
