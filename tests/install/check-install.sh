@@ -1,0 +1,84 @@
+#!/bin/sh
+# check-install.sh - install libpmnode into a scratch DESTDIR, then build and
+# run examples/list_nodes.c the way a user would: against the installed
+# header and library, found only through pkg-config.
+#
+# usage: check-install.sh BUILD_DIR EXAMPLE_C [MESON]
+# Exit 0 pass, 1 fail, 77 skip (no C compiler or pkg-config on this host).
+set -eu
+
+build=$1
+example=$2
+meson=${3:-meson}
+cc=${CC:-cc}
+
+say() { echo "check-install: $*"; }
+fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
+
+command -v "$cc" >/dev/null 2>&1 || { say "no C compiler ($cc): skip"; exit 77; }
+command -v pkg-config >/dev/null 2>&1 || { say "no pkg-config: skip"; exit 77; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmnode-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
+dest=$tmp/root
+
+say "meson install --destdir $dest"
+"$meson" install -C "$build" --no-rebuild --quiet --destdir "$dest" ||
+    fail "meson install failed"
+
+pc=$(find "$dest" -path '*/pkgconfig/pmnode.pc' | head -n 1)
+[ -n "$pc" ] || fail "pmnode.pc was not installed"
+lib=$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)
+[ -n "$lib" ] || fail "libpmnode.so.N was not installed"
+[ -n "$(find "$dest" -path '*/include/pmnode.h')" ] || fail "pmnode.h was not installed"
+say "found ${pc#"$dest"} and ${lib#"$dest"}"
+
+# Our .pc first; the system path stays reachable for any Requires.
+PKG_CONFIG_PATH=$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+
+pkg-config --exists pmnode || fail "pkg-config cannot find pmnode"
+flags=$(pkg-config --cflags --libs pmnode) || fail "pkg-config --cflags --libs pmnode failed"
+say "pkg-config flags: $flags"
+case $flags in
+*"$dest"*) ;;
+*) fail "pkg-config flags do not point into the install tree: $flags" ;;
+esac
+
+# A sanitizer build (-Db_sanitize=...) installs a library that needs its
+# runtime first in the program: build the example the same way.
+san=
+if command -v ldd >/dev/null 2>&1; then
+    deps=$(ldd "$lib" 2>/dev/null || true)
+    case $deps in *libasan*) san=address ;; esac
+    case $deps in *libubsan*) san=${san:+$san,}undefined ;; esac
+fi
+[ -z "$san" ] || say "library built with -fsanitize=$san: example too"
+
+# $flags is split into words on purpose, as $(pkg-config ...) would be.
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra ${san:+-fsanitize=$san} -o "$tmp/list_nodes" "$example" $flags ||
+    fail "compiling $example against the installed pmnode failed"
+
+LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
+if command -v ldd >/dev/null 2>&1; then
+    resolved=$(ldd "$tmp/list_nodes" | grep 'libpmnode\.so') ||
+        fail "list_nodes does not link libpmnode"
+    case $resolved in
+    *"$dest"*) ;;
+    *) fail "list_nodes resolves libpmnode outside the install tree: $resolved" ;;
+    esac
+fi
+
+if [ ! -d /sys/devices/system/node ]; then
+    say "built fine, but this host has no NUMA sysfs to run it on: skip"
+    exit 77
+fi
+unset PMNODE_SYSFS_ROOT PMNODE_PRIVATE_NODES PMNODE_CONFIG PMNODE_LOG
+out=$("$tmp/list_nodes") || fail "list_nodes exited with status $?"
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -q '^node [0-9]*: ' || fail "list_nodes listed no node"
+say "ok"
