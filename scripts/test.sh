@@ -1,14 +1,15 @@
 #!/bin/sh
 # Set up, build, and run every test suite (unit, fixture, system, vm), then
-# the unit and fixture suites again under AddressSanitizer+UBSan and under
-# valgrind.  Ends with one line "N passed, N failed, N skipped".
+# unit, fixture and system again under AddressSanitizer+UBSan, and the unit
+# and API tests plus the CLI on every fixture under valgrind.
+# Ends with one line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/setup-debian.sh || exit 1
 sh scripts/build.sh || exit 1
 
 status=0
-meson test -C build --print-errorlogs --num-processes 2 || status=1
+meson test -C build --no-suite valgrind --print-errorlogs --num-processes 2 || status=1
 
 [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debug >/dev/null || exit 1
@@ -17,11 +18,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
     meson test -C build-asan --suite unit --suite fixture --suite system --print-errorlogs \
     --num-processes 2 || status=1
 
-meson test -C build --suite unit --suite fixture --print-errorlogs --num-processes 2 \
-    --logbase valgrind \
+meson test -C build --suite valgrind --print-errorlogs --num-processes 2 --logbase vg-cli \
+    || status=1
+meson test -C build --suite unit --suite api --print-errorlogs --num-processes 2 \
+    --logbase vg \
     --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --trace-children-skip=*/python3*,*/env,*/bash,*/sh' \
     || status=1
 
 python3 scripts/summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-    build/meson-logs/valgrind.json || status=1
+    build/meson-logs/vg-cli.json build/meson-logs/vg-valgrind.json || status=1
 exit $status
