@@ -71,7 +71,11 @@ PMN_API const char *pmn_version(void);
     X(PARSE, 7, "malformed kernel or configuration data")                                  \
     X(CONFIG, 8, "invalid configuration value")                                            \
     X(HWLOC, 9, "hwloc topology discovery failed")                                         \
-    X(MISPLACED, 10, "memory found on a node other than the one requested")
+    X(MISPLACED, 10, "memory found on a node other than the one requested")                \
+    X(NOT_ALLOWED, 11, "node not allowed by the caller's cpuset (Mems_allowed)")           \
+    X(NODE_FULL, 12, "node lacks the free memory asked for plus headroom")                 \
+    X(NO_HUGEPAGES, 13, "node's huge page pool lacks free pages of that size")             \
+    X(NOT_MEMORY_NODE, 14, "node has no memory to bind to")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -423,6 +427,159 @@ enum pmn_select_flags {
  */
 PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigned flags,
                           enum pmn_kind kind, int *out);
+/**@}*/
+
+/** @name Strict placement
+ *
+ * A backing is a source of pages with one placement rule: a node (memory
+ * is there or the call fails), an ordered spill list (memory lands on the
+ * first node that can take it, and every byte is counted per node), or a
+ * device-dax device.  A region is one mapping taken from a backing:
+ *
+ *   - anon:    mmap, mbind(MPOL_BIND | MPOL_F_STATIC_NODES) before first
+ *              touch, MADV_POPULATE_WRITE (errors come back as codes);
+ *   - memfd:   the same over a memfd, whose fd another process can map:
+ *              the pages are already placed, so placement holds for both;
+ *   - hugetlb: the same with huge pages from the node's own pool;
+ *   - dax:     extents of one shared mapping of /dev/daxX.Y, aligned to the
+ *              device's own alignment.
+ *
+ * Before populating, the node must be in the caller's cpuset and have the
+ * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL):
+ * the kernel answers exhaustion under MPOL_BIND with the OOM killer, not an
+ * error, so the check is the library's defence.  After populating, every
+ * page is verified with move_pages (numa_maps where move_pages cannot see
+ * it); a misplaced page unmaps the region and fails with PMN_E_MISPLACED.
+ *
+ * A backing is thread-safe: regions may be mapped and unmapped from any
+ * thread.  A region belongs to whoever mapped it.
+ */
+/**@{*/
+enum pmn_backing_type {
+    PMN_BACKING_ANON = 0, /**< node-bound anonymous memory (default) */
+    PMN_BACKING_MEMFD,    /**< node-bound memfd (shareable by fd) */
+    PMN_BACKING_HUGETLB,  /**< hugetlb pages from the node's pool */
+    PMN_BACKING_DAX,      /**< device-dax character device */
+};
+/** "anon", "memfd", "hugetlb", "dax". */
+PMN_API const char *pmn_backing_type_name(enum pmn_backing_type type);
+
+struct pmn_backing_params;
+struct pmn_backing;
+struct pmn_region;
+
+/** Parameters of a backing; not shared between threads while being set. */
+PMN_API int pmn_backing_params_new(struct pmn_backing_params **out);
+PMN_API void pmn_backing_params_free(struct pmn_backing_params *p);
+/** Backing type; -EINVAL for an unknown one. */
+PMN_API int pmn_backing_params_set_type(struct pmn_backing_params *p,
+                                        enum pmn_backing_type type);
+/** One node, strictly (equivalent to a spill list of one). */
+PMN_API int pmn_backing_params_set_node(struct pmn_backing_params *p, int node);
+/**
+ * Ordered spill list: each region lands whole on the first node that can
+ * take it.  1 to 64 distinct nodes; -EINVAL otherwise.
+ */
+PMN_API int pmn_backing_params_set_spill(struct pmn_backing_params *p, const int *nodes,
+                                         size_t n);
+/** Device for PMN_BACKING_DAX: a name ("dax0.0") or a path ("/dev/dax0.0"). */
+PMN_API int pmn_backing_params_set_dax(struct pmn_backing_params *p, const char *dev);
+/** Huge page size for PMN_BACKING_HUGETLB (0: the system default size). */
+PMN_API int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_t bytes);
+/** Ask for transparent huge pages (anon and memfd). Default off. */
+PMN_API int pmn_backing_params_set_thp(struct pmn_backing_params *p, bool on);
+/**
+ * Free memory to leave on the node beyond each request (default: the
+ * larger of 64 MiB and 1% of the node's capacity).
+ */
+PMN_API int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes);
+/** Verify placement after populating (default on). */
+PMN_API int pmn_backing_params_set_verify(struct pmn_backing_params *p, bool on);
+
+/**
+ * Create a backing on a context (which it references).  Checks what can
+ * be checked now: the context describes this machine (PMN_E_REMOTE_ROOT),
+ * the nodes exist and have memory (PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE),
+ * the dax device opens (-ENOENT, -EACCES...), the huge page size exists
+ * (-EINVAL).
+ */
+PMN_API int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                            struct pmn_backing **out);
+/** Free a backing; its regions must have been unmapped (they keep it alive). */
+PMN_API void pmn_backing_free(struct pmn_backing *b);
+PMN_API enum pmn_backing_type pmn_backing_type(const struct pmn_backing *b);
+/** Size and alignment unit of regions: page size, huge page size or dax align. */
+PMN_API size_t pmn_backing_granule(const struct pmn_backing *b);
+
+/** Up to this many nodes are counted per backing. */
+#define PMN_STATS_MAX_NODES 64
+
+struct pmn_backing_stats {
+    uint64_t mapped_bytes; /**< bytes in live regions */
+    uint64_t peak_bytes;   /**< highest mapped_bytes */
+    uint64_t maps;         /**< regions mapped */
+    uint64_t failures;     /**< region maps that failed */
+    uint64_t spilled_bytes; /**< live bytes on a node other than the first */
+    size_t nnodes;         /**< entries in node[] (the spill list, in order) */
+    struct {
+        int node;
+        uint64_t bytes; /**< live bytes on this node */
+    } node[PMN_STATS_MAX_NODES];
+};
+/** Snapshot of a backing's counters.  Thread-safe. */
+PMN_API int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out);
+
+/**
+ * Map, bind, populate and verify @p size bytes (rounded up to the
+ * granule).  0, -EINVAL (size 0), -ENOMEM, PMN_E_NODE_FULL,
+ * PMN_E_NOT_ALLOWED, PMN_E_NO_HUGEPAGES, PMN_E_MISPLACED, or another
+ * negative errno from the kernel.  Nothing stays mapped on failure.
+ */
+PMN_API int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out);
+/**
+ * Device-dax only: map the extent at @p offset.  -EINVAL when offset or
+ * size is not a multiple of the device alignment or runs past its end,
+ * -EBUSY when the extent overlaps one in use, -EOPNOTSUPP for other types.
+ */
+PMN_API int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
+                              struct pmn_region **out);
+/** Unmap and free a region (NULL is ignored).  0 or -errno from munmap. */
+PMN_API int pmn_region_unmap(struct pmn_region *r);
+PMN_API void *pmn_region_addr(const struct pmn_region *r);
+PMN_API size_t pmn_region_size(const struct pmn_region *r);
+/** Node the region's pages are on (dax: the device's node, or -1). */
+PMN_API int pmn_region_node(const struct pmn_region *r);
+/**
+ * The memfd behind a PMN_BACKING_MEMFD region (owned by the region: dup()
+ * it to keep it past unmap), else -1.
+ */
+PMN_API int pmn_region_fd(const struct pmn_region *r);
+/** Nanoseconds spent populating and verifying the region. */
+PMN_API uint64_t pmn_region_populate_ns(const struct pmn_region *r);
+PMN_API uint64_t pmn_region_verify_ns(const struct pmn_region *r);
+
+/** Where a range's pages are. */
+struct pmn_where {
+    uint64_t page_size;   /**< base page size used for the query */
+    uint64_t pages;       /**< pages examined */
+    uint64_t not_present; /**< pages not populated */
+    uint64_t unknown;     /**< pages the kernel could not report (device memory) */
+    uint64_t other;       /**< pages on nodes beyond node[] capacity */
+    size_t nnodes;        /**< entries in node[], ascending node id */
+    struct {
+        int node;
+        uint64_t pages;
+    } node[PMN_STATS_MAX_NODES];
+};
+/**
+ * Count the pages of [@p addr, @p addr + @p len) per node, without
+ * faulting anything in.  @p addr is rounded down and the end up to the
+ * page size.  0, -EINVAL, -ENOMEM, or -errno from move_pages.
+ * Thread-safe; the answer is a snapshot.
+ */
+PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
+/** Pages of @p w on @p node. */
+PMN_API uint64_t pmn_where_pages_on(const struct pmn_where *w, int node);
 /**@}*/
 
 #ifdef __cplusplus

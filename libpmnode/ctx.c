@@ -163,6 +163,7 @@ static void ctx_free(struct pmn_ctx *ctx)
     pmn__topology_free(ctx);
     pmn__strv_free(ctx->problems, ctx->nproblems);
     pmn__sysfs_close(&ctx->fs);
+    pthread_mutex_destroy(&ctx->dax_lock);
     free(ctx);
 }
 
@@ -182,6 +183,7 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
     if (ctx == NULL)
         return -ENOMEM;
     atomic_init(&ctx->refs, 1);
+    pthread_mutex_init(&ctx->dax_lock, NULL);
     ctx->fs.rootfd = -1;
     ctx->flags = p->flags;
 

@@ -16,6 +16,7 @@
 #ifndef PMN_TOPOLOGY_H
 #define PMN_TOPOLOGY_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "internal.h"
@@ -107,6 +108,10 @@ struct pmn_ctx {
     size_t ncxl;
     char **problems;
     size_t nproblems;
+    /* The one mutable part: shared device-dax mappings (backing-dax.c),
+     * created on demand and guarded by dax_lock. */
+    pthread_mutex_t dax_lock;
+    struct pmn__daxmap *daxmaps;
 };
 
 /* Record a discovery problem (also logged at warn level).  Allocation

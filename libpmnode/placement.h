@@ -1,0 +1,70 @@
+/*
+ * placement.h - the backing layer's internal contract.
+ *
+ * Allocators (arena, slab, heap) see only struct pmn__backing_ops: every op
+ * returns 0 or a negative code, and none of them falls back to another
+ * node unless the backing was created with a spill list.
+ */
+#ifndef PMN_PLACEMENT_H
+#define PMN_PLACEMENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "topology.h"
+
+/* Verify that every page of [addr, addr+len) is on @node.  0 with
+ * *misplaced = pages found elsewhere; -errno when the kernel would not
+ * say. */
+int pmn__verify(void *addr, size_t len, int node, uint64_t *misplaced);
+
+struct pmn__daxmap; /* one shared mapping of a device-dax device */
+
+struct pmn_backing {
+    struct pmn_ctx *ctx;
+    enum pmn_backing_type type;
+    const struct pmn__backing_ops *ops;
+    int nodes[PMN_STATS_MAX_NODES];
+    size_t nnodes;
+    size_t page;       /* base page size */
+    size_t granule;    /* region size unit */
+    size_t huge_size;  /* hugetlb page size, 0 otherwise */
+    bool thp, verify;
+    bool headroom_set;
+    uint64_t headroom;
+    struct pmn__daxmap *dax;
+    atomic_int refs; /* the backing itself + each live region */
+    pthread_mutex_t lock; /* guards stats */
+    struct pmn_backing_stats stats;
+};
+
+struct pmn_region {
+    struct pmn_backing *b;
+    void *addr;
+    size_t size;
+    int node;
+    int slot; /* index in b->nodes, -1 for dax */
+    int fd;
+    uint64_t dax_offset;
+    uint64_t populate_ns, verify_ns;
+};
+
+/* What each backing type provides. */
+struct pmn__backing_ops {
+    /* Map @r->size bytes for node @node (not dax) and populate them.  On
+     * failure nothing stays mapped. */
+    int (*map)(struct pmn_backing *b, struct pmn_region *r, int node);
+    /* Unmap what map() set up. */
+    int (*unmap)(struct pmn_backing *b, struct pmn_region *r);
+};
+
+extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb,
+    pmn__ops_dax;
+
+/* backing-dax.c */
+int pmn__dax_attach(struct pmn_backing *b, const char *dev);
+void pmn__dax_detach(struct pmn_backing *b);
+int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset);
+int pmn__dax_node(const struct pmn_backing *b);
+
+#endif /* PMN_PLACEMENT_H */
