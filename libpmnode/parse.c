@@ -411,7 +411,9 @@ static int meminfo_value(const char *s, size_t len, uint64_t *bytes)
  * Lines are "Node N Key:   value kB" (nodeN/meminfo) or "Key:   value kB"
  * (/proc/meminfo).  Only MemTotal and MemFree are read; a malformed or
  * repeated one is -EINVAL, as are MemTotal/MemFree lines naming two
- * different nodes or mixing the two styles.  Other lines are skipped.
+ * different nodes or mixing the two styles.  Other lines, including ones
+ * whose "Node N " prefix is malformed, are skipped.  No trailing-newline
+ * rule here: the last line may or may not end in '\n'.
  */
 int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out)
 {
