@@ -127,7 +127,7 @@ static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
 
     d->ctx = ctx;
     d->name = strdup(name);
-    d->size = d->align = PMN_UNKNOWN;
+    d->size = d->align = d->resource = PMN_UNKNOWN;
     d->target_node = d->numa_node = d->node = -1;
     d->kernel_private = -1;
     if (asprintf(&d->path, "/dev/%s", name) < 0)
@@ -156,6 +156,8 @@ static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
                      (unsigned long long)d->align);
         d->align = PMN_UNKNOWN;
     }
+    snprintf(path, sizeof(path), DAX_DIR "/%s/resource", name);
+    d->resource = u64_attr(ctx, path, false);
     snprintf(path, sizeof(path), DAX_DIR "/%s/target_node", name);
     d->target_node = node_attr(ctx, path);
     snprintf(path, sizeof(path), DAX_DIR "/%s/numa_node", name);
@@ -295,6 +297,28 @@ int pmn__discover_dax(struct pmn_ctx *ctx)
     return 0;
 }
 
+/* The dax device over a region: the one below it in the device tree (ram
+ * regions: regionN/dax_regionN/daxN.0), or, for pmem regions that reach
+ * dax through an nvdimm bus elsewhere in the tree, the one whose physical
+ * range lies inside the region's. */
+static void link_region_dax(struct pmn_ctx *ctx, struct pmn_cxl_region *r, uint64_t start)
+{
+    for (size_t i = 0; i < ctx->ndax && r->dax == NULL; i++) {
+        struct pmn_dax *d = &ctx->dax[i];
+        bool inside = start != PMN_UNKNOWN && r->size != PMN_UNKNOWN &&
+                      d->resource != PMN_UNKNOWN && d->resource >= start &&
+                      d->resource - start < r->size;
+
+        if (d->cxl_region ? strcmp(d->cxl_region, r->name) != 0 : !inside)
+            continue;
+        if (d->cxl_region == NULL)
+            d->cxl_region = strdup(r->name);
+        d->type = "cxl";
+        r->dax = d;
+        r->node = d->node;
+    }
+}
+
 #if PMN_HAVE_CXL
 /* On this machine, libcxl fills a region's size and interleave targets
  * where sysfs attributes could not be read. */
@@ -392,13 +416,18 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
             r->targets = nt;
             r->targets[r->ntargets++] = tgt;
         }
-        for (size_t d = 0; d < ctx->ndax; d++) {
-            if (ctx->dax[d].cxl_region && strcmp(ctx->dax[d].cxl_region, r->name) == 0) {
-                r->dax = &ctx->dax[d];
-                r->node = ctx->dax[d].node;
-                break;
-            }
+        /* Kernels before 6.3 have no region mode attribute: the child
+         * device says which kind of region it is. */
+        if (r->mode == NULL) {
+            snprintf(path, sizeof(path), CXL_DIR "/%s/pmem_%s", names[i], names[i]);
+            if (pmn__sysfs_exists(&ctx->fs, path))
+                r->mode = strdup("pmem");
+            snprintf(path, sizeof(path), CXL_DIR "/%s/dax_%s", names[i], names[i]);
+            if (r->mode == NULL && pmn__sysfs_exists(&ctx->fs, path))
+                r->mode = strdup("ram");
         }
+        snprintf(path, sizeof(path), CXL_DIR "/%s/resource", names[i]);
+        link_region_dax(ctx, r, u64_attr(ctx, path, false));
         if (r->node >= 0) {
             struct pmn_node *node = pmn__node_find(ctx, r->node);
             if (node)

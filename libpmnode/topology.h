@@ -62,6 +62,7 @@ struct pmn_dax {
     const char *type;
     char *cxl_region;
     uint64_t size, align;
+    uint64_t resource; /* physical start, PMN_UNKNOWN */
     enum pmn_dax_mode mode;
     int target_node, numa_node, node;
     int kernel_private; /* daxX.Y/private: 1, 0, or -1 absent */
