@@ -442,7 +442,8 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
  *              the pages are already placed, so placement holds for both;
  *   - hugetlb: the same with huge pages from the node's own pool;
  *   - dax:     extents of one shared mapping of /dev/daxX.Y, aligned to the
- *              device's own alignment.
+ *              device's own alignment.  Extents are not cleared: a region
+ *              sees what the device held (device memory may be persistent).
  *
  * Before populating, the node must be in the caller's cpuset and have the
  * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL):

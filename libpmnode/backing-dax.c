@@ -162,8 +162,9 @@ static int finish(struct pmn_backing *b, struct pmn_region *r, uint64_t offset)
     r->addr = (char *)m->base + offset;
     /* First touch builds the page tables now, so later accesses do not
      * fault; device memory itself is always there. */
-    err = pmn_prim_populate_write(r->addr, r->size);
-    if (err == -EINVAL) {
+    if (b->has_populate) {
+        err = pmn_prim_populate_write(r->addr, r->size);
+    } else {
         pmn_prim_touch_write(r->addr, r->size, b->page);
         err = 0;
     }

@@ -21,14 +21,15 @@
 
 static int populate(struct pmn_backing *b, void *addr, size_t len, size_t page)
 {
-    int err = pmn_prim_populate_write(addr, len);
+    int err;
 
-    if (err == -EINVAL) {
+    if (!b->has_populate) {
         pmn__log(b->ctx, 2, "kernel lacks MADV_POPULATE_WRITE (Linux >= 5.14): "
                             "populating by touch; exhaustion may invoke the OOM killer");
         pmn_prim_touch_write(addr, len, page);
         return 0;
     }
+    err = pmn_prim_populate_write(addr, len);
     /* -EFAULT/-EHWPOISON/-ENOMEM: the node could not give the pages. */
     return err == -EFAULT ? -ENOMEM : err;
 }

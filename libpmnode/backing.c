@@ -202,6 +202,7 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     b->verify = p->verify;
     b->headroom = p->headroom;
     b->headroom_set = p->headroom_set;
+    b->has_populate = pmn_prim_populate_supported();
     memcpy(b->nodes, p->nodes, p->nnodes * sizeof(*p->nodes));
     b->nnodes = p->nnodes;
     atomic_init(&b->refs, 1);
@@ -352,7 +353,9 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
     r->slot = slot;
     if (b->verify) {
         t0 = pmn_prim_now_ns();
-        err = pmn__verify(r->addr, r->size, node, &misplaced);
+        /* One query per huge page: its head's node is the whole page's. */
+        err = pmn__verify(r->addr, r->size, b->huge_size ? b->huge_size : b->page, node,
+                          &misplaced);
         r->verify_ns = pmn_prim_now_ns() - t0;
         if (err == 0 && misplaced) {
             pmn__log(b->ctx, 1, "%llu of %zu pages of a region bound to node %d are elsewhere",
@@ -373,8 +376,10 @@ static int region_new(struct pmn_backing *b, size_t size, struct pmn_region **ou
     if (out == NULL)
         return -EINVAL;
     *out = NULL;
-    if (b == NULL || size == 0 || size > SIZE_MAX - b->granule)
+    if (b == NULL || size == 0)
         return -EINVAL;
+    if (size > SIZE_MAX - b->granule)
+        return -ENOMEM; /* as mmap and malloc answer an impossible size */
     *r = calloc(1, sizeof(**r));
     if (*r == NULL)
         return -ENOMEM;

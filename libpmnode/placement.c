@@ -141,9 +141,9 @@ static void retouch_page(void *arg, uintptr_t addr, int status)
     verify_page(arg, addr, status);
 }
 
-int pmn__verify(void *addr, size_t len, int node, uint64_t *misplaced)
+int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced)
 {
-    struct verify_state v = {.node = node, .page = pmn_prim_page_size()};
+    struct verify_state v = {.node = node, .page = stride};
     uint64_t npages = (len + v.page - 1) / v.page;
     int err;
 
@@ -166,10 +166,8 @@ int pmn__verify(void *addr, size_t len, int node, uint64_t *misplaced)
     }
     if (v.unseen) {
         /* Still invisible: count from numa_maps for the VMA instead. */
-        uint64_t *counts = calloc((size_t)node + 2 > 1024 ? (size_t)node + 2 : 1024,
-                                  sizeof(*counts));
-        size_t max = (size_t)node + 2 > 1024 ? (size_t)node + 2 : 1024;
-        uint64_t elsewhere = 0;
+        size_t max = (size_t)node + 1 > 1024 ? (size_t)node + 1 : 1024;
+        uint64_t *counts = calloc(max, sizeof(*counts)), elsewhere = 0;
 
         if (counts == NULL)
             return -ENOMEM;

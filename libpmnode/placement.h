@@ -13,10 +13,11 @@
 
 #include "topology.h"
 
-/* Verify that every page of [addr, addr+len) is on @node.  0 with
+/* Verify that every page of [addr, addr+len) is on @node, asking once per
+ * @stride bytes (the base page, or the huge page size for hugetlb).  0 with
  * *misplaced = pages found elsewhere; -errno when the kernel would not
  * say. */
-int pmn__verify(void *addr, size_t len, int node, uint64_t *misplaced);
+int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced);
 
 struct pmn__daxmap; /* one shared mapping of a device-dax device */
 
@@ -30,6 +31,7 @@ struct pmn_backing {
     size_t granule;    /* region size unit */
     size_t huge_size;  /* hugetlb page size, 0 otherwise */
     bool thp, verify;
+    bool has_populate; /* kernel knows MADV_POPULATE_WRITE */
     bool headroom_set;
     uint64_t headroom;
     struct pmn__daxmap *dax;

@@ -148,6 +148,13 @@ int pmn_prim_populate_write(void *addr, size_t len)
     }
 }
 
+bool pmn_prim_populate_supported(void)
+{
+    /* Any page-aligned address: with len 0 the kernel checks the advice
+     * and returns before looking for a mapping. */
+    return madvise((void *)(uintptr_t)pmn_prim_page_size(), 0, MADV_POPULATE_WRITE) == 0;
+}
+
 void pmn_prim_touch_write(void *addr, size_t len, size_t page)
 {
     volatile char *p = addr;

@@ -33,9 +33,11 @@ int pmn_prim_unmap(void *addr, size_t len);
 /* mbind(MPOL_BIND | MPOL_F_STATIC_NODES) of [addr, addr+len) to @node,
  * with MPOL_MF_STRICT.  Must come before the first touch. */
 int pmn_prim_bind(void *addr, size_t len, int node);
-/* MADV_POPULATE_WRITE.  -EINVAL from a kernel older than 5.14 is passed
- * through: the caller decides what to do. */
+/* MADV_POPULATE_WRITE; every error is passed through. */
 int pmn_prim_populate_write(void *addr, size_t len);
+/* Whether the kernel knows MADV_POPULATE_WRITE (Linux >= 5.14): asked with
+ * an empty range, which validates the advice and touches nothing. */
+bool pmn_prim_populate_supported(void);
 /* Write one zero byte per @page bytes: the fallback populate for fresh
  * memory on kernels without MADV_POPULATE_WRITE. */
 void pmn_prim_touch_write(void *addr, size_t len, size_t page);
