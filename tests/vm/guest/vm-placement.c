@@ -1,0 +1,302 @@
+/*
+ * vm-placement.c - strict placement on a real kernel (runs inside the QEMU
+ * guest of tests/vm).
+ *
+ *   vm-placement bind NODE      every page of anon, memfd and THP regions on NODE
+ *   vm-placement memfd NODE     a memfd region shared with a child keeps its placement
+ *   vm-placement exhaust NODE   fill NODE region by region: each map either succeeds
+ *                               with every page on NODE or fails with an error code;
+ *                               no page on another node, no signal, process alive
+ *   vm-placement kernel NODE    what the kernel itself does at exhaustion with no
+ *                               library headroom (in a child; reported, not judged)
+ *   vm-placement dax DEV        device-dax map, write, read back, alignment errors
+ *   vm-placement cpuset NODE    a node outside Mems_allowed is refused up front
+ *
+ * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
+ * topology lacks what the test needs.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pmnode.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+#define FAIL(...)                                     \
+    do {                                              \
+        fprintf(stderr, "FAIL: " __VA_ARGS__);        \
+        fputc('\n', stderr);                          \
+        exit(1);                                      \
+    } while (0)
+
+static struct pmn_ctx *ctx_or_die(void)
+{
+    struct pmn_ctx *ctx;
+    int err = pmn_ctx_new(&ctx);
+
+    if (err)
+        FAIL("pmn_ctx_new: %s", pmn_strerror(err));
+    return ctx;
+}
+
+static struct pmn_backing *backing(struct pmn_ctx *ctx, enum pmn_backing_type t, int node,
+                                   bool thp, bool headroom0)
+{
+    struct pmn_backing_params *p;
+    struct pmn_backing *b;
+    int err;
+
+    if (pmn_backing_params_new(&p) || pmn_backing_params_set_type(p, t) ||
+        pmn_backing_params_set_node(p, node) || pmn_backing_params_set_thp(p, thp))
+        FAIL("params");
+    if (headroom0)
+        pmn_backing_params_set_headroom(p, 0);
+    err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    if (err)
+        FAIL("backing on node %d: %s", node, pmn_strerror(err));
+    return b;
+}
+
+static void check_all_on(const void *addr, size_t len, int node, const char *what)
+{
+    struct pmn_where w;
+    int err = pmn_where(addr, len, &w);
+
+    if (err)
+        FAIL("%s: pmn_where: %s", what, pmn_strerror(err));
+    if (pmn_where_pages_on(&w, node) != w.pages)
+        FAIL("%s: %llu of %llu pages on node %d (not present %llu)", what,
+             (unsigned long long)pmn_where_pages_on(&w, node), (unsigned long long)w.pages,
+             node, (unsigned long long)w.not_present);
+}
+
+static int test_bind(int node)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    const struct { enum pmn_backing_type t; bool thp; const char *name; } cases[] = {
+        {PMN_BACKING_ANON, false, "anon"},
+        {PMN_BACKING_MEMFD, false, "memfd"},
+        {PMN_BACKING_ANON, true, "anon+thp"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pmn_backing *b = backing(ctx, cases[i].t, node, cases[i].thp, false);
+        struct pmn_region *r;
+        int err = pmn_region_map(b, 32u << 20, &r);
+
+        if (err)
+            FAIL("%s: map 32 MiB on node %d: %s", cases[i].name, node, pmn_strerror(err));
+        memset(pmn_region_addr(r), 0xa5, pmn_region_size(r));
+        check_all_on(pmn_region_addr(r), pmn_region_size(r), node, cases[i].name);
+        printf("ok: %s: 32 MiB, every page on node %d\n", cases[i].name, node);
+        pmn_region_unmap(r);
+        pmn_backing_free(b);
+    }
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+static int test_memfd(int node)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    struct pmn_backing *b = backing(ctx, PMN_BACKING_MEMFD, node, false, false);
+    struct pmn_region *r;
+    size_t len = 16u << 20;
+    int status, err = pmn_region_map(b, len, &r);
+    pid_t pid;
+
+    if (err)
+        FAIL("memfd map: %s", pmn_strerror(err));
+    memset(pmn_region_addr(r), 0x5a, len);
+    pid = fork();
+    if (pid == 0) {
+        /* The child maps the same pages through the fd alone. */
+        unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
+        if (p == MAP_FAILED)
+            _exit(2);
+        /* Fault every page into the child's page tables (pmn_where asks
+         * about this mapping) and check the parent's data on the way. */
+        for (size_t i = 0; i < len; i += 4096)
+            if (p[i] != 0x5a)
+                _exit(3);
+        check_all_on(p, len, node, "memfd in child");
+        p[len / 2] = 0x77;
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+        FAIL("memfd child failed (status %d)", status);
+    if (((unsigned char *)pmn_region_addr(r))[len / 2] != 0x77)
+        FAIL("memfd: child's write not visible");
+    check_all_on(pmn_region_addr(r), len, node, "memfd in parent after child");
+    printf("ok: memfd shared with a child: data shared, every page on node %d in both\n", node);
+    pmn_region_unmap(r);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* Map regions on @node until the library refuses; returns bytes mapped. */
+static int test_exhaust(int node)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    struct pmn_backing *b = backing(ctx, PMN_BACKING_ANON, node, false, false);
+    struct pmn_region *regions[4096];
+    size_t n = 0, chunk = 8u << 20;
+    int err = 0;
+
+    signal(SIGBUS, on_signal);
+    signal(SIGSEGV, on_signal);
+    for (int round = 0; round < 3; round++) {
+        while (n < sizeof(regions) / sizeof(regions[0])) {
+            err = pmn_region_map(b, chunk, &regions[n]);
+            if (err)
+                break;
+            check_all_on(pmn_region_addr(regions[n]), chunk, node, "exhaust region");
+            n++;
+        }
+        if (err != PMN_E_NODE_FULL && err != -ENOMEM)
+            FAIL("exhaust: map stopped with %s (%s), want PMN_E_NODE_FULL or ENOMEM",
+                 pmn_err_name(err), pmn_strerror(err));
+        if (got_signal)
+            FAIL("exhaust: signal %d delivered", (int)got_signal);
+        printf("ok: exhaust round %d: %zu MiB mapped on node %d, then %s\n", round,
+               n * (chunk >> 20), node, pmn_err_name(err));
+        /* Free half and fill again: the node must take memory back. */
+        for (size_t i = n / 2; i < n; i++)
+            pmn_region_unmap(regions[i]);
+        n /= 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        pmn_region_unmap(regions[i]);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* Without headroom the library's check passes and the kernel decides.
+ * Run it in a child and report how it ended. */
+static int test_kernel(int node)
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct pmn_ctx *ctx = ctx_or_die();
+        struct pmn_backing *b = backing(ctx, PMN_BACKING_ANON, node, false, true);
+        struct pmn_region *r;
+        size_t mapped = 0;
+        int err;
+
+        for (;;) {
+            err = pmn_region_map(b, 4u << 20, &r);
+            if (err)
+                break;
+            mapped += 4;
+        }
+        printf("kernel: no headroom: %zu MiB mapped, then %s\n", mapped, pmn_err_name(err));
+        fflush(stdout);
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        FAIL("fork");
+    if (WIFSIGNALED(status))
+        printf("ok: kernel behaviour at exhaustion without headroom: child killed by signal "
+               "%d (%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        printf("ok: kernel behaviour at exhaustion without headroom: child exited %d\n",
+               WEXITSTATUS(status));
+    return 0;
+}
+
+static int test_dax(const char *dev)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    struct pmn_backing_params *p;
+    struct pmn_backing *b, *b2;
+    struct pmn_region *r, *r2, *bad;
+    size_t g;
+    int err;
+
+    if (access(dev, F_OK) != 0) {
+        printf("skip: %s absent\n", dev);
+        return 77;
+    }
+    pmn_backing_params_new(&p);
+    pmn_backing_params_set_type(p, PMN_BACKING_DAX);
+    pmn_backing_params_set_dax(p, dev);
+    err = pmn_backing_new(ctx, p, &b);
+    if (err)
+        FAIL("dax backing %s: %s", dev, pmn_strerror(err));
+    if (pmn_backing_new(ctx, p, &b2))
+        FAIL("second dax backing");
+    pmn_backing_params_free(p);
+    g = pmn_backing_granule(b);
+    if (g == 0 || (g & (g - 1)))
+        FAIL("dax granule %zu", g);
+    err = pmn_region_map(b, 2 * g, &r);
+    if (err)
+        FAIL("dax map: %s", pmn_strerror(err));
+    for (size_t i = 0; i < 2 * g; i += 4096)
+        ((volatile unsigned char *)pmn_region_addr(r))[i] = (unsigned char)(i >> 12);
+    for (size_t i = 0; i < 2 * g; i += 4096)
+        if (((volatile unsigned char *)pmn_region_addr(r))[i] != (unsigned char)(i >> 12))
+            FAIL("dax read back at %zu", i);
+    if ((uintptr_t)pmn_region_addr(r) % g)
+        FAIL("dax region not aligned to %zu", g);
+    /* A second backing on the same device shares the mapping: its extent
+     * must not overlap the first. */
+    err = pmn_region_map(b2, g, &r2);
+    if (err)
+        FAIL("dax second user: %s", pmn_strerror(err));
+    if ((char *)pmn_region_addr(r2) < (char *)pmn_region_addr(r) + 2 * g &&
+        (char *)pmn_region_addr(r2) + g > (char *)pmn_region_addr(r))
+        FAIL("dax extents overlap");
+    if (pmn_region_map_at(b, g / 2, g, &bad) != -EINVAL)
+        FAIL("dax misaligned offset accepted");
+    if (pmn_region_map_at(b, 0, g + 4096, &bad) != -EINVAL)
+        FAIL("dax misaligned size accepted");
+    if (pmn_region_map_at(b, 0, g, &bad) != -EBUSY)
+        FAIL("dax overlapping extent accepted");
+    if (pmn_region_map(b, (size_t)1 << 50, &bad) != -ENOMEM)
+        FAIL("dax oversized map accepted");
+    printf("ok: %s: granule %zu, map/write/read, shared mapping, alignment errors\n", dev, g);
+    pmn_region_unmap(r2);
+    pmn_region_unmap(r);
+    pmn_backing_free(b2);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax ARG\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(argv[1], "bind") == 0)
+        return test_bind(atoi(argv[2]));
+    if (strcmp(argv[1], "memfd") == 0)
+        return test_memfd(atoi(argv[2]));
+    if (strcmp(argv[1], "exhaust") == 0)
+        return test_exhaust(atoi(argv[2]));
+    if (strcmp(argv[1], "kernel") == 0)
+        return test_kernel(atoi(argv[2]));
+    if (strcmp(argv[1], "dax") == 0)
+        return test_dax(argv[2]);
+    fprintf(stderr, "vm-placement: unknown test %s\n", argv[1]);
+    return 2;
+}
