@@ -9,7 +9,9 @@
  *
  *   kind:  administrator's word > cramdax (compressed) > GPU evidence >
  *          the dax/CXL device the node was made from > hwloc subtype >
- *          "dram" for a node with CPUs > "unknown"
+ *          "dram" for a node with CPUs > "hbm" for a CPU-less node with
+ *          twice the DRAM bandwidth (HMAT) > "dram" for a CPU-less node in
+ *          the same memory tier as a node with CPUs > "unknown"
  *   isolation: kernel (any private-node ABI, a private dax device) >
  *          config (PMNODE_PRIVATE_NODES, params, config file) > none
  *
@@ -480,6 +482,18 @@ static bool looks_like_hbm(const struct pmn_node *n, uint64_t dram_bw)
            n->perf.read_bandwidth != PMN_UNKNOWN && n->perf.read_bandwidth / 2 >= dram_bw;
 }
 
+/* Whether a node with CPUs shares @n's memory tier: the kernel's own
+ * judgement that the memory performs like the DRAM next to the CPUs. */
+static bool in_dram_tier(const struct pmn_ctx *ctx, const struct pmn_node *n)
+{
+    if (n->tier_id < 0)
+        return false;
+    for (size_t i = 0; i < ctx->nnodes; i++)
+        if (ctx->nodes[i].ncpus > 0 && ctx->nodes[i].tier_id == n->tier_id)
+            return true;
+    return false;
+}
+
 static void merge(struct pmn_ctx *ctx)
 {
     uint64_t dram_bw = dram_bandwidth(ctx);
@@ -505,6 +519,8 @@ static void merge(struct pmn_ctx *ctx)
             k = PMN_KIND_DRAM;
         else if (looks_like_hbm(n, dram_bw))
             k = PMN_KIND_HBM;
+        else if (n->has_memory && n->capacity != 0 && in_dram_tier(ctx, n))
+            k = PMN_KIND_DRAM;
         n->kind = k;
 
         if (n->kernel_private)
