@@ -11,6 +11,8 @@
  *                               library headroom (in a child; reported, not judged)
  *   vm-placement dax DEV        device-dax map, write, read back, alignment errors
  *   vm-placement cpuset NODE    a node outside Mems_allowed is refused up front
+ *   vm-placement spill NODE     spill list [NODE, 0]: with NODE full, regions land on 0
+ *                               and are counted as spilled
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
  * topology lacks what the test needs.
@@ -21,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,6 +224,111 @@ static int test_kernel(int node)
     return 0;
 }
 
+/* Spill list [node, 0]: with @node filled by another backing, a region
+ * lands whole on node 0 and the stats count it as spilled. */
+static int test_spill(int node)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    struct pmn_backing *fill = backing(ctx, PMN_BACKING_ANON, node, false, false);
+    struct pmn_backing_params *p;
+    struct pmn_backing *b;
+    struct pmn_backing_stats st;
+    struct pmn_region *regions[4096], *r, *strict;
+    size_t n = 0;
+    int order[2] = {node, 0}, err;
+
+    pmn_backing_params_new(&p);
+    pmn_backing_params_set_spill(p, order, 2);
+    err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    if (err)
+        FAIL("spill backing: %s", pmn_strerror(err));
+    /* Before the node is full the first entry takes it. */
+    if ((err = pmn_region_map(b, 8u << 20, &r)) != 0 || pmn_region_node(r) != node)
+        FAIL("spill: first region not on node %d (%s)", node, pmn_strerror(err));
+    pmn_region_unmap(r);
+    while (n < 4096 && pmn_region_map(fill, 8u << 20, &regions[n]) == 0)
+        n++;
+    if ((err = pmn_region_map(b, 16u << 20, &r)) != 0)
+        FAIL("spill: map with node %d full: %s", node, pmn_strerror(err));
+    if (pmn_region_node(r) != 0)
+        FAIL("spill: region on node %d, want 0", pmn_region_node(r));
+    check_all_on(pmn_region_addr(r), pmn_region_size(r), 0, "spilled region");
+    pmn_backing_stats(b, &st);
+    if (st.spilled_bytes != 16u << 20 || st.node[1].node != 0 || st.node[1].bytes != 16u << 20 ||
+        st.node[0].bytes != 0)
+        FAIL("spill: stats spilled %llu, node[1] %d:%llu", (unsigned long long)st.spilled_bytes,
+             st.node[1].node, (unsigned long long)st.node[1].bytes);
+    /* A strict backing on the full node refuses instead of spilling. */
+    if (pmn_region_map(fill, 16u << 20, &strict) != PMN_E_NODE_FULL)
+        FAIL("strict backing on a full node did not refuse");
+    printf("ok: spill [%d, 0]: 16 MiB landed on node 0 with node %d full, counted as spilled; "
+           "strict backing refused\n", node, node);
+    pmn_region_unmap(r);
+    while (n)
+        pmn_region_unmap(regions[--n]);
+    pmn_backing_free(b);
+    pmn_backing_free(fill);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(text, f) >= 0;
+
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* A node outside the cpuset's mems is refused before any page is mapped. */
+static int test_cpuset(int node)
+{
+    int status;
+    pid_t pid;
+
+    mkdir("/sys/fs/cgroup", 0755);
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0 &&
+        mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) != 0) {
+        printf("skip: cannot mount cgroup2: %s\n", strerror(errno));
+        return 77;
+    }
+    if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+cpuset") != 0 ||
+        (mkdir("/sys/fs/cgroup/pmnode-test", 0755) != 0 && errno != EEXIST) ||
+        write_file("/sys/fs/cgroup/pmnode-test/cpuset.mems", "0") != 0) {
+        printf("skip: no cpuset controller: %s\n", strerror(errno));
+        return 77;
+    }
+    pid = fork();
+    if (pid == 0) {
+        struct pmn_ctx *ctx;
+        struct pmn_backing *b;
+        struct pmn_region *r;
+        char self[32];
+        int err;
+
+        snprintf(self, sizeof(self), "%d", (int)getpid());
+        if (write_file("/sys/fs/cgroup/pmnode-test/cgroup.procs", self) != 0)
+            _exit(3);
+        ctx = ctx_or_die();
+        b = backing(ctx, PMN_BACKING_ANON, node, false, false);
+        err = pmn_region_map(b, 4u << 20, &r);
+        if (err != PMN_E_NOT_ALLOWED) {
+            fprintf(stderr, "FAIL: cpuset mems=0, map on node %d gave %s\n", node,
+                    pmn_err_name(err));
+            _exit(1);
+        }
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+        FAIL("cpuset child failed (status %d)", status);
+    rmdir("/sys/fs/cgroup/pmnode-test");
+    printf("ok: node %d outside cpuset.mems refused with PMN_E_NOT_ALLOWED\n", node);
+    return 0;
+}
+
 static int test_dax(const char *dev)
 {
     struct pmn_ctx *ctx = ctx_or_die();
@@ -283,7 +392,7 @@ static int test_dax(const char *dev)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax ARG\n");
+        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset ARG\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -297,6 +406,10 @@ int main(int argc, char **argv)
         return test_kernel(atoi(argv[2]));
     if (strcmp(argv[1], "dax") == 0)
         return test_dax(argv[2]);
+    if (strcmp(argv[1], "spill") == 0)
+        return test_spill(atoi(argv[2]));
+    if (strcmp(argv[1], "cpuset") == 0)
+        return test_cpuset(atoi(argv[2]));
     fprintf(stderr, "vm-placement: unknown test %s\n", argv[1]);
     return 2;
 }
