@@ -74,10 +74,14 @@ static void count_page(void *arg, uintptr_t addr, int status)
 {
     struct pmn_where *w = arg;
 
-    (void)addr;
     if (status >= 0)
         where_add(w, status, 1);
     else if (status == -ENOENT)
+        w->not_present++;
+    /* Kernels before 6.5 or so answer -EFAULT, not -ENOENT, for a page
+     * that was never touched; device pages answer -EFAULT too, but are
+     * mapped.  mincore tells the two apart. */
+    else if (status == -EFAULT && !pmn_prim_resident((const void *)addr, (size_t)w->page_size))
         w->not_present++;
     else
         w->unknown++;

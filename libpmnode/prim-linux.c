@@ -183,6 +183,15 @@ int pmn_prim_query_nodes(void **pages, size_t n, int *status)
     return r < 0 ? -errno : 0;
 }
 
+int pmn_prim_resident(const void *addr, size_t page)
+{
+    unsigned char vec = 0;
+
+    if (mincore((void *)((uintptr_t)addr & ~(uintptr_t)(page - 1)), page, &vec) != 0)
+        return 0;
+    return vec & 1;
+}
+
 int pmn_prim_memfd(const char *name, size_t len, int *fd)
 {
     int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);

@@ -50,6 +50,10 @@ int pmn_prim_advise(void *addr, size_t len, int advice);
  * i, or a negative errno (-ENOENT: not present, -EFAULT: no such page). */
 int pmn_prim_query_nodes(void **pages, size_t n, int *status);
 
+/* Whether the page at @addr is mapped in memory now (mincore): 1 yes, 0 no
+ * (including no mapping there at all). */
+int pmn_prim_resident(const void *addr, size_t page);
+
 /* memfd_create(@name, MFD_CLOEXEC) sized to @len. */
 int pmn_prim_memfd(const char *name, size_t len, int *fd);
 

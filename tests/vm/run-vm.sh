@@ -23,6 +23,7 @@
 #   PMNODE_VM_CAPTURE=1  write the captured sysfs into tests/fixtures/real-TOPOLOGY-KERNEL/
 #   PMNODE_VM_KEEP=1     keep the run's work dir (console.log, data.log, initrd)
 #   PMNODE_VM_FILES      colon-separated extra files (test helpers) to carry into the guest
+#   PMNODE_VM_TREE       a directory carried into the guest as /pmnode/tree (the fixtures)
 #
 # Each in-guest test prints `PMNODE-TEST name PASS|FAIL|SKIP`; the guest ends with
 # `PMNODE-VM-DONE`. The host adds its own lines (boot, truth) and exits with meson's codes:
@@ -189,6 +190,10 @@ build_proj() {
 			copy_with_libs "$stage" "$f" "$(guest_path "$f")"
 		fi
 	done
+	if [ -n "${PMNODE_VM_TREE:-}" ]; then
+		mkdir -p "$stage/pmnode/tree"
+		cp -a "$PMNODE_VM_TREE"/. "$stage/pmnode/tree/"
+	fi
 	(cd "$stage" && find . -mindepth 1 | cpio -o -H newc --quiet | gzip -1) >"$out.tmp" || return 1
 	mv "$out.tmp" "$out"
 	rm -rf "$stage"
@@ -212,6 +217,10 @@ proj_key=$(
 			[ -L "$f" ] || sha256sum <"$f"
 			ldd "$f" 2>/dev/null | sed 's/ (0x.*//'
 		done
+		if [ -n "${PMNODE_VM_TREE:-}" ]; then
+			echo "tree $PMNODE_VM_TREE"
+			(cd "$PMNODE_VM_TREE" && tar --sort=name --mtime=@0 --owner=0 --group=0 -cf - .) | sha256sum
+		fi
 	} | sha256sum | cut -c1-16
 )
 proj=$irdir/proj-$proj_key.cpio.gz
