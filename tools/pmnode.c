@@ -1256,9 +1256,12 @@ static bool verify_text(const struct verify_opts *o, const struct pmn_backing *b
     snprintf(np, sizeof(np), "%" PRIu64, v->w.not_present);
     snprintf(unk, sizeof(unk), "%" PRIu64, v->w.unknown);
     snprintf(mis, sizeof(mis), "%" PRIu64, v->misplaced);
-    if (pop > 0)
+    if (pop > 0 && gib_per_s(size, pop) >= 1.0)
         snprintf(popl, sizeof(popl), "%.3f ms, %.2f GiB/s", (double)pop / 1e6,
                  gib_per_s(size, pop));
+    else if (pop > 0) /* slow memory (emulated CXL): MiB/s keeps the digits */
+        snprintf(popl, sizeof(popl), "%.3f ms, %.1f MiB/s", (double)pop / 1e6,
+                 gib_per_s(size, pop) * 1024.0);
     else
         snprintf(popl, sizeof(popl), "0 ms");
     if (ver == 0)

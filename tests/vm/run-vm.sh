@@ -23,6 +23,7 @@
 #   PMNODE_VM_CAPTURE=1  write the captured sysfs into tests/fixtures/real-TOPOLOGY-KERNEL/
 #   PMNODE_VM_KEEP=1     keep the run's work dir (console.log, data.log, initrd)
 #   PMNODE_VM_FILES      colon-separated extra files (test helpers) to carry into the guest
+#   PMNODE_VM_SHOW=1     print each guest test's output (without the kernel console)
 #   PMNODE_VM_TREE       a directory carried into the guest as /pmnode/tree (the fixtures)
 #
 # Each in-guest test prints `PMNODE-TEST name PASS|FAIL|SKIP`; the guest ends with
@@ -384,6 +385,10 @@ for t in "${tests[@]}"; do
 	esac
 done
 
+# PMNODE_VM_SHOW=1: each guest test's own output, without the kernel's console around it.
+if [ "${PMNODE_VM_SHOW:-0}" = 1 ]; then
+	awk '/^pmnode-vm: --- /{ on = 1; print "== guest: " substr($0, 16); next } /^PMNODE-TEST /{ on = 0 } on' "$work/console.txt"
+fi
 echo "=== $topo on kernel $kver: ${elapsed}s, qemu exit $qrc$([ $hung = 1 ] && echo ", HUNG after ${timeout_s}s")"
 echo "--- qemu: $(cat "$work/qemu.cmd")"
 all="$results"$'\n'"$host_results"
