@@ -75,7 +75,11 @@ PMN_API const char *pmn_version(void);
     X(NOT_ALLOWED, 11, "node not allowed by the caller's cpuset (Mems_allowed)")           \
     X(NODE_FULL, 12, "node lacks the free memory asked for plus headroom")                 \
     X(NO_HUGEPAGES, 13, "node's huge page pool lacks free pages of that size")             \
-    X(NOT_MEMORY_NODE, 14, "node has no memory to bind to")
+    X(NOT_MEMORY_NODE, 14, "node has no memory to bind to")                                \
+    X(FOREIGN, 15, "pointer was not allocated by libpmnode")                               \
+    X(DOUBLE_FREE, 16, "object freed twice")                                               \
+    X(INTERIOR, 17, "pointer is inside an object, not its start")                          \
+    X(DESTROYED, 18, "the arena or slab was destroyed")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -581,6 +585,115 @@ struct pmn_where {
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 /** Pages of @p w on @p node. */
 PMN_API uint64_t pmn_where_pages_on(const struct pmn_where *w, int node);
+/**@}*/
+
+/** @name Allocators
+ *
+ * An arena carves a backing's memory into objects of any size and any
+ * power-of-two alignment; a slab serves one fixed object size with bulk
+ * calls.  Both take memory from their backing in 4 MiB extents (larger
+ * for big objects), so every object inherits the backing's placement:
+ * an arena on a node-bound backing never returns memory from another node,
+ * and when the node is full the allocation returns NULL with errno ENOMEM.
+ *
+ * Each thread allocates from its own pages of the arena (no lock on the
+ * fast path); any thread may free any object.  pmn_free() finds the
+ * object's arena from the pointer in O(1) and reports a pointer it does
+ * not own instead of crashing.
+ *
+ * Thread-safety: every call may be made from any thread concurrently,
+ * except pmn_arena_reset() and pmn_*_destroy(), which require that no
+ * other thread uses the arena or slab during the call.
+ */
+/**@{*/
+struct pmn_arena;
+struct pmn_slab;
+
+/** What empty extents do. */
+enum pmn_purge {
+    PMN_PURGE_DEFAULT = 0, /**< release (anon, memfd, hugetlb); keep (dax) */
+    PMN_PURGE_RELEASE,     /**< give empty extents beyond the retained ones back to the backing */
+    PMN_PURGE_KEEP,        /**< keep every extent until destroy */
+};
+
+/** Arena options (versioned by size: zero-initialise, set what you need). */
+struct pmn_arena_opts {
+    size_t struct_size; /**< sizeof(struct pmn_arena_opts) */
+    enum pmn_purge purge;
+    unsigned retain;    /**< empty extents kept for reuse (default 2) */
+    uint64_t cap_bytes; /**< most bytes the arena may take from its backing; 0 = no cap */
+};
+
+/**
+ * Create an arena over @p b (which it references; free the backing after
+ * the arena).  @p opts may be NULL.  0, -EINVAL, -ENOMEM.
+ */
+PMN_API int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *opts,
+                          struct pmn_arena **out);
+/** Return every extent to the backing and free the arena.  Objects die. */
+PMN_API void pmn_arena_destroy(struct pmn_arena *a);
+/** Drop every object at once; keep up to @c retain extents. */
+PMN_API void pmn_arena_reset(struct pmn_arena *a);
+
+/** malloc(): NULL with errno ENOMEM when the backing cannot give memory. */
+PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size);
+PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size);
+/** realloc(): NULL @p p allocates; size 0 frees and returns a unique object. */
+PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size);
+/** @p align a power of two (any size); EINVAL otherwise. */
+PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size);
+
+/**
+ * Free an object of any arena or slab.  NULL is ignored (0).  Returns
+ * PMN_E_FOREIGN for a pointer libpmnode did not allocate (nothing is
+ * touched); in debug_full builds also PMN_E_DOUBLE_FREE and
+ * PMN_E_INTERIOR.
+ */
+PMN_API int pmn_free(void *p);
+/** realloc() for an object of any arena: the object stays in its arena. */
+PMN_API void *pmn_realloc(void *p, size_t size);
+/** Usable size of an object, 0 for NULL or a foreign pointer. */
+PMN_API size_t pmn_usable_size(const void *p);
+/** The arena that owns @p p, or NULL (foreign pointer, or a slab object). */
+PMN_API struct pmn_arena *pmn_arena_of(const void *p);
+
+/** Counters of an arena or slab. */
+struct pmn_alloc_stats {
+    uint64_t allocated; /**< bytes in live objects (usable sizes) */
+    uint64_t objects;   /**< live objects */
+    uint64_t active;    /**< bytes in pages holding objects */
+    uint64_t resident;  /**< bytes taken from the backing */
+    uint64_t peak;      /**< highest resident */
+    uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
+    uint64_t failures;  /**< allocations that returned NULL */
+    struct pmn_backing_stats backing; /**< bytes per node of the backing */
+};
+PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
+/**
+ * Write the stats as one JSON object into @p buf (NUL-terminated when it
+ * fits).  Returns the length the full text needs, like snprintf, or a
+ * negative code.
+ */
+PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len);
+
+/**
+ * Create a slab of @p obj_size objects aligned to @p align (a power of two,
+ * 0 for the natural alignment), taking at most @p cap_bytes from the
+ * backing (0 = no cap).  0, -EINVAL, -ENOMEM.
+ */
+PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
+                         uint64_t cap_bytes, struct pmn_slab **out);
+PMN_API void pmn_slab_destroy(struct pmn_slab *s);
+/** One object, or NULL with errno ENOMEM (backing full or cap reached). */
+PMN_API void *pmn_slab_alloc(struct pmn_slab *s);
+/** Free one object of this slab (pmn_free() works too). */
+PMN_API void pmn_slab_free(struct pmn_slab *s, void *p);
+/** Allocate up to @p n objects into @p objs; returns how many (errno set when short). */
+PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n);
+/** Free @p n objects of this slab. */
+PMN_API void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
+PMN_API size_t pmn_slab_obj_size(const struct pmn_slab *s);
+PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
 /**@}*/
 
 #ifdef __cplusplus

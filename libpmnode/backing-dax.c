@@ -192,8 +192,16 @@ static int dax_map(struct pmn_backing *b, struct pmn_region *r, int node)
     (void)node;
     if (r->size > m->size)
         return -ENOMEM;
+    /* An extent aligned to more than the device's unit starts on a unit
+     * whose address is a multiple of that alignment. */
+    size_t step = r->align > m->align ? (size_t)(r->align / m->align) : 1;
+    size_t first = 0;
+    if (step > 1) {
+        uintptr_t base = (uintptr_t)m->base, want = (base + r->align - 1) & ~(r->align - 1);
+        first = (size_t)((want - base) / m->align);
+    }
     pthread_mutex_lock(&b->ctx->dax_lock);
-    for (u = 0; u + n <= m->nunits; u++) {
+    for (u = first; u + n <= m->nunits; u += step) {
         if (claim(m, u, n)) {
             found = true;
             break;

@@ -38,7 +38,10 @@ static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
 {
     int err;
 
-    err = pmn_prim_map_anon(r->size, b->huge_size, &r->addr);
+    if (r->align > b->granule)
+        err = pmn_prim_map_anon_aligned(r->size, b->huge_size, r->align, &r->addr);
+    else
+        err = pmn_prim_map_anon(r->size, b->huge_size, &r->addr);
     if (err)
         return err;
     if (b->thp && b->huge_size == 0)
@@ -66,7 +69,10 @@ static int memfd_map(struct pmn_backing *b, struct pmn_region *r, int node)
     err = pmn_prim_memfd("pmnode", r->size, &r->fd);
     if (err)
         return err;
-    err = pmn_prim_map_fd(r->fd, r->size, 0, &r->addr);
+    if (r->align > b->page)
+        err = pmn_prim_map_fd_aligned(r->fd, r->size, r->align, &r->addr);
+    else
+        err = pmn_prim_map_fd(r->fd, r->size, 0, &r->addr);
     if (err)
         goto fail_fd;
     if (b->thp)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heap.h"
 #include "placement.h"
 #include "prim.h"
 
@@ -405,7 +406,7 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
     return 0;
 }
 
-int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
+static int region_map(struct pmn_backing *b, size_t size, size_t align, struct pmn_region **out)
 {
     struct pmn_region *r;
     int err, first = 0;
@@ -413,6 +414,7 @@ int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
     err = region_new(b, size, out, &r);
     if (err)
         return err;
+    r->align = align;
     if (b->type == PMN_BACKING_DAX) {
         r->slot = 0;
         r->node = b->nodes[0];
@@ -432,6 +434,19 @@ int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
     if (err && err != PMN_E_MISPLACED && b->nnodes > 1)
         err = first;
     return region_done(b, r, err, out);
+}
+
+int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
+{
+    return region_map(b, size, 0, out);
+}
+
+int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
+                            struct pmn_region **out)
+{
+    if (align & (align - 1))
+        return -EINVAL;
+    return region_map(b, size, align, out);
 }
 
 int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,

@@ -49,6 +49,7 @@ struct pmn_region {
     int fd;
     uint64_t dax_offset;
     uint64_t populate_ns, verify_ns;
+    size_t align; /* address alignment asked for (0: the granule's) */
 };
 
 /* What each backing type provides. */

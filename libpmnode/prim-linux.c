@@ -69,6 +69,61 @@ int pmn_prim_map_anon(size_t len, size_t huge_size, void **out)
     return 0;
 }
 
+/* Reserve len + align of address space and return the aligned start. */
+static int reserve_aligned(size_t len, size_t align, uintptr_t *base, uintptr_t *aligned)
+{
+    void *res;
+
+    if (len == 0 || align == 0 || (align & (align - 1)) || len > SIZE_MAX - align)
+        return -EINVAL;
+    res = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED)
+        return -errno;
+    *base = (uintptr_t)res;
+    *aligned = (*base + align - 1) & ~(uintptr_t)(align - 1);
+    return 0;
+}
+
+/* Unmap what surrounds [aligned, aligned + len) in the reservation. */
+static void trim_reservation(uintptr_t base, uintptr_t aligned, size_t len, size_t align)
+{
+    size_t span = len + align;
+
+    if (aligned > base)
+        munmap((void *)base, aligned - base);
+    if (base + span > aligned + len)
+        munmap((void *)(aligned + len), base + span - (aligned + len));
+}
+
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+    uintptr_t base, aligned;
+    void *p;
+    int err;
+
+    if (huge_size) {
+        int shift = log2_exact(huge_size);
+        if (shift < 0)
+            return -EINVAL;
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
+        if (align < huge_size)
+            align = huge_size;
+    }
+    err = reserve_aligned(len, align, &base, &aligned);
+    if (err)
+        return err;
+    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        err = -errno;
+        munmap((void *)base, len + align);
+        return err;
+    }
+    trim_reservation(base, aligned, len, align);
+    *out = p;
+    return 0;
+}
+
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
@@ -82,27 +137,18 @@ int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
 int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out)
 {
     uintptr_t base, aligned;
-    size_t span;
-    void *res, *p;
+    void *p;
+    int err = reserve_aligned(len, align, &base, &aligned);
 
-    if (len == 0 || align == 0 || (align & (align - 1)) || len > SIZE_MAX - align)
-        return -EINVAL;
-    span = len + align;
-    res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (res == MAP_FAILED)
-        return -errno;
-    base = (uintptr_t)res;
-    aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+    if (err)
+        return err;
     p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) {
-        int err = -errno;
-        munmap(res, span);
+        err = -errno;
+        munmap((void *)base, len + align);
         return err;
     }
-    if (aligned > base)
-        munmap(res, aligned - base);
-    if (base + span > aligned + len)
-        munmap((void *)(aligned + len), base + span - (aligned + len));
+    trim_reservation(base, aligned, len, align);
     *out = p;
     return 0;
 }

@@ -22,6 +22,10 @@ size_t pmn_prim_page_size(void);
 /* Private anonymous mapping, PROT_READ|PROT_WRITE, not populated.  With
  * @huge_size non-zero, a MAP_HUGETLB mapping of that page size. */
 int pmn_prim_map_anon(size_t len, size_t huge_size, void **out);
+/* As pmn_prim_map_anon, at an address that is a multiple of @align (a
+ * power of two): reserves len + align of address space, maps over the
+ * aligned part with MAP_FIXED, and trims the rest. */
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out);
 /* Shared mapping of @fd at @off (len and off already aligned). */
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out);
 /* Shared mapping of @fd placed at an address aligned to @align (a power of

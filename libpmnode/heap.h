@@ -1,0 +1,291 @@
+/*
+ * heap.h - the allocation engine shared by arenas and slabs (internal).
+ *
+ * Memory comes from a backing in segments: 4 MiB regions aligned to 4 MiB,
+ * so the segment of any object is (p & ~SEG_MASK) and its header, the
+ * slice map and page descriptors, sit in the segment's first 64 KiB slice.
+ * The other 63 slices are grouped into pages; a page holds blocks of one
+ * size.  Each thread that allocates from a heap gets a thread heap (theap)
+ * that owns pages: the owner pops and pushes its pages' free lists without
+ * atomics or locks; another thread's free is a lock-free push onto the
+ * page's thread_free stack, which the owner collects when its free list
+ * runs dry.  The heap mutex is taken only to hand out slices, map or
+ * release segments, and adopt or orphan thread heaps.
+ *
+ * Objects larger than a page class get a segment of their own (a "large"
+ * segment, any multiple of 4 MiB, still from the backing).
+ */
+#ifndef PMN_HEAP_H
+#define PMN_HEAP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "placement.h"
+
+#define PMN__SEG_SHIFT 22
+#define PMN__SEG_SIZE ((size_t)1 << PMN__SEG_SHIFT)
+#define PMN__SEG_MASK (PMN__SEG_SIZE - 1)
+#define PMN__SLICE_SHIFT 16
+#define PMN__SLICE_SIZE ((size_t)1 << PMN__SLICE_SHIFT)
+#define PMN__SLICES (PMN__SEG_SIZE >> PMN__SLICE_SHIFT) /* 64; slice 0 is the header */
+#define PMN__PAGE_MAX_SLICES 32                         /* 2 MiB */
+#define PMN__NCLASSES 64
+#define PMN__SMALL_MAX ((size_t)256 << 10) /* larger objects get a large segment */
+#define PMN__SEG_MAGIC 0x706d6e7365676d74ull
+
+struct pmn__heap;
+struct pmn__theap;
+
+struct pmn__page {
+    void *free;                      /* owner's free list */
+    _Atomic(uintptr_t) thread_free;  /* other threads' frees (lock-free stack) */
+    struct pmn__theap *owner;
+    struct pmn__page *next, *prev;   /* in the owner's queue for its class */
+    char *start;                     /* first block */
+    uint32_t block_size;
+    uint32_t capacity;               /* blocks in the page */
+    uint32_t used;                   /* allocated, as the owner knows it */
+    uint16_t slice, nslices;
+    uint8_t cls;
+    uint8_t in_full;                 /* on the owner's full queue */
+    uint8_t live;                    /* slices belong to this page */
+};
+
+struct pmn__segment {
+    uint64_t magic;
+    struct pmn__heap *heap;
+    struct pmn_region *region;
+    size_t size;                       /* whole segment (large: > SEG_SIZE) */
+    uint64_t free_slices;              /* bit i: slice i free (guarded by heap lock) */
+    bool large;
+    struct pmn__segment *next, *prev;  /* heap's segment list */
+    struct pmn__page *slice_page[PMN__SLICES];
+    struct pmn__page pages[PMN__SLICES];
+};
+
+/* Counters an owner thread updates with plain loads and stores (relaxed
+ * atomics): readers in other threads see a consistent, slightly stale sum. */
+struct pmn__counters {
+    _Atomic uint64_t allocs, frees, remote_frees, alloc_bytes, free_bytes;
+};
+
+struct pmn__queue {
+    struct pmn__page *head, *tail;
+};
+
+struct pmn__theap {
+    _Atomic uintptr_t tp;      /* thread pointer of the thread using it, 0 if none */
+    struct pmn__heap *heap;
+    struct pmn__theap *next;   /* heap's list of all thread heaps */
+    bool orphan;               /* its thread exited; free for adoption */
+    struct pmn__queue pages[PMN__NCLASSES];
+    struct pmn__queue full[PMN__NCLASSES];
+    /* One counter per operation on the fast path: bytes follow from the
+     * class sizes.  Frees by other threads are counted here when the owner
+     * collects them (remote_frees counts those). */
+    _Atomic uint64_t allocs[PMN__NCLASSES], frees[PMN__NCLASSES];
+    _Atomic uint64_t remote_frees;
+};
+
+/* Thread -> theap cache in the heap, indexed by a hash of the thread
+ * pointer: read-mostly, so threads share its cache lines without bouncing. */
+#define PMN__TC_SIZE 64
+struct pmn__tcentry {
+    _Atomic uintptr_t tp;
+    struct pmn__theap *_Atomic th;
+};
+
+struct pmn__heap {
+    struct pmn__tcentry tc[PMN__TC_SIZE];
+    struct pmn_backing *b;
+    uint64_t nonce;
+    bool is_slab;
+    bool dead;
+    atomic_int refs;       /* the owner + each thread binding */
+    pthread_mutex_t lock;  /* slices, segments, theaps */
+    unsigned nclasses;
+    uint32_t class_size[PMN__NCLASSES];
+    uint16_t class_slices[PMN__NCLASSES];
+    struct pmn__segment *segments;  /* small segments in use or empty */
+    struct pmn__segment *large;     /* large segments */
+    unsigned empty_segments;
+    unsigned retain;
+    bool release_empty;
+    uint64_t cap;                   /* most bytes in pages and large objects; 0 = none */
+    _Atomic uint64_t resident, peak;
+    _Atomic uint64_t active;        /* bytes in live pages and large segments */
+    _Atomic uint64_t failures;
+    struct pmn__theap *theaps;
+    struct pmn__counters large_c;   /* large objects (any thread, atomic adds) */
+    void *owner_obj;                /* the arena or slab this heap serves */
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* The calling thread's bindings: a small cache searched on every call. */
+#define PMN__TLS_SLOTS 8
+struct pmn__tls_slot {
+    struct pmn__heap *heap;
+    struct pmn__theap *th;
+};
+extern __thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS]
+    __attribute__((visibility("hidden")));
+
+/* heap.c */
+int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
+                   bool release_empty, uint64_t cap);
+void pmn__heap_destroy(struct pmn__heap *h);
+void pmn__heap_reset(struct pmn__heap *h);
+struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
+void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
+void pmn__page_retire(struct pmn__theap *th, struct pmn__page *pg);
+void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg);
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
+/* Free; @want_heap non-NULL requires the object to belong to it. */
+int pmn__heap_free(void *p, const struct pmn__heap *want_heap);
+/* Page of an object of ours, or NULL. */
+struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
+size_t pmn__usable(const void *p);
+void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
+int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
+
+/* segmap.c: the process-wide map from 4 MiB address slots to "segment
+ * starts here" / "continuation of a large segment". */
+void pmn__segmap_add(uintptr_t seg, size_t size);
+void pmn__segmap_remove(uintptr_t seg, size_t size);
+/* The segment start for an address in one of our segments, or 0. */
+uintptr_t pmn__segmap_lookup_slow(uintptr_t addr);
+#define PMN__SEGMAP_SLOTS ((uint64_t)1 << (47 - PMN__SEG_SHIFT))
+extern _Atomic uint64_t pmn__segmap[PMN__SEGMAP_SLOTS / 32] __attribute__((visibility("hidden")));
+
+static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
+{
+    uint64_t slot = addr >> PMN__SEG_SHIFT, w;
+
+    if (slot >= PMN__SEGMAP_SLOTS)
+        return 0;
+    w = atomic_load_explicit(&pmn__segmap[slot / 32], memory_order_acquire);
+    switch ((w >> ((slot % 32) * 2)) & 3) {
+    case 1: /* a segment starts here */
+        return addr & ~(uintptr_t)PMN__SEG_MASK;
+    case 2: /* inside a large segment */
+        return pmn__segmap_lookup_slow(addr);
+    default:
+        return 0;
+    }
+}
+
+/* backing.c: a region whose address is a multiple of @align. */
+int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
+                            struct pmn_region **out);
+
+/* ---- fast paths ---- */
+
+/* Segment of an object of ours, or NULL; never dereferences a foreign
+ * pointer (the segment map answers first). */
+static inline struct pmn__segment *pmn__segment_of(const void *p)
+{
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_lookup((uintptr_t)p);
+
+#ifdef PMN_DEBUG_FULL
+    /* The map is exact; the magic number only double-checks it. */
+    if (seg != NULL && seg->magic != PMN__SEG_MAGIC)
+        abort();
+#endif
+    return seg;
+}
+
+static inline void pmn__cnt_add(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+/* The calling thread's thread pointer: unique among live threads and one
+ * instruction to read, unlike a dlopen-safe __thread variable. */
+static inline uintptr_t pmn__tp(void)
+{
+#if defined(__x86_64__)
+    uintptr_t tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+#elif defined(__aarch64__)
+    uintptr_t tp;
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+#else
+    return (uintptr_t)&pmn__tls[0];
+#endif
+}
+
+static inline unsigned pmn__tc_hash(uintptr_t tp)
+{
+    return (unsigned)((tp >> 12) ^ (tp >> 20)) & (PMN__TC_SIZE - 1);
+}
+
+struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
+
+static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
+{
+    uintptr_t tp = pmn__tp();
+    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
+
+    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1))
+        return atomic_load_explicit(&e->th, memory_order_relaxed);
+    return pmn__theap_find_slow(h);
+}
+
+static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
+{
+    struct pmn__theap *th = pmn__theap_find(h);
+
+    if (__builtin_expect(th != NULL, 1)) {
+        struct pmn__page *pg = th->pages[cls].head;
+        if (__builtin_expect(pg != NULL && pg->free != NULL, 1)) {
+            void *b = pg->free;
+            UNPOISON(b, pg->block_size);
+            pg->free = *(void **)b;
+            pg->used++;
+            pmn__cnt_add(&th->allocs[cls], 1);
+            return b;
+        }
+    }
+    return pmn__heap_alloc_slow(h, th, cls);
+}
+
+static inline void pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
+{
+    *(void **)p = pg->free;
+    POISON(p, pg->block_size);
+    pg->free = p;
+    pg->used--;
+    pmn__cnt_add(&th->frees[pg->cls], 1);
+    if (__builtin_expect(pg->in_full, 0))
+        pmn__page_unfull(th, pg);
+    else if (__builtin_expect(pg->used == 0, 0) && pg != th->pages[pg->cls].head)
+        pmn__page_retire(th, pg);
+}
+
+static inline void pmn__free_remote(struct pmn__page *pg, void *p)
+{
+    uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+
+    POISON((char *)p + sizeof(void *), pg->block_size - sizeof(void *));
+    do {
+        *(uintptr_t *)p = old;
+    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+#endif /* PMN_HEAP_H */
