@@ -118,7 +118,7 @@ static int test_memfd(int node)
     struct pmn_backing *b = backing(ctx, PMN_BACKING_MEMFD, node, false, false);
     struct pmn_region *r;
     size_t len = 16u << 20;
-    int status, err = pmn_region_map(b, len, &r);
+    int status = 0, err = pmn_region_map(b, len, &r);
     pid_t pid;
 
     if (err)
@@ -193,7 +193,7 @@ static int test_exhaust(int node)
  * Run it in a child and report how it ended. */
 static int test_kernel(int node)
 {
-    int status;
+    int status = 0;
     pid_t pid = fork();
 
     if (pid == 0) {
@@ -286,7 +286,7 @@ static int write_file(const char *path, const char *text)
 /* A node outside the cpuset's mems is refused before any page is mapped. */
 static int test_cpuset(int node)
 {
-    int status;
+    int status = 0;
     pid_t pid;
 
     mkdir("/sys/fs/cgroup", 0755);
