@@ -11,6 +11,8 @@
  *                               library headroom (in a child; reported, not judged)
  *   vm-placement dax DEV        device-dax map, write, read back, alignment errors
  *   vm-placement cpuset NODE    a node outside Mems_allowed is refused up front
+ *   vm-placement arena NODE     an arena's objects on NODE; filling NODE gives NULL/ENOMEM
+ *                               and the arena works again after frees
  *   vm-placement spill NODE     spill list [NODE, 0]: with NODE full, regions land on 0
  *                               and are counted as spilled
  *
@@ -329,6 +331,63 @@ static int test_cpuset(int node)
     return 0;
 }
 
+/* An arena on @node: objects' pages all on the node; filling the node
+ * ends in NULL/ENOMEM, never a signal or another node; frees make room. */
+static int test_arena(int node)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    struct pmn_backing *b = backing(ctx, PMN_BACKING_ANON, node, false, false);
+    struct pmn_arena *a;
+    struct pmn_alloc_stats st;
+    static void *objs[1 << 20];
+    size_t n = 0, sz = 48 << 10;
+    int err = pmn_arena_new(b, NULL, &a);
+
+    if (err)
+        FAIL("arena: %s", pmn_strerror(err));
+    signal(SIGBUS, on_signal);
+    signal(SIGSEGV, on_signal);
+    for (size_t i = 0; i < 2000; i++) {
+        void *p = pmn_arena_malloc(a, 16 + (i * 7919) % 20000);
+        if (p == NULL)
+            FAIL("arena small object %zu: %s", i, strerror(errno));
+        memset(p, 0x11, 16);
+        check_all_on(p, 16, node, "arena object");
+        pmn_free(p);
+    }
+    errno = 0;
+    while (n < sizeof(objs) / sizeof(objs[0])) {
+        objs[n] = pmn_arena_malloc(a, sz);
+        if (objs[n] == NULL)
+            break;
+        memset(objs[n], 0x22, sz);
+        n++;
+    }
+    if (errno != ENOMEM)
+        FAIL("arena fill ended with errno %d, want ENOMEM", errno);
+    if (got_signal)
+        FAIL("arena fill: signal %d", (int)got_signal);
+    for (size_t i = 0; i < n; i += 97)
+        check_all_on(objs[i], sz, node, "arena object at fill");
+    pmn_arena_stats(a, &st);
+    if (st.backing.node[0].node != node || st.backing.node[0].bytes != st.resident)
+        FAIL("arena stats: %llu bytes on node %d, resident %llu",
+             (unsigned long long)st.backing.node[0].bytes, st.backing.node[0].node,
+             (unsigned long long)st.resident);
+    printf("ok: arena filled node %d with %zu MiB of objects, then NULL/ENOMEM\n", node,
+           n * sz >> 20);
+    for (size_t i = 0; i < n; i++)
+        pmn_free(objs[i]);
+    for (size_t i = 0; i < n / 2; i++)
+        if ((objs[i] = pmn_arena_malloc(a, sz)) == NULL)
+            FAIL("arena after frees: object %zu: %s", i, strerror(errno));
+    printf("ok: arena works again after frees (%zu MiB)\n", (n / 2) * sz >> 20);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
 static int test_dax(const char *dev)
 {
     struct pmn_ctx *ctx = ctx_or_die();
@@ -392,7 +451,7 @@ static int test_dax(const char *dev)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset ARG\n");
+        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena ARG\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -406,6 +465,8 @@ int main(int argc, char **argv)
         return test_kernel(atoi(argv[2]));
     if (strcmp(argv[1], "dax") == 0)
         return test_dax(argv[2]);
+    if (strcmp(argv[1], "arena") == 0)
+        return test_arena(atoi(argv[2]));
     if (strcmp(argv[1], "spill") == 0)
         return test_spill(atoi(argv[2]));
     if (strcmp(argv[1], "cpuset") == 0)
