@@ -347,9 +347,8 @@ static void collect(struct pmn__theap *th, struct pmn__page *pg)
     *(void **)tail = pg->free;
     POISON(tail, sizeof(void *));
     pg->free = (void *)list;
-    pg->used -= n;
-    pmn__cnt_add(&th->frees[pg->cls], n);
-    pmn__cnt_add(&th->remote_frees, n);
+    pg->used -= n; /* the freeing threads counted these frees already */
+    (void)th;
 }
 
 static void *pop(struct pmn__theap *th, struct pmn__page *pg)
@@ -555,8 +554,8 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
     if ((size_t)((char *)p - pg->start) % pg->block_size)
         return PMN_E_INTERIOR;
 #endif
-    th = pg->owner;
-    if (__builtin_expect(atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp(), 1)) {
+    th = pmn__theap_find(seg->heap);
+    if (__builtin_expect(th == pg->owner, 1)) {
 #ifdef PMN_DEBUG_FULL
         UNPOISON(pg->start, (size_t)pg->capacity * pg->block_size);
         int err = check_page(pg, p);
@@ -566,7 +565,20 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
         pmn__free_local(th, pg, p);
         return 0;
     }
+    /* Another thread's page: count the free here, where it happens, so
+     * the stats are right even before the owner collects it. */
+    if (th == NULL)
+        th = pmn__theap_bind(seg->heap);
     pmn__free_remote(pg, p);
+    if (th != NULL) {
+        pmn__cnt_add(&th->frees[pg->cls], 1);
+        pmn__cnt_add(&th->remote_frees, 1);
+    } else {
+        atomic_fetch_add_explicit(&seg->heap->large_c.frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&seg->heap->large_c.free_bytes, pg->block_size,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&seg->heap->large_c.remote_frees, 1, memory_order_relaxed);
+    }
     return 0;
 }
 
@@ -691,6 +703,7 @@ void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
         remote += atomic_load_explicit(&th->remote_frees, memory_order_relaxed);
     }
     c = &h->large_c;
+    remote += atomic_load_explicit(&c->remote_frees, memory_order_relaxed);
     allocs += atomic_load_explicit(&c->allocs, memory_order_relaxed);
     frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
     ab += atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed);

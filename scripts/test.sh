@@ -1,6 +1,7 @@
 #!/bin/sh
 # Set up, build, and run every test suite (unit, fixture, system, vm), then
-# unit, fixture and system again under AddressSanitizer+UBSan, and the C
+# unit, fixture and system again under AddressSanitizer+UBSan, unit and api
+# under ThreadSanitizer, unit/api/system in a debug_full build, and the C
 # tests of unit, api and system plus the CLI on every fixture under valgrind.
 # Ends with one line "N passed, N failed, N skipped".
 set -u
@@ -19,6 +20,19 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
     meson test -C build-asan --suite unit --suite fixture --suite system --print-errorlogs \
     --num-processes 2 || status=1
 
+# Threads under ThreadSanitizer, and the allocator invariants checked after
+# every change (debug_full, which also reports double and interior frees).
+[ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \
+    -Dbuildtype=debug >/dev/null || exit 1
+ninja -C build-tsan >/dev/null || exit 1
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite unit --suite api --no-suite script \
+    --print-errorlogs --num-processes 2 || status=1
+[ -f build-debug/build.ninja ] || meson setup build-debug -Ddebug_full=true \
+    -Dbuildtype=debug >/dev/null || exit 1
+ninja -C build-debug >/dev/null || exit 1
+meson test -C build-debug --suite unit --suite api --suite system --no-suite script \
+    --print-errorlogs --num-processes 2 || status=1
+
 meson test -C build --suite valgrind --print-errorlogs --num-processes 2 --logbase vg-cli \
     || status=1
 meson test -C build --suite unit --suite api --suite system --no-suite script --print-errorlogs --num-processes 2 \
@@ -27,5 +41,6 @@ meson test -C build --suite unit --suite api --suite system --no-suite script --
     || status=1
 
 python3 scripts/summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build-tsan/meson-logs/testlog.json build-debug/meson-logs/testlog.json \
     build/meson-logs/vg-cli.json build/meson-logs/vg-valgrind.json || status=1
 exit $status
