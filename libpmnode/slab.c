@@ -113,9 +113,27 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
 
 void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (objs[i] != NULL)
-            (void)pmn__heap_free(objs[i], s->h);
+    struct pmn__theap *th = pmn__theap_find(s->h);
+
+    for (size_t i = 0; i < n; i++) {
+        void *p = objs[i];
+#ifndef PMN_DEBUG_FULL
+        /* This thread's own page: the owner's push, without looking the
+         * thread up again for every object. */
+        struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
+        if (th != NULL && seg != NULL && seg->heap == s->h && !seg->large) {
+            struct pmn__page *pg =
+                seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+            if (pg != NULL && pg->live && pg->owner == th) {
+                pmn__free_local(th, pg, p);
+                continue;
+            }
+        }
+#endif
+        if (p != NULL)
+            (void)pmn__heap_free(p, s->h);
+    }
+    (void)th;
 }
 
 size_t pmn_slab_obj_size(const struct pmn_slab *s)
