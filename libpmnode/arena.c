@@ -146,8 +146,9 @@ void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
         return NULL;
     }
     p = pmn_arena_malloc(a, total);
-    /* Large segments come fresh from the backing, already zero. */
-    if (p != NULL && total <= PMN__SMALL_MAX)
+    /* Large objects get a fresh extent, already zero, except on device-dax
+     * whose extents keep what the device held. */
+    if (p != NULL && (total <= PMN__SMALL_MAX || pmn_backing_type(a->b) == PMN_BACKING_DAX))
         memset(p, 0, total);
     return p;
 }

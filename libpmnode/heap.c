@@ -115,7 +115,9 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
     if (th != NULL) {
         th->orphan = false;
     } else {
-        th = calloc(1, sizeof(*th));
+        th = aligned_alloc(64, sizeof(*th)); /* sizeof is a multiple of 64 */
+        if (th != NULL)
+            memset(th, 0, sizeof(*th));
         if (th == NULL) {
             pthread_mutex_unlock(&h->lock);
             return NULL;
@@ -288,6 +290,10 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     for (unsigned i = 0; i < n; i++)
         seg->slice_page[at + i] = NULL;
     pg->live = 0;
+#ifdef PMN_DEBUG_FULL
+    free(pg->dbg_live);
+    pg->dbg_live = NULL;
+#endif
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
     if (seg->free_slices != ALL_SLICES)
@@ -313,9 +319,16 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
         return NULL;
     pg->owner = th;
     pg->cls = (uint8_t)cls;
+#ifdef PMN_DEBUG_FULL
+    pg->dbg_live = calloc((((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs + 63) / 64, 8);
+    if (pg->dbg_live == NULL)
+        abort();
+#endif
     pg->block_size = bs;
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
     pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
+    /* A reused page's memory is still poisoned from its last life. */
+    UNPOISON(pg->start, (size_t)pg->capacity * bs);
     /* Thread the free list through the blocks in address order. */
     end = pg->start + (size_t)(pg->capacity - 1) * bs;
     for (b = pg->start; b < end; b += bs)
@@ -359,6 +372,7 @@ static void *pop(struct pmn__theap *th, struct pmn__page *pg)
     pg->free = *(void **)b;
     pg->used++;
     pmn__cnt_add(&th->allocs[pg->cls], 1);
+    PMN__DBG_MARK(pg, b);
     return b;
 }
 
@@ -411,14 +425,19 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     return pop(th, pg);
 }
 
-/* The owner freed the last object of a page that is not its current one. */
-void pmn__page_retire(struct pmn__theap *th, struct pmn__page *pg)
+/* The owner freed the last object of a page that is not its current one:
+ * keep it as the class's spare, or give back the older spare. */
+void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
 {
     struct pmn__heap *h = th->heap;
+    struct pmn__page *old = th->spare[pg->cls];
 
-    q_remove(pg->in_full ? &th->full[pg->cls] : &th->pages[pg->cls], pg);
+    th->spare[pg->cls] = pg;
+    if (old == NULL || old == pg || old->used != 0 || old == th->pages[old->cls].head)
+        return;
+    q_remove(old->in_full ? &th->full[old->cls] : &th->pages[old->cls], old);
     pthread_mutex_lock(&h->lock);
-    slices_give(h, pg);
+    slices_give(h, old);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -448,6 +467,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     if (align > seg_align)
         seg_align = align;
     if (size > SIZE_MAX - off - PMN__SEG_SIZE) {
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
         errno = ENOMEM;
         return NULL;
     }
@@ -469,6 +489,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     pg->start = (char *)seg + off;
     pg->block_size = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
     pg->capacity = pg->used = 1;
+    pg->alloc_tp = pmn__tp();
     seg->slice_page[0] = pg;
     atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - off, memory_order_relaxed);
@@ -482,6 +503,8 @@ __attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *
 
     if (p != seg->pages[0].start)
         return PMN_E_INTERIOR;
+    if (seg->pages[0].alloc_tp != pmn__tp())
+        atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.free_bytes, usable, memory_order_relaxed);
     pthread_mutex_lock(&h->lock);
@@ -520,20 +543,20 @@ size_t pmn__usable(const void *p)
 /* Invariants of a page, checked after every change in debug_full builds:
  * the free list stays inside the page on block boundaries, has no cycle,
  * and free + used never exceeds capacity. */
-static int check_page(const struct pmn__page *pg, const void *p)
+static void check_page(const struct pmn__page *pg)
 {
     uint32_t n = 0;
 
+    if (!pg->live)
+        return; /* just retired */
+    UNPOISON(pg->start, (size_t)pg->capacity * pg->block_size);
     for (void *b = pg->free; b; b = *(void **)b) {
         if ((char *)b < pg->start || ((char *)b - pg->start) % pg->block_size ||
             (char *)b >= pg->start + (size_t)pg->capacity * pg->block_size || ++n > pg->capacity)
             abort(); /* corrupted heap: debug builds stop at the first sign */
-        if (b == p)
-            return PMN_E_DOUBLE_FREE;
     }
     if (n + pg->used > pg->capacity)
         abort();
-    return 0;
 }
 #endif
 
@@ -553,14 +576,13 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
 #ifdef PMN_DEBUG_FULL
     if ((size_t)((char *)p - pg->start) % pg->block_size)
         return PMN_E_INTERIOR;
+    if (!pmn__dbg_clear(pg, p))
+        return PMN_E_DOUBLE_FREE;
 #endif
     th = pmn__theap_find(seg->heap);
     if (__builtin_expect(th == pg->owner, 1)) {
 #ifdef PMN_DEBUG_FULL
-        UNPOISON(pg->start, (size_t)pg->capacity * pg->block_size);
-        int err = check_page(pg, p);
-        if (err)
-            return err;
+        check_page(pg); /* before: the free may retire the page and unmap it */
 #endif
         pmn__free_local(th, pg, p);
         return 0;
@@ -654,6 +676,7 @@ static void settle_theaps(struct pmn__heap *h)
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
         memset(th->pages, 0, sizeof(th->pages));
         memset(th->full, 0, sizeof(th->full));
+        memset(th->spare, 0, sizeof(th->spare));
         for (unsigned c = 0; c < PMN__NCLASSES; c++)
             atomic_store(&th->frees[c], atomic_load(&th->allocs[c]));
     }
@@ -721,3 +744,6 @@ void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
     out->failures = atomic_load_explicit(&h->failures, memory_order_relaxed);
     pmn_backing_stats(h->b, &out->backing);
 }
+
+_Static_assert(sizeof(struct pmn__segment) <= PMN__SLICE_SIZE,
+               "the segment header must fit in slice 0");

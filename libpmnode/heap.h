@@ -53,7 +53,13 @@ struct pmn__page {
     uint8_t cls;
     uint8_t in_full;                 /* on the owner's full queue */
     uint8_t live;                    /* slices belong to this page */
-};
+    uintptr_t alloc_tp;              /* large objects: the allocating thread */
+#ifdef PMN_DEBUG_FULL
+    _Atomic uint64_t *dbg_live;      /* one bit per block: allocated */
+#endif
+} __attribute__((aligned(64))); /* one cache line per page's hot fields: two
+                                    threads' pages side by side in a segment
+                                    must not share a line */
 
 struct pmn__segment {
     uint64_t magic;
@@ -77,13 +83,16 @@ struct pmn__queue {
     struct pmn__page *head, *tail;
 };
 
-struct pmn__theap {
+struct __attribute__((aligned(64))) pmn__theap {
     _Atomic uintptr_t tp;      /* thread pointer of the thread using it, 0 if none */
     struct pmn__heap *heap;
     struct pmn__theap *next;   /* heap's list of all thread heaps */
     bool orphan;               /* its thread exited; free for adoption */
     struct pmn__queue pages[PMN__NCLASSES];
     struct pmn__queue full[PMN__NCLASSES];
+    /* One empty page kept per class, so a size that comes and goes does not
+     * give its page back and take it again under the heap lock each time. */
+    struct pmn__page *spare[PMN__NCLASSES];
     /* One counter per operation on the fast path: bytes follow from the
      * class sizes.  Frees by other threads are counted here when the owner
      * collects them (remote_frees counts those). */
@@ -149,7 +158,7 @@ void pmn__heap_destroy(struct pmn__heap *h);
 void pmn__heap_reset(struct pmn__heap *h);
 struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
 void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
-void pmn__page_retire(struct pmn__theap *th, struct pmn__page *pg);
+void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg);
 void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg);
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* Free; @want_heap non-NULL requires the object to belong to it. */
@@ -246,6 +255,25 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
     return pmn__theap_find_slow(h);
 }
 
+#ifdef PMN_DEBUG_FULL
+/* debug_full: a bit per block, set while allocated, so a second free is
+ * caught whichever thread makes it. */
+static inline void pmn__dbg_mark(struct pmn__page *pg, void *b)
+{
+    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
+    atomic_fetch_or(&pg->dbg_live[i / 64], (uint64_t)1 << (i % 64));
+}
+static inline bool pmn__dbg_clear(struct pmn__page *pg, void *b)
+{
+    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    return (atomic_fetch_and(&pg->dbg_live[i / 64], ~bit) & bit) != 0;
+}
+#define PMN__DBG_MARK(pg, b) pmn__dbg_mark((pg), (b))
+#else
+#define PMN__DBG_MARK(pg, b) ((void)0)
+#endif
+
 static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
 {
     struct pmn__theap *th = pmn__theap_find(h);
@@ -258,6 +286,7 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
             pg->free = *(void **)b;
             pg->used++;
             pmn__cnt_add(&th->allocs[cls], 1);
+            PMN__DBG_MARK(pg, b);
             return b;
         }
     }
@@ -274,7 +303,7 @@ static inline void pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, 
     if (__builtin_expect(pg->in_full, 0))
         pmn__page_unfull(th, pg);
     else if (__builtin_expect(pg->used == 0, 0) && pg != th->pages[pg->cls].head)
-        pmn__page_retire(th, pg);
+        pmn__page_empty(th, pg);
 }
 
 static inline void pmn__free_remote(struct pmn__page *pg, void *p)

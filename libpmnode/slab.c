@@ -75,6 +75,21 @@ void *pmn_slab_alloc(struct pmn_slab *s)
 
 void pmn_slab_free(struct pmn_slab *s, void *p)
 {
+#ifndef PMN_DEBUG_FULL
+    struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
+
+    if (__builtin_expect(seg != NULL && seg->heap == s->h && !seg->large, 1)) {
+        struct pmn__page *pg =
+            seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+        if (__builtin_expect(pg != NULL && pg->live, 1)) {
+            struct pmn__theap *th = pmn__theap_find(s->h);
+            if (__builtin_expect(th == pg->owner, 1)) {
+                pmn__free_local(th, pg, p);
+                return;
+            }
+        }
+    }
+#endif
     if (p != NULL)
         (void)pmn__heap_free(p, s->h);
 }
@@ -95,6 +110,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
                 p = pg->free;
                 UNPOISON(p, pg->block_size);
                 pg->free = *(void **)p;
+                PMN__DBG_MARK(pg, p);
                 objs[i++] = p;
             }
             pg->used += (uint32_t)(i - start);

@@ -25,7 +25,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 [ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \
     -Dbuildtype=debug >/dev/null || exit 1
 ninja -C build-tsan >/dev/null || exit 1
-TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite unit --suite api --no-suite script \
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite threads \
     --print-errorlogs --num-processes 2 || status=1
 [ -f build-debug/build.ninja ] || meson setup build-debug -Ddebug_full=true \
     -Dbuildtype=debug >/dev/null || exit 1

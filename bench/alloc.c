@@ -1,0 +1,1225 @@
+/*
+ * alloc.c - allocator benchmark: libpmnode's arena and slab against glibc,
+ * jemalloc, mimalloc, tcmalloc and memkind, side by side, in one run.
+ *
+ * Every implementation runs in this one process.  The peers come from
+ * Debian's shared libraries, opened with dlopen(RTLD_LOCAL) and called
+ * through their prefixed entry points (jemalloc mallocx/dallocx, mimalloc
+ * mi_malloc/mi_free, tcmalloc tc_malloc/tc_free, memkind memkind_malloc/
+ * memkind_free), so no LD_PRELOAD is involved and glibc's malloc stays the
+ * process's malloc.  Debian's jemalloc and mimalloc use initial-exec TLS,
+ * which dlopen can only place in glibc's surplus static TLS: the program
+ * re-executes itself once with GLIBC_TUNABLES=glibc.rtld.optional_static_tls
+ * raised before it opens them.  memkind-fixed is a kind made with
+ * memkind_create_fixed() over a libpmnode region bound to the same node as
+ * the arena and slab (pmn_region_map), so it carves the same memory.
+ *
+ * Workloads (ns per alloc+free pair, touching one byte of each object):
+ *
+ *   fixed-64, fixed-2k  malloc(n) + free in a loop, 1 and 2 threads
+ *   random              16 B..64 KiB log-uniform sizes, 1000 live objects
+ *                       per thread, each op frees a random one and allocates
+ *                       a new one; sizes and slots pre-generated with a fixed
+ *                       seed (no RNG inside the timing); 1 and 2 threads
+ *   prodcons-2k         thread A allocates, thread B frees, through a
+ *                       single-producer single-consumer ring (cross-thread
+ *                       frees); ns per object
+ *   bulk-2k             32 objects of 2 KiB allocated, then 32 freed
+ *                       (pmn-slab: pmn_slab_alloc_bulk/free_bulk; the others
+ *                       32 calls each way); ns per object; 1 and 2 threads
+ *
+ * Each workload body is instantiated once per implementation (the calls
+ * are direct, as an application would make them, not through a dispatch
+ * table).  Two worker threads pinned to the first two allowed CPUs run the
+ * cells; each thread warms its caches untimed, meets the other at a spin
+ * barrier, and CLOCK_MONOTONIC runs from there to the last thread's end.
+ * The first run of every cell calibrates the number of operations so that
+ * the reps of a cell take about --cell-ms together; implementations then
+ * run round-robin (rep 1 of each, rep 2 of each...) so slow drift of a
+ * noisy host hits all of them alike.  The figure is the median rep.
+ *
+ * A benchmark, not a test: it prints numbers and goal lines and never
+ * fails on them.  Exit status: 0 every cell ran, 1 a cell failed (an
+ * allocation returned NULL), 2 bad usage.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pmnode.h"
+
+#define MAX_REPS 51
+#define LIVE 1000          /* live objects per thread in the random workload */
+#define RND_LEN (1u << 16) /* pre-generated sizes and slots per thread */
+#define BULK 32
+#define RING_CAP 1024u
+#define FIXED_BUF_DEFAULT (256u << 20)
+
+/* ---- implementations ------------------------------------------------- */
+
+enum impl {
+    I_ARENA,
+    I_SLAB,
+    I_GLIBC,
+    I_JE,
+    I_MI,
+    I_TC,
+    I_MK_DEFAULT,
+    I_MK_FIXED,
+    NIMPL
+};
+
+static const char *const impl_name[NIMPL] = {
+    "pmn-arena", "pmn-slab", "glibc",           "jemalloc",
+    "mimalloc",  "tcmalloc", "memkind-default", "memkind-fixed",
+};
+
+/* Entry points, resolved at start-up. */
+static void *(*je_malloc_p)(size_t);
+static void (*je_free_p)(void *);
+static void *(*mi_malloc_p)(size_t);
+static void (*mi_free_p)(void *);
+static void *(*tc_malloc_p)(size_t);
+static void (*tc_free_p)(void *);
+static void *(*mk_malloc_p)(void *kind, size_t);
+static void (*mk_free_p)(void *kind, void *);
+
+struct env {
+    const char *skip[NIMPL]; /* why an implementation is unavailable */
+    int node;
+    size_t fixed_buf;
+    struct pmn_ctx *ctx;
+    struct pmn_backing *backing;
+    struct pmn_region *fixed_region; /* memkind-fixed's memory */
+    struct pmn_arena *arena;
+    struct pmn_slab *slab64, *slab2k;
+    void *mk_default, *mk_fixed;
+    int (*mk_destroy)(void *kind);
+};
+
+/* The wrappers all take (ctx, size) and (ctx, p); ctx is the arena, the
+ * slab or the memkind kind.  Inlined into each workload instantiation. */
+#define WRAP(id, ALLOC, FREE)                                                  \
+    static inline void *id##_alloc(void *ctx, size_t n)                       \
+    {                                                                          \
+        (void)ctx;                                                             \
+        (void)n;                                                               \
+        return ALLOC;                                                          \
+    }                                                                          \
+    static inline void id##_free(void *ctx, void *p)                          \
+    {                                                                          \
+        (void)ctx;                                                             \
+        FREE;                                                                  \
+    }
+
+WRAP(arena, pmn_arena_malloc((struct pmn_arena *)ctx, n), pmn_free(p))
+WRAP(slab, pmn_slab_alloc((struct pmn_slab *)ctx), pmn_slab_free((struct pmn_slab *)ctx, p))
+WRAP(glibc, malloc(n), free(p))
+WRAP(je, je_malloc_p(n), je_free_p(p))
+WRAP(mi, mi_malloc_p(n), mi_free_p(p))
+WRAP(tc, tc_malloc_p(n), tc_free_p(p))
+WRAP(mk, mk_malloc_p(ctx, n), mk_free_p(ctx, p))
+
+typedef void *(*alloc_fn)(void *, size_t);
+typedef void (*free_fn)(void *, void *);
+typedef size_t (*bulk_alloc_fn)(void *, void **, size_t, size_t);
+typedef void (*bulk_free_fn)(void *, void **, size_t);
+
+/* ---- timing, barrier, ring ------------------------------------------- */
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline void touch(void *p, uint64_t i)
+{
+    *(volatile unsigned char *)p = (unsigned char)i;
+}
+
+struct ring {
+    _Alignas(64) _Atomic uint64_t head; /* written by the producer */
+    _Alignas(64) _Atomic uint64_t tail; /* written by the consumer */
+    _Alignas(64) void *slot[RING_CAP];
+};
+
+/* Each side publishes its index every RING_BATCH items, and before it
+ * waits, so the ring's shared lines move once per batch rather than once
+ * per object: the figure is the allocators' cross-thread cost, not the
+ * ring's. */
+#define RING_BATCH 16u
+
+static inline void ring_push(struct ring *r, void *p, uint64_t *head, uint64_t *tail_seen)
+{
+    while (*head - *tail_seen == RING_CAP) {
+        atomic_store_explicit(&r->head, *head, memory_order_release);
+        *tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (*head - *tail_seen == RING_CAP)
+            cpu_relax();
+    }
+    r->slot[*head % RING_CAP] = p;
+    if (++*head % RING_BATCH == 0 || !p)
+        atomic_store_explicit(&r->head, *head, memory_order_release);
+}
+
+static inline void ring_flush(struct ring *r, uint64_t head)
+{
+    atomic_store_explicit(&r->head, head, memory_order_release);
+}
+
+static inline void *ring_pop(struct ring *r, uint64_t *tail, uint64_t *head_seen)
+{
+    while (*tail == *head_seen) {
+        atomic_store_explicit(&r->tail, *tail, memory_order_release);
+        *head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (*tail == *head_seen)
+            cpu_relax();
+    }
+    void *p = r->slot[*tail % RING_CAP];
+    if (++*tail % RING_BATCH == 0)
+        atomic_store_explicit(&r->tail, *tail, memory_order_release);
+    return p;
+}
+
+/* ---- one thread's part of a cell ------------------------------------- */
+
+enum workload_kind { W_FIXED, W_RANDOM, W_PRODCONS, W_BULK };
+
+struct task {
+    enum workload_kind kind;
+    void *ctx;
+    size_t size;
+    uint64_t n;    /* timed operations (pairs, or objects for bulk/prodcons) */
+    uint64_t warm; /* untimed operations before the barrier */
+    int role;      /* prodcons: 0 producer, 1 consumer */
+    int nthreads;
+    _Atomic int *barrier;
+    struct ring *ring;
+    const uint32_t *sizes; /* random: RND_LEN sizes */
+    const uint16_t *slots; /* random: RND_LEN slots in [0, LIVE) */
+    void **live;           /* random: LIVE objects */
+    uint64_t t0, t1;
+    bool failed;
+};
+
+static void barrier_wait(_Atomic int *b, int n)
+{
+    atomic_fetch_add(b, 1);
+    while (atomic_load(b) < n)
+        cpu_relax();
+}
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE void body_fixed(struct task *t, alloc_fn A, free_fn F)
+{
+    void *ctx = t->ctx;
+    size_t sz = t->size;
+    for (uint64_t i = 0; i < t->warm; i++) {
+        void *p = A(ctx, sz);
+        if (!p) {
+            t->failed = true;
+            break;
+        }
+        touch(p, i);
+        F(ctx, p);
+    }
+    barrier_wait(t->barrier, t->nthreads);
+    uint64_t t0 = now_ns(), n = t->failed ? 0 : t->n;
+    for (uint64_t i = 0; i < n; i++) {
+        void *p = A(ctx, sz);
+        if (__builtin_expect(!p, 0)) {
+            t->failed = true;
+            break;
+        }
+        touch(p, i);
+        F(ctx, p);
+    }
+    t->t1 = now_ns();
+    t->t0 = t0;
+}
+
+INLINE void body_random(struct task *t, alloc_fn A, free_fn F)
+{
+    void *ctx = t->ctx, **live = t->live;
+    const uint32_t *sizes = t->sizes;
+    const uint16_t *slots = t->slots;
+    unsigned k;
+    for (k = 0; k < LIVE; k++) {
+        live[k] = A(ctx, sizes[k]);
+        if (!live[k]) {
+            t->failed = true;
+            break;
+        }
+    }
+    uint64_t j = LIVE;
+    for (uint64_t i = 0; i < t->warm && !t->failed; i++, j++) {
+        uint16_t s = slots[j % RND_LEN];
+        F(ctx, live[s]);
+        live[s] = A(ctx, sizes[j % RND_LEN]);
+        if (!live[s])
+            t->failed = true;
+    }
+    barrier_wait(t->barrier, t->nthreads);
+    uint64_t t0 = now_ns(), n = t->failed ? 0 : t->n;
+    for (uint64_t i = 0; i < n; i++, j++) {
+        uint16_t s = slots[j % RND_LEN];
+        F(ctx, live[s]);
+        void *p = A(ctx, sizes[j % RND_LEN]);
+        live[s] = p;
+        if (__builtin_expect(!p, 0)) {
+            t->failed = true;
+            break;
+        }
+        touch(p, i);
+    }
+    t->t1 = now_ns();
+    t->t0 = t0;
+    for (k = 0; k < LIVE; k++)
+        if (live[k])
+            F(ctx, live[k]);
+}
+
+INLINE void body_prodcons(struct task *t, alloc_fn A, free_fn F)
+{
+    void *ctx = t->ctx;
+    size_t sz = t->size;
+    struct ring *r = t->ring;
+    uint64_t head = 0, tail = 0, seen = 0, total = t->warm + t->n;
+    /* A NULL pushed by a failing producer tells the consumer to stop. */
+    if (t->role == 0) {
+        for (uint64_t i = 0; i < total; i++) {
+            if (i == t->warm) {
+                ring_flush(r, head);
+                barrier_wait(t->barrier, t->nthreads);
+                t->t0 = now_ns();
+            }
+            void *p = A(ctx, sz);
+            if (__builtin_expect(!p, 0))
+                t->failed = true;
+            else
+                touch(p, i);
+            ring_push(r, p, &head, &seen);
+            if (!p)
+                break;
+        }
+        ring_flush(r, head);
+        if (t->failed && head <= t->warm)
+            barrier_wait(t->barrier, t->nthreads);
+    } else {
+        for (uint64_t i = 0; i < total; i++) {
+            if (i == t->warm) {
+                barrier_wait(t->barrier, t->nthreads);
+                t->t0 = now_ns();
+            }
+            void *p = ring_pop(r, &tail, &seen);
+            if (!p) {
+                if (i < t->warm)
+                    barrier_wait(t->barrier, t->nthreads);
+                break;
+            }
+            F(ctx, p);
+        }
+    }
+    t->t1 = now_ns();
+}
+
+INLINE void body_bulk(struct task *t, alloc_fn A, free_fn F, bulk_alloc_fn BA,
+                      bulk_free_fn BF)
+{
+    void *ctx = t->ctx, *objs[BULK];
+    size_t sz = t->size;
+    uint64_t rounds = t->warm / BULK;
+    for (uint64_t i = 0; i < rounds; i++) {
+        if (BA(ctx, objs, BULK, sz) != BULK) {
+            t->failed = true;
+            break;
+        }
+        for (unsigned k = 0; k < BULK; k++)
+            touch(objs[k], k);
+        BF(ctx, objs, BULK);
+    }
+    barrier_wait(t->barrier, t->nthreads);
+    uint64_t t0 = now_ns();
+    rounds = t->failed ? 0 : t->n / BULK;
+    for (uint64_t i = 0; i < rounds; i++) {
+        if (__builtin_expect(BA(ctx, objs, BULK, sz) != BULK, 0)) {
+            t->failed = true;
+            break;
+        }
+        for (unsigned k = 0; k < BULK; k++)
+            touch(objs[k], k);
+        BF(ctx, objs, BULK);
+    }
+    t->t1 = now_ns();
+    t->t0 = t0;
+    (void)A;
+    (void)F;
+}
+
+/* Bulk through single calls, for every implementation but the slab.  A
+ * short batch is freed here and reported as a failure. */
+#define LOOP_BULK(id)                                                          \
+    static inline size_t id##_bulk_alloc(void *ctx, void **o, size_t n, size_t sz) \
+    {                                                                          \
+        for (size_t k = 0; k < n; k++) {                                       \
+            o[k] = id##_alloc(ctx, sz);                                        \
+            if (!o[k]) {                                                       \
+                while (k--)                                                    \
+                    id##_free(ctx, o[k]);                                      \
+                return 0;                                                      \
+            }                                                                  \
+        }                                                                      \
+        return n;                                                              \
+    }                                                                          \
+    static inline void id##_bulk_free(void *ctx, void **o, size_t n)           \
+    {                                                                          \
+        for (size_t k = 0; k < n; k++)                                         \
+            id##_free(ctx, o[k]);                                              \
+    }
+
+LOOP_BULK(arena)
+LOOP_BULK(glibc)
+LOOP_BULK(je)
+LOOP_BULK(mi)
+LOOP_BULK(tc)
+LOOP_BULK(mk)
+
+static inline size_t slab_bulk_alloc(void *ctx, void **o, size_t n, size_t sz)
+{
+    (void)sz;
+    size_t got = pmn_slab_alloc_bulk((struct pmn_slab *)ctx, o, n);
+    if (got != n && got)
+        pmn_slab_free_bulk((struct pmn_slab *)ctx, o, got);
+    return got == n ? n : 0;
+}
+
+static inline void slab_bulk_free(void *ctx, void **o, size_t n)
+{
+    pmn_slab_free_bulk((struct pmn_slab *)ctx, o, n);
+}
+
+#define INSTANTIATE(id)                                                        \
+    static void run_##id(struct task *t)                                       \
+    {                                                                          \
+        switch (t->kind) {                                                     \
+        case W_FIXED: body_fixed(t, id##_alloc, id##_free); break;             \
+        case W_RANDOM: body_random(t, id##_alloc, id##_free); break;           \
+        case W_PRODCONS: body_prodcons(t, id##_alloc, id##_free); break;       \
+        case W_BULK:                                                           \
+            body_bulk(t, id##_alloc, id##_free, id##_bulk_alloc, id##_bulk_free); \
+            break;                                                             \
+        }                                                                      \
+    }
+
+INSTANTIATE(arena)
+INSTANTIATE(slab)
+INSTANTIATE(glibc)
+INSTANTIATE(je)
+INSTANTIATE(mi)
+INSTANTIATE(tc)
+INSTANTIATE(mk)
+
+static void (*const run_impl[NIMPL])(struct task *) = {
+    [I_ARENA] = run_arena, [I_SLAB] = run_slab,     [I_GLIBC] = run_glibc,
+    [I_JE] = run_je,       [I_MI] = run_mi,         [I_TC] = run_tc,
+    [I_MK_DEFAULT] = run_mk, [I_MK_FIXED] = run_mk,
+};
+
+/* ---- workloads ------------------------------------------------------- */
+
+struct workload {
+    const char *name;
+    enum workload_kind kind;
+    size_t size;
+    int threads;
+    const char *what; /* for the table's legend */
+};
+
+static const struct workload workloads[] = {
+    {"fixed-64", W_FIXED, 64, 1, "64 B pairs"},
+    {"fixed-64", W_FIXED, 64, 2, "64 B pairs"},
+    {"fixed-2k", W_FIXED, 2048, 1, "2 KiB pairs"},
+    {"fixed-2k", W_FIXED, 2048, 2, "2 KiB pairs"},
+    {"random", W_RANDOM, 0, 1, "16 B-64 KiB, 1000 live"},
+    {"random", W_RANDOM, 0, 2, "16 B-64 KiB, 1000 live"},
+    {"prodcons-2k", W_PRODCONS, 2048, 2, "A allocs, B frees"},
+    {"bulk-2k", W_BULK, 2048, 1, "32 alloc, 32 free"},
+    {"bulk-2k", W_BULK, 2048, 2, "32 alloc, 32 free"},
+};
+#define NWORK (sizeof(workloads) / sizeof(workloads[0]))
+
+/* ---- worker pool: two threads pinned to the first two allowed CPUs ---- */
+
+struct worker {
+    pthread_t th;
+    int cpu; /* -1: not pinned */
+    struct task *task;
+    void (*fn)(struct task *);
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;
+    int busy;
+    bool quit;
+    struct worker w[2];
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .go = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    unsigned seen = 0;
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.gen == seen && !pool.quit)
+            pthread_cond_wait(&pool.go, &pool.mu);
+        if (pool.quit)
+            break;
+        seen = pool.gen;
+        struct task *t = w->task;
+        void (*fn)(struct task *) = w->fn;
+        pthread_mutex_unlock(&pool.mu);
+        if (fn)
+            fn(t);
+        pthread_mutex_lock(&pool.mu);
+        if (fn && --pool.busy == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+static int pool_start(int cpus_out[2])
+{
+    cpu_set_t set;
+    int found = 0;
+    cpus_out[0] = cpus_out[1] = -1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+            if (CPU_ISSET(c, &set))
+                cpus_out[found++] = c;
+    for (int i = 0; i < 2; i++) {
+        pool.w[i].cpu = cpus_out[i];
+        if (pthread_create(&pool.w[i].th, NULL, worker_main, &pool.w[i]) != 0)
+            return -1;
+    }
+    return found;
+}
+
+static void pool_stop(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.quit = true;
+    pthread_cond_broadcast(&pool.go);
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < 2; i++)
+        pthread_join(pool.w[i].th, NULL);
+}
+
+static void pool_run(struct task *tasks, int n, void (*fn)(struct task *))
+{
+    pthread_mutex_lock(&pool.mu);
+    for (int i = 0; i < 2; i++) {
+        pool.w[i].task = i < n ? &tasks[i] : NULL;
+        pool.w[i].fn = i < n ? fn : NULL;
+    }
+    pool.busy = n;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.go);
+    while (pool.busy > 0)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* ---- per-thread random-workload data --------------------------------- */
+
+static uint32_t rnd_sizes[2][RND_LEN];
+static uint16_t rnd_slots[2][RND_LEN];
+static void *rnd_live[2][LIVE];
+
+/* xorshift64*: the benchmark's own generator, fixed seed, run up front. */
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* Log-uniform in [16, 65536]: uniform exponent in [4, 16), then uniform
+ * within that power-of-two range, so small objects dominate as they do in
+ * real programs and every size class is visited. */
+static void rnd_prepare(void)
+{
+    for (int t = 0; t < 2; t++) {
+        uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)t * 0x2545f4914f6cdd1dull;
+        for (unsigned i = 0; i < RND_LEN; i++) {
+            unsigned e = 4 + (unsigned)(rng_next(&s) % 12);
+            uint64_t lo = 1ull << e;
+            rnd_sizes[t][i] = (uint32_t)(lo + rng_next(&s) % (lo + 1));
+            rnd_slots[t][i] = (uint16_t)(rng_next(&s) % LIVE);
+        }
+    }
+}
+
+/* ---- running one cell ------------------------------------------------ */
+
+static void *impl_ctx(const struct env *e, enum impl im, size_t size)
+{
+    switch (im) {
+    case I_ARENA: return e->arena;
+    case I_SLAB: return size == 64 ? (void *)e->slab64 : (void *)e->slab2k;
+    case I_MK_DEFAULT: return e->mk_default;
+    case I_MK_FIXED: return e->mk_fixed;
+    default: return NULL;
+    }
+}
+
+static bool impl_applies(enum impl im, const struct workload *w)
+{
+    /* The slab serves one size: not the random workload. */
+    return !(im == I_SLAB && w->kind == W_RANDOM);
+}
+
+static struct ring g_ring;
+
+/* Runs one cell with @p n timed operations per thread; ns per op (per
+ * thread for fixed/random/bulk: wall time / n), or -1 on failure. */
+static double run_cell(const struct env *e, enum impl im, const struct workload *w,
+                       uint64_t n)
+{
+    struct task t[2];
+    _Atomic int barrier = 0;
+    int nt = w->threads;
+    memset(t, 0, sizeof(t));
+    atomic_store(&g_ring.head, 0);
+    atomic_store(&g_ring.tail, 0);
+    for (int i = 0; i < nt; i++) {
+        t[i].kind = w->kind;
+        t[i].ctx = impl_ctx(e, im, w->size);
+        t[i].size = w->size;
+        t[i].n = n;
+        t[i].warm = w->kind == W_RANDOM ? 20000 : 10000;
+        t[i].role = i;
+        t[i].nthreads = nt;
+        t[i].barrier = &barrier;
+        t[i].ring = &g_ring;
+        t[i].sizes = rnd_sizes[i];
+        t[i].slots = rnd_slots[i];
+        t[i].live = rnd_live[i];
+    }
+    pool_run(t, nt, run_impl[im]);
+    uint64_t t0 = t[0].t0, t1 = t[0].t1;
+    for (int i = 0; i < nt; i++) {
+        if (t[i].failed)
+            return -1;
+        if (t[i].t0 < t0)
+            t0 = t[i].t0;
+        if (t[i].t1 > t1)
+            t1 = t[i].t1;
+    }
+    return (double)(t1 - t0) / (double)n;
+}
+
+/* ---- results --------------------------------------------------------- */
+
+struct cell {
+    bool run;       /* applicable and available */
+    bool failed;
+    const char *why; /* not run: why */
+    uint64_t n;
+    int reps;
+    double ns[MAX_REPS];
+    double med, min, max;
+};
+
+static struct cell cells[NWORK][NIMPL];
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarize(struct cell *c)
+{
+    double tmp[MAX_REPS];
+    if (c->reps <= 0)
+        return;
+    memcpy(tmp, c->ns, (size_t)c->reps * sizeof(*tmp));
+    qsort(tmp, (size_t)c->reps, sizeof(*tmp), cmp_double);
+    c->med = c->reps % 2 ? tmp[c->reps / 2] : (tmp[c->reps / 2 - 1] + tmp[c->reps / 2]) / 2;
+    c->min = tmp[0];
+    c->max = tmp[c->reps - 1];
+}
+
+static double spread(const struct cell *c)
+{
+    return c->med > 0 ? 100.0 * (c->max - c->min) / c->med : 0;
+}
+
+static const struct cell *find_cell(const char *work, int threads, enum impl im)
+{
+    for (size_t i = 0; i < NWORK; i++)
+        if (strcmp(workloads[i].name, work) == 0 && workloads[i].threads == threads)
+            return cells[i][im].run && !cells[i][im].failed ? &cells[i][im] : NULL;
+    return NULL;
+}
+
+/* ---- set-up ---------------------------------------------------------- */
+
+/* Debian's jemalloc and mimalloc need surplus static TLS to be dlopen'ed;
+ * raise it by re-executing once with the tunable set. */
+static void ensure_static_tls(char **argv)
+{
+    const char *cur = getenv("GLIBC_TUNABLES");
+    if (cur && strstr(cur, "glibc.rtld.optional_static_tls"))
+        return;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s%sglibc.rtld.optional_static_tls=65536", cur ? cur : "",
+             cur && *cur ? ":" : "");
+    if (setenv("GLIBC_TUNABLES", buf, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* Could not re-exec: go on; dlopen of jemalloc will say why it fails. */
+}
+
+static void *open_lib(struct env *e, enum impl im, const char *lib)
+{
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        static char why[NIMPL][256];
+        snprintf(why[im], sizeof(why[im]), "dlopen %s: %s", lib, dlerror());
+        e->skip[im] = why[im];
+    }
+    return h;
+}
+
+#define SYM(h, var, name) (*(void **)(&(var)) = dlsym((h), (name)))
+
+static void setup_peers(struct env *e)
+{
+    void *h = open_lib(e, I_JE, "libjemalloc.so.2");
+    if (h && (!SYM(h, je_malloc_p, "malloc") || !SYM(h, je_free_p, "free")))
+        e->skip[I_JE] = "libjemalloc.so.2 lacks malloc/free";
+    h = open_lib(e, I_MI, "libmimalloc.so.2");
+    if (h && (!SYM(h, mi_malloc_p, "mi_malloc") || !SYM(h, mi_free_p, "mi_free")))
+        e->skip[I_MI] = "libmimalloc.so.2 lacks mi_malloc/mi_free";
+    h = open_lib(e, I_TC, "libtcmalloc_minimal.so.4");
+    if (h && (!SYM(h, tc_malloc_p, "tc_malloc") || !SYM(h, tc_free_p, "tc_free")))
+        e->skip[I_TC] = "libtcmalloc_minimal.so.4 lacks tc_malloc/tc_free";
+
+    h = open_lib(e, I_MK_DEFAULT, "libmemkind.so.0");
+    if (!h) {
+        e->skip[I_MK_FIXED] = e->skip[I_MK_DEFAULT];
+        return;
+    }
+    void **dflt = dlsym(h, "MEMKIND_DEFAULT");
+    int (*create_fixed)(void *, size_t, void **);
+    if (!SYM(h, mk_malloc_p, "memkind_malloc") || !SYM(h, mk_free_p, "memkind_free") || !dflt ||
+        !SYM(h, create_fixed, "memkind_create_fixed") ||
+        !SYM(h, e->mk_destroy, "memkind_destroy_kind")) {
+        e->skip[I_MK_DEFAULT] = e->skip[I_MK_FIXED] = "libmemkind.so.0 lacks an entry point";
+        return;
+    }
+    e->mk_default = *dflt;
+    if (!e->fixed_region) {
+        if (!e->skip[I_MK_FIXED])
+            e->skip[I_MK_FIXED] = "no libpmnode region for the fixed kind";
+        return;
+    }
+    int rc = create_fixed(pmn_region_addr(e->fixed_region), pmn_region_size(e->fixed_region),
+                          &e->mk_fixed);
+    if (rc != 0 || !e->mk_fixed) {
+        static char why[96];
+        snprintf(why, sizeof(why), "memkind_create_fixed failed (%d)", rc);
+        e->skip[I_MK_FIXED] = why;
+    }
+}
+
+static void setup_pmn(struct env *e)
+{
+    static char why[160];
+    struct pmn_backing_params *p = NULL;
+    int rc = pmn_ctx_new(&e->ctx);
+    if (rc == 0)
+        rc = pmn_backing_params_new(&p);
+    if (rc == 0)
+        rc = pmn_backing_params_set_node(p, e->node);
+    if (rc == 0)
+        rc = pmn_backing_new(e->ctx, p, &e->backing);
+    pmn_backing_params_free(p);
+    if (rc != 0) {
+        snprintf(why, sizeof(why), "backing on node %d: %s", e->node, pmn_strerror(rc));
+        e->skip[I_ARENA] = e->skip[I_SLAB] = e->skip[I_MK_FIXED] = why;
+        return;
+    }
+    rc = pmn_region_map(e->backing, e->fixed_buf, &e->fixed_region);
+    if (rc != 0) {
+        static char why_fixed[160];
+        snprintf(why_fixed, sizeof(why_fixed), "pmn_region_map %zu bytes on node %d: %s",
+                 e->fixed_buf, e->node, pmn_strerror(rc));
+        e->skip[I_MK_FIXED] = why_fixed;
+        e->fixed_region = NULL;
+    }
+    rc = pmn_arena_new(e->backing, NULL, &e->arena);
+    if (rc != 0) {
+        static char why_arena[128];
+        snprintf(why_arena, sizeof(why_arena), "pmn_arena_new: %s", pmn_strerror(rc));
+        e->skip[I_ARENA] = why_arena;
+    }
+    rc = pmn_slab_new(e->backing, 64, 0, 0, &e->slab64);
+    if (rc == 0)
+        rc = pmn_slab_new(e->backing, 2048, 0, 0, &e->slab2k);
+    if (rc != 0) {
+        static char why_slab[128];
+        snprintf(why_slab, sizeof(why_slab), "pmn_slab_new: %s", pmn_strerror(rc));
+        e->skip[I_SLAB] = why_slab;
+    }
+}
+
+static void teardown(struct env *e)
+{
+    if (e->mk_fixed && e->mk_destroy)
+        e->mk_destroy(e->mk_fixed);
+    pmn_slab_destroy(e->slab2k);
+    pmn_slab_destroy(e->slab64);
+    pmn_arena_destroy(e->arena);
+    pmn_region_unmap(e->fixed_region);
+    pmn_backing_free(e->backing);
+    pmn_ctx_unref(e->ctx);
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static const char *const short_name[NIMPL] = {
+    "arena", "slab", "glibc", "jemalloc", "mimalloc", "tcmalloc", "mk-dflt", "mk-fixed",
+};
+
+static bool row_ran(size_t w)
+{
+    for (int i = 0; i < NIMPL; i++)
+        if (cells[w][i].run)
+            return true;
+    return false;
+}
+
+static void print_table(const struct env *e, int reps, const int cpus[2], double cell_ms)
+{
+    printf("allocator benchmark: ns per alloc+free pair (bulk, prodcons: per object), "
+           "median of %d reps, ~%.0f ms per cell\n",
+           reps, cell_ms);
+    printf("node %d; workers pinned to CPU %d and %d; memkind-fixed over a %zu MiB "
+           "libpmnode region on node %d\n\n",
+           e->node, cpus[0], cpus[1], e->fixed_buf >> 20, e->node);
+    printf("%-12s %3s", "workload", "thr");
+    for (int i = 0; i < NIMPL; i++)
+        printf(" %9s", short_name[i]);
+    printf("  %s\n", "max spread");
+    for (size_t w = 0; w < NWORK; w++) {
+        double worst = 0;
+        if (!row_ran(w))
+            continue;
+        printf("%-12s %3d", workloads[w].name, workloads[w].threads);
+        for (int i = 0; i < NIMPL; i++) {
+            const struct cell *c = &cells[w][i];
+            if (!c->run)
+                printf(" %9s", "-");
+            else if (c->failed)
+                printf(" %9s", "FAILED");
+            else {
+                printf(" %9.1f", c->med);
+                if (spread(c) > worst)
+                    worst = spread(c);
+            }
+        }
+        printf("  %5.0f%%\n", worst);
+    }
+
+    printf("\nratio vs mimalloc (impl ns / mimalloc ns; < 1 is faster than mimalloc)\n");
+    printf("%-12s %3s", "workload", "thr");
+    for (int i = 0; i < NIMPL; i++)
+        printf(" %9s", short_name[i]);
+    printf("\n");
+    for (size_t w = 0; w < NWORK; w++) {
+        const struct cell *mi = &cells[w][I_MI];
+        if (!row_ran(w))
+            continue;
+        printf("%-12s %3d", workloads[w].name, workloads[w].threads);
+        for (int i = 0; i < NIMPL; i++) {
+            const struct cell *c = &cells[w][i];
+            if (!c->run || c->failed || !mi->run || mi->failed || mi->med <= 0)
+                printf(" %9s", "-");
+            else
+                printf(" %8.2fx", c->med / mi->med);
+        }
+        printf("\n");
+    }
+
+    printf("\nscaling 1 -> 2 threads: 2-thread throughput / 1-thread throughput "
+           "(2.00 = linear)\n");
+    printf("%-12s    ", "workload");
+    for (int i = 0; i < NIMPL; i++)
+        printf(" %9s", short_name[i]);
+    printf("\n");
+    static const char *const scaled[] = {"fixed-64", "fixed-2k", "random", "bulk-2k"};
+    for (size_t s = 0; s < sizeof(scaled) / sizeof(scaled[0]); s++) {
+        printf("%-12s    ", scaled[s]);
+        for (int i = 0; i < NIMPL; i++) {
+            const struct cell *a = find_cell(scaled[s], 1, (enum impl)i);
+            const struct cell *b = find_cell(scaled[s], 2, (enum impl)i);
+            if (a && b && b->med > 0)
+                printf(" %9.2f", 2.0 * a->med / b->med);
+            else
+                printf(" %9s", "-");
+        }
+        printf("\n");
+    }
+    bool any = false;
+    for (int i = 0; i < NIMPL; i++)
+        if (e->skip[i]) {
+            if (!any)
+                printf("\nnot run:\n");
+            any = true;
+            printf("  %-16s %s\n", impl_name[i], e->skip[i]);
+        }
+}
+
+/* Goal lines: one per goal, worst row named. */
+struct goal {
+    const char *text;
+    const char *work;
+    int threads;
+    double value;
+    bool met;
+    bool known;
+};
+
+static int compute_goals(struct goal *g, int max)
+{
+    int n = 0;
+    /* slab pair <= mimalloc pair of the same size */
+    for (size_t w = 0; w < NWORK && n < max; w++) {
+        const struct cell *s = &cells[w][I_SLAB], *m = &cells[w][I_MI];
+        if (!s->run || !m->run)
+            continue;
+        bool ok = !s->failed && !m->failed && m->med > 0;
+        g[n++] = (struct goal){"slab <= mimalloc (ratio)", workloads[w].name, workloads[w].threads,
+                               ok ? s->med / m->med : NAN, ok && s->med <= m->med, ok};
+    }
+    for (size_t w = 0; w < NWORK && n < max; w++) {
+        const struct cell *a = &cells[w][I_ARENA], *m = &cells[w][I_MI];
+        if (!a->run || !m->run)
+            continue;
+        bool ok = !a->failed && !m->failed && m->med > 0;
+        g[n++] = (struct goal){"arena <= 1.2x mimalloc (ratio)", workloads[w].name,
+                               workloads[w].threads, ok ? a->med / m->med : NAN,
+                               ok && a->med <= 1.2 * m->med, ok};
+    }
+    for (size_t w = 0; w < NWORK && n < max; w++) {
+        const struct cell *a = &cells[w][I_ARENA], *f = &cells[w][I_MK_FIXED];
+        if (!a->run || !f->run)
+            continue;
+        bool ok = !a->failed && !f->failed && a->med > 0;
+        g[n++] = (struct goal){"arena >= 3x faster than memkind-fixed (speed-up)",
+                               workloads[w].name, workloads[w].threads,
+                               ok ? f->med / a->med : NAN, ok && f->med >= 3 * a->med, ok};
+    }
+    static const char *const scaled[] = {"fixed-64", "fixed-2k", "random", "bulk-2k"};
+    for (int im = I_ARENA; im <= I_SLAB; im++)
+        for (size_t s = 0; s < sizeof(scaled) / sizeof(scaled[0]) && n < max; s++) {
+            const struct cell *a = find_cell(scaled[s], 1, (enum impl)im);
+            const struct cell *b = find_cell(scaled[s], 2, (enum impl)im);
+            if (!a || !b)
+                continue;
+            double v = 2.0 * a->med / b->med;
+            g[n++] = (struct goal){im == I_ARENA ? "arena scaling 1->2 threads >= 1.8"
+                                                 : "slab scaling 1->2 threads >= 1.8",
+                                   scaled[s], 2, v, v >= 1.8, true};
+        }
+    return n;
+}
+
+static void print_goals(void)
+{
+    struct goal g[64];
+    int n = compute_goals(g, 64);
+    printf("\ngoals (issue 5):\n");
+    const char *prev = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!prev || strcmp(prev, g[i].text) != 0) {
+            /* one line per goal: met when every row meets it */
+            bool all = true;
+            int rows = 0;
+            for (int k = i; k < n && strcmp(g[k].text, g[i].text) == 0; k++, rows++)
+                all = all && g[k].known && g[k].met;
+            printf("  %-50s %s\n", g[i].text, all ? "met" : "NOT met");
+            prev = g[i].text;
+        }
+        if (g[i].known)
+            printf("    %-12s %d thr  %6.2f%s\n", g[i].work, g[i].threads, g[i].value,
+                   g[i].met ? "" : "  (missed)");
+        else
+            printf("    %-12s %d thr  n/a\n", g[i].work, g[i].threads);
+    }
+    /* The host's own ceiling: what the best peer gets. */
+    const struct cell *a = find_cell("fixed-64", 1, I_MI), *b = find_cell("fixed-64", 2, I_MI);
+    if (a && b)
+        printf("  (for reference, mimalloc fixed-64 scales %.2f on this host)\n",
+               2.0 * a->med / b->med);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_json(const struct env *e, int reps, const int cpus[2])
+{
+    printf("{\"node\": %d, \"reps\": %d, \"cpus\": [%d, %d], \"results\": [", e->node, reps,
+           cpus[0], cpus[1]);
+    bool first = true;
+    for (size_t w = 0; w < NWORK; w++)
+        for (int i = 0; i < NIMPL; i++) {
+            const struct cell *c = &cells[w][i], *mi = &cells[w][I_MI];
+            if (!c->run)
+                continue;
+            printf("%s\n  {\"workload\": \"%s\", \"impl\": \"%s\", \"threads\": %d, ",
+                   first ? "" : ",", workloads[w].name, impl_name[i], workloads[w].threads);
+            first = false;
+            if (c->failed) {
+                printf("\"ns_per_op\": null, \"error\": \"allocation returned NULL\"}");
+                continue;
+            }
+            printf("\"ns_per_op\": %.2f, \"min_ns_per_op\": %.2f, \"spread_percent\": %.1f, "
+                   "\"ops\": %llu",
+                   c->med, c->min, spread(c), (unsigned long long)c->n);
+            if (mi->run && !mi->failed && mi->med > 0)
+                printf(", \"ratio_vs_mimalloc\": %.3f", c->med / mi->med);
+            printf("}");
+        }
+    printf("],\n \"skipped\": [");
+    first = true;
+    for (int i = 0; i < NIMPL; i++)
+        if (e->skip[i]) {
+            printf("%s{\"impl\": \"%s\", \"reason\": ", first ? "" : ", ", impl_name[i]);
+            json_str(e->skip[i]);
+            printf("}");
+            first = false;
+        }
+    printf("],\n \"goals\": [");
+    struct goal g[64];
+    int n = compute_goals(g, 64);
+    for (int i = 0; i < n; i++) {
+        printf("%s\n  {\"goal\": ", i ? "," : "");
+        json_str(g[i].text);
+        printf(", \"workload\": \"%s\", \"threads\": %d, ", g[i].work, g[i].threads);
+        if (g[i].known)
+            printf("\"value\": %.3f, \"met\": %s}", g[i].value, g[i].met ? "true" : "false");
+        else
+            printf("\"value\": null, \"met\": false}");
+    }
+    printf("]}\n");
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: alloc [--reps N] [--cell-ms MS] [--node N] [--fixed-size BYTES]\n"
+            "             [--impl NAME,...] [--workload NAME,...] [--json]\n"
+            "impls: pmn-arena pmn-slab glibc jemalloc mimalloc tcmalloc memkind-default "
+            "memkind-fixed\n"
+            "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
+}
+
+static bool in_list(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l == len && strncmp(p, name, l) == 0)
+            return true;
+        p += l + (end ? 1 : 0);
+    }
+    return false;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct env e = {.node = 0, .fixed_buf = FIXED_BUF_DEFAULT};
+    long reps = 5, cell_ms = 200, v;
+    bool json = false;
+    const char *only_impl = NULL, *only_work = NULL;
+    static const struct option opts[] = {
+        {"reps", required_argument, NULL, 'r'},  {"cell-ms", required_argument, NULL, 'm'},
+        {"node", required_argument, NULL, 'n'},  {"fixed-size", required_argument, NULL, 'f'},
+        {"impl", required_argument, NULL, 'i'},  {"workload", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r':
+            if (!parse_long(optarg, 1, MAX_REPS, &reps))
+                goto bad;
+            break;
+        case 'm':
+            if (!parse_long(optarg, 1, 60000, &cell_ms))
+                goto bad;
+            break;
+        case 'n':
+            if (!parse_long(optarg, 0, 1 << 20, &v))
+                goto bad;
+            e.node = (int)v;
+            break;
+        case 'f':
+            if (!parse_long(optarg, 1 << 20, 1l << 40, &v))
+                goto bad;
+            e.fixed_buf = (size_t)v;
+            break;
+        case 'i': only_impl = optarg; break;
+        case 'w': only_work = optarg; break;
+        case 'j': json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: goto bad;
+        }
+    }
+    if (optind != argc)
+        goto bad;
+    for (const char *p = only_impl; p && *p;) {
+        size_t l = strcspn(p, ",");
+        bool known = false;
+        for (int i = 0; i < NIMPL; i++)
+            known |= strlen(impl_name[i]) == l && strncmp(p, impl_name[i], l) == 0;
+        if (!known)
+            goto bad;
+        p += l + (p[l] == ',');
+    }
+
+    ensure_static_tls(argv);
+    rnd_prepare();
+    setup_pmn(&e);
+    setup_peers(&e);
+    int cpus[2];
+    int ncpu = pool_start(cpus);
+    if (ncpu < 0) {
+        fprintf(stderr, "alloc: cannot start worker threads\n");
+        return 1;
+    }
+    if (ncpu < 2 && !json)
+        printf("note: fewer than 2 CPUs allowed; 2-thread cells share CPU %d\n", cpus[0]);
+
+    /* Calibrate: one run of 20000 ops per cell (also a warm-up), then n
+     * so the reps of the cell take cell_ms together. */
+    bool failed = false;
+    double per_rep_ns = (double)cell_ms * 1e6 / (double)reps;
+    for (size_t w = 0; w < NWORK; w++)
+        for (int i = 0; i < NIMPL; i++) {
+            struct cell *c = &cells[w][i];
+            if (!impl_applies((enum impl)i, &workloads[w]) || e.skip[i] ||
+                !in_list(only_impl, impl_name[i]) || !in_list(only_work, workloads[w].name))
+                continue;
+            c->run = true;
+            double ns = run_cell(&e, (enum impl)i, &workloads[w], 20000 / BULK * BULK);
+            if (ns < 0) {
+                c->failed = failed = true;
+                continue;
+            }
+            double n = per_rep_ns / (ns > 0.5 ? ns : 0.5);
+            n = n < 4096 ? 4096 : n > 2e8 ? 2e8 : n;
+            c->n = (uint64_t)n / BULK * BULK;
+        }
+    for (int r = 0; r < reps; r++)
+        for (size_t w = 0; w < NWORK; w++)
+            for (int i = 0; i < NIMPL; i++) {
+                struct cell *c = &cells[w][i];
+                if (!c->run || c->failed)
+                    continue;
+                double ns = run_cell(&e, (enum impl)i, &workloads[w], c->n);
+                if (ns < 0) {
+                    c->failed = failed = true;
+                    continue;
+                }
+                c->ns[c->reps++] = ns;
+            }
+    for (size_t w = 0; w < NWORK; w++)
+        for (int i = 0; i < NIMPL; i++)
+            summarize(&cells[w][i]);
+    pool_stop();
+
+    if (json) {
+        print_json(&e, (int)reps, cpus);
+    } else {
+        print_table(&e, (int)reps, cpus, (double)cell_ms);
+        print_goals();
+    }
+    teardown(&e);
+    return failed ? 1 : 0;
+
+bad:
+    usage(stderr);
+    fprintf(stderr, "alloc: bad usage\n");
+    return 2;
+}

@@ -1,0 +1,582 @@
+/*
+ * test-slab.c - fixed-size slabs and the stats JSON (suite 'unit').
+ *
+ * The object sizes of the brief (64-byte descriptors, 2 KiB and 9 KiB
+ * packet buffers, 4 KiB-aligned DMA buffers): single and bulk calls,
+ * alignment, no overlap, counters, the memory cap, and the JSON text of
+ * pmn_alloc_stats_json() (checked by a small strict parser here, and by
+ * python3's json module when PMN_PYTHON names it and we are not under
+ * valgrind).
+ */
+#include <ctype.h>
+#include <sys/wait.h>
+
+#include "alloc-common.h"
+
+struct slab_env {
+    struct pmn_ctx *ctx;
+    struct pmn_backing *b;
+    struct pmn_slab *s;
+};
+
+static struct slab_env slab_open(size_t obj_size, size_t align, uint64_t cap)
+{
+    struct slab_env e = {0};
+    int err;
+
+    e.ctx = local_ctx();
+    e.b = backing_on0(e.ctx, PMN_BACKING_ANON);
+    err = pmn_slab_new(e.b, obj_size, align, cap, &e.s);
+    cr_assert_eq(err, 0, "pmn_slab_new(%zu, align %zu, cap %llu): %s", obj_size, align, ull(cap),
+                 pmn_strerror(err));
+    cr_assert_not_null(e.s);
+    cr_assert_geq(pmn_slab_obj_size(e.s), obj_size);
+    return e;
+}
+
+static void slab_close(struct slab_env *e)
+{
+    pmn_slab_destroy(e->s);
+    cr_assert_eq(backing_mapped(e->b), 0, "%llu bytes still mapped after pmn_slab_destroy",
+                 ull(backing_mapped(e->b)));
+    pmn_backing_free(e->b);
+    pmn_ctx_unref(e->ctx);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Objects are aligned, at least obj_size apart, owned by no arena, and
+ * keep their patterns. */
+static void check_objs(struct pmn_slab *s, void **objs, size_t n, size_t align, uint64_t id0)
+{
+    size_t osz = pmn_slab_obj_size(s);
+    uintptr_t *sorted = malloc(n * sizeof(*sorted));
+
+    cr_assert_not_null(sorted);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(objs[i], "object %zu of %zu is NULL", i, n);
+        if ((uintptr_t)objs[i] % align)
+            cr_assert_fail("%zu-byte slab: %p is not aligned to %zu", osz, objs[i], align);
+        if (pmn_arena_of(objs[i]) != NULL)
+            cr_assert_fail("pmn_arena_of(slab object) is an arena");
+        if (pmn_usable_size(objs[i]) < osz)
+            cr_assert_fail("pmn_usable_size(slab object) %zu < %zu", pmn_usable_size(objs[i]),
+                           osz);
+        sorted[i] = (uintptr_t)objs[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_pattern(objs[i], osz, id0 + i, "%zu-byte slab object %zu", osz, i);
+    qsort(sorted, n, sizeof(*sorted), cmp_ptr);
+    for (size_t i = 1; i < n; i++)
+        if (sorted[i] - sorted[i - 1] < osz)
+            cr_assert_fail("%zu-byte slab objects %#lx and %#lx overlap", osz,
+                           (unsigned long)sorted[i - 1], (unsigned long)sorted[i]);
+    free(sorted);
+}
+
+static void check_slab(size_t obj_size, size_t align, size_t n)
+{
+    struct slab_env e = slab_open(obj_size, align, 0);
+    size_t osz = pmn_slab_obj_size(e.s);
+    size_t want_align = align ? align : obj_size >= 16 ? 16 : 8;
+    void **objs = calloc(n, sizeof(*objs));
+    struct pmn_alloc_stats st;
+
+    cr_assert_not_null(objs);
+    n = scaled(n, 4);
+    /* One at a time. */
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = pmn_slab_alloc(e.s);
+        cr_assert_not_null(objs[i], "%zu-byte slab: object %zu: %s", obj_size, i,
+                           strerror(errno));
+        pat_fill(objs[i], osz, i);
+    }
+    check_objs(e.s, objs, n, want_align, 0);
+    st = slab_stats(e.s);
+    assert_counts(&st, "slab, single allocs");
+    cr_assert_eq(st.objects, n, "%zu-byte slab: %llu objects counted, %zu live", obj_size,
+                 ull(st.objects), n);
+    cr_assert_eq(st.allocated, (uint64_t)n * pmn_usable_size(objs[0]),
+                 "%zu-byte slab: %llu bytes allocated for %zu objects", obj_size,
+                 ull(st.allocated), n);
+    cr_assert_geq(st.allocs, n);
+    /* Free half through the slab, half through pmn_free(). */
+    for (size_t i = 0; i < n; i++) {
+        if (i % 2)
+            pmn_slab_free(e.s, objs[i]);
+        else
+            cr_assert_eq(pmn_free(objs[i]), 0, "pmn_free(slab object)");
+    }
+    st = slab_stats(e.s);
+    assert_counts(&st, "slab, all freed");
+    cr_assert_eq(st.objects, 0);
+    cr_assert_eq(st.allocated, 0);
+
+    /* Bursts of 32, as network stacks move them. */
+    for (size_t round = 0; round < scaled(200, 10); round++) {
+        void *burst[3][32];
+        for (int k = 0; k < 3; k++) {
+            size_t got = pmn_slab_alloc_bulk(e.s, burst[k], 32);
+            cr_assert_eq(got, 32, "round %zu: bulk alloc gave %zu of 32: %s", round, got,
+                         strerror(errno));
+            for (size_t j = 0; j < 32; j++)
+                pat_fill(burst[k][j], osz, 1000 * k + j);
+        }
+        for (int k = 0; k < 3; k++) {
+            void *flat[32];
+            memcpy(flat, burst[k], sizeof(flat));
+            check_objs(e.s, flat, 32, want_align, 1000 * k);
+        }
+        if (round == 0) {
+            st = slab_stats(e.s);
+            cr_assert_eq(st.objects, 96, "%llu objects after three bursts of 32",
+                         ull(st.objects));
+            cr_assert_eq(st.allocated, 96 * (uint64_t)pmn_usable_size(burst[0][0]));
+            /* The three bursts must not overlap each other either. */
+            void *all[96];
+            for (int k = 0; k < 3; k++)
+                for (int j = 0; j < 32; j++)
+                    all[32 * k + j] = burst[k][j];
+            for (int k = 0; k < 96; k++)
+                pat_fill(all[k], osz, 5000 + k);
+            check_objs(e.s, all, 96, want_align, 5000);
+        }
+        for (int k = 0; k < 3; k++)
+            pmn_slab_free_bulk(e.s, burst[k], 32);
+    }
+    pmn_slab_free_bulk(e.s, objs, 0); /* nothing */
+    st = slab_stats(e.s);
+    assert_stats_sane(&st, "slab, bursts freed");
+    cr_assert_eq(st.objects, 0, "%llu objects after every burst was freed", ull(st.objects));
+    cr_assert_eq(st.allocated, 0);
+    free(objs);
+    slab_close(&e);
+}
+
+Test(slab, descriptors_64, .timeout = 60)
+{
+    check_slab(64, 0, 20000);
+}
+
+Test(slab, buffers_2k, .timeout = 60)
+{
+    check_slab(2048, 0, 4000);
+}
+
+Test(slab, buffers_9k, .timeout = 60)
+{
+    check_slab(9 * 1024, 0, 1000);
+}
+
+Test(slab, dma_4k_aligned, .timeout = 60)
+{
+    check_slab(4096, 4096, 2000);
+}
+
+Test(slab, odd_size_aligned_64, .timeout = 60)
+{
+    check_slab(100, 64, 2000);
+}
+
+Test(slab, bad_params)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_slab *s = NULL;
+
+    cr_assert_eq(pmn_slab_new(b, 0, 0, 0, &s), -EINVAL, "object size 0 accepted");
+    cr_assert_null(s);
+    cr_assert_eq(pmn_slab_new(b, 64, 3, 0, &s), -EINVAL, "alignment 3 accepted");
+    cr_assert_null(s);
+    cr_assert_eq(pmn_slab_new(b, 64, 48, 0, &s), -EINVAL, "alignment 48 accepted");
+    cr_assert_null(s);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
+
+/* A 1 MiB cap: NULL with ENOMEM at the cap, never more than the cap taken
+ * from the backing, and objects again after frees. */
+Test(slab, cap, .timeout = 60)
+{
+    const uint64_t cap = MiB;
+    struct slab_env e = slab_open(2048, 0, cap);
+    static void *objs[4096];
+    size_t n;
+    struct pmn_alloc_stats st;
+
+    for (n = 0; n < 4096; n++) {
+        errno = 0;
+        objs[n] = pmn_slab_alloc(e.s);
+        if (objs[n] == NULL)
+            break;
+        memset(objs[n], 0x5c, 2048);
+    }
+    cr_assert_lt(n, 4096, "8 MiB of objects under a 1 MiB cap");
+    cr_assert_eq(errno, ENOMEM, "at the cap: errno %d (%s)", errno, strerror(errno));
+    cr_assert_gt(n, 0, "a slab with a 1 MiB cap cannot allocate one 2 KiB object");
+    cr_log_info("slab cap 1 MiB: %zu objects of 2 KiB (%zu KiB)", n, n * 2);
+    cr_assert_leq(n * 2048, cap);
+    st = slab_stats(e.s);
+    assert_counts(&st, "slab at the cap");
+    cr_assert_eq(st.objects, n);
+    cr_assert_geq(st.failures, 1);
+    /* Still NULL, then room after frees. */
+    errno = 0;
+    cr_assert_null(pmn_slab_alloc(e.s));
+    cr_assert_eq(errno, ENOMEM);
+    void *more[32];
+    errno = 0;
+    size_t got = pmn_slab_alloc_bulk(e.s, more, 32);
+    cr_assert_eq(got, 0, "bulk alloc at the cap gave %zu objects", got);
+    cr_assert_eq(errno, ENOMEM, "short bulk alloc: errno %d (%s)", errno, strerror(errno));
+    for (size_t i = 0; i < n && i < 40; i++)
+        pmn_slab_free(e.s, objs[i]);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        objs[i] = pmn_slab_alloc(e.s);
+        cr_assert_not_null(objs[i], "no object after freeing under the cap");
+    }
+    if (n >= 40) {
+        errno = 0;
+        got = pmn_slab_alloc_bulk(e.s, more, 32);
+        cr_assert_eq(got, 32, "bulk alloc of 32 with room for 32: %zu (%s)", got,
+                     strerror(errno));
+        pmn_slab_free_bulk(e.s, more, got);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (i < 8 || i >= 40)
+            pmn_slab_free(e.s, objs[i]);
+    st = slab_stats(e.s);
+    cr_assert_eq(st.objects, 0);
+    cr_assert_eq(st.allocated, 0);
+    slab_close(&e);
+}
+
+/* pmn.h: the slab's pages occupy at most cap_bytes; resident memory may
+ * exceed a cap below the 4 MiB extent by up to one extent. */
+Test(slab, cap_bounds_backing, .timeout = 60)
+{
+    const uint64_t cap = MiB;
+    struct slab_env e = slab_open(2048, 0, cap);
+    static void *objs[4096];
+    size_t n;
+    struct pmn_alloc_stats st;
+
+    for (n = 0; n < 4096; n++)
+        if ((objs[n] = pmn_slab_alloc(e.s)) == NULL)
+            break;
+    st = slab_stats(e.s);
+    cr_assert_lt(n, 4096, "the 1 MiB cap never stopped the slab");
+    cr_assert_leq(st.active, cap, "pages hold %llu bytes beyond the 1 MiB cap", ull(st.active));
+    cr_assert_geq((n + 1) * 2048, cap - 64 * KiB, "the slab stopped early, at %zu objects", n);
+    cr_assert_leq(st.resident, cap + 4 * MiB, "resident %llu beyond cap + one extent",
+                  ull(st.resident));
+    cr_assert_leq(backing_mapped(e.b), cap + 4 * MiB, "the backing maps %llu bytes",
+                  ull(backing_mapped(e.b)));
+    pmn_slab_free_bulk(e.s, objs, n);
+    slab_close(&e);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+/* A strict recursive-descent JSON checker (RFC 8259 syntax, no extensions),
+ * enough to tell the stats text is one valid object.  It also records the
+ * numbers of the top-level keys it is asked about. */
+struct json {
+    const char *s;
+    int depth;
+};
+
+static void ws(struct json *j)
+{
+    while (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r')
+        j->s++;
+}
+
+static bool jvalue(struct json *j);
+
+static bool jstring(struct json *j, const char **start, size_t *len)
+{
+    if (*j->s != '"')
+        return false;
+    const char *b = ++j->s;
+    while (*j->s != '"') {
+        unsigned char c = (unsigned char)*j->s;
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            j->s++;
+            if (*j->s == 'u') {
+                for (int i = 1; i <= 4; i++)
+                    if (!isxdigit((unsigned char)j->s[i]))
+                        return false;
+                j->s += 4;
+            } else if (!strchr("\"\\/bfnrt", *j->s) || *j->s == '\0') {
+                return false;
+            }
+        }
+        j->s++;
+    }
+    if (start) {
+        *start = b;
+        *len = (size_t)(j->s - b);
+    }
+    j->s++;
+    return true;
+}
+
+static bool jnumber(struct json *j)
+{
+    const char *s = j->s;
+
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (isdigit((unsigned char)*s))
+            s++;
+    else
+        return false;
+    if (*s == '.') {
+        if (!isdigit((unsigned char)*++s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!isdigit((unsigned char)*s))
+            return false;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    j->s = s;
+    return true;
+}
+
+static bool jcontainer(struct json *j, char open, char close, bool object)
+{
+    if (*j->s != open || ++j->depth > 64)
+        return false;
+    j->s++;
+    ws(j);
+    if (*j->s == close) {
+        j->s++;
+        j->depth--;
+        return true;
+    }
+    for (;;) {
+        ws(j);
+        if (object) {
+            if (!jstring(j, NULL, NULL))
+                return false;
+            ws(j);
+            if (*j->s++ != ':')
+                return false;
+        }
+        if (!jvalue(j))
+            return false;
+        ws(j);
+        if (*j->s == ',') {
+            j->s++;
+            continue;
+        }
+        if (*j->s++ != close)
+            return false;
+        j->depth--;
+        return true;
+    }
+}
+
+static bool jvalue(struct json *j)
+{
+    ws(j);
+    switch (*j->s) {
+    case '{':
+        return jcontainer(j, '{', '}', true);
+    case '[':
+        return jcontainer(j, '[', ']', false);
+    case '"':
+        return jstring(j, NULL, NULL);
+    case 't':
+        return strncmp(j->s, "true", 4) == 0 && (j->s += 4);
+    case 'f':
+        return strncmp(j->s, "false", 5) == 0 && (j->s += 5);
+    case 'n':
+        return strncmp(j->s, "null", 4) == 0 && (j->s += 4);
+    default:
+        return jnumber(j);
+    }
+}
+
+/* Whole text is exactly one JSON object (whitespace around allowed). */
+static bool json_is_object(const char *text)
+{
+    struct json j = {text, 0};
+
+    ws(&j);
+    if (*j.s != '{' || !jvalue(&j))
+        return false;
+    ws(&j);
+    return *j.s == '\0';
+}
+
+/* The value of top-level key @key as an unsigned integer; false when the
+ * key is missing or its value is not a plain non-negative integer. */
+static bool json_top_u64(const char *text, const char *key, uint64_t *out)
+{
+    struct json j = {text, 0};
+
+    ws(&j);
+    if (*j.s++ != '{')
+        return false;
+    for (;;) {
+        const char *k;
+        size_t klen;
+        ws(&j);
+        if (!jstring(&j, &k, &klen))
+            return false;
+        ws(&j);
+        if (*j.s++ != ':')
+            return false;
+        ws(&j);
+        if (klen == strlen(key) && memcmp(k, key, klen) == 0) {
+            char *end;
+            if (!isdigit((unsigned char)*j.s))
+                return false;
+            errno = 0;
+            *out = strtoull(j.s, &end, 10);
+            return errno == 0 && (*end == ',' || *end == '}' || isspace((unsigned char)*end));
+        }
+        if (!jvalue(&j))
+            return false;
+        ws(&j);
+        if (*j.s++ != ',')
+            return false;
+    }
+}
+
+Test(json, checker_self_test)
+{
+    const char *good[] = {"{}", " {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\n\"]} ",
+                          "{\"a\":{\"b\":[]}}"};
+    const char *bad[] = {"", "{", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\":01}", "[1]",
+                         "{\"a\":1} x", "{\"a\":\"\t\"}", "{\"a\":NaN}", "{\"a\":1}{}"};
+    uint64_t v;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert(json_is_object(good[i]), "rejects %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_not(json_is_object(bad[i]), "accepts %s", bad[i]);
+    cr_assert(json_top_u64("{\"x\": [1,2], \"y\": 42}", "y", &v));
+    cr_assert_eq(v, 42);
+    cr_assert_not(json_top_u64("{\"x\": 1}", "y", &v));
+}
+
+/* Run python3's json module over @text, when PMN_PYTHON names python3. */
+static void python_json_check(const char *text)
+{
+    const char *py = getenv("PMN_PYTHON");
+    char path[] = "/tmp/pmn-stats-XXXXXX";
+    int fd, status;
+    pid_t pid;
+
+    if (py == NULL || *py == '\0' || RUNNING_ON_VALGRIND)
+        return;
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execl(py, py, "-c",
+              "import json,sys; d=json.load(open(sys.argv[1])); "
+              "sys.exit(0 if isinstance(d, dict) else 3)",
+              path, (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    unlink(path);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "python3's json module rejects the stats JSON: %s", text);
+}
+
+static void check_stats_json(const struct pmn_alloc_stats *st, const char *what)
+{
+    char buf[8192], small[16];
+    int len = pmn_alloc_stats_json(st, buf, sizeof(buf));
+    const struct {
+        const char *key;
+        uint64_t want;
+    } keys[] = {{"allocated", st->allocated}, {"objects", st->objects}, {"active", st->active},
+                {"resident", st->resident},   {"peak", st->peak},       {"allocs", st->allocs},
+                {"frees", st->frees},         {"remote_frees", st->remote_frees},
+                {"failures", st->failures}};
+
+    cr_assert_gt(len, 0, "%s: pmn_alloc_stats_json: %s", what, pmn_strerror(len));
+    cr_assert_lt((size_t)len, sizeof(buf), "%s: %d bytes of JSON", what, len);
+    cr_assert_eq(strlen(buf), (size_t)len, "%s: returned %d, wrote %zu", what, len, strlen(buf));
+    cr_assert(json_is_object(buf), "%s: not one JSON object: %s", what, buf);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        uint64_t v;
+        cr_assert(json_top_u64(buf, keys[i].key, &v), "%s: no integer \"%s\" at the top: %s",
+                  what, keys[i].key, buf);
+        cr_assert_eq(v, keys[i].want, "%s: \"%s\" is %llu, the struct says %llu", what,
+                     keys[i].key, ull(v), ull(keys[i].want));
+    }
+    python_json_check(buf);
+
+    /* snprintf contract: the full length back, a truncated NUL-terminated
+     * text in a short buffer, nothing written with len 0. */
+    memset(small, 'x', sizeof(small));
+    cr_assert_eq(pmn_alloc_stats_json(st, small, sizeof(small)), len);
+    cr_assert_eq(small[sizeof(small) - 1], '\0', "%s: short buffer not NUL-terminated", what);
+    cr_assert_eq(strncmp(small, buf, sizeof(small) - 1), 0);
+    small[0] = 'x';
+    cr_assert_eq(pmn_alloc_stats_json(st, small, 0), len);
+    cr_assert_eq(small[0], 'x', "%s: written with len 0", what);
+    cr_assert_eq(pmn_alloc_stats_json(st, NULL, 0), len);
+}
+
+Test(json, stats_of_slab_and_arena, .timeout = 60)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    struct pmn_arena *a = NULL;
+    struct pmn_alloc_stats st;
+    void *objs[100];
+
+    check_stats_json(&(struct pmn_alloc_stats){0}, "all-zero stats");
+    for (int i = 0; i < 100; i++)
+        cr_assert_not_null(objs[i] = pmn_slab_alloc(e.s));
+    st = slab_stats(e.s);
+    check_stats_json(&st, "slab with 100 objects");
+    for (int i = 0; i < 100; i++)
+        pmn_slab_free(e.s, objs[i]);
+
+    cr_assert_eq(pmn_arena_new(e.b, NULL, &a), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_not_null(objs[i] = pmn_arena_malloc(a, (size_t)i * 100));
+    st = arena_stats(a);
+    check_stats_json(&st, "arena with 100 objects");
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(pmn_free(objs[i]), 0);
+    pmn_arena_destroy(a);
+
+    /* Extreme values still make valid JSON. */
+    memset(&st, 0xff, sizeof(st));
+    st.backing.nnodes = PMN_STATS_MAX_NODES;
+    for (int i = 0; i < PMN_STATS_MAX_NODES; i++)
+        st.backing.node[i].node = 255 - i;
+    check_stats_json(&st, "all-ones stats");
+    st.backing.nnodes = 1;
+    st.backing.node[0].node = 0;
+    check_stats_json(&st, "one node");
+    slab_close(&e);
+}

@@ -1,0 +1,428 @@
+/*
+ * test-threads.c - arenas and slabs shared by threads (suite 'unit').
+ *
+ * 2, 4 and 8 threads each allocate objects and hand them to the next
+ * thread over a mutex-protected queue; the receiver checks the pattern,
+ * sometimes reallocs, and frees: every free is a cross-thread free.  Each
+ * thread also leaves objects behind that the main thread frees after the
+ * thread has exited (its pages are orphaned by then).  At the end the
+ * stats must show nothing live and remote frees counted.
+ *
+ * The test code itself is race-free for ThreadSanitizer: workers touch
+ * only their own state, the queues (under their mutex) and the objects
+ * handed over through them; criterion assertions run only in the main
+ * thread, after join.
+ */
+#include <pthread.h>
+
+#include "alloc-common.h"
+
+struct item {
+    void *p;
+    size_t size;
+    uint64_t id;
+};
+
+/* A bounded FIFO; capacity is the number of items that will ever pass. */
+struct queue {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    struct item *v;
+    size_t head, tail, cap;
+};
+
+static void queue_init(struct queue *q, size_t cap)
+{
+    cr_assert_eq(pthread_mutex_init(&q->m, NULL), 0);
+    cr_assert_eq(pthread_cond_init(&q->c, NULL), 0);
+    q->v = calloc(cap, sizeof(*q->v));
+    cr_assert_not_null(q->v);
+    q->head = q->tail = 0;
+    q->cap = cap;
+}
+
+static void queue_fini(struct queue *q)
+{
+    pthread_mutex_destroy(&q->m);
+    pthread_cond_destroy(&q->c);
+    free(q->v);
+}
+
+static void queue_push(struct queue *q, struct item it)
+{
+    pthread_mutex_lock(&q->m);
+    q->v[q->tail++] = it; /* tail < cap: every producer pushes its count */
+    pthread_cond_signal(&q->c);
+    pthread_mutex_unlock(&q->m);
+}
+
+/* Pop one item; wait for it when @block.  False when none (non-blocking). */
+static bool queue_pop(struct queue *q, struct item *out, bool block)
+{
+    bool got = false;
+
+    pthread_mutex_lock(&q->m);
+    while (block && q->head == q->tail)
+        pthread_cond_wait(&q->c, &q->m);
+    if (q->head < q->tail) {
+        *out = q->v[q->head++];
+        got = true;
+    }
+    pthread_mutex_unlock(&q->m);
+    return got;
+}
+
+#define KEPT 64 /* objects each worker leaves for the main thread */
+
+struct worker {
+    pthread_t tid;
+    unsigned idx;
+    size_t nobj;
+    struct pmn_arena *a;
+    struct queue *in, *out;
+    pthread_barrier_t *bar;
+    struct item kept[KEPT];
+    char err[256]; /* first failure, reported by the main thread */
+};
+
+static size_t worker_size(uint64_t *s)
+{
+    uint64_t x;
+
+    *s += 0x9e3779b97f4a7c15ull;
+    x = mix64(*s);
+    switch (x % 16) {
+    case 0:
+        return 4096 + (x >> 8) % (60 * KiB);
+    case 1:
+        return (x >> 8) % 64 == 0 ? 300 * KiB : 2048;
+    default:
+        return 8 + (x >> 8) % 1000;
+    }
+}
+
+/* Check and free (or realloc, then free) one received object. */
+static void consume(struct worker *w, const struct item *it, size_t n)
+{
+    void *p = it->p;
+
+    if (p == NULL)
+        return; /* the producer failed and said so */
+    size_t bad = pat_check(p, it->size, it->id);
+    if (bad != SIZE_MAX && !w->err[0])
+        snprintf(w->err, sizeof(w->err),
+                 "thread %u: object %#llx (%zu bytes) from another thread: byte %zu overwritten",
+                 w->idx, ull(it->id), it->size, bad);
+    if (n % 8 == 0) {
+        void *q = pmn_realloc(p, it->size * 2 + 1);
+        if (q == NULL) {
+            if (!w->err[0])
+                snprintf(w->err, sizeof(w->err), "thread %u: pmn_realloc of a remote object: %s",
+                         w->idx, strerror(errno));
+        } else {
+            p = q;
+            if (pat_check(p, it->size, it->id) != SIZE_MAX && !w->err[0])
+                snprintf(w->err, sizeof(w->err),
+                         "thread %u: pmn_realloc of a remote object lost its content", w->idx);
+            if (pmn_arena_of(p) != w->a && !w->err[0])
+                snprintf(w->err, sizeof(w->err),
+                         "thread %u: pmn_realloc moved a remote object to another arena",
+                         w->idx);
+        }
+    }
+    int err = pmn_free(p);
+    if (err != 0 && !w->err[0])
+        snprintf(w->err, sizeof(w->err), "thread %u: pmn_free of a remote object: %s", w->idx,
+                 pmn_err_name(err));
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t seed = 0x1234 + w->idx;
+    size_t received = 0;
+    struct item it;
+
+    for (size_t k = 0; k < w->nobj; k++) {
+        size_t size = worker_size(&seed);
+        void *p = k % 5 == 0   ? pmn_arena_calloc(w->a, 1, size)
+                  : k % 7 == 0 ? pmn_arena_aligned_alloc(w->a, 256, size)
+                               : pmn_arena_malloc(w->a, size);
+        uint64_t id = ((uint64_t)w->idx << 40) | k;
+
+        if (p == NULL && !w->err[0])
+            snprintf(w->err, sizeof(w->err), "thread %u: allocation %zu (%zu bytes): %s",
+                     w->idx, k, size, strerror(errno));
+        if (p)
+            pat_fill(p, size, id);
+        queue_push(w->out, (struct item){p, size, id});
+        /* Free what arrived meanwhile, without waiting. */
+        while (queue_pop(w->in, &it, false))
+            consume(w, &it, received++);
+    }
+    while (received < w->nobj) {
+        queue_pop(w->in, &it, true);
+        consume(w, &it, received++);
+    }
+    for (size_t k = 0; k < KEPT; k++) {
+        size_t size = 16 + k * 100;
+        w->kept[k] = (struct item){pmn_arena_malloc(w->a, size), size, ~(uint64_t)k - w->idx};
+        if (w->kept[k].p)
+            pat_fill(w->kept[k].p, size, w->kept[k].id);
+        else if (!w->err[0])
+            snprintf(w->err, sizeof(w->err), "thread %u: kept allocation %zu failed", w->idx, k);
+    }
+    /* Nobody exits before everyone has freed: remote frees meet live owners. */
+    pthread_barrier_wait(w->bar);
+    return NULL;
+}
+
+static void cross_thread(unsigned nthreads)
+{
+    struct env e = env_open();
+    struct worker *w = calloc(nthreads, sizeof(*w));
+    struct queue *q = calloc(nthreads, sizeof(*q));
+    pthread_barrier_t bar;
+    size_t nobj = scaled(40000, 10) / nthreads;
+    struct pmn_alloc_stats st;
+
+    cr_assert_not_null(w);
+    cr_assert_not_null(q);
+    cr_assert_eq(pthread_barrier_init(&bar, NULL, nthreads), 0);
+    for (unsigned i = 0; i < nthreads; i++)
+        queue_init(&q[i], nobj);
+    for (unsigned i = 0; i < nthreads; i++) {
+        w[i] = (struct worker){.idx = i, .nobj = nobj, .a = e.a, .bar = &bar,
+                               .in = &q[i], .out = &q[(i + 1) % nthreads]};
+    }
+    for (unsigned i = 0; i < nthreads; i++)
+        cr_assert_eq(pthread_create(&w[i].tid, NULL, worker_main, &w[i]), 0);
+    for (unsigned i = 0; i < nthreads; i++)
+        cr_assert_eq(pthread_join(w[i].tid, NULL), 0);
+    for (unsigned i = 0; i < nthreads; i++)
+        cr_assert_eq(w[i].err[0], '\0', "%s", w[i].err);
+
+    st = arena_stats(e.a);
+    assert_stats_sane(&st, "threads joined");
+    cr_assert_eq(st.objects, (uint64_t)nthreads * KEPT,
+                 "%u threads: %llu objects live, %u kept", nthreads, ull(st.objects),
+                 nthreads * KEPT);
+    uint64_t remote_joined = st.remote_frees;
+    /* The owners have exited: free what they left behind. */
+    for (unsigned i = 0; i < nthreads; i++)
+        for (size_t k = 0; k < KEPT; k++) {
+            struct item *it = &w[i].kept[k];
+            assert_pattern(it->p, it->size, it->id, "left by exited thread %u", i);
+            cr_assert_eq(pmn_arena_of(it->p), e.a);
+            int err = pmn_free(it->p);
+            cr_assert_eq(err, 0, "free of an exited thread's object: %s", pmn_err_name(err));
+        }
+    st = arena_stats(e.a);
+    assert_counts(&st, "all freed");
+    cr_assert_eq(st.objects, 0, "%u threads: %llu objects live after all were freed", nthreads,
+                 ull(st.objects));
+    cr_assert_eq(st.allocated, 0, "%u threads: %llu bytes allocated after all were freed",
+                 nthreads, ull(st.allocated));
+    cr_assert_gt(st.remote_frees, 0);
+
+    /* The arena still serves the main thread, then goes away whole. */
+    void *p = pmn_arena_malloc(e.a, 1000);
+    cr_assert_not_null(p);
+    cr_assert_eq(pmn_free(p), 0);
+    for (unsigned i = 0; i < nthreads; i++)
+        queue_fini(&q[i]);
+    pthread_barrier_destroy(&bar);
+    free(q);
+    free(w);
+    pmn_arena_destroy(e.a);
+    e.a = NULL;
+    cr_assert_eq(backing_mapped(e.b), 0);
+    env_close(&e);
+    /* Every object a worker received was freed by a thread that did not
+     * allocate it (a moved realloc frees the original remotely too). */
+    cr_assert_geq(remote_joined, (uint64_t)nthreads * nobj,
+                  "%u threads: %llu remote frees counted, %zu objects were freed by another "
+                  "thread", nthreads, ull(remote_joined), nthreads * nobj);
+}
+
+Test(threads, cross_free_2, .timeout = 120)
+{
+    cross_thread(2);
+}
+
+Test(threads, cross_free_4, .timeout = 120)
+{
+    cross_thread(4);
+}
+
+Test(threads, cross_free_8, .timeout = 120)
+{
+    cross_thread(8);
+}
+
+/* ---- slab: a receive thread hands bursts of 32 to a transmit thread ----- */
+
+#define BURST 32
+
+struct burst {
+    void *obj[BURST];
+    size_t n;
+};
+
+struct slab_pipe {
+    struct pmn_slab *s;
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    struct burst *v;
+    size_t head, tail, nbursts;
+    char err[256];
+};
+
+static void *slab_rx(void *arg)
+{
+    struct slab_pipe *sp = arg;
+    size_t osz = pmn_slab_obj_size(sp->s);
+
+    for (size_t b = 0; b < sp->nbursts; b++) {
+        struct burst bu;
+        bu.n = pmn_slab_alloc_bulk(sp->s, bu.obj, BURST);
+        if (bu.n != BURST) {
+            /* Only the producer writes err; the consumer has its own. */
+            snprintf(sp->err, sizeof(sp->err), "bulk alloc %zu gave %zu of %d: %s", b, bu.n,
+                     BURST, strerror(errno));
+        }
+        for (size_t k = 0; k < bu.n; k++)
+            pat_fill(bu.obj[k], osz, b * BURST + k);
+        pthread_mutex_lock(&sp->m);
+        sp->v[sp->tail++] = bu;
+        pthread_cond_signal(&sp->c);
+        pthread_mutex_unlock(&sp->m);
+    }
+    return NULL;
+}
+
+Test(threads, slab_bulk_cross_free, .timeout = 120)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct slab_pipe sp = {.nbursts = scaled(2000, 10)};
+    pthread_t rx;
+    size_t bad_bursts = 0;
+    char err2[256] = "";
+    int err = pmn_slab_new(b, 2048, 0, 0, &sp.s);
+
+    cr_assert_eq(err, 0, "pmn_slab_new: %s", pmn_strerror(err));
+    sp.v = calloc(sp.nbursts, sizeof(*sp.v));
+    cr_assert_not_null(sp.v);
+    pthread_mutex_init(&sp.m, NULL);
+    pthread_cond_init(&sp.c, NULL);
+    cr_assert_eq(pthread_create(&rx, NULL, slab_rx, &sp), 0);
+    /* This thread transmits: checks each burst and frees it in bulk. */
+    for (size_t i = 0; i < sp.nbursts; i++) {
+        struct burst bu;
+        pthread_mutex_lock(&sp.m);
+        while (sp.head == sp.tail)
+            pthread_cond_wait(&sp.c, &sp.m);
+        bu = sp.v[sp.head++];
+        pthread_mutex_unlock(&sp.m);
+        for (size_t k = 0; k < bu.n; k++) {
+            size_t off = pat_check(bu.obj[k], 2048, i * BURST + k);
+            if (off != SIZE_MAX && !err2[0])
+                snprintf(err2, sizeof(err2), "burst %zu object %zu: byte %zu overwritten", i, k,
+                         off);
+        }
+        bad_bursts += bu.n != BURST;
+        pmn_slab_free_bulk(sp.s, bu.obj, bu.n);
+    }
+    cr_assert_eq(pthread_join(rx, NULL), 0);
+    cr_assert_eq(sp.err[0], '\0', "%s", sp.err);
+    cr_assert_eq(err2[0], '\0', "%s", err2);
+    cr_assert_eq(bad_bursts, 0);
+
+    struct pmn_alloc_stats st = slab_stats(sp.s);
+    assert_stats_sane(&st, "slab after the pipe");
+    cr_assert_eq(st.objects, 0, "%llu slab objects live after all bursts were freed",
+                 ull(st.objects));
+    cr_assert_eq(st.allocated, 0);
+    cr_assert_gt(st.remote_frees, 0, "every free came from another thread, none counted remote");
+    pthread_mutex_destroy(&sp.m);
+    pthread_cond_destroy(&sp.c);
+    free(sp.v);
+    pmn_slab_destroy(sp.s);
+    cr_assert_eq(backing_mapped(b), 0, "%llu bytes mapped after pmn_slab_destroy",
+                 ull(backing_mapped(b)));
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- debug_full: double frees that cross threads ------------------------ */
+
+struct df {
+    void *p;
+    int err1, err2;
+};
+
+static void *free_twice(void *arg)
+{
+    struct df *d = arg;
+
+    d->err1 = pmn_free(d->p);
+    d->err2 = pmn_free(d->p);
+    return NULL;
+}
+
+static void *free_once(void *arg)
+{
+    struct df *d = arg;
+
+    d->err1 = pmn_free(d->p);
+    return NULL;
+}
+
+/* Another thread frees an object twice. */
+Test(threads, remote_double_free_debug_full)
+{
+    need_debug_full();
+    struct env e = env_open();
+    void *keep = pmn_arena_malloc(e.a, 64); /* the page stays live */
+    struct df d = {.p = pmn_arena_malloc(e.a, 64)};
+    pthread_t t;
+
+    cr_assert_not_null(keep);
+    cr_assert_not_null(d.p);
+    cr_assert_eq(pthread_create(&t, NULL, free_twice, &d), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(d.err1, 0, "first remote free: %s", pmn_err_name(d.err1));
+    cr_assert_eq(d.err2, PMN_E_DOUBLE_FREE, "second remote free: %s", pmn_err_name(d.err2));
+    cr_assert_eq(arena_stats(e.a).objects, 1, "the double free was counted");
+    cr_assert_eq(pmn_free(keep), 0);
+    env_close(&e);
+}
+
+/* Another thread frees an object, then its owner frees it again. */
+Test(threads, owner_double_free_after_remote_debug_full)
+{
+    need_debug_full();
+    struct env e = env_open();
+    void *keep = pmn_arena_malloc(e.a, 64);
+    struct df d = {.p = pmn_arena_malloc(e.a, 64)};
+    pthread_t t;
+    int err;
+
+    cr_assert_not_null(keep);
+    cr_assert_not_null(d.p);
+    cr_assert_eq(pthread_create(&t, NULL, free_once, &d), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(d.err1, 0);
+    err = pmn_free(d.p);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "owner's free after a remote free: %s",
+                 pmn_err_name(err));
+    cr_assert_eq(arena_stats(e.a).objects, 1, "the double free was counted");
+    /* The page is still sound: two fresh objects are distinct. */
+    void *a = pmn_arena_malloc(e.a, 64), *b = pmn_arena_malloc(e.a, 64);
+    cr_assert_neq(a, b, "the double free put one block on the free list twice");
+    cr_assert_eq(pmn_free(a), 0);
+    cr_assert_eq(pmn_free(b), 0);
+    cr_assert_eq(pmn_free(keep), 0);
+    env_close(&e);
+}
