@@ -373,6 +373,7 @@ static void *pop(struct pmn__theap *th, struct pmn__page *pg)
     pg->used++;
     pmn__cnt_add(&th->allocs[pg->cls], 1);
     PMN__DBG_MARK(pg, b);
+    VG_ALLOC(b, pg->block_size);
     return b;
 }
 
@@ -493,6 +494,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     seg->slice_page[0] = pg;
     atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - off, memory_order_relaxed);
+    VG_ALLOC(pg->start, seg->size - off);
     return pg->start;
 }
 
@@ -503,6 +505,7 @@ __attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *
 
     if (p != seg->pages[0].start)
         return PMN_E_INTERIOR;
+    VG_FREE(p);
     if (seg->pages[0].alloc_tp != pmn__tp())
         atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
@@ -549,11 +552,13 @@ static void check_page(const struct pmn__page *pg)
 
     if (!pg->live)
         return; /* just retired */
-    UNPOISON(pg->start, (size_t)pg->capacity * pg->block_size);
-    for (void *b = pg->free; b; b = *(void **)b) {
+    for (void *b = pg->free, *next; b; b = next) {
         if ((char *)b < pg->start || ((char *)b - pg->start) % pg->block_size ||
             (char *)b >= pg->start + (size_t)pg->capacity * pg->block_size || ++n > pg->capacity)
             abort(); /* corrupted heap: debug builds stop at the first sign */
+        UNPOISON(b, sizeof(void *));
+        next = *(void **)b;
+        POISON(b, sizeof(void *));
     }
     if (n + pg->used > pg->capacity)
         abort();

@@ -133,13 +133,26 @@ struct pmn__heap {
     void *owner_obj;                /* the arena or slab this heap serves */
 };
 
+/* Memory checkers: AddressSanitizer builds poison free blocks; debug_full
+ * builds tell valgrind which blocks are objects (MALLOCLIKE/FREELIKE), so
+ * use after free and leaks inside an arena are reported like malloc's. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define VG_ALLOC(p, n) ((void)0)
+#define VG_FREE(p) ((void)0)
+#elif defined(PMN_DEBUG_FULL) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#define VG_ALLOC(p, n) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, 0)
+#define VG_FREE(p) VALGRIND_FREELIKE_BLOCK((p), 0)
 #else
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
+#define VG_ALLOC(p, n) ((void)0)
+#define VG_FREE(p) ((void)0)
 #endif
 
 /* The calling thread's bindings: a small cache searched on every call. */
@@ -287,6 +300,7 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
             pg->used++;
             pmn__cnt_add(&th->allocs[cls], 1);
             PMN__DBG_MARK(pg, b);
+            VG_ALLOC(b, pg->block_size);
             return b;
         }
     }
@@ -295,6 +309,8 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
 
 static inline void pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
 {
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
     *(void **)p = pg->free;
     POISON(p, pg->block_size);
     pg->free = p;
@@ -310,6 +326,8 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
 {
     uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
 
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
     POISON((char *)p + sizeof(void *), pg->block_size - sizeof(void *));
     do {
         *(uintptr_t *)p = old;

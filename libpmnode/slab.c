@@ -111,6 +111,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
                 UNPOISON(p, pg->block_size);
                 pg->free = *(void **)p;
                 PMN__DBG_MARK(pg, p);
+                VG_ALLOC(p, pg->block_size);
                 objs[i++] = p;
             }
             pg->used += (uint32_t)(i - start);
