@@ -180,6 +180,9 @@ int pmn__heap_free(void *p, const struct pmn__heap *want_heap);
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
 void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
+/* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
+ * locks so the child never inherits one taken by a vanished thread. */
+void pmn__arena_fork(struct pmn_arena *a, int phase);
 int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
 
 /* segmap.c: the process-wide map from 4 MiB address slots to "segment
