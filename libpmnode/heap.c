@@ -472,7 +472,10 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    total = (off + size + PMN__SEG_MASK) & ~PMN__SEG_MASK;
+    /* Aligned to a segment (so the header is found by masking) but only as
+     * long as the object needs: physical memory is not rounded to 4 MiB. */
+    total = (off + (size ? size : 1) + pmn_backing_granule(h->b) - 1) / pmn_backing_granule(h->b) *
+            pmn_backing_granule(h->b);
     pthread_mutex_lock(&h->lock);
     seg = h->dead || over_cap(h, total) ? NULL : seg_map(h, total, seg_align, true);
     if (seg != NULL) {

@@ -223,6 +223,11 @@ static inline struct pmn__segment *pmn__segment_of(const void *p)
 {
     struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_lookup((uintptr_t)p);
 
+    /* A large segment need not fill its last 4 MiB slot, and what follows
+     * it there may be anyone's memory. */
+    if (seg != NULL && __builtin_expect(seg->large, 0) &&
+        (uintptr_t)p - (uintptr_t)seg >= seg->size)
+        return NULL;
 #ifdef PMN_DEBUG_FULL
     /* The map is exact; the magic number only double-checks it. */
     if (seg != NULL && seg->magic != PMN__SEG_MAGIC)

@@ -40,9 +40,15 @@ static unsigned get_slot(uint64_t slot)
     return (unsigned)(w >> ((slot % PER_WORD) * 2)) & 3;
 }
 
+/* Slots a segment of @size covers (a large one need not end on a slot). */
+static uint64_t slots_of(size_t size)
+{
+    return ((uint64_t)size + PMN__SEG_MASK) >> PMN__SEG_SHIFT;
+}
+
 void pmn__segmap_add(uintptr_t seg, size_t size)
 {
-    uint64_t first = seg >> PMN__SEG_SHIFT, n = size >> PMN__SEG_SHIFT;
+    uint64_t first = seg >> PMN__SEG_SHIFT, n = slots_of(size);
 
     if (first + n > SLOTS)
         return;
@@ -53,7 +59,7 @@ void pmn__segmap_add(uintptr_t seg, size_t size)
 
 void pmn__segmap_remove(uintptr_t seg, size_t size)
 {
-    uint64_t first = seg >> PMN__SEG_SHIFT, n = size >> PMN__SEG_SHIFT;
+    uint64_t first = seg >> PMN__SEG_SHIFT, n = slots_of(size);
 
     if (first + n > SLOTS)
         return;
