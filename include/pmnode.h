@@ -79,7 +79,11 @@ PMN_API const char *pmn_version(void);
     X(FOREIGN, 15, "pointer was not allocated by libpmnode")                               \
     X(DOUBLE_FREE, 16, "object freed twice")                                               \
     X(INTERIOR, 17, "pointer is inside an object, not its start")                          \
-    X(DESTROYED, 18, "the arena or slab was destroyed")
+    X(DESTROYED, 18, "the arena or slab was destroyed")                                    \
+    X(TIER_FULL, 19, "the compressed tier would overfill")                                 \
+    X(INCOMPRESSIBLE, 20, "the data does not compress well enough for the compressed tier") \
+    X(NO_WRITE_CONTROL, 21, "no write-protection mechanism (userfaultfd write-protect) here") \
+    X(NOT_COMPRESSED, 22, "node is not a compressed node")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -620,8 +624,14 @@ enum pmn_purge {
 struct pmn_arena_opts {
     size_t struct_size; /**< sizeof(struct pmn_arena_opts) */
     enum pmn_purge purge;
-    unsigned retain;    /**< empty extents kept for reuse (default 2) */
-    uint64_t cap_bytes; /**< most bytes the arena may take from its backing; 0 = no cap */
+    unsigned retain;    /**< empty extents kept for reuse (NULL opts: 2) */
+    /**
+     * Most bytes the arena's objects may occupy (the pages holding small
+     * objects, and large objects' extents); 0 = no cap.  The backing hands
+     * memory out in 4 MiB extents, so resident memory can exceed a cap
+     * smaller than that by up to one extent.
+     */
+    uint64_t cap_bytes;
 };
 
 /**
@@ -677,9 +687,11 @@ PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len);
 
 /**
- * Create a slab of @p obj_size objects aligned to @p align (a power of two,
- * 0 for the natural alignment), taking at most @p cap_bytes from the
- * backing (0 = no cap).  0, -EINVAL, -ENOMEM.
+ * Create a slab of @p obj_size objects (at most 256 KiB) aligned to
+ * @p align (a power of two up to 64 KiB, 0 for the natural alignment),
+ * whose pages may occupy at most @p cap_bytes (0 = no cap; see
+ * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).
+ * 0, -EINVAL, -ENOMEM.
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
                          uint64_t cap_bytes, struct pmn_slab **out);
@@ -694,6 +706,92 @@ PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n);
 PMN_API void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
 PMN_API size_t pmn_slab_obj_size(const struct pmn_slab *s);
 PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
+/**@}*/
+
+/** @name Compressed tier
+ *
+ * A compressed memory node stores pages compressed: its real capacity
+ * depends on the data, and writes must be controlled.  A tier demotes
+ * cold ranges there explicitly and write-protects them; the first write to
+ * a demoted page moves exactly that page back to a normal node and then
+ * lets the write proceed.  Reads never move anything.
+ *
+ * Write control uses userfaultfd write-protection (Linux 5.7+, anonymous
+ * private memory): a handler thread per tier receives write faults,
+ * migrates the page with move_pages, and lifts the protection.  Where it
+ * is unavailable, pmn_ctier_open() fails with PMN_E_NO_WRITE_CONTROL.
+ *
+ * Before any page moves, a demotion is checked: the data is sampled
+ * through LZ4 to estimate its ratio; data below the tier's minimum ratio
+ * is refused (PMN_E_INCOMPRESSIBLE), and so is a demotion whose estimated
+ * physical size would overfill the device (PMN_E_TIER_FULL).
+ *
+ * Thread-safety: every call may be made from any thread; demote, promote
+ * and the write handler serialise on the tier's lock.
+ */
+/**@{*/
+struct pmn_ctier;
+
+/** When a write fault cannot promote its page (the target node is full). */
+enum pmn_ctier_on_full {
+    PMN_CTIER_WRITE_IN_PLACE = 0, /**< lift protection, the write lands on the compressed node (counted) */
+    PMN_CTIER_RETRY,              /**< keep the writer waiting and retry every millisecond */
+};
+
+struct pmn_ctier_opts {
+    size_t struct_size;     /**< sizeof(struct pmn_ctier_opts) */
+    int node;               /**< compressed node; -1 = the first node of kind compressed */
+    int promote_node;       /**< where written pages go; -1 = node 0's nearest DRAM (lowest id with CPUs) */
+    uint64_t capacity_bytes; /**< physical capacity; 0 = the device's size (cramdax), else node MemTotal */
+    double min_ratio;       /**< refuse data compressing worse than this; 0 = 1.5 */
+    double reserve;         /**< fraction of capacity kept free; 0 = 0.05 */
+    enum pmn_ctier_on_full on_full;
+};
+
+/**
+ * Open a tier on a node discovery marks compressed (or one an
+ * administrator named with pmn_ctx_params_set_node_kind or the config
+ * file).  0, PMN_E_NOT_COMPRESSED, PMN_E_NO_NODE, PMN_E_REMOTE_ROOT,
+ * PMN_E_NO_WRITE_CONTROL, -ENOMEM.
+ */
+PMN_API int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opts,
+                           struct pmn_ctier **out);
+/** Lift every protection, stop the handler, free the tier (pages stay where they are). */
+PMN_API void pmn_ctier_close(struct pmn_ctier *t);
+PMN_API int pmn_ctier_node(const struct pmn_ctier *t);
+
+/**
+ * Demote [@p addr, @p addr + @p len) (page-aligned, anonymous private
+ * memory: an arena's pages or the caller's own).  Checks the estimate and
+ * capacity first, then write-protects and moves every page.  0,
+ * -EINVAL (misaligned, not anonymous), PMN_E_INCOMPRESSIBLE,
+ * PMN_E_TIER_FULL, -ENOMEM or another -errno from the kernel.
+ */
+PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
+/** Move a demoted range back to @p node (-1: the promote node) and unprotect it. */
+PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
+
+/**
+ * Estimated compression ratio of a range (LZ4 over up to @p samples pages,
+ * evenly spaced; 0 = 16).  Returns the ratio (>= 1 means smaller), or a
+ * negative code.  Reads the memory; thread-safe.
+ */
+PMN_API double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples);
+
+struct pmn_ctier_stats {
+    uint64_t logical_bytes;   /**< bytes demoted and still on the tier */
+    uint64_t physical_bytes;  /**< their estimated compressed size */
+    double ratio;             /**< logical / physical (0 when empty) */
+    uint64_t capacity_bytes;  /**< physical capacity the guard uses */
+    uint64_t demotions, demoted_pages;
+    uint64_t promotions;      /**< explicit promote calls */
+    uint64_t write_promotions; /**< pages moved back by a write */
+    uint64_t write_failures;  /**< write faults that could not promote (see on_full) */
+    uint64_t refusals;        /**< demotions refused by the guard */
+};
+PMN_API int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out);
+/** The stats as one JSON object (like pmn_alloc_stats_json). */
+PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len);
 /**@}*/
 
 #ifdef __cplusplus

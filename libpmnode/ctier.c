@@ -1,0 +1,579 @@
+/*
+ * ctier.c - compressed-tier placement with write control.
+ *
+ * A demotion is: estimate (LZ4 over sampled pages) -> guard (ratio and
+ * capacity) -> register the range with the tier's userfaultfd in
+ * write-protect mode -> write-protect it -> move_pages to the compressed
+ * node.  Protection comes before the move, so no write can land on the
+ * compressed node unnoticed; migration keeps the uffd-wp bit.
+ *
+ * A handler thread per tier reads write faults.  For each it moves exactly
+ * the faulting page to the promote node, lifts the protection on that page
+ * (which wakes the writer), and counts it.  Reads never fault.  When the
+ * page cannot move (the promote node is full) the documented policy
+ * applies: write in place (default, counted as a write failure) or retry
+ * until it can.  No write is ever lost or refused: the writer waits at
+ * most for one migration.
+ *
+ * Bookkeeping: each demoted range keeps a bit per page still on the tier
+ * and its estimated ratio, so logical and physical bytes stay exact as
+ * pages come back one by one.  One mutex guards it; demote, promote and
+ * the handler take it.  The handler never touches user memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <lz4.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ctier.h"
+#include "prim.h"
+#include "topology.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define CHUNK 1024
+
+struct crange {
+    struct crange *next;
+    uintptr_t start;
+    size_t npages;
+    double ratio;
+    uint64_t *bits; /* page still on the tier */
+    size_t ndemoted;
+};
+
+struct pmn_ctier {
+    struct pmn_ctx *ctx;
+    int node, promote_node;
+    size_t page;
+    int uffd, stopfd;
+    pthread_t handler;
+    bool handler_running;
+    enum pmn_ctier_on_full on_full;
+    double min_ratio, reserve;
+    pthread_mutex_t lock;
+    struct crange *ranges;
+    struct pmn_ctier_stats st;
+    double physical; /* exact sum behind st.physical_bytes */
+};
+
+int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
+                     uint64_t new_logical, double ratio, double min_ratio)
+{
+    double usable, need;
+
+    if (!(ratio >= min_ratio))
+        return PMN_E_INCOMPRESSIBLE;
+    if (reserve < 0 || reserve >= 1)
+        return -EINVAL;
+    usable = (double)capacity * (1.0 - reserve);
+    need = (double)used_physical + (double)new_logical / ratio;
+    return need <= usable ? 0 : PMN_E_TIER_FULL;
+}
+
+double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
+{
+    size_t page = pmn_prim_page_size(), npages, in = 0, out = 0;
+    int bound = LZ4_compressBound((int)page);
+    char *dst;
+
+    if (addr == NULL || len == 0)
+        return -EINVAL;
+    if (samples == 0)
+        samples = 16;
+    dst = malloc((size_t)bound);
+    if (dst == NULL)
+        return -ENOMEM;
+    npages = (len + page - 1) / page;
+    if (samples > npages)
+        samples = (unsigned)npages;
+    for (unsigned i = 0; i < samples; i++) {
+        size_t pg = (size_t)i * npages / samples, off = pg * page;
+        size_t n = len - off < page ? len - off : page;
+        int c = LZ4_compress_default((const char *)addr + off, dst, (int)n, bound);
+        if (c <= 0) {
+            free(dst);
+            return PMN_E_INCOMPRESSIBLE;
+        }
+        in += n;
+        out += (size_t)c;
+    }
+    free(dst);
+    return out ? (double)in / (double)out : 1.0;
+}
+
+/* ---- userfaultfd ---- */
+
+static int uffd_wp(int uffd, uintptr_t start, size_t len, bool protect)
+{
+    struct uffdio_writeprotect wp = {
+        .range = {.start = start, .len = len},
+        .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+    };
+
+    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+static int uffd_open(int *out)
+{
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
+    int fd, err;
+
+    /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
+     * = 1): a read() into demoted memory then promotes instead of EFAULT. */
+    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        return PMN_E_NO_WRITE_CONTROL;
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || !(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
+        err = errno;
+        close(fd);
+        (void)err;
+        return PMN_E_NO_WRITE_CONTROL;
+    }
+    *out = fd;
+    return 0;
+}
+
+static struct crange *find_range(struct pmn_ctier *t, uintptr_t addr)
+{
+    for (struct crange *r = t->ranges; r; r = r->next)
+        if (addr >= r->start && addr < r->start + r->npages * t->page)
+            return r;
+    return NULL;
+}
+
+static bool bit_test(const uint64_t *b, size_t i)
+{
+    return (b[i / 64] >> (i % 64)) & 1;
+}
+
+static void bit_clear(uint64_t *b, size_t i)
+{
+    b[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+/* One page left the tier; lock held. */
+static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
+{
+    bit_clear(r->bits, i);
+    r->ndemoted--;
+    t->st.logical_bytes -= t->page;
+    t->physical -= (double)t->page / r->ratio;
+    if (t->physical < 0.5)
+        t->physical = 0;
+}
+
+static int move_one(void *page, int node)
+{
+    int status = -1;
+
+    for (int tries = 0; tries < 4; tries++) {
+        if (syscall(SYS_move_pages, 0, 1UL, &page, &node, &status, 0) != 0 && errno != ENOENT)
+            return -errno;
+        if (status == node || status == -ENOENT)
+            return 0;
+        if (status != -EBUSY && status != -EAGAIN)
+            return status;
+    }
+    return status;
+}
+
+static void handle_write(struct pmn_ctier *t, uintptr_t addr)
+{
+    uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
+    struct crange *r;
+    int err;
+
+    pthread_mutex_lock(&t->lock);
+    r = find_range(t, page);
+    if (r != NULL && bit_test(r->bits, (page - r->start) / t->page)) {
+        for (;;) {
+            err = move_one((void *)page, t->promote_node);
+            if (err == 0) {
+                t->st.write_promotions++;
+                break;
+            }
+            t->st.write_failures++;
+            if (t->on_full != PMN_CTIER_RETRY)
+                break; /* write in place: counted, never lost */
+            pthread_mutex_unlock(&t->lock);
+            usleep(1000);
+            pthread_mutex_lock(&t->lock);
+            if (!bit_test(r->bits, (page - r->start) / t->page))
+                break; /* promoted meanwhile */
+        }
+        if (bit_test(r->bits, (page - r->start) / t->page))
+            page_left(t, r, (page - r->start) / t->page);
+    }
+    /* Lifting the protection wakes the writer. */
+    uffd_wp(t->uffd, page, t->page, false);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void *handler_main(void *arg)
+{
+    struct pmn_ctier *t = arg;
+    struct uffd_msg msg[16];
+
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
+        ssize_t n;
+
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pfd[1].revents)
+            break;
+        n = read(t->uffd, msg, sizeof(msg));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            break;
+        }
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
+            if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            if (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
+                handle_write(t, (uintptr_t)msg[i].arg.pagefault.address);
+        }
+    }
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
+static int default_promote_node(const struct pmn_ctx *ctx)
+{
+    const struct pmn_node *n;
+
+    pmn_node_foreach(ctx, n)
+        if (pmn_node_cpu_count(n) > 0 && pmn_node_capacity(n) != 0)
+            return pmn_node_id(n);
+    return 0;
+}
+
+int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct pmn_ctier **out)
+{
+    struct pmn_ctier_opts opts = {.struct_size = sizeof(opts), .node = -1, .promote_node = -1};
+    const struct pmn_node *n = NULL;
+    struct pmn_ctier *t;
+    int err, ids[1];
+
+    if (out == NULL || ctx == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (o != NULL) {
+        if (o->struct_size < sizeof(size_t))
+            return -EINVAL;
+        memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+    }
+    if (!pmn_ctx_is_local(ctx))
+        return PMN_E_REMOTE_ROOT;
+    if (opts.node < 0) {
+        if (pmn_nodes_of_kind(ctx, PMN_KIND_COMPRESSED, ids, 1) == 0)
+            return PMN_E_NOT_COMPRESSED;
+        opts.node = ids[0];
+    }
+    n = pmn_node_get(ctx, opts.node);
+    if (n == NULL)
+        return PMN_E_NO_NODE;
+    if (pmn_node_kind(n) != PMN_KIND_COMPRESSED)
+        return PMN_E_NOT_COMPRESSED;
+    if (opts.promote_node < 0)
+        opts.promote_node = default_promote_node(ctx);
+    if (pmn_node_get(ctx, opts.promote_node) == NULL)
+        return PMN_E_NO_NODE;
+    if (opts.min_ratio < 0 || opts.reserve < 0 || opts.reserve >= 1 ||
+        (unsigned)opts.on_full > PMN_CTIER_RETRY)
+        return -EINVAL;
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->node = opts.node;
+    t->promote_node = opts.promote_node;
+    t->page = pmn_prim_page_size();
+    t->on_full = opts.on_full;
+    t->min_ratio = opts.min_ratio > 0 ? opts.min_ratio : 1.5;
+    t->reserve = opts.reserve > 0 ? opts.reserve : 0.05;
+    t->st.capacity_bytes = opts.capacity_bytes;
+    if (t->st.capacity_bytes == 0) {
+        const struct pmn_dax *d = pmn_node_dax(n);
+        t->st.capacity_bytes = d && pmn_dax_size(d) != PMN_UNKNOWN ? pmn_dax_size(d)
+                               : pmn_node_capacity(n) != PMN_UNKNOWN ? pmn_node_capacity(n)
+                                                                     : 0;
+    }
+    t->uffd = t->stopfd = -1;
+    pthread_mutex_init(&t->lock, NULL);
+    err = uffd_open(&t->uffd);
+    if (err == 0) {
+        t->stopfd = eventfd(0, EFD_CLOEXEC);
+        if (t->stopfd < 0)
+            err = -errno;
+    }
+    if (err == 0) {
+        err = -pthread_create(&t->handler, NULL, handler_main, t);
+        t->handler_running = err == 0;
+    }
+    if (err) {
+        if (t->uffd >= 0)
+            close(t->uffd);
+        if (t->stopfd >= 0)
+            close(t->stopfd);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return err;
+    }
+    t->ctx = pmn_ctx_ref(ctx);
+    *out = t;
+    return 0;
+}
+
+void pmn_ctier_close(struct pmn_ctier *t)
+{
+    struct crange *r, *next;
+    uint64_t one = 1;
+
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (r = t->ranges; r; r = r->next) {
+        struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
+        uffd_wp(t->uffd, r->start, r->npages * t->page, false);
+        ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (t->handler_running) {
+        (void)!write(t->stopfd, &one, sizeof(one));
+        pthread_join(t->handler, NULL);
+    }
+    for (r = t->ranges; r; r = next) {
+        next = r->next;
+        free(r->bits);
+        free(r);
+    }
+    close(t->uffd);
+    close(t->stopfd);
+    pthread_mutex_destroy(&t->lock);
+    pmn_ctx_unref(t->ctx);
+    free(t);
+}
+
+int pmn_ctier_node(const struct pmn_ctier *t)
+{
+    return t ? t->node : -1;
+}
+
+/* ---- demote / promote ---- */
+
+static bool overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    for (struct crange *r = t->ranges; r; r = r->next)
+        if (start < r->start + r->npages * t->page && r->start < start + len)
+            return true;
+    return false;
+}
+
+int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
+{
+    uintptr_t start = (uintptr_t)addr;
+    struct uffdio_register reg;
+    struct crange *r;
+    void **pages;
+    int *nodes, *status, err;
+    double ratio;
+
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+        return -EINVAL;
+    ratio = pmn_ctier_estimate(addr, len, 16);
+    if (ratio < 0)
+        return (int)ratio;
+    pthread_mutex_lock(&t->lock);
+    if (overlaps(t, start, len)) {
+        pthread_mutex_unlock(&t->lock);
+        return -EBUSY;
+    }
+    err = pmn__ctier_guard((uint64_t)t->physical, t->st.capacity_bytes, t->reserve, len, ratio,
+                           t->min_ratio);
+    if (err) {
+        t->st.refusals++;
+        pthread_mutex_unlock(&t->lock);
+        return err;
+    }
+    r = calloc(1, sizeof(*r));
+    pages = malloc(CHUNK * sizeof(*pages));
+    nodes = malloc(CHUNK * sizeof(*nodes));
+    status = malloc(CHUNK * sizeof(*status));
+    if (r)
+        r->bits = calloc((len / t->page + 63) / 64, sizeof(uint64_t));
+    if (!r || !r->bits || !pages || !nodes || !status) {
+        err = -ENOMEM;
+        goto out;
+    }
+    r->start = start;
+    r->npages = len / t->page;
+    r->ratio = ratio;
+
+    /* Protect first, then move: no write reaches the tier unnoticed. */
+    memset(&reg, 0, sizeof(reg));
+    reg.range.start = start;
+    reg.range.len = len;
+    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
+        err = errno == EINVAL ? -EINVAL : -errno; /* not anonymous private memory */
+        goto out;
+    }
+    err = uffd_wp(t->uffd, start, len, true);
+    if (err)
+        goto unregister;
+    for (size_t done = 0; done < r->npages;) {
+        size_t n = r->npages - done > CHUNK ? CHUNK : r->npages - done;
+        for (size_t i = 0; i < n; i++) {
+            pages[i] = (void *)(start + (done + i) * t->page);
+            nodes[i] = t->node;
+        }
+        for (int tries = 0; tries < 3; tries++) {
+            size_t busy = 0;
+            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
+                errno != ENOENT && errno != EBUSY) {
+                err = -errno;
+                break;
+            }
+            for (size_t i = 0; i < n; i++)
+                busy += status[i] == -EBUSY || status[i] == -EAGAIN;
+            if (busy == 0)
+                break;
+        }
+        if (err)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (status[i] != t->node)
+                continue; /* not present, or could not move: not on the tier */
+            r->bits[(done + i) / 64] |= (uint64_t)1 << ((done + i) % 64);
+            r->ndemoted++;
+        }
+        done += n;
+    }
+    if (err == 0 && r->ndemoted == 0)
+        err = -ENOMEM; /* nothing could move: the tier node is full */
+    if (err) {
+        uffd_wp(t->uffd, start, len, false);
+    unregister:
+        ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
+        goto out;
+    }
+    /* Pages that did not move are not on the tier: no need to trap them. */
+    for (size_t i = 0; i < r->npages; i++)
+        if (!bit_test(r->bits, i))
+            uffd_wp(t->uffd, start + i * t->page, t->page, false);
+    r->next = t->ranges;
+    t->ranges = r;
+    r = NULL;
+    t->st.demotions++;
+    t->st.demoted_pages += t->ranges->ndemoted;
+    t->st.logical_bytes += t->ranges->ndemoted * t->page;
+    t->physical += (double)(t->ranges->ndemoted * t->page) / ratio;
+out:
+    pthread_mutex_unlock(&t->lock);
+    if (r)
+        free(r->bits);
+    free(r);
+    free(pages);
+    free(nodes);
+    free(status);
+    return err;
+}
+
+int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
+{
+    uintptr_t start = (uintptr_t)addr, end;
+    int err = 0;
+
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+        return -EINVAL;
+    if (node < 0)
+        node = t->promote_node;
+    if (pmn_node_get(t->ctx, node) == NULL)
+        return PMN_E_NO_NODE;
+    end = start + len;
+    pthread_mutex_lock(&t->lock);
+    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
+        uintptr_t rend = r->start + r->npages * t->page;
+        uintptr_t a = start > r->start ? start : r->start, b = end < rend ? end : rend;
+        if (a >= b) {
+            pp = &r->next;
+            continue;
+        }
+        for (uintptr_t pg = a; pg < b; pg += t->page) {
+            size_t i = (pg - r->start) / t->page;
+            if (!bit_test(r->bits, i))
+                continue;
+            int e = move_one((void *)pg, node);
+            if (e && !err)
+                err = e;
+            page_left(t, r, i);
+        }
+        uffd_wp(t->uffd, a, b - a, false);
+        if (r->ndemoted == 0) { /* the whole range is back: forget it */
+            struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
+            ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+            *pp = r->next;
+            free(r->bits);
+            free(r);
+            continue;
+        }
+        pp = &r->next;
+    }
+    t->st.promotions++;
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}
+
+int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out)
+{
+    if (t == NULL || out == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&t->lock);
+    *out = t->st;
+    out->physical_bytes = (uint64_t)(t->physical + 0.5);
+    out->ratio = out->physical_bytes ? (double)out->logical_bytes / t->physical : 0.0;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len)
+{
+    int n;
+
+    if (st == NULL || (buf == NULL && len))
+        return -EINVAL;
+    n = snprintf(buf, len,
+                 "{\"logical_bytes\": %llu, \"physical_bytes\": %llu, \"ratio\": %.3f, "
+                 "\"capacity_bytes\": %llu, \"demotions\": %llu, \"demoted_pages\": %llu, "
+                 "\"promotions\": %llu, \"write_promotions\": %llu, \"write_failures\": %llu, "
+                 "\"refusals\": %llu}",
+                 (unsigned long long)st->logical_bytes, (unsigned long long)st->physical_bytes,
+                 st->ratio, (unsigned long long)st->capacity_bytes,
+                 (unsigned long long)st->demotions, (unsigned long long)st->demoted_pages,
+                 (unsigned long long)st->promotions, (unsigned long long)st->write_promotions,
+                 (unsigned long long)st->write_failures, (unsigned long long)st->refusals);
+    return n < 0 ? -EINVAL : n;
+}
