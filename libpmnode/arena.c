@@ -158,9 +158,9 @@ void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
         return NULL;
     }
     p = pmn_arena_malloc(a, total);
-    /* Large objects get a fresh extent, already zero, except on device-dax
-     * whose extents keep what the device held. */
-    if (p != NULL && (total <= PMN__SMALL_MAX || pmn_backing_type(a->b) == PMN_BACKING_DAX))
+    /* Always clear: blocks and cached large extents are reused, and dax
+     * extents keep what the device held. */
+    if (p != NULL)
         memset(p, 0, total);
     return p;
 }

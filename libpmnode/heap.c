@@ -477,7 +477,28 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     total = (off + (size ? size : 1) + pmn_backing_granule(h->b) - 1) / pmn_backing_granule(h->b) *
             pmn_backing_granule(h->b);
     pthread_mutex_lock(&h->lock);
-    seg = h->dead || over_cap(h, total) ? NULL : seg_map(h, total, seg_align, true);
+    /* A recently freed large segment of a fitting size saves a map,
+     * populate and verify of the whole object. */
+    seg = NULL;
+    for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
+        if (c->size >= total && c->size / 2 <= total && ((uintptr_t)c % seg_align) == 0) {
+            seg_unlink(&h->large_cache, c);
+            h->nlarge_cache--;
+            seg = c;
+            break;
+        }
+    }
+    if (seg != NULL && over_cap(h, seg->size)) {
+        seg_link(&h->large_cache, seg);
+        h->nlarge_cache++;
+        seg = NULL;
+        pthread_mutex_unlock(&h->lock);
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (seg == NULL)
+        seg = h->dead || over_cap(h, total) ? NULL : seg_map(h, total, seg_align, true);
     if (seg != NULL) {
         seg_link(&h->large, seg);
         atomic_fetch_add_explicit(&h->active, seg->size, memory_order_relaxed);
@@ -506,6 +527,8 @@ __attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *
     struct pmn__heap *h = seg->heap;
     size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
 
+    if (!seg->pages[0].live)
+        return PMN_E_DOUBLE_FREE; /* a cached segment: freed already */
     if (p != seg->pages[0].start)
         return PMN_E_INTERIOR;
     VG_FREE(p);
@@ -516,7 +539,13 @@ __attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *
     pthread_mutex_lock(&h->lock);
     seg_unlink(&h->large, seg);
     atomic_fetch_sub_explicit(&h->active, seg->size, memory_order_relaxed);
-    seg_release(h, seg);
+    if (h->release_empty && (h->nlarge_cache >= 4 || seg->size > (64u << 20))) {
+        seg_release(h, seg);
+    } else {
+        seg->pages[0].live = 0; /* a stale pointer into it is not an object */
+        seg_link(&h->large_cache, seg);
+        h->nlarge_cache++;
+    }
     pthread_mutex_unlock(&h->lock);
     return 0;
 }
@@ -540,7 +569,9 @@ size_t pmn__usable(const void *p)
     if (seg == NULL)
         return 0;
     if (seg->large)
-        return seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
+        return seg->pages[0].live
+                   ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
+                   : 0;
     pg = pmn__page_of(seg, p);
     return pg && pg->live ? pg->block_size : 0;
 }
@@ -661,6 +692,12 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         seg_release(h, seg);
     }
     h->large = NULL;
+    for (seg = h->large_cache; seg; seg = next) {
+        next = seg->next;
+        seg_release(h, seg);
+    }
+    h->large_cache = NULL;
+    h->nlarge_cache = 0;
     for (seg = h->segments; seg; seg = next) {
         next = seg->next;
         if (keep_some && kept < h->retain) {

@@ -121,6 +121,8 @@ struct pmn__heap {
     uint16_t class_slices[PMN__NCLASSES];
     struct pmn__segment *segments;  /* small segments in use or empty */
     struct pmn__segment *large;     /* large segments */
+    struct pmn__segment *large_cache; /* freed large segments kept for reuse */
+    unsigned nlarge_cache;
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;

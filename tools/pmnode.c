@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pmnode.h"
 
@@ -79,6 +80,10 @@ static void usage_main(FILE *out)
           "  verify --node N --size BYTES [--backend B] [--thp] [--headroom BYTES] [--json]\n"
           "                               map memory strictly on a node, populate it and\n"
           "                               check where every page landed\n"
+          "  run (--node N | --kind K | --private) [--threshold BYTES] [--spill N,M]\n"
+          "      [--stats=PATH] [--log LEVEL] -- PROG [ARGS...]\n"
+          "                               run an unmodified program with its heap on a\n"
+          "                               node (the LD_PRELOAD shim)\n"
           "\n"
           "options:\n"
           "  -h, --help     show this help and exit\n"
@@ -145,6 +150,52 @@ static void usage_verify(FILE *out)
           "present, or mapping failed; 2 bad usage or input: no such node, a node\n"
           "without memory or outside the cpuset, a size that does not fit, a missing\n"
           "dax device, or a root (PMNODE_SYSFS_ROOT) describing another machine.\n",
+          out);
+}
+
+static void usage_run(FILE *out)
+{
+    fputs("usage: pmnode run (--node N | --kind K | --private) [--threshold BYTES]\n"
+          "                  [--spill N,M] [--stats=PATH] [--log LEVEL] -- PROG [ARGS...]\n"
+          "\n"
+          "Run an unmodified program with its heap (the whole malloc family, and C++\n"
+          "new/delete through it) served by libpmnode on the node asked for: the\n"
+          "LD_PRELOAD shim libpmnode-preload.so, configured through PMNODE_PRELOAD.\n"
+          "The target is checked before PROG starts; then pmnode execs PROG, so\n"
+          "PROG's exit status and signals are its own.  Child processes inherit the\n"
+          "shim and its configuration.\n"
+          "\n"
+          "options (exactly one of --node, --kind, --private):\n"
+          "  --node N           the node the heap must be on\n"
+          "  --kind K           the first node of kind K with memory (dram, hbm, nvm,\n"
+          "                     spm, cxl, gpu, compressed)\n"
+          "  --private          a private node (kernel- or administrator-marked)\n"
+          "  --threshold BYTES  requests smaller than BYTES go to libc (default 0:\n"
+          "                     every request to the node); k, M, G, T suffixes\n"
+          "  --spill N,M        explicit spill list: nodes to use, in order, when the\n"
+          "                     target is full; every byte there is counted\n"
+          "  --stats=PATH       write a JSON summary when the program exits (calls,\n"
+          "                     bytes per node, peak) to PATH, made absolute so a\n"
+          "                     program that changes directory still writes there.\n"
+          "                     Every process of the program (children too) writes\n"
+          "                     its own when it exits, so PATH keeps the last one;\n"
+          "                     %p in PATH becomes the process id (one file each).\n"
+          "                     A file, not stderr: many programs close stderr\n"
+          "                     before the summary is written at exit\n"
+          "  --log LEVEL        shim messages on stderr: error, warn, info or debug\n"
+          "  -h, --help         show this help and exit\n"
+          "\n"
+          "The shim is found in this order: $PMNODE_PRELOAD_LIB; the build tree\n"
+          "(<dir of pmnode>/../libpmnode/preload/libpmnode-preload.so); the\n"
+          "installed library directory.  An existing LD_PRELOAD is kept after it;\n"
+          "an existing PMNODE_PRELOAD is replaced.\n"
+          "\n"
+          "Exit status: PROG's own once it runs; 2 bad usage or input: no such node,\n"
+          "a node without memory, no node of the kind, no private node, a root\n"
+          "(PMNODE_SYSFS_ROOT) describing another machine, no preload library;\n"
+          "126 PROG cannot be executed; 127 PROG not found.  The shim itself stops\n"
+          "the program with status 2 and one 'pmnode-preload:' line when it cannot\n"
+          "serve the configuration.\n",
           out);
 }
 
@@ -1422,6 +1473,438 @@ out:
     return status;
 }
 
+/* ---- pmnode run -------------------------------------------------------- */
+
+/*
+ * Run an unmodified program under the LD_PRELOAD shim.  Everything that can
+ * be checked before the program starts is checked here, against the same
+ * discovery the shim will make (the environment, PMNODE_SYSFS_ROOT and
+ * PMNODE_PRIVATE_NODES included, is passed on unchanged): the target exists
+ * on this machine and has memory, the spill nodes too, the shim library is
+ * there.  Then the options become one PMNODE_PRELOAD string, the shim goes
+ * first in LD_PRELOAD and pmnode execs the program, so its exit status and
+ * its signals reach the caller untouched.  What only the shim can see (it
+ * maps the memory) it reports itself: one "pmnode-preload:" line, status 2.
+ *
+ * PMNODE_PRELOAD separates options with ';' (or spaces), so a stats path
+ * holding either cannot be said and is refused here; a relative path is
+ * made absolute first, because the program may change directory.
+ */
+
+#ifndef PMN_LIBDIR
+#define PMN_LIBDIR "/usr/local/lib"
+#endif
+#define PRELOAD_NAME "libpmnode-preload.so"
+#define RUN_MAX_SPILL 63 /* the target and its spill list: 64 nodes at most */
+
+enum {
+    EXIT_CANNOT_EXEC = 126, /* as a shell says it */
+    EXIT_NOT_FOUND = 127,
+};
+
+struct run_opts {
+    int node;              /* --node; -1: not given */
+    const char *kind;      /* --kind as given; NULL: not given */
+    bool priv;             /* --private */
+    int ntargets;          /* how many of the three were given */
+    bool have_threshold;
+    uint64_t threshold;
+    const char *spill_arg; /* --spill as given, for messages */
+    int spill[RUN_MAX_SPILL];
+    size_t nspill;
+    const char *stats;     /* NULL: no summary */
+    const char *log;
+    char **prog;           /* NULL-terminated argv of the program */
+};
+
+/* "N,M,...": distinct node ids.  0 or -EINVAL (-ERANGE: too many). */
+static int parse_spill(const char *s, struct run_opts *o)
+{
+    const char *p = s;
+
+    o->nspill = 0;
+    for (;;) {
+        char id[16];
+        size_t n = strcspn(p, ",");
+        int node;
+
+        if (n == 0 || n >= sizeof(id))
+            return -EINVAL;
+        memcpy(id, p, n);
+        id[n] = '\0';
+        if (parse_node(id, &node) != 0)
+            return -EINVAL;
+        for (size_t i = 0; i < o->nspill; i++)
+            if (o->spill[i] == node)
+                return -EINVAL;
+        if (o->nspill == RUN_MAX_SPILL)
+            return -ERANGE;
+        o->spill[o->nspill++] = node;
+        if (p[n] == '\0')
+            return 0;
+        p += n + 1;
+    }
+}
+
+static bool run_log_level(const char *s)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (strcmp(s, levels[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+    *o = (struct run_opts){.node = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        int err;
+
+        if (strcmp(a, "--") == 0) {
+            o->prog = argv + i + 1;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage_run(stdout);
+            return finish_stdout(EXIT_OK);
+        } else if (strcmp(a, "--private") == 0) {
+            o->priv = true;
+            o->ntargets++;
+        } else if (strcmp(a, "--stats") == 0 || strcmp(a, "--stats=") == 0) {
+            msg("run: --stats needs a file: --stats=PATH: %s", pmn_strerror(-EINVAL));
+            return EXIT_USAGE;
+        } else if (strncmp(a, "--stats=", 8) == 0) {
+            o->stats = a + 8;
+        } else if ((v = opt_value(argc, argv, &i, "--node", &missing)) != NULL) {
+            if ((err = parse_node(v, &o->node)) != 0) {
+                msg("run: --node '%s' is not a node id (0, 1, ...): %s", v, pmn_strerror(err));
+                return EXIT_USAGE;
+            }
+            o->ntargets++;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--kind", &missing)) != NULL) {
+            o->kind = v;
+            o->ntargets++;
+        } else if (!missing &&
+                   (v = opt_value(argc, argv, &i, "--threshold", &missing)) != NULL) {
+            if ((err = parse_bytes(v, &o->threshold)) != 0) {
+                msg("run: --threshold '%s' is %s: %s", v,
+                    err == -ERANGE ? "too large"
+                                   : "not a byte count (a number, optionally followed by "
+                                     "k, M, G or T)",
+                    pmn_strerror(err));
+                return EXIT_USAGE;
+            }
+            o->have_threshold = true;
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--spill", &missing)) != NULL) {
+            o->spill_arg = v;
+            if ((err = parse_spill(v, o)) != 0) {
+                msg("run: --spill '%s' is not a list of distinct node ids (N,M,...; at most "
+                    "%d): %s",
+                    v, RUN_MAX_SPILL, pmn_strerror(err));
+                return EXIT_USAGE;
+            }
+        } else if (!missing && (v = opt_value(argc, argv, &i, "--log", &missing)) != NULL) {
+            if (!run_log_level(v)) {
+                msg("run: --log '%s' is not a level (error, warn, info or debug): %s", v,
+                    pmn_strerror(-EINVAL));
+                return EXIT_USAGE;
+            }
+            o->log = v;
+        } else if (missing) {
+            msg("run: option '%s' needs a value: %s (try 'pmnode run --help')", a,
+                pmn_strerror(-EINVAL));
+            return EXIT_USAGE;
+        } else if (a[0] == '-') {
+            msg("run: unknown option '%s': %s (try 'pmnode run --help')", a,
+                pmn_strerror(-EINVAL));
+            return EXIT_USAGE;
+        } else {
+            msg("run: unexpected argument '%s': %s (the program goes after '--'; "
+                "a stats file is --stats=PATH)",
+                a, pmn_strerror(-EINVAL));
+            return EXIT_USAGE;
+        }
+    }
+    if (o->ntargets != 1) {
+        msg("run: %s: %s (try 'pmnode run --help')",
+            o->ntargets == 0 ? "missing the target: --node N, --kind K or --private"
+                             : "give only one of --node, --kind and --private",
+            pmn_strerror(-EINVAL));
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; o->node >= 0 && i < o->nspill; i++) {
+        if (o->spill[i] == o->node) {
+            msg("run: --spill '%s' lists the target node %d: %s", o->spill_arg, o->node,
+                pmn_strerror(-EINVAL));
+            return EXIT_USAGE;
+        }
+    }
+    if (o->prog == NULL || o->prog[0] == NULL || o->prog[0][0] == '\0') {
+        msg("run: missing the program: %s (pmnode run OPTIONS -- PROG [ARGS...])",
+            pmn_strerror(-EINVAL));
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Whether the library would give a strict backing on @node: 0, or
+ * PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE, PMN_E_REMOTE_ROOT, -ENOMEM. */
+static int run_check_node(struct pmn_ctx *ctx, int node)
+{
+    struct pmn_backing_params *p = NULL;
+    struct pmn_backing *b = NULL;
+    int err;
+
+    if ((err = pmn_backing_params_new(&p)) == 0 &&
+        (err = pmn_backing_params_set_node(p, node)) == 0)
+        err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_free(b);
+    pmn_backing_params_free(p);
+    return err;
+}
+
+static int run_status(int err)
+{
+    return err == -ENOMEM ? EXIT_FAILED : EXIT_USAGE;
+}
+
+/* The target of --kind or --private exists here with memory.  Returns -1 to
+ * go on, else the exit status; sets *kind for --kind. */
+static int run_check_target(struct pmn_ctx *ctx, const struct run_opts *o, enum pmn_kind *kind)
+{
+    const struct pmn_node *node;
+    size_t candidates = 0;
+    int err, last = 0;
+
+    if (o->node >= 0) {
+        if ((err = run_check_node(ctx, o->node)) < 0) {
+            msg("run: cannot place the heap on node %d: %s", o->node, pmn_strerror(err));
+            return run_status(err);
+        }
+        return -1;
+    }
+    if (o->kind != NULL && pmn_kind_parse(o->kind, kind) != 0) {
+        msg("run: --kind '%s' is not a kind (dram, hbm, nvm, spm, cxl, gpu, compressed): %s",
+            o->kind, pmn_strerror(-EINVAL));
+        return EXIT_USAGE;
+    }
+    pmn_node_foreach(ctx, node) {
+        if (o->kind != NULL ? pmn_node_kind(node) != *kind : !pmn_node_is_private(node))
+            continue;
+        candidates++;
+        if ((err = run_check_node(ctx, pmn_node_id(node))) == 0)
+            return -1;
+        if (err == -ENOMEM) {
+            msg("run: %s", pmn_strerror(err));
+            return EXIT_FAILED;
+        }
+        last = err;
+    }
+    if (candidates == 0 && o->kind != NULL)
+        msg("run: no node of kind '%s' on this machine: %s", pmn_kind_name(*kind),
+            pmn_strerror(PMN_E_NO_MATCH));
+    else if (candidates == 0)
+        msg("run: no private node on this machine (an administrator marks one with "
+            "PMNODE_PRIVATE_NODES): %s",
+            pmn_strerror(PMN_E_NO_MATCH));
+    else if (o->kind != NULL)
+        msg("run: no node of kind '%s' can take the heap: %s", pmn_kind_name(*kind),
+            pmn_strerror(last));
+    else
+        msg("run: no private node can take the heap: %s", pmn_strerror(last));
+    return EXIT_USAGE;
+}
+
+/* A character PMNODE_PRELOAD or LD_PRELOAD could not carry in a value. */
+static bool bad_path_char(const char *s, const char *extra)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == ';' || strchr(extra, *s) != NULL)
+            return true;
+    return false;
+}
+
+/* --stats PATH made absolute into @out.  Returns -1 to go on, else the
+ * exit status. */
+static int run_stats_path(const char *path, char *out, size_t n)
+{
+    char cwd[PATH_MAX];
+    int len;
+
+    if (path[0] == '/') {
+        len = snprintf(out, n, "%s", path);
+    } else {
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            msg("run: --stats '%s': cannot make it absolute: %s", path, pmn_strerror(errno));
+            return EXIT_USAGE;
+        }
+        len = snprintf(out, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+    }
+    if (len < 0 || (size_t)len >= n) {
+        msg("run: --stats '%s': %s", path, pmn_strerror(-ENAMETOOLONG));
+        return EXIT_USAGE;
+    }
+    if (bad_path_char(out, "")) {
+        msg("run: --stats '%s': PMNODE_PRELOAD cannot carry a path with ';', spaces or "
+            "control characters: %s",
+            out, pmn_strerror(-EINVAL));
+        return EXIT_USAGE;
+    }
+    /* The shim writes at exit, too late to complain: check the directory. */
+    if (strncmp(out, "/dev/", 5) != 0) {
+        char dir[PATH_MAX];
+        char *slash;
+
+        memcpy(dir, out, (size_t)len + 1);
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (access(dir, W_OK | X_OK) != 0) {
+            msg("run: --stats '%s': cannot write in '%s': %s", path, dir,
+                pmn_strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+/* The shim library: $PMNODE_PRELOAD_LIB, the build tree, the installed
+ * libdir.  Returns -1 to go on, else the exit status. */
+static int run_find_preload(char *out, size_t n)
+{
+    const char *env = getenv("PMNODE_PRELOAD_LIB");
+    char exe[PATH_MAX], cand[PATH_MAX + 64];
+    ssize_t len;
+
+    if (env != NULL && env[0] != '\0') {
+        if (access(env, R_OK) != 0) {
+            msg("run: PMNODE_PRELOAD_LIB '%s': %s", env, pmn_strerror(errno));
+            return EXIT_USAGE;
+        }
+        snprintf(out, n, "%s", env);
+        return -1;
+    }
+    len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len > 0) {
+        char *slash;
+
+        exe[len] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL) {
+            *slash = '\0';
+            snprintf(cand, sizeof(cand), "%s/../libpmnode/preload/" PRELOAD_NAME, exe);
+            if (access(cand, R_OK) == 0 && realpath(cand, out) != NULL)
+                return -1;
+        }
+    }
+    if (access(PMN_LIBDIR "/" PRELOAD_NAME, R_OK) == 0) {
+        snprintf(out, n, "%s", PMN_LIBDIR "/" PRELOAD_NAME);
+        return -1;
+    }
+    msg("run: cannot find " PRELOAD_NAME " (in the build tree next to pmnode, or in "
+        PMN_LIBDIR "; set PMNODE_PRELOAD_LIB): %s",
+        pmn_strerror(-ENOENT));
+    return EXIT_USAGE;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    struct pmn_ctx *ctx = NULL;
+    enum pmn_kind kind = PMN_KIND_UNKNOWN;
+    char lib[PATH_MAX], stats[PATH_MAX], conf[2 * PATH_MAX], *preload;
+    const char *root, *old;
+    size_t len;
+    int err, status;
+
+    if ((status = run_parse(argc, argv, &o)) >= 0)
+        return status;
+    if (o.stats != NULL && (status = run_stats_path(o.stats, stats, sizeof(stats))) >= 0)
+        return status;
+    if ((status = run_find_preload(lib, sizeof(lib))) >= 0)
+        return status;
+    if (bad_path_char(lib, ":")) {
+        msg("run: LD_PRELOAD cannot carry the path '%s' (spaces, ':' or ';'): %s", lib,
+            pmn_strerror(-EINVAL));
+        return EXIT_USAGE;
+    }
+
+    root = getenv("PMNODE_SYSFS_ROOT");
+    if (root == NULL || root[0] == '\0')
+        root = "/";
+    err = pmn_ctx_new(&ctx);
+    if (err < 0) {
+        msg("run: cannot discover '%s': %s", root, pmn_strerror(err));
+        return is_input_error(err) ? EXIT_USAGE : EXIT_FAILED;
+    }
+    if (!pmn_ctx_is_local(ctx)) {
+        msg("run: cannot place memory with root '%s': %s", pmn_ctx_root(ctx),
+            pmn_strerror(PMN_E_REMOTE_ROOT));
+        pmn_ctx_unref(ctx);
+        return EXIT_USAGE;
+    }
+    status = run_check_target(ctx, &o, &kind);
+    for (size_t i = 0; status < 0 && i < o.nspill; i++) {
+        if ((err = run_check_node(ctx, o.spill[i])) < 0) {
+            msg("run: --spill node %d: %s", o.spill[i], pmn_strerror(err));
+            status = run_status(err);
+        }
+    }
+    pmn_ctx_unref(ctx);
+    if (status >= 0)
+        return status;
+
+    /* PMNODE_PRELOAD: "node=N" | "kind=K" | "private", then ";key=value"s. */
+    if (o.node >= 0)
+        len = (size_t)snprintf(conf, sizeof(conf), "node=%d", o.node);
+    else if (o.kind != NULL)
+        len = (size_t)snprintf(conf, sizeof(conf), "kind=%s", pmn_kind_name(kind));
+    else
+        len = (size_t)snprintf(conf, sizeof(conf), "private");
+    if (o.have_threshold)
+        len += (size_t)snprintf(conf + len, sizeof(conf) - len, ";threshold=%" PRIu64,
+                                o.threshold);
+    for (size_t i = 0; i < o.nspill; i++)
+        len += (size_t)snprintf(conf + len, sizeof(conf) - len, "%s%d",
+                                i == 0 ? ";spill=" : ",", o.spill[i]);
+    if (o.stats != NULL)
+        len += (size_t)snprintf(conf + len, sizeof(conf) - len, ";stats=%s", stats);
+    if (o.log != NULL)
+        len += (size_t)snprintf(conf + len, sizeof(conf) - len, ";log=%s", o.log);
+
+    /* LD_PRELOAD: the shim first, whatever was preloaded already after it. */
+    old = getenv("LD_PRELOAD");
+    len = strlen(lib) + (old != NULL ? strlen(old) : 0) + 2;
+    if ((preload = malloc(len)) == NULL) {
+        msg("run: %s", pmn_strerror(-ENOMEM));
+        return EXIT_FAILED;
+    }
+    snprintf(preload, len, "%s%s%s", lib, old != NULL && old[0] != '\0' ? ":" : "",
+             old != NULL ? old : "");
+    if (setenv("PMNODE_PRELOAD", conf, 1) != 0 || setenv("LD_PRELOAD", preload, 1) != 0) {
+        msg("run: setting the environment: %s", pmn_strerror(errno));
+        free(preload);
+        return EXIT_FAILED;
+    }
+    free(preload);
+
+    fflush(NULL);
+    execvp(o.prog[0], o.prog);
+    err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+        msg("run: '%s': %s", o.prog[0],
+            strchr(o.prog[0], '/') != NULL ? pmn_strerror(err) : "command not found");
+        return EXIT_NOT_FOUND;
+    }
+    msg("run: cannot execute '%s': %s", o.prog[0], pmn_strerror(err));
+    return EXIT_CANNOT_EXEC;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1444,6 +1927,8 @@ int main(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
 
     msg("%s '%s': %s (try 'pmnode --help')",
         cmd[0] == '-' ? "unknown option" : "unknown command", cmd, pmn_strerror(-EINVAL));

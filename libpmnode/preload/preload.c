@@ -26,6 +26,14 @@
  *
  * Global state is allowed here (and only here): the arena, the
  * configuration, and the call counters for stats=PATH.
+ *
+ * stats=PATH fields: calls (the program's calls of each function, not
+ * libpmnode's own), pmnode_bytes (bytes in live arena objects at exit),
+ * peak_bytes (most bytes the arena held from the node), bytes_per_node
+ * (bytes the arena holds from each node at exit), libc_calls (requests
+ * served by glibc: below the threshold), foreign_frees (frees handed to
+ * glibc: its objects, or ones from before the shim started).  A process
+ * that ends with _exit() runs no destructor and writes no stats.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -173,6 +181,9 @@ static void parse_config(const char *text, struct config *c)
             die("PMNODE_PRELOAD: unknown option \"%.*s\"", (int)(end - p), p);
         memcpy(key, p, klen);
         key[klen] = '\0';
+        if ((strcmp(key, "private") == 0 || strcmp(key, "node") == 0 ||
+             strcmp(key, "kind") == 0) && c->type != T_NONE)
+            die("PMNODE_PRELOAD: name one target (node=, kind= or private), not several");
         if (strcmp(key, "private") == 0 && !eq) {
             c->type = T_PRIVATE;
         } else if (!eq) {
@@ -415,7 +426,13 @@ static void write_stats(void)
     }
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* A device or /proc path (say /dev/stderr) must not be truncated: it
+     * may be the program's own redirected output. */
+    fd = open(path,
+              O_WRONLY | O_CREAT | O_CLOEXEC |
+                  (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ? O_APPEND
+                                                                                       : O_TRUNC),
+              0644);
     if (fd < 0) {
         say("pmnode-preload: stats: cannot write %s: %s", path, strerror(errno));
         return;
@@ -608,24 +625,31 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     return 0;
 }
 
-EXPORT void *aligned_alloc(size_t align, size_t size)
+/* glibc's memalign and aligned_alloc take any alignment and round it up
+ * to a power of two; programs rely on that, so the shim does the same. */
+static void *memalign_compat(size_t align, size_t size)
 {
-    COUNT(C_ALIGNED_ALLOC);
-    if (align == 0 || (align & (align - 1))) {
+    size_t a = sizeof(void *);
+
+    if (align > (SIZE_MAX >> 1) + 1) {
         errno = EINVAL;
         return NULL;
     }
-    return aligned_any(align, size);
+    while (a < align)
+        a <<= 1;
+    return aligned_any(a, size);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    COUNT(C_ALIGNED_ALLOC);
+    return memalign_compat(align, size);
 }
 
 EXPORT void *memalign(size_t align, size_t size)
 {
     COUNT(C_MEMALIGN);
-    if (align == 0 || (align & (align - 1))) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return aligned_any(align, size);
+    return memalign_compat(align, size);
 }
 
 EXPORT void *valloc(size_t size)

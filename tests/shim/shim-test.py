@@ -1,0 +1,791 @@
+#!/usr/bin/env python3
+"""shim-test.py - system tests of the LD_PRELOAD shim and `pmnode run` (issue 6).
+
+usage: shim-test.py --pmnode PATH --bindir DIR [--preload LIB] [--fixtures DIR] CASE
+
+One CASE per meson test (tests/shim/meson.build), so a failure names what
+broke.  Exit 0 pass, 1 fail, 77 skip (a program or the shim is missing;
+the reason is printed).  Never passes without having run what it checks.
+
+The comparison cases run a real program twice, as is and under
+    pmnode run --node 0 --threshold 0 --stats=FILE -- PROG ARGS...
+and require the same exit status and byte-identical stdout and stderr (the
+shim must be invisible except for where memory lives), then read the stats
+file: calls.malloc > 0, peak_bytes > 0 and bytes_per_node {"0": > 0} prove
+the shim served the heap on node 0.  Each run gets its own directory of
+the same shape, so paths in the output are the same.
+"""
+import argparse
+import difflib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+ARGS = None
+TMP = None
+CASES = {}
+
+# The stats object of the shim's contract, in order.
+STATS_KEYS = ["pid", "target", "threshold", "calls", "pmnode_bytes", "peak_bytes",
+              "bytes_per_node", "libc_calls", "foreign_frees"]
+CALL_KEYS = ["malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc",
+             "memalign", "valloc", "pvalloc", "reallocarray", "malloc_usable_size"]
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def case(name):
+    def register(fn):
+        CASES[name] = fn
+        return fn
+    return register
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def need(prog):
+    path = shutil.which(prog)
+    if path is None:
+        raise Skip("%s not found on this host" % prog)
+    return path
+
+
+def preload_lib():
+    lib = ARGS.preload
+    if not lib:
+        lib = os.path.join(os.path.dirname(os.path.abspath(ARGS.pmnode)), os.pardir,
+                           "libpmnode", "preload", "libpmnode-preload.so")
+    lib = os.path.realpath(lib)
+    if not os.path.exists(lib):
+        raise Skip("the shim is not built (%s missing)" % lib)
+    return lib
+
+
+def base_env(**extra):
+    """The caller's environment without anything that would change the shim
+    or the programs' output; then @extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PMNODE_") and k not in ("LD_PRELOAD", "MALLOC_PERTURB_",
+                                                         "MALLOC_CHECK_")}
+    env.update(LC_ALL="C", LANG="C", TZ="UTC", PYTHONHASHSEED="0", PERL_HASH_SEED="0",
+               PERL_PERTURB_KEYS="0")
+    env.update(extra)
+    return env
+
+
+def run(argv, cwd=None, env=None, timeout=600, stdin=None):
+    p = subprocess.run(argv, cwd=cwd, env=env if env is not None else base_env(),
+                       stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def show(label, rc, out, err, limit=15):
+    log("%s: exit %s, %d bytes stdout, %d bytes stderr" % (label, rc, len(out), len(err)))
+    for line in err.decode(errors="replace").splitlines()[:limit]:
+        log("  err: " + line)
+
+
+def diff(a, b, what):
+    al = a.decode(errors="replace").splitlines()
+    bl = b.decode(errors="replace").splitlines()
+    d = list(difflib.unified_diff(al, bl, "without shim", "with shim", lineterm="", n=1))
+    for line in d[:40]:
+        log("  " + line)
+    if len(d) > 40:
+        log("  ... (%d more diff lines)" % (len(d) - 40))
+    raise Fail("%s differs with the shim" % what)
+
+
+def pmnode_run(argv, target=("--node", "0"), threshold=0, stats=None, extra=()):
+    cmd = [ARGS.pmnode, "run", *target, "--threshold", str(threshold)]
+    if stats is not None:
+        cmd.append("--stats=" + stats)
+    return cmd + list(extra) + ["--"] + list(argv)
+
+
+def check_stats(path, threshold=0, target="node=0", node="0", min_malloc=1):
+    """Check one stats file against the contract; with min_malloc=0 only its
+    shape (a process that allocated nothing may have placed nothing)."""
+    if not os.path.exists(path):
+        raise Fail("the shim wrote no stats file %s" % path)
+    raw = open(path, encoding="utf-8").read()
+    if min_malloc > 0:
+        log("stats: " + raw.strip())
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise Fail("stats file is not one JSON object: %s" % e)
+    if not isinstance(doc, dict):
+        raise Fail("stats is not a JSON object")
+    missing = [k for k in STATS_KEYS if k not in doc]
+    if missing:
+        raise Fail("stats lacks %s" % missing)
+    order = [k for k in doc if k in STATS_KEYS]
+    if order != STATS_KEYS:
+        raise Fail("stats keys out of the contract's order: %s" % list(doc))
+
+    def count(v, what):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise Fail("stats %s is %r, not a count" % (what, v))
+        return v
+
+    count(doc["pid"], "pid")
+    if doc["target"] != target:
+        raise Fail("stats target %r, want %r" % (doc["target"], target))
+    if count(doc["threshold"], "threshold") != threshold:
+        raise Fail("stats threshold %r, want %d" % (doc["threshold"], threshold))
+    calls = doc["calls"]
+    if not isinstance(calls, dict) or [k for k in CALL_KEYS if k not in calls]:
+        raise Fail("stats calls %r lacks some of %s" % (calls, CALL_KEYS))
+    for k in CALL_KEYS:
+        count(calls[k], "calls." + k)
+    if calls["malloc"] < min_malloc:
+        raise Fail("stats calls.malloc is %d: the shim did not serve malloc" % calls["malloc"])
+    cur = count(doc["pmnode_bytes"], "pmnode_bytes")
+    peak = count(doc["peak_bytes"], "peak_bytes")
+    count(doc["libc_calls"], "libc_calls")
+    count(doc["foreign_frees"], "foreign_frees")
+    per = doc["bytes_per_node"]
+    if not isinstance(per, dict) or not set(per) <= {node}:
+        raise Fail("stats bytes_per_node %r: bytes on a node other than %s" % (per, node))
+    if min_malloc == 0:
+        return doc
+    if peak == 0:
+        raise Fail("stats peak_bytes is 0: nothing was placed by libpmnode")
+    if peak < cur:
+        raise Fail("stats peak_bytes %d < pmnode_bytes %d" % (peak, cur))
+    per = doc["bytes_per_node"]
+    if not isinstance(per, dict) or set(per) != {node}:
+        raise Fail("stats bytes_per_node %r: want bytes on node %s only" % (per, node))
+    if count(per[node], "bytes_per_node." + node) == 0:
+        raise Fail("stats bytes_per_node.%s is 0" % node)
+    return doc
+
+
+def compare(name, argv, setup=None, env=None, threshold=0, stats_checks=None, timeout=600,
+            files=()):
+    """Run @argv in TMP/plain/ and, under the shim, in TMP/shim/ (each made
+    by @setup(dir) first); compare status, stdout, stderr and the @files
+    the runs leave behind; check the stats.  Returns the stats."""
+    preload_lib()
+    dirs = {}
+    for side in ("plain", "shim"):
+        d = os.path.join(TMP, name, side)
+        os.makedirs(d)
+        if setup is not None:
+            setup(d)
+        dirs[side] = d
+    sdir = os.path.join(TMP, name, "stats")
+    os.makedirs(sdir)
+    stats = os.path.join(sdir, "%p.json")  # one file per process
+    log("$ " + " ".join(argv))
+    a = run(argv, cwd=dirs["plain"], env=env, timeout=timeout)
+    show("without shim", *a)
+    b = run(pmnode_run(argv, threshold=threshold, stats=stats), cwd=dirs["shim"], env=env,
+            timeout=timeout)
+    show("with shim   ", *b)
+    if a[0] != b[0]:
+        raise Fail("exit status %s without the shim, %s with it" % (a[0], b[0]))
+    if a[1] != b[1]:
+        diff(a[1], b[1], "stdout")
+    if a[2] != b[2]:
+        diff(a[2], b[2], "stderr")
+    for f in files:
+        fa = open(os.path.join(dirs["plain"], f), "rb").read()
+        fb = open(os.path.join(dirs["shim"], f), "rb").read()
+        if fa != fb:
+            raise Fail("%s differs with the shim (%d vs %d bytes)" % (f, len(fa), len(fb)))
+        log("%s: identical (%d bytes)" % (f, len(fa)))
+    if a[0] != 0:
+        raise Fail("the program failed (exit %s) even without the shim" % a[0])
+    # Every process that exited through exit() wrote its stats (one that
+    # ends with _exit(), as dash does, writes none): all must be well-formed
+    # and on node 0; those that called malloc must show memory placed there.
+    files = sorted(os.listdir(sdir))
+    log("stats from %d process%s" % (len(files), "" if len(files) == 1 else "es"))
+    if not files:
+        raise Fail("the shim wrote no stats file (stats=%s)" % stats)
+    docs = [check_stats(os.path.join(sdir, f), threshold=threshold, min_malloc=0)
+            for f in files]
+    for f, d in zip(files, docs):
+        if f != "%d.json" % d["pid"]:
+            raise Fail("%s holds the stats of pid %s" % (f, d["pid"]))
+    busy = [f for f, d in zip(files, docs) if d["calls"]["malloc"] > 0]
+    if not busy:
+        raise Fail("no process's stats show calls.malloc > 0: the shim served nothing")
+    for f in busy:
+        check_stats(os.path.join(sdir, f), threshold=threshold)
+    doc = max(docs, key=lambda d: d["calls"]["malloc"])
+    if stats_checks is not None:
+        stats_checks(doc)
+    return doc
+
+
+def helper(name):
+    path = os.path.join(ARGS.bindir, name)
+    if not os.path.exists(path):
+        raise Skip("%s was not built" % path)
+    return path
+
+
+# ---- real programs ---------------------------------------------------------
+
+@case("python")
+def t_python():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heavy.py")
+    python = ARGS.python or sys.executable
+    compare("python", [python, script])
+
+
+GCC_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct node { struct node *next; unsigned long v; char name[24]; };
+
+static int cmp(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(void)
+{
+    struct node *head = NULL;
+    unsigned long *v = malloc(100000 * sizeof(*v)), sum = 0, seed = 42;
+    for (int i = 0; i < 100000; i++) {
+        seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+        v[i] = seed >> 20;
+        struct node *n = malloc(sizeof(*n));
+        n->v = v[i];
+        snprintf(n->name, sizeof(n->name), "n%d", i);
+        n->next = head;
+        head = n;
+    }
+    qsort(v, 100000, sizeof(*v), cmp);
+    for (struct node *n = head; n != NULL;) {
+        struct node *next = n->next;
+        sum += n->v ^ strlen(n->name);
+        free(n);
+        n = next;
+    }
+    printf("min %lu max %lu sum %lu\n", v[0], v[99999], sum);
+    free(v);
+    return 0;
+}
+"""
+
+
+@case("gcc")
+def t_gcc():
+    need("gcc")
+
+    def setup(d):
+        with open(os.path.join(d, "prog.c"), "w") as f:
+            f.write(GCC_SOURCE)
+    # compile (driver, cc1, as), link (collect2, ld), run the result: all
+    # under the shim; the object and the executable must be identical
+    compare("gcc", ["sh", "-c",
+                    "gcc -O2 -Wall -c prog.c -o prog.o && gcc prog.o -o prog && ./prog"],
+            setup=setup, files=("prog.o", "prog"))
+
+
+@case("git")
+def t_git():
+    need("git")
+    script = r"""
+set -e
+git init -q -b main repo
+cd repo
+for i in 1 2 3 4 5; do
+    seq 1 $((i * 2000)) | sed "s/^/line $i /" > file$i.txt
+    mkdir -p dir$i && seq $i 7 20000 > dir$i/numbers
+    git add -A
+    git commit -q -m "commit $i"
+done
+git mv file1.txt renamed.txt
+git commit -q -m "rename"
+git log --stat --format='%H %an <%ae> %ad%n%s'
+git rev-parse HEAD HEAD~3
+git diff --stat HEAD~4 HEAD
+git gc -q
+git fsck --no-progress
+git cat-file -p HEAD
+"""
+    env = base_env(HOME=os.path.join(TMP, "git-home"), GIT_CONFIG_NOSYSTEM="1",
+                   GIT_CONFIG_GLOBAL="/dev/null",
+                   GIT_AUTHOR_NAME="A U Thor", GIT_AUTHOR_EMAIL="author@example.com",
+                   GIT_AUTHOR_DATE="2024-01-02T03:04:05Z",
+                   GIT_COMMITTER_NAME="C O Mitter", GIT_COMMITTER_EMAIL="c@example.com",
+                   GIT_COMMITTER_DATE="2024-01-02T03:04:05Z")
+    os.makedirs(env["HOME"], exist_ok=True)
+    compare("git", ["sh", "-c", script], env=env)
+
+
+def big_file(path, mib=4):
+    rng = random.Random(42)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    with open(path, "w") as f:
+        size = 0
+        while size < mib << 20:
+            line = "%s,%d,%s%d\n" % (rng.choice(words), rng.randrange(10**9),
+                                     rng.choice(words), rng.randrange(1000))
+            f.write(line)
+            size += len(line)
+
+
+@case("sort")
+def t_sort():
+    need("sort")
+    src = os.path.join(TMP, "big.txt")
+    big_file(src)
+
+    def setup(d):
+        shutil.copy(src, os.path.join(d, "big.txt"))
+    compare("sort", ["sh", "-c",
+                     "sort big.txt && sort -t, -k2,2n -s big.txt && "
+                     "sort -u -r --parallel=2 -S 1M big.txt && sort -R --random-source=big.txt "
+                     "big.txt | cksum"],
+            setup=setup)
+
+
+@case("perl")
+def t_perl():
+    need("perl")
+    prog = r"""
+my %h;
+for my $i (1 .. 200000) { $h{"k$i"} = [$i, "v" x ($i % 50), {sq => $i * $i}] }
+my $s = 0;
+for my $k (sort keys %h) { $s += length($h{$k}[1]) + $h{$k}[0] + ($h{$k}[2]{sq} % 7) }
+print "$s\n";
+delete $h{"k$_"} for grep { $_ % 2 } 1 .. 200000;
+my %inv = map { $h{$_}[0] => $_ } keys %h;
+my @top = (sort { $b <=> $a } keys %inv)[0 .. 4];
+print scalar(keys %h), " ", join(",", @top), "\n";
+my $str = join "", map { chr(65 + $_ % 26) } 1 .. 1000000;
+my %freq; $freq{$_}++ for split //, $str;
+print join(" ", map { "$_=$freq{$_}" } sort keys %freq), "\n";
+"""
+    compare("perl", ["perl", "-e", prog])
+
+
+# ---- programs written for these tests -----------------------------------------
+
+@case("threads")
+def t_threads():
+    compare("threads", [helper("shim-threads")])
+
+
+@case("fork-exec")
+def t_fork_exec():
+    need("sort")
+    src = os.path.join(TMP, "big.txt")
+    big_file(src, mib=1)
+
+    def setup(d):
+        shutil.copy(src, os.path.join(d, "big.txt"))
+    compare("fork-exec", [helper("shim-forkexec"), "exec", "big.txt"], setup=setup)
+
+
+@case("fork")
+def t_fork():
+    compare("fork", [helper("shim-forkexec"), "fork"])
+
+
+@case("fork-threads")
+def t_fork_threads():
+    compare("fork-threads", [helper("shim-forkexec"), "threads"])
+
+
+@case("cxx")
+def t_cxx():
+    compare("cxx", [helper("shim-cxx")])
+
+
+@case("malloc-api")
+def t_malloc_api():
+    compare("malloc-api", [helper("shim-malloc-api")])
+
+
+@case("glibc-compat")
+def t_glibc_compat():
+    """Where the standard leaves a choice (odd alignments, size 0), the
+    shim chooses as glibc does: a program must not see a difference."""
+    compare("glibc-compat", [helper("shim-malloc-api"), "compat"])
+
+
+@case("foreign")
+def t_foreign():
+    prog = helper("shim-foreign")
+    rc, out, _ = run([prog])
+    if rc == SKIP:
+        raise Skip(out.decode().strip())
+
+    def foreign(doc):
+        # 8 freed directly, the calloc'd and the memalign'd block
+        if doc["foreign_frees"] < 10:
+            raise Fail("stats foreign_frees is %d, want >= 10" % doc["foreign_frees"])
+    compare("foreign", [prog], stats_checks=foreign)
+
+
+@case("threshold")
+def t_threshold():
+    """threshold=4096: small requests go to libc, large to the node; realloc
+    crosses the line both ways (malloc-api's doubling chain)."""
+    def split(doc):
+        if doc["libc_calls"] == 0:
+            raise Fail("stats libc_calls is 0 with threshold 4096")
+    compare("threshold-api", [helper("shim-malloc-api")], threshold=4096, stats_checks=split)
+    compare("threshold-threads", [helper("shim-threads"), "5000"], threshold=4096,
+            stats_checks=split)
+
+
+# ---- configuration errors, straight through PMNODE_PRELOAD --------------------
+
+def direct(conf, **extra):
+    env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD=conf, **extra)
+    rc, out, err = run(["sh", "-c", "echo ran"], env=env, timeout=60)
+    log("PMNODE_PRELOAD=%r -> exit %s, stdout %r, stderr %r" % (conf, rc, out, err))
+    return rc, out, err
+
+
+def expect_refused(conf, **extra):
+    rc, out, err = direct(conf, **extra)
+    lines = err.decode(errors="replace").splitlines()
+    problems = []
+    if rc != 2:
+        problems.append("exit %s, want 2" % rc)
+    if out:
+        problems.append("the program ran")
+    if len(lines) != 1:
+        problems.append("%d lines on stderr, want 1" % len(lines))
+    elif not lines[0].startswith("pmnode-preload:"):
+        problems.append("message does not start with 'pmnode-preload:'")
+    return ["PMNODE_PRELOAD=%r: %s" % (conf, "; ".join(problems))] if problems else []
+
+
+def expect_accepted(conf, **extra):
+    rc, out, err = direct(conf, **extra)
+    if rc != 0 or out != b"ran\n" or err:
+        return ["PMNODE_PRELOAD=%r: exit %s, stdout %r, stderr %r; want 0, 'ran', nothing"
+                % (conf, rc, out, err)]
+    return []
+
+
+def all_or_fail(problems):
+    if problems:
+        for p in problems:
+            log("FAIL " + p)
+        raise Fail("%d configuration%s handled wrongly" % (len(problems),
+                                                            "" if len(problems) == 1 else "s"))
+
+
+@case("env-bad-node")
+def t_env_bad_node():
+    all_or_fail(expect_refused("node=999"))
+
+
+@case("env-bad-threshold")
+def t_env_bad_threshold():
+    all_or_fail(expect_refused("node=0;threshold=abc"))
+
+
+@case("env-bad-values")
+def t_env_bad_values():
+    problems = []
+    for conf in ["node=abc", "node=-1", "node=", "node=0;threshold=-1",
+                 "node=0;threshold=12x", "node=0;threshold=99999999999999999999999",
+                 "kind=bogus", "node=0;spill=x", "node=0;spill=999", "node=0;spill=0,,1",
+                 "node=0;bogus=1", "node=0;log=loud", "threshold=0", "garbage"]:
+        problems += expect_refused(conf)
+    all_or_fail(problems)
+
+
+@case("env-conflicting-targets")
+def t_env_conflicting_targets():
+    """One target: two of node=, kind=, private (or node= twice) is a
+    mistake to report, not a choice to make silently."""
+    kind = list_json()["nodes"][0]["kind"]
+    problems = []
+    for conf in ["node=0;kind=" + kind, "kind=%s;node=0" % kind, "node=0;private",
+                 "node=0;node=0"]:
+        problems += expect_refused(conf, PMNODE_PRIVATE_NODES="0")
+    all_or_fail(problems)
+
+
+@case("env-unusable-target")
+def t_env_unusable_target():
+    """Targets that parse but cannot be served on this host."""
+    problems = []
+    kinds = {n["kind"] for n in list_json()["nodes"]}
+    missing = [k for k in ("cxl", "gpu", "hbm", "compressed") if k not in kinds]
+    if missing:
+        problems += expect_refused("kind=" + missing[0])
+    if not any(n["private"] for n in list_json()["nodes"]):
+        problems += expect_refused("private")
+    all_or_fail(problems)
+
+
+@case("env-good-forms")
+def t_env_good_forms():
+    nodes = list_json()["nodes"]
+    problems = []
+    problems += expect_accepted("node=0")
+    problems += expect_accepted("node=0 threshold=0")
+    problems += expect_accepted("node=0;threshold=4096;log=error")
+    problems += expect_accepted("kind=" + nodes[0]["kind"])
+    problems += expect_accepted("private", PMNODE_PRIVATE_NODES="0")
+    all_or_fail(problems)
+
+
+# ---- the pmnode run command line -------------------------------------------
+
+def list_json():
+    rc, out, err = run([ARGS.pmnode, "list", "--json"])
+    if rc != 0:
+        raise Skip("pmnode list --json failed (no NUMA sysfs?): %s" % err.decode().strip())
+    return json.loads(out)
+
+
+def expect_usage(args, env=None, code=2):
+    rc, out, err = run([ARGS.pmnode, "run", *args], env=env, timeout=60)
+    lines = err.decode(errors="replace").splitlines()
+    log("$ pmnode run %s -> %s %r" % (" ".join(args), rc, err.decode(errors="replace").strip()))
+    problems = []
+    if rc != code:
+        problems.append("exit %s, want %d" % (rc, code))
+    if out:
+        problems.append("wrote to stdout")
+    if len(lines) != 1 or not lines[0].startswith("pmnode: "):
+        problems.append("not one 'pmnode: ' line on stderr")
+    return ["pmnode run %s: %s" % (" ".join(args), "; ".join(problems))] if problems else []
+
+
+@case("cli-run-help")
+def t_cli_help():
+    rc, out, err = run([ARGS.pmnode, "run", "--help"])
+    text = out.decode()
+    if rc != 0 or not text.startswith("usage: pmnode run ") or err:
+        raise Fail("pmnode run --help: exit %s, stderr %r" % (rc, err))
+    for word in ("--node", "--kind", "--private", "--threshold", "--spill", "--stats",
+                 "PMNODE_PRELOAD_LIB", "127"):
+        if word not in text:
+            raise Fail("pmnode run --help does not mention %s" % word)
+    rc, out, err = run([ARGS.pmnode, "--help"])
+    if rc != 0 or "\n  run " not in out.decode():
+        raise Fail("pmnode --help does not list run")
+
+
+@case("cli-run-usage")
+def t_cli_usage():
+    p = []
+    p += expect_usage([])
+    p += expect_usage(["--node", "0"])                         # no program
+    p += expect_usage(["--node", "0", "--"])                   # empty program
+    p += expect_usage(["--", "true"])                          # no target
+    p += expect_usage(["--node", "0", "--kind", "dram", "--", "true"])
+    p += expect_usage(["--node", "0", "--private", "--", "true"])
+    p += expect_usage(["--node", "x", "--", "true"])
+    p += expect_usage(["--node", "--", "true"])
+    p += expect_usage(["--node"])
+    p += expect_usage(["--kind", "bogus", "--", "true"])
+    p += expect_usage(["--node", "0", "--threshold", "abc", "--", "true"])
+    p += expect_usage(["--node", "0", "--threshold", "-1", "--", "true"])
+    p += expect_usage(["--node", "0", "--threshold", "99999999999999999999T", "--", "true"])
+    p += expect_usage(["--node", "0", "--spill", "", "--", "true"])
+    p += expect_usage(["--node", "0", "--spill", "1,,2", "--", "true"])
+    p += expect_usage(["--node", "0", "--spill", "0", "--", "true"])    # the target itself
+    p += expect_usage(["--node", "0", "--stats=", "--", "true"])
+    p += expect_usage(["--node", "0", "--stats", "--", "true"])     # a file is needed
+    p += expect_usage(["--node", "0", "--stats", "/tmp/x.json", "--", "true"])  # needs '='
+    p += expect_usage(["--node", "0", "--stats=/nonexistent-dir/s.json", "--", "true"])
+    p += expect_usage(["--node", "0", "--stats=/tmp/a;b", "--", "true"])
+    p += expect_usage(["--node", "0", "--log", "loud", "--", "true"])
+    p += expect_usage(["--node", "0", "--bogus", "--", "true"])
+    p += expect_usage(["--node", "0", "true"])                 # program before '--'
+    all_or_fail(p)
+
+
+@case("cli-run-targets")
+def t_cli_targets():
+    """Targets checked against discovery before the program starts."""
+    nodes = list_json()["nodes"]
+    ids = {n["id"] for n in nodes}
+    kinds = {n["kind"] for n in nodes}
+    absent = max(ids) + 1
+    p = []
+    p += expect_usage(["--node", str(absent), "--", "true"])
+    p += expect_usage(["--node", "999999", "--", "true"])
+    p += expect_usage(["--node", "0", "--spill", str(absent), "--", "true"])
+    for k in ("cxl", "gpu", "hbm", "compressed", "nvm", "spm"):
+        if k not in kinds:
+            p += expect_usage(["--kind", k, "--", "true"])
+            break
+    if not any(n["private"] for n in nodes):
+        p += expect_usage(["--private", "--", "true"])
+    if ARGS.fixtures:
+        root = os.path.join(ARGS.fixtures, "one-node-dram", "root")
+        p += expect_usage(["--node", "0", "--", "true"], env=base_env(PMNODE_SYSFS_ROOT=root))
+    # a CPU-less or memory-less node in the topology, if the host has one
+    for n in nodes:
+        if n["capacity_bytes"] == 0:
+            p += expect_usage(["--node", str(n["id"]), "--", "true"])
+    all_or_fail(p)
+
+
+def show_env_cmd():
+    return ["sh", "-c", 'printf "%s\\n%s\\n" "$PMNODE_PRELOAD" "$LD_PRELOAD"']
+
+
+@case("cli-run-env")
+def t_cli_env():
+    """What pmnode run hands the program: PMNODE_PRELOAD built from the
+    options, the shim first in LD_PRELOAD, an existing LD_PRELOAD kept."""
+    lib = preload_lib()
+    nodes = list_json()["nodes"]
+    p = []
+
+    def expect(args, conf, env=None, preload=lib):
+        rc, out, err = run([ARGS.pmnode, "run", *args, "--", *show_env_cmd()], env=env)
+        got = out.decode().split("\n")
+        log("$ pmnode run %s -> %s %r %r" % (" ".join(args), rc, got[:2], err))
+        if rc != 0 or got[:2] != [conf, preload]:
+            p.append("pmnode run %s: exit %s, PMNODE_PRELOAD/LD_PRELOAD %r, want %r"
+                     % (" ".join(args), rc, got[:2], [conf, preload]))
+
+    expect(["--node", "0"], "node=0")
+    expect(["--node=0", "--threshold=64k"], "node=0;threshold=65536")
+    expect(["--node", "0", "--threshold", "0", "--log", "error"], "node=0;threshold=0;log=error")
+    expect(["--kind", nodes[0]["kind"].upper()], "kind=" + nodes[0]["kind"])
+    expect(["--private"], "private", env=base_env(PMNODE_PRIVATE_NODES="0"))
+    os.makedirs(os.path.join(TMP, "cwd"))
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--stats=rel.json", "--",
+                        *show_env_cmd()], cwd=os.path.join(TMP, "cwd"))
+    want = "node=0;stats=" + os.path.join(os.path.realpath(TMP), "cwd", "rel.json")
+    if out.decode().split("\n")[0] != want:
+        p.append("--stats=rel.json: PMNODE_PRELOAD %r, want %r" % (out.decode(), want))
+    # an existing LD_PRELOAD stays, after the shim; an old PMNODE_PRELOAD is replaced
+    other = os.path.join(ARGS.bindir, "libshim-empty.so")
+    if os.path.exists(other):
+        expect(["--node", "0"], "node=0",
+               env=base_env(LD_PRELOAD=other, PMNODE_PRELOAD="node=999"),
+               preload=lib + ":" + other)
+    all_or_fail(p)
+
+
+@case("cli-run-status")
+def t_cli_status():
+    preload_lib()
+    p = []
+    for code in (0, 1, 3, 77, 255):
+        rc, _, _ = run([ARGS.pmnode, "run", "--node", "0", "--", "sh", "-c", "exit %d" % code])
+        if rc != code:
+            p.append("sh -c 'exit %d' under pmnode run exited %s" % (code, rc))
+    rc, _, _ = run([ARGS.pmnode, "run", "--node", "0", "--", "sh", "-c", "kill -TERM $$"])
+    if rc != -15:
+        p.append("a program killed by SIGTERM: status %s, want killed by signal 15" % rc)
+    # stdin, stdout and arguments pass through untouched
+    rc, out, _ = run([ARGS.pmnode, "run", "--node", "0", "--", "sh", "-c", 'cat; printf "[%s]" "$@"',
+                      "sh", "a b", "", "--node"], stdin=open(os.devnull, "rb"))
+    if rc != 0 or out != b"[a b][][--node]":
+        p.append("arguments not passed through: %r" % out)
+    p += expect_usage(["--node", "0", "--", "no-such-program-pmnode-test"], code=127)
+    p += expect_usage(["--node", "0", "--", "/nonexistent/prog"], code=127)
+    noexec = os.path.join(TMP, "noexec.sh")
+    with open(noexec, "w") as f:
+        f.write("#!/bin/sh\necho hi\n")
+    os.chmod(noexec, 0o644)
+    p += expect_usage(["--node", "0", "--", noexec], code=126)  # even root needs an x bit
+    all_or_fail(p)
+
+
+@case("cli-run-lib")
+def t_cli_lib():
+    lib = preload_lib()
+    p = []
+    p += expect_usage(["--node", "0", "--", "true"],
+                      env=base_env(PMNODE_PRELOAD_LIB="/nonexistent/libpmnode-preload.so"))
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--", *show_env_cmd()],
+                       env=base_env(PMNODE_PRELOAD_LIB=lib))
+    if rc != 0 or out.decode().split("\n")[1] != lib:
+        p.append("PMNODE_PRELOAD_LIB=%s not used: %r %r" % (lib, out, err))
+    all_or_fail(p)
+
+
+@case("cli-run-stats")
+def t_cli_stats():
+    """--stats=REL lands in the caller's directory even when the program
+    changes directory; %p in the path gives each process its own file."""
+    preload_lib()
+    cwd = os.path.join(TMP, "statsdir")
+    os.makedirs(cwd)
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--stats=s.json", "--", "sh", "-c", "cd / && ls >/dev/null"], cwd=cwd)
+    if rc != 0:
+        raise Fail("exit %s: %r" % (rc, err))
+    check_stats(os.path.join(cwd, "s.json"))
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--stats=s.%p.json", "--", "sh", "-c", "ls / >/dev/null; cd /; ls >/dev/null"],
+                       cwd=cwd)
+    if rc != 0:
+        raise Fail("exit %s: %r" % (rc, err))
+    files = sorted(f for f in os.listdir(cwd) if f.startswith("s.") and f != "s.json")
+    log("per-process stats files: %s" % files)
+    if len(files) < 2:
+        raise Fail("--stats=s.%%p.json: want a file for each ls, got %s" % files)
+    for f in files:
+        doc = json.load(open(os.path.join(cwd, f)))
+        if "s.%d.json" % doc["pid"] != f:
+            raise Fail("%s holds the stats of pid %s" % (f, doc["pid"]))
+        check_stats(os.path.join(cwd, f))
+
+
+def main():
+    global ARGS, TMP
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pmnode", required=True)
+    ap.add_argument("--bindir", required=True)
+    ap.add_argument("--preload", default="")
+    ap.add_argument("--fixtures", default="")
+    ap.add_argument("--python", default="")
+    ap.add_argument("case", choices=sorted(CASES))
+    ARGS = ap.parse_args()
+    ARGS.pmnode = os.path.abspath(ARGS.pmnode)
+    if not os.path.isdir("/sys/devices/system/node"):
+        log("no NUMA sysfs on this host: skip")
+        return SKIP
+    TMP = tempfile.mkdtemp(prefix="pmnode-shim-")
+    try:
+        CASES[ARGS.case]()
+    except Skip as e:
+        log("skip: %s" % e)
+        return SKIP
+    except Fail as e:
+        log("FAIL %s: %s" % (ARGS.case, e))
+        log("(kept %s for inspection)" % TMP)
+        return 1
+    except subprocess.TimeoutExpired as e:
+        log("FAIL %s: timed out: %s" % (ARGS.case, e))
+        return 1
+    shutil.rmtree(TMP, ignore_errors=True)
+    log("PASS %s" % ARGS.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
