@@ -84,6 +84,9 @@ static void usage_main(FILE *out)
           "      [--stats=PATH] [--log LEVEL] -- PROG [ARGS...]\n"
           "                               run an unmodified program with its heap on a\n"
           "                               node (the LD_PRELOAD shim)\n"
+          "  ctier [--node N] [--size BYTES] [--pattern P] [--stand-in] [--json]\n"
+          "                               demote memory to the compressed tier and check\n"
+          "                               that writes bring back exactly their pages\n"
           "\n"
           "options:\n"
           "  -h, --help     show this help and exit\n"
@@ -1905,6 +1908,214 @@ static int cmd_run(int argc, char **argv)
     return EXIT_CANNOT_EXEC;
 }
 
+/* ---- ctier -------------------------------------------------------------- */
+
+static void usage_ctier(FILE *out)
+{
+    fputs("usage: pmnode ctier [--node N] [--promote-node N] [--size BYTES]\n"
+          "                    [--pattern text|zero|random] [--write-pages K]\n"
+          "                    [--stand-in] [--json]\n"
+          "\n"
+          "Check the compressed tier end to end: map BYTES on the promote node, fill\n"
+          "them, demote them to the compressed node (estimate, guard, write-protect,\n"
+          "move), read every page (nothing may move), write K pages (exactly those\n"
+          "must come back), and print where the pages are and the tier's stats.\n"
+          "\n"
+          "options:\n"
+          "  --node N          the compressed node (default: the first node of kind\n"
+          "                    compressed, from discovery or the configuration)\n"
+          "  --promote-node N  where written pages go (default: the first node with\n"
+          "                    CPUs)\n"
+          "  --size BYTES      bytes to demote (default 16M; k, M, G suffixes)\n"
+          "  --pattern P       text (compresses well, default), zero, or random\n"
+          "                    (does not compress: the guard must refuse it)\n"
+          "  --write-pages K   pages to write after demotion (default 8)\n"
+          "  --stand-in        treat node N (default 0) as compressed, for hosts with\n"
+          "                    no compressed node: pages do not move, protection,\n"
+          "                    fault handling and accounting are real\n"
+          "  --json            print the stats as one JSON object\n"
+          "  -h, --help        show this help and exit\n"
+          "\n"
+          "Exit status: 0 the tier behaved (pages on the tier after demotion, only\n"
+          "the written pages back, data intact); 1 it did not, or the guard refused\n"
+          "the data; 2 bad usage, no compressed node, or no write control here.\n",
+          out);
+}
+
+static void fill_pattern(unsigned char *p, size_t len, const char *pattern)
+{
+    static const char text[] = "Cold cache entries compress well: repeated keys, "
+                               "timestamps and small integers. ";
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+
+    for (size_t i = 0; i < len; i++) {
+        if (strcmp(pattern, "zero") == 0) {
+            p[i] = 0;
+        } else if (strcmp(pattern, "random") == 0) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            p[i] = (unsigned char)x;
+        } else {
+            p[i] = (unsigned char)text[i % (sizeof(text) - 1)];
+        }
+    }
+}
+
+static int cmd_ctier(int argc, char **argv)
+{
+    uint64_t size = 16u << 20, writes = 8;
+    const char *pattern = "text";
+    int node = -1, promote = -1, err;
+    bool stand_in = false, json = false, missing;
+    struct pmn_ctx_params *cp = NULL;
+    struct pmn_ctx *ctx = NULL;
+    struct pmn_ctier_opts o = {.struct_size = sizeof(o), .node = -1, .promote_node = -1};
+    struct pmn_ctier *t = NULL;
+    struct pmn_backing_params *bp = NULL;
+    struct pmn_backing *b = NULL;
+    struct pmn_region *r = NULL;
+    struct pmn_ctier_stats st;
+    struct pmn_where w1, w2;
+    unsigned char *mem, sum = 0;
+    size_t page, npages;
+    int status = EXIT_FAILED;
+    char buf[1024];
+    int bad_at = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        bad_at = i;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage_ctier(stdout);
+            return finish_stdout(EXIT_OK);
+        } else if (strcmp(argv[i], "--stand-in") == 0) {
+            stand_in = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if ((v = opt_value(argc, argv, &i, "--node", &missing)) || missing) {
+            if (missing || parse_node(v, &node) != 0)
+                goto bad;
+        } else if ((v = opt_value(argc, argv, &i, "--promote-node", &missing)) || missing) {
+            if (missing || parse_node(v, &promote) != 0)
+                goto bad;
+        } else if ((v = opt_value(argc, argv, &i, "--size", &missing)) || missing) {
+            if (missing || parse_bytes(v, &size) != 0 || size == 0)
+                goto bad;
+        } else if ((v = opt_value(argc, argv, &i, "--write-pages", &missing)) || missing) {
+            if (missing || parse_bytes(v, &writes) != 0)
+                goto bad;
+        } else if ((v = opt_value(argc, argv, &i, "--pattern", &missing)) || missing) {
+            if (missing || (strcmp(v, "text") && strcmp(v, "zero") && strcmp(v, "random")))
+                goto bad;
+            pattern = v;
+        } else {
+            goto bad;
+        }
+    }
+    if (stand_in && node < 0)
+        node = 0;
+    if (pmn_ctx_params_new(&cp) != 0 ||
+        (stand_in && pmn_ctx_params_set_node_kind(cp, node, PMN_KIND_COMPRESSED) != 0)) {
+        msg("ctier: out of memory");
+        return EXIT_FAILED;
+    }
+    err = pmn_ctx_new_params(&ctx, cp);
+    pmn_ctx_params_free(cp);
+    if (err) {
+        msg("ctier: cannot discover nodes: %s", pmn_strerror(err));
+        return EXIT_USAGE;
+    }
+    o.node = node;
+    o.promote_node = stand_in && promote < 0 ? node : promote;
+    err = pmn_ctier_open(ctx, &o, &t);
+    if (err) {
+        msg("ctier: %s%s", pmn_strerror(err),
+            err == PMN_E_NOT_COMPRESSED ? " (name one with --node N --stand-in, "
+                                          "PMNODE_CONFIG 'kind N compressed', or a cramdax device)"
+                                        : "");
+        pmn_ctx_unref(ctx);
+        return EXIT_USAGE;
+    }
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    promote = o.promote_node;
+    if (promote < 0) {
+        const struct pmn_node *n;
+        pmn_node_foreach(ctx, n)
+            if (promote < 0 && pmn_node_cpu_count(n) > 0)
+                promote = pmn_node_id(n);
+    }
+    if (pmn_backing_params_new(&bp) != 0 || pmn_backing_params_set_node(bp, promote) != 0 ||
+        (err = pmn_backing_new(ctx, bp, &b)) != 0 ||
+        (err = pmn_region_map(b, (size_t)size, &r)) != 0) {
+        msg("ctier: memory on node %d: %s", promote, pmn_strerror(err));
+        status = EXIT_USAGE;
+        goto out;
+    }
+    mem = pmn_region_addr(r);
+    npages = pmn_region_size(r) / page;
+    fill_pattern(mem, pmn_region_size(r), pattern);
+    printf("ctier: node %d (compressed%s), promote node %d, %zu pages of %s\n",
+           pmn_ctier_node(t), stand_in ? ", stand-in" : "", promote, npages, pattern);
+    printf("estimated ratio  %.2f\n", pmn_ctier_estimate(mem, pmn_region_size(r), 0));
+    err = pmn_ctier_demote(t, mem, pmn_region_size(r));
+    if (err) {
+        printf("demote           refused: %s\n", pmn_strerror(err));
+        goto report;
+    }
+    pmn_where(mem, pmn_region_size(r), &w1);
+    printf("after demotion   %llu of %zu pages on node %d\n",
+           (unsigned long long)pmn_where_pages_on(&w1, pmn_ctier_node(t)), npages,
+           pmn_ctier_node(t));
+    for (size_t i = 0; i < npages; i++)
+        sum ^= ((volatile unsigned char *)mem)[i * page];
+    if (writes > npages)
+        writes = npages;
+    for (uint64_t k = 0; k < writes; k++)
+        mem[(size_t)(k * npages / writes) * page] ^= 1;
+    pmn_where(mem, pmn_region_size(r), &w2);
+    printf("after %llu writes  %llu pages back on node %d\n", (unsigned long long)writes,
+           (unsigned long long)(pmn_ctier_node(t) == promote
+                                    ? writes
+                                    : pmn_where_pages_on(&w2, promote)),
+           promote);
+report:
+    pmn_ctier_stats(t, &st);
+    pmn_ctier_stats_json(&st, buf, sizeof(buf));
+    if (json)
+        printf("%s\n", buf);
+    else
+        printf("stats            logical %llu B, physical ~%llu B, ratio %.2f, "
+               "write promotions %llu, refusals %llu\n",
+               (unsigned long long)st.logical_bytes, (unsigned long long)st.physical_bytes,
+               st.ratio, (unsigned long long)st.write_promotions,
+               (unsigned long long)st.refusals);
+    if (err) {
+        status = EXIT_FAILED;
+    } else {
+        bool moved = pmn_ctier_node(t) == promote ||
+                     pmn_where_pages_on(&w1, pmn_ctier_node(t)) == npages;
+        bool back = pmn_ctier_node(t) == promote || pmn_where_pages_on(&w2, promote) == writes;
+        status = moved && back && st.write_promotions == writes ? EXIT_OK : EXIT_FAILED;
+        printf("verdict          %s\n", status == EXIT_OK
+                                            ? "ok: demoted, reads stayed, exactly the written "
+                                              "pages came back"
+                                            : "FAILED: pages are not where they should be");
+    }
+    (void)sum;
+out:
+    pmn_ctier_close(t);
+    pmn_region_unmap(r);
+    pmn_backing_free(b);
+    pmn_backing_params_free(bp);
+    pmn_ctx_unref(ctx);
+    return finish_stdout(status);
+bad:
+    msg("ctier: bad option or value '%s': %s (try 'pmnode ctier --help')", argv[bad_at],
+        pmn_strerror(-EINVAL));
+    return EXIT_USAGE;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1929,6 +2140,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "ctier") == 0)
+        return cmd_ctier(argc - 1, argv + 1);
 
     msg("%s '%s': %s (try 'pmnode --help')",
         cmd[0] == '-' ? "unknown option" : "unknown command", cmd, pmn_strerror(-EINVAL));
