@@ -716,6 +716,15 @@ PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
  * a demoted page moves exactly that page back to a normal node and then
  * lets the write proceed.  Reads never move anything.
  *
+ * Memory the tier demotes should be in base pages (libpmnode's backings
+ * are, unless asked for transparent huge pages): the kernel migrates a THP
+ * whole, so a write to a THP-backed range brings back its 2 MiB page; the
+ * stats account for that.
+ *
+ * A demoted range is bound (MPOL_BIND) to the tier and promote nodes
+ * together so that NUMA balancing does not pull its pages back; promoting
+ * the whole range binds it to the promote node again.
+ *
  * Write control uses userfaultfd write-protection (Linux 5.7+, anonymous
  * private memory): a handler thread per tier receives write faults,
  * migrates the page with move_pages, and lifts the protection.  Where it
@@ -759,13 +768,23 @@ PMN_API int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opt
 /** Lift every protection, stop the handler, free the tier (pages stay where they are). */
 PMN_API void pmn_ctier_close(struct pmn_ctier *t);
 PMN_API int pmn_ctier_node(const struct pmn_ctier *t);
+/**
+ * The write-control mechanism in use: "userfaultfd-wp" (user and kernel
+ * writes trap), or "userfaultfd-wp-user" (user-mode only: a system call
+ * writing into demoted memory fails with EFAULT instead of promoting;
+ * unprivileged processes where vm.unprivileged_userfaultfd is 0).
+ */
+PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
 
 /**
  * Demote [@p addr, @p addr + @p len) (page-aligned, anonymous private
  * memory: an arena's pages or the caller's own).  Checks the estimate and
- * capacity first, then write-protects and moves every page.  0,
- * -EINVAL (misaligned, not anonymous), PMN_E_INCOMPRESSIBLE,
- * PMN_E_TIER_FULL, -ENOMEM or another -errno from the kernel.
+ * capacity first, then write-protects and moves every page.  A range (or
+ * part of one) whose pages all came back may be demoted again; unmapping
+ * demoted memory forgets it.  0, -EINVAL (misaligned, not private
+ * anonymous memory, or cutting through a transparent huge page),
+ * -EBUSY (already demoted), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
+ * -ENOMEM or another -errno from the kernel.
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it. */

@@ -44,8 +44,10 @@ static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
         err = pmn_prim_map_anon(r->size, b->huge_size, &r->addr);
     if (err)
         return err;
-    if (b->thp && b->huge_size == 0)
-        (void)pmn_prim_advise(r->addr, r->size, MADV_HUGEPAGE);
+    /* Huge pages only when asked: with THP "always", the kernel would
+     * otherwise migrate and account this memory in 2 MiB units. */
+    if (b->huge_size == 0)
+        (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     err = pmn_prim_bind(r->addr, r->size, node);
     if (err == 0)
         err = populate(b, r->addr, r->size, b->huge_size ? b->huge_size : b->page);
@@ -75,8 +77,7 @@ static int memfd_map(struct pmn_backing *b, struct pmn_region *r, int node)
         err = pmn_prim_map_fd(r->fd, r->size, 0, &r->addr);
     if (err)
         goto fail_fd;
-    if (b->thp)
-        (void)pmn_prim_advise(r->addr, r->size, MADV_HUGEPAGE);
+    (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     /* On a shared mapping mbind sets the shmem object's own policy, so
      * pages are placed the same whoever faults them. */
     err = pmn_prim_bind(r->addr, r->size, node);

@@ -15,6 +15,10 @@
  * until it can.  No write is ever lost or refused: the writer waits at
  * most for one migration.
  *
+ * Policy: a demoted range is bound (MPOL_BIND) to the promote and tier
+ * nodes together, so NUMA balancing does not pull its pages back; when the
+ * whole range is promoted it is bound to the promote node alone.
+ *
  * Bookkeeping: each demoted range keeps a bit per page still on the tier
  * and its estimated ratio, so logical and physical bytes stay exact as
  * pages come back one by one.  One mutex guards it; demote, promote and
@@ -57,6 +61,7 @@ struct pmn_ctier {
     int node, promote_node;
     size_t page;
     int uffd, stopfd;
+    bool user_only;
     pthread_t handler;
     bool handler_running;
     enum pmn_ctier_on_full on_full;
@@ -128,22 +133,28 @@ static int uffd_wp(int uffd, uintptr_t start, size_t len, bool protect)
     return 0;
 }
 
-static int uffd_open(int *out)
+/* Features: write-protect faults, and unmap/remove events so memory the
+ * program unmaps or discards is forgotten rather than counted forever. */
+#define WANT_FEATURES \
+    (UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE)
+
+static int uffd_open(int *out, bool *user_only)
 {
-    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
-    int fd, err;
+    struct uffdio_api api = {.api = UFFD_API, .features = WANT_FEATURES};
+    int fd;
 
     /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
      * = 1): a read() into demoted memory then promotes instead of EFAULT. */
+    *user_only = false;
     fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
+    if (fd < 0) {
         fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        *user_only = true;
+    }
     if (fd < 0)
         return PMN_E_NO_WRITE_CONTROL;
-    if (ioctl(fd, UFFDIO_API, &api) != 0 || !(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
-        err = errno;
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & WANT_FEATURES) != WANT_FEATURES) {
         close(fd);
-        (void)err;
         return PMN_E_NO_WRITE_CONTROL;
     }
     *out = fd;
@@ -194,6 +205,62 @@ static int move_one(void *page, int node)
     return status;
 }
 
+/* With transparent huge pages the kernel migrates the whole huge page a
+ * written page belongs to: account its other pages as back, and lift
+ * their protection (they are no longer on the tier).  Lock held. */
+static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
+{
+    const size_t huge = (size_t)2 << 20;
+    uintptr_t lo = page & ~(uintptr_t)(huge - 1), hi = lo + huge, end;
+    void *pages[512];
+    int status[512];
+    size_t n = 0;
+
+    end = r->start + r->npages * t->page;
+    if (lo < r->start)
+        lo = r->start;
+    if (hi > end)
+        hi = end;
+    for (uintptr_t a = lo; a < hi && n < 512; a += t->page)
+        if (bit_test(r->bits, (a - r->start) / t->page))
+            pages[n++] = (void *)a;
+    if (n == 0 || syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] >= 0 && status[i] != t->node) {
+            page_left(t, r, ((uintptr_t)pages[i] - r->start) / t->page);
+            uffd_wp(t->uffd, (uintptr_t)pages[i], t->page, false);
+        }
+    }
+}
+
+static void range_drop(struct crange **pp)
+{
+    struct crange *r = *pp;
+
+    *pp = r->next;
+    free(r->bits);
+    free(r);
+}
+
+/* Memory in [lo, hi) was unmapped or discarded: it is no longer on the
+ * tier, and ranges left with nothing are forgotten.  Lock held. */
+static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
+{
+    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
+        uintptr_t rend = r->start + r->npages * t->page;
+        uintptr_t a = lo > r->start ? lo : r->start, b = hi < rend ? hi : rend;
+        for (uintptr_t pg = a; pg < b; pg += t->page)
+            if (bit_test(r->bits, (pg - r->start) / t->page))
+                page_left(t, r, (pg - r->start) / t->page);
+        if (a < b && r->ndemoted == 0 && lo <= r->start && hi >= rend) {
+            range_drop(pp);
+            continue;
+        }
+        pp = &r->next;
+    }
+}
+
 static void handle_write(struct pmn_ctier *t, uintptr_t addr)
 {
     uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
@@ -220,6 +287,7 @@ static void handle_write(struct pmn_ctier *t, uintptr_t addr)
         }
         if (bit_test(r->bits, (page - r->start) / t->page))
             page_left(t, r, (page - r->start) / t->page);
+        settle_huge(t, r, page);
     }
     /* Lifting the protection wakes the writer. */
     uffd_wp(t->uffd, page, t->page, false);
@@ -249,10 +317,14 @@ static void *handler_main(void *arg)
             break;
         }
         for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
-            if (msg[i].event != UFFD_EVENT_PAGEFAULT)
-                continue;
-            if (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
+            if (msg[i].event == UFFD_EVENT_UNMAP || msg[i].event == UFFD_EVENT_REMOVE) {
+                pthread_mutex_lock(&t->lock);
+                forget(t, (uintptr_t)msg[i].arg.remove.start, (uintptr_t)msg[i].arg.remove.end);
+                pthread_mutex_unlock(&t->lock);
+            } else if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
+                       (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
                 handle_write(t, (uintptr_t)msg[i].arg.pagefault.address);
+            }
         }
     }
     return NULL;
@@ -323,7 +395,7 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     }
     t->uffd = t->stopfd = -1;
     pthread_mutex_init(&t->lock, NULL);
-    err = uffd_open(&t->uffd);
+    err = uffd_open(&t->uffd, &t->user_only);
     if (err == 0) {
         t->stopfd = eventfd(0, EFD_CLOEXEC);
         if (t->stopfd < 0)
@@ -382,13 +454,68 @@ int pmn_ctier_node(const struct pmn_ctier *t)
     return t ? t->node : -1;
 }
 
+const char *pmn_ctier_write_control(const struct pmn_ctier *t)
+{
+    if (t == NULL)
+        return NULL;
+    return t->user_only ? "userfaultfd-wp-user" : "userfaultfd-wp";
+}
+
 /* ---- demote / promote ---- */
 
-static bool overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
+/* Ranges that overlap [start, start+len): any page still demoted there is
+ * -EBUSY; ranges with nothing left on the tier are dropped (the caller
+ * registers the new range afresh).  Lock held. */
+static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
 {
-    for (struct crange *r = t->ranges; r; r = r->next)
-        if (start < r->start + r->npages * t->page && r->start < start + len)
-            return true;
+    for (struct crange *r = t->ranges; r; r = r->next) {
+        uintptr_t rend = r->start + r->npages * t->page;
+        uintptr_t a = start > r->start ? start : r->start;
+        uintptr_t b = start + len < rend ? start + len : rend;
+        for (uintptr_t pg = a; pg < b; pg += t->page)
+            if (bit_test(r->bits, (pg - r->start) / t->page))
+                return -EBUSY;
+    }
+    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
+        uintptr_t rend = r->start + r->npages * t->page;
+        if (start < rend && r->start < start + len && r->ndemoted == 0) {
+            range_drop(pp);
+            continue;
+        }
+        pp = &r->next;
+    }
+    return 0;
+}
+
+/* Did the move drag pages outside [start, start+len) along (a transparent
+ * huge page across a boundary)?  Checks the 2 MiB blocks at both ends. */
+static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t ends[2] = {start, start + len};
+
+    for (int e = 0; e < 2; e++) {
+        uintptr_t lo = ends[e] & ~(huge - 1), hi = lo + huge;
+        void *pages[2];
+        int status[2] = {-1, -1};
+        size_t n = 0;
+
+        if (ends[e] % huge == 0)
+            continue;
+        if (e == 0 && lo < start)
+            pages[n++] = (void *)lo;
+        if (e == 1 && hi > start + len)
+            pages[n++] = (void *)(hi - t->page);
+        if (n && syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                struct crange *o = find_range(t, (uintptr_t)pages[i]);
+                bool demoted_there =
+                    o && bit_test(o->bits, ((uintptr_t)pages[i] - o->start) / t->page);
+                if (status[i] == t->node && t->node != t->promote_node && !demoted_there)
+                    return true;
+            }
+        }
+    }
     return false;
 }
 
@@ -406,10 +533,14 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     ratio = pmn_ctier_estimate(addr, len, 16);
     if (ratio < 0)
         return (int)ratio;
+    err = pmn_prim_private_anon(addr, len);
+    if (err <= 0)
+        return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
     pthread_mutex_lock(&t->lock);
-    if (overlaps(t, start, len)) {
+    err = clear_overlaps(t, start, len);
+    if (err) {
         pthread_mutex_unlock(&t->lock);
-        return -EBUSY;
+        return err;
     }
     err = pmn__ctier_guard((uint64_t)t->physical, t->st.capacity_bytes, t->reserve, len, ratio,
                            t->min_ratio);
@@ -444,6 +575,17 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     err = uffd_wp(t->uffd, start, len, true);
     if (err)
         goto unregister;
+    /* Allow both nodes in the range's policy: under a policy that names
+     * only the promote node, NUMA balancing would see demoted pages as
+     * misplaced and pull them back behind our back (seen on real kernels). */
+    {
+        int both[2] = {t->promote_node, t->node};
+        err = pmn_prim_bind_nodes(addr, len, both, t->promote_node == t->node ? 1 : 2);
+        if (err) {
+            uffd_wp(t->uffd, start, len, false);
+            goto unregister;
+        }
+    }
     for (size_t done = 0; done < r->npages;) {
         size_t n = r->npages - done > CHUNK ? CHUNK : r->npages - done;
         for (size_t i = 0; i < n; i++) {
@@ -474,6 +616,14 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     }
     if (err == 0 && r->ndemoted == 0)
         err = -ENOMEM; /* nothing could move: the tier node is full */
+    if (err == 0 && cut_huge_page(t, start, len)) {
+        /* A huge page straddled the range: its pages outside moved too,
+         * unprotected.  Put everything back and refuse. */
+        for (size_t i = 0; i < r->npages; i++)
+            if (bit_test(r->bits, i))
+                move_one((void *)(start + i * t->page), t->promote_node);
+        err = -EINVAL;
+    }
     if (err) {
         uffd_wp(t->uffd, start, len, false);
     unregister:
@@ -533,6 +683,7 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
         }
         uffd_wp(t->uffd, a, b - a, false);
         if (r->ndemoted == 0) { /* the whole range is back: forget it */
+            pmn_prim_bind((void *)r->start, r->npages * t->page, node);
             struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
             ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
             *pp = r->next;

@@ -183,6 +183,33 @@ int pmn_prim_bind(void *addr, size_t len, int node)
     return err;
 }
 
+int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n)
+{
+    const size_t bits = sizeof(unsigned long) * 8;
+    size_t words = 1;
+    unsigned long *mask;
+    long r;
+    int err = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i] < 0)
+            return -EINVAL;
+        if ((size_t)nodes[i] / bits + 1 > words)
+            words = (size_t)nodes[i] / bits + 1;
+    }
+    mask = calloc(words, sizeof(*mask));
+    if (mask == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        mask[(size_t)nodes[i] / bits] |= 1UL << ((size_t)nodes[i] % bits);
+    r = syscall(SYS_mbind, addr, len, MPOL_BIND | MPOL_F_STATIC_NODES, mask,
+                (unsigned long)(words * bits + 1), 0u);
+    if (r != 0)
+        err = -errno;
+    free(mask);
+    return err;
+}
+
 int pmn_prim_populate_write(void *addr, size_t len)
 {
     for (;;) {
@@ -328,6 +355,33 @@ int pmn_prim_mems_allowed(struct pmn__bitmap *out)
     err = pmn__parse_list(line, end ? (size_t)(end - line) : strlen(line), PMN__MAX_NODE_ID, out);
     free(b);
     return err;
+}
+
+int pmn_prim_private_anon(const void *addr, size_t len)
+{
+    uintptr_t want = (uintptr_t)addr, end = want + len;
+    char *b, *line;
+    size_t blen;
+    int err = read_proc("/proc/self/maps", &b, &blen), ok = 0;
+
+    if (err)
+        return err;
+    for (line = b; line && *line && want < end; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        unsigned long lo, hi, inode;
+        char perms[8], dev[16];
+        unsigned long long off;
+
+        if (sscanf(line, "%lx-%lx %7s %llx %15s %lu", &lo, &hi, perms, &off, dev, &inode) != 6)
+            continue;
+        if (hi <= want || lo > want)
+            continue;
+        if (perms[3] != 'p' || inode != 0)
+            break; /* shared, or a file behind it */
+        want = hi;
+    }
+    ok = want >= end;
+    free(b);
+    return ok;
 }
 
 int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes)

@@ -37,6 +37,8 @@ int pmn_prim_unmap(void *addr, size_t len);
 /* mbind(MPOL_BIND | MPOL_F_STATIC_NODES) of [addr, addr+len) to @node,
  * with MPOL_MF_STRICT.  Must come before the first touch. */
 int pmn_prim_bind(void *addr, size_t len, int node);
+/* As pmn_prim_bind, over several nodes, without moving anything. */
+int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n);
 /* MADV_POPULATE_WRITE; every error is passed through. */
 int pmn_prim_populate_write(void *addr, size_t len);
 /* Whether the kernel knows MADV_POPULATE_WRITE (Linux >= 5.14): asked with
@@ -63,6 +65,11 @@ int pmn_prim_memfd(const char *name, size_t len, int *fd);
 
 /* Mems_allowed of the calling thread (/proc/thread-self/status). */
 int pmn_prim_mems_allowed(struct pmn__bitmap *out);
+
+/* Whether [addr, addr+len) is wholly private anonymous memory (one or
+ * more adjacent mappings with 'p' permission and no file behind them),
+ * from /proc/self/maps: 1 yes, 0 no, or -errno. */
+int pmn_prim_private_anon(const void *addr, size_t len);
 
 /* Per-node page counts of the VMA that starts at @addr, from
  * /proc/self/numa_maps ("N0=12 N1=3"); counts[node] is filled for nodes

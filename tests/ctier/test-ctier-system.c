@@ -1,0 +1,1001 @@
+/*
+ * test-ctier-system.c - the compressed tier on this host (suite 'system').
+ *
+ * This host has one node, so node 0 stands in for the compressed node: the
+ * context declares it PMN_KIND_COMPRESSED and the tier demotes to node 0
+ * and promotes to node 0.  The migrations are no-ops, but everything else
+ * is real: the estimate and guard, userfaultfd write-protection, the
+ * handler thread, and the accounting.  Tests skip when the tier cannot
+ * open for lack of write control (PMN_E_NO_WRITE_CONTROL).
+ *
+ * Data is text (tests/ctier/ctier-common.h) or fixed-seed random bytes; a
+ * shadow copy receives every write the test makes, so "intact" means the
+ * region equals the shadow byte for byte.  Tests that could hang on a
+ * write that never returns run under Criterion's timeout or in a forked
+ * child with alarm().
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctier-common.h"
+#include "pmnode.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+static size_t ps;
+
+static unsigned long long ull(uint64_t v)
+{
+    return (unsigned long long)v;
+}
+
+static void init(void)
+{
+    ps = (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A context for this machine with node 0 declared compressed. */
+static struct pmn_ctx *ctx_node0_compressed(void)
+{
+    struct pmn_ctx_params *p;
+    struct pmn_ctx *ctx = NULL;
+    int err;
+
+    cr_assert_eq(pmn_ctx_params_new(&p), 0);
+    cr_assert_eq(pmn_ctx_params_set_root(p, "/"), 0);
+    cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
+    cr_assert_eq(pmn_ctx_params_set_node_kind(p, 0, PMN_KIND_COMPRESSED), 0);
+    err = pmn_ctx_new_params(&ctx, p);
+    pmn_ctx_params_free(p);
+    if (err == PMN_E_NO_NUMA)
+        cr_skip_test("this host has no /sys/devices/system/node");
+    cr_assert_eq(err, 0, "pmn_ctx_new_params: %s", pmn_strerror(err));
+    cr_assert_not_null(pmn_node_get(ctx, 0), "this host has no node 0");
+    return ctx;
+}
+
+static struct pmn_ctier_opts opts_node0(uint64_t capacity)
+{
+    struct pmn_ctier_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.struct_size = sizeof(o);
+    o.node = 0;
+    o.promote_node = 0;
+    o.capacity_bytes = capacity;
+    return o;
+}
+
+static struct pmn_ctier *open_with(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o)
+{
+    struct pmn_ctier *t = NULL;
+    int err = pmn_ctier_open(ctx, o, &t);
+
+    if (err == PMN_E_NO_WRITE_CONTROL)
+        cr_skip_test("no userfaultfd write-protection here: %s", pmn_strerror(err));
+    cr_assert_eq(err, 0, "pmn_ctier_open: %s", pmn_strerror(err));
+    cr_assert_not_null(t);
+    cr_assert_eq(pmn_ctier_node(t), 0);
+    return t;
+}
+
+/* Node 0 as the compressed tier; capacity 0 = the node's size. */
+static struct pmn_ctier *open_tier(struct pmn_ctx *ctx, uint64_t capacity)
+{
+    struct pmn_ctier_opts o = opts_node0(capacity);
+    return open_with(ctx, &o);
+}
+
+static struct pmn_ctier_stats stats(struct pmn_ctier *t)
+{
+    struct pmn_ctier_stats st;
+
+    memset(&st, 0xff, sizeof(st));
+    cr_assert_eq(pmn_ctier_stats(t, &st), 0);
+    return st;
+}
+
+/* @n private anonymous pages (no THP: one fault is one base page). */
+static char *region(size_t n)
+{
+    char *p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    cr_assert_neq(p, MAP_FAILED, "mmap %zu pages: %s", n, strerror(errno));
+    madvise(p, n * ps, MADV_NOHUGEPAGE);
+    return p;
+}
+
+/* A text region and its shadow copy. */
+static char *text_region(size_t n, size_t first, char **shadow)
+{
+    char *p = region(n);
+
+    ctier_fill_text(p, n * ps, ps, first);
+    if (shadow) {
+        *shadow = malloc(n * ps);
+        cr_assert_not_null(*shadow);
+        memcpy(*shadow, p, n * ps);
+    }
+    return p;
+}
+
+static void assert_intact(const char *p, const char *shadow, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(p + i * ps, shadow + i * ps, ps) != 0) {
+            size_t j = 0;
+            while (p[i * ps + j] == shadow[i * ps + j])
+                j++;
+            cr_assert_fail("%s: page %zu differs at byte %zu (%#x, expected %#x)", what, i, j,
+                           (unsigned char)p[i * ps + j], (unsigned char)shadow[i * ps + j]);
+        }
+    }
+}
+
+static void assert_on_node0(const void *p, size_t len, const char *what)
+{
+    struct pmn_where w;
+    int err = pmn_where(p, len, &w);
+
+    cr_assert_eq(err, 0, "%s: pmn_where: %s", what, pmn_strerror(err));
+    cr_assert(w.pages == len / ps && w.not_present == 0 && w.unknown == 0 && w.other == 0 &&
+                  pmn_where_pages_on(&w, 0) == w.pages,
+              "%s: %llu pages, %llu on node 0, %llu not present, %llu unknown, %llu other", what,
+              ull(w.pages), ull(pmn_where_pages_on(&w, 0)), ull(w.not_present), ull(w.unknown),
+              ull(w.other));
+}
+
+/* Write one byte into page @i of @p and of its shadow. */
+static void poke(char *p, char *shadow, size_t i, size_t off, char v)
+{
+    ((volatile char *)p)[i * ps + off] = v;
+    if (shadow)
+        shadow[i * ps + off] = v;
+}
+
+static unsigned long read_all(const char *p, size_t n)
+{
+    unsigned long sum = 0;
+
+    for (size_t i = 0; i < n * ps; i += 64)
+        sum += ((const volatile unsigned char *)p)[i];
+    return sum;
+}
+
+TestSuite(tier, .init = init, .timeout = 60);
+
+/* ---- opening ---- */
+
+Test(tier, open_errors)
+{
+    struct pmn_ctx *ctx = ctx_node0_compressed(), *plain;
+    struct pmn_ctx_params *p;
+    struct pmn_ctier_opts o;
+    struct pmn_ctier *t = (void *)1;
+
+    o = opts_node0(0);
+    cr_assert_eq(pmn_ctier_open(ctx, &o, NULL), -EINVAL);
+    cr_assert_eq(pmn_ctier_open(NULL, &o, &t), -EINVAL);
+    o.node = 99;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), PMN_E_NO_NODE);
+    cr_assert_null(t, "*out not cleared on failure");
+    o = opts_node0(0);
+    o.promote_node = 99;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), PMN_E_NO_NODE);
+    o = opts_node0(0);
+    o.reserve = 1.0;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), -EINVAL);
+    o = opts_node0(0);
+    o.reserve = -0.5;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), -EINVAL);
+    o = opts_node0(0);
+    o.min_ratio = -1;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), -EINVAL);
+    o = opts_node0(0);
+    o.on_full = (enum pmn_ctier_on_full)7;
+    cr_assert_eq(pmn_ctier_open(ctx, &o, &t), -EINVAL);
+
+    /* node 0 not declared compressed */
+    cr_assert_eq(pmn_ctx_params_new(&p), 0);
+    cr_assert_eq(pmn_ctx_params_set_root(p, "/"), 0);
+    cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
+    cr_assert_eq(pmn_ctx_new_params(&plain, p), 0);
+    pmn_ctx_params_free(p);
+    o = opts_node0(0);
+    cr_assert_eq(pmn_ctier_open(plain, &o, &t), PMN_E_NOT_COMPRESSED);
+    cr_assert_eq(pmn_ctier_open(plain, NULL, &t), PMN_E_NOT_COMPRESSED);
+    pmn_ctx_unref(plain);
+
+    /* defaults: the first compressed node (0) */
+    t = NULL;
+    o = opts_node0(0);
+    o.node = -1;
+    o.promote_node = -1;
+    t = open_with(ctx, &o);
+    pmn_ctier_close(t);
+    pmn_ctier_close(NULL);
+    cr_assert_eq(pmn_ctier_node(NULL), -1);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, open_remote_root_refused)
+{
+    const char *fx = getenv("PMN_FIXTURES");
+    char root[4096];
+    struct pmn_ctx *ctx;
+    struct pmn_ctier *t;
+
+    if (fx == NULL)
+        cr_skip_test("PMN_FIXTURES not set");
+    snprintf(root, sizeof(root), "%s/cramdax/root", fx);
+    cr_assert_eq(pmn_ctx_new_at(&ctx, root), 0, "fixture %s", root);
+    cr_assert_eq(pmn_ctier_open(ctx, NULL, &t), PMN_E_REMOTE_ROOT);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- the main flow ---- */
+
+Test(tier, demote_read_write_promote)
+{
+    const size_t n = 64, written[3] = {0, 17, 63};
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    struct pmn_ctier_stats st;
+    char *shadow, *p = text_region(n, 0, &shadow);
+    double est = pmn_ctier_estimate(p, n * ps, 16);
+    int err;
+
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, 0);
+    cr_assert_eq(st.demotions, 0);
+    cr_assert_gt(st.capacity_bytes, 0, "capacity 0 for node 0");
+
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, 0, "demote 64 text pages: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, n * ps, "logical %llu", ull(st.logical_bytes));
+    cr_assert_eq(st.demoted_pages, n);
+    cr_assert_eq(st.demotions, 1);
+    cr_assert_eq(st.refusals, 0);
+    cr_assert_eq(st.write_promotions, 0);
+    /* physical = logical / estimated ratio */
+    cr_assert(fabs((double)st.physical_bytes - (double)(n * ps) / est) <= 1.0,
+              "physical %llu, expected %.1f (ratio %.3f)", ull(st.physical_bytes),
+              (double)(n * ps) / est, est);
+    cr_assert(fabs(st.ratio - est) < 0.01, "stats ratio %.4f, estimate %.4f", st.ratio, est);
+    assert_on_node0(p, n * ps, "demoted");
+
+    /* reads promote nothing */
+    (void)read_all(p, n);
+    assert_intact(p, shadow, n, "after reads");
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 0, "reads promoted %llu pages", ull(st.write_promotions));
+    cr_assert_eq(st.logical_bytes, n * ps);
+
+    /* one byte into each of three pages: exactly three promotions */
+    for (size_t k = 0; k < 3; k++)
+        poke(p, shadow, written[k], 100 + k, (char)('A' + k));
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 3, "%llu write promotions", ull(st.write_promotions));
+    cr_assert_eq(st.write_failures, 0);
+    cr_assert_eq(st.logical_bytes, (n - 3) * ps);
+    assert_intact(p, shadow, n, "after writes");
+
+    /* written again: already promoted, not counted again */
+    for (size_t k = 0; k < 3; k++)
+        poke(p, shadow, written[k], 200 + k, 'z');
+    cr_assert_eq(stats(t).write_promotions, 3);
+
+    /* promote the rest */
+    err = pmn_ctier_promote(t, p, n * ps, -1);
+    cr_assert_eq(err, 0, "promote: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, 0);
+    cr_assert_eq(st.physical_bytes, 0);
+    cr_assert_eq(st.ratio, 0.0);
+    cr_assert_eq(st.promotions, 1);
+    cr_assert_eq(st.demoted_pages, n, "demoted_pages is a running count");
+    /* promoted pages write freely */
+    for (size_t i = 0; i < n; i++)
+        poke(p, shadow, i, ps - 1, '!');
+    cr_assert_eq(stats(t).write_promotions, 3);
+    assert_intact(p, shadow, n, "after promote");
+    assert_on_node0(p, n * ps, "promoted");
+
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, partial_promote)
+{
+    const size_t n = 32;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 100, &shadow);
+    struct pmn_ctier_stats st;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    /* pages 8..15 back explicitly */
+    cr_assert_eq(pmn_ctier_promote(t, p + 8 * ps, 8 * ps, 0), 0);
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, (n - 8) * ps);
+    cr_assert_eq(st.promotions, 1);
+    /* writes there are free; writes elsewhere promote */
+    for (size_t i = 8; i < 16; i++)
+        poke(p, shadow, i, 1, 'p');
+    cr_assert_eq(stats(t).write_promotions, 0);
+    poke(p, shadow, 7, 1, 'q');
+    poke(p, shadow, 16, 1, 'q');
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 2);
+    cr_assert_eq(st.logical_bytes, (n - 10) * ps);
+    assert_intact(p, shadow, n, "partial promote");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, double_demote_is_refused_without_side_effects)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = text_region(n, 5, NULL);
+    struct pmn_ctier_stats before, after;
+    int err;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    before = stats(t);
+    err = pmn_ctier_demote(t, p + 4 * ps, 4 * ps);
+    cr_assert_neq(err, 0, "demoting a demoted range again succeeded");
+    after = stats(t);
+    cr_assert_eq(after.logical_bytes, before.logical_bytes);
+    cr_assert_eq(after.demotions, before.demotions);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- the guard, for real ---- */
+
+Test(tier, incompressible_refused_before_protection)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = region(n), *shadow = malloc(n * ps);
+    struct pmn_ctier_stats st;
+    int err;
+
+    ctier_fill_random(p, n * ps, 1234);
+    memcpy(shadow, p, n * ps);
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, PMN_E_INCOMPRESSIBLE, "random data: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.refusals, 1);
+    cr_assert_eq(st.demotions, 0);
+    cr_assert_eq(st.logical_bytes, 0);
+    /* nothing protected: writes land without a promotion (a hang ends in the timeout) */
+    for (size_t i = 0; i < n; i++)
+        poke(p, shadow, i, 9, 'w');
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 0, "a refused range promoted %llu pages on write",
+                 ull(st.write_promotions));
+    assert_intact(p, shadow, n, "refused");
+    assert_on_node0(p, n * ps, "refused");
+    /* no stale state: the same range, now text, demotes */
+    ctier_fill_text(p, n * ps, ps, 0);
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, 0, "text after refusal: %s", pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, min_ratio_option)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier_opts o = opts_node0(0);
+    struct pmn_ctier *t;
+    char *p = text_region(n, 0, NULL);
+    double est = pmn_ctier_estimate(p, n * ps, 16);
+
+    o.min_ratio = est * 1.01; /* just above what the text achieves */
+    t = open_with(ctx, &o);
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), PMN_E_INCOMPRESSIBLE, "ratio %.3f, min %.3f",
+                 est, o.min_ratio);
+    pmn_ctier_close(t);
+    o.min_ratio = est * 0.99;
+    t = open_with(ctx, &o);
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, capacity_refused)
+{
+    const size_t n = MiB / 4096;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 64 * KiB);
+    char *shadow, *p;
+    size_t npages;
+    struct pmn_ctier_stats st;
+    int err;
+
+    npages = n * 4096 / ps;
+    p = text_region(npages, 0, &shadow);
+    double est = pmn_ctier_estimate(p, npages * ps, 16);
+    cr_assert_lt((double)MiB / est, 0.95 * 64 * KiB * 100, "sanity");
+    cr_assert_gt((double)MiB / est, 64.0 * KiB, "text compresses %.1f:1: 1 MiB fits 64 KiB", est);
+    st = stats(t);
+    cr_assert_eq(st.capacity_bytes, 64 * KiB);
+    err = pmn_ctier_demote(t, p, npages * ps);
+    cr_assert_eq(err, PMN_E_TIER_FULL, "1 MiB of text into 64 KiB: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.refusals, 1);
+    cr_assert_eq(st.logical_bytes, 0);
+    for (size_t i = 0; i < npages; i += 7)
+        poke(p, shadow, i, 3, '#');
+    cr_assert_eq(stats(t).write_promotions, 0);
+    assert_intact(p, shadow, npages, "refused for capacity");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* Chunks go in until the guard says full, and the tier ends exactly at the
+ * boundary: every accepted chunk fits under capacity - reserve, the refused
+ * one would not have. */
+Test(tier, capacity_fills_to_the_boundary)
+{
+    const uint64_t cap = 64 * KiB;
+    const size_t chunk = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, cap);
+    size_t accepted = 0;
+    char *p = text_region(chunk * 64, 0, NULL);
+    struct pmn_ctier_stats st;
+    int err = 0;
+
+    for (size_t c = 0; c < 64; c++) {
+        char *q = p + c * chunk * ps;
+        double est = pmn_ctier_estimate(q, chunk * ps, 16);
+        double before = (double)stats(t).physical_bytes;
+
+        err = pmn_ctier_demote(t, q, chunk * ps);
+        st = stats(t);
+        if (err == PMN_E_TIER_FULL) {
+            cr_assert_gt(before + (double)(chunk * ps) / est, 0.95 * (double)cap - 1.0,
+                         "refused chunk %zu would have fit: %.0f + %.0f <= %.0f", c, before,
+                         (double)(chunk * ps) / est, 0.95 * (double)cap);
+            cr_assert_eq(st.refusals, 1);
+            break;
+        }
+        cr_assert_eq(err, 0, "chunk %zu: %s", c, pmn_strerror(err));
+        accepted++;
+        cr_assert_leq((double)st.physical_bytes, 0.95 * (double)cap + 1.0,
+                      "chunk %zu overfilled: physical %llu of %llu", c, ull(st.physical_bytes),
+                      ull(cap));
+    }
+    cr_assert_eq(err, PMN_E_TIER_FULL, "64 chunks of text never filled 64 KiB");
+    cr_assert_gt(accepted, 0, "not even one chunk fitted");
+    /* room again after a promotion */
+    cr_assert_eq(pmn_ctier_promote(t, p, chunk * ps, -1), 0);
+    err = pmn_ctier_demote(t, p + accepted * chunk * ps, chunk * ps);
+    cr_assert_eq(err, 0, "after freeing a chunk: %s", pmn_strerror(err));
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- argument errors ---- */
+
+Test(tier, misaligned_and_bad_ranges)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = text_region(n, 0, NULL);
+    struct pmn_ctier_stats st;
+
+    cr_assert_eq(pmn_ctier_demote(t, p + 1, 4 * ps), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, p + 64, 4 * ps), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, p, 4 * ps + 1), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, p, ps - 1), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, p, 0), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, NULL, ps), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(NULL, p, ps), -EINVAL);
+    cr_assert_eq(pmn_ctier_promote(t, p + 1, ps, -1), -EINVAL);
+    cr_assert_eq(pmn_ctier_promote(t, p, ps + 1, -1), -EINVAL);
+    cr_assert_eq(pmn_ctier_promote(t, p, ps, 99), PMN_E_NO_NODE);
+    cr_assert_eq(pmn_ctier_stats(NULL, &st), -EINVAL);
+    cr_assert_eq(pmn_ctier_stats(t, NULL), -EINVAL);
+    st = stats(t);
+    cr_assert_eq(st.demotions, 0);
+    cr_assert_eq(st.logical_bytes, 0);
+    /* nothing was protected */
+    for (size_t i = 0; i < n; i++)
+        poke(p, NULL, i, 0, 'x');
+    cr_assert_eq(stats(t).write_promotions, 0);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, shared_memory_refused)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    int fd = memfd_create("ctier-test", MFD_CLOEXEC);
+    char *p;
+    int err;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)(n * ps)), 0);
+    p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    ctier_fill_text(p, n * ps, ps, 0);
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, -EINVAL, "shared memfd mapping: %s", pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, 0);
+    for (size_t i = 0; i < n; i++)
+        poke(p, NULL, i, 0, 'x');
+    cr_assert_eq(stats(t).write_promotions, 0);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- many writers ---- */
+
+struct writer {
+    pthread_barrier_t *go;
+    char *p, *shadow;
+    size_t first, count, off;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+
+    pthread_barrier_wait(w->go);
+    for (size_t i = w->first; i < w->first + w->count; i++) {
+        ((volatile char *)w->p)[i * ps + w->off] = (char)(0x40 + i % 60);
+        if (w->shadow)
+            w->shadow[i * ps + w->off] = (char)(0x40 + i % 60);
+    }
+    return NULL;
+}
+
+Test(tier, eight_threads_distinct_pages)
+{
+    const size_t nthreads = 8, per = 16, n = nthreads * per + 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    pthread_t th[8];
+    struct writer w[8];
+    pthread_barrier_t go;
+    struct pmn_ctier_stats st;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    pthread_barrier_init(&go, NULL, (unsigned)nthreads);
+    for (size_t k = 0; k < nthreads; k++) {
+        /* interleaved: thread k writes pages k, k + 8, ... */
+        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .first = k * per,
+                               .count = per, .off = 11 + k};
+        cr_assert_eq(pthread_create(&th[k], NULL, writer_main, &w[k]), 0);
+    }
+    for (size_t k = 0; k < nthreads; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&go);
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, nthreads * per, "%llu write promotions for %zu pages",
+                 ull(st.write_promotions), nthreads * per);
+    cr_assert_eq(st.write_failures, 0);
+    cr_assert_eq(st.logical_bytes, (n - nthreads * per) * ps);
+    assert_intact(p, shadow, n, "8 writers");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, eight_threads_one_page)
+{
+    const size_t nthreads = 8, n = 4;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    pthread_t th[8];
+    struct writer w[8];
+    pthread_barrier_t go;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    pthread_barrier_init(&go, NULL, (unsigned)nthreads);
+    for (size_t k = 0; k < nthreads; k++) {
+        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .first = 2, .count = 1,
+                               .off = 100 + k};
+        cr_assert_eq(pthread_create(&th[k], NULL, writer_main, &w[k]), 0);
+    }
+    for (size_t k = 0; k < nthreads; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&go);
+    cr_assert_eq(stats(t).write_promotions, 1, "one page, %llu promotions",
+                 ull(stats(t).write_promotions));
+    cr_assert_eq(stats(t).logical_bytes, (n - 1) * ps);
+    assert_intact(p, shadow, n, "8 writers on one page");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- with the allocators ---- */
+
+Test(tier, arena_region)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    struct pmn_backing_params *bp;
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    struct pmn_where w;
+    char *p, *shadow = malloc(n * ps);
+    int err;
+
+    cr_assert_eq(pmn_backing_params_new(&bp), 0);
+    cr_assert_eq(pmn_backing_params_set_type(bp, PMN_BACKING_ANON), 0);
+    cr_assert_eq(pmn_backing_params_set_node(bp, 0), 0);
+    err = pmn_backing_new(ctx, bp, &b);
+    pmn_backing_params_free(bp);
+    cr_assert_eq(err, 0, "backing on node 0: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    p = pmn_arena_aligned_alloc(a, ps, n * ps);
+    cr_assert_not_null(p);
+    ctier_fill_text(p, n * ps, ps, 0);
+    memcpy(shadow, p, n * ps);
+
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, 0, "demote an arena object: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_where(p, n * ps, &w), 0);
+    cr_assert_eq(w.pages, n);
+    cr_assert_eq(pmn_where_pages_on(&w, 0), n, "%llu of %zu pages on node 0 (the tier)",
+                 ull(pmn_where_pages_on(&w, 0)), n);
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    (void)read_all(p, n);
+    cr_assert_eq(stats(t).write_promotions, 0);
+    poke(p, shadow, 3, 0, 'a');
+    poke(p, shadow, 12, 5, 'b');
+    cr_assert_eq(stats(t).write_promotions, 2);
+    assert_intact(p, shadow, n, "arena object");
+    /* a neighbour object in the same arena is untouched by all this */
+    char *q = pmn_arena_malloc(a, 1000);
+    cr_assert_not_null(q);
+    memset(q, 1, 1000);
+    cr_assert_eq(stats(t).write_promotions, 2);
+    cr_assert_eq(pmn_ctier_promote(t, p, n * ps, -1), 0);
+    cr_assert_eq(stats(t).logical_bytes, 0);
+    cr_assert_eq(pmn_free(p), 0);
+    cr_assert_eq(pmn_free(q), 0);
+    pmn_ctier_close(t);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- stats as JSON ---- */
+
+static bool json_has(const char *json, const char *key, const char *value)
+{
+    char pat[128];
+
+    snprintf(pat, sizeof(pat), "\"%s\": %s", key, value);
+    if (strstr(json, pat))
+        return true;
+    snprintf(pat, sizeof(pat), "\"%s\":%s", key, value);
+    return strstr(json, pat) != NULL;
+}
+
+Test(tier, stats_json)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = text_region(n, 0, NULL), buf[2048], small[16], num[64];
+    struct pmn_ctier_stats st;
+    const char *py = getenv("PMN_PYTHON");
+    int len;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    poke(p, NULL, 1, 0, 'x');
+    st = stats(t);
+    len = pmn_ctier_stats_json(&st, buf, sizeof(buf));
+    cr_assert(len > 0 && (size_t)len < sizeof(buf), "json length %d", len);
+    cr_assert_eq(strlen(buf), (size_t)len);
+    cr_assert_eq(pmn_ctier_stats_json(&st, NULL, 0), len);
+    cr_assert_eq(pmn_ctier_stats_json(&st, small, sizeof(small)), len);
+    cr_assert_eq(strlen(small), sizeof(small) - 1, "truncated output not terminated");
+    cr_assert_eq(pmn_ctier_stats_json(NULL, buf, sizeof(buf)), -EINVAL);
+
+    cr_assert_eq(buf[0], '{');
+    cr_assert_eq(buf[len - 1], '}');
+    const struct { const char *k; uint64_t v; } keys[] = {
+        {"logical_bytes", st.logical_bytes}, {"physical_bytes", st.physical_bytes},
+        {"capacity_bytes", st.capacity_bytes}, {"demotions", st.demotions},
+        {"demoted_pages", st.demoted_pages}, {"promotions", st.promotions},
+        {"write_promotions", st.write_promotions}, {"write_failures", st.write_failures},
+        {"refusals", st.refusals},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(num, sizeof(num), "%llu", ull(keys[i].v));
+        cr_assert(json_has(buf, keys[i].k, num), "\"%s\": %s missing in %s", keys[i].k, num, buf);
+    }
+    cr_assert(strstr(buf, "\"ratio\""), "no ratio in %s", buf);
+
+    if (py != NULL && *py) {
+        char cmd[4096], path[] = "/tmp/ctier-json-XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, buf, (size_t)len), len);
+        close(fd);
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' -c 'import json,sys\n"
+                 "d = json.load(open(sys.argv[1]))\n"
+                 "assert isinstance(d, dict), d\n"
+                 "want = {\"logical_bytes\": %llu, \"write_promotions\": %llu, \"demotions\": %llu,"
+                 " \"demoted_pages\": %llu, \"refusals\": %llu}\n"
+                 "for k, v in want.items():\n"
+                 "    assert d[k] == v, (k, d[k], v)\n"
+                 "assert abs(d[\"ratio\"] - %.6f) < 0.01, d[\"ratio\"]\n"
+                 "for k, v in d.items():\n"
+                 "    assert isinstance(v, (int, float)) and v >= 0, (k, v)\n' '%s'",
+                 py, ull(st.logical_bytes), ull(st.write_promotions), ull(st.demotions),
+                 ull(st.demoted_pages), ull(st.refusals), st.ratio, path);
+        int rc = system(cmd);
+        unlink(path);
+        cr_assert_eq(rc, 0, "python3 rejected %s", buf);
+    }
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- closing ---- */
+
+/* Everything in a child under alarm(10): a write that never returns ends
+ * the child with SIGALRM and the test fails instead of hanging. */
+static void in_child(void (*fn)(void), const char *what)
+{
+    int status;
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(10);
+        fn();
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+        cr_skip_test("no userfaultfd write-protection here");
+    cr_assert(!WIFSIGNALED(status), "%s: child killed by signal %d%s", what, WTERMSIG(status),
+              WTERMSIG(status) == SIGALRM ? " (a write hung)" : "");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child exit %d", what,
+              WEXITSTATUS(status));
+}
+
+#define CHILD_CHECK(cond)                                                     \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);        \
+            _exit(1);                                                         \
+        }                                                                     \
+    } while (0)
+
+static void close_then_write(void)
+{
+    const size_t n = 32;
+    struct pmn_ctx_params *pp;
+    struct pmn_ctx *ctx;
+    struct pmn_ctier_opts o = opts_node0(0);
+    struct pmn_ctier *t;
+    char *p, *shadow;
+    int err;
+
+    CHILD_CHECK(pmn_ctx_params_new(&pp) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_root(pp, "/") == 0);
+    CHILD_CHECK(pmn_ctx_params_set_flags(pp, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_node_kind(pp, 0, PMN_KIND_COMPRESSED) == 0);
+    CHILD_CHECK(pmn_ctx_new_params(&ctx, pp) == 0);
+    pmn_ctx_params_free(pp);
+    err = pmn_ctier_open(ctx, &o, &t);
+    if (err == PMN_E_NO_WRITE_CONTROL)
+        _exit(77);
+    CHILD_CHECK(err == 0);
+    p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHILD_CHECK(p != MAP_FAILED);
+    madvise(p, n * ps, MADV_NOHUGEPAGE);
+    ctier_fill_text(p, n * ps, ps, 0);
+    shadow = malloc(n * ps);
+    CHILD_CHECK(shadow != NULL);
+    memcpy(shadow, p, n * ps);
+    CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+    p[5 * ps] = 'w'; /* one promoted before close */
+    shadow[5 * ps] = 'w';
+    pmn_ctier_close(t);
+    for (size_t i = 0; i < n; i++) {
+        ((volatile char *)p)[i * ps + 7] = 'c';
+        shadow[i * ps + 7] = 'c';
+    }
+    CHILD_CHECK(memcmp(p, shadow, n * ps) == 0);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, close_leaves_pages_writable)
+{
+    in_child(close_then_write, "write after close");
+}
+
+/* The kernel writing into a demoted page (read(2) into it): the write lands
+ * (with kernel-mode userfaultfd faults) or read fails with EFAULT; it never
+ * hangs and never loses data. */
+static void kernel_write(void)
+{
+    const size_t n = 4;
+    struct pmn_ctx_params *pp;
+    struct pmn_ctx *ctx;
+    struct pmn_ctier_opts o = opts_node0(0);
+    struct pmn_ctier *t;
+    struct pmn_ctier_stats st;
+    char *p, msg[] = "written by the kernel";
+    int fds[2], err;
+    ssize_t got;
+
+    CHILD_CHECK(pmn_ctx_params_new(&pp) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_node_kind(pp, 0, PMN_KIND_COMPRESSED) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_flags(pp, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG) == 0);
+    CHILD_CHECK(pmn_ctx_new_params(&ctx, pp) == 0);
+    pmn_ctx_params_free(pp);
+    err = pmn_ctier_open(ctx, &o, &t);
+    if (err == PMN_E_NO_WRITE_CONTROL)
+        _exit(77);
+    CHILD_CHECK(err == 0);
+    p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHILD_CHECK(p != MAP_FAILED);
+    madvise(p, n * ps, MADV_NOHUGEPAGE);
+    ctier_fill_text(p, n * ps, ps, 0);
+    CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+    CHILD_CHECK(pipe(fds) == 0);
+    CHILD_CHECK(write(fds[1], msg, sizeof(msg)) == (ssize_t)sizeof(msg));
+    got = read(fds[0], p + ps + 10, sizeof(msg));
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    if (got == (ssize_t)sizeof(msg)) {
+        CHILD_CHECK(memcmp(p + ps + 10, msg, sizeof(msg)) == 0);
+        CHILD_CHECK(st.write_promotions == 1);
+        printf("kernel write into a demoted page: promoted\n");
+    } else {
+        CHILD_CHECK(got < 0 && errno == EFAULT);
+        CHILD_CHECK(st.write_promotions == 0);
+        printf("kernel write into a demoted page: EFAULT (user-mode-only userfaultfd)\n");
+    }
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, kernel_writes_into_demoted_page)
+{
+    in_child(kernel_write, "read(2) into a demoted page");
+}
+
+/* ---- a cold cache's life: demote, get hot, go cold again ---- */
+
+Test(tier, redemote_after_every_page_was_written_back)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    int err;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    for (size_t i = 0; i < n; i++)
+        poke(p, shadow, i, 0, 'h');
+    cr_assert_eq(stats(t).write_promotions, n);
+    cr_assert_eq(stats(t).logical_bytes, 0);
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, 0, "demote again after every page came back by write: %s",
+                 pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    poke(p, shadow, 2, 1, 'j');
+    cr_assert_eq(stats(t).write_promotions, n + 1);
+    assert_intact(p, shadow, n, "second demotion");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, redemote_a_page_written_back)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    int err;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    poke(p, shadow, 3, 0, 'h');
+    cr_assert_eq(stats(t).logical_bytes, (n - 1) * ps);
+    err = pmn_ctier_demote(t, p + 3 * ps, ps);
+    cr_assert_eq(err, 0, "demote the one page that a write brought back: %s", pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    poke(p, shadow, 3, 1, 'k');
+    cr_assert_eq(stats(t).write_promotions, 2);
+    assert_intact(p, shadow, n, "page demoted twice");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, unmapped_range_is_forgotten)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = text_region(n, 0, NULL), *q;
+    int err;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    cr_assert_eq(munmap(p, n * ps), 0);
+    /* the address comes back as new memory */
+    q = mmap(p, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+             -1, 0);
+    cr_assert_eq(q, p);
+    ctier_fill_text(q, n * ps, ps, 50);
+    err = pmn_ctier_demote(t, q, n * ps);
+    cr_assert_eq(err, 0, "demote new memory at an address demoted and unmapped before: %s",
+                 pmn_strerror(err));
+    poke(q, NULL, 0, 0, 'n');
+    cr_assert_eq(stats(t).write_promotions, 1);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- transparent huge pages ---- */
+
+Test(tier, thp_region_promotes_per_page)
+{
+    const size_t huge = 2 * MiB, len = 2 * huge;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *raw, *p, *shadow;
+    size_t n, written[5] = {0, 1, 100, 511, 700};
+    struct pmn_ctier_stats st;
+    int err;
+
+    raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(raw, MAP_FAILED);
+    p = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (madvise(p, len, MADV_HUGEPAGE) != 0)
+        cr_skip_test("no transparent huge pages");
+    n = len / ps;
+    ctier_fill_text(p, len, ps, 0);
+    shadow = malloc(len);
+    memcpy(shadow, p, len);
+    err = pmn_ctier_demote(t, p, len);
+    cr_assert_eq(err, 0, "demote 4 MiB (THP): %s", pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, len);
+    (void)read_all(p, n);
+    cr_assert_eq(stats(t).write_promotions, 0);
+    for (size_t k = 0; k < 5; k++)
+        poke(p, shadow, written[k], 33, 'T');
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 5, "%llu write promotions", ull(st.write_promotions));
+    cr_assert_eq(st.logical_bytes, len - 5 * ps);
+    assert_intact(p, shadow, n, "THP region");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}

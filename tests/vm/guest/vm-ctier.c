@@ -1,0 +1,534 @@
+/*
+ * vm-ctier.c - the compressed tier on a real kernel with a real second node
+ * (runs inside the QEMU guest of tests/vm, topology cpuless-hmat).
+ *
+ * The CPU-less node is declared compressed with
+ * pmn_ctx_params_set_node_kind(p, NODE, PMN_KIND_COMPRESSED); written pages
+ * go back to the tier's default promote node, which must be node 0.
+ *
+ *   vm-ctier info NODE     kernel, NUMA balancing, userfaultfd modes, the tier's
+ *                          capacity (reported, never judged beyond opening)
+ *   vm-ctier flow NODE     demote 64 text pages: every page on NODE; reads (for about
+ *                          2 s) move nothing; one byte into 5 pages moves exactly those
+ *                          5 to node 0, the rest stays on NODE, the data is intact;
+ *                          explicit promote brings the rest back
+ *   vm-ctier refuse NODE   random data is refused (PMN_E_INCOMPRESSIBLE) and every page
+ *                          stays on node 0; writes to it promote nothing
+ *   vm-ctier threads NODE  8 threads write to 8 x 32 demoted pages at once: every write
+ *                          lands, exactly those pages on node 0, the others on NODE
+ *   vm-ctier arena NODE    an arena object (16 pages) demoted: on NODE, its undemoted
+ *                          neighbour object stays on node 0; a write brings exactly its
+ *                          page back
+ *   vm-ctier thp NODE      a 4 MiB THP-backed region: a write brings back its huge page (as documented), not
+ *                          its whole huge page
+ *   vm-ctier all NODE      every test above
+ *
+ * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
+ * guest lacks what the test needs (no node NODE, no userfaultfd write-protect).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../ctier/ctier-common.h"
+#include "pmnode.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define FAIL(...)                                     \
+    do {                                              \
+        fprintf(stderr, "FAIL: " __VA_ARGS__);        \
+        fputc('\n', stderr);                          \
+        exit(1);                                      \
+    } while (0)
+
+#define SKIP(...)                                     \
+    do {                                              \
+        printf("skip: " __VA_ARGS__);                 \
+        putchar('\n');                                \
+        exit(77);                                     \
+    } while (0)
+
+static size_t ps;
+static int cnode; /* the compressed node */
+
+static unsigned long long ull(uint64_t v)
+{
+    return (unsigned long long)v;
+}
+
+static struct pmn_ctx *ctx_compressed(int node)
+{
+    struct pmn_ctx_params *p;
+    struct pmn_ctx *ctx;
+    int err;
+
+    if (pmn_ctx_params_new(&p) || pmn_ctx_params_set_node_kind(p, node, PMN_KIND_COMPRESSED))
+        FAIL("ctx params");
+    err = pmn_ctx_new_params(&ctx, p);
+    pmn_ctx_params_free(p);
+    if (err)
+        FAIL("pmn_ctx_new_params: %s", pmn_strerror(err));
+    if (pmn_node_get(ctx, node) == NULL)
+        SKIP("no node %d here", node);
+    if (pmn_node_kind(pmn_node_get(ctx, node)) != PMN_KIND_COMPRESSED)
+        FAIL("node %d not reported compressed after set_node_kind", node);
+    return ctx;
+}
+
+static struct pmn_ctier *tier_open(struct pmn_ctx *ctx)
+{
+    struct pmn_ctier_opts o;
+    struct pmn_ctier *t;
+    int err;
+
+    memset(&o, 0, sizeof(o));
+    o.struct_size = sizeof(o);
+    o.node = cnode;
+    o.promote_node = -1; /* the default: must be node 0 here */
+    err = pmn_ctier_open(ctx, &o, &t);
+    if (err == PMN_E_NO_WRITE_CONTROL)
+        SKIP("no write control: %s", pmn_strerror(err));
+    if (err)
+        FAIL("pmn_ctier_open on node %d: %s", cnode, pmn_strerror(err));
+    if (pmn_ctier_node(t) != cnode)
+        FAIL("tier on node %d, asked for %d", pmn_ctier_node(t), cnode);
+    return t;
+}
+
+static struct pmn_ctier_stats stats(struct pmn_ctier *t)
+{
+    struct pmn_ctier_stats st;
+
+    if (pmn_ctier_stats(t, &st))
+        FAIL("pmn_ctier_stats");
+    return st;
+}
+
+static struct pmn_where where(const void *p, size_t len, const char *what)
+{
+    struct pmn_where w;
+    int err = pmn_where(p, len, &w);
+
+    if (err)
+        FAIL("%s: pmn_where: %s", what, pmn_strerror(err));
+    if (w.not_present || w.unknown || w.other)
+        FAIL("%s: %llu not present, %llu unknown, %llu other", what, ull(w.not_present),
+             ull(w.unknown), ull(w.other));
+    return w;
+}
+
+/* Page i of [p, p + n pages) on which node (pmn_where on that page alone). */
+static int node_of(const char *p, size_t i)
+{
+    struct pmn_where w = where(p + i * ps, ps, "one page");
+
+    return w.nnodes == 1 ? w.node[0].node : -1;
+}
+
+static void expect_counts(const char *p, size_t n, uint64_t on0, uint64_t oncn, const char *what)
+{
+    struct pmn_where w = where(p, n * ps, what);
+
+    if (pmn_where_pages_on(&w, 0) != on0 || pmn_where_pages_on(&w, cnode) != oncn)
+        FAIL("%s: %llu pages on node 0 (want %llu), %llu on node %d (want %llu)", what,
+             ull(pmn_where_pages_on(&w, 0)), ull(on0), ull(pmn_where_pages_on(&w, cnode)), cnode,
+             ull(oncn));
+}
+
+static char *region(size_t n, bool thp)
+{
+    size_t align = thp ? (2u << 20) : ps;
+    char *raw = mmap(NULL, n * ps + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0), *p;
+
+    if (raw == MAP_FAILED)
+        FAIL("mmap: %s", strerror(errno));
+    p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    madvise(p, n * ps, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    return p;
+}
+
+static char *text_region(size_t n, bool thp, char **shadow)
+{
+    char *p = region(n, thp);
+
+    ctier_fill_text(p, n * ps, ps, 0);
+    *shadow = malloc(n * ps);
+    if (*shadow == NULL)
+        FAIL("malloc");
+    memcpy(*shadow, p, n * ps);
+    expect_counts(p, n, n, 0, "first touch (the test runs on node 0's CPUs)");
+    return p;
+}
+
+static void intact(const char *p, const char *shadow, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(p + i * ps, shadow + i * ps, ps) != 0)
+            FAIL("%s: page %zu lost data", what, i);
+}
+
+static void poke(char *p, char *shadow, size_t i, size_t off, char v)
+{
+    ((volatile char *)p)[i * ps + off] = v;
+    shadow[i * ps + off] = v;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- info ---- */
+
+static void print_file(const char *label, const char *path)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "r");
+
+    if (f) {
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("ok: %s: %s\n", label, f ? buf : "(absent)");
+}
+
+static const char *uffd_mode(void)
+{
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    const char *mode = "userfaultfd-wp, user and kernel faults";
+
+    if (fd < 0) {
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        mode = "userfaultfd-wp, user faults only";
+    }
+    if (fd < 0)
+        return "none (no userfaultfd)";
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || !(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+        mode = "none (userfaultfd without write-protect)";
+    close(fd);
+    return mode;
+}
+
+static int test_info(void)
+{
+    struct utsname u;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t;
+
+    uname(&u);
+    printf("ok: kernel %s %s\n", u.release, u.version);
+    print_file("numa_balancing", "/proc/sys/kernel/numa_balancing");
+    print_file("unprivileged_userfaultfd", "/proc/sys/vm/unprivileged_userfaultfd");
+    print_file("transparent_hugepage", "/sys/kernel/mm/transparent_hugepage/enabled");
+    printf("ok: write control: %s\n", uffd_mode());
+    t = tier_open(ctx);
+    printf("ok: tier on node %d, capacity %llu bytes\n", pmn_ctier_node(t),
+           ull(stats(t).capacity_bytes));
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* ---- flow ---- */
+
+static int test_flow(void)
+{
+    const size_t n = 64, written[5] = {0, 1, 31, 32, 63};
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *shadow, *p = text_region(n, false, &shadow);
+    struct pmn_ctier_stats st;
+    unsigned long sum = 0;
+    double t0;
+    int err, reads = 0;
+
+    err = pmn_ctier_demote(t, p, n * ps);
+    if (err)
+        FAIL("demote 64 text pages: %s", pmn_strerror(err));
+    expect_counts(p, n, 0, n, "after demotion");
+    st = stats(t);
+    if (st.logical_bytes != n * ps || st.demoted_pages != n)
+        FAIL("after demotion: logical %llu, demoted_pages %llu", ull(st.logical_bytes),
+             ull(st.demoted_pages));
+    printf("ok: demote: all %zu pages on node %d (ratio %.2f)\n", n, cnode, st.ratio);
+
+    /* Reads for about 2 s (NUMA balancing has time to act, if it would). */
+    t0 = now();
+    do {
+        for (size_t i = 0; i < n * ps; i += 64)
+            sum += ((volatile unsigned char *)p)[i];
+        reads++;
+    } while (now() - t0 < 2.0);
+    intact(p, shadow, n, "after reads");
+    st = stats(t);
+    if (st.write_promotions != 0)
+        FAIL("reads: %llu write promotions", ull(st.write_promotions));
+    expect_counts(p, n, 0, n, "after reads");
+    printf("ok: reads: %d passes over %zu pages, nothing moved (sum %lu)\n", reads, n, sum);
+
+    for (size_t k = 0; k < 5; k++)
+        poke(p, shadow, written[k], 1000 + k, (char)('a' + k));
+    st = stats(t);
+    if (st.write_promotions != 5 || st.write_failures != 0)
+        FAIL("5 written pages: %llu write promotions, %llu failures", ull(st.write_promotions),
+             ull(st.write_failures));
+    expect_counts(p, n, 5, n - 5, "after 5 writes");
+    for (size_t k = 0; k < 5; k++)
+        if (node_of(p, written[k]) != 0)
+            FAIL("written page %zu on node %d", written[k], node_of(p, written[k]));
+    intact(p, shadow, n, "after writes");
+    if (st.logical_bytes != (n - 5) * ps)
+        FAIL("logical %llu after 5 writes", ull(st.logical_bytes));
+    printf("ok: write: exactly the 5 written pages on node 0, %zu still on node %d, data intact\n",
+           n - 5, cnode);
+
+    err = pmn_ctier_promote(t, p, n * ps, -1);
+    if (err)
+        FAIL("promote: %s", pmn_strerror(err));
+    expect_counts(p, n, n, 0, "after promote");
+    st = stats(t);
+    if (st.logical_bytes != 0 || st.write_promotions != 5)
+        FAIL("after promote: logical %llu, write promotions %llu", ull(st.logical_bytes),
+             ull(st.write_promotions));
+    for (size_t i = 0; i < n; i++)
+        poke(p, shadow, i, 7, 'P');
+    intact(p, shadow, n, "after promote");
+    if (stats(t).write_promotions != 5)
+        FAIL("writes after promote counted");
+    printf("ok: promote: all %zu pages back on node 0\n", n);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* ---- refuse ---- */
+
+static int test_refuse(void)
+{
+    const size_t n = 32;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *p = region(n, false), *shadow = malloc(n * ps);
+    int err;
+
+    ctier_fill_random(p, n * ps, 77);
+    memcpy(shadow, p, n * ps);
+    err = pmn_ctier_demote(t, p, n * ps);
+    if (err != PMN_E_INCOMPRESSIBLE)
+        FAIL("random data: %s, want PMN_E_INCOMPRESSIBLE", pmn_strerror(err));
+    expect_counts(p, n, n, 0, "refused");
+    for (size_t i = 0; i < n; i++)
+        poke(p, shadow, i, 5, 'r');
+    intact(p, shadow, n, "refused");
+    if (stats(t).write_promotions || stats(t).refusals != 1 || stats(t).logical_bytes)
+        FAIL("refused: %llu write promotions, %llu refusals, %llu logical",
+             ull(stats(t).write_promotions), ull(stats(t).refusals),
+             ull(stats(t).logical_bytes));
+    printf("ok: refuse: random data refused, all %zu pages still on node 0\n", n);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* ---- threads ---- */
+
+struct writer {
+    pthread_barrier_t *go;
+    char *p, *shadow;
+    size_t k, stride, count;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+
+    pthread_barrier_wait(w->go);
+    for (size_t j = 0; j < w->count; j++) {
+        size_t i = w->k + j * w->stride, off = 64 + w->k;
+        ((volatile char *)w->p)[i * ps + off] = (char)('0' + w->k);
+        w->shadow[i * ps + off] = (char)('0' + w->k); /* distinct bytes: no race */
+    }
+    return NULL;
+}
+
+static int test_threads(void)
+{
+    const size_t nth = 8, per = 32, n = 2 * nth * per;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *shadow, *p = text_region(n, false, &shadow);
+    pthread_t th[8];
+    struct writer w[8];
+    pthread_barrier_t go;
+    struct pmn_ctier_stats st;
+    int err;
+
+    err = pmn_ctier_demote(t, p, n * ps);
+    if (err)
+        FAIL("demote: %s", pmn_strerror(err));
+    expect_counts(p, n, 0, n, "threads: after demotion");
+    pthread_barrier_init(&go, NULL, (unsigned)nth);
+    /* thread k writes pages k, k + 16, k + 32, ...: interleaved, half the region */
+    for (size_t k = 0; k < nth; k++) {
+        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .k = k, .stride = 2 * nth,
+                               .count = per};
+        if (pthread_create(&th[k], NULL, writer_main, &w[k]))
+            FAIL("pthread_create");
+    }
+    for (size_t k = 0; k < nth; k++)
+        pthread_join(th[k], NULL);
+    st = stats(t);
+    if (st.write_promotions != nth * per || st.write_failures)
+        FAIL("threads: %llu write promotions (want %zu), %llu failures",
+             ull(st.write_promotions), nth * per, ull(st.write_failures));
+    expect_counts(p, n, nth * per, n - nth * per, "threads: after writes");
+    for (size_t i = 0; i < n; i++) {
+        int want = i % (2 * nth) < nth ? 0 : cnode;
+        if (node_of(p, i) != want)
+            FAIL("threads: page %zu on node %d, want %d", i, node_of(p, i), want);
+    }
+    intact(p, shadow, n, "threads");
+    printf("ok: threads: 8 writers, %zu pages promoted, %zu untouched still on node %d\n",
+           nth * per, n - nth * per, cnode);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* ---- arena ---- */
+
+static int test_arena(void)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    struct pmn_backing_params *bp;
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    char *p, *q, *shadow = malloc(n * ps);
+    struct pmn_where w;
+    int err;
+
+    if (pmn_backing_params_new(&bp) || pmn_backing_params_set_type(bp, PMN_BACKING_ANON) ||
+        pmn_backing_params_set_node(bp, 0))
+        FAIL("backing params");
+    err = pmn_backing_new(ctx, bp, &b);
+    pmn_backing_params_free(bp);
+    if (err)
+        FAIL("backing on node 0: %s", pmn_strerror(err));
+    if (pmn_arena_new(b, NULL, &a))
+        FAIL("arena");
+    /* a neighbour object in the same extent, not demoted */
+    q = pmn_arena_malloc(a, 3000);
+    if (q == NULL)
+        FAIL("arena neighbour: %s", strerror(errno));
+    memset(q, 0x11, 3000);
+    p = pmn_arena_aligned_alloc(a, ps, n * ps);
+    if (p == NULL)
+        FAIL("arena object: %s", strerror(errno));
+    ctier_fill_text(p, n * ps, ps, 0);
+    memcpy(shadow, p, n * ps);
+    err = pmn_ctier_demote(t, p, n * ps);
+    if (err)
+        FAIL("demote arena object: %s", pmn_strerror(err));
+    expect_counts(p, n, 0, n, "arena object demoted");
+    w = where(q, 3000, "neighbour");
+    if (pmn_where_pages_on(&w, 0) != w.pages)
+        FAIL("arena: demoting a %zu-page object moved its undemoted neighbour (%p, object %p) "
+             "to node %d: %llu of %llu pages off node 0", n, (void *)q, (void *)p, cnode,
+             ull(w.pages - pmn_where_pages_on(&w, 0)), ull(w.pages));
+    poke(p, shadow, 6, 0, 'A');
+    expect_counts(p, n, 1, n - 1, "arena object written");
+    if (node_of(p, 6) != 0 || stats(t).write_promotions != 1)
+        FAIL("arena: written page on node %d, %llu promotions", node_of(p, 6),
+             ull(stats(t).write_promotions));
+    intact(p, shadow, n, "arena");
+    printf("ok: arena: object's %zu pages on node %d; the written one back on node 0\n", n, cnode);
+    if (pmn_ctier_promote(t, p, n * ps, -1))
+        FAIL("arena promote");
+    pmn_free(p);
+    pmn_free(q);
+    pmn_ctier_close(t);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+/* ---- THP ---- */
+
+static int test_thp(void)
+{
+    const size_t n = (4u << 20) / 4096;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *shadow, *p = text_region(n, true, &shadow);
+    int err;
+
+    err = pmn_ctier_demote(t, p, n * ps);
+    if (err)
+        FAIL("thp: demote 4 MiB: %s", pmn_strerror(err));
+    expect_counts(p, n, 0, n, "thp: after demotion");
+    poke(p, shadow, 3, 0, 'H');
+    if (stats(t).write_promotions != 1)
+        FAIL("thp: %llu write promotions", ull(stats(t).write_promotions));
+    /* include/pmnode.h: the kernel migrates a THP whole, so the written
+     * page's 2 MiB page comes back; the stats must say so, exactly. */
+    expect_counts(p, n, 512, n - 512, "thp: one page written");
+    if (stats(t).logical_bytes != (uint64_t)(n - 512) * ps)
+        FAIL("thp: logical_bytes %llu, want %llu", ull(stats(t).logical_bytes),
+             ull((uint64_t)(n - 512) * ps));
+    intact(p, shadow, n, "thp");
+    printf("ok: thp: a write in a huge page brought back that huge page, accounted exactly\n");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; int (*fn)(void); } tests[] = {
+        {"info", test_info},     {"flow", test_flow},   {"refuse", test_refuse},
+        {"threads", test_threads}, {"arena", test_arena}, {"thp", test_thp},
+    };
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ps = (size_t)sysconf(_SC_PAGESIZE);
+    if (argc != 3) {
+        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|all NODE\n");
+        return 2;
+    }
+    cnode = atoi(argv[2]);
+    if (cnode == 0)
+        FAIL("the compressed node must not be node 0 (the promote node)");
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (strcmp(argv[1], "all") == 0 || strcmp(argv[1], tests[i].name) == 0) {
+            if (strcmp(argv[1], "all") != 0)
+                return tests[i].fn();
+            tests[i].fn();
+        }
+    if (strcmp(argv[1], "all") == 0)
+        return 0;
+    fprintf(stderr, "vm-ctier: unknown test %s\n", argv[1]);
+    return 2;
+}
