@@ -30,6 +30,7 @@
 #include <lz4.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -70,6 +71,7 @@ struct pmn_ctier {
     struct crange *ranges;
     struct pmn_ctier_stats st;
     double physical; /* exact sum behind st.physical_bytes */
+    atomic_int in_event; /* the handler has read events it has not applied yet */
 };
 
 int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
@@ -224,7 +226,13 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
     for (uintptr_t a = lo; a < hi && n < 512; a += t->page)
         if (bit_test(r->bits, (a - r->start) / t->page))
             pages[n++] = (void *)a;
-    if (n == 0 || syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
+    if (n == 0)
+        return;
+    /* A huge page moves whole: if one other demoted page of the block is
+     * still on the tier, nothing else came along and one query is enough. */
+    if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, status, 0) == 0 && status[0] == t->node)
+        return;
+    if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
         if (status[i] >= 0 && status[i] != t->node) {
@@ -310,8 +318,12 @@ static void *handler_main(void *arg)
         }
         if (pfd[1].revents)
             break;
+        /* munmap() returns once its event is read, before it is applied:
+         * a demotion racing with it waits on this flag (see below). */
+        atomic_store(&t->in_event, 1);
         n = read(t->uffd, msg, sizeof(msg));
         if (n < 0) {
+            atomic_store(&t->in_event, 0);
             if (errno == EAGAIN || errno == EINTR)
                 continue;
             break;
@@ -326,6 +338,7 @@ static void *handler_main(void *arg)
                 handle_write(t, (uintptr_t)msg[i].arg.pagefault.address);
             }
         }
+        atomic_store(&t->in_event, 0);
     }
     return NULL;
 }
@@ -538,6 +551,13 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
     pthread_mutex_lock(&t->lock);
     err = clear_overlaps(t, start, len);
+    for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
+        /* An unmap of this memory may be read but not yet applied. */
+        pthread_mutex_unlock(&t->lock);
+        usleep(500);
+        pthread_mutex_lock(&t->lock);
+        err = clear_overlaps(t, start, len);
+    }
     if (err) {
         pthread_mutex_unlock(&t->lock);
         return err;
@@ -672,16 +692,45 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             pp = &r->next;
             continue;
         }
-        for (uintptr_t pg = a; pg < b; pg += t->page) {
-            size_t i = (pg - r->start) / t->page;
-            if (!bit_test(r->bits, i))
-                continue;
-            int e = move_one((void *)pg, node);
-            if (e && !err)
-                err = e;
-            page_left(t, r, i);
+        /* One move_pages call per CHUNK pages: each migrating call costs a
+         * kernel-wide LRU drain, so per-page calls are ~100x slower. */
+        bool all_moved = true;
+        for (uintptr_t pg = a; pg < b;) {
+            void *pages[CHUNK];
+            int nodes[CHUNK], status[CHUNK];
+            size_t n = 0;
+            for (; pg < b && n < CHUNK; pg += t->page)
+                if (bit_test(r->bits, (pg - r->start) / t->page)) {
+                    pages[n] = (void *)pg;
+                    status[n] = -EIO; /* unless move_pages says otherwise */
+                    nodes[n++] = node;
+                }
+            if (n == 0)
+                break;
+            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
+                errno != ENOENT && !err)
+                err = -errno;
+            for (size_t k = 0; k < n; k++) {
+                uintptr_t at = (uintptr_t)pages[k];
+                if (status[k] == node || status[k] == -ENOENT) {
+                    page_left(t, r, (at - r->start) / t->page);
+                } else {
+                    /* stays on the tier, and so stays protected */
+                    all_moved = false;
+                    if (!err)
+                        err = status[k] < 0 ? status[k] : -EAGAIN;
+                }
+            }
         }
-        uffd_wp(t->uffd, a, b - a, false);
+        /* Lift protection on what came back: one call for the span when
+         * everything moved, else page by page around what did not. */
+        if (all_moved) {
+            uffd_wp(t->uffd, a, b - a, false);
+        } else {
+            for (uintptr_t pg = a; pg < b; pg += t->page)
+                if (!bit_test(r->bits, (pg - r->start) / t->page))
+                    uffd_wp(t->uffd, pg, t->page, false);
+        }
         if (r->ndemoted == 0) { /* the whole range is back: forget it */
             pmn_prim_bind((void *)r->start, r->npages * t->page, node);
             struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
