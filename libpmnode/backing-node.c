@@ -49,13 +49,18 @@ static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
     if (b->huge_size == 0)
         (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     err = pmn_prim_bind(r->addr, r->size, node);
-    if (err == 0)
+    if (err == 0 && !r->lazy)
         err = populate(b, r->addr, r->size, b->huge_size ? b->huge_size : b->page);
     if (err) {
         pmn_prim_unmap(r->addr, r->size);
         r->addr = NULL;
     }
     return err;
+}
+
+int pmn__node_populate(struct pmn_backing *b, void *addr, size_t len)
+{
+    return populate(b, addr, len, b->huge_size ? b->huge_size : b->page);
 }
 
 static int anon_unmap(struct pmn_backing *b, struct pmn_region *r)
@@ -81,7 +86,7 @@ static int memfd_map(struct pmn_backing *b, struct pmn_region *r, int node)
     /* On a shared mapping mbind sets the shmem object's own policy, so
      * pages are placed the same whoever faults them. */
     err = pmn_prim_bind(r->addr, r->size, node);
-    if (err == 0)
+    if (err == 0 && !r->lazy)
         err = populate(b, r->addr, r->size, b->page);
     if (err == 0)
         return 0;

@@ -352,7 +352,7 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
     r->populate_ns = pmn_prim_now_ns() - t0;
     r->node = node;
     r->slot = slot;
-    if (b->verify) {
+    if (b->verify && !r->lazy) {
         t0 = pmn_prim_now_ns();
         /* One query per huge page: its head's node is the whole page's. */
         err = pmn__verify(r->addr, r->size, b->huge_size ? b->huge_size : b->page, node,
@@ -406,7 +406,8 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
     return 0;
 }
 
-static int region_map(struct pmn_backing *b, size_t size, size_t align, struct pmn_region **out)
+static int region_map(struct pmn_backing *b, size_t size, size_t align, bool lazy,
+                      struct pmn_region **out)
 {
     struct pmn_region *r;
     int err, first = 0;
@@ -415,6 +416,7 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, struct p
     if (err)
         return err;
     r->align = align;
+    r->lazy = lazy && b->type != PMN_BACKING_DAX;
     if (b->type == PMN_BACKING_DAX) {
         r->slot = 0;
         r->node = b->nodes[0];
@@ -438,7 +440,7 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, struct p
 
 int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
 {
-    return region_map(b, size, 0, out);
+    return region_map(b, size, 0, false, out);
 }
 
 int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
@@ -446,7 +448,42 @@ int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
 {
     if (align & (align - 1))
         return -EINVAL;
-    return region_map(b, size, align, out);
+    return region_map(b, size, align, false, out);
+}
+
+int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
+                         struct pmn_region **out)
+{
+    if (align & (align - 1))
+        return -EINVAL;
+    return region_map(b, size, align, true, out);
+}
+
+int pmn__node_populate(struct pmn_backing *b, void *addr, size_t len);
+
+int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
+{
+    struct pmn_backing *b = r->b;
+    char *at = (char *)r->addr + off;
+    uint64_t misplaced = 0;
+    int err;
+
+    if (!r->lazy)
+        return 0;
+    if (off > r->size || len > r->size - off)
+        return -EINVAL;
+    err = pmn__node_populate(b, at, len);
+    if (err)
+        return err;
+    if (!b->verify)
+        return 0;
+    err = pmn__verify(at, len, b->huge_size ? b->huge_size : b->page, r->node, &misplaced);
+    if (err == 0 && misplaced) {
+        pmn__log(b->ctx, 1, "%llu pages populated for node %d are elsewhere",
+                 (unsigned long long)misplaced, r->node);
+        err = PMN_E_MISPLACED;
+    }
+    return err;
 }
 
 int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,

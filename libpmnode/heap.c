@@ -199,7 +199,17 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     struct pmn__segment *seg;
     struct pmn_region *r;
 
-    if (pmn__region_map_aligned(h->b, size, align, &r) != 0) {
+    /* Small segments are populated a slice at a time, as pages are handed
+     * out (slices_take): a process with a small heap does not pay 4 MiB of
+     * resident memory up front.  Populating still uses MADV_POPULATE_WRITE
+     * and is verified, so a node that cannot give a page is an error. */
+    if ((large ? pmn__region_map_aligned(h->b, size, align, &r)
+               : pmn__region_map_lazy(h->b, size, align, &r)) != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!large && pmn__region_populate(r, 0, PMN__SLICE_SIZE) != 0) {
+        pmn_region_unmap(r);
         errno = ENOMEM;
         return NULL;
     }
@@ -211,6 +221,7 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     seg->size = pmn_region_size(r);
     seg->large = large;
     seg->free_slices = large ? 0 : ~(uint64_t)1; /* slice 0 is this header */
+    seg->populated = large ? ~(uint64_t)0 : 1;
     note_resident(h, seg->size);
     pmn__segmap_add((uintptr_t)seg, seg->size);
     return seg;
@@ -266,6 +277,16 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n)
         seg_link(&h->segments, seg);
         h->empty_segments++;
         at = find_run(seg->free_slices, n);
+    }
+    {
+        uint64_t bits = ((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at;
+        if ((seg->populated & bits) != bits) {
+            /* First use of these slices: populate (and verify) them now. */
+            if (pmn__region_populate(seg->region, (size_t)at << PMN__SLICE_SHIFT,
+                                     (size_t)n << PMN__SLICE_SHIFT) != 0)
+                return NULL;
+            seg->populated |= bits;
+        }
     }
     if (seg->free_slices == ALL_SLICES)
         h->empty_segments--;

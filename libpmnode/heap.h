@@ -67,6 +67,7 @@ struct pmn__segment {
     struct pmn_region *region;
     size_t size;                       /* whole segment (large: > SEG_SIZE) */
     uint64_t free_slices;              /* bit i: slice i free (guarded by heap lock) */
+    uint64_t populated;                /* bit i: slice i populated and verified */
     bool large;
     struct pmn__segment *next, *prev;  /* heap's segment list */
     struct pmn__page *slice_page[PMN__SLICES];
@@ -213,9 +214,12 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
     }
 }
 
-/* backing.c: a region whose address is a multiple of @align. */
+/* backing.c: a region whose address is a multiple of @align; the lazy
+ * one is bound but populated later with pmn__region_populate. */
 int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
                             struct pmn_region **out);
+int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
+                         struct pmn_region **out);
 
 /* ---- fast paths ---- */
 

@@ -50,6 +50,7 @@ struct pmn_region {
     uint64_t dax_offset;
     uint64_t populate_ns, verify_ns;
     size_t align; /* address alignment asked for (0: the granule's) */
+    bool lazy;    /* mapped and bound, populated later piece by piece */
 };
 
 /* What each backing type provides. */
@@ -60,6 +61,10 @@ struct pmn__backing_ops {
     /* Unmap what map() set up. */
     int (*unmap)(struct pmn_backing *b, struct pmn_region *r);
 };
+
+/* Populate and verify [off, off+len) of a lazily mapped region (heap.c
+ * populates a segment's slices as it hands them out).  0 or a code. */
+int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);
 
 extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb,
     pmn__ops_dax;

@@ -21,6 +21,15 @@
 #include "pmn-config.h"
 #include "topology.h"
 
+/* The preload shim's copy (PMN_LITE) reads sysfs only: libdaxctl and libcxl
+ * would pull libkmod, libudev and libcrypto into every program it runs. */
+#ifdef PMN_LITE
+#undef PMN_HAVE_DAXCTL
+#define PMN_HAVE_DAXCTL 0
+#undef PMN_HAVE_CXL
+#define PMN_HAVE_CXL 0
+#endif
+
 #if PMN_HAVE_DAXCTL
 #include <daxctl/libdaxctl.h>
 #endif

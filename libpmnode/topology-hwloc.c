@@ -15,6 +15,17 @@
  * A failure here is never fatal: the caller records a problem and the
  * kinds come from sysfs alone.
  */
+#include "topology.h"
+
+#ifdef PMN_LITE
+/* The preload shim's copy: no hwloc in every program it runs (contexts
+ * there are created with PMN_CTX_NO_HWLOC anyway). */
+int pmn__hwloc_probe(struct pmn_ctx *ctx)
+{
+    (void)ctx;
+    return PMN_E_HWLOC;
+}
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <hwloc.h>
@@ -174,3 +185,4 @@ int pmn__hwloc_probe(struct pmn_ctx *ctx)
         return hwloc_walk(set_subtype, ctx);
     return hwloc_in_child(ctx);
 }
+#endif /* PMN_LITE */
