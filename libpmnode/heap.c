@@ -193,7 +193,8 @@ static void note_resident(struct pmn__heap *h, size_t more)
         ;
 }
 
-/* Map a segment of @size (>= SEG_SIZE) aligned to @align; lock held. */
+/* Map a segment of @size aligned to @align.  Touches only atomics and the
+ * (thread-safe) backing, so large segments are mapped without the lock. */
 static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large)
 {
     struct pmn__segment *seg;
@@ -518,8 +519,17 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    if (seg == NULL)
-        seg = h->dead || over_cap(h, total) ? NULL : seg_map(h, total, seg_align, true);
+    if (seg == NULL && !h->dead && !over_cap(h, total)) {
+        /* Map, populate and verify without the lock: other threads keep
+         * allocating meanwhile (the cap check is a snapshot). */
+        pthread_mutex_unlock(&h->lock);
+        seg = seg_map(h, total, seg_align, true);
+        pthread_mutex_lock(&h->lock);
+        if (seg != NULL && h->dead) {
+            seg_release(h, seg);
+            seg = NULL;
+        }
+    }
     if (seg != NULL) {
         seg_link(&h->large, seg);
         atomic_fetch_add_explicit(&h->active, seg->size, memory_order_relaxed);
