@@ -503,7 +503,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
      * populate and verify of the whole object. */
     seg = NULL;
     for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
-        if (c->size >= total && c->size / 2 <= total && ((uintptr_t)c % seg_align) == 0) {
+        if (c->size >= total && c->size / 4 <= total && ((uintptr_t)c % seg_align) == 0) {
             seg_unlink(&h->large_cache, c);
             h->nlarge_cache--;
             seg = c;
@@ -570,7 +570,7 @@ __attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *
     pthread_mutex_lock(&h->lock);
     seg_unlink(&h->large, seg);
     atomic_fetch_sub_explicit(&h->active, seg->size, memory_order_relaxed);
-    if (h->release_empty && (h->nlarge_cache >= 4 || seg->size > (64u << 20))) {
+    if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
         seg_release(h, seg);
     } else {
         seg->pages[0].live = 0; /* a stale pointer into it is not an object */
