@@ -1,6 +1,7 @@
 #!/bin/sh
 # Set up, build, and run every test suite (unit, fixture, system, vm), then
-# unit, fixture and system again under AddressSanitizer+UBSan, unit and api
+# unit, fixture and system again under AddressSanitizer+UBSan (not the shim:
+# ASan interposes malloc itself), the threaded tests
 # under ThreadSanitizer, unit/api/system in a debug_full build, and the C
 # tests of unit, api and system plus the CLI on every fixture under valgrind.
 # Ends with one line "N passed, N failed, N skipped".
@@ -17,7 +18,7 @@ meson test -C build --no-suite valgrind --print-errorlogs --num-processes 2 || s
 ninja -C build-asan >/dev/null || exit 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
-    meson test -C build-asan --suite unit --suite fixture --suite system --print-errorlogs \
+    meson test -C build-asan --suite unit --suite fixture --suite system --no-suite shim --print-errorlogs \
     --num-processes 2 || status=1
 
 # Threads under ThreadSanitizer, and the allocator invariants checked after
@@ -35,7 +36,8 @@ meson test -C build-debug --suite unit --suite api --suite system --no-suite scr
 
 meson test -C build --suite valgrind --print-errorlogs --num-processes 2 --logbase vg-cli \
     || status=1
-meson test -C build --suite unit --suite api --suite system --no-suite script --print-errorlogs --num-processes 2 \
+meson test -C build --suite unit --suite api --suite system --no-suite script --no-suite shim \
+    --print-errorlogs --num-processes 2 \
     --logbase vg \
     --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --trace-children-skip=*/python3*,*/env,*/bash,*/sh' \
     || status=1
