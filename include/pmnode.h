@@ -727,8 +727,14 @@ PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
  *
  * Write control uses userfaultfd write-protection (Linux 5.7+, anonymous
  * private memory): a handler thread per tier receives write faults,
- * migrates the page with move_pages, and lifts the protection.  Where it
- * is unavailable, pmn_ctier_open() fails with PMN_E_NO_WRITE_CONTROL.
+ * migrates the page with move_pages, and lifts the protection.  Where
+ * userfaultfd is unavailable, the fallback is mprotect(PROT_READ) with a
+ * SIGSEGV handler that does the same in the faulting thread; it chains to
+ * any previous handler for faults that are not ours.  Its limits: a system
+ * call writing into demoted memory fails with EFAULT instead of promoting,
+ * unmapping demoted memory is not noticed (promote before unmapping), and
+ * every promoted page splits the mapping.  pmn_ctier_write_control() says
+ * which is in use.
  *
  * Before any page moves, a demotion is checked: the data is sampled
  * through LZ4 to estimate its ratio; data below the tier's minimum ratio
@@ -740,6 +746,13 @@ PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
  */
 /**@{*/
 struct pmn_ctier;
+
+/** How writes to demoted pages are caught. */
+enum pmn_ctier_wc {
+    PMN_CTIER_WC_AUTO = 0,  /**< userfaultfd where the kernel allows it, else mprotect */
+    PMN_CTIER_WC_UFFD,      /**< userfaultfd write-protect only */
+    PMN_CTIER_WC_MPROTECT,  /**< mprotect(PROT_READ) and a SIGSEGV handler */
+};
 
 /** When a write fault cannot promote its page (the target node is full). */
 enum pmn_ctier_on_full {
@@ -755,6 +768,7 @@ struct pmn_ctier_opts {
     double min_ratio;       /**< refuse data compressing worse than this; 0 = 1.5 */
     double reserve;         /**< fraction of capacity kept free; 0 = 0.05 */
     enum pmn_ctier_on_full on_full;
+    enum pmn_ctier_wc write_control; /**< mechanism; PMN_CTIER_WC_AUTO picks the best */
 };
 
 /**
@@ -770,9 +784,10 @@ PMN_API void pmn_ctier_close(struct pmn_ctier *t);
 PMN_API int pmn_ctier_node(const struct pmn_ctier *t);
 /**
  * The write-control mechanism in use: "userfaultfd-wp" (user and kernel
- * writes trap), or "userfaultfd-wp-user" (user-mode only: a system call
+ * writes trap), "userfaultfd-wp-user" (user-mode only: a system call
  * writing into demoted memory fails with EFAULT instead of promoting;
- * unprivileged processes where vm.unprivileged_userfaultfd is 0).
+ * unprivileged processes where vm.unprivileged_userfaultfd is 0), or
+ * "mprotect" (the fallback; see above).
  */
 PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
 

@@ -35,6 +35,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,6 +65,8 @@ struct pmn_ctier {
     size_t page;
     int uffd, stopfd;
     bool user_only;
+    bool mprotect_mode; /* the fallback: no userfaultfd */
+    int slot;           /* index in the SIGSEGV registry (mprotect mode) */
     pthread_t handler;
     bool handler_running;
     enum pmn_ctier_on_full on_full;
@@ -139,6 +143,15 @@ static int uffd_wp(int uffd, uintptr_t start, size_t len, bool protect)
  * program unmaps or discards is forgotten rather than counted forever. */
 #define WANT_FEATURES \
     (UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE)
+
+/* Write-protect or release pages, whichever mechanism the tier uses. */
+static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
+{
+    if (t->mprotect_mode)
+        return mprotect((void *)start, len, on ? PROT_READ : PROT_READ | PROT_WRITE) == 0 ? 0
+                                                                                          : -errno;
+    return uffd_wp(t->uffd, start, len, on);
+}
 
 static int uffd_open(int *out, bool *user_only)
 {
@@ -237,7 +250,7 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
     for (size_t i = 0; i < n; i++) {
         if (status[i] >= 0 && status[i] != t->node) {
             page_left(t, r, ((uintptr_t)pages[i] - r->start) / t->page);
-            uffd_wp(t->uffd, (uintptr_t)pages[i], t->page, false);
+            protect(t, (uintptr_t)pages[i], t->page, false);
         }
     }
 }
@@ -298,8 +311,84 @@ static void handle_write(struct pmn_ctier *t, uintptr_t addr)
         settle_huge(t, r, page);
     }
     /* Lifting the protection wakes the writer. */
-    uffd_wp(t->uffd, page, t->page, false);
+    protect(t, page, t->page, false);
     pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the mprotect fallback ----
+ *
+ * A SIGSEGV handler must find the tier from the faulting address alone, so
+ * the fallback keeps a small process-wide registry of tiers (the one piece
+ * of global state here, written only by open and close).  The handler runs
+ * in the faulting thread: the fault is synchronous, and library code never
+ * writes user memory while holding a tier's lock, so taking it is safe. */
+#define MAX_MPROTECT_TIERS 64
+static struct pmn_ctier *_Atomic registry[MAX_MPROTECT_TIERS];
+static struct sigaction previous_segv;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+static bool segv_installed;
+
+static bool tier_owns(struct pmn_ctier *t, uintptr_t a)
+{
+    bool mine;
+
+    pthread_mutex_lock(&t->lock);
+    mine = find_range(t, a) != NULL;
+    pthread_mutex_unlock(&t->lock);
+    return mine;
+}
+
+static void handle_write(struct pmn_ctier *t, uintptr_t addr);
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+
+    if (si->si_code == SEGV_ACCERR) {
+        for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
+            struct pmn_ctier *t = atomic_load(&registry[i]);
+            if (t != NULL && tier_owns(t, a)) {
+                handle_write(t, a);
+                return; /* the write is retried and now succeeds */
+            }
+        }
+    }
+    /* Not ours: behave as if we were never here. */
+    if (previous_segv.sa_flags & SA_SIGINFO) {
+        previous_segv.sa_sigaction(sig, si, uc);
+    } else if (previous_segv.sa_handler == SIG_IGN) {
+        return;
+    } else if (previous_segv.sa_handler != SIG_DFL) {
+        previous_segv.sa_handler(sig);
+    } else {
+        signal(SIGSEGV, SIG_DFL); /* the fault repeats and kills, as it would have */
+    }
+}
+
+static void install_segv(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    segv_installed = sigaction(SIGSEGV, &sa, &previous_segv) == 0;
+}
+
+static int registry_add(struct pmn_ctier *t)
+{
+    pthread_once(&segv_once, install_segv);
+    if (!segv_installed)
+        return PMN_E_NO_WRITE_CONTROL;
+    for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
+        struct pmn_ctier *expect = NULL;
+        if (atomic_compare_exchange_strong(&registry[i], &expect, t)) {
+            t->slot = i;
+            return 0;
+        }
+    }
+    return PMN_E_NO_WRITE_CONTROL;
 }
 
 static void *handler_main(void *arg)
@@ -387,7 +476,7 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     if (pmn_node_get(ctx, opts.promote_node) == NULL)
         return PMN_E_NO_NODE;
     if (opts.min_ratio < 0 || opts.reserve < 0 || opts.reserve >= 1 ||
-        (unsigned)opts.on_full > PMN_CTIER_RETRY)
+        (unsigned)opts.on_full > PMN_CTIER_RETRY || (unsigned)opts.write_control > PMN_CTIER_WC_MPROTECT)
         return -EINVAL;
 
     t = calloc(1, sizeof(*t));
@@ -407,8 +496,19 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
                                                                      : 0;
     }
     t->uffd = t->stopfd = -1;
+    t->slot = -1;
     pthread_mutex_init(&t->lock, NULL);
-    err = uffd_open(&t->uffd, &t->user_only);
+    err = opts.write_control == PMN_CTIER_WC_MPROTECT ? PMN_E_NO_WRITE_CONTROL
+                                                      : uffd_open(&t->uffd, &t->user_only);
+    if (err && opts.write_control != PMN_CTIER_WC_UFFD) {
+        t->mprotect_mode = true;
+        err = registry_add(t);
+        if (err == 0) {
+            t->ctx = pmn_ctx_ref(ctx);
+            *out = t;
+            return 0;
+        }
+    }
     if (err == 0) {
         t->stopfd = eventfd(0, EFD_CLOEXEC);
         if (t->stopfd < 0)
@@ -442,10 +542,13 @@ void pmn_ctier_close(struct pmn_ctier *t)
     pthread_mutex_lock(&t->lock);
     for (r = t->ranges; r; r = r->next) {
         struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
-        uffd_wp(t->uffd, r->start, r->npages * t->page, false);
-        ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+        protect(t, r->start, r->npages * t->page, false);
+        if (!t->mprotect_mode)
+            ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
     }
     pthread_mutex_unlock(&t->lock);
+    if (t->slot >= 0)
+        atomic_store(&registry[t->slot], NULL);
     if (t->handler_running) {
         (void)!write(t->stopfd, &one, sizeof(one));
         pthread_join(t->handler, NULL);
@@ -455,8 +558,10 @@ void pmn_ctier_close(struct pmn_ctier *t)
         free(r->bits);
         free(r);
     }
-    close(t->uffd);
-    close(t->stopfd);
+    if (t->uffd >= 0)
+        close(t->uffd);
+    if (t->stopfd >= 0)
+        close(t->stopfd);
     pthread_mutex_destroy(&t->lock);
     pmn_ctx_unref(t->ctx);
     free(t);
@@ -471,6 +576,8 @@ const char *pmn_ctier_write_control(const struct pmn_ctier *t)
 {
     if (t == NULL)
         return NULL;
+    if (t->mprotect_mode)
+        return "mprotect";
     return t->user_only ? "userfaultfd-wp-user" : "userfaultfd-wp";
 }
 
@@ -588,11 +695,11 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     reg.range.start = start;
     reg.range.len = len;
     reg.mode = UFFDIO_REGISTER_MODE_WP;
-    if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
+    if (!t->mprotect_mode && ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
         err = errno == EINVAL ? -EINVAL : -errno; /* not anonymous private memory */
         goto out;
     }
-    err = uffd_wp(t->uffd, start, len, true);
+    err = protect(t, start, len, true);
     if (err)
         goto unregister;
     /* Allow both nodes in the range's policy: under a policy that names
@@ -602,7 +709,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         int both[2] = {t->promote_node, t->node};
         err = pmn_prim_bind_nodes(addr, len, both, t->promote_node == t->node ? 1 : 2);
         if (err) {
-            uffd_wp(t->uffd, start, len, false);
+            protect(t, start, len, false);
             goto unregister;
         }
     }
@@ -645,15 +752,16 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         err = -EINVAL;
     }
     if (err) {
-        uffd_wp(t->uffd, start, len, false);
+        protect(t, start, len, false);
     unregister:
-        ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
+        if (!t->mprotect_mode)
+            ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
         goto out;
     }
     /* Pages that did not move are not on the tier: no need to trap them. */
     for (size_t i = 0; i < r->npages; i++)
         if (!bit_test(r->bits, i))
-            uffd_wp(t->uffd, start + i * t->page, t->page, false);
+            protect(t, start + i * t->page, t->page, false);
     r->next = t->ranges;
     t->ranges = r;
     r = NULL;
@@ -725,16 +833,17 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
         /* Lift protection on what came back: one call for the span when
          * everything moved, else page by page around what did not. */
         if (all_moved) {
-            uffd_wp(t->uffd, a, b - a, false);
+            protect(t, a, b - a, false);
         } else {
             for (uintptr_t pg = a; pg < b; pg += t->page)
                 if (!bit_test(r->bits, (pg - r->start) / t->page))
-                    uffd_wp(t->uffd, pg, t->page, false);
+                    protect(t, pg, t->page, false);
         }
         if (r->ndemoted == 0) { /* the whole range is back: forget it */
             pmn_prim_bind((void *)r->start, r->npages * t->page, node);
             struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
-            ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+            if (!t->mprotect_mode)
+                ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
             *pp = r->next;
             free(r->bits);
             free(r);

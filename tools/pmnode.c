@@ -1914,7 +1914,7 @@ static void usage_ctier(FILE *out)
 {
     fputs("usage: pmnode ctier [--node N] [--promote-node N] [--size BYTES]\n"
           "                    [--pattern text|zero|random] [--write-pages K]\n"
-          "                    [--stand-in] [--json]\n"
+          "                    [--write-control M] [--stand-in] [--json]\n"
           "\n"
           "Check the compressed tier end to end: map BYTES on the promote node, fill\n"
           "them, demote them to the compressed node (estimate, guard, write-protect,\n"
@@ -1930,6 +1930,8 @@ static void usage_ctier(FILE *out)
           "  --pattern P       text (compresses well, default), zero, or random\n"
           "                    (does not compress: the guard must refuse it)\n"
           "  --write-pages K   pages to write after demotion (default 8)\n"
+          "  --write-control M auto (default), uffd (userfaultfd write-protect), or\n"
+          "                    mprotect (the fallback: PROT_READ and a SIGSEGV handler)\n"
           "  --stand-in        treat node N (default 0) as compressed, for hosts with\n"
           "                    no compressed node: pages do not move, protection,\n"
           "                    fault handling and accounting are real\n"
@@ -2005,6 +2007,15 @@ static int cmd_ctier(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--write-pages", &missing)) || missing) {
             if (missing || parse_bytes(v, &writes) != 0)
                 goto bad;
+        } else if ((v = opt_value(argc, argv, &i, "--write-control", &missing)) || missing) {
+            if (missing)
+                goto bad;
+            if (strcmp(v, "uffd") == 0)
+                o.write_control = PMN_CTIER_WC_UFFD;
+            else if (strcmp(v, "mprotect") == 0)
+                o.write_control = PMN_CTIER_WC_MPROTECT;
+            else if (strcmp(v, "auto") != 0)
+                goto bad;
         } else if ((v = opt_value(argc, argv, &i, "--pattern", &missing)) || missing) {
             if (missing || (strcmp(v, "text") && strcmp(v, "zero") && strcmp(v, "random")))
                 goto bad;
@@ -2055,8 +2066,9 @@ static int cmd_ctier(int argc, char **argv)
     mem = pmn_region_addr(r);
     npages = pmn_region_size(r) / page;
     fill_pattern(mem, pmn_region_size(r), pattern);
-    printf("ctier: node %d (compressed%s), promote node %d, %zu pages of %s\n",
-           pmn_ctier_node(t), stand_in ? ", stand-in" : "", promote, npages, pattern);
+    printf("ctier: node %d (compressed%s), promote node %d, %zu pages of %s, write control %s\n",
+           pmn_ctier_node(t), stand_in ? ", stand-in" : "", promote, npages, pattern,
+           pmn_ctier_write_control(t));
     printf("estimated ratio  %.2f\n", pmn_ctier_estimate(mem, pmn_region_size(r), 0));
     err = pmn_ctier_demote(t, mem, pmn_region_size(r));
     if (err) {
