@@ -412,6 +412,11 @@ def t_fork_threads():
     compare("fork-threads", [helper("shim-forkexec"), "threads"])
 
 
+@case("signals-dlopen")
+def t_signals_dlopen():
+    compare("signals-dlopen", [helper("shim-signals-dlopen")])
+
+
 @case("cxx")
 def t_cxx():
     compare("cxx", [helper("shim-cxx")])
