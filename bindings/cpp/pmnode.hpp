@@ -1,0 +1,340 @@
+/*
+ * pmnode.hpp - header-only C++17 bindings for libpmnode.
+ *
+ * RAII owners for a context, a node-bound backing and an arena, an error
+ * type carrying libpmnode's codes, and two adaptors that let standard
+ * containers live on a (private) NUMA node:
+ *
+ *   pmnode::context ctx;                       // this machine
+ *   pmnode::backing b(ctx, 2);                 // node 2, strictly
+ *   pmnode::arena a(b);
+ *
+ *   std::vector<int, pmnode::allocator<int>> v(pmnode::allocator<int>(a));
+ *
+ *   pmnode::memory_resource mr(a);
+ *   std::pmr::vector<int> w(&mr);
+ *
+ * Every object either container allocates comes from the arena, so it is
+ * on the backing's node or the allocation throws std::bad_alloc.
+ *
+ * Lifetimes: an arena must outlive every allocator, memory_resource and
+ * container using it (pmn_arena_destroy() frees all its objects).  The
+ * backing and context may be dropped before the arena: libpmnode keeps
+ * them referenced while the arena holds memory.
+ *
+ * Link with -lpmnode (pkg-config pmnode).
+ */
+#ifndef PMNODE_HPP
+#define PMNODE_HPP
+
+#include <cstddef>
+#include <limits>
+#include <memory_resource>
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include <pmnode.h>
+
+namespace pmnode {
+
+/* ---------------------------------------------------------------- errors */
+
+/**
+ * The "pmnode" error category: values are libpmnode's negative codes
+ * (PMN_E_* or -errno); messages come from pmn_strerror().  Codes in the
+ * errno range compare equal to the matching std::errc.
+ */
+class error_category_impl final : public std::error_category {
+public:
+    const char *name() const noexcept override { return "pmnode"; }
+    std::string message(int code) const override { return pmn_strerror(code); }
+    std::error_condition default_error_condition(int code) const noexcept override
+    {
+        if (code < 0 && code > -PMN_ERRNO_BASE)
+            return std::error_condition(-code, std::generic_category());
+        return std::error_condition(code, *this);
+    }
+};
+
+/** The category singleton. */
+inline const std::error_category &error_category() noexcept
+{
+    static const error_category_impl cat;
+    return cat;
+}
+
+/** Wrap a libpmnode code (negative) in a std::error_code. */
+inline std::error_code make_error_code(int code) noexcept
+{
+    return std::error_code(code, error_category());
+}
+
+/**
+ * Thrown by the wrappers when a libpmnode call fails.  what() is
+ * "<call>: <pmn_strerror text>"; code() holds the libpmnode code.
+ */
+class error : public std::system_error {
+public:
+    error(int code, const char *call) : std::system_error(make_error_code(code), call) {}
+    /** The raw libpmnode code (PMN_E_* or -errno). */
+    int pmn_code() const noexcept { return code().value(); }
+    /** Symbolic name of the code ("PMN_E_NO_NODE", "ENOMEM"). */
+    const char *name() const noexcept { return pmn_err_name(code().value()); }
+};
+
+namespace detail {
+inline void check(int rc, const char *call)
+{
+    if (rc < 0)
+        throw error(rc, call);
+}
+} // namespace detail
+
+/* ------------------------------------------------------------- context */
+
+/**
+ * A reference to a pmn_ctx.  Copies share the context (pmn_ctx_ref);
+ * the last one drops it.
+ */
+class context {
+public:
+    /** This machine (or PMNODE_SYSFS_ROOT), as pmn_ctx_new(). */
+    context() { detail::check(pmn_ctx_new(&ctx_), "pmn_ctx_new"); }
+
+    /**
+     * A context under @p root (nullptr: "/") with enum pmn_ctx_flags
+     * @p flags, e.g. PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG.
+     */
+    explicit context(const char *root, unsigned flags = 0)
+    {
+        pmn_ctx_params *p = nullptr;
+        detail::check(pmn_ctx_params_new(&p), "pmn_ctx_params_new");
+        int rc = pmn_ctx_params_set_root(p, root);
+        if (rc == 0)
+            rc = pmn_ctx_params_set_flags(p, flags);
+        if (rc == 0)
+            rc = pmn_ctx_new_params(&ctx_, p);
+        pmn_ctx_params_free(p);
+        detail::check(rc, "pmn_ctx_new_params");
+    }
+
+    /** Adopt a reference the caller owns (no extra ref is taken). */
+    explicit context(pmn_ctx *adopt) noexcept : ctx_(adopt) {}
+
+    context(const context &o) noexcept : ctx_(pmn_ctx_ref(o.ctx_)) {}
+    context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)) {}
+    context &operator=(context o) noexcept
+    {
+        std::swap(ctx_, o.ctx_);
+        return *this;
+    }
+    ~context() { pmn_ctx_unref(ctx_); }
+
+    pmn_ctx *get() const noexcept { return ctx_; }
+
+private:
+    pmn_ctx *ctx_ = nullptr;
+};
+
+/* ------------------------------------------------------------- backing */
+
+/** Owner of a pmn_backing (move-only). */
+class backing {
+public:
+    /** Strictly on @p node, of @p type (anon by default). */
+    backing(const context &ctx, int node, enum pmn_backing_type type = PMN_BACKING_ANON)
+    {
+        pmn_backing_params *p = nullptr;
+        detail::check(pmn_backing_params_new(&p), "pmn_backing_params_new");
+        int rc = pmn_backing_params_set_type(p, type);
+        const char *call = "pmn_backing_params_set_type";
+        if (rc == 0) {
+            rc = pmn_backing_params_set_node(p, node);
+            call = "pmn_backing_params_set_node";
+        }
+        if (rc == 0) {
+            rc = pmn_backing_new(ctx.get(), p, &b_);
+            call = "pmn_backing_new";
+        }
+        pmn_backing_params_free(p);
+        detail::check(rc, call);
+    }
+
+    /** From parameters the caller set up (spill list, dax, hugetlb...). */
+    backing(const context &ctx, const pmn_backing_params *params)
+    {
+        detail::check(pmn_backing_new(ctx.get(), params, &b_), "pmn_backing_new");
+    }
+
+    backing(const backing &) = delete;
+    backing &operator=(const backing &) = delete;
+    backing(backing &&o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    backing &operator=(backing &&o) noexcept
+    {
+        std::swap(b_, o.b_);
+        return *this;
+    }
+    ~backing() { pmn_backing_free(b_); }
+
+    pmn_backing *get() const noexcept { return b_; }
+
+private:
+    pmn_backing *b_ = nullptr;
+};
+
+/* --------------------------------------------------------------- arena */
+
+/** Owner of a pmn_arena (move-only); destroying it frees every object. */
+class arena {
+public:
+    /** An arena over @p b; @p opts may be nullptr (defaults). */
+    explicit arena(const backing &b, const pmn_arena_opts *opts = nullptr)
+    {
+        detail::check(pmn_arena_new(b.get(), opts, &a_), "pmn_arena_new");
+    }
+
+    arena(const arena &) = delete;
+    arena &operator=(const arena &) = delete;
+    arena(arena &&o) noexcept : a_(std::exchange(o.a_, nullptr)) {}
+    arena &operator=(arena &&o) noexcept
+    {
+        std::swap(a_, o.a_);
+        return *this;
+    }
+    ~arena() { pmn_arena_destroy(a_); }
+
+    pmn_arena *get() const noexcept { return a_; }
+
+    /** Raw allocation: throws std::bad_alloc instead of returning NULL. */
+    void *allocate(std::size_t size, std::size_t align = alignof(std::max_align_t))
+    {
+        void *p = pmn_arena_aligned_alloc(a_, align, size);
+        if (p == nullptr)
+            throw std::bad_alloc();
+        return p;
+    }
+
+    /** Counters (pmn_arena_stats). */
+    pmn_alloc_stats stats() const
+    {
+        pmn_alloc_stats st{};
+        detail::check(pmn_arena_stats(a_, &st), "pmn_arena_stats");
+        return st;
+    }
+
+private:
+    pmn_arena *a_ = nullptr;
+};
+
+/* ----------------------------------------------------------- allocator */
+
+/**
+ * std::allocator-compatible allocator over an arena (non-owning).
+ * Not default-constructible: pass it to the container.  Allocators of
+ * any T on one arena compare equal; the allocator propagates on copy,
+ * move and swap, so a container's memory always stays on its arena.
+ */
+template <class T>
+class allocator {
+public:
+    using value_type = T;
+    using size_type = std::size_t;
+    using difference_type = std::ptrdiff_t;
+    using propagate_on_container_copy_assignment = std::true_type;
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    using is_always_equal = std::false_type;
+
+    /** For allocator_traits implementations that still look for it. */
+    template <class U>
+    struct rebind {
+        using other = allocator<U>;
+    };
+
+    explicit allocator(pmn_arena *a) noexcept : a_(a) {}
+    allocator(const arena &a) noexcept : a_(a.get()) {} // NOLINT: implicit on purpose
+    /** Rebinding: same arena, other type. */
+    template <class U>
+    allocator(const allocator<U> &o) noexcept : a_(o.arena_ptr()) {}
+
+    /** @p n objects, aligned to alignof(T); std::bad_alloc on failure. */
+    [[nodiscard]] T *allocate(size_type n)
+    {
+        if (n > max_size())
+            throw std::bad_array_new_length();
+        void *p = pmn_arena_aligned_alloc(a_, alignof(T), n * sizeof(T));
+        if (p == nullptr)
+            throw std::bad_alloc();
+        return static_cast<T *>(p);
+    }
+
+    /** Give the objects back (pmn_free; the arena is found from @p p). */
+    void deallocate(T *p, size_type) noexcept { (void)pmn_free(p); }
+
+    size_type max_size() const noexcept
+    {
+        return std::numeric_limits<size_type>::max() / sizeof(T);
+    }
+
+    /** A fresh copy of the allocator for a copied container (same arena). */
+    allocator select_on_container_copy_construction() const noexcept { return *this; }
+
+    pmn_arena *arena_ptr() const noexcept { return a_; }
+
+private:
+    pmn_arena *a_;
+};
+
+template <class T, class U>
+bool operator==(const allocator<T> &a, const allocator<U> &b) noexcept
+{
+    return a.arena_ptr() == b.arena_ptr();
+}
+
+template <class T, class U>
+bool operator!=(const allocator<T> &a, const allocator<U> &b) noexcept
+{
+    return !(a == b);
+}
+
+/* ----------------------------------------------------- memory_resource */
+
+/**
+ * std::pmr::memory_resource over an arena (non-owning).  Two resources
+ * are equal when they draw from the same arena.  Thread-safe like the
+ * arena itself.
+ */
+class memory_resource : public std::pmr::memory_resource {
+public:
+    explicit memory_resource(pmn_arena *a) noexcept : a_(a) {}
+    explicit memory_resource(const arena &a) noexcept : a_(a.get()) {}
+
+    pmn_arena *arena_ptr() const noexcept { return a_; }
+
+protected:
+    void *do_allocate(std::size_t bytes, std::size_t align) override
+    {
+        void *p = pmn_arena_aligned_alloc(a_, align, bytes);
+        if (p == nullptr)
+            throw std::bad_alloc();
+        return p;
+    }
+
+    void do_deallocate(void *p, std::size_t, std::size_t) override { (void)pmn_free(p); }
+
+    bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override
+    {
+        auto *o = dynamic_cast<const memory_resource *>(&other);
+        return o != nullptr && o->a_ == a_;
+    }
+
+private:
+    pmn_arena *a_;
+};
+
+} // namespace pmnode
+
+#endif /* PMNODE_HPP */

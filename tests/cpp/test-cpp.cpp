@@ -1,0 +1,230 @@
+/*
+ * test-cpp.cpp - the header-only C++ bindings (bindings/cpp/pmnode.hpp).
+ *
+ * Needs an anonymous backing on node 0 of this host (suite unit, like
+ * tests/alloc); exits 77 (skip) when the host has no NUMA sysfs.  A plain
+ * main: each check prints on failure, the summary is "N passed, N failed".
+ */
+#include "pmnode.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory_resource>
+#include <numeric>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+int passed, failed;
+
+void check(bool ok, const char *what, int line)
+{
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        std::fprintf(stderr, "FAIL line %d: %s\n", line, what);
+    }
+}
+#define CHECK(cond) check((cond), #cond, __LINE__)
+
+/* True when @p p lies in an object of arena @p a. */
+bool in_arena(const void *p, pmn_arena *a)
+{
+    return pmn_arena_of(p) == a;
+}
+
+/* True when the pages of [p, p + n) are all on node 0 (and there are some). */
+bool on_node0(const void *p, std::size_t n)
+{
+    struct pmn_where w {};
+    if (pmn_where(p, n, &w) != 0)
+        return false;
+    return w.pages > 0 && pmn_where_pages_on(&w, 0) == w.pages;
+}
+
+void test_vector(const pmnode::arena &ar)
+{
+    pmnode::allocator<int> alloc(ar);
+    std::vector<int, pmnode::allocator<int>> v(alloc);
+    long long expect = 0;
+    for (int i = 0; i < 100000; i++) {
+        v.push_back(i);
+        expect += i;
+    }
+    CHECK(v.size() == 100000);
+    CHECK(std::accumulate(v.begin(), v.end(), 0LL) == expect);
+    CHECK(v.get_allocator() == alloc);
+    CHECK(in_arena(v.data(), ar.get()));
+    bool all = true;
+    for (const int &x : v)
+        all = all && in_arena(&x, ar.get());
+    CHECK(all);
+    CHECK(on_node0(v.data(), v.size() * sizeof(int)));
+
+    /* Copies, moves and rebinds stay on the arena. */
+    auto w = v;
+    CHECK(w == v && in_arena(w.data(), ar.get()));
+    auto m = std::move(w);
+    CHECK(m.size() == 100000 && in_arena(m.data(), ar.get()));
+    pmnode::allocator<double> d(alloc);
+    CHECK(d == alloc && d.arena_ptr() == ar.get());
+    std::vector<std::vector<int, pmnode::allocator<int>>,
+                pmnode::allocator<std::vector<int, pmnode::allocator<int>>>>
+        nested(alloc);
+    nested.emplace_back(10, 7, alloc);
+    CHECK(in_arena(nested.data(), ar.get()) && in_arena(nested[0].data(), ar.get()));
+
+    /* An empty allocation is a valid, freeable pointer. */
+    int *z = alloc.allocate(0);
+    alloc.deallocate(z, 0);
+}
+
+void test_pmr(const pmnode::arena &ar)
+{
+    pmnode::memory_resource mr(ar);
+    pmnode::memory_resource same(ar.get());
+    CHECK(mr.is_equal(same) && mr == same);
+    CHECK(!mr.is_equal(*std::pmr::new_delete_resource()));
+
+    std::pmr::vector<long> v(&mr);
+    for (long i = 0; i < 100000; i++)
+        v.push_back(i * 3);
+    CHECK(v.size() == 100000 && v[99999] == 299997);
+    bool all = true;
+    for (const long &x : v)
+        all = all && in_arena(&x, ar.get());
+    CHECK(all);
+    CHECK(on_node0(v.data(), v.size() * sizeof(long)));
+
+    std::pmr::unordered_map<int, std::pmr::string> m(&mr);
+    for (int i = 0; i < 20000; i++)
+        m.emplace(i, std::pmr::string("value number " + std::to_string(i) +
+                                      " long enough to leave SSO behind"));
+    CHECK(m.size() == 20000 && m.at(12345).find("12345") != std::string::npos);
+    all = true;
+    for (const auto &kv : m)
+        all = all && in_arena(&kv, ar.get()) && in_arena(kv.second.data(), ar.get());
+    CHECK(all);
+    m.clear();
+
+    /* Direct use with an alignment. */
+    void *p = mr.allocate(1000, 256);
+    CHECK(reinterpret_cast<std::uintptr_t>(p) % 256 == 0 && in_arena(p, ar.get()));
+    mr.deallocate(p, 1000, 256);
+}
+
+struct alignas(64) line {
+    unsigned char bytes[64];
+};
+
+struct alignas(4096) page {
+    unsigned char bytes[100];
+};
+
+void test_overaligned(const pmnode::arena &ar)
+{
+    std::vector<line, pmnode::allocator<line>> v{pmnode::allocator<line>(ar)};
+    bool aligned = true;
+    for (int i = 0; i < 1000; i++) {
+        v.emplace_back();
+        aligned = aligned && reinterpret_cast<std::uintptr_t>(v.data()) % 64 == 0;
+    }
+    CHECK(aligned);
+    CHECK(in_arena(v.data(), ar.get()));
+
+    pmnode::allocator<page> pa(ar);
+    page *pg[8];
+    aligned = true;
+    for (auto &x : pg) {
+        x = pa.allocate(1);
+        aligned = aligned && reinterpret_cast<std::uintptr_t>(x) % 4096 == 0 &&
+                  in_arena(x, ar.get());
+    }
+    CHECK(aligned);
+    for (auto *x : pg)
+        pa.deallocate(x, 1);
+
+    pmnode::memory_resource mr(ar);
+    std::pmr::vector<line> pv(&mr);
+    pv.resize(333);
+    CHECK(reinterpret_cast<std::uintptr_t>(pv.data()) % 64 == 0 && in_arena(pv.data(), ar.get()));
+}
+
+void test_errors(const pmnode::context &ctx)
+{
+    bool thrown = false;
+    try {
+        pmnode::backing b(ctx, 4095);
+    } catch (const pmnode::error &e) {
+        thrown = true;
+        CHECK(e.pmn_code() == PMN_E_NO_NODE);
+        CHECK(e.code().category() == pmnode::error_category());
+        CHECK(std::string(e.what()).find(pmn_strerror(PMN_E_NO_NODE)) != std::string::npos);
+        CHECK(std::string(e.name()) == "PMN_E_NO_NODE");
+    }
+    CHECK(thrown);
+
+    thrown = false;
+    try {
+        pmnode::backing b(ctx, -1);
+    } catch (const std::system_error &e) { /* catchable as the standard type */
+        thrown = true;
+        CHECK(e.code().value() < 0);
+    }
+    CHECK(thrown);
+
+    /* errno codes map to the generic category. */
+    CHECK(pmnode::make_error_code(-ENOMEM) == std::errc::not_enough_memory);
+    CHECK(pmnode::make_error_code(PMN_E_NO_NODE) != std::errc::not_enough_memory);
+
+    /* A capped arena runs out: the allocator throws std::bad_alloc. */
+    pmnode::backing b(ctx, 0);
+    pmn_arena_opts o{};
+    o.struct_size = sizeof(o);
+    o.cap_bytes = 8u << 20;
+    pmnode::arena small(b, &o);
+    pmnode::allocator<char> a(small);
+    bool bad = false;
+    try {
+        std::vector<char, pmnode::allocator<char>> v(64u << 20, 'x', a);
+    } catch (const std::bad_alloc &) {
+        bad = true;
+    }
+    CHECK(bad);
+}
+
+} // namespace
+
+int main()
+{
+    try {
+        pmnode::context ctx("/", PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG);
+        pmnode::context copy = ctx;
+        CHECK(copy.get() == ctx.get());
+        pmnode::backing b(ctx, 0);
+        pmnode::arena ar(b);
+        test_vector(ar);
+        test_pmr(ar);
+        test_overaligned(ar);
+        test_errors(ctx);
+        pmn_alloc_stats st = ar.stats();
+        CHECK(st.backing.nnodes == 1 && st.backing.node[0].node == 0);
+    } catch (const pmnode::error &e) {
+        if (e.pmn_code() == PMN_E_NO_NUMA) {
+            std::printf("skipped: %s\n", e.what());
+            return 77;
+        }
+        std::fprintf(stderr, "unexpected pmnode::error: %s (%s)\n", e.what(), e.name());
+        failed++;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+        failed++;
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
