@@ -235,8 +235,7 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         b->ops = &pmn__ops_dax;
         err = pmn__dax_attach(b, p->dax);
         if (err) {
-            b->type = PMN_BACKING_ANON; /* nothing to detach */
-            backing_release(b);
+            backing_release(b); /* b->dax is NULL: detach has nothing to do */
             return err;
         }
         b->nnodes = 1;

@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "heap.h"
 #include "prim.h"
@@ -362,7 +361,7 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
 }
 
 /* Move other threads' frees into the owner's list. */
-static void collect(struct pmn__theap *th, struct pmn__page *pg)
+static void collect(struct pmn__page *pg)
 {
     uintptr_t list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
     void *tail;
@@ -383,20 +382,6 @@ static void collect(struct pmn__theap *th, struct pmn__page *pg)
     POISON(tail, sizeof(void *));
     pg->free = (void *)list;
     pg->used -= n; /* the freeing threads counted these frees already */
-    (void)th;
-}
-
-static void *pop(struct pmn__theap *th, struct pmn__page *pg)
-{
-    void *b = pg->free;
-
-    UNPOISON(b, pg->block_size);
-    pg->free = *(void **)b;
-    pg->used++;
-    pmn__cnt_add(&th->allocs[pg->cls], 1);
-    PMN__DBG_MARK(pg, b);
-    VG_ALLOC(b, pg->block_size);
-    return b;
 }
 
 void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
@@ -415,13 +400,13 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     full = &th->full[cls];
     for (pg = q->head; pg; pg = next) {
         next = pg->next;
-        collect(th, pg);
+        collect(pg);
         if (pg->free) {
             if (pg != q->head) {
                 q_remove(q, pg);
                 q_push_front(q, pg);
             }
-            return pop(th, pg);
+            return pmn__page_pop(th, pg);
         }
         q_remove(q, pg);
         q_push_front(full, pg);
@@ -430,12 +415,12 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     /* Before growing, take back what other threads freed into full pages. */
     for (pg = full->head; pg; pg = next) {
         next = pg->next;
-        collect(th, pg);
+        collect(pg);
         if (pg->free) {
             q_remove(full, pg);
             pg->in_full = 0;
             q_push_front(q, pg);
-            return pop(th, pg);
+            return pmn__page_pop(th, pg);
         }
     }
     pg = page_new(h, th, cls);
@@ -445,7 +430,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         return NULL;
     }
     q_push_front(q, pg);
-    return pop(th, pg);
+    return pmn__page_pop(th, pg);
 }
 
 /* The owner freed the last object of a page that is not its current one:
@@ -676,15 +661,6 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
 
 /* ---- life cycle ---- */
 
-static uint64_t nonce(void)
-{
-    uint64_t v = 0;
-
-    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-        v = pmn_prim_now_ns() ^ (uint64_t)(uintptr_t)&v;
-    return v;
-}
-
 int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
                    bool release_empty, uint64_t cap)
 {
@@ -694,7 +670,6 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     h->retain = retain;
     h->release_empty = release_empty;
     h->cap = cap;
-    h->nonce = nonce();
     atomic_init(&h->refs, 1);
     return pthread_mutex_init(&h->lock, NULL) == 0 ? 0 : -ENOMEM;
 }

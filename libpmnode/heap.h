@@ -112,7 +112,6 @@ struct pmn__tcentry {
 struct pmn__heap {
     struct pmn__tcentry tc[PMN__TC_SIZE];
     struct pmn_backing *b;
-    uint64_t nonce;
     bool is_slab;
     bool dead;
     atomic_int refs;       /* the owner + each thread binding */
@@ -301,22 +300,28 @@ static inline bool pmn__dbg_clear(struct pmn__page *pg, void *b)
 #define PMN__DBG_MARK(pg, b) ((void)0)
 #endif
 
+/* Take the first free block of a page the caller owns (fast and slow path). */
+static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
+{
+    void *b = pg->free;
+
+    UNPOISON(b, pg->block_size);
+    pg->free = *(void **)b;
+    pg->used++;
+    pmn__cnt_add(&th->allocs[pg->cls], 1);
+    PMN__DBG_MARK(pg, b);
+    VG_ALLOC(b, pg->block_size);
+    return b;
+}
+
 static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
 {
     struct pmn__theap *th = pmn__theap_find(h);
 
     if (__builtin_expect(th != NULL, 1)) {
         struct pmn__page *pg = th->pages[cls].head;
-        if (__builtin_expect(pg != NULL && pg->free != NULL, 1)) {
-            void *b = pg->free;
-            UNPOISON(b, pg->block_size);
-            pg->free = *(void **)b;
-            pg->used++;
-            pmn__cnt_add(&th->allocs[cls], 1);
-            PMN__DBG_MARK(pg, b);
-            VG_ALLOC(b, pg->block_size);
-            return b;
-        }
+        if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
+            return pmn__page_pop(th, pg);
     }
     return pmn__heap_alloc_slow(h, th, cls);
 }
