@@ -32,7 +32,9 @@
  * Build against an installed libpmnode:
  *     cc netbuf_pool.c $(pkg-config --cflags --libs pmnode) -o netbuf_pool
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getcpu */
+#endif
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>

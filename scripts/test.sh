@@ -3,7 +3,8 @@
 # unit, fixture and system again under AddressSanitizer+UBSan (not the shim:
 # ASan interposes malloc itself), the threaded tests
 # under ThreadSanitizer, unit/api/system in a debug_full build, and the C
-# tests of unit, api and system plus the CLI on every fixture under valgrind.
+# tests of unit, api and system plus the CLI on every fixture under valgrind;
+# and a clang build with -Werror (gcc's warnings show in the first build).
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -33,6 +34,12 @@ TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite threads \
 ninja -C build-debug >/dev/null || exit 1
 meson test -C build-debug --suite unit --suite api --suite system --no-suite script \
     --print-errorlogs --num-processes 2 || status=1
+
+# Warning-free under clang as well as gcc: every target compiled with -Werror.
+[ -f build-clang/build.ninja ] || CC=clang CXX=clang++ meson setup build-clang -Dwerror=true \
+    >/dev/null || exit 1
+ninja -C build-clang >build-clang/ninja.log 2>&1 ||
+    { grep -E 'warning|error' build-clang/ninja.log; echo "clang -Werror build failed"; status=1; }
 
 meson test -C build --suite valgrind --print-errorlogs --num-processes 2 --logbase vg-cli \
     || status=1
