@@ -73,6 +73,19 @@ for name in cold_cache netbuf_pool gpu_workspace; do
         fail "compiling $src against the installed pmnode failed"
 done
 
+# The README's first C++ program, against the installed <pmnode/pmnode.hpp>.
+cxx=${CXX:-c++}
+if command -v "$cxx" >/dev/null 2>&1; then
+    [ -n "$(find "$dest" -path '*/include/pmnode/pmnode.hpp')" ] ||
+        fail "pmnode/pmnode.hpp was not installed"
+    # shellcheck disable=SC2086
+    "$cxx" -std=c++17 -Wall -Wextra -Werror ${san:+-fsanitize=$san} -o "$tmp/hello_private" \
+        "$(dirname "$example")/hello_private.cpp" $flags ||
+        fail "compiling hello_private.cpp against the installed pmnode failed"
+else
+    say "no C++ compiler ($cxx): hello_private.cpp not built"
+fi
+
 LD_LIBRARY_PATH=$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export LD_LIBRARY_PATH
 if command -v ldd >/dev/null 2>&1; then
@@ -123,6 +136,17 @@ printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -q '^step 2: node 0: [0-9]* pages; 0 pages off the list' ||
     fail "gpu_workspace did not place step 2 on node 0"
 printf '%s\n' "$out" | grep -q '^{"allocated": ' || fail "gpu_workspace printed no stats JSON"
+if [ -x "$tmp/hello_private" ]; then
+    # No private node here: the administrator's word makes node 0 one.
+    rc=0
+    out=$("$tmp/hello_private") || rc=$?
+    [ "$rc" -eq 2 ] || [ "$rc" -eq 0 ] || fail "hello_private exited with status $rc"
+    out=$(PMNODE_PRIVATE_NODES=0 "$tmp/hello_private") ||
+        fail "PMNODE_PRIVATE_NODES=0 hello_private exited with status $?"
+    printf '%s\n' "$out"
+    printf '%s\n' "$out" | grep -q '^node 0: 1000000 doubles in \([0-9]*\) pages, \1 of them on node 0$' ||
+        fail "hello_private's vector is not all on node 0"
+fi
 rc=0
 "$tmp/gpu_workspace" --spill 0,0 >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "gpu_workspace took a list naming node 0 twice (status $rc)"
