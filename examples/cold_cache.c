@@ -199,16 +199,8 @@ int main(int argc, char **argv)
             struct entry *e = &tab[i];
             if (e->value == NULL || e->on_tier || tick - e->last_touch < (unsigned)idle)
                 continue;
+            /* A page a write brought back can be demoted again at once. */
             err = pmn_ctier_demote(t, e->value, page);
-            if (err == -EBUSY) {
-                /* Workaround (libpmnode 0.1.0): a range whose pages all came
-                 * back by writes stays registered with the tier and blocks a
-                 * new demotion; an explicit promote (nothing moves) releases
-                 * it.  It adds one to the stats' explicit promotions. */
-                if ((err = pmn_ctier_promote(t, e->value, page, home)) < 0)
-                    goto fail;
-                err = pmn_ctier_demote(t, e->value, page);
-            }
             if (err == PMN_E_TIER_FULL || err == PMN_E_INCOMPRESSIBLE)
                 continue; /* the guard said no before anything moved: keep it here */
             if (err < 0)
