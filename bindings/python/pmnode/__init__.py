@@ -1,0 +1,63 @@
+"""pmnode: Python bindings for libpmnode, strict access to private memory.
+
+libpmnode finds NUMA nodes the kernel keeps out of normal allocation (CXL
+expanders, device-dax, GPU memory, compressed RAM), maps memory on exactly
+the node asked for or fails with a clear error, carves it with arenas and
+slabs, and demotes cold data to a compressed tier with write control.
+This package is a thin ``ctypes`` layer over ``libpmnode.so``::
+
+    import pmnode
+
+    with pmnode.Context() as ctx:
+        node = ctx.nearest_private_node(0)        # NotFoundError if none is private
+        with pmnode.Backing(ctx, node=node) as b, pmnode.Arena(b) as arena:
+            blk = arena.malloc(1 << 20)           # MemoryError when the node is full
+            blk.view[:4] = b"data"                # a writable memoryview
+            assert pmnode.where(blk).all_on(node)
+            print(arena.stats())
+            blk.free()
+
+Modules, one per area: :mod:`pmnode.context` (discovery),
+:mod:`pmnode.memory` (backings, regions, :func:`where`),
+:mod:`pmnode.alloc` (arenas, slabs, blocks), :mod:`pmnode.ctier` (the
+compressed tier), :mod:`pmnode.errors` (exceptions and codes).
+
+The library is loaded from ``PMNODE_LIBRARY`` (a path) if set, else
+``ctypes.util.find_library("pmnode")``, else ``libpmnode.so.0``; its
+version must be 0.1 or a later 0.x.  Environment variables of the library
+(``PMNODE_SYSFS_ROOT``, ``PMNODE_PRIVATE_NODES``, ``PMNODE_CONFIG``,
+``PMNODE_LOG``) apply as in C.
+"""
+from ._lib import LIBRARY_PATH, version
+from .alloc import Arena, Block, Slab
+from .context import (ABI_NAMES, KINDS, Context, CxlRegion, DaxDevice, HugePagePool, Node,
+                      Perf)
+from .ctier import CompressedTier, estimate
+from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
+                     E_INCOMPRESSIBLE, E_INTERIOR, E_MISPLACED, E_NO_DEVICE, E_NO_HUGEPAGES,
+                     E_NO_MATCH, E_NO_NODE, E_NO_NUMA, E_NO_WRITE_CONTROL, E_NODE_FULL,
+                     E_NOT_ALLOWED, E_NOT_COMPRESSED, E_NOT_MEMORY_NODE, E_PARSE,
+                     E_REMOTE_ROOT, E_TIER_FULL, E_UNKNOWN, BusyError, DiscoveryError, Error,
+                     IncompressibleError, InvalidArgumentError, MisuseError, NotFoundError,
+                     NotSupportedError, OutOfMemoryError, PermissionDeniedError,
+                     PlacementError, UnknownValueError, err_name, strerror)
+from .memory import Backing, Placement, Region, where
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "version", "LIBRARY_PATH", "__version__",
+    "Context", "Node", "DaxDevice", "CxlRegion", "Perf", "HugePagePool", "KINDS", "ABI_NAMES",
+    "Backing", "Region", "Placement", "where",
+    "Arena", "Slab", "Block",
+    "CompressedTier", "estimate",
+    "Error", "InvalidArgumentError", "OutOfMemoryError", "NotFoundError",
+    "PermissionDeniedError", "BusyError", "NotSupportedError", "UnknownValueError",
+    "DiscoveryError", "PlacementError", "IncompressibleError", "MisuseError",
+    "strerror", "err_name",
+    "E_REMOTE_ROOT", "E_NO_NUMA", "E_NO_NODE", "E_NO_DEVICE", "E_UNKNOWN", "E_NO_MATCH",
+    "E_PARSE", "E_CONFIG", "E_HWLOC", "E_MISPLACED", "E_NOT_ALLOWED", "E_NODE_FULL",
+    "E_NO_HUGEPAGES", "E_NOT_MEMORY_NODE", "E_FOREIGN", "E_DOUBLE_FREE", "E_INTERIOR",
+    "E_DESTROYED", "E_TIER_FULL", "E_INCOMPRESSIBLE", "E_NO_WRITE_CONTROL",
+    "E_NOT_COMPRESSED",
+]

@@ -1,0 +1,361 @@
+"""Loading libpmnode.so and declaring its C prototypes.
+
+This is the only module that knows the C ABI: the library is found once,
+its version checked, and every function the package calls gets its
+``argtypes`` and ``restype`` here, next to the ``ctypes`` mirrors of the
+public structs of ``include/pmnode.h``.  The other modules call ``LIB``.
+
+Where the library comes from, in order:
+
+1. ``PMNODE_LIBRARY``: an explicit path (a build directory's
+   ``libpmnode/libpmnode.so``, for example);
+2. ``ctypes.util.find_library("pmnode")`` (the ldconfig cache);
+3. ``libpmnode.so.0``, the soname, through the dynamic loader's own search
+   (``LD_LIBRARY_PATH``, ``/usr/local/lib``...).
+
+Every handle (context, node, backing, arena...) travels as a ``c_void_p``:
+an ``int`` address or ``None`` for NULL on the Python side.
+"""
+import ctypes
+import ctypes.util
+import os
+from ctypes import (POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_int,
+                    c_size_t, c_ssize_t, c_uint, c_uint64, c_void_p)
+
+#: The oldest library this package was written against (major, minor).
+REQUIRED_VERSION = (0, 1)
+
+#: Returned by the C getters for "the kernel did not say" (PMN_UNKNOWN).
+UNKNOWN_U64 = 2**64 - 1
+
+#: Entries in the per-node arrays of the stats and where structs.
+STATS_MAX_NODES = 64
+
+
+def _load():
+    explicit = os.environ.get("PMNODE_LIBRARY")
+    if explicit:
+        candidates = [explicit]
+    else:
+        candidates = [c for c in (ctypes.util.find_library("pmnode"), "libpmnode.so.0") if c]
+    errors = []
+    for name in candidates:
+        try:
+            return ctypes.CDLL(name, use_errno=True), name
+        except OSError as e:
+            errors.append("%s: %s" % (name, e))
+    hint = ("PMNODE_LIBRARY is set but cannot be loaded" if explicit else
+            "install libpmnode or set PMNODE_LIBRARY to the path of libpmnode.so")
+    raise ImportError("pmnode: cannot load libpmnode (%s): %s" % (hint, "; ".join(errors)))
+
+
+LIB, LIBRARY_PATH = _load()
+
+
+# ---- structs (mirrors of include/pmnode.h; field order and types matter) ----
+
+class Perf(Structure):
+    _fields_ = [("read_bandwidth", c_uint64), ("write_bandwidth", c_uint64),
+                ("read_latency", c_uint64), ("write_latency", c_uint64)]
+
+
+class HugePool(Structure):
+    _fields_ = [("page_size", c_uint64), ("total", c_uint64), ("free", c_uint64),
+                ("surplus", c_uint64)]
+
+
+class _NodeBytes(Structure):
+    _fields_ = [("node", c_int), ("bytes", c_uint64)]
+
+
+class BackingStats(Structure):
+    _fields_ = [("mapped_bytes", c_uint64), ("peak_bytes", c_uint64), ("maps", c_uint64),
+                ("failures", c_uint64), ("spilled_bytes", c_uint64), ("nnodes", c_size_t),
+                ("node", _NodeBytes * STATS_MAX_NODES)]
+
+
+class _NodePages(Structure):
+    _fields_ = [("node", c_int), ("pages", c_uint64)]
+
+
+class Where(Structure):
+    _fields_ = [("page_size", c_uint64), ("pages", c_uint64), ("not_present", c_uint64),
+                ("unknown", c_uint64), ("other", c_uint64), ("nnodes", c_size_t),
+                ("node", _NodePages * STATS_MAX_NODES)]
+
+
+class ArenaOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("purge", c_int), ("retain", c_uint),
+                ("cap_bytes", c_uint64)]
+
+
+class AllocStats(Structure):
+    _fields_ = [("allocated", c_uint64), ("objects", c_uint64), ("active", c_uint64),
+                ("resident", c_uint64), ("peak", c_uint64), ("allocs", c_uint64),
+                ("frees", c_uint64), ("remote_frees", c_uint64), ("failures", c_uint64),
+                ("backing", BackingStats)]
+
+
+class CtierOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("node", c_int), ("promote_node", c_int),
+                ("capacity_bytes", c_uint64), ("min_ratio", c_double), ("reserve", c_double),
+                ("on_full", c_int), ("write_control", c_int)]
+
+
+class CtierStats(Structure):
+    _fields_ = [("logical_bytes", c_uint64), ("physical_bytes", c_uint64), ("ratio", c_double),
+                ("capacity_bytes", c_uint64), ("demotions", c_uint64),
+                ("demoted_pages", c_uint64), ("promotions", c_uint64),
+                ("write_promotions", c_uint64), ("write_failures", c_uint64),
+                ("refusals", c_uint64)]
+
+
+# ---- prototypes ----
+
+_vp, _s, _i, _u, _u64, _sz = c_void_p, c_char_p, c_int, c_uint, c_uint64, c_size_t
+_P = POINTER
+
+_PROTOTYPES = {
+    # version and errors
+    "pmn_version": (_s, []),
+    "pmn_strerror": (_s, [_i]),
+    "pmn_err_name": (_s, [_i]),
+    # kinds and isolation
+    "pmn_kind_name": (_s, [_i]),
+    "pmn_kind_parse": (_i, [_s, _P(_i)]),
+    "pmn_isolation_name": (_s, [_i]),
+    # contexts
+    "pmn_ctx_new": (_i, [_P(_vp)]),
+    "pmn_ctx_new_at": (_i, [_P(_vp), _s]),
+    "pmn_ctx_unref": (None, [_vp]),
+    "pmn_ctx_params_new": (_i, [_P(_vp)]),
+    "pmn_ctx_params_free": (None, [_vp]),
+    "pmn_ctx_params_set_root": (_i, [_vp, _s]),
+    "pmn_ctx_params_set_private_nodes": (_i, [_vp, _s]),
+    "pmn_ctx_params_set_node_kind": (_i, [_vp, _i, _i]),
+    "pmn_ctx_params_set_config": (_i, [_vp, _s]),
+    "pmn_ctx_params_set_flags": (_i, [_vp, _u]),
+    "pmn_ctx_new_params": (_i, [_P(_vp), _vp]),
+    "pmn_ctx_root": (_s, [_vp]),
+    "pmn_ctx_is_local": (c_bool, [_vp]),
+    "pmn_ctx_abi": (_u, [_vp]),
+    "pmn_ctx_problems": (_sz, [_vp, _P(_s), _sz]),
+    # nodes
+    "pmn_node_count": (_sz, [_vp]),
+    "pmn_node_first": (_vp, [_vp]),
+    "pmn_node_next": (_vp, [_vp]),
+    "pmn_node_get": (_vp, [_vp, _i]),
+    "pmn_node_id": (_i, [_vp]),
+    "pmn_node_kind": (_i, [_vp]),
+    "pmn_node_is_private": (c_bool, [_vp]),
+    "pmn_node_isolation": (_i, [_vp]),
+    "pmn_node_cpulist": (_s, [_vp]),
+    "pmn_node_cpu_count": (_u, [_vp]),
+    "pmn_node_capacity": (_u64, [_vp]),
+    "pmn_node_free": (_u64, [_vp]),
+    "pmn_node_tier": (_i, [_vp]),
+    "pmn_node_distance": (_i, [_vp, _i]),
+    "pmn_node_hwloc_subtype": (_s, [_vp]),
+    "pmn_node_mem_features": (_i, [_vp, _P(_u64)]),
+    "pmn_node_user_allowed": (_i, [_vp]),
+    "pmn_node_zratio": (c_double, [_vp]),
+    "pmn_node_perf": (_i, [_vp, _P(Perf)]),
+    "pmn_node_hugepools": (_sz, [_vp, _P(HugePool), _sz]),
+    "pmn_node_dax": (_vp, [_vp]),
+    "pmn_node_read_free": (_i, [_vp, _i, _P(_u64)]),
+    # device-dax
+    "pmn_dax_count": (_sz, [_vp]),
+    "pmn_dax_first": (_vp, [_vp]),
+    "pmn_dax_next": (_vp, [_vp]),
+    "pmn_dax_get": (_vp, [_vp, _s]),
+    "pmn_dax_name": (_s, [_vp]),
+    "pmn_dax_path": (_s, [_vp]),
+    "pmn_dax_size": (_u64, [_vp]),
+    "pmn_dax_align": (_u64, [_vp]),
+    "pmn_dax_mode": (_i, [_vp]),
+    "pmn_dax_mode_name": (_s, [_vp]),
+    "pmn_dax_target_node": (_i, [_vp]),
+    "pmn_dax_numa_node": (_i, [_vp]),
+    "pmn_dax_node": (_i, [_vp]),
+    "pmn_dax_type": (_s, [_vp]),
+    "pmn_dax_is_private": (c_bool, [_vp]),
+    "pmn_dax_cxl_region": (_s, [_vp]),
+    # CXL regions
+    "pmn_cxl_count": (_sz, [_vp]),
+    "pmn_cxl_first": (_vp, [_vp]),
+    "pmn_cxl_next": (_vp, [_vp]),
+    "pmn_cxl_name": (_s, [_vp]),
+    "pmn_cxl_mode": (_s, [_vp]),
+    "pmn_cxl_size": (_u64, [_vp]),
+    "pmn_cxl_target_count": (_sz, [_vp]),
+    "pmn_cxl_target": (_s, [_vp, _sz]),
+    "pmn_cxl_dax": (_vp, [_vp]),
+    "pmn_cxl_node": (_i, [_vp]),
+    # selection helpers
+    "pmn_nodes_of_kind": (_sz, [_vp, _i, _P(_i), _sz]),
+    "pmn_nearest_private_node": (_i, [_vp, _i, _P(_i)]),
+    "pmn_nearest_private_to_cpu": (_i, [_vp, _i, _P(_i)]),
+    "pmn_best_node": (_i, [_vp, _i, _u, _i, _P(_i)]),
+    # backings and regions
+    "pmn_backing_type_name": (_s, [_i]),
+    "pmn_backing_params_new": (_i, [_P(_vp)]),
+    "pmn_backing_params_free": (None, [_vp]),
+    "pmn_backing_params_set_type": (_i, [_vp, _i]),
+    "pmn_backing_params_set_node": (_i, [_vp, _i]),
+    "pmn_backing_params_set_spill": (_i, [_vp, _P(_i), _sz]),
+    "pmn_backing_params_set_dax": (_i, [_vp, _s]),
+    "pmn_backing_params_set_page_size": (_i, [_vp, _sz]),
+    "pmn_backing_params_set_thp": (_i, [_vp, c_bool]),
+    "pmn_backing_params_set_headroom": (_i, [_vp, _u64]),
+    "pmn_backing_params_set_verify": (_i, [_vp, c_bool]),
+    "pmn_backing_new": (_i, [_vp, _vp, _P(_vp)]),
+    "pmn_backing_free": (None, [_vp]),
+    "pmn_backing_type": (_i, [_vp]),
+    "pmn_backing_granule": (_sz, [_vp]),
+    "pmn_backing_stats": (_i, [_vp, _P(BackingStats)]),
+    "pmn_region_map": (_i, [_vp, _sz, _P(_vp)]),
+    "pmn_region_map_at": (_i, [_vp, _u64, _sz, _P(_vp)]),
+    "pmn_region_unmap": (_i, [_vp]),
+    "pmn_region_addr": (_vp, [_vp]),
+    "pmn_region_size": (_sz, [_vp]),
+    "pmn_region_node": (_i, [_vp]),
+    "pmn_region_fd": (_i, [_vp]),
+    "pmn_region_populate_ns": (_u64, [_vp]),
+    "pmn_region_verify_ns": (_u64, [_vp]),
+    "pmn_where": (_i, [_vp, _sz, _P(Where)]),
+    "pmn_where_pages_on": (_u64, [_P(Where), _i]),
+    # allocators
+    "pmn_arena_new": (_i, [_vp, _P(ArenaOpts), _P(_vp)]),
+    "pmn_arena_destroy": (None, [_vp]),
+    "pmn_arena_reset": (None, [_vp]),
+    "pmn_arena_malloc": (_vp, [_vp, _sz]),
+    "pmn_arena_calloc": (_vp, [_vp, _sz, _sz]),
+    "pmn_arena_realloc": (_vp, [_vp, _vp, _sz]),
+    "pmn_arena_aligned_alloc": (_vp, [_vp, _sz, _sz]),
+    "pmn_free": (_i, [_vp]),
+    "pmn_usable_size": (_sz, [_vp]),
+    "pmn_arena_of": (_vp, [_vp]),
+    "pmn_arena_stats": (_i, [_vp, _P(AllocStats)]),
+    "pmn_alloc_stats_json": (_i, [_P(AllocStats), _P(c_char), _sz]),
+    "pmn_slab_new": (_i, [_vp, _sz, _sz, _u64, _P(_vp)]),
+    "pmn_slab_destroy": (None, [_vp]),
+    "pmn_slab_alloc": (_vp, [_vp]),
+    "pmn_slab_free": (None, [_vp, _vp]),
+    "pmn_slab_alloc_bulk": (_sz, [_vp, _P(_vp), _sz]),
+    "pmn_slab_free_bulk": (None, [_vp, _P(_vp), _sz]),
+    "pmn_slab_obj_size": (_sz, [_vp]),
+    "pmn_slab_stats": (_i, [_vp, _P(AllocStats)]),
+    # compressed tier
+    "pmn_ctier_open": (_i, [_vp, _P(CtierOpts), _P(_vp)]),
+    "pmn_ctier_close": (None, [_vp]),
+    "pmn_ctier_node": (_i, [_vp]),
+    "pmn_ctier_write_control": (_s, [_vp]),
+    "pmn_ctier_demote": (_i, [_vp, _vp, _sz]),
+    "pmn_ctier_promote": (_i, [_vp, _vp, _sz, _i]),
+    "pmn_ctier_estimate": (c_double, [_vp, _sz, _u]),
+    "pmn_ctier_stats": (_i, [_vp, _P(CtierStats)]),
+    "pmn_ctier_stats_json": (_i, [_P(CtierStats), _P(c_char), _sz]),
+}
+
+#: Exported C functions this package deliberately does not call, and why.
+UNBOUND = {
+    "pmn_ctx_ref": "Python references keep a Context alive; children hold the parent object",
+    "pmn_realloc": "Arena.realloc() names the arena and checks the block belongs to it",
+}
+
+for _name, (_res, _args) in _PROTOTYPES.items():
+    _fn = getattr(LIB, _name)
+    _fn.restype = _res
+    _fn.argtypes = _args
+del _name, _res, _args, _fn
+
+BOUND = frozenset(_PROTOTYPES)
+
+
+def text(b):
+    """A C string from the library as ``str`` (None for NULL)."""
+    return None if b is None else b.decode("utf-8", "surrogateescape")
+
+
+def arg(s):
+    """A ``str`` (or ``os.PathLike``) argument as a C string."""
+    if s is None:
+        return None
+    return os.fsencode(s)
+
+
+def u64_or_none(v):
+    """A C uint64_t getter's value, with PMN_UNKNOWN as None."""
+    return None if v == UNKNOWN_U64 else v
+
+
+def id_or_none(v):
+    """A C id/tier/distance getter's value, with -1 as None."""
+    return None if v < 0 else v
+
+
+def version():
+    """Version string of the loaded libpmnode, "MAJOR.MINOR.PATCH"."""
+    return text(LIB.pmn_version())
+
+
+def _check_version():
+    v = version()
+    try:
+        major, minor = (int(x) for x in v.split(".")[:2])
+    except ValueError:
+        raise ImportError("pmnode: %s reports a malformed version %r" % (LIBRARY_PATH, v))
+    if major != REQUIRED_VERSION[0] or minor < REQUIRED_VERSION[1]:
+        raise ImportError("pmnode: %s is libpmnode %s; this package needs %d.%d or a later "
+                          "%d.x" % (LIBRARY_PATH, v, REQUIRED_VERSION[0], REQUIRED_VERSION[1],
+                                    REQUIRED_VERSION[0]))
+
+
+_check_version()
+
+
+# ---- raw access to any Python buffer (bytes, memoryview, mmap, bytearray) ----
+
+class _PyBuffer(Structure):
+    # Py_buffer from Include/pybuffer.h (stable since Python 3.3).
+    _fields_ = [("buf", c_void_p), ("obj", c_void_p), ("len", c_ssize_t),
+                ("itemsize", c_ssize_t), ("readonly", c_int), ("ndim", c_int),
+                ("format", c_char_p), ("shape", c_void_p), ("strides", c_void_p),
+                ("suboffsets", c_void_p), ("internal", c_void_p)]
+
+
+_PyObject_GetBuffer = ctypes.pythonapi.PyObject_GetBuffer
+_PyObject_GetBuffer.argtypes = [ctypes.py_object, POINTER(_PyBuffer), c_int]
+_PyObject_GetBuffer.restype = c_int
+_PyBuffer_Release = ctypes.pythonapi.PyBuffer_Release
+_PyBuffer_Release.argtypes = [POINTER(_PyBuffer)]
+_PyBuffer_Release.restype = None
+
+
+class RawBuffer:
+    """The address and length of a contiguous Python buffer, held exported.
+
+    Use as a context manager: while inside, the exporter cannot resize or
+    free the memory (a pmnode block refuses to be freed, a bytearray to be
+    resized), so a C call may use the address.
+    """
+
+    def __init__(self, obj):
+        self._view = _PyBuffer()
+        # PyBUF_SIMPLE (0): contiguous bytes, read-only allowed; raises
+        # BufferError or TypeError for anything else.
+        _PyObject_GetBuffer(obj, ctypes.byref(self._view), 0)
+        self.address = self._view.buf or 0
+        self.length = self._view.len
+        self.readonly = bool(self._view.readonly)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def release(self):
+        if self._view is not None:
+            _PyBuffer_Release(ctypes.byref(self._view))
+            self._view = None

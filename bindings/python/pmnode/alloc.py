@@ -1,0 +1,390 @@
+"""Allocators: arenas (malloc-style) and slabs (one object size, bulk calls).
+
+Both carve a :class:`Backing`'s memory, so every object inherits its
+placement: an arena on a node-bound backing never returns memory from
+another node, and when the node is full an allocation raises
+:class:`OutOfMemoryError` (a ``MemoryError``)::
+
+    with pmnode.Arena(backing) as arena:
+        blk = arena.malloc(4096)
+        blk.view[:5] = b"hello"
+        assert pmnode.where(blk).all_on(0)
+        blk.free()
+
+An allocation is a :class:`Block`: ``blk.view`` is a writable memoryview of
+exactly the size asked for.  Freeing is explicit (``blk.free()`` or
+``arena.free(blk)``) and checked: freeing twice, freeing through another
+arena or slab, or using a block after its arena was reset or closed raises
+:class:`MisuseError` and touches nothing.  Freeing first releases the
+block's views; while one is still exported elsewhere (a NumPy array over
+it, a memoryview made from a view) the free raises ``BufferError`` and the
+block stays allocated.  A block that is dropped without being freed stays
+allocated until its arena is reset or closed, as in C.
+
+Thread-safety: as in C, every call may be made from any thread
+concurrently; ``reset()`` and ``close()`` wait for calls in progress to
+finish and keep new ones out while they run (C requires that nobody uses
+the arena during pmn_arena_reset/pmn_arena_destroy; this layer enforces
+it).
+"""
+import ctypes
+import errno
+import weakref
+
+from . import errors
+from ._lib import LIB, AllocStats, ArenaOpts
+from ._owned import Owned
+from .memory import Memory, backing_stats_dict
+
+_PURGE = ("default", "release", "keep")
+
+
+def _size(v, what, name="size"):
+    v = int(v)
+    if v < 0:
+        raise errors.InvalidArgumentError(-errno.EINVAL, what, "%s %d is negative" % (name, v))
+    return v
+
+
+def _stats_dict(st):
+    return {
+        "allocated": st.allocated, "objects": st.objects, "active": st.active,
+        "resident": st.resident, "peak": st.peak, "allocs": st.allocs, "frees": st.frees,
+        "remote_frees": st.remote_frees, "failures": st.failures,
+        "backing": backing_stats_dict(st.backing),
+    }
+
+
+def _stats_json(st):
+    n = errors.check(LIB.pmn_alloc_stats_json(ctypes.byref(st), None, 0), "pmn_alloc_stats_json")
+    buf = ctypes.create_string_buffer(n + 1)
+    errors.check(LIB.pmn_alloc_stats_json(ctypes.byref(st), buf, n + 1), "pmn_alloc_stats_json")
+    return buf.value.decode()
+
+
+class Block(Memory):
+    """One object of an :class:`Arena` or :class:`Slab`.
+
+    ``view`` gives a writable memoryview of ``size`` bytes; ``address`` is
+    the C pointer.  Free it with :meth:`free`.
+    """
+
+    def __init__(self, owner, addr, size):
+        self._owner = owner
+        self._init_memory(addr, size, owner._gate.cond)
+
+    @property
+    def owner(self):
+        """The :class:`Arena` or :class:`Slab` the block came from."""
+        return self._owner
+
+    @property
+    def usable_size(self):
+        """Bytes usable at the address (at least ``size``)."""
+        what = "Block.usable_size"
+        with self._owner._gate.use(what):
+            self._check_alive(what)
+            return LIB.pmn_usable_size(self._addr)
+
+    def free(self):
+        """Give the block back to its arena or slab (see :meth:`Arena.free`)."""
+        self._owner.free(self)
+
+    def __repr__(self):
+        state = "" if self._dead is None else " (%s)" % self._dead[1]
+        return "<pmnode.Block %d bytes at %#x%s>" % (self._size, self._addr, state)
+
+
+class _Allocator(Owned):
+    """What arenas and slabs share: the gate, live blocks, free and stats."""
+
+    def _setup(self, backing):
+        self._backing = backing
+        self._live = weakref.WeakValueDictionary()   # address -> Block
+
+    @property
+    def backing(self):
+        """The :class:`Backing` the memory comes from."""
+        return self._backing
+
+    def _block(self, ptr, size, what):
+        if not ptr:
+            err = ctypes.get_errno() or errno.ENOMEM
+            raise errors.make_error(-err, what, "no %d-byte object" % size)
+        b = Block(self, ptr, size)
+        with self._gate.cond:
+            self._live[ptr] = b
+        return b
+
+    def _own(self, block, what):
+        if not isinstance(block, Block):
+            raise TypeError("%s: expected a pmnode.Block, got %s" % (what, type(block).__name__))
+        if block._owner is not self:
+            raise errors.MisuseError(errors.E_FOREIGN, what, "the block belongs to %r, not %r"
+                                     % (block._owner, self))
+
+    def _take(self, blocks, what, why, code):
+        """Revoke and kill ``blocks`` (gate lock held); all or none."""
+        for b in blocks:
+            if b._dead is not None:
+                raise b._dead_error(what)
+        for b in blocks:
+            b._revoke(what)
+        for b in blocks:
+            b._kill(why, code)
+            self._live.pop(b._addr, None)
+
+    def free(self, block):
+        """Free ``block``.
+
+        Raises :class:`MisuseError` for a block of another arena or slab
+        (PMN_E_FOREIGN), one already freed (PMN_E_DOUBLE_FREE), or when
+        this allocator was reset or closed (PMN_E_DESTROYED); BufferError
+        while a view of it is exported.  In every error case nothing is
+        freed.  Thread-safe.
+        """
+        what = "%s.free" % type(self).__name__
+        self._own(block, what)
+        with self._gate.use(what):
+            with self._gate.cond:
+                self._take([block], what, "the block was freed", errors.E_DOUBLE_FREE)
+            self._free_one(block._addr, what)
+
+    def _stats_struct(self, what):
+        st = AllocStats()
+        with self._gate.use(what):
+            errors.check(self._stats_fn(self._handle, ctypes.byref(st)), what)
+        return st
+
+    def stats(self):
+        """Counters as a dict: allocated (bytes in live objects), objects,
+        active (bytes in pages holding objects), resident (bytes taken from
+        the backing), peak, allocs, frees, remote_frees, failures, and
+        ``backing`` (the backing's counters: bytes_per_node...).
+        Thread-safe."""
+        return _stats_dict(self._stats_struct("%s.stats" % type(self).__name__))
+
+    def stats_json(self):
+        """The stats as the library's own JSON text (pmn_alloc_stats_json)."""
+        return _stats_json(self._stats_struct("%s.stats_json" % type(self).__name__))
+
+    def _before_close(self):
+        g = self._gate
+        with g.cond:
+            if g.closed:
+                return
+            with g.exclusive("%s.close" % type(self).__name__):
+                self._take(list(self._live.values()), "%s.close" % type(self).__name__,
+                           "its %s was closed" % self._kind, errors.E_DESTROYED)
+                g.closed = True
+
+    def close(self):
+        """Destroy the allocator: every block dies (its views are released
+        first; BufferError, and nothing happens, while one is exported).
+        Waits for calls in progress in other threads."""
+        super().close()
+
+
+class Arena(_Allocator):
+    """A malloc-style allocator over a backing.
+
+    ``purge``: what empty 4 MiB extents do: ``"default"`` (released for
+    anon, memfd and hugetlb, kept for dax), ``"release"`` or ``"keep"``;
+    ``retain``: empty extents kept for reuse (default 2); ``cap_bytes``:
+    most bytes the arena's objects may occupy (0: no cap; resident memory
+    can exceed a cap below 4 MiB by up to one extent).
+
+    The arena keeps its backing (and context) alive; a context manager.
+    Thread-safety: see the module notes.
+    """
+
+    _kind = "arena"
+    _stats_fn = LIB.pmn_arena_stats
+
+    def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0):
+        if purge not in _PURGE:
+            raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "purge %r is not one of %s"
+                                              % (purge, ", ".join(_PURGE)))
+        self._setup(backing)
+        opts = None
+        if purge != "default" or retain is not None or cap_bytes:
+            opts = ArenaOpts(ctypes.sizeof(ArenaOpts), _PURGE.index(purge),
+                             2 if retain is None else _size(retain, "Arena", "retain"),
+                             _size(cap_bytes, "Arena", "cap_bytes"))
+        self._attach(backing)
+        handle = ctypes.c_void_p()
+        try:
+            with backing._use("Arena") as bh:
+                errors.check(LIB.pmn_arena_new(bh, ctypes.byref(opts) if opts is not None
+                                               else None, ctypes.byref(handle)), "pmn_arena_new")
+        except BaseException:
+            self._detach_failed()
+            raise
+        self._handle = handle.value
+
+    def _release_handle(self, handle):
+        LIB.pmn_arena_destroy(handle)
+
+    def _free_one(self, addr, what):
+        errors.check(LIB.pmn_free(addr), what)
+
+    def malloc(self, size):
+        """A :class:`Block` of ``size`` bytes (uninitialised).
+        OutOfMemoryError when the backing cannot give memory.  Thread-safe."""
+        what = "Arena.malloc"
+        size = _size(size, what)
+        with self._gate.use(what):
+            ctypes.set_errno(0)
+            return self._block(LIB.pmn_arena_malloc(self._handle, size), size, what)
+
+    def calloc(self, count, size):
+        """A zeroed :class:`Block` of ``count * size`` bytes."""
+        what = "Arena.calloc"
+        count, size = _size(count, what, "count"), _size(size, what)
+        with self._gate.use(what):
+            ctypes.set_errno(0)
+            return self._block(LIB.pmn_arena_calloc(self._handle, count, size), count * size,
+                               what)
+
+    def aligned_alloc(self, alignment, size):
+        """A :class:`Block` of ``size`` bytes whose address is a multiple of
+        ``alignment`` (a power of two; InvalidArgumentError otherwise)."""
+        what = "Arena.aligned_alloc"
+        alignment, size = _size(alignment, what, "alignment"), _size(size, what)
+        with self._gate.use(what):
+            ctypes.set_errno(0)
+            return self._block(LIB.pmn_arena_aligned_alloc(self._handle, alignment, size), size,
+                               what)
+
+    def realloc(self, block, size):
+        """Resize ``block`` to ``size`` bytes: returns a new :class:`Block`
+        holding the old contents (up to the smaller size); the old block is
+        dead (its views released).  On OutOfMemoryError the old block stays
+        allocated and valid (its views are released all the same).  Size 0
+        frees the contents and returns a unique 0-byte block.  BufferError,
+        and nothing happens, while a view of the block is exported."""
+        what = "Arena.realloc"
+        self._own(block, what)
+        size = _size(size, what)
+        with self._gate.use(what):
+            with self._gate.cond:
+                block._check_alive(what)
+                block._revoke(what)
+                ctypes.set_errno(0)
+                ptr = LIB.pmn_arena_realloc(self._handle, block._addr, size)
+                if not ptr:
+                    err = ctypes.get_errno() or errno.ENOMEM
+                    raise errors.make_error(-err, what, "cannot resize to %d bytes" % size)
+                block._kill("the block was moved by realloc", errors.E_DOUBLE_FREE)
+                self._live.pop(block._addr, None)
+                return self._block(ptr, size, what)
+
+    def reset(self):
+        """Drop every object at once (their blocks die, views released);
+        keep up to ``retain`` extents.  Waits for calls in progress;
+        BufferError, and nothing happens, while a view is exported."""
+        what = "Arena.reset"
+        with self._gate.exclusive(what):
+            self._take(list(self._live.values()), what, "its arena was reset",
+                       errors.E_DESTROYED)
+            LIB.pmn_arena_reset(self._handle)
+
+    def owns(self, block):
+        """True when the library reports this arena as the owner of the
+        live ``block`` (pmn_arena_of)."""
+        what = "Arena.owns"
+        if not isinstance(block, Block) or block._dead is not None:
+            return False
+        with self._gate.use(what):
+            return LIB.pmn_arena_of(block._addr) == self._handle
+
+    def __repr__(self):
+        return "<pmnode.Arena%s>" % (" closed" if self._closed else "")
+
+
+class Slab(_Allocator):
+    """Fixed-size objects over a backing, with bulk calls.
+
+    ``obj_size`` at most 256 KiB; ``align`` a power of two up to 64 KiB
+    (0: natural alignment); ``cap_bytes``: most bytes the slab's pages may
+    occupy (0: no cap).  InvalidArgumentError otherwise.
+
+    The slab keeps its backing (and context) alive; a context manager.
+    Thread-safety: see the module notes.
+    """
+
+    _kind = "slab"
+    _stats_fn = LIB.pmn_slab_stats
+
+    def __init__(self, backing, obj_size, *, align=0, cap_bytes=0):
+        self._setup(backing)
+        obj_size = _size(obj_size, "Slab", "obj_size")
+        self._attach(backing)
+        handle = ctypes.c_void_p()
+        try:
+            align, cap_bytes = _size(align, "Slab", "align"), _size(cap_bytes, "Slab", "cap_bytes")
+            with backing._use("Slab") as bh:
+                errors.check(LIB.pmn_slab_new(bh, obj_size, align, cap_bytes, ctypes.byref(handle)),
+                             "pmn_slab_new")
+        except BaseException:
+            self._detach_failed()
+            raise
+        self._handle = handle.value
+        self._obj_size = LIB.pmn_slab_obj_size(self._handle)
+
+    def _release_handle(self, handle):
+        LIB.pmn_slab_destroy(handle)
+
+    def _free_one(self, addr, what):
+        LIB.pmn_slab_free(self._handle, addr)
+
+    @property
+    def obj_size(self):
+        """The size of every object (as the library reports it)."""
+        return self._obj_size
+
+    def alloc(self):
+        """One :class:`Block` of ``obj_size`` bytes; OutOfMemoryError when
+        the backing is full or the cap is reached.  Thread-safe."""
+        what = "Slab.alloc"
+        with self._gate.use(what):
+            ctypes.set_errno(0)
+            return self._block(LIB.pmn_slab_alloc(self._handle), self._obj_size, what)
+
+    def alloc_bulk(self, count, *, partial=False):
+        """``count`` blocks in one call, as a list.
+
+        When the slab cannot give them all, raises OutOfMemoryError after
+        freeing the ones it got, or with ``partial=True`` returns the
+        shorter list.  Thread-safe."""
+        what = "Slab.alloc_bulk"
+        count = _size(count, what, "count")
+        ptrs = (ctypes.c_void_p * max(count, 1))()
+        with self._gate.use(what):
+            ctypes.set_errno(0)
+            got = LIB.pmn_slab_alloc_bulk(self._handle, ptrs, count)
+            err = ctypes.get_errno() or errno.ENOMEM
+            if got < count and not partial:
+                LIB.pmn_slab_free_bulk(self._handle, ptrs, got)
+                raise errors.make_error(-err, what, "only %d of %d objects" % (got, count))
+            return [self._block(ptrs[i], self._obj_size, what) for i in range(got)]
+
+    def free_bulk(self, blocks):
+        """Free many blocks of this slab in one call.  Every block is
+        checked first (type, owner, not yet freed, no duplicates, views not
+        exported): on any error nothing is freed."""
+        what = "Slab.free_bulk"
+        blocks = list(blocks)
+        for b in blocks:
+            self._own(b, what)
+        if len({id(b) for b in blocks}) != len(blocks):
+            raise errors.MisuseError(errors.E_DOUBLE_FREE, what, "a block is listed twice")
+        ptrs = (ctypes.c_void_p * max(len(blocks), 1))(*[b._addr for b in blocks])
+        with self._gate.use(what):
+            with self._gate.cond:
+                self._take(blocks, what, "the block was freed", errors.E_DOUBLE_FREE)
+            LIB.pmn_slab_free_bulk(self._handle, ptrs, len(blocks))
+
+    def __repr__(self):
+        return "<pmnode.Slab %d-byte objects%s>" % (self._obj_size,
+                                                     " closed" if self._closed else "")
