@@ -635,8 +635,9 @@ struct pmn_arena_opts {
 };
 
 /**
- * Create an arena over @p b (which it references; free the backing after
- * the arena).  @p opts may be NULL.  0, -EINVAL, -ENOMEM.
+ * Create an arena over @p b, which it references until destroyed: the
+ * caller may free the backing at any time after this call.  @p opts may be
+ * NULL.  0, -EINVAL, -ENOMEM.
  */
 PMN_API int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *opts,
                           struct pmn_arena **out);
@@ -690,8 +691,8 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  * Create a slab of @p obj_size objects (at most 256 KiB) aligned to
  * @p align (a power of two up to 64 KiB, 0 for the natural alignment),
  * whose pages may occupy at most @p cap_bytes (0 = no cap; see
- * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).
- * 0, -EINVAL, -ENOMEM.
+ * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).  Like an
+ * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
                          uint64_t cap_bytes, struct pmn_slab **out);

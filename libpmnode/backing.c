@@ -255,6 +255,16 @@ void pmn_backing_free(struct pmn_backing *b)
         backing_release(b);
 }
 
+void pmn__backing_ref(struct pmn_backing *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+void pmn__backing_unref(struct pmn_backing *b)
+{
+    backing_release(b);
+}
+
 enum pmn_backing_type pmn_backing_type(const struct pmn_backing *b)
 {
     return b ? b->type : PMN_BACKING_ANON;

@@ -671,7 +671,10 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     h->release_empty = release_empty;
     h->cap = cap;
     atomic_init(&h->refs, 1);
-    return pthread_mutex_init(&h->lock, NULL) == 0 ? 0 : -ENOMEM;
+    if (pthread_mutex_init(&h->lock, NULL) != 0)
+        return -ENOMEM;
+    pmn__backing_ref(b); /* dropped by pmn__heap_destroy() */
+    return 0;
 }
 
 static void heap_unref(struct pmn__heap *h)
@@ -750,6 +753,7 @@ void pmn__heap_destroy(struct pmn__heap *h)
     settle_theaps(h);
     release_all(h, false);
     pthread_mutex_unlock(&h->lock);
+    pmn__backing_unref(h->b); /* every extent went back to it just now */
     /* Drop this thread's own binding now; other threads drop theirs when
      * they exit. */
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)

@@ -62,6 +62,12 @@ struct pmn__backing_ops {
     int (*unmap)(struct pmn_backing *b, struct pmn_region *r);
 };
 
+/* Keep a backing alive (an arena or slab does, from creation to
+ * destroy, so the caller may free the backing first); thread-safe. */
+void pmn__backing_ref(struct pmn_backing *b);
+/* Drop a reference taken by pmn__backing_ref(); the last one frees. */
+void pmn__backing_unref(struct pmn_backing *b);
+
 /* Populate and verify [off, off+len) of a lazily mapped region (heap.c
  * populates a segment's slices as it hands them out).  0 or a code. */
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);

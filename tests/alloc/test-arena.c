@@ -812,6 +812,42 @@ Test(arena, bad_opts)
     pmn_ctx_unref(ctx);
 }
 
+/* An arena and a slab keep their backing alive: the caller may free it
+ * first, even while they hold no extent (ASan and valgrind see the old
+ * use after free here). */
+Test(arena, backing_freed_first, .timeout = 60)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_alloc_stats st;
+    struct pmn_arena *a = NULL;
+    struct pmn_slab *s = NULL;
+    void *p, *q;
+
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    cr_assert_eq(pmn_slab_new(b, 256, 0, 0, &s), 0);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    cr_assert_eq(pmn_arena_stats(a, &st), 0);
+    cr_assert_eq(st.resident, 0, "a new arena holds %llu bytes", ull(st.resident));
+    p = pmn_arena_malloc(a, 5000);
+    q = pmn_slab_alloc(s);
+    cr_assert(p && q, "allocation after the backing was freed failed: %s", strerror(errno));
+    memset(p, 1, 5000);
+    memset(q, 2, 256);
+    cr_assert_eq(pmn_slab_stats(s, &st), 0);
+    cr_assert_eq(st.objects, 1);
+    cr_assert_eq(st.backing.nnodes, 1);
+    cr_assert_eq(st.backing.node[0].node, 0);
+    cr_assert_eq(pmn_free(p), 0);
+    pmn_slab_free(s, q);
+    pmn_arena_reset(a); /* back to no extent at all */
+    cr_assert_eq(pmn_arena_stats(a, &st), 0);
+    pmn_arena_destroy(a); /* the slab still holds the backing */
+    cr_assert_not_null(q = pmn_slab_alloc(s));
+    pmn_slab_destroy(s);  /* the last reference: backing and context go */
+}
+
 /* cap_bytes: NULL with ENOMEM at the cap, works again after frees. */
 Test(arena, cap, .timeout = 60)
 {
