@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -357,31 +358,95 @@ int pmn_prim_mems_allowed(struct pmn__bitmap *out)
     return err;
 }
 
-int pmn_prim_private_anon(const void *addr, size_t len)
+/* PROCMAP_QUERY (Linux 6.11): the mapping at one address, without
+ * generating and parsing the whole of /proc/self/maps, which grows with
+ * every mapping a compressed tier splits off (a demotion per cached page
+ * made the text scan quadratic).  The kernel's ABI, written out here for
+ * older headers. */
+struct prim_procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PRIM_PROCMAP_QUERY _IOWR('f', 17, struct prim_procmap_query)
+#define PRIM_PROCMAP_VMA_SHARED 0x08
+
+/* 1, 0, -errno, or -ENOTTY when the kernel has no PROCMAP_QUERY. */
+static int private_anon_query(uintptr_t want, uintptr_t end)
 {
-    uintptr_t want = (uintptr_t)addr, end = want + len;
-    char *b, *line;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), rc = 1;
+
+    if (fd < 0)
+        return -errno;
+    while (want < end) {
+        struct prim_procmap_query q;
+        memset(&q, 0, sizeof(q));
+        q.size = sizeof(q);
+        q.query_addr = want;
+        if (ioctl(fd, PRIM_PROCMAP_QUERY, &q) != 0) {
+            rc = errno == ENOENT ? 0 /* a hole */ : errno == EINVAL ? -ENOTTY : -errno;
+            break;
+        }
+        if ((q.vma_flags & PRIM_PROCMAP_VMA_SHARED) || q.inode != 0) {
+            rc = 0; /* shared, or a file behind it */
+            break;
+        }
+        want = (uintptr_t)q.vma_end;
+    }
+    close(fd);
+    return rc;
+}
+
+/* The same from the text of /proc/self/maps ("lo-hi perms offset dev
+ * inode ..."), parsed in one pass. */
+static int private_anon_text(uintptr_t want, uintptr_t end)
+{
+    char *b, *line, *next;
     size_t blen;
-    int err = read_proc("/proc/self/maps", &b, &blen), ok = 0;
+    int err = read_proc("/proc/self/maps", &b, &blen), ok;
 
     if (err)
         return err;
-    for (line = b; line && *line && want < end; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-        unsigned long lo, hi, inode;
-        char perms[8], dev[16];
-        unsigned long long off;
+    for (line = b; *line && want < end; line = next) {
+        unsigned long long lo, hi, inode;
+        char *p = line, *perms;
 
-        if (sscanf(line, "%lx-%lx %7s %llx %15s %lu", &lo, &hi, perms, &off, dev, &inode) != 6)
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        lo = strtoull(p, &p, 16);
+        if (*p++ != '-')
             continue;
-        if (hi <= want || lo > want)
+        hi = strtoull(p, &p, 16);
+        if (*p++ != ' ' || next - p < 5)
             continue;
+        if (lo > want)
+            break; /* lines are sorted: a hole */
+        if (hi <= want)
+            continue;
+        perms = p;
+        p += 5;
+        strtoull(p, &p, 16); /* offset */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ' && *p != '\n')
+            p++; /* device */
+        inode = strtoull(p, &p, 10);
         if (perms[3] != 'p' || inode != 0)
             break; /* shared, or a file behind it */
-        want = hi;
+        want = (uintptr_t)hi;
     }
     ok = want >= end;
     free(b);
     return ok;
+}
+
+int pmn_prim_private_anon(const void *addr, size_t len)
+{
+    uintptr_t want = (uintptr_t)addr, end = want + len;
+    int rc = private_anon_query(want, end);
+
+    return rc == -ENOTTY ? private_anon_text(want, end) : rc;
 }
 
 int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes)

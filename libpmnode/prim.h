@@ -68,7 +68,8 @@ int pmn_prim_mems_allowed(struct pmn__bitmap *out);
 
 /* Whether [addr, addr+len) is wholly private anonymous memory (one or
  * more adjacent mappings with 'p' permission and no file behind them),
- * from /proc/self/maps: 1 yes, 0 no, or -errno. */
+ * from PROCMAP_QUERY on /proc/self/maps (Linux 6.11), else its text:
+ * 1 yes, 0 no, or -errno. */
 int pmn_prim_private_anon(const void *addr, size_t len);
 
 /* Per-node page counts of the VMA that starts at @addr, from
