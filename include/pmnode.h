@@ -797,8 +797,8 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * memory: an arena's pages or the caller's own).  Checks the estimate and
  * capacity first, then write-protects and moves every page.  A range (or
  * part of one) whose pages all came back may be demoted again; unmapping
- * demoted memory forgets it.  0, -EINVAL (misaligned, not private
- * anonymous memory, or cutting through a transparent huge page),
+ * demoted memory forgets it.  0, -EINVAL (misaligned, not wholly mapped
+ * private anonymous memory, or cutting through a transparent huge page),
  * -EBUSY (already demoted), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
  * -ENOMEM or another -errno from the kernel.
  */

@@ -21,8 +21,12 @@
  *
  * Bookkeeping: each demoted range keeps a bit per page still on the tier
  * and its estimated ratio, so logical and physical bytes stay exact as
- * pages come back one by one.  One mutex guards it; demote, promote and
- * the handler take it.  The handler never touches user memory.
+ * pages come back one by one.  Ranges never overlap (a demotion over part
+ * of an older range carves that part out of it) and sit in an array
+ * sorted by address, so the fault handler finds a page's range by binary
+ * search: a cache that demotes one page per entry keeps tens of thousands
+ * of ranges.  One mutex guards it; demote, promote and the handler take
+ * it.  The handler never touches user memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +55,6 @@
 #define CHUNK 1024
 
 struct crange {
-    struct crange *next;
     uintptr_t start;
     size_t npages;
     double ratio;
@@ -72,7 +75,8 @@ struct pmn_ctier {
     enum pmn_ctier_on_full on_full;
     double min_ratio, reserve;
     pthread_mutex_t lock;
-    struct crange *ranges;
+    struct crange **rv; /* disjoint ranges, ascending */
+    size_t nr, cap;
     struct pmn_ctier_stats st;
     double physical; /* exact sum behind st.physical_bytes */
     atomic_int in_event; /* the handler has read events it has not applied yet */
@@ -176,12 +180,76 @@ static int uffd_open(int *out, bool *user_only)
     return 0;
 }
 
+/* ---- the range index: lock held for all of these ---- */
+
+static uintptr_t range_end(const struct pmn_ctier *t, const struct crange *r)
+{
+    return r->start + r->npages * t->page;
+}
+
+/* Index of the first range ending after @addr (ranges are disjoint and
+ * sorted, so their ends are sorted too); t->nr when there is none. */
+static size_t first_after(const struct pmn_ctier *t, uintptr_t addr)
+{
+    size_t lo = 0, hi = t->nr;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (range_end(t, t->rv[mid]) <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static struct crange *find_range(struct pmn_ctier *t, uintptr_t addr)
 {
-    for (struct crange *r = t->ranges; r; r = r->next)
-        if (addr >= r->start && addr < r->start + r->npages * t->page)
-            return r;
-    return NULL;
+    size_t i = first_after(t, addr);
+
+    return i < t->nr && t->rv[i]->start <= addr ? t->rv[i] : NULL;
+}
+
+/* Room for @more further ranges.  0 or -ENOMEM. */
+static int index_reserve(struct pmn_ctier *t, size_t more)
+{
+    size_t cap = t->cap ? t->cap : 16;
+    struct crange **rv;
+
+    if (t->nr + more <= t->cap)
+        return 0;
+    while (cap < t->nr + more)
+        cap *= 2;
+    if ((rv = realloc(t->rv, cap * sizeof(*rv))) == NULL)
+        return -ENOMEM;
+    t->rv = rv;
+    t->cap = cap;
+    return 0;
+}
+
+/* Insert @r, which overlaps no range (room reserved). */
+static void index_insert(struct pmn_ctier *t, struct crange *r)
+{
+    size_t i = first_after(t, r->start);
+
+    memmove(&t->rv[i + 1], &t->rv[i], (t->nr - i) * sizeof(*t->rv));
+    t->rv[i] = r;
+    t->nr++;
+}
+
+static void range_free(struct crange *r)
+{
+    if (r)
+        free(r->bits);
+    free(r);
+}
+
+/* Remove and free the range at @i. */
+static void index_drop(struct pmn_ctier *t, size_t i)
+{
+    range_free(t->rv[i]);
+    memmove(&t->rv[i], &t->rv[i + 1], (t->nr - i - 1) * sizeof(*t->rv));
+    t->nr--;
 }
 
 static bool bit_test(const uint64_t *b, size_t i)
@@ -255,30 +323,22 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
     }
 }
 
-static void range_drop(struct crange **pp)
-{
-    struct crange *r = *pp;
-
-    *pp = r->next;
-    free(r->bits);
-    free(r);
-}
-
 /* Memory in [lo, hi) was unmapped or discarded: it is no longer on the
  * tier, and ranges left with nothing are forgotten.  Lock held. */
 static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
 {
-    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
-        uintptr_t rend = r->start + r->npages * t->page;
+    for (size_t i = first_after(t, lo); i < t->nr && t->rv[i]->start < hi;) {
+        struct crange *r = t->rv[i];
+        uintptr_t rend = range_end(t, r);
         uintptr_t a = lo > r->start ? lo : r->start, b = hi < rend ? hi : rend;
         for (uintptr_t pg = a; pg < b; pg += t->page)
             if (bit_test(r->bits, (pg - r->start) / t->page))
                 page_left(t, r, (pg - r->start) / t->page);
-        if (a < b && r->ndemoted == 0 && lo <= r->start && hi >= rend) {
-            range_drop(pp);
+        if (r->ndemoted == 0 && lo <= r->start && hi >= rend) {
+            index_drop(t, i);
             continue;
         }
-        pp = &r->next;
+        i++;
     }
 }
 
@@ -534,13 +594,13 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
 
 void pmn_ctier_close(struct pmn_ctier *t)
 {
-    struct crange *r, *next;
     uint64_t one = 1;
 
     if (t == NULL)
         return;
     pthread_mutex_lock(&t->lock);
-    for (r = t->ranges; r; r = r->next) {
+    for (size_t i = 0; i < t->nr; i++) {
+        struct crange *r = t->rv[i];
         struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
         protect(t, r->start, r->npages * t->page, false);
         if (!t->mprotect_mode)
@@ -553,11 +613,9 @@ void pmn_ctier_close(struct pmn_ctier *t)
         (void)!write(t->stopfd, &one, sizeof(one));
         pthread_join(t->handler, NULL);
     }
-    for (r = t->ranges; r; r = next) {
-        next = r->next;
-        free(r->bits);
-        free(r);
-    }
+    for (size_t i = 0; i < t->nr; i++)
+        range_free(t->rv[i]);
+    free(t->rv);
     if (t->uffd >= 0)
         close(t->uffd);
     if (t->stopfd >= 0)
@@ -583,27 +641,80 @@ const char *pmn_ctier_write_control(const struct pmn_ctier *t)
 
 /* ---- demote / promote ---- */
 
-/* Ranges that overlap [start, start+len): any page still demoted there is
- * -EBUSY; ranges with nothing left on the tier are dropped (the caller
- * registers the new range afresh).  Lock held. */
+/* The part [lo, hi) of @r as a range of its own, or NULL with *err set
+ * when that fails; *part = NULL when no page of it is on the tier. */
+static int range_part(const struct pmn_ctier *t, const struct crange *r, uintptr_t lo,
+                      uintptr_t hi, struct crange **part)
+{
+    size_t first = (lo - r->start) / t->page, n = (hi - lo) / t->page;
+    struct crange *p;
+
+    *part = NULL;
+    if (n == 0)
+        return 0;
+    if ((p = calloc(1, sizeof(*p))) == NULL || (p->bits = calloc((n + 63) / 64, 8)) == NULL) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->start = lo;
+    p->npages = n;
+    p->ratio = r->ratio;
+    for (size_t i = 0; i < n; i++)
+        if (bit_test(r->bits, first + i)) {
+            p->bits[i / 64] |= (uint64_t)1 << (i % 64);
+            p->ndemoted++;
+        }
+    if (p->ndemoted == 0) {
+        range_free(p);
+        return 0;
+    }
+    *part = p;
+    return 0;
+}
+
+/* Make room for a new range [start, start+len): any page still demoted
+ * there is -EBUSY; otherwise overlapping ranges lose that part (ranges with
+ * nothing left on the tier are dropped; one sticking out on either side
+ * keeps its pages there as ranges of their own).  0, -EBUSY, -ENOMEM;
+ * nothing changes on failure.  Lock held. */
 static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
 {
-    for (struct crange *r = t->ranges; r; r = r->next) {
-        uintptr_t rend = r->start + r->npages * t->page;
+    uintptr_t end = start + len;
+    size_t i = first_after(t, start);
+    struct crange *left = NULL, *right = NULL;
+    int err;
+
+    for (size_t k = i; k < t->nr && t->rv[k]->start < end; k++) {
+        struct crange *r = t->rv[k];
         uintptr_t a = start > r->start ? start : r->start;
-        uintptr_t b = start + len < rend ? start + len : rend;
+        uintptr_t b = end < range_end(t, r) ? end : range_end(t, r);
         for (uintptr_t pg = a; pg < b; pg += t->page)
             if (bit_test(r->bits, (pg - r->start) / t->page))
                 return -EBUSY;
     }
-    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
-        uintptr_t rend = r->start + r->npages * t->page;
-        if (start < rend && r->start < start + len && r->ndemoted == 0) {
-            range_drop(pp);
-            continue;
-        }
-        pp = &r->next;
+    /* Only the first and the last overlapping range can stick out. */
+    if (i < t->nr && t->rv[i]->start < start &&
+        (err = range_part(t, t->rv[i], t->rv[i]->start, start, &left)) != 0)
+        return err;
+    size_t last = i;
+    while (last < t->nr && t->rv[last]->start < end)
+        last++;
+    if (last > i && range_end(t, t->rv[last - 1]) > end &&
+        (err = range_part(t, t->rv[last - 1], end, range_end(t, t->rv[last - 1]), &right)) != 0) {
+        range_free(left);
+        return err;
     }
+    if (index_reserve(t, 2) != 0) {
+        range_free(left);
+        range_free(right);
+        return -ENOMEM;
+    }
+    while (i < t->nr && t->rv[i]->start < end)
+        index_drop(t, i); /* every page still demoted went to left or right */
+    if (left)
+        index_insert(t, left);
+    if (right)
+        index_insert(t, right);
     return 0;
 }
 
@@ -650,12 +761,14 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 
     if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
         return -EINVAL;
-    ratio = pmn_ctier_estimate(addr, len, 16);
-    if (ratio < 0)
-        return (int)ratio;
+    /* Checked before the estimate reads it: a range running into a hole
+     * is refused, not a crash. */
     err = pmn_prim_private_anon(addr, len);
     if (err <= 0)
         return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
+    ratio = pmn_ctier_estimate(addr, len, 16);
+    if (ratio < 0)
+        return (int)ratio;
     pthread_mutex_lock(&t->lock);
     err = clear_overlaps(t, start, len);
     for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
@@ -665,6 +778,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         pthread_mutex_lock(&t->lock);
         err = clear_overlaps(t, start, len);
     }
+    if (err == 0 && index_reserve(t, 1) != 0)
+        err = -ENOMEM; /* the new range's place, taken before anything moves */
     if (err) {
         pthread_mutex_unlock(&t->lock);
         return err;
@@ -762,18 +877,15 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     for (size_t i = 0; i < r->npages; i++)
         if (!bit_test(r->bits, i))
             protect(t, start + i * t->page, t->page, false);
-    r->next = t->ranges;
-    t->ranges = r;
-    r = NULL;
+    index_insert(t, r); /* room reserved before anything moved */
     t->st.demotions++;
-    t->st.demoted_pages += t->ranges->ndemoted;
-    t->st.logical_bytes += t->ranges->ndemoted * t->page;
-    t->physical += (double)(t->ranges->ndemoted * t->page) / ratio;
+    t->st.demoted_pages += r->ndemoted;
+    t->st.logical_bytes += r->ndemoted * t->page;
+    t->physical += (double)(r->ndemoted * t->page) / ratio;
+    r = NULL;
 out:
     pthread_mutex_unlock(&t->lock);
-    if (r)
-        free(r->bits);
-    free(r);
+    range_free(r);
     free(pages);
     free(nodes);
     free(status);
@@ -793,13 +905,10 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
         return PMN_E_NO_NODE;
     end = start + len;
     pthread_mutex_lock(&t->lock);
-    for (struct crange **pp = &t->ranges, *r; (r = *pp) != NULL;) {
-        uintptr_t rend = r->start + r->npages * t->page;
+    for (size_t i = first_after(t, start); i < t->nr && t->rv[i]->start < end;) {
+        struct crange *r = t->rv[i];
+        uintptr_t rend = range_end(t, r);
         uintptr_t a = start > r->start ? start : r->start, b = end < rend ? end : rend;
-        if (a >= b) {
-            pp = &r->next;
-            continue;
-        }
         /* One move_pages call per CHUNK pages: each migrating call costs a
          * kernel-wide LRU drain, so per-page calls are ~100x slower. */
         bool all_moved = true;
@@ -844,12 +953,10 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
             if (!t->mprotect_mode)
                 ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
-            *pp = r->next;
-            free(r->bits);
-            free(r);
+            index_drop(t, i);
             continue;
         }
-        pp = &r->next;
+        i++;
     }
     t->st.promotions++;
     pthread_mutex_unlock(&t->lock);

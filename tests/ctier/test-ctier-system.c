@@ -940,6 +940,88 @@ Test(tier, redemote_a_page_written_back)
     pmn_ctx_unref(ctx);
 }
 
+/* A demotion over the middle of an older range whose pages there came back
+ * carves that part out: the older range's pages on both sides stay on the
+ * tier, each still trapped and counted once. */
+Test(tier, redemote_carves_an_older_range)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    int err;
+
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    for (size_t i = 4; i < 10; i++)
+        poke(p, shadow, i, 0, 'h');
+    cr_assert_eq(stats(t).logical_bytes, (n - 6) * ps);
+    cr_assert_eq(pmn_ctier_demote(t, p + 3 * ps, 2 * ps), -EBUSY, "page 3 is still demoted");
+    err = pmn_ctier_demote(t, p + 4 * ps, 6 * ps);
+    cr_assert_eq(err, 0, "demote the middle that writes brought back: %s", pmn_strerror(err));
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    /* every page is trapped once: a write to each side and the middle */
+    poke(p, shadow, 0, 1, 'a');
+    poke(p, shadow, 5, 1, 'b');
+    poke(p, shadow, 15, 1, 'c');
+    poke(p, shadow, 15, 2, 'd'); /* already back: no second promotion */
+    cr_assert_eq(stats(t).write_promotions, 6 + 3);
+    cr_assert_eq(stats(t).logical_bytes, (n - 3) * ps);
+    cr_assert_eq(pmn_ctier_promote(t, p, n * ps, 0), 0);
+    cr_assert_eq(stats(t).logical_bytes, 0);
+    assert_intact(p, shadow, n, "carved ranges");
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0, "the whole span once everything is back");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* Many one-page ranges, demoted in scrambled order: each write finds its
+ * own range (the index stays sorted) and promotes exactly its page. */
+Test(tier, many_single_page_ranges)
+{
+    const size_t n = 512;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *shadow, *p = text_region(n, 0, &shadow);
+    int err;
+
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (k * 197) % n; /* 197 is prime to 512: every page once */
+        err = pmn_ctier_demote(t, p + i * ps, ps);
+        cr_assert_eq(err, 0, "demote page %zu: %s", i, pmn_strerror(err));
+    }
+    cr_assert_eq(stats(t).demotions, n);
+    cr_assert_eq(stats(t).logical_bytes, n * ps);
+    for (size_t i = 0; i < n; i += 3)
+        poke(p, shadow, i, 7, 'w');
+    cr_assert_eq(stats(t).write_promotions, (n + 2) / 3);
+    cr_assert_eq(stats(t).logical_bytes, (n - (n + 2) / 3) * ps);
+    /* one promote call over all of them drops every range */
+    cr_assert_eq(pmn_ctier_promote(t, p, n * ps, 0), 0);
+    cr_assert_eq(stats(t).logical_bytes, 0);
+    assert_intact(p, shadow, n, "single-page ranges");
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* A range that runs from private memory into a hole is refused before
+ * anything reads it (it crashed in the estimate once). */
+Test(tier, range_into_a_hole_is_einval)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    char *p = text_region(2 * n, 0, NULL);
+
+    cr_assert_eq(munmap(p + n * ps, n * ps), 0);
+    cr_assert_eq(pmn_ctier_demote(t, p, 2 * n * ps), -EINVAL);
+    cr_assert_eq(pmn_ctier_demote(t, p + n * ps, n * ps), -EINVAL, "a hole alone");
+    cr_assert_eq(stats(t).demotions, 0);
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0, "the mapped part");
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
 Test(tier, unmapped_range_is_forgotten)
 {
     const size_t n = 8;

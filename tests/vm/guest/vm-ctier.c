@@ -345,6 +345,25 @@ static int test_refuse(void)
              ull(stats(t).write_promotions), ull(stats(t).refusals),
              ull(stats(t).logical_bytes));
     printf("ok: refuse: random data refused, all %zu pages still on node 0\n", n);
+
+    /* Shared memory could be written through another mapping unseen: refused,
+     * and so is a range that runs from private memory into a hole.  (On
+     * kernels before 6.11 the library reads /proc/self/maps as text for it.) */
+    char *sh = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        FAIL("mmap shared: %s", strerror(errno));
+    ctier_fill_text(sh, n * ps, ps, 0);
+    if ((err = pmn_ctier_demote(t, sh, n * ps)) != -EINVAL)
+        FAIL("shared memory: %s, want -EINVAL", pmn_strerror(err));
+    munmap(sh, n * ps);
+    char *q = region(2 * n, false);
+    ctier_fill_text(q, 2 * n * ps, ps, 0);
+    munmap(q + n * ps, n * ps);
+    if ((err = pmn_ctier_demote(t, q, 2 * n * ps)) != -EINVAL)
+        FAIL("range into a hole: %s, want -EINVAL", pmn_strerror(err));
+    if ((err = pmn_ctier_demote(t, q, n * ps)) != 0)
+        FAIL("the private part before the hole: %s", pmn_strerror(err));
+    printf("ok: refuse: shared memory and a range into a hole refused; the private part demoted\n");
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
     return 0;
