@@ -682,8 +682,11 @@ struct pmn_alloc_stats {
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**
  * Write the stats as one JSON object into @p buf (NUL-terminated when it
- * fits).  Returns the length the full text needs, like snprintf, or a
- * negative code.
+ * fits): the fields above by name, then the backing's as "mapped_bytes",
+ * "mapped_peak_bytes", "region_maps", "region_map_failures",
+ * "spilled_bytes" and "bytes_per_node" (an object keyed by node id).
+ * Returns the length the full text needs, like snprintf, or a negative
+ * code.
  */
 PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len);
 

@@ -290,12 +290,17 @@ int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len
     n = snprintf(buf, len,
                  "{\"allocated\": %llu, \"objects\": %llu, \"active\": %llu, \"resident\": %llu, "
                  "\"peak\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
-                 "\"failures\": %llu, \"spilled_bytes\": %llu, \"bytes_per_node\": {%s}}",
+                 "\"failures\": %llu, \"mapped_bytes\": %llu, \"mapped_peak_bytes\": %llu, "
+                 "\"region_maps\": %llu, \"region_map_failures\": %llu, "
+                 "\"spilled_bytes\": %llu, \"bytes_per_node\": {%s}}",
                  (unsigned long long)st->allocated, (unsigned long long)st->objects,
                  (unsigned long long)st->active, (unsigned long long)st->resident,
                  (unsigned long long)st->peak, (unsigned long long)st->allocs,
                  (unsigned long long)st->frees, (unsigned long long)st->remote_frees,
                  (unsigned long long)st->failures,
+                 (unsigned long long)st->backing.mapped_bytes,
+                 (unsigned long long)st->backing.peak_bytes,
+                 (unsigned long long)st->backing.maps, (unsigned long long)st->backing.failures,
                  (unsigned long long)st->backing.spilled_bytes, nodes);
     return n < 0 ? -EINVAL : n;
 }

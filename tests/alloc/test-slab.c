@@ -518,7 +518,11 @@ static void check_stats_json(const struct pmn_alloc_stats *st, const char *what)
     } keys[] = {{"allocated", st->allocated}, {"objects", st->objects}, {"active", st->active},
                 {"resident", st->resident},   {"peak", st->peak},       {"allocs", st->allocs},
                 {"frees", st->frees},         {"remote_frees", st->remote_frees},
-                {"failures", st->failures}};
+                {"failures", st->failures},   {"mapped_bytes", st->backing.mapped_bytes},
+                {"mapped_peak_bytes", st->backing.peak_bytes},
+                {"region_maps", st->backing.maps},
+                {"region_map_failures", st->backing.failures},
+                {"spilled_bytes", st->backing.spilled_bytes}};
 
     cr_assert_gt(len, 0, "%s: pmn_alloc_stats_json: %s", what, pmn_strerror(len));
     cr_assert_lt((size_t)len, sizeof(buf), "%s: %d bytes of JSON", what, len);
