@@ -1,6 +1,8 @@
 #!/bin/sh
 # Set up, build, and run every test suite (unit, fixture, system, vm), then
-# unit, fixture and system again under AddressSanitizer+UBSan (not the shim:
+# unit, fixture and system again under AddressSanitizer+UBSan (system there
+# includes vm-asan: the real-kernel placement, tier and example paths in a
+# QEMU guest; not the shim:
 # ASan interposes malloc itself), the threaded tests
 # under ThreadSanitizer, unit/api/system in a debug_full build, and the C
 # tests of unit, api and system plus the CLI on every fixture under valgrind;

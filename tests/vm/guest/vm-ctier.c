@@ -316,6 +316,7 @@ static int test_flow(void)
     if (stats(t).write_promotions != 5)
         FAIL("writes after promote counted");
     printf("ok: promote: all %zu pages back on node 0\n", n);
+    free(shadow);
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
     return 0;
@@ -364,6 +365,7 @@ static int test_refuse(void)
     if ((err = pmn_ctier_demote(t, q, n * ps)) != 0)
         FAIL("the private part before the hole: %s", pmn_strerror(err));
     printf("ok: refuse: shared memory and a range into a hole refused; the private part demoted\n");
+    free(shadow);
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
     return 0;
@@ -429,6 +431,7 @@ static int test_threads(void)
     intact(p, shadow, n, "threads");
     printf("ok: threads: 8 writers, %zu pages promoted, %zu untouched still on node %d\n",
            nth * per, n - nth * per, cnode);
+    free(shadow);
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
     return 0;
@@ -491,6 +494,7 @@ static int test_arena(void)
     pmn_arena_destroy(a);
     pmn_backing_free(b);
     pmn_ctx_unref(ctx);
+    free(shadow);
     return 0;
 }
 
@@ -519,6 +523,7 @@ static int test_thp(void)
              ull((uint64_t)(n - 512) * ps));
     intact(p, shadow, n, "thp");
     printf("ok: thp: a write in a huge page brought back that huge page, accounted exactly\n");
+    free(shadow);
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
     return 0;
