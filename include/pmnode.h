@@ -803,7 +803,11 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * demoted memory forgets it.  0, -EINVAL (misaligned, not wholly mapped
  * private anonymous memory, or cutting through a transparent huge page),
  * -EBUSY (already demoted), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
- * -ENOMEM or another -errno from the kernel.
+ * -ENOMEM or another -errno from the kernel.  -ENOMEM also comes when the
+ * process would pass vm.max_map_count: a demoted range that does not touch
+ * another takes mappings of its own (protection and policy split them), so
+ * about 32000 scattered one-page ranges reach the default limit of 65530.
+ * Demote adjacent memory in one call, or raise the limit.
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it. */

@@ -750,6 +750,16 @@ static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
     return false;
 }
 
+/* ENOMEM from registering, protecting or binding a range is the kernel
+ * refusing to split its mapping, most often at vm.max_map_count. */
+static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t len, int err)
+{
+    if (err == -ENOMEM)
+        pmn__log(t->ctx, 2, "demote %#lx+%zu: the kernel could not split the mapping "
+                 "(ENOMEM): scattered demoted ranges each take mappings of their own, "
+                 "and vm.max_map_count may be reached", (unsigned long)start, len);
+}
+
 int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 {
     uintptr_t start = (uintptr_t)addr;
@@ -812,6 +822,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     reg.mode = UFFDIO_REGISTER_MODE_WP;
     if (!t->mprotect_mode && ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
         err = errno == EINVAL ? -EINVAL : -errno; /* not anonymous private memory */
+        log_split_failure(t, start, len, err);
         goto out;
     }
     err = protect(t, start, len, true);
@@ -871,6 +882,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     unregister:
         if (!t->mprotect_mode)
             ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
+        log_split_failure(t, start, len, err);
         goto out;
     }
     /* Pages that did not move are not on the tier: no need to trap them. */
