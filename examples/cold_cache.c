@@ -38,37 +38,39 @@ struct entry {
     int on_tier;         /* demoted and not written since */
 };
 
-static struct entry *tab;    /* open addressing, 2 * entries slots */
-static size_t nslots;
-static uint64_t rng = 88172645463325252u;
+struct cache {
+    struct entry *tab; /* open addressing, 2 * entries slots */
+    size_t nslots;
+    uint64_t rng;      /* xorshift64 state: reproducible runs */
+};
 
-static uint64_t next_rand(void) /* xorshift64: reproducible runs */
+static uint64_t next_rand(struct cache *c)
 {
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
+    c->rng ^= c->rng << 13, c->rng ^= c->rng >> 7, c->rng ^= c->rng << 17;
+    return c->rng;
 }
 
-static struct entry *slot_of(const char *key) /* FNV-1a, linear probing */
+static struct entry *slot_of(struct cache *c, const char *key) /* FNV-1a, linear probing */
 {
     uint64_t h = 14695981039346656037u;
 
     for (const char *c = key; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211u;
-    for (size_t i = h % nslots;; i = (i + 1) % nslots)
-        if (tab[i].value == NULL || strcmp(tab[i].key, key) == 0)
-            return &tab[i];
+    for (size_t i = h % c->nslots;; i = (i + 1) % c->nslots)
+        if (c->tab[i].value == NULL || strcmp(c->tab[i].key, key) == 0)
+            return &c->tab[i];
 }
 
 /* A value compresses like real cached text (the tier refuses data that
  * would not: PMN_E_INCOMPRESSIBLE). */
-static void fill(char *v, size_t page, const char *key, unsigned version)
+static void fill(struct cache *c, char *v, size_t page, const char *key, unsigned version)
 {
     static const char *words[] = {"order", "shipped", "customer", "warehouse", "invoice",
                                   "pending", "total", "address", "region", "priority"};
     size_t n = (size_t)snprintf(v, page, "%s v%u:", key, version);
 
     while (n + 12 < page)
-        n += (size_t)snprintf(v + n, page - n, " %s", words[next_rand() % 10]);
+        n += (size_t)snprintf(v + n, page - n, " %s", words[next_rand(c) % 10]);
     v[n] = '\0';
 }
 
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
     struct pmn_ctier_opts o = {.struct_size = sizeof(o), .node = -1, .promote_node = -1};
     struct pmn_ctier_stats st;
     struct pmn_where w;
+    struct cache c = {.tab = NULL, .nslots = 0, .rng = 88172645463325252u};
     uint64_t here = 0, there = 0;
     char key[32], json[512];
 
@@ -154,32 +157,32 @@ int main(int argc, char **argv)
     printf("cache of %ld entries on node %d, compressed tier on node %ld%s\n", entries, home,
            node, stand_in ? " (stand-in: pages stay on node 0)" : "");
 
-    nslots = 2 * (size_t)entries;
-    if ((tab = calloc(nslots, sizeof(*tab))) == NULL) {
+    c.nslots = 2 * (size_t)entries;
+    if ((c.tab = calloc(c.nslots, sizeof(*c.tab))) == NULL) {
         err = -ENOMEM;
         goto fail;
     }
     for (long i = 0; i < entries; i++) {
         struct entry *e;
         snprintf(key, sizeof(key), "order:%06ld", i);
-        e = slot_of(key);
+        e = slot_of(&c, key);
         if ((e->value = pmn_arena_aligned_alloc(a, page, page)) == NULL) {
             err = -errno;
             goto fail;
         }
         strcpy(e->key, key);
-        fill(e->value, page, key, 0);
+        fill(&c, e->value, page, key, 0);
     }
 
     for (unsigned tick = 1; tick <= (unsigned)ticks; tick++) {
         /* Requests: 9 in 10 go to the hottest eighth of the keys; 1 in 5 updates. */
         for (long r = 0; r < entries / 2 + 1; r++) {
-            long hot = entries / 8 + 1, k = (long)(next_rand() % 10 ? next_rand() % (uint64_t)hot
-                                                                    : next_rand() % (uint64_t)entries);
+            long hot = entries / 8 + 1, k = (long)(next_rand(&c) % 10 ? next_rand(&c) % (uint64_t)hot
+                                                                      : next_rand(&c) % (uint64_t)entries);
             struct entry *e;
             snprintf(key, sizeof(key), "order:%06ld", k);
-            e = slot_of(key);
-            if (next_rand() % 5) {
+            e = slot_of(&c, key);
+            if (next_rand(&c) % 5) {
                 lookups++;
                 cold_reads += e->on_tier; /* served from the tier; stays there */
                 if (strncmp(e->value, key, strlen(key)) != 0) {
@@ -189,14 +192,14 @@ int main(int argc, char **argv)
             } else {
                 updates++;
                 cold_writes += e->on_tier; /* this write moves the page back first */
-                fill(e->value, page, key, tick);
+                fill(&c, e->value, page, key, tick);
                 e->on_tier = 0;
             }
             e->last_touch = tick;
         }
         /* The clock: demote what nobody asked for lately. */
-        for (size_t i = 0; i < nslots; i++) {
-            struct entry *e = &tab[i];
+        for (size_t i = 0; i < c.nslots; i++) {
+            struct entry *e = &c.tab[i];
             if (e->value == NULL || e->on_tier || tick - e->last_touch < (unsigned)idle)
                 continue;
             /* A page a write brought back can be demoted again at once. */
@@ -209,10 +212,10 @@ int main(int argc, char **argv)
         }
     }
 
-    for (size_t i = 0; i < nslots; i++) {
-        if (tab[i].value == NULL || pmn_where(tab[i].value, page, &w) < 0)
+    for (size_t i = 0; i < c.nslots; i++) {
+        if (c.tab[i].value == NULL || pmn_where(c.tab[i].value, page, &w) < 0)
             continue;
-        on_tier += (uint64_t)tab[i].on_tier;
+        on_tier += (uint64_t)c.tab[i].on_tier;
         here += pmn_where_pages_on(&w, home);
         there += pmn_where_pages_on(&w, (int)node);
     }
@@ -242,6 +245,6 @@ out:
     pmn_backing_params_free(bp);
     pmn_ctx_unref(ctx);
     pmn_ctx_params_free(cp);
-    free(tab);
+    free(c.tab);
     return rc;
 }
