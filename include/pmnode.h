@@ -657,8 +657,10 @@ PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t 
 /**
  * Free an object of any arena or slab.  NULL is ignored (0).  Returns
  * PMN_E_FOREIGN for a pointer libpmnode did not allocate (nothing is
- * touched); in debug_full builds also PMN_E_DOUBLE_FREE and
- * PMN_E_INTERIOR.
+ * touched), and PMN_E_DOUBLE_FREE for an object its own thread frees
+ * twice in a row or a large object freed twice (every build, nothing
+ * touched); debug_full builds catch every double free and an interior
+ * pointer (PMN_E_INTERIOR).
  */
 PMN_API int pmn_free(void *p);
 /** realloc() for an object of any arena: the object stays in its arena. */

@@ -639,8 +639,7 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
 #ifdef PMN_DEBUG_FULL
         check_page(pg); /* before: the free may retire the page and unmap it */
 #endif
-        pmn__free_local(th, pg, p);
-        return 0;
+        return pmn__free_local(th, pg, p) ? 0 : PMN_E_DOUBLE_FREE;
     }
     /* Another thread's page: count the free here, where it happens, so
      * the stats are right even before the owner collects it. */

@@ -84,7 +84,7 @@ void pmn_slab_free(struct pmn_slab *s, void *p)
         if (__builtin_expect(pg != NULL && pg->live, 1)) {
             struct pmn__theap *th = pmn__theap_find(s->h);
             if (__builtin_expect(th == pg->owner, 1)) {
-                pmn__free_local(th, pg, p);
+                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
                 return;
             }
         }
@@ -142,7 +142,7 @@ void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n)
             struct pmn__page *pg =
                 seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
             if (pg != NULL && pg->live && pg->owner == th) {
-                pmn__free_local(th, pg, p);
+                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
                 continue;
             }
         }

@@ -499,6 +499,10 @@ static void free_any(void *p)
         if (S.stats)
             atomic_fetch_add_explicit(&S.foreign_frees, 1, memory_order_relaxed);
         __libc_free(p);
+    } else if (err == PMN_E_DOUBLE_FREE) {
+        /* As glibc does: the program's heap is not what it believes. */
+        say("pmnode-preload: free(): double free of %p detected; aborting", p);
+        abort();
     }
 }
 

@@ -848,6 +848,33 @@ Test(arena, backing_freed_first, .timeout = 60)
     pmn_slab_destroy(s);  /* the last reference: backing and context go */
 }
 
+/* In every build (debug_full catches more): an object its own thread frees
+ * twice in a row is refused, and the free list stays whole, so the next
+ * two allocations are two different objects. */
+Test(arena, repeated_free_is_refused_in_every_build, .timeout = 60)
+{
+    struct env e = env_open();
+    static const size_t sizes[] = {8, 40, 100, 1000, 5000, 60000};
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *keep = pmn_arena_malloc(e.a, sizes[i]), *p = pmn_arena_malloc(e.a, sizes[i]);
+        void *a, *b;
+        cr_assert(keep && p);
+        cr_assert_eq(pmn_free(p), 0);
+        cr_assert_eq(pmn_free(p), PMN_E_DOUBLE_FREE, "second free of %zu bytes: %s", sizes[i],
+                     pmn_err_name(pmn_free(p)));
+        cr_assert_eq(arena_stats(e.a).objects, 1, "size %zu: the repeated free was counted",
+                     sizes[i]);
+        a = pmn_arena_malloc(e.a, sizes[i]);
+        b = pmn_arena_malloc(e.a, sizes[i]);
+        cr_assert(a && b && a != b, "size %zu: the same object handed out twice", sizes[i]);
+        cr_assert_eq(pmn_free(a), 0);
+        cr_assert_eq(pmn_free(b), 0);
+        cr_assert_eq(pmn_free(keep), 0);
+    }
+    env_close(&e);
+}
+
 /* cap_bytes: NULL with ENOMEM at the cap, works again after frees. */
 Test(arena, cap, .timeout = 60)
 {

@@ -21,6 +21,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -432,6 +433,26 @@ def t_glibc_compat():
     """Where the standard leaves a choice (odd alignments, size 0), the
     shim chooses as glibc does: a program must not see a difference."""
     compare("glibc-compat", [helper("shim-malloc-api"), "compat"])
+
+
+@case("double-free")
+def t_double_free():
+    """free() twice in a row: glibc aborts the program, and so does the shim,
+    with one line naming the pointer; nothing runs on with a broken heap."""
+    argv = [helper("shim-malloc-api"), "double-free"]
+    rc, out, err = run(argv, timeout=60)
+    show("without shim", rc, out, err)
+    if rc != -signal.SIGABRT:
+        raise Skip("glibc did not abort on a double free here (exit %s)" % rc)
+    env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=0;threshold=0")
+    rc, out, err = run(argv, env=env, timeout=60)
+    show("with shim", rc, out, err)
+    if rc != -signal.SIGABRT:
+        raise Fail("under the shim a double free gave exit %s, want SIGABRT" % rc)
+    if b"survived" in out:
+        raise Fail("the program ran on after its double free")
+    if b"double free" not in err:
+        raise Fail("the shim aborted without saying why: %r" % err)
 
 
 @case("foreign")
