@@ -237,6 +237,21 @@ static void index_insert(struct pmn_ctier *t, struct crange *r)
     t->nr++;
 }
 
+/* A range of @npages pages at @start, none of them on the tier yet. */
+static struct crange *range_new(uintptr_t start, size_t npages, double ratio)
+{
+    struct crange *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->bits = calloc((npages + 63) / 64, sizeof(uint64_t))) == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->start = start;
+    r->npages = npages;
+    r->ratio = ratio;
+    return r;
+}
+
 static void range_free(struct crange *r)
 {
     if (r)
@@ -641,8 +656,8 @@ const char *pmn_ctier_write_control(const struct pmn_ctier *t)
 
 /* ---- demote / promote ---- */
 
-/* The part [lo, hi) of @r as a range of its own, or NULL with *err set
- * when that fails; *part = NULL when no page of it is on the tier. */
+/* The part [lo, hi) of @r as a range of its own in *part (NULL when no
+ * page of it is on the tier).  0 or -ENOMEM. */
 static int range_part(const struct pmn_ctier *t, const struct crange *r, uintptr_t lo,
                       uintptr_t hi, struct crange **part)
 {
@@ -652,13 +667,8 @@ static int range_part(const struct pmn_ctier *t, const struct crange *r, uintptr
     *part = NULL;
     if (n == 0)
         return 0;
-    if ((p = calloc(1, sizeof(*p))) == NULL || (p->bits = calloc((n + 63) / 64, 8)) == NULL) {
-        free(p);
+    if ((p = range_new(lo, n, r->ratio)) == NULL)
         return -ENOMEM;
-    }
-    p->start = lo;
-    p->npages = n;
-    p->ratio = r->ratio;
     for (size_t i = 0; i < n; i++)
         if (bit_test(r->bits, first + i)) {
             p->bits[i / 64] |= (uint64_t)1 << (i % 64);
@@ -682,10 +692,11 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
     uintptr_t end = start + len;
     size_t i = first_after(t, start);
     struct crange *left = NULL, *right = NULL;
+    size_t last; /* one past the last overlapping range */
     int err;
 
-    for (size_t k = i; k < t->nr && t->rv[k]->start < end; k++) {
-        struct crange *r = t->rv[k];
+    for (last = i; last < t->nr && t->rv[last]->start < end; last++) {
+        struct crange *r = t->rv[last];
         uintptr_t a = start > r->start ? start : r->start;
         uintptr_t b = end < range_end(t, r) ? end : range_end(t, r);
         for (uintptr_t pg = a; pg < b; pg += t->page)
@@ -693,12 +704,9 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
                 return -EBUSY;
     }
     /* Only the first and the last overlapping range can stick out. */
-    if (i < t->nr && t->rv[i]->start < start &&
+    if (last > i && t->rv[i]->start < start &&
         (err = range_part(t, t->rv[i], t->rv[i]->start, start, &left)) != 0)
         return err;
-    size_t last = i;
-    while (last < t->nr && t->rv[last]->start < end)
-        last++;
     if (last > i && range_end(t, t->rv[last - 1]) > end &&
         (err = range_part(t, t->rv[last - 1], end, range_end(t, t->rv[last - 1]), &right)) != 0) {
         range_free(left);
@@ -709,7 +717,7 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
         range_free(right);
         return -ENOMEM;
     }
-    while (i < t->nr && t->rv[i]->start < end)
+    while (last-- > i)
         index_drop(t, i); /* every page still demoted went to left or right */
     if (left)
         index_insert(t, left);
@@ -801,19 +809,14 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         pthread_mutex_unlock(&t->lock);
         return err;
     }
-    r = calloc(1, sizeof(*r));
+    r = range_new(start, len / t->page, ratio);
     pages = malloc(CHUNK * sizeof(*pages));
     nodes = malloc(CHUNK * sizeof(*nodes));
     status = malloc(CHUNK * sizeof(*status));
-    if (r)
-        r->bits = calloc((len / t->page + 63) / 64, sizeof(uint64_t));
-    if (!r || !r->bits || !pages || !nodes || !status) {
+    if (!r || !pages || !nodes || !status) {
         err = -ENOMEM;
         goto out;
     }
-    r->start = start;
-    r->npages = len / t->page;
-    r->ratio = ratio;
 
     /* Protect first, then move: no write reaches the tier unnoticed. */
     memset(&reg, 0, sizeof(reg));
