@@ -138,6 +138,25 @@ static int stack_check(const unsigned char *b, uint64_t seq)
     return h.seq == seq && sum == h.sum ? 0 : -1;
 }
 
+/* Where held buffers' pages are. */
+struct placement {
+    uint64_t held, on_node, elsewhere, absent;
+};
+
+static int tally(struct placement *t, const void *buf, size_t size, int node)
+{
+    struct pmn_where w;
+    int err = pmn_where(buf, size, &w);
+
+    if (err < 0)
+        return err;
+    t->held++;
+    t->on_node += pmn_where_pages_on(&w, node);
+    t->elsewhere += w.pages - w.not_present - w.unknown - pmn_where_pages_on(&w, node);
+    t->absent += w.not_present;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {.node = -1, .buf = 2048, .ring = 512, .burst = 32, .delay = 4,
@@ -147,11 +166,10 @@ int main(int argc, char **argv)
     struct pmn_backing *b = NULL;
     struct pmn_slab *s = NULL;
     struct pmn_alloc_stats st;
-    struct pmn_where w;
+    struct placement t = {0, 0, 0, 0};
     void **ring = NULL, **txq = NULL; /* txq: delay + 1 bursts awaiting completion */
     size_t *txn = NULL, filled = 0, head = 0;
     uint64_t seq = 0, delivered = 0, dropped = 0, refills = 0, short_refills = 0, corrupt = 0;
-    uint64_t held = 0, on_node = 0, elsewhere = 0, absent = 0;
     const struct pmn_node *n;
     size_t nq, burst;
     int err, node, rc = 1;
@@ -245,20 +263,14 @@ int main(int argc, char **argv)
         seq += arriving;
     }
 
-    /* Where the buffers still held are: the ring's and those in flight. */
-    for (size_t i = 0; i < filled + nq * burst; i++) {
-        size_t q = (i - filled) / burst, k = (i - filled) % burst;
-        void *p = i < filled ? ring[(head + i) % (size_t)o.ring]
-                             : k < txn[q] ? txq[q * burst + k] : NULL;
-        if (p == NULL)
-            continue;
-        if ((err = pmn_where(p, (size_t)o.buf, &w)) < 0)
+    /* Where the buffers still held are: the ring's, then those in flight. */
+    for (size_t i = 0; i < filled; i++)
+        if ((err = tally(&t, ring[(head + i) % (size_t)o.ring], (size_t)o.buf, node)) < 0)
             goto fail;
-        held++;
-        on_node += pmn_where_pages_on(&w, node);
-        elsewhere += w.pages - w.not_present - w.unknown - pmn_where_pages_on(&w, node);
-        absent += w.not_present;
-    }
+    for (size_t q = 0; q < nq; q++)
+        for (size_t k = 0; k < txn[q]; k++)
+            if ((err = tally(&t, txq[q * burst + k], (size_t)o.buf, node)) < 0)
+                goto fail;
     if ((err = pmn_slab_stats(s, &st)) < 0 || (err = pmn_alloc_stats_json(&st, json, sizeof(json))) < 0)
         goto fail;
     printf("%ld packets: %" PRIu64 " delivered, %" PRIu64 " dropped (no buffer), %" PRIu64
@@ -268,11 +280,11 @@ int main(int argc, char **argv)
     printf("pool: %" PRIu64 " buffers live, %" PRIu64 " KiB resident (peak %" PRIu64 " KiB)\n",
            st.objects, st.resident >> 10, st.peak >> 10);
     printf("placement: %" PRIu64 " buffers held, their pages: %" PRIu64 " on node %d, %" PRIu64
-           " elsewhere, %" PRIu64 " not present\n", held, on_node, node, elsewhere, absent);
+           " elsewhere, %" PRIu64 " not present\n", t.held, t.on_node, node, t.elsewhere, t.absent);
     printf("%s\n", json);
-    rc = elsewhere || corrupt ? 1 : 0;
+    rc = t.elsewhere || corrupt ? 1 : 0;
     if (rc)
-        fprintf(stderr, "netbuf_pool: %s\n", elsewhere ? "buffers found off the pool's node"
+        fprintf(stderr, "netbuf_pool: %s\n", t.elsewhere ? "buffers found off the pool's node"
                                                        : "packets were corrupted");
     goto out;
 fail:
