@@ -47,7 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../heap.h"
+#include "alloc/heap.h"
 #include "pmnode.h"
 
 #define EXPORT __attribute__((visibility("default")))

@@ -1,7 +1,7 @@
 /*
  * test-ctier-unit.c - the compressed tier's pure parts (suite 'unit').
  *
- * The capacity guard pmn__ctier_guard() (libpmnode/ctier.h): exact
+ * The capacity guard pmn__ctier_guard() (libpmnode/ctier/ctier.h): exact
  * boundaries of capacity minus reserve, one byte over, a ratio just below
  * the minimum, zero-length demotions, and values near UINT64_MAX where an
  * integer implementation would wrap.  The estimator pmn_ctier_estimate()
@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctier.h"
+#include "ctier/ctier.h"
 #include "ctier-common.h"
 #include "pmnode.h"
 

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "discover/discover.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

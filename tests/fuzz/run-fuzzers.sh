@@ -38,7 +38,7 @@ for t in $targets; do
     [ -f "$here/fuzz-$t.c" ] || { echo "run-fuzzers: no target '$t'" >&2; exit 2; }
     echo "build fuzz-$t"
     # shellcheck disable=SC2086
-    "$CC" $flags "$here/fuzz-$t.c" "$top/libpmnode/parse.c" "$top/libpmnode/errors.c" \
+    "$CC" $flags "$here/fuzz-$t.c" "$top/libpmnode/core/parse.c" "$top/libpmnode/core/bitmap.c" "$top/libpmnode/core/errors.c" "$top/libpmnode/discover/config.c" \
         -o "$out/bin/fuzz-$t"
 done
 

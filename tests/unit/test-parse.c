@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "discover/discover.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 

@@ -1,0 +1,286 @@
+/*
+ * arena.c - malloc-style allocation over a backing: size classes on top of
+ * the heap engine (heap.c), plus the pointer-only calls (pmn_free,
+ * pmn_realloc, pmn_usable_size) that find an object's heap from its
+ * address.
+ *
+ * Size classes: 16-byte steps to 128 bytes, then four classes per power
+ * of two up to 256 KiB (52 classes, at most 25% internal waste); larger
+ * objects get a segment of their own.  An aligned request takes the first
+ * class at or above its size whose block size is a multiple of the
+ * alignment: pages start on 64 KiB boundaries, so every block of such a
+ * class is aligned and free() needs no per-object header.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+
+struct pmn_arena {
+    struct pmn__heap *h;
+    struct pmn_backing *b;
+};
+
+static unsigned size_class(size_t s)
+{
+    size_t v;
+    unsigned bit;
+
+    if (s <= 128)
+        return s ? (unsigned)((s - 1) >> 4) : 0;
+    v = s - 1;
+    bit = 63u - (unsigned)__builtin_clzll(v);
+    return 8 + (bit - 7) * 4 + (unsigned)((v >> (bit - 2)) & 3);
+}
+
+static uint32_t class_bytes(unsigned c)
+{
+    unsigned k, j;
+
+    if (c < 8)
+        return (c + 1) * 16;
+    k = (c - 8) / 4;
+    j = (c - 8) % 4;
+    return (uint32_t)((128u << k) + (j + 1) * (32u << k));
+}
+
+int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct pmn_arena **out)
+{
+    struct pmn_arena_opts opts = {.struct_size = sizeof(opts), .retain = 2};
+    uint32_t sizes[PMN__NCLASSES];
+    unsigned n = size_class(PMN__SMALL_MAX) + 1;
+    struct pmn_arena *a;
+    bool release;
+    int err;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (b == NULL)
+        return -EINVAL;
+    if (o != NULL) {
+        if (o->struct_size < sizeof(size_t) || (unsigned)o->purge > PMN_PURGE_KEEP)
+            return -EINVAL;
+        memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+    }
+    release = opts.purge == PMN_PURGE_RELEASE ||
+              (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
+    for (unsigned c = 0; c < n; c++)
+        sizes[c] = class_bytes(c);
+    a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return -ENOMEM;
+    a->h = malloc(sizeof(*a->h));
+    if (a->h == NULL) {
+        free(a);
+        return -ENOMEM;
+    }
+    err = pmn__heap_init(a->h, b, false, opts.retain, release, opts.cap_bytes);
+    if (err == 0)
+        err = pmn__heap_setup_classes(a->h, sizes, n);
+    if (err) {
+        free(a->h);
+        free(a);
+        return err;
+    }
+    a->h->owner_obj = a;
+    a->b = b;
+    *out = a;
+    return 0;
+}
+
+void pmn__arena_fork(struct pmn_arena *a, int phase)
+{
+    /* Same order as everywhere else: heap lock, then the backing's. */
+    if (phase == 0) {
+        pthread_mutex_lock(&a->h->lock);
+        pthread_mutex_lock(&a->b->lock);
+    } else {
+        pthread_mutex_unlock(&a->b->lock);
+        pthread_mutex_unlock(&a->h->lock);
+    }
+}
+
+void pmn_arena_destroy(struct pmn_arena *a)
+{
+    if (a == NULL)
+        return;
+    pmn__heap_destroy(a->h);
+    free(a);
+}
+
+void pmn_arena_reset(struct pmn_arena *a)
+{
+    if (a != NULL)
+        pmn__heap_reset(a->h);
+}
+
+void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
+{
+    if (__builtin_expect(a == NULL, 0)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (__builtin_expect(size <= PMN__SMALL_MAX, 1))
+        return pmn__heap_alloc(a->h, size_class(size));
+    return pmn__heap_alloc_large(a->h, size, 0);
+}
+
+void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
+{
+    size_t total;
+    void *p;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = pmn_arena_malloc(a, total);
+    /* Always clear: blocks and cached large extents are reused, and dax
+     * extents keep what the device held. */
+    if (p != NULL)
+        memset(p, 0, total);
+    return p;
+}
+
+void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size)
+{
+    unsigned c;
+
+    if (a == NULL || align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= 16)
+        return pmn_arena_malloc(a, size);
+    if (size <= PMN__SMALL_MAX && align <= PMN__SLICE_SIZE) {
+        for (c = size_class(size < align ? align : size); c < a->h->nclasses; c++)
+            if (a->h->class_size[c] % align == 0)
+                return pmn__heap_alloc(a->h, c);
+    }
+    return pmn__heap_alloc_large(a->h, size, align);
+}
+
+static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
+{
+    size_t have;
+    void *q;
+
+    if (p == NULL)
+        return pmn_arena_malloc(a, size);
+    have = pmn__usable(p);
+    if (have == 0) {
+        errno = EINVAL; /* not ours: never touch it */
+        return NULL;
+    }
+    if (size == 0) {
+        pmn__heap_free(p, NULL);
+        return pmn_arena_malloc(a, 0);
+    }
+    /* Keep the object when it fits and does not waste more than half. */
+    if (size <= have && (have <= PMN__SMALL_MAX ? size > have / 2 : size > have - PMN__SEG_SIZE))
+        return p;
+    q = pmn_arena_malloc(a, size);
+    if (q == NULL)
+        return NULL; /* the old object stays valid, as realloc promises */
+    memcpy(q, p, size < have ? size : have);
+    pmn__heap_free(p, NULL);
+    return q;
+}
+
+void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
+{
+    if (a == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return realloc_in(a, p, size);
+}
+
+int pmn_free(void *p)
+{
+    if (p == NULL)
+        return 0;
+    return pmn__heap_free(p, NULL);
+}
+
+struct pmn_arena *pmn_arena_of(const void *p)
+{
+    struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
+
+    if (seg == NULL || seg->heap->is_slab)
+        return NULL;
+    return seg->heap->owner_obj;
+}
+
+void *pmn_realloc(void *p, size_t size)
+{
+    struct pmn__segment *seg;
+
+    if (p == NULL) {
+        errno = EINVAL; /* no arena to allocate from */
+        return NULL;
+    }
+    seg = pmn__segment_of(p);
+    if (seg == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (seg->heap->is_slab) {
+        /* A slab object has one size: shrinking keeps it, growing cannot. */
+        if (size != 0 && size <= pmn__usable(p))
+            return p;
+        errno = EINVAL;
+        return NULL;
+    }
+    return realloc_in(seg->heap->owner_obj, p, size);
+}
+
+size_t pmn_usable_size(const void *p)
+{
+    return p ? pmn__usable(p) : 0;
+}
+
+int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out)
+{
+    if (a == NULL || out == NULL)
+        return -EINVAL;
+    pmn__heap_stats(a->h, out);
+    return 0;
+}
+
+int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len)
+{
+    char nodes[PMN_STATS_MAX_NODES * 48 + 8];
+    size_t used = 0;
+    int n;
+
+    if (st == NULL || (buf == NULL && len))
+        return -EINVAL;
+    nodes[0] = '\0';
+    for (size_t i = 0; i < st->backing.nnodes && i < PMN_STATS_MAX_NODES; i++) {
+        n = snprintf(nodes + used, sizeof(nodes) - used, "%s\"%d\": %llu", i ? ", " : "",
+                     st->backing.node[i].node, (unsigned long long)st->backing.node[i].bytes);
+        if (n < 0 || (size_t)n >= sizeof(nodes) - used)
+            break;
+        used += (size_t)n;
+    }
+    n = snprintf(buf, len,
+                 "{\"allocated\": %llu, \"objects\": %llu, \"active\": %llu, \"resident\": %llu, "
+                 "\"peak\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
+                 "\"failures\": %llu, \"mapped_bytes\": %llu, \"mapped_peak_bytes\": %llu, "
+                 "\"region_maps\": %llu, \"region_map_failures\": %llu, "
+                 "\"spilled_bytes\": %llu, \"bytes_per_node\": {%s}}",
+                 (unsigned long long)st->allocated, (unsigned long long)st->objects,
+                 (unsigned long long)st->active, (unsigned long long)st->resident,
+                 (unsigned long long)st->peak, (unsigned long long)st->allocs,
+                 (unsigned long long)st->frees, (unsigned long long)st->remote_frees,
+                 (unsigned long long)st->failures,
+                 (unsigned long long)st->backing.mapped_bytes,
+                 (unsigned long long)st->backing.peak_bytes,
+                 (unsigned long long)st->backing.maps, (unsigned long long)st->backing.failures,
+                 (unsigned long long)st->backing.spilled_bytes, nodes);
+    return n < 0 ? -EINVAL : n;
+}

@@ -1,0 +1,823 @@
+/*
+ * heap.c - the allocation engine behind arenas and slabs (see heap.h).
+ *
+ * Fast paths (heap.h, inline): the calling thread's theap is found in a
+ * small thread-local table; allocation pops the head page's free list;
+ * the owner's free pushes onto it; anyone else's free is one CAS onto the
+ * page's thread_free stack.  Everything here is the slow path: collecting
+ * remote frees, moving pages between the owner's "has space" and "full"
+ * queues, taking slices and segments under the heap mutex, and the
+ * thread-local table's life cycle.
+ *
+ * Lifetime: a heap is reference-counted by its owner (the arena or slab)
+ * and by each thread bound to it, because a thread that exits after the
+ * arena was destroyed must still be able to unbind.  Destroy releases every
+ * segment at once; the small struct lingers until the last thread lets go.
+ *
+ * Thread-local state: one table of TLS_SLOTS (heap, theap) pairs per thread
+ * and one pthread key (created once) whose destructor orphans the exiting
+ * thread's theaps: their pages stay put, other threads' frees still land on
+ * them, and the next thread to bind the heap adopts the theap whole.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+#include "os/prim.h"
+
+__thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS];
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static bool tls_key_ok;
+
+static void heap_unref(struct pmn__heap *h);
+
+/* Publish or withdraw this thread's theap in the heap's hash cache. */
+static void tc_set(struct pmn__heap *h, struct pmn__theap *th, uintptr_t tp)
+{
+    struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
+    uintptr_t cur = atomic_load_explicit(&e->tp, memory_order_relaxed);
+
+    if (th != NULL) {
+        if (cur != 0 && cur != tp)
+            return; /* taken by another live thread: this one uses its TLS table */
+        atomic_store_explicit(&e->tp, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->th, th, memory_order_relaxed);
+        atomic_store_explicit(&e->tp, tp, memory_order_release);
+    } else if (cur == tp) {
+        atomic_store_explicit(&e->tp, 0, memory_order_release);
+    }
+}
+
+struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
+{
+    struct pmn__tls_slot *t = pmn__tls;
+
+    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
+        if (t[i].heap == h)
+            return t[i].th;
+    return NULL;
+}
+
+static void unbind_slot(struct pmn__tls_slot *s)
+{
+    struct pmn__heap *h = s->heap;
+
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->lock);
+    tc_set(h, NULL, pmn__tp());
+    atomic_store_explicit(&s->th->tp, 0, memory_order_relaxed);
+    s->th->orphan = true;
+    pthread_mutex_unlock(&h->lock);
+    s->heap = NULL;
+    s->th = NULL;
+    heap_unref(h);
+}
+
+static void tls_exit(void *unused)
+{
+    (void)unused;
+    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
+        unbind_slot(&pmn__tls[i]);
+}
+
+static void tls_init(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_exit) == 0;
+}
+
+struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
+{
+    struct pmn__tls_slot *slot = NULL;
+    struct pmn__theap *th;
+
+    pthread_once(&tls_once, tls_init);
+    for (unsigned i = 0; i < PMN__TLS_SLOTS && slot == NULL; i++)
+        if (pmn__tls[i].heap == NULL)
+            slot = &pmn__tls[i];
+    if (slot == NULL) {
+        /* Table full: the oldest binding's theap becomes an orphan that
+         * this thread (or another) adopts on its next use of that heap. */
+        slot = &pmn__tls[PMN__TLS_SLOTS - 1];
+        unbind_slot(slot);
+    }
+    pthread_mutex_lock(&h->lock);
+    if (h->dead) {
+        pthread_mutex_unlock(&h->lock);
+        return NULL;
+    }
+    for (th = h->theaps; th && !th->orphan; th = th->next)
+        ;
+    if (th != NULL) {
+        th->orphan = false;
+    } else {
+        th = aligned_alloc(64, sizeof(*th)); /* sizeof is a multiple of 64 */
+        if (th != NULL)
+            memset(th, 0, sizeof(*th));
+        if (th == NULL) {
+            pthread_mutex_unlock(&h->lock);
+            return NULL;
+        }
+        th->heap = h;
+        th->next = h->theaps;
+        h->theaps = th;
+    }
+    atomic_store_explicit(&th->tp, pmn__tp(), memory_order_relaxed);
+    tc_set(h, th, pmn__tp());
+    pthread_mutex_unlock(&h->lock);
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+    slot->heap = h;
+    slot->th = th;
+    if (tls_key_ok)
+        pthread_setspecific(tls_key, pmn__tls);
+    return th;
+}
+
+/* ---- queues ---- */
+
+static void q_remove(struct pmn__queue *q, struct pmn__page *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        q->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        q->tail = p->prev;
+    p->next = p->prev = NULL;
+}
+
+static void q_push_front(struct pmn__queue *q, struct pmn__page *p)
+{
+    p->prev = NULL;
+    p->next = q->head;
+    if (q->head)
+        q->head->prev = p;
+    else
+        q->tail = p;
+    q->head = p;
+}
+
+/* ---- segments ---- */
+
+static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
+{
+    struct pmn_region *r = seg->region;
+    size_t size = seg->size;
+
+    pmn__segmap_remove((uintptr_t)seg, size);
+    atomic_fetch_sub_explicit(&h->resident, size, memory_order_relaxed);
+    pmn_region_unmap(r);
+}
+
+/* The cap limits what objects can occupy (pages and large segments), not
+ * the 4 MiB granularity of what the backing hands out. */
+static bool over_cap(struct pmn__heap *h, size_t more)
+{
+    return h->cap && atomic_load_explicit(&h->active, memory_order_relaxed) + more > h->cap;
+}
+
+static void note_resident(struct pmn__heap *h, size_t more)
+{
+    uint64_t now = atomic_fetch_add_explicit(&h->resident, more, memory_order_relaxed) + more;
+    uint64_t peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
+
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&h->peak, &peak, now, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+/* Map a segment of @size aligned to @align.  Touches only atomics and the
+ * (thread-safe) backing, so large segments are mapped without the lock. */
+static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large)
+{
+    struct pmn__segment *seg;
+    struct pmn_region *r;
+
+    /* Small segments are populated a slice at a time, as pages are handed
+     * out (slices_take): a process with a small heap does not pay 4 MiB of
+     * resident memory up front.  Populating still uses MADV_POPULATE_WRITE
+     * and is verified, so a node that cannot give a page is an error. */
+    if ((large ? pmn__region_map_aligned(h->b, size, align, &r)
+               : pmn__region_map_lazy(h->b, size, align, &r)) != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!large && pmn__region_populate(r, 0, PMN__SLICE_SIZE) != 0) {
+        pmn_region_unmap(r);
+        errno = ENOMEM;
+        return NULL;
+    }
+    seg = pmn_region_addr(r);
+    memset(seg, 0, sizeof(*seg));
+    seg->magic = PMN__SEG_MAGIC;
+    seg->heap = h;
+    seg->region = r;
+    seg->size = pmn_region_size(r);
+    seg->large = large;
+    seg->free_slices = large ? 0 : ~(uint64_t)1; /* slice 0 is this header */
+    seg->populated = large ? ~(uint64_t)0 : 1;
+    note_resident(h, seg->size);
+    pmn__segmap_add((uintptr_t)seg, seg->size);
+    return seg;
+}
+
+static void seg_link(struct pmn__segment **list, struct pmn__segment *seg)
+{
+    seg->prev = NULL;
+    seg->next = *list;
+    if (*list)
+        (*list)->prev = seg;
+    *list = seg;
+}
+
+static void seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
+{
+    if (seg->prev)
+        seg->prev->next = seg->next;
+    else
+        *list = seg->next;
+    if (seg->next)
+        seg->next->prev = seg->prev;
+}
+
+#define ALL_SLICES (~(uint64_t)1)
+
+/* First run of @n free slices in @free, or -1. */
+static int find_run(uint64_t free, unsigned n)
+{
+    uint64_t m = free;
+
+    for (unsigned i = 1; i < n && m; i++)
+        m &= free >> i;
+    return m ? __builtin_ctzll(m) : -1;
+}
+
+/* Take @n slices for a new page; lock held. */
+static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n)
+{
+    struct pmn__segment *seg;
+    struct pmn__page *pg;
+    int at = -1;
+
+    if (over_cap(h, (size_t)n << PMN__SLICE_SHIFT))
+        return NULL;
+    for (seg = h->segments; seg; seg = seg->next)
+        if ((at = find_run(seg->free_slices, n)) > 0)
+            break;
+    if (seg == NULL) {
+        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false);
+        if (seg == NULL)
+            return NULL;
+        seg_link(&h->segments, seg);
+        h->empty_segments++;
+        at = find_run(seg->free_slices, n);
+    }
+    {
+        uint64_t bits = ((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at;
+        if ((seg->populated & bits) != bits) {
+            /* First use of these slices: populate (and verify) them now. */
+            if (pmn__region_populate(seg->region, (size_t)at << PMN__SLICE_SHIFT,
+                                     (size_t)n << PMN__SLICE_SHIFT) != 0)
+                return NULL;
+            seg->populated |= bits;
+        }
+    }
+    if (seg->free_slices == ALL_SLICES)
+        h->empty_segments--;
+    seg->free_slices &= ~(((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
+    pg = &seg->pages[at];
+    memset(pg, 0, sizeof(*pg));
+    pg->slice = (uint16_t)at;
+    pg->nslices = (uint16_t)n;
+    pg->live = 1;
+    for (unsigned i = 0; i < n; i++)
+        seg->slice_page[at + i] = pg;
+    atomic_fetch_add_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
+    return pg;
+}
+
+/* Give a page's slices back; lock held. */
+static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
+{
+    struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
+    unsigned n = pg->nslices, at = pg->slice;
+
+    for (unsigned i = 0; i < n; i++)
+        seg->slice_page[at + i] = NULL;
+    pg->live = 0;
+#ifdef PMN_DEBUG_FULL
+    free(pg->dbg_live);
+    pg->dbg_live = NULL;
+#endif
+    atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
+    seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
+    if (seg->free_slices != ALL_SLICES)
+        return;
+    if (h->release_empty && h->empty_segments >= h->retain) {
+        seg_unlink(&h->segments, seg);
+        seg_release(h, seg);
+    } else {
+        h->empty_segments++;
+    }
+}
+
+static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+{
+    struct pmn__page *pg;
+    uint32_t bs = h->class_size[cls];
+    char *b, *end;
+
+    pthread_mutex_lock(&h->lock);
+    pg = h->dead ? NULL : slices_take(h, h->class_slices[cls]);
+    pthread_mutex_unlock(&h->lock);
+    if (pg == NULL)
+        return NULL;
+    pg->owner = th;
+    pg->cls = (uint8_t)cls;
+#ifdef PMN_DEBUG_FULL
+    pg->dbg_live = calloc((((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs + 63) / 64, 8);
+    if (pg->dbg_live == NULL)
+        abort();
+#endif
+    pg->block_size = bs;
+    pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
+    pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
+    /* A reused page's memory is still poisoned from its last life. */
+    UNPOISON(pg->start, (size_t)pg->capacity * bs);
+    /* Thread the free list through the blocks in address order. */
+    end = pg->start + (size_t)(pg->capacity - 1) * bs;
+    for (b = pg->start; b < end; b += bs)
+        *(void **)b = b + bs;
+    *(void **)end = NULL;
+    pg->free = pg->start;
+    POISON(pg->start, (size_t)pg->capacity * bs);
+    return pg;
+}
+
+/* Move other threads' frees into the owner's list. */
+static void collect(struct pmn__page *pg)
+{
+    uintptr_t list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+    void *tail;
+    uint32_t n = 1;
+
+    if (list == 0)
+        return;
+    tail = (void *)list;
+    UNPOISON(tail, sizeof(void *));
+    while (*(void **)tail != NULL) {
+        void *next = *(void **)tail;
+        POISON(tail, sizeof(void *));
+        tail = next;
+        UNPOISON(tail, sizeof(void *));
+        n++;
+    }
+    *(void **)tail = pg->free;
+    POISON(tail, sizeof(void *));
+    pg->free = (void *)list;
+    pg->used -= n; /* the freeing threads counted these frees already */
+}
+
+void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+{
+    struct pmn__queue *q, *full;
+    struct pmn__page *pg, *next;
+
+    if (th == NULL) {
+        th = pmn__theap_bind(h);
+        if (th == NULL) {
+            errno = h->dead ? EINVAL : ENOMEM;
+            return NULL;
+        }
+    }
+    q = &th->pages[cls];
+    full = &th->full[cls];
+    for (pg = q->head; pg; pg = next) {
+        next = pg->next;
+        collect(pg);
+        if (pg->free) {
+            if (pg != q->head) {
+                q_remove(q, pg);
+                q_push_front(q, pg);
+            }
+            return pmn__page_pop(th, pg);
+        }
+        q_remove(q, pg);
+        q_push_front(full, pg);
+        pg->in_full = 1;
+    }
+    /* Before growing, take back what other threads freed into full pages. */
+    for (pg = full->head; pg; pg = next) {
+        next = pg->next;
+        collect(pg);
+        if (pg->free) {
+            q_remove(full, pg);
+            pg->in_full = 0;
+            q_push_front(q, pg);
+            return pmn__page_pop(th, pg);
+        }
+    }
+    pg = page_new(h, th, cls);
+    if (pg == NULL) {
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        errno = ENOMEM;
+        return NULL;
+    }
+    q_push_front(q, pg);
+    return pmn__page_pop(th, pg);
+}
+
+/* The owner freed the last object of a page that is not its current one:
+ * keep it as the class's spare, or give back the older spare. */
+void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
+{
+    struct pmn__heap *h = th->heap;
+    struct pmn__page *old = th->spare[pg->cls];
+
+    th->spare[pg->cls] = pg;
+    if (old == NULL || old == pg || old->used != 0 || old == th->pages[old->cls].head)
+        return;
+    q_remove(old->in_full ? &th->full[old->cls] : &th->pages[old->cls], old);
+    pthread_mutex_lock(&h->lock);
+    slices_give(h, old);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg)
+{
+    q_remove(&th->full[pg->cls], pg);
+    pg->in_full = 0;
+    q_push_front(&th->pages[pg->cls], pg);
+    /* keep the current head first: the unfull page goes second */
+    if (pg->next) {
+        struct pmn__page *head = pg->next;
+        q_remove(&th->pages[pg->cls], head);
+        q_push_front(&th->pages[pg->cls], head);
+    }
+}
+
+/* ---- large objects ---- */
+
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
+{
+    size_t off = PMN__SLICE_SIZE, total, seg_align = PMN__SEG_SIZE;
+    struct pmn__segment *seg;
+    struct pmn__page *pg;
+
+    if (align > off)
+        off = align;
+    if (align > seg_align)
+        seg_align = align;
+    if (size > SIZE_MAX - off - PMN__SEG_SIZE) {
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Aligned to a segment (so the header is found by masking) but only as
+     * long as the object needs: physical memory is not rounded to 4 MiB. */
+    total = (off + (size ? size : 1) + pmn_backing_granule(h->b) - 1) / pmn_backing_granule(h->b) *
+            pmn_backing_granule(h->b);
+    pthread_mutex_lock(&h->lock);
+    /* A recently freed large segment of a fitting size saves a map,
+     * populate and verify of the whole object. */
+    seg = NULL;
+    for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
+        if (c->size >= total && c->size / 4 <= total && ((uintptr_t)c % seg_align) == 0) {
+            seg_unlink(&h->large_cache, c);
+            h->nlarge_cache--;
+            seg = c;
+            break;
+        }
+    }
+    if (seg != NULL && over_cap(h, seg->size)) {
+        seg_link(&h->large_cache, seg);
+        h->nlarge_cache++;
+        seg = NULL;
+        pthread_mutex_unlock(&h->lock);
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (seg == NULL && !h->dead && !over_cap(h, total)) {
+        /* Map, populate and verify without the lock: other threads keep
+         * allocating meanwhile (the cap check is a snapshot). */
+        pthread_mutex_unlock(&h->lock);
+        seg = seg_map(h, total, seg_align, true);
+        pthread_mutex_lock(&h->lock);
+        if (seg != NULL && h->dead) {
+            seg_release(h, seg);
+            seg = NULL;
+        }
+    }
+    if (seg != NULL) {
+        seg_link(&h->large, seg);
+        atomic_fetch_add_explicit(&h->active, seg->size, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (seg == NULL) {
+        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pg = &seg->pages[0];
+    pg->live = 1;
+    pg->start = (char *)seg + off;
+    pg->block_size = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
+    pg->capacity = pg->used = 1;
+    pg->alloc_tp = pmn__tp();
+    seg->slice_page[0] = pg;
+    atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - off, memory_order_relaxed);
+    VG_ALLOC(pg->start, seg->size - off);
+    return pg->start;
+}
+
+__attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *p)
+{
+    struct pmn__heap *h = seg->heap;
+    size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
+
+    if (!seg->pages[0].live)
+        return PMN_E_DOUBLE_FREE; /* a cached segment: freed already */
+    if (p != seg->pages[0].start)
+        return PMN_E_INTERIOR;
+    VG_FREE(p);
+    if (seg->pages[0].alloc_tp != pmn__tp())
+        atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->large_c.free_bytes, usable, memory_order_relaxed);
+    pthread_mutex_lock(&h->lock);
+    seg_unlink(&h->large, seg);
+    atomic_fetch_sub_explicit(&h->active, seg->size, memory_order_relaxed);
+    if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
+        seg_release(h, seg);
+    } else {
+        seg->pages[0].live = 0; /* a stale pointer into it is not an object */
+        seg_link(&h->large_cache, seg);
+        h->nlarge_cache++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+/* ---- lookup and free ---- */
+
+struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p)
+{
+    size_t idx = ((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT;
+
+    if (seg->large)
+        return idx < PMN__SLICES || (char *)p >= seg->pages[0].start ? &seg->pages[0] : NULL;
+    return idx < PMN__SLICES ? seg->slice_page[idx] : NULL;
+}
+
+size_t pmn__usable(const void *p)
+{
+    struct pmn__segment *seg = pmn__segment_of(p);
+    struct pmn__page *pg;
+
+    if (seg == NULL)
+        return 0;
+    if (seg->large)
+        return seg->pages[0].live
+                   ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
+                   : 0;
+    pg = pmn__page_of(seg, p);
+    return pg && pg->live ? pg->block_size : 0;
+}
+
+#ifdef PMN_DEBUG_FULL
+/* Invariants of a page, checked after every change in debug_full builds:
+ * the free list stays inside the page on block boundaries, has no cycle,
+ * and free + used never exceeds capacity. */
+static void check_page(const struct pmn__page *pg)
+{
+    uint32_t n = 0;
+
+    if (!pg->live)
+        return; /* just retired */
+    for (void *b = pg->free, *next; b; b = next) {
+        if ((char *)b < pg->start || ((char *)b - pg->start) % pg->block_size ||
+            (char *)b >= pg->start + (size_t)pg->capacity * pg->block_size || ++n > pg->capacity)
+            abort(); /* corrupted heap: debug builds stop at the first sign */
+        UNPOISON(b, sizeof(void *));
+        next = *(void **)b;
+        POISON(b, sizeof(void *));
+    }
+    if (n + pg->used > pg->capacity)
+        abort();
+}
+#endif
+
+int pmn__heap_free(void *p, const struct pmn__heap *want)
+{
+    struct pmn__segment *seg = pmn__segment_of(p);
+    struct pmn__theap *th;
+    struct pmn__page *pg;
+
+    if (seg == NULL || (want && seg->heap != want))
+        return PMN_E_FOREIGN;
+    if (__builtin_expect(seg->large, 0))
+        return free_large(seg, p);
+    pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+    if (__builtin_expect(pg == NULL || !pg->live, 0))
+        return PMN_E_FOREIGN;
+#ifdef PMN_DEBUG_FULL
+    if ((size_t)((char *)p - pg->start) % pg->block_size)
+        return PMN_E_INTERIOR;
+    if (!pmn__dbg_clear(pg, p))
+        return PMN_E_DOUBLE_FREE;
+#endif
+    th = pmn__theap_find(seg->heap);
+    if (__builtin_expect(th == pg->owner, 1)) {
+#ifdef PMN_DEBUG_FULL
+        check_page(pg); /* before: the free may retire the page and unmap it */
+#endif
+        return pmn__free_local(th, pg, p) ? 0 : PMN_E_DOUBLE_FREE;
+    }
+    /* Another thread's page: count the free here, where it happens, so
+     * the stats are right even before the owner collects it. */
+    if (th == NULL)
+        th = pmn__theap_bind(seg->heap);
+    pmn__free_remote(pg, p);
+    if (th != NULL) {
+        pmn__cnt_add(&th->frees[pg->cls], 1);
+        pmn__cnt_add(&th->remote_frees, 1);
+    } else {
+        atomic_fetch_add_explicit(&seg->heap->large_c.frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&seg->heap->large_c.free_bytes, pg->block_size,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&seg->heap->large_c.remote_frees, 1, memory_order_relaxed);
+    }
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+/* Slices per page: room for at least 8 blocks, at most 2 MiB. */
+static uint16_t class_slices(uint32_t bs)
+{
+    size_t n = ((size_t)bs * 8 + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT;
+
+    return (uint16_t)(n < 1 ? 1 : n > PMN__PAGE_MAX_SLICES ? PMN__PAGE_MAX_SLICES : n);
+}
+
+int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n)
+{
+    if (n == 0 || n > PMN__NCLASSES)
+        return -EINVAL;
+    h->nclasses = n;
+    for (unsigned c = 0; c < n; c++) {
+        h->class_size[c] = sizes[c];
+        h->class_slices[c] = class_slices(sizes[c]);
+    }
+    return 0;
+}
+
+int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
+                   bool release_empty, uint64_t cap)
+{
+    memset(h, 0, sizeof(*h));
+    h->b = b;
+    h->is_slab = is_slab;
+    h->retain = retain;
+    h->release_empty = release_empty;
+    h->cap = cap;
+    atomic_init(&h->refs, 1);
+    if (pthread_mutex_init(&h->lock, NULL) != 0)
+        return -ENOMEM;
+    pmn__backing_ref(b); /* dropped by pmn__heap_destroy() */
+    return 0;
+}
+
+static void heap_unref(struct pmn__heap *h)
+{
+    struct pmn__theap *th, *next;
+
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (th = h->theaps; th; th = next) {
+        next = th->next;
+        free(th);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static void release_all(struct pmn__heap *h, bool keep_some)
+{
+    struct pmn__segment *seg, *next;
+    unsigned kept = 0;
+
+    for (seg = h->large; seg; seg = next) {
+        next = seg->next;
+        seg_release(h, seg);
+    }
+    h->large = NULL;
+    for (seg = h->large_cache; seg; seg = next) {
+        next = seg->next;
+        seg_release(h, seg);
+    }
+    h->large_cache = NULL;
+    h->nlarge_cache = 0;
+    for (seg = h->segments; seg; seg = next) {
+        next = seg->next;
+        if (keep_some && kept < h->retain) {
+            memset(seg->slice_page, 0, sizeof(seg->slice_page));
+            for (unsigned i = 0; i < PMN__SLICES; i++)
+                seg->pages[i].live = 0;
+            seg->free_slices = ALL_SLICES;
+            kept++;
+            continue;
+        }
+        seg_unlink(&h->segments, seg);
+        seg_release(h, seg);
+    }
+    h->empty_segments = kept;
+    atomic_store_explicit(&h->active, 0, memory_order_relaxed);
+}
+
+/* Make every theap's counters say "nothing live" and forget its pages. */
+static void settle_theaps(struct pmn__heap *h)
+{
+    for (struct pmn__theap *th = h->theaps; th; th = th->next) {
+        memset(th->pages, 0, sizeof(th->pages));
+        memset(th->full, 0, sizeof(th->full));
+        memset(th->spare, 0, sizeof(th->spare));
+        for (unsigned c = 0; c < PMN__NCLASSES; c++)
+            atomic_store(&th->frees[c], atomic_load(&th->allocs[c]));
+    }
+    atomic_store(&h->large_c.frees, atomic_load(&h->large_c.allocs));
+    atomic_store(&h->large_c.free_bytes, atomic_load(&h->large_c.alloc_bytes));
+}
+
+void pmn__heap_reset(struct pmn__heap *h)
+{
+    pthread_mutex_lock(&h->lock);
+    settle_theaps(h);
+    release_all(h, true);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void pmn__heap_destroy(struct pmn__heap *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->dead = true;
+    settle_theaps(h);
+    release_all(h, false);
+    pthread_mutex_unlock(&h->lock);
+    pmn__backing_unref(h->b); /* every extent went back to it just now */
+    /* Drop this thread's own binding now; other threads drop theirs when
+     * they exit. */
+    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
+        if (pmn__tls[i].heap == h)
+            unbind_slot(&pmn__tls[i]);
+    heap_unref(h);
+}
+
+void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
+{
+    uint64_t allocs = 0, frees = 0, remote = 0, ab = 0, fb = 0, active = 0;
+    struct pmn__counters *c;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&h->lock);
+    for (struct pmn__theap *th = h->theaps; th; th = th->next) {
+        for (unsigned cl = 0; cl < h->nclasses; cl++) {
+            uint64_t na = atomic_load_explicit(&th->allocs[cl], memory_order_relaxed);
+            uint64_t nf = atomic_load_explicit(&th->frees[cl], memory_order_relaxed);
+            allocs += na;
+            frees += nf;
+            ab += na * h->class_size[cl];
+            fb += nf * h->class_size[cl];
+        }
+        remote += atomic_load_explicit(&th->remote_frees, memory_order_relaxed);
+    }
+    c = &h->large_c;
+    remote += atomic_load_explicit(&c->remote_frees, memory_order_relaxed);
+    allocs += atomic_load_explicit(&c->allocs, memory_order_relaxed);
+    frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
+    ab += atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed);
+    fb += atomic_load_explicit(&c->free_bytes, memory_order_relaxed);
+    active = atomic_load_explicit(&h->active, memory_order_relaxed);
+    pthread_mutex_unlock(&h->lock);
+    out->allocs = allocs;
+    out->frees = frees;
+    out->remote_frees = remote;
+    out->objects = allocs - frees;
+    out->allocated = ab - fb;
+    out->active = active;
+    out->resident = atomic_load_explicit(&h->resident, memory_order_relaxed);
+    out->peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
+    out->failures = atomic_load_explicit(&h->failures, memory_order_relaxed);
+    pmn_backing_stats(h->b, &out->backing);
+}
+
+_Static_assert(sizeof(struct pmn__segment) <= PMN__SLICE_SIZE,
+               "the segment header must fit in slice 0");

@@ -1,0 +1,329 @@
+/*
+ * heap.h - the allocation engine shared by arenas and slabs (internal).
+ *
+ * Memory comes from a backing in segments: 4 MiB regions aligned to 4 MiB,
+ * so the segment of any object is (p & ~SEG_MASK) and its header, the
+ * slice map and page descriptors, sit in the segment's first 64 KiB slice.
+ * The other 63 slices are grouped into pages; a page holds blocks of one
+ * size.  Each thread that allocates from a heap gets a thread heap (theap)
+ * that owns pages: the owner pops and pushes its pages' free lists without
+ * atomics or locks; another thread's free is a lock-free push onto the
+ * page's thread_free stack, which the owner collects when its free list
+ * runs dry.  The heap mutex is taken only to hand out slices, map or
+ * release segments, and adopt or orphan thread heaps.
+ *
+ * Objects larger than a page class get a segment of their own (a "large"
+ * segment, any multiple of 4 MiB, still from the backing).
+ */
+#ifndef PMN_HEAP_H
+#define PMN_HEAP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "alloc/segmap.h"
+#include "place/backing.h"
+
+#define PMN__SLICE_SHIFT 16
+#define PMN__SLICE_SIZE ((size_t)1 << PMN__SLICE_SHIFT)
+#define PMN__SLICES (PMN__SEG_SIZE >> PMN__SLICE_SHIFT) /* 64; slice 0 is the header */
+#define PMN__PAGE_MAX_SLICES 32                         /* 2 MiB */
+#define PMN__NCLASSES 64
+#define PMN__SMALL_MAX ((size_t)256 << 10) /* larger objects get a large segment */
+#define PMN__SEG_MAGIC 0x706d6e7365676d74ull
+
+struct pmn__heap;
+struct pmn__theap;
+
+struct pmn__page {
+    void *free;                      /* owner's free list */
+    _Atomic(uintptr_t) thread_free;  /* other threads' frees (lock-free stack) */
+    struct pmn__theap *owner;
+    struct pmn__page *next, *prev;   /* in the owner's queue for its class */
+    char *start;                     /* first block */
+    uint32_t block_size;
+    uint32_t capacity;               /* blocks in the page */
+    uint32_t used;                   /* allocated, as the owner knows it */
+    uint16_t slice, nslices;
+    uint8_t cls;
+    uint8_t in_full;                 /* on the owner's full queue */
+    uint8_t live;                    /* slices belong to this page */
+    uintptr_t alloc_tp;              /* large objects: the allocating thread */
+#ifdef PMN_DEBUG_FULL
+    _Atomic uint64_t *dbg_live;      /* one bit per block: allocated */
+#endif
+} __attribute__((aligned(64))); /* one cache line per page's hot fields: two
+                                    threads' pages side by side in a segment
+                                    must not share a line */
+
+struct pmn__segment {
+    uint64_t magic;
+    struct pmn__heap *heap;
+    struct pmn_region *region;
+    size_t size;                       /* whole segment (large: > SEG_SIZE) */
+    uint64_t free_slices;              /* bit i: slice i free (guarded by heap lock) */
+    uint64_t populated;                /* bit i: slice i populated and verified */
+    bool large;
+    struct pmn__segment *next, *prev;  /* heap's segment list */
+    struct pmn__page *slice_page[PMN__SLICES];
+    struct pmn__page pages[PMN__SLICES];
+};
+
+/* Counters an owner thread updates with plain loads and stores (relaxed
+ * atomics): readers in other threads see a consistent, slightly stale sum. */
+struct pmn__counters {
+    _Atomic uint64_t allocs, frees, remote_frees, alloc_bytes, free_bytes;
+};
+
+struct pmn__queue {
+    struct pmn__page *head, *tail;
+};
+
+struct __attribute__((aligned(64))) pmn__theap {
+    _Atomic uintptr_t tp;      /* thread pointer of the thread using it, 0 if none */
+    struct pmn__heap *heap;
+    struct pmn__theap *next;   /* heap's list of all thread heaps */
+    bool orphan;               /* its thread exited; free for adoption */
+    struct pmn__queue pages[PMN__NCLASSES];
+    struct pmn__queue full[PMN__NCLASSES];
+    /* One empty page kept per class, so a size that comes and goes does not
+     * give its page back and take it again under the heap lock each time. */
+    struct pmn__page *spare[PMN__NCLASSES];
+    /* One counter per operation on the fast path: bytes follow from the
+     * class sizes.  Frees by other threads are counted here when the owner
+     * collects them (remote_frees counts those). */
+    _Atomic uint64_t allocs[PMN__NCLASSES], frees[PMN__NCLASSES];
+    _Atomic uint64_t remote_frees;
+};
+
+/* Thread -> theap cache in the heap, indexed by a hash of the thread
+ * pointer: read-mostly, so threads share its cache lines without bouncing. */
+#define PMN__TC_SIZE 64
+struct pmn__tcentry {
+    _Atomic uintptr_t tp;
+    struct pmn__theap *_Atomic th;
+};
+
+struct pmn__heap {
+    struct pmn__tcentry tc[PMN__TC_SIZE];
+    struct pmn_backing *b;
+    bool is_slab;
+    bool dead;
+    atomic_int refs;       /* the owner + each thread binding */
+    pthread_mutex_t lock;  /* slices, segments, theaps */
+    unsigned nclasses;
+    uint32_t class_size[PMN__NCLASSES];
+    uint16_t class_slices[PMN__NCLASSES];
+    struct pmn__segment *segments;  /* small segments in use or empty */
+    struct pmn__segment *large;     /* large segments */
+    struct pmn__segment *large_cache; /* freed large segments kept for reuse */
+    unsigned nlarge_cache;
+    unsigned empty_segments;
+    unsigned retain;
+    bool release_empty;
+    uint64_t cap;                   /* most bytes in pages and large objects; 0 = none */
+    _Atomic uint64_t resident, peak;
+    _Atomic uint64_t active;        /* bytes in live pages and large segments */
+    _Atomic uint64_t failures;
+    struct pmn__theap *theaps;
+    struct pmn__counters large_c;   /* large objects (any thread, atomic adds) */
+    void *owner_obj;                /* the arena or slab this heap serves */
+};
+
+/* Memory checkers: AddressSanitizer builds poison free blocks; debug_full
+ * builds tell valgrind which blocks are objects (MALLOCLIKE/FREELIKE), so
+ * use after free and leaks inside an arena are reported like malloc's. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define VG_ALLOC(p, n) ((void)0)
+#define VG_FREE(p) ((void)0)
+#elif defined(PMN_DEBUG_FULL) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#define VG_ALLOC(p, n) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, 0)
+#define VG_FREE(p) VALGRIND_FREELIKE_BLOCK((p), 0)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#define VG_ALLOC(p, n) ((void)0)
+#define VG_FREE(p) ((void)0)
+#endif
+
+/* The calling thread's bindings: a small cache searched on every call. */
+#define PMN__TLS_SLOTS 8
+struct pmn__tls_slot {
+    struct pmn__heap *heap;
+    struct pmn__theap *th;
+};
+extern __thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS]
+    __attribute__((visibility("hidden")));
+
+/* heap.c */
+int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
+                   bool release_empty, uint64_t cap);
+void pmn__heap_destroy(struct pmn__heap *h);
+void pmn__heap_reset(struct pmn__heap *h);
+struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
+void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
+void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg);
+void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg);
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
+/* Free; @want_heap non-NULL requires the object to belong to it. */
+int pmn__heap_free(void *p, const struct pmn__heap *want_heap);
+/* Page of an object of ours, or NULL. */
+struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
+size_t pmn__usable(const void *p);
+void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
+/* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
+ * locks so the child never inherits one taken by a vanished thread. */
+void pmn__arena_fork(struct pmn_arena *a, int phase);
+/* Size classes @sizes[0..n) for the heap (arena.c and slab.c choose them). */
+int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
+
+/* ---- fast paths ---- */
+
+/* Segment of an object of ours, or NULL; never dereferences a foreign
+ * pointer (the segment map answers first). */
+static inline struct pmn__segment *pmn__segment_of(const void *p)
+{
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_lookup((uintptr_t)p);
+
+    /* A large segment need not fill its last 4 MiB slot, and what follows
+     * it there may be anyone's memory. */
+    if (seg != NULL && __builtin_expect(seg->large, 0) &&
+        (uintptr_t)p - (uintptr_t)seg >= seg->size)
+        return NULL;
+#ifdef PMN_DEBUG_FULL
+    /* The map is exact; the magic number only double-checks it. */
+    if (seg != NULL && seg->magic != PMN__SEG_MAGIC)
+        abort();
+#endif
+    return seg;
+}
+
+static inline void pmn__cnt_add(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+/* The calling thread's thread pointer: unique among live threads and one
+ * instruction to read, unlike a dlopen-safe __thread variable. */
+static inline uintptr_t pmn__tp(void)
+{
+#if defined(__x86_64__)
+    uintptr_t tp;
+    __asm__("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+#elif defined(__aarch64__)
+    uintptr_t tp;
+    __asm__("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+#else
+    return (uintptr_t)&pmn__tls[0];
+#endif
+}
+
+static inline unsigned pmn__tc_hash(uintptr_t tp)
+{
+    return (unsigned)((tp >> 12) ^ (tp >> 20)) & (PMN__TC_SIZE - 1);
+}
+
+struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
+
+static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
+{
+    uintptr_t tp = pmn__tp();
+    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
+
+    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1))
+        return atomic_load_explicit(&e->th, memory_order_relaxed);
+    return pmn__theap_find_slow(h);
+}
+
+#ifdef PMN_DEBUG_FULL
+/* debug_full: a bit per block, set while allocated, so a second free is
+ * caught whichever thread makes it. */
+static inline void pmn__dbg_mark(struct pmn__page *pg, void *b)
+{
+    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
+    atomic_fetch_or(&pg->dbg_live[i / 64], (uint64_t)1 << (i % 64));
+}
+static inline bool pmn__dbg_clear(struct pmn__page *pg, void *b)
+{
+    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    return (atomic_fetch_and(&pg->dbg_live[i / 64], ~bit) & bit) != 0;
+}
+#define PMN__DBG_MARK(pg, b) pmn__dbg_mark((pg), (b))
+#else
+#define PMN__DBG_MARK(pg, b) ((void)0)
+#endif
+
+/* Take the first free block of a page the caller owns (fast and slow path). */
+static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
+{
+    void *b = pg->free;
+
+    UNPOISON(b, pg->block_size);
+    pg->free = *(void **)b;
+    pg->used++;
+    pmn__cnt_add(&th->allocs[pg->cls], 1);
+    PMN__DBG_MARK(pg, b);
+    VG_ALLOC(b, pg->block_size);
+    return b;
+}
+
+static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
+{
+    struct pmn__theap *th = pmn__theap_find(h);
+
+    if (__builtin_expect(th != NULL, 1)) {
+        struct pmn__page *pg = th->pages[cls].head;
+        if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
+            return pmn__page_pop(th, pg);
+    }
+    return pmn__heap_alloc_slow(h, th, cls);
+}
+
+/* The owner's push.  A block that is already the head of its page's free
+ * list is being freed twice in a row: refused (false), nothing touched, in
+ * every build (debug_full catches every double free, earlier). */
+static inline bool pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
+{
+    if (__builtin_expect(p == pg->free, 0))
+        return false;
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
+    *(void **)p = pg->free;
+    POISON(p, pg->block_size);
+    pg->free = p;
+    pg->used--;
+    pmn__cnt_add(&th->frees[pg->cls], 1);
+    if (__builtin_expect(pg->in_full, 0))
+        pmn__page_unfull(th, pg);
+    else if (__builtin_expect(pg->used == 0, 0) && pg != th->pages[pg->cls].head)
+        pmn__page_empty(th, pg);
+    return true;
+}
+
+static inline void pmn__free_remote(struct pmn__page *pg, void *p)
+{
+    uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
+    POISON((char *)p + sizeof(void *), pg->block_size - sizeof(void *));
+    do {
+        *(uintptr_t *)p = old;
+    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+#endif /* PMN_HEAP_H */

@@ -1,0 +1,167 @@
+/*
+ * slab.c - fixed-size objects with bulk calls, on the heap engine.
+ *
+ * A slab is a heap with one class.  The per-thread "magazine" is the
+ * thread's own page: alloc pops its free list, free by the same thread
+ * pushes onto it, and bulk calls run that loop without re-entering the
+ * thread lookup, which is what network stacks moving 32 buffers at a time
+ * need.  Objects are aligned by choosing a block size that is a multiple
+ * of the alignment (pages start on 64 KiB boundaries).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+
+struct pmn_slab {
+    struct pmn__heap *h;
+    size_t obj_size;
+};
+
+int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
+                 struct pmn_slab **out)
+{
+    struct pmn_slab *s;
+    uint32_t bs;
+    size_t a;
+    int err;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (b == NULL || obj_size == 0 || (align & (align - 1)) || align > PMN__SLICE_SIZE)
+        return -EINVAL;
+    a = align ? align : obj_size >= 16 ? 16 : 8;
+    if (a < sizeof(void *))
+        a = sizeof(void *);
+    if (obj_size > PMN__SMALL_MAX)
+        return -EINVAL;
+    bs = (uint32_t)((obj_size + a - 1) / a * a);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->h = malloc(sizeof(*s->h));
+    if (s->h == NULL) {
+        free(s);
+        return -ENOMEM;
+    }
+    err = pmn__heap_init(s->h, b, true, 1, pmn_backing_type(b) != PMN_BACKING_DAX, cap_bytes);
+    if (err == 0)
+        err = pmn__heap_setup_classes(s->h, &bs, 1);
+    if (err) {
+        free(s->h);
+        free(s);
+        return err;
+    }
+    s->h->owner_obj = s;
+    s->obj_size = obj_size;
+    *out = s;
+    return 0;
+}
+
+void pmn_slab_destroy(struct pmn_slab *s)
+{
+    if (s == NULL)
+        return;
+    pmn__heap_destroy(s->h);
+    free(s);
+}
+
+void *pmn_slab_alloc(struct pmn_slab *s)
+{
+    return pmn__heap_alloc(s->h, 0);
+}
+
+void pmn_slab_free(struct pmn_slab *s, void *p)
+{
+#ifndef PMN_DEBUG_FULL
+    struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
+
+    if (__builtin_expect(seg != NULL && seg->heap == s->h && !seg->large, 1)) {
+        struct pmn__page *pg =
+            seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+        if (__builtin_expect(pg != NULL && pg->live, 1)) {
+            struct pmn__theap *th = pmn__theap_find(s->h);
+            if (__builtin_expect(th == pg->owner, 1)) {
+                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
+                return;
+            }
+        }
+    }
+#endif
+    if (p != NULL)
+        (void)pmn__heap_free(p, s->h);
+}
+
+size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
+{
+    struct pmn__heap *h = s->h;
+    struct pmn__theap *th = pmn__theap_find(h);
+    size_t i = 0;
+
+    while (i < n) {
+        struct pmn__page *pg = th ? th->pages[0].head : NULL;
+        size_t start = i;
+        void *p;
+
+        if (pg != NULL) {
+            while (i < n && pg->free != NULL) {
+                p = pg->free;
+                UNPOISON(p, pg->block_size);
+                pg->free = *(void **)p;
+                PMN__DBG_MARK(pg, p);
+                VG_ALLOC(p, pg->block_size);
+                objs[i++] = p;
+            }
+            pg->used += (uint32_t)(i - start);
+            pmn__cnt_add(&th->allocs[0], i - start);
+        }
+        if (i == n)
+            break;
+        p = pmn__heap_alloc_slow(h, th, 0);
+        if (p == NULL)
+            break; /* errno from the slow path */
+        objs[i++] = p;
+        th = pmn__theap_find(h);
+    }
+    return i;
+}
+
+void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n)
+{
+    struct pmn__theap *th = pmn__theap_find(s->h);
+
+    for (size_t i = 0; i < n; i++) {
+        void *p = objs[i];
+#ifndef PMN_DEBUG_FULL
+        /* This thread's own page: the owner's push, without looking the
+         * thread up again for every object. */
+        struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
+        if (th != NULL && seg != NULL && seg->heap == s->h && !seg->large) {
+            struct pmn__page *pg =
+                seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+            if (pg != NULL && pg->live && pg->owner == th) {
+                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
+                continue;
+            }
+        }
+#endif
+        if (p != NULL)
+            (void)pmn__heap_free(p, s->h);
+    }
+    (void)th;
+}
+
+size_t pmn_slab_obj_size(const struct pmn_slab *s)
+{
+    return s ? s->obj_size : 0;
+}
+
+int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out)
+{
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    pmn__heap_stats(s->h, out);
+    return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * core/core.h - what every layer of libpmnode shares (pmn__ prefix): the
+ * input limits, node-id bitmaps, the strict parsers of outside text (one
+ * grammar for sysfs, the environment, the shim and the CLI) and logging.
+ * Nothing here is exported.
+ *
+ * Each folder of libpmnode/ is one layer (DESIGN.md) with one internal
+ * header; declarations are grouped under the name of the file that
+ * defines them:
+ *   core/      errors and names, the context, logging, bitmaps, parsers
+ *   os/        the only code that calls the kernel (os/prim.h)
+ *   discover/  sysfs, configuration, topology, node selection
+ *              (discover/discover.h, discover/topology.h)
+ *   place/     backings, regions, verification (place/backing.h)
+ *   alloc/     the heap engine, segment map, arenas, slabs
+ *              (alloc/heap.h, alloc/segmap.h)
+ *   ctier/     the compressed tier (ctier/ctier.h)
+ *   preload/   the LD_PRELOAD shim (a separate library)
+ */
+#ifndef PMN_CORE_H
+#define PMN_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pmnode.h"
+
+/* Largest node id accepted from any input.  Linux caps MAX_NUMNODES at
+ * 1 << 10; we allow more headroom without letting a corrupt file make us
+ * allocate gigabytes. */
+#define PMN__MAX_NODE_ID 65535
+/* Largest CPU id accepted in a cpulist. */
+#define PMN__MAX_CPU_ID (1 << 20)
+/* Largest sysfs attribute we read (distance lines on 1024-node machines fit). */
+#define PMN__ATTR_MAX 65536
+
+/* ---- bitmap.c: a growable set of small non-negative ints (node ids) ---- */
+struct pmn__bitmap {
+    uint64_t *words;
+    size_t nwords;
+};
+void pmn__bitmap_free(struct pmn__bitmap *b);
+int pmn__bitmap_set(struct pmn__bitmap *b, unsigned bit);
+/* Set bits @lo..@hi inclusive (lo <= hi). */
+int pmn__bitmap_set_range(struct pmn__bitmap *b, unsigned lo, unsigned hi);
+bool pmn__bitmap_test(const struct pmn__bitmap *b, unsigned bit);
+size_t pmn__bitmap_weight(const struct pmn__bitmap *b);
+/* Next set bit at or after @from, or -1. */
+long pmn__bitmap_next(const struct pmn__bitmap *b, unsigned from);
+/* @dst |= @src (grows @dst); 0 or -ENOMEM. */
+int pmn__bitmap_or(struct pmn__bitmap *dst, const struct pmn__bitmap *src);
+
+/* ---- parse.c: strict parsers; text need not be NUL-terminated ----
+ * Each accepts exactly one trailing newline and nothing else after the
+ * value.  Return 0, -EINVAL for malformed text, -ERANGE for out of range. */
+
+/* Unsigned integer in @base (0 = C prefixes allowed; 16 accepts "0x"). */
+int pmn__parse_u64(const char *s, size_t len, int base, uint64_t *out);
+/* Signed integer in base 10 ("-1" is common in sysfs for "none"). */
+int pmn__parse_s64(const char *s, size_t len, int64_t *out);
+/* Kernel list format "0-3,8,10-11" (empty list allowed) into @out, ids up
+ * to @max_id.  @out is cleared first. */
+int pmn__parse_list(const char *s, size_t len, unsigned max_id, struct pmn__bitmap *out);
+/* Space-separated distances "10 20 30"; at most @max values. */
+int pmn__parse_distances(const char *s, size_t len, int *out, size_t max, size_t *n);
+
+struct pmn__meminfo {
+    uint64_t total; /* bytes, PMN_UNKNOWN if absent */
+    uint64_t free;  /* bytes, PMN_UNKNOWN if absent */
+};
+/* nodeN/meminfo ("Node 0 MemTotal:  16384 kB" lines) or /proc/meminfo
+ * ("MemTotal:  16384 kB").  Unknown lines are skipped; a malformed
+ * MemTotal/MemFree line is -EINVAL. */
+int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out);
+
+/* Parse a size with optional suffix: "4096", "2M", "1G", "64k", "0x1000". */
+int pmn__parse_size(const char *s, size_t len, uint64_t *out);
+
+/* PMNODE_LOG value -> level (0 off, 1 error, 2 warn, 3 info, 4 debug). */
+int pmn__parse_log_level(const char *s, int *level);
+
+/* ---- log.c ---- */
+struct pmn_ctx;
+/* Print one line to stderr when @level (1 error .. 4 debug) is within the
+ * context's PMNODE_LOG level (see log.c). */
+void pmn__log(const struct pmn_ctx *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record a discovery problem (also logged at warn level).  Allocation
+ * failure drops the line: problems are diagnostics, not state. */
+void pmn__problem(struct pmn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* PMN_CORE_H */

@@ -1,0 +1,123 @@
+/*
+ * errors.c - error codes, names of enums, version.
+ *
+ * The library's own codes are written once in PMN_ERROR_MAP (pmnode.h) and
+ * expanded here into the message and name tables.  errno values are named
+ * through glibc's strerrordesc_np()/strerrorname_np(), which return static
+ * strings: nothing here allocates, so pmn_strerror() is safe anywhere,
+ * signal handlers included.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core.h"
+#include "pmn-config.h"
+
+const char *pmn_version(void)
+{
+    return PMN_VERSION;
+}
+
+static const char *lib_message(int err)
+{
+    switch (err) {
+#define PMN__ERR_MSG(name, n, msg) \
+    case PMN_E_##name:             \
+        return msg;
+        PMN_ERROR_MAP(PMN__ERR_MSG)
+#undef PMN__ERR_MSG
+    default:
+        return NULL;
+    }
+}
+
+static const char *lib_name(int err)
+{
+    switch (err) {
+#define PMN__ERR_NAME(name, n, msg) \
+    case PMN_E_##name:              \
+        return "PMN_E_" #name;
+        PMN_ERROR_MAP(PMN__ERR_NAME)
+#undef PMN__ERR_NAME
+    default:
+        return NULL;
+    }
+}
+
+const char *pmn_strerror(int err)
+{
+    const char *s;
+
+    if (err == 0)
+        return "success";
+    s = lib_message(err);
+    if (s != NULL)
+        return s;
+    if (err < 0 && err > -PMN_ERRNO_BASE)
+        err = -err;
+    if (err > 0 && err < PMN_ERRNO_BASE) {
+        s = strerrordesc_np(err);
+        if (s != NULL)
+            return s;
+    }
+    return "unknown error";
+}
+
+const char *pmn_err_name(int err)
+{
+    const char *s;
+
+    if (err == 0)
+        return "OK";
+    s = lib_name(err);
+    if (s != NULL)
+        return s;
+    if (err < 0 && err > -PMN_ERRNO_BASE)
+        err = -err;
+    if (err > 0 && err < PMN_ERRNO_BASE) {
+        s = strerrorname_np(err);
+        if (s != NULL)
+            return s;
+    }
+    return "unknown";
+}
+
+static const char *const kind_names[PMN_KIND__COUNT] = {
+    [PMN_KIND_UNKNOWN] = "unknown", [PMN_KIND_DRAM] = "dram", [PMN_KIND_HBM] = "hbm",
+    [PMN_KIND_NVM] = "nvm",         [PMN_KIND_SPM] = "spm",   [PMN_KIND_CXL] = "cxl",
+    [PMN_KIND_GPU] = "gpu",         [PMN_KIND_COMPRESSED] = "compressed",
+};
+
+const char *pmn_kind_name(enum pmn_kind kind)
+{
+    if ((unsigned)kind >= PMN_KIND__COUNT)
+        return "unknown";
+    return kind_names[kind];
+}
+
+int pmn_kind_parse(const char *name, enum pmn_kind *out)
+{
+    if (name == NULL || out == NULL)
+        return -EINVAL;
+    for (unsigned k = 0; k < PMN_KIND__COUNT; k++) {
+        if (strcasecmp(name, kind_names[k]) == 0) {
+            *out = (enum pmn_kind)k;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *pmn_isolation_name(enum pmn_isolation iso)
+{
+    switch (iso) {
+    case PMN_ISOLATION_KERNEL:
+        return "kernel";
+    case PMN_ISOLATION_CONFIG:
+        return "config";
+    case PMN_ISOLATION_NONE:
+    default:
+        return "none";
+    }
+}

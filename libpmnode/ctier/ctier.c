@@ -1,0 +1,1010 @@
+/*
+ * ctier.c - compressed-tier placement with write control.
+ *
+ * A demotion is: estimate (LZ4 over sampled pages) -> guard (ratio and
+ * capacity) -> register the range with the tier's userfaultfd in
+ * write-protect mode -> write-protect it -> move_pages to the compressed
+ * node.  Protection comes before the move, so no write can land on the
+ * compressed node unnoticed; migration keeps the uffd-wp bit.
+ *
+ * A handler thread per tier reads write faults.  For each it moves exactly
+ * the faulting page to the promote node, lifts the protection on that page
+ * (which wakes the writer), and counts it.  Reads never fault.  When the
+ * page cannot move (the promote node is full) the documented policy
+ * applies: write in place (default, counted as a write failure) or retry
+ * until it can.  No write is ever lost or refused: the writer waits at
+ * most for one migration.
+ *
+ * Policy: a demoted range is bound (MPOL_BIND) to the promote and tier
+ * nodes together, so NUMA balancing does not pull its pages back; when the
+ * whole range is promoted it is bound to the promote node alone.
+ *
+ * Bookkeeping: each demoted range keeps a bit per page still on the tier
+ * and its estimated ratio, so logical and physical bytes stay exact as
+ * pages come back one by one.  Ranges never overlap (a demotion over part
+ * of an older range carves that part out of it) and sit in an array
+ * sorted by address, so the fault handler finds a page's range by binary
+ * search: a cache that demotes one page per entry keeps tens of thousands
+ * of ranges.  One mutex guards it; demote, promote and the handler take
+ * it.  The handler never touches user memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <lz4.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ctier/ctier.h"
+#include "os/prim.h"
+#include "discover/topology.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define CHUNK 1024
+
+struct crange {
+    uintptr_t start;
+    size_t npages;
+    double ratio;
+    uint64_t *bits; /* page still on the tier */
+    size_t ndemoted;
+};
+
+struct pmn_ctier {
+    struct pmn_ctx *ctx;
+    int node, promote_node;
+    size_t page;
+    int uffd, stopfd;
+    bool user_only;
+    bool mprotect_mode; /* the fallback: no userfaultfd */
+    int slot;           /* index in the SIGSEGV registry (mprotect mode) */
+    pthread_t handler;
+    bool handler_running;
+    enum pmn_ctier_on_full on_full;
+    double min_ratio, reserve;
+    pthread_mutex_t lock;
+    struct crange **rv; /* disjoint ranges, ascending */
+    size_t nr, cap;
+    struct pmn_ctier_stats st;
+    double physical; /* exact sum behind st.physical_bytes */
+    atomic_int in_event; /* the handler has read events it has not applied yet */
+};
+
+int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
+                     uint64_t new_logical, double ratio, double min_ratio)
+{
+    double usable, need;
+
+    if (!(ratio >= min_ratio))
+        return PMN_E_INCOMPRESSIBLE;
+    if (reserve < 0 || reserve >= 1)
+        return -EINVAL;
+    usable = (double)capacity * (1.0 - reserve);
+    need = (double)used_physical + (double)new_logical / ratio;
+    return need <= usable ? 0 : PMN_E_TIER_FULL;
+}
+
+double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
+{
+    size_t page = pmn_prim_page_size(), npages, in = 0, out = 0;
+    int bound = LZ4_compressBound((int)page);
+    char *dst;
+
+    if (addr == NULL || len == 0)
+        return -EINVAL;
+    if (samples == 0)
+        samples = 16;
+    dst = malloc((size_t)bound);
+    if (dst == NULL)
+        return -ENOMEM;
+    npages = (len + page - 1) / page;
+    if (samples > npages)
+        samples = (unsigned)npages;
+    for (unsigned i = 0; i < samples; i++) {
+        size_t pg = (size_t)i * npages / samples, off = pg * page;
+        size_t n = len - off < page ? len - off : page;
+        int c = LZ4_compress_default((const char *)addr + off, dst, (int)n, bound);
+        if (c <= 0) {
+            free(dst);
+            return PMN_E_INCOMPRESSIBLE;
+        }
+        in += n;
+        out += (size_t)c;
+    }
+    free(dst);
+    return out ? (double)in / (double)out : 1.0;
+}
+
+/* ---- userfaultfd ---- */
+
+static int uffd_wp(int uffd, uintptr_t start, size_t len, bool protect)
+{
+    struct uffdio_writeprotect wp = {
+        .range = {.start = start, .len = len},
+        .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+    };
+
+    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* Features: write-protect faults, and unmap/remove events so memory the
+ * program unmaps or discards is forgotten rather than counted forever. */
+#define WANT_FEATURES \
+    (UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE)
+
+/* Write-protect or release pages, whichever mechanism the tier uses. */
+static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
+{
+    if (t->mprotect_mode)
+        return mprotect((void *)start, len, on ? PROT_READ : PROT_READ | PROT_WRITE) == 0 ? 0
+                                                                                          : -errno;
+    return uffd_wp(t->uffd, start, len, on);
+}
+
+static int uffd_open(int *out, bool *user_only)
+{
+    struct uffdio_api api = {.api = UFFD_API, .features = WANT_FEATURES};
+    int fd;
+
+    /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
+     * = 1): a read() into demoted memory then promotes instead of EFAULT. */
+    *user_only = false;
+    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        *user_only = true;
+    }
+    if (fd < 0)
+        return PMN_E_NO_WRITE_CONTROL;
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & WANT_FEATURES) != WANT_FEATURES) {
+        close(fd);
+        return PMN_E_NO_WRITE_CONTROL;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* ---- the range index: lock held for all of these ---- */
+
+static uintptr_t range_end(const struct pmn_ctier *t, const struct crange *r)
+{
+    return r->start + r->npages * t->page;
+}
+
+/* Index of the first range ending after @addr (ranges are disjoint and
+ * sorted, so their ends are sorted too); t->nr when there is none. */
+static size_t first_after(const struct pmn_ctier *t, uintptr_t addr)
+{
+    size_t lo = 0, hi = t->nr;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (range_end(t, t->rv[mid]) <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct crange *find_range(struct pmn_ctier *t, uintptr_t addr)
+{
+    size_t i = first_after(t, addr);
+
+    return i < t->nr && t->rv[i]->start <= addr ? t->rv[i] : NULL;
+}
+
+/* Room for @more further ranges.  0 or -ENOMEM. */
+static int index_reserve(struct pmn_ctier *t, size_t more)
+{
+    size_t cap = t->cap ? t->cap : 16;
+    struct crange **rv;
+
+    if (t->nr + more <= t->cap)
+        return 0;
+    while (cap < t->nr + more)
+        cap *= 2;
+    if ((rv = realloc(t->rv, cap * sizeof(*rv))) == NULL)
+        return -ENOMEM;
+    t->rv = rv;
+    t->cap = cap;
+    return 0;
+}
+
+/* Insert @r, which overlaps no range (room reserved). */
+static void index_insert(struct pmn_ctier *t, struct crange *r)
+{
+    size_t i = first_after(t, r->start);
+
+    memmove(&t->rv[i + 1], &t->rv[i], (t->nr - i) * sizeof(*t->rv));
+    t->rv[i] = r;
+    t->nr++;
+}
+
+/* A range of @npages pages at @start, none of them on the tier yet. */
+static struct crange *range_new(uintptr_t start, size_t npages, double ratio)
+{
+    struct crange *r = calloc(1, sizeof(*r));
+
+    if (r == NULL || (r->bits = calloc((npages + 63) / 64, sizeof(uint64_t))) == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->start = start;
+    r->npages = npages;
+    r->ratio = ratio;
+    return r;
+}
+
+static void range_free(struct crange *r)
+{
+    if (r)
+        free(r->bits);
+    free(r);
+}
+
+/* Remove and free the range at @i. */
+static void index_drop(struct pmn_ctier *t, size_t i)
+{
+    range_free(t->rv[i]);
+    memmove(&t->rv[i], &t->rv[i + 1], (t->nr - i - 1) * sizeof(*t->rv));
+    t->nr--;
+}
+
+static bool bit_test(const uint64_t *b, size_t i)
+{
+    return (b[i / 64] >> (i % 64)) & 1;
+}
+
+static void bit_clear(uint64_t *b, size_t i)
+{
+    b[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+/* One page left the tier; lock held. */
+static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
+{
+    bit_clear(r->bits, i);
+    r->ndemoted--;
+    t->st.logical_bytes -= t->page;
+    t->physical -= (double)t->page / r->ratio;
+    if (t->physical < 0.5)
+        t->physical = 0;
+}
+
+static int move_one(void *page, int node)
+{
+    int status = -1;
+
+    for (int tries = 0; tries < 4; tries++) {
+        if (syscall(SYS_move_pages, 0, 1UL, &page, &node, &status, 0) != 0 && errno != ENOENT)
+            return -errno;
+        if (status == node || status == -ENOENT)
+            return 0;
+        if (status != -EBUSY && status != -EAGAIN)
+            return status;
+    }
+    return status;
+}
+
+/* With transparent huge pages the kernel migrates the whole huge page a
+ * written page belongs to: account its other pages as back, and lift
+ * their protection (they are no longer on the tier).  Lock held. */
+static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
+{
+    const size_t huge = (size_t)2 << 20;
+    uintptr_t lo = page & ~(uintptr_t)(huge - 1), hi = lo + huge, end;
+    void *pages[512];
+    int status[512];
+    size_t n = 0;
+
+    end = r->start + r->npages * t->page;
+    if (lo < r->start)
+        lo = r->start;
+    if (hi > end)
+        hi = end;
+    for (uintptr_t a = lo; a < hi && n < 512; a += t->page)
+        if (bit_test(r->bits, (a - r->start) / t->page))
+            pages[n++] = (void *)a;
+    if (n == 0)
+        return;
+    /* A huge page moves whole: if one other demoted page of the block is
+     * still on the tier, nothing else came along and one query is enough. */
+    if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, status, 0) == 0 && status[0] == t->node)
+        return;
+    if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] >= 0 && status[i] != t->node) {
+            page_left(t, r, ((uintptr_t)pages[i] - r->start) / t->page);
+            protect(t, (uintptr_t)pages[i], t->page, false);
+        }
+    }
+}
+
+/* Memory in [lo, hi) was unmapped or discarded: it is no longer on the
+ * tier, and ranges left with nothing are forgotten.  Lock held. */
+static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = first_after(t, lo); i < t->nr && t->rv[i]->start < hi;) {
+        struct crange *r = t->rv[i];
+        uintptr_t rend = range_end(t, r);
+        uintptr_t a = lo > r->start ? lo : r->start, b = hi < rend ? hi : rend;
+        for (uintptr_t pg = a; pg < b; pg += t->page)
+            if (bit_test(r->bits, (pg - r->start) / t->page))
+                page_left(t, r, (pg - r->start) / t->page);
+        if (r->ndemoted == 0 && lo <= r->start && hi >= rend) {
+            index_drop(t, i);
+            continue;
+        }
+        i++;
+    }
+}
+
+static void handle_write(struct pmn_ctier *t, uintptr_t addr)
+{
+    uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
+    struct crange *r;
+    int err;
+
+    pthread_mutex_lock(&t->lock);
+    r = find_range(t, page);
+    if (r != NULL && bit_test(r->bits, (page - r->start) / t->page)) {
+        for (;;) {
+            err = move_one((void *)page, t->promote_node);
+            if (err == 0) {
+                t->st.write_promotions++;
+                break;
+            }
+            t->st.write_failures++;
+            if (t->on_full != PMN_CTIER_RETRY)
+                break; /* write in place: counted, never lost */
+            pthread_mutex_unlock(&t->lock);
+            usleep(1000);
+            pthread_mutex_lock(&t->lock);
+            if (!bit_test(r->bits, (page - r->start) / t->page))
+                break; /* promoted meanwhile */
+        }
+        if (bit_test(r->bits, (page - r->start) / t->page))
+            page_left(t, r, (page - r->start) / t->page);
+        settle_huge(t, r, page);
+    }
+    /* Lifting the protection wakes the writer. */
+    protect(t, page, t->page, false);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the mprotect fallback ----
+ *
+ * A SIGSEGV handler must find the tier from the faulting address alone, so
+ * the fallback keeps a small process-wide registry of tiers (the one piece
+ * of global state here, written only by open and close).  The handler runs
+ * in the faulting thread: the fault is synchronous, and library code never
+ * writes user memory while holding a tier's lock, so taking it is safe. */
+#define MAX_MPROTECT_TIERS 64
+static struct pmn_ctier *_Atomic registry[MAX_MPROTECT_TIERS];
+static struct sigaction previous_segv;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+static bool segv_installed;
+
+static bool tier_owns(struct pmn_ctier *t, uintptr_t a)
+{
+    bool mine;
+
+    pthread_mutex_lock(&t->lock);
+    mine = find_range(t, a) != NULL;
+    pthread_mutex_unlock(&t->lock);
+    return mine;
+}
+
+static void handle_write(struct pmn_ctier *t, uintptr_t addr);
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+
+    if (si->si_code == SEGV_ACCERR) {
+        for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
+            struct pmn_ctier *t = atomic_load(&registry[i]);
+            if (t != NULL && tier_owns(t, a)) {
+                handle_write(t, a);
+                return; /* the write is retried and now succeeds */
+            }
+        }
+    }
+    /* Not ours: behave as if we were never here. */
+    if (previous_segv.sa_flags & SA_SIGINFO) {
+        previous_segv.sa_sigaction(sig, si, uc);
+    } else if (previous_segv.sa_handler == SIG_IGN) {
+        return;
+    } else if (previous_segv.sa_handler != SIG_DFL) {
+        previous_segv.sa_handler(sig);
+    } else {
+        signal(SIGSEGV, SIG_DFL); /* the fault repeats and kills, as it would have */
+    }
+}
+
+static void install_segv(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    segv_installed = sigaction(SIGSEGV, &sa, &previous_segv) == 0;
+}
+
+static int registry_add(struct pmn_ctier *t)
+{
+    pthread_once(&segv_once, install_segv);
+    if (!segv_installed)
+        return PMN_E_NO_WRITE_CONTROL;
+    for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
+        struct pmn_ctier *expect = NULL;
+        if (atomic_compare_exchange_strong(&registry[i], &expect, t)) {
+            t->slot = i;
+            return 0;
+        }
+    }
+    return PMN_E_NO_WRITE_CONTROL;
+}
+
+static void *handler_main(void *arg)
+{
+    struct pmn_ctier *t = arg;
+    struct uffd_msg msg[16];
+
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
+        ssize_t n;
+
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (pfd[1].revents)
+            break;
+        /* munmap() returns once its event is read, before it is applied:
+         * a demotion racing with it waits on this flag (see below). */
+        atomic_store(&t->in_event, 1);
+        n = read(t->uffd, msg, sizeof(msg));
+        if (n < 0) {
+            atomic_store(&t->in_event, 0);
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            break;
+        }
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
+            if (msg[i].event == UFFD_EVENT_UNMAP || msg[i].event == UFFD_EVENT_REMOVE) {
+                pthread_mutex_lock(&t->lock);
+                forget(t, (uintptr_t)msg[i].arg.remove.start, (uintptr_t)msg[i].arg.remove.end);
+                pthread_mutex_unlock(&t->lock);
+            } else if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
+                       (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+                handle_write(t, (uintptr_t)msg[i].arg.pagefault.address);
+            }
+        }
+        atomic_store(&t->in_event, 0);
+    }
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
+static int default_promote_node(const struct pmn_ctx *ctx)
+{
+    const struct pmn_node *n;
+
+    pmn_node_foreach(ctx, n)
+        if (pmn_node_cpu_count(n) > 0 && pmn_node_capacity(n) != 0)
+            return pmn_node_id(n);
+    return 0;
+}
+
+int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct pmn_ctier **out)
+{
+    struct pmn_ctier_opts opts = {.struct_size = sizeof(opts), .node = -1, .promote_node = -1};
+    const struct pmn_node *n = NULL;
+    struct pmn_ctier *t;
+    int err, ids[1];
+
+    if (out == NULL || ctx == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (o != NULL) {
+        if (o->struct_size < sizeof(size_t))
+            return -EINVAL;
+        memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+    }
+    if (!pmn_ctx_is_local(ctx))
+        return PMN_E_REMOTE_ROOT;
+    if (opts.node < 0) {
+        if (pmn_nodes_of_kind(ctx, PMN_KIND_COMPRESSED, ids, 1) == 0)
+            return PMN_E_NOT_COMPRESSED;
+        opts.node = ids[0];
+    }
+    n = pmn_node_get(ctx, opts.node);
+    if (n == NULL)
+        return PMN_E_NO_NODE;
+    if (pmn_node_kind(n) != PMN_KIND_COMPRESSED)
+        return PMN_E_NOT_COMPRESSED;
+    if (opts.promote_node < 0)
+        opts.promote_node = default_promote_node(ctx);
+    if (pmn_node_get(ctx, opts.promote_node) == NULL)
+        return PMN_E_NO_NODE;
+    if (opts.min_ratio < 0 || opts.reserve < 0 || opts.reserve >= 1 ||
+        (unsigned)opts.on_full > PMN_CTIER_RETRY || (unsigned)opts.write_control > PMN_CTIER_WC_MPROTECT)
+        return -EINVAL;
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->node = opts.node;
+    t->promote_node = opts.promote_node;
+    t->page = pmn_prim_page_size();
+    t->on_full = opts.on_full;
+    t->min_ratio = opts.min_ratio > 0 ? opts.min_ratio : 1.5;
+    t->reserve = opts.reserve > 0 ? opts.reserve : 0.05;
+    t->st.capacity_bytes = opts.capacity_bytes;
+    if (t->st.capacity_bytes == 0) {
+        const struct pmn_dax *d = pmn_node_dax(n);
+        t->st.capacity_bytes = d && pmn_dax_size(d) != PMN_UNKNOWN ? pmn_dax_size(d)
+                               : pmn_node_capacity(n) != PMN_UNKNOWN ? pmn_node_capacity(n)
+                                                                     : 0;
+    }
+    t->uffd = t->stopfd = -1;
+    t->slot = -1;
+    pthread_mutex_init(&t->lock, NULL);
+    err = opts.write_control == PMN_CTIER_WC_MPROTECT ? PMN_E_NO_WRITE_CONTROL
+                                                      : uffd_open(&t->uffd, &t->user_only);
+    if (err && opts.write_control != PMN_CTIER_WC_UFFD) {
+        t->mprotect_mode = true;
+        err = registry_add(t);
+        if (err == 0) {
+            t->ctx = pmn_ctx_ref(ctx);
+            *out = t;
+            return 0;
+        }
+    }
+    if (err == 0) {
+        t->stopfd = eventfd(0, EFD_CLOEXEC);
+        if (t->stopfd < 0)
+            err = -errno;
+    }
+    if (err == 0) {
+        err = -pthread_create(&t->handler, NULL, handler_main, t);
+        t->handler_running = err == 0;
+    }
+    if (err) {
+        if (t->uffd >= 0)
+            close(t->uffd);
+        if (t->stopfd >= 0)
+            close(t->stopfd);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return err;
+    }
+    t->ctx = pmn_ctx_ref(ctx);
+    *out = t;
+    return 0;
+}
+
+void pmn_ctier_close(struct pmn_ctier *t)
+{
+    uint64_t one = 1;
+
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nr; i++) {
+        struct crange *r = t->rv[i];
+        struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
+        protect(t, r->start, r->npages * t->page, false);
+        if (!t->mprotect_mode)
+            ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (t->slot >= 0)
+        atomic_store(&registry[t->slot], NULL);
+    if (t->handler_running) {
+        (void)!write(t->stopfd, &one, sizeof(one));
+        pthread_join(t->handler, NULL);
+    }
+    for (size_t i = 0; i < t->nr; i++)
+        range_free(t->rv[i]);
+    free(t->rv);
+    if (t->uffd >= 0)
+        close(t->uffd);
+    if (t->stopfd >= 0)
+        close(t->stopfd);
+    pthread_mutex_destroy(&t->lock);
+    pmn_ctx_unref(t->ctx);
+    free(t);
+}
+
+int pmn_ctier_node(const struct pmn_ctier *t)
+{
+    return t ? t->node : -1;
+}
+
+const char *pmn_ctier_write_control(const struct pmn_ctier *t)
+{
+    if (t == NULL)
+        return NULL;
+    if (t->mprotect_mode)
+        return "mprotect";
+    return t->user_only ? "userfaultfd-wp-user" : "userfaultfd-wp";
+}
+
+/* ---- demote / promote ---- */
+
+/* The part [lo, hi) of @r as a range of its own in *part (NULL when no
+ * page of it is on the tier).  0 or -ENOMEM. */
+static int range_part(const struct pmn_ctier *t, const struct crange *r, uintptr_t lo,
+                      uintptr_t hi, struct crange **part)
+{
+    size_t first = (lo - r->start) / t->page, n = (hi - lo) / t->page;
+    struct crange *p;
+
+    *part = NULL;
+    if (n == 0)
+        return 0;
+    if ((p = range_new(lo, n, r->ratio)) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (bit_test(r->bits, first + i)) {
+            p->bits[i / 64] |= (uint64_t)1 << (i % 64);
+            p->ndemoted++;
+        }
+    if (p->ndemoted == 0) {
+        range_free(p);
+        return 0;
+    }
+    *part = p;
+    return 0;
+}
+
+/* Make room for a new range [start, start+len): any page still demoted
+ * there is -EBUSY; otherwise overlapping ranges lose that part (ranges with
+ * nothing left on the tier are dropped; one sticking out on either side
+ * keeps its pages there as ranges of their own).  0, -EBUSY, -ENOMEM;
+ * nothing changes on failure.  Lock held. */
+static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    uintptr_t end = start + len;
+    size_t i = first_after(t, start);
+    struct crange *left = NULL, *right = NULL;
+    size_t last; /* one past the last overlapping range */
+    int err;
+
+    for (last = i; last < t->nr && t->rv[last]->start < end; last++) {
+        struct crange *r = t->rv[last];
+        uintptr_t a = start > r->start ? start : r->start;
+        uintptr_t b = end < range_end(t, r) ? end : range_end(t, r);
+        for (uintptr_t pg = a; pg < b; pg += t->page)
+            if (bit_test(r->bits, (pg - r->start) / t->page))
+                return -EBUSY;
+    }
+    /* Only the first and the last overlapping range can stick out. */
+    if (last > i && t->rv[i]->start < start &&
+        (err = range_part(t, t->rv[i], t->rv[i]->start, start, &left)) != 0)
+        return err;
+    if (last > i && range_end(t, t->rv[last - 1]) > end &&
+        (err = range_part(t, t->rv[last - 1], end, range_end(t, t->rv[last - 1]), &right)) != 0) {
+        range_free(left);
+        return err;
+    }
+    if (index_reserve(t, 2) != 0) {
+        range_free(left);
+        range_free(right);
+        return -ENOMEM;
+    }
+    while (last-- > i)
+        index_drop(t, i); /* every page still demoted went to left or right */
+    if (left)
+        index_insert(t, left);
+    if (right)
+        index_insert(t, right);
+    return 0;
+}
+
+/* Did the move drag pages outside [start, start+len) along (a transparent
+ * huge page across a boundary)?  Checks the 2 MiB blocks at both ends. */
+static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t ends[2] = {start, start + len};
+
+    for (int e = 0; e < 2; e++) {
+        uintptr_t lo = ends[e] & ~(huge - 1), hi = lo + huge;
+        void *pages[2];
+        int status[2] = {-1, -1};
+        size_t n = 0;
+
+        if (ends[e] % huge == 0)
+            continue;
+        if (e == 0 && lo < start)
+            pages[n++] = (void *)lo;
+        if (e == 1 && hi > start + len)
+            pages[n++] = (void *)(hi - t->page);
+        if (n && syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                struct crange *o = find_range(t, (uintptr_t)pages[i]);
+                bool demoted_there =
+                    o && bit_test(o->bits, ((uintptr_t)pages[i] - o->start) / t->page);
+                if (status[i] == t->node && t->node != t->promote_node && !demoted_there)
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* ENOMEM from registering, protecting or binding a range is the kernel
+ * refusing to split its mapping, most often at vm.max_map_count. */
+static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t len, int err)
+{
+    if (err == -ENOMEM)
+        pmn__log(t->ctx, 2, "demote %#lx+%zu: the kernel could not split the mapping "
+                 "(ENOMEM): scattered demoted ranges each take mappings of their own, "
+                 "and vm.max_map_count may be reached", (unsigned long)start, len);
+}
+
+int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
+{
+    uintptr_t start = (uintptr_t)addr;
+    struct uffdio_register reg;
+    struct crange *r;
+    void **pages;
+    int *nodes, *status, err;
+    double ratio;
+
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+        return -EINVAL;
+    /* Checked before the estimate reads it: a range running into a hole
+     * is refused, not a crash. */
+    err = pmn_prim_private_anon(addr, len);
+    if (err <= 0)
+        return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
+    ratio = pmn_ctier_estimate(addr, len, 16);
+    if (ratio < 0)
+        return (int)ratio;
+    pthread_mutex_lock(&t->lock);
+    err = clear_overlaps(t, start, len);
+    for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
+        /* An unmap of this memory may be read but not yet applied. */
+        pthread_mutex_unlock(&t->lock);
+        usleep(500);
+        pthread_mutex_lock(&t->lock);
+        err = clear_overlaps(t, start, len);
+    }
+    if (err == 0 && index_reserve(t, 1) != 0)
+        err = -ENOMEM; /* the new range's place, taken before anything moves */
+    if (err) {
+        pthread_mutex_unlock(&t->lock);
+        return err;
+    }
+    err = pmn__ctier_guard((uint64_t)t->physical, t->st.capacity_bytes, t->reserve, len, ratio,
+                           t->min_ratio);
+    if (err) {
+        t->st.refusals++;
+        pthread_mutex_unlock(&t->lock);
+        return err;
+    }
+    r = range_new(start, len / t->page, ratio);
+    pages = malloc(CHUNK * sizeof(*pages));
+    nodes = malloc(CHUNK * sizeof(*nodes));
+    status = malloc(CHUNK * sizeof(*status));
+    if (!r || !pages || !nodes || !status) {
+        err = -ENOMEM;
+        goto out;
+    }
+
+    /* Protect first, then move: no write reaches the tier unnoticed. */
+    memset(&reg, 0, sizeof(reg));
+    reg.range.start = start;
+    reg.range.len = len;
+    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    if (!t->mprotect_mode && ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
+        err = errno == EINVAL ? -EINVAL : -errno; /* not anonymous private memory */
+        log_split_failure(t, start, len, err);
+        goto out;
+    }
+    err = protect(t, start, len, true);
+    if (err)
+        goto unregister;
+    /* Allow both nodes in the range's policy: under a policy that names
+     * only the promote node, NUMA balancing would see demoted pages as
+     * misplaced and pull them back behind our back (seen on real kernels). */
+    {
+        int both[2] = {t->promote_node, t->node};
+        err = pmn_prim_bind_nodes(addr, len, both, t->promote_node == t->node ? 1 : 2);
+        if (err) {
+            protect(t, start, len, false);
+            goto unregister;
+        }
+    }
+    for (size_t done = 0; done < r->npages;) {
+        size_t n = r->npages - done > CHUNK ? CHUNK : r->npages - done;
+        for (size_t i = 0; i < n; i++) {
+            pages[i] = (void *)(start + (done + i) * t->page);
+            nodes[i] = t->node;
+        }
+        for (int tries = 0; tries < 3; tries++) {
+            size_t busy = 0;
+            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
+                errno != ENOENT && errno != EBUSY) {
+                err = -errno;
+                break;
+            }
+            for (size_t i = 0; i < n; i++)
+                busy += status[i] == -EBUSY || status[i] == -EAGAIN;
+            if (busy == 0)
+                break;
+        }
+        if (err)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (status[i] != t->node)
+                continue; /* not present, or could not move: not on the tier */
+            r->bits[(done + i) / 64] |= (uint64_t)1 << ((done + i) % 64);
+            r->ndemoted++;
+        }
+        done += n;
+    }
+    if (err == 0 && r->ndemoted == 0)
+        err = -ENOMEM; /* nothing could move: the tier node is full */
+    if (err == 0 && cut_huge_page(t, start, len)) {
+        /* A huge page straddled the range: its pages outside moved too,
+         * unprotected.  Put everything back and refuse. */
+        for (size_t i = 0; i < r->npages; i++)
+            if (bit_test(r->bits, i))
+                move_one((void *)(start + i * t->page), t->promote_node);
+        err = -EINVAL;
+    }
+    if (err) {
+        protect(t, start, len, false);
+    unregister:
+        if (!t->mprotect_mode)
+            ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
+        log_split_failure(t, start, len, err);
+        goto out;
+    }
+    /* Pages that did not move are not on the tier: no need to trap them. */
+    for (size_t i = 0; i < r->npages; i++)
+        if (!bit_test(r->bits, i))
+            protect(t, start + i * t->page, t->page, false);
+    index_insert(t, r); /* room reserved before anything moved */
+    t->st.demotions++;
+    t->st.demoted_pages += r->ndemoted;
+    t->st.logical_bytes += r->ndemoted * t->page;
+    t->physical += (double)(r->ndemoted * t->page) / ratio;
+    r = NULL;
+out:
+    pthread_mutex_unlock(&t->lock);
+    range_free(r);
+    free(pages);
+    free(nodes);
+    free(status);
+    return err;
+}
+
+int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
+{
+    uintptr_t start = (uintptr_t)addr, end;
+    int err = 0;
+
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+        return -EINVAL;
+    if (node < 0)
+        node = t->promote_node;
+    if (pmn_node_get(t->ctx, node) == NULL)
+        return PMN_E_NO_NODE;
+    end = start + len;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = first_after(t, start); i < t->nr && t->rv[i]->start < end;) {
+        struct crange *r = t->rv[i];
+        uintptr_t rend = range_end(t, r);
+        uintptr_t a = start > r->start ? start : r->start, b = end < rend ? end : rend;
+        /* One move_pages call per CHUNK pages: each migrating call costs a
+         * kernel-wide LRU drain, so per-page calls are ~100x slower. */
+        bool all_moved = true;
+        for (uintptr_t pg = a; pg < b;) {
+            void *pages[CHUNK];
+            int nodes[CHUNK], status[CHUNK];
+            size_t n = 0;
+            for (; pg < b && n < CHUNK; pg += t->page)
+                if (bit_test(r->bits, (pg - r->start) / t->page)) {
+                    pages[n] = (void *)pg;
+                    status[n] = -EIO; /* unless move_pages says otherwise */
+                    nodes[n++] = node;
+                }
+            if (n == 0)
+                break;
+            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
+                errno != ENOENT && !err)
+                err = -errno;
+            for (size_t k = 0; k < n; k++) {
+                uintptr_t at = (uintptr_t)pages[k];
+                if (status[k] == node || status[k] == -ENOENT) {
+                    page_left(t, r, (at - r->start) / t->page);
+                } else {
+                    /* stays on the tier, and so stays protected */
+                    all_moved = false;
+                    if (!err)
+                        err = status[k] < 0 ? status[k] : -EAGAIN;
+                }
+            }
+        }
+        /* Lift protection on what came back: one call for the span when
+         * everything moved, else page by page around what did not. */
+        if (all_moved) {
+            protect(t, a, b - a, false);
+        } else {
+            for (uintptr_t pg = a; pg < b; pg += t->page)
+                if (!bit_test(r->bits, (pg - r->start) / t->page))
+                    protect(t, pg, t->page, false);
+        }
+        if (r->ndemoted == 0) { /* the whole range is back: forget it */
+            pmn_prim_bind((void *)r->start, r->npages * t->page, node);
+            struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
+            if (!t->mprotect_mode)
+                ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+            index_drop(t, i);
+            continue;
+        }
+        i++;
+    }
+    t->st.promotions++;
+    pthread_mutex_unlock(&t->lock);
+    return err;
+}
+
+int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out)
+{
+    if (t == NULL || out == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&t->lock);
+    *out = t->st;
+    out->physical_bytes = (uint64_t)(t->physical + 0.5);
+    out->ratio = out->physical_bytes ? (double)out->logical_bytes / t->physical : 0.0;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len)
+{
+    int n;
+
+    if (st == NULL || (buf == NULL && len))
+        return -EINVAL;
+    n = snprintf(buf, len,
+                 "{\"logical_bytes\": %llu, \"physical_bytes\": %llu, \"ratio\": %.3f, "
+                 "\"capacity_bytes\": %llu, \"demotions\": %llu, \"demoted_pages\": %llu, "
+                 "\"promotions\": %llu, \"write_promotions\": %llu, \"write_failures\": %llu, "
+                 "\"refusals\": %llu}",
+                 (unsigned long long)st->logical_bytes, (unsigned long long)st->physical_bytes,
+                 st->ratio, (unsigned long long)st->capacity_bytes,
+                 (unsigned long long)st->demotions, (unsigned long long)st->demoted_pages,
+                 (unsigned long long)st->promotions, (unsigned long long)st->write_promotions,
+                 (unsigned long long)st->write_failures, (unsigned long long)st->refusals);
+    return n < 0 ? -EINVAL : n;
+}

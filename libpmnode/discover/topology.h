@@ -1,0 +1,139 @@
+/*
+ * discover/topology.h - the context and the objects it owns (private to
+ * libpmnode), and the discovery stages that fill them.
+ *
+ * A context is built once by pmn__discover() and never changes afterwards,
+ * which is what makes every getter lock-free and thread-safe.  Discovery
+ * runs in stages, each filling the raw facts its source knows:
+ *
+ *   topology.c   nodes from sys/devices/system/node, memory tiers,
+ *                then the merge that decides kind and isolation
+ *                and the administrator's word (config file, environment,
+ *                params; config.c holds the file's grammar)
+ *   dax.c        device-dax devices and CXL regions
+ *   kabi.c       the private-node ABI generations
+ *   hwloc.c      hwloc's subtypes, hwloc pointed at the same root
+ *   select.c     choosing nodes by kind, nearness, capacity or speed
+ *
+ * The merge in topology.c is the one place that weighs the signals.
+ */
+#ifndef PMN_TOPOLOGY_H
+#define PMN_TOPOLOGY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "discover/discover.h"
+
+struct pmn_node {
+    const struct pmn_ctx *ctx;
+    size_t index;
+    int id;
+    enum pmn_kind kind;
+    enum pmn_isolation isolation;
+    char *cpulist; /* NULL when unknown */
+    unsigned ncpus;
+    uint64_t capacity, free;
+    int tier;       /* 1-based rank, -1 unknown */
+    int tier_id;    /* kernel memory_tierN, -1 unknown */
+    int *dist;      /* dist[j] = distance to nodes[j]; NULL when unknown */
+    char *hwloc_subtype;
+    bool has_mem_features;
+    uint64_t mem_features;
+    int user_allowed; /* 1, 0, or PMN_E_UNKNOWN */
+    double zratio;
+    bool has_perf;
+    struct pmn_perf perf;
+    struct pmn_hugepool *pools;
+    size_t npools;
+    const struct pmn_dax *dax;
+    /* raw signals gathered before the merge */
+    bool has_memory;       /* -1 unknown folded into true */
+    bool has_cpu_signal;   /* has_cpu lists it (when cpulist is unreadable) */
+    bool kernel_private;   /* some kernel ABI says private */
+    bool config_private;   /* administrator said private */
+    bool gpu_signal;       /* nvidia numa_status names it */
+    bool cxl_signal;       /* a CXL region is online as this node */
+    enum pmn_kind config_kind; /* PMN_KIND_UNKNOWN = none */
+};
+
+struct pmn_dax {
+    const struct pmn_ctx *ctx;
+    size_t index;
+    char *name;
+    char *path;
+    char *driver; /* NULL when unbound */
+    const char *type;
+    char *cxl_region;
+    uint64_t size, align;
+    uint64_t resource; /* physical start, PMN_UNKNOWN */
+    enum pmn_dax_mode mode;
+    int target_node, numa_node, node;
+    int kernel_private; /* daxX.Y/private: 1, 0, or -1 absent */
+    double zratio;
+    bool is_private;
+};
+
+struct pmn_cxl_region {
+    const struct pmn_ctx *ctx;
+    size_t index;
+    char *name;
+    char *mode;
+    uint64_t size;
+    char **targets;
+    size_t ntargets;
+    const struct pmn_dax *dax;
+    int node;
+};
+
+struct pmn_ctx_params {
+    char *root;
+    bool root_set;
+    char *private_nodes;
+    bool private_set;
+    char *config;
+    bool config_set;
+    unsigned flags;
+    struct pmn__kind_override *kinds;
+    size_t nkinds;
+};
+
+struct pmn_ctx {
+    atomic_int refs;
+    struct pmn__sysfs fs;
+    bool local;
+    unsigned flags;
+    unsigned abi;
+    int log_level;
+    struct pmn_node *nodes; /* sorted by id */
+    size_t nnodes;
+    struct pmn_dax *dax; /* sorted by name */
+    size_t ndax;
+    struct pmn_cxl_region *cxl;
+    size_t ncxl;
+    char **problems;
+    size_t nproblems;
+    /* The one mutable part: shared device-dax mappings (backing-dax.c),
+     * created on demand and guarded by dax_lock. */
+    pthread_mutex_t dax_lock;
+    struct pmn__daxmap *daxmaps;
+};
+
+/* ---- topology.c: stages (each returns 0 or a negative code for a fatal
+ * failure only) ---- */
+int pmn__discover(struct pmn_ctx *ctx, const struct pmn_ctx_params *params);
+void pmn__topology_free(struct pmn_ctx *ctx);
+/* Node lookup by id (binary search); NULL when absent. */
+struct pmn_node *pmn__node_find(const struct pmn_ctx *ctx, int id);
+
+/* ---- dax.c ---- */
+int pmn__discover_dax(struct pmn_ctx *ctx);
+int pmn__discover_cxl(struct pmn_ctx *ctx);
+
+/* ---- kabi.c ---- */
+int pmn__kabi_probe(struct pmn_ctx *ctx);
+
+/* ---- hwloc.c ---- */
+int pmn__hwloc_probe(struct pmn_ctx *ctx);
+
+#endif /* PMN_TOPOLOGY_H */

@@ -1,0 +1,495 @@
+/*
+ * prim-linux.c - Linux primitives: mmap, mbind, madvise, move_pages,
+ * memfd_create, and the two /proc files that describe our own process.
+ *
+ * mbind and move_pages are called through syscall() rather than libnuma,
+ * whose wrappers keep global state and print on error.  Node masks are
+ * sized to the node asked for, so ids far above 64 work; the kernel reads
+ * maxnode - 1 bits, hence the + 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mempolicy.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "os/prim.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
+size_t pmn_prim_page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+}
+
+static int log2_exact(size_t v)
+{
+    int s = 0;
+
+    if (v == 0 || (v & (v - 1)))
+        return -1;
+    while ((v >> s) != 1)
+        s++;
+    return s;
+}
+
+int pmn_prim_map_anon(size_t len, size_t huge_size, void **out)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p;
+
+    if (len == 0)
+        return -EINVAL;
+    if (huge_size) {
+        int shift = log2_exact(huge_size);
+        if (shift < 0)
+            return -EINVAL;
+        /* hugetlb reservations make MAP_NORESERVE a way to SIGBUS later:
+         * keep the reservation, so a short pool fails here instead. */
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
+    }
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+/* Reserve len + align of address space and return the aligned start. */
+static int reserve_aligned(size_t len, size_t align, uintptr_t *base, uintptr_t *aligned)
+{
+    void *res;
+
+    if (len == 0 || align == 0 || (align & (align - 1)) || len > SIZE_MAX - align)
+        return -EINVAL;
+    res = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED)
+        return -errno;
+    *base = (uintptr_t)res;
+    *aligned = (*base + align - 1) & ~(uintptr_t)(align - 1);
+    return 0;
+}
+
+/* Unmap what surrounds [aligned, aligned + len) in the reservation. */
+static void trim_reservation(uintptr_t base, uintptr_t aligned, size_t len, size_t align)
+{
+    size_t span = len + align;
+
+    if (aligned > base)
+        munmap((void *)base, aligned - base);
+    if (base + span > aligned + len)
+        munmap((void *)(aligned + len), base + span - (aligned + len));
+}
+
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
+    uintptr_t base, aligned;
+    void *p;
+    int err;
+
+    if (huge_size) {
+        int shift = log2_exact(huge_size);
+        if (shift < 0)
+            return -EINVAL;
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
+        if (align < huge_size)
+            align = huge_size;
+    }
+    err = reserve_aligned(len, align, &base, &aligned);
+    if (err)
+        return err;
+    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        err = -errno;
+        munmap((void *)base, len + align);
+        return err;
+    }
+    trim_reservation(base, aligned, len, align);
+    *out = p;
+    return 0;
+}
+
+int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out)
+{
+    uintptr_t base, aligned;
+    void *p;
+    int err = reserve_aligned(len, align, &base, &aligned);
+
+    if (err)
+        return err;
+    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        err = -errno;
+        munmap((void *)base, len + align);
+        return err;
+    }
+    trim_reservation(base, aligned, len, align);
+    *out = p;
+    return 0;
+}
+
+int pmn_prim_unmap(void *addr, size_t len)
+{
+    return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_bind(void *addr, size_t len, int node)
+{
+    const size_t bits = sizeof(unsigned long) * 8;
+    size_t words = (size_t)node / bits + 1;
+    unsigned long stackmask[4] = {0}, *mask = stackmask;
+    long r;
+    int err = 0;
+
+    if (node < 0)
+        return -EINVAL;
+    if (words > 4) {
+        mask = calloc(words, sizeof(*mask));
+        if (mask == NULL)
+            return -ENOMEM;
+    }
+    mask[(size_t)node / bits] = 1UL << ((size_t)node % bits);
+    r = syscall(SYS_mbind, addr, len, MPOL_BIND | MPOL_F_STATIC_NODES, mask,
+                (unsigned long)(words * bits + 1), (unsigned)MPOL_MF_STRICT);
+    if (r != 0)
+        err = -errno;
+    if (mask != stackmask)
+        free(mask);
+    return err;
+}
+
+int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n)
+{
+    const size_t bits = sizeof(unsigned long) * 8;
+    size_t words = 1;
+    unsigned long *mask;
+    long r;
+    int err = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i] < 0)
+            return -EINVAL;
+        if ((size_t)nodes[i] / bits + 1 > words)
+            words = (size_t)nodes[i] / bits + 1;
+    }
+    mask = calloc(words, sizeof(*mask));
+    if (mask == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        mask[(size_t)nodes[i] / bits] |= 1UL << ((size_t)nodes[i] % bits);
+    r = syscall(SYS_mbind, addr, len, MPOL_BIND | MPOL_F_STATIC_NODES, mask,
+                (unsigned long)(words * bits + 1), 0u);
+    if (r != 0)
+        err = -errno;
+    free(mask);
+    return err;
+}
+
+int pmn_prim_populate_write(void *addr, size_t len)
+{
+    for (;;) {
+        if (madvise(addr, len, MADV_POPULATE_WRITE) == 0)
+            return 0;
+        /* EINTR: a signal arrived mid-way; populate is idempotent. */
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+bool pmn_prim_populate_supported(void)
+{
+    /* Any page-aligned address: with len 0 the kernel checks the advice
+     * and returns before looking for a mapping. */
+    return madvise((void *)(uintptr_t)pmn_prim_page_size(), 0, MADV_POPULATE_WRITE) == 0;
+}
+
+void pmn_prim_touch_write(void *addr, size_t len, size_t page)
+{
+    volatile char *p = addr;
+
+    for (size_t off = 0; off < len; off += page)
+        p[off] = 0;
+}
+
+void pmn_prim_touch_read(const void *addr, size_t len, size_t page)
+{
+    const volatile char *p = addr;
+
+    for (size_t off = 0; off < len; off += page)
+        (void)p[off];
+}
+
+int pmn_prim_advise(void *addr, size_t len, int advice)
+{
+    return madvise(addr, len, advice) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_query_nodes(void **pages, size_t n, int *status)
+{
+    long r = syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0);
+
+    return r < 0 ? -errno : 0;
+}
+
+int pmn_prim_resident(const void *addr, size_t page)
+{
+    unsigned char vec = 0;
+
+    if (mincore((void *)((uintptr_t)addr & ~(uintptr_t)(page - 1)), page, &vec) != 0)
+        return 0;
+    return vec & 1;
+}
+
+int pmn_prim_memfd(const char *name, size_t len, int *fd)
+{
+    int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+
+    if (f < 0)
+        return -errno;
+    if (ftruncate(f, (off_t)len) != 0) {
+        int err = -errno;
+        close(f);
+        return err;
+    }
+    *fd = f;
+    return 0;
+}
+
+/* Read a small /proc file whole (they are not seekable in one read). */
+static int read_proc(const char *path, char **buf, size_t *len)
+{
+    size_t cap = 8192, used = 0;
+    char *b = malloc(cap), *nb;
+    int fd, err;
+
+    if (b == NULL)
+        return -ENOMEM;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = -errno;
+        free(b);
+        return err;
+    }
+    for (;;) {
+        ssize_t r;
+        if (cap - used < 4096) {
+            if (cap >= (64u << 20)) {
+                free(b);
+                close(fd);
+                return -EFBIG;
+            }
+            nb = realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                close(fd);
+                return -ENOMEM;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        r = read(fd, b + used, cap - used - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = -errno;
+            free(b);
+            close(fd);
+            return err;
+        }
+        if (r == 0)
+            break;
+        used += (size_t)r;
+    }
+    close(fd);
+    b[used] = '\0';
+    *buf = b;
+    *len = used;
+    return 0;
+}
+
+int pmn_prim_mems_allowed(struct pmn__bitmap *out)
+{
+    static const char key[] = "\nMems_allowed_list:";
+    char *b, *line, *end;
+    size_t len;
+    int err = read_proc("/proc/thread-self/status", &b, &len);
+
+    if (err == -ENOENT)
+        err = read_proc("/proc/self/status", &b, &len);
+    if (err)
+        return err;
+    line = strstr(b, key);
+    if (line == NULL) {
+        free(b);
+        return -ENOENT;
+    }
+    line += sizeof(key) - 1;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    end = strchr(line, '\n');
+    err = pmn__parse_list(line, end ? (size_t)(end - line) : strlen(line), PMN__MAX_NODE_ID, out);
+    free(b);
+    return err;
+}
+
+/* PROCMAP_QUERY (Linux 6.11): the mapping at one address, without
+ * generating and parsing the whole of /proc/self/maps, which grows with
+ * every mapping a compressed tier splits off (a demotion per cached page
+ * made the text scan quadratic).  The kernel's ABI, written out here for
+ * older headers. */
+struct prim_procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PRIM_PROCMAP_QUERY _IOWR('f', 17, struct prim_procmap_query)
+#define PRIM_PROCMAP_VMA_SHARED 0x08
+
+/* 1, 0, -errno, or -ENOTTY when the kernel has no PROCMAP_QUERY. */
+static int private_anon_query(uintptr_t want, uintptr_t end)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), rc = 1;
+
+    if (fd < 0)
+        return -errno;
+    while (want < end) {
+        struct prim_procmap_query q;
+        memset(&q, 0, sizeof(q));
+        q.size = sizeof(q);
+        q.query_addr = want;
+        if (ioctl(fd, PRIM_PROCMAP_QUERY, &q) != 0) {
+            rc = errno == ENOENT ? 0 /* a hole */ : errno == EINVAL ? -ENOTTY : -errno;
+            break;
+        }
+        if ((q.vma_flags & PRIM_PROCMAP_VMA_SHARED) || q.inode != 0) {
+            rc = 0; /* shared, or a file behind it */
+            break;
+        }
+        want = (uintptr_t)q.vma_end;
+    }
+    close(fd);
+    return rc;
+}
+
+/* The same from the text of /proc/self/maps ("lo-hi perms offset dev
+ * inode ..."), parsed in one pass. */
+static int private_anon_text(uintptr_t want, uintptr_t end)
+{
+    char *b, *line, *next;
+    size_t blen;
+    int err = read_proc("/proc/self/maps", &b, &blen), ok;
+
+    if (err)
+        return err;
+    for (line = b; *line && want < end; line = next) {
+        unsigned long long lo, hi, inode;
+        char *p = line, *perms;
+
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+        lo = strtoull(p, &p, 16);
+        if (*p++ != '-')
+            continue;
+        hi = strtoull(p, &p, 16);
+        if (*p++ != ' ' || next - p < 5)
+            continue;
+        if (lo > want)
+            break; /* lines are sorted: a hole */
+        if (hi <= want)
+            continue;
+        perms = p;
+        p += 5;
+        strtoull(p, &p, 16); /* offset */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ' && *p != '\n')
+            p++; /* device */
+        inode = strtoull(p, &p, 10);
+        if (perms[3] != 'p' || inode != 0)
+            break; /* shared, or a file behind it */
+        want = (uintptr_t)hi;
+    }
+    ok = want >= end;
+    free(b);
+    return ok;
+}
+
+int pmn_prim_private_anon(const void *addr, size_t len)
+{
+    uintptr_t want = (uintptr_t)addr, end = want + len;
+    int rc = private_anon_query(want, end);
+
+    return rc == -ENOTTY ? private_anon_text(want, end) : rc;
+}
+
+int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes)
+{
+    char *b, *line, want[32];
+    size_t len, wl;
+    int err = read_proc("/proc/self/numa_maps", &b, &len);
+
+    if (err)
+        return err;
+    wl = (size_t)snprintf(want, sizeof(want), "%lx ", (unsigned long)(uintptr_t)addr);
+    err = -ENOENT;
+    for (line = b; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        char *eol, *tok;
+        if (strncmp(line, want, wl) != 0)
+            continue;
+        eol = strchr(line, '\n');
+        if (eol)
+            *eol = '\0';
+        memset(counts, 0, max_nodes * sizeof(*counts));
+        for (tok = strstr(line, " N"); tok; tok = strstr(tok + 1, " N")) {
+            char *eq = strchr(tok, '='), *sp;
+            uint64_t node, pages;
+            if (eq == NULL)
+                break;
+            sp = strchr(eq, ' ');
+            if (pmn__parse_u64(tok + 2, (size_t)(eq - tok - 2), 10, &node) != 0 ||
+                pmn__parse_u64(eq + 1, sp ? (size_t)(sp - eq - 1) : strlen(eq + 1), 10, &pages) != 0)
+                continue;
+            if (node < max_nodes)
+                counts[node] += pages;
+        }
+        err = 0;
+        break;
+    }
+    free(b);
+    return err;
+}
+
+uint64_t pmn_prim_now_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}

@@ -1,0 +1,248 @@
+/*
+ * backing-dax.c - device-dax: one shared mapping per device, carved into
+ * extents.
+ *
+ * A devdax device is private by construction: its memory is not in the
+ * page allocator at all, so nothing can fall back into or out of it.  The
+ * device must be mapped MAP_SHARED at an address and length aligned to its
+ * own alignment (2 MiB or 1 GiB typically; read from sysfs, never assumed),
+ * so we map the whole device once per context and hand out extents that
+ * are multiples of that alignment.  Every backing on the same device in a
+ * context shares the mapping (the registry lives in the context, guarded by
+ * its dax lock); the mapping goes away with the last backing.
+ *
+ * move_pages cannot see device pages, so a dax region's placement is the
+ * device's node by construction and is not re-verified page by page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "place/backing.h"
+#include "os/prim.h"
+
+struct pmn__daxmap {
+    struct pmn__daxmap *next;
+    char *name;
+    int fd;
+    void *base;
+    uint64_t size, align;
+    int node;
+    size_t nunits;
+    uint8_t *used; /* one byte per align unit: simple and obviously right */
+    int refs;
+};
+
+static const char *dev_name(const char *dev)
+{
+    const char *s = strrchr(dev, '/');
+    return s ? s + 1 : dev;
+}
+
+int pmn__dax_attach(struct pmn_backing *b, const char *dev)
+{
+    struct pmn_ctx *ctx = b->ctx;
+    const struct pmn_dax *d = pmn_dax_get(ctx, dev_name(dev));
+    struct pmn__daxmap *m;
+    char path[PATH_MAX];
+    int err;
+
+    if (d == NULL)
+        return -ENOENT;
+    if (d->mode != PMN_DAX_DEVDAX)
+        return -EINVAL; /* system-ram devices are nodes: bind to the node */
+    if (d->size == PMN_UNKNOWN || d->align == PMN_UNKNOWN || d->size == 0 ||
+        d->size % d->align)
+        return PMN_E_UNKNOWN;
+    /* A path names the character device itself; a bare name means /dev. */
+    if (strchr(dev, '/'))
+        snprintf(path, sizeof(path), "%s", dev);
+    else
+        snprintf(path, sizeof(path), "%s", d->path);
+
+    pthread_mutex_lock(&ctx->dax_lock);
+    for (m = ctx->daxmaps; m; m = m->next)
+        if (strcmp(m->name, d->name) == 0)
+            break;
+    if (m != NULL) {
+        m->refs++;
+        b->dax = m;
+        b->granule = (size_t)m->align;
+        pthread_mutex_unlock(&ctx->dax_lock);
+        return 0;
+    }
+    err = -ENOMEM;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->name = strdup(d->name)) == NULL)
+        goto fail;
+    m->size = d->size;
+    m->align = d->align;
+    m->nunits = (size_t)(d->size / d->align);
+    m->node = d->target_node >= 0 ? d->target_node : d->numa_node;
+    m->used = calloc(m->nunits, 1);
+    if (m->used == NULL)
+        goto fail;
+    m->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (m->fd < 0) {
+        err = -errno;
+        goto fail;
+    }
+    err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, &m->base);
+    if (err) {
+        close(m->fd);
+        goto fail;
+    }
+    m->refs = 1;
+    m->next = ctx->daxmaps;
+    ctx->daxmaps = m;
+    b->dax = m;
+    b->granule = (size_t)m->align;
+    pthread_mutex_unlock(&ctx->dax_lock);
+    return 0;
+fail:
+    pthread_mutex_unlock(&ctx->dax_lock);
+    if (m) {
+        free(m->used);
+        free(m->name);
+        free(m);
+    }
+    return err;
+}
+
+void pmn__dax_detach(struct pmn_backing *b)
+{
+    struct pmn_ctx *ctx = b->ctx;
+    struct pmn__daxmap *m = b->dax, **pp;
+
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&ctx->dax_lock);
+    if (--m->refs > 0) {
+        pthread_mutex_unlock(&ctx->dax_lock);
+        return;
+    }
+    for (pp = &ctx->daxmaps; *pp; pp = &(*pp)->next)
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    pthread_mutex_unlock(&ctx->dax_lock);
+    pmn_prim_unmap(m->base, (size_t)m->size);
+    close(m->fd);
+    free(m->used);
+    free(m->name);
+    free(m);
+}
+
+int pmn__dax_node(const struct pmn_backing *b)
+{
+    return b->dax ? b->dax->node : -1;
+}
+
+/* Claim units [u, u+n) if free; caller holds the dax lock. */
+static bool claim(struct pmn__daxmap *m, size_t u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m->used[u + i])
+            return false;
+    memset(m->used + u, 1, n);
+    return true;
+}
+
+static int finish(struct pmn_backing *b, struct pmn_region *r, uint64_t offset)
+{
+    struct pmn__daxmap *m = b->dax;
+    uint64_t t0 = pmn_prim_now_ns();
+    int err;
+
+    r->dax_offset = offset;
+    r->addr = (char *)m->base + offset;
+    /* First touch builds the page tables now, so later accesses do not
+     * fault; device memory itself is always there. */
+    if (b->has_populate) {
+        err = pmn_prim_populate_write(r->addr, r->size);
+    } else {
+        pmn_prim_touch_write(r->addr, r->size, b->page);
+        err = 0;
+    }
+    r->populate_ns = pmn_prim_now_ns() - t0;
+    return err;
+}
+
+static void release_units(struct pmn_backing *b, uint64_t offset, size_t size)
+{
+    struct pmn__daxmap *m = b->dax;
+
+    pthread_mutex_lock(&b->ctx->dax_lock);
+    memset(m->used + offset / m->align, 0, size / m->align);
+    pthread_mutex_unlock(&b->ctx->dax_lock);
+}
+
+static int dax_map(struct pmn_backing *b, struct pmn_region *r, int node)
+{
+    struct pmn__daxmap *m = b->dax;
+    size_t n = r->size / (size_t)m->align;
+    bool found = false;
+    size_t u = 0;
+    int err;
+
+    (void)node;
+    if (r->size > m->size)
+        return -ENOMEM;
+    /* An extent aligned to more than the device's unit starts on a unit
+     * whose address is a multiple of that alignment. */
+    size_t step = r->align > m->align ? (size_t)(r->align / m->align) : 1;
+    size_t first = 0;
+    if (step > 1) {
+        uintptr_t base = (uintptr_t)m->base, want = (base + r->align - 1) & ~(r->align - 1);
+        first = (size_t)((want - base) / m->align);
+    }
+    pthread_mutex_lock(&b->ctx->dax_lock);
+    for (u = first; u + n <= m->nunits; u += step) {
+        if (claim(m, u, n)) {
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->ctx->dax_lock);
+    if (!found)
+        return -ENOMEM;
+    err = finish(b, r, (uint64_t)u * m->align);
+    if (err)
+        release_units(b, (uint64_t)u * m->align, r->size);
+    return err;
+}
+
+int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset)
+{
+    struct pmn__daxmap *m = b->dax;
+    bool ok;
+    int err;
+
+    if (offset % m->align || r->size % m->align || offset > m->size ||
+        r->size > m->size - offset)
+        return -EINVAL;
+    pthread_mutex_lock(&b->ctx->dax_lock);
+    ok = claim(m, (size_t)(offset / m->align), r->size / (size_t)m->align);
+    pthread_mutex_unlock(&b->ctx->dax_lock);
+    if (!ok)
+        return -EBUSY;
+    err = finish(b, r, offset);
+    if (err)
+        release_units(b, offset, r->size);
+    return err;
+}
+
+static int dax_unmap(struct pmn_backing *b, struct pmn_region *r)
+{
+    if (r->addr == NULL)
+        return 0;
+    release_units(b, r->dax_offset, r->size);
+    r->addr = NULL;
+    return 0;
+}
+
+const struct pmn__backing_ops pmn__ops_dax = {.map = dax_map, .unmap = dax_unmap};

@@ -1,0 +1,562 @@
+/*
+ * backing.c - backings and regions: the strict-placement front door.
+ *
+ * A backing holds one placement rule (a node, an ordered spill list, or a
+ * dax device) and an ops table for its page source.  pmn_region_map() is
+ * the same for every node-bound type:
+ *
+ *   for each node in the rule, in order:
+ *       cpuset check (Mems_allowed)      -> PMN_E_NOT_ALLOWED, next node
+ *       free >= size + headroom          -> PMN_E_NODE_FULL, next node
+ *       ops->map: mmap, mbind, populate  -> -ENOMEM etc., next node
+ *       verify every page                -> PMN_E_MISPLACED, stop
+ *
+ * A misplaced page is never "spilled past": it means the kernel broke the
+ * binding, and the caller must hear about it.  Stats count live bytes per
+ * node under the backing's mutex (a region map is a syscall-heavy slow
+ * path; the lock is not on any allocator fast path).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+#include "place/backing.h"
+#include "os/prim.h"
+
+#define DEFAULT_HEADROOM (64ull << 20)
+
+struct pmn_backing_params {
+    enum pmn_backing_type type;
+    int nodes[PMN_STATS_MAX_NODES];
+    size_t nnodes;
+    char *dax;
+    size_t page_size;
+    bool thp;
+    bool verify;
+    bool headroom_set;
+    uint64_t headroom;
+};
+
+const char *pmn_backing_type_name(enum pmn_backing_type t)
+{
+    switch (t) {
+    case PMN_BACKING_ANON:
+        return "anon";
+    case PMN_BACKING_MEMFD:
+        return "memfd";
+    case PMN_BACKING_HUGETLB:
+        return "hugetlb";
+    case PMN_BACKING_DAX:
+        return "dax";
+    }
+    return "unknown";
+}
+
+int pmn_backing_params_new(struct pmn_backing_params **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = calloc(1, sizeof(**out));
+    if (*out == NULL)
+        return -ENOMEM;
+    (*out)->verify = true;
+    return 0;
+}
+
+void pmn_backing_params_free(struct pmn_backing_params *p)
+{
+    if (p == NULL)
+        return;
+    free(p->dax);
+    free(p);
+}
+
+int pmn_backing_params_set_type(struct pmn_backing_params *p, enum pmn_backing_type t)
+{
+    if (p == NULL || (unsigned)t > PMN_BACKING_DAX)
+        return -EINVAL;
+    p->type = t;
+    return 0;
+}
+
+int pmn_backing_params_set_node(struct pmn_backing_params *p, int node)
+{
+    return pmn_backing_params_set_spill(p, &node, 1);
+}
+
+int pmn_backing_params_set_spill(struct pmn_backing_params *p, const int *nodes, size_t n)
+{
+    if (p == NULL || nodes == NULL || n == 0 || n > PMN_STATS_MAX_NODES)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i] < 0 || nodes[i] > PMN__MAX_NODE_ID)
+            return -EINVAL;
+        for (size_t j = 0; j < i; j++)
+            if (nodes[j] == nodes[i])
+                return -EINVAL;
+    }
+    memcpy(p->nodes, nodes, n * sizeof(*nodes));
+    p->nnodes = n;
+    return 0;
+}
+
+int pmn_backing_params_set_dax(struct pmn_backing_params *p, const char *dev)
+{
+    char *dup;
+
+    if (p == NULL || dev == NULL || *dev == '\0')
+        return -EINVAL;
+    dup = strdup(dev);
+    if (dup == NULL)
+        return -ENOMEM;
+    free(p->dax);
+    p->dax = dup;
+    return 0;
+}
+
+int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_t bytes)
+{
+    if (p == NULL || (bytes & (bytes - 1)))
+        return -EINVAL;
+    p->page_size = bytes;
+    return 0;
+}
+
+int pmn_backing_params_set_thp(struct pmn_backing_params *p, bool on)
+{
+    if (p == NULL)
+        return -EINVAL;
+    p->thp = on;
+    return 0;
+}
+
+int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes)
+{
+    if (p == NULL)
+        return -EINVAL;
+    p->headroom = bytes;
+    p->headroom_set = true;
+    return 0;
+}
+
+int pmn_backing_params_set_verify(struct pmn_backing_params *p, bool on)
+{
+    if (p == NULL)
+        return -EINVAL;
+    p->verify = on;
+    return 0;
+}
+
+/* The node's hugetlb pool of @size, or NULL. */
+static const struct pmn_hugepool *find_pool(const struct pmn_node *n, size_t size)
+{
+    for (size_t i = 0; i < n->npools; i++)
+        if (n->pools[i].page_size == size)
+            return &n->pools[i];
+    return NULL;
+}
+
+static void backing_release(struct pmn_backing *b)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (b->type == PMN_BACKING_DAX)
+        pmn__dax_detach(b);
+    pthread_mutex_destroy(&b->lock);
+    pmn_ctx_unref(b->ctx);
+    free(b);
+}
+
+int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                    struct pmn_backing **out)
+{
+    struct pmn_backing *b;
+    int err;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (ctx == NULL || p == NULL)
+        return -EINVAL;
+    if (!ctx->local)
+        return PMN_E_REMOTE_ROOT;
+    if (p->type != PMN_BACKING_DAX && p->nnodes == 0)
+        return -EINVAL;
+    if (p->type == PMN_BACKING_DAX && p->dax == NULL)
+        return -EINVAL;
+    for (size_t i = 0; p->type != PMN_BACKING_DAX && i < p->nnodes; i++) {
+        const struct pmn_node *n = pmn__node_find(ctx, p->nodes[i]);
+        if (n == NULL)
+            return PMN_E_NO_NODE;
+        if (n->capacity == 0 || !n->has_memory)
+            return PMN_E_NOT_MEMORY_NODE;
+    }
+
+    b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return -ENOMEM;
+    b->type = p->type;
+    b->page = pmn_prim_page_size();
+    b->granule = b->page;
+    b->thp = p->thp;
+    b->verify = p->verify;
+    b->headroom = p->headroom;
+    b->headroom_set = p->headroom_set;
+    b->has_populate = pmn_prim_populate_supported();
+    memcpy(b->nodes, p->nodes, p->nnodes * sizeof(*p->nodes));
+    b->nnodes = p->nnodes;
+    atomic_init(&b->refs, 1);
+    pthread_mutex_init(&b->lock, NULL);
+    b->ctx = pmn_ctx_ref(ctx);
+
+    switch (p->type) {
+    case PMN_BACKING_ANON:
+        b->ops = &pmn__ops_anon;
+        break;
+    case PMN_BACKING_MEMFD:
+        b->ops = &pmn__ops_memfd;
+        break;
+    case PMN_BACKING_HUGETLB: {
+        size_t hs = p->page_size;
+        const struct pmn_node *n0 = pmn__node_find(ctx, b->nodes[0]);
+        if (hs == 0)
+            hs = n0->npools ? (size_t)n0->pools[0].page_size : 0;
+        for (size_t i = 0; i < b->nnodes; i++)
+            if (hs == 0 || hs <= b->page || !find_pool(pmn__node_find(ctx, b->nodes[i]), hs)) {
+                backing_release(b);
+                return -EINVAL;
+            }
+        b->huge_size = b->granule = hs;
+        b->ops = &pmn__ops_hugetlb;
+        break;
+    }
+    case PMN_BACKING_DAX:
+        b->ops = &pmn__ops_dax;
+        err = pmn__dax_attach(b, p->dax);
+        if (err) {
+            backing_release(b); /* b->dax is NULL: detach has nothing to do */
+            return err;
+        }
+        b->nnodes = 1;
+        b->nodes[0] = pmn__dax_node(b);
+        break;
+    }
+    b->stats.nnodes = b->nnodes;
+    for (size_t i = 0; i < b->nnodes; i++)
+        b->stats.node[i].node = b->nodes[i];
+    *out = b;
+    return 0;
+}
+
+void pmn_backing_free(struct pmn_backing *b)
+{
+    if (b != NULL)
+        backing_release(b);
+}
+
+void pmn__backing_ref(struct pmn_backing *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+}
+
+void pmn__backing_unref(struct pmn_backing *b)
+{
+    backing_release(b);
+}
+
+enum pmn_backing_type pmn_backing_type(const struct pmn_backing *b)
+{
+    return b ? b->type : PMN_BACKING_ANON;
+}
+
+size_t pmn_backing_granule(const struct pmn_backing *b)
+{
+    return b ? b->granule : 0;
+}
+
+int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out)
+{
+    if (b == NULL || out == NULL)
+        return -EINVAL;
+    pthread_mutex_lock((pthread_mutex_t *)&b->lock);
+    *out = b->stats;
+    pthread_mutex_unlock((pthread_mutex_t *)&b->lock);
+    return 0;
+}
+
+static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
+{
+    pthread_mutex_lock(&b->lock);
+    if (failed) {
+        b->stats.failures++;
+    } else {
+        b->stats.mapped_bytes += (uint64_t)delta;
+        if (slot >= 0)
+            b->stats.node[slot].bytes += (uint64_t)delta;
+        if (slot > 0)
+            b->stats.spilled_bytes += (uint64_t)delta;
+        if (delta > 0) {
+            b->stats.maps++;
+            if (b->stats.mapped_bytes > b->stats.peak_bytes)
+                b->stats.peak_bytes = b->stats.mapped_bytes;
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Can @node take @size more bytes right now? */
+static int check_node(struct pmn_backing *b, int node, size_t size)
+{
+    const struct pmn_node *n = pmn__node_find(b->ctx, node);
+    struct pmn__bitmap allowed = {0};
+    uint64_t free_b, headroom;
+    int err;
+
+    err = pmn_prim_mems_allowed(&allowed);
+    if (err == 0 && !pmn__bitmap_test(&allowed, (unsigned)node)) {
+        pmn__bitmap_free(&allowed);
+        return PMN_E_NOT_ALLOWED;
+    }
+    pmn__bitmap_free(&allowed);
+
+    if (b->type == PMN_BACKING_HUGETLB) {
+        char path[160];
+        uint64_t freep;
+        snprintf(path, sizeof(path),
+                 "sys/devices/system/node/node%d/hugepages/hugepages-%zukB/free_hugepages", node,
+                 b->huge_size >> 10);
+        err = pmn__sysfs_read_u64(&b->ctx->fs, path, 10, &freep);
+        if (err)
+            return err == -ENOENT ? PMN_E_NO_HUGEPAGES : err;
+        return freep >= size / b->huge_size ? 0 : PMN_E_NO_HUGEPAGES;
+    }
+
+    err = pmn_node_read_free(b->ctx, node, &free_b);
+    if (err)
+        return err;
+    headroom = b->headroom;
+    if (!b->headroom_set) {
+        uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
+        headroom = cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
+    }
+    if (free_b < headroom || free_b - headroom < size)
+        return PMN_E_NODE_FULL;
+    return 0;
+}
+
+static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
+{
+    int node = b->nodes[slot];
+    uint64_t t0, misplaced = 0;
+    int err;
+
+    err = check_node(b, node, r->size);
+    if (err)
+        return err;
+    t0 = pmn_prim_now_ns();
+    err = b->ops->map(b, r, node);
+    if (err)
+        return err;
+    r->populate_ns = pmn_prim_now_ns() - t0;
+    r->node = node;
+    r->slot = slot;
+    if (b->verify && !r->lazy) {
+        t0 = pmn_prim_now_ns();
+        /* One query per huge page: its head's node is the whole page's. */
+        err = pmn__verify(r->addr, r->size, b->huge_size ? b->huge_size : b->page, node,
+                          &misplaced);
+        r->verify_ns = pmn_prim_now_ns() - t0;
+        if (err == 0 && misplaced) {
+            pmn__log(b->ctx, 1, "%llu of %zu pages of a region bound to node %d are elsewhere",
+                     (unsigned long long)misplaced, r->size / b->page, node);
+            err = PMN_E_MISPLACED;
+        }
+        if (err) {
+            b->ops->unmap(b, r);
+            return err;
+        }
+    }
+    return 0;
+}
+
+static int region_new(struct pmn_backing *b, size_t size, struct pmn_region **out,
+                      struct pmn_region **r)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (b == NULL || size == 0)
+        return -EINVAL;
+    if (size > SIZE_MAX - b->granule)
+        return -ENOMEM; /* as mmap and malloc answer an impossible size */
+    *r = calloc(1, sizeof(**r));
+    if (*r == NULL)
+        return -ENOMEM;
+    (*r)->b = b;
+    (*r)->fd = -1;
+    (*r)->slot = -1;
+    (*r)->node = -1;
+    (*r)->size = (size + b->granule - 1) / b->granule * b->granule;
+    return 0;
+}
+
+static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
+                       struct pmn_region **out)
+{
+    if (err) {
+        account(b, -1, 0, true);
+        free(r);
+        return err;
+    }
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)r->size, false);
+    *out = r;
+    return 0;
+}
+
+static int region_map(struct pmn_backing *b, size_t size, size_t align, bool lazy,
+                      struct pmn_region **out)
+{
+    struct pmn_region *r;
+    int err, first = 0;
+
+    err = region_new(b, size, out, &r);
+    if (err)
+        return err;
+    r->align = align;
+    r->lazy = lazy && b->type != PMN_BACKING_DAX;
+    if (b->type == PMN_BACKING_DAX) {
+        r->slot = 0;
+        r->node = b->nodes[0];
+        return region_done(b, r, b->ops->map(b, r, r->node), out);
+    }
+    for (size_t i = 0; i < b->nnodes; i++) {
+        err = map_on(b, r, (int)i);
+        if (err == 0 || err == PMN_E_MISPLACED)
+            break;
+        if (i == 0)
+            first = err;
+        pmn__log(b->ctx, 4, "node %d cannot take %zu bytes: %s", b->nodes[i], r->size,
+                 pmn_strerror(err));
+    }
+    /* Report why the preferred node failed: later nodes are a fallback the
+     * caller asked for, their reasons are secondary. */
+    if (err && err != PMN_E_MISPLACED && b->nnodes > 1)
+        err = first;
+    return region_done(b, r, err, out);
+}
+
+int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
+{
+    return region_map(b, size, 0, false, out);
+}
+
+int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
+                            struct pmn_region **out)
+{
+    if (align & (align - 1))
+        return -EINVAL;
+    return region_map(b, size, align, false, out);
+}
+
+int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
+                         struct pmn_region **out)
+{
+    if (align & (align - 1))
+        return -EINVAL;
+    return region_map(b, size, align, true, out);
+}
+
+int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
+{
+    struct pmn_backing *b = r->b;
+    char *at = (char *)r->addr + off;
+    uint64_t misplaced = 0;
+    int err;
+
+    if (!r->lazy)
+        return 0;
+    if (off > r->size || len > r->size - off)
+        return -EINVAL;
+    err = pmn__node_populate(b, at, len);
+    if (err)
+        return err;
+    if (!b->verify)
+        return 0;
+    err = pmn__verify(at, len, b->huge_size ? b->huge_size : b->page, r->node, &misplaced);
+    if (err == 0 && misplaced) {
+        pmn__log(b->ctx, 1, "%llu pages populated for node %d are elsewhere",
+                 (unsigned long long)misplaced, r->node);
+        err = PMN_E_MISPLACED;
+    }
+    return err;
+}
+
+int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
+                      struct pmn_region **out)
+{
+    struct pmn_region *r;
+    int err;
+
+    if (b != NULL && b->type != PMN_BACKING_DAX) {
+        if (out)
+            *out = NULL;
+        return -EOPNOTSUPP;
+    }
+    err = region_new(b, size, out, &r);
+    if (err)
+        return err;
+    if (r->size != size) { /* map_at is exact: no silent rounding */
+        free(r);
+        return -EINVAL;
+    }
+    r->slot = 0;
+    r->node = b->nodes[0];
+    return region_done(b, r, pmn__dax_map_at(b, r, offset), out);
+}
+
+int pmn_region_unmap(struct pmn_region *r)
+{
+    struct pmn_backing *b;
+    int err;
+
+    if (r == NULL)
+        return 0;
+    b = r->b;
+    err = b->ops->unmap(b, r);
+    account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)r->size, false);
+    free(r);
+    backing_release(b);
+    return err;
+}
+
+void *pmn_region_addr(const struct pmn_region *r)
+{
+    return r ? r->addr : NULL;
+}
+
+size_t pmn_region_size(const struct pmn_region *r)
+{
+    return r ? r->size : 0;
+}
+
+int pmn_region_node(const struct pmn_region *r)
+{
+    return r ? r->node : -1;
+}
+
+int pmn_region_fd(const struct pmn_region *r)
+{
+    return r ? r->fd : -1;
+}
+
+uint64_t pmn_region_populate_ns(const struct pmn_region *r)
+{
+    return r ? r->populate_ns : 0;
+}
+
+uint64_t pmn_region_verify_ns(const struct pmn_region *r)
+{
+    return r ? r->verify_ns : 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * place/backing.h - the placement layer's internal contract: backings,
+ * regions and the verifier.
+ *
+ * Allocators (arena, slab, heap) see only struct pmn__backing_ops: every op
+ * returns 0 or a negative code, and none of them falls back to another
+ * node unless the backing was created with a spill list.
+ */
+#ifndef PMN_BACKING_H
+#define PMN_BACKING_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "discover/topology.h"
+
+struct pmn__daxmap; /* one shared mapping of a device-dax device */
+
+struct pmn_backing {
+    struct pmn_ctx *ctx;
+    enum pmn_backing_type type;
+    const struct pmn__backing_ops *ops;
+    int nodes[PMN_STATS_MAX_NODES];
+    size_t nnodes;
+    size_t page;       /* base page size */
+    size_t granule;    /* region size unit */
+    size_t huge_size;  /* hugetlb page size, 0 otherwise */
+    bool thp, verify;
+    bool has_populate; /* kernel knows MADV_POPULATE_WRITE */
+    bool headroom_set;
+    uint64_t headroom;
+    struct pmn__daxmap *dax;
+    atomic_int refs; /* the backing itself + each live region */
+    pthread_mutex_t lock; /* guards stats */
+    struct pmn_backing_stats stats;
+};
+
+struct pmn_region {
+    struct pmn_backing *b;
+    void *addr;
+    size_t size;
+    int node;
+    int slot; /* index in b->nodes, -1 for dax */
+    int fd;
+    uint64_t dax_offset;
+    uint64_t populate_ns, verify_ns;
+    size_t align; /* address alignment asked for (0: the granule's) */
+    bool lazy;    /* mapped and bound, populated later piece by piece */
+};
+
+/* What each backing type provides. */
+struct pmn__backing_ops {
+    /* Map @r->size bytes for node @node (not dax) and populate them.  On
+     * failure nothing stays mapped. */
+    int (*map)(struct pmn_backing *b, struct pmn_region *r, int node);
+    /* Unmap what map() set up. */
+    int (*unmap)(struct pmn_backing *b, struct pmn_region *r);
+};
+
+/* ---- backing.c ---- */
+
+/* Keep a backing alive (an arena or slab does, from creation to
+ * destroy, so the caller may free the backing first); thread-safe. */
+void pmn__backing_ref(struct pmn_backing *b);
+/* Drop a reference taken by pmn__backing_ref(); the last one frees. */
+void pmn__backing_unref(struct pmn_backing *b);
+
+/* Populate and verify [off, off+len) of a lazily mapped region (heap.c
+ * populates a segment's slices as it hands them out).  0 or a code. */
+int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);
+
+/* A region whose address is a multiple of @align; the lazy
+ * one is bound but populated later with pmn__region_populate. */
+int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
+                            struct pmn_region **out);
+int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
+                         struct pmn_region **out);
+
+/* ---- backing-node.c ---- */
+extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb;
+/* Populate [addr, addr+len) of a node-bound mapping with errors visible
+ * (MADV_POPULATE_WRITE, or touching on kernels without it). */
+int pmn__node_populate(struct pmn_backing *b, void *addr, size_t len);
+
+/* ---- backing-dax.c ---- */
+extern const struct pmn__backing_ops pmn__ops_dax;
+int pmn__dax_attach(struct pmn_backing *b, const char *dev);
+void pmn__dax_detach(struct pmn_backing *b);
+int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset);
+int pmn__dax_node(const struct pmn_backing *b);
+
+/* ---- where.c ---- */
+/* Verify that every page of [addr, addr+len) is on @node, asking once per
+ * @stride bytes (the base page, or the huge page size for hugetlb).  0 with
+ * *misplaced = pages found elsewhere; -errno when the kernel would not
+ * say. */
+int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced);
+
+#endif /* PMN_BACKING_H */

@@ -1,0 +1,193 @@
+/*
+ * where.c - where pages are: the public query and the verifier.
+ *
+ * Both ask move_pages (with no target nodes it only reports) in chunks of
+ * QUERY_CHUNK pages, so a 1 GiB range costs one small array and 64
+ * syscalls, not a 2 MiB status array.  pmn_where() reports what the kernel
+ * says.  pmn__verify() must be right, including on kernels with NUMA
+ * balancing on, where a present page under a hinting fault reads as
+ * -ENOENT: it read-touches such pages (under MPOL_BIND the hinting fault
+ * cannot move them off the node) and asks again, and where move_pages
+ * still cannot see a page it falls back to /proc/self/numa_maps for the
+ * region's VMA.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "place/backing.h"
+#include "os/prim.h"
+
+#define QUERY_CHUNK 4096
+
+static void where_add(struct pmn_where *w, int node, uint64_t pages)
+{
+    size_t i;
+
+    for (i = 0; i < w->nnodes && w->node[i].node < node; i++)
+        ;
+    if (i < w->nnodes && w->node[i].node == node) {
+        w->node[i].pages += pages;
+        return;
+    }
+    if (w->nnodes == PMN_STATS_MAX_NODES) {
+        w->other += pages;
+        return;
+    }
+    memmove(&w->node[i + 1], &w->node[i], (w->nnodes - i) * sizeof(w->node[0]));
+    w->node[i].node = node;
+    w->node[i].pages = pages;
+    w->nnodes++;
+}
+
+/* Query [start, start + n pages) and call @fn per page with its status. */
+static int query_range(uintptr_t start, uint64_t npages, size_t page,
+                       void (*fn)(void *arg, uintptr_t addr, int status), void *arg)
+{
+    void **pages;
+    int *status, err = 0;
+
+    pages = malloc(QUERY_CHUNK * sizeof(*pages));
+    status = malloc(QUERY_CHUNK * sizeof(*status));
+    if (pages == NULL || status == NULL) {
+        free(pages);
+        free(status);
+        return -ENOMEM;
+    }
+    for (uint64_t done = 0; done < npages;) {
+        size_t n = npages - done > QUERY_CHUNK ? QUERY_CHUNK : (size_t)(npages - done);
+        for (size_t i = 0; i < n; i++)
+            pages[i] = (void *)(start + (done + i) * page);
+        err = pmn_prim_query_nodes(pages, n, status);
+        if (err)
+            break;
+        for (size_t i = 0; i < n; i++)
+            fn(arg, (uintptr_t)pages[i], status[i]);
+        done += n;
+    }
+    free(pages);
+    free(status);
+    return err;
+}
+
+static void count_page(void *arg, uintptr_t addr, int status)
+{
+    struct pmn_where *w = arg;
+
+    if (status >= 0)
+        where_add(w, status, 1);
+    else if (status == -ENOENT)
+        w->not_present++;
+    /* Kernels before 6.5 or so answer -EFAULT, not -ENOENT, for a page
+     * that was never touched; device pages answer -EFAULT too, but are
+     * mapped.  mincore tells the two apart. */
+    else if (status == -EFAULT && !pmn_prim_resident((const void *)addr, (size_t)w->page_size))
+        w->not_present++;
+    else
+        w->unknown++;
+}
+
+int pmn_where(const void *addr, size_t len, struct pmn_where *out)
+{
+    size_t page = pmn_prim_page_size();
+    uintptr_t start, end;
+
+    if (out == NULL || (addr == NULL && len))
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->page_size = page;
+    if (len == 0)
+        return 0;
+    start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+    if ((uintptr_t)addr > UINTPTR_MAX - len)
+        return -EINVAL;
+    end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+    out->pages = (end - start) / page;
+    return query_range(start, out->pages, page, count_page, out);
+}
+
+uint64_t pmn_where_pages_on(const struct pmn_where *w, int node)
+{
+    if (w == NULL)
+        return 0;
+    for (size_t i = 0; i < w->nnodes; i++)
+        if (w->node[i].node == node)
+            return w->node[i].pages;
+    return 0;
+}
+
+struct verify_state {
+    int node;
+    size_t page;
+    uint64_t misplaced;
+    uint64_t unseen;
+};
+
+static void verify_page(void *arg, uintptr_t addr, int status)
+{
+    struct verify_state *v = arg;
+
+    (void)addr;
+    if (status == v->node)
+        return;
+    if (status >= 0)
+        v->misplaced++;
+    else
+        v->unseen++;
+}
+
+static void retouch_page(void *arg, uintptr_t addr, int status)
+{
+    struct verify_state *v = arg;
+
+    if (status < 0)
+        pmn_prim_touch_read((const void *)addr, 1, v->page);
+    verify_page(arg, addr, status);
+}
+
+int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced)
+{
+    struct verify_state v = {.node = node, .page = stride};
+    uint64_t npages = (len + v.page - 1) / v.page;
+    int err;
+
+    *misplaced = 0;
+    err = query_range((uintptr_t)addr, npages, v.page, verify_page, &v);
+    if (err)
+        return err;
+    if (v.unseen) {
+        /* Read-touch the pages move_pages could not see, then ask again. */
+        v.unseen = v.misplaced = 0;
+        err = query_range((uintptr_t)addr, npages, v.page, retouch_page, &v);
+        if (err)
+            return err;
+        if (v.unseen) {
+            v.unseen = v.misplaced = 0;
+            err = query_range((uintptr_t)addr, npages, v.page, verify_page, &v);
+            if (err)
+                return err;
+        }
+    }
+    if (v.unseen) {
+        /* Still invisible: count from numa_maps for the VMA instead. */
+        size_t max = (size_t)node + 1 > 1024 ? (size_t)node + 1 : 1024;
+        uint64_t *counts = calloc(max, sizeof(*counts)), elsewhere = 0;
+
+        if (counts == NULL)
+            return -ENOMEM;
+        err = pmn_prim_numa_maps(addr, counts, max);
+        if (err == 0) {
+            for (size_t i = 0; i < max; i++)
+                if ((int)i != node)
+                    elsewhere += counts[i];
+            if (counts[node] == 0 && elsewhere == 0)
+                err = -EIO; /* nothing anywhere: populate did not happen */
+            v.misplaced += elsewhere;
+        }
+        free(counts);
+        if (err)
+            return err;
+    }
+    *misplaced = v.misplaced;
+    return 0;
+}
