@@ -1,20 +1,31 @@
 /*
  * prim-linux.c - Linux primitives: mmap, mbind, madvise, move_pages,
- * memfd_create, and the two /proc files that describe our own process.
+ * mprotect, memfd_create, userfaultfd, device and file opens, and the
+ * /proc files that describe our own process.
  *
  * mbind and move_pages are called through syscall() rather than libnuma,
  * whose wrappers keep global state and print on error.  Node masks are
  * sized to the node asked for, so ids far above 64 work; the kernel reads
  * maxnode - 1 bits, hence the + 1.
+ *
+ * Text files (sysfs, /proc, configuration) are read by one reader,
+ * pmn_prim_read_file_at, relative to a directory fd: discover/sysfs.c
+ * passes the context's root, the /proc readers here pass AT_FDCWD.
+ * userfaultfd's kernel ABI (struct uffd_msg, the ioctls) stays in this
+ * file; the compressed tier sees pmn_prim_uffd_event.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +41,13 @@
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+/* Largest /proc file read whole (numa_maps and maps of a process with
+ * hundreds of thousands of mappings fit). */
+#define PROC_MAX ((size_t)64 << 20)
 
 size_t pmn_prim_page_size(void)
 {
@@ -257,6 +275,125 @@ int pmn_prim_query_nodes(void **pages, size_t n, int *status)
     return r < 0 ? -errno : 0;
 }
 
+int pmn_prim_move_pages(void **pages, size_t n, const int *nodes, int *status)
+{
+    long r;
+
+    if (nodes == NULL)
+        return pmn_prim_query_nodes(pages, n, status);
+    /* r > 0: that many pages were not migrated (Linux >= 4.17); their
+     * status entries are the caller's preset. */
+    r = syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0);
+    return r >= 0 || errno == ENOENT ? 0 : -errno;
+}
+
+int pmn_prim_write_protect(void *addr, size_t len, bool on)
+{
+    return mprotect(addr, len, on ? PROT_READ : PROT_READ | PROT_WRITE) == 0 ? 0 : -errno;
+}
+
+/* ---- userfaultfd ---- */
+
+static uint64_t uffd_features(unsigned want)
+{
+    return ((want & PMN_PRIM_UFFD_WP) ? UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0) |
+           ((want & PMN_PRIM_UFFD_UNMAP) ? UFFD_FEATURE_EVENT_UNMAP : 0) |
+           ((want & PMN_PRIM_UFFD_REMOVE) ? UFFD_FEATURE_EVENT_REMOVE : 0);
+}
+
+int pmn_prim_uffd_open(unsigned want, int *fd, bool *user_only)
+{
+    const uint64_t features = uffd_features(want);
+    struct uffdio_api api = {.api = UFFD_API, .features = features};
+    int f, err;
+
+    /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
+     * = 1): a read() into protected memory then waits for the handler
+     * instead of failing with EFAULT. */
+    *user_only = false;
+    f = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (f < 0) {
+        err = -errno;
+        f = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+        if (f < 0)
+            return err;
+        *user_only = true;
+    }
+    if (ioctl(f, UFFDIO_API, &api) != 0) {
+        err = -errno;
+        close(f);
+        return err;
+    }
+    if ((api.features & features) != features) {
+        close(f);
+        return -EOPNOTSUPP;
+    }
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_uffd_register_wp(int fd, uintptr_t start, size_t len)
+{
+    struct uffdio_register reg;
+
+    memset(&reg, 0, sizeof(reg));
+    reg.range.start = start;
+    reg.range.len = len;
+    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    return ioctl(fd, UFFDIO_REGISTER, &reg) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_uffd_unregister(int fd, uintptr_t start, size_t len)
+{
+    struct uffdio_range ur = {.start = start, .len = len};
+
+    return ioctl(fd, UFFDIO_UNREGISTER, &ur) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on)
+{
+    struct uffdio_writeprotect wp = {
+        .range = {.start = start, .len = len},
+        .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+    };
+
+    while (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int pmn_prim_uffd_read(int fd, struct pmn_prim_uffd_event *ev, size_t max, size_t *n)
+{
+    struct uffd_msg msg[16];
+    size_t want = max < 16 ? max : 16, got;
+    ssize_t r;
+
+    *n = 0;
+    if (want == 0)
+        return 0;
+    r = read(fd, msg, want * sizeof(msg[0]));
+    if (r < 0)
+        return -errno;
+    got = (size_t)r / sizeof(msg[0]);
+    for (size_t i = 0; i < got; i++) {
+        ev[i].kind = PMN_PRIM_UFFD_EV_OTHER;
+        ev[i].addr = ev[i].end = 0;
+        if (msg[i].event == UFFD_EVENT_UNMAP || msg[i].event == UFFD_EVENT_REMOVE) {
+            ev[i].kind = PMN_PRIM_UFFD_EV_GONE;
+            ev[i].addr = (uintptr_t)msg[i].arg.remove.start;
+            ev[i].end = (uintptr_t)msg[i].arg.remove.end;
+        } else if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
+                   (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+            ev[i].kind = PMN_PRIM_UFFD_EV_WRITE;
+            ev[i].addr = (uintptr_t)msg[i].arg.pagefault.address;
+        }
+    }
+    *n = got;
+    return 0;
+}
+
 int pmn_prim_resident(const void *addr, size_t page)
 {
     unsigned char vec = 0;
@@ -281,56 +418,164 @@ int pmn_prim_memfd(const char *name, size_t len, int *fd)
     return 0;
 }
 
-/* Read a small /proc file whole (they are not seekable in one read). */
-static int read_proc(const char *path, char **buf, size_t *len)
-{
-    size_t cap = 8192, used = 0;
-    char *b = malloc(cap), *nb;
-    int fd, err;
+/* ---- files and devices ---- */
 
-    if (b == NULL)
+int pmn_prim_open_dir(const char *path, int *fd)
+{
+    int f = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, size_t *len)
+{
+    /* Room for one byte past @max: reading it is how a longer file shows. */
+    size_t cap = max < 4096 ? max + 1 : 4096, used = 0;
+    char *b, *nb;
+    int fd, err = 0;
+
+    *buf = NULL;
+    if (len)
+        *len = 0;
+    if (max >= SIZE_MAX - 1)
+        return -EINVAL;
+    fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    b = malloc(cap + 1);
+    if (b == NULL) {
+        close(fd);
         return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err = -errno;
-        free(b);
-        return err;
     }
     for (;;) {
         ssize_t r;
-        if (cap - used < 4096) {
-            if (cap >= (64u << 20)) {
-                free(b);
-                close(fd);
-                return -EFBIG;
+        if (used == cap) {
+            if (cap > max) {
+                err = -EFBIG;
+                break;
             }
-            nb = realloc(b, cap * 2);
-            if (nb == NULL) {
-                free(b);
-                close(fd);
-                return -ENOMEM;
+            size_t ncap = cap > max / 2 ? max + 1 : cap * 2;
+            if ((nb = realloc(b, ncap + 1)) == NULL) {
+                err = -ENOMEM;
+                break;
             }
             b = nb;
-            cap *= 2;
+            cap = ncap;
         }
-        r = read(fd, b + used, cap - used - 1);
+        r = read(fd, b + used, cap - used);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            err = -errno;
-            free(b);
-            close(fd);
-            return err;
+            err = -errno; /* before close() can change it */
+            break;
         }
         if (r == 0)
             break;
         used += (size_t)r;
     }
     close(fd);
+    if (err == 0 && memchr(b, '\0', used) != NULL)
+        err = -EINVAL; /* not text: refuse rather than silently truncate */
+    if (err) {
+        free(b);
+        return err;
+    }
     b[used] = '\0';
     *buf = b;
-    *len = used;
+    if (len)
+        *len = used;
     return 0;
+}
+
+int pmn_prim_readlink_at(int dirfd, const char *path, char **out)
+{
+    char buf[PATH_MAX];
+    ssize_t r;
+
+    *out = NULL;
+    r = readlinkat(dirfd, path, buf, sizeof(buf) - 1);
+    if (r < 0)
+        return -errno;
+    buf[r] = '\0';
+    *out = strdup(buf);
+    return *out ? 0 : -ENOMEM;
+}
+
+bool pmn_prim_exists_at(int dirfd, const char *path)
+{
+    return faccessat(dirfd, path, F_OK, 0) == 0;
+}
+
+int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name, void *arg),
+                         void *arg)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd, err = 0;
+
+    fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            err = -errno; /* 0 at the end of the directory */
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if ((err = fn(de->d_name, arg)) != 0)
+            break;
+    }
+    closedir(d);
+    return err;
+}
+
+int pmn_prim_open_device(const char *path, int *fd)
+{
+    struct stat st;
+    int f = open(path, O_RDWR | O_CLOEXEC), err;
+
+    if (f < 0)
+        return -errno;
+    if (fstat(f, &st) != 0)
+        err = -errno;
+    else if (!S_ISCHR(st.st_mode))
+        err = -ENODEV;
+    else
+        err = 0;
+    if (err) {
+        close(f);
+        return err;
+    }
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_create_file(const char *path, bool append, int *fd)
+{
+    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
+/* A /proc file of this process, whole. */
+static int read_proc(const char *path, char **buf, size_t *len)
+{
+    return pmn_prim_read_file_at(AT_FDCWD, path, PROC_MAX, buf, len);
 }
 
 int pmn_prim_mems_allowed(struct pmn__bitmap *out)

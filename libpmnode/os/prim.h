@@ -1,10 +1,19 @@
 /*
  * prim.h - the one contract with the operating system (pmn_prim_ prefix).
  *
- * prim-linux.c is the only file that calls mmap, mbind, madvise,
- * move_pages or memfd_create.  Every primitive returns 0 or a negative
- * errno, keeps errno from the failing call, and never prints.  Callers
- * (place/, alloc/, ctier/) own the policy; primitives own nothing.
+ * prim-linux.c is the only code in libpmnode that calls the kernel: mmap,
+ * mbind, madvise, move_pages, memfd_create, mprotect, userfaultfd and its
+ * ioctls, device and file opens, and the /proc readers
+ * (tests/symbols/check-layers.sh fails the build's unit suite when code
+ * elsewhere does).  Every primitive returns 0 or a negative errno unless
+ * said otherwise, and never prints.  Callers (discover/, place/, alloc/,
+ * ctier/) own the policy; primitives own nothing.
+ *
+ * Async-signal-safety: the primitives marked "signal-safe" are plain
+ * system calls (no allocation, no lock, no stdio) and may be called from a
+ * signal handler; like any system call they change errno, so a handler
+ * that calls them saves and restores errno around its work.  The others
+ * may allocate.
  */
 #ifndef PMN_PRIM_H
 #define PMN_PRIM_H
@@ -53,8 +62,27 @@ void pmn_prim_touch_read(const void *addr, size_t len, size_t page);
 int pmn_prim_advise(void *addr, size_t len, int advice);
 
 /* move_pages(0, n, pages, NULL, status, 0): status[i] is the node of page
- * i, or a negative errno (-ENOENT: not present, -EFAULT: no such page). */
+ * i, or a negative errno (-ENOENT: not present, -EFAULT: no such page).
+ * Signal-safe. */
 int pmn_prim_query_nodes(void **pages, size_t n, int *status);
+
+/* move_pages(0, n, pages, nodes, status, 0): move page i of this process
+ * to node nodes[i] (@pages page-aligned, @nodes and @status n entries).
+ * On 0, status[i] is the node page i is on now or a negative errno for it
+ * (-ENOENT not present, -EBUSY/-EAGAIN busy, -ENOMEM node full, ...).
+ * When a migration fails for a transient reason the kernel stops there and
+ * leaves the status of the pages it did not reach untouched (the call
+ * itself still returns 0 here): callers preset @status with the errno
+ * they want to read for "not moved".  The call's own ENOENT (kernels
+ * before 4.17: no page needed moving) is 0, with @status filled.  Other
+ * errors of the call are -errno (-EPERM, -EINVAL, -ENODEV for a node
+ * that is not online, ...).  With @nodes NULL this is
+ * pmn_prim_query_nodes.  Signal-safe. */
+int pmn_prim_move_pages(void **pages, size_t n, const int *nodes, int *status);
+
+/* mprotect [addr, addr+len) (page-aligned) read-only (@on) or read-write
+ * (!@on).  Signal-safe. */
+int pmn_prim_write_protect(void *addr, size_t len, bool on);
 
 /* Whether the page at @addr is mapped in memory now (mincore): 1 yes, 0 no
  * (including no mapping there at all). */
@@ -62,6 +90,93 @@ int pmn_prim_resident(const void *addr, size_t page);
 
 /* memfd_create(@name, MFD_CLOEXEC) sized to @len. */
 int pmn_prim_memfd(const char *name, size_t len, int *fd);
+
+/* ---- userfaultfd (Linux >= 5.7 for write-protect faults) ----
+ * One descriptor tracks the ranges registered on it; it is non-blocking
+ * and close-on-exec, and closed with close(). */
+
+/* Features a caller may ask of pmn_prim_uffd_open. */
+#define PMN_PRIM_UFFD_WP 0x1u     /* write-protect faults */
+#define PMN_PRIM_UFFD_UNMAP 0x2u  /* an event when registered memory is unmapped */
+#define PMN_PRIM_UFFD_REMOVE 0x4u /* ... or discarded (MADV_DONTNEED, MADV_REMOVE) */
+
+/* Open a userfaultfd and negotiate @want (PMN_PRIM_UFFD_*, all required).
+ * Faults in kernel mode too (a system call writing into protected memory
+ * waits for the handler) when the process may ask for that (privileged,
+ * or vm.unprivileged_userfaultfd = 1); otherwise user-mode faults only
+ * (Linux >= 5.11), and *user_only says so.  -errno of the first attempt
+ * when neither can open (-EPERM, -ENOSYS), -EOPNOTSUPP when the kernel
+ * lacks a feature in @want, or the handshake's -errno. */
+int pmn_prim_uffd_open(unsigned want, int *fd, bool *user_only);
+/* Register [start, start+len) (page-aligned, private anonymous memory) on
+ * @fd for write-protect faults.  -EINVAL when the range is not memory
+ * userfaultfd can track, -ENOMEM when the kernel cannot split a mapping
+ * (vm.max_map_count). */
+int pmn_prim_uffd_register_wp(int fd, uintptr_t start, size_t len);
+/* Forget a range registered on @fd (pages in it lose their protection). */
+int pmn_prim_uffd_unregister(int fd, uintptr_t start, size_t len);
+/* Set (@on) or lift the write protection of registered pages; lifting it
+ * wakes threads waiting on a write fault there.  Retried while the kernel
+ * says EAGAIN (a page fault racing with the change) or EINTR.
+ * Signal-safe. */
+int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on);
+
+/* One event read from a userfaultfd, in our terms. */
+enum pmn_prim_uffd_kind {
+    PMN_PRIM_UFFD_EV_OTHER, /* something this contract does not describe: ignore it */
+    PMN_PRIM_UFFD_EV_WRITE, /* a write hit a protected page at @addr; the writer waits */
+    PMN_PRIM_UFFD_EV_GONE,  /* [addr, end) was unmapped or discarded */
+};
+struct pmn_prim_uffd_event {
+    enum pmn_prim_uffd_kind kind;
+    uintptr_t addr, end;
+};
+/* Read the pending events of @fd, at most @max (and at most 16 per call),
+ * into @ev; *n says how many.  -EAGAIN when none is pending, -EINTR, or
+ * another -errno when the descriptor is unusable. */
+int pmn_prim_uffd_read(int fd, struct pmn_prim_uffd_event *ev, size_t max, size_t *n);
+
+/* ---- files and devices ----
+ * @dirfd is a directory from pmn_prim_open_dir (or AT_FDCWD); @path is
+ * relative to it (an absolute path ignores it, as openat does).  Symlinks
+ * are followed. */
+
+/* A directory's O_PATH descriptor (close-on-exec), for the *_at calls. */
+int pmn_prim_open_dir(const char *path, int *fd);
+
+/* Read a whole text file (sysfs attribute, /proc file, configuration)
+ * into a malloc'd, NUL-terminated *buf of *len bytes (@len may be NULL).
+ * Files are read to their end in a loop (sysfs and /proc are not sized
+ * in advance), opened non-blocking, so a FIFO planted in a tree reads as
+ * empty instead of hanging.  -EFBIG when the file holds more than @max
+ * bytes.  A NUL inside is malformed text: -EINVAL, since every caller
+ * parses the buffer as a C string and would silently stop at the NUL.
+ * -ENOENT when absent, else the open or read -errno.  *buf is NULL on
+ * error. */
+int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, size_t *len);
+
+/* Target of the symlink @path (malloc'd, as stored), at most PATH_MAX - 1
+ * bytes. */
+int pmn_prim_readlink_at(int dirfd, const char *path, char **out);
+
+/* Whether @path exists (following symlinks). */
+bool pmn_prim_exists_at(int dirfd, const char *path);
+
+/* Call @fn(name, @arg) for every entry of the directory @path except "."
+ * and ".." (in directory order).  Stops at the first non-zero return of
+ * @fn and returns it; else 0, or the open/read -errno. */
+int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name, void *arg),
+                         void *arg);
+
+/* Open the character device @path read-write, close-on-exec (device-dax).
+ * -ENODEV when @path is not a character device: a regular file mapped
+ * MAP_SHARED would be page-cache memory, which bound memory never is. */
+int pmn_prim_open_device(const char *path, int *fd);
+
+/* Open @path write-only, creating it (mode 0644 less the umask) if absent;
+ * @append writes at its end (a device, a pipe, /dev/stderr), else it is
+ * truncated.  Close-on-exec.  For a report file such as the shim's stats. */
+int pmn_prim_create_file(const char *path, bool append, int *fd);
 
 /* Mems_allowed of the calling thread (/proc/thread-self/status). */
 int pmn_prim_mems_allowed(struct pmn__bitmap *out);

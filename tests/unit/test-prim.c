@@ -1,0 +1,475 @@
+/*
+ * test-prim.c - unit tests for the OS layer's contract (libpmnode/os/prim.h)
+ * beyond mapping and binding, which the system suite covers: the one
+ * whole-file reader and the other *_at file primitives (on a scratch
+ * directory), device and report-file opens, move_pages, mprotect, and
+ * userfaultfd write protection with its events.
+ *
+ * The userfaultfd tests skip when this host gives the process no
+ * userfaultfd with write-protect faults (kernel older than 5.7, or
+ * vm.unprivileged_userfaultfd = 0 on a kernel before 5.11 without
+ * privilege).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "os/prim.h"
+
+static char dir[64];
+static int dirfd_ = -1;
+
+static void scratch(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/pmn-prim-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(pmn_prim_open_dir(dir, &dirfd_), 0);
+}
+
+static void scratch_done(void)
+{
+    char cmd[128];
+
+    if (dirfd_ >= 0)
+        close(dirfd_);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    (void)!system(cmd);
+}
+
+/* Write @len bytes of @data to @name in the scratch directory. */
+static void put(const char *name, const void *data, size_t len)
+{
+    int fd = openat(dirfd_, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
+    cr_assert_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static void put_n(const char *name, size_t len, char c)
+{
+    char *b = malloc(len ? len : 1);
+
+    cr_assert_not_null(b);
+    memset(b, c, len);
+    put(name, b, len);
+    free(b);
+}
+
+/* ---- pmn_prim_read_file_at ---- */
+
+TestSuite(read_file, .init = scratch, .fini = scratch_done);
+
+Test(read_file, whole_text_relative_to_the_directory)
+{
+    char *b = (char *)1;
+    size_t len = 99;
+
+    put("attr", "0-3\n", 4);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "attr", 100, &b, &len), 0);
+    cr_assert_eq(len, 4);
+    cr_assert_str_eq(b, "0-3\n");
+    free(b);
+    /* @len may be NULL */
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "attr", 100, &b, NULL), 0);
+    cr_assert_str_eq(b, "0-3\n");
+    free(b);
+    /* an empty file is empty text */
+    put("empty", "", 0);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "empty", 100, &b, &len), 0);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(b, "");
+    free(b);
+}
+
+Test(read_file, max_is_inclusive)
+{
+    const size_t sizes[] = {0, 1, 10, 4095, 4096, 4097, 65536};
+    char *b;
+    size_t len;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t max = sizes[i];
+        put_n("exact", max, 'x');
+        cr_assert_eq(pmn_prim_read_file_at(dirfd_, "exact", max, &b, &len), 0, "max %zu", max);
+        cr_assert_eq(len, max);
+        cr_assert_eq(strlen(b), max);
+        free(b);
+        put_n("over", max + 1, 'x');
+        b = (char *)1;
+        cr_assert_eq(pmn_prim_read_file_at(dirfd_, "over", max, &b, &len), -EFBIG, "max %zu", max);
+        cr_assert_null(b);
+        cr_assert_eq(len, 0);
+    }
+}
+
+Test(read_file, embedded_nul_is_malformed)
+{
+    static const char mid[] = "0-1\0zz\n", end[] = "7\n\0";
+    char *b = (char *)1;
+
+    put("mid", mid, sizeof(mid) - 1);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "mid", 100, &b, NULL), -EINVAL);
+    cr_assert_null(b);
+    put("end", end, sizeof(end) - 1);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "end", 100, &b, NULL), -EINVAL);
+    cr_assert_null(b);
+}
+
+Test(read_file, errors_of_the_open_and_the_read)
+{
+    char *b = (char *)1;
+
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "missing", 100, &b, NULL), -ENOENT);
+    cr_assert_null(b);
+    cr_assert_eq(mkdirat(dirfd_, "sub", 0755), 0);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "sub", 100, &b, NULL), -EISDIR);
+    cr_assert_null(b);
+}
+
+Test(read_file, fifo_reads_empty_instead_of_hanging, .timeout = 10)
+{
+    char *b;
+    size_t len = 99;
+
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "fifo", 100, &b, &len), 0);
+    cr_assert_eq(len, 0);
+    free(b);
+}
+
+Test(read_file, proc_from_the_current_directory)
+{
+    char *b;
+    size_t len;
+
+    cr_assert_eq(pmn_prim_read_file_at(AT_FDCWD, "/proc/self/status", 1 << 20, &b, &len), 0);
+    cr_assert_not_null(strstr(b, "\nMems_allowed_list:"));
+    cr_assert_eq(strlen(b), len);
+    free(b);
+}
+
+/* ---- the other *_at primitives ---- */
+
+TestSuite(files, .init = scratch, .fini = scratch_done);
+
+Test(files, open_dir)
+{
+    int fd = -1;
+
+    put("plain", "x", 1);
+    cr_assert_eq(pmn_prim_open_dir("/nonexistent-pmn-dir", &fd), -ENOENT);
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(pmn_prim_open_dir("/dev/null", &fd), -ENOTDIR);
+    cr_assert_eq(fd, -1);
+}
+
+Test(files, readlink_and_exists)
+{
+    char *t = (char *)1;
+
+    put("target", "x", 1);
+    cr_assert_eq(symlinkat("../somewhere/target", dirfd_, "link"), 0);
+    cr_assert_eq(pmn_prim_readlink_at(dirfd_, "link", &t), 0);
+    cr_assert_str_eq(t, "../somewhere/target");
+    free(t);
+    cr_assert_eq(pmn_prim_readlink_at(dirfd_, "target", &t), -EINVAL);
+    cr_assert_null(t);
+    cr_assert_eq(pmn_prim_readlink_at(dirfd_, "missing", &t), -ENOENT);
+    cr_assert(pmn_prim_exists_at(dirfd_, "target"));
+    cr_assert_not(pmn_prim_exists_at(dirfd_, "missing"));
+    cr_assert_not(pmn_prim_exists_at(dirfd_, "link"), "a dangling link does not exist");
+}
+
+struct seen {
+    char names[8][32];
+    int n, stop_at;
+};
+
+static int see(const char *name, void *arg)
+{
+    struct seen *s = arg;
+
+    if (s->n < 8)
+        snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+    s->n++;
+    return s->n == s->stop_at ? -1234 : 0;
+}
+
+static bool saw(const struct seen *s, const char *name)
+{
+    for (int i = 0; i < s->n && i < 8; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+Test(files, list_dir)
+{
+    struct seen s = {.stop_at = -1};
+
+    put("node0", "", 0);
+    put("node1", "", 0);
+    put(".hidden", "", 0);
+    cr_assert_eq(mkdirat(dirfd_, "sub", 0755), 0);
+    cr_assert_eq(pmn_prim_list_dir_at(dirfd_, ".", see, &s), 0);
+    cr_assert_eq(s.n, 4, "every entry but . and .. (%d)", s.n);
+    cr_assert(saw(&s, "node0") && saw(&s, "node1") && saw(&s, ".hidden") && saw(&s, "sub"));
+    cr_assert_not(saw(&s, ".") || saw(&s, ".."));
+
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 2;
+    cr_assert_eq(pmn_prim_list_dir_at(dirfd_, ".", see, &s), -1234, "the callback's answer");
+    cr_assert_eq(s.n, 2, "stops at the first non-zero answer");
+
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(pmn_prim_list_dir_at(dirfd_, "missing", see, &s), -ENOENT);
+    cr_assert_eq(pmn_prim_list_dir_at(dirfd_, "node0", see, &s), -ENOTDIR);
+    cr_assert_eq(s.n, 0);
+}
+
+Test(files, open_device_takes_character_devices_only)
+{
+    int fd = -1;
+
+    cr_assert_eq(pmn_prim_open_device("/dev/null", &fd), 0);
+    cr_assert_geq(fd, 0);
+    cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    cr_assert_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+    close(fd);
+
+    /* A regular file called dax0.0 would be page-cache memory. */
+    char path[128];
+    put("dax0.0", "data", 4);
+    snprintf(path, sizeof(path), "%s/dax0.0", dir);
+    fd = -1;
+    cr_assert_eq(pmn_prim_open_device(path, &fd), -ENODEV);
+    cr_assert_eq(fd, -1);
+    snprintf(path, sizeof(path), "%s/dax9.9", dir);
+    cr_assert_eq(pmn_prim_open_device(path, &fd), -ENOENT);
+    cr_assert_eq(pmn_prim_open_device(dir, &fd), -EISDIR);
+    cr_assert_eq(fd, -1);
+}
+
+Test(files, create_file_truncates_or_appends)
+{
+    char path[128], *b;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/stats.json", dir);
+    cr_assert_eq(pmn_prim_create_file(path, false, &fd), 0);
+    cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    cr_assert_eq(write(fd, "first\n", 6), 6);
+    close(fd);
+    cr_assert_eq(pmn_prim_create_file(path, true, &fd), 0);
+    cr_assert_eq(write(fd, "second\n", 7), 7);
+    close(fd);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "stats.json", 100, &b, NULL), 0);
+    cr_assert_str_eq(b, "first\nsecond\n");
+    free(b);
+    cr_assert_eq(pmn_prim_create_file(path, false, &fd), 0);
+    cr_assert_eq(write(fd, "third\n", 6), 6);
+    close(fd);
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "stats.json", 100, &b, NULL), 0);
+    cr_assert_str_eq(b, "third\n");
+    free(b);
+    snprintf(path, sizeof(path), "%s/no/such/dir", dir);
+    cr_assert_eq(pmn_prim_create_file(path, false, &fd), -ENOENT);
+}
+
+/* ---- move_pages and mprotect ---- */
+
+static char *page_map(size_t n)
+{
+    char *p = mmap(NULL, n * pmn_prim_page_size(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    cr_assert_neq(p, MAP_FAILED);
+    return p;
+}
+
+Test(memory, move_pages)
+{
+    size_t ps = pmn_prim_page_size();
+    char *p = page_map(2);
+    void *pages[2] = {p, p + ps};
+    int nodes[2] = {0, 0}, status[2] = {-77, -77}, cur = -1;
+
+    p[0] = 1; /* page 1 is never touched */
+    cr_assert_eq(pmn_prim_query_nodes(pages, 1, &cur), 0);
+    if (cur < 0)
+        cr_skip_test("move_pages cannot see our own page here (%d)", cur);
+    nodes[0] = nodes[1] = cur;
+    cr_assert_eq(pmn_prim_move_pages(pages, 2, nodes, status), 0);
+    cr_assert_eq(status[0], cur, "moved to where it is: status is the node");
+    cr_assert_eq(status[1], -ENOENT, "not present");
+    /* nodes NULL is a query */
+    status[0] = status[1] = -77;
+    cr_assert_eq(pmn_prim_move_pages(pages, 2, NULL, status), 0);
+    cr_assert_eq(status[0], cur);
+    cr_assert_eq(status[1], -ENOENT);
+    /* a node that does not exist is the call's error */
+    nodes[0] = nodes[1] = 1 << 20;
+    cr_assert_lt(pmn_prim_move_pages(pages, 2, nodes, status), 0);
+    munmap(p, 2 * ps);
+}
+
+Test(memory, write_protect)
+{
+    size_t ps = pmn_prim_page_size();
+    char *p = page_map(1);
+    int status;
+    pid_t pid;
+
+    p[0] = 'a';
+    cr_assert_eq(pmn_prim_write_protect(p + 1, ps, true), -EINVAL, "misaligned");
+    cr_assert_eq(pmn_prim_write_protect(p, ps, true), 0);
+    cr_assert_eq(((volatile char *)p)[0], 'a', "reads still work");
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        ((volatile char *)p)[0] = 'b';
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "the write must fault");
+    cr_assert_eq(pmn_prim_write_protect(p, ps, false), 0);
+    ((volatile char *)p)[0] = 'c';
+    cr_assert_eq(p[0], 'c');
+    munmap(p, ps);
+}
+
+/* ---- userfaultfd ---- */
+
+#define WANT (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE)
+
+static int uffd_or_skip(void)
+{
+    bool user_only = true;
+    int fd = -1, err = pmn_prim_uffd_open(WANT, &fd, &user_only);
+
+    if (err)
+        cr_skip_test("no userfaultfd with write-protect faults here: %s", strerror(-err));
+    cr_assert_geq(fd, 0);
+    cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    cr_log_info("userfaultfd: %s", user_only ? "user-mode faults only" : "user and kernel faults");
+    return fd;
+}
+
+static void *writer(void *arg)
+{
+    ((volatile char *)arg)[0] = 'w'; /* waits until the protection is lifted */
+    return NULL;
+}
+
+/* Discarding or unmapping registered memory waits until its event is read,
+ * so another thread does it. */
+static size_t gone_len;
+
+static void *discarder(void *arg)
+{
+    return (void *)(intptr_t)madvise(arg, gone_len, MADV_DONTNEED);
+}
+
+static void *unmapper(void *arg)
+{
+    return (void *)(intptr_t)munmap(arg, gone_len);
+}
+
+/* Wait for and read exactly one event. */
+static struct pmn_prim_uffd_event one_event(int fd)
+{
+    struct pmn_prim_uffd_event ev[4];
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    size_t n = 99;
+
+    cr_assert_eq(poll(&pfd, 1, 5000), 1, "no event within 5 s");
+    cr_assert_eq(pmn_prim_uffd_read(fd, ev, 4, &n), 0);
+    cr_assert_eq(n, 1);
+    return ev[0];
+}
+
+Test(uffd, write_fault_then_unmap, .timeout = 30)
+{
+    size_t ps = pmn_prim_page_size();
+    int fd = uffd_or_skip();
+    char *p = page_map(4);
+    struct pmn_prim_uffd_event ev;
+    pthread_t th;
+    size_t n = 99;
+
+    madvise(p, 4 * ps, MADV_NOHUGEPAGE);
+    memset(p, 'a', 4 * ps);
+    cr_assert_eq(pmn_prim_uffd_register_wp(fd, (uintptr_t)p + 1, ps), -EINVAL, "misaligned");
+    cr_assert_eq(pmn_prim_uffd_register_wp(fd, (uintptr_t)p, 4 * ps), 0);
+    cr_assert_eq(pmn_prim_uffd_writeprotect(fd, (uintptr_t)p, 4 * ps, true), 0);
+    cr_assert_eq(pmn_prim_uffd_read(fd, &ev, 1, &n), -EAGAIN, "nothing pending yet");
+    cr_assert_eq(n, 0);
+    cr_assert_eq(pmn_prim_uffd_read(fd, &ev, 0, &n), 0, "room for none reads none");
+    cr_assert_eq(n, 0);
+
+    cr_assert_eq(pthread_create(&th, NULL, writer, p + 2 * ps + 5), 0);
+    ev = one_event(fd);
+    cr_assert_eq(ev.kind, PMN_PRIM_UFFD_EV_WRITE);
+    cr_assert_eq(ev.addr & ~(uintptr_t)(ps - 1), (uintptr_t)p + 2 * ps, "the faulting page");
+    cr_assert_eq(p[2 * ps + 5], 'a', "the write waits");
+    cr_assert_eq(pmn_prim_uffd_writeprotect(fd, (uintptr_t)p + 2 * ps, ps, false), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(p[2 * ps + 5], 'w', "lifting the protection let the write land");
+
+    /* discarding and unmapping registered memory are events */
+    void *rc = (void *)1;
+    gone_len = ps;
+    cr_assert_eq(pthread_create(&th, NULL, discarder, p), 0);
+    ev = one_event(fd);
+    cr_assert_eq(pthread_join(th, &rc), 0);
+    cr_assert_null(rc, "madvise failed");
+    cr_assert_eq(ev.kind, PMN_PRIM_UFFD_EV_GONE);
+    cr_assert_eq(ev.addr, (uintptr_t)p);
+    cr_assert_eq(ev.end, (uintptr_t)p + ps);
+    cr_assert_eq(pthread_create(&th, NULL, unmapper, p + 3 * ps), 0);
+    ev = one_event(fd);
+    cr_assert_eq(pthread_join(th, &rc), 0);
+    cr_assert_null(rc, "munmap failed");
+    cr_assert_eq(ev.kind, PMN_PRIM_UFFD_EV_GONE);
+    cr_assert_eq(ev.addr, (uintptr_t)p + 3 * ps);
+    cr_assert_eq(ev.end, (uintptr_t)p + 4 * ps);
+    /* unregistered memory goes quietly */
+    cr_assert_eq(pmn_prim_uffd_unregister(fd, (uintptr_t)p, 3 * ps), 0);
+    cr_assert_eq(munmap(p, 3 * ps), 0);
+    close(fd);
+}
+
+Test(uffd, unregistered_pages_write_freely, .timeout = 30)
+{
+    size_t ps = pmn_prim_page_size();
+    int fd = uffd_or_skip();
+    char *p = page_map(2);
+
+    madvise(p, 2 * ps, MADV_NOHUGEPAGE);
+    memset(p, 'a', 2 * ps);
+    cr_assert_eq(pmn_prim_uffd_register_wp(fd, (uintptr_t)p, 2 * ps), 0);
+    cr_assert_eq(pmn_prim_uffd_writeprotect(fd, (uintptr_t)p, 2 * ps, true), 0);
+    cr_assert_eq(pmn_prim_uffd_unregister(fd, (uintptr_t)p, 2 * ps), 0);
+    ((volatile char *)p)[ps] = 'b'; /* would wait forever if still protected */
+    cr_assert_eq(p[ps], 'b');
+    cr_assert_eq(pmn_prim_uffd_writeprotect(fd, (uintptr_t)p, ps, true), -ENOENT,
+                 "no longer registered");
+    munmap(p, 2 * ps);
+    close(fd);
+}
