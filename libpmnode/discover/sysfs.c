@@ -1,26 +1,28 @@
 /*
  * sysfs.c - the only code that reads the machine description.
  *
- * Every path is opened relative to the context's root directory fd with
- * openat(), never as an absolute path, so a captured tree under any
- * directory reads exactly like the live /sys of the machine it came from
- * (the approach hwloc takes with HWLOC_FSROOT).  Relative symlinks inside
- * the tree resolve inside it, as they do in real sysfs.
+ * Every path is opened relative to the context's root directory fd, never
+ * as an absolute path, so a captured tree under any directory reads
+ * exactly like the live /sys of the machine it came from (the approach
+ * hwloc takes with HWLOC_FSROOT).  Relative symlinks inside the tree
+ * resolve inside it, as they do in real sysfs.  The opening and reading
+ * itself is the OS layer's (os/prim.h: pmn_prim_open_dir,
+ * pmn_prim_read_file_at, ..._at): this file decides which paths, how
+ * much, and what the text means.
  *
- * Reads are bounded (PMN__ATTR_MAX), keep errno before close(), and leave
- * interpretation to the strict parsers in parse.c: a missing attribute is
- * -ENOENT, which callers turn into "unknown", never into zero.
+ * Reads are bounded (PMN__ATTR_MAX), refuse text with a NUL inside, and
+ * leave interpretation to the strict parsers in parse.c: a missing
+ * attribute is -ENOENT, which callers turn into "unknown", never into
+ * zero.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "discover/discover.h"
+#include "os/prim.h"
 
 /* Paths given to us look absolute ("/sys/...") or relative ("sys/...");
  * both mean "under the root". */
@@ -34,21 +36,15 @@ static const char *rel(const char *path)
 int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
 {
     char resolved[PATH_MAX];
-    struct stat st;
     int fd, err;
 
     fs->rootfd = -1;
     fs->root = NULL;
     if (root == NULL || *root == '\0')
         root = "/";
-    fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        err = -errno;
-        close(fd);
+    err = pmn_prim_open_dir(root, &fd);
+    if (err)
         return err;
-    }
     /* Keep the caller's spelling for messages, but recognise every
      * spelling of "/" (//, /., a symlink to /) as this machine. */
     if (realpath(root, resolved) != NULL && strcmp(resolved, "/") == 0) {
@@ -78,62 +74,7 @@ void pmn__sysfs_close(struct pmn__sysfs *fs)
 
 int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len)
 {
-    size_t cap = 4096, used = 0;
-    char *b, *nb;
-    ssize_t r;
-    int fd, err;
-
-    *buf = NULL;
-    if (len)
-        *len = 0;
-    fd = openat(fs->rootfd, rel(path), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    b = malloc(cap + 1);
-    if (b == NULL) {
-        close(fd);
-        return -ENOMEM;
-    }
-    for (;;) {
-        if (used == cap) {
-            if (cap >= PMN__ATTR_MAX) {
-                free(b);
-                close(fd);
-                return -EFBIG;
-            }
-            cap *= 2;
-            nb = realloc(b, cap + 1);
-            if (nb == NULL) {
-                free(b);
-                close(fd);
-                return -ENOMEM;
-            }
-            b = nb;
-        }
-        r = read(fd, b + used, cap - used);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            free(b);
-            close(fd);
-            return err;
-        }
-        if (r == 0)
-            break;
-        used += (size_t)r;
-    }
-    close(fd);
-    b[used] = '\0';
-    /* An embedded NUL is not text: refuse rather than silently truncate. */
-    if (memchr(b, '\0', used) != NULL) {
-        free(b);
-        return -EINVAL;
-    }
-    *buf = b;
-    if (len)
-        *len = used;
-    return 0;
+    return pmn_prim_read_file_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
 }
 
 int pmn__sysfs_read_u64(const struct pmn__sysfs *fs, const char *path, int base, uint64_t *out)
@@ -204,21 +145,12 @@ int pmn__sysfs_read_str(const struct pmn__sysfs *fs, const char *path, char **ou
 
 int pmn__sysfs_readlink(const struct pmn__sysfs *fs, const char *path, char **out)
 {
-    char buf[PATH_MAX];
-    ssize_t r;
-
-    *out = NULL;
-    r = readlinkat(fs->rootfd, rel(path), buf, sizeof(buf) - 1);
-    if (r < 0)
-        return -errno;
-    buf[r] = '\0';
-    *out = strdup(buf);
-    return *out ? 0 : -ENOMEM;
+    return pmn_prim_readlink_at(fs->rootfd, rel(path), out);
 }
 
 bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path)
 {
-    return faccessat(fs->rootfd, rel(path), F_OK, 0) == 0;
+    return pmn_prim_exists_at(fs->rootfd, rel(path));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -235,55 +167,51 @@ void pmn__strv_free(char **v, size_t n)
     free(v);
 }
 
+/* The names pmn__sysfs_list collects. */
+struct name_list {
+    const char *prefix;
+    size_t plen, cap, n;
+    char **v;
+};
+
+static int collect(const char *name, void *arg)
+{
+    struct name_list *l = arg;
+    char **nv;
+
+    if (name[0] == '.')
+        return 0;
+    if (l->plen && strncmp(name, l->prefix, l->plen) != 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL)
+            return -ENOMEM;
+        l->v = nv;
+        l->cap = cap;
+    }
+    if ((l->v[l->n] = strdup(name)) == NULL)
+        return -ENOMEM;
+    l->n++;
+    return 0;
+}
+
 int pmn__sysfs_list(const struct pmn__sysfs *fs, const char *dir, const char *prefix,
                     char ***names, size_t *n)
 {
-    size_t cap = 0, cnt = 0, plen = prefix ? strlen(prefix) : 0;
-    char **v = NULL, **nv;
-    struct dirent *de;
-    DIR *d;
-    int fd, err = 0;
+    struct name_list l = {.prefix = prefix, .plen = prefix ? strlen(prefix) : 0};
+    int err;
 
     *names = NULL;
     *n = 0;
-    fd = openat(fs->rootfd, rel(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (d == NULL) {
-        err = -errno;
-        close(fd);
-        return err;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (plen && strncmp(de->d_name, prefix, plen) != 0)
-            continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL) {
-                err = -ENOMEM;
-                break;
-            }
-            v = nv;
-        }
-        v[cnt] = strdup(de->d_name);
-        if (v[cnt] == NULL) {
-            err = -ENOMEM;
-            break;
-        }
-        cnt++;
-    }
-    closedir(d);
+    err = pmn_prim_list_dir_at(fs->rootfd, rel(dir), collect, &l);
     if (err) {
-        pmn__strv_free(v, cnt);
+        pmn__strv_free(l.v, l.n);
         return err;
     }
-    if (cnt)
-        qsort(v, cnt, sizeof(*v), cmp_str);
-    *names = v;
-    *n = cnt;
+    if (l.n)
+        qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+    *names = l.v;
+    *n = l.n;
     return 0;
 }
