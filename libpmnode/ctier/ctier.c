@@ -5,7 +5,9 @@
  * capacity) -> register the range with the tier's userfaultfd in
  * write-protect mode -> write-protect it -> move_pages to the compressed
  * node.  Protection comes before the move, so no write can land on the
- * compressed node unnoticed; migration keeps the uffd-wp bit.
+ * compressed node unnoticed; migration keeps the uffd-wp bit.  Every
+ * kernel call (userfaultfd, mprotect, move_pages, mbind) is an OS-layer
+ * primitive (os/prim.h); this file holds the policy and the bookkeeping.
  *
  * A handler thread per tier reads write faults.  For each it moves exactly
  * the faulting page to the promote node, lifts the protection on that page
@@ -29,28 +31,19 @@
  * it.  The handler never touches user memory.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <lz4.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ctier/ctier.h"
 #include "os/prim.h"
 #include "discover/topology.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
 
 #define CHUNK 1024
 
@@ -127,57 +120,26 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
     return out ? (double)in / (double)out : 1.0;
 }
 
-/* ---- userfaultfd ---- */
-
-static int uffd_wp(int uffd, uintptr_t start, size_t len, bool protect)
-{
-    struct uffdio_writeprotect wp = {
-        .range = {.start = start, .len = len},
-        .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-    };
-
-    while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
+/* ---- write control ---- */
 
 /* Features: write-protect faults, and unmap/remove events so memory the
  * program unmaps or discards is forgotten rather than counted forever. */
-#define WANT_FEATURES \
-    (UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE)
+#define WANT_FEATURES (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE)
 
-/* Write-protect or release pages, whichever mechanism the tier uses. */
+/* Write-protect or release pages, whichever mechanism the tier uses.
+ * Both primitives are signal-safe: the SIGSEGV handler comes here. */
 static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
 {
     if (t->mprotect_mode)
-        return mprotect((void *)start, len, on ? PROT_READ : PROT_READ | PROT_WRITE) == 0 ? 0
-                                                                                          : -errno;
-    return uffd_wp(t->uffd, start, len, on);
+        return pmn_prim_write_protect((void *)start, len, on);
+    return pmn_prim_uffd_writeprotect(t->uffd, start, len, on);
 }
 
+/* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
+ * = 1): a read() into demoted memory then promotes instead of EFAULT. */
 static int uffd_open(int *out, bool *user_only)
 {
-    struct uffdio_api api = {.api = UFFD_API, .features = WANT_FEATURES};
-    int fd;
-
-    /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
-     * = 1): a read() into demoted memory then promotes instead of EFAULT. */
-    *user_only = false;
-    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-        *user_only = true;
-    }
-    if (fd < 0)
-        return PMN_E_NO_WRITE_CONTROL;
-    if (ioctl(fd, UFFDIO_API, &api) != 0 || (api.features & WANT_FEATURES) != WANT_FEATURES) {
-        close(fd);
-        return PMN_E_NO_WRITE_CONTROL;
-    }
-    *out = fd;
-    return 0;
+    return pmn_prim_uffd_open(WANT_FEATURES, out, user_only) == 0 ? 0 : PMN_E_NO_WRITE_CONTROL;
 }
 
 /* ---- the range index: lock held for all of these ---- */
@@ -290,11 +252,12 @@ static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
 
 static int move_one(void *page, int node)
 {
-    int status = -1;
+    int status = -EAGAIN, err;
 
     for (int tries = 0; tries < 4; tries++) {
-        if (syscall(SYS_move_pages, 0, 1UL, &page, &node, &status, 0) != 0 && errno != ENOENT)
-            return -errno;
+        status = -EAGAIN; /* what the kernel leaves when the migration failed */
+        if ((err = pmn_prim_move_pages(&page, 1, &node, &status)) != 0)
+            return err;
         if (status == node || status == -ENOENT)
             return 0;
         if (status != -EBUSY && status != -EAGAIN)
@@ -326,9 +289,9 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
         return;
     /* A huge page moves whole: if one other demoted page of the block is
      * still on the tier, nothing else came along and one query is enough. */
-    if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, status, 0) == 0 && status[0] == t->node)
+    if (pmn_prim_query_nodes(pages, 1, status) == 0 && status[0] == t->node)
         return;
-    if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) != 0)
+    if (pmn_prim_query_nodes(pages, n, status) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
         if (status[i] >= 0 && status[i] != t->node) {
@@ -469,11 +432,12 @@ static int registry_add(struct pmn_ctier *t)
 static void *handler_main(void *arg)
 {
     struct pmn_ctier *t = arg;
-    struct uffd_msg msg[16];
+    struct pmn_prim_uffd_event ev[16];
 
     for (;;) {
         struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
-        ssize_t n;
+        size_t n;
+        int err;
 
         if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR)
@@ -485,21 +449,20 @@ static void *handler_main(void *arg)
         /* munmap() returns once its event is read, before it is applied:
          * a demotion racing with it waits on this flag (see below). */
         atomic_store(&t->in_event, 1);
-        n = read(t->uffd, msg, sizeof(msg));
-        if (n < 0) {
+        err = pmn_prim_uffd_read(t->uffd, ev, sizeof(ev) / sizeof(ev[0]), &n);
+        if (err) {
             atomic_store(&t->in_event, 0);
-            if (errno == EAGAIN || errno == EINTR)
+            if (err == -EAGAIN || err == -EINTR)
                 continue;
             break;
         }
-        for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
-            if (msg[i].event == UFFD_EVENT_UNMAP || msg[i].event == UFFD_EVENT_REMOVE) {
+        for (size_t i = 0; i < n; i++) {
+            if (ev[i].kind == PMN_PRIM_UFFD_EV_GONE) {
                 pthread_mutex_lock(&t->lock);
-                forget(t, (uintptr_t)msg[i].arg.remove.start, (uintptr_t)msg[i].arg.remove.end);
+                forget(t, ev[i].addr, ev[i].end);
                 pthread_mutex_unlock(&t->lock);
-            } else if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
-                       (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
-                handle_write(t, (uintptr_t)msg[i].arg.pagefault.address);
+            } else if (ev[i].kind == PMN_PRIM_UFFD_EV_WRITE) {
+                handle_write(t, ev[i].addr);
             }
         }
         atomic_store(&t->in_event, 0);
@@ -616,10 +579,9 @@ void pmn_ctier_close(struct pmn_ctier *t)
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nr; i++) {
         struct crange *r = t->rv[i];
-        struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
         protect(t, r->start, r->npages * t->page, false);
         if (!t->mprotect_mode)
-            ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+            pmn_prim_uffd_unregister(t->uffd, r->start, r->npages * t->page);
     }
     pthread_mutex_unlock(&t->lock);
     if (t->slot >= 0)
@@ -745,7 +707,7 @@ static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
             pages[n++] = (void *)lo;
         if (e == 1 && hi > start + len)
             pages[n++] = (void *)(hi - t->page);
-        if (n && syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) == 0) {
+        if (n && pmn_prim_query_nodes(pages, n, status) == 0) {
             for (size_t i = 0; i < n; i++) {
                 struct crange *o = find_range(t, (uintptr_t)pages[i]);
                 bool demoted_there =
@@ -771,7 +733,6 @@ static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t
 int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 {
     uintptr_t start = (uintptr_t)addr;
-    struct uffdio_register reg;
     struct crange *r;
     void **pages;
     int *nodes, *status, err;
@@ -819,13 +780,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     }
 
     /* Protect first, then move: no write reaches the tier unnoticed. */
-    memset(&reg, 0, sizeof(reg));
-    reg.range.start = start;
-    reg.range.len = len;
-    reg.mode = UFFDIO_REGISTER_MODE_WP;
-    if (!t->mprotect_mode && ioctl(t->uffd, UFFDIO_REGISTER, &reg) != 0) {
-        err = errno == EINVAL ? -EINVAL : -errno; /* not anonymous private memory */
-        log_split_failure(t, start, len, err);
+    if (!t->mprotect_mode && (err = pmn_prim_uffd_register_wp(t->uffd, start, len)) != 0) {
+        log_split_failure(t, start, len, err); /* -EINVAL: not anonymous private memory */
         goto out;
     }
     err = protect(t, start, len, true);
@@ -850,11 +806,13 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         }
         for (int tries = 0; tries < 3; tries++) {
             size_t busy = 0;
-            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
-                errno != ENOENT && errno != EBUSY) {
-                err = -errno;
+            for (size_t i = 0; i < n; i++)
+                status[i] = -EAGAIN; /* unless move_pages says otherwise */
+            err = pmn_prim_move_pages(pages, n, nodes, status);
+            if (err == -EBUSY)
+                err = 0;
+            if (err)
                 break;
-            }
             for (size_t i = 0; i < n; i++)
                 busy += status[i] == -EBUSY || status[i] == -EAGAIN;
             if (busy == 0)
@@ -884,7 +842,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         protect(t, start, len, false);
     unregister:
         if (!t->mprotect_mode)
-            ioctl(t->uffd, UFFDIO_UNREGISTER, &reg.range);
+            pmn_prim_uffd_unregister(t->uffd, start, len);
         log_split_failure(t, start, len, err);
         goto out;
     }
@@ -939,9 +897,9 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
                 }
             if (n == 0)
                 break;
-            if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, 0) < 0 &&
-                errno != ENOENT && !err)
-                err = -errno;
+            int merr = pmn_prim_move_pages(pages, n, nodes, status);
+            if (merr && !err)
+                err = merr;
             for (size_t k = 0; k < n; k++) {
                 uintptr_t at = (uintptr_t)pages[k];
                 if (status[k] == node || status[k] == -ENOENT) {
@@ -965,9 +923,8 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
         }
         if (r->ndemoted == 0) { /* the whole range is back: forget it */
             pmn_prim_bind((void *)r->start, r->npages * t->page, node);
-            struct uffdio_range ur = {.start = r->start, .len = r->npages * t->page};
             if (!t->mprotect_mode)
-                ioctl(t->uffd, UFFDIO_UNREGISTER, &ur);
+                pmn_prim_uffd_unregister(t->uffd, r->start, r->npages * t->page);
             index_drop(t, i);
             continue;
         }
