@@ -9,13 +9,15 @@
  * so we map the whole device once per context and hand out extents that
  * are multiples of that alignment.  Every backing on the same device in a
  * context shares the mapping (the registry lives in the context, guarded by
- * its dax lock); the mapping goes away with the last backing.
+ * its dax lock); the mapping goes away with the last backing.  The path
+ * must name the character device itself: pmn_prim_open_device refuses
+ * anything else with -ENODEV (a regular file of the same name would be
+ * page-cache memory).
  *
  * move_pages cannot see device pages, so a dax region's placement is the
  * device's node by construction and is not re-verified page by page.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,11 +87,9 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     m->used = calloc(m->nunits, 1);
     if (m->used == NULL)
         goto fail;
-    m->fd = open(path, O_RDWR | O_CLOEXEC);
-    if (m->fd < 0) {
-        err = -errno;
+    err = pmn_prim_open_device(path, &m->fd);
+    if (err)
         goto fail;
-    }
     err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, &m->base);
     if (err) {
         close(m->fd);
