@@ -359,7 +359,10 @@ static void handle_write(struct pmn_ctier *t, uintptr_t addr)
  * the fallback keeps a small process-wide registry of tiers (the one piece
  * of global state here, written only by open and close).  The handler runs
  * in the faulting thread: the fault is synchronous, and library code never
- * writes user memory while holding a tier's lock, so taking it is safe. */
+ * writes user memory while holding a tier's lock, so taking it is safe.
+ * The OS calls it makes are signal-safe primitives (os/prim.h) that set
+ * errno like any system call, so it gives the interrupted code its errno
+ * back. */
 #define MAX_MPROTECT_TIERS 64
 static struct pmn_ctier *_Atomic registry[MAX_MPROTECT_TIERS];
 static struct sigaction previous_segv;
@@ -381,16 +384,19 @@ static void handle_write(struct pmn_ctier *t, uintptr_t addr);
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
     uintptr_t a = (uintptr_t)si->si_addr;
+    int saved_errno = errno; /* the interrupted code's; the primitives set errno */
 
     if (si->si_code == SEGV_ACCERR) {
         for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
             struct pmn_ctier *t = atomic_load(&registry[i]);
             if (t != NULL && tier_owns(t, a)) {
                 handle_write(t, a);
+                errno = saved_errno;
                 return; /* the write is retried and now succeeds */
             }
         }
     }
+    errno = saved_errno;
     /* Not ours: behave as if we were never here. */
     if (previous_segv.sa_flags & SA_SIGINFO) {
         previous_segv.sa_sigaction(sig, si, uc);
