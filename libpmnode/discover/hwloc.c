@@ -16,10 +16,10 @@
  * with the caller's threads) or loading hwloc in a forked child of a
  * possibly multithreaded caller, where only async-signal-safe calls are
  * allowed; hwloc also opens files blocking, so a FIFO in the tree hangs
- * it.  Nor does it exec a helper: for a tree, hwloc adds no fact of its
- * own.  Its Linux backend (2.9, Debian 12) derives node subtypes from two
- * places in the tree, and this file reads those same two places through
- * sysfs.c (relative to the root, non-blocking, bounded):
+ * it.  Nor does it exec a helper to run hwloc: what hwloc's Linux backend
+ * (2.9, Debian 12) reads to name a node comes from two places in the tree,
+ * and this file reads those same two places through sysfs.c (relative to
+ * the root, non-blocking, bounded):
  *
  *   "GPUMemory"   the node NVIDIA's driver names in
  *                 proc/driver/nvidia/gpus/BUS/numa_status (topology.c
@@ -34,13 +34,16 @@
  * What hwloc guesses rather than reads is left out for such roots: 2.9
  * renames a kmem SPM tier "HBM" (and the other nodes "DRAM") when HMAT
  * bandwidth says it is more than twice as fast, and names Xeon Phi (KNL)
- * MCDRAM from the CPU model.  Neither changes a kind the merge decides:
- * a node with a dax device takes its kind from the device before any
- * subtype, nodes with CPUs are dram, and CPU-less HBM is found by the
- * merge's own HMAT rule; a captured KNL tree's MCDRAM node reads
- * "unknown".  The same sysfs reading serves "/" when the caller's
- * environment points hwloc elsewhere (HWLOC_FSROOT, HWLOC_XMLFILE,
- * HWLOC_SYNTHETIC), where hwloc in-process would describe another machine.
+ * MCDRAM from the CPU model.  The merge has rules of its own for those
+ * cases and rarely needs the guess: a node made from an hmem, nd or CXL dax
+ * device takes its kind from the device before any subtype, a node with
+ * CPUs is dram, a CPU-less node with twice the DRAM bandwidth in HMAT is
+ * hbm.  What differs is a captured KNL tree's MCDRAM node ("unknown", not
+ * "hbm") and CPU-less nodes hwloc would have called DRAM beside such an
+ * HBM tier (dram only if a memory tier says so).  The same sysfs reading
+ * serves "/" when the caller's environment points hwloc elsewhere
+ * (HWLOC_FSROOT, HWLOC_XMLFILE, HWLOC_SYNTHETIC), where hwloc in-process
+ * would describe another machine.
  *
  * A failure of hwloc is never fatal: the caller records a problem and the
  * kinds come from sysfs alone.
