@@ -83,7 +83,8 @@ PMN_API const char *pmn_version(void);
     X(TIER_FULL, 19, "the compressed tier would overfill")                                 \
     X(INCOMPRESSIBLE, 20, "the data does not compress well enough for the compressed tier") \
     X(NO_WRITE_CONTROL, 21, "no write-protection mechanism (userfaultfd write-protect) here") \
-    X(NOT_COMPRESSED, 22, "node is not a compressed node")
+    X(NOT_COMPRESSED, 22, "node is not a compressed node")                                 \
+    X(NO_CTIER, 23, "this libpmnode was built without the compressed tier (-Dctier=false)")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),

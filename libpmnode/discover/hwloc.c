@@ -1,51 +1,125 @@
 /*
- * hwloc.c - hwloc's view of the same root, for node subtypes.
+ * hwloc.c - each node's hwloc subtype: from hwloc on "/", from the same
+ * sysfs facts hwloc reads everywhere else.
  *
- * hwloc knows memory technologies we do not probe ourselves (MCDRAM on
- * KNL, HBM guessed from HMAT, GPUMemory on POWER and Grace), so its
- * NUMA-node subtype is one of the signals the merge weighs.  It must look
- * at the same root as the rest of discovery.  hwloc 2 takes a file-system
- * root only from the HWLOC_FSROOT environment variable, and changing our
- * own environment would be global mutable state that races with other
- * threads; so for any root other than "/" (or when the caller's
- * environment already points hwloc elsewhere) hwloc runs in a short-lived
- * child process whose environment we own, and sends back one line per
- * node: "<os index> <subtype>".  On "/" it runs in-process.
+ * hwloc names a NUMA node's memory technology ("GPUMemory", "SPM", "NVM",
+ * and by guesswork "HBM", "DRAM", "MCDRAM"); the merge in topology.c weighs
+ * that subtype below the facts discovery reads itself, and
+ * pmn_node_hwloc_subtype() reports it.
  *
- * A failure here is never fatal: the caller records a problem and the
+ * On this machine's own root ("/"), with the caller's environment leaving
+ * hwloc on it too, hwloc runs in-process, as any library would call it.
+ *
+ * Any other root (a captured tree, `pmnode list --root DIR`) never loads
+ * hwloc: hwloc 2 takes a file-system root only from HWLOC_FSROOT, and
+ * setting it means changing the process environment (global state racing
+ * with the caller's threads) or loading hwloc in a forked child of a
+ * possibly multithreaded caller, where only async-signal-safe calls are
+ * allowed; hwloc also opens files blocking, so a FIFO in the tree hangs
+ * it.  Nor does it exec a helper to run hwloc: what hwloc's Linux backend
+ * (2.9, Debian 12) reads to name a node comes from two places in the tree,
+ * and this file reads those same two places through sysfs.c (relative to
+ * the root, non-blocking, bounded):
+ *
+ *   "GPUMemory"   the node NVIDIA's driver names in
+ *                 proc/driver/nvidia/gpus/BUS/numa_status (topology.c
+ *                 reads it into gpu_signal);
+ *   "NVM", "SPM"  the target_node of a dax device that hwloc finds bound
+ *                 to kmem (sys/bus/dax/drivers/kmem/NAME exists): "NVM"
+ *                 when the device's sys/bus/dax/devices link runs through
+ *                 an nd bus ("ndbus"), "SPM" otherwise; the first device
+ *                 by name names its node, and "GPUMemory" is never
+ *                 overwritten.
+ *
+ * What hwloc guesses rather than reads is left out for such roots: 2.9
+ * renames a kmem SPM tier "HBM" (and the other nodes "DRAM") when HMAT
+ * bandwidth says it is more than twice as fast, and names Xeon Phi (KNL)
+ * MCDRAM from the CPU model.  The merge has rules of its own for those
+ * cases and rarely needs the guess: a node made from an hmem, nd or CXL dax
+ * device takes its kind from the device before any subtype, a node with
+ * CPUs is dram, a CPU-less node with twice the DRAM bandwidth in HMAT is
+ * hbm.  What differs is a captured KNL tree's MCDRAM node ("unknown", not
+ * "hbm") and CPU-less nodes hwloc would have called DRAM beside such an
+ * HBM tier (dram only if a memory tier says so).  The same sysfs reading
+ * serves "/" when the caller's environment points hwloc elsewhere
+ * (HWLOC_FSROOT, HWLOC_XMLFILE, HWLOC_SYNTHETIC), where hwloc in-process
+ * would describe another machine.
+ *
+ * A failure of hwloc is never fatal: the caller records a problem and the
  * kinds come from sysfs alone.
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "discover/topology.h"
+
+#define DAX_DIR "sys/bus/dax/devices"
+#define KMEM_DIR "sys/bus/dax/drivers/kmem"
+
+/* First subtype wins, as in hwloc (which never overwrites one). */
+static int set_subtype(struct pmn_node *n, const char *subtype)
+{
+    if (n == NULL || n->hwloc_subtype != NULL)
+        return 0;
+    n->hwloc_subtype = strdup(subtype);
+    return n->hwloc_subtype ? 0 : -ENOMEM;
+}
+
+/* The subtypes hwloc's Linux backend reads from the tree, read here. */
+static int subtypes_from_sysfs(struct pmn_ctx *ctx)
+{
+    char path[256], *link;
+    int err;
+
+    for (size_t i = 0; i < ctx->nnodes; i++)
+        if (ctx->nodes[i].gpu_signal && (err = set_subtype(&ctx->nodes[i], "GPUMemory")) != 0)
+            return err;
+    for (size_t i = 0; i < ctx->ndax; i++) {
+        const struct pmn_dax *d = &ctx->dax[i];
+        struct pmn_node *n = d->target_node >= 0 ? pmn__node_find(ctx, d->target_node) : NULL;
+
+        if (n == NULL || n->hwloc_subtype != NULL)
+            continue;
+        snprintf(path, sizeof(path), KMEM_DIR "/%s", d->name);
+        if (!pmn__sysfs_exists(&ctx->fs, path))
+            continue;
+        snprintf(path, sizeof(path), DAX_DIR "/%s", d->name);
+        if (pmn__sysfs_readlink(&ctx->fs, path, &link) != 0)
+            continue; /* not a link: hwloc cannot tell what memory it is */
+        err = set_subtype(n, strstr(link, "ndbus") ? "NVM" : "SPM");
+        free(link);
+        if (err)
+            return err;
+    }
+    return 0;
+}
 
 #ifdef PMN_LITE
 /* The preload shim's copy: no hwloc in every program it runs (contexts
- * there are created with PMN_CTX_NO_HWLOC anyway). */
+ * there are created with PMN_CTX_NO_HWLOC anyway); other roots need none. */
 int pmn__hwloc_probe(struct pmn_ctx *ctx)
 {
-    (void)ctx;
-    return PMN_E_HWLOC;
+    return ctx->local ? PMN_E_HWLOC : subtypes_from_sysfs(ctx);
 }
 #else
-#include <errno.h>
-#include <fcntl.h>
 #include <hwloc.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "discover/topology.h"
+/* hwloc in this process, on this machine: the caller's environment does not
+ * point it at another root, an XML file or a synthetic topology. */
+static bool hwloc_sees_this_machine(void)
+{
+    const char *root = secure_getenv("HWLOC_FSROOT");
 
-#define CHILD_TIMEOUT_MS 20000
+    return (root == NULL || *root == '\0' || strcmp(root, "/") == 0) &&
+           secure_getenv("HWLOC_XMLFILE") == NULL && secure_getenv("HWLOC_SYNTHETIC") == NULL;
+}
 
-/* Call @fn for each NUMA node hwloc finds under the current environment. */
-static int hwloc_walk(void (*fn)(void *arg, unsigned id, const char *subtype), void *arg)
+static int hwloc_walk(struct pmn_ctx *ctx)
 {
     hwloc_topology_t topo;
     hwloc_obj_t obj = NULL;
+    int err = 0;
 
     if (hwloc_topology_init(&topo) != 0)
         return PMN_E_HWLOC;
@@ -54,135 +128,17 @@ static int hwloc_walk(void (*fn)(void *arg, unsigned id, const char *subtype), v
         hwloc_topology_destroy(topo);
         return PMN_E_HWLOC;
     }
-    while ((obj = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, obj)) != NULL)
-        fn(arg, obj->os_index, obj->subtype);
+    while (err == 0 && (obj = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, obj)) != NULL)
+        if (obj->subtype != NULL && obj->os_index <= PMN__MAX_NODE_ID)
+            err = set_subtype(pmn__node_find(ctx, (int)obj->os_index), obj->subtype);
     hwloc_topology_destroy(topo);
-    return 0;
-}
-
-static void set_subtype(void *arg, unsigned id, const char *subtype)
-{
-    struct pmn_ctx *ctx = arg;
-    struct pmn_node *n;
-
-    if (subtype == NULL || id > PMN__MAX_NODE_ID)
-        return;
-    n = pmn__node_find(ctx, (int)id);
-    if (n != NULL && n->hwloc_subtype == NULL)
-        n->hwloc_subtype = strdup(subtype);
-}
-
-static void write_line(void *arg, unsigned id, const char *subtype)
-{
-    int fd = *(int *)arg;
-    char line[96];
-    int len;
-
-    if (subtype == NULL || strpbrk(subtype, " \n") != NULL)
-        return;
-    len = snprintf(line, sizeof(line), "%u %s\n", id, subtype);
-    if (len > 0 && (size_t)len < sizeof(line))
-        (void)!write(fd, line, (size_t)len);
-}
-
-static long elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static int hwloc_in_child(struct pmn_ctx *ctx)
-{
-    char buf[16384];
-    size_t used = 0;
-    struct timespec t0;
-    int fds[2], status, err = 0;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0) {
-        err = -errno;
-        close(fds[0]);
-        close(fds[1]);
-        return err;
-    }
-    if (pid == 0) {
-        /* Child: our own environment, hwloc pointed at the root. */
-        close(fds[0]);
-        if (setenv("HWLOC_FSROOT", ctx->fs.root, 1) != 0 ||
-            setenv("HWLOC_KEEP_NVIDIA_GPU_NUMA_NODES", "1", 1) != 0)
-            _exit(3);
-        unsetenv("HWLOC_XMLFILE");
-        unsetenv("HWLOC_SYNTHETIC");
-        /* Only the Linux sysfs backend: the x86 CPUID backend would
-         * describe this host's processor, not the root's machine. */
-        setenv("HWLOC_COMPONENTS", "linux,stop", 1);
-        _exit(hwloc_walk(write_line, &fds[1]) == 0 ? 0 : 4);
-    }
-    close(fds[1]);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        long left = CHILD_TIMEOUT_MS - elapsed_ms(&t0);
-        ssize_t r;
-
-        if (left <= 0) {
-            err = -ETIMEDOUT;
-            kill(pid, SIGKILL);
-            break;
-        }
-        r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;
-        if (used == sizeof(buf) - 1) {
-            err = -EFBIG;
-            kill(pid, SIGKILL);
-            break;
-        }
-        r = read(fds[0], buf + used, sizeof(buf) - 1 - used);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        used += (size_t)r;
-    }
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (err)
-        return err;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return PMN_E_HWLOC;
-    buf[used] = '\0';
-    for (char *line = buf, *nl; *line; line = nl + 1) {
-        char *sp;
-        uint64_t id;
-
-        nl = strchr(line, '\n');
-        if (nl == NULL)
-            break;
-        *nl = '\0';
-        sp = strchr(line, ' ');
-        if (sp == NULL || pmn__parse_u64(line, (size_t)(sp - line), 10, &id) != 0 ||
-            id > PMN__MAX_NODE_ID)
-            continue;
-        set_subtype(ctx, (unsigned)id, sp + 1);
-    }
-    return 0;
+    return err;
 }
 
 int pmn__hwloc_probe(struct pmn_ctx *ctx)
 {
-    const char *env = secure_getenv("HWLOC_FSROOT");
-
-    if (ctx->local && (env == NULL || *env == '\0' || strcmp(env, "/") == 0) &&
-        secure_getenv("HWLOC_XMLFILE") == NULL && secure_getenv("HWLOC_SYNTHETIC") == NULL)
-        return hwloc_walk(set_subtype, ctx);
-    return hwloc_in_child(ctx);
+    if (ctx->local && hwloc_sees_this_machine())
+        return hwloc_walk(ctx);
+    return subtypes_from_sysfs(ctx);
 }
 #endif /* PMN_LITE */

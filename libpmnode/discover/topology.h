@@ -12,7 +12,7 @@
  *                params; config.c holds the file's grammar)
  *   dax.c        device-dax devices and CXL regions
  *   kabi.c       the private-node ABI generations
- *   hwloc.c      hwloc's subtypes, hwloc pointed at the same root
+ *   hwloc.c      node subtypes: hwloc on "/", the same sysfs facts elsewhere
  *   select.c     choosing nodes by kind, nearness, capacity or speed
  *
  * The merge in topology.c is the one place that weighs the signals.

@@ -114,6 +114,7 @@ printf '%s\n' "$out"
 if [ "$rc" -ne 0 ]; then
     case $out in
     *PMN_E_NO_WRITE_CONTROL*) say "cold_cache built; no write control on this host to run it" ;;
+    *PMN_E_NO_CTIER*) say "cold_cache built; this libpmnode has no compressed tier (-Dctier=false)" ;;
     *) fail "cold_cache --stand-in exited with status $rc" ;;
     esac
 else

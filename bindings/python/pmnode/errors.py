@@ -32,7 +32,7 @@ LIBRARY_ERRORS = {
     "NO_MATCH": 6, "PARSE": 7, "CONFIG": 8, "HWLOC": 9, "MISPLACED": 10,
     "NOT_ALLOWED": 11, "NODE_FULL": 12, "NO_HUGEPAGES": 13, "NOT_MEMORY_NODE": 14,
     "FOREIGN": 15, "DOUBLE_FREE": 16, "INTERIOR": 17, "DESTROYED": 18, "TIER_FULL": 19,
-    "INCOMPRESSIBLE": 20, "NO_WRITE_CONTROL": 21, "NOT_COMPRESSED": 22,
+    "INCOMPRESSIBLE": 20, "NO_WRITE_CONTROL": 21, "NOT_COMPRESSED": 22, "NO_CTIER": 23,
 }
 
 E_REMOTE_ROOT = -(ERRNO_BASE + 1)
@@ -57,6 +57,7 @@ E_TIER_FULL = -(ERRNO_BASE + 19)
 E_INCOMPRESSIBLE = -(ERRNO_BASE + 20)
 E_NO_WRITE_CONTROL = -(ERRNO_BASE + 21)
 E_NOT_COMPRESSED = -(ERRNO_BASE + 22)
+E_NO_CTIER = -(ERRNO_BASE + 23)
 
 
 def strerror(code):
@@ -119,7 +120,8 @@ class BusyError(Error):
 class NotSupportedError(Error):
     """The request cannot be served here: PMN_E_REMOTE_ROOT (a context over
     another machine's tree), PMN_E_NOT_MEMORY_NODE, PMN_E_NOT_COMPRESSED,
-    PMN_E_NO_WRITE_CONTROL, EOPNOTSUPP, ENOSYS."""
+    PMN_E_NO_WRITE_CONTROL, PMN_E_NO_CTIER (a build without the compressed
+    tier), EOPNOTSUPP, ENOSYS."""
 
 
 class UnknownValueError(Error):
@@ -156,6 +158,7 @@ _BY_LIBRARY_CODE = {
     E_NOT_ALLOWED: PermissionDeniedError,
     E_REMOTE_ROOT: NotSupportedError, E_NOT_MEMORY_NODE: NotSupportedError,
     E_NOT_COMPRESSED: NotSupportedError, E_NO_WRITE_CONTROL: NotSupportedError,
+    E_NO_CTIER: NotSupportedError,
     E_UNKNOWN: UnknownValueError,
     E_PARSE: DiscoveryError, E_HWLOC: DiscoveryError,
     E_MISPLACED: PlacementError,
