@@ -177,7 +177,8 @@ int pmn_prim_unmap(void *addr, size_t len)
     return munmap(addr, len) == 0 ? 0 : -errno;
 }
 
-int pmn_prim_bind(void *addr, size_t len, int node)
+/* mbind of [addr, addr+len) to the one node @node with @mode and @flags. */
+static int mbind_one(void *addr, size_t len, int node, int mode, unsigned flags)
 {
     const size_t bits = sizeof(unsigned long) * 8;
     size_t words = (size_t)node / bits + 1;
@@ -193,13 +194,22 @@ int pmn_prim_bind(void *addr, size_t len, int node)
             return -ENOMEM;
     }
     mask[(size_t)node / bits] = 1UL << ((size_t)node % bits);
-    r = syscall(SYS_mbind, addr, len, MPOL_BIND | MPOL_F_STATIC_NODES, mask,
-                (unsigned long)(words * bits + 1), (unsigned)MPOL_MF_STRICT);
+    r = syscall(SYS_mbind, addr, len, mode, mask, (unsigned long)(words * bits + 1), flags);
     if (r != 0)
         err = -errno;
     if (mask != stackmask)
         free(mask);
     return err;
+}
+
+int pmn_prim_bind(void *addr, size_t len, int node)
+{
+    return mbind_one(addr, len, node, MPOL_BIND | MPOL_F_STATIC_NODES, (unsigned)MPOL_MF_STRICT);
+}
+
+int pmn_prim_prefer(void *addr, size_t len, int node)
+{
+    return mbind_one(addr, len, node, MPOL_PREFERRED, 0);
 }
 
 int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n)

@@ -44,8 +44,15 @@ int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out);
 int pmn_prim_unmap(void *addr, size_t len);
 
 /* mbind(MPOL_BIND | MPOL_F_STATIC_NODES) of [addr, addr+len) to @node,
- * with MPOL_MF_STRICT.  Must come before the first touch. */
+ * with MPOL_MF_STRICT: later faults stay on @node, and pages already
+ * present must be on @node or the call fails with -EIO (nothing moves). */
 int pmn_prim_bind(void *addr, size_t len, int node);
+/* mbind(MPOL_PREFERRED) of [addr, addr+len) to @node: faults take pages
+ * from @node while it has them and from other nodes after that, so a
+ * fault never invokes the OOM killer because @node alone ran out.  The
+ * transient policy of a populate that verifies every page afterwards and
+ * then calls pmn_prim_bind (place/backing-node.c). */
+int pmn_prim_prefer(void *addr, size_t len, int node);
 /* As pmn_prim_bind, over several nodes, without moving anything. */
 int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n);
 /* MADV_POPULATE_WRITE; every error is passed through. */

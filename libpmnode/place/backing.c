@@ -8,17 +8,22 @@
  *   for each node in the rule, in order:
  *       cpuset check (Mems_allowed)      -> PMN_E_NOT_ALLOWED, next node
  *       free >= size + headroom          -> PMN_E_NODE_FULL, next node
- *       ops->map: mmap, mbind, populate  -> -ENOMEM etc., next node
- *       verify every page                -> PMN_E_MISPLACED, stop
+ *       ops->map: mmap, populate under a policy that may fall back,
+ *       verify every page, bind          -> PMN_E_NODE_FULL (a page
+ *                                           landed elsewhere: another
+ *                                           process took the node's
+ *                                           memory), -ENOMEM etc.,
+ *                                           next node
  *
- * A misplaced page is never "spilled past": it means the kernel broke the
- * binding, and the caller must hear about it.  Stats count live bytes per
+ * backing-node.c says why population never binds strictly first (the OOM
+ * killer).  Whatever fails, nothing stays mapped.  Stats count live bytes per
  * node under the backing's mutex (a region map is a syscall-heavy slow
  * path; the lock is not on any allocator fast path).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc/heap.h"
 #include "place/backing.h"
@@ -348,35 +353,20 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
 static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
 {
     int node = b->nodes[slot];
-    uint64_t t0, misplaced = 0;
+    uint64_t t0;
     int err;
 
     err = check_node(b, node, r->size);
     if (err)
         return err;
     t0 = pmn_prim_now_ns();
+    r->verify_ns = 0;
     err = b->ops->map(b, r, node);
     if (err)
         return err;
-    r->populate_ns = pmn_prim_now_ns() - t0;
+    r->populate_ns = pmn_prim_now_ns() - t0 - r->verify_ns;
     r->node = node;
     r->slot = slot;
-    if (b->verify && !r->lazy) {
-        t0 = pmn_prim_now_ns();
-        /* One query per huge page: its head's node is the whole page's. */
-        err = pmn__verify(r->addr, r->size, b->huge_size ? b->huge_size : b->page, node,
-                          &misplaced);
-        r->verify_ns = pmn_prim_now_ns() - t0;
-        if (err == 0 && misplaced) {
-            pmn__log(b->ctx, 1, "%llu of %zu pages of a region bound to node %d are elsewhere",
-                     (unsigned long long)misplaced, r->size / b->page, node);
-            err = PMN_E_MISPLACED;
-        }
-        if (err) {
-            b->ops->unmap(b, r);
-            return err;
-        }
-    }
     return 0;
 }
 
@@ -433,7 +423,7 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
     }
     for (size_t i = 0; i < b->nnodes; i++) {
         err = map_on(b, r, (int)i);
-        if (err == 0 || err == PMN_E_MISPLACED)
+        if (err == 0)
             break;
         if (i == 0)
             first = err;
@@ -442,7 +432,7 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
     }
     /* Report why the preferred node failed: later nodes are a fallback the
      * caller asked for, their reasons are secondary. */
-    if (err && err != PMN_E_MISPLACED && b->nnodes > 1)
+    if (err && b->nnodes > 1)
         err = first;
     return region_done(b, r, err, out);
 }
@@ -472,24 +462,17 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
 {
     struct pmn_backing *b = r->b;
     char *at = (char *)r->addr + off;
-    uint64_t misplaced = 0;
     int err;
 
     if (!r->lazy)
         return 0;
     if (off > r->size || len > r->size - off)
         return -EINVAL;
-    err = pmn__node_populate(b, at, len);
+    err = pmn__node_populate(b, r, at, len);
+    /* Give back what a failed populate left behind (shared memory keeps
+     * its pages until they are removed from the file). */
     if (err)
-        return err;
-    if (!b->verify)
-        return 0;
-    err = pmn__verify(at, len, b->huge_size ? b->huge_size : b->page, r->node, &misplaced);
-    if (err == 0 && misplaced) {
-        pmn__log(b->ctx, 1, "%llu pages populated for node %d are elsewhere",
-                 (unsigned long long)misplaced, r->node);
-        err = PMN_E_MISPLACED;
-    }
+        (void)pmn_prim_advise(at, len, r->fd >= 0 ? MADV_REMOVE : MADV_DONTNEED);
     return err;
 }
 

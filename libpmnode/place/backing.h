@@ -78,9 +78,13 @@ int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
 
 /* ---- backing-node.c ---- */
 extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb;
-/* Populate [addr, addr+len) of a node-bound mapping with errors visible
- * (MADV_POPULATE_WRITE, or touching on kernels without it). */
-int pmn__node_populate(struct pmn_backing *b, void *addr, size_t len);
+/* Populate [addr, addr+len), part of @r, for @r->node without our faults
+ * ever invoking the OOM killer: a policy that may fall back while
+ * populating, every page verified (unless the backing says not to; time
+ * added to r->verify_ns), then bound strictly.  0, PMN_E_NODE_FULL when
+ * any page landed elsewhere, or another code; on failure the caller
+ * releases the range's pages.  The range is left bound to the node. */
+int pmn__node_populate(struct pmn_backing *b, struct pmn_region *r, void *addr, size_t len);
 
 /* ---- backing-dax.c ---- */
 extern const struct pmn__backing_ops pmn__ops_dax;
