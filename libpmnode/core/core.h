@@ -31,6 +31,9 @@
  * 1 << 10; we allow more headroom without letting a corrupt file make us
  * allocate gigabytes. */
 #define PMN__MAX_NODE_ID 65535
+/* Longest explicit spill list: the target and its spill nodes fit the
+ * per-node counters of one struct pmn_alloc_stats. */
+#define PMN__MAX_SPILL (PMN_STATS_MAX_NODES - 1)
 /* Largest CPU id accepted in a cpulist. */
 #define PMN__MAX_CPU_ID (1 << 20)
 /* Largest sysfs attribute we read (distance lines on 1024-node machines fit). */
@@ -63,6 +66,11 @@ int pmn__parse_s64(const char *s, size_t len, int64_t *out);
 /* Kernel list format "0-3,8,10-11" (empty list allowed) into @out, ids up
  * to @max_id.  @out is cleared first. */
 int pmn__parse_list(const char *s, size_t len, unsigned max_id, struct pmn__bitmap *out);
+/* One node id written by a person: decimal, at most PMN__MAX_NODE_ID. */
+int pmn__parse_node_id(const char *s, size_t len, int *out);
+/* Ordered spill list "2,0": distinct node ids, at least one, at most @max;
+ * no allocation.  *n gets the count. */
+int pmn__parse_spill(const char *s, size_t len, int *out, size_t max, size_t *n);
 /* Space-separated distances "10 20 30"; at most @max values. */
 int pmn__parse_distances(const char *s, size_t len, int *out, size_t max, size_t *n);
 
@@ -75,11 +83,16 @@ struct pmn__meminfo {
  * MemTotal/MemFree line is -EINVAL. */
 int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out);
 
-/* Parse a size with optional suffix: "4096", "2M", "1G", "64k", "0x1000". */
+/* Parse a size with optional suffix: "4096", "2M", "1G", "64k", "3PiB",
+ * "0x1000" (hex takes no suffix). */
 int pmn__parse_size(const char *s, size_t len, uint64_t *out);
 
-/* PMNODE_LOG value -> level (0 off, 1 error, 2 warn, 3 info, 4 debug). */
-int pmn__parse_log_level(const char *s, int *level);
+/* Log level name or digit -> level (0 off, 1 error, 2 warn, 3 info,
+ * 4 debug); "warning", "err" and "none" are aliases, "" is off. */
+int pmn__parse_log_level(const char *s, size_t len, int *level);
+/* The canonical name of a level 0..4 ("off", "error", "warn", "info",
+ * "debug"), or NULL. */
+const char *pmn__log_level_name(int level);
 
 /* ---- log.c ---- */
 struct pmn_ctx;

@@ -146,7 +146,7 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
     ctx->flags = p->flags;
 
     if (use_env && (env = secure_getenv("PMNODE_LOG")) != NULL && *env) {
-        if (pmn__parse_log_level(env, &ctx->log_level) != 0) {
+        if (pmn__parse_log_level(env, strlen(env), &ctx->log_level) != 0) {
             /* The one message we print without logging enabled would be
              * wrong to print: report through the return code. */
             ctx_free(ctx);

@@ -1,7 +1,11 @@
 /*
  * parse.c - strict parsers for everything libpmnode reads from outside:
- * sysfs attributes, /proc/meminfo, node lists, sizes and log levels from
- * the environment (config.c parses the configuration file with these).
+ * sysfs attributes, /proc/meminfo, node lists, and what people write:
+ * node ids, spill lists, sizes and log levels.  It is the one grammar of
+ * the library's environment, discover/config.c's configuration file, the
+ * shim's PMNODE_PRELOAD (preload/config.c) and the pmnode command line
+ * (tools/pmnode/options.c links this file), so a value means the same
+ * wherever it is written.
  *
  * Every parser is a pure function over (pointer, length): the text need not
  * be NUL-terminated, nothing is printed, nothing is global, and the only
@@ -244,6 +248,71 @@ int pmn__parse_list(const char *s, size_t len, unsigned max_id, struct pmn__bitm
 }
 
 /*
+ * A node id as a person writes one (the CLI, PMNODE_PRELOAD, the
+ * configuration file): decimal digits, at most PMN__MAX_NODE_ID.  No sign,
+ * no hex, no spaces; leading zeros are decimal.
+ */
+int pmn__parse_node_id(const char *s, size_t len, int *out)
+{
+    unsigned id;
+
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    int rc = list_id(s, chomp(s, len), PMN__MAX_NODE_ID, &id);
+    if (rc == 0)
+        *out = (int)id;
+    return rc;
+}
+
+/*
+ * An explicit spill list, "2,0,5": node ids (as pmn__parse_node_id) in the
+ * order they are to be used, separated by single commas, at least one; no
+ * ranges (the order is the point).  A node listed twice is refused: where
+ * its second place would put it is meaningless, so it is always a mistake.
+ * Malformed text anywhere is -EINVAL; otherwise the first problem from the
+ * left decides: an id above PMN__MAX_NODE_ID (-ERANGE), an id listed before
+ * (-EINVAL), a (@max + 1)th id (-ERANGE).  Nothing is allocated (the shim
+ * parses this before its heap exists).  On error @out may hold some ids but
+ * *n is not written.
+ */
+int pmn__parse_spill(const char *s, size_t len, int *out, size_t max, size_t *n)
+{
+    size_t count = 0;
+
+    if (s == NULL || n == NULL || (out == NULL && max > 0))
+        return -EINVAL;
+    len = chomp(s, len);
+    /* syntax first, so a limit never hides malformed text */
+    for (size_t pos = 0;;) {
+        size_t d = span_digits(s + pos, len - pos);
+        if (d == 0)
+            return -EINVAL;
+        pos += d;
+        if (pos == len)
+            break;
+        if (s[pos] != ',')
+            return -EINVAL;
+        pos++;
+    }
+    for (size_t pos = 0; pos < len;) {
+        size_t d = span_digits(s + pos, len - pos);
+        unsigned id;
+        int rc = list_id(s + pos, d, PMN__MAX_NODE_ID, &id);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < count; i++)
+            if (out[i] == (int)id)
+                return -EINVAL;
+        if (count == max)
+            return -ERANGE;
+        out[count++] = (int)id;
+        pos += d + 1;
+    }
+    *n = count;
+    return 0;
+}
+
+/*
  * nodeN/distance: decimal values separated by single spaces, as the
  * kernel prints them.  At least one value.  A value above INT_MAX or more
  * than @max values is -ERANGE, unless the text is also malformed
@@ -436,23 +505,25 @@ static bool eq_nocase(const char *s, size_t len, const char *lit)
 }
 
 /*
- * PMNODE_LOG: "off"/"none"/"" (0), "error"/"err" (1), "warn"/"warning"
- * (2), "info" (3), "debug" (4), case-insensitive, or a digit 0-4.  An empty
- * value means off, as an unset variable does.
+ * Log levels, one table for PMNODE_LOG, the shim's log= and pmnode run
+ * --log: "off"/"none" (0), "error"/"err" (1), "warn"/"warning" (2), "info"
+ * (3), "debug" (4), case-insensitive, or a digit 0-4.  An empty value means
+ * off, as an unset variable does.  The first name of each level is the one
+ * pmn__log_level_name() gives back.
  */
-int pmn__parse_log_level(const char *s, int *level)
-{
-    static const struct {
-        const char *name;
-        int level;
-    } names[] = {
-        {"off", 0},  {"none", 0}, {"error", 1}, {"err", 1},   {"warn", 2},
-        {"warning", 2}, {"info", 3}, {"debug", 4},
-    };
+static const struct {
+    const char *name;
+    int level;
+} log_names[] = {
+    {"off", 0},  {"error", 1},   {"warn", 2}, {"info", 3},
+    {"debug", 4}, {"none", 0},   {"err", 1},  {"warning", 2},
+};
 
-    if (s == NULL || level == NULL)
+int pmn__parse_log_level(const char *s, size_t len, int *level)
+{
+    if ((s == NULL && len > 0) || level == NULL)
         return -EINVAL;
-    size_t len = chomp(s, strlen(s));
+    len = chomp(s, len);
     if (len == 0) {
         *level = 0;
         return 0;
@@ -461,11 +532,19 @@ int pmn__parse_log_level(const char *s, int *level)
         *level = s[0] - '0';
         return 0;
     }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (eq_nocase(s, len, names[i].name)) {
-            *level = names[i].level;
+    for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+        if (eq_nocase(s, len, log_names[i].name)) {
+            *level = log_names[i].level;
             return 0;
         }
     }
     return -EINVAL;
+}
+
+const char *pmn__log_level_name(int level)
+{
+    for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
+        if (log_names[i].level == level)
+            return log_names[i].name;
+    return NULL;
 }

@@ -68,15 +68,13 @@ static int config_private(struct pmn__config *c, const char *list, size_t len)
 static int config_kind(struct pmn__config *c, const char *node, size_t nlen, const char *name,
                        size_t klen)
 {
-    uint64_t id;
+    int id;
     char buf[32];
     enum pmn_kind kind;
 
-    int rc = pmn__parse_u64(node, nlen, 10, &id);
+    int rc = pmn__parse_node_id(node, nlen, &id);
     if (rc < 0)
         return rc;
-    if (id > PMN__MAX_NODE_ID)
-        return -ERANGE;
     if (klen >= sizeof(buf) || memchr(name, '\0', klen) != NULL)
         return -EINVAL;
     memcpy(buf, name, klen);
@@ -84,7 +82,7 @@ static int config_kind(struct pmn__config *c, const char *node, size_t nlen, con
     if (pmn_kind_parse(buf, &kind) < 0)
         return -EINVAL;
     for (size_t i = 0; i < c->nkinds; i++) {
-        if (c->kinds[i].node == (int)id)
+        if (c->kinds[i].node == id)
             return -EINVAL; /* conflicting or repeated declaration */
     }
     /* At most PMN__MAX_NODE_ID + 1 entries: ids are distinct. */
@@ -92,7 +90,7 @@ static int config_kind(struct pmn__config *c, const char *node, size_t nlen, con
     if (k == NULL)
         return -ENOMEM;
     c->kinds = k;
-    c->kinds[c->nkinds].node = (int)id;
+    c->kinds[c->nkinds].node = id;
     c->kinds[c->nkinds].kind = kind;
     c->nkinds++;
     return 0;

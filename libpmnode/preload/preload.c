@@ -16,8 +16,9 @@
  *    A per-thread guard (initial-exec TLS: this library is never dlopen'ed)
  *    sends those calls to glibc, so the arena never re-enters itself.
  *  - Configuration is read once, in the constructor, by walking environ:
- *    no getenv, no allocation.  A bad value or an unusable node stops the
- *    program with one line and exit status 2: the user asked for that
+ *    no getenv, no allocation; config.c parses it (a pure function, so it
+ *    is unit-tested and fuzzed).  A bad value or an unusable node stops
+ *    the program with one line and exit status 2: the user asked for that
  *    memory, and running elsewhere silently would be a lie.
  *  - Exhaustion: malloc returns NULL with errno ENOMEM, never libc's memory
  *    (unless the configuration names a spill list).
@@ -48,6 +49,7 @@
 #include <unistd.h>
 
 #include "alloc/heap.h"
+#include "preload/config.h"
 #include "pmnode.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -141,109 +143,13 @@ static const char *env_value(const char *name)
     return NULL;
 }
 
-struct config {
-    enum { T_NONE, T_NODE, T_KIND, T_PRIVATE } type;
-    int node;
-    enum pmn_kind kind;
-    int spill[PMN_STATS_MAX_NODES - 1];
-    size_t nspill;
-    size_t threshold;
-    char stats[512];
-    int log_level;
-};
-
-static bool parse_uint(const char *s, size_t len, uint64_t *out)
+/* A bad configuration stops the program: one line, exit status 2. */
+static void parse_config(const char *text, struct pmn__preload_config *c)
 {
-    return len > 0 && pmn__parse_u64(s, len, 10, out) == 0;
-}
+    struct pmn__preload_error e;
 
-/* "node=1;threshold=4096;spill=2,0;stats=/tmp/s.json;log=warn" */
-static void parse_config(const char *text, struct config *c)
-{
-    const char *p = text;
-
-    memset(c, 0, sizeof(*c));
-    while (*p) {
-        const char *end = p, *eq;
-        size_t klen, vlen;
-        char key[32];
-
-        while (*end && *end != ';' && *end != ' ' && *end != '\t')
-            end++;
-        if (end == p) {
-            p++;
-            continue;
-        }
-        eq = memchr(p, '=', (size_t)(end - p));
-        klen = eq ? (size_t)(eq - p) : (size_t)(end - p);
-        vlen = eq ? (size_t)(end - eq - 1) : 0;
-        if (klen >= sizeof(key))
-            die("PMNODE_PRELOAD: unknown option \"%.*s\"", (int)(end - p), p);
-        memcpy(key, p, klen);
-        key[klen] = '\0';
-        if ((strcmp(key, "private") == 0 || strcmp(key, "node") == 0 ||
-             strcmp(key, "kind") == 0) && c->type != T_NONE)
-            die("PMNODE_PRELOAD: name one target (node=, kind= or private), not several");
-        if (strcmp(key, "private") == 0 && !eq) {
-            c->type = T_PRIVATE;
-        } else if (!eq) {
-            die("PMNODE_PRELOAD: \"%s\" needs a value (%s=...)", key, key);
-        } else if (strcmp(key, "node") == 0) {
-            uint64_t v;
-            if (!parse_uint(eq + 1, vlen, &v) || v > 65535)
-                die("PMNODE_PRELOAD: node=%.*s is not a node id", (int)vlen, eq + 1);
-            c->type = T_NODE;
-            c->node = (int)v;
-        } else if (strcmp(key, "kind") == 0) {
-            char name[32];
-            if (vlen >= sizeof(name))
-                die("PMNODE_PRELOAD: kind=%.*s is not a kind", (int)vlen, eq + 1);
-            memcpy(name, eq + 1, vlen);
-            name[vlen] = '\0';
-            if (pmn_kind_parse(name, &c->kind) != 0)
-                die("PMNODE_PRELOAD: kind=%s is not a kind (dram, hbm, nvm, spm, cxl, gpu, "
-                    "compressed)", name);
-            c->type = T_KIND;
-        } else if (strcmp(key, "threshold") == 0) {
-            uint64_t v;
-            if (pmn__parse_size(eq + 1, vlen, &v) != 0)
-                die("PMNODE_PRELOAD: threshold=%.*s is not a size", (int)vlen, eq + 1);
-            c->threshold = (size_t)v;
-        } else if (strcmp(key, "spill") == 0) {
-            const char *q = eq + 1, *vend = end;
-            while (q < vend) {
-                const char *comma = memchr(q, ',', (size_t)(vend - q));
-                const char *te = comma ? comma : vend;
-                uint64_t v;
-                if (!parse_uint(q, (size_t)(te - q), &v) || v > 65535 ||
-                    c->nspill == sizeof(c->spill) / sizeof(c->spill[0]))
-                    die("PMNODE_PRELOAD: spill=%.*s is not a node list like 2,0", (int)vlen,
-                        eq + 1);
-                c->spill[c->nspill++] = (int)v;
-                q = te + (comma != NULL);
-            }
-            if (c->nspill == 0)
-                die("PMNODE_PRELOAD: spill= is empty");
-        } else if (strcmp(key, "stats") == 0) {
-            if (vlen == 0 || vlen >= sizeof(c->stats))
-                die("PMNODE_PRELOAD: stats= needs a file path");
-            memcpy(c->stats, eq + 1, vlen);
-            c->stats[vlen] = '\0';
-        } else if (strcmp(key, "log") == 0) {
-            char lv[16];
-            if (vlen >= sizeof(lv))
-                die("PMNODE_PRELOAD: log=%.*s is not a level", (int)vlen, eq + 1);
-            memcpy(lv, eq + 1, vlen);
-            lv[vlen] = '\0';
-            if (pmn__parse_log_level(lv, &c->log_level) != 0)
-                die("PMNODE_PRELOAD: log=%s is not a level (error, warn, info, debug)", lv);
-        } else {
-            die("PMNODE_PRELOAD: unknown option \"%s\"", key);
-        }
-        p = end;
-    }
-    if (c->type == T_NONE)
-        die("PMNODE_PRELOAD: say where the heap goes: node=N, kind=K or private");
+    if (pmn__preload_parse(text, strlen(text), c, &e) != 0)
+        die("%s", e.msg);
 }
 
 static int node_with_memory(struct pmn_ctx *ctx, int id)
@@ -257,18 +163,18 @@ static int node_with_memory(struct pmn_ctx *ctx, int id)
     return 0;
 }
 
-static int choose_node(struct pmn_ctx *ctx, const struct config *c)
+static int choose_node(struct pmn_ctx *ctx, const struct pmn__preload_config *c)
 {
     int ids[256], err, id = -1;
     size_t n;
 
-    switch (c->type) {
-    case T_NODE:
+    switch (c->target) {
+    case PMN__PRELOAD_NODE:
         err = node_with_memory(ctx, c->node);
         if (err)
             die("node %d: %s", c->node, pmn_strerror(err));
         return c->node;
-    case T_KIND:
+    case PMN__PRELOAD_KIND:
         n = pmn_nodes_of_kind(ctx, c->kind, ids, 256);
         for (size_t i = 0; i < n && i < 256 && id < 0; i++)
             if (node_with_memory(ctx, ids[i]) == 0)
@@ -276,7 +182,7 @@ static int choose_node(struct pmn_ctx *ctx, const struct config *c)
         if (id < 0)
             die("kind=%s: no node of that kind with memory", pmn_kind_name(c->kind));
         return id;
-    case T_PRIVATE: {
+    case PMN__PRELOAD_PRIVATE: {
         int cpu = sched_getcpu();
         err = pmn_nearest_private_to_cpu(ctx, cpu < 0 ? 0 : cpu, &id);
         if (err == PMN_E_UNKNOWN || err == PMN_E_NO_NODE) {
@@ -291,7 +197,7 @@ static int choose_node(struct pmn_ctx *ctx, const struct config *c)
                 pmn_strerror(err));
         return id;
     }
-    case T_NONE:
+    case PMN__PRELOAD_NONE:
         break;
     }
     die("no target");
@@ -324,7 +230,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     const char *text = env_value("PMNODE_PRELOAD");
     struct pmn_ctx_params *cp = NULL;
     struct pmn_backing_params *bp = NULL;
-    struct config c;
+    struct pmn__preload_config c;
     int nodes[PMN_STATS_MAX_NODES], err, target;
     size_t nn = 0;
 
@@ -346,9 +252,10 @@ __attribute__((constructor(101))) static void preload_init(void)
         err = node_with_memory(S.ctx, c.spill[i]);
         if (err)
             die("spill node %d: %s", c.spill[i], pmn_strerror(err));
-        for (size_t j = 0; j < nn; j++)
-            if (nodes[j] == c.spill[i])
-                die("spill: node %d listed twice", c.spill[i]);
+        /* config.c refuses repeats, and the target when named by node=;
+         * a kind= or private target is known only now. */
+        if (c.spill[i] == target)
+            die("spill lists node %d, the target", target);
         nodes[nn++] = c.spill[i];
     }
     if (pmn_backing_params_new(&bp) != 0 || pmn_backing_params_set_spill(bp, nodes, nn) != 0)

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
 
     int level = -7;
-    int r = pmn__parse_log_level(s, &level);
+    int r = pmn__parse_log_level(s, strlen(s), &level);
     FUZZ_CHECK(r == 0 || r == -EINVAL);
     if (r == 0)
         FUZZ_CHECK(level >= 0 && level <= 4);

@@ -110,6 +110,10 @@ json)
     run verify --json --node=0 --size="$size"
     [ "$rc" -eq 0 ] || fail "exited $rc"
     check_json anon "$size"
+    # Hex sizes, as the library and the shim read them.
+    run verify --node 0 --size 0x4000000 --json
+    [ "$rc" -eq 0 ] || fail "exited $rc"
+    check_json anon "$size"
     # A size that is not a page multiple is rounded up to the granule.
     run verify --node 0 --size 1 --json
     [ "$rc" -eq 0 ] || fail "exited $rc"
@@ -136,13 +140,16 @@ no-node)
     ;;
 bad-size)
     need_node0
-    for s in 0 12Q -1 1.5G "" 64MB " 64M" 99999999999999999999 16777216T 0x1000 k; do
+    for s in 0 12Q -1 1.5G "" 64MB " 64M" 99999999999999999999 16777216T 0x 0x1000k 0x0 k; do
         expect_usage_error verify --node 0 --size "$s"
     done
     expect_usage_error verify --node 0 --size
     # Well-formed but far beyond the node: refused before touching memory.
     expect_usage_error verify --node 0 --size 1024T
     grep -q 'free memory' "$tmp/err" || fail "message does not say the node is too full"
+    # The library's size grammar (P and E units) parses: the node refuses it.
+    expect_usage_error verify --node 0 --size 1E
+    grep -q 'free memory' "$tmp/err" || fail "1E is not read as a size"
     expect_usage_error verify --node 0 --size 64M --headroom 12Q
     expect_usage_error verify --node 0 --size 64M --backend hugetlb:3M
     expect_usage_error verify --node 0 --size 64M --backend bogus

@@ -1,6 +1,8 @@
 /*
  * test-parse.c - unit tests for parse.c: the node bitmap and every strict
- * parser of outside text.
+ * parser of outside text (sysfs, the environment, and the values the shim
+ * and the CLI read with the same functions: node ids, spill lists, sizes,
+ * log levels).
  *
  * Inputs are given with explicit lengths (the parsers never rely on a NUL),
  * and several tests cut a longer string short to prove that bytes past the
@@ -504,23 +506,135 @@ Test(parse_log_level, names)
         int level;
     } ok[] = {{"", 0},     {"off", 0},   {"none", 0},    {"0", 0},     {"error", 1},
               {"ERROR", 1}, {"err", 1},  {"1", 1},       {"warn", 2},  {"Warning", 2},
-              {"2", 2},     {"info", 3}, {"3", 3},       {"debug", 4}, {"DeBuG", 4},
-              {"4", 4},     {"info\n", 3}};
+              {"warning", 2}, {"WARN", 2}, {"2", 2},     {"info", 3},  {"3", 3},
+              {"debug", 4}, {"DeBuG", 4}, {"4", 4},      {"info\n", 3}, {"OFF", 0}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        cr_assert_eq(pmn__parse_log_level(ok[i].s, &l), 0, "\"%s\"", ok[i].s);
+        cr_assert_eq(pmn__parse_log_level(ok[i].s, strlen(ok[i].s), &l), 0, "\"%s\"", ok[i].s);
         cr_assert_eq(l, ok[i].level, "\"%s\"", ok[i].s);
     }
+    /* not NUL-terminated: the length decides */
+    cr_assert_eq(pmn__parse_log_level("infox", 4, &l), 0);
+    cr_assert_eq(l, 3);
+    cr_assert_eq(pmn__parse_log_level(NULL, 0, &l), 0, "no text is off, as \"\" is");
+    cr_assert_eq(l, 0);
 }
 
 Test(parse_log_level, errors)
 {
     int l = 7;
     static const char *bad[] = {"5", "-1", "01", "debugx", " info", "info ", "trace",
-                                "info\n\n", "errors", "d"};
+                                "info\n\n", "errors", "d", "warnings", "warn;", "loud"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pmn__parse_log_level(bad[i], &l), -EINVAL, "\"%s\"", bad[i]);
-    cr_assert_eq(pmn__parse_log_level(NULL, &l), -EINVAL);
+        cr_assert_eq(pmn__parse_log_level(bad[i], strlen(bad[i]), &l), -EINVAL, "\"%s\"",
+                     bad[i]);
+    cr_assert_eq(pmn__parse_log_level("info\0", 5, &l), -EINVAL);
+    cr_assert_eq(pmn__parse_log_level(NULL, 1, &l), -EINVAL);
+    cr_assert_eq(pmn__parse_log_level(S("info"), NULL), -EINVAL);
     cr_assert_eq(l, 7);
+}
+
+Test(parse_log_level, names_round_trip)
+{
+    static const char *const canonical[] = {"off", "error", "warn", "info", "debug"};
+    for (int level = 0; level <= 4; level++) {
+        const char *name = pmn__log_level_name(level);
+        int l = -1;
+        cr_assert_str_eq(name, canonical[level]);
+        cr_assert_eq(pmn__parse_log_level(name, strlen(name), &l), 0);
+        cr_assert_eq(l, level);
+    }
+    cr_assert_null(pmn__log_level_name(-1));
+    cr_assert_null(pmn__log_level_name(5));
+}
+
+/* --------------------------------------------------------------- node id */
+
+Test(parse_node_id, values)
+{
+    int id = -1;
+    cr_assert_eq(pmn__parse_node_id(S("0"), &id), 0);
+    cr_assert_eq(id, 0);
+    cr_assert_eq(pmn__parse_node_id(S("255"), &id), 0);
+    cr_assert_eq(id, 255);
+    cr_assert_eq(pmn__parse_node_id(S("007"), &id), 0, "leading zeros are decimal");
+    cr_assert_eq(id, 7);
+    cr_assert_eq(pmn__parse_node_id(S("65535"), &id), 0);
+    cr_assert_eq(id, PMN__MAX_NODE_ID);
+    cr_assert_eq(pmn__parse_node_id(S("12\n"), &id), 0);
+    cr_assert_eq(id, 12);
+    cr_assert_eq(pmn__parse_node_id("123", 2, &id), 0, "the length decides");
+    cr_assert_eq(id, 12);
+}
+
+Test(parse_node_id, errors)
+{
+    int id = -7;
+    cr_assert_eq(pmn__parse_node_id(S("65536"), &id), -ERANGE);
+    cr_assert_eq(pmn__parse_node_id(S("99999999999"), &id), -ERANGE);
+    cr_assert_eq(pmn__parse_node_id(S("99999999999999999999999"), &id), -ERANGE);
+    static const char *bad[] = {"", "\n", "-1", "+1", "0x1", "1 ", " 1", "1,2", "1-2",
+                                "x", "1k", "1\n\n", "١"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(pmn__parse_node_id(bad[i], strlen(bad[i]), &id), -EINVAL, "\"%s\"",
+                     bad[i]);
+    cr_assert_eq(pmn__parse_node_id("1\0", 2, &id), -EINVAL);
+    cr_assert_eq(pmn__parse_node_id(NULL, 0, &id), -EINVAL);
+    cr_assert_eq(id, -7, "output untouched on error");
+}
+
+/* ------------------------------------------------------------ spill list */
+
+Test(parse_spill, values)
+{
+    int ids[8] = {0};
+    size_t n = 99;
+    cr_assert_eq(pmn__parse_spill(S("2"), ids, 8, &n), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(ids[0], 2);
+    cr_assert_eq(pmn__parse_spill(S("3,0,65535,1\n"), ids, 8, &n), 0);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(ids[0], 3, "the order is kept");
+    cr_assert_eq(ids[1], 0);
+    cr_assert_eq(ids[2], 65535);
+    cr_assert_eq(ids[3], 1);
+    cr_assert_eq(pmn__parse_spill(S("1,2,3,4,5,6,7,8"), ids, 8, &n), 0, "exactly max");
+    cr_assert_eq(n, 8);
+    cr_assert_eq(pmn__parse_spill("1,2,x", 3, ids, 8, &n), 0, "the length decides");
+    cr_assert_eq(n, 2);
+}
+
+Test(parse_spill, duplicates_refused)
+{
+    int ids[PMN__MAX_SPILL];
+    size_t n = 99;
+    cr_assert_eq(pmn__parse_spill(S("1,1"), ids, PMN__MAX_SPILL, &n), -EINVAL);
+    cr_assert_eq(pmn__parse_spill(S("2,0,2"), ids, PMN__MAX_SPILL, &n), -EINVAL);
+    cr_assert_eq(pmn__parse_spill(S("1,01"), ids, PMN__MAX_SPILL, &n), -EINVAL,
+                 "the same id spelled twice");
+    cr_assert_eq(n, 99, "count untouched on error");
+}
+
+Test(parse_spill, errors)
+{
+    int ids[4];
+    size_t n = 99;
+    static const char *bad[] = {"",    ",",   "1,",  ",1",  "1,,2", "1-3", "0x1", "-1",
+                                "1 2", " 1",  "1;2", "a",   "1,a",  "1,\n", "1\n\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(pmn__parse_spill(bad[i], strlen(bad[i]), ids, 4, &n), -EINVAL, "\"%s\"",
+                     bad[i]);
+    cr_assert_eq(pmn__parse_spill(S("65536"), ids, 4, &n), -ERANGE);
+    cr_assert_eq(pmn__parse_spill(S("1,2,3,4,5"), ids, 4, &n), -ERANGE, "more than max");
+    /* malformed text anywhere beats a limit */
+    cr_assert_eq(pmn__parse_spill(S("1,2,3,4,5,x"), ids, 4, &n), -EINVAL);
+    cr_assert_eq(pmn__parse_spill(S("65536,x"), ids, 4, &n), -EINVAL);
+    /* otherwise the first problem from the left decides */
+    cr_assert_eq(pmn__parse_spill(S("1,1,65536"), ids, 4, &n), -EINVAL);
+    cr_assert_eq(pmn__parse_spill(S("65536,1,1"), ids, 4, &n), -ERANGE);
+    cr_assert_eq(pmn__parse_spill(S("1,2,3,4,5,1"), ids, 4, &n), -ERANGE);
+    cr_assert_eq(pmn__parse_spill(S("1"), NULL, 0, &n), -ERANGE, "max 0 holds nothing");
+    cr_assert_eq(pmn__parse_spill(NULL, 0, ids, 4, &n), -EINVAL);
+    cr_assert_eq(n, 99);
 }
 
 /* ---------------------------------------------------------------- config */
