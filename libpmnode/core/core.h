@@ -94,6 +94,12 @@ int pmn__parse_log_level(const char *s, size_t len, int *level);
  * "debug"), or NULL. */
 const char *pmn__log_level_name(int level);
 
+/* ---- strv.c ---- */
+void pmn__strv_free(char **v, size_t n);
+/* Append @s (malloc'd; NULL is taken as an allocation that failed) to the
+ * array; on failure @s is freed.  0 or -ENOMEM. */
+int pmn__strv_push(char ***v, size_t *n, char *s);
+
 /* ---- log.c ---- */
 struct pmn_ctx;
 /* Print one line to stderr when @level (1 error .. 4 debug) is within the

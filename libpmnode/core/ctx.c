@@ -77,7 +77,6 @@ int pmn_ctx_params_set_private_nodes(struct pmn_ctx_params *p, const char *nodel
 
 int pmn_ctx_params_set_node_kind(struct pmn_ctx_params *p, int node, enum pmn_kind kind)
 {
-    struct pmn__kind_override *nk;
 
     if (p == NULL || node < 0 || node > PMN__MAX_NODE_ID || (unsigned)kind >= PMN_KIND__COUNT)
         return -EINVAL;
@@ -87,14 +86,7 @@ int pmn_ctx_params_set_node_kind(struct pmn_ctx_params *p, int node, enum pmn_ki
             return 0;
         }
     }
-    nk = realloc(p->kinds, (p->nkinds + 1) * sizeof(*nk));
-    if (nk == NULL)
-        return -ENOMEM;
-    p->kinds = nk;
-    p->kinds[p->nkinds].node = node;
-    p->kinds[p->nkinds].kind = kind;
-    p->nkinds++;
-    return 0;
+    return pmn__kinds_add(&p->kinds, &p->nkinds, node, kind);
 }
 
 int pmn_ctx_params_set_config(struct pmn_ctx_params *p, const char *path)

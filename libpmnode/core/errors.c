@@ -45,42 +45,30 @@ static const char *lib_name(int err)
     }
 }
 
-const char *pmn_strerror(int err)
+/* A code's text: the library's own table, else glibc's for an errno (either
+ * sign), else @none. */
+static const char *describe(int err, const char *(*lib)(int), const char *(*sys)(int),
+                            const char *none)
 {
-    const char *s;
+    const char *s = lib(err);
 
-    if (err == 0)
-        return "success";
-    s = lib_message(err);
     if (s != NULL)
         return s;
     if (err < 0 && err > -PMN_ERRNO_BASE)
         err = -err;
-    if (err > 0 && err < PMN_ERRNO_BASE) {
-        s = strerrordesc_np(err);
-        if (s != NULL)
-            return s;
-    }
-    return "unknown error";
+    if (err > 0 && err < PMN_ERRNO_BASE && (s = sys(err)) != NULL)
+        return s;
+    return none;
+}
+
+const char *pmn_strerror(int err)
+{
+    return err == 0 ? "success" : describe(err, lib_message, strerrordesc_np, "unknown error");
 }
 
 const char *pmn_err_name(int err)
 {
-    const char *s;
-
-    if (err == 0)
-        return "OK";
-    s = lib_name(err);
-    if (s != NULL)
-        return s;
-    if (err < 0 && err > -PMN_ERRNO_BASE)
-        err = -err;
-    if (err > 0 && err < PMN_ERRNO_BASE) {
-        s = strerrorname_np(err);
-        if (s != NULL)
-            return s;
-    }
-    return "unknown";
+    return err == 0 ? "OK" : describe(err, lib_name, strerrorname_np, "unknown");
 }
 
 static const char *const kind_names[PMN_KIND__COUNT] = {

@@ -29,7 +29,7 @@ void pmn__log(const struct pmn_ctx *ctx, int level, const char *fmt, ...)
 
 void pmn__problem(struct pmn_ctx *ctx, const char *fmt, ...)
 {
-    char line[512], *dup, **nv;
+    char line[512];
     va_list ap;
 
     va_start(ap, fmt);
@@ -40,14 +40,5 @@ void pmn__problem(struct pmn_ctx *ctx, const char *fmt, ...)
      * grow it without bound. */
     if (ctx->nproblems >= 256)
         return;
-    dup = strdup(line);
-    if (dup == NULL)
-        return;
-    nv = realloc(ctx->problems, (ctx->nproblems + 1) * sizeof(*nv));
-    if (nv == NULL) {
-        free(dup);
-        return;
-    }
-    ctx->problems = nv;
-    ctx->problems[ctx->nproblems++] = dup;
+    (void)pmn__strv_push(&ctx->problems, &ctx->nproblems, strdup(line));
 }

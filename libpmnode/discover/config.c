@@ -65,6 +65,19 @@ static int config_private(struct pmn__config *c, const char *list, size_t len)
     return rc;
 }
 
+int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum pmn_kind kind)
+{
+    struct pmn__kind_override *k = realloc(*kinds, (*n + 1) * sizeof(*k));
+
+    if (k == NULL)
+        return -ENOMEM;
+    k[*n].node = node;
+    k[*n].kind = kind;
+    *kinds = k;
+    (*n)++;
+    return 0;
+}
+
 static int config_kind(struct pmn__config *c, const char *node, size_t nlen, const char *name,
                        size_t klen)
 {
@@ -86,14 +99,7 @@ static int config_kind(struct pmn__config *c, const char *node, size_t nlen, con
             return -EINVAL; /* conflicting or repeated declaration */
     }
     /* At most PMN__MAX_NODE_ID + 1 entries: ids are distinct. */
-    struct pmn__kind_override *k = realloc(c->kinds, (c->nkinds + 1) * sizeof(*k));
-    if (k == NULL)
-        return -ENOMEM;
-    c->kinds = k;
-    c->kinds[c->nkinds].node = id;
-    c->kinds[c->nkinds].kind = kind;
-    c->nkinds++;
-    return 0;
+    return pmn__kinds_add(&c->kinds, &c->nkinds, (int)id, kind);
 }
 
 /*

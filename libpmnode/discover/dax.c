@@ -241,22 +241,57 @@ static void daxctl_fill(struct pmn_ctx *ctx)
 }
 #endif
 
-int pmn__discover_dax(struct pmn_ctx *ctx)
+/* Free what a device record owns and zero it. */
+static void dax_clear(struct pmn_dax *d)
 {
-    char **names;
-    size_t n;
-    int err;
+    free(d->name);
+    free(d->path);
+    free(d->driver);
+    free(d->cxl_region);
+    memset(d, 0, sizeof(*d));
+}
 
-    err = pmn__sysfs_list(&ctx->fs, DAX_DIR, "dax", &names, &n);
+void pmn__dax_free_all(struct pmn_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ndax; i++)
+        dax_clear(&ctx->dax[i]);
+    free(ctx->dax);
+    for (size_t i = 0; i < ctx->ncxl; i++) {
+        free(ctx->cxl[i].name);
+        free(ctx->cxl[i].mode);
+        pmn__strv_free(ctx->cxl[i].targets, ctx->cxl[i].ntargets);
+    }
+    free(ctx->cxl);
+}
+
+/* The names under @dir starting with @prefix, and a zeroed array with room
+ * for as many objects of @size in *@arr: 1, 0 when the directory does not
+ * exist (nothing to discover), or a negative code. */
+static int list_into(struct pmn_ctx *ctx, const char *dir, const char *prefix, size_t size,
+                     char ***names, size_t *n, void **arr)
+{
+    int err = pmn__sysfs_list(&ctx->fs, dir, prefix, names, n);
+
     if (err == -ENOENT || err == -ENOTDIR)
         return 0;
     if (err)
         return err;
-    ctx->dax = calloc(n ? n : 1, sizeof(*ctx->dax));
-    if (ctx->dax == NULL) {
-        pmn__strv_free(names, n);
+    *arr = calloc(*n ? *n : 1, size);
+    if (*arr == NULL) {
+        pmn__strv_free(*names, *n);
         return -ENOMEM;
     }
+    return 1;
+}
+
+int pmn__discover_dax(struct pmn_ctx *ctx)
+{
+    char **names;
+    size_t n;
+    int err = list_into(ctx, DAX_DIR, "dax", sizeof(*ctx->dax), &names, &n, (void **)&ctx->dax);
+
+    if (err <= 0)
+        return err;
     for (size_t i = 0; i < n; i++) {
         struct pmn_dax *d = &ctx->dax[ctx->ndax];
         /* dax0.0 style only: skip dax_region and the like. */
@@ -264,10 +299,7 @@ int pmn__discover_dax(struct pmn_ctx *ctx)
             continue;
         d->index = ctx->ndax++;
         if (!read_one_dax(ctx, d, names[i])) {
-            free(d->name);
-            free(d->path);
-            free(d->cxl_region);
-            memset(d, 0, sizeof(*d));
+            dax_clear(d);
             ctx->ndax--;
             continue;
         }
@@ -355,14 +387,9 @@ static void cxl_fill(struct pmn_ctx *ctx)
                     for (unsigned t = 0; r->ntargets == t && t < ways && t < 256; t++) {
                         struct cxl_decoder *d = cxl_region_get_target_decoder(region, (int)t);
                         const char *dn = d ? cxl_decoder_get_devname(d) : NULL;
-                        char *dup = dn ? strdup(dn) : NULL;
-                        char **nt = dup ? realloc(r->targets, (t + 1) * sizeof(*nt)) : NULL;
-                        if (nt == NULL) {
-                            free(dup);
+                        if (dn == NULL ||
+                            pmn__strv_push(&r->targets, &r->ntargets, strdup(dn)) != 0)
                             break;
-                        }
-                        r->targets = nt;
-                        r->targets[r->ntargets++] = dup;
                     }
                 }
             }
@@ -376,18 +403,11 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
 {
     char **names, path[256];
     size_t n;
-    int err;
+    int err = list_into(ctx, CXL_DIR, "region", sizeof(*ctx->cxl), &names, &n,
+                        (void **)&ctx->cxl);
 
-    err = pmn__sysfs_list(&ctx->fs, CXL_DIR, "region", &names, &n);
-    if (err == -ENOENT || err == -ENOTDIR)
-        return 0;
-    if (err)
+    if (err <= 0)
         return err;
-    ctx->cxl = calloc(n ? n : 1, sizeof(*ctx->cxl));
-    if (ctx->cxl == NULL) {
-        pmn__strv_free(names, n);
-        return -ENOMEM;
-    }
     for (size_t i = 0; i < n; i++) {
         struct pmn_cxl_region *r = &ctx->cxl[ctx->ncxl];
         const char *digits = names[i] + 6;
@@ -409,7 +429,7 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
         snprintf(path, sizeof(path), CXL_DIR "/%s/size", names[i]);
         r->size = u64_attr(ctx, path, true);
         for (unsigned t = 0; t < 256; t++) {
-            char *tgt, **nt;
+            char *tgt;
             snprintf(path, sizeof(path), CXL_DIR "/%s/target%u", names[i], t);
             if (pmn__sysfs_read_str(&ctx->fs, path, &tgt) != 0)
                 break;
@@ -417,13 +437,8 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
                 free(tgt);
                 continue;
             }
-            nt = realloc(r->targets, (r->ntargets + 1) * sizeof(*nt));
-            if (nt == NULL) {
-                free(tgt);
+            if (pmn__strv_push(&r->targets, &r->ntargets, tgt) != 0)
                 break;
-            }
-            r->targets = nt;
-            r->targets[r->ntargets++] = tgt;
         }
         /* Kernels before 6.3 have no region mode attribute: the child
          * device says which kind of region it is. */
@@ -453,22 +468,7 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
 
 /* ---- public dax getters ---- */
 
-size_t pmn_dax_count(const struct pmn_ctx *ctx)
-{
-    return ctx ? ctx->ndax : 0;
-}
-
-const struct pmn_dax *pmn_dax_first(const struct pmn_ctx *ctx)
-{
-    return ctx && ctx->ndax ? &ctx->dax[0] : NULL;
-}
-
-const struct pmn_dax *pmn_dax_next(const struct pmn_dax *d)
-{
-    if (d == NULL || d->index + 1 >= d->ctx->ndax)
-        return NULL;
-    return &d->ctx->dax[d->index + 1];
-}
+PMN__CTX_ITERATORS(pmn_dax, struct pmn_dax, dax, ndax)
 
 const struct pmn_dax *pmn_dax_get(const struct pmn_ctx *ctx, const char *name)
 {
@@ -480,30 +480,11 @@ const struct pmn_dax *pmn_dax_get(const struct pmn_ctx *ctx, const char *name)
     return NULL;
 }
 
-const char *pmn_dax_name(const struct pmn_dax *d)
-{
-    return d ? d->name : NULL;
-}
-
-const char *pmn_dax_path(const struct pmn_dax *d)
-{
-    return d ? d->path : NULL;
-}
-
-uint64_t pmn_dax_size(const struct pmn_dax *d)
-{
-    return d ? d->size : PMN_UNKNOWN;
-}
-
-uint64_t pmn_dax_align(const struct pmn_dax *d)
-{
-    return d ? d->align : PMN_UNKNOWN;
-}
-
-enum pmn_dax_mode pmn_dax_mode(const struct pmn_dax *d)
-{
-    return d ? d->mode : PMN_DAX_UNBOUND;
-}
+PMN__GETTER(const char *, pmn_dax_name, struct pmn_dax, name, NULL)
+PMN__GETTER(const char *, pmn_dax_path, struct pmn_dax, path, NULL)
+PMN__GETTER(uint64_t, pmn_dax_size, struct pmn_dax, size, PMN_UNKNOWN)
+PMN__GETTER(uint64_t, pmn_dax_align, struct pmn_dax, align, PMN_UNKNOWN)
+PMN__GETTER(enum pmn_dax_mode, pmn_dax_mode, struct pmn_dax, mode, PMN_DAX_UNBOUND)
 
 const char *pmn_dax_mode_name(const struct pmn_dax *d)
 {
@@ -522,86 +503,31 @@ const char *pmn_dax_mode_name(const struct pmn_dax *d)
     }
 }
 
-int pmn_dax_target_node(const struct pmn_dax *d)
-{
-    return d ? d->target_node : -1;
-}
-
-int pmn_dax_numa_node(const struct pmn_dax *d)
-{
-    return d ? d->numa_node : -1;
-}
-
-int pmn_dax_node(const struct pmn_dax *d)
-{
-    return d ? d->node : -1;
-}
-
-const char *pmn_dax_type(const struct pmn_dax *d)
-{
-    return d ? d->type : NULL;
-}
+PMN__GETTER(int, pmn_dax_target_node, struct pmn_dax, target_node, -1)
+PMN__GETTER(int, pmn_dax_numa_node, struct pmn_dax, numa_node, -1)
+PMN__GETTER(int, pmn_dax_node, struct pmn_dax, node, -1)
+PMN__GETTER(const char *, pmn_dax_type, struct pmn_dax, type, NULL)
 
 bool pmn_dax_is_private(const struct pmn_dax *d)
 {
     return d && d->is_private;
 }
 
-const char *pmn_dax_cxl_region(const struct pmn_dax *d)
-{
-    return d ? d->cxl_region : NULL;
-}
+PMN__GETTER(const char *, pmn_dax_cxl_region, struct pmn_dax, cxl_region, NULL)
 
 /* ---- public CXL getters ---- */
 
-size_t pmn_cxl_count(const struct pmn_ctx *ctx)
-{
-    return ctx ? ctx->ncxl : 0;
-}
+PMN__CTX_ITERATORS(pmn_cxl, struct pmn_cxl_region, cxl, ncxl)
 
-const struct pmn_cxl_region *pmn_cxl_first(const struct pmn_ctx *ctx)
-{
-    return ctx && ctx->ncxl ? &ctx->cxl[0] : NULL;
-}
-
-const struct pmn_cxl_region *pmn_cxl_next(const struct pmn_cxl_region *r)
-{
-    if (r == NULL || r->index + 1 >= r->ctx->ncxl)
-        return NULL;
-    return &r->ctx->cxl[r->index + 1];
-}
-
-const char *pmn_cxl_name(const struct pmn_cxl_region *r)
-{
-    return r ? r->name : NULL;
-}
-
-const char *pmn_cxl_mode(const struct pmn_cxl_region *r)
-{
-    return r ? r->mode : NULL;
-}
-
-uint64_t pmn_cxl_size(const struct pmn_cxl_region *r)
-{
-    return r ? r->size : PMN_UNKNOWN;
-}
-
-size_t pmn_cxl_target_count(const struct pmn_cxl_region *r)
-{
-    return r ? r->ntargets : 0;
-}
+PMN__GETTER(const char *, pmn_cxl_name, struct pmn_cxl_region, name, NULL)
+PMN__GETTER(const char *, pmn_cxl_mode, struct pmn_cxl_region, mode, NULL)
+PMN__GETTER(uint64_t, pmn_cxl_size, struct pmn_cxl_region, size, PMN_UNKNOWN)
+PMN__GETTER(size_t, pmn_cxl_target_count, struct pmn_cxl_region, ntargets, 0)
 
 const char *pmn_cxl_target(const struct pmn_cxl_region *r, size_t i)
 {
     return r && i < r->ntargets ? r->targets[i] : NULL;
 }
 
-const struct pmn_dax *pmn_cxl_dax(const struct pmn_cxl_region *r)
-{
-    return r ? r->dax : NULL;
-}
-
-int pmn_cxl_node(const struct pmn_cxl_region *r)
-{
-    return r ? r->node : -1;
-}
+PMN__GETTER(const struct pmn_dax *, pmn_cxl_dax, struct pmn_cxl_region, dax, NULL)
+PMN__GETTER(int, pmn_cxl_node, struct pmn_cxl_region, node, -1)

@@ -29,6 +29,8 @@ struct pmn__config {
 };
 int pmn__parse_config(const char *s, size_t len, struct pmn__config *out, size_t *bad_line);
 void pmn__config_free(struct pmn__config *c);
+/* Append (@node, @kind) to a kind table; 0 or -ENOMEM. */
+int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum pmn_kind kind);
 
 /* ---- sysfs.c: readers; every path is relative to the root ---- */
 struct pmn__sysfs {
@@ -53,6 +55,5 @@ bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path);
  * sorted; the array and names are malloc'd, free with pmn__strv_free. */
 int pmn__sysfs_list(const struct pmn__sysfs *fs, const char *dir, const char *prefix,
                     char ***names, size_t *n);
-void pmn__strv_free(char **v, size_t n);
 
 #endif /* PMN_DISCOVER_H */

@@ -28,11 +28,41 @@ size_t pmn_nodes_of_kind(const struct pmn_ctx *ctx, enum pmn_kind kind, int *ids
     return n;
 }
 
+/* The best of the nodes offered: lowest or highest value, PMN_UNKNOWN
+ * values counted as candidates but never chosen. */
+struct pick {
+    bool lower_better, any;
+    int best;
+    uint64_t best_v;
+};
+
+static void pick_offer(struct pick *pk, int id, uint64_t v)
+{
+    pk->any = true;
+    if (v == PMN_UNKNOWN)
+        return;
+    if (pk->best < 0 || (pk->lower_better ? v < pk->best_v : v > pk->best_v)) {
+        pk->best = id;
+        pk->best_v = v;
+    }
+}
+
+/* 0 with the choice, PMN_E_NO_MATCH when nothing was offered,
+ * PMN_E_UNKNOWN when no candidate had a known value. */
+static int pick_result(const struct pick *pk, int *out)
+{
+    if (!pk->any)
+        return PMN_E_NO_MATCH;
+    if (pk->best < 0)
+        return PMN_E_UNKNOWN;
+    *out = pk->best;
+    return 0;
+}
+
 int pmn_nearest_private_node(const struct pmn_ctx *ctx, int from_node, int *out)
 {
+    struct pick pk = {.lower_better = true, .best = -1};
     const struct pmn_node *from;
-    int best = -1, best_d = 0;
-    bool any = false;
 
     if (ctx == NULL || out == NULL)
         return -EINVAL;
@@ -41,25 +71,12 @@ int pmn_nearest_private_node(const struct pmn_ctx *ctx, int from_node, int *out)
         return PMN_E_NO_NODE;
     for (size_t i = 0; i < ctx->nnodes; i++) {
         const struct pmn_node *n = &ctx->nodes[i];
-        int d;
+        int d = from->dist ? from->dist[n->index] : -1;
 
-        if (n->isolation == PMN_ISOLATION_NONE)
-            continue;
-        any = true;
-        d = from->dist ? from->dist[n->index] : -1;
-        if (d < 0)
-            continue;
-        if (best < 0 || d < best_d) {
-            best = n->id;
-            best_d = d;
-        }
+        if (n->isolation != PMN_ISOLATION_NONE)
+            pick_offer(&pk, n->id, d < 0 ? PMN_UNKNOWN : (uint64_t)d);
     }
-    if (!any)
-        return PMN_E_NO_MATCH;
-    if (best < 0)
-        return PMN_E_UNKNOWN;
-    *out = best;
-    return 0;
+    return pick_result(&pk, out);
 }
 
 int pmn_nearest_private_to_cpu(const struct pmn_ctx *ctx, int cpu, int *out)
@@ -102,15 +119,12 @@ int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigned flags,
                   enum pmn_kind kind, int *out)
 {
     const unsigned known = PMN_SELECT_PRIVATE | PMN_SELECT_KIND;
-    bool any = false, lower_better = rank == PMN_RANK_LATENCY;
-    uint64_t best_v = 0;
-    int best = -1;
+    struct pick pk = {.lower_better = rank == PMN_RANK_LATENCY, .best = -1};
 
     if (ctx == NULL || out == NULL || (flags & ~known) || (unsigned)rank > PMN_RANK_LATENCY)
         return -EINVAL;
     for (size_t i = 0; i < ctx->nnodes; i++) {
         const struct pmn_node *n = &ctx->nodes[i];
-        uint64_t v;
 
         if ((flags & PMN_SELECT_PRIVATE) && n->isolation == PMN_ISOLATION_NONE)
             continue;
@@ -118,19 +132,7 @@ int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigned flags,
             continue;
         if (rank == PMN_RANK_CAPACITY && n->capacity == 0)
             continue; /* memoryless nodes hold nothing */
-        any = true;
-        v = rank_value(n, rank);
-        if (v == PMN_UNKNOWN)
-            continue;
-        if (best < 0 || (lower_better ? v < best_v : v > best_v)) {
-            best = n->id;
-            best_v = v;
-        }
+        pick_offer(&pk, n->id, rank_value(n, rank));
     }
-    if (!any)
-        return PMN_E_NO_MATCH;
-    if (best < 0)
-        return PMN_E_UNKNOWN;
-    *out = best;
-    return 0;
+    return pick_result(&pk, out);
 }

@@ -77,7 +77,16 @@ int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, s
     return pmn_prim_read_file_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
 }
 
-int pmn__sysfs_read_u64(const struct pmn__sysfs *fs, const char *path, int base, uint64_t *out)
+/* Read @path and hand its text to @parse (one reader behind every typed
+ * attribute). */
+struct parse_to {
+    int (*parse)(const char *s, size_t len, const struct parse_to *to);
+    int base;
+    unsigned max_id;
+    void *out;
+};
+
+static int read_parsed(const struct pmn__sysfs *fs, const char *path, const struct parse_to *to)
 {
     char *b;
     size_t n;
@@ -85,36 +94,41 @@ int pmn__sysfs_read_u64(const struct pmn__sysfs *fs, const char *path, int base,
 
     if (err)
         return err;
-    err = pmn__parse_u64(b, n, base, out);
+    err = to->parse(b, n, to);
     free(b);
     return err;
 }
 
+static int to_u64(const char *s, size_t len, const struct parse_to *to)
+{
+    return pmn__parse_u64(s, len, to->base, to->out);
+}
+
+static int to_s64(const char *s, size_t len, const struct parse_to *to)
+{
+    return pmn__parse_s64(s, len, to->out);
+}
+
+static int to_list(const char *s, size_t len, const struct parse_to *to)
+{
+    return pmn__parse_list(s, len, to->max_id, to->out);
+}
+
+int pmn__sysfs_read_u64(const struct pmn__sysfs *fs, const char *path, int base, uint64_t *out)
+{
+    return read_parsed(fs, path, &(struct parse_to){.parse = to_u64, .base = base, .out = out});
+}
+
 int pmn__sysfs_read_s64(const struct pmn__sysfs *fs, const char *path, int64_t *out)
 {
-    char *b;
-    size_t n;
-    int err = pmn__sysfs_read(fs, path, &b, &n);
-
-    if (err)
-        return err;
-    err = pmn__parse_s64(b, n, out);
-    free(b);
-    return err;
+    return read_parsed(fs, path, &(struct parse_to){.parse = to_s64, .out = out});
 }
 
 int pmn__sysfs_read_list(const struct pmn__sysfs *fs, const char *path, unsigned max_id,
                          struct pmn__bitmap *out)
 {
-    char *b;
-    size_t n;
-    int err = pmn__sysfs_read(fs, path, &b, &n);
-
-    if (err)
-        return err;
-    err = pmn__parse_list(b, n, max_id, out);
-    free(b);
-    return err;
+    return read_parsed(fs, path,
+                       &(struct parse_to){.parse = to_list, .max_id = max_id, .out = out});
 }
 
 int pmn__sysfs_read_str(const struct pmn__sysfs *fs, const char *path, char **out)
@@ -156,15 +170,6 @@ bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path)
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void pmn__strv_free(char **v, size_t n)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* The names pmn__sysfs_list collects. */

@@ -606,19 +606,7 @@ void pmn__topology_free(struct pmn_ctx *ctx)
         free(ctx->nodes[i].pools);
     }
     free(ctx->nodes);
-    for (size_t i = 0; i < ctx->ndax; i++) {
-        free(ctx->dax[i].name);
-        free(ctx->dax[i].path);
-        free(ctx->dax[i].driver);
-        free(ctx->dax[i].cxl_region);
-    }
-    free(ctx->dax);
-    for (size_t i = 0; i < ctx->ncxl; i++) {
-        free(ctx->cxl[i].name);
-        free(ctx->cxl[i].mode);
-        pmn__strv_free(ctx->cxl[i].targets, ctx->cxl[i].ntargets);
-    }
-    free(ctx->cxl);
+    pmn__dax_free_all(ctx);
     ctx->nodes = NULL;
     ctx->dax = NULL;
     ctx->cxl = NULL;
@@ -627,22 +615,7 @@ void pmn__topology_free(struct pmn_ctx *ctx)
 
 /* ---- public node getters ---- */
 
-size_t pmn_node_count(const struct pmn_ctx *ctx)
-{
-    return ctx ? ctx->nnodes : 0;
-}
-
-const struct pmn_node *pmn_node_first(const struct pmn_ctx *ctx)
-{
-    return ctx && ctx->nnodes ? &ctx->nodes[0] : NULL;
-}
-
-const struct pmn_node *pmn_node_next(const struct pmn_node *n)
-{
-    if (n == NULL || n->index + 1 >= n->ctx->nnodes)
-        return NULL;
-    return &n->ctx->nodes[n->index + 1];
-}
+PMN__CTX_ITERATORS(pmn_node, struct pmn_node, nodes, nnodes)
 
 const struct pmn_node *pmn_node_get(const struct pmn_ctx *ctx, int id)
 {

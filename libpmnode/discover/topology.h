@@ -119,6 +119,30 @@ struct pmn_ctx {
     struct pmn__daxmap *daxmaps;
 };
 
+/* The public count/first/next getters of one kind of object a context
+ * owns in a sorted array (ctx->ARR, ctx->N), each object knowing its index
+ * (topology.c and dax.c expand it once per kind). */
+#define PMN__CTX_ITERATORS(prefix, type, arr, n)                                \
+    size_t prefix##_count(const struct pmn_ctx *ctx)                            \
+    {                                                                           \
+        return ctx ? ctx->n : 0;                                                \
+    }                                                                           \
+    const type *prefix##_first(const struct pmn_ctx *ctx)                       \
+    {                                                                           \
+        return ctx && ctx->n ? &ctx->arr[0] : NULL;                             \
+    }                                                                           \
+    const type *prefix##_next(const type *o)                                    \
+    {                                                                           \
+        return o == NULL || o->index + 1 >= o->ctx->n ? NULL : &o->ctx->arr[o->index + 1]; \
+    }
+
+/* A public getter that reads one field, or @none for a NULL object. */
+#define PMN__GETTER(ret, fn, type, field, none) \
+    ret fn(const type *o)                       \
+    {                                           \
+        return o ? o->field : (none);           \
+    }
+
 /* ---- topology.c: stages (each returns 0 or a negative code for a fatal
  * failure only) ---- */
 int pmn__discover(struct pmn_ctx *ctx, const struct pmn_ctx_params *params);
@@ -129,6 +153,8 @@ struct pmn_node *pmn__node_find(const struct pmn_ctx *ctx, int id);
 /* ---- dax.c ---- */
 int pmn__discover_dax(struct pmn_ctx *ctx);
 int pmn__discover_cxl(struct pmn_ctx *ctx);
+/* Free every device and region record (pmn__topology_free's part). */
+void pmn__dax_free_all(struct pmn_ctx *ctx);
 
 /* ---- kabi.c ---- */
 int pmn__kabi_probe(struct pmn_ctx *ctx);

@@ -114,25 +114,17 @@ static void trim_reservation(uintptr_t base, uintptr_t aligned, size_t len, size
         munmap((void *)(aligned + len), base + span - (aligned + len));
 }
 
-int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out)
+/* Map @len bytes with @flags (MAP_FIXED added) over the part of a fresh
+ * reservation that is aligned to @align, and trim the rest. */
+static int map_aligned(size_t len, size_t align, int flags, int fd, void **out)
 {
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED;
-    uintptr_t base, aligned;
+    uintptr_t base = 0, aligned = 0;
     void *p;
-    int err;
+    int err = reserve_aligned(len, align, &base, &aligned);
 
-    if (huge_size) {
-        int shift = log2_exact(huge_size);
-        if (shift < 0)
-            return -EINVAL;
-        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
-        if (align < huge_size)
-            align = huge_size;
-    }
-    err = reserve_aligned(len, align, &base, &aligned);
     if (err)
         return err;
-    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
     if (p == MAP_FAILED) {
         err = -errno;
         munmap((void *)base, len + align);
@@ -141,6 +133,21 @@ int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void *
     trim_reservation(base, aligned, len, align);
     *out = p;
     return 0;
+}
+
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+
+    if (huge_size) {
+        int shift = log2_exact(huge_size);
+        if (shift < 0)
+            return -EINVAL;
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
+        if (align < huge_size)
+            align = huge_size;
+    }
+    return map_aligned(len, align, flags, -1, out);
 }
 
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
@@ -155,21 +162,7 @@ int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
 
 int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out)
 {
-    uintptr_t base, aligned;
-    void *p;
-    int err = reserve_aligned(len, align, &base, &aligned);
-
-    if (err)
-        return err;
-    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-    if (p == MAP_FAILED) {
-        err = -errno;
-        munmap((void *)base, len + align);
-        return err;
-    }
-    trim_reservation(base, aligned, len, align);
-    *out = p;
-    return 0;
+    return map_aligned(len, align, MAP_SHARED, fd, out);
 }
 
 int pmn_prim_unmap(void *addr, size_t len)

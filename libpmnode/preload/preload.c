@@ -367,16 +367,20 @@ static inline bool ours(size_t size)
            size >= S.threshold;
 }
 
-static void *arena_call_malloc(size_t size)
+/* The end of a call into the arena, which the caller entered by setting
+ * guard: the guard drops, and a failure reads as malloc's (errno ENOMEM). */
+static inline void *from_arena(void *p)
 {
-    void *p;
-
-    guard = 1;
-    p = pmn_arena_malloc(S.arena, size);
     guard = 0;
     if (p == NULL)
         errno = ENOMEM;
     return p;
+}
+
+static void *arena_call_malloc(size_t size)
+{
+    guard = 1;
+    return from_arena(pmn_arena_malloc(S.arena, size));
 }
 
 EXPORT void *malloc(size_t size)
@@ -422,7 +426,6 @@ EXPORT void free(void *p)
 EXPORT void *calloc(size_t n, size_t size)
 {
     size_t total;
-    void *p;
 
     COUNT(C_CALLOC);
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -434,11 +437,7 @@ EXPORT void *calloc(size_t n, size_t size)
         return __libc_calloc(n, size);
     }
     guard = 1;
-    p = pmn_arena_calloc(S.arena, n, size);
-    guard = 0;
-    if (p == NULL)
-        errno = ENOMEM;
-    return p;
+    return from_arena(pmn_arena_calloc(S.arena, n, size));
 }
 
 static size_t usable(void *p, bool *mine)
@@ -473,10 +472,7 @@ static void *realloc_any(void *p, size_t size)
         return __libc_realloc(p, size);
     if (mine) {
         guard = 1;
-        q = pmn_realloc(p, size);
-        guard = 0;
-        if (q == NULL)
-            errno = ENOMEM;
+        q = from_arena(pmn_realloc(p, size));
         return q;
     }
     /* A libc object grows past the threshold: move it into the arena. */
@@ -508,18 +504,12 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 
 static void *aligned_any(size_t align, size_t size)
 {
-    void *p;
-
     if (!ours(size)) {
         COUNT_LIBC();
         return __libc_memalign(align, size);
     }
     guard = 1;
-    p = pmn_arena_aligned_alloc(S.arena, align, size);
-    guard = 0;
-    if (p == NULL)
-        errno = ENOMEM;
-    return p;
+    return from_arena(pmn_arena_aligned_alloc(S.arena, align, size));
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
