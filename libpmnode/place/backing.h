@@ -2,6 +2,16 @@
  * place/backing.h - the placement layer's internal contract: backings,
  * regions and the verifier.
  *
+ * place/ turns "this many bytes on that node" into memory that is there or
+ * an error, never a silent fallback (DESIGN.md, the placement contract):
+ *
+ *   backing.c       the front door: params, backings, regions, the
+ *                   cpuset and free-memory checks, spill lists, stats
+ *   backing-node.c  node-bound anonymous, memfd and hugetlb memory:
+ *                   populate without the OOM killer, verify, bind
+ *   backing-dax.c   device-dax: one shared mapping per device, in extents
+ *   where.c         where pages are (pmn_where) and the verifier
+ *
  * Allocators (arena, slab, heap) see only struct pmn__backing_ops: every op
  * returns 0 or a negative code, and none of them falls back to another
  * node unless the backing was created with a spill list.
