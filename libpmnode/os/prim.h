@@ -4,7 +4,7 @@
  * prim-linux.c is the only code in libpmnode that calls the kernel: mmap,
  * mbind, madvise, move_pages, memfd_create, mprotect, userfaultfd and its
  * ioctls, device and file opens, and the /proc readers
- * (tests/symbols/check-layers.sh fails the build's unit suite when code
+ * (tests/abi/check-layers.sh fails the build's unit suite when code
  * elsewhere does).  Every primitive returns 0 or a negative errno unless
  * said otherwise, and never prints.  Callers (discover/, place/, alloc/,
  * ctier/) own the policy; primitives own nothing.

@@ -3,7 +3,7 @@
  * (libpmnode/preload/config.c), a pure function: every accepted form, every
  * refusal with its message and where it points, and that nothing is read
  * past the given length.  The shim's end-to-end behaviour (one line, exit
- * status 2) is tested by tests/shim (env-* cases).
+ * status 2) is tested by tests/system/shim (env-* cases).
  */
 #include <criterion/criterion.h>
 #include <errno.h>

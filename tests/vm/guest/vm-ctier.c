@@ -40,34 +40,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../ctier/ctier-common.h"
+#define PMN_HARNESS_PROGRAM
+#include "harness.h"
 #include "pmnode.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
 
-#define FAIL(...)                                     \
-    do {                                              \
-        fprintf(stderr, "FAIL: " __VA_ARGS__);        \
-        fputc('\n', stderr);                          \
-        exit(1);                                      \
-    } while (0)
-
-#define SKIP(...)                                     \
-    do {                                              \
-        printf("skip: " __VA_ARGS__);                 \
-        putchar('\n');                                \
-        exit(77);                                     \
-    } while (0)
-
 static size_t ps;
 static int cnode; /* the compressed node */
-
-static unsigned long long ull(uint64_t v)
-{
-    return (unsigned long long)v;
-}
 
 static struct pmn_ctx *ctx_compressed(int node)
 {

@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define PMN_HARNESS_PROGRAM
+#include "harness.h"
 #include "pmnode.h"
 
 static volatile sig_atomic_t got_signal;
@@ -38,13 +40,6 @@ static void on_signal(int sig)
 {
     got_signal = sig;
 }
-
-#define FAIL(...)                                     \
-    do {                                              \
-        fprintf(stderr, "FAIL: " __VA_ARGS__);        \
-        fputc('\n', stderr);                          \
-        exit(1);                                      \
-    } while (0)
 
 static struct pmn_ctx *ctx_or_die(void)
 {

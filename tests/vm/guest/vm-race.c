@@ -41,19 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PMN_HARNESS_PROGRAM
+#include "harness.h"
 #include "pmnode.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 #define MPOL_BIND_MODE 2
-
-#define FAIL(...)                                     \
-    do {                                              \
-        fprintf(stderr, "FAIL: " __VA_ARGS__);        \
-        fputc('\n', stderr);                          \
-        exit(1);                                      \
-    } while (0)
 
 /* Pages this process has on @node, from /proc/self/numa_maps ("N1=123"). */
 static long pages_on(int node)

@@ -15,7 +15,7 @@
  */
 #include <pthread.h>
 
-#include "alloc-common.h"
+#include "harness.h"
 
 struct item {
     void *p;

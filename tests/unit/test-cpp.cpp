@@ -2,7 +2,7 @@
  * test-cpp.cpp - the header-only C++ bindings (bindings/cpp/pmnode/pmnode.hpp).
  *
  * Needs an anonymous backing on node 0 of this host (suite unit, like
- * tests/alloc); exits 77 (skip) when the host has no NUMA sysfs.  A plain
+ * tests/unit/test-arena.c); exits 77 (skip) when the host has no NUMA sysfs.  A plain
  * main: each check prints on failure, the summary is "N passed, N failed".
  */
 #include <pmnode/pmnode.hpp>

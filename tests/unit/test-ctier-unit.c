@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ctier/ctier.h"
-#include "ctier-common.h"
+#include "harness.h"
 #include "pmnode.h"
 
 static size_t page_size(void)

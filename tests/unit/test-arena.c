@@ -13,7 +13,7 @@
  * PMN_ALLOC_SEED=N replays the random sequence with another seed; the seed
  * is in every failure message of that test.
  */
-#include "alloc-common.h"
+#include "harness.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

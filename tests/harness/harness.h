@@ -1,22 +1,148 @@
 /*
- * alloc-common.h - helpers shared by the allocator tests (tests/alloc).
+ * harness.h - the one test harness every C test of libpmnode includes.
  *
- * Every test builds its own context, an anonymous backing bound to node 0
- * of this host, and an arena or slab on it; criterion runs each test in a
- * process of its own, so nothing leaks from one test into the next.
+ * How a test program is built decides the framework:
+ *   (default)            Criterion (<criterion/criterion.h>), each Test()
+ *                        in a process of its own
+ *   PMN_NO_CRITERION     the same Test() and cr_assert_*() macros on a
+ *                        small runner of our own, for ThreadSanitizer
+ *                        builds, where Criterion cannot start (its worker
+ *                        arena does not map under TSan): each Test() runs
+ *                        in a forked child, one after the other; exit 0
+ *                        pass, 77 skip; the program prints "N passed, N
+ *                        failed, N skipped" and exits 1 when one failed,
+ *                        77 when all skipped
+ *   PMN_HARNESS_PROGRAM  a plain program (the vm lane's guest programs):
+ *                        cr_assert_*() exit 1 with the failing expression,
+ *                        cr_skip_test() exits 77, FAIL() and SKIP() say
+ *                        why in their own words; the program has its own
+ *                        main()
  *
- * Objects are filled with a pattern derived from an id (a 64-bit word per
- * 8 bytes, the tail byte by byte), so a check tells which object was
- * overwritten and where.  Loop counts shrink under valgrind (scaled()).
+ * Then, for every kind: sizes and printing helpers; this host's context,
+ * a node-0 backing and arena (skipping when the host has no NUMA sysfs);
+ * stats invariants; patterns derived from an id, so a check tells which
+ * object was overwritten and where; an interval set of live objects; and
+ * the compressed tier's deterministic page contents.
  */
-#ifndef PMN_TEST_ALLOC_COMMON_H
-#define PMN_TEST_ALLOC_COMMON_H
+#ifndef PMN_TEST_HARNESS_H
+#define PMN_TEST_HARNESS_H
 
-#ifdef PMN_NO_CRITERION
-#include "mini-cr.h" /* ThreadSanitizer builds */
+#if defined(PMN_NO_CRITERION) || defined(PMN_HARNESS_PROGRAM)
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static inline void
+mini_check(bool ok, const char *where, const char *expr, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ok)
+        return;
+    fprintf(stderr, "%s: assertion failed: %s\n  ", where, expr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    _exit(1);
+}
+
+#define MINI_STR2(x) #x
+#define MINI_STR(x) MINI_STR2(x)
+#define MINI_WHERE __FILE__ ":" MINI_STR(__LINE__)
+#define MINI_CHECK(ok, expr, ...) mini_check((ok), MINI_WHERE, expr, "" __VA_ARGS__)
+
+#define cr_assert(c, ...) MINI_CHECK(!!(c), #c, __VA_ARGS__)
+#define cr_assert_not(c, ...) MINI_CHECK(!(c), "!(" #c ")", __VA_ARGS__)
+#define cr_assert_eq(a, b, ...) MINI_CHECK((a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...) MINI_CHECK((a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_lt(a, b, ...) MINI_CHECK((a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...) MINI_CHECK((a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_assert_gt(a, b, ...) MINI_CHECK((a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_assert_geq(a, b, ...) MINI_CHECK((a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_null(p, ...) MINI_CHECK((p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_assert_not_null(p, ...) MINI_CHECK((p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_assert_fail(...) MINI_CHECK(false, "fail", __VA_ARGS__)
+#define cr_skip_test(...)                                                      \
+    do {                                                                       \
+        fprintf(stderr, "skip: " __VA_ARGS__);                                 \
+        fputc('\n', stderr);                                                   \
+        _exit(77);                                                             \
+    } while (0)
+#define cr_log_info(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_warn(...) (fprintf(stderr, "warning: " __VA_ARGS__), fputc('\n', stderr))
+
+#define FAIL(...)                              \
+    do {                                       \
+        fprintf(stderr, "FAIL: " __VA_ARGS__); \
+        fputc('\n', stderr);                   \
+        exit(1);                               \
+    } while (0)
+#define SKIP(...)                              \
+    do {                                       \
+        printf("skip: " __VA_ARGS__);          \
+        putchar('\n');                         \
+        exit(77);                              \
+    } while (0)
 #else
 #include <criterion/criterion.h>
 #endif
+
+#if defined(PMN_NO_CRITERION) && !defined(PMN_HARNESS_PROGRAM)
+struct mini_test {
+    const char *suite, *name;
+    void (*fn)(void);
+};
+
+static struct mini_test mini_tests[64];
+static int mini_ntests;
+
+static inline void mini_register(const char *suite, const char *name, void (*fn)(void))
+{
+    if (mini_ntests < 64)
+        mini_tests[mini_ntests++] = (struct mini_test){suite, name, fn};
+}
+
+#define Test(suite, name, ...)                                                 \
+    static void suite##_##name(void);                                          \
+    __attribute__((constructor)) static void mini_reg_##suite##_##name(void)   \
+    {                                                                          \
+        mini_register(#suite, #name, suite##_##name);                          \
+    }                                                                          \
+    static void suite##_##name(void)
+
+int main(void)
+{
+    int failed = 0, skipped = 0;
+
+    for (int i = 0; i < mini_ntests; i++) {
+        int status = 0;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) {
+            mini_tests[i].fn();
+            _exit(0);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) != pid)
+            status = -1;
+        const char *res = WIFEXITED(status) && WEXITSTATUS(status) == 0    ? "PASS"
+                          : WIFEXITED(status) && WEXITSTATUS(status) == 77 ? "SKIP"
+                                                                           : "FAIL";
+        failed += res[0] == 'F';
+        skipped += res[0] == 'S';
+        printf("[%s] %s::%s\n", res, mini_tests[i].suite, mini_tests[i].name);
+    }
+    printf("%d passed, %d failed, %d skipped\n", mini_ntests - failed - skipped, failed,
+           skipped);
+    return failed ? 1 : skipped == mini_ntests ? 77 : 0;
+}
+#endif
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -334,4 +460,70 @@ static inline void ivset_free(struct ivset *s)
     *s = (struct ivset){0};
 }
 
-#endif /* PMN_TEST_ALLOC_COMMON_H */
+/* ---- the compressed tier's page contents -------------------------------- */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char ctier_paragraph[] =
+    "Cold data is the part of a working set that nobody has touched for a while: "
+    "yesterday's session records, the tail of a log, the pages of a cache whose "
+    "entries were popular an hour ago. Keeping it in ordinary memory wastes the "
+    "fastest capacity the machine has, yet throwing it away costs a slow rebuild "
+    "when somebody finally asks for it again. A compressed memory device sits in "
+    "between: it stores each page in a fraction of the space, hands it back at "
+    "memory speed, and only asks that writes go somewhere else first. The library "
+    "moves such pages there on request, protects them, and brings back exactly the "
+    "page a program writes to, while reads carry on without noticing anything. ";
+
+static inline uint64_t ctier_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* @len bytes of random data from @seed. */
+static inline void ctier_fill_random(void *buf, size_t len, uint64_t seed)
+{
+    unsigned char *p = buf;
+    uint64_t s = seed;
+
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = ctier_splitmix(&s);
+        memcpy(p + i, &v, len - i < 8 ? len - i : 8);
+    }
+}
+
+/* One page of text, distinct per @id. */
+static inline void ctier_fill_text_page(char *page, size_t page_size, size_t id)
+{
+    size_t plen = sizeof(ctier_paragraph) - 1, off = (id * 37) % plen;
+    int h = snprintf(page, page_size, "[page %zu of the cold set] ", id);
+    size_t i = h > 0 ? (size_t)h : 0;
+
+    for (; i < page_size; i++) {
+        page[i] = ctier_paragraph[off];
+        off = off + 1 == plen ? 0 : off + 1;
+    }
+}
+
+/* [buf, buf + len) page by page, page ids from @first. */
+static inline void ctier_fill_text(void *buf, size_t len, size_t page_size, size_t first)
+{
+    for (size_t i = 0; i * page_size < len; i++) {
+        char tmp[65536];
+        size_t n = len - i * page_size < page_size ? len - i * page_size : page_size;
+        if (page_size <= sizeof(tmp) && n < page_size) {
+            ctier_fill_text_page(tmp, page_size, first + i);
+            memcpy((char *)buf + i * page_size, tmp, n);
+        } else {
+            ctier_fill_text_page((char *)buf + i * page_size, page_size, first + i);
+        }
+    }
+}
+
+#endif /* PMN_TEST_HARNESS_H */

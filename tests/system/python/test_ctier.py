@@ -1,5 +1,5 @@
 """The compressed tier on this host, with node 0 standing in for the
-compressed node (as tests/ctier and `pmnode ctier --stand-in` do): the
+compressed node (as tests/system/test-ctier-system.c and `pmnode ctier --stand-in` do): the
 context declares node 0 "compressed", the tier demotes to node 0 and
 promotes to node 0.  Migrations are no-ops, but the estimate, the guard,
 write protection (userfaultfd or mprotect), fault handling and the

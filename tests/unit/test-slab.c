@@ -11,7 +11,7 @@
 #include <ctype.h>
 #include <sys/wait.h>
 
-#include "alloc-common.h"
+#include "harness.h"
 
 struct slab_env {
     struct pmn_ctx *ctx;

@@ -3,7 +3,7 @@
 
 usage: shim-test.py --pmnode PATH --bindir DIR [--preload LIB] [--fixtures DIR] CASE
 
-One CASE per meson test (tests/shim/meson.build), so a failure names what
+One CASE per meson test (tests/system/shim/meson.build), so a failure names what
 broke.  Exit 0 pass, 1 fail, 77 skip (a program or the shim is missing;
 the reason is printed).  Never passes without having run what it checks.
 

@@ -8,7 +8,7 @@
  * handler thread, and the accounting.  Tests skip when the tier cannot
  * open for lack of write control (PMN_E_NO_WRITE_CONTROL).
  *
- * Data is text (tests/ctier/ctier-common.h) or fixed-seed random bytes; a
+ * Data is text (tests/harness/harness.h) or fixed-seed random bytes; a
  * shadow copy receives every write the test makes, so "intact" means the
  * region equals the shadow byte for byte.  Tests that could hang on a
  * write that never returns run under Criterion's timeout or in a forked
@@ -29,18 +29,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctier-common.h"
+#include "harness.h"
 #include "pmnode.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
 static size_t ps;
-
-static unsigned long long ull(uint64_t v)
-{
-    return (unsigned long long)v;
-}
 
 static void init(void)
 {

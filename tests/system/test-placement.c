@@ -8,7 +8,7 @@
  * object present and on node 0, and the stats must put all resident bytes
  * on node 0 of the backing.
  */
-#include "alloc-common.h"
+#include "harness.h"
 
 /* Every page of [p, p + len) is present and on node 0. */
 static void assert_on_node0(const void *p, size_t len, const char *what, size_t i)

@@ -1,10 +1,10 @@
-"""Shared fixtures of the Python binding's tests (tests/python).
+"""Shared fixtures of the Python binding's tests (tests/system/python).
 
 Run through meson (`meson test -C BUILD --suite python`, see
 run-pytest.py), or by hand against a build directory:
 
     PMNODE_LIBRARY=$PWD/build-py/libpmnode/libpmnode.so PYTHONPATH=bindings/python \\
-        /usr/bin/python3 -m pytest -p no:cacheprovider tests/python
+        /usr/bin/python3 -m pytest -p no:cacheprovider tests/system/python
 
 Host tests use node 0 of this machine through a context that ignores the
 PMNODE_* environment and the configuration file; fixture tests read the
@@ -18,7 +18,7 @@ import pytest
 
 import pmnode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1 << 20

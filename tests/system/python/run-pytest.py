@@ -13,7 +13,7 @@ Runs with any python3 (standard library only) and does, with
   3. copies SOURCE_ROOT/bindings/python to WORK_DIR/src (so the build
      writes nothing into the checkout) and installs it offline:
      pip install --no-build-isolation --no-index;
-  4. runs pytest on SOURCE_ROOT/tests/python with that venv's python,
+  4. runs pytest on SOURCE_ROOT/tests/system/python with that venv's python,
      PMNODE_LIBRARY pointing at the freshly built LIBPMNODE_SO and no other
      PMNODE_* or HWLOC_* variable; the pytest summary is the last line.
 
@@ -71,7 +71,7 @@ def main(argv):
     cli = os.path.abspath(argv[4]) if len(argv) == 5 else None
     python = os.environ.get("PMN_TEST_PYTHON", "/usr/bin/python3")
     pkg = os.path.join(source, "bindings", "python")
-    tests = os.path.join(source, "tests", "python")
+    tests = os.path.join(source, "tests", "system", "python")
 
     if not os.access(python, os.X_OK):
         skip("%s not found (the suite runs with the system interpreter)" % python)
@@ -113,7 +113,7 @@ def main(argv):
         env["PMN_PMNODE_CLI"] = cli
     say("pytest with %s, PMNODE_LIBRARY=%s" % (vpy, lib))
     # -p no:cacheprovider and no bytecode: nothing is written into the
-    # checkout.  tests/python holds no pmnode package, so `import pmnode`
+    # checkout.  tests/system/python holds no pmnode package, so `import pmnode`
     # finds the installed one (test_library.py checks).
     return subprocess.run([vpy, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs",
                            "--rootdir", tests, "."], env=env, cwd=tests).returncode
