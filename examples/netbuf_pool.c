@@ -221,7 +221,8 @@ int main(int argc, char **argv)
         void **done = &txq[(round % nq) * burst];
         size_t *ndone = &txn[round % nq];
 
-        pmn_slab_free_bulk(s, done, *ndone);
+        if ((err = pmn_slab_free_bulk(s, done, *ndone)) < 0)
+            goto fail; /* a buffer freed twice or not the pool's: a bug here */
         *ndone = 0;
 
         /* The ring is a circle of slots; the filled ones start at head. */

@@ -704,12 +704,28 @@ PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
 PMN_API void pmn_slab_destroy(struct pmn_slab *s);
 /** One object, or NULL with errno ENOMEM (backing full or cap reached). */
 PMN_API void *pmn_slab_alloc(struct pmn_slab *s);
-/** Free one object of this slab (pmn_free() works too). */
-PMN_API void pmn_slab_free(struct pmn_slab *s, void *p);
+/**
+ * Free one object of this slab (pmn_free() works too).  NULL is ignored
+ * (0).  Reports misuse as pmn_free() does, touching nothing:
+ * PMN_E_FOREIGN for a pointer that is not an object of @p s (another
+ * slab's, an arena's, or memory libpmnode did not allocate),
+ * PMN_E_DOUBLE_FREE for an object its own thread frees twice in a row
+ * (every build; debug_full builds catch every double free, and
+ * PMN_E_INTERIOR).  -EINVAL for a NULL slab.
+ */
+PMN_API int pmn_slab_free(struct pmn_slab *s, void *p);
 /** Allocate up to @p n objects into @p objs; returns how many (errno set when short). */
 PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n);
-/** Free @p n objects of this slab. */
-PMN_API void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
+/**
+ * Free @p n objects of this slab, as pmn_slab_free() on each in order.
+ * Every good object is freed even when others are bad: a bad entry (a
+ * foreign pointer, a double free) is skipped and touched no more than
+ * pmn_slab_free() would touch it.  NULL entries are ignored.  Returns 0
+ * when every entry was freed (or NULL), else the code of the first bad
+ * entry; -EINVAL (nothing freed) for a NULL slab, or NULL @p objs with
+ * @p n > 0.
+ */
+PMN_API int pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
 PMN_API size_t pmn_slab_obj_size(const struct pmn_slab *s);
 PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
 /**@}*/

@@ -176,7 +176,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
         return NULL;
     }
     if (size == 0) {
-        pmn__heap_free(p, NULL);
+        (void)pmn__heap_free(p, NULL, NULL); /* ours: pmn__usable() said so */
         return pmn_arena_malloc(a, 0);
     }
     /* Keep the object when it fits and does not waste more than half. */
@@ -186,7 +186,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
     if (q == NULL)
         return NULL; /* the old object stays valid, as realloc promises */
     memcpy(q, p, size < have ? size : have);
-    pmn__heap_free(p, NULL);
+    (void)pmn__heap_free(p, NULL, NULL);
     return q;
 }
 
@@ -201,9 +201,7 @@ void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
 
 int pmn_free(void *p)
 {
-    if (p == NULL)
-        return 0;
-    return pmn__heap_free(p, NULL);
+    return pmn__heap_free(p, NULL, NULL);
 }
 
 struct pmn_arena *pmn_arena_of(const void *p)

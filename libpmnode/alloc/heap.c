@@ -538,7 +538,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     return pg->start;
 }
 
-__attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *p)
+int pmn__free_large(struct pmn__segment *seg, void *p)
 {
     struct pmn__heap *h = seg->heap;
     size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
@@ -596,7 +596,7 @@ size_t pmn__usable(const void *p)
 /* Invariants of a page, checked after every change in debug_full builds:
  * the free list stays inside the page on block boundaries, has no cycle,
  * and free + used never exceeds capacity. */
-static void check_page(const struct pmn__page *pg)
+void pmn__check_page(const struct pmn__page *pg)
 {
     uint32_t n = 0;
 
@@ -615,34 +615,12 @@ static void check_page(const struct pmn__page *pg)
 }
 #endif
 
-int pmn__heap_free(void *p, const struct pmn__heap *want)
+/* Another thread's page: count the free here, where it happens, so the
+ * stats are right even before the owner collects it.  @th is the calling
+ * thread's theap of the object's heap, or NULL when it has none yet. */
+int pmn__free_other(struct pmn__segment *seg, struct pmn__page *pg, void *p,
+                    struct pmn__theap *th)
 {
-    struct pmn__segment *seg = pmn__segment_of(p);
-    struct pmn__theap *th;
-    struct pmn__page *pg;
-
-    if (seg == NULL || (want && seg->heap != want))
-        return PMN_E_FOREIGN;
-    if (__builtin_expect(seg->large, 0))
-        return free_large(seg, p);
-    pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (__builtin_expect(pg == NULL || !pg->live, 0))
-        return PMN_E_FOREIGN;
-#ifdef PMN_DEBUG_FULL
-    if ((size_t)((char *)p - pg->start) % pg->block_size)
-        return PMN_E_INTERIOR;
-    if (!pmn__dbg_clear(pg, p))
-        return PMN_E_DOUBLE_FREE;
-#endif
-    th = pmn__theap_find(seg->heap);
-    if (__builtin_expect(th == pg->owner, 1)) {
-#ifdef PMN_DEBUG_FULL
-        check_page(pg); /* before: the free may retire the page and unmap it */
-#endif
-        return pmn__free_local(th, pg, p) ? 0 : PMN_E_DOUBLE_FREE;
-    }
-    /* Another thread's page: count the free here, where it happens, so
-     * the stats are right even before the owner collects it. */
     if (th == NULL)
         th = pmn__theap_bind(seg->heap);
     pmn__free_remote(pg, p);

@@ -174,8 +174,14 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
 void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg);
 void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg);
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
-/* Free; @want_heap non-NULL requires the object to belong to it. */
-int pmn__heap_free(void *p, const struct pmn__heap *want_heap);
+/* The out-of-line parts of pmn__heap_free() (below): a large object, and
+ * an object of a page another thread owns. */
+int pmn__free_large(struct pmn__segment *seg, void *p);
+int pmn__free_other(struct pmn__segment *seg, struct pmn__page *pg, void *p,
+                    struct pmn__theap *th);
+#ifdef PMN_DEBUG_FULL
+void pmn__check_page(const struct pmn__page *pg);
+#endif
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
@@ -324,6 +330,51 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
         *(uintptr_t *)p = old;
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+/*
+ * The one free path: pmn_free(), pmn_slab_free(), pmn_slab_free_bulk() and
+ * realloc all come here, so every caller reports the same misuse.  @want
+ * non-NULL requires the object to belong to that heap (a slab frees only
+ * its own objects); @th is the calling thread's theap of @want when the
+ * caller already looked it up (a bulk free looks it up once), else NULL.
+ * Returns 0 (NULL is freed as nothing), PMN_E_FOREIGN (not an object of
+ * ours, or not of @want), PMN_E_DOUBLE_FREE (an object its own thread frees
+ * twice in a row, a large object freed twice; debug_full: every double
+ * free) or PMN_E_INTERIOR (debug_full, and large objects); on error nothing
+ * is touched.  Inline so that the owner's free stays a few loads and a push
+ * for every caller.
+ */
+static inline __attribute__((always_inline)) int pmn__heap_free(void *p, const struct pmn__heap *want,
+                                                              struct pmn__theap *th)
+{
+    struct pmn__segment *seg = pmn__segment_of(p);
+    struct pmn__page *pg;
+
+    if (__builtin_expect(seg == NULL, 0))
+        return p == NULL ? 0 : PMN_E_FOREIGN;
+    if (want != NULL && __builtin_expect(seg->heap != want, 0))
+        return PMN_E_FOREIGN;
+    if (__builtin_expect(seg->large, 0))
+        return pmn__free_large(seg, p);
+    pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+    if (__builtin_expect(pg == NULL || !pg->live, 0))
+        return PMN_E_FOREIGN;
+#ifdef PMN_DEBUG_FULL
+    if ((size_t)((char *)p - pg->start) % pg->block_size)
+        return PMN_E_INTERIOR;
+    if (!pmn__dbg_clear(pg, p))
+        return PMN_E_DOUBLE_FREE;
+#endif
+    if (th == NULL)
+        th = pmn__theap_find(seg->heap);
+    if (__builtin_expect(th == pg->owner, 1)) {
+#ifdef PMN_DEBUG_FULL
+        pmn__check_page(pg); /* before: the free may retire the page */
+#endif
+        return pmn__free_local(th, pg, p) ? 0 : PMN_E_DOUBLE_FREE;
+    }
+    return pmn__free_other(seg, pg, p, th);
 }
 
 #endif /* PMN_HEAP_H */

@@ -840,7 +840,7 @@ Test(arena, backing_freed_first, .timeout = 60)
     cr_assert_eq(st.backing.nnodes, 1);
     cr_assert_eq(st.backing.node[0].node, 0);
     cr_assert_eq(pmn_free(p), 0);
-    pmn_slab_free(s, q);
+    cr_assert_eq(pmn_slab_free(s, q), 0);
     pmn_arena_reset(a); /* back to no extent at all */
     cr_assert_eq(pmn_arena_stats(a, &st), 0);
     pmn_arena_destroy(a); /* the slab still holds the backing */

@@ -117,7 +117,7 @@ Test(placement, slab_node0, .timeout = 120)
     }
     st = slab_stats(s);
     assert_stats_on_node0(&st, "slab");
-    pmn_slab_free_bulk(s, p, n);
+    cr_assert_eq(pmn_slab_free_bulk(s, p, n), 0);
     pmn_slab_destroy(s);
     free(p);
     cr_assert_eq(backing_mapped(b), 0);

@@ -332,7 +332,7 @@ Test(threads, slab_bulk_cross_free, .timeout = 120)
                          off);
         }
         bad_bursts += bu.n != BURST;
-        pmn_slab_free_bulk(sp.s, bu.obj, bu.n);
+        cr_assert_eq(pmn_slab_free_bulk(sp.s, bu.obj, bu.n), 0);
     }
     cr_assert_eq(pthread_join(rx, NULL), 0);
     cr_assert_eq(sp.err[0], '\0', "%s", sp.err);

@@ -240,9 +240,9 @@ _PROTOTYPES = {
     "pmn_slab_new": (_i, [_vp, _sz, _sz, _u64, _P(_vp)]),
     "pmn_slab_destroy": (None, [_vp]),
     "pmn_slab_alloc": (_vp, [_vp]),
-    "pmn_slab_free": (None, [_vp, _vp]),
+    "pmn_slab_free": (_i, [_vp, _vp]),
     "pmn_slab_alloc_bulk": (_sz, [_vp, _P(_vp), _sz]),
-    "pmn_slab_free_bulk": (None, [_vp, _P(_vp), _sz]),
+    "pmn_slab_free_bulk": (_i, [_vp, _P(_vp), _sz]),
     "pmn_slab_obj_size": (_sz, [_vp]),
     "pmn_slab_stats": (_i, [_vp, _P(AllocStats)]),
     # compressed tier
