@@ -1436,7 +1436,8 @@ static int cmd_verify(int argc, char **argv)
     }
 
     /* The second opinion: the library verified; ask again as a user would. */
-    v = (struct verify_result){.expect = o.type == PMN_BACKING_DAX && o.node < 0
+    v = (struct verify_result){.w.struct_size = sizeof(v.w),
+                               .expect = o.type == PMN_BACKING_DAX && o.node < 0
                                              ? pmn_region_node(r)
                                              : o.node};
     err = pmn_where(pmn_region_addr(r), pmn_region_size(r), &v.w);
@@ -1977,8 +1978,8 @@ static int cmd_ctier(int argc, char **argv)
     struct pmn_backing_params *bp = NULL;
     struct pmn_backing *b = NULL;
     struct pmn_region *r = NULL;
-    struct pmn_ctier_stats st;
-    struct pmn_where w1, w2;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    struct pmn_where w1 = {.struct_size = sizeof(w1)}, w2 = {.struct_size = sizeof(w2)};
     unsigned char *mem, sum = 0;
     size_t page, npages;
     int status = EXIT_FAILED;

@@ -759,11 +759,14 @@ void pmn__heap_destroy(struct pmn__heap *h)
     heap_unref(h);
 }
 
-void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
+int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
 {
     uint64_t allocs = 0, frees = 0, remote = 0, ab = 0, fb = 0, active = 0;
+    struct pmn_alloc_stats st, *out = &st;
     struct pmn__counters *c;
 
+    if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_alloc_stats, backing)))
+        return -EINVAL;
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&h->lock);
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
@@ -794,7 +797,10 @@ void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
     out->resident = atomic_load_explicit(&h->resident, memory_order_relaxed);
     out->peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
     out->failures = atomic_load_explicit(&h->failures, memory_order_relaxed);
-    pmn_backing_stats(h->b, &out->backing);
+    out->backing.struct_size = sizeof(out->backing);
+    (void)pmn_backing_stats(h->b, &out->backing); /* cannot fail: b and the size are fine */
+    pmn__out_put(user, out, sizeof(*out));
+    return 0;
 }
 
 _Static_assert(sizeof(struct pmn__segment) <= PMN__SLICE_SIZE,

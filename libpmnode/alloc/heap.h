@@ -185,7 +185,9 @@ void pmn__check_page(const struct pmn__page *pg);
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
-void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
+/* pmn_arena_stats() and pmn_slab_stats(): 0, or -EINVAL for a struct_size
+ * below the first version. */
+int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
 /* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
  * locks so the child never inherits one taken by a vanished thread. */
 void pmn__arena_fork(struct pmn_arena *a, int phase);

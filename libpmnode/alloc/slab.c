@@ -154,8 +154,6 @@ size_t pmn_slab_obj_size(const struct pmn_slab *s)
 
 int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out)
 {
-    if (s == NULL || out == NULL)
-        return -EINVAL;
-    pmn__heap_stats(s->h, out);
-    return 0;
+    return s != NULL ? pmn__heap_stats(s->h, out) : -EINVAL;
 }
+PMN__SYMVER_DEFAULT(pmn_slab_stats, "PMNODE_0.2");

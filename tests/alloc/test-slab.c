@@ -84,7 +84,7 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
     size_t osz = pmn_slab_obj_size(e.s);
     size_t want_align = align ? align : obj_size >= 16 ? 16 : 8;
     void **objs = calloc(n, sizeof(*objs));
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(objs);
     n = scaled(n, 4);
@@ -207,7 +207,7 @@ Test(slab, cap, .timeout = 60)
     struct slab_env e = slab_open(2048, 0, cap);
     static void *objs[4096];
     size_t n;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     for (n = 0; n < 4096; n++) {
         errno = 0;
@@ -264,7 +264,7 @@ Test(slab, cap_bounds_backing, .timeout = 60)
     struct slab_env e = slab_open(2048, 0, cap);
     static void *objs[4096];
     size_t n;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     for (n = 0; n < 4096; n++)
         if ((objs[n] = pmn_slab_alloc(e.s)) == NULL)
@@ -740,10 +740,11 @@ Test(json, stats_of_slab_and_arena, .timeout = 60)
 {
     struct slab_env e = slab_open(64, 0, 0);
     struct pmn_arena *a = NULL;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *objs[100];
 
-    check_stats_json(&(struct pmn_alloc_stats){0}, "all-zero stats");
+    check_stats_json(&(struct pmn_alloc_stats){.struct_size = sizeof(struct pmn_alloc_stats)},
+                     "all-zero stats");
     for (int i = 0; i < 100; i++)
         cr_assert_not_null(objs[i] = pmn_slab_alloc(e.s));
     st = slab_stats(e.s);
@@ -762,6 +763,7 @@ Test(json, stats_of_slab_and_arena, .timeout = 60)
 
     /* Extreme values still make valid JSON. */
     memset(&st, 0xff, sizeof(st));
+    st.struct_size = sizeof(st);
     st.backing.nnodes = PMN_STATS_MAX_NODES;
     for (int i = 0; i < PMN_STATS_MAX_NODES; i++)
         st.backing.node[i].node = 255 - i;

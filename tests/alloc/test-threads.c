@@ -184,7 +184,7 @@ static void cross_thread(unsigned nthreads)
     struct queue *q = calloc(nthreads, sizeof(*q));
     pthread_barrier_t bar;
     size_t nobj = scaled(40000, 10) / nthreads;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(w);
     cr_assert_not_null(q);

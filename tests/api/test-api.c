@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,7 +264,7 @@ Test(dax, devdax_and_kmem_devices)
 Test(select, unknown_without_hmat)
 {
     struct pmn_ctx *ctx = open_fixture("one-node-dram", 0);
-    struct pmn_perf perf;
+    struct pmn_perf perf = {.struct_size = sizeof(perf)};
     int id = -7;
 
     cr_assert_eq(pmn_best_node(ctx, PMN_RANK_BANDWIDTH, 0, PMN_KIND_UNKNOWN, &id), PMN_E_UNKNOWN);
@@ -282,13 +283,141 @@ Test(select, unknown_without_hmat)
 Test(select, hmat_ranks_latency)
 {
     struct pmn_ctx *ctx = open_fixture("two-socket-cxl", 0);
-    struct pmn_perf perf;
+    struct pmn_perf perf = {.struct_size = sizeof(perf)};
     int id;
 
     cr_assert_eq(pmn_node_perf(pmn_node_get(ctx, 2), &perf), 0);
     cr_assert_neq(perf.read_latency, PMN_UNKNOWN);
     cr_assert_eq(pmn_best_node(ctx, PMN_RANK_LATENCY, PMN_SELECT_KIND, PMN_KIND_CXL, &id), 0);
     cr_assert_eq(id, 2);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- structs the library fills are versioned by size (pmnode.h) -------- */
+
+#define FILL 0x5a
+
+static bool untouched(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != FILL)
+            return false;
+    return true;
+}
+
+/* A caller built against a later header, whose struct is longer: the
+ * library fills what it knows, says how much, and leaves the rest. */
+Test(abi, perf_struct_size)
+{
+    struct pmn_ctx *ctx = open_fixture("two-socket-cxl", 0);
+    const struct pmn_node *n = pmn_node_get(ctx, 2);
+    struct {
+        struct pmn_perf p;
+        uint64_t added[3];
+    } later;
+    struct pmn_perf small;
+
+    memset(&later, FILL, sizeof(later));
+    later.p.struct_size = sizeof(later);
+    cr_assert_eq(pmn_node_perf(n, &later.p), 0);
+    cr_assert_eq(later.p.struct_size, sizeof(struct pmn_perf), "struct_size %zu after the call",
+                 later.p.struct_size);
+    cr_assert_neq(later.p.read_latency, PMN_UNKNOWN);
+    cr_assert(untouched(later.added, sizeof(later.added)), "written past its own struct");
+
+    /* Smaller than the first version: -EINVAL, nothing written. */
+    memset(&small, FILL, sizeof(small));
+    for (size_t size = 0; size < sizeof(small); size += 7) {
+        small.struct_size = size;
+        cr_assert_eq(pmn_node_perf(n, &small), -EINVAL, "struct_size %zu accepted", size);
+        cr_assert_eq(small.struct_size, size);
+        cr_assert(untouched(&small.read_bandwidth, sizeof(small) - sizeof(size_t)),
+                  "struct_size %zu: written although refused", size);
+    }
+    small.struct_size = sizeof(small);
+    cr_assert_eq(pmn_node_perf(NULL, &small), -EINVAL);
+    cr_assert_eq(pmn_node_perf(n, NULL), -EINVAL);
+    /* The struct the caller gets back can be passed again as it is. */
+    cr_assert_eq(pmn_node_perf(n, &small), 0);
+    cr_assert_eq(pmn_node_perf(n, &small), 0);
+    cr_assert_eq(small.read_latency, later.p.read_latency);
+    pmn_ctx_unref(ctx);
+}
+
+/* The array's element size is out[0].struct_size; every element filled is
+ * an output struct of its own. */
+Test(abi, hugepools_element_size)
+{
+    struct pmn_ctx *ctx = open_fixture("gpu-sparse", 0);
+    const struct pmn_node *n = pmn_node_get(ctx, 0);
+    struct {
+        struct pmn_hugepool p;
+        uint64_t added;
+    } later[3];
+    struct pmn_hugepool one[1], *odd;
+    char raw[3 * sizeof(struct pmn_hugepool) + 8];
+
+    cr_assert_eq(pmn_node_hugepools(n, NULL, 0), 2);
+    memset(later, FILL, sizeof(later));
+    later[0].p.struct_size = sizeof(later[0]);
+    cr_assert_eq(pmn_node_hugepools(n, &later[0].p, 3), 2);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(later[i].p.struct_size, sizeof(struct pmn_hugepool), "pool %d", i);
+        cr_assert(untouched(&later[i].added, sizeof(later[i].added)), "pool %d: past the struct",
+                  i);
+    }
+    cr_assert_eq(later[0].p.page_size, (uint64_t)2 << 20);
+    cr_assert_eq(later[1].p.page_size, (uint64_t)1 << 30);
+    cr_assert_eq(later[1].p.total, 0);
+    cr_assert(untouched(&later[2], sizeof(later[2])), "a third element written for two pools");
+
+    /* Short array: the count is still the node's. */
+    one[0].struct_size = sizeof(one[0]);
+    cr_assert_eq(pmn_node_hugepools(n, one, 1), 2);
+    cr_assert_eq(one[0].page_size, (uint64_t)2 << 20);
+
+    /* Element sizes below the first version, or not a multiple of the
+     * struct's alignment, are refused without writing. */
+    memset(raw, FILL, sizeof(raw));
+    odd = (struct pmn_hugepool *)(void *)raw;
+    odd->struct_size = sizeof(struct pmn_hugepool) - 8;
+    cr_assert_eq(pmn_node_hugepools(n, odd, 2), -EINVAL);
+    odd->struct_size = sizeof(struct pmn_hugepool) + 1;
+    cr_assert_eq(pmn_node_hugepools(n, odd, 2), -EINVAL);
+    cr_assert(untouched(raw + sizeof(size_t), sizeof(raw) - sizeof(size_t)));
+    cr_assert_eq(pmn_node_hugepools(n, NULL, 1), -EINVAL);
+    cr_assert_eq(pmn_node_hugepools(NULL, NULL, 0), -EINVAL);
+    pmn_ctx_unref(ctx);
+}
+
+/* The tier's JSON reads the caller's struct only as far as it goes. */
+Test(abi, ctier_stats_struct_size)
+{
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st), .refusals = 3};
+    char buf[1024];
+
+    cr_assert_gt(pmn_ctier_stats_json(&st, buf, sizeof(buf)), 0);
+    cr_assert_not_null(strstr(buf, "\"refusals\": 3}"), "%s", buf);
+    st.struct_size = sizeof(st) - sizeof(st.refusals);
+    cr_assert_eq(pmn_ctier_stats_json(&st, buf, sizeof(buf)), -EINVAL);
+    st.struct_size = 0;
+    cr_assert_eq(pmn_ctier_stats_json(&st, buf, sizeof(buf)), -EINVAL);
+    cr_assert_eq(pmn_ctier_stats_json(NULL, buf, sizeof(buf)), -EINVAL);
+    st.struct_size = sizeof(st);
+    cr_assert_eq(pmn_ctier_stats(NULL, &st), -EINVAL);
+}
+
+/* A ratio the kernel does not give is -1, like ids and tiers, not 0. */
+Test(abi, zratio_unknown_is_minus_one)
+{
+    struct pmn_ctx *ctx = open_fixture("cramdax", 0);
+
+    cr_assert_gt(pmn_node_zratio(pmn_node_get(ctx, 3)), 1.0);
+    cr_assert_eq(pmn_node_zratio(pmn_node_get(ctx, 0)), -1.0, "zratio of a DRAM node: %g",
+                 pmn_node_zratio(pmn_node_get(ctx, 0)));
+    cr_assert_eq(pmn_node_zratio(NULL), -1.0);
     pmn_ctx_unref(ctx);
 }
 

@@ -32,7 +32,7 @@ import errno
 import weakref
 
 from . import errors
-from ._lib import LIB, AllocStats, ArenaOpts
+from ._lib import LIB, AllocStats, ArenaOpts, sized
 from ._owned import Owned
 from .memory import Memory, backing_stats_dict
 
@@ -151,7 +151,7 @@ class _Allocator(Owned):
             self._free_one(block._addr, what)
 
     def _stats_struct(self, what):
-        st = AllocStats()
+        st = sized(AllocStats)
         with self._gate.use(what):
             errors.check(self._stats_fn(self._handle, ctypes.byref(st)), what)
         return st
