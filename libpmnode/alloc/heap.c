@@ -3,8 +3,9 @@
  *
  * Fast paths (heap.h, inline): the calling thread's theap is found in a
  * small thread-local table; allocation pops the head page's free list;
- * the owner's free pushes onto it; anyone else's free is one CAS onto the
- * page's thread_free stack.  Everything here is the slow path: collecting
+ * the owner's free pushes onto it.  Everything here is the slow path: the
+ * whole free path (pmn__heap_free_slow: misuse, large objects, and anyone
+ * else's free, one CAS onto the page's thread_free stack), collecting
  * remote frees, moving pages between the owner's "has space" and "full"
  * queues, taking slices and segments under the heap mutex, and the
  * thread-local table's life cycle.
@@ -435,7 +436,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
 
 /* The owner freed the last object of a page that is not its current one:
  * keep it as the class's spare, or give back the older spare. */
-void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
+static void page_empty(struct pmn__theap *th, struct pmn__page *pg)
 {
     struct pmn__heap *h = th->heap;
     struct pmn__page *old = th->spare[pg->cls];
@@ -449,7 +450,7 @@ void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
     pthread_mutex_unlock(&h->lock);
 }
 
-void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg)
+static void page_unfull(struct pmn__theap *th, struct pmn__page *pg)
 {
     q_remove(&th->full[pg->cls], pg);
     pg->in_full = 0;
@@ -460,6 +461,15 @@ void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg)
         q_remove(&th->pages[pg->cls], head);
         q_push_front(&th->pages[pg->cls], head);
     }
+}
+
+int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
+{
+    if (pg->in_full)
+        page_unfull(th, pg);
+    else if (pg->used == 0 && pg != th->pages[pg->cls].head)
+        page_empty(th, pg);
+    return 0;
 }
 
 /* ---- large objects ---- */
@@ -538,7 +548,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     return pg->start;
 }
 
-int pmn__free_large(struct pmn__segment *seg, void *p)
+static int free_large(struct pmn__segment *seg, void *p)
 {
     struct pmn__heap *h = seg->heap;
     size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
@@ -596,7 +606,7 @@ size_t pmn__usable(const void *p)
 /* Invariants of a page, checked after every change in debug_full builds:
  * the free list stays inside the page on block boundaries, has no cycle,
  * and free + used never exceeds capacity. */
-void pmn__check_page(const struct pmn__page *pg)
+static void check_page(const struct pmn__page *pg)
 {
     uint32_t n = 0;
 
@@ -615,12 +625,37 @@ void pmn__check_page(const struct pmn__page *pg)
 }
 #endif
 
-/* Another thread's page: count the free here, where it happens, so the
- * stats are right even before the owner collects it.  @th is the calling
- * thread's theap of the object's heap, or NULL when it has none yet. */
-int pmn__free_other(struct pmn__segment *seg, struct pmn__page *pg, void *p,
-                    struct pmn__theap *th)
+/* The whole free path (heap.h inlines its common case). */
+int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap *th)
 {
+    struct pmn__segment *seg = pmn__segment_of(p);
+    struct pmn__page *pg;
+
+    if (seg == NULL)
+        return p == NULL ? 0 : PMN_E_FOREIGN;
+    if (want != NULL && seg->heap != want)
+        return PMN_E_FOREIGN;
+    if (seg->large)
+        return free_large(seg, p);
+    pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+    if (pg == NULL || !pg->live)
+        return PMN_E_FOREIGN;
+#ifdef PMN_DEBUG_FULL
+    if ((size_t)((char *)p - pg->start) % pg->block_size)
+        return PMN_E_INTERIOR;
+    if (!pmn__dbg_clear(pg, p))
+        return PMN_E_DOUBLE_FREE;
+#endif
+    if (th == NULL)
+        th = pmn__theap_find(seg->heap);
+    if (th == pg->owner) {
+#ifdef PMN_DEBUG_FULL
+        check_page(pg); /* before: the free may retire the page and unmap it */
+#endif
+        return pmn__free_local(th, pg, p);
+    }
+    /* Another thread's page: count the free here, where it happens, so
+     * the stats are right even before the owner collects it. */
     if (th == NULL)
         th = pmn__theap_bind(seg->heap);
     pmn__free_remote(pg, p);
