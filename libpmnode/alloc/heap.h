@@ -360,8 +360,8 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
  * the two cannot disagree on misuse.  debug_full builds always take the
  * slow path, where the checks are.
  */
-static inline __attribute__((always_inline)) int pmn__heap_free(void *p, const struct pmn__heap *want,
-                                                              struct pmn__theap *th)
+static inline __attribute__((always_inline)) int
+pmn__heap_free(void *p, const struct pmn__heap *want, struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
