@@ -369,11 +369,14 @@ pmn__heap_free(void *p, const struct pmn__heap *want, struct pmn__theap *th)
     if (__builtin_expect(seg != NULL && !seg->large && (want == NULL || seg->heap == want), 1)) {
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-        struct pmn__theap *mine = th != NULL ? th : pmn__theap_cached(seg->heap);
 
-        /* A live small page always has an owner: no match for a NULL mine. */
-        if (__builtin_expect(pg != NULL && pg->live && pg->owner == mine, 1))
-            return pmn__free_local(mine, pg, p);
+        if (__builtin_expect(pg != NULL && pg->live, 1)) {
+            struct pmn__theap *mine = th != NULL ? th : pmn__theap_cached(seg->heap);
+
+            /* A live small page always has an owner: no match for a NULL mine. */
+            if (__builtin_expect(pg->owner == mine, 1))
+                return pmn__free_local(mine, pg, p);
+        }
     }
 #endif
     return pmn__heap_free_slow(p, want, th);
