@@ -247,7 +247,7 @@ int main(int argc, char **argv)
     struct pmn_ctx *ctx = NULL;
     struct pmn_ctier *t = NULL;
     struct pmn_ctier_opts to = {.struct_size = sizeof(to)};
-    struct pmn_ctier_stats st0, st1;
+    struct pmn_ctier_stats st0 = {.struct_size = sizeof(st0)}, st1 = {.struct_size = sizeof(st1)};
     struct series rows[4] = {{"demote", "raw move_pages", {0}, 0},
                              {"demote", "pmn_ctier", {0}, 0},
                              {"promote", "raw move_pages", {0}, 0},

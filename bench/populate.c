@@ -439,7 +439,7 @@ static int run_one(const struct cfg *c, struct result *r, struct mapping *m,
     case K_RAW_DAX: return raw_dax_map(c, c->size, m);
     case K_LIB_DAX: return lib_dax_map(c, c->size, m);
     case K_VERIFY: {
-        struct pmn_where w;
+        struct pmn_where w = {.struct_size = sizeof(w)};
         int err = pmn_where(vr->addr, vr->len, &w);
         if (!err && pmn_where_pages_on(&w, c->node) * w.page_size != vr->len)
             err = PMN_E_MISPLACED;

@@ -95,8 +95,8 @@ int main(int argc, char **argv)
     struct pmn_arena *a = NULL;
     struct pmn_ctier *t = NULL;
     struct pmn_ctier_opts o = {.struct_size = sizeof(o), .node = -1, .promote_node = -1};
-    struct pmn_ctier_stats st;
-    struct pmn_where w;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    struct pmn_where w = {.struct_size = sizeof(w)};
     struct cache c = {.tab = NULL, .nslots = 0, .rng = 88172645463325252u};
     uint64_t here = 0, there = 0;
     char key[32], json[512];

@@ -133,7 +133,7 @@ static void print_list(const struct pmn_ctx *ctx, const struct opts *o)
  * to *off. */
 static int count_pages(const void *p, size_t len, const struct opts *o, uint64_t *per, uint64_t *off)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     uint64_t listed = 0;
     int err = pmn_where(p, len, &w);
 
@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     struct pmn_backing *b = NULL;
     struct pmn_arena *a = NULL;
     struct pmn_arena_opts ao = {.struct_size = sizeof(ao), .retain = 2};
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *small[SMALL_PER_STEP], *large[LARGE_PER_STEP];
     size_t large_size, small_size = 4096;
     int err, rc = 1;

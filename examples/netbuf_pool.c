@@ -145,7 +145,7 @@ struct placement {
 
 static int tally(struct placement *t, const void *buf, size_t size, int node)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err = pmn_where(buf, size, &w);
 
     if (err < 0)
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     struct pmn_backing_params *bp = NULL;
     struct pmn_backing *b = NULL;
     struct pmn_slab *s = NULL;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     struct placement t = {0, 0, 0, 0};
     void **ring = NULL, **txq = NULL; /* txq: delay + 1 bursts awaiting completion */
     size_t *txn = NULL, filled = 0, head = 0;
@@ -221,7 +221,8 @@ int main(int argc, char **argv)
         void **done = &txq[(round % nq) * burst];
         size_t *ndone = &txn[round % nq];
 
-        pmn_slab_free_bulk(s, done, *ndone);
+        if ((err = pmn_slab_free_bulk(s, done, *ndone)) < 0)
+            goto fail; /* a buffer freed twice or not the pool's: a bug here */
         *ndone = 0;
 
         /* The ring is a circle of slots; the filled ones start at head. */

@@ -4,23 +4,71 @@
  * libpmnode gives applications strict access to private memory: NUMA nodes
  * that the kernel keeps out of normal allocation fallback (CXL expanders,
  * device-dax, GPU memory on coherent links, compressed RAM).  This header
- * covers discovery: a context describes one machine (this one, or a
- * captured sysfs tree under another root), its NUMA nodes, device-dax
- * devices and CXL regions.
+ * is the whole library, in four groups (one man page each):
+ *  - discovery, pmn_ctx(3): a context describes one machine (this one, or
+ *    a captured sysfs tree under another root), its NUMA nodes, device-dax
+ *    devices and CXL regions, with node selection helpers;
+ *  - strict placement, pmn_backing(3): backings, the regions mapped,
+ *    populated and verified on them, and pmn_where();
+ *  - allocators, pmn_arena(3): arenas and slabs carving a backing;
+ *  - the compressed tier, pmn_ctier(3).
  *
  * Conventions
  *  - Calls returning int return 0 on success or a negative error code: a
  *    negative errno (-ENOMEM, -EINVAL, ...) or a library code PMN_E_* whose
  *    value lies outside the errno range.  pmn_strerror() names both.
- *  - No call prints anything unless logging is enabled (PMNODE_LOG), none
- *    calls exit() or abort(), none keeps global mutable state.
+ *    Allocation calls keep the malloc contract: NULL with errno set.
+ *  - No call prints anything unless logging is enabled (PMNODE_LOG), and
+ *    none calls exit() or abort().
+ *  - State lives in the objects the caller holds (context, backing, arena,
+ *    slab, tier), with three exceptions, process-wide because the call
+ *    that needs them has nothing but an address to go on:
+ *      - the segment map (alloc/segmap.c): two bits per 4 MiB of address
+ *        space marking where libpmnode's heap segments are, so that
+ *        pmn_free(), pmn_realloc(), pmn_usable_size() and pmn_arena_of()
+ *        find an object's arena from the pointer alone, and refuse a
+ *        pointer that is not ours without touching it;
+ *      - the thread caches (alloc/heap.c): each thread's small table of
+ *        the arenas and slabs it uses with its own pages in each, and one
+ *        pthread key whose destructor hands an exiting thread's pages on
+ *        to the next thread that uses the arena;
+ *      - the compressed tier's mprotect fallback (ctier/ctier.c): the
+ *        list of open tiers using it and the SIGSEGV handler it installs,
+ *        which has only the faulting address.
+ *    All three are thread-safe (atomics, or a lock).  A program that does
+ *    not use them pays only address space (the segment map is 8 MiB of
+ *    .bss, touched where segments are) and 128 bytes of TLS per thread.
+ *    The LD_PRELOAD shim is a separate library with state of its own.
  *  - Objects returned as const pointers (nodes, dax devices, CXL regions)
  *    belong to their context and stay valid until its last reference is
  *    dropped.  A context is immutable after creation: every getter may be
  *    called from any number of threads at once without locking.
+ *  - Thread-safety is stated for each function, or for a whole group at
+ *    its head; where a function needs the caller to keep other threads
+ *    off an object, its comment says so.
  *  - Unknown is never reported as zero: numeric getters return
- *    PMN_UNKNOWN (for uint64_t) or -1 (for ids, tiers, distances) when the
- *    kernel did not say.
+ *    PMN_UNKNOWN (for uint64_t) or -1 (for ids, tiers, distances, and the
+ *    ratio of pmn_node_zratio()) when the kernel did not say.
+ *  - Structs that cross the interface are versioned by size: each begins
+ *    with struct_size, which the caller sets to sizeof the struct it was
+ *    compiled with (zero-initialise, set struct_size, then what you
+ *    need), and fields are only ever added at the end.  Options the caller
+ *    passes in (pmn_arena_opts, pmn_ctier_opts) are read up to that size.
+ *    A struct the library fills for the caller (pmn_perf, pmn_hugepool,
+ *    pmn_backing_stats, pmn_where, pmn_alloc_stats, pmn_ctier_stats) gets
+ *    as many bytes as both sides know, the smaller of struct_size and the
+ *    library's own size, and struct_size is set to that count, so a caller
+ *    built against a newer header learns which fields an older library
+ *    filled.  A struct_size smaller than the struct's first version (the
+ *    size in libpmnode 0.2) is -EINVAL, and nothing is written.  Calls
+ *    that read such a struct back (pmn_where_pages_on(),
+ *    pmn_alloc_stats_json(), pmn_ctier_stats_json()) read only
+ *    struct_size bytes of it.
+ *  - Allocation functions carry compiler attributes (see PMN_MALLOC).
+ *
+ * ABI: the soname is libpmnode.so.0 while the version is 0.x; symbols are
+ * versioned (libpmnode.map) and a function whose binary interface changes
+ * keeps its old version for programs linked against the older library.
  *
  * C11; usable from C++.
  */
@@ -41,12 +89,56 @@ extern "C" {
 #define PMN_API
 #endif
 
+/** @name Compiler attributes
+ *
+ * The allocation functions carry these where the compiler has them
+ * (__has_attribute; each expands to nothing otherwise):
+ *  - PMN_MALLOC: the pointer returned aliases no other (malloc-like);
+ *  - PMN_ALLOC_SIZE(i), PMN_ALLOC_SIZE2(i, j): the object has the size of
+ *    argument i (or i * j).  __builtin_object_size() and _FORTIFY_SOURCE
+ *    check accesses against that size, so write only the size asked for,
+ *    even where pmn_usable_size() reports more (as with glibc's
+ *    malloc_usable_size());
+ *  - PMN_ALLOC_ALIGN(i): the pointer is aligned to argument i;
+ *  - PMN_NODISCARD: ignoring the result (the only handle on new memory) is
+ *    warned about.  GCC warns even through a (void) cast.
+ */
+/**@{*/
+#if defined(__has_attribute)
+#define PMN__HAS_ATTRIBUTE(x) __has_attribute(x)
+#else
+#define PMN__HAS_ATTRIBUTE(x) 0
+#endif
+#if PMN__HAS_ATTRIBUTE(malloc)
+#define PMN_MALLOC __attribute__((__malloc__))
+#else
+#define PMN_MALLOC
+#endif
+#if PMN__HAS_ATTRIBUTE(alloc_size)
+#define PMN_ALLOC_SIZE(i) __attribute__((__alloc_size__(i)))
+#define PMN_ALLOC_SIZE2(i, j) __attribute__((__alloc_size__(i, j)))
+#else
+#define PMN_ALLOC_SIZE(i)
+#define PMN_ALLOC_SIZE2(i, j)
+#endif
+#if PMN__HAS_ATTRIBUTE(alloc_align)
+#define PMN_ALLOC_ALIGN(i) __attribute__((__alloc_align__(i)))
+#else
+#define PMN_ALLOC_ALIGN(i)
+#endif
+#if PMN__HAS_ATTRIBUTE(warn_unused_result)
+#define PMN_NODISCARD __attribute__((__warn_unused_result__))
+#else
+#define PMN_NODISCARD
+#endif
+/**@}*/
+
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 1
+#define PMN_VERSION_MINOR 2
 #define PMN_VERSION_PATCH 0
-#define PMN_VERSION_STRING "0.1.0"
+#define PMN_VERSION_STRING "0.2.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -124,7 +216,10 @@ enum pmn_kind {
     PMN_KIND__COUNT
 };
 
-/** "dram", "hbm", ... "unknown"; "unknown" for out-of-range values too. */
+/**
+ * "dram", "hbm", ... "unknown"; "unknown" for out-of-range values too.
+ * Static string.  Thread-safe.
+ */
 PMN_API const char *pmn_kind_name(enum pmn_kind kind);
 /**
  * Parse a kind name (case-insensitive).  Returns 0, or -EINVAL for a name
@@ -139,7 +234,7 @@ enum pmn_isolation {
     PMN_ISOLATION_CONFIG,   /**< an administrator or application said so */
 };
 
-/** "none", "kernel" or "config". */
+/** "none", "kernel" or "config".  Static string.  Thread-safe. */
 PMN_API const char *pmn_isolation_name(enum pmn_isolation iso);
 
 /** Private-node kernel ABI generations seen on a context (bit mask). */
@@ -168,6 +263,11 @@ enum pmn_abi {
  *  - PMNODE_PRIVATE_NODES node list an administrator marks private ("2-3,8")
  *  - PMNODE_CONFIG        configuration file, default ROOT/etc/pmnode.conf
  *  - PMNODE_LOG           error|warn|info|debug: messages on stderr
+ *
+ * Thread-safety: creating a context is thread-safe, and so is every
+ * getter of a context, its nodes, dax devices and CXL regions (a context
+ * never changes after creation); references are counted atomically.  A
+ * params object belongs to the thread that set it up.
  */
 /**@{*/
 struct pmn_ctx;
@@ -188,7 +288,7 @@ enum pmn_ctx_flags {
  */
 PMN_API int pmn_ctx_new(struct pmn_ctx **out);
 
-/** As pmn_ctx_new(), with an explicit root (NULL means "/"). */
+/** As pmn_ctx_new(), with an explicit root (NULL means "/").  Thread-safe. */
 PMN_API int pmn_ctx_new_at(struct pmn_ctx **out, const char *root);
 
 /**
@@ -197,7 +297,11 @@ PMN_API int pmn_ctx_new_at(struct pmn_ctx **out, const char *root);
  */
 PMN_API struct pmn_ctx *pmn_ctx_ref(struct pmn_ctx *ctx);
 
-/** Drop a reference; the last one frees the context.  NULL is ignored. */
+/**
+ * Drop a reference; the last one frees the context.  NULL is ignored.
+ * Thread-safe (atomic); the caller's reference, and any node, dax device
+ * or CXL region reached only through it, must not be used afterwards.
+ */
 PMN_API void pmn_ctx_unref(struct pmn_ctx *ctx);
 
 /**
@@ -225,7 +329,10 @@ PMN_API int pmn_ctx_params_set_node_kind(struct pmn_ctx_params *params, int node
 PMN_API int pmn_ctx_params_set_config(struct pmn_ctx_params *params, const char *path);
 /** Flags from enum pmn_ctx_flags. -EINVAL for unknown bits. */
 PMN_API int pmn_ctx_params_set_flags(struct pmn_ctx_params *params, unsigned flags);
-/** Create a context from parameters (NULL params = pmn_ctx_new()). */
+/**
+ * Create a context from parameters (NULL params = pmn_ctx_new()).
+ * Thread-safe, provided no thread changes @p params during the call.
+ */
 PMN_API int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params);
 
 /** The root the context describes ("/" for this machine). */
@@ -244,7 +351,8 @@ PMN_API size_t pmn_ctx_problems(const struct pmn_ctx *ctx, const char **lines, s
 
 /** @name Nodes
  *
- * Nodes are listed by id, ascending; ids may be sparse and large.
+ * Nodes are listed by id, ascending; ids may be sparse and large.  Every
+ * call of this group is thread-safe (see Contexts).
  */
 /**@{*/
 struct pmn_node;
@@ -296,32 +404,51 @@ PMN_API int pmn_node_mem_features(const struct pmn_node *node, uint64_t *mask);
  * outside has_user_memory), PMN_E_UNKNOWN when the kernel does not say.
  */
 PMN_API int pmn_node_user_allowed(const struct pmn_node *node);
-/** Compression ratio of a compressed node (cramdax zratio), or 0 if unknown. */
+/**
+ * Compression ratio of a compressed node (cramdax zratio: 2.5 means the
+ * data takes 1/2.5 of its size), or -1.0 when unknown (not a compressed
+ * node, or the kernel does not say).  Before 0.2 this returned 0 for
+ * unknown.
+ */
 PMN_API double pmn_node_zratio(const struct pmn_node *node);
 
-/** Access performance from the best initiator (nodeN/access0). */
+/**
+ * Access performance from the best initiator (nodeN/access0).  Set
+ * struct_size (see Conventions at the top).
+ */
 struct pmn_perf {
+    size_t struct_size;       /**< sizeof(struct pmn_perf), set by the caller */
     uint64_t read_bandwidth;  /**< MB/s, or PMN_UNKNOWN */
     uint64_t write_bandwidth; /**< MB/s, or PMN_UNKNOWN */
     uint64_t read_latency;    /**< ns, or PMN_UNKNOWN */
     uint64_t write_latency;   /**< ns, or PMN_UNKNOWN */
 };
-/** Fill @p out; PMN_E_UNKNOWN (and every field unknown) without HMAT data. */
+/**
+ * Fill @p out; PMN_E_UNKNOWN (and every field unknown) without HMAT data,
+ * -EINVAL for a NULL node or a struct_size below the first version.
+ */
 PMN_API int pmn_node_perf(const struct pmn_node *node, struct pmn_perf *out);
 
-/** One huge page pool of a node. */
+/** One huge page pool of a node.  Set struct_size (see Conventions). */
 struct pmn_hugepool {
+    size_t struct_size; /**< sizeof(struct pmn_hugepool), set by the caller */
     uint64_t page_size; /**< bytes */
     uint64_t total;     /**< nr_hugepages, or PMN_UNKNOWN */
     uint64_t free;      /**< free_hugepages, or PMN_UNKNOWN */
     uint64_t surplus;   /**< surplus_hugepages, or PMN_UNKNOWN */
 };
 /**
- * Copy up to @p max pools (ascending page size) into @p out; returns the
- * number of pools the node has.
+ * Copy up to @p max pools (ascending page size) into the array @p out;
+ * returns the number of pools the node has (more than @p max when the
+ * array is short).  The caller sets out[0].struct_size to
+ * sizeof(struct pmn_hugepool): it is the array's element size, and every
+ * element filled gets it as for any output struct.  @p out may be NULL
+ * when @p max is 0 (to count).  -EINVAL for a NULL node, or an element
+ * size below the first version (nothing is written).  Before 0.2 this
+ * returned size_t and took no element size.
  */
-PMN_API size_t pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out,
-                                  size_t max);
+PMN_API int pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out,
+                               size_t max);
 
 struct pmn_dax;
 /** The dax device whose memory became this node (kmem/cramdax), or NULL. */
@@ -334,7 +461,10 @@ PMN_API const struct pmn_dax *pmn_node_dax(const struct pmn_node *node);
 PMN_API int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
 /**@}*/
 
-/** @name Device-dax */
+/** @name Device-dax
+ *
+ * Every call of this group is thread-safe (see Contexts).
+ */
 /**@{*/
 /** What a dax device is bound to. */
 enum pmn_dax_mode {
@@ -376,7 +506,10 @@ PMN_API bool pmn_dax_is_private(const struct pmn_dax *dax);
 PMN_API const char *pmn_dax_cxl_region(const struct pmn_dax *dax);
 /**@}*/
 
-/** @name CXL regions */
+/** @name CXL regions
+ *
+ * Every call of this group is thread-safe (see Contexts).
+ */
 /**@{*/
 struct pmn_cxl_region;
 
@@ -406,7 +539,8 @@ PMN_API int pmn_cxl_node(const struct pmn_cxl_region *region);
  *
  * Every helper returns 0 with the answer, PMN_E_NO_MATCH when no node
  * qualifies, or PMN_E_UNKNOWN when nodes qualify but the kernel gives no
- * data to rank them (no distances, no HMAT): never a guess.
+ * data to rank them (no distances, no HMAT): never a guess.  Every helper
+ * is thread-safe (it only reads the context).
  */
 /**@{*/
 /**
@@ -461,8 +595,13 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
  * page is verified with move_pages (numa_maps where move_pages cannot see
  * it); a misplaced page unmaps the region and fails with PMN_E_MISPLACED.
  *
- * A backing is thread-safe: regions may be mapped and unmapped from any
- * thread.  A region belongs to whoever mapped it.
+ * Thread-safety: a backing is thread-safe: regions may be mapped and
+ * unmapped from any thread, and its getters and stats read from any
+ * thread, except pmn_backing_free(), which no other thread may race with
+ * on the same backing.  A region belongs to whoever mapped it: its getters
+ * may be called from any thread, but no other thread may use it during
+ * pmn_region_unmap().  A params object belongs to the thread that sets it
+ * up; pmn_backing_type_name() and pmn_where() are thread-safe.
  */
 /**@{*/
 enum pmn_backing_type {
@@ -471,7 +610,7 @@ enum pmn_backing_type {
     PMN_BACKING_HUGETLB,  /**< hugetlb pages from the node's pool */
     PMN_BACKING_DAX,      /**< device-dax character device */
 };
-/** "anon", "memfd", "hugetlb", "dax". */
+/** "anon", "memfd", "hugetlb", "dax".  Static string.  Thread-safe. */
 PMN_API const char *pmn_backing_type_name(enum pmn_backing_type type);
 
 struct pmn_backing_params;
@@ -515,7 +654,11 @@ PMN_API int pmn_backing_params_set_verify(struct pmn_backing_params *p, bool on)
  */
 PMN_API int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
                             struct pmn_backing **out);
-/** Free a backing; its regions must have been unmapped (they keep it alive). */
+/**
+ * Drop the caller's backing (NULL is ignored).  Its regions, arenas and
+ * slabs keep it alive until they are gone.  No other thread may use the
+ * caller's reference during or after the call.
+ */
 PMN_API void pmn_backing_free(struct pmn_backing *b);
 PMN_API enum pmn_backing_type pmn_backing_type(const struct pmn_backing *b);
 /** Size and alignment unit of regions: page size, huge page size or dax align. */
@@ -524,7 +667,9 @@ PMN_API size_t pmn_backing_granule(const struct pmn_backing *b);
 /** Up to this many nodes are counted per backing. */
 #define PMN_STATS_MAX_NODES 64
 
+/** A backing's counters.  Set struct_size (see Conventions at the top). */
 struct pmn_backing_stats {
+    size_t struct_size;    /**< sizeof(struct pmn_backing_stats), set by the caller */
     uint64_t mapped_bytes; /**< bytes in live regions */
     uint64_t peak_bytes;   /**< highest mapped_bytes */
     uint64_t maps;         /**< regions mapped */
@@ -536,7 +681,10 @@ struct pmn_backing_stats {
         uint64_t bytes; /**< live bytes on this node */
     } node[PMN_STATS_MAX_NODES];
 };
-/** Snapshot of a backing's counters.  Thread-safe. */
+/**
+ * Snapshot of a backing's counters.  0, or -EINVAL for a NULL argument or
+ * a struct_size below the first version.  Thread-safe.
+ */
 PMN_API int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out);
 
 /**
@@ -553,7 +701,10 @@ PMN_API int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region
  */
 PMN_API int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
                               struct pmn_region **out);
-/** Unmap and free a region (NULL is ignored).  0 or -errno from munmap. */
+/**
+ * Unmap and free a region (NULL is ignored).  0 or -errno from munmap.
+ * No other thread may use the region during or after the call.
+ */
 PMN_API int pmn_region_unmap(struct pmn_region *r);
 PMN_API void *pmn_region_addr(const struct pmn_region *r);
 PMN_API size_t pmn_region_size(const struct pmn_region *r);
@@ -568,8 +719,9 @@ PMN_API int pmn_region_fd(const struct pmn_region *r);
 PMN_API uint64_t pmn_region_populate_ns(const struct pmn_region *r);
 PMN_API uint64_t pmn_region_verify_ns(const struct pmn_region *r);
 
-/** Where a range's pages are. */
+/** Where a range's pages are.  Set struct_size (see Conventions at the top). */
 struct pmn_where {
+    size_t struct_size;   /**< sizeof(struct pmn_where), set by the caller */
     uint64_t page_size;   /**< base page size used for the query */
     uint64_t pages;       /**< pages examined */
     uint64_t not_present; /**< pages not populated */
@@ -584,11 +736,12 @@ struct pmn_where {
 /**
  * Count the pages of [@p addr, @p addr + @p len) per node, without
  * faulting anything in.  @p addr is rounded down and the end up to the
- * page size.  0, -EINVAL, -ENOMEM, or -errno from move_pages.
- * Thread-safe; the answer is a snapshot.
+ * page size.  0, -EINVAL (also for a struct_size below the first
+ * version), -ENOMEM, or -errno from move_pages.  Thread-safe; the answer
+ * is a snapshot.
  */
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
-/** Pages of @p w on @p node. */
+/** Pages of @p w on @p node (0 for a NULL @p w or one too small).  Thread-safe. */
 PMN_API uint64_t pmn_where_pages_on(const struct pmn_where *w, int node);
 /**@}*/
 
@@ -642,18 +795,23 @@ struct pmn_arena_opts {
  */
 PMN_API int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *opts,
                           struct pmn_arena **out);
-/** Return every extent to the backing and free the arena.  Objects die. */
+/** Return every extent to the backing and free the arena (NULL is ignored).  Objects die. */
 PMN_API void pmn_arena_destroy(struct pmn_arena *a);
 /** Drop every object at once; keep up to @c retain extents. */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
 
 /** malloc(): NULL with errno ENOMEM when the backing cannot give memory. */
-PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size);
-PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size);
+PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
+    PMN_MALLOC PMN_ALLOC_SIZE(2) PMN_NODISCARD;
+/** calloc(): zeroed; NULL with errno ENOMEM also when @p n * @p size overflows. */
+PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
+    PMN_MALLOC PMN_ALLOC_SIZE2(2, 3) PMN_NODISCARD;
 /** realloc(): NULL @p p allocates; size 0 frees and returns a unique object. */
-PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size);
+PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
+    PMN_ALLOC_SIZE(3) PMN_NODISCARD;
 /** @p align a power of two (any size); EINVAL otherwise. */
-PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size);
+PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size)
+    PMN_MALLOC PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
 
 /**
  * Free an object of any arena or slab.  NULL is ignored (0).  Returns
@@ -664,15 +822,26 @@ PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t 
  * pointer (PMN_E_INTERIOR).
  */
 PMN_API int pmn_free(void *p);
-/** realloc() for an object of any arena: the object stays in its arena. */
-PMN_API void *pmn_realloc(void *p, size_t size);
+/**
+ * realloc() for an object of any arena: the object stays in its arena.  A
+ * slab object keeps its one size: shrinking returns it, growing fails
+ * (EINVAL), as does a NULL or foreign @p p (no arena to allocate from).
+ */
+PMN_API void *pmn_realloc(void *p, size_t size) PMN_ALLOC_SIZE(2) PMN_NODISCARD;
 /** Usable size of an object, 0 for NULL or a foreign pointer. */
 PMN_API size_t pmn_usable_size(const void *p);
 /** The arena that owns @p p, or NULL (foreign pointer, or a slab object). */
 PMN_API struct pmn_arena *pmn_arena_of(const void *p);
 
-/** Counters of an arena or slab. */
+/**
+ * Counters of an arena or slab.  Set struct_size (see Conventions at the
+ * top).  The embedded backing counters are always filled whole, their own
+ * struct_size set by the library; should struct pmn_backing_stats grow,
+ * this member keeps the layout of its first version, so the fields after
+ * it never move.
+ */
 struct pmn_alloc_stats {
+    size_t struct_size; /**< sizeof(struct pmn_alloc_stats), set by the caller */
     uint64_t allocated; /**< bytes in live objects (usable sizes) */
     uint64_t objects;   /**< live objects */
     uint64_t active;    /**< bytes in pages holding objects */
@@ -682,14 +851,19 @@ struct pmn_alloc_stats {
     uint64_t failures;  /**< allocations that returned NULL */
     struct pmn_backing_stats backing; /**< bytes per node of the backing */
 };
+/**
+ * Snapshot of an arena's counters.  0, or -EINVAL for a NULL argument or
+ * a struct_size below the first version.
+ */
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**
  * Write the stats as one JSON object into @p buf (NUL-terminated when it
  * fits): the fields above by name, then the backing's as "mapped_bytes",
  * "mapped_peak_bytes", "region_maps", "region_map_failures",
  * "spilled_bytes" and "bytes_per_node" (an object keyed by node id).
- * Returns the length the full text needs, like snprintf, or a negative
- * code.
+ * Reads st->struct_size bytes of @p st.  Returns the length the full text
+ * needs, like snprintf, or -EINVAL (a struct_size below the first
+ * version, or NULL @p buf with @p len > 0).  Thread-safe.
  */
 PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len);
 
@@ -702,16 +876,35 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
                          uint64_t cap_bytes, struct pmn_slab **out);
+/** Free the slab and every object in it (NULL is ignored). */
 PMN_API void pmn_slab_destroy(struct pmn_slab *s);
 /** One object, or NULL with errno ENOMEM (backing full or cap reached). */
-PMN_API void *pmn_slab_alloc(struct pmn_slab *s);
-/** Free one object of this slab (pmn_free() works too). */
-PMN_API void pmn_slab_free(struct pmn_slab *s, void *p);
+PMN_API void *pmn_slab_alloc(struct pmn_slab *s) PMN_MALLOC PMN_NODISCARD;
+/**
+ * Free one object of this slab (pmn_free() works too).  NULL is ignored
+ * (0).  Reports misuse as pmn_free() does, touching nothing:
+ * PMN_E_FOREIGN for a pointer that is not an object of @p s (another
+ * slab's, an arena's, or memory libpmnode did not allocate),
+ * PMN_E_DOUBLE_FREE for an object its own thread frees twice in a row
+ * (every build; debug_full builds catch every double free, and
+ * PMN_E_INTERIOR).  -EINVAL for a NULL slab.
+ */
+PMN_API int pmn_slab_free(struct pmn_slab *s, void *p);
 /** Allocate up to @p n objects into @p objs; returns how many (errno set when short). */
-PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n);
-/** Free @p n objects of this slab. */
-PMN_API void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
+PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n) PMN_NODISCARD;
+/**
+ * Free @p n objects of this slab, as pmn_slab_free() on each in order.
+ * Every good object is freed even when others are bad: a bad entry (a
+ * foreign pointer, a double free) is skipped and touched no more than
+ * pmn_slab_free() would touch it.  NULL entries are ignored.  Returns 0
+ * when every entry was freed (or NULL), else the code of the first bad
+ * entry; -EINVAL (nothing freed) for a NULL slab, or NULL @p objs with
+ * @p n > 0.
+ */
+PMN_API int pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
+/** The object size asked for at creation (0 for NULL). */
 PMN_API size_t pmn_slab_obj_size(const struct pmn_slab *s);
+/** As pmn_arena_stats(), for a slab. */
 PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
 /**@}*/
 
@@ -749,7 +942,8 @@ PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
  * physical size would overfill the device (PMN_E_TIER_FULL).
  *
  * Thread-safety: every call may be made from any thread; demote, promote
- * and the write handler serialise on the tier's lock.
+ * and the write handler serialise on the tier's lock.  The exception is
+ * pmn_ctier_close(): no other thread may use the tier during the call.
  */
 /**@{*/
 struct pmn_ctier;
@@ -823,7 +1017,9 @@ PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int n
  */
 PMN_API double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples);
 
+/** A tier's counters.  Set struct_size (see Conventions at the top). */
 struct pmn_ctier_stats {
+    size_t struct_size;       /**< sizeof(struct pmn_ctier_stats), set by the caller */
     uint64_t logical_bytes;   /**< bytes demoted and still on the tier */
     uint64_t physical_bytes;  /**< their estimated compressed size */
     double ratio;             /**< logical / physical (0 when empty) */
@@ -834,8 +1030,15 @@ struct pmn_ctier_stats {
     uint64_t write_failures;  /**< write faults that could not promote (see on_full) */
     uint64_t refusals;        /**< demotions refused by the guard */
 };
+/**
+ * Snapshot of a tier's counters.  0, or -EINVAL for a NULL argument or a
+ * struct_size below the first version.
+ */
 PMN_API int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out);
-/** The stats as one JSON object (like pmn_alloc_stats_json). */
+/**
+ * The stats as one JSON object (like pmn_alloc_stats_json(), which says
+ * what is read and returned).
+ */
 PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len);
 /**@}*/
 

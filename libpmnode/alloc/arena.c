@@ -176,7 +176,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
         return NULL;
     }
     if (size == 0) {
-        pmn__heap_free(p, NULL);
+        (void)pmn__heap_free(p, NULL, NULL); /* ours: pmn__usable() said so */
         return pmn_arena_malloc(a, 0);
     }
     /* Keep the object when it fits and does not waste more than half. */
@@ -186,7 +186,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
     if (q == NULL)
         return NULL; /* the old object stays valid, as realloc promises */
     memcpy(q, p, size < have ? size : have);
-    pmn__heap_free(p, NULL);
+    (void)pmn__heap_free(p, NULL, NULL);
     return q;
 }
 
@@ -201,9 +201,7 @@ void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
 
 int pmn_free(void *p)
 {
-    if (p == NULL)
-        return 0;
-    return pmn__heap_free(p, NULL);
+    return pmn__heap_free(p, NULL, NULL);
 }
 
 struct pmn_arena *pmn_arena_of(const void *p)
@@ -245,20 +243,21 @@ size_t pmn_usable_size(const void *p)
 
 int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out)
 {
-    if (a == NULL || out == NULL)
-        return -EINVAL;
-    pmn__heap_stats(a->h, out);
-    return 0;
+    return a != NULL ? pmn__heap_stats(a->h, out) : -EINVAL;
 }
+PMN__SYMVER_DEFAULT(pmn_arena_stats, "PMNODE_0.2");
 
-int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len)
+int pmn_alloc_stats_json(const struct pmn_alloc_stats *user, char *buf, size_t len)
 {
     char nodes[PMN_STATS_MAX_NODES * 48 + 8];
+    struct pmn_alloc_stats copy = {0}, *st = &copy;
     size_t used = 0;
     int n;
 
-    if (st == NULL || (buf == NULL && len))
+    /* Read only as much as the caller's struct holds. */
+    if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_alloc_stats, backing)) || (buf == NULL && len))
         return -EINVAL;
+    memcpy(st, user, user->struct_size < sizeof(*st) ? user->struct_size : sizeof(*st));
     nodes[0] = '\0';
     for (size_t i = 0; i < st->backing.nnodes && i < PMN_STATS_MAX_NODES; i++) {
         n = snprintf(nodes + used, sizeof(nodes) - used, "%s\"%d\": %llu", i ? ", " : "",
@@ -284,3 +283,4 @@ int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, size_t len
                  (unsigned long long)st->backing.spilled_bytes, nodes);
     return n < 0 ? -EINVAL : n;
 }
+PMN__SYMVER_DEFAULT(pmn_alloc_stats_json, "PMNODE_0.2");

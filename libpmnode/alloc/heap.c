@@ -3,8 +3,9 @@
  *
  * Fast paths (heap.h, inline): the calling thread's theap is found in a
  * small thread-local table; allocation pops the head page's free list;
- * the owner's free pushes onto it; anyone else's free is one CAS onto the
- * page's thread_free stack.  Everything here is the slow path: collecting
+ * the owner's free pushes onto it.  Everything here is the slow path: the
+ * whole free path (pmn__heap_free_slow: misuse, large objects, and anyone
+ * else's free, one CAS onto the page's thread_free stack), collecting
  * remote frees, moving pages between the owner's "has space" and "full"
  * queues, taking slices and segments under the heap mutex, and the
  * thread-local table's life cycle.
@@ -435,7 +436,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
 
 /* The owner freed the last object of a page that is not its current one:
  * keep it as the class's spare, or give back the older spare. */
-void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
+static void page_empty(struct pmn__theap *th, struct pmn__page *pg)
 {
     struct pmn__heap *h = th->heap;
     struct pmn__page *old = th->spare[pg->cls];
@@ -449,7 +450,7 @@ void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg)
     pthread_mutex_unlock(&h->lock);
 }
 
-void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg)
+static void page_unfull(struct pmn__theap *th, struct pmn__page *pg)
 {
     q_remove(&th->full[pg->cls], pg);
     pg->in_full = 0;
@@ -460,6 +461,15 @@ void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg)
         q_remove(&th->pages[pg->cls], head);
         q_push_front(&th->pages[pg->cls], head);
     }
+}
+
+int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
+{
+    if (pg->in_full)
+        page_unfull(th, pg);
+    else if (pg->used == 0 && pg != th->pages[pg->cls].head)
+        page_empty(th, pg);
+    return 0;
 }
 
 /* ---- large objects ---- */
@@ -538,7 +548,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     return pg->start;
 }
 
-__attribute__((noinline)) static int free_large(struct pmn__segment *seg, void *p)
+static int free_large(struct pmn__segment *seg, void *p)
 {
     struct pmn__heap *h = seg->heap;
     size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
@@ -615,18 +625,20 @@ static void check_page(const struct pmn__page *pg)
 }
 #endif
 
-int pmn__heap_free(void *p, const struct pmn__heap *want)
+/* The whole free path (heap.h inlines its common case). */
+int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap *th)
 {
     struct pmn__segment *seg = pmn__segment_of(p);
-    struct pmn__theap *th;
     struct pmn__page *pg;
 
-    if (seg == NULL || (want && seg->heap != want))
+    if (seg == NULL)
+        return p == NULL ? 0 : PMN_E_FOREIGN;
+    if (want != NULL && seg->heap != want)
         return PMN_E_FOREIGN;
-    if (__builtin_expect(seg->large, 0))
+    if (seg->large)
         return free_large(seg, p);
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (__builtin_expect(pg == NULL || !pg->live, 0))
+    if (pg == NULL || !pg->live)
         return PMN_E_FOREIGN;
 #ifdef PMN_DEBUG_FULL
     if ((size_t)((char *)p - pg->start) % pg->block_size)
@@ -634,12 +646,13 @@ int pmn__heap_free(void *p, const struct pmn__heap *want)
     if (!pmn__dbg_clear(pg, p))
         return PMN_E_DOUBLE_FREE;
 #endif
-    th = pmn__theap_find(seg->heap);
-    if (__builtin_expect(th == pg->owner, 1)) {
+    if (th == NULL)
+        th = pmn__theap_find(seg->heap);
+    if (th == pg->owner) {
 #ifdef PMN_DEBUG_FULL
         check_page(pg); /* before: the free may retire the page and unmap it */
 #endif
-        return pmn__free_local(th, pg, p) ? 0 : PMN_E_DOUBLE_FREE;
+        return pmn__free_local(th, pg, p);
     }
     /* Another thread's page: count the free here, where it happens, so
      * the stats are right even before the owner collects it. */
@@ -781,11 +794,14 @@ void pmn__heap_destroy(struct pmn__heap *h)
     heap_unref(h);
 }
 
-void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
+int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
 {
     uint64_t allocs = 0, frees = 0, remote = 0, ab = 0, fb = 0, active = 0;
+    struct pmn_alloc_stats st, *out = &st;
     struct pmn__counters *c;
 
+    if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_alloc_stats, backing)))
+        return -EINVAL;
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&h->lock);
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
@@ -816,7 +832,10 @@ void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out)
     out->resident = atomic_load_explicit(&h->resident, memory_order_relaxed);
     out->peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
     out->failures = atomic_load_explicit(&h->failures, memory_order_relaxed);
-    pmn_backing_stats(h->b, &out->backing);
+    out->backing.struct_size = sizeof(out->backing);
+    (void)pmn_backing_stats(h->b, &out->backing); /* cannot fail: b and the size are fine */
+    pmn__out_put(user, out, sizeof(*out));
+    return 0;
 }
 
 _Static_assert(sizeof(struct pmn__segment) <= PMN__SLICE_SIZE,

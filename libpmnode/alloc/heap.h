@@ -171,15 +171,20 @@ void pmn__heap_destroy(struct pmn__heap *h);
 void pmn__heap_reset(struct pmn__heap *h);
 struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
 void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
-void pmn__page_empty(struct pmn__theap *th, struct pmn__page *pg);
-void pmn__page_unfull(struct pmn__theap *th, struct pmn__page *pg);
+/* After the owner's free: move a page off the full queue, or keep or give
+ * back a page that became empty.  Returns 0, so that the free path ends
+ * in a tail call here. */
+int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
-/* Free; @want_heap non-NULL requires the object to belong to it. */
-int pmn__heap_free(void *p, const struct pmn__heap *want_heap);
+/* The whole free path, which pmn__heap_free() (below) inlines the common
+ * case of. */
+int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap *th);
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
-void pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
+/* pmn_arena_stats() and pmn_slab_stats(): 0, or -EINVAL for a struct_size
+ * below the first version. */
+int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
 /* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
  * locks so the child never inherits one taken by a vanished thread. */
 void pmn__arena_fork(struct pmn_arena *a, int phase);
@@ -237,6 +242,18 @@ static inline unsigned pmn__tc_hash(uintptr_t tp)
 
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
 
+/* The calling thread's theap of @h when the heap's cache has it, else
+ * NULL (the thread may still have one: pmn__theap_find() looks further). */
+static inline struct pmn__theap *pmn__theap_cached(const struct pmn__heap *h)
+{
+    uintptr_t tp = pmn__tp();
+    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
+
+    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1))
+        return atomic_load_explicit(&e->th, memory_order_relaxed);
+    return NULL;
+}
+
 static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
 {
     uintptr_t tp = pmn__tp();
@@ -292,13 +309,13 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
-/* The owner's push.  A block that is already the head of its page's free
- * list is being freed twice in a row: refused (false), nothing touched, in
- * every build (debug_full catches every double free, earlier). */
-static inline bool pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
+/* The owner's push: 0, or PMN_E_DOUBLE_FREE for a block that is already
+ * the head of its page's free list (freed twice in a row: refused, nothing
+ * touched, in every build; debug_full catches every double free, earlier). */
+static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
 {
     if (__builtin_expect(p == pg->free, 0))
-        return false;
+        return PMN_E_DOUBLE_FREE;
     VG_FREE(p);
     UNPOISON(p, sizeof(void *));
     *(void **)p = pg->free;
@@ -306,11 +323,9 @@ static inline bool pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, 
     pg->free = p;
     pg->used--;
     pmn__cnt_add(&th->frees[pg->cls], 1);
-    if (__builtin_expect(pg->in_full, 0))
-        pmn__page_unfull(th, pg);
-    else if (__builtin_expect(pg->used == 0, 0) && pg != th->pages[pg->cls].head)
-        pmn__page_empty(th, pg);
-    return true;
+    if (__builtin_expect(pg->in_full || (pg->used == 0 && pg != th->pages[pg->cls].head), 0))
+        return pmn__page_after_free(th, pg);
+    return 0;
 }
 
 static inline void pmn__free_remote(struct pmn__page *pg, void *p)
@@ -324,6 +339,47 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
         *(uintptr_t *)p = old;
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+/*
+ * The one free path: pmn_free(), pmn_slab_free(), pmn_slab_free_bulk() and
+ * realloc all come here, so every caller reports the same misuse.  @want
+ * non-NULL requires the object to belong to that heap (a slab frees only
+ * its own objects); @th is the calling thread's theap of @want when the
+ * caller already looked it up (a bulk free looks it up once), else NULL.
+ * Returns 0 (NULL is freed as nothing), PMN_E_FOREIGN (not an object of
+ * ours, or not of @want), PMN_E_DOUBLE_FREE (an object its own thread frees
+ * twice in a row, a large object freed twice; debug_full: every double
+ * free) or PMN_E_INTERIOR (debug_full, and large objects); on error nothing
+ * is touched.
+ *
+ * pmn__heap_free_slow() (heap.c) is the whole path.  This inline part
+ * serves only the common case, a small object freed by the thread that
+ * owns its page, with no call but the rare tail call after the push, and
+ * hands everything else to the slow path, which decides it from scratch:
+ * the two cannot disagree on misuse.  debug_full builds always take the
+ * slow path, where the checks are.
+ */
+static inline __attribute__((always_inline)) int
+pmn__heap_free(void *p, const struct pmn__heap *want, struct pmn__theap *th)
+{
+#ifndef PMN_DEBUG_FULL
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
+
+    if (__builtin_expect(seg != NULL && !seg->large && (want == NULL || seg->heap == want), 1)) {
+        struct pmn__page *pg =
+            seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+
+        if (__builtin_expect(pg != NULL && pg->live, 1)) {
+            struct pmn__theap *mine = th != NULL ? th : pmn__theap_cached(seg->heap);
+
+            /* A live small page always has an owner: no match for a NULL mine. */
+            if (__builtin_expect(pg->owner == mine, 1))
+                return pmn__free_local(mine, pg, p);
+        }
+    }
+#endif
+    return pmn__heap_free_slow(p, want, th);
 }
 
 #endif /* PMN_HEAP_H */

@@ -43,4 +43,17 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
     }
 }
 
+/* The segment start when @addr lies in the first 4 MiB slot of one of our
+ * segments (every small object does), else 0; never calls out, for fast
+ * paths that hand every other case to a slow path. */
+static inline uintptr_t pmn__segmap_start(uintptr_t addr)
+{
+    uint64_t slot = addr >> PMN__SEG_SHIFT, w;
+
+    if (slot >= PMN__SEGMAP_SLOTS)
+        return 0;
+    w = atomic_load_explicit(&pmn__segmap[slot / 32], memory_order_acquire);
+    return ((w >> ((slot % 32) * 2)) & 3) == 1 ? addr & ~(uintptr_t)PMN__SEG_MASK : 0;
+}
+
 #endif /* PMN_SEGMAP_H */

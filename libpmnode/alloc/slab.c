@@ -5,8 +5,11 @@
  * thread's own page: alloc pops its free list, free by the same thread
  * pushes onto it, and bulk calls run that loop without re-entering the
  * thread lookup, which is what network stacks moving 32 buffers at a time
- * need.  Objects are aligned by choosing a block size that is a multiple
- * of the alignment (pages start on 64 KiB boundaries).
+ * need.  Frees, single or bulk, take the heap's one free path
+ * (pmn__heap_free in heap.h), told which heap the object must belong to,
+ * so a slab reports a double or foreign free exactly as pmn_free() does.
+ * Objects are aligned by choosing a block size that is a multiple of the
+ * alignment (pages start on 64 KiB boundaries).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +21,17 @@ struct pmn_slab {
     struct pmn__heap *h;
     size_t obj_size;
 };
+
+/* A slab's heap is set at creation and never NULL; saying so lets the
+ * compiler drop the "object of any heap" case from the inlined free path. */
+static inline struct pmn__heap *slab_heap(const struct pmn_slab *s)
+{
+    struct pmn__heap *h = s->h;
+
+    if (h == NULL)
+        __builtin_unreachable();
+    return h;
+}
 
 int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
                  struct pmn_slab **out)
@@ -73,25 +87,11 @@ void *pmn_slab_alloc(struct pmn_slab *s)
     return pmn__heap_alloc(s->h, 0);
 }
 
-void pmn_slab_free(struct pmn_slab *s, void *p)
+int pmn_slab_free(struct pmn_slab *s, void *p)
 {
-#ifndef PMN_DEBUG_FULL
-    struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
-
-    if (__builtin_expect(seg != NULL && seg->heap == s->h && !seg->large, 1)) {
-        struct pmn__page *pg =
-            seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-        if (__builtin_expect(pg != NULL && pg->live, 1)) {
-            struct pmn__theap *th = pmn__theap_find(s->h);
-            if (__builtin_expect(th == pg->owner, 1)) {
-                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
-                return;
-            }
-        }
-    }
-#endif
-    if (p != NULL)
-        (void)pmn__heap_free(p, s->h);
+    if (__builtin_expect(s == NULL, 0))
+        return -EINVAL;
+    return pmn__heap_free(p, slab_heap(s), NULL);
 }
 
 size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
@@ -128,29 +128,23 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
     return i;
 }
 
-void pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n)
+int pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n)
 {
-    struct pmn__theap *th = pmn__theap_find(s->h);
+    struct pmn__heap *h;
+    struct pmn__theap *th;
+    int first = 0;
 
+    if (s == NULL || (objs == NULL && n != 0))
+        return -EINVAL;
+    h = slab_heap(s);
+    /* The thread is looked up once for the batch, not once per object. */
+    th = pmn__theap_find(h);
     for (size_t i = 0; i < n; i++) {
-        void *p = objs[i];
-#ifndef PMN_DEBUG_FULL
-        /* This thread's own page: the owner's push, without looking the
-         * thread up again for every object. */
-        struct pmn__segment *seg = p ? pmn__segment_of(p) : NULL;
-        if (th != NULL && seg != NULL && seg->heap == s->h && !seg->large) {
-            struct pmn__page *pg =
-                seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-            if (pg != NULL && pg->live && pg->owner == th) {
-                (void)pmn__free_local(th, pg, p); /* a repeated free is ignored */
-                continue;
-            }
-        }
-#endif
-        if (p != NULL)
-            (void)pmn__heap_free(p, s->h);
+        int err = pmn__heap_free(objs[i], h, th);
+        if (__builtin_expect(err != 0, 0) && first == 0)
+            first = err;
     }
-    (void)th;
+    return first;
 }
 
 size_t pmn_slab_obj_size(const struct pmn_slab *s)
@@ -160,8 +154,6 @@ size_t pmn_slab_obj_size(const struct pmn_slab *s)
 
 int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out)
 {
-    if (s == NULL || out == NULL)
-        return -EINVAL;
-    pmn__heap_stats(s->h, out);
-    return 0;
+    return s != NULL ? pmn__heap_stats(s->h, out) : -EINVAL;
 }
+PMN__SYMVER_DEFAULT(pmn_slab_stats, "PMNODE_0.2");

@@ -15,6 +15,8 @@
  *   alloc/     the heap engine, segment map, arenas, slabs
  *              (alloc/heap.h, alloc/segmap.h)
  *   ctier/     the compressed tier (ctier/ctier.h)
+ *   compat/    the binary interface of older releases, over the current
+ *              one (no header: see the symbol versions below)
  *   preload/   the LD_PRELOAD shim (a separate library)
  */
 #ifndef PMN_CORE_H
@@ -24,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "pmnode.h"
 
@@ -110,5 +113,51 @@ void pmn__log(const struct pmn_ctx *ctx, int level, const char *fmt, ...)
 /* Record a discovery problem (also logged at warn level).  Allocation
  * failure drops the line: problems are diagnostics, not state. */
 void pmn__problem(struct pmn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the binary interface (inline, no defining file) ----
+ *
+ * Structs the library fills for the caller begin with size_t struct_size
+ * (pmnode.h, Conventions).  A function filling one builds the whole struct
+ * in a local, checks the caller's struct_size with pmn__out_ok() against
+ * the struct's first version, PMN__SIZE_TO(type, last field of that
+ * version) (not sizeof, which grows with the struct), and hands it over
+ * with pmn__out_put(): as many bytes as both sides know, struct_size set to
+ * that count.  The caller's struct need not be aligned. */
+#define PMN__SIZE_TO(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+static inline bool pmn__out_ok(const void *out, size_t first_version)
+{
+    size_t have;
+
+    if (out == NULL)
+        return false;
+    memcpy(&have, out, sizeof(have));
+    return have >= first_version;
+}
+
+static inline void pmn__out_put(void *out, void *full, size_t full_size)
+{
+    size_t have, n;
+
+    memcpy(&have, out, sizeof(have));
+    n = have < full_size ? have : full_size;
+    memcpy(full, &n, sizeof(n));
+    memcpy(out, full, n);
+}
+
+/* Symbol versions (libpmnode.map).  A function whose binary interface
+ * changed is exported as NAME@@PMNODE_x.y, the version new programs link
+ * to, by PMN__SYMVER_DEFAULT(NAME, "PMNODE_x.y") beside its definition
+ * ("remove" drops the plain name, so only the versioned one is left: GNU as
+ * 2.35 or later, or clang's assembler), and keeps its old interface as
+ * NAME@PMNODE_0.1 from compat/compat-0.1.c.  Calls inside the library bind
+ * to the default version.  The preload shim (PMN_LITE) has no such
+ * versions to export. */
+#ifdef PMN_LITE
+#define PMN__SYMVER_DEFAULT(name, node) _Static_assert(1, "no symbol versions in the shim")
+#else
+#define PMN__SYMVER_DEFAULT(name, node) __asm__(".symver " #name ", " #name "@@" node ", remove")
+#endif
+#define PMN__SYMVER_COMPAT(impl, name, node) __asm__(".symver " #impl ", " #name "@" node)
 
 #endif /* PMN_CORE_H */

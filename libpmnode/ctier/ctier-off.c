@@ -47,6 +47,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     (void)len;
     return PMN_E_NO_CTIER;
 }
+PMN__SYMVER_DEFAULT(pmn_ctier_stats_json, "PMNODE_0.2");
 
 int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
 {
@@ -71,6 +72,7 @@ int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out)
     (void)out;
     return PMN_E_NO_CTIER;
 }
+PMN__SYMVER_DEFAULT(pmn_ctier_stats, "PMNODE_0.2");
 
 int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len)
 {

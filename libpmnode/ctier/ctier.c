@@ -941,24 +941,30 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
     return err;
 }
 
-int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out)
+int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *user)
 {
-    if (t == NULL || out == NULL)
+    struct pmn_ctier_stats st, *out = &st;
+
+    if (t == NULL || !pmn__out_ok(user, PMN__SIZE_TO(struct pmn_ctier_stats, refusals)))
         return -EINVAL;
     pthread_mutex_lock(&t->lock);
     *out = t->st;
     out->physical_bytes = (uint64_t)(t->physical + 0.5);
     out->ratio = out->physical_bytes ? (double)out->logical_bytes / t->physical : 0.0;
     pthread_mutex_unlock(&t->lock);
+    pmn__out_put(user, out, sizeof(*out));
     return 0;
 }
+PMN__SYMVER_DEFAULT(pmn_ctier_stats, "PMNODE_0.2");
 
-int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len)
+int pmn_ctier_stats_json(const struct pmn_ctier_stats *user, char *buf, size_t len)
 {
+    struct pmn_ctier_stats copy = {0}, *st = &copy;
     int n;
 
-    if (st == NULL || (buf == NULL && len))
+    if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_ctier_stats, refusals)) || (buf == NULL && len))
         return -EINVAL;
+    memcpy(st, user, user->struct_size < sizeof(*st) ? user->struct_size : sizeof(*st));
     n = snprintf(buf, len,
                  "{\"logical_bytes\": %llu, \"physical_bytes\": %llu, \"ratio\": %.3f, "
                  "\"capacity_bytes\": %llu, \"demotions\": %llu, \"demoted_pages\": %llu, "
@@ -971,3 +977,4 @@ int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len
                  (unsigned long long)st->write_failures, (unsigned long long)st->refusals);
     return n < 0 ? -EINVAL : n;
 }
+PMN__SYMVER_DEFAULT(pmn_ctier_stats_json, "PMNODE_0.2");

@@ -697,32 +697,52 @@ int pmn_node_user_allowed(const struct pmn_node *n)
     return n ? n->user_allowed : -EINVAL;
 }
 
+/* 0.2: -1 for unknown (was 0); the 0.1 answer is in compat/compat-0.1.c. */
 double pmn_node_zratio(const struct pmn_node *n)
 {
-    return n ? n->zratio : 0.0;
+    return n != NULL && n->zratio > 0.0 ? n->zratio : -1.0;
 }
+PMN__SYMVER_DEFAULT(pmn_node_zratio, "PMNODE_0.2");
 
 int pmn_node_perf(const struct pmn_node *n, struct pmn_perf *out)
 {
-    if (n == NULL || out == NULL)
-        return -EINVAL;
-    *out = n->perf;
-    if (!n->has_perf) {
-        out->read_bandwidth = out->write_bandwidth = PMN_UNKNOWN;
-        out->read_latency = out->write_latency = PMN_UNKNOWN;
-        return PMN_E_UNKNOWN;
-    }
-    return 0;
-}
+    struct pmn_perf p;
 
-size_t pmn_node_hugepools(const struct pmn_node *n, struct pmn_hugepool *out, size_t max)
-{
-    if (n == NULL)
-        return 0;
-    for (size_t i = 0; i < n->npools && i < max && out; i++)
-        out[i] = n->pools[i];
-    return n->npools;
+    if (n == NULL || !pmn__out_ok(out, PMN__SIZE_TO(struct pmn_perf, write_latency)))
+        return -EINVAL;
+    p = n->perf;
+    if (!n->has_perf)
+        p.read_bandwidth = p.write_bandwidth = p.read_latency = p.write_latency = PMN_UNKNOWN;
+    pmn__out_put(out, &p, sizeof(p));
+    return n->has_perf ? 0 : PMN_E_UNKNOWN;
 }
+PMN__SYMVER_DEFAULT(pmn_node_perf, "PMNODE_0.2");
+
+/* out[0].struct_size is the caller's element size: each element is an
+ * output struct of its own, written at that stride. */
+int pmn_node_hugepools(const struct pmn_node *n, struct pmn_hugepool *out, size_t max)
+{
+    size_t stride = 0;
+
+    if (n == NULL)
+        return -EINVAL;
+    if (max > 0) {
+        if (!pmn__out_ok(out, PMN__SIZE_TO(struct pmn_hugepool, surplus)))
+            return -EINVAL;
+        memcpy(&stride, out, sizeof(stride));
+        if (stride % _Alignof(struct pmn_hugepool) != 0)
+            return -EINVAL;
+    }
+    for (size_t i = 0; i < n->npools && i < max; i++) {
+        struct pmn_hugepool p = n->pools[i];
+        char *dst = (char *)out + i * stride;
+
+        memcpy(dst, &stride, sizeof(stride));
+        pmn__out_put(dst, &p, sizeof(p));
+    }
+    return (int)n->npools;
+}
+PMN__SYMVER_DEFAULT(pmn_node_hugepools, "PMNODE_0.2");
 
 const struct pmn_dax *pmn_node_dax(const struct pmn_node *n)
 {

@@ -282,13 +282,17 @@ size_t pmn_backing_granule(const struct pmn_backing *b)
 
 int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out)
 {
-    if (b == NULL || out == NULL)
+    struct pmn_backing_stats st;
+
+    if (b == NULL || !pmn__out_ok(out, PMN__SIZE_TO(struct pmn_backing_stats, node)))
         return -EINVAL;
     pthread_mutex_lock((pthread_mutex_t *)&b->lock);
-    *out = b->stats;
+    st = b->stats;
     pthread_mutex_unlock((pthread_mutex_t *)&b->lock);
+    pmn__out_put(out, &st, sizeof(st));
     return 0;
 }
+PMN__SYMVER_DEFAULT(pmn_backing_stats, "PMNODE_0.2");
 
 static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
 {

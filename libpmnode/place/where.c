@@ -90,31 +90,36 @@ static void count_page(void *arg, uintptr_t addr, int status)
 int pmn_where(const void *addr, size_t len, struct pmn_where *out)
 {
     size_t page = pmn_prim_page_size();
+    struct pmn_where w;
     uintptr_t start, end;
+    int err = 0;
 
-    if (out == NULL || (addr == NULL && len))
+    if (!pmn__out_ok(out, PMN__SIZE_TO(struct pmn_where, node)) || (addr == NULL && len) ||
+        (uintptr_t)addr > UINTPTR_MAX - len)
         return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    out->page_size = page;
-    if (len == 0)
-        return 0;
-    start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
-    if ((uintptr_t)addr > UINTPTR_MAX - len)
-        return -EINVAL;
-    end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
-    out->pages = (end - start) / page;
-    return query_range(start, out->pages, page, count_page, out);
+    memset(&w, 0, sizeof(w));
+    w.page_size = page;
+    if (len != 0) {
+        start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+        end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+        w.pages = (end - start) / page;
+        err = query_range(start, w.pages, page, count_page, &w);
+    }
+    pmn__out_put(out, &w, sizeof(w));
+    return err;
 }
+PMN__SYMVER_DEFAULT(pmn_where, "PMNODE_0.2");
 
 uint64_t pmn_where_pages_on(const struct pmn_where *w, int node)
 {
-    if (w == NULL)
+    if (!pmn__out_ok(w, PMN__SIZE_TO(struct pmn_where, node)))
         return 0;
-    for (size_t i = 0; i < w->nnodes; i++)
+    for (size_t i = 0; i < w->nnodes && i < PMN_STATS_MAX_NODES; i++)
         if (w->node[i].node == node)
             return w->node[i].pages;
     return 0;
 }
+PMN__SYMVER_DEFAULT(pmn_where_pages_on, "PMNODE_0.2");
 
 struct verify_state {
     int node;

@@ -292,7 +292,7 @@ __attribute__((constructor(101))) static void preload_init(void)
 static void write_stats(void)
 {
     char path[600], buf[4096], nodes[1024] = "";
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     size_t used = 0, o = 0;
     int fd, n;
 

@@ -5,7 +5,9 @@
 #   check-symbols.sh LIBRARY.so VERSION.map
 #
 # The expected list is every name under "global:" in the map's version
-# nodes, as NAME@@NODE; the actual list is `nm -D --defined-only` of the
+# nodes, as NAME@@NODE; a name listed in several nodes is NAME@@NODE in the
+# last of them (its default version) and NAME@NODE in the others (kept for
+# programs linked against the older release); the actual list is `nm -D --defined-only` of the
 # library (minus the version nodes' own absolute symbols), so an
 # unversioned library fails.  When nm prints no versions for a versioned
 # library (binutils before 2.35) names alone are compared.  Prints a
@@ -54,9 +56,16 @@ awk -v nodes="$tmp/nodes" '
                     print "check-symbols: wildcard \"" t "\" in global:" > "/dev/stderr"
                     exit 2
                 }
-                print t "@@" node
+                seen[++nseen] = t SUBSEP node
+                last[t] = node
             }
             prev = t
+        }
+        # a name in several nodes: the last is its default version, the
+        # earlier ones are kept for old programs (NAME@NODE)
+        for (k = 1; k <= nseen; k++) {
+            split(seen[k], p, SUBSEP)
+            print p[1] (last[p[1]] == p[2] ? "@@" : "@") p[2]
         }
     }' "$map" | LC_ALL=C sort -u >"$tmp/expected"
 [ -s "$tmp/expected" ] || { echo "check-symbols: no global symbols in $map" >&2; exit 2; }

@@ -253,6 +253,7 @@ static inline struct pmn_alloc_stats arena_stats(struct pmn_arena *a)
     int err;
 
     memset(&st, 0xa5, sizeof(st)); /* no field may be left unset */
+    st.struct_size = sizeof(st);
     err = pmn_arena_stats(a, &st);
     cr_assert_eq(err, 0, "pmn_arena_stats: %s", pmn_strerror(err));
     return st;
@@ -264,6 +265,7 @@ static inline struct pmn_alloc_stats slab_stats(struct pmn_slab *s)
     int err;
 
     memset(&st, 0xa5, sizeof(st));
+    st.struct_size = sizeof(st);
     err = pmn_slab_stats(s, &st);
     cr_assert_eq(err, 0, "pmn_slab_stats: %s", pmn_strerror(err));
     return st;
@@ -271,7 +273,7 @@ static inline struct pmn_alloc_stats slab_stats(struct pmn_slab *s)
 
 static inline uint64_t backing_mapped(const struct pmn_backing *b)
 {
-    struct pmn_backing_stats bs;
+    struct pmn_backing_stats bs = {.struct_size = sizeof(bs)};
 
     cr_assert_eq(pmn_backing_stats(b, &bs), 0);
     return bs.mapped_bytes;

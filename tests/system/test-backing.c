@@ -102,7 +102,7 @@ static double now_s(void)
 /* Every page of [addr, addr + len) is present and on node 0. */
 static void assert_all_on_node0(const void *addr, size_t len, const char *what)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t first = (uintptr_t)addr / page, last = ((uintptr_t)addr + len - 1) / page;
     int err = pmn_where(addr, len, &w);
@@ -144,7 +144,7 @@ static void check_backing(enum pmn_backing_type type, bool thp, size_t huge)
 {
     struct pmn_ctx *ctx = local_ctx();
     struct pmn_backing *b = backing0(ctx, type, thp, huge);
-    struct pmn_backing_stats st;
+    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
     struct pmn_region *r = NULL, *small = NULL;
     size_t granule = pmn_backing_granule(b);
     int err;
@@ -378,7 +378,7 @@ Test(backing, memfd_shared_with_child, .timeout = 120)
     cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
     if (pid == 0) {
         /* Exit codes name the step that failed. */
-        struct pmn_where w;
+        struct pmn_where w = {.struct_size = sizeof(w)};
         unsigned char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
                                 pmn_region_fd(r), 0);
         if (p == MAP_FAILED)
@@ -446,7 +446,7 @@ Test(errors, size_zero)
     struct pmn_ctx *ctx = local_ctx();
     struct pmn_backing *b = backing0(ctx, PMN_BACKING_ANON, false, 0);
     struct pmn_region *r = (struct pmn_region *)1;
-    struct pmn_backing_stats st;
+    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_eq(pmn_region_map(b, 0, &r), -EINVAL);
     cr_assert_null(r);
@@ -493,7 +493,7 @@ Test(errors, larger_than_free, .timeout = 60)
     struct pmn_ctx *ctx = local_ctx();
     struct pmn_backing *b = backing0(ctx, PMN_BACKING_ANON, false, 0);
     struct pmn_region *r = (struct pmn_region *)1;
-    struct pmn_backing_stats st;
+    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
     uint64_t free_b, before, after;
     double t0, took;
     int err;
@@ -628,7 +628,7 @@ Test(errors, map_at_needs_dax)
     for (size_t t = 0; t < 2; t++) {
         struct pmn_backing *b = backing0(ctx, types[t], false, 0);
         struct pmn_region *r = (struct pmn_region *)1;
-        struct pmn_backing_stats st;
+        struct pmn_backing_stats st = {.struct_size = sizeof(st)};
         cr_assert_eq(pmn_region_map_at(b, 0, 4 * MiB, &r), -EOPNOTSUPP);
         cr_assert_null(r);
         cr_assert_eq(pmn_backing_stats(b, &st), 0);
@@ -725,7 +725,7 @@ Test(where, untouched_mmap_is_not_present)
     size_t len = 16 * MiB;
     unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                             -1, 0);
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
     cr_assert_neq(p, MAP_FAILED);
@@ -765,7 +765,7 @@ Test(where, stack_and_heap_on_node0)
 
 Test(where, bad_arguments)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int x = 0;
 
     cr_assert_eq(pmn_where(&x, sizeof(x), NULL), -EINVAL);

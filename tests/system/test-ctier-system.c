@@ -98,8 +98,13 @@ static struct pmn_ctier_stats stats(struct pmn_ctier *t)
 {
     struct pmn_ctier_stats st;
 
-    memset(&st, 0xff, sizeof(st));
+    memset(&st, 0xff, sizeof(st)); /* no field may be left unset */
+    st.struct_size = sizeof(st);
     cr_assert_eq(pmn_ctier_stats(t, &st), 0);
+    cr_assert_eq(st.struct_size, sizeof(st), "the library filled %zu bytes", st.struct_size);
+    st.struct_size = sizeof(st) - 1;
+    cr_assert_eq(pmn_ctier_stats(t, &st), -EINVAL, "a short struct was filled");
+    st.struct_size = sizeof(st);
     return st;
 }
 
@@ -142,7 +147,7 @@ static void assert_intact(const char *p, const char *shadow, size_t n, const cha
 
 static void assert_on_node0(const void *p, size_t len, const char *what)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err = pmn_where(p, len, &w);
 
     cr_assert_eq(err, 0, "%s: pmn_where: %s", what, pmn_strerror(err));
@@ -248,7 +253,7 @@ Test(tier, demote_read_write_promote)
     const size_t n = 64, written[3] = {0, 17, 63};
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     char *shadow, *p = text_region(n, 0, &shadow);
     double est = pmn_ctier_estimate(p, n * ps, 16);
     int err;
@@ -320,7 +325,7 @@ Test(tier, partial_promote)
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *shadow, *p = text_region(n, 100, &shadow);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
     /* pages 8..15 back explicitly */
@@ -348,7 +353,8 @@ Test(tier, double_demote_is_refused_without_side_effects)
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *p = text_region(n, 5, NULL);
-    struct pmn_ctier_stats before, after;
+    struct pmn_ctier_stats before = {.struct_size = sizeof(before)},
+                           after = {.struct_size = sizeof(after)};
     int err;
 
     cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
@@ -370,7 +376,7 @@ Test(tier, incompressible_refused_before_protection)
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *p = region(n), *shadow = malloc(n * ps);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     int err;
 
     ctier_fill_random(p, n * ps, 1234);
@@ -426,7 +432,7 @@ Test(tier, capacity_refused)
     struct pmn_ctier *t = open_tier(ctx, 64 * KiB);
     char *shadow, *p;
     size_t npages;
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     int err;
 
     npages = n * 4096 / ps;
@@ -460,7 +466,7 @@ Test(tier, capacity_fills_to_the_boundary)
     struct pmn_ctier *t = open_tier(ctx, cap);
     size_t accepted = 0;
     char *p = text_region(chunk * 64, 0, NULL);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     int err = 0;
 
     for (size_t c = 0; c < 64; c++) {
@@ -501,7 +507,7 @@ Test(tier, misaligned_and_bad_ranges)
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *p = text_region(n, 0, NULL);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_eq(pmn_ctier_demote(t, p + 1, 4 * ps), -EINVAL);
     cr_assert_eq(pmn_ctier_demote(t, p + 64, 4 * ps), -EINVAL);
@@ -580,7 +586,7 @@ Test(tier, eight_threads_distinct_pages)
     pthread_t th[8];
     struct writer w[8];
     pthread_barrier_t go;
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
     pthread_barrier_init(&go, NULL, (unsigned)nthreads);
@@ -641,7 +647,7 @@ Test(tier, arena_region)
     struct pmn_backing_params *bp;
     struct pmn_backing *b;
     struct pmn_arena *a;
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     char *p, *shadow = malloc(n * ps);
     int err;
 
@@ -704,7 +710,7 @@ Test(tier, stats_json)
     struct pmn_ctx *ctx = ctx_node0_compressed();
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *p = text_region(n, 0, NULL), buf[2048], small[16], num[64];
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     const char *py = getenv("PMN_PYTHON");
     int len;
 
@@ -847,7 +853,7 @@ static void kernel_write(void)
     struct pmn_ctx *ctx;
     struct pmn_ctier_opts o = opts_node0(0);
     struct pmn_ctier *t;
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     char *p, msg[] = "written by the kernel";
     int fds[2], err;
     ssize_t got;
@@ -1050,7 +1056,7 @@ Test(tier, thp_region_promotes_per_page)
     struct pmn_ctier *t = open_tier(ctx, 0);
     char *raw, *p, *shadow;
     size_t n, written[5] = {0, 1, 100, 511, 700};
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     int err;
 
     raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -13,7 +13,7 @@
 /* Every page of [p, p + len) is present and on node 0. */
 static void assert_on_node0(const void *p, size_t len, const char *what, size_t i)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err = pmn_where(p, len ? len : 1, &w);
 
     if (err != 0)
@@ -56,7 +56,7 @@ static void arena_on_node0(enum pmn_backing_type type)
     struct env e = env_open_opts(type, NULL);
     size_t n = scaled(3000, 3);
     void **p = calloc(n, sizeof(*p));
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(p);
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +103,7 @@ Test(placement, slab_node0, .timeout = 120)
     struct pmn_slab *s = NULL;
     size_t n = scaled(4000, 4);
     void **p = calloc(n, sizeof(*p));
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(p);
     cr_assert_eq(pmn_slab_new(b, 9 * 1024, 0, 0, &s), 0);
@@ -117,7 +117,7 @@ Test(placement, slab_node0, .timeout = 120)
     }
     st = slab_stats(s);
     assert_stats_on_node0(&st, "slab");
-    pmn_slab_free_bulk(s, p, n);
+    cr_assert_eq(pmn_slab_free_bulk(s, p, n), 0);
     pmn_slab_destroy(s);
     free(p);
     cr_assert_eq(backing_mapped(b), 0);

@@ -113,8 +113,8 @@ int main(void)
     struct pmn_ctx *ctx;
     struct pmn_backing_params *p;
     struct pmn_backing *b;
-    struct pmn_alloc_stats st, sst;
-    struct pmn_backing_stats bs;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)}, sst = {.struct_size = sizeof(sst)};
+    struct pmn_backing_stats bs = {.struct_size = sizeof(bs)};
     int passed = 0, err;
 
     for (int i = 0; i < 8; i++)

@@ -69,7 +69,7 @@ static struct obj new_obj(struct pmn_arena *a, size_t size, size_t align, uint64
 static void alloc_check_free(struct env *e, struct obj *objs, size_t n, const char *what)
 {
     struct ivset live = {0};
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     uint64_t want_bytes = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -200,7 +200,7 @@ Test(arena, impossible_sizes_are_enomem, .timeout = 60)
 {
     struct env e = env_open();
     const size_t bad[] = {SIZE_MAX, SIZE_MAX - 4096, SIZE_MAX / 2, (size_t)1 << 50};
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *p;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -381,7 +381,7 @@ Test(arena, realloc_null_and_zero)
 {
     struct env e = env_open();
     void *p, *q, *z;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     /* NULL allocates, in the arena named. */
     p = pmn_arena_realloc(e.a, NULL, 100);
@@ -664,7 +664,7 @@ Test(arena, destroy_returns_everything, .timeout = 60)
 {
     struct env e = env_open();
     static void *p[2000];
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     uint64_t before = backing_mapped(e.b);
 
     cr_assert_eq(before, arena_stats(e.a).resident,
@@ -702,7 +702,7 @@ Test(arena, reset_drops_everything, .timeout = 60)
 {
     struct env e = env_open();
     static void *p[2000];
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     unsigned retain = 2; /* the documented default */
 
     for (int round = 0; round < 3; round++) {
@@ -745,7 +745,8 @@ static void check_purge(enum pmn_purge purge, unsigned retain)
     struct env e = env_open_opts(PMN_BACKING_ANON, &opts);
     size_t n = 30000; /* 30 MB: more extents than any retain here keeps */
     void **p = calloc(n, sizeof(*p));
-    struct pmn_alloc_stats full, empty;
+    struct pmn_alloc_stats full = {.struct_size = sizeof(full)},
+                           empty = {.struct_size = sizeof(empty)};
     unsigned keep = retain ? retain : 2;
 
     cr_assert_not_null(p);
@@ -819,7 +820,7 @@ Test(arena, backing_freed_first, .timeout = 60)
 {
     struct pmn_ctx *ctx = local_ctx();
     struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     struct pmn_arena *a = NULL;
     struct pmn_slab *s = NULL;
     void *p, *q;
@@ -840,7 +841,7 @@ Test(arena, backing_freed_first, .timeout = 60)
     cr_assert_eq(st.backing.nnodes, 1);
     cr_assert_eq(st.backing.node[0].node, 0);
     cr_assert_eq(pmn_free(p), 0);
-    pmn_slab_free(s, q);
+    cr_assert_eq(pmn_slab_free(s, q), 0);
     pmn_arena_reset(a); /* back to no extent at all */
     cr_assert_eq(pmn_arena_stats(a, &st), 0);
     pmn_arena_destroy(a); /* the slab still holds the backing */
@@ -883,7 +884,7 @@ Test(arena, cap, .timeout = 60)
     struct env e = env_open_opts(PMN_BACKING_ANON, &opts);
     static void *p[4096];
     size_t n = 0;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *q;
 
     errno = 0;
@@ -929,7 +930,7 @@ Test(arena, cap_bounds_backing, .timeout = 60)
     struct env e = env_open_opts(PMN_BACKING_ANON, &opts);
     static void *p[4096];
     size_t n;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     for (n = 0; n < 4096; n++) {
         p[n] = pmn_arena_malloc(e.a, n % 2 ? 64 * KiB : 100);
@@ -949,6 +950,117 @@ Test(arena, cap_bounds_backing, .timeout = 60)
     env_close(&e);
 }
 
+/* ---- structs the library fills are versioned by size (pmnode.h) -------- */
+
+#define FILL 0x5a
+
+static bool untouched(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != FILL)
+            return false;
+    return true;
+}
+
+/* A caller built against a later header (a longer struct) gets what this
+ * library knows, struct_size saying how much, and the rest untouched; one
+ * below the first version gets -EINVAL and nothing written.  Readers of
+ * such a struct (the JSON, pmn_where_pages_on) refuse a short one. */
+Test(arena, stats_structs_are_versioned_by_size, .timeout = 60)
+{
+    struct env e = env_open();
+    struct pmn_slab *s = NULL;
+    struct {
+        struct pmn_alloc_stats st;
+        uint64_t added[4];
+    } later;
+    struct {
+        struct pmn_backing_stats st;
+        uint64_t added[4];
+    } blater;
+    struct {
+        struct pmn_where w;
+        uint64_t added[4];
+    } wlater;
+    struct pmn_alloc_stats small;
+    struct pmn_where wsmall;
+    char *p = pmn_arena_malloc(e.a, 3 * 4096);
+    char json[8192];
+
+    cr_assert_not_null(p);
+    memset(p, 1, 3 * 4096);
+    cr_assert_eq(pmn_slab_new(e.b, 64, 0, 0, &s), 0);
+
+    memset(&later, FILL, sizeof(later));
+    later.st.struct_size = sizeof(later);
+    cr_assert_eq(pmn_arena_stats(e.a, &later.st), 0);
+    cr_assert_eq(later.st.struct_size, sizeof(struct pmn_alloc_stats));
+    cr_assert_eq(later.st.objects, 1);
+    cr_assert_eq(later.st.backing.struct_size, sizeof(struct pmn_backing_stats));
+    cr_assert(untouched(later.added, sizeof(later.added)), "pmn_arena_stats wrote past its struct");
+    memset(&later, FILL, sizeof(later));
+    later.st.struct_size = sizeof(later);
+    cr_assert_eq(pmn_slab_stats(s, &later.st), 0);
+    cr_assert_eq(later.st.struct_size, sizeof(struct pmn_alloc_stats));
+    cr_assert(untouched(later.added, sizeof(later.added)), "pmn_slab_stats wrote past its struct");
+
+    memset(&blater, FILL, sizeof(blater));
+    blater.st.struct_size = sizeof(blater);
+    cr_assert_eq(pmn_backing_stats(e.b, &blater.st), 0);
+    cr_assert_eq(blater.st.struct_size, sizeof(struct pmn_backing_stats));
+    cr_assert_gt(blater.st.mapped_bytes, 0);
+    cr_assert(untouched(blater.added, sizeof(blater.added)), "pmn_backing_stats wrote past it");
+
+    memset(&wlater, FILL, sizeof(wlater));
+    wlater.w.struct_size = sizeof(wlater);
+    cr_assert_eq(pmn_where(p, 3 * 4096, &wlater.w), 0);
+    cr_assert_eq(wlater.w.struct_size, sizeof(struct pmn_where));
+    cr_assert_geq(wlater.w.pages, 3);
+    cr_assert_eq(pmn_where_pages_on(&wlater.w, 0), wlater.w.pages);
+    cr_assert(untouched(wlater.added, sizeof(wlater.added)), "pmn_where wrote past its struct");
+
+    /* Too small: refused, nothing written. */
+    for (size_t size = 0; size < sizeof(small); size += sizeof(small) / 5) {
+        memset(&small, FILL, sizeof(small));
+        small.struct_size = size;
+        cr_assert_eq(pmn_arena_stats(e.a, &small), -EINVAL, "struct_size %zu", size);
+        cr_assert_eq(pmn_slab_stats(s, &small), -EINVAL, "struct_size %zu", size);
+        cr_assert_eq(pmn_alloc_stats_json(&small, json, sizeof(json)), -EINVAL);
+        cr_assert_eq(small.struct_size, size);
+        cr_assert(untouched(&small.allocated, sizeof(small) - sizeof(size_t)),
+                  "struct_size %zu: written although refused", size);
+        memset(&wsmall, FILL, sizeof(wsmall));
+        wsmall.struct_size = size < sizeof(wsmall) ? size : 0;
+        cr_assert_eq(pmn_where(p, 4096, &wsmall), -EINVAL, "struct_size %zu", size);
+        cr_assert(untouched(&wsmall.page_size, sizeof(wsmall) - sizeof(size_t)));
+        wsmall.nnodes = 1;
+        wsmall.node[0].node = 0;
+        wsmall.node[0].pages = 7;
+        cr_assert_eq(pmn_where_pages_on(&wsmall, 0), 0, "a short struct was read");
+        memset(&blater, FILL, sizeof(blater));
+        blater.st.struct_size = size < sizeof(blater.st) ? size : 0;
+        cr_assert_eq(pmn_backing_stats(e.b, &blater.st), -EINVAL);
+        cr_assert(untouched(&blater.st.mapped_bytes, sizeof(blater) - sizeof(size_t)));
+    }
+    cr_assert_eq(pmn_arena_stats(e.a, NULL), -EINVAL);
+    cr_assert_eq(pmn_backing_stats(e.b, NULL), -EINVAL);
+    cr_assert_eq(pmn_where(p, 4096, NULL), -EINVAL);
+    cr_assert_eq(pmn_where_pages_on(NULL, 0), 0);
+
+    /* The JSON of a longer struct reads only the known part. */
+    later.st.struct_size = sizeof(later);
+    cr_assert_eq(pmn_arena_stats(e.a, &later.st), 0);
+    later.st.struct_size = sizeof(later);
+    cr_assert_gt(pmn_alloc_stats_json(&later.st, json, sizeof(json)), 0);
+    cr_assert_not_null(strstr(json, "\"objects\": 1,"), "%s", json);
+
+    cr_assert_eq(pmn_free(p), 0);
+    pmn_slab_destroy(s);
+    env_close(&e);
+}
+
 /* ---- misuse -------------------------------------------------------------- */
 
 Test(arena, foreign_pointers)
@@ -961,7 +1073,8 @@ Test(arena, foreign_pointers)
     void *const foreign[] = {stack, stack + 1, heap, (void *)16, (void *)(uintptr_t)4096,
                              bss, (void *)"rodata", (void *)(uintptr_t)-16,
                              (void *)((uintptr_t)1 << 62)};
-    struct pmn_alloc_stats before, after;
+    struct pmn_alloc_stats before = {.struct_size = sizeof(before)},
+                           after = {.struct_size = sizeof(after)};
 
     cr_assert_not_null(heap);
     cr_assert_not_null(mine);

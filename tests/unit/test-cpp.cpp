@@ -42,6 +42,7 @@ bool in_arena(const void *p, pmn_arena *a)
 bool on_node0(const void *p, std::size_t n)
 {
     struct pmn_where w {};
+    w.struct_size = sizeof(w);
     if (pmn_where(p, n, &w) != 0)
         return false;
     return w.pages > 0 && pmn_where_pages_on(&w, 0) == w.pages;

@@ -23,7 +23,7 @@ int main(void)
 {
     struct pmn_ctier_opts o = {.struct_size = sizeof(o), .node = -1, .promote_node = -1};
     struct pmn_ctier *t = (struct pmn_ctier *)&o; /* must be overwritten with NULL */
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     char page[4096] = {0}, buf[256];
 
     CHECK(pmn_ctier_open(NULL, &o, &t) == PMN_E_NO_CTIER);

@@ -84,7 +84,7 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
     size_t osz = pmn_slab_obj_size(e.s);
     size_t want_align = align ? align : obj_size >= 16 ? 16 : 8;
     void **objs = calloc(n, sizeof(*objs));
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(objs);
     n = scaled(n, 4);
@@ -107,7 +107,7 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
     /* Free half through the slab, half through pmn_free(). */
     for (size_t i = 0; i < n; i++) {
         if (i % 2)
-            pmn_slab_free(e.s, objs[i]);
+            cr_assert_eq(pmn_slab_free(e.s, objs[i]), 0, "pmn_slab_free(slab object)");
         else
             cr_assert_eq(pmn_free(objs[i]), 0, "pmn_free(slab object)");
     }
@@ -146,9 +146,10 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
             check_objs(e.s, all, 96, want_align, 5000);
         }
         for (int k = 0; k < 3; k++)
-            pmn_slab_free_bulk(e.s, burst[k], 32);
+            cr_assert_eq(pmn_slab_free_bulk(e.s, burst[k], 32), 0);
     }
-    pmn_slab_free_bulk(e.s, objs, 0); /* nothing */
+    cr_assert_eq(pmn_slab_free_bulk(e.s, objs, 0), 0); /* nothing */
+    cr_assert_eq(pmn_slab_free_bulk(e.s, NULL, 0), 0);
     st = slab_stats(e.s);
     assert_stats_sane(&st, "slab, bursts freed");
     cr_assert_eq(st.objects, 0, "%llu objects after every burst was freed", ull(st.objects));
@@ -206,7 +207,7 @@ Test(slab, cap, .timeout = 60)
     struct slab_env e = slab_open(2048, 0, cap);
     static void *objs[4096];
     size_t n;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     for (n = 0; n < 4096; n++) {
         errno = 0;
@@ -234,7 +235,7 @@ Test(slab, cap, .timeout = 60)
     cr_assert_eq(got, 0, "bulk alloc at the cap gave %zu objects", got);
     cr_assert_eq(errno, ENOMEM, "short bulk alloc: errno %d (%s)", errno, strerror(errno));
     for (size_t i = 0; i < n && i < 40; i++)
-        pmn_slab_free(e.s, objs[i]);
+        cr_assert_eq(pmn_slab_free(e.s, objs[i]), 0);
     for (size_t i = 0; i < n && i < 8; i++) {
         objs[i] = pmn_slab_alloc(e.s);
         cr_assert_not_null(objs[i], "no object after freeing under the cap");
@@ -244,11 +245,11 @@ Test(slab, cap, .timeout = 60)
         got = pmn_slab_alloc_bulk(e.s, more, 32);
         cr_assert_eq(got, 32, "bulk alloc of 32 with room for 32: %zu (%s)", got,
                      strerror(errno));
-        pmn_slab_free_bulk(e.s, more, got);
+        cr_assert_eq(pmn_slab_free_bulk(e.s, more, got), 0);
     }
     for (size_t i = 0; i < n; i++)
         if (i < 8 || i >= 40)
-            pmn_slab_free(e.s, objs[i]);
+            cr_assert_eq(pmn_slab_free(e.s, objs[i]), 0);
     st = slab_stats(e.s);
     cr_assert_eq(st.objects, 0);
     cr_assert_eq(st.allocated, 0);
@@ -263,7 +264,7 @@ Test(slab, cap_bounds_backing, .timeout = 60)
     struct slab_env e = slab_open(2048, 0, cap);
     static void *objs[4096];
     size_t n;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     for (n = 0; n < 4096; n++)
         if ((objs[n] = pmn_slab_alloc(e.s)) == NULL)
@@ -276,7 +277,193 @@ Test(slab, cap_bounds_backing, .timeout = 60)
                   ull(st.resident));
     cr_assert_leq(backing_mapped(e.b), cap + 4 * MiB, "the backing maps %llu bytes",
                   ull(backing_mapped(e.b)));
-    pmn_slab_free_bulk(e.s, objs, n);
+    cr_assert_eq(pmn_slab_free_bulk(e.s, objs, n), 0);
+    slab_close(&e);
+}
+
+/* ---- misuse: the slab reports what pmn_free() reports ------------------- */
+
+/* In every build: an object its own thread frees twice in a row is
+ * refused with PMN_E_DOUBLE_FREE, nothing is counted, and the free list
+ * stays whole (the next two allocations are two different objects). */
+Test(slab, double_free_in_a_row)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    void *keep = pmn_slab_alloc(e.s), *p = pmn_slab_alloc(e.s), *a, *b;
+    int err;
+
+    cr_assert(keep && p);
+    cr_assert_eq(pmn_slab_free(e.s, p), 0);
+    err = pmn_slab_free(e.s, p);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "second pmn_slab_free: %s", pmn_err_name(err));
+    err = pmn_free(p);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "pmn_free after pmn_slab_free: %s", pmn_err_name(err));
+    cr_assert_eq(slab_stats(e.s).objects, 1, "the repeated free was counted");
+    a = pmn_slab_alloc(e.s);
+    b = pmn_slab_alloc(e.s);
+    cr_assert(a && b && a != b, "the same object handed out twice (%p, %p)", a, b);
+    cr_assert_eq(pmn_slab_free(e.s, a), 0);
+    cr_assert_eq(pmn_slab_free(e.s, b), 0);
+    cr_assert_eq(pmn_slab_free(e.s, keep), 0);
+    cr_assert_eq(slab_stats(e.s).objects, 0);
+    slab_close(&e);
+}
+
+/* An object freed, then another, then the first again: only debug_full
+ * builds see it (as with pmn_free()); there the slab must report it. */
+Test(slab, double_free_not_in_a_row_debug_full)
+{
+    need_debug_full();
+    struct slab_env e = slab_open(64, 0, 0);
+    void *a = pmn_slab_alloc(e.s), *b = pmn_slab_alloc(e.s), *objs[3];
+    int err;
+
+    cr_assert(a && b);
+    cr_assert_eq(pmn_slab_free(e.s, a), 0);
+    cr_assert_eq(pmn_slab_free(e.s, b), 0);
+    err = pmn_slab_free(e.s, a);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "free a, free b, free a: %s", pmn_err_name(err));
+    cr_assert_eq(slab_stats(e.s).objects, 0, "the double free was counted");
+    /* The same through the bulk call: the third entry repeats the first. */
+    objs[0] = a = pmn_slab_alloc(e.s);
+    objs[1] = pmn_slab_alloc(e.s);
+    objs[2] = a;
+    cr_assert(objs[0] && objs[1]);
+    err = pmn_slab_free_bulk(e.s, objs, 3);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "bulk {a, b, a}: %s", pmn_err_name(err));
+    cr_assert_eq(slab_stats(e.s).objects, 0);
+    slab_close(&e);
+}
+
+/* An object of another slab, of the same size on the same backing, is
+ * not this slab's: refused, untouched, still alive in its own slab. */
+Test(slab, object_of_another_slab)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    struct pmn_slab *other = NULL;
+    void *p;
+    int err;
+
+    cr_assert_eq(pmn_slab_new(e.b, 64, 0, 0, &other), 0);
+    p = pmn_slab_alloc(other);
+    cr_assert_not_null(p);
+    pat_fill(p, 64, 7);
+    err = pmn_slab_free(e.s, p);
+    cr_assert_eq(err, PMN_E_FOREIGN, "another slab's object: %s", pmn_err_name(err));
+    err = pmn_slab_free_bulk(e.s, &p, 1);
+    cr_assert_eq(err, PMN_E_FOREIGN, "another slab's object, in bulk: %s", pmn_err_name(err));
+    assert_pattern(p, 64, 7, "the other slab's object after the refused frees");
+    cr_assert_eq(slab_stats(other).objects, 1, "the other slab lost its object");
+    cr_assert_eq(slab_stats(e.s).frees, 0, "this slab counted a free");
+    cr_assert_eq(pmn_slab_free(other, p), 0, "the object cannot be freed by its own slab");
+    pmn_slab_destroy(other);
+    slab_close(&e);
+}
+
+/* An arena's object on the same backing, small and large. */
+Test(slab, object_of_an_arena)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    struct pmn_arena *a = NULL;
+    const size_t sizes[] = {64, 4000, 1 * MiB};
+
+    cr_assert_eq(pmn_arena_new(e.b, NULL, &a), 0);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = pmn_arena_malloc(a, sizes[i]);
+        int err;
+        cr_assert_not_null(p);
+        pat_fill(p, sizes[i], i);
+        err = pmn_slab_free(e.s, p);
+        cr_assert_eq(err, PMN_E_FOREIGN, "an arena's %zu-byte object: %s", sizes[i],
+                     pmn_err_name(err));
+        assert_pattern(p, sizes[i], i, "the arena's object after the refused free");
+        cr_assert_eq(arena_stats(a).objects, 1, "the arena lost its %zu-byte object", sizes[i]);
+        cr_assert_eq(pmn_free(p), 0);
+    }
+    cr_assert_eq(slab_stats(e.s).frees, 0, "this slab counted a free");
+    pmn_arena_destroy(a);
+    slab_close(&e);
+}
+
+/* Pointers libpmnode never handed out, including the slab's own segment
+ * header; NULL is freed as nothing; a NULL slab is -EINVAL. */
+Test(slab, pointers_not_ours)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    char stack[64];
+    static char bss[64];
+    char *heap = malloc(64);
+    void *mine = pmn_slab_alloc(e.s);
+    void *seg = (void *)((uintptr_t)mine & ~(uintptr_t)(4 * MiB - 1));
+    void *const foreign[] = {stack, heap, bss, (void *)"rodata", (void *)16,
+                             (void *)(uintptr_t)-16, seg};
+
+    cr_assert(heap && mine);
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        int err = pmn_slab_free(e.s, foreign[i]);
+        cr_assert_eq(err, PMN_E_FOREIGN, "pmn_slab_free(%p): %s", foreign[i], pmn_err_name(err));
+        err = pmn_slab_free_bulk(e.s, &foreign[i], 1);
+        cr_assert_eq(err, PMN_E_FOREIGN, "pmn_slab_free_bulk({%p}): %s", foreign[i],
+                     pmn_err_name(err));
+    }
+    cr_assert_eq(pmn_slab_free(e.s, NULL), 0);
+    cr_assert_eq(pmn_slab_free(NULL, mine), -EINVAL);
+    cr_assert_eq(pmn_slab_free_bulk(NULL, &mine, 1), -EINVAL);
+    cr_assert_eq(pmn_slab_free_bulk(e.s, NULL, 1), -EINVAL);
+    cr_assert_eq(slab_stats(e.s).objects, 1, "a refused free was counted");
+    free(heap); /* glibc's block was not touched */
+    cr_assert_eq(pmn_slab_free(e.s, mine), 0);
+    slab_close(&e);
+}
+
+/* A batch with bad entries: every good object is freed, the bad ones are
+ * left alone, and the code of the first bad entry comes back. */
+Test(slab, bulk_with_bad_entries)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    struct pmn_arena *a = NULL;
+    void *objs[34], *mine, *arena_obj;
+    int stack_word, err;
+
+    cr_assert_eq(pmn_arena_new(e.b, NULL, &a), 0);
+    arena_obj = pmn_arena_malloc(a, 64);
+    cr_assert_not_null(arena_obj);
+    pat_fill(arena_obj, 64, 99);
+
+    /* One foreign entry in the middle. */
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, objs, 32), 32);
+    memmove(&objs[6], &objs[5], 27 * sizeof(objs[0]));
+    objs[5] = arena_obj;
+    err = pmn_slab_free_bulk(e.s, objs, 33);
+    cr_assert_eq(err, PMN_E_FOREIGN, "a batch with an arena's object: %s", pmn_err_name(err));
+    cr_assert_eq(slab_stats(e.s).objects, 0, "%llu good objects were not freed",
+                 ull(slab_stats(e.s).objects));
+    assert_pattern(arena_obj, 64, 99, "the arena's object after the batch");
+    cr_assert_eq(arena_stats(a).objects, 1);
+
+    /* A repeated entry, then a foreign one: the first error wins. */
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, objs, 32), 32);
+    mine = objs[10];
+    memmove(&objs[12], &objs[11], 21 * sizeof(objs[0]));
+    objs[11] = mine; /* objs[10] twice in a row */
+    objs[33] = &stack_word;
+    err = pmn_slab_free_bulk(e.s, objs, 34);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "a batch freeing one object twice, then a foreign "
+                 "pointer: %s (want the first error)", pmn_err_name(err));
+    cr_assert_eq(slab_stats(e.s).objects, 0, "%llu good objects were not freed",
+                 ull(slab_stats(e.s).objects));
+    /* The free list stayed whole: 32 distinct objects again. */
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, objs, 32), 32);
+    for (int i = 0; i < 32; i++)
+        pat_fill(objs[i], 64, 200 + (uint64_t)i);
+    check_objs(e.s, objs, 32, 16, 200);
+    /* NULL entries are nothing. */
+    objs[32] = NULL;
+    cr_assert_eq(pmn_slab_free_bulk(e.s, objs, 33), 0);
+    cr_assert_eq(slab_stats(e.s).objects, 0);
+
+    cr_assert_eq(pmn_free(arena_obj), 0);
+    pmn_arena_destroy(a);
     slab_close(&e);
 }
 
@@ -553,16 +740,17 @@ Test(json, stats_of_slab_and_arena, .timeout = 60)
 {
     struct slab_env e = slab_open(64, 0, 0);
     struct pmn_arena *a = NULL;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *objs[100];
 
-    check_stats_json(&(struct pmn_alloc_stats){0}, "all-zero stats");
+    check_stats_json(&(struct pmn_alloc_stats){.struct_size = sizeof(struct pmn_alloc_stats)},
+                     "all-zero stats");
     for (int i = 0; i < 100; i++)
         cr_assert_not_null(objs[i] = pmn_slab_alloc(e.s));
     st = slab_stats(e.s);
     check_stats_json(&st, "slab with 100 objects");
     for (int i = 0; i < 100; i++)
-        pmn_slab_free(e.s, objs[i]);
+        cr_assert_eq(pmn_slab_free(e.s, objs[i]), 0);
 
     cr_assert_eq(pmn_arena_new(e.b, NULL, &a), 0);
     for (int i = 0; i < 100; i++)
@@ -575,6 +763,7 @@ Test(json, stats_of_slab_and_arena, .timeout = 60)
 
     /* Extreme values still make valid JSON. */
     memset(&st, 0xff, sizeof(st));
+    st.struct_size = sizeof(st);
     st.backing.nnodes = PMN_STATS_MAX_NODES;
     for (int i = 0; i < PMN_STATS_MAX_NODES; i++)
         st.backing.node[i].node = 255 - i;

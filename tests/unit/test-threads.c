@@ -184,7 +184,7 @@ static void cross_thread(unsigned nthreads)
     struct queue *q = calloc(nthreads, sizeof(*q));
     pthread_barrier_t bar;
     size_t nobj = scaled(40000, 10) / nthreads;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
 
     cr_assert_not_null(w);
     cr_assert_not_null(q);
@@ -332,7 +332,7 @@ Test(threads, slab_bulk_cross_free, .timeout = 120)
                          off);
         }
         bad_bursts += bu.n != BURST;
-        pmn_slab_free_bulk(sp.s, bu.obj, bu.n);
+        cr_assert_eq(pmn_slab_free_bulk(sp.s, bu.obj, bu.n), 0);
     }
     cr_assert_eq(pthread_join(rx, NULL), 0);
     cr_assert_eq(sp.err[0], '\0', "%s", sp.err);

@@ -83,8 +83,8 @@ static int ctier_main(int argc, char **argv)
     struct pmn_backing_params *bp = NULL;
     struct pmn_backing *b = NULL;
     struct pmn_region *r = NULL;
-    struct pmn_ctier_stats st;
-    struct pmn_where w1, w2;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    struct pmn_where w1 = {.struct_size = sizeof(w1)}, w2 = {.struct_size = sizeof(w2)};
     unsigned char *mem, sum = 0;
     size_t page, npages;
     int status, rest;

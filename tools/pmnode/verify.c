@@ -394,7 +394,8 @@ static int verify_main(int argc, char **argv)
     }
 
     /* The second opinion: the library verified; ask again as a user would. */
-    v = (struct verify_result){.expect = o.type == PMN_BACKING_DAX && o.node < 0
+    v = (struct verify_result){.w.struct_size = sizeof(v.w),
+                               .expect = o.type == PMN_BACKING_DAX && o.node < 0
                                              ? pmn_region_node(r)
                                              : o.node};
     err = pmn_where(pmn_region_addr(r), pmn_region_size(r), &v.w);

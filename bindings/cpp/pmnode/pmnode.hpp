@@ -221,6 +221,7 @@ public:
     pmn_alloc_stats stats() const
     {
         pmn_alloc_stats st{};
+        st.struct_size = sizeof(st);
         detail::check(pmn_arena_stats(a_, &st), "pmn_arena_stats");
         return st;
     }

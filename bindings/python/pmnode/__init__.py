@@ -24,7 +24,7 @@ compressed tier), :mod:`pmnode.errors` (exceptions and codes).
 
 The library is loaded from ``PMNODE_LIBRARY`` (a path) if set, else
 ``ctypes.util.find_library("pmnode")``, else ``libpmnode.so.0``; its
-version must be 0.1 or a later 0.x.  Environment variables of the library
+version must be 0.2 or a later 0.x.  Environment variables of the library
 (``PMNODE_SYSFS_ROOT``, ``PMNODE_PRIVATE_NODES``, ``PMNODE_CONFIG``,
 ``PMNODE_LOG``) apply as in C.
 """
@@ -44,7 +44,7 @@ from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
                      PlacementError, UnknownValueError, err_name, strerror)
 from .memory import Backing, Placement, Region, where
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",

@@ -22,8 +22,9 @@ import os
 from ctypes import (POINTER, Structure, c_bool, c_char, c_char_p, c_double, c_int,
                     c_size_t, c_ssize_t, c_uint, c_uint64, c_void_p)
 
-#: The oldest library this package was written against (major, minor).
-REQUIRED_VERSION = (0, 1)
+#: The oldest library this package was written against (major, minor): 0.2
+#: gave the structs the library fills their leading struct_size.
+REQUIRED_VERSION = (0, 2)
 
 #: Returned by the C getters for "the kernel did not say" (PMN_UNKNOWN).
 UNKNOWN_U64 = 2**64 - 1
@@ -53,15 +54,32 @@ LIB, LIBRARY_PATH = _load()
 
 
 # ---- structs (mirrors of include/pmnode.h; field order and types matter) ----
+#
+# Every struct crossing the interface begins with struct_size, which the
+# caller sets to the size it knows (sized() does); the library fills as many
+# bytes as both sides know and says how many in struct_size.
+
+def sized(cls):
+    """A zeroed ``cls`` with struct_size set, ready to pass to the library."""
+    s = cls()
+    s.struct_size = ctypes.sizeof(cls)
+    return s
+
+
+def fields(s):
+    """The named fields of a struct filled by the library (struct_size left out)."""
+    return [name for name, _ in s._fields_ if name != "struct_size"]
+
 
 class Perf(Structure):
-    _fields_ = [("read_bandwidth", c_uint64), ("write_bandwidth", c_uint64),
-                ("read_latency", c_uint64), ("write_latency", c_uint64)]
+    _fields_ = [("struct_size", c_size_t), ("read_bandwidth", c_uint64),
+                ("write_bandwidth", c_uint64), ("read_latency", c_uint64),
+                ("write_latency", c_uint64)]
 
 
 class HugePool(Structure):
-    _fields_ = [("page_size", c_uint64), ("total", c_uint64), ("free", c_uint64),
-                ("surplus", c_uint64)]
+    _fields_ = [("struct_size", c_size_t), ("page_size", c_uint64), ("total", c_uint64),
+                ("free", c_uint64), ("surplus", c_uint64)]
 
 
 class _NodeBytes(Structure):
@@ -69,7 +87,7 @@ class _NodeBytes(Structure):
 
 
 class BackingStats(Structure):
-    _fields_ = [("mapped_bytes", c_uint64), ("peak_bytes", c_uint64), ("maps", c_uint64),
+    _fields_ = [("struct_size", c_size_t), ("mapped_bytes", c_uint64), ("peak_bytes", c_uint64), ("maps", c_uint64),
                 ("failures", c_uint64), ("spilled_bytes", c_uint64), ("nnodes", c_size_t),
                 ("node", _NodeBytes * STATS_MAX_NODES)]
 
@@ -79,7 +97,7 @@ class _NodePages(Structure):
 
 
 class Where(Structure):
-    _fields_ = [("page_size", c_uint64), ("pages", c_uint64), ("not_present", c_uint64),
+    _fields_ = [("struct_size", c_size_t), ("page_size", c_uint64), ("pages", c_uint64), ("not_present", c_uint64),
                 ("unknown", c_uint64), ("other", c_uint64), ("nnodes", c_size_t),
                 ("node", _NodePages * STATS_MAX_NODES)]
 
@@ -90,7 +108,7 @@ class ArenaOpts(Structure):
 
 
 class AllocStats(Structure):
-    _fields_ = [("allocated", c_uint64), ("objects", c_uint64), ("active", c_uint64),
+    _fields_ = [("struct_size", c_size_t), ("allocated", c_uint64), ("objects", c_uint64), ("active", c_uint64),
                 ("resident", c_uint64), ("peak", c_uint64), ("allocs", c_uint64),
                 ("frees", c_uint64), ("remote_frees", c_uint64), ("failures", c_uint64),
                 ("backing", BackingStats)]
@@ -103,7 +121,7 @@ class CtierOpts(Structure):
 
 
 class CtierStats(Structure):
-    _fields_ = [("logical_bytes", c_uint64), ("physical_bytes", c_uint64), ("ratio", c_double),
+    _fields_ = [("struct_size", c_size_t), ("logical_bytes", c_uint64), ("physical_bytes", c_uint64), ("ratio", c_double),
                 ("capacity_bytes", c_uint64), ("demotions", c_uint64),
                 ("demoted_pages", c_uint64), ("promotions", c_uint64),
                 ("write_promotions", c_uint64), ("write_failures", c_uint64),
@@ -160,7 +178,7 @@ _PROTOTYPES = {
     "pmn_node_user_allowed": (_i, [_vp]),
     "pmn_node_zratio": (c_double, [_vp]),
     "pmn_node_perf": (_i, [_vp, _P(Perf)]),
-    "pmn_node_hugepools": (_sz, [_vp, _P(HugePool), _sz]),
+    "pmn_node_hugepools": (_i, [_vp, _P(HugePool), _sz]),
     "pmn_node_dax": (_vp, [_vp]),
     "pmn_node_read_free": (_i, [_vp, _i, _P(_u64)]),
     # device-dax
@@ -240,9 +258,9 @@ _PROTOTYPES = {
     "pmn_slab_new": (_i, [_vp, _sz, _sz, _u64, _P(_vp)]),
     "pmn_slab_destroy": (None, [_vp]),
     "pmn_slab_alloc": (_vp, [_vp]),
-    "pmn_slab_free": (None, [_vp, _vp]),
+    "pmn_slab_free": (_i, [_vp, _vp]),
     "pmn_slab_alloc_bulk": (_sz, [_vp, _P(_vp), _sz]),
-    "pmn_slab_free_bulk": (None, [_vp, _P(_vp), _sz]),
+    "pmn_slab_free_bulk": (_i, [_vp, _P(_vp), _sz]),
     "pmn_slab_obj_size": (_sz, [_vp]),
     "pmn_slab_stats": (_i, [_vp, _P(AllocStats)]),
     # compressed tier

@@ -32,7 +32,7 @@ import errno
 import weakref
 
 from . import errors
-from ._lib import LIB, AllocStats, ArenaOpts
+from ._lib import LIB, AllocStats, ArenaOpts, sized
 from ._owned import Owned
 from .memory import Memory, backing_stats_dict
 
@@ -151,7 +151,7 @@ class _Allocator(Owned):
             self._free_one(block._addr, what)
 
     def _stats_struct(self, what):
-        st = AllocStats()
+        st = sized(AllocStats)
         with self._gate.use(what):
             errors.check(self._stats_fn(self._handle, ctypes.byref(st)), what)
         return st
@@ -336,7 +336,7 @@ class Slab(_Allocator):
         LIB.pmn_slab_destroy(handle)
 
     def _free_one(self, addr, what):
-        LIB.pmn_slab_free(self._handle, addr)
+        errors.check(LIB.pmn_slab_free(self._handle, addr), what)
 
     @property
     def obj_size(self):
@@ -365,7 +365,7 @@ class Slab(_Allocator):
             got = LIB.pmn_slab_alloc_bulk(self._handle, ptrs, count)
             err = ctypes.get_errno() or errno.ENOMEM
             if got < count and not partial:
-                LIB.pmn_slab_free_bulk(self._handle, ptrs, got)
+                errors.check(LIB.pmn_slab_free_bulk(self._handle, ptrs, got), what)
                 raise errors.make_error(-err, what, "only %d of %d objects" % (got, count))
             return [self._block(ptrs[i], self._obj_size, what) for i in range(got)]
 
@@ -383,7 +383,7 @@ class Slab(_Allocator):
         with self._gate.use(what):
             with self._gate.cond:
                 self._take(blocks, what, "the block was freed", errors.E_DOUBLE_FREE)
-            LIB.pmn_slab_free_bulk(self._handle, ptrs, len(blocks))
+            errors.check(LIB.pmn_slab_free_bulk(self._handle, ptrs, len(blocks)), what)
 
     def __repr__(self):
         return "<pmnode.Slab %d-byte objects%s>" % (self._obj_size,

@@ -20,8 +20,8 @@ import errno
 from collections import namedtuple
 
 from . import errors
-from ._lib import (LIB, HugePool as _HugePool, Perf as _Perf, arg, id_or_none, text,
-                   u64_or_none)
+from ._lib import (LIB, HugePool as _HugePool, Perf as _Perf, arg, id_or_none, sized,
+                   text, u64_or_none)
 from ._owned import Owned
 
 #: Node kinds, in the order of enum pmn_kind.
@@ -466,14 +466,15 @@ class Node(_Part):
 
     @property
     def zratio(self):
-        """Compression ratio of a compressed node (cramdax zratio), or None."""
+        """Compression ratio of a compressed node (cramdax zratio), or None
+        when unknown (the C call's -1)."""
         r = self._call("Node.zratio", LIB.pmn_node_zratio)
-        return r if r > 0 else None
+        return None if r < 0 else r
 
     @property
     def perf(self):
         """A :class:`Perf` (fields None where unknown; all None without HMAT)."""
-        p = _Perf()
+        p = sized(_Perf)
         rc = self._call("Node.perf", LIB.pmn_node_perf, ctypes.byref(p))
         if rc != errors.E_UNKNOWN:
             errors.check(rc, "pmn_node_perf")
@@ -484,9 +485,10 @@ class Node(_Part):
     def hugepools(self):
         """Huge page pools by ascending page size, as :class:`HugePagePool`."""
         with self._use("Node.hugepools") as h:
-            n = LIB.pmn_node_hugepools(h, None, 0)
+            n = errors.check(LIB.pmn_node_hugepools(h, None, 0), "pmn_node_hugepools")
             arr = (_HugePool * max(n, 1))()
-            n = min(n, LIB.pmn_node_hugepools(h, arr, n))
+            arr[0].struct_size = ctypes.sizeof(_HugePool)   # the element size
+            n = min(n, errors.check(LIB.pmn_node_hugepools(h, arr, n), "pmn_node_hugepools"))
         return [HugePagePool(arr[i].page_size, u64_or_none(arr[i].total),
                              u64_or_none(arr[i].free), u64_or_none(arr[i].surplus))
                 for i in range(n)]

@@ -40,7 +40,7 @@ import ctypes
 import errno
 
 from . import errors
-from ._lib import LIB, CtierOpts, CtierStats, text
+from ._lib import LIB, CtierOpts, CtierStats, fields, sized, text
 from ._owned import Owned
 from .memory import pinned_range
 
@@ -173,7 +173,7 @@ class CompressedTier(Owned):
             errors.check(fn(addr, n), what)
 
     def _stats_struct(self, what):
-        st = CtierStats()
+        st = sized(CtierStats)
         with self._gate.use(what):
             errors.check(LIB.pmn_ctier_stats(self._handle, ctypes.byref(st)), what)
         return st
@@ -185,7 +185,7 @@ class CompressedTier(Owned):
         write_promotions (pages a write brought back), write_failures,
         refusals.  Thread-safe."""
         st = self._stats_struct("CompressedTier.stats")
-        return {name: getattr(st, name) for name, _ in CtierStats._fields_}
+        return {name: getattr(st, name) for name in fields(st)}
 
     def stats_json(self):
         """The stats as the library's own JSON text (pmn_ctier_stats_json)."""

@@ -28,7 +28,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from . import errors
-from ._lib import LIB, BackingStats, RawBuffer, Where, text
+from ._lib import LIB, BackingStats, RawBuffer, Where, sized, text
 from ._owned import Owned
 
 BACKING_TYPES = ("anon", "memfd", "hugetlb", "dax")
@@ -208,7 +208,7 @@ def where(obj, length=None):
     whole object.  The start is rounded down and the end up to the page
     size.  Returns a :class:`Placement`.  Thread-safe; a snapshot.
     """
-    w = Where()
+    w = sized(Where)
     with pinned_range(obj, length, "where") as (addr, n):
         errors.check(LIB.pmn_where(addr, n, ctypes.byref(w)), "pmn_where")
     nodes = {}
@@ -349,7 +349,7 @@ class Backing(Owned):
         """Counters as a dict: mapped_bytes, peak_bytes, maps, failures,
         spilled_bytes, bytes_per_node ({node: bytes}, spill-list order).
         Thread-safe."""
-        st = BackingStats()
+        st = sized(BackingStats)
         with self._use("Backing.stats") as h:
             errors.check(LIB.pmn_backing_stats(h, ctypes.byref(st)), "pmn_backing_stats")
         return backing_stats_dict(st)

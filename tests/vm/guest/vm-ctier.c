@@ -92,7 +92,7 @@ static struct pmn_ctier *tier_open(struct pmn_ctx *ctx)
 
 static struct pmn_ctier_stats stats(struct pmn_ctier *t)
 {
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
 
     if (pmn_ctier_stats(t, &st))
         FAIL("pmn_ctier_stats");
@@ -101,7 +101,7 @@ static struct pmn_ctier_stats stats(struct pmn_ctier *t)
 
 static struct pmn_where where(const void *p, size_t len, const char *what)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err = pmn_where(p, len, &w);
 
     if (err)
@@ -239,7 +239,7 @@ static int test_flow(void)
     struct pmn_ctx *ctx = ctx_compressed(cnode);
     struct pmn_ctier *t = tier_open(ctx);
     char *shadow, *p = text_region(n, false, &shadow);
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     unsigned long sum = 0;
     double t0;
     int err, reads = 0;
@@ -383,7 +383,7 @@ static int test_threads(void)
     pthread_t th[8];
     struct writer w[8];
     pthread_barrier_t go;
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     int err;
 
     err = pmn_ctier_demote(t, p, n * ps);
@@ -430,7 +430,7 @@ static int test_arena(void)
     struct pmn_backing *b;
     struct pmn_arena *a;
     char *p, *q, *shadow = malloc(n * ps);
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err;
 
     if (pmn_backing_params_new(&bp) || pmn_backing_params_set_type(bp, PMN_BACKING_ANON) ||

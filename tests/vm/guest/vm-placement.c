@@ -72,7 +72,7 @@ static struct pmn_backing *backing(struct pmn_ctx *ctx, enum pmn_backing_type t,
 
 static void check_all_on(const void *addr, size_t len, int node, const char *what)
 {
-    struct pmn_where w;
+    struct pmn_where w = {.struct_size = sizeof(w)};
     int err = pmn_where(addr, len, &w);
 
     if (err)
@@ -229,7 +229,7 @@ static int test_spill(int node)
     struct pmn_backing *fill = backing(ctx, PMN_BACKING_ANON, node, false, false);
     struct pmn_backing_params *p;
     struct pmn_backing *b;
-    struct pmn_backing_stats st;
+    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
     struct pmn_region *regions[4096], *r, *strict;
     size_t n = 0;
     int order[2] = {node, 0}, err;
@@ -333,7 +333,7 @@ static int test_arena(int node)
     struct pmn_ctx *ctx = ctx_or_die();
     struct pmn_backing *b = backing(ctx, PMN_BACKING_ANON, node, false, false);
     struct pmn_arena *a;
-    struct pmn_alloc_stats st;
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     static void *objs[1 << 20];
     size_t n = 0, sz = 48 << 10;
     int err = pmn_arena_new(b, NULL, &a);

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
             hog(node, hog_len, delay_us, by_madvise);
         err = pmn_region_map(b, size, &r);
         if (err == 0) {
-            struct pmn_where w;
+            struct pmn_where w = {.struct_size = sizeof(w)};
             uint64_t on_node;
 
             if (pmn_where(pmn_region_addr(r), size, &w) != 0)
