@@ -72,20 +72,11 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
     a = calloc(1, sizeof(*a));
     if (a == NULL)
         return -ENOMEM;
-    a->h = malloc(sizeof(*a->h));
-    if (a->h == NULL) {
-        free(a);
-        return -ENOMEM;
-    }
-    err = pmn__heap_init(a->h, b, false, opts.retain, release, opts.cap_bytes);
-    if (err == 0)
-        err = pmn__heap_setup_classes(a->h, sizes, n);
+    err = pmn__heap_new(b, false, opts.retain, release, opts.cap_bytes, sizes, n, a, &a->h);
     if (err) {
-        free(a->h);
         free(a);
         return err;
     }
-    a->h->owner_obj = a;
     a->b = b;
     *out = a;
     return 0;

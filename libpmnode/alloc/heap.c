@@ -709,6 +709,27 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     return 0;
 }
 
+int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool release_empty,
+                  uint64_t cap, const uint32_t *sizes, unsigned n, void *owner,
+                  struct pmn__heap **out)
+{
+    struct pmn__heap *h = malloc(sizeof(*h));
+    int err;
+
+    if (h == NULL)
+        return -ENOMEM;
+    err = pmn__heap_init(h, b, is_slab, retain, release_empty, cap);
+    if (err == 0)
+        err = pmn__heap_setup_classes(h, sizes, n);
+    if (err) {
+        free(h);
+        return err;
+    }
+    h->owner_obj = owner;
+    *out = h;
+    return 0;
+}
+
 static void heap_unref(struct pmn__heap *h)
 {
     struct pmn__theap *th, *next;

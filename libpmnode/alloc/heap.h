@@ -1,5 +1,15 @@
 /*
- * heap.h - the allocation engine shared by arenas and slabs (internal).
+ * alloc/heap.h - the allocation engine shared by arenas and slabs
+ * (internal).
+ *
+ * alloc/ carves a backing's memory into objects:
+ *
+ *   heap.c    the engine: segments, pages, thread heaps, the free paths
+ *   segmap.c  which address slots hold our segments (pmn_free(p) of any
+ *             pointer, without a lookup table per heap)
+ *   arena.c   malloc-style size classes, realloc, pmn_free, stats JSON
+ *   slab.c    one fixed object size, bulk calls, a cap
+ *
  *
  * Memory comes from a backing in segments: 4 MiB regions aligned to 4 MiB,
  * so the segment of any object is (p & ~SEG_MASK) and its header, the
@@ -188,7 +198,12 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
 /* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
  * locks so the child never inherits one taken by a vanished thread. */
 void pmn__arena_fork(struct pmn_arena *a, int phase);
-/* Size classes @sizes[0..n) for the heap (arena.c and slab.c choose them). */
+/* A heap from malloc, initialised with size classes @sizes[0..n) (arena.c
+ * and slab.c choose them), serving @owner (the arena or slab). */
+int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool release_empty,
+                  uint64_t cap, const uint32_t *sizes, unsigned n, void *owner,
+                  struct pmn__heap **out);
+/* Size classes @sizes[0..n) for the heap. */
 int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
 
 /* ---- fast paths ---- */

@@ -55,20 +55,12 @@ int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t 
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    s->h = malloc(sizeof(*s->h));
-    if (s->h == NULL) {
-        free(s);
-        return -ENOMEM;
-    }
-    err = pmn__heap_init(s->h, b, true, 1, pmn_backing_type(b) != PMN_BACKING_DAX, cap_bytes);
-    if (err == 0)
-        err = pmn__heap_setup_classes(s->h, &bs, 1);
+    err = pmn__heap_new(b, true, 1, pmn_backing_type(b) != PMN_BACKING_DAX, cap_bytes, &bs, 1, s,
+                        &s->h);
     if (err) {
-        free(s->h);
         free(s);
         return err;
     }
-    s->h->owner_obj = s;
     s->obj_size = obj_size;
     *out = s;
     return 0;

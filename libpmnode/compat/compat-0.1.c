@@ -80,77 +80,92 @@ COMPAT int pmn__ctier_stats_json_0_1(const struct ctier_stats_0_1 *st, char *buf
 
 /* ---- conversions ---- */
 
-static void backing_to_0_1(struct backing_stats_0_1 *o, const struct pmn_backing_stats *n)
-{
-    o->mapped_bytes = n->mapped_bytes;
-    o->peak_bytes = n->peak_bytes;
-    o->maps = n->maps;
-    o->failures = n->failures;
-    o->spilled_bytes = n->spilled_bytes;
-    o->nnodes = n->nnodes;
-    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {
-        o->node[i].node = n->node[i].node;
-        o->node[i].bytes = n->node[i].bytes;
+/* The fields 0.1 had, in both directions: a 0.1 struct is the current one
+ * without struct_size (and with 0.1's nested backing stats). */
+#define BACKING_FIELDS(X) X(mapped_bytes) X(peak_bytes) X(maps) X(failures) X(spilled_bytes) X(nnodes)
+#define ALLOC_FIELDS(X)                                                                   \
+    X(allocated) X(objects) X(active) X(resident) X(peak) X(allocs) X(frees) X(remote_frees) \
+        X(failures)
+#define CTIER_FIELDS(X)                                                                   \
+    X(logical_bytes) X(physical_bytes) X(ratio) X(capacity_bytes) X(demotions)            \
+        X(demoted_pages) X(promotions) X(write_promotions) X(write_failures) X(refusals)
+#define COPY_FIELD(f) d->f = s->f;
+#define SET_SIZE d->struct_size = sizeof(*d);
+#define CONVERTER(fn, dst_t, src_t, FIELDS, ...)   \
+    static void fn(dst_t *d, const src_t *s)       \
+    {                                              \
+        FIELDS(COPY_FIELD)                         \
+        __VA_ARGS__                                \
     }
-}
-
-static void backing_from_0_1(struct pmn_backing_stats *n, const struct backing_stats_0_1 *o)
-{
-    n->struct_size = sizeof(*n);
-    n->mapped_bytes = o->mapped_bytes;
-    n->peak_bytes = o->peak_bytes;
-    n->maps = o->maps;
-    n->failures = o->failures;
-    n->spilled_bytes = o->spilled_bytes;
-    n->nnodes = o->nnodes;
-    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {
-        n->node[i].node = o->node[i].node;
-        n->node[i].bytes = o->node[i].bytes;
+#define COPY_NODES                                        \
+    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {    \
+        d->node[i].node = s->node[i].node;                \
+        d->node[i].bytes = s->node[i].bytes;              \
     }
-}
 
-static void alloc_to_0_1(struct alloc_stats_0_1 *o, const struct pmn_alloc_stats *n)
-{
-    o->allocated = n->allocated;
-    o->objects = n->objects;
-    o->active = n->active;
-    o->resident = n->resident;
-    o->peak = n->peak;
-    o->allocs = n->allocs;
-    o->frees = n->frees;
-    o->remote_frees = n->remote_frees;
-    o->failures = n->failures;
-    backing_to_0_1(&o->backing, &n->backing);
-}
+CONVERTER(backing_to_0_1, struct backing_stats_0_1, struct pmn_backing_stats, BACKING_FIELDS,
+          COPY_NODES)
+CONVERTER(backing_from_0_1, struct pmn_backing_stats, struct backing_stats_0_1, BACKING_FIELDS,
+          SET_SIZE COPY_NODES)
+CONVERTER(alloc_to_0_1, struct alloc_stats_0_1, struct pmn_alloc_stats, ALLOC_FIELDS,
+          backing_to_0_1(&d->backing, &s->backing);)
+CONVERTER(alloc_from_0_1, struct pmn_alloc_stats, struct alloc_stats_0_1, ALLOC_FIELDS,
+          SET_SIZE backing_from_0_1(&d->backing, &s->backing);)
+#define PERF_FIELDS(X) X(read_bandwidth) X(write_bandwidth) X(read_latency) X(write_latency)
+#define WHERE_FIELDS(X) X(page_size) X(pages) X(not_present) X(unknown) X(other) X(nnodes)
+#define COPY_PAGES                                        \
+    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {    \
+        d->node[i].node = s->node[i].node;                \
+        d->node[i].pages = s->node[i].pages;              \
+    }
+CONVERTER(perf_to_0_1, struct perf_0_1, struct pmn_perf, PERF_FIELDS)
+CONVERTER(where_to_0_1, struct where_0_1, struct pmn_where, WHERE_FIELDS, COPY_PAGES)
+CONVERTER(ctier_to_0_1, struct ctier_stats_0_1, struct pmn_ctier_stats, CTIER_FIELDS)
+CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_FIELDS, SET_SIZE)
 
-static void alloc_from_0_1(struct pmn_alloc_stats *n, const struct alloc_stats_0_1 *o)
-{
-    n->struct_size = sizeof(*n);
-    n->allocated = o->allocated;
-    n->objects = o->objects;
-    n->active = o->active;
-    n->resident = o->resident;
-    n->peak = o->peak;
-    n->allocs = o->allocs;
-    n->frees = o->frees;
-    n->remote_frees = o->remote_frees;
-    n->failures = o->failures;
-    backing_from_0_1(&n->backing, &o->backing);
-}
+/* A 0.1 stats call: the current call fills the current struct, which is
+ * then written out in 0.1's layout. */
+#define STATS_0_1(name, handle_t, old_t, cur_t, convert)          \
+    int pmn__##name##_0_1(handle_t h, old_t *out)                 \
+    {                                                             \
+        cur_t st = {.struct_size = sizeof(st)};                   \
+        int err;                                                  \
+                                                                  \
+        if (out == NULL)                                          \
+            return -EINVAL;                                       \
+        err = pmn_##name(h, &st);                                 \
+        if (err == 0)                                             \
+            convert(out, &st);                                    \
+        return err;                                               \
+    }                                                             \
+    PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
 
-static void ctier_to_0_1(struct ctier_stats_0_1 *o, const struct pmn_ctier_stats *n)
-{
-    o->logical_bytes = n->logical_bytes;
-    o->physical_bytes = n->physical_bytes;
-    o->ratio = n->ratio;
-    o->capacity_bytes = n->capacity_bytes;
-    o->demotions = n->demotions;
-    o->demoted_pages = n->demoted_pages;
-    o->promotions = n->promotions;
-    o->write_promotions = n->write_promotions;
-    o->write_failures = n->write_failures;
-    o->refusals = n->refusals;
-}
+/* A 0.1 call that fills a struct: the current call fills the current
+ * struct, written out in 0.1's layout unless the arguments were refused. */
+#define FILL_0_1(impl, public, old_t, cur_t, convert, params, args)    \
+    int impl params                                                    \
+    {                                                                  \
+        cur_t cur = {.struct_size = sizeof(cur)};                      \
+        int err = out != NULL ? public args : -EINVAL;                 \
+                                                                       \
+        if (err != -EINVAL)                                            \
+            convert(out, &cur);                                        \
+        return err;                                                    \
+    }                                                                  \
+    PMN__SYMVER_COMPAT(impl, public, "PMNODE_0.1");
+
+/* A 0.1 JSON call: the 0.1 struct is read into the current one first. */
+#define JSON_0_1(name, old_t, cur_t, convert)                             \
+    int pmn__##name##_0_1(const old_t *st, char *buf, size_t len)         \
+    {                                                                     \
+        cur_t cur;                                                        \
+                                                                          \
+        if (st == NULL)                                                   \
+            return -EINVAL;                                               \
+        convert(&cur, st);                                                \
+        return pmn_##name(&cur, buf, len);                                \
+    }                                                                     \
+    PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
 
 /* ---- discovery ---- */
 
@@ -162,23 +177,8 @@ double pmn__zratio_0_1(const struct pmn_node *node)
 }
 PMN__SYMVER_COMPAT(pmn__zratio_0_1, pmn_node_zratio, "PMNODE_0.1");
 
-int pmn__perf_0_1(const struct pmn_node *node, struct perf_0_1 *out)
-{
-    struct pmn_perf p = {.struct_size = sizeof(p)};
-    int err;
-
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_node_perf(node, &p);
-    if (err == -EINVAL)
-        return err;
-    out->read_bandwidth = p.read_bandwidth;
-    out->write_bandwidth = p.write_bandwidth;
-    out->read_latency = p.read_latency;
-    out->write_latency = p.write_latency;
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__perf_0_1, pmn_node_perf, "PMNODE_0.1");
+FILL_0_1(pmn__perf_0_1, pmn_node_perf, struct perf_0_1, struct pmn_perf, perf_to_0_1,
+         (const struct pmn_node *node, struct perf_0_1 *out), (node, &cur))
 
 size_t pmn__hugepools_0_1(const struct pmn_node *node, struct hugepool_0_1 *out, size_t max)
 {
@@ -212,43 +212,10 @@ PMN__SYMVER_COMPAT(pmn__hugepools_0_1, pmn_node_hugepools, "PMNODE_0.1");
 
 /* ---- placement ---- */
 
-int pmn__backing_stats_0_1(const struct pmn_backing *b, struct backing_stats_0_1 *out)
-{
-    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
-    int err;
+STATS_0_1(backing_stats, const struct pmn_backing *, struct backing_stats_0_1, struct pmn_backing_stats, backing_to_0_1)
 
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_backing_stats(b, &st);
-    if (err == 0)
-        backing_to_0_1(out, &st);
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__backing_stats_0_1, pmn_backing_stats, "PMNODE_0.1");
-
-int pmn__where_0_1(const void *addr, size_t len, struct where_0_1 *out)
-{
-    struct pmn_where w = {.struct_size = sizeof(w)};
-    int err;
-
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_where(addr, len, &w);
-    if (err == -EINVAL)
-        return err;
-    out->page_size = w.page_size;
-    out->pages = w.pages;
-    out->not_present = w.not_present;
-    out->unknown = w.unknown;
-    out->other = w.other;
-    out->nnodes = w.nnodes;
-    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {
-        out->node[i].node = w.node[i].node;
-        out->node[i].pages = w.node[i].pages;
-    }
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__where_0_1, pmn_where, "PMNODE_0.1");
+FILL_0_1(pmn__where_0_1, pmn_where, struct where_0_1, struct pmn_where, where_to_0_1,
+         (const void *addr, size_t len, struct where_0_1 *out), (addr, len, &cur))
 
 uint64_t pmn__where_pages_on_0_1(const struct where_0_1 *w, int node)
 {
@@ -263,77 +230,14 @@ PMN__SYMVER_COMPAT(pmn__where_pages_on_0_1, pmn_where_pages_on, "PMNODE_0.1");
 
 /* ---- allocators ---- */
 
-int pmn__arena_stats_0_1(struct pmn_arena *a, struct alloc_stats_0_1 *out)
-{
-    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
-    int err;
+STATS_0_1(arena_stats, struct pmn_arena *, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_to_0_1)
 
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_arena_stats(a, &st);
-    if (err == 0)
-        alloc_to_0_1(out, &st);
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__arena_stats_0_1, pmn_arena_stats, "PMNODE_0.1");
+STATS_0_1(slab_stats, struct pmn_slab *, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_to_0_1)
 
-int pmn__slab_stats_0_1(struct pmn_slab *s, struct alloc_stats_0_1 *out)
-{
-    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
-    int err;
-
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_slab_stats(s, &st);
-    if (err == 0)
-        alloc_to_0_1(out, &st);
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__slab_stats_0_1, pmn_slab_stats, "PMNODE_0.1");
-
-int pmn__alloc_stats_json_0_1(const struct alloc_stats_0_1 *st, char *buf, size_t len)
-{
-    struct pmn_alloc_stats cur;
-
-    if (st == NULL)
-        return -EINVAL;
-    alloc_from_0_1(&cur, st);
-    return pmn_alloc_stats_json(&cur, buf, len);
-}
-PMN__SYMVER_COMPAT(pmn__alloc_stats_json_0_1, pmn_alloc_stats_json, "PMNODE_0.1");
+JSON_0_1(alloc_stats_json, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_from_0_1)
 
 /* ---- compressed tier ---- */
 
-int pmn__ctier_stats_0_1(struct pmn_ctier *t, struct ctier_stats_0_1 *out)
-{
-    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
-    int err;
+STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_to_0_1)
 
-    if (out == NULL)
-        return -EINVAL;
-    err = pmn_ctier_stats(t, &st);
-    if (err == 0)
-        ctier_to_0_1(out, &st);
-    return err;
-}
-PMN__SYMVER_COMPAT(pmn__ctier_stats_0_1, pmn_ctier_stats, "PMNODE_0.1");
-
-int pmn__ctier_stats_json_0_1(const struct ctier_stats_0_1 *st, char *buf, size_t len)
-{
-    struct pmn_ctier_stats cur = {.struct_size = sizeof(cur)};
-
-    if (st == NULL)
-        return -EINVAL;
-    cur.logical_bytes = st->logical_bytes;
-    cur.physical_bytes = st->physical_bytes;
-    cur.ratio = st->ratio;
-    cur.capacity_bytes = st->capacity_bytes;
-    cur.demotions = st->demotions;
-    cur.demoted_pages = st->demoted_pages;
-    cur.promotions = st->promotions;
-    cur.write_promotions = st->write_promotions;
-    cur.write_failures = st->write_failures;
-    cur.refusals = st->refusals;
-    return pmn_ctier_stats_json(&cur, buf, len);
-}
-PMN__SYMVER_COMPAT(pmn__ctier_stats_json_0_1, pmn_ctier_stats_json, "PMNODE_0.1");
+JSON_0_1(ctier_stats_json, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_from_0_1)

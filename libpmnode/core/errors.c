@@ -99,13 +99,5 @@ int pmn_kind_parse(const char *name, enum pmn_kind *out)
 
 const char *pmn_isolation_name(enum pmn_isolation iso)
 {
-    switch (iso) {
-    case PMN_ISOLATION_KERNEL:
-        return "kernel";
-    case PMN_ISOLATION_CONFIG:
-        return "config";
-    case PMN_ISOLATION_NONE:
-    default:
-        return "none";
-    }
+    return iso == PMN_ISOLATION_KERNEL ? "kernel" : iso == PMN_ISOLATION_CONFIG ? "config" : "none";
 }

@@ -45,17 +45,14 @@ struct pmn_backing_params {
 
 const char *pmn_backing_type_name(enum pmn_backing_type t)
 {
-    switch (t) {
-    case PMN_BACKING_ANON:
-        return "anon";
-    case PMN_BACKING_MEMFD:
-        return "memfd";
-    case PMN_BACKING_HUGETLB:
-        return "hugetlb";
-    case PMN_BACKING_DAX:
-        return "dax";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [PMN_BACKING_ANON] = "anon",
+        [PMN_BACKING_MEMFD] = "memfd",
+        [PMN_BACKING_HUGETLB] = "hugetlb",
+        [PMN_BACKING_DAX] = "dax",
+    };
+
+    return (unsigned)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "unknown";
 }
 
 int pmn_backing_params_new(struct pmn_backing_params **out)
@@ -71,9 +68,8 @@ int pmn_backing_params_new(struct pmn_backing_params **out)
 
 void pmn_backing_params_free(struct pmn_backing_params *p)
 {
-    if (p == NULL)
-        return;
-    free(p->dax);
+    if (p != NULL)
+        free(p->dax);
     free(p);
 }
 
@@ -128,13 +124,18 @@ int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_t bytes)
     return 0;
 }
 
-int pmn_backing_params_set_thp(struct pmn_backing_params *p, bool on)
-{
-    if (p == NULL)
-        return -EINVAL;
-    p->thp = on;
-    return 0;
-}
+/* A setter that only stores its value (after the NULL check). */
+#define PARAM_SETTER(name, type, field)                                    \
+    int pmn_backing_params_set_##name(struct pmn_backing_params *p, type v) \
+    {                                                                      \
+        if (p == NULL)                                                     \
+            return -EINVAL;                                                \
+        p->field = v;                                                      \
+        return 0;                                                          \
+    }
+
+PARAM_SETTER(thp, bool, thp)
+PARAM_SETTER(verify, bool, verify)
 
 int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes)
 {
@@ -142,14 +143,6 @@ int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes
         return -EINVAL;
     p->headroom = bytes;
     p->headroom_set = true;
-    return 0;
-}
-
-int pmn_backing_params_set_verify(struct pmn_backing_params *p, bool on)
-{
-    if (p == NULL)
-        return -EINVAL;
-    p->verify = on;
     return 0;
 }
 
