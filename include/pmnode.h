@@ -589,11 +589,21 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
  *              sees what the device held (device memory may be persistent).
  *
  * Before populating, the node must be in the caller's cpuset and have the
- * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL):
- * the kernel answers exhaustion under MPOL_BIND with the OOM killer, not an
- * error, so the check is the library's defence.  After populating, every
- * page is verified with move_pages (numa_maps where move_pages cannot see
- * it); a misplaced page unmaps the region and fails with PMN_E_MISPLACED.
+ * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL).
+ * Node-bound memory is then populated under a policy that prefers the node
+ * but may fall back (MPOL_PREFERRED): under MPOL_BIND the kernel answers
+ * exhaustion with the OOM killer, and another process may take the node's
+ * memory between the check and the populate.  Every page is then verified
+ * with move_pages (numa_maps where move_pages cannot see it); one page
+ * elsewhere means the node ran out: the whole region is released and the
+ * call fails with PMN_E_NODE_FULL (the next node of a spill list is
+ * tried).  Last, the region is bound with MPOL_BIND | MPOL_F_STATIC_NODES
+ * and MPOL_MF_STRICT, so later faults stay on the node and the kernel
+ * itself refuses if a page present is elsewhere (the check that remains
+ * with verification turned off).  So the library's own faults never invoke
+ * the OOM killer.  What it cannot prevent: another process's fault under
+ * its own MPOL_BIND may invoke the OOM killer, which may choose this
+ * process; pmn_backing(3) says what an operator can do.
  *
  * Thread-safety: a backing is thread-safe: regions may be mapped and
  * unmapped from any thread, and its getters and stats read from any
@@ -689,9 +699,10 @@ PMN_API int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_st
 
 /**
  * Map, bind, populate and verify @p size bytes (rounded up to the
- * granule).  0, -EINVAL (size 0), -ENOMEM, PMN_E_NODE_FULL,
- * PMN_E_NOT_ALLOWED, PMN_E_NO_HUGEPAGES, PMN_E_MISPLACED, or another
- * negative errno from the kernel.  Nothing stays mapped on failure.
+ * granule).  0, -EINVAL (size 0), -ENOMEM, PMN_E_NODE_FULL (also when
+ * another process took the node's memory while populating),
+ * PMN_E_NOT_ALLOWED, PMN_E_NO_HUGEPAGES, or another negative errno from the
+ * kernel.  Nothing stays mapped on failure.
  */
 PMN_API int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out);
 /**
