@@ -122,6 +122,13 @@ static void fill_text(char *p, size_t len)
 /* Raw move_pages of every page of [p, p + len) to @node, @batch per call.
  * With @node < 0 it only queries.  Returns pages whose status is @want,
  * or -errno. */
+/* move_pages over [p, p+len) in batches (node < 0: only ask where pages
+ * are); returns how many pages end on @want, or -errno.  A migration that
+ * the kernel leaves partly undone (a positive return: pages busy for a
+ * moment, as right after boot with NUMA balancing on) is asked again for
+ * the pages not yet there, up to three times, as a careful caller of the
+ * raw syscall would; their status is preset, since the kernel does not
+ * write it for pages it did not get to. */
 static long raw_move(char *p, size_t len, int node, int want, size_t batch, void **pages,
                      int *nodes, int *status)
 {
@@ -129,16 +136,29 @@ static long raw_move(char *p, size_t len, int node, int want, size_t batch, void
     long ok = 0;
 
     for (size_t done = 0; done < npages; done += batch) {
-        size_t n = npages - done < batch ? npages - done : batch;
+        size_t n = npages - done < batch ? npages - done : batch, left = n;
+
         for (size_t i = 0; i < n; i++) {
             pages[i] = p + (done + i) * page_size;
             nodes[i] = node;
         }
-        if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, node < 0 ? NULL : nodes, status,
-                    0) < 0 && errno != ENOENT)
-            return -errno;
-        for (size_t i = 0; i < n; i++)
-            ok += status[i] == want;
+        for (int attempt = 0; left > 0 && attempt < (node < 0 ? 1 : 4); attempt++) {
+            for (size_t i = 0; i < left; i++)
+                status[i] = -EAGAIN;
+            if (syscall(SYS_move_pages, 0, (unsigned long)left, pages, node < 0 ? NULL : nodes,
+                        status, 0) < 0 &&
+                errno != ENOENT)
+                return -errno;
+            /* Count the pages that made it; keep the others for another try. */
+            size_t keep = 0;
+            for (size_t i = 0; i < left; i++) {
+                if (status[i] == want)
+                    ok++;
+                else
+                    pages[keep++] = pages[i];
+            }
+            left = keep;
+        }
     }
     return ok;
 }

@@ -172,9 +172,10 @@ static inline size_t scaled(size_t n, size_t div)
     return n;
 }
 
-/* A context for this machine, whatever PMNODE_* the environment holds;
- * skips when the host shows no NUMA sysfs at all. */
-static inline struct pmn_ctx *local_ctx(void)
+/* A context for this machine, whatever PMNODE_* the environment holds,
+ * with node @node declared of @kind when @node >= 0 (node 0 standing in
+ * for a compressed node, say); skips when the host shows no NUMA sysfs. */
+static inline struct pmn_ctx *local_ctx_kind(int node, enum pmn_kind kind)
 {
     struct pmn_ctx_params *p;
     struct pmn_ctx *ctx = NULL;
@@ -183,6 +184,8 @@ static inline struct pmn_ctx *local_ctx(void)
     cr_assert_eq(pmn_ctx_params_new(&p), 0);
     cr_assert_eq(pmn_ctx_params_set_root(p, "/"), 0);
     cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
+    if (node >= 0)
+        cr_assert_eq(pmn_ctx_params_set_node_kind(p, node, kind), 0);
     err = pmn_ctx_new_params(&ctx, p);
     pmn_ctx_params_free(p);
     if (err == PMN_E_NO_NUMA)
@@ -191,6 +194,11 @@ static inline struct pmn_ctx *local_ctx(void)
     cr_assert(pmn_ctx_is_local(ctx));
     cr_assert_not_null(pmn_node_get(ctx, 0), "this host has no node 0");
     return ctx;
+}
+
+static inline struct pmn_ctx *local_ctx(void)
+{
+    return local_ctx_kind(-1, PMN_KIND_UNKNOWN);
 }
 
 /* A backing of @type on node 0. */
@@ -315,6 +323,22 @@ static inline void need_debug_full(void)
     if (v == NULL || strcmp(v, "1") != 0)
         cr_skip_test("double and interior frees are only caught in debug_full builds "
                      "(meson configure -Ddebug_full=true; PMN_DEBUG_FULL=%s)", v ? v : "unset");
+}
+
+/* ---- structs versioned by size ------------------------------------------ */
+
+/* The byte a test fills a struct the library must not write past with. */
+#define FILL 0x5a
+
+/* Whether [p, p + n) still holds FILL in every byte. */
+static inline bool untouched(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != FILL)
+            return false;
+    return true;
 }
 
 /* ---- patterns ----------------------------------------------------------- */

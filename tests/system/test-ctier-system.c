@@ -45,21 +45,7 @@ static void init(void)
 /* A context for this machine with node 0 declared compressed. */
 static struct pmn_ctx *ctx_node0_compressed(void)
 {
-    struct pmn_ctx_params *p;
-    struct pmn_ctx *ctx = NULL;
-    int err;
-
-    cr_assert_eq(pmn_ctx_params_new(&p), 0);
-    cr_assert_eq(pmn_ctx_params_set_root(p, "/"), 0);
-    cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
-    cr_assert_eq(pmn_ctx_params_set_node_kind(p, 0, PMN_KIND_COMPRESSED), 0);
-    err = pmn_ctx_new_params(&ctx, p);
-    pmn_ctx_params_free(p);
-    if (err == PMN_E_NO_NUMA)
-        cr_skip_test("this host has no /sys/devices/system/node");
-    cr_assert_eq(err, 0, "pmn_ctx_new_params: %s", pmn_strerror(err));
-    cr_assert_not_null(pmn_node_get(ctx, 0), "this host has no node 0");
-    return ctx;
+    return local_ctx_kind(0, PMN_KIND_COMPRESSED);
 }
 
 static struct pmn_ctier_opts opts_node0(uint64_t capacity)

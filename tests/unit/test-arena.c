@@ -952,17 +952,6 @@ Test(arena, cap_bounds_backing, .timeout = 60)
 
 /* ---- structs the library fills are versioned by size (pmnode.h) -------- */
 
-#define FILL 0x5a
-
-static bool untouched(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != FILL)
-            return false;
-    return true;
-}
 
 /* A caller built against a later header (a longer struct) gets what this
  * library knows, struct_size saying how much, and the rest untouched; one
