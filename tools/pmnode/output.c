@@ -5,7 +5,9 @@
  * Messages are one line on stderr, "pmnode: ...", with control characters
  * replaced so that nothing from the user or from sysfs can add a line.
  * discover() opens the machine for a command and turns a failure into its
- * message and exit status, the same for every command.
+ * message and exit status, the same for every command: for a configuration
+ * problem, the library's own line naming the file and line or the
+ * variable (pmn_ctx_params_set_error_buffer).
  * The JSON writer emits exactly the shapes of DESIGN.md, pretty-printed
  * with two-space indentation (the layout of Python's
  * json.dumps(indent=2)), escaping control characters and replacing invalid
@@ -60,23 +62,50 @@ static bool is_input_error(int err)
            err == PMN_E_CONFIG;
 }
 
-int discover(const char *cmd, const char *root, struct pmn_ctx **ctx)
+/* discover() and discover_params(). */
+static int discover_in(const char *cmd, const char *root, struct pmn_ctx_params *params,
+                       struct pmn_ctx **ctx)
 {
+    struct pmn_ctx_params *own = NULL, *p = params;
+    char why[512] = "";
     int err;
 
-    if (root != NULL) {
-        err = pmn_ctx_new_at(ctx, root);
-    } else {
-        err = pmn_ctx_new(ctx);
+    *ctx = NULL;
+    if (p == NULL && (err = pmn_ctx_params_new(&own)) < 0) {
+        msg("%s: %s", cmd, pmn_strerror(err));
+        return EXIT_FAILED;
+    }
+    if (p == NULL)
+        p = own;
+    if ((err = pmn_ctx_params_set_error_buffer(p, why, sizeof(why))) == 0 &&
+        (root == NULL || (err = pmn_ctx_params_set_root(p, root)) == 0))
+        err = pmn_ctx_new_params(ctx, p);
+    pmn_ctx_params_set_error_buffer(p, NULL, 0); /* @why goes out of scope */
+    pmn_ctx_params_free(own);
+    if (err == 0)
+        return -1;
+    if (root == NULL) {
         root = getenv("PMNODE_SYSFS_ROOT");
         if (root == NULL || root[0] == '\0')
             root = "/";
     }
-    if (err == 0)
-        return -1;
-    msg("%s: cannot discover '%s': %s%s", cmd, root, pmn_strerror(err),
-        err == PMN_E_CONFIG ? " (a PMNODE_* variable or the configuration file)" : "");
+    /* A configuration problem is told as the library words it: the file
+     * and line, or the variable, and what is wrong. */
+    if (err == PMN_E_CONFIG && why[0] != '\0')
+        msg("%s: %s", cmd, why);
+    else
+        msg("%s: cannot discover '%s': %s", cmd, root, pmn_strerror(err));
     return is_input_error(err) ? EXIT_USAGE : EXIT_FAILED;
+}
+
+int discover(const char *cmd, const char *root, struct pmn_ctx **ctx)
+{
+    return discover_in(cmd, root, NULL, ctx);
+}
+
+int discover_params(const char *cmd, struct pmn_ctx_params *params, struct pmn_ctx **ctx)
+{
+    return discover_in(cmd, NULL, params, ctx);
 }
 
 /* ---- JSON writer ------------------------------------------------------- */
