@@ -155,6 +155,28 @@ config-not-regular)
     expect_says "$tmp/root/etc/pmnode.conf: not a regular file"
     exec 3>&-
     ;;
+extra-operands)
+    # Issue 13: an operand where none is taken is bad usage, whatever else
+    # the line asks for.
+    expect_usage_error --version extra
+    expect_says "--version takes no operand, not 'extra'"
+    expect_usage_error --help extra
+    expect_usage_error -h list
+    expect_says "try 'pmnode list --help'"
+    expect_usage_error list --help extra
+    expect_says "unexpected argument 'extra'"
+    expect_usage_error list extra --help
+    expect_usage_error verify --node 0 --size 1M --help extra
+    expect_usage_error ctier --help extra
+    expect_usage_error run --help extra
+    # --help still wins over a line that is otherwise fine.
+    for args in "list --help" "verify --node 0 --help" "run --help" "run --node 0 --help -- true"; do
+        # shellcheck disable=SC2086
+        run $args
+        [ "$rc" -eq 0 ] || fail "pmnode $args exited $rc"
+        grep -q '^usage: pmnode' "$tmp/out" || fail "pmnode $args printed no usage"
+    done
+    ;;
 list)
     need_numa
     run list

@@ -8,8 +8,10 @@
  * the value whatever it looks like, as getopt does); a flag takes no
  * value; the last of a repeated option wins, except in an OPT_ONE_OF group
  * where a repeat is a mistake; "--" ends the options only for a command
- * with operands (run).  Every mistake is one "pmnode: CMD: ..." line and
- * exit status 2.
+ * with operands (run).  "-h"/"--help" anywhere prints the help, once the
+ * rest of the line has parsed: "pmnode list --help extra" is a mistake
+ * like "pmnode list extra".  Every mistake is one "pmnode: CMD: ..." line
+ * and exit status 2.
  *
  * The help is laid out like the hand-written one it replaced: usage lines
  * wrapped at 80 columns with continuations under the first option, the
@@ -236,7 +238,7 @@ int opt_missing(const struct cmd *cmd, size_t i)
 int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res, int *rest)
 {
     unsigned targets = 0;
-    bool group = false;
+    bool group = false, help = false;
     char buf[512];
 
     memset(res, 0, cmd->nopts * sizeof(*res));
@@ -252,8 +254,8 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
             break;
         }
         if (opt_is_help(a)) {
-            opt_usage(cmd, stdout);
-            return finish_stdout(EXIT_OK);
+            help = true;
+            continue;
         }
         if (a[0] != '-' || a[1] == '\0') {
             if (cmd->operands != NULL)
@@ -285,6 +287,10 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
         res[k].arg = value;
         if (o->flags & OPT_ONE_OF)
             targets++;
+    }
+    if (help) {
+        opt_usage(cmd, stdout);
+        return finish_stdout(EXIT_OK);
     }
     for (size_t i = 0; i < cmd->nopts; i++)
         group |= (cmd->opts[i].flags & OPT_ONE_OF) != 0;

@@ -104,7 +104,8 @@ struct cmd {
  * Parse argv[1..argc) of @cmd into @res (@cmd->nopts entries, cleared
  * first).  Returns -1 to go on, with *rest the index of the first operand
  * (after "--"; argc when there is none), or an exit status: 0 after
- * printing the help, 2 after one "pmnode: CMD: ..." line for a mistake.
+ * printing the help (asked for anywhere, in a line without mistakes), 2
+ * after one "pmnode: CMD: ..." line for a mistake.
  */
 int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res,
               int *rest);
