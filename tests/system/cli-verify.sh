@@ -41,6 +41,11 @@ expect_usage_error() {
     grep -q '^pmnode: ' "$tmp/err" || fail "pmnode $*: message does not start with 'pmnode: '"
 }
 
+# expect_says TEXT: the message contains TEXT (fixed string)
+expect_says() {
+    grep -qF -- "$1" "$tmp/err" || fail "message does not say \"$1\""
+}
+
 # check_json BACKEND SIZE_BYTES: $tmp/out is the documented object, all on node 0
 check_json() {
     "$python" - "$tmp/out" "$1" "$2" "$(getconf PAGESIZE)" <<'PY' || fail "JSON check failed"
@@ -131,12 +136,25 @@ memfd)
     ;;
 no-node)
     need_node0
-    expect_usage_error verify --node 999 --size 64M
-    grep -q 'no such NUMA node' "$tmp/err" || fail "message does not say the node does not exist"
-    expect_usage_error verify --node 999 --size 64M --json
+    # Issue 13: every node that is not there says the same thing, whether
+    # the id is absent here or beyond any id (65535).
+    absent=$(( $(ls -d /sys/devices/system/node/node[0-9]* | sed 's/.*node//' | sort -n | tail -n 1) + 1 ))
+    for n in 999 $absent 65535 65536 99999999999; do
+        expect_usage_error verify --node $n --size 64M
+        expect_says "pmnode: verify: --node $n: no such NUMA node ("
+        expect_usage_error verify --node $n --size 64M --json
+        expect_says "pmnode: verify: --node $n: no such NUMA node ("
+    done
+    expect_says "(node ids are 0 to 65535)"
+    expect_usage_error verify --node $absent --size 64M
+    expect_says "(this machine has node"
+    expect_usage_error ctier --node $absent
+    expect_says "pmnode: ctier: --node $absent: no such NUMA node ("
+    expect_usage_error ctier --promote-node 65536
+    expect_says "pmnode: ctier: --promote-node 65536: no such NUMA node ("
     expect_usage_error verify --node -1 --size 64M
     expect_usage_error verify --node 0x1 --size 64M
-    expect_usage_error verify --node 99999999999 --size 64M
+    expect_says "is not a node id"
     ;;
 bad-size)
     need_node0

@@ -247,7 +247,7 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
         const char *a = argv[i], *value;
         const struct opt *o;
         long k;
-        int err;
+        int err = 0;
 
         if (cmd->operands != NULL && strcmp(a, "--") == 0) {
             *rest = i + 1;
@@ -280,7 +280,10 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
                                    label(o, false, buf, sizeof(buf)));
             value = argv[++i];
         }
-        if (value != NULL && (err = o->type->parse(o, value, &res[k].v)) != 0)
+        if (value != NULL && (err = o->type->parse(o, value, &res[k].v)) != 0 &&
+            o->type == &opt_node && err == -ERANGE)
+            return no_such_node(cmd->name, o->name, value, NULL);
+        if (value != NULL && err != 0)
             return usage_error(cmd, err, "%s '%s' is not %s", o->name, value,
                                describe(o, buf, sizeof(buf)));
         res[k].count++;

@@ -7,7 +7,8 @@
  * discover() opens the machine for a command and turns a failure into its
  * message and exit status, the same for every command: for a configuration
  * problem, the library's own line naming the file and line or the
- * variable (pmn_ctx_params_set_error_buffer).
+ * variable (pmn_ctx_params_set_error_buffer).  no_such_node() is what
+ * every command says of a node id that is not there.
  * The JSON writer emits exactly the shapes of DESIGN.md, pretty-printed
  * with two-space indentation (the layout of Python's
  * json.dumps(indent=2)), escaping control characters and replacing invalid
@@ -106,6 +107,43 @@ int discover(const char *cmd, const char *root, struct pmn_ctx **ctx)
 int discover_params(const char *cmd, struct pmn_ctx_params *params, struct pmn_ctx **ctx)
 {
     return discover_in(cmd, NULL, params, ctx);
+}
+
+int no_such_node(const char *cmd, const char *opt, const char *id, const struct pmn_ctx *ctx)
+{
+    char have[256];
+    size_t len = 0;
+    int first = -1, last = -2;
+    const struct pmn_node *n;
+
+    if (ctx == NULL) {
+        msg("%s: %s %s: %s (node ids are 0 to %d)", cmd, opt, id, pmn_strerror(PMN_E_NO_NODE),
+            PMN__MAX_NODE_ID);
+        return EXIT_USAGE;
+    }
+    /* The ids as the kernel lists them: "0-3,8". */
+    have[0] = '\0';
+    for (n = pmn_node_first(ctx);; n = pmn_node_next(n)) {
+        int i = n != NULL ? pmn_node_id(n) : -1;
+        if (n != NULL && i == last + 1) {
+            last = i;
+            continue;
+        }
+        if (first >= 0 && len < sizeof(have)) {
+            int w = first == last
+                        ? snprintf(have + len, sizeof(have) - len, "%s%d", len ? "," : "", first)
+                        : snprintf(have + len, sizeof(have) - len, "%s%d-%d", len ? "," : "",
+                                   first, last);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        if (n == NULL)
+            break;
+        first = last = i;
+    }
+    msg("%s: %s %s: %s (this machine has node%s %s)", cmd, opt, id,
+        pmn_strerror(PMN_E_NO_NODE), pmn_node_count(ctx) == 1 ? "" : "s",
+        have[0] != '\0' ? have : "none");
+    return EXIT_USAGE;
 }
 
 /* ---- JSON writer ------------------------------------------------------- */

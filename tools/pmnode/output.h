@@ -27,6 +27,10 @@ struct pmn_ctx_params;
 int discover(const char *cmd, const char *root, struct pmn_ctx **ctx);
 /* As discover(), from @params (the root among them). */
 int discover_params(const char *cmd, struct pmn_ctx_params *params, struct pmn_ctx **ctx);
+/* "CMD: --node 7: no such NUMA node (this machine has nodes 0-3)", or with
+ * @ctx NULL (an id out of range as written) "(node ids are 0 to 65535)":
+ * what every command says of a node that is not there.  Returns 2. */
+int no_such_node(const char *cmd, const char *opt, const char *id, const struct pmn_ctx *ctx);
 
 /* ---- JSON writer: values separated and indented as they come ---- */
 

@@ -358,6 +358,12 @@ static int verify_main(int argc, char **argv)
 
     if ((status = discover("verify", NULL, &ctx)) >= 0)
         return status;
+    if (o.node >= 0 && pmn_node_get(ctx, o.node) == NULL) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", o.node);
+        status = no_such_node("verify", "--node", id, ctx);
+        goto out;
+    }
 
     status = EXIT_FAILED;
     if ((err = pmn_backing_params_new(&p)) < 0 ||
