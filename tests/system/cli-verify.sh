@@ -188,7 +188,13 @@ dax-missing)
     [ ! -e /dev/nonexistent ] || fail "/dev/nonexistent exists"
     expect_usage_error verify --node 0 --size 64M --backend dax:/dev/nonexistent
     expect_usage_error verify --size 64M --backend dax:/dev/nonexistent
+    expect_says "No such file or directory"
     expect_usage_error verify --node 0 --size 64M --backend dax:
+    # Issue 13: a file that is there but is not a device-dax device says so.
+    for f in /etc/passwd /dev/null /; do
+        expect_usage_error verify --size 64M --backend "dax:$f"
+        expect_says "pmnode: verify: '$f' is not a device-dax device"
+    done
     ;;
 remote-root)
     [ -d "$fixture_root/sys/devices/system/node" ] || fail "no fixture at $fixture_root"

@@ -192,6 +192,17 @@ static const char *verify_target(const struct verify_opts *o, char *buf, size_t 
     return buf;
 }
 
+/* Why pmn_backing_new refused: for a dax path, that it is no such device. */
+static void verify_backing_error(const struct verify_opts *o, const char *target, int err)
+{
+    if (o->type == PMN_BACKING_DAX && err == -ENODEV)
+        msg("verify: '%s' is not a device-dax device (a character device listed in "
+            "/sys/bus/dax/devices)",
+            o->dax);
+    else
+        msg("verify: cannot use %s for %s: %s", target, o->backend, pmn_strerror(err));
+}
+
 /* Where the region's pages are, judged against @expect (-1: any node). */
 struct verify_result {
     struct pmn_where w;
@@ -386,7 +397,7 @@ static int verify_main(int argc, char **argv)
         goto out;
     }
     if (err < 0) {
-        msg("verify: cannot use %s for %s: %s", target, o.backend, pmn_strerror(err));
+        verify_backing_error(&o, target, err);
         status = verify_status(err);
         goto out;
     }
