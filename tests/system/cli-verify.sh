@@ -41,6 +41,15 @@ expect_usage_error() {
     grep -q '^pmnode: ' "$tmp/err" || fail "pmnode $*: message does not start with 'pmnode: '"
 }
 
+# expect_failed_check ARGS...: exit 1, nothing on stdout, one "pmnode: " line on stderr
+expect_failed_check() {
+    run "$@"
+    [ "$rc" -eq 1 ] || fail "pmnode $* exited $rc, want 1"
+    [ ! -s "$tmp/out" ] || fail "pmnode $* wrote to stdout"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "pmnode $* wrote not exactly one line to stderr"
+    grep -q '^pmnode: ' "$tmp/err" || fail "pmnode $*: message does not start with 'pmnode: '"
+}
+
 # expect_says TEXT: the message contains TEXT (fixed string)
 expect_says() {
     grep -qF -- "$1" "$tmp/err" || fail "message does not say \"$1\""
@@ -158,16 +167,22 @@ no-node)
     ;;
 bad-size)
     need_node0
-    for s in 0 12Q -1 1.5G "" 64MB " 64M" 99999999999999999999 16777216T 0x 0x1000k 0x0 k; do
+    # Malformed: bad usage (2).
+    for s in 0 12Q -1 1.5G "" 64MB " 64M" 0x 0x1000k 0x0 k 1T1 18446744073709551615x; do
         expect_usage_error verify --node 0 --size "$s"
     done
     expect_usage_error verify --node 0 --size
-    # Well-formed but far beyond the node: refused before touching memory.
-    expect_usage_error verify --node 0 --size 1024T
-    grep -q 'free memory' "$tmp/err" || fail "message does not say the node is too full"
-    # The library's size grammar (P and E units) parses: the node refuses it.
-    expect_usage_error verify --node 0 --size 1E
-    grep -q 'free memory' "$tmp/err" || fail "1E is not read as a size"
+    # Issue 13: well-formed but more than the node has, or than any address
+    # space: a failed check (1), whatever the number, refused before
+    # touching memory, saying what the node has.  The library's size
+    # grammar (P and E units) parses: the node refuses it.
+    for s in 1024T 1E 18446744073709551615 0xffffffffffffffff 18446744073709551616 \
+             99999999999999999999 16777216T; do
+        expect_failed_check verify --node 0 --size "$s"
+        expect_says "pmnode: verify: --size $s does not fit on node 0 ("
+        grep -Eq '\([0-9]+ bytes free\)$' "$tmp/err" || fail "message does not say what is free"
+        expect_failed_check verify --node 0 --size "$s" --json
+    done
     expect_usage_error verify --node 0 --size 64M --headroom 12Q
     expect_usage_error verify --node 0 --size 64M --backend hugetlb:3M
     expect_usage_error verify --node 0 --size 64M --backend bogus

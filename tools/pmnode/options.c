@@ -78,6 +78,21 @@ static int parse_bytes_nonzero(const struct opt *o, const char *s, union opt_val
     return err;
 }
 
+static int parse_request(const struct opt *o, const char *s, union opt_value *v)
+{
+    uint64_t b;
+    int err = pmn__parse_size(s, strlen(s), &b);
+
+    (void)o;
+    if (err == -ERANGE) /* well-formed, more than any machine has */
+        err = 0, b = UINT64_MAX;
+    if (err == 0 && b == 0)
+        err = -EINVAL;
+    if (err == 0)
+        v->bytes = b;
+    return err;
+}
+
 static int parse_spill(const struct opt *o, const char *s, union opt_value *v)
 {
     (void)o;
@@ -117,6 +132,8 @@ const struct opt_type opt_node = {parse_node, "a node id (0 to " STR(PMN__MAX_NO
 const struct opt_type opt_bytes = {parse_bytes, "a byte count (" BYTES_FORM ")"};
 const struct opt_type opt_bytes_nonzero = {parse_bytes_nonzero,
                                            "a byte count of at least 1 (" BYTES_FORM ")"};
+const struct opt_type opt_request = {parse_request,
+                                     "a byte count of at least 1 (" BYTES_FORM ")"};
 const struct opt_type opt_spill = {parse_spill,
                                    "a list of distinct node ids (N,M,...; at most 63)"};
 const struct opt_type opt_log = {parse_log, "a log level (off, error, warn, info or debug)"};
