@@ -109,7 +109,8 @@ anon)
     grep -Eq '^not present +0$' "$tmp/out" || fail "pages not present"
     grep -Eq '^misplaced +0$' "$tmp/out" || fail "pages misplaced"
     grep -Eq '^backend +anon$' "$tmp/out" || fail "no backend line"
-    grep -Eq '^populate +[0-9.]+ ms, [0-9.]+ GiB/s$' "$tmp/out" || fail "no populate rate"
+    # MiB/s below 1 GiB/s (a loaded host, or slow memory).
+    grep -Eq '^populate +[0-9.]+ ms, [0-9.]+ [GM]iB/s$' "$tmp/out" || fail "no populate rate"
     grep -Eq '^verify +[0-9.]+ ms, [0-9.]+% of populate' "$tmp/out" || fail "no verify cost"
     grep -Eq "^verdict +ok: all $pages pages on node 0\$" "$tmp/out" || fail "no ok verdict"
     [ "$(grep -c '^  on node ' "$tmp/out")" -eq 1 ] || fail "pages on more than one node"
