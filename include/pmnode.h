@@ -347,6 +347,21 @@ PMN_API unsigned pmn_ctx_abi(const struct pmn_ctx *ctx);
  * most @p max pointers into @p lines (static to the context).
  */
 PMN_API size_t pmn_ctx_problems(const struct pmn_ctx *ctx, const char **lines, size_t max);
+
+/**
+ * Ask pmn_ctx_new_params() to say why it failed: on failure it writes one
+ * line into @p buf (NUL-terminated, cut to @p len bytes, no newline)
+ * naming the file or variable at fault and what is wrong with it, for
+ * example "/etc/pmnode.conf:3: unknown key 'privat' (the keys are 'private'
+ * and 'kind')" or "PMNODE_PRIVATE_NODES: '2-x' is not a node list (...)";
+ * on success it writes "".  The library prints nothing itself (unless
+ * PMNODE_LOG asks), so this is how a program shows the reason behind
+ * PMN_E_CONFIG.  @p buf is the caller's and must stay valid while these
+ * params are used; NULL (with @p len 0) stops it.  512 bytes always hold
+ * the whole line.  -EINVAL for a NULL buffer with a non-zero length.  Since 0.2.
+ */
+PMN_API int pmn_ctx_params_set_error_buffer(struct pmn_ctx_params *params, char *buf,
+                                            size_t len);
 /**@}*/
 
 /** @name Nodes

@@ -7,6 +7,12 @@
  * defaults, the PMNODE_* environment, and the params object.  The
  * environment is read once, here, with secure_getenv (set-uid programs do
  * not take a sysfs root from their caller).
+ *
+ * A creation that fails says why in one line (pmn__ctx_fail): logged when
+ * PMNODE_LOG asks for errors, and copied into the caller's buffer when the
+ * params carry one (pmn_ctx_params_set_error_buffer), so that a tool can
+ * print "/etc/pmnode.conf:3: unknown key 'privat'" without the library
+ * printing anything itself.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -96,6 +102,15 @@ int pmn_ctx_params_set_config(struct pmn_ctx_params *p, const char *path)
     return set_str(&p->config, &p->config_set, path);
 }
 
+int pmn_ctx_params_set_error_buffer(struct pmn_ctx_params *p, char *buf, size_t len)
+{
+    if (p == NULL || (buf == NULL && len != 0))
+        return -EINVAL;
+    p->errbuf = len > 0 ? buf : NULL;
+    p->errlen = len;
+    return 0;
+}
+
 int pmn_ctx_params_set_flags(struct pmn_ctx_params *p, unsigned flags)
 {
     const unsigned known = PMN_CTX_IGNORE_ENV | PMN_CTX_NO_HWLOC | PMN_CTX_NO_CONFIG;
@@ -107,6 +122,21 @@ int pmn_ctx_params_set_flags(struct pmn_ctx_params *p, unsigned flags)
 }
 
 /* ---- contexts ---- */
+
+int pmn__ctx_fail(const struct pmn_ctx *ctx, const struct pmn_ctx_params *p, int err,
+                  const char *fmt, ...)
+{
+    char line[512]; /* pmnode.h: "512 bytes always hold the whole line" */
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    pmn__log(ctx, 1, "%s", line);
+    if (p->errbuf != NULL)
+        snprintf(p->errbuf, p->errlen, "%s", line);
+    return err;
+}
 
 static void ctx_free(struct pmn_ctx *ctx)
 {
@@ -129,9 +159,11 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
     if (out == NULL)
         return -EINVAL;
     *out = NULL;
+    if (p->errbuf != NULL)
+        p->errbuf[0] = '\0';
     ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL)
-        return -ENOMEM;
+        return pmn__ctx_fail(NULL, p, -ENOMEM, "out of memory");
     atomic_init(&ctx->refs, 1);
     pthread_mutex_init(&ctx->dax_lock, NULL);
     ctx->fs.rootfd = -1;
@@ -139,10 +171,13 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
 
     if (use_env && (env = secure_getenv("PMNODE_LOG")) != NULL && *env) {
         if (pmn__parse_log_level(env, strlen(env), &ctx->log_level) != 0) {
-            /* The one message we print without logging enabled would be
-             * wrong to print: report through the return code. */
+            /* Logging is what is wrong, so nothing is printed (no
+             * context to log with): the code and the buffer say it. */
             ctx_free(ctx);
-            return PMN_E_CONFIG;
+            return pmn__ctx_fail(NULL, p, PMN_E_CONFIG,
+                                 "PMNODE_LOG: '%.64s' is not a log level (off, error, warn, "
+                                 "info or debug)",
+                                 env);
         }
     }
     if (!p->root_set && use_env) {
@@ -152,14 +187,18 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
     }
     err = pmn__sysfs_open(&ctx->fs, root ? root : "/");
     if (err) {
-        pmn__log(ctx, 1, "cannot open root %s: %s", root ? root : "/", pmn_strerror(err));
+        pmn__ctx_fail(ctx, p, err, "cannot open root %s: %s", root ? root : "/",
+                      pmn_strerror(err));
         ctx_free(ctx);
         return err;
     }
     ctx->local = strcmp(ctx->fs.root, "/") == 0;
     err = pmn__discover(ctx, p);
     if (err) {
-        pmn__log(ctx, 1, "discovery under %s failed: %s", ctx->fs.root, pmn_strerror(err));
+        /* The configuration stage says why itself (read_config). */
+        if (err != PMN_E_CONFIG)
+            pmn__ctx_fail(ctx, p, err, "discovery under %s failed: %s", ctx->fs.root,
+                          pmn_strerror(err));
         ctx_free(ctx);
         return err;
     }

@@ -5,10 +5,14 @@
  *
  * The file is line based: '#' starts a comment; "private LIST" names
  * private nodes, "kind NODE KIND" overrides a node's kind.  Unknown keys
- * and malformed lines are errors with the line number; the parser is a pure
- * function over text (fuzzed in tests/fuzz/fuzz-config.c).
+ * and malformed lines are errors with the line number and the reason in
+ * words ("unknown key 'privat'"), so that whoever wrote the file can be
+ * told what to fix; the parser is a pure function over text (fuzzed in
+ * tests/fuzz/fuzz-config.c).
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +56,36 @@ static size_t config_tokens(const char *s, size_t len, const char *tok[], size_t
     }
 }
 
-static int config_private(struct pmn__config *c, const char *list, size_t len)
+/* @why = printf(@fmt, ...): the reason a line is refused. */
+__attribute__((format(printf, 2, 3))) static void say(struct pmn__config_error *e,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(e->why, sizeof(e->why), fmt, ap);
+    va_end(ap);
+}
+
+/* @tok (@len bytes, from the file) fit for a message: at most 32 bytes,
+ * control bytes as '?', "..." when cut. */
+static const char *shown(const char *tok, size_t len, char buf[40])
+{
+    size_t n = len > 32 ? 32 : len;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)tok[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    strcpy(buf + n, len > n ? "..." : "");
+    return buf;
+}
+
+static int config_private(struct pmn__config *c, const char *list, size_t len,
+                          struct pmn__config_error *e)
 {
     struct pmn__bitmap b = {0};
+    char t[40];
     int rc = pmn__parse_list(list, len, PMN__MAX_NODE_ID, &b);
 
     if (rc == 0) /* unite with earlier lines */
@@ -62,6 +93,11 @@ static int config_private(struct pmn__config *c, const char *list, size_t len)
     pmn__bitmap_free(&b);
     if (rc == 0)
         c->private_set = true;
+    else if (rc == -ERANGE)
+        say(e, "node list '%s' names a node above %d", shown(list, len, t), PMN__MAX_NODE_ID);
+    else if (rc == -EINVAL)
+        say(e, "'%s' is not a node list (ids and ranges separated by commas, as in 2-3,8)",
+            shown(list, len, t));
     return rc;
 }
 
@@ -79,24 +115,37 @@ int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum 
 }
 
 static int config_kind(struct pmn__config *c, const char *node, size_t nlen, const char *name,
-                       size_t klen)
+                       size_t klen, struct pmn__config_error *e)
 {
     int id;
-    char buf[32];
+    char buf[32], t[40];
     enum pmn_kind kind;
 
     int rc = pmn__parse_node_id(node, nlen, &id);
+    if (rc == -ERANGE)
+        say(e, "node id '%s' is above %d", shown(node, nlen, t), PMN__MAX_NODE_ID);
+    else if (rc == -EINVAL)
+        say(e, "'%s' is not a node id (decimal digits)", shown(node, nlen, t));
     if (rc < 0)
         return rc;
-    if (klen >= sizeof(buf) || memchr(name, '\0', klen) != NULL)
+    if (klen >= sizeof(buf) || memchr(name, '\0', klen) != NULL) {
+        kind = PMN_KIND__COUNT;
+    } else {
+        memcpy(buf, name, klen);
+        buf[klen] = '\0';
+        if (pmn_kind_parse(buf, &kind) < 0)
+            kind = PMN_KIND__COUNT;
+    }
+    if (kind == PMN_KIND__COUNT) {
+        say(e, "unknown kind '%s' (dram, hbm, nvm, spm, cxl, gpu, compressed or unknown)",
+            shown(name, klen, t));
         return -EINVAL;
-    memcpy(buf, name, klen);
-    buf[klen] = '\0';
-    if (pmn_kind_parse(buf, &kind) < 0)
-        return -EINVAL;
+    }
     for (size_t i = 0; i < c->nkinds; i++) {
-        if (c->kinds[i].node == id)
-            return -EINVAL; /* conflicting or repeated declaration */
+        if (c->kinds[i].node == id) {
+            say(e, "a second kind for node %d (one 'kind' line per node)", id);
+            return -EINVAL;
+        }
     }
     /* At most PMN__MAX_NODE_ID + 1 entries: ids are distinct. */
     return pmn__kinds_add(&c->kinds, &c->nkinds, (int)id, kind);
@@ -106,18 +155,20 @@ static int config_kind(struct pmn__config *c, const char *node, size_t nlen, con
  * Line based; '#' starts a comment anywhere, blanks are spaces and tabs,
  * blank lines are skipped.  "private LIST" may repeat (the lists are
  * united); "kind NODE NAME" may appear once per node.  @out is overwritten
- * (not freed first); on error it is left empty, *bad_line (may be NULL)
- * names the offending 1-based line, and the code is -EINVAL (malformed),
- * -ERANGE (node id above PMN__MAX_NODE_ID) or -ENOMEM.  On success
- * *bad_line is 0.
+ * (not freed first); on error it is left empty, @err (may be NULL) names
+ * the offending 1-based line and says what is wrong with it, and the code
+ * is -EINVAL (malformed), -ERANGE (node id above PMN__MAX_NODE_ID) or
+ * -ENOMEM.  On success @err is {0, ""}.
  */
-int pmn__parse_config(const char *s, size_t len, struct pmn__config *out, size_t *bad_line)
+int pmn__parse_config(const char *s, size_t len, struct pmn__config *out,
+                      struct pmn__config_error *err)
 {
+    struct pmn__config_error scratch, *e = err != NULL ? err : &scratch;
     size_t pos = 0, lineno = 0;
     int rc = 0;
 
-    if (bad_line != NULL)
-        *bad_line = 0;
+    e->line = 0;
+    e->why[0] = '\0';
     if (out == NULL || (s == NULL && len > 0))
         return -EINVAL;
     memset(out, 0, sizeof(*out));
@@ -136,21 +187,34 @@ int pmn__parse_config(const char *s, size_t len, struct pmn__config *out, size_t
         const char *tok[CONFIG_MAX_TOKENS];
         size_t tlen[CONFIG_MAX_TOKENS];
         size_t n = config_tokens(line, llen, tok, tlen);
+        bool is_private = n > 0 && tlen[0] == 7 && memcmp(tok[0], "private", 7) == 0;
+        bool is_kind = n > 0 && tlen[0] == 4 && memcmp(tok[0], "kind", 4) == 0;
+        char t[40];
+
         if (n == 0)
             continue;
-        if (n == 2 && tlen[0] == 7 && memcmp(tok[0], "private", 7) == 0)
-            rc = config_private(out, tok[1], tlen[1]);
-        else if (n == 3 && tlen[0] == 4 && memcmp(tok[0], "kind", 4) == 0)
-            rc = config_kind(out, tok[1], tlen[1], tok[2], tlen[2]);
+        rc = -EINVAL;
+        if (is_private && n == 2)
+            rc = config_private(out, tok[1], tlen[1], e);
+        else if (is_kind && n == 3)
+            rc = config_kind(out, tok[1], tlen[1], tok[2], tlen[2], e);
+        else if (is_private)
+            say(e, "'private' takes one node list, as in 'private 2-3,8'");
+        else if (is_kind)
+            say(e, "'kind' takes a node id and a kind, as in 'kind 4 compressed'");
         else
-            rc = -EINVAL;
+            say(e, "unknown key '%s' (the keys are 'private' and 'kind')",
+                shown(tok[0], tlen[0], t));
         if (rc < 0)
             break;
     }
     if (rc < 0) {
         pmn__config_free(out);
-        if (bad_line != NULL)
-            *bad_line = lineno;
+        e->line = lineno;
+        if (rc == -ENOMEM)
+            say(e, "out of memory");
+        else if (e->why[0] == '\0')
+            say(e, "malformed line");
     }
     return rc;
 }

@@ -16,8 +16,8 @@
  *     # comment
  *     private 2-3,8
  *     kind 4 compressed
- * Unknown keys and malformed lines are errors (-EINVAL) with *bad_line set
- * to the 1-based line number. */
+ * Unknown keys and malformed lines are errors (-EINVAL) that name the
+ * 1-based line and say what is wrong with it. */
 struct pmn__config {
     struct pmn__bitmap private_nodes;
     bool private_set;
@@ -27,7 +27,12 @@ struct pmn__config {
     } *kinds;
     size_t nkinds;
 };
-int pmn__parse_config(const char *s, size_t len, struct pmn__config *out, size_t *bad_line);
+struct pmn__config_error {
+    size_t line;   /* 0 on success */
+    char why[128]; /* "unknown key 'privat' (...)"; "" on success */
+};
+int pmn__parse_config(const char *s, size_t len, struct pmn__config *out,
+                      struct pmn__config_error *err);
 void pmn__config_free(struct pmn__config *c);
 /* Append (@node, @kind) to a kind table; 0 or -ENOMEM. */
 int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum pmn_kind kind);
@@ -42,6 +47,11 @@ void pmn__sysfs_close(struct pmn__sysfs *fs);
 /* Read a whole attribute (NUL-terminated, at most PMN__ATTR_MAX bytes) into
  * a malloc'd buffer.  -ENOENT when absent, -EFBIG when larger. */
 int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len);
+/* As pmn__sysfs_read, for a file that must be a regular file (the
+ * configuration): -EISDIR for a directory, -ESPIPE for a FIFO, socket or
+ * device. */
+int pmn__sysfs_read_regular(const struct pmn__sysfs *fs, const char *path, char **buf,
+                            size_t *len);
 int pmn__sysfs_read_u64(const struct pmn__sysfs *fs, const char *path, int base, uint64_t *out);
 int pmn__sysfs_read_s64(const struct pmn__sysfs *fs, const char *path, int64_t *out);
 int pmn__sysfs_read_list(const struct pmn__sysfs *fs, const char *path, unsigned max_id,

@@ -331,7 +331,30 @@ static void read_nvidia(struct pmn_ctx *ctx)
     pmn__strv_free(names, n);
 }
 
-/* Administrator's choices: config file, then environment/params. */
+/* What is wrong with a configuration file that could not be read (@err
+ * from pmn__sysfs_read_regular), in words. */
+static const char *config_read_error(int err)
+{
+    _Static_assert(PMN__ATTR_MAX == 65536, "the -EFBIG text says 64 KiB");
+    switch (err) {
+    case -ENOENT:
+        return "no such file";
+    case -EISDIR:
+        return "a directory, not a configuration file";
+    case -ESPIPE:
+        return "not a regular file (a FIFO, socket or device)";
+    case -EFBIG:
+        return "larger than 64 KiB";
+    case -EINVAL:
+        return "not text (a NUL byte inside)";
+    default:
+        return pmn_strerror(err);
+    }
+}
+
+/* Administrator's choices: config file, then environment/params.  Every
+ * refusal says which file or variable, which line and why
+ * (pmn__ctx_fail). */
 static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
 {
     bool use_env = !(p->flags & PMN_CTX_IGNORE_ENV);
@@ -341,37 +364,44 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
 
     if (!(p->flags & PMN_CTX_NO_CONFIG)) {
         struct pmn__config cfg = {0};
+        struct pmn__config_error why;
         struct pmn__sysfs host = {.rootfd = -1};
         const struct pmn__sysfs *fs = &ctx->fs;
-        const char *path = "etc/pmnode.conf";
-        bool explicit = false;
-        size_t len, bad = 0;
+        const char *path = "etc/pmnode.conf", *from = NULL;
+        char shown[512];
+        size_t len;
         char *b;
 
         if (p->config_set) {
             path = p->config;
-            explicit = true;
+            from = "pmn_ctx_params_set_config";
         } else if (use_env && (env = secure_getenv("PMNODE_CONFIG")) != NULL && *env) {
             path = env;
-            explicit = true;
+            from = "PMNODE_CONFIG";
         }
         /* An explicit file is a path on this host; the default lives in
          * the root, beside the sysfs it describes. */
-        if (explicit) {
+        if (from != NULL)
+            snprintf(shown, sizeof(shown), "%s", path);
+        else
+            snprintf(shown, sizeof(shown), "%s/%s",
+                     strcmp(ctx->fs.root, "/") == 0 ? "" : ctx->fs.root, path);
+        if (from != NULL) {
             err = pmn__sysfs_open(&host, path[0] == '/' ? "/" : ".");
             if (err)
-                return err;
+                return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s (named by %s): %s", shown, from,
+                                     pmn_strerror(err));
             fs = &host;
         }
-        err = pmn__sysfs_read(fs, path, &b, &len);
+        err = pmn__sysfs_read_regular(fs, path, &b, &len);
         pmn__sysfs_close(&host);
         if (err == 0) {
-            err = pmn__parse_config(b, len, &cfg, &bad);
+            err = pmn__parse_config(b, len, &cfg, &why);
             free(b);
             if (err) {
-                pmn__log(ctx, 1, "%s:%zu: malformed configuration line", path, bad);
                 pmn__config_free(&cfg);
-                return PMN_E_CONFIG;
+                return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s:%zu: %s", shown, why.line,
+                                     why.why);
             }
             for (size_t i = 0; i < cfg.nkinds; i++) {
                 struct pmn_node *node = pmn__node_find(ctx, cfg.kinds[i].node);
@@ -390,9 +420,12 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
                     pmn__problem(ctx, "%s: private node %ld is not online", path, b2);
             }
             pmn__config_free(&cfg);
-        } else if (explicit || err != -ENOENT) {
-            pmn__log(ctx, 1, "configuration %s: %s", path, pmn_strerror(err));
-            return PMN_E_CONFIG;
+        } else if (from != NULL) {
+            return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s (named by %s): %s", shown, from,
+                                 config_read_error(err));
+        } else if (err != -ENOENT) {
+            return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s: %s", shown,
+                                 config_read_error(err));
         }
         err = 0;
     }
@@ -402,10 +435,17 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
     else if (use_env && (env = secure_getenv("PMNODE_PRIVATE_NODES")) != NULL)
         list = env;
     if (list != NULL) {
-        if (pmn__parse_list(list, strlen(list), PMN__MAX_NODE_ID, &priv) != 0) {
-            pmn__log(ctx, 1, "PMNODE_PRIVATE_NODES: malformed node list \"%s\"", list);
+        err = pmn__parse_list(list, strlen(list), PMN__MAX_NODE_ID, &priv);
+        if (err != 0) {
             pmn__bitmap_free(&priv);
-            return PMN_E_CONFIG;
+            if (err == -ERANGE)
+                return pmn__ctx_fail(ctx, p, PMN_E_CONFIG,
+                                     "PMNODE_PRIVATE_NODES: '%.64s' names a node above %d",
+                                     list, PMN__MAX_NODE_ID);
+            return pmn__ctx_fail(ctx, p, PMN_E_CONFIG,
+                                 "PMNODE_PRIVATE_NODES: '%.64s' is not a node list (ids and "
+                                 "ranges separated by commas, as in 2-3,8)",
+                                 list);
         }
         for (long b = pmn__bitmap_next(&priv, 0); b >= 0;
              b = pmn__bitmap_next(&priv, (unsigned)b + 1)) {
@@ -424,7 +464,7 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
         else
             pmn__problem(ctx, "kind for node %d, which is not online", p->kinds[i].node);
     }
-    return err;
+    return 0;
 }
 
 static enum pmn_kind kind_from_subtype(const char *st)

@@ -96,6 +96,8 @@ struct pmn_ctx_params {
     unsigned flags;
     struct pmn__kind_override *kinds;
     size_t nkinds;
+    char *errbuf; /* the caller's, for why creation failed; or NULL */
+    size_t errlen;
 };
 
 struct pmn_ctx {
@@ -146,6 +148,10 @@ struct pmn_ctx {
 /* ---- topology.c: stages (each returns 0 or a negative code for a fatal
  * failure only) ---- */
 int pmn__discover(struct pmn_ctx *ctx, const struct pmn_ctx_params *params);
+/* Why creating @ctx from @p fails, one line: logged as an error and
+ * copied to @p's error buffer (ctx.c).  Returns @err. */
+int pmn__ctx_fail(const struct pmn_ctx *ctx, const struct pmn_ctx_params *p, int err,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pmn__topology_free(struct pmn_ctx *ctx);
 /* Node lookup by id (binary search); NULL when absent. */
 struct pmn_node *pmn__node_find(const struct pmn_ctx *ctx, int id);

@@ -10,7 +10,9 @@
  *
  * Text files (sysfs, /proc, configuration) are read by one reader,
  * pmn_prim_read_file_at, relative to a directory fd: discover/sysfs.c
- * passes the context's root, the /proc readers here pass AT_FDCWD.
+ * passes the context's root, the /proc readers here pass AT_FDCWD.  A
+ * configuration file goes through the same reader with one more demand,
+ * that it be a regular file (pmn_prim_read_regular_at).
  * userfaultfd's kernel ABI (struct uffd_msg, the ioctls) stays in this
  * file; the compressed tier sees pmn_prim_uffd_event.
  */
@@ -433,10 +435,22 @@ int pmn_prim_open_dir(const char *path, int *fd)
     return 0;
 }
 
-int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, size_t *len)
+/* -EISDIR for a directory, -ESPIPE for any other file that is not a
+ * regular file, else 0. */
+static int regular_only(const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode))
+        return -EISDIR;
+    return S_ISREG(st->st_mode) ? 0 : -ESPIPE;
+}
+
+/* pmn_prim_read_file_at, and with @regular pmn_prim_read_regular_at. */
+static int read_file_at(int dirfd, const char *path, size_t max, bool regular, char **buf,
+                        size_t *len)
 {
     /* Room for one byte past @max: reading it is how a longer file shows. */
     size_t cap = max < 4096 ? max + 1 : 4096, used = 0;
+    struct stat st;
     char *b, *nb;
     int fd, err = 0;
 
@@ -445,9 +459,21 @@ int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, s
         *len = 0;
     if (max >= SIZE_MAX - 1)
         return -EINVAL;
+    /* Look before opening: opening a device can do things (a tape
+     * rewinds), and a FIFO is not worth a descriptor. */
+    if (regular && fstatat(dirfd, path, &st, 0) != 0)
+        return -errno;
+    if (regular && (err = regular_only(&st)) != 0)
+        return err;
     fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    /* Look again at what was opened: the name may have been replaced in
+     * between. */
+    if (regular && (err = fstat(fd, &st) != 0 ? -errno : regular_only(&st)) != 0) {
+        close(fd);
+        return err;
+    }
     b = malloc(cap + 1);
     if (b == NULL) {
         close(fd);
@@ -491,6 +517,16 @@ int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, s
     if (len)
         *len = used;
     return 0;
+}
+
+int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, size_t *len)
+{
+    return read_file_at(dirfd, path, max, false, buf, len);
+}
+
+int pmn_prim_read_regular_at(int dirfd, const char *path, size_t max, char **buf, size_t *len)
+{
+    return read_file_at(dirfd, path, max, true, buf, len);
 }
 
 int pmn_prim_readlink_at(int dirfd, const char *path, char **out)

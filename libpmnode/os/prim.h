@@ -161,6 +161,13 @@ int pmn_prim_open_dir(const char *path, int *fd);
  * -ENOENT when absent, else the open or read -errno.  *buf is NULL on
  * error. */
 int pmn_prim_read_file_at(int dirfd, const char *path, size_t max, char **buf, size_t *len);
+/* As pmn_prim_read_file_at, for a file that must be a regular file (a
+ * configuration file, where a FIFO or a device read as empty text would
+ * silently mean "nothing configured"): -EISDIR for a directory, -ESPIPE
+ * for any other file that is not a regular file (FIFO, socket, device),
+ * checked before opening (so no device is opened) and again on the open
+ * descriptor (so the name cannot be swapped in between). */
+int pmn_prim_read_regular_at(int dirfd, const char *path, size_t max, char **buf, size_t *len);
 
 /* Target of the symlink @path (malloc'd, as stored), at most PATH_MAX - 1
  * bytes. */

@@ -12,12 +12,14 @@
  * its dax lock); the mapping goes away with the last backing.  The path
  * must name the character device itself: pmn_prim_open_device refuses
  * anything else with -ENODEV (a regular file of the same name would be
- * page-cache memory).
+ * page-cache memory), and so does pmn__dax_attach for an existing path
+ * that names no device-dax device at all; -ENOENT means nothing is there.
  *
  * move_pages cannot see device pages, so a dax region's placement is the
  * device's node by construction and is not re-verified page by page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +54,13 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     char path[PATH_MAX];
     int err;
 
+    /* A path to something that is there but is no device-dax device the
+     * context knows (/etc/passwd, /dev/null) is -ENODEV, as
+     * pmn_prim_open_device says of a file that is not a device: "not
+     * that", where -ENOENT would say "not there". */
     if (d == NULL)
-        return -ENOENT;
+        return strchr(dev, '/') != NULL && pmn_prim_exists_at(AT_FDCWD, dev) ? -ENODEV
+                                                                            : -ENOENT;
     if (d->mode != PMN_DAX_DEVDAX)
         return -EINVAL; /* system-ram devices are nodes: bind to the node */
     if (d->size == PMN_UNKNOWN || d->align == PMN_UNKNOWN || d->size == 0 ||

@@ -1,14 +1,17 @@
 #!/bin/sh
 # cli.sh - the pmnode CLI contract (DESIGN.md) on this host.
 #
-# usage: cli.sh PMNODE PYTHON3 CASE
-# One CASE per meson test, so a failure names what broke.
+# usage: cli.sh PMNODE PYTHON3 CASE [FIXTURES]
+# One CASE per meson test, so a failure names what broke.  FIXTURES is
+# tests/fixtures, for the cases that describe a captured tree (--root)
+# instead of this host.
 # Exit 0 pass, 1 fail, 77 skip (this host has no NUMA sysfs).
 set -u
 
 pmnode=$1
 python=$2
 case_=$3
+fixtures=${4:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmnode-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -21,9 +24,15 @@ need_numa() {
     [ -d /sys/devices/system/node ] || { echo "no NUMA sysfs on this host: skip"; exit 77; }
 }
 
-# run ARGS...: status in $rc, output in $tmp/out and $tmp/err
+# run ARGS...: status in $rc, output in $tmp/out and $tmp/err; with $limit
+# set, killed after that many seconds (status 124)
+limit=
 run() {
-    "$pmnode" "$@" >"$tmp/out" 2>"$tmp/err"
+    if [ -n "$limit" ]; then
+        timeout "$limit" "$pmnode" "$@" >"$tmp/out" 2>"$tmp/err"
+    else
+        "$pmnode" "$@" >"$tmp/out" 2>"$tmp/err"
+    fi
     rc=$?
     echo "\$ pmnode $* -> $rc"
     sed 's/^/  out: /' "$tmp/out"
@@ -39,7 +48,135 @@ expect_usage_error() {
     grep -q '^pmnode: ' "$tmp/err" || fail "pmnode $*: message does not start with 'pmnode: '"
 }
 
+# expect_says TEXT: the one line on stderr contains TEXT (fixed string)
+expect_says() {
+    grep -qF -- "$1" "$tmp/err" || fail "message does not say \"$1\""
+    ! grep -q 'invalid configuration value' "$tmp/err" || fail "message says only 'invalid configuration value'"
+}
+
+# A copy of the one-node-dram fixture's root in $tmp/root, with an etc/.
+fixture_root() {
+    [ -d "$fixtures/one-node-dram/root/sys" ] || fail "no fixtures at '$fixtures'"
+    cp -R "$fixtures/one-node-dram/root" "$tmp/root" || fail "cannot copy the fixture"
+    mkdir -p "$tmp/root/etc"
+}
+
 case $case_ in
+config-errors)
+    # Issue 13: a configuration problem names the file, the line and what
+    # is wrong, or the variable, without PMNODE_LOG.
+    fixture_root
+    conf=$tmp/pmnode.conf
+    printf '# pmnode.conf\nprivat 2\n' >"$conf"
+    export PMNODE_CONFIG=$conf
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "pmnode: list: $conf:2: unknown key 'privat'"
+    printf 'private 0\n\nprivate 1 2\n' >"$conf"
+    export PMNODE_CONFIG=$conf
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "$conf:3: 'private' takes one node list"
+    printf 'private 0-\n' >"$conf"
+    export PMNODE_CONFIG=$conf
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "$conf:1: '0-' is not a node list"
+    printf 'kind 0 tofu\n' >"$conf"
+    export PMNODE_CONFIG=$conf
+    expect_usage_error list --json --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "$conf:1: unknown kind 'tofu'"
+    export PMNODE_CONFIG=$tmp/missing.conf
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "$tmp/missing.conf (named by PMNODE_CONFIG): no such file"
+    export PMNODE_PRIVATE_NODES=2-x
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_PRIVATE_NODES
+    expect_says "PMNODE_PRIVATE_NODES: '2-x' is not a node list"
+    export PMNODE_PRIVATE_NODES=70000
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_PRIVATE_NODES
+    expect_says "PMNODE_PRIVATE_NODES: '70000' names a node above 65535"
+    export PMNODE_LOG=loud
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_LOG
+    expect_says "PMNODE_LOG: 'loud' is not a log level"
+    # The default file lives in the root, and is named with it.
+    printf 'kind 0 dram\nkind 0 cxl\n' >"$tmp/root/etc/pmnode.conf"
+    expect_usage_error list --root "$tmp/root"
+    expect_says "$tmp/root/etc/pmnode.conf:2: a second kind for node 0"
+    # verify, run and ctier say the same (before touching memory).
+    export PMNODE_SYSFS_ROOT=$tmp/root
+    expect_usage_error verify --node 0 --size 1M
+    expect_says "pmnode: verify: $tmp/root/etc/pmnode.conf:2: a second kind for node 0"
+    expect_usage_error run --node 0 -- true
+    expect_says "pmnode: run: $tmp/root/etc/pmnode.conf:2: a second kind for node 0"
+    expect_usage_error ctier --stand-in
+    expect_says "pmnode: ctier: $tmp/root/etc/pmnode.conf:2: a second kind for node 0"
+    unset PMNODE_SYSFS_ROOT
+    # A good file still works.
+    printf 'kind 0 cxl\n' >"$tmp/root/etc/pmnode.conf"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "a good configuration file: exit $rc"
+    grep -q '"kind": "cxl"' "$tmp/out" || fail "the good configuration file was not applied"
+    ;;
+config-not-regular)
+    # Issue 13: a FIFO, a device or a directory as the configuration file is
+    # refused, never read as an empty file (which would mean "nothing
+    # configured").  `timeout` ends a run that blocks on the FIFO.
+    fixture_root
+    limit=10
+    mkfifo "$tmp/fifo" || fail "mkfifo"
+    for conf in "$tmp/fifo" /dev/null "$tmp"; do
+        export PMNODE_CONFIG=$conf
+        expect_usage_error list --root "$tmp/root"
+        unset PMNODE_CONFIG
+        expect_says "$conf (named by PMNODE_CONFIG): "
+    done
+    export PMNODE_CONFIG=$tmp/fifo
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "not a regular file"
+    export PMNODE_CONFIG=$tmp
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "a directory"
+    # A writer that holds the FIFO open and never writes.
+    exec 3<>"$tmp/fifo"
+    export PMNODE_CONFIG=$tmp/fifo
+    expect_usage_error list --root "$tmp/root"
+    unset PMNODE_CONFIG
+    expect_says "not a regular file"
+    # The default file in the root, as a FIFO.
+    mkfifo "$tmp/root/etc/pmnode.conf" || fail "mkfifo"
+    expect_usage_error list --root "$tmp/root"
+    expect_says "$tmp/root/etc/pmnode.conf: not a regular file"
+    exec 3>&-
+    ;;
+extra-operands)
+    # Issue 13: an operand where none is taken is bad usage, whatever else
+    # the line asks for.
+    expect_usage_error --version extra
+    expect_says "--version takes no operand, not 'extra'"
+    expect_usage_error --help extra
+    expect_usage_error -h list
+    expect_says "try 'pmnode list --help'"
+    expect_usage_error list --help extra
+    expect_says "unexpected argument 'extra'"
+    expect_usage_error list extra --help
+    expect_usage_error verify --node 0 --size 1M --help extra
+    expect_usage_error ctier --help extra
+    expect_usage_error run --help extra
+    # --help still wins over a line that is otherwise fine.
+    for args in "list --help" "verify --node 0 --help" "run --help" "run --node 0 --help -- true"; do
+        # shellcheck disable=SC2086
+        run $args
+        [ "$rc" -eq 0 ] || fail "pmnode $args exited $rc"
+        grep -q '^usage: pmnode' "$tmp/out" || fail "pmnode $args printed no usage"
+    done
+    ;;
 list)
     need_numa
     run list

@@ -651,10 +651,11 @@ Test(parse_config, full)
         "kind 2 CXL   \n"
         "kind 252 gpu";
     struct pmn__config c;
-    size_t line = 99;
+    struct pmn__config_error e = {99, "x"};
 
-    cr_assert_eq(pmn__parse_config(S(conf), &c, &line), 0);
-    cr_assert_eq(line, 0);
+    cr_assert_eq(pmn__parse_config(S(conf), &c, &e), 0);
+    cr_assert_eq(e.line, 0);
+    cr_assert_str_eq(e.why, "");
     cr_assert(c.private_set);
     cr_assert_eq(pmn__bitmap_weight(&c.private_nodes), 7, "private lines are united");
     cr_assert(pmn__bitmap_test(&c.private_nodes, 2));
@@ -677,9 +678,9 @@ Test(parse_config, full)
 Test(parse_config, empty_and_comments)
 {
     struct pmn__config c;
-    size_t line = 99;
-    cr_assert_eq(pmn__parse_config(S(""), &c, &line), 0);
-    cr_assert_eq(line, 0);
+    struct pmn__config_error e = {99, "x"};
+    cr_assert_eq(pmn__parse_config(S(""), &c, &e), 0);
+    cr_assert_eq(e.line, 0);
     cr_assert_not(c.private_set);
     cr_assert_eq(c.nkinds, 0);
     cr_assert_eq(pmn__bitmap_weight(&c.private_nodes), 0);
@@ -689,20 +690,32 @@ Test(parse_config, empty_and_comments)
     cr_assert_not(c.private_set);
     pmn__config_free(&c);
 
-    cr_assert_eq(pmn__parse_config(NULL, 0, &c, &line), 0);
+    cr_assert_eq(pmn__parse_config(NULL, 0, &c, &e), 0);
     pmn__config_free(&c);
+}
+
+/* @text is refused with @err at @want_line, and the reason contains
+ * @want_why. */
+static void expect_why(const char *text, int err, size_t want_line, const char *want_why)
+{
+    struct pmn__config c;
+    struct pmn__config_error e = {0, ""};
+    int rc = pmn__parse_config(text, strlen(text), &c, &e);
+    cr_assert_eq(rc, err, "\"%s\": rc %d", text, rc);
+    cr_assert_eq(e.line, want_line, "\"%s\": line %zu, want %zu", text, e.line, want_line);
+    cr_assert_not(c.private_set, "config left empty after error");
+    cr_assert_null(c.kinds);
+    cr_assert_null(c.private_nodes.words);
+    cr_assert_neq(e.why[0], '\0', "\"%s\": no reason given", text);
+    cr_assert_not_null(strstr(e.why, want_why), "\"%s\": reason \"%s\" lacks \"%s\"", text,
+                       e.why, want_why);
+    for (const char *p = e.why; *p; p++)
+        cr_assert(*p >= 0x20 && *p != 0x7f, "\"%s\": control byte in the reason", text);
 }
 
 static void expect_bad(const char *text, int err, size_t want_line)
 {
-    struct pmn__config c;
-    size_t line = 0;
-    int rc = pmn__parse_config(text, strlen(text), &c, &line);
-    cr_assert_eq(rc, err, "\"%s\": rc %d", text, rc);
-    cr_assert_eq(line, want_line, "\"%s\": line %zu, want %zu", text, line, want_line);
-    cr_assert_not(c.private_set, "config left empty after error");
-    cr_assert_null(c.kinds);
-    cr_assert_null(c.private_nodes.words);
+    expect_why(text, err, want_line, "");
 }
 
 Test(parse_config, malformed_lines)
@@ -727,6 +740,32 @@ Test(parse_config, malformed_lines)
     expect_bad("\n\n\nprivate 1\nkind 1 dram\nx", -EINVAL, 6);
 }
 
+/* Issue 13: every refusal says what is wrong, not only where. */
+Test(parse_config, reasons)
+{
+    expect_why("# c\nprivat 2\n", -EINVAL, 2, "unknown key 'privat'");
+    expect_why("private 1\nprivate\n", -EINVAL, 2, "'private' takes one node list");
+    expect_why("private 1 2\n", -EINVAL, 1, "'private' takes one node list");
+    expect_why("private 2-x\n", -EINVAL, 1, "'2-x' is not a node list");
+    expect_why("private 65536\n", -ERANGE, 1, "node list '65536' names a node above 65535");
+    expect_why("kind 4\n", -EINVAL, 1, "'kind' takes a node id and a kind");
+    expect_why("kind 4 dram x\n", -EINVAL, 1, "'kind' takes a node id and a kind");
+    expect_why("kind x dram\n", -EINVAL, 1, "'x' is not a node id");
+    expect_why("kind 65536 dram\n", -ERANGE, 1, "node id '65536' is above 65535");
+    expect_why("kind 4 tofu\n", -EINVAL, 1, "unknown kind 'tofu'");
+    expect_why("kind 4 dram\nkind 4 cxl\n", -EINVAL, 2, "a second kind for node 4");
+    /* What the file says is shown bounded, without control bytes. */
+    expect_why("priv\x1b[2Jate 1\n", -EINVAL, 1, "unknown key 'priv?[2Jate'");
+    expect_why("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+               -EINVAL, 1, "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'");
+    static const char nul[] = "private 1\nkind 2 dr\0am\n";
+    struct pmn__config c;
+    struct pmn__config_error e;
+    cr_assert_eq(pmn__parse_config(nul, sizeof(nul) - 1, &c, &e), -EINVAL);
+    cr_assert_str_eq(e.why, "unknown kind 'dr?am' (dram, hbm, nvm, spm, cxl, gpu, compressed "
+                            "or unknown)");
+}
+
 Test(parse_config, out_of_range)
 {
     expect_bad("private 65536\n", -ERANGE, 1);
@@ -745,11 +784,11 @@ Test(parse_config, out_of_range)
 Test(parse_config, embedded_nul)
 {
     struct pmn__config c;
-    size_t line = 0;
+    struct pmn__config_error e;
     static const char t1[] = "private 1\nkind 2 dr\0am\n";
-    cr_assert_eq(pmn__parse_config(t1, sizeof(t1) - 1, &c, &line), -EINVAL);
-    cr_assert_eq(line, 2);
+    cr_assert_eq(pmn__parse_config(t1, sizeof(t1) - 1, &c, &e), -EINVAL);
+    cr_assert_eq(e.line, 2);
     static const char t2[] = "private 1\0\n";
-    cr_assert_eq(pmn__parse_config(t2, sizeof(t2) - 1, &c, &line), -EINVAL);
-    cr_assert_eq(line, 1);
+    cr_assert_eq(pmn__parse_config(t2, sizeof(t2) - 1, &c, &e), -EINVAL);
+    cr_assert_eq(e.line, 1);
 }

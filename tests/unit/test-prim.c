@@ -1,9 +1,9 @@
 /*
  * test-prim.c - unit tests for the OS layer's contract (libpmnode/os/prim.h)
  * beyond mapping and binding, which the system suite covers: the one
- * whole-file reader and the other *_at file primitives (on a scratch
- * directory), device and report-file opens, move_pages, mprotect, and
- * userfaultfd write protection with its events.
+ * whole-file reader (and its regular-file-only form) and the other *_at
+ * file primitives (on a scratch directory), device and report-file opens,
+ * move_pages, mprotect, and userfaultfd write protection with its events.
  *
  * The userfaultfd tests skip when this host gives the process no
  * userfaultfd with write-protect faults (kernel older than 5.7, or
@@ -148,6 +148,42 @@ Test(read_file, fifo_reads_empty_instead_of_hanging, .timeout = 10)
     cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
     cr_assert_eq(pmn_prim_read_file_at(dirfd_, "fifo", 100, &b, &len), 0);
     cr_assert_eq(len, 0);
+    free(b);
+}
+
+/* Issue 13: a configuration file must be a regular file; a FIFO, a
+ * device or a directory is refused, not read as empty text. */
+Test(read_file, regular_only_when_asked, .timeout = 10)
+{
+    char *b = (char *)1;
+    size_t len = 99;
+    int w;
+
+    put("conf", "private 2\n", 10);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "conf", 100, &b, &len), 0);
+    cr_assert_str_eq(b, "private 2\n");
+    cr_assert_eq(len, 10);
+    free(b);
+    put_n("big", 101, 'x');
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "big", 100, &b, &len), -EFBIG);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "missing", 100, &b, &len), -ENOENT);
+    cr_assert_null(b);
+
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "fifo", 100, &b, &len), -ESPIPE);
+    cr_assert_null(b);
+    cr_assert_eq(len, 0);
+    /* with a writer that never writes, too */
+    cr_assert_geq(w = openat(dirfd_, "fifo", O_RDWR | O_CLOEXEC), 0);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "fifo", 100, &b, &len), -ESPIPE);
+    close(w);
+    cr_assert_eq(pmn_prim_read_regular_at(AT_FDCWD, "/dev/null", 100, &b, &len), -ESPIPE);
+    cr_assert_eq(mkdirat(dirfd_, "sub", 0755), 0);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "sub", 100, &b, &len), -EISDIR);
+    cr_assert_null(b);
+    /* a symlink to a regular file is followed */
+    cr_assert_eq(symlinkat("conf", dirfd_, "link"), 0);
+    cr_assert_eq(pmn_prim_read_regular_at(dirfd_, "link", 100, &b, &len), 0);
     free(b);
 }
 

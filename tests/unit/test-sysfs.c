@@ -3,6 +3,9 @@
  * path (spelled "/sys/..." or "sys/...") resolves under the root, reads
  * are bounded by PMN__ATTR_MAX and refuse text with a NUL inside, and
  * directory listings skip dot entries, filter by prefix and come sorted.
+ * The configuration file's reader takes regular files only, and a context
+ * that cannot be created from a bad configuration says why in the
+ * caller's buffer, printing nothing (pmn_ctx_params_set_error_buffer).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "discover/discover.h"
+#include "pmnode.h"
 
 static char root[64];
 static struct pmn__sysfs fs = {.rootfd = -1};
@@ -153,4 +157,177 @@ Test(sysfs, open_errors)
     cr_assert_eq(pmn__sysfs_open(&f, "//"), 0);
     cr_assert_str_eq(f.root, "/");
     pmn__sysfs_close(&f);
+}
+
+/* Issue 13: a FIFO or a directory is no configuration file. */
+Test(sysfs, read_regular_refuses_other_files, .timeout = 10)
+{
+    char full[256], *b = (char *)1;
+    size_t len;
+
+    put("sys/node/conf", "private 1\n", 10);
+    cr_assert_eq(pmn__sysfs_read_regular(&fs, "/sys/node/conf", &b, &len), 0);
+    cr_assert_str_eq(b, "private 1\n");
+    free(b);
+    snprintf(full, sizeof(full), "%s/sys/node/fifo", root);
+    cr_assert_eq(mkfifo(full, 0600), 0);
+    cr_assert_eq(pmn__sysfs_read_regular(&fs, "sys/node/fifo", &b, &len), -ESPIPE);
+    cr_assert_null(b);
+    cr_assert_eq(pmn__sysfs_read_regular(&fs, "sys/node", &b, &len), -EISDIR);
+    cr_assert_eq(pmn__sysfs_read_regular(&fs, "sys/node/none", &b, &len), -ENOENT);
+    /* the plain reader still reads a FIFO as empty (sysfs trees) */
+    cr_assert_eq(pmn__sysfs_read(&fs, "sys/node/fifo", &b, &len), 0);
+    cr_assert_eq(len, 0);
+    free(b);
+}
+
+/* ---- why a context cannot be created ---- */
+
+static char why[512];
+static char conf[300];
+
+/* A one-node tree under the scratch root. */
+static void ctx_setup(void)
+{
+    static const char *const dirs[] = {"sys/devices", "sys/devices/system",
+                                       "sys/devices/system/node",
+                                       "sys/devices/system/node/node0", "etc"};
+    char d[256];
+
+    setup();
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(d, sizeof(d), "%s/%s", root, dirs[i]);
+        cr_assert_eq(mkdir(d, 0755), 0, "%s", d);
+    }
+    put("sys/devices/system/node/possible", "0\n", 2);
+    put("sys/devices/system/node/online", "0\n", 2);
+    put("sys/devices/system/node/has_memory", "0\n", 2);
+    put("sys/devices/system/node/node0/distance", "10\n", 3);
+    snprintf(conf, sizeof(conf), "%s/etc/pmnode.conf", root);
+    unsetenv("PMNODE_CONFIG");
+    unsetenv("PMNODE_PRIVATE_NODES");
+    unsetenv("PMNODE_LOG");
+    unsetenv("PMNODE_SYSFS_ROOT");
+}
+
+/* pmn_ctx_new_params on the scratch root with @config (NULL: the root's
+ * own); the code it returns, with its reason in why[] and nothing printed
+ * on stderr. */
+static int ctx_try(const char *config)
+{
+    struct pmn_ctx_params *p;
+    struct pmn_ctx *ctx = NULL;
+    char errfile[300];
+    struct stat st;
+    int saved, fd, err;
+
+    cr_assert_eq(pmn_ctx_params_new(&p), 0);
+    cr_assert_eq(pmn_ctx_params_set_root(p, root), 0);
+    cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_NO_HWLOC), 0);
+    if (config != NULL)
+        cr_assert_eq(pmn_ctx_params_set_config(p, config), 0);
+    cr_assert_eq(pmn_ctx_params_set_error_buffer(p, why, sizeof(why)), 0);
+    memset(why, 'x', sizeof(why));
+    snprintf(errfile, sizeof(errfile), "%s/stderr", root);
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+    err = pmn_ctx_new_params(&ctx, p);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    cr_assert_eq(stat(errfile, &st), 0);
+    cr_assert_eq(st.st_size, 0, "the library printed without PMNODE_LOG");
+    cr_assert_not_null(memchr(why, '\0', sizeof(why)), "no NUL in the buffer");
+    pmn_ctx_unref(ctx);
+    pmn_ctx_params_free(p);
+    return err;
+}
+
+TestSuite(ctx_errors, .init = ctx_setup, .fini = teardown);
+
+Test(ctx_errors, success_leaves_the_buffer_empty)
+{
+    cr_assert_eq(ctx_try(NULL), 0);
+    cr_assert_str_eq(why, "");
+    put("etc/pmnode.conf", "private 0\n", 10);
+    cr_assert_eq(ctx_try(NULL), 0);
+    cr_assert_str_eq(why, "");
+}
+
+Test(ctx_errors, configuration_file_line_and_reason)
+{
+    char want[600];
+
+    put("etc/pmnode.conf", "# c\nprivat 2\n", 13);
+    cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
+    snprintf(want, sizeof(want), "%s:2: unknown key 'privat' (the keys are 'private' and "
+             "'kind')", conf);
+    cr_assert_str_eq(why, want);
+
+    put("etc/pmnode.conf", "kind 0 tofu\n", 12);
+    cr_assert_eq(ctx_try(conf), PMN_E_CONFIG);
+    snprintf(want, sizeof(want), "%s:1: unknown kind 'tofu'", conf);
+    cr_assert_eq(strncmp(why, want, strlen(want)), 0, "%s", why);
+}
+
+Test(ctx_errors, configuration_file_missing_or_not_regular, .timeout = 10)
+{
+    char path[320], want[700];
+
+    snprintf(path, sizeof(path), "%s/none.conf", root);
+    cr_assert_eq(ctx_try(path), PMN_E_CONFIG);
+    snprintf(want, sizeof(want), "%s (named by pmn_ctx_params_set_config): no such file", path);
+    cr_assert_str_eq(why, want);
+
+    setenv("PMNODE_CONFIG", path, 1);
+    cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
+    snprintf(want, sizeof(want), "%s (named by PMNODE_CONFIG): no such file", path);
+    cr_assert_str_eq(why, want);
+    unsetenv("PMNODE_CONFIG");
+
+    cr_assert_eq(mkfifo(conf, 0600), 0);
+    cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
+    snprintf(want, sizeof(want), "%s: not a regular file (a FIFO, socket or device)", conf);
+    cr_assert_str_eq(why, want);
+    cr_assert_eq(ctx_try("/dev/null"), PMN_E_CONFIG);
+    cr_assert_str_eq(why, "/dev/null (named by pmn_ctx_params_set_config): not a regular "
+                          "file (a FIFO, socket or device)");
+}
+
+Test(ctx_errors, environment)
+{
+    setenv("PMNODE_PRIVATE_NODES", "2-x", 1);
+    cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
+    cr_assert_str_eq(why, "PMNODE_PRIVATE_NODES: '2-x' is not a node list (ids and ranges "
+                          "separated by commas, as in 2-3,8)");
+    unsetenv("PMNODE_PRIVATE_NODES");
+    setenv("PMNODE_LOG", "loud", 1);
+    cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
+    cr_assert_str_eq(why, "PMNODE_LOG: 'loud' is not a log level (off, error, warn, info or "
+                          "debug)");
+}
+
+Test(ctx_errors, buffer_cut_to_its_length)
+{
+    struct pmn_ctx_params *p;
+    struct pmn_ctx *ctx = NULL;
+    char small[8];
+
+    put("etc/pmnode.conf", "privat 2\n", 9);
+    cr_assert_eq(pmn_ctx_params_new(&p), 0);
+    cr_assert_eq(pmn_ctx_params_set_root(p, root), 0);
+    cr_assert_eq(pmn_ctx_params_set_error_buffer(p, NULL, 1), -EINVAL);
+    cr_assert_eq(pmn_ctx_params_set_error_buffer(NULL, small, sizeof(small)), -EINVAL);
+    cr_assert_eq(pmn_ctx_params_set_error_buffer(p, small, sizeof(small)), 0);
+    cr_assert_eq(pmn_ctx_new_params(&ctx, p), PMN_E_CONFIG);
+    cr_assert_eq(strncmp(small, conf, sizeof(small) - 1), 0);
+    cr_assert_eq(small[sizeof(small) - 1], '\0');
+    /* NULL, 0 stops it: nothing is written */
+    cr_assert_eq(pmn_ctx_params_set_error_buffer(p, NULL, 0), 0);
+    cr_assert_eq(pmn_ctx_new_params(&ctx, p), PMN_E_CONFIG);
+    pmn_ctx_params_free(p);
 }

@@ -112,12 +112,20 @@ static int ctier_main(int argc, char **argv)
         msg("ctier: out of memory");
         return EXIT_FAILED;
     }
-    err = pmn_ctx_new_params(&ctx, cp);
+    status = discover_params("ctier", cp, &ctx);
     pmn_ctx_params_free(cp);
-    if (err) {
-        msg("ctier: cannot discover nodes: %s", pmn_strerror(err));
-        return EXIT_USAGE;
+    if (status >= 0)
+        return status;
+    for (int i = 0; i < 2; i++) {
+        int id = i == 0 ? node : promote;
+        if (id >= 0 && pmn_node_get(ctx, id) == NULL) {
+            snprintf(buf, sizeof(buf), "%d", id);
+            status = no_such_node("ctier", i == 0 ? "--node" : "--promote-node", buf, ctx);
+            pmn_ctx_unref(ctx);
+            return status;
+        }
     }
+    status = EXIT_FAILED;
     o.node = node;
     o.promote_node = stand_in && promote < 0 ? node : promote;
     err = pmn_ctier_open(ctx, &o, &t);

@@ -44,6 +44,21 @@ static void usage(FILE *out)
           out);
 }
 
+/* "pmnode --help list": --help and --version take nothing after them. */
+static int extra_operand(const char *opt, const char *extra)
+{
+    for (size_t i = 0; i < OPT_COUNT(commands); i++) {
+        if (strcmp(extra, commands[i]->name) == 0) {
+            msg("%s takes no operand, not '%s': %s (try 'pmnode %s --help')", opt, extra,
+                pmn_strerror(-EINVAL), extra);
+            return EXIT_USAGE;
+        }
+    }
+    msg("%s takes no operand, not '%s': %s (try 'pmnode --help')", opt, extra,
+        pmn_strerror(-EINVAL));
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     const char *a = argc > 1 ? argv[1] : NULL;
@@ -53,10 +68,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (opt_is_help(a)) {
+        if (argc > 2)
+            return extra_operand(a, argv[2]);
         usage(stdout);
         return finish_stdout(EXIT_OK);
     }
     if (strcmp(a, main_table[M_VERSION].name) == 0) {
+        if (argc > 2)
+            return extra_operand(a, argv[2]);
         printf("pmnode %s\n", pmn_version());
         return finish_stdout(EXIT_OK);
     }

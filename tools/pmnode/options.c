@@ -8,8 +8,10 @@
  * the value whatever it looks like, as getopt does); a flag takes no
  * value; the last of a repeated option wins, except in an OPT_ONE_OF group
  * where a repeat is a mistake; "--" ends the options only for a command
- * with operands (run).  Every mistake is one "pmnode: CMD: ..." line and
- * exit status 2.
+ * with operands (run).  "-h"/"--help" anywhere prints the help, once the
+ * rest of the line has parsed: "pmnode list --help extra" is a mistake
+ * like "pmnode list extra".  Every mistake is one "pmnode: CMD: ..." line
+ * and exit status 2.
  *
  * The help is laid out like the hand-written one it replaced: usage lines
  * wrapped at 80 columns with continuations under the first option, the
@@ -76,6 +78,21 @@ static int parse_bytes_nonzero(const struct opt *o, const char *s, union opt_val
     return err;
 }
 
+static int parse_request(const struct opt *o, const char *s, union opt_value *v)
+{
+    uint64_t b;
+    int err = pmn__parse_size(s, strlen(s), &b);
+
+    (void)o;
+    if (err == -ERANGE) /* well-formed, more than any machine has */
+        err = 0, b = UINT64_MAX;
+    if (err == 0 && b == 0)
+        err = -EINVAL;
+    if (err == 0)
+        v->bytes = b;
+    return err;
+}
+
 static int parse_spill(const struct opt *o, const char *s, union opt_value *v)
 {
     (void)o;
@@ -115,6 +132,8 @@ const struct opt_type opt_node = {parse_node, "a node id (0 to " STR(PMN__MAX_NO
 const struct opt_type opt_bytes = {parse_bytes, "a byte count (" BYTES_FORM ")"};
 const struct opt_type opt_bytes_nonzero = {parse_bytes_nonzero,
                                            "a byte count of at least 1 (" BYTES_FORM ")"};
+const struct opt_type opt_request = {parse_request,
+                                     "a byte count of at least 1 (" BYTES_FORM ")"};
 const struct opt_type opt_spill = {parse_spill,
                                    "a list of distinct node ids (N,M,...; at most 63)"};
 const struct opt_type opt_log = {parse_log, "a log level (off, error, warn, info or debug)"};
@@ -236,7 +255,7 @@ int opt_missing(const struct cmd *cmd, size_t i)
 int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res, int *rest)
 {
     unsigned targets = 0;
-    bool group = false;
+    bool group = false, help = false;
     char buf[512];
 
     memset(res, 0, cmd->nopts * sizeof(*res));
@@ -245,15 +264,15 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
         const char *a = argv[i], *value;
         const struct opt *o;
         long k;
-        int err;
+        int err = 0;
 
         if (cmd->operands != NULL && strcmp(a, "--") == 0) {
             *rest = i + 1;
             break;
         }
         if (opt_is_help(a)) {
-            opt_usage(cmd, stdout);
-            return finish_stdout(EXIT_OK);
+            help = true;
+            continue;
         }
         if (a[0] != '-' || a[1] == '\0') {
             if (cmd->operands != NULL)
@@ -278,13 +297,20 @@ int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *r
                                    label(o, false, buf, sizeof(buf)));
             value = argv[++i];
         }
-        if (value != NULL && (err = o->type->parse(o, value, &res[k].v)) != 0)
+        if (value != NULL && (err = o->type->parse(o, value, &res[k].v)) != 0 &&
+            o->type == &opt_node && err == -ERANGE)
+            return no_such_node(cmd->name, o->name, value, NULL);
+        if (value != NULL && err != 0)
             return usage_error(cmd, err, "%s '%s' is not %s", o->name, value,
                                describe(o, buf, sizeof(buf)));
         res[k].count++;
         res[k].arg = value;
         if (o->flags & OPT_ONE_OF)
             targets++;
+    }
+    if (help) {
+        opt_usage(cmd, stdout);
+        return finish_stdout(EXIT_OK);
     }
     for (size_t i = 0; i < cmd->nopts; i++)
         group |= (cmd->opts[i].flags & OPT_ONE_OF) != 0;

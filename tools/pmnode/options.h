@@ -51,6 +51,10 @@ extern const struct opt_type opt_path;   /* any text but empty */
 extern const struct opt_type opt_node;   /* pmn__parse_node_id */
 extern const struct opt_type opt_bytes;  /* pmn__parse_size, at most SIZE_MAX */
 extern const struct opt_type opt_bytes_nonzero;
+/* A size to ask a machine for: as opt_bytes_nonzero, but a well-formed
+ * size above 2^64 - 1 is UINT64_MAX (a request no machine can meet, which
+ * the command reports as a failed check), not a mistake. */
+extern const struct opt_type opt_request;
 extern const struct opt_type opt_spill;  /* pmn__parse_spill */
 extern const struct opt_type opt_log;    /* pmn__parse_log_level */
 extern const struct opt_type opt_kind;   /* pmn_kind_parse */
@@ -104,7 +108,8 @@ struct cmd {
  * Parse argv[1..argc) of @cmd into @res (@cmd->nopts entries, cleared
  * first).  Returns -1 to go on, with *rest the index of the first operand
  * (after "--"; argc when there is none), or an exit status: 0 after
- * printing the help, 2 after one "pmnode: CMD: ..." line for a mistake.
+ * printing the help (asked for anywhere, in a line without mistakes), 2
+ * after one "pmnode: CMD: ..." line for a mistake.
  */
 int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res,
               int *rest);

@@ -5,7 +5,10 @@
  * Messages are one line on stderr, "pmnode: ...", with control characters
  * replaced so that nothing from the user or from sysfs can add a line.
  * discover() opens the machine for a command and turns a failure into its
- * message and exit status, the same for every command.
+ * message and exit status, the same for every command: for a configuration
+ * problem, the library's own line naming the file and line or the
+ * variable (pmn_ctx_params_set_error_buffer).  no_such_node() is what
+ * every command says of a node id that is not there.
  * The JSON writer emits exactly the shapes of DESIGN.md, pretty-printed
  * with two-space indentation (the layout of Python's
  * json.dumps(indent=2)), escaping control characters and replacing invalid
@@ -60,23 +63,87 @@ static bool is_input_error(int err)
            err == PMN_E_CONFIG;
 }
 
-int discover(const char *cmd, const char *root, struct pmn_ctx **ctx)
+/* discover() and discover_params(). */
+static int discover_in(const char *cmd, const char *root, struct pmn_ctx_params *params,
+                       struct pmn_ctx **ctx)
 {
+    struct pmn_ctx_params *own = NULL, *p = params;
+    char why[512] = "";
     int err;
 
-    if (root != NULL) {
-        err = pmn_ctx_new_at(ctx, root);
-    } else {
-        err = pmn_ctx_new(ctx);
+    *ctx = NULL;
+    if (p == NULL && (err = pmn_ctx_params_new(&own)) < 0) {
+        msg("%s: %s", cmd, pmn_strerror(err));
+        return EXIT_FAILED;
+    }
+    if (p == NULL)
+        p = own;
+    if ((err = pmn_ctx_params_set_error_buffer(p, why, sizeof(why))) == 0 &&
+        (root == NULL || (err = pmn_ctx_params_set_root(p, root)) == 0))
+        err = pmn_ctx_new_params(ctx, p);
+    pmn_ctx_params_set_error_buffer(p, NULL, 0); /* @why goes out of scope */
+    pmn_ctx_params_free(own);
+    if (err == 0)
+        return -1;
+    if (root == NULL) {
         root = getenv("PMNODE_SYSFS_ROOT");
         if (root == NULL || root[0] == '\0')
             root = "/";
     }
-    if (err == 0)
-        return -1;
-    msg("%s: cannot discover '%s': %s%s", cmd, root, pmn_strerror(err),
-        err == PMN_E_CONFIG ? " (a PMNODE_* variable or the configuration file)" : "");
+    /* A configuration problem is told as the library words it: the file
+     * and line, or the variable, and what is wrong. */
+    if (err == PMN_E_CONFIG && why[0] != '\0')
+        msg("%s: %s", cmd, why);
+    else
+        msg("%s: cannot discover '%s': %s", cmd, root, pmn_strerror(err));
     return is_input_error(err) ? EXIT_USAGE : EXIT_FAILED;
+}
+
+int discover(const char *cmd, const char *root, struct pmn_ctx **ctx)
+{
+    return discover_in(cmd, root, NULL, ctx);
+}
+
+int discover_params(const char *cmd, struct pmn_ctx_params *params, struct pmn_ctx **ctx)
+{
+    return discover_in(cmd, NULL, params, ctx);
+}
+
+int no_such_node(const char *cmd, const char *opt, const char *id, const struct pmn_ctx *ctx)
+{
+    char have[256];
+    size_t len = 0;
+    int first = -1, last = -2;
+    const struct pmn_node *n;
+
+    if (ctx == NULL) {
+        msg("%s: %s %s: %s (node ids are 0 to %d)", cmd, opt, id, pmn_strerror(PMN_E_NO_NODE),
+            PMN__MAX_NODE_ID);
+        return EXIT_USAGE;
+    }
+    /* The ids as the kernel lists them: "0-3,8". */
+    have[0] = '\0';
+    for (n = pmn_node_first(ctx);; n = pmn_node_next(n)) {
+        int i = n != NULL ? pmn_node_id(n) : -1;
+        if (n != NULL && i == last + 1) {
+            last = i;
+            continue;
+        }
+        if (first >= 0 && len < sizeof(have)) {
+            int w = first == last
+                        ? snprintf(have + len, sizeof(have) - len, "%s%d", len ? "," : "", first)
+                        : snprintf(have + len, sizeof(have) - len, "%s%d-%d", len ? "," : "",
+                                   first, last);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        if (n == NULL)
+            break;
+        first = last = i;
+    }
+    msg("%s: %s %s: %s (this machine has node%s %s)", cmd, opt, id,
+        pmn_strerror(PMN_E_NO_NODE), pmn_node_count(ctx) == 1 ? "" : "s",
+        have[0] != '\0' ? have : "none");
+    return EXIT_USAGE;
 }
 
 /* ---- JSON writer ------------------------------------------------------- */

@@ -19,9 +19,18 @@ __attribute__((format(printf, 1, 2))) void msg(const char *fmt, ...);
 int finish_stdout(int status);
 /* The machine for command @cmd: pmn_ctx_new_at(@root), or pmn_ctx_new()
  * when @root is NULL.  Returns -1 with *ctx set, or the exit status after
- * one message: 2 when the root or the environment is wrong, else 1. */
+ * one message that says what is wrong ("list: /etc/pmnode.conf:3: unknown
+ * key 'privat' ..."): 2 when the root, the environment or the
+ * configuration is wrong, else 1. */
 struct pmn_ctx;
+struct pmn_ctx_params;
 int discover(const char *cmd, const char *root, struct pmn_ctx **ctx);
+/* As discover(), from @params (the root among them). */
+int discover_params(const char *cmd, struct pmn_ctx_params *params, struct pmn_ctx **ctx);
+/* "CMD: --node 7: no such NUMA node (this machine has nodes 0-3)", or with
+ * @ctx NULL (an id out of range as written) "(node ids are 0 to 65535)":
+ * what every command says of a node that is not there.  Returns 2. */
+int no_such_node(const char *cmd, const char *opt, const char *id, const struct pmn_ctx *ctx);
 
 /* ---- JSON writer: values separated and indented as they come ---- */
 

@@ -38,7 +38,8 @@
 
 struct verify_opts {
     int node; /* -1: not given */
-    uint64_t size;
+    uint64_t size;       /* UINT64_MAX also for a size above it */
+    const char *size_arg; /* --size as given, for messages */
     enum pmn_backing_type type;
     const char *backend; /* as given, for messages */
     const char *dax;     /* PMN_BACKING_DAX: device path or name */
@@ -96,7 +97,7 @@ static const struct opt verify_table[] = {
     [V_NODE] = {.name = "--node", .type = &opt_node, .arg = "N", .flags = OPT_REQUIRED,
                 .help = "the node the memory must be on (optional for dax: the\n"
                         "device's own node is expected)"},
-    [V_SIZE] = {.name = "--size", .type = &opt_bytes_nonzero, .arg = "BYTES", .flags = OPT_REQUIRED,
+    [V_SIZE] = {.name = "--size", .type = &opt_request, .arg = "BYTES", .flags = OPT_REQUIRED,
                 .help = "bytes to map: a number, optionally followed by k, M, G,\n"
                         "T, P or E (binary multiples: 64M = 64 MiB), or 0x and hex\n"
                         "digits; rounded up to the backing's granule"},
@@ -140,6 +141,7 @@ static int verify_parse(int argc, char **argv, struct verify_opts *o)
     if (res[V_SIZE].count == 0)
         return opt_missing(&cmd_verify, V_SIZE);
     o->size = res[V_SIZE].v.bytes;
+    o->size_arg = res[V_SIZE].arg;
     o->thp = res[V_THP].count > 0;
     o->have_headroom = res[V_HEADROOM].count > 0;
     o->headroom = res[V_HEADROOM].v.bytes;
@@ -154,9 +156,9 @@ static int verify_parse(int argc, char **argv, struct verify_opts *o)
 
 /*
  * Exit status for a failure to set up or map: 2 when the request cannot be
- * met on this machine as asked (wrong node, device or size, another
- * machine's root), 1 for anything else (out of memory, kernel errors,
- * misplaced memory).
+ * met on this machine as asked (wrong node or device, another machine's
+ * root), 1 for anything else (a size that does not fit, out of memory,
+ * kernel errors, misplaced memory).
  */
 static int verify_status(int err)
 {
@@ -165,8 +167,6 @@ static int verify_status(int err)
     case PMN_E_NO_NODE:
     case PMN_E_NOT_MEMORY_NODE:
     case PMN_E_NOT_ALLOWED:
-    case PMN_E_NODE_FULL:
-    case PMN_E_NO_HUGEPAGES:
     case PMN_E_NO_DEVICE:
     case -EINVAL:
     case -ENOENT:
@@ -182,6 +182,54 @@ static int verify_status(int err)
     }
 }
 
+/*
+ * pmn_region_map failed.  A size the node (or device) cannot take is a
+ * failed check like a misplaced page, exit 1, told with what there is:
+ * "--size 1T does not fit on node 0 (24587333632 bytes free)".  The
+ * library says so with PMN_E_NODE_FULL (free memory less headroom),
+ * PMN_E_NO_HUGEPAGES (free huge pages) or -ENOMEM (an impossible size,
+ * or no room left in a dax device).  Other errors keep verify_status().
+ */
+static int verify_map_error(const struct pmn_ctx *ctx, const struct verify_opts *o,
+                            const char *target, int err)
+{
+    const struct pmn_dax *d = NULL;
+    uint64_t have = PMN_UNKNOWN;
+
+    if (o->type == PMN_BACKING_DAX) {
+        const char *slash = strrchr(o->dax, '/');
+        d = pmn_dax_get(ctx, slash != NULL ? slash + 1 : o->dax);
+        if (d != NULL)
+            have = pmn_dax_size(d);
+    } else if (pmn_node_read_free(ctx, o->node, &have) != 0) {
+        have = PMN_UNKNOWN;
+    }
+    if (err == PMN_E_NO_HUGEPAGES) {
+        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target,
+            pmn_strerror(err));
+        return EXIT_FAILED;
+    }
+    if (err == PMN_E_NODE_FULL && have != PMN_UNKNOWN && o->size <= have) {
+        msg("verify: --size %s does not fit on %s (%" PRIu64 " bytes free, less the "
+            "headroom kept free: see --headroom)",
+            o->size_arg, target, have);
+        return EXIT_FAILED;
+    }
+    if ((err == PMN_E_NODE_FULL || err == -ENOMEM) && have != PMN_UNKNOWN && o->size > have) {
+        msg("verify: --size %s does not fit on %s (%" PRIu64 " bytes %s)", o->size_arg, target,
+            have, d != NULL ? "in all" : "free");
+        return EXIT_FAILED;
+    }
+    if (err == PMN_E_NODE_FULL) {
+        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target,
+            pmn_strerror(err));
+        return EXIT_FAILED;
+    }
+    msg("verify: mapping %" PRIu64 " bytes (%s) on %s: %s", o->size, o->backend, target,
+        pmn_strerror(err));
+    return verify_status(err);
+}
+
 /* "node 3" or "device '/dev/dax0.0'", for messages. */
 static const char *verify_target(const struct verify_opts *o, char *buf, size_t n)
 {
@@ -190,6 +238,17 @@ static const char *verify_target(const struct verify_opts *o, char *buf, size_t 
     else
         snprintf(buf, n, "node %d", o->node);
     return buf;
+}
+
+/* Why pmn_backing_new refused: for a dax path, that it is no such device. */
+static void verify_backing_error(const struct verify_opts *o, const char *target, int err)
+{
+    if (o->type == PMN_BACKING_DAX && err == -ENODEV)
+        msg("verify: '%s' is not a device-dax device (a character device listed in "
+            "/sys/bus/dax/devices)",
+            o->dax);
+    else
+        msg("verify: cannot use %s for %s: %s", target, o->backend, pmn_strerror(err));
 }
 
 /* Where the region's pages are, judged against @expect (-1: any node). */
@@ -358,6 +417,12 @@ static int verify_main(int argc, char **argv)
 
     if ((status = discover("verify", NULL, &ctx)) >= 0)
         return status;
+    if (o.node >= 0 && pmn_node_get(ctx, o.node) == NULL) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", o.node);
+        status = no_such_node("verify", "--node", id, ctx);
+        goto out;
+    }
 
     status = EXIT_FAILED;
     if ((err = pmn_backing_params_new(&p)) < 0 ||
@@ -380,16 +445,15 @@ static int verify_main(int argc, char **argv)
         goto out;
     }
     if (err < 0) {
-        msg("verify: cannot use %s for %s: %s", target, o.backend, pmn_strerror(err));
+        verify_backing_error(&o, target, err);
         status = verify_status(err);
         goto out;
     }
 
-    err = pmn_region_map(b, (size_t)o.size, &r);
+    /* Above SIZE_MAX (a 32-bit build): no address space holds it. */
+    err = o.size > SIZE_MAX ? -ENOMEM : pmn_region_map(b, (size_t)o.size, &r);
     if (err < 0) {
-        msg("verify: mapping %" PRIu64 " bytes (%s) on %s: %s", o.size, o.backend, target,
-            pmn_strerror(err));
-        status = verify_status(err);
+        status = verify_map_error(ctx, &o, target, err);
         goto out;
     }
 
@@ -444,7 +508,8 @@ const struct cmd cmd_verify = {
              "pages are (pmn_where).  Prints pages per node, pages not present, the\n"
              "populate time and rate, the cost of verification and a verdict.",
     .notes = "Exit status: 0 every page is on the node; 1 a page is misplaced or not\n"
-             "present, or mapping failed; 2 bad usage or input: no such node, a node\n"
-             "without memory or outside the cpuset, a size that does not fit, a missing\n"
-             "dax device, or a root (PMNODE_SYSFS_ROOT) describing another machine.",
+             "present, the size does not fit on the node (or device), or mapping\n"
+             "failed; 2 bad usage or input: a malformed size, no such node, a node\n"
+             "without memory or outside the cpuset, no such dax device, or a root\n"
+             "(PMNODE_SYSFS_ROOT) describing another machine.",
 };

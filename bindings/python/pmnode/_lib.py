@@ -152,6 +152,7 @@ _PROTOTYPES = {
     "pmn_ctx_params_set_private_nodes": (_i, [_vp, _s]),
     "pmn_ctx_params_set_node_kind": (_i, [_vp, _i, _i]),
     "pmn_ctx_params_set_config": (_i, [_vp, _s]),
+    "pmn_ctx_params_set_error_buffer": (_i, [_vp, ctypes.c_char_p, _sz]),
     "pmn_ctx_params_set_flags": (_i, [_vp, _u]),
     "pmn_ctx_new_params": (_i, [_P(_vp), _vp]),
     "pmn_ctx_root": (_s, [_vp]),

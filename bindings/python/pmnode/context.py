@@ -138,8 +138,16 @@ class Context(Owned):
                 errors.check(LIB.pmn_ctx_params_set_config(p, arg(config)),
                              "pmn_ctx_params_set_config")
             errors.check(LIB.pmn_ctx_params_set_flags(p, flags), "pmn_ctx_params_set_flags")
-            errors.check(LIB.pmn_ctx_new_params(ctypes.byref(handle), p),
-                         "pmn_ctx_new_params(%s)" % (root if root is not None else "default",))
+            why = ctypes.create_string_buffer(512)
+            errors.check(LIB.pmn_ctx_params_set_error_buffer(p, why, len(why)),
+                         "pmn_ctx_params_set_error_buffer")
+            rc = LIB.pmn_ctx_new_params(ctypes.byref(handle), p)
+            if rc < 0:
+                # The library's own words for a configuration problem
+                # (file and line, or the variable), when it has them.
+                raise errors.make_error(
+                    rc, "pmn_ctx_new_params(%s)" % (root if root is not None else "default",),
+                    why.value.decode(errors="replace") or None)
         finally:
             LIB.pmn_ctx_params_free(p)
 

@@ -352,3 +352,15 @@ def test_close_while_other_threads_read():
         t.join(timeout=60)
     assert outcomes == [pmnode.E_DESTROYED] * 3
     assert ctx._handle is None
+
+
+def test_configuration_error_names_file_and_line(tmp_path):
+    """A malformed configuration file raises with the library's own words:
+    the file, the line and what is wrong (pmn_ctx_params_set_error_buffer)."""
+    conf = tmp_path / "pmnode.conf"
+    conf.write_text("# comment\nprivat 0\n")
+    root = fixture_root("one-node-dram")
+    with pytest.raises(pmnode.InvalidArgumentError) as e:
+        pmnode.Context(root, config=str(conf))
+    assert "%s:2:" % conf in str(e.value)
+    assert "privat" in str(e.value)
