@@ -15,6 +15,16 @@
  *  - libpmnode itself allocates (contexts, thread heaps, region records).
  *    A per-thread guard (initial-exec TLS: this library is never dlopen'ed)
  *    sends those calls to glibc, so the arena never re-enters itself.
+ *  - Signal handlers: a handler that frees an arena object while its
+ *    thread is inside the arena (guard set) must not re-enter it, so that
+ *    free is deferred: the object goes on a per-thread list (linked through
+ *    the object itself, no allocation, a compare-and-swap that nested
+ *    handlers cannot break) and is freed when the thread leaves the arena.
+ *    A handler that interrupts the program outside the arena frees at
+ *    once.  POSIX does not make free async-signal-safe; this makes it work
+ *    anyway.  A handler's malloc while the thread is inside the arena is
+ *    served by glibc, and its realloc of an arena object fails (NULL,
+ *    ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
  *    no getenv, no allocation; config.c parses it (a pure function, so it
  *    is unit-tested and fuzzed).  A bad value or an unusable node stops
@@ -49,6 +59,7 @@
 #include <unistd.h>
 
 #include "alloc/heap.h"
+#include "alloc/segmap.h"
 #include "preload/config.h"
 #include "pmnode.h"
 
@@ -87,6 +98,9 @@ static struct {
 } S;
 
 static __thread int guard __attribute__((tls_model("initial-exec")));
+/* Arena objects a signal handler freed while this thread was inside the
+ * arena, linked through their first word; freed when the thread leaves. */
+static __thread void *_Atomic pending __attribute__((tls_model("initial-exec")));
 
 /* Calls libpmnode makes for itself (guard set) are not the program's. */
 #define COUNT(c)                                                              \
@@ -367,11 +381,75 @@ static inline bool ours(size_t size)
            size >= S.threshold;
 }
 
+/* Whether @p lies in one of the arena's segments.  Lock-free and
+ * signal-safe (the segment map is read with atomic loads). */
+static inline bool in_arena(const void *p)
+{
+    return pmn__segmap_lookup((uintptr_t)p) != 0;
+}
+
+/* What pmn_free said about @p, acted on. */
+static void free_result(void *p, int err)
+{
+    if (err == PMN_E_FOREIGN) {
+        if (S.stats)
+            atomic_fetch_add_explicit(&S.foreign_frees, 1, memory_order_relaxed);
+        __libc_free(p);
+    } else if (err == PMN_E_DOUBLE_FREE) {
+        /* As glibc does: the program's heap is not what it believes. */
+        say("pmnode-preload: free(): double free of %p detected; aborting", p);
+        abort();
+    }
+}
+
+/* A signal handler's free of @p while this thread is inside the arena:
+ * onto the pending list (a nested handler's push, between our load and
+ * our swap, makes the swap fail and we retry). */
+static void defer_free(void *p)
+{
+    void *head = atomic_load_explicit(&pending, memory_order_relaxed);
+
+    do
+        *(void **)p = head;
+    while (!atomic_compare_exchange_weak_explicit(&pending, &head, p, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Free what handlers deferred, with the guard up around each free (a
+ * handler arriving meanwhile defers again, and the loop takes it). */
+static void drain_pending(void)
+{
+    int saved = errno;
+    void *p;
+
+    while ((p = atomic_exchange_explicit(&pending, NULL, memory_order_acquire)) != NULL) {
+        while (p != NULL) {
+            void *next = *(void **)p; /* before the free reuses the object */
+            int err;
+
+            guard = 1;
+            err = pmn_free(p);
+            guard = 0;
+            free_result(p, err);
+            p = next;
+        }
+    }
+    errno = saved;
+}
+
+/* Leave the arena: the guard drops, then deferred frees are done. */
+static inline void leave(void)
+{
+    guard = 0;
+    if (__builtin_expect(atomic_load_explicit(&pending, memory_order_relaxed) != NULL, 0))
+        drain_pending();
+}
+
 /* The end of a call into the arena, which the caller entered by setting
  * guard: the guard drops, and a failure reads as malloc's (errno ENOMEM). */
 static inline void *from_arena(void *p)
 {
-    guard = 0;
+    leave();
     if (p == NULL)
         errno = ENOMEM;
     return p;
@@ -400,21 +478,18 @@ static void free_any(void *p)
     if (p == NULL)
         return;
     if (guard) {
-        __libc_free(p);
+        /* libpmnode freeing its own (glibc) memory, or a signal handler
+         * that interrupted this thread inside the arena. */
+        if (in_arena(p))
+            defer_free(p);
+        else
+            __libc_free(p);
         return;
     }
     guard = 1;
     err = pmn_free(p);
-    guard = 0;
-    if (err == PMN_E_FOREIGN) {
-        if (S.stats)
-            atomic_fetch_add_explicit(&S.foreign_frees, 1, memory_order_relaxed);
-        __libc_free(p);
-    } else if (err == PMN_E_DOUBLE_FREE) {
-        /* As glibc does: the program's heap is not what it believes. */
-        say("pmnode-preload: free(): double free of %p detected; aborting", p);
-        abort();
-    }
+    leave();
+    free_result(p, err);
 }
 
 EXPORT void free(void *p)
@@ -446,7 +521,7 @@ static size_t usable(void *p, bool *mine)
 
     guard = 1;
     u = pmn_usable_size(p);
-    guard = 0;
+    leave();
     *mine = u != 0;
     if (u == 0 && S.libc_usable)
         u = S.libc_usable(p);
@@ -461,8 +536,13 @@ static void *realloc_any(void *p, size_t size)
 
     if (p == NULL)
         return malloc(size);
-    if (guard)
+    if (guard) {
+        if (in_arena(p)) { /* a signal handler's, inside the arena: cannot wait */
+            errno = ENOMEM;
+            return NULL;
+        }
         return __libc_realloc(p, size);
+    }
     have = usable(p, &mine);
     if (size == 0) { /* glibc's realloc(p, 0): free and return NULL */
         free_any(p);
@@ -578,7 +658,7 @@ EXPORT size_t malloc_usable_size(void *p)
     COUNT(C_USABLE);
     if (p == NULL)
         return 0;
-    if (guard)
-        return S.libc_usable ? S.libc_usable(p) : 0;
+    if (guard) /* pmn_usable_size only reads: safe inside the arena too */
+        return in_arena(p) ? pmn_usable_size(p) : S.libc_usable ? S.libc_usable(p) : 0;
     return usable(p, &mine);
 }
