@@ -505,6 +505,67 @@ def t_threshold():
             stats_checks=split)
 
 
+# ---- another allocator in the same process (issue 13) --------------------------
+
+def jemalloc():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+              "/usr/lib", "/usr/local/lib"):
+        path = os.path.join(d, "libjemalloc.so.2")
+        if os.path.exists(path):
+            return path
+    raise Skip("libjemalloc.so.2 is not installed (Debian: libjemalloc2)")
+
+
+HEAP_PY = r"""
+import sys
+blobs = [bytes(i % 9000) for i in range(20000)]
+words = {str(i): "w" * (i % 300) for i in range(100000)}
+grown = bytearray()
+for i in range(3000):
+    grown += b"x" * (i % 500)
+print(len(blobs), sum(map(len, words.values())), len(grown))
+"""
+
+
+@case("jemalloc-after")
+def t_jemalloc_after():
+    """LD_PRELOAD=libjemalloc.so.2 pmnode run ...: pmnode puts the shim
+    first and jemalloc after it.  The shim's allocator below the arena is
+    then jemalloc (malloc, free, realloc and malloc_usable_size all of it;
+    before issue 13, glibc's __libc_* with jemalloc's malloc_usable_size:
+    SIGSEGV), and C++ new/delete are the shim's (jemalloc's own delete met
+    the shim's objects: abort).  Same output as under jemalloc alone."""
+    env = base_env(LD_PRELOAD=jemalloc())
+    python = ARGS.python or sys.executable
+    compare("jemalloc-python", [python, "-c", HEAP_PY], env=env, threshold=4096)
+    compare("jemalloc-python-all", [python, "-c", HEAP_PY], env=env, threshold=0)
+    cxx = os.path.join(ARGS.bindir, "shim-cxx")
+    if os.path.exists(cxx):
+        compare("jemalloc-cxx", [cxx], env=env)
+    else:
+        log("shim-cxx not built (no C++ compiler): C++ part not run")
+
+
+@case("jemalloc-before")
+def t_jemalloc_before():
+    """LD_PRELOAD=libjemalloc.so.2:libpmnode-preload.so: jemalloc's malloc is
+    the program's and the heap cannot be placed; the shim says so (exit 2,
+    one line naming jemalloc) instead of running with nothing placed."""
+    lib = jemalloc()
+    env = base_env(LD_PRELOAD=lib + ":" + preload_lib(), PMNODE_PRELOAD="node=0")
+    rc, out, err = run(["sh", "-c", "echo ran"], env=env, timeout=60)
+    log("LD_PRELOAD=jemalloc:shim -> exit %s, stdout %r, stderr %r" % (rc, out, err))
+    lines = err.decode(errors="replace").splitlines()
+    if rc != 2 or out or len(lines) != 1 or not lines[0].startswith("pmnode-preload:") \
+            or "libjemalloc" not in lines[0]:
+        raise Fail("want exit 2 and one 'pmnode-preload:' line naming libjemalloc")
+    # unconfigured, the shim stays out of the way even there
+    env = base_env(LD_PRELOAD=lib + ":" + preload_lib())
+    rc, out, err = run(["sh", "-c", "echo ran"], env=env, timeout=60)
+    if rc != 0 or out != b"ran\n" or err:
+        raise Fail("unconfigured shim after jemalloc: exit %s, %r %r" % (rc, out, err))
+
+
 # ---- configuration errors, straight through PMNODE_PRELOAD --------------------
 
 def direct(conf, **extra):
