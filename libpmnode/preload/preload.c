@@ -59,11 +59,16 @@
  * (bytes the arena holds from each node at exit), libc_calls (requests
  * served by the next allocator, glibc's: below the threshold),
  * foreign_frees (frees handed to it: its objects).  A process
- * that ends with _exit() runs no destructor and writes no stats.
+ * that ends with _exit() runs no destructor and writes no stats.  The
+ * file is written by os/ (pmn_prim_write_report): a new file renamed over
+ * PATH, never through a symbolic or hard link (a symbolic link at PATH is
+ * refused with one line); a character device or FIFO is appended to, and
+ * /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are the
+ * program's open descriptors.
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -75,6 +80,7 @@
 
 #include "alloc/heap.h"
 #include "alloc/segmap.h"
+#include "os/prim.h"
 #include "preload/config.h"
 #include "pmnode.h"
 
@@ -517,21 +523,68 @@ __attribute__((constructor(101))) static void preload_init(void)
     guard = 0;
 }
 
-/* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains). */
+/* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
+ * "/dev/fd/N", "/proc/self/fd/N"), or -1: those are written to the
+ * descriptor the program has open, not opened by name (they are symbolic
+ * links, which the stats file never goes through). */
+static int stats_fd(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+    int fd = 0;
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        size_t n = strlen(dirs[i]);
+        const char *d = path + n;
+
+        if (strncmp(path, dirs[i], n) != 0 || *d < '0' || *d > '9' || (*d == '0' && d[1]))
+            continue;
+        for (; *d >= '0' && *d <= '9' && fd < 1000000; d++)
+            fd = fd * 10 + (*d - '0');
+        return *d == '\0' && fd < 1000000 ? fd : -1;
+    }
+    return -1;
+}
+
+static int write_fd(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains).
+ * The file is replaced whole (os/: a new file renamed over PATH), never
+ * written through a symbolic or hard link; a character device or FIFO is
+ * appended to. */
 static void write_stats(void)
 {
-    char path[600], buf[4096], nodes[1024] = "";
+    char path[PATH_MAX], buf[4096], nodes[1024] = "";
     struct pmn_alloc_stats st;
     size_t used = 0, o = 0;
-    int fd, n;
+    int fd, n, err;
 
-    for (const char *s = S.stats_path; *s && o < sizeof(path) - 24; s++) {
-        if (s[0] == '%' && s[1] == 'p') {
-            o += (size_t)snprintf(path + o, sizeof(path) - o, "%d", (int)getpid());
-            s++;
-        } else {
-            path[o++] = *s;
+    for (const char *s = S.stats_path; *s; s++) {
+        n = s[0] == '%' && s[1] == 'p'
+                ? snprintf(path + o, sizeof(path) - o, "%d", (int)getpid())
+                : snprintf(path + o, sizeof(path) - o, "%c", *s);
+        if (n < 0 || (size_t)n >= sizeof(path) - o) {
+            say("pmnode-preload: stats: %s with %%p expanded is longer than %zu bytes",
+                S.stats_path, sizeof(path) - 1);
+            return;
         }
+        o += (size_t)n;
+        s += s[0] == '%' && s[1] == 'p';
     }
     path[o] = '\0';
     pmn_arena_stats(S.arena, &st);
@@ -562,19 +615,12 @@ static void write_stats(void)
     }
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
-    /* A device or /proc path (say /dev/stderr) must not be truncated: it
-     * may be the program's own redirected output. */
-    fd = open(path,
-              O_WRONLY | O_CREAT | O_CLOEXEC |
-                  (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ? O_APPEND
-                                                                                       : O_TRUNC),
-              0644);
-    if (fd < 0) {
-        say("pmnode-preload: stats: cannot write %s: %s", path, strerror(errno));
-        return;
-    }
-    (void)!write(fd, buf, used);
-    close(fd);
+    fd = stats_fd(path);
+    err = fd >= 0 ? write_fd(fd, buf, used) : pmn_prim_write_report(path, buf, used);
+    if (err == -ELOOP)
+        say("pmnode-preload: stats: %s is a symbolic link: not followed, nothing written", path);
+    else if (err)
+        say("pmnode-preload: stats: cannot write %s: %s", path, strerror(-err));
 }
 
 __attribute__((destructor)) static void preload_fini(void)

@@ -505,6 +505,88 @@ def t_threshold():
             stats_checks=split)
 
 
+# ---- the stats file (issue 13) --------------------------------------------------
+
+@case("stats-links")
+def t_stats_links():
+    """stats=PATH never writes through a link: `ln -s /root/x /tmp/heap.json`
+    then a root-run --stats=/tmp/heap.json overwrote /root/x.  The shim now
+    writes a new file beside PATH and renames it over PATH: a symbolic link
+    there is refused (nothing written, one line), a hard link is replaced
+    (the other name keeps its content), a regular file is replaced whole;
+    /dev/stderr and /dev/null still work.  pmnode run refuses a symbolic
+    link before the program starts."""
+    d = os.path.join(TMP, "links")
+    os.makedirs(d)
+    victim = os.path.join(d, "victim")
+    python = ARGS.python or sys.executable
+    prog = [python, "-c", "x = [bytes(100) for i in range(1000)]"]
+    problems = []
+
+    def precious():
+        with open(victim, "w") as f:
+            f.write("precious\n")
+
+    def intact(what):
+        got = open(victim).read()
+        if got != "precious\n":
+            problems.append("%s: the file behind the link now holds %r" % (what, got[:60]))
+
+    def shim(stats):
+        env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=0;threshold=0;stats=" + stats)
+        rc, out, err = run(prog, env=env, timeout=60)
+        log("stats=%s -> exit %s, stderr %r" % (stats, rc, err))
+        if rc != 0:
+            problems.append("stats=%s: the program exited %s" % (stats, rc))
+        return err.decode(errors="replace")
+
+    precious()
+    sym = os.path.join(d, "sym.json")
+    os.symlink(victim, sym)
+    err = shim(sym)
+    intact("stats=symlink")
+    if not os.path.islink(sym):
+        problems.append("stats=symlink: the link was replaced")
+    if len(err.splitlines()) != 1 or "symbolic link" not in err:
+        problems.append("stats=symlink: want one line saying it is a symbolic link, got %r" % err)
+    dangling = os.path.join(d, "dangling.json")
+    os.symlink(os.path.join(d, "made-through-link"), dangling)
+    shim(dangling)
+    if os.path.exists(os.path.join(d, "made-through-link")):
+        problems.append("stats=dangling symlink: a file was created through it")
+    hard = os.path.join(d, "hard.json")
+    os.link(victim, hard)
+    err = shim(hard)
+    intact("stats=hard link")
+    if err:
+        problems.append("stats=hard link: stderr %r" % err)
+    else:
+        check_stats(hard)
+    reg = os.path.join(d, "regular.json")
+    with open(reg, "w") as f:
+        f.write("x" * 10000)  # longer than the stats: nothing of it may stay
+    shim(reg)
+    check_stats(reg)
+    left = sorted(f for f in os.listdir(d) if f.startswith(".pmnode-"))
+    if left:
+        problems.append("temporary files left behind: %s" % left)
+    err = shim("/dev/stderr")
+    try:
+        doc = json.loads(err)
+        if doc.get("target") != "node=0":
+            problems.append("stats=/dev/stderr: target %r" % doc.get("target"))
+    except ValueError:
+        problems.append("stats=/dev/stderr: stderr is not the JSON summary: %r" % err[:200])
+    err = shim("/dev/null")
+    if err:
+        problems.append("stats=/dev/null: stderr %r" % err)
+    # pmnode run refuses the link up front, and the program does not run
+    p = expect_usage(["--node", "0", "--stats=" + sym, "--", python, "-c", "print('ran')"])
+    intact("pmnode run --stats=symlink")
+    p += expect_usage(["--node", "0", "--stats=" + d, "--", "true"])
+    all_or_fail(problems + p)
+
+
 # ---- another allocator in the same process (issue 13) --------------------------
 
 def jemalloc():

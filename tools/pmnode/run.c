@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -65,8 +66,11 @@ static const struct opt run_table[] = {
                          "Every process of the program (children too) writes\n"
                          "its own when it exits, so PATH keeps the last one;\n"
                          "%p in PATH becomes the process id (one file each).\n"
-                         "A file, not stderr: many programs close stderr\n"
-                         "before the summary is written at exit"},
+                         "The file is replaced whole (a new file renamed over\n"
+                         "it), never written through a symbolic or hard link:\n"
+                         "a symbolic link is refused.  A file, not stderr:\n"
+                         "many programs close stderr before the summary is\n"
+                         "written at exit"},
     [R_LOG] = {.name = "--log", .type = &opt_log, .arg = "LEVEL",
                .help = "shim messages on stderr: off, error, warn, info or\n"
                        "debug (warning is warn; 0 to 4 also work)"},
@@ -219,11 +223,32 @@ static bool bad_path_char(const char *s, const char *extra)
     return false;
 }
 
+/* A path the shim writes to as a descriptor the program has open, not by
+ * name: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N. */
+static bool stats_names_fd(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+
+    if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        const char *d = path + strlen(dirs[i]);
+
+        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0 && d[0] >= '0' && d[0] <= '9' &&
+            (d[0] != '0' || d[1] == '\0') && strspn(d, "0123456789") == strlen(d) &&
+            strlen(d) <= 6)
+            return true;
+    }
+    return false;
+}
+
 /* --stats PATH made absolute into @out.  Returns -1 to go on, else the
  * exit status. */
 static int run_stats_path(const char *path, char *out, size_t n)
 {
     char cwd[PATH_MAX];
+    struct stat st;
+    bool exists;
     int len;
 
     if (path[0] == '/') {
@@ -245,8 +270,24 @@ static int run_stats_path(const char *path, char *out, size_t n)
             out, pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    /* The shim writes at exit, too late to complain: check the directory. */
-    if (strncmp(out, "/dev/", 5) != 0) {
+    /* The shim writes at exit, too late to complain.  It never writes
+     * through a symbolic link (it replaces the file by renaming a new one
+     * over it); a device or FIFO it appends to; else it needs to write in
+     * the directory. */
+    if (stats_names_fd(out))
+        return -1;
+    exists = lstat(out, &st) == 0;
+    if (exists && S_ISLNK(st.st_mode)) {
+        msg("run: --stats '%s': a symbolic link: the shim does not write through one "
+            "(name the file it points to): %s",
+            path, pmn_strerror(-ELOOP));
+        return EXIT_USAGE;
+    }
+    if (exists && S_ISDIR(st.st_mode)) {
+        msg("run: --stats '%s': %s", path, pmn_strerror(-EISDIR));
+        return EXIT_USAGE;
+    }
+    if (!exists || S_ISREG(st.st_mode)) {
         char dir[PATH_MAX];
         char *slash;
 
