@@ -42,7 +42,22 @@
  *    ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
  *    no getenv, no allocation; config.c parses it (a pure function, so it
- *    is unit-tested and fuzzed).  A bad value or an unusable node stops
+ *    is unit-tested and fuzzed).
+ *  - Secure-execution mode (getauxval(AT_SECURE): a set-user-ID or
+ *    set-group-ID program, or one given file capabilities, run by someone
+ *    the new privileges do not belong to; the shim reaches one only
+ *    through /etc/ld.so.preload): PMNODE_PRELOAD is the caller's, not the
+ *    program's, and every setting in it is risky there (stats= names a
+ *    file the privileged process replaces; log= prints the privileged
+ *    process's addresses; node=, kind=, private, spill= and threshold=
+ *    let the caller move its heap onto memory of the caller's choosing and
+ *    make its malloc fail at a moment of the caller's choosing; the
+ *    parser and discovery run with privileges).  So the shim ignores all
+ *    of it and stays out of the way: the program gets the next allocator
+ *    (glibc), as an unconfigured shim gives, silently, as glibc ignores
+ *    its own MALLOC_ variables there.  Tests ask for the same behaviour
+ *    without a set-user-ID binary by defining pmnode_preload_assume_secure
+ *    (a non-zero const int) in the program: it can only turn the shim off.  A bad value or an unusable node stops
  *    the program with one line and exit status 2: the user asked for that
  *    memory, and running elsewhere silently would be a lie.
  *  - Exhaustion: malloc returns NULL with errno ENOMEM, never libc's memory
@@ -76,6 +91,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "alloc/heap.h"
@@ -170,6 +186,18 @@ __attribute__((noreturn)) static void die(const char *fmt, ...)
 }
 
 /* ---- configuration ---- */
+
+/* The tests' hook: defined (non-zero) by a program that wants the shim to
+ * behave as in secure-execution mode. */
+extern const int pmnode_preload_assume_secure __attribute__((weak));
+
+/* Secure-execution mode: the configuration comes from someone else than
+ * the privileges the program runs with, and is ignored whole. */
+static bool secure_execution(void)
+{
+    return getauxval(AT_SECURE) != 0 ||
+           (&pmnode_preload_assume_secure != NULL && pmnode_preload_assume_secure != 0);
+}
 
 static const char *env_value(const char *name)
 {
@@ -471,6 +499,8 @@ __attribute__((constructor(101))) static void preload_init(void)
     text = env_value("PMNODE_PRELOAD");
     if (text == NULL || *text == '\0')
         return; /* preloaded but not configured: stay out of the way */
+    if (secure_execution())
+        return; /* the caller's configuration, the program's privileges */
     guard = 1;
     parse_config(text, &c);
     if (pmn_ctx_params_new(&cp) != 0 || pmn_ctx_params_set_flags(cp, PMN_CTX_NO_HWLOC) != 0)

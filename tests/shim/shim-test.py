@@ -587,6 +587,110 @@ def t_stats_links():
     all_or_fail(problems + p)
 
 
+# ---- secure-execution mode (issue 13) ---------------------------------------------
+
+def secure_line(rc, out, err, what):
+    log("%s -> exit %s, stdout %r, stderr %r" % (what, rc, out, err))
+    if rc != 0:
+        raise Fail("%s: exit %s" % (what, rc))
+    return out.decode().strip()
+
+
+@case("secure-emulated")
+def t_secure_emulated():
+    """In secure-execution mode the shim ignores PMNODE_PRELOAD whole (its
+    stats path above all).  shim-secure-emulated asks for that behaviour
+    through the shim's test hook; shim-secure, the same program without
+    it, shows the configuration is otherwise obeyed."""
+    d = os.path.join(TMP, "secure")
+    os.makedirs(d)
+    victim = os.path.join(d, "victim")
+    problems = []
+    for prog, secure in (("shim-secure", False), ("shim-secure-emulated", True)):
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        env = base_env(LD_PRELOAD=preload_lib(),
+                       PMNODE_PRELOAD="node=0;threshold=0;log=debug;stats=" + victim)
+        line = secure_line(*run([helper(prog)], env=env, timeout=60), what=prog)
+        kept = open(victim).read() == "precious\n"
+        want = "AT_SECURE=0 shim=loaded heap=" + ("brk" if secure else "mapped")
+        if line != want:
+            problems.append("%s: %r, want %r" % (prog, line, want))
+        if kept != secure:
+            problems.append("%s: stats=%s %s" % (prog, victim, "overwritten" if secure
+                                                  else "not written"))
+    # nothing of the configuration is read: not even a node that is not there
+    env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=999;log=loud")
+    rc, out, err = run([helper("shim-secure-emulated")], env=env, timeout=60)
+    if rc != 0 or err:
+        problems.append("secure, PMNODE_PRELOAD='node=999;log=loud': exit %s, stderr %r" % (rc, err))
+    all_or_fail(problems)
+
+
+@case("secure-setuid")
+def t_secure_setuid():
+    """The real thing: the shim in /etc/ld.so.preload (inside a private
+    mount namespace: an overlay on /etc that no other process sees), a
+    set-user-ID root program run by nobody with PMNODE_PRELOAD naming a
+    root-owned file as stats.  The file must stay as it was and the heap be
+    glibc's; the same program run by root (no secure mode) shows the
+    preload works and the configuration is obeyed."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (a set-user-ID root program and a mount namespace)")
+    for prog in ("unshare", "setpriv", "env", "sh"):
+        need(prog)
+    lib = preload_lib()
+    d = tempfile.mkdtemp(prefix="pmnode-setuid-")
+    try:
+        os.chmod(d, 0o755)
+        prog = os.path.join(d, "prog")
+        shutil.copy(helper("shim-secure"), prog)
+        os.chown(prog, 0, 0)
+        os.chmod(prog, 0o4755)
+        victim = os.path.join(d, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.chmod(victim, 0o644)
+        control = os.path.join(d, "control.json")
+        for sub in ("upper", "work"):
+            os.makedirs(os.path.join(d, sub))
+        script = ('mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/upper",'
+                  'workdir="$1/work" /etc || exit 90; '
+                  'printf "%s\\n" "$2" > /etc/ld.so.preload || exit 91; shift 2; exec "$@"')
+        host_preload = os.path.exists("/etc/ld.so.preload")
+
+        def in_ns(*argv):
+            cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
+                   "sh", d, lib] + list(argv)
+            rc, out, err = run(cmd, timeout=60)
+            if rc in (90, 91) or (rc != 0 and b"unshare" in err):
+                raise Skip("cannot overlay /etc in a mount namespace here: %r" % err)
+            return rc, out, err
+
+        conf = "node=0;threshold=0;stats="
+        ctl = secure_line(*in_ns("env", "PMNODE_PRELOAD=" + conf + control, prog), what="root")
+        suid = secure_line(*in_ns("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                  "--", "env", "PMNODE_PRELOAD=" + conf + victim, prog),
+                           what="nobody, set-user-ID root")
+        if os.path.exists("/etc/ld.so.preload") != host_preload:
+            raise Fail("/etc/ld.so.preload changed outside the namespace")
+        if ctl != "AT_SECURE=0 shim=loaded heap=mapped":
+            raise Fail("control run by root: %r, want the shim loaded and the heap mapped" % ctl)
+        check_stats(control, min_malloc=0)
+        if not suid.startswith("AT_SECURE=1 "):
+            raise Skip("the set-user-ID bit did not give secure-execution mode (nosuid "
+                       "mount?): %r" % suid)
+        problems = []
+        if suid != "AT_SECURE=1 shim=loaded heap=brk":
+            problems.append("set-user-ID run: %r, want the shim loaded and glibc's heap" % suid)
+        got = open(victim).read()
+        if got != "precious\n":
+            problems.append("the root-owned stats file was overwritten: %r" % got[:80])
+        all_or_fail(problems)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---- another allocator in the same process (issue 13) --------------------------
 
 def jemalloc():
