@@ -567,6 +567,34 @@ int pmn_prim_open_device(const char *path, int *fd)
     return 0;
 }
 
+int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    struct stat st;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), err = 0;
+
+    *got = 0;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = -EINVAL;
+    while (err == 0 && n < len) {
+        ssize_t r = pread(fd, (char *)buf + n, len - n, (off_t)(off + n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            err = -errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *got = n;
+    return err;
+}
+
 /* All of @buf to @fd, through short writes and EINTR. */
 static int write_all(int fd, const void *buf, size_t len)
 {

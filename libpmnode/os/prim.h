@@ -180,6 +180,13 @@ int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name
  * MAP_SHARED would be page-cache memory, which bound memory never is. */
 int pmn_prim_open_device(const char *path, int *fd);
 
+/* Up to @len bytes of the regular file @path from offset @off into @buf;
+ * *got says how many (fewer at the end of the file).  -EINVAL when @path
+ * is not a regular file (a FIFO or a device is never read), else the
+ * open or read -errno.  For the pmnode CLI's look at a program's ELF
+ * header before it runs it.  No allocation. */
+int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got);
+
 /* Write @len bytes of @buf as the whole new content of the report file
  * @path (the shim's stats), never through a symbolic link and never into
  * another name's inode:

@@ -127,7 +127,7 @@ static struct {
     struct pmn_ctx *ctx;
     size_t threshold;
     bool stats;
-    char stats_path[512];
+    char stats_path[PMN__PRELOAD_STATS_MAX];
     char target[128];
     int log_level;
     size_t page;

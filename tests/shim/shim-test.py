@@ -880,7 +880,7 @@ def t_cli_help():
     if rc != 0 or not text.startswith("usage: pmnode run ") or err:
         raise Fail("pmnode run --help: exit %s, stderr %r" % (rc, err))
     for word in ("--node", "--kind", "--private", "--threshold", "--spill", "--stats",
-                 "PMNODE_PRELOAD_LIB", "127"):
+                 "PMNODE_PRELOAD_LIB", "127", "--allow-unshimmed"):
         if word not in text:
             raise Fail("pmnode run --help does not mention %s" % word)
     rc, out, err = run([ARGS.pmnode, "--help"])
@@ -942,6 +942,119 @@ def t_cli_targets():
     for n in nodes:
         if n["capacity_bytes"] == 0:
             p += expect_usage(["--node", str(n["id"]), "--", "true"])
+    all_or_fail(p)
+
+
+def elf_interp(path):
+    """Whether the ELF file @path has a PT_INTERP header (None: not ELF)."""
+    import struct
+    with open(path, "rb") as f:
+        h = f.read(64)
+        if h[:4] != b"\x7fELF" or h[4] != 2:
+            return None
+        phoff, = struct.unpack_from("<Q", h, 32)
+        phentsize, phnum = struct.unpack_from("<HH", h, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            if struct.unpack("<I", f.read(4))[0] == 3:
+                return True
+    return False
+
+
+def static_program():
+    """A statically linked program printing 'static ran' and exiting 3:
+    built here with gcc -static, or else busybox if it is static."""
+    src = os.path.join(TMP, "static.c")
+    exe = os.path.join(TMP, "static")
+    with open(src, "w") as f:
+        f.write('#include <stdio.h>\nint main(void) { puts("static ran"); return 3; }\n')
+    if shutil.which("gcc") and subprocess.run(["gcc", "-static", "-o", exe, src],
+                                              stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL).returncode == 0:
+        return [exe], b"static ran\n", 3
+    bb = shutil.which("busybox")
+    if bb and elf_interp(bb) is False:
+        return [bb, "sh", "-c", "echo static ran; exit 3"], b"static ran\n", 3
+    raise Skip("no static program: gcc -static fails (no libc.a) and busybox is not static")
+
+
+@case("cli-run-unshimmed")
+def t_cli_unshimmed():
+    """A program the shim cannot reach (issue 13) used to run with nothing
+    placed and exit 0: statically linked, or a script whose interpreter
+    is, or a program of another ELF class.  pmnode run says so, exit 2;
+    --allow-unshimmed runs it anyway.  Dynamic programs and scripts still
+    run."""
+    preload_lib()
+    argv, out_want, rc_want = static_program()
+    p = []
+    p += expect_usage(["--node", "0", "--"] + argv)
+    script = os.path.join(TMP, "under-static.sh")
+    with open(script, "w") as f:
+        f.write("#!%s\necho script ran\n" % argv[0])
+    os.chmod(script, 0o755)
+    p += expect_usage(["--node", "0", "--", script])
+    # a 32-bit ELF header (i386) with a PT_INTERP: another class than the shim
+    import struct
+    elf32 = os.path.join(TMP, "elf32")
+    with open(elf32, "wb") as f:
+        f.write(b"\x7fELF\x01\x01\x01" + bytes(9) +
+                struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, 0x8048000, 52, 0, 0, 52, 32, 1, 0, 0, 0) +
+                struct.pack("<IIIIIIII", 3, 84, 0, 0, 19, 19, 4, 1) + b"/lib/ld-linux.so.2\0")
+    os.chmod(elf32, 0o755)
+    p += expect_usage(["--node", "0", "--", elf32])
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--allow-unshimmed", "--"] + argv)
+    log("--allow-unshimmed %s -> %s %r %r" % (argv[0], rc, out, err))
+    if rc != rc_want or out != out_want or err:
+        p.append("--allow-unshimmed: exit %s, stdout %r, stderr %r; want %d, %r, nothing"
+                 % (rc, out, err, rc_want, out_want))
+    # what the shim reaches still runs: a program found on PATH, a script
+    # under a dynamic interpreter
+    for args in (["true"], ["sh", "-c", "exit 0"]):
+        rc, _, err = run([ARGS.pmnode, "run", "--node", "0", "--"] + args)
+        if rc != 0 or err:
+            p.append("pmnode run -- %s: exit %s, stderr %r" % (" ".join(args), rc, err))
+    dyn = os.path.join(TMP, "dynamic.sh")
+    with open(dyn, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(dyn, 0o755)
+    rc, _, err = run([ARGS.pmnode, "run", "--node", "0", "--", dyn])
+    if rc != 0 or err:
+        p.append("pmnode run -- %s (#!/bin/sh): exit %s, stderr %r" % (dyn, rc, err))
+    all_or_fail(p)
+
+
+@case("cli-run-setuid")
+def t_cli_setuid():
+    """A set-user-ID or set-group-ID program whose ids are not the caller's
+    runs in secure-execution mode: the loader drops LD_PRELOAD, nothing is
+    placed.  pmnode run says so (exit 2) unless --allow-unshimmed; a
+    set-user-ID program owned by the caller is no such case."""
+    if os.geteuid() != 0:
+        raise Skip("needs root to give a copy of a program another owner")
+    preload_lib()
+    prog = os.path.join(TMP, "secure")
+    shutil.copy(helper("shim-secure"), prog)
+    p = []
+    os.chown(prog, 65534, 0)
+    os.chmod(prog, 0o4755)
+    p += expect_usage(["--node", "0", "--", prog])
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--allow-unshimmed", "--", prog])
+    log("--allow-unshimmed set-user-ID 65534 -> %s %r %r" % (rc, out, err))
+    if out.startswith(b"AT_SECURE=0"):
+        raise Skip("the set-user-ID bit gives no secure-execution mode here (nosuid?)")
+    if rc != 0 or out != b"AT_SECURE=1 shim=absent heap=brk\n":
+        p.append("--allow-unshimmed: exit %s, stdout %r (want the loader to have dropped "
+                 "the shim)" % (rc, out))
+    os.chown(prog, 0, 65534)
+    os.chmod(prog, 0o2755)
+    p += expect_usage(["--node", "0", "--", prog])
+    os.chown(prog, 0, 0)
+    os.chmod(prog, 0o6755)  # set-ID to the caller's own ids: reached
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0", "--", prog])
+    if rc != 0 or out != b"AT_SECURE=0 shim=loaded heap=mapped\n":
+        p.append("set-user-ID root run by root: exit %s, stdout %r, stderr %r" % (rc, out, err))
     all_or_fail(p)
 
 
@@ -1050,6 +1163,25 @@ def t_cli_stats():
         if "s.%d.json" % doc["pid"] != f:
             raise Fail("%s holds the stats of pid %s" % (f, doc["pid"]))
         check_stats(os.path.join(cwd, f))
+    # the shim takes a stats path of at most 511 bytes: pmnode run refuses a
+    # longer one before the program starts (it used to let the shim die)
+    deep = cwd
+    while len(deep) + 101 < 400:
+        deep = os.path.join(deep, "d" * 100)
+    if len(deep) > 400:
+        raise Skip("the temporary directory's name is too long for this case")
+    os.makedirs(deep)
+    longest = deep + "/" + "s" * (510 - len(deep))  # 511 bytes
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--stats=" + longest, "--", "ls", "/"])
+    if rc != 0 or err:
+        raise Fail("--stats with 511 bytes: exit %s, stderr %r" % (rc, err))
+    check_stats(longest)
+    p = expect_usage(["--node", "0", "--stats=" + longest + "x", "--", "ls", "/"])
+    p += expect_usage(["--node", "0", "--stats=" + deep + "/" + "s" * 200, "--", "ls", "/"])
+    if os.path.exists(longest + "x"):
+        p.append("the 512-byte stats path was written")
+    all_or_fail(p)
 
 
 def main():

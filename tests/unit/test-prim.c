@@ -338,6 +338,28 @@ Test(files, write_report_never_writes_through_links)
     cr_assert_eq(entries(), 4); /* victim, sym.json, dangling.json, hard.json */
 }
 
+Test(files, read_at_reads_regular_files_only)
+{
+    char path[128], buf[16];
+    size_t got = 99;
+
+    put("prog", "0123456789", 10);
+    snprintf(path, sizeof(path), "%s/prog", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 2, buf, 4, &got), 0);
+    cr_assert_eq(got, 4);
+    cr_assert_eq(memcmp(buf, "2345", 4), 0);
+    cr_assert_eq(pmn_prim_read_at(path, 8, buf, sizeof(buf), &got), 0);
+    cr_assert_eq(got, 2); /* short at the end */
+    cr_assert_eq(pmn_prim_read_at(path, 50, buf, sizeof(buf), &got), 0);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 0, buf, sizeof(buf), &got), -EINVAL); /* no hang */
+    cr_assert_eq(pmn_prim_read_at(dir, 0, buf, sizeof(buf), &got), -EINVAL);
+    snprintf(path, sizeof(path), "%s/none", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 0, buf, sizeof(buf), &got), -ENOENT);
+}
+
 Test(files, write_report_appends_to_devices_and_fifos)
 {
     char path[128];
