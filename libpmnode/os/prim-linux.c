@@ -8,6 +8,8 @@
  * sized to the node asked for, so ids far above 64 work; the kernel reads
  * maxnode - 1 bits, hence the + 1.
  *
+ * Report files (the shim's stats) are written by pmn_prim_write_report,
+ * through a temporary file renamed over the name, never through a link.
  * Text files (sysfs, /proc, configuration) are read by one reader,
  * pmn_prim_read_file_at, relative to a directory fd: discover/sysfs.c
  * passes the context's root, the /proc readers here pass AT_FDCWD.  A
@@ -601,14 +603,132 @@ int pmn_prim_open_device(const char *path, int *fd)
     return 0;
 }
 
-int pmn_prim_create_file(const char *path, bool append, int *fd)
+int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
 {
-    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+    struct stat st;
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), err = 0;
 
-    if (f < 0)
+    *got = 0;
+    if (fd < 0)
         return -errno;
-    *fd = f;
+    if (fstat(fd, &st) != 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = -EINVAL;
+    while (err == 0 && n < len) {
+        ssize_t r = pread(fd, (char *)buf + n, len - n, (off_t)(off + n));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            err = -errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *got = n;
+    return err;
+}
+
+/* All of @buf to @fd, through short writes and EINTR. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
     return 0;
+}
+
+/* A character device or FIFO at @name in @dfd: append, and check that
+ * what was opened is still one (the name may have changed meanwhile). */
+static int report_append(int dfd, const char *name, const void *buf, size_t len)
+{
+    struct stat st;
+    int fd = openat(dfd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int err;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0)
+        err = -errno;
+    else if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+        err = -EINVAL;
+    else
+        err = write_all(fd, buf, len);
+    close(fd);
+    return err;
+}
+
+/* A new file beside @name in @dfd, renamed over it. */
+static int report_replace(int dfd, const char *name, const void *buf, size_t len)
+{
+    char tmp[32];
+    int fd = -1, err;
+
+    for (unsigned attempt = 0; fd < 0 && attempt < 64; attempt++) {
+        uint64_t r = pmn_prim_now_ns() ^ ((uint64_t)getpid() << 32) ^ (attempt * 0x9e3779b97f4a7c15u);
+        snprintf(tmp, sizeof(tmp), ".pmnode-%016llx", (unsigned long long)r);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+    err = write_all(fd, buf, len);
+    if (close(fd) != 0 && err == 0)
+        err = -errno;
+    if (err == 0 && renameat(dfd, tmp, dfd, name) != 0)
+        err = -errno;
+    if (err != 0)
+        unlinkat(dfd, tmp, 0);
+    return err;
+}
+
+int pmn_prim_write_report(const char *path, const void *buf, size_t len)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *name = slash != NULL ? slash + 1 : path;
+    struct stat st;
+    int dfd, err;
+
+    if (*name == '\0')
+        return path[0] == '\0' ? -ENOENT : -EISDIR;
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if ((size_t)(slash - path) >= sizeof(dir)) {
+        return -ENAMETOOLONG;
+    } else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+        if (slash == path)
+            snprintf(dir, sizeof(dir), "/");
+    }
+    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        err = errno == ENOENT ? report_replace(dfd, name, buf, len) : -errno;
+    else if (S_ISREG(st.st_mode))
+        err = report_replace(dfd, name, buf, len);
+    else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+        err = report_append(dfd, name, buf, len);
+    else if (S_ISLNK(st.st_mode))
+        err = -ELOOP;
+    else if (S_ISDIR(st.st_mode))
+        err = -EISDIR;
+    else
+        err = -EINVAL;
+    close(dfd);
+    return err;
 }
 
 /* A /proc file of this process, whole. */

@@ -187,10 +187,33 @@ int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name
  * MAP_SHARED would be page-cache memory, which bound memory never is. */
 int pmn_prim_open_device(const char *path, int *fd);
 
-/* Open @path write-only, creating it (mode 0644 less the umask) if absent;
- * @append writes at its end (a device, a pipe, /dev/stderr), else it is
- * truncated.  Close-on-exec.  For a report file such as the shim's stats. */
-int pmn_prim_create_file(const char *path, bool append, int *fd);
+/* Up to @len bytes of the regular file @path from offset @off into @buf;
+ * *got says how many (fewer at the end of the file).  -EINVAL when @path
+ * is not a regular file (a FIFO or a device is never read), else the
+ * open or read -errno.  For the pmnode CLI's look at a program's ELF
+ * header before it runs it.  No allocation. */
+int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got);
+
+/* Write @len bytes of @buf as the whole new content of the report file
+ * @path (the shim's stats), never through a symbolic link and never into
+ * another name's inode:
+ *  - @path absent or a regular file: the bytes go to a new file in the same
+ *    directory (".pmnode-" and a random suffix; O_CREAT | O_EXCL |
+ *    O_NOFOLLOW, mode 0644 less the umask), which is then renamed over
+ *    @path: a reader sees the old content or the new, whole, and a hard
+ *    link or a symbolic link put there meanwhile is replaced, not written
+ *    through;
+ *  - @path a character device or a FIFO (not reached through a symbolic
+ *    link): appended to, opened without O_CREAT, with O_NOFOLLOW and
+ *    O_NONBLOCK (a FIFO nobody reads: -ENXIO), and refused with -EINVAL if
+ *    what was opened is something else by then;
+ *  - @path a symbolic link: -ELOOP, whatever it points to; a directory:
+ *    -EISDIR; anything else (a block device, a socket): -EINVAL.
+ * Directories on the way to @path are resolved as the kernel does (its
+ * fs.protected_symlinks setting guards sticky world-writable ones).
+ * Otherwise the -errno of the step that failed; the temporary file is
+ * removed then.  No allocation. */
+int pmn_prim_write_report(const char *path, const void *buf, size_t len);
 
 /* Mems_allowed of the calling thread (/proc/thread-self/status). */
 int pmn_prim_mems_allowed(struct pmn__bitmap *out);

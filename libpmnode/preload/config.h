@@ -19,6 +19,10 @@ enum pmn__preload_target {
     PMN__PRELOAD_PRIVATE, /* private */
 };
 
+/* stats=PATH holds at most PMN__PRELOAD_STATS_MAX - 1 bytes (pmnode run
+ * refuses a longer --stats before the program starts). */
+#define PMN__PRELOAD_STATS_MAX 512
+
 struct pmn__preload_config {
     enum pmn__preload_target target;
     int node;            /* PMN__PRELOAD_NODE */
@@ -26,7 +30,7 @@ struct pmn__preload_config {
     int spill[PMN__MAX_SPILL];
     size_t nspill;
     size_t threshold;    /* requests below go to libc */
-    char stats[512];     /* "" when no summary is asked for */
+    char stats[PMN__PRELOAD_STATS_MAX]; /* "" when no summary is asked for */
     int log_level;       /* 0 off .. 4 debug */
 };
 

@@ -7,17 +7,57 @@
  * Design
  *  - This library carries its own copy of libpmnode (linked whole, hidden),
  *    so it depends on nothing but libc and needs no second library loaded.
- *  - Until the constructor has built the arena, and for every request below
- *    the threshold, the request goes to glibc (__libc_malloc and friends),
- *    which is always there.  free() asks libpmnode first: a pointer it does
- *    not own (libc's, or one from before the shim took over) goes to
- *    __libc_free.  The segment map makes that check safe and O(1).
+ *  - Below the arena is the next allocator of the program's chain (dlsym
+ *    RTLD_NEXT, looked up at the first call, before any pointer is handed
+ *    out): glibc's, or one preloaded after this library (jemalloc, ...).
+ *    It serves every request until the constructor has built the arena,
+ *    every request below the threshold, and libpmnode's own; free() asks
+ *    libpmnode first, and a pointer it does not own goes to the next
+ *    allocator's free.  The segment map makes that check safe and O(1).
+ *    All six functions (malloc, calloc, realloc, free, memalign,
+ *    malloc_usable_size) come from that one allocator, so a pointer never
+ *    meets another allocator's free or size (glibc's __libc_* next to
+ *    jemalloc's malloc_usable_size crashed).  C++ operator new and delete
+ *    are defined here too (the end of this file), so an allocator
+ *    preloaded after this one cannot bring its own.  While dlsym looks the
+ *    functions up, the thread's own requests come from a small static area
+ *    never given back.
+ *  - An allocator preloaded before this library takes the program's malloc
+ *    and the heap cannot be placed: the constructor calls malloc as the
+ *    program would and, when the call does not reach this library, stops
+ *    the program with one line naming that allocator (a wrapper that
+ *    forwards to the next malloc reaches it and is fine).
  *  - libpmnode itself allocates (contexts, thread heaps, region records).
  *    A per-thread guard (initial-exec TLS: this library is never dlopen'ed)
  *    sends those calls to glibc, so the arena never re-enters itself.
+ *  - Signal handlers: a handler that frees an arena object while its
+ *    thread is inside the arena (guard set) must not re-enter it, so that
+ *    free is deferred: the object goes on a per-thread list (linked through
+ *    the object itself, no allocation, a compare-and-swap that nested
+ *    handlers cannot break) and is freed when the thread leaves the arena.
+ *    A handler that interrupts the program outside the arena frees at
+ *    once.  POSIX does not make free async-signal-safe; this makes it work
+ *    anyway.  A handler's malloc while the thread is inside the arena is
+ *    served by glibc, and its realloc of an arena object fails (NULL,
+ *    ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
  *    no getenv, no allocation; config.c parses it (a pure function, so it
- *    is unit-tested and fuzzed).  A bad value or an unusable node stops
+ *    is unit-tested and fuzzed).
+ *  - Secure-execution mode (getauxval(AT_SECURE): a set-user-ID or
+ *    set-group-ID program, or one given file capabilities, run by someone
+ *    the new privileges do not belong to; the shim reaches one only
+ *    through /etc/ld.so.preload): PMNODE_PRELOAD is the caller's, not the
+ *    program's, and every setting in it is risky there (stats= names a
+ *    file the privileged process replaces; log= prints the privileged
+ *    process's addresses; node=, kind=, private, spill= and threshold=
+ *    let the caller move its heap onto memory of the caller's choosing and
+ *    make its malloc fail at a moment of the caller's choosing; the
+ *    parser and discovery run with privileges).  So the shim ignores all
+ *    of it and stays out of the way: the program gets the next allocator
+ *    (glibc), as an unconfigured shim gives, silently, as glibc ignores
+ *    its own MALLOC_ variables there.  Tests ask for the same behaviour
+ *    without a set-user-ID binary by defining pmnode_preload_assume_secure
+ *    (a non-zero const int) in the program: it can only turn the shim off.  A bad value or an unusable node stops
  *    the program with one line and exit status 2: the user asked for that
  *    memory, and running elsewhere silently would be a lie.
  *  - Exhaustion: malloc returns NULL with errno ENOMEM, never libc's memory
@@ -32,13 +72,18 @@
  * libpmnode's own), pmnode_bytes (bytes in live arena objects at exit),
  * peak_bytes (most bytes the arena held from the node), bytes_per_node
  * (bytes the arena holds from each node at exit), libc_calls (requests
- * served by glibc: below the threshold), foreign_frees (frees handed to
- * glibc: its objects, or ones from before the shim started).  A process
- * that ends with _exit() runs no destructor and writes no stats.
+ * served by the next allocator, glibc's: below the threshold),
+ * foreign_frees (frees handed to it: its objects).  A process
+ * that ends with _exit() runs no destructor and writes no stats.  The
+ * file is written by os/ (pmn_prim_write_report): a new file renamed over
+ * PATH, never through a symbolic or hard link (a symbolic link at PATH is
+ * refused with one line); a character device or FIFO is appended to, and
+ * /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are the
+ * program's open descriptors.
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -46,14 +91,19 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "alloc/heap.h"
+#include "alloc/segmap.h"
+#include "os/prim.h"
 #include "preload/config.h"
 #include "pmnode.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* glibc's own entry points: the next allocator when the dynamic linker
+ * cannot name one (it always can in a dynamically linked program). */
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -77,16 +127,20 @@ static struct {
     struct pmn_ctx *ctx;
     size_t threshold;
     bool stats;
-    char stats_path[512];
+    char stats_path[PMN__PRELOAD_STATS_MAX];
     char target[128];
     int log_level;
     size_t page;
-    size_t (*libc_usable)(void *);
     _Atomic uint64_t calls[C__COUNT];
     _Atomic uint64_t libc_calls, foreign_frees;
 } S;
 
 static __thread int guard __attribute__((tls_model("initial-exec")));
+/* Arena objects a signal handler freed while this thread was inside the
+ * arena, linked through their first word; freed when the thread leaves. */
+static __thread void *_Atomic pending __attribute__((tls_model("initial-exec")));
+/* Set to 1 by the constructor's check_reached(); malloc makes it 2. */
+static __thread int probing __attribute__((tls_model("initial-exec")));
 
 /* Calls libpmnode makes for itself (guard set) are not the program's. */
 #define COUNT(c)                                                              \
@@ -132,6 +186,18 @@ __attribute__((noreturn)) static void die(const char *fmt, ...)
 }
 
 /* ---- configuration ---- */
+
+/* The tests' hook: defined (non-zero) by a program that wants the shim to
+ * behave as in secure-execution mode. */
+extern const int pmnode_preload_assume_secure __attribute__((weak));
+
+/* Secure-execution mode: the configuration comes from someone else than
+ * the privileges the program runs with, and is ignored whole. */
+static bool secure_execution(void)
+{
+    return getauxval(AT_SECURE) != 0 ||
+           (&pmnode_preload_assume_secure != NULL && pmnode_preload_assume_secure != 0);
+}
 
 static const char *env_value(const char *name)
 {
@@ -203,6 +269,201 @@ static int choose_node(struct pmn_ctx *ctx, const struct pmn__preload_config *c)
     die("no target");
 }
 
+/* ---- the allocator below the arena ---- */
+
+/* The next allocator's functions, looked up once (state 0: not yet,
+ * 1: one thread is looking them up, 2: ready).  Global: one per process,
+ * as the program's malloc is. */
+static struct {
+    atomic_int state;
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    void *(*memalign)(size_t, size_t);
+    size_t (*usable)(void *); /* may be NULL: an allocator without it */
+} N;
+/* This thread is looking them up: its requests come from boot[]. */
+static __thread int resolving __attribute__((tls_model("initial-exec")));
+
+/* Requests made while dlsym runs (it may allocate): a bump area, each
+ * object preceded by its size, never reused (global: any thread's first
+ * call may be the one that looks the functions up). */
+static _Alignas(64) unsigned char boot[16 << 10];
+static atomic_size_t boot_used;
+
+static void *boot_alloc(size_t align, size_t size)
+{
+    size_t a = align < 16 ? 16 : align, off = atomic_load(&boot_used), start;
+
+    do {
+        start = (off + sizeof(size_t) + a - 1) & ~(a - 1);
+        if (start > sizeof(boot) || size > sizeof(boot) - start)
+            return NULL;
+    } while (!atomic_compare_exchange_weak(&boot_used, &off, start + size));
+    memcpy(boot + start - sizeof(size_t), &size, sizeof(size));
+    return boot + start;
+}
+
+static inline bool in_boot(const void *p)
+{
+    return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof(boot);
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+
+    memcpy(&n, (const unsigned char *)p - sizeof(size_t), sizeof(n));
+    return n;
+}
+
+/* Look the next allocator up; false when this thread is already doing so
+ * (dlsym asked for memory: serve it from boot[]). */
+static bool next_resolve(void)
+{
+    int state = 0;
+    void *m, *c, *r, *f, *a;
+
+    if (resolving)
+        return false;
+    if (!atomic_compare_exchange_strong(&N.state, &state, 1)) {
+        while (atomic_load_explicit(&N.state, memory_order_acquire) != 2)
+            sched_yield(); /* another thread is looking them up */
+        return true;
+    }
+    resolving = 1;
+    m = dlsym(RTLD_NEXT, "malloc");
+    c = dlsym(RTLD_NEXT, "calloc");
+    r = dlsym(RTLD_NEXT, "realloc");
+    f = dlsym(RTLD_NEXT, "free");
+    a = dlsym(RTLD_NEXT, "memalign");
+    *(void **)&N.usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+    resolving = 0;
+    if (m && c && r && f && a) {
+        *(void **)&N.malloc = m;
+        *(void **)&N.calloc = c;
+        *(void **)&N.realloc = r;
+        *(void **)&N.free = f;
+        *(void **)&N.memalign = a;
+    } else { /* all from one allocator or none: glibc's */
+        N.malloc = __libc_malloc;
+        N.calloc = __libc_calloc;
+        N.realloc = __libc_realloc;
+        N.free = __libc_free;
+        N.memalign = __libc_memalign;
+        N.usable = NULL;
+    }
+    atomic_store_explicit(&N.state, 2, memory_order_release);
+    return true;
+}
+
+static inline bool next_ready(void)
+{
+    return __builtin_expect(atomic_load_explicit(&N.state, memory_order_acquire) == 2, 1) ||
+           next_resolve();
+}
+
+static void *next_malloc(size_t size)
+{
+    return next_ready() ? N.malloc(size) : boot_alloc(16, size);
+}
+
+static void *next_calloc(size_t n, size_t size)
+{
+    size_t total;
+
+    if (next_ready())
+        return N.calloc(n, size);
+    /* boot[] is static memory never reused: already zero */
+    return __builtin_mul_overflow(n, size, &total) ? NULL : boot_alloc(16, total);
+}
+
+static void *next_memalign(size_t align, size_t size)
+{
+    return next_ready() ? N.memalign(align, size) : boot_alloc(align, size);
+}
+
+static void next_free(void *p)
+{
+    if (!in_boot(p) && next_ready())
+        N.free(p);
+}
+
+/* Bytes usable in a block of the next allocator (or of boot[]); 0 when
+ * it cannot say. */
+static size_t next_usable(void *p)
+{
+    if (in_boot(p))
+        return boot_size(p);
+    return next_ready() && N.usable != NULL ? N.usable(p) : 0;
+}
+
+static void *next_realloc(void *p, size_t size)
+{
+    size_t have;
+    void *q;
+
+    if (!in_boot(p))
+        return next_ready() ? N.realloc(p, size) : NULL;
+    if ((q = next_malloc(size)) != NULL) {
+        have = boot_size(p);
+        memcpy(q, p, have < size ? have : size);
+    }
+    return q;
+}
+
+/* ---- the malloc the program calls ---- */
+
+/* Whether @fn is code of this library (a reference to "malloc" here
+ * would go through the GOT to whichever malloc the program gets). */
+static bool ours_fn(void *fn)
+{
+    Dl_info a, b;
+
+    return dladdr(fn, &a) != 0 && dladdr((void *)(uintptr_t)ours_fn, &b) != 0 &&
+           a.dli_fbase == b.dli_fbase;
+}
+
+/* Call the program's malloc once, as the program would, and say whether
+ * the call reached this library's; when it did not, *@who names the
+ * library that served it.  Runs in the constructor with the guard set, so
+ * the probe's malloc, if it arrives, goes to the next allocator and only
+ * marks probing. */
+static bool reaches_us(const char **who)
+{
+    void *(*get)(size_t) = NULL;
+    void (*put)(void *) = NULL;
+    bool reached;
+    Dl_info info;
+    void *p;
+
+    *(void **)&get = dlsym(RTLD_DEFAULT, "malloc");
+    *(void **)&put = dlsym(RTLD_DEFAULT, "free");
+    if (get == NULL || put == NULL || ours_fn((void *)(uintptr_t)get))
+        return true;
+    probing = 1;
+    p = get(1);
+    reached = probing == 2;
+    probing = 0;
+    put(p);
+    *who = dladdr((void *)(uintptr_t)get, &info) != 0 && info.dli_fname != NULL ? info.dli_fname
+                                                                      : "another library";
+    return reached;
+}
+
+/* An allocator preloaded before this library serves the program's malloc:
+ * nothing would be placed, so stop. */
+static void check_program_malloc(int target)
+{
+    const char *who = NULL;
+
+    if (!reaches_us(&who))
+        die("malloc is %s's, preloaded before libpmnode-preload.so: the heap cannot be "
+            "placed on node %d (put libpmnode-preload.so first in LD_PRELOAD)",
+            who, target);
+}
+
 /* ---- fork ---- */
 
 static void fork_prepare(void)
@@ -227,7 +488,7 @@ static void fork_child(void)
 
 __attribute__((constructor(101))) static void preload_init(void)
 {
-    const char *text = env_value("PMNODE_PRELOAD");
+    const char *text;
     struct pmn_ctx_params *cp = NULL;
     struct pmn_backing_params *bp = NULL;
     struct pmn__preload_config c;
@@ -235,10 +496,12 @@ __attribute__((constructor(101))) static void preload_init(void)
     size_t nn = 0;
 
     S.page = (size_t)sysconf(_SC_PAGESIZE);
+    text = env_value("PMNODE_PRELOAD");
     if (text == NULL || *text == '\0')
         return; /* preloaded but not configured: stay out of the way */
+    if (secure_execution())
+        return; /* the caller's configuration, the program's privileges */
     guard = 1;
-    S.libc_usable = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     parse_config(text, &c);
     if (pmn_ctx_params_new(&cp) != 0 || pmn_ctx_params_set_flags(cp, PMN_CTX_NO_HWLOC) != 0)
         die("out of memory");
@@ -277,10 +540,12 @@ __attribute__((constructor(101))) static void preload_init(void)
         pmn_free(probe);
     }
     S.threshold = c.threshold;
+    S.log_level = c.log_level;
+    /* Before the stats counters start: these calls are not the program's. */
+    check_program_malloc(target);
     S.stats = c.stats[0] != '\0';
     memcpy(S.stats_path, c.stats, sizeof(S.stats_path));
     snprintf(S.target, sizeof(S.target), "node=%d", target);
-    S.log_level = c.log_level;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (S.log_level >= 3)
         say("pmnode-preload: heap on node %d, threshold %zu", target, S.threshold);
@@ -288,21 +553,68 @@ __attribute__((constructor(101))) static void preload_init(void)
     guard = 0;
 }
 
-/* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains). */
+/* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
+ * "/dev/fd/N", "/proc/self/fd/N"), or -1: those are written to the
+ * descriptor the program has open, not opened by name (they are symbolic
+ * links, which the stats file never goes through). */
+static int stats_fd(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+    int fd = 0;
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        size_t n = strlen(dirs[i]);
+        const char *d = path + n;
+
+        if (strncmp(path, dirs[i], n) != 0 || *d < '0' || *d > '9' || (*d == '0' && d[1]))
+            continue;
+        for (; *d >= '0' && *d <= '9' && fd < 1000000; d++)
+            fd = fd * 10 + (*d - '0');
+        return *d == '\0' && fd < 1000000 ? fd : -1;
+    }
+    return -1;
+}
+
+static int write_fd(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains).
+ * The file is replaced whole (os/: a new file renamed over PATH), never
+ * written through a symbolic or hard link; a character device or FIFO is
+ * appended to. */
 static void write_stats(void)
 {
-    char path[600], buf[4096], nodes[1024] = "";
+    char path[PATH_MAX], buf[4096], nodes[1024] = "";
     struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     size_t used = 0, o = 0;
-    int fd, n;
+    int fd, n, err;
 
-    for (const char *s = S.stats_path; *s && o < sizeof(path) - 24; s++) {
-        if (s[0] == '%' && s[1] == 'p') {
-            o += (size_t)snprintf(path + o, sizeof(path) - o, "%d", (int)getpid());
-            s++;
-        } else {
-            path[o++] = *s;
+    for (const char *s = S.stats_path; *s; s++) {
+        n = s[0] == '%' && s[1] == 'p'
+                ? snprintf(path + o, sizeof(path) - o, "%d", (int)getpid())
+                : snprintf(path + o, sizeof(path) - o, "%c", *s);
+        if (n < 0 || (size_t)n >= sizeof(path) - o) {
+            say("pmnode-preload: stats: %s with %%p expanded is longer than %zu bytes",
+                S.stats_path, sizeof(path) - 1);
+            return;
         }
+        o += (size_t)n;
+        s += s[0] == '%' && s[1] == 'p';
     }
     path[o] = '\0';
     pmn_arena_stats(S.arena, &st);
@@ -333,19 +645,12 @@ static void write_stats(void)
     }
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
-    /* A device or /proc path (say /dev/stderr) must not be truncated: it
-     * may be the program's own redirected output. */
-    fd = open(path,
-              O_WRONLY | O_CREAT | O_CLOEXEC |
-                  (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ? O_APPEND
-                                                                                       : O_TRUNC),
-              0644);
-    if (fd < 0) {
-        say("pmnode-preload: stats: cannot write %s: %s", path, strerror(errno));
-        return;
-    }
-    (void)!write(fd, buf, used);
-    close(fd);
+    fd = stats_fd(path);
+    err = fd >= 0 ? write_fd(fd, buf, used) : pmn_prim_write_report(path, buf, used);
+    if (err == -ELOOP)
+        say("pmnode-preload: stats: %s is a symbolic link: not followed, nothing written", path);
+    else if (err)
+        say("pmnode-preload: stats: cannot write %s: %s", path, strerror(-err));
 }
 
 __attribute__((destructor)) static void preload_fini(void)
@@ -367,11 +672,75 @@ static inline bool ours(size_t size)
            size >= S.threshold;
 }
 
+/* Whether @p lies in one of the arena's segments.  Lock-free and
+ * signal-safe (the segment map is read with atomic loads). */
+static inline bool in_arena(const void *p)
+{
+    return pmn__segmap_lookup((uintptr_t)p) != 0;
+}
+
+/* What pmn_free said about @p, acted on. */
+static void free_result(void *p, int err)
+{
+    if (err == PMN_E_FOREIGN) {
+        if (S.stats)
+            atomic_fetch_add_explicit(&S.foreign_frees, 1, memory_order_relaxed);
+        next_free(p);
+    } else if (err == PMN_E_DOUBLE_FREE) {
+        /* As glibc does: the program's heap is not what it believes. */
+        say("pmnode-preload: free(): double free of %p detected; aborting", p);
+        abort();
+    }
+}
+
+/* A signal handler's free of @p while this thread is inside the arena:
+ * onto the pending list (a nested handler's push, between our load and
+ * our swap, makes the swap fail and we retry). */
+static void defer_free(void *p)
+{
+    void *head = atomic_load_explicit(&pending, memory_order_relaxed);
+
+    do
+        *(void **)p = head;
+    while (!atomic_compare_exchange_weak_explicit(&pending, &head, p, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Free what handlers deferred, with the guard up around each free (a
+ * handler arriving meanwhile defers again, and the loop takes it). */
+static void drain_pending(void)
+{
+    int saved = errno;
+    void *p;
+
+    while ((p = atomic_exchange_explicit(&pending, NULL, memory_order_acquire)) != NULL) {
+        while (p != NULL) {
+            void *next = *(void **)p; /* before the free reuses the object */
+            int err;
+
+            guard = 1;
+            err = pmn_free(p);
+            guard = 0;
+            free_result(p, err);
+            p = next;
+        }
+    }
+    errno = saved;
+}
+
+/* Leave the arena: the guard drops, then deferred frees are done. */
+static inline void leave(void)
+{
+    guard = 0;
+    if (__builtin_expect(atomic_load_explicit(&pending, memory_order_relaxed) != NULL, 0))
+        drain_pending();
+}
+
 /* The end of a call into the arena, which the caller entered by setting
  * guard: the guard drops, and a failure reads as malloc's (errno ENOMEM). */
 static inline void *from_arena(void *p)
 {
-    guard = 0;
+    leave();
     if (p == NULL)
         errno = ENOMEM;
     return p;
@@ -383,14 +752,22 @@ static void *arena_call_malloc(size_t size)
     return from_arena(pmn_arena_malloc(S.arena, size));
 }
 
-EXPORT void *malloc(size_t size)
+/* malloc, for the program and for operator new */
+static void *malloc_counted(size_t size)
 {
     COUNT(C_MALLOC);
     if (!ours(size)) {
+        if (__builtin_expect(probing, 0))
+            probing = 2;
         COUNT_LIBC();
-        return __libc_malloc(size);
+        return next_malloc(size);
     }
     return arena_call_malloc(size);
+}
+
+EXPORT void *malloc(size_t size)
+{
+    return malloc_counted(size);
 }
 
 static void free_any(void *p)
@@ -400,21 +777,18 @@ static void free_any(void *p)
     if (p == NULL)
         return;
     if (guard) {
-        __libc_free(p);
+        /* libpmnode freeing its own (glibc) memory, or a signal handler
+         * that interrupted this thread inside the arena. */
+        if (in_arena(p))
+            defer_free(p);
+        else
+            next_free(p);
         return;
     }
     guard = 1;
     err = pmn_free(p);
-    guard = 0;
-    if (err == PMN_E_FOREIGN) {
-        if (S.stats)
-            atomic_fetch_add_explicit(&S.foreign_frees, 1, memory_order_relaxed);
-        __libc_free(p);
-    } else if (err == PMN_E_DOUBLE_FREE) {
-        /* As glibc does: the program's heap is not what it believes. */
-        say("pmnode-preload: free(): double free of %p detected; aborting", p);
-        abort();
-    }
+    leave();
+    free_result(p, err);
 }
 
 EXPORT void free(void *p)
@@ -434,7 +808,7 @@ EXPORT void *calloc(size_t n, size_t size)
     }
     if (!ours(total)) {
         COUNT_LIBC();
-        return __libc_calloc(n, size);
+        return next_calloc(n, size);
     }
     guard = 1;
     return from_arena(pmn_arena_calloc(S.arena, n, size));
@@ -446,11 +820,9 @@ static size_t usable(void *p, bool *mine)
 
     guard = 1;
     u = pmn_usable_size(p);
-    guard = 0;
+    leave();
     *mine = u != 0;
-    if (u == 0 && S.libc_usable)
-        u = S.libc_usable(p);
-    return u;
+    return u != 0 ? u : next_usable(p);
 }
 
 static void *realloc_any(void *p, size_t size)
@@ -461,15 +833,20 @@ static void *realloc_any(void *p, size_t size)
 
     if (p == NULL)
         return malloc(size);
-    if (guard)
-        return __libc_realloc(p, size);
+    if (guard) {
+        if (in_arena(p)) { /* a signal handler's, inside the arena: cannot wait */
+            errno = ENOMEM;
+            return NULL;
+        }
+        return next_realloc(p, size);
+    }
     have = usable(p, &mine);
     if (size == 0) { /* glibc's realloc(p, 0): free and return NULL */
         free_any(p);
         return NULL;
     }
-    if (!mine && !ours(size))
-        return __libc_realloc(p, size);
+    if (!mine && (!ours(size) || have == 0)) /* have 0: cannot copy it out */
+        return next_realloc(p, size);
     if (mine) {
         guard = 1;
         q = from_arena(pmn_realloc(p, size));
@@ -480,7 +857,7 @@ static void *realloc_any(void *p, size_t size)
     if (q == NULL)
         return NULL;
     memcpy(q, p, have < size ? have : size);
-    __libc_free(p);
+    next_free(p);
     return q;
 }
 
@@ -506,7 +883,7 @@ static void *aligned_any(size_t align, size_t size)
 {
     if (!ours(size)) {
         COUNT_LIBC();
-        return __libc_memalign(align, size);
+        return next_memalign(align, size);
     }
     guard = 1;
     return from_arena(pmn_arena_aligned_alloc(S.arena, align, size));
@@ -578,7 +955,116 @@ EXPORT size_t malloc_usable_size(void *p)
     COUNT(C_USABLE);
     if (p == NULL)
         return 0;
-    if (guard)
-        return S.libc_usable ? S.libc_usable(p) : 0;
+    if (guard) /* pmn_usable_size only reads: safe inside the arena too */
+        return in_arena(p) ? pmn_usable_size(p) : next_usable(p);
     return usable(p, &mine);
+}
+
+/* ---- C++ operator new and delete ----
+ * Defined here so that they are the program's whatever else is preloaded:
+ * an allocator preloaded after this library (jemalloc) brings its own,
+ * which do not call malloc, and its delete then met this library's
+ * objects.  They mean what libstdc++'s mean: new loops on the
+ * new-handler and throws std::bad_alloc (through the C++ runtime the
+ * program has loaded; this file has unwind tables, -fexceptions), delete
+ * is free, the nothrow forms return NULL.  A new-handler that throws from
+ * a nothrow new ends the program (std::terminate), where libstdc++'s
+ * would return NULL: C cannot catch. */
+
+typedef void (*new_handler_fn)(void);
+
+static new_handler_fn cxx_new_handler(void)
+{
+    new_handler_fn (*get)(void) = NULL;
+
+    *(void **)&get = dlsym(RTLD_DEFAULT, "_ZSt15get_new_handlerv");
+    return get != NULL ? get() : NULL;
+}
+
+__attribute__((noreturn)) static void cxx_bad_alloc(void)
+{
+    void (*thrower)(void) = NULL;
+
+    *(void **)&thrower = dlsym(RTLD_DEFAULT, "_ZSt17__throw_bad_allocv");
+    if (thrower != NULL)
+        thrower();
+    say("pmnode-preload: operator new: out of memory, and no C++ runtime to throw "
+        "std::bad_alloc; aborting");
+    abort();
+}
+
+/* @align 0: operator new's own alignment (malloc's). */
+static void *cxx_new(size_t size, size_t align, bool nothrow)
+{
+    for (;;) {
+        void *p;
+        new_handler_fn h;
+
+        if (align == 0) {
+            p = malloc_counted(size ? size : 1);
+        } else {
+            COUNT(C_ALIGNED_ALLOC);
+            p = memalign_compat(align, size ? size : 1);
+        }
+        if (p != NULL)
+            return p;
+        if ((h = cxx_new_handler()) == NULL) {
+            if (nothrow)
+                return NULL;
+            cxx_bad_alloc();
+        }
+        h();
+    }
+}
+
+static void cxx_delete(void *p)
+{
+    COUNT(C_FREE);
+    free_any(p);
+}
+
+/* The Itanium C++ ABI's names (size_t is unsigned long: 'm'). */
+EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0, false); }
+EXPORT void *_Znam(size_t n) { return cxx_new(n, 0, false); }
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, true); }
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, true); }
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, false); }
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, false); }
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t)
+{
+    (void)t;
+    return cxx_new(n, a, true);
+}
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t)
+{
+    (void)t;
+    return cxx_new(n, a, true);
+}
+EXPORT void _ZdlPv(void *p) { cxx_delete(p); }
+EXPORT void _ZdaPv(void *p) { cxx_delete(p); }
+EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; cxx_delete(p); }
+EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; cxx_delete(p); }
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t) { (void)t; cxx_delete(p); }
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t) { (void)t; cxx_delete(p); }
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { (void)a; cxx_delete(p); }
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { (void)a; cxx_delete(p); }
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a)
+{
+    (void)n, (void)a;
+    cxx_delete(p);
+}
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a)
+{
+    (void)n, (void)a;
+    cxx_delete(p);
+}
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t)
+{
+    (void)a, (void)t;
+    cxx_delete(p);
+}
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t)
+{
+    (void)a, (void)t;
+    cxx_delete(p);
 }

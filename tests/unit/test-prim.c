@@ -300,30 +300,121 @@ Test(files, open_device_takes_character_devices_only)
     cr_assert_eq(fd, -1);
 }
 
-Test(files, create_file_truncates_or_appends)
+/* The directory's entries other than "." and "..", counted. */
+static int entries(void)
+{
+    char cmd[160];
+    int n = 0;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    for (int c; (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    pclose(f);
+    return n;
+}
+
+static char *slurp(const char *name)
+{
+    char *b = NULL;
+
+    cr_assert_eq(pmn_prim_read_file_at(dirfd_, name, 100, &b, NULL), 0, "%s", name);
+    return b;
+}
+
+Test(files, write_report_creates_and_replaces)
 {
     char path[128], *b;
-    int fd;
+    struct stat a, z;
 
     snprintf(path, sizeof(path), "%s/stats.json", dir);
-    cr_assert_eq(pmn_prim_create_file(path, false, &fd), 0);
-    cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    cr_assert_eq(write(fd, "first\n", 6), 6);
-    close(fd);
-    cr_assert_eq(pmn_prim_create_file(path, true, &fd), 0);
-    cr_assert_eq(write(fd, "second\n", 7), 7);
-    close(fd);
-    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "stats.json", 100, &b, NULL), 0);
-    cr_assert_str_eq(b, "first\nsecond\n");
+    cr_assert_eq(pmn_prim_write_report(path, "first\n", 6), 0);
+    cr_assert_str_eq(b = slurp("stats.json"), "first\n");
     free(b);
-    cr_assert_eq(pmn_prim_create_file(path, false, &fd), 0);
-    cr_assert_eq(write(fd, "third\n", 6), 6);
-    close(fd);
-    cr_assert_eq(pmn_prim_read_file_at(dirfd_, "stats.json", 100, &b, NULL), 0);
-    cr_assert_str_eq(b, "third\n");
+    cr_assert_eq(fstatat(dirfd_, "stats.json", &a, 0), 0);
+    cr_assert_eq(pmn_prim_write_report(path, "2nd\n", 4), 0);
+    cr_assert_str_eq(b = slurp("stats.json"), "2nd\n");
     free(b);
+    /* a new inode renamed over the name; no temporary file left */
+    cr_assert_eq(fstatat(dirfd_, "stats.json", &z, 0), 0);
+    cr_assert_neq(a.st_ino, z.st_ino);
+    cr_assert_eq(entries(), 1);
     snprintf(path, sizeof(path), "%s/no/such/dir", dir);
-    cr_assert_eq(pmn_prim_create_file(path, false, &fd), -ENOENT);
+    cr_assert_eq(pmn_prim_write_report(path, "x", 1), -ENOENT);
+    cr_assert_eq(pmn_prim_write_report(dir, "x", 1), -EISDIR);
+    snprintf(path, sizeof(path), "%s/", dir);
+    cr_assert_eq(pmn_prim_write_report(path, "x", 1), -EISDIR);
+}
+
+/* issue 13: a root-run `pmnode run --stats=/tmp/heap.json` wrote through
+ * a symbolic link someone put there. */
+Test(files, write_report_never_writes_through_links)
+{
+    char path[128], *b;
+
+    put("victim", "precious\n", 9);
+    cr_assert_eq(symlinkat("victim", dirfd_, "sym.json"), 0);
+    snprintf(path, sizeof(path), "%s/sym.json", dir);
+    cr_assert_eq(pmn_prim_write_report(path, "stats\n", 6), -ELOOP);
+    /* a dangling link is not followed either (it would create the target) */
+    cr_assert_eq(symlinkat("created-through-link", dirfd_, "dangling.json"), 0);
+    snprintf(path, sizeof(path), "%s/dangling.json", dir);
+    cr_assert_eq(pmn_prim_write_report(path, "stats\n", 6), -ELOOP);
+    cr_assert_eq(faccessat(dirfd_, "created-through-link", F_OK, 0), -1);
+    /* a hard link is replaced: the other name keeps its content */
+    cr_assert_eq(linkat(dirfd_, "victim", dirfd_, "hard.json", 0), 0);
+    snprintf(path, sizeof(path), "%s/hard.json", dir);
+    cr_assert_eq(pmn_prim_write_report(path, "stats\n", 6), 0);
+    cr_assert_str_eq(b = slurp("hard.json"), "stats\n");
+    free(b);
+    cr_assert_str_eq(b = slurp("victim"), "precious\n");
+    free(b);
+    cr_assert_eq(entries(), 4); /* victim, sym.json, dangling.json, hard.json */
+}
+
+Test(files, read_at_reads_regular_files_only)
+{
+    char path[128], buf[16];
+    size_t got = 99;
+
+    put("prog", "0123456789", 10);
+    snprintf(path, sizeof(path), "%s/prog", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 2, buf, 4, &got), 0);
+    cr_assert_eq(got, 4);
+    cr_assert_eq(memcmp(buf, "2345", 4), 0);
+    cr_assert_eq(pmn_prim_read_at(path, 8, buf, sizeof(buf), &got), 0);
+    cr_assert_eq(got, 2); /* short at the end */
+    cr_assert_eq(pmn_prim_read_at(path, 50, buf, sizeof(buf), &got), 0);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 0, buf, sizeof(buf), &got), -EINVAL); /* no hang */
+    cr_assert_eq(pmn_prim_read_at(dir, 0, buf, sizeof(buf), &got), -EINVAL);
+    snprintf(path, sizeof(path), "%s/none", dir);
+    cr_assert_eq(pmn_prim_read_at(path, 0, buf, sizeof(buf), &got), -ENOENT);
+}
+
+Test(files, write_report_appends_to_devices_and_fifos)
+{
+    char path[128];
+    int rd;
+
+    cr_assert_eq(pmn_prim_write_report("/dev/null", "x\n", 2), 0);
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    /* nobody reads it: not a hang, -ENXIO */
+    cr_assert_eq(pmn_prim_write_report(path, "x\n", 2), -ENXIO);
+    rd = openat(dirfd_, "fifo", O_RDONLY | O_NONBLOCK);
+    cr_assert_geq(rd, 0);
+    cr_assert_eq(pmn_prim_write_report(path, "hello\n", 6), 0);
+    {
+        char got[16] = "";
+        cr_assert_eq(read(rd, got, sizeof(got)), 6);
+        cr_assert_eq(memcmp(got, "hello\n", 6), 0);
+    }
+    close(rd);
 }
 
 /* ---- move_pages and mprotect ---- */

@@ -40,6 +40,7 @@ struct run_opts {
     const char *stats;  /* --stats as given; NULL: no summary */
     bool have_log;
     int log_level;
+    bool allow_unshimmed; /* --allow-unshimmed */
     char **prog;        /* NULL-terminated argv of the program */
 };
 /* Returns -1 to go on, else the exit status (after the help, or after one

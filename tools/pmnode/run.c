@@ -13,23 +13,43 @@
  *
  * PMNODE_PRELOAD separates options with ';' (or spaces), so a stats path
  * holding either cannot be said and is refused here; a relative path is
- * made absolute first, because the program may change directory.
+ * made absolute first, because the program may change directory, and then
+ * held to the shim's own limit (PMN__PRELOAD_STATS_MAX).
+ *
+ * A program the shim cannot reach would run with nothing placed and say
+ * nothing, so pmnode looks at it first (run_check_reach): the file execvp
+ * will run, through "#!" interpreters as the kernel follows them, must be
+ * a dynamically linked ELF program (a PT_INTERP header: a dynamic loader
+ * to preload the shim) of pmnode's own class and machine, and must not run
+ * in secure-execution mode, where the loader ignores LD_PRELOAD
+ * (set-user-ID or set-group-ID bits giving other ids than the caller's,
+ * file capabilities for a caller who is not root; not on a nosuid mount
+ * or under no_new_privs).  Otherwise exit 2 with the reason, unless
+ * --allow-unshimmed.  A file pmnode cannot read is given the benefit of
+ * the doubt.
  *
  * The options are read with the grammar the shim itself uses (core/parse.c
  * through options.c), and run_conf() writes them back in the canonical
  * form preload/config.c reads: tests/unit/test-grammar.c holds the two to
  * agreeing on the same strings.
  */
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "os/prim.h"
 #include "output.h"
+#include "preload/config.h"
 
 #ifndef PMN_LIBDIR
 #define PMN_LIBDIR "/usr/local/lib"
@@ -41,7 +61,7 @@ enum {
     EXIT_NOT_FOUND = 127,
 };
 
-enum { R_NODE, R_KIND, R_PRIVATE, R_THRESHOLD, R_SPILL, R_STATS, R_LOG };
+enum { R_NODE, R_KIND, R_PRIVATE, R_THRESHOLD, R_SPILL, R_STATS, R_LOG, R_ALLOW_UNSHIMMED };
 
 static const struct opt run_table[] = {
     [R_NODE] = {.name = "--node", .type = &opt_node, .arg = "N", .flags = OPT_ONE_OF,
@@ -65,11 +85,18 @@ static const struct opt run_table[] = {
                          "Every process of the program (children too) writes\n"
                          "its own when it exits, so PATH keeps the last one;\n"
                          "%p in PATH becomes the process id (one file each).\n"
-                         "A file, not stderr: many programs close stderr\n"
-                         "before the summary is written at exit"},
+                         "The file is replaced whole (a new file renamed over\n"
+                         "it), never written through a symbolic or hard link:\n"
+                         "a symbolic link is refused.  A file, not stderr:\n"
+                         "many programs close stderr before the summary is\n"
+                         "written at exit"},
     [R_LOG] = {.name = "--log", .type = &opt_log, .arg = "LEVEL",
                .help = "shim messages on stderr: off, error, warn, info or\n"
                        "debug (warning is warn; 0 to 4 also work)"},
+    [R_ALLOW_UNSHIMMED] = {.name = "--allow-unshimmed", .type = &opt_flag,
+                           .help = "run PROG even when the shim cannot reach it\n"
+                                   "(statically linked, set-user-ID, ...): its heap\n"
+                                   "is then not placed and no stats are written"},
 };
 
 int run_parse(int argc, char **argv, struct run_opts *o)
@@ -91,6 +118,7 @@ int run_parse(int argc, char **argv, struct run_opts *o)
         .stats = res[R_STATS].count > 0 ? res[R_STATS].v.str : NULL,
         .have_log = res[R_LOG].count > 0,
         .log_level = res[R_LOG].v.level,
+        .allow_unshimmed = res[R_ALLOW_UNSHIMMED].count > 0,
         .prog = argv + rest,
     };
     memcpy(o->spill, res[R_SPILL].v.spill.ids, o->nspill * sizeof(o->spill[0]));
@@ -219,11 +247,32 @@ static bool bad_path_char(const char *s, const char *extra)
     return false;
 }
 
+/* A path the shim writes to as a descriptor the program has open, not by
+ * name: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N. */
+static bool stats_names_fd(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+
+    if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        const char *d = path + strlen(dirs[i]);
+
+        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0 && d[0] >= '0' && d[0] <= '9' &&
+            (d[0] != '0' || d[1] == '\0') && strspn(d, "0123456789") == strlen(d) &&
+            strlen(d) <= 6)
+            return true;
+    }
+    return false;
+}
+
 /* --stats PATH made absolute into @out.  Returns -1 to go on, else the
  * exit status. */
 static int run_stats_path(const char *path, char *out, size_t n)
 {
     char cwd[PATH_MAX];
+    struct stat st;
+    bool exists;
     int len;
 
     if (path[0] == '/') {
@@ -239,14 +288,36 @@ static int run_stats_path(const char *path, char *out, size_t n)
         msg("run: --stats '%s': %s", path, pmn_strerror(-ENAMETOOLONG));
         return EXIT_USAGE;
     }
+    if ((size_t)len >= PMN__PRELOAD_STATS_MAX) {
+        msg("run: --stats: the path is %d bytes made absolute, longer than the %d the shim "
+            "takes: %s",
+            len, PMN__PRELOAD_STATS_MAX - 1, pmn_strerror(-ENAMETOOLONG));
+        return EXIT_USAGE;
+    }
     if (bad_path_char(out, "")) {
         msg("run: --stats '%s': PMNODE_PRELOAD cannot carry a path with ';', spaces or "
             "control characters: %s",
             out, pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    /* The shim writes at exit, too late to complain: check the directory. */
-    if (strncmp(out, "/dev/", 5) != 0) {
+    /* The shim writes at exit, too late to complain.  It never writes
+     * through a symbolic link (it replaces the file by renaming a new one
+     * over it); a device or FIFO it appends to; else it needs to write in
+     * the directory. */
+    if (stats_names_fd(out))
+        return -1;
+    exists = lstat(out, &st) == 0;
+    if (exists && S_ISLNK(st.st_mode)) {
+        msg("run: --stats '%s': a symbolic link: the shim does not write through one "
+            "(name the file it points to): %s",
+            path, pmn_strerror(-ELOOP));
+        return EXIT_USAGE;
+    }
+    if (exists && S_ISDIR(st.st_mode)) {
+        msg("run: --stats '%s': %s", path, pmn_strerror(-EISDIR));
+        return EXIT_USAGE;
+    }
+    if (!exists || S_ISREG(st.st_mode)) {
         char dir[PATH_MAX];
         char *slash;
 
@@ -303,6 +374,183 @@ static int run_find_preload(char *out, size_t n)
     return EXIT_USAGE;
 }
 
+/* ---- can the shim reach the program? ---- */
+
+/* The file execvp(@prog) would run: @prog itself when it holds a '/',
+ * else the first executable regular file of that name in $PATH (glibc's
+ * default path when unset; an empty entry is the current directory).
+ * False when there is none: execvp will say so. */
+static bool run_resolve(const char *prog, char *out, size_t n)
+{
+    const char *path = getenv("PATH"), *p, *end;
+    struct stat st;
+
+    if (strchr(prog, '/') != NULL)
+        return snprintf(out, n, "%s", prog) < (int)n;
+    if (path == NULL)
+        path = "/bin:/usr/bin";
+    for (p = path;; p = end + 1) {
+        int len;
+
+        end = strchr(p, ':');
+        if (end == NULL)
+            end = p + strlen(p);
+        len = end == p ? snprintf(out, n, "%s", prog)
+                       : snprintf(out, n, "%.*s/%s", (int)(end - p), p, prog);
+        if (len > 0 && (size_t)len < n && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(out, X_OK) == 0)
+            return true;
+        if (*end == '\0')
+            return false;
+    }
+}
+
+/* What the loader will do for an ELF file, from its header and program
+ * headers.  0: dynamically linked, of pmnode's own class and machine;
+ * 1: statically linked; 2: another class or machine; -1: not ELF or not
+ * readable (no verdict). */
+static int run_elf_kind(const char *path, int *cls, int *machine)
+{
+    static int self_class = -1, self_machine; /* once per process */
+    unsigned char id[EI_NIDENT];
+    union {
+        Elf32_Ehdr e32;
+        Elf64_Ehdr e64;
+    } h;
+    uint64_t phoff;
+    size_t got, phnum, phentsize;
+
+    if (self_class < 0) { /* pmnode's own, which is the shim's (0: unknown) */
+        int c = 0, m = 0;
+
+        self_class = 0;
+        if (run_elf_kind("/proc/self/exe", &c, &m) >= 0) {
+            self_class = c;
+            self_machine = m;
+        }
+    }
+    if (pmn_prim_read_at(path, 0, &h, sizeof(h), &got) != 0 || got < EI_NIDENT)
+        return -1;
+    memcpy(id, &h, EI_NIDENT);
+    if (memcmp(id, ELFMAG, SELFMAG) != 0 || (id[EI_CLASS] != ELFCLASS32 && id[EI_CLASS] != ELFCLASS64))
+        return -1;
+    *cls = id[EI_CLASS];
+    if (id[EI_CLASS] == ELFCLASS64) {
+        if (got < sizeof(Elf64_Ehdr))
+            return -1;
+        *machine = h.e64.e_machine;
+        phoff = h.e64.e_phoff;
+        phnum = h.e64.e_phnum;
+        phentsize = h.e64.e_phentsize;
+    } else {
+        if (got < sizeof(Elf32_Ehdr))
+            return -1;
+        *machine = h.e32.e_machine;
+        phoff = h.e32.e_phoff;
+        phnum = h.e32.e_phnum;
+        phentsize = h.e32.e_phentsize;
+    }
+    if (self_class > 0 && (*cls != self_class || *machine != self_machine))
+        return 2;
+    if (phentsize < (*cls == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)) ||
+        phnum > 65535)
+        return -1;
+    for (size_t i = 0; i < phnum; i++) {
+        uint32_t type;
+
+        if (pmn_prim_read_at(path, phoff + i * phentsize, &type, sizeof(type), &got) != 0 ||
+            got != sizeof(type))
+            return -1; /* p_type is the first field in both classes */
+        if (type == PT_INTERP)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether exec of @path (an ELF file) gives secure-execution mode, where
+ * the dynamic loader ignores LD_PRELOAD: @why says why. */
+static bool run_secure_exec(const char *path, const struct stat *st, char *why, size_t n)
+{
+    struct statvfs vfs;
+    bool setuid = st->st_mode & S_ISUID,
+         setgid = (st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP);
+
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+        return false; /* set-ID bits and file capabilities are ignored */
+    if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+        return false;
+    if ((setuid ? st->st_uid : geteuid()) != getuid()) {
+        snprintf(why, n, "is set-user-ID (owner uid %u, caller uid %u)", (unsigned)st->st_uid,
+                 (unsigned)getuid());
+        return true;
+    }
+    if ((setgid ? st->st_gid : getegid()) != getgid()) {
+        snprintf(why, n, "is set-group-ID (group gid %u, caller gid %u)", (unsigned)st->st_gid,
+                 (unsigned)getgid());
+        return true;
+    }
+    if (getuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0) {
+        snprintf(why, n, "has file capabilities");
+        return true;
+    }
+    return false;
+}
+
+/* 0 when the shim can reach @prog, else one message and EXIT_USAGE (or -1
+ * to go on anyway, with --allow-unshimmed). */
+static int run_check_reach(const struct run_opts *o)
+{
+    char path[PATH_MAX], why[160] = "", first[PATH_MAX];
+    int depth, kind, cls = 0, machine = 0;
+    struct stat st;
+
+    if (!run_resolve(o->prog[0], path, sizeof(path)))
+        return -1; /* not found: execvp says so */
+    snprintf(first, sizeof(first), "%s", path);
+    /* "#!" lines, as the kernel follows them (at most 4 deep) */
+    for (depth = 0; depth < 5; depth++) {
+        char head[256], *interp, *end;
+        size_t got;
+
+        if (pmn_prim_read_at(path, 0, head, sizeof(head) - 1, &got) != 0)
+            return -1; /* cannot read it: no verdict */
+        head[got] = '\0';
+        if (got < 2 || head[0] != '#' || head[1] != '!')
+            break;
+        interp = head + 2 + strspn(head + 2, " \t");
+        end = interp + strcspn(interp, " \t\n");
+        if (end == interp || *end == '\0')
+            return -1;
+        *end = '\0';
+        snprintf(path, sizeof(path), "%s", interp);
+    }
+    if (depth == 5 || stat(path, &st) != 0)
+        return -1;
+    kind = run_elf_kind(path, &cls, &machine);
+    if (kind == 1)
+        snprintf(why, sizeof(why),
+                 "is statically linked: no dynamic loader preloads the shim into it");
+    else if (kind == 2)
+        snprintf(why, sizeof(why),
+                 "is an ELF program of another class or machine (class %d, machine %d) than "
+                 "the shim",
+                 cls == ELFCLASS32 ? 32 : 64, machine);
+    else if (kind == 0 && run_secure_exec(path, &st, why, sizeof(why)))
+        strncat(why, ": the dynamic loader ignores LD_PRELOAD for it (secure-execution mode)",
+                sizeof(why) - strlen(why) - 1);
+    if (why[0] == '\0' || o->allow_unshimmed)
+        return -1;
+    if (strcmp(path, first) == 0)
+        msg("run: '%s' %s, so its heap would not be placed (--allow-unshimmed runs it "
+            "anyway)",
+            first, why);
+    else
+        msg("run: '%s' runs under '%s', which %s, so its heap would not be placed "
+            "(--allow-unshimmed runs it anyway)",
+            first, path, why);
+    return EXIT_USAGE;
+}
+
 static int run_main(int argc, char **argv)
 {
     struct run_opts o;
@@ -317,6 +565,8 @@ static int run_main(int argc, char **argv)
     if (o.stats != NULL && (status = run_stats_path(o.stats, stats, sizeof(stats))) >= 0)
         return status;
     if ((status = run_find_preload(lib, sizeof(lib))) >= 0)
+        return status;
+    if ((status = run_check_reach(&o)) >= 0)
         return status;
     if (bad_path_char(lib, ":")) {
         msg("run: LD_PRELOAD cannot carry the path '%s' (spaces, ':' or ';'): %s", lib,
@@ -392,10 +642,18 @@ const struct cmd cmd_run = {
              "installed library directory.  An existing LD_PRELOAD is kept after it;\n"
              "an existing PMNODE_PRELOAD is replaced.\n"
              "\n"
+             "PROG must be a program the shim can reach: a dynamically linked ELF\n"
+             "program of pmnode's class and machine (scripts: their interpreter), not\n"
+             "run in secure-execution mode (set-user-ID or set-group-ID to other ids\n"
+             "than the caller's, or with file capabilities): there the dynamic loader\n"
+             "ignores LD_PRELOAD, and the shim ignores PMNODE_PRELOAD.\n"
+             "\n"
              "Exit status: PROG's own once it runs; 2 bad usage or input: no such node,\n"
              "a node without memory, no node of the kind, no private node, a root\n"
-             "(PMNODE_SYSFS_ROOT) describing another machine, no preload library;\n"
-             "126 PROG cannot be executed; 127 PROG not found.  The shim itself stops\n"
-             "the program with status 2 and one 'pmnode-preload:' line when it cannot\n"
-             "serve the configuration.",
+             "(PMNODE_SYSFS_ROOT) describing another machine, no preload library, a\n"
+             "program the shim cannot reach (without --allow-unshimmed), a --stats\n"
+             "path the shim would not write; 126 PROG cannot be executed; 127 PROG\n"
+             "not found.  The shim itself stops the program with status 2 and one\n"
+             "'pmnode-preload:' line when it cannot serve the configuration (or when\n"
+             "an allocator preloaded before it takes the program's malloc).",
 };

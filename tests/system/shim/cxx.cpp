@@ -1,6 +1,7 @@
 // cxx.cpp - a C++ program whose heap is all operator new/delete: std::map,
 // std::unordered_map, std::vector, std::string churn, over-aligned new,
-// exceptions (their objects are malloc'd) and shared_ptr handed between
+// exceptions (their objects are malloc'd), operator new's failure contract
+// (new-handler, std::bad_alloc, nothrow new) and shared_ptr handed between
 // threads.  shim-test.py runs it with and without the shim and compares the
 // output, a digest of everything it built.
 #include <algorithm>
@@ -118,6 +119,39 @@ int main()
         }
     }
     std::printf("exceptions: %d caught\n", caught);
+
+    // operator new's contract when memory runs out: the new-handler is
+    // called until it gives up, then std::bad_alloc; nothrow new gives NULL
+    {
+        static int handler_calls;
+        size_t huge = SIZE_MAX / 2;
+        bool threw = false;
+        std::set_new_handler([] {
+            if (++handler_calls == 3)
+                std::set_new_handler(nullptr);
+        });
+        try {
+            char *p = new char[huge];
+            delete[] p;
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        if (!threw || handler_calls != 3)
+            return fail("new of SIZE_MAX/2 bytes: no bad_alloc after 3 new-handler calls");
+        if (new (std::nothrow) char[huge] != nullptr)
+            return fail("nothrow new of SIZE_MAX/2 bytes did not return NULL");
+        threw = false;
+        try {
+            Wide *w = new Wide[huge / sizeof(Wide) / 2];
+            delete[] w;
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        if (!threw)
+            return fail("over-aligned new of SIZE_MAX/4 bytes did not throw bad_alloc");
+        std::printf("operator new: bad_alloc after %d new-handler calls, nothrow NULL\n",
+                    handler_calls);
+    }
 
     // shared_ptrs made on one thread, released on others
     std::vector<std::shared_ptr<std::vector<uint64_t>>> shared;

@@ -418,6 +418,30 @@ def t_signals_dlopen():
     compare("signals-dlopen", [helper("shim-signals-dlopen")])
 
 
+@case("signal-free")
+def t_signal_free():
+    """A SIGALRM handler frees blocks while the interrupted loop is inside
+    malloc or free (issue 13).  POSIX does not require that to work and
+    glibc does not survive this program (its bins change under its feet:
+    the plain run is only logged); the shim defers a free that arrives while
+    the thread is inside the arena and does it when the thread leaves, so
+    the program runs to its end with its heap on node 0."""
+    prog = [helper("shim-signals-dlopen"), "free"]
+    show("without shim (not compared)", *run(prog, timeout=60))
+    sdir = os.path.join(TMP, "stats")
+    os.makedirs(sdir)
+    stats = os.path.join(sdir, "s.json")
+    for attempt in range(3):
+        rc, out, err = run(pmnode_run(prog, stats=stats), timeout=60)
+        show("with shim (run %d)" % (attempt + 1), rc, out, err)
+        if rc != 0 or out != b"handler freed at least 2000 blocks while the loop allocated\n" \
+                or err:
+            raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+        doc = check_stats(stats)
+        if doc["calls"]["free"] < 2000:
+            raise Fail("stats calls.free is %d, want >= 2000" % doc["calls"]["free"])
+
+
 @case("cxx")
 def t_cxx():
     compare("cxx", [helper("shim-cxx")])
@@ -479,6 +503,253 @@ def t_threshold():
     compare("threshold-api", [helper("shim-malloc-api")], threshold=4096, stats_checks=split)
     compare("threshold-threads", [helper("shim-threads"), "5000"], threshold=4096,
             stats_checks=split)
+
+
+# ---- the stats file (issue 13) --------------------------------------------------
+
+@case("stats-links")
+def t_stats_links():
+    """stats=PATH never writes through a link: `ln -s /root/x /tmp/heap.json`
+    then a root-run --stats=/tmp/heap.json overwrote /root/x.  The shim now
+    writes a new file beside PATH and renames it over PATH: a symbolic link
+    there is refused (nothing written, one line), a hard link is replaced
+    (the other name keeps its content), a regular file is replaced whole;
+    /dev/stderr and /dev/null still work.  pmnode run refuses a symbolic
+    link before the program starts."""
+    d = os.path.join(TMP, "links")
+    os.makedirs(d)
+    victim = os.path.join(d, "victim")
+    python = ARGS.python or sys.executable
+    prog = [python, "-c", "x = [bytes(100) for i in range(1000)]"]
+    problems = []
+
+    def precious():
+        with open(victim, "w") as f:
+            f.write("precious\n")
+
+    def intact(what):
+        got = open(victim).read()
+        if got != "precious\n":
+            problems.append("%s: the file behind the link now holds %r" % (what, got[:60]))
+
+    def shim(stats):
+        env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=0;threshold=0;stats=" + stats)
+        rc, out, err = run(prog, env=env, timeout=60)
+        log("stats=%s -> exit %s, stderr %r" % (stats, rc, err))
+        if rc != 0:
+            problems.append("stats=%s: the program exited %s" % (stats, rc))
+        return err.decode(errors="replace")
+
+    precious()
+    sym = os.path.join(d, "sym.json")
+    os.symlink(victim, sym)
+    err = shim(sym)
+    intact("stats=symlink")
+    if not os.path.islink(sym):
+        problems.append("stats=symlink: the link was replaced")
+    if len(err.splitlines()) != 1 or "symbolic link" not in err:
+        problems.append("stats=symlink: want one line saying it is a symbolic link, got %r" % err)
+    dangling = os.path.join(d, "dangling.json")
+    os.symlink(os.path.join(d, "made-through-link"), dangling)
+    shim(dangling)
+    if os.path.exists(os.path.join(d, "made-through-link")):
+        problems.append("stats=dangling symlink: a file was created through it")
+    hard = os.path.join(d, "hard.json")
+    os.link(victim, hard)
+    err = shim(hard)
+    intact("stats=hard link")
+    if err:
+        problems.append("stats=hard link: stderr %r" % err)
+    else:
+        check_stats(hard)
+    reg = os.path.join(d, "regular.json")
+    with open(reg, "w") as f:
+        f.write("x" * 10000)  # longer than the stats: nothing of it may stay
+    shim(reg)
+    check_stats(reg)
+    left = sorted(f for f in os.listdir(d) if f.startswith(".pmnode-"))
+    if left:
+        problems.append("temporary files left behind: %s" % left)
+    err = shim("/dev/stderr")
+    try:
+        doc = json.loads(err)
+        if doc.get("target") != "node=0":
+            problems.append("stats=/dev/stderr: target %r" % doc.get("target"))
+    except ValueError:
+        problems.append("stats=/dev/stderr: stderr is not the JSON summary: %r" % err[:200])
+    err = shim("/dev/null")
+    if err:
+        problems.append("stats=/dev/null: stderr %r" % err)
+    # pmnode run refuses the link up front, and the program does not run
+    p = expect_usage(["--node", "0", "--stats=" + sym, "--", python, "-c", "print('ran')"])
+    intact("pmnode run --stats=symlink")
+    p += expect_usage(["--node", "0", "--stats=" + d, "--", "true"])
+    all_or_fail(problems + p)
+
+
+# ---- secure-execution mode (issue 13) ---------------------------------------------
+
+def secure_line(rc, out, err, what):
+    log("%s -> exit %s, stdout %r, stderr %r" % (what, rc, out, err))
+    if rc != 0:
+        raise Fail("%s: exit %s" % (what, rc))
+    return out.decode().strip()
+
+
+@case("secure-emulated")
+def t_secure_emulated():
+    """In secure-execution mode the shim ignores PMNODE_PRELOAD whole (its
+    stats path above all).  shim-secure-emulated asks for that behaviour
+    through the shim's test hook; shim-secure, the same program without
+    it, shows the configuration is otherwise obeyed."""
+    d = os.path.join(TMP, "secure")
+    os.makedirs(d)
+    victim = os.path.join(d, "victim")
+    problems = []
+    for prog, secure in (("shim-secure", False), ("shim-secure-emulated", True)):
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        env = base_env(LD_PRELOAD=preload_lib(),
+                       PMNODE_PRELOAD="node=0;threshold=0;log=debug;stats=" + victim)
+        line = secure_line(*run([helper(prog)], env=env, timeout=60), what=prog)
+        kept = open(victim).read() == "precious\n"
+        want = "AT_SECURE=0 shim=loaded heap=" + ("brk" if secure else "mapped")
+        if line != want:
+            problems.append("%s: %r, want %r" % (prog, line, want))
+        if kept != secure:
+            problems.append("%s: stats=%s %s" % (prog, victim, "overwritten" if secure
+                                                  else "not written"))
+    # nothing of the configuration is read: not even a node that is not there
+    env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=999;log=loud")
+    rc, out, err = run([helper("shim-secure-emulated")], env=env, timeout=60)
+    if rc != 0 or err:
+        problems.append("secure, PMNODE_PRELOAD='node=999;log=loud': exit %s, stderr %r" % (rc, err))
+    all_or_fail(problems)
+
+
+@case("secure-setuid")
+def t_secure_setuid():
+    """The real thing: the shim in /etc/ld.so.preload (inside a private
+    mount namespace: an overlay on /etc that no other process sees), a
+    set-user-ID root program run by nobody with PMNODE_PRELOAD naming a
+    root-owned file as stats.  The file must stay as it was and the heap be
+    glibc's; the same program run by root (no secure mode) shows the
+    preload works and the configuration is obeyed."""
+    if os.geteuid() != 0:
+        raise Skip("needs root (a set-user-ID root program and a mount namespace)")
+    for prog in ("unshare", "setpriv", "env", "sh"):
+        need(prog)
+    lib = preload_lib()
+    d = tempfile.mkdtemp(prefix="pmnode-setuid-")
+    try:
+        os.chmod(d, 0o755)
+        prog = os.path.join(d, "prog")
+        shutil.copy(helper("shim-secure"), prog)
+        os.chown(prog, 0, 0)
+        os.chmod(prog, 0o4755)
+        victim = os.path.join(d, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        os.chmod(victim, 0o644)
+        control = os.path.join(d, "control.json")
+        for sub in ("upper", "work"):
+            os.makedirs(os.path.join(d, sub))
+        script = ('mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/upper",'
+                  'workdir="$1/work" /etc || exit 90; '
+                  'printf "%s\\n" "$2" > /etc/ld.so.preload || exit 91; shift 2; exec "$@"')
+        host_preload = os.path.exists("/etc/ld.so.preload")
+
+        def in_ns(*argv):
+            cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
+                   "sh", d, lib] + list(argv)
+            rc, out, err = run(cmd, timeout=60)
+            if rc in (90, 91) or (rc != 0 and b"unshare" in err):
+                raise Skip("cannot overlay /etc in a mount namespace here: %r" % err)
+            return rc, out, err
+
+        conf = "node=0;threshold=0;stats="
+        ctl = secure_line(*in_ns("env", "PMNODE_PRELOAD=" + conf + control, prog), what="root")
+        suid = secure_line(*in_ns("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                  "--", "env", "PMNODE_PRELOAD=" + conf + victim, prog),
+                           what="nobody, set-user-ID root")
+        if os.path.exists("/etc/ld.so.preload") != host_preload:
+            raise Fail("/etc/ld.so.preload changed outside the namespace")
+        if ctl != "AT_SECURE=0 shim=loaded heap=mapped":
+            raise Fail("control run by root: %r, want the shim loaded and the heap mapped" % ctl)
+        check_stats(control, min_malloc=0)
+        if not suid.startswith("AT_SECURE=1 "):
+            raise Skip("the set-user-ID bit did not give secure-execution mode (nosuid "
+                       "mount?): %r" % suid)
+        problems = []
+        if suid != "AT_SECURE=1 shim=loaded heap=brk":
+            problems.append("set-user-ID run: %r, want the shim loaded and glibc's heap" % suid)
+        got = open(victim).read()
+        if got != "precious\n":
+            problems.append("the root-owned stats file was overwritten: %r" % got[:80])
+        all_or_fail(problems)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- another allocator in the same process (issue 13) --------------------------
+
+def jemalloc():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+              "/usr/lib", "/usr/local/lib"):
+        path = os.path.join(d, "libjemalloc.so.2")
+        if os.path.exists(path):
+            return path
+    raise Skip("libjemalloc.so.2 is not installed (Debian: libjemalloc2)")
+
+
+HEAP_PY = r"""
+import sys
+blobs = [bytes(i % 9000) for i in range(20000)]
+words = {str(i): "w" * (i % 300) for i in range(100000)}
+grown = bytearray()
+for i in range(3000):
+    grown += b"x" * (i % 500)
+print(len(blobs), sum(map(len, words.values())), len(grown))
+"""
+
+
+@case("jemalloc-after")
+def t_jemalloc_after():
+    """LD_PRELOAD=libjemalloc.so.2 pmnode run ...: pmnode puts the shim
+    first and jemalloc after it.  The shim's allocator below the arena is
+    then jemalloc (malloc, free, realloc and malloc_usable_size all of it;
+    before issue 13, glibc's __libc_* with jemalloc's malloc_usable_size:
+    SIGSEGV), and C++ new/delete are the shim's (jemalloc's own delete met
+    the shim's objects: abort).  Same output as under jemalloc alone."""
+    env = base_env(LD_PRELOAD=jemalloc())
+    python = ARGS.python or sys.executable
+    compare("jemalloc-python", [python, "-c", HEAP_PY], env=env, threshold=4096)
+    compare("jemalloc-python-all", [python, "-c", HEAP_PY], env=env, threshold=0)
+    cxx = os.path.join(ARGS.bindir, "shim-cxx")
+    if os.path.exists(cxx):
+        compare("jemalloc-cxx", [cxx], env=env)
+    else:
+        log("shim-cxx not built (no C++ compiler): C++ part not run")
+
+
+@case("jemalloc-before")
+def t_jemalloc_before():
+    """LD_PRELOAD=libjemalloc.so.2:libpmnode-preload.so: jemalloc's malloc is
+    the program's and the heap cannot be placed; the shim says so (exit 2,
+    one line naming jemalloc) instead of running with nothing placed."""
+    lib = jemalloc()
+    env = base_env(LD_PRELOAD=lib + ":" + preload_lib(), PMNODE_PRELOAD="node=0")
+    rc, out, err = run(["sh", "-c", "echo ran"], env=env, timeout=60)
+    log("LD_PRELOAD=jemalloc:shim -> exit %s, stdout %r, stderr %r" % (rc, out, err))
+    lines = err.decode(errors="replace").splitlines()
+    if rc != 2 or out or len(lines) != 1 or not lines[0].startswith("pmnode-preload:") \
+            or "libjemalloc" not in lines[0]:
+        raise Fail("want exit 2 and one 'pmnode-preload:' line naming libjemalloc")
+    # unconfigured, the shim stays out of the way even there
+    env = base_env(LD_PRELOAD=lib + ":" + preload_lib())
+    rc, out, err = run(["sh", "-c", "echo ran"], env=env, timeout=60)
+    if rc != 0 or out != b"ran\n" or err:
+        raise Fail("unconfigured shim after jemalloc: exit %s, %r %r" % (rc, out, err))
 
 
 # ---- configuration errors, straight through PMNODE_PRELOAD --------------------
@@ -609,7 +880,7 @@ def t_cli_help():
     if rc != 0 or not text.startswith("usage: pmnode run ") or err:
         raise Fail("pmnode run --help: exit %s, stderr %r" % (rc, err))
     for word in ("--node", "--kind", "--private", "--threshold", "--spill", "--stats",
-                 "PMNODE_PRELOAD_LIB", "127"):
+                 "PMNODE_PRELOAD_LIB", "127", "--allow-unshimmed"):
         if word not in text:
             raise Fail("pmnode run --help does not mention %s" % word)
     rc, out, err = run([ARGS.pmnode, "--help"])
@@ -671,6 +942,119 @@ def t_cli_targets():
     for n in nodes:
         if n["capacity_bytes"] == 0:
             p += expect_usage(["--node", str(n["id"]), "--", "true"])
+    all_or_fail(p)
+
+
+def elf_interp(path):
+    """Whether the ELF file @path has a PT_INTERP header (None: not ELF)."""
+    import struct
+    with open(path, "rb") as f:
+        h = f.read(64)
+        if h[:4] != b"\x7fELF" or h[4] != 2:
+            return None
+        phoff, = struct.unpack_from("<Q", h, 32)
+        phentsize, phnum = struct.unpack_from("<HH", h, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            if struct.unpack("<I", f.read(4))[0] == 3:
+                return True
+    return False
+
+
+def static_program():
+    """A statically linked program printing 'static ran' and exiting 3:
+    built here with gcc -static, or else busybox if it is static."""
+    src = os.path.join(TMP, "static.c")
+    exe = os.path.join(TMP, "static")
+    with open(src, "w") as f:
+        f.write('#include <stdio.h>\nint main(void) { puts("static ran"); return 3; }\n')
+    if shutil.which("gcc") and subprocess.run(["gcc", "-static", "-o", exe, src],
+                                              stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL).returncode == 0:
+        return [exe], b"static ran\n", 3
+    bb = shutil.which("busybox")
+    if bb and elf_interp(bb) is False:
+        return [bb, "sh", "-c", "echo static ran; exit 3"], b"static ran\n", 3
+    raise Skip("no static program: gcc -static fails (no libc.a) and busybox is not static")
+
+
+@case("cli-run-unshimmed")
+def t_cli_unshimmed():
+    """A program the shim cannot reach (issue 13) used to run with nothing
+    placed and exit 0: statically linked, or a script whose interpreter
+    is, or a program of another ELF class.  pmnode run says so, exit 2;
+    --allow-unshimmed runs it anyway.  Dynamic programs and scripts still
+    run."""
+    preload_lib()
+    argv, out_want, rc_want = static_program()
+    p = []
+    p += expect_usage(["--node", "0", "--"] + argv)
+    script = os.path.join(TMP, "under-static.sh")
+    with open(script, "w") as f:
+        f.write("#!%s\necho script ran\n" % argv[0])
+    os.chmod(script, 0o755)
+    p += expect_usage(["--node", "0", "--", script])
+    # a 32-bit ELF header (i386) with a PT_INTERP: another class than the shim
+    import struct
+    elf32 = os.path.join(TMP, "elf32")
+    with open(elf32, "wb") as f:
+        f.write(b"\x7fELF\x01\x01\x01" + bytes(9) +
+                struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, 0x8048000, 52, 0, 0, 52, 32, 1, 0, 0, 0) +
+                struct.pack("<IIIIIIII", 3, 84, 0, 0, 19, 19, 4, 1) + b"/lib/ld-linux.so.2\0")
+    os.chmod(elf32, 0o755)
+    p += expect_usage(["--node", "0", "--", elf32])
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--allow-unshimmed", "--"] + argv)
+    log("--allow-unshimmed %s -> %s %r %r" % (argv[0], rc, out, err))
+    if rc != rc_want or out != out_want or err:
+        p.append("--allow-unshimmed: exit %s, stdout %r, stderr %r; want %d, %r, nothing"
+                 % (rc, out, err, rc_want, out_want))
+    # what the shim reaches still runs: a program found on PATH, a script
+    # under a dynamic interpreter
+    for args in (["true"], ["sh", "-c", "exit 0"]):
+        rc, _, err = run([ARGS.pmnode, "run", "--node", "0", "--"] + args)
+        if rc != 0 or err:
+            p.append("pmnode run -- %s: exit %s, stderr %r" % (" ".join(args), rc, err))
+    dyn = os.path.join(TMP, "dynamic.sh")
+    with open(dyn, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(dyn, 0o755)
+    rc, _, err = run([ARGS.pmnode, "run", "--node", "0", "--", dyn])
+    if rc != 0 or err:
+        p.append("pmnode run -- %s (#!/bin/sh): exit %s, stderr %r" % (dyn, rc, err))
+    all_or_fail(p)
+
+
+@case("cli-run-setuid")
+def t_cli_setuid():
+    """A set-user-ID or set-group-ID program whose ids are not the caller's
+    runs in secure-execution mode: the loader drops LD_PRELOAD, nothing is
+    placed.  pmnode run says so (exit 2) unless --allow-unshimmed; a
+    set-user-ID program owned by the caller is no such case."""
+    if os.geteuid() != 0:
+        raise Skip("needs root to give a copy of a program another owner")
+    preload_lib()
+    prog = os.path.join(TMP, "secure")
+    shutil.copy(helper("shim-secure"), prog)
+    p = []
+    os.chown(prog, 65534, 0)
+    os.chmod(prog, 0o4755)
+    p += expect_usage(["--node", "0", "--", prog])
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--allow-unshimmed", "--", prog])
+    log("--allow-unshimmed set-user-ID 65534 -> %s %r %r" % (rc, out, err))
+    if out.startswith(b"AT_SECURE=0"):
+        raise Skip("the set-user-ID bit gives no secure-execution mode here (nosuid?)")
+    if rc != 0 or out != b"AT_SECURE=1 shim=absent heap=brk\n":
+        p.append("--allow-unshimmed: exit %s, stdout %r (want the loader to have dropped "
+                 "the shim)" % (rc, out))
+    os.chown(prog, 0, 65534)
+    os.chmod(prog, 0o2755)
+    p += expect_usage(["--node", "0", "--", prog])
+    os.chown(prog, 0, 0)
+    os.chmod(prog, 0o6755)  # set-ID to the caller's own ids: reached
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0", "--", prog])
+    if rc != 0 or out != b"AT_SECURE=0 shim=loaded heap=mapped\n":
+        p.append("set-user-ID root run by root: exit %s, stdout %r, stderr %r" % (rc, out, err))
     all_or_fail(p)
 
 
@@ -779,6 +1163,25 @@ def t_cli_stats():
         if "s.%d.json" % doc["pid"] != f:
             raise Fail("%s holds the stats of pid %s" % (f, doc["pid"]))
         check_stats(os.path.join(cwd, f))
+    # the shim takes a stats path of at most 511 bytes: pmnode run refuses a
+    # longer one before the program starts (it used to let the shim die)
+    deep = cwd
+    while len(deep) + 101 < 400:
+        deep = os.path.join(deep, "d" * 100)
+    if len(deep) > 400:
+        raise Skip("the temporary directory's name is too long for this case")
+    os.makedirs(deep)
+    longest = deep + "/" + "s" * (510 - len(deep))  # 511 bytes
+    rc, out, err = run([ARGS.pmnode, "run", "--node", "0", "--threshold", "0",
+                        "--stats=" + longest, "--", "ls", "/"])
+    if rc != 0 or err:
+        raise Fail("--stats with 511 bytes: exit %s, stderr %r" % (rc, err))
+    check_stats(longest)
+    p = expect_usage(["--node", "0", "--stats=" + longest + "x", "--", "ls", "/"])
+    p += expect_usage(["--node", "0", "--stats=" + deep + "/" + "s" * 200, "--", "ls", "/"])
+    if os.path.exists(longest + "x"):
+        p.append("the 512-byte stats path was written")
+    all_or_fail(p)
 
 
 def main():
