@@ -748,7 +748,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         return -EINVAL;
     /* Checked before the estimate reads it: a range running into a hole
      * is refused, not a crash. */
-    err = pmn_prim_private_anon(addr, len);
+    err = pmn_prim_private_anon(addr, len, -1);
     if (err <= 0)
         return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
     ratio = pmn_ctier_estimate(addr, len, 16);
