@@ -947,35 +947,37 @@ static int release_to(struct pmn_ctier *u, const struct pmn_ctier *t, uintptr_t 
     return err;
 }
 
-/* Did the move drag pages outside [start, start+len) along (a transparent
- * huge page across a boundary)?  Checks the 2 MiB blocks at both ends. */
-static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
+/* The pages just outside [start, start+len) that a transparent huge page
+ * across either end would drag along: the first page of the 2 MiB block
+ * the range starts in and the last of the block it ends in, when the
+ * range does not start or end on a block boundary.  How many (0 to 2). */
+static size_t huge_neighbours(const struct pmn_ctier *t, uintptr_t start, size_t len,
+                              void *pages[2])
 {
     const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t ends[2] = {start, start + len};
+    uintptr_t end = start + len;
+    size_t n = 0;
 
-    for (int e = 0; e < 2; e++) {
-        uintptr_t lo = ends[e] & ~(huge - 1), hi = lo + huge;
-        void *pages[2];
-        int status[2] = {-1, -1};
-        size_t n = 0;
+    if (start % huge)
+        pages[n++] = (void *)(start & ~(huge - 1));
+    if (end % huge)
+        pages[n++] = (void *)((end & ~(huge - 1)) + huge - t->page);
+    return n;
+}
 
-        if (ends[e] % huge == 0)
-            continue;
-        if (e == 0 && lo < start)
-            pages[n++] = (void *)lo;
-        if (e == 1 && hi > start + len)
-            pages[n++] = (void *)(hi - t->page);
-        if (n && pmn_prim_query_nodes(pages, n, status) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                struct crange *o = find_range(t, (uintptr_t)pages[i]);
-                bool demoted_there =
-                    o && bit_test(o->bits, ((uintptr_t)pages[i] - o->start) / t->page);
-                if (status[i] == t->node && t->node != t->promote_node && !demoted_there)
-                    return true;
-            }
-        }
-    }
+/* Did the move drag pages outside the range along: is a neighbour on the
+ * tier node now that was not there before (@before: their nodes then)?
+ * A neighbour already there (left by a tier closed earlier, say) is not
+ * the move's doing. */
+static bool cut_huge_page(const struct pmn_ctier *t, void **pages, size_t n, const int *before)
+{
+    int after[2] = {-1, -1};
+
+    if (n == 0 || t->node == t->promote_node || pmn_prim_query_nodes(pages, n, after) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (after[i] == t->node && before[i] != t->node)
+            return true;
     return false;
 }
 
@@ -993,8 +995,9 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 {
     uintptr_t start = (uintptr_t)addr;
     struct crange *r;
-    void **pages;
-    int *nodes, *status, err;
+    void **pages, *neighbours[2];
+    int *nodes, *status, err, nb_before[2] = {-1, -1};
+    size_t nb;
     double ratio;
 
     if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
@@ -1063,6 +1066,9 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
             goto unregister;
         }
     }
+    nb = huge_neighbours(t, start, len, neighbours);
+    if (nb && pmn_prim_query_nodes(neighbours, nb, nb_before) != 0)
+        nb_before[0] = nb_before[1] = -1; /* unknown: a neighbour on the tier after is refused */
     for (size_t done = 0; done < r->npages;) {
         size_t n = r->npages - done > CHUNK ? CHUNK : r->npages - done;
         for (size_t i = 0; i < n; i++) {
@@ -1095,7 +1101,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     }
     if (err == 0 && r->ndemoted == 0)
         err = -ENOMEM; /* nothing could move: the tier node is full */
-    if (err == 0 && cut_huge_page(t, start, len)) {
+    if (err == 0 && cut_huge_page(t, neighbours, nb, nb_before)) {
         /* A huge page straddled the range: its pages outside moved too,
          * unprotected.  Put everything back and refuse. */
         for (size_t i = 0; i < r->npages; i++)
