@@ -833,19 +833,20 @@ int pmn_prim_vma_prot(const void *addr, int *prot)
 
 int pmn_prim_readable(const void *addr)
 {
-    /* FUTEX_WAIT reads the word at @addr and, when it holds the value
-     * given, sleeps for the timeout given: none.  Nothing is written. */
-    const struct timespec none = {0, 0};
-    uint32_t word = 0;
+    /* FUTEX_CMP_REQUEUE reads the word at @addr and compares it with the
+     * value given: another value is EAGAIN, the same one requeues up to 0
+     * waiters to @spare.  Nothing is written, nobody is woken, nothing
+     * sleeps (a zero-timeout FUTEX_WAIT would, for a timer's slack, when
+     * the word matched). */
+    static const uint32_t spare; /* a futex nobody waits on: only its address is used */
+    const uint32_t cmp = 0;
 
-    if ((uintptr_t)addr % sizeof(word))
+    if ((uintptr_t)addr % sizeof(cmp))
         return -EINVAL;
-    if (syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, word, &none, NULL, 0) == 0)
+    if (syscall(SYS_futex, addr, FUTEX_CMP_REQUEUE_PRIVATE, 0, 0, &spare, cmp) >= 0)
         return 1;
     switch (errno) {
-    case EAGAIN:    /* it held another value: it was read */
-    case ETIMEDOUT: /* it held 0 and the wait ended at once */
-    case EINTR:
+    case EAGAIN: /* it held another value: it was read */
         return 1;
     case EFAULT:
         return 0;

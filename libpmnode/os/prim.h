@@ -224,9 +224,10 @@ int pmn_prim_vma_prot(const void *addr, int *prot);
 
 /* Whether the 4 bytes at @addr (4-byte aligned) can be read now: 1 yes,
  * 0 no (PROT_NONE, or no mapping), -errno when the kernel does not say.
- * Costs one system call whatever the number of mappings: a futex wait
- * (FUTEX_WAIT_PRIVATE) with a zero timeout, which reads the word and
- * writes nothing.  Signal-safe. */
+ * Costs one system call whatever the number of mappings: a futex
+ * compare-and-requeue of no waiter (FUTEX_CMP_REQUEUE_PRIVATE, 0 woken, 0
+ * moved), which reads the word, writes nothing and never sleeps.
+ * Signal-safe. */
 int pmn_prim_readable(const void *addr);
 
 /* The kind of access that raised a SIGSEGV, read from the ucontext its
