@@ -1,13 +1,15 @@
 /*
  * ctier.c - compressed-tier placement with write control.
  *
- * A demotion is: estimate (LZ4 over sampled pages) -> guard (ratio and
- * capacity) -> register the range with the tier's userfaultfd in
- * write-protect mode -> write-protect it -> move_pages to the compressed
- * node.  Protection comes before the move, so no write can land on the
- * compressed node unnoticed; migration keeps the uffd-wp bit.  Every
- * kernel call (userfaultfd, mprotect, move_pages, mbind) is an OS-layer
- * primitive (os/prim.h); this file holds the policy and the bookkeeping.
+ * A demotion is: check the range (wholly private anonymous memory, readable
+ * and writable) -> estimate (LZ4 over sampled pages) -> guard (ratio and
+ * capacity) -> make sure no other tier has any of it -> register the range
+ * with the tier's userfaultfd in write-protect mode -> write-protect it ->
+ * move_pages to the compressed node.  Protection comes before the move, so
+ * no write can land on the compressed node unnoticed; migration keeps the
+ * uffd-wp bit.  Every kernel call (userfaultfd, mprotect, move_pages,
+ * mbind, the /proc/self/maps walks) is an OS-layer primitive (os/prim.h);
+ * this file holds the policy and the bookkeeping.
  *
  * A handler thread per tier reads write faults.  For each it moves exactly
  * the faulting page to the promote node, lifts the protection on that page
@@ -15,7 +17,13 @@
  * page cannot move (the promote node is full) the documented policy
  * applies: write in place (default, counted as a write failure) or retry
  * until it can.  No write is ever lost or refused: the writer waits at
- * most for one migration.
+ * most for one migration.  Without userfaultfd the fallback protects with
+ * mprotect(PROT_READ) and does the same in a SIGSEGV handler (below).
+ *
+ * One owner per page: a page on a tier belongs to it until it comes back,
+ * and every open tier is on a process-wide list that a demotion checks, so
+ * a second tier asking for it gets -EBUSY whatever the mechanism (the
+ * kernel says so for userfaultfd; mprotect would not).
  *
  * Policy: a demoted range is bound (MPOL_BIND) to the promote and tier
  * nodes together, so NUMA balancing does not pull its pages back; when the
@@ -39,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctier/ctier.h"
@@ -62,7 +72,9 @@ struct pmn_ctier {
     int uffd, stopfd;
     bool user_only;
     bool mprotect_mode; /* the fallback: no userfaultfd */
+    bool closing;       /* close has lifted every protection: handlers stand back */
     int slot;           /* index in the SIGSEGV registry (mprotect mode) */
+    struct pmn_ctier *next_open; /* the list of open tiers (open_tiers) */
     pthread_t handler;
     bool handler_running;
     enum pmn_ctier_on_full on_full;
@@ -320,35 +332,142 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
     }
 }
 
-static void handle_write(struct pmn_ctier *t, uintptr_t addr)
+/* ---- lifting protection ----
+ *
+ * With userfaultfd the tier's protection is a bit of its own in each page
+ * table entry, apart from the mapping's protection: lifting it never
+ * touches what the program set with mprotect.  With the mprotect fallback
+ * the two are one and the same, so promote and close lift only mappings
+ * that are still exactly PROT_READ, the tier's protection: a program that
+ * made a demoted page PROT_NONE (or executable) keeps it so.  The fault
+ * handler, which must be quick, only checks that the page is still
+ * readable (segv_tier).  A program's own PROT_READ over a page still on
+ * the tier cannot be told from the tier's: see pmn_ctier_demote in
+ * pmnode.h. */
+
+/* Lift the pages @bits marks among the @n pages from @lo (runs of them,
+ * one call each), whatever the mapping's protection.  Lock held. */
+static void lift_runs(struct pmn_ctier *t, uintptr_t lo, size_t n, const uint64_t *bits,
+                      uintptr_t from, uintptr_t to)
+{
+    size_t i = (from - lo) / t->page, end = (to - lo) / t->page;
+
+    if (end > n)
+        end = n;
+    while (i < end) {
+        size_t j;
+        if (!bit_test(bits, i)) {
+            i++;
+            continue;
+        }
+        for (j = i + 1; j < end && bit_test(bits, j); j++)
+            ;
+        protect(t, lo + i * t->page, (j - i) * t->page, false);
+        i = j;
+    }
+}
+
+struct lift_walk {
+    struct pmn_ctier *t;
+    uintptr_t lo;
+    size_t n;
+    const uint64_t *bits;
+};
+
+static int lift_step(const struct pmn_prim_vma *v, void *arg)
+{
+    struct lift_walk *w = arg;
+    uintptr_t hi = w->lo + w->n * w->t->page;
+
+    if (v->prot == PROT_READ) /* ours; anything else is the program's */
+        lift_runs(w->t, w->lo, w->n, w->bits, v->start > w->lo ? v->start : w->lo,
+                  v->end < hi ? v->end : hi);
+    return 0;
+}
+
+/* Lift the protection of the pages @bits marks among the @n pages from
+ * @lo: pages that were on the tier and are not any more (or, at close,
+ * still are).  Lock held. */
+static void lift(struct pmn_ctier *t, uintptr_t lo, size_t n, const uint64_t *bits)
+{
+    struct lift_walk w = {.t = t, .lo = lo, .n = n, .bits = bits};
+
+    if (!t->mprotect_mode || pmn_prim_vma_walk((void *)lo, n * t->page, lift_step, &w) < 0)
+        lift_runs(t, lo, n, bits, lo, lo + n * t->page); /* no walk (out of descriptors?): lift */
+}
+
+static int lift_all_step(const struct pmn_prim_vma *v, void *arg)
+{
+    struct pmn_ctier *t = arg;
+
+    if (v->prot != PROT_READ)
+        return 0;
+    for (size_t i = first_after(t, v->start); i < t->nr && t->rv[i]->start < v->end; i++) {
+        struct crange *r = t->rv[i];
+        uintptr_t rend = range_end(t, r);
+        lift_runs(t, r->start, r->npages, r->bits, v->start > r->start ? v->start : r->start,
+                  v->end < rend ? v->end : rend);
+    }
+    return 0;
+}
+
+/* Lift, at close, every page still on the tier (mprotect mode): one walk
+ * over the mappings from the first range to the last, not one per range
+ * (a cache keeps tens of thousands, and the text walk reads all of
+ * /proc/self/maps each time).  Lock held. */
+static void lift_all(struct pmn_ctier *t)
+{
+    uintptr_t lo, hi;
+
+    if (t->nr == 0)
+        return;
+    lo = t->rv[0]->start;
+    hi = range_end(t, t->rv[t->nr - 1]);
+    if (pmn_prim_vma_walk((void *)lo, hi - lo, lift_all_step, t) < 0)
+        for (size_t i = 0; i < t->nr; i++)
+            lift_runs(t, t->rv[i]->start, t->rv[i]->npages, t->rv[i]->bits, t->rv[i]->start,
+                      range_end(t, t->rv[i]));
+}
+
+/* ---- writes to demoted pages ---- */
+
+/* A write hit @page: if it is still on the tier, move it to the promote
+ * node (or, when it cannot move, follow on_full) and account it.  The
+ * caller lifts the protection afterwards.  Lock held; RETRY drops it while
+ * it waits, so the range is looked up again each time. */
+static void write_back(struct pmn_ctier *t, uintptr_t page)
+{
+    struct crange *r;
+    size_t i;
+
+    for (;;) {
+        r = find_range(t, page);
+        if (t->closing || r == NULL || !bit_test(r->bits, i = (page - r->start) / t->page))
+            return; /* back already (another writer, a promote), or closing */
+        if (move_one((void *)page, t->promote_node) == 0) {
+            t->st.write_promotions++;
+            break;
+        }
+        t->st.write_failures++;
+        if (t->on_full != PMN_CTIER_RETRY)
+            break; /* write in place: counted, never lost */
+        pthread_mutex_unlock(&t->lock);
+        usleep(1000);
+        pthread_mutex_lock(&t->lock);
+    }
+    page_left(t, r, i);
+    settle_huge(t, r, page);
+}
+
+/* A write fault read from the userfaultfd.  The writer waits in the kernel
+ * until the protection of its page is lifted, so it is lifted whatever
+ * happened (after close the range is unregistered and this does nothing). */
+static void uffd_write(struct pmn_ctier *t, uintptr_t addr)
 {
     uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
-    struct crange *r;
-    int err;
 
     pthread_mutex_lock(&t->lock);
-    r = find_range(t, page);
-    if (r != NULL && bit_test(r->bits, (page - r->start) / t->page)) {
-        for (;;) {
-            err = move_one((void *)page, t->promote_node);
-            if (err == 0) {
-                t->st.write_promotions++;
-                break;
-            }
-            t->st.write_failures++;
-            if (t->on_full != PMN_CTIER_RETRY)
-                break; /* write in place: counted, never lost */
-            pthread_mutex_unlock(&t->lock);
-            usleep(1000);
-            pthread_mutex_lock(&t->lock);
-            if (!bit_test(r->bits, (page - r->start) / t->page))
-                break; /* promoted meanwhile */
-        }
-        if (bit_test(r->bits, (page - r->start) / t->page))
-            page_left(t, r, (page - r->start) / t->page);
-        settle_huge(t, r, page);
-    }
-    /* Lifting the protection wakes the writer. */
+    write_back(t, page);
     protect(t, page, t->page, false);
     pthread_mutex_unlock(&t->lock);
 }
@@ -356,47 +475,108 @@ static void handle_write(struct pmn_ctier *t, uintptr_t addr)
 /* ---- the mprotect fallback ----
  *
  * A SIGSEGV handler must find the tier from the faulting address alone, so
- * the fallback keeps a small process-wide registry of tiers (the one piece
- * of global state here, written only by open and close).  The handler runs
- * in the faulting thread: the fault is synchronous, and library code never
- * writes user memory while holding a tier's lock, so taking it is safe.
- * The OS calls it makes are signal-safe primitives (os/prim.h) that set
- * errno like any system call, so it gives the interrupted code its errno
- * back. */
+ * the fallback keeps a small process-wide registry of its tiers (global
+ * state, written only by open and close).  The handler runs in the
+ * faulting thread: the fault is synchronous, and library code never writes
+ * user memory while holding a tier's lock, so taking it is safe.  The OS
+ * calls it makes are signal-safe primitives (os/prim.h) that set errno
+ * like any system call, so it gives the interrupted code its errno back.
+ *
+ * Lifetime: a handler may still be working on a tier that close is
+ * tearing down.  Each registry slot has a count of handlers looking at it,
+ * taken before the slot is read; close marks its slot closed (no handler
+ * picks the tier up any more), waits for the count to drop to zero, and
+ * only then frees the tier.  Before that, close has lifted every
+ * protection and set t->closing, which a handler that already holds the
+ * tier sees under its lock.
+ *
+ * Which faults are ours: only writes (reads and instruction fetches never
+ * fault on the tier's PROT_READ; pmn_prim_fault_access tells them apart on
+ * x86 and arm64), to a page still on a tier, that is still readable: a
+ * page the program made PROT_NONE is its own business.  A write that
+ * faulted on a page whose protection was lifted before its handler ran (by
+ * close, a promote, or another writer) finds no tier holding the page:
+ * when the mapping is writable now, the write is simply retried (where the
+ * kind of access is unknown, a jump into writable data would be retried
+ * forever instead of crashing).  Everything else goes to the handler that
+ * was installed before ours. */
 #define MAX_MPROTECT_TIERS 64
 static struct pmn_ctier *_Atomic registry[MAX_MPROTECT_TIERS];
+static atomic_int registry_readers[MAX_MPROTECT_TIERS]; /* handlers reading the slot */
+static atomic_int registry_top;                         /* slots ever used */
+static char slot_closing_mark; /* a slot whose tier is closing: busy, but not handed out */
+#define SLOT_CLOSING ((struct pmn_ctier *)(void *)&slot_closing_mark)
 static struct sigaction previous_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static bool segv_installed;
+static size_t segv_page; /* the page size, read once before the handler goes in */
 
-static bool tier_owns(struct pmn_ctier *t, uintptr_t a)
+enum verdict {
+    NOT_MINE, /* this tier does not hold the page */
+    RETRY,    /* handled, or nothing left to do: the write is retried */
+    NOT_OURS, /* the program's own protection: chain */
+};
+
+/* The fault on @page as tier @t sees it. */
+static enum verdict segv_tier(struct pmn_ctier *t, uintptr_t page)
 {
-    bool mine;
+    struct crange *r;
+    enum verdict v;
 
     pthread_mutex_lock(&t->lock);
-    mine = find_range(t, a) != NULL;
+    r = find_range(t, page);
+    if (t->closing || r == NULL || !bit_test(r->bits, (page - r->start) / t->page)) {
+        pthread_mutex_unlock(&t->lock);
+        return NOT_MINE;
+    }
+    /* The tier's protection leaves the page readable; a page that is not
+     * was made PROT_NONE by the program.  (One system call, where asking
+     * for the mapping's protection would read all of /proc/self/maps on
+     * kernels before 6.11.) */
+    if (pmn_prim_readable((void *)page) == 0) {
+        v = NOT_OURS;
+    } else {
+        write_back(t, page);
+        if (!t->closing)
+            protect(t, page, t->page, false);
+        v = RETRY;
+    }
     pthread_mutex_unlock(&t->lock);
-    return mine;
+    return v;
 }
 
-static void handle_write(struct pmn_ctier *t, uintptr_t addr);
+static enum verdict segv_claim(uintptr_t addr, const void *uc)
+{
+    uintptr_t page = addr & ~(uintptr_t)(segv_page - 1);
+    enum pmn_prim_access kind = pmn_prim_fault_access(uc);
+    int top = atomic_load(&registry_top), prot;
+
+    if (kind == PMN_PRIM_ACCESS_READ || kind == PMN_PRIM_ACCESS_EXEC)
+        return NOT_OURS;
+    for (int i = 0; i < top; i++) {
+        enum verdict v = NOT_MINE;
+        atomic_fetch_add(&registry_readers[i], 1);
+        struct pmn_ctier *t = atomic_load(&registry[i]);
+        if (t != NULL && t != SLOT_CLOSING)
+            v = segv_tier(t, page);
+        atomic_fetch_sub(&registry_readers[i], 1);
+        if (v != NOT_MINE)
+            return v;
+    }
+    /* No tier holds the page: lifted since the fault, or never ours. */
+    return pmn_prim_vma_prot((void *)page, &prot) == 0 && (prot & PROT_WRITE) ? RETRY : NOT_OURS;
+}
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
-    uintptr_t a = (uintptr_t)si->si_addr;
     int saved_errno = errno; /* the interrupted code's; the primitives set errno */
+    enum verdict v = NOT_OURS;
 
-    if (si->si_code == SEGV_ACCERR) {
-        for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
-            struct pmn_ctier *t = atomic_load(&registry[i]);
-            if (t != NULL && tier_owns(t, a)) {
-                handle_write(t, a);
-                errno = saved_errno;
-                return; /* the write is retried and now succeeds */
-            }
-        }
-    }
+    if (si->si_code == SEGV_ACCERR)
+        v = segv_claim((uintptr_t)si->si_addr, uc);
     errno = saved_errno;
+    if (v == RETRY)
+        return; /* the write is retried and now succeeds */
     /* Not ours: behave as if we were never here. */
     if (previous_segv.sa_flags & SA_SIGINFO) {
         previous_segv.sa_sigaction(sig, si, uc);
@@ -413,6 +593,7 @@ static void install_segv(void)
 {
     struct sigaction sa;
 
+    segv_page = pmn_prim_page_size();
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = segv_handler;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
@@ -428,12 +609,36 @@ static int registry_add(struct pmn_ctier *t)
     for (int i = 0; i < MAX_MPROTECT_TIERS; i++) {
         struct pmn_ctier *expect = NULL;
         if (atomic_compare_exchange_strong(&registry[i], &expect, t)) {
+            int top = atomic_load(&registry_top);
+            while (top < i + 1 && !atomic_compare_exchange_weak(&registry_top, &top, i + 1))
+                ;
             t->slot = i;
             return 0;
         }
     }
     return PMN_E_NO_WRITE_CONTROL;
 }
+
+/* Take @t out of the registry and wait until no handler can be using it. */
+static void registry_remove(struct pmn_ctier *t)
+{
+    const struct timespec pause = {.tv_nsec = 50000};
+
+    atomic_store(&registry[t->slot], SLOT_CLOSING);
+    while (atomic_load(&registry_readers[t->slot]) != 0)
+        nanosleep(&pause, NULL);
+    atomic_store(&registry[t->slot], NULL);
+}
+
+/* ---- every open tier (both mechanisms) ----
+ *
+ * Process-wide, because ownership of a page is: a demotion holds
+ * open_tiers_lock from its check of the other tiers until its range is in
+ * its own index, so two tiers never take the same page.  Lock order:
+ * open_tiers_lock, then one tier's lock at a time.  The SIGSEGV handler
+ * and the handler threads never take open_tiers_lock. */
+static pthread_mutex_t open_tiers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pmn_ctier *open_tiers;
 
 static void *handler_main(void *arg)
 {
@@ -468,7 +673,7 @@ static void *handler_main(void *arg)
                 forget(t, ev[i].addr, ev[i].end);
                 pthread_mutex_unlock(&t->lock);
             } else if (ev[i].kind == PMN_PRIM_UFFD_EV_WRITE) {
-                handle_write(t, ev[i].addr);
+                uffd_write(t, ev[i].addr);
             }
         }
         atomic_store(&t->in_event, 0);
@@ -547,20 +752,14 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     if (err && opts.write_control != PMN_CTIER_WC_UFFD) {
         t->mprotect_mode = true;
         err = registry_add(t);
-        if (err == 0) {
-            t->ctx = pmn_ctx_ref(ctx);
-            *out = t;
-            return 0;
-        }
-    }
-    if (err == 0) {
+    } else if (err == 0) {
         t->stopfd = eventfd(0, EFD_CLOEXEC);
         if (t->stopfd < 0)
             err = -errno;
-    }
-    if (err == 0) {
-        err = -pthread_create(&t->handler, NULL, handler_main, t);
-        t->handler_running = err == 0;
+        if (err == 0) {
+            err = -pthread_create(&t->handler, NULL, handler_main, t);
+            t->handler_running = err == 0;
+        }
     }
     if (err) {
         if (t->uffd >= 0)
@@ -572,6 +771,10 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
         return err;
     }
     t->ctx = pmn_ctx_ref(ctx);
+    pthread_mutex_lock(&open_tiers_lock);
+    t->next_open = open_tiers;
+    open_tiers = t;
+    pthread_mutex_unlock(&open_tiers_lock);
     *out = t;
     return 0;
 }
@@ -582,16 +785,31 @@ void pmn_ctier_close(struct pmn_ctier *t)
 
     if (t == NULL)
         return;
+    /* No other tier's demotion looks at this one from here on. */
+    pthread_mutex_lock(&open_tiers_lock);
+    for (struct pmn_ctier **pp = &open_tiers; *pp; pp = &(*pp)->next_open)
+        if (*pp == t) {
+            *pp = t->next_open;
+            break;
+        }
+    pthread_mutex_unlock(&open_tiers_lock);
+    /* Lift every protection before anything is freed: a writer waiting on
+     * a page, or faulting from now on, finds it writable.  Handlers that
+     * already hold the tier see closing and stand back. */
     pthread_mutex_lock(&t->lock);
-    for (size_t i = 0; i < t->nr; i++) {
-        struct crange *r = t->rv[i];
-        protect(t, r->start, r->npages * t->page, false);
-        if (!t->mprotect_mode)
+    t->closing = true;
+    if (t->mprotect_mode) {
+        lift_all(t); /* what is still the tier's */
+    } else {
+        for (size_t i = 0; i < t->nr; i++) {
+            struct crange *r = t->rv[i];
+            protect(t, r->start, r->npages * t->page, false); /* wakes waiting writers */
             pmn_prim_uffd_unregister(t->uffd, r->start, r->npages * t->page);
+        }
     }
     pthread_mutex_unlock(&t->lock);
     if (t->slot >= 0)
-        atomic_store(&registry[t->slot], NULL);
+        registry_remove(t); /* waits out the SIGSEGV handlers using it */
     if (t->handler_running) {
         (void)!write(t->stopfd, &one, sizeof(one));
         pthread_join(t->handler, NULL);
@@ -694,35 +912,72 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
     return 0;
 }
 
-/* Did the move drag pages outside [start, start+len) along (a transparent
- * huge page across a boundary)?  Checks the 2 MiB blocks at both ends. */
-static bool cut_huge_page(struct pmn_ctier *t, uintptr_t start, size_t len)
+/* clear_overlaps, waiting out an unmap of this memory that the handler
+ * thread has read but not applied yet.  Lock held (dropped while it waits). */
+static int clear_overlaps_settled(struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    int err = clear_overlaps(t, start, len);
+
+    for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
+        pthread_mutex_unlock(&t->lock);
+        usleep(500);
+        pthread_mutex_lock(&t->lock);
+        err = clear_overlaps(t, start, len);
+    }
+    return err;
+}
+
+/* Tier @u lets tier @t demote [start, start+len): -EBUSY when any page of
+ * it is on @u; otherwise @u forgets what it kept of it and, when @u is
+ * another tier with userfaultfd, unregisters it (the kernel would refuse
+ * @t's registration).  open_tiers_lock held. */
+static int release_to(struct pmn_ctier *u, const struct pmn_ctier *t, uintptr_t start, size_t len)
+{
+    size_t i;
+    bool had;
+    int err;
+
+    pthread_mutex_lock(&u->lock);
+    i = first_after(u, start);
+    had = i < u->nr && u->rv[i]->start < start + len;
+    err = clear_overlaps_settled(u, start, len);
+    if (err == 0 && had && u != t && !u->mprotect_mode)
+        pmn_prim_uffd_unregister(u->uffd, start, len);
+    pthread_mutex_unlock(&u->lock);
+    return err;
+}
+
+/* The pages just outside [start, start+len) that a transparent huge page
+ * across either end would drag along: the first page of the 2 MiB block
+ * the range starts in and the last of the block it ends in, when the
+ * range does not start or end on a block boundary.  How many (0 to 2). */
+static size_t huge_neighbours(const struct pmn_ctier *t, uintptr_t start, size_t len,
+                              void *pages[2])
 {
     const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t ends[2] = {start, start + len};
+    uintptr_t end = start + len;
+    size_t n = 0;
 
-    for (int e = 0; e < 2; e++) {
-        uintptr_t lo = ends[e] & ~(huge - 1), hi = lo + huge;
-        void *pages[2];
-        int status[2] = {-1, -1};
-        size_t n = 0;
+    if (start % huge)
+        pages[n++] = (void *)(start & ~(huge - 1));
+    if (end % huge)
+        pages[n++] = (void *)((end & ~(huge - 1)) + huge - t->page);
+    return n;
+}
 
-        if (ends[e] % huge == 0)
-            continue;
-        if (e == 0 && lo < start)
-            pages[n++] = (void *)lo;
-        if (e == 1 && hi > start + len)
-            pages[n++] = (void *)(hi - t->page);
-        if (n && pmn_prim_query_nodes(pages, n, status) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                struct crange *o = find_range(t, (uintptr_t)pages[i]);
-                bool demoted_there =
-                    o && bit_test(o->bits, ((uintptr_t)pages[i] - o->start) / t->page);
-                if (status[i] == t->node && t->node != t->promote_node && !demoted_there)
-                    return true;
-            }
-        }
-    }
+/* Did the move drag pages outside the range along: is a neighbour on the
+ * tier node now that was not there before (@before: their nodes then)?
+ * A neighbour already there (left by a tier closed earlier, say) is not
+ * the move's doing. */
+static bool cut_huge_page(const struct pmn_ctier *t, void **pages, size_t n, const int *before)
+{
+    int after[2] = {-1, -1};
+
+    if (n == 0 || t->node == t->promote_node || pmn_prim_query_nodes(pages, n, after) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (after[i] == t->node && before[i] != t->node)
+            return true;
     return false;
 }
 
@@ -740,33 +995,39 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 {
     uintptr_t start = (uintptr_t)addr;
     struct crange *r;
-    void **pages;
-    int *nodes, *status, err;
+    void **pages, *neighbours[2];
+    int *nodes, *status, err, nb_before[2] = {-1, -1};
+    size_t nb;
     double ratio;
 
     if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
         return -EINVAL;
-    /* Checked before the estimate reads it: a range running into a hole
-     * is refused, not a crash. */
-    err = pmn_prim_private_anon(addr, len);
-    if (err <= 0)
-        return err < 0 ? err : -EINVAL; /* shared memory could be written unseen */
-    ratio = pmn_ctier_estimate(addr, len, 16);
-    if (ratio < 0)
-        return (int)ratio;
-    pthread_mutex_lock(&t->lock);
-    err = clear_overlaps(t, start, len);
-    for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
-        /* An unmap of this memory may be read but not yet applied. */
-        pthread_mutex_unlock(&t->lock);
-        usleep(500);
-        pthread_mutex_lock(&t->lock);
-        err = clear_overlaps(t, start, len);
+    /* One owner per page: no tier, this one included, may have any of it
+     * (-EBUSY comes first: in mprotect mode a tier's pages are read-only). */
+    pthread_mutex_lock(&open_tiers_lock);
+    err = 0;
+    for (struct pmn_ctier *u = open_tiers; u != NULL && err == 0; u = u->next_open)
+        err = release_to(u, t, start, len);
+    /* Checked before the estimate reads it: a range running into a hole or
+     * into PROT_NONE memory is refused, not a crash.  Shared memory could be
+     * written unseen through another mapping; read-only memory could not be
+     * told from the tier's own protection in mprotect mode, and executable
+     * memory would lose PROT_EXEC there: both modes refuse all three. */
+    if (err == 0 && (err = pmn_prim_private_anon(addr, len, PROT_READ | PROT_WRITE)) >= 0)
+        err = err == 1 ? 0 : -EINVAL;
+    if (err == 0 && (ratio = pmn_ctier_estimate(addr, len, 16)) < 0)
+        err = (int)ratio;
+    if (err) {
+        pthread_mutex_unlock(&open_tiers_lock);
+        return err;
     }
+    pthread_mutex_lock(&t->lock);
+    err = clear_overlaps_settled(t, start, len);
     if (err == 0 && index_reserve(t, 1) != 0)
         err = -ENOMEM; /* the new range's place, taken before anything moves */
     if (err) {
         pthread_mutex_unlock(&t->lock);
+        pthread_mutex_unlock(&open_tiers_lock);
         return err;
     }
     err = pmn__ctier_guard((uint64_t)t->physical, t->st.capacity_bytes, t->reserve, len, ratio,
@@ -774,6 +1035,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     if (err) {
         t->st.refusals++;
         pthread_mutex_unlock(&t->lock);
+        pthread_mutex_unlock(&open_tiers_lock);
         return err;
     }
     r = range_new(start, len / t->page, ratio);
@@ -804,6 +1066,9 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
             goto unregister;
         }
     }
+    nb = huge_neighbours(t, start, len, neighbours);
+    if (nb && pmn_prim_query_nodes(neighbours, nb, nb_before) != 0)
+        nb_before[0] = nb_before[1] = -1; /* unknown: a neighbour on the tier after is refused */
     for (size_t done = 0; done < r->npages;) {
         size_t n = r->npages - done > CHUNK ? CHUNK : r->npages - done;
         for (size_t i = 0; i < n; i++) {
@@ -836,7 +1101,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     }
     if (err == 0 && r->ndemoted == 0)
         err = -ENOMEM; /* nothing could move: the tier node is full */
-    if (err == 0 && cut_huge_page(t, start, len)) {
+    if (err == 0 && cut_huge_page(t, neighbours, nb, nb_before)) {
         /* A huge page straddled the range: its pages outside moved too,
          * unprotected.  Put everything back and refuse. */
         for (size_t i = 0; i < r->npages; i++)
@@ -864,6 +1129,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     r = NULL;
 out:
     pthread_mutex_unlock(&t->lock);
+    pthread_mutex_unlock(&open_tiers_lock);
     range_free(r);
     free(pages);
     free(nodes);
@@ -883,6 +1149,9 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
     if (pmn_node_get(t->ctx, node) == NULL)
         return PMN_E_NO_NODE;
     end = start + len;
+    /* mprotect mode lifts what came back in one walk over the mappings at
+     * the end (without the bitmap, window by window). */
+    uint64_t *back = t->mprotect_mode ? calloc((len / t->page + 63) / 64, sizeof(*back)) : NULL;
     pthread_mutex_lock(&t->lock);
     for (size_t i = first_after(t, start); i < t->nr && t->rv[i]->start < end;) {
         struct crange *r = t->rv[i];
@@ -890,42 +1159,40 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
         uintptr_t a = start > r->start ? start : r->start, b = end < rend ? end : rend;
         /* One move_pages call per CHUNK pages: each migrating call costs a
          * kernel-wide LRU drain, so per-page calls are ~100x slower. */
-        bool all_moved = true;
-        for (uintptr_t pg = a; pg < b;) {
+        for (uintptr_t lo = a; lo < b;) {
+            size_t slots = (b - lo) / t->page < CHUNK ? (b - lo) / t->page : CHUNK, n = 0;
             void *pages[CHUNK];
             int nodes[CHUNK], status[CHUNK];
-            size_t n = 0;
-            for (; pg < b && n < CHUNK; pg += t->page)
-                if (bit_test(r->bits, (pg - r->start) / t->page)) {
-                    pages[n] = (void *)pg;
+            uint64_t moved[CHUNK / 64] = {0};
+            for (size_t k = 0; k < slots; k++)
+                if (bit_test(r->bits, (lo - r->start) / t->page + k)) {
+                    pages[n] = (void *)(lo + k * t->page);
                     status[n] = -EIO; /* unless move_pages says otherwise */
                     nodes[n++] = node;
                 }
-            if (n == 0)
-                break;
-            int merr = pmn_prim_move_pages(pages, n, nodes, status);
-            if (merr && !err)
-                err = merr;
+            if (n > 0) {
+                int merr = pmn_prim_move_pages(pages, n, nodes, status);
+                if (merr && !err)
+                    err = merr;
+            }
             for (size_t k = 0; k < n; k++) {
-                uintptr_t at = (uintptr_t)pages[k];
+                size_t at = ((uintptr_t)pages[k] - lo) / t->page;
                 if (status[k] == node || status[k] == -ENOENT) {
-                    page_left(t, r, (at - r->start) / t->page);
-                } else {
+                    page_left(t, r, ((uintptr_t)pages[k] - r->start) / t->page);
+                    moved[at / 64] |= (uint64_t)1 << (at % 64);
+                    at = ((uintptr_t)pages[k] - start) / t->page;
+                    if (back)
+                        back[at / 64] |= (uint64_t)1 << (at % 64);
+                } else if (!err) {
                     /* stays on the tier, and so stays protected */
-                    all_moved = false;
-                    if (!err)
-                        err = status[k] < 0 ? status[k] : -EAGAIN;
+                    err = status[k] < 0 ? status[k] : -EAGAIN;
                 }
             }
-        }
-        /* Lift protection on what came back: one call for the span when
-         * everything moved, else page by page around what did not. */
-        if (all_moved) {
-            protect(t, a, b - a, false);
-        } else {
-            for (uintptr_t pg = a; pg < b; pg += t->page)
-                if (!bit_test(r->bits, (pg - r->start) / t->page))
-                    protect(t, pg, t->page, false);
+            /* Lift protection on what came back, and on nothing else: pages
+             * that came back earlier may carry the program's own protection. */
+            if (n > 0 && back == NULL)
+                lift(t, lo, slots, moved);
+            lo += slots * t->page;
         }
         if (r->ndemoted == 0) { /* the whole range is back: forget it */
             pmn_prim_bind((void *)r->start, r->npages * t->page, node);
@@ -935,6 +1202,10 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             continue;
         }
         i++;
+    }
+    if (back != NULL) {
+        lift(t, start, len / t->page, back);
+        free(back);
     }
     t->st.promotions++;
     pthread_mutex_unlock(&t->lock);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "os/prim.h"
@@ -762,11 +764,18 @@ int pmn_prim_mems_allowed(struct pmn__bitmap *out)
     return err;
 }
 
-/* PROCMAP_QUERY (Linux 6.11): the mapping at one address, without
+/* ---- our own mappings ----
+ *
+ * PROCMAP_QUERY (Linux 6.11) describes the mapping at one address without
  * generating and parsing the whole of /proc/self/maps, which grows with
  * every mapping a compressed tier splits off (a demotion per cached page
- * made the text scan quadratic).  The kernel's ABI, written out here for
- * older headers. */
+ * made the text scan quadratic).  Older kernels get the text, scanned in
+ * one pass.  Both walks run in a signal handler (the compressed tier's
+ * SIGSEGV handler asks them about the faulting page): they use only open,
+ * read, ioctl and close, a buffer on the stack and their own number
+ * parsers, never malloc or stdio. */
+
+/* The kernel's ABI, written out here for older headers. */
 struct prim_procmap_query {
     uint64_t size, query_flags, query_addr;
     uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
@@ -774,83 +783,275 @@ struct prim_procmap_query {
     uint64_t vma_name_addr, build_id_addr;
 };
 #define PRIM_PROCMAP_QUERY _IOWR('f', 17, struct prim_procmap_query)
+#define PRIM_PROCMAP_VMA_READABLE 0x01
+#define PRIM_PROCMAP_VMA_WRITABLE 0x02
+#define PRIM_PROCMAP_VMA_EXECUTABLE 0x04
 #define PRIM_PROCMAP_VMA_SHARED 0x08
+#define PRIM_PROCMAP_COVERING_OR_NEXT 0x10
 
-/* 1, 0, -errno, or -ENOTTY when the kernel has no PROCMAP_QUERY. */
-static int private_anon_query(uintptr_t want, uintptr_t end)
+static int open_maps(void)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), rc = 1;
+    int fd;
+
+    do
+        fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+/* The walk by PROCMAP_QUERY: 0, @fn's non-zero value, -errno, or -ENOTTY
+ * when the kernel has no PROCMAP_QUERY (nothing was reported then). */
+static int vma_walk_query(uintptr_t lo, uintptr_t hi, pmn_prim_vma_fn fn, void *arg)
+{
+    int fd = open_maps(), rc = 0;
 
     if (fd < 0)
-        return -errno;
-    while (want < end) {
+        return fd;
+    while (lo < hi) {
         struct prim_procmap_query q;
+        struct pmn_prim_vma v;
         memset(&q, 0, sizeof(q));
         q.size = sizeof(q);
-        q.query_addr = want;
+        q.query_flags = PRIM_PROCMAP_COVERING_OR_NEXT;
+        q.query_addr = lo;
         if (ioctl(fd, PRIM_PROCMAP_QUERY, &q) != 0) {
-            rc = errno == ENOENT ? 0 /* a hole */ : errno == EINVAL ? -ENOTTY : -errno;
+            if (errno == EINTR)
+                continue;
+            rc = errno == ENOENT ? 0 /* nothing at or after lo */
+                 : errno == EINVAL || errno == ENOTTY ? -ENOTTY : -errno;
             break;
         }
-        if ((q.vma_flags & PRIM_PROCMAP_VMA_SHARED) || q.inode != 0) {
-            rc = 0; /* shared, or a file behind it */
+        if (q.vma_start >= hi)
             break;
-        }
-        want = (uintptr_t)q.vma_end;
+        v.start = (uintptr_t)q.vma_start;
+        v.end = (uintptr_t)q.vma_end;
+        v.prot = ((q.vma_flags & PRIM_PROCMAP_VMA_READABLE) ? PROT_READ : 0) |
+                 ((q.vma_flags & PRIM_PROCMAP_VMA_WRITABLE) ? PROT_WRITE : 0) |
+                 ((q.vma_flags & PRIM_PROCMAP_VMA_EXECUTABLE) ? PROT_EXEC : 0);
+        v.shared = (q.vma_flags & PRIM_PROCMAP_VMA_SHARED) != 0;
+        v.file = q.inode != 0;
+        if ((rc = fn(&v, arg)) != 0)
+            break;
+        lo = v.end;
     }
     close(fd);
     return rc;
 }
 
-/* The same from the text of /proc/self/maps ("lo-hi perms offset dev
- * inode ..."), parsed in one pass. */
-static int private_anon_text(uintptr_t want, uintptr_t end)
+/* Hexadecimal or decimal digits at *p, advancing it; false on none. */
+static bool scan_num(const char **p, const char *end, unsigned base, uint64_t *out)
 {
-    char *b, *line, *next;
-    size_t blen;
-    int err = read_proc("/proc/self/maps", &b, &blen), ok;
+    const char *s = *p;
+    uint64_t v = 0;
 
-    if (err)
-        return err;
-    for (line = b; *line && want < end; line = next) {
-        unsigned long long lo, hi, inode;
-        char *p = line, *perms;
-
-        next = strchr(line, '\n');
-        next = next ? next + 1 : line + strlen(line);
-        lo = strtoull(p, &p, 16);
-        if (*p++ != '-')
-            continue;
-        hi = strtoull(p, &p, 16);
-        if (*p++ != ' ' || next - p < 5)
-            continue;
-        if (lo > want)
-            break; /* lines are sorted: a hole */
-        if (hi <= want)
-            continue;
-        perms = p;
-        p += 5;
-        strtoull(p, &p, 16); /* offset */
-        while (*p == ' ')
-            p++;
-        while (*p && *p != ' ' && *p != '\n')
-            p++; /* device */
-        inode = strtoull(p, &p, 10);
-        if (perms[3] != 'p' || inode != 0)
-            break; /* shared, or a file behind it */
-        want = (uintptr_t)hi;
+    for (; s < end; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else
+            break;
+        v = v * base + d;
     }
-    ok = want >= end;
-    free(b);
-    return ok;
+    if (s == *p)
+        return false;
+    *p = s;
+    *out = v;
+    return true;
 }
 
-int pmn_prim_private_anon(const void *addr, size_t len)
+/* One line of /proc/self/maps: "lo-hi rwxp offset major:minor inode path". */
+static bool parse_maps_line(const char *l, size_t n, struct pmn_prim_vma *v)
 {
-    uintptr_t want = (uintptr_t)addr, end = want + len;
-    int rc = private_anon_query(want, end);
+    const char *p = l, *end = l + n, *perms;
+    uint64_t lo, hi, skip, inode;
 
-    return rc == -ENOTTY ? private_anon_text(want, end) : rc;
+    if (!scan_num(&p, end, 16, &lo) || p == end || *p++ != '-' || !scan_num(&p, end, 16, &hi) ||
+        end - p < 6 || *p++ != ' ')
+        return false;
+    perms = p;
+    p += 4;
+    if (*p++ != ' ' || !scan_num(&p, end, 16, &skip) || p == end || *p++ != ' ')
+        return false;
+    if (!scan_num(&p, end, 16, &skip) || p == end || *p++ != ':' || !scan_num(&p, end, 16, &skip) ||
+        p == end || *p++ != ' ' || !scan_num(&p, end, 10, &inode))
+        return false;
+    v->start = (uintptr_t)lo;
+    v->end = (uintptr_t)hi;
+    v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+              (perms[2] == 'x' ? PROT_EXEC : 0);
+    v->shared = perms[3] == 's';
+    v->file = inode != 0;
+    return true;
+}
+
+/* One whole line of the text walk: @fn's value, or 0 to read on; *past
+ * when the line lies beyond the range (lines are in address order, so
+ * nothing further can overlap it). */
+static int text_line(const char *line, size_t n, uintptr_t lo, uintptr_t hi, pmn_prim_vma_fn fn,
+                     void *arg, bool *past)
+{
+    struct pmn_prim_vma v;
+
+    if (n == 0 || !parse_maps_line(line, n, &v) || v.end <= lo)
+        return 0;
+    if (v.start >= hi) {
+        *past = true;
+        return 0;
+    }
+    return fn(&v, arg);
+}
+
+int pmn_prim_vma_walk_text(const void *addr, size_t len, pmn_prim_vma_fn fn, void *arg)
+{
+    uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+    char buf[2048], line[160]; /* the fields before the path fit in 100 bytes */
+    size_t n = 0;
+    bool past = false;
+    int fd = open_maps(), rc = 0;
+
+    if (fd < 0)
+        return fd;
+    while (rc == 0 && !past) {
+        ssize_t got = read(fd, buf, sizeof(buf));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = -errno;
+            break;
+        }
+        if (got == 0) {
+            rc = text_line(line, n, lo, hi, fn, arg, &past); /* a last line without '\n' */
+            break;
+        }
+        for (ssize_t i = 0; i < got && rc == 0 && !past; i++) {
+            if (buf[i] != '\n') {
+                if (n < sizeof(line))
+                    line[n++] = buf[i]; /* the rest of a long path is dropped */
+                continue;
+            }
+            rc = text_line(line, n, lo, hi, fn, arg, &past);
+            n = 0;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+int pmn_prim_vma_walk(const void *addr, size_t len, pmn_prim_vma_fn fn, void *arg)
+{
+    uintptr_t lo = (uintptr_t)addr;
+    int rc = vma_walk_query(lo, lo + len, fn, arg);
+
+    return rc == -ENOTTY ? pmn_prim_vma_walk_text(addr, len, fn, arg) : rc;
+}
+
+/* A walk that stops at the first mapping that is not private anonymous
+ * memory of protection @prot, or at a hole. */
+struct anon_walk {
+    uintptr_t want; /* covered up to here */
+    int prot;
+};
+
+static int anon_step(const struct pmn_prim_vma *v, void *arg)
+{
+    struct anon_walk *w = arg;
+
+    if (v->start > w->want || v->shared || v->file || (w->prot >= 0 && v->prot != w->prot))
+        return 1;
+    w->want = v->end;
+    return 0;
+}
+
+int pmn_prim_private_anon(const void *addr, size_t len, int prot)
+{
+    struct anon_walk w = {.want = (uintptr_t)addr, .prot = prot};
+    int rc = pmn_prim_vma_walk(addr, len, anon_step, &w);
+
+    if (rc < 0)
+        return rc;
+    return rc == 0 && w.want >= (uintptr_t)addr + len;
+}
+
+static int prot_step(const struct pmn_prim_vma *v, void *arg)
+{
+    *(int *)arg = v->prot;
+    return 1;
+}
+
+int pmn_prim_vma_prot(const void *addr, int *prot)
+{
+    int rc = pmn_prim_vma_walk(addr, 1, prot_step, prot);
+
+    return rc == 1 ? 0 : rc < 0 ? rc : -ENOMEM;
+}
+
+int pmn_prim_readable(const void *addr)
+{
+    /* FUTEX_CMP_REQUEUE reads the word at @addr and compares it with the
+     * value given: another value is EAGAIN, the same one requeues up to 0
+     * waiters to @spare.  Nothing is written, nobody is woken, nothing
+     * sleeps (a zero-timeout FUTEX_WAIT would, for a timer's slack, when
+     * the word matched). */
+    static const uint32_t spare; /* a futex nobody waits on: only its address is used */
+    const uint32_t cmp = 0;
+
+    if ((uintptr_t)addr % sizeof(cmp))
+        return -EINVAL;
+    if (syscall(SYS_futex, addr, FUTEX_CMP_REQUEUE_PRIVATE, 0, 0, &spare, cmp) >= 0)
+        return 1;
+    switch (errno) {
+    case EAGAIN: /* it held another value: it was read */
+        return 1;
+    case EFAULT:
+        return 0;
+    default:
+        return -errno;
+    }
+}
+
+/* ---- the signal frame ---- */
+
+enum pmn_prim_access pmn_prim_fault_access(const void *ucontext)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* The page-fault error code: bit 1 a write, bit 4 an instruction fetch. */
+    unsigned long err = (unsigned long)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_ERR];
+
+    return (err & 0x10) ? PMN_PRIM_ACCESS_EXEC
+           : (err & 0x2) ? PMN_PRIM_ACCESS_WRITE
+                         : PMN_PRIM_ACCESS_READ;
+#elif defined(__aarch64__)
+    /* The exception syndrome, in a record of the frame's __reserved area
+     * (struct esr_context, magic "ESR\1"; headers: u32 magic, u32 size). */
+    const unsigned char *area = ((const ucontext_t *)ucontext)->uc_mcontext.__reserved;
+    size_t size = sizeof(((const ucontext_t *)ucontext)->uc_mcontext.__reserved), off = 0;
+
+    while (off + 16 <= size) {
+        uint32_t magic, rsize;
+        uint64_t esr;
+        memcpy(&magic, area + off, 4);
+        memcpy(&rsize, area + off + 4, 4);
+        if (magic == 0 || rsize < 8 || rsize > size - off)
+            break;
+        if (magic == 0x45535201u) {
+            unsigned ec;
+            memcpy(&esr, area + off + 8, 8);
+            ec = (unsigned)(esr >> 26) & 0x3f;
+            if (ec == 0x20 || ec == 0x21)
+                return PMN_PRIM_ACCESS_EXEC; /* instruction abort */
+            if (ec == 0x24 || ec == 0x25)
+                return (esr & (1u << 6)) ? PMN_PRIM_ACCESS_WRITE : PMN_PRIM_ACCESS_READ;
+            break;
+        }
+        off += rsize;
+    }
+    return PMN_PRIM_ACCESS_UNKNOWN;
+#else
+    (void)ucontext;
+    return PMN_PRIM_ACCESS_UNKNOWN;
+#endif
 }
 
 int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes)

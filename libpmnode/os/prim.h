@@ -218,11 +218,59 @@ int pmn_prim_write_report(const char *path, const void *buf, size_t len);
 /* Mems_allowed of the calling thread (/proc/thread-self/status). */
 int pmn_prim_mems_allowed(struct pmn__bitmap *out);
 
-/* Whether [addr, addr+len) is wholly private anonymous memory (one or
- * more adjacent mappings with 'p' permission and no file behind them),
- * from PROCMAP_QUERY on /proc/self/maps (Linux 6.11), else its text:
- * 1 yes, 0 no, or -errno. */
-int pmn_prim_private_anon(const void *addr, size_t len);
+/* ---- our own mappings ----
+ * The walks ask PROCMAP_QUERY on /proc/self/maps (Linux 6.11) or else scan
+ * its text in one pass.  They open and read /proc themselves and keep
+ * their buffer on the stack, so they are signal-safe; a mapping that
+ * changes during a walk may be seen before or after the change. */
+
+/* One mapping: [start, end), its PROT_* bits (PROT_NONE is 0), shared
+ * (MAP_SHARED, including shared anonymous memory) and file (an inode
+ * behind it). */
+struct pmn_prim_vma {
+    uintptr_t start, end;
+    int prot;
+    bool shared, file;
+};
+typedef int (*pmn_prim_vma_fn)(const struct pmn_prim_vma *vma, void *arg);
+
+/* Call @fn for every mapping overlapping [addr, addr+len), in address
+ * order (whole mappings, not clipped; holes are simply absent), until it
+ * returns non-zero: that value, 0 at the end, or -errno.  Signal-safe. */
+int pmn_prim_vma_walk(const void *addr, size_t len, pmn_prim_vma_fn fn, void *arg);
+/* The same from the text of /proc/self/maps whatever the kernel: the
+ * fallback, reachable for tests on kernels with PROCMAP_QUERY. */
+int pmn_prim_vma_walk_text(const void *addr, size_t len, pmn_prim_vma_fn fn, void *arg);
+
+/* Whether [addr, addr+len) is wholly private anonymous memory (adjacent
+ * private mappings with no file behind them) whose protection is exactly
+ * @prot everywhere (PROT_* bits; -1: any protection): 1 yes, 0 no (a hole,
+ * shared or file memory, another protection), or -errno.  Signal-safe. */
+int pmn_prim_private_anon(const void *addr, size_t len, int prot);
+
+/* The PROT_* bits of the mapping holding @addr; -ENOMEM when none does.
+ * Signal-safe. */
+int pmn_prim_vma_prot(const void *addr, int *prot);
+
+/* Whether the 4 bytes at @addr (4-byte aligned) can be read now: 1 yes,
+ * 0 no (PROT_NONE, or no mapping), -errno when the kernel does not say.
+ * Costs one system call whatever the number of mappings: a futex
+ * compare-and-requeue of no waiter (FUTEX_CMP_REQUEUE_PRIVATE, 0 woken, 0
+ * moved), which reads the word, writes nothing and never sleeps.
+ * Signal-safe. */
+int pmn_prim_readable(const void *addr);
+
+/* The kind of access that raised a SIGSEGV, read from the ucontext its
+ * SA_SIGINFO handler received: the page-fault error code on x86, the
+ * exception syndrome on arm64; PMN_PRIM_ACCESS_UNKNOWN elsewhere.
+ * Signal-safe. */
+enum pmn_prim_access {
+    PMN_PRIM_ACCESS_UNKNOWN,
+    PMN_PRIM_ACCESS_READ,
+    PMN_PRIM_ACCESS_WRITE,
+    PMN_PRIM_ACCESS_EXEC,
+};
+enum pmn_prim_access pmn_prim_fault_access(const void *ucontext);
 
 /* Per-node page counts of the VMA that starts at @addr, from
  * /proc/self/numa_maps ("N0=12 N1=3"); counts[node] is filled for nodes

@@ -21,7 +21,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,6 +787,47 @@ static void in_child(void (*fn)(void), const char *what)
         }                                                                     \
     } while (0)
 
+/* In a child: a context with node 0 declared compressed, and a tier on
+ * it with write control @wc (exit 77 when this host cannot give it). */
+static struct pmn_ctx *child_ctx(void)
+{
+    struct pmn_ctx_params *pp;
+    struct pmn_ctx *ctx;
+
+    CHILD_CHECK(pmn_ctx_params_new(&pp) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_root(pp, "/") == 0);
+    CHILD_CHECK(pmn_ctx_params_set_flags(pp, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG) == 0);
+    CHILD_CHECK(pmn_ctx_params_set_node_kind(pp, 0, PMN_KIND_COMPRESSED) == 0);
+    CHILD_CHECK(pmn_ctx_new_params(&ctx, pp) == 0);
+    pmn_ctx_params_free(pp);
+    return ctx;
+}
+
+static struct pmn_ctier *child_tier(struct pmn_ctx *ctx, enum pmn_ctier_wc wc)
+{
+    struct pmn_ctier_opts o = opts_node0(0);
+    struct pmn_ctier *t;
+    int err;
+
+    o.write_control = wc;
+    err = pmn_ctier_open(ctx, &o, &t);
+    if (err == PMN_E_NO_WRITE_CONTROL)
+        _exit(77);
+    CHILD_CHECK(err == 0);
+    return t;
+}
+
+/* In a child: @n text pages of private anonymous memory, no THP. */
+static char *child_text(size_t n, size_t first)
+{
+    char *p = mmap(NULL, n * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    CHILD_CHECK(p != MAP_FAILED);
+    madvise(p, n * ps, MADV_NOHUGEPAGE);
+    ctier_fill_text(p, n * ps, ps, first);
+    return p;
+}
+
 static void close_then_write(void)
 {
     const size_t n = 32;
@@ -827,6 +870,420 @@ static void close_then_write(void)
 Test(tier, close_leaves_pages_writable)
 {
     in_child(close_then_write, "write after close");
+}
+
+/* ---- closing while writers fault (issue 13) ----
+ *
+ * Three threads write into demoted pages, pass after pass, while the main
+ * thread closes the tier; they carry on for a pass after the close.  Every
+ * write must land, nothing may crash or hang, and every page is writable
+ * after close.  In mprotect mode a fault's SIGSEGV handler may be running
+ * on the tier close is freeing (it crashed there, 5 runs of 5); in
+ * userfaultfd mode writers wait in the kernel while close unprotects.  Each
+ * child repeats it CLOSE_ROUNDS times, closing at a different moment. */
+#define CLOSE_ROUNDS 60
+#define CLOSE_WRITERS 3
+
+struct close_writer {
+    char *p;
+    size_t n, k;
+    atomic_int *closed;
+    pthread_barrier_t *go;
+};
+
+static void *close_writer_main(void *arg)
+{
+    struct close_writer *w = arg;
+    int after = 0;
+
+    pthread_barrier_wait(w->go);
+    /* Pass after pass, one byte of its own per page, until a whole pass
+     * has run after the close. */
+    for (unsigned pass = 0; after < 2; pass++) {
+        after += atomic_load(w->closed) != 0;
+        for (size_t i = 0; i < w->n; i++) {
+            size_t at = (i * 7 + w->k * 31) % w->n; /* each thread its own order */
+            ((volatile char *)w->p)[at * ps + 64 + w->k] = (char)('a' + (pass + w->k) % 26);
+        }
+    }
+    return NULL;
+}
+
+static void close_under_writers(enum pmn_ctier_wc wc)
+{
+    const size_t n = 96;
+    struct pmn_ctx *ctx = child_ctx();
+    char *shadow = malloc(n * ps);
+
+    CHILD_CHECK(shadow != NULL);
+    for (unsigned round = 0; round < CLOSE_ROUNDS; round++) {
+        struct close_writer w[CLOSE_WRITERS];
+        pthread_t th[CLOSE_WRITERS];
+        pthread_barrier_t go;
+        atomic_int closed = 0;
+        struct pmn_ctier *t = child_tier(ctx, wc);
+        char *p = child_text(n, round);
+
+        memcpy(shadow, p, n * ps);
+        CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+        CHILD_CHECK(pthread_barrier_init(&go, NULL, CLOSE_WRITERS + 1) == 0);
+        for (size_t k = 0; k < CLOSE_WRITERS; k++) {
+            w[k] = (struct close_writer){.p = p, .n = n, .k = k, .closed = &closed, .go = &go};
+            CHILD_CHECK(pthread_create(&th[k], NULL, close_writer_main, &w[k]) == 0);
+        }
+        pthread_barrier_wait(&go);
+        if (round % 4)
+            usleep(round * 37 % 400); /* close early, late, or in between */
+        pmn_ctier_close(t);
+        atomic_store(&closed, 1);
+        for (size_t k = 0; k < CLOSE_WRITERS; k++)
+            CHILD_CHECK(pthread_join(th[k], NULL) == 0);
+        pthread_barrier_destroy(&go);
+        /* the writes landed, nothing else changed, and the main thread writes freely */
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < CLOSE_WRITERS; k++)
+                shadow[i * ps + 64 + k] = p[i * ps + 64 + k];
+        CHILD_CHECK(memcmp(p, shadow, n * ps) == 0);
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < CLOSE_WRITERS; k++)
+                CHILD_CHECK(p[i * ps + 64 + k] >= 'a' && p[i * ps + 64 + k] <= 'z');
+        for (size_t i = 0; i < n; i++)
+            ((volatile char *)p)[i * ps] = 'm';
+        munmap(p, n * ps);
+    }
+    pmn_ctx_unref(ctx);
+    free(shadow);
+}
+
+static void close_under_writers_mprotect(void)
+{
+    close_under_writers(PMN_CTIER_WC_MPROTECT);
+}
+
+static void close_under_writers_uffd(void)
+{
+    close_under_writers(PMN_CTIER_WC_UFFD);
+}
+
+Test(tier, close_while_writers_fault_mprotect)
+{
+    in_child(close_under_writers_mprotect, "close while 3 threads write (mprotect)");
+}
+
+Test(tier, close_while_writers_fault_uffd)
+{
+    in_child(close_under_writers_uffd, "close while 3 threads write (userfaultfd)");
+}
+
+/* ---- the program's own protection (issue 13) ----
+ *
+ * The program mprotects pages the tier holds or held.  With userfaultfd the
+ * tier's protection is a page-table bit of its own, so the program's
+ * protection always holds.  With mprotect the two are one: the tier must
+ * still not lift what the program set, and a read or a write the program's
+ * protection forbids must reach the program's own SIGSEGV handler (here a
+ * catcher installed before the tier, so the tier's handler chains to it).
+ * One case cannot be honoured there and is pinned as documented: the
+ * program's PROT_READ over a page still on the tier looks exactly like the
+ * tier's own, so a write promotes the page and lands. */
+static sigjmp_buf catch_env;
+static volatile sig_atomic_t catch_armed;
+
+static void catcher(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    if (catch_armed)
+        siglongjmp(catch_env, 1);
+    signal(sig, SIG_DFL);
+}
+
+static void install_catcher(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = catcher;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    CHILD_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+}
+
+/* Whether reading (or writing @v into) *@a faults. */
+static bool faults(char *a, bool write, char v)
+{
+    catch_armed = 1;
+    if (sigsetjmp(catch_env, 1)) {
+        catch_armed = 0;
+        return true;
+    }
+    if (write)
+        *(volatile char *)a = v;
+    else
+        (void)*(volatile char *)a;
+    catch_armed = 0;
+    return false;
+}
+
+static void own_protection(enum pmn_ctier_wc wc)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx;
+    struct pmn_ctier *t;
+    struct pmn_ctier_stats st;
+    char *p;
+
+    install_catcher(); /* before the tier: its handler chains to this one */
+    ctx = child_ctx();
+    t = child_tier(ctx, wc);
+    p = child_text(n, 0);
+    CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+
+    /* page 1, still on the tier, made PROT_NONE: reads and writes fault */
+    CHILD_CHECK(mprotect(p + 1 * ps, ps, PROT_NONE) == 0);
+    CHILD_CHECK(faults(p + 1 * ps, false, 0));
+    CHILD_CHECK(faults(p + 1 * ps, true, 'x'));
+    /* page 2 written back, then made read-only: writes fault, reads do not */
+    CHILD_CHECK(!faults(p + 2 * ps, true, 'w'));
+    CHILD_CHECK(mprotect(p + 2 * ps, ps, PROT_READ) == 0);
+    CHILD_CHECK(faults(p + 2 * ps, true, 'x'));
+    CHILD_CHECK(!faults(p + 2 * ps, false, 0));
+    CHILD_CHECK(p[2 * ps] == 'w');
+    /* page 3 made PROT_NONE, then promoted: it stays PROT_NONE */
+    CHILD_CHECK(mprotect(p + 3 * ps, ps, PROT_NONE) == 0);
+    CHILD_CHECK(pmn_ctier_promote(t, p + 3 * ps, ps, -1) == 0);
+    CHILD_CHECK(faults(p + 3 * ps, false, 0));
+    /* page 4 still on the tier, made read-only: the documented difference */
+    CHILD_CHECK(mprotect(p + 4 * ps, ps, PROT_READ) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.write_promotions == 1);
+    if (wc == PMN_CTIER_WC_MPROTECT) {
+        CHILD_CHECK(!faults(p + 4 * ps, true, 'y')); /* taken for the tier's protection */
+        CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+        CHILD_CHECK(st.write_promotions == 2);
+    } else {
+        CHILD_CHECK(faults(p + 4 * ps, true, 'y'));
+    }
+    /* pages 5 and 6 on the tier, 5 made PROT_NONE: close leaves it so, and
+     * lifts the tier's own protection from 6 */
+    CHILD_CHECK(mprotect(p + 5 * ps, ps, PROT_NONE) == 0);
+    pmn_ctier_close(t);
+    CHILD_CHECK(faults(p + 5 * ps, false, 0));
+    CHILD_CHECK(!faults(p + 6 * ps, true, 'z'));
+    CHILD_CHECK(faults(p + 1 * ps, false, 0));
+    CHILD_CHECK(faults(p + 2 * ps, true, 'x'));
+    pmn_ctx_unref(ctx);
+}
+
+static void own_protection_mprotect(void)
+{
+    own_protection(PMN_CTIER_WC_MPROTECT);
+}
+
+static void own_protection_uffd(void)
+{
+    own_protection(PMN_CTIER_WC_UFFD);
+}
+
+Test(tier, program_protection_holds_mprotect)
+{
+    in_child(own_protection_mprotect, "the program's own mprotect (mprotect mode)");
+}
+
+Test(tier, program_protection_holds_uffd)
+{
+    in_child(own_protection_uffd, "the program's own mprotect (userfaultfd mode)");
+}
+
+/* Faults that are not the tier's still kill (no handler of the program's
+ * own): a write into the program's read-only memory, and a jump into
+ * data, which is a fault on a writable page that must not be retried
+ * forever.  Each in a grandchild that must die of SIGSEGV. */
+static void die_by_segv(void (*fn)(char *), char *arg, const char *what)
+{
+    int status;
+    pid_t pid = fork();
+
+    CHILD_CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm(5);
+        fn(arg);
+        _exit(0);
+    }
+    CHILD_CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV) {
+        fprintf(stderr, "%s: %s %d, want SIGSEGV\n", what,
+                WIFSIGNALED(status) ? "killed by signal" : "exit", WIFSIGNALED(status)
+                    ? WTERMSIG(status) : WEXITSTATUS(status));
+        _exit(1);
+    }
+}
+
+static void write_readonly(char *p)
+{
+    *(volatile char *)p = 1;
+}
+
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+static void jump_into(char *p)
+{
+    void (*fn)(void);
+
+    memcpy(&fn, &p, sizeof(fn));
+    fn();
+}
+#endif
+
+static void foreign_faults(void)
+{
+    struct pmn_ctx *ctx = child_ctx();
+    struct pmn_ctier *t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
+    char *p = child_text(4, 0), *ro;
+
+    CHILD_CHECK(pmn_ctier_demote(t, p, 2 * ps) == 0);
+    ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHILD_CHECK(ro != MAP_FAILED);
+    die_by_segv(write_readonly, ro, "write into read-only memory");
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+    /* where the handler can tell an instruction fetch from a write */
+    memset(p + 3 * ps, 0xc3, 16); /* ret, were it executable; it is not */
+    die_by_segv(jump_into, p + 3 * ps, "jump into writable data");
+    die_by_segv(jump_into, p, "jump into demoted data");
+#endif
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, foreign_faults_still_kill_mprotect)
+{
+    in_child(foreign_faults, "faults that are not the tier's (mprotect mode)");
+}
+
+/* ---- one owner per page (issue 13) ----
+ *
+ * Two tiers, every pairing of mechanisms: a page on one is -EBUSY for the
+ * other (userfaultfd's kernel said so already; mprotect did not), a page
+ * that came back may go to either, and writes are counted by its owner. */
+Test(tier, one_owner_per_page_across_tiers)
+{
+    static const enum pmn_ctier_wc pairs[4][2] = {
+        {PMN_CTIER_WC_UFFD, PMN_CTIER_WC_UFFD},
+        {PMN_CTIER_WC_MPROTECT, PMN_CTIER_WC_MPROTECT},
+        {PMN_CTIER_WC_UFFD, PMN_CTIER_WC_MPROTECT},
+        {PMN_CTIER_WC_MPROTECT, PMN_CTIER_WC_UFFD},
+    };
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+
+    for (size_t k = 0; k < 4; k++) {
+        struct pmn_ctier_opts oa = opts_node0(0), ob = opts_node0(0);
+        struct pmn_ctier *a, *b;
+        char *shadow, *p = text_region(n, k * n, &shadow);
+        int err;
+
+        oa.write_control = pairs[k][0];
+        ob.write_control = pairs[k][1];
+        a = open_with(ctx, &oa);
+        b = open_with(ctx, &ob);
+        cr_assert_eq(pmn_ctier_demote(a, p, n * ps), 0, "pair %zu", k);
+        err = pmn_ctier_demote(b, p, n * ps);
+        cr_assert_eq(err, -EBUSY, "pair %zu (%s, %s): the same range on a second tier: %s", k,
+                     pmn_ctier_write_control(a), pmn_ctier_write_control(b), pmn_strerror(err));
+        cr_assert_eq(pmn_ctier_demote(b, p + 4 * ps, 2 * ps), -EBUSY, "pair %zu: a part", k);
+        cr_assert_eq(pmn_ctier_demote(b, p + (n - 1) * ps, ps), -EBUSY, "pair %zu: last page", k);
+        cr_assert_eq(stats(b).demotions, 0);
+        cr_assert_eq(stats(b).logical_bytes, 0);
+
+        /* a write goes to the owner alone */
+        poke(p, shadow, 3, 10, 'o');
+        cr_assert_eq(stats(a).write_promotions, 1, "pair %zu", k);
+        cr_assert_eq(stats(b).write_promotions, 0, "pair %zu", k);
+        /* the page came back: the other tier may take it */
+        err = pmn_ctier_demote(b, p + 3 * ps, ps);
+        cr_assert_eq(err, 0, "pair %zu: a page back from the first tier: %s", k, pmn_strerror(err));
+        cr_assert_eq(pmn_ctier_demote(a, p + 3 * ps, ps), -EBUSY, "pair %zu: and is then b's", k);
+        poke(p, shadow, 3, 11, 'p');
+        cr_assert_eq(stats(b).write_promotions, 1, "pair %zu", k);
+        cr_assert_eq(stats(a).write_promotions, 1, "pair %zu", k);
+
+        /* everything back from a: b takes the rest */
+        cr_assert_eq(pmn_ctier_promote(a, p, n * ps, -1), 0);
+        cr_assert_eq(stats(a).logical_bytes, 0);
+        err = pmn_ctier_demote(b, p + 4 * ps, (n - 4) * ps);
+        cr_assert_eq(err, 0, "pair %zu: after promote on the first tier: %s", k, pmn_strerror(err));
+        poke(p, shadow, 9, 12, 'q');
+        cr_assert_eq(stats(b).write_promotions, 2, "pair %zu", k);
+        cr_assert_eq(stats(a).write_promotions, 1, "pair %zu", k);
+        cr_assert_eq(stats(b).logical_bytes, (n - 5) * ps, "pair %zu", k);
+
+        /* closing b frees its pages for a */
+        pmn_ctier_close(b);
+        err = pmn_ctier_demote(a, p, n * ps);
+        cr_assert_eq(err, 0, "pair %zu: after the second tier closed: %s", k, pmn_strerror(err));
+        poke(p, shadow, 0, 13, 'r');
+        cr_assert_eq(stats(a).write_promotions, 2, "pair %zu", k);
+        assert_intact(p, shadow, n, "two tiers");
+        pmn_ctier_close(a);
+        free(shadow);
+        munmap(p, n * ps);
+    }
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- ranges the tier may not take (issue 13) ----
+ *
+ * PROT_NONE memory crashed the estimate; the range must be readable and
+ * writable private anonymous memory, checked before anything reads it.
+ * Read-only memory is refused too (in mprotect mode the tier could not
+ * tell its own protection from the program's), and so is executable
+ * memory (mprotect mode would take PROT_EXEC away); both modes alike. */
+Test(tier, unreadable_readonly_or_executable_range_is_einval)
+{
+    static const enum pmn_ctier_wc modes[2] = {PMN_CTIER_WC_UFFD, PMN_CTIER_WC_MPROTECT};
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+
+    for (size_t m = 0; m < 2; m++) {
+        struct pmn_ctier_opts o = opts_node0(0);
+        struct pmn_ctier *t;
+        char *p = text_region(2 * n, 0, NULL);
+        int err;
+
+        o.write_control = modes[m];
+        t = open_with(ctx, &o);
+        cr_assert_eq(mprotect(p, 2 * n * ps, PROT_NONE), 0);
+        err = pmn_ctier_demote(t, p, 2 * n * ps);
+        cr_assert_eq(err, -EINVAL, "%s: PROT_NONE: %s", pmn_ctier_write_control(t),
+                     pmn_strerror(err));
+        cr_assert_eq(mprotect(p, n * ps, PROT_READ | PROT_WRITE), 0);
+        err = pmn_ctier_demote(t, p, 2 * n * ps);
+        cr_assert_eq(err, -EINVAL, "%s: half PROT_NONE: %s", pmn_ctier_write_control(t),
+                     pmn_strerror(err));
+        cr_assert_eq(pmn_ctier_demote(t, p + (n - 1) * ps, 2 * ps), -EINVAL, "%s: across",
+                     pmn_ctier_write_control(t));
+        cr_assert_eq(mprotect(p, n * ps, PROT_READ), 0);
+        err = pmn_ctier_demote(t, p, n * ps);
+        cr_assert_eq(err, -EINVAL, "%s: PROT_READ: %s", pmn_ctier_write_control(t),
+                     pmn_strerror(err));
+        if (mprotect(p, n * ps, PROT_READ | PROT_WRITE | PROT_EXEC) == 0) {
+            err = pmn_ctier_demote(t, p, n * ps);
+            cr_assert_eq(err, -EINVAL, "%s: executable: %s", pmn_ctier_write_control(t),
+                         pmn_strerror(err));
+        }
+        cr_assert_eq(stats(t).demotions, 0);
+        cr_assert_eq(stats(t).refusals, 0);
+        /* nothing was protected behind the program's back */
+        cr_assert_eq(mprotect(p, 2 * n * ps, PROT_READ | PROT_WRITE), 0);
+        for (size_t i = 0; i < 2 * n; i++)
+            poke(p, NULL, i, 0, 'x');
+        cr_assert_eq(stats(t).write_promotions, 0);
+        err = pmn_ctier_demote(t, p, 2 * n * ps);
+        cr_assert_eq(err, 0, "%s: read-write again: %s", pmn_ctier_write_control(t),
+                     pmn_strerror(err));
+        pmn_ctier_close(t);
+        munmap(p, 2 * n * ps);
+    }
+    pmn_ctx_unref(ctx);
 }
 
 /* The kernel writing into a demoted page (read(2) into it): the write lands
