@@ -5,8 +5,11 @@
  * context declares it PMN_KIND_COMPRESSED and the tier demotes to node 0
  * and promotes to node 0.  The migrations are no-ops, but everything else
  * is real: the estimate and guard, userfaultfd write-protection, the
- * handler thread, and the accounting.  Tests skip when the tier cannot
- * open for lack of write control (PMN_E_NO_WRITE_CONTROL).
+ * handler thread, the mprotect fallback's SIGSEGV handler, and the
+ * accounting.  Most tests take the default mechanism; those about write
+ * control itself (closing under writers, the program's own mprotect, two
+ * tiers) name it and run with each.  Tests skip when the tier cannot open
+ * for lack of write control (PMN_E_NO_WRITE_CONTROL).
  *
  * Data is text (tests/ctier/ctier-common.h) or fixed-seed random bytes; a
  * shadow copy receives every write the test makes, so "intact" means the
