@@ -1152,9 +1152,16 @@ static void jump_into(char *p)
 
 static void foreign_faults(void)
 {
-    struct pmn_ctx *ctx = child_ctx();
-    struct pmn_ctier *t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
-    char *p = child_text(4, 0), *ro;
+    struct pmn_ctx *ctx;
+    struct pmn_ctier *t;
+    char *p, *ro;
+
+    /* The default action behind the tier's handler, whatever a sanitizer
+     * installed (AddressSanitizer's would abort instead). */
+    signal(SIGSEGV, SIG_DFL);
+    ctx = child_ctx();
+    t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
+    p = child_text(4, 0);
 
     CHILD_CHECK(pmn_ctier_demote(t, p, 2 * ps) == 0);
     ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
