@@ -1,10 +1,10 @@
 /*
  * ctier.c - compressed-tier placement with write control.
  *
- * A demotion is: check the range (wholly private anonymous memory, readable
- * and writable) -> estimate (LZ4 over sampled pages) -> guard (ratio and
- * capacity) -> make sure no other tier has any of it -> register the range
- * with the tier's userfaultfd in write-protect mode -> write-protect it ->
+ * A demotion is: make sure no tier has any of it -> check the range (wholly
+ * private anonymous memory, readable and writable) -> estimate (LZ4 over
+ * sampled pages) -> guard (ratio and capacity) -> register the range with
+ * the tier's userfaultfd in write-protect mode -> write-protect it ->
  * move_pages to the compressed node.  Protection comes before the move, so
  * no write can land on the compressed node unnoticed; migration keeps the
  * uffd-wp bit.  Every kernel call (userfaultfd, mprotect, move_pages,

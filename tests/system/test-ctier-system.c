@@ -5,8 +5,11 @@
  * context declares it PMN_KIND_COMPRESSED and the tier demotes to node 0
  * and promotes to node 0.  The migrations are no-ops, but everything else
  * is real: the estimate and guard, userfaultfd write-protection, the
- * handler thread, and the accounting.  Tests skip when the tier cannot
- * open for lack of write control (PMN_E_NO_WRITE_CONTROL).
+ * handler thread, the mprotect fallback's SIGSEGV handler, and the
+ * accounting.  Most tests take the default mechanism; those about write
+ * control itself (closing under writers, the program's own mprotect, two
+ * tiers) name it and run with each.  Tests skip when the tier cannot open
+ * for lack of write control (PMN_E_NO_WRITE_CONTROL).
  *
  * Data is text (tests/harness/harness.h) or fixed-seed random bytes; a
  * shadow copy receives every write the test makes, so "intact" means the
@@ -1136,9 +1139,16 @@ static void jump_into(char *p)
 
 static void foreign_faults(void)
 {
-    struct pmn_ctx *ctx = child_ctx();
-    struct pmn_ctier *t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
-    char *p = child_text(4, 0), *ro;
+    struct pmn_ctx *ctx;
+    struct pmn_ctier *t;
+    char *p, *ro;
+
+    /* The default action behind the tier's handler, whatever a sanitizer
+     * installed (AddressSanitizer's would abort instead). */
+    signal(SIGSEGV, SIG_DFL);
+    ctx = child_ctx();
+    t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
+    p = child_text(4, 0);
 
     CHILD_CHECK(pmn_ctier_demote(t, p, 2 * ps) == 0);
     ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
