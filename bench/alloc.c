@@ -72,17 +72,7 @@
 
 /* ---- implementations ------------------------------------------------- */
 
-enum impl {
-    I_ARENA,
-    I_SLAB,
-    I_GLIBC,
-    I_JE,
-    I_MI,
-    I_TC,
-    I_MK_DEFAULT,
-    I_MK_FIXED,
-    NIMPL
-};
+enum impl { I_ARENA, I_SLAB, I_GLIBC, I_JE, I_MI, I_TC, I_MK_DEFAULT, I_MK_FIXED, NIMPL };
 
 static const char *const impl_name[NIMPL] = {
     "pmn-arena", "pmn-slab", "glibc",           "jemalloc",
@@ -114,17 +104,17 @@ struct env {
 
 /* The wrappers all take (ctx, size) and (ctx, p); ctx is the arena, the
  * slab or the memkind kind.  Inlined into each workload instantiation. */
-#define WRAP(id, ALLOC, FREE)                                                  \
-    static inline void *id##_alloc(void *ctx, size_t n)                       \
-    {                                                                          \
-        (void)ctx;                                                             \
-        (void)n;                                                               \
-        return ALLOC;                                                          \
-    }                                                                          \
-    static inline void id##_free(void *ctx, void *p)                          \
-    {                                                                          \
-        (void)ctx;                                                             \
-        FREE;                                                                  \
+#define WRAP(id, ALLOC, FREE)                           \
+    static inline void *id##_alloc(void *ctx, size_t n) \
+    {                                                   \
+        (void)ctx;                                      \
+        (void)n;                                        \
+        return ALLOC;                                   \
+    }                                                   \
+    static inline void id##_free(void *ctx, void *p)    \
+    {                                                   \
+        (void)ctx;                                      \
+        FREE;                                           \
     }
 
 WRAP(arena, pmn_arena_malloc((struct pmn_arena *)ctx, n), pmn_free(p))
@@ -350,8 +340,7 @@ INLINE void body_prodcons(struct task *t, alloc_fn A, free_fn F)
     t->t1 = now_ns();
 }
 
-INLINE void body_bulk(struct task *t, alloc_fn A, free_fn F, bulk_alloc_fn BA,
-                      bulk_free_fn BF)
+INLINE void body_bulk(struct task *t, alloc_fn A, free_fn F, bulk_alloc_fn BA, bulk_free_fn BF)
 {
     void *ctx = t->ctx, *objs[BULK];
     size_t sz = t->size;
@@ -385,23 +374,23 @@ INLINE void body_bulk(struct task *t, alloc_fn A, free_fn F, bulk_alloc_fn BA,
 
 /* Bulk through single calls, for every implementation but the slab.  A
  * short batch is freed here and reported as a failure. */
-#define LOOP_BULK(id)                                                          \
+#define LOOP_BULK(id)                                                              \
     static inline size_t id##_bulk_alloc(void *ctx, void **o, size_t n, size_t sz) \
-    {                                                                          \
-        for (size_t k = 0; k < n; k++) {                                       \
-            o[k] = id##_alloc(ctx, sz);                                        \
-            if (!o[k]) {                                                       \
-                while (k--)                                                    \
-                    id##_free(ctx, o[k]);                                      \
-                return 0;                                                      \
-            }                                                                  \
-        }                                                                      \
-        return n;                                                              \
-    }                                                                          \
-    static inline void id##_bulk_free(void *ctx, void **o, size_t n)           \
-    {                                                                          \
-        for (size_t k = 0; k < n; k++)                                         \
-            id##_free(ctx, o[k]);                                              \
+    {                                                                              \
+        for (size_t k = 0; k < n; k++) {                                           \
+            o[k] = id##_alloc(ctx, sz);                                            \
+            if (!o[k]) {                                                           \
+                while (k--)                                                        \
+                    id##_free(ctx, o[k]);                                          \
+                return 0;                                                          \
+            }                                                                      \
+        }                                                                          \
+        return n;                                                                  \
+    }                                                                              \
+    static inline void id##_bulk_free(void *ctx, void **o, size_t n)               \
+    {                                                                              \
+        for (size_t k = 0; k < n; k++)                                             \
+            id##_free(ctx, o[k]);                                                  \
     }
 
 LOOP_BULK(arena)
@@ -425,17 +414,15 @@ static inline void slab_bulk_free(void *ctx, void **o, size_t n)
     pmn_slab_free_bulk((struct pmn_slab *)ctx, o, n);
 }
 
-#define INSTANTIATE(id)                                                        \
-    static void run_##id(struct task *t)                                       \
-    {                                                                          \
-        switch (t->kind) {                                                     \
-        case W_FIXED: body_fixed(t, id##_alloc, id##_free); break;             \
-        case W_RANDOM: body_random(t, id##_alloc, id##_free); break;           \
-        case W_PRODCONS: body_prodcons(t, id##_alloc, id##_free); break;       \
-        case W_BULK:                                                           \
-            body_bulk(t, id##_alloc, id##_free, id##_bulk_alloc, id##_bulk_free); \
-            break;                                                             \
-        }                                                                      \
+#define INSTANTIATE(id)                                                                           \
+    static void run_##id(struct task *t)                                                          \
+    {                                                                                             \
+        switch (t->kind) {                                                                        \
+        case W_FIXED: body_fixed(t, id##_alloc, id##_free); break;                                \
+        case W_RANDOM: body_random(t, id##_alloc, id##_free); break;                              \
+        case W_PRODCONS: body_prodcons(t, id##_alloc, id##_free); break;                          \
+        case W_BULK: body_bulk(t, id##_alloc, id##_free, id##_bulk_alloc, id##_bulk_free); break; \
+        }                                                                                         \
     }
 
 INSTANTIATE(arena)
@@ -447,9 +434,8 @@ INSTANTIATE(tc)
 INSTANTIATE(mk)
 
 static void (*const run_impl[NIMPL])(struct task *) = {
-    [I_ARENA] = run_arena, [I_SLAB] = run_slab,     [I_GLIBC] = run_glibc,
-    [I_JE] = run_je,       [I_MI] = run_mi,         [I_TC] = run_tc,
-    [I_MK_DEFAULT] = run_mk, [I_MK_FIXED] = run_mk,
+    [I_ARENA] = run_arena, [I_SLAB] = run_slab, [I_GLIBC] = run_glibc,   [I_JE] = run_je,
+    [I_MI] = run_mi,       [I_TC] = run_tc,     [I_MK_DEFAULT] = run_mk, [I_MK_FIXED] = run_mk,
 };
 
 /* ---- workloads ------------------------------------------------------- */
@@ -621,8 +607,7 @@ static struct ring g_ring;
 
 /* Runs one cell with @p n timed operations per thread; ns per op (per
  * thread for fixed/random/bulk: wall time / n), or -1 on failure. */
-static double run_cell(const struct env *e, enum impl im, const struct workload *w,
-                       uint64_t n)
+static double run_cell(const struct env *e, enum impl im, const struct workload *w, uint64_t n)
 {
     struct task t[2];
     _Atomic int barrier = 0;
@@ -660,7 +645,7 @@ static double run_cell(const struct env *e, enum impl im, const struct workload 
 /* ---- results --------------------------------------------------------- */
 
 struct cell {
-    bool run;       /* applicable and available */
+    bool run; /* applicable and available */
     bool failed;
     const char *why; /* not run: why */
     uint64_t n;
@@ -940,17 +925,21 @@ static int compute_goals(struct goal *g, int max)
         if (!s->run || !m->run)
             continue;
         bool ok = !s->failed && !m->failed && m->med > 0;
-        g[n++] = (struct goal){"slab <= mimalloc (ratio)", workloads[w].name, workloads[w].threads,
-                               ok ? s->med / m->med : NAN, ok && s->med <= m->med, ok};
+        g[n++] =
+            (struct goal){"slab <= mimalloc (ratio)", workloads[w].name,      workloads[w].threads,
+                          ok ? s->med / m->med : NAN, ok && s->med <= m->med, ok};
     }
     for (size_t w = 0; w < NWORK && n < max; w++) {
         const struct cell *a = &cells[w][I_ARENA], *m = &cells[w][I_MI];
         if (!a->run || !m->run)
             continue;
         bool ok = !a->failed && !m->failed && m->med > 0;
-        g[n++] = (struct goal){"arena <= 1.2x mimalloc (ratio)", workloads[w].name,
-                               workloads[w].threads, ok ? a->med / m->med : NAN,
-                               ok && a->med <= 1.2 * m->med, ok};
+        g[n++] = (struct goal){"arena <= 1.2x mimalloc (ratio)",
+                               workloads[w].name,
+                               workloads[w].threads,
+                               ok ? a->med / m->med : NAN,
+                               ok && a->med <= 1.2 * m->med,
+                               ok};
     }
     for (size_t w = 0; w < NWORK && n < max; w++) {
         const struct cell *a = &cells[w][I_ARENA], *f = &cells[w][I_MK_FIXED];
@@ -958,8 +947,11 @@ static int compute_goals(struct goal *g, int max)
             continue;
         bool ok = !a->failed && !f->failed && a->med > 0;
         g[n++] = (struct goal){"arena >= 3x faster than memkind-fixed (speed-up)",
-                               workloads[w].name, workloads[w].threads,
-                               ok ? f->med / a->med : NAN, ok && f->med >= 3 * a->med, ok};
+                               workloads[w].name,
+                               workloads[w].threads,
+                               ok ? f->med / a->med : NAN,
+                               ok && f->med >= 3 * a->med,
+                               ok};
     }
     static const char *const scaled[] = {"fixed-64", "fixed-2k", "random", "bulk-2k"};
     for (int im = I_ARENA; im <= I_SLAB; im++)
@@ -971,7 +963,11 @@ static int compute_goals(struct goal *g, int max)
             double v = 2.0 * a->med / b->med;
             g[n++] = (struct goal){im == I_ARENA ? "arena scaling 1->2 threads >= 1.8"
                                                  : "slab scaling 1->2 threads >= 1.8",
-                                   scaled[s], 2, v, v >= 1.8, true};
+                                   scaled[s],
+                                   2,
+                                   v,
+                                   v >= 1.8,
+                                   true};
         }
     return n;
 }
@@ -1071,12 +1067,11 @@ static void print_json(const struct env *e, int reps, const int cpus[2])
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: alloc [--reps N] [--cell-ms MS] [--node N] [--fixed-size BYTES]\n"
-            "             [--impl NAME,...] [--workload NAME,...] [--json]\n"
-            "impls: pmn-arena pmn-slab glibc jemalloc mimalloc tcmalloc memkind-default "
-            "memkind-fixed\n"
-            "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
+    fprintf(f, "usage: alloc [--reps N] [--cell-ms MS] [--node N] [--fixed-size BYTES]\n"
+               "             [--impl NAME,...] [--workload NAME,...] [--json]\n"
+               "impls: pmn-arena pmn-slab glibc jemalloc mimalloc tcmalloc memkind-default "
+               "memkind-fixed\n"
+               "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
 }
 
 static bool in_list(const char *list, const char *name)
@@ -1112,10 +1107,14 @@ int main(int argc, char **argv)
     bool json = false;
     const char *only_impl = NULL, *only_work = NULL;
     static const struct option opts[] = {
-        {"reps", required_argument, NULL, 'r'},  {"cell-ms", required_argument, NULL, 'm'},
-        {"node", required_argument, NULL, 'n'},  {"fixed-size", required_argument, NULL, 'f'},
-        {"impl", required_argument, NULL, 'i'},  {"workload", required_argument, NULL, 'w'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+        {"reps", required_argument, NULL, 'r'},
+        {"cell-ms", required_argument, NULL, 'm'},
+        {"node", required_argument, NULL, 'n'},
+        {"fixed-size", required_argument, NULL, 'f'},
+        {"impl", required_argument, NULL, 'i'},
+        {"workload", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int o;

@@ -102,9 +102,9 @@ static uint64_t next_rand(void)
 /* Text that compresses like logs or cached records. */
 static void fill_text(char *p, size_t len)
 {
-    static const char *words[] = {"request", "served", "from", "cache", "user", "session",
-                                  "timeout", "retry", "GET", "/api/v1/items", "200", "OK",
-                                  "latency", "ms", "upstream", "node"};
+    static const char *words[] = {
+        "request", "served",        "from", "cache", "user",    "session", "timeout",  "retry",
+        "GET",     "/api/v1/items", "200",  "OK",    "latency", "ms",      "upstream", "node"};
     size_t n = 0;
 
     while (n < len) {
@@ -173,9 +173,12 @@ static int parse_size(const char *s, size_t *out)
     if (errno || end == s || *s == '-')
         return -1;
     switch (*end) {
-    case 'K': case 'k': v <<= 10, end++; break;
-    case 'M': case 'm': v <<= 20, end++; break;
-    case 'G': case 'g': v <<= 30, end++; break;
+    case 'K':
+    case 'k': v <<= 10, end++; break;
+    case 'M':
+    case 'm': v <<= 20, end++; break;
+    case 'G':
+    case 'g': v <<= 30, end++; break;
     }
     if (*end == 'i' && end[1] == 'B')
         end += 2;
@@ -202,8 +205,12 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.node = -1, .promote_node = -1, .size = 256u << 20, .batch = 1024,
-                       .lat_pages = 1000, .reps = 5};
+    *o = (struct opts){.node = -1,
+                       .promote_node = -1,
+                       .size = 256u << 20,
+                       .batch = 1024,
+                       .lat_pages = 1000,
+                       .reps = 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t x;
@@ -241,8 +248,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -1;
         }
     }
-    if (o->stand_in && ((o->node >= 0 && o->node != 0) ||
-                        (o->promote_node >= 0 && o->promote_node != 0))) {
+    if (o->stand_in &&
+        ((o->node >= 0 && o->node != 0) || (o->promote_node >= 0 && o->promote_node != 0))) {
         fprintf(stderr, "ctier: --stand-in uses node 0 for both nodes\n");
         return -1;
     }
@@ -323,7 +330,7 @@ int main(int argc, char **argv)
         goto fail;
     if (o.promote_node < 0) { /* the tier's default: lowest id with CPUs */
         const struct pmn_node *n;
-        pmn_node_foreach(ctx, n)
+        pmn_node_foreach (ctx, n)
             if (pmn_node_cpu_count(n) > 0) {
                 o.promote_node = pmn_node_id(n);
                 break;
@@ -342,8 +349,8 @@ int main(int argc, char **argv)
     order = malloc(o.lat_pages * sizeof(*order));
     copy = malloc(o.lat_pages * page_size);
     region = mmap(NULL, o.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    lat = mmap(NULL, o.lat_pages * page_size, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    lat = mmap(NULL, o.lat_pages * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+               -1, 0);
     if (!pages || !nodes || !status || !lat_pmn || !lat_plain || !lat_raw || !order || !copy ||
         region == MAP_FAILED || lat == MAP_FAILED) {
         err = -ENOMEM;
@@ -356,7 +363,8 @@ int main(int argc, char **argv)
     estimate = pmn_ctier_estimate(region, o.size, 64);
 
     /* Start on the promote node. */
-    placed = raw_move(region, o.size, o.promote_node, o.promote_node, o.batch, pages, nodes, status);
+    placed =
+        raw_move(region, o.size, o.promote_node, o.promote_node, o.batch, pages, nodes, status);
     if (placed != (long)npages) {
         fprintf(stderr, "ctier: could not place the region on node %d (%ld of %zu pages)\n",
                 o.promote_node, placed, npages);
@@ -383,7 +391,8 @@ int main(int argc, char **argv)
             on = raw_move(region, o.size, -1, o.node, o.batch, pages, nodes, status);
             if (on != (long)npages) {
                 fprintf(stderr, "ctier: %s left %zu of %zu pages off node %d\n",
-                        pmn ? "pmn_ctier_demote" : "raw demote", npages - (size_t)on, npages, o.node);
+                        pmn ? "pmn_ctier_demote" : "raw demote", npages - (size_t)on, npages,
+                        o.node);
                 goto out;
             }
             t1 -= t0;
@@ -473,10 +482,11 @@ int main(int argc, char **argv)
     {
         uint64_t med[4], min[4];
         double spread[4];
-        const char *note = o.stand_in
-            ? "stand-in: node 0 is both the compressed and the promote node, so no page "
-              "moves; the figures measure overhead only (page walks, uffd, fault handling)"
-            : NULL;
+        const char *note =
+            o.stand_in
+                ? "stand-in: node 0 is both the compressed and the promote node, so no page "
+                  "moves; the figures measure overhead only (page walks, uffd, fault handling)"
+                : NULL;
         uint64_t wp = st1.write_promotions - st0.write_promotions;
         bool met;
 
@@ -522,8 +532,8 @@ int main(int argc, char **argv)
                    o.batch);
             if (note)
                 printf("NOTE: %s\n", note);
-            printf("\n%-8s %-15s %10s %10s %8s %12s\n", "op", "impl", "GB/s", "min ms",
-                   "spread", "ratio vs raw");
+            printf("\n%-8s %-15s %10s %10s %8s %12s\n", "op", "impl", "GB/s", "min ms", "spread",
+                   "ratio vs raw");
             for (int i = 0; i < 4; i++) {
                 printf("%-8s %-15s %10.2f %10.2f %7.1f%% ", rows[i].op, rows[i].impl,
                        (double)o.size / (double)med[i], min[i] / 1e6, spread[i]);
@@ -533,11 +543,10 @@ int main(int argc, char **argv)
                     printf("%12s\n", "1.00x");
             }
             printf("\nwrite to a demoted page (%zu pages, shuffled; %" PRIu64
-                   " promotions on write%s):\n", o.lat_pages, wp,
-                   lat_bad ? ", DATA MISMATCH" : ", data intact");
-            printf("  %-30s median %8.2f us   p99 %8.2f us   max %8.2f us\n",
-                   "promotion on write", lat_pmn_p[0] / 1e3, lat_pmn_p[1] / 1e3,
-                   lat_pmn_p[2] / 1e3);
+                   " promotions on write%s):\n",
+                   o.lat_pages, wp, lat_bad ? ", DATA MISMATCH" : ", data intact");
+            printf("  %-30s median %8.2f us   p99 %8.2f us   max %8.2f us\n", "promotion on write",
+                   lat_pmn_p[0] / 1e3, lat_pmn_p[1] / 1e3, lat_pmn_p[2] / 1e3);
             printf("  %-30s median %8.3f us   p99 %8.3f us   max %8.2f us\n",
                    "plain write (no fault)", lat_plain_p[0] / 1e3, lat_plain_p[1] / 1e3,
                    lat_plain_p[2] / 1e3);

@@ -122,9 +122,21 @@ static size_t parse_size(const char *s)
         return 0;
     unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     case '\0': break;
     default: return 0;
     }
@@ -154,8 +166,8 @@ static long sys_mbind(void *addr, size_t len, int mode, int node)
     unsigned long mask[(node / 64) + 1];
     memset(mask, 0, sizeof(mask));
     mask[node / 64] = 1ul << (node % 64);
-    return syscall(SYS_mbind, addr, len, mode, mask,
-                   (unsigned long)(sizeof(mask) * CHAR_BIT + 1), 0u);
+    return syscall(SYS_mbind, addr, len, mode, mask, (unsigned long)(sizeof(mask) * CHAR_BIT + 1),
+                   0u);
 }
 
 /* One live mapping of any implementation. */
@@ -187,8 +199,8 @@ static int raw_anon_map(const struct cfg *c, bool thp, struct mapping *m)
 {
     double t0 = now_ms();
     size_t extra = thp ? c->thp_size : 0;
-    char *p = mmap(NULL, c->size + extra, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p =
+        mmap(NULL, c->size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     if (thp) {
@@ -340,7 +352,14 @@ static void unmap(struct mapping *m)
 /* ---- results --------------------------------------------------------- */
 
 enum impl_kind {
-    K_RAW_ANON, K_RAW_THP, K_RAW_MEMFD, K_NUMA, K_LIB, K_VERIFY, K_VERIFY_RAW, K_RAW_DAX,
+    K_RAW_ANON,
+    K_RAW_THP,
+    K_RAW_MEMFD,
+    K_NUMA,
+    K_LIB,
+    K_VERIFY,
+    K_VERIFY_RAW,
+    K_RAW_DAX,
     K_LIB_DAX,
 };
 
@@ -357,9 +376,9 @@ struct result {
     double ms[MAX_REPS];
     double pop[MAX_REPS], ver[MAX_REPS], setup[MAX_REPS];
     double other[MAX_REPS]; /* total - populate - verify, per rep */
-    double thp_pct; /* share of the region mapped by huge pages, -1 unknown */
-    size_t bytes;   /* mapped (or verified) per rep */
-    double on_node; /* % of the last rep's pages found on the node, -1 unchecked */
+    double thp_pct;         /* share of the region mapped by huge pages, -1 unknown */
+    size_t bytes;           /* mapped (or verified) per rep */
+    double on_node;         /* % of the last rep's pages found on the node, -1 unchecked */
 };
 
 static struct result g_res[MAX_RESULTS];
@@ -481,12 +500,11 @@ static void run_group(const struct cfg *c, int first, int count, const struct ma
                 if (rep == c->reps - 1 && m.addr && (r->kind == K_RAW_THP || r->lc.thp))
                     r->thp_pct = thp_share(m.addr, m.len);
                 /* Placement check, untimed: libnuma falls back silently. */
-                if (rep == c->reps - 1 && m.addr && r->kind != K_RAW_DAX &&
-                    r->kind != K_LIB_DAX) {
+                if (rep == c->reps - 1 && m.addr && r->kind != K_RAW_DAX && r->kind != K_LIB_DAX) {
                     long on = pages_on_node(c, &m);
                     if (on >= 0)
-                        r->on_node = 100.0 * (double)on * (double)sysconf(_SC_PAGESIZE) /
-                                     (double)m.len;
+                        r->on_node =
+                            100.0 * (double)on * (double)sysconf(_SC_PAGESIZE) / (double)m.len;
                 }
             }
             unmap(&m);
@@ -603,8 +621,8 @@ static void print_table(const struct cfg *c, const char *dax_skip, double preche
     if (g < 0)
         printf("not measured (%s)\n", errstr(goal->err ? goal->err : g_res[0].err));
     else
-        printf("%s on medians (%.2fx); %s on min times (%.2fx)\n", g >= 0.9 ? "met" : "NOT met",
-               g, gm >= 0.9 ? "met" : "NOT met", gm);
+        printf("%s on medians (%.2fx); %s on min times (%.2fx)\n", g >= 0.9 ? "met" : "NOT met", g,
+               gm >= 0.9 ? "met" : "NOT met", gm);
 
     printf("\nwhere the time goes (medians over reps, ms; library figures from "
            "pmn_region_populate_ns/verify_ns):\n");
@@ -774,8 +792,7 @@ int main(int argc, char **argv)
     first = g_nres;
     ref = add("anon-thp", "raw mmap+MADV_HUGEPAGE+mbind+POPULATE_WRITE", K_RAW_THP, -1);
     add_lib(&c, "anon-thp", "libpmnode anon thp, verify on", ref, PMN_BACKING_ANON, true, true);
-    add_lib(&c, "anon-thp", "libpmnode anon thp, verify off", ref, PMN_BACKING_ANON, true,
-            false);
+    add_lib(&c, "anon-thp", "libpmnode anon thp, verify off", ref, PMN_BACKING_ANON, true, false);
     run_group(&c, first, g_nres - first, NULL);
     iv = add("verify-thp", "pmn_where over populated THP region", K_VERIFY, ref);
     add("verify-thp", "raw move_pages, 4096 pages per call", K_VERIFY_RAW, ref);

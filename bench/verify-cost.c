@@ -103,8 +103,8 @@ static int region_map(struct region *r, bool thp, bool ballast)
 {
     size_t extra = thp ? g_huge : 0;
     double t0 = now_ms();
-    char *p = mmap(NULL, g_size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    char *p =
+        mmap(NULL, g_size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     if (thp) {
@@ -329,16 +329,19 @@ static long by_get_mempolicy_sample(const struct region *r, size_t sample)
 /* ---- driver ---------------------------------------------------------- */
 
 enum method {
-    M_MP_ALL, M_MP_BATCH, M_MP_HUGE, M_NUMA_MAPS, M_NUMA_MAPS_BALLAST, M_PAGEMAP, M_GETMEMPOL,
+    M_MP_ALL,
+    M_MP_BATCH,
+    M_MP_HUGE,
+    M_NUMA_MAPS,
+    M_NUMA_MAPS_BALLAST,
+    M_PAGEMAP,
+    M_GETMEMPOL,
 };
 
 static const char *const method_name[] = {
-    "move_pages, one call (all pages)",
-    "move_pages, 4096 pages per call",
-    "move_pages, one address per huge page",
-    "numa_maps, read until the region's line",
-    "numa_maps, + 1 populated ballast mapping",
-    "pagemap + sysfs memory blocks (PFN->node)",
+    "move_pages, one call (all pages)",          "move_pages, 4096 pages per call",
+    "move_pages, one address per huge page",     "numa_maps, read until the region's line",
+    "numa_maps, + 1 populated ballast mapping",  "pagemap + sysfs memory blocks (PFN->node)",
     "get_mempolicy per page (8192-page sample)",
 };
 

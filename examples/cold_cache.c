@@ -41,7 +41,7 @@ struct entry {
 struct cache {
     struct entry *tab; /* open addressing, 2 * entries slots */
     size_t nslots;
-    uint64_t rng;      /* xorshift64 state: reproducible runs */
+    uint64_t rng; /* xorshift64 state: reproducible runs */
 };
 
 static uint64_t next_rand(struct cache *c)
@@ -65,8 +65,8 @@ static struct entry *slot_of(struct cache *c, const char *key) /* FNV-1a, linear
  * would not: PMN_E_INCOMPRESSIBLE). */
 static void fill(struct cache *c, char *v, size_t page, const char *key, unsigned version)
 {
-    static const char *words[] = {"order", "shipped", "customer", "warehouse", "invoice",
-                                  "pending", "total", "address", "region", "priority"};
+    static const char *words[] = {"order",   "shipped", "customer", "warehouse", "invoice",
+                                  "pending", "total",   "address",  "region",    "priority"};
     size_t n = (size_t)snprintf(v, page, "%s v%u:", key, version);
 
     while (n + 12 < page)
@@ -102,8 +102,11 @@ int main(int argc, char **argv)
     char key[32], json[512];
 
     for (int i = 1; i < argc; i++) {
-        long *opt = !strcmp(argv[i], "--node") ? &node : !strcmp(argv[i], "--entries") ? &entries
-                  : !strcmp(argv[i], "--ticks") ? &ticks : !strcmp(argv[i], "--idle") ? &idle : NULL;
+        long *opt = !strcmp(argv[i], "--node")      ? &node
+                    : !strcmp(argv[i], "--entries") ? &entries
+                    : !strcmp(argv[i], "--ticks")   ? &ticks
+                    : !strcmp(argv[i], "--idle")    ? &idle
+                                                    : NULL;
         if (!strcmp(argv[i], "--stand-in")) {
             stand_in = 1;
         } else if (opt == NULL || i + 1 == argc || parse(argv[++i], &v) < 0) {
@@ -154,8 +157,8 @@ int main(int argc, char **argv)
         (err = pmn_backing_params_set_node(bp, home)) < 0 ||
         (err = pmn_backing_new(ctx, bp, &b)) < 0 || (err = pmn_arena_new(b, NULL, &a)) < 0)
         goto fail;
-    printf("cache of %ld entries on node %d, compressed tier on node %ld%s\n", entries, home,
-           node, stand_in ? " (stand-in: pages stay on node 0)" : "");
+    printf("cache of %ld entries on node %d, compressed tier on node %ld%s\n", entries, home, node,
+           stand_in ? " (stand-in: pages stay on node 0)" : "");
 
     c.nslots = 2 * (size_t)entries;
     if ((c.tab = calloc(c.nslots, sizeof(*c.tab))) == NULL) {
@@ -177,8 +180,9 @@ int main(int argc, char **argv)
     for (unsigned tick = 1; tick <= (unsigned)ticks; tick++) {
         /* Requests: 9 in 10 go to the hottest eighth of the keys; 1 in 5 updates. */
         for (long r = 0; r < entries / 2 + 1; r++) {
-            long hot = entries / 8 + 1, k = (long)(next_rand(&c) % 10 ? next_rand(&c) % (uint64_t)hot
-                                                                      : next_rand(&c) % (uint64_t)entries);
+            long hot = entries / 8 + 1,
+                 k = (long)(next_rand(&c) % 10 ? next_rand(&c) % (uint64_t)hot
+                                               : next_rand(&c) % (uint64_t)entries);
             struct entry *e;
             snprintf(key, sizeof(key), "order:%06ld", k);
             e = slot_of(&c, key);
@@ -219,20 +223,24 @@ int main(int argc, char **argv)
         here += pmn_where_pages_on(&w, home);
         there += pmn_where_pages_on(&w, (int)node);
     }
-    if ((err = pmn_ctier_stats(t, &st)) < 0 || (err = pmn_ctier_stats_json(&st, json, sizeof(json))) < 0)
+    if ((err = pmn_ctier_stats(t, &st)) < 0 ||
+        (err = pmn_ctier_stats_json(&st, json, sizeof(json))) < 0)
         goto fail;
     printf("%" PRIu64 " lookups (%" PRIu64 " served from the tier), %" PRIu64 " updates (%" PRIu64
-           " promoted a page on write)\n", lookups, cold_reads, updates, cold_writes);
+           " promoted a page on write)\n",
+           lookups, cold_reads, updates, cold_writes);
     printf("tier: %" PRIu64 " KiB logical, ~%" PRIu64 " KiB physical (ratio %.2f), %" PRIu64
            " demotions, %" PRIu64 " write promotions, %" PRIu64 " write failures, %" PRIu64
-           " refusals\n", st.logical_bytes >> 10, st.physical_bytes >> 10, st.ratio, st.demotions,
+           " refusals\n",
+           st.logical_bytes >> 10, st.physical_bytes >> 10, st.ratio, st.demotions,
            st.write_promotions, st.write_failures, st.refusals);
     printf("entries on the tier: %" PRIu64 " (the tier counts %" PRIu64 " pages)\n", on_tier,
            st.logical_bytes / page);
     if (stand_in)
         printf("pages: %" PRIu64 " on node 0 (standing in for both nodes)\n", here);
     else
-        printf("pages: %" PRIu64 " on node %d, %" PRIu64 " on node %ld\n", here, home, there, node);
+        printf("pages: %" PRIu64 " on node %d, %" PRIu64 " on node %ld\n", here, home, there,
+               node);
     printf("%s\n", json);
     rc = 0;
     goto out;

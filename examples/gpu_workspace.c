@@ -131,7 +131,8 @@ static void print_list(const struct pmn_ctx *ctx, const struct opts *o)
 
 /* Pages of [p, p + len) per spill-list position; pages anywhere else go
  * to *off. */
-static int count_pages(const void *p, size_t len, const struct opts *o, uint64_t *per, uint64_t *off)
+static int count_pages(const void *p, size_t len, const struct opts *o, uint64_t *per,
+                       uint64_t *off)
 {
     struct pmn_where w = {.struct_size = sizeof(w)};
     uint64_t listed = 0;
@@ -227,7 +228,8 @@ int main(int argc, char **argv)
         printf("step %ld:", step);
         for (size_t k = 0; k < o.nspill; k++)
             if (per[k])
-                printf(" node %d: %" PRIu64 " pages%s;", o.spill[k], per[k], k ? " (spilled)" : "");
+                printf(" node %d: %" PRIu64 " pages%s;", o.spill[k], per[k],
+                       k ? " (spilled)" : "");
         printf(" %" PRIu64 " pages off the list\n", off);
         if (off) {
             fprintf(stderr, "gpu_workspace: pages outside the spill list\n");
@@ -239,7 +241,8 @@ int main(int argc, char **argv)
     rc = 0;
 
 stats:
-    if ((err = pmn_arena_stats(a, &st)) < 0 || (err = pmn_alloc_stats_json(&st, json, sizeof(json))) < 0)
+    if ((err = pmn_arena_stats(a, &st)) < 0 ||
+        (err = pmn_alloc_stats_json(&st, json, sizeof(json))) < 0)
         goto fail;
     printf("arena: %" PRIu64 " objects live, %" PRIu64 " MiB resident, peak %" PRIu64
            " MiB, %" PRIu64 " allocation failures\n",

@@ -46,7 +46,8 @@ try {
     std::pmr::unordered_map<std::pmr::string, std::pmr::string> config(&mr);
     config["greeting"] = "hello from a private node, with a string too long for SSO";
 
-    struct pmn_where w {};
+    struct pmn_where w {
+    };
     w.struct_size = sizeof(w);
     if ((err = pmn_where(samples.data(), samples.size() * sizeof(double), &w)) < 0)
         throw pmnode::error(err, "pmn_where");

@@ -27,11 +27,10 @@ int main(void)
     }
 
     printf("libpmnode %s, root %s\n", pmn_version(), pmn_ctx_root(ctx));
-    pmn_node_foreach(ctx, node) {
+    pmn_node_foreach (ctx, node) {
         uint64_t cap = pmn_node_capacity(node);
 
-        printf("node %d: %-10s %-7s ", pmn_node_id(node),
-               pmn_kind_name(pmn_node_kind(node)),
+        printf("node %d: %-10s %-7s ", pmn_node_id(node), pmn_kind_name(pmn_node_kind(node)),
                pmn_node_is_private(node) ? "private" : "shared");
         if (cap == PMN_UNKNOWN)
             printf("capacity unknown\n");
@@ -41,9 +40,7 @@ int main(void)
 
     err = pmn_nearest_private_node(ctx, 0, &nearest);
     switch (err) {
-    case 0:
-        printf("nearest private node to node 0: %d\n", nearest);
-        break;
+    case 0: printf("nearest private node to node 0: %d\n", nearest); break;
     case PMN_E_NO_MATCH: /* no node is private */
     case PMN_E_UNKNOWN:  /* private nodes, but no distances to rank them */
     case PMN_E_NO_NODE:  /* ids are sparse and node 0 does not exist */

@@ -66,10 +66,9 @@ static int parse_long(const char *s, long *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const char *const names[] = {"--node", "--buf",     "--ring", "--burst",
+    static const char *const names[] = {"--node",  "--buf",     "--ring", "--burst",
                                         "--delay", "--packets", "--cap"};
-    long *fields[] = {&o->node, &o->buf, &o->ring, &o->burst, &o->delay, &o->packets,
-                      &o->cap_mib};
+    long *fields[] = {&o->node, &o->buf, &o->ring, &o->burst, &o->delay, &o->packets, &o->cap_mib};
 
     for (int i = 1; i < argc; i++) {
         size_t k = 0;
@@ -82,9 +81,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -1;
         }
     }
-    if (o->buf < 128 || o->buf > 262144 || o->ring < 1 ||
-        o->ring > 1000000 || o->burst < 1 || o->burst > o->ring || o->delay > 1000 ||
-        o->cap_mib > (1L << 30)) {
+    if (o->buf < 128 || o->buf > 262144 || o->ring < 1 || o->ring > 1000000 || o->burst < 1 ||
+        o->burst > o->ring || o->delay > 1000 || o->cap_mib > (1L << 30)) {
         fprintf(stderr, "netbuf_pool: --buf is 128 to 262144, --ring 1 to 1000000, --burst 1 "
                         "to --ring, --delay at most 1000\n");
         return -1;
@@ -102,7 +100,7 @@ static int pick_node(const struct pmn_ctx *ctx, int *node)
     err = cpu >= 0 ? pmn_nearest_private_to_cpu(ctx, cpu, node) : PMN_E_UNKNOWN;
     if (err != PMN_E_UNKNOWN)
         return err;
-    pmn_node_foreach(ctx, n) {
+    pmn_node_foreach (ctx, n) {
         if (pmn_node_is_private(n) && pmn_node_capacity(n) != 0) {
             *node = pmn_node_id(n);
             return 0;
@@ -159,8 +157,13 @@ static int tally(struct placement *t, const void *buf, size_t size, int node)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.node = -1, .buf = 2048, .ring = 512, .burst = 32, .delay = 4,
-                     .packets = 200000, .cap_mib = 0};
+    struct opts o = {.node = -1,
+                     .buf = 2048,
+                     .ring = 512,
+                     .burst = 32,
+                     .delay = 4,
+                     .packets = 200000,
+                     .cap_mib = 0};
     struct pmn_ctx *ctx = NULL;
     struct pmn_backing_params *bp = NULL;
     struct pmn_backing *b = NULL;
@@ -183,7 +186,8 @@ int main(int argc, char **argv)
         node = (int)o.node;
     } else if ((err = pick_node(ctx, &node)) < 0) {
         printf("netbuf_pool: no private node to put the pool on: %s\n"
-               "(name one with --node N; a shared node works for a try-out)\n", pmn_strerror(err));
+               "(name one with --node N; a shared node works for a try-out)\n",
+               pmn_strerror(err));
         rc = 2;
         goto out;
     }
@@ -193,7 +197,8 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if ((err = pmn_backing_params_new(&bp)) < 0 || (err = pmn_backing_params_set_node(bp, node)) < 0 ||
+    if ((err = pmn_backing_params_new(&bp)) < 0 ||
+        (err = pmn_backing_params_set_node(bp, node)) < 0 ||
         (err = pmn_backing_new(ctx, bp, &b)) < 0 ||
         (err = pmn_slab_new(b, (size_t)o.buf, 64, (uint64_t)o.cap_mib << 20, &s)) < 0)
         goto fail;
@@ -272,21 +277,25 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < txn[q]; k++)
             if ((err = tally(&t, txq[q * burst + k], (size_t)o.buf, node)) < 0)
                 goto fail;
-    if ((err = pmn_slab_stats(s, &st)) < 0 || (err = pmn_alloc_stats_json(&st, json, sizeof(json))) < 0)
+    if ((err = pmn_slab_stats(s, &st)) < 0 ||
+        (err = pmn_alloc_stats_json(&st, json, sizeof(json))) < 0)
         goto fail;
     printf("%ld packets: %" PRIu64 " delivered, %" PRIu64 " dropped (no buffer), %" PRIu64
-           " corrupt\n", o.packets, delivered, dropped, corrupt);
-    printf("%" PRIu64 " bulk refills (%" PRIu64 " came back short), %" PRIu64 " allocations, %"
-           PRIu64 " frees\n", refills, short_refills, st.allocs, st.frees);
+           " corrupt\n",
+           o.packets, delivered, dropped, corrupt);
+    printf("%" PRIu64 " bulk refills (%" PRIu64 " came back short), %" PRIu64
+           " allocations, %" PRIu64 " frees\n",
+           refills, short_refills, st.allocs, st.frees);
     printf("pool: %" PRIu64 " buffers live, %" PRIu64 " KiB resident (peak %" PRIu64 " KiB)\n",
            st.objects, st.resident >> 10, st.peak >> 10);
     printf("placement: %" PRIu64 " buffers held, their pages: %" PRIu64 " on node %d, %" PRIu64
-           " elsewhere, %" PRIu64 " not present\n", t.held, t.on_node, node, t.elsewhere, t.absent);
+           " elsewhere, %" PRIu64 " not present\n",
+           t.held, t.on_node, node, t.elsewhere, t.absent);
     printf("%s\n", json);
     rc = t.elsewhere || corrupt ? 1 : 0;
     if (rc)
-        fprintf(stderr, "netbuf_pool: %s\n", t.elsewhere ? "buffers found off the pool's node"
-                                                       : "packets were corrupted");
+        fprintf(stderr, "netbuf_pool: %s\n",
+                t.elsewhere ? "buffers found off the pool's node" : "packets were corrupted");
     goto out;
 fail:
     fprintf(stderr, "netbuf_pool: %s (%s)\n", pmn_strerror(err), pmn_err_name(err));

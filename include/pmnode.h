@@ -153,29 +153,29 @@ PMN_API const char *pmn_version(void);
 /**@{*/
 #define PMN_ERRNO_BASE 20000
 
-#define PMN_ERROR_MAP(X)                                                                   \
-    X(REMOTE_ROOT, 1, "context describes another machine (root is not /): mapping refused") \
-    X(NO_NUMA, 2, "no NUMA information under the root (sys/devices/system/node missing)")  \
-    X(NO_NODE, 3, "no such NUMA node")                                                     \
-    X(NO_DEVICE, 4, "no such device")                                                      \
-    X(UNKNOWN, 5, "the kernel does not report this value")                                 \
-    X(NO_MATCH, 6, "no node matches the request")                                          \
-    X(PARSE, 7, "malformed kernel or configuration data")                                  \
-    X(CONFIG, 8, "invalid configuration value")                                            \
-    X(HWLOC, 9, "hwloc topology discovery failed")                                         \
-    X(MISPLACED, 10, "memory found on a node other than the one requested")                \
-    X(NOT_ALLOWED, 11, "node not allowed by the caller's cpuset (Mems_allowed)")           \
-    X(NODE_FULL, 12, "node lacks the free memory asked for plus headroom")                 \
-    X(NO_HUGEPAGES, 13, "node's huge page pool lacks free pages of that size")             \
-    X(NOT_MEMORY_NODE, 14, "node has no memory to bind to")                                \
-    X(FOREIGN, 15, "pointer was not allocated by libpmnode")                               \
-    X(DOUBLE_FREE, 16, "object freed twice")                                               \
-    X(INTERIOR, 17, "pointer is inside an object, not its start")                          \
-    X(DESTROYED, 18, "the arena or slab was destroyed")                                    \
-    X(TIER_FULL, 19, "the compressed tier would overfill")                                 \
-    X(INCOMPRESSIBLE, 20, "the data does not compress well enough for the compressed tier") \
+#define PMN_ERROR_MAP(X)                                                                      \
+    X(REMOTE_ROOT, 1, "context describes another machine (root is not /): mapping refused")   \
+    X(NO_NUMA, 2, "no NUMA information under the root (sys/devices/system/node missing)")     \
+    X(NO_NODE, 3, "no such NUMA node")                                                        \
+    X(NO_DEVICE, 4, "no such device")                                                         \
+    X(UNKNOWN, 5, "the kernel does not report this value")                                    \
+    X(NO_MATCH, 6, "no node matches the request")                                             \
+    X(PARSE, 7, "malformed kernel or configuration data")                                     \
+    X(CONFIG, 8, "invalid configuration value")                                               \
+    X(HWLOC, 9, "hwloc topology discovery failed")                                            \
+    X(MISPLACED, 10, "memory found on a node other than the one requested")                   \
+    X(NOT_ALLOWED, 11, "node not allowed by the caller's cpuset (Mems_allowed)")              \
+    X(NODE_FULL, 12, "node lacks the free memory asked for plus headroom")                    \
+    X(NO_HUGEPAGES, 13, "node's huge page pool lacks free pages of that size")                \
+    X(NOT_MEMORY_NODE, 14, "node has no memory to bind to")                                   \
+    X(FOREIGN, 15, "pointer was not allocated by libpmnode")                                  \
+    X(DOUBLE_FREE, 16, "object freed twice")                                                  \
+    X(INTERIOR, 17, "pointer is inside an object, not its start")                             \
+    X(DESTROYED, 18, "the arena or slab was destroyed")                                       \
+    X(TIER_FULL, 19, "the compressed tier would overfill")                                    \
+    X(INCOMPRESSIBLE, 20, "the data does not compress well enough for the compressed tier")   \
     X(NO_WRITE_CONTROL, 21, "no write-protection mechanism (userfaultfd write-protect) here") \
-    X(NOT_COMPRESSED, 22, "node is not a compressed node")                                 \
+    X(NOT_COMPRESSED, 22, "node is not a compressed node")                                    \
     X(NO_CTIER, 23, "this libpmnode was built without the compressed tier (-Dctier=false)")
 
 enum pmn_error {
@@ -239,14 +239,14 @@ PMN_API const char *pmn_isolation_name(enum pmn_isolation iso);
 
 /** Private-node kernel ABI generations seen on a context (bit mask). */
 enum pmn_abi {
-    PMN_ABI_MAINLINE = 1u << 0,        /**< has_memory/has_cpu present */
-    PMN_ABI_PRIVATE_MEMORY = 1u << 1,  /**< v3/v4 RFC: has_private_memory */
-    PMN_ABI_COMMON_MEMORY = 1u << 2,   /**< later drafts: has_common_memory */
-    PMN_ABI_USER_MEMORY = 1u << 3,     /**< later drafts: has_user_memory */
-    PMN_ABI_MEM_FEATURES = 1u << 4,    /**< nodeN/mem_features */
-    PMN_ABI_DAX_PRIVATE = 1u << 5,     /**< daxX.Y/private and friends */
-    PMN_ABI_CRAMDAX = 1u << 6,         /**< a device bound to cramdax */
-    PMN_ABI_MEMORY_TIERING = 1u << 7,  /**< memory_tiering tiers */
+    PMN_ABI_MAINLINE = 1u << 0,       /**< has_memory/has_cpu present */
+    PMN_ABI_PRIVATE_MEMORY = 1u << 1, /**< v3/v4 RFC: has_private_memory */
+    PMN_ABI_COMMON_MEMORY = 1u << 2,  /**< later drafts: has_common_memory */
+    PMN_ABI_USER_MEMORY = 1u << 3,    /**< later drafts: has_user_memory */
+    PMN_ABI_MEM_FEATURES = 1u << 4,   /**< nodeN/mem_features */
+    PMN_ABI_DAX_PRIVATE = 1u << 5,    /**< daxX.Y/private and friends */
+    PMN_ABI_CRAMDAX = 1u << 6,        /**< a device bound to cramdax */
+    PMN_ABI_MEMORY_TIERING = 1u << 7, /**< memory_tiering tiers */
 };
 /**@}*/
 
@@ -316,8 +316,7 @@ PMN_API int pmn_ctx_params_set_root(struct pmn_ctx_params *params, const char *r
  * Node list ("2-3,7") an administrator marks private; overrides
  * PMNODE_PRIVATE_NODES.  -EINVAL for a malformed list.
  */
-PMN_API int pmn_ctx_params_set_private_nodes(struct pmn_ctx_params *params,
-                                             const char *nodelist);
+PMN_API int pmn_ctx_params_set_private_nodes(struct pmn_ctx_params *params, const char *nodelist);
 /**
  * Declare the kind of a node (for example a compressed node the kernel
  * does not describe).  Overrides every discovered signal.
@@ -360,8 +359,7 @@ PMN_API size_t pmn_ctx_problems(const struct pmn_ctx *ctx, const char **lines, s
  * params are used; NULL (with @p len 0) stops it.  512 bytes always hold
  * the whole line.  -EINVAL for a NULL buffer with a non-zero length.  Since 0.2.
  */
-PMN_API int pmn_ctx_params_set_error_buffer(struct pmn_ctx_params *params, char *buf,
-                                            size_t len);
+PMN_API int pmn_ctx_params_set_error_buffer(struct pmn_ctx_params *params, char *buf, size_t len);
 /**@}*/
 
 /** @name Nodes
@@ -462,8 +460,7 @@ struct pmn_hugepool {
  * size below the first version (nothing is written).  Before 0.2 this
  * returned size_t and took no element size.
  */
-PMN_API int pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out,
-                               size_t max);
+PMN_API int pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out, size_t max);
 
 struct pmn_dax;
 /** The dax device whose memory became this node (kmem/cramdax), or NULL. */
@@ -531,8 +528,7 @@ struct pmn_cxl_region;
 PMN_API size_t pmn_cxl_count(const struct pmn_ctx *ctx);
 PMN_API const struct pmn_cxl_region *pmn_cxl_first(const struct pmn_ctx *ctx);
 PMN_API const struct pmn_cxl_region *pmn_cxl_next(const struct pmn_cxl_region *region);
-#define pmn_cxl_foreach(ctx, r) \
-    for ((r) = pmn_cxl_first(ctx); (r) != NULL; (r) = pmn_cxl_next(r))
+#define pmn_cxl_foreach(ctx, r) for ((r) = pmn_cxl_first(ctx); (r) != NULL; (r) = pmn_cxl_next(r))
 
 /** "region0". */
 PMN_API const char *pmn_cxl_name(const struct pmn_cxl_region *region);
@@ -646,16 +642,14 @@ struct pmn_region;
 PMN_API int pmn_backing_params_new(struct pmn_backing_params **out);
 PMN_API void pmn_backing_params_free(struct pmn_backing_params *p);
 /** Backing type; -EINVAL for an unknown one. */
-PMN_API int pmn_backing_params_set_type(struct pmn_backing_params *p,
-                                        enum pmn_backing_type type);
+PMN_API int pmn_backing_params_set_type(struct pmn_backing_params *p, enum pmn_backing_type type);
 /** One node, strictly (equivalent to a spill list of one). */
 PMN_API int pmn_backing_params_set_node(struct pmn_backing_params *p, int node);
 /**
  * Ordered spill list: each region lands whole on the first node that can
  * take it.  1 to 64 distinct nodes; -EINVAL otherwise.
  */
-PMN_API int pmn_backing_params_set_spill(struct pmn_backing_params *p, const int *nodes,
-                                         size_t n);
+PMN_API int pmn_backing_params_set_spill(struct pmn_backing_params *p, const int *nodes, size_t n);
 /** Device for PMN_BACKING_DAX: a name ("dax0.0") or a path ("/dev/dax0.0"). */
 PMN_API int pmn_backing_params_set_dax(struct pmn_backing_params *p, const char *dev);
 /** Huge page size for PMN_BACKING_HUGETLB (0: the system default size). */
@@ -694,13 +688,13 @@ PMN_API size_t pmn_backing_granule(const struct pmn_backing *b);
 
 /** A backing's counters.  Set struct_size (see Conventions at the top). */
 struct pmn_backing_stats {
-    size_t struct_size;    /**< sizeof(struct pmn_backing_stats), set by the caller */
-    uint64_t mapped_bytes; /**< bytes in live regions */
-    uint64_t peak_bytes;   /**< highest mapped_bytes */
-    uint64_t maps;         /**< regions mapped */
-    uint64_t failures;     /**< region maps that failed */
+    size_t struct_size;     /**< sizeof(struct pmn_backing_stats), set by the caller */
+    uint64_t mapped_bytes;  /**< bytes in live regions */
+    uint64_t peak_bytes;    /**< highest mapped_bytes */
+    uint64_t maps;          /**< regions mapped */
+    uint64_t failures;      /**< region maps that failed */
     uint64_t spilled_bytes; /**< live bytes on a node other than the first */
-    size_t nnodes;         /**< entries in node[] (the spill list, in order) */
+    size_t nnodes;          /**< entries in node[] (the spill list, in order) */
     struct {
         int node;
         uint64_t bytes; /**< live bytes on this node */
@@ -804,7 +798,7 @@ enum pmn_purge {
 struct pmn_arena_opts {
     size_t struct_size; /**< sizeof(struct pmn_arena_opts) */
     enum pmn_purge purge;
-    unsigned retain;    /**< empty extents kept for reuse (NULL opts: 2) */
+    unsigned retain; /**< empty extents kept for reuse (NULL opts: 2) */
     /**
      * Most bytes the arena's objects may occupy (the pages holding small
      * objects, and large objects' extents); 0 = no cap.  The backing hands
@@ -827,17 +821,17 @@ PMN_API void pmn_arena_destroy(struct pmn_arena *a);
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
 
 /** malloc(): NULL with errno ENOMEM when the backing cannot give memory. */
-PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
-    PMN_MALLOC PMN_ALLOC_SIZE(2) PMN_NODISCARD;
+PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size) PMN_MALLOC
+    PMN_ALLOC_SIZE(2) PMN_NODISCARD;
 /** calloc(): zeroed; NULL with errno ENOMEM also when @p n * @p size overflows. */
-PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
-    PMN_MALLOC PMN_ALLOC_SIZE2(2, 3) PMN_NODISCARD;
+PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size) PMN_MALLOC
+    PMN_ALLOC_SIZE2(2, 3) PMN_NODISCARD;
 /** realloc(): NULL @p p allocates; size 0 frees and returns a unique object. */
 PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
     PMN_ALLOC_SIZE(3) PMN_NODISCARD;
 /** @p align a power of two (any size); EINVAL otherwise. */
-PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size)
-    PMN_MALLOC PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
+PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size) PMN_MALLOC
+    PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
 
 /**
  * Free an object of any arena or slab.  NULL is ignored (0).  Returns
@@ -867,15 +861,15 @@ PMN_API struct pmn_arena *pmn_arena_of(const void *p);
  * it never move.
  */
 struct pmn_alloc_stats {
-    size_t struct_size; /**< sizeof(struct pmn_alloc_stats), set by the caller */
-    uint64_t allocated; /**< bytes in live objects (usable sizes) */
-    uint64_t objects;   /**< live objects */
-    uint64_t active;    /**< bytes in pages holding objects */
-    uint64_t resident;  /**< bytes taken from the backing */
-    uint64_t peak;      /**< highest resident */
+    size_t struct_size;                   /**< sizeof(struct pmn_alloc_stats), set by the caller */
+    uint64_t allocated;                   /**< bytes in live objects (usable sizes) */
+    uint64_t objects;                     /**< live objects */
+    uint64_t active;                      /**< bytes in pages holding objects */
+    uint64_t resident;                    /**< bytes taken from the backing */
+    uint64_t peak;                        /**< highest resident */
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
-    uint64_t failures;  /**< allocations that returned NULL */
-    struct pmn_backing_stats backing; /**< bytes per node of the backing */
+    uint64_t failures;                    /**< allocations that returned NULL */
+    struct pmn_backing_stats backing;     /**< bytes per node of the backing */
 };
 /**
  * Snapshot of an arena's counters.  0, or -EINVAL for a NULL argument or
@@ -900,8 +894,8 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).  Like an
  * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
  */
-PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align,
-                         uint64_t cap_bytes, struct pmn_slab **out);
+PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
+                         struct pmn_slab **out);
 /** Free the slab and every object in it (NULL is ignored). */
 PMN_API void pmn_slab_destroy(struct pmn_slab *s);
 /** One object, or NULL with errno ENOMEM (backing full or cap reached). */
@@ -976,24 +970,26 @@ struct pmn_ctier;
 
 /** How writes to demoted pages are caught. */
 enum pmn_ctier_wc {
-    PMN_CTIER_WC_AUTO = 0,  /**< userfaultfd where the kernel allows it, else mprotect */
-    PMN_CTIER_WC_UFFD,      /**< userfaultfd write-protect only */
-    PMN_CTIER_WC_MPROTECT,  /**< mprotect(PROT_READ) and a SIGSEGV handler */
+    PMN_CTIER_WC_AUTO = 0, /**< userfaultfd where the kernel allows it, else mprotect */
+    PMN_CTIER_WC_UFFD,     /**< userfaultfd write-protect only */
+    PMN_CTIER_WC_MPROTECT, /**< mprotect(PROT_READ) and a SIGSEGV handler */
 };
 
 /** When a write fault cannot promote its page (the target node is full). */
 enum pmn_ctier_on_full {
-    PMN_CTIER_WRITE_IN_PLACE = 0, /**< lift protection, the write lands on the compressed node (counted) */
-    PMN_CTIER_RETRY,              /**< keep the writer waiting and retry every millisecond */
+    PMN_CTIER_WRITE_IN_PLACE =
+        0,           /**< lift protection, the write lands on the compressed node (counted) */
+    PMN_CTIER_RETRY, /**< keep the writer waiting and retry every millisecond */
 };
 
 struct pmn_ctier_opts {
-    size_t struct_size;     /**< sizeof(struct pmn_ctier_opts) */
-    int node;               /**< compressed node; -1 = the first node of kind compressed */
-    int promote_node;       /**< where written pages go; -1 = node 0's nearest DRAM (lowest id with CPUs) */
-    uint64_t capacity_bytes; /**< physical capacity; 0 = the device's size (cramdax), else node MemTotal */
-    double min_ratio;       /**< refuse data compressing worse than this; 0 = 1.5 */
-    double reserve;         /**< fraction of capacity kept free; 0 = 0.05 */
+    size_t struct_size; /**< sizeof(struct pmn_ctier_opts) */
+    int node;           /**< compressed node; -1 = the first node of kind compressed */
+    int promote_node; /**< where written pages go; -1 = node 0's nearest DRAM (lowest id with CPUs) */
+    uint64_t
+        capacity_bytes; /**< physical capacity; 0 = the device's size (cramdax), else node MemTotal */
+    double min_ratio; /**< refuse data compressing worse than this; 0 = 1.5 */
+    double reserve;   /**< fraction of capacity kept free; 0 = 0.05 */
     enum pmn_ctier_on_full on_full;
     enum pmn_ctier_wc write_control; /**< mechanism; PMN_CTIER_WC_AUTO picks the best */
 };
@@ -1045,16 +1041,16 @@ PMN_API double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples
 
 /** A tier's counters.  Set struct_size (see Conventions at the top). */
 struct pmn_ctier_stats {
-    size_t struct_size;       /**< sizeof(struct pmn_ctier_stats), set by the caller */
-    uint64_t logical_bytes;   /**< bytes demoted and still on the tier */
-    uint64_t physical_bytes;  /**< their estimated compressed size */
-    double ratio;             /**< logical / physical (0 when empty) */
-    uint64_t capacity_bytes;  /**< physical capacity the guard uses */
+    size_t struct_size;      /**< sizeof(struct pmn_ctier_stats), set by the caller */
+    uint64_t logical_bytes;  /**< bytes demoted and still on the tier */
+    uint64_t physical_bytes; /**< their estimated compressed size */
+    double ratio;            /**< logical / physical (0 when empty) */
+    uint64_t capacity_bytes; /**< physical capacity the guard uses */
     uint64_t demotions, demoted_pages;
-    uint64_t promotions;      /**< explicit promote calls */
+    uint64_t promotions;       /**< explicit promote calls */
     uint64_t write_promotions; /**< pages moved back by a write */
-    uint64_t write_failures;  /**< write faults that could not promote (see on_full) */
-    uint64_t refusals;        /**< demotions refused by the guard */
+    uint64_t write_failures;   /**< write faults that could not promote (see on_full) */
+    uint64_t refusals;         /**< demotions refused by the guard */
 };
 /**
  * Snapshot of a tier's counters.  0, or -EINVAL for a NULL argument or a

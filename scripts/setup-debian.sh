@@ -3,7 +3,7 @@
 # only.  Idempotent; run as root.  Skips apt entirely when everything is
 # already installed (so repeated runs are quick and work offline).
 set -eu
-PKGS="build-essential clang meson ninja-build pkg-config python3 \
+PKGS="build-essential clang clang-format meson ninja-build pkg-config python3 \
 libnuma-dev libhwloc-dev libdaxctl-dev libcxl-dev libcriterion-dev \
 valgrind qemu-system-x86 busybox-static cpio kmod ndctl daxctl numactl hwloc \
 libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libmemkind0 liblz4-dev scdoc man-db \

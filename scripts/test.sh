@@ -6,7 +6,8 @@
 # ASan interposes malloc itself), the threaded tests
 # under ThreadSanitizer, unit/api/system in a debug_full build, and the C
 # tests of unit, api and system plus the CLI on every fixture under valgrind;
-# and a clang build with -Werror (gcc's warnings show in the first build).
+# and a clang build with -Werror (gcc's warnings show in the first build);
+# first, the formatting check (scripts/check-format.sh, .clang-format).
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ sh scripts/setup-debian.sh || exit 1
 sh scripts/build.sh || exit 1
 
 status=0
+# The code as .clang-format says it is written (the script prints what differs).
+sh scripts/check-format.sh; fmt=$?
+[ "$fmt" = 0 ] || [ "$fmt" = 77 ] || status=1
 meson test -C build --no-suite valgrind --print-errorlogs --num-processes 2 || status=1
 
 [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \

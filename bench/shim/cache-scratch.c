@@ -51,7 +51,8 @@ static void *scratch(void *arg)
 
 int main(int argc, char **argv)
 {
-    long scale = wl_scale(argc, argv,
+    long scale = wl_scale(
+        argc, argv,
         "Hoard-style cache-scratch: 2 threads write objects the main thread's frees gave back.\n");
     struct worker w[THREADS];
     uint64_t sum = 0;

@@ -167,8 +167,8 @@ static u128 isqrt128(u128 n)
 
 int main(int argc, char **argv)
 {
-    long scale = wl_scale(argc, argv,
-        "cfrac-like: continued fractions of sqrt(N) with malloc'd big integers.\n");
+    long scale = wl_scale(
+        argc, argv, "cfrac-like: continued fractions of sqrt(N) with malloc'd big integers.\n");
     uint64_t numbers = wl_scaled(4000, scale), sum = 0, rng = 0xcf7ac;
     enum { TERMS = 100 };
 
@@ -211,8 +211,10 @@ int main(int argc, char **argv)
             A = a2;
 
             if (bn_to(M) != m || bn_to(D) != d || bn_to(A) != a) {
-                fprintf(stderr, "cfrac: term %d of number %llu differs from the "
-                        "native computation\n", t, (unsigned long long)k);
+                fprintf(stderr,
+                        "cfrac: term %d of number %llu differs from the "
+                        "native computation\n",
+                        t, (unsigned long long)k);
                 return 1;
             }
             sum = sum * 0x100000001b3ULL + (uint64_t)a + (uint64_t)(a >> 64);

@@ -106,8 +106,8 @@ static void cover_add(struct cover *f, cube *c)
 
 int main(int argc, char **argv)
 {
-    long scale = wl_scale(argc, argv,
-        "espresso-like: prime implicants of random covers by iterated consensus.\n");
+    long scale = wl_scale(
+        argc, argv, "espresso-like: prime implicants of random covers by iterated consensus.\n");
     uint64_t functions = wl_scaled(4000, scale), sum = 0, rng = 0xe5;
 
     for (uint64_t k = 0; k < functions; k++) {
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
             uint32_t in = vars > 32 * i ? vars - 32 * i : 0;
             care_mask[i] = in >= 32 ? ~0ULL : (((uint64_t)1 << (2 * in)) - 1);
         }
-        struct cover f = { NULL, 0, 0 };
+        struct cover f = {NULL, 0, 0};
         for (int j = 0; j < COVER; j++) {
             cube *c = cube_new();
             for (uint32_t i = 0; i < nwords; i++)
@@ -151,8 +151,10 @@ int main(int argc, char **argv)
                     for (size_t j = 0; j < f.n; j++) {
                         if (contains(c, f.c[j])) {
                             free(f.c[j]);
-                            if (j < a) a--;
-                            if (j < b) b--;
+                            if (j < a)
+                                a--;
+                            if (j < b)
+                                b--;
                         } else {
                             f.c[out++] = f.c[j];
                         }

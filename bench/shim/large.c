@@ -46,8 +46,7 @@ static uint64_t check(const struct block *b, size_t upto)
 {
     for (size_t off = 0; off < upto; off += page)
         if (b->p[off] != pattern(b->tag, off)) {
-            fprintf(stderr, "large: block of %zu bytes corrupted at offset %zu\n",
-                    b->size, off);
+            fprintf(stderr, "large: block of %zu bytes corrupted at offset %zu\n", b->size, off);
             exit(1);
         }
     return b->tag + b->size;
@@ -97,7 +96,7 @@ static void *work(void *arg)
 int main(int argc, char **argv)
 {
     long scale = wl_scale(argc, argv,
-        "Large blocks: 2 threads realloc/free/malloc 256 KiB..8 MiB blocks.\n");
+                          "Large blocks: 2 threads realloc/free/malloc 256 KiB..8 MiB blocks.\n");
     pthread_t tid[THREADS];
     uint64_t sum = 0;
 

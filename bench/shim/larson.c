@@ -53,7 +53,8 @@ static void *churn(void *arg)
 
 int main(int argc, char **argv)
 {
-    long scale = wl_scale(argc, argv,
+    long scale = wl_scale(
+        argc, argv,
         "Larson-style churn: 4 threads per round, objects handed to the next round's threads.\n");
     uint64_t rounds = 40, replace = wl_scaled(160000, scale);
     static struct array arrays[THREADS];

@@ -98,8 +98,8 @@ int main(int argc, char **argv)
     fprintf(report, "wall_s=%.6f user_s=%.3f sys_s=%.3f maxrss_kib=%ld exit=%d signal=%d\n",
             seconds(&t1) - seconds(&t0),
             (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
-            ru.ru_maxrss, code, sig);
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss, code,
+            sig);
     if (report != stderr)
         fclose(report);
     free(env);

@@ -86,9 +86,10 @@ static inline uint64_t wl_tag_check(const void *p, size_t n, const char *where)
     memcpy(&head, p, 8);
     memcpy(&tail, (const char *)p + n - 8, 8);
     if (head != tail) {
-        fprintf(stderr, "%s: object of %zu bytes corrupted "
-                "(head 0x%016llx, tail 0x%016llx)\n", where, n,
-                (unsigned long long)head, (unsigned long long)tail);
+        fprintf(stderr,
+                "%s: object of %zu bytes corrupted "
+                "(head 0x%016llx, tail 0x%016llx)\n",
+                where, n, (unsigned long long)head, (unsigned long long)tail);
         exit(1);
     }
     return head;

@@ -30,8 +30,13 @@ static struct {
     pthread_cond_t not_empty, not_full;
     struct batch *ring[DEPTH];
     unsigned head, tail, producing;
-} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-        PTHREAD_COND_INITIALIZER, { NULL }, 0, 0, PRODUCERS };
+} q = {PTHREAD_MUTEX_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       {NULL},
+       0,
+       0,
+       PRODUCERS};
 
 static uint64_t per_producer;
 
@@ -106,10 +111,10 @@ static void *consume(void *arg)
 
 int main(int argc, char **argv)
 {
-    long scale = wl_scale(argc, argv,
-        "xmalloc-test-style producer/consumer: 2 threads allocate, 2 others free.\n");
+    long scale = wl_scale(
+        argc, argv, "xmalloc-test-style producer/consumer: 2 threads allocate, 2 others free.\n");
     pthread_t prod[PRODUCERS], cons[CONSUMERS];
-    uint64_t sums[CONSUMERS] = { 0 }, sum = 0;
+    uint64_t sums[CONSUMERS] = {0}, sum = 0;
 
     per_producer = wl_scaled(3000000, scale);
     for (int i = 0; i < CONSUMERS; i++)

@@ -267,10 +267,9 @@ int pmn_alloc_stats_json(const struct pmn_alloc_stats *user, char *buf, size_t l
                  (unsigned long long)st->active, (unsigned long long)st->resident,
                  (unsigned long long)st->peak, (unsigned long long)st->allocs,
                  (unsigned long long)st->frees, (unsigned long long)st->remote_frees,
-                 (unsigned long long)st->failures,
-                 (unsigned long long)st->backing.mapped_bytes,
-                 (unsigned long long)st->backing.peak_bytes,
-                 (unsigned long long)st->backing.maps, (unsigned long long)st->backing.failures,
+                 (unsigned long long)st->failures, (unsigned long long)st->backing.mapped_bytes,
+                 (unsigned long long)st->backing.peak_bytes, (unsigned long long)st->backing.maps,
+                 (unsigned long long)st->backing.failures,
                  (unsigned long long)st->backing.spilled_bytes, nodes);
     return n < 0 ? -EINVAL : n;
 }

@@ -187,9 +187,8 @@ static void note_resident(struct pmn__heap *h, size_t more)
     uint64_t now = atomic_fetch_add_explicit(&h->resident, more, memory_order_relaxed) + more;
     uint64_t peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
 
-    while (now > peak &&
-           !atomic_compare_exchange_weak_explicit(&h->peak, &peak, now, memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (now > peak && !atomic_compare_exchange_weak_explicit(
+                             &h->peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
@@ -595,9 +594,8 @@ size_t pmn__usable(const void *p)
     if (seg == NULL)
         return 0;
     if (seg->large)
-        return seg->pages[0].live
-                   ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
-                   : 0;
+        return seg->pages[0].live ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
+                                  : 0;
     pg = pmn__page_of(seg, p);
     return pg && pg->live ? pg->block_size : 0;
 }

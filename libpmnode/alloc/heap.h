@@ -49,21 +49,21 @@ struct pmn__heap;
 struct pmn__theap;
 
 struct pmn__page {
-    void *free;                      /* owner's free list */
-    _Atomic(uintptr_t) thread_free;  /* other threads' frees (lock-free stack) */
+    void *free;                     /* owner's free list */
+    _Atomic(uintptr_t) thread_free; /* other threads' frees (lock-free stack) */
     struct pmn__theap *owner;
-    struct pmn__page *next, *prev;   /* in the owner's queue for its class */
-    char *start;                     /* first block */
+    struct pmn__page *next, *prev; /* in the owner's queue for its class */
+    char *start;                   /* first block */
     uint32_t block_size;
-    uint32_t capacity;               /* blocks in the page */
-    uint32_t used;                   /* allocated, as the owner knows it */
+    uint32_t capacity; /* blocks in the page */
+    uint32_t used;     /* allocated, as the owner knows it */
     uint16_t slice, nslices;
     uint8_t cls;
-    uint8_t in_full;                 /* on the owner's full queue */
-    uint8_t live;                    /* slices belong to this page */
-    uintptr_t alloc_tp;              /* large objects: the allocating thread */
+    uint8_t in_full;    /* on the owner's full queue */
+    uint8_t live;       /* slices belong to this page */
+    uintptr_t alloc_tp; /* large objects: the allocating thread */
 #ifdef PMN_DEBUG_FULL
-    _Atomic uint64_t *dbg_live;      /* one bit per block: allocated */
+    _Atomic uint64_t *dbg_live; /* one bit per block: allocated */
 #endif
 } __attribute__((aligned(64))); /* one cache line per page's hot fields: two
                                     threads' pages side by side in a segment
@@ -73,11 +73,11 @@ struct pmn__segment {
     uint64_t magic;
     struct pmn__heap *heap;
     struct pmn_region *region;
-    size_t size;                       /* whole segment (large: > SEG_SIZE) */
-    uint64_t free_slices;              /* bit i: slice i free (guarded by heap lock) */
-    uint64_t populated;                /* bit i: slice i populated and verified */
+    size_t size;          /* whole segment (large: > SEG_SIZE) */
+    uint64_t free_slices; /* bit i: slice i free (guarded by heap lock) */
+    uint64_t populated;   /* bit i: slice i populated and verified */
     bool large;
-    struct pmn__segment *next, *prev;  /* heap's segment list */
+    struct pmn__segment *next, *prev; /* heap's segment list */
     struct pmn__page *slice_page[PMN__SLICES];
     struct pmn__page pages[PMN__SLICES];
 };
@@ -93,10 +93,10 @@ struct pmn__queue {
 };
 
 struct __attribute__((aligned(64))) pmn__theap {
-    _Atomic uintptr_t tp;      /* thread pointer of the thread using it, 0 if none */
+    _Atomic uintptr_t tp; /* thread pointer of the thread using it, 0 if none */
     struct pmn__heap *heap;
-    struct pmn__theap *next;   /* heap's list of all thread heaps */
-    bool orphan;               /* its thread exited; free for adoption */
+    struct pmn__theap *next; /* heap's list of all thread heaps */
+    bool orphan;             /* its thread exited; free for adoption */
     struct pmn__queue pages[PMN__NCLASSES];
     struct pmn__queue full[PMN__NCLASSES];
     /* One empty page kept per class, so a size that comes and goes does not
@@ -122,25 +122,25 @@ struct pmn__heap {
     struct pmn_backing *b;
     bool is_slab;
     bool dead;
-    atomic_int refs;       /* the owner + each thread binding */
-    pthread_mutex_t lock;  /* slices, segments, theaps */
+    atomic_int refs;      /* the owner + each thread binding */
+    pthread_mutex_t lock; /* slices, segments, theaps */
     unsigned nclasses;
     uint32_t class_size[PMN__NCLASSES];
     uint16_t class_slices[PMN__NCLASSES];
-    struct pmn__segment *segments;  /* small segments in use or empty */
-    struct pmn__segment *large;     /* large segments */
+    struct pmn__segment *segments;    /* small segments in use or empty */
+    struct pmn__segment *large;       /* large segments */
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
     unsigned nlarge_cache;
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;
-    uint64_t cap;                   /* most bytes in pages and large objects; 0 = none */
+    uint64_t cap; /* most bytes in pages and large objects; 0 = none */
     _Atomic uint64_t resident, peak;
-    _Atomic uint64_t active;        /* bytes in live pages and large segments */
+    _Atomic uint64_t active; /* bytes in live pages and large segments */
     _Atomic uint64_t failures;
     struct pmn__theap *theaps;
-    struct pmn__counters large_c;   /* large objects (any thread, atomic adds) */
-    void *owner_obj;                /* the arena or slab this heap serves */
+    struct pmn__counters large_c; /* large objects (any thread, atomic adds) */
+    void *owner_obj;              /* the arena or slab this heap serves */
 };
 
 /* Memory checkers: AddressSanitizer builds poison free blocks; debug_full
@@ -375,8 +375,9 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
  * the two cannot disagree on misuse.  debug_full builds always take the
  * slow path, where the checks are.
  */
-static inline __attribute__((always_inline)) int
-pmn__heap_free(void *p, const struct pmn__heap *want, struct pmn__theap *th)
+static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
+                                                                const struct pmn__heap *want,
+                                                                struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);

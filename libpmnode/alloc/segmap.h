@@ -34,12 +34,9 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
         return 0;
     w = atomic_load_explicit(&pmn__segmap[slot / 32], memory_order_acquire);
     switch ((w >> ((slot % 32) * 2)) & 3) {
-    case 1: /* a segment starts here */
-        return addr & ~(uintptr_t)PMN__SEG_MASK;
-    case 2: /* inside a large segment */
-        return pmn__segmap_lookup_slow(addr);
-    default:
-        return 0;
+    case 1: /* a segment starts here */ return addr & ~(uintptr_t)PMN__SEG_MASK;
+    case 2: /* inside a large segment */ return pmn__segmap_lookup_slow(addr);
+    default: return 0;
     }
 }
 

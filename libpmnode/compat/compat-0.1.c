@@ -68,7 +68,8 @@ struct ctier_stats_0_1 {
 #define COMPAT __attribute__((visibility("default")))
 COMPAT double pmn__zratio_0_1(const struct pmn_node *node);
 COMPAT int pmn__perf_0_1(const struct pmn_node *node, struct perf_0_1 *out);
-COMPAT size_t pmn__hugepools_0_1(const struct pmn_node *node, struct hugepool_0_1 *out, size_t max);
+COMPAT size_t pmn__hugepools_0_1(const struct pmn_node *node, struct hugepool_0_1 *out,
+                                 size_t max);
 COMPAT int pmn__backing_stats_0_1(const struct pmn_backing *b, struct backing_stats_0_1 *out);
 COMPAT int pmn__where_0_1(const void *addr, size_t len, struct where_0_1 *out);
 COMPAT uint64_t pmn__where_pages_on_0_1(const struct where_0_1 *w, int node);
@@ -82,25 +83,29 @@ COMPAT int pmn__ctier_stats_json_0_1(const struct ctier_stats_0_1 *st, char *buf
 
 /* The fields 0.1 had, in both directions: a 0.1 struct is the current one
  * without struct_size (and with 0.1's nested backing stats). */
-#define BACKING_FIELDS(X) X(mapped_bytes) X(peak_bytes) X(maps) X(failures) X(spilled_bytes) X(nnodes)
-#define ALLOC_FIELDS(X)                                                                   \
-    X(allocated) X(objects) X(active) X(resident) X(peak) X(allocs) X(frees) X(remote_frees) \
-        X(failures)
-#define CTIER_FIELDS(X)                                                                   \
-    X(logical_bytes) X(physical_bytes) X(ratio) X(capacity_bytes) X(demotions)            \
-        X(demoted_pages) X(promotions) X(write_promotions) X(write_failures) X(refusals)
+/* clang-format off */
+#define BACKING_FIELDS(X) \
+    X(mapped_bytes) X(peak_bytes) X(maps) X(failures) X(spilled_bytes) X(nnodes)
+#define ALLOC_FIELDS(X) \
+    X(allocated)        \
+    X(objects) X(active) X(resident) X(peak) X(allocs) X(frees) X(remote_frees) X(failures)
+#define CTIER_FIELDS(X)                                                                      \
+    X(logical_bytes)                                                                         \
+    X(physical_bytes) X(ratio) X(capacity_bytes) X(demotions) X(demoted_pages) X(promotions) \
+        X(write_promotions) X(write_failures) X(refusals)
+/* clang-format on */
 #define COPY_FIELD(f) d->f = s->f;
 #define SET_SIZE d->struct_size = sizeof(*d);
-#define CONVERTER(fn, dst_t, src_t, FIELDS, ...)   \
-    static void fn(dst_t *d, const src_t *s)       \
-    {                                              \
-        FIELDS(COPY_FIELD)                         \
-        __VA_ARGS__                                \
+#define CONVERTER(fn, dst_t, src_t, FIELDS, ...) \
+    static void fn(dst_t *d, const src_t *s)     \
+    {                                            \
+        FIELDS(COPY_FIELD)                       \
+        __VA_ARGS__                              \
     }
-#define COPY_NODES                                        \
-    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {    \
-        d->node[i].node = s->node[i].node;                \
-        d->node[i].bytes = s->node[i].bytes;              \
+#define COPY_NODES                                     \
+    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) { \
+        d->node[i].node = s->node[i].node;             \
+        d->node[i].bytes = s->node[i].bytes;           \
     }
 
 CONVERTER(backing_to_0_1, struct backing_stats_0_1, struct pmn_backing_stats, BACKING_FIELDS,
@@ -113,10 +118,10 @@ CONVERTER(alloc_from_0_1, struct pmn_alloc_stats, struct alloc_stats_0_1, ALLOC_
           SET_SIZE backing_from_0_1(&d->backing, &s->backing);)
 #define PERF_FIELDS(X) X(read_bandwidth) X(write_bandwidth) X(read_latency) X(write_latency)
 #define WHERE_FIELDS(X) X(page_size) X(pages) X(not_present) X(unknown) X(other) X(nnodes)
-#define COPY_PAGES                                        \
-    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) {    \
-        d->node[i].node = s->node[i].node;                \
-        d->node[i].pages = s->node[i].pages;              \
+#define COPY_PAGES                                     \
+    for (size_t i = 0; i < PMN_STATS_MAX_NODES; i++) { \
+        d->node[i].node = s->node[i].node;             \
+        d->node[i].pages = s->node[i].pages;           \
     }
 CONVERTER(perf_to_0_1, struct perf_0_1, struct pmn_perf, PERF_FIELDS)
 CONVERTER(where_to_0_1, struct where_0_1, struct pmn_where, WHERE_FIELDS, COPY_PAGES)
@@ -125,46 +130,46 @@ CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_
 
 /* A 0.1 stats call: the current call fills the current struct, which is
  * then written out in 0.1's layout. */
-#define STATS_0_1(name, handle_t, old_t, cur_t, convert)          \
-    int pmn__##name##_0_1(handle_t h, old_t *out)                 \
-    {                                                             \
-        cur_t st = {.struct_size = sizeof(st)};                   \
-        int err;                                                  \
-                                                                  \
-        if (out == NULL)                                          \
-            return -EINVAL;                                       \
-        err = pmn_##name(h, &st);                                 \
-        if (err == 0)                                             \
-            convert(out, &st);                                    \
-        return err;                                               \
-    }                                                             \
+#define STATS_0_1(name, handle_t, old_t, cur_t, convert) \
+    int pmn__##name##_0_1(handle_t h, old_t *out)        \
+    {                                                    \
+        cur_t st = {.struct_size = sizeof(st)};          \
+        int err;                                         \
+                                                         \
+        if (out == NULL)                                 \
+            return -EINVAL;                              \
+        err = pmn_##name(h, &st);                        \
+        if (err == 0)                                    \
+            convert(out, &st);                           \
+        return err;                                      \
+    }                                                    \
     PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
 
 /* A 0.1 call that fills a struct: the current call fills the current
  * struct, written out in 0.1's layout unless the arguments were refused. */
-#define FILL_0_1(impl, public, old_t, cur_t, convert, params, args)    \
-    int impl params                                                    \
-    {                                                                  \
-        cur_t cur = {.struct_size = sizeof(cur)};                      \
-        int err = out != NULL ? public args : -EINVAL;                 \
-                                                                       \
-        if (err != -EINVAL)                                            \
-            convert(out, &cur);                                        \
-        return err;                                                    \
-    }                                                                  \
+#define FILL_0_1(impl, public, old_t, cur_t, convert, params, args) \
+    int impl params                                                 \
+    {                                                               \
+        cur_t cur = {.struct_size = sizeof(cur)};                   \
+        int err = out != NULL ? public args : -EINVAL;              \
+                                                                    \
+        if (err != -EINVAL)                                         \
+            convert(out, &cur);                                     \
+        return err;                                                 \
+    }                                                               \
     PMN__SYMVER_COMPAT(impl, public, "PMNODE_0.1");
 
 /* A 0.1 JSON call: the 0.1 struct is read into the current one first. */
-#define JSON_0_1(name, old_t, cur_t, convert)                             \
-    int pmn__##name##_0_1(const old_t *st, char *buf, size_t len)         \
-    {                                                                     \
-        cur_t cur;                                                        \
-                                                                          \
-        if (st == NULL)                                                   \
-            return -EINVAL;                                               \
-        convert(&cur, st);                                                \
-        return pmn_##name(&cur, buf, len);                                \
-    }                                                                     \
+#define JSON_0_1(name, old_t, cur_t, convert)                     \
+    int pmn__##name##_0_1(const old_t *st, char *buf, size_t len) \
+    {                                                             \
+        cur_t cur;                                                \
+                                                                  \
+        if (st == NULL)                                           \
+            return -EINVAL;                                       \
+        convert(&cur, st);                                        \
+        return pmn_##name(&cur, buf, len);                        \
+    }                                                             \
     PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
 
 /* ---- discovery ---- */
@@ -212,7 +217,8 @@ PMN__SYMVER_COMPAT(pmn__hugepools_0_1, pmn_node_hugepools, "PMNODE_0.1");
 
 /* ---- placement ---- */
 
-STATS_0_1(backing_stats, const struct pmn_backing *, struct backing_stats_0_1, struct pmn_backing_stats, backing_to_0_1)
+STATS_0_1(backing_stats, const struct pmn_backing *, struct backing_stats_0_1,
+          struct pmn_backing_stats, backing_to_0_1)
 
 FILL_0_1(pmn__where_0_1, pmn_where, struct where_0_1, struct pmn_where, where_to_0_1,
          (const void *addr, size_t len, struct where_0_1 *out), (addr, len, &cur))
@@ -230,14 +236,17 @@ PMN__SYMVER_COMPAT(pmn__where_pages_on_0_1, pmn_where_pages_on, "PMNODE_0.1");
 
 /* ---- allocators ---- */
 
-STATS_0_1(arena_stats, struct pmn_arena *, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_to_0_1)
+STATS_0_1(arena_stats, struct pmn_arena *, struct alloc_stats_0_1, struct pmn_alloc_stats,
+          alloc_to_0_1)
 
-STATS_0_1(slab_stats, struct pmn_slab *, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_to_0_1)
+STATS_0_1(slab_stats, struct pmn_slab *, struct alloc_stats_0_1, struct pmn_alloc_stats,
+          alloc_to_0_1)
 
 JSON_0_1(alloc_stats_json, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_from_0_1)
 
 /* ---- compressed tier ---- */
 
-STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_to_0_1)
+STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ctier_stats,
+          ctier_to_0_1)
 
 JSON_0_1(ctier_stats_json, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_from_0_1)

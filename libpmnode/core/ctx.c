@@ -83,7 +83,6 @@ int pmn_ctx_params_set_private_nodes(struct pmn_ctx_params *p, const char *nodel
 
 int pmn_ctx_params_set_node_kind(struct pmn_ctx_params *p, int node, enum pmn_kind kind)
 {
-
     if (p == NULL || node < 0 || node > PMN__MAX_NODE_ID || (unsigned)kind >= PMN_KIND__COUNT)
         return -EINVAL;
     for (size_t i = 0; i < p->nkinds; i++) {

@@ -23,12 +23,10 @@ static const char *lib_message(int err)
 {
     switch (err) {
 #define PMN__ERR_MSG(name, n, msg) \
-    case PMN_E_##name:             \
-        return msg;
+    case PMN_E_##name: return msg;
         PMN_ERROR_MAP(PMN__ERR_MSG)
 #undef PMN__ERR_MSG
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -36,12 +34,10 @@ static const char *lib_name(int err)
 {
     switch (err) {
 #define PMN__ERR_NAME(name, n, msg) \
-    case PMN_E_##name:              \
-        return "PMN_E_" #name;
+    case PMN_E_##name: return "PMN_E_" #name;
         PMN_ERROR_MAP(PMN__ERR_NAME)
 #undef PMN__ERR_NAME
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -72,8 +68,9 @@ const char *pmn_err_name(int err)
 }
 
 static const char *const kind_names[PMN_KIND__COUNT] = {
-    [PMN_KIND_UNKNOWN] = "unknown", [PMN_KIND_DRAM] = "dram", [PMN_KIND_HBM] = "hbm",
-    [PMN_KIND_NVM] = "nvm",         [PMN_KIND_SPM] = "spm",   [PMN_KIND_CXL] = "cxl",
+    [PMN_KIND_UNKNOWN] = "unknown", [PMN_KIND_DRAM] = "dram",
+    [PMN_KIND_HBM] = "hbm",         [PMN_KIND_NVM] = "nvm",
+    [PMN_KIND_SPM] = "spm",         [PMN_KIND_CXL] = "cxl",
     [PMN_KIND_GPU] = "gpu",         [PMN_KIND_COMPRESSED] = "compressed",
 };
 
@@ -99,5 +96,7 @@ int pmn_kind_parse(const char *name, enum pmn_kind *out)
 
 const char *pmn_isolation_name(enum pmn_isolation iso)
 {
-    return iso == PMN_ISOLATION_KERNEL ? "kernel" : iso == PMN_ISOLATION_CONFIG ? "config" : "none";
+    return iso == PMN_ISOLATION_KERNEL   ? "kernel"
+           : iso == PMN_ISOLATION_CONFIG ? "config"
+                                         : "none";
 }

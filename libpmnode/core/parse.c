@@ -515,8 +515,8 @@ static const struct {
     const char *name;
     int level;
 } log_names[] = {
-    {"off", 0},  {"error", 1},   {"warn", 2}, {"info", 3},
-    {"debug", 4}, {"none", 0},   {"err", 1},  {"warning", 2},
+    {"off", 0},   {"error", 1}, {"warn", 2}, {"info", 3},
+    {"debug", 4}, {"none", 0},  {"err", 1},  {"warning", 2},
 };
 
 int pmn__parse_log_level(const char *s, size_t len, int *level)

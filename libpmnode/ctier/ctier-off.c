@@ -13,8 +13,7 @@
 
 #include "pmnode.h"
 
-int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opts,
-                   struct pmn_ctier **out)
+int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opts, struct pmn_ctier **out)
 {
     (void)ctx;
     (void)opts;

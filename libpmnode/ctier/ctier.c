@@ -71,9 +71,9 @@ struct pmn_ctier {
     size_t page;
     int uffd, stopfd;
     bool user_only;
-    bool mprotect_mode; /* the fallback: no userfaultfd */
-    bool closing;       /* close has lifted every protection: handlers stand back */
-    int slot;           /* index in the SIGSEGV registry (mprotect mode) */
+    bool mprotect_mode;          /* the fallback: no userfaultfd */
+    bool closing;                /* close has lifted every protection: handlers stand back */
+    int slot;                    /* index in the SIGSEGV registry (mprotect mode) */
     struct pmn_ctier *next_open; /* the list of open tiers (open_tiers) */
     pthread_t handler;
     bool handler_running;
@@ -83,7 +83,7 @@ struct pmn_ctier {
     struct crange **rv; /* disjoint ranges, ascending */
     size_t nr, cap;
     struct pmn_ctier_stats st;
-    double physical; /* exact sum behind st.physical_bytes */
+    double physical;     /* exact sum behind st.physical_bytes */
     atomic_int in_event; /* the handler has read events it has not applied yet */
 };
 
@@ -646,7 +646,8 @@ static void *handler_main(void *arg)
     struct pmn_prim_uffd_event ev[16];
 
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN}, {.fd = t->stopfd, .events = POLLIN}};
+        struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN},
+                                {.fd = t->stopfd, .events = POLLIN}};
         size_t n;
         int err;
 
@@ -687,7 +688,7 @@ static int default_promote_node(const struct pmn_ctx *ctx)
 {
     const struct pmn_node *n;
 
-    pmn_node_foreach(ctx, n)
+    pmn_node_foreach (ctx, n)
         if (pmn_node_cpu_count(n) > 0 && pmn_node_capacity(n) != 0)
             return pmn_node_id(n);
     return 0;
@@ -725,7 +726,8 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     if (pmn_node_get(ctx, opts.promote_node) == NULL)
         return PMN_E_NO_NODE;
     if (opts.min_ratio < 0 || opts.reserve < 0 || opts.reserve >= 1 ||
-        (unsigned)opts.on_full > PMN_CTIER_RETRY || (unsigned)opts.write_control > PMN_CTIER_WC_MPROTECT)
+        (unsigned)opts.on_full > PMN_CTIER_RETRY ||
+        (unsigned)opts.write_control > PMN_CTIER_WC_MPROTECT)
         return -EINVAL;
 
     t = calloc(1, sizeof(*t));
@@ -740,7 +742,7 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     t->st.capacity_bytes = opts.capacity_bytes;
     if (t->st.capacity_bytes == 0) {
         const struct pmn_dax *d = pmn_node_dax(n);
-        t->st.capacity_bytes = d && pmn_dax_size(d) != PMN_UNKNOWN ? pmn_dax_size(d)
+        t->st.capacity_bytes = d && pmn_dax_size(d) != PMN_UNKNOWN   ? pmn_dax_size(d)
                                : pmn_node_capacity(n) != PMN_UNKNOWN ? pmn_node_capacity(n)
                                                                      : 0;
     }
@@ -986,9 +988,11 @@ static bool cut_huge_page(const struct pmn_ctier *t, void **pages, size_t n, con
 static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t len, int err)
 {
     if (err == -ENOMEM)
-        pmn__log(t->ctx, 2, "demote %#lx+%zu: the kernel could not split the mapping "
+        pmn__log(t->ctx, 2,
+                 "demote %#lx+%zu: the kernel could not split the mapping "
                  "(ENOMEM): scattered demoted ranges each take mappings of their own, "
-                 "and vm.max_map_count may be reached", (unsigned long)start, len);
+                 "and vm.max_map_count may be reached",
+                 (unsigned long)start, len);
 }
 
 int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)

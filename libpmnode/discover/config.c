@@ -57,8 +57,8 @@ static size_t config_tokens(const char *s, size_t len, const char *tok[], size_t
 }
 
 /* @why = printf(@fmt, ...): the reason a line is refused. */
-__attribute__((format(printf, 2, 3))) static void say(struct pmn__config_error *e,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(struct pmn__config_error *e, const char *fmt,
+                                                      ...)
 {
     va_list ap;
 

@@ -218,8 +218,10 @@ static void daxctl_fill(struct pmn_ctx *ctx)
     if (daxctl_new(&dctx) != 0)
         return;
     daxctl_set_log_priority(dctx, 0); /* we report through problems, not stderr */
-    daxctl_region_foreach(dctx, region) {
-        daxctl_dev_foreach(region, dev) {
+    daxctl_region_foreach(dctx, region)
+    {
+        daxctl_dev_foreach(region, dev)
+        {
             const char *devname = daxctl_dev_get_devname(dev);
             for (size_t i = 0; devname && i < ctx->ndax; i++) {
                 struct pmn_dax *d = &ctx->dax[i];
@@ -327,9 +329,8 @@ int pmn__discover_dax(struct pmn_ctx *ctx)
                 node->dax = d;
             if (d->zratio > 0.0)
                 node->zratio = d->zratio;
-            if (d->kernel_private == 1 ||
-                (d->driver && (strcmp(d->driver, "cramdax") == 0 ||
-                               strcmp(d->driver, "anondax") == 0)))
+            if (d->kernel_private == 1 || (d->driver && (strcmp(d->driver, "cramdax") == 0 ||
+                                                         strcmp(d->driver, "anondax") == 0)))
                 node->kernel_private = true;
         }
         d->is_private = d->mode == PMN_DAX_DEVDAX || d->kernel_private == 1 ||
@@ -373,9 +374,12 @@ static void cxl_fill(struct pmn_ctx *ctx)
     if (cxl_new(&cctx) != 0)
         return;
     cxl_set_log_priority(cctx, 0);
-    cxl_bus_foreach(cctx, bus) {
-        cxl_decoder_foreach(cxl_bus_get_port(bus), decoder) {
-            cxl_region_foreach(decoder, region) {
+    cxl_bus_foreach(cctx, bus)
+    {
+        cxl_decoder_foreach(cxl_bus_get_port(bus), decoder)
+        {
+            cxl_region_foreach(decoder, region)
+            {
                 const char *name = cxl_region_get_devname(region);
                 for (size_t i = 0; name && i < ctx->ncxl; i++) {
                     struct pmn_cxl_region *r = &ctx->cxl[i];
@@ -403,8 +407,7 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
 {
     char **names, path[256];
     size_t n;
-    int err = list_into(ctx, CXL_DIR, "region", sizeof(*ctx->cxl), &names, &n,
-                        (void **)&ctx->cxl);
+    int err = list_into(ctx, CXL_DIR, "region", sizeof(*ctx->cxl), &names, &n, (void **)&ctx->cxl);
 
     if (err <= 0)
         return err;
@@ -491,15 +494,11 @@ const char *pmn_dax_mode_name(const struct pmn_dax *d)
     if (d == NULL)
         return NULL;
     switch (d->mode) {
-    case PMN_DAX_DEVDAX:
-        return "devdax";
-    case PMN_DAX_SYSTEM_RAM:
-        return "system-ram";
-    case PMN_DAX_OTHER:
-        return d->driver;
+    case PMN_DAX_DEVDAX: return "devdax";
+    case PMN_DAX_SYSTEM_RAM: return "system-ram";
+    case PMN_DAX_OTHER: return d->driver;
     case PMN_DAX_UNBOUND:
-    default:
-        return "unbound";
+    default: return "unbound";
     }
 }
 

@@ -24,7 +24,7 @@ struct pmn__config {
     struct pmn__kind_override {
         int node;
         enum pmn_kind kind;
-    } *kinds;
+    } * kinds;
     size_t nkinds;
 };
 struct pmn__config_error {
@@ -39,8 +39,8 @@ int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum 
 
 /* ---- sysfs.c: readers; every path is relative to the root ---- */
 struct pmn__sysfs {
-    int rootfd;     /* O_PATH|O_DIRECTORY fd of the root */
-    char *root;     /* as given, normalised ("/" for this machine) */
+    int rootfd; /* O_PATH|O_DIRECTORY fd of the root */
+    char *root; /* as given, normalised ("/" for this machine) */
 };
 int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root);
 void pmn__sysfs_close(struct pmn__sysfs *fs);

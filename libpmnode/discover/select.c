@@ -105,12 +105,9 @@ int pmn_nearest_private_to_cpu(const struct pmn_ctx *ctx, int cpu, int *out)
 static uint64_t rank_value(const struct pmn_node *n, enum pmn_rank rank)
 {
     switch (rank) {
-    case PMN_RANK_CAPACITY:
-        return n->capacity;
-    case PMN_RANK_BANDWIDTH:
-        return n->has_perf ? n->perf.read_bandwidth : PMN_UNKNOWN;
-    case PMN_RANK_LATENCY:
-        return n->has_perf ? n->perf.read_latency : PMN_UNKNOWN;
+    case PMN_RANK_CAPACITY: return n->capacity;
+    case PMN_RANK_BANDWIDTH: return n->has_perf ? n->perf.read_bandwidth : PMN_UNKNOWN;
+    case PMN_RANK_LATENCY: return n->has_perf ? n->perf.read_latency : PMN_UNKNOWN;
     }
     return PMN_UNKNOWN;
 }

@@ -77,8 +77,7 @@ int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, s
     return pmn_prim_read_file_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
 }
 
-int pmn__sysfs_read_regular(const struct pmn__sysfs *fs, const char *path, char **buf,
-                            size_t *len)
+int pmn__sysfs_read_regular(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len)
 {
     return pmn_prim_read_regular_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
 }

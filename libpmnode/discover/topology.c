@@ -177,8 +177,7 @@ static void read_perf(struct pmn_ctx *ctx, struct pmn_node *node)
     char path[160];
 
     for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof(path), NODE_DIR "/node%d/access0/initiators/%s", node->id,
-                 names[i]);
+        snprintf(path, sizeof(path), NODE_DIR "/node%d/access0/initiators/%s", node->id, names[i]);
         *fields[i] = read_opt_u64(ctx, path);
         /* The kernel prints 0 for a value HMAT did not give. */
         if (*fields[i] == 0)
@@ -337,18 +336,12 @@ static const char *config_read_error(int err)
 {
     _Static_assert(PMN__ATTR_MAX == 65536, "the -EFBIG text says 64 KiB");
     switch (err) {
-    case -ENOENT:
-        return "no such file";
-    case -EISDIR:
-        return "a directory, not a configuration file";
-    case -ESPIPE:
-        return "not a regular file (a FIFO, socket or device)";
-    case -EFBIG:
-        return "larger than 64 KiB";
-    case -EINVAL:
-        return "not text (a NUL byte inside)";
-    default:
-        return pmn_strerror(err);
+    case -ENOENT: return "no such file";
+    case -EISDIR: return "a directory, not a configuration file";
+    case -ESPIPE: return "not a regular file (a FIFO, socket or device)";
+    case -EFBIG: return "larger than 64 KiB";
+    case -EINVAL: return "not text (a NUL byte inside)";
+    default: return pmn_strerror(err);
     }
 }
 
@@ -400,8 +393,7 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
             free(b);
             if (err) {
                 pmn__config_free(&cfg);
-                return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s:%zu: %s", shown, why.line,
-                                     why.why);
+                return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s:%zu: %s", shown, why.line, why.why);
             }
             for (size_t i = 0; i < cfg.nkinds; i++) {
                 struct pmn_node *node = pmn__node_find(ctx, cfg.kinds[i].node);
@@ -424,8 +416,7 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
             return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s (named by %s): %s", shown, from,
                                  config_read_error(err));
         } else if (err != -ENOENT) {
-            return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s: %s", shown,
-                                 config_read_error(err));
+            return pmn__ctx_fail(ctx, p, PMN_E_CONFIG, "%s: %s", shown, config_read_error(err));
         }
         err = 0;
     }
@@ -440,8 +431,8 @@ static int read_config(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
             pmn__bitmap_free(&priv);
             if (err == -ERANGE)
                 return pmn__ctx_fail(ctx, p, PMN_E_CONFIG,
-                                     "PMNODE_PRIVATE_NODES: '%.64s' names a node above %d",
-                                     list, PMN__MAX_NODE_ID);
+                                     "PMNODE_PRIVATE_NODES: '%.64s' names a node above %d", list,
+                                     PMN__MAX_NODE_ID);
             return pmn__ctx_fail(ctx, p, PMN_E_CONFIG,
                                  "PMNODE_PRIVATE_NODES: '%.64s' is not a node list (ids and "
                                  "ranges separated by commas, as in 2-3,8)",
@@ -473,8 +464,8 @@ static enum pmn_kind kind_from_subtype(const char *st)
         const char *name;
         enum pmn_kind kind;
     } map[] = {
-        {"GPUMemory", PMN_KIND_GPU}, {"HBM", PMN_KIND_HBM},      {"MCDRAM", PMN_KIND_HBM},
-        {"NVM", PMN_KIND_NVM},       {"SPM", PMN_KIND_SPM},      {"CXL-DRAM", PMN_KIND_CXL},
+        {"GPUMemory", PMN_KIND_GPU}, {"HBM", PMN_KIND_HBM},   {"MCDRAM", PMN_KIND_HBM},
+        {"NVM", PMN_KIND_NVM},       {"SPM", PMN_KIND_SPM},   {"CXL-DRAM", PMN_KIND_CXL},
         {"CXL-NVM", PMN_KIND_CXL},   {"DRAM", PMN_KIND_DRAM},
     };
     if (st == NULL)
@@ -518,8 +509,8 @@ static uint64_t dram_bandwidth(const struct pmn_ctx *ctx)
  * (Xeon Max flat mode and the like).  Anything less stays unknown. */
 static bool looks_like_hbm(const struct pmn_node *n, uint64_t dram_bw)
 {
-    return n->ncpus == 0 && dram_bw > 0 && n->has_perf &&
-           n->perf.read_bandwidth != PMN_UNKNOWN && n->perf.read_bandwidth / 2 >= dram_bw;
+    return n->ncpus == 0 && dram_bw > 0 && n->has_perf && n->perf.read_bandwidth != PMN_UNKNOWN &&
+           n->perf.read_bandwidth / 2 >= dram_bw;
 }
 
 /* Whether a node with CPUs shares @n's memory tier: the kernel's own

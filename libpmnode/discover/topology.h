@@ -34,9 +34,9 @@ struct pmn_node {
     char *cpulist; /* NULL when unknown */
     unsigned ncpus;
     uint64_t capacity, free;
-    int tier;       /* 1-based rank, -1 unknown */
-    int tier_id;    /* kernel memory_tierN, -1 unknown */
-    int *dist;      /* dist[j] = distance to nodes[j]; NULL when unknown */
+    int tier;    /* 1-based rank, -1 unknown */
+    int tier_id; /* kernel memory_tierN, -1 unknown */
+    int *dist;   /* dist[j] = distance to nodes[j]; NULL when unknown */
     char *hwloc_subtype;
     bool has_mem_features;
     uint64_t mem_features;
@@ -48,12 +48,12 @@ struct pmn_node {
     size_t npools;
     const struct pmn_dax *dax;
     /* raw signals gathered before the merge */
-    bool has_memory;       /* -1 unknown folded into true */
-    bool has_cpu_signal;   /* has_cpu lists it (when cpulist is unreadable) */
-    bool kernel_private;   /* some kernel ABI says private */
-    bool config_private;   /* administrator said private */
-    bool gpu_signal;       /* nvidia numa_status names it */
-    bool cxl_signal;       /* a CXL region is online as this node */
+    bool has_memory;           /* -1 unknown folded into true */
+    bool has_cpu_signal;       /* has_cpu lists it (when cpulist is unreadable) */
+    bool kernel_private;       /* some kernel ABI says private */
+    bool config_private;       /* administrator said private */
+    bool gpu_signal;           /* nvidia numa_status names it */
+    bool cxl_signal;           /* a CXL region is online as this node */
     enum pmn_kind config_kind; /* PMN_KIND_UNKNOWN = none */
 };
 
@@ -124,17 +124,17 @@ struct pmn_ctx {
 /* The public count/first/next getters of one kind of object a context
  * owns in a sorted array (ctx->ARR, ctx->N), each object knowing its index
  * (topology.c and dax.c expand it once per kind). */
-#define PMN__CTX_ITERATORS(prefix, type, arr, n)                                \
-    size_t prefix##_count(const struct pmn_ctx *ctx)                            \
-    {                                                                           \
-        return ctx ? ctx->n : 0;                                                \
-    }                                                                           \
-    const type *prefix##_first(const struct pmn_ctx *ctx)                       \
-    {                                                                           \
-        return ctx && ctx->n ? &ctx->arr[0] : NULL;                             \
-    }                                                                           \
-    const type *prefix##_next(const type *o)                                    \
-    {                                                                           \
+#define PMN__CTX_ITERATORS(prefix, type, arr, n)                                           \
+    size_t prefix##_count(const struct pmn_ctx *ctx)                                       \
+    {                                                                                      \
+        return ctx ? ctx->n : 0;                                                           \
+    }                                                                                      \
+    const type *prefix##_first(const struct pmn_ctx *ctx)                                  \
+    {                                                                                      \
+        return ctx && ctx->n ? &ctx->arr[0] : NULL;                                        \
+    }                                                                                      \
+    const type *prefix##_next(const type *o)                                               \
+    {                                                                                      \
         return o == NULL || o->index + 1 >= o->ctx->n ? NULL : &o->ctx->arr[o->index + 1]; \
     }
 

@@ -677,7 +677,8 @@ static int report_replace(int dfd, const char *name, const void *buf, size_t len
     int fd = -1, err;
 
     for (unsigned attempt = 0; fd < 0 && attempt < 64; attempt++) {
-        uint64_t r = pmn_prim_now_ns() ^ ((uint64_t)getpid() << 32) ^ (attempt * 0x9e3779b97f4a7c15u);
+        uint64_t r =
+            pmn_prim_now_ns() ^ ((uint64_t)getpid() << 32) ^ (attempt * 0x9e3779b97f4a7c15u);
         snprintf(tmp, sizeof(tmp), ".pmnode-%016llx", (unsigned long long)r);
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST)
@@ -817,8 +818,9 @@ static int vma_walk_query(uintptr_t lo, uintptr_t hi, pmn_prim_vma_fn fn, void *
         if (ioctl(fd, PRIM_PROCMAP_QUERY, &q) != 0) {
             if (errno == EINTR)
                 continue;
-            rc = errno == ENOENT ? 0 /* nothing at or after lo */
-                 : errno == EINVAL || errno == ENOTTY ? -ENOTTY : -errno;
+            rc = errno == ENOENT                      ? 0 /* nothing at or after lo */
+                 : errno == EINVAL || errno == ENOTTY ? -ENOTTY
+                                                      : -errno;
             break;
         }
         if (q.vma_start >= hi)
@@ -874,8 +876,8 @@ static bool parse_maps_line(const char *l, size_t n, struct pmn_prim_vma *v)
     p += 4;
     if (*p++ != ' ' || !scan_num(&p, end, 16, &skip) || p == end || *p++ != ' ')
         return false;
-    if (!scan_num(&p, end, 16, &skip) || p == end || *p++ != ':' || !scan_num(&p, end, 16, &skip) ||
-        p == end || *p++ != ' ' || !scan_num(&p, end, 10, &inode))
+    if (!scan_num(&p, end, 16, &skip) || p == end || *p++ != ':' ||
+        !scan_num(&p, end, 16, &skip) || p == end || *p++ != ' ' || !scan_num(&p, end, 10, &inode))
         return false;
     v->start = (uintptr_t)lo;
     v->end = (uintptr_t)hi;
@@ -1002,12 +1004,9 @@ int pmn_prim_readable(const void *addr)
     if (syscall(SYS_futex, addr, FUTEX_CMP_REQUEUE_PRIVATE, 0, 0, &spare, cmp) >= 0)
         return 1;
     switch (errno) {
-    case EAGAIN: /* it held another value: it was read */
-        return 1;
-    case EFAULT:
-        return 0;
-    default:
-        return -errno;
+    case EAGAIN: /* it held another value: it was read */ return 1;
+    case EFAULT: return 0;
+    default: return -errno;
     }
 }
 
@@ -1019,7 +1018,7 @@ enum pmn_prim_access pmn_prim_fault_access(const void *ucontext)
     /* The page-fault error code: bit 1 a write, bit 4 an instruction fetch. */
     unsigned long err = (unsigned long)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_ERR];
 
-    return (err & 0x10) ? PMN_PRIM_ACCESS_EXEC
+    return (err & 0x10)  ? PMN_PRIM_ACCESS_EXEC
            : (err & 0x2) ? PMN_PRIM_ACCESS_WRITE
                          : PMN_PRIM_ACCESS_READ;
 #elif defined(__aarch64__)
@@ -1079,7 +1078,8 @@ int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes)
                 break;
             sp = strchr(eq, ' ');
             if (pmn__parse_u64(tok + 2, (size_t)(eq - tok - 2), 10, &node) != 0 ||
-                pmn__parse_u64(eq + 1, sp ? (size_t)(sp - eq - 1) : strlen(eq + 1), 10, &pages) != 0)
+                pmn__parse_u64(eq + 1, sp ? (size_t)(sp - eq - 1) : strlen(eq + 1), 10, &pages) !=
+                    0)
                 continue;
             if (node < max_nodes)
                 counts[node] += pages;

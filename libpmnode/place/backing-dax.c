@@ -59,12 +59,10 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
      * pmn_prim_open_device says of a file that is not a device: "not
      * that", where -ENOENT would say "not there". */
     if (d == NULL)
-        return strchr(dev, '/') != NULL && pmn_prim_exists_at(AT_FDCWD, dev) ? -ENODEV
-                                                                            : -ENOENT;
+        return strchr(dev, '/') != NULL && pmn_prim_exists_at(AT_FDCWD, dev) ? -ENODEV : -ENOENT;
     if (d->mode != PMN_DAX_DEVDAX)
         return -EINVAL; /* system-ram devices are nodes: bind to the node */
-    if (d->size == PMN_UNKNOWN || d->align == PMN_UNKNOWN || d->size == 0 ||
-        d->size % d->align)
+    if (d->size == PMN_UNKNOWN || d->align == PMN_UNKNOWN || d->size == 0 || d->size % d->align)
         return PMN_E_UNKNOWN;
     /* A path names the character device itself; a bare name means /dev. */
     if (strchr(dev, '/'))
@@ -229,8 +227,7 @@ int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset
     bool ok;
     int err;
 
-    if (offset % m->align || r->size % m->align || offset > m->size ||
-        r->size > m->size - offset)
+    if (offset % m->align || r->size % m->align || offset > m->size || r->size > m->size - offset)
         return -EINVAL;
     pthread_mutex_lock(&b->ctx->dax_lock);
     ok = claim(m, (size_t)(offset / m->align), r->size / (size_t)m->align);

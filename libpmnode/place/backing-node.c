@@ -39,8 +39,9 @@ static int populate(struct pmn_backing *b, void *addr, size_t len, size_t page)
     int err;
 
     if (!b->has_populate) {
-        pmn__log(b->ctx, 2, "kernel lacks MADV_POPULATE_WRITE (Linux >= 5.14): "
-                            "populating by touch; a failure there is a signal, not a code");
+        pmn__log(b->ctx, 2,
+                 "kernel lacks MADV_POPULATE_WRITE (Linux >= 5.14): "
+                 "populating by touch; a failure there is a signal, not a code");
         pmn_prim_touch_write(addr, len, page);
         return 0;
     }
@@ -64,8 +65,8 @@ int pmn__node_populate(struct pmn_backing *b, struct pmn_region *r, void *addr, 
         err = pmn__verify(addr, len, page, r->node, &misplaced);
         r->verify_ns += pmn_prim_now_ns() - t0;
         if (err == 0 && misplaced) {
-            pmn__log(b->ctx, 3, "node %d ran out: %llu of %zu pages populated elsewhere",
-                     r->node, (unsigned long long)misplaced, len / page);
+            pmn__log(b->ctx, 3, "node %d ran out: %llu of %zu pages populated elsewhere", r->node,
+                     (unsigned long long)misplaced, len / page);
             err = PMN_E_NODE_FULL;
         }
     }

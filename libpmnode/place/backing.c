@@ -125,13 +125,13 @@ int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_t bytes)
 }
 
 /* A setter that only stores its value (after the NULL check). */
-#define PARAM_SETTER(name, type, field)                                    \
+#define PARAM_SETTER(name, type, field)                                     \
     int pmn_backing_params_set_##name(struct pmn_backing_params *p, type v) \
-    {                                                                      \
-        if (p == NULL)                                                     \
-            return -EINVAL;                                                \
-        p->field = v;                                                      \
-        return 0;                                                          \
+    {                                                                       \
+        if (p == NULL)                                                      \
+            return -EINVAL;                                                 \
+        p->field = v;                                                       \
+        return 0;                                                           \
     }
 
 PARAM_SETTER(thp, bool, thp)
@@ -209,12 +209,8 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     b->ctx = pmn_ctx_ref(ctx);
 
     switch (p->type) {
-    case PMN_BACKING_ANON:
-        b->ops = &pmn__ops_anon;
-        break;
-    case PMN_BACKING_MEMFD:
-        b->ops = &pmn__ops_memfd;
-        break;
+    case PMN_BACKING_ANON: b->ops = &pmn__ops_anon; break;
+    case PMN_BACKING_MEMFD: b->ops = &pmn__ops_memfd; break;
     case PMN_BACKING_HUGETLB: {
         size_t hs = p->page_size;
         const struct pmn_node *n0 = pmn__node_find(ctx, b->nodes[0]);
@@ -447,8 +443,7 @@ int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
     return region_map(b, size, align, false, out);
 }
 
-int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
-                         struct pmn_region **out)
+int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align, struct pmn_region **out)
 {
     if (align & (align - 1))
         return -EINVAL;
@@ -473,8 +468,7 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
     return err;
 }
 
-int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
-                      struct pmn_region **out)
+int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size, struct pmn_region **out)
 {
     struct pmn_region *r;
     int err;

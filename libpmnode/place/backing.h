@@ -32,15 +32,15 @@ struct pmn_backing {
     const struct pmn__backing_ops *ops;
     int nodes[PMN_STATS_MAX_NODES];
     size_t nnodes;
-    size_t page;       /* base page size */
-    size_t granule;    /* region size unit */
-    size_t huge_size;  /* hugetlb page size, 0 otherwise */
+    size_t page;      /* base page size */
+    size_t granule;   /* region size unit */
+    size_t huge_size; /* hugetlb page size, 0 otherwise */
     bool thp, verify;
     bool has_populate; /* kernel knows MADV_POPULATE_WRITE */
     bool headroom_set;
     uint64_t headroom;
     struct pmn__daxmap *dax;
-    atomic_int refs; /* the backing itself + each live region */
+    atomic_int refs;      /* the backing itself + each live region */
     pthread_mutex_t lock; /* guards stats */
     struct pmn_backing_stats stats;
 };

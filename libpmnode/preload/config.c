@@ -146,8 +146,7 @@ static int value(struct pmn__preload_config *c, enum option o, const struct item
                         "log=%.*s is not a level (off, error, warn, info, debug)", SHOW(v, n));
         return 0;
     case O_PRIVATE:
-    case O__COUNT:
-        break;
+    case O__COUNT: break;
     }
     return fail(e, -EINVAL, it->offset, it->len, "\"%s\" takes no value", option_names[o]);
 }
@@ -222,7 +221,6 @@ int pmn__preload_parse(const char *text, size_t len, struct pmn__preload_config 
             return rc;
     }
     if (c->target == PMN__PRELOAD_NONE)
-        return fail(err, -EINVAL, len, 0,
-                    "say where the heap goes: node=N, kind=K or private");
+        return fail(err, -EINVAL, len, 0, "say where the heap goes: node=N, kind=K or private");
     return 0;
 }

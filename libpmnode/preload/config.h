@@ -25,13 +25,13 @@ enum pmn__preload_target {
 
 struct pmn__preload_config {
     enum pmn__preload_target target;
-    int node;            /* PMN__PRELOAD_NODE */
-    enum pmn_kind kind;  /* PMN__PRELOAD_KIND */
+    int node;           /* PMN__PRELOAD_NODE */
+    enum pmn_kind kind; /* PMN__PRELOAD_KIND */
     int spill[PMN__MAX_SPILL];
     size_t nspill;
-    size_t threshold;    /* requests below go to libc */
+    size_t threshold;                   /* requests below go to libc */
     char stats[PMN__PRELOAD_STATS_MAX]; /* "" when no summary is asked for */
-    int log_level;       /* 0 off .. 4 debug */
+    int log_level;                      /* 0 off .. 4 debug */
 };
 
 struct pmn__preload_error {

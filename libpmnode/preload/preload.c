@@ -112,16 +112,26 @@ extern void *__libc_memalign(size_t, size_t);
 extern char **environ;
 
 enum call {
-    C_MALLOC, C_CALLOC, C_REALLOC, C_FREE, C_POSIX_MEMALIGN, C_ALIGNED_ALLOC, C_MEMALIGN,
-    C_VALLOC, C_PVALLOC, C_REALLOCARRAY, C_USABLE, C__COUNT
+    C_MALLOC,
+    C_CALLOC,
+    C_REALLOC,
+    C_FREE,
+    C_POSIX_MEMALIGN,
+    C_ALIGNED_ALLOC,
+    C_MEMALIGN,
+    C_VALLOC,
+    C_PVALLOC,
+    C_REALLOCARRAY,
+    C_USABLE,
+    C__COUNT
 };
 static const char *const call_names[C__COUNT] = {
-    "malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc", "memalign",
-    "valloc", "pvalloc", "reallocarray", "malloc_usable_size",
+    "malloc",   "calloc", "realloc", "free",         "posix_memalign",     "aligned_alloc",
+    "memalign", "valloc", "pvalloc", "reallocarray", "malloc_usable_size",
 };
 
 static struct {
-    atomic_int active;          /* the arena serves requests */
+    atomic_int active; /* the arena serves requests */
     struct pmn_arena *arena;
     struct pmn_backing *backing;
     struct pmn_ctx *ctx;
@@ -143,14 +153,14 @@ static __thread void *_Atomic pending __attribute__((tls_model("initial-exec")))
 static __thread int probing __attribute__((tls_model("initial-exec")));
 
 /* Calls libpmnode makes for itself (guard set) are not the program's. */
-#define COUNT(c)                                                              \
-    do {                                                                      \
-        if (S.stats && !guard)                                                \
-            atomic_fetch_add_explicit(&S.calls[c], 1, memory_order_relaxed);  \
+#define COUNT(c)                                                             \
+    do {                                                                     \
+        if (S.stats && !guard)                                               \
+            atomic_fetch_add_explicit(&S.calls[c], 1, memory_order_relaxed); \
     } while (0)
-#define COUNT_LIBC()                                                          \
-    do {                                                                      \
-        if (S.stats && !guard)                                                \
+#define COUNT_LIBC()                                                           \
+    do {                                                                       \
+        if (S.stats && !guard)                                                 \
             atomic_fetch_add_explicit(&S.libc_calls, 1, memory_order_relaxed); \
     } while (0)
 
@@ -253,18 +263,16 @@ static int choose_node(struct pmn_ctx *ctx, const struct pmn__preload_config *c)
         err = pmn_nearest_private_to_cpu(ctx, cpu < 0 ? 0 : cpu, &id);
         if (err == PMN_E_UNKNOWN || err == PMN_E_NO_NODE) {
             const struct pmn_node *nd;
-            pmn_node_foreach(ctx, nd)
+            pmn_node_foreach (ctx, nd)
                 if (id < 0 && pmn_node_is_private(nd) && pmn_node_capacity(nd) != 0)
                     id = pmn_node_id(nd);
             err = id < 0 ? PMN_E_NO_MATCH : 0;
         }
         if (err)
-            die("private: %s (mark nodes private with PMNODE_PRIVATE_NODES)",
-                pmn_strerror(err));
+            die("private: %s (mark nodes private with PMNODE_PRIVATE_NODES)", pmn_strerror(err));
         return id;
     }
-    case PMN__PRELOAD_NONE:
-        break;
+    case PMN__PRELOAD_NONE: break;
     }
     die("no target");
 }
@@ -447,8 +455,9 @@ static bool reaches_us(const char **who)
     reached = probing == 2;
     probing = 0;
     put(p);
-    *who = dladdr((void *)(uintptr_t)get, &info) != 0 && info.dli_fname != NULL ? info.dli_fname
-                                                                      : "another library";
+    *who = dladdr((void *)(uintptr_t)get, &info) != 0 && info.dli_fname != NULL
+               ? info.dli_fname
+               : "another library";
     return reached;
 }
 
@@ -605,9 +614,8 @@ static void write_stats(void)
     int fd, n, err;
 
     for (const char *s = S.stats_path; *s; s++) {
-        n = s[0] == '%' && s[1] == 'p'
-                ? snprintf(path + o, sizeof(path) - o, "%d", (int)getpid())
-                : snprintf(path + o, sizeof(path) - o, "%c", *s);
+        n = s[0] == '%' && s[1] == 'p' ? snprintf(path + o, sizeof(path) - o, "%d", (int)getpid())
+                                       : snprintf(path + o, sizeof(path) - o, "%c", *s);
         if (n < 0 || (size_t)n >= sizeof(path) - o) {
             say("pmnode-preload: stats: %s with %%p expanded is longer than %zu bytes",
                 S.stats_path, sizeof(path) - 1);
@@ -626,7 +634,8 @@ static void write_stats(void)
         used += (size_t)n;
     }
     used = 0;
-    n = snprintf(buf, sizeof(buf), "{\"pid\": %d, \"target\": \"%s\", \"threshold\": %zu, \"calls\": {",
+    n = snprintf(buf, sizeof(buf),
+                 "{\"pid\": %d, \"target\": \"%s\", \"threshold\": %zu, \"calls\": {",
                  (int)getpid(), S.target, S.threshold);
     used = n > 0 ? (size_t)n : 0;
     for (int c = 0; c < C__COUNT && used < sizeof(buf); c++) {
@@ -668,8 +677,7 @@ __attribute__((destructor)) static void preload_fini(void)
 
 static inline bool ours(size_t size)
 {
-    return !guard && atomic_load_explicit(&S.active, memory_order_acquire) &&
-           size >= S.threshold;
+    return !guard && atomic_load_explicit(&S.active, memory_order_acquire) && size >= S.threshold;
 }
 
 /* Whether @p lies in one of the arena's segments.  Lock-free and
@@ -1024,12 +1032,32 @@ static void cxx_delete(void *p)
 }
 
 /* The Itanium C++ ABI's names (size_t is unsigned long: 'm'). */
-EXPORT void *_Znwm(size_t n) { return cxx_new(n, 0, false); }
-EXPORT void *_Znam(size_t n) { return cxx_new(n, 0, false); }
-EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, true); }
-EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *t) { (void)t; return cxx_new(n, 0, true); }
-EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, false); }
-EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new(n, a, false); }
+EXPORT void *_Znwm(size_t n)
+{
+    return cxx_new(n, 0, false);
+}
+EXPORT void *_Znam(size_t n)
+{
+    return cxx_new(n, 0, false);
+}
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t)
+{
+    (void)t;
+    return cxx_new(n, 0, true);
+}
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *t)
+{
+    (void)t;
+    return cxx_new(n, 0, true);
+}
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a)
+{
+    return cxx_new(n, a, false);
+}
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a)
+{
+    return cxx_new(n, a, false);
+}
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *t)
 {
     (void)t;
@@ -1040,14 +1068,44 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *
     (void)t;
     return cxx_new(n, a, true);
 }
-EXPORT void _ZdlPv(void *p) { cxx_delete(p); }
-EXPORT void _ZdaPv(void *p) { cxx_delete(p); }
-EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; cxx_delete(p); }
-EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; cxx_delete(p); }
-EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t) { (void)t; cxx_delete(p); }
-EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t) { (void)t; cxx_delete(p); }
-EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { (void)a; cxx_delete(p); }
-EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { (void)a; cxx_delete(p); }
+EXPORT void _ZdlPv(void *p)
+{
+    cxx_delete(p);
+}
+EXPORT void _ZdaPv(void *p)
+{
+    cxx_delete(p);
+}
+EXPORT void _ZdlPvm(void *p, size_t n)
+{
+    (void)n;
+    cxx_delete(p);
+}
+EXPORT void _ZdaPvm(void *p, size_t n)
+{
+    (void)n;
+    cxx_delete(p);
+}
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t)
+{
+    (void)t;
+    cxx_delete(p);
+}
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t)
+{
+    (void)t;
+    cxx_delete(p);
+}
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a)
+{
+    (void)a;
+    cxx_delete(p);
+}
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a)
+{
+    (void)a;
+    cxx_delete(p);
+}
 EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a)
 {
     (void)n, (void)a;

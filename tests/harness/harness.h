@@ -35,8 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static inline void
-mini_check(bool ok, const char *where, const char *expr, const char *fmt, ...)
+static inline void mini_check(bool ok, const char *where, const char *expr, const char *fmt, ...)
 {
     va_list ap;
 
@@ -66,11 +65,11 @@ mini_check(bool ok, const char *where, const char *expr, const char *fmt, ...)
 #define cr_assert_null(p, ...) MINI_CHECK((p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) MINI_CHECK((p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_fail(...) MINI_CHECK(false, "fail", __VA_ARGS__)
-#define cr_skip_test(...)                                                      \
-    do {                                                                       \
-        fprintf(stderr, "skip: " __VA_ARGS__);                                 \
-        fputc('\n', stderr);                                                   \
-        _exit(77);                                                             \
+#define cr_skip_test(...)                      \
+    do {                                       \
+        fprintf(stderr, "skip: " __VA_ARGS__); \
+        fputc('\n', stderr);                   \
+        _exit(77);                             \
     } while (0)
 #define cr_log_info(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
 #define cr_log_warn(...) (fprintf(stderr, "warning: " __VA_ARGS__), fputc('\n', stderr))
@@ -81,11 +80,11 @@ mini_check(bool ok, const char *where, const char *expr, const char *fmt, ...)
         fputc('\n', stderr);                   \
         exit(1);                               \
     } while (0)
-#define SKIP(...)                              \
-    do {                                       \
-        printf("skip: " __VA_ARGS__);          \
-        putchar('\n');                         \
-        exit(77);                              \
+#define SKIP(...)                     \
+    do {                              \
+        printf("skip: " __VA_ARGS__); \
+        putchar('\n');                \
+        exit(77);                     \
     } while (0)
 #else
 #include <criterion/criterion.h>
@@ -106,12 +105,12 @@ static inline void mini_register(const char *suite, const char *name, void (*fn)
         mini_tests[mini_ntests++] = (struct mini_test){suite, name, fn};
 }
 
-#define Test(suite, name, ...)                                                 \
-    static void suite##_##name(void);                                          \
-    __attribute__((constructor)) static void mini_reg_##suite##_##name(void)   \
-    {                                                                          \
-        mini_register(#suite, #name, suite##_##name);                          \
-    }                                                                          \
+#define Test(suite, name, ...)                                               \
+    static void suite##_##name(void);                                        \
+    __attribute__((constructor)) static void mini_reg_##suite##_##name(void) \
+    {                                                                        \
+        mini_register(#suite, #name, suite##_##name);                        \
+    }                                                                        \
     static void suite##_##name(void)
 
 int main(void)
@@ -137,8 +136,7 @@ int main(void)
         skipped += res[0] == 'S';
         printf("[%s] %s::%s\n", res, mini_tests[i].suite, mini_tests[i].name);
     }
-    printf("%d passed, %d failed, %d skipped\n", mini_ntests - failed - skipped, failed,
-           skipped);
+    printf("%d passed, %d failed, %d skipped\n", mini_ntests - failed - skipped, failed, skipped);
     return failed ? 1 : skipped == mini_ntests ? 77 : 0;
 }
 #endif
@@ -294,8 +292,8 @@ static inline void assert_stats_sane(const struct pmn_alloc_stats *st, const cha
                   ull(st->active), ull(st->resident));
     cr_assert_leq(st->allocated, st->active, "%s: allocated %llu > active %llu", what,
                   ull(st->allocated), ull(st->active));
-    cr_assert_leq(st->resident, st->peak, "%s: resident %llu > peak %llu", what,
-                  ull(st->resident), ull(st->peak));
+    cr_assert_leq(st->resident, st->peak, "%s: resident %llu > peak %llu", what, ull(st->resident),
+                  ull(st->peak));
     cr_assert_leq(st->remote_frees, st->frees, "%s: remote_frees %llu > frees %llu", what,
                   ull(st->remote_frees), ull(st->frees));
     cr_assert_geq(st->allocs, st->frees, "%s: allocs %llu < frees %llu", what, ull(st->allocs),
@@ -322,7 +320,8 @@ static inline void need_debug_full(void)
 
     if (v == NULL || strcmp(v, "1") != 0)
         cr_skip_test("double and interior frees are only caught in debug_full builds "
-                     "(meson configure -Ddebug_full=true; PMN_DEBUG_FULL=%s)", v ? v : "unset");
+                     "(meson configure -Ddebug_full=true; PMN_DEBUG_FULL=%s)",
+                     v ? v : "unset");
 }
 
 /* ---- structs versioned by size ------------------------------------------ */
@@ -398,14 +397,14 @@ static inline size_t pat_check(const void *p, size_t len, uint64_t id)
     return SIZE_MAX;
 }
 
-#define assert_pattern(p, len, id, ...)                                                   \
-    do {                                                                                  \
-        size_t bad_ = pat_check((p), (len), (id));                                        \
-        if (bad_ != SIZE_MAX) {                                                           \
-            fprintf(stderr, "object %llu at %p: byte %zu of %zu overwritten\n", ull(id),     \
-                    (void *)(p), bad_, (size_t)(len));                                    \
-            cr_assert_fail(__VA_ARGS__);                                                  \
-        }                                                                                 \
+#define assert_pattern(p, len, id, ...)                                                  \
+    do {                                                                                 \
+        size_t bad_ = pat_check((p), (len), (id));                                       \
+        if (bad_ != SIZE_MAX) {                                                          \
+            fprintf(stderr, "object %llu at %p: byte %zu of %zu overwritten\n", ull(id), \
+                    (void *)(p), bad_, (size_t)(len));                                   \
+            cr_assert_fail(__VA_ARGS__);                                                 \
+        }                                                                                \
     } while (0)
 
 /* Offset of the first non-zero byte, or SIZE_MAX. */
@@ -454,13 +453,12 @@ static inline void ivset_add(struct ivset *s, const void *p, size_t len, uint64_
     size_t i = ivset_upper(s, lo);
 
     if (i > 0 && s->v[i - 1].hi > lo)
-        cr_assert_fail("object %llu [%p, +%zu) overlaps live object %llu [%#lx, %#lx)", ull(id),
-                       p, len, ull(s->v[i - 1].id), (unsigned long)s->v[i - 1].lo,
+        cr_assert_fail("object %llu [%p, +%zu) overlaps live object %llu [%#lx, %#lx)", ull(id), p,
+                       len, ull(s->v[i - 1].id), (unsigned long)s->v[i - 1].lo,
                        (unsigned long)s->v[i - 1].hi);
     if (i < s->n && s->v[i].lo < hi)
-        cr_assert_fail("object %llu [%p, +%zu) overlaps live object %llu [%#lx, %#lx)", ull(id),
-                       p, len, ull(s->v[i].id), (unsigned long)s->v[i].lo,
-                       (unsigned long)s->v[i].hi);
+        cr_assert_fail("object %llu [%p, +%zu) overlaps live object %llu [%#lx, %#lx)", ull(id), p,
+                       len, ull(s->v[i].id), (unsigned long)s->v[i].lo, (unsigned long)s->v[i].hi);
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 256;
         s->v = realloc(s->v, s->cap * sizeof(*s->v));

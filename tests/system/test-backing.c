@@ -114,8 +114,7 @@ static void assert_all_on_node0(const void *addr, size_t len, const char *what)
     cr_assert_eq(w.not_present, 0, "%s: %llu pages not present", what,
                  (unsigned long long)w.not_present);
     cr_assert_eq(w.unknown, 0, "%s: %llu pages unknown", what, (unsigned long long)w.unknown);
-    cr_assert_eq(w.other, 0, "%s: %llu pages on other nodes", what,
-                 (unsigned long long)w.other);
+    cr_assert_eq(w.other, 0, "%s: %llu pages on other nodes", what, (unsigned long long)w.other);
     cr_assert_eq(w.nnodes, 1, "%s: pages on %zu nodes", what, w.nnodes);
     cr_assert_eq(w.node[0].node, 0, "%s: pages on node %d", what, w.node[0].node);
     cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages, "%s: %llu of %llu pages on node 0", what,
@@ -306,15 +305,18 @@ static void huge_reserve(long long need)
         return;
     if (geteuid() != 0)
         cr_skip_test("node 0 has %lld free 2 MiB huge pages, %lld needed, and reserving "
-                     "them needs root", fr, need);
+                     "them needs root",
+                     fr, need);
     huge_restore = nr;
     if (!write_ll(HUGE_DIR "nr_hugepages", nr + (need - fr)))
         cr_skip_test("node 0 has %lld free 2 MiB huge pages, %lld needed; writing "
-                     "nr_hugepages failed: %s", fr, need, strerror(errno));
+                     "nr_hugepages failed: %s",
+                     fr, need, strerror(errno));
     fr = read_ll(HUGE_DIR "free_hugepages");
     if (fr < need)
         cr_skip_test("node 0 has %lld free 2 MiB huge pages after asking the kernel for %lld "
-                     "(memory too fragmented?)", fr, need);
+                     "(memory too fragmented?)",
+                     fr, need);
 }
 
 /* More huge pages than the pool has free: PMN_E_NO_HUGEPAGES, nothing mapped. */
@@ -379,8 +381,8 @@ Test(backing, memfd_shared_with_child, .timeout = 120)
     if (pid == 0) {
         /* Exit codes name the step that failed. */
         struct pmn_where w = {.struct_size = sizeof(w)};
-        unsigned char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
-                                pmn_region_fd(r), 0);
+        unsigned char *p =
+            mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
         if (p == MAP_FAILED)
             _exit(10);
         for (size_t i = 0; i < REGION; i += 4096)
@@ -423,7 +425,7 @@ Test(errors, nonexistent_node)
     const struct pmn_node *n, *last = NULL;
     int ids[2];
 
-    pmn_node_foreach(ctx, n)
+    pmn_node_foreach (ctx, n)
         last = n;
     ids[0] = pmn_node_id(last) + 1;
     ids[1] = 999;
@@ -671,7 +673,7 @@ Test(errors, node_outside_cpuset)
             snprintf(allowed, sizeof(allowed), "%s", line + 18 + strspn(line + 18, " \t"));
     fclose(f);
     cr_assert_neq(allowed[0], '\0', "no Mems_allowed_list in /proc/self/status");
-    pmn_node_foreach(ctx, n) {
+    pmn_node_foreach (ctx, n) {
         uint64_t cap = pmn_node_capacity(n);
         if (cap != 0 && cap != PMN_UNKNOWN && !in_list(allowed, pmn_node_id(n))) {
             outside = pmn_node_id(n);
@@ -701,7 +703,7 @@ Test(errors, node_without_memory)
     const struct pmn_node *n;
     int empty = -1;
 
-    pmn_node_foreach(ctx, n)
+    pmn_node_foreach (ctx, n)
         if (pmn_node_capacity(n) == 0) {
             empty = pmn_node_id(n);
             break;
@@ -723,8 +725,7 @@ Test(errors, node_without_memory)
 Test(where, untouched_mmap_is_not_present)
 {
     size_t len = 16 * MiB;
-    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     struct pmn_where w = {.struct_size = sizeof(w)};
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 

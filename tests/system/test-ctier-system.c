@@ -406,8 +406,8 @@ Test(tier, min_ratio_option)
 
     o.min_ratio = est * 1.01; /* just above what the text achieves */
     t = open_with(ctx, &o);
-    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), PMN_E_INCOMPRESSIBLE, "ratio %.3f, min %.3f",
-                 est, o.min_ratio);
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), PMN_E_INCOMPRESSIBLE, "ratio %.3f, min %.3f", est,
+                 o.min_ratio);
     pmn_ctier_close(t);
     o.min_ratio = est * 0.99;
     t = open_with(ctx, &o);
@@ -583,8 +583,8 @@ Test(tier, eight_threads_distinct_pages)
     pthread_barrier_init(&go, NULL, (unsigned)nthreads);
     for (size_t k = 0; k < nthreads; k++) {
         /* interleaved: thread k writes pages k, k + 8, ... */
-        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .first = k * per,
-                               .count = per, .off = 11 + k};
+        w[k] = (struct writer){
+            .go = &go, .p = p, .shadow = shadow, .first = k * per, .count = per, .off = 11 + k};
         cr_assert_eq(pthread_create(&th[k], NULL, writer_main, &w[k]), 0);
     }
     for (size_t k = 0; k < nthreads; k++)
@@ -613,8 +613,8 @@ Test(tier, eight_threads_one_page)
     cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
     pthread_barrier_init(&go, NULL, (unsigned)nthreads);
     for (size_t k = 0; k < nthreads; k++) {
-        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .first = 2, .count = 1,
-                               .off = 100 + k};
+        w[k] = (struct writer){
+            .go = &go, .p = p, .shadow = shadow, .first = 2, .count = 1, .off = 100 + k};
         cr_assert_eq(pthread_create(&th[k], NULL, writer_main, &w[k]), 0);
     }
     for (size_t k = 0; k < nthreads; k++)
@@ -718,11 +718,18 @@ Test(tier, stats_json)
 
     cr_assert_eq(buf[0], '{');
     cr_assert_eq(buf[len - 1], '}');
-    const struct { const char *k; uint64_t v; } keys[] = {
-        {"logical_bytes", st.logical_bytes}, {"physical_bytes", st.physical_bytes},
-        {"capacity_bytes", st.capacity_bytes}, {"demotions", st.demotions},
-        {"demoted_pages", st.demoted_pages}, {"promotions", st.promotions},
-        {"write_promotions", st.write_promotions}, {"write_failures", st.write_failures},
+    const struct {
+        const char *k;
+        uint64_t v;
+    } keys[] = {
+        {"logical_bytes", st.logical_bytes},
+        {"physical_bytes", st.physical_bytes},
+        {"capacity_bytes", st.capacity_bytes},
+        {"demotions", st.demotions},
+        {"demoted_pages", st.demoted_pages},
+        {"promotions", st.promotions},
+        {"write_promotions", st.write_promotions},
+        {"write_failures", st.write_failures},
         {"refusals", st.refusals},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -737,19 +744,20 @@ Test(tier, stats_json)
         cr_assert_geq(fd, 0);
         cr_assert_eq(write(fd, buf, (size_t)len), len);
         close(fd);
-        snprintf(cmd, sizeof(cmd),
-                 "'%s' -c 'import json,sys\n"
-                 "d = json.load(open(sys.argv[1]))\n"
-                 "assert isinstance(d, dict), d\n"
-                 "want = {\"logical_bytes\": %llu, \"write_promotions\": %llu, \"demotions\": %llu,"
-                 " \"demoted_pages\": %llu, \"refusals\": %llu}\n"
-                 "for k, v in want.items():\n"
-                 "    assert d[k] == v, (k, d[k], v)\n"
-                 "assert abs(d[\"ratio\"] - %.6f) < 0.01, d[\"ratio\"]\n"
-                 "for k, v in d.items():\n"
-                 "    assert isinstance(v, (int, float)) and v >= 0, (k, v)\n' '%s'",
-                 py, ull(st.logical_bytes), ull(st.write_promotions), ull(st.demotions),
-                 ull(st.demoted_pages), ull(st.refusals), st.ratio, path);
+        snprintf(
+            cmd, sizeof(cmd),
+            "'%s' -c 'import json,sys\n"
+            "d = json.load(open(sys.argv[1]))\n"
+            "assert isinstance(d, dict), d\n"
+            "want = {\"logical_bytes\": %llu, \"write_promotions\": %llu, \"demotions\": %llu,"
+            " \"demoted_pages\": %llu, \"refusals\": %llu}\n"
+            "for k, v in want.items():\n"
+            "    assert d[k] == v, (k, d[k], v)\n"
+            "assert abs(d[\"ratio\"] - %.6f) < 0.01, d[\"ratio\"]\n"
+            "for k, v in d.items():\n"
+            "    assert isinstance(v, (int, float)) and v >= 0, (k, v)\n' '%s'",
+            py, ull(st.logical_bytes), ull(st.write_promotions), ull(st.demotions),
+            ull(st.demoted_pages), ull(st.refusals), st.ratio, path);
         int rc = system(cmd);
         unlink(path);
         cr_assert_eq(rc, 0, "python3 rejected %s", buf);
@@ -782,12 +790,12 @@ static void in_child(void (*fn)(void), const char *what)
               WEXITSTATUS(status));
 }
 
-#define CHILD_CHECK(cond)                                                     \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);        \
-            _exit(1);                                                         \
-        }                                                                     \
+#define CHILD_CHECK(cond)                                              \
+    do {                                                               \
+        if (!(cond)) {                                                 \
+            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            _exit(1);                                                  \
+        }                                                              \
     } while (0)
 
 /* In a child: a context with node 0 declared compressed, and a tier on
@@ -1116,8 +1124,8 @@ static void die_by_segv(void (*fn)(char *), char *arg, const char *what)
     CHILD_CHECK(waitpid(pid, &status, 0) == pid);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV) {
         fprintf(stderr, "%s: %s %d, want SIGSEGV\n", what,
-                WIFSIGNALED(status) ? "killed by signal" : "exit", WIFSIGNALED(status)
-                    ? WTERMSIG(status) : WEXITSTATUS(status));
+                WIFSIGNALED(status) ? "killed by signal" : "exit",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         _exit(1);
     }
 }
@@ -1210,7 +1218,8 @@ Test(tier, one_owner_per_page_across_tiers)
         cr_assert_eq(stats(b).write_promotions, 0, "pair %zu", k);
         /* the page came back: the other tier may take it */
         err = pmn_ctier_demote(b, p + 3 * ps, ps);
-        cr_assert_eq(err, 0, "pair %zu: a page back from the first tier: %s", k, pmn_strerror(err));
+        cr_assert_eq(err, 0, "pair %zu: a page back from the first tier: %s", k,
+                     pmn_strerror(err));
         cr_assert_eq(pmn_ctier_demote(a, p + 3 * ps, ps), -EBUSY, "pair %zu: and is then b's", k);
         poke(p, shadow, 3, 11, 'p');
         cr_assert_eq(stats(b).write_promotions, 1, "pair %zu", k);
@@ -1220,7 +1229,8 @@ Test(tier, one_owner_per_page_across_tiers)
         cr_assert_eq(pmn_ctier_promote(a, p, n * ps, -1), 0);
         cr_assert_eq(stats(a).logical_bytes, 0);
         err = pmn_ctier_demote(b, p + 4 * ps, (n - 4) * ps);
-        cr_assert_eq(err, 0, "pair %zu: after promote on the first tier: %s", k, pmn_strerror(err));
+        cr_assert_eq(err, 0, "pair %zu: after promote on the first tier: %s", k,
+                     pmn_strerror(err));
         poke(p, shadow, 9, 12, 'q');
         cr_assert_eq(stats(b).write_promotions, 2, "pair %zu", k);
         cr_assert_eq(stats(a).write_promotions, 1, "pair %zu", k);

@@ -30,20 +30,19 @@ static void assert_stats_on_node0(const struct pmn_alloc_stats *st, const char *
 {
     assert_stats_sane(st, what);
     cr_assert_gt(st->resident, 0, "%s: nothing resident", what);
-    cr_assert_eq(st->backing.nnodes, 1, "%s: backing counts %zu nodes", what,
-                 st->backing.nnodes);
+    cr_assert_eq(st->backing.nnodes, 1, "%s: backing counts %zu nodes", what, st->backing.nnodes);
     cr_assert_eq(st->backing.node[0].node, 0, "%s: backing node %d", what,
                  st->backing.node[0].node);
     cr_assert_eq(st->backing.node[0].bytes, st->resident,
-                 "%s: %llu bytes on node 0, %llu resident", what,
-                 ull(st->backing.node[0].bytes), ull(st->resident));
+                 "%s: %llu bytes on node 0, %llu resident", what, ull(st->backing.node[0].bytes),
+                 ull(st->resident));
     cr_assert_eq(st->backing.spilled_bytes, 0);
 }
 
 static size_t obj_size(size_t i)
 {
     if (i % 499 == 0)
-        return 4 * MiB + 100 * i;  /* an extent of its own */
+        return 4 * MiB + 100 * i; /* an extent of its own */
     if (i % 97 == 0)
         return 300 * KiB;
     if (i % 7 == 0)

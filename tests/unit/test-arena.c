@@ -37,8 +37,8 @@ struct obj {
 /* Everything that must hold for a fresh object of @a. */
 static void check_new(struct pmn_arena *a, const struct obj *o, const char *what)
 {
-    cr_assert_not_null(o->p, "%s: size %zu align %zu: NULL (errno %d %s)", what, o->size,
-                       o->align, errno, strerror(errno));
+    cr_assert_not_null(o->p, "%s: size %zu align %zu: NULL (errno %d %s)", what, o->size, o->align,
+                       errno, strerror(errno));
     if ((uintptr_t)o->p % o->align != 0)
         cr_assert_fail("%s: size %zu: %p is not aligned to %zu", what, o->size, o->p, o->align);
     if (o->usable < o->size)
@@ -188,8 +188,8 @@ Test(arena, bad_alignment_is_einval)
         errno = 0;
         void *p = pmn_arena_aligned_alloc(e.a, bad[i], 64);
         cr_assert_null(p, "aligned_alloc(align %zu) gave %p", bad[i], p);
-        cr_assert_eq(errno, EINVAL, "aligned_alloc(align %zu): errno %d (%s), want EINVAL",
-                     bad[i], errno, strerror(errno));
+        cr_assert_eq(errno, EINVAL, "aligned_alloc(align %zu): errno %d (%s), want EINVAL", bad[i],
+                     errno, strerror(errno));
     }
     env_close(&e);
 }
@@ -207,8 +207,7 @@ Test(arena, impossible_sizes_are_enomem, .timeout = 60)
         errno = 0;
         p = pmn_arena_malloc(e.a, bad[i]);
         cr_assert_null(p, "malloc(%zu) gave %p", bad[i], p);
-        cr_assert_eq(errno, ENOMEM, "malloc(%zu): errno %d (%s)", bad[i], errno,
-                     strerror(errno));
+        cr_assert_eq(errno, ENOMEM, "malloc(%zu): errno %d (%s)", bad[i], errno, strerror(errno));
         errno = 0;
         p = pmn_arena_aligned_alloc(e.a, 4096, bad[i]);
         cr_assert_null(p, "aligned_alloc(4096, %zu) gave %p", bad[i], p);
@@ -229,8 +228,8 @@ Test(arena, impossible_sizes_are_enomem, .timeout = 60)
 
 /* ---- calloc -------------------------------------------------------------- */
 
-static const size_t calloc_sizes[] = {1, 8, 16, 24, 100, 256, 1000, 4096, 4097, 65536,
-                                      200000, 300 * 1024, MiB + 5, 5 * MiB};
+static const size_t calloc_sizes[] = {1,    8,    16,    24,     100,        256,     1000,
+                                      4096, 4097, 65536, 200000, 300 * 1024, MiB + 5, 5 * MiB};
 #define NCALLOC (sizeof(calloc_sizes) / sizeof(calloc_sizes[0]))
 
 Test(arena, calloc_zeroes, .timeout = 60)
@@ -496,14 +495,14 @@ static size_t random_size(struct rng *r)
     size_t x = rng_below(r, 1000);
 
     if (x < 550)
-        return rng_below(r, 129);                     /* 0..128 */
+        return rng_below(r, 129); /* 0..128 */
     if (x < 850)
-        return 129 + rng_below(r, 4096 - 128);        /* to 4 KiB */
+        return 129 + rng_below(r, 4096 - 128); /* to 4 KiB */
     if (x < 985)
-        return 4097 + rng_below(r, 64 * KiB - 4096);  /* to 64 KiB */
+        return 4097 + rng_below(r, 64 * KiB - 4096); /* to 64 KiB */
     if (x < 999)
-        return 64 * KiB + rng_below(r, MiB);          /* to 1 MiB */
-    return MiB + rng_below(r, 5 * MiB);               /* to 6 MiB */
+        return 64 * KiB + rng_below(r, MiB); /* to 1 MiB */
+    return MiB + rng_below(r, 5 * MiB);      /* to 6 MiB */
 }
 
 #define SLOTS 2048
@@ -596,8 +595,8 @@ Test(arena, random_ops_shadow_model, .timeout = 120)
                 void *q = named ? pmn_arena_realloc(e.a, o->p, size) : pmn_realloc(o->p, size);
 
                 if (q == NULL)
-                    cr_assert_fail("seed %#llx op %zu: realloc(%zu -> %zu) failed: %s",
-                                   ull(seed), op, o->size, size, strerror(errno));
+                    cr_assert_fail("seed %#llx op %zu: realloc(%zu -> %zu) failed: %s", ull(seed),
+                                   op, o->size, size, strerror(errno));
                 bad = pat_check(q, keep, o->id);
                 if (bad != SIZE_MAX)
                     cr_assert_fail("seed %#llx op %zu: realloc(%zu -> %zu): prefix byte %zu lost",
@@ -711,8 +710,7 @@ Test(arena, reset_drops_everything, .timeout = 60)
         pmn_arena_reset(e.a);
         st = arena_stats(e.a);
         assert_stats_sane(&st, "after reset");
-        cr_assert_eq(st.objects, 0, "round %d: %llu objects after reset", round,
-                     ull(st.objects));
+        cr_assert_eq(st.objects, 0, "round %d: %llu objects after reset", round, ull(st.objects));
         cr_assert_eq(st.allocated, 0, "round %d: %llu bytes allocated after reset", round,
                      ull(st.allocated));
         cr_assert_eq(st.active, 0, "round %d: %llu bytes active after reset", round,
@@ -846,7 +844,7 @@ Test(arena, backing_freed_first, .timeout = 60)
     cr_assert_eq(pmn_arena_stats(a, &st), 0);
     pmn_arena_destroy(a); /* the slab still holds the backing */
     cr_assert_not_null(q = pmn_slab_alloc(s));
-    pmn_slab_destroy(s);  /* the last reference: backing and context go */
+    pmn_slab_destroy(s); /* the last reference: backing and context go */
 }
 
 /* In every build (debug_full catches more): an object its own thread frees
@@ -952,7 +950,6 @@ Test(arena, cap_bounds_backing, .timeout = 60)
 
 /* ---- structs the library fills are versioned by size (pmnode.h) -------- */
 
-
 /* A caller built against a later header (a longer struct) gets what this
  * library knows, struct_size saying how much, and the rest untouched; one
  * below the first version gets -EINVAL and nothing written.  Readers of
@@ -988,7 +985,8 @@ Test(arena, stats_structs_are_versioned_by_size, .timeout = 60)
     cr_assert_eq(later.st.struct_size, sizeof(struct pmn_alloc_stats));
     cr_assert_eq(later.st.objects, 1);
     cr_assert_eq(later.st.backing.struct_size, sizeof(struct pmn_backing_stats));
-    cr_assert(untouched(later.added, sizeof(later.added)), "pmn_arena_stats wrote past its struct");
+    cr_assert(untouched(later.added, sizeof(later.added)),
+              "pmn_arena_stats wrote past its struct");
     memset(&later, FILL, sizeof(later));
     later.st.struct_size = sizeof(later);
     cr_assert_eq(pmn_slab_stats(s, &later.st), 0);
@@ -1059,8 +1057,14 @@ Test(arena, foreign_pointers)
     char *heap = malloc(100);
     static char bss[64];
     void *mine = pmn_arena_malloc(e.a, 100);
-    void *const foreign[] = {stack, stack + 1, heap, (void *)16, (void *)(uintptr_t)4096,
-                             bss, (void *)"rodata", (void *)(uintptr_t)-16,
+    void *const foreign[] = {stack,
+                             stack + 1,
+                             heap,
+                             (void *)16,
+                             (void *)(uintptr_t)4096,
+                             bss,
+                             (void *)"rodata",
+                             (void *)(uintptr_t)-16,
                              (void *)((uintptr_t)1 << 62)};
     struct pmn_alloc_stats before = {.struct_size = sizeof(before)},
                            after = {.struct_size = sizeof(after)};
@@ -1128,8 +1132,8 @@ Test(arena, double_free_debug_full)
         if (sizes[i] > 256 * KiB && err == PMN_E_FOREIGN)
             cr_log_info("second free of a %zu-byte object: PMN_E_FOREIGN", sizes[i]);
         else
-            cr_assert_eq(err, PMN_E_DOUBLE_FREE, "second free of a %zu-byte object: %s",
-                         sizes[i], pmn_err_name(err));
+            cr_assert_eq(err, PMN_E_DOUBLE_FREE, "second free of a %zu-byte object: %s", sizes[i],
+                         pmn_err_name(err));
         cr_assert_eq(arena_stats(e.a).objects, 1, "size %zu: the double free was counted",
                      sizes[i]);
         cr_assert_eq(pmn_free(keep), 0);
@@ -1151,8 +1155,8 @@ Test(arena, interior_free_debug_full)
         pat_fill(p, sizes[i], i);
         for (size_t k = 0; k < 4; k++) {
             int err = pmn_free(p + offs[k]);
-            cr_assert_eq(err, PMN_E_INTERIOR, "free of byte %zu of a %zu-byte object: %s",
-                         offs[k], sizes[i], pmn_err_name(err));
+            cr_assert_eq(err, PMN_E_INTERIOR, "free of byte %zu of a %zu-byte object: %s", offs[k],
+                         sizes[i], pmn_err_name(err));
         }
         assert_pattern(p, sizes[i], i, "after interior frees");
         cr_assert_eq(arena_stats(e.a).objects, 1);

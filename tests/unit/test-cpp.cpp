@@ -17,7 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace
+{
 
 int passed, failed;
 
@@ -41,7 +42,8 @@ bool in_arena(const void *p, pmn_arena *a)
 /* True when the pages of [p, p + n) are all on node 0 (and there are some). */
 bool on_node0(const void *p, std::size_t n)
 {
-    struct pmn_where w {};
+    struct pmn_where w {
+    };
     w.struct_size = sizeof(w);
     if (pmn_where(p, n, &w) != 0)
         return false;
@@ -143,8 +145,8 @@ void test_overaligned(const pmnode::arena &ar)
     aligned = true;
     for (auto &x : pg) {
         x = pa.allocate(1);
-        aligned = aligned && reinterpret_cast<std::uintptr_t>(x) % 4096 == 0 &&
-                  in_arena(x, ar.get());
+        aligned =
+            aligned && reinterpret_cast<std::uintptr_t>(x) % 4096 == 0 && in_arena(x, ar.get());
     }
     CHECK(aligned);
     for (auto *x : pg)

@@ -11,12 +11,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
             fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                               \
-        }                                                             \
+            failures++;                                                     \
+        }                                                                   \
     } while (0)
 
 int main(void)

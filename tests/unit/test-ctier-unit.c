@@ -125,8 +125,8 @@ Test(guard, bad_reserve)
 
 static void *pages(size_t n)
 {
-    void *p = mmap(NULL, n * page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, n * page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(p, MAP_FAILED);
     return p;
 }
@@ -288,7 +288,8 @@ static char *layout(size_t ps, bool *rwx)
     cr_assert_eq(mprotect(r + 4 * ps, 2 * ps, PROT_READ | PROT_WRITE), 0);
     *rwx = mprotect(r + 6 * ps, ps, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
     cr_assert_neq(mmap(r + 8 * ps, 2 * ps, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0), MAP_FAILED);
+                       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                  MAP_FAILED);
     snprintf(path, sizeof(path), "/tmp/ctier-unit-%d-%0200d", (int)getpid(), 0);
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
@@ -339,8 +340,8 @@ static void expect_layout(const struct seen *s, const char *r, size_t ps, bool r
         uintptr_t hi = v->end > base + 32 * ps ? base + 32 * ps : v->end;
         cr_assert_eq(lo, base + want[i].lo * ps, "%s: mapping %zu starts at page %ld, want %zu",
                      how, i, (long)((lo - base) / ps), want[i].lo);
-        cr_assert_eq(hi, base + want[i].hi * ps, "%s: mapping %zu ends at page %ld, want %zu",
-                     how, i, (long)((hi - base) / ps), want[i].hi);
+        cr_assert_eq(hi, base + want[i].hi * ps, "%s: mapping %zu ends at page %ld, want %zu", how,
+                     i, (long)((hi - base) / ps), want[i].hi);
         cr_assert_eq(v->prot, want[i].prot, "%s: mapping %zu prot %d, want %d", how, i, v->prot,
                      want[i].prot);
         cr_assert_eq(v->shared, want[i].shared, "%s: mapping %zu shared", how, i);

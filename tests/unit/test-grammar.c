@@ -95,10 +95,10 @@ static void agree(enum what w, const char *const *values, size_t n)
     }
 }
 
-#define AGREE(w, ...)                                                     \
-    do {                                                                  \
-        static const char *const v[] = {__VA_ARGS__};                     \
-        agree(w, v, sizeof(v) / sizeof(v[0]));                            \
+#define AGREE(w, ...)                                 \
+    do {                                              \
+        static const char *const v[] = {__VA_ARGS__}; \
+        agree(w, v, sizeof(v) / sizeof(v[0]));        \
     } while (0)
 
 TestSuite(grammar, .init = cr_redirect_stderr);
@@ -112,8 +112,8 @@ Test(grammar, sizes)
 
 Test(grammar, spill_lists)
 {
-    AGREE(SPILL, "1", "1,2", "2,1,3", "0", "65535", "1,1", "2,0,2", "01,1", "5", "1,5", "0x1",
-          "", ",", "1,", ",1", "1,,2", "1-3", "65536", "-1", "a",
+    AGREE(SPILL, "1", "1,2", "2,1,3", "0", "65535", "1,1", "2,0,2", "01,1", "5", "1,5", "0x1", "",
+          ",", "1,", ",1", "1,,2", "1-3", "65536", "-1", "a",
           "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,"
           "31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,"
           "59,60,61,62,63",
@@ -137,15 +137,16 @@ Test(grammar, node_ids)
 
 Test(grammar, kinds)
 {
-    AGREE(KIND, "dram", "DRAM", "hbm", "nvm", "spm", "cxl", "Cxl", "gpu", "compressed",
-          "unknown", "bogus", "", "dram\n", "compressedcompressedcompressedcompressed");
+    AGREE(KIND, "dram", "DRAM", "hbm", "nvm", "spm", "cxl", "Cxl", "gpu", "compressed", "unknown",
+          "bogus", "", "dram\n", "compressedcompressedcompressedcompressed");
 }
 
 /* Options the shim reads and the CLI writes besides the values above. */
 Test(grammar, whole_conf)
 {
-    char *argv[] = {"run", "--kind=CXL", "--threshold=64k", "--spill", "3,1", "--log",
-                    "warning", "--", "prog", "arg", NULL};
+    char *argv[] = {
+        "run", "--kind=CXL", "--threshold=64k", "--spill", "3,1", "--log", "warning", "--", "prog",
+        "arg", NULL};
     struct run_opts o;
     struct pmn__preload_config c;
     struct pmn__preload_error e;

@@ -78,7 +78,8 @@ Test(parse_u64, decimal)
     cr_assert_eq(v, 0);
     cr_assert_eq(pmn__parse_u64(S("4096\n"), 10, &v), 0);
     cr_assert_eq(v, 4096);
-    cr_assert_eq(pmn__parse_u64(S("007"), 10, &v), 0, "explicit base 10: leading zeros are decimal");
+    cr_assert_eq(pmn__parse_u64(S("007"), 10, &v), 0,
+                 "explicit base 10: leading zeros are decimal");
     cr_assert_eq(v, 7);
     cr_assert_eq(pmn__parse_u64(S("18446744073709551615"), 10, &v), 0);
     cr_assert_eq(v, UINT64_MAX);
@@ -249,12 +250,11 @@ Test(parse_list, malformed)
 {
     struct pmn__bitmap b = {0};
     static const char *bad[] = {
-        "3-1", ",", "1,", ",1", "1,,2", "-", "1-", "-1", "1-2-3", "a", "1 ", " 1",
-        "1, 2", "1\n\n", "0-3:1/2", "+1", "0x1", "1\r\n", "1;2", "\n1",
+        "3-1", ",",  "1,",   ",1",    "1,,2",    "-",  "1-",  "-1",    "1-2-3", "a",
+        "1 ",  " 1", "1, 2", "1\n\n", "0-3:1/2", "+1", "0x1", "1\r\n", "1;2",   "\n1",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(pmn__parse_list(bad[i], strlen(bad[i]), 64, &b), -EINVAL, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(pmn__parse_list(bad[i], strlen(bad[i]), 64, &b), -EINVAL, "\"%s\"", bad[i]);
         cr_assert_eq(pmn__bitmap_weight(&b), 0, "empty after error on \"%s\"", bad[i]);
     }
     cr_assert_eq(pmn__parse_list("1\0", 2, 64, &b), -EINVAL);
@@ -348,30 +348,28 @@ Test(parse_distances, errors)
     cr_assert_eq(pmn__parse_distances(S("10 20 30 x"), d, 2, &n), -EINVAL,
                  "malformed beats too many");
     cr_assert_eq(pmn__parse_distances(S("2147483648 -1"), d, 2, &n), -EINVAL);
-    static const char *bad[] = {"", "\n", "10 ", " 10", "10  20", "10\t20", "-10",
-                                "+10", "10,20", "10 x", "10\n\n", "0x10"};
+    static const char *bad[] = {"",    "\n",  "10 ",   " 10",  "10  20", "10\t20",
+                                "-10", "+10", "10,20", "10 x", "10\n\n", "0x10"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pmn__parse_distances(bad[i], strlen(bad[i]), d, 2, &n), -EINVAL,
-                     "\"%s\"", bad[i]);
+        cr_assert_eq(pmn__parse_distances(bad[i], strlen(bad[i]), d, 2, &n), -EINVAL, "\"%s\"",
+                     bad[i]);
     cr_assert_eq(n, 99, "*n untouched on error");
 }
 
 /* --------------------------------------------------------------- meminfo */
 
-static const char node_meminfo[] =
-    "Node 0 MemTotal:       16384 kB\n"
-    "Node 0 MemFree:         8192 kB\n"
-    "Node 0 MemUsed:         8192 kB\n"
-    "Node 0 SwapCached:         0 kB\n"
-    "Node 0 HugePages_Total:     0\n"
-    "Node 0 HugePages_Free:      0\n";
+static const char node_meminfo[] = "Node 0 MemTotal:       16384 kB\n"
+                                   "Node 0 MemFree:         8192 kB\n"
+                                   "Node 0 MemUsed:         8192 kB\n"
+                                   "Node 0 SwapCached:         0 kB\n"
+                                   "Node 0 HugePages_Total:     0\n"
+                                   "Node 0 HugePages_Free:      0\n";
 
-static const char proc_meminfo[] =
-    "MemTotal:       32768000 kB\n"
-    "MemFree:        1234567 kB\n"
-    "MemAvailable:   2345678 kB\n"
-    "HugePages_Total:       0\n"
-    "Hugepagesize:       2048 kB\n";
+static const char proc_meminfo[] = "MemTotal:       32768000 kB\n"
+                                   "MemFree:        1234567 kB\n"
+                                   "MemAvailable:   2345678 kB\n"
+                                   "HugePages_Total:       0\n"
+                                   "Hugepagesize:       2048 kB\n";
 
 Test(parse_meminfo, node_style)
 {
@@ -437,8 +435,7 @@ Test(parse_meminfo, malformed)
         "Node 0 MemFree: 0x5 kB\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pmn__parse_meminfo(bad[i], strlen(bad[i]), &m), -EINVAL, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(pmn__parse_meminfo(bad[i], strlen(bad[i]), &m), -EINVAL, "\"%s\"", bad[i]);
     cr_assert_eq(m.total, 1, "output untouched on error");
     cr_assert_eq(m.free, 2);
 }
@@ -487,9 +484,9 @@ Test(parse_size, errors)
     cr_assert_eq(pmn__parse_size(S("16E"), &v), -ERANGE);
     cr_assert_eq(pmn__parse_size(S("17179869184G"), &v), -ERANGE);
     cr_assert_eq(pmn__parse_size(S("0x10000000000000000"), &v), -ERANGE);
-    static const char *bad[] = {"", "\n", "k", "M", "-1", "+1", "1 M", " 1", "1M ", "1MB",
-                                "1Mib", "1MiBx", "1X", "1.5G", "0x", "0x10k", "1\n\n",
-                                "1kk", "0x-1"};
+    static const char *bad[] = {"",   "\n",    "k",     "M",    "-1",    "+1", "1 M",
+                                " 1", "1M ",   "1MB",   "1Mib", "1MiBx", "1X", "1.5G",
+                                "0x", "0x10k", "1\n\n", "1kk",  "0x-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(pmn__parse_size(bad[i], strlen(bad[i]), &v), -EINVAL, "\"%s\"", bad[i]);
     cr_assert_eq(pmn__parse_size("1\0", 2, &v), -EINVAL);
@@ -504,10 +501,10 @@ Test(parse_log_level, names)
     struct {
         const char *s;
         int level;
-    } ok[] = {{"", 0},     {"off", 0},   {"none", 0},    {"0", 0},     {"error", 1},
-              {"ERROR", 1}, {"err", 1},  {"1", 1},       {"warn", 2},  {"Warning", 2},
-              {"warning", 2}, {"WARN", 2}, {"2", 2},     {"info", 3},  {"3", 3},
-              {"debug", 4}, {"DeBuG", 4}, {"4", 4},      {"info\n", 3}, {"OFF", 0}};
+    } ok[] = {{"", 0},        {"off", 0},   {"none", 0}, {"0", 0},      {"error", 1},
+              {"ERROR", 1},   {"err", 1},   {"1", 1},    {"warn", 2},   {"Warning", 2},
+              {"warning", 2}, {"WARN", 2},  {"2", 2},    {"info", 3},   {"3", 3},
+              {"debug", 4},   {"DeBuG", 4}, {"4", 4},    {"info\n", 3}, {"OFF", 0}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         cr_assert_eq(pmn__parse_log_level(ok[i].s, strlen(ok[i].s), &l), 0, "\"%s\"", ok[i].s);
         cr_assert_eq(l, ok[i].level, "\"%s\"", ok[i].s);
@@ -522,11 +519,10 @@ Test(parse_log_level, names)
 Test(parse_log_level, errors)
 {
     int l = 7;
-    static const char *bad[] = {"5", "-1", "01", "debugx", " info", "info ", "trace",
-                                "info\n\n", "errors", "d", "warnings", "warn;", "loud"};
+    static const char *bad[] = {"5",        "-1",     "01", "debugx",   " info", "info ", "trace",
+                                "info\n\n", "errors", "d",  "warnings", "warn;", "loud"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pmn__parse_log_level(bad[i], strlen(bad[i]), &l), -EINVAL, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(pmn__parse_log_level(bad[i], strlen(bad[i]), &l), -EINVAL, "\"%s\"", bad[i]);
     cr_assert_eq(pmn__parse_log_level("info\0", 5, &l), -EINVAL);
     cr_assert_eq(pmn__parse_log_level(NULL, 1, &l), -EINVAL);
     cr_assert_eq(pmn__parse_log_level(S("info"), NULL), -EINVAL);
@@ -572,11 +568,10 @@ Test(parse_node_id, errors)
     cr_assert_eq(pmn__parse_node_id(S("65536"), &id), -ERANGE);
     cr_assert_eq(pmn__parse_node_id(S("99999999999"), &id), -ERANGE);
     cr_assert_eq(pmn__parse_node_id(S("99999999999999999999999"), &id), -ERANGE);
-    static const char *bad[] = {"", "\n", "-1", "+1", "0x1", "1 ", " 1", "1,2", "1-2",
-                                "x", "1k", "1\n\n", "١"};
+    static const char *bad[] = {"",    "\n",  "-1", "+1", "0x1",   "1 ", " 1",
+                                "1,2", "1-2", "x",  "1k", "1\n\n", "١"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(pmn__parse_node_id(bad[i], strlen(bad[i]), &id), -EINVAL, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(pmn__parse_node_id(bad[i], strlen(bad[i]), &id), -EINVAL, "\"%s\"", bad[i]);
     cr_assert_eq(pmn__parse_node_id("1\0", 2, &id), -EINVAL);
     cr_assert_eq(pmn__parse_node_id(NULL, 0, &id), -EINVAL);
     cr_assert_eq(id, -7, "output untouched on error");
@@ -618,8 +613,8 @@ Test(parse_spill, errors)
 {
     int ids[4];
     size_t n = 99;
-    static const char *bad[] = {"",    ",",   "1,",  ",1",  "1,,2", "1-3", "0x1", "-1",
-                                "1 2", " 1",  "1;2", "a",   "1,a",  "1,\n", "1\n\n"};
+    static const char *bad[] = {"",    ",",  "1,",  ",1", "1,,2", "1-3",  "0x1",  "-1",
+                                "1 2", " 1", "1;2", "a",  "1,a",  "1,\n", "1\n\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(pmn__parse_spill(bad[i], strlen(bad[i]), ids, 4, &n), -EINVAL, "\"%s\"",
                      bad[i]);
@@ -641,15 +636,14 @@ Test(parse_spill, errors)
 
 Test(parse_config, full)
 {
-    static const char conf[] =
-        "# pmnode.conf\n"
-        "\n"
-        "private 2-3,8   # CXL expanders\n"
-        "   \t\n"
-        "\tprivate\t252-255\n"
-        "kind 4 compressed\n"
-        "kind 2 CXL   \n"
-        "kind 252 gpu";
+    static const char conf[] = "# pmnode.conf\n"
+                               "\n"
+                               "private 2-3,8   # CXL expanders\n"
+                               "   \t\n"
+                               "\tprivate\t252-255\n"
+                               "kind 4 compressed\n"
+                               "kind 2 CXL   \n"
+                               "kind 252 gpu";
     struct pmn__config c;
     struct pmn__config_error e = {99, "x"};
 
@@ -707,8 +701,8 @@ static void expect_why(const char *text, int err, size_t want_line, const char *
     cr_assert_null(c.kinds);
     cr_assert_null(c.private_nodes.words);
     cr_assert_neq(e.why[0], '\0', "\"%s\": no reason given", text);
-    cr_assert_not_null(strstr(e.why, want_why), "\"%s\": reason \"%s\" lacks \"%s\"", text,
-                       e.why, want_why);
+    cr_assert_not_null(strstr(e.why, want_why), "\"%s\": reason \"%s\" lacks \"%s\"", text, e.why,
+                       want_why);
     for (const char *p = e.why; *p; p++)
         cr_assert(*p >= 0x20 && *p != 0x7f, "\"%s\": control byte in the reason", text);
 }

@@ -26,8 +26,7 @@ static void refused(const char *text, int code, const char *words, const char *a
     int rc = parse(text);
     cr_assert_eq(rc, code, "\"%s\": %d, want %d (%s)", text, rc, code, err.msg);
     cr_assert(strncmp(err.msg, "PMNODE_PRELOAD: ", 16) == 0, "\"%s\": %s", text, err.msg);
-    cr_assert(strstr(err.msg, words) != NULL, "\"%s\": \"%s\" lacks \"%s\"", text, err.msg,
-              words);
+    cr_assert(strstr(err.msg, words) != NULL, "\"%s\": \"%s\" lacks \"%s\"", text, err.msg, words);
     cr_assert_null(strchr(err.msg, '\n'), "\"%s\": message spans lines", text);
     if (at != NULL) {
         cr_assert_leq(err.offset + err.length, strlen(text), "\"%s\"", text);
@@ -60,8 +59,8 @@ Test(preload_config, targets)
 
 Test(preload_config, every_option)
 {
-    cr_assert_eq(parse("node=2;threshold=4k;spill=3,0;stats=/tmp/s-%p.json;log=warning"), 0,
-                 "%s", err.msg);
+    cr_assert_eq(parse("node=2;threshold=4k;spill=3,0;stats=/tmp/s-%p.json;log=warning"), 0, "%s",
+                 err.msg);
     cr_assert_eq(conf.node, 2);
     cr_assert_eq(conf.threshold, 4096);
     cr_assert_eq(conf.nspill, 2);
@@ -131,8 +130,7 @@ Test(preload_config, one_target_each_option_once)
     refused("node=0;private", -EINVAL, "name one target", "private");
     refused("node=0;node=0", -EINVAL, "name one target", NULL);
     cr_assert_eq(err.offset, 7, "the second one");
-    refused("node=0;threshold=1;threshold=2", -EINVAL, "threshold= is given twice",
-            "threshold=2");
+    refused("node=0;threshold=1;threshold=2", -EINVAL, "threshold= is given twice", "threshold=2");
     refused("node=0;spill=1;spill=2", -EINVAL, "spill= is given twice", "spill=2");
     refused("node=0;log=info;log=info", -EINVAL, "log= is given twice", NULL);
 }

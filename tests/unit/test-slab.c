@@ -91,8 +91,7 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
     /* One at a time. */
     for (size_t i = 0; i < n; i++) {
         objs[i] = pmn_slab_alloc(e.s);
-        cr_assert_not_null(objs[i], "%zu-byte slab: object %zu: %s", obj_size, i,
-                           strerror(errno));
+        cr_assert_not_null(objs[i], "%zu-byte slab: object %zu: %s", obj_size, i, strerror(errno));
         pat_fill(objs[i], osz, i);
     }
     check_objs(e.s, objs, n, want_align, 0);
@@ -133,8 +132,7 @@ static void check_slab(size_t obj_size, size_t align, size_t n)
         }
         if (round == 0) {
             st = slab_stats(e.s);
-            cr_assert_eq(st.objects, 96, "%llu objects after three bursts of 32",
-                         ull(st.objects));
+            cr_assert_eq(st.objects, 96, "%llu objects after three bursts of 32", ull(st.objects));
             cr_assert_eq(st.allocated, 96 * (uint64_t)pmn_usable_size(burst[0][0]));
             /* The three bursts must not overlap each other either. */
             void *all[96];
@@ -243,8 +241,7 @@ Test(slab, cap, .timeout = 60)
     if (n >= 40) {
         errno = 0;
         got = pmn_slab_alloc_bulk(e.s, more, 32);
-        cr_assert_eq(got, 32, "bulk alloc of 32 with room for 32: %zu (%s)", got,
-                     strerror(errno));
+        cr_assert_eq(got, 32, "bulk alloc of 32 with room for 32: %zu (%s)", got, strerror(errno));
         cr_assert_eq(pmn_slab_free_bulk(e.s, more, got), 0);
     }
     for (size_t i = 0; i < n; i++)
@@ -395,8 +392,8 @@ Test(slab, pointers_not_ours)
     char *heap = malloc(64);
     void *mine = pmn_slab_alloc(e.s);
     void *seg = (void *)((uintptr_t)mine & ~(uintptr_t)(4 * MiB - 1));
-    void *const foreign[] = {stack, heap, bss, (void *)"rodata", (void *)16,
-                             (void *)(uintptr_t)-16, seg};
+    void *const foreign[] = {
+        stack, heap, bss, (void *)"rodata", (void *)16, (void *)(uintptr_t)-16, seg};
 
     cr_assert(heap && mine);
     for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
@@ -448,8 +445,10 @@ Test(slab, bulk_with_bad_entries)
     objs[11] = mine; /* objs[10] twice in a row */
     objs[33] = &stack_word;
     err = pmn_slab_free_bulk(e.s, objs, 34);
-    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "a batch freeing one object twice, then a foreign "
-                 "pointer: %s (want the first error)", pmn_err_name(err));
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE,
+                 "a batch freeing one object twice, then a foreign "
+                 "pointer: %s (want the first error)",
+                 pmn_err_name(err));
     cr_assert_eq(slab_stats(e.s).objects, 0, "%llu good objects were not freed",
                  ull(slab_stats(e.s).objects));
     /* The free list stayed whole: 32 distinct objects again. */
@@ -585,20 +584,13 @@ static bool jvalue(struct json *j)
 {
     ws(j);
     switch (*j->s) {
-    case '{':
-        return jcontainer(j, '{', '}', true);
-    case '[':
-        return jcontainer(j, '[', ']', false);
-    case '"':
-        return jstring(j, NULL, NULL);
-    case 't':
-        return strncmp(j->s, "true", 4) == 0 && (j->s += 4);
-    case 'f':
-        return strncmp(j->s, "false", 5) == 0 && (j->s += 5);
-    case 'n':
-        return strncmp(j->s, "null", 4) == 0 && (j->s += 4);
-    default:
-        return jnumber(j);
+    case '{': return jcontainer(j, '{', '}', true);
+    case '[': return jcontainer(j, '[', ']', false);
+    case '"': return jstring(j, NULL, NULL);
+    case 't': return strncmp(j->s, "true", 4) == 0 && (j->s += 4);
+    case 'f': return strncmp(j->s, "false", 5) == 0 && (j->s += 5);
+    case 'n': return strncmp(j->s, "null", 4) == 0 && (j->s += 4);
+    default: return jnumber(j);
     }
 }
 
@@ -653,8 +645,9 @@ Test(json, checker_self_test)
 {
     const char *good[] = {"{}", " {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\n\"]} ",
                           "{\"a\":{\"b\":[]}}"};
-    const char *bad[] = {"", "{", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\":01}", "[1]",
-                         "{\"a\":1} x", "{\"a\":\"\t\"}", "{\"a\":NaN}", "{\"a\":1}{}"};
+    const char *bad[] = {"",           "{",   "{\"a\":}",    "{\"a\":1,}",     "{a:1}",
+                         "{\"a\":01}", "[1]", "{\"a\":1} x", "{\"a\":\"\t\"}", "{\"a\":NaN}",
+                         "{\"a\":1}{}"};
     uint64_t v;
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -702,10 +695,16 @@ static void check_stats_json(const struct pmn_alloc_stats *st, const char *what)
     const struct {
         const char *key;
         uint64_t want;
-    } keys[] = {{"allocated", st->allocated}, {"objects", st->objects}, {"active", st->active},
-                {"resident", st->resident},   {"peak", st->peak},       {"allocs", st->allocs},
-                {"frees", st->frees},         {"remote_frees", st->remote_frees},
-                {"failures", st->failures},   {"mapped_bytes", st->backing.mapped_bytes},
+    } keys[] = {{"allocated", st->allocated},
+                {"objects", st->objects},
+                {"active", st->active},
+                {"resident", st->resident},
+                {"peak", st->peak},
+                {"allocs", st->allocs},
+                {"frees", st->frees},
+                {"remote_frees", st->remote_frees},
+                {"failures", st->failures},
+                {"mapped_bytes", st->backing.mapped_bytes},
                 {"mapped_peak_bytes", st->backing.peak_bytes},
                 {"region_maps", st->backing.maps},
                 {"region_map_failures", st->backing.failures},
@@ -717,8 +716,8 @@ static void check_stats_json(const struct pmn_alloc_stats *st, const char *what)
     cr_assert(json_is_object(buf), "%s: not one JSON object: %s", what, buf);
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         uint64_t v;
-        cr_assert(json_top_u64(buf, keys[i].key, &v), "%s: no integer \"%s\" at the top: %s",
-                  what, keys[i].key, buf);
+        cr_assert(json_top_u64(buf, keys[i].key, &v), "%s: no integer \"%s\" at the top: %s", what,
+                  keys[i].key, buf);
         cr_assert_eq(v, keys[i].want, "%s: \"%s\" is %llu, the struct says %llu", what,
                      keys[i].key, ull(v), ull(keys[i].want));
     }

@@ -190,8 +190,8 @@ static char conf[300];
 static void ctx_setup(void)
 {
     static const char *const dirs[] = {"sys/devices", "sys/devices/system",
-                                       "sys/devices/system/node",
-                                       "sys/devices/system/node/node0", "etc"};
+                                       "sys/devices/system/node", "sys/devices/system/node/node0",
+                                       "etc"};
     char d[256];
 
     setup();
@@ -264,8 +264,10 @@ Test(ctx_errors, configuration_file_line_and_reason)
 
     put("etc/pmnode.conf", "# c\nprivat 2\n", 13);
     cr_assert_eq(ctx_try(NULL), PMN_E_CONFIG);
-    snprintf(want, sizeof(want), "%s:2: unknown key 'privat' (the keys are 'private' and "
-             "'kind')", conf);
+    snprintf(want, sizeof(want),
+             "%s:2: unknown key 'privat' (the keys are 'private' and "
+             "'kind')",
+             conf);
     cr_assert_str_eq(why, want);
 
     put("etc/pmnode.conf", "kind 0 tofu\n", 12);

@@ -92,12 +92,9 @@ static size_t worker_size(uint64_t *s)
     *s += 0x9e3779b97f4a7c15ull;
     x = mix64(*s);
     switch (x % 16) {
-    case 0:
-        return 4096 + (x >> 8) % (60 * KiB);
-    case 1:
-        return (x >> 8) % 64 == 0 ? 300 * KiB : 2048;
-    default:
-        return 8 + (x >> 8) % 1000;
+    case 0: return 4096 + (x >> 8) % (60 * KiB);
+    case 1: return (x >> 8) % 64 == 0 ? 300 * KiB : 2048;
+    default: return 8 + (x >> 8) % 1000;
     }
 }
 
@@ -126,8 +123,7 @@ static void consume(struct worker *w, const struct item *it, size_t n)
                          "thread %u: pmn_realloc of a remote object lost its content", w->idx);
             if (pmn_arena_of(p) != w->a && !w->err[0])
                 snprintf(w->err, sizeof(w->err),
-                         "thread %u: pmn_realloc moved a remote object to another arena",
-                         w->idx);
+                         "thread %u: pmn_realloc moved a remote object to another arena", w->idx);
         }
     }
     int err = pmn_free(p);
@@ -151,8 +147,8 @@ static void *worker_main(void *arg)
         uint64_t id = ((uint64_t)w->idx << 40) | k;
 
         if (p == NULL && !w->err[0])
-            snprintf(w->err, sizeof(w->err), "thread %u: allocation %zu (%zu bytes): %s",
-                     w->idx, k, size, strerror(errno));
+            snprintf(w->err, sizeof(w->err), "thread %u: allocation %zu (%zu bytes): %s", w->idx,
+                     k, size, strerror(errno));
         if (p)
             pat_fill(p, size, id);
         queue_push(w->out, (struct item){p, size, id});
@@ -192,8 +188,12 @@ static void cross_thread(unsigned nthreads)
     for (unsigned i = 0; i < nthreads; i++)
         queue_init(&q[i], nobj);
     for (unsigned i = 0; i < nthreads; i++) {
-        w[i] = (struct worker){.idx = i, .nobj = nobj, .a = e.a, .bar = &bar,
-                               .in = &q[i], .out = &q[(i + 1) % nthreads]};
+        w[i] = (struct worker){.idx = i,
+                               .nobj = nobj,
+                               .a = e.a,
+                               .bar = &bar,
+                               .in = &q[i],
+                               .out = &q[(i + 1) % nthreads]};
     }
     for (unsigned i = 0; i < nthreads; i++)
         cr_assert_eq(pthread_create(&w[i].tid, NULL, worker_main, &w[i]), 0);
@@ -204,9 +204,8 @@ static void cross_thread(unsigned nthreads)
 
     st = arena_stats(e.a);
     assert_stats_sane(&st, "threads joined");
-    cr_assert_eq(st.objects, (uint64_t)nthreads * KEPT,
-                 "%u threads: %llu objects live, %u kept", nthreads, ull(st.objects),
-                 nthreads * KEPT);
+    cr_assert_eq(st.objects, (uint64_t)nthreads * KEPT, "%u threads: %llu objects live, %u kept",
+                 nthreads, ull(st.objects), nthreads * KEPT);
     uint64_t remote_joined = st.remote_frees;
     /* The owners have exited: free what they left behind. */
     for (unsigned i = 0; i < nthreads; i++)
@@ -242,7 +241,8 @@ static void cross_thread(unsigned nthreads)
      * allocate it (a moved realloc frees the original remotely too). */
     cr_assert_geq(remote_joined, (uint64_t)nthreads * nobj,
                   "%u threads: %llu remote frees counted, %zu objects were freed by another "
-                  "thread", nthreads, ull(remote_joined), nthreads * nobj);
+                  "thread",
+                  nthreads, ull(remote_joined), nthreads * nobj);
 }
 
 Test(threads, cross_free_2, .timeout = 120)
@@ -288,8 +288,8 @@ static void *slab_rx(void *arg)
         bu.n = pmn_slab_alloc_bulk(sp->s, bu.obj, BURST);
         if (bu.n != BURST) {
             /* Only the producer writes err; the consumer has its own. */
-            snprintf(sp->err, sizeof(sp->err), "bulk alloc %zu gave %zu of %d: %s", b, bu.n,
-                     BURST, strerror(errno));
+            snprintf(sp->err, sizeof(sp->err), "bulk alloc %zu gave %zu of %d: %s", b, bu.n, BURST,
+                     strerror(errno));
         }
         for (size_t k = 0; k < bu.n; k++)
             pat_fill(bu.obj[k], osz, b * BURST + k);

@@ -28,20 +28,20 @@ extern const struct cmd cmd_list, cmd_verify, cmd_run, cmd_ctier;
 
 /* ---- run.c: pmnode run's options and the PMNODE_PRELOAD they become ---- */
 struct run_opts {
-    int node;           /* --node; -1: not given */
-    bool have_kind;     /* --kind */
+    int node;       /* --node; -1: not given */
+    bool have_kind; /* --kind */
     enum pmn_kind kind;
-    bool priv;          /* --private */
+    bool priv; /* --private */
     bool have_threshold;
     uint64_t threshold;
     const char *spill_arg; /* --spill as given, for messages */
     int spill[PMN__MAX_SPILL];
     size_t nspill;
-    const char *stats;  /* --stats as given; NULL: no summary */
+    const char *stats; /* --stats as given; NULL: no summary */
     bool have_log;
     int log_level;
     bool allow_unshimmed; /* --allow-unshimmed */
-    char **prog;        /* NULL-terminated argv of the program */
+    char **prog;          /* NULL-terminated argv of the program */
 };
 /* Returns -1 to go on, else the exit status (after the help, or after one
  * message). */

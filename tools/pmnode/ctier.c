@@ -18,11 +18,13 @@
 /* --pattern and --write-control values; the order is the tables'. */
 static const char *const patterns[] = {"text", "zero", "random", NULL};
 static const char *const write_control_names[] = {"auto", "uffd", "mprotect", NULL};
-static const enum pmn_ctier_wc write_controls[] = {
-    PMN_CTIER_WC_AUTO, PMN_CTIER_WC_UFFD, PMN_CTIER_WC_MPROTECT};
+static const enum pmn_ctier_wc write_controls[] = {PMN_CTIER_WC_AUTO, PMN_CTIER_WC_UFFD,
+                                                   PMN_CTIER_WC_MPROTECT};
 
 enum { C_NODE, C_PROMOTE, C_SIZE, C_PATTERN, C_WRITES, C_WC, C_STAND_IN, C_JSON };
 
+/* One option per entry, compact, as the help lists them. */
+/* clang-format off */
 static const struct opt ctier_table[] = {
     [C_NODE] = {.name = "--node", .type = &opt_node, .arg = "N",
                 .help = "the compressed node (default: the first node of kind\n"
@@ -48,6 +50,7 @@ static const struct opt ctier_table[] = {
     [C_JSON] = {.name = "--json", .type = &opt_flag,
                 .help = "print the stats as one JSON object"},
 };
+/* clang-format on */
 
 static void fill_pattern(unsigned char *p, size_t len, const char *pattern)
 {
@@ -141,7 +144,7 @@ static int ctier_main(int argc, char **argv)
     promote = o.promote_node;
     if (promote < 0) {
         const struct pmn_node *n;
-        pmn_node_foreach(ctx, n)
+        pmn_node_foreach (ctx, n)
             if (promote < 0 && pmn_node_cpu_count(n) > 0)
                 promote = pmn_node_id(n);
     }
@@ -176,9 +179,8 @@ static int ctier_main(int argc, char **argv)
         mem[(size_t)(k * npages / writes) * page] ^= 1;
     pmn_where(mem, pmn_region_size(r), &w2);
     printf("after %llu writes  %llu pages back on node %d\n", (unsigned long long)writes,
-           (unsigned long long)(pmn_ctier_node(t) == promote
-                                    ? writes
-                                    : pmn_where_pages_on(&w2, promote)),
+           (unsigned long long)(pmn_ctier_node(t) == promote ? writes
+                                                             : pmn_where_pages_on(&w2, promote)),
            promote);
 report:
     pmn_ctier_stats(t, &st);
@@ -189,13 +191,12 @@ report:
         printf("stats            logical %llu B, physical ~%llu B, ratio %.2f, "
                "write promotions %llu, refusals %llu\n",
                (unsigned long long)st.logical_bytes, (unsigned long long)st.physical_bytes,
-               st.ratio, (unsigned long long)st.write_promotions,
-               (unsigned long long)st.refusals);
+               st.ratio, (unsigned long long)st.write_promotions, (unsigned long long)st.refusals);
     if (err) {
         status = EXIT_FAILED;
     } else {
-        bool moved = pmn_ctier_node(t) == promote ||
-                     pmn_where_pages_on(&w1, pmn_ctier_node(t)) == npages;
+        bool moved =
+            pmn_ctier_node(t) == promote || pmn_where_pages_on(&w1, pmn_ctier_node(t)) == npages;
         bool back = pmn_ctier_node(t) == promote || pmn_where_pages_on(&w2, promote) == writes;
         status = moved && back && st.write_promotions == writes ? EXIT_OK : EXIT_FAILED;
         printf("verdict          %s\n", status == EXIT_OK
@@ -214,7 +215,10 @@ out:
 }
 
 const struct cmd cmd_ctier = {
-    .name = "ctier", .main = ctier_main, .opts = ctier_table, .nopts = OPT_COUNT(ctier_table),
+    .name = "ctier",
+    .main = ctier_main,
+    .opts = ctier_table,
+    .nopts = OPT_COUNT(ctier_table),
     .summary = "check the compressed tier end to end",
     .about = "Check the compressed tier end to end: map BYTES on the promote node, fill\n"
              "them, demote them to the compressed node (estimate, guard, write-protect,\n"

@@ -55,7 +55,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
     jw_string(&w, "root", pmn_ctx_root(ctx));
 
     jw_open(&w, "nodes", '[');
-    pmn_node_foreach(ctx, node) {
+    pmn_node_foreach (ctx, node) {
         int tier = pmn_node_tier(node);
         bool all_known = true;
 
@@ -71,7 +71,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
         jw_id_or_null(&w, "tier", tier);
 
         /* A partial distance row would be a guess: all or null. */
-        pmn_node_foreach(ctx, to) {
+        pmn_node_foreach (ctx, to) {
             if (pmn_node_distance(node, pmn_node_id(to)) < 0) {
                 all_known = false;
                 break;
@@ -79,7 +79,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
         }
         if (all_known) {
             jw_open(&w, "distance", '[');
-            pmn_node_foreach(ctx, to)
+            pmn_node_foreach (ctx, to)
                 jw_int(&w, NULL, pmn_node_distance(node, pmn_node_id(to)));
             jw_close(&w, ']');
         } else {
@@ -92,7 +92,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
     jw_close(&w, ']');
 
     jw_open(&w, "dax", '[');
-    pmn_dax_foreach(ctx, dax) {
+    pmn_dax_foreach (ctx, dax) {
         jw_open(&w, NULL, '{');
         jw_string(&w, "name", pmn_dax_name(dax));
         jw_string(&w, "path", pmn_dax_path(dax));
@@ -107,7 +107,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
     jw_close(&w, ']');
 
     jw_open(&w, "cxl", '[');
-    pmn_cxl_foreach(ctx, r) {
+    pmn_cxl_foreach (ctx, r) {
         size_t ntargets = pmn_cxl_target_count(r);
         const struct pmn_dax *rdax = pmn_cxl_dax(r);
 
@@ -161,10 +161,10 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
 
     if (nnodes > 0) {
         struct table t = {.ncols = 8};
-        static const char *const head[] = {"node", "kind", "tier", "private",
+        static const char *const head[] = {"node", "kind",     "tier", "private",
                                            "cpus", "capacity", "free", "dax"};
         table_row(&t, head);
-        pmn_node_foreach(ctx, node) {
+        pmn_node_foreach (ctx, node) {
             char id[16], tier[16], priv[48], cap[32], fre[32];
             const char *cpus = pmn_node_cpulist(node);
             const struct pmn_dax *d = pmn_node_dax(node);
@@ -173,7 +173,9 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
                 pmn_kind_name(pmn_node_kind(node)),
                 fmt_id(pmn_node_tier(node), tier, sizeof(tier)),
                 private_label(node, priv, sizeof(priv)),
-                cpus == NULL ? "?" : cpus[0] != '\0' ? cpus : "-",
+                cpus == NULL      ? "?"
+                : cpus[0] != '\0' ? cpus
+                                  : "-",
                 fmt_bytes(pmn_node_capacity(node), cap, sizeof(cap)),
                 fmt_bytes(pmn_node_free(node), fre, sizeof(fre)),
                 d != NULL && pmn_dax_name(d) != NULL ? pmn_dax_name(d) : "-",
@@ -186,7 +188,7 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         /* Distance matrix, numactl -H style: one row and column per node. */
         struct table m = {.ncols = nnodes + 1, .right = true};
         const char **row = calloc(nnodes + 1, sizeof(*row));
-        char (*buf)[16] = calloc(nnodes + 1, sizeof(*buf));
+        char(*buf)[16] = calloc(nnodes + 1, sizeof(*buf));
         if (row == NULL || buf == NULL) {
             free(row);
             free(buf);
@@ -194,18 +196,17 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         }
         size_t i = 1;
         row[0] = "node";
-        pmn_node_foreach(ctx, to) {
+        pmn_node_foreach (ctx, to) {
             row[i] = fmt_id(pmn_node_id(to), buf[i], sizeof(buf[i]));
             i++;
         }
         table_row(&m, row);
-        pmn_node_foreach(ctx, node) {
+        pmn_node_foreach (ctx, node) {
             snprintf(buf[0], sizeof(buf[0]), "%d:", pmn_node_id(node));
             row[0] = buf[0];
             i = 1;
-            pmn_node_foreach(ctx, to) {
-                row[i] = fmt_id(pmn_node_distance(node, pmn_node_id(to)), buf[i],
-                                sizeof(buf[i]));
+            pmn_node_foreach (ctx, to) {
+                row[i] = fmt_id(pmn_node_distance(node, pmn_node_id(to)), buf[i], sizeof(buf[i]));
                 i++;
             }
             table_row(&m, row);
@@ -224,7 +225,7 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         struct table t = {.ncols = 6};
         static const char *const head[] = {"dax", "size", "align", "mode", "target", "type"};
         table_row(&t, head);
-        pmn_dax_foreach(ctx, dax) {
+        pmn_dax_foreach (ctx, dax) {
             char size[32], align[32], target[16];
             const char *name = pmn_dax_name(dax);
             const char *mode = pmn_dax_mode_name(dax);
@@ -248,7 +249,7 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         struct table t = {.ncols = 4};
         static const char *const head[] = {"cxl", "mode", "size", "node"};
         table_row(&t, head);
-        pmn_cxl_foreach(ctx, r) {
+        pmn_cxl_foreach (ctx, r) {
             char size[32], nid[16];
             const char *name = pmn_cxl_name(r);
             const char *mode = pmn_cxl_mode(r);
@@ -287,6 +288,8 @@ static void print_problems(const struct pmn_ctx *ctx)
 
 enum { L_ROOT, L_JSON };
 
+/* One option per entry, compact, as the help lists them. */
+/* clang-format off */
 static const struct opt list_opts[] = {
     [L_ROOT] = {.name = "--root", .type = &opt_path, .arg = "DIR",
                 .help = "describe the machine whose sys/ tree is under DIR\n"
@@ -294,6 +297,7 @@ static const struct opt list_opts[] = {
     [L_JSON] = {.name = "--json", .type = &opt_flag,
                 .help = "print one JSON object instead of a table"},
 };
+/* clang-format on */
 
 static int list_main(int argc, char **argv)
 {
@@ -320,7 +324,10 @@ static int list_main(int argc, char **argv)
 }
 
 const struct cmd cmd_list = {
-    .name = "list", .main = list_main, .opts = list_opts, .nopts = OPT_COUNT(list_opts),
+    .name = "list",
+    .main = list_main,
+    .opts = list_opts,
+    .nopts = OPT_COUNT(list_opts),
     .summary = "list NUMA nodes, dax devices and CXL regions",
     .about = "List the NUMA nodes of a machine: kind, memory tier, whether the node is\n"
              "private and who keeps it so, CPUs, capacity, free memory and distances;\n"

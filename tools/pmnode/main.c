@@ -20,10 +20,13 @@ static const struct cmd *const commands[] = {&cmd_list, &cmd_verify, &cmd_run, &
 
 enum { M_VERSION };
 
+/* One option per entry, compact, as the help lists them. */
+/* clang-format off */
 static const struct opt main_table[] = {
     [M_VERSION] = {"--version", 0, &opt_flag, NULL, 0, "print the library version and exit",
                    NULL},
 };
+/* clang-format on */
 
 static void usage(FILE *out)
 {
@@ -82,7 +85,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < OPT_COUNT(commands); i++)
         if (strcmp(a, commands[i]->name) == 0)
             return commands[i]->main(argc - 1, argv + 1);
-    msg("%s '%s': %s (try 'pmnode --help')", a[0] == '-' ? "unknown option" : "unknown command",
-        a, pmn_strerror(-EINVAL));
+    msg("%s '%s': %s (try 'pmnode --help')", a[0] == '-' ? "unknown option" : "unknown command", a,
+        pmn_strerror(-EINVAL));
     return EXIT_USAGE;
 }

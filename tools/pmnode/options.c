@@ -132,8 +132,7 @@ const struct opt_type opt_node = {parse_node, "a node id (0 to " STR(PMN__MAX_NO
 const struct opt_type opt_bytes = {parse_bytes, "a byte count (" BYTES_FORM ")"};
 const struct opt_type opt_bytes_nonzero = {parse_bytes_nonzero,
                                            "a byte count of at least 1 (" BYTES_FORM ")"};
-const struct opt_type opt_request = {parse_request,
-                                     "a byte count of at least 1 (" BYTES_FORM ")"};
+const struct opt_type opt_request = {parse_request, "a byte count of at least 1 (" BYTES_FORM ")"};
 const struct opt_type opt_spill = {parse_spill,
                                    "a list of distinct node ids (N,M,...; at most 63)"};
 const struct opt_type opt_log = {parse_log, "a log level (off, error, warn, info or debug)"};
@@ -364,8 +363,7 @@ static void synopsis(const struct cmd *cmd, const char *prefix, FILE *out, struc
             for (; i < cmd->nopts && (cmd->opts[i].flags & OPT_ONE_OF); i++) {
                 if (len > 1)
                     len = append(word, sizeof(word), len, " | ");
-                len = append(word, sizeof(word), len,
-                             label(&cmd->opts[i], false, lb, sizeof(lb)));
+                len = append(word, sizeof(word), len, label(&cmd->opts[i], false, lb, sizeof(lb)));
             }
             i--;
             append(word, sizeof(word), len, ")");
@@ -391,8 +389,8 @@ static void indented(FILE *out, const char *text, size_t col)
     fputc('\n', out);
 }
 
-static const struct opt help_opt = {"--help", 'h', &opt_flag, NULL, 0,
-                                    "show this help and exit", NULL};
+static const struct opt help_opt = {"--help", 'h', &opt_flag, NULL, 0, "show this help and exit",
+                                    NULL};
 
 void opt_list(const struct opt *opts, size_t n, FILE *out)
 {

@@ -74,32 +74,32 @@ enum {
 };
 
 struct opt {
-    const char *name;               /* "--node" */
-    char short_name;                /* 'n' for "-n", or 0 */
+    const char *name; /* "--node" */
+    char short_name;  /* 'n' for "-n", or 0 */
     const struct opt_type *type;
-    const char *arg;                /* the value in the help: "N", "BYTES" */
+    const char *arg; /* the value in the help: "N", "BYTES" */
     unsigned flags;
-    const char *help;               /* lines separated by '\n' */
-    const char *const *choices;     /* opt_choice: NULL-terminated */
+    const char *help;           /* lines separated by '\n' */
+    const char *const *choices; /* opt_choice: NULL-terminated */
 };
 
 /* What opt_parse() found for one option of the table. */
 struct opt_result {
-    unsigned count;      /* times given */
-    const char *arg;     /* the last value as written */
-    union opt_value v;   /* the last value, parsed */
+    unsigned count;    /* times given */
+    const char *arg;   /* the last value as written */
+    union opt_value v; /* the last value, parsed */
 };
 
 struct cmd {
-    const char *name;      /* "verify" */
+    const char *name; /* "verify" */
     int (*main)(int argc, char **argv);
     const struct opt *opts;
     size_t nopts;
-    const char *operands;  /* after the options: "-- PROG [ARGS...]"; when
+    const char *operands; /* after the options: "-- PROG [ARGS...]"; when
                             * set, "--" ends the options; else none */
-    const char *summary;   /* for pmnode --help; lines separated by '\n' */
-    const char *about;     /* after the usage line of pmnode CMD --help */
-    const char *notes;     /* after the option list, or NULL */
+    const char *summary;  /* for pmnode --help; lines separated by '\n' */
+    const char *about;    /* after the usage line of pmnode CMD --help */
+    const char *notes;    /* after the option list, or NULL */
 };
 
 #define OPT_COUNT(table) (sizeof(table) / sizeof((table)[0]))
@@ -111,8 +111,7 @@ struct cmd {
  * printing the help (asked for anywhere, in a line without mistakes), 2
  * after one "pmnode: CMD: ..." line for a mistake.
  */
-int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res,
-              int *rest);
+int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res, int *rest);
 /* "-h" or "--help", which every command takes. */
 bool opt_is_help(const char *arg);
 /* "CMD: missing --size BYTES" for @cmd->opts[i]; returns 2. */

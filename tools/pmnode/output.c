@@ -59,8 +59,7 @@ int finish_stdout(int status)
 static bool is_input_error(int err)
 {
     return err == -ENOENT || err == -ENOTDIR || err == -EACCES || err == -EINVAL ||
-           err == -ENAMETOOLONG || err == -ELOOP || err == PMN_E_NO_NUMA ||
-           err == PMN_E_CONFIG;
+           err == -ENAMETOOLONG || err == -ELOOP || err == PMN_E_NO_NUMA || err == PMN_E_CONFIG;
 }
 
 /* discover() and discover_params(). */
@@ -140,9 +139,8 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
             break;
         first = last = i;
     }
-    msg("%s: %s %s: %s (this machine has node%s %s)", cmd, opt, id,
-        pmn_strerror(PMN_E_NO_NODE), pmn_node_count(ctx) == 1 ? "" : "s",
-        have[0] != '\0' ? have : "none");
+    msg("%s: %s %s: %s (this machine has node%s %s)", cmd, opt, id, pmn_strerror(PMN_E_NO_NODE),
+        pmn_node_count(ctx) == 1 ? "" : "s", have[0] != '\0' ? have : "none");
     return EXIT_USAGE;
 }
 
@@ -456,4 +454,3 @@ const char *fmt_id(int v, char *buf, size_t n)
     snprintf(buf, n, "%d", v);
     return buf;
 }
-

@@ -45,7 +45,7 @@ struct jw {
 /* Every value writer takes @key: the member's name inside an object, NULL
  * for an element of an array (or the top-level value). */
 void jw_open(struct jw *w, const char *key, char c); /* '{' or '[' */
-void jw_close(struct jw *w, char c); /* '}' or ']'; a newline after the last */
+void jw_close(struct jw *w, char c);                 /* '}' or ']'; a newline after the last */
 void jw_null(struct jw *w, const char *key);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_int(struct jw *w, const char *key, long long v);

@@ -63,6 +63,8 @@ enum {
 
 enum { R_NODE, R_KIND, R_PRIVATE, R_THRESHOLD, R_SPILL, R_STATS, R_LOG, R_ALLOW_UNSHIMMED };
 
+/* One option per entry, compact, as the help lists them. */
+/* clang-format off */
 static const struct opt run_table[] = {
     [R_NODE] = {.name = "--node", .type = &opt_node, .arg = "N", .flags = OPT_ONE_OF,
                 .help = "the node the heap must be on"},
@@ -98,6 +100,7 @@ static const struct opt run_table[] = {
                                    "(statically linked, set-user-ID, ...): its heap\n"
                                    "is then not placed and no stats are written"},
 };
+/* clang-format on */
 
 int run_parse(int argc, char **argv, struct run_opts *o)
 {
@@ -211,7 +214,7 @@ static int run_check_target(struct pmn_ctx *ctx, const struct run_opts *o)
         }
         return -1;
     }
-    pmn_node_foreach(ctx, node) {
+    pmn_node_foreach (ctx, node) {
         if (o->have_kind ? pmn_node_kind(node) != o->kind : !pmn_node_is_private(node))
             continue;
         candidates++;
@@ -328,8 +331,7 @@ static int run_stats_path(const char *path, char *out, size_t n)
         else
             *slash = '\0';
         if (access(dir, W_OK | X_OK) != 0) {
-            msg("run: --stats '%s': cannot write in '%s': %s", path, dir,
-                pmn_strerror(errno));
+            msg("run: --stats '%s': cannot write in '%s': %s", path, dir, pmn_strerror(errno));
             return EXIT_USAGE;
         }
     }
@@ -368,8 +370,8 @@ static int run_find_preload(char *out, size_t n)
         snprintf(out, n, "%s", PMN_LIBDIR "/" PRELOAD_NAME);
         return -1;
     }
-    msg("run: cannot find " PRELOAD_NAME " (in the build tree next to pmnode, or in "
-        PMN_LIBDIR "; set PMNODE_PRELOAD_LIB): %s",
+    msg("run: cannot find " PRELOAD_NAME " (in the build tree next to pmnode, or in " PMN_LIBDIR
+        "; set PMNODE_PRELOAD_LIB): %s",
         pmn_strerror(-ENOENT));
     return EXIT_USAGE;
 }
@@ -432,7 +434,8 @@ static int run_elf_kind(const char *path, int *cls, int *machine)
     if (pmn_prim_read_at(path, 0, &h, sizeof(h), &got) != 0 || got < EI_NIDENT)
         return -1;
     memcpy(id, &h, EI_NIDENT);
-    if (memcmp(id, ELFMAG, SELFMAG) != 0 || (id[EI_CLASS] != ELFCLASS32 && id[EI_CLASS] != ELFCLASS64))
+    if (memcmp(id, ELFMAG, SELFMAG) != 0 ||
+        (id[EI_CLASS] != ELFCLASS32 && id[EI_CLASS] != ELFCLASS64))
         return -1;
     *cls = id[EI_CLASS];
     if (id[EI_CLASS] == ELFCLASS64) {
@@ -627,7 +630,10 @@ static int run_main(int argc, char **argv)
 }
 
 const struct cmd cmd_run = {
-    .name = "run", .main = run_main, .opts = run_table, .nopts = OPT_COUNT(run_table),
+    .name = "run",
+    .main = run_main,
+    .opts = run_table,
+    .nopts = OPT_COUNT(run_table),
     .operands = "-- PROG [ARGS...]",
     .summary = "run an unmodified program with its heap on a\n"
                "node (the LD_PRELOAD shim)",

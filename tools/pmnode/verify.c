@@ -37,8 +37,8 @@
 #include "output.h"
 
 struct verify_opts {
-    int node; /* -1: not given */
-    uint64_t size;       /* UINT64_MAX also for a size above it */
+    int node;             /* -1: not given */
+    uint64_t size;        /* UINT64_MAX also for a size above it */
     const char *size_arg; /* --size as given, for messages */
     enum pmn_backing_type type;
     const char *backend; /* as given, for messages */
@@ -88,11 +88,13 @@ static int parse_backend_opt(const struct opt *opt, const char *s, union opt_val
     return 0;
 }
 
-static const struct opt_type opt_backend = {
-    parse_backend_opt, "a backend (anon, memfd, hugetlb[:SIZE] or dax:PATH)"};
+static const struct opt_type opt_backend = {parse_backend_opt,
+                                            "a backend (anon, memfd, hugetlb[:SIZE] or dax:PATH)"};
 
 enum { V_NODE, V_SIZE, V_BACKEND, V_THP, V_HEADROOM, V_JSON };
 
+/* One option per entry, compact, as the help lists them. */
+/* clang-format off */
 static const struct opt verify_table[] = {
     [V_NODE] = {.name = "--node", .type = &opt_node, .arg = "N", .flags = OPT_REQUIRED,
                 .help = "the node the memory must be on (optional for dax: the\n"
@@ -122,6 +124,7 @@ static const struct opt verify_table[] = {
                         " \"populate_gib_per_s\": 7.812, \"verify_ns\": 400000,\n"
                         " \"ok\": true}"},
 };
+/* clang-format on */
 
 /* Returns -1 to go on, else the exit status. */
 static int verify_parse(int argc, char **argv, struct verify_opts *o)
@@ -175,10 +178,8 @@ static int verify_status(int err)
     case -ENXIO:
     case -ENAMETOOLONG:
     case -ELOOP:
-    case -EOVERFLOW:
-        return EXIT_USAGE;
-    default:
-        return EXIT_FAILED;
+    case -EOVERFLOW: return EXIT_USAGE;
+    default: return EXIT_FAILED;
     }
 }
 
@@ -205,8 +206,7 @@ static int verify_map_error(const struct pmn_ctx *ctx, const struct verify_opts 
         have = PMN_UNKNOWN;
     }
     if (err == PMN_E_NO_HUGEPAGES) {
-        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target,
-            pmn_strerror(err));
+        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target, pmn_strerror(err));
         return EXIT_FAILED;
     }
     if (err == PMN_E_NODE_FULL && have != PMN_UNKNOWN && o->size <= have) {
@@ -221,8 +221,7 @@ static int verify_map_error(const struct pmn_ctx *ctx, const struct verify_opts 
         return EXIT_FAILED;
     }
     if (err == PMN_E_NODE_FULL) {
-        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target,
-            pmn_strerror(err));
+        msg("verify: --size %s does not fit on %s (%s)", o->size_arg, target, pmn_strerror(err));
         return EXIT_FAILED;
     }
     msg("verify: mapping %" PRIu64 " bytes (%s) on %s: %s", o->size, o->backend, target,
@@ -324,8 +323,8 @@ static bool verify_text(const struct verify_opts *o, const struct pmn_backing *b
     struct table t = {.ncols = 2};
     size_t size = pmn_region_size(r);
     uint64_t pop = pmn_region_populate_ns(r), ver = pmn_region_verify_ns(r);
-    char backend[64], node[16], sz[64], gran[32], psz[32], pages[32], np[32], unk[32],
-        mis[32], popl[64], verl[96], verdict[160], b1[32], label[32];
+    char backend[64], node[16], sz[64], gran[32], psz[32], pages[32], np[32], unk[32], mis[32],
+        popl[64], verl[96], verdict[160], b1[32], label[32];
 
     snprintf(backend, sizeof(backend), "%s%s", pmn_backing_type_name(o->type),
              o->thp ? " (thp)" : "");
@@ -359,14 +358,13 @@ static bool verify_text(const struct verify_opts *o, const struct pmn_backing *b
                  v->w.pages == 1 ? "the" : "all", v->w.pages, v->w.pages == 1 ? "" : "s");
     else if (v->short_count)
         snprintf(verdict, sizeof(verdict),
-                 "FAILED: pmn_where examined only %" PRIu64 " pages of the region",
-                 v->w.pages);
+                 "FAILED: pmn_where examined only %" PRIu64 " pages of the region", v->w.pages);
     else
         snprintf(verdict, sizeof(verdict),
                  "FAILED: %" PRIu64 " misplaced, %" PRIu64 " not present, %" PRIu64
                  " unknown of %" PRIu64 " pages",
-                 v->misplaced, v->w.not_present,
-                 o->type == PMN_BACKING_DAX ? 0 : v->w.unknown, v->w.pages);
+                 v->misplaced, v->w.not_present, o->type == PMN_BACKING_DAX ? 0 : v->w.unknown,
+                 v->w.pages);
 
     const char *rows[][2] = {
         {"backend", backend},
@@ -388,12 +386,8 @@ static bool verify_text(const struct verify_opts *o, const struct pmn_backing *b
         table_row(&t, row);
     }
     const char *tail[][2] = {
-        {"not present", np},
-        {"unknown", unk},
-        {"misplaced", mis},
-        {"populate", popl},
-        {"verify", verl},
-        {"verdict", verdict},
+        {"not present", np}, {"unknown", unk}, {"misplaced", mis},
+        {"populate", popl},  {"verify", verl}, {"verdict", verdict},
     };
     for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
         table_row(&t, tail[i]);
@@ -458,10 +452,9 @@ static int verify_main(int argc, char **argv)
     }
 
     /* The second opinion: the library verified; ask again as a user would. */
-    v = (struct verify_result){.w.struct_size = sizeof(v.w),
-                               .expect = o.type == PMN_BACKING_DAX && o.node < 0
-                                             ? pmn_region_node(r)
-                                             : o.node};
+    v = (struct verify_result){
+        .w.struct_size = sizeof(v.w),
+        .expect = o.type == PMN_BACKING_DAX && o.node < 0 ? pmn_region_node(r) : o.node};
     err = pmn_where(pmn_region_addr(r), pmn_region_size(r), &v.w);
     if (err < 0) {
         msg("verify: counting the pages of %p (%zu bytes): %s", pmn_region_addr(r),
@@ -500,7 +493,10 @@ out:
 }
 
 const struct cmd cmd_verify = {
-    .name = "verify", .main = verify_main, .opts = verify_table, .nopts = OPT_COUNT(verify_table),
+    .name = "verify",
+    .main = verify_main,
+    .opts = verify_table,
+    .nopts = OPT_COUNT(verify_table),
     .summary = "map memory strictly on a node, populate it and\n"
                "check where every page landed",
     .about = "Map one region strictly on node N (bind, populate, verify, as a linked\n"

@@ -38,7 +38,8 @@
 
 #include <pmnode.h>
 
-namespace pmnode {
+namespace pmnode
+{
 
 /* ---------------------------------------------------------------- errors */
 
@@ -47,10 +48,17 @@ namespace pmnode {
  * (PMN_E_* or -errno); messages come from pmn_strerror().  Codes in the
  * errno range compare equal to the matching std::errc.
  */
-class error_category_impl final : public std::error_category {
-public:
-    const char *name() const noexcept override { return "pmnode"; }
-    std::string message(int code) const override { return pmn_strerror(code); }
+class error_category_impl final : public std::error_category
+{
+  public:
+    const char *name() const noexcept override
+    {
+        return "pmnode";
+    }
+    std::string message(int code) const override
+    {
+        return pmn_strerror(code);
+    }
     std::error_condition default_error_condition(int code) const noexcept override
     {
         if (code < 0 && code > -PMN_ERRNO_BASE)
@@ -76,16 +84,26 @@ inline std::error_code make_error_code(int code) noexcept
  * Thrown by the wrappers when a libpmnode call fails.  what() is
  * "<call>: <pmn_strerror text>"; code() holds the libpmnode code.
  */
-class error : public std::system_error {
-public:
-    error(int code, const char *call) : std::system_error(make_error_code(code), call) {}
+class error : public std::system_error
+{
+  public:
+    error(int code, const char *call) : std::system_error(make_error_code(code), call)
+    {
+    }
     /** The raw libpmnode code (PMN_E_* or -errno). */
-    int pmn_code() const noexcept { return code().value(); }
+    int pmn_code() const noexcept
+    {
+        return code().value();
+    }
     /** Symbolic name of the code ("PMN_E_NO_NODE", "ENOMEM"). */
-    const char *name() const noexcept { return pmn_err_name(code().value()); }
+    const char *name() const noexcept
+    {
+        return pmn_err_name(code().value());
+    }
 };
 
-namespace detail {
+namespace detail
+{
 inline void check(int rc, const char *call)
 {
     if (rc < 0)
@@ -99,10 +117,14 @@ inline void check(int rc, const char *call)
  * A reference to a pmn_ctx.  Copies share the context (pmn_ctx_ref);
  * the last one drops it.
  */
-class context {
-public:
+class context
+{
+  public:
     /** This machine (or PMNODE_SYSFS_ROOT), as pmn_ctx_new(). */
-    context() { detail::check(pmn_ctx_new(&ctx_), "pmn_ctx_new"); }
+    context()
+    {
+        detail::check(pmn_ctx_new(&ctx_), "pmn_ctx_new");
+    }
 
     /**
      * A context under @p root (nullptr: "/") with enum pmn_ctx_flags
@@ -122,28 +144,41 @@ public:
     }
 
     /** Adopt a reference the caller owns (no extra ref is taken). */
-    explicit context(pmn_ctx *adopt) noexcept : ctx_(adopt) {}
+    explicit context(pmn_ctx *adopt) noexcept : ctx_(adopt)
+    {
+    }
 
-    context(const context &o) noexcept : ctx_(pmn_ctx_ref(o.ctx_)) {}
-    context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)) {}
+    context(const context &o) noexcept : ctx_(pmn_ctx_ref(o.ctx_))
+    {
+    }
+    context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr))
+    {
+    }
     context &operator=(context o) noexcept
     {
         std::swap(ctx_, o.ctx_);
         return *this;
     }
-    ~context() { pmn_ctx_unref(ctx_); }
+    ~context()
+    {
+        pmn_ctx_unref(ctx_);
+    }
 
-    pmn_ctx *get() const noexcept { return ctx_; }
+    pmn_ctx *get() const noexcept
+    {
+        return ctx_;
+    }
 
-private:
+  private:
     pmn_ctx *ctx_ = nullptr;
 };
 
 /* ------------------------------------------------------------- backing */
 
 /** Owner of a pmn_backing (move-only). */
-class backing {
-public:
+class backing
+{
+  public:
     /** Strictly on @p node, of @p type (anon by default). */
     backing(const context &ctx, int node, enum pmn_backing_type type = PMN_BACKING_ANON)
     {
@@ -171,25 +206,34 @@ public:
 
     backing(const backing &) = delete;
     backing &operator=(const backing &) = delete;
-    backing(backing &&o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    backing(backing &&o) noexcept : b_(std::exchange(o.b_, nullptr))
+    {
+    }
     backing &operator=(backing &&o) noexcept
     {
         std::swap(b_, o.b_);
         return *this;
     }
-    ~backing() { pmn_backing_free(b_); }
+    ~backing()
+    {
+        pmn_backing_free(b_);
+    }
 
-    pmn_backing *get() const noexcept { return b_; }
+    pmn_backing *get() const noexcept
+    {
+        return b_;
+    }
 
-private:
+  private:
     pmn_backing *b_ = nullptr;
 };
 
 /* --------------------------------------------------------------- arena */
 
 /** Owner of a pmn_arena (move-only); destroying it frees every object. */
-class arena {
-public:
+class arena
+{
+  public:
     /** An arena over @p b; @p opts may be nullptr (defaults). */
     explicit arena(const backing &b, const pmn_arena_opts *opts = nullptr)
     {
@@ -198,15 +242,23 @@ public:
 
     arena(const arena &) = delete;
     arena &operator=(const arena &) = delete;
-    arena(arena &&o) noexcept : a_(std::exchange(o.a_, nullptr)) {}
+    arena(arena &&o) noexcept : a_(std::exchange(o.a_, nullptr))
+    {
+    }
     arena &operator=(arena &&o) noexcept
     {
         std::swap(a_, o.a_);
         return *this;
     }
-    ~arena() { pmn_arena_destroy(a_); }
+    ~arena()
+    {
+        pmn_arena_destroy(a_);
+    }
 
-    pmn_arena *get() const noexcept { return a_; }
+    pmn_arena *get() const noexcept
+    {
+        return a_;
+    }
 
     /** Raw allocation: throws std::bad_alloc instead of returning NULL. */
     void *allocate(std::size_t size, std::size_t align = alignof(std::max_align_t))
@@ -226,7 +278,7 @@ public:
         return st;
     }
 
-private:
+  private:
     pmn_arena *a_ = nullptr;
 };
 
@@ -238,9 +290,9 @@ private:
  * any T on one arena compare equal; the allocator propagates on copy,
  * move and swap, so a container's memory always stays on its arena.
  */
-template <class T>
-class allocator {
-public:
+template <class T> class allocator
+{
+  public:
     using value_type = T;
     using size_type = std::size_t;
     using difference_type = std::ptrdiff_t;
@@ -250,16 +302,20 @@ public:
     using is_always_equal = std::false_type;
 
     /** For allocator_traits implementations that still look for it. */
-    template <class U>
-    struct rebind {
+    template <class U> struct rebind {
         using other = allocator<U>;
     };
 
-    explicit allocator(pmn_arena *a) noexcept : a_(a) {}
-    allocator(const arena &a) noexcept : a_(a.get()) {} // NOLINT: implicit on purpose
+    explicit allocator(pmn_arena *a) noexcept : a_(a)
+    {
+    }
+    allocator(const arena &a) noexcept : a_(a.get())
+    {
+    } // NOLINT: implicit on purpose
     /** Rebinding: same arena, other type. */
-    template <class U>
-    allocator(const allocator<U> &o) noexcept : a_(o.arena_ptr()) {}
+    template <class U> allocator(const allocator<U> &o) noexcept : a_(o.arena_ptr())
+    {
+    }
 
     /** @p n objects, aligned to alignof(T); std::bad_alloc on failure. */
     [[nodiscard]] T *allocate(size_type n)
@@ -273,7 +329,10 @@ public:
     }
 
     /** Give the objects back (pmn_free; the arena is found from @p p). */
-    void deallocate(T *p, size_type) noexcept { (void)pmn_free(p); }
+    void deallocate(T *p, size_type) noexcept
+    {
+        (void)pmn_free(p);
+    }
 
     size_type max_size() const noexcept
     {
@@ -281,22 +340,26 @@ public:
     }
 
     /** A fresh copy of the allocator for a copied container (same arena). */
-    allocator select_on_container_copy_construction() const noexcept { return *this; }
+    allocator select_on_container_copy_construction() const noexcept
+    {
+        return *this;
+    }
 
-    pmn_arena *arena_ptr() const noexcept { return a_; }
+    pmn_arena *arena_ptr() const noexcept
+    {
+        return a_;
+    }
 
-private:
+  private:
     pmn_arena *a_;
 };
 
-template <class T, class U>
-bool operator==(const allocator<T> &a, const allocator<U> &b) noexcept
+template <class T, class U> bool operator==(const allocator<T> &a, const allocator<U> &b) noexcept
 {
     return a.arena_ptr() == b.arena_ptr();
 }
 
-template <class T, class U>
-bool operator!=(const allocator<T> &a, const allocator<U> &b) noexcept
+template <class T, class U> bool operator!=(const allocator<T> &a, const allocator<U> &b) noexcept
 {
     return !(a == b);
 }
@@ -308,14 +371,22 @@ bool operator!=(const allocator<T> &a, const allocator<U> &b) noexcept
  * are equal when they draw from the same arena.  Thread-safe like the
  * arena itself.
  */
-class memory_resource : public std::pmr::memory_resource {
-public:
-    explicit memory_resource(pmn_arena *a) noexcept : a_(a) {}
-    explicit memory_resource(const arena &a) noexcept : a_(a.get()) {}
+class memory_resource : public std::pmr::memory_resource
+{
+  public:
+    explicit memory_resource(pmn_arena *a) noexcept : a_(a)
+    {
+    }
+    explicit memory_resource(const arena &a) noexcept : a_(a.get())
+    {
+    }
 
-    pmn_arena *arena_ptr() const noexcept { return a_; }
+    pmn_arena *arena_ptr() const noexcept
+    {
+        return a_;
+    }
 
-protected:
+  protected:
     void *do_allocate(std::size_t bytes, std::size_t align) override
     {
         void *p = pmn_arena_aligned_alloc(a_, align, bytes);
@@ -324,7 +395,10 @@ protected:
         return p;
     }
 
-    void do_deallocate(void *p, std::size_t, std::size_t) override { (void)pmn_free(p); }
+    void do_deallocate(void *p, std::size_t, std::size_t) override
+    {
+        (void)pmn_free(p);
+    }
 
     bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override
     {
@@ -332,7 +406,7 @@ protected:
         return o != nullptr && o->a_ == a_;
     }
 
-private:
+  private:
     pmn_arena *a_;
 };
 

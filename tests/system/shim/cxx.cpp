@@ -17,7 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-namespace {
+namespace
+{
 
 uint64_t fnv(uint64_t h, const void *data, size_t n)
 {
@@ -29,7 +30,10 @@ uint64_t fnv(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-uint64_t fnv(uint64_t h, const std::string &s) { return fnv(h, s.data(), s.size()); }
+uint64_t fnv(uint64_t h, const std::string &s)
+{
+    return fnv(h, s.data(), s.size());
+}
 
 struct alignas(128) Wide {
     double v[16];

@@ -21,16 +21,16 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (cond) {                                                                        \
-            printf("ok   ");                                                               \
-        } else {                                                                           \
-            printf("FAIL ");                                                               \
-            failures++;                                                                    \
-        }                                                                                  \
-        printf(__VA_ARGS__);                                                               \
-        putchar('\n');                                                                     \
+#define CHECK(cond, ...)     \
+    do {                     \
+        if (cond) {          \
+            printf("ok   "); \
+        } else {             \
+            printf("FAIL "); \
+            failures++;      \
+        }                    \
+        printf(__VA_ARGS__); \
+        putchar('\n');       \
     } while (0)
 
 static int cmp_ptr(const void *a, const void *b)
@@ -74,10 +74,25 @@ static void malloc_zero(void)
 static void sizes_and_alignment(void)
 {
     int misaligned = 0, short_usable = 0, lost = 0;
-    size_t sizes[] = {1,    7,    8,     15,    16,    17,     24,     31,     32,      48,
-                      63,   64,   100,   128,   255,   256,    511,    512,    1000,    1024,
-                      2047, 4095, 4096,  4097,  8191,  8192,   12288,  65535,  65536,   131072,
-                      131073, 262144, 1 << 20, (1 << 20) + 1, 3 << 20, 16 << 20, 64 << 20};
+    size_t sizes[] = {1,       7,
+                      8,       15,
+                      16,      17,
+                      24,      31,
+                      32,      48,
+                      63,      64,
+                      100,     128,
+                      255,     256,
+                      511,     512,
+                      1000,    1024,
+                      2047,    4095,
+                      4096,    4097,
+                      8191,    8192,
+                      12288,   65535,
+                      65536,   131072,
+                      131073,  262144,
+                      1 << 20, (1 << 20) + 1,
+                      3 << 20, 16 << 20,
+                      64 << 20};
 
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         size_t n = sizes[i];
@@ -235,8 +250,7 @@ static void realloc_chain(void)
     p = malloc(10);
     errno = 0;
     void *r = realloc(p, 0);
-    printf("glibc realloc(p, 0) returns %s, errno %d\n", r == NULL ? "NULL" : "a pointer",
-           errno);
+    printf("glibc realloc(p, 0) returns %s, errno %d\n", r == NULL ? "NULL" : "a pointer", errno);
     free(r);
     free(NULL);
     printf("glibc free(NULL) returns\n");

@@ -56,8 +56,8 @@ int main(void)
     brk = maps((uintptr_t)p, "[heap]", "libpmnode-preload.so", &shim);
     if (brk < 0)
         return 1;
-    printf("AT_SECURE=%d shim=%s heap=%s\n", getauxval(AT_SECURE) != 0,
-           shim ? "loaded" : "absent", brk ? "brk" : "mapped");
+    printf("AT_SECURE=%d shim=%s heap=%s\n", getauxval(AT_SECURE) != 0, shim ? "loaded" : "absent",
+           brk ? "brk" : "mapped");
     free(p);
     return 0;
 }

@@ -64,8 +64,8 @@ static unsigned char pattern(const struct obj *o, size_t i)
 
 static void die(const char *what, const struct obj *o)
 {
-    fprintf(stderr, "threads: %s (owner %u seq %u size %zu)\n", what,
-            o != NULL ? o->owner : 0, o != NULL ? o->seq : 0, o != NULL ? o->size : 0);
+    fprintf(stderr, "threads: %s (owner %u seq %u size %zu)\n", what, o != NULL ? o->owner : 0,
+            o != NULL ? o->seq : 0, o != NULL ? o->size : 0);
     exit(1);
 }
 
@@ -101,12 +101,12 @@ static size_t pick_size(uint64_t *rng)
 
     r >>= 10;
     if (p < 800)
-        return sizeof(struct obj) + r % 240;          /* small */
+        return sizeof(struct obj) + r % 240; /* small */
     if (p < 950)
-        return 256 + r % 8192;                        /* medium */
+        return 256 + r % 8192; /* medium */
     if (p < 998)
-        return 8192 + r % (128 * 1024);               /* pages */
-    return 128 * 1024 + r % (1024 * 1024);            /* large */
+        return 8192 + r % (128 * 1024);    /* pages */
+    return 128 * 1024 + r % (1024 * 1024); /* large */
 }
 
 static struct obj *make(uint32_t owner, uint32_t seq, uint64_t *rng)
@@ -142,9 +142,7 @@ static struct obj *make(uint32_t owner, uint32_t seq, uint64_t *rng)
             die("aligned_alloc misaligned", NULL);
         break;
     }
-    default:
-        o = malloc(size);
-        break;
+    default: o = malloc(size); break;
     }
     if (o == NULL) {
         fprintf(stderr, "threads: out of memory for %zu bytes\n", size);
@@ -291,7 +289,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    printf("threads: %d threads, %u steps each, %" PRIuFAST64 " objects checked, checksum %016" PRIxFAST64 "\n",
+    printf("threads: %d threads, %u steps each, %" PRIuFAST64
+           " objects checked, checksum %016" PRIxFAST64 "\n",
            NTHREADS, per_thread, atomic_load(&checked), atomic_load(&checksum));
     return 0;
 }

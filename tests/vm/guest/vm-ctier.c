@@ -150,8 +150,9 @@ static void expect_counts(const char *p, size_t n, uint64_t on0, uint64_t oncn, 
 static char *region(size_t n, bool thp)
 {
     size_t align = thp ? (2u << 20) : ps;
-    char *raw = mmap(NULL, n * ps + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0), *p;
+    char *raw = mmap(NULL, n * ps + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0),
+         *p;
 
     if (raw == MAP_FAILED)
         FAIL("mmap: %s", strerror(errno));
@@ -324,8 +325,8 @@ static int flow(enum pmn_ctier_wc wc)
      * cut through (that was refused with -EINVAL). */
     {
         const size_t huge = (size_t)2 << 20;
-        char *raw = mmap(NULL, 16 * ps + huge, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *raw =
+            mmap(NULL, 16 * ps + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         char *q = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
         struct pmn_ctier *a = tier_open_wc(ctx, wc), *b;
         if (raw == MAP_FAILED)
@@ -380,8 +381,7 @@ static int test_refuse(void)
     intact(p, shadow, n, "refused");
     if (stats(t).write_promotions || stats(t).refusals != 1 || stats(t).logical_bytes)
         FAIL("refused: %llu write promotions, %llu refusals, %llu logical",
-             ull(stats(t).write_promotions), ull(stats(t).refusals),
-             ull(stats(t).logical_bytes));
+             ull(stats(t).write_promotions), ull(stats(t).refusals), ull(stats(t).logical_bytes));
     printf("ok: refuse: random data refused, all %zu pages still on node 0\n", n);
 
     /* Shared memory could be written through another mapping unseen: refused,
@@ -401,7 +401,8 @@ static int test_refuse(void)
         FAIL("range into a hole: %s, want -EINVAL", pmn_strerror(err));
     if ((err = pmn_ctier_demote(t, q, n * ps)) != 0)
         FAIL("the private part before the hole: %s", pmn_strerror(err));
-    printf("ok: refuse: shared memory and a range into a hole refused; the private part demoted\n");
+    printf(
+        "ok: refuse: shared memory and a range into a hole refused; the private part demoted\n");
 
     /* A range that is not readable and writable is refused before anything
      * reads it (PROT_NONE crashed the estimate), in both modes; and a page
@@ -429,7 +430,8 @@ static int test_refuse(void)
         pmn_ctier_close(a);
         munmap(r, n * ps);
         printf("ok: refuse: %s: PROT_NONE and read-only ranges refused, a second tier gets "
-               "-EBUSY\n", modes[m] == PMN_CTIER_WC_MPROTECT ? "mprotect" : "default");
+               "-EBUSY\n",
+               modes[m] == PMN_CTIER_WC_MPROTECT ? "mprotect" : "default");
     }
     free(shadow);
     pmn_ctier_close(t);
@@ -477,8 +479,8 @@ static int threads(enum pmn_ctier_wc wc)
     pthread_barrier_init(&go, NULL, (unsigned)nth);
     /* thread k writes pages k, k + 16, k + 32, ...: interleaved, half the region */
     for (size_t k = 0; k < nth; k++) {
-        w[k] = (struct writer){.go = &go, .p = p, .shadow = shadow, .k = k, .stride = 2 * nth,
-                               .count = per};
+        w[k] = (struct writer){
+            .go = &go, .p = p, .shadow = shadow, .k = k, .stride = 2 * nth, .count = per};
         if (pthread_create(&th[k], NULL, writer_main, &w[k]))
             FAIL("pthread_create");
     }
@@ -486,8 +488,8 @@ static int threads(enum pmn_ctier_wc wc)
         pthread_join(th[k], NULL);
     st = stats(t);
     if (st.write_promotions != nth * per || st.write_failures)
-        FAIL("threads: %llu write promotions (want %zu), %llu failures",
-             ull(st.write_promotions), nth * per, ull(st.write_failures));
+        FAIL("threads: %llu write promotions (want %zu), %llu failures", ull(st.write_promotions),
+             nth * per, ull(st.write_failures));
     expect_counts(p, n, nth * per, n - nth * per, "threads: after writes");
     for (size_t i = 0; i < n; i++) {
         int want = i % (2 * nth) < nth ? 0 : cnode;
@@ -626,8 +628,9 @@ static int test_arena(void)
     w = where(q, 3000, "neighbour");
     if (pmn_where_pages_on(&w, 0) != w.pages)
         FAIL("arena: demoting a %zu-page object moved its undemoted neighbour (%p, object %p) "
-             "to node %d: %llu of %llu pages off node 0", n, (void *)q, (void *)p, cnode,
-             ull(w.pages - pmn_where_pages_on(&w, 0)), ull(w.pages));
+             "to node %d: %llu of %llu pages off node 0",
+             n, (void *)q, (void *)p, cnode, ull(w.pages - pmn_where_pages_on(&w, 0)),
+             ull(w.pages));
     poke(p, shadow, 6, 0, 'A');
     expect_counts(p, n, 1, n - 1, "arena object written");
     if (node_of(p, 6) != 0 || stats(t).write_promotions != 1)
@@ -680,8 +683,11 @@ static int test_thp(void)
 
 int main(int argc, char **argv)
 {
-    static const struct { const char *name; int (*fn)(void); } tests[] = {
-        {"info", test_info},     {"flow", test_flow},   {"refuse", test_refuse},
+    static const struct {
+        const char *name;
+        int (*fn)(void);
+    } tests[] = {
+        {"info", test_info},       {"flow", test_flow},   {"refuse", test_refuse},
         {"threads", test_threads}, {"arena", test_arena}, {"thp", test_thp},
     };
 

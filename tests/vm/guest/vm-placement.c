@@ -79,14 +79,18 @@ static void check_all_on(const void *addr, size_t len, int node, const char *wha
         FAIL("%s: pmn_where: %s", what, pmn_strerror(err));
     if (pmn_where_pages_on(&w, node) != w.pages)
         FAIL("%s: %llu of %llu pages on node %d (not present %llu)", what,
-             (unsigned long long)pmn_where_pages_on(&w, node), (unsigned long long)w.pages,
-             node, (unsigned long long)w.not_present);
+             (unsigned long long)pmn_where_pages_on(&w, node), (unsigned long long)w.pages, node,
+             (unsigned long long)w.not_present);
 }
 
 static int test_bind(int node)
 {
     struct pmn_ctx *ctx = ctx_or_die();
-    const struct { enum pmn_backing_type t; bool thp; const char *name; } cases[] = {
+    const struct {
+        enum pmn_backing_type t;
+        bool thp;
+        const char *name;
+    } cases[] = {
         {PMN_BACKING_ANON, false, "anon"},
         {PMN_BACKING_MEMFD, false, "memfd"},
         {PMN_BACKING_ANON, true, "anon+thp"},
@@ -124,7 +128,8 @@ static int test_memfd(int node)
     pid = fork();
     if (pid == 0) {
         /* The child maps the same pages through the fd alone. */
-        unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
+        unsigned char *p =
+            mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
         if (p == MAP_FAILED)
             _exit(2);
         /* Fault every page into the child's page tables (pmn_where asks
@@ -214,7 +219,8 @@ static int test_kernel(int node)
         FAIL("fork");
     if (WIFSIGNALED(status))
         printf("ok: kernel behaviour at exhaustion without headroom: child killed by signal "
-               "%d (%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+               "%d (%s)\n",
+               WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         printf("ok: kernel behaviour at exhaustion without headroom: child exited %d\n",
                WEXITSTATUS(status));
@@ -260,7 +266,8 @@ static int test_spill(int node)
     if (pmn_region_map(fill, 16u << 20, &strict) != PMN_E_NODE_FULL)
         FAIL("strict backing on a full node did not refuse");
     printf("ok: spill [%d, 0]: 16 MiB landed on node 0 with node %d full, counted as spilled; "
-           "strict backing refused\n", node, node);
+           "strict backing refused\n",
+           node, node);
     pmn_region_unmap(r);
     while (n)
         pmn_region_unmap(regions[--n]);
@@ -446,7 +453,8 @@ static int test_dax(const char *dev)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena ARG\n");
+        fprintf(stderr,
+                "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena ARG\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -202,8 +202,8 @@ int main(int argc, char **argv)
         } else {
             rss1 = pages_on(node);
             if (err != PMN_E_NODE_FULL && err != -ENOMEM) {
-                printf("trial %d: FAIL: map failed with %s, want PMN_E_NODE_FULL or ENOMEM\n",
-                       t, pmn_err_name(err));
+                printf("trial %d: FAIL: map failed with %s, want PMN_E_NODE_FULL or ENOMEM\n", t,
+                       pmn_err_name(err));
                 failures++;
             }
             if (rss0 < 0 || rss1 != rss0) {
@@ -218,8 +218,9 @@ int main(int argc, char **argv)
         usleep(100000); /* let the kernel log the hog's end */
         scan_kmsg(kmsg, getpid(), &invoked, &killed, &oom);
         oom_total += oom;
-        printf("trial %d: %s %zu MiB vs hog %zu MiB (%s after %u ms): %s; OOM kills %d%s\n",
-               t, pmn_backing_type_name(pmn_backing_type(b)), size >> 20, hog_len >> 20, by_madvise ? "madvise" : "memset", delay_us / 1000,
+        printf("trial %d: %s %zu MiB vs hog %zu MiB (%s after %u ms): %s; OOM kills %d%s\n", t,
+               pmn_backing_type_name(pmn_backing_type(b)), size >> 20, hog_len >> 20,
+               by_madvise ? "madvise" : "memset", delay_us / 1000,
                err ? pmn_err_name(err) : "mapped, every page on the node", oom,
                invoked ? ", INVOKED BY US" : "");
         if (invoked || killed) {
@@ -230,7 +231,8 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("%d trials: %d mapped, %d refused (node full), %d OOM kills (all from the hog), "
-           "%d failures\n", trials, ok_maps, full_maps, oom_total, failures);
+           "%d failures\n",
+           trials, ok_maps, full_maps, oom_total, failures);
     pmn_backing_free(backings[0]);
     pmn_backing_free(backings[1]);
     pmn_ctx_unref(ctx);
