@@ -584,19 +584,16 @@ int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name
     return err;
 }
 
-int pmn_prim_open_device(const char *path, int *fd)
+/* open(@path, @flags), kept only when fstat says the file is of @type
+ * (S_IFCHR, S_IFREG...): else @wrong_type and nothing stays open. */
+static int open_typed(const char *path, int flags, mode_t type, int wrong_type, int *fd)
 {
     struct stat st;
-    int f = open(path, O_RDWR | O_CLOEXEC), err;
+    int f = open(path, flags), err;
 
     if (f < 0)
         return -errno;
-    if (fstat(f, &st) != 0)
-        err = -errno;
-    else if (!S_ISCHR(st.st_mode))
-        err = -ENODEV;
-    else
-        err = 0;
+    err = fstat(f, &st) != 0 ? -errno : (st.st_mode & S_IFMT) != type ? wrong_type : 0;
     if (err) {
         close(f);
         return err;
@@ -605,19 +602,20 @@ int pmn_prim_open_device(const char *path, int *fd)
     return 0;
 }
 
+int pmn_prim_open_device(const char *path, int *fd)
+{
+    return open_typed(path, O_RDWR | O_CLOEXEC, S_IFCHR, -ENODEV, fd);
+}
+
 int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
 {
-    struct stat st;
     size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), err = 0;
+    int fd = -1, err;
 
     *got = 0;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0)
-        err = -errno;
-    else if (!S_ISREG(st.st_mode))
-        err = -EINVAL;
+    err = open_typed(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, S_IFREG, -EINVAL, &fd);
+    if (err)
+        return err;
     while (err == 0 && n < len) {
         ssize_t r = pread(fd, (char *)buf + n, len - n, (off_t)(off + n));
         if (r < 0 && errno == EINTR)
@@ -633,8 +631,7 @@ int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size
     return err;
 }
 
-/* All of @buf to @fd, through short writes and EINTR. */
-static int write_all(int fd, const void *buf, size_t len)
+int pmn_prim_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
 
@@ -665,7 +662,7 @@ static int report_append(int dfd, const char *name, const void *buf, size_t len)
     else if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
         err = -EINVAL;
     else
-        err = write_all(fd, buf, len);
+        err = pmn_prim_write_all(fd, buf, len);
     close(fd);
     return err;
 }
@@ -686,7 +683,7 @@ static int report_replace(int dfd, const char *name, const void *buf, size_t len
     }
     if (fd < 0)
         return -EEXIST;
-    err = write_all(fd, buf, len);
+    err = pmn_prim_write_all(fd, buf, len);
     if (close(fd) != 0 && err == 0)
         err = -errno;
     if (err == 0 && renameat(dfd, tmp, dfd, name) != 0)

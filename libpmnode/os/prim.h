@@ -182,6 +182,9 @@ bool pmn_prim_exists_at(int dirfd, const char *path);
 int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name, void *arg),
                          void *arg);
 
+/* All of @buf written to @fd, through short writes and EINTR; -EIO when
+ * write() makes no progress.  Signal-safe. */
+int pmn_prim_write_all(int fd, const void *buf, size_t len);
 /* Open the character device @path read-write, close-on-exec (device-dax).
  * -ENODEV when @path is not a character device: a regular file mapped
  * MAP_SHARED would be page-cache memory, which bound memory never is. */

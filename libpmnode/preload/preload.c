@@ -588,20 +588,6 @@ static int stats_fd(const char *path)
     return -1;
 }
 
-static int write_fd(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains).
  * The file is replaced whole (os/: a new file renamed over PATH), never
  * written through a symbolic or hard link; a character device or FIFO is
@@ -655,7 +641,7 @@ static void write_stats(void)
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
     fd = stats_fd(path);
-    err = fd >= 0 ? write_fd(fd, buf, used) : pmn_prim_write_report(path, buf, used);
+    err = fd >= 0 ? pmn_prim_write_all(fd, buf, used) : pmn_prim_write_report(path, buf, used);
     if (err == -ELOOP)
         say("pmnode-preload: stats: %s is a symbolic link: not followed, nothing written", path);
     else if (err)

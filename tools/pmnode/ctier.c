@@ -214,11 +214,9 @@ out:
     return finish_stdout(status);
 }
 
+/* clang-format off */
 const struct cmd cmd_ctier = {
-    .name = "ctier",
-    .main = ctier_main,
-    .opts = ctier_table,
-    .nopts = OPT_COUNT(ctier_table),
+    .name = "ctier", .main = ctier_main, .opts = ctier_table, .nopts = OPT_COUNT(ctier_table),
     .summary = "check the compressed tier end to end",
     .about = "Check the compressed tier end to end: map BYTES on the promote node, fill\n"
              "them, demote them to the compressed node (estimate, guard, write-protect,\n"
@@ -228,3 +226,4 @@ const struct cmd cmd_ctier = {
              "the written pages back, data intact); 1 it did not, or the guard refused\n"
              "the data; 2 bad usage, no compressed node, or no write control here.",
 };
+/* clang-format on */

@@ -323,14 +323,13 @@ static int list_main(int argc, char **argv)
     return status;
 }
 
+/* clang-format off */
 const struct cmd cmd_list = {
-    .name = "list",
-    .main = list_main,
-    .opts = list_opts,
-    .nopts = OPT_COUNT(list_opts),
+    .name = "list", .main = list_main, .opts = list_opts, .nopts = OPT_COUNT(list_opts),
     .summary = "list NUMA nodes, dax devices and CXL regions",
     .about = "List the NUMA nodes of a machine: kind, memory tier, whether the node is\n"
              "private and who keeps it so, CPUs, capacity, free memory and distances;\n"
              "then its device-dax devices and CXL regions.",
     .notes = "Problems met during discovery are printed to stderr as warnings.",
 };
+/* clang-format on */

@@ -629,11 +629,9 @@ static int run_main(int argc, char **argv)
     return EXIT_CANNOT_EXEC;
 }
 
+/* clang-format off */
 const struct cmd cmd_run = {
-    .name = "run",
-    .main = run_main,
-    .opts = run_table,
-    .nopts = OPT_COUNT(run_table),
+    .name = "run", .main = run_main, .opts = run_table, .nopts = OPT_COUNT(run_table),
     .operands = "-- PROG [ARGS...]",
     .summary = "run an unmodified program with its heap on a\n"
                "node (the LD_PRELOAD shim)",
@@ -663,3 +661,4 @@ const struct cmd cmd_run = {
              "'pmnode-preload:' line when it cannot serve the configuration (or when\n"
              "an allocator preloaded before it takes the program's malloc).",
 };
+/* clang-format on */

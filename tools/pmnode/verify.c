@@ -492,11 +492,9 @@ out:
     return status;
 }
 
+/* clang-format off */
 const struct cmd cmd_verify = {
-    .name = "verify",
-    .main = verify_main,
-    .opts = verify_table,
-    .nopts = OPT_COUNT(verify_table),
+    .name = "verify", .main = verify_main, .opts = verify_table, .nopts = OPT_COUNT(verify_table),
     .summary = "map memory strictly on a node, populate it and\n"
                "check where every page landed",
     .about = "Map one region strictly on node N (bind, populate, verify, as a linked\n"
@@ -509,3 +507,4 @@ const struct cmd cmd_verify = {
              "without memory or outside the cpuset, no such dax device, or a root\n"
              "(PMNODE_SYSFS_ROOT) describing another machine.",
 };
+/* clang-format on */
