@@ -1054,61 +1054,25 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *
     (void)t;
     return cxx_new(n, a, true);
 }
-EXPORT void _ZdlPv(void *p)
-{
-    cxx_delete(p);
-}
-EXPORT void _ZdaPv(void *p)
-{
-    cxx_delete(p);
-}
-EXPORT void _ZdlPvm(void *p, size_t n)
-{
-    (void)n;
-    cxx_delete(p);
-}
-EXPORT void _ZdaPvm(void *p, size_t n)
-{
-    (void)n;
-    cxx_delete(p);
-}
-EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *t)
-{
-    (void)t;
-    cxx_delete(p);
-}
-EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *t)
-{
-    (void)t;
-    cxx_delete(p);
-}
-EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a)
-{
-    (void)a;
-    cxx_delete(p);
-}
-EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a)
-{
-    (void)a;
-    cxx_delete(p);
-}
-EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a)
-{
-    (void)n, (void)a;
-    cxx_delete(p);
-}
-EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a)
-{
-    (void)n, (void)a;
-    cxx_delete(p);
-}
-EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t)
-{
-    (void)a, (void)t;
-    cxx_delete(p);
-}
-EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *t)
-{
-    (void)a, (void)t;
-    cxx_delete(p);
-}
+/* operator delete in all its forms: the size, alignment and nothrow tag
+ * add nothing to a free here. */
+#define DELETE_FORM(sym, params, ...) \
+    EXPORT void sym params              \
+    {                                   \
+        __VA_ARGS__                     \
+        cxx_delete(p);                  \
+    }
+/* clang-format off */
+DELETE_FORM(_ZdlPv, (void *p))
+DELETE_FORM(_ZdaPv, (void *p))
+DELETE_FORM(_ZdlPvm, (void *p, size_t n), (void)n;)
+DELETE_FORM(_ZdaPvm, (void *p, size_t n), (void)n;)
+DELETE_FORM(_ZdlPvRKSt9nothrow_t, (void *p, const void *t), (void)t;)
+DELETE_FORM(_ZdaPvRKSt9nothrow_t, (void *p, const void *t), (void)t;)
+DELETE_FORM(_ZdlPvSt11align_val_t, (void *p, size_t a), (void)a;)
+DELETE_FORM(_ZdaPvSt11align_val_t, (void *p, size_t a), (void)a;)
+DELETE_FORM(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t a), (void)n, (void)a;)
+DELETE_FORM(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t a), (void)n, (void)a;)
+DELETE_FORM(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t), (void)a, (void)t;)
+DELETE_FORM(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t), (void)a, (void)t;)
+/* clang-format on */
