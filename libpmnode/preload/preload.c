@@ -1057,10 +1057,10 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *
 /* operator delete in all its forms: the size, alignment and nothrow tag
  * add nothing to a free here. */
 #define DELETE_FORM(sym, params, ...) \
-    EXPORT void sym params              \
-    {                                   \
-        __VA_ARGS__                     \
-        cxx_delete(p);                  \
+    EXPORT void sym params            \
+    {                                 \
+        __VA_ARGS__                   \
+        cxx_delete(p);                \
     }
 /* clang-format off */
 DELETE_FORM(_ZdlPv, (void *p))
