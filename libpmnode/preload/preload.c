@@ -38,8 +38,9 @@
  *    A handler that interrupts the program outside the arena frees at
  *    once.  POSIX does not make free async-signal-safe; this makes it work
  *    anyway.  A handler's malloc while the thread is inside the arena is
- *    served by glibc, and its realloc of an arena object fails (NULL,
- *    ENOMEM; the object stays valid): neither can wait.
+ *    served by the next allocator (and not counted in stats: it cannot be
+ *    told from libpmnode's own), and its realloc of an arena object fails
+ *    (NULL, ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
  *    no getenv, no allocation; config.c parses it (a pure function, so it
  *    is unit-tested and fuzzed).
@@ -783,10 +784,14 @@ static inline __attribute__((always_inline)) void free_any(void *p)
     if (guard) {
         /* libpmnode freeing its own (glibc) memory, or a signal handler
          * that interrupted this thread inside the arena. */
-        if (in_arena(p))
+        if (in_arena(p)) {
+            /* the program's call: COUNT skipped it for the guard */
+            if (S.stats)
+                atomic_fetch_add_explicit(&S.calls[C_FREE], 1, memory_order_relaxed);
             defer_free(p);
-        else
+        } else {
             next_free(p);
+        }
         return;
     }
     guard = 1;
