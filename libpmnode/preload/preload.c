@@ -38,8 +38,9 @@
  *    A handler that interrupts the program outside the arena frees at
  *    once.  POSIX does not make free async-signal-safe; this makes it work
  *    anyway.  A handler's malloc while the thread is inside the arena is
- *    served by glibc, and its realloc of an arena object fails (NULL,
- *    ENOMEM; the object stays valid): neither can wait.
+ *    served by the next allocator (and not counted in stats: it cannot be
+ *    told from libpmnode's own), and its realloc of an arena object fails
+ *    (NULL, ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
  *    no getenv, no allocation; config.c parses it (a pure function, so it
  *    is unit-tested and fuzzed).
@@ -149,8 +150,6 @@ static __thread int guard __attribute__((tls_model("initial-exec")));
 /* Arena objects a signal handler freed while this thread was inside the
  * arena, linked through their first word; freed when the thread leaves. */
 static __thread void *_Atomic pending __attribute__((tls_model("initial-exec")));
-/* Set to 1 by the constructor's check_reached(); malloc makes it 2. */
-static __thread int probing __attribute__((tls_model("initial-exec")));
 
 /* Calls libpmnode makes for itself (guard set) are not the program's. */
 #define COUNT(c)                                                             \
@@ -435,9 +434,10 @@ static bool ours_fn(void *fn)
 
 /* Call the program's malloc once, as the program would, and say whether
  * the call reached this library's; when it did not, *@who names the
- * library that served it.  Runs in the constructor with the guard set, so
- * the probe's malloc, if it arrives, goes to the next allocator and only
- * marks probing. */
+ * library that served it.  Runs in the constructor before the arena is
+ * active: the probe's malloc, if it arrives, goes to the next allocator,
+ * and the call counters (on for the probe, then zeroed) see it, so the
+ * malloc fast path carries nothing for this. */
 static bool reaches_us(const char **who)
 {
     void *(*get)(size_t) = NULL;
@@ -450,11 +450,17 @@ static bool reaches_us(const char **who)
     *(void **)&put = dlsym(RTLD_DEFAULT, "free");
     if (get == NULL || put == NULL || ours_fn((void *)(uintptr_t)get))
         return true;
-    probing = 1;
+    S.stats = true;
+    guard = 0;
     p = get(1);
-    reached = probing == 2;
-    probing = 0;
+    reached = atomic_load(&S.calls[C_MALLOC]) != 0;
     put(p);
+    guard = 1;
+    S.stats = false;
+    for (int c = 0; c < C__COUNT; c++)
+        atomic_store(&S.calls[c], 0);
+    atomic_store(&S.libc_calls, 0);
+    atomic_store(&S.foreign_frees, 0);
     *who = dladdr((void *)(uintptr_t)get, &info) != 0 && info.dli_fname != NULL
                ? info.dli_fname
                : "another library";
@@ -751,8 +757,6 @@ static void *malloc_counted(size_t size)
 {
     COUNT(C_MALLOC);
     if (!ours(size)) {
-        if (__builtin_expect(probing, 0))
-            probing = 2;
         COUNT_LIBC();
         return next_malloc(size);
     }
@@ -764,7 +768,8 @@ EXPORT void *malloc(size_t size)
     return malloc_counted(size);
 }
 
-static void free_any(void *p)
+/* Inlined in free(): the program's most frequent call with malloc. */
+static inline __attribute__((always_inline)) void free_any(void *p)
 {
     int err;
 
@@ -773,10 +778,14 @@ static void free_any(void *p)
     if (guard) {
         /* libpmnode freeing its own (glibc) memory, or a signal handler
          * that interrupted this thread inside the arena. */
-        if (in_arena(p))
+        if (in_arena(p)) {
+            /* the program's call: COUNT skipped it for the guard */
+            if (S.stats)
+                atomic_fetch_add_explicit(&S.calls[C_FREE], 1, memory_order_relaxed);
             defer_free(p);
-        else
+        } else {
             next_free(p);
+        }
         return;
     }
     guard = 1;

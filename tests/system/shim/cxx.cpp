@@ -134,20 +134,25 @@ int main()
             if (++handler_calls == 3)
                 std::set_new_handler(nullptr);
         });
+        // through volatile pointers: a new-expression whose result is
+        // only deleted may be elided (clang does)
+        static char *volatile sink;
+        static Wide *volatile wsink;
         try {
-            char *p = new char[huge];
-            delete[] p;
+            sink = new char[huge];
+            delete[] sink;
         } catch (const std::bad_alloc &) {
             threw = true;
         }
         if (!threw || handler_calls != 3)
             return fail("new of SIZE_MAX/2 bytes: no bad_alloc after 3 new-handler calls");
-        if (new (std::nothrow) char[huge] != nullptr)
+        sink = new (std::nothrow) char[huge];
+        if (sink != nullptr)
             return fail("nothrow new of SIZE_MAX/2 bytes did not return NULL");
         threw = false;
         try {
-            Wide *w = new Wide[huge / sizeof(Wide) / 2];
-            delete[] w;
+            wsink = new Wide[huge / sizeof(Wide) / 2];
+            delete[] wsink;
         } catch (const std::bad_alloc &) {
             threw = true;
         }
