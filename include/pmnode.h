@@ -1002,7 +1002,12 @@ struct pmn_ctier_opts {
  */
 PMN_API int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opts,
                            struct pmn_ctier **out);
-/** Lift every protection, stop the handler, free the tier (pages stay where they are). */
+/**
+ * Lift every protection the tier set (a page the program made PROT_NONE
+ * stays so), stop the handler and free the tier; pages stay where they
+ * are.  Safe while other threads write into demoted memory, with either
+ * mechanism: their writes land.
+ */
 PMN_API void pmn_ctier_close(struct pmn_ctier *t);
 PMN_API int pmn_ctier_node(const struct pmn_ctier *t);
 /**
@@ -1019,9 +1024,12 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * memory: an arena's pages or the caller's own).  Checks the estimate and
  * capacity first, then write-protects and moves every page.  A range (or
  * part of one) whose pages all came back may be demoted again; unmapping
- * demoted memory forgets it.  0, -EINVAL (misaligned, not wholly mapped
- * private anonymous memory, or cutting through a transparent huge page),
- * -EBUSY (already demoted), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
+ * demoted memory forgets it.  0, -EINVAL (misaligned; not wholly private
+ * anonymous memory that is readable and writable and not executable:
+ * PROT_NONE, read-only, executable, shared or file memory, or a hole; or
+ * cutting through a transparent huge page), -EBUSY (a page of it is on this
+ * tier or on another tier open in this process; a page that came back, by a
+ * write or a promote, may be demoted on any tier), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
  * -ENOMEM or another -errno from the kernel.  -ENOMEM also comes when the
  * process would pass vm.max_map_count: a demoted range that does not touch
  * another takes mappings of its own (protection and policy split them), so
