@@ -1041,7 +1041,7 @@ static void own_protection(enum pmn_ctier_wc wc)
     const size_t n = 8;
     struct pmn_ctx *ctx;
     struct pmn_ctier *t;
-    struct pmn_ctier_stats st;
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
     char *p;
 
     install_catcher(); /* before the tier: its handler chains to this one */
