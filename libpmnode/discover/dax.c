@@ -406,7 +406,7 @@ static void cxl_fill(struct pmn_ctx *ctx)
 int pmn__discover_cxl(struct pmn_ctx *ctx)
 {
     char **names, path[256];
-    size_t n;
+    size_t n = 0;
     int err = list_into(ctx, CXL_DIR, "region", sizeof(*ctx->cxl), &names, &n, (void **)&ctx->cxl);
 
     if (err <= 0)

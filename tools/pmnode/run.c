@@ -93,12 +93,14 @@ static const struct opt run_table[] = {
                          "many programs close stderr before the summary is\n"
                          "written at exit"},
     [R_LOG] = {.name = "--log", .type = &opt_log, .arg = "LEVEL",
-               .help = "shim messages on stderr: off, error, warn, info or\n"
-                       "debug (warning is warn; 0 to 4 also work)"},
+               .help = "shim messages on stderr: off, error, warn,\n"
+                       "info or debug (warning is warn; 0 to 4\n"
+                       "also work)"},
     [R_ALLOW_UNSHIMMED] = {.name = "--allow-unshimmed", .type = &opt_flag,
                            .help = "run PROG even when the shim cannot reach it\n"
-                                   "(statically linked, set-user-ID, ...): its heap\n"
-                                   "is then not placed and no stats are written"},
+                                   "(statically linked, set-user-ID, ...):\n"
+                                   "its heap is then not placed and no stats\n"
+                                   "are written"},
 };
 /* clang-format on */
 
