@@ -142,6 +142,8 @@ int main(void)
 #endif
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -548,6 +550,35 @@ static inline void ctier_fill_text(void *buf, size_t len, size_t page_size, size
             ctier_fill_text_page((char *)buf + i * page_size, page_size, first + i);
         }
     }
+}
+
+/* ---- writers racing a tier's close -------------------------------------- */
+
+/* One of the threads that write into demoted memory while the tier closes
+ * (tests/system/test-ctier-system.c and the vm guest's vm-ctier): pass
+ * after pass, one byte of its own per page, each thread in its own order,
+ * until a whole pass has run after *closed turned non-zero. */
+struct close_writer {
+    char *p;
+    size_t n, k, page;
+    atomic_int *closed;
+    pthread_barrier_t *go;
+};
+
+static inline void *close_writer_main(void *arg)
+{
+    struct close_writer *w = arg;
+    int after = 0;
+
+    pthread_barrier_wait(w->go);
+    for (unsigned pass = 0; after < 2; pass++) {
+        after += atomic_load(w->closed) != 0;
+        for (size_t i = 0; i < w->n; i++) {
+            size_t at = (i * 7 + w->k * 31) % w->n;
+            ((volatile char *)w->p)[at * w->page + 64 + w->k] = (char)('a' + (pass + w->k) % 26);
+        }
+    }
+    return NULL;
 }
 
 #endif /* PMN_TEST_HARNESS_H */

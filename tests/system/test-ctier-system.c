@@ -895,31 +895,6 @@ Test(tier, close_leaves_pages_writable)
 #define CLOSE_ROUNDS 60
 #define CLOSE_WRITERS 3
 
-struct close_writer {
-    char *p;
-    size_t n, k;
-    atomic_int *closed;
-    pthread_barrier_t *go;
-};
-
-static void *close_writer_main(void *arg)
-{
-    struct close_writer *w = arg;
-    int after = 0;
-
-    pthread_barrier_wait(w->go);
-    /* Pass after pass, one byte of its own per page, until a whole pass
-     * has run after the close. */
-    for (unsigned pass = 0; after < 2; pass++) {
-        after += atomic_load(w->closed) != 0;
-        for (size_t i = 0; i < w->n; i++) {
-            size_t at = (i * 7 + w->k * 31) % w->n; /* each thread its own order */
-            ((volatile char *)w->p)[at * ps + 64 + w->k] = (char)('a' + (pass + w->k) % 26);
-        }
-    }
-    return NULL;
-}
-
 static void close_under_writers(enum pmn_ctier_wc wc)
 {
     const size_t n = 96;
@@ -939,7 +914,8 @@ static void close_under_writers(enum pmn_ctier_wc wc)
         CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
         CHILD_CHECK(pthread_barrier_init(&go, NULL, CLOSE_WRITERS + 1) == 0);
         for (size_t k = 0; k < CLOSE_WRITERS; k++) {
-            w[k] = (struct close_writer){.p = p, .n = n, .k = k, .closed = &closed, .go = &go};
+            w[k] = (struct close_writer){
+                .p = p, .n = n, .k = k, .page = ps, .closed = &closed, .go = &go};
             CHILD_CHECK(pthread_create(&th[k], NULL, close_writer_main, &w[k]) == 0);
         }
         pthread_barrier_wait(&go);

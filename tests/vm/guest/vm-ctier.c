@@ -508,29 +508,6 @@ static int threads(enum pmn_ctier_wc wc)
 /* Close while writers fault (issue 13): 3 threads write every page, pass
  * after pass, while the tier closes; a pass more after it.  In mprotect
  * mode the SIGSEGV handler crashed reading the tier close had freed. */
-struct close_writer {
-    char *p;
-    size_t n, k;
-    atomic_int *closed;
-    pthread_barrier_t *go;
-};
-
-static void *close_writer_main(void *arg)
-{
-    struct close_writer *w = arg;
-    int after = 0;
-
-    pthread_barrier_wait(w->go);
-    for (unsigned pass = 0; after < 2; pass++) {
-        after += atomic_load(w->closed) != 0;
-        for (size_t i = 0; i < w->n; i++) {
-            size_t at = (i * 7 + w->k * 31) % w->n;
-            ((volatile char *)w->p)[at * ps + 64 + w->k] = (char)('a' + (pass + w->k) % 26);
-        }
-    }
-    return NULL;
-}
-
 static void close_while_writing(enum pmn_ctier_wc wc)
 {
     const size_t n = 64, nth = 3, rounds = 20;
@@ -551,7 +528,8 @@ static void close_while_writing(enum pmn_ctier_wc wc)
             FAIL("close: demote: %s", pmn_strerror(err));
         pthread_barrier_init(&go, NULL, (unsigned)nth + 1);
         for (size_t k = 0; k < nth; k++) {
-            w[k] = (struct close_writer){.p = p, .n = n, .k = k, .closed = &closed, .go = &go};
+            w[k] = (struct close_writer){
+                .p = p, .n = n, .k = k, .page = ps, .closed = &closed, .go = &go};
             if (pthread_create(&th[k], NULL, close_writer_main, &w[k]))
                 FAIL("pthread_create");
         }
