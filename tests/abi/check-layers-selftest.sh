@@ -3,8 +3,7 @@
 # small made-up tree: calls outside libpmnode/os/ (in libpmnode/ and tools/,
 # spelled with a space before the parenthesis, after a comment closes on
 # the same line), and nothing in os/, in comments, in string literals, in
-# member calls or in pmn_prim_ names; the one allowed preload line passes,
-# and an exception with nothing left to match is a note, not a failure.
+# member calls or in pmn_prim_ names; the shim has no exception any more.
 set -u
 check=$1
 tmp=$(mktemp -d) || exit 1
@@ -39,6 +38,7 @@ out=$(sh "$check" "$tmp" 2>/dev/null)
 rc=$?
 expect='libpmnode/place/bad.c:4: int f(void) { return open("/dev/x", 0); }
 libpmnode/place/bad.c:9: */ x = syscall (SYS_gettid);
+libpmnode/preload/preload.c:1: fd = open(path,
 tools/pmnode.c:1: FILE *f = fopen(p, "r"); /* open( */'
 [ $rc -eq 1 ] || fail "exit $rc on a tree with calls outside os/, expected 1"
 [ "$out" = "$expect" ] || fail "reported
@@ -47,13 +47,8 @@ expected
 $expect"
 
 # Without the offending files the tree is clean.
-rm "$tmp/libpmnode/place/bad.c" "$tmp/tools/pmnode.c"
+rm "$tmp/libpmnode/place/bad.c" "$tmp/libpmnode/preload/preload.c" "$tmp/tools/pmnode.c"
 out=$(sh "$check" "$tmp" 2>&1) || fail "exit $? on a clean tree: $out"
-
-# The preload exception, once preload.c no longer needs it, is a note.
-echo 'int x;' > "$tmp/libpmnode/preload/preload.c"
-out=$(sh "$check" "$tmp" 2>&1) || fail "exit $? with an unused exception: $out"
-echo "$out" | grep -q '^note: exception no longer needed' || fail "no note for the unused exception: $out"
 
 # Bad usage.
 sh "$check" "$tmp/nonexistent" > /dev/null 2>&1

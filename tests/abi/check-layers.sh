@@ -8,10 +8,8 @@
 # character literals blanked out (line numbers kept), then searched for a
 # call to one of the names below.  Every hit is printed as FILE:LINE: code
 # and the check exits 1; it exits 0 when there is none, 2 on bad usage.
-#
-# Exceptions are listed in ALLOWED as "path<TAB>text of the line", each with
-# the reason; an exception that no longer matches anything is reported so
-# it can be deleted, without failing the check.
+# There are no exceptions: the shim's stats file, the last one, goes
+# through pmn_prim_write_report now.
 set -u
 
 if [ $# -ne 1 ] || [ ! -d "$1/libpmnode" ]; then
@@ -23,11 +21,6 @@ root=$1
 # System calls and their libc wrappers that belong to os/ only.
 CALLS='mmap|mmap64|munmap|mremap|mbind|madvise|mprotect|mincore|mlock|mlock2|munlock|mlockall|set_mempolicy|get_mempolicy|migrate_pages|move_pages|memfd_create|userfaultfd|syscall|ioctl|open|open64|openat|openat2|creat|fopen|opendir|fdopendir'
 PATTERN="(^|[^A-Za-z0-9_.>])($CALLS)[[:space:]]*[(]"
-
-# path<TAB>line text (after blanking; leading blanks trimmed)
-ALLOWED='libpmnode/preload/preload.c	fd = open(path,'
-# libpmnode/preload/preload.c: the stats file: not a device; issue 13 moves
-# it behind os/ (pmn_prim_create_file is there for it).
 
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -73,30 +66,11 @@ while IFS= read -r f; do
 done < "$tmp/files"
 
 status=0
-: > "$tmp/used"
 while IFS="$(printf '\t')" read -r file line code; do
-    text=$(printf '%s' "$code" | sed 's/^[[:space:]]*//')
-    allowed=no
-    while IFS="$(printf '\t')" read -r apath atext; do
-        [ -n "$apath" ] || continue
-        if [ "$file" = "$apath" ] && [ "$text" = "$atext" ]; then
-            allowed=yes
-            printf '%s\t%s\n' "$apath" "$atext" >> "$tmp/used"
-        fi
-    done <<EOF
-$ALLOWED
-EOF
-    [ "$allowed" = yes ] && continue
     # the original line, as written
     echo "$file:$line: $(sed -n "${line}p" "$root/$file" | sed 's/^[[:space:]]*//')"
     status=1
 done < "$tmp/hits"
-
-printf '%s\n' "$ALLOWED" | while IFS="$(printf '\t')" read -r apath atext; do
-    [ -n "$apath" ] || continue
-    grep -qxF "$(printf '%s\t%s' "$apath" "$atext")" "$tmp/used" ||
-        echo "note: exception no longer needed, delete it from $0: $apath: $atext"
-done
 
 if [ $status -ne 0 ]; then
     echo "check-layers: the calls above belong in libpmnode/os/ (DESIGN.md); call a pmn_prim_ primitive (os/prim.h) instead" >&2
