@@ -834,21 +834,28 @@ PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t 
     PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
 
 /**
- * Free an object of any arena or slab.  NULL is ignored (0).  Returns
- * PMN_E_FOREIGN for a pointer libpmnode did not allocate (nothing is
- * touched), and PMN_E_DOUBLE_FREE for an object its own thread frees
- * twice in a row or a large object freed twice (every build, nothing
- * touched); debug_full builds catch every double free and an interior
- * pointer (PMN_E_INTERIOR).
+ * Free an object of any arena or slab.  NULL is ignored (0).  Misuse is
+ * refused in every build, touching nothing: PMN_E_FOREIGN for a pointer
+ * libpmnode did not allocate, PMN_E_DOUBLE_FREE for an object freed
+ * already (in a row or not, by this thread or any other), PMN_E_INTERIOR
+ * for a pointer into an object.  The one double free seen only later is
+ * an object freed at the same instant by the thread that allocated it and
+ * by another: the second copy is dropped and logged (PMNODE_LOG warn).  A
+ * large object (over 256 KiB) whose memory already went back to the
+ * system reads as foreign; freeing it again while another thread's free
+ * of it is returning that memory is a use after free and can fault, as
+ * in any allocator.  Thread-safe.
  */
 PMN_API int pmn_free(void *p);
 /**
  * realloc() for an object of any arena: the object stays in its arena.  A
  * slab object keeps its one size: shrinking returns it, growing fails
- * (EINVAL), as does a NULL or foreign @p p (no arena to allocate from).
+ * (EINVAL), as does a NULL, foreign, freed or interior @p p (nothing is
+ * touched then).
  */
 PMN_API void *pmn_realloc(void *p, size_t size) PMN_ALLOC_SIZE(2) PMN_NODISCARD;
-/** Usable size of an object, 0 for NULL or a foreign pointer. */
+/** Usable size of an object, 0 for NULL, a foreign pointer, an object
+ * freed already or a pointer into one. */
 PMN_API size_t pmn_usable_size(const void *p);
 /** The arena that owns @p p, or NULL (foreign pointer, or a slab object). */
 PMN_API struct pmn_arena *pmn_arena_of(const void *p);
@@ -889,7 +896,8 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
 
 /**
  * Create a slab of @p obj_size objects (at most 256 KiB) aligned to
- * @p align (a power of two up to 64 KiB, 0 for the natural alignment),
+ * @p align (a power of two up to 64 KiB, 0 for the natural alignment;
+ * every object takes a multiple of 16 bytes, as with malloc),
  * whose pages may occupy at most @p cap_bytes (0 = no cap; see
  * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).  Like an
  * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
@@ -905,9 +913,8 @@ PMN_API void *pmn_slab_alloc(struct pmn_slab *s) PMN_MALLOC PMN_NODISCARD;
  * (0).  Reports misuse as pmn_free() does, touching nothing:
  * PMN_E_FOREIGN for a pointer that is not an object of @p s (another
  * slab's, an arena's, or memory libpmnode did not allocate),
- * PMN_E_DOUBLE_FREE for an object its own thread frees twice in a row
- * (every build; debug_full builds catch every double free, and
- * PMN_E_INTERIOR).  -EINVAL for a NULL slab.
+ * PMN_E_DOUBLE_FREE for an object freed already, PMN_E_INTERIOR for a
+ * pointer into one.  -EINVAL for a NULL slab.
  */
 PMN_API int pmn_slab_free(struct pmn_slab *s, void *p);
 /** Allocate up to @p n objects into @p objs; returns how many (errno set when short). */

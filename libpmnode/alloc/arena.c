@@ -94,6 +94,11 @@ void pmn__arena_fork(struct pmn_arena *a, int phase)
     }
 }
 
+void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p))
+{
+    a->h->on_misuse = fn;
+}
+
 void pmn_arena_destroy(struct pmn_arena *a)
 {
     if (a == NULL)

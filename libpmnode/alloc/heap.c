@@ -192,6 +192,9 @@ static void note_resident(struct pmn__heap *h, size_t more)
         ;
 }
 
+/* A small segment's slices that can hold pages: all but the header's. */
+#define ALL_SLICES (~(uint64_t)0 << PMN__HEADER_SLICES)
+
 /* Map a segment of @size aligned to @align.  Touches only atomics and the
  * (thread-safe) backing, so large segments are mapped without the lock. */
 static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large)
@@ -208,7 +211,7 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
         errno = ENOMEM;
         return NULL;
     }
-    if (!large && pmn__region_populate(r, 0, PMN__SLICE_SIZE) != 0) {
+    if (!large && pmn__region_populate(r, 0, PMN__HEADER_SLICES * PMN__SLICE_SIZE) != 0) {
         pmn_region_unmap(r);
         errno = ENOMEM;
         return NULL;
@@ -220,8 +223,8 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     seg->region = r;
     seg->size = pmn_region_size(r);
     seg->large = large;
-    seg->free_slices = large ? 0 : ~(uint64_t)1; /* slice 0 is this header */
-    seg->populated = large ? ~(uint64_t)0 : 1;
+    seg->free_slices = large ? 0 : ALL_SLICES; /* not the header's */
+    seg->populated = large ? ~(uint64_t)0 : ~ALL_SLICES;
     note_resident(h, seg->size);
     pmn__segmap_add((uintptr_t)seg, seg->size);
     return seg;
@@ -245,8 +248,6 @@ static void seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
     if (seg->next)
         seg->next->prev = seg->prev;
 }
-
-#define ALL_SLICES (~(uint64_t)1)
 
 /* First run of @n free slices in @free, or -1. */
 static int find_run(uint64_t free, unsigned n)
@@ -311,10 +312,6 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     for (unsigned i = 0; i < n; i++)
         seg->slice_page[at + i] = NULL;
     pg->live = 0;
-#ifdef PMN_DEBUG_FULL
-    free(pg->dbg_live);
-    pg->dbg_live = NULL;
-#endif
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
     if (seg->free_slices != ALL_SLICES)
@@ -340,14 +337,16 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
         return NULL;
     pg->owner = th;
     pg->cls = (uint8_t)cls;
-#ifdef PMN_DEBUG_FULL
-    pg->dbg_live = calloc((((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs + 63) / 64, 8);
-    if (pg->dbg_live == NULL)
-        abort();
-#endif
     pg->block_size = bs;
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
     pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
+    /* Every block starts free; bits left by a page reset with live objects
+     * (pmn_arena_reset) must not outlive it. */
+    {
+        _Atomic uint64_t *w = pmn__bm_word(pg->start);
+        size_t words = ((size_t)pg->nslices << PMN__SLICE_SHIFT) >> (PMN__GRANULE_SHIFT + 6);
+        memset((void *)w, 0, 2 * words * sizeof(*w));
+    }
     /* A reused page's memory is still poisoned from its last life. */
     UNPOISON(pg->start, (size_t)pg->capacity * bs);
     /* Thread the free list through the blocks in address order. */
@@ -360,27 +359,62 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
     return pg;
 }
 
-/* Move other threads' frees into the owner's list. */
-static void collect(struct pmn__page *pg)
+/* A double free that reached a page's thread_free stack although the block
+ * was free already (see "Misuse" in heap.h): dropped, and said. */
+static void late_misuse(struct pmn__heap *h, void *p)
+{
+    atomic_fetch_add_explicit(&h->late_misuse, 1, memory_order_relaxed);
+    if (h->on_misuse != NULL)
+        h->on_misuse(p);
+    pmn__log(h->b->ctx, 2,
+             "double free of %p detected (freed by two threads at once); the second free "
+             "was dropped",
+             p);
+}
+
+/* Move other threads' frees into the owner's list.  Each block's alloc bit
+ * goes down before its pending bit (the order another thread's free relies
+ * on); a block whose alloc bit is down already was freed by the owner too
+ * and is not linked twice. */
+static void collect(struct pmn__heap *h, struct pmn__page *pg)
 {
     uintptr_t list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
-    void *tail;
-    uint32_t n = 1;
+    void *head = pg->free, *b = (void *)list;
+    uint32_t n = 0, seen = 0;
 
-    if (list == 0)
-        return;
-    tail = (void *)list;
-    UNPOISON(tail, sizeof(void *));
-    while (*(void **)tail != NULL) {
-        void *next = *(void **)tail;
-        POISON(tail, sizeof(void *));
-        tail = next;
-        UNPOISON(tail, sizeof(void *));
-        n++;
+    while (b != NULL) {
+        _Atomic uint64_t *w = pmn__bm_word(b);
+        uint64_t bit = pmn__bm_bit(b), v = atomic_load_explicit(w, memory_order_relaxed);
+        void *next;
+
+        UNPOISON(b, sizeof(void *));
+        next = *(void **)b;
+        /* A cycle cannot form (pending admits a block once per collect),
+         * but a walk over a corrupted list must still end. */
+        if (++seen > pg->capacity) {
+            POISON(b, sizeof(void *));
+            late_misuse(h, b);
+            break;
+        }
+        if (!(v & bit)) {
+            /* Freed by its owner too, which may have rewritten the link
+             * just read: the rest of this list is lost (leaked, never
+             * handed out twice). */
+            atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
+            POISON(b, sizeof(void *));
+            late_misuse(h, b);
+            break;
+        } else {
+            atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
+            atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
+            *(void **)b = head;
+            POISON(b, sizeof(void *));
+            head = b;
+            n++;
+        }
+        b = next;
     }
-    *(void **)tail = pg->free;
-    POISON(tail, sizeof(void *));
-    pg->free = (void *)list;
+    pg->free = head;
     pg->used -= n; /* the freeing threads counted these frees already */
 }
 
@@ -400,7 +434,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     full = &th->full[cls];
     for (pg = q->head; pg; pg = next) {
         next = pg->next;
-        collect(pg);
+        collect(h, pg);
         if (pg->free) {
             if (pg != q->head) {
                 q_remove(q, pg);
@@ -415,7 +449,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     /* Before growing, take back what other threads freed into full pages. */
     for (pg = full->head; pg; pg = next) {
         next = pg->next;
-        collect(pg);
+        collect(h, pg);
         if (pg->free) {
             q_remove(full, pg);
             pg->in_full = 0;
@@ -552,16 +586,19 @@ static int free_large(struct pmn__segment *seg, void *p)
     struct pmn__heap *h = seg->heap;
     size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
 
-    if (!seg->pages[0].live)
-        return PMN_E_DOUBLE_FREE; /* a cached segment: freed already */
-    if (p != seg->pages[0].start)
-        return PMN_E_INTERIOR;
+    /* Under the lock: two threads freeing the object at once must not both
+     * unlink it. */
+    pthread_mutex_lock(&h->lock);
+    if (!seg->pages[0].live || p != seg->pages[0].start) {
+        pthread_mutex_unlock(&h->lock);
+        /* live 0: a cached segment, freed already */
+        return !seg->pages[0].live ? PMN_E_DOUBLE_FREE : PMN_E_INTERIOR;
+    }
     VG_FREE(p);
     if (seg->pages[0].alloc_tp != pmn__tp())
         atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.free_bytes, usable, memory_order_relaxed);
-    pthread_mutex_lock(&h->lock);
     seg_unlink(&h->large, seg);
     atomic_fetch_sub_explicit(&h->active, seg->size, memory_order_relaxed);
     if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
@@ -597,7 +634,16 @@ size_t pmn__usable(const void *p)
         return seg->pages[0].live ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
                                   : 0;
     pg = pmn__page_of(seg, p);
-    return pg && pg->live ? pg->block_size : 0;
+    return pg && pg->live && pmn__bm_live(p) ? pg->block_size : 0;
+}
+
+int pmn__free_misuse(const struct pmn__page *pg, const void *p)
+{
+    size_t off = (size_t)((const char *)p - pg->start);
+
+    if ((const char *)p < pg->start || off >= (size_t)pg->capacity * pg->block_size)
+        return PMN_E_FOREIGN; /* a page's tail: no object ever starts there */
+    return off % pg->block_size ? PMN_E_INTERIOR : PMN_E_DOUBLE_FREE;
 }
 
 #ifdef PMN_DEBUG_FULL
@@ -628,6 +674,7 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
 {
     struct pmn__segment *seg = pmn__segment_of(p);
     struct pmn__page *pg;
+    int err;
 
     if (seg == NULL)
         return p == NULL ? 0 : PMN_E_FOREIGN;
@@ -638,12 +685,6 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
     if (pg == NULL || !pg->live)
         return PMN_E_FOREIGN;
-#ifdef PMN_DEBUG_FULL
-    if ((size_t)((char *)p - pg->start) % pg->block_size)
-        return PMN_E_INTERIOR;
-    if (!pmn__dbg_clear(pg, p))
-        return PMN_E_DOUBLE_FREE;
-#endif
     if (th == NULL)
         th = pmn__theap_find(seg->heap);
     if (th == pg->owner) {
@@ -654,9 +695,11 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
     }
     /* Another thread's page: count the free here, where it happens, so
      * the stats are right even before the owner collects it. */
+    err = pmn__free_remote(pg, p);
+    if (err)
+        return err;
     if (th == NULL)
         th = pmn__theap_bind(seg->heap);
-    pmn__free_remote(pg, p);
     if (th != NULL) {
         pmn__cnt_add(&th->frees[pg->cls], 1);
         pmn__cnt_add(&th->remote_frees, 1);

@@ -14,8 +14,9 @@
  * Memory comes from a backing in segments: 4 MiB regions aligned to 4 MiB,
  * so the segment of any object is (p & ~SEG_MASK) and its header, the
  * slice map and page descriptors, sit in the segment's first 64 KiB slice.
- * The other 63 slices are grouped into pages; a page holds blocks of one
- * size.  Each thread that allocates from a heap gets a thread heap (theap)
+ * The second slice holds two bitmaps with one bit per 16-byte granule of
+ * the segment (see "Misuse" below).  The other 62 slices are grouped into
+ * pages; a page holds blocks of one size, a multiple of 16 bytes.  Each thread that allocates from a heap gets a thread heap (theap)
  * that owns pages: the owner pops and pushes its pages' free lists without
  * atomics or locks; another thread's free is a lock-free push onto the
  * page's thread_free stack, which the owner collects when its free list
@@ -24,6 +25,28 @@
  *
  * Objects larger than a page class get a segment of their own (a "large"
  * segment, any multiple of 4 MiB, still from the backing).
+ *
+ * Misuse, in every build.  Every block starts on a 16-byte granule, so
+ * bit (p & SEG_MASK) >> 4 of a small segment's bitmaps speaks for the
+ * block at p:
+ *   alloc    set while the block is handed out.  Only the page's owner
+ *            writes it (set on pop, cleared by its own free and when it
+ *            collects other threads' frees), with relaxed loads and stores:
+ *            plain moves, no locked instruction on the fast paths.  A
+ *            64-bit word covers 1 KiB, so a word never spans two pages.
+ *   pending  set by another thread's free (an atomic OR, next to the CAS
+ *            that push already costs) and cleared when the owner collects.
+ * A free is accepted only for a 16-byte-aligned pointer whose alloc bit is
+ * set and pending bit clear: a second free of a block (in a row or not, by
+ * any thread), a pointer into an object, or into the tail of a page is
+ * refused before anything is written.  Another thread's free re-reads the
+ * alloc bit after setting the pending bit, and the owner clears alloc
+ * before pending, so a double free racing a collect is caught too.  The
+ * one race no check here closes is the same object freed at the same
+ * instant by its owner thread and by another thread; the collect then
+ * finds the block already free, drops the second copy and reports it
+ * (PMNODE_LOG, and pmn__arena_on_misuse: the shim aborts there, as glibc
+ * would).  Large objects keep a live flag read under the heap lock.
  */
 #ifndef PMN_HEAP_H
 #define PMN_HEAP_H
@@ -59,12 +82,9 @@ struct pmn__page {
     uint32_t used;     /* allocated, as the owner knows it */
     uint16_t slice, nslices;
     uint8_t cls;
-    uint8_t in_full;    /* on the owner's full queue */
-    uint8_t live;       /* slices belong to this page */
-    uintptr_t alloc_tp; /* large objects: the allocating thread */
-#ifdef PMN_DEBUG_FULL
-    _Atomic uint64_t *dbg_live; /* one bit per block: allocated */
-#endif
+    uint8_t in_full;            /* on the owner's full queue */
+    uint8_t live;               /* slices belong to this page */
+    uintptr_t alloc_tp;         /* large objects: the allocating thread */
 } __attribute__((aligned(64))); /* one cache line per page's hot fields: two
                                     threads' pages side by side in a segment
                                     must not share a line */
@@ -130,6 +150,8 @@ struct pmn__heap {
     struct pmn__segment *segments;    /* small segments in use or empty */
     struct pmn__segment *large;       /* large segments */
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
+    void (*on_misuse)(void *p);       /* told of a double free found too late */
+    _Atomic uint64_t late_misuse;     /* double frees found by collect (see top) */
     unsigned nlarge_cache;
     unsigned empty_segments;
     unsigned retain;
@@ -174,6 +196,49 @@ struct pmn__tls_slot {
 extern __thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS]
     __attribute__((visibility("hidden")));
 
+/* ---- the misuse bitmaps (see "Misuse" at the top) ---- */
+
+#define PMN__GRANULE_SHIFT 4
+#define PMN__BM_WORDS (PMN__SEG_SIZE >> (PMN__GRANULE_SHIFT + 6)) /* per bitmap */
+#define PMN__HEADER_SLICES 2 /* the header, then the bitmaps */
+_Static_assert(2 * PMN__BM_WORDS * sizeof(uint64_t) <= PMN__SLICE_SIZE,
+               "both bitmaps fit in the second slice");
+
+/* Where @p's bit lives in its segment's alloc bitmap; the pending word for
+ * the same 64 granules is the next one.  The two are interleaved so that
+ * another thread's free touches one cache line, not two. */
+static inline _Atomic uint64_t *pmn__bm_word(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+
+    return (_Atomic uint64_t *)((a & ~(uintptr_t)PMN__SEG_MASK) + PMN__SLICE_SIZE) +
+           2 * ((a & PMN__SEG_MASK) >> (PMN__GRANULE_SHIFT + 6));
+}
+
+static inline uint64_t pmn__bm_bit(const void *p)
+{
+    return (uint64_t)1 << (((uintptr_t)p >> PMN__GRANULE_SHIFT) & 63);
+}
+
+/* The owner hands a block out: its alloc bit goes up. */
+static inline void pmn__bm_mark(const void *b)
+{
+    _Atomic uint64_t *w = pmn__bm_word(b);
+
+    atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) | pmn__bm_bit(b),
+                          memory_order_relaxed);
+}
+
+/* Whether @p is the start of a block handed out and not freed since, as
+ * far as this thread can tell (exact for the owner and for any thread the
+ * object was passed to). */
+static inline bool pmn__bm_live(const void *p)
+{
+    return ((uintptr_t)p & (((uintptr_t)1 << PMN__GRANULE_SHIFT) - 1)) == 0 &&
+           (atomic_load_explicit(pmn__bm_word(p), memory_order_relaxed) & pmn__bm_bit(p)) &&
+           !(atomic_load_explicit(pmn__bm_word(p) + 1, memory_order_relaxed) & pmn__bm_bit(p));
+}
+
 /* heap.c */
 int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
                    bool release_empty, uint64_t cap);
@@ -189,6 +254,13 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* The whole free path, which pmn__heap_free() (below) inlines the common
  * case of. */
 int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap *th);
+/* Why a free of @p in @pg was refused: PMN_E_DOUBLE_FREE, PMN_E_INTERIOR
+ * (inside a block) or PMN_E_FOREIGN (past the page's last block). */
+int pmn__free_misuse(const struct pmn__page *pg, const void *p);
+/* @fn is called with the pointer of each double free only a collect could
+ * see (the shim aborts there, as glibc would).  Call before the arena is
+ * shared between threads. */
+void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p));
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
@@ -279,25 +351,6 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
     return pmn__theap_find_slow(h);
 }
 
-#ifdef PMN_DEBUG_FULL
-/* debug_full: a bit per block, set while allocated, so a second free is
- * caught whichever thread makes it. */
-static inline void pmn__dbg_mark(struct pmn__page *pg, void *b)
-{
-    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
-    atomic_fetch_or(&pg->dbg_live[i / 64], (uint64_t)1 << (i % 64));
-}
-static inline bool pmn__dbg_clear(struct pmn__page *pg, void *b)
-{
-    size_t i = (size_t)((char *)b - pg->start) / pg->block_size;
-    uint64_t bit = (uint64_t)1 << (i % 64);
-    return (atomic_fetch_and(&pg->dbg_live[i / 64], ~bit) & bit) != 0;
-}
-#define PMN__DBG_MARK(pg, b) pmn__dbg_mark((pg), (b))
-#else
-#define PMN__DBG_MARK(pg, b) ((void)0)
-#endif
-
 /* Take the first free block of a page the caller owns (fast and slow path). */
 static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
 {
@@ -307,7 +360,7 @@ static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
     pg->free = *(void **)b;
     pg->used++;
     pmn__cnt_add(&th->allocs[pg->cls], 1);
-    PMN__DBG_MARK(pg, b);
+    pmn__bm_mark(b);
     VG_ALLOC(b, pg->block_size);
     return b;
 }
@@ -324,13 +377,18 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
-/* The owner's push: 0, or PMN_E_DOUBLE_FREE for a block that is already
- * the head of its page's free list (freed twice in a row: refused, nothing
- * touched, in every build; debug_full catches every double free, earlier). */
+/* The owner's push: 0, or why @p is not a live block of @pg (nothing is
+ * touched then). */
 static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
 {
-    if (__builtin_expect(p == pg->free, 0))
-        return PMN_E_DOUBLE_FREE;
+    _Atomic uint64_t *w = pmn__bm_word(p);
+    uint64_t bit = pmn__bm_bit(p), v = atomic_load_explicit(w, memory_order_relaxed);
+
+    if (__builtin_expect(((uintptr_t)p & 15) || !(v & bit) ||
+                             (atomic_load_explicit(w + 1, memory_order_relaxed) & bit),
+                         0))
+        return pmn__free_misuse(pg, p);
+    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
     VG_FREE(p);
     UNPOISON(p, sizeof(void *));
     *(void **)p = pg->free;
@@ -343,10 +401,25 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
     return 0;
 }
 
-static inline void pmn__free_remote(struct pmn__page *pg, void *p)
+/* Another thread's push onto @pg's thread_free stack: 0, or why @p is not
+ * a live block (nothing is pushed then).  The pending bit admits a block
+ * once until the owner collects it; the alloc bit is read again after it,
+ * so a collect that freed the block meanwhile is seen (heap.h, top). */
+static inline int pmn__free_remote(struct pmn__page *pg, void *p)
 {
-    uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    _Atomic uint64_t *w = pmn__bm_word(p);
+    uint64_t bit = pmn__bm_bit(p);
+    uintptr_t old;
 
+    if (((uintptr_t)p & 15) || !(atomic_load_explicit(w, memory_order_relaxed) & bit))
+        return pmn__free_misuse(pg, p);
+    if (atomic_fetch_or_explicit(w + 1, bit, memory_order_acq_rel) & bit)
+        return PMN_E_DOUBLE_FREE; /* another thread's free of it waits to be collected */
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & bit)) {
+        atomic_fetch_and_explicit(w + 1, ~bit, memory_order_relaxed);
+        return PMN_E_DOUBLE_FREE; /* collected while we looked */
+    }
+    old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     VG_FREE(p);
     UNPOISON(p, sizeof(void *));
     POISON((char *)p + sizeof(void *), pg->block_size - sizeof(void *));
@@ -354,6 +427,7 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
         *(uintptr_t *)p = old;
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
                                                     memory_order_release, memory_order_relaxed));
+    return 0;
 }
 
 /*
@@ -363,17 +437,16 @@ static inline void pmn__free_remote(struct pmn__page *pg, void *p)
  * its own objects); @th is the calling thread's theap of @want when the
  * caller already looked it up (a bulk free looks it up once), else NULL.
  * Returns 0 (NULL is freed as nothing), PMN_E_FOREIGN (not an object of
- * ours, or not of @want), PMN_E_DOUBLE_FREE (an object its own thread frees
- * twice in a row, a large object freed twice; debug_full: every double
- * free) or PMN_E_INTERIOR (debug_full, and large objects); on error nothing
- * is touched.
+ * ours, or not of @want), PMN_E_DOUBLE_FREE (freed already, by any thread)
+ * or PMN_E_INTERIOR (a pointer into an object); on error nothing is
+ * touched.
  *
  * pmn__heap_free_slow() (heap.c) is the whole path.  This inline part
  * serves only the common case, a small object freed by the thread that
  * owns its page, with no call but the rare tail call after the push, and
  * hands everything else to the slow path, which decides it from scratch:
  * the two cannot disagree on misuse.  debug_full builds always take the
- * slow path, where the checks are.
+ * slow path, which also checks the page's free list after each free.
  */
 static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
                                                                 const struct pmn__heap *want,

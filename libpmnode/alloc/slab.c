@@ -9,7 +9,9 @@
  * (pmn__heap_free in heap.h), told which heap the object must belong to,
  * so a slab reports a double or foreign free exactly as pmn_free() does.
  * Objects are aligned by choosing a block size that is a multiple of the
- * alignment (pages start on 64 KiB boundaries).
+ * alignment (pages start on 64 KiB boundaries) and of 16 bytes, the
+ * granule the heap's misuse bitmaps speak for (heap.h): an 8-byte object
+ * takes 16 bytes, as with malloc.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,9 +48,7 @@ int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t 
     *out = NULL;
     if (b == NULL || obj_size == 0 || (align & (align - 1)) || align > PMN__SLICE_SIZE)
         return -EINVAL;
-    a = align ? align : obj_size >= 16 ? 16 : 8;
-    if (a < sizeof(void *))
-        a = sizeof(void *);
+    a = align > 16 ? align : 16;
     if (obj_size > PMN__SMALL_MAX)
         return -EINVAL;
     bs = (uint32_t)((obj_size + a - 1) / a * a);
@@ -102,7 +102,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
                 p = pg->free;
                 UNPOISON(p, pg->block_size);
                 pg->free = *(void **)p;
-                PMN__DBG_MARK(pg, p);
+                pmn__bm_mark(p);
                 VG_ALLOC(p, pg->block_size);
                 objs[i++] = p;
             }

@@ -182,6 +182,8 @@ static void say(const char *fmt, ...)
     (void)!write(2, line, (size_t)n);
 }
 
+static void late_double_free(void *p);
+
 __attribute__((noreturn)) static void die(const char *fmt, ...)
 {
     char line[480];
@@ -545,6 +547,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     err = pmn_arena_new(S.backing, NULL, &S.arena);
     if (err)
         die("arena on node %d: %s", target, pmn_strerror(err));
+    pmn__arena_on_misuse(S.arena, late_double_free);
     /* Map the first extent now: a node that cannot give memory stops the
      * program here, with a reason, not at some later malloc. */
     {
@@ -690,7 +693,18 @@ static void free_result(void *p, int err)
         /* As glibc does: the program's heap is not what it believes. */
         say("pmnode-preload: free(): double free of %p detected; aborting", p);
         abort();
+    } else if (err == PMN_E_INTERIOR) {
+        say("pmnode-preload: free(): invalid pointer %p (inside an object); aborting", p);
+        abort();
     }
+}
+
+/* A double free the heap could only see later (two threads freeing one
+ * object at the same instant): as fatal as one seen at once. */
+static void late_double_free(void *p)
+{
+    say("pmnode-preload: free(): double free of %p detected (by two threads); aborting", p);
+    abort();
 }
 
 /* A signal handler's free of @p while this thread is inside the arena:
@@ -844,6 +858,13 @@ static void *realloc_any(void *p, size_t size)
         return next_realloc(p, size);
     }
     have = usable(p, &mine);
+    if (!mine && pmn__segment_of(p) != NULL) {
+        /* In the arena but not a live object: freed already, or a pointer
+         * into one.  glibc stops here too.  (Not in_arena(): a large
+         * segment's last 4 MiB slot may end in another allocator's memory.) */
+        say("pmnode-preload: realloc(): invalid pointer %p; aborting", p);
+        abort();
+    }
     if (size == 0) { /* glibc's realloc(p, 0): free and return NULL */
         free_any(p);
         return NULL;

@@ -314,18 +314,6 @@ static inline void assert_counts(const struct pmn_alloc_stats *st, const char *w
                  ull(st->frees), ull(st->objects));
 }
 
-/* Double and interior frees are reported only by debug_full builds;
- * meson.build says which this is through PMN_DEBUG_FULL. */
-static inline void need_debug_full(void)
-{
-    const char *v = getenv("PMN_DEBUG_FULL");
-
-    if (v == NULL || strcmp(v, "1") != 0)
-        cr_skip_test("double and interior frees are only caught in debug_full builds "
-                     "(meson configure -Ddebug_full=true; PMN_DEBUG_FULL=%s)",
-                     v ? v : "unset");
-}
-
 /* ---- structs versioned by size ------------------------------------------ */
 
 /* The byte a test fills a struct the library must not write past with. */

@@ -10,6 +10,7 @@
  * byte with the run without the shim.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <malloc.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -331,12 +332,67 @@ static int double_free(void)
     return 0;
 }
 
+/* Misuse glibc catches (issue 13): each mode ends in an abort, or prints
+ * "survived" when the allocator let it through.
+ *   double-free-apart  free a, free b, free a; then two mallocs of the size
+ *                      that would hand out a twice
+ *   free-interior      free(a + 16)
+ *   realloc-freed      realloc of a freed object
+ *   double-free-threads  an object of this thread freed by two others, one
+ *                      after the other (each joined) */
+static void *free_it(void *p)
+{
+    free(p);
+    return NULL;
+}
+
+static int misuse(const char *mode)
+{
+    char *volatile a = malloc(40), *volatile b = malloc(40);
+    char *c, *d;
+
+    if (a == NULL || b == NULL)
+        return 1;
+    printf("%s on %p\n", mode, (void *)a);
+    fflush(stdout);
+    if (strcmp(mode, "double-free-apart") == 0) {
+        free(a);
+        free(b);
+        free(a);
+        c = malloc(40);
+        d = malloc(40);
+        printf("survived: %s\n", c == d ? "the same block handed out twice" : "two blocks");
+    } else if (strcmp(mode, "free-interior") == 0) {
+        free(a + 16);
+        c = malloc(40);
+        printf("survived: %s\n", c == a + 16 ? "an object inside another" : "nothing seen");
+    } else if (strcmp(mode, "realloc-freed") == 0) {
+        free(a);
+        c = realloc(a, 4000);
+        printf("survived: realloc gave %p\n", (void *)c);
+    } else if (strcmp(mode, "double-free-threads") == 0) {
+        pthread_t t;
+        for (int i = 0; i < 2; i++) {
+            if (pthread_create(&t, NULL, free_it, a) != 0 || pthread_join(t, NULL) != 0)
+                return 1;
+        }
+        c = malloc(40);
+        d = malloc(40);
+        printf("survived: %s\n", c == d ? "the same block handed out twice" : "two blocks");
+    } else {
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "compat") == 0)
         return compat();
     if (argc > 1 && strcmp(argv[1], "double-free") == 0)
         return double_free();
+    if (argc > 1)
+        return misuse(argv[1]);
     malloc_zero();
     sizes_and_alignment();
     aligned();

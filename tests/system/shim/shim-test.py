@@ -484,6 +484,46 @@ def t_double_free():
         raise Fail("the shim aborted without saying why: %r" % err)
 
 
+def misuse_aborts(mode, want, glibc_must_abort):
+    """A misuse glibc catches makes the shim abort too, with one line that
+    says what it saw; nothing runs on with a broken heap (issue 13)."""
+    argv = [helper("shim-malloc-api"), mode]
+    rc, out, err = run(argv, timeout=60)
+    show("without shim", rc, out, err)
+    if glibc_must_abort and rc != -signal.SIGABRT:
+        raise Skip("glibc did not abort on %s here (exit %s)" % (mode, rc))
+    env = base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD="node=0;threshold=0")
+    rc, out, err = run(argv, env=env, timeout=60)
+    show("with shim", rc, out, err)
+    if b"survived" in out:
+        raise Fail("under the shim the program ran on after %s: %r" % (mode, out))
+    if rc != -signal.SIGABRT:
+        raise Fail("under the shim %s gave exit %s, want SIGABRT" % (mode, rc))
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if len(lines) != 1 or want not in lines[0]:
+        raise Fail("want one line saying %r, got %r" % (want.decode(), err))
+
+
+@case("double-free-apart")
+def t_double_free_apart():
+    misuse_aborts("double-free-apart", b"double free", True)
+
+
+@case("free-interior")
+def t_free_interior():
+    misuse_aborts("free-interior", b"invalid pointer", True)
+
+
+@case("realloc-freed")
+def t_realloc_freed():
+    misuse_aborts("realloc-freed", b"invalid pointer", False)
+
+
+@case("double-free-threads")
+def t_double_free_threads():
+    misuse_aborts("double-free-threads", b"double free", False)
+
+
 @case("foreign")
 def t_foreign():
     prog = helper("shim-foreign")
