@@ -702,7 +702,9 @@ struct pmn_backing_stats {
 };
 /**
  * Snapshot of a backing's counters.  0, or -EINVAL for a NULL argument or
- * a struct_size below the first version.  Thread-safe.
+ * a struct_size below the first version.  Thread-safe.  Bytes count
+ * memory: the address space an arena's extent leaves unpopulated before
+ * an aligned large object (pmn_arena_aligned_alloc()) is not counted.
  */
 PMN_API int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out);
 
@@ -829,7 +831,13 @@ PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size) PMN_M
 /** realloc(): NULL @p p allocates; size 0 frees and returns a unique object. */
 PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
     PMN_ALLOC_SIZE(3) PMN_NODISCARD;
-/** @p align a power of two (any size); EINVAL otherwise. */
+/**
+ * @p align a power of two (any size); EINVAL otherwise.  An alignment
+ * beyond 64 KiB costs address space, not memory: only the object's pages
+ * (and its extent's 64 KiB header) are populated, whatever the alignment;
+ * device-dax spends at most one extent or device unit more.  NULL with
+ * ENOMEM when the address space cannot be found (alignments near 2^62).
+ */
 PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size) PMN_MALLOC
     PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
 
@@ -864,8 +872,8 @@ struct pmn_alloc_stats {
     size_t struct_size;                   /**< sizeof(struct pmn_alloc_stats), set by the caller */
     uint64_t allocated;                   /**< bytes in live objects (usable sizes) */
     uint64_t objects;                     /**< live objects */
-    uint64_t active;                      /**< bytes in pages holding objects */
-    uint64_t resident;                    /**< bytes taken from the backing */
+    uint64_t active;                      /**< bytes in pages and large objects' extents */
+    uint64_t resident;                    /**< bytes taken from the backing (see below) */
     uint64_t peak;                        /**< highest resident */
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
     uint64_t failures;                    /**< allocations that returned NULL */
@@ -874,6 +882,16 @@ struct pmn_alloc_stats {
 /**
  * Snapshot of an arena's counters.  0, or -EINVAL for a NULL argument or
  * a struct_size below the first version.
+ *
+ * What the byte counts count: resident (and backing.mapped_bytes, which
+ * equals it for an arena's own backing) counts each 4 MiB extent of small
+ * objects whole, though its pages are populated as they are handed out,
+ * and for a large object its extent's header slice and the object's pages.
+ * Address space reserved only to align a large object (the space between
+ * the header and an object aligned beyond 64 KiB) is never populated and
+ * never counted, on every backing but device-dax, where it is device
+ * memory and counted (at most one extent or device unit per object).
+ * active is the part of resident holding objects.
  */
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**

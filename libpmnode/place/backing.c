@@ -343,13 +343,27 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
     return 0;
 }
 
+/* Populate a holed region around its hole (ops->map mapped it lazily). */
+static int populate_around_hole(struct pmn_region *r)
+{
+    size_t end = r->hole_off + r->hole_len;
+    int err = 0;
+
+    if (r->hole_off > 0)
+        err = pmn__region_populate(r, 0, r->hole_off);
+    if (err == 0 && end < r->size)
+        err = pmn__region_populate(r, end, r->size - end);
+    return err;
+}
+
 static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
 {
     int node = b->nodes[slot];
     uint64_t t0;
     int err;
 
-    err = check_node(b, node, r->size);
+    /* What will be memory: a hole never is. */
+    err = check_node(b, node, pmn__region_committed(r));
     if (err)
         return err;
     t0 = pmn_prim_now_ns();
@@ -357,6 +371,10 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
     err = b->ops->map(b, r, node);
     if (err)
         return err;
+    if (r->hole_len > 0 && (err = populate_around_hole(r)) != 0) {
+        (void)b->ops->unmap(b, r);
+        return err;
+    }
     r->populate_ns = pmn_prim_now_ns() - t0 - r->verify_ns;
     r->node = node;
     r->slot = slot;
@@ -393,12 +411,23 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
         return err;
     }
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)r->size, false);
+    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)pmn__region_committed(r), false);
     *out = r;
     return 0;
 }
 
-static int region_map(struct pmn_backing *b, size_t size, size_t align, bool lazy,
+size_t pmn__region_committed(const struct pmn_region *r)
+{
+    return r->size - r->hole_len;
+}
+
+/* Where and how to map a region (pmn__region_map_holed says what each is). */
+struct region_shape {
+    size_t align, skew, hole_off, hole_len;
+    bool lazy;
+};
+
+static int region_map(struct pmn_backing *b, size_t size, const struct region_shape *sh,
                       struct pmn_region **out)
 {
     struct pmn_region *r;
@@ -407,8 +436,18 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
     err = region_new(b, size, out, &r);
     if (err)
         return err;
-    r->align = align;
-    r->lazy = lazy && b->type != PMN_BACKING_DAX;
+    r->align = sh->align;
+    r->skew = sh->skew;
+    if (sh->hole_len > 0 && b->type != PMN_BACKING_DAX) {
+        if (sh->hole_off % b->granule || sh->hole_len % b->granule || sh->hole_off > r->size ||
+            sh->hole_len > r->size - sh->hole_off) {
+            free(r);
+            return -EINVAL;
+        }
+        r->hole_off = sh->hole_off;
+        r->hole_len = sh->hole_len;
+    }
+    r->lazy = (sh->lazy || r->hole_len > 0) && b->type != PMN_BACKING_DAX;
     if (b->type == PMN_BACKING_DAX) {
         r->slot = 0;
         r->node = b->nodes[0];
@@ -432,22 +471,31 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
 
 int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
 {
-    return region_map(b, size, 0, false, out);
-}
+    const struct region_shape sh = {0};
 
-int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
-                            struct pmn_region **out)
-{
-    if (align & (align - 1))
-        return -EINVAL;
-    return region_map(b, size, align, false, out);
+    return region_map(b, size, &sh, out);
 }
 
 int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align, struct pmn_region **out)
 {
+    const struct region_shape sh = {.align = align, .lazy = true};
+
     if (align & (align - 1))
         return -EINVAL;
-    return region_map(b, size, align, true, out);
+    return region_map(b, size, &sh, out);
+}
+
+int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size_t skew,
+                          size_t hole_off, size_t hole_len, struct pmn_region **out)
+{
+    const struct region_shape sh = {
+        .align = align, .skew = skew, .hole_off = hole_off, .hole_len = hole_len};
+
+    if (out != NULL)
+        *out = NULL;
+    if ((align & (align - 1)) || (skew != 0 && skew >= align) || (b != NULL && skew % b->granule))
+        return -EINVAL;
+    return region_map(b, size, &sh, out);
 }
 
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
@@ -460,6 +508,8 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
         return 0;
     if (off > r->size || len > r->size - off)
         return -EINVAL;
+    if (r->hole_len > 0 && off < r->hole_off + r->hole_len && off + len > r->hole_off)
+        return -EINVAL; /* the hole stays address space */
     err = pmn__node_populate(b, r, at, len);
     /* Give back what a failed populate left behind (shared memory keeps
      * its pages until they are removed from the file). */
@@ -499,7 +549,7 @@ int pmn_region_unmap(struct pmn_region *r)
         return 0;
     b = r->b;
     err = b->ops->unmap(b, r);
-    account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)r->size, false);
+    account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)pmn__region_committed(r), false);
     free(r);
     backing_release(b);
     return err;
