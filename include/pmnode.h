@@ -471,6 +471,20 @@ PMN_API const struct pmn_dax *pmn_node_dax(const struct pmn_node *node);
  * PMN_E_UNKNOWN or PMN_E_PARSE.  Thread-safe.
  */
 PMN_API int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
+/**
+ * Read how much memory a node can give now, the figure the free-memory
+ * check of pmn_region_map() and the allocators compares with a request
+ * plus headroom: an estimate in the spirit of the kernel's MemAvailable,
+ * per node.  MemFree, less what the node's zones keep back (high
+ * watermark and lowmem protection, from /proc/zoneinfo), plus the page
+ * cache and reclaimable kernel memory the kernel can free (each less the
+ * smaller of its half and the node's low watermarks); never below 0.
+ * Without /proc/zoneinfo under the context's root, or the node in it,
+ * this is MemFree.  0, PMN_E_NO_NODE, PMN_E_UNKNOWN or PMN_E_PARSE (as
+ * pmn_node_read_free()).  Thread-safe; the watermarks are read at most
+ * once a second per context.  Since 0.2.
+ */
+PMN_API int pmn_node_read_available(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
 /**@}*/
 
 /** @name Device-dax
@@ -600,7 +614,11 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
  *              sees what the device held (device memory may be persistent).
  *
  * Before populating, the node must be in the caller's cpuset and have the
- * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL).
+ * size asked for plus headroom available (PMN_E_NOT_ALLOWED,
+ * PMN_E_NODE_FULL): available is pmn_node_read_available(), MemFree less
+ * what the node's zones keep back plus the page cache and reclaimable
+ * kernel memory the kernel can free (MemFree alone where the root has no
+ * /proc/zoneinfo).
  * Node-bound memory is then populated under a policy that prefers the node
  * but may fall back (MPOL_PREFERRED): under MPOL_BIND the kernel answers
  * exhaustion with the OOM killer, and another process may take the node's
@@ -657,8 +675,9 @@ PMN_API int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_
 /** Ask for transparent huge pages (anon and memfd). Default off. */
 PMN_API int pmn_backing_params_set_thp(struct pmn_backing_params *p, bool on);
 /**
- * Free memory to leave on the node beyond each request (default: the
- * larger of 64 MiB and 1% of the node's capacity).
+ * Memory to leave available on the node beyond each request (default: the
+ * larger of 64 MiB and 1% of the node's capacity); see
+ * pmn_node_read_available() for what counts as available.
  */
 PMN_API int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes);
 /** Verify placement after populating (default on). */

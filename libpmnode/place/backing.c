@@ -7,7 +7,9 @@
  *
  *   for each node in the rule, in order:
  *       cpuset check (Mems_allowed)      -> PMN_E_NOT_ALLOWED, next node
- *       free >= size + headroom          -> PMN_E_NODE_FULL, next node
+ *       available >= size + headroom     -> PMN_E_NODE_FULL, next node
+ *         (pmn_node_read_available: MemFree less what the zones keep
+ *         back, plus what the kernel can reclaim; memavail.c says why)
  *       ops->map: mmap, populate under a policy that may fall back,
  *       verify every page, bind          -> PMN_E_NODE_FULL (a page
  *                                           landed elsewhere: another
@@ -308,7 +310,7 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
 {
     const struct pmn_node *n = pmn__node_find(b->ctx, node);
     struct pmn__bitmap allowed = {0};
-    uint64_t free_b, headroom;
+    uint64_t headroom;
     int err;
 
     err = pmn_prim_mems_allowed(&allowed);
@@ -330,15 +332,22 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
         return freep >= size / b->huge_size ? 0 : PMN_E_NO_HUGEPAGES;
     }
 
-    err = pmn_node_read_free(b->ctx, node, &free_b);
-    if (err)
-        return err;
     headroom = b->headroom;
     if (!b->headroom_set) {
         uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
         headroom = cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
     }
-    if (free_b < headroom || free_b - headroom < size)
+    return pmn__node_room(b->ctx, node, headroom, size);
+}
+
+int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size)
+{
+    uint64_t avail;
+    int err = pmn_node_read_available(ctx, node, &avail);
+
+    if (err)
+        return err;
+    if (avail < headroom || avail - headroom < size)
         return PMN_E_NODE_FULL;
     return 0;
 }

@@ -79,6 +79,12 @@ void pmn__backing_ref(struct pmn_backing *b);
 /* Drop a reference taken by pmn__backing_ref(); the last one frees. */
 void pmn__backing_unref(struct pmn_backing *b);
 
+/* The free-memory check: 0 when node @node of @ctx has @size bytes
+ * available (pmn_node_read_available) beyond @headroom, PMN_E_NODE_FULL
+ * when not, or the read's code.  Works on any context (tests give it
+ * fixture trees). */
+int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size);
+
 /* Populate and verify [off, off+len) of a lazily mapped region (heap.c
  * populates a segment's slices as it hands them out).  0 or a code. */
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);
