@@ -354,6 +354,7 @@ static int huge_align(void)
 {
     const size_t al = (size_t)256 << 20;
     const long bound_kib = 16 << 10;
+    volatile size_t huge = (size_t)1 << 62; /* a variable: compilers refuse the constant */
     void *p[7] = {0};
     char *m = malloc(100); /* so the stats show the shim served malloc */
     long rss0 = rss_kib(), grew;
@@ -382,10 +383,10 @@ static int huge_align(void)
         free(p[i]);
     free(m);
     p[0] = NULL;
-    err = posix_memalign(&p[0], (size_t)1 << 62, 64);
+    err = posix_memalign(&p[0], huge, 64);
     printf("glibc posix_memalign(1 << 62, 64): %d\n", err);
     errno = 0;
-    p[0] = memalign((size_t)1 << 62, 64);
+    p[0] = memalign(huge, 64);
     printf("glibc memalign(1 << 62, 64): %s, errno %d\n", p[0] != NULL ? "a pointer" : "NULL",
            errno);
     free(p[0]);
