@@ -46,7 +46,8 @@ static void meminfo(uint64_t free_mib, uint64_t active_file, uint64_t inactive_f
     char text[1024], k[64] = "";
 
     if (kreclaimable >= 0)
-        snprintf(k, sizeof(k), "Node 0 KReclaimable:  %8lu kB\n", (unsigned long)kreclaimable * 1024);
+        snprintf(k, sizeof(k), "Node 0 KReclaimable:  %8lu kB\n",
+                 (unsigned long)kreclaimable * 1024);
     snprintf(text, sizeof(text),
              "Node 0 MemTotal:       16777216 kB\n"
              "Node 0 MemFree:        %8llu kB\n"
