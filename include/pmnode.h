@@ -471,6 +471,20 @@ PMN_API const struct pmn_dax *pmn_node_dax(const struct pmn_node *node);
  * PMN_E_UNKNOWN or PMN_E_PARSE.  Thread-safe.
  */
 PMN_API int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
+/**
+ * Read how much memory a node can give now, the figure the free-memory
+ * check of pmn_region_map() and the allocators compares with a request
+ * plus headroom: an estimate in the spirit of the kernel's MemAvailable,
+ * per node.  MemFree, less what the node's zones keep back (high
+ * watermark and lowmem protection, from /proc/zoneinfo), plus the page
+ * cache and reclaimable kernel memory the kernel can free (each less the
+ * smaller of its half and the node's low watermarks); never below 0.
+ * Without /proc/zoneinfo under the context's root, or the node in it,
+ * this is MemFree.  0, PMN_E_NO_NODE, PMN_E_UNKNOWN or PMN_E_PARSE (as
+ * pmn_node_read_free()).  Thread-safe; the watermarks are read at most
+ * once a second per context.  Since 0.2.
+ */
+PMN_API int pmn_node_read_available(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
 /**@}*/
 
 /** @name Device-dax
@@ -600,7 +614,11 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
  *              sees what the device held (device memory may be persistent).
  *
  * Before populating, the node must be in the caller's cpuset and have the
- * size asked for plus headroom free (PMN_E_NOT_ALLOWED, PMN_E_NODE_FULL).
+ * size asked for plus headroom available (PMN_E_NOT_ALLOWED,
+ * PMN_E_NODE_FULL): available is pmn_node_read_available(), MemFree less
+ * what the node's zones keep back plus the page cache and reclaimable
+ * kernel memory the kernel can free (MemFree alone where the root has no
+ * /proc/zoneinfo).
  * Node-bound memory is then populated under a policy that prefers the node
  * but may fall back (MPOL_PREFERRED): under MPOL_BIND the kernel answers
  * exhaustion with the OOM killer, and another process may take the node's
@@ -657,8 +675,9 @@ PMN_API int pmn_backing_params_set_page_size(struct pmn_backing_params *p, size_
 /** Ask for transparent huge pages (anon and memfd). Default off. */
 PMN_API int pmn_backing_params_set_thp(struct pmn_backing_params *p, bool on);
 /**
- * Free memory to leave on the node beyond each request (default: the
- * larger of 64 MiB and 1% of the node's capacity).
+ * Memory to leave available on the node beyond each request (default: the
+ * larger of 64 MiB and 1% of the node's capacity); see
+ * pmn_node_read_available() for what counts as available.
  */
 PMN_API int pmn_backing_params_set_headroom(struct pmn_backing_params *p, uint64_t bytes);
 /** Verify placement after populating (default on). */
@@ -702,7 +721,9 @@ struct pmn_backing_stats {
 };
 /**
  * Snapshot of a backing's counters.  0, or -EINVAL for a NULL argument or
- * a struct_size below the first version.  Thread-safe.
+ * a struct_size below the first version.  Thread-safe.  Bytes count
+ * memory: the address space an arena's extent leaves unpopulated before
+ * an aligned large object (pmn_arena_aligned_alloc()) is not counted.
  */
 PMN_API int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out);
 
@@ -829,7 +850,13 @@ PMN_API void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size) PMN_M
 /** realloc(): NULL @p p allocates; size 0 frees and returns a unique object. */
 PMN_API void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
     PMN_ALLOC_SIZE(3) PMN_NODISCARD;
-/** @p align a power of two (any size); EINVAL otherwise. */
+/**
+ * @p align a power of two (any size); EINVAL otherwise.  An alignment
+ * beyond 64 KiB costs address space, not memory: only the object's pages
+ * (and its extent's 64 KiB header) are populated, whatever the alignment;
+ * device-dax spends at most one extent or device unit more.  NULL with
+ * ENOMEM when the address space cannot be found (alignments near 2^62).
+ */
 PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size) PMN_MALLOC
     PMN_ALLOC_SIZE(3) PMN_ALLOC_ALIGN(2) PMN_NODISCARD;
 
@@ -871,8 +898,8 @@ struct pmn_alloc_stats {
     size_t struct_size;                   /**< sizeof(struct pmn_alloc_stats), set by the caller */
     uint64_t allocated;                   /**< bytes in live objects (usable sizes) */
     uint64_t objects;                     /**< live objects */
-    uint64_t active;                      /**< bytes in pages holding objects */
-    uint64_t resident;                    /**< bytes taken from the backing */
+    uint64_t active;                      /**< bytes in pages and large objects' extents */
+    uint64_t resident;                    /**< bytes taken from the backing (see below) */
     uint64_t peak;                        /**< highest resident */
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
     uint64_t failures;                    /**< allocations that returned NULL */
@@ -881,6 +908,16 @@ struct pmn_alloc_stats {
 /**
  * Snapshot of an arena's counters.  0, or -EINVAL for a NULL argument or
  * a struct_size below the first version.
+ *
+ * What the byte counts count: resident (and backing.mapped_bytes, which
+ * equals it for an arena's own backing) counts each 4 MiB extent of small
+ * objects whole, though its pages are populated as they are handed out,
+ * and for a large object its extent's header slice and the object's pages.
+ * Address space reserved only to align a large object (the space between
+ * the header and an object aligned beyond 64 KiB) is never populated and
+ * never counted, on every backing but device-dax, where it is device
+ * memory and counted (at most one extent or device unit per object).
+ * active is the part of resident holding objects.
  */
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**

@@ -171,7 +171,7 @@ static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
     size_t size = seg->size;
 
     pmn__segmap_remove((uintptr_t)seg, size);
-    atomic_fetch_sub_explicit(&h->resident, size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&h->resident, pmn__region_committed(r), memory_order_relaxed);
     pmn_region_unmap(r);
 }
 
@@ -195,8 +195,11 @@ static void note_resident(struct pmn__heap *h, size_t more)
 /* A small segment's slices that can hold pages: all but the header's. */
 #define ALL_SLICES (~(uint64_t)0 << PMN__HEADER_SLICES)
 
-/* Map a segment of @size aligned to @align.  Touches only atomics and the
- * (thread-safe) backing, so large segments are mapped without the lock. */
+static int large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
+
+/* Map a segment of @size aligned to @align (large: for an object aligned
+ * to @align, see large_shape).  Touches only atomics and the (thread-safe)
+ * backing, so large segments are mapped without the lock. */
 static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large)
 {
     struct pmn__segment *seg;
@@ -206,8 +209,8 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
      * out (slices_take): a process with a small heap does not pay 4 MiB of
      * resident memory up front.  Populating still uses MADV_POPULATE_WRITE
      * and is verified, so a node that cannot give a page is an error. */
-    if ((large ? pmn__region_map_aligned(h->b, size, align, &r)
-               : pmn__region_map_lazy(h->b, size, align, &r)) != 0) {
+    if ((large ? large_region(h, size, align, &r) : pmn__region_map_lazy(h->b, size, align, &r)) !=
+        0) {
         errno = ENOMEM;
         return NULL;
     }
@@ -225,7 +228,7 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     seg->large = large;
     seg->free_slices = large ? 0 : ALL_SLICES; /* not the header's */
     seg->populated = large ? ~(uint64_t)0 : ~ALL_SLICES;
-    note_resident(h, seg->size);
+    note_resident(h, pmn__region_committed(r));
     pmn__segmap_add((uintptr_t)seg, seg->size);
     return seg;
 }
@@ -507,38 +510,100 @@ int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
 
 /* ---- large objects ---- */
 
+/*
+ * A large object has a segment of its own: the header at the segment's
+ * start (found by masking, as for any segment), the object at offset off.
+ * With U the segment unit, max(4 MiB, the backing's granule):
+ *
+ *   align <= U   the segment is U-aligned, off = max(64 KiB, align);
+ *   align >  U   off = U, and the segment is placed so that seg + U is a
+ *                multiple of align (pmn__region_map_holed's skew): the
+ *                segment is U + size long whatever the alignment, and the
+ *                segment map finds the header one slot back from the
+ *                object, never align / 4 MiB slots back.
+ *
+ * Between the header slice and the object lies a hole of up to
+ * U - 64 KiB that is address space only: never populated, never counted
+ * (device-dax has no unpopulated memory, so there the hole is device
+ * memory, at most one unit).  posix_memalign(&p, 256 MiB, 64) costs the
+ * header slice and one page, not 256 MiB.
+ */
+struct large_shape {
+    size_t off;                /* the object's offset in the segment */
+    size_t seg_align, skew;    /* seg + skew is a multiple of seg_align */
+    size_t hole_off, hole_len; /* never populated */
+};
+
+static void large_shape(const struct pmn__heap *h, size_t align, struct large_shape *ls)
+{
+    size_t g = pmn_backing_granule(h->b);
+    size_t unit = g > PMN__SEG_SIZE ? g : PMN__SEG_SIZE;
+    size_t head = (PMN__SLICE_SIZE + g - 1) / g * g, obj;
+
+    if (align <= unit) {
+        ls->off = align > PMN__SLICE_SIZE ? align : PMN__SLICE_SIZE;
+        ls->seg_align = unit;
+        ls->skew = 0;
+    } else {
+        ls->off = unit;
+        ls->seg_align = align;
+        ls->skew = unit;
+    }
+    obj = ls->off / g * g;
+    ls->hole_off = head;
+    ls->hole_len = obj > head && pmn_backing_type(h->b) != PMN_BACKING_DAX ? obj - head : 0;
+}
+
+static int large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r)
+{
+    struct large_shape ls;
+
+    large_shape(h, align, &ls);
+    return pmn__region_map_holed(h->b, size, ls.seg_align, ls.skew, ls.hole_off, ls.hole_len, r);
+}
+
+/* A cached segment can take an object at @ls->off aligned to @align when
+ * the object lands in its populated part, after its hole. */
+static bool large_fits(const struct pmn__segment *c, size_t total, size_t align,
+                       const struct large_shape *ls)
+{
+    const struct pmn_region *r = c->region;
+
+    return c->size >= total && c->size / 4 <= total && ((uintptr_t)c + ls->off) % align == 0 &&
+           r->hole_off + r->hole_len <= ls->off;
+}
+
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
 {
-    size_t off = PMN__SLICE_SIZE, total, seg_align = PMN__SEG_SIZE;
+    size_t total, g = pmn_backing_granule(h->b);
+    struct large_shape ls;
     struct pmn__segment *seg;
     struct pmn__page *pg;
 
-    if (align > off)
-        off = align;
-    if (align > seg_align)
-        seg_align = align;
-    if (size > SIZE_MAX - off - PMN__SEG_SIZE) {
+    if (align == 0)
+        align = 1;
+    large_shape(h, align, &ls);
+    if (size > SIZE_MAX - ls.off - PMN__SEG_SIZE) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
         errno = ENOMEM;
         return NULL;
     }
-    /* Aligned to a segment (so the header is found by masking) but only as
-     * long as the object needs: physical memory is not rounded to 4 MiB. */
-    total = (off + (size ? size : 1) + pmn_backing_granule(h->b) - 1) / pmn_backing_granule(h->b) *
-            pmn_backing_granule(h->b);
+    /* Only as long as the object needs: physical memory is not rounded to
+     * 4 MiB. */
+    total = (ls.off + (size ? size : 1) + g - 1) / g * g;
     pthread_mutex_lock(&h->lock);
     /* A recently freed large segment of a fitting size saves a map,
      * populate and verify of the whole object. */
     seg = NULL;
     for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
-        if (c->size >= total && c->size / 4 <= total && ((uintptr_t)c % seg_align) == 0) {
+        if (large_fits(c, total, align, &ls)) {
             seg_unlink(&h->large_cache, c);
             h->nlarge_cache--;
             seg = c;
             break;
         }
     }
-    if (seg != NULL && over_cap(h, seg->size)) {
+    if (seg != NULL && over_cap(h, pmn__region_committed(seg->region))) {
         seg_link(&h->large_cache, seg);
         h->nlarge_cache++;
         seg = NULL;
@@ -547,11 +612,11 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    if (seg == NULL && !h->dead && !over_cap(h, total)) {
+    if (seg == NULL && !h->dead && !over_cap(h, total - ls.hole_len)) {
         /* Map, populate and verify without the lock: other threads keep
          * allocating meanwhile (the cap check is a snapshot). */
         pthread_mutex_unlock(&h->lock);
-        seg = seg_map(h, total, seg_align, true);
+        seg = seg_map(h, total, align, true);
         pthread_mutex_lock(&h->lock);
         if (seg != NULL && h->dead) {
             seg_release(h, seg);
@@ -560,7 +625,8 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     }
     if (seg != NULL) {
         seg_link(&h->large, seg);
-        atomic_fetch_add_explicit(&h->active, seg->size, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->active, pmn__region_committed(seg->region),
+                                  memory_order_relaxed);
     }
     pthread_mutex_unlock(&h->lock);
     if (seg == NULL) {
@@ -570,14 +636,14 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     }
     pg = &seg->pages[0];
     pg->live = 1;
-    pg->start = (char *)seg + off;
+    pg->start = (char *)seg + ls.off;
     pg->block_size = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
     pg->capacity = pg->used = 1;
     pg->alloc_tp = pmn__tp();
     seg->slice_page[0] = pg;
     atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - off, memory_order_relaxed);
-    VG_ALLOC(pg->start, seg->size - off);
+    atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - ls.off, memory_order_relaxed);
+    VG_ALLOC(pg->start, seg->size - ls.off);
     return pg->start;
 }
 
@@ -600,7 +666,8 @@ static int free_large(struct pmn__segment *seg, void *p)
     atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.free_bytes, usable, memory_order_relaxed);
     seg_unlink(&h->large, seg);
-    atomic_fetch_sub_explicit(&h->active, seg->size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&h->active, pmn__region_committed(seg->region),
+                              memory_order_relaxed);
     if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
         seg_release(h, seg);
     } else {

@@ -77,14 +77,25 @@ int pmn__parse_spill(const char *s, size_t len, int *out, size_t max, size_t *n)
 /* Space-separated distances "10 20 30"; at most @max values. */
 int pmn__parse_distances(const char *s, size_t len, int *out, size_t max, size_t *n);
 
-struct pmn__meminfo {
-    uint64_t total; /* bytes, PMN_UNKNOWN if absent */
-    uint64_t free;  /* bytes, PMN_UNKNOWN if absent */
+struct pmn__meminfo { /* bytes, each PMN_UNKNOWN if absent */
+    uint64_t total, free;
+    uint64_t active_file, inactive_file; /* page cache on the LRU lists */
+    uint64_t sreclaimable, kreclaimable; /* reclaimable slab; all reclaimable kernel memory */
 };
 /* nodeN/meminfo ("Node 0 MemTotal:  16384 kB" lines) or /proc/meminfo
- * ("MemTotal:  16384 kB").  Unknown lines are skipped; a malformed
- * MemTotal/MemFree line is -EINVAL. */
+ * ("MemTotal:  16384 kB").  Unknown lines are skipped; a malformed line of
+ * a field above is -EINVAL. */
 int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out);
+
+/* What the kernel keeps back on one node, in pages (pmn__parse_zoneinfo). */
+struct pmn__zonewm {
+    int node;
+    uint64_t reserve; /* sum over zones of min(managed, high + largest protection) */
+    uint64_t low;     /* sum of the zones' low watermarks */
+};
+/* /proc/zoneinfo -> one entry per node in out[0..*n), at most @max nodes
+ * (-ERANGE beyond); -EINVAL for malformed text. */
+int pmn__parse_zoneinfo(const char *s, size_t len, struct pmn__zonewm *out, size_t max, size_t *n);
 
 /* Parse a size with optional suffix: "4096", "2M", "1G", "64k", "3PiB",
  * "0x1000" (hex takes no suffix). */

@@ -143,6 +143,8 @@ static void ctx_free(struct pmn_ctx *ctx)
     pmn__strv_free(ctx->problems, ctx->nproblems);
     pmn__sysfs_close(&ctx->fs);
     pthread_mutex_destroy(&ctx->dax_lock);
+    pthread_mutex_destroy(&ctx->wm_lock);
+    free(ctx->wm);
     free(ctx);
 }
 
@@ -165,6 +167,7 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
         return pmn__ctx_fail(NULL, p, -ENOMEM, "out of memory");
     atomic_init(&ctx->refs, 1);
     pthread_mutex_init(&ctx->dax_lock, NULL);
+    pthread_mutex_init(&ctx->wm_lock, NULL);
     ctx->fs.rootfd = -1;
     ctx->flags = p->flags;
 

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,24 +382,40 @@ static int meminfo_value(const char *s, size_t len, uint64_t *bytes)
     return 0;
 }
 
+/* The meminfo fields read, and where each goes. */
+static const struct {
+    const char *key;
+    size_t off;
+} meminfo_keys[] = {
+    {"MemTotal:", offsetof(struct pmn__meminfo, total)},
+    {"MemFree:", offsetof(struct pmn__meminfo, free)},
+    {"Active(file):", offsetof(struct pmn__meminfo, active_file)},
+    {"Inactive(file):", offsetof(struct pmn__meminfo, inactive_file)},
+    {"SReclaimable:", offsetof(struct pmn__meminfo, sreclaimable)},
+    {"KReclaimable:", offsetof(struct pmn__meminfo, kreclaimable)},
+};
+#define NMEMINFO_KEYS (sizeof(meminfo_keys) / sizeof(meminfo_keys[0]))
+
 /*
  * Lines are "Node N Key:   value kB" (nodeN/meminfo) or "Key:   value kB"
- * (/proc/meminfo).  Only MemTotal and MemFree are read; a malformed or
- * repeated one is -EINVAL, as are MemTotal/MemFree lines naming two
+ * (/proc/meminfo).  Only the fields of struct pmn__meminfo are read; a
+ * malformed or repeated one is -EINVAL, as are field lines naming two
  * different nodes or mixing the two styles.  Other lines, including ones
  * whose "Node N " prefix is malformed, are skipped.  No trailing-newline
  * rule here: the last line may or may not end in '\n'.
  */
 int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out)
 {
-    struct pmn__meminfo m = {PMN_UNKNOWN, PMN_UNKNOWN};
-    bool seen_total = false, seen_free = false, seen_any = false;
+    struct pmn__meminfo m;
+    bool seen[NMEMINFO_KEYS] = {false}, seen_any = false;
     const char *node = NULL; /* "Node N " prefix of the first field line */
     size_t node_len = 0;
     size_t pos = 0;
 
     if (out == NULL || (s == NULL && len > 0))
         return -EINVAL;
+    for (size_t k = 0; k < NMEMINFO_KEYS; k++)
+        *(uint64_t *)((char *)&m + meminfo_keys[k].off) = PMN_UNKNOWN;
     while (pos < len) {
         const char *line = s + pos;
         const char *nl = memchr(line, '\n', len - pos);
@@ -414,33 +431,187 @@ int pmn__parse_meminfo(const char *s, size_t len, struct pmn__meminfo *out)
             p = 5 + d + 1;
         }
 
-        uint64_t *dst;
-        bool *seen;
-        size_t klen;
-        if (starts_with(line + p, llen - p, "MemTotal:")) {
-            dst = &m.total;
-            seen = &seen_total;
-            klen = 9;
-        } else if (starts_with(line + p, llen - p, "MemFree:")) {
-            dst = &m.free;
-            seen = &seen_free;
-            klen = 8;
-        } else {
+        size_t k = 0;
+        while (k < NMEMINFO_KEYS && !starts_with(line + p, llen - p, meminfo_keys[k].key))
+            k++;
+        if (k == NMEMINFO_KEYS)
             continue;
-        }
-        if (*seen)
+        if (seen[k])
             return -EINVAL;
         if (seen_any && (p != node_len || memcmp(line, node, p) != 0))
             return -EINVAL;
-        int rc = meminfo_value(line + p + klen, llen - p - klen, dst);
+        size_t klen = strlen(meminfo_keys[k].key);
+        int rc = meminfo_value(line + p + klen, llen - p - klen,
+                               (uint64_t *)((char *)&m + meminfo_keys[k].off));
         if (rc < 0)
             return rc;
-        *seen = true;
+        seen[k] = true;
         seen_any = true;
         node = line;
         node_len = p;
     }
     *out = m;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* zoneinfo                                                            */
+/* ------------------------------------------------------------------ */
+
+/* One zone of /proc/zoneinfo as it is read. */
+struct zone_acc {
+    bool open, has_low, has_high, has_managed, has_prot;
+    uint64_t low, high, managed, prot;
+};
+
+/* "(0, 3018, 24090)" -> the largest value. */
+static int protection_max(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t max = 0, v;
+    size_t i = 1;
+
+    if (len < 2 || s[0] != '(' || s[len - 1] != ')')
+        return -EINVAL;
+    len--; /* the ')' */
+    for (;;) {
+        size_t d = span_digits(s + i, len - i);
+        int rc = digits_u64(s + i, d, 10, &v);
+        if (rc < 0)
+            return rc;
+        if (v > max)
+            max = v;
+        i += d;
+        if (i == len)
+            break;
+        if (len - i < 3 || s[i] != ',' || s[i + 1] != ' ')
+            return -EINVAL;
+        i += 2;
+    }
+    *out = max;
+    return 0;
+}
+
+/* Add a finished zone to its node's entry. */
+static int zone_close(struct zone_acc *z, struct pmn__zonewm *w)
+{
+    uint64_t reserve;
+
+    if (!z->open)
+        return 0;
+    z->open = false;
+    if (!z->has_low || !z->has_high)
+        return -EINVAL;
+    if (z->high > UINT64_MAX - z->prot)
+        return -ERANGE;
+    reserve = z->high + z->prot;
+    if (z->has_managed && reserve > z->managed)
+        reserve = z->managed; /* a zone cannot hold back more than it has */
+    if (w->reserve > UINT64_MAX - reserve || w->low > UINT64_MAX - z->low)
+        return -ERANGE;
+    w->reserve += reserve;
+    w->low += z->low;
+    return 0;
+}
+
+/* "Node N, zone NAME": the node's entry in out[0..*n), added when new. */
+static int zone_header(const char *line, size_t llen, struct pmn__zonewm *out, size_t max,
+                       size_t *n, struct pmn__zonewm **w)
+{
+    size_t d = span_digits(line + 5, llen - 5), i;
+    uint64_t id;
+    int rc;
+
+    rc = digits_u64(line + 5, d, 10, &id);
+    if (rc < 0)
+        return rc;
+    if (id > PMN__MAX_NODE_ID)
+        return -ERANGE;
+    if (llen - 5 - d < 8 || memcmp(line + 5 + d, ", zone ", 7) != 0)
+        return -EINVAL;
+    for (i = 0; i < *n && out[i].node != (int)id; i++)
+        ;
+    if (i == *n) {
+        if (*n == max)
+            return -ERANGE;
+        out[i] = (struct pmn__zonewm){.node = (int)id};
+        (*n)++;
+    }
+    *w = &out[i];
+    return 0;
+}
+
+/* One indented line of a zone: the watermarks, managed and protection are
+ * kept, every other line is skipped. */
+static int zone_field(const char *line, size_t llen, struct zone_acc *z)
+{
+    static const char *const keys[] = {"low", "high", "managed"};
+    uint64_t *dst[] = {&z->low, &z->high, &z->managed};
+    bool *seen[] = {&z->has_low, &z->has_high, &z->has_managed};
+    size_t i = 0, w, v;
+
+    while (i < llen && line[i] == ' ')
+        i++;
+    for (w = i; w < llen && line[w] != ' '; w++)
+        ;
+    for (v = w; v < llen && line[v] == ' '; v++)
+        ;
+    if (w - i == 11 && memcmp(line + i, "protection:", 11) == 0) {
+        if (z->has_prot)
+            return -EINVAL;
+        z->has_prot = true;
+        return protection_max(line + v, llen - v, &z->prot);
+    }
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        if (w - i != strlen(keys[k]) || memcmp(line + i, keys[k], w - i) != 0)
+            continue;
+        if (*seen[k] || v == w)
+            return -EINVAL;
+        *seen[k] = true;
+        return digits_u64(line + v, llen - v, 10, dst[k]);
+    }
+    return 0;
+}
+
+/*
+ * /proc/zoneinfo: a "Node N, zone NAME" line opens each zone; its
+ * indented lines hold "low", "high" and "managed" page counts and
+ * "protection: (a, b, ...)" (the zone's lowmem reserves).  Per node, in
+ * the order nodes first appear: reserve = the sum over its zones of
+ * min(managed, high + the largest protection), the pages the kernel keeps
+ * back from user allocations (its totalreserve_pages, per node), and low
+ * = the sum of low watermarks.  Lines outside a zone and the per-cpu
+ * lines ("high:  378", with a colon) are skipped.  -EINVAL for a zone
+ * without low or high, a repeated or malformed field; -ERANGE beyond @max
+ * nodes or for a sum that does not fit.
+ */
+int pmn__parse_zoneinfo(const char *s, size_t len, struct pmn__zonewm *out, size_t max, size_t *n)
+{
+    struct zone_acc z = {0};
+    struct pmn__zonewm *w = NULL;
+    size_t pos = 0, count = 0;
+    int rc;
+
+    if (n == NULL || (s == NULL && len > 0) || (out == NULL && max > 0))
+        return -EINVAL;
+    while (pos < len) {
+        const char *line = s + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl != NULL ? (size_t)(nl - line) : len - pos;
+        pos += llen + 1;
+
+        if (starts_with(line, llen, "Node ")) {
+            if ((rc = zone_close(&z, w)) != 0 ||
+                (rc = zone_header(line, llen, out, max, &count, &w)) != 0)
+                return rc;
+            z = (struct zone_acc){.open = true};
+        } else if (z.open && llen > 0 && line[0] == ' ') {
+            if ((rc = zone_field(line, llen, &z)) != 0)
+                return rc;
+        }
+    }
+    if ((rc = zone_close(&z, w)) != 0)
+        return rc;
+    *n = count;
     return 0;
 }
 

@@ -780,27 +780,34 @@ const struct pmn_dax *pmn_node_dax(const struct pmn_node *n)
     return n ? n->dax : NULL;
 }
 
-int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes)
+int pmn__node_meminfo(const struct pmn_ctx *ctx, int id, struct pmn__meminfo *mi)
 {
-    struct pmn__meminfo mi;
     char path[96], *b;
     size_t n;
     int err;
 
-    if (ctx == NULL || bytes == NULL)
-        return -EINVAL;
     if (pmn__node_find(ctx, id) == NULL)
         return PMN_E_NO_NODE;
     snprintf(path, sizeof(path), NODE_DIR "/node%d/meminfo", id);
     err = pmn__sysfs_read(&ctx->fs, path, &b, &n);
     if (err)
         return err == -ENOENT ? PMN_E_UNKNOWN : err;
-    err = pmn__parse_meminfo(b, n, &mi);
+    err = pmn__parse_meminfo(b, n, mi);
     free(b);
     if (err)
         return PMN_E_PARSE;
-    if (mi.free == PMN_UNKNOWN)
-        return PMN_E_UNKNOWN;
-    *bytes = mi.free;
-    return 0;
+    return mi->free == PMN_UNKNOWN ? PMN_E_UNKNOWN : 0;
+}
+
+int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *bytes)
+{
+    struct pmn__meminfo mi;
+    int err;
+
+    if (ctx == NULL || bytes == NULL)
+        return -EINVAL;
+    err = pmn__node_meminfo(ctx, id, &mi);
+    if (err == 0)
+        *bytes = mi.free;
+    return err;
 }

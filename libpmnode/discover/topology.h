@@ -119,6 +119,14 @@ struct pmn_ctx {
      * created on demand and guarded by dax_lock. */
     pthread_mutex_t dax_lock;
     struct pmn__daxmap *daxmaps;
+    /* The other mutable part: each node's zone watermarks from
+     * /proc/zoneinfo (memavail.c), read at most once a second, guarded by
+     * wm_lock. */
+    pthread_mutex_t wm_lock;
+    struct pmn__zonewm *wm; /* room for nnodes entries, nwm used */
+    size_t nwm;
+    uint64_t wm_at_ns;
+    bool wm_read;
 };
 
 /* The public count/first/next getters of one kind of object a context
@@ -155,6 +163,9 @@ int pmn__ctx_fail(const struct pmn_ctx *ctx, const struct pmn_ctx_params *p, int
 void pmn__topology_free(struct pmn_ctx *ctx);
 /* Node lookup by id (binary search); NULL when absent. */
 struct pmn_node *pmn__node_find(const struct pmn_ctx *ctx, int id);
+/* Node @id's meminfo now: 0, PMN_E_NO_NODE, PMN_E_UNKNOWN (no meminfo or
+ * no MemFree in it), PMN_E_PARSE, or the read's -errno. */
+int pmn__node_meminfo(const struct pmn_ctx *ctx, int id, struct pmn__meminfo *mi);
 
 /* ---- dax.c ---- */
 int pmn__discover_dax(struct pmn_ctx *ctx);

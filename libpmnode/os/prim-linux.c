@@ -95,17 +95,20 @@ int pmn_prim_map_anon(size_t len, size_t huge_size, void **out)
 }
 
 /* Reserve len + align of address space and return the aligned start. */
-static int reserve_aligned(size_t len, size_t align, uintptr_t *base, uintptr_t *aligned)
+static int reserve_aligned(size_t len, size_t align, size_t skew, uintptr_t *base,
+                           uintptr_t *aligned)
 {
     void *res;
 
-    if (len == 0 || align == 0 || (align & (align - 1)) || len > SIZE_MAX - align)
+    if (len == 0 || align == 0 || (align & (align - 1)) || skew >= align || len > SIZE_MAX - align)
         return -EINVAL;
     res = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (res == MAP_FAILED)
         return -errno;
     *base = (uintptr_t)res;
-    *aligned = (*base + align - 1) & ~(uintptr_t)(align - 1);
+    /* The first A >= base with A + skew aligned: below base + align, so
+     * [A, A + len) lies inside the reservation. */
+    *aligned = ((*base + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
     return 0;
 }
 
@@ -122,11 +125,11 @@ static void trim_reservation(uintptr_t base, uintptr_t aligned, size_t len, size
 
 /* Map @len bytes with @flags (MAP_FIXED added) over the part of a fresh
  * reservation that is aligned to @align, and trim the rest. */
-static int map_aligned(size_t len, size_t align, int flags, int fd, void **out)
+static int map_aligned(size_t len, size_t align, size_t skew, int flags, int fd, void **out)
 {
     uintptr_t base = 0, aligned = 0;
     void *p;
-    int err = reserve_aligned(len, align, &base, &aligned);
+    int err = reserve_aligned(len, align, skew, &base, &aligned);
 
     if (err)
         return err;
@@ -141,19 +144,19 @@ static int map_aligned(size_t len, size_t align, int flags, int fd, void **out)
     return 0;
 }
 
-int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out)
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, size_t skew, void **out)
 {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 
     if (huge_size) {
         int shift = log2_exact(huge_size);
-        if (shift < 0)
+        if (shift < 0 || skew % huge_size)
             return -EINVAL;
         flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
         if (align < huge_size)
             align = huge_size;
     }
-    return map_aligned(len, align, flags, -1, out);
+    return map_aligned(len, align, skew, flags, -1, out);
 }
 
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
@@ -166,9 +169,9 @@ int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
     return 0;
 }
 
-int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out)
+int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, size_t skew, void **out)
 {
-    return map_aligned(len, align, MAP_SHARED, fd, out);
+    return map_aligned(len, align, skew, MAP_SHARED, fd, out);
 }
 
 int pmn_prim_unmap(void *addr, size_t len)

@@ -31,16 +31,19 @@ size_t pmn_prim_page_size(void);
 /* Private anonymous mapping, PROT_READ|PROT_WRITE, not populated.  With
  * @huge_size non-zero, a MAP_HUGETLB mapping of that page size. */
 int pmn_prim_map_anon(size_t len, size_t huge_size, void **out);
-/* As pmn_prim_map_anon, at an address that is a multiple of @align (a
- * power of two): reserves len + align of address space, maps over the
- * aligned part with MAP_FIXED, and trims the rest. */
-int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, void **out);
+/* As pmn_prim_map_anon, at an address A such that A + @skew is a multiple
+ * of @align (a power of two; @skew below it, 0 for A itself aligned, and a
+ * multiple of @huge_size for hugetlb): reserves len + align of address
+ * space, maps over the chosen part with MAP_FIXED, and trims the rest.
+ * The skew lets a caller align a point inside the mapping (a large
+ * object after its segment's header) without reserving the alignment
+ * itself.  -EINVAL for a bad @align or @skew. */
+int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, size_t skew, void **out);
 /* Shared mapping of @fd at @off (len and off already aligned). */
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out);
-/* Shared mapping of @fd placed at an address aligned to @align (a power of
- * two): reserves len + align of address space, maps the fd over the
- * aligned part, and trims the rest. */
-int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, void **out);
+/* Shared mapping of @fd (from offset 0) placed at an address A such that
+ * A + @skew is a multiple of @align, as pmn_prim_map_anon_aligned. */
+int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, size_t skew, void **out);
 int pmn_prim_unmap(void *addr, size_t len);
 
 /* mbind(MPOL_BIND | MPOL_F_STATIC_NODES) of [addr, addr+len) to @node,

@@ -95,7 +95,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     err = pmn_prim_open_device(path, &m->fd);
     if (err)
         goto fail;
-    err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, &m->base);
+    err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, 0, &m->base);
     if (err) {
         close(m->fd);
         goto fail;
@@ -198,11 +198,13 @@ static int dax_map(struct pmn_backing *b, struct pmn_region *r, int node)
     if (r->size > m->size)
         return -ENOMEM;
     /* An extent aligned to more than the device's unit starts on a unit
-     * whose address is a multiple of that alignment. */
+     * whose address plus the skew is a multiple of that alignment (the
+     * skew is a multiple of the unit: backing.c checked). */
     size_t step = r->align > m->align ? (size_t)(r->align / m->align) : 1;
     size_t first = 0;
     if (step > 1) {
-        uintptr_t base = (uintptr_t)m->base, want = (base + r->align - 1) & ~(r->align - 1);
+        uintptr_t base = (uintptr_t)m->base;
+        uintptr_t want = ((base + r->skew + r->align - 1) & ~(uintptr_t)(r->align - 1)) - r->skew;
         first = (size_t)((want - base) / m->align);
     }
     pthread_mutex_lock(&b->ctx->dax_lock);

@@ -80,12 +80,20 @@ int pmn__node_populate(struct pmn_backing *b, struct pmn_region *r, void *addr, 
     return err ? err : bind_err;
 }
 
+/* A transparent huge page populated before a region's hole could take the
+ * hole's memory with it: no THP up to the hole's end. */
+static void no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r)
+{
+    if (b->thp && b->huge_size == 0 && r->hole_len > 0)
+        (void)pmn_prim_advise(r->addr, r->hole_off + r->hole_len, MADV_NOHUGEPAGE);
+}
+
 static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
 {
     int err;
 
     if (r->align > b->granule)
-        err = pmn_prim_map_anon_aligned(r->size, b->huge_size, r->align, &r->addr);
+        err = pmn_prim_map_anon_aligned(r->size, b->huge_size, r->align, r->skew, &r->addr);
     else
         err = pmn_prim_map_anon(r->size, b->huge_size, &r->addr);
     if (err)
@@ -94,6 +102,7 @@ static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
      * otherwise migrate and account this memory in 2 MiB units. */
     if (b->huge_size == 0)
         (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    no_thp_before_hole(b, r);
     r->node = node;
     err = r->lazy ? pmn_prim_bind(r->addr, r->size, node)
                   : pmn__node_populate(b, r, r->addr, r->size);
@@ -118,12 +127,13 @@ static int memfd_map(struct pmn_backing *b, struct pmn_region *r, int node)
     if (err)
         return err;
     if (r->align > b->page)
-        err = pmn_prim_map_fd_aligned(r->fd, r->size, r->align, &r->addr);
+        err = pmn_prim_map_fd_aligned(r->fd, r->size, r->align, r->skew, &r->addr);
     else
         err = pmn_prim_map_fd(r->fd, r->size, 0, &r->addr);
     if (err)
         goto fail_fd;
     (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    no_thp_before_hole(b, r);
     /* On a shared mapping mbind sets the shmem object's own policy, so
      * pages are placed the same whoever faults them. */
     r->node = node;

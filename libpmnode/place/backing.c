@@ -7,7 +7,9 @@
  *
  *   for each node in the rule, in order:
  *       cpuset check (Mems_allowed)      -> PMN_E_NOT_ALLOWED, next node
- *       free >= size + headroom          -> PMN_E_NODE_FULL, next node
+ *       available >= size + headroom     -> PMN_E_NODE_FULL, next node
+ *         (pmn_node_read_available: MemFree less what the zones keep
+ *         back, plus what the kernel can reclaim; memavail.c says why)
  *       ops->map: mmap, populate under a policy that may fall back,
  *       verify every page, bind          -> PMN_E_NODE_FULL (a page
  *                                           landed elsewhere: another
@@ -308,7 +310,7 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
 {
     const struct pmn_node *n = pmn__node_find(b->ctx, node);
     struct pmn__bitmap allowed = {0};
-    uint64_t free_b, headroom;
+    uint64_t headroom;
     int err;
 
     err = pmn_prim_mems_allowed(&allowed);
@@ -330,17 +332,37 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
         return freep >= size / b->huge_size ? 0 : PMN_E_NO_HUGEPAGES;
     }
 
-    err = pmn_node_read_free(b->ctx, node, &free_b);
-    if (err)
-        return err;
     headroom = b->headroom;
     if (!b->headroom_set) {
         uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
         headroom = cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
     }
-    if (free_b < headroom || free_b - headroom < size)
+    return pmn__node_room(b->ctx, node, headroom, size);
+}
+
+int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size)
+{
+    uint64_t avail;
+    int err = pmn_node_read_available(ctx, node, &avail);
+
+    if (err)
+        return err;
+    if (avail < headroom || avail - headroom < size)
         return PMN_E_NODE_FULL;
     return 0;
+}
+
+/* Populate a holed region around its hole (ops->map mapped it lazily). */
+static int populate_around_hole(struct pmn_region *r)
+{
+    size_t end = r->hole_off + r->hole_len;
+    int err = 0;
+
+    if (r->hole_off > 0)
+        err = pmn__region_populate(r, 0, r->hole_off);
+    if (err == 0 && end < r->size)
+        err = pmn__region_populate(r, end, r->size - end);
+    return err;
 }
 
 static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
@@ -349,7 +371,8 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
     uint64_t t0;
     int err;
 
-    err = check_node(b, node, r->size);
+    /* What will be memory: a hole never is. */
+    err = check_node(b, node, pmn__region_committed(r));
     if (err)
         return err;
     t0 = pmn_prim_now_ns();
@@ -357,6 +380,10 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
     err = b->ops->map(b, r, node);
     if (err)
         return err;
+    if (r->hole_len > 0 && (err = populate_around_hole(r)) != 0) {
+        (void)b->ops->unmap(b, r);
+        return err;
+    }
     r->populate_ns = pmn_prim_now_ns() - t0 - r->verify_ns;
     r->node = node;
     r->slot = slot;
@@ -393,12 +420,23 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
         return err;
     }
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)r->size, false);
+    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)pmn__region_committed(r), false);
     *out = r;
     return 0;
 }
 
-static int region_map(struct pmn_backing *b, size_t size, size_t align, bool lazy,
+size_t pmn__region_committed(const struct pmn_region *r)
+{
+    return r->size - r->hole_len;
+}
+
+/* Where and how to map a region (pmn__region_map_holed says what each is). */
+struct region_shape {
+    size_t align, skew, hole_off, hole_len;
+    bool lazy;
+};
+
+static int region_map(struct pmn_backing *b, size_t size, const struct region_shape *sh,
                       struct pmn_region **out)
 {
     struct pmn_region *r;
@@ -407,8 +445,18 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
     err = region_new(b, size, out, &r);
     if (err)
         return err;
-    r->align = align;
-    r->lazy = lazy && b->type != PMN_BACKING_DAX;
+    r->align = sh->align;
+    r->skew = sh->skew;
+    if (sh->hole_len > 0 && b->type != PMN_BACKING_DAX) {
+        if (sh->hole_off % b->granule || sh->hole_len % b->granule || sh->hole_off > r->size ||
+            sh->hole_len > r->size - sh->hole_off) {
+            free(r);
+            return -EINVAL;
+        }
+        r->hole_off = sh->hole_off;
+        r->hole_len = sh->hole_len;
+    }
+    r->lazy = (sh->lazy || r->hole_len > 0) && b->type != PMN_BACKING_DAX;
     if (b->type == PMN_BACKING_DAX) {
         r->slot = 0;
         r->node = b->nodes[0];
@@ -432,22 +480,31 @@ static int region_map(struct pmn_backing *b, size_t size, size_t align, bool laz
 
 int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region **out)
 {
-    return region_map(b, size, 0, false, out);
-}
+    const struct region_shape sh = {0};
 
-int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
-                            struct pmn_region **out)
-{
-    if (align & (align - 1))
-        return -EINVAL;
-    return region_map(b, size, align, false, out);
+    return region_map(b, size, &sh, out);
 }
 
 int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align, struct pmn_region **out)
 {
+    const struct region_shape sh = {.align = align, .lazy = true};
+
     if (align & (align - 1))
         return -EINVAL;
-    return region_map(b, size, align, true, out);
+    return region_map(b, size, &sh, out);
+}
+
+int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size_t skew,
+                          size_t hole_off, size_t hole_len, struct pmn_region **out)
+{
+    const struct region_shape sh = {
+        .align = align, .skew = skew, .hole_off = hole_off, .hole_len = hole_len};
+
+    if (out != NULL)
+        *out = NULL;
+    if ((align & (align - 1)) || (skew != 0 && skew >= align) || (b != NULL && skew % b->granule))
+        return -EINVAL;
+    return region_map(b, size, &sh, out);
 }
 
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
@@ -460,6 +517,8 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
         return 0;
     if (off > r->size || len > r->size - off)
         return -EINVAL;
+    if (r->hole_len > 0 && off < r->hole_off + r->hole_len && off + len > r->hole_off)
+        return -EINVAL; /* the hole stays address space */
     err = pmn__node_populate(b, r, at, len);
     /* Give back what a failed populate left behind (shared memory keeps
      * its pages until they are removed from the file). */
@@ -499,7 +558,7 @@ int pmn_region_unmap(struct pmn_region *r)
         return 0;
     b = r->b;
     err = b->ops->unmap(b, r);
-    account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)r->size, false);
+    account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)pmn__region_committed(r), false);
     free(r);
     backing_release(b);
     return err;

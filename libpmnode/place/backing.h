@@ -55,7 +55,11 @@ struct pmn_region {
     uint64_t dax_offset;
     uint64_t populate_ns, verify_ns;
     size_t align; /* address alignment asked for (0: the granule's) */
-    bool lazy;    /* mapped and bound, populated later piece by piece */
+    size_t skew;  /* addr + skew is the multiple of align (0: addr is) */
+    /* Never populated: address space only, neither counted in the
+     * backing's stats nor judged by the free-memory check (0 for dax). */
+    size_t hole_off, hole_len;
+    bool lazy; /* mapped and bound, populated later piece by piece */
 };
 
 /* What each backing type provides. */
@@ -75,16 +79,37 @@ void pmn__backing_ref(struct pmn_backing *b);
 /* Drop a reference taken by pmn__backing_ref(); the last one frees. */
 void pmn__backing_unref(struct pmn_backing *b);
 
+/* The free-memory check: 0 when node @node of @ctx has @size bytes
+ * available (pmn_node_read_available) beyond @headroom, PMN_E_NODE_FULL
+ * when not, or the read's code.  Works on any context (tests give it
+ * fixture trees). */
+int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size);
+
 /* Populate and verify [off, off+len) of a lazily mapped region (heap.c
  * populates a segment's slices as it hands them out).  0 or a code. */
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);
 
-/* A region whose address is a multiple of @align; the lazy
- * one is bound but populated later with pmn__region_populate. */
-int pmn__region_map_aligned(struct pmn_backing *b, size_t size, size_t align,
-                            struct pmn_region **out);
+/* A region whose address is a multiple of @align, bound but populated
+ * later with pmn__region_populate (the free-memory check judges its whole
+ * size now: all of it may be populated). */
 int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
                          struct pmn_region **out);
+/*
+ * A region of @size whose address plus @skew is a multiple of @align
+ * (@skew below @align, both multiples of the granule), populated and
+ * verified now except for the hole [hole_off, hole_off + hole_len)
+ * (granule multiples, may be empty), which stays address space: never
+ * populated, never counted, not judged by the free-memory check.  The
+ * heap places a large object aligned beyond its segment header this way,
+ * so the alignment costs address space, not memory.  Device-dax memory
+ * cannot be left unpopulated: there the hole is claimed and counted like
+ * the rest (the heap keeps it under one 4 MiB extent or device unit).
+ */
+int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size_t skew,
+                          size_t hole_off, size_t hole_len, struct pmn_region **out);
+/* Bytes of @r that are memory (its size less its hole): what the backing's
+ * stats and the heap's resident count. */
+size_t pmn__region_committed(const struct pmn_region *r);
 
 /* ---- backing-node.c ---- */
 extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb;

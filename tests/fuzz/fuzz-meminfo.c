@@ -1,9 +1,13 @@
 /*
- * fuzz-meminfo.c - nodeN/meminfo and /proc/meminfo (pmn__parse_meminfo).
+ * fuzz-meminfo.c - a node's memory text: nodeN/meminfo and /proc/meminfo
+ * (pmn__parse_meminfo), and /proc/zoneinfo (pmn__parse_zoneinfo) on the
+ * same input.
  *
  * Checks: 0 or a documented error; output untouched on error; a known
- * value is a whole number of KiB (so never PMN_UNKNOWN by accident); and
- * parsing is stable under appending an unrelated line.
+ * value is a whole number of KiB (so never PMN_UNKNOWN by accident);
+ * parsing is stable under appending an unrelated line; zoneinfo gives at
+ * most the room asked for, distinct nodes, each zone's reserve within
+ * bounds.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,9 +17,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
-    struct pmn__meminfo m = {11, 13};
+    struct pmn__meminfo m = {.total = 11, .free = 13};
+    struct pmn__zonewm w[4];
+    size_t n = 5;
 
-    int r = pmn__parse_meminfo(s, size, &m);
+    int r = pmn__parse_zoneinfo(s, size, w, 4, &n);
+    FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ERANGE);
+    FUZZ_CHECK(r == 0 ? n <= 4 : n == 5);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            FUZZ_CHECK(w[i].node != w[j].node);
+
+    r = pmn__parse_meminfo(s, size, &m);
     FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ERANGE);
     if (r != 0) {
         FUZZ_CHECK(m.total == 11 && m.free == 13);

@@ -181,7 +181,8 @@ bad-size)
              99999999999999999999 16777216T; do
         expect_failed_check verify --node 0 --size "$s"
         expect_says "pmnode: verify: --size $s does not fit on node 0 ("
-        grep -Eq '\([0-9]+ bytes free\)$' "$tmp/err" || fail "message does not say what is free"
+        grep -Eq '\([0-9]+ bytes available\)$' "$tmp/err" ||
+            fail "message does not say what is available"
         expect_failed_check verify --node 0 --size "$s" --json
     done
     expect_usage_error verify --node 0 --size 64M --headroom 12Q

@@ -488,8 +488,9 @@ Test(errors, absurd_sizes, .timeout = 30)
     pmn_ctx_unref(ctx);
 }
 
-/* More than node 0 has free: fails fast, touches nothing, and the next
- * small map still works. */
+/* More than node 0 has available (what the check compares: MemFree less
+ * the zones' reserves plus reclaimable cache, pmn_node_read_available):
+ * fails fast, touches nothing, and the next small map still works. */
 Test(errors, larger_than_free, .timeout = 60)
 {
     struct pmn_ctx *ctx = local_ctx();
@@ -500,15 +501,15 @@ Test(errors, larger_than_free, .timeout = 60)
     double t0, took;
     int err;
 
-    err = pmn_node_read_free(ctx, 0, &free_b);
-    cr_assert_eq(err, 0, "node 0 free memory: %s", pmn_strerror(err));
+    err = pmn_node_read_available(ctx, 0, &free_b);
+    cr_assert_eq(err, 0, "node 0 available memory: %s", pmn_strerror(err));
     cr_assert_lt(free_b, SIZE_MAX - 64 * MiB);
     before = rss_bytes();
     t0 = now_s();
     err = pmn_region_map(b, (size_t)free_b + 64 * MiB, &r);
     took = now_s() - t0;
     after = rss_bytes();
-    cr_assert_eq(err, PMN_E_NODE_FULL, "%llu bytes with %llu free: %s (%s)",
+    cr_assert_eq(err, PMN_E_NODE_FULL, "%llu bytes with %llu available: %s (%s)",
                  (unsigned long long)free_b + 64 * MiB, (unsigned long long)free_b,
                  pmn_err_name(err), pmn_strerror(err));
     cr_assert_null(r);
@@ -519,10 +520,10 @@ Test(errors, larger_than_free, .timeout = 60)
     cr_assert_eq(st.failures, 1);
     cr_assert_eq(st.mapped_bytes, 0);
 
-    /* Exactly the free memory is still too much: the headroom stays. */
+    /* Exactly the available memory is still too much: the headroom stays. */
     r = (struct pmn_region *)1;
     err = pmn_region_map(b, (size_t)free_b, &r);
-    cr_assert_eq(err, PMN_E_NODE_FULL, "all of node 0's free memory: %s", pmn_err_name(err));
+    cr_assert_eq(err, PMN_E_NODE_FULL, "all of node 0's available memory: %s", pmn_err_name(err));
     cr_assert_null(r);
 
     err = pmn_region_map(b, 4 * MiB, &r);

@@ -179,6 +179,111 @@ Test(arena, alignments_beyond_extent, .timeout = 60)
     env_close(&e);
 }
 
+/* Resident set of this process, from /proc/self/statm. */
+static uint64_t rss_bytes(void)
+{
+    unsigned long long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    cr_assert_not_null(f, "/proc/self/statm: %s", strerror(errno));
+    cr_assert_eq(fscanf(f, "%llu %llu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* An alignment far beyond the extent size costs address space, not memory
+ * (issue 13: posix_memalign(256 MiB, 64) populated 256 MiB, and
+ * aligned_alloc(1 << 33, 1) populated 8 GiB in 21 s): the arena, the
+ * backing and the kernel all see little more than the header slice and the
+ * object's page, the space before the object is not populated, and the
+ * object is aligned, writable, on node 0 and freed cleanly. */
+Test(arena, huge_alignment_populates_only_the_object, .timeout = 60)
+{
+    const size_t aligns[] = {256 * MiB, (size_t)1 << 33, 256 * MiB};
+    const uint64_t small = 4 * MiB; /* far below any of the alignments */
+    struct env e = env_open();
+
+    for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
+        size_t al = aligns[i];
+        struct pmn_where w = {.struct_size = sizeof(w)};
+        struct pmn_alloc_stats st;
+        uint64_t rss0 = rss_bytes(), grew;
+        char *p;
+
+        errno = 0;
+        p = pmn_arena_aligned_alloc(e.a, al, 64);
+        grew = rss_bytes() - rss0;
+        cr_assert_not_null(p, "aligned_alloc(%zu, 64): errno %d (%s)", al, errno, strerror(errno));
+        cr_assert_eq((uintptr_t)p % al, 0, "%p is not aligned to %zu", (void *)p, al);
+        st = arena_stats(e.a);
+        assert_stats_sane(&st, "huge alignment");
+        cr_assert_lt(grew, small, "aligned_alloc(%zu, 64): RSS grew by %llu bytes", al, ull(grew));
+        cr_assert_lt(st.resident, small, "aligned_alloc(%zu, 64): the arena holds %llu bytes", al,
+                     ull(st.resident));
+        cr_assert_lt(backing_mapped(e.b), small, "aligned_alloc(%zu, 64): the backing counts %llu",
+                     al, ull(backing_mapped(e.b)));
+        cr_assert_geq(st.active, 64);
+        pat_fill(p, 64, i + 1);
+        assert_pattern(p, 64, i + 1, "align %zu", al);
+        cr_assert_eq(pmn_where(p, 64, &w), 0);
+        cr_assert_eq(pmn_where_pages_on(&w, 0), 1, "the object's page is not on node 0");
+        /* The 2 MiB before the object lie in its segment's hole. */
+        cr_assert_eq(pmn_where(p - 2 * MiB, 2 * MiB, &w), 0);
+        cr_assert_eq(w.not_present, w.pages, "%llu of %llu pages before the object populated",
+                     ull(w.pages - w.not_present), ull(w.pages));
+        cr_assert_eq(pmn_arena_of(p), e.a);
+        cr_assert_geq(pmn_usable_size(p), 64);
+        cr_assert_eq(pmn_free(p), 0);
+        st = arena_stats(e.a);
+        cr_assert_eq(st.objects, 0);
+        cr_assert_eq(st.allocated, 0);
+        assert_stats_sane(&st, "huge alignment freed");
+    }
+    /* A large object after the cached holed segment gets memory, not the
+     * hole: every byte is written and read back. */
+    {
+        size_t n = 3 * MiB;
+        char *q = pmn_arena_malloc(e.a, n);
+        cr_assert_not_null(q);
+        pat_fill(q, pmn_usable_size(q), 99);
+        assert_pattern(q, pmn_usable_size(q), 99, "large object after a holed one");
+        cr_assert_eq(pmn_free(q), 0);
+    }
+    env_close(&e);
+}
+
+/* Alignments nobody can have: NULL with ENOMEM (EINVAL when not a power of
+ * two), never a crash nor a populate. */
+Test(arena, hostile_alignments_fail_cleanly, .timeout = 60)
+{
+    const size_t aligns[] = {(size_t)1 << 62, (size_t)1 << 63};
+    const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 4 * MiB, SIZE_MAX / 2};
+    volatile size_t odd = ((size_t)1 << 40) + 1;
+    struct env e = env_open();
+    uint64_t rss0 = rss_bytes();
+    void *p;
+
+    for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++) {
+        errno = 0;
+        p = pmn_arena_aligned_alloc(e.a, aligns[i], 1);
+        cr_assert_null(p, "aligned_alloc(%zu, 1) gave %p", aligns[i], p);
+        cr_assert_eq(errno, ENOMEM, "aligned_alloc(%zu, 1): errno %d", aligns[i], errno);
+    }
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        errno = 0;
+        p = pmn_arena_aligned_alloc(e.a, (size_t)1 << 30, sizes[i]);
+        cr_assert_null(p, "aligned_alloc(1 GiB, %zu) gave %p", sizes[i], p);
+        cr_assert_eq(errno, ENOMEM, "aligned_alloc(1 GiB, %zu): errno %d", sizes[i], errno);
+    }
+    errno = 0;
+    p = pmn_arena_aligned_alloc(e.a, odd, 1); /* a variable: compilers refuse the constant */
+    cr_assert_null(p);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_lt(rss_bytes() - rss0, 4 * MiB);
+    cr_assert_eq(arena_stats(e.a).resident, 0);
+    env_close(&e);
+}
+
 Test(arena, bad_alignment_is_einval)
 {
     struct env e = env_open();

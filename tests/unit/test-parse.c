@@ -410,7 +410,7 @@ Test(parse_meminfo, missing_is_unknown)
 
 Test(parse_meminfo, overflow)
 {
-    struct pmn__meminfo m = {1, 2};
+    struct pmn__meminfo m = {.total = 1, .free = 2};
     cr_assert_eq(pmn__parse_meminfo(S("MemTotal: 18014398509481983 kB\n"), &m), 0);
     cr_assert_eq(m.total, UINT64_C(18014398509481983) * 1024);
     cr_assert_eq(pmn__parse_meminfo(S("MemTotal: 18014398509481984 kB\n"), &m), -ERANGE);
@@ -419,7 +419,7 @@ Test(parse_meminfo, overflow)
 
 Test(parse_meminfo, malformed)
 {
-    struct pmn__meminfo m = {1, 2};
+    struct pmn__meminfo m = {.total = 1, .free = 2};
     static const char *bad[] = {
         "MemTotal: 5\n",
         "MemTotal: 5 KB\n",
@@ -438,6 +438,133 @@ Test(parse_meminfo, malformed)
         cr_assert_eq(pmn__parse_meminfo(bad[i], strlen(bad[i]), &m), -EINVAL, "\"%s\"", bad[i]);
     cr_assert_eq(m.total, 1, "output untouched on error");
     cr_assert_eq(m.free, 2);
+}
+
+/* The fields of the MemAvailable-style estimate (discover/memavail.c). */
+Test(parse_meminfo, reclaimable_fields)
+{
+    struct pmn__meminfo m;
+    const char *t = "Node 0 MemTotal:       24683756 kB\n"
+                    "Node 0 MemFree:        22568480 kB\n"
+                    "Node 0 Active:          1321236 kB\n"
+                    "Node 0 Active(file):    1321220 kB\n"
+                    "Node 0 Inactive(file):   422764 kB\n"
+                    "Node 0 KReclaimable:     206864 kB\n"
+                    "Node 0 Slab:             241528 kB\n"
+                    "Node 0 SReclaimable:     206000 kB\n";
+
+    cr_assert_eq(pmn__parse_meminfo(t, strlen(t), &m), 0);
+    cr_assert_eq(m.active_file, UINT64_C(1321220) * 1024);
+    cr_assert_eq(m.inactive_file, UINT64_C(422764) * 1024);
+    cr_assert_eq(m.kreclaimable, UINT64_C(206864) * 1024);
+    cr_assert_eq(m.sreclaimable, UINT64_C(206000) * 1024);
+    cr_assert_eq(pmn__parse_meminfo(S("Node 0 MemFree: 8 kB\n"), &m), 0);
+    cr_assert_eq(m.active_file, PMN_UNKNOWN);
+    cr_assert_eq(m.kreclaimable, PMN_UNKNOWN);
+    cr_assert_eq(pmn__parse_meminfo(S("Node 0 MemFree: 8 kB\nNode 0 Active(file): x kB\n"), &m),
+                 -EINVAL);
+    cr_assert_eq(pmn__parse_meminfo(S("Node 0 KReclaimable: 8 kB\nNode 1 MemFree: 8 kB\n"), &m),
+                 -EINVAL);
+}
+
+/* -------------------------------------------------------------- zoneinfo */
+
+/* Two nodes as 6.x prints them (per-node stats, pagesets and all). */
+static const char zoneinfo[] = "Node 0, zone      DMA\n"
+                               "  per-node stats\n"
+                               "      nr_inactive_file 105691\n"
+                               "  pages free     3840\n"
+                               "        boost    0\n"
+                               "        min      10\n"
+                               "        low      13\n"
+                               "        high     16\n"
+                               "        promo    19\n"
+                               "        spanned  4095\n"
+                               "        present  3998\n"
+                               "        managed  3840\n"
+                               "        cma      0\n"
+                               "        protection: (0, 3018, 24090, 24090, 24090)\n"
+                               "      nr_free_pages 3840\n"
+                               "  pagesets\n"
+                               "    cpu: 0\n"
+                               "              count:    0\n"
+                               "              high:     99999\n"
+                               "              batch:    1\n"
+                               "  node_unreclaimable:  0\n"
+                               "  start_pfn:           1\n"
+                               "Node 0, zone   Normal\n"
+                               "  pages free     4855750\n"
+                               "        min      14769\n"
+                               "        low      20163\n"
+                               "        high     25557\n"
+                               "        managed  5394249\n"
+                               "        protection: (0, 0, 0, 0, 0)\n"
+                               "Node 0, zone  Movable\n"
+                               "  pages free     0\n"
+                               "        min      32\n"
+                               "        low      32\n"
+                               "        high     32\n"
+                               "        managed  0\n"
+                               "        protection: (0, 0, 0, 0, 0)\n"
+                               "Node 3, zone   Normal\n"
+                               "  pages free     1000\n"
+                               "        min      100\n"
+                               "        low      125\n"
+                               "        high     150\n"
+                               "        managed  2000\n"
+                               "        protection: (0, 0, 0, 7)\n";
+
+Test(parse_zoneinfo, per_node_sums)
+{
+    struct pmn__zonewm w[4];
+    size_t n = 99;
+
+    cr_assert_eq(pmn__parse_zoneinfo(zoneinfo, strlen(zoneinfo), w, 4, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(w[0].node, 0);
+    /* DMA: min(3840, 16 + 24090); Normal: 25557 + 0; Movable: managed 0 */
+    cr_assert_eq(w[0].reserve, 3840 + 25557, "reserve %llu", (unsigned long long)w[0].reserve);
+    cr_assert_eq(w[0].low, 13 + 20163 + 32);
+    cr_assert_eq(w[1].node, 3);
+    cr_assert_eq(w[1].reserve, 157);
+    cr_assert_eq(w[1].low, 125);
+    /* empty text: no node */
+    cr_assert_eq(pmn__parse_zoneinfo(S(""), w, 4, &n), 0);
+    cr_assert_eq(n, 0);
+    /* more nodes than room */
+    cr_assert_eq(pmn__parse_zoneinfo(zoneinfo, strlen(zoneinfo), w, 1, &n), -ERANGE);
+}
+
+Test(parse_zoneinfo, malformed)
+{
+    static const char *bad[] = {
+        "Node 0, zone Normal\n        low 1\n",  /* no high */
+        "Node 0, zone Normal\n        high 1\n", /* no low */
+        "Node 0, zone Normal\n        low 1\n        low 1\n        high 2\n",
+        "Node 0, zone Normal\n        low x\n        high 2\n",
+        "Node 0, zone Normal\n        low 1 \n        high 2\n",
+        "Node 0, zone Normal\n        low\n        high 2\n",
+        "Node 0, zone Normal\n        low 1\n        high 2\n        protection: 0, 1\n",
+        "Node 0, zone Normal\n        low 1\n        high 2\n        protection: (0,1)\n",
+        "Node 0, zone Normal\n        low 1\n        high 2\n        protection: ()\n",
+        "Node 0, zone Normal\n        low 1\n        high 2\n        protection: (1, )\n",
+        "Node x, zone Normal\n",
+        "Node 0 zone Normal\n",
+        "Node 0, zone \n",
+    };
+    struct pmn__zonewm w[2];
+    size_t n = 7;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(pmn__parse_zoneinfo(bad[i], strlen(bad[i]), w, 2, &n), -EINVAL, "\"%s\"",
+                     bad[i]);
+    cr_assert_eq(n, 7, "count untouched on error");
+    cr_assert_eq(pmn__parse_zoneinfo(S("Node 99999999, zone Normal\n"), w, 2, &n), -ERANGE);
+    cr_assert_eq(pmn__parse_zoneinfo(S("Node 0, zone Normal\n        low 1\n"
+                                       "        high 18446744073709551615\n"
+                                       "        protection: (0, 1)\n"),
+                                     w, 2, &n),
+                 -ERANGE);
 }
 
 /* ------------------------------------------------------------------ size */

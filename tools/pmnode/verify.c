@@ -186,8 +186,9 @@ static int verify_status(int err)
 /*
  * pmn_region_map failed.  A size the node (or device) cannot take is a
  * failed check like a misplaced page, exit 1, told with what there is:
- * "--size 1T does not fit on node 0 (24587333632 bytes free)".  The
- * library says so with PMN_E_NODE_FULL (free memory less headroom),
+ * "--size 1T does not fit on node 0 (24587333632 bytes available)": what
+ * the library's check compares (pmn_node_read_available).  The library
+ * says so with PMN_E_NODE_FULL (available memory less headroom),
  * PMN_E_NO_HUGEPAGES (free huge pages) or -ENOMEM (an impossible size,
  * or no room left in a dax device).  Other errors keep verify_status().
  */
@@ -202,7 +203,7 @@ static int verify_map_error(const struct pmn_ctx *ctx, const struct verify_opts 
         d = pmn_dax_get(ctx, slash != NULL ? slash + 1 : o->dax);
         if (d != NULL)
             have = pmn_dax_size(d);
-    } else if (pmn_node_read_free(ctx, o->node, &have) != 0) {
+    } else if (pmn_node_read_available(ctx, o->node, &have) != 0) {
         have = PMN_UNKNOWN;
     }
     if (err == PMN_E_NO_HUGEPAGES) {
@@ -210,14 +211,14 @@ static int verify_map_error(const struct pmn_ctx *ctx, const struct verify_opts 
         return EXIT_FAILED;
     }
     if (err == PMN_E_NODE_FULL && have != PMN_UNKNOWN && o->size <= have) {
-        msg("verify: --size %s does not fit on %s (%" PRIu64 " bytes free, less the "
+        msg("verify: --size %s does not fit on %s (%" PRIu64 " bytes available, less the "
             "headroom kept free: see --headroom)",
             o->size_arg, target, have);
         return EXIT_FAILED;
     }
     if ((err == PMN_E_NODE_FULL || err == -ENOMEM) && have != PMN_UNKNOWN && o->size > have) {
         msg("verify: --size %s does not fit on %s (%" PRIu64 " bytes %s)", o->size_arg, target,
-            have, d != NULL ? "in all" : "free");
+            have, d != NULL ? "in all" : "available");
         return EXIT_FAILED;
     }
     if (err == PMN_E_NODE_FULL) {

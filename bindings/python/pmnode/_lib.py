@@ -182,6 +182,7 @@ _PROTOTYPES = {
     "pmn_node_hugepools": (_i, [_vp, _P(HugePool), _sz]),
     "pmn_node_dax": (_vp, [_vp]),
     "pmn_node_read_free": (_i, [_vp, _i, _P(_u64)]),
+    "pmn_node_read_available": (_i, [_vp, _i, _P(_u64)]),
     # device-dax
     "pmn_dax_count": (_sz, [_vp]),
     "pmn_dax_first": (_vp, [_vp]),

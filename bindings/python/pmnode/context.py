@@ -231,6 +231,20 @@ class Context(Owned):
         errors.check(rc, "pmn_node_read_free(%s)" % node_id)
         return out.value
 
+    def read_available(self, node_id):
+        """How much memory a node can give now, in bytes: the figure the
+        free-memory check compares with a request plus headroom (MemFree less
+        what the zones keep back, plus what the kernel can reclaim; MemFree
+        when the root has no /proc/zoneinfo).  None when the kernel does not
+        report it.  NotFoundError for no such node."""
+        out = ctypes.c_uint64()
+        rc = self._call("Context.read_available", LIB.pmn_node_read_available, int(node_id),
+                        ctypes.byref(out))
+        if rc == errors.E_UNKNOWN:
+            return None
+        errors.check(rc, "pmn_node_read_available(%s)" % node_id)
+        return out.value
+
     # ---- devices ----
 
     @property
@@ -436,6 +450,11 @@ class Node(_Part):
     def read_free(self):
         """MemFree now, in bytes, or None."""
         return self._ctx.read_free(self.id)
+
+    def read_available(self):
+        """Memory the node can give now, in bytes, or None
+        (:meth:`Context.read_available`)."""
+        return self._ctx.read_available(self.id)
 
     @property
     def tier(self):

@@ -61,6 +61,9 @@ def test_host_node0_is_ordinary_memory(host):
     free_now = n.read_free()
     assert free_now is not None and 0 < free_now <= n.capacity
     assert host.read_free(0) is not None
+    # what the free-memory check compares: this host has /proc/zoneinfo
+    avail = n.read_available()
+    assert avail is not None and 0 <= avail <= n.capacity
     for pool in n.hugepools:
         assert pool.page_size > PAGE_SIZE and pool.page_size & (pool.page_size - 1) == 0
         if pool.free is not None and pool.total is not None:
@@ -88,6 +91,8 @@ def test_unknown_node_raises(host):
     assert 99999 not in host
     with pytest.raises(pmnode.NotFoundError):
         host.read_free(99999)
+    with pytest.raises(pmnode.NotFoundError):
+        host.read_available(99999)
     assert host.node(0).distance(99999) is None
 
 
@@ -191,6 +196,7 @@ def test_cpuless_cxl_node_and_its_devices():
         assert ctx.nodes_of_kind("cxl") == [2] and ctx.nodes_of_kind("CXL") == [2]
         assert ctx.nodes_of_kind("gpu") == []
         assert ctx.read_free(2) == n.free
+        assert ctx.read_available(2) == n.free   # no /proc/zoneinfo in the tree
         assert not ctx.is_local
         (r,) = ctx.cxl_regions
         assert (r.name, r.mode, r.node, r.size) == ("region0", "ram", 2, 64 << 30)

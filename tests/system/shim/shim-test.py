@@ -464,6 +464,15 @@ def t_glibc_compat():
     compare("glibc-compat", [helper("shim-malloc-api"), "compat"])
 
 
+@case("huge-align")
+def t_huge_align():
+    """posix_memalign, memalign and aligned_alloc with a 256 MiB alignment
+    (issue 13): the shim reserves address space for the alignment and
+    populates only the object, as glibc does; the program checks its own
+    resident set and fails if it grew by an alignment's worth."""
+    compare("huge-align", [helper("shim-malloc-api"), "huge-align"])
+
+
 @case("double-free")
 def t_double_free():
     """free() twice in a row: glibc aborts the program, and so does the shim,

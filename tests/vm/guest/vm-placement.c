@@ -15,6 +15,11 @@
  *                               and the arena works again after frees
  *   vm-placement spill NODE     spill list [NODE, 0]: with NODE full, regions land on 0
  *                               and are counted as spilled
+ *   vm-placement aligned NODE|DEV  objects aligned far beyond their size (256 MiB and
+ *                               8 GiB on a node, 64 MiB on a dax device) cost their own
+ *                               memory, not the alignment's: eight 256 MiB-aligned objects
+ *                               fit a 512 MiB node, each on it; on dax each costs at most
+ *                               one extent more; the node's available memory is reported
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
  * topology lacks what the test needs.
@@ -390,6 +395,85 @@ static int test_arena(int node)
     return 0;
 }
 
+/* Aligned objects: the alignment is address space (issue 13 §5). */
+static int test_aligned(const char *target)
+{
+    struct pmn_ctx *ctx = ctx_or_die();
+    bool dax = target[0] == '/';
+    int node = dax ? -1 : atoi(target);
+    size_t al = dax ? (size_t)64 << 20 : (size_t)256 << 20, n = dax ? 2 : 8;
+    uint64_t per = dax ? (uint64_t)8 << 20 : (uint64_t)1 << 20; /* bound per object */
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
+    struct pmn_backing_params *p;
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    void *objs[8], *big;
+    int err;
+
+    if (dax && access(target, F_OK) != 0) {
+        printf("skip: %s absent\n", target);
+        return 77;
+    }
+    if (!dax) {
+        uint64_t fr = 0, av = 0;
+        if (pmn_node_read_free(ctx, node, &fr) || pmn_node_read_available(ctx, node, &av))
+            FAIL("node %d: free or available memory unreadable", node);
+        printf("ok: node %d: MemFree %llu MiB, available %llu MiB\n", node,
+               (unsigned long long)(fr >> 20), (unsigned long long)(av >> 20));
+        b = backing(ctx, PMN_BACKING_ANON, node, false, false);
+    } else {
+        if (pmn_backing_params_new(&p) || pmn_backing_params_set_type(p, PMN_BACKING_DAX) ||
+            pmn_backing_params_set_dax(p, target))
+            FAIL("dax params");
+        err = pmn_backing_new(ctx, p, &b);
+        pmn_backing_params_free(p);
+        if (err)
+            FAIL("dax backing %s: %s", target, pmn_strerror(err));
+        /* dax pages are the device's by construction: not checked by node */
+    }
+    if ((err = pmn_arena_new(b, NULL, &a)) != 0)
+        FAIL("arena: %s", pmn_strerror(err));
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = pmn_arena_aligned_alloc(a, al, 64);
+        if (objs[i] == NULL)
+            FAIL("object %zu aligned to %zu MiB: %s", i, al >> 20, strerror(errno));
+        if ((uintptr_t)objs[i] % al)
+            FAIL("object %zu at %p is not aligned to %zu", i, objs[i], al);
+        memset(objs[i], 0x33, 64);
+        if (!dax)
+            check_all_on(objs[i], 64, node, "aligned object");
+    }
+    pmn_arena_stats(a, &st);
+    if (st.backing.mapped_bytes > n * per)
+        FAIL("%zu objects aligned to %zu MiB hold %llu bytes of the backing", n, al >> 20,
+             (unsigned long long)st.backing.mapped_bytes);
+    printf("ok: %zu objects aligned to %zu MiB: %llu KiB of the backing\n", n, al >> 20,
+           (unsigned long long)(st.backing.mapped_bytes >> 10));
+    errno = 0;
+    big = pmn_arena_aligned_alloc(a, (size_t)1 << 33, 1);
+    if (big == NULL && (errno != ENOMEM || !dax))
+        FAIL("object aligned to 8 GiB: %s", strerror(errno));
+    if (big != NULL) {
+        if ((uintptr_t)big % ((size_t)1 << 33))
+            FAIL("object at %p not aligned to 8 GiB", big);
+        memset(big, 0x44, 1);
+        if (!dax)
+            check_all_on(big, 1, node, "8 GiB-aligned object");
+        printf("ok: an object aligned to 8 GiB\n");
+        if (pmn_free(big))
+            FAIL("free of the 8 GiB-aligned object");
+    } else {
+        printf("ok: 8 GiB alignment: no such address in the device (ENOMEM)\n");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pmn_free(objs[i]))
+            FAIL("free of aligned object %zu", i);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
 static int test_dax(const char *dev)
 {
     struct pmn_ctx *ctx = ctx_or_die();
@@ -453,8 +537,9 @@ static int test_dax(const char *dev)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr,
-                "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena ARG\n");
+        fprintf(
+            stderr,
+            "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena|aligned ARG\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -474,6 +559,8 @@ int main(int argc, char **argv)
         return test_spill(atoi(argv[2]));
     if (strcmp(argv[1], "cpuset") == 0)
         return test_cpuset(atoi(argv[2]));
+    if (strcmp(argv[1], "aligned") == 0)
+        return test_aligned(argv[2]);
     fprintf(stderr, "vm-placement: unknown test %s\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,142 @@
+/*
+ * memavail.c - how much memory a node can give now: a per-node estimate
+ * in the spirit of the kernel's MemAvailable (pmn_node_read_available).
+ *
+ * A node's MemFree misleads the free-memory check twice.  It counts pages
+ * below the zone watermarks, which the page allocator keeps back: an
+ * allocation that prefers the node takes another node's pages first (or
+ * waits for reclaim), so a check that passed on MemFree ends in misplaced
+ * pages.  And it ignores page cache and reclaimable slab that the kernel
+ * frees for an allocation, so the check refuses memory that is there.
+ * The estimate for node N, as the kernel's si_mem_available() computes it
+ * for the whole machine:
+ *
+ *     MemFree                                   (nodeN/meminfo)
+ *   - reserve  sum over N's zones of min(managed, high watermark +
+ *              largest lowmem protection)      (/proc/zoneinfo)
+ *   + cache    Active(file) + Inactive(file), less the smaller of half of
+ *              it and N's low watermarks (not all cache can go at once)
+ *   + slab     KReclaimable (SReclaimable before Linux 4.20), likewise
+ *
+ * never below 0.  Without /proc/zoneinfo under the context's root (older
+ * fixture trees, a /proc we cannot read) or without the node in it, the
+ * estimate is MemFree alone, as the check was before.  Zone watermarks
+ * change only with sysctls and memory hotplug, while zoneinfo grows with
+ * the CPU count (a per-cpu block per zone), so a context parses it at most
+ * once a second (ctx->wm, under ctx->wm_lock); meminfo is read every call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "discover/topology.h"
+#include "os/prim.h"
+
+#define ZONEINFO "proc/zoneinfo"
+#define ZONEINFO_MAX ((size_t)16 << 20) /* thousands of CPUs' pagesets */
+#define WM_TTL_NS 1000000000ull
+
+/* Refresh the context's watermark table if it is older than WM_TTL_NS;
+ * wm_lock held. */
+static void wm_refresh(struct pmn_ctx *ctx)
+{
+    uint64_t now = pmn_prim_now_ns();
+    struct pmn__zonewm *w;
+    size_t len, n = 0;
+    char *text;
+    int err;
+
+    if (ctx->wm_read && now - ctx->wm_at_ns < WM_TTL_NS)
+        return;
+    ctx->wm_read = true;
+    ctx->wm_at_ns = now;
+    ctx->nwm = 0;
+    err = pmn_prim_read_file_at(ctx->fs.rootfd, ZONEINFO, ZONEINFO_MAX, &text, &len);
+    if (err) {
+        if (err != -ENOENT)
+            pmn__log(ctx, 4, "%s: %s: available memory is MemFree", ZONEINFO, pmn_strerror(err));
+        return;
+    }
+    w = realloc(ctx->wm, (ctx->nnodes ? ctx->nnodes : 1) * sizeof(*w));
+    if (w == NULL) {
+        free(text);
+        return;
+    }
+    ctx->wm = w;
+    err = pmn__parse_zoneinfo(text, len, w, ctx->nnodes, &n);
+    free(text);
+    if (err) {
+        pmn__log(ctx, 3, "%s: %s: available memory is MemFree", ZONEINFO,
+                 err == -ERANGE ? "more nodes than discovered, or out of range" : "malformed");
+        return;
+    }
+    ctx->nwm = n;
+}
+
+/* Node @id's watermarks (pages): 0, or -ENOENT when zoneinfo does not say. */
+static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
+{
+    /* The one mutable part of a context here, guarded by its lock. */
+    struct pmn_ctx *ctx = (struct pmn_ctx *)cctx;
+    int err = -ENOENT;
+
+    pthread_mutex_lock(&ctx->wm_lock);
+    wm_refresh(ctx);
+    for (size_t i = 0; i < ctx->nwm; i++)
+        if (ctx->wm[i].node == id) {
+            *out = ctx->wm[i];
+            err = 0;
+            break;
+        }
+    pthread_mutex_unlock(&ctx->wm_lock);
+    return err;
+}
+
+/* A meminfo field the kernel did not print counts as nothing. */
+static uint64_t known(uint64_t v)
+{
+    return v == PMN_UNKNOWN ? 0 : v;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t pages_to_bytes(uint64_t pages)
+{
+    uint64_t page = pmn_prim_page_size();
+
+    return pages > UINT64_MAX / page ? UINT64_MAX : pages * page;
+}
+
+/* What the kernel can free of @bytes of cache or slab for an allocation:
+ * all but the smaller of half of it and the low watermarks. */
+static uint64_t reclaimable(uint64_t bytes, uint64_t low)
+{
+    return bytes - (bytes / 2 < low ? bytes / 2 : low);
+}
+
+int pmn_node_read_available(const struct pmn_ctx *ctx, int id, uint64_t *bytes)
+{
+    uint64_t reserve, low, cache, slab, sum;
+    struct pmn__meminfo mi;
+    struct pmn__zonewm wm;
+    int err;
+
+    if (ctx == NULL || bytes == NULL)
+        return -EINVAL;
+    err = pmn__node_meminfo(ctx, id, &mi);
+    if (err)
+        return err;
+    if (node_wm(ctx, id, &wm) != 0) {
+        *bytes = mi.free; /* the kernel does not say what it keeps back */
+        return 0;
+    }
+    reserve = pages_to_bytes(wm.reserve);
+    low = pages_to_bytes(wm.low);
+    cache = add_sat(known(mi.active_file), known(mi.inactive_file));
+    slab = known(mi.kreclaimable != PMN_UNKNOWN ? mi.kreclaimable : mi.sreclaimable);
+    sum = add_sat(mi.free, add_sat(reclaimable(cache, low), reclaimable(slab, low)));
+    *bytes = sum > reserve ? sum - reserve : 0;
+    return 0;
+}
