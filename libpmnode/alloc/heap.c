@@ -366,7 +366,6 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
  * was free already (see "Misuse" in heap.h): dropped, and said. */
 static void late_misuse(struct pmn__heap *h, void *p)
 {
-    atomic_fetch_add_explicit(&h->late_misuse, 1, memory_order_relaxed);
     if (h->on_misuse != NULL)
         h->on_misuse(p);
     pmn__log(h->b->ctx, 2,
@@ -392,18 +391,14 @@ static void collect(struct pmn__heap *h, struct pmn__page *pg)
 
         UNPOISON(b, sizeof(void *));
         next = *(void **)b;
-        /* A cycle cannot form (pending admits a block once per collect),
-         * but a walk over a corrupted list must still end. */
-        if (++seen > pg->capacity) {
-            POISON(b, sizeof(void *));
-            late_misuse(h, b);
-            break;
-        }
-        if (!(v & bit)) {
-            /* Freed by its owner too, which may have rewritten the link
-             * just read: the rest of this list is lost (leaked, never
-             * handed out twice). */
-            atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
+        /* A block freed by its owner too (its alloc bit is down already:
+         * the owner may have rewritten the link just read), or a walk
+         * longer than the page (a cycle cannot form, since pending admits
+         * a block once per collect, but a corrupted list must still end):
+         * the rest of this list is lost, leaked, never handed out twice. */
+        if (!(v & bit) || ++seen > pg->capacity) {
+            if (!(v & bit))
+                atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
             POISON(b, sizeof(void *));
             late_misuse(h, b);
             break;

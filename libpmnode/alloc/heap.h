@@ -16,8 +16,9 @@
  * slice map and page descriptors, sit in the segment's first 64 KiB slice.
  * The second slice holds two bitmaps with one bit per 16-byte granule of
  * the segment (see "Misuse" below).  The other 62 slices are grouped into
- * pages; a page holds blocks of one size, a multiple of 16 bytes.  Each thread that allocates from a heap gets a thread heap (theap)
- * that owns pages: the owner pops and pushes its pages' free lists without
+ * pages; a page holds blocks of one size, a multiple of 16 bytes.  Each
+ * thread that allocates from a heap gets a thread heap (theap) that owns
+ * pages: the owner pops and pushes its pages' free lists without
  * atomics or locks; another thread's free is a lock-free push onto the
  * page's thread_free stack, which the owner collects when its free list
  * runs dry.  The heap mutex is taken only to hand out slices, map or
@@ -151,7 +152,6 @@ struct pmn__heap {
     struct pmn__segment *large;       /* large segments */
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
     void (*on_misuse)(void *p);       /* told of a double free found too late */
-    _Atomic uint64_t late_misuse;     /* double frees found by collect (see top) */
     unsigned nlarge_cache;
     unsigned empty_segments;
     unsigned retain;
@@ -229,14 +229,23 @@ static inline void pmn__bm_mark(const void *b)
                           memory_order_relaxed);
 }
 
-/* Whether @p is the start of a block handed out and not freed since, as
- * far as this thread can tell (exact for the owner and for any thread the
- * object was passed to). */
+#define PMN__GRANULE_MASK (((uintptr_t)1 << PMN__GRANULE_SHIFT) - 1)
+
+/* Whether @p is a block start whose alloc bit is set (@v, the word at @w
+ * read by the caller) and whose pending bit is clear: a block handed out
+ * and not freed since, as far as this thread can tell (exact for the owner
+ * and for any thread the object was passed to). */
+static inline bool pmn__bm_live_at(const void *p, _Atomic uint64_t *w, uint64_t bit, uint64_t v)
+{
+    return ((uintptr_t)p & PMN__GRANULE_MASK) == 0 && (v & bit) &&
+           !(atomic_load_explicit(w + 1, memory_order_relaxed) & bit);
+}
+
 static inline bool pmn__bm_live(const void *p)
 {
-    return ((uintptr_t)p & (((uintptr_t)1 << PMN__GRANULE_SHIFT) - 1)) == 0 &&
-           (atomic_load_explicit(pmn__bm_word(p), memory_order_relaxed) & pmn__bm_bit(p)) &&
-           !(atomic_load_explicit(pmn__bm_word(p) + 1, memory_order_relaxed) & pmn__bm_bit(p));
+    _Atomic uint64_t *w = pmn__bm_word(p);
+
+    return pmn__bm_live_at(p, w, pmn__bm_bit(p), atomic_load_explicit(w, memory_order_relaxed));
 }
 
 /* heap.c */
@@ -384,9 +393,7 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
     _Atomic uint64_t *w = pmn__bm_word(p);
     uint64_t bit = pmn__bm_bit(p), v = atomic_load_explicit(w, memory_order_relaxed);
 
-    if (__builtin_expect(((uintptr_t)p & 15) || !(v & bit) ||
-                             (atomic_load_explicit(w + 1, memory_order_relaxed) & bit),
-                         0))
+    if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
         return pmn__free_misuse(pg, p);
     atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
     VG_FREE(p);
@@ -411,7 +418,8 @@ static inline int pmn__free_remote(struct pmn__page *pg, void *p)
     uint64_t bit = pmn__bm_bit(p);
     uintptr_t old;
 
-    if (((uintptr_t)p & 15) || !(atomic_load_explicit(w, memory_order_relaxed) & bit))
+    if (((uintptr_t)p & PMN__GRANULE_MASK) ||
+        !(atomic_load_explicit(w, memory_order_relaxed) & bit))
         return pmn__free_misuse(pg, p);
     if (atomic_fetch_or_explicit(w + 1, bit, memory_order_acq_rel) & bit)
         return PMN_E_DOUBLE_FREE; /* another thread's free of it waits to be collected */

@@ -831,15 +831,20 @@ EXPORT void *calloc(size_t n, size_t size)
     return from_arena(pmn_arena_calloc(S.arena, n, size));
 }
 
+/* Usable bytes of @p; *@mine: it lies in the arena.  An arena pointer that
+ * is not a live object (freed, or inside one) gives 0 and never reaches the
+ * next allocator, whose malloc_usable_size would read our memory as its
+ * chunk header.  (pmn__segment_of, not in_arena(): a large segment's last
+ * 4 MiB slot may end in another allocator's memory.) */
 static size_t usable(void *p, bool *mine)
 {
     size_t u;
 
     guard = 1;
     u = pmn_usable_size(p);
+    *mine = u != 0 || pmn__segment_of(p) != NULL;
     leave();
-    *mine = u != 0;
-    return u != 0 ? u : next_usable(p);
+    return *mine ? u : next_usable(p);
 }
 
 static void *realloc_any(void *p, size_t size)
@@ -858,10 +863,9 @@ static void *realloc_any(void *p, size_t size)
         return next_realloc(p, size);
     }
     have = usable(p, &mine);
-    if (!mine && pmn__segment_of(p) != NULL) {
+    if (mine && have == 0) {
         /* In the arena but not a live object: freed already, or a pointer
-         * into one.  glibc stops here too.  (Not in_arena(): a large
-         * segment's last 4 MiB slot may end in another allocator's memory.) */
+         * into one.  glibc stops here too. */
         say("pmnode-preload: realloc(): invalid pointer %p; aborting", p);
         abort();
     }
