@@ -176,7 +176,8 @@ PMN_API const char *pmn_version(void);
     X(INCOMPRESSIBLE, 20, "the data does not compress well enough for the compressed tier")   \
     X(NO_WRITE_CONTROL, 21, "no write-protection mechanism (userfaultfd write-protect) here") \
     X(NOT_COMPRESSED, 22, "node is not a compressed node")                                    \
-    X(NO_CTIER, 23, "this libpmnode was built without the compressed tier (-Dctier=false)")
+    X(NO_CTIER, 23, "this libpmnode was built without the compressed tier (-Dctier=false)")   \
+    X(CAP_REACHED, 24, "the arena's or slab's cap is reached")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -196,6 +197,19 @@ PMN_API const char *pmn_strerror(int err);
  * "unknown" for a value that is neither.  Static string.  Thread-safe.
  */
 PMN_API const char *pmn_err_name(int err);
+
+/**
+ * Why the calling thread's last failed allocation failed: the library code
+ * behind its NULL/ENOMEM (or a failed reserve), e.g. PMN_E_CAP_REACHED (the
+ * arena's or slab's cap), PMN_E_NODE_FULL, PMN_E_NOT_ALLOWED,
+ * PMN_E_MISPLACED, PMN_E_NO_HUGEPAGES, PMN_E_DESTROYED, -ENOMEM, -EINVAL.
+ * Set by every failing allocation of an arena, slab or backing
+ * (pmn_arena_malloc and friends, pmn_slab_alloc, pmn_slab_alloc_bulk when
+ * short, pmn_*_reserve, pmn_region_map*); never cleared by a success, so
+ * read it right after the failure, as errno.  0 before any failure on
+ * this thread.  Per thread, a plain thread-local read: cheap, thread-safe.
+ */
+PMN_API int pmn_last_error(void);
 /**@}*/
 
 /** Returned by uint64_t getters whose value the kernel did not report. */

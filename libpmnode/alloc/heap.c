@@ -126,6 +126,7 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
         th->next = h->theaps;
         h->theaps = th;
     }
+    th->share = h->cap != 0;
     atomic_store_explicit(&th->tp, pmn__tp(), memory_order_relaxed);
     tc_set(h, th, pmn__tp());
     pthread_mutex_unlock(&h->lock);
@@ -200,22 +201,23 @@ static int large_region(struct pmn__heap *h, size_t size, size_t align, struct p
 /* Map a segment of @size aligned to @align (large: for an object aligned
  * to @align, see large_shape).  Touches only atomics and the (thread-safe)
  * backing, so large segments are mapped without the lock. */
-static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large)
+static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large,
+                                    int *why)
 {
     struct pmn__segment *seg;
     struct pmn_region *r;
+    int err;
 
     /* Small segments are populated a slice at a time, as pages are handed
      * out (slices_take): a process with a small heap does not pay 4 MiB of
      * resident memory up front.  Populating still uses MADV_POPULATE_WRITE
      * and is verified, so a node that cannot give a page is an error. */
-    if ((large ? large_region(h, size, align, &r) : pmn__region_map_lazy(h->b, size, align, &r)) !=
-        0) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (!large && pmn__region_populate(r, 0, PMN__HEADER_SLICES * PMN__SLICE_SIZE) != 0) {
+    err = large ? large_region(h, size, align, &r) : pmn__region_map_lazy(h->b, size, align, &r);
+    if (err == 0 && !large &&
+        (err = pmn__region_populate(r, 0, PMN__HEADER_SLICES * PMN__SLICE_SIZE)) != 0)
         pmn_region_unmap(r);
+    if (err) {
+        *why = err;
         errno = ENOMEM;
         return NULL;
     }
@@ -262,20 +264,23 @@ static int find_run(uint64_t free, unsigned n)
     return m ? __builtin_ctzll(m) : -1;
 }
 
-/* Take @n slices for a new page; lock held. */
-static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n)
+/* Take @n slices for a new page; lock held.  NULL with the reason in
+ * *@why. */
+static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
 {
     struct pmn__segment *seg;
     struct pmn__page *pg;
-    int at = -1;
+    int at = -1, err;
 
-    if (over_cap(h, (size_t)n << PMN__SLICE_SHIFT))
+    if (over_cap(h, (size_t)n << PMN__SLICE_SHIFT)) {
+        *why = PMN_E_CAP_REACHED;
         return NULL;
+    }
     for (seg = h->segments; seg; seg = seg->next)
         if ((at = find_run(seg->free_slices, n)) > 0)
             break;
     if (seg == NULL) {
-        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false);
+        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
         if (seg == NULL)
             return NULL;
         seg_link(&h->segments, seg);
@@ -286,13 +291,15 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n)
         uint64_t bits = ((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at;
         if ((seg->populated & bits) != bits) {
             /* First use of these slices: populate (and verify) them now. */
-            if (pmn__region_populate(seg->region, (size_t)at << PMN__SLICE_SHIFT,
-                                     (size_t)n << PMN__SLICE_SHIFT) != 0)
+            if ((err = pmn__region_populate(seg->region, (size_t)at << PMN__SLICE_SHIFT,
+                                            (size_t)n << PMN__SLICE_SHIFT)) != 0) {
+                *why = err;
                 return NULL;
+            }
             seg->populated |= bits;
         }
     }
-    if (seg->free_slices == ALL_SLICES)
+    if (seg->free_slices == ALL_SLICES && !seg->keep)
         h->empty_segments--;
     seg->free_slices &= ~(((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
     pg = &seg->pages[at];
@@ -317,7 +324,7 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
-    if (seg->free_slices != ALL_SLICES)
+    if (seg->free_slices != ALL_SLICES || seg->keep)
         return;
     if (h->release_empty && h->empty_segments >= h->retain) {
         seg_unlink(&h->segments, seg);
@@ -327,18 +334,23 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     }
 }
 
-static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+/* Slices for a new page of @cls; lock held.  NULL with the reason in
+ * *@why. */
+static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
 {
-    struct pmn__page *pg;
+    if (h->dead) {
+        *why = PMN_E_DESTROYED;
+        return NULL;
+    }
+    return slices_take(h, h->class_slices[cls], why);
+}
+
+/* Make fresh slices a page of @cls (no lock: the page is nobody's yet). */
+static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
+{
     uint32_t bs = h->class_size[cls];
     char *b, *end;
 
-    pthread_mutex_lock(&h->lock);
-    pg = h->dead ? NULL : slices_take(h, h->class_slices[cls]);
-    pthread_mutex_unlock(&h->lock);
-    if (pg == NULL)
-        return NULL;
-    pg->owner = th;
     pg->cls = (uint8_t)cls;
     pg->block_size = bs;
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
@@ -359,7 +371,6 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
     *(void **)end = NULL;
     pg->free = pg->start;
     POISON(pg->start, (size_t)pg->capacity * bs);
-    return pg;
 }
 
 /* A double free that reached a page's thread_free stack although the block
@@ -416,6 +427,107 @@ static void collect(struct pmn__heap *h, struct pmn__page *pg)
     pg->used -= n; /* the freeing threads counted these frees already */
 }
 
+/* ---- capped heaps: capacity shared by every thread ----
+ *
+ * In a capped heap a page that its owner empties goes to the heap's pool
+ * at once, the owner's current page included (pmn__page_after_free), so
+ * capacity one thread frees is never stranded with it while that thread
+ * does something else.  Pooled pages keep their free lists: taking one is
+ * a pop under the heap lock.  A thread that finds no page within the cap
+ * reclaims before failing: pooled pages of other classes give their
+ * slices back, and the pages of orphaned theaps (threads that exited)
+ * are collected, the empty ones pooled.  What no one can take is a page
+ * of a live thread holding objects that other threads freed and the
+ * owner has not collected yet (its next allocation does). */
+
+static void pool_push(struct pmn__heap *h, struct pmn__page *pg)
+{
+    pg->prev = NULL;
+    pg->next = h->pool[pg->cls];
+    h->pool[pg->cls] = pg;
+    pg->in_full = 0;
+    atomic_fetch_add_explicit(&h->npool, 1, memory_order_relaxed);
+}
+
+static struct pmn__page *pool_pop(struct pmn__heap *h, unsigned cls)
+{
+    struct pmn__page *pg = h->pool[cls];
+
+    if (pg != NULL) {
+        h->pool[cls] = pg->next;
+        pg->next = NULL;
+        atomic_fetch_sub_explicit(&h->npool, 1, memory_order_relaxed);
+    }
+    return pg;
+}
+
+static void collect(struct pmn__heap *h, struct pmn__page *pg);
+
+/* The heap is at its cap: free what is free for @cls; lock held. */
+static void reclaim(struct pmn__heap *h, unsigned cls)
+{
+    struct pmn__page *pg, *next;
+
+    for (unsigned c = 0; c < h->nclasses; c++)
+        while (c != cls && (pg = pool_pop(h, c)) != NULL)
+            slices_give(h, pg);
+    for (struct pmn__theap *o = h->theaps; o; o = o->next) {
+        if (!o->orphan)
+            continue;
+        for (unsigned c = 0; c < h->nclasses; c++) {
+            struct pmn__queue *qs[2] = {&o->pages[c], &o->full[c]};
+            for (int k = 0; k < 2; k++) {
+                for (pg = qs[k]->head; pg; pg = next) {
+                    next = pg->next;
+                    collect(h, pg);
+                    if (pg->used != 0)
+                        continue;
+                    q_remove(qs[k], pg);
+                    if (o->spare[c] == pg)
+                        o->spare[c] = NULL;
+                    if (c == cls) {
+                        pool_push(h, pg);
+                    } else {
+                        pg->in_full = 0;
+                        slices_give(h, pg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* A page for @th: a pooled one, else new slices, else (capped heaps) what
+ * reclaiming frees.  Sets the thread's last error when there is none. */
+static struct pmn__page *page_get(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+{
+    struct pmn__page *pg = NULL;
+    bool fresh = false;
+    int why = -ENOMEM;
+
+    pthread_mutex_lock(&h->lock);
+    if (atomic_load_explicit(&h->npool, memory_order_relaxed) != 0)
+        pg = pool_pop(h, cls);
+    if (pg == NULL)
+        fresh = (pg = page_new(h, cls, &why)) != NULL;
+    if (pg == NULL && h->cap != 0 && why == PMN_E_CAP_REACHED && !h->dead) {
+        reclaim(h, cls);
+        pg = pool_pop(h, cls);
+        if (pg == NULL)
+            fresh = (pg = page_new(h, cls, &why)) != NULL;
+    }
+    if (pg != NULL)
+        pg->owner = th;
+    pthread_mutex_unlock(&h->lock);
+    if (pg == NULL) {
+        pmn__set_last_error(why);
+        return NULL;
+    }
+    if (fresh)
+        page_init(h, pg, cls);
+    return pg;
+}
+
 void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
 {
     struct pmn__queue *q, *full;
@@ -424,6 +536,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     if (th == NULL) {
         th = pmn__theap_bind(h);
         if (th == NULL) {
+            pmn__set_last_error(h->dead ? PMN_E_DESTROYED : -ENOMEM);
             errno = h->dead ? EINVAL : ENOMEM;
             return NULL;
         }
@@ -455,7 +568,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             return pmn__page_pop(th, pg);
         }
     }
-    pg = page_new(h, th, cls);
+    pg = page_get(h, th, cls);
     if (pg == NULL) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
         errno = ENOMEM;
@@ -494,12 +607,30 @@ static void page_unfull(struct pmn__theap *th, struct pmn__page *pg)
     }
 }
 
+/* Capped heaps: an empty page leaves its owner for the heap's pool. */
+static void page_share(struct pmn__theap *th, struct pmn__page *pg)
+{
+    struct pmn__heap *h = th->heap;
+
+    q_remove(&th->pages[pg->cls], pg);
+    if (th->spare[pg->cls] == pg)
+        th->spare[pg->cls] = NULL;
+    pthread_mutex_lock(&h->lock);
+    pool_push(h, pg);
+    pthread_mutex_unlock(&h->lock);
+}
+
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
 {
-    if (pg->in_full)
+    if (pg->in_full) {
         page_unfull(th, pg);
-    else if (pg->used == 0 && pg != th->pages[pg->cls].head)
+        if (pg->used == 0 && th->share)
+            page_share(th, pg);
+    } else if (pg->used == 0 && th->share) {
+        page_share(th, pg);
+    } else if (pg->used == 0 && pg != th->pages[pg->cls].head) {
         page_empty(th, pg);
+    }
     return 0;
 }
 
@@ -574,12 +705,14 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     struct large_shape ls;
     struct pmn__segment *seg;
     struct pmn__page *pg;
+    int why = -ENOMEM;
 
     if (align == 0)
         align = 1;
     large_shape(h, align, &ls);
     if (size > SIZE_MAX - ls.off - PMN__SEG_SIZE) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        pmn__set_last_error(-ENOMEM);
         errno = ENOMEM;
         return NULL;
     }
@@ -604,14 +737,17 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
         seg = NULL;
         pthread_mutex_unlock(&h->lock);
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        pmn__set_last_error(PMN_E_CAP_REACHED);
         errno = ENOMEM;
         return NULL;
     }
+    if (seg == NULL)
+        why = h->dead ? PMN_E_DESTROYED : PMN_E_CAP_REACHED;
     if (seg == NULL && !h->dead && !over_cap(h, total - ls.hole_len)) {
         /* Map, populate and verify without the lock: other threads keep
          * allocating meanwhile (the cap check is a snapshot). */
         pthread_mutex_unlock(&h->lock);
-        seg = seg_map(h, total, align, true);
+        seg = seg_map(h, total, align, true, &why);
         pthread_mutex_lock(&h->lock);
         if (seg != NULL && h->dead) {
             seg_release(h, seg);
@@ -626,6 +762,7 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     pthread_mutex_unlock(&h->lock);
     if (seg == NULL) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
+        pmn__set_last_error(why);
         errno = ENOMEM;
         return NULL;
     }
@@ -852,6 +989,9 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     struct pmn__segment *seg, *next;
     unsigned kept = 0;
 
+    memset(h->pool, 0, sizeof(h->pool));
+    atomic_store_explicit(&h->npool, 0, memory_order_relaxed);
+
     for (seg = h->large; seg; seg = next) {
         next = seg->next;
         seg_release(h, seg);
@@ -865,12 +1005,14 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     h->nlarge_cache = 0;
     for (seg = h->segments; seg; seg = next) {
         next = seg->next;
-        if (keep_some && kept < h->retain) {
+        /* Reserved segments stay (populated) until destroy, on top of the
+         * retained ones. */
+        if (keep_some && (seg->keep || kept < h->retain)) {
             memset(seg->slice_page, 0, sizeof(seg->slice_page));
             for (unsigned i = 0; i < PMN__SLICES; i++)
                 seg->pages[i].live = 0;
             seg->free_slices = ALL_SLICES;
-            kept++;
+            kept += !seg->keep;
             continue;
         }
         seg_unlink(&h->segments, seg);
@@ -878,6 +1020,43 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     }
     h->empty_segments = kept;
     atomic_store_explicit(&h->active, 0, memory_order_relaxed);
+}
+
+int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
+{
+    size_t per_seg = (PMN__SLICES - PMN__HEADER_SLICES) / page_slices * page_slices;
+    int err = 0;
+
+    pthread_mutex_lock(&h->lock);
+    while (err == 0 && h->reserved_slices < slices) {
+        struct pmn__segment *seg;
+        size_t n = slices - h->reserved_slices;
+
+        if (h->dead) {
+            err = PMN_E_DESTROYED;
+            break;
+        }
+        n = n < per_seg ? n : per_seg;
+        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, &err);
+        if (seg == NULL)
+            break;
+        /* Every slice the reserve promises, populated and verified now. */
+        err = pmn__region_populate(seg->region, PMN__HEADER_SLICES * PMN__SLICE_SIZE,
+                                   n << PMN__SLICE_SHIFT);
+        if (err) {
+            seg_release(h, seg);
+            break;
+        }
+        seg->populated |= (((uint64_t)1 << n) - 1) << PMN__HEADER_SLICES;
+        seg->keep = true;
+        /* First in the list: slices_take() looks here before anywhere else. */
+        seg_link(&h->segments, seg);
+        h->reserved_slices += n;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (err)
+        pmn__set_last_error(err);
+    return err;
 }
 
 /* Make every theap's counters say "nothing live" and forget its pages. */

@@ -98,6 +98,7 @@ struct pmn__segment {
     uint64_t free_slices; /* bit i: slice i free (guarded by heap lock) */
     uint64_t populated;   /* bit i: slice i populated and verified */
     bool large;
+    bool keep; /* reserved (pmn_*_reserve): populated, never released until destroy */
     struct pmn__segment *next, *prev; /* heap's segment list */
     struct pmn__page *slice_page[PMN__SLICES];
     struct pmn__page pages[PMN__SLICES];
@@ -118,6 +119,7 @@ struct __attribute__((aligned(64))) pmn__theap {
     struct pmn__heap *heap;
     struct pmn__theap *next; /* heap's list of all thread heaps */
     bool orphan;             /* its thread exited; free for adoption */
+    bool share;              /* capped heap: pages that become empty go to the heap's pool */
     struct pmn__queue pages[PMN__NCLASSES];
     struct pmn__queue full[PMN__NCLASSES];
     /* One empty page kept per class, so a size that comes and goes does not
@@ -157,6 +159,12 @@ struct pmn__heap {
     unsigned retain;
     bool release_empty;
     uint64_t cap; /* most bytes in pages and large objects; 0 = none */
+    /* Capped heaps: pages emptied by their owner, ready (free list
+     * threaded) for any thread, linked through next; guarded by lock.
+     * npool is read without the lock to skip it when empty. */
+    struct pmn__page *pool[PMN__NCLASSES];
+    _Atomic unsigned npool;
+    size_t reserved_slices; /* slices of kept (reserved) segments */
     _Atomic uint64_t resident, peak;
     _Atomic uint64_t active; /* bytes in live pages and large segments */
     _Atomic uint64_t failures;
@@ -260,6 +268,10 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
+/* Map, populate and verify kept segments until @slices page slices (each
+ * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
+ * the backing's error. */
+int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices);
 /* The whole free path, which pmn__heap_free() (below) inlines the common
  * case of. */
 int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap *th);
@@ -403,7 +415,10 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
     pg->free = p;
     pg->used--;
     pmn__cnt_add(&th->frees[pg->cls], 1);
-    if (__builtin_expect(pg->in_full || (pg->used == 0 && pg != th->pages[pg->cls].head), 0))
+    /* An empty page other than the current one, or any empty page of a
+     * capped heap (its capacity must stay usable by every thread). */
+    if (__builtin_expect(
+            pg->in_full || (pg->used == 0 && (pg != th->pages[pg->cls].head || th->share)), 0))
         return pmn__page_after_free(th, pg);
     return 0;
 }

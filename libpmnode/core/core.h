@@ -108,6 +108,15 @@ int pmn__parse_log_level(const char *s, size_t len, int *level);
  * "debug"), or NULL. */
 const char *pmn__log_level_name(int level);
 
+/* ---- errors.c: why this thread's last allocation failed ---- */
+/* Per thread, so no lock and no sharing; the default TLS model keeps
+ * libpmnode.so dlopen-safe.  Written only on failure paths. */
+extern _Thread_local int pmn__last_err __attribute__((visibility("hidden")));
+static inline void pmn__set_last_error(int err)
+{
+    pmn__last_err = err;
+}
+
 /* ---- strv.c ---- */
 void pmn__strv_free(char **v, size_t n);
 /* Append @s (malloc'd; NULL is taken as an allocation that failed) to the

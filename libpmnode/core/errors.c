@@ -57,6 +57,13 @@ static const char *describe(int err, const char *(*lib)(int), const char *(*sys)
     return none;
 }
 
+_Thread_local int pmn__last_err;
+
+int pmn_last_error(void)
+{
+    return pmn__last_err;
+}
+
 const char *pmn_strerror(int err)
 {
     return err == 0 ? "success" : describe(err, lib_message, strerrordesc_np, "unknown error");
