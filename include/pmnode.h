@@ -841,6 +841,8 @@ struct pmn_arena_opts {
      * smaller than that by up to one extent.
      */
     uint64_t cap_bytes;
+    /** Since 0.3: bytes to reserve at creation, as pmn_arena_reserve(). */
+    size_t reserve_bytes;
 };
 
 /**
@@ -852,8 +854,19 @@ PMN_API int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *op
                           struct pmn_arena **out);
 /** Return every extent to the backing and free the arena (NULL is ignored).  Objects die. */
 PMN_API void pmn_arena_destroy(struct pmn_arena *a);
-/** Drop every object at once; keep up to @c retain extents. */
+/** Drop every object at once; keep up to @c retain extents (and every reserved one). */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
+/**
+ * Reserve: map, populate and verify now enough 4 MiB extents for
+ * @p bytes of small-object pages (objects up to 256 KiB; rounded up to
+ * the 64 KiB page granule), and keep them until pmn_arena_destroy()
+ * (never purged, kept across pmn_arena_reset()).  Pages are then carved
+ * from this memory first, by any thread, with no map and no page fault.
+ * Cumulative: a second call reserves only what is missing.  0, -EINVAL,
+ * PMN_E_CAP_REACHED (more than the cap), or the backing's error
+ * (PMN_E_NODE_FULL, PMN_E_MISPLACED, ...).  Thread-safe.  Since 0.3.
+ */
+PMN_API int pmn_arena_reserve(struct pmn_arena *a, size_t bytes);
 
 /** malloc(): NULL with errno ENOMEM when the backing cannot give memory. */
 PMN_API void *pmn_arena_malloc(struct pmn_arena *a, size_t size) PMN_MALLOC
@@ -918,6 +931,13 @@ struct pmn_alloc_stats {
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
     uint64_t failures;                    /**< allocations that returned NULL */
     struct pmn_backing_stats backing;     /**< bytes per node of the backing */
+    /**
+     * Since 0.3: bytes of the extents populated so far: per 4 MiB extent of
+     * small objects its 128 KiB header and every 64 KiB slice ever handed
+     * out as a page or reserved; large objects' extents as in resident.
+     * This, not resident, is the memory a cap bounds.
+     */
+    uint64_t populated;
 };
 /**
  * Snapshot of an arena's counters.  0, or -EINVAL for a NULL argument or
@@ -955,9 +975,57 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
                          struct pmn_slab **out);
+/** Slab options (versioned by size: zero-initialise, set what you need).  Since 0.3. */
+struct pmn_slab_opts {
+    size_t struct_size; /**< sizeof(struct pmn_slab_opts) */
+    size_t align;       /**< as pmn_slab_new()'s @p align (0: natural) */
+    /**
+     * Most bytes the slab's pages may occupy (0: no cap).  Exact to the
+     * page granule: the slab holds floor(cap_bytes / page) pages, a page
+     * being 64 KiB times ceil(8 * object size / 64 KiB), at most 2 MiB
+     * (2 KiB objects: 64 KiB pages of 32 objects).
+     */
+    uint64_t cap_bytes;
+    /** Most objects (0: no cap), rounded up to whole pages; with both caps, the smaller wins. */
+    uint64_t cap_objects;
+    enum pmn_purge purge; /**< what empty extents do, as for an arena */
+    unsigned retain;      /**< empty extents kept (0 with opts; pmn_slab_new(): 1) */
+    size_t reserve_objects; /**< reserved at creation, as pmn_slab_reserve() */
+};
+
+/**
+ * pmn_slab_new() with options (@p opts may be NULL: no cap, no reserve).
+ *
+ * Capacity is shared: in a capped slab a page its owner thread empties
+ * goes back to the slab at once (its current page too), and a thread
+ * that reaches the cap takes back empty pages of threads that exited
+ * before failing, so the whole cap serves any thread whatever thread
+ * freed.  Objects freed by another thread return to their page's owner
+ * when it next allocates; a page whose objects were all freed remotely
+ * while its owner, still alive, never allocates again stays with it.
+ *
+ * Memory behind a cap: the slab's extents are 4 MiB; each populates a
+ * 128 KiB header (page map and misuse bitmaps) and then only the pages
+ * handed out or reserved, so populated memory stays within the cap
+ * rounded down to whole pages plus 128 KiB per extent (a 4 MiB cap of
+ * 2 KiB objects: 4 MiB of pages in two extents, 4.25 MiB populated;
+ * pmn_alloc_stats.populated).  0, -EINVAL, -ENOMEM, or a reserve's error.
+ */
+PMN_API int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size,
+                              const struct pmn_slab_opts *opts, struct pmn_slab **out);
+/**
+ * Reserve: map, populate and verify now the pages for @p nobjs objects
+ * (rounded up to whole pages), and keep them until pmn_slab_destroy().
+ * Allocation and free of those objects, by any thread, then never map,
+ * populate nor fault (a thread's first call still allocates its small
+ * per-thread record with malloc).  Cumulative.  0, -EINVAL,
+ * PMN_E_CAP_REACHED (more than the cap), or the backing's error.
+ * Thread-safe.  Since 0.3.
+ */
+PMN_API int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs);
 /** Free the slab and every object in it (NULL is ignored). */
 PMN_API void pmn_slab_destroy(struct pmn_slab *s);
-/** One object, or NULL with errno ENOMEM (backing full or cap reached). */
+/** One object, or NULL with errno ENOMEM (backing full or cap reached: pmn_last_error() says which). */
 PMN_API void *pmn_slab_alloc(struct pmn_slab *s) PMN_MALLOC PMN_NODISCARD;
 /**
  * Free one object of this slab (pmn_free() works too).  NULL is ignored

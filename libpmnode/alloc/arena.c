@@ -78,6 +78,10 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
         return err;
     }
     a->b = b;
+    if (opts.reserve_bytes != 0 && (err = pmn_arena_reserve(a, opts.reserve_bytes)) != 0) {
+        pmn_arena_destroy(a);
+        return err;
+    }
     *out = a;
     return 0;
 }
@@ -107,6 +111,22 @@ void pmn_arena_destroy(struct pmn_arena *a)
     free(a);
 }
 
+int pmn_arena_reserve(struct pmn_arena *a, size_t bytes)
+{
+    size_t slices;
+
+    if (a == NULL) {
+        pmn__set_last_error(-EINVAL);
+        return -EINVAL;
+    }
+    slices = bytes / PMN__SLICE_SIZE + (bytes % PMN__SLICE_SIZE != 0);
+    if (a->h->cap != 0 && (uint64_t)slices * PMN__SLICE_SIZE > a->h->cap) {
+        pmn__set_last_error(PMN_E_CAP_REACHED);
+        return PMN_E_CAP_REACHED;
+    }
+    return pmn__heap_reserve(a->h, slices, 1);
+}
+
 void pmn_arena_reset(struct pmn_arena *a)
 {
     if (a != NULL)
@@ -116,6 +136,7 @@ void pmn_arena_reset(struct pmn_arena *a)
 void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
 {
     if (__builtin_expect(a == NULL, 0)) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return NULL;
     }
@@ -130,6 +151,7 @@ void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
     void *p;
 
     if (__builtin_mul_overflow(n, size, &total)) {
+        pmn__set_last_error(-ENOMEM);
         errno = ENOMEM;
         return NULL;
     }
@@ -146,6 +168,7 @@ void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size)
     unsigned c;
 
     if (a == NULL || align == 0 || (align & (align - 1))) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return NULL;
     }
@@ -168,6 +191,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
         return pmn_arena_malloc(a, size);
     have = pmn__usable(p);
     if (have == 0) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL; /* not ours: never touch it */
         return NULL;
     }
@@ -189,6 +213,7 @@ static void *realloc_in(struct pmn_arena *a, void *p, size_t size)
 void *pmn_arena_realloc(struct pmn_arena *a, void *p, size_t size)
 {
     if (a == NULL) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return NULL;
     }
@@ -214,11 +239,13 @@ void *pmn_realloc(void *p, size_t size)
     struct pmn__segment *seg;
 
     if (p == NULL) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL; /* no arena to allocate from */
         return NULL;
     }
     seg = pmn__segment_of(p);
     if (seg == NULL) {
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return NULL;
     }
@@ -226,6 +253,7 @@ void *pmn_realloc(void *p, size_t size)
         /* A slab object has one size: shrinking keeps it, growing cannot. */
         if (size != 0 && size <= pmn__usable(p))
             return p;
+        pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return NULL;
     }

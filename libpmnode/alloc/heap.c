@@ -166,6 +166,14 @@ static void q_push_front(struct pmn__queue *q, struct pmn__page *p)
 
 /* ---- segments ---- */
 
+/* Bytes of @seg populated so far (a large segment is populated whole). */
+static uint64_t seg_populated(const struct pmn__segment *seg)
+{
+    if (seg->large)
+        return pmn__region_committed(seg->region);
+    return (uint64_t)__builtin_popcountll(seg->populated) << PMN__SLICE_SHIFT;
+}
+
 static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
 {
     struct pmn_region *r = seg->region;
@@ -173,6 +181,7 @@ static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
 
     pmn__segmap_remove((uintptr_t)seg, size);
     atomic_fetch_sub_explicit(&h->resident, pmn__region_committed(r), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
     pmn_region_unmap(r);
 }
 
@@ -231,6 +240,7 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     seg->free_slices = large ? 0 : ALL_SLICES; /* not the header's */
     seg->populated = large ? ~(uint64_t)0 : ~ALL_SLICES;
     note_resident(h, pmn__region_committed(r));
+    atomic_fetch_add_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
     pmn__segmap_add((uintptr_t)seg, seg->size);
     return seg;
 }
@@ -296,6 +306,10 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
                 *why = err;
                 return NULL;
             }
+            atomic_fetch_add_explicit(
+                &h->populated,
+                (uint64_t)__builtin_popcountll(bits & ~seg->populated) << PMN__SLICE_SHIFT,
+                memory_order_relaxed);
             seg->populated |= bits;
         }
     }
@@ -1048,6 +1062,8 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
             break;
         }
         seg->populated |= (((uint64_t)1 << n) - 1) << PMN__HEADER_SLICES;
+        atomic_fetch_add_explicit(&h->populated, (uint64_t)n << PMN__SLICE_SHIFT,
+                                  memory_order_relaxed);
         seg->keep = true;
         /* First in the list: slices_take() looks here before anywhere else. */
         seg_link(&h->segments, seg);
@@ -1135,6 +1151,7 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
     out->resident = atomic_load_explicit(&h->resident, memory_order_relaxed);
     out->peak = atomic_load_explicit(&h->peak, memory_order_relaxed);
     out->failures = atomic_load_explicit(&h->failures, memory_order_relaxed);
+    out->populated = atomic_load_explicit(&h->populated, memory_order_relaxed);
     out->backing.struct_size = sizeof(out->backing);
     (void)pmn_backing_stats(h->b, &out->backing); /* cannot fail: b and the size are fine */
     pmn__out_put(user, out, sizeof(*out));

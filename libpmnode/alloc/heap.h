@@ -166,6 +166,7 @@ struct pmn__heap {
     _Atomic unsigned npool;
     size_t reserved_slices; /* slices of kept (reserved) segments */
     _Atomic uint64_t resident, peak;
+    _Atomic uint64_t populated; /* bytes of segments populated (pmn_alloc_stats.populated) */
     _Atomic uint64_t active; /* bytes in live pages and large segments */
     _Atomic uint64_t failures;
     struct pmn__theap *theaps;

@@ -35,35 +35,94 @@ static inline struct pmn__heap *slab_heap(const struct pmn_slab *s)
     return h;
 }
 
-int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
-                 struct pmn_slab **out)
+/* A page of the slab's one class: its slices and how many objects. */
+static unsigned page_slices(const struct pmn_slab *s)
 {
+    return s->h->class_slices[0];
+}
+
+static size_t page_objs(const struct pmn_slab *s)
+{
+    return ((size_t)page_slices(s) << PMN__SLICE_SHIFT) / s->h->class_size[0];
+}
+
+int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_slab_opts *o,
+                      struct pmn_slab **out)
+{
+    struct pmn_slab_opts opts = {.struct_size = sizeof(opts), .retain = 1};
     struct pmn_slab *s;
+    uint64_t cap;
     uint32_t bs;
     size_t a;
+    bool release;
     int err;
 
     if (out == NULL)
         return -EINVAL;
     *out = NULL;
-    if (b == NULL || obj_size == 0 || (align & (align - 1)) || align > PMN__SLICE_SIZE)
+    if (o != NULL) {
+        if (o->struct_size < sizeof(size_t) || (unsigned)o->purge > PMN_PURGE_KEEP)
+            return -EINVAL;
+        memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+    }
+    if (b == NULL || obj_size == 0 || (opts.align & (opts.align - 1)) ||
+        opts.align > PMN__SLICE_SIZE)
         return -EINVAL;
-    a = align > 16 ? align : 16;
+    a = opts.align > 16 ? opts.align : 16;
     if (obj_size > PMN__SMALL_MAX)
         return -EINVAL;
     bs = (uint32_t)((obj_size + a - 1) / a * a);
+    release = opts.purge == PMN_PURGE_RELEASE ||
+              (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    err = pmn__heap_new(b, true, 1, pmn_backing_type(b) != PMN_BACKING_DAX, cap_bytes, &bs, 1, s,
-                        &s->h);
+    err = pmn__heap_new(b, true, opts.retain, release, 0, &bs, 1, s, &s->h);
     if (err) {
         free(s);
         return err;
     }
     s->obj_size = obj_size;
+    /* The cap counts whole pages: cap_objects rounds up to them, and the
+     * smaller of the two caps wins. */
+    cap = opts.cap_bytes;
+    if (opts.cap_objects != 0) {
+        uint64_t pages = (opts.cap_objects + page_objs(s) - 1) / page_objs(s);
+        uint64_t by_objs = pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT);
+        cap = cap == 0 || by_objs < cap ? by_objs : cap;
+    }
+    s->h->cap = cap;
+    if (opts.reserve_objects != 0 && (err = pmn_slab_reserve(s, opts.reserve_objects)) != 0) {
+        pmn_slab_destroy(s);
+        return err;
+    }
     *out = s;
     return 0;
+}
+
+int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
+                 struct pmn_slab **out)
+{
+    const struct pmn_slab_opts o = {
+        .struct_size = sizeof(o), .align = align, .cap_bytes = cap_bytes, .retain = 1};
+
+    return pmn_slab_new_opts(b, obj_size, &o, out);
+}
+
+int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs)
+{
+    size_t pages;
+
+    if (s == NULL) {
+        pmn__set_last_error(-EINVAL);
+        return -EINVAL;
+    }
+    pages = nobjs / page_objs(s) + (nobjs % page_objs(s) != 0);
+    if (s->h->cap != 0 && pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT) > s->h->cap) {
+        pmn__set_last_error(PMN_E_CAP_REACHED);
+        return PMN_E_CAP_REACHED;
+    }
+    return pmn__heap_reserve(s->h, pages * page_slices(s), page_slices(s));
 }
 
 void pmn_slab_destroy(struct pmn_slab *s)

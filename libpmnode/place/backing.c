@@ -417,6 +417,7 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
     if (err) {
         account(b, -1, 0, true);
         free(r);
+        pmn__set_last_error(err); /* pmn_last_error(): why this thread's map failed */
         return err;
     }
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

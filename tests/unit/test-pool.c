@@ -7,6 +7,7 @@
  * allocate, and a thread hitting the cap looks for free capacity before
  * failing.  Each test is one reproduction of the issue.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "harness.h"
@@ -223,4 +224,209 @@ Test(pool, producer_consumer_at_cap)
     cr_log_info("producer/consumer: %zu objects, %zu transient ENOMEM", total, fails);
     free(r);
     pool_close(&e);
+}
+
+static long minflt_thread(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_minflt;
+}
+
+static uint64_t region_maps(struct pmn_slab *s)
+{
+    return slab_stats(s).backing.maps;
+}
+
+struct resv_arg {
+    struct pmn_slab *s;
+    size_t n;
+    long faults;
+};
+
+/* Allocate and free the reserved objects, counting this thread's page
+ * faults (after the thread's first call, which binds it: that one
+ * mallocs the per-thread record). */
+static void *resv_thread(void *p)
+{
+    struct resv_arg *a = p;
+    void **objs = calloc(a->n, sizeof(void *));
+    void *first = pmn_slab_alloc(a->s);
+    long f0;
+    size_t got = 0;
+
+    memset(objs, 0, a->n * sizeof(void *)); /* fault the array in first */
+    pmn_slab_free(a->s, first);
+    f0 = minflt_thread();
+    while (got < a->n && (objs[got] = pmn_slab_alloc(a->s)) != NULL) {
+        memset(objs[got], 0x5a, OBJ);
+        got++;
+    }
+    for (size_t i = 0; i < got; i++)
+        pmn_slab_free(a->s, objs[i]);
+    a->faults = minflt_thread() - f0;
+    a->n = got;
+    free(objs);
+    return NULL;
+}
+
+/* Reserve: the data path, on other threads too, neither maps nor faults. */
+Test(pool, reserve_no_faults_no_maps)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_slab_opts o = {.struct_size = sizeof(o), .cap_objects = NOBJ};
+    struct pmn_slab *s;
+    struct resv_arg a[2];
+    pthread_t t;
+    uint64_t maps;
+    int err = pmn_slab_new_opts(b, OBJ, &o, &s);
+
+    cr_assert_eq(err, 0, "pmn_slab_new_opts: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_slab_reserve(s, NOBJ), 0);
+    maps = region_maps(s);
+    cr_assert_gt(slab_stats(s).populated, (uint64_t)NOBJ * OBJ, "reserve populated %llu",
+                 ull(slab_stats(s).populated));
+    for (int i = 0; i < 2; i++) {
+        a[i] = (struct resv_arg){.s = s, .n = NOBJ};
+        cr_assert_eq(pthread_create(&t, NULL, resv_thread, &a[i]), 0);
+        pthread_join(t, NULL);
+        cr_assert_eq(a[i].n, NOBJ, "thread %d got %zu reserved objects", i, a[i].n);
+        cr_assert_eq(a[i].faults, 0, "thread %d: %ld page faults on reserved objects", i,
+                     a[i].faults);
+    }
+    cr_assert_eq(region_maps(s), maps, "region maps %llu -> %llu on the data path", ull(maps),
+                 ull(region_maps(s)));
+    /* More than the cap cannot be reserved; the reason is kept. */
+    cr_assert_eq(pmn_slab_reserve(s, NOBJ + 1), PMN_E_CAP_REACHED);
+    cr_assert_eq(pmn_last_error(), PMN_E_CAP_REACHED);
+    pmn_slab_destroy(s);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
+
+/* Memory behind a cap: pages within the cap (whole pages), populated
+ * within the cap plus the documented 128 KiB header per 4 MiB extent,
+ * checked against the kernel's view too (mincore).  Before: a 4 MiB cap
+ * held 8 MiB, 128 KiB held 4 MiB (stats resident). */
+static size_t mincore_bytes(void **objs, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), total = 0;
+    uintptr_t segs[64];
+    size_t nsegs = 0;
+    unsigned char *vec = malloc((4 * MiB) / pg);
+
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t sg = (uintptr_t)objs[i] & ~(uintptr_t)(4 * MiB - 1);
+        size_t k;
+        for (k = 0; k < nsegs && segs[k] != sg; k++)
+            ;
+        if (k == nsegs && nsegs < 64)
+            segs[nsegs++] = sg;
+    }
+    for (size_t k = 0; k < nsegs; k++) {
+        cr_assert_eq(mincore((void *)segs[k], 4 * MiB, vec), 0);
+        for (size_t i = 0; i < (4 * MiB) / pg; i++)
+            total += (vec[i] & 1) ? pg : 0;
+    }
+    free(vec);
+    return total;
+}
+
+Test(pool, cap_is_exact_to_the_page)
+{
+    const uint64_t caps[] = {128 * KiB, 4 * MiB, 1 * MiB + 64 * KiB, 100 * KiB};
+    void **objs = calloc(4096, sizeof(void *));
+
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        struct pool_env e = pool_open(OBJ, caps[c]);
+        uint64_t pages = caps[c] / (64 * KiB), extents = (pages + 61) / 62;
+        size_t n = fill(e.s, objs, 4096);
+        struct pmn_alloc_stats st = slab_stats(e.s);
+        size_t kernel = mincore_bytes(objs, n);
+
+        cr_assert_eq(n, pages * 32, "cap %llu: %zu objects, want %llu", ull(caps[c]), n,
+                     ull(pages * 32));
+        cr_assert_eq(pmn_slab_alloc(e.s), NULL);
+        cr_assert_eq(pmn_last_error(), PMN_E_CAP_REACHED, "last error %s",
+                     pmn_err_name(pmn_last_error()));
+        cr_assert_leq(st.populated, pages * 64 * KiB + extents * 128 * KiB,
+                      "cap %llu: %llu bytes populated", ull(caps[c]), ull(st.populated));
+        cr_assert_leq(kernel, pages * 64 * KiB + extents * 128 * KiB,
+                      "cap %llu: %zu bytes resident (mincore)", ull(caps[c]), kernel);
+        drain(e.s, objs, n);
+        pool_close(&e);
+    }
+    free(objs);
+}
+
+/* Slab options: cap in objects, the old call unchanged, bad options. */
+Test(pool, slab_opts)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_slab_opts o = {.struct_size = sizeof(o), .cap_objects = 100, .align = 64};
+    void **objs = calloc(4096, sizeof(void *));
+    struct pmn_slab *s;
+    size_t n;
+
+    cr_assert_eq(pmn_slab_new_opts(b, OBJ, &o, &s), 0);
+    n = fill(s, objs, 4096);
+    cr_assert_eq(n, 128, "cap_objects 100 of 2 KiB: %zu objects (whole 32-object pages)", n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq((uintptr_t)objs[i] % 64, 0);
+    drain(s, objs, n);
+    pmn_slab_destroy(s);
+    o.cap_bytes = 64 * KiB; /* the smaller cap wins */
+    cr_assert_eq(pmn_slab_new_opts(b, OBJ, &o, &s), 0);
+    cr_assert_eq(fill(s, objs, 4096), 32);
+    pmn_slab_destroy(s);
+    o.struct_size = 0;
+    cr_assert_eq(pmn_slab_new_opts(b, OBJ, &o, &s), -EINVAL);
+    cr_assert_eq(pmn_slab_new_opts(b, OBJ, NULL, &s), 0);
+    pmn_slab_destroy(s);
+    free(objs);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
+
+/* Arena reserve: small objects after it neither map nor fault, and reset
+ * keeps the reserve. */
+Test(pool, arena_reserve)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_arena_opts o = {.struct_size = sizeof(o), .reserve_bytes = 2 * MiB};
+    void **objs = calloc(2048, sizeof(void *));
+    struct pmn_arena *a;
+    uint64_t maps;
+    long f0;
+
+    cr_assert_eq(pmn_arena_new(b, &o, &a), 0);
+    cr_assert_geq(arena_stats(a).populated, 2 * MiB);
+    objs[0] = pmn_arena_malloc(a, 1000); /* bind this thread */
+    pmn_free(objs[0]);
+    maps = arena_stats(a).backing.maps;
+    for (int round = 0; round < 2; round++) {
+        f0 = minflt_thread();
+        for (size_t i = 0; i < 1024; i++) {
+            objs[i] = pmn_arena_malloc(a, 1000);
+            cr_assert_not_null(objs[i]);
+            memset(objs[i], 1, 1000);
+        }
+        for (size_t i = 0; i < 1024; i++)
+            pmn_free(objs[i]);
+        cr_assert_eq(minflt_thread() - f0, 0, "round %d: %ld faults on reserved memory", round,
+                     minflt_thread() - f0);
+        pmn_arena_reset(a);
+    }
+    cr_assert_eq(arena_stats(a).backing.maps, maps, "maps on the data path");
+    cr_assert_geq(arena_stats(a).populated, 2 * MiB, "reset dropped the reserve");
+    cr_assert_eq(pmn_arena_reserve(NULL, 1), -EINVAL);
+    cr_assert_eq(pmn_last_error(), -EINVAL);
+    pmn_arena_destroy(a);
+    free(objs);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
 }
