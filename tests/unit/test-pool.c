@@ -430,3 +430,64 @@ Test(pool, arena_reserve)
     pmn_backing_free(b);
     pmn_ctx_unref(ctx);
 }
+
+/* pmn_last_error(): each reason this host can produce, per thread. */
+static void *other_thread_error(void *p)
+{
+    *(int *)p = pmn_last_error();
+    return NULL;
+}
+
+Test(pool, last_error_reasons)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
+    struct pmn_arena_opts o = {.struct_size = sizeof(o), .cap_bytes = 4 * MiB};
+    struct pmn_backing_params *hp;
+    struct pmn_backing *hb = NULL;
+    struct pmn_arena *a;
+    pthread_t t;
+    int other = 1;
+    void *p;
+
+    cr_assert_eq(pmn_last_error(), 0, "no failure yet on this thread");
+    cr_assert_eq(pmn_arena_new(b, &o, &a), 0);
+    /* the cap, small and large objects */
+    cr_assert_null(pmn_arena_malloc(a, 8 * MiB));
+    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(pmn_last_error(), PMN_E_CAP_REACHED, "large over the cap: %s",
+                 pmn_err_name(pmn_last_error()));
+    p = pmn_arena_malloc(a, 100);
+    cr_assert_not_null(p);
+    cr_assert_eq(pmn_last_error(), PMN_E_CAP_REACHED, "a success leaves it");
+    pmn_free(p);
+    /* the node cannot hold it */
+    pmn_arena_destroy(a);
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    cr_assert_null(pmn_arena_malloc(a, (size_t)1 << 50));
+    cr_assert_eq(pmn_last_error(), PMN_E_NODE_FULL, "1 PiB: %s", pmn_err_name(pmn_last_error()));
+    /* bad arguments */
+    cr_assert_null(pmn_arena_aligned_alloc(a, 3, 64));
+    cr_assert_eq(pmn_last_error(), -EINVAL);
+    /* per thread */
+    cr_assert_eq(pthread_create(&t, NULL, other_thread_error, &other), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(other, 0, "another thread sees %s", pmn_err_name(other));
+    pmn_arena_destroy(a);
+    /* an empty huge page pool, where hugetlb backings exist */
+    cr_assert_eq(pmn_backing_params_new(&hp), 0);
+    cr_assert_eq(pmn_backing_params_set_type(hp, PMN_BACKING_HUGETLB), 0);
+    cr_assert_eq(pmn_backing_params_set_node(hp, 0), 0);
+    if (pmn_backing_new(ctx, hp, &hb) == 0) {
+        struct pmn_region *r = NULL;
+        int err = pmn_region_map(hb, (size_t)1 << 40, &r);
+        cr_assert_neq(err, 0);
+        cr_assert_eq(pmn_last_error(), err, "region map: %s vs last %s", pmn_err_name(err),
+                     pmn_err_name(pmn_last_error()));
+        cr_log_info("hugetlb 1 TiB: %s", pmn_err_name(err));
+        pmn_backing_free(hb);
+    }
+    pmn_backing_params_free(hp);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+}
