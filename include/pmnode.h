@@ -854,7 +854,18 @@ PMN_API int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *op
                           struct pmn_arena **out);
 /** Return every extent to the backing and free the arena (NULL is ignored).  Objects die. */
 PMN_API void pmn_arena_destroy(struct pmn_arena *a);
-/** Drop every object at once; keep up to @c retain extents (and every reserved one). */
+/**
+ * Drop every object at once.  What stays mapped, populated and verified
+ * for the next use: reserved extents always; with PMN_PURGE_KEEP every
+ * extent, large objects' included (objects over 256 KiB have an extent of
+ * their own; a later large allocation reuses a kept one that is at least
+ * its size and at most 4 times it, with no map and no fault); otherwise
+ * up to @c retain extents of small objects (4 MiB each), large extents
+ * released.  Extents on the backing's first node (the head of a spill
+ * list) are kept, and reused, before those that spilled.  (pmn_free() of
+ * a large object, outside reset, keeps its extent under PMN_PURGE_KEEP,
+ * and otherwise caches up to 16 extents of at most 64 MiB.)
+ */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
 /**
  * Reserve: map, populate and verify now enough 4 MiB extents for

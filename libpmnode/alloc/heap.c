@@ -174,6 +174,12 @@ static uint64_t seg_populated(const struct pmn__segment *seg)
     return (uint64_t)__builtin_popcountll(seg->populated) << PMN__SLICE_SHIFT;
 }
 
+/* Whether @seg lies on the backing's first (preferred) node. */
+static bool seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg)
+{
+    return pmn_region_node(seg->region) == h->b->nodes[0];
+}
+
 static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
 {
     struct pmn_region *r = seg->region;
@@ -739,11 +745,16 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     seg = NULL;
     for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
         if (large_fits(c, total, align, &ls)) {
-            seg_unlink(&h->large_cache, c);
-            h->nlarge_cache--;
-            seg = c;
-            break;
+            /* The first fit, or better one on the preferred node. */
+            if (seg == NULL || !seg_preferred(h, seg))
+                seg = c;
+            if (seg_preferred(h, seg))
+                break;
         }
+    }
+    if (seg != NULL) {
+        seg_unlink(&h->large_cache, seg);
+        h->nlarge_cache--;
     }
     if (seg != NULL && over_cap(h, pmn__region_committed(seg->region))) {
         seg_link(&h->large_cache, seg);
@@ -998,39 +1009,66 @@ static void heap_unref(struct pmn__heap *h)
     free(h);
 }
 
+/*
+ * Destroy (@keep_some false) releases everything.  Reset keeps:
+ *   - reserved segments, always;
+ *   - with PMN_PURGE_KEEP (release_empty false), every extent: small
+ *     objects' segments and large objects' extents, the latter moved to
+ *     the large cache, where later large allocations that fit (at most 4x
+ *     the size asked) take them without a map;
+ *   - otherwise up to retain small segments (4 MiB each), those on the
+ *     backing's first node (the head of a spill list) first; large
+ *     extents go back to the backing.
+ * Either way a kept extent on the first node is preferred to one that
+ * spilled (the large cache is searched the same way). 
+ */
 static void release_all(struct pmn__heap *h, bool keep_some)
 {
-    struct pmn__segment *seg, *next;
-    unsigned kept = 0;
+    struct pmn__segment *seg, *next, *large;
+    unsigned kept = 0, kept_large = 0;
+    bool all = keep_some && !h->release_empty;
 
     memset(h->pool, 0, sizeof(h->pool));
     atomic_store_explicit(&h->npool, 0, memory_order_relaxed);
 
-    for (seg = h->large; seg; seg = next) {
-        next = seg->next;
-        seg_release(h, seg);
+    /* Live large objects join the cache, then the cache is trimmed. */
+    for (large = h->large; large; large = next) {
+        next = large->next;
+        large->pages[0].live = 0; /* a stale pointer into it is not an object */
+        seg_link(&h->large_cache, large);
+        h->nlarge_cache++;
     }
     h->large = NULL;
-    for (seg = h->large_cache; seg; seg = next) {
-        next = seg->next;
-        seg_release(h, seg);
-    }
-    h->large_cache = NULL;
-    h->nlarge_cache = 0;
-    for (seg = h->segments; seg; seg = next) {
-        next = seg->next;
-        /* Reserved segments stay (populated) until destroy, on top of the
-         * retained ones. */
-        if (keep_some && (seg->keep || kept < h->retain)) {
-            memset(seg->slice_page, 0, sizeof(seg->slice_page));
-            for (unsigned i = 0; i < PMN__SLICES; i++)
-                seg->pages[i].live = 0;
-            seg->free_slices = ALL_SLICES;
-            kept += !seg->keep;
-            continue;
+    for (int pass = 0; pass < 2; pass++) {
+        for (seg = h->large_cache; seg; seg = next) {
+            next = seg->next;
+            if (seg_preferred(h, seg) != (pass == 0))
+                continue;
+            if (all) {
+                kept_large++;
+                continue;
+            }
+            seg_unlink(&h->large_cache, seg);
+            seg_release(h, seg);
         }
-        seg_unlink(&h->segments, seg);
-        seg_release(h, seg);
+    }
+    h->nlarge_cache = kept_large;
+    for (int pass = 0; pass < 2; pass++) {
+        for (seg = h->segments; seg; seg = next) {
+            next = seg->next;
+            if (seg_preferred(h, seg) != (pass == 0))
+                continue; /* each segment is seen in one pass */
+            if (keep_some && (seg->keep || all || kept < h->retain)) {
+                memset(seg->slice_page, 0, sizeof(seg->slice_page));
+                for (unsigned i = 0; i < PMN__SLICES; i++)
+                    seg->pages[i].live = 0;
+                seg->free_slices = ALL_SLICES;
+                kept += !seg->keep;
+                continue;
+            }
+            seg_unlink(&h->segments, seg);
+            seg_release(h, seg);
+        }
     }
     h->empty_segments = kept;
     atomic_store_explicit(&h->active, 0, memory_order_relaxed);
