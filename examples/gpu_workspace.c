@@ -11,6 +11,10 @@
  * When no node of the list has room the allocation fails and the program
  * says so; memory never lands somewhere nobody named.
  *
+ * The arena keeps its memory across steps (PMN_PURGE_KEEP): reset drops
+ * the objects, not the extents, so from step 2 on a step maps, populates
+ * and verifies nothing; each step prints how many extents it mapped.
+ *
  * After each step it checks where every buffer's pages are (pmn_where)
  * and prints them per node; at the end it prints the arena's counters,
  * including the bytes that spilled past the first node, as JSON.
@@ -156,7 +160,8 @@ int main(int argc, char **argv)
     struct pmn_backing_params *bp = NULL;
     struct pmn_backing *b = NULL;
     struct pmn_arena *a = NULL;
-    struct pmn_arena_opts ao = {.struct_size = sizeof(ao), .retain = 2};
+    /* Keep every extent across resets: the next step reuses them. */
+    struct pmn_arena_opts ao = {.struct_size = sizeof(ao), .purge = PMN_PURGE_KEEP, .retain = 2};
     struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
     void *small[SMALL_PER_STEP], *large[LARGE_PER_STEP];
     size_t large_size, small_size = 4096;
@@ -188,14 +193,19 @@ int main(int argc, char **argv)
            SMALL_PER_STEP, small_size >> 10);
 
     for (long step = 1; step <= o.steps; step++) {
-        uint64_t per[MAX_SPILL] = {0}, off = 0;
+        uint64_t per[MAX_SPILL] = {0}, off = 0, maps0, pop0;
         int i;
+
+        if ((err = pmn_arena_stats(a, &st)) < 0)
+            goto fail;
+        maps0 = st.backing.maps;
+        pop0 = st.populated;
 
         /* Large buffers first, as a framework sizes its activations. */
         for (i = 0; i < LARGE_PER_STEP; i++) {
             if ((large[i] = pmn_arena_aligned_alloc(a, 4096, large_size)) == NULL) {
-                printf("step %ld: buffer %d of %zu KiB does not fit on any listed node (%s)\n",
-                       step, i, large_size >> 10, strerror(errno));
+                printf("step %ld: buffer %d of %zu KiB does not fit on any listed node (%s: %s)\n",
+                       step, i, large_size >> 10, strerror(errno), pmn_err_name(pmn_last_error()));
                 printf("(add a node to --spill, or ask for less with --mib)\n");
                 goto stats;
             }
@@ -235,6 +245,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "gpu_workspace: pages outside the spill list\n");
             goto out;
         }
+        if ((err = pmn_arena_stats(a, &st)) < 0)
+            goto fail;
+        printf("step %ld: %" PRIu64 " extents mapped, %" PRIu64 " MiB populated%s\n", step,
+               st.backing.maps - maps0, (st.populated - pop0) >> 20,
+               step > 1 && st.backing.maps == maps0 ? " (memory kept from the last step)" : "");
         if (step < o.steps)
             pmn_arena_reset(a); /* the whole workspace dies with the step */
     }

@@ -136,6 +136,8 @@ out=$("$tmp/gpu_workspace" --spill 0 --mib 32 --steps 2) ||
 printf '%s\n' "$out"
 printf '%s\n' "$out" | grep -q '^step 2: node 0: [0-9]* pages; 0 pages off the list' ||
     fail "gpu_workspace did not place step 2 on node 0"
+printf '%s\n' "$out" | grep -q '^step 2: 0 extents mapped, 0 MiB populated (memory kept' ||
+    fail "gpu_workspace did not keep its memory across steps"
 printf '%s\n' "$out" | grep -q '^{"allocated": ' || fail "gpu_workspace printed no stats JSON"
 if [ -x "$tmp/hello_private" ]; then
     # No private node here: the administrator's word makes node 0 one.
