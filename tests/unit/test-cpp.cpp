@@ -201,6 +201,41 @@ void test_errors(const pmnode::context &ctx)
     CHECK(bad);
 }
 
+/* Slab options, reserve and the failure reason (issue 14). */
+void test_slab(const pmnode::backing &b)
+{
+    pmn_slab_opts o{};
+    o.struct_size = sizeof(o);
+    o.cap_objects = 64;
+    pmnode::slab s(b, 2048, &o);
+    s.reserve(64);
+    CHECK(s.stats().populated >= 64 * 2048);
+    std::vector<void *> objs;
+    while (void *p = s.try_allocate())
+        objs.push_back(p);
+    CHECK(objs.size() == 64);
+    CHECK(pmnode::last_error() == PMN_E_CAP_REACHED);
+    bool threw = false;
+    try {
+        (void)s.allocate();
+    } catch (const pmnode::error &e) {
+        threw = e.pmn_code() == PMN_E_CAP_REACHED;
+    }
+    CHECK(threw);
+    for (void *p : objs)
+        CHECK(s.deallocate(p) == 0);
+    CHECK(s.stats().objects == 0);
+    pmnode::slab moved = std::move(s);
+    CHECK(moved.object_size() == 2048);
+    threw = false;
+    try {
+        moved.reserve(65);
+    } catch (const pmnode::error &e) {
+        threw = e.pmn_code() == PMN_E_CAP_REACHED;
+    }
+    CHECK(threw);
+}
+
 } // namespace
 
 int main()
@@ -215,6 +250,9 @@ int main()
         test_pmr(ar);
         test_overaligned(ar);
         test_errors(ctx);
+        test_slab(b);
+        ar.reserve(1 << 20);
+        CHECK(ar.stats().populated >= (1u << 20));
         pmn_alloc_stats st = ar.stats();
         CHECK(st.backing.nnodes == 1 && st.backing.node[0].node == 0);
     } catch (const pmnode::error &e) {

@@ -27,6 +27,7 @@
 #ifndef PMNODE_HPP
 #define PMNODE_HPP
 
+#include <cerrno>
 #include <cstddef>
 #include <limits>
 #include <memory_resource>
@@ -278,8 +279,97 @@ class arena
         return st;
     }
 
+    /** Populate and keep @p bytes of small-object pages (pmn_arena_reserve); throws on failure. */
+    void reserve(std::size_t bytes)
+    {
+        detail::check(pmn_arena_reserve(a_, bytes), "pmn_arena_reserve");
+    }
+
   private:
     pmn_arena *a_ = nullptr;
+};
+
+/* ---------------------------------------------------------------- slab */
+
+/** Why this thread's last allocation failed (pmn_last_error): a PMN_E_* code or -errno. */
+inline int last_error() noexcept
+{
+    return pmn_last_error();
+}
+
+/** Owner of a pmn_slab (move-only): fixed-size objects, optionally capped and reserved. */
+class slab
+{
+  public:
+    /** A slab of @p obj_size objects; @p opts may be nullptr (no cap, no reserve). */
+    slab(const backing &b, std::size_t obj_size, const pmn_slab_opts *opts = nullptr)
+    {
+        detail::check(pmn_slab_new_opts(b.get(), obj_size, opts, &s_), "pmn_slab_new_opts");
+    }
+
+    slab(const slab &) = delete;
+    slab &operator=(const slab &) = delete;
+    slab(slab &&o) noexcept : s_(std::exchange(o.s_, nullptr))
+    {
+    }
+    slab &operator=(slab &&o) noexcept
+    {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~slab()
+    {
+        pmn_slab_destroy(s_);
+    }
+
+    pmn_slab *get() const noexcept
+    {
+        return s_;
+    }
+
+    /** One object, or nullptr when the pool is empty (last_error() says why). */
+    void *try_allocate() noexcept
+    {
+        return pmn_slab_alloc(s_);
+    }
+
+    /** One object; throws pmnode::error with last_error()'s code when there is none. */
+    void *allocate()
+    {
+        void *p = pmn_slab_alloc(s_);
+        if (p == nullptr)
+            detail::check(pmn_last_error() ? pmn_last_error() : -ENOMEM, "pmn_slab_alloc");
+        return p;
+    }
+
+    /** Give @p p back: 0 or the misuse code (pmn_slab_free). */
+    int deallocate(void *p) noexcept
+    {
+        return pmn_slab_free(s_, p);
+    }
+
+    /** Populate and keep room for @p nobjs objects (pmn_slab_reserve); throws on failure. */
+    void reserve(std::size_t nobjs)
+    {
+        detail::check(pmn_slab_reserve(s_, nobjs), "pmn_slab_reserve");
+    }
+
+    std::size_t object_size() const noexcept
+    {
+        return pmn_slab_obj_size(s_);
+    }
+
+    /** Counters (pmn_slab_stats). */
+    pmn_alloc_stats stats() const
+    {
+        pmn_alloc_stats st{};
+        st.struct_size = sizeof(st);
+        detail::check(pmn_slab_stats(s_, &st), "pmn_slab_stats");
+        return st;
+    }
+
+  private:
+    pmn_slab *s_ = nullptr;
 };
 
 /* ----------------------------------------------------------- allocator */
