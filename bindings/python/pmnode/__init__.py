@@ -35,13 +35,13 @@ from .context import (ABI_NAMES, KINDS, Context, CxlRegion, DaxDevice, HugePageP
 from .ctier import CompressedTier, estimate
 from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
                      E_INCOMPRESSIBLE, E_INTERIOR, E_MISPLACED, E_NO_DEVICE, E_NO_HUGEPAGES,
-                     E_NO_CTIER, E_NO_MATCH, E_NO_NODE, E_NO_NUMA, E_NO_WRITE_CONTROL,
+                     E_NO_CTIER, E_CAP_REACHED, E_NO_MATCH, E_NO_NODE, E_NO_NUMA, E_NO_WRITE_CONTROL,
                      E_NODE_FULL,
                      E_NOT_ALLOWED, E_NOT_COMPRESSED, E_NOT_MEMORY_NODE, E_PARSE,
                      E_REMOTE_ROOT, E_TIER_FULL, E_UNKNOWN, BusyError, DiscoveryError, Error,
                      IncompressibleError, InvalidArgumentError, MisuseError, NotFoundError,
                      NotSupportedError, OutOfMemoryError, PermissionDeniedError,
-                     PlacementError, UnknownValueError, err_name, strerror)
+                     PlacementError, UnknownValueError, err_name, last_error, strerror)
 from .memory import Backing, Placement, Region, where
 
 __version__ = "0.2.0"
@@ -55,10 +55,10 @@ __all__ = [
     "Error", "InvalidArgumentError", "OutOfMemoryError", "NotFoundError",
     "PermissionDeniedError", "BusyError", "NotSupportedError", "UnknownValueError",
     "DiscoveryError", "PlacementError", "IncompressibleError", "MisuseError",
-    "strerror", "err_name",
+    "strerror", "err_name", "last_error",
     "E_REMOTE_ROOT", "E_NO_NUMA", "E_NO_NODE", "E_NO_DEVICE", "E_UNKNOWN", "E_NO_MATCH",
     "E_PARSE", "E_CONFIG", "E_HWLOC", "E_MISPLACED", "E_NOT_ALLOWED", "E_NODE_FULL",
     "E_NO_HUGEPAGES", "E_NOT_MEMORY_NODE", "E_FOREIGN", "E_DOUBLE_FREE", "E_INTERIOR",
     "E_DESTROYED", "E_TIER_FULL", "E_INCOMPRESSIBLE", "E_NO_WRITE_CONTROL",
-    "E_NOT_COMPRESSED", "E_NO_CTIER",
+    "E_NOT_COMPRESSED", "E_NO_CTIER", "E_CAP_REACHED",
 ]

@@ -104,14 +104,20 @@ class Where(Structure):
 
 class ArenaOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("purge", c_int), ("retain", c_uint),
-                ("cap_bytes", c_uint64)]
+                ("cap_bytes", c_uint64), ("reserve_bytes", c_size_t)]
+
+
+class SlabOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("align", c_size_t), ("cap_bytes", c_uint64),
+                ("cap_objects", c_uint64), ("purge", c_int), ("retain", c_uint),
+                ("reserve_objects", c_size_t)]
 
 
 class AllocStats(Structure):
     _fields_ = [("struct_size", c_size_t), ("allocated", c_uint64), ("objects", c_uint64), ("active", c_uint64),
                 ("resident", c_uint64), ("peak", c_uint64), ("allocs", c_uint64),
                 ("frees", c_uint64), ("remote_frees", c_uint64), ("failures", c_uint64),
-                ("backing", BackingStats)]
+                ("backing", BackingStats), ("populated", c_uint64)]
 
 
 class CtierOpts(Structure):
@@ -265,6 +271,10 @@ _PROTOTYPES = {
     "pmn_slab_free_bulk": (_i, [_vp, _P(_vp), _sz]),
     "pmn_slab_obj_size": (_sz, [_vp]),
     "pmn_slab_stats": (_i, [_vp, _P(AllocStats)]),
+    "pmn_slab_new_opts": (_i, [_vp, _sz, _P(SlabOpts), _P(_vp)]),
+    "pmn_slab_reserve": (_i, [_vp, _sz]),
+    "pmn_arena_reserve": (_i, [_vp, _sz]),
+    "pmn_last_error": (_i, []),
     # compressed tier
     "pmn_ctier_open": (_i, [_vp, _P(CtierOpts), _P(_vp)]),
     "pmn_ctier_close": (None, [_vp]),

@@ -32,7 +32,7 @@ import errno
 import weakref
 
 from . import errors
-from ._lib import LIB, AllocStats, ArenaOpts, sized
+from ._lib import LIB, AllocStats, ArenaOpts, SlabOpts, sized
 from ._owned import Owned
 from .memory import Memory, backing_stats_dict
 
@@ -51,7 +51,7 @@ def _stats_dict(st):
         "allocated": st.allocated, "objects": st.objects, "active": st.active,
         "resident": st.resident, "peak": st.peak, "allocs": st.allocs, "frees": st.frees,
         "remote_frees": st.remote_frees, "failures": st.failures,
-        "backing": backing_stats_dict(st.backing),
+        "backing": backing_stats_dict(st.backing), "populated": st.populated,
     }
 
 
@@ -109,8 +109,9 @@ class _Allocator(Owned):
 
     def _block(self, ptr, size, what):
         if not ptr:
-            err = ctypes.get_errno() or errno.ENOMEM
-            raise errors.make_error(-err, what, "no %d-byte object" % size)
+            # The library's reason (cap reached, node full...) when it gave one.
+            code = LIB.pmn_last_error() or -(ctypes.get_errno() or errno.ENOMEM)
+            raise errors.make_error(code, what, "no %d-byte object" % size)
         b = Block(self, ptr, size)
         with self._gate.cond:
             self._live[ptr] = b
@@ -192,7 +193,8 @@ class Arena(_Allocator):
     anon, memfd and hugetlb, kept for dax), ``"release"`` or ``"keep"``;
     ``retain``: empty extents kept for reuse (default 2); ``cap_bytes``:
     most bytes the arena's objects may occupy (0: no cap; resident memory
-    can exceed a cap below 4 MiB by up to one extent).
+    can exceed a cap below 4 MiB by up to one extent); ``reserve_bytes``:
+    small-object memory reserved at creation (see :meth:`reserve`).
 
     The arena keeps its backing (and context) alive; a context manager.
     Thread-safety: see the module notes.
@@ -201,16 +203,17 @@ class Arena(_Allocator):
     _kind = "arena"
     _stats_fn = LIB.pmn_arena_stats
 
-    def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0):
+    def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0, reserve_bytes=0):
         if purge not in _PURGE:
             raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "purge %r is not one of %s"
                                               % (purge, ", ".join(_PURGE)))
         self._setup(backing)
         opts = None
-        if purge != "default" or retain is not None or cap_bytes:
+        if purge != "default" or retain is not None or cap_bytes or reserve_bytes:
             opts = ArenaOpts(ctypes.sizeof(ArenaOpts), _PURGE.index(purge),
                              2 if retain is None else _size(retain, "Arena", "retain"),
-                             _size(cap_bytes, "Arena", "cap_bytes"))
+                             _size(cap_bytes, "Arena", "cap_bytes"),
+                             _size(reserve_bytes, "Arena", "reserve_bytes"))
         self._attach(backing)
         handle = ctypes.c_void_p()
         try:
@@ -224,6 +227,14 @@ class Arena(_Allocator):
 
     def _release_handle(self, handle):
         LIB.pmn_arena_destroy(handle)
+
+    def reserve(self, nbytes):
+        """Populate, verify and keep ``nbytes`` of small-object pages now
+        (pmn_arena_reserve), kept across :meth:`reset` until close.
+        Thread-safe."""
+        what = "Arena.reserve"
+        with self._gate.use(what):
+            errors.check(LIB.pmn_arena_reserve(self._handle, _size(nbytes, what, "nbytes")), what)
 
     def _free_one(self, addr, what):
         errors.check(LIB.pmn_free(addr), what)
@@ -316,16 +327,24 @@ class Slab(_Allocator):
     _kind = "slab"
     _stats_fn = LIB.pmn_slab_stats
 
-    def __init__(self, backing, obj_size, *, align=0, cap_bytes=0):
+    def __init__(self, backing, obj_size, *, align=0, cap_bytes=0, cap_objects=0,
+                 purge="default", retain=1, reserve_objects=0):
         self._setup(backing)
         obj_size = _size(obj_size, "Slab", "obj_size")
+        if purge not in _PURGE:
+            raise errors.InvalidArgumentError(-errno.EINVAL, "Slab", "purge %r is not one of %s"
+                                              % (purge, ", ".join(_PURGE)))
         self._attach(backing)
         handle = ctypes.c_void_p()
         try:
-            align, cap_bytes = _size(align, "Slab", "align"), _size(cap_bytes, "Slab", "cap_bytes")
+            opts = SlabOpts(ctypes.sizeof(SlabOpts), _size(align, "Slab", "align"),
+                            _size(cap_bytes, "Slab", "cap_bytes"),
+                            _size(cap_objects, "Slab", "cap_objects"), _PURGE.index(purge),
+                            _size(retain, "Slab", "retain"),
+                            _size(reserve_objects, "Slab", "reserve_objects"))
             with backing._use("Slab") as bh:
-                errors.check(LIB.pmn_slab_new(bh, obj_size, align, cap_bytes, ctypes.byref(handle)),
-                             "pmn_slab_new")
+                errors.check(LIB.pmn_slab_new_opts(bh, obj_size, ctypes.byref(opts),
+                                                   ctypes.byref(handle)), "pmn_slab_new_opts")
         except BaseException:
             self._detach_failed()
             raise
@@ -337,6 +356,15 @@ class Slab(_Allocator):
 
     def _free_one(self, addr, what):
         errors.check(LIB.pmn_slab_free(self._handle, addr), what)
+
+    def reserve(self, nobjs):
+        """Populate, verify and keep the pages for ``nobjs`` objects now
+        (pmn_slab_reserve): allocating them later never maps nor faults.
+        OutOfMemoryError beyond the cap (E_CAP_REACHED) or when the node
+        cannot hold them.  Thread-safe."""
+        what = "Slab.reserve"
+        with self._gate.use(what):
+            errors.check(LIB.pmn_slab_reserve(self._handle, _size(nobjs, what, "nobjs")), what)
 
     @property
     def obj_size(self):

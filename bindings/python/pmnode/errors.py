@@ -33,6 +33,7 @@ LIBRARY_ERRORS = {
     "NOT_ALLOWED": 11, "NODE_FULL": 12, "NO_HUGEPAGES": 13, "NOT_MEMORY_NODE": 14,
     "FOREIGN": 15, "DOUBLE_FREE": 16, "INTERIOR": 17, "DESTROYED": 18, "TIER_FULL": 19,
     "INCOMPRESSIBLE": 20, "NO_WRITE_CONTROL": 21, "NOT_COMPRESSED": 22, "NO_CTIER": 23,
+    "CAP_REACHED": 24,
 }
 
 E_REMOTE_ROOT = -(ERRNO_BASE + 1)
@@ -58,6 +59,7 @@ E_INCOMPRESSIBLE = -(ERRNO_BASE + 20)
 E_NO_WRITE_CONTROL = -(ERRNO_BASE + 21)
 E_NOT_COMPRESSED = -(ERRNO_BASE + 22)
 E_NO_CTIER = -(ERRNO_BASE + 23)
+E_CAP_REACHED = -(ERRNO_BASE + 24)
 
 
 def strerror(code):
@@ -66,6 +68,13 @@ def strerror(code):
     Thread-safe; never fails ("unknown error" for a value that is neither).
     """
     return text(LIB.pmn_strerror(int(code)))
+
+
+def last_error():
+    """Why this thread's last failed allocation failed (pmn_last_error): a
+    library code such as :data:`E_CAP_REACHED` or :data:`E_NODE_FULL`, a
+    negative errno, or 0 before any failure.  Not cleared by a success."""
+    return LIB.pmn_last_error()
 
 
 def err_name(code):
@@ -152,7 +161,7 @@ class MisuseError(Error, ValueError):
 _BY_LIBRARY_CODE = {
     E_CONFIG: InvalidArgumentError,
     E_NODE_FULL: OutOfMemoryError, E_NO_HUGEPAGES: OutOfMemoryError,
-    E_TIER_FULL: OutOfMemoryError,
+    E_TIER_FULL: OutOfMemoryError, E_CAP_REACHED: OutOfMemoryError,
     E_NO_NUMA: NotFoundError, E_NO_NODE: NotFoundError, E_NO_DEVICE: NotFoundError,
     E_NO_MATCH: NotFoundError,
     E_NOT_ALLOWED: PermissionDeniedError,
