@@ -60,8 +60,8 @@ static void (*tc_free_p)(void *);
 struct freelist {
     char *base;
     size_t size, n;
-    uint32_t *next;              /* next[i]: index below i on the stack */
-    _Atomic uint64_t head;       /* tag << 32 | (index + 1), 0 = empty */
+    uint32_t *next;        /* next[i]: index below i on the stack */
+    _Atomic uint64_t head; /* tag << 32 | (index + 1), 0 = empty */
 };
 
 static int fl_init(struct freelist *f, size_t n, size_t size)
@@ -310,8 +310,12 @@ int main(int argc, char **argv)
             if (skip[im])
                 continue;
             r = calloc(1, sizeof(*r));
-            *r = (struct run){.im = im, .slab = slab, .fl = &fl, .size = (size_t)size,
-                              .objects = (size_t)objects, .cpu = {cpus[0], cpus[1]}};
+            *r = (struct run){.im = im,
+                              .slab = slab,
+                              .fl = &fl,
+                              .size = (size_t)size,
+                              .objects = (size_t)objects,
+                              .cpu = {cpus[0], cpus[1]}};
             res[im][rep] = run_once(r);
             if (res[im][rep] < 0) {
                 fprintf(stderr, "pool: %s run failed\n", impl_name[im]);
@@ -327,8 +331,8 @@ int main(int argc, char **argv)
         qsort(res[im], (size_t)reps, sizeof(double), cmp_d);
         med[im] = res[im][reps / 2];
     }
-    printf("%-10s %14s %22s %12s %12s\n", "impl", "Mobjects/s", "spread (min..max)",
-           "vs freelist", "vs pmn-slab");
+    printf("%-10s %14s %22s %12s %12s\n", "impl", "Mobjects/s", "spread (min..max)", "vs freelist",
+           "vs pmn-slab");
     for (int im = 0; im < NIMPL; im++) {
         if (skip[im]) {
             printf("%-10s %14s   (%s)\n", impl_name[im], "-", skip[im]);

@@ -38,6 +38,9 @@
  *    All three are thread-safe (atomics, or a lock).  A program that does
  *    not use them pays only address space (the segment map is 8 MiB of
  *    .bss, touched where segments are) and 128 bytes of TLS per thread.
+ *    Besides, each thread has one int of its own: the reason of its last
+ *    failed allocation (pmn_last_error(), since 0.3), written only when an
+ *    allocation fails, like errno.
  *    The LD_PRELOAD shim is a separate library with state of its own.
  *  - Objects returned as const pointers (nodes, dax devices, CXL regions)
  *    belong to their context and stay valid until its last reference is
@@ -999,8 +1002,8 @@ struct pmn_slab_opts {
     uint64_t cap_bytes;
     /** Most objects (0: no cap), rounded up to whole pages; with both caps, the smaller wins. */
     uint64_t cap_objects;
-    enum pmn_purge purge; /**< what empty extents do, as for an arena */
-    unsigned retain;      /**< empty extents kept (0 with opts; pmn_slab_new(): 1) */
+    enum pmn_purge purge;   /**< what empty extents do, as for an arena */
+    unsigned retain;        /**< empty extents kept (0 with opts; pmn_slab_new(): 1) */
     size_t reserve_objects; /**< reserved at creation, as pmn_slab_reserve() */
 };
 

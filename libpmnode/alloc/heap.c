@@ -312,10 +312,10 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
                 *why = err;
                 return NULL;
             }
-            atomic_fetch_add_explicit(
-                &h->populated,
-                (uint64_t)__builtin_popcountll(bits & ~seg->populated) << PMN__SLICE_SHIFT,
-                memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->populated,
+                                      (uint64_t)__builtin_popcountll(bits & ~seg->populated)
+                                          << PMN__SLICE_SHIFT,
+                                      memory_order_relaxed);
             seg->populated |= bits;
         }
     }

@@ -167,7 +167,7 @@ struct pmn__heap {
     size_t reserved_slices; /* slices of kept (reserved) segments */
     _Atomic uint64_t resident, peak;
     _Atomic uint64_t populated; /* bytes of segments populated (pmn_alloc_stats.populated) */
-    _Atomic uint64_t active; /* bytes in live pages and large segments */
+    _Atomic uint64_t active;    /* bytes in live pages and large segments */
     _Atomic uint64_t failures;
     struct pmn__theap *theaps;
     struct pmn__counters large_c; /* large objects (any thread, atomic adds) */
