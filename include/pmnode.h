@@ -983,8 +983,8 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  * Create a slab of @p obj_size objects (at most 256 KiB) aligned to
  * @p align (a power of two up to 64 KiB, 0 for the natural alignment;
  * every object takes a multiple of 16 bytes, as with malloc),
- * whose pages may occupy at most @p cap_bytes (0 = no cap; see
- * pmn_arena_opts.cap_bytes on the 4 MiB extent granularity).  Like an
+ * whose pages may occupy at most @p cap_bytes (0 = no cap; exact to the
+ * page, and shared by every thread: see pmn_slab_new_opts()).  Like an
  * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
