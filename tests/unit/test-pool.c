@@ -226,13 +226,14 @@ Test(pool, producer_consumer_at_cap)
     pool_close(&e);
 }
 
-/* Page faults say something only without a memory checker: AddressSanitizer
- * faults its shadow in as it poisons freed blocks, valgrind runs its own
- * memory.  There the fault checks are left out (the map checks stay). */
-#if defined(__SANITIZE_ADDRESS__)
+/* Page faults say something only without a checker: the sanitizers fault
+ * their shadow memory in as objects are touched or poisoned, valgrind runs
+ * its own memory.  There the fault checks are left out (the map checks
+ * stay). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CHECKER_FAULTS 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define CHECKER_FAULTS 1
 #endif
 #endif
