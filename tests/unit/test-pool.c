@@ -439,8 +439,8 @@ Test(pool, arena_reserve)
         for (size_t i = 0; i < 1024; i++)
             pmn_free(objs[i]);
         if (faults_count())
-            cr_assert_eq(minflt_thread() - f0, 0, "round %d: %ld faults on reserved memory",
-                         round, minflt_thread() - f0);
+            cr_assert_eq(minflt_thread() - f0, 0, "round %d: %ld faults on reserved memory", round,
+                         minflt_thread() - f0);
         pmn_arena_reset(a);
     }
     cr_assert_eq(arena_stats(a).backing.maps, maps, "maps on the data path");

@@ -131,8 +131,8 @@ static int test_keep_spill(int node)
             all_on(first, sz, node, "8 MiB object after reset");
             pmn_arena_stats(a, &st);
             if (st.backing.maps != maps)
-                FAIL("keep: %llu region maps after reset", (unsigned long long)(st.backing.maps -
-                                                                                 maps));
+                FAIL("keep: %llu region maps after reset",
+                     (unsigned long long)(st.backing.maps - maps));
             printf("ok: keep: reset kept the large extents on nodes %d and 0; the next 8 MiB "
                    "object reused node %d's, no map\n",
                    node, node);
