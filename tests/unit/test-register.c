@@ -191,8 +191,8 @@ Test(register, slab_objects_inside_mapped_extents)
     cr_assert_eq(pmn_slab_extents(s, tally_fn, &t), 0);
     cr_assert_eq(t.n, rec.maps, "listed %zu extents, on_map saw %u", t.n, rec.maps);
     cr_assert_eq(t.unknown + (unsigned)t.bad_node, 0);
-    cr_assert_eq(t.bytes, slab_stats(s).resident, "listed %llu bytes, resident %llu",
-                 ull(t.bytes), ull(slab_stats(s).resident));
+    cr_assert_eq(t.bytes, slab_stats(s).resident, "listed %llu bytes, resident %llu", ull(t.bytes),
+                 ull(slab_stats(s).resident));
     cr_assert_eq(t.bytes, backing_mapped(b));
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(pmn_slab_free(s, objs[i]), 0);
