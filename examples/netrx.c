@@ -107,14 +107,14 @@ struct app {
     struct pmn_slab *slab;
     struct extents ext;
     struct queue q;
-    const char *path;      /* which receive path ran */
-    char why[160];         /* why io_uring did not */
+    const char *path; /* which receive path ran */
+    char why[160];    /* why io_uring did not */
     uint64_t received, stalls, late_reads, rx_bytes;
     uint64_t checked, corrupt, misplaced, foreign;
     uint64_t node_bytes[MAX_EXT]; /* per extent, for bytes per node */
     uint64_t other_bytes;
-    _Atomic int ready;      /* the receiver is ready: the sender may start */
-    double t_start, t_end;  /* receiver ready, consumer done */
+    _Atomic int ready;     /* the receiver is ready: the sender may start */
+    double t_start, t_end; /* receiver ready, consumer done */
     int err;
 };
 
@@ -656,8 +656,7 @@ int main(int argc, char **argv)
             if (a.ext.live[i] && pmn_where(a.ext.e[i].addr, a.ext.e[i].len, &w) == 0) {
                 on_node += pmn_where_pages_on(&w, a.node);
                 absent += w.not_present;
-                elsewhere +=
-                    w.pages - w.not_present - w.unknown - pmn_where_pages_on(&w, a.node);
+                elsewhere += w.pages - w.not_present - w.unknown - pmn_where_pages_on(&w, a.node);
             }
         }
         printf("extents: %zu mapped (%u after registration), %" PRIu64
