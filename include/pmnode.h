@@ -803,6 +803,101 @@ PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 PMN_API uint64_t pmn_where_pages_on(const struct pmn_where *w, int node);
 /**@}*/
 
+/** @name Registration
+ *
+ * A NIC, an RDMA device or a GPU needs to know the memory it will read and
+ * write before it does (io_uring_register_buffers, ibv_reg_mr,
+ * cudaHostRegister).  The memory behind a backing, an arena or a slab is a
+ * set of extents, one per region the backing mapped (two for an arena's
+ * large object placed beyond an alignment hole: the hole is address space,
+ * never memory, and is never listed).  They can be listed, and hooks set on
+ * the backing are told of each extent after it is mapped and before it is
+ * unmapped.
+ *
+ * Hooks are set on a backing before it maps anything (pmn_backing_set_hooks()
+ * answers -EBUSY while any region of it is mapped or being mapped: there is
+ * no replay of existing extents, so no extent is ever seen half-registered).
+ * With hooks set:
+ *   - on_map runs once per extent after the region is mapped, populated
+ *     and verified, and before any object in it is handed out (before
+ *     pmn_region_map() returns it).  Nonzero fails the map: on_unmap runs
+ *     for the extents of that region on_map accepted, the memory is
+ *     released, and pmn_region_map() returns on_map's value when negative,
+ *     -ECANCELED when positive; an arena or slab allocation returns NULL
+ *     with errno ENOMEM.  Nothing stays mapped or counted.
+ *   - on_unmap runs once per extent on_map accepted, while the memory is
+ *     still mapped and populated, before it is unmapped (pmn_region_unmap(),
+ *     an arena's or slab's purge, reset or destroy).
+ *   - A registered extent is never unmapped or partly decommitted behind
+ *     the caller's back: the arena and slab, which otherwise populate a
+ *     4 MiB extent 64 KiB at a time as pages are handed out, populate it
+ *     whole when it is mapped, and never give part of it back to the kernel
+ *     (no MADV_DONTNEED or hole punching inside it).  The cost: a hooked
+ *     backing's arena is resident in whole extents.
+ * Hooks run in the thread that maps or unmaps, possibly with the arena's or
+ * slab's internal lock held: they must not call into the same arena or
+ * slab (allocate, free, stats, extents, reset), nor map or unmap regions of
+ * the same backing.  Registering the extent with a device is what they are
+ * for.  Calls from several threads may run hooks concurrently.
+ */
+/**@{*/
+struct pmn_arena;
+struct pmn_slab;
+
+/** One extent of memory.  Filled by the library; struct_size says how many
+ * bytes of it are valid (read a field only when struct_size covers it). */
+struct pmn_extent {
+    size_t struct_size; /**< bytes of this struct the library filled */
+    void *addr;         /**< first byte */
+    size_t len;         /**< bytes, a multiple of the backing's granule */
+    int node;           /**< node the pages are on (dax: the device's node, or -1) */
+    int fd;             /**< memfd or dax device fd (the library owns it), else -1 */
+    uint64_t offset;    /**< offset of addr in fd's file or device, 0 without fd */
+};
+
+/** Called for each extent; nonzero stops the walk and is returned. */
+typedef int (*pmn_extent_fn)(const struct pmn_extent *e, void *arg);
+
+/** Map/unmap hooks of a backing.  Set struct_size (see Conventions). */
+struct pmn_extent_hooks {
+    size_t struct_size; /**< sizeof(struct pmn_extent_hooks), set by the caller */
+    /** After an extent is mapped, populated and verified; nonzero fails the map. */
+    int (*on_map)(const struct pmn_extent *e, void *arg);
+    /** Before an extent on_map accepted is unmapped; the memory is still there. */
+    void (*on_unmap)(const struct pmn_extent *e, void *arg);
+    void *arg; /**< passed to both */
+};
+
+/**
+ * Set (or, with @p hooks NULL, clear) the map/unmap hooks of @p b; the
+ * struct is copied.  0; -EINVAL for a NULL backing or a struct_size below
+ * sizeof(size_t); -EBUSY when a region of @p b is mapped or being mapped
+ * (set hooks before creating the arena or slab's first object; see the
+ * group's head).  Thread-safe.
+ */
+PMN_API int pmn_backing_set_hooks(struct pmn_backing *b, const struct pmn_extent_hooks *hooks);
+
+/**
+ * Call @p fn for each extent of each region of @p b mapped when the call
+ * starts (every arena and slab on the backing, and bare regions), in no
+ * particular order.  Returns 0, fn's first nonzero value (which stops the
+ * walk), -EINVAL, or -ENOMEM.  Thread-safe: the list is a snapshot taken
+ * under the backing's lock, and @p fn runs without it, so regions mapped or
+ * unmapped meanwhile by other threads may be missing or listed after they
+ * are gone (hooks see every change exactly; use them to track a live set).
+ * @p fn may allocate from arenas on the backing.
+ */
+PMN_API int pmn_backing_extents(struct pmn_backing *b, pmn_extent_fn fn, void *arg);
+/**
+ * As pmn_backing_extents(), for the extents an arena holds (in use, kept
+ * empty for reuse, or cached after a large free).  Thread-safe, with the
+ * same snapshot rule; @p fn may allocate from the arena.
+ */
+PMN_API int pmn_arena_extents(struct pmn_arena *a, pmn_extent_fn fn, void *arg);
+/** As pmn_arena_extents(), for a slab. */
+PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
+/**@}*/
+
 /** @name Allocators
  *
  * An arena carves a backing's memory into objects of any size and any

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential clang clang-format meson ninja-build pkg-config python3 \
 libnuma-dev libhwloc-dev libdaxctl-dev libcxl-dev libcriterion-dev \
 valgrind qemu-system-x86 busybox-static cpio kmod ndctl daxctl numactl hwloc \
-libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libmemkind0 liblz4-dev scdoc man-db \
+libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libmemkind0 liblz4-dev liburing-dev scdoc man-db \
 python3-pytest python3-venv python3-pip python3-setuptools"
 missing=""
 for p in $PKGS; do

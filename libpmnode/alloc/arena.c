@@ -307,3 +307,9 @@ int pmn_alloc_stats_json(const struct pmn_alloc_stats *user, char *buf, size_t l
     return n < 0 ? -EINVAL : n;
 }
 PMN__SYMVER_DEFAULT(pmn_alloc_stats_json, "PMNODE_0.2");
+
+/* Registration (alloc/extents.c) reaches the heap through this. */
+struct pmn__heap *pmn__arena_heap(const struct pmn_arena *a)
+{
+    return a->h;
+}

@@ -245,6 +245,8 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     seg->large = large;
     seg->free_slices = large ? 0 : ALL_SLICES; /* not the header's */
     seg->populated = large ? ~(uint64_t)0 : ~ALL_SLICES;
+    if (pmn__backing_has_hooks(h->b)) /* registered: populated whole by the map */
+        seg->populated = ~(uint64_t)0;
     note_resident(h, pmn__region_committed(r));
     atomic_fetch_add_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
     pmn__segmap_add((uintptr_t)seg, seg->size);

@@ -297,6 +297,12 @@ void pmn__arena_fork(struct pmn_arena *a, int phase);
 int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool release_empty,
                   uint64_t cap, const uint32_t *sizes, unsigned n, void *owner,
                   struct pmn__heap **out);
+/* extents.c: the extents of every segment @h holds (in use, kept empty,
+ * cached), snapshot under the heap lock, then @fn on each without it. */
+int pmn__heap_extents(struct pmn__heap *h, pmn_extent_fn fn, void *arg);
+/* The heap behind an arena or a slab (arena.c, slab.c). */
+struct pmn__heap *pmn__arena_heap(const struct pmn_arena *a);
+struct pmn__heap *pmn__slab_heap(const struct pmn_slab *s);
 /* Size classes @sizes[0..n) for the heap. */
 int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
 

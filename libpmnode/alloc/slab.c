@@ -208,3 +208,9 @@ int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out)
     return s != NULL ? pmn__heap_stats(s->h, out) : -EINVAL;
 }
 PMN__SYMVER_DEFAULT(pmn_slab_stats, "PMNODE_0.2");
+
+/* Registration (alloc/extents.c) reaches the heap through this. */
+struct pmn__heap *pmn__slab_heap(const struct pmn_slab *s)
+{
+    return s->h;
+}

@@ -252,3 +252,8 @@ static int dax_unmap(struct pmn_backing *b, struct pmn_region *r)
 }
 
 const struct pmn__backing_ops pmn__ops_dax = {.map = dax_map, .unmap = dax_unmap};
+
+int pmn__dax_fd(const struct pmn_backing *b)
+{
+    return b->dax != NULL ? b->dax->fd : -1;
+}

@@ -285,9 +285,8 @@ int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out
 }
 PMN__SYMVER_DEFAULT(pmn_backing_stats, "PMNODE_0.2");
 
-static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
+static void account_locked(struct pmn_backing *b, int slot, int64_t delta, bool failed)
 {
-    pthread_mutex_lock(&b->lock);
     if (failed) {
         b->stats.failures++;
     } else {
@@ -302,6 +301,12 @@ static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
                 b->stats.peak_bytes = b->stats.mapped_bytes;
         }
     }
+}
+
+static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
+{
+    pthread_mutex_lock(&b->lock);
+    account_locked(b, slot, delta, failed);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -403,6 +408,11 @@ static int region_new(struct pmn_backing *b, size_t size, struct pmn_region **ou
     *r = calloc(1, sizeof(**r));
     if (*r == NULL)
         return -ENOMEM;
+    /* Counted from here: the hooks stay as they are until it is gone. */
+    pthread_mutex_lock(&b->lock);
+    b->nregions++;
+    (*r)->hooked = atomic_load_explicit(&b->hooked, memory_order_relaxed);
+    pthread_mutex_unlock(&b->lock);
     (*r)->b = b;
     (*r)->fd = -1;
     (*r)->slot = -1;
@@ -411,17 +421,69 @@ static int region_new(struct pmn_backing *b, size_t size, struct pmn_region **ou
     return 0;
 }
 
+/* A region that will not be: uncount it and free it. */
+static void region_forget(struct pmn_backing *b, struct pmn_region *r)
+{
+    pthread_mutex_lock(&b->lock);
+    b->nregions--;
+    pthread_mutex_unlock(&b->lock);
+    free(r);
+}
+
+/* on_unmap for the first @n extents of @r (in reverse order). */
+static void hooks_unmap(struct pmn_backing *b, struct pmn_region *r, size_t n)
+{
+    struct pmn_extent e[2];
+    size_t have = pmn__region_extents(r, e);
+
+    if (n > have)
+        n = have;
+    while (n-- > 0)
+        if (b->hooks.on_unmap != NULL)
+            b->hooks.on_unmap(&e[n], b->hooks.arg);
+}
+
+/* on_map for each extent of @r: 0, or why the map fails (extents accepted
+ * before the refusal are told on_unmap). */
+static int hooks_map(struct pmn_backing *b, struct pmn_region *r)
+{
+    struct pmn_extent e[2];
+    size_t n = pmn__region_extents(r, e);
+
+    for (size_t i = 0; i < n && b->hooks.on_map != NULL; i++) {
+        int rc = b->hooks.on_map(&e[i], b->hooks.arg);
+        if (rc != 0) {
+            pmn__log(b->ctx, 3, "on_map refused the extent at %p (%zu bytes): %d", e[i].addr,
+                     e[i].len, rc);
+            hooks_unmap(b, r, i);
+            return rc < 0 ? rc : -ECANCELED;
+        }
+    }
+    return 0;
+}
+
 static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
                        struct pmn_region **out)
 {
+    /* Mapped, populated and verified: the caller's device hears of it
+     * before anyone can use it. */
+    if (err == 0 && r->hooked && (err = hooks_map(b, r)) != 0)
+        (void)b->ops->unmap(b, r);
     if (err) {
         account(b, -1, 0, true);
-        free(r);
+        region_forget(b, r);
         pmn__set_last_error(err); /* pmn_last_error(): why this thread's map failed */
         return err;
     }
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-    account(b, r->slot < 0 ? 0 : r->slot, (int64_t)pmn__region_committed(r), false);
+    pthread_mutex_lock(&b->lock);
+    account_locked(b, r->slot < 0 ? 0 : r->slot, (int64_t)pmn__region_committed(r), false);
+    r->prev = NULL;
+    r->next = b->regions;
+    if (b->regions != NULL)
+        b->regions->prev = r;
+    b->regions = r;
+    pthread_mutex_unlock(&b->lock);
     *out = r;
     return 0;
 }
@@ -451,13 +513,17 @@ static int region_map(struct pmn_backing *b, size_t size, const struct region_sh
     if (sh->hole_len > 0 && b->type != PMN_BACKING_DAX) {
         if (sh->hole_off % b->granule || sh->hole_len % b->granule || sh->hole_off > r->size ||
             sh->hole_len > r->size - sh->hole_off) {
-            free(r);
+            region_forget(b, r);
             return -EINVAL;
         }
         r->hole_off = sh->hole_off;
         r->hole_len = sh->hole_len;
     }
     r->lazy = (sh->lazy || r->hole_len > 0) && b->type != PMN_BACKING_DAX;
+    /* A registered extent is memory from end to end (a hole is not part of
+     * any extent): no page of it is left to populate later. */
+    if (r->hooked && r->hole_len == 0)
+        r->lazy = false;
     if (b->type == PMN_BACKING_DAX) {
         r->slot = 0;
         r->node = b->nodes[0];
@@ -542,7 +608,7 @@ int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size, struc
     if (err)
         return err;
     if (r->size != size) { /* map_at is exact: no silent rounding */
-        free(r);
+        region_forget(b, r);
         return -EINVAL;
     }
     r->slot = 0;
@@ -558,9 +624,20 @@ int pmn_region_unmap(struct pmn_region *r)
     if (r == NULL)
         return 0;
     b = r->b;
+    pthread_mutex_lock(&b->lock);
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        b->regions = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&b->lock);
+    /* The device lets go while the memory is still there. */
+    if (r->hooked)
+        hooks_unmap(b, r, 2);
     err = b->ops->unmap(b, r);
     account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)pmn__region_committed(r), false);
-    free(r);
+    region_forget(b, r);
     backing_release(b);
     return err;
 }
@@ -593,4 +670,103 @@ uint64_t pmn_region_populate_ns(const struct pmn_region *r)
 uint64_t pmn_region_verify_ns(const struct pmn_region *r)
 {
     return r ? r->verify_ns : 0;
+}
+
+/* ---- registration ---- */
+
+bool pmn__backing_has_hooks(const struct pmn_backing *b)
+{
+    return atomic_load_explicit(&((struct pmn_backing *)b)->hooked, memory_order_relaxed);
+}
+
+int pmn_backing_set_hooks(struct pmn_backing *b, const struct pmn_extent_hooks *hooks)
+{
+    struct pmn_extent_hooks h = {0};
+    int err = 0;
+
+    if (b == NULL || (hooks != NULL && hooks->struct_size < sizeof(size_t)))
+        return -EINVAL;
+    if (hooks != NULL)
+        memcpy(&h, hooks, hooks->struct_size < sizeof(h) ? hooks->struct_size : sizeof(h));
+    h.struct_size = sizeof(h);
+    pthread_mutex_lock(&b->lock);
+    /* No replay: a region mapped before the hooks would be memory the
+     * device never heard of, and a lazily populated one would have holes. */
+    if (b->nregions > 0) {
+        err = -EBUSY;
+    } else {
+        b->hooks = h;
+        atomic_store_explicit(&b->hooked, h.on_map != NULL || h.on_unmap != NULL,
+                              memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return err;
+}
+
+static void extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t off, size_t len)
+{
+    const struct pmn_backing *b = r->b;
+
+    memset(e, 0, sizeof(*e));
+    e->struct_size = sizeof(*e);
+    e->addr = (char *)r->addr + off;
+    e->len = len;
+    e->node = r->node;
+    e->fd = -1;
+    if (b->type == PMN_BACKING_DAX) {
+        e->fd = pmn__dax_fd(b);
+        e->offset = r->dax_offset + off;
+    } else if (r->fd >= 0) {
+        e->fd = r->fd;
+        e->offset = off; /* a memfd holds one region, from offset 0 */
+    }
+}
+
+size_t pmn__region_extents(const struct pmn_region *r, struct pmn_extent out[2])
+{
+    size_t end = r->hole_off + r->hole_len, n = 0;
+
+    if (r->hole_len == 0) {
+        extent_at(r, &out[0], 0, r->size);
+        return 1;
+    }
+    if (r->hole_off > 0)
+        extent_at(r, &out[n++], 0, r->hole_off);
+    if (end < r->size)
+        extent_at(r, &out[n++], end, r->size - end);
+    return n;
+}
+
+int pmn__extents_call(const struct pmn_extent *v, size_t n, pmn_extent_fn fn, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = fn(&v[i], arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int pmn_backing_extents(struct pmn_backing *b, pmn_extent_fn fn, void *arg)
+{
+    struct pmn_extent *v = NULL;
+    size_t n = 0, cap = 0;
+    int err;
+
+    if (b == NULL || fn == NULL)
+        return -EINVAL;
+    /* A snapshot under the lock; fn runs without it (it may map). */
+    pthread_mutex_lock(&b->lock);
+    for (const struct pmn_region *r = b->regions; r != NULL; r = r->next)
+        cap += 2;
+    if (cap > 0 && (v = malloc(cap * sizeof(*v))) == NULL) {
+        pthread_mutex_unlock(&b->lock);
+        return -ENOMEM;
+    }
+    for (const struct pmn_region *r = b->regions; r != NULL; r = r->next)
+        n += pmn__region_extents(r, v + n);
+    pthread_mutex_unlock(&b->lock);
+    err = pmn__extents_call(v, n, fn, arg);
+    free(v);
+    return err;
 }

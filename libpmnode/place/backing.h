@@ -41,8 +41,15 @@ struct pmn_backing {
     uint64_t headroom;
     struct pmn__daxmap *dax;
     atomic_int refs;      /* the backing itself + each live region */
-    pthread_mutex_t lock; /* guards stats */
+    pthread_mutex_t lock; /* guards stats, and the registration fields below */
     struct pmn_backing_stats stats;
+    /* Registration (pmnode.h, "Registration"): the hooks change only while
+     * nregions is 0, so a region that counted itself in sees them fixed for
+     * its whole life.  regions lists the live ones for pmn_backing_extents. */
+    struct pmn_extent_hooks hooks;
+    atomic_bool hooked; /* hooks set (read without the lock by the heap) */
+    size_t nregions;    /* regions mapped or being mapped */
+    struct pmn_region *regions;
 };
 
 struct pmn_region {
@@ -59,7 +66,9 @@ struct pmn_region {
     /* Never populated: address space only, neither counted in the
      * backing's stats nor judged by the free-memory check (0 for dax). */
     size_t hole_off, hole_len;
-    bool lazy; /* mapped and bound, populated later piece by piece */
+    bool lazy;                      /* mapped and bound, populated later piece by piece */
+    bool hooked;                    /* the backing had hooks when this region began */
+    struct pmn_region *next, *prev; /* the backing's live regions */
 };
 
 /* What each backing type provides. */
@@ -111,6 +120,18 @@ int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size
  * stats and the heap's resident count. */
 size_t pmn__region_committed(const struct pmn_region *r);
 
+/* ---- registration (backing.c) ---- */
+
+/* Whether @b has map/unmap hooks: its regions are populated whole at map
+ * time and nothing inside them may be decommitted (no MADV_DONTNEED, no
+ * hole punch) while they live.  The heap asks this before populating lazily
+ * or purging.  Stable while the caller holds a region of @b. */
+bool pmn__backing_has_hooks(const struct pmn_backing *b);
+/* The extents of @r (1, or 2 around a hole) into @out; their count. */
+size_t pmn__region_extents(const struct pmn_region *r, struct pmn_extent out[2]);
+/* Call @fn on @v[0..n) in order; its first nonzero value, else 0. */
+int pmn__extents_call(const struct pmn_extent *v, size_t n, pmn_extent_fn fn, void *arg);
+
 /* ---- backing-node.c ---- */
 extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb;
 /* Populate [addr, addr+len), part of @r, for @r->node without our faults
@@ -127,6 +148,8 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev);
 void pmn__dax_detach(struct pmn_backing *b);
 int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset);
 int pmn__dax_node(const struct pmn_backing *b);
+/* The device fd behind every dax region of @b (owned by the mapping). */
+int pmn__dax_fd(const struct pmn_backing *b);
 
 /* ---- where.c ---- */
 /* Verify that every page of [addr, addr+len) is on @node, asking once per

@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory_resource>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -236,6 +237,57 @@ void test_slab(const pmnode::backing &b)
     CHECK(threw);
 }
 
+/* Registration: hooks see every extent before its objects, listings agree,
+ * unmaps pair with maps, a throwing on_map fails the allocation. */
+void test_registration(const pmnode::context &ctx)
+{
+    std::vector<pmn_extent> mapped;
+    std::size_t unmapped = 0;
+    {
+        pmnode::extent_hooks hooks(
+            [&](const pmn_extent &e) {
+                mapped.push_back(e);
+                return 0;
+            },
+            [&](const pmn_extent &) { unmapped++; });
+        pmnode::backing b(ctx, 0);
+        hooks.install(b);
+        pmnode::arena ar(b);
+        void *p = ar.allocate(1000);
+        CHECK(mapped.size() == 1 && mapped[0].node == 0);
+        CHECK(static_cast<char *>(p) >= static_cast<char *>(mapped[0].addr) &&
+              static_cast<char *>(p) + 1000 <=
+                  static_cast<char *>(mapped[0].addr) + mapped[0].len);
+        std::vector<pmn_extent> listed = pmnode::extents(ar);
+        CHECK(listed.size() == 1 && listed[0].addr == mapped[0].addr);
+        CHECK(pmnode::extents(b).size() == 1);
+        CHECK(ar.stats().resident == listed[0].len);
+        bool busy = false;
+        try {
+            hooks.install(b);
+        } catch (const pmnode::error &e) {
+            busy = e.code().value() == -EBUSY;
+        }
+        CHECK(busy);
+        pmn_free(p);
+    }
+    CHECK(unmapped == mapped.size());
+
+    pmnode::extent_hooks refuse([](const pmn_extent &) -> int { throw std::runtime_error("no"); },
+                                nullptr);
+    pmnode::backing b2(ctx, 0);
+    refuse.install(b2);
+    pmnode::arena ar2(b2);
+    bool threw = false;
+    try {
+        (void)ar2.allocate(64);
+    } catch (const std::bad_alloc &) {
+        threw = true;
+    }
+    CHECK(threw);
+    CHECK(pmnode::extents(ar2).empty());
+}
+
 } // namespace
 
 int main()
@@ -253,6 +305,7 @@ int main()
         test_slab(b);
         ar.reserve(1 << 20);
         CHECK(ar.stats().populated >= (1u << 20));
+        test_registration(ctx);
         pmn_alloc_stats st = ar.stats();
         CHECK(st.backing.nnodes == 1 && st.backing.node[0].node == 0);
     } catch (const pmnode::error &e) {

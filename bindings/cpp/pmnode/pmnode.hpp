@@ -29,6 +29,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <memory_resource>
 #include <new>
@@ -36,6 +37,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <pmnode.h>
 
@@ -498,6 +500,102 @@ class memory_resource : public std::pmr::memory_resource
 
   private:
     pmn_arena *a_;
+};
+
+/* -------------------------------------------------------- registration */
+
+namespace detail
+{
+inline int push_extent(const pmn_extent *e, void *arg)
+{
+    try {
+        static_cast<std::vector<pmn_extent> *>(arg)->push_back(*e);
+        return 0;
+    } catch (...) {
+        return -ENOMEM; /* no exception crosses the C library */
+    }
+}
+} // namespace detail
+
+/** The extents of every region of @p b mapped now (pmn_backing_extents). */
+inline std::vector<pmn_extent> extents(const backing &b)
+{
+    std::vector<pmn_extent> v;
+    detail::check(pmn_backing_extents(b.get(), detail::push_extent, &v), "pmn_backing_extents");
+    return v;
+}
+
+/** The extents an arena holds now (pmn_arena_extents): what to register. */
+inline std::vector<pmn_extent> extents(const arena &a)
+{
+    std::vector<pmn_extent> v;
+    detail::check(pmn_arena_extents(a.get(), detail::push_extent, &v), "pmn_arena_extents");
+    return v;
+}
+
+/** The extents a slab holds now (pmn_slab_extents). */
+inline std::vector<pmn_extent> extents(pmn_slab *s)
+{
+    std::vector<pmn_extent> v;
+    detail::check(pmn_slab_extents(s, detail::push_extent, &v), "pmn_slab_extents");
+    return v;
+}
+
+/**
+ * Map/unmap hooks as std::function, installed on a backing before it maps
+ * anything (pmn_backing_set_hooks; throws pmnode::error -EBUSY after).
+ * on_map returns 0 to accept the extent, nonzero (or throws: -ECANCELED)
+ * to fail the map; on_unmap must not throw (an exception is swallowed).
+ * The object must outlive every region, arena and slab of the backing it
+ * is installed on: declare it before them (and it cannot move once
+ * installed).  The hooks may run in any thread that allocates or frees.
+ */
+class extent_hooks
+{
+  public:
+    using map_fn = std::function<int(const pmn_extent &)>;
+    using unmap_fn = std::function<void(const pmn_extent &)>;
+
+    extent_hooks(map_fn on_map, unmap_fn on_unmap)
+        : on_map_(std::move(on_map)), on_unmap_(std::move(on_unmap))
+    {
+    }
+    extent_hooks(const extent_hooks &) = delete;
+    extent_hooks &operator=(const extent_hooks &) = delete;
+
+    /** Install on @p b (the struct is copied; this object is the arg). */
+    void install(const backing &b)
+    {
+        pmn_extent_hooks h{};
+        h.struct_size = sizeof(h);
+        h.on_map = &extent_hooks::map_thunk;
+        h.on_unmap = &extent_hooks::unmap_thunk;
+        h.arg = this;
+        detail::check(pmn_backing_set_hooks(b.get(), &h), "pmn_backing_set_hooks");
+    }
+
+  private:
+    static int map_thunk(const pmn_extent *e, void *arg)
+    {
+        auto *self = static_cast<extent_hooks *>(arg);
+        try {
+            return self->on_map_ ? self->on_map_(*e) : 0;
+        } catch (...) {
+            return -ECANCELED;
+        }
+    }
+    static void unmap_thunk(const pmn_extent *e, void *arg)
+    {
+        auto *self = static_cast<extent_hooks *>(arg);
+        try {
+            if (self->on_unmap_)
+                self->on_unmap_(*e);
+        } catch (...) {
+        }
+    }
+
+    map_fn on_map_;
+    unmap_fn on_unmap_;
 };
 
 } // namespace pmnode

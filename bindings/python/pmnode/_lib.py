@@ -287,6 +287,31 @@ _PROTOTYPES = {
     "pmn_ctier_stats_json": (_i, [_P(CtierStats), _P(c_char), _sz]),
 }
 
+# ---- registration (issue 14): extents and map/unmap hooks ----
+
+class Extent(Structure):
+    _fields_ = [("struct_size", c_size_t), ("addr", c_void_p), ("len", c_size_t),
+                ("node", c_int), ("fd", c_int), ("offset", c_uint64)]
+
+
+#: int (*)(const struct pmn_extent *, void *): extent walks and on_map.
+EXTENT_FN = ctypes.CFUNCTYPE(c_int, POINTER(Extent), c_void_p)
+#: void (*)(const struct pmn_extent *, void *): on_unmap.
+EXTENT_UNMAP_FN = ctypes.CFUNCTYPE(None, POINTER(Extent), c_void_p)
+
+
+class ExtentHooks(Structure):
+    _fields_ = [("struct_size", c_size_t), ("on_map", EXTENT_FN),
+                ("on_unmap", EXTENT_UNMAP_FN), ("arg", c_void_p)]
+
+
+_PROTOTYPES.update({
+    "pmn_backing_set_hooks": (_i, [_vp, _P(ExtentHooks)]),
+    "pmn_backing_extents": (_i, [_vp, EXTENT_FN, _vp]),
+    "pmn_arena_extents": (_i, [_vp, EXTENT_FN, _vp]),
+    "pmn_slab_extents": (_i, [_vp, EXTENT_FN, _vp]),
+})
+
 #: Exported C functions this package deliberately does not call, and why.
 UNBOUND = {
     "pmn_ctx_ref": "Python references keep a Context alive; children hold the parent object",

@@ -169,6 +169,15 @@ class _Allocator(Owned):
         """The stats as the library's own JSON text (pmn_alloc_stats_json)."""
         return _stats_json(self._stats_struct("%s.stats_json" % type(self).__name__))
 
+    def extents(self):
+        """The extents this arena or slab holds now (in use, kept empty,
+        cached), as a list of :class:`pmnode.register.Extent`: what to
+        register with a device.  A snapshot.  Thread-safe."""
+        from .register import list_extents
+        cfn = LIB.pmn_slab_extents if isinstance(self, Slab) else LIB.pmn_arena_extents
+        with self._use(type(self).__name__ + ".extents") as h:
+            return list_extents(cfn, h, cfn.__name__)
+
     def _before_close(self):
         g = self._gate
         with g.cond:

@@ -374,6 +374,42 @@ class Backing(Owned):
         :class:`NotSupportedError` for other backing types."""
         return Region(self, size, offset)
 
+    # ---- registration (issue 14; pmnode.register) ----
+
+    @property
+    def hook_errors(self):
+        """Exceptions raised by this backing's hooks (kept, not raised
+        through C)."""
+        if not hasattr(self, "_hook_errors"):
+            self._hook_errors = []
+        return self._hook_errors
+
+    @property
+    def _hook_thunks(self):
+        if not hasattr(self, "_thunks"):
+            self._thunks = []
+        return self._thunks
+
+    def set_hooks(self, on_map=None, on_unmap=None):
+        """Call ``on_map(extent)`` for each extent mapped (after it is
+        populated and verified, before any object in it is handed out; a
+        nonzero int or an exception fails the map) and ``on_unmap(extent)``
+        before each is unmapped; both None clears.  Only before the backing
+        maps anything: :class:`BusyError` while a region, arena or slab
+        object of it is mapped.  Extents are :class:`pmnode.register.Extent`
+        tuples.  Hooks may run in any thread that allocates or frees; they
+        must not use the same arena or slab."""
+        from .register import set_hooks
+        set_hooks(self, on_map, on_unmap)
+
+    def extents(self):
+        """The extents of every region of this backing mapped now (arenas,
+        slabs and bare regions), as a list of
+        :class:`pmnode.register.Extent`.  A snapshot.  Thread-safe."""
+        from .register import list_extents
+        with self._use("Backing.extents") as h:
+            return list_extents(LIB.pmn_backing_extents, h, "pmn_backing_extents")
+
     def arena(self, **opts):
         """An :class:`Arena` over this backing (see its arguments)."""
         from .alloc import Arena
