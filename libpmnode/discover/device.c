@@ -54,9 +54,9 @@ static void pop(char *p, size_t *len)
  * Resolve @in (read relative to the root; leading slashes ignored) into
  * @out (PATH_MAX bytes): the same object's path relative to the root with
  * no symlink, "." or ".." left in it ("" is the root itself).  0,
- * -ENOENT when a component is missing, -EINVAL when the path or a link
- * in it climbs above the root or a component is overlong, -ELOOP after
- * MAX_LINKS links, -ENAMETOOLONG, or the readlink's -errno.
+ * -ENOENT when a component is missing, -EXDEV when the path or a link in
+ * it climbs above the root, -ENAMETOOLONG for an overlong component or
+ * path, -ELOOP after MAX_LINKS links, or the readlink's -errno.
  */
 static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
 {
@@ -65,7 +65,7 @@ static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
     char *p = rest;
 
     if (strlen(in) >= PATH_MAX)
-        return -EINVAL;
+        return -ENAMETOOLONG;
     strcpy(rest, in);
     out[0] = '\0';
     for (;;) {
@@ -82,12 +82,12 @@ static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
             p++;
         clen = (size_t)(p - c);
         if (clen > NAME_MAX_LEN)
-            return -EINVAL;
+            return -ENAMETOOLONG;
         if (clen == 1 && c[0] == '.')
             continue;
         if (clen == 2 && c[0] == '.' && c[1] == '.') {
             if (len == 0)
-                return -EINVAL; /* above the root */
+                return -EXDEV; /* above the root */
             pop(out, &len);
             continue;
         }
@@ -131,6 +131,13 @@ static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
         strcpy(rest, tmp);
         p = rest;
     }
+}
+
+/* A path that resolve() refuses (out of the root, a link loop, overlong)
+ * is a malformed name to the caller: -EINVAL; other errors pass. */
+static int bad_path(int err)
+{
+    return err == -EXDEV || err == -ELOOP || err == -ENAMETOOLONG ? -EINVAL : err;
 }
 
 /* The signed integer attribute @dir/@name, the attribute's own path
@@ -298,11 +305,15 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
         /* The root's own spelling in front is accepted and dropped. */
         if (strcmp(root, "/") != 0 && strncmp(dev, root, rl) == 0 && dev[rl] == '/')
             dev += rl;
+        while (dev[0] == '/' && dev[1] == '/')
+            dev++;
+        if (strncmp(dev, "/sys/", 5) != 0)
+            return -EINVAL; /* only devices, which live under sys/ */
         err = resolve(&ctx->fs, dev, dir);
         if (err == -ENOENT)
             return PMN_E_NO_DEVICE;
         if (err)
-            return err == -EINVAL || err == -ENAMETOOLONG || err == -ELOOP ? -EINVAL : err;
+            return bad_path(err);
         /* A device directory, nothing else under the root. */
         if (strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
             return -EINVAL;
@@ -318,14 +329,14 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
         if (err == -ENOENT)
             return PMN_E_NO_DEVICE;
         if (err)
-            return err == -ENAMETOOLONG || err == -ELOOP ? -EINVAL : err;
+            return bad_path(err);
         snprintf(path, sizeof(path), NET_DIR "/%s/device", dev);
         err = resolve(&ctx->fs, path, dir);
         if (err == -ENOENT)
             return PMN_E_UNKNOWN; /* a virtual interface */
         if (err == 0 && strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
             return -EINVAL;
-        return err == -ENAMETOOLONG || err == -ELOOP ? -EINVAL : err;
+        return bad_path(err);
     } else {
         return -EINVAL;
     }
@@ -334,7 +345,7 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
         return PMN_E_NO_DEVICE;
     if (err == 0 && strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
         return -EINVAL;
-    return err == -ENAMETOOLONG || err == -ELOOP ? -EINVAL : err;
+    return bad_path(err);
 }
 
 /* The node of the device in directory @dir (resolved): its numa_node, or
@@ -358,7 +369,9 @@ static int dir_node(struct locator *l, const char *dir, int *node)
                 *node = (int)v;
                 return 0;
             }
-        } else if (err == -EINVAL || err == -ERANGE) {
+        } else if (err == -EXDEV || err == -ELOOP || err == -ENAMETOOLONG) {
+            return -EINVAL; /* numa_node linked out of the root */
+        } else if (err == -EINVAL || err == -ERANGE || err == PMN_E_PARSE) {
             return PMN_E_PARSE; /* text that is not a number */
         } else if (err != -ENOENT && err != -EISDIR) {
             return err;
