@@ -34,7 +34,7 @@
 #define NET_DIR "sys/class/net"
 #define PCI_DIR "sys/bus/pci/devices"
 #define DEVICES_DIR "sys/devices"
-#define MAX_LINKS 40    /* symlinks followed in one lookup, as the kernel's ELOOP limit */
+#define MAX_LINKS 40     /* symlinks followed in one lookup, as the kernel's ELOOP limit */
 #define NAME_MAX_LEN 255 /* one path component */
 #define IFNAME_MAX 15    /* IFNAMSIZ - 1 */
 
@@ -384,8 +384,7 @@ static int dir_node(struct locator *l, const char *dir, int *node)
         l->tried = true;
         err = pmn__hwloc_pci_open(l->ctx, &l->topo);
         if (err && err != PMN_E_UNKNOWN)
-            pmn__log(l->ctx, 2, "device locality: hwloc failed (%s)",
-                     pmn_strerror(err));
+            pmn__log(l->ctx, 2, "device locality: hwloc failed (%s)", pmn_strerror(err));
     }
     return pmn__hwloc_pci_node(l->topo, &a, node);
 }
@@ -440,7 +439,7 @@ int pmn_nearest_node_to_device(const struct pmn_ctx *ctx, const char *dev, int *
             continue;
         d = from->dist ? from->dist[n->index] : -1;
         if (d < 0)
-            return PMN_E_UNKNOWN; /* a candidate we cannot rank */
+            return PMN_E_UNKNOWN;     /* a candidate we cannot rank */
         if (best < 0 || d < best_d) { /* ascending ids: ties keep the lower */
             best = n->id;
             best_d = d;

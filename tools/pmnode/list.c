@@ -214,8 +214,8 @@ static bool list_devices_table(const struct pmn_ctx *ctx, FILE *out)
             int id = node != NULL ? pmn_node_id(node) : -1;
             for (size_t i = 0; i < ndev; i++) {
                 char nid[16];
-                bool mine = node != NULL ? devs[i].node == id
-                                         : pmn_node_get(ctx, devs[i].node) == NULL;
+                bool mine =
+                    node != NULL ? devs[i].node == id : pmn_node_get(ctx, devs[i].node) == NULL;
                 if (!mine)
                     continue;
                 const char *row[] = {fmt_id(devs[i].node, nid, sizeof(nid)), devs[i].name,
