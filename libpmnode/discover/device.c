@@ -58,15 +58,32 @@ static void pop(char *p, size_t *len)
  * it climbs above the root, -ENAMETOOLONG for an overlong component or
  * path, -ELOOP after MAX_LINKS links, or the readlink's -errno.
  */
+/* What is left to walk (two of them, swapped as links are followed),
+ * on the heap: callers may run on small thread stacks. */
+#define REST_MAX (2 * PATH_MAX)
+
+static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out);
+
 static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
 {
-    char rest[2 * PATH_MAX], tmp[2 * PATH_MAX];
-    size_t len = 0, links = 0;
-    char *p = rest;
+    char *bufs;
+    int err;
 
     if (strlen(in) >= PATH_MAX)
         return -ENAMETOOLONG;
-    strcpy(rest, in);
+    if ((bufs = malloc(2 * REST_MAX)) == NULL)
+        return -ENOMEM;
+    strcpy(bufs, in);
+    err = resolve_in(fs, bufs, bufs + REST_MAX, out);
+    free(bufs);
+    return err;
+}
+
+static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out)
+{
+    size_t len = 0, links = 0;
+    char *p = rest;
+
     out[0] = '\0';
     for (;;) {
         char *c, *link;
@@ -113,7 +130,7 @@ static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
         }
         /* The link's target, then what was left of the path. */
         size_t ll = strlen(link), pl = strlen(p);
-        if (ll + 1 + pl >= sizeof(tmp)) {
+        if (ll + 1 + pl >= REST_MAX) {
             free(link);
             return -ENAMETOOLONG;
         }
