@@ -614,6 +614,94 @@ PMN_API int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigne
                           enum pmn_kind kind, int *out);
 /**@}*/
 
+/** @name Spill lists and device locality (since 0.3)
+ *
+ * Every call of this group only reads the context and, for devices, the
+ * context's sysfs tree: thread-safe.
+ */
+/**@{*/
+/** Bit of @p kind in the kind mask of pmn_spill_list(). */
+#define PMN_KIND_BIT(kind) (1u << (unsigned)(kind))
+
+/**
+ * A spill list for pmn_backing_params_set_spill(): the nodes with memory,
+ * ordered by kernel distance from @p from_node (nearest first, so
+ * @p from_node itself leads when it qualifies; ties by ascending id).
+ * @p kinds restricts the list to a mask of PMN_KIND_BIT() values (0: every
+ * kind); @p flags may hold PMN_SELECT_PRIVATE (private nodes only).  A
+ * node without memory (CPU-only, memoryless) is never listed.
+ *
+ * Writes at most @p max ids to @p out and returns how many it wrote (pass
+ * 64 for the most a spill list takes), PMN_E_NO_NODE for an unknown
+ * @p from_node, PMN_E_NO_MATCH when no node qualifies, PMN_E_UNKNOWN when
+ * the kernel gives no distance from @p from_node to a node that
+ * qualifies (never a guessed order), -EINVAL for unknown flags or a NULL
+ * @p out with @p max above 0, -ENOMEM.
+ */
+PMN_API int pmn_spill_list(const struct pmn_ctx *ctx, int from_node, unsigned kinds,
+                           unsigned flags, int *out, size_t max);
+
+/**
+ * The node a device sits on.  @p dev is one of
+ *  - a PCI address, "0000:3b:00.0" or "3b:00.0" (domain 0), hex digits in
+ *    either case;
+ *  - a network interface name, "eth0" (its sys/class/net/NAME/device);
+ *  - a device directory, "/sys/devices/pci0000:3a/0000:3a:00.0", read
+ *    under the context's root (the root's own path in front is accepted
+ *    too); it must resolve to a directory under sys/devices.
+ * Symlinks are followed inside the root only: an absolute target starts
+ * again at the root, and a path or link climbing above the root is
+ * refused.  The device's numa_node is read now (not from the snapshot);
+ * where the kernel says -1 or nothing, its parent devices are asked in
+ * turn, and when none knows, hwloc's PCI locality (the nearest ancestor
+ * with exactly one NUMA node) answers on "/" only.
+ *
+ * 0 with *@p node set; -EINVAL for a malformed name (empty, over 15 bytes
+ * or with '/', ':' or white space for an interface, a path that leaves
+ * the root or is not a device); PMN_E_NO_DEVICE when no such device
+ * exists; PMN_E_UNKNOWN when neither the kernel nor hwloc says (a virtual
+ * interface such as lo; any root but "/" when sysfs says -1 all the way
+ * up); PMN_E_PARSE for a malformed numa_node.  The node may be one the
+ * context does not list (offline).  May load hwloc on "/" (milliseconds).
+ */
+PMN_API int pmn_device_node(const struct pmn_ctx *ctx, const char *dev, int *node);
+/**
+ * The node nearest device @p dev that has memory: the device's own node
+ * when it has memory, else the memory node at the lowest distance from it
+ * (ties by id).  Errors of pmn_device_node(), PMN_E_NO_NODE when the
+ * device's node is not in the context, PMN_E_UNKNOWN without distances.
+ */
+PMN_API int pmn_nearest_node_to_device(const struct pmn_ctx *ctx, const char *dev, int *out);
+/**
+ * The private node nearest device @p dev: pmn_nearest_private_node() from
+ * the device's node.  Errors of pmn_device_node() and of that call.
+ */
+PMN_API int pmn_nearest_private_to_device(const struct pmn_ctx *ctx, const char *dev, int *out);
+
+/** A device near a node (pmn_devices()).  Set struct_size (see Conventions). */
+struct pmn_device {
+    size_t struct_size; /**< sizeof(struct pmn_device), set by the caller */
+    char name[32];      /**< "eth0" for an interface, else the PCI address */
+    char type[16];      /**< "net", "gpu", "nvme", "accel" or "cxl" */
+    char pci[24];       /**< "0000:3b:00.0", the device's PCI function or nearest
+                             PCI ancestor; "" when it has none */
+    int node;           /**< pmn_device_node(), or -1 when unknown */
+};
+/**
+ * The devices worth placing memory near, read now from the context's
+ * tree: every network interface backed by a device (by name), then every
+ * PCI function of a listed class not already shown as an interface (by
+ * address): network controllers (class 0x02), display/GPU (0x03), NVMe
+ * (0x0108), CXL memory devices (0x0502), co-processors and processing
+ * accelerators (0x0b40, 0x12).
+ * Copies up to @p max into @p out (the caller sets out[0].struct_size to
+ * sizeof(struct pmn_device), the array's element size) and returns how
+ * many there are; @p out may be NULL when @p max is 0.  -EINVAL for a
+ * NULL context or an element size below the first version, -ENOMEM.
+ */
+PMN_API int pmn_devices(const struct pmn_ctx *ctx, struct pmn_device *out, size_t max);
+/**@}*/
+
 /** @name Strict placement
  *
  * A backing is a source of pages with one placement rule: a node (memory

@@ -47,6 +47,14 @@
  *
  * A failure of hwloc is never fatal: the caller records a problem and the
  * kinds come from sysfs alone.
+ *
+ * Device locality (device.c) asks hwloc the node of a PCI device whose
+ * numa_node the kernel leaves at -1, on "/" only and under the same
+ * condition (hwloc describes this machine): the device's first ancestor
+ * that is not an I/O object, or the nearest above it whose node set is
+ * not empty, answers when that set is exactly one node (several nodes
+ * equally near are "unknown": never a guess).  Other roots have no such
+ * answer to read from the tree: there the caller says unknown.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -102,6 +110,24 @@ int pmn__hwloc_probe(struct pmn_ctx *ctx)
 {
     return ctx->local ? PMN_E_HWLOC : subtypes_from_sysfs(ctx);
 }
+
+int pmn__hwloc_pci_open(const struct pmn_ctx *ctx, void **topo)
+{
+    (void)ctx;
+    *topo = NULL;
+    return PMN_E_UNKNOWN;
+}
+
+int pmn__hwloc_pci_node(void *topo, const struct pmn__pci_addr *a, int *node)
+{
+    (void)topo, (void)a, (void)node;
+    return PMN_E_UNKNOWN;
+}
+
+void pmn__hwloc_pci_close(void *topo)
+{
+    (void)topo;
+}
 #else
 #include <hwloc.h>
 
@@ -140,5 +166,62 @@ int pmn__hwloc_probe(struct pmn_ctx *ctx)
     if (ctx->local && hwloc_sees_this_machine())
         return hwloc_walk(ctx);
     return subtypes_from_sysfs(ctx);
+}
+
+int pmn__hwloc_pci_open(const struct pmn_ctx *ctx, void **topo)
+{
+    hwloc_topology_t t;
+
+    *topo = NULL;
+    if (!ctx->local || (ctx->flags & PMN_CTX_NO_HWLOC) || !hwloc_sees_this_machine())
+        return PMN_E_UNKNOWN;
+    if (hwloc_topology_init(&t) != 0)
+        return PMN_E_HWLOC;
+    hwloc_topology_set_flags(t, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+    /* PCI devices and bridges only: what locality needs, no OS devices. */
+    hwloc_topology_set_io_types_filter(t, HWLOC_TYPE_FILTER_KEEP_NONE);
+    hwloc_topology_set_type_filter(t, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL);
+    hwloc_topology_set_type_filter(t, HWLOC_OBJ_BRIDGE, HWLOC_TYPE_FILTER_KEEP_ALL);
+    if (hwloc_topology_load(t) != 0) {
+        hwloc_topology_destroy(t);
+        return PMN_E_HWLOC;
+    }
+    *topo = t;
+    return 0;
+}
+
+int pmn__hwloc_pci_node(void *topo, const struct pmn__pci_addr *a, int *node)
+{
+    hwloc_topology_t t = topo;
+    hwloc_obj_t obj;
+
+    if (t == NULL)
+        return PMN_E_UNKNOWN;
+    obj = hwloc_get_pcidev_by_busid(t, a->domain, a->bus, a->dev, a->fn);
+    if (obj == NULL)
+        return PMN_E_UNKNOWN;
+    /* The first CPU-side ancestor whose NUMA nodes are known: one node
+     * is the answer, several are equally near (a device hwloc attaches
+     * to the machine as a whole on a multi-node box). */
+    for (obj = hwloc_get_non_io_ancestor_obj(t, obj); obj != NULL; obj = obj->parent) {
+        int w = obj->nodeset ? hwloc_bitmap_weight(obj->nodeset) : 0;
+
+        if (w > 1 || w < 0)
+            return PMN_E_UNKNOWN;
+        if (w == 1) {
+            int id = hwloc_bitmap_first(obj->nodeset);
+            if (id < 0 || id > PMN__MAX_NODE_ID)
+                return PMN_E_UNKNOWN;
+            *node = id;
+            return 0;
+        }
+    }
+    return PMN_E_UNKNOWN;
+}
+
+void pmn__hwloc_pci_close(void *topo)
+{
+    if (topo != NULL)
+        hwloc_topology_destroy((hwloc_topology_t)topo);
 }
 #endif /* PMN_LITE */

@@ -133,3 +133,63 @@ int pmn_best_node(const struct pmn_ctx *ctx, enum pmn_rank rank, unsigned flags,
     }
     return pick_result(&pk, out);
 }
+
+/* ---- spill lists ---- */
+
+/* A candidate of a spill list: its distance from the first node, its id. */
+struct by_dist {
+    int d, id;
+};
+
+static int cmp_by_dist(const void *a, const void *b)
+{
+    const struct by_dist *x = a, *y = b;
+
+    if (x->d != y->d)
+        return x->d < y->d ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+int pmn_spill_list(const struct pmn_ctx *ctx, int from_node, unsigned kinds, unsigned flags,
+                   int *out, size_t max)
+{
+    const struct pmn_node *from;
+    struct by_dist *c;
+    size_t n = 0;
+
+    if (ctx == NULL || (out == NULL && max > 0) || (flags & ~(unsigned)PMN_SELECT_PRIVATE))
+        return -EINVAL;
+    if ((from = pmn__node_find(ctx, from_node)) == NULL)
+        return PMN_E_NO_NODE;
+    if ((c = malloc((ctx->nnodes ? ctx->nnodes : 1) * sizeof(*c))) == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < ctx->nnodes; i++) {
+        const struct pmn_node *nd = &ctx->nodes[i];
+        int d;
+
+        /* A node without memory can never take a region. */
+        if (!nd->has_memory || nd->capacity == 0)
+            continue;
+        if (kinds != 0 && ((unsigned)nd->kind >= 32 || !(kinds & (1u << nd->kind))))
+            continue;
+        if ((flags & PMN_SELECT_PRIVATE) && nd->isolation == PMN_ISOLATION_NONE)
+            continue;
+        d = from->dist ? from->dist[nd->index] : -1;
+        if (d < 0) {
+            free(c);
+            return PMN_E_UNKNOWN; /* a candidate we cannot place in the order */
+        }
+        c[n++] = (struct by_dist){.d = d, .id = nd->id};
+    }
+    if (n == 0) {
+        free(c);
+        return PMN_E_NO_MATCH;
+    }
+    qsort(c, n, sizeof(*c), cmp_by_dist);
+    if (n > max)
+        n = max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = c[i].id;
+    free(c);
+    return (int)n;
+}

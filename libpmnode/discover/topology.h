@@ -13,6 +13,8 @@
  *   dax.c        device-dax devices and CXL regions
  *   kabi.c       the private-node ABI generations
  *   hwloc.c      node subtypes: hwloc on "/", the same sysfs facts elsewhere
+ *   device.c     the node of a PCI device or network interface (asked on
+ *                demand, not part of the snapshot)
  *   select.c     choosing nodes by kind, nearness, capacity or speed
  *
  * The merge in topology.c is the one place that weighs the signals.
@@ -178,5 +180,20 @@ int pmn__kabi_probe(struct pmn_ctx *ctx);
 
 /* ---- hwloc.c ---- */
 int pmn__hwloc_probe(struct pmn_ctx *ctx);
+
+/* A PCI function's address (device.c parses it). */
+struct pmn__pci_addr {
+    unsigned domain, bus, dev, fn;
+};
+/* hwloc's view of this machine's PCI devices, for device.c: 0 with a
+ * topology to pass to pmn__hwloc_pci_node, PMN_E_UNKNOWN where hwloc may
+ * not be asked (another root, PMN_CTX_NO_HWLOC, the caller's environment
+ * pointing hwloc elsewhere, the shim's build), PMN_E_HWLOC when it fails. */
+int pmn__hwloc_pci_open(const struct pmn_ctx *ctx, void **topo);
+/* The node of the nearest NUMA ancestor of PCI device @a: 0, or
+ * PMN_E_UNKNOWN when hwloc does not know the device or several nodes
+ * are equally near. */
+int pmn__hwloc_pci_node(void *topo, const struct pmn__pci_addr *a, int *node);
+void pmn__hwloc_pci_close(void *topo);
 
 #endif /* PMN_TOPOLOGY_H */

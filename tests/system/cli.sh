@@ -205,7 +205,8 @@ def check(cond, what):
 check(list(doc) == ["root", "nodes", "dax", "cxl"], "top-level keys %r" % list(doc))
 check(doc["root"] == "/", "root is %r" % doc["root"])
 node_keys = ["id", "kind", "private", "isolation", "cpus", "capacity_bytes",
-             "free_bytes", "tier", "distance", "dax"]
+             "free_bytes", "tier", "distance", "dax",
+             "available_bytes", "devices"]  # the last two added in 0.3
 kinds = {"dram", "hbm", "nvm", "spm", "cxl", "gpu", "compressed", "unknown"}
 ids = [n["id"] for n in doc["nodes"]]
 check(ids == sorted(ids) and len(set(ids)) == len(ids), "node ids not ascending")

@@ -3,7 +3,11 @@
  * machine, as a table or as the JSON object of DESIGN.md.
  *
  * A thin client of the public API: it never reads /sys itself, so what it
- * prints is exactly what a linked program would see.  Problems the library
+ * prints is exactly what a linked program would see.  The devices near each
+ * node (pmn_devices(): network interfaces, GPUs, NVMe, accelerators, CXL
+ * memory devices) are read once per run; in JSON they and each node's
+ * available_bytes are members added after the contract's own, as the
+ * contract allows (it only ever grows).  Problems the library
  * met during discovery go to stderr only, after the output, so stdout stays
  * machine-readable in --json mode.
  */
@@ -44,8 +48,36 @@ static char *node_list_string(const struct pmn_ctx *ctx)
     return s;
 }
 
+/* The devices of the machine (pmn_devices()), malloc'd; NULL with *n 0
+ * when there are none or they cannot be read (a listing without devices
+ * is still a listing). */
+static struct pmn_device *read_devices(const struct pmn_ctx *ctx, size_t *n)
+{
+    struct pmn_device *v;
+    int got = pmn_devices(ctx, NULL, 0);
+    size_t room;
+
+    *n = 0;
+    if (got <= 0)
+        return NULL;
+    /* Room for a few more, in case one appears between the two calls. */
+    room = (size_t)got + 8;
+    if ((v = calloc(room, sizeof(*v))) == NULL)
+        return NULL;
+    v[0].struct_size = sizeof(*v);
+    got = pmn_devices(ctx, v, room);
+    if (got <= 0) {
+        free(v);
+        return NULL;
+    }
+    *n = (size_t)got < room ? (size_t)got : room;
+    return v;
+}
+
 static void list_json(const struct pmn_ctx *ctx, FILE *out)
 {
+    size_t ndev;
+    struct pmn_device *devs = read_devices(ctx, &ndev);
     struct jw w = {.out = out};
     const struct pmn_node *node, *to;
     const struct pmn_dax *dax;
@@ -87,6 +119,24 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
         }
         dax = pmn_node_dax(node);
         jw_string(&w, "dax", dax != NULL ? pmn_dax_name(dax) : NULL);
+
+        /* Additions to the contract (0.3): members after its own. */
+        uint64_t avail;
+        if (pmn_node_read_available(ctx, pmn_node_id(node), &avail) == 0)
+            jw_u64(&w, "available_bytes", avail);
+        else
+            jw_null(&w, "available_bytes");
+        jw_open(&w, "devices", '[');
+        for (size_t i = 0; i < ndev; i++) {
+            if (devs[i].node != pmn_node_id(node))
+                continue;
+            jw_open(&w, NULL, '{');
+            jw_string(&w, "name", devs[i].name);
+            jw_string(&w, "type", devs[i].type);
+            jw_string(&w, "pci", devs[i].pci[0] != '\0' ? devs[i].pci : NULL);
+            jw_close(&w, '}');
+        }
+        jw_close(&w, ']');
         jw_close(&w, '}');
     }
     jw_close(&w, ']');
@@ -128,6 +178,7 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
     }
     jw_close(&w, ']');
     jw_close(&w, '}');
+    free(devs);
 }
 
 static const char *private_label(const struct pmn_node *node, char *buf, size_t n)
@@ -139,6 +190,43 @@ static const char *private_label(const struct pmn_node *node, char *buf, size_t 
         return "no";
     snprintf(buf, n, "%s (%s)", priv ? "yes" : "no", pmn_isolation_name(iso));
     return buf;
+}
+
+/* The devices near each node, by node ("-" where no one says); nothing
+ * when the machine exposes none. */
+static bool list_devices_table(const struct pmn_ctx *ctx, FILE *out)
+{
+    size_t ndev;
+    struct pmn_device *devs = read_devices(ctx, &ndev);
+    struct table t = {.ncols = 4};
+    static const char *const head[] = {"near node", "device", "type", "pci"};
+    bool ok;
+
+    if (ndev == 0) {
+        free(devs);
+        return true;
+    }
+    table_row(&t, head);
+    /* Known nodes by id, then the devices no one places. */
+    for (int pass = 0; pass < 2; pass++) {
+        const struct pmn_node *node = pass == 0 ? pmn_node_first(ctx) : NULL;
+        do {
+            int id = node != NULL ? pmn_node_id(node) : -1;
+            for (size_t i = 0; i < ndev; i++) {
+                char nid[16];
+                bool mine =
+                    node != NULL ? devs[i].node == id : pmn_node_get(ctx, devs[i].node) == NULL;
+                if (!mine)
+                    continue;
+                const char *row[] = {fmt_id(devs[i].node, nid, sizeof(nid)), devs[i].name,
+                                     devs[i].type, devs[i].pci[0] ? devs[i].pci : "-"};
+                table_row(&t, row);
+            }
+        } while (node != NULL && (node = pmn_node_next(node)) != NULL);
+    }
+    ok = table_print(&t, out);
+    free(devs);
+    return ok;
 }
 
 /* Returns false when out of memory. */
@@ -243,6 +331,8 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         if (!table_print(&t, out))
             return false;
     }
+    if (!list_devices_table(ctx, out))
+        return false;
     if (pmn_cxl_count(ctx) == 0) {
         fputs("no cxl regions\n", out);
     } else {
@@ -326,10 +416,12 @@ static int list_main(int argc, char **argv)
 /* clang-format off */
 const struct cmd cmd_list = {
     .name = "list", .main = list_main, .opts = list_opts, .nopts = OPT_COUNT(list_opts),
-    .summary = "list NUMA nodes, dax devices and CXL regions",
+    .summary = "list NUMA nodes, dax devices, CXL regions and the devices near each node",
     .about = "List the NUMA nodes of a machine: kind, memory tier, whether the node is\n"
              "private and who keeps it so, CPUs, capacity, free memory and distances;\n"
-             "then its device-dax devices and CXL regions.",
+             "then its device-dax devices, the network interfaces and PCI devices\n"
+             "(GPUs, NVMe, accelerators, CXL memory devices) near each node, and its\n"
+             "CXL regions.",
     .notes = "Problems met during discovery are printed to stderr as warnings.",
 };
 /* clang-format on */

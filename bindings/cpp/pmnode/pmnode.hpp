@@ -172,6 +172,66 @@ class context
         return ctx_;
     }
 
+    /* ---- spill lists and device locality (0.3) ---- */
+
+    /**
+     * pmn_spill_list(): node ids with memory nearest @p from_node first;
+     * @p kinds a mask of PMN_KIND_BIT() (0: any), @p flags
+     * PMN_SELECT_PRIVATE or 0.  Throws pmnode::error (PMN_E_NO_MATCH,
+     * PMN_E_UNKNOWN, ...).  Ready for pmn_backing_params_set_spill().
+     */
+    std::vector<int> spill_list(int from_node, unsigned kinds = 0, unsigned flags = 0) const
+    {
+        std::vector<int> ids(64);
+        int n = pmn_spill_list(ctx_, from_node, kinds, flags, ids.data(), ids.size());
+        detail::check(n, "pmn_spill_list");
+        ids.resize(static_cast<std::size_t>(n));
+        return ids;
+    }
+
+    /** pmn_device_node(): "0000:3b:00.0", "eth0" or "/sys/devices/...". */
+    int device_node(const char *dev) const
+    {
+        int node = -1;
+        detail::check(pmn_device_node(ctx_, dev, &node), "pmn_device_node");
+        return node;
+    }
+
+    /** pmn_nearest_node_to_device(). */
+    int nearest_node_to_device(const char *dev) const
+    {
+        int node = -1;
+        detail::check(pmn_nearest_node_to_device(ctx_, dev, &node), "pmn_nearest_node_to_device");
+        return node;
+    }
+
+    /** pmn_nearest_private_to_device(). */
+    int nearest_private_to_device(const char *dev) const
+    {
+        int node = -1;
+        detail::check(pmn_nearest_private_to_device(ctx_, dev, &node),
+                      "pmn_nearest_private_to_device");
+        return node;
+    }
+
+    /** pmn_devices(), read now. */
+    std::vector<pmn_device> devices() const
+    {
+        for (;;) {
+            int n = pmn_devices(ctx_, nullptr, 0);
+            detail::check(n, "pmn_devices");
+            std::vector<pmn_device> v(static_cast<std::size_t>(n) + 1);
+            v[0].struct_size = sizeof(pmn_device);
+            int got = pmn_devices(ctx_, v.data(), v.size());
+            detail::check(got, "pmn_devices");
+            if (static_cast<std::size_t>(got) <= v.size()) {
+                v.resize(static_cast<std::size_t>(got));
+                return v;
+            }
+            /* More appeared between the two calls: ask again. */
+        }
+    }
+
   private:
     pmn_ctx *ctx_ = nullptr;
 };

@@ -82,6 +82,12 @@ class HugePool(Structure):
                 ("free", c_uint64), ("surplus", c_uint64)]
 
 
+class Device(Structure):
+    """struct pmn_device (0.3)."""
+    _fields_ = [("struct_size", c_size_t), ("name", ctypes.c_char * 32),
+                ("type", ctypes.c_char * 16), ("pci", ctypes.c_char * 24), ("node", c_int)]
+
+
 class _NodeBytes(Structure):
     _fields_ = [("node", c_int), ("bytes", c_uint64)]
 
@@ -222,6 +228,12 @@ _PROTOTYPES = {
     "pmn_nearest_private_node": (_i, [_vp, _i, _P(_i)]),
     "pmn_nearest_private_to_cpu": (_i, [_vp, _i, _P(_i)]),
     "pmn_best_node": (_i, [_vp, _i, _u, _i, _P(_i)]),
+    # spill lists and device locality (0.3)
+    "pmn_spill_list": (_i, [_vp, _i, _u, _u, _P(_i), _sz]),
+    "pmn_device_node": (_i, [_vp, _s, _P(_i)]),
+    "pmn_nearest_node_to_device": (_i, [_vp, _s, _P(_i)]),
+    "pmn_nearest_private_to_device": (_i, [_vp, _s, _P(_i)]),
+    "pmn_devices": (_i, [_vp, _P(Device), _sz]),
     # backings and regions
     "pmn_backing_type_name": (_s, [_i]),
     "pmn_backing_params_new": (_i, [_P(_vp)]),

@@ -20,8 +20,8 @@ import errno
 from collections import namedtuple
 
 from . import errors
-from ._lib import (LIB, HugePool as _HugePool, Perf as _Perf, arg, id_or_none, sized,
-                   text, u64_or_none)
+from ._lib import (LIB, Device as _Device, HugePool as _HugePool, Perf as _Perf, arg,
+                   id_or_none, sized, text, u64_or_none)
 from ._owned import Owned
 
 #: Node kinds, in the order of enum pmn_kind.
@@ -45,6 +45,12 @@ bandwidths in MB/s, latencies in ns; None where unknown."""
 HugePagePool = namedtuple("HugePagePool", "page_size total free surplus")
 HugePagePool.__doc__ = """One huge page pool of a node: page size in bytes, and
 nr/free/surplus page counts (None where unknown)."""
+
+Device = namedtuple("Device", "name type pci node")
+Device.__doc__ = """A device near a node (Context.devices, since 0.3): name ("eth0", or
+the PCI address), type ("net", "gpu", "nvme", "accel", "cxl"), PCI address
+of the device or its nearest PCI ancestor (None when none), node (None when
+unknown)."""
 
 
 def kind_value(kind):
@@ -298,6 +304,74 @@ class Context(Owned):
                      "pmn_nearest_private_to_cpu(%s)" % cpu)
         return out.value
 
+    # ---- spill lists and device locality (0.3) ----
+
+    def spill_list(self, from_node, *, kinds=None, private=False):
+        """A spill list for :class:`Backing`: the node ids with memory, nearest
+        ``from_node`` first by kernel distance (ties by id), restricted to
+        ``kinds`` (an iterable of kind names) and to private nodes with
+        ``private=True``.  Never a node without memory.
+
+        NotFoundError (PMN_E_NO_NODE) for an unknown ``from_node``,
+        (PMN_E_NO_MATCH) when no node qualifies; UnknownValueError when the
+        kernel gives no distance to a node that qualifies.
+        """
+        mask = 0
+        for k in kinds or ():
+            mask |= 1 << kind_value(k)
+        ids = (ctypes.c_int * 64)()
+        n = self._call("Context.spill_list", LIB.pmn_spill_list, int(from_node), mask,
+                       1 if private else 0, ids, 64)
+        errors.check(n, "pmn_spill_list(%s)" % from_node)
+        return [ids[i] for i in range(n)]
+
+    def device_node(self, dev):
+        """The node device ``dev`` sits on: a PCI address (``"0000:3b:00.0"``
+        or ``"3b:00.0"``), a network interface (``"eth0"``) or a device
+        directory under the root (``"/sys/devices/..."``).
+
+        InvalidArgumentError for a malformed name (or a path leaving the
+        root), NotFoundError (PMN_E_NO_DEVICE) for no such device,
+        UnknownValueError when neither the kernel nor hwloc says.
+        """
+        out = ctypes.c_int()
+        errors.check(self._call("Context.device_node", LIB.pmn_device_node, arg(dev),
+                                ctypes.byref(out)), "pmn_device_node(%r)" % (dev,))
+        return out.value
+
+    def nearest_node_to_device(self, dev):
+        """The node with memory nearest device ``dev``: its own when it has
+        memory, else the nearest by distance; errors as :meth:`device_node`."""
+        out = ctypes.c_int()
+        errors.check(self._call("Context.nearest_node_to_device",
+                                LIB.pmn_nearest_node_to_device, arg(dev), ctypes.byref(out)),
+                     "pmn_nearest_node_to_device(%r)" % (dev,))
+        return out.value
+
+    def nearest_private_to_device(self, dev):
+        """The private node nearest device ``dev``; errors as
+        :meth:`device_node` and :meth:`nearest_private_node`."""
+        out = ctypes.c_int()
+        errors.check(self._call("Context.nearest_private_to_device",
+                                LIB.pmn_nearest_private_to_device, arg(dev), ctypes.byref(out)),
+                     "pmn_nearest_private_to_device(%r)" % (dev,))
+        return out.value
+
+    @property
+    def devices(self):
+        """The network interfaces and PCI devices (GPUs, NVMe, accelerators,
+        CXL memory devices) of the machine, read now, as a tuple of
+        :class:`Device` (``node`` None when unknown)."""
+        with self._use("Context.devices") as h:
+            n = LIB.pmn_devices(h, None, 0)
+            errors.check(n, "pmn_devices")
+            arr = (_Device * (n + 8))()
+            arr[0].struct_size = ctypes.sizeof(_Device)
+            got = LIB.pmn_devices(h, arr, n + 8)
+            errors.check(got, "pmn_devices")
+        return tuple(Device(text(d.name), text(d.type), text(d.pci) or None,
+                            id_or_none(d.node)) for d in arr[:min(got, n + 8)])
+
     def best_node(self, rank="capacity", *, private=False, kind=None):
         """The best node by ``rank``: ``"capacity"`` (highest MemTotal),
         ``"bandwidth"`` (highest read bandwidth) or ``"latency"`` (lowest
@@ -338,6 +412,8 @@ class Context(Owned):
         nodes = self.nodes
         ids = [n.id for n in nodes]
 
+        devices = self.devices
+
         def node_dict(n):
             row = [n.distance(i) for i in ids]
             dax = n.dax
@@ -345,7 +421,11 @@ class Context(Owned):
                     "isolation": n.isolation, "cpus": n.cpulist,
                     "capacity_bytes": n.capacity, "free_bytes": n.free, "tier": n.tier,
                     "distance": None if None in row else row,
-                    "dax": dax.name if dax is not None else None}
+                    "dax": dax.name if dax is not None else None,
+                    # added in 0.3, after the contract's own keys
+                    "available_bytes": self.read_available(n.id),
+                    "devices": [{"name": d.name, "type": d.type, "pci": d.pci}
+                                for d in devices if d.node == n.id]}
 
         def dax_dict(d):
             return {"name": d.name, "path": d.path, "size_bytes": d.size,

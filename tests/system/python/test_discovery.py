@@ -81,6 +81,7 @@ def test_host_matches_pmnode_list(host):
     for d in (out, mine):           # free memory moves between the two snapshots
         for n in d["nodes"]:
             n["free_bytes"] = None
+            n["available_bytes"] = None
     assert mine == out
 
 
@@ -370,3 +371,58 @@ def test_configuration_error_names_file_and_line(tmp_path):
         pmnode.Context(root, config=str(conf))
     assert "%s:2:" % conf in str(e.value)
     assert "privat" in str(e.value)
+
+
+# ---- device locality and spill lists (0.3) ----
+
+def test_device_locality_on_fixture():
+    with open_fixture("two-socket-cxl", private_nodes="2") as ctx:
+        assert ctx.device_node("eth0") == 1
+        assert ctx.device_node("3b:00.0") == 1
+        assert ctx.device_node("eth1") == 0            # through virtio0's PCI function
+        assert ctx.device_node("01:00.0") == 0         # -1 on the GPU, its bridge knows
+        assert ctx.device_node("/sys/class/net/eth0") == 1
+        assert ctx.nearest_node_to_device("eth0") == 1
+        assert ctx.nearest_private_to_device("eth0") == 2
+        with pytest.raises(pmnode.UnknownValueError):
+            ctx.device_node("0000:00:04.0")            # -1 all the way up: no guess
+        with pytest.raises(pmnode.UnknownValueError):
+            ctx.device_node("lo")
+        with pytest.raises(pmnode.NotFoundError) as ei:
+            ctx.device_node("nosuch0")
+        assert ei.value.code == pmnode.E_NO_DEVICE
+        for bad in ("../x", "a/b", "x" * 16, "/etc/passwd", "/sys/../../.."):
+            with pytest.raises(pmnode.InvalidArgumentError):
+                ctx.device_node(bad)
+        devs = ctx.devices
+        assert [(d.name, d.type, d.pci, d.node) for d in devs] == [
+            ("eth0", "net", "0000:3b:00.0", 1), ("eth1", "net", "0000:00:03.0", 0),
+            ("0000:00:04.0", "accel", "0000:00:04.0", None),
+            ("0000:01:00.0", "gpu", "0000:01:00.0", 0),
+            ("0000:3b:00.1", "nvme", "0000:3b:00.1", 1)]
+
+
+def test_spill_list_on_fixture():
+    with open_fixture("two-socket-cxl") as ctx:
+        assert ctx.spill_list(0) == [0, 2, 1]
+        assert ctx.spill_list(1) == [1, 0, 2]
+        assert ctx.spill_list(2, kinds=["dram"]) == [0, 1]
+        with pytest.raises(pmnode.NotFoundError):
+            ctx.spill_list(0, private=True)
+        with pytest.raises(pmnode.NotFoundError):
+            ctx.spill_list(3)
+    with open_fixture("two-socket-cxl", private_nodes="1-2") as ctx:
+        assert ctx.spill_list(0, private=True) == [2, 1]
+    with open_fixture("broken") as ctx:
+        with pytest.raises(pmnode.UnknownValueError):
+            ctx.spill_list(1)
+
+
+def test_device_node_on_this_host(host):
+    """Every interface backed by a PCI device gets a node on "/" (hwloc
+    answers where sysfs says -1), and that node is one of this host's."""
+    devs = [d for d in host.devices if d.type == "net" and d.pci]
+    if not devs:
+        pytest.skip("this host exposes no PCI network interface")
+    for d in devs:
+        assert host.device_node(d.name) in [n.id for n in host.nodes], d

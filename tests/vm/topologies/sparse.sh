@@ -20,8 +20,13 @@
 #     -object memory-backend-ram,id=m7,size=256M  -numa node,nodeid=7,memdev=m7 \
 #     -numa dist,src=0,dst=4,val=20 -numa dist,src=0,dst=7,val=30 -numa dist,src=4,dst=7,val=25 \
 #     -numa dist,src=I,dst=J,val=40   for every other pair I<J
+#     -device pxb,id=pxb4,bus=pci.0,bus_nr=64,numa_node=4 \
+#     -device virtio-net-pci,bus=pxb4,addr=0x1
 #   kernel: numa_balancing=disable memmap=2M$0x20000000 memmap=2M$0x20200000
 #           memmap=2M$0x20400000 memmap=2M$0x30600000 memmap=2M$0x30800000
+#
+# The virtio NIC sits behind a PCI expander bridge whose _PXM is node 4's: device
+# locality (pmn_device_node, `pmnode list` "devices") must put it on the CPU-less node 4.
 
 topo_qemu_args() {
 	cat <<-'ARGS'
@@ -65,6 +70,10 @@ topo_qemu_args() {
 	node,nodeid=6,memdev=m6
 	-numa
 	node,nodeid=7,memdev=m7
+	-device
+	pxb,id=pxb4,bus=pci.0,bus_nr=64,numa_node=4
+	-device
+	virtio-net-pci,bus=pxb4,addr=0x1
 	ARGS
 	# QEMU wants a distance for every pair once any is given; unpopulated nodes are far (40)
 	for i in 0 1 2 3 4 5 6; do
