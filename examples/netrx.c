@@ -364,22 +364,12 @@ static void *receiver(void *arg)
 #endif
 
     if (!a->o.use_malloc) {
-        /* reserve: */
-        /* Until pmn_slab_reserve: populate the pool by allocating it whole
-         * from this thread (the one that allocates later) and freeing it. */
-        void **all = calloc((size_t)a->o.pool, sizeof(*all));
-        size_t n = 0;
-        if (all == NULL) {
-            a->err = -ENOMEM;
-            goto done;
-        }
-        while (n < (size_t)a->o.pool && (all[n] = pmn_slab_alloc(a->slab)) != NULL)
-            n++;
-        for (size_t i = 0; i < n; i++)
-            pmn_slab_free(a->slab, all[i]);
-        free(all);
-        if (n == 0) {
-            a->err = -errno;
+        /* The whole pool up front: mapped, populated, verified and
+         * registered (the hooks ran) before the first packet, so the
+         * receive path never maps or faults. */
+        int err = pmn_slab_reserve(a->slab, (size_t)a->o.pool);
+        if (err < 0) {
+            a->err = err;
             goto done;
         }
     }
@@ -598,12 +588,15 @@ int main(int argc, char **argv)
             rc = 2;
             goto out;
         }
+        struct pmn_slab_opts so = {.struct_size = sizeof(so),
+                                   .align = 64,
+                                   .cap_objects = (uint64_t)a.o.pool,
+                                   .purge = PMN_PURGE_KEEP};
         if ((err = pmn_backing_params_new(&bp)) < 0 ||
             (err = pmn_backing_params_set_node(bp, a.node)) < 0 ||
             (err = pmn_backing_new(ctx, bp, &b)) < 0 ||
             (err = pmn_backing_set_hooks(b, &hooks)) < 0 ||
-            (err = pmn_slab_new(b, (size_t)a.o.buf, 64, (uint64_t)a.o.pool * (uint64_t)a.o.buf,
-                                &a.slab)) < 0)
+            (err = pmn_slab_new_opts(b, (size_t)a.o.buf, &so, &a.slab)) < 0)
             goto fail;
         printf("pool: %ld buffers of %ld bytes on node %d (%s, %s), cap %ld KiB\n", a.o.pool,
                a.o.buf, a.node, pmn_kind_name(pmn_node_kind(n)),

@@ -44,7 +44,7 @@ from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
                      PlacementError, UnknownValueError, err_name, last_error, strerror)
 from .memory import Backing, Placement, Region, where
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
