@@ -44,8 +44,12 @@ def test_hooks_fixed_while_mapped_and_refusal(backing0):
 
     backing0.set_hooks(on_map=refuse)
     arena = pmnode.Arena(backing0)
-    with pytest.raises(pmnode.OutOfMemoryError):
+    # The allocation fails with the refusal's reason (a hook returning
+    # nonzero: ECANCELED), not a bare out-of-memory.
+    with pytest.raises(pmnode.Error) as refused:
         arena.malloc(100)
+    assert refused.value.name == "ECANCELED"
+    assert pmnode.last_error() == refused.value.code
     assert arena.extents() == [] and backing0.stats()["mapped_bytes"] == 0
     assert len(backing0.hook_errors) == 1
     assert isinstance(backing0.hook_errors[0], RuntimeError)
