@@ -1041,18 +1041,16 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         h->nlarge_cache++;
     }
     h->large = NULL;
-    for (int pass = 0; pass < 2; pass++) {
-        for (seg = h->large_cache; seg; seg = next) {
-            next = seg->next;
-            if (seg_preferred(h, seg) != (pass == 0))
-                continue;
-            if (all) {
-                kept_large++;
-                continue;
-            }
-            seg_unlink(&h->large_cache, seg);
-            seg_release(h, seg);
+    /* All or none of the cache stays, so the order does not matter here
+     * (the cache's search prefers the first node). */
+    for (seg = h->large_cache; seg; seg = next) {
+        next = seg->next;
+        if (all) {
+            kept_large++;
+            continue;
         }
+        seg_unlink(&h->large_cache, seg);
+        seg_release(h, seg);
     }
     h->nlarge_cache = kept_large;
     for (int pass = 0; pass < 2; pass++) {

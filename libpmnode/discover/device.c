@@ -157,32 +157,35 @@ static int bad_path(int err)
     return err == -EXDEV || err == -ELOOP || err == -ENAMETOOLONG ? -EINVAL : err;
 }
 
-/* The signed integer attribute @dir/@name, the attribute's own path
- * resolved inside the root too. */
+/* The attribute @dir/@name's own path, resolved inside the root too. */
+static int attr_path(const struct pmn__sysfs *fs, const char *dir, const char *name,
+                     char real[PATH_MAX])
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return -ENAMETOOLONG;
+    return resolve(fs, path, real);
+}
+
+/* The signed integer attribute @dir/@name. */
 static int read_attr_s64(const struct pmn__sysfs *fs, const char *dir, const char *name,
                          int64_t *v)
 {
-    char path[PATH_MAX], real[PATH_MAX];
-    int err;
+    char real[PATH_MAX];
+    int err = attr_path(fs, dir, name, real);
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-        return -ENAMETOOLONG;
-    if ((err = resolve(fs, path, real)) != 0)
-        return err;
-    return pmn__sysfs_read_s64(fs, real, v);
+    return err ? err : pmn__sysfs_read_s64(fs, real, v);
 }
 
+/* The hexadecimal attribute @dir/@name. */
 static int read_attr_hex(const struct pmn__sysfs *fs, const char *dir, const char *name,
                          uint64_t *v)
 {
-    char path[PATH_MAX], real[PATH_MAX];
-    int err;
+    char real[PATH_MAX];
+    int err = attr_path(fs, dir, name, real);
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-        return -ENAMETOOLONG;
-    if ((err = resolve(fs, path, real)) != 0)
-        return err;
-    return pmn__sysfs_read_u64(fs, real, 16, v);
+    return err ? err : pmn__sysfs_read_u64(fs, real, 16, v);
 }
 
 /* ---- names ---- */
