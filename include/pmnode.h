@@ -753,8 +753,10 @@ enum pmn_backing_type {
     PMN_BACKING_MEMFD,    /**< node-bound memfd (shareable by fd) */
     PMN_BACKING_HUGETLB,  /**< hugetlb pages from the node's pool */
     PMN_BACKING_DAX,      /**< device-dax character device */
+    PMN_BACKING_USER, /**< memory the caller provides (pmn_backing_params_set_user()), since 0.4 */
+    PMN_BACKING_PROVIDER, /**< a caller's provider (pmn_backing_new_provider()), since 0.4 */
 };
-/** "anon", "memfd", "hugetlb", "dax".  Static string.  Thread-safe. */
+/** "anon", "memfd", "hugetlb", "dax", "user", "provider".  Static string.  Thread-safe. */
 PMN_API const char *pmn_backing_type_name(enum pmn_backing_type type);
 
 struct pmn_backing_params;
@@ -764,7 +766,11 @@ struct pmn_region;
 /** Parameters of a backing; not shared between threads while being set. */
 PMN_API int pmn_backing_params_new(struct pmn_backing_params **out);
 PMN_API void pmn_backing_params_free(struct pmn_backing_params *p);
-/** Backing type; -EINVAL for an unknown one. */
+/**
+ * Backing type; -EINVAL for an unknown one, and for PMN_BACKING_USER and
+ * PMN_BACKING_PROVIDER (set by pmn_backing_params_set_user() and
+ * pmn_backing_new_provider()).
+ */
 PMN_API int pmn_backing_params_set_type(struct pmn_backing_params *p, enum pmn_backing_type type);
 /** One node, strictly (equivalent to a spill list of one). */
 PMN_API int pmn_backing_params_set_node(struct pmn_backing_params *p, int node);
@@ -984,6 +990,122 @@ PMN_API int pmn_backing_extents(struct pmn_backing *b, pmn_extent_fn fn, void *a
 PMN_API int pmn_arena_extents(struct pmn_arena *a, pmn_extent_fn fn, void *arg);
 /** As pmn_arena_extents(), for a slab. */
 PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
+/**@}*/
+
+/** @name User-supplied memory and providers
+ *
+ * Since 0.4.  Two ways to run arenas and slabs over memory the library
+ * does not map itself; both are backings, so everything of the Strict
+ * placement and Registration groups holds (stats, hooks, extents).
+ *
+ * User-supplied memory (PMN_BACKING_USER, pmn_backing_params_set_user()):
+ * a range the caller already has (anonymous mmap, a hugetlb mapping, a
+ * memfd or POSIX shm mapping, cudaHostAlloc'ed or otherwise pinned
+ * memory).  The caller keeps ownership: the library never maps, unmaps or
+ * frees it, and the range must stay mapped until the backing and every
+ * arena, slab and region on it are gone.  Exactly one node (set_node; a
+ * spill list is -EINVAL).  At pmn_backing_new() every page is checked:
+ * pages not present are populated first (MADV_POPULATE_WRITE under a
+ * policy preferring the node), every page is queried with move_pages, and
+ * one page elsewhere refuses the backing with PMN_E_MISPLACED (the log
+ * says how many); the range is then bound to the node (MPOL_BIND), so
+ * later faults stay there.  This changes the memory policy of the
+ * caller's range.  With PMN_USER_UNVERIFIED (memory move_pages cannot
+ * see: device memory, some pinned DMA buffers) nothing is touched,
+ * queried or bound: the node is the caller's word, and
+ * pmn_backing_verified() says false.  Regions are carved out of the range
+ * (first fit, aligned as asked: an arena wants 4 MiB-aligned extents, so
+ * give a 4 MiB-aligned range or expect up to 4 MiB unused at each end)
+ * and given back to the range on unmap; the memory is never decommitted
+ * unless the caller passes PMN_USER_PURGE (MADV_DONTNEED on each extent
+ * given back, re-populated and verified when carved again), since it may
+ * be pinned or registered.  When no free piece fits, the map fails with
+ * -ENOMEM (the range is full; the node may not be).  The free-memory
+ * check does not apply (the memory exists already).
+ *
+ * Providers (PMN_BACKING_PROVIDER, pmn_backing_new_provider()): a small
+ * versioned ops table for memory the library cannot map itself.  For each
+ * region the library calls map(), then populate() over it when there is
+ * one (without, map() must return memory that is populated), then
+ * verify() when there is one (without, the library verifies every page
+ * with move_pages, unless verification was turned off with
+ * pmn_backing_params_set_verify(false): the backing is then unverified
+ * and the free-memory check is skipped too, as for memory the kernel does
+ * not count); a misplaced page fails the map with PMN_E_MISPLACED and the
+ * extent goes back through unmap().  Alignment: map() is asked for an
+ * alignment (a power of two, at least the page size; 4 MiB for an
+ * arena's extents); a provider that cannot align may return any address:
+ * the library then gives it back, asks for len + align bytes and uses an
+ * aligned part (the rest stays unused while the extent lives).  The spill
+ * list, the free-memory check, hooks and stats are those of the built-in
+ * backings.  Provider regions are populated whole when mapped (never
+ * piece by piece as an anonymous arena's are).  Without purge() the memory
+ * of a live extent is never decommitted: an arena gives empty extents
+ * back whole, through unmap() (PMN_PURGE_RELEASE, the default), and keeps
+ * them all with PMN_PURGE_KEEP.  The allocators of 0.4 never decommit part
+ * of a live extent, so purge() is not called yet: it is the slot for that
+ * (a provider may leave it NULL).  release() runs once, when the
+ * backing's last reference goes (after the last unmap()).
+ *
+ * Thread-safety: ops may be called from any thread, concurrently, never
+ * under the backing's lock, but possibly under an arena's or slab's
+ * internal lock: they must not call into an arena, slab or backing that
+ * uses this provider.
+ */
+/**@{*/
+/** pmn_backing_params_set_user() flags. */
+#define PMN_USER_UNVERIFIED 0x1u /**< the node cannot be verified: take the caller's word */
+#define PMN_USER_PURGE 0x2u      /**< extents given back may be decommitted (MADV_DONTNEED) */
+
+/**
+ * Make @p p a PMN_BACKING_USER over [@p addr, @p addr + @p len) (both
+ * multiples of the page size, len > 0), with @p fd and @p offset the
+ * file behind it when there is one (reported in extents; -1 and 0
+ * otherwise; the library never closes it).  @p flags: PMN_USER_*.
+ * -EINVAL for a NULL, unaligned or empty range or unknown flags.
+ */
+PMN_API int pmn_backing_params_set_user(struct pmn_backing_params *p, void *addr, size_t len,
+                                        int fd, uint64_t offset, unsigned flags);
+
+/** A provider's ops.  Set struct_size; fields beyond it are taken as NULL. */
+struct pmn_provider_ops {
+    size_t struct_size; /**< sizeof(struct pmn_provider_ops), set by the caller */
+    const char *name;   /**< for logs; copied at creation (NULL: "provider") */
+    /**
+     * Required.  Give @p len bytes for @p node, @p align-aligned if it can
+     * (see above), in @p out (addr, len >= @p len, fd/offset or -1/0; node
+     * may be left -1); 0 or a negative code (returned by the allocation).
+     */
+    int (*map)(void *state, size_t len, size_t align, int node, struct pmn_extent *out);
+    /** Required.  Take back an extent map() gave (exactly as it gave it). */
+    int (*unmap)(void *state, const struct pmn_extent *e);
+    /** Optional.  Make [off, off + len) of @p e present; 0 or a code. */
+    int (*populate)(void *state, const struct pmn_extent *e, size_t off, size_t len);
+    /** Optional.  Count the pages of @p e not on e->node into *misplaced; 0 or a code. */
+    int (*verify)(void *state, const struct pmn_extent *e, uint64_t *misplaced);
+    /** Optional.  Decommit [off, off + len) of @p e before it is given back. */
+    int (*purge)(void *state, const struct pmn_extent *e, size_t off, size_t len);
+    /** Optional.  The backing is gone: free @p state. */
+    void (*release)(void *state);
+};
+
+/**
+ * Create a PMN_BACKING_PROVIDER backing: @p p gives the node or spill list,
+ * verify and headroom (its type is ignored); @p ops is copied (up to its
+ * struct_size, at least up to unmap) and @p state is passed to every op.
+ * 0, -EINVAL (NULL, struct_size too small, no map or unmap), or the errors
+ * of pmn_backing_new().  On failure release() is not called.
+ */
+PMN_API int pmn_backing_new_provider(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                                     const struct pmn_provider_ops *ops, void *state,
+                                     struct pmn_backing **out);
+/**
+ * False when the backing's placement is not checked page by page: a user
+ * range made with PMN_USER_UNVERIFIED, a provider (or any backing) with
+ * verification turned off, and device-dax (the device's node by
+ * construction).  False for NULL.  Thread-safe.
+ */
+PMN_API bool pmn_backing_verified(const struct pmn_backing *b);
 /**@}*/
 
 /** @name Allocators

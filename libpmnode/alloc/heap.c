@@ -699,7 +699,7 @@ static void large_shape(const struct pmn__heap *h, size_t align, struct large_sh
     }
     obj = ls->off / g * g;
     ls->hole_off = head;
-    ls->hole_len = obj > head && pmn_backing_type(h->b) != PMN_BACKING_DAX ? obj - head : 0;
+    ls->hole_len = obj > head && pmn__backing_can_hole(h->b) ? obj - head : 0;
 }
 
 static int large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r)

@@ -214,6 +214,11 @@ int pmn_prim_prefer(void *addr, size_t len, int node)
     return mbind_one(addr, len, node, MPOL_PREFERRED, 0);
 }
 
+int pmn_prim_policy_default(void *addr, size_t len)
+{
+    return syscall(SYS_mbind, addr, len, MPOL_DEFAULT, NULL, 0ul, 0u) == 0 ? 0 : -errno;
+}
+
 int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n)
 {
     const size_t bits = sizeof(unsigned long) * 8;

@@ -56,6 +56,10 @@ int pmn_prim_bind(void *addr, size_t len, int node);
  * transient policy of a populate that verifies every page afterwards and
  * then calls pmn_prim_bind (place/backing-node.c). */
 int pmn_prim_prefer(void *addr, size_t len, int node);
+/* mbind(MPOL_DEFAULT) of [addr, addr+len): the range follows the thread's
+ * policy again (a refused user range is left as it was found, as far as
+ * the policy goes; pages populated stay). */
+int pmn_prim_policy_default(void *addr, size_t len);
 /* As pmn_prim_bind, over several nodes, without moving anything. */
 int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n);
 /* MADV_POPULATE_WRITE; every error is passed through. */

@@ -43,15 +43,20 @@ struct pmn_backing_params {
     bool verify;
     bool headroom_set;
     uint64_t headroom;
+    /* PMN_BACKING_USER (pmn_backing_params_set_user) */
+    void *user_addr;
+    size_t user_len;
+    int user_fd;
+    uint64_t user_off;
+    unsigned user_flags;
 };
 
 const char *pmn_backing_type_name(enum pmn_backing_type t)
 {
     static const char *const names[] = {
-        [PMN_BACKING_ANON] = "anon",
-        [PMN_BACKING_MEMFD] = "memfd",
-        [PMN_BACKING_HUGETLB] = "hugetlb",
-        [PMN_BACKING_DAX] = "dax",
+        [PMN_BACKING_ANON] = "anon",       [PMN_BACKING_MEMFD] = "memfd",
+        [PMN_BACKING_HUGETLB] = "hugetlb", [PMN_BACKING_DAX] = "dax",
+        [PMN_BACKING_USER] = "user",       [PMN_BACKING_PROVIDER] = "provider",
     };
 
     return (unsigned)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "unknown";
@@ -163,13 +168,20 @@ static void backing_release(struct pmn_backing *b)
         return;
     if (b->type == PMN_BACKING_DAX)
         pmn__dax_detach(b);
+    if (b->type == PMN_BACKING_USER)
+        pmn__user_detach(b);
+    if (b->type == PMN_BACKING_PROVIDER && b->pops.release != NULL)
+        b->pops.release(b->pstate);
+    free(b->pname);
     pthread_mutex_destroy(&b->lock);
     pmn_ctx_unref(b->ctx);
     free(b);
 }
 
-int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
-                    struct pmn_backing **out)
+/* pmn_backing_new for @type (PMN_BACKING_PROVIDER comes only from
+ * pmn_backing_new_provider, which fills the ops once this returns). */
+static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                       enum pmn_backing_type type, struct pmn_backing **out)
 {
     struct pmn_backing *b;
     int err;
@@ -181,11 +193,13 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         return -EINVAL;
     if (!ctx->local)
         return PMN_E_REMOTE_ROOT;
-    if (p->type != PMN_BACKING_DAX && p->nnodes == 0)
+    if (type != PMN_BACKING_DAX && p->nnodes == 0)
         return -EINVAL;
-    if (p->type == PMN_BACKING_DAX && p->dax == NULL)
+    if (type == PMN_BACKING_DAX && p->dax == NULL)
         return -EINVAL;
-    for (size_t i = 0; p->type != PMN_BACKING_DAX && i < p->nnodes; i++) {
+    if (type == PMN_BACKING_USER && p->nnodes != 1)
+        return -EINVAL; /* the caller's memory is on one node: nothing to spill to */
+    for (size_t i = 0; type != PMN_BACKING_DAX && i < p->nnodes; i++) {
         const struct pmn_node *n = pmn__node_find(ctx, p->nodes[i]);
         if (n == NULL)
             return PMN_E_NO_NODE;
@@ -196,7 +210,7 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return -ENOMEM;
-    b->type = p->type;
+    b->type = type;
     b->page = pmn_prim_page_size();
     b->granule = b->page;
     b->thp = p->thp;
@@ -210,7 +224,18 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     pthread_mutex_init(&b->lock, NULL);
     b->ctx = pmn_ctx_ref(ctx);
 
-    switch (p->type) {
+    switch (type) {
+    case PMN_BACKING_USER:
+        b->ops = &pmn__ops_user;
+        b->verify = !(p->user_flags & PMN_USER_UNVERIFIED);
+        err =
+            pmn__user_attach(b, p->user_addr, p->user_len, p->user_fd, p->user_off, p->user_flags);
+        if (err) {
+            backing_release(b); /* b->user is NULL: detach has nothing to do */
+            return err;
+        }
+        break;
+    case PMN_BACKING_PROVIDER: b->ops = &pmn__ops_provider; break;
     case PMN_BACKING_ANON: b->ops = &pmn__ops_anon; break;
     case PMN_BACKING_MEMFD: b->ops = &pmn__ops_memfd; break;
     case PMN_BACKING_HUGETLB: {
@@ -243,6 +268,17 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         b->stats.node[i].node = b->nodes[i];
     *out = b;
     return 0;
+}
+
+int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                    struct pmn_backing **out)
+{
+    if (p == NULL) {
+        if (out != NULL)
+            *out = NULL;
+        return -EINVAL;
+    }
+    return backing_new(ctx, p, p->type, out);
 }
 
 void pmn_backing_free(struct pmn_backing *b)
@@ -317,6 +353,11 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
     struct pmn__bitmap allowed = {0};
     uint64_t headroom;
     int err;
+
+    /* The caller's range exists already; memory the kernel cannot see
+     * (an unverified provider) is not in its counters either. */
+    if (b->type == PMN_BACKING_USER || (b->type == PMN_BACKING_PROVIDER && !b->verify))
+        return 0;
 
     err = pmn_prim_mems_allowed(&allowed);
     if (err == 0 && !pmn__bitmap_test(&allowed, (unsigned)node)) {
@@ -510,7 +551,7 @@ static int region_map(struct pmn_backing *b, size_t size, const struct region_sh
         return err;
     r->align = sh->align;
     r->skew = sh->skew;
-    if (sh->hole_len > 0 && b->type != PMN_BACKING_DAX) {
+    if (sh->hole_len > 0 && pmn__backing_can_hole(b)) {
         if (sh->hole_off % b->granule || sh->hole_len % b->granule || sh->hole_off > r->size ||
             sh->hole_len > r->size - sh->hole_off) {
             region_forget(b, r);
@@ -519,7 +560,7 @@ static int region_map(struct pmn_backing *b, size_t size, const struct region_sh
         r->hole_off = sh->hole_off;
         r->hole_len = sh->hole_len;
     }
-    r->lazy = (sh->lazy || r->hole_len > 0) && b->type != PMN_BACKING_DAX;
+    r->lazy = (sh->lazy || r->hole_len > 0) && pmn__backing_can_hole(b);
     /* A registered extent is memory from end to end (a hole is not part of
      * any extent): no page of it is left to populate later. */
     if (r->hooked && r->hole_len == 0)
@@ -716,6 +757,9 @@ static void extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t o
     if (b->type == PMN_BACKING_DAX) {
         e->fd = pmn__dax_fd(b);
         e->offset = r->dax_offset + off;
+    } else if (b->type == PMN_BACKING_USER || b->type == PMN_BACKING_PROVIDER) {
+        e->fd = r->fd;
+        e->offset = r->fd >= 0 ? r->fd_offset + off : 0;
     } else if (r->fd >= 0) {
         e->fd = r->fd;
         e->offset = off; /* a memfd holds one region, from offset 0 */
@@ -769,4 +813,68 @@ int pmn_backing_extents(struct pmn_backing *b, pmn_extent_fn fn, void *arg)
     err = pmn__extents_call(v, n, fn, arg);
     free(v);
     return err;
+}
+
+/* ---- user-supplied memory and providers (the rest is in backing-user.c) ---- */
+
+bool pmn__backing_can_hole(const struct pmn_backing *b)
+{
+    return b->type == PMN_BACKING_ANON || b->type == PMN_BACKING_MEMFD ||
+           b->type == PMN_BACKING_HUGETLB;
+}
+
+int pmn_backing_params_set_user(struct pmn_backing_params *p, void *addr, size_t len, int fd,
+                                uint64_t offset, unsigned flags)
+{
+    size_t page = pmn_prim_page_size();
+
+    if (p == NULL || addr == NULL || len == 0 || (uintptr_t)addr % page || len % page ||
+        (uintptr_t)addr > UINTPTR_MAX - len || fd < -1 ||
+        (flags & ~(PMN_USER_UNVERIFIED | PMN_USER_PURGE)))
+        return -EINVAL;
+    p->type = PMN_BACKING_USER;
+    p->user_addr = addr;
+    p->user_len = len;
+    p->user_fd = fd;
+    p->user_off = fd >= 0 ? offset : 0;
+    p->user_flags = flags;
+    return 0;
+}
+
+int pmn_backing_new_provider(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
+                             const struct pmn_provider_ops *ops, void *state,
+                             struct pmn_backing **out)
+{
+    struct pmn_provider_ops o = {0};
+    char *name;
+    int err;
+
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || p == NULL || ops == NULL ||
+        ops->struct_size < PMN__SIZE_TO(struct pmn_provider_ops, unmap))
+        return -EINVAL;
+    /* An older caller's table is shorter: what it lacks stays NULL. */
+    memcpy(&o, ops, ops->struct_size < sizeof(o) ? ops->struct_size : sizeof(o));
+    o.struct_size = sizeof(o);
+    if (o.map == NULL || o.unmap == NULL)
+        return -EINVAL;
+    name = strdup(o.name != NULL ? o.name : "provider");
+    if (name == NULL)
+        return -ENOMEM;
+    o.name = name;
+    err = backing_new(ctx, p, PMN_BACKING_PROVIDER, out);
+    if (err) {
+        free(name);
+        return err;
+    }
+    (*out)->pops = o;
+    (*out)->pstate = state;
+    (*out)->pname = name;
+    return 0;
+}
+
+bool pmn_backing_verified(const struct pmn_backing *b)
+{
+    return b != NULL && b->verify && b->type != PMN_BACKING_DAX;
 }

@@ -10,6 +10,8 @@
  *   backing-node.c  node-bound anonymous, memfd and hugetlb memory:
  *                   populate without the OOM killer, verify, bind
  *   backing-dax.c   device-dax: one shared mapping per device, in extents
+ *   backing-user.c  providers (the caller's ops table) and user-supplied
+ *                   memory (a range the caller owns, carved into extents)
  *   where.c         where pages are (pmn_where) and the verifier
  *
  * Allocators (arena, slab, heap) see only struct pmn__backing_ops: every op
@@ -24,7 +26,8 @@
 
 #include "discover/topology.h"
 
-struct pmn__daxmap; /* one shared mapping of a device-dax device */
+struct pmn__daxmap;    /* one shared mapping of a device-dax device */
+struct pmn__userrange; /* the caller's range of a PMN_BACKING_USER backing */
 
 struct pmn_backing {
     struct pmn_ctx *ctx;
@@ -40,6 +43,12 @@ struct pmn_backing {
     bool headroom_set;
     uint64_t headroom;
     struct pmn__daxmap *dax;
+    /* PMN_BACKING_PROVIDER: the caller's ops (copied, missing fields NULL)
+     * and state; PMN_BACKING_USER: the range it carves. */
+    struct pmn_provider_ops pops;
+    void *pstate;
+    char *pname;
+    struct pmn__userrange *user;
     atomic_int refs;      /* the backing itself + each live region */
     pthread_mutex_t lock; /* guards stats, and the registration fields below */
     struct pmn_backing_stats stats;
@@ -66,8 +75,12 @@ struct pmn_region {
     /* Never populated: address space only, neither counted in the
      * backing's stats nor judged by the free-memory check (0 for dax). */
     size_t hole_off, hole_len;
-    bool lazy;                      /* mapped and bound, populated later piece by piece */
-    bool hooked;                    /* the backing had hooks when this region began */
+    bool lazy;   /* mapped and bound, populated later piece by piece */
+    bool hooked; /* the backing had hooks when this region began */
+    /* user and provider regions: what the provider gave (addr is an
+     * aligned part of it), and the offset of addr in fd's file */
+    struct pmn_extent pext;
+    uint64_t fd_offset;
     struct pmn_region *next, *prev; /* the backing's live regions */
 };
 
@@ -150,6 +163,18 @@ int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset
 int pmn__dax_node(const struct pmn_backing *b);
 /* The device fd behind every dax region of @b (owned by the mapping). */
 int pmn__dax_fd(const struct pmn_backing *b);
+
+/* ---- backing-user.c ---- */
+extern const struct pmn__backing_ops pmn__ops_provider, pmn__ops_user;
+/* Check and keep the caller's range of a PMN_BACKING_USER backing (b->nodes[0]
+ * set): every page on the node unless @flags has PMN_USER_UNVERIFIED.  0,
+ * PMN_E_MISPLACED, -ENOMEM or a code from the populate. */
+int pmn__user_attach(struct pmn_backing *b, void *addr, size_t len, int fd, uint64_t off,
+                     unsigned flags);
+void pmn__user_detach(struct pmn_backing *b);
+/* Whether @b's regions may keep address space unpopulated (lazy regions,
+ * holes): the node-bound types; not dax, user or provider memory. */
+bool pmn__backing_can_hole(const struct pmn_backing *b);
 
 /* ---- where.c ---- */
 /* Verify that every page of [addr, addr+len) is on @node, asking once per

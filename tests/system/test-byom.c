@@ -1,0 +1,548 @@
+/*
+ * test-byom.c - bring your own memory: providers and user-supplied memory
+ * (issue 15; suite 'system').
+ *
+ * A provider written here manages a big anonymous mapping of its own (bump
+ * allocation, a count of live extents) and runs an arena and a slab;
+ * variants cannot align, fail to map, report misplaced pages, or are
+ * compiled against an older, shorter ops table.  User-supplied memory comes
+ * from an anonymous mmap, a memfd and a hugetlb mapping; arenas and slabs
+ * over each keep every object inside the caller's range, on node 0.  What
+ * needs a second node (a page elsewhere refused) is the vm lane's
+ * vm-user.c.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define POOL (256 * MiB) /* bump allocation: never reused */
+
+/* ---- a provider over an anonymous mapping of its own ---- */
+
+struct prov {
+    char *base;
+    size_t len, used;
+    int maps, unmaps, live, populates, verifies, releases;
+    bool misalign;     /* hand out addresses 1 page off any 4 MiB boundary */
+    int fail;          /* map() returns this when nonzero */
+    uint64_t misplace; /* verify() reports this many pages elsewhere */
+};
+
+static void prov_init(struct prov *pv)
+{
+    memset(pv, 0, sizeof(*pv));
+    pv->len = POOL;
+    pv->base = mmap(NULL, POOL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(pv->base, MAP_FAILED);
+}
+
+static int p_map(void *state, size_t len, size_t align, int node, struct pmn_extent *out)
+{
+    struct prov *pv = state;
+    uintptr_t at = (uintptr_t)pv->base + pv->used;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+    if (pv->fail)
+        return pv->fail;
+    if (pv->misalign)
+        at = (at + 4 * MiB - 1) / (4 * MiB) * (4 * MiB) + page;
+    else
+        at = (at + align - 1) & ~(uintptr_t)(align - 1);
+    if (at + len > (uintptr_t)pv->base + pv->len)
+        return -ENOMEM;
+    /* populated here (no populate op), preferring nothing: node 0 is the
+     * only node of this host's test */
+    if (madvise((void *)at, len, MADV_POPULATE_WRITE) != 0)
+        memset((void *)at, 0, len);
+    pv->used = at + len - (uintptr_t)pv->base;
+    out->addr = (void *)at;
+    out->len = len;
+    out->node = node;
+    pv->maps++;
+    pv->live++;
+    return 0;
+}
+
+static int p_unmap(void *state, const struct pmn_extent *e)
+{
+    struct prov *pv = state;
+
+    cr_assert((char *)e->addr >= pv->base && (char *)e->addr + e->len <= pv->base + pv->len);
+    pv->unmaps++;
+    pv->live--;
+    return 0;
+}
+
+static int p_populate(void *state, const struct pmn_extent *e, size_t off, size_t len)
+{
+    struct prov *pv = state;
+
+    cr_assert_leq(off + len, e->len);
+    pv->populates++;
+    return 0;
+}
+
+static int p_verify(void *state, const struct pmn_extent *e, uint64_t *misplaced)
+{
+    struct prov *pv = state;
+
+    (void)e;
+    pv->verifies++;
+    *misplaced = pv->misplace;
+    return 0;
+}
+
+static void p_release(void *state)
+{
+    ((struct prov *)state)->releases++;
+}
+
+static int bad_op(void *state, const struct pmn_extent *e, size_t off, size_t len)
+{
+    (void)state, (void)e, (void)off, (void)len;
+    cr_assert_fail("an op beyond the table's struct_size was called");
+    return -EIO;
+}
+
+static struct pmn_backing *provider_on0(struct pmn_ctx *ctx, const struct pmn_provider_ops *ops,
+                                        struct prov *pv)
+{
+    struct pmn_backing_params *p;
+    struct pmn_backing *b = NULL;
+    int err;
+
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    err = pmn_backing_new_provider(ctx, p, ops, pv, &b);
+    pmn_backing_params_free(p);
+    cr_assert_eq(err, 0, "pmn_backing_new_provider: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_backing_type(b), PMN_BACKING_PROVIDER);
+    cr_assert_str_eq(pmn_backing_type_name(PMN_BACKING_PROVIDER), "provider");
+    return b;
+}
+
+/* Every page of [p, p + len) present and on node 0. */
+static void on_node0(const void *p, size_t len)
+{
+    struct pmn_where w = {.struct_size = sizeof(w)};
+
+    cr_assert_eq(pmn_where(p, len, &w), 0);
+    cr_assert(w.pages > 0 && pmn_where_pages_on(&w, 0) == w.pages,
+              "%p (%zu bytes): %llu pages, %llu on node 0, %llu not present", p, len,
+              ull(w.pages), ull(pmn_where_pages_on(&w, 0)), ull(w.not_present));
+}
+
+static void inside(const void *p, size_t n, const void *base, size_t len)
+{
+    cr_assert((const char *)p >= (const char *)base &&
+                  (const char *)p + n <= (const char *)base + len,
+              "object %p+%zu outside the range %p+%zu", p, n, base, len);
+}
+
+/* An arena and a slab over @b, every object inside [base, base + len). */
+static void run_allocators(struct pmn_backing *b, const void *base, size_t len)
+{
+    enum { N = 400 };
+    static void *obj[N], *so[N];
+    struct pmn_arena *a;
+    struct pmn_slab *s;
+    struct pmn_backing_stats bs = {.struct_size = sizeof(bs)};
+    int err;
+
+    err = pmn_arena_new(b, NULL, &a);
+    cr_assert_eq(err, 0, "pmn_arena_new: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_slab_new(b, 192, 0, 0, &s), 0);
+    for (size_t i = 0; i < N; i++) {
+        size_t n = 16 + (i * 97) % 20000;
+        obj[i] = pmn_arena_malloc(a, n);
+        cr_assert_not_null(obj[i], "arena object %zu (%zu bytes): %s", i, n,
+                           pmn_strerror(pmn_last_error()));
+        inside(obj[i], n, base, len);
+        pat_fill(obj[i], n, i);
+        so[i] = pmn_slab_alloc(s);
+        cr_assert_not_null(so[i], "slab object %zu: %s", i, pmn_strerror(pmn_last_error()));
+        inside(so[i], 192, base, len);
+        memset(so[i], (int)i, 192);
+    }
+    on_node0(obj[0], 16);
+    on_node0(so[N - 1], 192);
+    void *big = pmn_arena_malloc(a, 5 * MiB); /* an extent of its own */
+    cr_assert_not_null(big, "large object: %s", pmn_strerror(pmn_last_error()));
+    inside(big, 5 * MiB, base, len);
+    memset(big, 1, 5 * MiB);
+    cr_assert_eq(pmn_backing_stats(b, &bs), 0);
+    cr_assert_eq(bs.nnodes, 1);
+    cr_assert_eq(bs.node[0].node, 0);
+    cr_assert_gt(bs.node[0].bytes, 0);
+    cr_assert_eq(bs.node[0].bytes, bs.mapped_bytes);
+    for (size_t i = 0; i < N; i++) {
+        assert_pattern(obj[i], 16 + (i * 97) % 20000, i, "arena object %zu", i);
+        pmn_free(obj[i]);
+        cr_assert_eq(pmn_slab_free(s, so[i]), 0);
+    }
+    pmn_free(big);
+    pmn_arena_destroy(a);
+    pmn_slab_destroy(s);
+    cr_assert_eq(pmn_backing_stats(b, &bs), 0);
+    cr_assert_eq(bs.mapped_bytes, 0, "%llu bytes still mapped after destroy", ull(bs.mapped_bytes));
+}
+
+static const struct pmn_provider_ops full_ops = {
+    .struct_size = sizeof(struct pmn_provider_ops),
+    .name = "test-pool",
+    .map = p_map,
+    .unmap = p_unmap,
+    .populate = p_populate,
+    .verify = p_verify,
+    .release = p_release,
+};
+
+Test(byom, provider_arena_slab)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct prov pv;
+    struct pmn_backing *b;
+
+    prov_init(&pv);
+    b = provider_on0(ctx, &full_ops, &pv);
+    cr_assert(pmn_backing_verified(b));
+    run_allocators(b, pv.base, pv.len);
+    cr_assert_gt(pv.maps, 0);
+    cr_assert_eq(pv.maps, pv.unmaps, "%d maps, %d unmaps", pv.maps, pv.unmaps);
+    cr_assert_eq(pv.populates, pv.maps);
+    cr_assert_eq(pv.verifies, pv.maps);
+    pmn_backing_free(b);
+    cr_assert_eq(pv.releases, 1);
+    pmn_ctx_unref(ctx);
+    munmap(pv.base, pv.len);
+}
+
+/* No verify op: the library checks with move_pages; a provider that cannot
+ * align gets asked for more and the library uses an aligned part. */
+Test(byom, provider_unaligned_library_verifies)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_provider_ops ops = {
+        .struct_size = sizeof(ops), .map = p_map, .unmap = p_unmap, .release = p_release};
+    struct prov pv;
+    struct pmn_backing *b;
+
+    prov_init(&pv);
+    pv.misalign = true;
+    b = provider_on0(ctx, &ops, &pv);
+    run_allocators(b, pv.base, pv.len);
+    cr_assert_gt(pv.maps, 0);
+    cr_assert_eq(pv.live, 0, "%d extents never given back", pv.live);
+    cr_assert_eq(pv.verifies, 0);
+    pmn_backing_free(b);
+    cr_assert_eq(pv.releases, 1);
+    pmn_ctx_unref(ctx);
+    munmap(pv.base, pv.len);
+}
+
+/* A caller compiled against a table that ended at unmap: what follows it in
+ * memory is never read. */
+Test(byom, provider_old_size_table)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_provider_ops ops = {.struct_size = offsetof(struct pmn_provider_ops, populate),
+                                   .map = p_map,
+                                   .unmap = p_unmap,
+                                   .populate = bad_op,
+                                   .purge = bad_op};
+    struct prov pv;
+    struct pmn_backing *b;
+
+    prov_init(&pv);
+    b = provider_on0(ctx, &ops, &pv);
+    run_allocators(b, pv.base, pv.len);
+    cr_assert_eq(pv.maps, pv.unmaps);
+    pmn_backing_free(b);
+    cr_assert_eq(pv.releases, 0);
+    /* Shorter than map + unmap, or without them: refused. */
+    struct pmn_backing_params *p;
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    ops.struct_size = offsetof(struct pmn_provider_ops, unmap);
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    cr_assert_null(b);
+    ops.struct_size = sizeof(ops);
+    ops.unmap = NULL;
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    pmn_backing_params_free(p);
+    pmn_ctx_unref(ctx);
+    munmap(pv.base, pv.len);
+}
+
+/* map() fails: the allocation fails with its code, nothing stays. */
+Test(byom, provider_map_fails)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct prov pv;
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    struct pmn_region *r = NULL;
+    struct pmn_backing_stats bs = {.struct_size = sizeof(bs)};
+
+    prov_init(&pv);
+    pv.fail = -EADDRNOTAVAIL;
+    b = provider_on0(ctx, &full_ops, &pv);
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    errno = 0;
+    cr_assert_null(pmn_arena_malloc(a, 100));
+    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(pmn_last_error(), -EADDRNOTAVAIL, "last error %s",
+                 pmn_err_name(pmn_last_error()));
+    cr_assert_eq(pmn_region_map(b, MiB, &r), -EADDRNOTAVAIL);
+    cr_assert_null(r);
+    /* Misplaced pages reported by verify(): PMN_E_MISPLACED, extent back. */
+    pv.fail = 0;
+    pv.misplace = 3;
+    cr_assert_eq(pmn_region_map(b, MiB, &r), PMN_E_MISPLACED);
+    cr_assert_eq(pv.live, 0);
+    cr_assert_eq(pmn_backing_stats(b, &bs), 0);
+    cr_assert_eq(bs.mapped_bytes, 0);
+    cr_assert_eq(bs.failures, 3);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    cr_assert_eq(pv.maps, pv.unmaps);
+    cr_assert_eq(pv.releases, 1);
+    pmn_ctx_unref(ctx);
+    munmap(pv.base, pv.len);
+}
+
+/* ---- user-supplied memory ---- */
+
+/* @len bytes at a 4 MiB-aligned address (huge: MAP_HUGETLB of 2 MiB). */
+static void *map_aligned(size_t len, int flags, int fd)
+{
+    size_t al = 4 * MiB;
+    char *p = mmap(NULL, len + al, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *at;
+
+    cr_assert_neq(p, MAP_FAILED);
+    at = (char *)(((uintptr_t)p + al - 1) & ~(uintptr_t)(al - 1));
+    if (at > p)
+        munmap(p, (size_t)(at - p));
+    munmap(at + len, (size_t)(p + len + al - (at + len)));
+    if (mmap(at, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        munmap(at, len);
+        return NULL;
+    }
+    return at;
+}
+
+static struct pmn_backing *user_on0(struct pmn_ctx *ctx, void *addr, size_t len, int fd,
+                                    unsigned flags, int *errp)
+{
+    struct pmn_backing_params *p;
+    struct pmn_backing *b = NULL;
+
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    cr_assert_eq(pmn_backing_params_set_user(p, addr, len, fd, 0, flags), 0);
+    *errp = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    return b;
+}
+
+static int first_extent(const struct pmn_extent *e, void *arg)
+{
+    *(struct pmn_extent *)arg = *e;
+    return 1;
+}
+
+static void user_case(void *addr, size_t len, int fd)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct pmn_backing *b;
+    struct pmn_region *r;
+    struct pmn_extent e = {0};
+    int err;
+
+    b = user_on0(ctx, addr, len, fd, 0, &err);
+    cr_assert_eq(err, 0, "user backing: %s", pmn_strerror(err));
+    cr_assert_eq(pmn_backing_type(b), PMN_BACKING_USER);
+    cr_assert(pmn_backing_verified(b));
+    on_node0(addr, len); /* populated and checked at creation */
+    run_allocators(b, addr, len);
+    /* Regions are carved out and given back; extents name the file. */
+    cr_assert_eq(pmn_region_map(b, 4 * MiB, &r), 0);
+    inside(pmn_region_addr(r), 4 * MiB, addr, len);
+    cr_assert_eq(pmn_backing_extents(b, first_extent, &e), 1);
+    cr_assert_eq(e.fd, fd);
+    if (fd >= 0)
+        cr_assert_eq(e.offset, (uint64_t)((char *)e.addr - (char *)addr));
+    cr_assert_eq(pmn_region_map(b, len, &r), -ENOMEM, "a map beyond the range");
+    cr_assert_null(r);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    /* The caller's memory is still the caller's: mapped and writable. */
+    memset(addr, 7, len);
+}
+
+Test(byom, user_anon)
+{
+    size_t len = 32 * MiB;
+    void *m = map_aligned(len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+    cr_assert_not_null(m);
+    user_case(m, len, -1);
+    munmap(m, len);
+}
+
+Test(byom, user_memfd)
+{
+    size_t len = 32 * MiB;
+    int fd = memfd_create("byom", MFD_CLOEXEC);
+    void *m;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)len), 0);
+    m = map_aligned(len, MAP_SHARED, fd);
+    cr_assert_not_null(m);
+    user_case(m, len, fd);
+    munmap(m, len);
+    close(fd);
+}
+
+#define HUGE_DIR "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/"
+static long long huge_restore = -1;
+
+static long long read_ll(const char *path)
+{
+    long long v = -1;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+static void huge_fini(void)
+{
+    FILE *f;
+
+    if (huge_restore < 0 || (f = fopen(HUGE_DIR "nr_hugepages", "w")) == NULL)
+        return;
+    fprintf(f, "%lld\n", huge_restore);
+    fclose(f);
+    huge_restore = -1;
+}
+
+Test(byom, user_hugetlb, .fini = huge_fini, .timeout = 120)
+{
+    size_t len = 32 * MiB;
+    long long need = (long long)(len / (2 * MiB)), nr = read_ll(HUGE_DIR "nr_hugepages"),
+              fr = read_ll(HUGE_DIR "free_hugepages");
+    void *m;
+
+    if (nr < 0 || fr < 0)
+        cr_skip_test("node 0 has no 2 MiB hugetlb pool (no " HUGE_DIR ")");
+    if (fr < need) {
+        FILE *f;
+        if (geteuid() != 0)
+            cr_skip_test("node 0 has %lld free 2 MiB pages, %lld needed; reserving needs root",
+                         fr, need);
+        huge_restore = nr;
+        f = fopen(HUGE_DIR "nr_hugepages", "w");
+        cr_assert_not_null(f);
+        fprintf(f, "%lld\n", nr + need - fr);
+        fclose(f);
+        if (read_ll(HUGE_DIR "free_hugepages") < need)
+            cr_skip_test("the kernel would not give %lld huge pages on node 0", need);
+    }
+    m = map_aligned(len, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
+    if (m == NULL)
+        cr_skip_test("MAP_HUGETLB of %zu bytes failed: %s", len, strerror(errno));
+    user_case(m, len, -1);
+    munmap(m, len);
+}
+
+/* Too small or misaligned for a 4 MiB extent: the arena says -ENOMEM. */
+Test(byom, user_full_and_params)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), len = 4 * MiB;
+    char *m = map_aligned(len + 4 * MiB, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    struct pmn_backing_params *p;
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    int err;
+
+    cr_assert_not_null(m);
+    b = user_on0(ctx, m + page, len, -1, 0, &err); /* no 4 MiB-aligned 4 MiB inside */
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    cr_assert_null(pmn_arena_malloc(a, 64));
+    cr_assert_eq(pmn_last_error(), -ENOMEM, "%s", pmn_err_name(pmn_last_error()));
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_user(p, m + 1, len, -1, 0, 0), -EINVAL);
+    cr_assert_eq(pmn_backing_params_set_user(p, m, len + 1, -1, 0, 0), -EINVAL);
+    cr_assert_eq(pmn_backing_params_set_user(p, NULL, len, -1, 0, 0), -EINVAL);
+    cr_assert_eq(pmn_backing_params_set_user(p, m, len, -1, 0, 0x80), -EINVAL);
+    cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_USER), -EINVAL);
+    cr_assert_eq(pmn_backing_params_set_user(p, m, len, -1, 0, 0), 0);
+    int two[] = {0, 1};
+    if (pmn_node_get(ctx, 1) != NULL) {
+        cr_assert_eq(pmn_backing_params_set_spill(p, two, 2), 0);
+        cr_assert_eq(pmn_backing_new(ctx, p, &b), -EINVAL, "a spill list for user memory");
+    }
+    pmn_backing_params_free(p);
+
+    /* Unverified: nothing touched, the caller's word taken. */
+    char *fresh = map_aligned(8 * MiB, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    struct pmn_where w = {.struct_size = sizeof(w)};
+    b = user_on0(ctx, fresh, 8 * MiB, -1, PMN_USER_UNVERIFIED, &err);
+    cr_assert_eq(err, 0);
+    cr_assert_not(pmn_backing_verified(b));
+    cr_assert_eq(pmn_where(fresh, 8 * MiB, &w), 0);
+    cr_assert_eq(w.not_present, w.pages, "an unverified range was touched");
+    pmn_backing_free(b);
+    munmap(fresh, 8 * MiB);
+    munmap(m, len + 4 * MiB);
+    pmn_ctx_unref(ctx);
+}
+
+/* PMN_USER_PURGE: extents given back are decommitted, and populated and
+ * verified again when carved anew; without it they keep their pages. */
+Test(byom, user_purge)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    size_t len = 8 * MiB;
+    char *m = map_aligned(len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    struct pmn_backing *b;
+    struct pmn_region *r;
+    struct pmn_where w = {.struct_size = sizeof(w)};
+    int err;
+
+    for (int purge = 0; purge < 2; purge++) {
+        b = user_on0(ctx, m, len, -1, purge ? PMN_USER_PURGE : 0, &err);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(pmn_region_map(b, len, &r), 0);
+        cr_assert_eq((char *)pmn_region_addr(r), m);
+        memset(m, 0x33, len);
+        cr_assert_eq(pmn_region_unmap(r), 0);
+        cr_assert_eq(pmn_where(m, len, &w), 0);
+        if (purge)
+            cr_assert_eq(w.not_present, w.pages, "purged pages still present");
+        else
+            cr_assert(w.not_present == 0 && m[len - 1] == 0x33, "the caller's pages were dropped");
+        cr_assert_eq(pmn_region_map(b, len, &r), 0);
+        on_node0(m, len);
+        cr_assert_eq(pmn_region_unmap(r), 0);
+        pmn_backing_free(b);
+    }
+    munmap(m, len);
+    pmn_ctx_unref(ctx);
+}
