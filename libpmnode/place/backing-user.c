@@ -253,8 +253,8 @@ static int user_map(struct pmn_backing *b, struct pmn_region *r, int node)
 
     err = carve(u, r->size, align, r->skew, &off);
     if (err) {
-        pmn__log(b->ctx, 4, "user range of %zu bytes has no free %zu bytes aligned to %zu",
-                 u->len, r->size, align);
+        pmn__log(b->ctx, 4, "user range of %zu bytes has no free %zu bytes aligned to %zu", u->len,
+                 r->size, align);
         return err;
     }
     r->addr = u->base + off;

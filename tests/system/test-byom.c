@@ -132,8 +132,8 @@ static void on_node0(const void *p, size_t len)
 
     cr_assert_eq(pmn_where(p, len, &w), 0);
     cr_assert(w.pages > 0 && pmn_where_pages_on(&w, 0) == w.pages,
-              "%p (%zu bytes): %llu pages, %llu on node 0, %llu not present", p, len,
-              ull(w.pages), ull(pmn_where_pages_on(&w, 0)), ull(w.not_present));
+              "%p (%zu bytes): %llu pages, %llu on node 0, %llu not present", p, len, ull(w.pages),
+              ull(pmn_where_pages_on(&w, 0)), ull(w.not_present));
 }
 
 static void inside(const void *p, size_t n, const void *base, size_t len)
@@ -188,7 +188,8 @@ static void run_allocators(struct pmn_backing *b, const void *base, size_t len)
     pmn_arena_destroy(a);
     pmn_slab_destroy(s);
     cr_assert_eq(pmn_backing_stats(b, &bs), 0);
-    cr_assert_eq(bs.mapped_bytes, 0, "%llu bytes still mapped after destroy", ull(bs.mapped_bytes));
+    cr_assert_eq(bs.mapped_bytes, 0, "%llu bytes still mapped after destroy",
+                 ull(bs.mapped_bytes));
 }
 
 static const struct pmn_provider_ops full_ops = {
@@ -449,8 +450,8 @@ Test(byom, user_hugetlb, .fini = huge_fini, .timeout = 120)
     if (fr < need) {
         FILE *f;
         if (geteuid() != 0)
-            cr_skip_test("node 0 has %lld free 2 MiB pages, %lld needed; reserving needs root",
-                         fr, need);
+            cr_skip_test("node 0 has %lld free 2 MiB pages, %lld needed; reserving needs root", fr,
+                         need);
         huge_restore = nr;
         f = fopen(HUGE_DIR "nr_hugepages", "w");
         cr_assert_not_null(f);
