@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <sys/mman.h>
 #include <exception>
 #include <memory_resource>
 #include <numeric>
@@ -288,6 +290,79 @@ void test_registration(const pmnode::context &ctx)
     CHECK(pmnode::extents(ar2).empty());
 }
 
+/* Bring your own memory (since 0.4): a user range and a provider over
+ * anonymous mappings this test owns. */
+struct pool {
+    char *base;
+    std::size_t len, used;
+    int live;
+};
+
+int pool_map(void *state, std::size_t len, std::size_t align, int, pmn_extent *out)
+{
+    auto *p = static_cast<pool *>(state);
+    auto at = (reinterpret_cast<std::uintptr_t>(p->base) + p->used + align - 1) & ~(align - 1);
+    if (at + len > reinterpret_cast<std::uintptr_t>(p->base) + p->len)
+        return -ENOMEM;
+    std::memset(reinterpret_cast<void *>(at), 0, len); /* populated: no populate op */
+    p->used = at + len - reinterpret_cast<std::uintptr_t>(p->base);
+    out->addr = reinterpret_cast<void *>(at);
+    out->len = len;
+    p->live++;
+    return 0;
+}
+
+int pool_unmap(void *state, const pmn_extent *)
+{
+    static_cast<pool *>(state)->live--;
+    return 0;
+}
+
+void test_byom(const pmnode::context &ctx)
+{
+    const std::size_t len = 32u << 20;
+    void *m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED);
+    char *base = static_cast<char *>(m);
+    {
+        pmnode::backing ub = pmnode::backing::user(ctx, 0, m, len);
+        CHECK(ub.verified());
+        CHECK(pmn_backing_type(ub.get()) == PMN_BACKING_USER);
+        pmnode::arena ar(ub);
+        pmnode::memory_resource mr(ar);
+        std::pmr::vector<int> v(&mr);
+        v.resize(100000, 7);
+        auto *first = reinterpret_cast<char *>(v.data());
+        CHECK(first >= base && first + v.size() * sizeof(int) <= base + len);
+        CHECK(std::accumulate(v.begin(), v.end(), 0) == 700000);
+    }
+    bool threw = false;
+    try {
+        (void)pmnode::backing::user(ctx, 0, base + 1, len);
+    } catch (const pmnode::error &e) {
+        threw = e.pmn_code() == -EINVAL;
+    }
+    CHECK(threw);
+
+    pool pl{base, len, 0, 0};
+    pmn_provider_ops ops{};
+    ops.struct_size = sizeof(ops);
+    ops.name = "cpp-pool";
+    ops.map = pool_map;
+    ops.unmap = pool_unmap;
+    {
+        pmnode::backing pb = pmnode::backing::provider(ctx, 0, ops, &pl);
+        CHECK(pb.verified());
+        pmnode::arena ar(pb);
+        void *p = ar.allocate(1000);
+        CHECK(static_cast<char *>(p) >= base && static_cast<char *>(p) < base + len);
+        CHECK(pl.live > 0);
+        pmn_free(p);
+    }
+    CHECK(pl.live == 0);
+    munmap(m, len);
+}
+
 } // namespace
 
 int main()
@@ -306,6 +381,7 @@ int main()
         ar.reserve(1 << 20);
         CHECK(ar.stats().populated >= (1u << 20));
         test_registration(ctx);
+        test_byom(ctx);
         pmn_alloc_stats st = ar.stats();
         CHECK(st.backing.nnodes == 1 && st.backing.node[0].node == 0);
     } catch (const pmnode::error &e) {

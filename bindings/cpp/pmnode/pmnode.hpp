@@ -287,7 +287,64 @@ class backing
         return b_;
     }
 
+    /* ---- bring your own memory (since 0.4) ---- */
+
+    /**
+     * A PMN_BACKING_USER backing over [@p addr, @p addr + @p len), which the
+     * caller owns and keeps mapped until every arena and slab on it is gone;
+     * checked at creation (pmn::error PMN_E_MISPLACED when a page is
+     * elsewhere) unless @p flags has PMN_USER_UNVERIFIED.
+     */
+    static backing user(const context &ctx, int node, void *addr, std::size_t len, int fd = -1,
+                        uint64_t offset = 0, unsigned flags = 0)
+    {
+        pmn_backing_params *p = nullptr;
+        pmn_backing *b = nullptr;
+        detail::check(pmn_backing_params_new(&p), "pmn_backing_params_new");
+        int rc = pmn_backing_params_set_node(p, node);
+        const char *call = "pmn_backing_params_set_node";
+        if (rc == 0) {
+            rc = pmn_backing_params_set_user(p, addr, len, fd, offset, flags);
+            call = "pmn_backing_params_set_user";
+        }
+        if (rc == 0) {
+            rc = pmn_backing_new(ctx.get(), p, &b);
+            call = "pmn_backing_new";
+        }
+        pmn_backing_params_free(p);
+        detail::check(rc, call);
+        return backing(b);
+    }
+
+    /**
+     * A PMN_BACKING_PROVIDER backing strictly on @p node over the caller's
+     * @p ops (copied) and @p state (which must outlive the backing; ops must
+     * not throw: they are called from C).
+     */
+    static backing provider(const context &ctx, int node, const pmn_provider_ops &ops, void *state)
+    {
+        pmn_backing_params *p = nullptr;
+        pmn_backing *b = nullptr;
+        detail::check(pmn_backing_params_new(&p), "pmn_backing_params_new");
+        int rc = pmn_backing_params_set_node(p, node);
+        if (rc == 0)
+            rc = pmn_backing_new_provider(ctx.get(), p, &ops, state, &b);
+        pmn_backing_params_free(p);
+        detail::check(rc, "pmn_backing_new_provider");
+        return backing(b);
+    }
+
+    /** Whether placement is checked page by page (pmn_backing_verified()). */
+    bool verified() const noexcept
+    {
+        return pmn_backing_verified(b_);
+    }
+
   private:
+    explicit backing(pmn_backing *b) noexcept : b_(b)
+    {
+    }
+
     pmn_backing *b_ = nullptr;
 };
 

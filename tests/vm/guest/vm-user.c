@@ -96,13 +96,13 @@ static int test_misplaced(struct pmn_ctx *ctx, int node)
              status[0]);
     on = pages_on(p, LEN, 0, &total);
     if (on != total - 1)
-        FAIL("setup: %llu of %llu pages on node 0, expected all but one",
-             (unsigned long long)on, (unsigned long long)total);
+        FAIL("setup: %llu of %llu pages on node 0, expected all but one", (unsigned long long)on,
+             (unsigned long long)total);
     err = user_backing(ctx, p, LEN, 0, 0, &b);
     if (err != PMN_E_MISPLACED || b != NULL)
         FAIL("a range with one page on node %d accepted for node 0: %s", node, pmn_err_name(err));
-    printf("ok: one page of %llu on node %d: refused for node 0 (%s)\n",
-           (unsigned long long)total, node, pmn_err_name(err));
+    printf("ok: one page of %llu on node %d: refused for node 0 (%s)\n", (unsigned long long)total,
+           node, pmn_err_name(err));
     err = user_backing(ctx, p, LEN, 0, PMN_USER_UNVERIFIED, &b);
     if (err != 0 || pmn_backing_verified(b))
         FAIL("PMN_USER_UNVERIFIED refused: %s", pmn_strerror(err));
