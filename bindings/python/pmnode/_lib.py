@@ -251,6 +251,9 @@ _PROTOTYPES = {
     "pmn_backing_type": (_i, [_vp]),
     "pmn_backing_granule": (_sz, [_vp]),
     "pmn_backing_stats": (_i, [_vp, _P(BackingStats)]),
+    # user-supplied memory (0.4)
+    "pmn_backing_params_set_user": (_i, [_vp, _vp, _sz, _i, _u64, _u]),
+    "pmn_backing_verified": (c_bool, [_vp]),
     "pmn_region_map": (_i, [_vp, _sz, _P(_vp)]),
     "pmn_region_map_at": (_i, [_vp, _u64, _sz, _P(_vp)]),
     "pmn_region_unmap": (_i, [_vp]),
@@ -326,6 +329,10 @@ _PROTOTYPES.update({
 
 #: Exported C functions this package deliberately does not call, and why.
 UNBOUND = {
+    "pmn_backing_new_provider": "a provider's ops would be ctypes callbacks run from any thread "
+                                "under an arena's lock, where an exception cannot travel through C "
+                                "and the GIL adds lock-order hazards; Backing(user=...) covers memory "
+                                "Python already holds",
     "pmn_ctx_ref": "Python references keep a Context alive; children hold the parent object",
     "pmn_realloc": "Arena.realloc() names the arena and checks the block belongs to it",
 }

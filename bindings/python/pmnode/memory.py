@@ -31,7 +31,7 @@ from . import errors
 from ._lib import LIB, BackingStats, RawBuffer, Where, sized, text
 from ._owned import Owned
 
-BACKING_TYPES = ("anon", "memfd", "hugetlb", "dax")
+BACKING_TYPES = ("anon", "memfd", "hugetlb", "dax", "user", "provider")
 
 
 class Memory:
@@ -242,6 +242,17 @@ class Backing(Owned):
       and the bytes per node are in :meth:`stats`;
     * ``dax="dax0.0"`` (or ``"/dev/dax0.0"``): a device-dax device.
 
+    With ``node=N``, ``user=`` runs the backing over memory the caller
+    already has (type ``"user"``, since 0.4): a writable buffer (an
+    ``mmap.mmap``, a ``bytearray``...; exported for the backing's whole life,
+    so an mmap cannot be closed under it) or an ``(address, length)`` pair
+    (the caller keeps it mapped until every arena and slab on it is gone).
+    Address and length must be page-aligned.  Every page is checked at
+    creation (:class:`PlacementError`, PMN_E_MISPLACED, when one is on
+    another node) unless ``unverified=True``; ``fd``/``offset`` name the
+    file behind it (reported in extents); ``purge=True`` lets extents given
+    back be decommitted.  :attr:`verified` says whether placement is checked.
+
     ``type`` is ``"anon"`` (default), ``"memfd"`` (shareable through
     :attr:`Region.fd`), ``"hugetlb"`` (the node's huge page pool;
     ``page_size`` picks the size, 0 the smallest the node has) or ``"dax"``
@@ -264,12 +275,30 @@ class Backing(Owned):
     _kind = "backing"
 
     def __init__(self, context, node=None, *, spill=None, dax=None, type=None,
-                 page_size=0, thp=False, headroom=None, verify=True):
+                 page_size=0, thp=False, headroom=None, verify=True, user=None, fd=-1,
+                 offset=0, unverified=False, purge=False):
         given = [x is not None for x in (node, spill, dax)]
         if sum(given) != 1:
             raise TypeError("Backing: give exactly one of node=, spill= or dax=")
+        if user is not None and node is None:
+            raise TypeError("Backing: user= goes with node=")
         if type is None:
-            type = "dax" if dax is not None else "anon"
+            type = "dax" if dax is not None else "user" if user is not None else "anon"
+        if (type == "user") != (user is not None) or type == "provider":
+            raise errors.InvalidArgumentError(-errno.EINVAL, "Backing",
+                                              "type 'user' comes with user= and only with it; "
+                                              "providers are not bound in Python")
+        self._user_buf = None
+        if user is not None:
+            if isinstance(user, tuple):
+                uaddr, ulen = int(user[0]), int(user[1])
+            else:
+                mv = memoryview(user)
+                ulen = mv.nbytes
+                mv.release()
+                # Exported (pinned) while the backing lives.
+                self._user_buf = (ctypes.c_char * ulen).from_buffer(user)
+                uaddr = ctypes.addressof(self._user_buf)
         if type not in BACKING_TYPES:
             raise errors.InvalidArgumentError(-errno.EINVAL, "Backing", "type %r is not one of %s"
                                               % (type, ", ".join(BACKING_TYPES)))
@@ -288,8 +317,14 @@ class Backing(Owned):
             errors.check(LIB.pmn_backing_params_new(ctypes.byref(params)),
                          "pmn_backing_params_new")
             p = params.value
-            errors.check(LIB.pmn_backing_params_set_type(p, BACKING_TYPES.index(type)),
-                         "pmn_backing_params_set_type")
+            if user is None:
+                errors.check(LIB.pmn_backing_params_set_type(p, BACKING_TYPES.index(type)),
+                             "pmn_backing_params_set_type")
+            else:
+                flags = (0x1 if unverified else 0) | (0x2 if purge else 0)
+                errors.check(LIB.pmn_backing_params_set_user(p, uaddr, ulen, int(fd), int(offset),
+                                                             flags),
+                             "pmn_backing_params_set_user")
             if node is not None:
                 errors.check(LIB.pmn_backing_params_set_node(p, int(node)),
                              "pmn_backing_params_set_node")
@@ -321,6 +356,7 @@ class Backing(Owned):
 
     def _release_handle(self, handle):
         LIB.pmn_backing_free(handle)
+        self._user_buf = None  # a user= buffer is the caller's again
 
     @property
     def context(self):
@@ -334,9 +370,17 @@ class Backing(Owned):
 
     @property
     def type(self):
-        """``"anon"``, ``"memfd"``, ``"hugetlb"`` or ``"dax"``."""
+        """``"anon"``, ``"memfd"``, ``"hugetlb"``, ``"dax"``, ``"user"`` or ``"provider"``."""
         with self._use("Backing.type") as h:
             return text(LIB.pmn_backing_type_name(LIB.pmn_backing_type(h)))
+
+    @property
+    def verified(self):
+        """False when placement is not checked page by page (a user range
+        made with ``unverified=True``, ``verify=False``, device-dax).  Since
+        0.4."""
+        with self._use("Backing.verified") as h:
+            return bool(LIB.pmn_backing_verified(h))
 
     @property
     def granule(self):
