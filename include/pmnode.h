@@ -864,7 +864,9 @@ PMN_API size_t pmn_region_size(const struct pmn_region *r);
 PMN_API int pmn_region_node(const struct pmn_region *r);
 /**
  * The memfd behind a PMN_BACKING_MEMFD region (owned by the region: dup()
- * it to keep it past unmap), else -1.
+ * it to keep it past unmap), else -1.  Since 0.4, a user or provider
+ * region gives the fd its range or extent was given with (the caller's),
+ * or -1.
  */
 PMN_API int pmn_region_fd(const struct pmn_region *r);
 /** Nanoseconds spent populating and verifying the region. */

@@ -188,6 +188,9 @@ static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
     pmn__segmap_remove((uintptr_t)seg, size);
     atomic_fetch_sub_explicit(&h->resident, pmn__region_committed(r), memory_order_relaxed);
     atomic_fetch_sub_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
+    /* The memory may outlive the extent (a user range, a provider's pool,
+     * a dax mapping): its next user must not find our poison on it. */
+    UNPOISON(seg, size);
     pmn_region_unmap(r);
 }
 
