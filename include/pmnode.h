@@ -1030,10 +1030,10 @@ PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
  * region the library calls map(), then populate() over it when there is
  * one (without, map() must return memory that is populated), then
  * verify() when there is one (without, the library verifies every page
- * with move_pages, unless verification was turned off with
- * pmn_backing_params_set_verify(false): the backing is then unverified
- * and the free-memory check is skipped too, as for memory the kernel does
- * not count); a misplaced page fails the map with PMN_E_MISPLACED and the
+ * with move_pages).  pmn_backing_params_set_verify(false) declares the
+ * memory unverifiable: neither verify() nor move_pages runs, the
+ * free-memory check is skipped too (as for memory the kernel does not
+ * count), and pmn_backing_verified() says false.  A misplaced page fails the map with PMN_E_MISPLACED and the
  * extent goes back through unmap().  Alignment: map() is asked for an
  * alignment (a power of two, at least the page size; 4 MiB for an
  * arena's extents); a provider that cannot align may return any address:
