@@ -1033,8 +1033,9 @@ PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
  * with move_pages).  pmn_backing_params_set_verify(false) declares the
  * memory unverifiable: neither verify() nor move_pages runs, the
  * free-memory check is skipped too (as for memory the kernel does not
- * count), and pmn_backing_verified() says false.  A misplaced page fails the map with PMN_E_MISPLACED and the
- * extent goes back through unmap().  Alignment: map() is asked for an
+ * count), and pmn_backing_verified() says false.  A misplaced page
+ * fails the map with PMN_E_MISPLACED and the extent goes back through
+ * unmap().  Alignment: map() is asked for an
  * alignment (a power of two, at least the page size; 4 MiB for an
  * arena's extents); a provider that cannot align may return any address:
  * the library then gives it back, asks for len + align bytes and uses an
