@@ -217,6 +217,21 @@ Test(byom, provider_arena_slab)
     cr_assert_eq(pv.maps, pv.unmaps, "%d maps, %d unmaps", pv.maps, pv.unmaps);
     cr_assert_eq(pv.populates, pv.maps);
     cr_assert_eq(pv.verifies, pv.maps);
+    /* Reset with PMN_PURGE_RELEASE and nothing retained gives every
+     * extent back through unmap() while the arena lives on. */
+    struct pmn_arena_opts o = {.struct_size = sizeof(o), .purge = PMN_PURGE_RELEASE, .retain = 0};
+    struct pmn_arena *a;
+    cr_assert_eq(pmn_arena_new(b, &o, &a), 0);
+    for (int i = 0; i < 50; i++)
+        cr_assert_not_null(pmn_arena_malloc(a, 3000));
+    cr_assert_not_null(pmn_arena_malloc(a, 6 * MiB));
+    cr_assert_gt(pv.live, 1);
+    pmn_arena_reset(a);
+    cr_assert_eq(pv.live, 0, "%d extents kept by a reset that retains none", pv.live);
+    cr_assert_not_null(pmn_arena_malloc(a, 100)); /* and maps again */
+    cr_assert_eq(pv.live, 1);
+    pmn_arena_destroy(a);
+    cr_assert_eq(pv.live, 0);
     pmn_backing_free(b);
     cr_assert_eq(pv.releases, 1);
     pmn_ctx_unref(ctx);
