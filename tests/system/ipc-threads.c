@@ -83,7 +83,8 @@ int main(void)
     pmn_backing_params_free(p);
     /* The cache learns the backing's fd once; workers also open with -1. */
     warm = pmn_arena_malloc(a, 16);
-    if (warm == NULL || (err = pmn_ipc_get(warm, &h, &fd)) || (err = pmn_ipc_open(c, &h, fd, 0, &x)))
+    if (warm == NULL || (err = pmn_ipc_get(warm, &h, &fd)) ||
+        (err = pmn_ipc_open(c, &h, fd, 0, &x)))
         FAIL("warm open: %s", pmn_strerror(err));
     for (int i = 0; i < THREADS; i++) {
         t[i] = (struct tctx){.a = a, .c = c, .id = i};
