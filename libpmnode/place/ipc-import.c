@@ -357,6 +357,13 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
     }
     pthread_mutex_lock(&c->lock);
     err = backing_get(c, h, fd, flags, &bk);
+    /* A cached backing: the handle must agree with the table we mapped,
+     * whose slots we index (sized from our own mapping, not the owner's
+     * header). */
+    if (err == 0 && (h->table_size != bk->table_size ||
+                     h->slot >= (bk->table_size - sizeof(struct pmn__ipc_table_head)) /
+                                    sizeof(struct pmn__ipc_slot)))
+        err = PMN_E_BAD_HANDLE;
     if (err == 0 && !inside_file(bk, h))
         err = PMN_E_BAD_HANDLE;
     if (err == 0 && !slot_live(bk, h, NULL))

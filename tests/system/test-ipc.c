@@ -430,6 +430,7 @@ Test(ipc, wrong_fd_and_bad_handles)
     struct pmn_arena *a = arena(b), *a2 = arena(other);
     struct pmn_ipc_cache *c;
     struct pmn_ipc_handle h, h2, bad;
+    struct pmn_region *r;
     void *o = pmn_arena_malloc(a, 64), *o2 = pmn_arena_malloc(a2, 64), *x;
     int fd, fd2, before;
 
@@ -461,6 +462,17 @@ Test(ipc, wrong_fd_and_bad_handles)
     bad = h;
     bad.slot = 1u << 30;
     cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    /* Cached backing, a handle claiming a bigger table: its slot must not
+     * be read past the table this process mapped. */
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    cr_assert_eq(pmn_region_map(b, 1 << 20, &r), 0);
+    cr_assert_eq(pmn_ipc_get_region(r, &bad, &fd), 0);
+    cr_assert_geq(bad.region_offset, 2 * h.table_size);
+    bad.table_size = h.table_size * 2; /* still below the region: sane on its own */
+    bad.slot = (h.table_size - 64) / 24 + 5;
+    cr_assert_eq(pmn_ipc_open(c, &bad, -1, 0, &x), PMN_E_BAD_HANDLE);
+    cr_assert_eq(pmn_region_unmap(r), 0);
     bad = h;
     bad.gen++;
     cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_STALE_HANDLE);
