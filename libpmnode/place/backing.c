@@ -49,6 +49,8 @@ struct pmn_backing_params {
     int user_fd;
     uint64_t user_off;
     unsigned user_flags;
+    bool shareable;   /* pmnode.h, "Sharing with other processes" */
+    size_t ipc_table; /* its table's bytes, 0: the default */
 };
 
 const char *pmn_backing_type_name(enum pmn_backing_type t)
@@ -173,6 +175,7 @@ static void backing_release(struct pmn_backing *b)
     if (b->type == PMN_BACKING_PROVIDER && b->pops.release != NULL)
         b->pops.release(b->pstate);
     free(b->pname);
+    pmn__shfile_free(b);
     pthread_mutex_destroy(&b->lock);
     pmn_ctx_unref(b->ctx);
     free(b);
@@ -199,6 +202,11 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         return -EINVAL;
     if (type == PMN_BACKING_USER && p->nnodes != 1)
         return -EINVAL; /* the caller's memory is on one node: nothing to spill to */
+    /* The table cannot live in a device, nor in the caller's memory or a
+     * provider's (yet): only the library's own memfd is shareable. */
+    if ((type == PMN_BACKING_DAX || type == PMN_BACKING_USER || type == PMN_BACKING_PROVIDER) &&
+        p->shareable)
+        return PMN_E_NOT_SHAREABLE;
     for (size_t i = 0; type != PMN_BACKING_DAX && i < p->nnodes; i++) {
         const struct pmn_node *n = pmn__node_find(ctx, p->nodes[i]);
         if (n == NULL)
@@ -262,6 +270,16 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         b->nnodes = 1;
         b->nodes[0] = pmn__dax_node(b);
         break;
+    }
+    if (b->type == PMN_BACKING_MEMFD || p->shareable) {
+        /* One file for every region (shared.c); anon and hugetlb take the
+         * memfd path over it. */
+        err = pmn__shfile_new(b, p->ipc_table);
+        if (err) {
+            backing_release(b);
+            return err;
+        }
+        b->ops = &pmn__ops_memfd;
     }
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)
@@ -673,6 +691,10 @@ int pmn_region_unmap(struct pmn_region *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     pthread_mutex_unlock(&b->lock);
+    /* Handles to the region or to objects in it go stale before the
+     * memory can be anyone else's. */
+    if (atomic_load_explicit(&r->exported, memory_order_relaxed) > 0)
+        pmn__shfile_forget_range(b, r->addr, r->size);
     /* The device lets go while the memory is still there. */
     if (r->hooked)
         hooks_unmap(b, r, 2);
@@ -701,6 +723,39 @@ int pmn_region_node(const struct pmn_region *r)
 int pmn_region_fd(const struct pmn_region *r)
 {
     return r ? r->fd : -1;
+}
+/* 0.4: the backing's file, mapped at pmn_region_offset(); programs built
+ * before bind to compat-0.1.c's version. */
+PMN__SYMVER_DEFAULT(pmn_region_fd, "PMNODE_0.4");
+
+uint64_t pmn_region_offset(const struct pmn_region *r)
+{
+    if (r == NULL)
+        return 0;
+    return r->b->type == PMN_BACKING_DAX ? r->dax_offset : r->file_off;
+}
+
+int pmn_backing_params_set_shareable(struct pmn_backing_params *p, bool on)
+{
+    if (p == NULL)
+        return -EINVAL;
+    p->shareable = on;
+    return 0;
+}
+
+int pmn_backing_params_set_ipc_table_size(struct pmn_backing_params *p, size_t bytes)
+{
+    size_t page = pmn_prim_page_size();
+
+    if (p == NULL || bytes < 4096 || bytes > ((size_t)64 << 20) || bytes % page)
+        return -EINVAL;
+    p->ipc_table = bytes;
+    return 0;
+}
+
+bool pmn_backing_shareable(const struct pmn_backing *b)
+{
+    return b != NULL && b->sh != NULL;
 }
 
 uint64_t pmn_region_populate_ns(const struct pmn_region *r)
@@ -762,7 +817,7 @@ static void extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t o
         e->offset = r->fd >= 0 ? r->fd_offset + off : 0;
     } else if (r->fd >= 0) {
         e->fd = r->fd;
-        e->offset = off; /* a memfd holds one region, from offset 0 */
+        e->offset = r->file_off + off; /* the region is a range of the backing's file */
     }
 }
 
