@@ -180,7 +180,11 @@ PMN_API const char *pmn_version(void);
     X(NO_WRITE_CONTROL, 21, "no write-protection mechanism (userfaultfd write-protect) here") \
     X(NOT_COMPRESSED, 22, "node is not a compressed node")                                    \
     X(NO_CTIER, 23, "this libpmnode was built without the compressed tier (-Dctier=false)")   \
-    X(CAP_REACHED, 24, "the arena's or slab's cap is reached")
+    X(CAP_REACHED, 24, "the arena's or slab's cap is reached")                                \
+    X(STALE_HANDLE, 25, "IPC handle is stale: its object was freed (and may be reused)")      \
+    X(NOT_SHAREABLE, 26, "memory is not from a shareable backing")                            \
+    X(NODE_CHANGED, 27, "IPC handle's memory is no longer (all) on the node it records")      \
+    X(BAD_HANDLE, 28, "IPC handle is malformed, or the fd is not its backing's file")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -1393,6 +1397,226 @@ PMN_API int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *out);
  * what is read and returned).
  */
 PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, size_t len);
+/**@}*/
+
+/** @name Sharing with other processes (since 0.4)
+ *
+ * Memory from a shareable backing can be handed to another process: any
+ * arena or slab object (pmn_ipc_get()) or a whole region
+ * (pmn_ipc_get_region()) yields a small handle, a plain struct of fixed
+ * layout the caller may send by any means, plus a file descriptor to pass
+ * with it (pmn_ipc_send() and pmn_ipc_recv() do both over a UNIX socket).
+ * The importer opens the handle through a cache (pmn_ipc_open()), which
+ * maps the handle's region once per process, checks that the object was
+ * not freed since the handle was made, and verifies that every page of the
+ * object is on the node the handle records: placement stays strict in the
+ * importer too.
+ *
+ * A shareable backing (pmn_backing_params_set_shareable(), implied for
+ * PMN_BACKING_MEMFD) keeps all its memory in ONE memfd: each region is a
+ * range of that file (pmn_region_offset()), taken first fit from the
+ * file's free ranges and given back with a hole punch when the region is
+ * unmapped.  The first 64 KiB of the file (or the size given to
+ * pmn_backing_params_set_ipc_table_size()) hold a generation table: one
+ * slot per exported object, whose generation goes up when the object is
+ * freed (pmn_free(), pmn_slab_free(), a realloc that moves it, an arena's
+ * or slab's reset or destroy, pmn_region_unmap() for regions), so a handle
+ * to freed memory is refused (PMN_E_STALE_HANDLE) instead of showing
+ * whatever was put there since.
+ *
+ * The cost of shareable, to weigh before asking for it:
+ *   - pages are shmem pages (they count as Shmem in meminfo, and swap as
+ *     shmem does); transparent huge pages only as
+ *     /sys/kernel/mm/transparent_hugepage/shmem_enabled allows;
+ *   - unmapping a region punches a hole in the file (one fallocate);
+ *   - one fd per backing, held open until the backing is gone;
+ *   - the table takes the first 64 KiB of the file (resident, on the
+ *     backing's node), and 2728 slots by default: an export past
+ *     that fails with -ENOSPC until exported objects are freed;
+ *   - frees of objects in a segment where anything was ever exported take
+ *     the slow free path (a lock and a table lookup); frees elsewhere cost
+ *     one flag test on a cache line the free reads anyway.
+ * PMN_BACKING_ANON made shareable behaves as PMN_BACKING_MEMFD;
+ * PMN_BACKING_HUGETLB uses a memfd of the pool's huge page size
+ * (MFD_HUGETLB).  PMN_BACKING_DAX cannot be shared in this version
+ * (pmn_backing_new() refuses shareable for it with PMN_E_NOT_SHAREABLE).
+ *
+ * Races the library cannot close: the owner may free an object right after
+ * the importer opened it.  The importer's mapping stays valid memory (the
+ * file keeps it), but it may then hold another object's data; call
+ * pmn_ipc_valid() after reading to learn whether the object was freed
+ * meanwhile (a seqlock-style recheck).  Agree with the owner on when it
+ * frees, as with any shared memory.
+ *
+ * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
+ * (an object must not be freed while it is being exported); a cache is
+ * thread-safe (any thread may open, close and check), except
+ * pmn_ipc_cache_free(), which no other thread may race with.  The send and
+ * receive helpers are thread-safe (one message per call).
+ */
+/**@{*/
+
+/** struct pmn_ipc_handle's magic number ("PMNH" in little-endian order). */
+#define PMN_IPC_MAGIC 0x484e4d50u
+/** struct pmn_ipc_handle's layout version. */
+#define PMN_IPC_VERSION 1
+/** The handle's kind: the memory is in a memfd (the only one in 0.4). */
+#define PMN_IPC_KIND_MEMFD 1
+
+/**
+ * A handle to exported memory.  Fixed layout: fixed-width fields at fixed
+ * offsets, 192 bytes on every ABI, no pointer; fields in the host's byte
+ * order (a handle is for another process on the same machine).  Built by
+ * pmn_ipc_get() / pmn_ipc_get_region(); an importer must treat every field
+ * as untrusted (pmn_ipc_open() checks them).  Compare with memcmp, copy
+ * with memcpy; send the bytes as they are.
+ */
+struct pmn_ipc_handle {
+    uint32_t magic;         /**< PMN_IPC_MAGIC */
+    uint16_t version;       /**< PMN_IPC_VERSION */
+    uint16_t kind;          /**< PMN_IPC_KIND_MEMFD */
+    uint64_t backing_id;    /**< random, per shareable backing (also in its table) */
+    uint64_t dev;           /**< st_dev of the backing's file (checked on open) */
+    uint64_t ino;           /**< st_ino of the backing's file (checked on open) */
+    uint64_t region_offset; /**< file offset of the region (what the importer maps) */
+    uint64_t region_len;    /**< bytes of the region */
+    uint64_t object_offset; /**< file offset of the object */
+    uint64_t object_len;    /**< bytes of the object (its usable size) */
+    uint64_t page_size;     /**< page size of the memory (base or huge) */
+    uint64_t gen;           /**< generation of the slot when exported */
+    uint32_t slot;          /**< slot of the generation table */
+    int32_t node;           /**< node every page of the object is on */
+    int32_t owner_pid;      /**< exporting process (for PMN_IPC_FETCH_FD) */
+    int32_t owner_fd;       /**< the backing's fd number in the owner */
+    uint32_t table_size;    /**< bytes of the generation table at offset 0 */
+    uint32_t pad0;          /**< zero */
+    uint8_t reserved[88];   /**< zero; room for later versions */
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct pmn_ipc_handle) == 192, "pmn_ipc_handle is 192 bytes");
+#else
+_Static_assert(sizeof(struct pmn_ipc_handle) == 192, "pmn_ipc_handle is 192 bytes");
+#endif
+
+/**
+ * Make the backing shareable (see the group's head for the cost).  Implied
+ * for PMN_BACKING_MEMFD; for PMN_BACKING_DAX, pmn_backing_new() answers
+ * PMN_E_NOT_SHAREABLE.  Default off.
+ */
+PMN_API int pmn_backing_params_set_shareable(struct pmn_backing_params *p, bool on);
+/**
+ * Bytes of the generation table at the start of a shareable backing's file:
+ * a multiple of the base page size from 4 KiB to 64 MiB (-EINVAL
+ * otherwise); 64 bytes of header, then 24 bytes per slot.  Default 64 KiB
+ * (2728 slots).  Hugetlb backings round it up to their huge page size.
+ */
+PMN_API int pmn_backing_params_set_ipc_table_size(struct pmn_backing_params *p, size_t bytes);
+/** Whether regions of @p b can be exported.  Thread-safe. */
+PMN_API bool pmn_backing_shareable(const struct pmn_backing *b);
+/**
+ * Offset of the region in the file pmn_region_fd() returns (0 for regions
+ * without a file; the dax extent's offset for dax).  Thread-safe.
+ */
+PMN_API uint64_t pmn_region_offset(const struct pmn_region *r);
+
+/**
+ * Export the object at @p p (the start of a live arena or slab object):
+ * fill @p h and set @p fd to the backing's file, borrowed (the backing owns
+ * it: do not close it; dup() it to keep it).  Exporting the same object
+ * again gives the same slot and generation.  0; -EINVAL (a NULL argument);
+ * PMN_E_FOREIGN (not the start of a live object of libpmnode);
+ * PMN_E_NOT_SHAREABLE (its backing is not shareable); -ENOSPC (every slot
+ * of the table holds a live exported object).  Thread-safe.
+ */
+PMN_API int pmn_ipc_get(const void *p, struct pmn_ipc_handle *h, int *fd);
+/**
+ * Export a whole region (its object is the region).  The handle goes stale
+ * when the region is unmapped.  As pmn_ipc_get() otherwise.
+ */
+PMN_API int pmn_ipc_get_region(const struct pmn_region *r, struct pmn_ipc_handle *h, int *fd);
+
+/** pmn_ipc_open() flag: with @p fd -1 and no fd cached for the handle's
+ * backing, fetch it from the owner with pidfd_open() + pidfd_getfd()
+ * (Linux >= 5.6; needs ptrace permission over the owner: same user and
+ * /proc/sys/kernel/yama/ptrace_scope 0, or CAP_SYS_PTRACE). */
+#define PMN_IPC_FETCH_FD 0x1u
+
+/** An importer's cache of opened handles (maps and fds). */
+struct pmn_ipc_cache;
+/** A new, empty cache: 0, -EINVAL, -ENOMEM. */
+PMN_API int pmn_ipc_cache_new(struct pmn_ipc_cache **out);
+/**
+ * Unmap everything still open and close the cached fds (NULL is ignored).
+ * Addresses from the cache are invalid afterwards.  Not thread-safe against
+ * other calls on the same cache.
+ */
+PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
+
+/**
+ * Open handle @p h: on success *@p addr is the object's first byte in this
+ * process.  @p fd is the backing's file as received (the cache dup()s it;
+ * the caller still owns and closes @p fd), or -1 to use the fd the cache
+ * already holds for the handle's backing (with PMN_IPC_FETCH_FD: or to
+ * fetch it from the owner).  Checks, in this order: the handle's magic,
+ * version, kind and ranges (PMN_E_BAD_HANDLE); that @p fd is the handle's
+ * file (fstat dev/ino) and that the table in it names the handle's backing
+ * (PMN_E_BAD_HANDLE: never a mapping of the wrong file); the slot's
+ * generation (PMN_E_STALE_HANDLE); then it maps the handle's region (once
+ * per backing and region: opening another object of the same region maps
+ * nothing), populates the object's pages for reading and verifies each
+ * with move_pages (PMN_E_NODE_CHANGED if any page is elsewhere or absent),
+ * and checks the generation again.  Other codes: -EINVAL, -ENOMEM,
+ * -ENOENT (fd -1 and nothing cached or fetched), -errno of mmap, of
+ * pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On failure nothing
+ * stays open.  Each successful open needs one pmn_ipc_close().
+ * Thread-safe.
+ */
+PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
+                         unsigned flags, void **addr);
+/**
+ * Close an address pmn_ipc_open() returned; the last close of a region
+ * unmaps it.  0, -EINVAL, -ENOENT (not an open address of @p c).
+ * Thread-safe.
+ */
+PMN_API int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr);
+/**
+ * Recheck an open address: 0 while its object is live in the owner,
+ * PMN_E_STALE_HANDLE once the owner freed it (the memory stays mapped
+ * until closed, but may hold another object), -ENOENT if @p addr is not
+ * open in @p c.  One atomic load of the shared table.  Thread-safe.
+ */
+PMN_API int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr);
+
+/** A cache's counters.  Set struct_size (see Conventions at the top). */
+struct pmn_ipc_cache_stats {
+    size_t struct_size; /**< sizeof(struct pmn_ipc_cache_stats), set by the caller */
+    uint64_t opens;     /**< successful pmn_ipc_open() calls */
+    uint64_t closes;    /**< successful pmn_ipc_close() calls */
+    uint64_t maps;      /**< region mappings made (an open that mapped) */
+    uint64_t unmaps;    /**< region mappings removed */
+    uint64_t failures;  /**< pmn_ipc_open() calls that failed */
+    uint64_t fetched;   /**< fds fetched with pidfd_getfd() */
+    size_t backings;    /**< backings with an fd held now */
+    size_t mapped;      /**< region mappings live now */
+};
+/** Snapshot of a cache's counters: 0, or -EINVAL.  Thread-safe. */
+PMN_API int pmn_ipc_cache_stats(struct pmn_ipc_cache *c, struct pmn_ipc_cache_stats *out);
+
+/**
+ * Send @p h and @p fd (-1: the handle alone) as one message on the
+ * connected UNIX socket @p sock (SCM_RIGHTS).  Retries on EINTR.  0,
+ * -EINVAL, or -errno of sendmsg (-EPIPE...; SIGPIPE is not raised).
+ */
+PMN_API int pmn_ipc_send(int sock, const struct pmn_ipc_handle *h, int fd);
+/**
+ * Receive one message sent by pmn_ipc_send(): fills @p h and sets *@p fd
+ * to the fd received (close-on-exec, the caller's to close) or -1.
+ * Retries on EINTR.  -EBADMSG for a message of the wrong size, truncated,
+ * with more than one fd, or whose handle has a bad magic or version (every
+ * fd that arrived is closed); -ECONNRESET when the peer closed; -errno of
+ * recvmsg otherwise.
+ */
+PMN_API int pmn_ipc_recv(int sock, struct pmn_ipc_handle *h, int *fd);
 /**@}*/
 
 #ifdef __cplusplus
