@@ -176,8 +176,8 @@ static int consumer(int sock, uint64_t n)
         goto fail;
     printf("consumer: %" PRIu64 " buffers, %" PRIu64 " bytes, %" PRIu64 " corrupt\n", buffers,
            bytes, corrupt);
-    printf("consumer: pages on node %d: %" PRIu64 " of %" PRIu64 ", %" PRIu64 " elsewhere\n",
-           node, pages - elsewhere, pages, elsewhere);
+    printf("consumer: pages on node %d: %" PRIu64 " of %" PRIu64 ", %" PRIu64 " elsewhere\n", node,
+           pages - elsewhere, pages, elsewhere);
     printf("consumer: cache: %" PRIu64 " opens, %" PRIu64 " maps, %" PRIu64
            " unmaps, %zu mapped now\n",
            cs.opens, cs.maps, cs.unmaps, cs.mapped);

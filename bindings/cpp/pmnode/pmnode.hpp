@@ -883,7 +883,8 @@ class ipc_cache
     /** Counters (pmn_ipc_cache_stats). */
     struct pmn_ipc_cache_stats stats() const
     {
-        struct pmn_ipc_cache_stats st{};
+        struct pmn_ipc_cache_stats st {
+        };
         st.struct_size = sizeof(st);
         detail::check(pmn_ipc_cache_stats(c_, &st), "pmn_ipc_cache_stats");
         return st;

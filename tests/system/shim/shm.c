@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHARED (1u << 20) /* bytes of each shared object */
+#define SHARED (1u << 20)  /* bytes of each shared object */
 #define BIG_MSG (6u << 20) /* a message that makes the heap grow */
 
 static const char *who = "parent";
@@ -310,8 +310,7 @@ static int exec_child(int sock, const char *name)
     fill(mem, SHARED, 7);
     fill(shm, SHARED, 8);
     report("shm", shm);
-    if ((ofd = memfd_create("shm-share-child", MFD_CLOEXEC)) < 0 ||
-        ftruncate(ofd, SHARED) != 0)
+    if ((ofd = memfd_create("shm-share-child", MFD_CLOEXEC)) < 0 || ftruncate(ofd, SHARED) != 0)
         fail("memfd_create of its own");
     own = map_fd(ofd, SHARED);
     fill(own, SHARED, 9);
