@@ -715,8 +715,10 @@ PMN_API int pmn_devices(const struct pmn_ctx *ctx, struct pmn_device *out, size_
  *
  *   - anon:    mmap, mbind(MPOL_BIND | MPOL_F_STATIC_NODES) before first
  *              touch, MADV_POPULATE_WRITE (errors come back as codes);
- *   - memfd:   the same over a memfd, whose fd another process can map:
- *              the pages are already placed, so placement holds for both;
+ *   - memfd:   the same over ranges of one memfd per backing, which
+ *              another process can map (pmn_region_fd(), pmn_region_offset();
+ *              IPC handles, "Sharing with other processes"): the pages are
+ *              already placed, so placement holds for both;
  *   - hugetlb: the same with huge pages from the node's own pool;
  *   - dax:     extents of one shared mapping of /dev/daxX.Y, aligned to the
  *              device's own alignment.  Extents are not cleared: a region
@@ -861,8 +863,12 @@ PMN_API size_t pmn_region_size(const struct pmn_region *r);
 /** Node the region's pages are on (dax: the device's node, or -1). */
 PMN_API int pmn_region_node(const struct pmn_region *r);
 /**
- * The memfd behind a PMN_BACKING_MEMFD region (owned by the region: dup()
- * it to keep it past unmap), else -1.
+ * The file behind a region of a shareable backing (PMN_BACKING_MEMFD, or
+ * one made shareable), else -1.  Since 0.4 the file is the backing's,
+ * shared by all its regions and owned by the backing (dup() it to keep it
+ * past the backing); the region is the range [pmn_region_offset(),
+ * pmn_region_offset() + pmn_region_size()) of it.  Before 0.4 it was a
+ * memfd of the region alone, from offset 0.
  */
 PMN_API int pmn_region_fd(const struct pmn_region *r);
 /** Nanoseconds spent populating and verifying the region. */
@@ -944,7 +950,8 @@ struct pmn_extent {
     size_t len;         /**< bytes, a multiple of the backing's granule */
     int node;           /**< node the pages are on (dax: the device's node, or -1) */
     int fd;             /**< memfd or dax device fd (the library owns it), else -1 */
-    uint64_t offset;    /**< offset of addr in fd's file or device, 0 without fd */
+    uint64_t offset;    /**< offset of addr in fd's file or device (a shareable
+                             backing's file holds all its regions), 0 without fd */
 };
 
 /** Called for each extent; nonzero stops the walk and is returned. */
@@ -1583,7 +1590,8 @@ PMN_API int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr);
  * Recheck an open address: 0 while its object is live in the owner,
  * PMN_E_STALE_HANDLE once the owner freed it (the memory stays mapped
  * until closed, but may hold another object), -ENOENT if @p addr is not
- * open in @p c.  One atomic load of the shared table.  Thread-safe.
+ * open in @p c.  A lookup under the cache's lock and one atomic load of
+ * the shared table.  Thread-safe.
  */
 PMN_API int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr);
 

@@ -906,6 +906,8 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         return p == NULL ? 0 : PMN_E_FOREIGN;
     if (want != NULL && seg->heap != want)
         return PMN_E_FOREIGN;
+    if (__builtin_expect(atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0, 0))
+        pmn__ipc_on_free(seg, p);
     if (seg->large)
         return free_large(seg, p);
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
@@ -1032,6 +1034,11 @@ static void release_all(struct pmn__heap *h, bool keep_some)
 
     memset(h->pool, 0, sizeof(h->pool));
     atomic_store_explicit(&h->npool, 0, memory_order_relaxed);
+    /* Every object goes: handles to them go stale first. */
+    for (seg = h->segments; seg; seg = seg->next)
+        pmn__ipc_on_release(seg);
+    for (seg = h->large; seg; seg = seg->next)
+        pmn__ipc_on_release(seg);
 
     /* Live large objects join the cache, then the cache is trimmed. */
     for (large = h->large; large; large = next) {

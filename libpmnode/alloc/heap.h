@@ -99,6 +99,11 @@ struct pmn__segment {
     uint64_t populated;   /* bit i: slice i populated and verified */
     bool large;
     bool keep; /* reserved (pmn_*_reserve): populated, never released until destroy */
+    /* Live exported objects in the segment (alloc/ipc-export.c): on the
+     * header's first cache line, which every free reads already, so a free
+     * in a segment nothing was exported from pays one more test, and one
+     * where something was takes the slow path (the table's lookup). */
+    _Atomic unsigned exported;
     struct pmn__segment *next, *prev; /* heap's segment list */
     struct pmn__page *slice_page[PMN__SLICES];
     struct pmn__page pages[PMN__SLICES];
@@ -283,6 +288,12 @@ int pmn__free_misuse(const struct pmn__page *pg, const void *p);
  * see (the shim aborts there, as glibc would).  Call before the arena is
  * shared between threads. */
 void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p));
+/* alloc/ipc-export.c: the free of @p in @seg, whose exported count is
+ * nonzero, is about to happen: a slot of @p goes stale first. */
+void pmn__ipc_on_free(struct pmn__segment *seg, const void *p);
+/* Every slot of objects in @seg goes stale (reset, destroy). */
+void pmn__ipc_on_release(struct pmn__segment *seg);
+
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
 size_t pmn__usable(const void *p);
@@ -485,7 +496,10 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
 
-    if (__builtin_expect(seg != NULL && !seg->large && (want == NULL || seg->heap == want), 1)) {
+    if (__builtin_expect(seg != NULL && !seg->large &&
+                             !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
+                             (want == NULL || seg->heap == want),
+                         1)) {
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 

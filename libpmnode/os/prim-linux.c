@@ -30,6 +30,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -1097,4 +1099,247 @@ uint64_t pmn_prim_now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* ---- shared files and IPC ---- */
+
+int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
+{
+    unsigned flags = MFD_CLOEXEC;
+    int f;
+
+    if (huge_size) {
+        int shift = log2_exact(huge_size);
+        if (shift < 0)
+            return -EINVAL;
+        flags |= MFD_HUGETLB | ((unsigned)shift << 26); /* MFD_HUGE_SHIFT */
+    }
+    f = (int)syscall(SYS_memfd_create, name, flags);
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_truncate(int fd, uint64_t len)
+{
+    return ftruncate(fd, (off_t)len) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_punch_hole(int fd, uint64_t off, uint64_t len)
+{
+    for (;;) {
+        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int pmn_prim_file_id(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (dev)
+        *dev = (uint64_t)st.st_dev;
+    if (ino)
+        *ino = (uint64_t)st.st_ino;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int pmn_prim_map_fd_at(int fd, size_t len, uint64_t off, size_t align, size_t skew, bool readonly,
+                       void **out)
+{
+    int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+    uintptr_t base = 0, aligned = 0;
+    void *p;
+    int err;
+
+    if (align <= pmn_prim_page_size()) {
+        p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)off);
+        if (p == MAP_FAILED)
+            return -errno;
+        *out = p;
+        return 0;
+    }
+    err = reserve_aligned(len, align, skew, &base, &aligned);
+    if (err)
+        return err;
+    p = mmap((void *)aligned, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    if (p == MAP_FAILED) {
+        err = -errno;
+        munmap((void *)base, len + align);
+        return err;
+    }
+    trim_reservation(base, aligned, len, align);
+    *out = p;
+    return 0;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+int pmn_prim_populate_read(void *addr, size_t len)
+{
+    for (;;) {
+        if (madvise(addr, len, MADV_POPULATE_READ) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int pmn_prim_random64(uint64_t *out)
+{
+    ssize_t n;
+
+    do
+        n = getrandom(out, sizeof(*out), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return n == (ssize_t)sizeof(*out) ? 0 : -EIO;
+}
+
+int pmn_prim_getpid(void)
+{
+    return (int)getpid();
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+int pmn_prim_pidfd_getfd(int pid, int fd, int *out)
+{
+    int pfd, f, err;
+
+    pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
+    if (pfd < 0)
+        return -errno;
+    f = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0u);
+    err = f < 0 ? -errno : 0;
+    close(pfd);
+    if (err)
+        return err;
+    *out = f; /* pidfd_getfd sets close-on-exec itself */
+    return 0;
+}
+
+int pmn_prim_send_fd(int sock, const void *buf, size_t len, int fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n;
+
+    memset(&ctl, 0, sizeof(ctl));
+    if (fd >= 0) {
+        struct cmsghdr *c;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+/* Close every fd an SCM_RIGHTS message of @msg carried. */
+static void close_received(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            close(f);
+        }
+    }
+}
+
+int pmn_prim_recv_fd(int sock, void *buf, size_t len, size_t *got, int *fd)
+{
+    /* Room for more fds than we accept, so a sender's extra fds arrive
+     * (and are closed) instead of being dropped by the kernel silently. */
+    union {
+        char buf[CMSG_SPACE(16 * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *c;
+    size_t nfds = 0;
+    ssize_t n;
+
+    *fd = -1;
+    *got = 0;
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof(ctl.buf);
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        close_received(&msg);
+        return -EBADMSG;
+    }
+    for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            close_received(&msg);
+            return -EBADMSG;
+        }
+        nfds += (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    }
+    if (nfds > 1) {
+        close_received(&msg);
+        return -EBADMSG;
+    }
+    if (nfds == 1)
+        memcpy(fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    if (n == 0 && nfds == 0)
+        return -ECONNRESET;
+    *got = (size_t)n;
+    return 0;
+}
+
+void pmn_prim_close(int fd)
+{
+    int saved = errno;
+
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+
+int pmn_prim_dup(int fd, int *out)
+{
+    int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+    if (f < 0)
+        return -errno;
+    *out = f;
+    return 0;
 }

@@ -286,4 +286,48 @@ int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes);
 /* Monotonic clock in nanoseconds. */
 uint64_t pmn_prim_now_ns(void);
 
+/* ---- shared files and IPC (place/shared.c, place/ipc-import.c) ---- */
+
+/* memfd_create(@name, MFD_CLOEXEC), empty; with @huge_size non-zero, a
+ * MFD_HUGETLB file of that page size. */
+int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd);
+/* ftruncate(@fd, @len). */
+int pmn_prim_truncate(int fd, uint64_t len);
+/* fallocate(PUNCH_HOLE | KEEP_SIZE) of [off, off+len): the file's pages
+ * there are freed, the size stays. */
+int pmn_prim_punch_hole(int fd, uint64_t off, uint64_t len);
+/* fstat(@fd): device, inode and size (any out may be NULL). */
+int pmn_prim_file_id(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size);
+/* Shared mapping of @fd at @off (a multiple of the page size, or of the
+ * huge page size for hugetlbfs) placed at an address A such that A + @skew
+ * is a multiple of @align (0 or a power of two; 0: anywhere); writable
+ * unless @readonly. */
+int pmn_prim_map_fd_at(int fd, size_t len, uint64_t off, size_t align, size_t skew, bool readonly,
+                       void **out);
+/* MADV_POPULATE_READ (Linux >= 5.14): fault [addr, addr+len) in for
+ * reading; -EINVAL on older kernels. */
+int pmn_prim_populate_read(void *addr, size_t len);
+/* 64 random bits from getrandom(). */
+int pmn_prim_random64(uint64_t *out);
+/* This process's id. */
+int pmn_prim_getpid(void);
+/* pidfd_open(@pid) + pidfd_getfd(@fd) (Linux >= 5.6): a close-on-exec
+ * copy of process @pid's descriptor @fd in *@out.  -ENOSYS, -EPERM (ptrace
+ * access refused), -ESRCH, -EBADF... */
+int pmn_prim_pidfd_getfd(int pid, int fd, int *out);
+/* sendmsg of @len bytes from @buf with @fd (-1: none) as SCM_RIGHTS on
+ * socket @sock, MSG_NOSIGNAL, retried on EINTR.  -EMSGSIZE when the
+ * kernel took less than @len bytes. */
+int pmn_prim_send_fd(int sock, const void *buf, size_t len, int fd);
+/* recvmsg of one message of up to @len bytes into @buf (bytes in *@got),
+ * with MSG_CMSG_CLOEXEC, retried on EINTR.  *@fd is the one fd received or
+ * -1.  -EBADMSG when the message was truncated (data or control) or
+ * carried anything but at most one fd (every fd received is closed then);
+ * -ECONNRESET for end of stream. */
+int pmn_prim_recv_fd(int sock, void *buf, size_t len, size_t *got, int *fd);
+/* close(@fd), keeping errno out of it. */
+void pmn_prim_close(int fd);
+/* dup(@fd) with close-on-exec. */
+int pmn_prim_dup(int fd, int *out);
+
 #endif /* PMN_PRIM_H */

@@ -82,7 +82,7 @@ int pmn__node_populate(struct pmn_backing *b, struct pmn_region *r, void *addr, 
 
 /* A transparent huge page populated before a region's hole could take the
  * hole's memory with it: no THP up to the hole's end. */
-static void no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r)
+void pmn__no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r)
 {
     if (b->thp && b->huge_size == 0 && r->hole_len > 0)
         (void)pmn_prim_advise(r->addr, r->hole_off + r->hole_len, MADV_NOHUGEPAGE);
@@ -102,7 +102,7 @@ static int anon_map(struct pmn_backing *b, struct pmn_region *r, int node)
      * otherwise migrate and account this memory in 2 MiB units. */
     if (b->huge_size == 0)
         (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-    no_thp_before_hole(b, r);
+    pmn__no_thp_before_hole(b, r);
     r->node = node;
     err = r->lazy ? pmn_prim_bind(r->addr, r->size, node)
                   : pmn__node_populate(b, r, r->addr, r->size);
@@ -119,44 +119,16 @@ static int anon_unmap(struct pmn_backing *b, struct pmn_region *r)
     return r->addr ? pmn_prim_unmap(r->addr, r->size) : 0;
 }
 
+/* Every memfd backing is shareable (0.4): its regions are ranges of the
+ * backing's one file (shared.c). */
 static int memfd_map(struct pmn_backing *b, struct pmn_region *r, int node)
 {
-    int err;
-
-    err = pmn_prim_memfd("pmnode", r->size, &r->fd);
-    if (err)
-        return err;
-    if (r->align > b->page)
-        err = pmn_prim_map_fd_aligned(r->fd, r->size, r->align, r->skew, &r->addr);
-    else
-        err = pmn_prim_map_fd(r->fd, r->size, 0, &r->addr);
-    if (err)
-        goto fail_fd;
-    (void)pmn_prim_advise(r->addr, r->size, b->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-    no_thp_before_hole(b, r);
-    /* On a shared mapping mbind sets the shmem object's own policy, so
-     * pages are placed the same whoever faults them. */
-    r->node = node;
-    err = r->lazy ? pmn_prim_bind(r->addr, r->size, node)
-                  : pmn__node_populate(b, r, r->addr, r->size);
-    if (err == 0)
-        return 0;
-    pmn_prim_unmap(r->addr, r->size);
-    r->addr = NULL;
-fail_fd:
-    close(r->fd);
-    r->fd = -1;
-    return err;
+    return pmn__shfile_map(b, r, node);
 }
 
 static int memfd_unmap(struct pmn_backing *b, struct pmn_region *r)
 {
-    int err = anon_unmap(b, r);
-
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-    return err;
+    return pmn__shfile_unmap(b, r);
 }
 
 const struct pmn__backing_ops pmn__ops_anon = {.map = anon_map, .unmap = anon_unmap};

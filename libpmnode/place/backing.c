@@ -43,6 +43,8 @@ struct pmn_backing_params {
     bool verify;
     bool headroom_set;
     uint64_t headroom;
+    bool shareable;   /* pmnode.h, "Sharing with other processes" */
+    size_t ipc_table; /* its table's bytes, 0: the default */
 };
 
 const char *pmn_backing_type_name(enum pmn_backing_type t)
@@ -163,6 +165,7 @@ static void backing_release(struct pmn_backing *b)
         return;
     if (b->type == PMN_BACKING_DAX)
         pmn__dax_detach(b);
+    pmn__shfile_free(b);
     pthread_mutex_destroy(&b->lock);
     pmn_ctx_unref(b->ctx);
     free(b);
@@ -185,6 +188,8 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         return -EINVAL;
     if (p->type == PMN_BACKING_DAX && p->dax == NULL)
         return -EINVAL;
+    if (p->type == PMN_BACKING_DAX && p->shareable)
+        return PMN_E_NOT_SHAREABLE; /* the table cannot live in the device (yet) */
     for (size_t i = 0; p->type != PMN_BACKING_DAX && i < p->nnodes; i++) {
         const struct pmn_node *n = pmn__node_find(ctx, p->nodes[i]);
         if (n == NULL)
@@ -237,6 +242,16 @@ int pmn_backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         b->nnodes = 1;
         b->nodes[0] = pmn__dax_node(b);
         break;
+    }
+    if (b->type == PMN_BACKING_MEMFD || p->shareable) {
+        /* One file for every region (shared.c); anon and hugetlb take the
+         * memfd path over it. */
+        err = pmn__shfile_new(b, p->ipc_table);
+        if (err) {
+            backing_release(b);
+            return err;
+        }
+        b->ops = &pmn__ops_memfd;
     }
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)
@@ -632,6 +647,10 @@ int pmn_region_unmap(struct pmn_region *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     pthread_mutex_unlock(&b->lock);
+    /* Handles to the region or to objects in it go stale before the
+     * memory can be anyone else's. */
+    if (atomic_load_explicit(&r->exported, memory_order_relaxed) > 0)
+        pmn__shfile_forget_range(b, r->addr, r->size);
     /* The device lets go while the memory is still there. */
     if (r->hooked)
         hooks_unmap(b, r, 2);
@@ -660,6 +679,36 @@ int pmn_region_node(const struct pmn_region *r)
 int pmn_region_fd(const struct pmn_region *r)
 {
     return r ? r->fd : -1;
+}
+
+uint64_t pmn_region_offset(const struct pmn_region *r)
+{
+    if (r == NULL)
+        return 0;
+    return r->b->type == PMN_BACKING_DAX ? r->dax_offset : r->file_off;
+}
+
+int pmn_backing_params_set_shareable(struct pmn_backing_params *p, bool on)
+{
+    if (p == NULL)
+        return -EINVAL;
+    p->shareable = on;
+    return 0;
+}
+
+int pmn_backing_params_set_ipc_table_size(struct pmn_backing_params *p, size_t bytes)
+{
+    size_t page = pmn_prim_page_size();
+
+    if (p == NULL || bytes < 4096 || bytes > ((size_t)64 << 20) || bytes % page)
+        return -EINVAL;
+    p->ipc_table = bytes;
+    return 0;
+}
+
+bool pmn_backing_shareable(const struct pmn_backing *b)
+{
+    return b != NULL && b->sh != NULL;
 }
 
 uint64_t pmn_region_populate_ns(const struct pmn_region *r)
@@ -718,7 +767,7 @@ static void extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t o
         e->offset = r->dax_offset + off;
     } else if (r->fd >= 0) {
         e->fd = r->fd;
-        e->offset = off; /* a memfd holds one region, from offset 0 */
+        e->offset = r->file_off + off; /* the region is a range of the backing's file */
     }
 }
 

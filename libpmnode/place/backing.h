@@ -25,6 +25,7 @@
 #include "discover/topology.h"
 
 struct pmn__daxmap; /* one shared mapping of a device-dax device */
+struct pmn__shfile; /* a shareable backing's one file (shared.c) */
 
 struct pmn_backing {
     struct pmn_ctx *ctx;
@@ -40,8 +41,9 @@ struct pmn_backing {
     bool headroom_set;
     uint64_t headroom;
     struct pmn__daxmap *dax;
-    atomic_int refs;      /* the backing itself + each live region */
-    pthread_mutex_t lock; /* guards stats, and the registration fields below */
+    struct pmn__shfile *sh; /* shareable: the one file of all regions, else NULL */
+    atomic_int refs;        /* the backing itself + each live region */
+    pthread_mutex_t lock;   /* guards stats, and the registration fields below */
     struct pmn_backing_stats stats;
     /* Registration (pmnode.h, "Registration"): the hooks change only while
      * nregions is 0, so a region that counted itself in sees them fixed for
@@ -60,6 +62,8 @@ struct pmn_region {
     int slot; /* index in b->nodes, -1 for dax */
     int fd;
     uint64_t dax_offset;
+    uint64_t file_off;         /* shareable: offset of the region in b->sh's file */
+    _Atomic unsigned exported; /* live exported objects in it (shared.c) */
     uint64_t populate_ns, verify_ns;
     size_t align; /* address alignment asked for (0: the granule's) */
     size_t skew;  /* addr + skew is the multiple of align (0: addr is) */
@@ -157,5 +161,54 @@ int pmn__dax_fd(const struct pmn_backing *b);
  * *misplaced = pages found elsewhere; -errno when the kernel would not
  * say. */
 int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced);
+
+/* ---- shared.c: a shareable backing's one file and its generation table ----
+ *
+ * The table sits at offset 0 of the file, in the host's byte order; an
+ * importer (ipc-import.c) maps it read-only and trusts nothing in it
+ * beyond what it checks. */
+#define PMN__IPC_TABLE_MAGIC 0x31626174706d6e70ull /* "pmnptab1" */
+#define PMN__IPC_TABLE_VERSION 1
+#define PMN__IPC_TABLE_DEFAULT ((size_t)64 << 10)
+struct pmn__ipc_table_head {
+    uint64_t magic;
+    uint32_t version, nslots;
+    uint64_t backing_id;
+    uint64_t table_size;
+    uint64_t reserved[4];
+};
+struct pmn__ipc_slot {
+    _Atomic uint64_t gen;    /* goes up when the slot's object is freed */
+    _Atomic uint64_t offset; /* the object's file offset while exported */
+    _Atomic uint64_t len;
+};
+_Static_assert(sizeof(struct pmn__ipc_table_head) == 64, "table head is 64 bytes");
+_Static_assert(sizeof(struct pmn__ipc_slot) == 24, "a slot is 24 bytes");
+
+/* Create @b's file with a table of @table_size bytes (0: the default);
+ * b->sh is set on success. */
+int pmn__shfile_new(struct pmn_backing *b, size_t table_size);
+void pmn__shfile_free(struct pmn_backing *b);
+int pmn__shfile_fd(const struct pmn_backing *b);
+uint64_t pmn__shfile_id(const struct pmn_backing *b, uint64_t *dev, uint64_t *ino,
+                        uint32_t *table_size);
+/* ops->map and ops->unmap of a shareable backing (memfd and hugetlb
+ * files): a range of the file, mapped, bound, populated as the anon path
+ * does. */
+int pmn__shfile_map(struct pmn_backing *b, struct pmn_region *r, int node);
+int pmn__shfile_unmap(struct pmn_backing *b, struct pmn_region *r);
+/* The slot of the object at @addr (file offset @off, @len bytes): its
+ * number and generation; a fresh slot counts in @cnt (and @cnt2 if not
+ * NULL), decremented when the slot is released.  -ENOSPC when full. */
+int pmn__shfile_export(struct pmn_backing *b, const void *addr, uint64_t off, uint64_t len,
+                       _Atomic unsigned *cnt, _Atomic unsigned *cnt2, uint32_t *slot,
+                       uint64_t *gen);
+/* Release the slot of the object at @addr, if any (its generation goes
+ * up).  Called before the object is freed. */
+void pmn__shfile_forget(struct pmn_backing *b, const void *addr);
+/* Release every slot whose object starts in [addr, addr+len). */
+void pmn__shfile_forget_range(struct pmn_backing *b, const void *addr, size_t len);
+/* backing-node.c: no THP before a region's hole (shared.c maps too). */
+void pmn__no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r);
 
 #endif /* PMN_BACKING_H */

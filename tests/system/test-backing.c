@@ -381,8 +381,8 @@ Test(backing, memfd_shared_with_child, .timeout = 120)
     if (pid == 0) {
         /* Exit codes name the step that failed. */
         struct pmn_where w = {.struct_size = sizeof(w)};
-        unsigned char *p =
-            mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
+        unsigned char *p = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r),
+                                (off_t)pmn_region_offset(r)); /* a range of the backing's file */
         if (p == MAP_FAILED)
             _exit(10);
         for (size_t i = 0; i < REGION; i += 4096)

@@ -133,8 +133,8 @@ static int test_memfd(int node)
     pid = fork();
     if (pid == 0) {
         /* The child maps the same pages through the fd alone. */
-        unsigned char *p =
-            mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r), 0);
+        unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, pmn_region_fd(r),
+                                (off_t)pmn_region_offset(r)); /* a range of the backing's file */
         if (p == MAP_FAILED)
             _exit(2);
         /* Fault every page into the child's page tables (pmn_where asks

@@ -1,0 +1,90 @@
+/*
+ * alloc/ipc-export.c - the exporting side of IPC handles: an arena or
+ * slab object, or a whole region, becomes a struct pmn_ipc_handle.
+ *
+ * The handle names the backing's one file (place/shared.c), the region the
+ * importer maps (a segment of the arena, or the bare region), the object
+ * inside it, its node, and a slot of the file's generation table.  The
+ * segment and the region each count their live exported objects: a free
+ * in a segment whose count is zero never looks further (heap.h), and a
+ * free in one whose count is not takes the slow path, which lets the
+ * object's slot go stale here before the block can be reused.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc/heap.h"
+#include "os/prim.h"
+
+static int fill(const struct pmn_region *r, const void *p, size_t len, struct pmn_ipc_handle *h,
+                int *fd, _Atomic unsigned *seg_cnt)
+{
+    struct pmn_backing *b = r->b;
+    uint64_t off = r->file_off + (uint64_t)((const char *)p - (const char *)r->addr);
+    uint32_t slot, table;
+    uint64_t gen;
+    int err;
+
+    if (b->sh == NULL)
+        return PMN_E_NOT_SHAREABLE;
+    err = pmn__shfile_export(b, p, off, len, seg_cnt, (_Atomic unsigned *)&r->exported, &slot,
+                             &gen);
+    if (err)
+        return err;
+    memset(h, 0, sizeof(*h));
+    h->magic = PMN_IPC_MAGIC;
+    h->version = PMN_IPC_VERSION;
+    h->kind = PMN_IPC_KIND_MEMFD;
+    h->backing_id = pmn__shfile_id(b, &h->dev, &h->ino, &table);
+    h->table_size = table;
+    h->region_offset = r->file_off;
+    h->region_len = r->size;
+    h->object_offset = off;
+    h->object_len = len;
+    h->page_size = b->huge_size ? b->huge_size : b->page;
+    h->gen = gen;
+    h->slot = slot;
+    h->node = r->node;
+    h->owner_pid = pmn_prim_getpid();
+    h->owner_fd = pmn__shfile_fd(b);
+    *fd = h->owner_fd;
+    return 0;
+}
+
+int pmn_ipc_get(const void *p, struct pmn_ipc_handle *h, int *fd)
+{
+    struct pmn__segment *seg;
+    size_t len;
+
+    if (p == NULL || h == NULL || fd == NULL)
+        return -EINVAL;
+    *fd = -1;
+    seg = pmn__segment_of(p);
+    if (seg == NULL)
+        return PMN_E_FOREIGN;
+    if (seg->large && (const char *)p != seg->pages[0].start)
+        return PMN_E_FOREIGN;
+    len = pmn__usable(p);
+    if (len == 0)
+        return PMN_E_FOREIGN; /* not a live object's start */
+    return fill(seg->region, p, len, h, fd, &seg->exported);
+}
+
+int pmn_ipc_get_region(const struct pmn_region *r, struct pmn_ipc_handle *h, int *fd)
+{
+    if (r == NULL || h == NULL || fd == NULL)
+        return -EINVAL;
+    *fd = -1;
+    return fill(r, r->addr, r->size, h, fd, NULL);
+}
+
+void pmn__ipc_on_free(struct pmn__segment *seg, const void *p)
+{
+    pmn__shfile_forget(seg->region->b, p);
+}
+
+void pmn__ipc_on_release(struct pmn__segment *seg)
+{
+    if (atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0)
+        pmn__shfile_forget_range(seg->region->b, seg, seg->size);
+}

@@ -1,0 +1,479 @@
+/*
+ * place/ipc-import.c - the importing side of IPC handles, and the send and
+ * receive helpers.
+ *
+ * A cache holds, per exporting backing (its random backing_id), one fd of
+ * the backing's file and a read-only mapping of its generation table;
+ * per region of that file, one mapping with a count of opens; per address
+ * handed out, the slot and generation it was opened with.  Opening never
+ * trusts the handle: its fields are checked for sense, the fd must be the
+ * handle's file (fstat dev/ino) and the table in it must name the handle's
+ * backing, the slot's generation must be the handle's (before mapping and
+ * again after verifying), and every page of the object must be on the
+ * handle's node, as move_pages sees it in this process after a populate
+ * for reading.  Strictness holds in the importer too: a page elsewhere is
+ * PMN_E_NODE_CHANGED, never a quiet success.
+ *
+ * One mutex guards the cache's lists; the populate and the verify run
+ * without it (they may take long for a large object), holding a reference
+ * on the mapping.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "place/backing.h"
+#include "os/prim.h"
+
+struct imp_backing {
+    uint64_t id, dev, ino, size; /* size: the file's when last checked */
+    int fd;
+    const struct pmn__ipc_table_head *table;
+    const struct pmn__ipc_slot *slots;
+    size_t table_size;
+    struct imp_backing *next;
+};
+
+struct imp_map {
+    struct imp_backing *bk;
+    uint64_t off, len;
+    void *addr;
+    unsigned refs;
+    struct imp_map *next;
+};
+
+struct imp_open {
+    void *addr;
+    struct imp_map *m;
+    uint32_t slot;
+    uint64_t gen;
+    unsigned refs;
+    struct imp_open *next;
+};
+
+struct pmn_ipc_cache {
+    pthread_mutex_t lock; /* everything below */
+    struct imp_backing *backings;
+    struct imp_map *maps;
+    struct imp_open *opens;
+    struct pmn_ipc_cache_stats st;
+};
+
+int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
+{
+    struct pmn_ipc_cache *c;
+
+    if (out == NULL)
+        return -EINVAL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return 0;
+}
+
+void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (struct imp_open *o = c->opens, *next; o; o = next) {
+        next = o->next;
+        free(o);
+    }
+    for (struct imp_map *m = c->maps, *next; m; m = next) {
+        next = m->next;
+        pmn_prim_unmap(m->addr, m->len);
+        free(m);
+    }
+    for (struct imp_backing *bk = c->backings, *next; bk; bk = next) {
+        next = bk->next;
+        pmn_prim_unmap((void *)bk->table, bk->table_size);
+        pmn_prim_close(bk->fd);
+        free(bk);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static bool pow2(uint64_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+/* The handle makes sense on its own (nothing outside it is read). */
+static bool handle_sane(const struct pmn_ipc_handle *h)
+{
+    uint64_t page = pmn_prim_page_size(), rend, oend;
+
+    if (h->magic != PMN_IPC_MAGIC || h->version != PMN_IPC_VERSION ||
+        h->kind != PMN_IPC_KIND_MEMFD)
+        return false;
+    if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
+        return false;
+    if (h->table_size < sizeof(struct pmn__ipc_table_head) + sizeof(struct pmn__ipc_slot) ||
+        h->table_size % page ||
+        h->slot >=
+            (h->table_size - sizeof(struct pmn__ipc_table_head)) / sizeof(struct pmn__ipc_slot))
+        return false;
+    if (h->region_len == 0 || h->object_len == 0 || h->region_offset % h->page_size ||
+        h->region_len % page || h->region_offset < h->table_size)
+        return false;
+    if (__builtin_add_overflow(h->region_offset, h->region_len, &rend) ||
+        __builtin_add_overflow(h->object_offset, h->object_len, &oend) || rend > INT64_MAX)
+        return false;
+    return h->object_offset >= h->region_offset && oend <= rend;
+}
+
+/* Gen, offset and len of the slot match the handle's. */
+static bool slot_live(const struct imp_backing *bk, const struct pmn_ipc_handle *h,
+                      uint64_t *gen_now)
+{
+    const struct pmn__ipc_slot *s = &bk->slots[h->slot];
+    uint64_t g = atomic_load_explicit(&s->gen, memory_order_acquire);
+
+    if (gen_now)
+        *gen_now = g;
+    return g == h->gen &&
+           atomic_load_explicit(&s->offset, memory_order_relaxed) == h->object_offset &&
+           atomic_load_explicit(&s->len, memory_order_relaxed) == h->object_len;
+}
+
+/* A new cache entry for the backing of @h over @fd (which it takes):
+ * the table is mapped and must name the handle's backing. */
+static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
+                       uint64_t size, struct imp_backing **out)
+{
+    struct imp_backing *bk = calloc(1, sizeof(*bk));
+    void *map;
+    int err;
+
+    if (bk == NULL) {
+        pmn_prim_close(fd);
+        return -ENOMEM;
+    }
+    if (size < h->table_size) {
+        err = PMN_E_BAD_HANDLE;
+        goto fail;
+    }
+    err = pmn_prim_map_fd_at(fd, h->table_size, 0, 0, 0, true, &map);
+    if (err)
+        goto fail;
+    bk->table = map;
+    bk->table_size = h->table_size;
+    if (bk->table->magic != PMN__IPC_TABLE_MAGIC || bk->table->version != PMN__IPC_TABLE_VERSION ||
+        bk->table->backing_id != h->backing_id || bk->table->table_size != h->table_size ||
+        h->slot >= bk->table->nslots) {
+        pmn_prim_unmap(map, h->table_size);
+        err = PMN_E_BAD_HANDLE;
+        goto fail;
+    }
+    bk->slots = (const struct pmn__ipc_slot *)(bk->table + 1);
+    bk->id = h->backing_id;
+    bk->dev = h->dev;
+    bk->ino = h->ino;
+    bk->size = size;
+    bk->fd = fd;
+    bk->next = c->backings;
+    c->backings = bk;
+    c->st.backings++;
+    *out = bk;
+    return 0;
+fail:
+    pmn_prim_close(fd);
+    free(bk);
+    return err;
+}
+
+/* The cache's entry for the backing of @h, made with @fd (or fetched)
+ * when there is none (lock held). */
+static int backing_get(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
+                       unsigned flags, struct imp_backing **out)
+{
+    struct imp_backing *bk;
+    uint64_t dev, ino, size;
+    int own, err;
+
+    for (bk = c->backings; bk; bk = bk->next)
+        if (bk->id == h->backing_id)
+            break;
+    if (bk != NULL && (bk->dev != h->dev || bk->ino != h->ino))
+        return PMN_E_BAD_HANDLE; /* the same id for another file: forged */
+    if (fd >= 0) {
+        err = pmn_prim_file_id(fd, &dev, &ino, &size);
+        if (err)
+            return err == -EBADF ? -EBADF : err;
+        if (dev != h->dev || ino != h->ino)
+            return PMN_E_BAD_HANDLE;
+        if (bk != NULL) {
+            bk->size = size;
+            *out = bk;
+            return 0;
+        }
+        err = pmn_prim_dup(fd, &own);
+        if (err)
+            return err;
+        return backing_add(c, h, own, size, out);
+    }
+    if (bk != NULL) {
+        *out = bk;
+        return 0;
+    }
+    if (!(flags & PMN_IPC_FETCH_FD) || h->owner_fd < 0 || h->owner_pid <= 0)
+        return -ENOENT;
+    err = pmn_prim_pidfd_getfd(h->owner_pid, h->owner_fd, &own);
+    if (err)
+        return err;
+    err = pmn_prim_file_id(own, &dev, &ino, &size);
+    if (err == 0 && (dev != h->dev || ino != h->ino))
+        err = PMN_E_BAD_HANDLE; /* the owner's fd number now names another file */
+    if (err) {
+        pmn_prim_close(own);
+        return err;
+    }
+    c->st.fetched++;
+    return backing_add(c, h, own, size, out);
+}
+
+/* Whether @h's region lies inside the file: past its end a read is
+ * SIGBUS, never a code (lock held; the file only grows). */
+static bool inside_file(struct imp_backing *bk, const struct pmn_ipc_handle *h)
+{
+    uint64_t end = h->region_offset + h->region_len;
+
+    return end <= bk->size ||
+           (pmn_prim_file_id(bk->fd, NULL, NULL, &bk->size) == 0 && end <= bk->size);
+}
+
+/* The mapping of @h's region, with a reference (lock held). */
+static int map_get(struct pmn_ipc_cache *c, struct imp_backing *bk, const struct pmn_ipc_handle *h,
+                   struct imp_map **out)
+{
+    struct imp_map *m;
+    int err;
+
+    for (m = c->maps; m; m = m->next)
+        if (m->bk == bk && m->off == h->region_offset && m->len == h->region_len)
+            break;
+    if (m == NULL) {
+        m = calloc(1, sizeof(*m));
+        if (m == NULL)
+            return -ENOMEM;
+        err = pmn_prim_map_fd_at(bk->fd, h->region_len, h->region_offset, 0, 0, false, &m->addr);
+        if (err) {
+            free(m);
+            return err;
+        }
+        m->bk = bk;
+        m->off = h->region_offset;
+        m->len = h->region_len;
+        m->next = c->maps;
+        c->maps = m;
+        c->st.maps++;
+        c->st.mapped++;
+    }
+    m->refs++;
+    *out = m;
+    return 0;
+}
+
+/* Drop a reference on @m; the last one unmaps (lock held). */
+static void map_put(struct pmn_ipc_cache *c, struct imp_map *m)
+{
+    if (--m->refs > 0)
+        return;
+    for (struct imp_map **at = &c->maps; *at; at = &(*at)->next)
+        if (*at == m) {
+            *at = m->next;
+            break;
+        }
+    pmn_prim_unmap(m->addr, m->len);
+    free(m);
+    c->st.unmaps++;
+    c->st.mapped--;
+}
+
+/* Populate the object's pages for reading and check each is on @node. */
+static int verify_object(void *addr, uint64_t len, uint64_t page, int node)
+{
+    uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+    uintptr_t hi = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+    uint64_t misplaced = 0;
+    int err;
+
+    /* Older kernels lack MADV_POPULATE_READ: the verifier read-touches
+     * what move_pages cannot see, which faults the pages in all the same. */
+    (void)pmn_prim_populate_read((void *)lo, hi - lo);
+    err = pmn__verify((void *)lo, hi - lo, page, node, &misplaced);
+    if (err == -EIO)
+        return PMN_E_NODE_CHANGED; /* no page anywhere it could be seen */
+    if (err)
+        return err;
+    return misplaced ? PMN_E_NODE_CHANGED : 0;
+}
+
+static int open_locked_tail(struct pmn_ipc_cache *c, struct imp_map *m,
+                            const struct pmn_ipc_handle *h, void *addr)
+{
+    struct imp_open *o;
+
+    for (o = c->opens; o; o = o->next)
+        if (o->addr == addr)
+            break;
+    if (o == NULL) {
+        o = calloc(1, sizeof(*o));
+        if (o == NULL)
+            return -ENOMEM;
+        o->addr = addr;
+        o->m = m;
+        o->next = c->opens;
+        c->opens = o;
+    } else {
+        map_put(c, m); /* the open record holds one reference on m */
+    }
+    /* The newest open of an address is what pmn_ipc_valid() checks. */
+    o->slot = h->slot;
+    o->gen = h->gen;
+    o->refs++;
+    return 0;
+}
+
+int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd, unsigned flags,
+                 void **addr)
+{
+    struct imp_backing *bk = NULL;
+    struct imp_map *m = NULL;
+    void *at;
+    int err;
+
+    if (addr != NULL)
+        *addr = NULL;
+    if (c == NULL || h == NULL || addr == NULL || (flags & ~PMN_IPC_FETCH_FD))
+        return -EINVAL;
+    if (!handle_sane(h)) {
+        err = PMN_E_BAD_HANDLE;
+        pthread_mutex_lock(&c->lock);
+        goto fail;
+    }
+    pthread_mutex_lock(&c->lock);
+    err = backing_get(c, h, fd, flags, &bk);
+    if (err == 0 && !inside_file(bk, h))
+        err = PMN_E_BAD_HANDLE;
+    if (err == 0 && !slot_live(bk, h, NULL))
+        err = PMN_E_STALE_HANDLE;
+    if (err == 0)
+        err = map_get(c, bk, h, &m);
+    if (err)
+        goto fail;
+    pthread_mutex_unlock(&c->lock);
+
+    at = (char *)m->addr + (h->object_offset - h->region_offset);
+    err = verify_object(at, h->object_len, h->page_size, h->node);
+    /* Freed while we verified: the pages seen may be another object's. */
+    if (err == 0 && !slot_live(bk, h, NULL))
+        err = PMN_E_STALE_HANDLE;
+
+    pthread_mutex_lock(&c->lock);
+    if (err == 0)
+        err = open_locked_tail(c, m, h, at);
+    if (err) {
+        map_put(c, m);
+        goto fail;
+    }
+    c->st.opens++;
+    pthread_mutex_unlock(&c->lock);
+    *addr = at;
+    return 0;
+fail:
+    c->st.failures++;
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr)
+{
+    int err = -ENOENT;
+
+    if (c == NULL || addr == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&c->lock);
+    for (struct imp_open **at = &c->opens; *at; at = &(*at)->next) {
+        struct imp_open *o = *at;
+        if (o->addr != addr)
+            continue;
+        if (--o->refs == 0) {
+            *at = o->next;
+            map_put(c, o->m);
+            free(o);
+        }
+        c->st.closes++;
+        err = 0;
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr)
+{
+    int err = -ENOENT;
+
+    if (c == NULL || addr == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&c->lock);
+    for (const struct imp_open *o = c->opens; o; o = o->next) {
+        if (o->addr != addr)
+            continue;
+        err = atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen
+                  ? 0
+                  : PMN_E_STALE_HANDLE;
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+int pmn_ipc_cache_stats(struct pmn_ipc_cache *c, struct pmn_ipc_cache_stats *out)
+{
+    struct pmn_ipc_cache_stats st;
+
+    if (c == NULL || !pmn__out_ok(out, PMN__SIZE_TO(struct pmn_ipc_cache_stats, mapped)))
+        return -EINVAL;
+    pthread_mutex_lock(&c->lock);
+    st = c->st;
+    pthread_mutex_unlock(&c->lock);
+    st.struct_size = sizeof(st);
+    pmn__out_put(out, &st, sizeof(st));
+    return 0;
+}
+
+/* ---- over a UNIX socket ---- */
+
+int pmn_ipc_send(int sock, const struct pmn_ipc_handle *h, int fd)
+{
+    if (sock < 0 || h == NULL || h->magic != PMN_IPC_MAGIC)
+        return -EINVAL;
+    return pmn_prim_send_fd(sock, h, sizeof(*h), fd);
+}
+
+int pmn_ipc_recv(int sock, struct pmn_ipc_handle *h, int *fd)
+{
+    struct pmn_ipc_handle tmp;
+    size_t got;
+    int err;
+
+    if (fd != NULL)
+        *fd = -1;
+    if (sock < 0 || h == NULL || fd == NULL)
+        return -EINVAL;
+    err = pmn_prim_recv_fd(sock, &tmp, sizeof(tmp), &got, fd);
+    if (err)
+        return err;
+    if (got != sizeof(tmp) || tmp.magic != PMN_IPC_MAGIC || tmp.version != PMN_IPC_VERSION) {
+        pmn_prim_close(*fd);
+        *fd = -1;
+        return -EBADMSG;
+    }
+    memcpy(h, &tmp, sizeof(tmp));
+    return 0;
+}

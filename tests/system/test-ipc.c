@@ -1,0 +1,702 @@
+/*
+ * test-ipc.c - IPC handles on this host (suite 'system'): objects and
+ * regions of a shareable backing handed to another process.
+ *
+ * Two processes over a socketpair: export, send, import, verify, write in
+ * one and read in the other; a handle to a freed (and reused) object is
+ * refused as stale; a handle from a backing that is not shareable, an fd
+ * of another file, a forged or garbled handle each get their own code;
+ * opening objects of the same region maps it once; the fd can be fetched
+ * from the owner with pidfd_getfd (skipped with the reason where the
+ * kernel or ptrace policy refuses); 8 threads export and import at once;
+ * the receive helper survives garbage, truncation and extra fds.  A page
+ * on another node (PMN_E_NODE_CHANGED) needs a second node: the vm lane's
+ * vm-ipc guest shows it.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pmnode.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct pmn_ctx *ctx;
+
+static void setup(void)
+{
+    struct pmn_ctx_params *p;
+
+    cr_assert_eq(pmn_ctx_params_new(&p), 0);
+    cr_assert_eq(pmn_ctx_params_set_root(p, "/"), 0);
+    cr_assert_eq(pmn_ctx_params_set_flags(p, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
+    cr_assert_eq(pmn_ctx_new_params(&ctx, p), 0, "no context for this machine");
+    pmn_ctx_params_free(p);
+}
+
+static void teardown(void)
+{
+    pmn_ctx_unref(ctx);
+}
+
+/* A backing on node 0 of @type, shareable if asked; the table's size if
+ * nonzero. */
+static struct pmn_backing *backing(enum pmn_backing_type type, bool shareable, size_t table)
+{
+    struct pmn_backing_params *p;
+    struct pmn_backing *b = NULL;
+    int err;
+
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_type(p, type), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    if (shareable)
+        cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
+    if (table)
+        cr_assert_eq(pmn_backing_params_set_ipc_table_size(p, table), 0);
+    err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    cr_assert_eq(err, 0, "pmn_backing_new: %s", pmn_strerror(err));
+    return b;
+}
+
+static struct pmn_arena *arena(struct pmn_backing *b)
+{
+    struct pmn_arena *a = NULL;
+    int err = pmn_arena_new(b, NULL, &a);
+
+    cr_assert_eq(err, 0, "pmn_arena_new: %s", pmn_strerror(err));
+    return a;
+}
+
+static void pair(int sv[2], int type)
+{
+    cr_assert_eq(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0, "socketpair: %s",
+                 strerror(errno));
+}
+
+static void wait_child(pid_t pid, const char *what)
+{
+    int status = 0;
+
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "%s: child died (signal %d)", what, WTERMSIG(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s: child failed at step %d", what,
+                 WEXITSTATUS(status));
+}
+
+/* Mappings of the shareable file in this process (/proc/self/maps). */
+static int count_maps(void)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, "memfd:pmnode-shared") != NULL;
+    fclose(f);
+    return n;
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert_not_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+TestSuite(ipc, .init = setup, .fini = teardown);
+
+/* ---- two processes ---------------------------------------------------- */
+
+/* The child: receive a handle, open it, check and answer.  Exit codes name
+ * the step. */
+static int importer(int sock)
+{
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    unsigned char *p;
+    void *addr;
+    int fd, err;
+    char ack = 1;
+
+    if (pmn_ipc_cache_new(&c) != 0)
+        return 10;
+    if (pmn_ipc_recv(sock, &h, &fd) != 0 || fd < 0)
+        return 11;
+    err = pmn_ipc_open(c, &h, fd, 0, &addr);
+    close(fd);
+    if (err != 0)
+        return 12;
+    p = addr;
+    for (size_t i = 0; i < h.object_len; i++)
+        if (p[i] != (unsigned char)(i * 3 + 1))
+            return 13; /* the owner's data is not there */
+    for (size_t i = 0; i < h.object_len; i++)
+        p[i] = (unsigned char)(i * 5 + 2);
+    if (pmn_ipc_valid(c, addr) != 0)
+        return 14;
+    if (write(sock, &ack, 1) != 1)
+        return 15;
+    /* The owner frees it and tells us: the handle went stale. */
+    if (read(sock, &ack, 1) != 1)
+        return 16;
+    if (pmn_ipc_valid(c, addr) != PMN_E_STALE_HANDLE)
+        return 17;
+    if (pmn_ipc_close(c, addr) != 0)
+        return 18;
+    /* Opening it again is refused. */
+    if (pmn_ipc_open(c, &h, -1, 0, &addr) != PMN_E_STALE_HANDLE)
+        return 19;
+    pmn_ipc_cache_free(c);
+    return 0;
+}
+
+Test(ipc, two_processes_share_an_object)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_handle h;
+    unsigned char *p = pmn_arena_malloc(a, 5000), *q;
+    int sv[2], fd, err;
+    char ack;
+    pid_t pid;
+
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < 5000; i++)
+        p[i] = (unsigned char)(i * 3 + 1);
+    err = pmn_ipc_get(p, &h, &fd);
+    cr_assert_eq(err, 0, "pmn_ipc_get: %s", pmn_strerror(err));
+    cr_assert_geq(h.object_len, 5000);
+    cr_assert_eq(h.node, 0);
+    for (size_t i = 5000; i < h.object_len; i++)
+        p[i] = (unsigned char)(i * 3 + 1);
+    pair(sv, SOCK_STREAM);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(sv[0]);
+        _exit(importer(sv[1]));
+    }
+    close(sv[1]);
+    cr_assert_eq(pmn_ipc_send(sv[0], &h, fd), 0);
+    cr_assert_eq(read(sv[0], &ack, 1), 1, "the importer did not answer");
+    for (size_t i = 0; i < h.object_len; i++)
+        cr_assert_eq(p[i], (unsigned char)(i * 5 + 2), "the importer's write at %zu is missing",
+                     i);
+    cr_assert_eq(pmn_free(p), 0);
+    q = pmn_arena_malloc(a, 5000); /* most likely the same block, reused */
+    cr_assert_not_null(q);
+    memset(q, 0x77, 5000);
+    cr_assert_eq(write(sv[0], &ack, 1), 1);
+    wait_child(pid, "importer");
+    close(sv[0]);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* A handle sent after its object was freed and its block reused is
+ * refused in the other process; a fresh export of the new object works. */
+Test(ipc, stale_after_free_and_reuse_in_another_process)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_handle old, cur;
+    void *p = pmn_arena_malloc(a, 256), *q;
+    int sv[2], fd;
+    pid_t pid;
+
+    cr_assert_eq(pmn_ipc_get(p, &old, &fd), 0);
+    cr_assert_eq(pmn_free(p), 0);
+    q = pmn_arena_malloc(a, 256);
+    cr_assert_eq(q, p, "the block was not reused (the test wants reuse)");
+    memset(q, 0x42, 256);
+    cr_assert_eq(pmn_ipc_get(q, &cur, &fd), 0);
+    cr_assert(cur.slot != old.slot || cur.gen != old.gen, "reuse kept the old slot and generation");
+    pair(sv, SOCK_SEQPACKET);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        struct pmn_ipc_cache *c;
+        struct pmn_ipc_handle h1, h2;
+        int f1, f2;
+        void *x;
+        close(sv[0]);
+        if (pmn_ipc_cache_new(&c) || pmn_ipc_recv(sv[1], &h1, &f1) || pmn_ipc_recv(sv[1], &h2, &f2))
+            _exit(10);
+        if (pmn_ipc_open(c, &h1, f1, 0, &x) != PMN_E_STALE_HANDLE)
+            _exit(11);
+        if (pmn_ipc_open(c, &h2, f2, 0, &x) != 0 || ((unsigned char *)x)[255] != 0x42)
+            _exit(12);
+        if (pmn_ipc_close(c, x) != 0)
+            _exit(13);
+        pmn_ipc_cache_free(c);
+        _exit(0);
+    }
+    close(sv[1]);
+    cr_assert_eq(pmn_ipc_send(sv[0], &old, fd), 0);
+    cr_assert_eq(pmn_ipc_send(sv[0], &cur, fd), 0);
+    wait_child(pid, "stale importer");
+    close(sv[0]);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* The fd fetched from the owner with pidfd_getfd: the owner is the child
+ * (a parent may ptrace its child under Yama's default policy, not the
+ * reverse). */
+Test(ipc, fd_fetched_from_the_owner)
+{
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_cache_stats st = {.struct_size = sizeof(st)};
+    struct pmn_ipc_handle h;
+    int sv[2], fd, err;
+    void *x;
+    char go = 1;
+    pid_t pid;
+
+    pair(sv, SOCK_STREAM);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+        struct pmn_arena *a = arena(b);
+        char *p = pmn_arena_malloc(a, 100);
+        close(sv[0]);
+        if (p == NULL || pmn_ipc_get(p, &h, &fd) != 0)
+            _exit(10);
+        strcpy(p, "from the owner");
+        if (pmn_ipc_send(sv[1], &h, -1) != 0) /* the handle alone */
+            _exit(11);
+        if (read(sv[1], &go, 1) != 1) /* stay alive until the parent is done */
+            _exit(12);
+        _exit(0);
+    }
+    close(sv[1]);
+    cr_assert_eq(pmn_ipc_recv(sv[0], &h, &fd), 0);
+    cr_assert_eq(fd, -1, "an fd arrived although none was sent");
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, -1, 0, &x), -ENOENT, "no fd and no fetch: -ENOENT");
+    err = pmn_ipc_open(c, &h, -1, PMN_IPC_FETCH_FD, &x);
+    if (err == -ENOSYS || err == -EPERM || err == -EACCES) {
+        (void)write(sv[0], &go, 1);
+        wait_child(pid, "owner");
+        pmn_ipc_cache_free(c);
+        cr_skip_test("pidfd_getfd refused here (%s): needs Linux >= 5.6 and ptrace access to "
+                     "the owner",
+                     pmn_strerror(err));
+    }
+    cr_assert_eq(err, 0, "fetch: %s", pmn_strerror(err));
+    cr_assert_str_eq((char *)x, "from the owner");
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.fetched, 1);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    cr_assert_eq(write(sv[0], &go, 1), 1);
+    wait_child(pid, "owner");
+    close(sv[0]);
+    pmn_ipc_cache_free(c);
+}
+
+/* ---- one process: the importer's checks ------------------------------- */
+
+Test(ipc, not_shareable_and_foreign)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_ANON, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_backing_params *p;
+    struct pmn_backing *d = NULL;
+    struct pmn_ipc_handle h;
+    struct pmn_region *r;
+    void *o = pmn_arena_malloc(a, 64), *m = malloc(64);
+    int fd;
+
+    cr_assert(!pmn_backing_shareable(b));
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), PMN_E_NOT_SHAREABLE);
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(pmn_ipc_get(m, &h, &fd), PMN_E_FOREIGN);
+    cr_assert_eq(pmn_ipc_get((char *)o + 16, &h, &fd), PMN_E_FOREIGN, "an interior pointer");
+    cr_assert_eq(pmn_region_map(b, 1 << 20, &r), 0);
+    cr_assert_eq(pmn_ipc_get_region(r, &h, &fd), PMN_E_NOT_SHAREABLE);
+    cr_assert_eq(pmn_region_unmap(r), 0);
+    cr_assert_eq(pmn_free(o), 0);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), PMN_E_FOREIGN, "a freed object");
+    free(m);
+    /* Device-dax cannot be shareable in 0.4: refused before the device is
+     * looked at. */
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_DAX), 0);
+    cr_assert_eq(pmn_backing_params_set_dax(p, "dax0.0"), 0);
+    cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
+    cr_assert_eq(pmn_backing_new(ctx, p, &d), PMN_E_NOT_SHAREABLE);
+    pmn_backing_params_free(p);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+Test(ipc, anon_made_shareable)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_ANON, true, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    char *o = pmn_arena_malloc(a, 64);
+    void *x;
+    int fd;
+
+    cr_assert(pmn_backing_shareable(b));
+    cr_assert_eq(pmn_backing_type(b), PMN_BACKING_ANON);
+    strcpy(o, "anon, shared");
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_neq(x, (void *)o, "the import is a mapping of its own");
+    cr_assert_str_eq(x, "anon, shared");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+Test(ipc, wrong_fd_and_bad_handles)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_backing *other = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b), *a2 = arena(other);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h, h2, bad;
+    void *o = pmn_arena_malloc(a, 64), *o2 = pmn_arena_malloc(a2, 64), *x;
+    int fd, fd2, before;
+
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_get(o2, &h2, &fd2), 0);
+    cr_assert_neq(h.backing_id, h2.backing_id);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    before = count_maps();
+    /* The fd of another backing's file: never mapped. */
+    cr_assert_eq(pmn_ipc_open(c, &h, fd2, 0, &x), PMN_E_BAD_HANDLE);
+    cr_assert_null(x);
+    /* A handle naming fd2's file but another backing id: the table says no. */
+    bad = h2;
+    bad.backing_id ^= 1;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd2, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.magic = 0;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.version = 99;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.object_offset = h.region_offset + h.region_len; /* outside its region */
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.region_offset = 1ull << 40; /* past the file's end */
+    bad.object_offset = bad.region_offset;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.slot = 1u << 30;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_BAD_HANDLE);
+    bad = h;
+    bad.gen++;
+    cr_assert_eq(pmn_ipc_open(c, &bad, fd, 0, &x), PMN_E_STALE_HANDLE);
+    cr_assert_eq(count_maps(), before + 1, "only the table of the one good file is mapped");
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    cr_assert_eq(pmn_ipc_close(c, x), -ENOENT);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_arena_destroy(a2);
+    pmn_backing_free(b);
+    pmn_backing_free(other);
+}
+
+Test(ipc, same_region_maps_once)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_cache_stats st = {.struct_size = sizeof(st)};
+    struct pmn_ipc_handle h1, h2, h1b;
+    void *o1 = pmn_arena_malloc(a, 128), *o2 = pmn_arena_malloc(a, 128), *x1, *x2, *x3;
+    int fd, before;
+
+    cr_assert_eq(pmn_ipc_get(o1, &h1, &fd), 0);
+    cr_assert_eq(pmn_ipc_get(o1, &h1b, &fd), 0);
+    cr_assert_eq(memcmp(&h1, &h1b, sizeof(h1)), 0, "exporting twice gives the same handle");
+    cr_assert_eq(pmn_ipc_get(o2, &h2, &fd), 0);
+    cr_assert_eq(h1.region_offset, h2.region_offset);
+    cr_assert_neq(h1.slot, h2.slot);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    before = count_maps();
+    cr_assert_eq(pmn_ipc_open(c, &h1, fd, 0, &x1), 0);
+    cr_assert_eq(count_maps(), before + 2, "the table and the region");
+    cr_assert_eq(pmn_ipc_open(c, &h2, -1, 0, &x2), 0, "the cached fd serves the same backing");
+    cr_assert_eq(pmn_ipc_open(c, &h1, fd, 0, &x3), 0);
+    cr_assert_eq(x3, x1);
+    cr_assert_eq((char *)x2 - (char *)x1, (char *)o2 - (char *)o1);
+    cr_assert_eq(count_maps(), before + 2, "the same region was mapped again");
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.maps, 1);
+    cr_assert_eq(st.opens, 3);
+    cr_assert_eq(st.backings, 1);
+    cr_assert_eq(pmn_ipc_close(c, x1), 0);
+    cr_assert_eq(pmn_ipc_close(c, x2), 0);
+    cr_assert_eq(count_maps(), before + 2, "unmapped while still open");
+    cr_assert_eq(pmn_ipc_close(c, x3), 0);
+    cr_assert_eq(count_maps(), before + 1, "the last close keeps the region mapped");
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.unmaps, 1);
+    cr_assert_eq(st.mapped, 0);
+    pmn_ipc_cache_free(c);
+    cr_assert_eq(count_maps(), before);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* Every way an object goes away makes its handle stale. */
+Test(ipc, stale_after_realloc_reset_slab_free_and_unmap)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_slab *s = NULL;
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    struct pmn_region *r;
+    void *o, *x, *n;
+    int fd;
+
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    /* realloc that moves */
+    o = pmn_arena_malloc(a, 32);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    n = pmn_arena_realloc(a, o, 100000);
+    cr_assert_not_null(n);
+    cr_assert_neq(n, o);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_STALE_HANDLE, "realloc moved it");
+    /* a large object, freed */
+    o = pmn_arena_malloc(a, 8 << 20);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(h.object_len, pmn_usable_size(o));
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_valid(c, x), 0);
+    cr_assert_eq(pmn_free(o), 0);
+    cr_assert_eq(pmn_ipc_valid(c, x), PMN_E_STALE_HANDLE, "a freed large object");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    /* reset */
+    o = pmn_arena_malloc(a, 32);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    pmn_arena_reset(a);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_STALE_HANDLE, "reset");
+    /* a slab object */
+    cr_assert_eq(pmn_slab_new(b, 200, 0, 0, &s), 0);
+    o = pmn_slab_alloc(s);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_slab_free(s, o), 0);
+    cr_assert_eq(pmn_ipc_valid(c, x), PMN_E_STALE_HANDLE, "slab free");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    /* destroy */
+    o = pmn_slab_alloc(s);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    pmn_slab_destroy(s);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_STALE_HANDLE, "slab destroyed");
+    /* a region */
+    cr_assert_eq(pmn_region_map(b, 2 << 20, &r), 0);
+    cr_assert_eq(pmn_ipc_get_region(r, &h, &fd), 0);
+    cr_assert_eq(h.region_offset, pmn_region_offset(r));
+    cr_assert_eq(h.object_len, pmn_region_size(r));
+    cr_assert_eq(fd, pmn_region_fd(r));
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    memset(x, 0x5c, 4096);
+    cr_assert_eq(((unsigned char *)pmn_region_addr(r))[4095], 0x5c);
+    cr_assert_eq(pmn_region_unmap(r), 0);
+    cr_assert_eq(pmn_ipc_valid(c, x), PMN_E_STALE_HANDLE, "region unmapped");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+Test(ipc, slots_run_out_with_a_clear_code)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 4096);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_handle h;
+    size_t nslots = (4096 - 64) / 24, i;
+    void *o[200];
+    int fd;
+
+    for (i = 0; i < nslots; i++) {
+        o[i] = pmn_arena_malloc(a, 16);
+        cr_assert_eq(pmn_ipc_get(o[i], &h, &fd), 0, "export %zu", i);
+    }
+    o[i] = pmn_arena_malloc(a, 16);
+    cr_assert_eq(pmn_ipc_get(o[i], &h, &fd), -ENOSPC);
+    cr_assert_eq(pmn_free(o[0]), 0); /* gives its slot back */
+    cr_assert_eq(pmn_ipc_get(o[i], &h, &fd), 0);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+struct tctx {
+    struct pmn_arena *a;
+    struct pmn_ipc_cache *c;
+    int id, fails;
+};
+
+static void *worker(void *arg)
+{
+    struct tctx *t = arg;
+
+    for (int i = 0; i < 300; i++) {
+        struct pmn_ipc_handle h;
+        size_t len = 64 + (size_t)((t->id * 131 + i * 17) % 4000);
+        unsigned char *o = pmn_arena_malloc(t->a, len), *x;
+        int fd;
+        void *v;
+
+        if (o == NULL || pmn_ipc_get(o, &h, &fd) != 0) {
+            t->fails++;
+            continue;
+        }
+        memset(o, t->id + 1, len);
+        if (pmn_ipc_open(t->c, &h, i % 2 ? -1 : fd, 0, &v) != 0) {
+            t->fails++;
+            pmn_free(o);
+            continue;
+        }
+        x = v;
+        if (x[0] != t->id + 1 || x[len - 1] != t->id + 1)
+            t->fails++;
+        if (pmn_ipc_close(t->c, v) != 0)
+            t->fails++;
+        if (pmn_free(o) != 0)
+            t->fails++;
+    }
+    return NULL;
+}
+
+Test(ipc, eight_threads_export_and_import)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_cache_stats st = {.struct_size = sizeof(st)};
+    struct tctx t[8];
+    pthread_t th[8];
+    void *warm = pmn_arena_malloc(a, 16);
+    struct pmn_ipc_handle h;
+    int fd;
+    void *x;
+
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    /* The cache learns the fd once; workers then also open with -1. */
+    cr_assert_eq(pmn_ipc_get(warm, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    for (int i = 0; i < 8; i++) {
+        t[i] = (struct tctx){.a = a, .c = c, .id = i};
+        cr_assert_eq(pthread_create(&th[i], NULL, worker, &t[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(t[i].fails, 0, "thread %d: %d failures", i, t[i].fails);
+    }
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.opens, 8 * 300 + 1);
+    cr_assert_eq(st.failures, 0);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* ---- the receive helper ----------------------------------------------- */
+
+static void send_raw(int sock, const void *buf, size_t len, const int *fds, int nfds)
+{
+    char ctl[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+    memset(ctl, 0, sizeof(ctl));
+    if (nfds > 0) {
+        struct cmsghdr *cm;
+        msg.msg_control = ctl;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+    cr_assert_eq(sendmsg(sock, &msg, 0), (ssize_t)len, "sendmsg: %s", strerror(errno));
+}
+
+Test(ipc, recv_refuses_garbage_truncation_and_extra_fds)
+{
+    struct pmn_ipc_handle h, good;
+    unsigned char junk[400];
+    int sv[2], fd, fds[2], before;
+
+    memset(&good, 0, sizeof(good));
+    good.magic = PMN_IPC_MAGIC;
+    good.version = PMN_IPC_VERSION;
+    memset(junk, 0xa5, sizeof(junk));
+    fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fds[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pair(sv, SOCK_SEQPACKET);
+    before = count_fds();
+    /* garbage of the right size, with an fd */
+    send_raw(sv[0], junk, sizeof(h), fds, 1);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), -EBADMSG);
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(count_fds(), before, "the fd that came with garbage was not closed");
+    /* short */
+    send_raw(sv[0], &good, 100, fds, 1);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), -EBADMSG);
+    cr_assert_eq(count_fds(), before);
+    /* too long: truncated */
+    memcpy(junk, &good, sizeof(good));
+    send_raw(sv[0], junk, sizeof(junk), fds, 1);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), -EBADMSG);
+    cr_assert_eq(count_fds(), before);
+    /* two fds */
+    send_raw(sv[0], &good, sizeof(good), fds, 2);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), -EBADMSG);
+    cr_assert_eq(count_fds(), before, "extra fds were not closed");
+    /* a good one still passes, with and without an fd */
+    cr_assert_eq(pmn_ipc_send(sv[0], &good, fds[0]), 0);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC, "received fd not close-on-exec");
+    close(fd);
+    cr_assert_eq(pmn_ipc_send(sv[0], &good, -1), 0);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), 0);
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(memcmp(&h, &good, sizeof(h)), 0);
+    /* the peer gone */
+    close(sv[0]);
+    cr_assert_eq(pmn_ipc_recv(sv[1], &h, &fd), -ECONNRESET);
+    cr_assert_eq(pmn_ipc_send(sv[1], &good, -1), -EPIPE, "no SIGPIPE, a code");
+    close(sv[1]);
+    close(fds[0]);
+    close(fds[1]);
+}
