@@ -66,8 +66,8 @@ static void raw_send(int sock, int fd)
 {
     char ctl[CMSG_SPACE(sizeof(int))], b = 1;
     struct iovec iov = {.iov_base = &b, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                         .msg_controllen = sizeof(ctl)};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
     c->cmsg_level = SOL_SOCKET;
@@ -82,8 +82,8 @@ static int raw_recv(int sock)
 {
     char ctl[CMSG_SPACE(sizeof(int))], b;
     struct iovec iov = {.iov_base = &b, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                         .msg_controllen = sizeof(ctl)};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
     int fd;
 
     if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1 || CMSG_FIRSTHDR(&msg) == NULL)
@@ -200,7 +200,8 @@ int main(int argc, char **argv)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, e.sv) != 0)
         die("socketpair", -errno);
     e.held_fd = dup(e.fd);
-    if ((err = pmn_ipc_cache_new(&e.warm)) || (err = pmn_ipc_open(e.warm, &ha, fd, 0, &e.anchor_at)))
+    if ((err = pmn_ipc_cache_new(&e.warm)) ||
+        (err = pmn_ipc_open(e.warm, &ha, fd, 0, &e.anchor_at)))
         die("warm cache", err);
 
     for (int c = 0; c < NCELL; c++) /* warm-up, untimed */

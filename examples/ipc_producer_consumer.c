@@ -11,8 +11,10 @@
  * --consumer: it opens every handle through a pmn_ipc_cache (which maps a
  * region of the producer's file once, however many buffers lie in it),
  * checks the buffer's placement in its own address space (pmn_where on its
- * mapping: every page on the handle's node) and its checksum, and closes it.
- * When it has read every buffer it says so; the producer then frees one
+ * mapping: every page on the handle's node) and its checksum, and holds it
+ * open.  When it has read every buffer it checks that each is still the
+ * producer's (pmn_ipc_valid), closes them all and says so; the producer
+ * then frees one
  * buffer, allocates another (which may take its memory), and sends the
  * freed buffer's old handle again: the consumer must refuse it
  * (PMN_E_STALE_HANDLE), never show the new buffer's bytes as the old one.
@@ -127,8 +129,13 @@ static int consumer(int sock, uint64_t n)
     struct pmn_ipc_cache *cache = NULL;
     struct pmn_ipc_cache_stats cs = {.struct_size = sizeof(cs)};
     uint64_t buffers = 0, bytes = 0, pages = 0, elsewhere = 0, corrupt = 0, stale = 0;
+    void **open = calloc(n ? n : 1, sizeof(*open)); /* held until all are read */
     int node = -1, err, rc = 1;
 
+    if (open == NULL) {
+        err = -ENOMEM;
+        goto fail;
+    }
     if ((err = pmn_ipc_cache_new(&cache)) < 0)
         goto fail;
     for (;;) {
@@ -152,30 +159,47 @@ static int consumer(int sock, uint64_t n)
         }
         if (err < 0)
             goto fail;
+        if (buffers == n) {
+            err = -EPROTO; /* more buffers than announced */
+            pmn_ipc_close(cache, addr);
+            goto fail;
+        }
         node = h.node;
         /* Placement as this process sees its own mapping: every page of
          * the buffer on the node the handle names (open verified it; this
          * is the reader's own look). */
-        if ((err = pmn_where(addr, (size_t)h.object_len, &w)) < 0)
+        if ((err = pmn_where(addr, (size_t)h.object_len, &w)) < 0) {
+            pmn_ipc_close(cache, addr);
             goto fail;
+        }
         pages += w.pages;
         elsewhere += w.pages - pmn_where_pages_on(&w, h.node);
-        /* The checksum, then whether the producer freed it meanwhile. */
-        if (check_packet(addr, (size_t)h.object_len) != 0 || pmn_ipc_valid(cache, addr) != 0)
+        if (check_packet(addr, (size_t)h.object_len) != 0)
             corrupt++;
-        buffers++;
+        open[buffers++] = addr;
         bytes += h.object_len;
-        if ((err = pmn_ipc_close(cache, addr)) < 0)
-            goto fail;
-        if (buffers == n && write(sock, "R", 1) != 1) { /* all read: tell the producer */
+        if (buffers < n)
+            continue;
+        /* All read: each still the producer's object?  Then close them
+         * (the last close of a region unmaps it) and tell the producer,
+         * which frees one next. */
+        for (uint64_t i = 0; i < n; i++) {
+            if (pmn_ipc_valid(cache, open[i]) != 0)
+                corrupt++;
+            if ((err = pmn_ipc_close(cache, open[i])) < 0)
+                goto fail;
+            open[i] = NULL;
+        }
+        if (write(sock, "R", 1) != 1) {
             err = -errno;
             goto fail;
         }
     }
     if ((err = pmn_ipc_cache_stats(cache, &cs)) < 0)
         goto fail;
-    printf("consumer: %" PRIu64 " buffers, %" PRIu64 " bytes, %" PRIu64 " corrupt\n", buffers,
-           bytes, corrupt);
+    printf("consumer: %" PRIu64 " buffers, %" PRIu64 " bytes (usable sizes), %" PRIu64
+           " corrupt\n",
+           buffers, bytes, corrupt);
     printf("consumer: pages on node %d: %" PRIu64 " of %" PRIu64 ", %" PRIu64 " elsewhere\n", node,
            pages - elsewhere, pages, elsewhere);
     printf("consumer: cache: %" PRIu64 " opens, %" PRIu64 " maps, %" PRIu64
@@ -195,7 +219,8 @@ fail:
     fprintf(stderr, "ipc_producer_consumer: consumer: %s (%s)\n", pmn_strerror(err),
             pmn_err_name(err));
 out:
-    pmn_ipc_cache_free(cache);
+    pmn_ipc_cache_free(cache); /* unmaps whatever a failure left open */
+    free(open);
     return rc;
 }
 

@@ -27,8 +27,8 @@ static int fill(const struct pmn_region *r, const void *p, size_t len, struct pm
 
     if (b->sh == NULL)
         return PMN_E_NOT_SHAREABLE;
-    err = pmn__shfile_export(b, p, off, len, seg_cnt, (_Atomic unsigned *)&r->exported, &slot,
-                             &gen);
+    err =
+        pmn__shfile_export(b, p, off, len, seg_cnt, (_Atomic unsigned *)&r->exported, &slot, &gen);
     if (err)
         return err;
     memset(h, 0, sizeof(*h));

@@ -44,9 +44,9 @@ struct range {
 };
 
 struct owner_slot {
-    uintptr_t addr;              /* object's address here, 0 when free */
+    uintptr_t addr;               /* object's address here, 0 when free */
     _Atomic unsigned *cnt, *cnt2; /* counted in while exported */
-    int32_t next;                /* hash chain, or free stack */
+    int32_t next;                 /* hash chain, or free stack */
 };
 
 struct pmn__shfile {

@@ -91,8 +91,7 @@ static void wait_child(pid_t pid, const char *what)
 
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status), "%s: child died (signal %d)", what, WTERMSIG(status));
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s: child failed at step %d", what,
-                 WEXITSTATUS(status));
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s: child failed at step %d", what, WEXITSTATUS(status));
 }
 
 /* Mappings of the shareable file in this process (/proc/self/maps). */
@@ -229,7 +228,8 @@ Test(ipc, stale_after_free_and_reuse_in_another_process)
     cr_assert_eq(q, p, "the block was not reused (the test wants reuse)");
     memset(q, 0x42, 256);
     cr_assert_eq(pmn_ipc_get(q, &cur, &fd), 0);
-    cr_assert(cur.slot != old.slot || cur.gen != old.gen, "reuse kept the old slot and generation");
+    cr_assert(cur.slot != old.slot || cur.gen != old.gen,
+              "reuse kept the old slot and generation");
     pair(sv, SOCK_SEQPACKET);
     pid = fork();
     cr_assert_neq(pid, -1);
@@ -239,7 +239,8 @@ Test(ipc, stale_after_free_and_reuse_in_another_process)
         int f1, f2;
         void *x;
         close(sv[0]);
-        if (pmn_ipc_cache_new(&c) || pmn_ipc_recv(sv[1], &h1, &f1) || pmn_ipc_recv(sv[1], &h2, &f2))
+        if (pmn_ipc_cache_new(&c) || pmn_ipc_recv(sv[1], &h1, &f1) ||
+            pmn_ipc_recv(sv[1], &h2, &f2))
             _exit(10);
         if (pmn_ipc_open(c, &h1, f1, 0, &x) != PMN_E_STALE_HANDLE)
             _exit(11);

@@ -40,8 +40,8 @@ static struct pmn_arena *arena_on(int node, struct pmn_backing **bo)
     if ((err = pmn_ctx_new(&ctx)) || (err = pmn_backing_params_new(&p)) ||
         (err = pmn_backing_params_set_type(p, PMN_BACKING_MEMFD)) ||
         (err = pmn_backing_params_set_node(p, node)) ||
-        (err = pmn_backing_params_set_headroom(p, 8u << 20)) || (err = pmn_backing_new(ctx, p, &b)) ||
-        (err = pmn_arena_new(b, NULL, &a)))
+        (err = pmn_backing_params_set_headroom(p, 8u << 20)) ||
+        (err = pmn_backing_new(ctx, p, &b)) || (err = pmn_arena_new(b, NULL, &a)))
         FAIL("setup on node %d: %s", node, pmn_strerror(err));
     pmn_backing_params_free(p);
     pmn_ctx_unref(ctx);
