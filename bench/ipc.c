@@ -45,7 +45,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *what, int err)
+static __attribute__((noreturn)) void die(const char *what, int err)
 {
     fprintf(stderr, "ipc: %s: %s\n", what, pmn_strerror(err));
     exit(1);

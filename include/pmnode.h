@@ -1455,6 +1455,16 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * meanwhile (a seqlock-style recheck).  Agree with the owner on when it
  * frees, as with any shared memory.
  *
+ * The owner's exit is not a free: the file (and the memory) lives while any
+ * process holds its fd or a mapping, and pmn_ipc_valid() keeps answering 0
+ * for objects that were live when the owner went away.  Programs built
+ * before 0.4 that map pmn_region_fd() from offset 0 get -1 from it for a
+ * memfd region (the PMNODE_0.1 version): offset 0 is now the table.
+ *
+ * Fork: do not fork while another thread exports or frees an exported
+ * object of a shareable backing (the backing's table lock is not taken
+ * around fork, unlike the arenas' locks).
+ *
  * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
  * (an object must not be freed while it is being exported); a cache is
  * thread-safe (any thread may open, close and check), except

@@ -250,3 +250,21 @@ STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ct
           ctier_to_0_1)
 
 JSON_0_1(ctier_stats_json, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_from_0_1)
+
+/* ---- a region's fd before 0.4 ----
+ *
+ * Until 0.3 pmn_region_fd() of a memfd region was a memfd of that region
+ * alone, and programs built then map it from offset 0.  Since 0.4 it is the
+ * backing's one file (pmnode.h, "Sharing with other processes"), whose
+ * offset 0 holds the IPC generation table: such a program would map the
+ * table, or another region, and never know.  Its calls bind to this
+ * version, which answers -1 ("no fd") for a region that does not start at
+ * offset 0 of its file: an mmap that fails with EBADF, never a mapping of
+ * other memory.  Rebuilding against 0.4 and mapping at pmn_region_offset()
+ * gives the fd back. */
+COMPAT int pmn__region_fd_0_1(const struct pmn_region *r);
+int pmn__region_fd_0_1(const struct pmn_region *r)
+{
+    return r != NULL && pmn_region_offset(r) == 0 ? pmn_region_fd(r) : -1;
+}
+PMN__SYMVER_COMPAT(pmn__region_fd_0_1, pmn_region_fd, "PMNODE_0.1");

@@ -680,6 +680,9 @@ int pmn_region_fd(const struct pmn_region *r)
 {
     return r ? r->fd : -1;
 }
+/* 0.4: the backing's file, mapped at pmn_region_offset(); programs built
+ * before bind to compat-0.1.c's version. */
+PMN__SYMVER_DEFAULT(pmn_region_fd, "PMNODE_0.4");
 
 uint64_t pmn_region_offset(const struct pmn_region *r)
 {

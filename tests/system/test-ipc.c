@@ -375,6 +375,54 @@ Test(ipc, anon_made_shareable)
     pmn_backing_free(b);
 }
 
+/* hugetlb made shareable: a MFD_HUGETLB memfd of the pool's page size. */
+Test(ipc, hugetlb_made_shareable)
+{
+    struct pmn_backing_params *p;
+    struct pmn_backing *b = NULL;
+    struct pmn_region *r;
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    char *o;
+    void *x;
+    long freep = 0;
+    int fd, err;
+    FILE *f =
+        fopen("/sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages", "r");
+
+    if (f == NULL || fscanf(f, "%ld", &freep) != 1 || freep < 4) {
+        if (f)
+            fclose(f);
+        cr_skip_test("node 0 has fewer than 4 free 2 MiB huge pages (%ld)", freep);
+    }
+    fclose(f);
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_HUGETLB), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    cr_assert_eq(pmn_backing_params_set_page_size(p, 2 << 20), 0);
+    cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
+    err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    /* A region: an arena over 2 MiB hugetlb fails with EINVAL on this
+     * host before and after 0.4 (not an IPC matter). */
+    err = pmn_region_map(b, 4 << 20, &r);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    o = pmn_region_addr(r);
+    strcpy(o, "huge and shared");
+    cr_assert_eq(pmn_ipc_get_region(r, &h, &fd), 0);
+    cr_assert_eq(h.page_size, 2u << 20);
+    cr_assert_eq(h.region_offset % (2u << 20), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    err = pmn_ipc_open(c, &h, fd, 0, &x);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    cr_assert_str_eq(x, "huge and shared");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    cr_assert_eq(pmn_region_unmap(r), 0);
+    pmn_backing_free(b);
+}
+
 Test(ipc, wrong_fd_and_bad_handles)
 {
     struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);

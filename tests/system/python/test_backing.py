@@ -193,10 +193,14 @@ def test_dropped_objects_stay_alive_while_a_view_lives():
     gc.collect()
 
 
-def test_region_fd_is_owned_by_the_region(host):
+def test_region_fd_is_the_backings_file(host):
     with pmnode.Backing(host, node=0, type="memfd") as b:
         r = b.map(PAGE)
+        r2 = b.map(PAGE)
+        assert r.fd == r2.fd                  # one file per backing since 0.4
         fd = os.dup(r.fd)
         r.unmap()
         os.fstat(fd)                          # our dup survives the unmap
+        os.fstat(r2.fd)                       # and so does the backing's file
+        r2.unmap()
         os.close(fd)
