@@ -39,14 +39,19 @@ int pmn__kinds_add(struct pmn__kind_override **kinds, size_t *n, int node, enum 
 
 /* ---- sysfs.c: readers; every path is relative to the root ---- */
 struct pmn__sysfs {
-    int rootfd; /* O_PATH|O_DIRECTORY fd of the root */
+    int rootfd; /* O_PATH|O_DIRECTORY fd of the root; -1 when live */
     char *root; /* as given, normalised ("/" for this machine) */
+    bool live;  /* the root is this machine's "/": no descriptor held,
+                   paths opened absolute (sysfs.c says why) */
 };
 int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root);
 void pmn__sysfs_close(struct pmn__sysfs *fs);
 /* Read a whole attribute (NUL-terminated, at most PMN__ATTR_MAX bytes) into
  * a malloc'd buffer.  -ENOENT when absent, -EFBIG when larger. */
 int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len);
+/* As pmn__sysfs_read, at most @max bytes (/proc/zoneinfo is larger). */
+int pmn__sysfs_read_max(const struct pmn__sysfs *fs, const char *path, size_t max, char **buf,
+                        size_t *len);
 /* As pmn__sysfs_read, for a file that must be a regular file (the
  * configuration): -EISDIR for a directory, -ESPIPE for a FIFO, socket or
  * device. */

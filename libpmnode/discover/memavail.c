@@ -50,7 +50,7 @@ static void wm_refresh(struct pmn_ctx *ctx)
     ctx->wm_read = true;
     ctx->wm_at_ns = now;
     ctx->nwm = 0;
-    err = pmn_prim_read_file_at(ctx->fs.rootfd, ZONEINFO, ZONEINFO_MAX, &text, &len);
+    err = pmn__sysfs_read_max(&ctx->fs, ZONEINFO, ZONEINFO_MAX, &text, &len);
     if (err) {
         if (err != -ENOENT)
             pmn__log(ctx, 4, "%s: %s: available memory is MemFree", ZONEINFO, pmn_strerror(err));

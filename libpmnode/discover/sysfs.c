@@ -5,7 +5,17 @@
  * as an absolute path, so a captured tree under any directory reads
  * exactly like the live /sys of the machine it came from (the approach
  * hwloc takes with HWLOC_FSROOT).  Relative symlinks inside the tree
- * resolve inside it, as they do in real sysfs.  The opening and reading
+ * resolve inside it, as they do in real sysfs.
+ *
+ * This machine's own root ("/") is the exception: no descriptor is held
+ * for it, and paths are opened as "/" + path.  The descriptor table is the
+ * program's.  The shim lives in programs that close every descriptor they
+ * did not open (daemons' workers, closefrom(3) before serving) and then
+ * open their own: the held number then named a memfd, a socket or
+ * nothing, the backing's free-memory check failed, and malloc returned
+ * NULL.  And a held descriptor shifted every number the program got
+ * (memfd_create gave 4 where it gave 3), which the shim must not show
+ * (issue 15).  The opening and reading
  * itself is the OS layer's (os/prim.h: pmn_prim_open_dir,
  * pmn_prim_read_file_at, ..._at): this file decides which paths, how
  * much, and what the text means.
@@ -16,6 +26,7 @@
  * zero.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +44,38 @@ static const char *rel(const char *path)
     return *path ? path : ".";
 }
 
+/* Where @path is opened: relative to the root's descriptor, or, for this
+ * machine's root (no descriptor held), as an absolute path built in
+ * @a->small (on the heap if longer: callers may run on small stacks). */
+struct at {
+    int dirfd;
+    const char *path;
+    char *heap;
+    char small[160];
+};
+
+static int at_path(const struct pmn__sysfs *fs, const char *path, struct at *a)
+{
+    const char *r = rel(path);
+    size_t n = strlen(r);
+    char *dst;
+
+    a->heap = NULL;
+    if (!fs->live) {
+        a->dirfd = fs->rootfd;
+        a->path = r;
+        return 0;
+    }
+    dst = n + 2 <= sizeof(a->small) ? a->small : (a->heap = malloc(n + 2));
+    if (dst == NULL)
+        return -ENOMEM;
+    dst[0] = '/';
+    memcpy(dst + 1, r, n + 1);
+    a->dirfd = AT_FDCWD;
+    a->path = dst;
+    return 0;
+}
+
 int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
 {
     char resolved[PATH_MAX];
@@ -40,6 +83,7 @@ int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
 
     fs->rootfd = -1;
     fs->root = NULL;
+    fs->live = false;
     if (root == NULL || *root == '\0')
         root = "/";
     err = pmn_prim_open_dir(root, &fd);
@@ -49,6 +93,7 @@ int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
      * spelling of "/" (//, /., a symlink to /) as this machine. */
     if (realpath(root, resolved) != NULL && strcmp(resolved, "/") == 0) {
         fs->root = strdup("/");
+        fs->live = true;
     } else {
         size_t len = strlen(root);
         while (len > 1 && root[len - 1] == '/')
@@ -58,6 +103,10 @@ int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
     if (fs->root == NULL) {
         close(fd);
         return -ENOMEM;
+    }
+    if (fs->live) {
+        close(fd); /* opened only to say the root is there: see the top */
+        fd = -1;
     }
     fs->rootfd = fd;
     return 0;
@@ -70,16 +119,37 @@ void pmn__sysfs_close(struct pmn__sysfs *fs)
     free(fs->root);
     fs->rootfd = -1;
     fs->root = NULL;
+    fs->live = false;
+}
+
+int pmn__sysfs_read_max(const struct pmn__sysfs *fs, const char *path, size_t max, char **buf,
+                        size_t *len)
+{
+    struct at a;
+    int err = at_path(fs, path, &a);
+
+    if (err)
+        return err;
+    err = pmn_prim_read_file_at(a.dirfd, a.path, max, buf, len);
+    free(a.heap);
+    return err;
 }
 
 int pmn__sysfs_read(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len)
 {
-    return pmn_prim_read_file_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
+    return pmn__sysfs_read_max(fs, path, PMN__ATTR_MAX, buf, len);
 }
 
 int pmn__sysfs_read_regular(const struct pmn__sysfs *fs, const char *path, char **buf, size_t *len)
 {
-    return pmn_prim_read_regular_at(fs->rootfd, rel(path), PMN__ATTR_MAX, buf, len);
+    struct at a;
+    int err = at_path(fs, path, &a);
+
+    if (err)
+        return err;
+    err = pmn_prim_read_regular_at(a.dirfd, a.path, PMN__ATTR_MAX, buf, len);
+    free(a.heap);
+    return err;
 }
 
 /* Read @path and hand its text to @parse (one reader behind every typed
@@ -164,12 +234,26 @@ int pmn__sysfs_read_str(const struct pmn__sysfs *fs, const char *path, char **ou
 
 int pmn__sysfs_readlink(const struct pmn__sysfs *fs, const char *path, char **out)
 {
-    return pmn_prim_readlink_at(fs->rootfd, rel(path), out);
+    struct at a;
+    int err = at_path(fs, path, &a);
+
+    if (err)
+        return err;
+    err = pmn_prim_readlink_at(a.dirfd, a.path, out);
+    free(a.heap);
+    return err;
 }
 
 bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path)
 {
-    return pmn_prim_exists_at(fs->rootfd, rel(path));
+    struct at a;
+    bool there;
+
+    if (at_path(fs, path, &a) != 0)
+        return false;
+    there = pmn_prim_exists_at(a.dirfd, a.path);
+    free(a.heap);
+    return there;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -210,11 +294,15 @@ int pmn__sysfs_list(const struct pmn__sysfs *fs, const char *dir, const char *pr
                     char ***names, size_t *n)
 {
     struct name_list l = {.prefix = prefix, .plen = prefix ? strlen(prefix) : 0};
+    struct at a;
     int err;
 
     *names = NULL;
     *n = 0;
-    err = pmn_prim_list_dir_at(fs->rootfd, rel(dir), collect, &l);
+    if ((err = at_path(fs, dir, &a)) != 0)
+        return err;
+    err = pmn_prim_list_dir_at(a.dirfd, a.path, collect, &l);
+    free(a.heap);
     if (err) {
         pmn__strv_free(l.v, l.n);
         return err;

@@ -20,6 +20,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace
 {
 
@@ -363,6 +366,84 @@ void test_byom(const pmnode::context &ctx)
     munmap(m, len);
 }
 
+/* Sharing (issue 15): export two objects of a shareable arena, carry the
+ * handles over a socketpair (to this same process), open them through an
+ * ipc_cache as RAII mappings: the same bytes, one map for the region, the
+ * stale handle of a freed object refused, a non-shareable backing refused. */
+void test_ipc(const pmnode::context &ctx, const pmnode::backing &plain)
+{
+    pmn_backing_params *p = nullptr;
+    CHECK(pmn_backing_params_new(&p) == 0);
+    CHECK(pmn_backing_params_set_node(p, 0) == 0);
+    CHECK(pmn_backing_params_set_shareable(p, true) == 0);
+    pmnode::backing b(ctx, p);
+    pmn_backing_params_free(p);
+    pmnode::arena ar(b);
+    auto *x = static_cast<unsigned char *>(ar.allocate(5000));
+    auto *y = static_cast<unsigned char *>(ar.allocate(300));
+    for (int i = 0; i < 5000; i++)
+        x[i] = static_cast<unsigned char>(i * 7);
+    std::memset(y, 0x5a, 300);
+
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+    pmnode::ipc_export ex = pmnode::ipc_get(x), ey = pmnode::ipc_get(y);
+    CHECK(ex.fd >= 0 && ex.fd == ey.fd && ex.handle.node == 0);
+    pmnode::ipc_send(sv[0], ex.handle, ex.fd);
+    pmnode::ipc_send(sv[0], ey.handle);
+    pmnode::ipc_message mx = pmnode::ipc_recv(sv[1]);
+    pmnode::ipc_message my = pmnode::ipc_recv(sv[1]);
+    CHECK(mx.fd.get() >= 0 && my.fd.get() == -1);
+    CHECK(std::memcmp(&mx.handle, &ex.handle, sizeof(ex.handle)) == 0);
+
+    pmnode::ipc_cache cache;
+    {
+        pmnode::ipc_mapping mapx = cache.open(mx.handle, mx.fd.get());
+        pmnode::ipc_mapping mapy = cache.open(my.handle); /* the cached fd */
+        CHECK(mapx && mapx.size() >= 5000 && mapy.size() >= 300);
+        CHECK(mapx.data() != static_cast<void *>(x)); /* a mapping of its own */
+        CHECK(std::memcmp(mapx.data(), x, 5000) == 0);
+        CHECK(static_cast<unsigned char *>(mapy.data())[299] == 0x5a);
+        CHECK(on_node0(mapx.data(), 5000));
+        static_cast<unsigned char *>(mapx.data())[10] = 0xff; /* shared memory */
+        CHECK(x[10] == 0xff);
+        CHECK(mapx.valid() && mapy.valid());
+        struct pmn_ipc_cache_stats st = cache.stats();
+        CHECK(st.opens == 2 && st.maps == 1 && st.mapped == 1);
+        pmnode::ipc_mapping moved = std::move(mapy);
+        CHECK(!mapy && moved);
+    }
+    struct pmn_ipc_cache_stats st = cache.stats();
+    CHECK(st.closes == 2 && st.mapped == 0);
+
+    pmn_free(x); /* the handle goes stale */
+    int code = 0;
+    try {
+        (void)cache.open(mx.handle);
+    } catch (const pmnode::error &e) {
+        code = e.pmn_code();
+    }
+    CHECK(code == PMN_E_STALE_HANDLE);
+    code = 0;
+    pmnode::arena other(plain);
+    void *z = other.allocate(64);
+    try {
+        (void)pmnode::ipc_get(z);
+    } catch (const pmnode::error &e) {
+        code = e.pmn_code();
+    }
+    CHECK(code == PMN_E_NOT_SHAREABLE);
+    close(sv[0]);
+    code = 0;
+    try {
+        (void)pmnode::ipc_recv(sv[1]);
+    } catch (const pmnode::error &e) {
+        code = e.pmn_code();
+    }
+    CHECK(code == -ECONNRESET);
+    close(sv[1]);
+}
+
 } // namespace
 
 int main()
@@ -382,6 +463,7 @@ int main()
         CHECK(ar.stats().populated >= (1u << 20));
         test_registration(ctx);
         test_byom(ctx);
+        test_ipc(ctx, b);
         pmn_alloc_stats st = ar.stats();
         CHECK(st.backing.nnodes == 1 && st.backing.node[0].node == 0);
     } catch (const pmnode::error &e) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,4 +333,36 @@ Test(ctx_errors, buffer_cut_to_its_length)
     cr_assert_eq(pmn_ctx_params_set_error_buffer(p, NULL, 0), 0);
     cr_assert_eq(pmn_ctx_new_params(&ctx, p), PMN_E_CONFIG);
     pmn_ctx_params_free(p);
+}
+
+/* This machine's root holds no descriptor (issue 15): the descriptor table
+ * is the program's, which may close what it did not open (the shim lives in
+ * such programs) and expects the numbers it would get without libpmnode.
+ * (Closing every descriptor would cut Criterion's own pipes: the shim test
+ * shim-shm-share does that part, in a worker process.) */
+Test(sysfs_live, no_descriptor_held_for_slash)
+{
+    struct pmn__sysfs live = {.rootfd = -1};
+    char *buf;
+    size_t len;
+    int fd, next;
+
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(pmn__sysfs_open(&live, "/"), 0);
+    cr_assert(live.live);
+    cr_assert_eq(live.rootfd, -1, "a descriptor is held for /");
+    next = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_eq(next, fd, "the program's next descriptor is %d, was %d without libpmnode", next,
+                 fd);
+    fd = memfd_create("not-the-root", MFD_CLOEXEC); /* a descriptor that is no directory */
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pmn__sysfs_read(&live, "proc/self/stat", &buf, &len), 0);
+    cr_assert_gt(len, 0);
+    free(buf);
+    cr_assert(pmn__sysfs_exists(&live, "/proc/self"));
+    close(fd);
+    close(next);
+    pmn__sysfs_close(&live);
 }

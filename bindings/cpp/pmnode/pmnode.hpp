@@ -22,6 +22,17 @@
  * backing and context may be dropped before the arena: libpmnode keeps
  * them referenced while the arena holds memory.
  *
+ * Sharing with other processes (since 0.4): pmnode::ipc_get() exports an
+ * object of a shareable backing, pmnode::ipc_send() / ipc_recv() carry
+ * the handle and the backing's fd over a UNIX socket, and an
+ * pmnode::ipc_cache opens handles as RAII pmnode::ipc_mapping objects
+ * (the last one of a region unmaps it):
+ *
+ *   pmnode::ipc_cache cache;
+ *   pmnode::ipc_message m = pmnode::ipc_recv(sock);
+ *   pmnode::ipc_mapping buf = cache.open(m.handle, m.fd.get());
+ *   use(buf.data(), buf.size());           // closed when buf goes
+ *
  * Link with -lpmnode (pkg-config pmnode).
  */
 #ifndef PMNODE_HPP
@@ -38,6 +49,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include <pmnode.h>
 
@@ -713,6 +726,229 @@ class extent_hooks
 
     map_fn on_map_;
     unmap_fn on_unmap_;
+};
+
+/* ----------------------------------------- sharing with other processes */
+
+/**
+ * An owned file descriptor (move-only; closed when it goes), as
+ * pmnode::ipc_recv() hands the received one over.  -1: none.
+ */
+class unique_fd
+{
+  public:
+    unique_fd() noexcept = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd)
+    {
+    }
+    unique_fd(const unique_fd &) = delete;
+    unique_fd &operator=(const unique_fd &) = delete;
+    unique_fd(unique_fd &&o) noexcept : fd_(std::exchange(o.fd_, -1))
+    {
+    }
+    unique_fd &operator=(unique_fd &&o) noexcept
+    {
+        std::swap(fd_, o.fd_);
+        return *this;
+    }
+    ~unique_fd()
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+    }
+    int get() const noexcept
+    {
+        return fd_;
+    }
+    /** Give the descriptor up (the caller closes it). */
+    int release() noexcept
+    {
+        return std::exchange(fd_, -1);
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+/**
+ * What pmnode::ipc_get() gives: the handle (a plain struct of fixed layout:
+ * send its bytes as they are) and the backing's fd, BORROWED (the backing
+ * owns it: do not close it).
+ */
+struct ipc_export {
+    pmn_ipc_handle handle;
+    int fd;
+};
+
+/** Export the live arena or slab object at @p p (pmn_ipc_get); throws pmnode::error. */
+inline ipc_export ipc_get(const void *p)
+{
+    ipc_export e{};
+    detail::check(pmn_ipc_get(p, &e.handle, &e.fd), "pmn_ipc_get");
+    return e;
+}
+
+/** Export a whole region (pmn_ipc_get_region); throws pmnode::error. */
+inline ipc_export ipc_get(const pmn_region *r)
+{
+    ipc_export e{};
+    detail::check(pmn_ipc_get_region(r, &e.handle, &e.fd), "pmn_ipc_get_region");
+    return e;
+}
+
+/** Send @p h with @p fd (-1: the handle alone) on a UNIX socket (pmn_ipc_send). */
+inline void ipc_send(int sock, const pmn_ipc_handle &h, int fd = -1)
+{
+    detail::check(pmn_ipc_send(sock, &h, fd), "pmn_ipc_send");
+}
+
+/** A message pmnode::ipc_recv() received: the handle and the fd (owned; may be -1). */
+struct ipc_message {
+    pmn_ipc_handle handle;
+    unique_fd fd;
+};
+
+/**
+ * Receive one message (pmn_ipc_recv).  Throws pmnode::error; when the
+ * peer closed the socket its code is -ECONNRESET.
+ */
+inline ipc_message ipc_recv(int sock)
+{
+    ipc_message m{};
+    int fd = -1;
+    detail::check(pmn_ipc_recv(sock, &m.handle, &fd), "pmn_ipc_recv");
+    m.fd = unique_fd(fd);
+    return m;
+}
+
+class ipc_cache;
+
+/**
+ * An opened handle (move-only): the object's bytes in this process,
+ * closed (pmn_ipc_close) when it goes.  Must not outlive its cache.
+ */
+class ipc_mapping
+{
+  public:
+    ipc_mapping() noexcept = default;
+    ipc_mapping(const ipc_mapping &) = delete;
+    ipc_mapping &operator=(const ipc_mapping &) = delete;
+    ipc_mapping(ipc_mapping &&o) noexcept
+        : c_(std::exchange(o.c_, nullptr)), addr_(std::exchange(o.addr_, nullptr)),
+          size_(std::exchange(o.size_, 0))
+    {
+    }
+    ipc_mapping &operator=(ipc_mapping &&o) noexcept
+    {
+        std::swap(c_, o.c_);
+        std::swap(addr_, o.addr_);
+        std::swap(size_, o.size_);
+        return *this;
+    }
+    ~ipc_mapping()
+    {
+        close();
+    }
+
+    void *data() const noexcept
+    {
+        return addr_;
+    }
+    /** The object's bytes (the handle's object_len). */
+    std::size_t size() const noexcept
+    {
+        return size_;
+    }
+    explicit operator bool() const noexcept
+    {
+        return addr_ != nullptr;
+    }
+    /**
+     * Whether the owner has not freed the object since (pmn_ipc_valid): read,
+     * then ask, to know the bytes read were the object's.
+     */
+    bool valid() const noexcept
+    {
+        return addr_ != nullptr && pmn_ipc_valid(c_, addr_) == 0;
+    }
+    /** Close now (the last close of a region unmaps it); idempotent. */
+    void close() noexcept
+    {
+        if (addr_ != nullptr)
+            (void)pmn_ipc_close(c_, addr_);
+        addr_ = nullptr;
+        size_ = 0;
+    }
+
+  private:
+    friend class ipc_cache;
+    ipc_mapping(pmn_ipc_cache *c, void *addr, std::size_t size) noexcept
+        : c_(c), addr_(addr), size_(size)
+    {
+    }
+    pmn_ipc_cache *c_ = nullptr;
+    void *addr_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/**
+ * Owner of a pmn_ipc_cache (move-only): an importer's maps and fds, freed
+ * when it goes (every mapping must be gone first).  Thread-safe as the C
+ * cache is.
+ */
+class ipc_cache
+{
+  public:
+    ipc_cache()
+    {
+        detail::check(pmn_ipc_cache_new(&c_), "pmn_ipc_cache_new");
+    }
+    ipc_cache(const ipc_cache &) = delete;
+    ipc_cache &operator=(const ipc_cache &) = delete;
+    ipc_cache(ipc_cache &&o) noexcept : c_(std::exchange(o.c_, nullptr))
+    {
+    }
+    ipc_cache &operator=(ipc_cache &&o) noexcept
+    {
+        std::swap(c_, o.c_);
+        return *this;
+    }
+    ~ipc_cache()
+    {
+        pmn_ipc_cache_free(c_);
+    }
+
+    pmn_ipc_cache *get() const noexcept
+    {
+        return c_;
+    }
+
+    /**
+     * Open @p h (pmn_ipc_open): @p fd as received (the cache dups it; the
+     * caller keeps its own), or -1 for the cached one (with
+     * PMN_IPC_FETCH_FD in @p flags: or fetched from the owner).  Throws
+     * pmnode::error: PMN_E_STALE_HANDLE, PMN_E_NODE_CHANGED,
+     * PMN_E_BAD_HANDLE, -errno.
+     */
+    ipc_mapping open(const pmn_ipc_handle &h, int fd = -1, unsigned flags = 0)
+    {
+        void *addr = nullptr;
+        detail::check(pmn_ipc_open(c_, &h, fd, flags, &addr), "pmn_ipc_open");
+        return ipc_mapping(c_, addr, static_cast<std::size_t>(h.object_len));
+    }
+
+    /** Counters (pmn_ipc_cache_stats). */
+    struct pmn_ipc_cache_stats stats() const
+    {
+        struct pmn_ipc_cache_stats st {
+        };
+        st.struct_size = sizeof(st);
+        detail::check(pmn_ipc_cache_stats(c_, &st), "pmn_ipc_cache_stats");
+        return st;
+    }
+
+  private:
+    pmn_ipc_cache *c_ = nullptr;
 };
 
 } // namespace pmnode

@@ -43,6 +43,10 @@ from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
                      NotSupportedError, OutOfMemoryError, PermissionDeniedError,
                      PlacementError, UnknownValueError, err_name, last_error, strerror)
 from .memory import Backing, Placement, Region, where
+# sharing with other processes (0.4)
+from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HANDLE,
+                     StaleHandleError)
+from .ipc import FETCH_FD, IpcCache, IpcHandle, IpcMapping, ipc_get, ipc_recv, ipc_send
 
 __version__ = "0.3.0"
 
@@ -62,4 +66,7 @@ __all__ = [
     "E_NO_HUGEPAGES", "E_NOT_MEMORY_NODE", "E_FOREIGN", "E_DOUBLE_FREE", "E_INTERIOR",
     "E_DESTROYED", "E_TIER_FULL", "E_INCOMPRESSIBLE", "E_NO_WRITE_CONTROL",
     "E_NOT_COMPRESSED", "E_NO_CTIER", "E_CAP_REACHED",
+    # sharing with other processes (0.4)
+    "IpcHandle", "IpcCache", "IpcMapping", "ipc_get", "ipc_send", "ipc_recv", "FETCH_FD",
+    "StaleHandleError", "E_STALE_HANDLE", "E_NOT_SHAREABLE", "E_NODE_CHANGED", "E_BAD_HANDLE",
 ]

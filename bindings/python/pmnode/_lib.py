@@ -327,6 +327,48 @@ _PROTOTYPES.update({
     "pmn_slab_extents": (_i, [_vp, EXTENT_FN, _vp]),
 })
 
+# ---- sharing with other processes (issue 15, 0.4) ----
+
+from ctypes import c_int32, c_uint8, c_uint16, c_uint32  # noqa: E402
+
+
+class IpcHandleStruct(Structure):
+    """struct pmn_ipc_handle: a fixed wire layout of 192 bytes."""
+    _fields_ = [("magic", c_uint32), ("version", c_uint16), ("kind", c_uint16),
+                ("backing_id", c_uint64), ("dev", c_uint64), ("ino", c_uint64),
+                ("region_offset", c_uint64), ("region_len", c_uint64),
+                ("object_offset", c_uint64), ("object_len", c_uint64),
+                ("page_size", c_uint64), ("gen", c_uint64), ("slot", c_uint32),
+                ("node", c_int32), ("owner_pid", c_int32), ("owner_fd", c_int32),
+                ("table_size", c_uint32), ("pad0", c_uint32), ("reserved", c_uint8 * 88)]
+
+
+assert ctypes.sizeof(IpcHandleStruct) == 192, "struct pmn_ipc_handle is 192 bytes"
+
+
+class IpcCacheStats(Structure):
+    _fields_ = [("struct_size", c_size_t), ("opens", c_uint64), ("closes", c_uint64),
+                ("maps", c_uint64), ("unmaps", c_uint64), ("failures", c_uint64),
+                ("fetched", c_uint64), ("backings", c_size_t), ("mapped", c_size_t)]
+
+
+_PROTOTYPES.update({
+    "pmn_backing_params_set_shareable": (_i, [_vp, c_bool]),
+    "pmn_backing_params_set_ipc_table_size": (_i, [_vp, _sz]),
+    "pmn_backing_shareable": (c_bool, [_vp]),
+    "pmn_region_offset": (_u64, [_vp]),
+    "pmn_ipc_get": (_i, [_vp, _P(IpcHandleStruct), _P(_i)]),
+    "pmn_ipc_get_region": (_i, [_vp, _P(IpcHandleStruct), _P(_i)]),
+    "pmn_ipc_cache_new": (_i, [_P(_vp)]),
+    "pmn_ipc_cache_free": (None, [_vp]),
+    "pmn_ipc_open": (_i, [_vp, _P(IpcHandleStruct), _i, _u, _P(_vp)]),
+    "pmn_ipc_close": (_i, [_vp, _vp]),
+    "pmn_ipc_valid": (_i, [_vp, _vp]),
+    "pmn_ipc_cache_stats": (_i, [_vp, _P(IpcCacheStats)]),
+    "pmn_ipc_send": (_i, [_i, _P(IpcHandleStruct), _i]),
+    "pmn_ipc_recv": (_i, [_i, _P(IpcHandleStruct), _P(_i)]),
+})
+
 #: Exported C functions this package deliberately does not call, and why.
 UNBOUND = {
     "pmn_backing_new_provider": "a provider's ops would be ctypes callbacks run from any thread "

@@ -34,6 +34,8 @@ LIBRARY_ERRORS = {
     "FOREIGN": 15, "DOUBLE_FREE": 16, "INTERIOR": 17, "DESTROYED": 18, "TIER_FULL": 19,
     "INCOMPRESSIBLE": 20, "NO_WRITE_CONTROL": 21, "NOT_COMPRESSED": 22, "NO_CTIER": 23,
     "CAP_REACHED": 24,
+    # sharing with other processes (0.4)
+    "STALE_HANDLE": 25, "NOT_SHAREABLE": 26, "NODE_CHANGED": 27, "BAD_HANDLE": 28,
 }
 
 E_REMOTE_ROOT = -(ERRNO_BASE + 1)
@@ -60,6 +62,11 @@ E_NO_WRITE_CONTROL = -(ERRNO_BASE + 21)
 E_NOT_COMPRESSED = -(ERRNO_BASE + 22)
 E_NO_CTIER = -(ERRNO_BASE + 23)
 E_CAP_REACHED = -(ERRNO_BASE + 24)
+# sharing with other processes (0.4)
+E_STALE_HANDLE = -(ERRNO_BASE + 25)
+E_NOT_SHAREABLE = -(ERRNO_BASE + 26)
+E_NODE_CHANGED = -(ERRNO_BASE + 27)
+E_BAD_HANDLE = -(ERRNO_BASE + 28)
 
 
 def strerror(code):
@@ -158,6 +165,11 @@ class MisuseError(Error, ValueError):
     tier was closed (PMN_E_DESTROYED)."""
 
 
+class StaleHandleError(Error):
+    """An IPC handle to memory its owner freed (PMN_E_STALE_HANDLE): the
+    object is gone, whatever the memory holds now is not it."""
+
+
 _BY_LIBRARY_CODE = {
     E_CONFIG: InvalidArgumentError,
     E_NODE_FULL: OutOfMemoryError, E_NO_HUGEPAGES: OutOfMemoryError,
@@ -174,6 +186,8 @@ _BY_LIBRARY_CODE = {
     E_INCOMPRESSIBLE: IncompressibleError,
     E_FOREIGN: MisuseError, E_DOUBLE_FREE: MisuseError, E_INTERIOR: MisuseError,
     E_DESTROYED: MisuseError,
+    E_STALE_HANDLE: StaleHandleError, E_NOT_SHAREABLE: NotSupportedError,
+    E_NODE_CHANGED: PlacementError, E_BAD_HANDLE: InvalidArgumentError,
 }
 
 _BY_ERRNO = {

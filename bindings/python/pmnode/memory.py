@@ -260,6 +260,10 @@ class Backing(Owned):
     ``headroom`` is the free memory to leave on the node beyond each
     request (default: the larger of 64 MiB and 1% of the node);
     ``verify=False`` skips the page-by-page check after populating.
+    ``shareable=True`` (0.4; implied by ``"memfd"``) keeps every region in
+    one memfd so that blocks and regions can be exported to other processes
+    (:func:`pmnode.ipc_get`); ``pmn_backing(3)`` and ``pmn_ipc(3)`` give
+    the cost.
 
     The context must describe this machine: a context over another root
     raises :class:`NotSupportedError` (PMN_E_REMOTE_ROOT).  Unknown nodes
@@ -276,7 +280,7 @@ class Backing(Owned):
 
     def __init__(self, context, node=None, *, spill=None, dax=None, type=None,
                  page_size=0, thp=False, headroom=None, verify=True, user=None, fd=-1,
-                 offset=0, unverified=False, purge=False):
+                 offset=0, unverified=False, purge=False, shareable=False):
         given = [x is not None for x in (node, spill, dax)]
         if sum(given) != 1:
             raise TypeError("Backing: give exactly one of node=, spill= or dax=")
@@ -344,6 +348,9 @@ class Backing(Owned):
                              "pmn_backing_params_set_headroom")
             errors.check(LIB.pmn_backing_params_set_verify(p, bool(verify)),
                          "pmn_backing_params_set_verify")
+            if shareable:
+                errors.check(LIB.pmn_backing_params_set_shareable(p, True),
+                             "pmn_backing_params_set_shareable")
             with context._use("Backing") as ctx_handle:
                 errors.check(LIB.pmn_backing_new(ctx_handle, p, ctypes.byref(handle)),
                              "pmn_backing_new")
@@ -498,6 +505,7 @@ class Region(Owned, Memory):
         self._handle = h
         self._node = LIB.pmn_region_node(h)
         self._fd = LIB.pmn_region_fd(h)
+        self._offset = LIB.pmn_region_offset(h)
         self._populate_ns = LIB.pmn_region_populate_ns(h)
         self._verify_ns = LIB.pmn_region_verify_ns(h)
         self._init_memory(LIB.pmn_region_addr(h), LIB.pmn_region_size(h), threading.RLock())
@@ -511,6 +519,11 @@ class Region(Owned, Memory):
     def node(self):
         """Node the pages are on (for dax: the device's node), or None."""
         return None if self._node < 0 else self._node
+
+    @property
+    def offset(self):
+        """Offset of the region in the file :attr:`fd` names (0.4; 0 without a file)."""
+        return self._offset
 
     @property
     def fd(self):

@@ -4,8 +4,9 @@
 # header and library, found only through pkg-config.  The other examples
 # beside EXAMPLE_C are built the same way and run on node 0: cold_cache with
 # --stand-in (node 0 plays the compressed node), netbuf_pool with --node 0,
-# gpu_workspace with --spill 0 (this host may have no private, gpu or cxl
-# node; the vm lane runs them on real ones).
+# gpu_workspace with --spill 0, ipc_producer_consumer with --node 0 (this
+# host may have no private, gpu or cxl node; the vm lane runs them on real
+# ones).
 #
 # usage: check-install.sh BUILD_DIR EXAMPLE_C [MESON]
 # Exit 0 pass, 1 fail, 77 skip (no C compiler or pkg-config on this host).
@@ -65,7 +66,7 @@ fi
 # shellcheck disable=SC2086
 "$cc" -std=c11 -Wall -Wextra ${san:+-fsanitize=$san} -o "$tmp/list_nodes" "$example" $flags ||
     fail "compiling $example against the installed pmnode failed"
-for name in cold_cache netbuf_pool gpu_workspace; do
+for name in cold_cache netbuf_pool gpu_workspace ipc_producer_consumer; do
     src=$(dirname "$example")/$name.c
     [ -f "$src" ] || fail "$src is missing"
     # shellcheck disable=SC2086
@@ -148,6 +149,14 @@ printf '%s\n' "$out" | grep -q ' 0 elsewhere, ' || fail "netbuf_pool found buffe
 out=$("$tmp/netbuf_pool" --node 0 --cap 1 --delay 100 --packets 20000) ||
     fail "netbuf_pool --cap 1 exited with status $?"
 printf '%s\n' "$out" | grep -q ' [1-9][0-9]* dropped' || fail "netbuf_pool with a full pool dropped nothing"
+# ipc_producer_consumer (issue 15): a consumer process reads every buffer
+# through handles, on the producer's node, and refuses a freed one's.
+out=$("$tmp/ipc_producer_consumer" --node 0 --buffers 300) ||
+    fail "ipc_producer_consumer --node 0 exited with status $?"
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -q '^consumer: pages on node 0: [0-9]* of [0-9]*, 0 elsewhere$' ||
+    fail "ipc_producer_consumer's consumer found pages off node 0"
+printf '%s\n' "$out" | grep -q '^ok: ' || fail "ipc_producer_consumer did not finish"
 out=$("$tmp/gpu_workspace" --spill 0 --mib 32 --steps 2) ||
     fail "gpu_workspace --spill 0 exited with status $?"
 printf '%s\n' "$out"

@@ -41,7 +41,10 @@ def test_memfd_region_shares_its_pages(host):
     with pmnode.Backing(host, node=0, type="memfd") as b, b.map(4 * PAGE) as r:
         assert b.type == "memfd" and r.fd is not None and r.fd >= 0
         r.write(b"shared through the fd")
-        with mmap.mmap(r.fd, r.size) as m:          # another mapping of the same pages
+        # another mapping of the same pages: the region is a range of the
+        # backing's one file (0.4), at r.offset past the generation table
+        assert r.offset > 0 and r.offset % PAGE == 0
+        with mmap.mmap(r.fd, r.size, offset=r.offset) as m:
             assert m[:21] == b"shared through the fd"
             m[0:6] = b"SHARED"
         assert r.read(6) == b"SHARED"

@@ -413,6 +413,17 @@ def t_fork_threads():
     compare("fork-threads", [helper("shim-forkexec"), "threads"])
 
 
+@case("shm-share")
+def t_shm_share():
+    """Issue 15: a program sharing memory by memfd and POSIX shm with a
+    forked worker (which closes every descriptor but its socket, as daemons
+    do, then receives the memfd by SCM_RIGHTS and grows its heap) and with
+    a fork+exec'd copy of itself: the same output with the shim, including
+    the descriptor numbers it got, its memory policy and the node of its
+    shared pages."""
+    compare("shm-share", [helper("shim-shm-share")])
+
+
 @case("signals-dlopen")
 def t_signals_dlopen():
     compare("signals-dlopen", [helper("shim-signals-dlopen")])
