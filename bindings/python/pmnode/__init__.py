@@ -48,7 +48,7 @@ from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HAND
                      StaleHandleError)
 from .ipc import FETCH_FD, IpcCache, IpcHandle, IpcMapping, ipc_get, ipc_recv, ipc_send
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
