@@ -424,6 +424,21 @@ def t_shm_share():
     compare("shm-share", [helper("shim-shm-share")])
 
 
+@case("ipc-handles")
+def t_ipc_handles():
+    """Issue 15 (and UMF issue 777, where a proxy-library program's IPC
+    handles could not be opened): a program that links libpmnode and shares
+    arena buffers through IPC handles with a fork+exec'd consumer, both
+    under the shim: the same output as without it (every buffer whole, on
+    node 0 in the consumer's own mapping, the stale handle refused), while
+    the shim's own heap serves both processes' malloc on node 0."""
+    exe = os.path.normpath(os.path.join(ARGS.bindir, "..", "..", "..", "examples",
+                                        "ipc_producer_consumer"))
+    if not os.path.exists(exe):
+        raise Skip("%s was not built (-Dexamples=false)" % exe)
+    compare("ipc-handles", [exe, "--node", "0", "--buffers", "500", "--size", "16384"])
+
+
 @case("signals-dlopen")
 def t_signals_dlopen():
     compare("signals-dlopen", [helper("shim-signals-dlopen")])
