@@ -229,15 +229,24 @@ out:
 /* Start the consumer: this program again, with --consumer. */
 static pid_t start_consumer(const char *self, int sock, long n)
 {
-    char s[16], c[24];
+    char s[16], c[24], path[4096];
+    ssize_t len;
     pid_t pid;
 
     snprintf(s, sizeof(s), "%d", sock);
     snprintf(c, sizeof(c), "%ld", n);
+    /* The program's own path, resolved before the fork: exec'ing
+     * /proc/self/exe itself starts whatever runs the process (under
+     * valgrind, the tool rather than this program). */
+    len = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (len <= 0 || (size_t)len >= sizeof(path) - 1)
+        snprintf(path, sizeof(path), "/proc/self/exe");
+    else
+        path[len] = '\0';
     fflush(stdout);
     pid = fork();
     if (pid == 0) {
-        execl("/proc/self/exe", self, "--consumer", s, c, (char *)NULL);
+        execl(path, self, "--consumer", s, c, (char *)NULL);
         fprintf(stderr, "ipc_producer_consumer: exec: %s\n", strerror(errno));
         _exit(127);
     }
