@@ -1602,8 +1602,12 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
 #define PMN_IPC_MAGIC 0x484e4d50u
 /** struct pmn_ipc_handle's layout version. */
 #define PMN_IPC_VERSION 1
-/** The handle's kind: the memory is in a memfd (the only one in 0.4). */
+/** The handle's kind: the memory is in a memfd (the fd passed). */
 #define PMN_IPC_KIND_MEMFD 1
+/** The handle's kind: the memory is a range of a device-dax device, which
+ * the importer opens itself as /dev/<dax_name>; the fd passed holds only
+ * the backing's generation table (since 0.4). */
+#define PMN_IPC_KIND_DAX 2
 
 /**
  * A handle to exported memory.  Fixed layout: fixed-width fields at fixed
@@ -1616,7 +1620,7 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
 struct pmn_ipc_handle {
     uint32_t magic;         /**< PMN_IPC_MAGIC */
     uint16_t version;       /**< PMN_IPC_VERSION */
-    uint16_t kind;          /**< PMN_IPC_KIND_MEMFD */
+    uint16_t kind;          /**< PMN_IPC_KIND_MEMFD or PMN_IPC_KIND_DAX */
     uint64_t backing_id;    /**< random, per shareable backing (also in its table) */
     uint64_t dev;           /**< st_dev of the backing's file (checked on open) */
     uint64_t ino;           /**< st_ino of the backing's file (checked on open) */
@@ -1632,7 +1636,12 @@ struct pmn_ipc_handle {
     int32_t owner_fd;       /**< the backing's fd number in the owner */
     uint32_t table_size;    /**< bytes of the generation table at offset 0 */
     uint32_t pad0;          /**< zero */
-    uint8_t reserved[88];   /**< zero; room for later versions */
+    /* Since 0.4, carved from what version 1 had reserved (zero in a
+     * PMN_IPC_KIND_MEMFD handle, so the layout and version stay 1). */
+    uint64_t dax_rdev;    /**< PMN_IPC_KIND_DAX: st_rdev of the device (checked on open) */
+    char dax_name[32];    /**< PMN_IPC_KIND_DAX: the device's name under /dev ("dax0.0"),
+                               NUL-terminated, only [A-Za-z0-9._] */
+    uint8_t reserved[48]; /**< zero; room for later versions */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct pmn_ipc_handle) == 192, "pmn_ipc_handle is 192 bytes");
