@@ -531,8 +531,8 @@ Test(ipc, dax_handles_checked_without_a_device)
     cr_assert_eq(pmn_ipc_cache_new(&c), 0);
     fds = count_fds();
     maps = count_maps();
-    static const char *const bad_names[] = {"", ".", "..", "../null", "/dev/null", "dax0.0/x",
-                                            "dax-0.0", "dax 0.0", "dax0.0\n"};
+    static const char *const bad_names[] = {
+        "", ".", "..", "../null", "/dev/null", "dax0.0/x", "dax-0.0", "dax 0.0", "dax0.0\n"};
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         d = as_dax(&h, bad_names[i], null_st.st_rdev);
         cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "name \"%s\"",

@@ -331,7 +331,8 @@ static int dax(const char *name)
         FAIL("send: %s", pmn_strerror(err));
     if (read(sv[0], &ack, 1) != 1) {
         waitpid(pid, &status, 0);
-        FAIL("the importing child failed at step %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        FAIL("the importing child failed at step %d",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
     if (o1[0] != 0xc3 || o1[DOBJ - 1] != 0xc3 || rr[1] != 0x88)
         FAIL("the child's writes did not reach the owner");
@@ -343,7 +344,8 @@ static int dax(const char *name)
     ack = 1;
     if (write(sv[0], &ack, 1) != 1 || read(sv[0], &ack, 1) != 1) {
         waitpid(pid, &status, 0);
-        FAIL("the importing child failed at step %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        FAIL("the importing child failed at step %d",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         FAIL("the importing child failed (status %#x)", status);
