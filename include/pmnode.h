@@ -1569,9 +1569,27 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  *     one flag test on a cache line the free reads anyway.
  * PMN_BACKING_ANON made shareable behaves as PMN_BACKING_MEMFD;
  * PMN_BACKING_HUGETLB uses a memfd of the pool's huge page size
- * (MFD_HUGETLB).  PMN_BACKING_DAX, PMN_BACKING_USER and
- * PMN_BACKING_PROVIDER cannot be made shareable in this version
- * (pmn_backing_new() refuses with PMN_E_NOT_SHAREABLE).
+ * (MFD_HUGETLB).  PMN_BACKING_USER and PMN_BACKING_PROVIDER cannot be
+ * made shareable in this version (pmn_backing_new() refuses with
+ * PMN_E_NOT_SHAREABLE).
+ *
+ * PMN_BACKING_DAX made shareable keeps its memory in the device, where it
+ * is, and its generation table in a small memfd of its own (64 KiB by
+ * default, as above; none of the costs of shmem pages apply): that memfd
+ * is the fd pmn_ipc_get() returns and pmn_ipc_send() passes.  Handles have
+ * kind PMN_IPC_KIND_DAX and name the device (dax_name, dax_rdev); their
+ * offsets are the device's, in whole units of its alignment.  The importer
+ * opens /dev/<dax_name> itself, read-write: the device node's permissions
+ * decide who may map the memory (-EACCES and the like come back as they
+ * are; -ENOENT when no such device is there).  It maps each region at an
+ * address aligned to the device's alignment (sysfs align), once per region
+ * as for memfd, and keeps one device fd per backing.  "Verified" means for
+ * dax: the device in /dev is a character device with the handle's
+ * st_rdev, sysfs lists a device-dax device of that name with that device
+ * number, and the device's node (target_node, else numa_node) is the
+ * handle's node (PMN_E_NODE_CHANGED otherwise).  move_pages does not see
+ * device pages, so no page is checked one by one: device memory is the
+ * device's node by construction.
  *
  * Races the library cannot close: the owner may free an object right after
  * the importer opened it.  The importer's mapping stays valid memory (the
@@ -1600,10 +1618,17 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
 
 /** struct pmn_ipc_handle's magic number ("PMNH" in little-endian order). */
 #define PMN_IPC_MAGIC 0x484e4d50u
-/** struct pmn_ipc_handle's layout version. */
+/** struct pmn_ipc_handle's layout version.  Still 1 in 0.4: the dax
+ * fields took bytes version 1 reserved (zero in memfd handles), and an
+ * importer that predates them refuses the unknown kind (PMN_E_BAD_HANDLE)
+ * rather than misreading it. */
 #define PMN_IPC_VERSION 1
-/** The handle's kind: the memory is in a memfd (the only one in 0.4). */
+/** The handle's kind: the memory is in a memfd (the fd passed). */
 #define PMN_IPC_KIND_MEMFD 1
+/** The handle's kind: the memory is a range of a device-dax device, which
+ * the importer opens itself as /dev/<dax_name>; the fd passed holds only
+ * the backing's generation table (since 0.4). */
+#define PMN_IPC_KIND_DAX 2
 
 /**
  * A handle to exported memory.  Fixed layout: fixed-width fields at fixed
@@ -1616,15 +1641,15 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
 struct pmn_ipc_handle {
     uint32_t magic;         /**< PMN_IPC_MAGIC */
     uint16_t version;       /**< PMN_IPC_VERSION */
-    uint16_t kind;          /**< PMN_IPC_KIND_MEMFD */
+    uint16_t kind;          /**< PMN_IPC_KIND_MEMFD or PMN_IPC_KIND_DAX */
     uint64_t backing_id;    /**< random, per shareable backing (also in its table) */
-    uint64_t dev;           /**< st_dev of the backing's file (checked on open) */
-    uint64_t ino;           /**< st_ino of the backing's file (checked on open) */
-    uint64_t region_offset; /**< file offset of the region (what the importer maps) */
+    uint64_t dev;           /**< st_dev of the backing's file, the table's for dax (checked) */
+    uint64_t ino;           /**< st_ino of the backing's file, the table's for dax (checked) */
+    uint64_t region_offset; /**< file (dax: device) offset of the region (what is mapped) */
     uint64_t region_len;    /**< bytes of the region */
     uint64_t object_offset; /**< file offset of the object */
     uint64_t object_len;    /**< bytes of the object (its usable size) */
-    uint64_t page_size;     /**< page size of the memory (base or huge) */
+    uint64_t page_size;     /**< page size of the memory (base or huge; dax: its alignment) */
     uint64_t gen;           /**< generation of the slot when exported */
     uint32_t slot;          /**< slot of the generation table */
     int32_t node;           /**< node every page of the object is on */
@@ -1632,7 +1657,12 @@ struct pmn_ipc_handle {
     int32_t owner_fd;       /**< the backing's fd number in the owner */
     uint32_t table_size;    /**< bytes of the generation table at offset 0 */
     uint32_t pad0;          /**< zero */
-    uint8_t reserved[88];   /**< zero; room for later versions */
+    /* Since 0.4, carved from what version 1 had reserved (zero in a
+     * PMN_IPC_KIND_MEMFD handle, so the layout and version stay 1). */
+    uint64_t dax_rdev;    /**< PMN_IPC_KIND_DAX: st_rdev of the device (checked on open) */
+    char dax_name[32];    /**< PMN_IPC_KIND_DAX: the device's name under /dev ("dax0.0"),
+                               NUL-terminated, only [A-Za-z0-9._] */
+    uint8_t reserved[48]; /**< zero; room for later versions */
 };
 #ifdef __cplusplus
 static_assert(sizeof(struct pmn_ipc_handle) == 192, "pmn_ipc_handle is 192 bytes");
@@ -1642,7 +1672,8 @@ _Static_assert(sizeof(struct pmn_ipc_handle) == 192, "pmn_ipc_handle is 192 byte
 
 /**
  * Make the backing shareable (see the group's head for the cost).  Implied
- * for PMN_BACKING_MEMFD; for PMN_BACKING_DAX, PMN_BACKING_USER and
+ * for PMN_BACKING_MEMFD; for PMN_BACKING_DAX the table goes in a memfd
+ * beside the device (since 0.4); for PMN_BACKING_USER and
  * PMN_BACKING_PROVIDER, pmn_backing_new() answers PMN_E_NOT_SHAREABLE.
  * Default off.
  */
@@ -1708,7 +1739,12 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * per backing and region: opening another object of the same region maps
  * nothing), populates the object's pages for reading and verifies each
  * with move_pages (PMN_E_NODE_CHANGED if any page is elsewhere or absent),
- * and checks the generation again.  Other codes: -EINVAL, -ENOMEM,
+ * and checks the generation again.  A PMN_IPC_KIND_DAX handle: @p fd is
+ * the table's memfd; the device is opened by name on the backing's first
+ * open and checked as the group's head says (a bad name, another device:
+ * PMN_E_BAD_HANDLE; the device's node not the handle's:
+ * PMN_E_NODE_CHANGED; open()'s -ENOENT, -EACCES... as they are), and no
+ * page is walked with move_pages.  Other codes: -EINVAL, -ENOMEM,
  * -ENOENT (fd -1 and nothing cached or fetched), -errno of mmap, of
  * pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On failure nothing
  * stays open.  Each successful open needs one pmn_ipc_close().

@@ -20,12 +20,17 @@ static int fill(const struct pmn_region *r, const void *p, size_t len, struct pm
                 int *fd, _Atomic unsigned *seg_cnt)
 {
     struct pmn_backing *b = r->b;
-    uint64_t off = r->file_off + (uint64_t)((const char *)p - (const char *)r->addr);
+    uint64_t base = pmn_region_offset(r); /* in the file, or in the dax device */
+    uint64_t off = base + (uint64_t)((const char *)p - (const char *)r->addr);
     uint32_t slot, table;
     uint64_t gen;
     int err;
 
     if (b->sh == NULL)
+        return PMN_E_NOT_SHAREABLE;
+    /* Checked before a slot is taken: a dax name no importer could open
+     * leaves nothing behind. */
+    if (b->type == PMN_BACKING_DAX && !pmn__ipc_dax_name_ok(pmn__dax_name(b), sizeof(h->dax_name)))
         return PMN_E_NOT_SHAREABLE;
     err =
         pmn__shfile_export(b, p, off, len, seg_cnt, (_Atomic unsigned *)&r->exported, &slot, &gen);
@@ -37,7 +42,7 @@ static int fill(const struct pmn_region *r, const void *p, size_t len, struct pm
     h->kind = PMN_IPC_KIND_MEMFD;
     h->backing_id = pmn__shfile_id(b, &h->dev, &h->ino, &table);
     h->table_size = table;
-    h->region_offset = r->file_off;
+    h->region_offset = base;
     h->region_len = r->size;
     h->object_offset = off;
     h->object_len = len;
@@ -47,6 +52,14 @@ static int fill(const struct pmn_region *r, const void *p, size_t len, struct pm
     h->node = r->node;
     h->owner_pid = pmn_prim_getpid();
     h->owner_fd = pmn__shfile_fd(b);
+    if (b->type == PMN_BACKING_DAX) {
+        /* The memory is the device's: its unit is the device's alignment,
+         * and the fd passed holds the table only. */
+        h->page_size = b->granule;
+        err = pmn__ipc_dax_fill(b, h);
+        if (err)
+            return err;
+    }
     *fd = h->owner_fd;
     return 0;
 }

@@ -617,6 +617,18 @@ int pmn_prim_open_device(const char *path, int *fd)
     return open_typed(path, O_RDWR | O_CLOEXEC, S_IFCHR, -ENODEV, fd);
 }
 
+int pmn_prim_char_dev(int fd, uint64_t *rdev)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (!S_ISCHR(st.st_mode))
+        return -ENODEV;
+    *rdev = (uint64_t)st.st_rdev;
+    return 0;
+}
+
 int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
 {
     size_t n = 0;

@@ -196,6 +196,9 @@ int pmn_prim_write_all(int fd, const void *buf, size_t len);
  * -ENODEV when @path is not a character device: a regular file mapped
  * MAP_SHARED would be page-cache memory, which bound memory never is. */
 int pmn_prim_open_device(const char *path, int *fd);
+/* st_rdev of @fd in *@rdev when it is a character device; -ENODEV when it
+ * is anything else, or the fstat -errno (IPC: a dax handle's device). */
+int pmn_prim_char_dev(int fd, uint64_t *rdev);
 
 /* Up to @len bytes of the regular file @path from offset @off into @buf;
  * *got says how many (fewer at the end of the file).  -EINVAL when @path

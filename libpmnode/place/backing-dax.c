@@ -257,3 +257,8 @@ int pmn__dax_fd(const struct pmn_backing *b)
 {
     return b->dax != NULL ? b->dax->fd : -1;
 }
+
+const char *pmn__dax_name(const struct pmn_backing *b)
+{
+    return b->dax != NULL ? b->dax->name : NULL;
+}

@@ -202,10 +202,10 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
         return -EINVAL;
     if (type == PMN_BACKING_USER && p->nnodes != 1)
         return -EINVAL; /* the caller's memory is on one node: nothing to spill to */
-    /* The table cannot live in a device, nor in the caller's memory or a
-     * provider's (yet): only the library's own memfd is shareable. */
-    if ((type == PMN_BACKING_DAX || type == PMN_BACKING_USER || type == PMN_BACKING_PROVIDER) &&
-        p->shareable)
+    /* The table cannot live in the caller's memory or a provider's (yet):
+     * only the library's own memfd, or a device-dax device with its table
+     * in a small memfd beside it (ipc-dax.c), is shareable. */
+    if ((type == PMN_BACKING_USER || type == PMN_BACKING_PROVIDER) && p->shareable)
         return PMN_E_NOT_SHAREABLE;
     for (size_t i = 0; type != PMN_BACKING_DAX && i < p->nnodes; i++) {
         const struct pmn_node *n = pmn__node_find(ctx, p->nodes[i]);
@@ -279,7 +279,8 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
             backing_release(b);
             return err;
         }
-        b->ops = &pmn__ops_memfd;
+        if (b->type != PMN_BACKING_DAX) /* dax: the file holds the table only */
+            b->ops = &pmn__ops_memfd;
     }
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)

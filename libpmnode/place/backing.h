@@ -167,6 +167,8 @@ int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset
 int pmn__dax_node(const struct pmn_backing *b);
 /* The device fd behind every dax region of @b (owned by the mapping). */
 int pmn__dax_fd(const struct pmn_backing *b);
+/* The device's name ("dax0.0"), or NULL for a backing of another type. */
+const char *pmn__dax_name(const struct pmn_backing *b);
 
 /* ---- backing-user.c ---- */
 extern const struct pmn__backing_ops pmn__ops_provider, pmn__ops_user;
@@ -235,5 +237,19 @@ void pmn__shfile_forget(struct pmn_backing *b, const void *addr);
 void pmn__shfile_forget_range(struct pmn_backing *b, const void *addr, size_t len);
 /* backing-node.c: no THP before a region's hole (shared.c maps too). */
 void pmn__no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r);
+
+/* ---- ipc-dax.c: device-dax behind IPC handles ---- */
+/* Whether @name (a field of @cap bytes) is a device name an importer may
+ * open as /dev/<name>: NUL-terminated within @cap, not empty, not "." or
+ * "..", only [A-Za-z0-9._]. */
+bool pmn__ipc_dax_name_ok(const char *name, size_t cap);
+/* Owner side: the dax fields of @h (kind, name, rdev) for dax backing @b. */
+int pmn__ipc_dax_fill(const struct pmn_backing *b, struct pmn_ipc_handle *h);
+/* Importer side: open /dev/<h->dax_name> (O_RDWR|O_CLOEXEC), check it is a
+ * character device with h->dax_rdev (PMN_E_BAD_HANDLE), read its size,
+ * alignment and node from sysfs (a device sysfs does not list as dax:
+ * PMN_E_BAD_HANDLE) and check the node is h->node (PMN_E_NODE_CHANGED).
+ * Errors of open() as they are (-ENOENT, -EACCES...). */
+int pmn__ipc_dax_open(const struct pmn_ipc_handle *h, int *fd, uint64_t *size, uint64_t *align);
 
 #endif /* PMN_BACKING_H */

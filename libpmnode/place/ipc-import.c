@@ -28,6 +28,11 @@
 struct imp_backing {
     uint64_t id, dev, ino, size; /* size: the file's when last checked */
     int fd;
+    /* PMN_IPC_KIND_DAX: the device (opened by name, ipc-dax.c), its size
+     * and alignment; the regions map from it, the table from fd. */
+    int dax_fd;
+    uint64_t dax_size, dax_align;
+    int dax_node; /* the device's node when it was opened */
     const struct pmn__ipc_table_head *table;
     const struct pmn__ipc_slot *slots;
     size_t table_size;
@@ -90,6 +95,8 @@ void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
         next = bk->next;
         pmn_prim_unmap((void *)bk->table, bk->table_size);
         pmn_prim_close(bk->fd);
+        if (bk->dax_fd >= 0)
+            pmn_prim_close(bk->dax_fd);
         free(bk);
     }
     pthread_mutex_destroy(&c->lock);
@@ -107,7 +114,12 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
     uint64_t page = pmn_prim_page_size(), rend, oend;
 
     if (h->magic != PMN_IPC_MAGIC || h->version != PMN_IPC_VERSION ||
-        h->kind != PMN_IPC_KIND_MEMFD)
+        (h->kind != PMN_IPC_KIND_MEMFD && h->kind != PMN_IPC_KIND_DAX))
+        return false;
+    /* dax: a plain name under /dev; the regions are device offsets (the
+     * table is in the other file), whole units of the device. */
+    if (h->kind == PMN_IPC_KIND_DAX &&
+        (!pmn__ipc_dax_name_ok(h->dax_name, sizeof(h->dax_name)) || h->region_len % h->page_size))
         return false;
     if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
         return false;
@@ -117,7 +129,8 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
             (h->table_size - sizeof(struct pmn__ipc_table_head)) / sizeof(struct pmn__ipc_slot))
         return false;
     if (h->region_len == 0 || h->object_len == 0 || h->region_offset % h->page_size ||
-        h->region_len % page || h->region_offset < h->table_size)
+        h->region_len % page ||
+        (h->kind == PMN_IPC_KIND_MEMFD && h->region_offset < h->table_size))
         return false;
     if (__builtin_add_overflow(h->region_offset, h->region_len, &rend) ||
         __builtin_add_overflow(h->object_offset, h->object_len, &oend) || rend > INT64_MAX)
@@ -169,6 +182,15 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         goto fail;
     }
     bk->slots = (const struct pmn__ipc_slot *)(bk->table + 1);
+    bk->dax_fd = -1;
+    if (h->kind == PMN_IPC_KIND_DAX) {
+        err = pmn__ipc_dax_open(h, &bk->dax_fd, &bk->dax_size, &bk->dax_align);
+        if (err) {
+            pmn_prim_unmap(map, h->table_size);
+            goto fail;
+        }
+        bk->dax_node = h->node; /* pmn__ipc_dax_open checked it */
+    }
     bk->id = h->backing_id;
     bk->dev = h->dev;
     bk->ino = h->ino;
@@ -197,7 +219,8 @@ static int backing_get(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
     for (bk = c->backings; bk; bk = bk->next)
         if (bk->id == h->backing_id)
             break;
-    if (bk != NULL && (bk->dev != h->dev || bk->ino != h->ino))
+    if (bk != NULL && (bk->dev != h->dev || bk->ino != h->ino ||
+                       (bk->dax_fd >= 0) != (h->kind == PMN_IPC_KIND_DAX)))
         return PMN_E_BAD_HANDLE; /* the same id for another file: forged */
     if (fd >= 0) {
         err = pmn_prim_file_id(fd, &dev, &ino, &size);
@@ -241,6 +264,9 @@ static bool inside_file(struct imp_backing *bk, const struct pmn_ipc_handle *h)
 {
     uint64_t end = h->region_offset + h->region_len;
 
+    if (bk->dax_fd >= 0) /* whole units of the device, inside it */
+        return h->page_size == bk->dax_align && h->region_offset % bk->dax_align == 0 &&
+               h->region_len % bk->dax_align == 0 && end <= bk->dax_size;
     return end <= bk->size ||
            (pmn_prim_file_id(bk->fd, NULL, NULL, &bk->size) == 0 && end <= bk->size);
 }
@@ -259,7 +285,11 @@ static int map_get(struct pmn_ipc_cache *c, struct imp_backing *bk, const struct
         m = calloc(1, sizeof(*m));
         if (m == NULL)
             return -ENOMEM;
-        err = pmn_prim_map_fd_at(bk->fd, h->region_len, h->region_offset, 0, 0, false, &m->addr);
+        /* device-dax maps only at addresses aligned to its unit */
+        err = bk->dax_fd >= 0 ? pmn_prim_map_fd_at(bk->dax_fd, h->region_len, h->region_offset,
+                                                   bk->dax_align, 0, false, &m->addr)
+                              : pmn_prim_map_fd_at(bk->fd, h->region_len, h->region_offset, 0, 0,
+                                                   false, &m->addr);
         if (err) {
             free(m);
             return err;
@@ -366,6 +396,8 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
         err = PMN_E_BAD_HANDLE;
     if (err == 0 && !inside_file(bk, h))
         err = PMN_E_BAD_HANDLE;
+    if (err == 0 && bk->dax_fd >= 0 && h->node != bk->dax_node)
+        err = PMN_E_NODE_CHANGED; /* the device is on another node than recorded */
     if (err == 0 && !slot_live(bk, h, NULL))
         err = PMN_E_STALE_HANDLE;
     if (err == 0)
@@ -375,7 +407,12 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
     pthread_mutex_unlock(&c->lock);
 
     at = (char *)m->addr + (h->object_offset - h->region_offset);
-    err = verify_object(at, h->object_len, h->page_size, h->node);
+    /* dax: move_pages does not see device pages; the device's node was
+     * checked when its entry was made (ipc-dax.c).  Build the page tables
+     * now, as for memfd. */
+    if (bk->dax_fd >= 0)
+        (void)pmn_prim_populate_read(at, h->object_len);
+    err = bk->dax_fd >= 0 ? 0 : verify_object(at, h->object_len, h->page_size, h->node);
     /* Freed while we verified: the pages seen may be another object's. */
     if (err == 0 && !slot_live(bk, h, NULL))
         err = PMN_E_STALE_HANDLE;

@@ -22,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -339,13 +341,15 @@ Test(ipc, not_shareable_and_foreign)
     cr_assert_eq(pmn_free(o), 0);
     cr_assert_eq(pmn_ipc_get(o, &h, &fd), PMN_E_FOREIGN, "a freed object");
     free(m);
-    /* Device-dax cannot be shareable in 0.4: refused before the device is
-     * looked at. */
+    /* Device-dax can be shareable (0.4, its table in a memfd beside the
+     * device): the request is judged by the device, which this host lacks
+     * (the vm lane's devdax topology shares one). */
     cr_assert_eq(pmn_backing_params_new(&p), 0);
     cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_DAX), 0);
-    cr_assert_eq(pmn_backing_params_set_dax(p, "dax0.0"), 0);
+    cr_assert_eq(pmn_backing_params_set_dax(p, "pmnode_no_such_dax9.9"), 0);
     cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
-    cr_assert_eq(pmn_backing_new(ctx, p, &d), PMN_E_NOT_SHAREABLE);
+    cr_assert_eq(pmn_backing_new(ctx, p, &d), -ENOENT, "not PMN_E_NOT_SHAREABLE");
+    cr_assert_null(d);
     pmn_backing_params_free(p);
     pmn_arena_destroy(a);
     pmn_backing_free(b);
@@ -485,6 +489,88 @@ Test(ipc, wrong_fd_and_bad_handles)
     pmn_arena_destroy(a2);
     pmn_backing_free(b);
     pmn_backing_free(other);
+}
+
+/* A device-dax handle (PMN_IPC_KIND_DAX) checked without a device: the
+ * name must be a plain name under /dev, the device there must be a
+ * character device with the handle's st_rdev and a device-dax device in
+ * sysfs; an absent device is -ENOENT as open() says.  The fd passed is a
+ * real table (a memfd backing's), so every refusal here is the dax part's.
+ * Nothing stays open or mapped after any of them. */
+static struct pmn_ipc_handle as_dax(const struct pmn_ipc_handle *h, const char *name,
+                                    uint64_t rdev)
+{
+    struct pmn_ipc_handle d = *h;
+
+    d.kind = PMN_IPC_KIND_DAX;
+    d.dax_rdev = rdev;
+    memset(d.dax_name, 0, sizeof(d.dax_name));
+    memcpy(d.dax_name, name, strnlen(name, sizeof(d.dax_name)));
+    return d;
+}
+
+Test(ipc, dax_handles_checked_without_a_device)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_cache_stats st = {.struct_size = sizeof(st)};
+    struct pmn_ipc_handle h, d;
+    void *o = pmn_arena_malloc(a, 64), *x;
+    char long_name[40];
+    struct stat null_st;
+    int fd, fds, maps;
+
+    cr_assert_eq(offsetof(struct pmn_ipc_handle, dax_rdev), 104, "version 1's reserved bytes");
+    cr_assert_eq(offsetof(struct pmn_ipc_handle, reserved), 144);
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(h.kind, PMN_IPC_KIND_MEMFD);
+    cr_assert_eq(h.dax_rdev, 0);
+    cr_assert_eq(h.dax_name[0], 0);
+    cr_assert_eq(stat("/dev/null", &null_st), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    fds = count_fds();
+    maps = count_maps();
+    static const char *const bad_names[] = {
+        "", ".", "..", "../null", "/dev/null", "dax0.0/x", "dax-0.0", "dax 0.0", "dax0.0\n"};
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        d = as_dax(&h, bad_names[i], null_st.st_rdev);
+        cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "name \"%s\"",
+                     bad_names[i]);
+        cr_assert_null(x);
+    }
+    memset(long_name, 'a', sizeof(long_name)); /* 32 bytes, no NUL */
+    d = as_dax(&h, long_name, null_st.st_rdev);
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "an unterminated name");
+    /* An unknown kind. */
+    d = as_dax(&h, "null", null_st.st_rdev);
+    d.kind = 3;
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
+    /* Not there: open()'s code, as the device node says. */
+    d = as_dax(&h, "pmnode_no_such_dax9.9", 1);
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), -ENOENT);
+    /* A character device, but not the handle's. */
+    d = as_dax(&h, "null", null_st.st_rdev + 1);
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
+    /* The handle's character device, but no device-dax device. */
+    d = as_dax(&h, "null", null_st.st_rdev);
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
+    /* A directory under /dev. */
+    d = as_dax(&h, "shm", null_st.st_rdev);
+    if (access("/dev/shm", F_OK) == 0)
+        cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
+    cr_assert_eq(count_fds(), fds, "a refused dax handle left a descriptor open");
+    cr_assert_eq(count_maps(), maps, "a refused dax handle left a mapping");
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.backings, 0);
+    /* A backing cached as memfd does not turn into a device. */
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    d = as_dax(&h, "null", null_st.st_rdev);
+    cr_assert_eq(pmn_ipc_open(c, &d, -1, 0, &x), PMN_E_BAD_HANDLE);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
 }
 
 Test(ipc, same_region_maps_once)

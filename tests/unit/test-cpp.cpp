@@ -395,6 +395,14 @@ void test_ipc(const pmnode::context &ctx, const pmnode::backing &plain)
     pmnode::ipc_message my = pmnode::ipc_recv(sv[1]);
     CHECK(mx.fd.get() >= 0 && my.fd.get() == -1);
     CHECK(std::memcmp(&mx.handle, &ex.handle, sizeof(ex.handle)) == 0);
+    /* The kind and, for device-dax, the device (0.4). */
+    CHECK(ex.handle.kind == PMN_IPC_KIND_MEMFD && pmnode::ipc_device(ex.handle).empty());
+    pmn_ipc_handle dh = ex.handle;
+    dh.kind = PMN_IPC_KIND_DAX;
+    std::memcpy(dh.dax_name, "dax0.0", 7);
+    CHECK(pmnode::ipc_device(dh) == "/dev/dax0.0");
+    std::memset(dh.dax_name, 'a', sizeof(dh.dax_name)); /* no NUL */
+    CHECK(pmnode::ipc_device(dh).empty());
 
     pmnode::ipc_cache cache;
     {

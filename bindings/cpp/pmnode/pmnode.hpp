@@ -796,6 +796,24 @@ inline ipc_export ipc_get(const pmn_region *r)
     return e;
 }
 
+/**
+ * The device a PMN_IPC_KIND_DAX handle's memory is in ("/dev/dax0.0": the
+ * path the importer opens), or "" for any other kind or a name that is not
+ * NUL-terminated in its field.  Informational: pmn_ipc_open() checks the
+ * name itself (since 0.4).
+ */
+inline std::string ipc_device(const pmn_ipc_handle &h)
+{
+    std::size_t n = 0;
+    if (h.kind != PMN_IPC_KIND_DAX)
+        return std::string();
+    while (n < sizeof(h.dax_name) && h.dax_name[n] != '\0')
+        n++;
+    if (n == 0 || n == sizeof(h.dax_name))
+        return std::string();
+    return "/dev/" + std::string(h.dax_name, n);
+}
+
 /** Send @p h with @p fd (-1: the handle alone) on a UNIX socket (pmn_ipc_send). */
 inline void ipc_send(int sock, const pmn_ipc_handle &h, int fd = -1)
 {

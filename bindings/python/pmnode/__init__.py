@@ -46,7 +46,8 @@ from .memory import Backing, Placement, Region, where
 # sharing with other processes (0.4)
 from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HANDLE,
                      StaleHandleError)
-from .ipc import FETCH_FD, IpcCache, IpcHandle, IpcMapping, ipc_get, ipc_recv, ipc_send
+from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping, ipc_get,
+                  ipc_recv, ipc_send)
 
 __version__ = "0.4.0"
 
@@ -68,5 +69,6 @@ __all__ = [
     "E_NOT_COMPRESSED", "E_NO_CTIER", "E_CAP_REACHED",
     # sharing with other processes (0.4)
     "IpcHandle", "IpcCache", "IpcMapping", "ipc_get", "ipc_send", "ipc_recv", "FETCH_FD",
+    "KIND_MEMFD", "KIND_DAX",
     "StaleHandleError", "E_STALE_HANDLE", "E_NOT_SHAREABLE", "E_NODE_CHANGED", "E_BAD_HANDLE",
 ]

@@ -340,7 +340,10 @@ class IpcHandleStruct(Structure):
                 ("object_offset", c_uint64), ("object_len", c_uint64),
                 ("page_size", c_uint64), ("gen", c_uint64), ("slot", c_uint32),
                 ("node", c_int32), ("owner_pid", c_int32), ("owner_fd", c_int32),
-                ("table_size", c_uint32), ("pad0", c_uint32), ("reserved", c_uint8 * 88)]
+                ("table_size", c_uint32), ("pad0", c_uint32),
+                # since 0.4 (PMN_IPC_KIND_DAX), from what version 1 had reserved
+                ("dax_rdev", c_uint64), ("dax_name", ctypes.c_char * 32),
+                ("reserved", c_uint8 * 48)]
 
 
 assert ctypes.sizeof(IpcHandleStruct) == 192, "struct pmn_ipc_handle is 192 bytes"

@@ -38,6 +38,11 @@ from .memory import Memory, Region
 #: pmn_ipc_open flag: fetch the fd from the owner (pidfd_getfd) when none
 #: is given or cached.
 FETCH_FD = 0x1
+#: IpcHandle.kind: the memory is in the memfd passed with the handle.
+KIND_MEMFD = 1
+#: IpcHandle.kind: the memory is device-dax /dev/<dax_name>, which the
+#: importer opens itself; the fd passed holds the generation table only.
+KIND_DAX = 2
 
 
 def _fileno(sock):
@@ -81,6 +86,8 @@ class IpcHandle:
         if name.startswith("_") or name not in dict(IpcHandleStruct._fields_):
             raise AttributeError(name)
         v = getattr(self._struct(), name)
+        if name == "dax_name":  # a c_char array reads as bytes up to the NUL
+            return v.decode("ascii", "replace")
         return bytes(v) if name == "reserved" else v
 
     def __repr__(self):

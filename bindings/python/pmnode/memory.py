@@ -263,7 +263,9 @@ class Backing(Owned):
     ``shareable=True`` (0.4; implied by ``"memfd"``) keeps every region in
     one memfd so that blocks and regions can be exported to other processes
     (:func:`pmnode.ipc_get`); ``pmn_backing(3)`` and ``pmn_ipc(3)`` give
-    the cost.
+    the cost.  With ``dax=`` the memory stays in the device and only the
+    generation table goes in a memfd; handles then have kind
+    :data:`pmnode.KIND_DAX` and importers open the device by name.
 
     The context must describe this machine: a context over another root
     raises :class:`NotSupportedError` (PMN_E_REMOTE_ROOT).  Unknown nodes

@@ -116,3 +116,30 @@ def test_another_process_reads_and_writes(shared):
         assert p.wait(timeout=60) == 0
     assert reply == b"0 from parent 1"
     assert blk.read(10) == b"from child"
+
+
+def test_dax_handle_fields_and_checks(shared):
+    """Device-dax handles (0.4): kind, device name and st_rdev read back; a
+    forged name is refused before anything is opened."""
+    blk = shared.malloc(64)
+    h, fd = pmnode.ipc_get(blk)
+    assert h.kind == pmnode.KIND_MEMFD and h.dax_name == "" and h.dax_rdev == 0
+    raw = bytearray(bytes(h))
+    raw[4 + 2:4 + 4] = pmnode.KIND_DAX.to_bytes(2, sys.byteorder)
+    raw[104:112] = (0x1234).to_bytes(8, sys.byteorder)
+    raw[112:144] = b"dax0.0".ljust(32, b"\0")
+    d = pmnode.IpcHandle(bytes(raw))
+    assert d.kind == pmnode.KIND_DAX and d.dax_name == "dax0.0" and d.dax_rdev == 0x1234
+    assert len(d.reserved) == 48
+    raw[112:144] = b"../null".ljust(32, b"\0")
+    with pmnode.IpcCache() as cache:
+        with pytest.raises(pmnode.InvalidArgumentError) as e:
+            cache.open(pmnode.IpcHandle(bytes(raw)), fd)
+        assert e.value.code == pmnode.E_BAD_HANDLE
+        raw[112:144] = b"pmnode-no-such-dax0.0".ljust(32, b"\0")   # '-' is not allowed either
+        with pytest.raises(pmnode.InvalidArgumentError):
+            cache.open(pmnode.IpcHandle(bytes(raw)), fd)
+        raw[112:144] = b"pmnode_no_such_dax0.0".ljust(32, b"\0")
+        with pytest.raises(pmnode.NotFoundError):              # /dev/<name> is not there
+            cache.open(pmnode.IpcHandle(bytes(raw)), fd)
+        assert cache.stats()["backings"] == 0 and cache.stats()["mapped"] == 0
