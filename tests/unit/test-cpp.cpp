@@ -301,9 +301,10 @@ struct pool {
     int live;
 };
 
-int pool_map(void *state, std::size_t len, std::size_t align, int, pmn_extent *out)
+int pool_map(void *state, const pmn_provider_request *req, pmn_extent *out)
 {
     auto *p = static_cast<pool *>(state);
+    const std::size_t len = req->len, align = req->align;
     auto at = (reinterpret_cast<std::uintptr_t>(p->base) + p->used + align - 1) & ~(align - 1);
     if (at + len > reinterpret_cast<std::uintptr_t>(p->base) + p->len)
         return -ENOMEM;
