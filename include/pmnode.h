@@ -855,7 +855,8 @@ PMN_API int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region
 /**
  * Device-dax only: map the extent at @p offset.  -EINVAL when offset or
  * size is not a multiple of the device alignment or runs past its end,
- * -EBUSY when the extent overlaps one in use, -EOPNOTSUPP for other types.
+ * -EBUSY when the extent overlaps one in use, -EOPNOTSUPP for other types
+ * (since 0.4: a provider with PMN_PROVIDER_CAN_AT maps at an offset too).
  */
 PMN_API int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
                               struct pmn_region **out);
@@ -1051,14 +1052,31 @@ PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
  * the library then gives it back, asks for len + align bytes and uses an
  * aligned part (the rest stays unused while the extent lives).  The spill
  * list, the free-memory check, hooks and stats are those of the built-in
- * backings.  Provider regions are populated whole when mapped (never
- * piece by piece as an anonymous arena's are).  Without purge() the memory
- * of a live extent is never decommitted: an arena gives empty extents
- * back whole, through unmap() (PMN_PURGE_RELEASE, the default), and keeps
- * them all with PMN_PURGE_KEEP.  The allocators of 0.4 never decommit part
- * of a live extent, so purge() is not called yet: it is the slot for that
- * (a provider may leave it NULL).  release() runs once, when the
- * backing's last reference goes (after the last unmap()).
+ * backings, which are tables of this same kind inside the library (anon,
+ * memfd, hugetlb, dax, user: all regions take one path).
+ *
+ * map() gets a struct pmn_provider_request.  A simple provider (caps 0)
+ * reads len, align and node, and returns populated memory (or has a
+ * populate(), called over the whole extent); its regions are populated
+ * whole when mapped.  caps ask for more, as the built-ins do:
+ * PMN_PROVIDER_CAN_SKEW: req->skew may be nonzero (addr + skew a multiple
+ * of align: an arena's large object aligned beyond 4 MiB), so no len +
+ * align extent is needed.  PMN_PROVIDER_CAN_LAZY (needs populate()): with
+ * PMN_PROVIDER_LAZY in req->flags, map() only reserves and binds; the
+ * library calls populate() for each piece before handing it out (an
+ * arena's 4 MiB extent 64 KiB at a time) and never for
+ * [hole_off, hole_off + hole_len); without the flag map() populates.
+ * Each piece is verified on its own (verify() gets the piece), and one
+ * that fails goes to purge() when there is one.  PMN_PROVIDER_CAN_AT:
+ * pmn_region_map_at() works, with PMN_PROVIDER_AT and req->offset.
+ * PMN_PROVIDER_VERIFIES: map() and populate() check the node themselves
+ * (failing with PMN_E_MISPLACED or PMN_E_NODE_FULL): the library calls
+ * neither verify() nor move_pages.  Without purge() the memory of a live
+ * extent is never decommitted: an arena gives empty extents back whole,
+ * through unmap() (PMN_PURGE_RELEASE, the default), and keeps them all
+ * with PMN_PURGE_KEEP; purge() is called only on a lazy piece that failed.
+ * release() runs once, when the backing's last reference goes (after the
+ * last unmap()).
  *
  * Thread-safety: ops may be called from any thread, concurrently, never
  * under the backing's lock, but possibly under an arena's or slab's

@@ -208,8 +208,8 @@ const struct pmn_provider_ops pmn__prov_user = {.struct_size = sizeof(struct pmn
                                                 .name = "user",
                                                 .map = user_pmap,
                                                 .unmap = user_punmap,
-                                                .caps = PMN_PROVIDER_CAN_SKEW |
-                                                        PMN_PROVIDER_VERIFIES};
+                                                .caps =
+                                                    PMN_PROVIDER_CAN_SKEW | PMN_PROVIDER_VERIFIES};
 
 /* Populate what is not present (preferring the node), query every page,
  * bind: 0, or PMN_E_MISPLACED with the range's policy back to default. */

@@ -65,8 +65,8 @@ struct pmn_backing {
     /* PMN_BACKING_USER: the range it carves. */
     struct pmn__userrange *user;
     struct pmn__shfile *sh; /* shareable: the one file of all regions, else NULL */
-    atomic_int refs;      /* the backing itself + each live region */
-    pthread_mutex_t lock; /* guards stats, and the registration fields below */
+    atomic_int refs;        /* the backing itself + each live region */
+    pthread_mutex_t lock;   /* guards stats, and the registration fields below */
     struct pmn_backing_stats stats;
     /* Registration (pmnode.h, "Registration"): the hooks change only while
      * nregions is 0, so a region that counted itself in sees them fixed for

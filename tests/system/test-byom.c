@@ -319,10 +319,10 @@ struct rprov {
     int lazy_maps, pops; /* LAZY requests, populate() calls */
     size_t pop_max;      /* largest piece populated */
     int verifies, purges;
-    size_t verify_max;   /* largest extent verify() was given */
-    bool hole_seen;      /* a LAZY request carried a hole */
+    size_t verify_max;       /* largest extent verify() was given */
+    bool hole_seen;          /* a LAZY request carried a hole */
     char *hole_lo, *hole_hi; /* the last hole's address range */
-    uint64_t misplace;   /* verify() reports this many pages elsewhere */
+    uint64_t misplace;       /* verify() reports this many pages elsewhere */
 };
 
 static int r_map(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
@@ -448,8 +448,8 @@ Test(byom, provider_lazy_populates_slices)
     cr_assert_lt(rp.verify_max, 4 * MiB);
     /* Most of the extent is still address space. */
     cr_assert_eq(pmn_where(rp.pv.base, 4 * MiB + 4 * MiB, &w), 0);
-    cr_assert_gt(w.not_present, w.pages / 2, "%llu of %llu pages present", ull(w.pages - w.not_present),
-                 ull(w.pages));
+    cr_assert_gt(w.not_present, w.pages / 2, "%llu of %llu pages present",
+                 ull(w.pages - w.not_present), ull(w.pages));
     /* A piece whose verify() finds pages elsewhere: the allocation fails
      * with PMN_E_MISPLACED and the piece goes back through purge(). */
     rp.misplace = 1;

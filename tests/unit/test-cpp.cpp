@@ -8,6 +8,7 @@
 #include <pmnode/pmnode.hpp>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -363,6 +364,17 @@ void test_byom(const pmnode::context &ctx)
         CHECK(pl.live > 0);
         pmn_free(p);
     }
+    CHECK(pl.live == 0);
+    /* A table of 0.4's first layout (no caps) throws with -EPROTO. */
+    pmn_provider_ops old = ops;
+    old.struct_size = offsetof(pmn_provider_ops, caps);
+    threw = false;
+    try {
+        (void)pmnode::backing::provider(ctx, 0, old, &pl);
+    } catch (const pmnode::error &e) {
+        threw = e.pmn_code() == -EPROTO;
+    }
+    CHECK(threw);
     CHECK(pl.live == 0);
     munmap(m, len);
 }
