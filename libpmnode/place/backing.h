@@ -242,7 +242,7 @@ void pmn__shfile_free(struct pmn_backing *b);
 int pmn__shfile_fd(const struct pmn_backing *b);
 uint64_t pmn__shfile_id(const struct pmn_backing *b, uint64_t *dev, uint64_t *ino,
                         uint32_t *table_size);
-/* ops->map and ops->unmap of a shareable backing (memfd and hugetlb
+/* The bodies of pmn__prov_memfd's map and unmap (memfd and hugetlb
  * files): a range of the file, mapped, bound, populated as the anon path
  * does. */
 int pmn__shfile_map(struct pmn_backing *b, struct pmn_region *r, int node);
