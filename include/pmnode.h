@@ -855,7 +855,8 @@ PMN_API int pmn_region_map(struct pmn_backing *b, size_t size, struct pmn_region
 /**
  * Device-dax only: map the extent at @p offset.  -EINVAL when offset or
  * size is not a multiple of the device alignment or runs past its end,
- * -EBUSY when the extent overlaps one in use, -EOPNOTSUPP for other types.
+ * -EBUSY when the extent overlaps one in use, -EOPNOTSUPP for other types
+ * (since 0.4: a provider with PMN_PROVIDER_CAN_AT maps at an offset too).
  */
 PMN_API int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size,
                               struct pmn_region **out);
@@ -1051,14 +1052,31 @@ PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
  * the library then gives it back, asks for len + align bytes and uses an
  * aligned part (the rest stays unused while the extent lives).  The spill
  * list, the free-memory check, hooks and stats are those of the built-in
- * backings.  Provider regions are populated whole when mapped (never
- * piece by piece as an anonymous arena's are).  Without purge() the memory
- * of a live extent is never decommitted: an arena gives empty extents
- * back whole, through unmap() (PMN_PURGE_RELEASE, the default), and keeps
- * them all with PMN_PURGE_KEEP.  The allocators of 0.4 never decommit part
- * of a live extent, so purge() is not called yet: it is the slot for that
- * (a provider may leave it NULL).  release() runs once, when the
- * backing's last reference goes (after the last unmap()).
+ * backings, which are tables of this same kind inside the library (anon,
+ * memfd, hugetlb, dax, user: all regions take one path).
+ *
+ * map() gets a struct pmn_provider_request.  A simple provider (caps 0)
+ * reads len, align and node, and returns populated memory (or has a
+ * populate(), called over the whole extent); its regions are populated
+ * whole when mapped.  caps ask for more, as the built-ins do:
+ * PMN_PROVIDER_CAN_SKEW: req->skew may be nonzero (addr + skew a multiple
+ * of align: an arena's large object aligned beyond 4 MiB), so no len +
+ * align extent is needed.  PMN_PROVIDER_CAN_LAZY (needs populate()): with
+ * PMN_PROVIDER_LAZY in req->flags, map() only reserves and binds; the
+ * library calls populate() for each piece before handing it out (an
+ * arena's 4 MiB extent 64 KiB at a time) and never for
+ * [hole_off, hole_off + hole_len); without the flag map() populates.
+ * Each piece is verified on its own (verify() gets the piece), and one
+ * that fails goes to purge() when there is one.  PMN_PROVIDER_CAN_AT:
+ * pmn_region_map_at() works, with PMN_PROVIDER_AT and req->offset.
+ * PMN_PROVIDER_VERIFIES: map() and populate() check the node themselves
+ * (failing with PMN_E_MISPLACED or PMN_E_NODE_FULL): the library calls
+ * neither verify() nor move_pages.  Without purge() the memory of a live
+ * extent is never decommitted: an arena gives empty extents back whole,
+ * through unmap() (PMN_PURGE_RELEASE, the default), and keeps them all
+ * with PMN_PURGE_KEEP; purge() is called only on a lazy piece that failed.
+ * release() runs once, when the backing's last reference goes (after the
+ * last unmap()).
  *
  * Thread-safety: ops may be called from any thread, concurrently, never
  * under the backing's lock, but possibly under an arena's or slab's
@@ -1080,34 +1098,80 @@ PMN_API int pmn_slab_extents(struct pmn_slab *s, pmn_extent_fn fn, void *arg);
 PMN_API int pmn_backing_params_set_user(struct pmn_backing_params *p, void *addr, size_t len,
                                         int fd, uint64_t offset, unsigned flags);
 
-/** A provider's ops.  Set struct_size; fields beyond it are taken as NULL. */
+/** pmn_provider_request flags: what this map() is asked for. */
+#define PMN_PROVIDER_LAZY 0x1u /**< map and bind only: populate() is called for pieces later */
+#define PMN_PROVIDER_AT 0x2u   /**< map exactly at req->offset of the provider's memory */
+
+/** pmn_provider_ops caps: what a provider's map() can do beyond the minimum. */
+#define PMN_PROVIDER_CAN_SKEW 0x1u /**< honours req->skew (else the library trims) */
+#define PMN_PROVIDER_CAN_LAZY 0x2u /**< honours PMN_PROVIDER_LAZY; needs populate() */
+#define PMN_PROVIDER_CAN_AT 0x4u   /**< honours PMN_PROVIDER_AT (pmn_region_map_at()) */
+#define PMN_PROVIDER_VERIFIES 0x8u /**< map() and populate() check the node themselves */
+
+/**
+ * What one map() is asked for.  Filled by the library; struct_size says how
+ * many bytes of it are valid (a field beyond it reads as 0).  A provider
+ * without caps sees skew 0 and flags 0 and may ignore everything but len,
+ * align and node.
+ */
+struct pmn_provider_request {
+    size_t struct_size; /**< bytes of this struct the library filled */
+    size_t len;         /**< bytes wanted (a multiple of the page size) */
+    size_t align;       /**< power of two, at least the page size */
+    size_t skew;        /**< addr + skew must be a multiple of align (CAN_SKEW only) */
+    int node;           /**< the node the memory must be on (-1: the device's own) */
+    unsigned flags;     /**< PMN_PROVIDER_LAZY, PMN_PROVIDER_AT (only as caps allow) */
+    uint64_t offset;    /**< PMN_PROVIDER_AT: where in the provider's memory */
+    /** LAZY: [hole_off, hole_off + hole_len) is address space the library will
+     *  never populate (a provider may keep huge pages out of it). */
+    size_t hole_off, hole_len;
+};
+
+/**
+ * A provider's ops.  Set struct_size to sizeof(struct pmn_provider_ops):
+ * since 0.4's second layout (map takes a request, caps at the end) a
+ * shorter table is refused with -EPROTO (it was built against the first
+ * layout, whose map() had another signature).
+ */
 struct pmn_provider_ops {
     size_t struct_size; /**< sizeof(struct pmn_provider_ops), set by the caller */
     const char *name;   /**< for logs; copied at creation (NULL: "provider") */
     /**
-     * Required.  Give @p len bytes for @p node, @p align-aligned if it can
-     * (see above), in @p out (addr, len >= @p len, fd/offset or -1/0; node
-     * may be left -1); 0 or a negative code (returned by the allocation).
+     * Required.  Give req->len bytes for req->node, req->align-aligned if it
+     * can (see above), in @p out (addr, len >= req->len, fd/offset or -1/0;
+     * node may be left -1); 0 or a negative code (returned by the
+     * allocation).  req->flags holds only what caps allow: without
+     * PMN_PROVIDER_LAZY the memory must be populated on return unless there
+     * is a populate() and no PMN_PROVIDER_CAN_LAZY (then the library calls
+     * populate() over it, as in 0.4's first layout).
      */
-    int (*map)(void *state, size_t len, size_t align, int node, struct pmn_extent *out);
+    int (*map)(void *state, const struct pmn_provider_request *req, struct pmn_extent *out);
     /** Required.  Take back an extent map() gave (exactly as it gave it). */
     int (*unmap)(void *state, const struct pmn_extent *e);
-    /** Optional.  Make [off, off + len) of @p e present; 0 or a code. */
+    /** Optional (required with CAN_LAZY).  Make [off, off + len) of @p e present; 0 or a code. */
     int (*populate)(void *state, const struct pmn_extent *e, size_t off, size_t len);
-    /** Optional.  Count the pages of @p e not on e->node into *misplaced; 0 or a code. */
+    /**
+     * Optional.  Count the pages of @p e not on e->node into *misplaced; 0 or
+     * a code.  For a lazy region @p e is the piece just populated.
+     */
     int (*verify)(void *state, const struct pmn_extent *e, uint64_t *misplaced);
     /** Optional.  Decommit [off, off + len) of @p e before it is given back. */
     int (*purge)(void *state, const struct pmn_extent *e, size_t off, size_t len);
     /** Optional.  The backing is gone: free @p state. */
     void (*release)(void *state);
+    /** PMN_PROVIDER_CAN_* and PMN_PROVIDER_VERIFIES; 0 for a simple provider.
+     *  Last, so that a table of the first layout is shorter than this one. */
+    unsigned caps;
 };
 
 /**
  * Create a PMN_BACKING_PROVIDER backing: @p p gives the node or spill list,
- * verify and headroom (its type is ignored); @p ops is copied (up to its
- * struct_size, at least up to unmap) and @p state is passed to every op.
- * 0, -EINVAL (NULL, struct_size too small, no map or unmap), or the errors
- * of pmn_backing_new().  On failure release() is not called.
+ * verify and headroom (its type is ignored); @p ops is copied and @p state
+ * is passed to every op.  0, -EINVAL (NULL, no map or unmap, unknown caps,
+ * CAN_LAZY without populate), -EPROTO (struct_size below this layout's: a
+ * table built against 0.4's first layout, whose map() took other
+ * arguments), or the errors of pmn_backing_new().  On failure release() is
+ * not called.
  */
 PMN_API int pmn_backing_new_provider(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
                                      const struct pmn_provider_ops *ops, void *state,

@@ -251,7 +251,29 @@ static int dax_unmap(struct pmn_backing *b, struct pmn_region *r)
     return 0;
 }
 
-const struct pmn__backing_ops pmn__ops_dax = {.map = dax_map, .unmap = dax_unmap};
+/* The provider table (backing.h says how it finds the region). */
+static int dax_pmap(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
+{
+    struct pmn_region *r = pmn__ext_region(out);
+    int err = (req->flags & PMN_PROVIDER_AT) ? pmn__dax_map_at(state, r, req->offset)
+                                             : dax_map(state, r, req->node);
+
+    if (err == 0)
+        pmn__region_extent_at(r, out, 0, r->size);
+    return err;
+}
+
+static int dax_punmap(void *state, const struct pmn_extent *e)
+{
+    return dax_unmap(state, pmn__ext_region(e));
+}
+
+const struct pmn_provider_ops pmn__prov_dax = {
+    .struct_size = sizeof(struct pmn_provider_ops),
+    .name = "dax",
+    .map = dax_pmap,
+    .unmap = dax_punmap,
+    .caps = PMN_PROVIDER_CAN_SKEW | PMN_PROVIDER_CAN_AT | PMN_PROVIDER_VERIFIES};
 
 int pmn__dax_fd(const struct pmn_backing *b)
 {

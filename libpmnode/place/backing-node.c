@@ -131,6 +131,69 @@ static int memfd_unmap(struct pmn_backing *b, struct pmn_region *r)
     return pmn__shfile_unmap(b, r);
 }
 
-const struct pmn__backing_ops pmn__ops_anon = {.map = anon_map, .unmap = anon_unmap};
-const struct pmn__backing_ops pmn__ops_hugetlb = {.map = anon_map, .unmap = anon_unmap};
-const struct pmn__backing_ops pmn__ops_memfd = {.map = memfd_map, .unmap = memfd_unmap};
+/* ---- the provider tables (backing.h says how they find the region) ---- */
+
+static int node_map(void *state, const struct pmn_provider_request *req, struct pmn_extent *out,
+                    int (*body)(struct pmn_backing *, struct pmn_region *, int))
+{
+    struct pmn_region *r = pmn__ext_region(out);
+    int err = body(state, r, req->node);
+
+    if (err == 0)
+        pmn__region_extent_at(r, out, 0, r->size);
+    return err;
+}
+
+static int anon_pmap(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
+{
+    return node_map(state, req, out, anon_map);
+}
+
+static int anon_punmap(void *state, const struct pmn_extent *e)
+{
+    return anon_unmap(state, pmn__ext_region(e));
+}
+
+static int memfd_pmap(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
+{
+    return node_map(state, req, out, memfd_map);
+}
+
+static int memfd_punmap(void *state, const struct pmn_extent *e)
+{
+    return memfd_unmap(state, pmn__ext_region(e));
+}
+
+/* A lazy region's piece: populate, verify and bind it; on failure give
+ * back what it left (shared memory keeps its pages until they are removed
+ * from the file). */
+static int node_ppopulate(void *state, const struct pmn_extent *e, size_t off, size_t len)
+{
+    struct pmn_region *r = pmn__ext_region(e);
+    char *at = (char *)e->addr + off;
+    int err = pmn__node_populate(state, r, at, len);
+
+    if (err)
+        (void)pmn_prim_advise(at, len, r->fd >= 0 ? MADV_REMOVE : MADV_DONTNEED);
+    return err;
+}
+
+#define NODE_CAPS (PMN_PROVIDER_CAN_SKEW | PMN_PROVIDER_CAN_LAZY | PMN_PROVIDER_VERIFIES)
+const struct pmn_provider_ops pmn__prov_anon = {.struct_size = sizeof(struct pmn_provider_ops),
+                                                .name = "anon",
+                                                .map = anon_pmap,
+                                                .unmap = anon_punmap,
+                                                .populate = node_ppopulate,
+                                                .caps = NODE_CAPS};
+const struct pmn_provider_ops pmn__prov_hugetlb = {.struct_size = sizeof(struct pmn_provider_ops),
+                                                   .name = "hugetlb",
+                                                   .map = anon_pmap,
+                                                   .unmap = anon_punmap,
+                                                   .populate = node_ppopulate,
+                                                   .caps = NODE_CAPS};
+const struct pmn_provider_ops pmn__prov_memfd = {.struct_size = sizeof(struct pmn_provider_ops),
+                                                 .name = "memfd",
+                                                 .map = memfd_pmap,
+                                                 .unmap = memfd_punmap,
+                                                 .populate = node_ppopulate,
+                                                 .caps = NODE_CAPS};

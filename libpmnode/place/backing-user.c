@@ -2,20 +2,15 @@
  * backing-user.c - memory the library does not map itself: a caller's
  * provider (an ops table) and a caller's range (user-supplied memory).
  *
- * Both are page sources behind the same struct pmn__backing_ops as the
- * built-in ones, so a region of either goes through backing.c like any
- * other: the spill list, the free-memory check (skipped where it means
- * nothing: the caller's range exists already, and unverified provider
- * memory is not in the kernel's counters), hooks, stats and extents.
- *
- * Provider regions: map() is asked for the region's alignment; when the
- * address it gives (plus the region's skew) is not a multiple of it, the
- * extent goes back and the provider is asked for len + align bytes, of
- * which an aligned part is used.  Then populate() (else map() gave
- * populated memory), then verify() (else move_pages on every page, unless
- * verification is off).  A misplaced page is PMN_E_MISPLACED: the provider
- * gave memory from the wrong node, which no retry on the same node fixes.
- * No op runs under the backing's lock.
+ * Both are page sources behind the public provider table
+ * (struct pmn_provider_ops), as every built-in one is, so a region of either
+ * goes through backing.c like any other: the spill list, the free-memory
+ * check (skipped where it means nothing: the caller's range exists already,
+ * and unverified provider memory is not in the kernel's counters), hooks,
+ * stats and extents.  backing.c runs a caller's table (asking for an
+ * aligned, skewed, lazy or placed extent only as its caps allow, trimming
+ * an over-sized extent otherwise, then populate() and verify()); this file
+ * holds what both kinds share (pmn__extent_fit) and the user range's table.
  *
  * User ranges: checked once, at creation: pages not present are populated
  * under a policy preferring the node (as backing-node.c populates, so the
@@ -37,9 +32,7 @@
 
 /* ---- providers ---- */
 
-/* The first address in @e at which @size bytes fit with addr + @skew a
- * multiple of @align, or 0. */
-static uintptr_t fit(const struct pmn_extent *e, size_t size, size_t align, size_t skew)
+uintptr_t pmn__extent_fit(const struct pmn_extent *e, size_t size, size_t align, size_t skew)
 {
     uintptr_t lo = (uintptr_t)e->addr, c;
 
@@ -50,98 +43,6 @@ static uintptr_t fit(const struct pmn_extent *e, size_t size, size_t align, size
         return 0;
     return c;
 }
-
-static int prov_get(struct pmn_backing *b, size_t len, size_t align, int node,
-                    struct pmn_extent *e)
-{
-    int err;
-
-    memset(e, 0, sizeof(*e));
-    e->struct_size = sizeof(*e);
-    e->fd = -1;
-    e->node = node;
-    err = b->pops.map(b->pstate, len, align, node, e);
-    if (err > 0)
-        err = -EIO; /* a provider returning a positive value broke its contract */
-    if (err == 0 && (e->addr == NULL || e->len < len)) {
-        pmn__log(b->ctx, 3, "provider %s gave %zu bytes at %p for %zu", b->pname, e->len, e->addr,
-                 len);
-        (void)b->pops.unmap(b->pstate, e);
-        err = -EINVAL;
-    }
-    if (err == 0) {
-        e->struct_size = sizeof(*e);
-        e->node = node;
-    }
-    return err;
-}
-
-static int prov_map(struct pmn_backing *b, struct pmn_region *r, int node)
-{
-    size_t align = r->align > b->granule ? r->align : b->granule;
-    struct pmn_extent e;
-    uintptr_t at;
-    uint64_t misplaced = 0, t0;
-    int err;
-
-    err = prov_get(b, r->size, align, node, &e);
-    if (err)
-        return err;
-    at = fit(&e, r->size, align, r->skew);
-    if (at == 0) {
-        /* Not aligned: give it back, take more, use an aligned part. */
-        (void)b->pops.unmap(b->pstate, &e);
-        if (r->size > SIZE_MAX - align)
-            return -ENOMEM;
-        err = prov_get(b, r->size + align, b->page, node, &e);
-        if (err)
-            return err;
-        at = fit(&e, r->size, align, r->skew);
-        if (at == 0) {
-            (void)b->pops.unmap(b->pstate, &e);
-            return -EINVAL;
-        }
-    }
-    r->pext = e;
-    r->addr = (void *)at;
-    r->node = node;
-    r->fd = e.fd;
-    r->fd_offset = e.fd >= 0 ? e.offset + (at - (uintptr_t)e.addr) : 0;
-    if (b->pops.populate != NULL)
-        err = b->pops.populate(b->pstate, &e, at - (uintptr_t)e.addr, r->size);
-    if (err == 0 && b->verify) {
-        t0 = pmn_prim_now_ns();
-        err = b->pops.verify != NULL ? b->pops.verify(b->pstate, &e, &misplaced)
-                                     : pmn__verify(r->addr, r->size, b->page, node, &misplaced);
-        r->verify_ns += pmn_prim_now_ns() - t0;
-        if (err == 0 && misplaced) {
-            pmn__log(b->ctx, 3, "provider %s: %llu pages of %zu not on node %d", b->pname,
-                     (unsigned long long)misplaced, r->size / b->page, node);
-            err = PMN_E_MISPLACED;
-        }
-    }
-    if (err > 0)
-        err = -EIO;
-    if (err) {
-        (void)b->pops.unmap(b->pstate, &e);
-        r->addr = NULL;
-        r->fd = -1;
-    }
-    return err;
-}
-
-static int prov_unmap(struct pmn_backing *b, struct pmn_region *r)
-{
-    int err;
-
-    if (r->addr == NULL)
-        return 0;
-    err = b->pops.unmap(b->pstate, &r->pext);
-    r->fd = -1;
-    return err > 0 ? -EIO : err;
-}
-
-const struct pmn__backing_ops pmn__ops_provider = {.map = prov_map, .unmap = prov_unmap};
 
 /* ---- user-supplied memory ---- */
 
@@ -186,7 +87,7 @@ static int carve(struct pmn__userrange *u, size_t size, size_t align, size_t ske
     for (size_t i = 0; i < u->nfree; i++) {
         struct piece *p = &u->free[i];
         struct pmn_extent e = {.addr = u->base + p->off, .len = p->len};
-        uintptr_t at = fit(&e, size, align, skew);
+        uintptr_t at = pmn__extent_fit(&e, size, align, skew);
         size_t off, end;
 
         if (at == 0)
@@ -287,7 +188,28 @@ static int user_unmap(struct pmn_backing *b, struct pmn_region *r)
     return err;
 }
 
-const struct pmn__backing_ops pmn__ops_user = {.map = user_map, .unmap = user_unmap};
+/* The provider table (backing.h says how it finds the region). */
+static int user_pmap(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
+{
+    struct pmn_region *r = pmn__ext_region(out);
+    int err = user_map(state, r, req->node);
+
+    if (err == 0)
+        pmn__region_extent_at(r, out, 0, r->size);
+    return err;
+}
+
+static int user_punmap(void *state, const struct pmn_extent *e)
+{
+    return user_unmap(state, pmn__ext_region(e));
+}
+
+const struct pmn_provider_ops pmn__prov_user = {.struct_size = sizeof(struct pmn_provider_ops),
+                                                .name = "user",
+                                                .map = user_pmap,
+                                                .unmap = user_punmap,
+                                                .caps =
+                                                    PMN_PROVIDER_CAN_SKEW | PMN_PROVIDER_VERIFIES};
 
 /* Populate what is not present (preferring the node), query every page,
  * bind: 0, or PMN_E_MISPLACED with the range's policy back to default. */

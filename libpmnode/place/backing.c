@@ -2,20 +2,28 @@
  * backing.c - backings and regions: the strict-placement front door.
  *
  * A backing holds one placement rule (a node, an ordered spill list, or a
- * dax device) and an ops table for its page source.  pmn_region_map() is
- * the same for every node-bound type:
+ * dax device) and an ops table for its page source: the public provider
+ * table, a built-in one (backing-node.c, backing-dax.c, backing-user.c) or
+ * the caller's.  pmn_region_map() is the same for every type:
  *
  *   for each node in the rule, in order:
  *       cpuset check (Mems_allowed)      -> PMN_E_NOT_ALLOWED, next node
  *       available >= size + headroom     -> PMN_E_NODE_FULL, next node
  *         (pmn_node_read_available: MemFree less what the zones keep
  *         back, plus what the kernel can reclaim; memavail.c says why)
- *       ops->map: mmap, populate under a policy that may fall back,
+ *       ops map(): mmap, populate under a policy that may fall back,
  *       verify every page, bind          -> PMN_E_NODE_FULL (a page
  *                                           landed elsewhere: another
  *                                           process took the node's
  *                                           memory), -ENOMEM etc.,
  *                                           next node
+ *
+ * (a caller's provider without PMN_PROVIDER_VERIFIES: map(), then
+ * populate() and verify() or move_pages here -> PMN_E_MISPLACED).
+ * The request carries what the ops' caps allow: a skew (else an extent
+ * len + align long is asked for and an aligned part used), lazy regions
+ * and holes (else none: the heap asks pmn__backing_can_hole), an exact
+ * place (pmn_region_map_at; else -EOPNOTSUPP).
  *
  * backing-node.c says why population never binds strictly first (the OOM
  * killer).  Whatever fails, nothing stays mapped.  Stats count live bytes per
@@ -172,7 +180,7 @@ static void backing_release(struct pmn_backing *b)
         pmn__dax_detach(b);
     if (b->type == PMN_BACKING_USER)
         pmn__user_detach(b);
-    if (b->type == PMN_BACKING_PROVIDER && b->pops.release != NULL)
+    if (b->pops.release != NULL)
         b->pops.release(b->pstate);
     free(b->pname);
     pmn__shfile_free(b);
@@ -231,10 +239,11 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     atomic_init(&b->refs, 1);
     pthread_mutex_init(&b->lock, NULL);
     b->ctx = pmn_ctx_ref(ctx);
+    b->pstate = b; /* a built-in's state; a provider's is set by the caller */
 
     switch (type) {
     case PMN_BACKING_USER:
-        b->ops = &pmn__ops_user;
+        b->pops = pmn__prov_user;
         b->verify = !(p->user_flags & PMN_USER_UNVERIFIED);
         err =
             pmn__user_attach(b, p->user_addr, p->user_len, p->user_fd, p->user_off, p->user_flags);
@@ -243,9 +252,9 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
             return err;
         }
         break;
-    case PMN_BACKING_PROVIDER: b->ops = &pmn__ops_provider; break;
-    case PMN_BACKING_ANON: b->ops = &pmn__ops_anon; break;
-    case PMN_BACKING_MEMFD: b->ops = &pmn__ops_memfd; break;
+    case PMN_BACKING_PROVIDER: break; /* pmn_backing_new_provider sets the ops */
+    case PMN_BACKING_ANON: b->pops = pmn__prov_anon; break;
+    case PMN_BACKING_MEMFD: b->pops = pmn__prov_memfd; break;
     case PMN_BACKING_HUGETLB: {
         size_t hs = p->page_size;
         const struct pmn_node *n0 = pmn__node_find(ctx, b->nodes[0]);
@@ -257,11 +266,11 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
                 return -EINVAL;
             }
         b->huge_size = b->granule = hs;
-        b->ops = &pmn__ops_hugetlb;
+        b->pops = pmn__prov_hugetlb;
         break;
     }
     case PMN_BACKING_DAX:
-        b->ops = &pmn__ops_dax;
+        b->pops = pmn__prov_dax;
         err = pmn__dax_attach(b, p->dax);
         if (err) {
             backing_release(b); /* b->dax is NULL: detach has nothing to do */
@@ -280,7 +289,7 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
             return err;
         }
         if (b->type != PMN_BACKING_DAX) /* dax: the file holds the table only */
-            b->ops = &pmn__ops_memfd;
+            b->pops = pmn__prov_memfd;
     }
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)
@@ -373,9 +382,10 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
     uint64_t headroom;
     int err;
 
-    /* The caller's range exists already; memory the kernel cannot see
-     * (an unverified provider) is not in its counters either. */
-    if (b->type == PMN_BACKING_USER || (b->type == PMN_BACKING_PROVIDER && !b->verify))
+    /* The caller's range and the device exist already; memory the kernel
+     * cannot see (an unverified provider) is not in its counters either. */
+    if (b->type == PMN_BACKING_USER || b->type == PMN_BACKING_DAX ||
+        (b->type == PMN_BACKING_PROVIDER && !b->verify))
         return 0;
 
     err = pmn_prim_mems_allowed(&allowed);
@@ -417,7 +427,7 @@ int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint6
     return 0;
 }
 
-/* Populate a holed region around its hole (ops->map mapped it lazily). */
+/* Populate a holed region around its hole (the ops mapped it lazily). */
 static int populate_around_hole(struct pmn_region *r)
 {
     size_t end = r->hole_off + r->hole_len;
@@ -430,7 +440,142 @@ static int populate_around_hole(struct pmn_region *r)
     return err;
 }
 
-static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
+/* A code from a caller's op: a positive value broke the contract. */
+static int op_code(int err)
+{
+    return err > 0 ? -EIO : err;
+}
+
+/* map() into r->pext, checked: 0, or the op's code with nothing kept. */
+static int ops_get(struct pmn_backing *b, struct pmn_region *r,
+                   const struct pmn_provider_request *req)
+{
+    struct pmn_extent *e = &r->pext;
+    int err;
+
+    memset(e, 0, sizeof(*e));
+    e->struct_size = sizeof(*e);
+    e->fd = -1;
+    e->node = req->node;
+    err = op_code(b->pops.map(b->pstate, req, e));
+    if (err == 0 && (e->addr == NULL || e->len < req->len)) {
+        pmn__log(b->ctx, 3, "provider %s gave %zu bytes at %p for %zu", b->pops.name, e->len,
+                 e->addr, req->len);
+        (void)b->pops.unmap(b->pstate, e);
+        err = -EINVAL;
+    }
+    if (err == 0) {
+        e->struct_size = sizeof(*e);
+        e->node = req->node;
+    }
+    return err;
+}
+
+/* Verify [addr, addr + len) of @r: the ops' verify(), else move_pages. */
+static int ops_verify(struct pmn_backing *b, struct pmn_region *r, const struct pmn_extent *e,
+                      void *addr, size_t len)
+{
+    uint64_t misplaced = 0, t0 = pmn_prim_now_ns();
+    int err;
+
+    err = b->pops.verify != NULL ? op_code(b->pops.verify(b->pstate, e, &misplaced))
+                                 : pmn__verify(addr, len, b->page, r->node, &misplaced);
+    r->verify_ns += pmn_prim_now_ns() - t0;
+    if (err == 0 && misplaced) {
+        pmn__log(b->ctx, 3, "provider %s: %llu pages of %zu not on node %d", b->pops.name,
+                 (unsigned long long)misplaced, len / b->page, r->node);
+        err = PMN_E_MISPLACED;
+    }
+    return err;
+}
+
+/*
+ * Map @r for @node through b's ops (@flags: PMN_PROVIDER_AT with @offset,
+ * or 0), populated and verified unless lazy.  The request asks only what
+ * the caps allow: without CAN_SKEW an extent that does not fit goes back
+ * and len + align bytes are asked for, of which an aligned part is used;
+ * without VERIFIES populate() (unless CAN_LAZY: then map() populated) and
+ * verify() or move_pages follow.  Nothing stays mapped on failure.
+ */
+static int ops_map(struct pmn_backing *b, struct pmn_region *r, int node, unsigned flags,
+                   uint64_t offset)
+{
+    unsigned caps = b->pops.caps;
+    size_t align = r->align > b->granule ? r->align : b->granule;
+    struct pmn_provider_request req = {
+        .struct_size = sizeof(req),
+        .len = r->size,
+        .align = align,
+        .skew = (caps & PMN_PROVIDER_CAN_SKEW) ? r->skew : 0,
+        .node = node,
+        .flags = flags,
+        .offset = offset,
+    };
+    struct pmn_extent *e = &r->pext;
+    uintptr_t at;
+    int err;
+
+    if (r->lazy) { /* only with CAN_LAZY: pmn__backing_can_hole */
+        req.flags |= PMN_PROVIDER_LAZY;
+        req.hole_off = r->hole_off;
+        req.hole_len = r->hole_len;
+    }
+    r->node = node;
+    err = ops_get(b, r, &req);
+    if (err)
+        return err;
+    if (flags & PMN_PROVIDER_AT) {
+        at = (uintptr_t)e->addr; /* exactly there, or not at all */
+    } else {
+        at = pmn__extent_fit(e, r->size, align, r->skew);
+        if (at == 0) {
+            /* Not aligned: give it back, take more, use an aligned part. */
+            (void)b->pops.unmap(b->pstate, e);
+            if (r->size > SIZE_MAX - align)
+                return -ENOMEM;
+            req.len = r->size + align;
+            req.align = b->page;
+            req.skew = 0;
+            if ((err = ops_get(b, r, &req)) != 0)
+                return err;
+            at = pmn__extent_fit(e, r->size, align, r->skew);
+        }
+    }
+    if (at == 0) {
+        (void)b->pops.unmap(b->pstate, e);
+        return -EINVAL;
+    }
+    r->addr = (void *)at;
+    if (b->type == PMN_BACKING_PROVIDER) { /* the built-ins set their region's file */
+        r->fd = e->fd;
+        r->fd_offset = e->fd >= 0 ? e->offset + (at - (uintptr_t)e->addr) : 0;
+    }
+    if (!(caps & PMN_PROVIDER_CAN_LAZY) && b->pops.populate != NULL)
+        err = op_code(b->pops.populate(b->pstate, e, at - (uintptr_t)e->addr, r->size));
+    if (err == 0 && !r->lazy && b->verify && !(caps & PMN_PROVIDER_VERIFIES))
+        err = ops_verify(b, r, e, r->addr, r->size);
+    if (err) {
+        (void)b->pops.unmap(b->pstate, e);
+        r->addr = NULL;
+        r->fd = -1;
+    }
+    return err;
+}
+
+static int ops_unmap(struct pmn_backing *b, struct pmn_region *r)
+{
+    int err;
+
+    if (r->addr == NULL)
+        return 0;
+    err = op_code(b->pops.unmap(b->pstate, &r->pext));
+    r->addr = NULL;
+    r->fd = -1;
+    return err;
+}
+
+static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot, unsigned flags,
+                  uint64_t offset)
 {
     int node = b->nodes[slot];
     uint64_t t0;
@@ -442,11 +587,11 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot)
         return err;
     t0 = pmn_prim_now_ns();
     r->verify_ns = 0;
-    err = b->ops->map(b, r, node);
+    err = ops_map(b, r, node, flags, offset);
     if (err)
         return err;
     if (r->hole_len > 0 && (err = populate_around_hole(r)) != 0) {
-        (void)b->ops->unmap(b, r);
+        (void)ops_unmap(b, r);
         return err;
     }
     r->populate_ns = pmn_prim_now_ns() - t0 - r->verify_ns;
@@ -528,7 +673,7 @@ static int region_done(struct pmn_backing *b, struct pmn_region *r, int err,
     /* Mapped, populated and verified: the caller's device hears of it
      * before anyone can use it. */
     if (err == 0 && r->hooked && (err = hooks_map(b, r)) != 0)
-        (void)b->ops->unmap(b, r);
+        (void)ops_unmap(b, r);
     if (err) {
         account(b, -1, 0, true);
         region_forget(b, r);
@@ -584,13 +729,8 @@ static int region_map(struct pmn_backing *b, size_t size, const struct region_sh
      * any extent): no page of it is left to populate later. */
     if (r->hooked && r->hole_len == 0)
         r->lazy = false;
-    if (b->type == PMN_BACKING_DAX) {
-        r->slot = 0;
-        r->node = b->nodes[0];
-        return region_done(b, r, b->ops->map(b, r, r->node), out);
-    }
     for (size_t i = 0; i < b->nnodes; i++) {
-        err = map_on(b, r, (int)i);
+        err = map_on(b, r, (int)i, 0, 0);
         if (err == 0)
             break;
         if (i == 0)
@@ -637,7 +777,7 @@ int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
 {
     struct pmn_backing *b = r->b;
-    char *at = (char *)r->addr + off;
+    size_t eoff = (size_t)((char *)r->addr - (char *)r->pext.addr) + off;
     int err;
 
     if (!r->lazy)
@@ -646,11 +786,16 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
         return -EINVAL;
     if (r->hole_len > 0 && off < r->hole_off + r->hole_len && off + len > r->hole_off)
         return -EINVAL; /* the hole stays address space */
-    err = pmn__node_populate(b, r, at, len);
-    /* Give back what a failed populate left behind (shared memory keeps
-     * its pages until they are removed from the file). */
-    if (err)
-        (void)pmn_prim_advise(at, len, r->fd >= 0 ? MADV_REMOVE : MADV_DONTNEED);
+    err = op_code(b->pops.populate(b->pstate, &r->pext, eoff, len));
+    if (err == 0 && b->verify && !(b->pops.caps & PMN_PROVIDER_VERIFIES)) {
+        struct pmn_extent piece;
+        pmn__region_extent_at(r, &piece, off, len);
+        err = ops_verify(b, r, &piece, piece.addr, len);
+    }
+    /* A caller's lazy provider gets the piece back to decommit (the
+     * built-ins' populate gives back what it left itself). */
+    if (err && b->type == PMN_BACKING_PROVIDER && b->pops.purge != NULL)
+        (void)b->pops.purge(b->pstate, &r->pext, eoff, len);
     return err;
 }
 
@@ -659,7 +804,7 @@ int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size, struc
     struct pmn_region *r;
     int err;
 
-    if (b != NULL && b->type != PMN_BACKING_DAX) {
+    if (b != NULL && !(b->pops.caps & PMN_PROVIDER_CAN_AT)) {
         if (out)
             *out = NULL;
         return -EOPNOTSUPP;
@@ -671,9 +816,7 @@ int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size, struc
         region_forget(b, r);
         return -EINVAL;
     }
-    r->slot = 0;
-    r->node = b->nodes[0];
-    return region_done(b, r, pmn__dax_map_at(b, r, offset), out);
+    return region_done(b, r, map_on(b, r, 0, PMN_PROVIDER_AT, offset), out);
 }
 
 int pmn_region_unmap(struct pmn_region *r)
@@ -699,7 +842,7 @@ int pmn_region_unmap(struct pmn_region *r)
     /* The device lets go while the memory is still there. */
     if (r->hooked)
         hooks_unmap(b, r, 2);
-    err = b->ops->unmap(b, r);
+    err = ops_unmap(b, r);
     account(b, r->slot < 0 ? 0 : r->slot, -(int64_t)pmn__region_committed(r), false);
     region_forget(b, r);
     backing_release(b);
@@ -800,7 +943,8 @@ int pmn_backing_set_hooks(struct pmn_backing *b, const struct pmn_extent_hooks *
     return err;
 }
 
-static void extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t off, size_t len)
+void pmn__region_extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t off,
+                           size_t len)
 {
     const struct pmn_backing *b = r->b;
 
@@ -827,13 +971,13 @@ size_t pmn__region_extents(const struct pmn_region *r, struct pmn_extent out[2])
     size_t end = r->hole_off + r->hole_len, n = 0;
 
     if (r->hole_len == 0) {
-        extent_at(r, &out[0], 0, r->size);
+        pmn__region_extent_at(r, &out[0], 0, r->size);
         return 1;
     }
     if (r->hole_off > 0)
-        extent_at(r, &out[n++], 0, r->hole_off);
+        pmn__region_extent_at(r, &out[n++], 0, r->hole_off);
     if (end < r->size)
-        extent_at(r, &out[n++], end, r->size - end);
+        pmn__region_extent_at(r, &out[n++], end, r->size - end);
     return n;
 }
 
@@ -875,8 +1019,7 @@ int pmn_backing_extents(struct pmn_backing *b, pmn_extent_fn fn, void *arg)
 
 bool pmn__backing_can_hole(const struct pmn_backing *b)
 {
-    return b->type == PMN_BACKING_ANON || b->type == PMN_BACKING_MEMFD ||
-           b->type == PMN_BACKING_HUGETLB;
+    return (b->pops.caps & PMN_PROVIDER_CAN_LAZY) != 0;
 }
 
 int pmn_backing_params_set_user(struct pmn_backing_params *p, void *addr, size_t len, int fd,
@@ -907,13 +1050,20 @@ int pmn_backing_new_provider(struct pmn_ctx *ctx, const struct pmn_backing_param
 
     if (out != NULL)
         *out = NULL;
-    if (out == NULL || p == NULL || ops == NULL ||
-        ops->struct_size < PMN__SIZE_TO(struct pmn_provider_ops, unmap))
+    if (out == NULL || p == NULL || ops == NULL)
         return -EINVAL;
-    /* An older caller's table is shorter: what it lacks stays NULL. */
+    /* 0.4's first layout ended before caps, and its map() took (state,
+     * len, align, node, out): calling it with a request would be calling
+     * a function through the wrong type.  Such a table is shorter than
+     * this one (caps is last for that reason): refuse it by its size. */
+    if (ops->struct_size < PMN__SIZE_TO(struct pmn_provider_ops, caps))
+        return -EPROTO;
     memcpy(&o, ops, ops->struct_size < sizeof(o) ? ops->struct_size : sizeof(o));
     o.struct_size = sizeof(o);
-    if (o.map == NULL || o.unmap == NULL)
+    if (o.map == NULL || o.unmap == NULL ||
+        (o.caps & ~(PMN_PROVIDER_CAN_SKEW | PMN_PROVIDER_CAN_LAZY | PMN_PROVIDER_CAN_AT |
+                    PMN_PROVIDER_VERIFIES)) ||
+        ((o.caps & PMN_PROVIDER_CAN_LAZY) && o.populate == NULL))
         return -EINVAL;
     name = strdup(o.name != NULL ? o.name : "provider");
     if (name == NULL)

@@ -14,14 +14,28 @@
  *                   memory (a range the caller owns, carved into extents)
  *   where.c         where pages are (pmn_where) and the verifier
  *
- * Allocators (arena, slab, heap) see only struct pmn__backing_ops: every op
+ * Every backing type is a page source behind the public provider table
+ * (struct pmn_provider_ops, pmnode.h): the built-ins (anon, memfd or a
+ * shareable file, hugetlb, dax, user) are const tables whose state is the
+ * backing, a caller's provider is the caller's table, and backing.c maps,
+ * populates, verifies and unmaps every region through b->pops.  Every op
  * returns 0 or a negative code, and none of them falls back to another
  * node unless the backing was created with a spill list.
+ *
+ * The built-in ops are only ever called by backing.c, with the region's
+ * own extent (r->pext) as map()'s out and as the extent of the other ops:
+ * pmn__ext_region() finds the region from it, and the shape the library
+ * asked for (align, skew, lazy, hole) is the region's.  So their bodies
+ * work on regions as before, and the request carries nothing they do not
+ * already see there.  They are not handed out (a caller's call would have
+ * no region behind its extent).
  */
 #ifndef PMN_BACKING_H
 #define PMN_BACKING_H
 
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdatomic.h>
 
 #include "discover/topology.h"
@@ -33,7 +47,6 @@ struct pmn__shfile;    /* a shareable backing's one file (shared.c) */
 struct pmn_backing {
     struct pmn_ctx *ctx;
     enum pmn_backing_type type;
-    const struct pmn__backing_ops *ops;
     int nodes[PMN_STATS_MAX_NODES];
     size_t nnodes;
     size_t page;      /* base page size */
@@ -44,11 +57,12 @@ struct pmn_backing {
     bool headroom_set;
     uint64_t headroom;
     struct pmn__daxmap *dax;
-    /* PMN_BACKING_PROVIDER: the caller's ops (copied, missing fields NULL)
-     * and state; PMN_BACKING_USER: the range it carves. */
+    /* The page source: a built-in table with the backing as state, or a
+     * caller's (copied, its name in pname) with the caller's state. */
     struct pmn_provider_ops pops;
     void *pstate;
     char *pname;
+    /* PMN_BACKING_USER: the range it carves. */
     struct pmn__userrange *user;
     struct pmn__shfile *sh; /* shareable: the one file of all regions, else NULL */
     atomic_int refs;        /* the backing itself + each live region */
@@ -81,21 +95,19 @@ struct pmn_region {
     size_t hole_off, hole_len;
     bool lazy;   /* mapped and bound, populated later piece by piece */
     bool hooked; /* the backing had hooks when this region began */
-    /* user and provider regions: what the provider gave (addr is an
-     * aligned part of it), and the offset of addr in fd's file */
+    /* What the ops' map() gave (addr is an aligned part of it for a
+     * provider without PMN_PROVIDER_CAN_SKEW), and for user and provider
+     * regions the offset of addr in fd's file */
     struct pmn_extent pext;
     uint64_t fd_offset;
     struct pmn_region *next, *prev; /* the backing's live regions */
 };
 
-/* What each backing type provides. */
-struct pmn__backing_ops {
-    /* Map @r->size bytes for node @node (not dax) and populate them.  On
-     * failure nothing stays mapped. */
-    int (*map)(struct pmn_backing *b, struct pmn_region *r, int node);
-    /* Unmap what map() set up. */
-    int (*unmap)(struct pmn_backing *b, struct pmn_region *r);
-};
+/* The region whose own extent @e is (built-in ops only: see the top). */
+static inline struct pmn_region *pmn__ext_region(const struct pmn_extent *e)
+{
+    return (struct pmn_region *)((char *)(uintptr_t)e - offsetof(struct pmn_region, pext));
+}
 
 /* ---- backing.c ---- */
 
@@ -144,13 +156,22 @@ size_t pmn__region_committed(const struct pmn_region *r);
  * hole punch) while they live.  The heap asks this before populating lazily
  * or purging.  Stable while the caller holds a region of @b. */
 bool pmn__backing_has_hooks(const struct pmn_backing *b);
+/* The extent [off, off + len) of @r, with its file and node. */
+void pmn__region_extent_at(const struct pmn_region *r, struct pmn_extent *e, size_t off,
+                           size_t len);
+/* The first address in @e at which @size bytes fit with addr + @skew a
+ * multiple of @align, or 0. */
+uintptr_t pmn__extent_fit(const struct pmn_extent *e, size_t size, size_t align, size_t skew);
 /* The extents of @r (1, or 2 around a hole) into @out; their count. */
 size_t pmn__region_extents(const struct pmn_region *r, struct pmn_extent out[2]);
 /* Call @fn on @v[0..n) in order; its first nonzero value, else 0. */
 int pmn__extents_call(const struct pmn_extent *v, size_t n, pmn_extent_fn fn, void *arg);
 
 /* ---- backing-node.c ---- */
-extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hugetlb;
+/* The built-in tables (caps CAN_SKEW | CAN_LAZY | VERIFIES; hugetlb maps
+ * through the anon body; memfd is a range of the backing's one file, and
+ * so is any backing made shareable). */
+extern const struct pmn_provider_ops pmn__prov_anon, pmn__prov_memfd, pmn__prov_hugetlb;
 /* Populate [addr, addr+len), part of @r, for @r->node without our faults
  * ever invoking the OOM killer: a policy that may fall back while
  * populating, every page verified (unless the backing says not to; time
@@ -160,7 +181,8 @@ extern const struct pmn__backing_ops pmn__ops_anon, pmn__ops_memfd, pmn__ops_hug
 int pmn__node_populate(struct pmn_backing *b, struct pmn_region *r, void *addr, size_t len);
 
 /* ---- backing-dax.c ---- */
-extern const struct pmn__backing_ops pmn__ops_dax;
+/* CAN_SKEW | CAN_AT | VERIFIES: the device's node by construction. */
+extern const struct pmn_provider_ops pmn__prov_dax;
 int pmn__dax_attach(struct pmn_backing *b, const char *dev);
 void pmn__dax_detach(struct pmn_backing *b);
 int pmn__dax_map_at(struct pmn_backing *b, struct pmn_region *r, uint64_t offset);
@@ -171,7 +193,9 @@ int pmn__dax_fd(const struct pmn_backing *b);
 const char *pmn__dax_name(const struct pmn_backing *b);
 
 /* ---- backing-user.c ---- */
-extern const struct pmn__backing_ops pmn__ops_provider, pmn__ops_user;
+/* CAN_SKEW | VERIFIES: checked at creation, and again when a purged piece
+ * is carved anew. */
+extern const struct pmn_provider_ops pmn__prov_user;
 /* Check and keep the caller's range of a PMN_BACKING_USER backing (b->nodes[0]
  * set): every page on the node unless @flags has PMN_USER_UNVERIFIED.  0,
  * PMN_E_MISPLACED, -ENOMEM or a code from the populate. */
@@ -179,7 +203,8 @@ int pmn__user_attach(struct pmn_backing *b, void *addr, size_t len, int fd, uint
                      unsigned flags);
 void pmn__user_detach(struct pmn_backing *b);
 /* Whether @b's regions may keep address space unpopulated (lazy regions,
- * holes): the node-bound types; not dax, user or provider memory. */
+ * holes): ops with PMN_PROVIDER_CAN_LAZY (the node-bound types, and a
+ * caller's provider that says so); not dax or user memory. */
 bool pmn__backing_can_hole(const struct pmn_backing *b);
 
 /* ---- where.c ---- */
@@ -219,7 +244,7 @@ void pmn__shfile_free(struct pmn_backing *b);
 int pmn__shfile_fd(const struct pmn_backing *b);
 uint64_t pmn__shfile_id(const struct pmn_backing *b, uint64_t *dev, uint64_t *ino,
                         uint32_t *table_size);
-/* ops->map and ops->unmap of a shareable backing (memfd and hugetlb
+/* The bodies of pmn__prov_memfd's map and unmap (memfd and hugetlb
  * files): a range of the file, mapped, bound, populated as the anon path
  * does. */
 int pmn__shfile_map(struct pmn_backing *b, struct pmn_region *r, int node);

@@ -21,6 +21,7 @@
 #include "harness.h"
 
 #define POOL (256 * MiB) /* bump allocation: never reused */
+#define PMN__SIZE_TO_TEST(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---- a provider over an anonymous mapping of its own ---- */
 
@@ -41,9 +42,11 @@ static void prov_init(struct prov *pv)
     cr_assert_neq(pv->base, MAP_FAILED);
 }
 
-static int p_map(void *state, size_t len, size_t align, int node, struct pmn_extent *out)
+static int p_map(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
 {
     struct prov *pv = state;
+    size_t len = req->len, align = req->align;
+    int node = req->node;
     uintptr_t at = (uintptr_t)pv->base + pv->used;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
@@ -261,38 +264,260 @@ Test(byom, provider_unaligned_library_verifies)
     munmap(pv.base, pv.len);
 }
 
-/* A caller compiled against a table that ended at unmap: what follows it in
- * memory is never read. */
+/* A table of 0.4's first layout (map took len, align, node; no caps):
+ * refused by its size with -EPROTO, never called through the wrong type;
+ * bad caps are -EINVAL. */
 Test(byom, provider_old_size_table)
 {
     struct pmn_ctx *ctx = local_ctx();
-    struct pmn_provider_ops ops = {.struct_size = offsetof(struct pmn_provider_ops, populate),
+    struct pmn_provider_ops ops = {.struct_size = offsetof(struct pmn_provider_ops, caps),
                                    .map = p_map,
                                    .unmap = p_unmap,
                                    .populate = bad_op,
                                    .purge = bad_op};
+    struct pmn_backing_params *p;
     struct prov pv;
-    struct pmn_backing *b;
+    struct pmn_backing *b = (struct pmn_backing *)&pv;
 
     prov_init(&pv);
-    b = provider_on0(ctx, &ops, &pv);
-    run_allocators(b, pv.base, pv.len);
-    cr_assert_eq(pv.maps, pv.unmaps);
-    pmn_backing_free(b);
-    cr_assert_eq(pv.releases, 0);
-    /* Shorter than map + unmap, or without them: refused. */
-    struct pmn_backing_params *p;
     cr_assert_eq(pmn_backing_params_new(&p), 0);
     cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
-    ops.struct_size = offsetof(struct pmn_provider_ops, unmap);
-    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    /* The first layout's whole table (8 pointer-sized fields), and the
+     * shortest it allowed (up to unmap). */
+    cr_assert_eq(offsetof(struct pmn_provider_ops, caps), 8 * sizeof(void *));
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EPROTO);
     cr_assert_null(b);
-    ops.struct_size = sizeof(ops);
+    ops.struct_size = PMN__SIZE_TO_TEST(struct pmn_provider_ops, unmap);
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EPROTO);
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &full_ops, &pv, &b), 0, "the current layout");
+    pmn_backing_free(b);
+    /* Unknown caps, CAN_LAZY without populate, no unmap: -EINVAL. */
+    ops = full_ops;
+    ops.caps = 0x100;
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    ops.caps = PMN_PROVIDER_CAN_LAZY;
+    ops.populate = NULL;
+    cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    ops = full_ops;
     ops.unmap = NULL;
     cr_assert_eq(pmn_backing_new_provider(ctx, p, &ops, &pv, &b), -EINVAL);
+    cr_assert_null(b);
+    cr_assert_eq(pv.maps, 0);
     pmn_backing_params_free(p);
     pmn_ctx_unref(ctx);
     munmap(pv.base, pv.len);
+}
+
+/* ---- the request's fields: lazy and skew-capable providers ---- */
+
+/* A provider that honours what its caps say: skew (addr + skew a multiple
+ * of align) and lazy (map and bind nothing, populate() per piece). */
+struct rprov {
+    struct prov pv;
+    size_t max_len;      /* largest len asked for */
+    size_t last_skew;    /* skew of the last request with one */
+    int lazy_maps, pops; /* LAZY requests, populate() calls */
+    size_t pop_max;      /* largest piece populated */
+    int verifies, purges;
+    size_t verify_max;       /* largest extent verify() was given */
+    bool hole_seen;          /* a LAZY request carried a hole */
+    char *hole_lo, *hole_hi; /* the last hole's address range */
+    uint64_t misplace;       /* verify() reports this many pages elsewhere */
+};
+
+static int r_map(void *state, const struct pmn_provider_request *req, struct pmn_extent *out)
+{
+    struct rprov *rp = state;
+    struct prov *pv = &rp->pv;
+    uintptr_t at = (uintptr_t)pv->base + pv->used;
+
+    cr_assert_geq(req->struct_size, sizeof(*req));
+    cr_assert_eq(req->node, 0);
+    cr_assert_eq(req->flags & PMN_PROVIDER_AT, 0);
+    at = ((at + req->skew + req->align - 1) & ~(uintptr_t)(req->align - 1)) - req->skew;
+    if (at < (uintptr_t)pv->base + pv->used)
+        at += req->align;
+    if (at + req->len > (uintptr_t)pv->base + pv->len)
+        return -ENOMEM;
+    if (req->len > rp->max_len)
+        rp->max_len = req->len;
+    if (req->skew)
+        rp->last_skew = req->skew;
+    if (req->flags & PMN_PROVIDER_LAZY) {
+        rp->lazy_maps++;
+        if (req->hole_len) {
+            rp->hole_seen = true;
+            rp->hole_lo = (char *)at + req->hole_off;
+            rp->hole_hi = rp->hole_lo + req->hole_len;
+        }
+    } else {
+        cr_assert_eq(madvise((void *)at, req->len, MADV_POPULATE_WRITE), 0);
+    }
+    pv->used = at + req->len - (uintptr_t)pv->base;
+    out->addr = (void *)at;
+    out->len = req->len;
+    pv->maps++;
+    pv->live++;
+    return 0;
+}
+
+static int r_unmap(void *state, const struct pmn_extent *e)
+{
+    struct rprov *rp = state;
+
+    /* Given back: a real pool would reuse it; this one drops the pages. */
+    madvise(e->addr, e->len, MADV_DONTNEED);
+    return p_unmap(&rp->pv, e);
+}
+
+static int r_populate(void *state, const struct pmn_extent *e, size_t off, size_t len)
+{
+    struct rprov *rp = state;
+    char *at = (char *)e->addr + off;
+
+    cr_assert_leq(off + len, e->len);
+    cr_assert(!rp->hole_seen || at + len <= rp->hole_lo || at >= rp->hole_hi,
+              "populate() over the hole");
+    rp->pops++;
+    if (len > rp->pop_max)
+        rp->pop_max = len;
+    return madvise(at, len, MADV_POPULATE_WRITE) == 0 ? 0 : -errno;
+}
+
+static int r_verify(void *state, const struct pmn_extent *e, uint64_t *misplaced)
+{
+    struct rprov *rp = state;
+    struct pmn_where w = {.struct_size = sizeof(w)};
+
+    rp->verifies++;
+    if (e->len > rp->verify_max)
+        rp->verify_max = e->len;
+    cr_assert_eq(pmn_where(e->addr, e->len, &w), 0);
+    cr_assert_eq(w.not_present, 0, "verify() of a piece not populated");
+    *misplaced = rp->misplace;
+    return 0;
+}
+
+static int r_purge(void *state, const struct pmn_extent *e, size_t off, size_t len)
+{
+    struct rprov *rp = state;
+
+    rp->purges++;
+    return madvise((char *)e->addr + off, len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}
+
+static const struct pmn_provider_ops lazy_ops = {
+    .struct_size = sizeof(struct pmn_provider_ops),
+    .name = "test-lazy",
+    .map = r_map,
+    .unmap = r_unmap,
+    .populate = r_populate,
+    .verify = r_verify,
+    .purge = r_purge,
+    .caps = PMN_PROVIDER_CAN_LAZY | PMN_PROVIDER_CAN_SKEW,
+};
+
+/* A lazy provider: the arena's 4 MiB extents are mapped LAZY and populate()
+ * is called for slices as pages are handed out (as the built-in anon
+ * backing does), each piece verified on its own; the arena's resident
+ * memory is a fraction of its extents. */
+Test(byom, provider_lazy_populates_slices)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    struct rprov rp = {0};
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    struct pmn_where w = {.struct_size = sizeof(w)};
+    void *obj[64];
+
+    prov_init(&rp.pv);
+    b = provider_on0(ctx, &lazy_ops, &rp.pv);
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    for (int i = 0; i < 64; i++) {
+        obj[i] = pmn_arena_malloc(a, 100);
+        cr_assert_not_null(obj[i], "%s", pmn_strerror(pmn_last_error()));
+        inside(obj[i], 100, rp.pv.base, rp.pv.len);
+        memset(obj[i], i, 100);
+    }
+    on_node0(obj[0], 100);
+    cr_assert_eq(rp.pv.maps, 1, "%d extents for 64 small objects", rp.pv.maps);
+    cr_assert_eq(rp.lazy_maps, 1, "the arena's extent was not asked for lazily");
+    cr_assert_geq(rp.pops, 2, "populate() was called %d times", rp.pops);
+    cr_assert_lt(rp.pop_max, 4 * MiB, "a piece of %zu bytes: the whole extent", rp.pop_max);
+    cr_assert_eq(rp.verifies, rp.pops, "each populated piece verified");
+    cr_assert_lt(rp.verify_max, 4 * MiB);
+    /* Most of the extent is still address space. */
+    cr_assert_eq(pmn_where(rp.pv.base, 4 * MiB + 4 * MiB, &w), 0);
+    cr_assert_gt(w.not_present, w.pages / 2, "%llu of %llu pages present",
+                 ull(w.pages - w.not_present), ull(w.pages));
+    /* A piece whose verify() finds pages elsewhere: the allocation fails
+     * with PMN_E_MISPLACED and the piece goes back through purge(). */
+    rp.misplace = 1;
+    void *more = NULL;
+    for (int i = 0; i < 200; i++) /* until a new slice is needed */
+        if ((more = pmn_arena_malloc(a, 60000)) == NULL)
+            break;
+    cr_assert_null(more, "no new slice in 200 objects of 60000 bytes");
+    cr_assert_eq(pmn_last_error(), PMN_E_MISPLACED, "%s", pmn_err_name(pmn_last_error()));
+    cr_assert_geq(rp.purges, 1);
+    rp.misplace = 0;
+    for (int i = 0; i < 64; i++)
+        pmn_free(obj[i]);
+    pmn_arena_destroy(a);
+    cr_assert_eq(rp.pv.live, 0);
+    pmn_backing_free(b);
+    pmn_ctx_unref(ctx);
+    munmap(rp.pv.base, rp.pv.len);
+}
+
+/* An over-aligned large object: a skew-capable provider is asked for
+ * exactly the segment (len = 4 MiB + size, with a skew), and a lazy one
+ * leaves the hole before the object unpopulated; a provider without caps
+ * gets the same object by an extent len + align long. */
+Test(byom, provider_skew_over_aligned)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    const size_t align = 64 * MiB, size = 2 * MiB;
+
+    for (int caps = 0; caps < 2; caps++) {
+        struct rprov rp = {0};
+        struct pmn_provider_ops ops = lazy_ops;
+        struct pmn_backing *b;
+        struct pmn_arena *a;
+        struct pmn_backing_stats bs = {.struct_size = sizeof(bs)};
+
+        if (!caps) {
+            ops.caps = 0;
+            ops.populate = NULL; /* map() populates: the first layout's simple provider */
+        }
+        prov_init(&rp.pv);
+        b = provider_on0(ctx, &ops, &rp.pv);
+        cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+        char *p = pmn_arena_aligned_alloc(a, align, size);
+        cr_assert_not_null(p, "caps %d: %s", caps, pmn_strerror(pmn_last_error()));
+        cr_assert_eq((uintptr_t)p % align, 0);
+        inside(p, size, rp.pv.base, rp.pv.len);
+        memset(p, 0x5c, size);
+        on_node0(p, size);
+        cr_assert_eq(pmn_backing_stats(b, &bs), 0);
+        if (caps) {
+            cr_assert_eq(rp.max_len, 4 * MiB + size, "asked for %zu bytes", rp.max_len);
+            cr_assert_eq(rp.last_skew, 4 * MiB);
+            cr_assert(rp.hole_seen, "no hole in the request");
+            /* Memory: the header slice and the object, not the hole. */
+            cr_assert_lt(bs.mapped_bytes, size + MiB, "%llu bytes counted", ull(bs.mapped_bytes));
+        } else {
+            cr_assert_eq(rp.max_len, 4 * MiB + size + align, "asked for %zu bytes", rp.max_len);
+            cr_assert_eq(rp.last_skew, 0);
+            cr_assert_eq(rp.lazy_maps, 0);
+        }
+        pmn_free(p);
+        pmn_arena_destroy(a);
+        cr_assert_eq(rp.pv.live, 0);
+        pmn_backing_free(b);
+        munmap(rp.pv.base, rp.pv.len);
+    }
+    pmn_ctx_unref(ctx);
 }
 
 /* map() fails: the allocation fails with its code, nothing stays. */

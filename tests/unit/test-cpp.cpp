@@ -8,6 +8,7 @@
 #include <pmnode/pmnode.hpp>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -301,9 +302,10 @@ struct pool {
     int live;
 };
 
-int pool_map(void *state, std::size_t len, std::size_t align, int, pmn_extent *out)
+int pool_map(void *state, const pmn_provider_request *req, pmn_extent *out)
 {
     auto *p = static_cast<pool *>(state);
+    const std::size_t len = req->len, align = req->align;
     auto at = (reinterpret_cast<std::uintptr_t>(p->base) + p->used + align - 1) & ~(align - 1);
     if (at + len > reinterpret_cast<std::uintptr_t>(p->base) + p->len)
         return -ENOMEM;
@@ -362,6 +364,17 @@ void test_byom(const pmnode::context &ctx)
         CHECK(pl.live > 0);
         pmn_free(p);
     }
+    CHECK(pl.live == 0);
+    /* A table of 0.4's first layout (no caps) throws with -EPROTO. */
+    pmn_provider_ops old = ops;
+    old.struct_size = offsetof(pmn_provider_ops, caps);
+    threw = false;
+    try {
+        (void)pmnode::backing::provider(ctx, 0, old, &pl);
+    } catch (const pmnode::error &e) {
+        threw = e.pmn_code() == -EPROTO;
+    }
+    CHECK(threw);
     CHECK(pl.live == 0);
     munmap(m, len);
 }
