@@ -16,7 +16,8 @@
 #include "cli.h"
 #include "output.h"
 
-static const struct cmd *const commands[] = {&cmd_list, &cmd_verify, &cmd_run, &cmd_ctier};
+static const struct cmd *const commands[] = {&cmd_list, &cmd_verify, &cmd_run, &cmd_ctier,
+                                             &cmd_numa};
 
 enum { M_VERSION };
 
