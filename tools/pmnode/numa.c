@@ -150,13 +150,16 @@ static void print_json(long pid, double t, unsigned long sample, const struct nu
     printf(", \"bad_lines\": %zu}\n", now->bad_lines);
 }
 
-static void print_table(long pid, const struct numamaps *m)
+static void print_table(long pid, const char *file, const struct numamaps *m)
 {
     struct table t = {.ncols = 5};
     char id[24], bytes[24], size[32], anon[32], share[16];
 
-    printf("pid %ld: %s resident in %zu mappings\n", pid, fmt_bytes(m->total, size, sizeof(size)),
-           m->lines);
+    if (file != NULL)
+        printf("%s: ", file);
+    else
+        printf("pid %ld: ", pid);
+    printf("%s resident in %zu mappings\n", fmt_bytes(m->total, size, sizeof(size)), m->lines);
     table_row(&t, (const char *const[]){"node", "bytes", "size", "anon", "share"});
     for (size_t i = 0; i < m->nnodes; i++) {
         if (m->bytes[i] == 0)
@@ -341,7 +344,7 @@ static int numa_main(int argc, char **argv)
             print_json(pid, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, sample, &now, &prev,
                        sample == 1);
         else if (!watch && count == 1)
-            print_table(pid, &now);
+            print_table(pid, file, &now);
         else
             print_row(&now, &prev, sample == 1);
         if (fflush(stdout) != 0 || ferror(stdout))
