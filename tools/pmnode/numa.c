@@ -192,8 +192,7 @@ static void print_row(const struct numamaps *now, const struct numamaps *prev, b
     for (size_t i = 0; i < n; i++) {
         if (!shown(now, prev, i))
             continue;
-        printf("  node %zu %s", i,
-               fmt_bytes(i < now->nnodes ? now->bytes[i] : 0, b1, sizeof(b1)));
+        printf("  node %zu %s", i, fmt_bytes(i < now->nnodes ? now->bytes[i] : 0, b1, sizeof(b1)));
         if (!first)
             printf(" (%s)", fmt_delta(delta(now, prev, i), b2, sizeof(b2)));
     }
@@ -309,8 +308,8 @@ static int numa_main(int argc, char **argv)
 
         if (sample > 1)
             sleep_seconds(interval);
-        err = pmn_prim_read_file_at(AT_FDCWD, file != NULL ? file : path, NUMA_MAPS_MAX, &buf,
-                                    &len);
+        err =
+            pmn_prim_read_file_at(AT_FDCWD, file != NULL ? file : path, NUMA_MAPS_MAX, &buf, &len);
         if (err == 0 && len == 0 && sample > 1 && prev.total > 0 && file == NULL)
             err = -ESRCH; /* a zombie: its memory is gone */
         if (err != 0) {

@@ -98,8 +98,8 @@ static bool node_token(const char *tok, const char *end, uint64_t *id, uint64_t 
     if (end - tok < 2 || tok[0] != 'N' || tok[1] < '0' || tok[1] > '9')
         return false;
     eq = memchr(tok, '=', (size_t)(end - tok));
-    *ok = eq != NULL && dec(tok + 1, eq, id) && *id <= NUMAMAPS_MAX_NODE &&
-          dec(eq + 1, end, pages);
+    *ok =
+        eq != NULL && dec(tok + 1, eq, id) && *id <= NUMAMAPS_MAX_NODE && dec(eq + 1, end, pages);
     return true;
 }
 
