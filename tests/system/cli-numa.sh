@@ -167,6 +167,7 @@ fixture)
     got=$(json_get '(s[0]["nodes"], s[0]["anon"], s[0]["total_bytes"], s[0]["bad_lines"])')
     want="({'0': $n0, '1': $n1}, {'0': $a0, '1': $a1}, $((n0 + n1)), 6)"
     [ "$got" = "$want" ] || fail "got $got, want $want"
+    [ "$(json_get 's[0]["pid"] is None')" = True ] || fail "pid is not null for --numa-maps"
     run numa --numa-maps "$fixtures/two-nodes-huge"
     [ "$rc" -eq 0 ] || fail "table exited $rc"
     grep -q "^1 *$n1 " "$tmp/out" || fail "no row '1  $n1' for node 1"

@@ -97,12 +97,16 @@ static const char *fmt_delta(int64_t d, char *buf, size_t n)
     return buf;
 }
 
-static int64_t delta(const struct numamaps *now, const struct numamaps *prev, size_t id)
+/* a - b, clamped to int64_t (a saturated sum can be 2^64 - 1). */
+static int64_t diff(uint64_t a, uint64_t b)
 {
-    uint64_t a = id < now->nnodes ? now->bytes[id] : 0;
-    uint64_t b = id < prev->nnodes ? prev->bytes[id] : 0;
     return a >= b ? (int64_t)(a - b > INT64_MAX ? INT64_MAX : a - b)
                   : -(int64_t)(b - a > INT64_MAX ? INT64_MAX : b - a);
+}
+
+static int64_t delta(const struct numamaps *now, const struct numamaps *prev, size_t id)
+{
+    return diff(id < now->nnodes ? now->bytes[id] : 0, id < prev->nnodes ? prev->bytes[id] : 0);
 }
 
 /* Nodes shown: every node with bytes now or in the previous sample. */
@@ -117,8 +121,12 @@ static void print_json(long pid, double t, unsigned long sample, const struct nu
     size_t n = now->nnodes > prev->nnodes ? now->nnodes : prev->nnodes;
     const char *sep = "";
 
-    printf("{\"pid\": %ld, \"time\": %.3f, \"sample\": %lu, \"total_bytes\": %llu, \"nodes\": {",
-           pid, t, sample, (unsigned long long)now->total);
+    if (pid > 0)
+        printf("{\"pid\": %ld, ", pid);
+    else
+        printf("{\"pid\": null, "); /* --numa-maps FILE */
+    printf("\"time\": %.3f, \"sample\": %lu, \"total_bytes\": %llu, \"nodes\": {", t, sample,
+           (unsigned long long)now->total);
     for (size_t i = 0; i < now->nnodes; i++) {
         if (now->bytes[i] == 0)
             continue;
@@ -155,10 +163,13 @@ static void print_table(long pid, const char *file, const struct numamaps *m)
     struct table t = {.ncols = 5};
     char id[24], bytes[24], size[32], anon[32], share[16];
 
-    if (file != NULL)
-        printf("%s: ", file);
-    else
+    if (file != NULL) {
+        char *clean = dup_clean(file);
+        printf("%s: ", clean != NULL ? clean : "?");
+        free(clean);
+    } else {
         printf("pid %ld: ", pid);
+    }
     printf("%s resident in %zu mappings\n", fmt_bytes(m->total, size, sizeof(size)), m->lines);
     table_row(&t, (const char *const[]){"node", "bytes", "size", "anon", "share"});
     for (size_t i = 0; i < m->nnodes; i++) {
@@ -177,18 +188,26 @@ static void print_table(long pid, const char *file, const struct numamaps *m)
         printf("(%zu malformed lines skipped)\n", m->bad_lines);
 }
 
-static void print_row(const struct numamaps *now, const struct numamaps *prev, bool first)
+/* A row per sample: the wall clock (with milliseconds when samples are
+ * less than a second apart), the total and each node, with the change. */
+static void print_row(const struct numamaps *now, const struct numamaps *prev, bool first,
+                      bool millis)
 {
     size_t n = now->nnodes > prev->nnodes ? now->nnodes : prev->nnodes;
     char clock[16], b1[32], b2[40];
-    time_t t = time(NULL);
+    struct timespec ts;
     struct tm tm;
 
-    if (localtime_r(&t, &tm) == NULL || strftime(clock, sizeof(clock), "%H:%M:%S", &tm) == 0)
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (localtime_r(&ts.tv_sec, &tm) == NULL ||
+        strftime(clock, sizeof(clock), "%H:%M:%S", &tm) == 0)
         snprintf(clock, sizeof(clock), "-");
-    printf("%s  total %s", clock, fmt_bytes(now->total, b1, sizeof(b1)));
+    printf("%s", clock);
+    if (millis)
+        printf(".%03ld", ts.tv_nsec / 1000000);
+    printf("  total %s", fmt_bytes(now->total, b1, sizeof(b1)));
     if (!first)
-        printf(" (%s)", fmt_delta((int64_t)now->total - (int64_t)prev->total, b2, sizeof(b2)));
+        printf(" (%s)", fmt_delta(diff(now->total, prev->total), b2, sizeof(b2)));
     for (size_t i = 0; i < n; i++) {
         if (!shown(now, prev, i))
             continue;
@@ -345,7 +364,7 @@ static int numa_main(int argc, char **argv)
         else if (!watch && count == 1)
             print_table(pid, file, &now);
         else
-            print_row(&now, &prev, sample == 1);
+            print_row(&now, &prev, sample == 1, interval < 1);
         if (fflush(stdout) != 0 || ferror(stdout))
             break;
         tmp = prev;
