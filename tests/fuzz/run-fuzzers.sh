@@ -4,13 +4,14 @@
 #   tests/fuzz/run-fuzzers.sh [SECONDS [TARGET...]]
 #
 # SECONDS (default 60) is the run time of each target; TARGET is any of
-# list numbers meminfo config env preload (default all).  Environment:
+# list numbers meminfo config env preload numamaps (default all).  Environment:
 #   CC        clang to use (default clang)
 #   JOBS      targets run at once (default 2)
 #   FUZZ_DIR  build and work directory (default build-fuzz at the repo top)
 #
 # Each harness is compiled straight from the sources (harness, parse.c,
-# bitmap.c, errors.c, discover/config.c, preload/config.c) with
+# bitmap.c, errors.c, discover/config.c, preload/config.c, and pmnode's
+# tools/pmnode/numamaps.c) with
 # -fsanitize=fuzzer,address,undefined, run for SECONDS on a
 # scratch copy of tests/fuzz/corpus/TARGET, and the result is minimised
 # with -merge=1 back into tests/fuzz/corpus/TARGET.  Crash inputs are left
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-list numbers meminfo config env preload}
+targets=${*:-list numbers meminfo config env preload numamaps}
 CC=${CC:-clang}
 JOBS=${JOBS:-2}
 out=${FUZZ_DIR:-$top/build-fuzz}
@@ -40,7 +41,7 @@ for t in $targets; do
     echo "build fuzz-$t"
     # shellcheck disable=SC2086
     "$CC" $flags "$here/fuzz-$t.c" "$top/libpmnode/core/parse.c" "$top/libpmnode/core/bitmap.c" "$top/libpmnode/core/errors.c" "$top/libpmnode/discover/config.c" \
-        "$top/libpmnode/preload/config.c" \
+        "$top/libpmnode/preload/config.c" "$top/tools/pmnode/numamaps.c" -I"$top/tools/pmnode" \
         -o "$out/bin/fuzz-$t"
 done
 
