@@ -75,6 +75,23 @@ static int class_code(enum page_class c, int status)
     }
 }
 
+/* Query @n pages.  With NUMA balancing on, a present page under a
+ * hinting fault reads as -ENOENT: such pages (resident by mincore) are
+ * read-touched and asked about again, so "not present" means absent. */
+static int query(void **pages, size_t n, int *status, size_t page)
+{
+    bool again = false;
+    int err = pmn_prim_query_nodes(pages, n, status);
+
+    for (size_t k = 0; err == 0 && k < n; k++) {
+        if (status[k] == -ENOENT && pmn_prim_resident(pages[k], page) == 1) {
+            pmn_prim_touch_read(pages[k], page, page);
+            again = true;
+        }
+    }
+    return err == 0 && again ? pmn_prim_query_nodes(pages, n, status) : err;
+}
+
 /* Pass 1: how many present pages are not on @node yet. */
 static int count_to_move(char *base, uint64_t npages, size_t page, int node, void **pages,
                          int *status, uint64_t *to_move)
@@ -86,7 +103,7 @@ static int count_to_move(char *base, uint64_t npages, size_t page, int node, voi
 
         for (size_t k = 0; k < n; k++)
             pages[k] = base + (i + k) * page;
-        err = pmn_prim_query_nodes(pages, n, status);
+        err = query(pages, n, status, page);
         if (err)
             return err;
         for (size_t k = 0; k < n; k++)
@@ -97,12 +114,12 @@ static int count_to_move(char *base, uint64_t npages, size_t page, int node, voi
 }
 
 /* Pass 2 on one batch: move what is not there, retrying busy pages. */
-static void move_batch(struct migrate_state *m, void **pages, size_t n, int node, int *nodes,
-                       int *status, void **mv, int *mvst, size_t *where)
+static void move_batch(struct migrate_state *m, void **pages, size_t n, size_t page, int node,
+                       int *nodes, int *status, void **mv, int *mvst, size_t *where)
 {
     bool moving[BATCH] = {false};
     size_t nmv = 0;
-    int err = pmn_prim_query_nodes(pages, n, status);
+    int err = query(pages, n, status, page);
 
     if (err) {
         for (size_t k = 0; k < n; k++)
@@ -217,13 +234,13 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
                     size_t nb = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
                     for (size_t k = 0; k < nb; k++)
                         pages[k] = base + (i + k) * page;
-                    if (pmn_prim_query_nodes(pages, nb, status) != 0)
+                    if (query(pages, nb, status, page) != 0)
                         for (size_t k = 0; k < nb; k++)
                             status[k] = -EFAULT;
                     for (size_t k = 0; k < nb; k++) {
-                        enum page_class c =
-                            status[k] >= 0 && status[k] != node ? C_FULL
-                                                                : classify(status[k], node);
+                        enum page_class c = status[k] >= 0 && status[k] != node
+                                                ? C_FULL
+                                                : classify(status[k], node);
                         count(&m, c == C_MOVED ? C_THERE : c, pages[k], class_code(c, status[k]));
                     }
                 }
@@ -239,15 +256,15 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
 
         for (size_t k = 0; k < nb; k++)
             pages[k] = base + (i + k) * page;
-        move_batch(&m, pages, nb, node, nodes, status, mv, mvst, where);
+        move_batch(&m, pages, nb, page, node, nodes, status, mv, mvst, where);
     }
 
     if (m.r.first_failed != NULL) {
         err = m.first_err;
-        pmn__log(ctx, 3, "migrate: %p: %llu of %llu pages not moved, first at %p", addr,
-                 (unsigned long long)(m.r.target_full + m.r.busy_or_pinned + m.r.shared +
-                                      m.r.other),
-                 (unsigned long long)npages, m.r.first_failed);
+        pmn__log(
+            ctx, 3, "migrate: %p: %llu of %llu pages not moved, first at %p", addr,
+            (unsigned long long)(m.r.target_full + m.r.busy_or_pinned + m.r.shared + m.r.other),
+            (unsigned long long)npages, m.r.first_failed);
         goto out_report;
     }
     err = pmn_prim_bind(addr, len, node);
@@ -263,7 +280,7 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
                 size_t nb = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
                 for (size_t k = 0; k < nb; k++)
                     pages[k] = base + (i + k) * page;
-                err = pmn_prim_query_nodes(pages, nb, status);
+                err = query(pages, nb, status, page);
                 for (size_t k = 0; err == 0 && k < nb; k++)
                     misplaced += status[k] >= 0 && status[k] != node;
             }
