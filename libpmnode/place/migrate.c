@@ -77,7 +77,10 @@ static int class_code(enum page_class c, int status)
 
 /* Query @n pages.  With NUMA balancing on, a present page under a
  * hinting fault reads as -ENOENT: such pages (resident by mincore) are
- * read-touched and asked about again, so "not present" means absent. */
+ * read-touched and asked about again, so "not present" means absent.
+ * Kernels before about 6.5 answer -EFAULT, not -ENOENT, for a page never
+ * touched in a mapping: that is -ENOENT here too; -EFAULT stays for an
+ * address no mapping covers (or a page move_pages cannot handle). */
 static int query(void **pages, size_t n, int *status, size_t page)
 {
     bool again = false;
@@ -89,12 +92,18 @@ static int query(void **pages, size_t n, int *status, size_t page)
             again = true;
         }
     }
-    return err == 0 && again ? pmn_prim_query_nodes(pages, n, status) : err;
+    if (err == 0 && again)
+        err = pmn_prim_query_nodes(pages, n, status);
+    for (size_t k = 0; err == 0 && k < n; k++)
+        if (status[k] == -EFAULT && pmn_prim_mapped(pages[k], page) == 1 &&
+            pmn_prim_resident(pages[k], page) == 0)
+            status[k] = -ENOENT;
+    return err;
 }
 
 /* Pass 1: how many present pages are not on @node yet. */
 static int count_to_move(char *base, uint64_t npages, size_t page, int node, void **pages,
-                         int *status, uint64_t *to_move)
+                         int *status, uint64_t *to_move, unsigned char *there)
 {
     *to_move = 0;
     for (uint64_t i = 0; i < npages; i += BATCH) {
@@ -106,18 +115,21 @@ static int count_to_move(char *base, uint64_t npages, size_t page, int node, voi
         err = query(pages, n, status, page);
         if (err)
             return err;
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
             if (status[k] >= 0 && status[k] != node)
                 (*to_move)++;
+            if (status[k] == node)
+                there[(i + k) / 8] |= (unsigned char)(1u << ((i + k) % 8));
+        }
     }
     return 0;
 }
 
 /* Pass 2 on one batch: move what is not there, retrying busy pages. */
 static void move_batch(struct migrate_state *m, void **pages, size_t n, size_t page, int node,
-                       int *nodes, int *status, void **mv, int *mvst, size_t *where)
+                       int *nodes, int *status, void **mv, int *mvst, size_t *where,
+                       const unsigned char *there, uint64_t first)
 {
-    bool moving[BATCH] = {false};
     size_t nmv = 0;
     int err = query(pages, n, status, page);
 
@@ -129,7 +141,6 @@ static void move_batch(struct migrate_state *m, void **pages, size_t n, size_t p
     for (size_t k = 0; k < n; k++) {
         if (status[k] >= 0 && status[k] != node) {
             mv[nmv] = pages[k];
-            moving[k] = true;
             where[nmv++] = k;
         }
     }
@@ -156,11 +167,12 @@ static void move_batch(struct migrate_state *m, void **pages, size_t n, size_t p
         }
         nmv = keep;
     }
-    /* The query's answer for pages that did not need moving (on the node:
-     * already there), the move's for the others. */
+    /* On the node now: "already there" when pass 1 found it there, else
+     * moved by this call (by this batch, or with an earlier page of the
+     * same transparent huge page). */
     for (size_t k = 0; k < n; k++) {
         enum page_class c = classify(status[k], node);
-        if (c == C_MOVED && !moving[k])
+        if (c == C_MOVED && (there[(first + k) / 8] & (1u << ((first + k) % 8))))
             c = C_THERE;
         count(m, c, pages[k], class_code(c, status[k]));
     }
@@ -183,6 +195,7 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
     struct pmn__bitmap allowed = {0};
     uint64_t npages, to_move, headroom, cap;
     void **pages = NULL, **mv = NULL;
+    unsigned char *there = NULL; /* pass 1: page i on @node before anything moved */
     int *status = NULL, *nodes = NULL, *mvst = NULL;
     size_t *where = NULL;
     char *base = addr;
@@ -214,12 +227,13 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
     nodes = malloc(BATCH * sizeof(*nodes));
     mvst = malloc(BATCH * sizeof(*mvst));
     where = malloc(BATCH * sizeof(*where));
-    if (!pages || !mv || !status || !nodes || !mvst || !where) {
+    there = calloc(npages / 8 + 1, 1);
+    if (!pages || !mv || !status || !nodes || !mvst || !where || !there) {
         err = -ENOMEM;
         goto out;
     }
 
-    err = count_to_move(base, npages, page, node, pages, status, &to_move);
+    err = count_to_move(base, npages, page, node, pages, status, &to_move, there);
     if (err)
         goto out;
     cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
@@ -256,7 +270,7 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
 
         for (size_t k = 0; k < nb; k++)
             pages[k] = base + (i + k) * page;
-        move_batch(&m, pages, nb, page, node, nodes, status, mv, mvst, where);
+        move_batch(&m, pages, nb, page, node, nodes, status, mv, mvst, where, there, i);
     }
 
     if (m.r.first_failed != NULL) {
@@ -298,5 +312,6 @@ out:
     free(nodes);
     free(mvst);
     free(where);
+    free(there);
     return err;
 }
