@@ -76,7 +76,8 @@ static int class_code(enum page_class c, int status)
 }
 
 /* Query @n pages.  With NUMA balancing on, a present page under a
- * hinting fault reads as -ENOENT: such pages (resident by mincore) are
+ * hinting fault reads as -ENOENT (-EFAULT on 6.1 for a transparent huge
+ * page whose PMD is under one): such pages (resident by mincore) are
  * read-touched and asked about again, so "not present" means absent.
  * Kernels before about 6.5 answer -EFAULT, not -ENOENT, for a page never
  * touched in a mapping: that is -ENOENT here too; -EFAULT stays for an
@@ -87,7 +88,8 @@ static int query(void **pages, size_t n, int *status, size_t page)
     int err = pmn_prim_query_nodes(pages, n, status);
 
     for (size_t k = 0; err == 0 && k < n; k++) {
-        if (status[k] == -ENOENT && pmn_prim_resident(pages[k], page) == 1) {
+        if ((status[k] == -ENOENT || status[k] == -EFAULT) &&
+            pmn_prim_resident(pages[k], page) == 1) {
             pmn_prim_touch_read(pages[k], page, page);
             again = true;
         }

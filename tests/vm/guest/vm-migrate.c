@@ -149,8 +149,12 @@ static int test_full(struct pmn_ctx *ctx, int node)
     if (err != PMN_E_NODE_FULL)
         FAIL("migrate into a full node: %s (want PMN_E_NODE_FULL)", pmn_err_name(err));
     if (r.moved != 0 || r.target_full != n || sum(&r) != n || r.first_failed != p)
-        FAIL("report: moved %llu target_full %llu of %zu, first %p", (unsigned long long)r.moved,
-             (unsigned long long)r.target_full, n, r.first_failed);
+        FAIL("report: moved %llu target_full %llu there %llu busy %llu absent %llu other %llu "
+             "of %zu, first %p (range %p)",
+             (unsigned long long)r.moved, (unsigned long long)r.target_full,
+             (unsigned long long)r.already_there, (unsigned long long)r.busy_or_pinned,
+             (unsigned long long)r.not_present, (unsigned long long)r.other, n, r.first_failed,
+             (void *)p);
     if (raw_on(p, len, 0) != n)
         FAIL("a refused migration moved pages: %zu of %zu still on 0", raw_on(p, len, 0), n);
     printf("ok: node %d full (%zu regions of 8 MiB): PMN_E_NODE_FULL, nothing moved\n", node, nr);
