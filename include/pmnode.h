@@ -1863,6 +1863,68 @@ PMN_API int pmn_ipc_send(int sock, const struct pmn_ipc_handle *h, int fd);
 PMN_API int pmn_ipc_recv(int sock, struct pmn_ipc_handle *h, int *fd);
 /**@}*/
 
+/** @name Moving live data (since 0.5)
+ * Strict migration of memory that already holds data to another node.
+ * @{
+ */
+
+/**
+ * What pmn_migrate() did, page by page (base pages of the range).  Every
+ * page of the range is counted in exactly one of moved, already_there,
+ * target_full, busy_or_pinned, shared, not_present and other, so they sum
+ * to pages, on success and on failure alike.
+ */
+struct pmn_migrate_report {
+    size_t struct_size;      /**< set by the caller: sizeof(struct pmn_migrate_report) */
+    uint64_t pages;          /**< pages in the range */
+    uint64_t moved;          /**< moved to the node by this call */
+    uint64_t already_there;  /**< were on the node already */
+    uint64_t target_full;    /**< not moved: the node had no free page (-ENOMEM) */
+    uint64_t busy_or_pinned; /**< not moved: busy or pinned after retries (-EBUSY, -EAGAIN) */
+    uint64_t shared;         /**< not moved: mapped by other processes too (-EACCES) */
+    uint64_t not_present;    /**< never populated (or swapped out): nothing to move */
+    uint64_t other; /**< not moved: not this process's memory (-EFAULT) or another error */
+    void *
+        first_failed; /**< lowest address of a page not moved (not counting not_present), or NULL */
+};
+
+/**
+ * Move every present page of [@p addr, @p addr + @p len) to @p node,
+ * strictly: all of them or the call fails and says how far it got.
+ *
+ * Checks first, before any page moves: @p addr and @p len page-aligned and
+ * @p len non-zero, @p flags 0 (-EINVAL); the context describes this
+ * machine (PMN_E_REMOTE_ROOT); @p node exists (PMN_E_NO_NODE) and has
+ * memory (PMN_E_NOT_MEMORY_NODE); the cpuset allows it
+ * (PMN_E_NOT_ALLOWED); the node's available memory covers the present
+ * pages that are not on it yet plus the default headroom of placement
+ * (max(1% of the node, 64 MiB)), PMN_E_NODE_FULL otherwise.
+ *
+ * Then the pages move with move_pages(2) in batches; busy pages are
+ * retried a few times.  When every present page is on @p node the range
+ * is bound strictly to it (MPOL_BIND, as a placed region: later faults,
+ * including of the not_present pages, land there), the pages are verified
+ * and the call returns 0.  Otherwise the range's memory policy is left as
+ * it was, pages that moved stay moved (counted in moved), and the call
+ * returns the code of the lowest page that could not move
+ * (first_failed): PMN_E_NODE_FULL (target full), -EBUSY (busy or pinned),
+ * -EACCES (shared with another process: only its own pages are moved),
+ * -EFAULT or another errno; PMN_E_MISPLACED when verification finds a
+ * page elsewhere after the bind.
+ *
+ * @p rep may be NULL.  Otherwise its struct_size must be at least
+ * sizeof(size_t) (-EINVAL); the first struct_size bytes are filled (an
+ * older, shorter struct gets the fields it has), on every return past
+ * the argument checks.
+ *
+ * Thread-safe for distinct ranges; concurrent calls on the same range, or
+ * a concurrent mbind/munmap of it, give an unspecified split of pages (the
+ * report still sums to pages).  Since 0.5.
+ */
+PMN_API int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned flags,
+                        struct pmn_migrate_report *rep);
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif

@@ -422,6 +422,14 @@ int pmn_prim_resident(const void *addr, size_t page)
     return vec & 1;
 }
 
+int pmn_prim_mapped(const void *addr, size_t page)
+{
+    unsigned char vec = 0;
+
+    return mincore((void *)((uintptr_t)addr & ~(uintptr_t)(page - 1)), page, &vec) == 0 ||
+           errno != ENOMEM;
+}
+
 int pmn_prim_memfd(const char *name, size_t len, int *fd)
 {
     int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);

@@ -101,6 +101,9 @@ int pmn_prim_write_protect(void *addr, size_t len, bool on);
 /* Whether the page at @addr is mapped in memory now (mincore): 1 yes, 0 no
  * (including no mapping there at all). */
 int pmn_prim_resident(const void *addr, size_t page);
+/* Whether any mapping covers the page at @addr (mincore does not answer
+ * ENOMEM): 1 yes, 0 no. */
+int pmn_prim_mapped(const void *addr, size_t page);
 
 /* memfd_create(@name, MFD_CLOEXEC) sized to @len. */
 int pmn_prim_memfd(const char *name, size_t len, int *fd);
