@@ -378,6 +378,8 @@ UNBOUND = {
                                 "under an arena's lock, where an exception cannot travel through C "
                                 "and the GIL adds lock-order hazards; Backing(user=...) covers memory "
                                 "Python already holds",
+    "pmn_migrate": "new in 0.5 and not bound yet: the Python (and C++) calls come with the "
+                   "rest of issue 16 (arena-level moves, access tracking, the tiering helper)",
     "pmn_ctx_ref": "Python references keep a Context alive; children hold the parent object",
     "pmn_realloc": "Arena.realloc() names the arena and checks the block belongs to it",
 }
