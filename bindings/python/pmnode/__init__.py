@@ -49,7 +49,7 @@ from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HAND
 from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping, ipc_get,
                   ipc_recv, ipc_send)
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
