@@ -127,7 +127,8 @@ static void trim_reservation(uintptr_t base, uintptr_t aligned, size_t len, size
 
 /* Map @len bytes with @flags (MAP_FIXED added) over the part of a fresh
  * reservation that is aligned to @align, and trim the rest. */
-static int map_aligned(size_t len, size_t align, size_t skew, int flags, int fd, void **out)
+static int map_aligned(size_t len, size_t align, size_t skew, int prot, int flags, int fd,
+                       uint64_t off, void **out)
 {
     uintptr_t base = 0, aligned = 0;
     void *p;
@@ -135,7 +136,7 @@ static int map_aligned(size_t len, size_t align, size_t skew, int flags, int fd,
 
     if (err)
         return err;
-    p = mmap((void *)aligned, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
+    p = mmap((void *)aligned, len, prot, flags | MAP_FIXED, fd, (off_t)off);
     if (p == MAP_FAILED) {
         err = -errno;
         munmap((void *)base, len + align);
@@ -158,7 +159,7 @@ int pmn_prim_map_anon_aligned(size_t len, size_t huge_size, size_t align, size_t
         if (align < huge_size)
             align = huge_size;
     }
-    return map_aligned(len, align, skew, flags, -1, out);
+    return map_aligned(len, align, skew, PROT_READ | PROT_WRITE, flags, -1, 0, out);
 }
 
 int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
@@ -173,7 +174,7 @@ int pmn_prim_map_fd(int fd, size_t len, off_t off, void **out)
 
 int pmn_prim_map_fd_aligned(int fd, size_t len, size_t align, size_t skew, void **out)
 {
-    return map_aligned(len, align, skew, MAP_SHARED, fd, out);
+    return map_aligned(len, align, skew, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, out);
 }
 
 int pmn_prim_unmap(void *addr, size_t len)
@@ -1180,9 +1181,7 @@ int pmn_prim_map_fd_at(int fd, size_t len, uint64_t off, size_t align, size_t sk
                        void **out)
 {
     int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
-    uintptr_t base = 0, aligned = 0;
     void *p;
-    int err;
 
     if (align <= pmn_prim_page_size()) {
         p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)off);
@@ -1191,18 +1190,7 @@ int pmn_prim_map_fd_at(int fd, size_t len, uint64_t off, size_t align, size_t sk
         *out = p;
         return 0;
     }
-    err = reserve_aligned(len, align, skew, &base, &aligned);
-    if (err)
-        return err;
-    p = mmap((void *)aligned, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
-    if (p == MAP_FAILED) {
-        err = -errno;
-        munmap((void *)base, len + align);
-        return err;
-    }
-    trim_reservation(base, aligned, len, align);
-    *out = p;
-    return 0;
+    return map_aligned(len, align, skew, prot, MAP_SHARED, fd, off, out);
 }
 
 #ifndef MADV_POPULATE_READ
