@@ -139,9 +139,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 5
+#define PMN_VERSION_MINOR 6
 #define PMN_VERSION_PATCH 0
-#define PMN_VERSION_STRING "0.5.0"
+#define PMN_VERSION_STRING "0.6.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -184,7 +184,8 @@ PMN_API const char *pmn_version(void);
     X(STALE_HANDLE, 25, "IPC handle is stale: its object was freed (and may be reused)")      \
     X(NOT_SHAREABLE, 26, "memory is not from a shareable backing")                            \
     X(NODE_CHANGED, 27, "IPC handle's memory is no longer (all) on the node it records")      \
-    X(BAD_HANDLE, 28, "IPC handle is malformed, or the fd is not its backing's file")
+    X(BAD_HANDLE, 28, "IPC handle is malformed, or the fd is not its backing's file")        \
+    X(NOT_ON_LIST, 29, "node is not the backing's node or on its spill list")
 
 enum pmn_error {
 #define PMN__ERR_ENUM(name, n, msg) PMN_E_##name = -(PMN_ERRNO_BASE + (n)),
@@ -1886,6 +1887,25 @@ struct pmn_migrate_report {
     uint64_t other; /**< not moved: not this process's memory (-EFAULT) or another error */
     void *
         first_failed; /**< lowest address of a page not moved (not counting not_present), or NULL */
+    /** Since 0.6: pages this call moved and then moved back (PMN_MIGRATE_ROLLBACK); they are
+     * counted in moved as well. */
+    uint64_t rolled_back;
+};
+
+/** pmn_migrate() flags (since 0.6; 0.5 accepted only 0). */
+enum pmn_migrate_flags {
+    /**
+     * On failure, move the pages this call moved back to the nodes they
+     * came from (best effort: what came back is counted in rolled_back),
+     * so a failed call leaves the range as it found it where it can.
+     */
+    PMN_MIGRATE_ROLLBACK = 1u << 0,
+    /**
+     * Check the target for exactly the pages to move, without placement's
+     * headroom (max(1% of the node, 64 MiB)): for a tier that is meant to
+     * be filled.  The kernel may still refuse a page (target_full).
+     */
+    PMN_MIGRATE_NO_HEADROOM = 1u << 1,
 };
 
 /**
@@ -1893,7 +1913,7 @@ struct pmn_migrate_report {
  * strictly: all of them or the call fails and says how far it got.
  *
  * Checks first, before any page moves: @p addr and @p len page-aligned and
- * @p len non-zero, @p flags 0 (-EINVAL); the context describes this
+ * @p len non-zero, @p flags only pmn_migrate_flags bits (-EINVAL); the context describes this
  * machine (PMN_E_REMOTE_ROOT); @p node exists (PMN_E_NO_NODE) and has
  * memory (PMN_E_NOT_MEMORY_NODE); the cpuset allows it
  * (PMN_E_NOT_ALLOWED); the node's available memory covers the present
@@ -1923,6 +1943,264 @@ struct pmn_migrate_report {
  */
 PMN_API int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned flags,
                         struct pmn_migrate_report *rep);
+
+/**
+ * Move a whole region to @p node, as pmn_migrate() (same checks, flags,
+ * report and codes), and keep its books: on success pmn_region_node()
+ * answers @p node, the backing's bytes_per_node and spilled_bytes move
+ * with it, and pages the region populates later (lazy regions, arena
+ * extents) land on @p node.
+ *
+ * @p node must be the backing's node or on its spill list
+ * (PMN_E_NOT_ON_LIST): a backing says where its memory may be, and a
+ * move keeps to that.  Anonymous, memfd and hugetlb backings (hugetlb
+ * needs free huge pages of the size on @p node: PMN_E_NO_HUGEPAGES);
+ * device-dax, user and provider memory cannot move (-EOPNOTSUPP).  Pages
+ * another process maps too (a shared memfd region an importer opened)
+ * count as shared and fail the call (-EACCES).  A region already wholly
+ * on @p node returns 0 having moved nothing.
+ *
+ * Thread-safety: the region's memory may be read and written by any
+ * thread during the call (the kernel moves pages under them); the region
+ * must not be unmapped, and no other migrate of it may run, concurrently.
+ * Since 0.6.
+ */
+PMN_API int pmn_region_migrate(struct pmn_region *r, int node, unsigned flags,
+                               struct pmn_migrate_report *rep);
+
+/**
+ * Move an arena's extents to @p node, a node of its backing (its node or
+ * on its spill list, else PMN_E_NOT_ON_LIST): with @p from -1 every
+ * extent not on @p node yet, otherwise only the extents on @p from (say,
+ * bring back what spilled).  Extent by extent with pmn_region_migrate()
+ * (same flags); @p rep sums them (pages counts every page of every
+ * extent looked at).  The first extent that fails stops the call with its
+ * code; extents before it stay moved, and first_failed says where it
+ * stopped.  pmn_arena_stats() then shows the bytes per node as they are.
+ *
+ * Objects keep their addresses and contents; other threads may allocate,
+ * free and use objects during the call (an extent the arena creates
+ * meanwhile may be left where the backing put it).  New extents still
+ * come from the backing's node list in order.  Not during
+ * pmn_arena_reset() or pmn_arena_destroy().  Since 0.6.
+ */
+PMN_API int pmn_arena_migrate(struct pmn_arena *a, int from, int node, unsigned flags,
+                              struct pmn_migrate_report *rep);
+/** pmn_arena_migrate() for a slab.  Since 0.6. */
+PMN_API int pmn_slab_migrate(struct pmn_slab *s, int from, int node, unsigned flags,
+                             struct pmn_migrate_report *rep);
+/**
+ * Move the extent holding object @p p (of any arena or slab) to @p node,
+ * as pmn_arena_migrate() for that one extent.  A large object (over
+ * 256 KiB) has an extent of its own; a small object shares its 4 MiB
+ * extent with its neighbours, which move with it.  PMN_E_FOREIGN,
+ * PMN_E_DOUBLE_FREE or PMN_E_INTERIOR for a pointer pmn_free() would
+ * refuse.  Since 0.6.
+ */
+PMN_API int pmn_migrate_object(void *p, int node, unsigned flags, struct pmn_migrate_report *rep);
+/**@}*/
+
+/** @name Access tracking (since 0.6)
+ *
+ * Which parts of a range were touched since the last look, at a cost the
+ * caller bounds.  A tracker watches ranges of this process's memory in
+ * extents of a granule (2 MiB by default); each pmn_track_scan() examines
+ * up to a page budget of pages, resuming where the last scan stopped, and
+ * turns what it read into per-extent counts and a decayed heat.  Nothing
+ * runs in the background: the caller decides when to scan.
+ *
+ * What each mode sees and misses:
+ * - PMN_TRACK_SOFT_DIRTY: writes, from user space and from the kernel
+ *   (read(2) into the memory), through the soft-dirty bit of
+ *   /proc/self/pagemap.  Misses reads.  Clearing the bits is
+ *   process-wide (/proc/self/clear_refs): it happens once per completed
+ *   pass, so another soft-dirty user in the process (CRIU, a second
+ *   tracker) sees its bits cleared too.  A pass costs one write fault per
+ *   written page afterwards.  Unprivileged; needs CONFIG_MEM_SOFT_DIRTY.
+ * - PMN_TRACK_UFFD_WP: writes, through userfaultfd write-protection: the
+ *   first write to a page after a look faults once and is recorded.
+ *   Misses reads; kernel writes are seen only where the kernel lets this
+ *   process catch them (vm.unprivileged_userfaultfd, else user mode only:
+ *   a system call writing into a protected page fails with EFAULT).
+ *   Private anonymous memory only; not on ranges a compressed tier holds.
+ * - PMN_TRACK_IDLE: reads and writes, through the kernel's idle-page
+ *   tracking (/sys/kernel/mm/page_idle/bitmap, with page frame numbers
+ *   from pagemap): needs CAP_SYS_ADMIN and CONFIG_IDLE_PAGE_TRACKING.
+ *   Sees accesses by any process to the pages; misses nothing the MMU
+ *   marks accessed.
+ * DAMON is not used: it samples whole address spaces from a kernel
+ * thread set up through sysfs by root, which is the background policy
+ * this library leaves to the administrator.
+ *
+ * Thread-safety: every call may be made from any thread; calls on one
+ * tracker serialise on its lock.  pmn_track_free() needs that no other
+ * thread uses the tracker.
+ */
+/**@{*/
+struct pmn_track;
+
+/** How a tracker learns of accesses. */
+enum pmn_track_mode {
+    PMN_TRACK_AUTO = 0,   /**< the most this process may see: idle, else soft-dirty, else uffd-wp */
+    PMN_TRACK_SOFT_DIRTY, /**< writes: pagemap soft-dirty bits */
+    PMN_TRACK_UFFD_WP,    /**< writes: userfaultfd write-protection */
+    PMN_TRACK_IDLE,       /**< reads and writes: idle-page tracking (CAP_SYS_ADMIN) */
+};
+
+/** Tracker options (versioned by size: zero-initialise, set what you need). */
+struct pmn_track_opts {
+    size_t struct_size;       /**< sizeof(struct pmn_track_opts) */
+    enum pmn_track_mode mode; /**< PMN_TRACK_AUTO picks */
+    size_t granule;        /**< bytes per extent: a power of two, at least a page; 0 = 2 MiB */
+    uint64_t page_budget;  /**< most pages examined per pmn_track_scan(); 0 = no limit */
+    unsigned sample_pages; /**< pages examined per extent, evenly spaced; 0 = every page */
+};
+
+/**
+ * Create a tracker.  @p opts may be NULL (every default).  0; -EINVAL
+ * (bad granule or mode); PMN_E_REMOTE_ROOT; -EPERM (idle tracking
+ * without CAP_SYS_ADMIN); -EOPNOTSUPP (the mode's kernel support is
+ * missing: no soft-dirty, no userfaultfd write-protection, no page_idle);
+ * -ENOMEM.
+ */
+PMN_API int pmn_track_new(struct pmn_ctx *ctx, const struct pmn_track_opts *opts,
+                          struct pmn_track **out);
+/** Stop tracking (lifting any write protection) and free the tracker; NULL is ignored. */
+PMN_API void pmn_track_free(struct pmn_track *t);
+/** The mode in use (never PMN_TRACK_AUTO). */
+PMN_API enum pmn_track_mode pmn_track_mode(const struct pmn_track *t);
+/** "auto", "soft-dirty", "uffd-wp", "idle", or "unknown". */
+PMN_API const char *pmn_track_mode_name(enum pmn_track_mode m);
+
+/**
+ * Watch [@p addr, @p addr + @p len) (page-aligned, mapped, readable; not
+ * overlapping a range watched already: -EEXIST).  Its extents are the
+ * granule-aligned pieces of it.  The first look at an extent only starts
+ * its period.  0, -EINVAL, -EEXIST, -ENOMEM, or the mode's -errno.
+ */
+PMN_API int pmn_track_add(struct pmn_track *t, void *addr, size_t len);
+/** Stop watching a range given to pmn_track_add() (exactly it): 0 or -ENOENT. */
+PMN_API int pmn_track_remove(struct pmn_track *t, void *addr, size_t len);
+
+/** What one pmn_track_scan() did. */
+struct pmn_track_report {
+    size_t struct_size;        /**< set by the caller: sizeof(struct pmn_track_report) */
+    uint64_t pages_examined;   /**< pages read (at most the page budget) */
+    uint64_t extents_examined; /**< extents finished by this scan */
+    uint64_t extents_touched;  /**< of them, touched since their previous look */
+    uint64_t passes;           /**< passes over every watched extent completed */
+    uint64_t ns;               /**< time the scan took */
+};
+/**
+ * Look at the next extents, up to the page budget: for each, count the
+ * pages examined that were touched since its previous look, update its
+ * heat, and reset the signal.  @p rep may be NULL.  0, -EINVAL (a
+ * struct_size below the first version), or the kernel's -errno.
+ */
+PMN_API int pmn_track_scan(struct pmn_track *t, struct pmn_track_report *rep);
+
+/** One extent as the tracker last saw it.  This struct never grows. */
+struct pmn_track_extent {
+    void *addr;
+    size_t len;
+    uint32_t pages_examined; /**< at its last look (0: not looked at yet) */
+    uint32_t pages_touched;  /**< of those, touched since the look before */
+    uint32_t idle_looks;     /**< looks in a row that found it untouched */
+    uint32_t heat; /**< 0-255: half the previous heat plus half of 255 x the touched fraction */
+};
+/**
+ * Copy the extents, in address order, into @p out (up to @p max).
+ * Returns the total number of extents (which may exceed @p max), or
+ * -EINVAL.
+ */
+PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out, size_t max);
+/**@}*/
+
+/** @name Tiering (since 0.6)
+ *
+ * Keep the hot extents of some ranges on a fast node and the cold ones on
+ * a slow node (and, optionally, the coldest on a compressed tier), moved
+ * strictly with pmn_migrate() within byte budgets per step.  The caller
+ * drives it: each pmn_tier_step() scans with its tracker, then demotes
+ * the coldest extents from the hot node and promotes the hottest from the
+ * cold node (or the compressed tier), never more than the budgets, and
+ * never past the hot node's byte limit.  Nothing runs between steps.
+ *
+ * Which signal ranks extents is the tracker's (see Access tracking): with
+ * a write-only mode, memory that is only read looks cold.
+ *
+ * Thread-safety: every call may be made from any thread; calls on one
+ * tier serialise on its lock.  The managed memory may be used by any
+ * thread during a step.  pmn_tier_free() needs that no other thread uses
+ * the tier.
+ */
+/**@{*/
+struct pmn_tier;
+
+/** Tiering options (versioned by size: zero-initialise, set what you need). */
+struct pmn_tier_opts {
+    size_t struct_size; /**< sizeof(struct pmn_tier_opts) */
+    int hot_node;       /**< the fast node */
+    int cold_node;      /**< the slow node */
+    /** Optional third level, below the cold node (NULL: none).  The tier does not own it. */
+    struct pmn_ctier *ctier;
+    uint64_t hot_limit;       /**< most managed bytes kept on the hot node; 0 = no limit */
+    uint64_t promote_budget;  /**< most bytes promoted per step; 0 = 64 MiB */
+    uint64_t demote_budget;   /**< most bytes demoted per step; 0 = 64 MiB */
+    unsigned cold_looks;      /**< idle looks before an extent may leave the hot node; 0 = 2 */
+    unsigned compress_looks;  /**< idle looks before the cold node's extent is compressed; 0 = 8 */
+    unsigned flags;           /**< pmn_migrate() flags for every move */
+    struct pmn_track_opts track; /**< the tracker's options (struct_size 0: defaults) */
+};
+
+/**
+ * Create a tier.  0; -EINVAL (hot_node == cold_node, bad options);
+ * PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE, PMN_E_NOT_ALLOWED,
+ * PMN_E_REMOTE_ROOT; the tracker's codes; -ENOMEM.
+ */
+PMN_API int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts,
+                         struct pmn_tier **out);
+/** Stop managing (memory stays where it is) and free; NULL is ignored. */
+PMN_API void pmn_tier_free(struct pmn_tier *t);
+/**
+ * Manage [@p addr, @p addr + @p len): page-aligned private anonymous or
+ * memfd memory of this process (an arena's extents, a region, the
+ * caller's own).  Nothing moves until a step.  0, -EINVAL, -EEXIST, or
+ * the tracker's codes.
+ */
+PMN_API int pmn_tier_add(struct pmn_tier *t, void *addr, size_t len);
+/** Stop managing a range given to pmn_tier_add(); its pages stay where they are.  0, -ENOENT. */
+PMN_API int pmn_tier_remove(struct pmn_tier *t, void *addr, size_t len);
+
+/** A tier's counters: now (bytes) and since creation (the rest). */
+struct pmn_tier_stats {
+    size_t struct_size;        /**< set by the caller: sizeof(struct pmn_tier_stats) */
+    uint64_t managed_bytes;    /**< bytes in managed ranges */
+    uint64_t hot_bytes;        /**< of them on the hot node, at the last step */
+    uint64_t cold_bytes;       /**< on the cold node */
+    uint64_t compressed_bytes; /**< on the compressed tier */
+    uint64_t other_bytes;      /**< elsewhere or not populated */
+    uint64_t steps;
+    uint64_t promoted_bytes;     /**< cold node -> hot node */
+    uint64_t demoted_bytes;      /**< hot node -> cold node */
+    uint64_t compressed_total;   /**< cold node -> compressed tier */
+    uint64_t decompressed_total; /**< compressed tier -> hot node (by a step) */
+    uint64_t failed_moves;       /**< moves that failed (the step went on with others) */
+    uint64_t scan_ns, move_ns;   /**< time spent tracking and moving */
+};
+/**
+ * One period: scan, then move within the budgets.  @p delta (may be NULL)
+ * gets what this step did, the byte-now fields as after it.  0, or the
+ * first hard error (a move that failed for want of room is counted in
+ * failed_moves, not returned).
+ */
+PMN_API int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta);
+/** Snapshot of the counters.  0, or -EINVAL (NULL, or a struct_size below the first version). */
+PMN_API int pmn_tier_stats(struct pmn_tier *t, struct pmn_tier_stats *out);
+/** The stats as one JSON object (like pmn_alloc_stats_json()). */
+PMN_API int pmn_tier_stats_json(const struct pmn_tier_stats *st, char *buf, size_t len);
+/** The tier's tracker (owned by the tier), to read its extents. */
+PMN_API struct pmn_track *pmn_tier_tracker(struct pmn_tier *t);
 /**@}*/
 
 #ifdef __cplusplus

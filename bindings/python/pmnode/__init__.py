@@ -46,10 +46,12 @@ from .memory import Backing, Placement, Region, where
 # sharing with other processes (0.4)
 from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HANDLE,
                      StaleHandleError)
+# moving live data (0.6)
+from .errors import E_NOT_ON_LIST
 from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping, ipc_get,
                   ipc_recv, ipc_send)
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
@@ -71,4 +73,6 @@ __all__ = [
     "IpcHandle", "IpcCache", "IpcMapping", "ipc_get", "ipc_send", "ipc_recv", "FETCH_FD",
     "KIND_MEMFD", "KIND_DAX",
     "StaleHandleError", "E_STALE_HANDLE", "E_NOT_SHAREABLE", "E_NODE_CHANGED", "E_BAD_HANDLE",
+    # moving live data (0.6)
+    "E_NOT_ON_LIST",
 ]

@@ -36,6 +36,7 @@ LIBRARY_ERRORS = {
     "CAP_REACHED": 24,
     # sharing with other processes (0.4)
     "STALE_HANDLE": 25, "NOT_SHAREABLE": 26, "NODE_CHANGED": 27, "BAD_HANDLE": 28,
+    "NOT_ON_LIST": 29,
 }
 
 E_REMOTE_ROOT = -(ERRNO_BASE + 1)
@@ -67,6 +68,7 @@ E_STALE_HANDLE = -(ERRNO_BASE + 25)
 E_NOT_SHAREABLE = -(ERRNO_BASE + 26)
 E_NODE_CHANGED = -(ERRNO_BASE + 27)
 E_BAD_HANDLE = -(ERRNO_BASE + 28)
+E_NOT_ON_LIST = -(ERRNO_BASE + 29)
 
 
 def strerror(code):
@@ -188,6 +190,7 @@ _BY_LIBRARY_CODE = {
     E_DESTROYED: MisuseError,
     E_STALE_HANDLE: StaleHandleError, E_NOT_SHAREABLE: NotSupportedError,
     E_NODE_CHANGED: PlacementError, E_BAD_HANDLE: InvalidArgumentError,
+    E_NOT_ON_LIST: InvalidArgumentError,
 }
 
 _BY_ERRNO = {
