@@ -271,7 +271,9 @@ int pmn_track_new(struct pmn_ctx *ctx, const struct pmn_track_opts *opts, struct
     if (opts != NULL) {
         if (opts->struct_size < PMN__SIZE_TO(struct pmn_track_opts, sample_pages))
             return -EINVAL;
-        memcpy(&o, opts, sizeof(o));
+        /* As much as both sides know (a larger, newer struct's tail is
+         * not ours to read; a smaller one cannot be below the check). */
+        memcpy(&o, opts, opts->struct_size < sizeof(o) ? opts->struct_size : sizeof(o));
     }
     if ((unsigned)o.mode > PMN_TRACK_IDLE)
         return -EINVAL;
@@ -622,8 +624,13 @@ int pmn_track_scan(struct pmn_track *t, struct pmn_track_report *rep)
                                &r.pages_gone);
             }
         }
-        if (err != 0)
+        if (err != 0) {
+            /* The kernel refused a read: this look starts over next time
+             * rather than count some pages twice. */
+            e->next = 0;
+            e->pend_touched = 0;
             break;
+        }
         e->next += k;
         r.pages_examined += k;
         if (e->next < want)
