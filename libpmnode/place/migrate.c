@@ -100,7 +100,7 @@ static int query(void **pages, size_t n, int *status, size_t page)
     for (size_t k = 0; err == 0 && k < n; k++) {
         if ((status[k] == -ENOENT || status[k] == -EFAULT) &&
             pmn_prim_resident(pages[k], page) == 1) {
-            pmn_prim_touch_read(pages[k], page, page);
+            (void)pmn_prim_touch_read_checked(pages[k], page, page);
             again = true;
         }
     }
@@ -165,8 +165,25 @@ struct batch {
  * (moved pages then read as on the node); what is still unclear after
  * BUSY_RETRIES bulk calls is asked one unit at a time, where the answer
  * is that unit's own, so a pinned page never makes the pages after it
- * read as busy. */
-static void move_retry(struct batch *b, size_t nmv)
+ * read as busy.
+ *
+ * -EFAULT for a page that is mapped is transient too: on 6.1 move_pages
+ * looks pages up with FOLL_DUMP, which answers -EFAULT for a transparent
+ * huge page whose PMD is a migration entry (compaction, or reclaim
+ * splitting it: memory pressure), or under a hinting fault.  Such a page
+ * is read-touched (which waits for the entry to go) and asked again; an
+ * address no mapping covers stays -EFAULT. */
+static bool transient(int st, void *page, size_t unit)
+{
+    if (st == -EBUSY || st == -EAGAIN)
+        return true;
+    if (st == -EFAULT && pmn_prim_mapped(page, unit) == 1) {
+        return pmn_prim_touch_read_checked(page, unit, unit) == 0;
+    }
+    return false;
+}
+
+static void move_retry(struct batch *b, size_t nmv, size_t unit)
 {
     for (int attempt = 0; nmv > 0 && attempt < BUSY_RETRIES; attempt++) {
         size_t keep = 0;
@@ -182,7 +199,7 @@ static void move_retry(struct batch *b, size_t nmv)
         }
         for (size_t j = 0; j < nmv; j++) {
             b->status[b->where[j]] = b->mvst[j];
-            if (b->mvst[j] == -EBUSY || b->mvst[j] == -EAGAIN) {
+            if (transient(b->mvst[j], b->mv[j], unit)) {
                 b->mv[keep] = b->mv[j];
                 b->nodes[keep] = b->nodes[j];
                 b->where[keep++] = b->where[j];
@@ -215,7 +232,7 @@ static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_
             b->where[nmv++] = k;
         }
     }
-    move_retry(b, nmv);
+    move_retry(b, nmv, unit);
     /* On the node now: "already there" when pass 1 found it there, else
      * moved by this call (by this batch, or with an earlier page of the
      * same transparent huge page). */
@@ -246,7 +263,7 @@ static void roll_back(struct migrate_state *m, struct batch *b, char *base, uint
                 b->where[nmv++] = k;
             }
         }
-        move_retry(b, nmv);
+        move_retry(b, nmv, unit);
         /* Siblings of a transparent huge page went back with its first
          * page: on the node they came from, they count as rolled back. */
         for (size_t k = 0; k < n; k++)
