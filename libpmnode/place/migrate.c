@@ -32,8 +32,6 @@
 #define MIGRATE_HEADROOM (64ull << 20)
 /* Status preset for "the kernel did not reach this page". */
 #define NOT_REACHED (-EAGAIN)
-/* Most units whose pass-1 status is kept for pass 2 (16 MiB of int). */
-#define ST1_MAX ((uint64_t)4 << 20)
 
 enum page_class { C_MOVED, C_THERE, C_FULL, C_BUSY, C_SHARED, C_ABSENT, C_OTHER };
 
@@ -42,7 +40,6 @@ struct migrate_state {
     int first_err;
     uint64_t per; /* base pages per unit */
     int *orig;    /* ROLLBACK: per unit moved by this call, the node it left (pass 1), else -1 */
-    int *st1;     /* pass 1's status per unit (NULL for huge ranges: pass 2 asks again) */
 };
 
 static void count(struct migrate_state *m, enum page_class c, void *page, int err)
@@ -130,8 +127,7 @@ static size_t batch_at(char *base, uint64_t nunits, uint64_t i, size_t unit, voi
  * tell: a transparent huge page across two batches is on @node already
  * when the second batch asks about the rest of it.) */
 static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, void **pages,
-                         int *status, uint64_t *to_move, unsigned char *there, int *orig,
-                         int *keep)
+                         int *status, uint64_t *to_move, unsigned char *there, int *orig)
 {
     *to_move = 0;
     for (uint64_t i = 0; i < nunits; i += BATCH) {
@@ -148,8 +144,6 @@ static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, voi
             if (orig != NULL)
                 orig[i + k] = status[k] >= 0 && status[k] != node ? status[k] : -1;
         }
-        if (keep != NULL)
-            memcpy(keep + i, status, n * sizeof(*status));
     }
     return 0;
 }
@@ -224,12 +218,7 @@ static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_
                        const unsigned char *there, uint64_t first)
 {
     size_t nmv = 0;
-    int err = 0;
-
-    if (m->st1 != NULL)
-        memcpy(b->status, m->st1 + first, n * sizeof(*b->status));
-    else
-        err = query(b->pages, n, b->status, unit);
+    int err = query(b->pages, n, b->status, unit);
 
     if (err) {
         for (size_t k = 0; k < n; k++)
@@ -396,11 +385,6 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
     b.mvst = malloc(BATCH * sizeof(*b.mvst));
     b.where = malloc(BATCH * sizeof(*b.where));
     there = calloc(nunits / 8 + 1, 1);
-    /* Pass 2 moves from pass 1's answers (a page that moved or went away
-     * meanwhile gets its true status from the move itself), saving a query
-     * pass: 4 bytes a page, up to 16 MiB of them. */
-    if (nunits <= ST1_MAX)
-        m.st1 = malloc(nunits * sizeof(*m.st1));
     if (flags & PMN_MIGRATE_ROLLBACK)
         m.orig = malloc(nunits * sizeof(*m.orig)); /* nunits <= len / page: no overflow */
     if (!b.pages || !b.mv || !b.status || !b.nodes || !b.mvst || !b.where || !there ||
@@ -409,8 +393,7 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         goto out;
     }
 
-    err =
-        count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig, m.st1);
+    err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig);
     if (err)
         goto out;
     if (to_move > 0) {
@@ -462,7 +445,6 @@ out:
     free(b.where);
     free(there);
     free(m.orig);
-    free(m.st1);
     return err;
 }
 
