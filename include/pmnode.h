@@ -1898,6 +1898,8 @@ enum pmn_migrate_flags {
      * On failure, move the pages this call moved back to the nodes they
      * came from (best effort: what came back is counted in rolled_back),
      * so a failed call leaves the range as it found it where it can.
+     * Covers a page that could not move; a failure after every page
+     * moved (the bind, PMN_E_MISPLACED) leaves them on the node.
      */
     PMN_MIGRATE_ROLLBACK = 1u << 0,
     /**
@@ -1912,8 +1914,9 @@ enum pmn_migrate_flags {
  * Move every present page of [@p addr, @p addr + @p len) to @p node,
  * strictly: all of them or the call fails and says how far it got.
  *
- * Checks first, before any page moves: @p addr and @p len page-aligned and
- * @p len non-zero, @p flags only pmn_migrate_flags bits (-EINVAL); the context describes this
+ * Checks first, before any page moves: @p addr and @p len page-aligned,
+ * @p len non-zero and the range inside the address space, @p flags only
+ * pmn_migrate_flags bits (-EINVAL); the context describes this
  * machine (PMN_E_REMOTE_ROOT); @p node exists (PMN_E_NO_NODE) and has
  * memory (PMN_E_NOT_MEMORY_NODE); the cpuset allows it
  * (PMN_E_NOT_ALLOWED); the node's available memory covers the present
@@ -1921,7 +1924,8 @@ enum pmn_migrate_flags {
  * (max(1% of the node, 64 MiB)), PMN_E_NODE_FULL otherwise.
  *
  * Then the pages move with move_pages(2) in batches; busy pages are
- * retried a few times.  When every present page is on @p node the range
+ * retried a few times, then one by one (a pinned page fails its whole
+ * batch in the kernel's answer; alone, it fails only itself).  When every present page is on @p node the range
  * is bound strictly to it (MPOL_BIND, as a placed region: later faults,
  * including of the not_present pages, land there), the pages are verified
  * and the call returns 0.  Otherwise the range's memory policy is left as
@@ -1955,7 +1959,10 @@ PMN_API int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, u
  * (PMN_E_NOT_ON_LIST): a backing says where its memory may be, and a
  * move keeps to that.  Anonymous, memfd and hugetlb backings (hugetlb
  * needs free huge pages of the size on @p node: PMN_E_NO_HUGEPAGES);
- * device-dax, user and provider memory cannot move (-EOPNOTSUPP).  Pages
+ * device-dax, user and provider memory cannot move (-EOPNOTSUPP).  The
+ * capacity check is the backing's (its headroom, less with
+ * PMN_MIGRATE_NO_HEADROOM); hugetlb moves a huge page at a time.  On
+ * failure the region keeps its old node in the books and its policy.  Pages
  * another process maps too (a shared memfd region an importer opened)
  * count as shared and fail the call (-EACCES).  A region already wholly
  * on @p node returns 0 having moved nothing.
@@ -1982,7 +1989,9 @@ PMN_API int pmn_region_migrate(struct pmn_region *r, int node, unsigned flags,
  * free and use objects during the call (an extent the arena creates
  * meanwhile may be left where the backing put it).  New extents still
  * come from the backing's node list in order.  Not during
- * pmn_arena_reset() or pmn_arena_destroy().  Since 0.6.
+ * pmn_arena_reset() or pmn_arena_destroy() (PMN_E_DESTROYED when it sees
+ * one).  Each extent moves under the arena's lock: allocation slow paths
+ * (new pages, large objects) wait for one extent's move.  Since 0.6.
  */
 PMN_API int pmn_arena_migrate(struct pmn_arena *a, int from, int node, unsigned flags,
                               struct pmn_migrate_report *rep);
