@@ -9,10 +9,7 @@ int pmn_track_new(struct pmn_ctx *ctx, const struct pmn_track_opts *opts, struct
     (void)ctx, (void)opts, (void)out;
     return -ENOSYS;
 }
-void pmn_track_free(struct pmn_track *t)
-{
-    (void)t;
-}
+void pmn_track_free(struct pmn_track *t) { (void)t; }
 enum pmn_track_mode pmn_track_mode(const struct pmn_track *t)
 {
     (void)t;
