@@ -46,9 +46,8 @@ static int other_node(struct pmn_ctx *ctx)
 
 static struct pmn_tier_opts opts(int hot, int cold)
 {
-    return (struct pmn_tier_opts){.struct_size = sizeof(struct pmn_tier_opts),
-                                  .hot_node = hot,
-                                  .cold_node = cold};
+    return (struct pmn_tier_opts){
+        .struct_size = sizeof(struct pmn_tier_opts), .hot_node = hot, .cold_node = cold};
 }
 
 Test(tier, new_refuses_bad_arguments)
