@@ -23,12 +23,16 @@
  *                [--compressed N] [--keys N] [--value-size BYTES]
  *                [--hot-limit BYTES] [--budget BYTES] [--granule BYTES]
  *                [--skew S] [--steps N] [--gets N] [--sets PERCENT] [--seed N]
+ *                [--compress-looks N]
  *   --hot N         the fast node (default: the first node with CPUs)
  *   --cold N        the slow node (default: the next memory node that is not compressed)
  *   --compressed N  a compressed node as third level (declared compressed, e.g.
  *                   PMNODE_CONFIG with "kind N compressed"); default none
  *   --hot-limit     bytes of the store the hot node may hold (default a quarter)
  *   --budget        bytes promoted, and bytes demoted, per step (default half the limit)
+ *   --granule       bytes per tracked extent (default 16 KiB: four values)
+ *   --gets          gets per step (default: as many as keys)
+ *   --compress-looks  idle steps before a cold extent is compressed (default 3)
  * A one-node machine has nothing to tier between: the program says so, runs
  * two steps all on that node and exits 0.
  * Exit status: 0 done, 1 a call failed or a value was wrong, 2 bad usage.
@@ -150,23 +154,25 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-static double mib(uint64_t b) { return (double)b / (1 << 20); }
+static double mib(uint64_t b)
+{
+    return (double)b / (1 << 20);
+}
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: kv_tier [--tier | --all-hot | --all-cold] [--hot N] [--cold N] "
-            "[--compressed N] [--keys N] [--value-size BYTES] [--hot-limit BYTES] "
-            "[--budget BYTES] [--granule BYTES] [--skew S] [--steps N] [--gets N] "
-            "[--sets PERCENT] [--seed N]\n");
+    fprintf(stderr, "usage: kv_tier [--tier | --all-hot | --all-cold] [--hot N] [--cold N] "
+                    "[--compressed N] [--keys N] [--value-size BYTES] [--hot-limit BYTES] "
+                    "[--budget BYTES] [--granule BYTES] [--skew S] [--steps N] [--gets N] "
+                    "[--sets PERCENT] [--seed N] [--compress-looks N]\n");
 }
 
 int main(int argc, char **argv)
 {
     enum mode mode = TIER;
     uint64_t hot_opt = UINT64_MAX, cold_opt = UINT64_MAX, comp_opt = UINT64_MAX, keys = 16384,
-             vsize = 4096, hot_limit = 0, budget = 0, granule = 64 << 10, steps = 12, gets = 0,
-             sets = 5, seed = 42;
+             vsize = 4096, hot_limit = 0, budget = 0, granule = 16 << 10, steps = 12, gets = 0,
+             sets = 5, seed = 42, compress_looks = 3;
     double skew = 0.99;
     size_t page = (size_t)sysconf(_SC_PAGESIZE), len;
     int hot = -1, cold = -1, cnode = -1, err = 0, rc = 1;
@@ -183,19 +189,20 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        uint64_t *opt = !strcmp(a, "--hot")          ? &hot_opt
-                        : !strcmp(a, "--cold")       ? &cold_opt
-                        : !strcmp(a, "--compressed") ? &comp_opt
-                        : !strcmp(a, "--keys")       ? &keys
-                        : !strcmp(a, "--value-size") ? &vsize
-                        : !strcmp(a, "--hot-limit")  ? &hot_limit
-                        : !strcmp(a, "--budget")     ? &budget
-                        : !strcmp(a, "--granule")    ? &granule
-                        : !strcmp(a, "--steps")      ? &steps
-                        : !strcmp(a, "--gets")       ? &gets
-                        : !strcmp(a, "--sets")       ? &sets
-                        : !strcmp(a, "--seed")       ? &seed
-                                                     : NULL;
+        uint64_t *opt = !strcmp(a, "--hot")              ? &hot_opt
+                        : !strcmp(a, "--cold")           ? &cold_opt
+                        : !strcmp(a, "--compressed")     ? &comp_opt
+                        : !strcmp(a, "--keys")           ? &keys
+                        : !strcmp(a, "--value-size")     ? &vsize
+                        : !strcmp(a, "--hot-limit")      ? &hot_limit
+                        : !strcmp(a, "--budget")         ? &budget
+                        : !strcmp(a, "--granule")        ? &granule
+                        : !strcmp(a, "--steps")          ? &steps
+                        : !strcmp(a, "--gets")           ? &gets
+                        : !strcmp(a, "--sets")           ? &sets
+                        : !strcmp(a, "--seed")           ? &seed
+                        : !strcmp(a, "--compress-looks") ? &compress_looks
+                                                         : NULL;
         if (!strcmp(a, "--tier")) {
             mode = TIER;
         } else if (!strcmp(a, "--all-hot")) {
@@ -214,14 +221,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (keys < 16 || keys > (1u << 24) || vsize < 64 || vsize % page != 0 ||
-        vsize > (1u << 24) || keys * vsize > (64ull << 30) || steps < 1 || steps > 100000 ||
-        sets > 100 || granule < page || (granule & (granule - 1)) ||
-        (hot_opt != UINT64_MAX && hot_opt > 65535) ||
+    if (keys < 16 || keys > (1u << 24) || vsize < 64 || vsize % page != 0 || vsize > (1u << 24) ||
+        keys * vsize > (64ull << 30) || steps < 1 || steps > 100000 || sets > 100 ||
+        compress_looks < 1 || compress_looks > 1000 || granule < page ||
+        (granule & (granule - 1)) || (hot_opt != UINT64_MAX && hot_opt > 65535) ||
         (cold_opt != UINT64_MAX && cold_opt > 65535) ||
         (comp_opt != UINT64_MAX && comp_opt > 65535)) {
-        fprintf(stderr, "kv_tier: --keys 16..16M, --value-size a multiple of the page "
-                        "(%zu), --granule a power of two >= the page, --sets 0..100\n",
+        fprintf(stderr,
+                "kv_tier: --keys 16..16M, --value-size a multiple of the page "
+                "(%zu), --granule a power of two >= the page, --sets 0..100\n",
                 page);
         return 2;
     }
@@ -231,7 +239,7 @@ int main(int argc, char **argv)
     if (budget == 0)
         budget = hot_limit / 2 ? hot_limit / 2 : page;
     if (gets == 0)
-        gets = 4 * keys;
+        gets = keys;
     rng = seed ? seed : 1;
 
     if ((err = pmn_ctx_new(&ctx)) < 0)
@@ -297,8 +305,9 @@ int main(int argc, char **argv)
         int where = mode == ALL_HOT ? hot : cold;
         struct pmn_migrate_report r = {.struct_size = sizeof(r)};
         if ((err = pmn_migrate(ctx, store, len, where, 0, &r)) < 0) {
-            fprintf(stderr, "kv_tier: placing the store on node %d: %s (%" PRIu64 " of %" PRIu64
-                            " pages moved)\n",
+            fprintf(stderr,
+                    "kv_tier: placing the store on node %d: %s (%" PRIu64 " of %" PRIu64
+                    " pages moved)\n",
                     where, pmn_strerror(err), r.moved + r.already_there, r.pages);
             goto out;
         }
@@ -315,7 +324,7 @@ int main(int argc, char **argv)
                                   .promote_budget = budget,
                                   .demote_budget = budget,
                                   .cold_looks = 2,
-                                  .compress_looks = 4};
+                                  .compress_looks = (unsigned)compress_looks};
         if (cnode >= 0) {
             struct pmn_ctier_opts co = {
                 .struct_size = sizeof(co), .node = cnode, .promote_node = hot};
@@ -411,7 +420,9 @@ int main(int argc, char **argv)
     printf("summary: mode=%s hot_permille=%" PRIu64 " cold_permille=%" PRIu64
            " compressed_permille=%" PRIu64 " max_hot_bytes=%" PRIu64 " hot_limit=%" PRIu64
            " kgets_per_s=%.0f corrupt=%" PRIu64 "\n",
-           mode == TIER ? "tier" : mode == ALL_HOT ? "all-hot" : "all-cold",
+           mode == TIER      ? "tier"
+           : mode == ALL_HOT ? "all-hot"
+                             : "all-cold",
            1000 * sum_s[0] / sum_total, 1000 * sum_s[1] / sum_total, 1000 * sum_s[2] / sum_total,
            max_hot, hot_limit, sum_secs > 0 ? sum_gets / sum_secs / 1e3 : 0.0, corrupt);
     rc = corrupt ? 1 : 0;

@@ -196,7 +196,8 @@ struct xrec {
     size_t len;
     bool compressed;
     bool refused;
-    uint64_t comp_pages; /* on the compressed node at the last look */
+    uint64_t quiet_until; /* tracker passes before its signal is the caller's again */
+    uint64_t comp_pages;  /* on the compressed node at the last look */
 };
 
 struct pmn_tier {
@@ -219,7 +220,8 @@ struct pmn_tier {
     struct pmn__tier_ext *ex;
     struct pmn__tier_act *acts;
     size_t cap_ext;
-    size_t next; /* extents in te/ex this step */
+    size_t next;     /* extents in te/ex this step */
+    uint64_t passes; /* the tracker's completed passes */
     void **qpages;
     int *qstatus;
 };
@@ -305,8 +307,8 @@ int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct p
         uint64_t h = 0;
         /* The kernel migrates a transparent huge page whole: a move of part
          * of one carries the rest, which the step must then count. */
-        if (pmn__sysfs_read_u64(&ctx->fs, "sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
-                                10, &h) == 0 &&
+        if (pmn__sysfs_read_u64(&ctx->fs, "sys/kernel/mm/transparent_hugepage/hpage_pmd_size", 10,
+                                &h) == 0 &&
             h > t->page && (h & (h - 1)) == 0 && h <= ((uint64_t)1 << 30))
             t->huge = (size_t)h;
     }
@@ -447,7 +449,7 @@ static struct xrec *xs_get(struct pmn_tier *t, uintptr_t addr, size_t len)
 
 static void xs_put(struct pmn_tier *t, struct xrec *x)
 {
-    if (x->compressed || x->refused)
+    if (x->compressed || x->refused || x->quiet_until > t->passes)
         return;
     size_t i = (size_t)(x - t->xs);
     memmove(&t->xs[i], &t->xs[i + 1], (t->nxs - i - 1) * sizeof(*x));
@@ -559,6 +561,13 @@ static int measure(struct pmn_tier *t, size_t *nout, struct pmn_tier_stats *d)
             continue;
         if (x->refused && te->idle_looks == 0 && te->heat > 0)
             x->refused = false; /* touched since: it may be tried again */
+        /* Our own move marked the pages (migration, rebinding and the
+         * compressed tier's write protection leave them soft-dirty on
+         * Linux 6.1): the pass running then, or the next, reads them as
+         * written.  Until a whole pass has begun after the move, the
+         * extent has no signal of the caller's, and does not move. */
+        if (t->passes < x->quiet_until)
+            e->looked = false;
         e->no_compress = x->refused;
         e->compressed = x->compressed;
         if (x->compressed) {
@@ -658,6 +667,10 @@ static void act(struct pmn_tier *t, const struct pmn__tier_act *a, uint64_t *hot
         }
         break;
     }
+    /* Whatever moved, the next pass's look at it is ours, not the caller's. */
+    x = xs_get(t, addr, te->len);
+    if (x != NULL)
+        x->quiet_until = t->passes + 2;
     if (err) {
         d->failed_moves++;
         pmn__log(t->ctx, 3, "tier: %s of %p+%zu failed: %s",
@@ -695,6 +708,7 @@ int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta)
     pthread_mutex_lock(&t->lock);
     t0 = pmn_prim_now_ns();
     err = pmn_track_scan(t->track, &rep);
+    t->passes += rep.passes;
     if (err == 0)
         err = measure(t, &n, &d);
     d.scan_ns = pmn_prim_now_ns() - t0;

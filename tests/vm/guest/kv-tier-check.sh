@@ -9,7 +9,7 @@
 #   sh kv-tier-check.sh KV_TIER HOT COLD [COMP]
 set -u
 kv=$1 hot=$2 cold=$3 comp=${4:-}
-args="--hot $hot --cold $cold --keys 8192 --steps 10 --gets 40000 --hot-limit 8M --budget 4M"
+args="--hot $hot --cold $cold --keys 8192 --steps 10 --hot-limit 8M --budget 4M"
 summary() { sed -n "s/^summary: .* $2=\([0-9]*\).*/\1/p" "$1"; }
 
 "$kv" --all-cold $args >/tmp/kv-cold || { cat /tmp/kv-cold; echo "FAIL: all-cold run"; exit 1; }

@@ -79,12 +79,16 @@ static size_t raw_on(char *p, size_t len, int node)
 
 static char *store_on(struct pmn_ctx *ctx, size_t len, int node)
 {
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* aligned to the huge page size, so extent e here is the tracker's extent e */
+    const size_t align = 2 * MiB;
+    char *m = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    char *p;
     int err;
 
-    if (p == MAP_FAILED)
+    if (m == MAP_FAILED)
         FAIL("mmap: %s", strerror(errno));
+    p = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
     /* base pages: a transparent huge page would move whole, neighbours and all */
     if (madvise(p, len, MADV_NOHUGEPAGE) != 0)
         FAIL("madvise: %s", strerror(errno));
@@ -142,6 +146,11 @@ static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ct
     return t;
 }
 
+static long pmn_tier_extents_for_test(struct pmn_tier *t, struct pmn_track_extent *ex, size_t n)
+{
+    return pmn_track_extents(pmn_tier_tracker(t), ex, n);
+}
+
 static void step(struct pmn_tier *t, struct pmn_tier_stats *d, const char *what, int i)
 {
     char json[1024];
@@ -152,6 +161,14 @@ static void step(struct pmn_tier *t, struct pmn_tier_stats *d, const char *what,
         FAIL("%s: step %d: %s", what, i, pmn_err_name(err));
     pmn_tier_stats_json(d, json, sizeof(json));
     printf("%s step %d: %s\n", what, i, json);
+    /* which extents the tracker saw touched, and their heat */
+    struct pmn_track_extent ex[64];
+    long n = pmn_tier_extents_for_test(t, ex, 64);
+    printf("  touched:");
+    for (long k = 0; k < n && k < 64; k++)
+        if (ex[k].pages_touched)
+            printf(" %ld(%u/%u h%u)", k, ex[k].pages_touched, ex[k].pages_examined, ex[k].heat);
+    printf("\n");
 }
 
 static int test_move(struct pmn_ctx *ctx, int hot, int cold)
@@ -325,12 +342,13 @@ static int test_ctier(struct pmn_ctx *ctx, int hot, int cold, int comp)
            pmn_ctier_write_control(ct));
 
     /* One write: the compressed tier brings that page back by itself. */
-    p[5 * EXT + 3 * pg + 100] = p[5 * EXT + 3 * pg + 100];
+    ((volatile char *)p)[5 * EXT + 3 * pg + 100] = p[5 * EXT + 3 * pg + 100];
     if (raw_on(p + 5 * EXT + 3 * pg, pg, hot) != 1)
         FAIL("the written page is not back on node %d", hot);
     step(t, &d, "one-write", 1);
     if (d.write_returned_bytes < pg)
-        FAIL("write_returned_bytes %llu after a write", (unsigned long long)d.write_returned_bytes);
+        FAIL("write_returned_bytes %llu after a write",
+             (unsigned long long)d.write_returned_bytes);
     printf("ok: a write brought its page back and the step counted it\n");
 
     for (int i = 1; i <= 4; i++) {
