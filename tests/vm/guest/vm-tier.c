@@ -146,7 +146,7 @@ static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ct
     return t;
 }
 
-static long pmn_tier_extents_for_test(struct pmn_tier *t, struct pmn_track_extent *ex, size_t n)
+static long tracker_extents(struct pmn_tier *t, struct pmn_track_extent *ex, size_t n)
 {
     return pmn_track_extents(pmn_tier_tracker(t), ex, n);
 }
@@ -163,7 +163,7 @@ static void step(struct pmn_tier *t, struct pmn_tier_stats *d, const char *what,
     printf("%s step %d: %s\n", what, i, json);
     /* which extents the tracker saw touched, and their heat */
     struct pmn_track_extent ex[64];
-    long n = pmn_tier_extents_for_test(t, ex, 64);
+    long n = tracker_extents(t, ex, 64);
     printf("  touched:");
     for (long k = 0; k < n && k < 64; k++)
         if (ex[k].pages_touched)
