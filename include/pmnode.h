@@ -2181,7 +2181,10 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  *    the limit.  After a step the hot node holds at most hot_limit
  *    managed bytes unless the demote budget ran out first (the next step
  *    goes on) or pages were first touched since (they land where the
- *    extent is bound and count at the next step).
+ *    extent is bound and count at the next step).  An extent the tier moved
+ *    is judged again only once a whole tracker pass began after the move
+ *    (migration, rebinding and the compressed tier's write protection
+ *    leave its pages soft-dirty): with no page budget, two steps later.
  *
  * The kernel migrates a transparent huge page whole: manage memory in
  * base pages (MADV_NOHUGEPAGE before it is first touched; libpmnode's

@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,8 +510,11 @@ static int grow_scratch(struct pmn_tier *t, size_t n)
 
     if (n <= t->cap_ext)
         return 0;
-    while (cap < n)
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2 / sizeof(*t->te))
+            return -ENOMEM;
         cap *= 2;
+    }
     a = realloc(t->te, cap * sizeof(*t->te));
     if (a == NULL)
         return -ENOMEM;
