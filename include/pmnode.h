@@ -2180,7 +2180,8 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  *    moves really did, so a failed demotion never lets a promotion past
  *    the limit.  After a step the hot node holds at most hot_limit
  *    managed bytes unless the demote budget ran out first (the next step
- *    goes on) or pages were first touched since (they land where the
+ *    goes on), the extents there have no signal yet, a demotion failed,
+ *    or pages were first touched since (they land where the
  *    extent is bound and count at the next step).  An extent the tier moved
  *    is judged again only once a whole tracker pass began after the move
  *    (migration, rebinding and the compressed tier's write protection
