@@ -374,8 +374,8 @@ static void account(struct pmn_backing *b, int slot, int64_t delta, bool failed)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Can @node take @size more bytes right now? */
-static int check_node(struct pmn_backing *b, int node, size_t size)
+/* Can @node take @size more bytes right now?  (@headroom false: none.) */
+static int check_node_h(struct pmn_backing *b, int node, uint64_t size, bool use_headroom)
 {
     const struct pmn_node *n = pmn__node_find(b->ctx, node);
     struct pmn__bitmap allowed = {0};
@@ -407,12 +407,22 @@ static int check_node(struct pmn_backing *b, int node, size_t size)
         return freep >= size / b->huge_size ? 0 : PMN_E_NO_HUGEPAGES;
     }
 
-    headroom = b->headroom;
-    if (!b->headroom_set) {
+    headroom = use_headroom ? b->headroom : 0;
+    if (use_headroom && !b->headroom_set) {
         uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
         headroom = cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
     }
     return pmn__node_room(b->ctx, node, headroom, size);
+}
+
+static int check_node(struct pmn_backing *b, int node, size_t size)
+{
+    return check_node_h(b, node, size, true);
+}
+
+int pmn__backing_room(struct pmn_backing *b, int node, uint64_t bytes, unsigned flags)
+{
+    return check_node_h(b, node, bytes, !(flags & PMN_MIGRATE_NO_HEADROOM));
 }
 
 int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size)

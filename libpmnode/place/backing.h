@@ -207,6 +207,54 @@ void pmn__user_detach(struct pmn_backing *b);
  * caller's provider that says so); not dax or user memory. */
 bool pmn__backing_can_hole(const struct pmn_backing *b);
 
+/* ---- migrate.c: the engine behind pmn_migrate and pmn_region_migrate ---- */
+
+/* Every pmn_migrate_flags bit this version knows. */
+#define PMN__MIGRATE_FLAGS (PMN_MIGRATE_ROLLBACK | PMN_MIGRATE_NO_HEADROOM)
+/* Whether @node can take @bytes more (pmn_migrate flags in @flags): 0,
+ * PMN_E_NODE_FULL, PMN_E_NO_HUGEPAGES or the read's code. */
+typedef int (*pmn__migrate_room_fn)(void *arg, int node, uint64_t bytes, unsigned flags);
+/* pmn_migrate's checks of @ctx, @node and @flags, in its order: 0, -EINVAL,
+ * PMN_E_REMOTE_ROOT, PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE, PMN_E_NOT_ALLOWED. */
+int pmn__migrate_check(struct pmn_ctx *ctx, int node, unsigned flags);
+/* pmn_migrate's room check: the node's available memory less placement's
+ * default headroom (none with PMN_MIGRATE_NO_HEADROOM). */
+int pmn__migrate_room(struct pmn_ctx *ctx, int node, uint64_t bytes, unsigned flags);
+/*
+ * Move [addr, addr + len) to @node (arguments checked by the caller: @addr
+ * and @len multiples of @unit, @unit the base page or a hugetlb page size;
+ * move_pages is asked once per unit).  @room judges the target before
+ * anything moves.  *@out is always filled, whole (struct_size set to its
+ * size), and sums to pages.  Returns as pmn_migrate() does.  Thread-safe.
+ */
+int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int node,
+                 unsigned flags, pmn__migrate_room_fn room, void *room_arg,
+                 struct pmn_migrate_report *out);
+/* Copy @r to the caller's @rep (rep->struct_size bytes of it, at most the
+ * whole struct), keeping rep->struct_size. */
+void pmn__migrate_report_out(struct pmn_migrate_report *rep, const struct pmn_migrate_report *r);
+/* Add @r's counts to @sum (first_failed: the first one set wins). */
+void pmn__migrate_report_add(struct pmn_migrate_report *sum, const struct pmn_migrate_report *r);
+
+/* ---- migrate-region.c ---- */
+/* pmn_region_migrate() for the engine of arenas and slabs (alloc/): the
+ * same, with the report whole in *@out; out->struct_size is 0 when the
+ * checks refused before any page was looked at (no report), else its
+ * size.  Whoever calls it keeps other population and migration of @r
+ * out meanwhile (the heap holds its lock). */
+int pmn__region_migrate(struct pmn_region *r, int node, unsigned flags,
+                        struct pmn_migrate_report *out);
+/* pmn_region_migrate()'s checks for any region of @b: -EINVAL (@node or
+ * @flags), -EOPNOTSUPP (a type that cannot move), PMN_E_NOT_ON_LIST, then
+ * pmn__migrate_check()'s. */
+int pmn__backing_migrate_check(struct pmn_backing *b, int node, unsigned flags);
+
+/* ---- backing.c, for migration ---- */
+/* Whether @node can take @bytes more of @b's memory, as a region map
+ * judges it (cpuset, free huge pages of the size, the backing's headroom),
+ * with no headroom when @flags has PMN_MIGRATE_NO_HEADROOM. */
+int pmn__backing_room(struct pmn_backing *b, int node, uint64_t bytes, unsigned flags);
+
 /* ---- where.c ---- */
 /* Verify that every page of [addr, addr+len) is on @node, asking once per
  * @stride bytes (the base page, or the huge page size for hugetlb).  0 with

@@ -1,14 +1,22 @@
 /*
- * migrate.c - strict migration of live data to a node (pmn_migrate).
+ * migrate.c - strict migration of live data to a node (pmn_migrate, and
+ * pmn__migrate, the same engine for regions: migrate-region.c).
  *
  * Order of work, so that a refused call has moved nothing:
  *   arguments, node, cpuset       -> -EINVAL, PMN_E_NO_NODE, ...
- *   query every page (pass 1)     -> how many present pages must move
- *   free memory on the target     -> PMN_E_NODE_FULL
+ *   query every unit (pass 1)     -> how many present pages must move
+ *   room on the target            -> PMN_E_NODE_FULL (the caller's check)
  *   move_pages in batches (pass 2), busy pages retried
  *   all present pages there       -> bind strictly, verify, 0
- *   otherwise                     -> the lowest failed page's code, policy untouched
+ *   otherwise                     -> the lowest failed page's code, policy
+ *                                    untouched; with PMN_MIGRATE_ROLLBACK
+ *                                    the pages this call moved go back
  * Every page ends in exactly one class of the report.
+ *
+ * A unit is what move_pages is asked about: the base page, or for hugetlb
+ * the huge page (move_pages answers -EACCES for a tail address of a huge
+ * page it has not moved yet, so only heads are asked).  The report counts
+ * base pages: a unit counts for stride / page of them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,18 +38,20 @@ enum page_class { C_MOVED, C_THERE, C_FULL, C_BUSY, C_SHARED, C_ABSENT, C_OTHER 
 struct migrate_state {
     struct pmn_migrate_report r;
     int first_err;
+    uint64_t per; /* base pages per unit */
+    int *orig;    /* ROLLBACK: per unit, the node it left (moved by this call), else -1 */
 };
 
 static void count(struct migrate_state *m, enum page_class c, void *page, int err)
 {
     switch (c) {
-    case C_MOVED: m->r.moved++; return;
-    case C_THERE: m->r.already_there++; return;
-    case C_ABSENT: m->r.not_present++; return;
-    case C_FULL: m->r.target_full++; break;
-    case C_BUSY: m->r.busy_or_pinned++; break;
-    case C_SHARED: m->r.shared++; break;
-    case C_OTHER: m->r.other++; break;
+    case C_MOVED: m->r.moved += m->per; return;
+    case C_THERE: m->r.already_there += m->per; return;
+    case C_ABSENT: m->r.not_present += m->per; return;
+    case C_FULL: m->r.target_full += m->per; break;
+    case C_BUSY: m->r.busy_or_pinned += m->per; break;
+    case C_SHARED: m->r.shared += m->per; break;
+    case C_OTHER: m->r.other += m->per; break;
     }
     /* Pages are classified in address order: the first failure is the
      * lowest address. */
@@ -75,7 +85,7 @@ static int class_code(enum page_class c, int status)
     }
 }
 
-/* Query @n pages.  With NUMA balancing on, a present page under a
+/* Query @n units.  With NUMA balancing on, a present page under a
  * hinting fault reads as -ENOENT (-EFAULT on 6.1 for a transparent huge
  * page whose PMD is under one): such pages (resident by mincore) are
  * read-touched and asked about again, so "not present" means absent.
@@ -103,18 +113,24 @@ static int query(void **pages, size_t n, int *status, size_t page)
     return err;
 }
 
-/* Pass 1: how many present pages are not on @node yet. */
-static int count_to_move(char *base, uint64_t npages, size_t page, int node, void **pages,
+static size_t batch_at(char *base, uint64_t nunits, uint64_t i, size_t unit, void **pages)
+{
+    size_t n = nunits - i < BATCH ? (size_t)(nunits - i) : BATCH;
+
+    for (size_t k = 0; k < n; k++)
+        pages[k] = base + (i + k) * unit;
+    return n;
+}
+
+/* Pass 1: how many present units are not on @node yet. */
+static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, void **pages,
                          int *status, uint64_t *to_move, unsigned char *there)
 {
     *to_move = 0;
-    for (uint64_t i = 0; i < npages; i += BATCH) {
-        size_t n = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
-        int err;
+    for (uint64_t i = 0; i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, unit, pages);
+        int err = query(pages, n, status, unit);
 
-        for (size_t k = 0; k < n; k++)
-            pages[k] = base + (i + k) * page;
-        err = query(pages, n, status, page);
         if (err)
             return err;
         for (size_t k = 0; k < n; k++) {
@@ -127,60 +143,104 @@ static int count_to_move(char *base, uint64_t npages, size_t page, int node, voi
     return 0;
 }
 
-/* Pass 2 on one batch: move what is not there, retrying busy pages. */
-static void move_batch(struct migrate_state *m, void **pages, size_t n, size_t page, int node,
-                       int *nodes, int *status, void **mv, int *mvst, size_t *where,
-                       const unsigned char *there, uint64_t first)
-{
-    size_t nmv = 0;
-    int err = query(pages, n, status, page);
+/* Scratch arrays of one batch. */
+struct batch {
+    void **pages, **mv;
+    int *status, *nodes, *mvst;
+    size_t *where;
+};
 
-    if (err) {
-        for (size_t k = 0; k < n; k++)
-            count(m, C_OTHER, pages[k], err);
-        return;
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (status[k] >= 0 && status[k] != node) {
-            mv[nmv] = pages[k];
-            where[nmv++] = k;
-        }
-    }
+/* move_pages of the @nmv units in b->mv to b->nodes, retrying busy ones;
+ * each unit's last status goes to b->status[b->where[j]]. */
+static void move_retry(struct batch *b, size_t nmv)
+{
     for (int attempt = 0; nmv > 0 && attempt <= BUSY_RETRIES; attempt++) {
         size_t keep = 0;
+        int err;
 
-        for (size_t j = 0; j < nmv; j++) {
-            nodes[j] = node;
-            mvst[j] = NOT_REACHED;
-        }
-        err = pmn_prim_move_pages(mv, nmv, nodes, mvst);
+        for (size_t j = 0; j < nmv; j++)
+            b->mvst[j] = NOT_REACHED;
+        err = pmn_prim_move_pages(b->mv, nmv, b->nodes, b->mvst);
         if (err) {
             for (size_t j = 0; j < nmv; j++)
-                status[where[j]] = err;
-            nmv = 0;
-            break;
+                b->status[b->where[j]] = err;
+            return;
         }
         for (size_t j = 0; j < nmv; j++) {
-            status[where[j]] = mvst[j];
-            if (classify(mvst[j], node) == C_BUSY && attempt < BUSY_RETRIES) {
-                mv[keep] = mv[j];
-                where[keep++] = where[j];
+            b->status[b->where[j]] = b->mvst[j];
+            if ((b->mvst[j] == -EBUSY || b->mvst[j] == -EAGAIN) && attempt < BUSY_RETRIES) {
+                b->mv[keep] = b->mv[j];
+                b->nodes[keep] = b->nodes[j];
+                b->where[keep++] = b->where[j];
             }
         }
         nmv = keep;
     }
+}
+
+/* Pass 2 on one batch: move what is not there, retrying busy units. */
+static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_t unit, int node,
+                       const unsigned char *there, uint64_t first)
+{
+    size_t nmv = 0;
+    int err = query(b->pages, n, b->status, unit);
+
+    if (err) {
+        for (size_t k = 0; k < n; k++)
+            count(m, C_OTHER, b->pages[k], err);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        bool go = b->status[k] >= 0 && b->status[k] != node;
+        if (m->orig != NULL)
+            m->orig[first + k] = go ? b->status[k] : -1;
+        if (go) {
+            b->mv[nmv] = b->pages[k];
+            b->nodes[nmv] = node;
+            b->where[nmv++] = k;
+        }
+    }
+    move_retry(b, nmv);
     /* On the node now: "already there" when pass 1 found it there, else
      * moved by this call (by this batch, or with an earlier page of the
      * same transparent huge page). */
     for (size_t k = 0; k < n; k++) {
-        enum page_class c = classify(status[k], node);
+        enum page_class c = classify(b->status[k], node);
         if (c == C_MOVED && (there[(first + k) / 8] & (1u << ((first + k) % 8))))
             c = C_THERE;
-        count(m, c, pages[k], class_code(c, status[k]));
+        if (c != C_MOVED && m->orig != NULL)
+            m->orig[first + k] = -1;
+        count(m, c, b->pages[k], class_code(c, b->status[k]));
     }
 }
 
-static void report_out(struct pmn_migrate_report *rep, const struct pmn_migrate_report *r)
+/* PMN_MIGRATE_ROLLBACK: every unit this call moved that is still on
+ * @node goes back to the node it left; what arrives there is counted. */
+static void roll_back(struct migrate_state *m, struct batch *b, char *base, uint64_t nunits,
+                      size_t unit, int node)
+{
+    for (uint64_t i = 0; i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, unit, b->pages), nmv = 0;
+
+        if (query(b->pages, n, b->status, unit) != 0)
+            continue; /* best effort: these stay where they are */
+        for (size_t k = 0; k < n; k++) {
+            if (m->orig[i + k] >= 0 && b->status[k] == node) {
+                b->mv[nmv] = b->pages[k];
+                b->nodes[nmv] = m->orig[i + k];
+                b->where[nmv++] = k;
+            }
+        }
+        move_retry(b, nmv);
+        /* Siblings of a transparent huge page went back with its first
+         * page: on the node they came from, they count as rolled back. */
+        for (size_t k = 0; k < n; k++)
+            if (m->orig[i + k] >= 0 && b->status[k] == m->orig[i + k])
+                m->r.rolled_back += m->per;
+    }
+}
+
+void pmn__migrate_report_out(struct pmn_migrate_report *rep, const struct pmn_migrate_report *r)
 {
     size_t user = rep->struct_size;
 
@@ -188,24 +248,32 @@ static void report_out(struct pmn_migrate_report *rep, const struct pmn_migrate_
     rep->struct_size = user;
 }
 
-int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned flags,
-                struct pmn_migrate_report *rep)
+int pmn__migrate_room(struct pmn_ctx *ctx, int node, uint64_t bytes, unsigned flags)
 {
-    const size_t page = pmn_prim_page_size();
-    struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}};
+    const struct pmn_node *n = pmn__node_find(ctx, node);
+    uint64_t cap, headroom = 0;
+
+    if (n == NULL)
+        return PMN_E_NO_NODE;
+    if (!(flags & PMN_MIGRATE_NO_HEADROOM)) {
+        cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
+        headroom = cap / 100 > MIGRATE_HEADROOM ? cap / 100 : MIGRATE_HEADROOM;
+    }
+    return pmn__node_room(ctx, node, headroom, bytes);
+}
+
+static int room_default(void *arg, int node, uint64_t bytes, unsigned flags)
+{
+    return pmn__migrate_room(arg, node, bytes, flags);
+}
+
+int pmn__migrate_check(struct pmn_ctx *ctx, int node, unsigned flags)
+{
     const struct pmn_node *n;
     struct pmn__bitmap allowed = {0};
-    uint64_t npages, to_move, headroom, cap;
-    void **pages = NULL, **mv = NULL;
-    unsigned char *there = NULL; /* pass 1: page i on @node before anything moved */
-    int *status = NULL, *nodes = NULL, *mvst = NULL;
-    size_t *where = NULL;
-    char *base = addr;
     int err;
 
-    if (ctx == NULL || addr == NULL || len == 0 || flags != 0 || node < 0 ||
-        (uintptr_t)addr % page != 0 || len % page != 0 ||
-        (rep != NULL && rep->struct_size < sizeof(size_t)))
+    if (ctx == NULL || node < 0 || (flags & ~PMN__MIGRATE_FLAGS))
         return -EINVAL;
     if (!ctx->local)
         return PMN_E_REMOTE_ROOT;
@@ -220,59 +288,96 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
         return PMN_E_NOT_ALLOWED;
     }
     pmn__bitmap_free(&allowed);
+    return 0;
+}
 
-    npages = len / page;
-    m.r.pages = npages;
-    pages = malloc(BATCH * sizeof(*pages));
-    mv = malloc(BATCH * sizeof(*mv));
-    status = malloc(BATCH * sizeof(*status));
-    nodes = malloc(BATCH * sizeof(*nodes));
-    mvst = malloc(BATCH * sizeof(*mvst));
-    where = malloc(BATCH * sizeof(*where));
-    there = calloc(npages / 8 + 1, 1);
-    if (!pages || !mv || !status || !nodes || !mvst || !where || !there) {
+/* Nothing moved because the target lacks room: every present unit not
+ * there is "target full" in the report, as the move would have said. */
+static void report_full(struct migrate_state *m, struct batch *b, char *base, uint64_t nunits,
+                        size_t unit, int node)
+{
+    for (uint64_t i = 0; i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, unit, b->pages);
+        if (query(b->pages, n, b->status, unit) != 0)
+            for (size_t k = 0; k < n; k++)
+                b->status[k] = -EFAULT;
+        for (size_t k = 0; k < n; k++) {
+            enum page_class c =
+                b->status[k] >= 0 && b->status[k] != node ? C_FULL : classify(b->status[k], node);
+            count(m, c == C_MOVED ? C_THERE : c, b->pages[k], class_code(c, b->status[k]));
+        }
+    }
+}
+
+/* After every present unit reached @node: bind, then verify the present
+ * ones (pmn__verify would read-touch absent pages, populating them). */
+static int bind_verify(struct migrate_state *m, struct batch *b, char *base, size_t len,
+                       uint64_t nunits, size_t unit, int node)
+{
+    uint64_t misplaced = 0;
+    int err = pmn_prim_bind(base, len, node);
+
+    if (err)
+        return err;
+    if (m->r.not_present == 0) {
+        err = pmn__verify(base, len, unit, node, &misplaced);
+    } else {
+        for (uint64_t i = 0; err == 0 && i < nunits; i += BATCH) {
+            size_t n = batch_at(base, nunits, i, unit, b->pages);
+            err = query(b->pages, n, b->status, unit);
+            for (size_t k = 0; err == 0 && k < n; k++)
+                misplaced += b->status[k] >= 0 && b->status[k] != node;
+        }
+    }
+    return err == 0 && misplaced > 0 ? PMN_E_MISPLACED : err;
+}
+
+int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int node,
+                 unsigned flags, pmn__migrate_room_fn room, void *room_arg,
+                 struct pmn_migrate_report *out)
+{
+    const size_t page = pmn_prim_page_size();
+    struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = unit / page};
+    struct batch b = {0};
+    uint64_t nunits = len / unit, to_move;
+    unsigned char *there = NULL; /* pass 1: unit i on @node before anything moved */
+    char *base = addr;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    m.r.pages = len / page;
+    b.pages = malloc(BATCH * sizeof(*b.pages));
+    b.mv = malloc(BATCH * sizeof(*b.mv));
+    b.status = malloc(BATCH * sizeof(*b.status));
+    b.nodes = malloc(BATCH * sizeof(*b.nodes));
+    b.mvst = malloc(BATCH * sizeof(*b.mvst));
+    b.where = malloc(BATCH * sizeof(*b.where));
+    there = calloc(nunits / 8 + 1, 1);
+    if (flags & PMN_MIGRATE_ROLLBACK)
+        m.orig = malloc(nunits * sizeof(*m.orig)); /* nunits <= len / page: no overflow */
+    if (!b.pages || !b.mv || !b.status || !b.nodes || !b.mvst || !b.where || !there ||
+        ((flags & PMN_MIGRATE_ROLLBACK) && m.orig == NULL)) {
         err = -ENOMEM;
         goto out;
     }
 
-    err = count_to_move(base, npages, page, node, pages, status, &to_move, there);
+    err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there);
     if (err)
         goto out;
-    cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
-    headroom = cap / 100 > MIGRATE_HEADROOM ? cap / 100 : MIGRATE_HEADROOM;
     if (to_move > 0) {
-        err = pmn__node_room(ctx, node, headroom, to_move * page);
+        err = room(room_arg, node, to_move * unit, flags);
         if (err) {
-            /* Nothing moved: every present page not there is "target full"
-             * in the report, as the move would have said. */
-            if (err == PMN_E_NODE_FULL) {
-                for (uint64_t i = 0; i < npages; i += BATCH) {
-                    size_t nb = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
-                    for (size_t k = 0; k < nb; k++)
-                        pages[k] = base + (i + k) * page;
-                    if (query(pages, nb, status, page) != 0)
-                        for (size_t k = 0; k < nb; k++)
-                            status[k] = -EFAULT;
-                    for (size_t k = 0; k < nb; k++) {
-                        enum page_class c = status[k] >= 0 && status[k] != node
-                                                ? C_FULL
-                                                : classify(status[k], node);
-                        count(&m, c == C_MOVED ? C_THERE : c, pages[k], class_code(c, status[k]));
-                    }
-                }
-            }
-            pmn__log(ctx, 3, "migrate: node %d lacks room for %llu pages", node,
-                     (unsigned long long)to_move);
+            if (err == PMN_E_NODE_FULL || err == PMN_E_NO_HUGEPAGES)
+                report_full(&m, &b, base, nunits, unit, node);
+            pmn__log(ctx, 3, "migrate: node %d lacks room for %llu pages: %s", node,
+                     (unsigned long long)(to_move * m.per), pmn_strerror(err));
             goto out_report;
         }
     }
 
-    for (uint64_t i = 0; i < npages; i += BATCH) {
-        size_t nb = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
-
-        for (size_t k = 0; k < nb; k++)
-            pages[k] = base + (i + k) * page;
-        move_batch(&m, pages, nb, page, node, nodes, status, mv, mvst, where, there, i);
+    for (uint64_t i = 0; i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, unit, b.pages);
+        move_batch(&m, &b, n, unit, node, there, i);
     }
 
     if (m.r.first_failed != NULL) {
@@ -280,40 +385,68 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
         pmn__log(
             ctx, 3, "migrate: %p: %llu of %llu pages not moved, first at %p", addr,
             (unsigned long long)(m.r.target_full + m.r.busy_or_pinned + m.r.shared + m.r.other),
-            (unsigned long long)npages, m.r.first_failed);
+            (unsigned long long)m.r.pages, m.r.first_failed);
+        if (m.orig != NULL && m.r.moved > 0) {
+            roll_back(&m, &b, base, nunits, unit, node);
+            pmn__log(ctx, 3, "migrate: %p: %llu of %llu moved pages rolled back", addr,
+                     (unsigned long long)m.r.rolled_back, (unsigned long long)m.r.moved);
+        }
         goto out_report;
     }
-    err = pmn_prim_bind(addr, len, node);
-    if (err == 0) {
-        uint64_t misplaced = 0;
-
-        if (m.r.not_present == 0) {
-            err = pmn__verify(addr, len, page, node, &misplaced);
-        } else {
-            /* pmn__verify would read-touch the absent pages: ask the
-             * kernel about the present ones only. */
-            for (uint64_t i = 0; err == 0 && i < npages; i += BATCH) {
-                size_t nb = npages - i < BATCH ? (size_t)(npages - i) : BATCH;
-                for (size_t k = 0; k < nb; k++)
-                    pages[k] = base + (i + k) * page;
-                err = query(pages, nb, status, page);
-                for (size_t k = 0; err == 0 && k < nb; k++)
-                    misplaced += status[k] >= 0 && status[k] != node;
-            }
-        }
-        if (err == 0 && misplaced > 0)
-            err = PMN_E_MISPLACED;
-    }
+    err = bind_verify(&m, &b, base, len, nunits, unit, node);
 out_report:
-    if (rep != NULL)
-        report_out(rep, &m.r);
+    *out = m.r;
 out:
-    free(pages);
-    free(mv);
-    free(status);
-    free(nodes);
-    free(mvst);
-    free(where);
+    if (err && out->pages == 0) {
+        /* Nothing was classified (no memory for our arrays, or the kernel
+         * would not answer a query): nothing moved, all of it "other". */
+        memset(out, 0, sizeof(*out));
+        out->struct_size = sizeof(*out);
+        out->pages = out->other = len / page;
+        out->first_failed = addr;
+    }
+    free(b.pages);
+    free(b.mv);
+    free(b.status);
+    free(b.nodes);
+    free(b.mvst);
+    free(b.where);
     free(there);
+    free(m.orig);
     return err;
+}
+
+int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned flags,
+                struct pmn_migrate_report *rep)
+{
+    const size_t page = pmn_prim_page_size();
+    struct pmn_migrate_report r;
+    int err;
+
+    if (ctx == NULL || addr == NULL || len == 0 || (uintptr_t)addr % page != 0 ||
+        len % page != 0 || (rep != NULL && rep->struct_size < sizeof(size_t)))
+        return -EINVAL;
+    err = pmn__migrate_check(ctx, node, flags);
+    if (err)
+        return err;
+    memset(&r, 0, sizeof(r));
+    err = pmn__migrate(ctx, addr, len, page, node, flags, room_default, ctx, &r);
+    if (rep != NULL)
+        pmn__migrate_report_out(rep, &r);
+    return err;
+}
+
+void pmn__migrate_report_add(struct pmn_migrate_report *sum, const struct pmn_migrate_report *r)
+{
+    sum->pages += r->pages;
+    sum->moved += r->moved;
+    sum->already_there += r->already_there;
+    sum->target_full += r->target_full;
+    sum->busy_or_pinned += r->busy_or_pinned;
+    sum->shared += r->shared;
+    sum->not_present += r->not_present;
+    sum->other += r->other;
+    sum->rolled_back += r->rolled_back;
+    if (sum->first_failed == NULL)
+        sum->first_failed = r->first_failed;
 }
