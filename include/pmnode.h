@@ -2090,6 +2090,9 @@ struct pmn_track_report {
     uint64_t extents_touched;  /**< of them, touched since their previous look */
     uint64_t passes;           /**< passes over every watched extent completed */
     uint64_t ns;               /**< time the scan took */
+    /** Of pages_examined, those no mapping covers any more (unmapped
+     *  after pmn_track_add()): read as untouched. */
+    uint64_t pages_gone;
 };
 /**
  * Look at the next extents, up to the page budget: for each, count the

@@ -340,4 +340,56 @@ void pmn_prim_close(int fd);
 /* dup(@fd) with close-on-exec. */
 int pmn_prim_dup(int fd, int *out);
 
+/* ---- access tracking (prim-track.c, for tier/track.c) ---- */
+
+/* Bits of a /proc/self/pagemap entry. */
+#define PMN_PRIM_PM_PRESENT (1ull << 63)
+#define PMN_PRIM_PM_SWAP (1ull << 62)
+#define PMN_PRIM_PM_UFFD_WP (1ull << 57)
+#define PMN_PRIM_PM_SOFT_DIRTY (1ull << 55)
+#define PMN_PRIM_PM_PFN_MASK ((1ull << 55) - 1) /* 0 without CAP_SYS_ADMIN */
+
+/* /proc/self/pagemap, read-only, close-on-exec.  The descriptor keeps
+ * describing the process that opened it (a child after fork reads its
+ * parent through it). */
+int pmn_prim_pagemap_open(int *fd);
+/* The pagemap entries of the @n pages from @addr (page-aligned) into @out:
+ * unmapped pages read as 0, as does anything past the end of the address
+ * space.  No allocation. */
+int pmn_prim_pagemap_read(int fd, uintptr_t addr, size_t n, uint64_t *out);
+/* Write "4" to /proc/self/clear_refs: clears the soft-dirty bit of every
+ * page of the process (every thread, every mapping), write-protecting
+ * them so the next write sets it again. */
+int pmn_prim_clear_soft_dirty(void);
+/* Whether the kernel keeps soft-dirty bits (CONFIG_MEM_SOFT_DIRTY): 1 yes,
+ * 0 no, or -errno.  Asked on a page of its own; clears nothing. */
+int pmn_prim_soft_dirty_supported(void);
+/* /sys/kernel/mm/page_idle/bitmap read-write (CONFIG_IDLE_PAGE_TRACKING;
+ * root only): -ENOENT when the kernel lacks it, -EACCES without the right. */
+int pmn_prim_page_idle_open(int *fd);
+/* Word @word of the bitmap (page frames 64 x word ...), bit set = idle
+ * (not accessed since it was set).  -ENXIO past the last frame. */
+int pmn_prim_page_idle_read(int fd, uint64_t word, uint64_t *bits);
+/* Mark the frames whose bits are set in @bits idle (others untouched;
+ * frames the kernel does not track are ignored by it). */
+int pmn_prim_page_idle_write(int fd, uint64_t word, uint64_t bits);
+/* A userfaultfd with asynchronous write-protection (UFFD_FEATURE_WP_ASYNC
+ * and WP_UNPOPULATED, Linux 6.7): a write to a protected page lifts the
+ * protection in the kernel, with no message and no handler, from user or
+ * kernel mode alike.  Register ranges with pmn_prim_uffd_register_wp and
+ * protect them with pmn_prim_uffd_writeprotect.  -EOPNOTSUPP when the
+ * kernel lacks the features (or userfaultfd), -EPERM when the process may
+ * not open one. */
+int pmn_prim_uffd_open_async(int *fd);
+/* PAGEMAP_SCAN of [start, end) on the pagemap descriptor @pmfd: *written
+ * gets the bytes of pages written since they were last protected, and
+ * those pages are write-protected again in the same walk (atomically per
+ * page table).  Holes are skipped.  -EPERM when the range holds memory not
+ * registered for asynchronous protection, -EOPNOTSUPP without the ioctl. */
+int pmn_prim_pagemap_scan_written(int pmfd, uintptr_t start, uintptr_t end, uint64_t *written);
+/* Add to *gone the number of the @n pages from @start (page-aligned) that
+ * no mapping covers: one mincore for the whole run while it is mapped,
+ * page by page only when it is not.  No allocation. */
+int pmn_prim_count_unmapped(uintptr_t start, size_t n, uint64_t *gone);
+
 #endif /* PMN_PRIM_H */
