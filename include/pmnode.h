@@ -184,7 +184,7 @@ PMN_API const char *pmn_version(void);
     X(STALE_HANDLE, 25, "IPC handle is stale: its object was freed (and may be reused)")      \
     X(NOT_SHAREABLE, 26, "memory is not from a shareable backing")                            \
     X(NODE_CHANGED, 27, "IPC handle's memory is no longer (all) on the node it records")      \
-    X(BAD_HANDLE, 28, "IPC handle is malformed, or the fd is not its backing's file")        \
+    X(BAD_HANDLE, 28, "IPC handle is malformed, or the fd is not its backing's file")         \
     X(NOT_ON_LIST, 29, "node is not the backing's node or on its spill list")
 
 enum pmn_error {
@@ -2041,7 +2041,7 @@ struct pmn_track;
 
 /** How a tracker learns of accesses. */
 enum pmn_track_mode {
-    PMN_TRACK_AUTO = 0,   /**< the most this process may see: idle, else soft-dirty, else uffd-wp */
+    PMN_TRACK_AUTO = 0, /**< the most this process may see: idle, else soft-dirty, else uffd-wp */
     PMN_TRACK_SOFT_DIRTY, /**< writes: pagemap soft-dirty bits */
     PMN_TRACK_UFFD_WP,    /**< writes: userfaultfd write-protection */
     PMN_TRACK_IDLE,       /**< reads and writes: idle-page tracking (CAP_SYS_ADMIN) */
@@ -2051,9 +2051,9 @@ enum pmn_track_mode {
 struct pmn_track_opts {
     size_t struct_size;       /**< sizeof(struct pmn_track_opts) */
     enum pmn_track_mode mode; /**< PMN_TRACK_AUTO picks */
-    size_t granule;        /**< bytes per extent: a power of two, at least a page; 0 = 2 MiB */
-    uint64_t page_budget;  /**< most pages examined per pmn_track_scan(); 0 = no limit */
-    unsigned sample_pages; /**< pages examined per extent, evenly spaced; 0 = every page */
+    size_t granule;           /**< bytes per extent: a power of two, at least a page; 0 = 2 MiB */
+    uint64_t page_budget;     /**< most pages examined per pmn_track_scan(); 0 = no limit */
+    unsigned sample_pages;    /**< pages examined per extent, evenly spaced; 0 = every page */
 };
 
 /**
@@ -2132,6 +2132,39 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  * Which signal ranks extents is the tracker's (see Access tracking): with
  * a write-only mode, memory that is only read looks cold.
  *
+ * A step, in order: pmn_track_scan() (the tracker's page budget bounds it);
+ * where every managed page is (one move_pages(2) status query per page,
+ * nothing touched; a page it cannot see counts as other_bytes); then
+ * 1. while the hot node holds more than hot_limit, demote the coldest
+ *    extents there (lowest heat, then most idle looks), whatever their
+ *    idle looks; 2. promote extents touched at their last look, hottest
+ *    first, where the limit leaves room, or making room by demoting
+ *    hot-node extents whose heat is lower by more than 16 (no swapping
+ *    of equals); compressed ones come back with pmn_ctier_promote();
+ *    3. demote hot-node extents idle for cold_looks looks; 4. compress
+ *    (pmn_ctier_demote) extents wholly on the cold node and idle for
+ *    compress_looks looks.  Demotions and compressions share
+ *    demote_budget, promotions and decompressions promote_budget; a
+ *    move's cost is its bytes not on the target yet, as found by the
+ *    step's query.  Extents the tracker has not looked at yet never move.
+ *    Before each move the limit is checked again against what earlier
+ *    moves really did, so a failed demotion never lets a promotion past
+ *    the limit.  After a step the hot node holds at most hot_limit
+ *    managed bytes unless the demote budget ran out first (the next step
+ *    goes on) or pages were first touched since (they land where the
+ *    extent is bound and count at the next step).
+ *
+ * Moves are pmn_migrate() with the tier's flags, so a moved extent is
+ * bound to its node; a move that fails (target full, a page busy or
+ * shared, the range unmapped meanwhile) is counted in failed_moves and
+ * the step goes on.  A compressed tier refusing an extent
+ * (PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL) counts as a failed move, and the
+ * extent is not offered to it again until it is touched.  A write to a
+ * compressed page brings it back by itself (the compressed tier's write
+ * fault, to that tier's promote node): the step sees it and counts it in
+ * write_returned_bytes.  Memory unmapped without pmn_tier_remove() is not
+ * touched: its pages are simply not found.
+ *
  * Thread-safety: every call may be made from any thread; calls on one
  * tier serialise on its lock.  The managed memory may be used by any
  * thread during a step.  pmn_tier_free() needs that no other thread uses
@@ -2145,19 +2178,24 @@ struct pmn_tier_opts {
     size_t struct_size; /**< sizeof(struct pmn_tier_opts) */
     int hot_node;       /**< the fast node */
     int cold_node;      /**< the slow node */
-    /** Optional third level, below the cold node (NULL: none).  The tier does not own it. */
+    /** Optional third level, below the cold node (NULL: none; its node must be a third
+     * node, neither hot_node nor cold_node: -EINVAL).  The tier does not own it, and it
+     * must stay open while the tier lives. */
     struct pmn_ctier *ctier;
-    uint64_t hot_limit;       /**< most managed bytes kept on the hot node; 0 = no limit */
-    uint64_t promote_budget;  /**< most bytes promoted per step; 0 = 64 MiB */
-    uint64_t demote_budget;   /**< most bytes demoted per step; 0 = 64 MiB */
-    unsigned cold_looks;      /**< idle looks before an extent may leave the hot node; 0 = 2 */
-    unsigned compress_looks;  /**< idle looks before the cold node's extent is compressed; 0 = 8 */
-    unsigned flags;           /**< pmn_migrate() flags for every move */
+    uint64_t hot_limit;      /**< most managed bytes kept on the hot node; 0 = no limit */
+    uint64_t promote_budget; /**< most bytes promoted per step; 0 = 64 MiB */
+    uint64_t demote_budget;  /**< most bytes demoted per step; 0 = 64 MiB */
+    unsigned cold_looks;     /**< idle looks before an extent may leave the hot node; 0 = 2 */
+    unsigned compress_looks; /**< idle looks before the cold node's extent is compressed; 0 = 8 */
+    unsigned flags;          /**< pmn_migrate() flags for every move */
     struct pmn_track_opts track; /**< the tracker's options (struct_size 0: defaults) */
 };
 
 /**
- * Create a tier.  0; -EINVAL (hot_node == cold_node, bad options);
+ * Create a tier (with its own tracker).  @p opts must be given, its
+ * struct_size at least up to track.  0; -EINVAL (hot_node == cold_node,
+ * a negative node, unknown flags, a compressed tier on the hot or cold
+ * node, bad options);
  * PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE, PMN_E_NOT_ALLOWED,
  * PMN_E_REMOTE_ROOT; the tracker's codes; -ENOMEM.
  */
@@ -2190,6 +2228,9 @@ struct pmn_tier_stats {
     uint64_t decompressed_total; /**< compressed tier -> hot node (by a step) */
     uint64_t failed_moves;       /**< moves that failed (the step went on with others) */
     uint64_t scan_ns, move_ns;   /**< time spent tracking and moving */
+    /** Since 0.6 (added with the implementation): bytes a write brought back from the
+     * compressed tier by itself (the compressed tier's write fault), seen by a step. */
+    uint64_t write_returned_bytes;
 };
 /**
  * One period: scan, then move within the budgets.  @p delta (may be NULL)
