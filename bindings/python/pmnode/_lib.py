@@ -390,7 +390,7 @@ class TrackOpts(Structure):
 class TrackReportStruct(Structure):
     _fields_ = [("struct_size", c_size_t), ("pages_examined", c_uint64),
                 ("extents_examined", c_uint64), ("extents_touched", c_uint64),
-                ("passes", c_uint64), ("ns", c_uint64)]
+                ("passes", c_uint64), ("ns", c_uint64), ("pages_gone", c_uint64)]
 
 
 class TrackExtentStruct(Structure):
@@ -413,7 +413,8 @@ class TierStatsStruct(Structure):
                 ("other_bytes", c_uint64), ("steps", c_uint64), ("promoted_bytes", c_uint64),
                 ("demoted_bytes", c_uint64), ("compressed_total", c_uint64),
                 ("decompressed_total", c_uint64), ("failed_moves", c_uint64),
-                ("scan_ns", c_uint64), ("move_ns", c_uint64)]
+                ("scan_ns", c_uint64), ("move_ns", c_uint64),
+                ("write_returned_bytes", c_uint64)]
 
 
 _PROTOTYPES.update({

@@ -46,8 +46,9 @@ class TierStats:
     cold_bytes, compressed_bytes, other_bytes, as at the last step) and
     totals (steps, promoted_bytes cold -> hot, demoted_bytes hot -> cold,
     compressed_total cold -> compressed, decompressed_total compressed ->
-    hot, failed_moves, scan_ns, move_ns).  :meth:`Tier.step` returns what
-    one step did in the same shape."""
+    hot, failed_moves, scan_ns, move_ns, write_returned_bytes: bytes a
+    write brought back from the compressed tier by itself).
+    :meth:`Tier.step` returns what one step did in the same shape."""
     managed_bytes: int = 0
     hot_bytes: int = 0
     cold_bytes: int = 0
@@ -61,6 +62,7 @@ class TierStats:
     failed_moves: int = 0
     scan_ns: int = 0
     move_ns: int = 0
+    write_returned_bytes: int = 0
 
     @classmethod
     def _from_struct(cls, st):

@@ -65,12 +65,15 @@ def options(what, mode="auto", granule=0, page_budget=0, sample_pages=0):
 class TrackReport:
     """What one :meth:`Tracker.scan` did: pages read (at most the budget),
     extents finished, of them touched since their previous look, passes
-    over every watched extent completed, and the time it took (ns)."""
+    over every watched extent completed, the time it took (ns), and of the
+    pages read those no mapping covers any more (``pages_gone``: unmapped
+    after :meth:`Tracker.add`, read as untouched)."""
     pages_examined: int
     extents_examined: int
     extents_touched: int
     passes: int
     ns: int
+    pages_gone: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ class Tracker(Owned):
         with self._use("Tracker.scan") as h:
             errors.check(LIB.pmn_track_scan(h, ctypes.byref(rep)), "pmn_track_scan")
         return TrackReport(rep.pages_examined, rep.extents_examined, rep.extents_touched,
-                           rep.passes, rep.ns)
+                           rep.passes, rep.ns, rep.pages_gone)
 
     def extents(self):
         """Every watched extent as last seen, in address order (a list of
