@@ -74,6 +74,11 @@ void pmn_prim_touch_write(void *addr, size_t len, size_t page);
  * so move_pages can see present pages again). */
 void pmn_prim_touch_read(const void *addr, size_t len, size_t page);
 int pmn_prim_advise(void *addr, size_t len, int advice);
+/* prim-migrate.c: read-fault [addr, addr+len) in (one read per @page), as
+ * pmn_prim_touch_read, but where a load would raise a signal (no mapping,
+ * no read permission) return -EFAULT (or -ENOMEM) instead: for ranges a
+ * caller named, which the library does not own.  0 or -errno. */
+int pmn_prim_touch_read_checked(const void *addr, size_t len, size_t page);
 
 /* move_pages(0, n, pages, NULL, status, 0): status[i] is the node of page
  * i, or a negative errno (-ENOENT: not present, -EFAULT: no such page).

@@ -39,7 +39,7 @@ struct migrate_state {
     struct pmn_migrate_report r;
     int first_err;
     uint64_t per; /* base pages per unit */
-    int *orig;    /* ROLLBACK: per unit, the node it left (moved by this call), else -1 */
+    int *orig;    /* ROLLBACK: per unit moved by this call, the node it left (pass 1), else -1 */
 };
 
 static void count(struct migrate_state *m, enum page_class c, void *page, int err)
@@ -100,7 +100,7 @@ static int query(void **pages, size_t n, int *status, size_t page)
     for (size_t k = 0; err == 0 && k < n; k++) {
         if ((status[k] == -ENOENT || status[k] == -EFAULT) &&
             pmn_prim_resident(pages[k], page) == 1) {
-            pmn_prim_touch_read(pages[k], page, page);
+            (void)pmn_prim_touch_read_checked(pages[k], page, page);
             again = true;
         }
     }
@@ -122,9 +122,12 @@ static size_t batch_at(char *base, uint64_t nunits, uint64_t i, size_t unit, voi
     return n;
 }
 
-/* Pass 1: how many present units are not on @node yet. */
+/* Pass 1: how many present units are not on @node yet; with ROLLBACK
+ * (@orig not NULL) the node each is on, for the way back.  (Pass 2 cannot
+ * tell: a transparent huge page across two batches is on @node already
+ * when the second batch asks about the rest of it.) */
 static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, void **pages,
-                         int *status, uint64_t *to_move, unsigned char *there)
+                         int *status, uint64_t *to_move, unsigned char *there, int *orig)
 {
     *to_move = 0;
     for (uint64_t i = 0; i < nunits; i += BATCH) {
@@ -138,6 +141,8 @@ static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, voi
                 (*to_move)++;
             if (status[k] == node)
                 there[(i + k) / 8] |= (unsigned char)(1u << ((i + k) % 8));
+            if (orig != NULL)
+                orig[i + k] = status[k] >= 0 && status[k] != node ? status[k] : -1;
         }
     }
     return 0;
@@ -151,10 +156,36 @@ struct batch {
 };
 
 /* move_pages of the @nmv units in b->mv to b->nodes, retrying busy ones;
- * each unit's last status goes to b->status[b->where[j]]. */
-static void move_retry(struct batch *b, size_t nmv)
+ * each unit's last status goes to b->status[b->where[j]].
+ *
+ * When a page of a batch cannot move (pinned, say), the kernel returns the
+ * count of pages not moved and writes no status for that batch, nor for
+ * anything after it: pages it moved and pages it never reached read as
+ * the preset, NOT_REACHED, like the page that failed.  A retry asks again
+ * (moved pages then read as on the node); what is still unclear after
+ * BUSY_RETRIES bulk calls is asked one unit at a time, where the answer
+ * is that unit's own, so a pinned page never makes the pages after it
+ * read as busy.
+ *
+ * -EFAULT for a page that is mapped is transient too: on 6.1 move_pages
+ * looks pages up with FOLL_DUMP, which answers -EFAULT for a transparent
+ * huge page whose PMD is a migration entry (compaction, or reclaim
+ * splitting it: memory pressure), or under a hinting fault.  Such a page
+ * is read-touched (which waits for the entry to go) and asked again; an
+ * address no mapping covers stays -EFAULT. */
+static bool transient(int st, void *page, size_t unit)
 {
-    for (int attempt = 0; nmv > 0 && attempt <= BUSY_RETRIES; attempt++) {
+    if (st == -EBUSY || st == -EAGAIN)
+        return true;
+    if (st == -EFAULT && pmn_prim_mapped(page, unit) == 1) {
+        return pmn_prim_touch_read_checked(page, unit, unit) == 0;
+    }
+    return false;
+}
+
+static void move_retry(struct batch *b, size_t nmv, size_t unit)
+{
+    for (int attempt = 0; nmv > 0 && attempt < BUSY_RETRIES; attempt++) {
         size_t keep = 0;
         int err;
 
@@ -168,13 +199,17 @@ static void move_retry(struct batch *b, size_t nmv)
         }
         for (size_t j = 0; j < nmv; j++) {
             b->status[b->where[j]] = b->mvst[j];
-            if ((b->mvst[j] == -EBUSY || b->mvst[j] == -EAGAIN) && attempt < BUSY_RETRIES) {
+            if (transient(b->mvst[j], b->mv[j], unit)) {
                 b->mv[keep] = b->mv[j];
                 b->nodes[keep] = b->nodes[j];
                 b->where[keep++] = b->where[j];
             }
         }
         nmv = keep;
+    }
+    for (size_t j = 0; j < nmv; j++) {
+        int st = NOT_REACHED, err = pmn_prim_move_pages(&b->mv[j], 1, &b->nodes[j], &st);
+        b->status[b->where[j]] = err ? err : st;
     }
 }
 
@@ -191,16 +226,13 @@ static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_
         return;
     }
     for (size_t k = 0; k < n; k++) {
-        bool go = b->status[k] >= 0 && b->status[k] != node;
-        if (m->orig != NULL)
-            m->orig[first + k] = go ? b->status[k] : -1;
-        if (go) {
+        if (b->status[k] >= 0 && b->status[k] != node) {
             b->mv[nmv] = b->pages[k];
             b->nodes[nmv] = node;
             b->where[nmv++] = k;
         }
     }
-    move_retry(b, nmv);
+    move_retry(b, nmv, unit);
     /* On the node now: "already there" when pass 1 found it there, else
      * moved by this call (by this batch, or with an earlier page of the
      * same transparent huge page). */
@@ -231,7 +263,7 @@ static void roll_back(struct migrate_state *m, struct batch *b, char *base, uint
                 b->where[nmv++] = k;
             }
         }
-        move_retry(b, nmv);
+        move_retry(b, nmv, unit);
         /* Siblings of a transparent huge page went back with its first
          * page: on the node they came from, they count as rolled back. */
         for (size_t k = 0; k < n; k++)
@@ -361,7 +393,7 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         goto out;
     }
 
-    err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there);
+    err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig);
     if (err)
         goto out;
     if (to_move > 0) {

@@ -12,6 +12,26 @@
  *                            any page moves (report: target_full = pages)
  *   vm-migrate shared NODE   a MAP_SHARED range mapped by a forked child:
  *                            -EACCES, every page counted in shared, none moved
+ * Since 0.6:
+ *   vm-migrate region NODE   anon and memfd regions of a backing {0, NODE}
+ *                            moved to NODE and back: every page checked, the
+ *                            backing's bytes per node and spilled bytes follow;
+ *                            a backing on node 0 alone refuses NODE
+ *   vm-migrate arena NODE    an arena over {0, NODE}: every extent to NODE
+ *                            (objects checked page by page, stats per node,
+ *                            a new page of an old extent lands on NODE), then
+ *                            from NODE back to 0; one large object's extent
+ *                            alone to NODE (pmn_migrate_object)
+ *   vm-migrate rollback NODE private pages, then pages shared with a child:
+ *                            the private ones move, the shared ones fail, and
+ *                            PMN_MIGRATE_ROLLBACK brings the moved ones back
+ *   vm-migrate headroom NODE NODE filled to leave less than the range plus
+ *                            the headroom: refused, then moved with
+ *                            PMN_MIGRATE_NO_HEADROOM; filled below the range:
+ *                            refused even so, nothing moved
+ *   vm-migrate pinned NODE   pages pinned long-term by io_uring buffer
+ *                            registration (raw syscalls) between free pages:
+ *                            what the kernel does with them, reported honestly
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure.
  */
@@ -216,13 +236,489 @@ static int test_shared(struct pmn_ctx *ctx, int node)
     return 0;
 }
 
+/* ---- since 0.6 ---- */
+
+static void report_fail(const char *what, int err, const struct pmn_migrate_report *r)
+{
+    FAIL("%s: %s; pages %llu moved %llu there %llu full %llu busy %llu shared %llu absent %llu "
+         "other %llu rolled back %llu first %p",
+         what, pmn_err_name(err), (unsigned long long)r->pages, (unsigned long long)r->moved,
+         (unsigned long long)r->already_there, (unsigned long long)r->target_full,
+         (unsigned long long)r->busy_or_pinned, (unsigned long long)r->shared,
+         (unsigned long long)r->not_present, (unsigned long long)r->other,
+         (unsigned long long)r->rolled_back, r->first_failed);
+}
+
+static struct pmn_backing *backing_list(struct pmn_ctx *ctx, enum pmn_backing_type t,
+                                        const int *nodes, size_t n)
+{
+    struct pmn_backing_params *bp;
+    struct pmn_backing *b;
+    int err;
+
+    pmn_backing_params_new(&bp);
+    pmn_backing_params_set_type(bp, t);
+    if (n > 1)
+        err = pmn_backing_params_set_spill(bp, nodes, n);
+    else
+        err = pmn_backing_params_set_node(bp, nodes[0]);
+    if (err)
+        FAIL("backing params: %s", pmn_strerror(err));
+    if ((err = pmn_backing_new(ctx, bp, &b)) != 0)
+        FAIL("backing: %s", pmn_strerror(err));
+    pmn_backing_params_free(bp);
+    return b;
+}
+
+/* The backing's bytes on spill-list slot 0 and 1, and spilled bytes. */
+static void books(const struct pmn_backing *b, uint64_t *on0, uint64_t *on1, uint64_t *spilled)
+{
+    struct pmn_backing_stats st = {.struct_size = sizeof(st)};
+
+    if (pmn_backing_stats(b, &st) != 0 || st.nnodes < 2)
+        FAIL("backing stats");
+    *on0 = st.node[0].bytes;
+    *on1 = st.node[1].bytes;
+    *spilled = st.spilled_bytes;
+}
+
+static void fill_pattern(char *p, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i += 64)
+        p[i] = (char)(seed + i / 64);
+}
+
+static void check_pattern(const char *p, size_t len, unsigned seed, const char *what)
+{
+    for (size_t i = 0; i < len; i += 64)
+        if (p[i] != (char)(seed + i / 64))
+            FAIL("%s: byte %zu changed", what, i);
+}
+
+static int test_region(struct pmn_ctx *ctx, int node)
+{
+    const int list[2] = {0, node};
+    const enum pmn_backing_type types[2] = {PMN_BACKING_ANON, PMN_BACKING_MEMFD};
+    const size_t pg = (size_t)getpagesize(), len = 32 * MiB, n = len / pg;
+
+    for (int t = 0; t < 2; t++) {
+        struct pmn_backing *b = backing_list(ctx, types[t], list, 2), *solo;
+        struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+        struct pmn_region *reg, *reg0;
+        uint64_t on0, on1, sp;
+        char *p;
+        int err;
+
+        if ((err = pmn_region_map(b, len, &reg)) != 0)
+            FAIL("region: %s", pmn_strerror(err));
+        p = pmn_region_addr(reg);
+        fill_pattern(p, len, 11);
+        books(b, &on0, &on1, &sp);
+        if (pmn_region_node(reg) != 0 || on0 != len || on1 != 0 || sp != 0)
+            FAIL("setup: region on %d, books %llu/%llu spilled %llu", pmn_region_node(reg),
+                 (unsigned long long)on0, (unsigned long long)on1, (unsigned long long)sp);
+        err = pmn_region_migrate(reg, node, 0, &r);
+        if (err != 0 || r.moved != n || sum(&r) != n)
+            report_fail("region to NODE", err, &r);
+        if (raw_on(p, len, node) != n)
+            FAIL("after the move: %zu of %zu pages on %d", raw_on(p, len, node), n, node);
+        check_pattern(p, len, 11, "region moved");
+        books(b, &on0, &on1, &sp);
+        if (pmn_region_node(reg) != node || on0 != 0 || on1 != len || sp != len)
+            FAIL("books after the move: node %d, %llu/%llu spilled %llu", pmn_region_node(reg),
+                 (unsigned long long)on0, (unsigned long long)on1, (unsigned long long)sp);
+        /* A second region still comes from node 0 first. */
+        if ((err = pmn_region_map(b, 4 * MiB, &reg0)) != 0 || pmn_region_node(reg0) != 0)
+            FAIL("a new region: %s, node %d", pmn_strerror(err), pmn_region_node(reg0));
+        pmn_region_unmap(reg0);
+        r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+        err = pmn_region_migrate(reg, 0, PMN_MIGRATE_ROLLBACK, &r);
+        if (err != 0 || r.moved != n || r.rolled_back != 0)
+            report_fail("region back to 0", err, &r);
+        if (raw_on(p, len, 0) != n)
+            FAIL("after the move back: %zu of %zu pages on 0", raw_on(p, len, 0), n);
+        check_pattern(p, len, 11, "region moved back");
+        books(b, &on0, &on1, &sp);
+        if (pmn_region_node(reg) != 0 || on0 != len || on1 != 0 || sp != 0)
+            FAIL("books after the move back");
+        pmn_region_unmap(reg);
+        books(b, &on0, &on1, &sp);
+        if (on0 != 0 || on1 != 0 || sp != 0)
+            FAIL("books after unmap: %llu/%llu spilled %llu", (unsigned long long)on0,
+                 (unsigned long long)on1, (unsigned long long)sp);
+        pmn_backing_free(b);
+
+        solo = backing_list(ctx, types[t], list, 1);
+        if (pmn_region_map(solo, 4 * MiB, &reg) != 0)
+            FAIL("solo region");
+        memset(pmn_region_addr(reg), 1, 4 * MiB);
+        if ((err = pmn_region_migrate(reg, node, 0, &r)) != PMN_E_NOT_ON_LIST)
+            FAIL("a node off the list: %s", pmn_err_name(err));
+        if (raw_on(pmn_region_addr(reg), 4 * MiB, 0) != 4 * MiB / pg)
+            FAIL("a refused region move moved pages");
+        pmn_region_unmap(reg);
+        pmn_backing_free(solo);
+        printf("ok: %s region of %zu pages to node %d and back, page by page; books follow; "
+               "a node off the list refused\n",
+               pmn_backing_type_name(types[t]), n, node);
+    }
+    return 0;
+}
+
+/* Every page of every object on @node (raw query over the objects' pages). */
+static void objects_on(char **o, const size_t *sz, size_t n, int node, const char *what)
+{
+    const size_t pg = (size_t)getpagesize();
+
+    for (size_t i = 0; i < n; i++) {
+        char *lo = (char *)((uintptr_t)o[i] & ~(uintptr_t)(pg - 1));
+        char *hi = (char *)(((uintptr_t)o[i] + sz[i] + pg - 1) & ~(uintptr_t)(pg - 1));
+        size_t np = (size_t)(hi - lo) / pg;
+        if (raw_on(lo, (size_t)(hi - lo), node) != np)
+            FAIL("%s: object %zu (%zu bytes): %zu of %zu pages on %d", what, i, sz[i],
+                 raw_on(lo, (size_t)(hi - lo), node), np, node);
+    }
+}
+
+static void arena_books(struct pmn_arena *a, uint64_t *on0, uint64_t *on1, uint64_t *mapped)
+{
+    struct pmn_alloc_stats st = {.struct_size = sizeof(st)};
+
+    if (pmn_arena_stats(a, &st) != 0)
+        FAIL("arena stats");
+    *on0 = st.backing.node[0].bytes;
+    *on1 = st.backing.node[1].bytes;
+    *mapped = st.backing.mapped_bytes;
+    if (st.backing.spilled_bytes != *on1)
+        FAIL("spilled %llu, on the second node %llu", (unsigned long long)st.backing.spilled_bytes,
+             (unsigned long long)*on1);
+}
+
+#define NOBJ 200
+static int test_arena(struct pmn_ctx *ctx, int node)
+{
+    const int list[2] = {0, node};
+    struct pmn_backing *b = backing_list(ctx, PMN_BACKING_ANON, list, 2);
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    static char *o[NOBJ];
+    static size_t sz[NOBJ];
+    struct pmn_arena *a;
+    uint64_t on0, on1, mapped;
+    char *fresh, *big;
+    int err;
+
+    if ((err = pmn_arena_new(b, NULL, &a)) != 0)
+        FAIL("arena: %s", pmn_strerror(err));
+    for (size_t i = 0; i < NOBJ; i++) {
+        sz[i] = i % 20 == 0 ? (1 * MiB + i * 4096) : 64 + i * 40;
+        if ((o[i] = pmn_arena_malloc(a, sz[i])) == NULL)
+            FAIL("alloc %zu", i);
+        fill_pattern(o[i], sz[i], (unsigned)i);
+    }
+    arena_books(a, &on0, &on1, &mapped);
+    if (on0 != mapped || on1 != 0)
+        FAIL("setup: %llu on 0 of %llu", (unsigned long long)on0, (unsigned long long)mapped);
+    objects_on(o, sz, NOBJ, 0, "setup");
+
+    err = pmn_arena_migrate(a, -1, node, 0, &r);
+    if (err != 0 || r.pages != mapped / (size_t)getpagesize() || r.moved == 0 ||
+        sum(&r) != r.pages)
+        report_fail("arena to NODE", err, &r);
+    objects_on(o, sz, NOBJ, node, "arena moved");
+    for (size_t i = 0; i < NOBJ; i++)
+        check_pattern(o[i], sz[i], (unsigned)i, "arena moved");
+    arena_books(a, &on0, &on1, &mapped);
+    if (on0 != 0 || on1 != mapped)
+        FAIL("books after the move: %llu on 0, %llu on %d, of %llu", (unsigned long long)on0,
+             (unsigned long long)on1, node, (unsigned long long)mapped);
+    /* A size class not used yet takes a new page: from an old extent's
+     * free slices, populated now on the extent's new node. */
+    if ((fresh = pmn_arena_malloc(a, 30000)) == NULL)
+        FAIL("fresh alloc");
+    memset(fresh, 5, 30000);
+    {
+        size_t fz = 30000;
+        objects_on(&fresh, &fz, 1, node, "a new page of a moved extent");
+    }
+    printf("ok: arena of %d objects (%llu bytes of extents) moved to node %d, every object's "
+           "pages checked, stats per node follow, new pages of its extents land there\n",
+           NOBJ, (unsigned long long)mapped, node);
+
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_arena_migrate(a, node, 0, 0, &r);
+    if (err != 0 || r.moved == 0 || sum(&r) != r.pages)
+        report_fail("arena from NODE to 0", err, &r);
+    objects_on(o, sz, NOBJ, 0, "arena moved back");
+    for (size_t i = 0; i < NOBJ; i++)
+        check_pattern(o[i], sz[i], (unsigned)i, "arena moved back");
+    arena_books(a, &on0, &on1, &mapped);
+    if (on1 != 0 || on0 != mapped)
+        FAIL("books after the move back: %llu on %d", (unsigned long long)on1, node);
+    printf("ok: the arena's extents on node %d moved back to node 0\n", node);
+
+    /* One large object's extent alone. */
+    big = o[20];
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_migrate_object(big, node, 0, &r);
+    if (err != 0 || r.moved < sz[20] / (size_t)getpagesize())
+        report_fail("object to NODE", err, &r);
+    objects_on(&o[20], &sz[20], 1, node, "the moved object");
+    objects_on(o, sz, 20, 0, "the objects that stayed");
+    check_pattern(big, sz[20], 20, "object moved");
+    arena_books(a, &on0, &on1, &mapped);
+    if (on1 == 0 || on1 >= mapped || on1 > sz[20] + 8 * MiB)
+        FAIL("books after one object moved: %llu on %d of %llu", (unsigned long long)on1, node,
+             (unsigned long long)mapped);
+    if ((err = pmn_migrate_object(big + 64, node, 0, &r)) != PMN_E_INTERIOR)
+        FAIL("interior pointer: %s", pmn_err_name(err));
+    printf("ok: one large object's extent (%llu bytes) moved alone to node %d\n",
+           (unsigned long long)on1, node);
+    for (size_t i = 0; i < NOBJ; i++)
+        pmn_free(o[i]);
+    pmn_free(fresh);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+    return 0;
+}
+
+/* [p, p + len) mapped private, then [p + len, p + 2 len) shared with a
+ * child: the first half moves, the second fails; with ROLLBACK the first
+ * half comes back. */
+static int test_rollback(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), len = 16 * MiB, n = len / pg;
+    char *p = map_on0(2 * len, false), *q;
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    int fds[2], st, err;
+    char c;
+    pid_t child;
+
+    q = mmap(p + len, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (q != p + len)
+        FAIL("mmap fixed: %s", strerror(errno));
+    {
+        unsigned long mask = 1;
+        if (syscall(SYS_mbind, q, len, 2, &mask, 8 * sizeof(mask), 0) != 0)
+            FAIL("mbind");
+        memset(q, 0x3c, len);
+    }
+    /* The child must share only the second half: a fork shares private
+     * pages too, until written (copy on write). */
+    if (madvise(p, len, MADV_DONTFORK) != 0)
+        FAIL("madvise dontfork: %s", strerror(errno));
+    if (pipe(fds) != 0)
+        FAIL("pipe");
+    child = fork();
+    if (child == 0) {
+        volatile char x = 0;
+        close(fds[1]);
+        for (size_t i = 0; i < len; i += pg)
+            x += q[i];
+        (void)x;
+        (void)!read(fds[0], &c, 1);
+        _exit(0);
+    }
+    close(fds[0]);
+    usleep(300000);
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned flags = pass == 0 ? 0 : PMN_MIGRATE_ROLLBACK;
+        r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+        err = pmn_migrate(ctx, p, 2 * len, node, flags, &r);
+        if (err != -EACCES || r.shared != n || sum(&r) != 2 * n || r.first_failed != q)
+            report_fail(pass ? "with rollback" : "without rollback", err, &r);
+        if (pass == 0) {
+            if (r.moved != n || r.rolled_back != 0 || raw_on(p, len, node) != n)
+                report_fail("without rollback: the private half should stay moved", err, &r);
+            printf("ok: without rollback the %zu private pages stay on node %d, %zu shared "
+                   "refused\n",
+                   n, node, n);
+            if (pmn_migrate(ctx, p, len, 0, 0, NULL) != 0 || raw_on(p, len, 0) != n)
+                FAIL("back to 0 for the second pass");
+        } else {
+            if (r.moved != n || r.rolled_back != n || raw_on(p, len, 0) != n) {
+                size_t on0 = raw_on(p, len, 0), on1 = raw_on(p, len, node);
+                printf("info: after the rollback %zu pages on 0, %zu on %d, of %zu\n", on0, on1,
+                       node, n);
+                report_fail("rollback: every moved page should be back on 0", err, &r);
+            }
+            printf("ok: with PMN_MIGRATE_ROLLBACK the %zu pages moved came back to node 0 "
+                   "(rolled_back %llu)\n",
+                   n, (unsigned long long)r.rolled_back);
+        }
+    }
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != 0x3c || q[i] != 0x3c)
+            FAIL("byte %zu changed", i);
+    close(fds[1]);
+    waitpid(child, &st, 0);
+    munmap(p, 2 * len);
+    return 0;
+}
+
+/* Fill @node with 8 MiB regions of a strict backing without headroom
+ * until its available memory is below @target. */
+static size_t fill_to(struct pmn_ctx *ctx, struct pmn_backing *fill, struct pmn_region **reg,
+                      size_t nr, size_t max, int node, uint64_t target)
+{
+    uint64_t avail;
+
+    while (nr < max && pmn_node_read_available(ctx, node, &avail) == 0 && avail >= target &&
+           pmn_region_map(fill, 8 * MiB, &reg[nr]) == 0)
+        nr++;
+    return nr;
+}
+
+static int test_headroom(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), len = 32 * MiB, n = len / pg;
+    static struct pmn_region *reg[4096];
+    struct pmn_backing_params *bp;
+    struct pmn_backing *fill;
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    char *p = map_on0(len, false);
+    uint64_t avail = 0;
+    size_t nr;
+    int err;
+
+    pmn_backing_params_new(&bp);
+    pmn_backing_params_set_node(bp, node);
+    pmn_backing_params_set_headroom(bp, 0);
+    if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
+        FAIL("fill backing: %s", pmn_strerror(err));
+    pmn_backing_params_free(bp);
+    /* Less than the range plus 64 MiB (the headroom), more than the range
+     * plus 16 MiB. */
+    nr = fill_to(ctx, fill, reg, 0, 4096, node, len + 24 * MiB);
+    pmn_node_read_available(ctx, node, &avail);
+    if (avail < len + 16 * MiB || avail >= len + 64 * MiB)
+        FAIL("setup: %llu MiB available on %d", (unsigned long long)(avail >> 20), node);
+    err = pmn_migrate(ctx, p, len, node, 0, &r);
+    if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n)
+        report_fail("with headroom", err, &r);
+    if (raw_on(p, len, 0) != n)
+        FAIL("a refused migration moved pages");
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_migrate(ctx, p, len, node, PMN_MIGRATE_NO_HEADROOM | PMN_MIGRATE_ROLLBACK, &r);
+    if (err != 0 || r.moved != n)
+        report_fail("without headroom", err, &r);
+    if (raw_on(p, len, node) != n)
+        FAIL("without headroom: %zu of %zu on %d", raw_on(p, len, node), n, node);
+    printf("ok: %llu MiB available on node %d: refused with the headroom, moved without it\n",
+           (unsigned long long)(avail >> 20), node);
+    if (pmn_migrate(ctx, p, len, 0, 0, NULL) != 0)
+        FAIL("back to 0");
+    nr = fill_to(ctx, fill, reg, nr, 4096, node, len - 8 * MiB);
+    pmn_node_read_available(ctx, node, &avail);
+    if (avail >= len)
+        FAIL("setup 2: %llu MiB available", (unsigned long long)(avail >> 20));
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_migrate(ctx, p, len, node, PMN_MIGRATE_NO_HEADROOM | PMN_MIGRATE_ROLLBACK, &r);
+    if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n || sum(&r) != n)
+        report_fail("too full even without headroom", err, &r);
+    if (raw_on(p, len, 0) != n)
+        FAIL("a refused migration moved pages");
+    printf("ok: %llu MiB available on node %d: refused even without headroom, nothing moved\n",
+           (unsigned long long)(avail >> 20), node);
+    while (nr)
+        pmn_region_unmap(reg[--nr]);
+    pmn_backing_free(fill);
+    munmap(p, len);
+    return 0;
+}
+
+/* io_uring by raw system calls: a ring whose fixed buffers are the range,
+ * which the kernel pins long-term (FOLL_LONGTERM) until unregistered. */
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#define __NR_io_uring_register 427
+#endif
+#define IORING_REGISTER_BUFFERS_ 0
+struct uring_params_ {
+    uint32_t sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd,
+        resv[3];
+    uint32_t sq_off[10], cq_off[10];
+};
+
+static int pin_range(void *p, size_t len)
+{
+    struct uring_params_ up;
+    struct iovec {
+        void *base;
+        size_t len;
+    } iov = {p, len};
+    int fd;
+
+    memset(&up, 0, sizeof(up));
+    fd = (int)syscall(__NR_io_uring_setup, 4, &up);
+    if (fd < 0)
+        return -errno;
+    if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_BUFFERS_, &iov, 1) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static int test_pinned(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), len = 8 * MiB, n = len / pg;
+    const size_t plen = 1 * MiB, pn = plen / pg, poff = 2 * MiB;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    unsigned long mask = 1;
+    int ring, err;
+
+    /* Base pages: a pin of part of a transparent huge page holds all of it. */
+    if (p == MAP_FAILED || madvise(p, len, MADV_NOHUGEPAGE) != 0 ||
+        syscall(SYS_mbind, p, len, 2 /* MPOL_BIND */, &mask, 8 * sizeof(mask), 0) != 0)
+        FAIL("setup: %s", strerror(errno));
+    memset(p, 0x3c, len);
+    if (syscall(SYS_mbind, p, len, 0 /* MPOL_DEFAULT */, NULL, 0, 0) != 0)
+        FAIL("mbind default: %s", strerror(errno));
+
+    ring = pin_range(p + poff, plen);
+    if (ring == -ENOSYS || ring == -EPERM)
+        SKIP("io_uring unavailable here: %s", strerror(-ring));
+    if (ring < 0)
+        FAIL("io_uring buffer registration: %s", strerror(-ring));
+    err = pmn_migrate(ctx, p, len, node, 0, &r);
+    printf("info: pinned %zu of %zu pages: %s; moved %llu busy_or_pinned %llu other %llu first "
+           "%p (pin at %p)\n",
+           pn, n, pmn_err_name(err), (unsigned long long)r.moved,
+           (unsigned long long)r.busy_or_pinned, (unsigned long long)r.other, r.first_failed,
+           (void *)(p + poff));
+    if (err != -EBUSY || r.busy_or_pinned != pn || r.moved != n - pn || sum(&r) != n ||
+        r.first_failed != p + poff)
+        report_fail("pinned pages", err, &r);
+    if (raw_on(p + poff, plen, 0) != pn || raw_on(p, poff, node) != poff / pg ||
+        raw_on(p + poff + plen, len - poff - plen, node) != (len - poff - plen) / pg)
+        FAIL("pinned: the pages are not where the report says");
+    printf("ok: %zu long-term pinned pages reported busy_or_pinned (-EBUSY), the %zu around "
+           "them moved to node %d\n",
+           pn, n - pn, node);
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_migrate(ctx, p, len, node, PMN_MIGRATE_ROLLBACK, &r);
+    if (err != -EBUSY || r.already_there != n - pn || r.busy_or_pinned != pn)
+        report_fail("pinned, again with rollback", err, &r);
+    close(ring); /* unpins */
+    r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
+    err = pmn_migrate(ctx, p, len, node, 0, &r);
+    if (err != 0 || r.moved != pn)
+        report_fail("after unpinning", err, &r);
+    printf("ok: once unregistered, the %zu pages move\n", pn);
+    munmap(p, len);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pmn_ctx *ctx;
     int err, rc = 2;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: vm-migrate move|full|shared NODE\n");
+        fprintf(stderr,
+                "usage: vm-migrate move|full|shared|region|arena|rollback|headroom|pinned NODE\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -234,6 +730,16 @@ int main(int argc, char **argv)
         rc = test_full(ctx, atoi(argv[2]));
     else if (strcmp(argv[1], "shared") == 0)
         rc = test_shared(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "region") == 0)
+        rc = test_region(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "arena") == 0)
+        rc = test_arena(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "rollback") == 0)
+        rc = test_rollback(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "headroom") == 0)
+        rc = test_headroom(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "pinned") == 0)
+        rc = test_pinned(ctx, atoi(argv[2]));
     pmn_ctx_unref(ctx);
     return rc;
 }
