@@ -1,0 +1,505 @@
+/*
+ * test-track.c - access tracking on this host (suite 'system', issue 16).
+ *
+ * Every behaviour is checked in each mode the kernel offers here; a mode
+ * the kernel or the process lacks skips with the reason (this host, for
+ * one, has no soft-dirty and no page_idle; the vm lane runs this program
+ * on Debian's kernels, which have both).  Memory is mapped without
+ * transparent huge pages so that one page written is one page seen.
+ *
+ * Shape of most cases: 16 extents of 64 KiB (16 pages each), all written
+ * once, added, scanned once (the first look only starts the periods), then
+ * a chosen access, then a scan and a look at every extent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define GRAN ((size_t)64 << 10)
+#define NEXT 16
+
+static size_t pg(void)
+{
+    return (size_t)getpagesize();
+}
+
+static struct pmn_ctx *this_ctx(void)
+{
+    struct pmn_ctx *ctx = NULL;
+
+    cr_assert_eq(pmn_ctx_new_at(&ctx, "/"), 0);
+    return ctx;
+}
+
+/* A tracker of mode @m, or a skip saying why this host cannot have one. */
+static struct pmn_track *tracker(struct pmn_ctx *ctx, enum pmn_track_mode m, uint64_t budget,
+                                 unsigned sample)
+{
+    struct pmn_track_opts o = {
+        .struct_size = sizeof(o), .mode = m, .granule = GRAN,
+        .page_budget = budget, .sample_pages = sample,
+    };
+    struct pmn_track *t = NULL;
+    int err = pmn_track_new(ctx, &o, &t);
+
+    if (err == -EOPNOTSUPP)
+        cr_skip_test("mode %s: this kernel lacks it", pmn_track_mode_name(m));
+    if (err == -EPERM)
+        cr_skip_test("mode %s: this process may not use it (CAP_SYS_ADMIN)",
+                     pmn_track_mode_name(m));
+    cr_assert_eq(err, 0, "pmn_track_new(%s): %s", pmn_track_mode_name(m), pmn_strerror(err));
+    cr_assert_eq(pmn_track_mode(t), m);
+    return t;
+}
+
+/* NEXT extents of private anonymous memory, written, THP off, aligned to the
+ * granule so that extents are whole. */
+static char *map_extents(void)
+{
+    size_t len = NEXT * GRAN;
+    char *raw = mmap(NULL, len + GRAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p;
+
+    cr_assert_neq(raw, MAP_FAILED);
+    p = (char *)(((uintptr_t)raw + GRAN - 1) & ~(uintptr_t)(GRAN - 1));
+    (void)madvise(p, len, MADV_NOHUGEPAGE);
+    memset(p, 1, len);
+    return p;
+}
+
+static struct pmn_track_report scan(struct pmn_track *t)
+{
+    struct pmn_track_report r = {.struct_size = sizeof(r)};
+
+    cr_assert_eq(pmn_track_scan(t, &r), 0);
+    cr_assert_eq(r.struct_size, sizeof(r));
+    return r;
+}
+
+static void extents(struct pmn_track *t, struct pmn_track_extent *e)
+{
+    cr_assert_eq(pmn_track_extents(t, e, NEXT), NEXT);
+}
+
+/* The setup shared by the cases: tracker, memory, added, first look done. */
+static struct pmn_track *setup(struct pmn_ctx *ctx, enum pmn_track_mode m, char **p)
+{
+    struct pmn_track *t = tracker(ctx, m, 0, 0);
+    struct pmn_track_report r;
+
+    *p = map_extents();
+    cr_assert_eq(pmn_track_add(t, *p, NEXT * GRAN), 0);
+    r = scan(t);
+    cr_assert_eq(r.pages_examined, NEXT * GRAN / pg());
+    cr_assert_eq(r.extents_examined, NEXT);
+    cr_assert_eq(r.extents_touched, 0, "the first look only starts the period");
+    cr_assert_eq(r.passes, 1);
+    return t;
+}
+
+/* ---- what each mode sees ---- */
+
+static void writes_seen(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    struct pmn_track_report r;
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+
+    p[2 * GRAN] = 2;                /* one page of extent 2 */
+    p[7 * GRAN + 3 * pg()] = 2;     /* one page of extent 7 */
+    memset(p + 11 * GRAN, 3, GRAN); /* all of extent 11 */
+    r = scan(t);
+    cr_assert_eq(r.extents_touched, 3);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++) {
+        uint32_t want = i == 2 || i == 7 ? 1 : i == 11 ? (uint32_t)(GRAN / pg()) : 0;
+
+        cr_assert_eq(e[i].addr, p + (size_t)i * GRAN);
+        cr_assert_eq(e[i].len, GRAN);
+        cr_assert_eq(e[i].pages_examined, GRAN / pg());
+        cr_assert_eq(e[i].pages_touched, want, "%s: extent %d: %u touched, want %u",
+                     pmn_track_mode_name(m), i, e[i].pages_touched, want);
+    }
+    /* Nothing since: nothing seen (the signal was reset). */
+    r = scan(t);
+    cr_assert_eq(r.extents_touched, 0, "%s: the signal was not reset", pmn_track_mode_name(m));
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void reads(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    volatile char sink = 0;
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+
+    for (size_t i = 0; i < GRAN; i += pg())
+        sink += ((volatile char *)p)[4 * GRAN + i];
+    (void)sink;
+    scan(t);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++) {
+        uint32_t want = m == PMN_TRACK_IDLE && i == 4 ? (uint32_t)(GRAN / pg()) : 0;
+
+        cr_assert_eq(e[i].pages_touched, want, "%s: extent %d: %u touched after reads, want %u",
+                     pmn_track_mode_name(m), i, e[i].pages_touched, want);
+    }
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* A write by the kernel on our behalf: read(2) of /dev/zero into extent 5. */
+static void kernel_writes(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+    int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(read(fd, p + 5 * GRAN + pg(), 2 * pg()), (ssize_t)(2 * pg()));
+    close(fd);
+    scan(t);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++)
+        cr_assert_eq(e[i].pages_touched, i == 5 ? 2u : 0u, "%s: extent %d: %u",
+                     pmn_track_mode_name(m), i, e[i].pages_touched);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- budget, sampling, heat ---- */
+
+static void budget(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = tracker(ctx, m, 10, 0);
+    const uint64_t pages = NEXT * GRAN / pg(), scans = (pages + 9) / 10;
+    struct pmn_track_extent e[NEXT];
+    uint64_t seen = 0, ext = 0;
+    char *p = map_extents();
+
+    cr_assert_eq(pmn_track_add(t, p, NEXT * GRAN), 0);
+    for (uint64_t s = 1; s <= scans; s++) {
+        struct pmn_track_report r = scan(t);
+
+        cr_assert_leq(r.pages_examined, 10);
+        seen += r.pages_examined;
+        ext += r.extents_examined;
+        cr_assert_eq(r.passes, s == scans ? 1u : 0u, "scan %llu of %llu: passes %llu", ull(s),
+                     ull(scans), ull(r.passes));
+    }
+    cr_assert_eq(seen, pages);
+    cr_assert_eq(ext, NEXT);
+    /* Second pass, the budget stopping inside extents: a write made
+     * before it is seen, in its extent only. */
+    p[0] = 9;
+    for (uint64_t s = 1; s <= scans; s++)
+        scan(t);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++)
+        cr_assert_eq(e[i].pages_touched, i == 0 ? 1u : 0u, "extent %d: %u", i, e[i].pages_touched);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void sample(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = tracker(ctx, m, 0, 4);
+    struct pmn_track_extent e[NEXT];
+    struct pmn_track_report r;
+    char *p = map_extents();
+
+    cr_assert_eq(pmn_track_add(t, p, NEXT * GRAN), 0);
+    r = scan(t);
+    cr_assert_eq(r.pages_examined, NEXT * 4);
+    /* 4 of 16 pages: pages 0, 4, 8 and 12 of each extent. */
+    p[0 * GRAN + 1 * pg()] = 2; /* not sampled */
+    p[1 * GRAN + 4 * pg()] = 2; /* sampled */
+    p[2 * GRAN + 12 * pg()] = 2;
+    memset(p + 3 * GRAN, 2, GRAN); /* all 4 samples */
+    r = scan(t);
+    cr_assert_eq(r.pages_examined, NEXT * 4);
+    extents(t, e);
+    cr_assert_eq(e[0].pages_examined, 4);
+    cr_assert_eq(e[0].pages_touched, 0, "a page not sampled was counted");
+    cr_assert_eq(e[1].pages_touched, 1);
+    cr_assert_eq(e[2].pages_touched, 1);
+    cr_assert_eq(e[3].pages_touched, 4);
+    cr_assert_eq(e[3].heat, 127);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void heat(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    /* heat' = (heat + 255 x touched / examined) / 2, all pages touched */
+    static const uint32_t hot[] = {127, 191, 223, 239};
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+
+    extents(t, e);
+    cr_assert_eq(e[0].heat, 0);
+    cr_assert_eq(e[0].idle_looks, 0);
+    for (unsigned k = 0; k < 4; k++) {
+        memset(p, 4, GRAN); /* extent 0: every page, every round */
+        if (k == 0)
+            memset(p + GRAN, 4, GRAN / 2); /* extent 1: half of them, once */
+        scan(t);
+        extents(t, e);
+        cr_assert_eq(e[0].heat, hot[k], "round %u: heat %u", k, e[0].heat);
+        cr_assert_eq(e[0].idle_looks, 0);
+        cr_assert_eq(e[2].heat, 0);
+        cr_assert_eq(e[2].idle_looks, k + 1, "round %u: idle looks %u", k, e[2].idle_looks);
+        cr_assert_eq(e[1].heat, 63u >> k, "round %u: half-touched heat %u", k, e[1].heat);
+        cr_assert_eq(e[1].idle_looks, k);
+    }
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* ---- hostile use ---- */
+
+static void unmapped_later(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    struct pmn_track_report r;
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+
+    cr_assert_eq(munmap(p + 3 * GRAN, 2 * GRAN), 0);
+    p[0] = 1;
+    r = scan(t);
+    cr_assert_eq(r.pages_gone, 2 * GRAN / pg());
+    cr_assert_eq(r.extents_touched, 1);
+    extents(t, e);
+    cr_assert_eq(e[3].pages_touched, 0);
+    /* Mapped anew there (not ours any more for uffd-wp): still no crash. */
+    cr_assert_eq(mmap(p + 3 * GRAN, 2 * GRAN, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                 p + 3 * GRAN);
+    memset(p + 3 * GRAN, 1, 2 * GRAN);
+    r = scan(t);
+    cr_assert_eq(r.pages_gone, 0);
+    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void misuse(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = tracker(ctx, m, 0, 0), *u = NULL;
+    struct pmn_track_opts o = {.struct_size = sizeof(o), .mode = m};
+    struct pmn_track_report small = {.struct_size = sizeof(size_t)};
+    struct pmn_track_extent e[1];
+    char *p = map_extents(), *hole;
+
+    o.granule = 3 * pg();
+    cr_assert_eq(pmn_track_new(ctx, &o, &u), -EINVAL, "granule not a power of two");
+    o.granule = pg() / 2;
+    cr_assert_eq(pmn_track_new(ctx, &o, &u), -EINVAL, "granule below a page");
+    o.granule = (size_t)1 << 62;
+    cr_assert_eq(pmn_track_new(ctx, &o, &u), -EINVAL, "granule absurd");
+    o.granule = 0;
+    o.mode = (enum pmn_track_mode)99;
+    cr_assert_eq(pmn_track_new(ctx, &o, &u), -EINVAL, "unknown mode");
+    o.struct_size = 1;
+    o.mode = m;
+    cr_assert_eq(pmn_track_new(ctx, &o, &u), -EINVAL, "struct_size too small");
+    cr_assert_eq(pmn_track_new(NULL, NULL, &u), -EINVAL);
+    cr_assert_eq(pmn_track_new(ctx, NULL, NULL), -EINVAL);
+    cr_assert_null(u);
+
+    cr_assert_eq(pmn_track_add(t, p + 1, GRAN), -EINVAL, "unaligned");
+    cr_assert_eq(pmn_track_add(t, p, 0), -EINVAL, "empty");
+    cr_assert_eq(pmn_track_add(t, p, GRAN + 1), -EINVAL, "length not in pages");
+    cr_assert_eq(pmn_track_add(t, p, SIZE_MAX - pg() + 1), -EINVAL, "length wraps");
+    cr_assert_eq(pmn_track_add(NULL, p, GRAN), -EINVAL);
+    hole = mmap(NULL, GRAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(hole, MAP_FAILED);
+    cr_assert_eq(pmn_track_add(t, hole, GRAN), -EINVAL, "PROT_NONE");
+    cr_assert_eq(munmap(hole, GRAN), 0);
+    cr_assert_eq(pmn_track_add(t, hole, GRAN), -EINVAL, "unmapped");
+
+    cr_assert_eq(pmn_track_add(t, p + GRAN, 4 * GRAN), 0);
+    cr_assert_eq(pmn_track_add(t, p + GRAN, 4 * GRAN), -EEXIST);
+    cr_assert_eq(pmn_track_add(t, p, 2 * GRAN), -EEXIST, "overlaps the start");
+    cr_assert_eq(pmn_track_add(t, p + 4 * GRAN, 2 * GRAN), -EEXIST, "overlaps the end");
+    cr_assert_eq(pmn_track_add(t, p + 2 * GRAN, pg()), -EEXIST, "inside");
+    cr_assert_eq(pmn_track_add(t, p, 8 * GRAN), -EEXIST, "around");
+    cr_assert_eq(pmn_track_add(t, p, GRAN), 0, "adjacent below");
+    cr_assert_eq(pmn_track_add(t, p + 5 * GRAN, GRAN), 0, "adjacent above");
+    cr_assert_eq(pmn_track_extents(t, NULL, 0), 6);
+    cr_assert_eq(pmn_track_extents(t, e, 1), 6);
+    cr_assert_eq(e[0].addr, p, "address order");
+    cr_assert_eq(pmn_track_extents(t, NULL, 1), -EINVAL);
+    cr_assert_eq(pmn_track_extents(NULL, e, 1), -EINVAL);
+
+    cr_assert_eq(pmn_track_remove(t, p + GRAN, GRAN), -ENOENT, "part of a range");
+    cr_assert_eq(pmn_track_remove(t, p + 9 * GRAN, GRAN), -ENOENT, "never added");
+    cr_assert_eq(pmn_track_remove(t, p + GRAN, 4 * GRAN), 0);
+    cr_assert_eq(pmn_track_remove(t, p + GRAN, 4 * GRAN), -ENOENT, "twice");
+    cr_assert_eq(pmn_track_extents(t, NULL, 0), 2);
+
+    cr_assert_eq(pmn_track_scan(t, &small), -EINVAL);
+    cr_assert_eq(pmn_track_scan(NULL, NULL), -EINVAL);
+    cr_assert_eq(pmn_track_scan(t, NULL), 0);
+    pmn_track_free(t);
+    pmn_track_free(NULL);
+    pmn_ctx_unref(ctx);
+}
+
+/* After fork the child must not touch its parent's protection: -ECHILD
+ * there, and the parent's tracker still sees its writes. */
+static void forked(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    int status = 0;
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int a = pmn_track_scan(t, NULL), b = pmn_track_add(t, p, GRAN),
+            c = pmn_track_remove(t, p, NEXT * GRAN);
+
+        p[GRAN] = 5; /* the child's copy */
+        pmn_track_free(t);
+        _exit(a == -ECHILD && b == -ECHILD && c == -ECHILD ? 0 : 1);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's calls were not -ECHILD");
+    p[6 * GRAN] = 5;
+    scan(t);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++)
+        cr_assert_eq(e[i].pages_touched, i == 6 ? 1u : 0u, "%s: extent %d: %u",
+                     pmn_track_mode_name(m), i, e[i].pages_touched);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+/* Writers on 4 threads while the main thread scans with a small budget:
+ * every scan succeeds and every write made before a pass began is seen
+ * by the end of that pass. */
+struct writer {
+    char *p;
+    atomic_int *stop;
+    unsigned seed;
+};
+
+static void *write_loop(void *arg)
+{
+    struct writer *w = arg;
+
+    while (!atomic_load(w->stop)) {
+        w->seed = w->seed * 1103515245u + 12345u;
+        ((volatile char *)w->p)[(w->seed >> 8) % (NEXT * GRAN)] = (char)w->seed;
+    }
+    return NULL;
+}
+
+static void threads(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = tracker(ctx, m, 37, 0);
+    struct pmn_track_extent e[NEXT];
+    atomic_int stop = 0;
+    struct writer w[4];
+    pthread_t th[4];
+    uint64_t passes = 0;
+    char *p = map_extents();
+
+    cr_assert_eq(pmn_track_add(t, p, NEXT * GRAN), 0);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct writer){.p = p, .stop = &stop, .seed = (unsigned)i + 1};
+        cr_assert_eq(pthread_create(&th[i], NULL, write_loop, &w[i]), 0);
+    }
+    for (int s = 0; s < (int)scaled(400, 20); s++) {
+        struct pmn_track_report r = scan(t);
+
+        cr_assert_leq(r.pages_examined, 37);
+        passes += r.passes;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_gt(passes, 1);
+    extents(t, e);
+    for (int i = 0; i < NEXT; i++)
+        cr_assert_leq(e[i].pages_touched, e[i].pages_examined);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
+
+#define MODES(name)                                   \
+    Test(soft_dirty, name) { name(PMN_TRACK_SOFT_DIRTY); } \
+    Test(uffd_wp, name) { name(PMN_TRACK_UFFD_WP); }       \
+    Test(idle, name) { name(PMN_TRACK_IDLE); }
+
+MODES(writes_seen)
+MODES(reads)
+MODES(kernel_writes)
+MODES(budget)
+MODES(sample)
+MODES(heat)
+MODES(unmapped_later)
+MODES(misuse)
+MODES(forked)
+MODES(threads)
+
+Test(track, auto_and_names)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = NULL;
+    int err = pmn_track_new(ctx, NULL, &t);
+
+    if (err == -EOPNOTSUPP)
+        cr_skip_test("no tracking mode on this kernel");
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    cr_assert_neq(pmn_track_mode(t), PMN_TRACK_AUTO);
+    cr_log_info("auto picked %s", pmn_track_mode_name(pmn_track_mode(t)));
+    pmn_track_free(t);
+    cr_assert_eq(strcmp(pmn_track_mode_name(PMN_TRACK_AUTO), "auto"), 0);
+    cr_assert_eq(strcmp(pmn_track_mode_name(PMN_TRACK_SOFT_DIRTY), "soft-dirty"), 0);
+    cr_assert_eq(strcmp(pmn_track_mode_name(PMN_TRACK_UFFD_WP), "uffd-wp"), 0);
+    cr_assert_eq(strcmp(pmn_track_mode_name(PMN_TRACK_IDLE), "idle"), 0);
+    cr_assert_str_eq(pmn_track_mode_name((enum pmn_track_mode)42), "unknown");
+    pmn_ctx_unref(ctx);
+}
+
+Test(track, remote_root_refused)
+{
+    const char *fx = getenv("PMN_FIXTURES");
+    char root[4096];
+    struct pmn_ctx *ctx;
+    struct pmn_track *t = NULL;
+
+    if (fx == NULL)
+        cr_skip_test("PMN_FIXTURES not set");
+    snprintf(root, sizeof(root), "%s/cramdax/root", fx);
+    cr_assert_eq(pmn_ctx_new_at(&ctx, root), 0, "fixture %s", root);
+    cr_assert_eq(pmn_track_new(ctx, NULL, &t), PMN_E_REMOTE_ROOT);
+    cr_assert_null(t);
+    pmn_ctx_unref(ctx);
+}
