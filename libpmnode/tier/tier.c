@@ -537,7 +537,9 @@ static int measure(struct pmn_tier *t, size_t *nout, struct pmn_tier_stats *d)
         memset(e, 0, sizeof(*e));
         e->heat = te->heat;
         e->idle_looks = te->idle_looks;
-        e->looked = te->pages_examined > 0;
+        /* A signal needs two looks: the first only starts the period
+         * (examined, yet neither touched nor idle). */
+        e->looked = te->pages_examined > 0 && (te->idle_looks > 0 || te->pages_touched > 0);
         err = locate(t, (uintptr_t)te->addr, te->len, e);
         if (err)
             return err;

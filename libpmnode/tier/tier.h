@@ -18,12 +18,13 @@
 
 /* One extent as a step sees it: present bytes per place, the tracker's view. */
 struct pmn__tier_ext {
-    uint64_t hot, cold, comp, other; /* present bytes on the hot, cold, compressed node, elsewhere */
-    uint32_t heat;                   /* tracker heat, 0-255 */
-    uint32_t idle_looks;             /* looks in a row that found it untouched */
-    bool looked;                     /* the tracker has a signal for it (else: never moved) */
-    bool compressed;                 /* demoted to the compressed tier by this tier */
-    bool no_compress;                /* the compressed tier refused it; not again until touched */
+    uint64_t hot, cold, comp,
+        other;           /* present bytes on the hot, cold, compressed node, elsewhere */
+    uint32_t heat;       /* tracker heat, 0-255 */
+    uint32_t idle_looks; /* looks in a row that found it untouched */
+    bool looked;         /* the tracker has a signal for it (else: never moved) */
+    bool compressed;     /* demoted to the compressed tier by this tier */
+    bool no_compress;    /* the compressed tier refused it; not again until touched */
 };
 
 enum pmn__tier_act_kind {

@@ -174,13 +174,9 @@ Test(tier_plan, compress_idle_cold_extents)
 
 Test(tier_plan, compressed_hot_comes_back_whole)
 {
-    struct pmn__tier_ext e[2] = {{.comp = 2 * MB - 8192,
-                                  .hot = 8192,
-                                  .heat = 180,
-                                  .looked = true,
-                                  .compressed = true},
-                                 {.comp = 2 * MB, .heat = 0, .idle_looks = 30, .looked = true,
-                                  .compressed = true}};
+    struct pmn__tier_ext e[2] = {
+        {.comp = 2 * MB - 8192, .hot = 8192, .heat = 180, .looked = true, .compressed = true},
+        {.comp = 2 * MB, .heat = 0, .idle_looks = 30, .looked = true, .compressed = true}};
     struct pmn__tier_act a[2];
     struct pmn__tier_policy p = pol(0, 64 * MB, 64 * MB);
 

@@ -74,6 +74,13 @@ for name in cold_cache netbuf_pool gpu_workspace ipc_producer_consumer; do
         fail "compiling $src against the installed pmnode failed"
 done
 
+# kv_tier (issue 16): its Zipf sampler needs libm.
+src=$(dirname "$example")/kv_tier.c
+[ -f "$src" ] || fail "$src is missing"
+# shellcheck disable=SC2086
+"$cc" -std=c11 -Wall -Wextra -Werror ${san:+-fsanitize=$san} -o "$tmp/kv_tier" "$src" $flags -lm ||
+    fail "compiling $src against the installed pmnode failed"
+
 # netrx (issue 14): with liburing where pkg-config finds it (the io_uring
 # path), and always without it (the recv() fallback), both -Werror.
 src=$(dirname "$example")/netrx.c
