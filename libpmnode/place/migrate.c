@@ -478,7 +478,8 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
     int err;
 
     if (ctx == NULL || addr == NULL || len == 0 || (uintptr_t)addr % page != 0 ||
-        len % page != 0 || (rep != NULL && rep->struct_size < sizeof(size_t)))
+        len % page != 0 || len > UINTPTR_MAX - (uintptr_t)addr ||
+        (rep != NULL && rep->struct_size < sizeof(size_t)))
         return -EINVAL;
     err = pmn__migrate_check(ctx, node, flags);
     if (err)

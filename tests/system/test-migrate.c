@@ -86,6 +86,9 @@ Test(migrate, bad_arguments)
     cr_expect_eq(pmn_migrate(ctx, p, pg, -1, 0, &r), -EINVAL);
     cr_expect_eq(pmn_migrate(ctx, p, pg, 0, 0, &zero), -EINVAL);
     cr_expect_eq(pmn_migrate(ctx, p, pg, 4095, 0, &r), PMN_E_NO_NODE);
+    /* A range past the end of the address space (since 0.6: it used to be
+     * walked page by page, each -EFAULT). */
+    cr_expect_eq(pmn_migrate(ctx, p, SIZE_MAX - pg + 1, 0, 0, &r), -EINVAL);
     munmap(p, 4 * pg);
     pmn_ctx_unref(ctx);
 }
