@@ -2015,26 +2015,47 @@ PMN_API int pmn_migrate_object(void *p, int node, unsigned flags, struct pmn_mig
  *   /proc/self/pagemap.  Misses reads.  Clearing the bits is
  *   process-wide (/proc/self/clear_refs): it happens once per completed
  *   pass, so another soft-dirty user in the process (CRIU, a second
- *   tracker) sees its bits cleared too.  A pass costs one write fault per
- *   written page afterwards.  Unprivileged; needs CONFIG_MEM_SOFT_DIRTY.
- * - PMN_TRACK_UFFD_WP: writes, through userfaultfd write-protection: the
- *   first write to a page after a look faults once and is recorded.
- *   Misses reads; kernel writes are seen only where the kernel lets this
- *   process catch them (vm.unprivileged_userfaultfd, else user mode only:
- *   a system call writing into a protected page fails with EFAULT).
- *   Private anonymous memory only; not on ranges a compressed tier holds.
+ *   tracker) sees its bits cleared too, and when a pass spans several
+ *   scans a write made to an extent after its look and before the pass
+ *   ends is erased unseen (scan without a budget, or with one covering
+ *   every page, to miss nothing).  A pass costs one write fault per
+ *   written page afterwards, anywhere in the process.  A mapping made
+ *   next to a tracked range may merge with it: its untouched pages then
+ *   read as written until the next pass.  A transparent huge page has one
+ *   bit.  pmn_migrate() keeps the bits; on Linux 6.1 it marks every moved
+ *   page written once (6.12 is exact).  Unprivileged; needs
+ *   CONFIG_MEM_SOFT_DIRTY.
+ * - PMN_TRACK_UFFD_WP: writes, from user space and from the kernel,
+ *   through asynchronous userfaultfd write-protection (Linux 6.7:
+ *   UFFD_FEATURE_WP_ASYNC, read back and re-armed with the PAGEMAP_SCAN
+ *   ioctl): the first write to a page after its look takes one minor
+ *   fault, resolved in the kernel (no handler thread, no signal).  Reset
+ *   per extent, so nothing else in the process is affected, and a write
+ *   racing with the look counts in one period or the next, never neither.
+ *   Misses reads.  Private anonymous memory only (pmn_track_add(): -EINVAL
+ *   otherwise); a range registered on another userfaultfd (a compressed
+ *   tier's) is refused with -EBUSY.  pmn_migrate() keeps the protection
+ *   and the written state.  -EOPNOTSUPP on older kernels.
  * - PMN_TRACK_IDLE: reads and writes, through the kernel's idle-page
  *   tracking (/sys/kernel/mm/page_idle/bitmap, with page frame numbers
- *   from pagemap): needs CAP_SYS_ADMIN and CONFIG_IDLE_PAGE_TRACKING.
- *   Sees accesses by any process to the pages; misses nothing the MMU
- *   marks accessed.
+ *   from pagemap): needs CAP_SYS_ADMIN and CONFIG_IDLE_PAGE_TRACKING
+ *   (Debian's kernels lack it).  Sees accesses by any process to the
+ *   pages, the library's own included (pmn_migrate() reads pages under a
+ *   NUMA hinting fault); misses what the MMU does not mark accessed
+ *   (device DMA).  A transparent huge page has one flag.
+ * Pages never faulted in, swapped out, or unmapped since pmn_track_add()
+ * read as untouched in every mode (the last are counted in the report's
+ * pages_gone).
  * DAMON is not used: it samples whole address spaces from a kernel
  * thread set up through sysfs by root, which is the background policy
  * this library leaves to the administrator.
  *
  * Thread-safety: every call may be made from any thread; calls on one
- * tracker serialise on its lock.  pmn_track_free() needs that no other
- * thread uses the tracker.
+ * tracker serialise on its lock, and the tracked memory may be used by
+ * any thread meanwhile.  pmn_track_free() needs that no other thread uses
+ * the tracker.  A tracker belongs to the process that created it: in a
+ * child after fork() every call but pmn_track_free() answers -ECHILD, and
+ * that one leaves the parent's protection alone.
  */
 /**@{*/
 struct pmn_track;
@@ -2058,7 +2079,7 @@ struct pmn_track_opts {
 
 /**
  * Create a tracker.  @p opts may be NULL (every default).  0; -EINVAL
- * (bad granule or mode); PMN_E_REMOTE_ROOT; -EPERM (idle tracking
+ * (bad granule, mode or struct_size); PMN_E_REMOTE_ROOT; -EPERM (idle tracking
  * without CAP_SYS_ADMIN); -EOPNOTSUPP (the mode's kernel support is
  * missing: no soft-dirty, no userfaultfd write-protection, no page_idle);
  * -ENOMEM.
@@ -2076,10 +2097,13 @@ PMN_API const char *pmn_track_mode_name(enum pmn_track_mode m);
  * Watch [@p addr, @p addr + @p len) (page-aligned, mapped, readable; not
  * overlapping a range watched already: -EEXIST).  Its extents are the
  * granule-aligned pieces of it.  The first look at an extent only starts
- * its period.  0, -EINVAL, -EEXIST, -ENOMEM, or the mode's -errno.
+ * its period: it records pages_examined and leaves pages_touched, heat
+ * and idle_looks at 0.  0, -EINVAL (also for a hole, PROT_NONE, or an
+ * address range that wraps), -EEXIST, -ENOMEM, -ECHILD, or the mode's
+ * -errno.
  */
 PMN_API int pmn_track_add(struct pmn_track *t, void *addr, size_t len);
-/** Stop watching a range given to pmn_track_add() (exactly it): 0 or -ENOENT. */
+/** Stop watching a range given to pmn_track_add() (exactly it): 0, -ENOENT, -ECHILD. */
 PMN_API int pmn_track_remove(struct pmn_track *t, void *addr, size_t len);
 
 /** What one pmn_track_scan() did. */
@@ -2095,10 +2119,13 @@ struct pmn_track_report {
     uint64_t pages_gone;
 };
 /**
- * Look at the next extents, up to the page budget: for each, count the
- * pages examined that were touched since its previous look, update its
- * heat, and reset the signal.  @p rep may be NULL.  0, -EINVAL (a
- * struct_size below the first version), or the kernel's -errno.
+ * Look at the next extents, up to the page budget, stopping at the end of
+ * a pass (no extent is looked at twice in one scan; with no budget a scan
+ * is one whole pass): for each, count the pages examined that were
+ * touched since its previous look, update its heat and idle_looks, and
+ * reset the signal.  An extent the budget cuts off is finished by the
+ * next scan.  @p rep may be NULL.  0, -EINVAL (a struct_size below the
+ * first version), -ECHILD, or the kernel's -errno.
  */
 PMN_API int pmn_track_scan(struct pmn_track *t, struct pmn_track_report *rep);
 
@@ -2109,7 +2136,9 @@ struct pmn_track_extent {
     uint32_t pages_examined; /**< at its last look (0: not looked at yet) */
     uint32_t pages_touched;  /**< of those, touched since the look before */
     uint32_t idle_looks;     /**< looks in a row that found it untouched */
-    uint32_t heat; /**< 0-255: half the previous heat plus half of 255 x the touched fraction */
+    /** 0-255: (previous heat + 255 x pages_touched / pages_examined) / 2,
+     *  in integers; always touched it goes 127, 191, 223, ... */
+    uint32_t heat;
 };
 /**
  * Copy the extents, in address order, into @p out (up to @p max).

@@ -17,7 +17,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,8 +47,11 @@ static struct pmn_track *tracker(struct pmn_ctx *ctx, enum pmn_track_mode m, uin
                                  unsigned sample)
 {
     struct pmn_track_opts o = {
-        .struct_size = sizeof(o), .mode = m, .granule = GRAN,
-        .page_budget = budget, .sample_pages = sample,
+        .struct_size = sizeof(o),
+        .mode = m,
+        .granule = GRAN,
+        .page_budget = budget,
+        .sample_pages = sample,
     };
     struct pmn_track *t = NULL;
     int err = pmn_track_new(ctx, &o, &t);
@@ -452,10 +458,19 @@ static void threads(enum pmn_track_mode m)
     pmn_ctx_unref(ctx);
 }
 
-#define MODES(name)                                   \
-    Test(soft_dirty, name) { name(PMN_TRACK_SOFT_DIRTY); } \
-    Test(uffd_wp, name) { name(PMN_TRACK_UFFD_WP); }       \
-    Test(idle, name) { name(PMN_TRACK_IDLE); }
+#define MODES(name)                 \
+    Test(soft_dirty, name)          \
+    {                               \
+        name(PMN_TRACK_SOFT_DIRTY); \
+    }                               \
+    Test(uffd_wp, name)             \
+    {                               \
+        name(PMN_TRACK_UFFD_WP);    \
+    }                               \
+    Test(idle, name)                \
+    {                               \
+        name(PMN_TRACK_IDLE);       \
+    }
 
 MODES(writes_seen)
 MODES(reads)
@@ -467,6 +482,30 @@ MODES(unmapped_later)
 MODES(misuse)
 MODES(forked)
 MODES(threads)
+
+/* A range another userfaultfd (a compressed tier's, say) registered
+ * already: -EBUSY, and nothing of it is watched. */
+Test(uffd_wp, other_userfaultfd)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track *t = tracker(ctx, PMN_TRACK_UFFD_WP, 0, 0);
+    struct uffdio_api api = {.api = UFFD_API};
+    struct uffdio_register reg = {.mode = UFFDIO_REGISTER_MODE_MISSING};
+    char *p = map_extents();
+    int u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* UFFD_USER_MODE_ONLY */);
+
+    cr_assert_geq(u, 0);
+    cr_assert_eq(ioctl(u, UFFDIO_API, &api), 0);
+    reg.range.start = (uintptr_t)p;
+    reg.range.len = 2 * GRAN;
+    cr_assert_eq(ioctl(u, UFFDIO_REGISTER, &reg), 0);
+    cr_assert_eq(pmn_track_add(t, p, 2 * GRAN), -EBUSY);
+    cr_assert_eq(pmn_track_extents(t, NULL, 0), 0);
+    cr_assert_eq(pmn_track_add(t, p + 2 * GRAN, GRAN), 0, "the memory beside it");
+    close(u);
+    pmn_track_free(t);
+    pmn_ctx_unref(ctx);
+}
 
 Test(track, auto_and_names)
 {
