@@ -2183,6 +2183,15 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  *    goes on) or pages were first touched since (they land where the
  *    extent is bound and count at the next step).
  *
+ * The kernel migrates a transparent huge page whole: manage memory in
+ * base pages (MADV_NOHUGEPAGE before it is first touched; libpmnode's
+ * backings are, unless asked for huge pages) or use a granule that is a
+ * multiple of the huge page size.  Otherwise a move carries the huge
+ * page's neighbours along; the step asks where those are again and counts
+ * them, so the books stay true, but neighbours may move that the plan
+ * did not choose, and a promotion can then take the hot node past the
+ * limit until the next step.
+ *
  * Moves are pmn_migrate() with the tier's flags, so a moved extent is
  * bound to its node; a move that fails (target full, a page busy or
  * shared, the range unmapped meanwhile) is counted in failed_moves and

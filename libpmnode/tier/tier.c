@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "tier/tier.h"
+#include "discover/discover.h"
 #include "discover/topology.h"
 #include "os/prim.h"
 
@@ -207,6 +208,7 @@ struct pmn_tier {
     unsigned flags;
     struct pmn__tier_policy pol;
     size_t page;
+    size_t huge; /* transparent huge page size (0: none): a move may carry its neighbours */
     struct mrange *ranges;
     size_t nranges, cap_ranges;
     struct xrec *xs; /* sorted by addr, never overlapping */
@@ -217,6 +219,7 @@ struct pmn_tier {
     struct pmn__tier_ext *ex;
     struct pmn__tier_act *acts;
     size_t cap_ext;
+    size_t next; /* extents in te/ex this step */
     void **qpages;
     int *qstatus;
 };
@@ -298,6 +301,15 @@ int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct p
     t->cnode = o.ctier ? pmn_ctier_node(o.ctier) : -1;
     t->flags = o.flags;
     t->page = pmn_prim_page_size();
+    {
+        uint64_t h = 0;
+        /* The kernel migrates a transparent huge page whole: a move of part
+         * of one carries the rest, which the step must then count. */
+        if (pmn__sysfs_read_u64(&ctx->fs, "sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+                                10, &h) == 0 &&
+            h > t->page && (h & (h - 1)) == 0 && h <= ((uint64_t)1 << 30))
+            t->huge = (size_t)h;
+    }
     t->pol = (struct pmn__tier_policy){
         .hot_limit = o.hot_limit,
         .promote_budget = o.promote_budget ? o.promote_budget : DEFAULT_BUDGET,
@@ -572,6 +584,21 @@ static uint64_t moved_bytes(struct pmn_tier *t, const struct pmn_migrate_report 
     return r->moved * t->page;
 }
 
+/* Ask where extent @i is again, keeping *hot_now and its record true. */
+static void relocate(struct pmn_tier *t, size_t i, uint64_t *hot_now)
+{
+    struct pmn__tier_ext *e = &t->ex[i];
+    uint64_t before = e->hot;
+    struct xrec *x;
+
+    if (locate(t, (uintptr_t)t->te[i].addr, t->te[i].len, e) != 0)
+        return;
+    *hot_now = *hot_now - before + e->hot;
+    x = xs_find(t, (uintptr_t)t->te[i].addr);
+    if (x != NULL && x->compressed)
+        x->comp_pages = e->comp / t->page;
+}
+
 /* Carry out one action; *hot_now follows the truth. */
 static void act(struct pmn_tier *t, const struct pmn__tier_act *a, uint64_t *hot_now,
                 uint64_t *pspent, uint64_t *dspent, struct pmn_tier_stats *d)
@@ -579,7 +606,7 @@ static void act(struct pmn_tier *t, const struct pmn__tier_act *a, uint64_t *hot
     struct pmn__tier_ext *e = &t->ex[a->ext];
     const struct pmn_track_extent *te = &t->te[a->ext];
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
-    uint64_t before_hot = e->hot, before_comp = e->comp;
+    uint64_t before_comp = e->comp;
     uintptr_t addr = (uintptr_t)te->addr;
     struct xrec *x;
     int err = 0;
@@ -639,12 +666,17 @@ static void act(struct pmn_tier *t, const struct pmn__tier_act *a, uint64_t *hot
                                                  : "promotion",
                  te->addr, te->len, pmn_strerror(err));
     }
-    /* Ask again: what moved is what the books say. */
-    if (locate(t, addr, te->len, e) == 0) {
-        *hot_now = *hot_now - before_hot + e->hot;
-        x = xs_find(t, addr);
-        if (x != NULL && x->compressed)
-            x->comp_pages = e->comp / t->page;
+    /* Ask again: what moved is what the books say.  With transparent
+     * huge pages, the extents sharing a huge page with this one may have
+     * moved with it: they are asked about too. */
+    relocate(t, a->ext, hot_now);
+    if (t->huge != 0 && (addr % t->huge != 0 || te->len % t->huge != 0)) {
+        uintptr_t lo = addr & ~(uintptr_t)(t->huge - 1),
+                  hi = (addr + te->len + t->huge - 1) & ~(uintptr_t)(t->huge - 1);
+        for (size_t j = a->ext; j-- > 0 && (uintptr_t)t->te[j].addr + t->te[j].len > lo;)
+            relocate(t, j, hot_now);
+        for (size_t j = a->ext + 1; j < t->next && (uintptr_t)t->te[j].addr < hi; j++)
+            relocate(t, j, hot_now);
     }
 }
 
@@ -668,6 +700,7 @@ int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta)
     d.scan_ns = pmn_prim_now_ns() - t0;
     if (err)
         goto out;
+    t->next = n;
     nact = pmn__tier_plan(&t->pol, t->ex, n, t->acts);
     if (nact < 0) {
         err = (int)nact;

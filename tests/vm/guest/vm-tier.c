@@ -85,6 +85,9 @@ static char *store_on(struct pmn_ctx *ctx, size_t len, int node)
 
     if (p == MAP_FAILED)
         FAIL("mmap: %s", strerror(errno));
+    /* base pages: a transparent huge page would move whole, neighbours and all */
+    if (madvise(p, len, MADV_NOHUGEPAGE) != 0)
+        FAIL("madvise: %s", strerror(errno));
     /* compressible, and each page says where it is */
     for (size_t i = 0; i < len / pg; i++) {
         memset(p + i * pg, 'a' + (int)(i % 26), pg);
