@@ -140,3 +140,25 @@ def test_tier_stats_json():
     for k, v in st.to_dict().items():
         if k in d:
             assert d[k] == v, k
+
+
+def test_tier_holds_its_compressed_tier():
+    """A Tier keeps the CompressedTier it was given open in C; a refused
+    Tier gives it back, and a closed one is refused before any C call."""
+    try:
+        ctx = pmnode.Context("/", node_kinds={0: "compressed"}, ignore_env=True,
+                             no_config=True)
+    except pmnode.NotFoundError:
+        pytest.skip("this host has no NUMA sysfs")
+    with ctx:
+        try:
+            ct = pmnode.CompressedTier(ctx, node=0, promote_node=0)
+        except pmnode.NotSupportedError as e:
+            pytest.skip("no write control here (%s)" % e)
+        with pytest.raises(pmnode.NotFoundError):
+            pmnode.Tier(ctx, 0, 4095, ctier=ct)
+        assert ct._children == 0            # the failed Tier let go of it
+        ct.close()
+        assert ct._handle is None           # so closing it really closed it
+        with pytest.raises(pmnode.MisuseError):
+            pmnode.Tier(ctx, 0, 4095, ctier=ct)
