@@ -27,6 +27,8 @@
 #include "os/prim.h"
 
 #define BATCH 1024
+/* Transparent huge pages (PMD-sized on x86-64 and 4 KiB-page arm64). */
+#define THP_ALIGN (2u << 20)
 #define BUSY_RETRIES 4
 /* The placement default (backing.c): max(1% of the node, 64 MiB). */
 #define MIGRATE_HEADROOM (64ull << 20)
@@ -213,9 +215,11 @@ static void move_retry(struct batch *b, size_t nmv, size_t unit)
     }
 }
 
-/* Pass 2 on one batch: move what is not there, retrying busy units. */
+/* Pass 2 on one batch: move what is not there, retrying busy units.
+ * With @mark (pass 1 skipped), this batch's own query says which units
+ * were on @node already. */
 static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_t unit, int node,
-                       const unsigned char *there, uint64_t first)
+                       unsigned char *there, uint64_t first, bool mark)
 {
     size_t nmv = 0;
     int err = query(b->pages, n, b->status, unit);
@@ -225,6 +229,9 @@ static void move_batch(struct migrate_state *m, struct batch *b, size_t n, size_
             count(m, C_OTHER, b->pages[k], err);
         return;
     }
+    for (size_t k = 0; mark && k < n; k++)
+        if (b->status[k] == node)
+            there[(first + k) / 8] |= (unsigned char)(1u << ((first + k) % 8));
     for (size_t k = 0; k < n; k++) {
         if (b->status[k] >= 0 && b->status[k] != node) {
             b->mv[nmv] = b->pages[k];
@@ -371,10 +378,11 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
     const size_t page = pmn_prim_page_size();
     struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = unit / page};
     struct batch b = {0};
-    uint64_t nunits = len / unit, to_move;
+    uint64_t nunits = len / unit, to_move = 0;
     unsigned char *there = NULL; /* pass 1: unit i on @node before anything moved */
     char *base = addr;
-    int err;
+    bool counted;
+    int err = 0;
 
     memset(out, 0, sizeof(*out));
     m.r.pages = len / page;
@@ -393,10 +401,19 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         goto out;
     }
 
-    err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig);
+    /* Pass 1 counts what must move, for the room check.  When the target
+     * has room for the whole range the count cannot change the answer, so
+     * it is skipped (one query pass of the three), and each batch's own
+     * query, just before it moves, says what was there already; batches
+     * then end on 2 MiB boundaries, so that a transparent huge page one
+     * batch moved is never found "there" by the next.  ROLLBACK needs
+     * pass 1 (the way back). */
+    counted = m.orig != NULL || room(room_arg, node, nunits * unit, flags) != 0;
+    if (counted)
+        err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig);
     if (err)
         goto out;
-    if (to_move > 0) {
+    if (counted && to_move > 0) {
         err = room(room_arg, node, to_move * unit, flags);
         if (err) {
             if (err == PMN_E_NODE_FULL || err == PMN_E_NO_HUGEPAGES)
@@ -407,9 +424,14 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         }
     }
 
-    for (uint64_t i = 0; i < nunits; i += BATCH) {
-        size_t n = batch_at(base, nunits, i, unit, b.pages);
-        move_batch(&m, &b, n, unit, node, there, i);
+    for (uint64_t i = 0, n; i < nunits; i += n) {
+        n = batch_at(base, nunits, i, unit, b.pages);
+        if (!counted && i + n < nunits) {
+            uint64_t off = (uintptr_t)(base + (i + n) * unit) % THP_ALIGN / unit;
+            if (off < n)
+                n -= off;
+        }
+        move_batch(&m, &b, (size_t)n, unit, node, there, i, !counted);
     }
 
     if (m.r.first_failed != NULL) {

@@ -33,6 +33,20 @@
  *   pmnode::ipc_mapping buf = cache.open(m.handle, m.fd.get());
  *   use(buf.data(), buf.size());           // closed when buf goes
  *
+ * Moving live data, access tracking and tiering (since 0.6): every move
+ * returns a pmnode::migrate_report or throws pmnode::migrate_error, which
+ * carries the report of how far the move got:
+ *
+ *   pmnode::region r(b, 64 << 20);
+ *   pmnode::migrate_report rep = r.migrate(3);      // a node of b's spill list
+ *   a.migrate(3);                                   // an arena's extents
+ *   pmnode::tracker t(ctx, PMN_TRACK_SOFT_DIRTY);    // which extents were written
+ *   t.add(r.data(), r.size());
+ *   t.scan();
+ *   pmnode::tier tr(ctx, 0, 3);                     // hot node 0, cold node 3
+ *   tr.add(r.data(), r.size());
+ *   struct pmn_tier_stats d = tr.step();            // caller-driven, within budgets
+ *
  * Link with -lpmnode (pkg-config pmnode).
  */
 #ifndef PMNODE_HPP
@@ -361,6 +375,8 @@ class backing
     pmn_backing *b_ = nullptr;
 };
 
+struct migrate_report;
+
 /* --------------------------------------------------------------- arena */
 
 /** Owner of a pmn_arena (move-only); destroying it frees every object. */
@@ -416,6 +432,15 @@ class arena
     {
         detail::check(pmn_arena_reserve(a_, bytes), "pmn_arena_reserve");
     }
+
+    /**
+     * Move every extent not on @p node yet to @p node, a node of the
+     * backing's list (pmn_arena_migrate with from -1); objects keep their
+     * addresses.  The summed report, or migrate_error (since 0.6).
+     */
+    migrate_report migrate(int node, unsigned flags = 0);
+    /** Move only the extents now on @p from (say, what spilled) to @p node. */
+    migrate_report migrate_from(int from, int node, unsigned flags = 0);
 
   private:
     pmn_arena *a_ = nullptr;
@@ -485,6 +510,11 @@ class slab
     {
         detail::check(pmn_slab_reserve(s_, nobjs), "pmn_slab_reserve");
     }
+
+    /** arena::migrate() for the slab's extents (pmn_slab_migrate; since 0.6). */
+    migrate_report migrate(int node, unsigned flags = 0);
+    /** arena::migrate_from() for the slab's extents. */
+    migrate_report migrate_from(int from, int node, unsigned flags = 0);
 
     std::size_t object_size() const noexcept
     {
@@ -967,6 +997,409 @@ class ipc_cache
 
   private:
     pmn_ipc_cache *c_ = nullptr;
+};
+
+/* ------------------------------------------------ moving live data (0.6) */
+
+/**
+ * What a migration did (pmn_migrate_report) with struct_size set: every
+ * page of the range in exactly one of moved, already_there, target_full,
+ * busy_or_pinned, shared, not_present and other.
+ */
+struct migrate_report : pmn_migrate_report {
+    migrate_report() noexcept : pmn_migrate_report{}
+    {
+        struct_size = sizeof(pmn_migrate_report);
+    }
+    /** Pages that could not move (target_full + busy_or_pinned + shared + other). */
+    uint64_t not_moved() const noexcept
+    {
+        return target_full + busy_or_pinned + shared + other;
+    }
+    /** The sum of the classes: equals pages when the library filled the report. */
+    uint64_t classified() const noexcept
+    {
+        return moved + already_there + not_moved() + not_present;
+    }
+};
+
+/**
+ * Thrown by the migrate calls: the code (PMN_E_NODE_FULL, -EBUSY, -EACCES,
+ * PMN_E_MISPLACED, PMN_E_NOT_ON_LIST, -EINVAL...) and the report of how far
+ * the call got.  has_report() is false when the call failed before it
+ * looked at any page (bad arguments, unknown node, outside the cpuset): the
+ * report is then all zero.
+ */
+class migrate_error : public error
+{
+  public:
+    migrate_error(int code, const char *call, const migrate_report &rep)
+        : error(code, call), rep_(rep)
+    {
+    }
+    const migrate_report &report() const noexcept
+    {
+        return rep_;
+    }
+    bool has_report() const noexcept
+    {
+        return rep_.pages != 0;
+    }
+
+  private:
+    migrate_report rep_;
+};
+
+namespace detail
+{
+inline const migrate_report &check_migrate(int rc, const char *call, const migrate_report &rep)
+{
+    if (rc < 0)
+        throw migrate_error(rc, call, rep);
+    return rep;
+}
+} // namespace detail
+
+/**
+ * Move every present page of [@p addr, @p addr + @p len) to @p node,
+ * strictly (pmn_migrate): the report, or pmnode::migrate_error carrying
+ * it.  @p flags: PMN_MIGRATE_ROLLBACK, PMN_MIGRATE_NO_HEADROOM.
+ * Thread-safe for distinct ranges.
+ */
+inline migrate_report migrate(const context &ctx, void *addr, std::size_t len, int node,
+                              unsigned flags = 0)
+{
+    migrate_report rep;
+    return detail::check_migrate(pmn_migrate(ctx.get(), addr, len, node, flags, &rep),
+                                 "pmn_migrate", rep);
+}
+
+/**
+ * Move the extent holding arena or slab object @p p (and the neighbours
+ * sharing it) to @p node (pmn_migrate_object); throws migrate_error
+ * (PMN_E_FOREIGN for a pointer no arena owns).
+ */
+inline migrate_report migrate_object(void *p, int node, unsigned flags = 0)
+{
+    migrate_report rep;
+    return detail::check_migrate(pmn_migrate_object(p, node, flags, &rep), "pmn_migrate_object",
+                                 rep);
+}
+
+/** arena::migrate() and slab::migrate() for a raw handle. */
+inline migrate_report migrate(pmn_arena *a, int from, int node, unsigned flags = 0)
+{
+    migrate_report rep;
+    return detail::check_migrate(pmn_arena_migrate(a, from, node, flags, &rep),
+                                 "pmn_arena_migrate", rep);
+}
+inline migrate_report migrate(pmn_slab *s, int from, int node, unsigned flags = 0)
+{
+    migrate_report rep;
+    return detail::check_migrate(pmn_slab_migrate(s, from, node, flags, &rep), "pmn_slab_migrate",
+                                 rep);
+}
+
+inline migrate_report arena::migrate(int node, unsigned flags)
+{
+    return pmnode::migrate(a_, -1, node, flags);
+}
+inline migrate_report arena::migrate_from(int from, int node, unsigned flags)
+{
+    return pmnode::migrate(a_, from, node, flags);
+}
+inline migrate_report slab::migrate(int node, unsigned flags)
+{
+    return pmnode::migrate(s_, -1, node, flags);
+}
+inline migrate_report slab::migrate_from(int from, int node, unsigned flags)
+{
+    return pmnode::migrate(s_, from, node, flags);
+}
+
+/* -------------------------------------------------------------- region */
+
+/**
+ * Owner of a pmn_region (move-only): one mapping of a backing, mapped,
+ * bound, populated and verified at construction (pmn_region_map), unmapped
+ * when it goes.  Since 0.6 in C++ (for region::migrate).
+ */
+class region
+{
+  public:
+    region(const backing &b, std::size_t size)
+    {
+        detail::check(pmn_region_map(b.get(), size, &r_), "pmn_region_map");
+    }
+    region(const region &) = delete;
+    region &operator=(const region &) = delete;
+    region(region &&o) noexcept : r_(std::exchange(o.r_, nullptr))
+    {
+    }
+    region &operator=(region &&o) noexcept
+    {
+        std::swap(r_, o.r_);
+        return *this;
+    }
+    ~region()
+    {
+        if (r_ != nullptr)
+            (void)pmn_region_unmap(r_);
+    }
+
+    pmn_region *get() const noexcept
+    {
+        return r_;
+    }
+    void *data() const noexcept
+    {
+        return pmn_region_addr(r_);
+    }
+    std::size_t size() const noexcept
+    {
+        return pmn_region_size(r_);
+    }
+    /** The node its pages are on (after a migrate: the new one). */
+    int node() const noexcept
+    {
+        return pmn_region_node(r_);
+    }
+
+    /**
+     * Move the whole region to @p node, a node of its backing's list
+     * (pmn_region_migrate): the report, or migrate_error
+     * (PMN_E_NOT_ON_LIST, -EOPNOTSUPP for dax/user/provider memory,
+     * PMN_E_NODE_FULL...).  No other migrate of this region concurrently.
+     */
+    migrate_report migrate(int node, unsigned flags = 0)
+    {
+        migrate_report rep;
+        return detail::check_migrate(pmn_region_migrate(r_, node, flags, &rep),
+                                     "pmn_region_migrate", rep);
+    }
+
+  private:
+    pmn_region *r_ = nullptr;
+};
+
+/* ---------------------------------------------- access tracking (0.6) */
+
+/** Tracker options with struct_size set; @p mode PMN_TRACK_AUTO picks. */
+inline pmn_track_opts track_options(enum pmn_track_mode mode = PMN_TRACK_AUTO,
+                                    std::size_t granule = 0, uint64_t page_budget = 0,
+                                    unsigned sample_pages = 0) noexcept
+{
+    pmn_track_opts o{};
+    o.struct_size = sizeof(o);
+    o.mode = mode;
+    o.granule = granule;
+    o.page_budget = page_budget;
+    o.sample_pages = sample_pages;
+    return o;
+}
+
+/** The extents of a tracker now, in address order (pmn_track_extents). */
+inline std::vector<pmn_track_extent> track_extents(pmn_track *t)
+{
+    std::vector<pmn_track_extent> v(16);
+    for (;;) {
+        long n = pmn_track_extents(t, v.data(), v.size());
+        if (n < 0)
+            detail::check(static_cast<int>(n), "pmn_track_extents");
+        if (static_cast<std::size_t>(n) <= v.size()) {
+            v.resize(static_cast<std::size_t>(n));
+            return v;
+        }
+        v.resize(static_cast<std::size_t>(n)); /* more than room: ask again */
+    }
+}
+
+/**
+ * Owner of a pmn_track (move-only): which extents of watched ranges were
+ * touched since the last look, at a cost bounded by the options.  Each
+ * call may be made from any thread (the C tracker serialises them); the
+ * destructor lifts any write protection.  Ranges must stay mapped while
+ * watched (remove() them first).
+ */
+class tracker
+{
+  public:
+    /** A tracker with every default but @p mode (pmn_track_new). */
+    explicit tracker(const context &ctx, enum pmn_track_mode mode = PMN_TRACK_AUTO)
+        : tracker(ctx, track_options(mode))
+    {
+    }
+    /** A tracker with @p opts (a struct_size of 0 is set to sizeof). */
+    tracker(const context &ctx, const pmn_track_opts &opts)
+    {
+        pmn_track_opts o = opts;
+        if (o.struct_size == 0)
+            o.struct_size = sizeof(o);
+        detail::check(pmn_track_new(ctx.get(), &o, &t_), "pmn_track_new");
+    }
+    tracker(const tracker &) = delete;
+    tracker &operator=(const tracker &) = delete;
+    tracker(tracker &&o) noexcept : t_(std::exchange(o.t_, nullptr))
+    {
+    }
+    tracker &operator=(tracker &&o) noexcept
+    {
+        std::swap(t_, o.t_);
+        return *this;
+    }
+    ~tracker()
+    {
+        pmn_track_free(t_);
+    }
+
+    pmn_track *get() const noexcept
+    {
+        return t_;
+    }
+    /** The mode in use (never PMN_TRACK_AUTO). */
+    enum pmn_track_mode mode() const noexcept
+    {
+        return pmn_track_mode(t_);
+    }
+    /** "soft-dirty", "uffd-wp", "idle". */
+    const char *mode_name() const noexcept
+    {
+        return pmn_track_mode_name(pmn_track_mode(t_));
+    }
+    /** Watch a page-aligned range (-EEXIST when it overlaps one watched). */
+    void add(void *addr, std::size_t len)
+    {
+        detail::check(pmn_track_add(t_, addr, len), "pmn_track_add");
+    }
+    /** Stop watching a range given to add() (exactly it; -ENOENT otherwise). */
+    void remove(void *addr, std::size_t len)
+    {
+        detail::check(pmn_track_remove(t_, addr, len), "pmn_track_remove");
+    }
+    /** Look at the next extents, up to the page budget (pmn_track_scan). */
+    pmn_track_report scan()
+    {
+        pmn_track_report r{};
+        r.struct_size = sizeof(r);
+        detail::check(pmn_track_scan(t_, &r), "pmn_track_scan");
+        return r;
+    }
+    /** Every extent as last seen, in address order. */
+    std::vector<pmn_track_extent> extents() const
+    {
+        return track_extents(t_);
+    }
+
+  private:
+    pmn_track *t_ = nullptr;
+};
+
+/* ------------------------------------------------------- tiering (0.6) */
+
+/** Tier options with struct_size set (and the tracker's left at defaults). */
+inline pmn_tier_opts tier_options(int hot_node, int cold_node) noexcept
+{
+    pmn_tier_opts o{};
+    o.struct_size = sizeof(o);
+    o.hot_node = hot_node;
+    o.cold_node = cold_node;
+    return o;
+}
+
+/** A tier's stats as the library's JSON object (pmn_tier_stats_json). */
+inline std::string tier_stats_json(const struct pmn_tier_stats &st)
+{
+    int n = pmn_tier_stats_json(&st, nullptr, 0);
+    detail::check(n, "pmn_tier_stats_json");
+    std::string s(static_cast<std::size_t>(n) + 1, '\0');
+    detail::check(pmn_tier_stats_json(&st, &s[0], s.size()), "pmn_tier_stats_json");
+    s.resize(static_cast<std::size_t>(n));
+    return s;
+}
+
+/**
+ * Owner of a pmn_tier (move-only): keeps the hot extents of its ranges on
+ * the hot node and the cold ones on the cold node (and the coldest on
+ * opts.ctier, which must outlive it), moved only by step().  Each call may
+ * be made from any thread; ranges must stay mapped while managed.
+ */
+class tier
+{
+  public:
+    tier(const context &ctx, const pmn_tier_opts &opts)
+    {
+        pmn_tier_opts o = opts;
+        if (o.struct_size == 0)
+            o.struct_size = sizeof(o);
+        detail::check(pmn_tier_new(ctx.get(), &o, &t_), "pmn_tier_new");
+    }
+    /** Every default between @p hot_node and @p cold_node. */
+    tier(const context &ctx, int hot_node, int cold_node)
+        : tier(ctx, tier_options(hot_node, cold_node))
+    {
+    }
+    tier(const tier &) = delete;
+    tier &operator=(const tier &) = delete;
+    tier(tier &&o) noexcept : t_(std::exchange(o.t_, nullptr))
+    {
+    }
+    tier &operator=(tier &&o) noexcept
+    {
+        std::swap(t_, o.t_);
+        return *this;
+    }
+    ~tier()
+    {
+        pmn_tier_free(t_);
+    }
+
+    pmn_tier *get() const noexcept
+    {
+        return t_;
+    }
+    void add(void *addr, std::size_t len)
+    {
+        detail::check(pmn_tier_add(t_, addr, len), "pmn_tier_add");
+    }
+    void remove(void *addr, std::size_t len)
+    {
+        detail::check(pmn_tier_remove(t_, addr, len), "pmn_tier_remove");
+    }
+    /** One period: scan, then move within the budgets; what this step did. */
+    struct pmn_tier_stats step()
+    {
+        struct pmn_tier_stats d {
+        };
+        d.struct_size = sizeof(d);
+        detail::check(pmn_tier_step(t_, &d), "pmn_tier_step");
+        return d;
+    }
+    /** The counters since creation. */
+    struct pmn_tier_stats stats() const
+    {
+        struct pmn_tier_stats s {
+        };
+        s.struct_size = sizeof(s);
+        detail::check(pmn_tier_stats(t_, &s), "pmn_tier_stats");
+        return s;
+    }
+    std::string stats_json() const
+    {
+        return tier_stats_json(stats());
+    }
+    /** The tier's own tracker (owned by the tier: do not free it). */
+    pmn_track *tracker() const noexcept
+    {
+        return pmn_tier_tracker(t_);
+    }
+    /** The tracker's extents (their heat ranks what moves). */
+    std::vector<pmn_track_extent> extents() const
+    {
+        return track_extents(pmn_tier_tracker(t_));
+    }
+
+  private:
+    pmn_tier *t_ = nullptr;
 };
 
 } // namespace pmnode

@@ -20,7 +20,10 @@ This package is a thin ``ctypes`` layer over ``libpmnode.so``::
 Modules, one per area: :mod:`pmnode.context` (discovery),
 :mod:`pmnode.memory` (backings, regions, :func:`where`),
 :mod:`pmnode.alloc` (arenas, slabs, blocks), :mod:`pmnode.ctier` (the
-compressed tier), :mod:`pmnode.errors` (exceptions and codes).
+compressed tier), :mod:`pmnode.migration` (moving live data: strict moves
+with a report), :mod:`pmnode.track` (access tracking),
+:mod:`pmnode.tier` (caller-driven tiering), :mod:`pmnode.errors`
+(exceptions and codes).
 
 The library is loaded from ``PMNODE_LIBRARY`` (a path) if set, else
 ``ctypes.util.find_library("pmnode")``, else ``libpmnode.so.0``; its
@@ -46,8 +49,11 @@ from .memory import Backing, Placement, Region, where
 # sharing with other processes (0.4)
 from .errors import (E_BAD_HANDLE, E_NODE_CHANGED, E_NOT_SHAREABLE, E_STALE_HANDLE,
                      StaleHandleError)
-# moving live data (0.6)
+# moving live data, access tracking, tiering (0.6)
 from .errors import E_NOT_ON_LIST
+from .migration import MigrateError, MigrateReport, migrate
+from .tier import Tier, TierStats
+from .track import TrackExtent, Tracker, TrackReport
 from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping, ipc_get,
                   ipc_recv, ipc_send)
 
@@ -73,6 +79,7 @@ __all__ = [
     "IpcHandle", "IpcCache", "IpcMapping", "ipc_get", "ipc_send", "ipc_recv", "FETCH_FD",
     "KIND_MEMFD", "KIND_DAX",
     "StaleHandleError", "E_STALE_HANDLE", "E_NOT_SHAREABLE", "E_NODE_CHANGED", "E_BAD_HANDLE",
-    # moving live data (0.6)
-    "E_NOT_ON_LIST",
+    # moving live data, access tracking, tiering (0.6)
+    "E_NOT_ON_LIST", "migrate", "MigrateReport", "MigrateError",
+    "Tracker", "TrackReport", "TrackExtent", "Tier", "TierStats",
 ]

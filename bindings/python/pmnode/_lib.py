@@ -372,34 +372,81 @@ _PROTOTYPES.update({
     "pmn_ipc_recv": (_i, [_i, _P(IpcHandleStruct), _P(_i)]),
 })
 
+# ---- moving live data, access tracking, tiering (issue 16, 0.6) ----
+
+class MigrateReportStruct(Structure):
+    """struct pmn_migrate_report (rolled_back since 0.6)."""
+    _fields_ = [("struct_size", c_size_t), ("pages", c_uint64), ("moved", c_uint64),
+                ("already_there", c_uint64), ("target_full", c_uint64),
+                ("busy_or_pinned", c_uint64), ("shared", c_uint64), ("not_present", c_uint64),
+                ("other", c_uint64), ("first_failed", c_void_p), ("rolled_back", c_uint64)]
+
+
+class TrackOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("mode", c_int), ("granule", c_size_t),
+                ("page_budget", c_uint64), ("sample_pages", c_uint)]
+
+
+class TrackReportStruct(Structure):
+    _fields_ = [("struct_size", c_size_t), ("pages_examined", c_uint64),
+                ("extents_examined", c_uint64), ("extents_touched", c_uint64),
+                ("passes", c_uint64), ("ns", c_uint64), ("pages_gone", c_uint64)]
+
+
+class TrackExtentStruct(Structure):
+    """struct pmn_track_extent: no struct_size, it never grows."""
+    _fields_ = [("addr", c_void_p), ("len", c_size_t), ("pages_examined", ctypes.c_uint32),
+                ("pages_touched", ctypes.c_uint32), ("idle_looks", ctypes.c_uint32),
+                ("heat", ctypes.c_uint32)]
+
+
+class TierOpts(Structure):
+    _fields_ = [("struct_size", c_size_t), ("hot_node", c_int), ("cold_node", c_int),
+                ("ctier", c_void_p), ("hot_limit", c_uint64), ("promote_budget", c_uint64),
+                ("demote_budget", c_uint64), ("cold_looks", c_uint), ("compress_looks", c_uint),
+                ("flags", c_uint), ("track", TrackOpts)]
+
+
+class TierStatsStruct(Structure):
+    _fields_ = [("struct_size", c_size_t), ("managed_bytes", c_uint64), ("hot_bytes", c_uint64),
+                ("cold_bytes", c_uint64), ("compressed_bytes", c_uint64),
+                ("other_bytes", c_uint64), ("steps", c_uint64), ("promoted_bytes", c_uint64),
+                ("demoted_bytes", c_uint64), ("compressed_total", c_uint64),
+                ("decompressed_total", c_uint64), ("failed_moves", c_uint64),
+                ("scan_ns", c_uint64), ("move_ns", c_uint64),
+                ("write_returned_bytes", c_uint64)]
+
+
+_PROTOTYPES.update({
+    "pmn_migrate": (_i, [_vp, _vp, _sz, _i, _u, _P(MigrateReportStruct)]),
+    "pmn_region_migrate": (_i, [_vp, _i, _u, _P(MigrateReportStruct)]),
+    "pmn_arena_migrate": (_i, [_vp, _i, _i, _u, _P(MigrateReportStruct)]),
+    "pmn_slab_migrate": (_i, [_vp, _i, _i, _u, _P(MigrateReportStruct)]),
+    "pmn_migrate_object": (_i, [_vp, _i, _u, _P(MigrateReportStruct)]),
+    "pmn_track_new": (_i, [_vp, _P(TrackOpts), _P(_vp)]),
+    "pmn_track_free": (None, [_vp]),
+    "pmn_track_mode": (_i, [_vp]),
+    "pmn_track_mode_name": (_s, [_i]),
+    "pmn_track_add": (_i, [_vp, _vp, _sz]),
+    "pmn_track_remove": (_i, [_vp, _vp, _sz]),
+    "pmn_track_scan": (_i, [_vp, _P(TrackReportStruct)]),
+    "pmn_track_extents": (ctypes.c_long, [_vp, _P(TrackExtentStruct), _sz]),
+    "pmn_tier_new": (_i, [_vp, _P(TierOpts), _P(_vp)]),
+    "pmn_tier_free": (None, [_vp]),
+    "pmn_tier_add": (_i, [_vp, _vp, _sz]),
+    "pmn_tier_remove": (_i, [_vp, _vp, _sz]),
+    "pmn_tier_step": (_i, [_vp, _P(TierStatsStruct)]),
+    "pmn_tier_stats": (_i, [_vp, _P(TierStatsStruct)]),
+    "pmn_tier_stats_json": (_i, [_P(TierStatsStruct), _P(c_char), _sz]),
+    "pmn_tier_tracker": (_vp, [_vp]),
+})
+
 #: Exported C functions this package deliberately does not call, and why.
 UNBOUND = {
     "pmn_backing_new_provider": "a provider's ops would be ctypes callbacks run from any thread "
                                 "under an arena's lock, where an exception cannot travel through C "
                                 "and the GIL adds lock-order hazards; Backing(user=...) covers memory "
                                 "Python already holds",
-    "pmn_migrate": "new in 0.5 and not bound yet: the Python (and C++) calls come with the "
-                   "rest of issue 16 (arena-level moves, access tracking, the tiering helper)",
-    "pmn_region_migrate": "being written (issue 16); bound when it lands",
-    "pmn_arena_migrate": "being written (issue 16); bound when it lands",
-    "pmn_slab_migrate": "being written (issue 16); bound when it lands",
-    "pmn_migrate_object": "being written (issue 16); bound when it lands",
-    "pmn_track_new": "being written (issue 16); bound when it lands",
-    "pmn_track_free": "being written (issue 16); bound when it lands",
-    "pmn_track_mode": "being written (issue 16); bound when it lands",
-    "pmn_track_mode_name": "being written (issue 16); bound when it lands",
-    "pmn_track_add": "being written (issue 16); bound when it lands",
-    "pmn_track_remove": "being written (issue 16); bound when it lands",
-    "pmn_track_scan": "being written (issue 16); bound when it lands",
-    "pmn_track_extents": "being written (issue 16); bound when it lands",
-    "pmn_tier_new": "being written (issue 16); bound when it lands",
-    "pmn_tier_free": "being written (issue 16); bound when it lands",
-    "pmn_tier_add": "being written (issue 16); bound when it lands",
-    "pmn_tier_remove": "being written (issue 16); bound when it lands",
-    "pmn_tier_step": "being written (issue 16); bound when it lands",
-    "pmn_tier_stats": "being written (issue 16); bound when it lands",
-    "pmn_tier_stats_json": "being written (issue 16); bound when it lands",
-    "pmn_tier_tracker": "being written (issue 16); bound when it lands",
     "pmn_ctx_ref": "Python references keep a Context alive; children hold the parent object",
     "pmn_realloc": "Arena.realloc() names the arena and checks the block belongs to it",
 }

@@ -34,7 +34,7 @@ import weakref
 from . import errors
 from ._lib import LIB, AllocStats, ArenaOpts, SlabOpts, sized
 from ._owned import Owned
-from .memory import Memory, backing_stats_dict
+from .memory import Memory, backing_stats_dict, pinned_range
 
 _PURGE = ("default", "release", "keep")
 
@@ -89,6 +89,24 @@ class Block(Memory):
     def free(self):
         """Give the block back to its arena or slab (see :meth:`Arena.free`)."""
         self._owner.free(self)
+
+    def migrate(self, node, *, rollback=False, no_headroom=False):
+        """Move the extent holding this object to ``node``
+        (pmn_migrate_object, since 0.6): a large object (over 256 KiB) has
+        an extent of its own, a small one shares its 4 MiB extent with its
+        neighbours, which move with it.  Returns the
+        :class:`MigrateReport`; raises :class:`MigrateError` as
+        :meth:`Arena.migrate`.  The block cannot be freed meanwhile
+        (BufferError in the thread trying)."""
+        from . import migration as m
+        what = "Block.migrate"
+        node = m._node(node, what)
+        fl = m.flags(rollback, no_headroom)
+        with self._owner._gate.use(what):
+            self._check_alive(what)
+            with pinned_range(self, None, what) as (addr, _):
+                return m.call("pmn_migrate_object",
+                              lambda rep: LIB.pmn_migrate_object(addr, node, fl, rep))
 
     def __repr__(self):
         state = "" if self._dead is None else " (%s)" % self._dead[1]
@@ -168,6 +186,29 @@ class _Allocator(Owned):
     def stats_json(self):
         """The stats as the library's own JSON text (pmn_alloc_stats_json)."""
         return _stats_json(self._stats_struct("%s.stats_json" % type(self).__name__))
+
+    def migrate(self, node, *, from_node=None, rollback=False, no_headroom=False):
+        """Move this arena's or slab's extents to ``node``, a node of its
+        backing (its node or on its spill list; else :class:`MigrateError`
+        with PMN_E_NOT_ON_LIST): every extent not there yet, or with
+        ``from_node`` only those on that node (bring back what spilled).
+        Since 0.6.
+
+        Objects keep their addresses and contents, and may be used (and
+        allocated, freed) by other threads meanwhile.  Returns the
+        :class:`MigrateReport` summed over the extents looked at; the first
+        extent that fails stops the call (:class:`MigrateError`, whose
+        report's ``first_failed`` says where; extents before it stay
+        moved).  :meth:`stats` then shows the bytes per node as they are.
+        """
+        from . import migration as m
+        what = "%s.migrate" % type(self).__name__
+        node = m._node(node, what)
+        frm = -1 if from_node is None else int(from_node)
+        fl = m.flags(rollback, no_headroom)
+        cfn = LIB.pmn_slab_migrate if isinstance(self, Slab) else LIB.pmn_arena_migrate
+        with self._gate.use(what):
+            return m.call(cfn.__name__, lambda rep: cfn(self._handle, frm, node, fl, rep))
 
     def extents(self):
         """The extents this arena or slab holds now (in use, kept empty,

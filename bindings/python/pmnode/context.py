@@ -406,6 +406,22 @@ class Context(Owned):
         from .ctier import CompressedTier
         return CompressedTier(self, **kwargs)
 
+    def migrate(self, obj, node, length=None, *, rollback=False, no_headroom=False):
+        """Move a range's pages to ``node`` strictly: :func:`pmnode.migrate`
+        on this context (since 0.6)."""
+        from .migration import migrate
+        return migrate(self, obj, node, length, rollback=rollback, no_headroom=no_headroom)
+
+    def tracker(self, **kwargs):
+        """A :class:`Tracker` on this context (see its arguments; since 0.6)."""
+        from .track import Tracker
+        return Tracker(self, **kwargs)
+
+    def tier(self, hot_node, cold_node, **kwargs):
+        """A :class:`Tier` on this context (see its arguments; since 0.6)."""
+        from .tier import Tier
+        return Tier(self, hot_node, cold_node, **kwargs)
+
     def to_dict(self):
         """The topology in the shape of ``pmnode list --json`` (the CLI
         contract of DESIGN.md): ``{"root", "nodes", "dax", "cxl"}``."""

@@ -544,6 +544,31 @@ class Region(Owned, Memory):
         """Nanoseconds spent verifying placement."""
         return self._verify_ns
 
+    def migrate(self, node, *, rollback=False, no_headroom=False):
+        """Move the whole region to ``node`` (pmn_region_migrate, since 0.6)
+        and keep its books: :attr:`node` and the backing's bytes per node
+        follow, and pages populated later land on ``node``.
+
+        ``node`` must be the backing's node or on its spill list
+        (:class:`MigrateError`, also an InvalidArgumentError, with code
+        PMN_E_NOT_ON_LIST); dax, user and provider memory cannot move
+        (NotSupportedError); otherwise the codes and report of
+        :func:`pmnode.migrate`.  Returns the :class:`MigrateReport`.  The
+        region's memory may be used by other threads meanwhile; no other
+        migrate of it may run.
+        """
+        from . import migration as m
+        what = "Region.migrate"
+        node = m._node(node, what)
+        fl = m.flags(rollback, no_headroom)
+        with self._use(what) as h:
+            self._check_alive(what)
+            try:
+                return m.call("pmn_region_migrate",
+                              lambda rep: LIB.pmn_region_migrate(h, node, fl, rep))
+            finally:
+                self._node = LIB.pmn_region_node(h)
+
     def _before_close(self):
         with self._lock:
             if self._dead is None:
