@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1205,6 +1206,25 @@ int pmn_prim_populate_read(void *addr, size_t len)
         if (errno != EINTR)
             return -errno;
     }
+}
+
+int pmn_prim_touch_read_checked(const void *addr, size_t len, size_t page)
+{
+    char byte;
+    int err = pmn_prim_populate_read((void *)(uintptr_t)addr, len);
+
+    if (err != -EINVAL)
+        return err;
+    /* A kernel before 5.14 (or a range madvise refuses outright): one byte a
+     * page through process_vm_readv(2) of this process, which takes the same
+     * fault path and returns an error, not a signal. */
+    for (size_t off = 0; off < len; off += page) {
+        struct iovec local = {.iov_base = &byte, .iov_len = 1};
+        struct iovec remote = {.iov_base = (char *)(uintptr_t)addr + off, .iov_len = 1};
+        if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 1)
+            return errno == EFAULT || errno == ENOMEM ? -EFAULT : -errno;
+    }
+    return 0;
 }
 
 int pmn_prim_random64(uint64_t *out)

@@ -74,7 +74,8 @@ void pmn_prim_touch_write(void *addr, size_t len, size_t page);
  * so move_pages can see present pages again). */
 void pmn_prim_touch_read(const void *addr, size_t len, size_t page);
 int pmn_prim_advise(void *addr, size_t len, int advice);
-/* prim-migrate.c: read-fault [addr, addr+len) in (one read per @page), as
+/* Read-fault [addr, addr+len) in (MADV_POPULATE_READ; before Linux 5.14 one
+ * process_vm_readv(2) per @page), as
  * pmn_prim_touch_read, but where a load would raise a signal (no mapping,
  * no read permission) return -EFAULT (or -ENOMEM) instead: for ranges a
  * caller named, which the library does not own.  0 or -errno. */

@@ -34,6 +34,7 @@
 #include "discover/discover.h"
 #include "discover/topology.h"
 #include "os/prim.h"
+#include "place/backing.h"
 
 #define DEFAULT_BUDGET (64ull << 20)
 #define DEFAULT_COLD_LOOKS 2u
@@ -227,28 +228,10 @@ struct pmn_tier {
     int *qstatus;
 };
 
-static int check_node(struct pmn_ctx *ctx, int node, const struct pmn__bitmap *allowed)
-{
-    const struct pmn_node *n;
-
-    if (node < 0)
-        return -EINVAL;
-    n = pmn__node_find(ctx, node);
-    if (n == NULL)
-        return PMN_E_NO_NODE;
-    if (n->capacity == 0 || !n->has_memory)
-        return PMN_E_NOT_MEMORY_NODE;
-    if (allowed != NULL && !pmn__bitmap_test(allowed, (unsigned)node))
-        return PMN_E_NOT_ALLOWED;
-    return 0;
-}
-
 int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct pmn_tier **out)
 {
     struct pmn_tier_opts o = {0};
-    struct pmn__bitmap allowed = {0};
     struct pmn_tier *t;
-    bool have_allowed;
     int err;
 
     if (out != NULL)
@@ -261,13 +244,11 @@ int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct p
         (o.flags & ~(unsigned)(PMN_MIGRATE_ROLLBACK | PMN_MIGRATE_NO_HEADROOM)) ||
         (o.track.struct_size != 0 && o.track.struct_size < sizeof(size_t)))
         return -EINVAL;
-    if (!ctx->local)
-        return PMN_E_REMOTE_ROOT;
-    have_allowed = pmn_prim_mems_allowed(&allowed) == 0;
-    err = check_node(ctx, o.hot_node, have_allowed ? &allowed : NULL);
+    /* The nodes as pmn_migrate() would check them (remote root, existence,
+     * memory, cpuset), before anything is allocated. */
+    err = pmn__migrate_check(ctx, o.hot_node, o.flags);
     if (err == 0)
-        err = check_node(ctx, o.cold_node, have_allowed ? &allowed : NULL);
-    pmn__bitmap_free(&allowed);
+        err = pmn__migrate_check(ctx, o.cold_node, o.flags);
     if (err)
         return err;
     if (o.ctier != NULL) {
