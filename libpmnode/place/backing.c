@@ -408,11 +408,16 @@ static int check_node_h(struct pmn_backing *b, int node, uint64_t size, bool use
     }
 
     headroom = use_headroom ? b->headroom : 0;
-    if (use_headroom && !b->headroom_set) {
-        uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
-        headroom = cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
-    }
+    if (use_headroom && !b->headroom_set)
+        headroom = pmn__default_headroom(n);
     return pmn__node_room(b->ctx, node, headroom, size);
+}
+
+uint64_t pmn__default_headroom(const struct pmn_node *n)
+{
+    uint64_t cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
+
+    return cap / 100 > DEFAULT_HEADROOM ? cap / 100 : DEFAULT_HEADROOM;
 }
 
 static int check_node(struct pmn_backing *b, int node, size_t size)

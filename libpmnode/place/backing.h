@@ -122,6 +122,8 @@ void pmn__backing_unref(struct pmn_backing *b);
  * when not, or the read's code.  Works on any context (tests give it
  * fixture trees). */
 int pmn__node_room(const struct pmn_ctx *ctx, int node, uint64_t headroom, uint64_t size);
+/* Placement's default headroom on @n: max(1% of its capacity, 64 MiB). */
+uint64_t pmn__default_headroom(const struct pmn_node *n);
 
 /* Populate and verify [off, off+len) of a lazily mapped region (heap.c
  * populates a segment's slices as it hands them out).  0 or a code. */

@@ -30,8 +30,6 @@
 /* Transparent huge pages (PMD-sized on x86-64 and 4 KiB-page arm64). */
 #define THP_ALIGN (2u << 20)
 #define BUSY_RETRIES 4
-/* The placement default (backing.c): max(1% of the node, 64 MiB). */
-#define MIGRATE_HEADROOM (64ull << 20)
 /* Status preset for "the kernel did not reach this page". */
 #define NOT_REACHED (-EAGAIN)
 
@@ -290,15 +288,11 @@ void pmn__migrate_report_out(struct pmn_migrate_report *rep, const struct pmn_mi
 int pmn__migrate_room(struct pmn_ctx *ctx, int node, uint64_t bytes, unsigned flags)
 {
     const struct pmn_node *n = pmn__node_find(ctx, node);
-    uint64_t cap, headroom = 0;
 
     if (n == NULL)
         return PMN_E_NO_NODE;
-    if (!(flags & PMN_MIGRATE_NO_HEADROOM)) {
-        cap = n->capacity == PMN_UNKNOWN ? 0 : n->capacity;
-        headroom = cap / 100 > MIGRATE_HEADROOM ? cap / 100 : MIGRATE_HEADROOM;
-    }
-    return pmn__node_room(ctx, node, headroom, bytes);
+    return pmn__node_room(ctx, node,
+                          (flags & PMN_MIGRATE_NO_HEADROOM) ? 0 : pmn__default_headroom(n), bytes);
 }
 
 static int room_default(void *arg, int node, uint64_t bytes, unsigned flags)
