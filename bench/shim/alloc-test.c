@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     pthread_t tid[THREADS];
     uint64_t sum = 0;
 
-    steps = wl_scaled(5000000, scale);
+    steps = wl_scaled(3500000, scale);
     for (int t = 0; t < THREADS; t++)
         if (pthread_create(&tid[t], NULL, work, (void *)(uintptr_t)t) != 0) {
             fprintf(stderr, "alloc-test: pthread_create failed\n");

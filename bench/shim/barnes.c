@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     long scale = wl_scale(argc, argv,
                           "barnes style: Barnes-Hut n-body in 20 huge mallocs (480 MiB), "
                           "most of each never touched.\n");
-    uint64_t steps = wl_scaled(64, scale), rng = 0xba27e5, sum = 0;
+    uint64_t steps = wl_scaled(48, scale), rng = 0xba27e5, sum = 0;
     size_t block = (size_t)BLOCK_MIB << 20;
     char *blk[BLOCKS];
 

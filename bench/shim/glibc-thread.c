@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     pthread_t tid[THREADS];
     uint64_t sum = 0;
 
-    iterations = wl_scaled(8000000, scale);
+    iterations = wl_scaled(6000000, scale);
     make_table();
     for (int t = 0; t < THREADS; t++)
         if (pthread_create(&tid[t], NULL, work, (void *)(uintptr_t)t) != 0) {

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     uint64_t sum = 0;
 
     page = (size_t)sysconf(_SC_PAGESIZE);
-    ops = wl_scaled(5000, scale);
+    ops = wl_scaled(400, scale);
     for (int t = 0; t < THREADS; t++)
         if (pthread_create(&tid[t], NULL, work, (void *)(uintptr_t)t) != 0) {
             fprintf(stderr, "large: pthread_create failed\n");

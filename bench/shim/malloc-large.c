@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     long scale = wl_scale(argc, argv,
                           "malloc-large style: a ring of 20 live blocks of 5..25 MiB, oldest "
                           "freed, new one allocated and touched sparsely.\n");
-    uint64_t iterations = wl_scaled(1000, scale), rng = 0x1a96e, sum = 0;
+    uint64_t iterations = wl_scaled(600, scale), rng = 0x1a96e, sum = 0;
     struct blk ring[LIVE] = {{0}};
 
     for (uint64_t i = 0; i < iterations + LIVE; i++) {

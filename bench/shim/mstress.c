@@ -151,7 +151,7 @@ int main(int argc, char **argv)
                           "objects traded through a shared table.\n");
     uint64_t sum = 0;
 
-    steps = wl_scaled(150000, scale);
+    steps = wl_scaled(100000, scale);
     for (uint64_t r = 0; r < ROUNDS; r++) {
         struct worker w[THREADS];
         for (int t = 0; t < THREADS; t++) {

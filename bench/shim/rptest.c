@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     pthread_t tid[THREADS];
     uint64_t sum = 0;
 
-    loops = wl_scaled(4000, scale);
+    loops = wl_scaled(3000, scale);
     for (int t = 0; t < THREADS; t++)
         pthread_mutex_init(&box[t].lock, NULL);
     for (int t = 0; t < THREADS; t++)
