@@ -273,7 +273,6 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * back a page that became empty.  Returns 0, so that the free path ends
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
-void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* Map, populate and verify kept segments until @slices page slices (each
  * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
  * the backing's error. */
@@ -293,6 +292,21 @@ void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p));
 void pmn__ipc_on_free(struct pmn__segment *seg, const void *p);
 /* Every slot of objects in @seg goes stale (reset, destroy). */
 void pmn__ipc_on_release(struct pmn__segment *seg);
+
+/* ---- Large objects (large.c), and the segment primitives of heap.c it
+ * uses (heap lock held, except pmn__seg_map) ---- */
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
+/* The free of large object @p of @seg (pmn__heap_free_slow's large
+ * branch): 0, PMN_E_DOUBLE_FREE or PMN_E_INTERIOR. */
+int pmn__heap_free_large(struct pmn__segment *seg, void *p);
+/* The region of a large segment of @size for an object aligned to @align. */
+int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
+struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why);
+void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg);
+void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg);
+void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg);
+bool pmn__seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg);
+bool pmn__heap_over_cap(struct pmn__heap *h, size_t more);
 
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);
