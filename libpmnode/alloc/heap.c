@@ -166,11 +166,11 @@ static void q_push_front(struct pmn__queue *q, struct pmn__page *p)
 
 /* ---- segments ---- */
 
-/* Bytes of @seg populated so far (a large segment is populated whole). */
+/* Bytes of @seg the library populated so far (large: see large.c). */
 static uint64_t seg_populated(const struct pmn__segment *seg)
 {
     if (seg->large)
-        return pmn__region_committed(seg->region);
+        return pmn__large_populated(seg);
     return (uint64_t)__builtin_popcountll(seg->populated) << PMN__SLICE_SHIFT;
 }
 
@@ -823,6 +823,7 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     h->retain = retain;
     h->release_empty = release_empty;
     h->cap = cap;
+    h->large_cache_max = PMN__LARGE_CACHE_DEFAULT;
     atomic_init(&h->refs, 1);
     if (pthread_mutex_init(&h->lock, NULL) != 0)
         return -ENOMEM;
@@ -898,6 +899,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         large->pages[0].live = 0; /* a stale pointer into it is not an object */
         seg_link(&h->large_cache, large);
         h->nlarge_cache++;
+        h->large_cache_bytes += pmn__region_committed(large->region);
     }
     h->large = NULL;
     /* All or none of the cache stays, so the order does not matter here
@@ -912,6 +914,8 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         seg_release(h, seg);
     }
     h->nlarge_cache = kept_large;
+    if (!all)
+        h->large_cache_bytes = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (seg = h->segments; seg; seg = next) {
             next = seg->next;

@@ -160,6 +160,11 @@ struct pmn__heap {
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
     void (*on_misuse)(void *p);       /* told of a double free found too late */
     unsigned nlarge_cache;
+    /* large.c: committed bytes on large_cache (lock), their bound when
+     * release_empty, and whether large objects are populated whole at
+     * allocation (else bound and left to the program's first touch). */
+    uint64_t large_cache_bytes, large_cache_max;
+    bool large_populate;
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;
@@ -299,6 +304,12 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* The free of large object @p of @seg (pmn__heap_free_slow's large
  * branch): 0, PMN_E_DOUBLE_FREE or PMN_E_INTERIOR. */
 int pmn__heap_free_large(struct pmn__segment *seg, void *p);
+/* calloc() of a large object: cleared unless known to read as zeros. */
+void *pmn__heap_calloc_large(struct pmn__heap *h, size_t size);
+/* Bytes of large segment @seg the library populated (its stats). */
+uint64_t pmn__large_populated(const struct pmn__segment *seg);
+/* Default bound of a heap's large-extent cache (pmn_arena_opts). */
+#define PMN__LARGE_CACHE_DEFAULT ((uint64_t)64 << 20)
 /* The region of a large segment of @size for an object aligned to @align. */
 int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
 struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why);

@@ -58,12 +58,55 @@ static void large_shape(const struct pmn__heap *h, size_t align, struct large_sh
     ls->hole_len = obj > head && pmn__backing_can_hole(h->b) ? obj - head : 0;
 }
 
+/* Bytes of a sparse large segment's header the library populates: the
+ * segment struct, to the granule (the object's own pages are the
+ * program's to fault in). */
+static size_t sparse_head(const struct pmn_backing *b)
+{
+    size_t g = pmn_backing_granule(b);
+
+    return (sizeof(struct pmn__segment) + g - 1) / g * g;
+}
+
 int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r)
 {
     struct large_shape ls;
+    int err;
 
     large_shape(h, align, &ls);
-    return pmn__region_map_holed(h->b, size, ls.seg_align, ls.skew, ls.hole_off, ls.hole_len, r);
+    err = pmn__region_map_holed(h->b, size, ls.seg_align, ls.skew, ls.hole_off, ls.hole_len,
+                                !h->large_populate, r);
+    /* Sparse: bound to the node, nothing populated yet.  The header is
+     * ours to write now: populated and verified like any piece. */
+    if (err == 0 && (*r)->sparse && (err = pmn__region_populate(*r, 0, sparse_head(h->b))) != 0) {
+        pmn_region_unmap(*r);
+        *r = NULL;
+    }
+    return err;
+}
+
+uint64_t pmn__large_populated(const struct pmn__segment *seg)
+{
+    const struct pmn_region *r = seg->region;
+
+    return r->sparse ? sparse_head(r->b) : pmn__region_committed(r);
+}
+
+/* Give cached segments back, least recently freed first, until the cache
+ * holds at most @max bytes; lock held. */
+static void cache_trim(struct pmn__heap *h, uint64_t max)
+{
+    struct pmn__segment *last = h->large_cache, *prev;
+
+    while (last != NULL && last->next != NULL)
+        last = last->next;
+    for (; last != NULL && h->large_cache_bytes > max; last = prev) {
+        prev = last->prev;
+        pmn__seg_unlink(&h->large_cache, last);
+        h->nlarge_cache--;
+        h->large_cache_bytes -= pmn__region_committed(last->region);
+        pmn__seg_release(h, last);
+    }
 }
 
 /* A cached segment can take an object at @ls->off aligned to @align when
@@ -77,7 +120,9 @@ static bool large_fits(const struct pmn__segment *c, size_t total, size_t align,
            r->hole_off + r->hole_len <= ls->off;
 }
 
-void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
+/* A large object; *@zero (when not NULL) says whether its memory is known
+ * to read as zeros (a fresh private anonymous map). */
+static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *zero)
 {
     size_t total, g = pmn_backing_granule(h->b);
     struct large_shape ls;
@@ -110,19 +155,20 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
                 break;
         }
     }
-    if (seg != NULL) {
-        pmn__seg_unlink(&h->large_cache, seg);
-        h->nlarge_cache--;
-    }
     if (seg != NULL && pmn__heap_over_cap(h, pmn__region_committed(seg->region))) {
-        pmn__seg_link(&h->large_cache, seg);
-        h->nlarge_cache++;
         seg = NULL;
         pthread_mutex_unlock(&h->lock);
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
         pmn__set_last_error(PMN_E_CAP_REACHED);
         errno = ENOMEM;
         return NULL;
+    }
+    if (seg != NULL) {
+        pmn__seg_unlink(&h->large_cache, seg);
+        h->nlarge_cache--;
+        h->large_cache_bytes -= pmn__region_committed(seg->region);
+        if (zero != NULL)
+            *zero = false; /* the last object's bytes are still there */
     }
     if (seg == NULL)
         why = h->dead ? PMN_E_DESTROYED : PMN_E_CAP_REACHED;
@@ -131,6 +177,8 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
          * allocating meanwhile (the cap check is a snapshot). */
         pthread_mutex_unlock(&h->lock);
         seg = pmn__seg_map(h, total, align, &why);
+        if (zero != NULL)
+            *zero = pmn_backing_type(h->b) == PMN_BACKING_ANON && h->b->sh == NULL;
         pthread_mutex_lock(&h->lock);
         if (seg != NULL && h->dead) {
             pmn__seg_release(h, seg);
@@ -162,6 +210,23 @@ void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
     return pg->start;
 }
 
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
+{
+    return alloc_large(h, size, align, NULL);
+}
+
+void *pmn__heap_calloc_large(struct pmn__heap *h, size_t size)
+{
+    bool zero = false;
+    void *p = alloc_large(h, size, 0, &zero);
+
+    /* A fresh anonymous extent reads as zeros already: clearing it would
+     * fault in every page the program may never touch. */
+    if (p != NULL && !zero)
+        memset(p, 0, size);
+    return p;
+}
+
 int pmn__heap_free_large(struct pmn__segment *seg, void *p)
 {
     struct pmn__heap *h = seg->heap;
@@ -183,14 +248,18 @@ int pmn__heap_free_large(struct pmn__segment *seg, void *p)
     pmn__seg_unlink(&h->large, seg);
     atomic_fetch_sub_explicit(&h->active, pmn__region_committed(seg->region),
                               memory_order_relaxed);
-    if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
+    if (h->release_empty && pmn__region_committed(seg->region) > h->large_cache_max) {
         pmn__seg_release(h, seg);
     } else {
+        /* The most recently freed first: the search finds it first, and
+         * the trim gives back the least recently freed. */
         seg->pages[0].live = 0; /* a stale pointer into it is not an object */
         pmn__seg_link(&h->large_cache, seg);
         h->nlarge_cache++;
+        h->large_cache_bytes += pmn__region_committed(seg->region);
+        if (h->release_empty)
+            cache_trim(h, h->large_cache_max);
     }
     pthread_mutex_unlock(&h->lock);
     return 0;
 }
-
