@@ -45,10 +45,8 @@ static struct pmn_backing_stats bstats(const struct pmn_backing *b)
 
 static struct env open_with(unsigned flags, uint64_t cache)
 {
-    struct pmn_arena_opts o = {.struct_size = sizeof(o),
-                               .retain = 2,
-                               .flags = flags,
-                               .large_cache_bytes = cache};
+    struct pmn_arena_opts o = {
+        .struct_size = sizeof(o), .retain = 2, .flags = flags, .large_cache_bytes = cache};
 
     return env_open_opts(PMN_BACKING_ANON, &o);
 }
@@ -63,8 +61,8 @@ Test(large, lazy_until_touched, .timeout = 60)
 
     cr_assert_not_null(p);
     w = where(p, len);
-    cr_assert_eq(present(&w), 0, "%llu of %llu pages present before any touch",
-                 ull(present(&w)), ull(w.pages));
+    cr_assert_eq(present(&w), 0, "%llu of %llu pages present before any touch", ull(present(&w)),
+                 ull(w.pages));
     st = arena_stats(e.a);
     cr_assert_lt(st.populated, 1 * MiB, "populated %llu bytes up front", ull(st.populated));
     /* Every third page of the first half. */
@@ -87,8 +85,7 @@ Test(large, calloc_lazy_and_cleared, .timeout = 60)
 
     cr_assert_not_null(p);
     w = where(p, len);
-    cr_assert_eq(present(&w), 0, "calloc touched %llu pages of a fresh extent",
-                 ull(present(&w)));
+    cr_assert_eq(present(&w), 0, "calloc touched %llu pages of a fresh extent", ull(present(&w)));
     cr_assert_eq(first_nonzero(p, len), SIZE_MAX, "a fresh calloc'ed extent is not zero");
     memset(p, 0xff, len);
     cr_assert_eq(pmn_free(p), 0);
