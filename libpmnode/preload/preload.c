@@ -62,7 +62,12 @@
  *    the program with one line and exit status 2: the user asked for that
  *    memory, and running elsewhere silently would be a lie.
  *  - Exhaustion: malloc returns NULL with errno ENOMEM, never libc's memory
- *    (unless the configuration names a spill list).
+ *    (unless the configuration names a spill list).  A large block (over
+ *    256 KiB) is bound to the node and faulted in by the program's first
+ *    touch, as glibc leaves it unbacked; the node's room is checked at
+ *    malloc, but a node that runs out later is the kernel's to answer at
+ *    the fault.  "populate" in the configuration populates and verifies
+ *    every large block at malloc instead (ENOMEM there).
  *  - fork: the arena's locks are taken around fork so the child never
  *    inherits one held by a thread that does not exist there.
  *
