@@ -1229,6 +1229,44 @@ struct pmn_arena_opts {
     uint64_t cap_bytes;
     /** Since 0.3: bytes to reserve at creation, as pmn_arena_reserve(). */
     size_t reserve_bytes;
+    /** Since 0.7: PMN_ARENA_* flags (unknown bits: -EINVAL). */
+    unsigned flags;
+    /**
+     * Since 0.7, read with PMN_ARENA_LARGE_CACHE: most bytes of freed large
+     * objects' extents kept for reuse (0: none).  Default 64 MiB.
+     */
+    uint64_t large_cache_bytes;
+};
+
+/**
+ * pmn_arena_opts.flags (since 0.7).
+ *
+ * Large objects (over 256 KiB) and placement.  By default an anonymous or
+ * memfd backing's large object is mapped and bound to its node
+ * (MPOL_BIND | MPOL_F_STATIC_NODES) before any page of it exists, its
+ * header is populated and verified, and the object's own pages are left
+ * to the program: each is faulted in by its first touch, and the bind
+ * policy lets the kernel take it from that node only.  The node's free
+ * memory is checked for the whole object at allocation, as for any
+ * extent.  "Verified" then means, for the pages the program has not
+ * touched yet: nothing is there to be misplaced (pmn_where() counts them
+ * as not present), and the policy in force allows no other node when they
+ * appear.  What the library cannot give for such pages is an error code:
+ * if the node runs out between the allocation and a touch, the kernel
+ * answers the fault (reclaim, then the OOM killer), not malloc.
+ * PMN_ARENA_POPULATE is for callers who want every page present and
+ * checked up front, with exhaustion reported as NULL / ENOMEM.  Hugetlb,
+ * device-dax, user and provider backings are always populated whole.
+ */
+enum pmn_arena_flags {
+    /**
+     * Populate and verify every large object when it is allocated (every
+     * page present and on the node, or NULL with errno ENOMEM), as small
+     * objects' pages always are.
+     */
+    PMN_ARENA_POPULATE = 1u << 0,
+    /** Use large_cache_bytes as the large-extent cache's bound. */
+    PMN_ARENA_LARGE_CACHE = 1u << 1,
 };
 
 /**
@@ -1249,8 +1287,14 @@ PMN_API void pmn_arena_destroy(struct pmn_arena *a);
  * up to @c retain extents of small objects (4 MiB each), large extents
  * released.  Extents on the backing's first node (the head of a spill
  * list) are kept, and reused, before those that spilled.  (pmn_free() of
- * a large object, outside reset, keeps its extent under PMN_PURGE_KEEP,
- * and otherwise caches up to 16 extents of at most 64 MiB.)
+ * a large object, outside reset, keeps its extent under PMN_PURGE_KEEP;
+ * otherwise it goes to the large-extent cache, whose bound is
+ * pmn_arena_opts.large_cache_bytes, 64 MiB by default: an extent larger
+ * than the bound goes back to the backing at once, and when the cache
+ * would exceed it the extents freed least recently go back first.  A
+ * cached extent keeps the pages its last object touched; the next large
+ * object that fits takes it with no map and no fault.  After fork() the
+ * child has its own copy of the cache, as of every object.)
  */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
 /**

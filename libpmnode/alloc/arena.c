@@ -64,6 +64,8 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
         if (o->struct_size < sizeof(size_t) || (unsigned)o->purge > PMN_PURGE_KEEP)
             return -EINVAL;
         memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+        if (opts.flags & ~(unsigned)(PMN_ARENA_POPULATE | PMN_ARENA_LARGE_CACHE))
+            return -EINVAL;
     }
     release = opts.purge == PMN_PURGE_RELEASE ||
               (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
@@ -78,6 +80,9 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
         return err;
     }
     a->b = b;
+    a->h->large_populate = (opts.flags & PMN_ARENA_POPULATE) != 0;
+    if (opts.flags & PMN_ARENA_LARGE_CACHE)
+        a->h->large_cache_max = opts.large_cache_bytes;
     if (opts.reserve_bytes != 0 && (err = pmn_arena_reserve(a, opts.reserve_bytes)) != 0) {
         pmn_arena_destroy(a);
         return err;
@@ -155,9 +160,13 @@ void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    /* A large object is cleared unless it is a fresh anonymous extent
+     * (large.c), which reads as zeros without being touched. */
+    if (total > PMN__SMALL_MAX && a != NULL)
+        return pmn__heap_calloc_large(a->h, total);
     p = pmn_arena_malloc(a, total);
-    /* Always clear: blocks and cached large extents are reused, and dax
-     * extents keep what the device held. */
+    /* Always clear: blocks are reused, and dax extents keep what the
+     * device held. */
     if (p != NULL)
         memset(p, 0, total);
     return p;

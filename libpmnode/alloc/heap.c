@@ -166,11 +166,11 @@ static void q_push_front(struct pmn__queue *q, struct pmn__page *p)
 
 /* ---- segments ---- */
 
-/* Bytes of @seg populated so far (a large segment is populated whole). */
+/* Bytes of @seg the library populated so far (large: see large.c). */
 static uint64_t seg_populated(const struct pmn__segment *seg)
 {
     if (seg->large)
-        return pmn__region_committed(seg->region);
+        return pmn__large_populated(seg);
     return (uint64_t)__builtin_popcountll(seg->populated) << PMN__SLICE_SHIFT;
 }
 
@@ -214,8 +214,6 @@ static void note_resident(struct pmn__heap *h, size_t more)
 /* A small segment's slices that can hold pages: all but the header's. */
 #define ALL_SLICES (~(uint64_t)0 << PMN__HEADER_SLICES)
 
-static int large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
-
 /* Map a segment of @size aligned to @align (large: for an object aligned
  * to @align, see large_shape).  Touches only atomics and the (thread-safe)
  * backing, so large segments are mapped without the lock. */
@@ -230,7 +228,8 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
      * out (slices_take): a process with a small heap does not pay 4 MiB of
      * resident memory up front.  Populating still uses MADV_POPULATE_WRITE
      * and is verified, so a node that cannot give a page is an error. */
-    err = large ? large_region(h, size, align, &r) : pmn__region_map_lazy(h->b, size, align, &r);
+    err = large ? pmn__large_region(h, size, align, &r)
+                : pmn__region_map_lazy(h->b, size, align, &r);
     if (err == 0 && !large &&
         (err = pmn__region_populate(r, 0, PMN__HEADER_SLICES * PMN__SLICE_SIZE)) != 0)
         pmn_region_unmap(r);
@@ -273,6 +272,38 @@ static void seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
         *list = seg->next;
     if (seg->next)
         seg->next->prev = seg->prev;
+}
+
+/* For alloc/large.c (heap.h, "Large objects"): the segment primitives it
+ * shares with the small-object paths. */
+struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why)
+{
+    return seg_map(h, size, align, true, why);
+}
+
+void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg)
+{
+    seg_release(h, seg);
+}
+
+void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg)
+{
+    seg_link(list, seg);
+}
+
+void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
+{
+    seg_unlink(list, seg);
+}
+
+bool pmn__seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg)
+{
+    return seg_preferred(h, seg);
+}
+
+bool pmn__heap_over_cap(struct pmn__heap *h, size_t more)
+{
+    return over_cap(h, more);
 }
 
 /* First run of @n free slices in @free, or -1. */
@@ -659,188 +690,6 @@ int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
     return 0;
 }
 
-/* ---- large objects ---- */
-
-/*
- * A large object has a segment of its own: the header at the segment's
- * start (found by masking, as for any segment), the object at offset off.
- * With U the segment unit, max(4 MiB, the backing's granule):
- *
- *   align <= U   the segment is U-aligned, off = max(64 KiB, align);
- *   align >  U   off = U, and the segment is placed so that seg + U is a
- *                multiple of align (pmn__region_map_holed's skew): the
- *                segment is U + size long whatever the alignment, and the
- *                segment map finds the header one slot back from the
- *                object, never align / 4 MiB slots back.
- *
- * Between the header slice and the object lies a hole of up to
- * U - 64 KiB that is address space only: never populated, never counted
- * (device-dax has no unpopulated memory, so there the hole is device
- * memory, at most one unit).  posix_memalign(&p, 256 MiB, 64) costs the
- * header slice and one page, not 256 MiB.
- */
-struct large_shape {
-    size_t off;                /* the object's offset in the segment */
-    size_t seg_align, skew;    /* seg + skew is a multiple of seg_align */
-    size_t hole_off, hole_len; /* never populated */
-};
-
-static void large_shape(const struct pmn__heap *h, size_t align, struct large_shape *ls)
-{
-    size_t g = pmn_backing_granule(h->b);
-    size_t unit = g > PMN__SEG_SIZE ? g : PMN__SEG_SIZE;
-    size_t head = (PMN__SLICE_SIZE + g - 1) / g * g, obj;
-
-    if (align <= unit) {
-        ls->off = align > PMN__SLICE_SIZE ? align : PMN__SLICE_SIZE;
-        ls->seg_align = unit;
-        ls->skew = 0;
-    } else {
-        ls->off = unit;
-        ls->seg_align = align;
-        ls->skew = unit;
-    }
-    obj = ls->off / g * g;
-    ls->hole_off = head;
-    ls->hole_len = obj > head && pmn__backing_can_hole(h->b) ? obj - head : 0;
-}
-
-static int large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r)
-{
-    struct large_shape ls;
-
-    large_shape(h, align, &ls);
-    return pmn__region_map_holed(h->b, size, ls.seg_align, ls.skew, ls.hole_off, ls.hole_len, r);
-}
-
-/* A cached segment can take an object at @ls->off aligned to @align when
- * the object lands in its populated part, after its hole. */
-static bool large_fits(const struct pmn__segment *c, size_t total, size_t align,
-                       const struct large_shape *ls)
-{
-    const struct pmn_region *r = c->region;
-
-    return c->size >= total && c->size / 4 <= total && ((uintptr_t)c + ls->off) % align == 0 &&
-           r->hole_off + r->hole_len <= ls->off;
-}
-
-void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align)
-{
-    size_t total, g = pmn_backing_granule(h->b);
-    struct large_shape ls;
-    struct pmn__segment *seg;
-    struct pmn__page *pg;
-    int why = -ENOMEM;
-
-    if (align == 0)
-        align = 1;
-    large_shape(h, align, &ls);
-    if (size > SIZE_MAX - ls.off - PMN__SEG_SIZE) {
-        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
-        pmn__set_last_error(-ENOMEM);
-        errno = ENOMEM;
-        return NULL;
-    }
-    /* Only as long as the object needs: physical memory is not rounded to
-     * 4 MiB. */
-    total = (ls.off + (size ? size : 1) + g - 1) / g * g;
-    pthread_mutex_lock(&h->lock);
-    /* A recently freed large segment of a fitting size saves a map,
-     * populate and verify of the whole object. */
-    seg = NULL;
-    for (struct pmn__segment *c = h->large_cache; c && !h->dead; c = c->next) {
-        if (large_fits(c, total, align, &ls)) {
-            /* The first fit, or better one on the preferred node. */
-            if (seg == NULL || !seg_preferred(h, seg))
-                seg = c;
-            if (seg_preferred(h, seg))
-                break;
-        }
-    }
-    if (seg != NULL) {
-        seg_unlink(&h->large_cache, seg);
-        h->nlarge_cache--;
-    }
-    if (seg != NULL && over_cap(h, pmn__region_committed(seg->region))) {
-        seg_link(&h->large_cache, seg);
-        h->nlarge_cache++;
-        seg = NULL;
-        pthread_mutex_unlock(&h->lock);
-        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
-        pmn__set_last_error(PMN_E_CAP_REACHED);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (seg == NULL)
-        why = h->dead ? PMN_E_DESTROYED : PMN_E_CAP_REACHED;
-    if (seg == NULL && !h->dead && !over_cap(h, total - ls.hole_len)) {
-        /* Map, populate and verify without the lock: other threads keep
-         * allocating meanwhile (the cap check is a snapshot). */
-        pthread_mutex_unlock(&h->lock);
-        seg = seg_map(h, total, align, true, &why);
-        pthread_mutex_lock(&h->lock);
-        if (seg != NULL && h->dead) {
-            seg_release(h, seg);
-            seg = NULL;
-        }
-    }
-    if (seg != NULL) {
-        seg_link(&h->large, seg);
-        atomic_fetch_add_explicit(&h->active, pmn__region_committed(seg->region),
-                                  memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&h->lock);
-    if (seg == NULL) {
-        atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);
-        pmn__set_last_error(why);
-        errno = ENOMEM;
-        return NULL;
-    }
-    pg = &seg->pages[0];
-    pg->live = 1;
-    pg->start = (char *)seg + ls.off;
-    pg->block_size = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
-    pg->capacity = pg->used = 1;
-    pg->alloc_tp = pmn__tp();
-    seg->slice_page[0] = pg;
-    atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - ls.off, memory_order_relaxed);
-    VG_ALLOC(pg->start, seg->size - ls.off);
-    return pg->start;
-}
-
-static int free_large(struct pmn__segment *seg, void *p)
-{
-    struct pmn__heap *h = seg->heap;
-    size_t usable = seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg);
-
-    /* Under the lock: two threads freeing the object at once must not both
-     * unlink it. */
-    pthread_mutex_lock(&h->lock);
-    if (!seg->pages[0].live || p != seg->pages[0].start) {
-        pthread_mutex_unlock(&h->lock);
-        /* live 0: a cached segment, freed already */
-        return !seg->pages[0].live ? PMN_E_DOUBLE_FREE : PMN_E_INTERIOR;
-    }
-    VG_FREE(p);
-    if (seg->pages[0].alloc_tp != pmn__tp())
-        atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->large_c.free_bytes, usable, memory_order_relaxed);
-    seg_unlink(&h->large, seg);
-    atomic_fetch_sub_explicit(&h->active, pmn__region_committed(seg->region),
-                              memory_order_relaxed);
-    if (h->release_empty && (h->nlarge_cache >= 16 || seg->size > (64u << 20))) {
-        seg_release(h, seg);
-    } else {
-        seg->pages[0].live = 0; /* a stale pointer into it is not an object */
-        seg_link(&h->large_cache, seg);
-        h->nlarge_cache++;
-    }
-    pthread_mutex_unlock(&h->lock);
-    return 0;
-}
-
 /* ---- lookup and free ---- */
 
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p)
@@ -912,7 +761,7 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
     if (__builtin_expect(atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0, 0))
         pmn__ipc_on_free(seg, p);
     if (seg->large)
-        return free_large(seg, p);
+        return pmn__heap_free_large(seg, p);
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
     if (pg == NULL || !pg->live)
         return PMN_E_FOREIGN;
@@ -974,6 +823,7 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     h->retain = retain;
     h->release_empty = release_empty;
     h->cap = cap;
+    h->large_cache_max = PMN__LARGE_CACHE_DEFAULT;
     atomic_init(&h->refs, 1);
     if (pthread_mutex_init(&h->lock, NULL) != 0)
         return -ENOMEM;
@@ -1049,6 +899,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         large->pages[0].live = 0; /* a stale pointer into it is not an object */
         seg_link(&h->large_cache, large);
         h->nlarge_cache++;
+        h->large_cache_bytes += pmn__region_committed(large->region);
     }
     h->large = NULL;
     /* All or none of the cache stays, so the order does not matter here
@@ -1063,6 +914,8 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         seg_release(h, seg);
     }
     h->nlarge_cache = kept_large;
+    if (!all)
+        h->large_cache_bytes = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (seg = h->segments; seg; seg = next) {
             next = seg->next;

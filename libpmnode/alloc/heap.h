@@ -160,6 +160,11 @@ struct pmn__heap {
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
     void (*on_misuse)(void *p);       /* told of a double free found too late */
     unsigned nlarge_cache;
+    /* large.c: committed bytes on large_cache (lock), their bound when
+     * release_empty, and whether large objects are populated whole at
+     * allocation (else bound and left to the program's first touch). */
+    uint64_t large_cache_bytes, large_cache_max;
+    bool large_populate;
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;
@@ -273,7 +278,6 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * back a page that became empty.  Returns 0, so that the free path ends
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
-void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* Map, populate and verify kept segments until @slices page slices (each
  * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
  * the backing's error. */
@@ -293,6 +297,27 @@ void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p));
 void pmn__ipc_on_free(struct pmn__segment *seg, const void *p);
 /* Every slot of objects in @seg goes stale (reset, destroy). */
 void pmn__ipc_on_release(struct pmn__segment *seg);
+
+/* ---- Large objects (large.c), and the segment primitives of heap.c it
+ * uses (heap lock held, except pmn__seg_map) ---- */
+void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
+/* The free of large object @p of @seg (pmn__heap_free_slow's large
+ * branch): 0, PMN_E_DOUBLE_FREE or PMN_E_INTERIOR. */
+int pmn__heap_free_large(struct pmn__segment *seg, void *p);
+/* calloc() of a large object: cleared unless known to read as zeros. */
+void *pmn__heap_calloc_large(struct pmn__heap *h, size_t size);
+/* Bytes of large segment @seg the library populated (its stats). */
+uint64_t pmn__large_populated(const struct pmn__segment *seg);
+/* Default bound of a heap's large-extent cache (pmn_arena_opts). */
+#define PMN__LARGE_CACHE_DEFAULT ((uint64_t)64 << 20)
+/* The region of a large segment of @size for an object aligned to @align. */
+int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
+struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why);
+void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg);
+void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg);
+void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg);
+bool pmn__seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg);
+bool pmn__heap_over_cap(struct pmn__heap *h, size_t more);
 
 /* Page of an object of ours, or NULL. */
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p);

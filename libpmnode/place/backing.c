@@ -605,7 +605,7 @@ static int map_on(struct pmn_backing *b, struct pmn_region *r, int slot, unsigne
     err = ops_map(b, r, node, flags, offset);
     if (err)
         return err;
-    if (r->hole_len > 0 && (err = populate_around_hole(r)) != 0) {
+    if (r->hole_len > 0 && !r->sparse && (err = populate_around_hole(r)) != 0) {
         (void)ops_unmap(b, r);
         return err;
     }
@@ -716,7 +716,7 @@ size_t pmn__region_committed(const struct pmn_region *r)
 /* Where and how to map a region (pmn__region_map_holed says what each is). */
 struct region_shape {
     size_t align, skew, hole_off, hole_len;
-    bool lazy;
+    bool lazy, sparse;
 };
 
 static int region_map(struct pmn_backing *b, size_t size, const struct region_shape *sh,
@@ -739,11 +739,17 @@ static int region_map(struct pmn_backing *b, size_t size, const struct region_sh
         r->hole_off = sh->hole_off;
         r->hole_len = sh->hole_len;
     }
-    r->lazy = (sh->lazy || r->hole_len > 0) && pmn__backing_can_hole(b);
+    r->lazy = (sh->lazy || sh->sparse || r->hole_len > 0) && pmn__backing_can_hole(b);
     /* A registered extent is memory from end to end (a hole is not part of
      * any extent): no page of it is left to populate later. */
     if (r->hooked && r->hole_len == 0)
         r->lazy = false;
+    /* Left to the program's first touch only where a fault can be trusted
+     * to the bind policy and nothing else: anonymous and memfd memory (a
+     * hugetlb fault the node cannot serve is a SIGBUS; a caller's provider
+     * populates its own way). */
+    r->sparse = sh->sparse && r->lazy && !r->hooked &&
+                (b->type == PMN_BACKING_ANON || b->type == PMN_BACKING_MEMFD);
     for (size_t i = 0; i < b->nnodes; i++) {
         err = map_on(b, r, (int)i, 0, 0);
         if (err == 0)
@@ -777,10 +783,13 @@ int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align, struc
 }
 
 int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size_t skew,
-                          size_t hole_off, size_t hole_len, struct pmn_region **out)
+                          size_t hole_off, size_t hole_len, bool sparse, struct pmn_region **out)
 {
-    const struct region_shape sh = {
-        .align = align, .skew = skew, .hole_off = hole_off, .hole_len = hole_len};
+    const struct region_shape sh = {.align = align,
+                                    .skew = skew,
+                                    .hole_off = hole_off,
+                                    .hole_len = hole_len,
+                                    .sparse = sparse};
 
     if (out != NULL)
         *out = NULL;

@@ -34,6 +34,7 @@
 #define PMN_BACKING_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -93,7 +94,11 @@ struct pmn_region {
     /* Never populated: address space only, neither counted in the
      * backing's stats nor judged by the free-memory check (0 for dax). */
     size_t hole_off, hole_len;
-    bool lazy;   /* mapped and bound, populated later piece by piece */
+    bool lazy; /* mapped and bound, populated later piece by piece */
+    /* Lazy and populated only where pmn__region_populate is asked to: the
+     * rest is bound to the node and faulted in by its first touch
+     * (pmn__region_map_holed with @sparse). */
+    bool sparse;
     bool hooked; /* the backing had hooks when this region began */
     /* What the ops' map() gave (addr is an aligned part of it for a
      * provider without PMN_PROVIDER_CAN_SKEW), and for user and provider
@@ -144,9 +149,17 @@ int pmn__region_map_lazy(struct pmn_backing *b, size_t size, size_t align,
  * so the alignment costs address space, not memory.  Device-dax memory
  * cannot be left unpopulated: there the hole is claimed and counted like
  * the rest (the heap keeps it under one 4 MiB extent or device unit).
+ *
+ * @sparse: populate nothing now.  The region is bound to its node
+ * (MPOL_BIND | MPOL_F_STATIC_NODES) before any page exists, so a page the
+ * program faults in later can only come from that node; the caller
+ * populates and verifies the pieces it wants with pmn__region_populate.
+ * Honoured only where the backing can leave memory unpopulated
+ * (pmn__backing_can_hole) and has no hooks; r->sparse says whether it was.
+ * The free-memory check still judges the whole committed size.
  */
 int pmn__region_map_holed(struct pmn_backing *b, size_t size, size_t align, size_t skew,
-                          size_t hole_off, size_t hole_len, struct pmn_region **out);
+                          size_t hole_off, size_t hole_len, bool sparse, struct pmn_region **out);
 /* Bytes of @r that are memory (its size less its hole): what the backing's
  * stats and the heap's resident count. */
 size_t pmn__region_committed(const struct pmn_region *r);

@@ -4,7 +4,7 @@
  *
  * The text is a list of options separated by ';', spaces or tabs: one
  * target (node=N, kind=K or private) and any of threshold=, spill=,
- * stats=, log=, each at most once.  Every value is read with the library's
+ * stats=, log=, populate, large_cache=, each at most once.  Every value is read with the library's
  * one grammar (core/parse.c): the node ids, sizes, spill lists and log
  * levels mean here exactly what they mean to pmnode run, which writes this
  * string, and to the library's own environment.  The first problem ends
@@ -24,11 +24,29 @@
 /* A value quoted in a message: at most 128 bytes of it. */
 #define SHOW(p, n) (int)((n) > 128 ? 128 : (n)), (p)
 
-enum option { O_NODE, O_KIND, O_PRIVATE, O_THRESHOLD, O_SPILL, O_STATS, O_LOG, O__COUNT };
+enum option {
+    O_NODE,
+    O_KIND,
+    O_PRIVATE,
+    O_THRESHOLD,
+    O_SPILL,
+    O_STATS,
+    O_LOG,
+    O_POPULATE,
+    O_LARGE_CACHE,
+    O__COUNT
+};
 
 static const char *const option_names[O__COUNT] = {
-    [O_NODE] = "node",   [O_KIND] = "kind",   [O_PRIVATE] = "private", [O_THRESHOLD] = "threshold",
-    [O_SPILL] = "spill", [O_STATS] = "stats", [O_LOG] = "log",
+    [O_NODE] = "node",
+    [O_KIND] = "kind",
+    [O_PRIVATE] = "private",
+    [O_THRESHOLD] = "threshold",
+    [O_SPILL] = "spill",
+    [O_STATS] = "stats",
+    [O_LOG] = "log",
+    [O_POPULATE] = "populate",
+    [O_LARGE_CACHE] = "large_cache",
 };
 
 /* One option of the text: "key" or "key=value". */
@@ -145,7 +163,14 @@ static int value(struct pmn__preload_config *c, enum option o, const struct item
             return fail(e, rc, it->offset, it->len,
                         "log=%.*s is not a level (off, error, warn, info, debug)", SHOW(v, n));
         return 0;
+    case O_LARGE_CACHE:
+        if ((rc = size_value(it, &c->large_cache)) != 0)
+            return fail(e, rc, it->offset, it->len,
+                        "large_cache=%.*s is not a size (0, 64M, 1G, ...)", SHOW(v, n));
+        c->large_cache_set = true;
+        return 0;
     case O_PRIVATE:
+    case O_POPULATE:
     case O__COUNT: break;
     }
     return fail(e, -EINVAL, it->offset, it->len, "\"%s\" takes no value", option_names[o]);
@@ -171,6 +196,12 @@ static int option(struct pmn__preload_config *c, bool seen[O__COUNT], const stru
         if (it->val != NULL)
             return fail(e, -EINVAL, it->offset, it->len, "private takes no value");
         c->target = PMN__PRELOAD_PRIVATE;
+        return 0;
+    }
+    if (o == O_POPULATE) {
+        if (it->val != NULL)
+            return fail(e, -EINVAL, it->offset, it->len, "populate takes no value");
+        c->populate = true;
         return 0;
     }
     if (it->val == NULL)

@@ -8,6 +8,7 @@
 #ifndef PMN_PRELOAD_CONFIG_H
 #define PMN_PRELOAD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
@@ -32,6 +33,9 @@ struct pmn__preload_config {
     size_t threshold;                   /* requests below go to libc */
     char stats[PMN__PRELOAD_STATS_MAX]; /* "" when no summary is asked for */
     int log_level;                      /* 0 off .. 4 debug */
+    bool populate;                      /* populate: large blocks populated up front */
+    bool large_cache_set;               /* large_cache= given */
+    size_t large_cache;                 /* its value: bytes of freed large blocks kept */
 };
 
 struct pmn__preload_error {
@@ -43,7 +47,8 @@ struct pmn__preload_error {
 };
 
 /*
- * "node=1;threshold=4096;spill=2,0;stats=/tmp/s.json;log=warn": options
+ * "node=1;threshold=4096;spill=2,0;stats=/tmp/s.json;log=warn;populate;
+ * large_cache=16M": options
  * separated by ';', spaces or tabs; exactly one target (node=, kind= or
  * private); each option at most once.  Values use the grammar of
  * core/parse.c.  @text need not be NUL-terminated.  Returns 0 with @c

@@ -62,7 +62,12 @@
  *    the program with one line and exit status 2: the user asked for that
  *    memory, and running elsewhere silently would be a lie.
  *  - Exhaustion: malloc returns NULL with errno ENOMEM, never libc's memory
- *    (unless the configuration names a spill list).
+ *    (unless the configuration names a spill list).  A large block (over
+ *    256 KiB) is bound to the node and faulted in by the program's first
+ *    touch, as glibc leaves it unbacked; the node's room is checked at
+ *    malloc, but a node that runs out later is the kernel's to answer at
+ *    the fault.  "populate" in the configuration populates and verifies
+ *    every large block at malloc instead (ENOMEM there).
  *  - fork: the arena's locks are taken around fork so the child never
  *    inherits one held by a thread that does not exist there.
  *
@@ -544,7 +549,17 @@ __attribute__((constructor(101))) static void preload_init(void)
     pmn_backing_params_free(bp);
     if (err)
         die("node %d: %s", target, pmn_strerror(err));
-    err = pmn_arena_new(S.backing, NULL, &S.arena);
+    {
+        /* populate: every large block populated and verified at malloc
+         * (ENOMEM there); else bound to the node and faulted in by the
+         * program's first touch.  large_cache=: the freed-extent cache. */
+        struct pmn_arena_opts ao = {.struct_size = sizeof(ao),
+                                    .retain = 2,
+                                    .flags = (c.populate ? PMN_ARENA_POPULATE : 0u) |
+                                             (c.large_cache_set ? PMN_ARENA_LARGE_CACHE : 0u),
+                                    .large_cache_bytes = c.large_cache};
+        err = pmn_arena_new(S.backing, &ao, &S.arena);
+    }
     if (err)
         die("arena on node %d: %s", target, pmn_strerror(err));
     pmn__arena_on_misuse(S.arena, late_double_free);

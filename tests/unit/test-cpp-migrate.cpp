@@ -171,7 +171,10 @@ void test_migrate_local(const pmnode::context &ctx)
     CHECK(code == 0 && rep.moved == 0 && sums(rep));
     CHECK(migrate_code([&] { return a.migrate(1); }) == PMN_E_NOT_ON_LIST);
     code = migrate_code([&] { return pmnode::migrate_object(big, 0); }, &rep);
-    CHECK(code == 0 && rep.pages >= MiB / page && rep.already_there == rep.pages);
+    /* The large object's extent: the pages written are there, the rest of
+     * the extent was never touched (large objects are faulted in lazily). */
+    CHECK(code == 0 && rep.pages >= MiB / page && rep.already_there >= MiB / page &&
+          rep.already_there + rep.not_present == rep.pages);
     code = migrate_code([&] { return pmnode::migrate_object(x, 0); }, &rep);
     CHECK(code == 0 && rep.moved == 0 && sums(rep));
     int local = 0;

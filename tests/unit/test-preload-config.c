@@ -192,3 +192,23 @@ Test(preload_config, length_decides)
     cr_assert_eq(pmn__preload_parse("node=0", 6, NULL, &err), -EINVAL);
     cr_assert_eq(pmn__preload_parse("node=0", 6, &conf, NULL), -EINVAL);
 }
+
+/* populate and large_cache= (issue 17): the large-block options. */
+Test(preload_config, large_blocks)
+{
+    cr_assert_eq(parse("node=0"), 0, "%s", err.msg);
+    cr_assert(!conf.populate);
+    cr_assert(!conf.large_cache_set);
+    cr_assert_eq(parse("node=0;populate;large_cache=16M"), 0, "%s", err.msg);
+    cr_assert(conf.populate);
+    cr_assert(conf.large_cache_set);
+    cr_assert_eq(conf.large_cache, (size_t)16 << 20);
+    cr_assert_eq(parse("large_cache=0 node=1"), 0, "%s", err.msg);
+    cr_assert(conf.large_cache_set);
+    cr_assert_eq(conf.large_cache, 0);
+    refused("node=0;populate=1", -EINVAL, "populate takes no value", "populate=1");
+    refused("node=0;large_cache=lots", -EINVAL, "large_cache=lots is not a size",
+            "large_cache=lots");
+    refused("node=0;large_cache", -EINVAL, "needs a value", "large_cache");
+    refused("node=0;populate;populate", -EINVAL, "given twice", NULL);
+}

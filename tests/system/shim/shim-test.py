@@ -832,6 +832,53 @@ def t_jemalloc_before():
         raise Fail("unconfigured shim after jemalloc: exit %s, %r %r" % (rc, out, err))
 
 
+# ---- peak RSS against glibc's (issue 17) ------------------------------------
+
+def maxrss_kib(argv, env):
+    """The peak RSS in KiB that @argv reports for itself (VmHWM)."""
+    rc, out, err = run(argv, env=env, timeout=120)
+    fields = out.decode().split()
+    if rc != 0 or len(fields) != 2 or fields[0] != "ok":
+        show(" ".join(argv), rc, out, err)
+        raise Fail("%s did not run" % " ".join(argv))
+    return int(fields[1])
+
+
+def shim_env(conf="node=0;threshold=0"):
+    return base_env(LD_PRELOAD=preload_lib(), PMNODE_PRELOAD=conf)
+
+
+@case("large-lazy")
+def t_large_lazy():
+    """A 128 MiB malloc of which the program writes 4 MiB: glibc leaves the
+    rest unbacked, and so must the shim (large blocks are bound to the node
+    and faulted in by the first touch); with 'populate' the shim populates
+    the whole block up front.  Peak RSS, not time: a ratio bound is safe."""
+    argv = [helper("shim-rss"), "big", "128", "4"]
+    glibc = maxrss_kib(argv, base_env())
+    lazy = maxrss_kib(argv, shim_env())
+    full = maxrss_kib(argv, shim_env("node=0;threshold=0;populate"))
+    log("peak RSS KiB: glibc %d, shim %d, shim with populate %d" % (glibc, lazy, full))
+    if lazy > 2 * glibc + 8 * 1024:
+        raise Fail("the shim's peak RSS %d KiB is over twice glibc's %d KiB plus 8 MiB: "
+                   "the untouched block was populated" % (lazy, glibc))
+    if full < 128 * 1024:
+        raise Fail("with populate the peak RSS %d KiB is below the 128 MiB block" % full)
+
+
+@case("tiny-rss")
+def t_tiny_rss():
+    """A tiny program's fixed overhead: the shim's peak RSS within 3x
+    glibc's plus 1 MiB (issue 17: within 1 MiB of glibc's is the goal)."""
+    argv = [helper("shim-rss"), "tiny"]
+    glibc = maxrss_kib(argv, base_env())
+    shim = maxrss_kib(argv, shim_env())
+    log("peak RSS KiB: glibc %d, shim %d (+%d)" % (glibc, shim, shim - glibc))
+    if shim > 3 * glibc + 1024:
+        raise Fail("the shim's peak RSS %d KiB is over 3x glibc's %d KiB plus 1 MiB"
+                   % (shim, glibc))
+
+
 # ---- configuration errors, straight through PMNODE_PRELOAD --------------------
 
 def direct(conf, **extra):
@@ -888,7 +935,8 @@ def t_env_bad_values():
     for conf in ["node=abc", "node=-1", "node=", "node=0;threshold=-1",
                  "node=0;threshold=12x", "node=0;threshold=99999999999999999999999",
                  "kind=bogus", "node=0;spill=x", "node=0;spill=999", "node=0;spill=0,,1",
-                 "node=0;bogus=1", "node=0;log=loud", "threshold=0", "garbage"]:
+                 "node=0;bogus=1", "node=0;log=loud", "threshold=0", "garbage",
+                 "node=0;populate=yes", "node=0;large_cache=big"]:
         problems += expect_refused(conf)
     all_or_fail(problems)
 
@@ -925,6 +973,8 @@ def t_env_good_forms():
     problems += expect_accepted("node=0")
     problems += expect_accepted("node=0 threshold=0")
     problems += expect_accepted("node=0;threshold=4096;log=error")
+    problems += expect_accepted("node=0;populate;large_cache=16M")
+    problems += expect_accepted("node=0;large_cache=0")
     problems += expect_accepted("kind=" + nodes[0]["kind"])
     problems += expect_accepted("private", PMNODE_PRIVATE_NODES="0")
     all_or_fail(problems)
