@@ -362,22 +362,35 @@ static void report_full(struct migrate_state *m, struct batch *b, char *base, ui
  * query pass, so one would prove no more.  Only when the walk refuses is
  * the range queried page by page, to tell PMN_E_MISPLACED from another
  * -EIO (the query skips absent pages, where pmn__verify would read-touch
- * and so populate them). */
+ * and so populate them).
+ *
+ * Huge pages (hugetlb units) are still queried after the bind: 6.1's
+ * walk of a hugetlb mapping under MPOL_MF_STRICT alone does not refuse a
+ * misplaced huge page (its test compares the flags with MPOL_MF_STRICT
+ * exactly, and mbind adds MPOL_MF_INVERT before the walk). */
 static int bind_verify(struct batch *b, char *base, size_t len, uint64_t nunits, size_t unit,
-                       int node)
+                       int node, bool all_present)
 {
     uint64_t misplaced = 0;
     int err = pmn_prim_bind(base, len, node), qerr = 0;
 
-    if (err != -EIO)
+    if (err == 0 && unit == pmn_prim_page_size())
+        return 0;
+    if (err != 0 && err != -EIO)
         return err;
+    if (err == 0 && all_present) {
+        qerr = pmn__verify(base, len, unit, node, &misplaced);
+        return qerr == 0 && misplaced > 0 ? PMN_E_MISPLACED : qerr;
+    }
     for (uint64_t i = 0; qerr == 0 && i < nunits; i += BATCH) {
         size_t n = batch_at(base, nunits, i, unit, b->pages);
         qerr = query(b->pages, n, b->status, unit);
         for (size_t k = 0; qerr == 0 && k < n; k++)
             misplaced += b->status[k] >= 0 && b->status[k] != node;
     }
-    return qerr == 0 && misplaced > 0 ? PMN_E_MISPLACED : err;
+    if (qerr == 0 && misplaced > 0)
+        return PMN_E_MISPLACED;
+    return err != 0 ? err : qerr;
 }
 
 int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int node,
@@ -456,7 +469,7 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         }
         goto out_report;
     }
-    err = bind_verify(&b, base, len, nunits, unit, node);
+    err = bind_verify(&b, base, len, nunits, unit, node, m.r.not_present == 0);
 out_report:
     *out = m.r;
 out:

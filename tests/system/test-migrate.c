@@ -78,9 +78,13 @@ Test(migrate, one_query_pass)
 {
     struct pmn_ctx *ctx = local_ctx();
     const size_t pg = (size_t)getpagesize(), n = 3000; /* three batches of 1024 */
-    char *p = map_pages(n, false);
+    const size_t thp = 2u << 20, extra = thp / pg;
+    char *raw = map_pages(n + extra, false), *p;
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
 
+    /* 2 MiB-aligned: batches end on 2 MiB boundaries (transparent huge
+     * pages), so an unaligned range would take a fourth batch. */
+    p = raw + (thp - (uintptr_t)raw % thp) % thp;
     memset(p, 0x5a, n * pg);
     atomic_store(&queries, 0);
     atomic_store(&counting, true);
@@ -88,7 +92,7 @@ Test(migrate, one_query_pass)
     atomic_store(&counting, false);
     cr_expect_eq(r.already_there, n);
     cr_expect_eq(atomic_load(&queries), 3, "%ld move_pages queries, not 3", atomic_load(&queries));
-    munmap(p, n * pg);
+    munmap(raw, (n + extra) * pg);
 
     p = map_pages(16, false);
     for (size_t i = 0; i < 16; i += 2)
