@@ -94,7 +94,8 @@ Test(migrate, one_query_pass)
     cr_expect_eq(atomic_load(&queries), 3, "%ld move_pages queries, not 3", atomic_load(&queries));
     munmap(raw, (n + extra) * pg);
 
-    p = map_pages(16, false);
+    raw = map_pages(16 + extra, false); /* 16 pages in one 2 MiB: one batch */
+    p = raw + (thp - (uintptr_t)raw % thp) % thp;
     for (size_t i = 0; i < 16; i += 2)
         p[i * pg] = 1;
     atomic_store(&queries, 0);
@@ -104,7 +105,7 @@ Test(migrate, one_query_pass)
     cr_expect_eq(r.not_present, 8);
     cr_expect_eq(r.already_there, 8);
     cr_expect_eq(atomic_load(&queries), 1, "%ld move_pages queries, not 1", atomic_load(&queries));
-    munmap(p, 16 * pg);
+    munmap(raw, (16 + extra) * pg);
     pmn_ctx_unref(ctx);
 }
 
