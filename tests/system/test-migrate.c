@@ -70,7 +70,7 @@ long syscall(long nr, ...)
     return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
-/* Since 0.7: the strict bind verifies a finished move (the kernel walks the
+/* The strict bind verifies a finished move (the kernel walks the
  * range and refuses a present page off the node), so a migration queries
  * the range once, batch by batch, before moving, and not again after the
  * bind.  Both with every page present and with absent pages among them. */
