@@ -30,7 +30,14 @@
  *
  * Columns: GiB/s on the median time, min ms, spread ((max - min) /
  * median), ratio = the faster raw path's median time / this median time
- * (>= 0.9 for pmn_migrate is the issue's goal; > 1 is faster than it).
+ * (> 1 is faster than it).  The goal (issue 16: pmn_migrate >= 0.9x the
+ * faster raw path) is judged on the paired ratio: per repetition, the
+ * faster raw path's time (the path with the lower median) / pmn_migrate's
+ * time in that same repetition, whose median is printed beside the ratio
+ * of medians.  The implementations of one repetition run back to back, so
+ * load that comes and goes between repetitions (a shared host, other
+ * builds) cancels in the paired ratio, where the ratio of medians mixes
+ * repetitions run under different load.
  *
  * Needs a second node with memory: the vm lane runs it on cpuless-hmat
  * (node 1, CPU-less, 512 MiB):  bench/run migrate --node 1
@@ -346,8 +353,29 @@ struct result { /* one size */
     size_t size;
     struct stat3 st[2][NIMPL]; /* [direction][impl] */
     struct stat3 query, noop;
-    double ratio[2]; /* pmn_migrate vs the faster raw path, per direction */
+    double ratio[2];  /* pmn_migrate vs the faster raw path, per direction */
+    double paired[2]; /* the median of the per-repetition ratios */
 };
+
+/* Median over repetitions of @raw's time / @pmn's time in the same one. */
+static double paired_ratio(const struct series *raw, const struct series *pmn)
+{
+    double v[MAX_REPS];
+    unsigned n = raw->n < pmn->n ? raw->n : pmn->n, k = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        if (pmn->ns[i] > 0)
+            v[k++] = (double)raw->ns[i] / (double)pmn->ns[i];
+    if (k == 0)
+        return 0;
+    for (unsigned i = 1; i < k; i++) /* insertion sort: k <= MAX_REPS */
+        for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
 
 static int run_size(struct pmn_ctx *ctx, const struct opts *o, size_t size, struct result *res)
 {
@@ -430,6 +458,10 @@ static int run_size(struct pmn_ctx *ctx, const struct opts *o, size_t size, stru
                            : res->st[d][RAW_MBIND].med;
         res->ratio[d] =
             res->st[d][PMN_MIGRATE].med ? (double)raw / (double)res->st[d][PMN_MIGRATE].med : 0;
+        res->paired[d] = paired_ratio(
+            &s[d][res->st[d][RAW_MOVE_PAGES].med < res->st[d][RAW_MBIND].med ? RAW_MOVE_PAGES
+                                                                             : RAW_MBIND],
+            &s[d][PMN_MIGRATE]);
     }
     res->query = summary(&q);
     res->noop = summary(&noop);
@@ -473,7 +505,7 @@ static void print_text(const struct opts *o, const struct result *res, unsigned 
                        gib_s(r->size, st->med), (double)st->min / 1e6, st->spread,
                        st->med ? faster_raw(r, d) / (double)st->med : 0);
             }
-            met = met && r->ratio[d] >= 0.9;
+            met = met && r->paired[d] >= 0.9;
         }
         printf("verification: one move_pages query pass %.2f ms (spread %.1f%%) = %.1f%% of "
                "pmn_migrate's median %d->%d; pmn_migrate with nothing to move (query, room, "
@@ -483,9 +515,11 @@ static void print_text(const struct opts *o, const struct result *res, unsigned 
                r->noop.med / 1e6, r->noop.spread,
                100.0 * (double)r->noop.med / (double)r->st[0][PMN_MIGRATE].med);
     }
-    printf("\ngoal: pmn_migrate at least 0.9x the faster raw path:");
+    printf("\ngoal: pmn_migrate at least 0.9x the faster raw path (paired ratio; ratio of "
+           "medians in brackets):");
     for (unsigned i = 0; i < n; i++)
-        printf(" %zu MiB %.2fx / %.2fx;", res[i].size >> 20, res[i].ratio[0], res[i].ratio[1]);
+        printf(" %zu MiB %.2fx / %.2fx (%.2fx / %.2fx);", res[i].size >> 20, res[i].paired[0],
+               res[i].paired[1], res[i].ratio[0], res[i].ratio[1]);
     printf(" %s\n", met ? "met" : "NOT met");
 }
 
@@ -509,10 +543,11 @@ static void print_json(const struct opts *o, const struct result *res, unsigned 
                        d || k ? ", " : "", d ? o->node : o->from, d ? o->from : o->node, key[k],
                        gib_s(r->size, st->med), st->med / 1e6, st->min / 1e6, st->spread,
                        st->med ? faster_raw(r, d) / (double)st->med : 0);
-                met = met && (k != PMN_MIGRATE || r->ratio[d] >= 0.9);
+                met = met && (k != PMN_MIGRATE || r->paired[d] >= 0.9);
             }
-        printf("], \"verify_query_ms\": %.3f, \"migrate_nothing_to_move_ms\": %.3f}",
-               r->query.med / 1e6, r->noop.med / 1e6);
+        printf("], \"paired_ratio\": [%.3f, %.3f], \"verify_query_ms\": %.3f, "
+               "\"migrate_nothing_to_move_ms\": %.3f}",
+               r->paired[0], r->paired[1], r->query.med / 1e6, r->noop.med / 1e6);
     }
     printf("], \"goal\": {\"min_ratio\": 0.9, \"met\": %s}, \"stand_in\": %s}\n",
            met ? "true" : "false", o->stand_in ? "true" : "false");

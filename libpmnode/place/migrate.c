@@ -7,7 +7,8 @@
  *   query every unit (pass 1)     -> how many present pages must move
  *   room on the target            -> PMN_E_NODE_FULL (the caller's check)
  *   move_pages in batches (pass 2), busy pages retried
- *   all present pages there       -> bind strictly, verify, 0
+ *   all present pages there       -> bind strictly (the kernel's check
+ *                                    that every present page is there), 0
  *   otherwise                     -> the lowest failed page's code, policy
  *                                    untouched; with PMN_MIGRATE_ROLLBACK
  *                                    the pages this call moved go back
@@ -342,27 +343,54 @@ static void report_full(struct migrate_state *m, struct batch *b, char *base, ui
     }
 }
 
-/* After every present unit reached @node: bind, then verify the present
- * ones (pmn__verify would read-touch absent pages, populating them). */
-static int bind_verify(struct migrate_state *m, struct batch *b, char *base, size_t len,
-                       uint64_t nunits, size_t unit, int node)
+/* After every present unit reached @node: bind, and so verify.
+ *
+ * The bind is the verification: with MPOL_MF_STRICT the kernel walks the
+ * range's page tables under the mmap write lock and refuses (-EIO,
+ * nothing changed on 6.1) if any present page is on another node.  The
+ * walk sees what a move_pages query cannot (a page under a NUMA-balancing
+ * hinting fault is PROT_NONE but present; a page another thread faulted
+ * in since it was found absent), costs a page-table walk instead of one
+ * lookup per page, and replaces the query pass over the range that
+ * followed the bind (one pass of three; bench/migrate).  A page the walk
+ * cannot see has no present entry at that instant: absent (as a query
+ * would skip it), swapped out since the move (it faults back under the
+ * new policy, on @node), or in a migration that began before the bind.
+ * Migrations under this process's mmap lock (NUMA balancing's, at a
+ * fault) cannot overlap the walk; what can (another process's move_pages
+ * of our pages, reclaim's demotion) could as well begin a moment after a
+ * query pass, so one would prove no more.  Only when the walk refuses is
+ * the range queried page by page, to tell PMN_E_MISPLACED from another
+ * -EIO (the query skips absent pages, where pmn__verify would read-touch
+ * and so populate them).
+ *
+ * Huge pages (hugetlb units) are still queried after the bind: 6.1's
+ * walk of a hugetlb mapping under MPOL_MF_STRICT alone does not refuse a
+ * misplaced huge page (its test compares the flags with MPOL_MF_STRICT
+ * exactly, and mbind adds MPOL_MF_INVERT before the walk). */
+static int bind_verify(struct batch *b, char *base, size_t len, uint64_t nunits, size_t unit,
+                       int node, bool all_present)
 {
     uint64_t misplaced = 0;
-    int err = pmn_prim_bind(base, len, node);
+    int err = pmn_prim_bind(base, len, node), qerr = 0;
 
-    if (err)
+    if (err == 0 && unit == pmn_prim_page_size())
+        return 0;
+    if (err != 0 && err != -EIO)
         return err;
-    if (m->r.not_present == 0) {
-        err = pmn__verify(base, len, unit, node, &misplaced);
-    } else {
-        for (uint64_t i = 0; err == 0 && i < nunits; i += BATCH) {
-            size_t n = batch_at(base, nunits, i, unit, b->pages);
-            err = query(b->pages, n, b->status, unit);
-            for (size_t k = 0; err == 0 && k < n; k++)
-                misplaced += b->status[k] >= 0 && b->status[k] != node;
-        }
+    if (err == 0 && all_present) {
+        qerr = pmn__verify(base, len, unit, node, &misplaced);
+        return qerr == 0 && misplaced > 0 ? PMN_E_MISPLACED : qerr;
     }
-    return err == 0 && misplaced > 0 ? PMN_E_MISPLACED : err;
+    for (uint64_t i = 0; qerr == 0 && i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, unit, b->pages);
+        qerr = query(b->pages, n, b->status, unit);
+        for (size_t k = 0; qerr == 0 && k < n; k++)
+            misplaced += b->status[k] >= 0 && b->status[k] != node;
+    }
+    if (qerr == 0 && misplaced > 0)
+        return PMN_E_MISPLACED;
+    return err != 0 ? err : qerr;
 }
 
 int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int node,
@@ -441,7 +469,7 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
         }
         goto out_report;
     }
-    err = bind_verify(&m, &b, base, len, nunits, unit, node);
+    err = bind_verify(&b, base, len, nunits, unit, node, m.r.not_present == 0);
 out_report:
     *out = m.r;
 out:

@@ -9,14 +9,17 @@
  * target too full and shared pages that must move are in the vm lane
  * (tests/vm/guest/vm-migrate.c).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +45,68 @@ static void *map_pages(size_t n, bool shared)
                    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(p, MAP_FAILED);
     return p;
+}
+
+/* Counting passes: syscall(2) interposed (the library calls move_pages
+ * through it), move_pages status queries (no target nodes) counted while
+ * counting is on; every call is passed on to the C library's syscall. */
+static atomic_bool counting;
+static atomic_long queries;
+
+long syscall(long nr, ...)
+{
+    static long (*real)(long, ...);
+    long a[6];
+    va_list ap;
+
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "syscall");
+    if (nr == SYS_move_pages && a[3] == 0 && atomic_load(&counting))
+        atomic_fetch_add(&queries, 1);
+    return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* The strict bind verifies a finished move (the kernel walks the
+ * range and refuses a present page off the node), so a migration queries
+ * the range once, batch by batch, before moving, and not again after the
+ * bind.  Both with every page present and with absent pages among them. */
+Test(migrate, one_query_pass)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    const size_t pg = (size_t)getpagesize(), n = 3000; /* three batches of 1024 */
+    const size_t thp = 2u << 20, extra = thp / pg;
+    char *raw = map_pages(n + extra, false), *p;
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+
+    /* 2 MiB-aligned: batches end on 2 MiB boundaries (transparent huge
+     * pages), so an unaligned range would take a fourth batch. */
+    p = raw + (thp - (uintptr_t)raw % thp) % thp;
+    memset(p, 0x5a, n * pg);
+    atomic_store(&queries, 0);
+    atomic_store(&counting, true);
+    cr_assert_eq(pmn_migrate(ctx, p, n * pg, 0, 0, &r), 0);
+    atomic_store(&counting, false);
+    cr_expect_eq(r.already_there, n);
+    cr_expect_eq(atomic_load(&queries), 3, "%ld move_pages queries, not 3", atomic_load(&queries));
+    munmap(raw, (n + extra) * pg);
+
+    raw = map_pages(16 + extra, false); /* 16 pages in one 2 MiB: one batch */
+    p = raw + (thp - (uintptr_t)raw % thp) % thp;
+    for (size_t i = 0; i < 16; i += 2)
+        p[i * pg] = 1;
+    atomic_store(&queries, 0);
+    atomic_store(&counting, true);
+    cr_assert_eq(pmn_migrate(ctx, p, 16 * pg, 0, 0, &r), 0);
+    atomic_store(&counting, false);
+    cr_expect_eq(r.not_present, 8);
+    cr_expect_eq(r.already_there, 8);
+    cr_expect_eq(atomic_load(&queries), 1, "%ld move_pages queries, not 1", atomic_load(&queries));
+    munmap(raw, (16 + extra) * pg);
+    pmn_ctx_unref(ctx);
 }
 
 Test(migrate, node0_to_node0_already_there)
