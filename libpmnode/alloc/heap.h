@@ -73,22 +73,30 @@ struct pmn__heap;
 struct pmn__theap;
 
 struct pmn__page {
+    /* First cache line: every field the owner's alloc and free paths read
+     * or write, so that a free touches one line of its page. */
     void *free;                     /* owner's free list */
     _Atomic(uintptr_t) thread_free; /* other threads' frees (lock-free stack) */
     struct pmn__theap *owner;
-    struct pmn__page *next, *prev; /* in the owner's queue for its class */
-    char *start;                   /* first block */
+    char *start; /* first block */
     uint32_t block_size;
-    uint32_t capacity; /* blocks in the page */
-    uint32_t used;     /* allocated, as the owner knows it */
-    uint16_t slice, nslices;
+    uint32_t used; /* allocated, as the owner knows it */
     uint8_t cls;
-    uint8_t in_full;            /* on the owner's full queue */
-    uint8_t live;               /* slices belong to this page */
-    uintptr_t alloc_tp;         /* large objects: the allocating thread */
-} __attribute__((aligned(64))); /* one cache line per page's hot fields: two
-                                    threads' pages side by side in a segment
-                                    must not share a line */
+    uint8_t in_full; /* on the owner's full queue */
+    uint8_t live;    /* slices belong to this page */
+    /* Blocks threaded onto the free list so far: the rest, from
+     * start + reserved * block_size on, have never been handed out and
+     * are threaded a few at a time when the free list runs dry
+     * (pmn__page_extend), so a fresh page costs nothing per block. */
+    uint32_t reserved;
+    uint32_t capacity; /* blocks in the page */
+    uint16_t slice, nslices;
+    struct pmn__page *next, *prev; /* in the owner's queue for its class */
+    uintptr_t alloc_tp;            /* large objects: the allocating thread */
+} __attribute__((aligned(64)));    /* two threads' pages side by side in a
+                                    segment must not share a line */
+_Static_assert(__builtin_offsetof(struct pmn__page, reserved) + sizeof(uint32_t) <= 64,
+               "the fast paths' fields fit the page's first cache line");
 
 struct pmn__segment {
     uint64_t magic;
@@ -273,6 +281,9 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * back a page that became empty.  Returns 0, so that the free path ends
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
+/* Thread the next never-used blocks of @pg (its owner's, free list empty
+ * or not) onto its free list: false when every block has been threaded. */
+bool pmn__page_extend(struct pmn__page *pg);
 void *pmn__heap_alloc_large(struct pmn__heap *h, size_t size, size_t align);
 /* Map, populate and verify kept segments until @slices page slices (each
  * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
