@@ -401,6 +401,21 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
     return pmn__theap_find_slow(h);
 }
 
+/* The arena's size class of a request of @s <= PMN__SMALL_MAX bytes
+ * (arena.c: 16-byte steps to 128 bytes, then four classes per power of
+ * two); inline so that the shim's malloc computes it in place. */
+static inline unsigned pmn__arena_class(size_t s)
+{
+    size_t v;
+    unsigned bit;
+
+    if (s <= 128)
+        return s ? (unsigned)((s - 1) >> 4) : 0;
+    v = s - 1;
+    bit = 63u - (unsigned)__builtin_clzll(v);
+    return 8 + (bit - 7) * 4 + (unsigned)((v >> (bit - 2)) & 3);
+}
+
 /* Take the first free block of a page the caller owns (fast and slow path). */
 static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
 {
@@ -515,11 +530,19 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 
         if (__builtin_expect(pg != NULL && pg->live, 1)) {
-            struct pmn__theap *mine = th != NULL ? th : pmn__theap_cached(seg->heap);
+            struct pmn__theap *o = pg->owner;
 
-            /* A live small page always has an owner: no match for a NULL mine. */
-            if (__builtin_expect(pg->owner == mine, 1))
-                return pmn__free_local(mine, pg, p);
+            /* A live small page always has an owner.  The calling thread
+             * owns it when the owner theap is bound to this thread: a
+             * theap's tp is written only by the thread it is bound to
+             * (bind, unbind), so it reads back our own tp only if we wrote
+             * it.  One load on the page's own line and one on the theap's
+             * first, instead of a hash into the heap's thread cache. */
+            if (__builtin_expect(th != NULL ? o == th
+                                            : atomic_load_explicit(&o->tp, memory_order_relaxed) ==
+                                                  pmn__tp(),
+                                 1))
+                return pmn__free_local(o, pg, p);
         }
     }
 #endif
