@@ -23,18 +23,6 @@ struct pmn_arena {
     struct pmn_backing *b;
 };
 
-static unsigned size_class(size_t s)
-{
-    size_t v;
-    unsigned bit;
-
-    if (s <= 128)
-        return s ? (unsigned)((s - 1) >> 4) : 0;
-    v = s - 1;
-    bit = 63u - (unsigned)__builtin_clzll(v);
-    return 8 + (bit - 7) * 4 + (unsigned)((v >> (bit - 2)) & 3);
-}
-
 static uint32_t class_bytes(unsigned c)
 {
     unsigned k, j;
@@ -50,7 +38,7 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
 {
     struct pmn_arena_opts opts = {.struct_size = sizeof(opts), .retain = 2};
     uint32_t sizes[PMN__NCLASSES];
-    unsigned n = size_class(PMN__SMALL_MAX) + 1;
+    unsigned n = pmn__arena_class(PMN__SMALL_MAX) + 1;
     struct pmn_arena *a;
     bool release;
     int err;
@@ -146,7 +134,7 @@ void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
         return NULL;
     }
     if (__builtin_expect(size <= PMN__SMALL_MAX, 1))
-        return pmn__heap_alloc(a->h, size_class(size));
+        return pmn__heap_alloc(a->h, pmn__arena_class(size));
     return pmn__heap_alloc_large(a->h, size, 0);
 }
 
@@ -184,7 +172,7 @@ void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t size)
     if (align <= 16)
         return pmn_arena_malloc(a, size);
     if (size <= PMN__SMALL_MAX && align <= PMN__SLICE_SIZE) {
-        for (c = size_class(size < align ? align : size); c < a->h->nclasses; c++)
+        for (c = pmn__arena_class(size < align ? align : size); c < a->h->nclasses; c++)
             if (a->h->class_size[c] % align == 0)
                 return pmn__heap_alloc(a->h, c);
     }

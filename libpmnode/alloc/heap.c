@@ -255,6 +255,15 @@ static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t ali
     return seg;
 }
 
+/* A small segment's misuse bitmaps, cleared whole when the segment is new
+ * to the heap (its memory need not be zero: device-dax, user memory) or
+ * reset with live objects; afterwards every page leaves them clear when it
+ * retires (page_init relies on it). */
+static void seg_bitmaps_clear(struct pmn__segment *seg)
+{
+    memset((char *)seg + PMN__SLICE_SIZE, 0, 2 * PMN__BM_WORDS * sizeof(uint64_t));
+}
+
 static void seg_link(struct pmn__segment **list, struct pmn__segment *seg)
 {
     seg->prev = NULL;
@@ -335,6 +344,7 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
         seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
         if (seg == NULL)
             return NULL;
+        seg_bitmaps_clear(seg);
         seg_link(&h->segments, seg);
         h->empty_segments++;
         at = find_run(seg->free_slices, n);
@@ -401,32 +411,58 @@ static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
     return slices_take(h, h->class_slices[cls], why);
 }
 
-/* Make fresh slices a page of @cls (no lock: the page is nobody's yet). */
+/* Make fresh slices a page of @cls (no lock: the page is nobody's yet).
+ * Nothing is written into the blocks: pmn__page_extend() threads them as
+ * they are needed, so a page that a short burst takes and gives back
+ * costs no write per block.  The misuse bitmaps of free slices are clear
+ * already (seg_bitmaps_clear: a page is retired only once every block's
+ * bits are down, and a new or reset segment is cleared whole). */
 static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 {
     uint32_t bs = h->class_size[cls];
-    char *b, *end;
 
     pg->cls = (uint8_t)cls;
     pg->block_size = bs;
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
     pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
-    /* Every block starts free; bits left by a page reset with live objects
-     * (pmn_arena_reset) must not outlive it. */
+    pg->reserved = 0;
+    pg->free = NULL;
+#ifdef PMN_DEBUG_FULL
     {
         _Atomic uint64_t *w = pmn__bm_word(pg->start);
         size_t words = ((size_t)pg->nslices << PMN__SLICE_SHIFT) >> (PMN__GRANULE_SHIFT + 6);
-        memset((void *)w, 0, 2 * words * sizeof(*w));
+        for (size_t i = 0; i < 2 * words; i++)
+            if (atomic_load_explicit(&w[i], memory_order_relaxed) != 0)
+                abort(); /* a retired page left a bit up: the invariant above broke */
     }
+#endif
+}
+
+/* Bytes of never-used blocks threaded at a time (at least one block): a
+ * few cache lines' worth, so the slow path runs rarely for small blocks
+ * and a large block is touched only when it is handed out. */
+#define PMN__EXTEND_BYTES 4096u
+
+bool pmn__page_extend(struct pmn__page *pg)
+{
+    uint32_t bs = pg->block_size, left = pg->capacity - pg->reserved, n;
+    char *first, *b, *last;
+
+    if (left == 0)
+        return false;
+    n = PMN__EXTEND_BYTES / bs;
+    n = n == 0 ? 1 : n < left ? n : left;
+    first = pg->start + (size_t)pg->reserved * bs;
+    last = first + (size_t)(n - 1) * bs;
     /* A reused page's memory is still poisoned from its last life. */
-    UNPOISON(pg->start, (size_t)pg->capacity * bs);
-    /* Thread the free list through the blocks in address order. */
-    end = pg->start + (size_t)(pg->capacity - 1) * bs;
-    for (b = pg->start; b < end; b += bs)
+    UNPOISON(first, (size_t)n * bs);
+    for (b = first; b < last; b += bs)
         *(void **)b = b + bs;
-    *(void **)end = NULL;
-    pg->free = pg->start;
-    POISON(pg->start, (size_t)pg->capacity * bs);
+    *(void **)last = pg->free;
+    POISON(first, (size_t)n * bs);
+    pg->free = first;
+    pg->reserved += n;
+    return true;
 }
 
 /* A double free that reached a page's thread_free stack although the block
@@ -602,7 +638,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     for (pg = q->head; pg; pg = next) {
         next = pg->next;
         collect(h, pg);
-        if (pg->free) {
+        if (pg->free || pmn__page_extend(pg)) {
             if (pg != q->head) {
                 q_remove(q, pg);
                 q_push_front(q, pg);
@@ -631,6 +667,8 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         return NULL;
     }
     q_push_front(q, pg);
+    if (pg->free == NULL)
+        pmn__page_extend(pg); /* a fresh page (a pooled one keeps its list) */
     return pmn__page_pop(th, pg);
 }
 
@@ -923,6 +961,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
                 continue; /* each segment is seen in one pass */
             if (keep_some && (seg->keep || all || kept < h->retain)) {
                 memset(seg->slice_page, 0, sizeof(seg->slice_page));
+                seg_bitmaps_clear(seg); /* live objects' bits */
                 for (unsigned i = 0; i < PMN__SLICES; i++)
                     seg->pages[i].live = 0;
                 seg->free_slices = ALL_SLICES;
@@ -955,6 +994,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, &err);
         if (seg == NULL)
             break;
+        seg_bitmaps_clear(seg);
         /* Every slice the reserve promises, populated and verified now. */
         err = pmn__region_populate(seg->region, PMN__HEADER_SLICES * PMN__SLICE_SIZE,
                                    n << PMN__SLICE_SHIFT);

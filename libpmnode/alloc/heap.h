@@ -73,22 +73,30 @@ struct pmn__heap;
 struct pmn__theap;
 
 struct pmn__page {
+    /* First cache line: every field the owner's alloc and free paths read
+     * or write, so that a free touches one line of its page. */
     void *free;                     /* owner's free list */
     _Atomic(uintptr_t) thread_free; /* other threads' frees (lock-free stack) */
     struct pmn__theap *owner;
-    struct pmn__page *next, *prev; /* in the owner's queue for its class */
-    char *start;                   /* first block */
+    char *start; /* first block */
     uint32_t block_size;
-    uint32_t capacity; /* blocks in the page */
-    uint32_t used;     /* allocated, as the owner knows it */
-    uint16_t slice, nslices;
+    uint32_t used; /* allocated, as the owner knows it */
     uint8_t cls;
-    uint8_t in_full;            /* on the owner's full queue */
-    uint8_t live;               /* slices belong to this page */
-    uintptr_t alloc_tp;         /* large objects: the allocating thread */
-} __attribute__((aligned(64))); /* one cache line per page's hot fields: two
-                                    threads' pages side by side in a segment
-                                    must not share a line */
+    uint8_t in_full; /* on the owner's full queue */
+    uint8_t live;    /* slices belong to this page */
+    /* Blocks threaded onto the free list so far: the rest, from
+     * start + reserved * block_size on, have never been handed out and
+     * are threaded a few at a time when the free list runs dry
+     * (pmn__page_extend), so a fresh page costs nothing per block. */
+    uint32_t reserved;
+    uint32_t capacity; /* blocks in the page */
+    uint16_t slice, nslices;
+    struct pmn__page *next, *prev; /* in the owner's queue for its class */
+    uintptr_t alloc_tp;            /* large objects: the allocating thread */
+} __attribute__((aligned(64)));    /* two threads' pages side by side in a
+                                    segment must not share a line */
+_Static_assert(__builtin_offsetof(struct pmn__page, reserved) + sizeof(uint32_t) <= 64,
+               "the fast paths' fields fit the page's first cache line");
 
 struct pmn__segment {
     uint64_t magic;
@@ -278,6 +286,9 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * back a page that became empty.  Returns 0, so that the free path ends
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
+/* Thread the next never-used blocks of @pg (its owner's, free list empty
+ * or not) onto its free list: false when every block has been threaded. */
+bool pmn__page_extend(struct pmn__page *pg);
 /* Map, populate and verify kept segments until @slices page slices (each
  * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
  * the backing's error. */
@@ -415,6 +426,21 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
     return pmn__theap_find_slow(h);
 }
 
+/* The arena's size class of a request of @s <= PMN__SMALL_MAX bytes
+ * (arena.c: 16-byte steps to 128 bytes, then four classes per power of
+ * two); inline so that the shim's malloc computes it in place. */
+static inline unsigned pmn__arena_class(size_t s)
+{
+    size_t v;
+    unsigned bit;
+
+    if (s <= 128)
+        return s ? (unsigned)((s - 1) >> 4) : 0;
+    v = s - 1;
+    bit = 63u - (unsigned)__builtin_clzll(v);
+    return 8 + (bit - 7) * 4 + (unsigned)((v >> (bit - 2)) & 3);
+}
+
 /* Take the first free block of a page the caller owns (fast and slow path). */
 static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
 {
@@ -529,11 +555,19 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 
         if (__builtin_expect(pg != NULL && pg->live, 1)) {
-            struct pmn__theap *mine = th != NULL ? th : pmn__theap_cached(seg->heap);
+            struct pmn__theap *o = pg->owner;
 
-            /* A live small page always has an owner: no match for a NULL mine. */
-            if (__builtin_expect(pg->owner == mine, 1))
-                return pmn__free_local(mine, pg, p);
+            /* A live small page always has an owner.  The calling thread
+             * owns it when the owner theap is bound to this thread: a
+             * theap's tp is written only by the thread it is bound to
+             * (bind, unbind), so it reads back our own tp only if we wrote
+             * it.  One load on the page's own line and one on the theap's
+             * first, instead of a hash into the heap's thread cache. */
+            if (__builtin_expect(th != NULL ? o == th
+                                            : atomic_load_explicit(&o->tp, memory_order_relaxed) ==
+                                                  pmn__tp(),
+                                 1))
+                return pmn__free_local(o, pg, p);
         }
     }
 #endif

@@ -775,10 +775,32 @@ static inline void *from_arena(void *p)
     return p;
 }
 
+/* The calling thread's theap of the arena, or NULL: one initial-exec load
+ * instead of the arena's heap and its thread cache.  A stale value (the
+ * thread's theap was orphaned at its exit, and perhaps adopted) is caught
+ * by the theap's tp, which only the thread bound to it writes. */
+static __thread struct pmn__theap *arena_th __attribute__((tls_model("initial-exec")));
+
 static void *arena_call_malloc(size_t size)
 {
-    guard = 1;
-    return from_arena(pmn_arena_malloc(S.arena, size));
+    struct pmn__theap *th = arena_th;
+    void *p;
+
+    guard = 1; /* a signal handler's free must not meet a half-done pop */
+    if (__builtin_expect(th != NULL && size <= PMN__SMALL_MAX &&
+                             atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp(),
+                         1)) {
+        struct pmn__page *pg = th->pages[pmn__arena_class(size)].head;
+
+        if (__builtin_expect(pg != NULL && pg->free != NULL, 1)) {
+            p = pmn__page_pop(th, pg);
+            leave();
+            return p;
+        }
+    }
+    p = pmn_arena_malloc(S.arena, size);
+    arena_th = pmn__theap_find(pmn__arena_heap(S.arena));
+    return from_arena(p);
 }
 
 /* malloc, for the program and for operator new */
@@ -818,9 +840,10 @@ static inline __attribute__((always_inline)) void free_any(void *p)
         return;
     }
     guard = 1;
-    err = pmn_free(p);
+    err = pmn__heap_free(p, NULL, NULL); /* pmn_free(), inlined */
     leave();
-    free_result(p, err);
+    if (__builtin_expect(err != 0, 0))
+        free_result(p, err);
 }
 
 EXPORT void free(void *p)

@@ -1307,3 +1307,68 @@ Test(arena, interior_free)
     }
     env_close(&e);
 }
+
+/* A fresh page's blocks are written only when they are handed out (the
+ * free list is threaded a few blocks at a time, heap.c pmn__page_extend):
+ * one 64 KiB object of a new arena leaves the rest of its page, fresh
+ * anonymous memory, all zero.  Threading the whole page up front wrote a
+ * link into every block. */
+Test(arena, fresh_page_blocks_untouched_until_handed_out, .timeout = 60)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("AddressSanitizer poisons the blocks this test reads");
+#else
+    struct env e = env_open();
+    void *more[7];
+    char *p = pmn_arena_malloc(e.a, 65536);
+    size_t u = p ? pmn_usable_size(p) : 0;
+
+    cr_assert_not_null(p);
+    cr_assert_eq(u, 65536, "usable size %zu", u);
+    for (int k = 1; k < 7; k++) {
+        /* through an integer: the compiler knows p's object is u bytes */
+        const volatile uint64_t *q = (const volatile uint64_t *)((uintptr_t)p + (size_t)k * u);
+        uint64_t w = *q;
+        cr_assert_eq(w, 0, "block %d of a fresh page was written (%#llx) before it was handed out",
+                     k, ull(w));
+    }
+    for (int k = 0; k < 7; k++) {
+        more[k] = pmn_arena_malloc(e.a, 65536);
+        cr_assert_not_null(more[k]);
+        for (int j = 0; j < k; j++)
+            cr_assert_neq(more[j], more[k], "one block handed out twice");
+    }
+    for (int k = 0; k < 7; k++)
+        cr_assert_eq(pmn_free(more[k]), 0);
+    cr_assert_eq(pmn_free(p), 0);
+    env_close(&e);
+#endif
+}
+
+/* After a reset with live objects, a page of another size class over the
+ * same slices refuses a free at a dead object's start that lies inside a
+ * new object: the reset cleared the live objects' misuse bits (a new page
+ * no longer clears its own, heap.c page_init). */
+Test(arena, reset_clears_misuse_bits, .timeout = 60)
+{
+    struct env e = env_open();
+    char *old[64], *x;
+    int err;
+
+    for (int i = 0; i < 64; i++) {
+        old[i] = pmn_arena_malloc(e.a, 48);
+        cr_assert_not_null(old[i]);
+    }
+    pmn_arena_reset(e.a);
+    x = pmn_arena_malloc(e.a, 1000);
+    cr_assert_not_null(x);
+    cr_assert_eq(x, old[0], "the new page does not start where the old one did (%p, %p)",
+                 (void *)x, (void *)old[0]);
+    for (int i = 1; i < 64 && old[i] < x + pmn_usable_size(x); i++) {
+        err = pmn_free(old[i]);
+        cr_assert_eq(err, PMN_E_INTERIOR, "free of a dead object's start inside a new one: %s",
+                     pmn_err_name(err));
+    }
+    cr_assert_eq(pmn_free(x), 0);
+    env_close(&e);
+}
