@@ -90,8 +90,8 @@ static void one(struct pmn_ctx *ctx, enum pmn_backing_type type, unsigned flags,
     if (on(&w, node) + w.not_present != w.pages)
         FAIL("%s: the reused extent has pages off node %d", what, node);
     pmn_free(q);
-    printf("ok: %s%s: 64 MiB on node %d, %s, every written page on node %d, extent reused\n",
-           what, flags ? " populate" : " lazy", node,
+    printf("ok: %s%s: 64 MiB on node %d, %s, every written page on node %d, extent reused\n", what,
+           flags ? " populate" : " lazy", node,
            flags ? "populated up front" : "absent until touched", node);
     pmn_arena_destroy(a);
     pmn_backing_free(b);
