@@ -110,7 +110,12 @@ class Where(Structure):
 
 class ArenaOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("purge", c_int), ("retain", c_uint),
-                ("cap_bytes", c_uint64), ("reserve_bytes", c_size_t)]
+                ("cap_bytes", c_uint64), ("reserve_bytes", c_size_t),
+                ("flags", c_uint), ("large_cache_bytes", c_uint64)]
+
+
+ARENA_POPULATE = 0x1
+ARENA_LARGE_CACHE = 0x2
 
 
 class SlabOpts(Structure):

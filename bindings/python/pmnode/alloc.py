@@ -32,7 +32,7 @@ import errno
 import weakref
 
 from . import errors
-from ._lib import LIB, AllocStats, ArenaOpts, SlabOpts, sized
+from ._lib import ARENA_LARGE_CACHE, ARENA_POPULATE, LIB, AllocStats, ArenaOpts, SlabOpts, sized
 from ._owned import Owned
 from .memory import Memory, backing_stats_dict, pinned_range
 
@@ -244,7 +244,13 @@ class Arena(_Allocator):
     ``retain``: empty extents kept for reuse (default 2); ``cap_bytes``:
     most bytes the arena's objects may occupy (0: no cap; resident memory
     can exceed a cap below 4 MiB by up to one extent); ``reserve_bytes``:
-    small-object memory reserved at creation (see :meth:`reserve`).
+    small-object memory reserved at creation (see :meth:`reserve`);
+    ``populate``: populate and verify each large object (over 256 KiB) at
+    allocation, so a node without room fails there (default: a large object
+    is bound to its node and faulted in by its first touch, pmn_arena(3)
+    "Large objects"); ``large_cache_bytes``: most bytes of freed large
+    objects' extents kept for reuse (None: the library's default, 64 MiB;
+    0: none).
 
     The arena keeps its backing (and context) alive; a context manager.
     Thread-safety: see the module notes.
@@ -253,17 +259,24 @@ class Arena(_Allocator):
     _kind = "arena"
     _stats_fn = LIB.pmn_arena_stats
 
-    def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0, reserve_bytes=0):
+    def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0, reserve_bytes=0,
+                 populate=False, large_cache_bytes=None):
         if purge not in _PURGE:
             raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "purge %r is not one of %s"
                                               % (purge, ", ".join(_PURGE)))
         self._setup(backing)
         opts = None
-        if purge != "default" or retain is not None or cap_bytes or reserve_bytes:
+        if not isinstance(populate, bool):
+            raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "populate must be a bool")
+        flags = ((ARENA_POPULATE if populate else 0) |
+                 (ARENA_LARGE_CACHE if large_cache_bytes is not None else 0))
+        if purge != "default" or retain is not None or cap_bytes or reserve_bytes or flags:
             opts = ArenaOpts(ctypes.sizeof(ArenaOpts), _PURGE.index(purge),
                              2 if retain is None else _size(retain, "Arena", "retain"),
                              _size(cap_bytes, "Arena", "cap_bytes"),
-                             _size(reserve_bytes, "Arena", "reserve_bytes"))
+                             _size(reserve_bytes, "Arena", "reserve_bytes"), flags,
+                             0 if large_cache_bytes is None
+                             else _size(large_cache_bytes, "Arena", "large_cache_bytes"))
         self._attach(backing)
         handle = ctypes.c_void_p()
         try:

@@ -33,6 +33,41 @@ def test_malloc_gives_a_buffer_on_node0(arena):
     assert not b.alive and not arena.owns(b)
 
 
+def test_large_objects_lazy_by_default_populated_on_request(backing0):
+    # Default: a large object is bound, not populated; what is touched is on node 0.
+    with pmnode.Arena(backing0) as lazy:
+        b = lazy.malloc(8 * MiB)
+        w = pmnode.where(b)
+        assert w.not_present > 0 and w.other == 0
+        b.view[:MiB] = b"\x5a" * MiB
+        w = pmnode.where(b.address, MiB)
+        assert w.not_present == 0 and w.all_on(0)
+        b.free()
+    # populate=True: every page present and verified at malloc.
+    with pmnode.Arena(backing0, populate=True) as eager:
+        b = eager.malloc(8 * MiB)
+        w = pmnode.where(b)
+        assert w.not_present == 0 and w.all_on(0)
+        b.free()
+
+
+def test_large_cache_bound_and_bad_options(backing0):
+    with pmnode.Arena(backing0, large_cache_bytes=0) as a:
+        a.malloc(8 * MiB).free()
+        first = a.stats()["backing"]["maps"]
+        a.malloc(8 * MiB).free()
+        assert a.stats()["backing"]["maps"] == first + 1   # nothing cached: mapped again
+    with pmnode.Arena(backing0, large_cache_bytes=64 * MiB) as a:
+        a.malloc(8 * MiB).free()
+        first = a.stats()["backing"]["maps"]
+        a.malloc(8 * MiB).free()
+        assert a.stats()["backing"]["maps"] == first       # the freed extent reused
+    with pytest.raises(pmnode.InvalidArgumentError):
+        pmnode.Arena(backing0, populate="yes")
+    with pytest.raises((pmnode.InvalidArgumentError, ValueError, OverflowError)):
+        pmnode.Arena(backing0, large_cache_bytes=-1)
+
+
 def test_calloc_zeroes_and_aligned_alloc_aligns(arena):
     dirty = arena.malloc(4096)
     dirty.view[:] = b"\xff" * 4096

@@ -141,7 +141,10 @@ def test_arena_slab_block_migrate(backing0):
             a.migrate(1)
         assert ei.value.code == pmnode.E_NOT_ON_LIST
         rep = big.migrate(0)
-        assert rep.pages >= MiB // PAGE and rep.already_there == rep.pages
+        # The object's extent: its written MiB is here; the rest of a lazily
+        # backed large extent (pmn_arena(3), "Large objects") has no page yet.
+        assert rep.already_there >= MiB // PAGE
+        assert rep.already_there + rep.not_present == rep.pages and sums(rep)
         rep = small.migrate(0, rollback=True)
         assert rep.moved == 0 and sums(rep)
         assert small.read() == b"s" * 1000 and big.read(10, MiB - 10) == b"b" * 10
