@@ -176,7 +176,10 @@ static void *consumer(void *p)
     for (;;) {
         size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
         if (t == atomic_load_explicit(&r->head, memory_order_acquire)) {
-            if (atomic_load(&r->stop))
+            /* The producer publishes its last head before stop: once stop
+             * is seen, head is read again, or the objects published
+             * between the two loads would never be freed. */
+            if (atomic_load(&r->stop) && t == atomic_load_explicit(&r->head, memory_order_acquire))
                 break;
             continue;
         }
