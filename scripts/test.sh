@@ -54,10 +54,13 @@ meson test -C build --suite valgrind --print-errorlogs --num-processes 2 --logba
 # (not the compressed tier: valgrind does not implement userfaultfd; for the same reason
 # no access-tracking mode works under it on a kernel without soft-dirty, which
 # PMN_NO_TRACK_OK=1 tells test-cpp-migrate to accept)
+# Valgrind runs a test 20-50x slower: test-parse alone takes 40 s of its 60 s
+# limit under it on a 2-core VM, and timed out with the suite running beside it,
+# so the limits are tripled here (a hang still ends at 3x).
 PMN_NO_TRACK_OK=1 meson test -C build --suite unit --suite api --suite system --no-suite script --no-suite shim \
     --no-suite ctier \
     --print-errorlogs --num-processes 2 \
-    --logbase vg \
+    --logbase vg --timeout-multiplier 3 \
     --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --trace-children-skip=*/python3*,*/env,*/bash,*/sh' \
     || status=1
 
