@@ -175,12 +175,12 @@ static uint64_t seg_populated(const struct pmn__segment *seg)
 }
 
 /* Whether @seg lies on the backing's first (preferred) node. */
-static bool seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg)
+bool pmn__seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg)
 {
     return pmn_region_node(seg->region) == h->b->nodes[0];
 }
 
-static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
+void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg)
 {
     struct pmn_region *r = seg->region;
     size_t size = seg->size;
@@ -196,7 +196,7 @@ static void seg_release(struct pmn__heap *h, struct pmn__segment *seg)
 
 /* The cap limits what objects can occupy (pages and large segments), not
  * the 4 MiB granularity of what the backing hands out. */
-static bool over_cap(struct pmn__heap *h, size_t more)
+bool pmn__heap_over_cap(struct pmn__heap *h, size_t more)
 {
     return h->cap && atomic_load_explicit(&h->active, memory_order_relaxed) + more > h->cap;
 }
@@ -217,8 +217,8 @@ static void note_resident(struct pmn__heap *h, size_t more)
 /* Map a segment of @size aligned to @align (large: for an object aligned
  * to @align, see large_shape).  Touches only atomics and the (thread-safe)
  * backing, so large segments are mapped without the lock. */
-static struct pmn__segment *seg_map(struct pmn__heap *h, size_t size, size_t align, bool large,
-                                    int *why)
+struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, bool large,
+                                  int *why)
 {
     struct pmn__segment *seg;
     struct pmn_region *r;
@@ -264,7 +264,7 @@ static void seg_bitmaps_clear(struct pmn__segment *seg)
     memset((char *)seg + PMN__SLICE_SIZE, 0, 2 * PMN__BM_WORDS * sizeof(uint64_t));
 }
 
-static void seg_link(struct pmn__segment **list, struct pmn__segment *seg)
+void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg)
 {
     seg->prev = NULL;
     seg->next = *list;
@@ -273,7 +273,7 @@ static void seg_link(struct pmn__segment **list, struct pmn__segment *seg)
     *list = seg;
 }
 
-static void seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
+void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
 {
     if (seg->prev)
         seg->prev->next = seg->next;
@@ -281,38 +281,6 @@ static void seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
         *list = seg->next;
     if (seg->next)
         seg->next->prev = seg->prev;
-}
-
-/* For alloc/large.c (heap.h, "Large objects"): the segment primitives it
- * shares with the small-object paths. */
-struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why)
-{
-    return seg_map(h, size, align, true, why);
-}
-
-void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg)
-{
-    seg_release(h, seg);
-}
-
-void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg)
-{
-    seg_link(list, seg);
-}
-
-void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg)
-{
-    seg_unlink(list, seg);
-}
-
-bool pmn__seg_preferred(const struct pmn__heap *h, const struct pmn__segment *seg)
-{
-    return seg_preferred(h, seg);
-}
-
-bool pmn__heap_over_cap(struct pmn__heap *h, size_t more)
-{
-    return over_cap(h, more);
 }
 
 /* First run of @n free slices in @free, or -1. */
@@ -333,7 +301,7 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
     struct pmn__page *pg;
     int at = -1, err;
 
-    if (over_cap(h, (size_t)n << PMN__SLICE_SHIFT)) {
+    if (pmn__heap_over_cap(h, (size_t)n << PMN__SLICE_SHIFT)) {
         *why = PMN_E_CAP_REACHED;
         return NULL;
     }
@@ -341,11 +309,11 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
         if ((at = find_run(seg->free_slices, n)) > 0)
             break;
     if (seg == NULL) {
-        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
+        seg = pmn__seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
         if (seg == NULL)
             return NULL;
         seg_bitmaps_clear(seg);
-        seg_link(&h->segments, seg);
+        pmn__seg_link(&h->segments, seg);
         h->empty_segments++;
         at = find_run(seg->free_slices, n);
     }
@@ -393,8 +361,8 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     if (seg->free_slices != ALL_SLICES || seg->keep)
         return;
     if (h->release_empty && h->empty_segments >= h->retain) {
-        seg_unlink(&h->segments, seg);
-        seg_release(h, seg);
+        pmn__seg_unlink(&h->segments, seg);
+        pmn__seg_release(h, seg);
     } else {
         h->empty_segments++;
     }
@@ -920,7 +888,7 @@ static void heap_unref(struct pmn__heap *h)
 static void release_all(struct pmn__heap *h, bool keep_some)
 {
     struct pmn__segment *seg, *next, *large;
-    unsigned kept = 0, kept_large = 0;
+    unsigned kept = 0;
     bool all = keep_some && !h->release_empty;
 
     memset(h->pool, 0, sizeof(h->pool));
@@ -935,8 +903,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     for (large = h->large; large; large = next) {
         next = large->next;
         large->pages[0].live = 0; /* a stale pointer into it is not an object */
-        seg_link(&h->large_cache, large);
-        h->nlarge_cache++;
+        pmn__seg_link(&h->large_cache, large);
         h->large_cache_bytes += pmn__region_committed(large->region);
     }
     h->large = NULL;
@@ -944,20 +911,17 @@ static void release_all(struct pmn__heap *h, bool keep_some)
      * (the cache's search prefers the first node). */
     for (seg = h->large_cache; seg; seg = next) {
         next = seg->next;
-        if (all) {
-            kept_large++;
+        if (all)
             continue;
-        }
-        seg_unlink(&h->large_cache, seg);
-        seg_release(h, seg);
+        pmn__seg_unlink(&h->large_cache, seg);
+        pmn__seg_release(h, seg);
     }
-    h->nlarge_cache = kept_large;
     if (!all)
         h->large_cache_bytes = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (seg = h->segments; seg; seg = next) {
             next = seg->next;
-            if (seg_preferred(h, seg) != (pass == 0))
+            if (pmn__seg_preferred(h, seg) != (pass == 0))
                 continue; /* each segment is seen in one pass */
             if (keep_some && (seg->keep || all || kept < h->retain)) {
                 memset(seg->slice_page, 0, sizeof(seg->slice_page));
@@ -968,8 +932,8 @@ static void release_all(struct pmn__heap *h, bool keep_some)
                 kept += !seg->keep;
                 continue;
             }
-            seg_unlink(&h->segments, seg);
-            seg_release(h, seg);
+            pmn__seg_unlink(&h->segments, seg);
+            pmn__seg_release(h, seg);
         }
     }
     h->empty_segments = kept;
@@ -991,7 +955,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
             break;
         }
         n = n < per_seg ? n : per_seg;
-        seg = seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, &err);
+        seg = pmn__seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, &err);
         if (seg == NULL)
             break;
         seg_bitmaps_clear(seg);
@@ -999,7 +963,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         err = pmn__region_populate(seg->region, PMN__HEADER_SLICES * PMN__SLICE_SIZE,
                                    n << PMN__SLICE_SHIFT);
         if (err) {
-            seg_release(h, seg);
+            pmn__seg_release(h, seg);
             break;
         }
         seg->populated |= (((uint64_t)1 << n) - 1) << PMN__HEADER_SLICES;
@@ -1007,7 +971,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
                                   memory_order_relaxed);
         seg->keep = true;
         /* First in the list: slices_take() looks here before anywhere else. */
-        seg_link(&h->segments, seg);
+        pmn__seg_link(&h->segments, seg);
         h->reserved_slices += n;
     }
     pthread_mutex_unlock(&h->lock);

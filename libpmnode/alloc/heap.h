@@ -167,7 +167,6 @@ struct pmn__heap {
     struct pmn__segment *large;       /* large segments */
     struct pmn__segment *large_cache; /* freed large segments kept for reuse */
     void (*on_misuse)(void *p);       /* told of a double free found too late */
-    unsigned nlarge_cache;
     /* large.c: committed bytes on large_cache (lock), their bound when
      * release_empty, and whether large objects are populated whole at
      * allocation (else bound and left to the program's first touch). */
@@ -323,7 +322,10 @@ uint64_t pmn__large_populated(const struct pmn__segment *seg);
 #define PMN__LARGE_CACHE_DEFAULT ((uint64_t)64 << 20)
 /* The region of a large segment of @size for an object aligned to @align. */
 int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
-struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, int *why);
+/* Map a segment of @size aligned to @align, small or @large (heap.c); NULL
+ * with *@why on failure.  No lock needed. */
+struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align, bool large,
+                                  int *why);
 void pmn__seg_release(struct pmn__heap *h, struct pmn__segment *seg);
 void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg);
 void pmn__seg_unlink(struct pmn__segment **list, struct pmn__segment *seg);
@@ -455,15 +457,24 @@ static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
     return b;
 }
 
+/* The fast path's pop from @th's current page of @cls, or NULL when that
+ * page has no free block (the slow path decides then). */
+static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
+{
+    struct pmn__page *pg = th->pages[cls].head;
+
+    if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
+        return pmn__page_pop(th, pg);
+    return NULL;
+}
+
 static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
 {
     struct pmn__theap *th = pmn__theap_find(h);
+    void *b;
 
-    if (__builtin_expect(th != NULL, 1)) {
-        struct pmn__page *pg = th->pages[cls].head;
-        if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
-            return pmn__page_pop(th, pg);
-    }
+    if (__builtin_expect(th != NULL && (b = pmn__theap_pop(th, cls)) != NULL, 1))
+        return b;
     return pmn__heap_alloc_slow(h, th, cls);
 }
 

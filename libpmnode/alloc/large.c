@@ -103,7 +103,6 @@ static void cache_trim(struct pmn__heap *h, uint64_t max)
     for (; last != NULL && h->large_cache_bytes > max; last = prev) {
         prev = last->prev;
         pmn__seg_unlink(&h->large_cache, last);
-        h->nlarge_cache--;
         h->large_cache_bytes -= pmn__region_committed(last->region);
         pmn__seg_release(h, last);
     }
@@ -165,7 +164,6 @@ static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *z
     }
     if (seg != NULL) {
         pmn__seg_unlink(&h->large_cache, seg);
-        h->nlarge_cache--;
         h->large_cache_bytes -= pmn__region_committed(seg->region);
         if (zero != NULL)
             *zero = false; /* the last object's bytes are still there */
@@ -176,7 +174,7 @@ static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *z
         /* Map, populate and verify without the lock: other threads keep
          * allocating meanwhile (the cap check is a snapshot). */
         pthread_mutex_unlock(&h->lock);
-        seg = pmn__seg_map(h, total, align, &why);
+        seg = pmn__seg_map(h, total, align, true, &why);
         if (zero != NULL)
             *zero = pmn_backing_type(h->b) == PMN_BACKING_ANON && h->b->sh == NULL;
         pthread_mutex_lock(&h->lock);
@@ -255,7 +253,6 @@ int pmn__heap_free_large(struct pmn__segment *seg, void *p)
          * the trim gives back the least recently freed. */
         seg->pages[0].live = 0; /* a stale pointer into it is not an object */
         pmn__seg_link(&h->large_cache, seg);
-        h->nlarge_cache++;
         h->large_cache_bytes += pmn__region_committed(seg->region);
         if (h->release_empty)
             cache_trim(h, h->large_cache_max);

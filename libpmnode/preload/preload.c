@@ -784,22 +784,20 @@ static __thread struct pmn__theap *arena_th __attribute__((tls_model("initial-ex
 static void *arena_call_malloc(size_t size)
 {
     struct pmn__theap *th = arena_th;
+    bool mine = th != NULL && atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp();
     void *p;
 
     guard = 1; /* a signal handler's free must not meet a half-done pop */
-    if (__builtin_expect(th != NULL && size <= PMN__SMALL_MAX &&
-                             atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp(),
-                         1)) {
-        struct pmn__page *pg = th->pages[pmn__arena_class(size)].head;
-
-        if (__builtin_expect(pg != NULL && pg->free != NULL, 1)) {
-            p = pmn__page_pop(th, pg);
-            leave();
-            return p;
-        }
+    if (__builtin_expect(mine && size <= PMN__SMALL_MAX, 1) &&
+        (p = pmn__theap_pop(th, pmn__arena_class(size))) != NULL) {
+        leave();
+        return p;
     }
     p = pmn_arena_malloc(S.arena, size);
-    arena_th = pmn__theap_find(pmn__arena_heap(S.arena));
+    /* Looked up again only when the cached theap was missing or stale,
+     * not on every large block or page refill. */
+    if (!mine)
+        arena_th = pmn__theap_find(pmn__arena_heap(S.arena));
     return from_arena(p);
 }
 
