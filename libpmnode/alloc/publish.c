@@ -50,8 +50,9 @@
 #include "pmnode.h"
 
 #define PUBLISH_INTERVAL_MS 100u
-#define FILE_SIZE \
-    (sizeof(struct pmn_publish_header) + PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
+#define FILE_SIZE                        \
+    (sizeof(struct pmn_publish_header) + \
+     PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
 
 _Static_assert(sizeof(struct pmn_publish_header) == 128, "the header is 128 bytes");
 _Static_assert(sizeof(struct pmn_publish_entry) == 416, "an entry is 416 bytes");
@@ -64,13 +65,13 @@ struct published {
 
 static struct {
     pthread_mutex_t lock;
-    atomic_bool on;         /* a file is mapped (the ticks' first test) */
-    _Atomic uint64_t last;  /* monotonic ns of the last write */
+    atomic_bool on;        /* a file is mapped (the ticks' first test) */
+    _Atomic uint64_t last; /* monotonic ns of the last write */
     struct pmn_publish_header *map;
-    int pid;                /* the process that mapped it */
+    int pid; /* the process that mapped it */
     int dirfd;
     char dir[256];
-    char name[16];          /* the pid in decimal */
+    char name[16]; /* the pid in decimal */
     struct published list[PMN_PUBLISH_MAX_ENTRIES];
     size_t n;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1};

@@ -21,8 +21,9 @@
 
 #include "os/prim.h"
 
-#define FILE_BYTES \
-    (sizeof(struct pmn_publish_header) + PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
+#define FILE_BYTES                       \
+    (sizeof(struct pmn_publish_header) + \
+     PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
 
 int pub_check(const void *buf, size_t len, int pid, unsigned uid, uint64_t start,
               struct published *out, const char **why)

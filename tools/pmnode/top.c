@@ -308,7 +308,7 @@ static void json_proc(const struct proc *p, double now)
 /* A bar of @v scaled to @max, BAR_WIDTH cells, eighths in Unicode. */
 static void bar(const struct view *v, uint64_t val, uint64_t max)
 {
-    static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d",
+    static const char *const eighths[] = {"",       "\u258f", "\u258e", "\u258d",
                                           "\u258c", "\u258b", "\u258a", "\u2589"};
     unsigned long cells = max ? (unsigned long)((double)val / (double)max * BAR_WIDTH * 8) : 0;
 
@@ -439,7 +439,7 @@ static void print_all(const struct view *v, const struct all *a)
             printf("  %10s", fmt_bytes(k < p->m.nnodes ? p->m.bytes[k] : 0, s, sizeof(s)));
         for (size_t e = 0; p->pub != NULL && e < p->pub->n; e++)
             placed += p->pub->e[e].resident;
-        printf(" %10s  ", p->pub != NULL ? fmt_bytes(placed, s, sizeof(s))
+        printf(" %10s  ", p->pub != NULL  ? fmt_bytes(placed, s, sizeof(s))
                           : p->pub_err[0] ? "refused"
                                           : "-");
         stacked(v, &p->m, max);
@@ -536,8 +536,7 @@ static int top_main(int argc, char **argv)
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    if (res[T_COUNT].count &&
-        (!parse_uint(res[T_COUNT].v.str, 999999999, &count) || count == 0)) {
+    if (res[T_COUNT].count && (!parse_uint(res[T_COUNT].v.str, 999999999, &count) || count == 0)) {
         msg("top: --count '%s': %s (want 1 to 999999999)", res[T_COUNT].v.str,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
