@@ -71,7 +71,13 @@ start_child() {
     mkfifo "$tmp/fifo"
     LD_PRELOAD="$shim" PMNODE_PRELOAD="node=0;threshold=0;publish" "$python" -c '
 import sys
+import time
 keep = [bytearray(1000) for i in range(20000)]
+# The figures are written from allocator slow paths at most every 100 ms
+# (pmn_publish(3)): one large block after more than that writes them with
+# every object above counted.
+time.sleep(0.3)
+big = bytearray(1 << 20)
 print("ready", flush=True)
 sys.stdin.read()
 ' <"$tmp/fifo" >"$tmp/child.out" &

@@ -24,8 +24,9 @@
 #include "os/prim.h"
 #include "../../tools/pmnode/published.h"
 
-#define FILE_BYTES \
-    (sizeof(struct pmn_publish_header) + PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
+#define FILE_BYTES                       \
+    (sizeof(struct pmn_publish_header) + \
+     PMN_PUBLISH_MAX_ENTRIES * sizeof(struct pmn_publish_entry))
 
 static char base[256], pubdir[300];
 
@@ -117,7 +118,7 @@ Test(publish, slow_path_writes)
     cr_assert_eq(find_self(&p, why, sizeof(why)), 0, "%s", why);
     before = p.h.updates;
     cr_assert_eq(p.e[0].objects, 0);
-    usleep(250 * 1000); /* past the 100 ms interval */
+    usleep(250 * 1000);                   /* past the 100 ms interval */
     big = pmn_arena_malloc(e.a, 1 << 20); /* a large object: a slow path */
     cr_assert_not_null(big);
     cr_assert_eq(find_self(&p, why, sizeof(why)), 0, "%s", why);
