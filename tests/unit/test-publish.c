@@ -337,3 +337,56 @@ Test(publish, other_uid_refused)
     cr_assert_eq(pub_find(pid, 0, 0, pubdir, &p, why, sizeof(why)), -EPERM);
     cr_assert(strstr(why, pubdir) != NULL, "%s", why);
 }
+
+/* Threads allocating (ticks from their slow paths) while another adds and
+ * removes entries and writes: for ThreadSanitizer, and the file stays
+ * readable and consistent throughout. */
+static struct pmn_arena *shared_arena;
+
+static void *churn(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 400; i++) {
+        void *p = pmn_arena_malloc(shared_arena, 300 << 10);
+        void *q = pmn_arena_malloc(shared_arena, 64);
+        cr_assert_not_null(p);
+        cr_assert_not_null(q);
+        pmn_free(q);
+        pmn_free(p);
+    }
+    return NULL;
+}
+
+Test(publish, threads)
+{
+    struct env e = env_open();
+    static struct published p;
+    pthread_t t[3];
+    char why[400];
+
+    fresh_dir();
+    shared_arena = e.a;
+    cr_assert_eq(pmn_publish_arena(e.a, "shared"), 0);
+    cr_assert_eq(pmn_publish_start(0), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, churn, NULL), 0);
+    for (int i = 0; i < 20; i++) {
+        struct pmn_arena *a = NULL;
+        cr_assert_eq(pmn_arena_new(e.b, NULL, &a), 0);
+        cr_assert_eq(pmn_publish_arena(a, "short-lived"), 0);
+        cr_assert_eq(pmn_publish_update(), 0);
+        cr_assert_eq(find_self(&p, why, sizeof(why)), 0, "%s", why);
+        cr_assert_geq(p.n, 1);
+        cr_assert(strcmp(p.e[0].name, "shared") == 0);
+        pmn_arena_destroy(a);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(pmn_publish_update(), 0);
+    cr_assert_eq(find_self(&p, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(p.n, 1);
+    cr_assert_eq(p.e[0].objects, 0);
+    cr_assert_eq(p.e[0].allocs, 2400);
+    cr_assert_eq(pmn_publish_stop(), 0);
+    env_close(&e);
+}
