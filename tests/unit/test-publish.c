@@ -61,7 +61,7 @@ static int find_self(struct published *p, char *why, size_t n)
     return pub_find(getpid(), (unsigned)geteuid(), my_start(), NULL, p, why, n);
 }
 
-Test(publish, arena_seen_by_reader)
+Test(publish, arena_seen_by_reader, .fini = remove_base)
 {
     struct env e = env_open();
     static struct published p;
@@ -104,7 +104,7 @@ Test(publish, arena_seen_by_reader)
 
 /* No update call: the heap's slow path (a new page, a large object)
  * writes the figures once the interval has passed. */
-Test(publish, slow_path_writes)
+Test(publish, slow_path_writes, .fini = remove_base)
 {
     struct env e = env_open();
     static struct published p;
@@ -134,7 +134,7 @@ Test(publish, slow_path_writes)
     env_close(&e);
 }
 
-Test(publish, fork_child_leaves_parent_file)
+Test(publish, fork_child_leaves_parent_file, .fini = remove_base)
 {
     struct env e = env_open();
     static struct published p;
@@ -172,7 +172,7 @@ Test(publish, fork_child_leaves_parent_file)
     env_close(&e);
 }
 
-Test(publish, secure_mode)
+Test(publish, secure_mode, .fini = remove_base)
 {
     cr_assert(pmn__publish_allowed(false, 0));
     cr_assert_not(pmn__publish_allowed(true, 0), "never by default in secure mode");
@@ -187,7 +187,7 @@ Test(publish, secure_mode)
     pmn__publish_force_secure = 0;
 }
 
-Test(publish, symlinked_dir_refused)
+Test(publish, symlinked_dir_refused, .fini = remove_base)
 {
     char target[300], why[400];
     static struct published p;
@@ -203,7 +203,7 @@ Test(publish, symlinked_dir_refused)
     cr_assert(strstr(why, "symbolic link") != NULL, "reason: %s", why);
 }
 
-Test(publish, open_dir_refused)
+Test(publish, open_dir_refused, .fini = remove_base)
 {
     char why[400];
     static struct published p;
@@ -251,7 +251,7 @@ static void valid(unsigned char *buf, int pid)
     h->nentries = 1;
 }
 
-Test(publish, hostile_files_refused)
+Test(publish, hostile_files_refused, .fini = remove_base)
 {
     static unsigned char buf[FILE_BYTES * 4];
     struct pmn_publish_header *h = (void *)buf;
@@ -316,7 +316,7 @@ Test(publish, hostile_files_refused)
     }
 }
 
-Test(publish, other_uid_refused)
+Test(publish, other_uid_refused, .fini = remove_base)
 {
     static unsigned char buf[FILE_BYTES];
     static struct published p;
@@ -357,7 +357,7 @@ static void *churn(void *arg)
     return NULL;
 }
 
-Test(publish, threads)
+Test(publish, threads, .fini = remove_base)
 {
     struct env e = env_open();
     static struct published p;
