@@ -2342,6 +2342,128 @@ PMN_API int pmn_tier_stats_json(const struct pmn_tier_stats *st, char *buf, size
 PMN_API struct pmn_track *pmn_tier_tracker(struct pmn_tier *t);
 /**@}*/
 
+/**
+ * @defgroup publish Publishing stats to other processes
+ * pmn_publish(3).  Since 0.8.  A process may publish the counters of
+ * chosen arenas and slabs in a small read-only file, so that a tool
+ * (pmnode top) shows them beside the process's memory per node.  Nothing
+ * is published unless the process asks: pmn_publish_start(), or the shim's
+ * "publish" key (pmnode-env(7)).
+ *
+ * Where: $XDG_RUNTIME_DIR/pmnode/PID when XDG_RUNTIME_DIR is set to an
+ * absolute path (and the process is not in secure-execution mode), else
+ * /dev/shm/pmnode-UID/PID (UID the effective user id).  The directory is
+ * created mode 0700 and used only when it is a directory (not a symbolic
+ * link) owned by the effective user with no permission for group or
+ * others; the file is created O_EXCL | O_NOFOLLOW, mode 0600, and removed
+ * by pmn_publish_stop() and when the library is unloaded or the process
+ * exits normally (a killed process leaves it: readers check that the pid
+ * and its start time still name the writer).
+ *
+ * The file: a struct pmn_publish_header, then max_entries struct
+ * pmn_publish_entry, native byte order, file_size bytes in all.  Readers
+ * check magic, version, the three sizes and that nentries <= max_entries.
+ * Consistency is a sequence lock: the writer makes seq odd, writes, then
+ * makes it even again; a reader reads seq, the entries, then seq again,
+ * and retries unless both reads are the same even number.
+ *
+ * When the figures are written: at pmn_publish_start() and
+ * pmn_publish_update(), and from the allocators' slow paths (a new page
+ * for a size class, a large object, a new extent) at most once per
+ * interval_ms (100 ms).  The malloc fast path never writes: a figure is as
+ * old as the last slow path or update (updated_ns says when); a process
+ * that only frees, or sleeps, shows the figures of its last slow path.
+ *
+ * Thread-safety: every call is thread-safe.  Process-wide state (one
+ * file per process, and the list of what it publishes, at most
+ * PMN_PUBLISH_MAX_ENTRIES) is kept in core/publish.c behind one lock.
+ * A child created by fork() does not publish (the parent's file stays the
+ * parent's) until it calls pmn_publish_start() itself.
+ * @{
+ */
+/** Version of the file layout (the header's version field). */
+#define PMN_PUBLISH_VERSION 1
+/** The header's magic: these 8 bytes. */
+#define PMN_PUBLISH_MAGIC "PMNPUBL"
+/** Entries in a file. */
+#define PMN_PUBLISH_MAX_ENTRIES 64
+/** Bytes of an entry's name, with its NUL. */
+#define PMN_PUBLISH_NAME_MAX 32
+/** Nodes counted per entry (the backing's first ones, in spill order). */
+#define PMN_PUBLISH_MAX_NODES 16
+/** pmn_publish_start() flag: publish even in secure-execution mode. */
+#define PMN_PUBLISH_SECURE_OK 1u
+
+/** What an entry counts. */
+enum pmn_publish_kind {
+    PMN_PUBLISH_ARENA = 1,
+    PMN_PUBLISH_SLAB = 2,
+};
+
+/** The first 128 bytes of a published file. */
+struct pmn_publish_header {
+    char magic[8];        /**< PMN_PUBLISH_MAGIC with its NUL */
+    uint32_t version;     /**< PMN_PUBLISH_VERSION */
+    uint32_t header_size; /**< sizeof(struct pmn_publish_header): 128 */
+    uint32_t entry_size;  /**< sizeof(struct pmn_publish_entry): 416 */
+    uint32_t max_entries; /**< entries the file holds room for */
+    uint64_t file_size;   /**< header_size + max_entries * entry_size */
+    int32_t pid;          /**< the writer */
+    uint32_t uid;         /**< its effective uid */
+    uint64_t start_time;  /**< its start, clock ticks after boot (/proc/PID/stat field 22) */
+    uint64_t seq;         /**< sequence lock: odd while the writer writes */
+    uint64_t updated_ns;  /**< last write, CLOCK_REALTIME nanoseconds */
+    uint64_t updates;     /**< writes so far */
+    uint32_t nentries;    /**< entries in use, the first ones */
+    uint32_t interval_ms; /**< least time between two slow-path writes */
+    uint64_t reserved[6]; /**< zero */
+};
+
+/** One published arena or slab: the fields of struct pmn_alloc_stats. */
+struct pmn_publish_entry {
+    char name[PMN_PUBLISH_NAME_MAX]; /**< as given, NUL-terminated */
+    uint32_t kind;                   /**< enum pmn_publish_kind */
+    uint32_t nnodes;                 /**< entries in node[] */
+    uint64_t allocated, objects, active, resident, peak;
+    uint64_t allocs, frees, remote_frees, failures, populated;
+    uint64_t mapped_bytes, mapped_peak_bytes, region_maps, region_map_failures, spilled_bytes;
+    struct {
+        int32_t node;
+        uint32_t reserved;
+        uint64_t bytes; /**< live bytes of the backing on this node */
+    } node[PMN_PUBLISH_MAX_NODES];
+};
+
+/**
+ * Create this process's stats file and write it once.  @p flags: 0, or
+ * PMN_PUBLISH_SECURE_OK.  In secure-execution mode (a set-user-ID,
+ * set-group-ID or file-capability program: getauxval(AT_SECURE)) -EPERM
+ * unless PMN_PUBLISH_SECURE_OK is given (XDG_RUNTIME_DIR is then ignored).
+ * 0, -EALREADY (publishing already), -EINVAL (unknown flag), -ELOOP,
+ * -EPERM or -EACCES (the directory is a symbolic link, someone else's, or
+ * open to others), or the -errno of creating it.
+ */
+PMN_API int pmn_publish_start(unsigned flags);
+/** Remove the file and stop writing.  0, or -ENOENT when not publishing. */
+PMN_API int pmn_publish_stop(void);
+/**
+ * Publish @p a's counters under @p name (at most PMN_PUBLISH_NAME_MAX - 1
+ * bytes; control characters become '?').  May be called before
+ * pmn_publish_start().  The entry goes when the arena is destroyed.
+ * 0, -EINVAL, -EEXIST (published already), -ENOSPC (the list is full).
+ */
+PMN_API int pmn_publish_arena(struct pmn_arena *a, const char *name);
+/** As pmn_publish_arena(), for a slab. */
+PMN_API int pmn_publish_slab(struct pmn_slab *s, const char *name);
+/** Write the figures now.  0, or -ENOENT when not publishing. */
+PMN_API int pmn_publish_update(void);
+/**
+ * The file's path into @p buf (NUL-terminated when it fits).  Returns the
+ * length of the path like snprintf, or -ENOENT when not publishing.
+ */
+PMN_API int pmn_publish_path(char *buf, size_t len);
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "alloc/heap.h"
+#include "alloc/publish.h"
 #include "os/prim.h"
 
 __thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS];
@@ -634,6 +635,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         errno = ENOMEM;
         return NULL;
     }
+    pmn__publish_tick(); /* issue 18: published stats, from this slow path */
     q_push_front(q, pg);
     if (pg->free == NULL)
         pmn__page_extend(pg); /* a fresh page (a pooled one keeps its list) */
@@ -1004,6 +1006,7 @@ void pmn__heap_reset(struct pmn__heap *h)
 
 void pmn__heap_destroy(struct pmn__heap *h)
 {
+    pmn__publish_forget(h); /* issue 18: before any heap lock (publish.c) */
     pthread_mutex_lock(&h->lock);
     h->dead = true;
     settle_theaps(h);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc/heap.h"
+#include "alloc/publish.h"
 #include "os/prim.h"
 
 /*
@@ -205,6 +206,7 @@ static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *z
     atomic_fetch_add_explicit(&h->large_c.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->large_c.alloc_bytes, seg->size - ls.off, memory_order_relaxed);
     VG_ALLOC(pg->start, seg->size - ls.off);
+    pmn__publish_tick(); /* issue 18: published stats, from this slow path */
     return pg->start;
 }
 

@@ -1376,3 +1376,172 @@ int pmn_prim_dup(int fd, int *out)
     *out = f;
     return 0;
 }
+
+/* ---- published stats files ---- */
+
+int pmn_prim_private_dir(const char *path, unsigned uid, bool create, int *fd)
+{
+    struct stat st;
+    int f, err;
+
+    if (create && mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    f = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0) {
+        err = -errno;
+        /* O_NOFOLLOW | O_DIRECTORY on a symbolic link: ELOOP or ENOTDIR */
+        if ((err == -ENOTDIR || err == -ELOOP) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+            return -ELOOP;
+        return err;
+    }
+    if (fstat(f, &st) != 0) {
+        err = -errno;
+        close(f);
+        return err;
+    }
+    err = !S_ISDIR(st.st_mode)      ? -ENOTDIR
+          : st.st_uid != (uid_t)uid ? -EPERM
+          : (st.st_mode & 077) != 0 ? -EACCES
+                                    : 0;
+    if (err != 0) {
+        close(f);
+        return err;
+    }
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map)
+{
+    int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f, err;
+    void *m;
+
+    f = openat(dirfd, name, flags, 0600);
+    if (f < 0 && errno == EEXIST && replace) {
+        if (unlinkat(dirfd, name, 0) != 0)
+            return -errno;
+        f = openat(dirfd, name, flags, 0600);
+    }
+    if (f < 0)
+        return -errno;
+    if (ftruncate(f, (off_t)len) != 0) {
+        err = -errno;
+        goto fail;
+    }
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    if (m == MAP_FAILED) {
+        err = -errno;
+        goto fail;
+    }
+    close(f);
+    *map = m;
+    return 0;
+fail:
+    (void)unlinkat(dirfd, name, 0);
+    close(f);
+    return err;
+}
+
+int pmn_prim_unlink_at(int dirfd, const char *name)
+{
+    return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf, size_t max,
+                           size_t *got)
+{
+    struct stat st;
+    size_t n = 0;
+    int f, err = 0;
+
+    f = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    if (fstat(f, &st) != 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = -ESPIPE;
+    else if (st.st_uid != (uid_t)uid)
+        err = -EPERM;
+    else if ((uint64_t)st.st_size > max)
+        err = -EFBIG;
+    while (err == 0 && n < max) {
+        ssize_t r = read(f, (char *)buf + n, max - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            err = -errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(f);
+    if (err == 0)
+        *got = n;
+    return err;
+}
+
+int pmn_prim_proc_uid(int pid, unsigned *uid)
+{
+    char path[32];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/proc/%d", pid);
+    if (stat(path, &st) != 0)
+        return -errno;
+    *uid = (unsigned)st.st_uid;
+    return 0;
+}
+
+int pmn_prim_proc_start_time(int pid, uint64_t *ticks)
+{
+    char path[32], text[1024], *p;
+    ssize_t n;
+    uint64_t v = 0;
+    int f, field;
+
+    if (pid == 0)
+        snprintf(path, sizeof(path), "/proc/self/stat");
+    else
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    do
+        n = read(f, text, sizeof(text) - 1);
+    while (n < 0 && errno == EINTR);
+    close(f);
+    if (n <= 0)
+        return n == 0 ? -ESRCH : -errno;
+    text[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may hold anything, so the fields count
+     * from its last ')'; the state is field 3, the start time field 22. */
+    p = strrchr(text, ')');
+    if (p == NULL)
+        return -EINVAL;
+    for (field = 2; field < 22 && *p != '\0'; p++)
+        if (*p == ' ')
+            field++;
+    if (field != 22 || *p < '0' || *p > '9')
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *ticks = v;
+    return 0;
+}
+
+unsigned pmn_prim_geteuid(void)
+{
+    return (unsigned)geteuid();
+}
+
+uint64_t pmn_prim_wall_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}

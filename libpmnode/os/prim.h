@@ -346,6 +346,45 @@ void pmn_prim_close(int fd);
 /* dup(@fd) with close-on-exec. */
 int pmn_prim_dup(int fd, int *out);
 
+/* ---- published stats files (core/publish.c, pmnode top) ----
+ * A process that publishes its stats writes one file in a directory only
+ * its user can write; readers run as that user (or root) and trust
+ * nothing they find there. */
+
+/* Open the directory @path (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), first
+ * creating it mode 0700 when @create and it is absent, and check it: not
+ * a symbolic link (-ELOOP), a directory (-ENOTDIR), owned by @uid
+ * (-EPERM), no permission bit for group or others (-EACCES).  The checks
+ * run on the open descriptor, so the name cannot be swapped in between.
+ * The descriptor in *@fd. */
+int pmn_prim_private_dir(const char *path, unsigned uid, bool create, int *fd);
+/* Create @name in directory @dirfd with O_CREAT | O_EXCL | O_NOFOLLOW |
+ * O_CLOEXEC, mode 0600, of
+ * @len bytes (zero-filled), and map it shared, writable, in *@map.  An
+ * existing @name is unlinked once first when @replace (a stale file of a
+ * dead process that had our pid: the directory is ours alone).  The
+ * descriptor is closed; the mapping stays.  No allocation. */
+int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map);
+/* unlinkat(@dirfd, @name, 0). */
+int pmn_prim_unlink_at(int dirfd, const char *name);
+/* Read up to @max bytes of the file @name of directory @dirfd into @buf
+ * (bytes in *@got), opened O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC and checked
+ * on the descriptor: -ELOOP for a symbolic link, -ESPIPE for anything but
+ * a regular file, -EPERM when not owned by @uid, -EFBIG when larger than
+ * @max.  No allocation. */
+int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf, size_t max,
+                           size_t *got);
+/* Owner of /proc/@pid (the process's effective uid; root's for a process
+ * that is not dumpable).  -ENOENT or -ESRCH for no such process. */
+int pmn_prim_proc_uid(int pid, unsigned *uid);
+/* Start time of process @pid (0: this one) in clock ticks after boot,
+ * field 22 of /proc/PID/stat: with the pid, it names one process even
+ * after the pid is reused. */
+int pmn_prim_proc_start_time(int pid, uint64_t *ticks);
+/* This process's effective uid. */
+unsigned pmn_prim_geteuid(void);
+/* Wall clock (CLOCK_REALTIME) in nanoseconds since the epoch. */
+uint64_t pmn_prim_wall_ns(void);
 /* ---- access tracking (prim-track.c, for tier/track.c) ---- */
 
 /* Bits of a /proc/self/pagemap entry. */

@@ -4,7 +4,7 @@
  *
  * The text is a list of options separated by ';', spaces or tabs: one
  * target (node=N, kind=K or private) and any of threshold=, spill=,
- * stats=, log=, populate, large_cache=, each at most once.  Every value is read with the library's
+ * stats=, log=, populate, large_cache=, publish, each at most once.  Every value is read with the library's
  * one grammar (core/parse.c): the node ids, sizes, spill lists and log
  * levels mean here exactly what they mean to pmnode run, which writes this
  * string, and to the library's own environment.  The first problem ends
@@ -34,6 +34,7 @@ enum option {
     O_LOG,
     O_POPULATE,
     O_LARGE_CACHE,
+    O_PUBLISH, /* issue 18 */
     O__COUNT
 };
 
@@ -47,6 +48,7 @@ static const char *const option_names[O__COUNT] = {
     [O_LOG] = "log",
     [O_POPULATE] = "populate",
     [O_LARGE_CACHE] = "large_cache",
+    [O_PUBLISH] = "publish",
 };
 
 /* One option of the text: "key" or "key=value". */
@@ -171,6 +173,7 @@ static int value(struct pmn__preload_config *c, enum option o, const struct item
         return 0;
     case O_PRIVATE:
     case O_POPULATE:
+    case O_PUBLISH:
     case O__COUNT: break;
     }
     return fail(e, -EINVAL, it->offset, it->len, "\"%s\" takes no value", option_names[o]);
@@ -202,6 +205,12 @@ static int option(struct pmn__preload_config *c, bool seen[O__COUNT], const stru
         if (it->val != NULL)
             return fail(e, -EINVAL, it->offset, it->len, "populate takes no value");
         c->populate = true;
+        return 0;
+    }
+    if (o == O_PUBLISH) { /* issue 18: pmn_publish(3) */
+        if (it->val != NULL)
+            return fail(e, -EINVAL, it->offset, it->len, "publish takes no value");
+        c->publish = true;
         return 0;
     }
     if (it->val == NULL)

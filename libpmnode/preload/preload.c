@@ -74,6 +74,11 @@
  * Global state is allowed here (and only here): the arena, the
  * configuration, and the call counters for stats=PATH.
  *
+ * publish (issue 18): the arena's counters are published as "shim" in
+ * the file pmn_publish(3) describes, for pmnode top; a forked child
+ * publishes its own.  A directory that fails the checks stops the program
+ * with one line, as a bad value does.
+ *
  * stats=PATH fields: calls (the program's calls of each function, not
  * libpmnode's own), pmnode_bytes (bytes in live arena objects at exit),
  * peak_bytes (most bytes the arena held from the node), bytes_per_node
@@ -101,6 +106,7 @@
 #include <unistd.h>
 
 #include "alloc/heap.h"
+#include "alloc/publish.h"
 #include "alloc/segmap.h"
 #include "os/prim.h"
 #include "preload/config.h"
@@ -142,6 +148,7 @@ static struct {
     struct pmn_backing *backing;
     struct pmn_ctx *ctx;
     size_t threshold;
+    bool publish; /* publish: pmn_publish(3), started again in a forked child */
     bool stats;
     char stats_path[PMN__PRELOAD_STATS_MAX];
     char target[128];
@@ -504,6 +511,13 @@ static void fork_child(void)
 {
     if (atomic_load(&S.active))
         pmn__arena_fork(S.arena, 2);
+    /* publish: the parent's file stays the parent's; the child gets its
+     * own (a failure here only leaves the child unpublished). */
+    if (S.publish) {
+        guard++;
+        (void)pmn_publish_start(0);
+        guard--;
+    }
 }
 
 /* ---- life cycle ---- */
@@ -576,6 +590,19 @@ __attribute__((constructor(101))) static void preload_init(void)
     S.log_level = c.log_level;
     /* Before the stats counters start: these calls are not the program's. */
     check_program_malloc(target);
+    /* publish (issue 18): the arena's counters in a file pmnode top reads
+     * (pmn_publish(3)); never reached in secure-execution mode (above). */
+    if (c.publish) {
+        err = pmn_publish_arena(S.arena, "shim");
+        if (err == 0)
+            err = pmn_publish_start(0);
+        if (err) {
+            char dir[256] = "?";
+            (void)pmn__publish_dir(dir, sizeof(dir), (unsigned)geteuid());
+            die("publish: %s: %s", dir, pmn_strerror(err));
+        }
+        S.publish = true;
+    }
     S.stats = c.stats[0] != '\0';
     memcpy(S.stats_path, c.stats, sizeof(S.stats_path));
     snprintf(S.target, sizeof(S.target), "node=%d", target);

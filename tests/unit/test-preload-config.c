@@ -212,3 +212,16 @@ Test(preload_config, large_blocks)
     refused("node=0;large_cache", -EINVAL, "needs a value", "large_cache");
     refused("node=0;populate;populate", -EINVAL, "given twice", NULL);
 }
+
+/* publish (issue 18): the arena's counters for pmnode top (pmn_publish(3)). */
+Test(preload_config, publish)
+{
+    cr_assert_eq(parse("node=0"), 0, "%s", err.msg);
+    cr_assert(!conf.publish, "never on by default");
+    cr_assert_eq(parse("node=0;publish"), 0, "%s", err.msg);
+    cr_assert(conf.publish);
+    cr_assert_eq(parse("publish kind=dram"), 0, "%s", err.msg);
+    cr_assert(conf.publish);
+    refused("node=0;publish=1", -EINVAL, "publish takes no value", "publish=1");
+    refused("node=0;publish;publish", -EINVAL, "given twice", NULL);
+}

@@ -24,7 +24,7 @@ enum {
     EXIT_USAGE = 2,  /* bad usage or input, with a one-line message */
 };
 
-extern const struct cmd cmd_list, cmd_verify, cmd_run, cmd_ctier, cmd_numa;
+extern const struct cmd cmd_list, cmd_verify, cmd_run, cmd_ctier, cmd_numa, cmd_top;
 
 /* ---- run.c: pmnode run's options and the PMNODE_PRELOAD they become ---- */
 struct run_opts {

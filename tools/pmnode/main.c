@@ -16,8 +16,8 @@
 #include "cli.h"
 #include "output.h"
 
-static const struct cmd *const commands[] = {&cmd_list, &cmd_verify, &cmd_run, &cmd_ctier,
-                                             &cmd_numa};
+static const struct cmd *const commands[] = {&cmd_list,  &cmd_verify, &cmd_run,
+                                             &cmd_ctier, &cmd_numa,   &cmd_top};
 
 enum { M_VERSION };
 

@@ -54,7 +54,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 static int room(struct numamaps *m, size_t id)
 {
     size_t n = m->nnodes;
-    uint64_t *b, *a;
+    uint64_t *b, *a, *h;
 
     if (id < n)
         return 0;
@@ -66,8 +66,13 @@ static int room(struct numamaps *m, size_t id)
     if (a == NULL)
         return -ENOMEM;
     m->anon = a;
+    h = realloc(m->huge, (id + 1) * sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    m->huge = h;
     memset(b + n, 0, (id + 1 - n) * sizeof(*b));
     memset(a + n, 0, (id + 1 - n) * sizeof(*a));
+    memset(h + n, 0, (id + 1 - n) * sizeof(*h));
     m->nnodes = id + 1;
     return 0;
 }
@@ -108,7 +113,7 @@ static int parse_line(const char *p, const char *end, uint64_t default_page, str
 {
     const char *q = p, *tok, *tend;
     uint64_t page = default_page, id, pages, kb, bytes;
-    bool file = false, ok;
+    bool file = false, huge = false, ok;
     int ntok = 0;
 
     /* Pass 1: shape, page size, file-backed. */
@@ -125,12 +130,15 @@ static int parse_line(const char *p, const char *end, uint64_t default_page, str
             page = kb * 1024;
         } else if (starts(tok, tend, "file=")) {
             file = true;
+        } else if (tend - tok == 4 && memcmp(tok, "huge", 4) == 0) {
+            huge = true;
         } else if (node_token(tok, tend, &id, &pages, &ok) && !ok) {
             return 1;
         }
     }
     if (ntok < 2)
         return 1;
+    huge = huge || page > default_page;
     /* Pass 2: the node counts. */
     q = p;
     while (token(&q, end, &tok, &tend)) {
@@ -142,6 +150,8 @@ static int parse_line(const char *p, const char *end, uint64_t default_page, str
         m->bytes[id] = sat_add(m->bytes[id], bytes);
         if (!file)
             m->anon[id] = sat_add(m->anon[id], bytes);
+        if (huge)
+            m->huge[id] = sat_add(m->huge[id], bytes);
         m->total = sat_add(m->total, bytes);
     }
     return 0;
@@ -154,6 +164,7 @@ int numamaps_parse(const char *s, size_t len, uint64_t default_page, struct numa
     if (m->nnodes > 0) {
         memset(m->bytes, 0, m->nnodes * sizeof(*m->bytes));
         memset(m->anon, 0, m->nnodes * sizeof(*m->anon));
+        memset(m->huge, 0, m->nnodes * sizeof(*m->huge));
     }
     m->total = 0;
     m->lines = 0;
@@ -183,5 +194,6 @@ void numamaps_free(struct numamaps *m)
 {
     free(m->bytes);
     free(m->anon);
+    free(m->huge);
     memset(m, 0, sizeof(*m));
 }

@@ -17,6 +17,8 @@
 struct numamaps {
     uint64_t *bytes;  /* [0, nnodes): bytes resident per node id */
     uint64_t *anon;   /* [0, nnodes): of which in mappings without file= */
+    uint64_t *huge;   /* [0, nnodes): of which in huge pages (a "huge" line,
+                       * or a page size above the default; pmnode top) */
     size_t nnodes;    /* one past the highest node id seen */
     uint64_t total;   /* sum of bytes[], saturating at UINT64_MAX */
     size_t lines;     /* mappings read */

@@ -444,6 +444,14 @@ _PROTOTYPES.update({
     "pmn_tier_stats": (_i, [_vp, _P(TierStatsStruct)]),
     "pmn_tier_stats_json": (_i, [_P(TierStatsStruct), _P(c_char), _sz]),
     "pmn_tier_tracker": (_vp, [_vp]),
+    # 0.8 (issue 18): publishing stats for pmnode top (pmn_publish(3));
+    # bound for ctypes callers, no wrapper class yet.
+    "pmn_publish_start": (_i, [_u]),
+    "pmn_publish_stop": (_i, []),
+    "pmn_publish_arena": (_i, [_vp, _s]),
+    "pmn_publish_slab": (_i, [_vp, _s]),
+    "pmn_publish_update": (_i, []),
+    "pmn_publish_path": (_i, [_P(c_char), _sz]),
 })
 
 #: Exported C functions this package deliberately does not call, and why.
