@@ -58,7 +58,8 @@
  *    need), and fields are only ever added at the end.  Options the caller
  *    passes in (pmn_arena_opts, pmn_ctier_opts) are read up to that size.
  *    A struct the library fills for the caller (pmn_perf, pmn_hugepool,
- *    pmn_backing_stats, pmn_where, pmn_alloc_stats, pmn_ctier_stats) gets
+ *    pmn_side_cache, pmn_backing_stats, pmn_where, pmn_alloc_stats,
+ *    pmn_ctier_stats) gets
  *    as many bytes as both sides know, the smaller of struct_size and the
  *    library's own size, and struct_size is set to that count, so a caller
  *    built against a newer header learns which fields an older library
@@ -483,6 +484,44 @@ struct pmn_hugepool {
  * returned size_t and took no element size.
  */
 PMN_API int pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out, size_t max);
+
+/** pmn_side_cache.indexing: how a memory-side cache maps addresses to lines
+ * (the kernel's values; since 0.8). */
+#define PMN_CACHE_DIRECT_MAPPED 0  /**< one line per address */
+#define PMN_CACHE_INDEXED 1        /**< set-associative (any other indexing) */
+#define PMN_CACHE_INDEXING_OTHER 2 /**< neither, as the platform reports it */
+/** pmn_side_cache.write_policy (the kernel's values; since 0.8). */
+#define PMN_CACHE_WRITE_BACK 0
+#define PMN_CACHE_WRITE_THROUGH 1
+#define PMN_CACHE_WRITE_OTHER 2
+
+/**
+ * One memory-side cache of a node (since 0.8): a cache in front of the
+ * node's memory, on the memory's side of the interconnect (HBM caching
+ * DRAM, DRAM caching CXL or persistent memory), which every initiator
+ * shares.  What the kernel lists in nodeN/memory_side_cache/indexY.  Set
+ * struct_size (see Conventions).
+ */
+struct pmn_side_cache {
+    size_t struct_size; /**< sizeof(struct pmn_side_cache), set by the caller */
+    unsigned level;     /**< cache level Y of indexY (1 is nearest the memory) */
+    int indexing;       /**< PMN_CACHE_DIRECT_MAPPED, _INDEXED, _INDEXING_OTHER; -1 unknown */
+    uint64_t size;      /**< bytes, or PMN_UNKNOWN */
+    uint64_t line_size; /**< bytes fetched from the next level on a miss, or PMN_UNKNOWN */
+    int write_policy;   /**< PMN_CACHE_WRITE_BACK, _THROUGH, _OTHER; -1 unknown */
+};
+/**
+ * Copy up to @p max memory-side caches of @p node (ascending level) into
+ * the array @p out; returns how many the node has (more than @p max when
+ * the array is short; 0 when the kernel lists none, which is the case on
+ * most machines and on kernels before 5.1).  The array convention of
+ * pmn_node_hugepools(): out[0].struct_size is the element size, every
+ * element filled gets it; @p out may be NULL when @p max is 0.  -EINVAL
+ * for a NULL node or an element size below the first version.
+ * Thread-safe.  Since 0.8.
+ */
+PMN_API int pmn_node_side_caches(const struct pmn_node *node, struct pmn_side_cache *out,
+                                 size_t max);
 
 struct pmn_dax;
 /** The dax device whose memory became this node (kmem/cramdax), or NULL. */

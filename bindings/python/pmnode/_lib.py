@@ -82,6 +82,12 @@ class HugePool(Structure):
                 ("free", c_uint64), ("surplus", c_uint64)]
 
 
+class SideCache(Structure):
+    """struct pmn_side_cache (0.8)."""
+    _fields_ = [("struct_size", c_size_t), ("level", ctypes.c_uint), ("indexing", c_int),
+                ("size", c_uint64), ("line_size", c_uint64), ("write_policy", c_int)]
+
+
 class Device(Structure):
     """struct pmn_device (0.3)."""
     _fields_ = [("struct_size", c_size_t), ("name", ctypes.c_char * 32),
@@ -197,6 +203,7 @@ _PROTOTYPES = {
     "pmn_node_zratio": (c_double, [_vp]),
     "pmn_node_perf": (_i, [_vp, _P(Perf)]),
     "pmn_node_hugepools": (_i, [_vp, _P(HugePool), _sz]),
+    "pmn_node_side_caches": (_i, [_vp, _P(SideCache), _sz]),
     "pmn_node_dax": (_vp, [_vp]),
     "pmn_node_read_free": (_i, [_vp, _i, _P(_u64)]),
     "pmn_node_read_available": (_i, [_vp, _i, _P(_u64)]),
