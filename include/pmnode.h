@@ -862,15 +862,31 @@ PMN_API size_t pmn_backing_granule(const struct pmn_backing *b);
 /** Up to this many nodes are counted per backing. */
 #define PMN_STATS_MAX_NODES 64
 
-/** A backing's counters.  Set struct_size (see Conventions at the top). */
+/**
+ * A backing's counters.  Set struct_size (see Conventions at the top).
+ *
+ * The field names are those of the JSON of pmn_alloc_stats_json(), which
+ * lists them beside an arena's own counters (since 0.8; the names of 0.2
+ * to 0.7 stay as aliases of the same storage, for source compatibility:
+ * peak_bytes, maps, failures).
+ */
 struct pmn_backing_stats {
-    size_t struct_size;     /**< sizeof(struct pmn_backing_stats), set by the caller */
-    uint64_t mapped_bytes;  /**< bytes in live regions */
-    uint64_t peak_bytes;    /**< highest mapped_bytes */
-    uint64_t maps;          /**< regions mapped */
-    uint64_t failures;      /**< region maps that failed */
+    size_t struct_size;    /**< sizeof(struct pmn_backing_stats), set by the caller */
+    uint64_t mapped_bytes; /**< bytes in live regions */
+    union {
+        uint64_t mapped_peak_bytes; /**< highest mapped_bytes */
+        uint64_t peak_bytes;        /**< alias of mapped_peak_bytes (before 0.8) */
+    };
+    union {
+        uint64_t region_maps; /**< regions mapped */
+        uint64_t maps;        /**< alias of region_maps (before 0.8) */
+    };
+    union {
+        uint64_t region_map_failures; /**< region maps that failed */
+        uint64_t failures;            /**< alias of region_map_failures (before 0.8) */
+    };
     uint64_t spilled_bytes; /**< live bytes on a node other than the first */
-    size_t nnodes;          /**< entries in node[] (the spill list, in order) */
+    size_t nnodes; /**< entries in node[] (the spill list, in order); JSON: bytes_per_node */
     struct {
         int node;
         uint64_t bytes; /**< live bytes on this node */
@@ -1400,14 +1416,47 @@ PMN_API struct pmn_arena *pmn_arena_of(const void *p);
  * struct_size set by the library; should struct pmn_backing_stats grow,
  * this member keeps the layout of its first version, so the fields after
  * it never move.
+ *
+ * One vocabulary (since 0.8): pmn_alloc_stats_json() and the Python
+ * binding's stats() use these field names as keys, the backing's fields
+ * flattened beside them (mapped_bytes, mapped_peak_bytes, region_maps,
+ * region_map_failures, spilled_bytes, and bytes_per_node for nnodes and
+ * node[]).
+ *
+ * The four byte counts, from the objects outwards (each at most the next;
+ * the heap hands memory to size classes in pages of 64 KiB slices, carved
+ * from extents of 4 MiB mapped from the backing):
+ *  - allocated: the usable sizes of the live objects (a size class's size,
+ *    so at least what was asked);
+ *  - active: the slices of the pages that belong to a size class, whether
+ *    or not an object is live in them, plus large objects' extents.  A page
+ *    whose objects are all freed stays active while it is kept for reuse:
+ *    each thread keeps its current page of every size class it used and
+ *    one more empty page per class (so a size that comes and goes does not
+ *    return and retake a page each time), a capped heap keeps empty
+ *    pages in a pool every thread may take, and a page whose objects
+ *    another thread freed stays with its owner until the owner next
+ *    collects those frees.  So a slab can show active
+ *    bytes with 0 objects: active - allocated is room inside its pages
+ *    (free slots and kept empty pages), not a leak; pmn_arena_reset() or
+ *    destroying the arena or slab returns it;
+ *  - resident: the extents mapped from the backing, counted whole (see
+ *    pmn_arena_stats()).  An extent left with no active slice stays
+ *    resident when the purge setting keeps it for reuse (up to
+ *    pmn_arena_opts.retain empty extents, every one under PMN_PURGE_KEEP),
+ *    and so does a freed large object's extent in the large-extent cache:
+ *    resident - active is mapped memory no page or object uses;
+ *  - populated: what of resident has been touched (made present) so far.
+ * backing.mapped_bytes is resident as the backing counts it (equal for an
+ * arena's own backing; a shared backing adds its other users' regions).
  */
 struct pmn_alloc_stats {
-    size_t struct_size;                   /**< sizeof(struct pmn_alloc_stats), set by the caller */
-    uint64_t allocated;                   /**< bytes in live objects (usable sizes) */
-    uint64_t objects;                     /**< live objects */
-    uint64_t active;                      /**< bytes in pages and large objects' extents */
-    uint64_t resident;                    /**< bytes taken from the backing (see below) */
-    uint64_t peak;                        /**< highest resident */
+    size_t struct_size; /**< sizeof(struct pmn_alloc_stats), set by the caller */
+    uint64_t allocated; /**< bytes in live objects (usable sizes) */
+    uint64_t objects;   /**< live objects */
+    uint64_t active;    /**< bytes in pages kept by size classes, and large objects' extents */
+    uint64_t resident;  /**< bytes of extents taken from the backing (see below) */
+    uint64_t peak;      /**< highest resident */
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
     uint64_t failures;                    /**< allocations that returned NULL */
     struct pmn_backing_stats backing;     /**< bytes per node of the backing */
@@ -1436,9 +1485,11 @@ struct pmn_alloc_stats {
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**
  * Write the stats as one JSON object into @p buf (NUL-terminated when it
- * fits): the fields above by name, then the backing's as "mapped_bytes",
- * "mapped_peak_bytes", "region_maps", "region_map_failures",
- * "spilled_bytes" and "bytes_per_node" (an object keyed by node id).
+ * fits): the fields above by name, then the backing's by name,
+ * "mapped_bytes", "mapped_peak_bytes", "region_maps",
+ * "region_map_failures", "spilled_bytes", "bytes_per_node" (an object
+ * keyed by node id), then (since 0.8) "populated" when the caller's
+ * struct has it.
  * Reads st->struct_size bytes of @p st.  Returns the length the full text
  * needs, like snprintf, or -EINVAL (a struct_size below the first
  * version, or NULL @p buf with @p len > 0).  Thread-safe.

@@ -99,9 +99,15 @@ class _NodeBytes(Structure):
 
 
 class BackingStats(Structure):
-    _fields_ = [("struct_size", c_size_t), ("mapped_bytes", c_uint64), ("peak_bytes", c_uint64), ("maps", c_uint64),
-                ("failures", c_uint64), ("spilled_bytes", c_uint64), ("nnodes", c_size_t),
-                ("node", _NodeBytes * STATS_MAX_NODES)]
+    """struct pmn_backing_stats, with the field names of 0.8 (those of the
+    stats JSON); the names before 0.8 stay readable as aliases."""
+    _fields_ = [("struct_size", c_size_t), ("mapped_bytes", c_uint64),
+                ("mapped_peak_bytes", c_uint64), ("region_maps", c_uint64),
+                ("region_map_failures", c_uint64), ("spilled_bytes", c_uint64),
+                ("nnodes", c_size_t), ("node", _NodeBytes * STATS_MAX_NODES)]
+    peak_bytes = property(lambda self: self.mapped_peak_bytes)
+    maps = property(lambda self: self.region_maps)
+    failures = property(lambda self: self.region_map_failures)
 
 
 class _NodePages(Structure):
