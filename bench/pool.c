@@ -354,7 +354,7 @@ int main(int argc, char **argv)
             printf("pmn-slab: %llu KiB populated for a %ld-object cap, %llu region maps, %llu "
                    "objects live at the end\n",
                    (unsigned long long)(st.populated >> 10), cap,
-                   (unsigned long long)st.backing.maps, (unsigned long long)st.objects);
+                   (unsigned long long)st.backing.region_maps, (unsigned long long)st.objects);
     }
     pmn_slab_destroy(slab);
     pmn_backing_free(b);

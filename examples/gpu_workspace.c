@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 
         if ((err = pmn_arena_stats(a, &st)) < 0)
             goto fail;
-        maps0 = st.backing.maps;
+        maps0 = st.backing.region_maps;
         pop0 = st.populated;
 
         /* Large buffers first, as a framework sizes its activations. */
@@ -248,8 +248,9 @@ int main(int argc, char **argv)
         if ((err = pmn_arena_stats(a, &st)) < 0)
             goto fail;
         printf("step %ld: %" PRIu64 " extents mapped, %" PRIu64 " MiB populated%s\n", step,
-               st.backing.maps - maps0, (st.populated - pop0) >> 20,
-               step > 1 && st.backing.maps == maps0 ? " (memory kept from the last step)" : "");
+               st.backing.region_maps - maps0, (st.populated - pop0) >> 20,
+               step > 1 && st.backing.region_maps == maps0 ? " (memory kept from the last step)"
+                                                           : "");
         if (step < o.steps)
             pmn_arena_reset(a); /* the whole workspace dies with the step */
     }

@@ -58,7 +58,8 @@
  *    need), and fields are only ever added at the end.  Options the caller
  *    passes in (pmn_arena_opts, pmn_ctier_opts) are read up to that size.
  *    A struct the library fills for the caller (pmn_perf, pmn_hugepool,
- *    pmn_backing_stats, pmn_where, pmn_alloc_stats, pmn_ctier_stats) gets
+ *    pmn_side_cache, pmn_backing_stats, pmn_where, pmn_alloc_stats,
+ *    pmn_ctier_stats) gets
  *    as many bytes as both sides know, the smaller of struct_size and the
  *    library's own size, and struct_size is set to that count, so a caller
  *    built against a newer header learns which fields an older library
@@ -484,6 +485,44 @@ struct pmn_hugepool {
  */
 PMN_API int pmn_node_hugepools(const struct pmn_node *node, struct pmn_hugepool *out, size_t max);
 
+/** pmn_side_cache.indexing: how a memory-side cache maps addresses to lines
+ * (the kernel's values; since 0.8). */
+#define PMN_CACHE_DIRECT_MAPPED 0  /**< one line per address */
+#define PMN_CACHE_INDEXED 1        /**< set-associative (any other indexing) */
+#define PMN_CACHE_INDEXING_OTHER 2 /**< neither, as the platform reports it */
+/** pmn_side_cache.write_policy (the kernel's values; since 0.8). */
+#define PMN_CACHE_WRITE_BACK 0
+#define PMN_CACHE_WRITE_THROUGH 1
+#define PMN_CACHE_WRITE_OTHER 2
+
+/**
+ * One memory-side cache of a node (since 0.8): a cache in front of the
+ * node's memory, on the memory's side of the interconnect (HBM caching
+ * DRAM, DRAM caching CXL or persistent memory), which every initiator
+ * shares.  What the kernel lists in nodeN/memory_side_cache/indexY.  Set
+ * struct_size (see Conventions).
+ */
+struct pmn_side_cache {
+    size_t struct_size; /**< sizeof(struct pmn_side_cache), set by the caller */
+    unsigned level;     /**< cache level Y of indexY (1 is nearest the memory) */
+    int indexing;       /**< PMN_CACHE_DIRECT_MAPPED, _INDEXED, _INDEXING_OTHER; -1 unknown */
+    uint64_t size;      /**< bytes, or PMN_UNKNOWN */
+    uint64_t line_size; /**< bytes fetched from the next level on a miss, or PMN_UNKNOWN */
+    int write_policy;   /**< PMN_CACHE_WRITE_BACK, _THROUGH, _OTHER; -1 unknown */
+};
+/**
+ * Copy up to @p max memory-side caches of @p node (ascending level) into
+ * the array @p out; returns how many the node has (more than @p max when
+ * the array is short; 0 when the kernel lists none, which is the case on
+ * most machines and on kernels before 5.1).  The array convention of
+ * pmn_node_hugepools(): out[0].struct_size is the element size, every
+ * element filled gets it; @p out may be NULL when @p max is 0.  -EINVAL
+ * for a NULL node or an element size below the first version.
+ * Thread-safe.  Since 0.8.
+ */
+PMN_API int pmn_node_side_caches(const struct pmn_node *node, struct pmn_side_cache *out,
+                                 size_t max);
+
 struct pmn_dax;
 /** The dax device whose memory became this node (kmem/cramdax), or NULL. */
 PMN_API const struct pmn_dax *pmn_node_dax(const struct pmn_node *node);
@@ -823,15 +862,31 @@ PMN_API size_t pmn_backing_granule(const struct pmn_backing *b);
 /** Up to this many nodes are counted per backing. */
 #define PMN_STATS_MAX_NODES 64
 
-/** A backing's counters.  Set struct_size (see Conventions at the top). */
+/**
+ * A backing's counters.  Set struct_size (see Conventions at the top).
+ *
+ * The field names are those of the JSON of pmn_alloc_stats_json(), which
+ * lists them beside an arena's own counters (since 0.8; the names of 0.2
+ * to 0.7 stay as aliases of the same storage, for source compatibility:
+ * peak_bytes, maps, failures).
+ */
 struct pmn_backing_stats {
-    size_t struct_size;     /**< sizeof(struct pmn_backing_stats), set by the caller */
-    uint64_t mapped_bytes;  /**< bytes in live regions */
-    uint64_t peak_bytes;    /**< highest mapped_bytes */
-    uint64_t maps;          /**< regions mapped */
-    uint64_t failures;      /**< region maps that failed */
+    size_t struct_size;    /**< sizeof(struct pmn_backing_stats), set by the caller */
+    uint64_t mapped_bytes; /**< bytes in live regions */
+    union {
+        uint64_t mapped_peak_bytes; /**< highest mapped_bytes */
+        uint64_t peak_bytes;        /**< alias of mapped_peak_bytes (before 0.8) */
+    };
+    union {
+        uint64_t region_maps; /**< regions mapped */
+        uint64_t maps;        /**< alias of region_maps (before 0.8) */
+    };
+    union {
+        uint64_t region_map_failures; /**< region maps that failed */
+        uint64_t failures;            /**< alias of region_map_failures (before 0.8) */
+    };
     uint64_t spilled_bytes; /**< live bytes on a node other than the first */
-    size_t nnodes;          /**< entries in node[] (the spill list, in order) */
+    size_t nnodes; /**< entries in node[] (the spill list, in order); JSON: bytes_per_node */
     struct {
         int node;
         uint64_t bytes; /**< live bytes on this node */
@@ -1361,14 +1416,47 @@ PMN_API struct pmn_arena *pmn_arena_of(const void *p);
  * struct_size set by the library; should struct pmn_backing_stats grow,
  * this member keeps the layout of its first version, so the fields after
  * it never move.
+ *
+ * One vocabulary (since 0.8): pmn_alloc_stats_json() and the Python
+ * binding's stats() use these field names as keys, the backing's fields
+ * flattened beside them (mapped_bytes, mapped_peak_bytes, region_maps,
+ * region_map_failures, spilled_bytes, and bytes_per_node for nnodes and
+ * node[]).
+ *
+ * The four byte counts, from the objects outwards (each at most the next;
+ * the heap hands memory to size classes in pages of 64 KiB slices, carved
+ * from extents of 4 MiB mapped from the backing):
+ *  - allocated: the usable sizes of the live objects (a size class's size,
+ *    so at least what was asked);
+ *  - active: the slices of the pages that belong to a size class, whether
+ *    or not an object is live in them, plus large objects' extents.  A page
+ *    whose objects are all freed stays active while it is kept for reuse:
+ *    each thread keeps its current page of every size class it used and
+ *    one more empty page per class (so a size that comes and goes does not
+ *    return and retake a page each time), a capped heap keeps empty
+ *    pages in a pool every thread may take, and a page whose objects
+ *    another thread freed stays with its owner until the owner next
+ *    collects those frees.  So a slab can show active
+ *    bytes with 0 objects: active - allocated is room inside its pages
+ *    (free slots and kept empty pages), not a leak; pmn_arena_reset() or
+ *    destroying the arena or slab returns it;
+ *  - resident: the extents mapped from the backing, counted whole (see
+ *    pmn_arena_stats()).  An extent left with no active slice stays
+ *    resident when the purge setting keeps it for reuse (up to
+ *    pmn_arena_opts.retain empty extents, every one under PMN_PURGE_KEEP),
+ *    and so does a freed large object's extent in the large-extent cache:
+ *    resident - active is mapped memory no page or object uses;
+ *  - populated: what of resident has been touched (made present) so far.
+ * backing.mapped_bytes is resident as the backing counts it (equal for an
+ * arena's own backing; a shared backing adds its other users' regions).
  */
 struct pmn_alloc_stats {
-    size_t struct_size;                   /**< sizeof(struct pmn_alloc_stats), set by the caller */
-    uint64_t allocated;                   /**< bytes in live objects (usable sizes) */
-    uint64_t objects;                     /**< live objects */
-    uint64_t active;                      /**< bytes in pages and large objects' extents */
-    uint64_t resident;                    /**< bytes taken from the backing (see below) */
-    uint64_t peak;                        /**< highest resident */
+    size_t struct_size; /**< sizeof(struct pmn_alloc_stats), set by the caller */
+    uint64_t allocated; /**< bytes in live objects (usable sizes) */
+    uint64_t objects;   /**< live objects */
+    uint64_t active;    /**< bytes in pages kept by size classes, and large objects' extents */
+    uint64_t resident;  /**< bytes of extents taken from the backing (see below) */
+    uint64_t peak;      /**< highest resident */
     uint64_t allocs, frees, remote_frees; /**< calls (remote: freed by another thread) */
     uint64_t failures;                    /**< allocations that returned NULL */
     struct pmn_backing_stats backing;     /**< bytes per node of the backing */
@@ -1397,9 +1485,11 @@ struct pmn_alloc_stats {
 PMN_API int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out);
 /**
  * Write the stats as one JSON object into @p buf (NUL-terminated when it
- * fits): the fields above by name, then the backing's as "mapped_bytes",
- * "mapped_peak_bytes", "region_maps", "region_map_failures",
- * "spilled_bytes" and "bytes_per_node" (an object keyed by node id).
+ * fits): the fields above by name, then the backing's by name,
+ * "mapped_bytes", "mapped_peak_bytes", "region_maps",
+ * "region_map_failures", "spilled_bytes", "bytes_per_node" (an object
+ * keyed by node id), then (since 0.8) "populated" when the caller's
+ * struct has it.
  * Reads st->struct_size bytes of @p st.  Returns the length the full text
  * needs, like snprintf, or -EINVAL (a struct_size below the first
  * version, or NULL @p buf with @p len > 0).  Thread-safe.

@@ -268,9 +268,13 @@ int pmn_arena_stats(struct pmn_arena *a, struct pmn_alloc_stats *out)
 }
 PMN__SYMVER_DEFAULT(pmn_arena_stats, "PMNODE_0.2");
 
+/* One vocabulary: every key is the name of the struct field it prints
+ * (the backing's flattened beside the arena's; nnodes and node[] as
+ * bytes_per_node), tests/unit/test-stats-names.c walks both.  Keys are
+ * only ever added (after the others), as the fields are. */
 int pmn_alloc_stats_json(const struct pmn_alloc_stats *user, char *buf, size_t len)
 {
-    char nodes[PMN_STATS_MAX_NODES * 48 + 8];
+    char nodes[PMN_STATS_MAX_NODES * 48 + 8], tail[64] = "";
     struct pmn_alloc_stats copy = {0}, *st = &copy;
     size_t used = 0;
     int n;
@@ -287,20 +291,24 @@ int pmn_alloc_stats_json(const struct pmn_alloc_stats *user, char *buf, size_t l
             break;
         used += (size_t)n;
     }
+    /* Fields added after the first version: only when the caller has them. */
+    if (user->struct_size >= PMN__SIZE_TO(struct pmn_alloc_stats, populated))
+        snprintf(tail, sizeof(tail), ", \"populated\": %llu", (unsigned long long)st->populated);
     n = snprintf(buf, len,
                  "{\"allocated\": %llu, \"objects\": %llu, \"active\": %llu, \"resident\": %llu, "
                  "\"peak\": %llu, \"allocs\": %llu, \"frees\": %llu, \"remote_frees\": %llu, "
                  "\"failures\": %llu, \"mapped_bytes\": %llu, \"mapped_peak_bytes\": %llu, "
                  "\"region_maps\": %llu, \"region_map_failures\": %llu, "
-                 "\"spilled_bytes\": %llu, \"bytes_per_node\": {%s}}",
+                 "\"spilled_bytes\": %llu, \"bytes_per_node\": {%s}%s}",
                  (unsigned long long)st->allocated, (unsigned long long)st->objects,
                  (unsigned long long)st->active, (unsigned long long)st->resident,
                  (unsigned long long)st->peak, (unsigned long long)st->allocs,
                  (unsigned long long)st->frees, (unsigned long long)st->remote_frees,
                  (unsigned long long)st->failures, (unsigned long long)st->backing.mapped_bytes,
-                 (unsigned long long)st->backing.peak_bytes, (unsigned long long)st->backing.maps,
-                 (unsigned long long)st->backing.failures,
-                 (unsigned long long)st->backing.spilled_bytes, nodes);
+                 (unsigned long long)st->backing.mapped_peak_bytes,
+                 (unsigned long long)st->backing.region_maps,
+                 (unsigned long long)st->backing.region_map_failures,
+                 (unsigned long long)st->backing.spilled_bytes, nodes, tail);
     return n < 0 ? -EINVAL : n;
 }
 PMN__SYMVER_DEFAULT(pmn_alloc_stats_json, "PMNODE_0.2");

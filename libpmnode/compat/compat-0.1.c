@@ -242,7 +242,19 @@ STATS_0_1(arena_stats, struct pmn_arena *, struct alloc_stats_0_1, struct pmn_al
 STATS_0_1(slab_stats, struct pmn_slab *, struct alloc_stats_0_1, struct pmn_alloc_stats,
           alloc_to_0_1)
 
-JSON_0_1(alloc_stats_json, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_from_0_1)
+/* 0.1's struct ends with the backing: its JSON has no "populated" (0.8
+ * prints it for callers whose struct has the field). */
+int pmn__alloc_stats_json_0_1(const struct alloc_stats_0_1 *st, char *buf, size_t len)
+{
+    struct pmn_alloc_stats cur = {0};
+
+    if (st == NULL)
+        return -EINVAL;
+    alloc_from_0_1(&cur, st);
+    cur.struct_size = offsetof(struct pmn_alloc_stats, populated);
+    return pmn_alloc_stats_json(&cur, buf, len);
+}
+PMN__SYMVER_COMPAT(pmn__alloc_stats_json_0_1, pmn_alloc_stats_json, "PMNODE_0.1");
 
 /* ---- compressed tier ---- */
 

@@ -2,8 +2,8 @@
  * topology.c - NUMA nodes and the merge that decides what each node is.
  *
  * Stage 1 reads the mainline node ABI: the online list, each node's
- * cpulist, meminfo, distance, access0 performance, huge page pools, and the
- * memory_tiering tiers.  Stage 2 runs the other sources (dax and CXL,
+ * cpulist, meminfo, distance, access0 performance, huge page pools,
+ * memory-side caches, and the memory_tiering tiers.  Stage 2 runs the other sources (dax and CXL,
  * private-node ABI probes, NVIDIA's numa_status, hwloc) which only set raw
  * signals on the nodes.  Stage 3, merge(), weighs the signals once:
  *
@@ -228,6 +228,70 @@ static void read_hugepools(struct pmn_ctx *ctx, struct pmn_node *node)
     }
     pmn__strv_free(names, n);
     qsort(node->pools, node->npools, sizeof(*node->pools), cmp_pool);
+}
+
+static int cmp_cache(const void *a, const void *b)
+{
+    const struct pmn_side_cache *x = a, *y = b;
+    return (x->level > y->level) - (x->level < y->level);
+}
+
+/* An optional small enumerated attribute: its value, -1 when absent or
+ * malformed (a malformed one is a problem). */
+static int read_opt_enum(struct pmn_ctx *ctx, const char *path)
+{
+    uint64_t v = read_opt_u64(ctx, path);
+
+    if (v == PMN_UNKNOWN)
+        return -1;
+    if (v > 255) {
+        pmn__problem(ctx, "%s: %llu is not a cache attribute value", path, (unsigned long long)v);
+        return -1;
+    }
+    return (int)v;
+}
+
+/* nodeN/memory_side_cache/indexY (Linux 5.1+, from ACPI HMAT): one
+ * directory per cache level, Y being the level.  Absent on most machines:
+ * then the node has none, and nothing is a problem. */
+static void read_side_caches(struct pmn_ctx *ctx, struct pmn_node *node)
+{
+    char dir[128], path[256], **names;
+    size_t n;
+
+    snprintf(dir, sizeof(dir), NODE_DIR "/node%d/memory_side_cache", node->id);
+    if (pmn__sysfs_list(&ctx->fs, dir, "index", &names, &n) != 0)
+        return;
+    node->caches = calloc(n ? n : 1, sizeof(*node->caches));
+    if (node->caches == NULL) {
+        pmn__strv_free(names, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *num = names[i] + strlen("index");
+        struct pmn_side_cache *c = &node->caches[node->ncaches];
+        uint64_t level;
+
+        if (pmn__parse_u64(num, strlen(num), 10, &level) != 0 || level == 0 || level > 255) {
+            pmn__problem(ctx, "%s/%s: unrecognised cache directory", dir, names[i]);
+            continue;
+        }
+        c->level = (unsigned)level;
+        snprintf(path, sizeof(path), "%s/%s/size", dir, names[i]);
+        c->size = read_opt_u64(ctx, path);
+        snprintf(path, sizeof(path), "%s/%s/line_size", dir, names[i]);
+        c->line_size = read_opt_u64(ctx, path);
+        /* The kernel prints 0 for a line size HMAT did not give. */
+        if (c->line_size == 0)
+            c->line_size = PMN_UNKNOWN;
+        snprintf(path, sizeof(path), "%s/%s/indexing", dir, names[i]);
+        c->indexing = read_opt_enum(ctx, path);
+        snprintf(path, sizeof(path), "%s/%s/write_policy", dir, names[i]);
+        c->write_policy = read_opt_enum(ctx, path);
+        node->ncaches++;
+    }
+    pmn__strv_free(names, n);
+    qsort(node->caches, node->ncaches, sizeof(*node->caches), cmp_cache);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -610,6 +674,7 @@ int pmn__discover(struct pmn_ctx *ctx, const struct pmn_ctx_params *p)
         read_distance(ctx, n);
         read_perf(ctx, n);
         read_hugepools(ctx, n);
+        read_side_caches(ctx, n);
     }
     read_tiers(ctx);
     read_nvidia(ctx);
@@ -635,6 +700,7 @@ void pmn__topology_free(struct pmn_ctx *ctx)
         free(ctx->nodes[i].dist);
         free(ctx->nodes[i].hwloc_subtype);
         free(ctx->nodes[i].pools);
+        free(ctx->nodes[i].caches);
     }
     free(ctx->nodes);
     pmn__dax_free_all(ctx);
@@ -774,6 +840,30 @@ int pmn_node_hugepools(const struct pmn_node *n, struct pmn_hugepool *out, size_
     return (int)n->npools;
 }
 PMN__SYMVER_DEFAULT(pmn_node_hugepools, "PMNODE_0.2");
+
+/* The array convention of pmn_node_hugepools(). */
+int pmn_node_side_caches(const struct pmn_node *n, struct pmn_side_cache *out, size_t max)
+{
+    size_t stride = 0;
+
+    if (n == NULL)
+        return -EINVAL;
+    if (max > 0) {
+        if (!pmn__out_ok(out, PMN__SIZE_TO(struct pmn_side_cache, write_policy)))
+            return -EINVAL;
+        memcpy(&stride, out, sizeof(stride));
+        if (stride % _Alignof(struct pmn_side_cache) != 0)
+            return -EINVAL;
+    }
+    for (size_t i = 0; i < n->ncaches && i < max; i++) {
+        struct pmn_side_cache c = n->caches[i];
+        char *dst = (char *)out + i * stride;
+
+        memcpy(dst, &stride, sizeof(stride));
+        pmn__out_put(dst, &c, sizeof(c));
+    }
+    return (int)n->ncaches;
+}
 
 const struct pmn_dax *pmn_node_dax(const struct pmn_node *n)
 {

@@ -48,6 +48,8 @@ struct pmn_node {
     struct pmn_perf perf;
     struct pmn_hugepool *pools;
     size_t npools;
+    struct pmn_side_cache *caches; /* memory_side_cache/indexY, by level */
+    size_t ncaches;
     const struct pmn_dax *dax;
     /* raw signals gathered before the merge */
     bool has_memory;           /* -1 unknown folded into true */

@@ -352,7 +352,7 @@ PMN__SYMVER_DEFAULT(pmn_backing_stats, "PMNODE_0.2");
 static void account_locked(struct pmn_backing *b, int slot, int64_t delta, bool failed)
 {
     if (failed) {
-        b->stats.failures++;
+        b->stats.region_map_failures++;
     } else {
         b->stats.mapped_bytes += (uint64_t)delta;
         if (slot >= 0)
@@ -360,9 +360,9 @@ static void account_locked(struct pmn_backing *b, int slot, int64_t delta, bool 
         if (slot > 0)
             b->stats.spilled_bytes += (uint64_t)delta;
         if (delta > 0) {
-            b->stats.maps++;
-            if (b->stats.mapped_bytes > b->stats.peak_bytes)
-                b->stats.peak_bytes = b->stats.mapped_bytes;
+            b->stats.region_maps++;
+            if (b->stats.mapped_bytes > b->stats.mapped_peak_bytes)
+                b->stats.mapped_peak_bytes = b->stats.mapped_bytes;
         }
     }
 }

@@ -206,7 +206,9 @@ check(list(doc) == ["root", "nodes", "dax", "cxl"], "top-level keys %r" % list(d
 check(doc["root"] == "/", "root is %r" % doc["root"])
 node_keys = ["id", "kind", "private", "isolation", "cpus", "capacity_bytes",
              "free_bytes", "tier", "distance", "dax",
-             "available_bytes", "devices"]  # the last two added in 0.3
+             "available_bytes", "devices",  # added in 0.3
+             "read_bandwidth_mbps", "write_bandwidth_mbps", "read_latency_ns",
+             "write_latency_ns", "hugepages", "zratio", "memory_side_caches"]  # 0.8
 kinds = {"dram", "hbm", "nvm", "spm", "cxl", "gpu", "compressed", "unknown"}
 ids = [n["id"] for n in doc["nodes"]]
 check(ids == sorted(ids) and len(set(ids)) == len(ids), "node ids not ascending")
@@ -216,6 +218,10 @@ for n in doc["nodes"]:
     check(n["isolation"] in ("none", "kernel", "config"), "isolation %r" % n["isolation"])
     check(isinstance(n["private"], bool), "private not a bool")
     check(isinstance(n["cpus"], str), "cpus not a string")
+    check(isinstance(n["hugepages"], list) and isinstance(n["memory_side_caches"], list),
+          "hugepages or memory_side_caches not a list")
+    check(all(list(p) == ["page_size_bytes", "total", "free", "surplus"]
+              for p in n["hugepages"]), "hugepages keys")
     d = n["distance"]
     check(d is None or (len(d) == len(ids) and all(isinstance(x, int) for x in d)),
           "distance %r" % d)

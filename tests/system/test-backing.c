@@ -204,9 +204,9 @@ static void check_backing(enum pmn_backing_type type, bool thp, size_t huge)
 
     cr_assert_eq(pmn_backing_stats(b, &st), 0);
     cr_assert_eq(st.mapped_bytes, REGION + 2 * granule);
-    cr_assert_geq(st.peak_bytes, st.mapped_bytes);
-    cr_assert_eq(st.maps, 2);
-    cr_assert_eq(st.failures, 0);
+    cr_assert_geq(st.mapped_peak_bytes, st.mapped_bytes);
+    cr_assert_eq(st.region_maps, 2);
+    cr_assert_eq(st.region_map_failures, 0);
     cr_assert_eq(st.spilled_bytes, 0);
     cr_assert_eq(st.nnodes, 1);
     cr_assert_eq(st.node[0].node, 0);
@@ -220,8 +220,8 @@ static void check_backing(enum pmn_backing_type type, bool thp, size_t huge)
     cr_assert_eq(st.mapped_bytes, 0, "%llu bytes still counted after unmap",
                  (unsigned long long)st.mapped_bytes);
     cr_assert_eq(st.node[0].bytes, 0);
-    cr_assert_eq(st.peak_bytes, REGION + 2 * granule);
-    cr_assert_eq(st.maps, 2);
+    cr_assert_eq(st.mapped_peak_bytes, REGION + 2 * granule);
+    cr_assert_eq(st.region_maps, 2);
     pmn_backing_free(b);
     pmn_ctx_unref(ctx);
 }
@@ -517,7 +517,7 @@ Test(errors, larger_than_free, .timeout = 60)
                  (unsigned long long)(after - before));
     cr_assert_lt(took, 1.0, "failing took %.3f s: not before touching memory", took);
     cr_assert_eq(pmn_backing_stats(b, &st), 0);
-    cr_assert_eq(st.failures, 1);
+    cr_assert_eq(st.region_map_failures, 1);
     cr_assert_eq(st.mapped_bytes, 0);
 
     /* Exactly the available memory is still too much: the headroom stays. */

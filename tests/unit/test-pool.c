@@ -259,7 +259,7 @@ static long minflt_thread(void)
 
 static uint64_t region_maps(struct pmn_slab *s)
 {
-    return slab_stats(s).backing.maps;
+    return slab_stats(s).backing.region_maps;
 }
 
 struct resv_arg {
@@ -431,7 +431,7 @@ Test(pool, arena_reserve)
     cr_assert_geq(arena_stats(a).populated, 2 * MiB);
     objs[0] = pmn_arena_malloc(a, 1000); /* bind this thread */
     pmn_free(objs[0]);
-    maps = arena_stats(a).backing.maps;
+    maps = arena_stats(a).backing.region_maps;
     for (int round = 0; round < 2; round++) {
         f0 = minflt_thread();
         for (size_t i = 0; i < 1024; i++) {
@@ -446,7 +446,7 @@ Test(pool, arena_reserve)
                          minflt_thread() - f0);
         pmn_arena_reset(a);
     }
-    cr_assert_eq(arena_stats(a).backing.maps, maps, "maps on the data path");
+    cr_assert_eq(arena_stats(a).backing.region_maps, maps, "maps on the data path");
     cr_assert_geq(arena_stats(a).populated, 2 * MiB, "reset dropped the reserve");
     cr_assert_eq(pmn_arena_reserve(NULL, 1), -EINVAL);
     cr_assert_eq(pmn_last_error(), -EINVAL);
@@ -549,13 +549,13 @@ Test(pool, reset_keep_large)
         }
         st = arena_stats(a);
         if (step > 0) {
-            cr_assert_eq(st.backing.maps, maps, "step %d: %llu region maps (step 0: %llu)", step,
-                         ull(st.backing.maps), ull(maps));
+            cr_assert_eq(st.backing.region_maps, maps, "step %d: %llu region maps (step 0: %llu)",
+                         step, ull(st.backing.region_maps), ull(maps));
             if (faults_count())
                 cr_assert_eq(minflt_thread() - f0, 0, "step %d: %ld page faults", step,
                              minflt_thread() - f0);
         }
-        maps = st.backing.maps;
+        maps = st.backing.region_maps;
         pmn_arena_reset(a);
     }
     pmn_arena_destroy(a);

@@ -704,9 +704,9 @@ static void check_stats_json(const struct pmn_alloc_stats *st, const char *what)
                 {"remote_frees", st->remote_frees},
                 {"failures", st->failures},
                 {"mapped_bytes", st->backing.mapped_bytes},
-                {"mapped_peak_bytes", st->backing.peak_bytes},
-                {"region_maps", st->backing.maps},
-                {"region_map_failures", st->backing.failures},
+                {"mapped_peak_bytes", st->backing.mapped_peak_bytes},
+                {"region_maps", st->backing.region_maps},
+                {"region_map_failures", st->backing.region_map_failures},
                 {"spilled_bytes", st->backing.spilled_bytes}};
 
     cr_assert_gt(len, 0, "%s: pmn_alloc_stats_json: %s", what, pmn_strerror(len));

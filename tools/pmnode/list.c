@@ -7,11 +7,18 @@
  * node (pmn_devices(): network interfaces, GPUs, NVMe, accelerators, CXL
  * memory devices) are read once per run; in JSON they and each node's
  * available_bytes are members added after the contract's own, as the
- * contract allows (it only ever grows).  Problems the library
+ * contract allows (it only ever grows).  So are, since 0.8, what the
+ * library knows of each node's memory beyond its size: HMAT access
+ * performance, huge page pools, compression ratio and memory-side caches
+ * (node_extras_json; units in the keys' names, null for unknown).  The
+ * table shows a compact column for each of these only when some node has
+ * it, so an ordinary machine's table is as before; --wide adds a detail
+ * table per fact.  Problems the library
  * met during discovery go to stderr only, after the output, so stdout stays
  * machine-readable in --json mode.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +79,283 @@ static struct pmn_device *read_devices(const struct pmn_ctx *ctx, size_t *n)
     }
     *n = (size_t)got < room ? (size_t)got : room;
     return v;
+}
+
+/* ---- what the library knows of a node's memory beyond its size (0.8) ---- */
+
+/* A node's huge page pools and memory-side caches, read once. */
+struct node_extras {
+    struct pmn_perf perf;
+    bool has_perf;
+    double zratio; /* -1 unknown */
+    struct pmn_hugepool pools[8];
+    size_t npools;
+    struct pmn_side_cache caches[8];
+    size_t ncaches;
+};
+
+static void node_extras(const struct pmn_node *node, struct node_extras *x)
+{
+    int n;
+
+    memset(x, 0, sizeof(*x));
+    x->perf.struct_size = sizeof(x->perf);
+    x->has_perf = pmn_node_perf(node, &x->perf) == 0;
+    x->zratio = pmn_node_zratio(node);
+    x->pools[0].struct_size = sizeof(x->pools[0]);
+    n = pmn_node_hugepools(node, x->pools, sizeof(x->pools) / sizeof(x->pools[0]));
+    x->npools = n < 0 ? 0 : (size_t)n;
+    if (x->npools > sizeof(x->pools) / sizeof(x->pools[0]))
+        x->npools = sizeof(x->pools) / sizeof(x->pools[0]);
+    x->caches[0].struct_size = sizeof(x->caches[0]);
+    n = pmn_node_side_caches(node, x->caches, sizeof(x->caches) / sizeof(x->caches[0]));
+    x->ncaches = n < 0 ? 0 : (size_t)n;
+    if (x->ncaches > sizeof(x->caches) / sizeof(x->caches[0]))
+        x->ncaches = sizeof(x->caches) / sizeof(x->caches[0]);
+}
+
+/* The kernel's numbering (pmnode.h), as the JSON and the table name it. */
+static const char *indexing_name(int v)
+{
+    switch (v) {
+    case -1: return NULL;
+    case PMN_CACHE_DIRECT_MAPPED: return "direct-mapped";
+    case PMN_CACHE_INDEXED: return "indexed";
+    default: return "other";
+    }
+}
+
+static const char *write_policy_name(int v)
+{
+    switch (v) {
+    case -1: return NULL;
+    case PMN_CACHE_WRITE_BACK: return "write-back";
+    case PMN_CACHE_WRITE_THROUGH: return "write-through";
+    default: return "other";
+    }
+}
+
+/* Members after the 0.3 additions: never renamed, only added to. */
+static void node_extras_json(struct jw *w, const struct node_extras *x)
+{
+    jw_u64_or_null(w, "read_bandwidth_mbps", x->perf.read_bandwidth);
+    jw_u64_or_null(w, "write_bandwidth_mbps", x->perf.write_bandwidth);
+    jw_u64_or_null(w, "read_latency_ns", x->perf.read_latency);
+    jw_u64_or_null(w, "write_latency_ns", x->perf.write_latency);
+    jw_open(w, "hugepages", '[');
+    for (size_t i = 0; i < x->npools; i++) {
+        jw_open(w, NULL, '{');
+        jw_u64_or_null(w, "page_size_bytes", x->pools[i].page_size);
+        jw_u64_or_null(w, "total", x->pools[i].total);
+        jw_u64_or_null(w, "free", x->pools[i].free);
+        jw_u64_or_null(w, "surplus", x->pools[i].surplus);
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+    if (x->zratio > 0.0)
+        jw_double(w, "zratio", x->zratio);
+    else
+        jw_null(w, "zratio");
+    jw_open(w, "memory_side_caches", '[');
+    for (size_t i = 0; i < x->ncaches; i++) {
+        jw_open(w, NULL, '{');
+        jw_int(w, "level", x->caches[i].level);
+        jw_u64_or_null(w, "size_bytes", x->caches[i].size);
+        jw_u64_or_null(w, "line_size_bytes", x->caches[i].line_size);
+        jw_string(w, "indexing", indexing_name(x->caches[i].indexing));
+        jw_string(w, "write_policy", write_policy_name(x->caches[i].write_policy));
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+/* "2M", "1G", "64K": a huge page size in a narrow cell. */
+static const char *fmt_page_size(uint64_t v, char *buf, size_t n)
+{
+    static const char unit[] = "KMGTPE";
+    size_t u = 0;
+
+    if (v == PMN_UNKNOWN || v < 1024 || v % 1024 != 0)
+        return fmt_bytes(v, buf, n);
+    v >>= 10;
+    while (v >= 1024 && v % 1024 == 0 && u + 1 < sizeof(unit) - 1) {
+        v >>= 10;
+        u++;
+    }
+    snprintf(buf, n, "%" PRIu64 "%c", v, unit[u]);
+    return buf;
+}
+
+static const char *fmt_u64_unit(uint64_t v, const char *unit, char *buf, size_t n)
+{
+    if (v == PMN_UNKNOWN)
+        return "-";
+    snprintf(buf, n, "%" PRIu64 " %s", v, unit);
+    return buf;
+}
+
+static const char *fmt_count(uint64_t v, char *buf, size_t n)
+{
+    if (v == PMN_UNKNOWN)
+        return "-";
+    snprintf(buf, n, "%" PRIu64, v);
+    return buf;
+}
+
+/* The reserved pools in one cell: "512x2M 4x1G", "-" when none. */
+static const char *fmt_pools(const struct node_extras *x, char *buf, size_t n)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < x->npools; i++) {
+        char ps[32];
+        uint64_t total = x->pools[i].total;
+        if (total == PMN_UNKNOWN || total == 0)
+            continue;
+        int k = snprintf(buf + len, n - len, "%s%" PRIu64 "x%s", len ? " " : "", total,
+                         fmt_page_size(x->pools[i].page_size, ps, sizeof(ps)));
+        if (k < 0 || (size_t)k >= n - len)
+            break;
+        len += (size_t)k;
+    }
+    return len ? buf : "-";
+}
+
+/* The caches in one cell, nearest the memory first: "L1 16.0 GiB". */
+static const char *fmt_caches(const struct node_extras *x, char *buf, size_t n)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < x->ncaches; i++) {
+        char sz[32];
+        int k = snprintf(buf + len, n - len, "%sL%u %s", len ? ", " : "", x->caches[i].level,
+                         fmt_bytes(x->caches[i].size, sz, sizeof(sz)));
+        if (k < 0 || (size_t)k >= n - len)
+            break;
+        len += (size_t)k;
+    }
+    return len ? buf : "-";
+}
+
+static bool pools_reserved(const struct node_extras *x)
+{
+    for (size_t i = 0; i < x->npools; i++)
+        if (x->pools[i].total != PMN_UNKNOWN && x->pools[i].total > 0)
+            return true;
+    return false;
+}
+
+/* Which optional columns the default table shows: those some node has. */
+struct extra_cols {
+    bool perf, zratio, pools, caches;
+};
+
+static void extra_cols(const struct pmn_ctx *ctx, struct extra_cols *c)
+{
+    const struct pmn_node *node;
+
+    memset(c, 0, sizeof(*c));
+    pmn_node_foreach (ctx, node) {
+        struct node_extras x;
+        node_extras(node, &x);
+        c->perf |= x.has_perf;
+        c->zratio |= x.zratio > 0.0;
+        c->pools |= pools_reserved(&x);
+        c->caches |= x.ncaches > 0;
+    }
+}
+
+/* --wide: one detail table per fact some node has, every figure the
+ * library gives.  Returns false when out of memory. */
+static bool list_wide(const struct pmn_ctx *ctx, FILE *out)
+{
+    const struct pmn_node *node;
+    struct extra_cols c;
+    bool any_pool = false;
+
+    extra_cols(ctx, &c);
+    pmn_node_foreach (ctx, node) {
+        struct node_extras x;
+        node_extras(node, &x);
+        any_pool |= x.npools > 0;
+    }
+    if (c.perf) {
+        struct table t = {.ncols = 5};
+        static const char *const head[] = {"node", "read bw", "write bw", "read lat", "write lat"};
+        table_row(&t, head);
+        pmn_node_foreach (ctx, node) {
+            struct node_extras x;
+            char id[16], a[32], b[32], l1[32], l2[32];
+            node_extras(node, &x);
+            const char *row[] = {
+                fmt_id(pmn_node_id(node), id, sizeof(id)),
+                fmt_u64_unit(x.perf.read_bandwidth, "MB/s", a, sizeof(a)),
+                fmt_u64_unit(x.perf.write_bandwidth, "MB/s", b, sizeof(b)),
+                fmt_u64_unit(x.perf.read_latency, "ns", l1, sizeof(l1)),
+                fmt_u64_unit(x.perf.write_latency, "ns", l2, sizeof(l2)),
+            };
+            table_row(&t, row);
+        }
+        fputs("\naccess performance (HMAT, best initiator):\n", out);
+        if (!table_print(&t, out))
+            return false;
+    }
+    if (any_pool) {
+        struct table t = {.ncols = 5};
+        static const char *const head[] = {"node", "page size", "pages", "free", "surplus"};
+        table_row(&t, head);
+        pmn_node_foreach (ctx, node) {
+            struct node_extras x;
+            node_extras(node, &x);
+            for (size_t i = 0; i < x.npools; i++) {
+                char id[16], ps[32], tot[32], fr[32], su[32];
+                const struct pmn_hugepool *p = &x.pools[i];
+                const char *row[] = {
+                    fmt_id(pmn_node_id(node), id, sizeof(id)),
+                    fmt_page_size(p->page_size, ps, sizeof(ps)),
+                    fmt_count(p->total, tot, sizeof(tot)),
+                    fmt_count(p->free, fr, sizeof(fr)),
+                    fmt_count(p->surplus, su, sizeof(su)),
+                };
+                table_row(&t, row);
+            }
+        }
+        fputs("\nhuge page pools (in pages):\n", out);
+        if (!table_print(&t, out))
+            return false;
+    }
+    if (c.caches) {
+        struct table t = {.ncols = 6};
+        static const char *const head[] = {"node", "level",    "size",
+                                           "line", "indexing", "write policy"};
+        table_row(&t, head);
+        pmn_node_foreach (ctx, node) {
+            struct node_extras x;
+            node_extras(node, &x);
+            for (size_t i = 0; i < x.ncaches; i++) {
+                char id[16], lv[16], sz[32], ln[32];
+                const struct pmn_side_cache *sc = &x.caches[i];
+                const char *ix = indexing_name(sc->indexing);
+                const char *wp = write_policy_name(sc->write_policy);
+                snprintf(lv, sizeof(lv), "%u", sc->level);
+                const char *row[] = {
+                    fmt_id(pmn_node_id(node), id, sizeof(id)),
+                    lv,
+                    fmt_bytes(sc->size, sz, sizeof(sz)),
+                    fmt_bytes(sc->line_size, ln, sizeof(ln)),
+                    ix != NULL ? ix : "-",
+                    wp != NULL ? wp : "-",
+                };
+                table_row(&t, row);
+            }
+        }
+        fputs("\nmemory-side caches:\n", out);
+        if (!table_print(&t, out))
+            return false;
+    }
+    return true;
 }
 
 static void list_json(const struct pmn_ctx *ctx, FILE *out)
@@ -137,6 +421,11 @@ static void list_json(const struct pmn_ctx *ctx, FILE *out)
             jw_close(&w, '}');
         }
         jw_close(&w, ']');
+
+        /* Additions of 0.8, after those of 0.3. */
+        struct node_extras x;
+        node_extras(node, &x);
+        node_extras_json(&w, &x);
         jw_close(&w, '}');
     }
     jw_close(&w, ']');
@@ -230,7 +519,7 @@ static bool list_devices_table(const struct pmn_ctx *ctx, FILE *out)
 }
 
 /* Returns false when out of memory. */
-static bool list_table(const struct pmn_ctx *ctx, FILE *out)
+static bool list_table(const struct pmn_ctx *ctx, bool wide, FILE *out)
 {
     size_t nnodes = pmn_node_count(ctx);
     const struct pmn_node *node, *to;
@@ -248,15 +537,32 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         return false;
 
     if (nnodes > 0) {
-        struct table t = {.ncols = 8};
-        static const char *const head[] = {"node", "kind",     "tier", "private",
-                                           "cpus", "capacity", "free", "dax"};
+        struct extra_cols c;
+        extra_cols(ctx, &c);
+        /* The contract's eight columns, then each optional one some node
+         * has (extra_cols), in a fixed order. */
+        static const char *const head_all[] = {
+            "node", "kind",    "tier",     "private", "cpus",       "capacity", "free",
+            "dax",  "read bw", "read lat", "zratio",  "huge pages", "mem cache"};
+        bool show[13] = {true, true,   true,   true,     true,    true,    true,
+                         true, c.perf, c.perf, c.zratio, c.pools, c.caches};
+        const char *head[13];
+        size_t ncols = 0;
+        for (size_t k = 0; k < 13; k++)
+            if (show[k])
+                head[ncols++] = head_all[k];
+        struct table t = {.ncols = ncols};
         table_row(&t, head);
         pmn_node_foreach (ctx, node) {
-            char id[16], tier[16], priv[48], cap[32], fre[32];
+            char id[16], tier[16], priv[48], cap[32], fre[32], bw[32], lat[32], zr[32], pools[160],
+                caches[160];
             const char *cpus = pmn_node_cpulist(node);
             const struct pmn_dax *d = pmn_node_dax(node);
-            const char *row[] = {
+            struct node_extras x;
+            node_extras(node, &x);
+            if (x.zratio > 0.0)
+                snprintf(zr, sizeof(zr), "%.2f", x.zratio);
+            const char *all[13] = {
                 fmt_id(pmn_node_id(node), id, sizeof(id)),
                 pmn_kind_name(pmn_node_kind(node)),
                 fmt_id(pmn_node_tier(node), tier, sizeof(tier)),
@@ -267,7 +573,17 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
                 fmt_bytes(pmn_node_capacity(node), cap, sizeof(cap)),
                 fmt_bytes(pmn_node_free(node), fre, sizeof(fre)),
                 d != NULL && pmn_dax_name(d) != NULL ? pmn_dax_name(d) : "-",
+                fmt_u64_unit(x.perf.read_bandwidth, "MB/s", bw, sizeof(bw)),
+                fmt_u64_unit(x.perf.read_latency, "ns", lat, sizeof(lat)),
+                x.zratio > 0.0 ? zr : "-",
+                fmt_pools(&x, pools, sizeof(pools)),
+                fmt_caches(&x, caches, sizeof(caches)),
             };
+            const char *row[13];
+            size_t j = 0;
+            for (size_t k = 0; k < 13; k++)
+                if (show[k])
+                    row[j++] = all[k];
             table_row(&t, row);
         }
         if (!table_print(&t, out))
@@ -303,6 +619,8 @@ static bool list_table(const struct pmn_ctx *ctx, FILE *out)
         free(buf);
         fputs("\nnode distances:\n", out);
         if (!table_print(&m, out))
+            return false;
+        if (wide && !list_wide(ctx, out))
             return false;
     }
 
@@ -376,7 +694,7 @@ static void print_problems(const struct pmn_ctx *ctx)
     free(lines);
 }
 
-enum { L_ROOT, L_JSON };
+enum { L_ROOT, L_JSON, L_WIDE };
 
 /* One option per entry, compact, as the help lists them. */
 /* clang-format off */
@@ -386,6 +704,10 @@ static const struct opt list_opts[] = {
                         "(default: $PMNODE_SYSFS_ROOT, else /)"},
     [L_JSON] = {.name = "--json", .type = &opt_flag,
                 .help = "print one JSON object instead of a table"},
+    [L_WIDE] = {.name = "--wide", .type = &opt_flag,
+                .help = "add a table per node fact the default table sums up:\n"
+                        "read and write bandwidth and latency (HMAT), every huge\n"
+                        "page pool, every memory-side cache"},
 };
 /* clang-format on */
 
@@ -402,7 +724,7 @@ static int list_main(int argc, char **argv)
     status = EXIT_OK;
     if (res[L_JSON].count > 0) {
         list_json(ctx, stdout);
-    } else if (!list_table(ctx, stdout)) {
+    } else if (!list_table(ctx, res[L_WIDE].count > 0, stdout)) {
         fflush(stdout);
         msg("list: %s", pmn_strerror(-ENOMEM));
         status = EXIT_FAILED;
@@ -418,8 +740,10 @@ const struct cmd cmd_list = {
     .name = "list", .main = list_main, .opts = list_opts, .nopts = OPT_COUNT(list_opts),
     .summary = "list NUMA nodes, dax devices, CXL regions and the devices near each node",
     .about = "List the NUMA nodes of a machine: kind, memory tier, whether the node is\n"
-             "private and who keeps it so, CPUs, capacity, free memory and distances;\n"
-             "then its device-dax devices, the network interfaces and PCI devices\n"
+             "private and who keeps it so, CPUs, capacity, free memory, and where the\n"
+             "machine has them read bandwidth and latency (HMAT), compression ratio,\n"
+             "reserved huge pages and memory-side caches; distances; then its\n"
+             "device-dax devices, the network interfaces and PCI devices\n"
              "(GPUs, NVMe, accelerators, CXL memory devices) near each node, and its\n"
              "CXL regions.",
     .notes = "Problems met during discovery are printed to stderr as warnings.",

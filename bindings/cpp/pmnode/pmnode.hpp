@@ -259,6 +259,28 @@ class context
         }
     }
 
+    /* ---- what a node's memory is (0.8) ---- */
+
+    /**
+     * pmn_node_side_caches() of node @p id: its memory-side caches by
+     * ascending level (empty on most machines).  Throws pmnode::error
+     * with PMN_E_NO_NODE when the context has no such node.
+     */
+    std::vector<pmn_side_cache> side_caches(int id) const
+    {
+        const pmn_node *n = pmn_node_get(ctx_, id);
+        if (n == nullptr)
+            detail::check(PMN_E_NO_NODE, "pmn_node_get");
+        int count = pmn_node_side_caches(n, nullptr, 0);
+        detail::check(count, "pmn_node_side_caches");
+        std::vector<pmn_side_cache> v(static_cast<std::size_t>(count));
+        if (count > 0) {
+            v[0].struct_size = sizeof(pmn_side_cache);
+            detail::check(pmn_node_side_caches(n, v.data(), v.size()), "pmn_node_side_caches");
+        }
+        return v;
+    }
+
   private:
     pmn_ctx *ctx_ = nullptr;
 };

@@ -34,7 +34,7 @@ version must be 0.2 or a later 0.x.  Environment variables of the library
 from ._lib import LIBRARY_PATH, version
 from .alloc import Arena, Block, Slab
 from .context import (ABI_NAMES, KINDS, Context, CxlRegion, DaxDevice, Device, HugePagePool,
-                      Node, Perf)
+                      Node, Perf, SideCache)
 from .ctier import CompressedTier, estimate
 from .errors import (E_CONFIG, E_DESTROYED, E_DOUBLE_FREE, E_FOREIGN, E_HWLOC,
                      E_INCOMPRESSIBLE, E_INTERIOR, E_MISPLACED, E_NO_DEVICE, E_NO_HUGEPAGES,
@@ -62,7 +62,7 @@ __version__ = "0.7.0"
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
     "Context", "Node", "DaxDevice", "CxlRegion", "Perf", "HugePagePool", "KINDS", "ABI_NAMES",
-    "Device",
+    "Device", "SideCache",
     "Backing", "Region", "Placement", "where",
     "Arena", "Slab", "Block",
     "CompressedTier", "estimate",

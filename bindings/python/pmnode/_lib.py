@@ -82,6 +82,12 @@ class HugePool(Structure):
                 ("free", c_uint64), ("surplus", c_uint64)]
 
 
+class SideCache(Structure):
+    """struct pmn_side_cache (0.8)."""
+    _fields_ = [("struct_size", c_size_t), ("level", ctypes.c_uint), ("indexing", c_int),
+                ("size", c_uint64), ("line_size", c_uint64), ("write_policy", c_int)]
+
+
 class Device(Structure):
     """struct pmn_device (0.3)."""
     _fields_ = [("struct_size", c_size_t), ("name", ctypes.c_char * 32),
@@ -93,9 +99,15 @@ class _NodeBytes(Structure):
 
 
 class BackingStats(Structure):
-    _fields_ = [("struct_size", c_size_t), ("mapped_bytes", c_uint64), ("peak_bytes", c_uint64), ("maps", c_uint64),
-                ("failures", c_uint64), ("spilled_bytes", c_uint64), ("nnodes", c_size_t),
-                ("node", _NodeBytes * STATS_MAX_NODES)]
+    """struct pmn_backing_stats, with the field names of 0.8 (those of the
+    stats JSON); the names before 0.8 stay readable as aliases."""
+    _fields_ = [("struct_size", c_size_t), ("mapped_bytes", c_uint64),
+                ("mapped_peak_bytes", c_uint64), ("region_maps", c_uint64),
+                ("region_map_failures", c_uint64), ("spilled_bytes", c_uint64),
+                ("nnodes", c_size_t), ("node", _NodeBytes * STATS_MAX_NODES)]
+    peak_bytes = property(lambda self: self.mapped_peak_bytes)
+    maps = property(lambda self: self.region_maps)
+    failures = property(lambda self: self.region_map_failures)
 
 
 class _NodePages(Structure):
@@ -197,6 +209,7 @@ _PROTOTYPES = {
     "pmn_node_zratio": (c_double, [_vp]),
     "pmn_node_perf": (_i, [_vp, _P(Perf)]),
     "pmn_node_hugepools": (_i, [_vp, _P(HugePool), _sz]),
+    "pmn_node_side_caches": (_i, [_vp, _P(SideCache), _sz]),
     "pmn_node_dax": (_vp, [_vp]),
     "pmn_node_read_free": (_i, [_vp, _i, _P(_u64)]),
     "pmn_node_read_available": (_i, [_vp, _i, _P(_u64)]),

@@ -34,7 +34,7 @@ import weakref
 from . import errors
 from ._lib import ARENA_LARGE_CACHE, ARENA_POPULATE, LIB, AllocStats, ArenaOpts, SlabOpts, sized
 from ._owned import Owned
-from .memory import Memory, backing_stats_dict, pinned_range
+from .memory import Memory, backing_stats_dict_0_7, pinned_range
 
 _PURGE = ("default", "release", "keep")
 
@@ -47,11 +47,21 @@ def _size(v, what, name="size"):
 
 
 def _stats_dict(st):
+    """One vocabulary: the keys of pmn_alloc_stats_json(), in its order,
+    with the same values (bytes_per_node keyed by int node id), then
+    ``backing``, the nested dict of 0.2 to 0.7 kept as an alias."""
+    b = st.backing
     return {
         "allocated": st.allocated, "objects": st.objects, "active": st.active,
         "resident": st.resident, "peak": st.peak, "allocs": st.allocs, "frees": st.frees,
         "remote_frees": st.remote_frees, "failures": st.failures,
-        "backing": backing_stats_dict(st.backing), "populated": st.populated,
+        "mapped_bytes": b.mapped_bytes, "mapped_peak_bytes": b.mapped_peak_bytes,
+        "region_maps": b.region_maps, "region_map_failures": b.region_map_failures,
+        "spilled_bytes": b.spilled_bytes,
+        "bytes_per_node": {b.node[i].node: b.node[i].bytes
+                           for i in range(min(b.nnodes, len(b.node)))},
+        "populated": st.populated,
+        "backing": backing_stats_dict_0_7(b),
     }
 
 
@@ -176,11 +186,17 @@ class _Allocator(Owned):
         return st
 
     def stats(self):
-        """Counters as a dict: allocated (bytes in live objects), objects,
-        active (bytes in pages holding objects), resident (bytes taken from
-        the backing), peak, allocs, frees, remote_frees, failures, and
-        ``backing`` (the backing's counters: bytes_per_node...).
-        Thread-safe."""
+        """Counters as a dict, keyed as pmn_alloc_stats_json() (the same
+        names as the C struct, the backing's flattened): allocated (usable
+        bytes of live objects), objects, active (bytes of the pages kept by
+        size classes, with or without live objects, and large objects'
+        extents), resident (bytes of extents taken from the backing),
+        peak (highest resident), allocs, frees, remote_frees, failures,
+        mapped_bytes, mapped_peak_bytes, region_maps, region_map_failures,
+        spilled_bytes, bytes_per_node ({node: bytes}), populated.  See
+        pmn_arena(3) for why active stays after every object is freed.
+        ``backing`` repeats the backing's counters under their names before
+        0.8 (an alias, for code written then).  Thread-safe."""
         return _stats_dict(self._stats_struct("%s.stats" % type(self).__name__))
 
     def stats_json(self):

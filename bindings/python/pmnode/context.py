@@ -20,8 +20,8 @@ import errno
 from collections import namedtuple
 
 from . import errors
-from ._lib import (LIB, Device as _Device, HugePool as _HugePool, Perf as _Perf, arg,
-                   id_or_none, sized, text, u64_or_none)
+from ._lib import (LIB, Device as _Device, HugePool as _HugePool, Perf as _Perf,
+                   SideCache as _SideCache, arg, id_or_none, sized, text, u64_or_none)
 from ._owned import Owned
 
 #: Node kinds, in the order of enum pmn_kind.
@@ -45,6 +45,23 @@ bandwidths in MB/s, latencies in ns; None where unknown."""
 HugePagePool = namedtuple("HugePagePool", "page_size total free surplus")
 HugePagePool.__doc__ = """One huge page pool of a node: page size in bytes, and
 nr/free/surplus page counts (None where unknown)."""
+
+SideCache = namedtuple("SideCache", "level size line_size indexing write_policy")
+SideCache.__doc__ = """One memory-side cache of a node (Node.side_caches, since 0.8):
+level (1 nearest the memory), size and line size in bytes, indexing
+("direct-mapped", "indexed", "other") and write policy ("write-back",
+"write-through", "other"); None where unknown.  The names are those of
+``pmnode list --json``."""
+
+_INDEXINGS = ("direct-mapped", "indexed")
+_WRITE_POLICIES = ("write-back", "write-through")
+
+
+def _cache_name(v, names):
+    if v < 0:
+        return None
+    return names[v] if v < len(names) else "other"
+
 
 Device = namedtuple("Device", "name type pci node")
 Device.__doc__ = """A device near a node (Context.devices, since 0.3): name ("eth0", or
@@ -441,7 +458,9 @@ class Context(Owned):
                     # added in 0.3, after the contract's own keys
                     "available_bytes": self.read_available(n.id),
                     "devices": [{"name": d.name, "type": d.type, "pci": d.pci}
-                                for d in devices if d.node == n.id]}
+                                for d in devices if d.node == n.id],
+                    # added in 0.8: what the memory is, units in the names
+                    **_node_extras(n)}
 
         def dax_dict(d):
             return {"name": d.name, "path": d.path, "size_bytes": d.size,
@@ -462,6 +481,23 @@ class Context(Owned):
         if self._closed:
             return "<pmnode.Context closed>"
         return "<pmnode.Context root=%r, %d nodes>" % (self.root, self.node_count)
+
+
+def _node_extras(n):
+    """The members ``pmnode list --json`` added in 0.8 for node @n."""
+    p = n.perf
+    z = n.zratio
+    return {
+        "read_bandwidth_mbps": p.read_bandwidth, "write_bandwidth_mbps": p.write_bandwidth,
+        "read_latency_ns": p.read_latency, "write_latency_ns": p.write_latency,
+        "hugepages": [{"page_size_bytes": h.page_size, "total": h.total, "free": h.free,
+                       "surplus": h.surplus} for h in n.hugepools],
+        # the CLI prints three decimals
+        "zratio": None if z is None else round(z, 3),
+        "memory_side_caches": [{"level": c.level, "size_bytes": c.size,
+                                "line_size_bytes": c.line_size, "indexing": c.indexing,
+                                "write_policy": c.write_policy} for c in n.side_caches],
+    }
 
 
 class _Part:
@@ -614,6 +650,21 @@ class Node(_Part):
             n = min(n, errors.check(LIB.pmn_node_hugepools(h, arr, n), "pmn_node_hugepools"))
         return [HugePagePool(arr[i].page_size, u64_or_none(arr[i].total),
                              u64_or_none(arr[i].free), u64_or_none(arr[i].surplus))
+                for i in range(n)]
+
+    @property
+    def side_caches(self):
+        """Memory-side caches by ascending level, as :class:`SideCache`
+        (empty on most machines).  Since 0.8."""
+        with self._use("Node.side_caches") as h:
+            n = errors.check(LIB.pmn_node_side_caches(h, None, 0), "pmn_node_side_caches")
+            arr = (_SideCache * max(n, 1))()
+            arr[0].struct_size = ctypes.sizeof(_SideCache)   # the element size
+            n = min(n, errors.check(LIB.pmn_node_side_caches(h, arr, n),
+                                    "pmn_node_side_caches"))
+        return [SideCache(arr[i].level, u64_or_none(arr[i].size), u64_or_none(arr[i].line_size),
+                          _cache_name(arr[i].indexing, _INDEXINGS),
+                          _cache_name(arr[i].write_policy, _WRITE_POLICIES))
                 for i in range(n)]
 
     @property

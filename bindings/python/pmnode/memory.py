@@ -218,16 +218,38 @@ def where(obj, length=None):
     return Placement(w.page_size, w.pages, w.not_present, w.unknown, w.other, nodes)
 
 
+def _bytes_per_node(st):
+    return {st.node[i].node: st.node[i].bytes for i in range(min(st.nnodes, len(st.node)))}
+
+
 def backing_stats_dict(st):
-    """A BackingStats struct as a dict."""
+    """A BackingStats struct as a dict: the names of the C struct and of
+    pmn_alloc_stats_json() (since 0.8), then the names of 0.2 to 0.7
+    (peak_bytes, maps, failures) as aliases with the same values."""
     return {
         "mapped_bytes": st.mapped_bytes,
-        "peak_bytes": st.peak_bytes,
-        "maps": st.maps,
-        "failures": st.failures,
+        "mapped_peak_bytes": st.mapped_peak_bytes,
+        "region_maps": st.region_maps,
+        "region_map_failures": st.region_map_failures,
         "spilled_bytes": st.spilled_bytes,
-        "bytes_per_node": {st.node[i].node: st.node[i].bytes
-                           for i in range(min(st.nnodes, len(st.node)))},
+        "bytes_per_node": _bytes_per_node(st),
+        # aliases (before 0.8)
+        "peak_bytes": st.mapped_peak_bytes,
+        "maps": st.region_maps,
+        "failures": st.region_map_failures,
+    }
+
+
+def backing_stats_dict_0_7(st):
+    """The nested ``backing`` dict of Arena/Slab.stats() as 0.7 gave it
+    (kept as an alias of the flat keys)."""
+    return {
+        "mapped_bytes": st.mapped_bytes,
+        "peak_bytes": st.mapped_peak_bytes,
+        "maps": st.region_maps,
+        "failures": st.region_map_failures,
+        "spilled_bytes": st.spilled_bytes,
+        "bytes_per_node": _bytes_per_node(st),
     }
 
 
@@ -399,9 +421,11 @@ class Backing(Owned):
             return LIB.pmn_backing_granule(h)
 
     def stats(self):
-        """Counters as a dict: mapped_bytes, peak_bytes, maps, failures,
-        spilled_bytes, bytes_per_node ({node: bytes}, spill-list order).
-        Thread-safe."""
+        """Counters as a dict: mapped_bytes, mapped_peak_bytes, region_maps,
+        region_map_failures, spilled_bytes, bytes_per_node ({node: bytes},
+        spill-list order): the names of the C struct and of the stats JSON.
+        peak_bytes, maps and failures, the names before 0.8, stay as
+        aliases.  Thread-safe."""
         st = sized(BackingStats)
         with self._use("Backing.stats") as h:
             errors.check(LIB.pmn_backing_stats(h, ctypes.byref(st)), "pmn_backing_stats")

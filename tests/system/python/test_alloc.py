@@ -54,14 +54,14 @@ def test_large_objects_lazy_by_default_populated_on_request(backing0):
 def test_large_cache_bound_and_bad_options(backing0):
     with pmnode.Arena(backing0, large_cache_bytes=0) as a:
         a.malloc(8 * MiB).free()
-        first = a.stats()["backing"]["maps"]
+        first = a.stats()["region_maps"]
         a.malloc(8 * MiB).free()
-        assert a.stats()["backing"]["maps"] == first + 1   # nothing cached: mapped again
+        assert a.stats()["region_maps"] == first + 1   # nothing cached: mapped again
     with pmnode.Arena(backing0, large_cache_bytes=64 * MiB) as a:
         a.malloc(8 * MiB).free()
-        first = a.stats()["backing"]["maps"]
+        first = a.stats()["region_maps"]
         a.malloc(8 * MiB).free()
-        assert a.stats()["backing"]["maps"] == first       # the freed extent reused
+        assert a.stats()["region_maps"] == first       # the freed extent reused
     with pytest.raises(pmnode.InvalidArgumentError):
         pmnode.Arena(backing0, populate="yes")
     with pytest.raises((pmnode.InvalidArgumentError, ValueError, OverflowError)):
@@ -109,8 +109,11 @@ def test_stats_follow_allocations(arena, backing0):
     assert s1["allocs"] == s0["allocs"] + 50
     assert s1["allocated"] >= s0["allocated"] + 50 * 1000
     assert s1["resident"] >= s1["active"] >= s1["allocated"]
-    assert s1["backing"]["bytes_per_node"].get(0, 0) == s1["resident"]
-    assert s1["backing"] == backing0.stats()
+    assert s1["bytes_per_node"].get(0, 0) == s1["resident"]
+    bs = backing0.stats()
+    for k in ("mapped_bytes", "mapped_peak_bytes", "region_maps", "region_map_failures",
+              "spilled_bytes", "bytes_per_node"):
+        assert s1[k] == bs[k], k
     for b in blocks:
         b.free()
     s2 = arena.stats()
@@ -121,6 +124,57 @@ def test_stats_follow_allocations(arena, backing0):
         assert j[k] == s2[k], k
     assert j["bytes_per_node"] == {str(n): v for n, v in
                                    s2["backing"]["bytes_per_node"].items()}
+
+
+# The names of 0.2 to 0.7 (the Python dict's nested "backing", Backing.stats())
+ALIASES_0_7 = {"peak_bytes": "mapped_peak_bytes", "maps": "region_maps",
+               "failures": "region_map_failures"}
+
+
+def _as_json(d):
+    """A stats dict as the C JSON would print it (int node ids as strings)."""
+    return json.loads(json.dumps(d))
+
+
+def test_one_stats_vocabulary(arena, backing0):
+    """Arena.stats() and Slab.stats() have exactly the keys of
+    pmn_alloc_stats_json, in its order and with its values; the nested
+    "backing" (0.7's shape) is the one documented alias.  Backing.stats()
+    uses the same names, its old ones kept as aliases."""
+    blocks = [arena.malloc(3000) for _ in range(7)]
+    with pmnode.Slab(backing0, 512) as slab:
+        objs = [slab.alloc() for _ in range(5)]
+        for owner in (arena, slab):
+            d = owner.stats()
+            j = json.loads(owner.stats_json())
+            flat = {k: v for k, v in d.items() if k != "backing"}
+            assert list(flat) == list(j), (list(flat), list(j))
+            assert _as_json(flat) == j
+            # the alias: 0.7's nested names, the same values
+            old = d["backing"]
+            assert sorted(old) == sorted(["mapped_bytes", "peak_bytes", "maps", "failures",
+                                          "spilled_bytes", "bytes_per_node"])
+            for k, v in old.items():
+                assert v == d[ALIASES_0_7.get(k, k)], k
+        for o in objs:
+            slab.free(o)
+    for b in blocks:
+        b.free()
+    bs = backing0.stats()
+    j = json.loads(arena.stats_json())
+    for k in ("mapped_bytes", "mapped_peak_bytes", "region_maps", "region_map_failures",
+              "spilled_bytes"):
+        assert k in bs and k in j, k
+    for old, new in ALIASES_0_7.items():
+        assert bs[old] == bs[new], old
+
+
+def test_tier_stats_vocabulary():
+    """TierStats' fields are the keys of pmn_tier_stats_json, values too."""
+    vals = {f: 1000 + i for i, f in enumerate(pmnode.TierStats.__dataclass_fields__)}
+    st = pmnode.TierStats(**vals)
+    j = json.loads(st.json())
+    assert list(j) == list(st.to_dict()) and j == st.to_dict()
 
 
 def test_exhaustion_raises_memory_error(arena):

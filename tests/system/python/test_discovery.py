@@ -218,6 +218,21 @@ def test_hmat_perf_and_ranking():
         assert [p.page_size for p in pools] == sorted(p.page_size for p in pools)
 
 
+def test_memory_side_caches():
+    # hbm-cache: HBM as a memory-side cache of each DRAM node (issue 18)
+    with open_fixture("hbm-cache") as ctx:
+        for nid in (0, 1):
+            assert ctx.node(nid).side_caches == [
+                pmnode.SideCache(1, 64 << 30, 64, "direct-mapped", "write-back")]
+        assert ctx.node(0).hugepools == [pmnode.HugePagePool(2 << 20, 512, 500, 0),
+                                         pmnode.HugePagePool(1 << 30, 4, 4, 0)]
+    # the same names as `pmnode list --json`
+    assert pmnode.SideCache._fields == ("level", "size", "line_size", "indexing",
+                                        "write_policy")
+    with open_fixture("two-socket-cxl") as ctx:
+        assert all(n.side_caches == [] for n in ctx.nodes)
+
+
 def test_selection_without_data_never_guesses():
     with open_fixture("one-node-dram") as ctx:
         with pytest.raises(pmnode.UnknownValueError) as ei:

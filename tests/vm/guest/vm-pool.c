@@ -111,7 +111,7 @@ static int test_keep_spill(int node)
                  (unsigned long long)on_node(&st, 0));
         pmn_arena_reset(a);
         pmn_arena_stats(a, &st);
-        maps = st.backing.maps;
+        maps = st.backing.region_maps;
         if (!keep) {
             if (on_node(&st, 0) != 0 || on_node(&st, node) == 0)
                 FAIL("release, retain 1: reset kept %llu bytes on node 0 (spilled) and %llu on "
@@ -130,9 +130,9 @@ static int test_keep_spill(int node)
                 FAIL("after reset: %s", strerror(errno));
             all_on(first, sz, node, "8 MiB object after reset");
             pmn_arena_stats(a, &st);
-            if (st.backing.maps != maps)
+            if (st.backing.region_maps != maps)
                 FAIL("keep: %llu region maps after reset",
-                     (unsigned long long)(st.backing.maps - maps));
+                     (unsigned long long)(st.backing.region_maps - maps));
             printf("ok: keep: reset kept the large extents on nodes %d and 0; the next 8 MiB "
                    "object reused node %d's, no map\n",
                    node, node);
