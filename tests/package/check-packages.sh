@@ -44,6 +44,10 @@ trap 'exit 1' INT TERM HUP
 # not ignored ones), symbolic links kept (the fixtures hold many).
 version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' "$src/debian/changelog")
 [ -n "$version" ] || fail "no version in debian/changelog"
+# The packages carry the project's version: a release bumps both (dch -v).
+upstream=$(sed -n "s/^ *version : '\([^']*\)',\$/\1/p" "$src/meson.build" | head -n 1)
+[ "$version" = "$upstream" ] ||
+    fail "debian/changelog says $version, meson.build says $upstream: add a changelog entry (dch -v $upstream)"
 tree=$tmp/libpmnode-$version
 mkdir "$tree"
 if command -v git >/dev/null 2>&1 && git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
