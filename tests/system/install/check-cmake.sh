@@ -45,6 +45,7 @@ if command -v ldd >/dev/null 2>&1; then
     deps=$(ldd "$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)" 2>/dev/null || true)
     case $deps in *libasan*) san=address ;; esac
     case $deps in *libubsan*) san=${san:+$san,}undefined ;; esac
+    case $deps in *libtsan*) san=thread ;; esac
 fi
 
 mkdir "$tmp/proj"
