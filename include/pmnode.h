@@ -73,6 +73,10 @@
  * ABI: the soname is libpmnode.so.0 while the version is 0.x; symbols are
  * versioned (libpmnode.map) and a function whose binary interface changes
  * keeps its old version for programs linked against the older library.
+ * Static linking (libpmnode.a, pkg-config --static, CMake's
+ * pmnode::pmnode_static) binds each call to its current version; the
+ * archive keeps every internal name (the pmn__ prefix) local, so only the
+ * pmn_ names of this header are global in the program.
  *
  * C11; usable from C++.
  */

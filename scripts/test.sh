@@ -64,7 +64,20 @@ PMN_NO_TRACK_OK=1 meson test -C build --suite unit --suite api --suite system --
     --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --trace-children-skip=*/python3*,*/env,*/bash,*/sh' \
     || status=1
 
-python3 scripts/summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+# The Debian packages (issue 18): built from a copy of the tree with
+# dpkg-buildpackage, lintian (no error), installed into a throwaway root, and
+# consumers built and run against it (tests/package/check-packages.sh, about
+# 5 minutes); one result in the summary, its output in package.txt.
+pkg_rc=0
+sh tests/package/check-packages.sh . >build/meson-logs/package.txt 2>&1 || pkg_rc=$?
+case $pkg_rc in
+0) pkg_result=OK ;;
+77) pkg_result=SKIP ;;
+*) pkg_result=FAIL; status=1; tail -n 40 build/meson-logs/package.txt ;;
+esac
+printf '{"name": "debian-packages", "result": "%s"}\n' "$pkg_result" >build/meson-logs/package.json
+
+python3 scripts/summary.py build/meson-logs/package.json build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
     build-tsan/meson-logs/testlog.json build-debug/meson-logs/testlog.json \
     build/meson-logs/vg-cli.json build/meson-logs/vg-valgrind.json || status=1
 exit $status
