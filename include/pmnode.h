@@ -144,9 +144,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 7
+#define PMN_VERSION_MINOR 8
 #define PMN_VERSION_PATCH 0
-#define PMN_VERSION_STRING "0.7.0"
+#define PMN_VERSION_STRING "0.8.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);

@@ -133,9 +133,9 @@ static void fill(struct pmn_publish_entry *e, const struct published *p)
     e->failures = st.failures;
     e->populated = st.populated;
     e->mapped_bytes = st.backing.mapped_bytes;
-    e->mapped_peak_bytes = st.backing.peak_bytes;
-    e->region_maps = st.backing.maps;
-    e->region_map_failures = st.backing.failures;
+    e->mapped_peak_bytes = st.backing.mapped_peak_bytes;
+    e->region_maps = st.backing.region_maps;
+    e->region_map_failures = st.backing.region_map_failures;
     e->spilled_bytes = st.backing.spilled_bytes;
     n = st.backing.nnodes < PMN_PUBLISH_MAX_NODES ? st.backing.nnodes : PMN_PUBLISH_MAX_NODES;
     e->nnodes = (uint32_t)n;
