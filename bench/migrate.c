@@ -15,8 +15,11 @@
  *   raw mbind        mbind(MPOL_BIND, target, MPOL_MF_MOVE) over the range:
  *                    one call, which also rebinds the range (later faults stay)
  *   pmn_migrate      the library: page query, the target's free memory checked,
- *                    move_pages in batches with retries, MPOL_BIND rebind, and
- *                    every page verified
+ *                    then (since 0.8, this private anonymous range) the
+ *                    mapping's policy saved, one mbind(MPOL_MF_MOVE |
+ *                    MPOL_MF_STRICT) and a strict rebind that verifies; for
+ *                    other memory move_pages in batches with retries, then the
+ *                    strict rebind
  * After every move an untimed raw query checks that every page is on the
  * node it was sent to (a page reported absent is read-touched and asked
  * again: NUMA balancing's hinting faults hide pages for a moment).  One

@@ -60,6 +60,36 @@ int pmn_prim_prefer(void *addr, size_t len, int node);
  * policy again (a refused user range is left as it was found, as far as
  * the policy goes; pages populated stay). */
 int pmn_prim_policy_default(void *addr, size_t len);
+/* mbind(MPOL_BIND | MPOL_F_STATIC_NODES) of [addr, addr+len) to @node
+ * with MPOL_MF_MOVE | MPOL_MF_STRICT (os/prim-move.c): binds the range
+ * and moves its pages that are on other nodes there, in one call.  The
+ * kernel skips pages another process maps too (no MPOL_MF_MOVE_ALL) and
+ * still answers 0; -EIO when a page could not be isolated or migrated
+ * (pinned, the target full), the other pages moved and the new policy
+ * kept: the caller restores the old one (pmn_prim_policy_restore). */
+int pmn_prim_bind_move(void *addr, size_t len, int node);
+
+/* The memory policies of a range, one per mapping (os/prim-move.c). */
+struct pmn_prim_policy {
+    uintptr_t start, end;
+    int mode; /* as get_mempolicy(2) answers it, mode flags included */
+};
+struct pmn_prim_policies {
+    struct pmn_prim_policy *v;
+    unsigned long *masks; /* n masks of @bits bits each */
+    size_t n, cap;
+    unsigned bits;
+};
+/* Save the policy of every mapping of [addr, addr+len) (get_mempolicy
+ * with MPOL_F_ADDR, clipped to the range): 1 saved, when the range is
+ * wholly private anonymous memory without holes; 0 when it is not
+ * (nothing saved); -errno.  Not signal-safe (allocates).  Thread-safe; a
+ * mapping changed meanwhile by another thread is seen before or after. */
+int pmn_prim_policy_save(void *addr, size_t len, struct pmn_prim_policies *out);
+/* mbind(2) each saved range back to its saved policy (no move flags):
+ * 0, or the first -errno (the others are still restored). */
+int pmn_prim_policy_restore(const struct pmn_prim_policies *p);
+void pmn_prim_policy_free(struct pmn_prim_policies *p);
 /* As pmn_prim_bind, over several nodes, without moving anything. */
 int pmn_prim_bind_nodes(void *addr, size_t len, const int *nodes, size_t n);
 /* MADV_POPULATE_WRITE; every error is passed through. */

@@ -6,6 +6,11 @@
  *   arguments, node, cpuset       -> -EINVAL, PMN_E_NO_NODE, ...
  *   query every unit (pass 1)     -> how many present pages must move
  *   room on the target            -> PMN_E_NODE_FULL (the caller's check)
+ *   private anonymous base pages  -> the mbind path: each mapping's policy
+ *                                    saved, one mbind(MPOL_MF_MOVE) moves
+ *                                    and binds, a strict bind verifies, 0;
+ *                                    on failure the policies are put back
+ *                                    and the move_pages path below goes on
  *   move_pages in batches (pass 2), busy pages retried
  *   all present pages there       -> bind strictly (the kernel's check
  *                                    that every present page is there), 0
@@ -127,10 +132,14 @@ static size_t batch_at(char *base, uint64_t nunits, uint64_t i, size_t unit, voi
  * (@orig not NULL) the node each is on, for the way back.  (Pass 2 cannot
  * tell: a transparent huge page across two batches is on @node already
  * when the second batch asks about the rest of it.) */
+struct census {
+    uint64_t to_move, there, absent, odd; /* odd: any other answer (-EFAULT, ...) */
+};
+
 static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, void **pages,
-                         int *status, uint64_t *to_move, unsigned char *there, int *orig)
+                         int *status, struct census *c, unsigned char *there, int *orig)
 {
-    *to_move = 0;
+    memset(c, 0, sizeof(*c));
     for (uint64_t i = 0; i < nunits; i += BATCH) {
         size_t n = batch_at(base, nunits, i, unit, pages);
         int err = query(pages, n, status, unit);
@@ -139,9 +148,15 @@ static int count_to_move(char *base, uint64_t nunits, size_t unit, int node, voi
             return err;
         for (size_t k = 0; k < n; k++) {
             if (status[k] >= 0 && status[k] != node)
-                (*to_move)++;
-            if (status[k] == node)
+                c->to_move++;
+            else if (status[k] == -ENOENT)
+                c->absent++;
+            else if (status[k] < 0)
+                c->odd++;
+            if (status[k] == node) {
+                c->there++;
                 there[(i + k) / 8] |= (unsigned char)(1u << ((i + k) % 8));
+            }
             if (orig != NULL)
                 orig[i + k] = status[k] >= 0 && status[k] != node ? status[k] : -1;
         }
@@ -393,6 +408,45 @@ static int bind_verify(struct batch *b, char *base, size_t len, uint64_t nunits,
     return err != 0 ? err : qerr;
 }
 
+/* The report when pass 1's census is the whole story: every unit there,
+ * absent, or (after a move that succeeded) moved. */
+static void census_report(struct migrate_state *m, const struct census *c)
+{
+    m->r.moved = c->to_move * m->per;
+    m->r.already_there = c->there * m->per;
+    m->r.not_present = c->absent * m->per;
+}
+
+/* The mbind path: one mbind(MPOL_MF_MOVE | MPOL_MF_STRICT) moves the
+ * present pages pass 1 found elsewhere and binds the range, then the
+ * strict bind of bind_verify walks it again: the move skips, and does not
+ * count as failed, pages another process maps too (without
+ * MPOL_MF_MOVE_ALL, on 6.1 and 6.12 alike), so only the second walk
+ * proves every present page is on @node.  Success: the report is pass 1's
+ * census (what was elsewhere moved, what was there stayed, what was absent
+ * is absent), true.  Failure (-EIO: a page pinned, busy, shared, or the
+ * target full; the kernel does not say which): the move kept the new
+ * policy, so every mapping's saved one is put back; the pages it moved
+ * stay moved, false, and the batch path takes over on the same range,
+ * where those pages read as on @node and not "there" in pass 1, so they
+ * count as moved, and the rest get their reasons page by page. */
+static bool move_by_mbind(struct pmn_ctx *ctx, struct migrate_state *m, char *base, size_t len,
+                          int node, const struct census *c, const struct pmn_prim_policies *saved)
+{
+    int err = pmn_prim_bind_move(base, len, node), rerr;
+
+    if (err == 0)
+        err = pmn_prim_bind(base, len, node);
+    if (err == 0) {
+        census_report(m, c);
+        return true;
+    }
+    rerr = pmn_prim_policy_restore(saved);
+    pmn__log(ctx, 3, "migrate: %p: mbind move to node %d: %s; policy restored: %s", (void *)base,
+             node, pmn_strerror(err), pmn_strerror(rerr));
+    return false;
+}
+
 int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int node,
                  unsigned flags, pmn__migrate_room_fn room, void *room_arg,
                  struct pmn_migrate_report *out)
@@ -400,10 +454,12 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
     const size_t page = pmn_prim_page_size();
     struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = unit / page};
     struct batch b = {0};
-    uint64_t nunits = len / unit, to_move = 0;
+    uint64_t nunits = len / unit;
+    struct census c = {0};
+    struct pmn_prim_policies saved = {0};
     unsigned char *there = NULL; /* pass 1: unit i on @node before anything moved */
     char *base = addr;
-    bool counted;
+    bool counted, by_mbind = false;
     int err = 0;
 
     memset(out, 0, sizeof(*out));
@@ -429,22 +485,33 @@ int pmn__migrate(struct pmn_ctx *ctx, void *addr, size_t len, size_t unit, int n
      * query, just before it moves, says what was there already; batches
      * then end on 2 MiB boundaries, so that a transparent huge page one
      * batch moved is never found "there" by the next.  ROLLBACK needs
-     * pass 1 (the way back). */
-    counted = m.orig != NULL || room(room_arg, node, nunits * unit, flags) != 0;
+     * pass 1 (the way back).  So does the mbind path (private anonymous
+     * base pages: their policies saved first), for its report. */
+    if (unit == page && pmn_prim_policy_save(base, len, &saved) == 1)
+        by_mbind = true;
+    counted = by_mbind || m.orig != NULL || room(room_arg, node, nunits * unit, flags) != 0;
     if (counted)
-        err = count_to_move(base, nunits, unit, node, b.pages, b.status, &to_move, there, m.orig);
+        err = count_to_move(base, nunits, unit, node, b.pages, b.status, &c, there, m.orig);
     if (err)
         goto out;
-    if (counted && to_move > 0) {
-        err = room(room_arg, node, to_move * unit, flags);
+    if (counted && c.to_move > 0) {
+        err = room(room_arg, node, c.to_move * unit, flags);
         if (err) {
             if (err == PMN_E_NODE_FULL || err == PMN_E_NO_HUGEPAGES)
                 report_full(&m, &b, base, nunits, unit, node);
             pmn__log(ctx, 3, "migrate: node %d lacks room for %llu pages: %s", node,
-                     (unsigned long long)(to_move * m.per), pmn_strerror(err));
+                     (unsigned long long)(c.to_move * m.per), pmn_strerror(err));
             goto out_report;
         }
     }
+    if (counted && c.to_move == 0 && c.odd == 0) {
+        /* Nothing to move: pass 1 said it all, no second query pass. */
+        census_report(&m, &c);
+        err = bind_verify(&b, base, len, nunits, unit, node, c.absent == 0);
+        goto out_report;
+    }
+    if (by_mbind && c.odd == 0 && move_by_mbind(ctx, &m, base, len, node, &c, &saved))
+        goto out_report;
 
     for (uint64_t i = 0, n; i < nunits; i += n) {
         n = batch_at(base, nunits, i, unit, b.pages);
@@ -489,6 +556,7 @@ out:
     free(b.where);
     free(there);
     free(m.orig);
+    pmn_prim_policy_free(&saved);
     return err;
 }
 

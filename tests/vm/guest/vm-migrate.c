@@ -32,6 +32,19 @@
  *   vm-migrate pinned NODE   pages pinned long-term by io_uring buffer
  *                            registration (raw syscalls) between free pages:
  *                            what the kernel does with them, reported honestly
+ * Since 0.8 (the mbind path of private anonymous memory):
+ *   vm-migrate policy NODE   three private mappings with three policies
+ *                            (default, preferred 0, bind 0), pages pinned in
+ *                            the middle one: the mbind move fails, each
+ *                            mapping gets its own policy back, the report is
+ *                            the one the move_pages path gives (-EBUSY,
+ *                            busy_or_pinned, the rest moved), and with
+ *                            ROLLBACK the moved pages come back
+ *   vm-migrate forked NODE   private pages a forked child still shares (copy
+ *                            on write) behind private pages it does not: the
+ *                            mbind move skips the shared ones and answers 0;
+ *                            the call still fails -EACCES with them counted in
+ *                            shared, the others moved, the policy restored
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure.
  */
@@ -711,6 +724,155 @@ static int test_pinned(struct pmn_ctx *ctx, int node)
     return 0;
 }
 
+/* ---- since 0.8: the mbind path ---- */
+
+struct pol {
+    int mode;
+    unsigned long mask[16]; /* 1024 bits */
+};
+
+static void get_pol(void *addr, struct pol *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (syscall(SYS_get_mempolicy, &out->mode, out->mask, 8 * sizeof(out->mask), addr,
+                2 /* MPOL_F_ADDR */) != 0)
+        FAIL("get_mempolicy %p: %s", addr, strerror(errno));
+}
+
+static bool same_pol(const struct pol *a, const struct pol *b)
+{
+    return a->mode == b->mode && memcmp(a->mask, b->mask, sizeof(a->mask)) == 0;
+}
+
+/* Three adjacent private mappings of @part bytes on node 0 (base pages),
+ * then given the policies default, preferred {0} and bind {0}: the kernel
+ * keeps them as three mappings because their policies differ. */
+static char *three_policies(size_t part, struct pol before[3])
+{
+    char *p = mmap(NULL, 3 * part, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned long mask = 1;
+
+    if (p == MAP_FAILED || madvise(p, 3 * part, MADV_NOHUGEPAGE) != 0 ||
+        syscall(SYS_mbind, p, 3 * part, 2 /* MPOL_BIND */, &mask, 8 * sizeof(mask), 0) != 0)
+        FAIL("setup: %s", strerror(errno));
+    memset(p, 0x3c, 3 * part);
+    if (syscall(SYS_mbind, p, part, 0 /* MPOL_DEFAULT */, NULL, 0, 0) != 0 ||
+        syscall(SYS_mbind, p + part, part, 1 /* MPOL_PREFERRED */, &mask, 8 * sizeof(mask), 0) !=
+            0)
+        FAIL("mbind: %s", strerror(errno));
+    for (int i = 0; i < 3; i++)
+        get_pol(p + (size_t)i * part, &before[i]);
+    if (before[0].mode != 0 || before[1].mode != 1 || before[2].mode != 2)
+        FAIL("setup: policies %d %d %d", before[0].mode, before[1].mode, before[2].mode);
+    return p;
+}
+
+/* Each of the three mappings has its old policy, at its first and last page. */
+static void check_policies(char *p, size_t part, const struct pol before[3], const char *what)
+{
+    const size_t pg = (size_t)getpagesize();
+
+    for (int i = 0; i < 3; i++) {
+        struct pol a, b;
+        get_pol(p + (size_t)i * part, &a);
+        get_pol(p + (size_t)(i + 1) * part - pg, &b);
+        if (!same_pol(&a, &before[i]) || !same_pol(&b, &before[i]))
+            FAIL("%s: mapping %d has policy %d/%d (mask %#lx/%#lx), had %d (mask %#lx)", what, i,
+                 a.mode, b.mode, a.mask[0], b.mask[0], before[i].mode, before[i].mask[0]);
+    }
+}
+
+static int test_policy(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), part = 4 * MiB, len = 3 * part, n = len / pg;
+    const size_t plen = 1 * MiB, pn = plen / pg, poff = part + 1 * MiB;
+
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned flags = pass == 0 ? 0 : PMN_MIGRATE_ROLLBACK;
+        const char *what = pass == 0 ? "pinned, policies" : "pinned, policies, rollback";
+        struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+        struct pol before[3];
+        char *p = three_policies(part, before);
+        int ring = pin_range(p + poff, plen), err;
+
+        if (ring == -ENOSYS || ring == -EPERM)
+            SKIP("io_uring unavailable here: %s", strerror(-ring));
+        if (ring < 0)
+            FAIL("io_uring buffer registration: %s", strerror(-ring));
+        err = pmn_migrate(ctx, p, len, node, flags, &r);
+        if (err != -EBUSY || r.busy_or_pinned != pn || r.moved != n - pn || sum(&r) != n ||
+            r.first_failed != p + poff || r.rolled_back != (pass == 0 ? 0 : n - pn))
+            report_fail(what, err, &r);
+        check_policies(p, part, before, what);
+        if (pass == 0 &&
+            (raw_on(p + poff, plen, 0) != pn || raw_on(p, poff, node) != poff / pg ||
+             raw_on(p + poff + plen, len - poff - plen, node) != (len - poff - plen) / pg))
+            FAIL("%s: the pages are not where the report says", what);
+        if (pass == 1 && raw_on(p, len, 0) != n)
+            FAIL("%s: %zu of %zu pages back on node 0", what, raw_on(p, len, 0), n);
+        for (size_t i = 0; i < len; i++)
+            if (p[i] != 0x3c)
+                FAIL("%s: byte %zu changed", what, i);
+        printf("ok: %s: -EBUSY, %zu pinned in busy_or_pinned, %llu moved, %llu rolled back; "
+               "default, preferred and bind policies of the three mappings restored\n",
+               what, pn, (unsigned long long)r.moved, (unsigned long long)r.rolled_back);
+        close(ring);
+        munmap(p, len);
+    }
+    return 0;
+}
+
+static int test_forked(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), half = 4 * MiB, len = 2 * half, n = len / pg;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    unsigned long mask = 1;
+    struct pol before, after;
+    int fds[2], st, err;
+    char c;
+    pid_t child;
+
+    if (p == MAP_FAILED || madvise(p, len, MADV_NOHUGEPAGE) != 0 ||
+        syscall(SYS_mbind, p, len, 2 /* MPOL_BIND */, &mask, 8 * sizeof(mask), 0) != 0)
+        FAIL("setup: %s", strerror(errno));
+    memset(p, 0x3c, len);
+    if (syscall(SYS_mbind, p, len, 0 /* MPOL_DEFAULT */, NULL, 0, 0) != 0)
+        FAIL("mbind default: %s", strerror(errno));
+    /* The child shares the second half only (copy on write, unwritten). */
+    if (madvise(p, half, MADV_DONTFORK) != 0 || pipe(fds) != 0)
+        FAIL("setup: %s", strerror(errno));
+    get_pol(p + half, &before);
+    child = fork();
+    if (child == 0) {
+        volatile char x = 0;
+        close(fds[1]);
+        for (size_t i = half; i < len; i += pg)
+            x += p[i];
+        (void)x;
+        (void)!read(fds[0], &c, 1);
+        _exit(0);
+    }
+    close(fds[0]);
+    usleep(300000);
+    err = pmn_migrate(ctx, p, len, node, 0, &r);
+    get_pol(p + half, &after);
+    close(fds[1]);
+    waitpid(child, &st, 0);
+    if (err != -EACCES || r.shared != n / 2 || r.moved != n / 2 || sum(&r) != n ||
+        r.first_failed != p + half)
+        report_fail("private pages shared with a child", err, &r);
+    if (raw_on(p, half, node) != n / 2 || raw_on(p + half, half, 0) != n / 2)
+        FAIL("forked: the pages are not where the report says");
+    if (!same_pol(&before, &after))
+        FAIL("forked: the shared half's policy is %d, was %d", after.mode, before.mode);
+    printf("ok: %zu private pages a child shares: -EACCES, counted in shared, the %zu others "
+           "moved, the policy restored\n",
+           n / 2, n / 2);
+    munmap(p, len);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pmn_ctx *ctx;
@@ -718,7 +880,8 @@ int main(int argc, char **argv)
 
     if (argc != 3) {
         fprintf(stderr,
-                "usage: vm-migrate move|full|shared|region|arena|rollback|headroom|pinned NODE\n");
+                "usage: vm-migrate move|full|shared|region|arena|rollback|headroom|pinned|policy|"
+                "forked NODE\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -740,6 +903,10 @@ int main(int argc, char **argv)
         rc = test_headroom(ctx, atoi(argv[2]));
     else if (strcmp(argv[1], "pinned") == 0)
         rc = test_pinned(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "policy") == 0)
+        rc = test_policy(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "forked") == 0)
+        rc = test_forked(ctx, atoi(argv[2]));
     pmn_ctx_unref(ctx);
     return rc;
 }
