@@ -34,6 +34,15 @@ static uint32_t class_bytes(unsigned c)
     return (uint32_t)((128u << k) + (j + 1) * (32u << k));
 }
 
+/* pmn__arena_class() of every 16-byte step to PMN__CLASS_LUT_MAX (entry i:
+ * requests of 16 * (i - 1) + 1 .. 16 * i bytes; entry 0: 0 bytes), as
+ * pmn__arena_class_calc() gives them. */
+const uint8_t pmn__class_lut[PMN__CLASS_LUT_MAX / 16 + 1] = {
+    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 12, 12, 13,
+    13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17,
+    17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19,
+};
+
 int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct pmn_arena **out)
 {
     struct pmn_arena_opts opts = {.struct_size = sizeof(opts), .retain = 2};

@@ -430,8 +430,16 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
 
 /* The arena's size class of a request of @s <= PMN__SMALL_MAX bytes
  * (arena.c: 16-byte steps to 128 bytes, then four classes per power of
- * two); inline so that the shim's malloc computes it in place. */
-static inline unsigned pmn__arena_class(size_t s)
+ * two); inline so that the shim's malloc computes it in place.  Requests
+ * up to PMN__CLASS_LUT_MAX bytes read a table indexed by 16-byte step
+ * (every class bound there is a multiple of 16): three instructions
+ * instead of a bit scan; pmn__arena_class_calc() is the formula, which
+ * the table is checked against (tests/unit/test-arena.c). */
+#define PMN__CLASS_LUT_MAX 1024
+extern const uint8_t pmn__class_lut[PMN__CLASS_LUT_MAX / 16 + 1]
+    __attribute__((visibility("hidden")));
+
+static inline unsigned pmn__arena_class_calc(size_t s)
 {
     size_t v;
     unsigned bit;
@@ -441,6 +449,13 @@ static inline unsigned pmn__arena_class(size_t s)
     v = s - 1;
     bit = 63u - (unsigned)__builtin_clzll(v);
     return 8 + (bit - 7) * 4 + (unsigned)((v >> (bit - 2)) & 3);
+}
+
+static inline unsigned pmn__arena_class(size_t s)
+{
+    if (__builtin_expect(s <= PMN__CLASS_LUT_MAX, 1))
+        return pmn__class_lut[(s + 15) >> 4];
+    return pmn__arena_class_calc(s);
 }
 
 /* Take the first free block of a page the caller owns (fast and slow path). */
@@ -583,6 +598,60 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
     }
 #endif
     return pmn__heap_free_slow(p, want, th);
+}
+
+/*
+ * The shim's free fast path, a leaf (no call, so no stack frame): true
+ * when @p was a live block of a small page the calling thread owns and is
+ * now on that page's free list, false with nothing touched for every
+ * other case (not ours, another thread's page, misuse, exported objects,
+ * a free that moves the page between queues), which the caller hands to
+ * pmn__heap_free(): it alone reports misuse, so the two cannot disagree.
+ * Thread-safe as pmn__heap_free(); async-signal-safe only with the
+ * shim's guard up, as every arena call.
+ */
+static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p)
+{
+#ifndef PMN_DEBUG_FULL
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
+    struct pmn__page *pg;
+    struct pmn__theap *o;
+    _Atomic uint64_t *w;
+    uint64_t bit, v;
+
+    if (__builtin_expect(seg == NULL || seg->large ||
+                             atomic_load_explicit(&seg->exported, memory_order_relaxed),
+                         0))
+        return false;
+    pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+    if (__builtin_expect(pg == NULL || !pg->live, 0))
+        return false;
+    o = pg->owner; /* see pmn__heap_free() on why tp proves ownership */
+    if (__builtin_expect(atomic_load_explicit(&o->tp, memory_order_relaxed) != pmn__tp(), 0))
+        return false;
+    /* Leaves a full page, or empties one other than the current one (or
+     * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */
+    if (__builtin_expect(
+            pg->in_full || (pg->used == 1 && (pg != o->pages[pg->cls].head || o->share)), 0))
+        return false;
+    w = pmn__bm_word(p);
+    bit = pmn__bm_bit(p);
+    v = atomic_load_explicit(w, memory_order_relaxed);
+    if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
+        return false;
+    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
+    *(void **)p = pg->free;
+    POISON(p, pg->block_size);
+    pg->free = p;
+    pg->used--;
+    pmn__cnt_add(&o->frees[pg->cls], 1);
+    return true;
+#else
+    (void)p;
+    return false; /* debug_full: always the checked slow path */
+#endif
 }
 
 #endif /* PMN_HEAP_H */

@@ -144,6 +144,7 @@ static const char *const call_names[C__COUNT] = {
 
 static struct {
     atomic_int active; /* the arena serves requests */
+    atomic_int fast;   /* active and no stats: malloc and free may take their fast paths */
     struct pmn_arena *arena;
     struct pmn_backing *backing;
     struct pmn_ctx *ctx;
@@ -158,20 +159,29 @@ static struct {
     _Atomic uint64_t libc_calls, foreign_frees;
 } S;
 
-static __thread int guard __attribute__((tls_model("initial-exec")));
-/* Arena objects a signal handler freed while this thread was inside the
- * arena, linked through their first word; freed when the thread leaves. */
-static __thread void *_Atomic pending __attribute__((tls_model("initial-exec")));
+/* The thread's shim state, in one initial-exec TLS block so that the
+ * fast paths find it with one GOT load:
+ *   guard    set while the thread is inside the arena (or libpmnode's own
+ *            calls): those go to glibc, a signal handler's free waits.
+ *   pending  arena objects a signal handler freed while this thread was
+ *            inside the arena, linked through their first word; freed
+ *            when the thread leaves.
+ *   th       the thread's theap of the arena, or NULL (arena_call_malloc). */
+static __thread struct {
+    int guard;
+    void *_Atomic pending;
+    struct pmn__theap *th;
+} T __attribute__((tls_model("initial-exec")));
 
 /* Calls libpmnode makes for itself (guard set) are not the program's. */
 #define COUNT(c)                                                             \
     do {                                                                     \
-        if (S.stats && !guard)                                               \
+        if (S.stats && !T.guard)                                             \
             atomic_fetch_add_explicit(&S.calls[c], 1, memory_order_relaxed); \
     } while (0)
 #define COUNT_LIBC()                                                           \
     do {                                                                       \
-        if (S.stats && !guard)                                                 \
+        if (S.stats && !T.guard)                                               \
             atomic_fetch_add_explicit(&S.libc_calls, 1, memory_order_relaxed); \
     } while (0)
 
@@ -465,11 +475,11 @@ static bool reaches_us(const char **who)
     if (get == NULL || put == NULL || ours_fn((void *)(uintptr_t)get))
         return true;
     S.stats = true;
-    guard = 0;
+    T.guard = 0;
     p = get(1);
     reached = atomic_load(&S.calls[C_MALLOC]) != 0;
     put(p);
-    guard = 1;
+    T.guard = 1;
     S.stats = false;
     for (int c = 0; c < C__COUNT; c++)
         atomic_store(&S.calls[c], 0);
@@ -537,7 +547,7 @@ __attribute__((constructor(101))) static void preload_init(void)
         return; /* preloaded but not configured: stay out of the way */
     if (secure_execution())
         return; /* the caller's configuration, the program's privileges */
-    guard = 1;
+    T.guard = 1;
     parse_config(text, &c);
     if (pmn_ctx_params_new(&cp) != 0 || pmn_ctx_params_set_flags(cp, PMN_CTX_NO_HWLOC) != 0)
         die("out of memory");
@@ -610,7 +620,8 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (S.log_level >= 3)
         say("pmnode-preload: heap on node %d, threshold %zu", target, S.threshold);
     atomic_store(&S.active, 1);
-    guard = 0;
+    atomic_store(&S.fast, !S.stats);
+    T.guard = 0;
 }
 
 /* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
@@ -702,9 +713,9 @@ static void write_stats(void)
 __attribute__((destructor)) static void preload_fini(void)
 {
     if (atomic_load(&S.active) && S.stats) {
-        guard = 1;
+        T.guard = 1;
         write_stats();
-        guard = 0;
+        T.guard = 0;
     }
     /* The arena stays: other destructors and atexit handlers may still
      * free objects, and the process is about to end anyway. */
@@ -714,7 +725,8 @@ __attribute__((destructor)) static void preload_fini(void)
 
 static inline bool ours(size_t size)
 {
-    return !guard && atomic_load_explicit(&S.active, memory_order_acquire) && size >= S.threshold;
+    return !T.guard && atomic_load_explicit(&S.active, memory_order_acquire) &&
+           size >= S.threshold;
 }
 
 /* Whether @p lies in one of the arena's segments.  Lock-free and
@@ -754,11 +766,11 @@ static void late_double_free(void *p)
  * our swap, makes the swap fail and we retry). */
 static void defer_free(void *p)
 {
-    void *head = atomic_load_explicit(&pending, memory_order_relaxed);
+    void *head = atomic_load_explicit(&T.pending, memory_order_relaxed);
 
     do
         *(void **)p = head;
-    while (!atomic_compare_exchange_weak_explicit(&pending, &head, p, memory_order_release,
+    while (!atomic_compare_exchange_weak_explicit(&T.pending, &head, p, memory_order_release,
                                                   memory_order_relaxed));
 }
 
@@ -769,14 +781,14 @@ static void drain_pending(void)
     int saved = errno;
     void *p;
 
-    while ((p = atomic_exchange_explicit(&pending, NULL, memory_order_acquire)) != NULL) {
+    while ((p = atomic_exchange_explicit(&T.pending, NULL, memory_order_acquire)) != NULL) {
         while (p != NULL) {
             void *next = *(void **)p; /* before the free reuses the object */
             int err;
 
-            guard = 1;
+            T.guard = 1;
             err = pmn_free(p);
-            guard = 0;
+            T.guard = 0;
             free_result(p, err);
             p = next;
         }
@@ -787,8 +799,8 @@ static void drain_pending(void)
 /* Leave the arena: the guard drops, then deferred frees are done. */
 static inline void leave(void)
 {
-    guard = 0;
-    if (__builtin_expect(atomic_load_explicit(&pending, memory_order_relaxed) != NULL, 0))
+    T.guard = 0;
+    if (__builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
         drain_pending();
 }
 
@@ -806,15 +818,14 @@ static inline void *from_arena(void *p)
  * instead of the arena's heap and its thread cache.  A stale value (the
  * thread's theap was orphaned at its exit, and perhaps adopted) is caught
  * by the theap's tp, which only the thread bound to it writes. */
-static __thread struct pmn__theap *arena_th __attribute__((tls_model("initial-exec")));
 
 static void *arena_call_malloc(size_t size)
 {
-    struct pmn__theap *th = arena_th;
+    struct pmn__theap *th = T.th;
     bool mine = th != NULL && atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp();
     void *p;
 
-    guard = 1; /* a signal handler's free must not meet a half-done pop */
+    T.guard = 1; /* a signal handler's free must not meet a half-done pop */
     if (__builtin_expect(mine && size <= PMN__SMALL_MAX, 1) &&
         (p = pmn__theap_pop(th, pmn__arena_class(size))) != NULL) {
         leave();
@@ -824,7 +835,7 @@ static void *arena_call_malloc(size_t size)
     /* Looked up again only when the cached theap was missing or stale,
      * not on every large block or page refill. */
     if (!mine)
-        arena_th = pmn__theap_find(pmn__arena_heap(S.arena));
+        T.th = pmn__theap_find(pmn__arena_heap(S.arena));
     return from_arena(p);
 }
 
@@ -839,36 +850,82 @@ static void *malloc_counted(size_t size)
     return arena_call_malloc(size);
 }
 
+/* A pop done while a signal handler deferred a free: drain, then hand
+ * the block out (apart, so that malloc's fast path stays a leaf). */
+static __attribute__((noinline)) void *drain_then(void *p)
+{
+    drain_pending();
+    return p;
+}
+
+/* The common case in a leaf (no call, no stack frame): the thread's
+ * cached theap, its current page of the class has a free block.  Anything
+ * else, stats included, is malloc_counted's, which decides from scratch. */
 EXPORT void *malloc(size_t size)
 {
+    struct pmn__theap *th = T.th;
+    void *p;
+
+    if (__builtin_expect(!T.guard && atomic_load_explicit(&S.fast, memory_order_acquire) &&
+                             th != NULL && size <= PMN__SMALL_MAX && size >= S.threshold &&
+                             atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp(),
+                         1)) {
+        T.guard = 1; /* a signal handler's free must not meet a half-done pop */
+        p = pmn__theap_pop(th, pmn__arena_class(size));
+        T.guard = 0;
+        if (__builtin_expect(p != NULL, 1)) {
+            if (__builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL,
+                                 0))
+                return drain_then(p);
+            return p;
+        }
+    }
     return malloc_counted(size);
 }
 
-/* Inlined in free(): the program's most frequent call with malloc. */
-static inline __attribute__((always_inline)) void free_any(void *p)
+/* Everything free() does beyond its leaf fast path, with the guard up. */
+static __attribute__((noinline)) void free_entered(void *p)
 {
-    int err;
+    int err = pmn__heap_free(p, NULL, NULL); /* pmn_free(), inlined */
 
-    if (p == NULL)
-        return;
-    if (guard) {
-        /* libpmnode freeing its own (glibc) memory, or a signal handler
-         * that interrupted this thread inside the arena. */
-        if (in_arena(p)) {
-            /* the program's call: COUNT skipped it for the guard */
-            if (S.stats)
-                atomic_fetch_add_explicit(&S.calls[C_FREE], 1, memory_order_relaxed);
-            defer_free(p);
-        } else {
-            next_free(p);
-        }
-        return;
-    }
-    guard = 1;
-    err = pmn__heap_free(p, NULL, NULL); /* pmn_free(), inlined */
     leave();
     if (__builtin_expect(err != 0, 0))
         free_result(p, err);
+}
+
+/* libpmnode freeing its own (glibc) memory, or a signal handler that
+ * interrupted this thread inside the arena. */
+static __attribute__((noinline)) void free_guarded(void *p)
+{
+    if (in_arena(p)) {
+        /* the program's call: COUNT skipped it for the guard */
+        if (S.stats)
+            atomic_fetch_add_explicit(&S.calls[C_FREE], 1, memory_order_relaxed);
+        defer_free(p);
+    } else {
+        next_free(p);
+    }
+}
+
+/* Inlined in free(): the program's most frequent call with malloc.  The
+ * owner's free of a block is a leaf (pmn__heap_free_owned); every other
+ * case, with the guard still up, goes to free_entered. */
+static inline __attribute__((always_inline)) void free_any(void *p)
+{
+    if (p == NULL)
+        return;
+    if (T.guard) {
+        free_guarded(p);
+        return;
+    }
+    T.guard = 1;
+    if (__builtin_expect(pmn__heap_free_owned(p), 1)) {
+        T.guard = 0;
+        if (__builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
+            drain_pending();
+        return;
+    }
+    free_entered(p);
 }
 
 EXPORT void free(void *p)
@@ -890,7 +947,7 @@ EXPORT void *calloc(size_t n, size_t size)
         COUNT_LIBC();
         return next_calloc(n, size);
     }
-    guard = 1;
+    T.guard = 1;
     return from_arena(pmn_arena_calloc(S.arena, n, size));
 }
 
@@ -903,7 +960,7 @@ static size_t usable(void *p, bool *mine)
 {
     size_t u;
 
-    guard = 1;
+    T.guard = 1;
     u = pmn_usable_size(p);
     *mine = u != 0 || pmn__segment_of(p) != NULL;
     leave();
@@ -918,7 +975,7 @@ static void *realloc_any(void *p, size_t size)
 
     if (p == NULL)
         return malloc(size);
-    if (guard) {
+    if (T.guard) {
         if (in_arena(p)) { /* a signal handler's, inside the arena: cannot wait */
             errno = ENOMEM;
             return NULL;
@@ -939,7 +996,7 @@ static void *realloc_any(void *p, size_t size)
     if (!mine && (!ours(size) || have == 0)) /* have 0: cannot copy it out */
         return next_realloc(p, size);
     if (mine) {
-        guard = 1;
+        T.guard = 1;
         q = from_arena(pmn_realloc(p, size));
         return q;
     }
@@ -976,7 +1033,7 @@ static void *aligned_any(size_t align, size_t size)
         COUNT_LIBC();
         return next_memalign(align, size);
     }
-    guard = 1;
+    T.guard = 1;
     return from_arena(pmn_arena_aligned_alloc(S.arena, align, size));
 }
 
@@ -1046,7 +1103,7 @@ EXPORT size_t malloc_usable_size(void *p)
     COUNT(C_USABLE);
     if (p == NULL)
         return 0;
-    if (guard) /* pmn_usable_size only reads: safe inside the arena too */
+    if (T.guard) /* pmn_usable_size only reads: safe inside the arena too */
         return in_arena(p) ? pmn_usable_size(p) : next_usable(p);
     return usable(p, &mine);
 }
