@@ -524,9 +524,9 @@ static void fork_child(void)
     /* publish: the parent's file stays the parent's; the child gets its
      * own (a failure here only leaves the child unpublished). */
     if (S.publish) {
-        guard++;
+        T.guard++;
         (void)pmn_publish_start(0);
-        guard--;
+        T.guard--;
     }
 }
 

@@ -43,50 +43,6 @@ static const struct opt numa_table[] = {
 };
 /* clang-format on */
 
-/* "1234": 1 to 2^22 (the kernel's PID_MAX_LIMIT), decimal digits only. */
-static bool parse_pid(const char *s, long *pid)
-{
-    long v = 0;
-
-    if (*s == '\0' || strlen(s) > 8)
-        return false;
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < 1 || v > 4194304)
-        return false;
-    *pid = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double *v)
-{
-    char *end;
-
-    if (*s == '\0' || *s == ' ' || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    *v = strtod(s, &end);
-    return errno == 0 && *end == '\0' && *v >= 0.01 && *v <= 86400;
-}
-
-static bool parse_count(const char *s, unsigned long *v)
-{
-    uint64_t x = 0;
-
-    if (*s == '\0' || strlen(s) > 9)
-        return false;
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        x = x * 10 + (uint64_t)(*p - '0');
-    }
-    *v = (unsigned long)x;
-    return x >= 1;
-}
-
 /* "+2.0 MiB", "-512 B", "0 B". */
 static const char *fmt_delta(int64_t d, char *buf, size_t n)
 {
@@ -115,14 +71,14 @@ static bool shown(const struct numamaps *now, const struct numamaps *prev, size_
     return (id < now->nnodes && now->bytes[id] > 0) || (id < prev->nnodes && prev->bytes[id] > 0);
 }
 
-static void print_json(long pid, double t, unsigned long sample, const struct numamaps *now,
-                       const struct numamaps *prev, bool first)
+static void print_json(unsigned long pid, double t, unsigned long sample,
+                       const struct numamaps *now, const struct numamaps *prev, bool first)
 {
     size_t n = now->nnodes > prev->nnodes ? now->nnodes : prev->nnodes;
     const char *sep = "";
 
     if (pid > 0)
-        printf("{\"pid\": %ld, ", pid);
+        printf("{\"pid\": %lu, ", pid);
     else
         printf("{\"pid\": null, "); /* --numa-maps FILE */
     printf("\"time\": %.3f, \"sample\": %lu, \"total_bytes\": %llu, \"nodes\": {", t, sample,
@@ -158,7 +114,7 @@ static void print_json(long pid, double t, unsigned long sample, const struct nu
     printf(", \"bad_lines\": %zu}\n", now->bad_lines);
 }
 
-static void print_table(long pid, const char *file, const struct numamaps *m)
+static void print_table(unsigned long pid, const char *file, const struct numamaps *m)
 {
     struct table t = {.ncols = 5};
     char id[24], bytes[24], size[32], anon[32], share[16];
@@ -168,7 +124,7 @@ static void print_table(long pid, const char *file, const struct numamaps *m)
         printf("%s: ", clean != NULL ? clean : "?");
         free(clean);
     } else {
-        printf("pid %ld: ", pid);
+        printf("pid %lu: ", pid);
     }
     printf("%s resident in %zu mappings\n", fmt_bytes(m->total, size, sizeof(size)), m->lines);
     table_row(&t, (const char *const[]){"node", "bytes", "size", "anon", "share"});
@@ -266,7 +222,7 @@ static int numa_main(int argc, char **argv)
     char path[64], **av;
     double interval = 1;
     unsigned long count = 1, sample;
-    long pid = 0;
+    unsigned long pid = 0;
     bool json, watch;
     int status, rest, ac;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -293,13 +249,13 @@ static int numa_main(int argc, char **argv)
     file = res[N_FILE].count > 0 ? res[N_FILE].v.str : NULL;
     json = res[N_JSON].count > 0;
     watch = res[N_INTERVAL].count > 0;
-    if (watch && !parse_seconds(res[N_INTERVAL].v.str, &interval)) {
+    if (watch && !opt_seconds(res[N_INTERVAL].v.str, 0.01, &interval)) {
         msg("numa: --interval '%s': %s (want seconds, 0.01 to 86400)", res[N_INTERVAL].v.str,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
     if (res[N_COUNT].count > 0) {
-        if (!parse_count(res[N_COUNT].v.str, &count)) {
+        if (!opt_decimal(res[N_COUNT].v.str, 1, 999999999, &count)) {
             msg("numa: --count '%s': %s (want 1 to 999999999)", res[N_COUNT].v.str,
                 pmn_strerror(-EINVAL));
             return EXIT_USAGE;
@@ -311,13 +267,13 @@ static int numa_main(int argc, char **argv)
         msg("numa: missing PID: %s (try 'pmnode numa --help')", pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    if (pid_arg != NULL && !parse_pid(pid_arg, &pid)) {
+    if (pid_arg != NULL && !opt_decimal(pid_arg, 1, 4194304, &pid)) {
         msg("numa: PID '%s': %s (want a process id, 1 to 4194304)", pid_arg,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
     if (file == NULL)
-        snprintf(path, sizeof(path), "/proc/%ld/numa_maps", pid);
+        snprintf(path, sizeof(path), "/proc/%lu/numa_maps", pid);
     status = EXIT_OK;
     for (sample = 1; count == 0 || sample <= count; sample++) {
         char *buf = NULL;
@@ -334,15 +290,15 @@ static int numa_main(int argc, char **argv)
         if (err != 0) {
             free(buf);
             if (sample > 1 && (err == -ENOENT || err == -ESRCH)) {
-                msg("numa: process %ld exited after %lu samples", pid, sample - 1);
+                msg("numa: process %lu exited after %lu samples", pid, sample - 1);
                 break;
             }
             if (file != NULL)
                 msg("numa: %s: %s", file, pmn_strerror(err));
             else if (err == -ENOENT || err == -ESRCH)
-                msg("numa: no such process: %ld", pid);
+                msg("numa: no such process: %lu", pid);
             else if (err == -EACCES || err == -EPERM)
-                msg("numa: process %ld: %s (numa_maps is readable by its owner or "
+                msg("numa: process %lu: %s (numa_maps is readable by its owner or "
                     "with CAP_SYS_PTRACE)",
                     pid, pmn_strerror(err));
             else

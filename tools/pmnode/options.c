@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -444,4 +445,32 @@ void opt_commands(const struct cmd *const *cmds, size_t n, FILE *out)
         }
         indented(out, cmds[i]->summary, SUMMARY_COL);
     }
+}
+
+bool opt_decimal(const char *s, unsigned long min, unsigned long max, unsigned long *v)
+{
+    unsigned long x = 0;
+
+    if (*s == '\0' || strlen(s) > 10)
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        x = x * 10 + (unsigned long)(*p - '0');
+    }
+    if (x < min || x > max)
+        return false;
+    *v = x;
+    return true;
+}
+
+bool opt_seconds(const char *s, double min, double *v)
+{
+    char *end;
+
+    if (*s == '\0' || *s == ' ' || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    *v = strtod(s, &end);
+    return errno == 0 && *end == '\0' && *v >= min && *v <= 86400;
 }

@@ -112,6 +112,12 @@ struct cmd {
  * after one "pmnode: CMD: ..." line for a mistake.
  */
 int opt_parse(const struct cmd *cmd, int argc, char **argv, struct opt_result *res, int *rest);
+/* A decimal operand: digits only (no sign or space), at most 10 of them,
+ * between @min and @max. */
+bool opt_decimal(const char *s, unsigned long min, unsigned long max, unsigned long *v);
+/* Seconds as strtod(3) reads them, with no sign or leading space, between
+ * @min and 86400 (a day). */
+bool opt_seconds(const char *s, double min, double *v);
 /* "-h" or "--help", which every command takes. */
 bool opt_is_help(const char *arg);
 /* "CMD: missing --size BYTES" for @cmd->opts[i]; returns 2. */

@@ -83,34 +83,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static bool parse_uint(const char *s, unsigned long max, unsigned long *v)
-{
-    unsigned long x = 0;
-
-    if (*s == '\0' || strlen(s) > 10)
-        return false;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        x = x * 10 + (unsigned long)(*p - '0');
-    }
-    if (x > max)
-        return false;
-    *v = x;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double *v)
-{
-    char *end;
-
-    if (*s == '\0' || *s == ' ' || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    *v = strtod(s, &end);
-    return errno == 0 && *end == '\0' && *v >= 0.1 && *v <= 86400;
-}
-
 /* ---- one sample ---- */
 
 static void read_comm(int pid, char *out, size_t n)
@@ -185,7 +157,7 @@ static int one_pid(const char *name, void *arg)
     struct proc p = {0};
     int err;
 
-    if (!parse_uint(name, 4194304, &pid) || pid == 0)
+    if (!opt_decimal(name, 1, 4194304, &pid))
         return 0;
     err = sample_proc(a->v, (int)pid, &p);
     if (err == -ENOMEM) {
@@ -526,23 +498,23 @@ static int top_main(int argc, char **argv)
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    if (res[T_PID].count && (!parse_uint(res[T_PID].v.str, 4194304, &pid) || pid == 0)) {
+    if (res[T_PID].count && !opt_decimal(res[T_PID].v.str, 1, 4194304, &pid)) {
         msg("top: --pid '%s': %s (want a process id, 1 to 4194304)", res[T_PID].v.str,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    if (res[T_INTERVAL].count && !parse_seconds(res[T_INTERVAL].v.str, &v.interval)) {
+    if (res[T_INTERVAL].count && !opt_seconds(res[T_INTERVAL].v.str, 0.1, &v.interval)) {
         msg("top: --interval '%s': %s (want seconds, 0.1 to 86400)", res[T_INTERVAL].v.str,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
-    if (res[T_COUNT].count && (!parse_uint(res[T_COUNT].v.str, 999999999, &count) || count == 0)) {
+    if (res[T_COUNT].count && !opt_decimal(res[T_COUNT].v.str, 1, 999999999, &count)) {
         msg("top: --count '%s': %s (want 1 to 999999999)", res[T_COUNT].v.str,
             pmn_strerror(-EINVAL));
         return EXIT_USAGE;
     }
     if (res[T_LIMIT].count) {
-        if (!parse_uint(res[T_LIMIT].v.str, 999999999, &limit)) {
+        if (!opt_decimal(res[T_LIMIT].v.str, 0, 999999999, &limit)) {
             msg("top: --limit '%s': %s (want 0 to 999999999)", res[T_LIMIT].v.str,
                 pmn_strerror(-EINVAL));
             return EXIT_USAGE;
