@@ -48,8 +48,9 @@ Test(resident, a_class_used_once_populates_about_its_object, .timeout = 60)
         size_t u = pmn_usable_size(p[i]);
         pat_fill(p[i], u, i + 1);
         cr_assert_eq(pmn_where(p[i], u, &w), 0);
-        cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages, "object %zu: %llu of %llu pages on node 0",
-                     i, ull(pmn_where_pages_on(&w, 0)), ull(w.pages));
+        cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages,
+                     "object %zu: %llu of %llu pages on node 0", i, ull(pmn_where_pages_on(&w, 0)),
+                     ull(w.pages));
     }
     st = arena_stats(e.a);
     assert_stats_sane(&st, "five classes");
