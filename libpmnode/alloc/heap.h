@@ -27,6 +27,18 @@
  * Objects larger than a page class get a segment of their own (a "large"
  * segment, any multiple of 4 MiB, still from the backing).
  *
+ * Residency.  A small segment of a lazily mapped region (anonymous or
+ * memfd memory) is bound to its node at map and populated in pieces, each
+ * verified before use, under the heap lock (heap.c seg_ensure): the header
+ * struct at map, the bitmap words of slices as pages take them, and a
+ * page's blocks just ahead of pmn__page_extend(), so what a segment holds
+ * resident follows what was handed out, not its 4 MiB nor a whole page per
+ * size class.  The popmap says which 4 KiB are populated; a new page takes
+ * free slices still populated first, and a page emptied while the heap
+ * holds more populated memory than its live pages plus a slack gives its
+ * memory back (heap.c seg_purge), to be populated and verified again on
+ * reuse.
+ *
  * Misuse, in every build.  Every block starts on a 16-byte granule, so
  * bit (p & SEG_MASK) >> 4 of a small segment's bitmaps speaks for the
  * block at p:
@@ -68,6 +80,7 @@
 #define PMN__NCLASSES 64
 #define PMN__SMALL_MAX ((size_t)256 << 10) /* larger objects get a large segment */
 #define PMN__SEG_MAGIC 0x706d6e7365676d74ull
+#define PMN__POP_SHIFT 12 /* a small segment's popmap: one bit per 4 KiB */
 
 struct pmn__heap;
 struct pmn__theap;
@@ -90,6 +103,10 @@ struct pmn__page {
      * (pmn__page_extend), so a fresh page costs nothing per block. */
     uint32_t reserved;
     uint32_t capacity; /* blocks in the page */
+    /* Bytes from start on known populated (the segment's popmap says so
+     * for each 4 KiB): pmn__page_extend() populates further, under the
+     * heap lock, before it threads blocks past it. */
+    uint32_t popped;
     uint16_t slice, nslices;
     struct pmn__page *next, *prev; /* in the owner's queue for its class */
     uintptr_t alloc_tp;            /* large objects: the allocating thread */
@@ -104,7 +121,14 @@ struct pmn__segment {
     struct pmn_region *region;
     size_t size;          /* whole segment (large: > SEG_SIZE) */
     uint64_t free_slices; /* bit i: slice i free (guarded by heap lock) */
-    uint64_t populated;   /* bit i: slice i populated and verified */
+    /* Small segments of a lazily mapped region are populated (and
+     * verified) piece by piece, under the heap lock: the header struct at
+     * map, the misuse bitmaps' words as slices are taken, and each page's
+     * blocks as pmn__page_extend() reaches them.  Bit i: the 4 KiB at
+     * i * 4 KiB is populated; pop_bytes counts them (all of it for a
+     * region populated whole at map). */
+    uint64_t popmap[PMN__SEG_SIZE >> (PMN__POP_SHIFT + 6)];
+    uint64_t pop_bytes;
     bool large;
     bool keep; /* reserved (pmn_*_reserve): populated, never released until destroy */
     /* Live exported objects in the segment (alloc/ipc-export.c): on the
@@ -184,6 +208,7 @@ struct pmn__heap {
     size_t reserved_slices; /* slices of kept (reserved) segments */
     _Atomic uint64_t resident, peak;
     _Atomic uint64_t populated; /* bytes of segments populated (pmn_alloc_stats.populated) */
+    _Atomic uint64_t purged;    /* bytes of free slices given back (heap.c, seg_purge) */
     _Atomic uint64_t active;    /* bytes in live pages and large segments */
     _Atomic uint64_t failures;
     struct pmn__theap *theaps;
@@ -286,8 +311,10 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
  * in a tail call here. */
 int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg);
 /* Thread the next never-used blocks of @pg (its owner's, free list empty
- * or not) onto its free list: false when every block has been threaded. */
-bool pmn__page_extend(struct pmn__page *pg);
+ * or not) onto its free list, populating (and verifying) them first when
+ * the page's populated part does not reach them: 1 done, 0 when every
+ * block has been threaded, or the populate's error (nothing threaded). */
+int pmn__page_extend(struct pmn__page *pg);
 /* Map, populate and verify kept segments until @slices page slices (each
  * 64 KiB) are reserved; pages of @page_slices slices must fit whole.  0 or
  * the backing's error. */

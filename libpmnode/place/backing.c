@@ -823,6 +823,27 @@ int pmn__region_populate(struct pmn_region *r, size_t off, size_t len)
     return err;
 }
 
+int pmn__region_purge(struct pmn_region *r, size_t off, size_t len)
+{
+    struct pmn_backing *b = r->b;
+    char *at = (char *)r->addr + off;
+
+    if (!r->lazy || r->hooked || b->huge_size != 0)
+        return -EOPNOTSUPP;
+    if (off > r->size || len > r->size - off || off % b->page || len % b->page)
+        return -EINVAL;
+    if (b->type == PMN_BACKING_PROVIDER) {
+        size_t eoff = (size_t)((char *)r->addr - (char *)r->pext.addr) + off;
+        return b->pops.purge != NULL ? op_code(b->pops.purge(b->pstate, &r->pext, eoff, len))
+                                     : -EOPNOTSUPP;
+    }
+    if (b->type != PMN_BACKING_ANON && b->type != PMN_BACKING_MEMFD)
+        return -EOPNOTSUPP;
+    /* The range keeps its bind: a page faulted there again comes from
+     * the node (and the heap populates and verifies it before reuse). */
+    return pmn_prim_advise(at, len, r->fd >= 0 ? MADV_REMOVE : MADV_DONTNEED);
+}
+
 int pmn_region_map_at(struct pmn_backing *b, uint64_t offset, size_t size, struct pmn_region **out)
 {
     struct pmn_region *r;

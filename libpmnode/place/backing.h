@@ -134,6 +134,15 @@ uint64_t pmn__default_headroom(const struct pmn_node *n);
  * populates a segment's slices as it hands them out).  0 or a code. */
 int pmn__region_populate(struct pmn_region *r, size_t off, size_t len);
 
+/* Give back the memory of [off, len) of a lazily mapped region (page
+ * multiples): MADV_DONTNEED for anonymous memory, MADV_REMOVE for memfd,
+ * the provider's purge for a caller's.  The range stays mapped and bound
+ * to the region's node; the caller populates it again (and verifies it)
+ * with pmn__region_populate before it reuses it.  0, or -EOPNOTSUPP where
+ * memory cannot be given back piecewise (device memory, hugetlb,
+ * registered extents, a provider without purge), or the kernel's code. */
+int pmn__region_purge(struct pmn_region *r, size_t off, size_t len);
+
 /* A region whose address is a multiple of @align, bound but populated
  * later with pmn__region_populate (the free-memory check judges its whole
  * size now: all of it may be populated). */

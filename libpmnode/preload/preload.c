@@ -81,7 +81,9 @@
  *
  * stats=PATH fields: calls (the program's calls of each function, not
  * libpmnode's own), pmnode_bytes (bytes in live arena objects at exit),
- * peak_bytes (most bytes the arena held from the node), bytes_per_node
+ * peak_bytes (most bytes the arena held from the node), populated_bytes
+ * and active_bytes (pmn_alloc_stats' populated and active: what of it is
+ * memory, and what pages in use take), bytes_per_node
  * (bytes the arena holds from each node at exit), libc_calls (requests
  * served by the next allocator, glibc's: below the threshold),
  * foreign_frees (frees handed to it: its objects).  A process
@@ -693,9 +695,11 @@ static void write_stats(void)
     }
     if (used < sizeof(buf)) {
         n = snprintf(buf + used, sizeof(buf) - used,
-                     "}, \"pmnode_bytes\": %llu, \"peak_bytes\": %llu, \"bytes_per_node\": {%s}, "
+                     "}, \"pmnode_bytes\": %llu, \"peak_bytes\": %llu, \"populated_bytes\": %llu, "
+                     "\"active_bytes\": %llu, \"bytes_per_node\": {%s}, "
                      "\"libc_calls\": %llu, \"foreign_frees\": %llu}\n",
-                     (unsigned long long)st.allocated, (unsigned long long)st.peak, nodes,
+                     (unsigned long long)st.allocated, (unsigned long long)st.peak,
+                     (unsigned long long)st.populated, (unsigned long long)st.active, nodes,
                      (unsigned long long)atomic_load(&S.libc_calls),
                      (unsigned long long)atomic_load(&S.foreign_frees));
         used += n > 0 ? (size_t)n : 0;

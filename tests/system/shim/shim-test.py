@@ -33,7 +33,8 @@ CASES = {}
 
 # The stats object of the shim's contract, in order.
 STATS_KEYS = ["pid", "target", "threshold", "calls", "pmnode_bytes", "peak_bytes",
-              "bytes_per_node", "libc_calls", "foreign_frees"]
+              "populated_bytes", "active_bytes", "bytes_per_node", "libc_calls",
+              "foreign_frees"]
 CALL_KEYS = ["malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc",
              "memalign", "valloc", "pvalloc", "reallocarray", "malloc_usable_size"]
 

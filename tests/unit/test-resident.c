@@ -1,0 +1,148 @@
+/*
+ * test-resident.c - what an arena keeps resident (issue 17: peak RSS
+ * within 1.1x glibc's), suites 'unit' and 'threads'.
+ *
+ * Checked through the arena's own stats (populated: bytes the library
+ * populated and still holds) and /proc/self/statm, with margins of
+ * megabytes against figures of kilobytes, so nothing here depends on the
+ * host's timing or on another process.
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Resident set of this process, from /proc/self/statm. */
+static uint64_t rss_now(void)
+{
+    unsigned long long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    cr_assert_not_null(f, "/proc/self/statm: %s", strerror(errno));
+    cr_assert_eq(fscanf(f, "%llu %llu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* One object of each of a few size classes costs about its own size in
+ * populated memory, not a whole page per class (up to 2 MiB for a class
+ * near 256 KiB: a page holds several blocks) nor 128 KiB of segment header
+ * and bitmaps.  Before blocks were populated as they are handed out, these
+ * five objects (321 KiB) populated 2.9 MiB. */
+Test(resident, a_class_used_once_populates_about_its_object, .timeout = 60)
+{
+    const size_t sizes[] = {16, 1000, 20000, 100000, 200000};
+    struct env e = env_open();
+    void *p[5];
+    size_t sum = 0;
+    struct pmn_alloc_stats st;
+
+    for (size_t i = 0; i < 5; i++) {
+        p[i] = pmn_arena_malloc(e.a, sizes[i]);
+        cr_assert_not_null(p[i], "malloc(%zu)", sizes[i]);
+        sum += pmn_usable_size(p[i]);
+    }
+    /* Every byte of every object is the program's, and on node 0. */
+    for (size_t i = 0; i < 5; i++) {
+        struct pmn_where w = {.struct_size = sizeof(w)};
+        size_t u = pmn_usable_size(p[i]);
+        pat_fill(p[i], u, i + 1);
+        cr_assert_eq(pmn_where(p[i], u, &w), 0);
+        cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages,
+                     "object %zu: %llu of %llu pages on node 0", i, ull(pmn_where_pages_on(&w, 0)),
+                     ull(w.pages));
+    }
+    st = arena_stats(e.a);
+    assert_stats_sane(&st, "five classes");
+    cr_assert_leq(st.populated, 64 * KiB + 2 * sum,
+                  "five objects of %zu bytes in all: %llu bytes populated", sum,
+                  ull(st.populated));
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert_eq(pat_check(p[i], pmn_usable_size(p[i]), i + 1), SIZE_MAX);
+        cr_assert_eq(pmn_free(p[i]), 0);
+    }
+    /* The pages' other blocks are populated as the pages fill: every block
+     * of pages filled one object at a time is writable, intact and on
+     * node 0, for small and large classes. */
+    for (size_t s = 0; s < 5; s++) {
+        enum { N = 100 };
+        void *q[N];
+        for (size_t i = 0; i < N; i++) {
+            q[i] = pmn_arena_malloc(e.a, sizes[s]);
+            cr_assert_not_null(q[i]);
+            pat_fill(q[i], sizes[s], s * N + i);
+        }
+        for (size_t i = 0; i < N; i++) {
+            struct pmn_where w = {.struct_size = sizeof(w)};
+            cr_assert_eq(pat_check(q[i], sizes[s], s * N + i), SIZE_MAX, "size %zu object %zu",
+                         sizes[s], i);
+            cr_assert_eq(pmn_where(q[i], sizes[s], &w), 0);
+            cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages);
+        }
+        for (size_t i = 0; i < N; i++)
+            cr_assert_eq(pmn_free(q[i]), 0);
+    }
+    env_close(&e);
+}
+
+/* Pages emptied in segments that still hold other pages give their memory
+ * back once the heap holds more free populated memory than its slack
+ * (heap.c purge_wanted: max(2 MiB, a quarter of the live pages)): 16 MiB
+ * of 4 KiB objects, one kept in every 256 KiB, the rest freed.  Before,
+ * the freed pages' 12 MiB stayed resident (their segments are not empty,
+ * so nothing was released).  The memory is then reused: allocated again,
+ * populated again on node 0. */
+Test(resident, emptied_pages_are_purged_beyond_the_slack, .timeout = 120)
+{
+    enum { N = 4096 };
+    struct env e = env_open();
+    static void *p[N];
+    struct pmn_alloc_stats st;
+    uint64_t rss_full, rss_after, pop_full;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < N; i++) {
+        p[i] = pmn_arena_malloc(e.a, 4000);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 0x5c, 4000);
+    }
+    st = arena_stats(e.a);
+    pop_full = st.populated;
+    rss_full = rss_now();
+    cr_assert_geq(pop_full, 16 * MiB, "16 MiB of objects, %llu bytes populated", ull(pop_full));
+    for (size_t i = 0; i < N; i++) {
+        if (((uintptr_t)p[i] & (256 * KiB - 1)) < pmn_usable_size(p[i])) {
+            kept++;
+            continue;
+        }
+        cr_assert_eq(pmn_free(p[i]), 0);
+        p[i] = NULL;
+    }
+    cr_assert_gt(kept, 0);
+    st = arena_stats(e.a);
+    rss_after = rss_now();
+    assert_stats_sane(&st, "after the frees");
+    cr_assert_leq(st.populated, st.active + st.active / 4 + 3 * MiB,
+                  "%zu objects kept: %llu bytes in pages, %llu populated", kept, ull(st.active),
+                  ull(st.populated));
+    cr_assert_leq(st.populated + 8 * MiB, pop_full, "populated %llu of %llu at the peak",
+                  ull(st.populated), ull(pop_full));
+    cr_assert_leq(rss_after + 8 * MiB, rss_full, "RSS %llu after the frees, %llu before",
+                  ull(rss_after), ull(rss_full));
+    /* Reused: populated again, on node 0. */
+    for (size_t i = 0; i < N; i++) {
+        struct pmn_where w = {.struct_size = sizeof(w)};
+        if (p[i] != NULL)
+            continue;
+        p[i] = pmn_arena_malloc(e.a, 4000);
+        cr_assert_not_null(p[i]);
+        memset(p[i], 0x3a, 4000);
+        cr_assert_eq(pmn_where(p[i], 4000, &w), 0);
+        cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages);
+    }
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    st = arena_stats(e.a);
+    cr_assert_eq(st.objects, 0);
+    env_close(&e);
+}
