@@ -447,6 +447,7 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
     pg->slice = (uint16_t)at;
     pg->nslices = (uint16_t)n;
     pg->live = 1;
+    pg->born_ns = pmn_prim_now_ns();
     /* What an earlier page on these slices left populated, from the start. */
     {
         size_t i = ((size_t)at << PMN__SLICE_SHIFT) >> PMN__POP_SHIFT;
@@ -493,19 +494,30 @@ static void seg_purge(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
  * is given back (the larger of this and a quarter of the live pages). */
 #define PMN__PURGE_SLACK ((uint64_t)2 << 20)
 
-/* Whether a page retiring now should give its memory back: the heap holds
- * more populated memory than its live pages' slices plus the slack.  Free
- * slices that stay populated are what a new page takes first (slices_take),
- * so a heap that shrinks and grows again refaults nothing within the
- * slack, and one whose pages fragment over time does not keep every slice
- * it ever used resident. */
-static bool purge_wanted(const struct pmn__heap *h)
+/* A page younger than this keeps its memory when it retires (see
+ * purge_wanted). */
+#define PMN__PURGE_AGE_NS ((uint64_t)100 * 1000 * 1000)
+
+/* Whether page @pg, retiring now, should give its memory back; lock held.
+ * Only when the heap holds more populated memory than its live pages'
+ * slices plus the slack: free slices that stay populated are what a new
+ * page takes first (slices_take), so a heap that shrinks and grows again
+ * refaults nothing within the slack, and one whose pages fragment over
+ * time does not keep every slice it ever used resident.  And only a page
+ * that lived PMN__PURGE_AGE_NS or more: a heap whose pages churn
+ * (bench/alloc's random: a free may retire a page and the next malloc take
+ * one whose slices do not fit the freed ones) gave back and populated
+ * again on every cycle, 47 ns per pair instead of 24 with one thread and
+ * 117 instead of 36 with two (10 ms still cost 32 and 58; 100 ms, like
+ * no give-back at all, 23 and 36, also with 1 s cells). */
+static bool purge_wanted(const struct pmn__heap *h, const struct pmn__page *pg)
 {
     uint64_t active = atomic_load_explicit(&h->active, memory_order_relaxed);
     uint64_t pop = atomic_load_explicit(&h->populated, memory_order_relaxed);
     uint64_t slack = active / 4 > PMN__PURGE_SLACK ? active / 4 : PMN__PURGE_SLACK;
 
-    return h->release_empty && pop > active + slack;
+    return h->release_empty && pop > active + slack &&
+           pmn_prim_now_ns() - pg->born_ns >= PMN__PURGE_AGE_NS;
 }
 
 /* Give a page's slices back; lock held. */
@@ -519,7 +531,7 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
-    if (!seg->keep && purge_wanted(h))
+    if (!seg->keep && purge_wanted(h, pg))
         seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT, (size_t)(at + n) << PMN__SLICE_SHIFT);
     if (seg->free_slices != ALL_SLICES || seg->keep)
         return;

@@ -110,6 +110,7 @@ struct pmn__page {
     uint16_t slice, nslices;
     struct pmn__page *next, *prev; /* in the owner's queue for its class */
     uintptr_t alloc_tp;            /* large objects: the allocating thread */
+    uint64_t born_ns;              /* when its slices were taken (heap.c, purge_wanted) */
 } __attribute__((aligned(64)));    /* two threads' pages side by side in a
                                     segment must not share a line */
 _Static_assert(__builtin_offsetof(struct pmn__page, reserved) + sizeof(uint32_t) <= 64,
