@@ -521,6 +521,24 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
+/* The owner @o pushes @p onto @pg's free list: the block's alloc bit (@bit
+ * of word @w, read by the caller as @v, which proved the block live) goes
+ * down first.  The push both owner paths below share. */
+static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__theap *o,
+                                                                 struct pmn__page *pg, void *p,
+                                                                 _Atomic uint64_t *w, uint64_t bit,
+                                                                 uint64_t v)
+{
+    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
+    VG_FREE(p);
+    UNPOISON(p, sizeof(void *));
+    *(void **)p = pg->free;
+    POISON(p, pg->block_size);
+    pg->free = p;
+    pg->used--;
+    pmn__cnt_add(&o->frees[pg->cls], 1);
+}
+
 /* The owner's push: 0, or why @p is not a live block of @pg (nothing is
  * touched then). */
 static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
@@ -530,14 +548,7 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
 
     if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
         return pmn__free_misuse(pg, p);
-    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
-    VG_FREE(p);
-    UNPOISON(p, sizeof(void *));
-    *(void **)p = pg->free;
-    POISON(p, pg->block_size);
-    pg->free = p;
-    pg->used--;
-    pmn__cnt_add(&th->frees[pg->cls], 1);
+    pmn__page_push(th, pg, p, w, bit, v);
     /* An empty page other than the current one, or any empty page of a
      * capped heap (its capacity must stay usable by every thread). */
     if (__builtin_expect(
@@ -667,14 +678,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p)
     v = atomic_load_explicit(w, memory_order_relaxed);
     if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
         return false;
-    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
-    VG_FREE(p);
-    UNPOISON(p, sizeof(void *));
-    *(void **)p = pg->free;
-    POISON(p, pg->block_size);
-    pg->free = p;
-    pg->used--;
-    pmn__cnt_add(&o->frees[pg->cls], 1);
+    pmn__page_push(o, pg, p, w, bit, v);
     return true;
 #else
     (void)p;

@@ -153,7 +153,7 @@ static void node_extras_json(struct jw *w, const struct node_extras *x)
     }
     jw_close(w, ']');
     if (x->zratio > 0.0)
-        jw_double(w, "zratio", x->zratio);
+        jw_real(w, "zratio", x->zratio);
     else
         jw_null(w, "zratio");
     jw_open(w, "memory_side_caches", '[');

@@ -287,6 +287,25 @@ void jw_double(struct jw *w, const char *key, double v)
         fprintf(w->out, "%.3f", v);
 }
 
+void jw_real(struct jw *w, const char *key, double v)
+{
+    char buf[40];
+
+    jw_member(w, key);
+    if (v != v || v > 1e300 || v < -1e300) {
+        fputs("null", w->out);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, w->out);
+    if (strpbrk(buf, ".e") == NULL)
+        fputs(".0", w->out);
+}
+
 void jw_string(struct jw *w, const char *key, const char *s)
 {
     jw_member(w, key);

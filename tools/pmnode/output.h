@@ -52,6 +52,10 @@ void jw_int(struct jw *w, const char *key, long long v);
 void jw_u64(struct jw *w, const char *key, uint64_t v);
 /* Three decimals; null for NaN or infinity. */
 void jw_double(struct jw *w, const char *key, double v);
+/* @v in the shortest text that reads back as @v, with a ".0" when that is
+ * a whole number: what Python's json module writes for a float, so that a
+ * fixture's expected.json (written through it) matches byte for byte. */
+void jw_real(struct jw *w, const char *key, double v);
 /* The library's "unknown" conventions map to JSON null: a NULL string,
  * PMN_UNKNOWN, a negative id. */
 void jw_string(struct jw *w, const char *key, const char *s);

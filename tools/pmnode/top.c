@@ -358,6 +358,21 @@ static void print_published(const struct view *v, const struct proc *p, double n
     (void)v;
 }
 
+/* The table's first line: the clock, and the interval when sampling
+ * more than once; a live view clears the screen first. */
+static void print_heading(const struct view *v, unsigned long sample, unsigned long count,
+                          const char *clock)
+{
+    if (v->live)
+        fputs("\033[H\033[2J", stdout);
+    else if (sample > 1)
+        putchar('\n');
+    printf("pmnode top  %s", clock);
+    if (count != 1)
+        printf("  every %.1f s%s", v->interval, v->live ? "  (q quits)" : "");
+    putchar('\n');
+}
+
 static void print_one(const struct view *v, const struct proc *p, double now)
 {
     uint64_t max = 0;
@@ -593,14 +608,7 @@ static int top_main(int argc, char **argv)
                 json_proc(&p, now);
                 printf("]}\n");
             } else {
-                if (v.live)
-                    fputs("\033[H\033[2J", stdout);
-                else if (sample > 1)
-                    putchar('\n');
-                printf("pmnode top  %s", clock);
-                if (count != 1)
-                    printf("  every %.1f s%s", v.interval, v.live ? "  (q quits)" : "");
-                putchar('\n');
+                print_heading(&v, sample, count, clock);
                 print_one(&v, &p, now);
             }
             proc_free(&p);
@@ -630,14 +638,7 @@ static int top_main(int argc, char **argv)
                 }
                 printf("]}\n");
             } else {
-                if (v.live)
-                    fputs("\033[H\033[2J", stdout);
-                else if (sample > 1)
-                    putchar('\n');
-                printf("pmnode top  %s", clock);
-                if (count != 1)
-                    printf("  every %.1f s%s", v.interval, v.live ? "  (q quits)" : "");
-                putchar('\n');
+                print_heading(&v, sample, count, clock);
                 print_all(&v, &a);
             }
             for (size_t i = 0; i < a.n; i++)
