@@ -418,6 +418,12 @@ if [ "$done_seen" = 0 ] || [ "$hung" = 1 ]; then
 elif printf '%s\n' "$all" | grep -aq '^PMNODE-TEST [^ ]* FAIL'; then
 	rc=1
 fi
+if [ $rc != 0 ] && [ "${PMNODE_VM_SHOW:-0}" != 1 ]; then
+	# Each failed guest test's own output, so that a failure in CI can be read.
+	awk '/^pmnode-vm: --- /{ name = substr($0, 16); out = ""; on = 1; next }
+		/^PMNODE-TEST / { if (on && $3 == "FAIL") printf "== guest (failed): %s\n%s", name, out; on = 0; next }
+		on { out = out $0 "\n" }' "$work/console.txt"
+fi
 if [ $rc != 0 ] || [ "${PMNODE_VM_VERBOSE:-0}" = 1 ]; then
 	echo "--- console tail:"
 	tail -n 60 "$work/console.txt"
