@@ -639,16 +639,14 @@ int pmn_prim_char_dev(int fd, uint64_t *rdev)
     return 0;
 }
 
-int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
+/* Read up to @len bytes of @fd from @off until end of file: 0 or -errno,
+ * with *@got what arrived either way. */
+static int pread_full(int fd, uint64_t off, void *buf, size_t len, size_t *got)
 {
     size_t n = 0;
-    int fd = -1, err;
+    int err = 0;
 
-    *got = 0;
-    err = open_typed(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, S_IFREG, -EINVAL, &fd);
-    if (err)
-        return err;
-    while (err == 0 && n < len) {
+    while (n < len) {
         ssize_t r = pread(fd, (char *)buf + n, len - n, (off_t)(off + n));
         if (r < 0 && errno == EINTR)
             continue;
@@ -658,8 +656,20 @@ int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size
             break;
         n += (size_t)r;
     }
-    close(fd);
     *got = n;
+    return err;
+}
+
+int pmn_prim_read_at(const char *path, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    int fd = -1, err;
+
+    *got = 0;
+    err = open_typed(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, S_IFREG, -EINVAL, &fd);
+    if (err)
+        return err;
+    err = pread_full(fd, off, buf, len, got);
+    close(fd);
     return err;
 }
 
@@ -1465,16 +1475,8 @@ int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf,
         err = -EPERM;
     else if ((uint64_t)st.st_size > max)
         err = -EFBIG;
-    while (err == 0 && n < max) {
-        ssize_t r = read(f, (char *)buf + n, max - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            err = -errno;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
+    if (err == 0)
+        err = pread_full(f, 0, buf, max, &n);
     close(f);
     if (err == 0)
         *got = n;

@@ -163,6 +163,18 @@ static inline unsigned long long ull(uint64_t v)
 }
 
 /* Loop counts: @n natively, @n / div under valgrind (at least 1). */
+/* Resident set of this process, from /proc/self/statm. */
+static inline uint64_t rss_bytes(void)
+{
+    unsigned long long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    cr_assert_not_null(f, "/proc/self/statm: %s", strerror(errno));
+    cr_assert_eq(fscanf(f, "%llu %llu", &size, &res), 2);
+    fclose(f);
+    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 static inline size_t scaled(size_t n, size_t div)
 {
     if (RUNNING_ON_VALGRIND) {

@@ -179,18 +179,6 @@ Test(arena, alignments_beyond_extent, .timeout = 60)
     env_close(&e);
 }
 
-/* Resident set of this process, from /proc/self/statm. */
-static uint64_t rss_bytes(void)
-{
-    unsigned long long size = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    cr_assert_not_null(f, "/proc/self/statm: %s", strerror(errno));
-    cr_assert_eq(fscanf(f, "%llu %llu", &size, &res), 2);
-    fclose(f);
-    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* An alignment far beyond the extent size costs address space, not memory
  * (issue 13: posix_memalign(256 MiB, 64) populated 256 MiB, and
  * aligned_alloc(1 << 33, 1) populated 8 GiB in 21 s): the arena, the

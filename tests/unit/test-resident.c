@@ -13,18 +13,6 @@
 
 #include "harness.h"
 
-/* Resident set of this process, from /proc/self/statm. */
-static uint64_t rss_now(void)
-{
-    unsigned long long size = 0, res = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    cr_assert_not_null(f, "/proc/self/statm: %s", strerror(errno));
-    cr_assert_eq(fscanf(f, "%llu %llu", &size, &res), 2);
-    fclose(f);
-    return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* One object of each of a few size classes costs about its own size in
  * populated memory, not a whole page per class (up to 2 MiB for a class
  * near 256 KiB: a page holds several blocks) nor 128 KiB of segment header
@@ -109,7 +97,7 @@ Test(resident, emptied_pages_are_purged_beyond_the_slack, .timeout = 120)
     }
     st = arena_stats(e.a);
     pop_full = st.populated;
-    rss_full = rss_now();
+    rss_full = rss_bytes();
     cr_assert_geq(pop_full, 16 * MiB, "16 MiB of objects, %llu bytes populated", ull(pop_full));
     /* A page younger than 100 ms keeps its memory when it empties (a heap
      * whose pages churn would refault on every cycle): these have lived
@@ -125,7 +113,7 @@ Test(resident, emptied_pages_are_purged_beyond_the_slack, .timeout = 120)
     }
     cr_assert_gt(kept, 0);
     st = arena_stats(e.a);
-    rss_after = rss_now();
+    rss_after = rss_bytes();
     assert_stats_sane(&st, "after the frees");
     cr_assert_leq(st.populated, st.active + st.active / 4 + 3 * MiB,
                   "%zu objects kept: %llu bytes in pages, %llu populated", kept, ull(st.active),

@@ -15,19 +15,16 @@ build=$1
 example=$2
 meson=${3:-meson}
 
-say() { echo "check-cmake: $*"; }
-fail() { echo "check-cmake: FAIL: $*" >&2; exit 1; }
+# shellcheck disable=SC2034 # common.sh reads NAME
+NAME=check-cmake
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 command -v cmake >/dev/null 2>&1 || { say "no cmake (Debian: cmake): skip"; exit 77; }
 command -v "${CC:-cc}" >/dev/null 2>&1 || { say "no C compiler: skip"; exit 77; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmnode-cmake.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM HUP
-dest=$tmp/root
-
-"$meson" install -C "$build" --no-rebuild --quiet --destdir "$dest" ||
-    fail "meson install failed"
+scratch cmake
+install_dest "$build" "$meson"
 config=$(find "$dest" -path '*/cmake/pmnode/pmnodeConfig.cmake' | head -n 1)
 [ -n "$config" ] || fail "pmnodeConfig.cmake was not installed"
 [ -f "$(dirname "$config")/pmnodeConfigVersion.cmake" ] || fail "pmnodeConfigVersion.cmake was not installed"
@@ -40,13 +37,7 @@ prefix=$(dirname "$config")
 while [ "$(basename "$prefix")" != lib ]; do prefix=$(dirname "$prefix"); done
 prefix=$(dirname "$prefix")
 
-san=
-if command -v ldd >/dev/null 2>&1; then
-    deps=$(ldd "$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)" 2>/dev/null || true)
-    case $deps in *libasan*) san=address ;; esac
-    case $deps in *libubsan*) san=${san:+$san,}undefined ;; esac
-    case $deps in *libtsan*) san=thread ;; esac
-fi
+sanitizer_of "$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)"
 
 mkdir "$tmp/proj"
 cp "$example" "$tmp/proj/list_nodes.c"

@@ -17,20 +17,17 @@ example=$2
 meson=${3:-meson}
 cc=${CC:-cc}
 
-say() { echo "check-install: $*"; }
-fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
+# shellcheck disable=SC2034 # common.sh reads NAME
+NAME=check-install
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 command -v "$cc" >/dev/null 2>&1 || { say "no C compiler ($cc): skip"; exit 77; }
 command -v pkg-config >/dev/null 2>&1 || { say "no pkg-config: skip"; exit 77; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmnode-install.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM HUP
-dest=$tmp/root
-
+scratch install
 say "meson install --destdir $dest"
-"$meson" install -C "$build" --no-rebuild --quiet --destdir "$dest" ||
-    fail "meson install failed"
+install_dest "$build" "$meson"
 
 pc=$(find "$dest" -path '*/pkgconfig/pmnode.pc' | head -n 1)
 [ -n "$pc" ] || fail "pmnode.pc was not installed"
@@ -54,12 +51,7 @@ esac
 
 # A sanitizer build (-Db_sanitize=...) installs a library that needs its
 # runtime first in the program: build the example the same way.
-san=
-if command -v ldd >/dev/null 2>&1; then
-    deps=$(ldd "$lib" 2>/dev/null || true)
-    case $deps in *libasan*) san=address ;; esac
-    case $deps in *libubsan*) san=${san:+$san,}undefined ;; esac
-fi
+sanitizer_of "$lib"
 [ -z "$san" ] || say "library built with -fsanitize=$san: example too"
 
 # $flags is split into words on purpose, as $(pkg-config ...) would be.

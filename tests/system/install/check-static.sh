@@ -17,19 +17,16 @@ src=$2
 meson=${3:-meson}
 cc=${CC:-cc}
 
-say() { echo "check-static: $*"; }
-fail() { echo "check-static: FAIL: $*" >&2; exit 1; }
+# shellcheck disable=SC2034 # common.sh reads NAME
+NAME=check-static
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 command -v "$cc" >/dev/null 2>&1 || { say "no C compiler ($cc): skip"; exit 77; }
 command -v pkg-config >/dev/null 2>&1 || { say "no pkg-config: skip"; exit 77; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pmnode-static.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM HUP
-dest=$tmp/root
-
-"$meson" install -C "$build" --no-rebuild --quiet --destdir "$dest" ||
-    fail "meson install failed"
+scratch static
+install_dest "$build" "$meson"
 pc=$(find "$dest" -path '*/pkgconfig/pmnode.pc' | head -n 1)
 [ -n "$pc" ] || fail "pmnode.pc was not installed"
 archive=$(find "$dest" -name libpmnode.a | head -n 1)
@@ -66,13 +63,7 @@ fi
 static_libs=$(printf '%s\n' "$libs" | sed 's/\(^\| \)-lpmnode\( \|$\)/\1-l:libpmnode.a\2/')
 case $static_libs in *-l:libpmnode.a*) ;; *) fail "no -lpmnode in: $libs" ;; esac
 
-san=
-if command -v ldd >/dev/null 2>&1; then
-    deps=$(ldd "$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)" 2>/dev/null || true)
-    case $deps in *libasan*) san=address ;; esac
-    case $deps in *libubsan*) san=${san:+$san,}undefined ;; esac
-    case $deps in *libtsan*) san=thread ;; esac
-fi
+sanitizer_of "$(find "$dest" -name 'libpmnode.so.[0-9]*' | head -n 1)"
 
 for prog in static-clash:"$src/tests/system/install/static-clash.c" list_nodes:"$src/examples/list_nodes.c"; do
     name=${prog%%:*}
