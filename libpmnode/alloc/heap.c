@@ -520,11 +520,27 @@ static bool purge_wanted(const struct pmn__heap *h, const struct pmn__page *pg)
            pmn_prim_now_ns() - pg->born_ns >= PMN__PURGE_AGE_NS;
 }
 
+/* A small page's pops and pushes join the heap's retired counts; lock
+ * held, the page about to go (its owner pushes nothing more). */
+static void page_fold(struct pmn__heap *h, const struct pmn__page *pg)
+{
+    h->retired_allocs[pg->cls] += atomic_load_explicit(&pg->nalloc, memory_order_relaxed);
+    h->retired_frees[pg->cls] += atomic_load_explicit(&pg->nfree, memory_order_relaxed);
+}
+
+/* Each live page of small segment @seg, once (its first slice); lock
+ * held.  The order of a page's slices is its own. */
+#define FOR_EACH_PAGE(seg, pg)                    \
+    for (unsigned i_ = 1; i_ < PMN__SLICES; i_++) \
+        if (((pg) = (seg)->slice_page[i_]) != NULL && (pg) == &(seg)->pages[i_] && (pg)->live)
+
 /* Give a page's slices back; lock held. */
 static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
 {
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
     unsigned n = pg->nslices, at = pg->slice;
+
+    page_fold(h, pg);
 
     for (unsigned i = 0; i < n; i++)
         seg->slice_page[at + i] = NULL;
@@ -551,7 +567,12 @@ static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
         *why = PMN_E_DESTROYED;
         return NULL;
     }
-    return slices_take(h, h->class_slices[cls], why);
+    struct pmn__page *pg = slices_take(h, h->class_slices[cls], why);
+
+    /* Under the lock, as pmn__heap_stats() reads it of every live page. */
+    if (pg != NULL)
+        pg->cls = (uint8_t)cls;
+    return pg;
 }
 
 /* Make fresh slices a page of @cls (no lock: the page is nobody's yet).
@@ -564,8 +585,7 @@ static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 {
     uint32_t bs = h->class_size[cls];
 
-    pg->cls = (uint8_t)cls;
-    pg->block_size = bs;
+    pg->block_size = bs; /* pg->cls is set already (page_new) */
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
     pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
     pg->reserved = 0;
@@ -839,7 +859,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
                 q_remove(q, pg);
                 q_push_front(q, pg);
             }
-            return pmn__page_pop(th, pg);
+            return pmn__page_pop(pg);
         }
         q_remove(q, pg);
         q_push_front(full, pg);
@@ -853,7 +873,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             q_remove(full, pg);
             pg->in_full = 0;
             q_push_front(q, pg);
-            return pmn__page_pop(th, pg);
+            return pmn__page_pop(pg);
         }
     }
     pg = page_get(h, th, cls);
@@ -868,7 +888,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
      * populated stays first in the queue, tried again by the next call. */
     if (pg->free == NULL && (got = pmn__page_extend(pg)) <= 0)
         return alloc_failed(h, got < 0 ? got : -ENOMEM);
-    return pmn__page_pop(th, pg);
+    return pmn__page_pop(pg);
 }
 
 /* The owner freed the last object of a page that is not its current one:
@@ -1155,6 +1175,21 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     }
     if (!all)
         h->large_cache_bytes = 0;
+    /* Every small object goes too: the pages' counts are retired, and
+     * each class's frees made equal to its allocations (other threads'
+     * frees are counted in their theaps, so the difference is what the
+     * release frees). */
+    for (seg = h->segments; seg; seg = seg->next) {
+        struct pmn__page *pg;
+        FOR_EACH_PAGE(seg, pg)
+        page_fold(h, pg);
+    }
+    for (unsigned c = 0; c < PMN__NCLASSES; c++) {
+        uint64_t remote = 0;
+        for (struct pmn__theap *th = h->theaps; th; th = th->next)
+            remote += atomic_load_explicit(&th->frees[c], memory_order_relaxed);
+        h->retired_frees[c] = h->retired_allocs[c] > remote ? h->retired_allocs[c] - remote : 0;
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (seg = h->segments; seg; seg = next) {
             next = seg->next;
@@ -1225,8 +1260,6 @@ static void settle_theaps(struct pmn__heap *h)
         memset(th->pages, 0, sizeof(th->pages));
         memset(th->full, 0, sizeof(th->full));
         memset(th->spare, 0, sizeof(th->spare));
-        for (unsigned c = 0; c < PMN__NCLASSES; c++)
-            atomic_store(&th->frees[c], atomic_load(&th->allocs[c]));
     }
     atomic_store(&h->large_c.frees, atomic_load(&h->large_c.allocs));
     atomic_store(&h->large_c.free_bytes, atomic_load(&h->large_c.alloc_bytes));
@@ -1266,17 +1299,32 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
     if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_alloc_stats, backing)))
         return -EINVAL;
     memset(out, 0, sizeof(*out));
+    uint64_t na[PMN__NCLASSES], nf[PMN__NCLASSES];
+    struct pmn__segment *seg;
+    struct pmn__page *pg;
+
     pthread_mutex_lock(&h->lock);
-    for (struct pmn__theap *th = h->theaps; th; th = th->next) {
-        for (unsigned cl = 0; cl < h->nclasses; cl++) {
-            uint64_t na = atomic_load_explicit(&th->allocs[cl], memory_order_relaxed);
-            uint64_t nf = atomic_load_explicit(&th->frees[cl], memory_order_relaxed);
-            allocs += na;
-            frees += nf;
-            ab += na * h->class_size[cl];
-            fb += nf * h->class_size[cl];
+    memcpy(na, h->retired_allocs, sizeof(na));
+    memcpy(nf, h->retired_frees, sizeof(nf));
+    /* The live pages' own counts (their owners write them meanwhile: a
+     * consistent, slightly stale sum), then other threads' frees. */
+    for (seg = h->segments; seg; seg = seg->next) {
+        FOR_EACH_PAGE(seg, pg)
+        {
+            na[pg->cls] += atomic_load_explicit(&pg->nalloc, memory_order_relaxed);
+            nf[pg->cls] += atomic_load_explicit(&pg->nfree, memory_order_relaxed);
         }
+    }
+    for (struct pmn__theap *th = h->theaps; th; th = th->next) {
+        for (unsigned cl = 0; cl < h->nclasses; cl++)
+            nf[cl] += atomic_load_explicit(&th->frees[cl], memory_order_relaxed);
         remote += atomic_load_explicit(&th->remote_frees, memory_order_relaxed);
+    }
+    for (unsigned cl = 0; cl < h->nclasses; cl++) {
+        allocs += na[cl];
+        frees += nf[cl];
+        ab += na[cl] * h->class_size[cl];
+        fb += nf[cl] * h->class_size[cl];
     }
     c = &h->large_c;
     remote += atomic_load_explicit(&c->remote_frees, memory_order_relaxed);

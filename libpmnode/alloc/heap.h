@@ -102,6 +102,15 @@ struct pmn__page {
      * are threaded a few at a time when the free list runs dry
      * (pmn__page_extend), so a fresh page costs nothing per block. */
     uint32_t reserved;
+    /* The owner's pops and pushes of this page (a page's own counters: on
+     * the line the fast paths write anyway, so counting costs no cache
+     * line of its own, where the theap's per-class counters did: 12 % of
+     * glibc-simple's time under the shim).  Written by the owner only
+     * (relaxed, plain moves); pmn__heap_stats() sums them over the live
+     * pages under the heap lock and slices_give() folds them into the
+     * heap's retired counts when the page goes. */
+    _Atomic uint64_t nalloc, nfree;
+    /* The rest is off the fast paths. */
     uint32_t capacity; /* blocks in the page */
     /* Bytes from start on known populated (the segment's popmap says so
      * for each 4 KiB): pmn__page_extend() populates further, under the
@@ -113,7 +122,7 @@ struct pmn__page {
     uint64_t born_ns;              /* when its slices were taken (heap.c, purge_wanted) */
 } __attribute__((aligned(64)));    /* two threads' pages side by side in a
                                     segment must not share a line */
-_Static_assert(__builtin_offsetof(struct pmn__page, reserved) + sizeof(uint32_t) <= 64,
+_Static_assert(__builtin_offsetof(struct pmn__page, nfree) + sizeof(uint64_t) <= 64,
                "the fast paths' fields fit the page's first cache line");
 
 struct pmn__segment {
@@ -163,10 +172,11 @@ struct __attribute__((aligned(64))) pmn__theap {
     /* One empty page kept per class, so a size that comes and goes does not
      * give its page back and take it again under the heap lock each time. */
     struct pmn__page *spare[PMN__NCLASSES];
-    /* One counter per operation on the fast path: bytes follow from the
-     * class sizes.  Frees by other threads are counted here when the owner
-     * collects them (remote_frees counts those). */
-    _Atomic uint64_t allocs[PMN__NCLASSES], frees[PMN__NCLASSES];
+    /* Frees this thread made of objects on other threads' pages (the
+     * slow path), per class of the object; remote_frees counts them all.
+     * The owners' own pops and pushes are counted on their pages
+     * (pmn__page.nalloc, nfree). */
+    _Atomic uint64_t frees[PMN__NCLASSES];
     _Atomic uint64_t remote_frees;
 };
 
@@ -215,6 +225,10 @@ struct pmn__heap {
     struct pmn__theap *theaps;
     struct pmn__counters large_c; /* large objects (any thread, atomic adds) */
     void *owner_obj;              /* the arena or slab this heap serves */
+    /* Pops and pushes of pages that are gone (slices_give, release_all),
+     * per class; guarded by lock.  pmn__heap_stats() adds the live pages'
+     * own counts to these. */
+    uint64_t retired_allocs[PMN__NCLASSES], retired_frees[PMN__NCLASSES];
 };
 
 /* Memory checkers: AddressSanitizer builds poison free blocks; debug_full
@@ -487,14 +501,14 @@ static inline unsigned pmn__arena_class(size_t s)
 }
 
 /* Take the first free block of a page the caller owns (fast and slow path). */
-static inline void *pmn__page_pop(struct pmn__theap *th, struct pmn__page *pg)
+static inline void *pmn__page_pop(struct pmn__page *pg)
 {
     void *b = pg->free;
 
     UNPOISON(b, pg->block_size);
     pg->free = *(void **)b;
     pg->used++;
-    pmn__cnt_add(&th->allocs[pg->cls], 1);
+    pmn__cnt_add(&pg->nalloc, 1);
     pmn__bm_mark(b);
     VG_ALLOC(b, pg->block_size);
     return b;
@@ -507,7 +521,7 @@ static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
     struct pmn__page *pg = th->pages[cls].head;
 
     if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
-        return pmn__page_pop(th, pg);
+        return pmn__page_pop(pg);
     return NULL;
 }
 
@@ -521,11 +535,10 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
-/* The owner @o pushes @p onto @pg's free list: the block's alloc bit (@bit
+/* The owner pushes @p onto @pg's free list: the block's alloc bit (@bit
  * of word @w, read by the caller as @v, which proved the block live) goes
  * down first.  The push both owner paths below share. */
-static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__theap *o,
-                                                                 struct pmn__page *pg, void *p,
+static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__page *pg, void *p,
                                                                  _Atomic uint64_t *w, uint64_t bit,
                                                                  uint64_t v)
 {
@@ -536,7 +549,7 @@ static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__the
     POISON(p, pg->block_size);
     pg->free = p;
     pg->used--;
-    pmn__cnt_add(&o->frees[pg->cls], 1);
+    pmn__cnt_add(&pg->nfree, 1);
 }
 
 /* The owner's push: 0, or why @p is not a live block of @pg (nothing is
@@ -548,7 +561,7 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
 
     if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
         return pmn__free_misuse(pg, p);
-    pmn__page_push(th, pg, p, w, bit, v);
+    pmn__page_push(pg, p, w, bit, v);
     /* An empty page other than the current one, or any empty page of a
      * capped heap (its capacity must stay usable by every thread). */
     if (__builtin_expect(
@@ -678,7 +691,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p)
     v = atomic_load_explicit(w, memory_order_relaxed);
     if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
         return false;
-    pmn__page_push(o, pg, p, w, bit, v);
+    pmn__page_push(pg, p, w, bit, v);
     return true;
 #else
     (void)p;

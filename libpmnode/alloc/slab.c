@@ -166,7 +166,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
                 objs[i++] = p;
             }
             pg->used += (uint32_t)(i - start);
-            pmn__cnt_add(&th->allocs[0], i - start);
+            pmn__cnt_add(&pg->nalloc, i - start);
         }
         if (i == n)
             break;

@@ -1360,3 +1360,66 @@ Test(arena, reset_clears_misuse_bits, .timeout = 60)
     cr_assert_eq(pmn_free(x), 0);
     env_close(&e);
 }
+
+/* The call counts live on the pages that served the calls (heap.h,
+ * pmn__page.nalloc/nfree) and join the heap's totals when a page goes:
+ * they must add up across pages that retire, other threads' frees and a
+ * reset, class by class (allocated is the per-class sum). */
+static void *free_all(void *arg)
+{
+    void **p = arg;
+    for (size_t i = 0; i < 3000; i++)
+        if (pmn_free(p[i]) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+Test(arena, counts_add_up_across_retired_pages_and_threads, .timeout = 60)
+{
+    struct env e = env_open();
+    static void *p[3000];
+    struct pmn_alloc_stats st;
+    uint64_t calls = 0;
+    pthread_t t;
+    void *res;
+
+    for (int round = 0; round < 4; round++) {
+        /* Sizes that take many pages per class, so that freeing empties
+         * pages beyond each class's one spare and they retire. */
+        for (size_t i = 0; i < 3000; i++) {
+            p[i] = pmn_arena_malloc(e.a, 16 + (i % 40) * 48 + (size_t)round * 16);
+            cr_assert_not_null(p[i]);
+        }
+        calls += 3000;
+        st = arena_stats(e.a);
+        assert_counts(&st, "filled");
+        cr_assert_eq(st.allocs, calls, "round %d: %llu allocs counted, %llu made", round,
+                     ull(st.allocs), ull(calls));
+        cr_assert_eq(st.objects, 3000);
+        if (round % 2 == 0) {
+            for (size_t i = 0; i < 3000; i++)
+                cr_assert_eq(pmn_free(p[i]), 0);
+        } else { /* another thread frees them all: remote frees */
+            cr_assert_eq(pthread_create(&t, NULL, free_all, p), 0);
+            cr_assert_eq(pthread_join(t, &res), 0);
+            cr_assert_null(res, "a remote pmn_free failed");
+        }
+        st = arena_stats(e.a);
+        assert_counts(&st, "freed");
+        cr_assert_eq(st.frees, calls, "round %d: %llu frees counted, %llu made", round,
+                     ull(st.frees), ull(calls));
+        cr_assert_eq(st.objects, 0, "round %d: %llu objects", round, ull(st.objects));
+        cr_assert_eq(st.allocated, 0, "round %d: %llu bytes", round, ull(st.allocated));
+        if (round % 2 == 1)
+            cr_assert_geq(st.remote_frees, 3000);
+    }
+    /* A reset frees what is live: the counts stay, and agree. */
+    for (size_t i = 0; i < 100; i++)
+        cr_assert_not_null(p[i] = pmn_arena_malloc(e.a, 100 + i));
+    pmn_arena_reset(e.a);
+    st = arena_stats(e.a);
+    cr_assert_eq(st.allocs, calls + 100, "%llu allocs after reset", ull(st.allocs));
+    cr_assert_eq(st.frees, calls + 100, "%llu frees after reset", ull(st.frees));
+    cr_assert_eq(st.allocated, 0);
+    env_close(&e);
+}
