@@ -337,7 +337,7 @@ struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align
     }
     note_resident(h, pmn__region_committed(r));
     atomic_fetch_add_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
-    pmn__segmap_add((uintptr_t)seg, seg->size);
+    pmn__segmap_add((uintptr_t)seg, seg->size, large);
     return seg;
 }
 

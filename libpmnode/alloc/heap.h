@@ -623,9 +623,9 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
                                                                 struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
-    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_small((uintptr_t)p);
 
-    if (__builtin_expect(seg != NULL && !seg->large &&
+    if (__builtin_expect(seg != NULL &&
                              !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
                              (want == NULL || seg->heap == want),
                          1)) {
@@ -654,7 +654,9 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
 
 /*
  * The shim's free fast path, a leaf (no call, so no stack frame): true
- * when @p was a live block of a small page the calling thread owns and is
+ * when @p was a live block of a small page owned by @th, the calling
+ * thread's theap as the caller last cached it (NULL when none: every case
+ * is then the slow path's), and is
  * now on that page's free list, false with nothing touched for every
  * other case (not ours, another thread's page, misuse, exported objects,
  * a free that moves the page between queues), which the caller hands to
@@ -662,24 +664,30 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
  * Thread-safe as pmn__heap_free(); async-signal-safe only with the
  * shim's guard up, as every arena call.
  */
-static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p)
+static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
+                                                                       struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
-    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_start((uintptr_t)p);
+    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_small((uintptr_t)p);
     struct pmn__page *pg;
     struct pmn__theap *o;
     _Atomic uint64_t *w;
     uint64_t bit, v;
 
-    if (__builtin_expect(seg == NULL || seg->large ||
-                             atomic_load_explicit(&seg->exported, memory_order_relaxed),
+    if (__builtin_expect(seg == NULL || atomic_load_explicit(&seg->exported, memory_order_relaxed),
                          0))
         return false;
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
     if (__builtin_expect(pg == NULL || !pg->live, 0))
         return false;
-    o = pg->owner; /* see pmn__heap_free() on why tp proves ownership */
-    if (__builtin_expect(atomic_load_explicit(&o->tp, memory_order_relaxed) != pmn__tp(), 0))
+    /* The page is the caller's when its owner is the caller's theap and
+     * that theap is still bound to the caller (see pmn__heap_free() on why
+     * tp proves it): th->tp is read beside the page's lookup, not after
+     * it, so the page costs one dependent load less than pg->owner->tp. */
+    o = pg->owner;
+    if (__builtin_expect(o != th || th == NULL ||
+                             atomic_load_explicit(&th->tp, memory_order_relaxed) != pmn__tp(),
+                         0))
         return false;
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */

@@ -4,12 +4,13 @@
  * pmn_free(p) must find p's heap in O(1) without being told, and must not
  * crash on a pointer we never handed out; reading p & ~SEG_MASK blindly
  * would fault on a foreign pointer.  So the one piece of process-wide
- * mutable state in libpmnode lives here: two bits per 4 MiB slot of the
- * 47-bit user address space (pmn__segmap, read inline by heap.h) (8 MiB of zero-initialised .bss, touched only
- * where segments are), set when a segment is mapped and cleared when it is
- * released.  Reads are lock-free; writes are atomic read-modify-writes on
- * distinct slots.  A context-free lookup has no other home: the pointer is
- * the only input.
+ * mutable state in libpmnode lives here: one byte per 4 MiB slot of the
+ * 47-bit user address space (pmn__segmap, read inline by heap.h: 32 MiB
+ * of zero-initialised .bss, touched only where segments are, a 4 KiB page
+ * of it per 16 GiB of address space), set when a segment is mapped and
+ * cleared when it is released.  Reads are lock-free; writes are atomic
+ * stores to distinct slots.  A context-free lookup has no other home:
+ * the pointer is the only input.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -17,44 +18,27 @@
 #include "alloc/heap.h"
 
 #define SLOTS PMN__SEGMAP_SLOTS
-#define PER_WORD 32 /* 2 bits per slot */
 
-enum { SLOT_NONE = 0, SLOT_START = 1, SLOT_CONT = 2 };
-
-_Atomic uint64_t pmn__segmap[SLOTS / PER_WORD];
+_Atomic uint8_t pmn__segmap[SLOTS];
 #define map pmn__segmap
 
-static void set_slot(uint64_t slot, uint64_t val)
-{
-    _Atomic uint64_t *w = &map[slot / PER_WORD];
-    unsigned shift = (unsigned)(slot % PER_WORD) * 2;
-
-    atomic_fetch_and_explicit(w, ~((uint64_t)3 << shift), memory_order_release);
-    if (val)
-        atomic_fetch_or_explicit(w, val << shift, memory_order_release);
-}
-
-static unsigned get_slot(uint64_t slot)
-{
-    uint64_t w = atomic_load_explicit(&map[slot / PER_WORD], memory_order_acquire);
-    return (unsigned)(w >> ((slot % PER_WORD) * 2)) & 3;
-}
-
-/* Slots a segment of @size covers (a large one need not end on a slot). */
 static uint64_t slots_of(size_t size)
 {
     return ((uint64_t)size + PMN__SEG_MASK) >> PMN__SEG_SHIFT;
 }
 
-void pmn__segmap_add(uintptr_t seg, size_t size)
+/* The first slot is written last on add and first on remove, so a reader
+ * that finds a start finds the whole segment mapped. */
+void pmn__segmap_add(uintptr_t seg, size_t size, int large)
 {
     uint64_t first = seg >> PMN__SEG_SHIFT, n = slots_of(size);
 
     if (first + n > SLOTS)
         return;
     for (uint64_t i = 1; i < n; i++)
-        set_slot(first + i, SLOT_CONT);
-    set_slot(first, SLOT_START);
+        atomic_store_explicit(&map[first + i], PMN__SLOT_CONT, memory_order_release);
+    atomic_store_explicit(&map[first], large ? PMN__SLOT_LARGE : PMN__SLOT_SMALL,
+                          memory_order_release);
 }
 
 void pmn__segmap_remove(uintptr_t seg, size_t size)
@@ -63,9 +47,9 @@ void pmn__segmap_remove(uintptr_t seg, size_t size)
 
     if (first + n > SLOTS)
         return;
-    set_slot(first, SLOT_NONE);
+    atomic_store_explicit(&map[first], PMN__SLOT_NONE, memory_order_release);
     for (uint64_t i = 1; i < n; i++)
-        set_slot(first + i, SLOT_NONE);
+        atomic_store_explicit(&map[first + i], PMN__SLOT_NONE, memory_order_release);
 }
 
 uintptr_t pmn__segmap_lookup_slow(uintptr_t addr)
@@ -75,10 +59,10 @@ uintptr_t pmn__segmap_lookup_slow(uintptr_t addr)
     if (slot >= SLOTS)
         return 0;
     for (;;) {
-        unsigned v = get_slot(slot);
-        if (v == SLOT_START)
+        unsigned v = atomic_load_explicit(&map[slot], memory_order_acquire);
+        if (v == PMN__SLOT_SMALL || v == PMN__SLOT_LARGE)
             return (uintptr_t)(slot << PMN__SEG_SHIFT);
-        if (v != SLOT_CONT || slot == 0)
+        if (v != PMN__SLOT_CONT || slot == 0)
             return 0;
         slot--; /* inside a large segment: its header is further down */
     }

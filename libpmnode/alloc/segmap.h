@@ -17,40 +17,46 @@
 #define PMN__SEG_SIZE ((size_t)1 << PMN__SEG_SHIFT)
 #define PMN__SEG_MASK (PMN__SEG_SIZE - 1)
 
-/* The process-wide map from 4 MiB address slots to "segment
- * starts here" / "continuation of a large segment". */
-void pmn__segmap_add(uintptr_t seg, size_t size);
+/* The process-wide map from 4 MiB address slots to what is there: one
+ * byte per slot (32 MiB of address space for 47-bit addresses, untouched
+ * but for the slots near the heaps' segments), so that a lookup is one
+ * byte load: no shift by a variable count, and the fast paths learn a
+ * small segment from the map without reading its header.  Process-wide by
+ * nature: free(p) of any pointer must find its segment whichever heap made
+ * it. */
+enum { PMN__SLOT_NONE = 0, PMN__SLOT_SMALL = 1, PMN__SLOT_CONT = 2, PMN__SLOT_LARGE = 3 };
+void pmn__segmap_add(uintptr_t seg, size_t size, int large);
 void pmn__segmap_remove(uintptr_t seg, size_t size);
 /* The segment start for an address in one of our segments, or 0. */
 uintptr_t pmn__segmap_lookup_slow(uintptr_t addr);
 #define PMN__SEGMAP_SLOTS ((uint64_t)1 << (47 - PMN__SEG_SHIFT))
-extern _Atomic uint64_t pmn__segmap[PMN__SEGMAP_SLOTS / 32] __attribute__((visibility("hidden")));
+extern _Atomic uint8_t pmn__segmap[PMN__SEGMAP_SLOTS] __attribute__((visibility("hidden")));
+
+static inline unsigned pmn__segmap_slot(uintptr_t addr)
+{
+    uint64_t slot = addr >> PMN__SEG_SHIFT;
+
+    return slot < PMN__SEGMAP_SLOTS
+               ? atomic_load_explicit(&pmn__segmap[slot], memory_order_acquire)
+               : PMN__SLOT_NONE;
+}
 
 static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
 {
-    uint64_t slot = addr >> PMN__SEG_SHIFT, w;
-
-    if (slot >= PMN__SEGMAP_SLOTS)
-        return 0;
-    w = atomic_load_explicit(&pmn__segmap[slot / 32], memory_order_acquire);
-    switch ((w >> ((slot % 32) * 2)) & 3) {
-    case 1: /* a segment starts here */ return addr & ~(uintptr_t)PMN__SEG_MASK;
-    case 2: /* inside a large segment */ return pmn__segmap_lookup_slow(addr);
+    switch (pmn__segmap_slot(addr)) {
+    case PMN__SLOT_SMALL:
+    case PMN__SLOT_LARGE: return addr & ~(uintptr_t)PMN__SEG_MASK;
+    case PMN__SLOT_CONT: return pmn__segmap_lookup_slow(addr);
     default: return 0;
     }
 }
 
-/* The segment start when @addr lies in the first 4 MiB slot of one of our
- * segments (every small object does), else 0; never calls out, for fast
- * paths that hand every other case to a slow path. */
-static inline uintptr_t pmn__segmap_start(uintptr_t addr)
+/* The segment start when @addr lies in a small segment of ours (every
+ * small object does), else 0; never calls out, for fast paths that hand
+ * every other case (large objects included) to a slow path. */
+static inline uintptr_t pmn__segmap_small(uintptr_t addr)
 {
-    uint64_t slot = addr >> PMN__SEG_SHIFT, w;
-
-    if (slot >= PMN__SEGMAP_SLOTS)
-        return 0;
-    w = atomic_load_explicit(&pmn__segmap[slot / 32], memory_order_acquire);
-    return ((w >> ((slot % 32) * 2)) & 3) == 1 ? addr & ~(uintptr_t)PMN__SEG_MASK : 0;
+    return pmn__segmap_slot(addr) == PMN__SLOT_SMALL ? addr & ~(uintptr_t)PMN__SEG_MASK : 0;
 }
 
 #endif /* PMN_SEGMAP_H */

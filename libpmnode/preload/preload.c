@@ -923,7 +923,7 @@ static inline __attribute__((always_inline)) void free_any(void *p)
         return;
     }
     T.guard = 1;
-    if (__builtin_expect(pmn__heap_free_owned(p), 1)) {
+    if (__builtin_expect(pmn__heap_free_owned(p, T.th), 1)) {
         T.guard = 0;
         if (__builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
             drain_pending();
