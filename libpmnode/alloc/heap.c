@@ -680,21 +680,51 @@ static void late_misuse(struct pmn__heap *h, void *p)
              p);
 }
 
+/* The alloc word @w of a collect's run (@v, with the run's bits down)
+ * goes back, then the run's pending bits (@mask) go down: alloc before
+ * pending, the order another thread's free relies on. */
+static void collect_flush(_Atomic uint64_t *w, uint64_t v, uint64_t mask)
+{
+    atomic_store_explicit(w, v, memory_order_relaxed);
+    atomic_fetch_and_explicit(w + 1, ~mask, memory_order_release);
+}
+
 /* Move other threads' frees into the owner's list.  Each block's alloc bit
  * goes down before its pending bit (the order another thread's free relies
  * on); a block whose alloc bit is down already was freed by the owner too
- * and is not linked twice. */
+ * and is not linked twice.  A page no other thread freed into costs one
+ * plain load, not a locked exchange; consecutive blocks of the list whose
+ * bits share a bitmap word (1 KiB of blocks: threads often free neighbours
+ * in a row) clear their pending bits with one locked AND, not one each.
+ * Only the owner writes alloc words, so the run's word stays in a register
+ * until the run ends.  Both together took collect from 14 % to 2 % of
+ * glibc-thread's samples under the shim, and from 6.6 % to 2.4 % of
+ * larson's; xmalloc's 19 % is unchanged (misses on the blocks and bitmap
+ * lines its other thread wrote). */
 static void collect(struct pmn__heap *h, struct pmn__page *pg)
 {
-    uintptr_t list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
-    void *head = pg->free, *b = (void *)list;
+    uintptr_t list;
+    void *head = pg->free, *b;
     uint32_t n = 0, seen = 0;
+    _Atomic uint64_t *cw = NULL;
+    uint64_t cv = 0, cmask = 0;
 
+    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0)
+        return;
+    list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+    b = (void *)list;
     while (b != NULL) {
         _Atomic uint64_t *w = pmn__bm_word(b);
-        uint64_t bit = pmn__bm_bit(b), v = atomic_load_explicit(w, memory_order_relaxed);
+        uint64_t bit = pmn__bm_bit(b);
         void *next;
 
+        if (w != cw) {
+            if (cw != NULL)
+                collect_flush(cw, cv, cmask);
+            cw = w;
+            cv = atomic_load_explicit(w, memory_order_relaxed);
+            cmask = 0;
+        }
         UNPOISON(b, sizeof(void *));
         next = *(void **)b;
         /* A block freed by its owner too (its alloc bit is down already:
@@ -702,22 +732,25 @@ static void collect(struct pmn__heap *h, struct pmn__page *pg)
          * longer than the page (a cycle cannot form, since pending admits
          * a block once per collect, but a corrupted list must still end):
          * the rest of this list is lost, leaked, never handed out twice. */
-        if (!(v & bit) || ++seen > pg->capacity) {
-            if (!(v & bit))
+        if (!(cv & bit) || ++seen > pg->capacity) {
+            collect_flush(cw, cv, cmask);
+            cw = NULL;
+            if (!(cv & bit))
                 atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
             POISON(b, sizeof(void *));
             late_misuse(h, b);
             break;
-        } else {
-            atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
-            atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
-            *(void **)b = head;
-            POISON(b, sizeof(void *));
-            head = b;
-            n++;
         }
+        cv &= ~bit;
+        cmask |= bit;
+        *(void **)b = head;
+        POISON(b, sizeof(void *));
+        head = b;
+        n++;
         b = next;
     }
+    if (cw != NULL)
+        collect_flush(cw, cv, cmask);
     pg->free = head;
     pg->used -= n; /* the freeing threads counted these frees already */
 }
