@@ -1466,8 +1466,10 @@ struct pmn_alloc_stats {
     struct pmn_backing_stats backing;     /**< bytes per node of the backing */
     /**
      * Since 0.3: bytes of the extents populated so far: per 4 MiB extent of
-     * small objects its 128 KiB header and every 64 KiB slice ever handed
-     * out as a page or reserved; large objects' extents as in resident.
+     * small objects its header (about 12 KiB; 0.8.x and earlier: up to
+     * 128 KiB with the misuse bitmaps) and the 4 KiB of pages populated as
+     * blocks were handed out or reserved, less what empty pages gave
+     * back; large objects' extents as in resident.
      * This, not resident, is the memory a cap bounds.
      */
     uint64_t populated;
@@ -1539,12 +1541,11 @@ struct pmn_slab_opts {
  * when it next allocates; a page whose objects were all freed remotely
  * while its owner, still alive, never allocates again stays with it.
  *
- * Memory behind a cap: the slab's extents are 4 MiB; each populates a
- * 128 KiB header (page map and misuse bitmaps) and then only the pages
- * handed out or reserved, so populated memory stays within the cap
- * rounded down to whole pages plus 128 KiB per extent (a 4 MiB cap of
- * 2 KiB objects: 4 MiB of pages in two extents, 4.25 MiB populated;
- * pmn_alloc_stats.populated).  0, -EINVAL, -ENOMEM, or a reserve's error.
+ * Memory behind a cap: the slab's extents are 4 MiB; each populates its
+ * header (the page map, about 12 KiB, within its first 64 KiB slice) and
+ * then only the pages handed out or reserved, so populated memory stays
+ * within the cap rounded down to whole pages plus 64 KiB per extent
+ * (pmn_alloc_stats.populated).  0, -EINVAL, -ENOMEM, or a reserve's error.
  */
 PMN_API int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size,
                               const struct pmn_slab_opts *opts, struct pmn_slab **out);

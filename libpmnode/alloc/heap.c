@@ -246,10 +246,10 @@ static void popmap_set(struct pmn__segment *seg, size_t off, size_t end)
  * lock held (a migration moves the segment under it, and the region's
  * populate is not for concurrent callers).  The range is widened to the
  * populate unit; parts already populated inside it are asked for again
- * (the kernel skips present pages) but counted once.  Bitmap words that
- * become populated are cleared here: memory new to the segment need not
- * read as zeros (a provider's), and no live block has bits there.  0 or
- * the region's error (nothing is marked then).
+ * (the kernel skips present pages) but counted once.  Nothing is
+ * cleared: a block's link and mark are written when a page threads it
+ * (pmn__page_extend), whatever the memory held.  0 or the region's error
+ * (nothing is marked then).
  */
 static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off, size_t end)
 {
@@ -275,11 +275,8 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
     if ((err = pmn__region_populate(seg->region, off, end - off)) != 0)
         return err;
     for (size_t i = off >> PMN__POP_SHIFT; i < end >> PMN__POP_SHIFT; i++) {
-        size_t at = i << PMN__POP_SHIFT;
         if (popmap_has(seg, i))
             continue;
-        if (at >= PMN__SLICE_SIZE && at < 2 * PMN__SLICE_SIZE)
-            memset((char *)seg + at, 0, (size_t)1 << PMN__POP_SHIFT);
         seg->popmap[i >> 6] |= (uint64_t)1 << (i & 63);
     }
     seg->pop_bytes += fresh << PMN__POP_SHIFT;
@@ -287,9 +284,6 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
                               memory_order_relaxed);
     return 0;
 }
-
-/* Bytes of the misuse bitmaps (both) per slice: 2 bits per granule. */
-#define BM_SLICE_BYTES (2 * (PMN__SLICE_SIZE >> (PMN__GRANULE_SHIFT + 3)))
 
 /* A small segment's slices that can hold pages: all but the header's. */
 #define ALL_SLICES (~(uint64_t)0 << PMN__HEADER_SLICES)
@@ -305,7 +299,7 @@ struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align
     int err;
 
     /* Small segments are populated piece by piece (seg_ensure): the
-     * header struct now, bitmap words and blocks as they are needed, so a
+     * header struct now, blocks as they are needed, so a
      * process with a small heap does not pay 4 MiB, nor a 64 KiB page per
      * size class, of resident memory up front.  Populating still uses
      * MADV_POPULATE_WRITE and is verified, so a node that cannot give a
@@ -339,20 +333,6 @@ struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align
     atomic_fetch_add_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
     pmn__segmap_add((uintptr_t)seg, seg->size, large);
     return seg;
-}
-
-/* A small segment's misuse bitmaps, cleared whole when the segment is new
- * to the heap (its memory need not be zero: device-dax, user memory) or
- * reset with live objects; afterwards every page leaves them clear when it
- * retires (page_init relies on it). */
-static void seg_bitmaps_clear(struct pmn__segment *seg)
-{
-    /* Only the populated words: a word not populated yet is cleared when
-     * it is (seg_ensure), and touching it here would fault it in. */
-    for (size_t at = PMN__SLICE_SIZE; at < PMN__SLICE_SIZE + 2 * PMN__BM_WORDS * sizeof(uint64_t);
-         at += (size_t)1 << PMN__POP_SHIFT)
-        if (popmap_has(seg, at >> PMN__POP_SHIFT))
-            memset((char *)seg + at, 0, (size_t)1 << PMN__POP_SHIFT);
 }
 
 void pmn__seg_link(struct pmn__segment **list, struct pmn__segment *seg)
@@ -401,7 +381,7 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
 {
     struct pmn__segment *seg;
     struct pmn__page *pg;
-    int at = -1, err;
+    int at = -1;
 
     if (pmn__heap_over_cap(h, (size_t)n << PMN__SLICE_SHIFT)) {
         *why = PMN_E_CAP_REACHED;
@@ -420,7 +400,6 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
         seg = pmn__seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
         if (seg == NULL)
             return NULL;
-        seg_bitmaps_clear(seg);
         pmn__seg_link(&h->segments, seg);
         h->empty_segments++;
         pmn__log(h->b->ctx, 4,
@@ -431,20 +410,12 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
                  (unsigned long long)atomic_load(&h->purged));
         at = find_run(seg->free_slices, n);
     }
-    /* The misuse bitmaps' words of these slices: a page's blocks are
-     * populated as pmn__page_extend() reaches them, but any block's free
-     * reads its words. */
-    if ((err = seg_ensure(h, seg, PMN__SLICE_SIZE + (size_t)at * BM_SLICE_BYTES,
-                          PMN__SLICE_SIZE + (size_t)(at + n) * BM_SLICE_BYTES)) != 0) {
-        *why = err;
-        return NULL;
-    }
     if (seg->free_slices == ALL_SLICES && !seg->keep)
         h->empty_segments--;
     seg->free_slices &= ~(((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
     pg = &seg->pages[at];
     memset(pg, 0, sizeof(*pg));
-    pg->slice = (uint16_t)at;
+    pg->slice = (uint8_t)at;
     pg->nslices = (uint16_t)n;
     pg->live = 1;
     pg->born_ns = pmn_prim_now_ns();
@@ -578,27 +549,19 @@ static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
 /* Make fresh slices a page of @cls (no lock: the page is nobody's yet).
  * Nothing is written into the blocks: pmn__page_extend() threads them as
  * they are needed, so a page that a short burst takes and gives back
- * costs no write per block.  The misuse bitmaps of free slices are clear
- * already (seg_bitmaps_clear: a page is retired only once every block's
- * bits are down, and a new or reset segment is cleared whole). */
+ * costs no write per block.  Blocks past the threaded part carry no mark,
+ * whatever an earlier page left in them: limit keeps every free out. */
 static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 {
     uint32_t bs = h->class_size[cls];
 
     pg->block_size = bs; /* pg->cls is set already (page_new) */
+    pg->divm = UINT64_MAX / bs + 1;
     pg->start = (char *)((uintptr_t)pg & ~PMN__SEG_MASK) + ((size_t)pg->slice << PMN__SLICE_SHIFT);
     pg->capacity = (uint32_t)(((size_t)pg->nslices << PMN__SLICE_SHIFT) / bs);
     pg->reserved = 0;
+    atomic_store_explicit(&pg->limit, 0, memory_order_relaxed);
     pg->free = NULL;
-#ifdef PMN_DEBUG_FULL
-    {
-        _Atomic uint64_t *w = pmn__bm_word(pg->start);
-        size_t words = ((size_t)pg->nslices << PMN__SLICE_SHIFT) >> (PMN__GRANULE_SHIFT + 6);
-        for (size_t i = 0; i < 2 * words; i++)
-            if (atomic_load_explicit(&w[i], memory_order_relaxed) != 0)
-                abort(); /* a retired page left a bit up: the invariant above broke */
-    }
-#endif
 }
 
 /* Bytes of never-used blocks threaded at a time (at least one block): a
@@ -657,14 +620,22 @@ int pmn__page_extend(struct pmn__page *pg)
         return err;
     first = pg->start + (size_t)pg->reserved * bs;
     last = first + (size_t)(n - 1) * bs;
-    /* A reused page's memory is still poisoned from its last life. */
+    /* A reused page's memory is still poisoned from its last life.  Each
+     * block gets its link and the owner's key: on the free list, never
+     * handed out, and refused if freed. */
     UNPOISON(first, (size_t)n * bs);
-    for (b = first; b < last; b += bs)
+    for (b = first; b < last; b += bs) {
         *(void **)b = b + bs;
+        atomic_store_explicit(pmn__mark(b), pmn__key_owner(b), memory_order_relaxed);
+    }
     *(void **)last = pg->free;
+    atomic_store_explicit(pmn__mark(last), pmn__key_owner(last), memory_order_relaxed);
     POISON(first, (size_t)n * bs);
     pg->free = first;
     pg->reserved += n;
+    /* After the marks: another thread that reads the new limit and then
+     * a mark of a block below it must see the mark. */
+    atomic_store_explicit(&pg->limit, pg->reserved * bs, memory_order_release);
     return 1;
 }
 
@@ -680,77 +651,47 @@ static void late_misuse(struct pmn__heap *h, void *p)
              p);
 }
 
-/* The alloc word @w of a collect's run (@v, with the run's bits down)
- * goes back, then the run's pending bits (@mask) go down: alloc before
- * pending, the order another thread's free relies on. */
-static void collect_flush(_Atomic uint64_t *w, uint64_t v, uint64_t mask)
-{
-    atomic_store_explicit(w, v, memory_order_relaxed);
-    atomic_fetch_and_explicit(w + 1, ~mask, memory_order_release);
-}
-
-/* Move other threads' frees into the owner's list.  Each block's alloc bit
- * goes down before its pending bit (the order another thread's free relies
- * on); a block whose alloc bit is down already was freed by the owner too
- * and is not linked twice.  A page no other thread freed into costs one
- * plain load, not a locked exchange; consecutive blocks of the list whose
- * bits share a bitmap word (1 KiB of blocks: threads often free neighbours
- * in a row) clear their pending bits with one locked AND, not one each.
- * Only the owner writes alloc words, so the run's word stays in a register
- * until the run ends.  Both together took collect from 14 % to 2 % of
- * glibc-thread's samples under the shim, and from 6.6 % to 2.4 % of
- * larson's; xmalloc's 19 % is unchanged (misses on the blocks and bitmap
- * lines its other thread wrote). */
+/* Move other threads' frees into the owner's list.  Each block pushed
+ * there carries the remote key (pmn__free_remote); it takes the owner's
+ * key as it joins the owner's list.  A block marked with the owner's key
+ * already was freed by the owner too, in the one window another thread's
+ * swap leaves (heap.h, top): it is on the owner's list, so it is not
+ * linked twice.  A page no other thread freed into costs one plain load,
+ * not a locked exchange. */
 static void collect(struct pmn__heap *h, struct pmn__page *pg)
 {
     uintptr_t list;
     void *head = pg->free, *b;
     uint32_t n = 0, seen = 0;
-    _Atomic uint64_t *cw = NULL;
-    uint64_t cv = 0, cmask = 0;
 
     if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0)
         return;
     list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
     b = (void *)list;
     while (b != NULL) {
-        _Atomic uint64_t *w = pmn__bm_word(b);
-        uint64_t bit = pmn__bm_bit(b);
         void *next;
+        uintptr_t v;
 
-        if (w != cw) {
-            if (cw != NULL)
-                collect_flush(cw, cv, cmask);
-            cw = w;
-            cv = atomic_load_explicit(w, memory_order_relaxed);
-            cmask = 0;
-        }
-        UNPOISON(b, sizeof(void *));
+        UNPOISON(b, 2 * sizeof(void *));
         next = *(void **)b;
-        /* A block freed by its owner too (its alloc bit is down already:
-         * the owner may have rewritten the link just read), or a walk
-         * longer than the page (a cycle cannot form, since pending admits
-         * a block once per collect, but a corrupted list must still end):
-         * the rest of this list is lost, leaked, never handed out twice. */
-        if (!(cv & bit) || ++seen > pg->capacity) {
-            collect_flush(cw, cv, cmask);
-            cw = NULL;
-            if (!(cv & bit))
-                atomic_fetch_and_explicit(w + 1, ~bit, memory_order_release);
-            POISON(b, sizeof(void *));
+        v = atomic_load_explicit(pmn__mark(b), memory_order_relaxed);
+        /* A block freed by its owner too (the owner may have rewritten
+         * the link just read), or a walk longer than the page (a cycle
+         * cannot form, since the mark admits a block once, but a corrupted
+         * list must still end): the rest of this list is lost, leaked,
+         * never handed out twice. */
+        if (v != pmn__key_remote(b) || ++seen > pg->capacity) {
+            POISON(b, 2 * sizeof(void *));
             late_misuse(h, b);
             break;
         }
-        cv &= ~bit;
-        cmask |= bit;
         *(void **)b = head;
-        POISON(b, sizeof(void *));
+        atomic_store_explicit(pmn__mark(b), pmn__key_owner(b), memory_order_relaxed);
+        POISON(b, 2 * sizeof(void *));
         head = b;
         n++;
         b = next;
     }
-    if (cw != NULL)
-        collect_flush(cw, cv, cmask);
     pg->free = head;
     pg->used -= n; /* the freeing threads counted these frees already */
 }
@@ -1002,7 +943,7 @@ size_t pmn__usable(const void *p)
         return seg->pages[0].live ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
                                   : 0;
     pg = pmn__page_of(seg, p);
-    return pg && pg->live && pmn__bm_live(p) ? pg->block_size : 0;
+    return pg && pg->live && pmn__block_live(pg, p) ? pg->block_size : 0;
 }
 
 int pmn__free_misuse(const struct pmn__page *pg, const void *p)
@@ -1110,9 +1051,28 @@ int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned
     return 0;
 }
 
+/* heap.h, "Misuse": the secret every free mark mixes in.  Written once,
+ * under secret_once, before the first heap can hand out a block. */
+uintptr_t pmn__mark_secret;
+static pthread_once_t secret_once = PTHREAD_ONCE_INIT;
+
+static void secret_draw(void)
+{
+    uint64_t r = 0;
+
+    /* Without getrandom (a seccomp filter, say) the marks still work: a
+     * fixed secret mixed with each block's address only lets a program
+     * that knows it forge a mark, which a program can do to any allocator
+     * by writing into freed memory. */
+    if (pmn_prim_random64(&r) != 0)
+        r = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&r ^ pmn_prim_now_ns();
+    pmn__mark_secret = (uintptr_t)r;
+}
+
 int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
                    bool release_empty, uint64_t cap)
 {
+    pthread_once(&secret_once, secret_draw);
     memset(h, 0, sizeof(*h));
     h->b = b;
     h->is_slab = is_slab;
@@ -1230,7 +1190,6 @@ static void release_all(struct pmn__heap *h, bool keep_some)
                 continue; /* each segment is seen in one pass */
             if (keep_some && (seg->keep || all || kept < h->retain)) {
                 memset(seg->slice_page, 0, sizeof(seg->slice_page));
-                seg_bitmaps_clear(seg); /* live objects' bits */
                 for (unsigned i = 0; i < PMN__SLICES; i++)
                     seg->pages[i].live = 0;
                 seg->free_slices = ALL_SLICES;
@@ -1263,14 +1222,9 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         seg = pmn__seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, &err);
         if (seg == NULL)
             break;
-        seg_bitmaps_clear(seg);
-        /* Every slice the reserve promises, populated and verified now,
-         * with their bitmap words. */
-        err = seg_ensure(h, seg, PMN__SLICE_SIZE,
-                         PMN__SLICE_SIZE + (PMN__HEADER_SLICES + n) * BM_SLICE_BYTES);
-        if (err == 0)
-            err = seg_ensure(h, seg, PMN__HEADER_SLICES * PMN__SLICE_SIZE,
-                             (PMN__HEADER_SLICES + n) * PMN__SLICE_SIZE);
+        /* Every slice the reserve promises, populated and verified now. */
+        err = seg_ensure(h, seg, PMN__HEADER_SLICES * PMN__SLICE_SIZE,
+                         (PMN__HEADER_SLICES + n) * PMN__SLICE_SIZE);
         if (err) {
             pmn__seg_release(h, seg);
             break;

@@ -14,9 +14,9 @@
  * Memory comes from a backing in segments: 4 MiB regions aligned to 4 MiB,
  * so the segment of any object is (p & ~SEG_MASK) and its header, the
  * slice map and page descriptors, sit in the segment's first 64 KiB slice.
- * The second slice holds two bitmaps with one bit per 16-byte granule of
- * the segment (see "Misuse" below).  The other 62 slices are grouped into
- * pages; a page holds blocks of one size, a multiple of 16 bytes.  Each
+ * The other 63 slices are grouped into pages; a page holds blocks of one
+ * size, a multiple of 16 bytes (a free block keeps two words of the
+ * library's: see "Misuse" below).  Each
  * thread that allocates from a heap gets a thread heap (theap) that owns
  * pages: the owner pops and pushes its pages' free lists without
  * atomics or locks; another thread's free is a lock-free push onto the
@@ -30,8 +30,8 @@
  * Residency.  A small segment of a lazily mapped region (anonymous or
  * memfd memory) is bound to its node at map and populated in pieces, each
  * verified before use, under the heap lock (heap.c seg_ensure): the header
- * struct at map, the bitmap words of slices as pages take them, and a
- * page's blocks just ahead of pmn__page_extend(), so what a segment holds
+ * struct at map, and a page's blocks just ahead of pmn__page_extend(),
+ * so what a segment holds
  * resident follows what was handed out, not its 4 MiB nor a whole page per
  * size class.  The popmap says which 4 KiB are populated; a new page takes
  * free slices still populated first, and a page emptied while the heap
@@ -39,27 +39,37 @@
  * memory back (heap.c seg_purge), to be populated and verified again on
  * reuse.
  *
- * Misuse, in every build.  Every block starts on a 16-byte granule, so
- * bit (p & SEG_MASK) >> 4 of a small segment's bitmaps speaks for the
- * block at p:
- *   alloc    set while the block is handed out.  Only the page's owner
- *            writes it (set on pop, cleared by its own free and when it
- *            collects other threads' frees), with relaxed loads and stores:
- *            plain moves, no locked instruction on the fast paths.  A
- *            64-bit word covers 1 KiB, so a word never spans two pages.
- *   pending  set by another thread's free (an atomic OR, next to the CAS
- *            that push already costs) and cleared when the owner collects.
- * A free is accepted only for a 16-byte-aligned pointer whose alloc bit is
- * set and pending bit clear: a second free of a block (in a row or not, by
- * any thread), a pointer into an object, or into the tail of a page is
- * refused before anything is written.  Another thread's free re-reads the
- * alloc bit after setting the pending bit, and the owner clears alloc
- * before pending, so a double free racing a collect is caught too.  The
- * one race no check here closes is the same object freed at the same
- * instant by its owner thread and by another thread; the collect then
- * finds the block already free, drops the second copy and reports it
- * (PMNODE_LOG, and pmn__arena_on_misuse: the shim aborts there, as glibc
- * would).  Large objects keep a live flag read under the heap lock.
+ * Misuse, in every build.  A free block's first two words are the
+ * library's: the link of the list it is on, then its mark, a value that
+ * says who freed it, mixed with the block's address and a secret drawn once
+ * per process (pmn__mark_secret), so that no ordinary data and no copy of
+ * another free block reads as one:
+ *   owner key   on the owner's free list: its own frees, the blocks a
+ *               collect took in, and never-used blocks threaded by
+ *               pmn__page_extend() (written with their link);
+ *   remote key  pushed by another thread, waiting for the owner's collect.
+ * Handing a block out sets its mark to 0.  A free is accepted only for a
+ * block start below the page's threaded part (pmn__page.limit; a multiply
+ * by pmn__page.divm tests the offset) whose mark is neither key: a second
+ * free of a block (in a row or not, by any thread), a pointer into an
+ * object, or into the page's tail is refused before anything is written.
+ * The mark lives on the block's own cache line, which a free writes and a
+ * malloc reads anyway, so the fast paths touch no other line for it (the
+ * bitmaps this replaces cost a line of their own on each, and another
+ * thread's free dirtied the line the owner's malloc wrote).  The owner
+ * reads and writes marks with plain moves; another thread's free sets the
+ * remote key with a compare-and-swap from the value it checked, so of two
+ * threads freeing one block only one gets it, and an owner's free that
+ * wrote its key first makes the swap fail.  The one race no check closes
+ * is the owner's free landing between another thread's swap and that
+ * thread's push: the owner's key then overwrites the remote one, and the
+ * collect, finding a block on the thread_free stack marked with the
+ * owner's key, knows the owner freed it too: it drops the second copy and
+ * reports it (PMNODE_LOG, and pmn__arena_on_misuse: the shim aborts there,
+ * as glibc would).  What the marks cannot see: a program that writes into
+ * a block's first 16 bytes after freeing it (a use after free) erases what
+ * the library keeps there, as it would erase any allocator's free-list
+ * link.  Large objects keep a live flag read under the heap lock.
  */
 #ifndef PMN_HEAP_H
 #define PMN_HEAP_H
@@ -80,7 +90,8 @@
 #define PMN__NCLASSES 64
 #define PMN__SMALL_MAX ((size_t)256 << 10) /* larger objects get a large segment */
 #define PMN__SEG_MAGIC 0x706d6e7365676d74ull
-#define PMN__POP_SHIFT 12 /* a small segment's popmap: one bit per 4 KiB */
+#define PMN__POP_SHIFT 12    /* a small segment's popmap: one bit per 4 KiB */
+#define PMN__HEADER_SLICES 1 /* slice 0: the segment header */
 
 struct pmn__heap;
 struct pmn__theap;
@@ -91,17 +102,21 @@ struct pmn__page {
     void *free;                     /* owner's free list */
     _Atomic(uintptr_t) thread_free; /* other threads' frees (lock-free stack) */
     struct pmn__theap *owner;
-    char *start; /* first block */
+    /* UINT64_MAX / block_size + 1: an offset o is a multiple of the block
+     * size exactly when o * divm (mod 2^64) < divm, for every o below 2^32
+     * (a multiply and a compare, where o % block_size divides). */
+    uint64_t divm;
     uint32_t block_size;
     uint32_t used; /* allocated, as the owner knows it */
     uint8_t cls;
     uint8_t in_full; /* on the owner's full queue */
     uint8_t live;    /* slices belong to this page */
-    /* Blocks threaded onto the free list so far: the rest, from
-     * start + reserved * block_size on, have never been handed out and
-     * are threaded a few at a time when the free list runs dry
-     * (pmn__page_extend), so a fresh page costs nothing per block. */
-    uint32_t reserved;
+    uint8_t slice;   /* first slice: the page starts at segment + slice * 64 KiB */
+    /* Bytes from the page's start threaded onto the free list so far
+     * (reserved * block_size): blocks past it have never been handed out
+     * and carry no mark; a free of one is refused.  Written by the owner
+     * (pmn__page_extend), read by any thread's free. */
+    _Atomic uint32_t limit;
     /* The owner's pops and pushes of this page (a page's own counters: on
      * the line the fast paths write anyway, so counting costs no cache
      * line of its own, where the theap's per-class counters did: 12 % of
@@ -111,12 +126,18 @@ struct pmn__page {
      * heap's retired counts when the page goes. */
     _Atomic uint64_t nalloc, nfree;
     /* The rest is off the fast paths. */
+    char *start; /* first block */
+    /* Blocks threaded onto the free list so far: the rest, from
+     * start + reserved * block_size on, have never been handed out and
+     * are threaded a few at a time when the free list runs dry
+     * (pmn__page_extend), so a fresh page costs nothing per block. */
+    uint32_t reserved;
     uint32_t capacity; /* blocks in the page */
     /* Bytes from start on known populated (the segment's popmap says so
      * for each 4 KiB): pmn__page_extend() populates further, under the
      * heap lock, before it threads blocks past it. */
     uint32_t popped;
-    uint16_t slice, nslices;
+    uint16_t nslices;
     struct pmn__page *next, *prev; /* in the owner's queue for its class */
     uintptr_t alloc_tp;            /* large objects: the allocating thread */
     uint64_t born_ns;              /* when its slices were taken (heap.c, purge_wanted) */
@@ -133,8 +154,8 @@ struct pmn__segment {
     uint64_t free_slices; /* bit i: slice i free (guarded by heap lock) */
     /* Small segments of a lazily mapped region are populated (and
      * verified) piece by piece, under the heap lock: the header struct at
-     * map, the misuse bitmaps' words as slices are taken, and each page's
-     * blocks as pmn__page_extend() reaches them.  Bit i: the 4 KiB at
+     * map, and each page's blocks as pmn__page_extend() reaches them.
+     * Bit i: the 4 KiB at
      * i * 4 KiB is populated; pop_bytes counts them (all of it for a
      * region populated whole at map). */
     uint64_t popmap[PMN__SEG_SIZE >> (PMN__POP_SHIFT + 6)];
@@ -262,56 +283,76 @@ struct pmn__tls_slot {
 extern __thread struct pmn__tls_slot pmn__tls[PMN__TLS_SLOTS]
     __attribute__((visibility("hidden")));
 
-/* ---- the misuse bitmaps (see "Misuse" at the top) ---- */
+/* ---- free marks (see "Misuse" at the top) ---- */
 
-#define PMN__GRANULE_SHIFT 4
-#define PMN__BM_WORDS (PMN__SEG_SIZE >> (PMN__GRANULE_SHIFT + 6)) /* per bitmap */
-#define PMN__HEADER_SLICES 2 /* the header, then the bitmaps */
-_Static_assert(2 * PMN__BM_WORDS * sizeof(uint64_t) <= PMN__SLICE_SIZE,
-               "both bitmaps fit in the second slice");
+/* The secret in every mark: drawn once per process, before the first heap
+ * exists (pmn__heap_init), and never changed, since marks written with it
+ * stay in free blocks.  Process-wide because blocks outlive any one heap's
+ * view of them: free(p) meets marks without knowing the heap first. */
+extern uintptr_t pmn__mark_secret __attribute__((visibility("hidden")));
 
-/* Where @p's bit lives in its segment's alloc bitmap; the pending word for
- * the same 64 granules is the next one.  The two are interleaved so that
- * another thread's free touches one cache line, not two. */
-static inline _Atomic uint64_t *pmn__bm_word(const void *p)
+static inline uintptr_t pmn__key_owner(const void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-
-    return (_Atomic uint64_t *)((a & ~(uintptr_t)PMN__SEG_MASK) + PMN__SLICE_SIZE) +
-           2 * ((a & PMN__SEG_MASK) >> (PMN__GRANULE_SHIFT + 6));
+    return pmn__mark_secret ^ (uintptr_t)p;
 }
 
-static inline uint64_t pmn__bm_bit(const void *p)
+/* The owner key with its lowest bit flipped: a mark is either key when
+ * it differs from the owner key in that bit at most (one compare). */
+static inline uintptr_t pmn__key_remote(const void *p)
 {
-    return (uint64_t)1 << (((uintptr_t)p >> PMN__GRANULE_SHIFT) & 63);
+    return pmn__key_owner(p) ^ 1;
 }
 
-/* The owner hands a block out: its alloc bit goes up. */
-static inline void pmn__bm_mark(const void *b)
+/* The mark word of block @p (its second word). */
+static inline _Atomic uintptr_t *pmn__mark(void *p)
 {
-    _Atomic uint64_t *w = pmn__bm_word(b);
-
-    atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) | pmn__bm_bit(b),
-                          memory_order_relaxed);
+    return (_Atomic uintptr_t *)p + 1;
 }
 
-#define PMN__GRANULE_MASK (((uintptr_t)1 << PMN__GRANULE_SHIFT) - 1)
-
-/* Whether @p is a block start whose alloc bit is set (@v, the word at @w
- * read by the caller) and whose pending bit is clear: a block handed out
- * and not freed since, as far as this thread can tell (exact for the owner
- * and for any thread the object was passed to). */
-static inline bool pmn__bm_live_at(const void *p, _Atomic uint64_t *w, uint64_t bit, uint64_t v)
+/* @p's mark as a free path reads it, @p possibly free.  Memory checkers
+ * see a free block as inaccessible: in AddressSanitizer builds a poisoned
+ * mark is a free block's (owner key) without reading it; in debug_full
+ * builds valgrind is told not to report the read. */
+static inline uintptr_t pmn__mark_get(const void *p)
 {
-    return ((uintptr_t)p & PMN__GRANULE_MASK) == 0 && (v & bit) &&
-           !(atomic_load_explicit(w + 1, memory_order_relaxed) & bit);
+#if defined(__SANITIZE_ADDRESS__)
+    if (__asan_address_is_poisoned((const char *)p + sizeof(uintptr_t)))
+        return pmn__key_owner(p);
+    return atomic_load_explicit(pmn__mark((void *)p), memory_order_relaxed);
+#elif defined(PMN_DEBUG_FULL) && __has_include(<valgrind/memcheck.h>)
+    uintptr_t v;
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    v = atomic_load_explicit(pmn__mark((void *)p), memory_order_relaxed);
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    return v;
+#else
+    return atomic_load_explicit(pmn__mark((void *)p), memory_order_relaxed);
+#endif
 }
 
-static inline bool pmn__bm_live(const void *p)
+static inline bool pmn__mark_is_free(const void *p, uintptr_t v)
 {
-    _Atomic uint64_t *w = pmn__bm_word(p);
+    return (v ^ pmn__key_owner(p)) <= 1;
+}
 
-    return pmn__bm_live_at(p, w, pmn__bm_bit(p), atomic_load_explicit(w, memory_order_relaxed));
+/* Whether @p is the start of a block of small page @pg that has been
+ * threaded (handed out or on a free list): a free of anything else is
+ * refused without reading it. */
+static inline bool pmn__block_start(const struct pmn__page *pg, const void *p)
+{
+    uint32_t off =
+        (uint32_t)((uintptr_t)p & PMN__SEG_MASK) - ((uint32_t)pg->slice << PMN__SLICE_SHIFT);
+
+    return off < atomic_load_explicit(&pg->limit, memory_order_relaxed) &&
+           (uint64_t)off * pg->divm < pg->divm;
+}
+
+/* Whether @p is a live block of small page @pg: a block start whose mark
+ * is neither key (exact for the owner and for any thread the object was
+ * passed to). */
+static inline bool pmn__block_live(const struct pmn__page *pg, const void *p)
+{
+    return pmn__block_start(pg, p) && !pmn__mark_is_free(p, pmn__mark_get(p));
 }
 
 /* heap.c */
@@ -509,7 +550,7 @@ static inline void *pmn__page_pop(struct pmn__page *pg)
     pg->free = *(void **)b;
     pg->used++;
     pmn__cnt_add(&pg->nalloc, 1);
-    pmn__bm_mark(b);
+    atomic_store_explicit(pmn__mark(b), 0, memory_order_relaxed); /* handed out */
     VG_ALLOC(b, pg->block_size);
     return b;
 }
@@ -535,17 +576,14 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
-/* The owner pushes @p onto @pg's free list: the block's alloc bit (@bit
- * of word @w, read by the caller as @v, which proved the block live) goes
- * down first.  The push both owner paths below share. */
-static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__page *pg, void *p,
-                                                                 _Atomic uint64_t *w, uint64_t bit,
-                                                                 uint64_t v)
+/* The owner pushes @p, a live block of @pg, onto @pg's free list, with
+ * its owner key.  The push both owner paths below share. */
+static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__page *pg, void *p)
 {
-    atomic_store_explicit(w, v & ~bit, memory_order_relaxed);
     VG_FREE(p);
-    UNPOISON(p, sizeof(void *));
+    UNPOISON(p, 2 * sizeof(void *));
     *(void **)p = pg->free;
+    atomic_store_explicit(pmn__mark(p), pmn__key_owner(p), memory_order_relaxed);
     POISON(p, pg->block_size);
     pg->free = p;
     pg->used--;
@@ -556,12 +594,9 @@ static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__pag
  * touched then). */
 static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
 {
-    _Atomic uint64_t *w = pmn__bm_word(p);
-    uint64_t bit = pmn__bm_bit(p), v = atomic_load_explicit(w, memory_order_relaxed);
-
-    if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
+    if (__builtin_expect(!pmn__block_live(pg, p), 0))
         return pmn__free_misuse(pg, p);
-    pmn__page_push(pg, p, w, bit, v);
+    pmn__page_push(pg, p);
     /* An empty page other than the current one, or any empty page of a
      * capped heap (its capacity must stay usable by every thread). */
     if (__builtin_expect(
@@ -571,28 +606,25 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
 }
 
 /* Another thread's push onto @pg's thread_free stack: 0, or why @p is not
- * a live block (nothing is pushed then).  The pending bit admits a block
- * once until the owner collects it; the alloc bit is read again after it,
- * so a collect that freed the block meanwhile is seen (heap.h, top). */
+ * a live block (nothing is pushed then).  The compare-and-swap of the mark
+ * admits the block once: a second thread's free, or the owner's, that
+ * wrote its key first, makes it fail (heap.h, top). */
 static inline int pmn__free_remote(struct pmn__page *pg, void *p)
 {
-    _Atomic uint64_t *w = pmn__bm_word(p);
-    uint64_t bit = pmn__bm_bit(p);
-    uintptr_t old;
+    uintptr_t v, old;
 
-    if (((uintptr_t)p & PMN__GRANULE_MASK) ||
-        !(atomic_load_explicit(w, memory_order_relaxed) & bit))
+    if (!pmn__block_start(pg, p))
         return pmn__free_misuse(pg, p);
-    if (atomic_fetch_or_explicit(w + 1, bit, memory_order_acq_rel) & bit)
-        return PMN_E_DOUBLE_FREE; /* another thread's free of it waits to be collected */
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & bit)) {
-        atomic_fetch_and_explicit(w + 1, ~bit, memory_order_relaxed);
-        return PMN_E_DOUBLE_FREE; /* collected while we looked */
-    }
+    v = pmn__mark_get(p);
+    do {
+        if (pmn__mark_is_free(p, v))
+            return PMN_E_DOUBLE_FREE;
+    } while (!atomic_compare_exchange_weak_explicit(pmn__mark(p), &v, pmn__key_remote(p),
+                                                    memory_order_relaxed, memory_order_relaxed));
     old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     VG_FREE(p);
-    UNPOISON(p, sizeof(void *));
-    POISON((char *)p + sizeof(void *), pg->block_size - sizeof(void *));
+    UNPOISON(p, 2 * sizeof(void *));
+    POISON((char *)p + 2 * sizeof(void *), pg->block_size - 2 * sizeof(void *));
     do {
         *(uintptr_t *)p = old;
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
@@ -656,13 +688,12 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
  * The shim's free fast path, a leaf (no call, so no stack frame): true
  * when @p was a live block of a small page owned by @th, the calling
  * thread's theap as the caller last cached it (NULL when none: every case
- * is then the slow path's), and is
- * now on that page's free list, false with nothing touched for every
- * other case (not ours, another thread's page, misuse, exported objects,
- * a free that moves the page between queues), which the caller hands to
- * pmn__heap_free(): it alone reports misuse, so the two cannot disagree.
- * Thread-safe as pmn__heap_free(); async-signal-safe only with the
- * shim's guard up, as every arena call.
+ * is then the slow path's), and is now on that page's free list, false
+ * with nothing touched for every other case (not ours, another thread's
+ * page, misuse, exported objects, a free that moves the page between
+ * queues), which the caller hands to pmn__heap_free(): it alone reports
+ * misuse, so the two cannot disagree.  Thread-safe as pmn__heap_free();
+ * async-signal-safe only with the shim's guard up, as every arena call.
  */
 static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
                                                                        struct pmn__theap *th)
@@ -670,9 +701,6 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_small((uintptr_t)p);
     struct pmn__page *pg;
-    struct pmn__theap *o;
-    _Atomic uint64_t *w;
-    uint64_t bit, v;
 
     if (__builtin_expect(seg == NULL || atomic_load_explicit(&seg->exported, memory_order_relaxed),
                          0))
@@ -684,25 +712,22 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
      * that theap is still bound to the caller (see pmn__heap_free() on why
      * tp proves it): th->tp is read beside the page's lookup, not after
      * it, so the page costs one dependent load less than pg->owner->tp. */
-    o = pg->owner;
-    if (__builtin_expect(o != th || th == NULL ||
+    if (__builtin_expect(pg->owner != th || th == NULL ||
                              atomic_load_explicit(&th->tp, memory_order_relaxed) != pmn__tp(),
                          0))
         return false;
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */
     if (__builtin_expect(
-            pg->in_full || (pg->used == 1 && (pg != o->pages[pg->cls].head || o->share)), 0))
+            pg->in_full || (pg->used == 1 && (pg != th->pages[pg->cls].head || th->share)), 0))
         return false;
-    w = pmn__bm_word(p);
-    bit = pmn__bm_bit(p);
-    v = atomic_load_explicit(w, memory_order_relaxed);
-    if (__builtin_expect(!pmn__bm_live_at(p, w, bit, v), 0))
+    if (__builtin_expect(!pmn__block_live(pg, p), 0))
         return false;
-    pmn__page_push(pg, p, w, bit, v);
+    pmn__page_push(pg, p);
     return true;
 #else
     (void)p;
+    (void)th;
     return false; /* debug_full: always the checked slow path */
 #endif
 }

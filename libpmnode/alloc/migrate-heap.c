@@ -159,7 +159,7 @@ static int object_misuse(struct pmn__segment *seg, void *p)
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
     if (pg == NULL || !pg->live)
         return PMN_E_FOREIGN;
-    return pmn__bm_live(p) ? 0 : pmn__free_misuse(pg, p);
+    return pmn__block_live(pg, p) ? 0 : pmn__free_misuse(pg, p);
 }
 
 int pmn_migrate_object(void *p, int node, unsigned flags, struct pmn_migrate_report *rep)

@@ -9,9 +9,9 @@
  * (pmn__heap_free in heap.h), told which heap the object must belong to,
  * so a slab reports a double or foreign free exactly as pmn_free() does.
  * Objects are aligned by choosing a block size that is a multiple of the
- * alignment (pages start on 64 KiB boundaries) and of 16 bytes, the
- * granule the heap's misuse bitmaps speak for (heap.h): an 8-byte object
- * takes 16 bytes, as with malloc.
+ * alignment (pages start on 64 KiB boundaries) and of 16 bytes, room for
+ * the link and mark a free block carries (heap.h, "Misuse"): an 8-byte
+ * object takes 16 bytes, as with malloc.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -161,7 +161,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
                 p = pg->free;
                 UNPOISON(p, pg->block_size);
                 pg->free = *(void **)p;
-                pmn__bm_mark(p);
+                atomic_store_explicit(pmn__mark(p), 0, memory_order_relaxed);
                 VG_ALLOC(p, pg->block_size);
                 objs[i++] = p;
             }

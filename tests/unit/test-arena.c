@@ -1423,3 +1423,66 @@ Test(arena, counts_add_up_across_retired_pages_and_threads, .timeout = 60)
     cr_assert_eq(st.allocated, 0);
     env_close(&e);
 }
+
+/* Blocks of a page that were never handed out are not objects, whether the
+ * page threaded them onto its free list already or not yet, and whatever
+ * an earlier page on the same memory left in them: a free of one is
+ * refused, by the owner and by another thread, and each block is still
+ * handed out once.  The free marks (heap.h, "Misuse") rest on the page's
+ * threaded limit and the owner key written with each threaded block. */
+struct stray {
+    char *p;
+    int err;
+};
+
+static void *free_stray(void *arg)
+{
+    struct stray *s = arg;
+    s->err = pmn_free(s->p);
+    return NULL;
+}
+
+Test(arena, never_handed_out_blocks_are_refused, .timeout = 60)
+{
+    struct env e = env_open();
+    static char *seen[4096];
+    size_t nseen = 0;
+
+    for (int life = 0; life < 2; life++) {
+        /* A first life of other block sizes leaves its bytes behind. */
+        char *p = pmn_arena_malloc(e.a, life ? 48 : 112);
+        cr_assert_not_null(p);
+        size_t bs = pmn_usable_size(p);
+        char *threaded = p + bs, *beyond = p + 200 * bs;
+        cr_assert_eq(pmn_arena_of(threaded), e.a);
+        int err = pmn_free(threaded);
+        cr_assert(err == PMN_E_DOUBLE_FREE || err == PMN_E_FOREIGN,
+                  "free of a threaded, never used block: %s", pmn_err_name(err));
+        err = pmn_free(beyond);
+        cr_assert(err == PMN_E_DOUBLE_FREE || err == PMN_E_FOREIGN,
+                  "free of a block past the threaded part: %s", pmn_err_name(err));
+        struct stray s = {.p = threaded};
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, free_stray, &s), 0);
+        cr_assert_eq(pthread_join(t, NULL), 0);
+        cr_assert(s.err == PMN_E_DOUBLE_FREE || s.err == PMN_E_FOREIGN,
+                  "another thread's free of a never used block: %s", pmn_err_name(s.err));
+        /* Every block of the page is still handed out once. */
+        nseen = 0;
+        seen[nseen++] = p;
+        for (size_t i = 0; i < 1000; i++) {
+            char *q = pmn_arena_malloc(e.a, bs);
+            cr_assert_not_null(q);
+            for (size_t k = 0; k < nseen; k++)
+                if (seen[k] == q)
+                    cr_assert_fail("block %p handed out twice", (void *)q);
+            memset(q, 0xa5, bs); /* bytes a later life of the page finds */
+            seen[nseen++] = q;
+        }
+        cr_assert_eq(arena_stats(e.a).objects, nseen);
+        for (size_t k = 0; k < nseen; k++)
+            cr_assert_eq(pmn_free(seen[k]), 0);
+        pmn_arena_reset(e.a);
+    }
+    env_close(&e);
+}

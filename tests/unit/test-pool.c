@@ -331,7 +331,7 @@ Test(pool, reserve_no_faults_no_maps)
 }
 
 /* Memory behind a cap: pages within the cap (whole pages), populated
- * within the cap plus the documented 128 KiB header per 4 MiB extent,
+ * within the cap plus the documented 64 KiB header slice per 4 MiB extent,
  * checked against the kernel's view too (mincore).  Before: a 4 MiB cap
  * held 8 MiB, 128 KiB held 4 MiB (stats resident). */
 static size_t mincore_bytes(void **objs, size_t n)
@@ -375,9 +375,9 @@ Test(pool, cap_is_exact_to_the_page)
         cr_assert_eq(pmn_slab_alloc(e.s), NULL);
         cr_assert_eq(pmn_last_error(), PMN_E_CAP_REACHED, "last error %s",
                      pmn_err_name(pmn_last_error()));
-        cr_assert_leq(st.populated, pages * 64 * KiB + extents * 128 * KiB,
+        cr_assert_leq(st.populated, pages * 64 * KiB + extents * 64 * KiB,
                       "cap %llu: %llu bytes populated", ull(caps[c]), ull(st.populated));
-        cr_assert_leq(kernel, pages * 64 * KiB + extents * 128 * KiB,
+        cr_assert_leq(kernel, pages * 64 * KiB + extents * 64 * KiB,
                       "cap %llu: %zu bytes resident (mincore)", ull(caps[c]), kernel);
         drain(e.s, objs, n);
         pool_close(&e);
