@@ -63,12 +63,18 @@ struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
     return NULL;
 }
 
+/* heap.h: set once by the LD_PRELOAD shim at its start, before any theap
+ * of its arena exists, and read at every unbind; NULL in libpmnode.so. */
+void (*pmn__unbind_hook)(struct pmn__theap *th);
+
 static void unbind_slot(struct pmn__tls_slot *s)
 {
     struct pmn__heap *h = s->heap;
 
     if (h == NULL)
         return;
+    if (pmn__unbind_hook != NULL)
+        pmn__unbind_hook(s->th); /* before the theap can be anyone else's */
     pthread_mutex_lock(&h->lock);
     tc_set(h, NULL, pmn__tp());
     atomic_store_explicit(&s->th->tp, 0, memory_order_relaxed);
@@ -567,7 +573,7 @@ static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 /* Bytes of never-used blocks threaded at a time (at least one block): a
  * few cache lines' worth, so the slow path runs rarely for small blocks
  * and a large block is touched only when it is handed out. */
-#define PMN__EXTEND_BYTES 4096u
+#define PMN__EXTEND_BYTES 16384u
 
 /* Bytes a page's populated part grows by beyond what extend needs: 16
  * KiB, then doubling up to 64 KiB, so a class used for a few objects keeps

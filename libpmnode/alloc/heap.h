@@ -361,6 +361,13 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
 void pmn__heap_destroy(struct pmn__heap *h);
 void pmn__heap_reset(struct pmn__heap *h);
 struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
+/* Called in a thread whose theap @th is being unbound (the thread's exit,
+ * or its heap's destroy), before @th can be orphaned and adopted: a caller
+ * that caches its thread's theap outside the heap (the LD_PRELOAD shim's
+ * initial-exec TLS) drops it here, so that a cached theap is always the
+ * calling thread's own and its fast paths need not check it.  Set once,
+ * before any theap exists; NULL when nobody caches. */
+extern void (*pmn__unbind_hook)(struct pmn__theap *th) __attribute__((visibility("hidden")));
 void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
 /* After the owner's free: move a page off the full queue, or keep or give
  * back a page that became empty.  Returns 0, so that the free path ends
@@ -687,8 +694,9 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
 /*
  * The shim's free fast path, a leaf (no call, so no stack frame): true
  * when @p was a live block of a small page owned by @th, the calling
- * thread's theap as the caller last cached it (NULL when none: every case
- * is then the slow path's), and is now on that page's free list, false
+ * thread's theap as the caller caches it (NULL when none: every case is
+ * then the slow path's; the cache must be dropped when pmn__unbind_hook
+ * says so), and is now on that page's free list, false
  * with nothing touched for every other case (not ours, another thread's
  * page, misuse, exported objects, a free that moves the page between
  * queues), which the caller hands to pmn__heap_free(): it alone reports
@@ -705,16 +713,16 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
     if (__builtin_expect(seg == NULL || atomic_load_explicit(&seg->exported, memory_order_relaxed),
                          0))
         return false;
+    /* A page is on the slice map only while it is live (slices_take sets
+     * live first, slices_give clears the map first). */
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (__builtin_expect(pg == NULL || !pg->live, 0))
+    if (__builtin_expect(pg == NULL, 0))
         return false;
-    /* The page is the caller's when its owner is the caller's theap and
-     * that theap is still bound to the caller (see pmn__heap_free() on why
-     * tp proves it): th->tp is read beside the page's lookup, not after
-     * it, so the page costs one dependent load less than pg->owner->tp. */
-    if (__builtin_expect(pg->owner != th || th == NULL ||
-                             atomic_load_explicit(&th->tp, memory_order_relaxed) != pmn__tp(),
-                         0))
+    /* The page is the caller's when its owner is the caller's cached
+     * theap (a live page always has an owner, so a NULL @th never
+     * matches): the cache is dropped at unbind (pmn__unbind_hook), so it
+     * is bound to the caller. */
+    if (__builtin_expect(pg->owner != th, 0))
         return false;
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */

@@ -187,6 +187,15 @@ static __thread struct {
             atomic_fetch_add_explicit(&S.libc_calls, 1, memory_order_relaxed); \
     } while (0)
 
+/* pmn__unbind_hook: the calling thread's theap of some heap is being
+ * unbound (its exit): if it is the one the fast paths cache, they drop it,
+ * so that T.th is always a theap bound to this thread. */
+static void drop_cached_theap(struct pmn__theap *th)
+{
+    if (T.th == th)
+        T.th = NULL;
+}
+
 /* ---- messages without stdio's buffers ---- */
 
 static void say(const char *fmt, ...)
@@ -589,6 +598,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     if (err)
         die("arena on node %d: %s", target, pmn_strerror(err));
     pmn__arena_on_misuse(S.arena, late_double_free);
+    pmn__unbind_hook = drop_cached_theap;
     /* Map the first extent now: a node that cannot give memory stops the
      * program here, with a reason, not at some later malloc. */
     {
@@ -819,14 +829,14 @@ static inline void *from_arena(void *p)
 }
 
 /* The calling thread's theap of the arena, or NULL: one initial-exec load
- * instead of the arena's heap and its thread cache.  A stale value (the
- * thread's theap was orphaned at its exit, and perhaps adopted) is caught
- * by the theap's tp, which only the thread bound to it writes. */
+ * instead of the arena's heap and its thread cache.  Never stale: the
+ * engine tells drop_cached_theap() before the theap is unbound, so the
+ * fast paths need not check that it is still this thread's. */
 
 static void *arena_call_malloc(size_t size)
 {
     struct pmn__theap *th = T.th;
-    bool mine = th != NULL && atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp();
+    bool mine = th != NULL;
     void *p;
 
     T.guard = 1; /* a signal handler's free must not meet a half-done pop */
@@ -871,8 +881,7 @@ EXPORT void *malloc(size_t size)
     void *p;
 
     if (__builtin_expect(!T.guard && atomic_load_explicit(&S.fast, memory_order_acquire) &&
-                             th != NULL && size <= PMN__SMALL_MAX && size >= S.threshold &&
-                             atomic_load_explicit(&th->tp, memory_order_relaxed) == pmn__tp(),
+                             th != NULL && size <= PMN__SMALL_MAX && size >= S.threshold,
                          1)) {
         T.guard = 1; /* a signal handler's free must not meet a half-done pop */
         p = pmn__theap_pop(th, pmn__arena_class(size));

@@ -393,6 +393,14 @@ def t_threads():
     compare("threads", [helper("shim-threads")])
 
 
+@case("late-free")
+def t_late_free():
+    """malloc and free in thread-specific destructors that run after the
+    shim's own, while new threads adopt the orphaned heaps: the shim's
+    cached heap pointer is dropped at unbind, never used after it."""
+    compare("late-free", [helper("shim-late-free")])
+
+
 @case("fork-exec")
 def t_fork_exec():
     need("sort")
