@@ -135,7 +135,8 @@ void pmn_arena_reset(struct pmn_arena *a)
         pmn__heap_reset(a->h);
 }
 
-void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
+/* Everything pmn_arena_malloc()'s leaf does not serve. */
+static __attribute__((noinline)) void *arena_malloc_rest(struct pmn_arena *a, size_t size)
 {
     if (__builtin_expect(a == NULL, 0)) {
         pmn__set_last_error(-EINVAL);
@@ -145,6 +146,23 @@ void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
     if (__builtin_expect(size <= PMN__SMALL_MAX, 1))
         return pmn__heap_alloc(a->h, pmn__arena_class(size));
     return pmn__heap_alloc_large(a->h, size, 0);
+}
+
+/* The common case, a size the class table covers and a block on the
+ * calling thread's current page of its class, is a leaf (no call, so no
+ * stack frame); anything else, errors included, is arena_malloc_rest's,
+ * a tail call that decides from scratch. */
+void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
+{
+    if (__builtin_expect(a != NULL && size <= PMN__CLASS_LUT_MAX, 1)) {
+        struct pmn__theap *th = pmn__theap_cached(a->h);
+        void *b;
+
+        if (__builtin_expect(th != NULL, 1) &&
+            (b = pmn__theap_pop(th, pmn__class_lut[(size + 15) >> 4])) != NULL)
+            return b;
+    }
+    return arena_malloc_rest(a, size);
 }
 
 void *pmn_arena_calloc(struct pmn_arena *a, size_t n, size_t size)

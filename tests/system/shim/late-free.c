@@ -58,8 +58,8 @@ static void check_free(struct objs *o, unsigned tag, const char *when)
         unsigned char want = (unsigned char)((o->id * 31 + i + tag) & 0xff);
         for (size_t k = 0; k < o->n[i]; k++)
             if (o->p[i][k] != want) {
-                fprintf(stderr, "thread %u, %s: object %u byte %zu is %u, want %u\n", o->id,
-                        when, i, k, o->p[i][k], want);
+                fprintf(stderr, "thread %u, %s: object %u byte %zu is %u, want %u\n", o->id, when,
+                        i, k, o->p[i][k], want);
                 exit(1);
             }
         free(o->p[i]);
