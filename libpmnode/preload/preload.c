@@ -896,10 +896,13 @@ EXPORT void *malloc(size_t size)
     return malloc_counted(size);
 }
 
-/* Everything free() does beyond its leaf fast path, with the guard up. */
+/* Everything free() does beyond its leaf fast path, with the guard up:
+ * the engine's whole free path (pmn__heap_free_slow, which pmn_free()
+ * reaches after its own inline part), not pmn__heap_free(), whose inline
+ * part would look the block up again only to find what the leaf found. */
 static __attribute__((noinline)) void free_entered(void *p)
 {
-    int err = pmn__heap_free(p, NULL, NULL); /* pmn_free(), inlined */
+    int err = pmn__heap_free_slow(p, NULL, NULL);
 
     leave();
     if (__builtin_expect(err != 0, 0))
