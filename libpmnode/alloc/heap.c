@@ -606,8 +606,11 @@ static int page_populate(struct pmn__page *pg, size_t need)
 {
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
     struct pmn__heap *h = seg->heap;
+    /* Up to the end of the last block, not of the last slice: the tail
+     * no block reaches (32 KiB of a 192 KiB page of four 40 KiB blocks)
+     * is never written. */
     size_t base = (size_t)pg->slice << PMN__SLICE_SHIFT,
-           bytes = (size_t)pg->nslices << PMN__SLICE_SHIFT;
+           bytes = seg_round(h, (size_t)pg->capacity * pg->block_size);
     size_t step = pg->popped == 0                  ? 0
                   : pg->popped < PMN__POP_STEP_MIN ? PMN__POP_STEP_MIN
                   : pg->popped < PMN__POP_STEP_MAX ? pg->popped
@@ -615,6 +618,8 @@ static int page_populate(struct pmn__page *pg, size_t need)
     size_t want = pg->popped + step > need ? pg->popped + step : need;
     int err;
 
+    if (bytes > (size_t)pg->nslices << PMN__SLICE_SHIFT)
+        bytes = (size_t)pg->nslices << PMN__SLICE_SHIFT; /* a unit larger than the tail */
     want = seg_round(h, want);
     if (want > bytes)
         want = bytes;
