@@ -395,9 +395,13 @@ static int find_run(uint64_t free, unsigned n)
     return m ? __builtin_ctzll(m) : -1;
 }
 
-/* Take @n slices for a new page; lock held.  NULL with the reason in
+static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
+
+/* Take @n slices for a new page of @cls for @th (NULL: none of a thread's
+ * empty pages may be taken back); lock held.  NULL with the reason in
  * *@why. */
-static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
+static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, struct pmn__theap *th,
+                                     unsigned cls, int *why)
 {
     struct pmn__segment *seg;
     struct pmn__page *pg;
@@ -412,6 +416,12 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
     for (seg = h->segments; seg; seg = seg->next)
         if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
             break;
+    /* None: before populating more, the thread's own empty pages of other
+     * classes (give_own_empty) come back, and their slices are tried. */
+    if (seg == NULL && th != NULL && give_own_empty(h, th, cls))
+        for (seg = h->segments; seg; seg = seg->next)
+            if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
+                break;
     if (seg == NULL)
         for (seg = h->segments; seg; seg = seg->next)
             if ((at = find_run(seg->free_slices, n)) > 0)
@@ -545,13 +555,53 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
 
 /* Slices for a new page of @cls; lock held.  NULL with the reason in
  * *@why. */
-static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
+static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, unsigned cls,
+                                  int *why)
 {
     if (h->dead) {
         *why = PMN_E_DESTROYED;
         return NULL;
     }
-    return slices_take(h, h->class_slices[cls], why);
+    return slices_take(h, h->class_slices[cls], th, cls, why);
+}
+
+/*
+ * The calling thread @th needs a page of @cls and the heap has no free
+ * populated slices for it: @th's empty pages of other classes (the spare
+ * page page_empty() keeps, and a current page whose objects were all
+ * freed) give their slices back, so that the new page reuses their
+ * populated memory instead of populating more.  Each class keeps up to two
+ * empty pages for a size that comes and goes; a program that moves from
+ * size to size (glibc-simple: batches of 16 to 512 bytes) held two pages
+ * of every size it had finished with.  Only when the heap would otherwise
+ * grow, so a heap whose free slices serve its churn (bench/alloc's random)
+ * never gets here.  Lock held; the caller is @th's thread, the only one
+ * that touches its queues.  Whether any page was given back.
+ */
+static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+{
+    bool any = false;
+
+    if (!h->release_empty || th->share)
+        return false;
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        struct pmn__page *cand[2] = {th->spare[c], th->pages[c].head};
+
+        if (c == cls)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            struct pmn__page *pg = cand[k];
+
+            if (pg == NULL || pg->used != 0 || pg->in_full || (k == 1 && pg == cand[0]))
+                continue;
+            q_remove(&th->pages[c], pg);
+            if (th->spare[c] == pg)
+                th->spare[c] = NULL;
+            slices_give(h, pg);
+            any = true;
+        }
+    }
+    return any;
 }
 
 /* Make fresh slices a page of @cls (no lock: the page is nobody's yet).
@@ -796,12 +846,12 @@ static struct pmn__page *page_get(struct pmn__heap *h, struct pmn__theap *th, un
     if (atomic_load_explicit(&h->npool, memory_order_relaxed) != 0)
         pg = pool_pop(h, cls);
     if (pg == NULL)
-        fresh = (pg = page_new(h, cls, &why)) != NULL;
+        fresh = (pg = page_new(h, th, cls, &why)) != NULL;
     if (pg == NULL && h->cap != 0 && why == PMN_E_CAP_REACHED && !h->dead) {
         reclaim(h, cls);
         pg = pool_pop(h, cls);
         if (pg == NULL)
-            fresh = (pg = page_new(h, cls, &why)) != NULL;
+            fresh = (pg = page_new(h, th, cls, &why)) != NULL;
     }
     if (pg != NULL)
         pg->owner = th;
