@@ -1073,20 +1073,29 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         return pmn__free_local(th, pg, p);
     }
     /* Another thread's page: count the free here, where it happens, so
-     * the stats are right even before the owner collects it. */
-    err = pmn__free_remote(pg, p);
-    if (err)
-        return err;
-    if (th == NULL)
-        th = pmn__theap_bind(seg->heap);
-    if (th != NULL) {
-        pmn__cnt_add(&th->frees[pg->cls], 1);
-        pmn__cnt_add(&th->remote_frees, 1);
-    } else {
-        atomic_fetch_add_explicit(&seg->heap->large_c.frees, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&seg->heap->large_c.free_bytes, pg->block_size,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&seg->heap->large_c.remote_frees, 1, memory_order_relaxed);
+     * the stats are right even before the owner collects it.  What the
+     * count needs is read before the push: once @p is on the stack, the
+     * owner may collect it, retire the page (give_own_empty, page_empty)
+     * and another thread make it a page of another class, or the segment
+     * go back to the backing; the live block pins both until then. */
+    {
+        struct pmn__heap *h = seg->heap;
+        unsigned cls = pg->cls;
+        uint32_t bs = pg->block_size;
+
+        err = pmn__free_remote(pg, p);
+        if (err)
+            return err;
+        if (th == NULL)
+            th = pmn__theap_bind(h);
+        if (th != NULL) {
+            pmn__cnt_add(&th->frees[cls], 1);
+            pmn__cnt_add(&th->remote_frees, 1);
+        } else {
+            atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->large_c.free_bytes, bs, memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
+        }
     }
     return 0;
 }
