@@ -530,8 +530,9 @@ static bool purge_wanted(const struct pmn__heap *h, const struct pmn__page *pg)
            pmn_prim_now_ns() - pg->born_ns >= PMN__PURGE_AGE_NS;
 }
 
-/* Give a page's slices back; lock held. */
-static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
+/* Give a page's slices back, their memory too when @purge and
+ * purge_wanted() say so; lock held. */
+static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge)
 {
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
     unsigned n = pg->nslices, at = pg->slice;
@@ -541,7 +542,7 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
-    if (!seg->keep && purge_wanted(h, pg))
+    if (purge && !seg->keep && purge_wanted(h, pg))
         seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT, (size_t)(at + n) << PMN__SLICE_SHIFT);
     if (seg->free_slices != ALL_SLICES || seg->keep)
         return;
@@ -551,6 +552,11 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     } else {
         h->empty_segments++;
     }
+}
+
+static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
+{
+    slices_give_ex(h, pg, true);
 }
 
 /* Slices for a new page of @cls; lock held.  NULL with the reason in
@@ -597,7 +603,7 @@ static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             q_remove(&th->pages[c], pg);
             if (th->spare[c] == pg)
                 th->spare[c] = NULL;
-            slices_give(h, pg);
+            slices_give_ex(h, pg, false); /* for the new page: no purge and refault */
             any = true;
         }
     }
@@ -637,8 +643,9 @@ static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 #define PMN__EXTEND_BYTES 4096u
 
 /* Bytes a page's populated part grows by beyond what extend needs: none
- * the first time a page on never-populated slices extends (its first
- * blocks, 4 KiB for a small class), then 16 KiB, then doubling up to 64
+ * the first time a page on never-populated slices extends when it is its
+ * owner's only page of the class (its first blocks, 4 KiB for a small
+ * class), else and then 16 KiB, then doubling up to 64
  * KiB, so a class used for a few objects keeps 4 KiB resident, not its
  * whole page, and a busy page takes a handful of populate calls, not one
  * per extend (4 KiB steps of at most 32 KiB cost alloc-test about 30 % of
@@ -661,7 +668,13 @@ static int page_populate(struct pmn__page *pg, size_t need)
      * is never written. */
     size_t base = (size_t)pg->slice << PMN__SLICE_SHIFT,
            bytes = seg_round(h, (size_t)pg->capacity * pg->block_size);
-    size_t step = pg->popped == 0                  ? 0
+    struct pmn__theap *o = pg->owner;
+    /* The first step is the blocks needed only on the owner's one page of
+     * the class: a class used for a few objects.  A page among others
+     * (bench/alloc's random refills purged slices all the time) grows by
+     * 16 KiB at once, one populate call fewer. */
+    bool lone = pg->prev == NULL && pg->next == NULL && o->full[pg->cls].head == NULL;
+    size_t step = pg->popped == 0 && lone          ? 0
                   : pg->popped < PMN__POP_STEP_MIN ? PMN__POP_STEP_MIN
                   : pg->popped < PMN__POP_STEP_MAX ? pg->popped
                                                    : PMN__POP_STEP_MAX;
