@@ -78,8 +78,10 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
     }
     a->b = b;
     a->h->large_populate = (opts.flags & PMN_ARENA_POPULATE) != 0;
-    if (opts.flags & PMN_ARENA_LARGE_CACHE)
+    if (opts.flags & PMN_ARENA_LARGE_CACHE) {
         a->h->large_cache_max = opts.large_cache_bytes;
+        a->h->large_cache_sized = true; /* kept to its bound, never aged (large.c) */
+    }
     if (opts.reserve_bytes != 0 && (err = pmn_arena_reserve(a, opts.reserve_bytes)) != 0) {
         pmn_arena_destroy(a);
         return err;

@@ -381,9 +381,13 @@ static int find_run(uint64_t free, unsigned n)
     return m ? __builtin_ctzll(m) : -1;
 }
 
-/* Take @n slices for a new page; lock held.  NULL with the reason in
+static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
+
+/* Take @n slices for a new page of @cls for @th (NULL: none of a thread's
+ * empty pages may be taken back); lock held.  NULL with the reason in
  * *@why. */
-static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
+static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, struct pmn__theap *th,
+                                     unsigned cls, int *why)
 {
     struct pmn__segment *seg;
     struct pmn__page *pg;
@@ -398,6 +402,12 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, int *why)
     for (seg = h->segments; seg; seg = seg->next)
         if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
             break;
+    /* None: before populating more, the thread's own empty pages of other
+     * classes (give_own_empty) come back, and their slices are tried. */
+    if (seg == NULL && th != NULL && give_own_empty(h, th, cls))
+        for (seg = h->segments; seg; seg = seg->next)
+            if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
+                break;
     if (seg == NULL)
         for (seg = h->segments; seg; seg = seg->next)
             if ((at = find_run(seg->free_slices, n)) > 0)
@@ -511,8 +521,9 @@ static void page_fold(struct pmn__heap *h, const struct pmn__page *pg)
     for (unsigned i_ = 1; i_ < PMN__SLICES; i_++) \
         if (((pg) = (seg)->slice_page[i_]) != NULL && (pg) == &(seg)->pages[i_] && (pg)->live)
 
-/* Give a page's slices back; lock held. */
-static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
+/* Give a page's slices back, their memory too when @purge and
+ * purge_wanted() say so; lock held. */
+static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge)
 {
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
     unsigned n = pg->nslices, at = pg->slice;
@@ -524,7 +535,7 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
-    if (!seg->keep && purge_wanted(h, pg))
+    if (purge && !seg->keep && purge_wanted(h, pg))
         seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT, (size_t)(at + n) << PMN__SLICE_SHIFT);
     if (seg->free_slices != ALL_SLICES || seg->keep)
         return;
@@ -536,20 +547,65 @@ static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
     }
 }
 
+static void slices_give(struct pmn__heap *h, struct pmn__page *pg)
+{
+    slices_give_ex(h, pg, true);
+}
+
 /* Slices for a new page of @cls; lock held.  NULL with the reason in
  * *@why. */
-static struct pmn__page *page_new(struct pmn__heap *h, unsigned cls, int *why)
+static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, unsigned cls,
+                                  int *why)
 {
     if (h->dead) {
         *why = PMN_E_DESTROYED;
         return NULL;
     }
-    struct pmn__page *pg = slices_take(h, h->class_slices[cls], why);
+    struct pmn__page *pg = slices_take(h, h->class_slices[cls], th, cls, why);
 
     /* Under the lock, as pmn__heap_stats() reads it of every live page. */
     if (pg != NULL)
         pg->cls = (uint8_t)cls;
     return pg;
+}
+
+/*
+ * The calling thread @th needs a page of @cls and the heap has no free
+ * populated slices for it: @th's empty pages of other classes (the spare
+ * page page_empty() keeps, and a current page whose objects were all
+ * freed) give their slices back, so that the new page reuses their
+ * populated memory instead of populating more.  Each class keeps up to two
+ * empty pages for a size that comes and goes; a program that moves from
+ * size to size (glibc-simple: batches of 16 to 512 bytes) held two pages
+ * of every size it had finished with.  Only when the heap would otherwise
+ * grow, so a heap whose free slices serve its churn (bench/alloc's random)
+ * never gets here.  Lock held; the caller is @th's thread, the only one
+ * that touches its queues.  Whether any page was given back.
+ */
+static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned cls)
+{
+    bool any = false;
+
+    if (!h->release_empty || th->share)
+        return false;
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        struct pmn__page *cand[2] = {th->spare[c], th->pages[c].head};
+
+        if (c == cls)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            struct pmn__page *pg = cand[k];
+
+            if (pg == NULL || pg->used != 0 || pg->in_full || (k == 1 && pg == cand[0]))
+                continue;
+            q_remove(&th->pages[c], pg);
+            if (th->spare[c] == pg)
+                th->spare[c] = NULL;
+            slices_give_ex(h, pg, false); /* for the new page: no purge and refault */
+            any = true;
+        }
+    }
+    return any;
 }
 
 /* Make fresh slices a page of @cls (no lock: the page is nobody's yet).
@@ -570,16 +626,27 @@ static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
     pg->free = NULL;
 }
 
-/* Bytes of never-used blocks threaded at a time (at least one block): a
- * few cache lines' worth, so the slow path runs rarely for small blocks
- * and a large block is touched only when it is handed out. */
+/* Never-used blocks threaded at a time (at least one block): the blocks
+ * already populated past the threaded part, up to PMN__EXTEND_BYTES, so a
+ * busy page takes the slow path once per 16 KiB of blocks (a 512-byte
+ * class went there every 8 allocations with 4 KiB); when nothing is
+ * populated there, PMN__EXTEND_MIN_BYTES' worth, populated first, so a
+ * class used for a few objects populates a few KiB (page_populate). */
 #define PMN__EXTEND_BYTES 16384u
+#define PMN__EXTEND_MIN_BYTES 4096u
 
-/* Bytes a page's populated part grows by beyond what extend needs: 16
- * KiB, then doubling up to 64 KiB, so a class used for a few objects keeps
- * 16 KiB resident, not its whole page, and a busy page takes a handful of
- * populate calls, not one per extend (4 KiB steps of at most 32 KiB cost
- * alloc-test about 30 % of its time in an interleaved A/B). */
+/* Bytes a page's populated part grows by beyond what extend needs: none
+ * the first time a page on never-populated slices extends when it is its
+ * owner's only page of the class (its first blocks, 4 KiB for a small
+ * class), else and then 16 KiB, then doubling up to 64
+ * KiB, so a class used for a few objects keeps 4 KiB resident, not its
+ * whole page, and a busy page takes a handful of populate calls, not one
+ * per extend (4 KiB steps of at most 32 KiB cost alloc-test about 30 % of
+ * its time in an interleaved A/B).  The first step was 16 KiB: a small
+ * program using a dozen classes held 12 KiB more per class (the empty
+ * program's segment: 100 KiB resident, now 40; cache-scratch and xmalloc
+ * peaked 248 KiB lower, larson 448).  A page on slices an earlier page
+ * populated starts from what they hold and grows by the steps. */
 #define PMN__POP_STEP_MIN ((uint32_t)16 << 10)
 #define PMN__POP_STEP_MAX ((uint32_t)64 << 10)
 
@@ -589,14 +656,26 @@ static int page_populate(struct pmn__page *pg, size_t need)
 {
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)pg & ~PMN__SEG_MASK);
     struct pmn__heap *h = seg->heap;
+    /* Up to the end of the last block, not of the last slice: the tail
+     * no block reaches (32 KiB of a 192 KiB page of four 40 KiB blocks)
+     * is never written. */
     size_t base = (size_t)pg->slice << PMN__SLICE_SHIFT,
-           bytes = (size_t)pg->nslices << PMN__SLICE_SHIFT;
-    size_t step = pg->popped < PMN__POP_STEP_MIN   ? PMN__POP_STEP_MIN
+           bytes = seg_round(h, (size_t)pg->capacity * pg->block_size);
+    struct pmn__theap *o = pg->owner;
+    /* The first step is the blocks needed only on the owner's one page of
+     * the class: a class used for a few objects.  A page among others
+     * (bench/alloc's random refills purged slices all the time) grows by
+     * 16 KiB at once, one populate call fewer. */
+    bool lone = pg->prev == NULL && pg->next == NULL && o->full[pg->cls].head == NULL;
+    size_t step = pg->popped == 0 && lone          ? 0
+                  : pg->popped < PMN__POP_STEP_MIN ? PMN__POP_STEP_MIN
                   : pg->popped < PMN__POP_STEP_MAX ? pg->popped
                                                    : PMN__POP_STEP_MAX;
     size_t want = pg->popped + step > need ? pg->popped + step : need;
     int err;
 
+    if (bytes > (size_t)pg->nslices << PMN__SLICE_SHIFT)
+        bytes = (size_t)pg->nslices << PMN__SLICE_SHIFT; /* a unit larger than the tail */
     want = seg_round(h, want);
     if (want > bytes)
         want = bytes;
@@ -617,7 +696,13 @@ int pmn__page_extend(struct pmn__page *pg)
 
     if (left == 0)
         return 0;
-    n = PMN__EXTEND_BYTES / bs;
+    /* What is populated already past the threaded part, up to
+     * PMN__EXTEND_BYTES; else a few blocks, populated now. */
+    n = pg->popped > pg->reserved * bs ? (pg->popped - pg->reserved * bs) / bs : 0;
+    if (n == 0)
+        n = PMN__EXTEND_MIN_BYTES / bs;
+    else if (n > PMN__EXTEND_BYTES / bs)
+        n = PMN__EXTEND_BYTES / bs;
     n = n == 0 ? 1 : n < left ? n : left;
     /* The blocks about to be threaded must be populated first: the
      * library writes their links now, and hands them out next. */
@@ -784,12 +869,12 @@ static struct pmn__page *page_get(struct pmn__heap *h, struct pmn__theap *th, un
     if (atomic_load_explicit(&h->npool, memory_order_relaxed) != 0)
         pg = pool_pop(h, cls);
     if (pg == NULL)
-        fresh = (pg = page_new(h, cls, &why)) != NULL;
+        fresh = (pg = page_new(h, th, cls, &why)) != NULL;
     if (pg == NULL && h->cap != 0 && why == PMN_E_CAP_REACHED && !h->dead) {
         reclaim(h, cls);
         pg = pool_pop(h, cls);
         if (pg == NULL)
-            fresh = (pg = page_new(h, cls, &why)) != NULL;
+            fresh = (pg = page_new(h, th, cls, &why)) != NULL;
     }
     if (pg != NULL)
         pg->owner = th;
@@ -1011,20 +1096,29 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         return pmn__free_local(th, pg, p);
     }
     /* Another thread's page: count the free here, where it happens, so
-     * the stats are right even before the owner collects it. */
-    err = pmn__free_remote(pg, p);
-    if (err)
-        return err;
-    if (th == NULL)
-        th = pmn__theap_bind(seg->heap);
-    if (th != NULL) {
-        pmn__cnt_add(&th->frees[pg->cls], 1);
-        pmn__cnt_add(&th->remote_frees, 1);
-    } else {
-        atomic_fetch_add_explicit(&seg->heap->large_c.frees, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&seg->heap->large_c.free_bytes, pg->block_size,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&seg->heap->large_c.remote_frees, 1, memory_order_relaxed);
+     * the stats are right even before the owner collects it.  What the
+     * count needs is read before the push: once @p is on the stack, the
+     * owner may collect it, retire the page (give_own_empty, page_empty)
+     * and another thread make it a page of another class, or the segment
+     * go back to the backing; the live block pins both until then. */
+    {
+        struct pmn__heap *h = seg->heap;
+        unsigned cls = pg->cls;
+        uint32_t bs = pg->block_size;
+
+        err = pmn__free_remote(pg, p);
+        if (err)
+            return err;
+        if (th == NULL)
+            th = pmn__theap_bind(h);
+        if (th != NULL) {
+            pmn__cnt_add(&th->frees[cls], 1);
+            pmn__cnt_add(&th->remote_frees, 1);
+        } else {
+            atomic_fetch_add_explicit(&h->large_c.frees, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->large_c.free_bytes, bs, memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->large_c.remote_frees, 1, memory_order_relaxed);
+        }
     }
     return 0;
 }

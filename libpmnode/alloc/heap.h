@@ -228,6 +228,7 @@ struct pmn__heap {
      * allocation (else bound and left to the program's first touch). */
     uint64_t large_cache_bytes, large_cache_max;
     bool large_populate;
+    bool large_cache_sized; /* the caller chose the bound: extents do not age out */
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;
