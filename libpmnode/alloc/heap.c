@@ -1166,7 +1166,9 @@ static void secret_draw(void)
      * by writing into freed memory. */
     if (pmn_prim_random64(&r) != 0)
         r = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&r ^ pmn_prim_now_ns();
-    pmn__mark_secret = (uintptr_t)r;
+    /* The top bit set: no user address has it, so no block's key is 0 or 1
+     * (a 0 is what malloc leaves in a handed-out block's mark). */
+    pmn__mark_secret = (uintptr_t)(r | (uint64_t)1 << 63);
 }
 
 int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, unsigned retain,
