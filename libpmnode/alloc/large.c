@@ -93,22 +93,6 @@ uint64_t pmn__large_populated(const struct pmn__segment *seg)
     return r->sparse ? sparse_head(r->b) : pmn__region_committed(r);
 }
 
-/* Give cached segments back, least recently freed first, until the cache
- * holds at most @max bytes; lock held. */
-static void cache_trim(struct pmn__heap *h, uint64_t max)
-{
-    struct pmn__segment *last = h->large_cache, *prev;
-
-    while (last != NULL && last->next != NULL)
-        last = last->next;
-    for (; last != NULL && h->large_cache_bytes > max; last = prev) {
-        prev = last->prev;
-        pmn__seg_unlink(&h->large_cache, last);
-        h->large_cache_bytes -= pmn__region_committed(last->region);
-        pmn__seg_release(h, last);
-    }
-}
-
 /* A cached extent unused this long goes back to the backing, unless the
  * caller sized the cache (PMN_ARENA_LARGE_CACHE) or the heap keeps what it
  * frees (PMN_PURGE_KEEP): a program whose large blocks are
@@ -118,18 +102,21 @@ static void cache_trim(struct pmn__heap *h, uint64_t max)
  * extent within milliseconds, and a smaller bound cost it 2.4x its time. */
 #define PMN__LARGE_CACHE_AGE_NS ((uint64_t)100 * 1000 * 1000)
 
-/* Give back cached extents freed @age_ns or longer before @now, the
- * least recently freed first; lock held.  The cache is ordered by free
- * time (the most recent first), so the walk stops at the first young one. */
-static void cache_age(struct pmn__heap *h, uint64_t now)
+/* Give cached segments back, least recently freed first, while the cache
+ * holds more than @max bytes or (@now non-zero) its oldest extent joined it
+ * PMN__LARGE_CACHE_AGE_NS or more before @now and the cache ages (see
+ * above); lock held.  The cache is ordered by free time, the most recent
+ * first, so the walk stops at the first extent that may stay. */
+static void cache_trim(struct pmn__heap *h, uint64_t max, uint64_t now)
 {
     struct pmn__segment *last = h->large_cache, *prev;
+    bool ages = now != 0 && h->release_empty && !h->large_cache_sized;
 
-    if (last == NULL || !h->release_empty || h->large_cache_sized)
-        return;
-    while (last->next != NULL)
+    while (last != NULL && last->next != NULL)
         last = last->next;
-    for (; last != NULL && now - last->pages[0].born_ns >= PMN__LARGE_CACHE_AGE_NS; last = prev) {
+    for (; last != NULL && (h->large_cache_bytes > max ||
+                            (ages && now - last->pages[0].born_ns >= PMN__LARGE_CACHE_AGE_NS));
+         last = prev) {
         prev = last->prev;
         pmn__seg_unlink(&h->large_cache, last);
         h->large_cache_bytes -= pmn__region_committed(last->region);
@@ -171,7 +158,7 @@ static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *z
      * 4 MiB. */
     total = (ls.off + (size ? size : 1) + g - 1) / g * g;
     pthread_mutex_lock(&h->lock);
-    cache_age(h, pmn_prim_now_ns());
+    cache_trim(h, UINT64_MAX, pmn_prim_now_ns()); /* extents gone idle */
     /* A recently freed large segment of a fitting size saves a map,
      * populate and verify of the whole object. */
     seg = NULL;
@@ -285,12 +272,12 @@ int pmn__heap_free_large(struct pmn__segment *seg, void *p)
         uint64_t now = pmn_prim_now_ns();
 
         seg->pages[0].live = 0;      /* a stale pointer into it is not an object */
-        seg->pages[0].born_ns = now; /* when it joined the cache (cache_age) */
-        cache_age(h, now);
+        seg->pages[0].born_ns = now; /* when it joined the cache (cache_trim) */
+        cache_trim(h, UINT64_MAX, now);
         pmn__seg_link(&h->large_cache, seg);
         h->large_cache_bytes += pmn__region_committed(seg->region);
         if (h->release_empty)
-            cache_trim(h, h->large_cache_max);
+            cache_trim(h, h->large_cache_max, 0);
     }
     pthread_mutex_unlock(&h->lock);
     return 0;
