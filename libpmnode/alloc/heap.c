@@ -749,14 +749,12 @@ static void late_misuse(struct pmn__heap *h, void *p)
  * swap leaves (heap.h, top): it is on the owner's list, so it is not
  * linked twice.  A page no other thread freed into costs one plain load,
  * not a locked exchange. */
-static void collect(struct pmn__heap *h, struct pmn__page *pg)
+static void collect_some(struct pmn__heap *h, struct pmn__page *pg)
 {
     uintptr_t list;
     void *head = pg->free, *b;
     uint32_t n = 0, seen = 0;
 
-    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0)
-        return;
     list = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
     b = (void *)list;
     while (b != NULL) {
@@ -785,6 +783,12 @@ static void collect(struct pmn__heap *h, struct pmn__page *pg)
     }
     pg->free = head;
     pg->used -= n; /* the freeing threads counted these frees already */
+}
+
+static inline void collect(struct pmn__heap *h, struct pmn__page *pg)
+{
+    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) != 0)
+        collect_some(h, pg);
 }
 
 /* ---- capped heaps: capacity shared by every thread ----
@@ -820,8 +824,6 @@ static struct pmn__page *pool_pop(struct pmn__heap *h, unsigned cls)
     }
     return pg;
 }
-
-static void collect(struct pmn__heap *h, struct pmn__page *pg);
 
 /* The heap is at its cap: free what is free for @cls; lock held. */
 static void reclaim(struct pmn__heap *h, unsigned cls)
@@ -916,7 +918,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     for (pg = q->head; pg; pg = next) {
         next = pg->next;
         collect(h, pg);
-        got = pg->free != NULL ? 1 : pmn__page_extend(pg);
+        got = pg->free != NULL ? 1 : pg->reserved < pg->capacity ? pmn__page_extend(pg) : 0;
         if (got < 0)
             return alloc_failed(h, got);
         if (got) {
