@@ -21,8 +21,11 @@
  * pages: the owner pops and pushes its pages' free lists without
  * atomics or locks; another thread's free is a lock-free push onto the
  * page's thread_free stack, which the owner collects when its free list
- * runs dry.  The heap mutex is taken only to hand out slices, map or
- * release segments, and adopt or orphan thread heaps.
+ * runs dry.  In front of its pages each theap keeps a small free cache
+ * per class (struct pmn__fcache; heap.c, "Free cache"): the owner's frees
+ * go there first and its mallocs take from there first.  The heap mutex
+ * is taken only to hand out slices, map or release segments, and adopt or
+ * orphan thread heaps.
  *
  * Objects larger than a page class get a segment of their own (a "large"
  * segment, any multiple of 4 MiB, still from the backing).
@@ -44,9 +47,9 @@
  * says who freed it, mixed with the block's address and a secret drawn once
  * per process (pmn__mark_secret), so that no ordinary data and no copy of
  * another free block reads as one:
- *   owner key   on the owner's free list: its own frees, the blocks a
- *               collect took in, and never-used blocks threaded by
- *               pmn__page_extend() (written with their link);
+ *   owner key   on the owner's free list or in its free cache: its own
+ *               frees, the blocks a collect took in, and never-used blocks
+ *               threaded by pmn__page_extend() (written with their link);
  *   remote key  pushed by another thread, waiting for the owner's collect.
  * Handing a block out sets its mark to 0.  A free is accepted only for a
  * block start below the page's threaded part (pmn__page.limit; a multiply
@@ -182,6 +185,24 @@ struct pmn__queue {
     struct pmn__page *head, *tail;
 };
 
+/*
+ * A thread's free cache of one class: blocks of its own pages that the
+ * thread freed, kept for its next malloc of the class instead of going
+ * back to their pages (heap.c, "Free cache").  A block on it is free as
+ * far as misuse goes (it carries the owner's key, so a second free of it
+ * by any thread is a double free) and used as far as its page goes (the
+ * page's @used still counts it, so a page with a cached block never
+ * retires).  Only the owner thread touches it, apart from the stats'
+ * relaxed reads of the counters and reset (no thread may use the heap
+ * then).  32 bytes: two classes to a cache line.
+ */
+struct pmn__fcache {
+    void *head;                     /* LIFO, linked through each block's first word */
+    uint32_t n;                     /* blocks on it */
+    uint32_t max;                   /* most it holds (0: the heap is capped, no cache) */
+    _Atomic uint64_t allocs, frees; /* pops and pushes, as a page counts its own */
+};
+
 struct __attribute__((aligned(64))) pmn__theap {
     _Atomic uintptr_t tp; /* thread pointer of the thread using it, 0 if none */
     struct pmn__heap *heap;
@@ -199,6 +220,7 @@ struct __attribute__((aligned(64))) pmn__theap {
      * (pmn__page.nalloc, nfree). */
     _Atomic uint64_t frees[PMN__NCLASSES];
     _Atomic uint64_t remote_frees;
+    struct pmn__fcache fc[PMN__NCLASSES] __attribute__((aligned(64)));
 };
 
 /* Thread -> theap cache in the heap, indexed by a hash of the thread
@@ -563,15 +585,49 @@ static inline void *pmn__page_pop(struct pmn__page *pg)
     return b;
 }
 
-/* The fast path's pop from @th's current page of @cls, or NULL when that
- * page has no free block (the slow path decides then). */
+/* The fast path's pop: the block @th freed last of @cls (its free cache),
+ * else the first of its current page of @cls, else NULL (the slow path
+ * decides then). */
 static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
 {
-    struct pmn__page *pg = th->pages[cls].head;
+    struct pmn__fcache *fc = &th->fc[cls];
+    struct pmn__page *pg;
+    void *b = fc->head;
 
+    if (__builtin_expect(b != NULL, 1)) {
+        UNPOISON(b, th->heap->class_size[cls]);
+        fc->head = *(void **)b;
+        fc->n--;
+        pmn__cnt_add(&fc->allocs, 1);
+        atomic_store_explicit(pmn__mark(b), 0, memory_order_relaxed); /* handed out */
+        VG_ALLOC(b, th->heap->class_size[cls]);
+        return b;
+    }
+    pg = th->pages[cls].head;
     if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
         return pmn__page_pop(pg);
     return NULL;
+}
+
+/* The owner keeps @p, a live block of its page @pg, on its free cache
+ * when the cache has room: true then. */
+static inline __attribute__((always_inline)) bool pmn__fcache_push(struct pmn__theap *th,
+                                                                   const struct pmn__page *pg,
+                                                                   void *p)
+{
+    struct pmn__fcache *fc = &th->fc[pg->cls];
+
+    if (__builtin_expect(fc->n >= fc->max, 0))
+        return false;
+    VG_FREE(p);
+    UNPOISON(p, 2 * sizeof(void *));
+    *(void **)p = fc->head;
+    atomic_store_explicit(pmn__mark(p), pmn__key_owner(p), memory_order_relaxed);
+    POISON(p, pg->block_size);
+    fc->head = p;
+    fc->n++;
+    pmn__cnt_add(&fc->frees, 1);
+    return true;
 }
 
 static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
@@ -604,6 +660,8 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
 {
     if (__builtin_expect(!pmn__block_live(pg, p), 0))
         return pmn__free_misuse(pg, p);
+    if (__builtin_expect(pmn__fcache_push(th, pg, p), 1))
+        return 0;
     pmn__page_push(pg, p);
     /* An empty page other than the current one, or any empty page of a
      * capped heap (its capacity must stay usable by every thread). */
@@ -725,12 +783,14 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
      * is bound to the caller. */
     if (__builtin_expect(pg->owner != th, 0))
         return false;
+    if (__builtin_expect(!pmn__block_live(pg, p), 0))
+        return false;
+    if (__builtin_expect(pmn__fcache_push(th, pg, p), 1))
+        return true;
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */
     if (__builtin_expect(
             pg->in_full || (pg->used == 1 && (pg != th->pages[pg->cls].head || th->share)), 0))
-        return false;
-    if (__builtin_expect(!pmn__block_live(pg, p), 0))
         return false;
     pmn__page_push(pg, p);
     return true;
