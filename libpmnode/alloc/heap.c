@@ -102,7 +102,7 @@ static void page_unfull(struct pmn__theap *th, struct pmn__page *pg);
  * going through pmn__page_after_free(), which may take the lock. */
 static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
 {
-    struct pmn__fcache *fc = &th->fc[c];
+    struct pmn__fcache *fc = &th->cl[c].fc;
     void *b = fc->head, *next;
 
     fc->head = NULL;
@@ -121,7 +121,7 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
         if (locked) {
             if (pg->in_full)
                 page_unfull(th, pg);
-        } else if (pg->in_full || (pg->used == 0 && pg != th->pages[c].head)) {
+        } else if (pg->in_full || (pg->used == 0 && pg != th->cl[c].pages.head)) {
             pmn__page_after_free(th, pg);
         }
     }
@@ -130,7 +130,7 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
 static void fcache_flush(struct pmn__theap *th)
 {
     for (unsigned c = 0; c < th->heap->nclasses; c++)
-        if (th->fc[c].head != NULL)
+        if (th->cl[c].fc.head != NULL)
             fcache_return(th, c, false);
 }
 
@@ -213,7 +213,7 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
     }
     th->share = h->cap != 0;
     for (unsigned c = 0; c < h->nclasses; c++)
-        th->fc[c].max = th->share ? 0 : fcache_max(h->class_size[c]);
+        th->cl[c].fc.max = th->share ? 0 : fcache_max(h->class_size[c]);
     atomic_store_explicit(&th->tp, pmn__tp(), memory_order_relaxed);
     tc_set(h, th, pmn__tp());
     pthread_mutex_unlock(&h->lock);
@@ -675,13 +675,13 @@ static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             continue;
         /* The class's free cache first: its blocks may be what keeps a
          * page from being empty. */
-        if (th->fc[c].head != NULL)
+        if (th->cl[c].fc.head != NULL)
             fcache_return(th, c, true);
-        for (pg = th->pages[c].head; pg != NULL; pg = next) {
+        for (pg = th->cl[c].pages.head; pg != NULL; pg = next) {
             next = pg->next;
             if (pg->used != 0)
                 continue;
-            q_remove(&th->pages[c], pg);
+            q_remove(&th->cl[c].pages, pg);
             if (th->spare[c] == pg)
                 th->spare[c] = NULL;
             slices_give_ex(h, pg, false); /* for the new page: no purge and refault */
@@ -920,7 +920,7 @@ static void reclaim(struct pmn__heap *h, unsigned cls)
         if (!o->orphan)
             continue;
         for (unsigned c = 0; c < h->nclasses; c++) {
-            struct pmn__queue *qs[2] = {&o->pages[c], &o->full[c]};
+            struct pmn__queue *qs[2] = {&o->cl[c].pages, &o->full[c]};
             for (int k = 0; k < 2; k++) {
                 for (pg = qs[k]->head; pg; pg = next) {
                     next = pg->next;
@@ -996,7 +996,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             return NULL;
         }
     }
-    q = &th->pages[cls];
+    q = &th->cl[cls].pages;
     full = &th->full[cls];
     for (pg = q->head; pg; pg = next) {
         next = pg->next;
@@ -1049,9 +1049,9 @@ static void page_empty(struct pmn__theap *th, struct pmn__page *pg)
     struct pmn__page *old = th->spare[pg->cls];
 
     th->spare[pg->cls] = pg;
-    if (old == NULL || old == pg || old->used != 0 || old == th->pages[old->cls].head)
+    if (old == NULL || old == pg || old->used != 0 || old == th->cl[old->cls].pages.head)
         return;
-    q_remove(old->in_full ? &th->full[old->cls] : &th->pages[old->cls], old);
+    q_remove(old->in_full ? &th->full[old->cls] : &th->cl[old->cls].pages, old);
     pthread_mutex_lock(&h->lock);
     slices_give(h, old);
     pthread_mutex_unlock(&h->lock);
@@ -1061,12 +1061,12 @@ static void page_unfull(struct pmn__theap *th, struct pmn__page *pg)
 {
     q_remove(&th->full[pg->cls], pg);
     pg->in_full = 0;
-    q_push_front(&th->pages[pg->cls], pg);
+    q_push_front(&th->cl[pg->cls].pages, pg);
     /* keep the current head first: the unfull page goes second */
     if (pg->next) {
         struct pmn__page *head = pg->next;
-        q_remove(&th->pages[pg->cls], head);
-        q_push_front(&th->pages[pg->cls], head);
+        q_remove(&th->cl[pg->cls].pages, head);
+        q_push_front(&th->cl[pg->cls].pages, head);
     }
 }
 
@@ -1075,7 +1075,7 @@ static void page_share(struct pmn__theap *th, struct pmn__page *pg)
 {
     struct pmn__heap *h = th->heap;
 
-    q_remove(&th->pages[pg->cls], pg);
+    q_remove(&th->cl[pg->cls].pages, pg);
     if (th->spare[pg->cls] == pg)
         th->spare[pg->cls] = NULL;
     pthread_mutex_lock(&h->lock);
@@ -1091,8 +1091,8 @@ int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
             page_share(th, pg);
     } else if (pg->used == 0 && th->share) {
         page_share(th, pg);
-    } else if (pg->used == 0 && pg != th->pages[pg->cls].head) {
-        struct pmn__fcache *fc = &th->fc[pg->cls];
+    } else if (pg->used == 0 && pg != th->cl[pg->cls].pages.head) {
+        struct pmn__fcache *fc = &th->cl[pg->cls].fc;
 
         page_empty(th, pg);
         /* The thread frees more of the class than it allocates (its cache
@@ -1440,13 +1440,14 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
 static void settle_theaps(struct pmn__heap *h)
 {
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
-        memset(th->pages, 0, sizeof(th->pages));
         memset(th->full, 0, sizeof(th->full));
         memset(th->spare, 0, sizeof(th->spare));
         /* Cached blocks go with their pages; their pops join the heap's
          * retired count, which release_all() equalises with the frees. */
-        for (unsigned c = 0; c < h->nclasses; c++) {
-            struct pmn__fcache *fc = &th->fc[c];
+        for (unsigned c = 0; c < PMN__NCLASSES; c++) {
+            struct pmn__fcache *fc = &th->cl[c].fc;
+
+            memset(&th->cl[c].pages, 0, sizeof(th->cl[c].pages));
 
             h->retired_allocs[c] += atomic_load_explicit(&fc->allocs, memory_order_relaxed);
             atomic_store_explicit(&fc->allocs, 0, memory_order_relaxed);
@@ -1512,8 +1513,8 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
         for (unsigned cl = 0; cl < h->nclasses; cl++) {
             nf[cl] += atomic_load_explicit(&th->frees[cl], memory_order_relaxed);
-            na[cl] += atomic_load_explicit(&th->fc[cl].allocs, memory_order_relaxed);
-            nf[cl] += atomic_load_explicit(&th->fc[cl].frees, memory_order_relaxed);
+            na[cl] += atomic_load_explicit(&th->cl[cl].fc.allocs, memory_order_relaxed);
+            nf[cl] += atomic_load_explicit(&th->cl[cl].fc.frees, memory_order_relaxed);
         }
         remote += atomic_load_explicit(&th->remote_frees, memory_order_relaxed);
     }

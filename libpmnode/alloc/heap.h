@@ -194,7 +194,9 @@ struct pmn__queue {
  * page's @used still counts it, so a page with a cached block never
  * retires).  Only the owner thread touches it, apart from the stats'
  * relaxed reads of the counters and reset (no thread may use the heap
- * then).  32 bytes: two classes to a cache line.
+ * then).  It shares its class's line in the theap with the queue of pages
+ * (struct pmn__tclass): a malloc that finds the cache empty reads the
+ * page queue's head from the line it loaded already.
  */
 struct pmn__fcache {
     void *head;                     /* LIFO, linked through each block's first word */
@@ -209,7 +211,6 @@ struct __attribute__((aligned(64))) pmn__theap {
     struct pmn__theap *next; /* heap's list of all thread heaps */
     bool orphan;             /* its thread exited; free for adoption */
     bool share;              /* capped heap: pages that become empty go to the heap's pool */
-    struct pmn__queue pages[PMN__NCLASSES];
     struct pmn__queue full[PMN__NCLASSES];
     /* One empty page kept per class, so a size that comes and goes does not
      * give its page back and take it again under the heap lock each time. */
@@ -220,7 +221,12 @@ struct __attribute__((aligned(64))) pmn__theap {
      * (pmn__page.nalloc, nfree). */
     _Atomic uint64_t frees[PMN__NCLASSES];
     _Atomic uint64_t remote_frees;
-    struct pmn__fcache fc[PMN__NCLASSES] __attribute__((aligned(64)));
+    /* Per class, what the owner's malloc and free fast paths read: the
+     * free cache and the queue of pages with room, on one cache line. */
+    struct pmn__tclass {
+        struct pmn__fcache fc;
+        struct pmn__queue pages; /* pages with free blocks, current first */
+    } __attribute__((aligned(64))) cl[PMN__NCLASSES];
 };
 
 /* Thread -> theap cache in the heap, indexed by a hash of the thread
@@ -590,7 +596,7 @@ static inline void *pmn__page_pop(struct pmn__page *pg)
  * decides then). */
 static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
 {
-    struct pmn__fcache *fc = &th->fc[cls];
+    struct pmn__fcache *fc = &th->cl[cls].fc;
     struct pmn__page *pg;
     void *b = fc->head;
 
@@ -603,7 +609,7 @@ static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
         VG_ALLOC(b, th->heap->class_size[cls]);
         return b;
     }
-    pg = th->pages[cls].head;
+    pg = th->cl[cls].pages.head;
     if (__builtin_expect(pg != NULL && pg->free != NULL, 1))
         return pmn__page_pop(pg);
     return NULL;
@@ -615,7 +621,7 @@ static inline __attribute__((always_inline)) bool pmn__fcache_push(struct pmn__t
                                                                    const struct pmn__page *pg,
                                                                    void *p)
 {
-    struct pmn__fcache *fc = &th->fc[pg->cls];
+    struct pmn__fcache *fc = &th->cl[pg->cls].fc;
 
     if (__builtin_expect(fc->n >= fc->max, 0))
         return false;
@@ -666,7 +672,7 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
     /* An empty page other than the current one, or any empty page of a
      * capped heap (its capacity must stay usable by every thread). */
     if (__builtin_expect(
-            pg->in_full || (pg->used == 0 && (pg != th->pages[pg->cls].head || th->share)), 0))
+            pg->in_full || (pg->used == 0 && (pg != th->cl[pg->cls].pages.head || th->share)), 0))
         return pmn__page_after_free(th, pg);
     return 0;
 }
@@ -790,7 +796,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */
     if (__builtin_expect(
-            pg->in_full || (pg->used == 1 && (pg != th->pages[pg->cls].head || th->share)), 0))
+            pg->in_full || (pg->used == 1 && (pg != th->cl[pg->cls].pages.head || th->share)), 0))
         return false;
     pmn__page_push(pg, p);
     return true;

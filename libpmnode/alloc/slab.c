@@ -167,10 +167,10 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
 
     /* The thread's free cache first (pmn__theap_pop takes from it alone
      * while it holds blocks), then whole runs off the current page. */
-    while (i < n && th != NULL && th->fc[0].head != NULL)
+    while (i < n && th != NULL && th->cl[0].fc.head != NULL)
         objs[i++] = pmn__theap_pop(th, 0);
     while (i < n) {
-        struct pmn__page *pg = th ? th->pages[0].head : NULL;
+        struct pmn__page *pg = th ? th->cl[0].pages.head : NULL;
         size_t start = i;
         void *p;
 
