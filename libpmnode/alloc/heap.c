@@ -674,10 +674,12 @@ static struct pmn__page *page_new(struct pmn__heap *h, struct pmn__theap *th, un
 
 /*
  * The calling thread @th needs a page of @cls and the heap has no free
- * populated slices for it: @th's empty pages of other classes (the spare
- * page page_empty() keeps, and a current page whose objects were all
- * freed) give their slices back, so that the new page reuses their
- * populated memory instead of populating more.  Each class keeps up to two
+ * populated slices for it: @th's free caches of other classes go back to
+ * their pages, and its empty pages of those classes (the spare page
+ * page_empty() keeps, a current page whose objects were all freed, and
+ * the pages the caches' return emptied) give their slices back, so that
+ * the new page reuses their populated memory instead of populating more.
+ * Each class keeps up to two
  * empty pages for a size that comes and goes; a program that moves from
  * size to size (glibc-simple: batches of 16 to 512 bytes) held two pages
  * of every size it had finished with.  Only when the heap would otherwise
