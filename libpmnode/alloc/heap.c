@@ -126,14 +126,13 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
         if (locked) {
             if (pg->in_full)
                 page_unfull(th, pg);
-        } else if (pg->in_full || (pg->used == 0 && pg != th->cl[c].pages.head)) {
+        } else if (pmn__page_moves(th, pg)) {
             pmn__page_after_free(th, pg);
         }
     }
 }
 
-static void slices_give(struct pmn__heap *h, struct pmn__page *pg);
-static void q_remove(struct pmn__queue *q, struct pmn__page *p);
+static bool class_give_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned c, bool leaving);
 
 /* The theap leaves its thread (lock held, the heap alive): its free
  * cache goes back to its pages, and the pages that leaves empty, but for
@@ -142,21 +141,9 @@ static void q_remove(struct pmn__queue *q, struct pmn__page *p);
  * nothing of its pins a page until some thread adopts it. */
 static void fcache_give_back(struct pmn__heap *h, struct pmn__theap *th)
 {
-    for (unsigned c = 0; c < h->nclasses; c++) {
-        struct pmn__queue *q = &th->cl[c].pages;
-        struct pmn__page *pg, *next;
-
-        if (th->cl[c].fc.head == NULL)
-            continue;
-        fcache_return(th, c, true);
-        for (pg = q->head; pg != NULL; pg = next) {
-            next = pg->next;
-            if (pg->used != 0 || pg == q->head || pg == th->spare[c])
-                continue;
-            q_remove(q, pg);
-            slices_give(h, pg);
-        }
-    }
+    for (unsigned c = 0; c < h->nclasses; c++)
+        if (th->cl[c].fc.head != NULL)
+            class_give_empty(h, th, c, true);
 }
 
 /* The theap leaves this thread: its exit, or its binding evicted from a
@@ -693,25 +680,37 @@ static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned 
 
     if (!h->release_empty || th->share)
         return false;
-    for (unsigned c = 0; c < h->nclasses; c++) {
-        struct pmn__page *pg, *next;
+    for (unsigned c = 0; c < h->nclasses; c++)
+        if (c != cls)
+            any |= class_give_empty(h, th, c, false);
+    return any;
+}
 
-        if (c == cls)
+/* @th's free cache of class @c back on its pages, then every page of the
+ * class left empty back to the heap (lock held, @th's thread): for a new
+ * page (give_own_empty: all of them, their memory kept for it, no purge
+ * and refault), or because the theap is @leaving its thread
+ * (fcache_give_back: its current page and spare stay with it, the others
+ * purge as any retiring page).  Whether any page went. */
+static bool class_give_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned c, bool leaving)
+{
+    struct pmn__queue *q = &th->cl[c].pages;
+    struct pmn__page *pg, *next;
+    bool any = false;
+
+    /* The cache first: its blocks may be what keeps a page from being
+     * empty. */
+    if (th->cl[c].fc.head != NULL)
+        fcache_return(th, c, true);
+    for (pg = q->head; pg != NULL; pg = next) {
+        next = pg->next;
+        if (pg->used != 0 || (leaving && (pg == q->head || pg == th->spare[c])))
             continue;
-        /* The class's free cache first: its blocks may be what keeps a
-         * page from being empty. */
-        if (th->cl[c].fc.head != NULL)
-            fcache_return(th, c, true);
-        for (pg = th->cl[c].pages.head; pg != NULL; pg = next) {
-            next = pg->next;
-            if (pg->used != 0)
-                continue;
-            q_remove(&th->cl[c].pages, pg);
-            if (th->spare[c] == pg)
-                th->spare[c] = NULL;
-            slices_give_ex(h, pg, false); /* for the new page: no purge and refault */
-            any = true;
-        }
+        q_remove(q, pg);
+        if (th->spare[c] == pg)
+            th->spare[c] = NULL;
+        slices_give_ex(h, pg, leaving);
+        any = true;
     }
     return any;
 }

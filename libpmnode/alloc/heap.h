@@ -660,6 +660,15 @@ static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__pag
     pmn__cnt_add(&pg->nfree, 1);
 }
 
+/* Whether the owner's push that just left @pg as it is moves the page
+ * (pmn__page_after_free): off the full queue; or emptied, and not the
+ * current page of its class (or any page, in a capped heap: its capacity
+ * must stay usable by every thread). */
+static inline bool pmn__page_moves(const struct pmn__theap *th, const struct pmn__page *pg)
+{
+    return pg->in_full || (pg->used == 0 && (pg != th->cl[pg->cls].pages.head || th->share));
+}
+
 /* The owner's push: 0, or why @p is not a live block of @pg (nothing is
  * touched then). */
 static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
@@ -669,10 +678,7 @@ static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, v
     if (__builtin_expect(pmn__fcache_push(th, pg, p), 1))
         return 0;
     pmn__page_push(pg, p);
-    /* An empty page other than the current one, or any empty page of a
-     * capped heap (its capacity must stay usable by every thread). */
-    if (__builtin_expect(
-            pg->in_full || (pg->used == 0 && (pg != th->cl[pg->cls].pages.head || th->share)), 0))
+    if (__builtin_expect(pmn__page_moves(th, pg), 0))
         return pmn__page_after_free(th, pg);
     return 0;
 }
