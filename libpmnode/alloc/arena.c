@@ -161,7 +161,7 @@ void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
         void *b;
 
         if (__builtin_expect(th != NULL, 1) &&
-            (b = pmn__theap_pop(th, pmn__class_lut[(size + 15) >> 4])) != NULL)
+            (b = pmn__theap_pop(th, pmn__arena_class(size))) != NULL)
             return b;
     }
     return arena_malloc_rest(a, size);

@@ -117,12 +117,9 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)b - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 
-        UNPOISON(b, 2 * sizeof(void *));
+        UNPOISON(b, sizeof(void *));
         next = *(void **)b;
-        *(void **)b = pg->free; /* the owner's key is on it already */
-        POISON(b, pg->block_size);
-        pg->free = b;
-        pg->used--; /* counted as a free when it joined the cache */
+        pmn__page_link(pg, b); /* counted as a free when it joined the cache */
         if (locked) {
             if (pg->in_full)
                 page_unfull(th, pg);

@@ -646,17 +646,25 @@ static inline void *pmn__heap_alloc(struct pmn__heap *h, unsigned cls)
     return pmn__heap_alloc_slow(h, th, cls);
 }
 
-/* The owner pushes @p, a live block of @pg, onto @pg's free list, with
- * its owner key.  The push both owner paths below share. */
-static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__page *pg, void *p)
+/* Link @p, a block of @pg that is free for the program already (freed
+ * now, or from the owner's free cache), onto @pg's free list with the
+ * owner's key; the page stops counting it as used.  Owner only. */
+static inline __attribute__((always_inline)) void pmn__page_link(struct pmn__page *pg, void *p)
 {
-    VG_FREE(p);
     UNPOISON(p, 2 * sizeof(void *));
     *(void **)p = pg->free;
     atomic_store_explicit(pmn__mark(p), pmn__key_owner(p), memory_order_relaxed);
     POISON(p, pg->block_size);
     pg->free = p;
     pg->used--;
+}
+
+/* The owner pushes @p, a live block of @pg, onto @pg's free list, with
+ * its owner key.  The push both owner paths below share. */
+static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__page *pg, void *p)
+{
+    VG_FREE(p);
+    pmn__page_link(pg, p);
     pmn__cnt_add(&pg->nfree, 1);
 }
 

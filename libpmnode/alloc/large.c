@@ -273,11 +273,11 @@ int pmn__heap_free_large(struct pmn__segment *seg, void *p)
 
         seg->pages[0].live = 0;      /* a stale pointer into it is not an object */
         seg->pages[0].born_ns = now; /* when it joined the cache (cache_trim) */
-        cache_trim(h, UINT64_MAX, now);
         pmn__seg_link(&h->large_cache, seg);
         h->large_cache_bytes += pmn__region_committed(seg->region);
-        if (h->release_empty)
-            cache_trim(h, h->large_cache_max, 0);
+        /* One walk: the bound, and extents gone idle; a heap that keeps
+         * what it frees (PMN_PURGE_KEEP) does neither. */
+        cache_trim(h, h->release_empty ? h->large_cache_max : UINT64_MAX, now);
     }
     pthread_mutex_unlock(&h->lock);
     return 0;
