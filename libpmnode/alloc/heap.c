@@ -1305,22 +1305,31 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
 }
 
 int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool release_empty,
-                  uint64_t cap, const uint32_t *sizes, unsigned n, void *owner,
+                  uint64_t cap, const uint32_t *sizes, unsigned n, size_t obj_size,
                   struct pmn__heap **out)
 {
-    struct pmn__heap *h = malloc(sizeof(*h));
+    size_t bytes = (obj_size + 63) & ~(size_t)63;
+    struct pmn__heap *h;
     int err;
 
+    if (obj_size < sizeof(*h))
+        return -EINVAL;
+    h = aligned_alloc(64, bytes); /* the thread cache's lines are the heap's first */
     if (h == NULL)
         return -ENOMEM;
+    memset(h, 0, bytes);
     err = pmn__heap_init(h, b, is_slab, retain, release_empty, cap);
-    if (err == 0)
-        err = pmn__heap_setup_classes(h, sizes, n);
     if (err) {
         free(h);
         return err;
     }
-    h->owner_obj = owner;
+    err = pmn__heap_setup_classes(h, sizes, n);
+    if (err) {
+        pmn__backing_unref(b); /* what pmn__heap_init took */
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return err;
+    }
     *out = h;
     return 0;
 }

@@ -274,7 +274,6 @@ struct pmn__heap {
     _Atomic uint64_t failures;
     struct pmn__theap *theaps;
     struct pmn__counters large_c; /* large objects (any thread, atomic adds) */
-    void *owner_obj;              /* the arena or slab this heap serves */
     /* Pops and pushes of pages that are gone (slices_give, release_all),
      * per class; guarded by lock.  pmn__heap_stats() adds the live pages'
      * own counts to these. */
@@ -460,17 +459,19 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
 /* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
  * locks so the child never inherits one taken by a vanished thread. */
 void pmn__arena_fork(struct pmn_arena *a, int phase);
-/* A heap from malloc, initialised with size classes @sizes[0..n) (arena.c
- * and slab.c choose them), serving @owner (the arena or slab). */
+/* A heap initialised with size classes @sizes[0..n) (arena.c and slab.c
+ * choose them), at the start of a zeroed allocation of @obj_size bytes:
+ * the arena or slab it serves, which begins with it (the fast paths find
+ * the heap at the object's address) and is freed with it (heap_unref). */
 int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool release_empty,
-                  uint64_t cap, const uint32_t *sizes, unsigned n, void *owner,
+                  uint64_t cap, const uint32_t *sizes, unsigned n, size_t obj_size,
                   struct pmn__heap **out);
 /* extents.c: the extents of every segment @h holds (in use, kept empty,
  * cached), snapshot under the heap lock, then @fn on each without it. */
 int pmn__heap_extents(struct pmn__heap *h, pmn_extent_fn fn, void *arg);
 /* The heap behind an arena or a slab (arena.c, slab.c). */
-struct pmn__heap *pmn__arena_heap(const struct pmn_arena *a);
-struct pmn__heap *pmn__slab_heap(const struct pmn_slab *s);
+struct pmn__heap *pmn__arena_heap(struct pmn_arena *a);
+struct pmn__heap *pmn__slab_heap(struct pmn_slab *s);
 /* Size classes @sizes[0..n) for the heap. */
 int pmn__heap_setup_classes(struct pmn__heap *h, const uint32_t *sizes, unsigned n);
 
@@ -679,7 +680,8 @@ static inline bool pmn__page_moves(const struct pmn__theap *th, const struct pmn
 
 /* The owner's push: 0, or why @p is not a live block of @pg (nothing is
  * touched then). */
-static inline int pmn__free_local(struct pmn__theap *th, struct pmn__page *pg, void *p)
+static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__theap *th,
+                                                                 struct pmn__page *pg, void *p)
 {
     if (__builtin_expect(!pmn__block_live(pg, p), 0))
         return pmn__free_misuse(pg, p);
@@ -747,10 +749,12 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
                              !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
                              (want == NULL || seg->heap == want),
                          1)) {
+        /* A page is on the slice map only while it is live (slices_take
+         * sets live first, slices_give clears the map first). */
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 
-        if (__builtin_expect(pg != NULL && pg->live, 1)) {
+        if (__builtin_expect(pg != NULL, 1)) {
             struct pmn__theap *o = pg->owner;
 
             /* A live small page always has an owner.  The calling thread

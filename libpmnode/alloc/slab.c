@@ -19,31 +19,30 @@
 
 #include "alloc/heap.h"
 
+/* The heap first, in the same allocation, as an arena's (arena.c). */
 struct pmn_slab {
-    struct pmn__heap *h;
+    struct pmn__heap h;
     size_t obj_size;
 };
+_Static_assert(__builtin_offsetof(struct pmn_slab, h) == 0, "the heap starts the slab");
 
-/* A slab's heap is set at creation and never NULL; saying so lets the
- * compiler drop the "object of any heap" case from the inlined free path. */
-static inline struct pmn__heap *slab_heap(const struct pmn_slab *s)
+/* A slab's heap: at its own address, so never NULL for a slab, which lets
+ * the compiler drop the "object of any heap" case from the inlined free
+ * path. */
+static inline struct pmn__heap *slab_heap(struct pmn_slab *s)
 {
-    struct pmn__heap *h = s->h;
-
-    if (h == NULL)
-        __builtin_unreachable();
-    return h;
+    return &s->h;
 }
 
 /* A page of the slab's one class: its slices and how many objects. */
 static unsigned page_slices(const struct pmn_slab *s)
 {
-    return s->h->class_slices[0];
+    return s->h.class_slices[0];
 }
 
 static size_t page_objs(const struct pmn_slab *s)
 {
-    return ((size_t)page_slices(s) << PMN__SLICE_SHIFT) / s->h->class_size[0];
+    return ((size_t)page_slices(s) << PMN__SLICE_SHIFT) / s->h.class_size[0];
 }
 
 int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_slab_opts *o,
@@ -74,14 +73,10 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
     bs = (uint32_t)((obj_size + a - 1) / a * a);
     release = opts.purge == PMN_PURGE_RELEASE ||
               (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
-    s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return -ENOMEM;
-    err = pmn__heap_new(b, true, opts.retain, release, 0, &bs, 1, s, &s->h);
-    if (err) {
-        free(s);
+    err = pmn__heap_new(b, true, opts.retain, release, 0, &bs, 1, sizeof(*s),
+                        (struct pmn__heap **)&s);
+    if (err)
         return err;
-    }
     s->obj_size = obj_size;
     /* The cap counts whole pages: cap_objects rounds up to them, and the
      * smaller of the two caps wins. */
@@ -91,7 +86,7 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
         uint64_t by_objs = pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT);
         cap = cap == 0 || by_objs < cap ? by_objs : cap;
     }
-    s->h->cap = cap;
+    s->h.cap = cap;
     if (opts.reserve_objects != 0 && (err = pmn_slab_reserve(s, opts.reserve_objects)) != 0) {
         pmn_slab_destroy(s);
         return err;
@@ -118,25 +113,24 @@ int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs)
         return -EINVAL;
     }
     pages = nobjs / page_objs(s) + (nobjs % page_objs(s) != 0);
-    if (s->h->cap != 0 && pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT) > s->h->cap) {
+    if (s->h.cap != 0 && pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT) > s->h.cap) {
         pmn__set_last_error(PMN_E_CAP_REACHED);
         return PMN_E_CAP_REACHED;
     }
-    return pmn__heap_reserve(s->h, pages * page_slices(s), page_slices(s));
+    return pmn__heap_reserve(&s->h, pages * page_slices(s), page_slices(s));
 }
 
 void pmn_slab_destroy(struct pmn_slab *s)
 {
     if (s == NULL)
         return;
-    pmn__heap_destroy(s->h);
-    free(s);
+    pmn__heap_destroy(&s->h); /* frees @s with the heap, now or at the last unbind */
 }
 
 /* Everything pmn_slab_alloc()'s leaf does not serve. */
 static __attribute__((noinline)) void *slab_alloc_rest(struct pmn_slab *s)
 {
-    return pmn__heap_alloc(s->h, 0);
+    return pmn__heap_alloc(&s->h, 0);
 }
 
 /* A block on the calling thread's current page is a leaf (no call, so no
@@ -144,7 +138,7 @@ static __attribute__((noinline)) void *slab_alloc_rest(struct pmn_slab *s)
  * slab_alloc_rest's tail call. */
 void *pmn_slab_alloc(struct pmn_slab *s)
 {
-    struct pmn__theap *th = pmn__theap_cached(s->h);
+    struct pmn__theap *th = pmn__theap_cached(&s->h);
     void *b;
 
     if (__builtin_expect(th != NULL, 1) && (b = pmn__theap_pop(th, 0)) != NULL)
@@ -161,7 +155,7 @@ int pmn_slab_free(struct pmn_slab *s, void *p)
 
 size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
 {
-    struct pmn__heap *h = s->h;
+    struct pmn__heap *h = &s->h;
     struct pmn__theap *th = pmn__theap_find(h);
     size_t i = 0;
 
@@ -223,12 +217,12 @@ size_t pmn_slab_obj_size(const struct pmn_slab *s)
 
 int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out)
 {
-    return s != NULL ? pmn__heap_stats(s->h, out) : -EINVAL;
+    return s != NULL ? pmn__heap_stats(&s->h, out) : -EINVAL;
 }
 PMN__SYMVER_DEFAULT(pmn_slab_stats, "PMNODE_0.2");
 
 /* Registration (alloc/extents.c) reaches the heap through this. */
-struct pmn__heap *pmn__slab_heap(const struct pmn_slab *s)
+struct pmn__heap *pmn__slab_heap(struct pmn_slab *s)
 {
-    return s->h;
+    return &s->h;
 }
