@@ -588,3 +588,56 @@ Test(threads, racing_remote_double_frees, .timeout = 120)
     }
     env_close(&e);
 }
+
+/* A thread that used an arena and a slab, still running when both are
+ * destroyed, lets go of them at its exit: the arena and slab live in
+ * their heap's allocation (alloc/arena.c, slab.c), which the last
+ * binding frees, so the thread's exit touches no freed memory and
+ * leaves nothing behind (AddressSanitizer's and valgrind's runs of this
+ * suite check both).  Here: the thread's objects stay reachable by the
+ * thread until it exits, and destroy does not wait for it. */
+struct outlive {
+    struct pmn_arena *a;
+    struct pmn_slab *s;
+    pthread_barrier_t used, destroyed;
+    int err_a, err_s;
+};
+
+static void *outlive_thread(void *arg)
+{
+    struct outlive *o = arg;
+    void *p = pmn_arena_malloc(o->a, 100), *q = pmn_slab_alloc(o->s);
+
+    /* Freed in this thread: its theaps keep pages and caches of both. */
+    o->err_a = p != NULL ? pmn_free(p) : -ENOMEM;
+    o->err_s = q != NULL ? pmn_slab_free(o->s, q) : -ENOMEM;
+    pthread_barrier_wait(&o->used);
+    pthread_barrier_wait(&o->destroyed);
+    return NULL; /* the unbind at exit drops the last references */
+}
+
+Test(threads, a_thread_outlives_its_arena_and_slab, .timeout = 60)
+{
+    struct env e = env_open();
+    struct outlive o = {.a = e.a};
+    pthread_t t;
+
+    cr_assert_eq(pmn_slab_new(e.b, 48, 0, 0, &o.s), 0);
+    cr_assert_eq(pthread_barrier_init(&o.used, NULL, 2), 0);
+    cr_assert_eq(pthread_barrier_init(&o.destroyed, NULL, 2), 0);
+    cr_assert_eq(pthread_create(&t, NULL, outlive_thread, &o), 0);
+    pthread_barrier_wait(&o.used);
+    pmn_slab_destroy(o.s);
+    pmn_arena_destroy(e.a);
+    e.a = NULL;
+    pthread_barrier_wait(&o.destroyed);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(o.err_a, 0, "arena free in the thread: %s", pmn_err_name(o.err_a));
+    cr_assert_eq(o.err_s, 0, "slab free in the thread: %s", pmn_err_name(o.err_s));
+    /* The backing got every extent back at destroy, thread or not. */
+    cr_assert_eq(backing_mapped(e.b), 0, "%llu bytes still mapped",
+                 (unsigned long long)backing_mapped(e.b));
+    pthread_barrier_destroy(&o.used);
+    pthread_barrier_destroy(&o.destroyed);
+    env_close(&e);
+}
