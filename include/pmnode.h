@@ -145,8 +145,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 8
-#define PMN_VERSION_PATCH 2
-#define PMN_VERSION_STRING "0.8.2"
+#define PMN_VERSION_PATCH 3
+#define PMN_VERSION_STRING "0.8.3"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
