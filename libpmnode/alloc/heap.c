@@ -13,7 +13,8 @@
  * Lifetime: a heap is reference-counted by its owner (the arena or slab)
  * and by each thread bound to it, because a thread that exits after the
  * arena was destroyed must still be able to unbind.  Destroy releases every
- * segment at once; the small struct lingers until the last thread lets go.
+ * segment at once; the struct, with the arena or slab it starts
+ * (pmn__heap_new), lingers until the last thread lets go.
  *
  * Thread-local state: one table of TLS_SLOTS (heap, theap) pairs per thread
  * and one pthread key (created once) whose destructor orphans the exiting
