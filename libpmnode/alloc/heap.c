@@ -114,9 +114,8 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
     fc->head = NULL;
     fc->n = 0;
     for (; b != NULL; b = next) {
-        struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)b & ~PMN__SEG_MASK);
         struct pmn__page *pg =
-            seg->slice_page[((uintptr_t)b - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+            pmn__page_of((struct pmn__segment *)((uintptr_t)b & ~PMN__SEG_MASK), b);
 
         UNPOISON(b, sizeof(void *));
         next = *(void **)b;
@@ -124,7 +123,7 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
         if (locked) {
             if (pg->in_full)
                 page_unfull(th, pg);
-        } else if (pmn__page_moves(th, pg)) {
+        } else if (pmn__page_moves(th, pg, pg->used)) {
             pmn__page_after_free(th, pg);
         }
     }

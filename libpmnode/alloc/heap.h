@@ -669,13 +669,15 @@ static inline __attribute__((always_inline)) void pmn__page_push(struct pmn__pag
     pmn__cnt_add(&pg->nfree, 1);
 }
 
-/* Whether the owner's push that just left @pg as it is moves the page
- * (pmn__page_after_free): off the full queue; or emptied, and not the
- * current page of its class (or any page, in a capped heap: its capacity
- * must stay usable by every thread). */
-static inline bool pmn__page_moves(const struct pmn__theap *th, const struct pmn__page *pg)
+/* Whether an owner's push that leaves @pg with @used blocks in use moves
+ * the page (pmn__page_after_free): off the full queue; or emptied, and not
+ * the current page of its class (or any page, in a capped heap: its
+ * capacity must stay usable by every thread).  After the push @used is
+ * pg->used; the shim's leaf asks before it, with pg->used - 1. */
+static inline bool pmn__page_moves(const struct pmn__theap *th, const struct pmn__page *pg,
+                                   uint32_t used)
 {
-    return pg->in_full || (pg->used == 0 && (pg != th->cl[pg->cls].pages.head || th->share));
+    return pg->in_full || (used == 0 && (pg != th->cl[pg->cls].pages.head || th->share));
 }
 
 /* The owner's push: 0, or why @p is not a live block of @pg (nothing is
@@ -688,7 +690,7 @@ static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__the
     if (__builtin_expect(pmn__fcache_push(th, pg, p), 1))
         return 0;
     pmn__page_push(pg, p);
-    if (__builtin_expect(pmn__page_moves(th, pg), 0))
+    if (__builtin_expect(pmn__page_moves(th, pg, pg->used), 0))
         return pmn__page_after_free(th, pg);
     return 0;
 }
@@ -813,8 +815,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
         return true;
     /* Leaves a full page, or empties one other than the current one (or
      * any, in a capped heap): pmn__page_after_free()'s work, not a leaf's. */
-    if (__builtin_expect(
-            pg->in_full || (pg->used == 1 && (pg != th->cl[pg->cls].pages.head || th->share)), 0))
+    if (__builtin_expect(pmn__page_moves(th, pg, pg->used - 1), 0))
         return false;
     pmn__page_push(pg, p);
     return true;
