@@ -9,7 +9,8 @@
  *                            bound), then back to node 0
  *   vm-migrate full NODE     NODE filled by a strict backing first: moving
  *                            32 MiB there fails with PMN_E_NODE_FULL before
- *                            any page moves (report: target_full = pages)
+ *                            any page moves (report: target_full = pages),
+ *                            per-CPU free lists counted (vm-pcp.h)
  *   vm-migrate shared NODE   a MAP_SHARED range mapped by a forked child:
  *                            -EACCES, every page counted in shared, none moved
  * Since 0.6:
@@ -28,7 +29,10 @@
  *   vm-migrate headroom NODE NODE filled to leave less than the range plus
  *                            the headroom: refused, then moved with
  *                            PMN_MIGRATE_NO_HEADROOM; filled below the range:
- *                            refused even so, nothing moved
+ *                            refused even so, nothing moved.  Before each
+ *                            refusal CPU 1 goes offline and back, which moves
+ *                            its per-CPU free pages into MemFree (tens of MiB
+ *                            on 6.12): the answer must not change with it
  *   vm-migrate pinned NODE   pages pinned long-term by io_uring buffer
  *                            registration (raw syscalls) between free pages:
  *                            what the kernel does with them, reported honestly
@@ -60,6 +64,7 @@
 #define PMN_HARNESS_PROGRAM
 #include "harness.h"
 #include "pmnode.h"
+#include "vm-pcp.h"
 
 #ifndef MiB
 #define MiB (1ul << 20)
@@ -177,20 +182,37 @@ static int test_full(struct pmn_ctx *ctx, int node)
 {
     const size_t pg = (size_t)getpagesize(), len = 32 * MiB, n = len / pg;
     static struct pmn_region *regions[4096];
+    const uint64_t headroom = 64 * MiB; /* the default on a node below 6.4 GiB */
     struct pmn_backing_params *bp;
-    struct pmn_backing *fill;
+    struct pmn_backing *fill, *fill0;
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
     size_t nr = 0;
     char *p = map_on0(len, false);
+    bool drains = pmn_vm_run_on(1) == 0;
+    uint64_t avail, most;
     int err;
 
     pmn_backing_params_new(&bp);
     pmn_backing_params_set_node(bp, node);
     if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
         FAIL("strict backing on %d: %s", node, pmn_strerror(err));
+    pmn_backing_params_set_headroom(bp, 0);
+    if ((err = pmn_backing_new(ctx, bp, &fill0)) != 0)
+        FAIL("strict backing on %d without headroom: %s", node, pmn_strerror(err));
     pmn_backing_params_free(bp);
+    if (drains)
+        pmn_vm_drain_cpu1(ctx, node);
     while (nr < 4096 && pmn_region_map(fill, 8 * MiB, &regions[nr]) == 0)
         nr++;
+    /* Full for the range plus the headroom even once every per-CPU free
+     * page has reached MemFree (vm-pcp.h): topped up without headroom. */
+    nr = pmn_vm_fill_to(ctx, fill0, regions, nr, 4096, node, len + headroom - 8 * MiB, false);
+    most = pmn_vm_at_most(ctx, node, &avail);
+    if (most >= len + headroom - 8 * MiB)
+        FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
+             (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
+    if (drains)
+        pmn_vm_drain_cpu1(ctx, node);
     err = pmn_migrate(ctx, p, len, node, 0, &r);
     if (err != PMN_E_NODE_FULL)
         FAIL("migrate into a full node: %s (want PMN_E_NODE_FULL)", pmn_err_name(err));
@@ -203,11 +225,15 @@ static int test_full(struct pmn_ctx *ctx, int node)
              (void *)p);
     if (raw_on(p, len, 0) != n)
         FAIL("a refused migration moved pages: %zu of %zu still on 0", raw_on(p, len, 0), n);
-    printf("ok: node %d full (%zu regions of 8 MiB): PMN_E_NODE_FULL, nothing moved\n", node, nr);
+    printf("ok: node %d full (%zu regions of 8 MiB, %llu MiB available, %llu MiB with its "
+           "per-CPU lists): PMN_E_NODE_FULL, nothing moved\n",
+           node, nr, (unsigned long long)(avail >> 20), (unsigned long long)(most >> 20));
     while (nr)
         pmn_region_unmap(regions[--nr]);
     pmn_backing_free(fill);
+    pmn_backing_free(fill0);
     munmap(p, len);
+    pmn_vm_run_anywhere();
     return 0;
 }
 
@@ -568,19 +594,6 @@ static int test_rollback(struct pmn_ctx *ctx, int node)
     return 0;
 }
 
-/* Fill @node with 8 MiB regions of a strict backing without headroom
- * until its available memory is below @target. */
-static size_t fill_to(struct pmn_ctx *ctx, struct pmn_backing *fill, struct pmn_region **reg,
-                      size_t nr, size_t max, int node, uint64_t target)
-{
-    uint64_t avail;
-
-    while (nr < max && pmn_node_read_available(ctx, node, &avail) == 0 && avail >= target &&
-           pmn_region_map(fill, 8 * MiB, &reg[nr]) == 0)
-        nr++;
-    return nr;
-}
-
 static int test_headroom(struct pmn_ctx *ctx, int node)
 {
     const size_t pg = (size_t)getpagesize(), len = 32 * MiB, n = len / pg;
@@ -589,24 +602,33 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
     struct pmn_backing *fill;
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
     char *p = map_on0(len, false);
-    uint64_t avail = 0;
+    uint64_t avail = 0, most;
+    bool drains = pmn_vm_run_on(1) == 0;
     size_t nr;
     int err;
 
+    if (!drains)
+        printf("info: no cpu1: the per-CPU lists are not drained\n");
     pmn_backing_params_new(&bp);
     pmn_backing_params_set_node(bp, node);
     pmn_backing_params_set_headroom(bp, 0);
     if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
         FAIL("fill backing: %s", pmn_strerror(err));
     pmn_backing_params_free(bp);
-    /* Less than the range plus 64 MiB (the headroom), more than the range
-     * plus 16 MiB: filled to the middle of that window (the kernel's
-     * figure moves by a few MiB between reads; stopping 8 MiB above the
-     * window's floor failed the setup or the move once in four 6.12 runs). */
-    nr = fill_to(ctx, fill, reg, 0, 4096, node, len + 40 * MiB);
-    pmn_node_read_available(ctx, node, &avail);
-    if (avail < len + 16 * MiB || avail >= len + 64 * MiB)
-        FAIL("setup: %llu MiB available on %d", (unsigned long long)(avail >> 20), node);
+    /* Available now at least the range plus 4 MiB, and at most (with every
+     * per-CPU free page the kernel may move into MemFree before the call
+     * reads it) below the range plus 64 MiB, the headroom.  The second
+     * bound once counted only what was available at the time: the kernel
+     * drained its lists between that read and the call's and the refusal
+     * moved 8192 pages (6.12, CI, 2026-12-05); the drain before the call
+     * below does the same on purpose. */
+    nr = pmn_vm_fill_to(ctx, fill, reg, 0, 4096, node, len + 48 * MiB, drains);
+    most = pmn_vm_at_most(ctx, node, &avail);
+    if (avail < len + 4 * MiB || most >= len + 60 * MiB)
+        FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
+             (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
+    if (drains)
+        pmn_vm_drain_cpu1(ctx, node);
     err = pmn_migrate(ctx, p, len, node, 0, &r);
     if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n)
         report_fail("with headroom", err, &r);
@@ -618,26 +640,32 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
         report_fail("without headroom", err, &r);
     if (raw_on(p, len, node) != n)
         FAIL("without headroom: %zu of %zu on %d", raw_on(p, len, node), n, node);
-    printf("ok: %llu MiB available on node %d: refused with the headroom, moved without it\n",
-           (unsigned long long)(avail >> 20), node);
+    printf("ok: %llu MiB available on node %d (%llu MiB with its per-CPU lists): refused with the "
+           "headroom, moved without it\n",
+           (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
     if (pmn_migrate(ctx, p, len, 0, 0, NULL) != 0)
         FAIL("back to 0");
-    nr = fill_to(ctx, fill, reg, nr, 4096, node, len - 8 * MiB);
-    pmn_node_read_available(ctx, node, &avail);
-    if (avail >= len)
-        FAIL("setup 2: %llu MiB available", (unsigned long long)(avail >> 20));
+    nr = pmn_vm_fill_to(ctx, fill, reg, nr, 4096, node, len - 8 * MiB, drains);
+    most = pmn_vm_at_most(ctx, node, &avail);
+    if (most >= len)
+        FAIL("setup 2: %llu MiB available, %llu MiB with the per-CPU lists",
+             (unsigned long long)(avail >> 20), (unsigned long long)(most >> 20));
+    if (drains)
+        pmn_vm_drain_cpu1(ctx, node);
     r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
     err = pmn_migrate(ctx, p, len, node, PMN_MIGRATE_NO_HEADROOM | PMN_MIGRATE_ROLLBACK, &r);
     if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n || sum(&r) != n)
         report_fail("too full even without headroom", err, &r);
     if (raw_on(p, len, 0) != n)
         FAIL("a refused migration moved pages");
-    printf("ok: %llu MiB available on node %d: refused even without headroom, nothing moved\n",
-           (unsigned long long)(avail >> 20), node);
+    printf("ok: %llu MiB available on node %d (%llu MiB with its per-CPU lists): refused even "
+           "without headroom, nothing moved\n",
+           (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
     while (nr)
         pmn_region_unmap(reg[--nr]);
     pmn_backing_free(fill);
     munmap(p, len);
+    pmn_vm_run_anywhere();
     return 0;
 }
 
