@@ -1,7 +1,7 @@
 /*
  * vm-pcp.h - the per-CPU free lists in guest tests that assert a refusal
- * (included by vm-migrate.c and vm-placement.c after harness.h and
- * pmnode.h).
+ * (included by vm-migrate.c, vm-placement.c and vm-tier.c after harness.h
+ * and pmnode.h).
  *
  * The page allocator keeps freed pages on per-CPU lists before they reach
  * the buddy lists.  MemFree, and so pmn_node_read_available(), leaves them
