@@ -546,12 +546,13 @@ PMN_API int pmn_node_read_free(const struct pmn_ctx *ctx, int id, uint64_t *byte
  * smaller of its half and the node's low watermarks); never below 0.
  * Without /proc/zoneinfo under the context's root, or the node in it,
  * this is MemFree.  Free pages on the kernel's per-CPU lists are not
- * counted (neither is MemFree): a populate cannot take them while MemFree
- * is below the watermarks.  The kernel returns them to MemFree on its own
- * clock, so the figure can rise by tens of MiB (about the node's low
- * watermark on Linux 6.x) while nothing is freed.  0, PMN_E_NO_NODE,
- * PMN_E_UNKNOWN or PMN_E_PARSE (as pmn_node_read_free()).  Thread-safe;
- * the watermarks are read at most once a second per context.  Since 0.2.
+ * counted (MemFree leaves them out too): a populate cannot take them while
+ * MemFree is below the watermarks.  The kernel returns them to MemFree on
+ * its own clock, so the figure can rise by tens of MiB while nothing is
+ * freed (64 MiB from one CPU's lists on a 512 MiB node, Linux 6.12).  0,
+ * PMN_E_NO_NODE, PMN_E_UNKNOWN or PMN_E_PARSE (as pmn_node_read_free()).
+ * Thread-safe; the watermarks are read at most once a second per context.
+ * Since 0.2.
  */
 PMN_API int pmn_node_read_available(const struct pmn_ctx *ctx, int id, uint64_t *bytes);
 /**@}*/

@@ -31,9 +31,10 @@
  * MiB of a 500 MiB node on the lists): the check then passed 8 MiB maps
  * that failed, with 43 MiB "available".  The cost of leaving them out is
  * that the figure rises when the kernel drains the lists into MemFree (up
- * to 64 MiB from one CPU there).
- * tests/vm/guest/vm-pcp.h is how the tests live with that.  Zone watermarks
- * change only with sysctls and memory hotplug, while zoneinfo grows with
+ * to 64 MiB from one CPU there); tests/vm/guest/vm-pcp.h is how the tests
+ * live with that.
+ *
+ * Zone watermarks change only with sysctls and memory hotplug, while zoneinfo grows with
  * the CPU count (a per-cpu block per zone), so a context parses it at most
  * once a second (ctx->wm, under ctx->wm_lock); meminfo is read every call.
  */
