@@ -34,9 +34,10 @@
  * to 64 MiB from one CPU there); tests/vm/guest/vm-pcp.h is how the tests
  * live with that.
  *
- * Zone watermarks change only with sysctls and memory hotplug, while zoneinfo grows with
- * the CPU count (a per-cpu block per zone), so a context parses it at most
- * once a second (ctx->wm, under ctx->wm_lock); meminfo is read every call.
+ * Zone watermarks change only with sysctls and memory hotplug, while
+ * zoneinfo grows with the CPU count (a per-cpu block per zone), so a
+ * context parses it at most once a second (ctx->wm, under ctx->wm_lock);
+ * meminfo is read every call.
  */
 #include <errno.h>
 #include <stdlib.h>

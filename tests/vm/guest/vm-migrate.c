@@ -185,11 +185,10 @@ static int test_full(struct pmn_ctx *ctx, int node)
     static struct pmn_region *regions[4096];
     const uint64_t headroom = 64 * MiB; /* the default on a node below 6.4 GiB */
     struct pmn_backing_params *bp;
-    struct pmn_backing *fill, *fill0;
+    struct pmn_backing *fill, *fill0 = pmn_vm_backing0(ctx, node);
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
     size_t nr = 0;
     char *p = map_on0(len, false);
-    bool drains = pmn_vm_run_on(1) == 0;
     uint64_t avail, most;
     int err;
 
@@ -197,23 +196,15 @@ static int test_full(struct pmn_ctx *ctx, int node)
     pmn_backing_params_set_node(bp, node);
     if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
         FAIL("strict backing on %d: %s", node, pmn_strerror(err));
-    pmn_backing_params_set_headroom(bp, 0);
-    if ((err = pmn_backing_new(ctx, bp, &fill0)) != 0)
-        FAIL("strict backing on %d without headroom: %s", node, pmn_strerror(err));
     pmn_backing_params_free(bp);
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    pmn_vm_drain_cpu1(ctx, node);
     while (nr < 4096 && pmn_region_map(fill, 8 * MiB, &regions[nr]) == 0)
         nr++;
     /* Full for the range plus the headroom even once every per-CPU free
      * page has reached MemFree (vm-pcp.h): topped up without headroom. */
-    nr = pmn_vm_fill_to(ctx, fill0, regions, nr, 4096, node, len + headroom - 8 * MiB, false);
-    most = pmn_vm_at_most(ctx, node, &avail);
-    if (most >= len + headroom - 8 * MiB)
-        FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
-             (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    nr = pmn_vm_fill_below(ctx, fill0, regions, nr, 4096, node, len + headroom - 8 * MiB, &avail,
+                           &most);
+    pmn_vm_drain_cpu1(ctx, node);
     err = pmn_migrate(ctx, p, len, node, 0, &r);
     if (err != PMN_E_NODE_FULL)
         FAIL("migrate into a full node: %s (want PMN_E_NODE_FULL)", pmn_err_name(err));
@@ -599,24 +590,13 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
 {
     const size_t pg = (size_t)getpagesize(), len = 32 * MiB, n = len / pg;
     static struct pmn_region *reg[4096];
-    struct pmn_backing_params *bp;
-    struct pmn_backing *fill;
+    struct pmn_backing *fill = pmn_vm_backing0(ctx, node);
     struct pmn_migrate_report r = {.struct_size = sizeof(r)};
-    char *p = map_on0(len, false);
+    char *p = map_on0(len, false), *p2;
     uint64_t avail = 0, most;
-    bool drains = pmn_vm_run_on(1) == 0;
     size_t nr, len2, n2;
-    char *p2;
     int err;
 
-    if (!drains)
-        printf("info: no cpu1: the per-CPU lists are not drained\n");
-    pmn_backing_params_new(&bp);
-    pmn_backing_params_set_node(bp, node);
-    pmn_backing_params_set_headroom(bp, 0);
-    if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
-        FAIL("fill backing: %s", pmn_strerror(err));
-    pmn_backing_params_free(bp);
     /* Available now at least the range plus 4 MiB, and at most (with every
      * per-CPU free page the kernel may move into MemFree before the call
      * reads it) below the range plus 64 MiB, the headroom.  The second
@@ -624,13 +604,13 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
      * drained its lists between that read and the call's and the refusal
      * moved 8192 pages (6.12, CI, 2026-12-05); the drain before the call
      * below does the same on purpose. */
-    nr = pmn_vm_fill_to(ctx, fill, reg, 0, 4096, node, len + 48 * MiB, drains);
+    pmn_vm_drain_cpu1(ctx, node);
+    nr = pmn_vm_fill_to(ctx, fill, reg, 0, 4096, node, len + 48 * MiB);
     most = pmn_vm_at_most(ctx, node, &avail);
     if (avail < len + 4 * MiB || most >= len + 60 * MiB)
         FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
              (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    pmn_vm_drain_cpu1(ctx, node);
     err = pmn_migrate(ctx, p, len, node, 0, &r);
     if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n)
         report_fail("with headroom", err, &r);
@@ -647,7 +627,8 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
            (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
     if (pmn_migrate(ctx, p, len, 0, 0, NULL) != 0)
         FAIL("back to 0");
-    nr = pmn_vm_fill_to(ctx, fill, reg, nr, 4096, node, len - 8 * MiB, drains);
+    pmn_vm_drain_cpu1(ctx, node);
+    nr = pmn_vm_fill_to(ctx, fill, reg, nr, 4096, node, len - 8 * MiB);
     most = pmn_vm_at_most(ctx, node, &avail);
     /* Other CPUs' lists (filled by the tests before this one, in other
      * processes) cannot be drained from here and a fill cannot take them:
@@ -658,9 +639,8 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
     if (len2 != len)
         printf("info: %llu MiB on the per-CPU lists of node %d: %zu MiB asked instead of %zu\n",
                (unsigned long long)((most - avail) >> 20), node, len2 >> 20, len >> 20);
-    p2 = len2 == len ? p : map_on0(len2, false);
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    p2 = map_on0(len2, false);
+    pmn_vm_drain_cpu1(ctx, node);
     r = (struct pmn_migrate_report){.struct_size = sizeof(r)};
     err = pmn_migrate(ctx, p2, len2, node, PMN_MIGRATE_NO_HEADROOM | PMN_MIGRATE_ROLLBACK, &r);
     if (err != PMN_E_NODE_FULL || r.moved != 0 || r.target_full != n2 || sum(&r) != n2)
@@ -673,8 +653,7 @@ static int test_headroom(struct pmn_ctx *ctx, int node)
     while (nr)
         pmn_region_unmap(reg[--nr]);
     pmn_backing_free(fill);
-    if (p2 != p)
-        munmap(p2, len2);
+    munmap(p2, len2);
     munmap(p, len);
     pmn_vm_run_anywhere();
     return 0;

@@ -65,15 +65,21 @@ static inline int pmn_vm_cpu_online(int cpu, int on)
 }
 
 /* CPU 1's per-CPU free pages back to the buddy lists now, as the kernel
- * does on its own clock: CPU 1 offline and back, the test on CPU 1 again.
- * Prints how much MemFree and the available figure of @node grew.  False
- * where CPU 1 cannot go offline. */
+ * does on its own clock: CPU 1 offline and back.  The test runs on CPU 1
+ * from then on, so that the pages its migrations free wait on lists this
+ * can drain.  Prints how much MemFree and the available figure of @node
+ * grew.  False, with the test where it was, when there is no CPU 1; false
+ * also where CPU 1 cannot go offline. */
 static inline bool pmn_vm_drain_cpu1(struct pmn_ctx *ctx, int node)
 {
     uint64_t free0 = 0, free1 = 0, av0 = 0, av1 = 0;
     bool done;
     int why;
 
+    if (pmn_vm_run_on(1) != 0) {
+        printf("info: no cpu1: the per-CPU lists are not drained\n");
+        return false;
+    }
     if (pmn_vm_run_on(0) != 0)
         return false;
     pmn_node_read_free(ctx, node, &free0);
@@ -128,22 +134,54 @@ static inline uint64_t pmn_vm_at_most(struct pmn_ctx *ctx, int node, uint64_t *a
     return *avail + pmn_vm_pcp_bytes(node);
 }
 
-/* Map 8 MiB regions of @fill (a backing on @node without headroom) into
+/* A strict backing on @node without headroom: what fills a node past
+ * the point where the library's own check stops a backing with it. */
+static inline struct pmn_backing *pmn_vm_backing0(struct pmn_ctx *ctx, int node)
+{
+    struct pmn_backing_params *bp;
+    struct pmn_backing *b;
+    int err;
+
+    pmn_backing_params_new(&bp);
+    pmn_backing_params_set_node(bp, node);
+    pmn_backing_params_set_headroom(bp, 0);
+    err = pmn_backing_new(ctx, bp, &b);
+    pmn_backing_params_free(bp);
+    if (err != 0)
+        FAIL("strict backing on %d without headroom: %s", node, pmn_strerror(err));
+    return b;
+}
+
+/* Map 8 MiB regions of @fill (a pmn_vm_backing0() on @node) into
  * reg[nr..max) until pmn_vm_at_most() is below @target or a map fails;
- * returns the new count.  With @drain, CPU 1's lists are emptied first:
- * pages there count, but a fill cannot take them once MemFree is below
- * the watermarks. */
+ * returns the new count.  Drain CPU 1 first where the lists the test's
+ * own frees filled would stay: pages there count, but a fill cannot take
+ * them once MemFree is below the watermarks. */
 static inline size_t pmn_vm_fill_to(struct pmn_ctx *ctx, struct pmn_backing *fill,
                                     struct pmn_region **reg, size_t nr, size_t max, int node,
-                                    uint64_t target, bool drain)
+                                    uint64_t target)
 {
     uint64_t avail;
 
-    if (drain)
-        pmn_vm_drain_cpu1(ctx, node);
     while (nr < max && pmn_vm_at_most(ctx, node, &avail) >= target &&
            pmn_region_map(fill, (size_t)8 << 20, &reg[nr]) == 0)
         nr++;
+    return nr;
+}
+
+/* pmn_vm_fill_to(), then the setup check of a test that needs @node full
+ * below @target whatever the lists do: FAIL when the fill ran out first.
+ * *@avail and *@most are the last figures read (for the test's report). */
+static inline size_t pmn_vm_fill_below(struct pmn_ctx *ctx, struct pmn_backing *fill,
+                                       struct pmn_region **reg, size_t nr, size_t max, int node,
+                                       uint64_t target, uint64_t *avail, uint64_t *most)
+{
+    nr = pmn_vm_fill_to(ctx, fill, reg, nr, max, node, target);
+    *most = pmn_vm_at_most(ctx, node, avail);
+    if (*most >= target)
+        FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists, want below %llu",
+             (unsigned long long)(*avail >> 20), node, (unsigned long long)(*most >> 20),
+             (unsigned long long)(target >> 20));
     return nr;
 }
 

@@ -244,18 +244,11 @@ static int test_spill(int node)
     struct pmn_backing *b;
     struct pmn_backing_stats st = {.struct_size = sizeof(st)};
     struct pmn_region *regions[4096], *r, *strict;
-    struct pmn_backing *fill0;
+    struct pmn_backing *fill0 = pmn_vm_backing0(ctx, node);
     size_t n = 0;
     int order[2] = {node, 0}, err;
-    bool drains = pmn_vm_run_on(1) == 0;
     uint64_t avail, most;
 
-    pmn_backing_params_new(&p);
-    pmn_backing_params_set_node(p, node);
-    pmn_backing_params_set_headroom(p, 0);
-    if ((err = pmn_backing_new(ctx, p, &fill0)) != 0)
-        FAIL("backing on %d without headroom: %s", node, pmn_strerror(err));
-    pmn_backing_params_free(p);
     pmn_backing_params_new(&p);
     pmn_backing_params_set_spill(p, order, 2);
     err = pmn_backing_new(ctx, p, &b);
@@ -266,20 +259,14 @@ static int test_spill(int node)
     if ((err = pmn_region_map(b, 8u << 20, &r)) != 0 || pmn_region_node(r) != node)
         FAIL("spill: first region not on node %d (%s)", node, pmn_strerror(err));
     pmn_region_unmap(r);
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    pmn_vm_drain_cpu1(ctx, node);
     while (n < 4096 && pmn_region_map(fill, 8u << 20, &regions[n]) == 0)
         n++;
     /* Full for 16 MiB plus the 64 MiB headroom even once every per-CPU
      * free page has reached MemFree (vm-pcp.h): topped up without
      * headroom. */
-    n = pmn_vm_fill_to(ctx, fill0, regions, n, 4096, node, (72u << 20), false);
-    most = pmn_vm_at_most(ctx, node, &avail);
-    if (most >= (72u << 20))
-        FAIL("spill: setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
-             (unsigned long long)(avail >> 20), node, (unsigned long long)(most >> 20));
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, node);
+    n = pmn_vm_fill_below(ctx, fill0, regions, n, 4096, node, 72u << 20, &avail, &most);
+    pmn_vm_drain_cpu1(ctx, node);
     if ((err = pmn_region_map(b, 16u << 20, &r)) != 0)
         FAIL("spill: map with node %d full: %s", node, pmn_strerror(err));
     if (pmn_region_node(r) != 0)

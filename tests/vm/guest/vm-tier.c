@@ -273,12 +273,11 @@ static int test_full(struct pmn_ctx *ctx, int hot, int cold)
     static struct pmn_region *regions[8192];
     const size_t sizes[] = {8 * MiB, MiB, 64 << 10};
     struct pmn_backing_params *bp;
-    struct pmn_backing *fill, *fill0;
+    struct pmn_backing *fill, *fill0 = pmn_vm_backing0(ctx, cold);
     struct pmn_tier_stats d;
     size_t nr = 0;
     char *p = store_on(ctx, len, hot);
     struct pmn_tier *t = mk(ctx, hot, cold, NULL, 2 * MiB, 8 * MiB, 1, 1000);
-    bool drains = pmn_vm_run_on(1) == 0;
     uint64_t avail, most;
     int err;
 
@@ -287,12 +286,8 @@ static int test_full(struct pmn_ctx *ctx, int hot, int cold)
     pmn_backing_params_set_node(bp, cold);
     if ((err = pmn_backing_new(ctx, bp, &fill)) != 0)
         FAIL("strict backing on %d: %s", cold, pmn_strerror(err));
-    pmn_backing_params_set_headroom(bp, 0);
-    if ((err = pmn_backing_new(ctx, bp, &fill0)) != 0)
-        FAIL("strict backing on %d without headroom: %s", cold, pmn_strerror(err));
     pmn_backing_params_free(bp);
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, cold);
+    pmn_vm_drain_cpu1(ctx, cold);
     for (size_t s = 0; s < 3; s++)
         while (nr < 8192 && pmn_region_map(fill, sizes[s], &regions[nr]) == 0)
             nr++;
@@ -301,15 +296,10 @@ static int test_full(struct pmn_ctx *ctx, int hot, int cold)
      * MemFree (vm-pcp.h): topped up without headroom so that even then a
      * 1 MiB demotion finds no room.  (64 MiB: the default headroom on a
      * node below 6.4 GiB.) */
-    nr = pmn_vm_fill_to(ctx, fill0, regions, nr, 8192, cold, 60 * MiB, false);
-    most = pmn_vm_at_most(ctx, cold, &avail);
-    if (most >= 60 * MiB)
-        FAIL("setup: %llu MiB available on %d, %llu MiB with its per-CPU lists",
-             (unsigned long long)(avail >> 20), cold, (unsigned long long)(most >> 20));
+    nr = pmn_vm_fill_below(ctx, fill0, regions, nr, 8192, cold, 60 * MiB, &avail, &most);
     printf("info: node %d filled: %llu MiB available, %llu MiB with its per-CPU lists\n", cold,
            (unsigned long long)(avail >> 20), (unsigned long long)(most >> 20));
-    if (drains)
-        pmn_vm_drain_cpu1(ctx, cold);
+    pmn_vm_drain_cpu1(ctx, cold);
     if (pmn_tier_add(t, p, len) != 0)
         FAIL("add");
     uint64_t failed = 0;
