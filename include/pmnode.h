@@ -144,9 +144,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 8
-#define PMN_VERSION_PATCH 3
-#define PMN_VERSION_STRING "0.8.3"
+#define PMN_VERSION_MINOR 9
+#define PMN_VERSION_PATCH 0
+#define PMN_VERSION_STRING "0.9.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1300,6 +1300,14 @@ struct pmn_arena_opts {
      * objects' extents kept for reuse (0: none).  Default 64 MiB.
      */
     uint64_t large_cache_bytes;
+    /**
+     * Since 0.9, read with PMN_ARENA_SMALL_CACHE: most bytes of populated
+     * memory in freed small objects' pages kept for reuse (see
+     * pmn_arena_trim()).  0 keeps only the fixed slack (2 MiB, or a
+     * quarter of the pages in use when that is more).  Default 16 MiB.
+     * A capped arena (cap_bytes) keeps only the slack.
+     */
+    uint64_t small_cache_bytes;
 };
 
 /**
@@ -1331,6 +1339,8 @@ enum pmn_arena_flags {
     PMN_ARENA_POPULATE = 1u << 0,
     /** Use large_cache_bytes as the large-extent cache's bound. */
     PMN_ARENA_LARGE_CACHE = 1u << 1,
+    /** Since 0.9: use small_cache_bytes as the small-page cache's bound. */
+    PMN_ARENA_SMALL_CACHE = 1u << 2,
 };
 
 /**
@@ -1361,6 +1371,29 @@ PMN_API void pmn_arena_destroy(struct pmn_arena *a);
  * child has its own copy of the cache, as of every object.)
  */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
+/**
+ * Give back to the backing, now, the memory the arena keeps for reuse
+ * (since 0.9): the populated memory of small objects' pages that no size
+ * class holds any more (the small-page cache), empty extents beyond
+ * pmn_arena_opts.retain, and the large-extent cache.  Objects, reserved
+ * extents (pmn_arena_reserve()), and each thread's current and spare
+ * page of a class stay.  Nothing goes under PMN_PURGE_KEEP (or a
+ * device-dax backing's default).
+ *
+ * Why: when a page's objects are all freed, its slices stay populated
+ * (up to pmn_arena_opts.small_cache_bytes, 16 MiB by default, beyond
+ * those of the pages in use) for the next page to take with no fault and
+ * no check; a program that has freed most of its objects and goes idle
+ * calls this to leave that memory to other users of the node.  The next
+ * pages then populate and verify their memory again.
+ *
+ * @p released (may be NULL) receives the bytes of populated memory given
+ * back (pmn_alloc_stats.populated before less after; a large object
+ * allocated meanwhile by another thread makes it smaller).  0, or -EINVAL
+ * for a NULL arena.  Thread-safe: other threads may allocate and free
+ * meanwhile (it takes the arena's lock).
+ */
+PMN_API int pmn_arena_trim(struct pmn_arena *a, uint64_t *released);
 /**
  * Reserve: map, populate and verify now enough 4 MiB extents for
  * @p bytes of small-object pages (objects up to 256 KiB; rounded up to
@@ -1533,6 +1566,20 @@ struct pmn_slab_opts {
     enum pmn_purge purge;   /**< what empty extents do, as for an arena */
     unsigned retain;        /**< empty extents kept (0 with opts; pmn_slab_new(): 1) */
     size_t reserve_objects; /**< reserved at creation, as pmn_slab_reserve() */
+    /** Since 0.9: PMN_SLAB_* flags (unknown bits: -EINVAL). */
+    unsigned flags;
+    /**
+     * Since 0.9, read with PMN_SLAB_CACHE: most bytes of populated memory
+     * in emptied pages kept for reuse, as pmn_arena_opts.small_cache_bytes
+     * (default 16 MiB; pmn_slab_trim() gives it back).
+     */
+    uint64_t cache_bytes;
+};
+
+/** pmn_slab_opts.flags (since 0.9). */
+enum pmn_slab_flags {
+    /** Use cache_bytes as the bound of the memory kept in emptied pages. */
+    PMN_SLAB_CACHE = 1u << 0,
 };
 
 /**
@@ -1591,6 +1638,12 @@ PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n) PM
 PMN_API int pmn_slab_free_bulk(struct pmn_slab *s, void *const *objs, size_t n);
 /** The object size asked for at creation (0 for NULL). */
 PMN_API size_t pmn_slab_obj_size(const struct pmn_slab *s);
+/**
+ * As pmn_arena_trim(), for a slab (since 0.9): the populated memory of
+ * emptied pages and empty extents beyond the retained ones go back now.
+ * 0, or -EINVAL for a NULL slab.  Thread-safe.
+ */
+PMN_API int pmn_slab_trim(struct pmn_slab *s, uint64_t *released);
 /** As pmn_arena_stats(), for a slab. */
 PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
 /**@}*/

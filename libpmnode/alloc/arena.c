@@ -66,7 +66,8 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
         if (o->struct_size < sizeof(size_t) || (unsigned)o->purge > PMN_PURGE_KEEP)
             return -EINVAL;
         memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
-        if (opts.flags & ~(unsigned)(PMN_ARENA_POPULATE | PMN_ARENA_LARGE_CACHE))
+        if (opts.flags &
+            ~(unsigned)(PMN_ARENA_POPULATE | PMN_ARENA_LARGE_CACHE | PMN_ARENA_SMALL_CACHE))
             return -EINVAL;
     }
     release = opts.purge == PMN_PURGE_RELEASE ||
@@ -83,6 +84,8 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
         a->h.large_cache_max = opts.large_cache_bytes;
         a->h.large_cache_sized = true; /* kept to its bound, never aged (large.c) */
     }
+    if (opts.flags & PMN_ARENA_SMALL_CACHE)
+        a->h.small_cache_max = opts.small_cache_bytes;
     if (opts.reserve_bytes != 0 && (err = pmn_arena_reserve(a, opts.reserve_bytes)) != 0) {
         pmn_arena_destroy(a);
         return err;
@@ -135,6 +138,11 @@ void pmn_arena_reset(struct pmn_arena *a)
 {
     if (a != NULL)
         pmn__heap_reset(&a->h);
+}
+
+int pmn_arena_trim(struct pmn_arena *a, uint64_t *released)
+{
+    return a != NULL ? pmn__heap_trim(&a->h, released) : -EINVAL;
 }
 
 /* Everything pmn_arena_malloc()'s leaf does not serve. */

@@ -564,19 +564,50 @@ static void seg_purge(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
     }
 }
 
-/* Populated memory in free slices kept for reuse before a retiring page's
- * is given back (the larger of this and a quarter of the live pages). */
+/* Populated memory in free slices always kept for reuse before a
+ * retiring page's is given back (see keep_bytes). */
 #define PMN__PURGE_SLACK ((uint64_t)2 << 20)
 
 /* A page younger than this keeps its memory when it retires (see
  * purge_wanted). */
 #define PMN__PURGE_AGE_NS ((uint64_t)100 * 1000 * 1000)
 
+/* The small cache's bound: none in a capped heap, whose populated memory
+ * is what the cap bounds (pmn_alloc_stats.populated).  A bound of what
+ * the cap leaves, checked as pages retire, still let a capped heap hold
+ * 11.7 MiB populated under an 8 MiB cap: pages retired while the heap was
+ * half full kept their memory, and the next class's larger pages did not
+ * fit their slices (test-resident, a_capped_arena_caches_within_its_cap). */
+static uint64_t cache_bound(const struct pmn__heap *h)
+{
+    return h->cap != 0 ? 0 : h->small_cache_max;
+}
+
+/*
+ * Populated memory in free slices the heap keeps, beyond its live pages
+ * (@active bytes), for new pages to take with no populate: the largest
+ * of the slack, a quarter of the live pages, and the small cache's bound
+ * (pmn_arena_opts.small_cache_bytes, 16 MiB unless the caller sized it;
+ * the shim sizes it 0).  Without the bound, a heap that frees most of its
+ * objects and allocates them again (bench/alloc's random between reps, a
+ * server's request burst) gave its pages' memory back and populated it
+ * again: about 4 ns of the random row's 17 per pair with one thread, 8
+ * to 11 of 24 with two, two thirds of it zeroing pages under
+ * MADV_POPULATE_WRITE (bench/README, issue 17).  pmn_arena_trim() gives
+ * the kept memory back on request.
+ */
+static uint64_t keep_bytes(const struct pmn__heap *h, uint64_t active)
+{
+    uint64_t slack = active / 4 > PMN__PURGE_SLACK ? active / 4 : PMN__PURGE_SLACK;
+
+    return cache_bound(h) > slack ? cache_bound(h) : slack;
+}
+
 /* Whether page @pg, retiring now, should give its memory back; lock held.
  * Only when the heap holds more populated memory than its live pages'
- * slices plus the slack: free slices that stay populated are what a new
+ * slices plus keep_bytes(): free slices that stay populated are what a new
  * page takes first (slices_take), so a heap that shrinks and grows again
- * refaults nothing within the slack, and one whose pages fragment over
+ * refaults nothing within that, and one whose pages fragment over
  * time does not keep every slice it ever used resident.  And only a page
  * that lived PMN__PURGE_AGE_NS or more: a heap whose pages churn
  * (bench/alloc's random: a free may retire a page and the next malloc take
@@ -588,10 +619,25 @@ static bool purge_wanted(const struct pmn__heap *h, const struct pmn__page *pg)
 {
     uint64_t active = atomic_load_explicit(&h->active, memory_order_relaxed);
     uint64_t pop = atomic_load_explicit(&h->populated, memory_order_relaxed);
-    uint64_t slack = active / 4 > PMN__PURGE_SLACK ? active / 4 : PMN__PURGE_SLACK;
 
-    return h->release_empty && pop > active + slack &&
+    return h->release_empty && pop > active + keep_bytes(h, active) &&
            pmn_prim_now_ns() - pg->born_ns >= PMN__PURGE_AGE_NS;
+}
+
+/* Whether segment @seg, left with no live page beyond the retained empty
+ * ones, stays for its populated slices; lock held.  While the heap's
+ * populated memory outside live pages is within keep_bytes(), up to as
+ * many more empty segments as the small cache's bound holds whole: a
+ * heap that freed everything kept retain segments and unmapped the rest,
+ * whose memory its next burst populated again. */
+static bool seg_cached(const struct pmn__heap *h, const struct pmn__segment *seg)
+{
+    uint64_t active = atomic_load_explicit(&h->active, memory_order_relaxed);
+    uint64_t pop = atomic_load_explicit(&h->populated, memory_order_relaxed);
+
+    return seg->pop_bytes > PMN__SLICE_SIZE &&
+           h->empty_segments < h->retain + cache_bound(h) / PMN__SEG_SIZE &&
+           pop <= active + keep_bytes(h, active);
 }
 
 /* A small page's pops and pushes join the heap's retired counts; lock
@@ -626,7 +672,7 @@ static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge
         seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT, (size_t)(at + n) << PMN__SLICE_SHIFT);
     if (seg->free_slices != ALL_SLICES || seg->keep)
         return;
-    if (h->release_empty && h->empty_segments >= h->retain) {
+    if (h->release_empty && h->empty_segments >= h->retain && !seg_cached(h, seg)) {
         pmn__seg_unlink(&h->segments, seg);
         pmn__seg_release(h, seg);
     } else {
@@ -1297,6 +1343,7 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
     h->release_empty = release_empty;
     h->cap = cap;
     h->large_cache_max = PMN__LARGE_CACHE_DEFAULT;
+    h->small_cache_max = PMN__SMALL_CACHE_DEFAULT;
     atomic_init(&h->refs, 1);
     if (pthread_mutex_init(&h->lock, NULL) != 0)
         return -ENOMEM;
@@ -1496,6 +1543,52 @@ void pmn__heap_reset(struct pmn__heap *h)
     settle_theaps(h);
     release_all(h, true);
     pthread_mutex_unlock(&h->lock);
+}
+
+int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
+{
+    struct pmn__segment *seg, *next;
+    uint64_t before, after;
+
+    pthread_mutex_lock(&h->lock);
+    before = atomic_load_explicit(&h->populated, memory_order_relaxed);
+    if (!h->release_empty || h->dead) {
+        pthread_mutex_unlock(&h->lock);
+        if (released != NULL)
+            *released = 0;
+        return 0;
+    }
+    pmn__large_cache_trim(h, 0);
+    for (seg = h->segments; seg; seg = next) {
+        uint64_t f = seg->free_slices;
+
+        next = seg->next;
+        if (seg->keep)
+            continue;
+        if (f == ALL_SLICES && h->empty_segments > h->retain) {
+            pmn__seg_unlink(&h->segments, seg);
+            pmn__seg_release(h, seg);
+            h->empty_segments--;
+            continue;
+        }
+        /* Each run of free slices: no page is on them, nobody else
+         * touches them without the lock. */
+        while (f != 0) {
+            unsigned at = (unsigned)__builtin_ctzll(f);
+            uint64_t run = f >> at;
+            unsigned n = ~run == 0 ? 64 - at : (unsigned)__builtin_ctzll(~run);
+
+            seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT,
+                      (size_t)(at + n) << PMN__SLICE_SHIFT);
+            f &= at + n >= 64 ? 0 : ~(uint64_t)0 << (at + n);
+        }
+    }
+    after = atomic_load_explicit(&h->populated, memory_order_relaxed);
+    pthread_mutex_unlock(&h->lock);
+    /* A large object mapped meanwhile (outside the lock) adds to it. */
+    if (released != NULL)
+        *released = before > after ? before - after : 0;
+    return 0;
 }
 
 void pmn__heap_destroy(struct pmn__heap *h)

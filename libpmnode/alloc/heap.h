@@ -260,6 +260,9 @@ struct pmn__heap {
     unsigned empty_segments;
     unsigned retain;
     bool release_empty;
+    /* Populated memory in free small slices kept for reuse beyond the
+     * live pages (heap.c keep_bytes; pmn_arena_opts.small_cache_bytes). */
+    uint64_t small_cache_max;
     uint64_t cap; /* most bytes in pages and large objects; 0 = none */
     /* Capped heaps: pages emptied by their owner, ready (free list
      * threaded) for any thread, linked through next; guarded by lock.
@@ -388,6 +391,12 @@ int pmn__heap_init(struct pmn__heap *h, struct pmn_backing *b, bool is_slab, uns
                    bool release_empty, uint64_t cap);
 void pmn__heap_destroy(struct pmn__heap *h);
 void pmn__heap_reset(struct pmn__heap *h);
+/* pmn_arena_trim(): give back the populated memory of free slices, the
+ * empty segments beyond retain and the large cache; the bytes that went
+ * (populated before less after) in *@released when not NULL.  0. */
+int pmn__heap_trim(struct pmn__heap *h, uint64_t *released);
+/* large.c: give cached large segments back down to @max bytes; lock held. */
+void pmn__large_cache_trim(struct pmn__heap *h, uint64_t max);
 struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
 /* Called in a thread whose theap @th is being unbound (the thread's exit,
  * or its heap's destroy), before @th can be orphaned and adopted: a caller
@@ -438,6 +447,8 @@ void *pmn__heap_calloc_large(struct pmn__heap *h, size_t size);
 uint64_t pmn__large_populated(const struct pmn__segment *seg);
 /* Default bound of a heap's large-extent cache (pmn_arena_opts). */
 #define PMN__LARGE_CACHE_DEFAULT ((uint64_t)64 << 20)
+/* pmn_arena_opts.small_cache_bytes when the caller does not size it. */
+#define PMN__SMALL_CACHE_DEFAULT ((uint64_t)16 << 20)
 /* The region of a large segment of @size for an object aligned to @align. */
 int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
 /* Map a segment of @size aligned to @align, small or @large (heap.c); NULL

@@ -124,6 +124,11 @@ static void cache_trim(struct pmn__heap *h, uint64_t max, uint64_t now)
     }
 }
 
+void pmn__large_cache_trim(struct pmn__heap *h, uint64_t max)
+{
+    cache_trim(h, max, 0);
+}
+
 /* A cached segment can take an object at @ls->off aligned to @align when
  * the object lands in its populated part, after its hole. */
 static bool large_fits(const struct pmn__segment *c, size_t total, size_t align,

@@ -63,6 +63,8 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
         if (o->struct_size < sizeof(size_t) || (unsigned)o->purge > PMN_PURGE_KEEP)
             return -EINVAL;
         memcpy(&opts, o, o->struct_size < sizeof(opts) ? o->struct_size : sizeof(opts));
+        if (opts.flags & ~(unsigned)PMN_SLAB_CACHE)
+            return -EINVAL;
     }
     if (b == NULL || obj_size == 0 || (opts.align & (opts.align - 1)) ||
         opts.align > PMN__SLICE_SIZE)
@@ -78,6 +80,8 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
     if (err)
         return err;
     s->obj_size = obj_size;
+    if (opts.flags & PMN_SLAB_CACHE)
+        s->h.small_cache_max = opts.cache_bytes;
     /* The cap counts whole pages: cap_objects rounds up to them, and the
      * smaller of the two caps wins. */
     cap = opts.cap_bytes;
@@ -102,6 +106,11 @@ int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t 
         .struct_size = sizeof(o), .align = align, .cap_bytes = cap_bytes, .retain = 1};
 
     return pmn_slab_new_opts(b, obj_size, &o, out);
+}
+
+int pmn_slab_trim(struct pmn_slab *s, uint64_t *released)
+{
+    return s != NULL ? pmn__heap_trim(&s->h, released) : -EINVAL;
 }
 
 int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs)

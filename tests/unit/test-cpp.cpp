@@ -208,6 +208,26 @@ void test_errors(const pmnode::context &ctx)
     CHECK(bad);
 }
 
+/* trim() gives back what emptied pages kept (issue 17, 0.9). */
+void test_trim(const pmnode::backing &b)
+{
+    pmnode::arena ar(b);
+    std::vector<void *> objs;
+    for (int i = 0; i < 2048; i++) { /* 8 MiB */
+        void *p = ar.allocate(4000);
+        std::memset(p, 1, 4000);
+        objs.push_back(p);
+    }
+    for (void *p : objs)
+        CHECK(pmn_free(p) == 0);
+    std::uint64_t before = ar.stats().populated;
+    std::uint64_t released = ar.trim();
+    CHECK(released > 0);
+    CHECK(ar.stats().populated == before - released);
+    pmnode::slab s(b, 64);
+    CHECK(s.trim() == 0); /* nothing mapped yet, nothing to give */
+}
+
 /* Slab options, reserve and the failure reason (issue 14). */
 void test_slab(const pmnode::backing &b)
 {
@@ -482,6 +502,7 @@ int main()
         test_slab(b);
         ar.reserve(1 << 20);
         CHECK(ar.stats().populated >= (1u << 20));
+        test_trim(b);
         test_registration(ctx);
         test_byom(ctx);
         test_ipc(ctx, b);

@@ -456,6 +456,18 @@ class arena
     }
 
     /**
+     * Give back now the memory kept for reuse (pmn_arena_trim; since 0.9):
+     * the small-page cache, empty extents beyond retain, the large-extent
+     * cache.  Live objects stay.  The bytes of populated memory released.
+     */
+    std::uint64_t trim()
+    {
+        std::uint64_t released = 0;
+        detail::check(pmn_arena_trim(a_, &released), "pmn_arena_trim");
+        return released;
+    }
+
+    /**
      * Move every extent not on @p node yet to @p node, a node of the
      * backing's list (pmn_arena_migrate with from -1); objects keep their
      * addresses.  The summed report, or migrate_error (since 0.6).
@@ -531,6 +543,14 @@ class slab
     void reserve(std::size_t nobjs)
     {
         detail::check(pmn_slab_reserve(s_, nobjs), "pmn_slab_reserve");
+    }
+
+    /** arena::trim() for the slab (pmn_slab_trim; since 0.9). */
+    std::uint64_t trim()
+    {
+        std::uint64_t released = 0;
+        detail::check(pmn_slab_trim(s_, &released), "pmn_slab_trim");
+        return released;
     }
 
     /** arena::migrate() for the slab's extents (pmn_slab_migrate; since 0.6). */

@@ -123,17 +123,20 @@ class Where(Structure):
 class ArenaOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("purge", c_int), ("retain", c_uint),
                 ("cap_bytes", c_uint64), ("reserve_bytes", c_size_t),
-                ("flags", c_uint), ("large_cache_bytes", c_uint64)]
+                ("flags", c_uint), ("large_cache_bytes", c_uint64),
+                ("small_cache_bytes", c_uint64)]
 
 
 ARENA_POPULATE = 0x1
 ARENA_LARGE_CACHE = 0x2
+ARENA_SMALL_CACHE = 0x4
+SLAB_CACHE = 0x1
 
 
 class SlabOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("align", c_size_t), ("cap_bytes", c_uint64),
                 ("cap_objects", c_uint64), ("purge", c_int), ("retain", c_uint),
-                ("reserve_objects", c_size_t)]
+                ("reserve_objects", c_size_t), ("flags", c_uint), ("cache_bytes", c_uint64)]
 
 
 class AllocStats(Structure):
@@ -307,6 +310,9 @@ _PROTOTYPES = {
     "pmn_slab_new_opts": (_i, [_vp, _sz, _P(SlabOpts), _P(_vp)]),
     "pmn_slab_reserve": (_i, [_vp, _sz]),
     "pmn_arena_reserve": (_i, [_vp, _sz]),
+    # giving back what is kept for reuse (0.9)
+    "pmn_arena_trim": (_i, [_vp, _P(_u64)]),
+    "pmn_slab_trim": (_i, [_vp, _P(_u64)]),
     "pmn_last_error": (_i, []),
     # compressed tier
     "pmn_ctier_open": (_i, [_vp, _P(CtierOpts), _P(_vp)]),

@@ -32,7 +32,8 @@ import errno
 import weakref
 
 from . import errors
-from ._lib import ARENA_LARGE_CACHE, ARENA_POPULATE, LIB, AllocStats, ArenaOpts, SlabOpts, sized
+from ._lib import (ARENA_LARGE_CACHE, ARENA_POPULATE, ARENA_SMALL_CACHE, LIB, SLAB_CACHE,
+                   AllocStats, ArenaOpts, SlabOpts, sized)
 from ._owned import Owned
 from .memory import Memory, backing_stats_dict_0_7, pinned_range
 
@@ -203,6 +204,19 @@ class _Allocator(Owned):
         """The stats as the library's own JSON text (pmn_alloc_stats_json)."""
         return _stats_json(self._stats_struct("%s.stats_json" % type(self).__name__))
 
+    def trim(self):
+        """Give back now the memory kept for reuse: the populated memory of
+        emptied pages (the small-page cache), empty extents beyond
+        ``retain`` and, for an arena, the large-extent cache
+        (pmn_arena_trim / pmn_slab_trim; nothing under ``purge="keep"``).
+        Live blocks stay.  Returns the bytes of ``populated`` given back.
+        Thread-safe.  Since 0.9."""
+        what = "%s.trim" % type(self).__name__
+        released = ctypes.c_uint64(0)
+        with self._gate.use(what):
+            errors.check(self._trim_fn(self._handle, ctypes.byref(released)), what)
+        return released.value
+
     def migrate(self, node, *, from_node=None, rollback=False, no_headroom=False):
         """Move this arena's or slab's extents to ``node``, a node of its
         backing (its node or on its spill list; else :class:`MigrateError`
@@ -266,7 +280,10 @@ class Arena(_Allocator):
     is bound to its node and faulted in by its first touch, pmn_arena(3)
     "Large objects"); ``large_cache_bytes``: most bytes of freed large
     objects' extents kept for reuse (None: the library's default, 64 MiB;
-    0: none).
+    0: none); ``small_cache_bytes`` (since 0.9): most bytes of populated
+    memory in emptied pages kept for reuse beyond the pages in use (None:
+    the library's default, 16 MiB; 0: only the 2 MiB slack; see
+    :meth:`trim`).
 
     The arena keeps its backing (and context) alive; a context manager.
     Thread-safety: see the module notes.
@@ -274,9 +291,10 @@ class Arena(_Allocator):
 
     _kind = "arena"
     _stats_fn = LIB.pmn_arena_stats
+    _trim_fn = LIB.pmn_arena_trim
 
     def __init__(self, backing, *, purge="default", retain=None, cap_bytes=0, reserve_bytes=0,
-                 populate=False, large_cache_bytes=None):
+                 populate=False, large_cache_bytes=None, small_cache_bytes=None):
         if purge not in _PURGE:
             raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "purge %r is not one of %s"
                                               % (purge, ", ".join(_PURGE)))
@@ -285,14 +303,17 @@ class Arena(_Allocator):
         if not isinstance(populate, bool):
             raise errors.InvalidArgumentError(-errno.EINVAL, "Arena", "populate must be a bool")
         flags = ((ARENA_POPULATE if populate else 0) |
-                 (ARENA_LARGE_CACHE if large_cache_bytes is not None else 0))
+                 (ARENA_LARGE_CACHE if large_cache_bytes is not None else 0) |
+                 (ARENA_SMALL_CACHE if small_cache_bytes is not None else 0))
         if purge != "default" or retain is not None or cap_bytes or reserve_bytes or flags:
             opts = ArenaOpts(ctypes.sizeof(ArenaOpts), _PURGE.index(purge),
                              2 if retain is None else _size(retain, "Arena", "retain"),
                              _size(cap_bytes, "Arena", "cap_bytes"),
                              _size(reserve_bytes, "Arena", "reserve_bytes"), flags,
                              0 if large_cache_bytes is None
-                             else _size(large_cache_bytes, "Arena", "large_cache_bytes"))
+                             else _size(large_cache_bytes, "Arena", "large_cache_bytes"),
+                             0 if small_cache_bytes is None
+                             else _size(small_cache_bytes, "Arena", "small_cache_bytes"))
         self._attach(backing)
         handle = ctypes.c_void_p()
         try:
@@ -405,9 +426,10 @@ class Slab(_Allocator):
 
     _kind = "slab"
     _stats_fn = LIB.pmn_slab_stats
+    _trim_fn = LIB.pmn_slab_trim
 
     def __init__(self, backing, obj_size, *, align=0, cap_bytes=0, cap_objects=0,
-                 purge="default", retain=1, reserve_objects=0):
+                 purge="default", retain=1, reserve_objects=0, cache_bytes=None):
         self._setup(backing)
         obj_size = _size(obj_size, "Slab", "obj_size")
         if purge not in _PURGE:
@@ -420,7 +442,9 @@ class Slab(_Allocator):
                             _size(cap_bytes, "Slab", "cap_bytes"),
                             _size(cap_objects, "Slab", "cap_objects"), _PURGE.index(purge),
                             _size(retain, "Slab", "retain"),
-                            _size(reserve_objects, "Slab", "reserve_objects"))
+                            _size(reserve_objects, "Slab", "reserve_objects"),
+                            SLAB_CACHE if cache_bytes is not None else 0,
+                            0 if cache_bytes is None else _size(cache_bytes, "Slab", "cache_bytes"))
             with backing._use("Slab") as bh:
                 errors.check(LIB.pmn_slab_new_opts(bh, obj_size, ctypes.byref(opts),
                                                    ctypes.byref(handle)), "pmn_slab_new_opts")

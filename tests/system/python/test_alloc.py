@@ -68,6 +68,30 @@ def test_large_cache_bound_and_bad_options(backing0):
         pmnode.Arena(backing0, large_cache_bytes=-1)
 
 
+def test_trim_gives_back_the_small_page_cache(backing0):
+    # Emptied pages keep their memory (the 16 MiB default cache); trim()
+    # gives it back and says how much; small_cache_bytes=0 keeps none.
+    with pmnode.Arena(backing0) as a:
+        blocks = [a.malloc(4000) for _ in range(2048)]      # 8 MiB
+        for b in blocks:
+            b.view[:] = b"\x11" * 4000
+            b.free()
+        before = a.stats()["populated"]
+        released = a.trim()
+        assert released >= 4 * MiB
+        assert a.stats()["populated"] == before - released
+        assert a.trim() == 0                                 # nothing left to give
+    with pmnode.Slab(backing0, 4096, cache_bytes=0) as s:
+        blocks = [s.alloc() for _ in range(64)]
+        for b in blocks:
+            b.free()
+        before = s.stats()["populated"]
+        released = s.trim()
+        assert s.stats()["populated"] == before - released
+    with pytest.raises((pmnode.InvalidArgumentError, ValueError, OverflowError)):
+        pmnode.Arena(backing0, small_cache_bytes=-1)
+
+
 def test_calloc_zeroes_and_aligned_alloc_aligns(arena):
     dirty = arena.malloc(4096)
     dirty.view[:] = b"\xff" * 4096
