@@ -4,7 +4,7 @@
  *
  * The text is a list of options separated by ';', spaces or tabs: one
  * target (node=N, kind=K or private) and any of threshold=, spill=,
- * stats=, log=, populate, large_cache=, publish, each at most once.  Every value is read with the library's
+ * stats=, log=, populate, large_cache=, small_cache=, publish, each at most once.  Every value is read with the library's
  * one grammar (core/parse.c): the node ids, sizes, spill lists and log
  * levels mean here exactly what they mean to pmnode run, which writes this
  * string, and to the library's own environment.  The first problem ends
@@ -34,7 +34,8 @@ enum option {
     O_LOG,
     O_POPULATE,
     O_LARGE_CACHE,
-    O_PUBLISH, /* issue 18 */
+    O_SMALL_CACHE, /* 0.9 */
+    O_PUBLISH,     /* issue 18 */
     O__COUNT
 };
 
@@ -48,6 +49,7 @@ static const char *const option_names[O__COUNT] = {
     [O_LOG] = "log",
     [O_POPULATE] = "populate",
     [O_LARGE_CACHE] = "large_cache",
+    [O_SMALL_CACHE] = "small_cache",
     [O_PUBLISH] = "publish",
 };
 
@@ -170,6 +172,11 @@ static int value(struct pmn__preload_config *c, enum option o, const struct item
             return fail(e, rc, it->offset, it->len,
                         "large_cache=%.*s is not a size (0, 64M, 1G, ...)", SHOW(v, n));
         c->large_cache_set = true;
+        return 0;
+    case O_SMALL_CACHE:
+        if ((rc = size_value(it, &c->small_cache)) != 0)
+            return fail(e, rc, it->offset, it->len,
+                        "small_cache=%.*s is not a size (0, 16M, 1G, ...)", SHOW(v, n));
         return 0;
     case O_PRIVATE:
     case O_POPULATE:

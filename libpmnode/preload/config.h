@@ -36,6 +36,7 @@ struct pmn__preload_config {
     bool populate;                      /* populate: large blocks populated up front */
     bool large_cache_set;               /* large_cache= given */
     size_t large_cache;                 /* its value: bytes of freed large blocks kept */
+    size_t small_cache;                 /* small_cache=: emptied pages' memory kept (0) */
     bool publish;                       /* publish: the arena's stats for pmnode top */
 };
 
@@ -49,7 +50,7 @@ struct pmn__preload_error {
 
 /*
  * "node=1;threshold=4096;spill=2,0;stats=/tmp/s.json;log=warn;populate;
- * large_cache=16M;publish": options
+ * large_cache=16M;small_cache=8M;publish": options
  * separated by ';', spaces or tabs; exactly one target (node=, kind= or
  * private); each option at most once.  Values use the grammar of
  * core/parse.c.  @text need not be NUL-terminated.  Returns 0 with @c

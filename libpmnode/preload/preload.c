@@ -324,6 +324,7 @@ static struct {
     void (*free)(void *);
     void *(*memalign)(size_t, size_t);
     size_t (*usable)(void *); /* may be NULL: an allocator without it */
+    int (*trim)(size_t);      /* malloc_trim; may be NULL, as usable */
 } N;
 /* This thread is looking them up: its requests come from boot[]. */
 static __thread int resolving __attribute__((tls_model("initial-exec")));
@@ -381,6 +382,7 @@ static bool next_resolve(void)
     f = dlsym(RTLD_NEXT, "free");
     a = dlsym(RTLD_NEXT, "memalign");
     *(void **)&N.usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+    *(void **)&N.trim = dlsym(RTLD_NEXT, "malloc_trim");
     resolving = 0;
     if (m && c && r && f && a) {
         *(void **)&N.malloc = m;
@@ -395,6 +397,7 @@ static bool next_resolve(void)
         N.free = __libc_free;
         N.memalign = __libc_memalign;
         N.usable = NULL;
+        N.trim = NULL;
     }
     atomic_store_explicit(&N.state, 2, memory_order_release);
     return true;
@@ -587,12 +590,18 @@ __attribute__((constructor(101))) static void preload_init(void)
     {
         /* populate: every large block populated and verified at malloc
          * (ENOMEM there); else bound to the node and faulted in by the
-         * program's first touch.  large_cache=: the freed-extent cache. */
+         * program's first touch.  large_cache=: the freed-extent cache.
+         * small_cache=: the small-page cache, 0 unless given (the
+         * library's default is 16 MiB): a program's emptied pages give
+         * their memory back beyond the slack, as glibc's heap trims
+         * (issue 17's RSS line is 1.1x glibc's; bench/shim). */
         struct pmn_arena_opts ao = {.struct_size = sizeof(ao),
                                     .retain = 2,
                                     .flags = (c.populate ? PMN_ARENA_POPULATE : 0u) |
-                                             (c.large_cache_set ? PMN_ARENA_LARGE_CACHE : 0u),
-                                    .large_cache_bytes = c.large_cache};
+                                             (c.large_cache_set ? PMN_ARENA_LARGE_CACHE : 0u) |
+                                             PMN_ARENA_SMALL_CACHE,
+                                    .large_cache_bytes = c.large_cache,
+                                    .small_cache_bytes = c.small_cache};
         err = pmn_arena_new(S.backing, &ao, &S.arena);
     }
     if (err)
@@ -1122,6 +1131,26 @@ EXPORT size_t malloc_usable_size(void *p)
     if (T.guard) /* pmn_usable_size only reads: safe inside the arena too */
         return in_arena(p) ? pmn_usable_size(p) : next_usable(p);
     return usable(p, &mine);
+}
+
+/* glibc's malloc_trim(3): the memory the arena keeps for reuse goes back
+ * to the node (pmn_arena_trim: its retained empty extents' pages, the
+ * slack of emptied pages, the large-extent cache), then the next
+ * allocator trims what the shim passed to it.  1 when memory went back.
+ * @pad is the next allocator's: the arena keeps no top to pad. */
+EXPORT int malloc_trim(size_t pad)
+{
+    uint64_t released = 0;
+    int next = 0;
+
+    if (atomic_load_explicit(&S.active, memory_order_acquire) && !T.guard) {
+        T.guard = 1;
+        (void)pmn_arena_trim(S.arena, &released);
+        leave();
+    }
+    if (next_ready() && N.trim != NULL)
+        next = N.trim(pad);
+    return released != 0 || next != 0;
 }
 
 /* ---- C++ operator new and delete ----

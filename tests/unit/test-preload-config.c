@@ -210,6 +210,14 @@ Test(preload_config, large_blocks)
     refused("node=0;large_cache=lots", -EINVAL, "large_cache=lots is not a size",
             "large_cache=lots");
     refused("node=0;large_cache", -EINVAL, "needs a value", "large_cache");
+    /* small_cache= (0.9): the small-page cache, 0 unless given. */
+    cr_assert_eq(parse("node=0"), 0, "%s", err.msg);
+    cr_assert_eq(conf.small_cache, 0);
+    cr_assert_eq(parse("node=0;small_cache=8M"), 0, "%s", err.msg);
+    cr_assert_eq(conf.small_cache, (size_t)8 << 20);
+    refused("node=0;small_cache=some", -EINVAL, "small_cache=some is not a size",
+            "small_cache=some");
+    refused("node=0;small_cache=1M;small_cache=2M", -EINVAL, "given twice", "small_cache=2M");
     refused("node=0;populate;populate", -EINVAL, "given twice", NULL);
 }
 

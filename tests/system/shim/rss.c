@@ -4,17 +4,65 @@
  *
  *   shim-rss big MiB TOUCH   malloc MiB, write TOUCH MiB of it, free it
  *   shim-rss tiny            a few hundred small mallocs and frees
+ *   shim-rss trim            12 MiB of small objects freed, then malloc_trim(0):
+ *                            prints "ok RSS_BEFORE RSS_AFTER RETURNED" (KiB)
  *
  * Prints "ok HWM" with HWM the peak RSS in KiB (VmHWM of /proc/self/status:
  * this image's own, reset by exec); the test runs it with and without the
  * shim and compares.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A line of /proc/self/status in KiB ("VmHWM", "VmRSS"), or -1. */
+static long status_kib(const char *key)
+{
+    char line[256], fmt[32];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    snprintf(fmt, sizeof(fmt), "%s: %%ld kB", key);
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, fmt, &v) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "trim") == 0) {
+        enum { N = 3072 }; /* 12 MiB of 4000-byte objects */
+        static void *v[N];
+        long before, after;
+        int ret;
+
+        for (int i = 0; i < N; i++) {
+            if ((v[i] = malloc(4000)) == NULL)
+                return 1;
+            memset(v[i], 0x5a, 4000);
+        }
+        for (int i = 0; i < N; i++)
+            free(v[i]);
+        before = status_kib("VmRSS");
+        ret = malloc_trim(0);
+        after = status_kib("VmRSS");
+        /* The memory serves again after the trim. */
+        for (int i = 0; i < N; i++) {
+            if ((v[i] = malloc(4000)) == NULL)
+                return 1;
+            memset(v[i], 0xa5, 4000);
+        }
+        for (int i = 0; i < N; i++)
+            free(v[i]);
+        if (before < 0 || after < 0)
+            return 3;
+        printf("ok %ld %ld %d\n", before, after, ret);
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "big") == 0) {
         size_t len = strtoull(argv[2], NULL, 10) << 20, touch = strtoull(argv[3], NULL, 10) << 20;
         char *p = malloc(len);
@@ -37,14 +85,7 @@ int main(int argc, char **argv)
         return 2;
     }
     {
-        char line[256];
-        long hwm = -1;
-        FILE *f = fopen("/proc/self/status", "r");
-        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-            if (sscanf(line, "VmHWM: %ld kB", &hwm) == 1)
-                break;
-        if (f != NULL)
-            fclose(f);
+        long hwm = status_kib("VmHWM");
         if (hwm < 0)
             return 3;
         printf("ok %ld\n", hwm);

@@ -888,6 +888,32 @@ def t_tiny_rss():
                    % (shim, glibc))
 
 
+@case("malloc-trim")
+def t_malloc_trim():
+    """malloc_trim(3) under the shim gives the arena's kept memory back
+    (pmn_arena_trim: the retained empty extents' pages, the slack, the
+    large-extent cache) and says so by returning 1; the program's memory
+    serves again afterwards.  Without the shim it only has to run."""
+    argv = [helper("shim-rss"), "trim"]
+    got = {}
+    for name, env in (("glibc", base_env()), ("shim", shim_env())):
+        rc, out, err = run(argv, env=env, timeout=60)
+        fields = out.decode(errors="replace").split()
+        if rc != 0 or len(fields) != 4 or fields[0] != "ok":
+            show(" ".join(argv), rc, out, err)
+            raise Fail("%s did not run (%s)" % (" ".join(argv), name))
+        got[name] = [int(f) for f in fields[1:]]
+    log("RSS KiB before/after malloc_trim, returned: glibc %s, shim %s"
+        % (got["glibc"], got["shim"]))
+    before, after, ret = got["shim"]
+    if ret != 1:
+        raise Fail("under the shim malloc_trim(0) returned %d after 12 MiB were freed, want 1"
+                   % ret)
+    if after > before - 4 * 1024:
+        raise Fail("under the shim malloc_trim(0) took RSS from %d to %d KiB: "
+                   "less than 4 MiB went back" % (before, after))
+
+
 # ---- configuration errors, straight through PMNODE_PRELOAD --------------------
 
 def direct(conf, **extra):
