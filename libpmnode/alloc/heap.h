@@ -38,9 +38,10 @@
  * resident follows what was handed out, not its 4 MiB nor a whole page per
  * size class.  The popmap says which 4 KiB are populated; a new page takes
  * free slices still populated first, and a page emptied while the heap
- * holds more populated memory than its live pages plus a slack gives its
- * memory back (heap.c seg_purge), to be populated and verified again on
- * reuse.
+ * holds more populated memory than its live pages plus the small cache's
+ * bound and a slack (heap.c keep_bytes) gives its memory back (heap.c
+ * seg_purge), to be populated and verified again on reuse;
+ * pmn__heap_trim() gives the rest back on request.
  *
  * Misuse, in every build.  A free block's first two words are the
  * library's: the link of the list it is on, then its mark, a value that
