@@ -1304,7 +1304,7 @@ struct pmn_arena_opts {
      * Since 0.9, read with PMN_ARENA_SMALL_CACHE: most bytes of populated
      * memory in freed small objects' pages kept for reuse (see
      * pmn_arena_trim()).  0 keeps only the fixed slack (2 MiB, or a
-     * quarter of the pages in use when that is more).  Default 16 MiB.
+     * quarter of the pages in use when that is more).  Default 32 MiB.
      * A capped arena (cap_bytes) keeps only the slack.
      */
     uint64_t small_cache_bytes;
@@ -1375,17 +1375,23 @@ PMN_API void pmn_arena_reset(struct pmn_arena *a);
  * Give back to the backing, now, the memory the arena keeps for reuse
  * (since 0.9): the populated memory of small objects' pages that no size
  * class holds any more (the small-page cache), empty extents beyond
- * pmn_arena_opts.retain, and the large-extent cache.  Objects, reserved
- * extents (pmn_arena_reserve()), and each thread's current and spare
- * page of a class stay.  Nothing goes under PMN_PURGE_KEEP (or a
+ * pmn_arena_opts.retain, the large-extent cache, and the emptied pages
+ * the calling thread keeps (below).  Objects, reserved extents
+ * (pmn_arena_reserve()), each thread's current and spare page of a
+ * class, and the emptied pages other threads keep stay: a thread's pages
+ * are its own, and they go back when it next needs memory of another
+ * size, exits, or trims.  Nothing goes under PMN_PURGE_KEEP (or a
  * device-dax backing's default).
  *
- * Why: when a page's objects are all freed, its slices stay populated
- * (up to pmn_arena_opts.small_cache_bytes, 16 MiB by default, beyond
- * those of the pages in use) for the next page to take with no fault and
- * no check; a program that has freed most of its objects and goes idle
+ * Why: when a page's objects are all freed, it stays with its thread
+ * (free list and all, for the next objects of its size), or its slices
+ * stay populated for the next page to take with no fault and no check,
+ * up to pmn_arena_opts.small_cache_bytes (32 MiB by default) beyond the
+ * pages in use; a program that has freed most of its objects and goes idle
  * calls this to leave that memory to other users of the node.  The next
- * pages then populate and verify their memory again.
+ * pages then populate and verify their memory again.  The bound is per
+ * arena: a program with many arenas holds up to it in each (size it down,
+ * or to 0, for many small ones).
  *
  * @p released (may be NULL) receives the bytes of populated memory given
  * back (pmn_alloc_stats.populated before less after; a large object
@@ -1473,9 +1479,11 @@ PMN_API struct pmn_arena *pmn_arena_of(const void *p);
  *  - active: the slices of the pages that belong to a size class, whether
  *    or not an object is live in them, plus large objects' extents.  A page
  *    whose objects are all freed stays active while it is kept for reuse:
- *    each thread keeps its current page of every size class it used and
+ *    each thread keeps its current page of every size class it used,
  *    one more empty page per class (so a size that comes and goes does not
- *    return and retake a page each time), a capped heap keeps empty
+ *    return and retake a page each time) and, since 0.9, more emptied
+ *    pages within the small-page cache's bound (pmn_arena_trim()), a
+ *    capped heap keeps empty
  *    pages in a pool every thread may take, and a page whose objects
  *    another thread freed stays with its owner until the owner next
  *    collects those frees.  So a slab can show active
@@ -1571,7 +1579,7 @@ struct pmn_slab_opts {
     /**
      * Since 0.9, read with PMN_SLAB_CACHE: most bytes of populated memory
      * in emptied pages kept for reuse, as pmn_arena_opts.small_cache_bytes
-     * (default 16 MiB; pmn_slab_trim() gives it back).
+     * (default 32 MiB; pmn_slab_trim() gives it back).
      */
     uint64_t cache_bytes;
 };

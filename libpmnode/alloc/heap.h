@@ -206,6 +206,9 @@ struct pmn__fcache {
     _Atomic uint64_t allocs, frees; /* pops and pushes, as a page counts its own */
 };
 
+/* Emptied pages a thread keeps beyond one spare per class (pmn__theap.kept). */
+#define PMN__KEPT 128
+
 struct __attribute__((aligned(64))) pmn__theap {
     _Atomic uintptr_t tp; /* thread pointer of the thread using it, 0 if none */
     struct pmn__heap *heap;
@@ -216,6 +219,14 @@ struct __attribute__((aligned(64))) pmn__theap {
     /* One empty page kept per class, so a size that comes and goes does not
      * give its page back and take it again under the heap lock each time. */
     struct pmn__page *spare[PMN__NCLASSES];
+    /* Emptied pages kept beyond the spares, oldest first, within the
+     * small cache's bound (heap.c page_keep): a page of a class whose
+     * objects come and go is reused with its free list, instead of going
+     * back to the heap and being made anew (threaded again, under the
+     * lock).  Each stays on its queue; this only says which to give back
+     * first.  Owner only. */
+    struct pmn__page *kept[PMN__KEPT];
+    unsigned nkept;
     /* Frees this thread made of objects on other threads' pages (the
      * slow path), per class of the object; remote_frees counts them all.
      * The owners' own pops and pushes are counted on their pages
@@ -264,6 +275,9 @@ struct pmn__heap {
     /* Populated memory in free small slices kept for reuse beyond the
      * live pages (heap.c keep_bytes; pmn_arena_opts.small_cache_bytes). */
     uint64_t small_cache_max;
+    /* Bytes of the pages on every theap's kept list (page_keep; lock not
+     * needed: each owner adds and takes its own, atomically). */
+    _Atomic uint64_t kept_bytes;
     uint64_t cap; /* most bytes in pages and large objects; 0 = none */
     /* Capped heaps: pages emptied by their owner, ready (free list
      * threaded) for any thread, linked through next; guarded by lock.
@@ -449,7 +463,7 @@ uint64_t pmn__large_populated(const struct pmn__segment *seg);
 /* Default bound of a heap's large-extent cache (pmn_arena_opts). */
 #define PMN__LARGE_CACHE_DEFAULT ((uint64_t)64 << 20)
 /* pmn_arena_opts.small_cache_bytes when the caller does not size it. */
-#define PMN__SMALL_CACHE_DEFAULT ((uint64_t)16 << 20)
+#define PMN__SMALL_CACHE_DEFAULT ((uint64_t)32 << 20)
 /* The region of a large segment of @size for an object aligned to @align. */
 int pmn__large_region(struct pmn__heap *h, size_t size, size_t align, struct pmn_region **r);
 /* Map a segment of @size aligned to @align, small or @large (heap.c); NULL

@@ -860,8 +860,8 @@ static void check_purge(enum pmn_purge purge, unsigned retain)
                      "PMN_PURGE_KEEP: resident %llu -> %llu after freeing everything",
                      ull(full.resident), ull(empty.resident));
     else /* retained extents, one that holds the thread's current page,
-          * and those the 16 MiB small-page cache keeps populated */
-        cr_assert_leq(empty.resident, (uint64_t)(keep + 1 + 4) * 4 * MiB,
+          * and those the 32 MiB small-page cache keeps populated */
+        cr_assert_leq(empty.resident, (uint64_t)(keep + 1 + 8) * 4 * MiB,
                       "purge %d retain %u: %llu of %llu bytes still taken from the backing "
                       "after every object was freed",
                       (int)purge, retain, ull(empty.resident), ull(full.resident));

@@ -391,7 +391,12 @@ Test(register, reset_and_purge_unmap_through_hooks)
 {
     struct pmn_ctx *ctx = local_ctx();
     struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
-    struct pmn_arena_opts o = {.struct_size = sizeof(o), .purge = PMN_PURGE_RELEASE};
+    /* No small-page cache: emptied extents go at once (the cache's own
+     * path to on_unmap is the trim, below). */
+    struct pmn_arena_opts o = {.struct_size = sizeof(o),
+                               .purge = PMN_PURGE_RELEASE,
+                               .flags = PMN_ARENA_SMALL_CACHE,
+                               .small_cache_bytes = 0};
     struct recorder rec;
     struct pmn_arena *a;
     void *objs[512];
@@ -412,6 +417,22 @@ Test(register, reset_and_purge_unmap_through_hooks)
     for (int i = 1; i < 512; i++)
         cr_assert_eq(pmn_free(objs[i]), 0);
     cr_assert_gt(rec.unmaps, 0, "freeing everything released no extent through on_unmap");
+    /* Trim: with the default cache, what freeing kept goes back now. */
+    {
+        struct pmn_arena *c;
+        uint64_t released = 0;
+
+        cr_assert_eq(pmn_arena_new(b, NULL, &c), 0);
+        for (int i = 0; i < 512; i++)
+            cr_assert_not_null(objs[i] = pmn_arena_malloc(c, 32 * KiB));
+        for (int i = 0; i < 512; i++)
+            cr_assert_eq(pmn_free(objs[i]), 0);
+        before = rec.unmaps;
+        cr_assert_eq(pmn_arena_trim(c, &released), 0);
+        cr_assert_gt(rec.unmaps, before, "trim released no extent through on_unmap");
+        cr_assert_gt(released, 0);
+        pmn_arena_destroy(c);
+    }
     /* Reset: everything beyond what is retained goes back. */
     for (int i = 0; i < 512; i++)
         cr_assert_not_null(objs[i] = pmn_arena_malloc(a, 32 * KiB));

@@ -282,7 +282,7 @@ class Arena(_Allocator):
     objects' extents kept for reuse (None: the library's default, 64 MiB;
     0: none); ``small_cache_bytes`` (since 0.9): most bytes of populated
     memory in emptied pages kept for reuse beyond the pages in use (None:
-    the library's default, 16 MiB; 0: only the 2 MiB slack; see
+    the library's default, 32 MiB; 0: only the 2 MiB slack; see
     :meth:`trim`).
 
     The arena keeps its backing (and context) alive; a context manager.

@@ -69,7 +69,7 @@ def test_large_cache_bound_and_bad_options(backing0):
 
 
 def test_trim_gives_back_the_small_page_cache(backing0):
-    # Emptied pages keep their memory (the 16 MiB default cache); trim()
+    # Emptied pages keep their memory (the 32 MiB default cache); trim()
     # gives it back and says how much; small_cache_bytes=0 keeps none.
     with pmnode.Arena(backing0) as a:
         blocks = [a.malloc(4000) for _ in range(2048)]      # 8 MiB
