@@ -1379,9 +1379,11 @@ PMN_API void pmn_arena_reset(struct pmn_arena *a);
  * the calling thread keeps (below).  Objects, reserved extents
  * (pmn_arena_reserve()), each thread's current and spare page of a
  * class, and the emptied pages other threads keep stay: a thread's pages
- * are its own, and they go back when it next needs memory of another
- * size, exits, or trims.  Nothing goes under PMN_PURGE_KEEP (or a
- * device-dax backing's default).
+ * are its own, and the trim asks each other thread to give its kept ones
+ * back at its next call that takes a new page or block run (its slow
+ * path), when it exits, or when it trims.  A thread that never calls
+ * into the arena again keeps them until it exits.  Nothing goes under
+ * PMN_PURGE_KEEP (or a device-dax backing's default).
  *
  * Why: when a page's objects are all freed, it stays with its thread
  * (free list and all, for the next objects of its size), or its slices

@@ -131,6 +131,7 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
 
 static bool class_give_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned c, bool leaving);
 static void kept_forget(struct pmn__theap *th, const struct pmn__page *pg);
+static void kept_sync(struct pmn__theap *th);
 
 /* The theap leaves its thread (lock held, the heap alive): its free
  * cache goes back to its pages, and the pages that leaves empty, but for
@@ -1069,6 +1070,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             return NULL;
         }
     }
+    kept_sync(th);
     q = &th->cl[cls].pages;
     full = &th->full[cls];
     for (pg = q->head; pg; pg = next) {
@@ -1169,6 +1171,20 @@ static void kept_evict(struct pmn__theap *th)
         page_give_back(th, pg);
 }
 
+/* A trim since @th last looked: its kept pages go back now (the trim
+ * could not touch another thread's queues).  Owner only, at its slow
+ * paths (pmn__heap_alloc_slow, page_keep). */
+static void kept_sync(struct pmn__theap *th)
+{
+    unsigned gen = atomic_load_explicit(&th->heap->trim_gen, memory_order_relaxed);
+
+    if (__builtin_expect(th->trim_seen == gen, 1))
+        return;
+    th->trim_seen = gen;
+    while (th->nkept > 0)
+        kept_evict(th);
+}
+
 /*
  * Keep @pg, an idle page the spare displaced, on @th's queue instead of
  * giving it back: true when kept.  Only within the small cache's bound
@@ -1186,6 +1202,7 @@ static bool page_keep(struct pmn__theap *th, struct pmn__page *pg)
 
     if (bound == 0 || th->share || bytes > bound)
         return false;
+    kept_sync(th);
     for (unsigned i = 0; i < th->nkept; i++)
         if (th->kept[i] == pg)
             return true; /* kept already: reused, emptied, spare, displaced */
@@ -1645,11 +1662,14 @@ int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
     uint64_t before, after;
 
     before = atomic_load_explicit(&h->populated, memory_order_relaxed);
-    /* The calling thread's kept pages go back (its own queues: no other
-     * thread's may be touched); other threads keep theirs. */
-    if (th != NULL && h->release_empty)
-        while (th->nkept > 0)
-            kept_evict(th);
+    /* The calling thread's kept pages go back now (its own queues: no
+     * other thread's may be touched); other threads' at their next slow
+     * path (kept_sync). */
+    if (h->release_empty) {
+        atomic_fetch_add_explicit(&h->trim_gen, 1, memory_order_relaxed);
+        if (th != NULL)
+            kept_sync(th);
+    }
     pthread_mutex_lock(&h->lock);
     if (!h->release_empty || h->dead) {
         pthread_mutex_unlock(&h->lock);

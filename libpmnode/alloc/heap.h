@@ -227,6 +227,7 @@ struct __attribute__((aligned(64))) pmn__theap {
      * first.  Owner only. */
     struct pmn__page *kept[PMN__KEPT];
     unsigned nkept;
+    unsigned trim_seen; /* the heap's trim_gen when the list last went back */
     /* Frees this thread made of objects on other threads' pages (the
      * slow path), per class of the object; remote_frees counts them all.
      * The owners' own pops and pushes are counted on their pages
@@ -278,6 +279,9 @@ struct pmn__heap {
     /* Bytes of the pages on every theap's kept list (page_keep; lock not
      * needed: each owner adds and takes its own, atomically). */
     _Atomic uint64_t kept_bytes;
+    /* pmn__heap_trim() calls so far: a thread whose kept list is older
+     * gives it back at its next slow path (heap.c kept_sync). */
+    _Atomic unsigned trim_gen;
     uint64_t cap; /* most bytes in pages and large objects; 0 = none */
     /* Capped heaps: pages emptied by their owner, ready (free list
      * threaded) for any thread, linked through next; guarded by lock.

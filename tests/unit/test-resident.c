@@ -313,6 +313,66 @@ Test(resident, emptied_pages_stay_with_their_thread_within_the_bound, .timeout =
     }
 }
 
+/* Another thread's kept pages: pmn_arena_trim() cannot touch that
+ * thread's queues, so they go back at its next slow path (heap.c
+ * kept_sync); here its free that empties pages of another size, which
+ * takes no new page (a new page would give them back anyway). */
+struct kept_worker {
+    struct pmn_arena *a;
+    pthread_barrier_t *bar;
+    int bad;
+};
+
+static void *kept_worker_run(void *arg)
+{
+    struct kept_worker *w = arg;
+    size_t n, m;
+    void **p = fill_objects(w->a, 4000, 8 * MiB, &n);
+    void **q = fill_objects(w->a, 1000, 256 * KiB, &m); /* four pages, live */
+
+    for (size_t i = 0; i < n; i++)
+        w->bad += pmn_free(p[i]) != 0;
+    free(p);
+    pthread_barrier_wait(w->bar); /* 1: pages kept */
+    pthread_barrier_wait(w->bar); /* 2: the main thread trimmed */
+    for (size_t i = 0; i < m; i++)
+        w->bad += pmn_free(q[i]) != 0;
+    free(q);
+    pthread_barrier_wait(w->bar); /* 3: looked at the trim */
+    pthread_barrier_wait(w->bar); /* 4: the main thread checked */
+    return NULL;
+}
+
+Test(resident, another_thread_s_kept_pages_go_back_after_a_trim, .timeout = 120)
+{
+    struct env e = env_open();
+    pthread_barrier_t bar;
+    struct kept_worker w = {.a = e.a, .bar = &bar};
+    struct pmn_alloc_stats kept, trimmed, synced;
+    pthread_t t;
+
+    cr_assert_eq(pthread_barrier_init(&bar, NULL, 2), 0);
+    cr_assert_eq(pthread_create(&t, NULL, kept_worker_run, &w), 0);
+    pthread_barrier_wait(&bar);
+    kept = arena_stats(e.a);
+    cr_assert_geq(kept.active, 6 * MiB, "the worker kept %llu bytes of pages", ull(kept.active));
+    cr_assert_eq(pmn_arena_trim(e.a, NULL), 0);
+    trimmed = arena_stats(e.a);
+    cr_assert_geq(trimmed.active, 6 * MiB, "the worker's pages are its own: %llu after trim",
+                  ull(trimmed.active));
+    pthread_barrier_wait(&bar);
+    pthread_barrier_wait(&bar);
+    synced = arena_stats(e.a);
+    cr_assert_leq(synced.active, 2 * MiB,
+                  "the worker's next slow path after the trim: %llu bytes of pages still kept",
+                  ull(synced.active));
+    pthread_barrier_wait(&bar);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(w.bad, 0);
+    pthread_barrier_destroy(&bar);
+    env_close(&e);
+}
+
 /* The cache is bounded: with 4 MiB asked, a heap that frees 24 MiB keeps
  * at most that (and the slack) populated beyond its pages in use. */
 Test(resident, the_small_cache_keeps_no_more_than_its_bound, .timeout = 120)
