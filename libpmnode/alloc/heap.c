@@ -1657,49 +1657,43 @@ void pmn__heap_reset(struct pmn__heap *h)
 
 int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
 {
-    struct pmn__theap *th = pmn__theap_find(h);
+    uint64_t before = atomic_load_explicit(&h->populated, memory_order_relaxed), after;
     struct pmn__segment *seg, *next;
-    uint64_t before, after;
+    struct pmn__theap *th;
 
-    before = atomic_load_explicit(&h->populated, memory_order_relaxed);
+    if (released != NULL)
+        *released = 0;
+    if (!h->release_empty) /* PMN_PURGE_KEEP, fixed at creation: all stays */
+        return 0;
     /* The calling thread's kept pages go back now (its own queues: no
      * other thread's may be touched); other threads' at their next slow
      * path (kept_sync). */
-    if (h->release_empty) {
-        atomic_fetch_add_explicit(&h->trim_gen, 1, memory_order_relaxed);
-        if (th != NULL)
-            kept_sync(th);
-    }
+    atomic_fetch_add_explicit(&h->trim_gen, 1, memory_order_relaxed);
+    if ((th = pmn__theap_find(h)) != NULL)
+        kept_sync(th);
     pthread_mutex_lock(&h->lock);
-    if (!h->release_empty || h->dead) {
+    if (h->dead) {
         pthread_mutex_unlock(&h->lock);
-        if (released != NULL)
-            *released = 0;
         return 0;
     }
     pmn__large_cache_trim(h, 0);
     for (seg = h->segments; seg; seg = next) {
-        uint64_t f = seg->free_slices;
-
         next = seg->next;
         if (seg->keep)
             continue;
-        if (f == ALL_SLICES && h->empty_segments > h->retain) {
+        if (seg->free_slices == ALL_SLICES && h->empty_segments > h->retain) {
             pmn__seg_unlink(&h->segments, seg);
             pmn__seg_release(h, seg);
             h->empty_segments--;
             continue;
         }
-        /* Each run of free slices: no page is on them, nobody else
-         * touches them without the lock. */
-        while (f != 0) {
-            unsigned at = (unsigned)__builtin_ctzll(f);
-            uint64_t run = f >> at;
-            unsigned n = ~run == 0 ? 64 - at : (unsigned)__builtin_ctzll(~run);
-
-            seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT,
-                      (size_t)(at + n) << PMN__SLICE_SHIFT);
-            f &= at + n >= 64 ? 0 : ~(uint64_t)0 << (at + n);
+        /* Each run [i, j) of free slices: no page is on them, nobody
+         * else touches them without the lock. */
+        for (unsigned i = PMN__HEADER_SLICES, j; i < PMN__SLICES; i = j + 1) {
+            for (j = i; j < PMN__SLICES && (seg->free_slices >> j & 1); j++)
+                ;
+            if (j > i)
+                seg_purge(h, seg, (size_t)i << PMN__SLICE_SHIFT, (size_t)j << PMN__SLICE_SHIFT);
         }
     }
     after = atomic_load_explicit(&h->populated, memory_order_relaxed);

@@ -27,6 +27,17 @@ static void skip_unless_4k_pages(struct env *e)
     }
 }
 
+/* An arena on node 0 whose small-page cache is @bytes (retain 2). */
+static struct env env_small_cache(uint64_t bytes)
+{
+    const struct pmn_arena_opts o = {.struct_size = sizeof(o),
+                                     .retain = 2,
+                                     .flags = PMN_ARENA_SMALL_CACHE,
+                                     .small_cache_bytes = bytes};
+
+    return env_open_opts(PMN_BACKING_ANON, &o);
+}
+
 /* One object of each of a few size classes costs about its own size in
  * populated memory, not a whole page per class (up to 2 MiB for a class
  * near 256 KiB: a page holds several blocks) nor the 128 KiB of segment
@@ -99,11 +110,7 @@ Test(resident, a_class_used_once_populates_about_its_object, .timeout = 60)
 Test(resident, emptied_pages_are_purged_beyond_the_slack, .timeout = 120)
 {
     enum { N = 4096 };
-    const struct pmn_arena_opts o = {.struct_size = sizeof(o),
-                                     .retain = 2,
-                                     .flags = PMN_ARENA_SMALL_CACHE,
-                                     .small_cache_bytes = 0};
-    struct env e = env_open_opts(PMN_BACKING_ANON, &o);
+    struct env e = env_small_cache(0);
     static void *p[N];
     struct pmn_alloc_stats st;
     uint64_t rss_full, rss_after, pop_full;
@@ -267,11 +274,7 @@ Test(resident, emptied_pages_keep_their_memory_until_trimmed, .timeout = 120)
 Test(resident, emptied_pages_stay_with_their_thread_within_the_bound, .timeout = 120)
 {
     for (int cached = 0; cached < 2; cached++) {
-        const struct pmn_arena_opts o = {.struct_size = sizeof(o),
-                                         .retain = 2,
-                                         .flags = PMN_ARENA_SMALL_CACHE,
-                                         .small_cache_bytes = cached ? 32 * MiB : 0};
-        struct env e = env_open_opts(PMN_BACKING_ANON, &o);
+        struct env e = env_small_cache(cached ? 32 * MiB : 0);
         struct pmn_alloc_stats full, freed, again;
         uint64_t released = 0;
         size_t n;
@@ -377,11 +380,7 @@ Test(resident, another_thread_s_kept_pages_go_back_after_a_trim, .timeout = 120)
  * at most that (and the slack) populated beyond its pages in use. */
 Test(resident, the_small_cache_keeps_no_more_than_its_bound, .timeout = 120)
 {
-    const struct pmn_arena_opts o = {.struct_size = sizeof(o),
-                                     .retain = 2,
-                                     .flags = PMN_ARENA_SMALL_CACHE,
-                                     .small_cache_bytes = 4 * MiB};
-    struct env e = env_open_opts(PMN_BACKING_ANON, &o);
+    struct env e = env_small_cache(4 * MiB);
     struct pmn_alloc_stats st;
     size_t n;
     void **p = fill_objects(e.a, 4000, 24 * MiB, &n);

@@ -12,6 +12,7 @@
  * shim and compares.
  */
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@ static long status_kib(const char *key)
     return v;
 }
 
+/* @n objects of @size written with @byte into @v, then all freed; false
+ * when a malloc fails. */
+static bool churn(void **v, int n, size_t size, int byte)
+{
+    for (int i = 0; i < n; i++) {
+        if ((v[i] = malloc(size)) == NULL)
+            return false;
+        memset(v[i], byte, size);
+    }
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "trim") == 0) {
@@ -40,24 +55,13 @@ int main(int argc, char **argv)
         long before, after;
         int ret;
 
-        for (int i = 0; i < N; i++) {
-            if ((v[i] = malloc(4000)) == NULL)
-                return 1;
-            memset(v[i], 0x5a, 4000);
-        }
-        for (int i = 0; i < N; i++)
-            free(v[i]);
+        if (!churn(v, N, 4000, 0x5a))
+            return 1;
         before = status_kib("VmRSS");
         ret = malloc_trim(0);
         after = status_kib("VmRSS");
-        /* The memory serves again after the trim. */
-        for (int i = 0; i < N; i++) {
-            if ((v[i] = malloc(4000)) == NULL)
-                return 1;
-            memset(v[i], 0xa5, 4000);
-        }
-        for (int i = 0; i < N; i++)
-            free(v[i]);
+        if (!churn(v, N, 4000, 0xa5)) /* the memory serves again after the trim */
+            return 1;
         if (before < 0 || after < 0)
             return 3;
         printf("ok %ld %ld %d\n", before, after, ret);
