@@ -1305,7 +1305,10 @@ struct pmn_arena_opts {
      * memory in freed small objects' pages kept for reuse (see
      * pmn_arena_trim()).  0 keeps only the fixed slack (2 MiB, or a
      * quarter of the pages in use when that is more).  Default 32 MiB.
-     * A capped arena (cap_bytes) keeps only the slack.
+     * A capped arena (cap_bytes) keeps only the slack.  Since 0.9.1 it
+     * also sizes each thread's free cache of a size class: a
+     * thirty-second of it, at least 128 KiB (pmn_arena(3), "Free
+     * cache").
      */
     uint64_t small_cache_bytes;
 };
@@ -1376,9 +1379,10 @@ PMN_API void pmn_arena_reset(struct pmn_arena *a);
  * (since 0.9): the populated memory of small objects' pages that no size
  * class holds any more (the small-page cache), empty extents beyond
  * pmn_arena_opts.retain, the large-extent cache, and the emptied pages
- * the calling thread keeps (below).  Objects, reserved extents
+ * and freed objects (its free caches, since 0.9.1) the calling thread
+ * keeps (below).  Objects, reserved extents
  * (pmn_arena_reserve()), each thread's current and spare page of a
- * class, and the emptied pages other threads keep stay: a thread's pages
+ * class, and what other threads keep (pages, free caches) stay: a thread's pages
  * are its own, and the trim asks each other thread to give its kept ones
  * back at its next call that takes a new page or block run (its slow
  * path), when it exits, or when it trims.  A thread that never calls

@@ -227,7 +227,7 @@ struct __attribute__((aligned(64))) pmn__theap {
      * first.  Owner only. */
     struct pmn__page *kept[PMN__KEPT];
     unsigned nkept;
-    unsigned trim_seen; /* the heap's trim_gen when the list last went back */
+    unsigned trim_seen; /* the heap's trim_gen when its caches last went back */
     /* Frees this thread made of objects on other threads' pages (the
      * slow path), per class of the object; remote_frees counts them all.
      * The owners' own pops and pushes are counted on their pages
@@ -280,7 +280,7 @@ struct pmn__heap {
      * needed: each owner adds and takes its own, atomically). */
     _Atomic uint64_t kept_bytes;
     /* pmn__heap_trim() calls so far: a thread whose kept list is older
-     * gives it back at its next slow path (heap.c kept_sync). */
+     * gives it back at its next slow path (heap.c trim_sync). */
     _Atomic unsigned trim_gen;
     uint64_t cap; /* most bytes in pages and large objects; 0 = none */
     /* Capped heaps: pages emptied by their owner, ready (free list

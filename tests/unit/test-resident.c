@@ -318,8 +318,9 @@ Test(resident, emptied_pages_stay_with_their_thread_within_the_bound, .timeout =
 
 /* Another thread's kept pages: pmn_arena_trim() cannot touch that
  * thread's queues, so they go back at its next slow path (heap.c
- * kept_sync); here its free that empties pages of another size, which
- * takes no new page (a new page would give them back anyway). */
+ * trim_sync, page_keep); here its free that empties pages of another
+ * size, which takes no new page (a new page would give them back
+ * anyway). */
 struct kept_worker {
     struct pmn_arena *a;
     pthread_barrier_t *bar;
@@ -369,6 +370,85 @@ Test(resident, another_thread_s_kept_pages_go_back_after_a_trim, .timeout = 120)
     cr_assert_leq(synced.active, 2 * MiB,
                   "the worker's next slow path after the trim: %llu bytes of pages still kept",
                   ull(synced.active));
+    pthread_barrier_wait(&bar);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(w.bad, 0);
+    pthread_barrier_destroy(&bar);
+    env_close(&e);
+}
+
+/* A thread's free cache of a class holds up to a thirty-second of the
+ * small cache (1 MiB by default; 128 KiB before 0.9.1): sixteen
+ * 60000-byte objects freed stay there, and keep their four pages of four
+ * blocks in use, until a trim gives them back: the caller's at once,
+ * another thread's at its next slow path.  Without that, a trim left the
+ * 1 MiB (and the pages it pins) in every class a thread had freed into. */
+struct fcache_worker {
+    struct pmn_arena *a;
+    pthread_barrier_t *bar;
+    int bad;
+};
+
+static void free_into_the_cache(struct pmn_arena *a, int *bad)
+{
+    size_t n;
+    void **p = fill_objects(a, 60000, 16 * 60000, &n); /* 4 pages of the 64 KiB class */
+
+    for (size_t i = 0; i < n; i++)
+        *bad += pmn_free(p[i]) != 0;
+    free(p);
+}
+
+static void *fcache_worker_run(void *arg)
+{
+    struct fcache_worker *w = arg;
+    void *q;
+
+    free_into_the_cache(w->a, &w->bad);
+    pthread_barrier_wait(w->bar);    /* 1: freed */
+    pthread_barrier_wait(w->bar);    /* 2: the main thread trimmed */
+    q = pmn_arena_malloc(w->a, 100); /* a class never used: the slow path */
+    w->bad += q == NULL || pmn_free(q) != 0;
+    pthread_barrier_wait(w->bar); /* 3: looked at the trim */
+    pthread_barrier_wait(w->bar); /* 4: the main thread checked */
+    return NULL;
+}
+
+Test(resident, a_trim_empties_the_free_caches, .timeout = 120)
+{
+    struct env e = env_open();
+    pthread_barrier_t bar;
+    struct fcache_worker w = {.a = e.a, .bar = &bar};
+    struct pmn_alloc_stats st;
+    uint64_t base = arena_stats(e.a).active;
+    int bad = 0;
+    pthread_t t;
+
+    free_into_the_cache(e.a, &bad);
+    cr_assert_eq(bad, 0);
+    st = arena_stats(e.a);
+    cr_assert_eq(st.objects, 0);
+    cr_assert_geq(st.active, base + 1 * MiB, "16 blocks cached: %llu bytes of pages",
+                  ull(st.active - base));
+    cr_assert_eq(pmn_arena_trim(e.a, NULL), 0);
+    st = arena_stats(e.a);
+    /* The current page and the spare of the class stay. */
+    cr_assert_leq(st.active, base + 512 * KiB, "after the caller's trim: %llu bytes of pages",
+                  ull(st.active - base));
+
+    cr_assert_eq(pthread_barrier_init(&bar, NULL, 2), 0);
+    cr_assert_eq(pthread_create(&t, NULL, fcache_worker_run, &w), 0);
+    pthread_barrier_wait(&bar);
+    cr_assert_eq(pmn_arena_trim(e.a, NULL), 0);
+    st = arena_stats(e.a);
+    cr_assert_geq(st.active, base + 1536 * KiB, "the worker's caches are its own: %llu after trim",
+                  ull(st.active - base));
+    pthread_barrier_wait(&bar);
+    pthread_barrier_wait(&bar);
+    st = arena_stats(e.a);
+    /* Both threads' current page and spare, and the worker's 100-byte page. */
+    cr_assert_leq(st.active, base + 2 * 512 * KiB + 64 * KiB,
+                  "after the worker's next slow path: %llu bytes of pages", ull(st.active - base));
     pthread_barrier_wait(&bar);
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_eq(w.bad, 0);
