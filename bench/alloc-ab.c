@@ -1,0 +1,277 @@
+/*
+ * alloc-ab.c - two (or more) builds of libpmnode side by side in one
+ * process, against tcmalloc, for changes smaller than this host's noise.
+ *
+ *   build/bench/alloc-ab [--reps N] [--workload NAME] LIB|tc [LIB|tc ...]
+ *
+ * Each LIB is the path of a libpmnode.so.0 (a build of another revision:
+ * `ninja -C other libpmnode/libpmnode.so.0.9.1`, copied anywhere), loaded
+ * with dlmopen(LM_ID_NEWLM) into a namespace of its own, so that two builds
+ * with one soname live in one process, each with its own backing (node 0)
+ * and arena; "tc" is Debian's tcmalloc-minimal (tc_malloc/tc_free).  The
+ * workloads are bench/alloc's, one thread, as short runs (about 5 ms) that
+ * rotate through the implementations, rep after rep, so that a phase of
+ * the shared host (on this VM whole minutes run at half speed) hits them
+ * all alike; each row prints the minimum, the first quartile and the
+ * median over the reps (default 30).  The minimum is the figure to compare
+ * when the change is a few percent: bench/alloc's median of 5 moved by
+ * 10-40 % between runs of one build here.
+ *
+ *   fixed-64, fixed-2k  malloc + touch one byte + free, in a loop
+ *   random              1000 live objects of 16 B-64 KiB (log-uniform, the
+ *                       same generator as bench/alloc), free one at random
+ *                       and allocate another
+ *   burst-m, burst-f    1000 mallocs of 64 B, then their 1000 frees: the
+ *                       two halves timed apart (ns per call)
+ *
+ * A benchmark: it prints numbers and never fails on them.  Exit status 0,
+ * 1 when a library cannot be loaded or set up, 2 bad usage.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { W_FIXED64, W_FIXED2K, W_RANDOM, W_BURST_M, W_BURST_F, NW };
+static const char *const wname[NW] = {"fixed-64", "fixed-2k", "random", "burst-m", "burst-f"};
+
+#define MAX_IMPL 8
+#define MAX_REPS 1000
+#define LIVE 1000
+#define RND_LEN 65536u
+
+struct impl {
+    const char *name;
+    void *arena;                           /* libpmnode: the arena, else NULL */
+    void *(*arena_malloc)(void *, size_t); /* pmn_arena_malloc */
+    int (*pfree)(void *);                  /* pmn_free */
+    void *(*tmalloc)(size_t);              /* tc_malloc */
+    void (*tfree)(void *);                 /* tc_free */
+    double ns[NW][MAX_REPS];
+};
+
+static uint32_t sizes[RND_LEN];
+static uint16_t slots[RND_LEN];
+static void *objs[LIVE];
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void *im_alloc(const struct impl *im, size_t n)
+{
+    return im->arena ? im->arena_malloc(im->arena, n) : im->tmalloc(n);
+}
+
+static inline void im_free(const struct impl *im, void *p)
+{
+    if (im->arena)
+        (void)im->pfree(p);
+    else
+        im->tfree(p);
+}
+
+/* bench/alloc's generator: xorshift64*, sizes log-uniform in [16, 65536]. */
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+static void prepare(void)
+{
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+
+    for (unsigned i = 0; i < RND_LEN; i++) {
+        unsigned e = 4 + (unsigned)(rng_next(&s) % 12);
+        uint64_t lo = 1ull << e;
+
+        sizes[i] = (uint32_t)(lo + rng_next(&s) % (lo + 1));
+        slots[i] = (uint16_t)(rng_next(&s) % LIVE);
+    }
+}
+
+/* Load the libpmnode at @path in a namespace of its own and make it an
+ * arena on node 0: 0, or -1 with the reason printed. */
+static int load_pmn(struct impl *im, const char *path)
+{
+    void *h = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+    int (*ctx_new)(void **), (*params_new)(void **), (*set_node)(void *, int);
+    int (*backing_new)(void *, void *, void **), (*arena_new)(void *, const void *, void **);
+    void (*params_free)(void *);
+    void *ctx = NULL, *params = NULL, *backing = NULL;
+
+    if (h == NULL) {
+        fprintf(stderr, "alloc-ab: %s\n", dlerror());
+        return -1;
+    }
+    *(void **)&ctx_new = dlsym(h, "pmn_ctx_new");
+    *(void **)&params_new = dlsym(h, "pmn_backing_params_new");
+    *(void **)&set_node = dlsym(h, "pmn_backing_params_set_node");
+    *(void **)&params_free = dlsym(h, "pmn_backing_params_free");
+    *(void **)&backing_new = dlsym(h, "pmn_backing_new");
+    *(void **)&arena_new = dlsym(h, "pmn_arena_new");
+    *(void **)&im->arena_malloc = dlsym(h, "pmn_arena_malloc");
+    *(void **)&im->pfree = dlsym(h, "pmn_free");
+    if (!ctx_new || !params_new || !set_node || !params_free || !backing_new || !arena_new ||
+        !im->arena_malloc || !im->pfree) {
+        fprintf(stderr, "alloc-ab: %s lacks a libpmnode entry point\n", path);
+        return -1;
+    }
+    if (ctx_new(&ctx) != 0 || params_new(&params) != 0 || set_node(params, 0) != 0 ||
+        backing_new(ctx, params, &backing) != 0 || arena_new(backing, NULL, &im->arena) != 0) {
+        fprintf(stderr, "alloc-ab: %s: no arena on node 0\n", path);
+        return -1;
+    }
+    params_free(params);
+    return 0;
+}
+
+static int load_tc(struct impl *im)
+{
+    void *h = dlopen("libtcmalloc_minimal.so.4", RTLD_NOW | RTLD_LOCAL);
+
+    if (h == NULL) {
+        fprintf(stderr, "alloc-ab: %s (apt install libtcmalloc-minimal4)\n", dlerror());
+        return -1;
+    }
+    *(void **)&im->tmalloc = dlsym(h, "tc_malloc");
+    *(void **)&im->tfree = dlsym(h, "tc_free");
+    return im->tmalloc && im->tfree ? 0 : -1;
+}
+
+static double run_fixed(const struct impl *im, size_t size, uint64_t n)
+{
+    uint64_t t0 = now_ns();
+
+    for (uint64_t i = 0; i < n; i++) {
+        void *p = im_alloc(im, size);
+
+        *(volatile unsigned char *)p = (unsigned char)i;
+        im_free(im, p);
+    }
+    return (double)(now_ns() - t0) / (double)n;
+}
+
+static double run_random(const struct impl *im, uint64_t n)
+{
+    uint64_t t0, t1;
+
+    for (unsigned k = 0; k < LIVE; k++)
+        objs[k] = im_alloc(im, sizes[k]);
+    t0 = now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        unsigned j = (unsigned)((i + LIVE) % RND_LEN);
+        uint16_t s = slots[j];
+
+        im_free(im, objs[s]);
+        objs[s] = im_alloc(im, sizes[j]);
+        *(volatile unsigned char *)objs[s] = (unsigned char)i;
+    }
+    t1 = now_ns();
+    for (unsigned k = 0; k < LIVE; k++)
+        im_free(im, objs[k]);
+    return (double)(t1 - t0) / (double)n;
+}
+
+/* ns per malloc (@frees false) or per free of 64 B objects, 1000 at a time. */
+static double run_burst(const struct impl *im, uint64_t n, bool frees)
+{
+    uint64_t spent = 0;
+
+    for (uint64_t r = 0; r < n / LIVE; r++) {
+        uint64_t a = now_ns(), b, c;
+
+        for (unsigned k = 0; k < LIVE; k++)
+            objs[k] = im_alloc(im, 64);
+        b = now_ns();
+        for (unsigned k = 0; k < LIVE; k++)
+            im_free(im, objs[k]);
+        c = now_ns();
+        spent += frees ? c - b : b - a;
+    }
+    return (double)spent / (double)(n / LIVE * LIVE);
+}
+
+static double run(const struct impl *im, int w)
+{
+    switch (w) {
+    case W_FIXED64: return run_fixed(im, 64, 1000000);
+    case W_FIXED2K: return run_fixed(im, 2048, 1000000);
+    case W_RANDOM: return run_random(im, 200000);
+    case W_BURST_M: return run_burst(im, 500000, false);
+    default: return run_burst(im, 500000, true);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: alloc-ab [--reps N] [--workload NAME] LIB|tc [LIB|tc ...]\n"
+                    "workloads: fixed-64 fixed-2k random burst-m burst-f (default: all)\n");
+}
+
+int main(int argc, char **argv)
+{
+    static struct impl im[MAX_IMPL];
+    int reps = 30, only = -1, n = 0, i = 1;
+
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
+            for (only = 0; only < NW && strcmp(wname[only], argv[i + 1]) != 0; only++)
+                ;
+            i++;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > MAX_REPS || only == NW || i == argc || argc - i > MAX_IMPL) {
+        usage();
+        return 2;
+    }
+    prepare();
+    for (; i < argc; i++, n++) {
+        im[n].name = argv[i];
+        if ((strcmp(argv[i], "tc") == 0 ? load_tc(&im[n]) : load_pmn(&im[n], argv[i])) != 0)
+            return 1;
+    }
+    printf("alloc-ab: ns per call pair (burst: per call), %d interleaved reps, one thread\n",
+           reps);
+    for (int r = 0; r < reps; r++)
+        for (int w = 0; w < NW; w++)
+            for (int k = 0; k < n && (only < 0 || only == w); k++)
+                im[k].ns[w][r] = run(&im[k], w);
+    for (int w = 0; w < NW; w++) {
+        if (only >= 0 && only != w)
+            continue;
+        printf("%s\n", wname[w]);
+        for (int k = 0; k < n; k++) {
+            qsort(im[k].ns[w], (size_t)reps, sizeof(double), cmp_double);
+            printf("  %-40s min %6.2f  q25 %6.2f  median %6.2f\n", im[k].name, im[k].ns[w][0],
+                   im[k].ns[w][reps / 4], im[k].ns[w][reps / 2]);
+        }
+    }
+    return 0;
+}
