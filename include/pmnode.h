@@ -1307,7 +1307,7 @@ struct pmn_arena_opts {
      * quarter of the pages in use when that is more).  Default 32 MiB.
      * A capped arena (cap_bytes) keeps only the slack.  Since 0.9.1 it
      * also sizes each thread's free cache of a size class: a
-     * thirty-second of it, at least 128 KiB (pmn_arena(3), "Free
+     * sixty-fourth of it, at least 128 KiB (pmn_arena(3), "Free
      * cache").
      */
     uint64_t small_cache_bytes;

@@ -88,19 +88,22 @@ void (*pmn__unbind_hook)(struct pmn__theap *th);
  * is full (pmn__page_after_free: the thread frees more than it allocates),
  * when the heap would otherwise grow (give_own_empty, for every class but
  * the one being allocated), when the thread lets the theap go
- * (unbind_slot), at reset (settle_theaps) and after a trim (fcache_sync).
+ * (unbind_slot), at reset (settle_theaps) and after a trim (trim_sync).
  * Capped heaps keep none: their capacity must stay reachable by every
  * thread.
  *
  * A heap with a small cache (heap.c, cache_bound: every arena and slab
- * unless sized 0; not the shim's) holds a thirty-second of its bound per
- * class instead, 1 MiB by default: 128 KiB held two blocks of the 64 KiB
+ * unless sized 0; not the shim's) holds a sixty-fourth of its bound per
+ * class instead, 512 KiB by default: 128 KiB held two blocks of the 64 KiB
  * class, whose four-block pages then filled, emptied and changed queues on
- * every few frees, and bench/alloc's random row went from 1.4-1.6x
- * tcmalloc's time with one thread to 1.1-1.2x (512 KiB: 1.12-1.2x; 2 MiB
- * no better than 1 MiB).  tcmalloc's thread caches hold up to 4 MiB per
- * thread; what ours hold is never a reason to grow the heap, since the
- * thread empties them first (give_own_empty). */
+ * every few frees.  bench/alloc-ab's random row, minima (ns per pair, one
+ * thread; tcmalloc 10.1): 128 KiB 13.4-14.0, 256 KiB 12.1-12.4, 512 KiB
+ * 11.4-11.7, 1 MiB 11.2-11.5 (2 MiB no better in bench/alloc).  512 KiB
+ * takes most of it for a little over half the memory a thread can hold:
+ * 12.8 MiB if every one of the 52 classes were full (22 MiB at 1 MiB, 4.4
+ * at 128 KiB), where a tcmalloc thread cache holds up to 4 MiB.  What a thread's caches hold is never a reason for the heap to
+ * grow: the thread empties them first (give_own_empty; not under
+ * PMN_PURGE_KEEP). */
 static uint64_t cache_bound(const struct pmn__heap *h);
 
 #define PMN__FCACHE_BLOCKS 64u
@@ -109,7 +112,7 @@ static uint64_t cache_bound(const struct pmn__heap *h);
 static uint32_t fcache_max(const struct pmn__heap *h, uint32_t bs)
 {
     uint64_t bytes =
-        cache_bound(h) / 32 > PMN__FCACHE_BYTES ? cache_bound(h) / 32 : PMN__FCACHE_BYTES;
+        cache_bound(h) / 64 > PMN__FCACHE_BYTES ? cache_bound(h) / 64 : PMN__FCACHE_BYTES;
     uint64_t n = bytes / bs;
 
     return n < 1 ? 1 : n > PMN__FCACHE_BLOCKS ? PMN__FCACHE_BLOCKS : (uint32_t)n;
