@@ -117,8 +117,10 @@ struct pmn__page {
     uint8_t live;    /* slices belong to this page */
     uint8_t slice;   /* first slice: the page starts at segment + slice * 64 KiB */
     /* Bytes from the page's start threaded onto the free list so far
-     * (reserved * block_size): blocks past it have never been handed out
-     * and carry no mark; a free of one is refused.  Written by the owner
+     * (reserved * block_size, or more: a page that other threads' frees
+     * emptied is threaded anew from its start, heap.c collect_some, and
+     * keeps its limit): blocks past it have never been handed out and
+     * carry no mark; a free of one is refused.  Written by the owner
      * (pmn__page_extend), read by any thread's free. */
     _Atomic uint32_t limit;
     /* The owner's pops and pushes of this page (a page's own counters: on
@@ -132,9 +134,10 @@ struct pmn__page {
     /* The rest is off the fast paths. */
     char *start; /* first block */
     /* Blocks threaded onto the free list so far: the rest, from
-     * start + reserved * block_size on, have never been handed out and
-     * are threaded a few at a time when the free list runs dry
-     * (pmn__page_extend), so a fresh page costs nothing per block. */
+     * start + reserved * block_size on, are threaded a few at a time when
+     * the free list runs dry (pmn__page_extend), so a fresh page costs
+     * nothing per block.  Below limit they are free blocks (owner key)
+     * of a page threaded anew; past it, never handed out. */
     uint32_t reserved;
     uint32_t capacity; /* blocks in the page */
     /* Bytes from start on known populated (the segment's popmap says so
