@@ -1380,10 +1380,10 @@ PMN_API void pmn_arena_reset(struct pmn_arena *a);
  * class holds any more (the small-page cache), empty extents beyond
  * pmn_arena_opts.retain, the large-extent cache, and the emptied pages
  * and freed objects (its free caches, since 0.9.1) the calling thread
- * keeps (below).  Objects, reserved extents
- * (pmn_arena_reserve()), each thread's current and spare page of a
- * class, and what other threads keep (pages, free caches) stay: a thread's pages
- * are its own, and the trim asks each other thread to give its kept ones
+ * keeps (below).  Objects, reserved extents (pmn_arena_reserve()), each
+ * thread's current and spare page of a class, and what other threads
+ * keep (pages, free caches) stay: a thread's pages are its own, and the
+ * trim asks each other thread to give its kept ones
  * back at its next call that takes a new page or block run (its slow
  * path), when it exits, or when it trims.  A thread that never calls
  * into the arena again keeps them until it exits.  Nothing goes under

@@ -101,9 +101,9 @@ void (*pmn__unbind_hook)(struct pmn__theap *th);
  * 11.4-11.7, 1 MiB 11.2-11.5 (2 MiB no better in bench/alloc).  512 KiB
  * takes most of it for a little over half the memory a thread can hold:
  * 12.8 MiB if every one of the 52 classes were full (22 MiB at 1 MiB, 4.4
- * at 128 KiB), where a tcmalloc thread cache holds up to 4 MiB.  What a thread's caches hold is never a reason for the heap to
- * grow: the thread empties them first (give_own_empty; not under
- * PMN_PURGE_KEEP). */
+ * at 128 KiB), where a tcmalloc thread cache holds up to 4 MiB.  What a
+ * thread's caches hold is never a reason for the heap to grow: the thread
+ * empties them first (give_own_empty; not under PMN_PURGE_KEEP). */
 static uint64_t cache_bound(const struct pmn__heap *h);
 
 #define PMN__FCACHE_BLOCKS 64u
