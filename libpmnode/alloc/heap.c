@@ -973,6 +973,11 @@ static void collect_some(struct pmn__heap *h, struct pmn__page *pg)
     if (n != 0 && pg->used == 0) {
         pg->free = NULL;
         pg->reserved = 0;
+        /* Its first blocks at once, so that every caller finds the page
+         * with a free list, as before: they are populated already (popped
+         * covers what was threaded), so this takes no lock and cannot
+         * fail (reclaim() calls here with the heap lock held). */
+        (void)pmn__page_extend(pg);
     }
 }
 
@@ -1125,20 +1130,15 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         q_push_front(full, pg);
         pg->in_full = 1;
     }
-    /* Before growing, take back what other threads freed into full pages
-     * (a page they emptied is threaded anew: collect_some). */
+    /* Before growing, take back what other threads freed into full pages. */
     for (pg = full->head; pg; pg = next) {
         next = pg->next;
         collect(h, pg);
-        if (pg->free != NULL || pg->reserved < pg->capacity) {
+        if (pg->free) {
             q_remove(full, pg);
             pg->in_full = 0;
             q_push_front(q, pg);
-            got = pg->free != NULL ? 1 : pmn__page_extend(pg);
-            if (got < 0)
-                return alloc_failed(h, got);
-            if (got)
-                return pmn__page_pop(pg);
+            return pmn__page_pop(pg);
         }
     }
     pg = page_get(h, th, cls);
@@ -1211,6 +1211,13 @@ static void kept_evict(struct pmn__theap *th)
         page_give_back(th, pg);
 }
 
+/* Every page on @th's kept list leaves it; the idle ones go back. */
+static void kept_drop_all(struct pmn__theap *th)
+{
+    while (th->nkept > 0)
+        kept_evict(th);
+}
+
 /* Whether a trim happened since @th last gave its caches back. */
 static bool trim_unseen(const struct pmn__theap *th)
 {
@@ -1235,8 +1242,7 @@ static void trim_sync(struct pmn__theap *th)
     for (unsigned c = 0; c < th->heap->nclasses; c++)
         if (th->cl[c].fc.head != NULL)
             fcache_return(th, c, false);
-    while (th->nkept > 0)
-        kept_evict(th);
+    kept_drop_all(th);
     th->trim_seen = gen;
 }
 
@@ -1259,8 +1265,7 @@ static bool page_keep(struct pmn__theap *th, struct pmn__page *pg)
         return false;
     if (trim_unseen(th)) {
         /* A trim wants memory back: none kept until trim_sync() runs. */
-        while (th->nkept > 0)
-            kept_evict(th);
+        kept_drop_all(th);
         return false;
     }
     for (unsigned i = 0; i < th->nkept; i++)
