@@ -681,6 +681,32 @@ static double spread(const struct cell *c)
     return c->med > 0 ? 100.0 * (c->max - c->min) / c->med : 0;
 }
 
+/* The per-rep ratio of @c to @ref: rep r of every cell runs in one round,
+ * one cell after another (main), so c->ns[r] / ref->ns[r] pairs figures
+ * taken seconds apart, and a phase of the shared host (on these VMs whole
+ * minutes run at half speed) moves both; the median of those ratios, with
+ * their least and greatest, in *@med, *@lo and *@hi.  False when either
+ * cell has no figures. */
+static bool paired_ratio(const struct cell *c, const struct cell *ref, double *med, double *lo,
+                         double *hi)
+{
+    double r[MAX_REPS];
+    int n = 0;
+
+    if (!c->run || c->failed || !ref->run || ref->failed)
+        return false;
+    for (int i = 0; i < c->reps && i < ref->reps; i++)
+        if (ref->ns[i] > 0)
+            r[n++] = c->ns[i] / ref->ns[i];
+    if (n == 0)
+        return false;
+    qsort(r, (size_t)n, sizeof(*r), cmp_double);
+    *med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    *lo = r[0];
+    *hi = r[n - 1];
+    return true;
+}
+
 static const struct cell *find_cell(const char *work, int threads, enum impl im)
 {
     for (size_t i = 0; i < NWORK; i++)
@@ -879,6 +905,27 @@ static void print_table(const struct env *e, int reps, const int cpus[2], double
         printf("\n");
     }
 
+    printf("\nratio vs tcmalloc, paired per rep (issue 17): the median of impl ns / tcmalloc "
+           "ns\nin each round, least-greatest after it; < 1 is faster than tcmalloc\n");
+    printf("%-12s %3s %19s %19s %19s\n", "workload", "thr", short_name[I_ARENA],
+           short_name[I_SLAB], short_name[I_MI]);
+    for (size_t w = 0; w < NWORK; w++) {
+        static const enum impl shown[] = {I_ARENA, I_SLAB, I_MI};
+        if (!row_ran(w))
+            continue;
+        printf("%-12s %3d", workloads[w].name, workloads[w].threads);
+        for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {
+            double med, lo, hi;
+            char buf[40];
+            if (paired_ratio(&cells[w][shown[k]], &cells[w][I_TC], &med, &lo, &hi))
+                snprintf(buf, sizeof(buf), "%.2fx %.2f-%.2f", med, lo, hi);
+            else
+                snprintf(buf, sizeof(buf), "-");
+            printf(" %19s", buf);
+        }
+        printf("\n");
+    }
+
     printf("\nscaling 1 -> 2 threads: 2-thread throughput / 1-thread throughput "
            "(2.00 = linear)\n");
     printf("%-12s    ", "workload");
@@ -955,6 +1002,23 @@ static int compute_goals(struct goal *g, int max)
                                ok && f->med >= 3 * a->med,
                                ok};
     }
+    /* Issue 17: every row at or below tcmalloc, on the paired ratio (the
+     * medians' ratio moved by 10-40 % between runs of one build here). */
+    for (int im = I_ARENA; im <= I_SLAB; im++)
+        for (size_t w = 0; w < NWORK && n < max; w++) {
+            const struct cell *c = &cells[w][im], *t = &cells[w][I_TC];
+            double med = NAN, lo, hi;
+            if (!c->run || !t->run)
+                continue;
+            bool ok = paired_ratio(c, t, &med, &lo, &hi);
+            g[n++] = (struct goal){im == I_ARENA ? "arena <= tcmalloc (paired ratio, issue 17)"
+                                                 : "slab <= tcmalloc (paired ratio, issue 17)",
+                                   workloads[w].name,
+                                   workloads[w].threads,
+                                   ok ? med : NAN,
+                                   ok && med <= 1.0,
+                                   ok};
+        }
     static const char *const scaled[] = {"fixed-64", "fixed-2k", "random", "bulk-2k"};
     for (int im = I_ARENA; im <= I_SLAB; im++)
         for (size_t s = 0; s < sizeof(scaled) / sizeof(scaled[0]) && n < max; s++) {
@@ -976,9 +1040,9 @@ static int compute_goals(struct goal *g, int max)
 
 static void print_goals(void)
 {
-    struct goal g[64];
-    int n = compute_goals(g, 64);
-    printf("\ngoals (issue 5):\n");
+    struct goal g[96];
+    int n = compute_goals(g, 96);
+    printf("\ngoals (issues 5 and 17):\n");
     const char *prev = NULL;
     for (int i = 0; i < n; i++) {
         if (!prev || strcmp(prev, g[i].text) != 0) {
@@ -1039,6 +1103,14 @@ static void print_json(const struct env *e, int reps, const int cpus[2])
                    c->med, c->min, spread(c), (unsigned long long)c->n);
             if (mi->run && !mi->failed && mi->med > 0)
                 printf(", \"ratio_vs_mimalloc\": %.3f", c->med / mi->med);
+            const struct cell *tc = &cells[w][I_TC];
+            double med, lo, hi;
+            if (tc->run && !tc->failed && tc->med > 0)
+                printf(", \"ratio_vs_tcmalloc\": %.3f", c->med / tc->med);
+            if (paired_ratio(c, tc, &med, &lo, &hi))
+                printf(", \"paired_ratio_vs_tcmalloc\": {\"median\": %.3f, \"min\": %.3f, "
+                       "\"max\": %.3f}",
+                       med, lo, hi);
             printf("}");
         }
     printf("],\n \"skipped\": [");
@@ -1051,8 +1123,8 @@ static void print_json(const struct env *e, int reps, const int cpus[2])
             first = false;
         }
     printf("],\n \"goals\": [");
-    struct goal g[64];
-    int n = compute_goals(g, 64);
+    struct goal g[96];
+    int n = compute_goals(g, 96);
     for (int i = 0; i < n; i++) {
         printf("%s\n  {\"goal\": ", i ? "," : "");
         json_str(g[i].text);
