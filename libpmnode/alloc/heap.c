@@ -163,16 +163,32 @@ static void fcache_give_back(struct pmn__heap *h, struct pmn__theap *th)
             class_give_empty(h, th, c, true);
 }
 
+/* Tests only (tests/system/shim/signal-exit.c): a program that defines
+ * this function has it called in unbind_slot() with the heap lock held,
+ * where it raises a signal whose handler frees, to show that the handler
+ * runs only after the lock is released.  Weak and undefined in every other
+ * program: one test of its address, at a thread's unbinding. */
+extern void pmnode_test_unbind_locked(void) __attribute__((weak));
+
 /* The theap leaves this thread: its exit, or its binding evicted from a
  * full TLS table.  All under the heap lock, so that a destroy of the heap
  * in another thread (allowed: a thread's binding outlives the heap until
  * the thread exits) cannot release pages under the cache's return; the
  * TLS slot is cleared first, so that nothing in this thread finds the
- * theap any more while it is being emptied. */
+ * theap any more while it is being emptied.
+ *
+ * With this thread's signals blocked while it holds the lock: a handler
+ * that frees (which the LD_PRELOAD shim promises works: preload.c, "Signal
+ * handlers") would otherwise meet the lock again there, in the bind of a
+ * free that no longer finds this thread's theap, and wait for itself for
+ * ever; and a thread's exit is outside the shim's guard, which defers
+ * handlers' frees everywhere else.  Blocked signals stay pending and run
+ * at the restore, when their frees take the lock as any other. */
 static void unbind_slot(struct pmn__tls_slot *s)
 {
     struct pmn__heap *h = s->heap;
     struct pmn__theap *th = s->th;
+    sigset_t mask;
 
     if (h == NULL)
         return;
@@ -180,19 +196,34 @@ static void unbind_slot(struct pmn__tls_slot *s)
         pmn__unbind_hook(th); /* before the theap can be anyone else's */
     s->heap = NULL;
     s->th = NULL;
+    pmn_prim_signals_block(&mask);
     pthread_mutex_lock(&h->lock);
     tc_set(h, NULL, pmn__tp());
     atomic_store_explicit(&th->tp, 0, memory_order_relaxed);
     if (!h->dead)
         fcache_give_back(h, th);
     th->orphan = true;
+    if (pmnode_test_unbind_locked != NULL)
+        pmnode_test_unbind_locked();
     pthread_mutex_unlock(&h->lock);
+    pmn_prim_signals_restore(&mask);
     heap_unref(h);
 }
+
+/* Set when this thread's bindings are undone at its exit (tls_exit): a
+ * free after that does not bind the thread again (pmn__heap_free_slow),
+ * since nothing would undo the binding: a binding made in the last round
+ * of the thread's TLS destructors outlives the thread, its theap never an
+ * orphan to adopt, found again by whichever thread next has its thread
+ * pointer.  A signal handler's frees at the exit, and other libraries'
+ * destructors that free after this one, all made such bindings.  Per
+ * thread by nature; a new thread's TLS starts it false. */
+static __thread bool tls_exiting;
 
 static void tls_exit(void *unused)
 {
     (void)unused;
+    tls_exiting = true;
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
         unbind_slot(&pmn__tls[i]);
 }
@@ -1443,7 +1474,7 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         err = pmn__free_remote(pg, p);
         if (err)
             return err;
-        if (th == NULL)
+        if (th == NULL && !tls_exiting)
             th = pmn__theap_bind(h);
         if (th != NULL) {
             pmn__cnt_add(&th->frees[cls], 1);

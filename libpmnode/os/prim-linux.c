@@ -25,6 +25,8 @@
 #include <linux/futex.h>
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1136,6 +1138,22 @@ uint64_t pmn_prim_now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void pmn_prim_signals_block(sigset_t *old)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    /* Cannot fail with a valid how and set; SIGKILL, SIGSTOP and glibc's
+     * own (cancellation, setxid) stay deliverable, as the kernel and
+     * glibc decide. */
+    (void)pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+void pmn_prim_signals_restore(const sigset_t *old)
+{
+    (void)pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* ---- shared files and IPC ---- */

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "core/core.h"
@@ -331,6 +332,14 @@ int pmn_prim_numa_maps(const void *addr, uint64_t *counts, size_t max_nodes);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t pmn_prim_now_ns(void);
+
+/* Block every signal the calling thread can block, its mask before in
+ * *@old; pmn_prim_signals_restore(@old) sets it back.  Signal-safe.  For
+ * a stretch no handler of this thread may enter (a lock a handler's free
+ * would take again): signals sent meanwhile stay pending and run at the
+ * restore. */
+void pmn_prim_signals_block(sigset_t *old);
+void pmn_prim_signals_restore(const sigset_t *old);
 
 /* ---- shared files and IPC (place/shared.c, place/ipc-import.c) ---- */
 

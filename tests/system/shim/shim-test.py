@@ -482,6 +482,30 @@ def t_signal_free():
                        "all counted" % (calls["free"], calls["malloc"]))
 
 
+@case("signal-exit")
+def t_signal_exit():
+    """A SIGUSR1 handler frees (its thread's blocks and blocks another thread
+    allocated) while its thread exits, signals sent without pause by the
+    main thread, and one raised from inside libpmnode's unbinding with the
+    heap lock held (the program defines the library's test hook,
+    pmnode_test_unbind_locked).  The exit is outside the shim's guard; the
+    engine blocks the thread's signals while it holds the lock there, so the
+    handler runs once it is released.  Before that, every round deadlocked
+    (the handler's free bound the thread again and waited for the lock its
+    own thread held).  Each round's thread must unbind exactly once: a free
+    after the unbinding must not bind the exiting thread again (such a
+    binding outlived the thread).  Not run without the shim: POSIX does not
+    make free async-signal-safe, and glibc's malloc hangs on this program
+    (its watchdog fired within 60 s)."""
+    prog = [helper("shim-signal-exit"), "100"]
+    env = base_env()
+    env["SIGNAL_EXIT_EXPECT_HOOK"] = "1"
+    rc, out, err = run(pmnode_run(prog), env=env, timeout=90)
+    show("with shim", rc, out, err)
+    if rc != 0 or out != b"100 rounds ended; handlers freed while threads exited\n" or err:
+        raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+
+
 @case("cxx")
 def t_cxx():
     compare("cxx", [helper("shim-cxx")])
