@@ -36,7 +36,9 @@
  *    the object itself, no allocation, a compare-and-swap that nested
  *    handlers cannot break) and is freed when the thread leaves the arena.
  *    A handler that interrupts the program outside the arena frees at
- *    once.  A thread's exit is outside the guard: the engine's TLS
+ *    once.  A fork holds the arena's locks from the prepare handler to
+ *    the parent's or child's: the guard is up over it (fork_prepare).  A
+ *    thread's exit is outside the guard: the engine's TLS
  *    destructor (alloc/heap.c, unbind_slot) blocks the thread's signals
  *    while it holds the heap lock, so a handler runs after it, and a free
  *    there does not bind the exiting thread again (tls_exiting).  POSIX
@@ -522,8 +524,18 @@ static void check_program_malloc(int target)
 
 /* ---- fork ---- */
 
+static void drain_pending(void);
+
+/* From the prepare handler to the parent's or the child's, the forking
+ * thread holds the arena's locks (so that the child gets them free): the
+ * guard is up over that stretch, so that a signal handler's free there is
+ * deferred (done when the guard drops) and its malloc goes to the next
+ * allocator, instead of waiting for a lock its own thread holds.  A fork
+ * takes tens of microseconds, and a signal that arrives meanwhile runs as
+ * the system call returns, before the parent's handler. */
 static void fork_prepare(void)
 {
+    T.guard++;
     if (atomic_load(&S.active))
         pmn__arena_fork(S.arena, 0);
 }
@@ -532,6 +544,9 @@ static void fork_parent(void)
 {
     if (atomic_load(&S.active))
         pmn__arena_fork(S.arena, 1);
+    if (--T.guard == 0 &&
+        __builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
+        drain_pending();
 }
 
 static void fork_child(void)
@@ -540,11 +555,13 @@ static void fork_child(void)
         pmn__arena_fork(S.arena, 2);
     /* publish: the parent's file stays the parent's; the child gets its
      * own (a failure here only leaves the child unpublished). */
-    if (S.publish) {
-        T.guard++;
+    if (S.publish)
         (void)pmn_publish_start(0);
-        T.guard--;
-    }
+    /* Frees a handler deferred before the fork are the child's to do as
+     * well: it has the same blocks. */
+    if (--T.guard == 0 &&
+        __builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
+        drain_pending();
 }
 
 /* ---- life cycle ---- */
