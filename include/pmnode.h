@@ -76,7 +76,10 @@
  * Static linking (libpmnode.a, pkg-config --static, CMake's
  * pmnode::pmnode_static) binds each call to its current version; the
  * archive keeps every internal name (the pmn__ prefix) local, so only the
- * pmn_ names of this header are global in the program.
+ * pmn_ names of this header are global in the program.  Names starting
+ * pmnode_test_ and pmnode_preload_ are the library's test hooks: a
+ * program that defines one (tests/system/shim does) changes the library's
+ * behaviour; define none.
  *
  * C11; usable from C++.
  */
