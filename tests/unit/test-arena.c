@@ -1355,9 +1355,11 @@ Test(arena, fresh_page_blocks_untouched_until_handed_out, .timeout = 60)
 
 /* After a reset with live objects, a page of another size class over the
  * same slices refuses a free at a dead object's start that lies inside a
- * new object: the reset cleared the live objects' misuse bits (a new page
- * no longer clears its own, heap.c page_init). */
-Test(arena, reset_clears_misuse_bits, .timeout = 60)
+ * new object (PMN_E_INTERIOR): the new page's block-start test knows only
+ * its own blocks (heap.h, pmn__block_start), whatever the old objects'
+ * bytes say.  (Named reset_clears_misuse_bits before 0.9.2, from the
+ * bitmaps the free marks replaced.) */
+Test(arena, reset_leaves_dead_objects_unfreeable, .timeout = 60)
 {
     struct env e = env_open();
     char *old[64], *x;
