@@ -18,10 +18,10 @@
 #ifndef PMN_PRIM_H
 #define PMN_PRIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <signal.h>
 #include <sys/types.h>
 
 #include "core/core.h"

@@ -38,12 +38,13 @@
  *    A handler that interrupts the program outside the arena frees at
  *    once.  A fork holds the arena's locks from the prepare handler to
  *    the parent's or child's: the guard is up over it (fork_prepare).  A
- *    thread's exit is outside the guard: the engine's TLS
- *    destructor (alloc/heap.c, unbind_slot) blocks the thread's signals
- *    while it holds the heap lock, so a handler runs after it, and a free
- *    there does not bind the exiting thread again (tls_exiting).  POSIX
- *    does not make free async-signal-safe; this makes it work anyway.  A handler's malloc while the thread is inside the arena is
- *    served by the next allocator (and not counted in stats: it cannot be
+ *    thread's exit is outside the guard: the engine's TLS destructor
+ *    (alloc/heap.c, unbind_slot) blocks the thread's signals while it
+ *    holds the heap lock, so a handler runs after it, and a free there
+ *    does not bind the exiting thread again (tls_exiting).  POSIX does not
+ *    make free async-signal-safe; this makes it work anyway.  A handler's
+ *    malloc while the thread is inside the arena is served by the next
+ *    allocator (and not counted in stats: it cannot be
  *    told from libpmnode's own), and its realloc of an arena object fails
  *    (NULL, ENOMEM; the object stays valid): neither can wait.
  *  - Configuration is read once, in the constructor, by walking environ:
