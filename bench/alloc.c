@@ -664,6 +664,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The median of @n > 0 sorted values. */
+static double median_sorted(const double *v, int n)
+{
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void summarize(struct cell *c)
 {
     double tmp[MAX_REPS];
@@ -671,7 +677,7 @@ static void summarize(struct cell *c)
         return;
     memcpy(tmp, c->ns, (size_t)c->reps * sizeof(*tmp));
     qsort(tmp, (size_t)c->reps, sizeof(*tmp), cmp_double);
-    c->med = c->reps % 2 ? tmp[c->reps / 2] : (tmp[c->reps / 2 - 1] + tmp[c->reps / 2]) / 2;
+    c->med = median_sorted(tmp, c->reps);
     c->min = tmp[0];
     c->max = tmp[c->reps - 1];
 }
@@ -701,7 +707,7 @@ static bool paired_ratio(const struct cell *c, const struct cell *ref, double *m
     if (n == 0)
         return false;
     qsort(r, (size_t)n, sizeof(*r), cmp_double);
-    *med = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    *med = median_sorted(r, n);
     *lo = r[0];
     *hi = r[n - 1];
     return true;

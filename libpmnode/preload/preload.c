@@ -527,6 +527,16 @@ static void check_program_malloc(int target)
 
 static void drain_pending(void);
 
+/* The fork handlers' guard goes down by one (fork_prepare raised it on top
+ * of whatever the caller had), and the frees handlers deferred meanwhile
+ * are done once it is down. */
+static void fork_guard_down(void)
+{
+    if (--T.guard == 0 &&
+        __builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
+        drain_pending();
+}
+
 /* From the prepare handler to the parent's or the child's, the forking
  * thread holds the arena's locks (so that the child gets them free): the
  * guard is up over that stretch, so that a signal handler's free there is
@@ -545,9 +555,7 @@ static void fork_parent(void)
 {
     if (atomic_load(&S.active))
         pmn__arena_fork(S.arena, 1);
-    if (--T.guard == 0 &&
-        __builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
-        drain_pending();
+    fork_guard_down();
 }
 
 static void fork_child(void)
@@ -560,9 +568,7 @@ static void fork_child(void)
         (void)pmn_publish_start(0);
     /* Frees a handler deferred before the fork are the child's to do as
      * well: it has the same blocks. */
-    if (--T.guard == 0 &&
-        __builtin_expect(atomic_load_explicit(&T.pending, memory_order_relaxed) != NULL, 0))
-        drain_pending();
+    fork_guard_down();
 }
 
 /* ---- life cycle ---- */

@@ -237,6 +237,15 @@ def compare(name, argv, setup=None, env=None, threshold=0, stats_checks=None, ti
     return doc
 
 
+def shim_expect(prog, want, label="with shim", env=None, stats=None, timeout=90):
+    """Run @prog under the shim: it must exit 0 with stdout @want and no
+    stderr.  The signal cases' check (their programs print one line)."""
+    rc, out, err = run(pmnode_run(prog, stats=stats), env=env, timeout=timeout)
+    show(label, rc, out, err)
+    if rc != 0 or out != want or err:
+        raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+
+
 def helper(name):
     path = os.path.join(ARGS.bindir, name)
     if not os.path.exists(path):
@@ -467,11 +476,8 @@ def t_signal_free():
     os.makedirs(sdir)
     stats = os.path.join(sdir, "s.json")
     for attempt in range(3):
-        rc, out, err = run(pmnode_run(prog, stats=stats), timeout=60)
-        show("with shim (run %d)" % (attempt + 1), rc, out, err)
-        if rc != 0 or out != b"handler freed at least 2000 blocks while the loop allocated\n" \
-                or err:
-            raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+        shim_expect(prog, b"handler freed at least 2000 blocks while the loop allocated\n",
+                    label="with shim (run %d)" % (attempt + 1), stats=stats, timeout=60)
         doc = check_stats(stats)
         # every block the loop mallocs is freed once (by the loop or by the
         # handler, deferred or not: all the program's calls); stdout's buffer
@@ -497,13 +503,9 @@ def t_signal_exit():
     binding outlived the thread).  Not run without the shim: POSIX does not
     make free async-signal-safe, and glibc's malloc hangs on this program
     (its watchdog fired within 60 s)."""
-    prog = [helper("shim-signal-exit"), "100"]
-    env = base_env()
-    env["SIGNAL_EXIT_EXPECT_HOOK"] = "1"
-    rc, out, err = run(pmnode_run(prog), env=env, timeout=90)
-    show("with shim", rc, out, err)
-    if rc != 0 or out != b"100 rounds ended; handlers freed while threads exited\n" or err:
-        raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+    shim_expect([helper("shim-signal-exit"), "100"],
+                b"100 rounds ended; handlers freed while threads exited\n",
+                env=base_env(SIGNAL_EXIT_EXPECT_HOOK="1"))
 
 
 @case("signal-fork")
@@ -515,12 +517,8 @@ def t_signal_fork():
     guard is up over that stretch, so the handler's free is deferred; before
     it was, every run stopped at the program's 60 s watchdog.  Not run
     without the shim (POSIX does not make free async-signal-safe)."""
-    prog = [helper("shim-signal-fork"), "200"]
-    rc, out, err = run(pmnode_run(prog), timeout=90)
-    show("with shim", rc, out, err)
-    if rc != 0 or out != b"200 forks waited for; the handler freed while the thread forked\n" \
-            or err:
-        raise Fail("under the shim: exit %s, stdout %r, stderr %r" % (rc, out, err))
+    shim_expect([helper("shim-signal-fork"), "200"],
+                b"200 forks waited for; the handler freed while the thread forked\n")
 
 
 @case("cxx")

@@ -109,7 +109,6 @@ static void *worker(void *arg)
     static __thread void *tmp[N];
     unsigned seed = (unsigned)(uintptr_t)arg;
 
-    (void)arg;
     for (int i = 0; i < N; i++) {
         size_t n = (size_t)16 << (seed % 12); /* 16 B .. 32 KiB */
 
