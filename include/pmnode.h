@@ -1415,7 +1415,9 @@ PMN_API int pmn_arena_trim(struct pmn_arena *a, uint64_t *released);
  * the 64 KiB page granule), and keep them until pmn_arena_destroy()
  * (never purged, kept across pmn_arena_reset()).  Pages are then carved
  * from this memory first, by any thread, with no map and no page fault.
- * Cumulative: a second call reserves only what is missing.  0, -EINVAL,
+ * Cumulative: a second call reserves only what is missing.  All or
+ * nothing: a reserve the backing cannot complete gives back what it mapped
+ * (earlier reserves stay), and one past the cap maps nothing.  0, -EINVAL,
  * PMN_E_CAP_REACHED (more than the cap), or the backing's error
  * (PMN_E_NODE_FULL, PMN_E_MISPLACED, ...).  Thread-safe.  Since 0.3.
  */
@@ -1623,8 +1625,9 @@ PMN_API int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size,
  * (rounded up to whole pages), and keep them until pmn_slab_destroy().
  * Allocation and free of those objects, by any thread, then never map,
  * populate nor fault (a thread's first call still allocates its small
- * per-thread record with malloc).  Cumulative.  0, -EINVAL,
- * PMN_E_CAP_REACHED (more than the cap), or the backing's error.
+ * per-thread record with malloc).  Cumulative, all or nothing, as
+ * pmn_arena_reserve().  0, -EINVAL, PMN_E_CAP_REACHED (more than the cap),
+ * -ENOMEM (more pages than address space), or the backing's error.
  * Thread-safe.  Since 0.3.
  */
 PMN_API int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs);

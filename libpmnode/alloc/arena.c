@@ -127,7 +127,8 @@ int pmn_arena_reserve(struct pmn_arena *a, size_t bytes)
         return -EINVAL;
     }
     slices = bytes / PMN__SLICE_SIZE + (bytes % PMN__SLICE_SIZE != 0);
-    if (a->h.cap != 0 && (uint64_t)slices * PMN__SLICE_SIZE > a->h.cap) {
+    /* slices * 64 KiB > cap, without the product (it wraps for SIZE_MAX). */
+    if (a->h.cap != 0 && slices > a->h.cap / PMN__SLICE_SIZE) {
         pmn__set_last_error(PMN_E_CAP_REACHED);
         return PMN_E_CAP_REACHED;
     }

@@ -1395,9 +1395,11 @@ size_t pmn__usable(const void *p)
 
     if (seg == NULL)
         return 0;
+    /* Only an object's start is an object: realloc copies from it. */
     if (seg->large)
-        return seg->pages[0].live ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
-                                  : 0;
+        return seg->pages[0].live && p == seg->pages[0].start
+                   ? seg->size - (size_t)((char *)seg->pages[0].start - (char *)seg)
+                   : 0;
     pg = pmn__page_of(seg, p);
     return pg && pg->live && pmn__block_live(pg, p) ? pg->block_size : 0;
 }
@@ -1684,6 +1686,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
 int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
 {
     size_t per_seg = (PMN__SLICES - PMN__HEADER_SLICES) / page_slices * page_slices;
+    size_t added = 0, added_slices = 0;
     int err = 0;
 
     pthread_mutex_lock(&h->lock);
@@ -1710,6 +1713,21 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         /* First in the list: slices_take() looks here before anywhere else. */
         pmn__seg_link(&h->segments, seg);
         h->reserved_slices += n;
+        added++;
+        added_slices += n;
+    }
+    /* All or nothing: a reserve the backing cannot complete gives back
+     * what it mapped, so that a request too large for the node does not
+     * leave the node's memory held until destroy.  The lock was held
+     * throughout: the segments it added are the list's first, untouched. */
+    if (err && !h->dead) {
+        while (added-- > 0) {
+            struct pmn__segment *seg = h->segments;
+
+            pmn__seg_unlink(&h->segments, seg);
+            pmn__seg_release(h, seg);
+        }
+        h->reserved_slices -= added_slices;
     }
     pthread_mutex_unlock(&h->lock);
     if (err)

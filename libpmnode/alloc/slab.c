@@ -86,8 +86,11 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
      * smaller of the two caps wins. */
     cap = opts.cap_bytes;
     if (opts.cap_objects != 0) {
-        uint64_t pages = (opts.cap_objects + page_objs(s) - 1) / page_objs(s);
-        uint64_t by_objs = pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT);
+        /* Without a sum or product that wraps: a count near 2^64 is a cap
+         * beyond any memory (UINT64_MAX), never a small one or none. */
+        uint64_t page_bytes = (uint64_t)page_slices(s) << PMN__SLICE_SHIFT;
+        uint64_t pages = opts.cap_objects / page_objs(s) + (opts.cap_objects % page_objs(s) != 0);
+        uint64_t by_objs = pages > UINT64_MAX / page_bytes ? UINT64_MAX : pages * page_bytes;
         cap = cap == 0 || by_objs < cap ? by_objs : cap;
     }
     s->h.cap = cap;
@@ -122,9 +125,14 @@ int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs)
         return -EINVAL;
     }
     pages = nobjs / page_objs(s) + (nobjs % page_objs(s) != 0);
-    if (s->h.cap != 0 && pages * ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT) > s->h.cap) {
+    /* pages * page bytes > cap, without the product (it wraps for SIZE_MAX). */
+    if (s->h.cap != 0 && pages > s->h.cap / ((uint64_t)page_slices(s) << PMN__SLICE_SHIFT)) {
         pmn__set_last_error(PMN_E_CAP_REACHED);
         return PMN_E_CAP_REACHED;
+    }
+    if (pages > SIZE_MAX / page_slices(s)) { /* more slices than address space */
+        pmn__set_last_error(-ENOMEM);
+        return -ENOMEM;
     }
     return pmn__heap_reserve(&s->h, pages * page_slices(s), page_slices(s));
 }

@@ -757,6 +757,54 @@ Test(byom, user_full_and_params)
     pmn_ctx_unref(ctx);
 }
 
+/* A reserve the backing cannot complete keeps nothing it mapped (what an
+ * earlier reserve holds stays): a request past the memory there used to
+ * hold all of it until destroy.  A slab count whose slices pass the
+ * address space is -ENOMEM before anything is mapped. */
+Test(byom, user_reserve_all_or_nothing, .timeout = 60)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    const size_t len = 16 * MiB;
+    char *m = map_aligned(len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    struct pmn_backing *b;
+    struct pmn_arena *a;
+    struct pmn_slab *s;
+    uint64_t held;
+    int err;
+
+    cr_assert_not_null(m);
+    b = user_on0(ctx, m, len, -1, 0, &err);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
+    cr_assert_eq(pmn_arena_reserve(a, 4 * MiB), 0, "a reserve that fits: %s",
+                 pmn_err_name(pmn_last_error()));
+    held = backing_mapped(b);
+    cr_assert_gt(held, 0);
+    err = pmn_arena_reserve(a, 64 * MiB);
+    cr_assert_neq(err, 0, "64 MiB reserved from 16 MiB");
+    cr_assert_eq(backing_mapped(b), held, "a failed reserve kept %llu bytes beyond %llu",
+                 ull(backing_mapped(b) - held), ull(held));
+    cr_assert_eq(pmn_arena_reserve(a, 8 * MiB), 0, "the room is still there: %s",
+                 pmn_err_name(pmn_last_error()));
+    pmn_arena_destroy(a);
+    cr_assert_eq(backing_mapped(b), 0);
+
+    cr_assert_eq(pmn_slab_new(b, 64, 0, 0, &s), 0);
+    err = pmn_slab_reserve(s, 1000000);
+    cr_assert_neq(err, 0, "a million 64 B objects reserved from 16 MiB");
+    cr_assert_eq(backing_mapped(b), 0, "a failed slab reserve kept %llu bytes",
+                 ull(backing_mapped(b)));
+    pmn_slab_destroy(s);
+    cr_assert_eq(pmn_slab_new(b, 256 * KiB, 0, 0, &s), 0);
+    cr_assert_eq(pmn_slab_reserve(s, SIZE_MAX), -ENOMEM, "SIZE_MAX objects: %s",
+                 pmn_err_name(pmn_last_error()));
+    cr_assert_eq(backing_mapped(b), 0);
+    pmn_slab_destroy(s);
+    pmn_backing_free(b);
+    munmap(m, len);
+    pmn_ctx_unref(ctx);
+}
+
 /* PMN_USER_PURGE: extents given back are decommitted, and populated and
  * verified again when carved anew; without it they keep their pages. */
 Test(byom, user_purge)

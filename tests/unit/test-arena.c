@@ -1031,6 +1031,27 @@ Test(arena, cap, .timeout = 60)
     env_close(&e);
 }
 
+/* A reserve larger than any cap is refused before anything is mapped:
+ * SIZE_MAX bytes rounded up to 64 KiB pages wrapped to 0 bytes in the
+ * cap test, which then passed, and the reserve populated the backing to
+ * its end. */
+Test(arena, reserve_past_the_cap_maps_nothing, .timeout = 60)
+{
+    struct pmn_arena_opts opts = {.struct_size = sizeof(opts), .cap_bytes = MiB};
+    struct env e = env_open_opts(PMN_BACKING_ANON, &opts);
+    const size_t bytes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 65535, SIZE_MAX / 2, MiB + 1};
+
+    for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+        int err = pmn_arena_reserve(e.a, bytes[i]);
+        cr_assert_eq(err, PMN_E_CAP_REACHED, "reserve of %zu bytes under a 1 MiB cap: %s",
+                     bytes[i], pmn_err_name(err));
+        cr_assert_eq(backing_mapped(e.b), 0, "reserve of %zu bytes mapped %llu", bytes[i],
+                     ull(backing_mapped(e.b)));
+    }
+    cr_assert_eq(pmn_arena_reserve(e.a, MiB), 0, "a reserve of the cap itself");
+    env_close(&e);
+}
+
 /* pmn.h: cap_bytes bounds what objects occupy (pages and large extents);
  * resident memory stays within the cap plus one 4 MiB extent. */
 Test(arena, cap_bounds_backing, .timeout = 60)
@@ -1307,6 +1328,20 @@ Test(arena, interior_free)
             int err = pmn_free(p + offs[k]);
             cr_assert_eq(err, PMN_E_INTERIOR, "free of byte %zu of a %zu-byte object: %s", offs[k],
                          sizes[i], pmn_err_name(err));
+            /* Not an object for the other calls either: a large object's
+             * interior read as one, and realloc copied from it, past the
+             * mapping's end when growing. */
+            cr_assert_eq(pmn_usable_size(p + offs[k]), 0, "usable size of byte %zu of %zu: %zu",
+                         offs[k], sizes[i], pmn_usable_size(p + offs[k]));
+            for (int g = 0; g < 3; g++) {
+                const size_t to[] = {sizes[i] / 2 + 1, sizes[i], 2 * sizes[i]};
+                errno = 0;
+                cr_assert_null(g & 1 ? pmn_arena_realloc(e.a, p + offs[k], to[g])
+                                     : pmn_realloc(p + offs[k], to[g]),
+                               "realloc of byte %zu of a %zu-byte object to %zu", offs[k],
+                               sizes[i], to[g]);
+                cr_assert_eq(errno, EINVAL, "realloc of an interior pointer: errno %d", errno);
+            }
         }
         assert_pattern(p, sizes[i], i, "after interior frees");
         cr_assert_eq(arena_stats(e.a).objects, 1);

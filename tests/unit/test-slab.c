@@ -253,6 +253,51 @@ Test(slab, cap, .timeout = 60)
     slab_close(&e);
 }
 
+/* Huge counts against a cap: a reserve of SIZE_MAX objects is refused
+ * before anything is mapped (its bytes wrapped in the cap test), and a
+ * cap_objects near 2^64 leaves cap_bytes in force (its rounding up to
+ * whole pages wrapped to no cap at all). */
+Test(slab, huge_counts_keep_the_cap, .timeout = 60)
+{
+    const uint64_t cap = MiB;
+    struct slab_env e = slab_open(64, 0, cap);
+    const size_t counts[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX / 2, (size_t)1 << 58};
+    const uint64_t huge[] = {UINT64_MAX, UINT64_MAX - 5, (uint64_t)1 << 63};
+    static void *objs[32768];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        int err = pmn_slab_reserve(e.s, counts[i]);
+        cr_assert_eq(err, PMN_E_CAP_REACHED, "reserve of %zu objects under a 1 MiB cap: %s",
+                     counts[i], pmn_err_name(err));
+        cr_assert_eq(backing_mapped(e.b), 0, "reserve of %zu objects mapped %llu", counts[i],
+                     ull(backing_mapped(e.b)));
+    }
+    slab_close(&e);
+
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        struct pmn_slab_opts o = {
+            .struct_size = sizeof(o), .cap_bytes = cap, .cap_objects = huge[i], .retain = 1};
+        struct pmn_slab *s;
+        int err;
+
+        e.ctx = local_ctx();
+        e.b = backing_on0(e.ctx, PMN_BACKING_ANON);
+        err = pmn_slab_new_opts(e.b, 64, &o, &s);
+        cr_assert_eq(err, 0, "pmn_slab_new_opts(cap_objects %llu): %s", ull(huge[i]),
+                     pmn_strerror(err));
+        e.s = s;
+        for (n = 0; n < 32768; n++)
+            if ((objs[n] = pmn_slab_alloc(s)) == NULL)
+                break;
+        cr_assert_leq(n * 64, cap, "cap_objects %llu: %zu objects of 64 B under a 1 MiB cap",
+                      ull(huge[i]), n);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(pmn_slab_free_bulk(s, objs, n), 0);
+        slab_close(&e);
+    }
+}
+
 /* pmn.h: the slab's pages occupy at most cap_bytes; resident memory may
  * exceed a cap below the 4 MiB extent by up to one extent. */
 Test(slab, cap_bounds_backing, .timeout = 60)
