@@ -968,9 +968,12 @@ struct pmn_where {
 /**
  * Count the pages of [@p addr, @p addr + @p len) per node, without
  * faulting anything in.  @p addr is rounded down and the end up to the
- * page size.  0, -EINVAL (also for a struct_size below the first
- * version), -ENOMEM, or -errno from move_pages.  Thread-safe; the answer
- * is a snapshot.
+ * page size.  Pages no mapping covers are not_present (counted from the
+ * process's mappings, without a question per page: a range far larger
+ * than the program's memory costs a walk of its mappings).  0, -EINVAL
+ * (also for a struct_size below the first version, and a range whose last
+ * page ends past the address space), -ENOMEM, or -errno from move_pages.
+ * Thread-safe; the answer is a snapshot.
  */
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 /** Pages of @p w on @p node (0 for a NULL @p w or one too small).  Thread-safe. */
@@ -2138,7 +2141,9 @@ enum pmn_migrate_flags {
  * memory (PMN_E_NOT_MEMORY_NODE); the cpuset allows it
  * (PMN_E_NOT_ALLOWED); the node's available memory covers the present
  * pages that are not on it yet plus the default headroom of placement
- * (max(1% of the node, 64 MiB)), PMN_E_NODE_FULL otherwise.
+ * (max(1% of the node, 64 MiB)), PMN_E_NODE_FULL otherwise; no hole in
+ * the range (an address no mapping covers: -EFAULT, the holes' pages and
+ * the present pages elsewhere counted in other, since 0.9.3).
  *
  * Then the pages move with move_pages(2) in batches; busy pages are
  * retried a few times, then one by one (a pinned page fails its whole

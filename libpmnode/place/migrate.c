@@ -560,6 +560,116 @@ out:
     return err;
 }
 
+/* A range with holes in it (addresses no mapping covers) cannot move
+ * whole.  It is refused before any page moves, with -EFAULT and a report
+ * of what is there: pages on @node already_there, never populated ones
+ * not_present, the rest (the holes' pages, and present pages elsewhere:
+ * none moved) other, first_failed the lowest of those.  Only the mapped
+ * parts are asked about, so a range of mostly address space (a length far
+ * past the program's memory) costs a walk of its mappings, not a query of
+ * every page.  hole_walk() finds the holes, census_walk() counts. */
+struct holes {
+    uintptr_t next, end; /* the walk is up to next; the range ends at end */
+    bool found;
+    struct migrate_state *m; /* census_walk only */
+    struct batch *b;
+    int node;
+};
+
+static int hole_walk(const struct pmn_prim_vma *v, void *arg)
+{
+    struct holes *h = arg;
+
+    if (v->start > h->next) {
+        h->found = true;
+        return 1;
+    }
+    if (v->end > h->next)
+        h->next = v->end;
+    return h->next >= h->end;
+}
+
+static void census_hole(struct holes *h, uintptr_t to)
+{
+    const size_t page = pmn_prim_page_size();
+
+    if (to <= h->next)
+        return;
+    if (h->m->r.first_failed == NULL) {
+        h->m->r.first_failed = (void *)h->next;
+        h->m->first_err = -EFAULT;
+    }
+    h->m->r.other += (to - h->next) / page;
+    h->next = to;
+}
+
+static int census_walk(const struct pmn_prim_vma *v, void *arg)
+{
+    struct holes *h = arg;
+    const size_t page = pmn_prim_page_size();
+    uintptr_t end = v->end < h->end ? v->end : h->end;
+    uint64_t nunits;
+    char *base;
+
+    census_hole(h, v->start < h->end ? v->start : h->end);
+    if (end <= h->next)
+        return h->next >= h->end;
+    base = (char *)h->next;
+    nunits = (end - h->next) / page;
+    for (uint64_t i = 0; i < nunits; i += BATCH) {
+        size_t n = batch_at(base, nunits, i, page, h->b->pages);
+        int err = query(h->b->pages, n, h->b->status, page);
+
+        if (err)
+            return err;
+        for (size_t k = 0; k < n; k++) {
+            int st = h->b->status[k];
+
+            count(h->m,
+                  st == h->node   ? C_THERE
+                  : st == -ENOENT ? C_ABSENT
+                                  : C_OTHER,
+                  h->b->pages[k], -EFAULT);
+        }
+    }
+    h->next = end;
+    return h->next >= h->end;
+}
+
+/* 1 and the report in @r when [@addr, @addr + @len) has holes, 0 when it
+ * has none (or the mappings cannot be read: the page-by-page path then
+ * judges), or -errno. */
+static int refuse_holes(void *addr, size_t len, int node, struct pmn_migrate_report *r)
+{
+    const size_t page = pmn_prim_page_size();
+    struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = 1};
+    struct holes h = {.next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m};
+    struct batch b = {0};
+    int rc = pmn_prim_vma_walk(addr, len, hole_walk, &h);
+
+    if (rc < 0 || (!h.found && h.next >= h.end))
+        return 0;
+    b.pages = malloc(BATCH * sizeof(*b.pages));
+    b.status = malloc(BATCH * sizeof(*b.status));
+    if (b.pages == NULL || b.status == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    h = (struct holes){
+        .next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m, .b = &b, .node = node};
+    rc = pmn_prim_vma_walk(addr, len, census_walk, &h);
+    if (rc < 0)
+        goto out;
+    census_hole(&h, h.end);
+    m.r.pages = len / page;
+    *r = m.r;
+    rc = 1;
+out:
+    free(b.pages);
+    free(b.status);
+    return rc;
+}
+
 int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned flags,
                 struct pmn_migrate_report *rep)
 {
@@ -575,7 +685,13 @@ int pmn_migrate(struct pmn_ctx *ctx, void *addr, size_t len, int node, unsigned 
     if (err)
         return err;
     memset(&r, 0, sizeof(r));
-    err = pmn__migrate(ctx, addr, len, page, node, flags, room_default, ctx, &r);
+    err = refuse_holes(addr, len, node, &r);
+    if (err == 1) {
+        err = -EFAULT;
+    } else if (err < 0) { /* nothing classified: every page in other */
+        r.pages = r.other = len / page;
+    } else
+        err = pmn__migrate(ctx, addr, len, page, node, flags, room_default, ctx, &r);
     if (rep != NULL)
         pmn__migrate_report_out(rep, &r);
     return err;

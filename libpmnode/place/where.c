@@ -87,6 +87,36 @@ static void count_page(void *arg, uintptr_t addr, int status)
         w->unknown++;
 }
 
+/* Only the mapped parts of a range are asked about: the pages of its
+ * holes are not_present without a query (the kernel would answer -EFAULT
+ * for each, which count_page() counts so), and a range of mostly address
+ * space costs a walk of the mappings, not a query per page. */
+struct where_walk {
+    struct pmn_where *w;
+    uintptr_t next, end;
+};
+
+static int where_step(const struct pmn_prim_vma *v, void *arg)
+{
+    struct where_walk *ww = arg;
+    size_t page = (size_t)ww->w->page_size;
+    uintptr_t s = v->start > ww->next ? v->start : ww->next;
+    uintptr_t e = v->end < ww->end ? v->end : ww->end;
+    int err;
+
+    if (s >= ww->end)
+        return 1;
+    ww->w->not_present += (s - ww->next) / page;
+    ww->next = s;
+    if (e > s) {
+        err = query_range(s, (e - s) / page, page, count_page, ww->w);
+        if (err)
+            return err;
+        ww->next = e;
+    }
+    return ww->next >= ww->end;
+}
+
 int pmn_where(const void *addr, size_t len, struct pmn_where *out)
 {
     size_t page = pmn_prim_page_size();
@@ -95,15 +125,29 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
     int err = 0;
 
     if (!pmn__out_ok(out, PMN__SIZE_TO(struct pmn_where, node)) || (addr == NULL && len) ||
-        (uintptr_t)addr > UINTPTR_MAX - len)
+        (uintptr_t)addr > UINTPTR_MAX - len ||
+        (uintptr_t)addr + len > UINTPTR_MAX - (page - 1)) /* its last page's end */
         return -EINVAL;
     memset(&w, 0, sizeof(w));
     w.page_size = page;
     if (len != 0) {
+        struct where_walk ww = {.w = &w};
+
         start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
         end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
         w.pages = (end - start) / page;
-        err = query_range(start, w.pages, page, count_page, &w);
+        ww.next = start;
+        ww.end = end;
+        err = pmn_prim_vma_walk((const void *)start, end - start, where_step, &ww);
+        if (err >= 0) {
+            w.not_present += (end - ww.next) / page; /* the last hole */
+            err = 0;
+        } else if (ww.next == start) { /* no mappings to read: ask for every page */
+            memset(&w, 0, sizeof(w));
+            w.page_size = page;
+            w.pages = (end - start) / page;
+            err = query_range(start, w.pages, page, count_page, &w);
+        }
     }
     pmn__out_put(out, &w, sizeof(w));
     return err;

@@ -149,6 +149,7 @@ int main(void)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -160,6 +161,26 @@ int main(void)
 static inline unsigned long long ull(uint64_t v)
 {
     return (unsigned long long)v;
+}
+
+/* A hole in the address space of 2^44 bytes, or less where that much is
+ * not to be had (valgrind gives less than 2^36; 2^28 at the least), and
+ * its length in *@len: address space the kernel handed out once and that
+ * was unmapped again, so that no mapping covers it, whatever the
+ * sanitizers' shadows take elsewhere.  NULL when none. */
+static inline void *address_hole(size_t *len)
+{
+    for (unsigned bits = 44; bits >= 28; bits -= 2) {
+        size_t n = (size_t)1 << bits;
+        void *p = mmap(NULL, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+        if (p != MAP_FAILED) {
+            munmap(p, n);
+            *len = n;
+            return p;
+        }
+    }
+    return NULL;
 }
 
 /* Loop counts: @n natively, @n / div under valgrind (at least 1). */

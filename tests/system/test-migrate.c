@@ -197,6 +197,72 @@ Test(migrate, memory_not_ours_fails_with_report)
     pmn_ctx_unref(ctx);
 }
 
+/* A range with holes fails before any page moves, and only its mapped
+ * parts are asked about: a length reaching across terabytes of address
+ * space is answered at once (each of its pages was asked about, and a
+ * bitmap of a bit per page allocated).  What is mapped is still
+ * reported. */
+Test(migrate, holes_refused_before_anything_moves, .timeout = 60)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    const size_t pg = (size_t)getpagesize(), n = 8;
+    char *p = map_pages(n, false), *hole;
+    struct pmn_migrate_report r = {.struct_size = sizeof(r)};
+    size_t len;
+    int rc;
+
+    memset(p, 1, 4 * pg);
+    cr_assert_eq(munmap(p + 5 * pg, 2 * pg), 0); /* page 4 untouched, 5-6 a hole */
+    rc = pmn_migrate(ctx, p, n * pg, 0, 0, &r);
+    cr_expect_eq(rc, -EFAULT, "rc %d (%s)", rc, pmn_err_name(rc));
+    cr_expect_eq(r.already_there, 4);
+    cr_expect_eq(r.not_present, 2, "page 4 and page 7");
+    cr_expect_eq(r.other, 2);
+    cr_expect_eq(sum(&r), n);
+    cr_expect_eq(r.first_failed, p + 5 * pg);
+    munmap(p, 5 * pg);
+    munmap(p + 7 * pg, pg);
+
+    hole = address_hole(&len);
+    cr_assert_not_null(hole, "no 256 MiB of address space to unmap");
+    rc = pmn_migrate(ctx, hole, len, 0, 0, &r);
+    cr_expect_eq(rc, -EFAULT, "rc %d (%s)", rc, pmn_err_name(rc));
+    cr_expect_eq(r.pages, len / pg);
+    cr_expect_eq(r.other, r.pages);
+    cr_expect_eq(sum(&r), r.pages);
+    cr_expect_eq(r.first_failed, hole);
+    cr_expect_eq(r.moved, 0);
+    pmn_ctx_unref(ctx);
+}
+
+/* pmn_where counts the pages no mapping covers as not present, from the
+ * process's mappings: a hole in a range, and a hole of terabytes (its
+ * 2^32 pages were asked about 4096 at a time, for tens of minutes). */
+Test(migrate, where_counts_holes_without_asking, .timeout = 60)
+{
+    const size_t pg = (size_t)getpagesize();
+    unsigned char *p = map_pages(8, false), *hole;
+    struct pmn_where w = {.struct_size = sizeof(w)};
+    size_t len;
+
+    memset(p, 1, 8 * pg);
+    cr_assert_eq(munmap(p + 2 * pg, 3 * pg), 0);
+    cr_assert_eq(pmn_where(p, 8 * pg, &w), 0);
+    cr_expect_eq(w.pages, 8);
+    cr_expect_eq(w.not_present, 3, "the hole's pages: %llu not present", ull(w.not_present));
+    cr_expect_eq(pmn_where_pages_on(&w, 0), 5);
+    munmap(p, 2 * pg);
+    munmap(p + 5 * pg, 3 * pg);
+
+    hole = address_hole(&len);
+    cr_assert_not_null(hole, "no 256 MiB of address space to unmap");
+    cr_assert_eq(pmn_where(hole, len, &w), 0);
+    cr_expect_eq(w.pages, len / pg);
+    cr_expect_eq(w.not_present, w.pages);
+    cr_expect_eq(pmn_where(hole, SIZE_MAX - (uintptr_t)hole, &w), -EINVAL,
+                 "a range whose last page ends past the address space");
+}
+
 /* move_pages(2) checks a page's node before its map count: a page shared
  * with another process that is on the target already is "already there"
  * (the vm lane shows -EACCES, counted in shared, for one that must move). */
