@@ -122,6 +122,56 @@ config-errors)
     [ "$rc" -eq 0 ] || fail "a good configuration file: exit $rc"
     grep -q '"kind": "cxl"' "$tmp/out" || fail "the good configuration file was not applied"
     ;;
+root-escape)
+    # Audit 1: nothing a tree under --root holds makes pmnode read outside
+    # it.  Links to a file beside the root, absolute or by "..", resolve
+    # inside the root (so find nothing), and the file's bytes never reach a
+    # message; links inside the tree still resolve, an absolute one from
+    # the root, as in a chroot.
+    fixture_root
+    printf 'SECRET-HOST-BYTES\n' >"$tmp/secret"
+    node0=$tmp/root/sys/devices/system/node/node0
+    cp "$node0/cpulist" "$tmp/cpulist" || fail "the fixture has no node0/cpulist"
+    no_secret() {
+        ! grep -q SECRET "$tmp/out" "$tmp/err" || fail "host file bytes in the output ($1)"
+    }
+    for target in "$tmp/secret" ../../secret ../../../../../../../../secret; do
+        ln -sfn "$target" "$tmp/root/etc/pmnode.conf"
+        run list --root "$tmp/root"
+        no_secret "etc/pmnode.conf -> $target"
+        run list --json --root "$tmp/root"
+        no_secret "etc/pmnode.conf -> $target, --json"
+    done
+    rm -f "$tmp/root/etc/pmnode.conf"
+    for target in "$tmp/secret" ../../../../../../secret; do
+        rm -f "$node0/cpulist"
+        ln -s "$target" "$node0/cpulist"
+        run list --root "$tmp/root"
+        no_secret "node0/cpulist -> $target"
+    done
+    # A directory linked out of the root is not listed either.
+    mkdir -p "$tmp/outside/node7"
+    printf 'SECRET-HOST-BYTES\n' >"$tmp/outside/node7/cpulist"
+    rm -f "$node0/cpulist"
+    mv "$tmp/root/sys/devices/system/node" "$tmp/root/sys/devices/system/node.real"
+    ln -s "$tmp/outside" "$tmp/root/sys/devices/system/node"
+    run list --json --root "$tmp/root"
+    no_secret "sys/devices/system/node -> $tmp/outside"
+    ! grep -q '"id": 7' "$tmp/out" || fail "node7 of a directory outside the root listed"
+    rm "$tmp/root/sys/devices/system/node"
+    mv "$tmp/root/sys/devices/system/node.real" "$tmp/root/sys/devices/system/node"
+    cp "$tmp/cpulist" "$node0/cpulist"
+    # Links inside the tree resolve, relative or absolute (from the root).
+    mkdir -p "$tmp/root/etc/conf.d"
+    printf 'kind 0 cxl\n' >"$tmp/root/etc/conf.d/real.conf"
+    for target in conf.d/real.conf ../etc/conf.d/real.conf /etc/conf.d/real.conf; do
+        ln -sfn "$target" "$tmp/root/etc/pmnode.conf"
+        run list --json --root "$tmp/root"
+        [ "$rc" -eq 0 ] || fail "etc/pmnode.conf -> $target (inside the root): exit $rc"
+        grep -q '"kind": "cxl"' "$tmp/out" || fail "etc/pmnode.conf -> $target not read"
+        [ ! -s "$tmp/err" ] || fail "etc/pmnode.conf -> $target: warnings"
+    done
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing
