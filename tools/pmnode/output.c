@@ -444,24 +444,43 @@ bool table_print(struct table *t, FILE *out)
 
 /* ---- formatting helpers ------------------------------------------------ */
 
-/* "15.6 GiB", "512 B", "-" for unknown. */
-const char *fmt_bytes(uint64_t v, char *buf, size_t n)
+/* "15.6 GiB", "512 B": @v as a quantity, whatever its value. */
+static void fmt_quantity(uint64_t v, char *buf, size_t n)
 {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     double d = (double)v;
     size_t u = 0;
 
-    if (v == PMN_UNKNOWN)
-        return "-";
     if (v < 1024) {
         snprintf(buf, n, "%" PRIu64 " B", v);
-        return buf;
+        return;
     }
     while (d >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
         d /= 1024.0;
         u++;
     }
     snprintf(buf, n, "%.1f %s", d, unit[u]);
+}
+
+/* "15.6 GiB", "512 B", "-" for unknown. */
+const char *fmt_bytes(uint64_t v, char *buf, size_t n)
+{
+    if (v == PMN_UNKNOWN)
+        return "-";
+    fmt_quantity(v, buf, n);
+    return buf;
+}
+
+/* As fmt_bytes, for a sum or a count, which is never unknown: the
+ * saturated maximum is ">=16.0 EiB". */
+const char *fmt_total(uint64_t v, char *buf, size_t n)
+{
+    if (v == UINT64_MAX && n > 2) {
+        memcpy(buf, ">=", 2);
+        fmt_quantity(v, buf + 2, n - 2);
+    } else {
+        fmt_quantity(v, buf, n);
+    }
     return buf;
 }
 
