@@ -172,6 +172,28 @@ root-escape)
         [ ! -s "$tmp/err" ] || fail "etc/pmnode.conf -> $target: warnings"
     done
     ;;
+no-such-node)
+    # Audit 7: the node list in "no such node" is cut between groups, never
+    # inside a number, and says ",..." when some are left out.
+    fixture_root
+    ids=$("$python" -c 'print(",".join(str(i) for i in range(0, 600, 2)))')
+    echo "$ids" >"$tmp/root/sys/devices/system/node/online"
+    echo "$ids" >"$tmp/root/sys/devices/system/node/possible"
+    export PMNODE_SYSFS_ROOT=$tmp/root
+    expect_usage_error verify --node 1 --size 1M
+    unset PMNODE_SYSFS_ROOT
+    expect_says "--node 1: no such NUMA node (this machine has nodes 0,2,4,"
+    "$python" - "$tmp/err" <<'PY' || fail "the node list is cut inside a number"
+import re, sys
+line = open(sys.argv[1]).read().strip()
+have = re.search(r"this machine has nodes (.*)\)$", line).group(1)
+if not have.endswith(",..."):
+    sys.exit("no ',...' at the end: %r" % have)
+listed = have[:-4].split(",")
+if listed != [str(i) for i in range(0, 2 * len(listed), 2)]:
+    sys.exit("groups cut or wrong: %r" % have)
+PY
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing

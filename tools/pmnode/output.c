@@ -112,6 +112,7 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
 {
     char have[256];
     size_t len = 0;
+    bool cut = false;
     int first = -1, last = -2;
     const struct pmn_node *n;
 
@@ -128,12 +129,18 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
             last = i;
             continue;
         }
-        if (first >= 0 && len < sizeof(have)) {
-            int w = first == last
-                        ? snprintf(have + len, sizeof(have) - len, "%s%d", len ? "," : "", first)
-                        : snprintf(have + len, sizeof(have) - len, "%s%d-%d", len ? "," : "",
-                                   first, last);
-            len += w > 0 ? (size_t)w : 0;
+        /* A group goes in whole or not at all (room kept for ",..."). */
+        if (first >= 0 && !cut) {
+            char g[32];
+            int w = first == last ? snprintf(g, sizeof(g), "%s%d", len ? "," : "", first)
+                                  : snprintf(g, sizeof(g), "%s%d-%d", len ? "," : "", first, last);
+            if (w > 0 && len + (size_t)w + sizeof(",...") <= sizeof(have)) {
+                memcpy(have + len, g, (size_t)w + 1);
+                len += (size_t)w;
+            } else {
+                memcpy(have + len, ",...", sizeof(",..."));
+                cut = true;
+            }
         }
         if (n == NULL)
             break;
