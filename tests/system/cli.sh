@@ -194,6 +194,39 @@ if listed != [str(i) for i in range(0, 2 * len(listed), 2)]:
     sys.exit("groups cut or wrong: %r" % have)
 PY
     ;;
+ctier)
+    # Audit 5 and 6: ctier --json prints exactly one JSON object (the stats
+    # first, as before, then what the text lines say); a size that does not
+    # fit is the check failing (1, as verify says), not bad usage.
+    need_numa
+    run ctier --stand-in --size 1M --json
+    [ "$rc" -eq 0 ] || fail "ctier --json exited $rc"
+    "$python" - "$tmp/out" <<'PY' || fail "ctier --json is not one object of the documented shape"
+import json, sys
+doc = json.loads(open(sys.argv[1]).read())
+stats = ["logical_bytes", "physical_bytes", "ratio", "capacity_bytes", "demotions",
+         "demoted_pages", "promotions", "write_promotions", "write_failures", "refusals"]
+added = ["node", "stand_in", "promote_node", "pages", "pattern", "write_control",
+         "estimated_ratio", "demote_error", "pages_on_node_after_demotion", "writes",
+         "pages_back_after_writes", "ok"]
+if list(doc) != stats + added:
+    sys.exit("keys %r" % list(doc))
+if not (doc["ok"] is True and doc["stand_in"] is True and doc["demote_error"] is None
+        and doc["pages"] == 256 and doc["pages_back_after_writes"] == doc["writes"] == 8):
+    sys.exit("values %r" % doc)
+PY
+    run ctier --stand-in --size 1M --pattern random --json
+    [ "$rc" -eq 1 ] || fail "ctier --json, data that does not compress: exit $rc, want 1"
+    "$python" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["ok"] is not False or d["demote_error"] is None)' "$tmp/out" ||
+        fail "a refused demotion is not in the JSON object"
+    run ctier --stand-in --size 1M
+    [ "$rc" -eq 0 ] || fail "ctier exited $rc"
+    grep -q '^verdict  *ok: ' "$tmp/out" || fail "the text output lost its verdict"
+    run ctier --stand-in --size 1E
+    [ "$rc" -eq 1 ] || fail "ctier --size 1E exited $rc, want 1 (does not fit)"
+    [ ! -s "$tmp/out" ] || fail "ctier --size 1E wrote to stdout"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "ctier --size 1E: not one line on stderr"
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing
