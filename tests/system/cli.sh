@@ -227,6 +227,26 @@ PY
     [ ! -s "$tmp/out" ] || fail "ctier --size 1E wrote to stdout"
     [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "ctier --size 1E: not one line on stderr"
     ;;
+dax-values)
+    # Audit 8: dax size and align are decimal as the kernel writes them
+    # ("0100" is 100, not octal 64), and a value that reads as 2^64 - 1
+    # (which "unknown" means) is reported, not silently null.
+    [ -d "$fixtures/real-devdax-6.1/root/sys" ] || fail "no fixtures at '$fixtures'"
+    cp -R "$fixtures/real-devdax-6.1/root" "$tmp/root" || fail "cannot copy the fixture"
+    dax=$tmp/root/sys/devices/platform/hmem.0/dax0.0
+    echo 0100 >"$dax/size"
+    echo 08192 >"$dax/align"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "exit $rc"
+    got=$("$python" -c 'import json,sys; d=json.load(open(sys.argv[1]))["dax"][0]; print(d["size_bytes"], d["align_bytes"])' "$tmp/out")
+    [ "$got" = "100 8192" ] || fail "size and align read as '$got', want '100 8192'"
+    echo 18446744073709551615 >"$dax/size"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "exit $rc"
+    got=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["dax"][0]["size_bytes"])' "$tmp/out")
+    [ "$got" = None ] || fail "size 2^64 - 1 read as '$got'"
+    grep -q "^pmnode: warning: .*dax0.0/size: " "$tmp/err" || fail "size 2^64 - 1 not reported"
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing
