@@ -247,6 +247,28 @@ dax-values)
     [ "$got" = None ] || fail "size 2^64 - 1 read as '$got'"
     grep -q "^pmnode: warning: .*dax0.0/size: " "$tmp/err" || fail "size 2^64 - 1 not reported"
     ;;
+list-many-nodes)
+    # Audit 4: the table's distance matrix grows with the square of the
+    # node count; an 8-byte "online" file names 65536 nodes.  No matrix
+    # when no node has distances, none beyond 64 nodes (--json has them).
+    fixture_root
+    nodes=$tmp/root/sys/devices/system/node
+    echo 0-65535 >"$nodes/online"
+    limit=30
+    run list --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "65536 nodes, no distances: exit $rc (124: killed after ${limit}s)"
+    grep -q '^node distances: none reported$' "$tmp/out" || fail "no 'none reported' line"
+    echo 0-99 >"$nodes/online"
+    "$python" -c 'print(" ".join(["10"] + ["20"] * 99))' >"$nodes/node0/distance"
+    run list --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "100 nodes: exit $rc"
+    grep -q '^node distances: 100 nodes, more than 64: see --json$' "$tmp/out" ||
+        fail "no 'see --json' line for 100 nodes"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "100 nodes, --json: exit $rc"
+    "$python" -c 'import json,sys; d=json.load(open(sys.argv[1]))["nodes"][0]["distance"]; sys.exit(len(d) != 100)' "$tmp/out" ||
+        fail "--json lost node 0's distances"
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing
