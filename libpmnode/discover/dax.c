@@ -98,14 +98,20 @@ static int node_attr(struct pmn_ctx *ctx, const char *path)
     return (int)v;
 }
 
-static uint64_t u64_attr(struct pmn_ctx *ctx, const char *path, bool report_missing)
+/* The attribute @path in the base the kernel writes it in: 10 for sizes
+ * and alignments ("%llu": "0100" is 100, never octal), 16 for addresses
+ * and CXL region sizes ("%#llx").  A value that reads as PMN_UNKNOWN
+ * cannot be told from "unknown", so it is a problem too. */
+static uint64_t u64_attr(struct pmn_ctx *ctx, const char *path, int base, bool report_missing)
 {
     uint64_t v;
-    int err = pmn__sysfs_read_u64(&ctx->fs, path, 0, &v);
+    int err = pmn__sysfs_read_u64(&ctx->fs, path, base, &v);
 
-    if (err == 0)
+    if (err == 0 && v != PMN_UNKNOWN)
         return v;
-    if (err != -ENOENT || report_missing)
+    if (err == 0)
+        pmn__problem(ctx, "%s: value out of range", path);
+    else if (err != -ENOENT || report_missing)
         pmn__problem(ctx, "%s: %s", path, pmn_strerror(err));
     return PMN_UNKNOWN;
 }
@@ -153,12 +159,12 @@ static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
         return false;
     }
     snprintf(path, sizeof(path), DAX_DIR "/%s/size", name);
-    d->size = u64_attr(ctx, path, true);
+    d->size = u64_attr(ctx, path, 10, true);
     snprintf(path, sizeof(path), DAX_DIR "/%s/align", name);
-    d->align = u64_attr(ctx, path, false);
+    d->align = u64_attr(ctx, path, 10, false);
     if (d->align == PMN_UNKNOWN) {
         snprintf(path, sizeof(path), DAX_DIR "/%s/../dax_region/align", name);
-        d->align = u64_attr(ctx, path, false);
+        d->align = u64_attr(ctx, path, 10, false);
     }
     if (d->align != PMN_UNKNOWN && (d->align == 0 || (d->align & (d->align - 1)))) {
         pmn__problem(ctx, "%s: alignment %llu is not a power of two", name,
@@ -166,7 +172,7 @@ static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
         d->align = PMN_UNKNOWN;
     }
     snprintf(path, sizeof(path), DAX_DIR "/%s/resource", name);
-    d->resource = u64_attr(ctx, path, false);
+    d->resource = u64_attr(ctx, path, 16, false);
     snprintf(path, sizeof(path), DAX_DIR "/%s/target_node", name);
     d->target_node = node_attr(ctx, path);
     snprintf(path, sizeof(path), DAX_DIR "/%s/numa_node", name);
@@ -190,7 +196,7 @@ static bool read_one_dax(struct pmn_ctx *ctx, struct pmn_dax *d, const char *nam
     /* Later private-node drafts: per-device private flag, cramdax ratio. */
     snprintf(path, sizeof(path), DAX_DIR "/%s/private", name);
     if (pmn__sysfs_exists(&ctx->fs, path)) {
-        uint64_t v = u64_attr(ctx, path, true);
+        uint64_t v = u64_attr(ctx, path, 10, true);
         ctx->abi |= PMN_ABI_DAX_PRIVATE;
         d->kernel_private = v == PMN_UNKNOWN ? -1 : v != 0;
     }
@@ -430,7 +436,7 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
         if (pmn__sysfs_read_str(&ctx->fs, path, &r->mode) != 0)
             r->mode = NULL;
         snprintf(path, sizeof(path), CXL_DIR "/%s/size", names[i]);
-        r->size = u64_attr(ctx, path, true);
+        r->size = u64_attr(ctx, path, 16, true);
         for (unsigned t = 0; t < 256; t++) {
             char *tgt;
             snprintf(path, sizeof(path), CXL_DIR "/%s/target%u", names[i], t);
@@ -454,7 +460,7 @@ int pmn__discover_cxl(struct pmn_ctx *ctx)
                 r->mode = strdup("ram");
         }
         snprintf(path, sizeof(path), CXL_DIR "/%s/resource", names[i]);
-        link_region_dax(ctx, r, u64_attr(ctx, path, false));
+        link_region_dax(ctx, r, u64_attr(ctx, path, 16, false));
         if (r->node >= 0) {
             struct pmn_node *node = pmn__node_find(ctx, r->node);
             if (node)

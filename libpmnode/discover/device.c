@@ -13,7 +13,7 @@
  *   "/sys/devices/..."           a device directory, read under the root
  *
  * Every path is read relative to the context's root through sysfs.c, and
- * resolved here one component at a time (resolve()): a symlink is read
+ * resolved one component at a time (pmn__sysfs_resolve): a symlink is read
  * with readlinkat and followed by hand, an absolute target restarts at the
  * root, and ".." above the root is refused (-EINVAL), so nothing a tree
  * holds can make a lookup read outside it.  What is read is the device's
@@ -34,123 +34,12 @@
 #define NET_DIR "sys/class/net"
 #define PCI_DIR "sys/bus/pci/devices"
 #define DEVICES_DIR "sys/devices"
-#define MAX_LINKS 40     /* symlinks followed in one lookup, as the kernel's ELOOP limit */
 #define NAME_MAX_LEN 255 /* one path component */
 #define IFNAME_MAX 15    /* IFNAMSIZ - 1 */
 
-/* ---- paths confined to the root ---- */
+/* ---- paths confined to the root (sysfs.c resolves them) ---- */
 
-/* Drop the last component of @p (length *@len) in place. */
-static void pop(char *p, size_t *len)
-{
-    while (*len > 0 && p[*len - 1] != '/')
-        (*len)--;
-    if (*len > 0)
-        (*len)--; /* the slash */
-    p[*len] = '\0';
-}
-
-/*
- * Resolve @in (read relative to the root; leading slashes ignored) into
- * @out (PATH_MAX bytes): the same object's path relative to the root with
- * no symlink, "." or ".." left in it ("" is the root itself).  0,
- * -ENOENT when a component is missing, -EXDEV when the path or a link in
- * it climbs above the root, -ENAMETOOLONG for an overlong component or
- * path, -ELOOP after MAX_LINKS links, or the readlink's -errno.
- */
-/* What is left to walk (two of them, swapped as links are followed),
- * on the heap: callers may run on small thread stacks. */
-#define REST_MAX (2 * PATH_MAX)
-
-static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out);
-
-static int resolve(const struct pmn__sysfs *fs, const char *in, char *out)
-{
-    char *bufs;
-    int err;
-
-    if (strlen(in) >= PATH_MAX)
-        return -ENAMETOOLONG;
-    if ((bufs = malloc(2 * REST_MAX)) == NULL)
-        return -ENOMEM;
-    strcpy(bufs, in);
-    err = resolve_in(fs, bufs, bufs + REST_MAX, out);
-    free(bufs);
-    return err;
-}
-
-static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out)
-{
-    size_t len = 0, links = 0;
-    char *p = rest;
-
-    out[0] = '\0';
-    for (;;) {
-        char *c, *link;
-        size_t clen, before;
-        int err;
-
-        while (*p == '/')
-            p++;
-        if (*p == '\0')
-            return 0;
-        c = p;
-        while (*p != '\0' && *p != '/')
-            p++;
-        clen = (size_t)(p - c);
-        if (clen > NAME_MAX_LEN)
-            return -ENAMETOOLONG;
-        if (clen == 1 && c[0] == '.')
-            continue;
-        if (clen == 2 && c[0] == '.' && c[1] == '.') {
-            if (len == 0)
-                return -EXDEV; /* above the root */
-            pop(out, &len);
-            continue;
-        }
-        before = len;
-        if (len + (len > 0) + clen >= PATH_MAX)
-            return -ENAMETOOLONG;
-        if (len > 0)
-            out[len++] = '/';
-        memcpy(out + len, c, clen);
-        len += clen;
-        out[len] = '\0';
-
-        err = pmn__sysfs_readlink(fs, out, &link);
-        if (err == -EINVAL)
-            continue; /* not a link */
-        if (err == -ENOTDIR)
-            return -ENOENT;
-        if (err)
-            return err;
-        if (++links > MAX_LINKS || *link == '\0') {
-            free(link);
-            return links > MAX_LINKS ? -ELOOP : -ENOENT;
-        }
-        /* The link's target, then what was left of the path. */
-        size_t ll = strlen(link), pl = strlen(p);
-        if (ll + 1 + pl >= REST_MAX) {
-            free(link);
-            return -ENAMETOOLONG;
-        }
-        memcpy(tmp, link, ll);
-        tmp[ll] = '/';
-        memcpy(tmp + ll + 1, p, pl + 1);
-        if (link[0] == '/') {
-            len = 0; /* absolute: from the root, as in a chroot */
-            out[0] = '\0';
-        } else {
-            len = before;
-            out[len] = '\0';
-        }
-        free(link);
-        strcpy(rest, tmp);
-        p = rest;
-    }
-}
-
-/* A path that resolve() refuses (out of the root, a link loop, overlong)
+/* A path that pmn__sysfs_resolve() refuses (out of the root, a link loop, overlong)
  * is a malformed name to the caller: -EINVAL; other errors pass. */
 static int bad_path(int err)
 {
@@ -165,7 +54,7 @@ static int attr_path(const struct pmn__sysfs *fs, const char *dir, const char *n
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
         return -ENAMETOOLONG;
-    return resolve(fs, path, real);
+    return pmn__sysfs_resolve(fs, path, real);
 }
 
 /* The signed integer attribute @dir/@name. */
@@ -329,7 +218,7 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
             dev++;
         if (strncmp(dev, "/sys/", 5) != 0)
             return -EINVAL; /* only devices, which live under sys/ */
-        err = resolve(&ctx->fs, dev, dir);
+        err = pmn__sysfs_resolve(&ctx->fs, dev, dir);
         if (err == -ENOENT)
             return PMN_E_NO_DEVICE;
         if (err)
@@ -345,13 +234,13 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
         snprintf(path, sizeof(path), PCI_DIR "/%s", name);
     } else if (valid_ifname(dev)) {
         snprintf(path, sizeof(path), NET_DIR "/%s", dev);
-        err = resolve(&ctx->fs, path, dir);
+        err = pmn__sysfs_resolve(&ctx->fs, path, dir);
         if (err == -ENOENT)
             return PMN_E_NO_DEVICE;
         if (err)
             return bad_path(err);
         snprintf(path, sizeof(path), NET_DIR "/%s/device", dev);
-        err = resolve(&ctx->fs, path, dir);
+        err = pmn__sysfs_resolve(&ctx->fs, path, dir);
         if (err == -ENOENT)
             return PMN_E_UNKNOWN; /* a virtual interface */
         if (err == 0 && strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
@@ -360,7 +249,7 @@ static int device_dir(const struct pmn_ctx *ctx, const char *dev, char *dir)
     } else {
         return -EINVAL;
     }
-    err = resolve(&ctx->fs, path, dir);
+    err = pmn__sysfs_resolve(&ctx->fs, path, dir);
     if (err == -ENOENT)
         return PMN_E_NO_DEVICE;
     if (err == 0 && strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
@@ -396,7 +285,7 @@ static int dir_node(struct locator *l, const char *dir, int *node)
         } else if (err != -ENOENT && err != -EISDIR) {
             return err;
         }
-        pop(p, &len);
+        pmn__path_pop(p, &len);
     }
     if (!pci_of_path(dir, &a))
         return PMN_E_UNKNOWN;
@@ -551,7 +440,7 @@ static int list_net(struct locator *l, struct devlist *dl)
         if (!valid_ifname(names[i]))
             continue;
         snprintf(path, sizeof(path), NET_DIR "/%s/device", names[i]);
-        if (resolve(&l->ctx->fs, path, dir) != 0 ||
+        if (pmn__sysfs_resolve(&l->ctx->fs, path, dir) != 0 ||
             strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
             continue; /* virtual, or a link we do not follow */
         pci = pci_of_path(dir, &a);
@@ -586,7 +475,7 @@ static int list_pci(struct locator *l, struct devlist *dl)
             continue;
         pci_name(&a, addr, sizeof(addr));
         snprintf(path, sizeof(path), PCI_DIR "/%s", names[i]);
-        if (listed_pci(dl, addr) || resolve(&l->ctx->fs, path, dir) != 0 ||
+        if (listed_pci(dl, addr) || pmn__sysfs_resolve(&l->ctx->fs, path, dir) != 0 ||
             strncmp(dir, DEVICES_DIR "/", sizeof(DEVICES_DIR)) != 0)
             continue;
         if (read_attr_hex(&l->ctx->fs, dir, "class", &cls) != 0 || (type = pci_type(cls)) == NULL)

@@ -66,6 +66,12 @@ int pmn__sysfs_read_str(const struct pmn__sysfs *fs, const char *path, char **ou
 /* Target of a symlink (malloc'd), as stored. */
 int pmn__sysfs_readlink(const struct pmn__sysfs *fs, const char *path, char **out);
 bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path);
+/* @in (relative to the root) resolved inside the root into @out (PATH_MAX
+ * bytes): no symlink, "." or ".." left; "" is the root.  -EXDEV when it
+ * climbs above the root, -ELOOP, -ENAMETOOLONG, -ENOENT (sysfs.c). */
+int pmn__sysfs_resolve(const struct pmn__sysfs *fs, const char *in, char *out);
+/* Drop the last component of @p (length *@len) in place. */
+void pmn__path_pop(char *p, size_t *len);
 /* Names in a directory matching a prefix (NULL = all but dot entries),
  * sorted; the array and names are malloc'd, free with pmn__strv_free. */
 int pmn__sysfs_list(const struct pmn__sysfs *fs, const char *dir, const char *prefix,

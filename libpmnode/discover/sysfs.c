@@ -7,6 +7,15 @@
  * hwloc takes with HWLOC_FSROOT).  Relative symlinks inside the tree
  * resolve inside it, as they do in real sysfs.
  *
+ * Nothing a tree holds can make a read leave it: under any root but "/",
+ * the directory a path names is opened inside the root (openat2's
+ * RESOLVE_IN_ROOT, through os/prim.h; where the kernel lacks it, by
+ * pmn__sysfs_resolve below, one component at a time), and a last
+ * component that is a symlink is read and followed the same way.  An
+ * absolute link restarts at the root and ".." stops there (openat2) or is
+ * refused (-EXDEV, by hand), as in a chroot: a captured tree's own links
+ * (node1 -> ../../devices/...) still resolve, /etc/shadow does not.
+ *
  * This machine's own root ("/") is the exception: no descriptor is held
  * for it, and paths are opened as "/" + path.  The descriptor table is the
  * program's.  The shim lives in programs that close every descriptor they
@@ -35,6 +44,9 @@
 #include "discover/discover.h"
 #include "os/prim.h"
 
+#define MAX_LINKS 40     /* symlinks followed in one lookup, as the kernel's ELOOP limit */
+#define NAME_MAX_LEN 255 /* one path component */
+
 /* Paths given to us look absolute ("/sys/...") or relative ("sys/...");
  * both mean "under the root". */
 static const char *rel(const char *path)
@@ -44,23 +56,25 @@ static const char *rel(const char *path)
     return *path ? path : ".";
 }
 
-/* Where @path is opened: relative to the root's descriptor, or, for this
- * machine's root (no descriptor held), as an absolute path built in
- * @a->small (on the heap if longer: callers may run on small stacks). */
+/* Where @path is opened, unconfined: relative to the root's descriptor,
+ * or, for this machine's root (no descriptor held), as an absolute path
+ * built in @a->small (on the heap if longer: callers may run on small
+ * stacks).  @a->fd is a descriptor @a owns (at_done closes it), or -1. */
 struct at {
-    int dirfd;
+    int dirfd, fd;
     const char *path;
     char *heap;
     char small[160];
 };
 
-static int at_path(const struct pmn__sysfs *fs, const char *path, struct at *a)
+static int raw_at(const struct pmn__sysfs *fs, const char *path, struct at *a)
 {
     const char *r = rel(path);
     size_t n = strlen(r);
     char *dst;
 
     a->heap = NULL;
+    a->fd = -1;
     if (!fs->live) {
         a->dirfd = fs->rootfd;
         a->path = r;
@@ -74,6 +88,232 @@ static int at_path(const struct pmn__sysfs *fs, const char *path, struct at *a)
     a->dirfd = AT_FDCWD;
     a->path = dst;
     return 0;
+}
+
+static void at_done(struct at *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    free(a->heap);
+}
+
+/* The target of the symlink @path, read without confining @path (whose
+ * directories pmn__sysfs_resolve has already resolved). */
+static int raw_readlink(const struct pmn__sysfs *fs, const char *path, char **out)
+{
+    struct at a;
+    int err = raw_at(fs, path, &a);
+
+    if (err)
+        return err;
+    err = pmn_prim_readlink_at(a.dirfd, a.path, out);
+    at_done(&a);
+    return err;
+}
+
+/* ---- paths resolved inside the root ---- */
+
+/* Drop the last component of @p (length *@len) in place. */
+void pmn__path_pop(char *p, size_t *len)
+{
+    while (*len > 0 && p[*len - 1] != '/')
+        (*len)--;
+    if (*len > 0)
+        (*len)--; /* the slash */
+    p[*len] = '\0';
+}
+
+/*
+ * Resolve @in (read relative to the root; leading slashes ignored) into
+ * @out (PATH_MAX bytes): the same object's path relative to the root with
+ * no symlink, "." or ".." left in it ("" is the root itself).  0,
+ * -ENOENT when a component is missing, -EXDEV when the path or a link in
+ * it climbs above the root, -ENAMETOOLONG for an overlong component or
+ * path, -ELOOP after MAX_LINKS links, or the readlink's -errno.
+ */
+/* What is left to walk (two of them, swapped as links are followed),
+ * on the heap: callers may run on small thread stacks. */
+#define REST_MAX (2 * PATH_MAX)
+
+static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out);
+
+int pmn__sysfs_resolve(const struct pmn__sysfs *fs, const char *in, char *out)
+{
+    char *bufs;
+    int err;
+
+    if (strlen(in) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    if ((bufs = malloc(2 * REST_MAX)) == NULL)
+        return -ENOMEM;
+    strcpy(bufs, in);
+    err = resolve_in(fs, bufs, bufs + REST_MAX, out);
+    free(bufs);
+    return err;
+}
+
+static int resolve_in(const struct pmn__sysfs *fs, char *rest, char *tmp, char *out)
+{
+    size_t len = 0, links = 0;
+    char *p = rest;
+
+    out[0] = '\0';
+    for (;;) {
+        char *c, *link;
+        size_t clen, before;
+        int err;
+
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            return 0;
+        c = p;
+        while (*p != '\0' && *p != '/')
+            p++;
+        clen = (size_t)(p - c);
+        if (clen > NAME_MAX_LEN)
+            return -ENAMETOOLONG;
+        if (clen == 1 && c[0] == '.')
+            continue;
+        if (clen == 2 && c[0] == '.' && c[1] == '.') {
+            if (len == 0)
+                return -EXDEV; /* above the root */
+            pmn__path_pop(out, &len);
+            continue;
+        }
+        before = len;
+        if (len + (len > 0) + clen >= PATH_MAX)
+            return -ENAMETOOLONG;
+        if (len > 0)
+            out[len++] = '/';
+        memcpy(out + len, c, clen);
+        len += clen;
+        out[len] = '\0';
+
+        err = raw_readlink(fs, out, &link);
+        if (err == -EINVAL)
+            continue; /* not a link */
+        if (err == -ENOTDIR)
+            return -ENOENT;
+        if (err)
+            return err;
+        if (++links > MAX_LINKS || *link == '\0') {
+            free(link);
+            return links > MAX_LINKS ? -ELOOP : -ENOENT;
+        }
+        /* The link's target, then what was left of the path. */
+        size_t ll = strlen(link), pl = strlen(p);
+        if (ll + 1 + pl >= REST_MAX) {
+            free(link);
+            return -ENAMETOOLONG;
+        }
+        memcpy(tmp, link, ll);
+        tmp[ll] = '/';
+        memcpy(tmp + ll + 1, p, pl + 1);
+        if (link[0] == '/') {
+            len = 0; /* absolute: from the root, as in a chroot */
+            out[0] = '\0';
+        } else {
+            len = before;
+            out[len] = '\0';
+        }
+        free(link);
+        strcpy(rest, tmp);
+        p = rest;
+    }
+}
+
+/* The directory @dir (relative to the root) opened inside the root. */
+static int open_dir_in_root(const struct pmn__sysfs *fs, const char *dir, int *fd)
+{
+    char *real;
+    int err = pmn_prim_open_dir_at(fs->rootfd, dir, true, fd);
+
+    if (err != -ENOSYS)
+        return err;
+    if ((real = malloc(PATH_MAX)) == NULL)
+        return -ENOMEM;
+    err = pmn__sysfs_resolve(fs, dir, real);
+    if (err == 0)
+        err = pmn_prim_open_dir_at(fs->rootfd, *real ? real : ".", false, fd);
+    free(real);
+    return err;
+}
+
+/* Where @path is opened, confined to the root (see the top): @a->dirfd
+ * is its directory, opened inside the root, and @a->path its last
+ * component, which is no symlink when @follow (a link there is followed
+ * here, inside the root) and may be one when not (readlink).  On "/"
+ * nothing needs confining: raw_at. */
+static int at_path_how(const struct pmn__sysfs *fs, const char *path, bool follow, struct at *a)
+{
+    const char *r = rel(path);
+    size_t links = 0;
+    char *cur;
+
+    if (fs->live)
+        return raw_at(fs, path, a);
+    a->fd = -1;
+    if ((cur = strdup(r)) == NULL)
+        return -ENOMEM;
+    for (;;) {
+        size_t n = strlen(cur);
+        char *slash, *base, *link, *next;
+        int err;
+
+        while (n > 1 && cur[n - 1] == '/')
+            cur[--n] = '\0';
+        slash = strrchr(cur, '/');
+        base = slash ? slash + 1 : cur;
+        if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+            /* Names a directory: open it whole, and work on "." in it. */
+            err = open_dir_in_root(fs, cur, &a->fd);
+            base = ".";
+        } else if (slash) {
+            *slash = '\0';
+            err = open_dir_in_root(fs, *cur ? cur : ".", &a->fd);
+        } else {
+            err = open_dir_in_root(fs, ".", &a->fd);
+        }
+        if (err) {
+            free(cur);
+            return err;
+        }
+        a->dirfd = a->fd;
+        a->heap = cur;
+        a->path = base;
+        if (!follow || strcmp(base, ".") == 0 || pmn_prim_readlink_at(a->fd, base, &link) != 0)
+            return 0; /* not a link (or absent: the caller's open says so) */
+        close(a->fd);
+        a->fd = -1;
+        if (++links > MAX_LINKS || *link == '\0') {
+            free(link);
+            free(cur);
+            return links > MAX_LINKS ? -ELOOP : -ENOENT;
+        }
+        /* An absolute target restarts at the root; a relative one is
+         * read from the link's directory. */
+        if (link[0] == '/' || !slash) {
+            next = link;
+        } else {
+            size_t dl = strlen(cur), ll = strlen(link);
+            if ((next = malloc(dl + ll + 2)) != NULL) {
+                memcpy(next, cur, dl);
+                next[dl] = '/';
+                memcpy(next + dl + 1, link, ll + 1);
+            }
+            free(link);
+        }
+        free(cur);
+        if (next == NULL)
+            return -ENOMEM;
+        cur = next;
+    }
+}
+
+static int at_path(const struct pmn__sysfs *fs, const char *path, struct at *a)
+{
+    return at_path_how(fs, path, true, a);
 }
 
 int pmn__sysfs_open(struct pmn__sysfs *fs, const char *root)
@@ -131,7 +371,7 @@ int pmn__sysfs_read_max(const struct pmn__sysfs *fs, const char *path, size_t ma
     if (err)
         return err;
     err = pmn_prim_read_file_at(a.dirfd, a.path, max, buf, len);
-    free(a.heap);
+    at_done(&a);
     return err;
 }
 
@@ -148,7 +388,7 @@ int pmn__sysfs_read_regular(const struct pmn__sysfs *fs, const char *path, char 
     if (err)
         return err;
     err = pmn_prim_read_regular_at(a.dirfd, a.path, PMN__ATTR_MAX, buf, len);
-    free(a.heap);
+    at_done(&a);
     return err;
 }
 
@@ -235,12 +475,12 @@ int pmn__sysfs_read_str(const struct pmn__sysfs *fs, const char *path, char **ou
 int pmn__sysfs_readlink(const struct pmn__sysfs *fs, const char *path, char **out)
 {
     struct at a;
-    int err = at_path(fs, path, &a);
+    int err = at_path_how(fs, path, false, &a);
 
     if (err)
         return err;
     err = pmn_prim_readlink_at(a.dirfd, a.path, out);
-    free(a.heap);
+    at_done(&a);
     return err;
 }
 
@@ -252,7 +492,7 @@ bool pmn__sysfs_exists(const struct pmn__sysfs *fs, const char *path)
     if (at_path(fs, path, &a) != 0)
         return false;
     there = pmn_prim_exists_at(a.dirfd, a.path);
-    free(a.heap);
+    at_done(&a);
     return there;
 }
 
@@ -302,7 +542,7 @@ int pmn__sysfs_list(const struct pmn__sysfs *fs, const char *dir, const char *pr
     if ((err = at_path(fs, dir, &a)) != 0)
         return err;
     err = pmn_prim_list_dir_at(a.dirfd, a.path, collect, &l);
-    free(a.heap);
+    at_done(&a);
     if (err) {
         pmn__strv_free(l.v, l.n);
         return err;

@@ -461,6 +461,40 @@ int pmn_prim_open_dir(const char *path, int *fd)
     return 0;
 }
 
+/* openat2's argument and flags (linux/openat2.h, 5.6), spelled out so
+ * older headers build. */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+struct prim_open_how {
+    uint64_t flags, mode, resolve;
+};
+#define PRIM_RESOLVE_NO_MAGICLINKS 0x02
+#define PRIM_RESOLVE_IN_ROOT 0x10
+
+int pmn_prim_open_dir_at(int dirfd, const char *path, bool in_root, int *fd)
+{
+    struct prim_open_how how = {
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+        .resolve = PRIM_RESOLVE_IN_ROOT | PRIM_RESOLVE_NO_MAGICLINKS,
+    };
+    int f;
+
+    if (in_root) {
+        f = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        /* E2BIG/EINVAL: a kernel that knows openat2 but not these
+         * resolve flags; treat it as having none. */
+        if (f < 0 && (errno == ENOSYS || errno == E2BIG))
+            return -ENOSYS;
+    } else {
+        f = openat(dirfd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
 /* -EISDIR for a directory, -ESPIPE for any other file that is not a
  * regular file, else 0. */
 static int regular_only(const struct stat *st)

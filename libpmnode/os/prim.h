@@ -198,6 +198,18 @@ int pmn_prim_uffd_read(int fd, struct pmn_prim_uffd_event *ev, size_t max, size_
 /* A directory's O_PATH descriptor (close-on-exec), for the *_at calls. */
 int pmn_prim_open_dir(const char *path, int *fd);
 
+/* The directory @path names under @dirfd as an O_PATH descriptor
+ * (close-on-exec) in *@fd.  With @in_root, @dirfd is taken as the root
+ * for the lookup (openat2's RESOLVE_IN_ROOT, as in a chroot): an absolute
+ * symlink restarts at @dirfd and ".." never climbs above it, so the
+ * result is always inside the tree; magic links (/proc/PID/fd) are
+ * refused.  -ENOSYS when the kernel has no openat2 (before 5.6, or a
+ * seccomp filter that hides it): the caller then resolves the path
+ * itself, component by component, and asks again without @in_root for
+ * a path with no symlink left in it (its last component is still not
+ * followed if it became one).  Else 0, -ENOTDIR, or the open -errno. */
+int pmn_prim_open_dir_at(int dirfd, const char *path, bool in_root, int *fd);
+
 /* Read a whole text file (sysfs attribute, /proc file, configuration)
  * into a malloc'd, NUL-terminated *buf of *len bytes (@len may be NULL).
  * Files are read to their end in a loop (sysfs and /proc are not sized

@@ -180,6 +180,14 @@ fixture)
     [ "$rc" -eq 0 ] || fail "table exited $rc"
     grep -q "^1 *$n1 " "$tmp/out" || fail "no row '1  $n1' for node 1"
     grep -q "6 malformed lines skipped" "$tmp/out" || fail "malformed lines not reported"
+    # Audit 2: a count at the saturated maximum prints as a size, not as
+    # unknown and not as stack bytes.
+    printf '7f00 default N3=18446744073709551615 kernelpagesize_kB=4\n' >"$tmp/sat"
+    run numa --numa-maps "$tmp/sat"
+    [ "$rc" -eq 0 ] || fail "saturated: exited $rc"
+    ! LC_ALL=C grep -q '[^[:print:][:space:]]' "$tmp/out" || fail "unprintable bytes in the output"
+    grep -q ': >=16.0 EiB resident in 1 mappings$' "$tmp/out" || fail "saturated total not >=16.0 EiB"
+    grep -q '^3  *18446744073709551615  *>=16.0 EiB  ' "$tmp/out" || fail "saturated row for node 3"
     # cut anywhere, the file still parses (no crash, status 0)
     size=$(wc -c <"$fixtures/two-nodes-huge")
     i=1

@@ -170,6 +170,27 @@ hostile)
     head -c 10000000 /dev/zero >"$tmp/real/$$"
     run top --pid $$ --publish-dir "$tmp/real" --json
     py "'larger than the format' in objs[0]['processes'][0]['publish_error']"
+    # Audit 3: counters at 2^64 - 1 (anyone may publish them) print as a
+    # saturated size, never as stack bytes.
+    "$python" - $$ "$tmp/real/$$" <<'PYEOF' || fail "cannot write the published file"
+import os, struct, sys, time
+pid, path = int(sys.argv[1]), sys.argv[2]
+hdr = struct.pack("<8sIIIIQiIQQQQII48s", b"PMNPUBL\0", 1, 128, 416, 64, 128 + 64 * 416, pid,
+                  os.geteuid(), 0, 0, time.time_ns(), 1, 2, 100, b"\0" * 48)
+def ent(name, v):
+    e = struct.pack("<32sII", name, 1, 0) + struct.pack("<15Q", v, 1, v, v, 0, 0, 0, 0, 0, 0, 0,
+                                                         0, 0, 0, v)
+    return e + b"\0" * (416 - len(e))
+body = ent(b"first", 2**64 - 1) + ent(b"second", 2**64 - 1) + b"\0" * (416 * 62)
+with open(path, "wb") as f:
+    f.write(hdr + body)
+os.chmod(path, 0o600)
+PYEOF
+    run top --pid $$ --publish-dir "$tmp/real" --once
+    [ "$rc" -eq 0 ] || fail "saturated counters: exit $rc"
+    ! LC_ALL=C grep -q '[^[:print:][:space:]]' "$tmp/out" || fail "unprintable bytes in the output"
+    grep -q '^first  *[a-z]*  *>=16.0 EiB  *1  *>=16.0 EiB  *>=16.0 EiB ' "$tmp/out" ||
+        fail "saturated counters of 'first' not shown as >=16.0 EiB"
     ;;
 *)
     echo "unknown case $case_" >&2

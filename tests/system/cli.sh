@@ -122,6 +122,153 @@ config-errors)
     [ "$rc" -eq 0 ] || fail "a good configuration file: exit $rc"
     grep -q '"kind": "cxl"' "$tmp/out" || fail "the good configuration file was not applied"
     ;;
+root-escape)
+    # Audit 1: nothing a tree under --root holds makes pmnode read outside
+    # it.  Links to a file beside the root, absolute or by "..", resolve
+    # inside the root (so find nothing), and the file's bytes never reach a
+    # message; links inside the tree still resolve, an absolute one from
+    # the root, as in a chroot.
+    fixture_root
+    printf 'SECRET-HOST-BYTES\n' >"$tmp/secret"
+    node0=$tmp/root/sys/devices/system/node/node0
+    cp "$node0/cpulist" "$tmp/cpulist" || fail "the fixture has no node0/cpulist"
+    no_secret() {
+        ! grep -q SECRET "$tmp/out" "$tmp/err" || fail "host file bytes in the output ($1)"
+    }
+    for target in "$tmp/secret" ../../secret ../../../../../../../../secret; do
+        ln -sfn "$target" "$tmp/root/etc/pmnode.conf"
+        run list --root "$tmp/root"
+        no_secret "etc/pmnode.conf -> $target"
+        run list --json --root "$tmp/root"
+        no_secret "etc/pmnode.conf -> $target, --json"
+    done
+    rm -f "$tmp/root/etc/pmnode.conf"
+    for target in "$tmp/secret" ../../../../../../secret; do
+        rm -f "$node0/cpulist"
+        ln -s "$target" "$node0/cpulist"
+        run list --root "$tmp/root"
+        no_secret "node0/cpulist -> $target"
+    done
+    # A directory linked out of the root is not listed either.
+    mkdir -p "$tmp/outside/node7"
+    printf 'SECRET-HOST-BYTES\n' >"$tmp/outside/node7/cpulist"
+    rm -f "$node0/cpulist"
+    mv "$tmp/root/sys/devices/system/node" "$tmp/root/sys/devices/system/node.real"
+    ln -s "$tmp/outside" "$tmp/root/sys/devices/system/node"
+    run list --json --root "$tmp/root"
+    no_secret "sys/devices/system/node -> $tmp/outside"
+    ! grep -q '"id": 7' "$tmp/out" || fail "node7 of a directory outside the root listed"
+    rm "$tmp/root/sys/devices/system/node"
+    mv "$tmp/root/sys/devices/system/node.real" "$tmp/root/sys/devices/system/node"
+    cp "$tmp/cpulist" "$node0/cpulist"
+    # Links inside the tree resolve, relative or absolute (from the root).
+    mkdir -p "$tmp/root/etc/conf.d"
+    printf 'kind 0 cxl\n' >"$tmp/root/etc/conf.d/real.conf"
+    for target in conf.d/real.conf ../etc/conf.d/real.conf /etc/conf.d/real.conf; do
+        ln -sfn "$target" "$tmp/root/etc/pmnode.conf"
+        run list --json --root "$tmp/root"
+        [ "$rc" -eq 0 ] || fail "etc/pmnode.conf -> $target (inside the root): exit $rc"
+        grep -q '"kind": "cxl"' "$tmp/out" || fail "etc/pmnode.conf -> $target not read"
+        [ ! -s "$tmp/err" ] || fail "etc/pmnode.conf -> $target: warnings"
+    done
+    ;;
+no-such-node)
+    # Audit 7: the node list in "no such node" is cut between groups, never
+    # inside a number, and says ",..." when some are left out.
+    fixture_root
+    ids=$("$python" -c 'print(",".join(str(i) for i in range(0, 600, 2)))')
+    echo "$ids" >"$tmp/root/sys/devices/system/node/online"
+    echo "$ids" >"$tmp/root/sys/devices/system/node/possible"
+    export PMNODE_SYSFS_ROOT=$tmp/root
+    expect_usage_error verify --node 1 --size 1M
+    unset PMNODE_SYSFS_ROOT
+    expect_says "--node 1: no such NUMA node (this machine has nodes 0,2,4,"
+    "$python" - "$tmp/err" <<'PY' || fail "the node list is cut inside a number"
+import re, sys
+line = open(sys.argv[1]).read().strip()
+have = re.search(r"this machine has nodes (.*)\)$", line).group(1)
+if not have.endswith(",..."):
+    sys.exit("no ',...' at the end: %r" % have)
+listed = have[:-4].split(",")
+if listed != [str(i) for i in range(0, 2 * len(listed), 2)]:
+    sys.exit("groups cut or wrong: %r" % have)
+PY
+    ;;
+ctier)
+    # Audit 5 and 6: ctier --json prints exactly one JSON object (the stats
+    # first, as before, then what the text lines say); a size that does not
+    # fit is the check failing (1, as verify says), not bad usage.
+    need_numa
+    run ctier --stand-in --size 1M --json
+    [ "$rc" -eq 0 ] || fail "ctier --json exited $rc"
+    "$python" - "$tmp/out" <<'PY' || fail "ctier --json is not one object of the documented shape"
+import json, sys
+doc = json.loads(open(sys.argv[1]).read())
+stats = ["logical_bytes", "physical_bytes", "ratio", "capacity_bytes", "demotions",
+         "demoted_pages", "promotions", "write_promotions", "write_failures", "refusals"]
+added = ["node", "stand_in", "promote_node", "pages", "pattern", "write_control",
+         "estimated_ratio", "demote_error", "pages_on_node_after_demotion", "writes",
+         "pages_back_after_writes", "ok"]
+if list(doc) != stats + added:
+    sys.exit("keys %r" % list(doc))
+if not (doc["ok"] is True and doc["stand_in"] is True and doc["demote_error"] is None
+        and doc["pages"] == 256 and doc["pages_back_after_writes"] == doc["writes"] == 8):
+    sys.exit("values %r" % doc)
+PY
+    run ctier --stand-in --size 1M --pattern random --json
+    [ "$rc" -eq 1 ] || fail "ctier --json, data that does not compress: exit $rc, want 1"
+    "$python" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["ok"] is not False or d["demote_error"] is None)' "$tmp/out" ||
+        fail "a refused demotion is not in the JSON object"
+    run ctier --stand-in --size 1M
+    [ "$rc" -eq 0 ] || fail "ctier exited $rc"
+    grep -q '^verdict  *ok: ' "$tmp/out" || fail "the text output lost its verdict"
+    run ctier --stand-in --size 1E
+    [ "$rc" -eq 1 ] || fail "ctier --size 1E exited $rc, want 1 (does not fit)"
+    [ ! -s "$tmp/out" ] || fail "ctier --size 1E wrote to stdout"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "ctier --size 1E: not one line on stderr"
+    ;;
+dax-values)
+    # Audit 8: dax size and align are decimal as the kernel writes them
+    # ("0100" is 100, not octal 64), and a value that reads as 2^64 - 1
+    # (which "unknown" means) is reported, not silently null.
+    [ -d "$fixtures/real-devdax-6.1/root/sys" ] || fail "no fixtures at '$fixtures'"
+    cp -R "$fixtures/real-devdax-6.1/root" "$tmp/root" || fail "cannot copy the fixture"
+    dax=$tmp/root/sys/devices/platform/hmem.0/dax0.0
+    echo 0100 >"$dax/size"
+    echo 08192 >"$dax/align"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "exit $rc"
+    got=$("$python" -c 'import json,sys; d=json.load(open(sys.argv[1]))["dax"][0]; print(d["size_bytes"], d["align_bytes"])' "$tmp/out")
+    [ "$got" = "100 8192" ] || fail "size and align read as '$got', want '100 8192'"
+    echo 18446744073709551615 >"$dax/size"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "exit $rc"
+    got=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["dax"][0]["size_bytes"])' "$tmp/out")
+    [ "$got" = None ] || fail "size 2^64 - 1 read as '$got'"
+    grep -q "^pmnode: warning: .*dax0.0/size: " "$tmp/err" || fail "size 2^64 - 1 not reported"
+    ;;
+list-many-nodes)
+    # Audit 4: the table's distance matrix grows with the square of the
+    # node count; an 8-byte "online" file names 65536 nodes.  No matrix
+    # when no node has distances, none beyond 64 nodes (--json has them).
+    fixture_root
+    nodes=$tmp/root/sys/devices/system/node
+    echo 0-65535 >"$nodes/online"
+    limit=30
+    run list --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "65536 nodes, no distances: exit $rc (124: killed after ${limit}s)"
+    grep -q '^node distances: none reported$' "$tmp/out" || fail "no 'none reported' line"
+    echo 0-99 >"$nodes/online"
+    "$python" -c 'print(" ".join(["10"] + ["20"] * 99))' >"$nodes/node0/distance"
+    run list --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "100 nodes: exit $rc"
+    grep -q '^node distances: 100 nodes, more than 64: see --json$' "$tmp/out" ||
+        fail "no 'see --json' line for 100 nodes"
+    run list --json --root "$tmp/root"
+    [ "$rc" -eq 0 ] || fail "100 nodes, --json: exit $rc"
+    "$python" -c 'import json,sys; d=json.load(open(sys.argv[1]))["nodes"][0]["distance"]; sys.exit(len(d) != 100)' "$tmp/out" ||
+        fail "--json lost node 0's distances"
+    ;;
 config-not-regular)
     # Issue 13: a FIFO, a device or a directory as the configuration file is
     # refused, never read as an empty file (which would mean "nothing

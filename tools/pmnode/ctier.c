@@ -48,9 +48,56 @@ static const struct opt ctier_table[] = {
                             "no compressed node: pages do not move, protection,\n"
                             "fault handling and accounting are real"},
     [C_JSON] = {.name = "--json", .type = &opt_flag,
-                .help = "print the stats as one JSON object"},
+                .help = "print one JSON object: the stats and the verdict"},
 };
 /* clang-format on */
+
+/* What one run found, for --json. */
+struct ctier_run {
+    const struct pmn_ctier *t;
+    bool stand_in, ok;
+    int promote, demote_err;
+    size_t npages;
+    const char *pattern;
+    double estimate;
+    uint64_t on_tier, writes, back_pages; /* PMN_UNKNOWN: not got that far */
+};
+
+/* --json: one object, the stats (pmn_ctier_stats_json) and then what the
+ * text lines say. */
+static void print_json(const struct pmn_ctier_stats *st, const struct ctier_run *run)
+{
+    char buf[1024];
+    size_t n;
+
+    pmn_ctier_stats_json(st, buf, sizeof(buf));
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] != '}')
+        n--;
+    if (n == 0)
+        n = 1; /* no object: start one */
+    printf("%.*s, \"node\": %d, \"stand_in\": %s, \"promote_node\": %d, \"pages\": %zu, "
+           "\"pattern\": \"%s\", \"write_control\": \"%s\", \"estimated_ratio\": %.3f, "
+           "\"demote_error\": ",
+           (int)(n - 1), buf[0] == '{' ? buf : "{", pmn_ctier_node(run->t),
+           run->stand_in ? "true" : "false", run->promote, run->npages, run->pattern,
+           pmn_ctier_write_control(run->t), run->estimate);
+    if (run->demote_err)
+        printf("\"%s\"", pmn_strerror(run->demote_err));
+    else
+        printf("null");
+    printf(", \"pages_on_node_after_demotion\": ");
+    if (run->on_tier == PMN_UNKNOWN)
+        printf("null");
+    else
+        printf("%llu", (unsigned long long)run->on_tier);
+    printf(", \"writes\": %llu, \"pages_back_after_writes\": ", (unsigned long long)run->writes);
+    if (run->back_pages == PMN_UNKNOWN)
+        printf("null");
+    else
+        printf("%llu", (unsigned long long)run->back_pages);
+    printf(", \"ok\": %s}\n", run->ok ? "true" : "false");
+}
 
 static void fill_pattern(unsigned char *p, size_t len, const char *pattern)
 {
@@ -92,6 +139,8 @@ static int ctier_main(int argc, char **argv)
     size_t page, npages;
     int status, rest;
     char buf[1024];
+    double estimate;
+    uint64_t on_tier = PMN_UNKNOWN, back_pages = PMN_UNKNOWN;
 
     if ((status = opt_parse(&cmd_ctier, argc, argv, res, &rest)) >= 0)
         return status;
@@ -152,25 +201,35 @@ static int ctier_main(int argc, char **argv)
         (err = pmn_backing_new(ctx, bp, &b)) != 0 ||
         (err = pmn_region_map(b, (size_t)size, &r)) != 0) {
         msg("ctier: memory on node %d: %s", promote, pmn_strerror(err));
-        status = EXIT_USAGE;
+        /* Too little memory is the check failing, as in verify; other
+         * errors are the request's. */
+        status = err == PMN_E_NODE_FULL || err == -ENOMEM || err == PMN_E_NO_HUGEPAGES
+                     ? EXIT_FAILED
+                     : EXIT_USAGE;
         goto out;
     }
     mem = pmn_region_addr(r);
     npages = pmn_region_size(r) / page;
     fill_pattern(mem, pmn_region_size(r), pattern);
-    printf("ctier: node %d (compressed%s), promote node %d, %zu pages of %s, write control %s\n",
-           pmn_ctier_node(t), stand_in ? ", stand-in" : "", promote, npages, pattern,
-           pmn_ctier_write_control(t));
-    printf("estimated ratio  %.2f\n", pmn_ctier_estimate(mem, pmn_region_size(r), 0));
+    estimate = pmn_ctier_estimate(mem, pmn_region_size(r), 0);
+    if (!json) {
+        printf("ctier: node %d (compressed%s), promote node %d, %zu pages of %s, write control "
+               "%s\n",
+               pmn_ctier_node(t), stand_in ? ", stand-in" : "", promote, npages, pattern,
+               pmn_ctier_write_control(t));
+        printf("estimated ratio  %.2f\n", estimate);
+    }
     err = pmn_ctier_demote(t, mem, pmn_region_size(r));
     if (err) {
-        printf("demote           refused: %s\n", pmn_strerror(err));
+        if (!json)
+            printf("demote           refused: %s\n", pmn_strerror(err));
         goto report;
     }
     pmn_where(mem, pmn_region_size(r), &w1);
-    printf("after demotion   %llu of %zu pages on node %d\n",
-           (unsigned long long)pmn_where_pages_on(&w1, pmn_ctier_node(t)), npages,
-           pmn_ctier_node(t));
+    on_tier = pmn_where_pages_on(&w1, pmn_ctier_node(t));
+    if (!json)
+        printf("after demotion   %llu of %zu pages on node %d\n", (unsigned long long)on_tier,
+               npages, pmn_ctier_node(t));
     for (size_t i = 0; i < npages; i++)
         sum ^= ((volatile unsigned char *)mem)[i * page];
     if (writes > npages)
@@ -178,16 +237,13 @@ static int ctier_main(int argc, char **argv)
     for (uint64_t k = 0; k < writes; k++)
         mem[(size_t)(k * npages / writes) * page] ^= 1;
     pmn_where(mem, pmn_region_size(r), &w2);
-    printf("after %llu writes  %llu pages back on node %d\n", (unsigned long long)writes,
-           (unsigned long long)(pmn_ctier_node(t) == promote ? writes
-                                                             : pmn_where_pages_on(&w2, promote)),
-           promote);
+    back_pages = pmn_ctier_node(t) == promote ? writes : pmn_where_pages_on(&w2, promote);
+    if (!json)
+        printf("after %llu writes  %llu pages back on node %d\n", (unsigned long long)writes,
+               (unsigned long long)back_pages, promote);
 report:
     pmn_ctier_stats(t, &st);
-    pmn_ctier_stats_json(&st, buf, sizeof(buf));
-    if (json)
-        printf("%s\n", buf);
-    else
+    if (!json)
         printf("stats            logical %llu B, physical ~%llu B, ratio %.2f, "
                "write promotions %llu, refusals %llu\n",
                (unsigned long long)st.logical_bytes, (unsigned long long)st.physical_bytes,
@@ -199,11 +255,24 @@ report:
             pmn_ctier_node(t) == promote || pmn_where_pages_on(&w1, pmn_ctier_node(t)) == npages;
         bool back = pmn_ctier_node(t) == promote || pmn_where_pages_on(&w2, promote) == writes;
         status = moved && back && st.write_promotions == writes ? EXIT_OK : EXIT_FAILED;
-        printf("verdict          %s\n", status == EXIT_OK
-                                            ? "ok: demoted, reads stayed, exactly the written "
-                                              "pages came back"
-                                            : "FAILED: pages are not where they should be");
+        if (!json)
+            printf("verdict          %s\n", status == EXIT_OK
+                                                ? "ok: demoted, reads stayed, exactly the "
+                                                  "written pages came back"
+                                                : "FAILED: pages are not where they should be");
     }
+    if (json)
+        print_json(&st, &(struct ctier_run){.t = t,
+                                            .stand_in = stand_in,
+                                            .promote = promote,
+                                            .npages = npages,
+                                            .pattern = pattern,
+                                            .estimate = estimate,
+                                            .demote_err = err,
+                                            .on_tier = on_tier,
+                                            .writes = writes,
+                                            .back_pages = back_pages,
+                                            .ok = status == EXIT_OK});
     (void)sum;
 out:
     pmn_ctier_close(t);
@@ -223,7 +292,8 @@ const struct cmd cmd_ctier = {
              "move), read every page (nothing may move), write K pages (exactly those\n"
              "must come back), and print where the pages are and the tier's stats.",
     .notes = "Exit status: 0 the tier behaved (pages on the tier after demotion, only\n"
-             "the written pages back, data intact); 1 it did not, or the guard refused\n"
-             "the data; 2 bad usage, no compressed node, or no write control here.",
+             "the written pages back, data intact); 1 it did not, the guard refused\n"
+             "the data, or BYTES do not fit on the promote node; 2 bad usage, no\n"
+             "compressed node, or no write control here.",
 };
 /* clang-format on */

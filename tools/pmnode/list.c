@@ -518,11 +518,64 @@ static bool list_devices_table(const struct pmn_ctx *ctx, FILE *out)
     return ok;
 }
 
+/* Most nodes the distance matrix is drawn for: its cells grow with the
+ * square of the node count (an 8-byte "online" file can name 65536). */
+#define MATRIX_MAX_NODES 64
+
+/* The distance matrix, numactl -H style: one row and column per node;
+ * a line instead when no node has distances or there are too many. */
+static bool list_distances(const struct pmn_ctx *ctx, size_t nnodes, FILE *out)
+{
+    const struct pmn_node *node, *to;
+    bool any = false;
+
+    pmn_node_foreach (ctx, node)
+        any = any || pmn_node_distance(node, pmn_node_id(node)) >= 0;
+    if (!any) {
+        fputs("\nnode distances: none reported\n", out);
+        return true;
+    }
+    if (nnodes > MATRIX_MAX_NODES) {
+        fprintf(out, "\nnode distances: %zu nodes, more than %d: see --json\n", nnodes,
+                MATRIX_MAX_NODES);
+        return true;
+    }
+    struct table m = {.ncols = nnodes + 1, .right = true};
+    const char **row = calloc(nnodes + 1, sizeof(*row));
+    char(*buf)[16] = calloc(nnodes + 1, sizeof(*buf));
+    if (row == NULL || buf == NULL) {
+        free(row);
+        free(buf);
+        return false;
+    }
+    size_t i = 1;
+    row[0] = "node";
+    pmn_node_foreach (ctx, to) {
+        row[i] = fmt_id(pmn_node_id(to), buf[i], sizeof(buf[i]));
+        i++;
+    }
+    table_row(&m, row);
+    pmn_node_foreach (ctx, node) {
+        snprintf(buf[0], sizeof(buf[0]), "%d:", pmn_node_id(node));
+        row[0] = buf[0];
+        i = 1;
+        pmn_node_foreach (ctx, to) {
+            row[i] = fmt_id(pmn_node_distance(node, pmn_node_id(to)), buf[i], sizeof(buf[i]));
+            i++;
+        }
+        table_row(&m, row);
+    }
+    free(row);
+    free(buf);
+    fputs("\nnode distances:\n", out);
+    return table_print(&m, out);
+}
+
 /* Returns false when out of memory. */
 static bool list_table(const struct pmn_ctx *ctx, bool wide, FILE *out)
 {
     size_t nnodes = pmn_node_count(ctx);
-    const struct pmn_node *node, *to;
+    const struct pmn_node *node;
     const struct pmn_dax *dax;
     const struct pmn_cxl_region *r;
     char *ids = node_list_string(ctx);
@@ -589,36 +642,7 @@ static bool list_table(const struct pmn_ctx *ctx, bool wide, FILE *out)
         if (!table_print(&t, out))
             return false;
 
-        /* Distance matrix, numactl -H style: one row and column per node. */
-        struct table m = {.ncols = nnodes + 1, .right = true};
-        const char **row = calloc(nnodes + 1, sizeof(*row));
-        char(*buf)[16] = calloc(nnodes + 1, sizeof(*buf));
-        if (row == NULL || buf == NULL) {
-            free(row);
-            free(buf);
-            return false;
-        }
-        size_t i = 1;
-        row[0] = "node";
-        pmn_node_foreach (ctx, to) {
-            row[i] = fmt_id(pmn_node_id(to), buf[i], sizeof(buf[i]));
-            i++;
-        }
-        table_row(&m, row);
-        pmn_node_foreach (ctx, node) {
-            snprintf(buf[0], sizeof(buf[0]), "%d:", pmn_node_id(node));
-            row[0] = buf[0];
-            i = 1;
-            pmn_node_foreach (ctx, to) {
-                row[i] = fmt_id(pmn_node_distance(node, pmn_node_id(to)), buf[i], sizeof(buf[i]));
-                i++;
-            }
-            table_row(&m, row);
-        }
-        free(row);
-        free(buf);
-        fputs("\nnode distances:\n", out);
-        if (!table_print(&m, out))
+        if (!list_distances(ctx, nnodes, out))
             return false;
         if (wide && !list_wide(ctx, out))
             return false;

@@ -49,7 +49,7 @@ static const char *fmt_delta(int64_t d, char *buf, size_t n)
     char b[32];
     uint64_t mag = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
 
-    snprintf(buf, n, "%s%s", d > 0 ? "+" : d < 0 ? "-" : "", fmt_bytes(mag, b, sizeof(b)));
+    snprintf(buf, n, "%s%s", d > 0 ? "+" : d < 0 ? "-" : "", fmt_total(mag, b, sizeof(b)));
     return buf;
 }
 
@@ -126,15 +126,15 @@ static void print_table(unsigned long pid, const char *file, const struct numama
     } else {
         printf("pid %lu: ", pid);
     }
-    printf("%s resident in %zu mappings\n", fmt_bytes(m->total, size, sizeof(size)), m->lines);
+    printf("%s resident in %zu mappings\n", fmt_total(m->total, size, sizeof(size)), m->lines);
     table_row(&t, (const char *const[]){"node", "bytes", "size", "anon", "share"});
     for (size_t i = 0; i < m->nnodes; i++) {
         if (m->bytes[i] == 0)
             continue;
         snprintf(id, sizeof(id), "%zu", i);
         snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)m->bytes[i]);
-        fmt_bytes(m->bytes[i], size, sizeof(size));
-        fmt_bytes(m->anon[i], anon, sizeof(anon));
+        fmt_total(m->bytes[i], size, sizeof(size));
+        fmt_total(m->anon[i], anon, sizeof(anon));
         snprintf(share, sizeof(share), "%.1f%%",
                  m->total > 0 ? 100.0 * (double)m->bytes[i] / (double)m->total : 0.0);
         table_row(&t, (const char *const[]){id, bytes, size, anon, share});
@@ -161,13 +161,13 @@ static void print_row(const struct numamaps *now, const struct numamaps *prev, b
     printf("%s", clock);
     if (millis)
         printf(".%03ld", ts.tv_nsec / 1000000);
-    printf("  total %s", fmt_bytes(now->total, b1, sizeof(b1)));
+    printf("  total %s", fmt_total(now->total, b1, sizeof(b1)));
     if (!first)
         printf(" (%s)", fmt_delta(diff(now->total, prev->total), b2, sizeof(b2)));
     for (size_t i = 0; i < n; i++) {
         if (!shown(now, prev, i))
             continue;
-        printf("  node %zu %s", i, fmt_bytes(i < now->nnodes ? now->bytes[i] : 0, b1, sizeof(b1)));
+        printf("  node %zu %s", i, fmt_total(i < now->nnodes ? now->bytes[i] : 0, b1, sizeof(b1)));
         if (!first)
             printf(" (%s)", fmt_delta(delta(now, prev, i), b2, sizeof(b2)));
     }

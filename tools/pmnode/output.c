@@ -112,6 +112,7 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
 {
     char have[256];
     size_t len = 0;
+    bool cut = false;
     int first = -1, last = -2;
     const struct pmn_node *n;
 
@@ -128,12 +129,18 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
             last = i;
             continue;
         }
-        if (first >= 0 && len < sizeof(have)) {
-            int w = first == last
-                        ? snprintf(have + len, sizeof(have) - len, "%s%d", len ? "," : "", first)
-                        : snprintf(have + len, sizeof(have) - len, "%s%d-%d", len ? "," : "",
-                                   first, last);
-            len += w > 0 ? (size_t)w : 0;
+        /* A group goes in whole or not at all (room kept for ",..."). */
+        if (first >= 0 && !cut) {
+            char g[32];
+            int w = first == last ? snprintf(g, sizeof(g), "%s%d", len ? "," : "", first)
+                                  : snprintf(g, sizeof(g), "%s%d-%d", len ? "," : "", first, last);
+            if (w > 0 && len + (size_t)w + sizeof(",...") <= sizeof(have)) {
+                memcpy(have + len, g, (size_t)w + 1);
+                len += (size_t)w;
+            } else {
+                memcpy(have + len, ",...", sizeof(",..."));
+                cut = true;
+            }
         }
         if (n == NULL)
             break;
@@ -444,24 +451,43 @@ bool table_print(struct table *t, FILE *out)
 
 /* ---- formatting helpers ------------------------------------------------ */
 
-/* "15.6 GiB", "512 B", "-" for unknown. */
-const char *fmt_bytes(uint64_t v, char *buf, size_t n)
+/* "15.6 GiB", "512 B": @v as a quantity, whatever its value. */
+static void fmt_quantity(uint64_t v, char *buf, size_t n)
 {
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     double d = (double)v;
     size_t u = 0;
 
-    if (v == PMN_UNKNOWN)
-        return "-";
     if (v < 1024) {
         snprintf(buf, n, "%" PRIu64 " B", v);
-        return buf;
+        return;
     }
     while (d >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
         d /= 1024.0;
         u++;
     }
     snprintf(buf, n, "%.1f %s", d, unit[u]);
+}
+
+/* "15.6 GiB", "512 B", "-" for unknown. */
+const char *fmt_bytes(uint64_t v, char *buf, size_t n)
+{
+    if (v == PMN_UNKNOWN)
+        return "-";
+    fmt_quantity(v, buf, n);
+    return buf;
+}
+
+/* As fmt_bytes, for a sum or a count, which is never unknown: the
+ * saturated maximum is ">=16.0 EiB". */
+const char *fmt_total(uint64_t v, char *buf, size_t n)
+{
+    if (v == UINT64_MAX && n > 2) {
+        memcpy(buf, ">=", 2);
+        fmt_quantity(v, buf + 2, n - 2);
+    } else {
+        fmt_quantity(v, buf, n);
+    }
     return buf;
 }
 

@@ -89,6 +89,9 @@ char *dup_clean(const char *s);
 void pad(FILE *out, size_t n);
 /* "15.6 GiB", "512 B", "-" for PMN_UNKNOWN. */
 const char *fmt_bytes(uint64_t v, char *buf, size_t n);
+/* As fmt_bytes, for a sum or count (never unknown): UINT64_MAX, the
+ * saturated maximum, is ">=16.0 EiB".  Returns @buf. */
+const char *fmt_total(uint64_t v, char *buf, size_t n);
 /* Decimal id, "-" when negative (unknown). */
 const char *fmt_id(int v, char *buf, size_t n);
 

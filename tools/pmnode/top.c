@@ -337,17 +337,17 @@ static void print_published(const struct view *v, const struct proc *p, double n
         size_t used = 0;
         snprintf(c[0], sizeof(c[0]), "%s", e->name);
         snprintf(c[1], sizeof(c[1]), "%s", kind_name(e->kind));
-        fmt_bytes(e->allocated, c[2], sizeof(c[2]));
+        fmt_total(e->allocated, c[2], sizeof(c[2]));
         snprintf(c[3], sizeof(c[3]), "%llu", (unsigned long long)e->objects);
-        fmt_bytes(e->active, c[4], sizeof(c[4]));
-        fmt_bytes(e->resident, c[5], sizeof(c[5]));
-        fmt_bytes(e->spilled_bytes, c[6], sizeof(c[6]));
+        fmt_total(e->active, c[4], sizeof(c[4]));
+        fmt_total(e->resident, c[5], sizeof(c[5]));
+        fmt_total(e->spilled_bytes, c[6], sizeof(c[6]));
         snprintf(c[7], sizeof(c[7]), "%llu", (unsigned long long)e->failures);
         c[8][0] = '\0';
         for (uint32_t k = 0; k < e->nnodes && used < sizeof(c[8]) - 1; k++) {
             char sz[24];
             int n = snprintf(c[8] + used, sizeof(c[8]) - used, "%sN%d %s", k ? " " : "",
-                             e->node[k].node, fmt_bytes(e->node[k].bytes, sz, sizeof(sz)));
+                             e->node[k].node, fmt_total(e->node[k].bytes, sz, sizeof(sz)));
             if (n < 0)
                 break;
             used += (size_t)n;
@@ -378,7 +378,7 @@ static void print_one(const struct view *v, const struct proc *p, double now)
     uint64_t max = 0;
 
     printf("pid %d (%s), uid %u: %s resident in %zu mappings\n", p->pid, p->comm, p->uid,
-           fmt_bytes(p->m.total, (char[32]){0}, 32), p->m.lines);
+           fmt_total(p->m.total, (char[32]){0}, 32), p->m.lines);
     for (size_t i = 0; i < p->m.nnodes; i++)
         max = p->m.bytes[i] > max ? p->m.bytes[i] : max;
     printf("%4s %10s %10s %10s %10s %6s  %s\n", "node", "resident", "anon", "file", "huge",
@@ -387,10 +387,10 @@ static void print_one(const struct view *v, const struct proc *p, double now)
         char a[24], b[24], c[24], d[24];
         if (p->m.bytes[i] == 0)
             continue;
-        printf("%4zu %10s %10s %10s %10s %5.1f%%  ", i, fmt_bytes(p->m.bytes[i], a, sizeof(a)),
-               fmt_bytes(p->m.anon[i], b, sizeof(b)),
-               fmt_bytes(p->m.bytes[i] - p->m.anon[i], c, sizeof(c)),
-               fmt_bytes(p->m.huge[i], d, sizeof(d)),
+        printf("%4zu %10s %10s %10s %10s %5.1f%%  ", i, fmt_total(p->m.bytes[i], a, sizeof(a)),
+               fmt_total(p->m.anon[i], b, sizeof(b)),
+               fmt_total(p->m.bytes[i] - p->m.anon[i], c, sizeof(c)),
+               fmt_total(p->m.huge[i], d, sizeof(d)),
                p->m.total ? 100.0 * (double)p->m.bytes[i] / (double)p->m.total : 0.0);
         bar(v, p->m.bytes[i], max);
         putchar('\n');
@@ -421,12 +421,12 @@ static void print_all(const struct view *v, const struct all *a)
     for (size_t i = 0; i < shown; i++) {
         const struct proc *p = &a->procs[i];
         uint64_t placed = 0;
-        printf("%7d %-15.15s %10s", p->pid, p->comm, fmt_bytes(p->m.total, s, sizeof(s)));
+        printf("%7d %-15.15s %10s", p->pid, p->comm, fmt_total(p->m.total, s, sizeof(s)));
         for (size_t k = 0; k < nn; k++)
-            printf("  %10s", fmt_bytes(k < p->m.nnodes ? p->m.bytes[k] : 0, s, sizeof(s)));
+            printf("  %10s", fmt_total(k < p->m.nnodes ? p->m.bytes[k] : 0, s, sizeof(s)));
         for (size_t e = 0; p->pub != NULL && e < p->pub->n; e++)
             placed += p->pub->e[e].resident;
-        printf(" %10s  ", p->pub != NULL  ? fmt_bytes(placed, s, sizeof(s))
+        printf(" %10s  ", p->pub != NULL  ? fmt_total(placed, s, sizeof(s))
                           : p->pub_err[0] ? "refused"
                                           : "-");
         stacked(v, &p->m, max);
