@@ -1273,6 +1273,15 @@ PMN_API bool pmn_backing_verified(const struct pmn_backing *b);
  * Thread-safety: every call may be made from any thread concurrently,
  * except pmn_arena_reset() and pmn_*_destroy(), which require that no
  * other thread uses the arena or slab during the call.
+ *
+ * Fork: a program may fork() while other threads allocate.  libpmnode
+ * registers pthread_atfork() handlers when its first arena or slab is
+ * made; they hold every live arena's and slab's lock, and their backings'
+ * (and pmn_publish_start()'s), from the prepare handler to the parent's
+ * and the child's, so the child can allocate at once.  (A prepare handler
+ * the program registers later runs before them, and may still allocate.)
+ * The child has its own copy of every object, except a shareable
+ * backing's ("Sharing with other processes").
  */
 /**@{*/
 struct pmn_arena;
@@ -1377,7 +1386,9 @@ PMN_API void pmn_arena_destroy(struct pmn_arena *a);
  * would exceed it the extents freed least recently go back first.  A
  * cached extent keeps the pages its last object touched; the next large
  * object that fits takes it with no map and no fault.  After fork() the
- * child has its own copy of the cache, as of every object.)
+ * child has its own copy of the cache, as of every object, except for a
+ * shareable backing's, whose memory is shared: see "Sharing with other
+ * processes".)
  */
 PMN_API void pmn_arena_reset(struct pmn_arena *a);
 /**
@@ -1889,9 +1900,20 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * before 0.4 that map pmn_region_fd() from offset 0 get -1 from it for a
  * memfd region (the PMNODE_0.1 version): offset 0 is now the table.
  *
- * Fork: do not fork while another thread exports or frees an exported
- * object of a shareable backing (the backing's table lock is not taken
- * around fork, unlike the arenas' locks).
+ * Fork: every arena's, slab's and backing's lock, the shareable file's
+ * included, is held across fork() by the pthread_atfork() handlers
+ * libpmnode registers when its first arena or slab is made, so a child
+ * never inherits one held by another thread.  A
+ * shareable backing's regions are one MAP_SHARED file: a forked child
+ * shares them with its parent, it gets no copy (its writes show in the
+ * parent).  The child leaves the file to the parent: its
+ * pmn_arena_destroy() / pmn_slab_destroy() of an inherited arena writes
+ * nothing into the memory, punches no hole and makes no handle stale (the
+ * mappings go with the child); pmn_ipc_get() and mapping a new region
+ * answer -EBUSY there.  The child must not allocate from, free into,
+ * reset or trim an inherited arena or slab of a shareable backing: its
+ * copy of the heap's bookkeeping would hand out, or link through, the
+ * parent's memory.
  *
  * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
  * (an object must not be freed while it is being exported); a cache is

@@ -94,18 +94,6 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
     return 0;
 }
 
-void pmn__arena_fork(struct pmn_arena *a, int phase)
-{
-    /* Same order as everywhere else: heap lock, then the backing's. */
-    if (phase == 0) {
-        pthread_mutex_lock(&a->h.lock);
-        pthread_mutex_lock(&a->b->lock);
-    } else {
-        pthread_mutex_unlock(&a->b->lock);
-        pthread_mutex_unlock(&a->h.lock);
-    }
-}
-
 void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p))
 {
     a->h.on_misuse = fn;

@@ -1583,6 +1583,7 @@ int pmn__heap_new(struct pmn_backing *b, bool is_slab, unsigned retain, bool rel
         free(h);
         return err;
     }
+    pmn__fork_track(h);
     *out = h;
     return 0;
 }
@@ -1597,6 +1598,7 @@ static void heap_unref(struct pmn__heap *h)
         next = th->next;
         free(th);
     }
+    pmn__fork_untrack(h);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -1820,13 +1822,22 @@ int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
 
 void pmn__heap_destroy(struct pmn__heap *h)
 {
+    /* A forked child's heap over a shareable backing's file: its segments
+     * (headers, free lists, objects) are the parent's memory, not a copy
+     * (place/shared.c), so the child's destroy writes none of it and
+     * gives nothing back; the mappings go with the child. */
+    bool inherited = pmn__shfile_inherited(h->b);
+
     pmn__publish_forget(h); /* issue 18: before any heap lock (publish.c) */
     pthread_mutex_lock(&h->lock);
     h->dead = true;
-    settle_theaps(h);
-    release_all(h, false);
+    if (!inherited) {
+        settle_theaps(h);
+        release_all(h, false);
+    }
     pthread_mutex_unlock(&h->lock);
-    pmn__backing_unref(h->b); /* every extent went back to it just now */
+    if (!inherited)
+        pmn__backing_unref(h->b); /* every extent went back to it just now */
     /* Drop this thread's own binding now; other threads drop theirs when
      * they exit. */
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)

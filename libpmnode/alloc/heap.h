@@ -258,7 +258,10 @@ struct pmn__heap {
     struct pmn_backing *b;
     bool is_slab;
     bool dead;
-    atomic_int refs;      /* the owner + each thread binding */
+    atomic_int refs; /* the owner + each thread binding */
+    /* fork.c's list of live heaps (its lock): from pmn__heap_new to the
+     * last unref. */
+    struct pmn__heap *fork_prev, *fork_next;
     pthread_mutex_t lock; /* slices, segments, theaps */
     unsigned nclasses;
     uint32_t class_size[PMN__NCLASSES];
@@ -489,9 +492,11 @@ size_t pmn__usable(const void *p);
 /* pmn_arena_stats() and pmn_slab_stats(): 0, or -EINVAL for a struct_size
  * below the first version. */
 int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
-/* Around fork (phase 0 prepare, 1 parent, 2 child): hold the arena's
- * locks so the child never inherits one taken by a vanished thread. */
-void pmn__arena_fork(struct pmn_arena *a, int phase);
+/* fork.c: @h joins (pmn__heap_new) or leaves (its last unref) the heaps
+ * whose locks are held around fork(); the first join registers the
+ * pthread_atfork() handlers.  No heap lock held.  Thread-safe. */
+void pmn__fork_track(struct pmn__heap *h);
+void pmn__fork_untrack(struct pmn__heap *h);
 /* A heap initialised with size classes @sizes[0..n) (arena.c and slab.c
  * choose them), at the start of a zeroed allocation of @obj_size bytes:
  * the arena or slab it serves, which begins with it (the fast paths find

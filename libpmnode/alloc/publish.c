@@ -23,9 +23,12 @@
  *  - Secure-execution mode (AT_SECURE) refuses unless the program said
  *    PMN_PUBLISH_SECURE_OK: pmn__publish_allowed() is the one decision,
  *    and pmn__publish_force_secure lets the unit tests force the flag.
- *  - fork: the child inherits the mapping of the parent's file; the
- *    writer checks its pid on every write and a child drops the mapping
- *    (without removing the parent's file) instead of writing into it.
+ *  - fork: P.lock is held across fork() (pmn__publish_fork, from
+ *    fork.c's handlers), so the child never inherits it locked by another
+ *    thread; the child's handler drops the mapping of the parent's file
+ *    (without removing the file) and stops the ticks.  The writer also
+ *    checks its pid on every write, for a child of a fork that ran no
+ *    handlers (vfork, clone).
  *
  * Process-wide state (P below): one stats file per process is the point
  * of the interface (a reader looks a process up by pid), and the slow
@@ -233,6 +236,17 @@ static bool stale_child_locked(void)
         return true;
     }
     return false;
+}
+
+void pmn__publish_fork(int phase)
+{
+    if (phase == 0) {
+        pthread_mutex_lock(&P.lock);
+        return;
+    }
+    if (phase == 2)
+        (void)stale_child_locked(); /* the parent's file stays the parent's */
+    pthread_mutex_unlock(&P.lock);
 }
 
 int pmn_publish_start(unsigned flags)

@@ -16,6 +16,11 @@ struct pmn__heap;
 void pmn__publish_tick(void);
 /* @h is being destroyed (no heap lock held): its entry goes.  Thread-safe. */
 void pmn__publish_forget(struct pmn__heap *h);
+/* Around fork() (fork.c's handlers; phase 0 prepare, 1 parent, 2 child):
+ * P.lock is taken first in prepare (it comes before every heap lock) and
+ * released in the parent; in the child the parent's file is dropped (not
+ * removed, the ticks stop) before it is released. */
+void pmn__publish_fork(int phase);
 /* The one decision: may a process publish, in secure-execution mode or
  * not, with pmn_publish_start()'s @flags?  Pure. */
 bool pmn__publish_allowed(bool secure, unsigned flags);

@@ -349,6 +349,17 @@ int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out
 }
 PMN__SYMVER_DEFAULT(pmn_backing_stats, "PMNODE_0.2");
 
+void pmn__backing_fork(struct pmn_backing *b, int phase)
+{
+    if (phase == 0) {
+        pthread_mutex_lock(&b->lock);
+        pmn__shfile_fork(b, 0);
+    } else {
+        pmn__shfile_fork(b, phase);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
 static void account_locked(struct pmn_backing *b, int slot, int64_t delta, bool failed)
 {
     if (failed) {

@@ -121,6 +121,10 @@ static inline struct pmn_region *pmn__ext_region(const struct pmn_extent *e)
 void pmn__backing_ref(struct pmn_backing *b);
 /* Drop a reference taken by pmn__backing_ref(); the last one frees. */
 void pmn__backing_unref(struct pmn_backing *b);
+/* Around fork() (alloc/fork.c; phase 0 prepare, 1 parent, 2 child): the
+ * backing's lock, then its shared file's (never nested elsewhere), taken
+ * after the heaps' locks and released before them. */
+void pmn__backing_fork(struct pmn_backing *b, int phase);
 
 /* The free-memory check: 0 when node @node of @ctx has @size bytes
  * available (pmn_node_read_available) beyond @headroom, PMN_E_NODE_FULL
@@ -332,6 +336,12 @@ int pmn__shfile_export(struct pmn_backing *b, const void *addr, uint64_t off, ui
 void pmn__shfile_forget(struct pmn_backing *b, const void *addr);
 /* Release every slot whose object starts in [addr, addr+len). */
 void pmn__shfile_forget_range(struct pmn_backing *b, const void *addr, size_t len);
+/* Whether @b's memory is a shared file the calling process inherited
+ * through fork() (shared.c: the child leaves it alone). */
+bool pmn__shfile_inherited(const struct pmn_backing *b);
+/* Around fork() (phase 0 prepare, 1 parent, 2 child): the file's lock,
+ * after the backing's (pmn__backing_fork). */
+void pmn__shfile_fork(struct pmn_backing *b, int phase);
 /* backing-node.c: no THP before a region's hole (shared.c maps too). */
 void pmn__no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r);
 

@@ -29,6 +29,15 @@
  * exports and the frees of exported objects are the slow path; the
  * allocator's frees of other objects never come here (heap.h, segment
  * flag).
+ *
+ * fork: the file and every region's mapping of it are shared with a
+ * child, not copied (MAP_SHARED, by design: other processes map it too).
+ * So a forked child leaves the file alone: the creator's pid is kept, and
+ * in any other process giving a range back punches no hole and frees no
+ * range, a slot is never released (its generation stays, the parent's
+ * handle stays good), and mapping or exporting answers -EBUSY (the file's
+ * free ranges and slots are the parent's to hand out).  The lock is held
+ * across fork() (pmn__shfile_fork, from alloc/fork.c's handlers).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,7 +73,30 @@ struct pmn__shfile {
     int32_t *bucket; /* nbuckets heads of chains, -1 empty */
     uint32_t nbuckets;
     int32_t free_top; /* free stack of slots */
+    int pid;          /* the process that made the file (fork: see the top) */
 };
+
+/* Whether the calling process is a forked child of the file's maker: the
+ * file's ranges and slots are the parent's, not to be changed. */
+static bool inherited(const struct pmn__shfile *sh)
+{
+    return pmn_prim_getpid() != sh->pid;
+}
+
+bool pmn__shfile_inherited(const struct pmn_backing *b)
+{
+    return b->sh != NULL && inherited(b->sh);
+}
+
+void pmn__shfile_fork(struct pmn_backing *b, int phase)
+{
+    if (b->sh == NULL)
+        return;
+    if (phase == 0)
+        pthread_mutex_lock(&b->sh->lock);
+    else
+        pthread_mutex_unlock(&b->sh->lock);
+}
 
 static uint32_t hash_addr(const struct pmn__shfile *sh, uintptr_t a)
 {
@@ -133,6 +165,7 @@ int pmn__shfile_new(struct pmn_backing *b, size_t table_size)
     sh->free_top = 0;
     sh->end = table_size;
     pthread_mutex_init(&sh->lock, NULL);
+    sh->pid = pmn_prim_getpid();
     b->sh = sh;
     return 0;
 }
@@ -254,6 +287,8 @@ static int range_take(struct pmn__shfile *sh, uint64_t len, uint64_t align, uint
 
 static void range_give(struct pmn__shfile *sh, uint64_t off, uint64_t len)
 {
+    if (inherited(sh))
+        return; /* the parent's memory: its objects stay as they are */
     /* The pages go back to the node now, whoever still maps the range. */
     (void)pmn_prim_punch_hole(sh->fd, off, len);
     pthread_mutex_lock(&sh->lock);
@@ -267,6 +302,8 @@ int pmn__shfile_map(struct pmn_backing *b, struct pmn_region *r, int node)
     uint64_t align = sh->align, off;
     int err;
 
+    if (inherited(sh))
+        return -EBUSY; /* a range the parent may hand out as well */
     if (b->thp && b->huge_size == 0 && r->size >= ((size_t)2 << 20))
         align = (size_t)2 << 20;
     pthread_mutex_lock(&sh->lock);
@@ -334,6 +371,8 @@ int pmn__shfile_export(struct pmn_backing *b, const void *addr, uint64_t off, ui
     int32_t s, *link;
     int err = 0;
 
+    if (inherited(sh))
+        return -EBUSY; /* the slots are the parent's */
     pthread_mutex_lock(&sh->lock);
     s = slot_find(sh, (uintptr_t)addr, &link);
     if (s >= 0 && (atomic_load_explicit(&sh->slots[s].offset, memory_order_relaxed) != off ||
@@ -396,8 +435,8 @@ void pmn__shfile_forget(struct pmn_backing *b, const void *addr)
     struct pmn__shfile *sh = b->sh;
     int32_t s, *link;
 
-    if (sh == NULL)
-        return;
+    if (sh == NULL || inherited(sh))
+        return; /* a child's free: the parent's handle stays good */
     pthread_mutex_lock(&sh->lock);
     s = slot_find(sh, (uintptr_t)addr, &link);
     if (s >= 0) {
@@ -412,7 +451,7 @@ void pmn__shfile_forget_range(struct pmn_backing *b, const void *addr, size_t le
     struct pmn__shfile *sh = b->sh;
     uintptr_t lo = (uintptr_t)addr, hi = lo + len;
 
-    if (sh == NULL)
+    if (sh == NULL || inherited(sh))
         return;
     pthread_mutex_lock(&sh->lock);
     for (uint32_t i = 0; i < sh->nbuckets; i++) {

@@ -74,7 +74,8 @@
  *    malloc, but a node that runs out later is the kernel's to answer at
  *    the fault.  "populate" in the configuration populates and verifies
  *    every large block at malloc instead (ENOMEM there).
- *  - fork: the arena's locks are taken around fork so the child never
+ *  - fork: the arena's locks (and the publisher's) are taken around fork,
+ *    by libpmnode's own handlers (alloc/fork.c), so the child never
  *    inherits one held by a thread that does not exist there.
  *
  * Global state is allowed here (and only here): the arena, the
@@ -538,8 +539,10 @@ static void fork_guard_down(void)
 }
 
 /* From the prepare handler to the parent's or the child's, the forking
- * thread holds the arena's locks (so that the child gets them free): the
- * guard is up over that stretch, so that a signal handler's free there is
+ * thread holds the arena's locks (so that the child gets them free):
+ * libpmnode's own handlers (alloc/fork.c) take and release them, and run
+ * inside these ones because they were registered first (when the arena
+ * was made).  The guard is up over that stretch, so that a signal handler's free there is
  * deferred (done when the guard drops) and its malloc goes to the next
  * allocator, instead of waiting for a lock its own thread holds.  A fork
  * takes tens of microseconds, and a signal that arrives meanwhile runs as
@@ -547,21 +550,15 @@ static void fork_guard_down(void)
 static void fork_prepare(void)
 {
     T.guard++;
-    if (atomic_load(&S.active))
-        pmn__arena_fork(S.arena, 0);
 }
 
 static void fork_parent(void)
 {
-    if (atomic_load(&S.active))
-        pmn__arena_fork(S.arena, 1);
     fork_guard_down();
 }
 
 static void fork_child(void)
 {
-    if (atomic_load(&S.active))
-        pmn__arena_fork(S.arena, 2);
     /* publish: the parent's file stays the parent's; the child gets its
      * own (a failure here only leaves the child unpublished). */
     if (S.publish)

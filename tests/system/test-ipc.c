@@ -855,3 +855,53 @@ Test(ipc, recv_refuses_garbage_truncation_and_extra_fds)
     close(fds[0]);
     close(fds[1]);
 }
+
+/* fork(): a shareable backing's memory is one MAP_SHARED file, shared
+ * with the child, not copied (pmnode.h, "Sharing with other processes").
+ * The child's writes show in the parent, as with any shared memory; but
+ * the child's destroy of its arena leaves the parent's objects alone (no
+ * hole punched, no heap metadata written, no handle made stale), and the
+ * child cannot export (the slots are the parent's). */
+Test(ipc, forked_child_leaves_the_parents_file_alone)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    char *obj = pmn_arena_malloc(a, 64), *exp = pmn_arena_malloc(a, 64);
+    struct pmn_ipc_handle h, h2;
+    struct pmn_ipc_cache *c;
+    void *addr;
+    int fd, fd2, err;
+    pid_t pid;
+
+    cr_assert_not_null(obj);
+    cr_assert_not_null(exp);
+    strcpy(exp, "exported");
+    cr_assert_eq(pmn_ipc_get(exp, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &addr), 0); /* the cache keeps the file */
+    pmn_ipc_close(c, addr);
+
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        strcpy(obj, "child"); /* shared memory: the parent sees it */
+        if (pmn_ipc_get(obj, &h2, &fd2) != -EBUSY)
+            _exit(1);
+        pmn_arena_destroy(a);
+        _exit(0);
+    }
+    wait_child(pid, "forked child");
+    cr_assert_str_eq(obj, "child", "the child's destroy punched a hole, or this is a copy");
+    cr_assert_str_eq(exp, "exported", "the child's destroy wrote into the parent's object");
+    err = pmn_ipc_open(c, &h, -1, 0, &addr);
+    cr_assert_eq(err, 0, "the child's destroy made the handle stale: %s", pmn_strerror(err));
+    cr_assert_str_eq(addr, "exported");
+    pmn_ipc_close(c, addr);
+    /* The parent's arena still works: allocate, free, destroy. */
+    cr_assert_eq(pmn_free(pmn_arena_malloc(a, 1 << 20)), 0);
+    pmn_ipc_cache_free(c);
+    cr_assert_eq(pmn_free(exp), 0);
+    cr_assert_eq(pmn_free(obj), 0);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}

@@ -14,6 +14,11 @@
  * thread, after join.
  */
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -715,5 +720,140 @@ Test(threads, a_thread_outlives_its_arena_and_slab, .timeout = 60)
                  (unsigned long long)backing_mapped(e.b));
     pthread_barrier_destroy(&o.used);
     pthread_barrier_destroy(&o.destroyed);
+    env_close(&e);
+}
+
+/* ---- fork while another thread holds the allocator's locks ----
+ *
+ * A thread exiting holds its heap's lock while libpmnode's test hook
+ * (pmnode_test_unbind_locked, alloc/heap.c) runs: the hook says so, waits
+ * until the main thread is forking (a prepare handler of this test,
+ * registered after libpmnode's, runs first), then keeps the lock a little
+ * longer, so that a fork that does not wait for it happens meanwhile.  The
+ * child must then allocate (and publish) as if it had forked alone; a
+ * child stuck on a lock it inherited held is killed by its watchdog, and
+ * the parent sees SIGALRM instead of exit status 0. */
+static struct {
+    atomic_int armed;
+    sem_t inside, forking;
+} fk;
+
+__attribute__((visibility("default"))) void pmnode_test_unbind_locked(void)
+{
+    struct timespec ts = {0, 200 * 1000 * 1000};
+
+    if (!atomic_exchange(&fk.armed, 0))
+        return;
+    sem_post(&fk.inside);
+    while (sem_wait(&fk.forking) != 0)
+        ;
+    nanosleep(&ts, NULL); /* widens the window a fork without handlers hits */
+}
+
+static void fk_prepare(void)
+{
+    if (atomic_load(&fk.armed) == 0)
+        sem_post(&fk.forking);
+}
+
+static void *bind_and_exit(void *arg)
+{
+    pmn_free(pmn_arena_malloc(arg, 64)); /* binds the thread to the heap */
+    return NULL;
+}
+
+static void *publish_update(void *arg)
+{
+    (void)arg;
+    (void)pmn_publish_update(); /* takes P.lock, then waits for the heap lock */
+    return NULL;
+}
+
+/* Start a thread that exits holding @a's heap lock until we fork. */
+static void hold_heap_lock(struct pmn_arena *a, pthread_t *t)
+{
+    cr_assert_eq(sem_init(&fk.inside, 0, 0), 0);
+    cr_assert_eq(sem_init(&fk.forking, 0, 0), 0);
+    cr_assert_eq(pthread_atfork(fk_prepare, NULL, NULL), 0); /* after libpmnode's */
+    atomic_store(&fk.armed, 1);
+    cr_assert_eq(pthread_create(t, NULL, bind_and_exit, a), 0);
+    while (sem_wait(&fk.inside) != 0)
+        ;
+}
+
+static int child_status(pid_t pid)
+{
+    int st = 0;
+
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_not(WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM,
+                  "the child hung on a lock held at fork (watchdog fired)");
+    cr_assert(WIFEXITED(st), "child status %d", st);
+    return WEXITSTATUS(st);
+}
+
+Test(threads, fork_while_heap_locked, .timeout = 120)
+{
+    struct env e = env_open();
+    pthread_t t;
+    pid_t pid;
+
+    hold_heap_lock(e.a, &t);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(30); /* watchdog: a hang, not a slow host */
+        void *big = pmn_arena_malloc(e.a, 400 << 10), *small = pmn_arena_malloc(e.a, 100);
+        uint64_t released;
+        int ok = big != NULL && small != NULL && pmn_free(big) == 0 && pmn_free(small) == 0 &&
+                 pmn_arena_trim(e.a, &released) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    cr_assert_eq(child_status(pid), 0, "the child's allocations failed");
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    env_close(&e);
+}
+
+Test(threads, fork_while_publish_locked, .timeout = 120)
+{
+    char dir[] = "/tmp/pmn-forkpub-XXXXXX", path[600], cmd[700];
+    struct env e = env_open();
+    pthread_t t, u;
+    pid_t pid;
+
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("XDG_RUNTIME_DIR", dir, 1);
+    cr_assert_eq(pmn_publish_arena(e.a, "a"), 0);
+    cr_assert_eq(pmn_publish_start(0), 0);
+    cr_assert_gt(pmn_publish_path(path, sizeof(path)), 0);
+    hold_heap_lock(e.a, &t);
+    /* P.lock, taken by the update, then the heap lock the exiting thread
+     * holds: both are held while the main thread forks. */
+    cr_assert_eq(pthread_create(&u, NULL, publish_update, NULL), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct pmn_arena *mine;
+        char own[600];
+        int ok;
+
+        alarm(30);
+        /* The parent's file is not the child's; it publishes its own, and
+         * an arena's destroy takes its entry out (pmn__publish_forget). */
+        ok = pmn_publish_path(own, sizeof(own)) == -ENOENT && pmn_publish_start(0) == 0 &&
+             pmn_publish_path(own, sizeof(own)) > 0 && strcmp(own, path) != 0 &&
+             pmn_arena_new(e.b, NULL, &mine) == 0 && pmn_publish_arena(mine, "m") == 0;
+        if (ok)
+            pmn_arena_destroy(mine);
+        ok = ok && pmn_publish_stop() == 0 && access(path, F_OK) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    cr_assert_eq(child_status(pid), 0, "the child could not publish on its own");
+    cr_assert_eq(pthread_join(u, NULL), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(access(path, F_OK), 0, "the parent's file stays");
+    cr_assert_eq(pmn_publish_stop(), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    (void)!system(cmd);
     env_close(&e);
 }
