@@ -116,12 +116,13 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
     if (h->magic != PMN_IPC_MAGIC || h->version != PMN_IPC_VERSION ||
         (h->kind != PMN_IPC_KIND_MEMFD && h->kind != PMN_IPC_KIND_DAX))
         return false;
+    /* page_size first: everything below divides by it. */
+    if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
+        return false;
     /* dax: a plain name under /dev; the regions are device offsets (the
      * table is in the other file), whole units of the device. */
     if (h->kind == PMN_IPC_KIND_DAX &&
         (!pmn__ipc_dax_name_ok(h->dax_name, sizeof(h->dax_name)) || h->region_len % h->page_size))
-        return false;
-    if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
         return false;
     if (h->table_size < sizeof(struct pmn__ipc_table_head) + sizeof(struct pmn__ipc_slot) ||
         h->table_size % page ||

@@ -550,6 +550,12 @@ Test(ipc, dax_handles_checked_without_a_device)
     memset(long_name, 'a', sizeof(long_name)); /* 32 bytes, no NUL */
     d = as_dax(&h, long_name, null_st.st_rdev);
     cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "an unterminated name");
+    /* A page size of 0 (was a division by zero), or no power of two. */
+    d = as_dax(&h, "null", null_st.st_rdev);
+    d.page_size = 0;
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "page_size 0");
+    d.page_size = 3 * h.page_size;
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE, "page_size 3 pages");
     /* An unknown kind. */
     d = as_dax(&h, "null", null_st.st_rdev);
     d.kind = 3;
