@@ -1849,6 +1849,11 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  *   - frees of objects in a segment where anything was ever exported take
  *     the slow free path (a lock and a table lookup); frees elsewhere cost
  *     one flag test on a cache line the free reads anyway.
+ * The file is sealed against shrinking (F_SEAL_SHRINK: it can grow, for
+ * new regions, but ftruncate to a smaller size fails with EPERM for anyone
+ * holding it), because an importer's read past a shrunk end would be
+ * SIGBUS; importers refuse a file without that seal (PMN_E_BAD_HANDLE),
+ * which includes the files of exporters of libpmnode 0.9.2 and earlier.
  * PMN_BACKING_ANON made shareable behaves as PMN_BACKING_MEMFD;
  * PMN_BACKING_HUGETLB uses a memfd of the pool's huge page size
  * (MFD_HUGETLB).  PMN_BACKING_USER and PMN_BACKING_PROVIDER cannot be
@@ -2015,8 +2020,9 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * already holds for the handle's backing (with PMN_IPC_FETCH_FD: or to
  * fetch it from the owner).  Checks, in this order: the handle's magic,
  * version, kind and ranges (PMN_E_BAD_HANDLE); that @p fd is the handle's
- * file (fstat dev/ino) and that the table in it names the handle's backing
- * (PMN_E_BAD_HANDLE: never a mapping of the wrong file); the slot's
+ * file (fstat dev/ino), sealed against shrinking (F_SEAL_SHRINK), and that
+ * the table in it names the handle's backing (PMN_E_BAD_HANDLE: never a
+ * mapping of the wrong file, nor of one its owner could shrink); the slot's
  * generation (PMN_E_STALE_HANDLE); then it maps the handle's region (once
  * per backing and region: opening another object of the same region maps
  * nothing), populates the object's pages for reading and verifies each

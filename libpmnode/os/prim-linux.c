@@ -52,6 +52,9 @@
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #endif
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
@@ -1160,7 +1163,7 @@ void pmn_prim_signals_restore(const sigset_t *old)
 
 int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
 {
-    unsigned flags = MFD_CLOEXEC;
+    unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
     int f;
 
     if (huge_size) {
@@ -1173,6 +1176,21 @@ int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
     if (f < 0)
         return -errno;
     *fd = f;
+    return 0;
+}
+
+int pmn_prim_seal_shrink(int fd)
+{
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_shrink_sealed(int fd, bool *sealed)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals < 0 && errno != EINVAL)
+        return -errno;
+    *sealed = seals >= 0 && (seals & F_SEAL_SHRINK);
     return 0;
 }
 

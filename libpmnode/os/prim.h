@@ -343,9 +343,16 @@ void pmn_prim_signals_restore(const sigset_t *old);
 
 /* ---- shared files and IPC (place/shared.c, place/ipc-import.c) ---- */
 
-/* memfd_create(@name, MFD_CLOEXEC), empty; with @huge_size non-zero, a
- * MFD_HUGETLB file of that page size. */
+/* memfd_create(@name, MFD_CLOEXEC | MFD_ALLOW_SEALING), empty; with
+ * @huge_size non-zero, a MFD_HUGETLB file of that page size. */
 int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd);
+/* fcntl(F_ADD_SEALS, F_SEAL_SHRINK): from now on @fd's file may grow but
+ * never shrink, whoever holds it (a file from pmn_prim_memfd_huge). */
+int pmn_prim_seal_shrink(int fd);
+/* fcntl(F_GET_SEALS): *@sealed tells whether @fd's file carries
+ * F_SEAL_SHRINK (false for a file that cannot be sealed at all: a regular
+ * file, a tmpfs file not made by memfd_create). */
+int pmn_prim_shrink_sealed(int fd, bool *sealed);
 /* ftruncate(@fd, @len). */
 int pmn_prim_truncate(int fd, uint64_t len);
 /* fallocate(PUNCH_HOLE | KEEP_SIZE) of [off, off+len): the file's pages

@@ -159,6 +159,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
                        uint64_t size, struct imp_backing **out)
 {
     struct imp_backing *bk = calloc(1, sizeof(*bk));
+    bool sealed;
     void *map;
     int err;
 
@@ -170,6 +171,15 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         err = PMN_E_BAD_HANDLE;
         goto fail;
     }
+    /* Only a file its owner cannot shrink: past a shrunk end, our reads of
+     * the table or of an object would be SIGBUS, not a code.  libpmnode's
+     * own files are sealed so (shared.c); an exporter of a version before
+     * the seal, or a file made by hand, is refused. */
+    err = pmn_prim_shrink_sealed(fd, &sealed);
+    if (err == 0 && !sealed)
+        err = PMN_E_BAD_HANDLE;
+    if (err)
+        goto fail;
     err = pmn_prim_map_fd_at(fd, h->table_size, 0, 0, 0, true, &map);
     if (err)
         goto fail;
@@ -260,7 +270,8 @@ static int backing_get(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
 }
 
 /* Whether @h's region lies inside the file: past its end a read is
- * SIGBUS, never a code (lock held; the file only grows). */
+ * SIGBUS, never a code (lock held; the file only grows: backing_add
+ * took only a file sealed against shrinking). */
 static bool inside_file(struct imp_backing *bk, const struct pmn_ipc_handle *h)
 {
     uint64_t end = h->region_offset + h->region_len;
@@ -332,10 +343,14 @@ static int verify_object(void *addr, uint64_t len, uint64_t page, int node)
     uint64_t misplaced = 0;
     int err;
 
-    /* Older kernels lack MADV_POPULATE_READ: the verifier read-touches
-     * what move_pages cannot see, which faults the pages in all the same. */
-    (void)pmn_prim_populate_read((void *)lo, hi - lo);
-    err = pmn__verify((void *)lo, hi - lo, page, node, &misplaced);
+    /* A checked read-fault: where the file does not back a page (a read
+     * there would be SIGBUS) this is an error, never a signal. */
+    err = pmn_prim_touch_read_checked((void *)lo, hi - lo, page);
+    if (err == -EFAULT)
+        return PMN_E_BAD_HANDLE;
+    if (err)
+        return err;
+    err = pmn__verify_shared((void *)lo, hi - lo, page, node, &misplaced);
     if (err == -EIO)
         return PMN_E_NODE_CHANGED; /* no page anywhere it could be seen */
     if (err)

@@ -23,9 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <linux/magic.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -860,4 +863,123 @@ Test(ipc, recv_refuses_garbage_truncation_and_extra_fds)
     close(sv[1]);
     close(fds[0]);
     close(fds[1]);
+}
+
+/* ---- forged exporters: files made by hand, as a hostile peer would ---- */
+
+struct forged_head {
+    uint64_t magic;
+    uint32_t version, nslots;
+    uint64_t backing_id, table_size, reserved[4];
+};
+struct forged_slot {
+    uint64_t gen, offset, len;
+};
+
+static size_t base_page(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A memfd that can be sealed (as the library's own are), not yet sealed. */
+static int forged_memfd(void)
+{
+    int fd = memfd_create("pmnode-shared-forged", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    cr_assert_geq(fd, 0, "memfd_create: %s", strerror(errno));
+    return fd;
+}
+
+static void seal_shrink(int fd)
+{
+    cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0, "F_ADD_SEALS: %s", strerror(errno));
+}
+
+/* Make @fd a file of @size bytes whose table (@table bytes) names backing
+ * @id with slot 0 live (gen 7) for [@obj, @obj+64), and the handle for it:
+ * the region [@reg, @reg+@rlen), the base page size, node 0. */
+static void forge(int fd, uint64_t size, uint64_t table, uint64_t id, uint64_t reg, uint64_t rlen,
+                  uint64_t obj, struct pmn_ipc_handle *h)
+{
+    struct forged_head hd = {.magic = 0x31626174706d6e70ull, /* "pmnptab1" */
+                             .version = 1,
+                             .nslots =
+                                 (uint32_t)((table - sizeof(hd)) / sizeof(struct forged_slot)),
+                             .backing_id = id,
+                             .table_size = table};
+    struct forged_slot s0 = {.gen = 7, .offset = obj, .len = 64};
+    char data[64];
+    struct stat st;
+
+    cr_assert_eq(sizeof(hd), 64);
+    cr_assert_eq(ftruncate(fd, (off_t)size), 0, "ftruncate: %s", strerror(errno));
+    cr_assert_eq(pwrite(fd, &hd, sizeof(hd), 0), (ssize_t)sizeof(hd));
+    cr_assert_eq(pwrite(fd, &s0, sizeof(s0), sizeof(hd)), (ssize_t)sizeof(s0));
+    memset(data, 0x5a, sizeof(data));
+    cr_assert_eq(pwrite(fd, data, sizeof(data), (off_t)obj), (ssize_t)sizeof(data));
+    cr_assert_eq(fstat(fd, &st), 0);
+    memset(h, 0, sizeof(*h));
+    h->magic = PMN_IPC_MAGIC;
+    h->version = PMN_IPC_VERSION;
+    h->kind = PMN_IPC_KIND_MEMFD;
+    h->backing_id = id;
+    h->dev = (uint64_t)st.st_dev;
+    h->ino = (uint64_t)st.st_ino;
+    h->region_offset = reg;
+    h->region_len = rlen;
+    h->object_offset = obj;
+    h->object_len = 64;
+    h->page_size = base_page();
+    h->gen = 7;
+    h->slot = 0;
+    h->node = 0;
+    h->owner_pid = -1;
+    h->owner_fd = -1;
+    h->table_size = (uint32_t)table;
+}
+
+/* The owner's file is sealed against shrinking (a shrink turned the
+ * importer's reads of the table or of mapped objects into SIGBUS), and an
+ * importer refuses a file without that seal; growing still works. */
+Test(ipc, backing_file_sealed_against_shrinking)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    struct pmn_region *r;
+    void *o = pmn_arena_malloc(a, 64), *x;
+    int fd, seals, forged;
+    struct stat st;
+
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    seals = fcntl(fd, F_GET_SEALS);
+    cr_assert_geq(seals, 0, "F_GET_SEALS: %s (memfd made without MFD_ALLOW_SEALING?)",
+                  strerror(errno));
+    cr_assert(seals & F_SEAL_SHRINK, "the backing's file can shrink (seals %#x)", seals);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(ftruncate(fd, (off_t)h.table_size), -1, "a shrink was allowed");
+    cr_assert_eq(errno, EPERM);
+    /* growing the file: a new region at its end */
+    cr_assert_eq(pmn_region_map(b, 4 << 20, &r), 0);
+    cr_assert_eq(pmn_region_unmap(r), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    /* A file a peer could shrink under us: refused, sealable or not. */
+    forged = memfd_create("pmnode-shared-forged", MFD_CLOEXEC);
+    cr_assert_geq(forged, 0);
+    forge(forged, 4 * base_page(), base_page(), 0x3000, base_page(), base_page(), base_page(), &h);
+    cr_assert_eq(pmn_ipc_open(c, &h, forged, 0, &x), PMN_E_BAD_HANDLE, "no seals possible");
+    close(forged);
+    forged = forged_memfd();
+    forge(forged, 4 * base_page(), base_page(), 0x3001, base_page(), base_page(), base_page(), &h);
+    cr_assert_eq(pmn_ipc_open(c, &h, forged, 0, &x), PMN_E_BAD_HANDLE, "sealable, not sealed");
+    seal_shrink(forged);
+    cr_assert_eq(pmn_ipc_open(c, &h, forged, 0, &x), 0, "sealed: the same file opens");
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    close(forged);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
 }
