@@ -2020,9 +2020,11 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * already holds for the handle's backing (with PMN_IPC_FETCH_FD: or to
  * fetch it from the owner).  Checks, in this order: the handle's magic,
  * version, kind and ranges (PMN_E_BAD_HANDLE); that @p fd is the handle's
- * file (fstat dev/ino), sealed against shrinking (F_SEAL_SHRINK), and that
+ * file (fstat dev/ino), in memory only (tmpfs or hugetlbfs: never a disk
+ * file's page cache), sealed against shrinking (F_SEAL_SHRINK), and that
  * the table in it names the handle's backing (PMN_E_BAD_HANDLE: never a
- * mapping of the wrong file, nor of one its owner could shrink); the slot's
+ * mapping of the wrong file, of a disk file, nor of one its owner could
+ * shrink); the slot's
  * generation (PMN_E_STALE_HANDLE); then it maps the handle's region (once
  * per backing and region: opening another object of the same region maps
  * nothing), populates the object's pages for reading and verifies each

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/futex.h>
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
@@ -37,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -1182,6 +1184,17 @@ int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
 int pmn_prim_seal_shrink(int fd)
 {
     return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_file_memory(int fd, bool *in_memory, size_t *page)
+{
+    struct statfs sf;
+
+    if (fstatfs(fd, &sf) != 0)
+        return -errno;
+    *in_memory = sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC;
+    *page = sf.f_type == HUGETLBFS_MAGIC ? (size_t)sf.f_bsize : pmn_prim_page_size();
+    return 0;
 }
 
 int pmn_prim_shrink_sealed(int fd, bool *sealed)

@@ -349,6 +349,11 @@ int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd);
 /* fcntl(F_ADD_SEALS, F_SEAL_SHRINK): from now on @fd's file may grow but
  * never shrink, whoever holds it (a file from pmn_prim_memfd_huge). */
 int pmn_prim_seal_shrink(int fd);
+/* fstatfs(@fd): *@in_memory tells whether the file lives in memory only
+ * (tmpfs or hugetlbfs, where memfds live; not a disk file, whose pages
+ * are page cache written back to disk), and *@page is the size of its
+ * pages (hugetlbfs: its huge page size; else the base page). */
+int pmn_prim_file_memory(int fd, bool *in_memory, size_t *page);
 /* fcntl(F_GET_SEALS): *@sealed tells whether @fd's file carries
  * F_SEAL_SHRINK (false for a file that cannot be sealed at all: a regular
  * file, a tmpfs file not made by memfd_create). */

@@ -27,6 +27,7 @@
 
 struct imp_backing {
     uint64_t id, dev, ino, size; /* size: the file's when last checked */
+    size_t page;                 /* the file's page size (fstatfs) */
     int fd;
     /* PMN_IPC_KIND_DAX: the device (opened by name, ipc-dax.c), its size
      * and alignment; the regions map from it, the table from fd. */
@@ -159,7 +160,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
                        uint64_t size, struct imp_backing **out)
 {
     struct imp_backing *bk = calloc(1, sizeof(*bk));
-    bool sealed;
+    bool in_memory, sealed;
     void *map;
     int err;
 
@@ -171,11 +172,17 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         err = PMN_E_BAD_HANDLE;
         goto fail;
     }
+    /* Only memory: a disk file's pages are page cache, written back to
+     * disk, which bound memory never is (a memfd is tmpfs or hugetlbfs). */
+    err = pmn_prim_file_memory(fd, &in_memory, &bk->page);
+    if (err == 0 && !in_memory)
+        err = PMN_E_BAD_HANDLE;
     /* Only a file its owner cannot shrink: past a shrunk end, our reads of
      * the table or of an object would be SIGBUS, not a code.  libpmnode's
      * own files are sealed so (shared.c); an exporter of a version before
      * the seal, or a file made by hand, is refused. */
-    err = pmn_prim_shrink_sealed(fd, &sealed);
+    if (err == 0)
+        err = pmn_prim_shrink_sealed(fd, &sealed);
     if (err == 0 && !sealed)
         err = PMN_E_BAD_HANDLE;
     if (err)

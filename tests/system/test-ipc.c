@@ -983,3 +983,34 @@ Test(ipc, backing_file_sealed_against_shrinking)
     pmn_arena_destroy(a);
     pmn_backing_free(b);
 }
+
+/* A regular file on a disk file system is page cache: never memory for a
+ * handle, whatever its table says. */
+Test(ipc, page_cache_files_refused)
+{
+    static const char *const dirs[] = {".", "/var/tmp", "/tmp"};
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    struct statfs sf;
+    const char *dir = NULL;
+    char path[4096];
+    void *x = NULL;
+    int fd;
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && dir == NULL; i++)
+        if (statfs(dirs[i], &sf) == 0 && sf.f_type != TMPFS_MAGIC &&
+            sf.f_type != HUGETLBFS_MAGIC && access(dirs[i], W_OK) == 0)
+            dir = dirs[i];
+    if (dir == NULL)
+        cr_skip_test("no writable directory outside tmpfs (., /var/tmp, /tmp) for a disk file");
+    snprintf(path, sizeof(path), "%s/pmnode-ipc-diskXXXXXX", dir);
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0, "mkstemp in %s: %s", dir, strerror(errno));
+    unlink(path);
+    forge(fd, 4 * base_page(), base_page(), 0x4000, base_page(), base_page(), base_page(), &h);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_BAD_HANDLE, "a disk file in %s", dir);
+    cr_assert_null(x);
+    pmn_ipc_cache_free(c);
+    close(fd);
+}
