@@ -1936,7 +1936,8 @@ struct pmn_ipc_handle {
     uint64_t region_len;    /**< bytes of the region */
     uint64_t object_offset; /**< file offset of the object */
     uint64_t object_len;    /**< bytes of the object (its usable size) */
-    uint64_t page_size;     /**< page size of the memory (base or huge; dax: its alignment) */
+    uint64_t page_size;     /**< page size of the memory (base or huge; dax: its alignment;
+                                 checked against the file's own on open) */
     uint64_t gen;           /**< generation of the slot when exported */
     uint32_t slot;          /**< slot of the generation table */
     int32_t node;           /**< node every page of the object is on */
@@ -2024,21 +2025,21 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * file's page cache), sealed against shrinking (F_SEAL_SHRINK), and that
  * the table in it names the handle's backing (PMN_E_BAD_HANDLE: never a
  * mapping of the wrong file, of a disk file, nor of one its owner could
- * shrink); the slot's
- * generation (PMN_E_STALE_HANDLE); then it maps the handle's region (once
- * per backing and region: opening another object of the same region maps
- * nothing), populates the object's pages for reading and verifies each
- * with move_pages (PMN_E_NODE_CHANGED if any page is elsewhere or absent),
- * and checks the generation again.  A PMN_IPC_KIND_DAX handle: @p fd is
- * the table's memfd; the device is opened by name on the backing's first
- * open and checked as the group's head says (a bad name, another device:
- * PMN_E_BAD_HANDLE; the device's node not the handle's:
- * PMN_E_NODE_CHANGED; open()'s -ENOENT, -EACCES... as they are), and no
- * page is walked with move_pages.  Other codes: -EINVAL, -ENOMEM,
- * -ENOENT (fd -1 and nothing cached or fetched), -errno of mmap, of
- * pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On failure nothing
- * stays open.  Each successful open needs one pmn_ipc_close().
- * Thread-safe.
+ * shrink); that the handle's page_size is the file's own page size
+ * (PMN_E_BAD_HANDLE); the slot's generation (PMN_E_STALE_HANDLE); then it
+ * maps the handle's region (once per backing and region: opening another object
+ * of the same region maps nothing), populates the object's pages for
+ * reading and verifies each with move_pages (PMN_E_NODE_CHANGED if any
+ * page is elsewhere or absent), and checks the generation again.  A
+ * PMN_IPC_KIND_DAX handle: @p fd is the table's memfd; the device is
+ * opened by name on the backing's first open and checked as the group's
+ * head says (a bad name, another device: PMN_E_BAD_HANDLE; the device's
+ * node not the handle's: PMN_E_NODE_CHANGED; open()'s -ENOENT, -EACCES...
+ * as they are), and no page is walked with move_pages.  Other codes:
+ * -EINVAL, -ENOMEM, -ENOENT (fd -1 and nothing cached or fetched), -errno
+ * of mmap, of pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On
+ * failure nothing stays open.  Each successful open needs one
+ * pmn_ipc_close().  Thread-safe.
  */
 PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
                          unsigned flags, void **addr);

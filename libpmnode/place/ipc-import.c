@@ -131,7 +131,7 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
             (h->table_size - sizeof(struct pmn__ipc_table_head)) / sizeof(struct pmn__ipc_slot))
         return false;
     if (h->region_len == 0 || h->object_len == 0 || h->region_offset % h->page_size ||
-        h->region_len % page ||
+        h->region_len % h->page_size ||
         (h->kind == PMN_IPC_KIND_MEMFD && h->region_offset < h->table_size))
         return false;
     if (__builtin_add_overflow(h->region_offset, h->region_len, &rend) ||
@@ -342,13 +342,22 @@ static void map_put(struct pmn_ipc_cache *c, struct imp_map *m)
     c->st.mapped--;
 }
 
-/* Populate the object's pages for reading and check each is on @node. */
-static int verify_object(void *addr, uint64_t len, uint64_t page, int node)
+/* Populate the object's pages for reading and check each is on @node:
+ * the object [addr, addr+len) of the mapping @m, rounded out to @page (the
+ * file's own page size, checked) and never past the mapping. */
+static int verify_object(const struct imp_map *m, void *addr, uint64_t len, uint64_t page,
+                         int node)
 {
     uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)(page - 1);
     uintptr_t hi = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t mlo = (uintptr_t)m->addr, mhi = mlo + m->len;
     uint64_t misplaced = 0;
     int err;
+
+    if (lo < mlo)
+        lo = mlo;
+    if (hi > mhi)
+        hi = mhi;
 
     /* A checked read-fault: where the file does not back a page (a read
      * there would be SIGBUS) this is an error, never a signal. */
@@ -417,6 +426,10 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
                      h->slot >= (bk->table_size - sizeof(struct pmn__ipc_table_head)) /
                                     sizeof(struct pmn__ipc_slot)))
         err = PMN_E_BAD_HANDLE;
+    /* The page size is the file's own (fstatfs), not the handle's word:
+     * the verifier rounds the object out to it. */
+    if (err == 0 && bk->dax_fd < 0 && h->page_size != bk->page)
+        err = PMN_E_BAD_HANDLE;
     if (err == 0 && !inside_file(bk, h))
         err = PMN_E_BAD_HANDLE;
     if (err == 0 && bk->dax_fd >= 0 && h->node != bk->dax_node)
@@ -435,7 +448,7 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
      * now, as for memfd. */
     if (bk->dax_fd >= 0)
         (void)pmn_prim_populate_read(at, h->object_len);
-    err = bk->dax_fd >= 0 ? 0 : verify_object(at, h->object_len, h->page_size, h->node);
+    err = bk->dax_fd >= 0 ? 0 : verify_object(m, at, h->object_len, h->page_size, h->node);
     /* Freed while we verified: the pages seen may be another object's. */
     if (err == 0 && !slot_live(bk, h, NULL))
         err = PMN_E_STALE_HANDLE;

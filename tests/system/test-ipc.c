@@ -1014,3 +1014,44 @@ Test(ipc, page_cache_files_refused)
     pmn_ipc_cache_free(c);
     close(fd);
 }
+
+/* A page size other than the file's own: a bigger power of two made the
+ * verifier round the object out past the region it mapped (a SIGSEGV, or
+ * other mappings faulted in and a bogus code). */
+Test(ipc, page_size_must_be_the_files)
+{
+    const uint64_t page = base_page();
+    static const uint64_t bigger[] = {2, 512, 1u << 18}; /* in pages: 8 KiB, 2 MiB, 1 GiB */
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    void *x;
+    int fd = forged_memfd();
+
+    forge(fd, 4 * page, page, 0x1234, 2 * page, page, 2 * page, &h);
+    seal_shrink(fd);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0, "the forged file as made opens");
+    cr_assert_eq(*(unsigned char *)x, 0x5a);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    close(fd);
+    for (size_t i = 0; i < sizeof(bigger) / sizeof(bigger[0]); i++) {
+        uint64_t ps = bigger[i] * page;
+
+        fd = forged_memfd();
+        /* the region one base page at a multiple of ps, as a sane handle's */
+        forge(fd, ps + page, page, 0x2000 + i, ps, page, ps, &h);
+        seal_shrink(fd);
+        h.page_size = ps;
+        cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+        cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_BAD_HANDLE,
+                     "page_size %llu on a file of %llu-byte pages", (unsigned long long)ps,
+                     (unsigned long long)page);
+        cr_assert_null(x);
+        h.page_size = page; /* the same file, told the truth */
+        cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+        cr_assert_eq(pmn_ipc_close(c, x), 0);
+        pmn_ipc_cache_free(c);
+        close(fd);
+    }
+}
