@@ -2038,8 +2038,10 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * as they are), and no page is walked with move_pages.  Other codes:
  * -EINVAL, -ENOMEM, -ENOENT (fd -1 and nothing cached or fetched), -errno
  * of mmap, of pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On
- * failure nothing stays open.  Each successful open needs one
- * pmn_ipc_close().  Thread-safe.
+ * failure nothing stays open: the cache keeps a backing's fd and table
+ * only once an open of it succeeded, so after a failed first open the
+ * next handle of that backing must carry @p fd again.  Each successful
+ * open needs one pmn_ipc_close().  Thread-safe.
  */
 PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
                          unsigned flags, void **addr);

@@ -37,6 +37,7 @@ struct imp_backing {
     const struct pmn__ipc_table_head *table;
     const struct pmn__ipc_slot *slots;
     size_t table_size;
+    bool used; /* an open succeeded with it: kept for later fd -1 opens */
     struct imp_backing *next;
 };
 
@@ -79,6 +80,16 @@ int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
     return 0;
 }
 
+/* Unmap @bk's table and close its fds (it is off the list). */
+static void backing_free(struct imp_backing *bk)
+{
+    pmn_prim_unmap((void *)bk->table, bk->table_size);
+    pmn_prim_close(bk->fd);
+    if (bk->dax_fd >= 0)
+        pmn_prim_close(bk->dax_fd);
+    free(bk);
+}
+
 void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
 {
     if (c == NULL)
@@ -94,11 +105,7 @@ void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
     }
     for (struct imp_backing *bk = c->backings, *next; bk; bk = next) {
         next = bk->next;
-        pmn_prim_unmap((void *)bk->table, bk->table_size);
-        pmn_prim_close(bk->fd);
-        if (bk->dax_fd >= 0)
-            pmn_prim_close(bk->dax_fd);
-        free(bk);
+        backing_free(bk);
     }
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -223,6 +230,27 @@ fail:
     pmn_prim_close(fd);
     free(bk);
     return err;
+}
+
+/* Forget @bk unless an open succeeded with it or a mapping of it is in
+ * use (lock held): an open that fails keeps nothing of the peer's, neither
+ * the fd nor the table's mapping (a hostile peer sending stale handles of
+ * ever new files would run us out of fds).  A mapping in use means
+ * another open is verifying with @bk; it drops @bk if it fails too. */
+static void backing_drop_unused(struct pmn_ipc_cache *c, struct imp_backing *bk)
+{
+    if (bk->used)
+        return;
+    for (const struct imp_map *m = c->maps; m; m = m->next)
+        if (m->bk == bk)
+            return;
+    for (struct imp_backing **at = &c->backings; *at; at = &(*at)->next)
+        if (*at == bk) {
+            *at = bk->next;
+            break;
+        }
+    backing_free(bk);
+    c->st.backings--;
 }
 
 /* The cache's entry for the backing of @h, made with @fd (or fetched)
@@ -460,11 +488,14 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
         map_put(c, m);
         goto fail;
     }
+    bk->used = true;
     c->st.opens++;
     pthread_mutex_unlock(&c->lock);
     *addr = at;
     return 0;
 fail:
+    if (bk != NULL)
+        backing_drop_unused(c, bk);
     c->st.failures++;
     pthread_mutex_unlock(&c->lock);
     return err;

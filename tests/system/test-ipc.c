@@ -1055,3 +1055,55 @@ Test(ipc, page_size_must_be_the_files)
         close(fd);
     }
 }
+
+/* An open that fails keeps nothing: not the peer's fd, not the table's
+ * mapping, not the region's (a hostile peer sending stale handles of ever
+ * new files ran the importer out of descriptors). */
+Test(ipc, failed_open_keeps_nothing)
+{
+    const uint64_t page = base_page();
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_cache_stats st = {.struct_size = sizeof(st)};
+    struct pmn_ipc_handle h;
+    void *x;
+    int fds, maps, fd;
+
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    fds = count_fds();
+    maps = count_maps();
+    for (int i = 0; i < 4; i++) {
+        fd = forged_memfd();
+        forge(fd, 4 * page, page, 0x5000 + (uint64_t)i, page, page, page, &h);
+        seal_shrink(fd);
+        switch (i) {
+        case 0: /* stale: the table says 7 */
+            h.gen = 6;
+            cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_STALE_HANDLE);
+            break;
+        case 1: /* a region past the file's end */
+            h.region_offset = h.object_offset = 8 * page;
+            cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_BAD_HANDLE);
+            break;
+        case 2: /* the pages are on node 0, not the handle's: fails after mapping */
+            h.node = 1;
+            cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_NODE_CHANGED);
+            break;
+        default: /* a slot past the table's */
+            h.slot = 1000;
+            cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), PMN_E_BAD_HANDLE);
+            break;
+        }
+        cr_assert_null(x);
+        close(fd);
+        cr_assert_eq(count_fds(), fds, "failed open %d kept a descriptor", i);
+        cr_assert_eq(count_maps(), maps, "failed open %d kept a mapping", i);
+    }
+    cr_assert_eq(pmn_ipc_cache_stats(c, &st), 0);
+    cr_assert_eq(st.backings, 0);
+    cr_assert_eq(st.mapped, 0);
+    cr_assert_eq(st.failures, 4);
+    /* without the fd, nothing cached answers */
+    h.slot = 0;
+    cr_assert_eq(pmn_ipc_open(c, &h, -1, 0, &x), -ENOENT);
+    pmn_ipc_cache_free(c);
+}
