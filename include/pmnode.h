@@ -1865,18 +1865,21 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * default, as above; none of the costs of shmem pages apply): that memfd
  * is the fd pmn_ipc_get() returns and pmn_ipc_send() passes.  Handles have
  * kind PMN_IPC_KIND_DAX and name the device (dax_name, dax_rdev); their
- * offsets are the device's, in whole units of its alignment.  The importer
- * opens /dev/<dax_name> itself, read-write: the device node's permissions
- * decide who may map the memory (-EACCES and the like come back as they
- * are; -ENOENT when no such device is there).  It maps each region at an
+ * offsets are the device's, in whole units of its alignment.  Before
+ * opening anything, the importer requires sysfs to list a device-dax
+ * device of that name with the handle's device number (PMN_E_BAD_HANDLE
+ * otherwise; -ENOENT when neither sysfs nor /dev has the name) on the
+ * handle's node (target_node, else numa_node; PMN_E_NODE_CHANGED
+ * otherwise): a handle naming another device never gets it opened.  Then
+ * it opens /dev/<dax_name> itself, read-write, O_NOCTTY | O_NONBLOCK: the
+ * device node's permissions decide who may map the memory (-EACCES and
+ * the like come back as they are), and the node opened must still be a
+ * character device with the handle's st_rdev.  It maps each region at an
  * address aligned to the device's alignment (sysfs align), once per region
- * as for memfd, and keeps one device fd per backing.  "Verified" means for
- * dax: the device in /dev is a character device with the handle's
- * st_rdev, sysfs lists a device-dax device of that name with that device
- * number, and the device's node (target_node, else numa_node) is the
- * handle's node (PMN_E_NODE_CHANGED otherwise).  move_pages does not see
- * device pages, so no page is checked one by one: device memory is the
- * device's node by construction.
+ * as for memfd, and keeps one device fd per backing.  "Verified" means
+ * for dax: those checks.  move_pages does not see device pages, so no page
+ * is checked one by one: device memory is the device's node by
+ * construction.
  *
  * Races the library cannot close: the owner may free an object right after
  * the importer opened it.  The importer's mapping stays valid memory (the
@@ -2032,10 +2035,12 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * reading and verifies each with move_pages (PMN_E_NODE_CHANGED if any
  * page is elsewhere or absent), and checks the generation again.  A
  * PMN_IPC_KIND_DAX handle: @p fd is the table's memfd; the device is
- * opened by name on the backing's first open and checked as the group's
- * head says (a bad name, another device: PMN_E_BAD_HANDLE; the device's
- * node not the handle's: PMN_E_NODE_CHANGED; open()'s -ENOENT, -EACCES...
- * as they are), and no page is walked with move_pages.  Other codes:
+ * opened by name on the backing's first open, after sysfs vouched for it,
+ * as the group's head says (a bad name, a device sysfs does not list as
+ * device-dax of that number: PMN_E_BAD_HANDLE, and it is never opened; the
+ * device's node not the handle's: PMN_E_NODE_CHANGED; -ENOENT when nothing
+ * has that name; open()'s -EACCES... as they are), and no page is walked
+ * with move_pages.  Other codes:
  * -EINVAL, -ENOMEM, -ENOENT (fd -1 and nothing cached or fetched), -errno
  * of mmap, of pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On
  * failure nothing stays open: the cache keeps a backing's fd and table

@@ -631,7 +631,9 @@ static int open_typed(const char *path, int flags, mode_t type, int wrong_type, 
 
 int pmn_prim_open_device(const char *path, int *fd)
 {
-    return open_typed(path, O_RDWR | O_CLOEXEC, S_IFCHR, -ENODEV, fd);
+    /* O_NOCTTY: a tty's open must not make it our controlling terminal;
+     * O_NONBLOCK: no open waits on a device (device-dax ignores both). */
+    return open_typed(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, S_IFCHR, -ENODEV, fd);
 }
 
 int pmn_prim_char_dev(int fd, uint64_t *rdev)

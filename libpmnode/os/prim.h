@@ -232,7 +232,9 @@ int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name
 /* All of @buf written to @fd, through short writes and EINTR; -EIO when
  * write() makes no progress.  Signal-safe. */
 int pmn_prim_write_all(int fd, const void *buf, size_t len);
-/* Open the character device @path read-write, close-on-exec (device-dax).
+/* Open the character device @path read-write, close-on-exec, O_NOCTTY
+ * and O_NONBLOCK (device-dax, which ignores both; any other device the
+ * open reaches never becomes a controlling terminal nor blocks the open).
  * -ENODEV when @path is not a character device: a regular file mapped
  * MAP_SHARED would be page-cache memory, which bound memory never is. */
 int pmn_prim_open_device(const char *path, int *fd);

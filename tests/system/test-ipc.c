@@ -1107,3 +1107,44 @@ Test(ipc, failed_open_keeps_nothing)
     cr_assert_eq(pmn_ipc_open(c, &h, -1, 0, &x), -ENOENT);
     pmn_ipc_cache_free(c);
 }
+
+/* A dax handle naming a character device that sysfs does not list as
+ * device-dax is refused before the device is opened: an open(2) of a tty
+ * by a daemon without one made it the daemon's controlling terminal, and
+ * device opens have side effects of their own.  inotify sees every open of
+ * /dev/full (one a concurrent process makes would show too: /dev/full is
+ * rarely opened). */
+Test(ipc, dax_handle_of_another_device_never_opened)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h, d;
+    struct stat full;
+    char ev[4096];
+    void *o = pmn_arena_malloc(a, 64), *x;
+    int fd, in, t;
+
+    if (stat("/dev/full", &full) != 0 || !S_ISCHR(full.st_mode))
+        cr_skip_test("no /dev/full character device to name");
+    in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (in < 0 || inotify_add_watch(in, "/dev/full", IN_OPEN) < 0)
+        cr_skip_test("inotify unavailable: %s", strerror(errno));
+    t = open("/dev/full", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(t, 0);
+    close(t);
+    if (read(in, ev, sizeof(ev)) <= 0)
+        cr_skip_test("inotify does not report opens of /dev/full here");
+    while (read(in, ev, sizeof(ev)) > 0)
+        ;
+    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    d = as_dax(&h, "full", full.st_rdev);
+    cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
+    cr_assert_eq(read(in, ev, sizeof(ev)), -1, "pmn_ipc_open opened /dev/full, no dax device");
+    cr_assert_eq(errno, EAGAIN);
+    close(in);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
