@@ -2052,16 +2052,21 @@ PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h
                          unsigned flags, void **addr);
 /**
  * Close an address pmn_ipc_open() returned; the last close of a region
- * unmaps it.  0, -EINVAL, -ENOENT (not an open address of @p c).
- * Thread-safe.
+ * unmaps it.  Where the address is open as several objects (see
+ * pmn_ipc_valid()), an open of a live one is ended first.  0, -EINVAL,
+ * -ENOENT (not an open address of @p c).  Thread-safe.
  */
 PMN_API int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr);
 /**
  * Recheck an open address: 0 while its object is live in the owner,
  * PMN_E_STALE_HANDLE once the owner freed it (the memory stays mapped
  * until closed, but may hold another object), -ENOENT if @p addr is not
- * open in @p c.  A lookup under the cache's lock and one atomic load of
- * the shared table.  Thread-safe.
+ * open in @p c.  Each open keeps its own slot and generation: where the
+ * owner freed X and reused its memory for Y, and both were opened at the
+ * same address, the answer is PMN_E_STALE_HANDLE while X's open stays
+ * (for Y's holder too: the call cannot tell who asks), never 0 because Y
+ * is live.  A lookup under the cache's lock and one atomic load of the
+ * shared table per open of the address.  Thread-safe.
  */
 PMN_API int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr);
 

@@ -5,7 +5,9 @@
  * A cache holds, per exporting backing (its random backing_id), one fd of
  * the backing's file and a read-only mapping of its generation table;
  * per region of that file, one mapping with a count of opens; per address
- * handed out, the slot and generation it was opened with.  Opening never
+ * handed out and object opened there, the slot and generation it was
+ * opened with (one address may be open as a freed object and as the new
+ * object that reused its memory).  Opening never
  * trusts the handle: its fields are checked for sense, the fd must be the
  * handle's file (fstat dev/ino) and the table in it must name the handle's
  * backing, the slot's generation must be the handle's (before mapping and
@@ -402,13 +404,23 @@ static int verify_object(const struct imp_map *m, void *addr, uint64_t len, uint
     return misplaced ? PMN_E_NODE_CHANGED : 0;
 }
 
+/* Whether the object @o was opened as is still live in its owner. */
+static bool open_live(const struct imp_open *o)
+{
+    return atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen;
+}
+
+/* Record a successful open (lock held).  One record per address AND
+ * object (slot, gen): the owner may free an object and hand its memory to
+ * a new one, so one address can be open as two objects at once, and each
+ * keeps its own generation for pmn_ipc_valid(). */
 static int open_locked_tail(struct pmn_ipc_cache *c, struct imp_map *m,
                             const struct pmn_ipc_handle *h, void *addr)
 {
     struct imp_open *o;
 
     for (o = c->opens; o; o = o->next)
-        if (o->addr == addr)
+        if (o->addr == addr && o->slot == h->slot && o->gen == h->gen)
             break;
     if (o == NULL) {
         o = calloc(1, sizeof(*o));
@@ -416,14 +428,13 @@ static int open_locked_tail(struct pmn_ipc_cache *c, struct imp_map *m,
             return -ENOMEM;
         o->addr = addr;
         o->m = m;
+        o->slot = h->slot;
+        o->gen = h->gen;
         o->next = c->opens;
         c->opens = o;
     } else {
         map_put(c, m); /* the open record holds one reference on m */
     }
-    /* The newest open of an address is what pmn_ipc_valid() checks. */
-    o->slot = h->slot;
-    o->gen = h->gen;
     o->refs++;
     return 0;
 }
@@ -503,23 +514,33 @@ fail:
 
 int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr)
 {
+    struct imp_open **pick = NULL;
     int err = -ENOENT;
 
     if (c == NULL || addr == NULL)
         return -EINVAL;
     pthread_mutex_lock(&c->lock);
+    /* The caller does not say which object it closes: a live one goes
+     * first, so an open of a freed object keeps the address stale for
+     * pmn_ipc_valid() until it too is closed (a false "stale" is safe, a
+     * false "live" is not). */
     for (struct imp_open **at = &c->opens; *at; at = &(*at)->next) {
-        struct imp_open *o = *at;
-        if (o->addr != addr)
+        if ((*at)->addr != addr)
             continue;
+        if (pick == NULL || open_live(*at))
+            pick = at;
+        if (open_live(*pick))
+            break;
+    }
+    if (pick != NULL) {
+        struct imp_open *o = *pick;
         if (--o->refs == 0) {
-            *at = o->next;
+            *pick = o->next;
             map_put(c, o->m);
             free(o);
         }
         c->st.closes++;
         err = 0;
-        break;
     }
     pthread_mutex_unlock(&c->lock);
     return err;
@@ -532,13 +553,16 @@ int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr)
     if (c == NULL || addr == NULL)
         return -EINVAL;
     pthread_mutex_lock(&c->lock);
+    /* Every open of the address: stale if any object opened there was
+     * freed since, whatever a newer open of the same memory says. */
     for (const struct imp_open *o = c->opens; o; o = o->next) {
         if (o->addr != addr)
             continue;
-        err = atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen
-                  ? 0
-                  : PMN_E_STALE_HANDLE;
-        break;
+        if (!open_live(o)) {
+            err = PMN_E_STALE_HANDLE;
+            break;
+        }
+        err = 0;
     }
     pthread_mutex_unlock(&c->lock);
     return err;

@@ -1148,3 +1148,42 @@ Test(ipc, dax_handle_of_another_device_never_opened)
     pmn_arena_destroy(a);
     pmn_backing_free(b);
 }
+
+/* Two opens at one address (the owner freed X and its block went to Y):
+ * X's open stays stale, whatever Y's says. */
+Test(ipc, valid_judges_each_open_by_its_own_generation)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle hx, hy;
+    void *x = pmn_arena_malloc(a, 64), *y, *ax, *ay;
+    int fd;
+
+    cr_assert_eq(pmn_ipc_get(x, &hx, &fd), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &hx, fd, 0, &ax), 0);
+    cr_assert_eq(pmn_ipc_valid(c, ax), 0);
+    cr_assert_eq(pmn_free(x), 0);
+    cr_assert_eq(pmn_ipc_valid(c, ax), PMN_E_STALE_HANDLE);
+    y = pmn_arena_malloc(a, 64);
+    cr_assert_eq(y, x, "the arena did not reuse the freed block");
+    cr_assert_eq(pmn_ipc_get(y, &hy, &fd), 0);
+    cr_assert_eq(pmn_ipc_open(c, &hy, -1, 0, &ay), 0);
+    cr_assert_eq(ay, ax);
+    cr_assert_eq(pmn_ipc_valid(c, ax), PMN_E_STALE_HANDLE, "X's open was told X is live");
+    /* A close ends the live open first: the stale one keeps the address
+     * stale until it is closed too. */
+    cr_assert_eq(pmn_ipc_close(c, ay), 0);
+    cr_assert_eq(pmn_ipc_valid(c, ax), PMN_E_STALE_HANDLE);
+    cr_assert_eq(pmn_ipc_close(c, ax), 0);
+    cr_assert_eq(pmn_ipc_valid(c, ax), -ENOENT);
+    cr_assert_eq(pmn_ipc_close(c, ax), -ENOENT);
+    /* Y alone at the address: live. */
+    cr_assert_eq(pmn_ipc_open(c, &hy, -1, 0, &ay), 0);
+    cr_assert_eq(pmn_ipc_valid(c, ay), 0);
+    cr_assert_eq(pmn_ipc_close(c, ay), 0);
+    pmn_ipc_cache_free(c);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
