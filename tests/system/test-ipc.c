@@ -9,7 +9,11 @@
  * opening objects of the same region maps it once; the fd can be fetched
  * from the owner with pidfd_getfd (skipped with the reason where the
  * kernel or ptrace policy refuses); 8 threads export and import at once;
- * the receive helper survives garbage, truncation and extra fds.  A page
+ * the receive helper survives garbage, truncation and extra fds; forged
+ * exporters (files made by hand: unsealed, on disk, with a lying page
+ * size or a stale slot; a dax name of another device) are refused without
+ * a signal, an open of the device, or anything left cached; an address
+ * reused by a second object stays stale for the first one's open.  A page
  * on another node (PMN_E_NODE_CHANGED) needs a second node: the vm lane's
  * vm-ipc guest shows it.
  */
@@ -895,6 +899,21 @@ static void seal_shrink(int fd)
     cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0, "F_ADD_SEALS: %s", strerror(errno));
 }
 
+/* A memfd backing on node 0 with an arena, and one object of 64 bytes
+ * exported: its handle in *@h, the backing's (borrowed) fd in *@fd. */
+static void *export_one(struct pmn_backing **b, struct pmn_arena **a, struct pmn_ipc_handle *h,
+                        int *fd)
+{
+    void *o;
+
+    *b = backing(PMN_BACKING_MEMFD, false, 0);
+    *a = arena(*b);
+    o = pmn_arena_malloc(*a, 64);
+    cr_assert_not_null(o);
+    cr_assert_eq(pmn_ipc_get(o, h, fd), 0);
+    return o;
+}
+
 /* Make @fd a file of @size bytes whose table (@table bytes) names backing
  * @id with slot 0 live (gen 7) for [@obj, @obj+64), and the handle for it:
  * the region [@reg, @reg+@rlen), the base page size, node 0. */
@@ -943,16 +962,16 @@ static void forge(int fd, uint64_t size, uint64_t table, uint64_t id, uint64_t r
  * importer refuses a file without that seal; growing still works. */
 Test(ipc, backing_file_sealed_against_shrinking)
 {
-    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
-    struct pmn_arena *a = arena(b);
+    struct pmn_backing *b;
+    struct pmn_arena *a;
     struct pmn_ipc_cache *c;
     struct pmn_ipc_handle h;
     struct pmn_region *r;
-    void *o = pmn_arena_malloc(a, 64), *x;
+    void *x;
     int fd, seals, forged;
     struct stat st;
 
-    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    export_one(&b, &a, &h, &fd);
     seals = fcntl(fd, F_GET_SEALS);
     cr_assert_geq(seals, 0, "F_GET_SEALS: %s (memfd made without MFD_ALLOW_SEALING?)",
                   strerror(errno));
@@ -1116,13 +1135,13 @@ Test(ipc, failed_open_keeps_nothing)
  * rarely opened). */
 Test(ipc, dax_handle_of_another_device_never_opened)
 {
-    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
-    struct pmn_arena *a = arena(b);
+    struct pmn_backing *b;
+    struct pmn_arena *a;
     struct pmn_ipc_cache *c;
     struct pmn_ipc_handle h, d;
     struct stat full;
     char ev[4096];
-    void *o = pmn_arena_malloc(a, 64), *x;
+    void *x;
     int fd, in, t;
 
     if (stat("/dev/full", &full) != 0 || !S_ISCHR(full.st_mode))
@@ -1137,7 +1156,7 @@ Test(ipc, dax_handle_of_another_device_never_opened)
         cr_skip_test("inotify does not report opens of /dev/full here");
     while (read(in, ev, sizeof(ev)) > 0)
         ;
-    cr_assert_eq(pmn_ipc_get(o, &h, &fd), 0);
+    export_one(&b, &a, &h, &fd);
     cr_assert_eq(pmn_ipc_cache_new(&c), 0);
     d = as_dax(&h, "full", full.st_rdev);
     cr_assert_eq(pmn_ipc_open(c, &d, fd, 0, &x), PMN_E_BAD_HANDLE);
@@ -1153,14 +1172,14 @@ Test(ipc, dax_handle_of_another_device_never_opened)
  * X's open stays stale, whatever Y's says. */
 Test(ipc, valid_judges_each_open_by_its_own_generation)
 {
-    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
-    struct pmn_arena *a = arena(b);
+    struct pmn_backing *b;
+    struct pmn_arena *a;
     struct pmn_ipc_cache *c;
     struct pmn_ipc_handle hx, hy;
-    void *x = pmn_arena_malloc(a, 64), *y, *ax, *ay;
+    void *x, *y, *ax, *ay;
     int fd;
 
-    cr_assert_eq(pmn_ipc_get(x, &hx, &fd), 0);
+    x = export_one(&b, &a, &hx, &fd);
     cr_assert_eq(pmn_ipc_cache_new(&c), 0);
     cr_assert_eq(pmn_ipc_open(c, &hx, fd, 0, &ax), 0);
     cr_assert_eq(pmn_ipc_valid(c, ax), 0);
