@@ -3,18 +3,25 @@
  * receive helpers.
  *
  * A cache holds, per exporting backing (its random backing_id), one fd of
- * the backing's file and a read-only mapping of its generation table;
- * per region of that file, one mapping with a count of opens; per address
- * handed out and object opened there, the slot and generation it was
- * opened with (one address may be open as a freed object and as the new
- * object that reused its memory).  Opening never
- * trusts the handle: its fields are checked for sense, the fd must be the
- * handle's file (fstat dev/ino) and the table in it must name the handle's
- * backing, the slot's generation must be the handle's (before mapping and
- * again after verifying), and every page of the object must be on the
- * handle's node, as move_pages sees it in this process after a populate
- * for reading.  Strictness holds in the importer too: a page elsewhere is
- * PMN_E_NODE_CHANGED, never a quiet success.
+ * the backing's file and a read-only mapping of its generation table,
+ * kept only once an open with them succeeded (a failed open keeps
+ * nothing); per region of that file, one mapping with a count of opens;
+ * per address handed out and object opened there, the slot and generation
+ * it was opened with (one address may be open as a freed object and as
+ * the new object that reused its memory; pmn_ipc_valid() is stale while
+ * any of them is).
+ *
+ * Opening never trusts the handle: its fields are checked for sense; the
+ * fd must be the handle's file (fstat dev/ino), in memory (tmpfs or
+ * hugetlbfs, never page cache of a disk file) and sealed against
+ * shrinking (a shrink would turn our reads into SIGBUS), and the table in
+ * it must name the handle's backing; the page size must be the file's
+ * own; the slot's generation must be the handle's (before mapping and
+ * again after verifying); and every page of the object must be on the
+ * handle's node, as move_pages sees it in this process after a checked
+ * populate for reading, never past the region mapped.  Strictness holds
+ * in the importer too: a page elsewhere is PMN_E_NODE_CHANGED, never a
+ * quiet success.
  *
  * One mutex guards the cache's lists; the populate and the verify run
  * without it (they may take long for a large object), holding a reference
