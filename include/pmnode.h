@@ -1863,6 +1863,11 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  *   - frees of objects in a segment where anything was ever exported take
  *     the slow free path (a lock and a table lookup); frees elsewhere cost
  *     one flag test on a cache line the free reads anyway.
+ * The file is sealed against shrinking (F_SEAL_SHRINK: it can grow, for
+ * new regions, but ftruncate to a smaller size fails with EPERM for anyone
+ * holding it), because an importer's read past a shrunk end would be
+ * SIGBUS; importers refuse a file without that seal (PMN_E_BAD_HANDLE),
+ * which includes the files of exporters of libpmnode 0.9.2 and earlier.
  * PMN_BACKING_ANON made shareable behaves as PMN_BACKING_MEMFD;
  * PMN_BACKING_HUGETLB uses a memfd of the pool's huge page size
  * (MFD_HUGETLB).  PMN_BACKING_USER and PMN_BACKING_PROVIDER cannot be
@@ -1874,18 +1879,21 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * default, as above; none of the costs of shmem pages apply): that memfd
  * is the fd pmn_ipc_get() returns and pmn_ipc_send() passes.  Handles have
  * kind PMN_IPC_KIND_DAX and name the device (dax_name, dax_rdev); their
- * offsets are the device's, in whole units of its alignment.  The importer
- * opens /dev/<dax_name> itself, read-write: the device node's permissions
- * decide who may map the memory (-EACCES and the like come back as they
- * are; -ENOENT when no such device is there).  It maps each region at an
+ * offsets are the device's, in whole units of its alignment.  Before
+ * opening anything, the importer requires sysfs to list a device-dax
+ * device of that name with the handle's device number (PMN_E_BAD_HANDLE
+ * otherwise; -ENOENT when neither sysfs nor /dev has the name) on the
+ * handle's node (target_node, else numa_node; PMN_E_NODE_CHANGED
+ * otherwise): a handle naming another device never gets it opened.  Then
+ * it opens /dev/<dax_name> itself, read-write, O_NOCTTY | O_NONBLOCK: the
+ * device node's permissions decide who may map the memory (-EACCES and
+ * the like come back as they are), and the node opened must still be a
+ * character device with the handle's st_rdev.  It maps each region at an
  * address aligned to the device's alignment (sysfs align), once per region
- * as for memfd, and keeps one device fd per backing.  "Verified" means for
- * dax: the device in /dev is a character device with the handle's
- * st_rdev, sysfs lists a device-dax device of that name with that device
- * number, and the device's node (target_node, else numa_node) is the
- * handle's node (PMN_E_NODE_CHANGED otherwise).  move_pages does not see
- * device pages, so no page is checked one by one: device memory is the
- * device's node by construction.
+ * as for memfd, and keeps one device fd per backing.  "Verified" means
+ * for dax: those checks.  move_pages does not see device pages, so no page
+ * is checked one by one: device memory is the device's node by
+ * construction.
  *
  * Races the library cannot close: the owner may free an object right after
  * the importer opened it.  The importer's mapping stays valid memory (the
@@ -1956,7 +1964,8 @@ struct pmn_ipc_handle {
     uint64_t region_len;    /**< bytes of the region */
     uint64_t object_offset; /**< file offset of the object */
     uint64_t object_len;    /**< bytes of the object (its usable size) */
-    uint64_t page_size;     /**< page size of the memory (base or huge; dax: its alignment) */
+    uint64_t page_size;     /**< page size of the memory (base or huge; dax: its alignment;
+                                 checked against the file's own on open) */
     uint64_t gen;           /**< generation of the slot when exported */
     uint32_t slot;          /**< slot of the generation table */
     int32_t node;           /**< node every page of the object is on */
@@ -2040,37 +2049,49 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * already holds for the handle's backing (with PMN_IPC_FETCH_FD: or to
  * fetch it from the owner).  Checks, in this order: the handle's magic,
  * version, kind and ranges (PMN_E_BAD_HANDLE); that @p fd is the handle's
- * file (fstat dev/ino) and that the table in it names the handle's backing
- * (PMN_E_BAD_HANDLE: never a mapping of the wrong file); the slot's
- * generation (PMN_E_STALE_HANDLE); then it maps the handle's region (once
- * per backing and region: opening another object of the same region maps
- * nothing), populates the object's pages for reading and verifies each
- * with move_pages (PMN_E_NODE_CHANGED if any page is elsewhere or absent),
- * and checks the generation again.  A PMN_IPC_KIND_DAX handle: @p fd is
- * the table's memfd; the device is opened by name on the backing's first
- * open and checked as the group's head says (a bad name, another device:
- * PMN_E_BAD_HANDLE; the device's node not the handle's:
- * PMN_E_NODE_CHANGED; open()'s -ENOENT, -EACCES... as they are), and no
- * page is walked with move_pages.  Other codes: -EINVAL, -ENOMEM,
- * -ENOENT (fd -1 and nothing cached or fetched), -errno of mmap, of
- * pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On failure nothing
- * stays open.  Each successful open needs one pmn_ipc_close().
- * Thread-safe.
+ * file (fstat dev/ino), in memory only (tmpfs or hugetlbfs: never a disk
+ * file's page cache), sealed against shrinking (F_SEAL_SHRINK), and that
+ * the table in it names the handle's backing (PMN_E_BAD_HANDLE: never a
+ * mapping of the wrong file, of a disk file, nor of one its owner could
+ * shrink); that the handle's page_size is the file's own page size
+ * (PMN_E_BAD_HANDLE); the slot's generation (PMN_E_STALE_HANDLE); then it
+ * maps the handle's region (once per backing and region: opening another object
+ * of the same region maps nothing), populates the object's pages for
+ * reading and verifies each with move_pages (PMN_E_NODE_CHANGED if any
+ * page is elsewhere or absent), and checks the generation again.  A
+ * PMN_IPC_KIND_DAX handle: @p fd is the table's memfd; the device is
+ * opened by name on the backing's first open, after sysfs vouched for it,
+ * as the group's head says (a bad name, a device sysfs does not list as
+ * device-dax of that number: PMN_E_BAD_HANDLE, and it is never opened; the
+ * device's node not the handle's: PMN_E_NODE_CHANGED; -ENOENT when nothing
+ * has that name; open()'s -EACCES... as they are), and no page is walked
+ * with move_pages.  Other codes:
+ * -EINVAL, -ENOMEM, -ENOENT (fd -1 and nothing cached or fetched), -errno
+ * of mmap, of pidfd_open/pidfd_getfd (-EPERM, -ENOSYS, -ESRCH...).  On
+ * failure nothing stays open: the cache keeps a backing's fd and table
+ * only once an open of it succeeded, so after a failed first open the
+ * next handle of that backing must carry @p fd again.  Each successful
+ * open needs one pmn_ipc_close().  Thread-safe.
  */
 PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
                          unsigned flags, void **addr);
 /**
  * Close an address pmn_ipc_open() returned; the last close of a region
- * unmaps it.  0, -EINVAL, -ENOENT (not an open address of @p c).
- * Thread-safe.
+ * unmaps it.  Where the address is open as several objects (see
+ * pmn_ipc_valid()), an open of a live one is ended first.  0, -EINVAL,
+ * -ENOENT (not an open address of @p c).  Thread-safe.
  */
 PMN_API int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr);
 /**
  * Recheck an open address: 0 while its object is live in the owner,
  * PMN_E_STALE_HANDLE once the owner freed it (the memory stays mapped
  * until closed, but may hold another object), -ENOENT if @p addr is not
- * open in @p c.  A lookup under the cache's lock and one atomic load of
- * the shared table.  Thread-safe.
+ * open in @p c.  Each open keeps its own slot and generation: where the
+ * owner freed X and reused its memory for Y, and both were opened at the
+ * same address, the answer is PMN_E_STALE_HANDLE while X's open stays
+ * (for Y's holder too: the call cannot tell who asks), never 0 because Y
+ * is live.  A lookup under the cache's lock and one atomic load of the
+ * shared table per open of the address.  Thread-safe.
  */
 PMN_API int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr);
 

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/futex.h>
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
@@ -37,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -51,6 +53,9 @@
 #endif
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
+#endif
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 0x0002U
 #endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -660,7 +665,9 @@ static int open_typed(const char *path, int flags, mode_t type, int wrong_type, 
 
 int pmn_prim_open_device(const char *path, int *fd)
 {
-    return open_typed(path, O_RDWR | O_CLOEXEC, S_IFCHR, -ENODEV, fd);
+    /* O_NOCTTY: a tty's open must not make it our controlling terminal;
+     * O_NONBLOCK: no open waits on a device (device-dax ignores both). */
+    return open_typed(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, S_IFCHR, -ENODEV, fd);
 }
 
 int pmn_prim_char_dev(int fd, uint64_t *rdev)
@@ -1194,7 +1201,7 @@ void pmn_prim_signals_restore(const sigset_t *old)
 
 int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
 {
-    unsigned flags = MFD_CLOEXEC;
+    unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
     int f;
 
     if (huge_size) {
@@ -1207,6 +1214,32 @@ int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd)
     if (f < 0)
         return -errno;
     *fd = f;
+    return 0;
+}
+
+int pmn_prim_seal_shrink(int fd)
+{
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0 ? 0 : -errno;
+}
+
+int pmn_prim_file_memory(int fd, bool *in_memory, size_t *page)
+{
+    struct statfs sf;
+
+    if (fstatfs(fd, &sf) != 0)
+        return -errno;
+    *in_memory = sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC;
+    *page = sf.f_type == HUGETLBFS_MAGIC ? (size_t)sf.f_bsize : pmn_prim_page_size();
+    return 0;
+}
+
+int pmn_prim_shrink_sealed(int fd, bool *sealed)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals < 0 && errno != EINVAL)
+        return -errno;
+    *sealed = seals >= 0 && (seals & F_SEAL_SHRINK);
     return 0;
 }
 

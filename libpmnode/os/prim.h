@@ -244,7 +244,9 @@ int pmn_prim_list_dir_at(int dirfd, const char *path, int (*fn)(const char *name
 /* All of @buf written to @fd, through short writes and EINTR; -EIO when
  * write() makes no progress.  Signal-safe. */
 int pmn_prim_write_all(int fd, const void *buf, size_t len);
-/* Open the character device @path read-write, close-on-exec (device-dax).
+/* Open the character device @path read-write, close-on-exec, O_NOCTTY
+ * and O_NONBLOCK (device-dax, which ignores both; any other device the
+ * open reaches never becomes a controlling terminal nor blocks the open).
  * -ENODEV when @path is not a character device: a regular file mapped
  * MAP_SHARED would be page-cache memory, which bound memory never is. */
 int pmn_prim_open_device(const char *path, int *fd);
@@ -355,9 +357,21 @@ void pmn_prim_signals_restore(const sigset_t *old);
 
 /* ---- shared files and IPC (place/shared.c, place/ipc-import.c) ---- */
 
-/* memfd_create(@name, MFD_CLOEXEC), empty; with @huge_size non-zero, a
- * MFD_HUGETLB file of that page size. */
+/* memfd_create(@name, MFD_CLOEXEC | MFD_ALLOW_SEALING), empty; with
+ * @huge_size non-zero, a MFD_HUGETLB file of that page size. */
 int pmn_prim_memfd_huge(const char *name, size_t huge_size, int *fd);
+/* fcntl(F_ADD_SEALS, F_SEAL_SHRINK): from now on @fd's file may grow but
+ * never shrink, whoever holds it (a file from pmn_prim_memfd_huge). */
+int pmn_prim_seal_shrink(int fd);
+/* fstatfs(@fd): *@in_memory tells whether the file lives in memory only
+ * (tmpfs or hugetlbfs, where memfds live; not a disk file, whose pages
+ * are page cache written back to disk), and *@page is the size of its
+ * pages (hugetlbfs: its huge page size; else the base page). */
+int pmn_prim_file_memory(int fd, bool *in_memory, size_t *page);
+/* fcntl(F_GET_SEALS): *@sealed tells whether @fd's file carries
+ * F_SEAL_SHRINK (false for a file that cannot be sealed at all: a regular
+ * file, a tmpfs file not made by memfd_create). */
+int pmn_prim_shrink_sealed(int fd, bool *sealed);
 /* ftruncate(@fd, @len). */
 int pmn_prim_truncate(int fd, uint64_t len);
 /* fallocate(PUNCH_HOLE | KEEP_SIZE) of [off, off+len): the file's pages

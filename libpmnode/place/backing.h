@@ -289,6 +289,10 @@ int pmn__backing_room(struct pmn_backing *b, int node, uint64_t bytes, unsigned 
  * *misplaced = pages found elsewhere; -errno when the kernel would not
  * say. */
 int pmn__verify(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced);
+/* As pmn__verify, for memory another process's file backs (IPC): the
+ * pages move_pages cannot see are read-touched with a check, so a page the
+ * file no longer backs stays unseen instead of raising SIGBUS. */
+int pmn__verify_shared(void *addr, size_t len, size_t stride, int node, uint64_t *misplaced);
 
 /* ---- shared.c: a shareable backing's one file and its generation table ----
  *

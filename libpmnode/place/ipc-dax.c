@@ -10,15 +10,19 @@
  * permissions decide who may map the memory, exactly as for the owner.
  *
  * Nothing in the handle is trusted: the name must be a plain device name
- * (no '/', no "." or "..": /dev/<name> and nothing else), the node opened
- * must be a character device with the handle's st_rdev, the sysfs entry of
- * that name must describe the same device (its dev attribute) with a size
- * and a power-of-two alignment, and the device's node (target_node, else
- * numa_node, as discover/dax.c reads them) must be the handle's node.
+ * (no '/', no "." or "..": /dev/<name> and nothing else); BEFORE anything
+ * is opened, the sysfs entry of that name must describe a device-dax
+ * device with the handle's st_rdev (its dev attribute), a size and a
+ * power-of-two alignment, and the device's node (target_node, else
+ * numa_node, as discover/dax.c reads them) must be the handle's node; only
+ * then is /dev/<name> opened (O_NOCTTY | O_NONBLOCK: never a controlling
+ * terminal, never a wait), and it must be a character device with the
+ * handle's st_rdev still.
  * move_pages does not see device pages, so that is what "verified" means
  * for dax: the device's node, not a per-page walk.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +65,8 @@ int pmn__ipc_dax_fill(const struct pmn_backing *b, struct pmn_ipc_handle *h)
     return 0;
 }
 
-/* What sysfs says of device @name: it is @rdev, its size, alignment, node. */
+/* What sysfs says of device @name: it is @rdev, its size, alignment, node.
+ * -ENOENT when sysfs lists no device-dax device of that name. */
 static int dax_sysfs(const char *name, uint64_t rdev, uint64_t *size, uint64_t *align, int *node)
 {
     struct pmn__sysfs fs;
@@ -77,10 +82,8 @@ static int dax_sysfs(const char *name, uint64_t rdev, uint64_t *size, uint64_t *
     err = pmn__sysfs_read_str(&fs, path, &s);
     if (err == 0 && (sscanf(s, "%u:%u%n", &maj, &min, &used) != 2 || s[used] != '\0' ||
                      makedev(maj, min) != rdev))
-        err = PMN_E_BAD_HANDLE; /* /dev/<name> is not the device sysfs calls <name> */
+        err = PMN_E_BAD_HANDLE; /* the handle's device is not the one sysfs calls <name> */
     free(s);
-    if (err == -ENOENT)
-        err = PMN_E_BAD_HANDLE; /* a character device, but no device-dax device */
     if (err == 0) {
         snprintf(path, sizeof(path), DAX_DIR "/%s/size", name);
         err = pmn__sysfs_read_u64(&fs, path, 10, size);
@@ -119,18 +122,26 @@ int pmn__ipc_dax_open(const struct pmn_ipc_handle *h, int *fd, uint64_t *size, u
     if (!pmn__ipc_dax_name_ok(h->dax_name, sizeof(h->dax_name)))
         return PMN_E_BAD_HANDLE;
     snprintf(path, sizeof(path), "/dev/%s", h->dax_name);
+    /* sysfs first: nothing is opened unless it is a device-dax device of
+     * the handle's number.  An open has effects of its own (a tty opened
+     * by a daemon without one becomes its controlling terminal; other
+     * drivers act on open), and the handle is the peer's word. */
+    err = dax_sysfs(h->dax_name, h->dax_rdev, size, align, &node);
+    if (err == -ENOENT) /* no device-dax device: -ENOENT only if nothing is there */
+        return pmn_prim_exists_at(AT_FDCWD, path) ? PMN_E_BAD_HANDLE : -ENOENT;
+    if (err)
+        return err;
+    if (node != h->node)
+        return PMN_E_NODE_CHANGED;
     err = pmn_prim_open_device(path, &f);
     if (err == -ENODEV || err == -EISDIR)
         return PMN_E_BAD_HANDLE; /* there, but no character device */
     if (err)
         return err; /* -ENOENT, -EACCES...: the device node's say */
+    /* /dev/<name> may have been replaced since sysfs was read. */
     err = pmn_prim_char_dev(f, &rdev);
     if (err == 0 && rdev != h->dax_rdev)
         err = PMN_E_BAD_HANDLE;
-    if (err == 0)
-        err = dax_sysfs(h->dax_name, rdev, size, align, &node);
-    if (err == 0 && node != h->node)
-        err = PMN_E_NODE_CHANGED;
     if (err) {
         pmn_prim_close(f);
         return err;

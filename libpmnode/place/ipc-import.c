@@ -3,16 +3,25 @@
  * receive helpers.
  *
  * A cache holds, per exporting backing (its random backing_id), one fd of
- * the backing's file and a read-only mapping of its generation table;
- * per region of that file, one mapping with a count of opens; per address
- * handed out, the slot and generation it was opened with.  Opening never
- * trusts the handle: its fields are checked for sense, the fd must be the
- * handle's file (fstat dev/ino) and the table in it must name the handle's
- * backing, the slot's generation must be the handle's (before mapping and
- * again after verifying), and every page of the object must be on the
- * handle's node, as move_pages sees it in this process after a populate
- * for reading.  Strictness holds in the importer too: a page elsewhere is
- * PMN_E_NODE_CHANGED, never a quiet success.
+ * the backing's file and a read-only mapping of its generation table,
+ * kept only once an open with them succeeded (a failed open keeps
+ * nothing); per region of that file, one mapping with a count of opens;
+ * per address handed out and object opened there, the slot and generation
+ * it was opened with (one address may be open as a freed object and as
+ * the new object that reused its memory; pmn_ipc_valid() is stale while
+ * any of them is).
+ *
+ * Opening never trusts the handle: its fields are checked for sense; the
+ * fd must be the handle's file (fstat dev/ino), in memory (tmpfs or
+ * hugetlbfs, never page cache of a disk file) and sealed against
+ * shrinking (a shrink would turn our reads into SIGBUS), and the table in
+ * it must name the handle's backing; the page size must be the file's
+ * own; the slot's generation must be the handle's (before mapping and
+ * again after verifying); and every page of the object must be on the
+ * handle's node, as move_pages sees it in this process after a checked
+ * populate for reading, never past the region mapped.  Strictness holds
+ * in the importer too: a page elsewhere is PMN_E_NODE_CHANGED, never a
+ * quiet success.
  *
  * One mutex guards the cache's lists; the populate and the verify run
  * without it (they may take long for a large object), holding a reference
@@ -27,6 +36,7 @@
 
 struct imp_backing {
     uint64_t id, dev, ino, size; /* size: the file's when last checked */
+    size_t page;                 /* the file's page size (fstatfs) */
     int fd;
     /* PMN_IPC_KIND_DAX: the device (opened by name, ipc-dax.c), its size
      * and alignment; the regions map from it, the table from fd. */
@@ -36,6 +46,7 @@ struct imp_backing {
     const struct pmn__ipc_table_head *table;
     const struct pmn__ipc_slot *slots;
     size_t table_size;
+    bool used; /* an open succeeded with it: kept for later fd -1 opens */
     struct imp_backing *next;
 };
 
@@ -78,6 +89,16 @@ int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
     return 0;
 }
 
+/* Unmap @bk's table and close its fds (it is off the list). */
+static void backing_free(struct imp_backing *bk)
+{
+    pmn_prim_unmap((void *)bk->table, bk->table_size);
+    pmn_prim_close(bk->fd);
+    if (bk->dax_fd >= 0)
+        pmn_prim_close(bk->dax_fd);
+    free(bk);
+}
+
 void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
 {
     if (c == NULL)
@@ -93,11 +114,7 @@ void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
     }
     for (struct imp_backing *bk = c->backings, *next; bk; bk = next) {
         next = bk->next;
-        pmn_prim_unmap((void *)bk->table, bk->table_size);
-        pmn_prim_close(bk->fd);
-        if (bk->dax_fd >= 0)
-            pmn_prim_close(bk->dax_fd);
-        free(bk);
+        backing_free(bk);
     }
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -116,12 +133,13 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
     if (h->magic != PMN_IPC_MAGIC || h->version != PMN_IPC_VERSION ||
         (h->kind != PMN_IPC_KIND_MEMFD && h->kind != PMN_IPC_KIND_DAX))
         return false;
+    /* page_size first: everything below divides by it. */
+    if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
+        return false;
     /* dax: a plain name under /dev; the regions are device offsets (the
      * table is in the other file), whole units of the device. */
     if (h->kind == PMN_IPC_KIND_DAX &&
         (!pmn__ipc_dax_name_ok(h->dax_name, sizeof(h->dax_name)) || h->region_len % h->page_size))
-        return false;
-    if (!pow2(h->page_size) || h->page_size < page || h->node < 0 || h->owner_fd < -1)
         return false;
     if (h->table_size < sizeof(struct pmn__ipc_table_head) + sizeof(struct pmn__ipc_slot) ||
         h->table_size % page ||
@@ -129,7 +147,7 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
             (h->table_size - sizeof(struct pmn__ipc_table_head)) / sizeof(struct pmn__ipc_slot))
         return false;
     if (h->region_len == 0 || h->object_len == 0 || h->region_offset % h->page_size ||
-        h->region_len % page ||
+        h->region_len % h->page_size ||
         (h->kind == PMN_IPC_KIND_MEMFD && h->region_offset < h->table_size))
         return false;
     if (__builtin_add_overflow(h->region_offset, h->region_len, &rend) ||
@@ -158,6 +176,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
                        uint64_t size, struct imp_backing **out)
 {
     struct imp_backing *bk = calloc(1, sizeof(*bk));
+    bool in_memory, sealed;
     void *map;
     int err;
 
@@ -169,6 +188,21 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         err = PMN_E_BAD_HANDLE;
         goto fail;
     }
+    /* Only memory: a disk file's pages are page cache, written back to
+     * disk, which bound memory never is (a memfd is tmpfs or hugetlbfs). */
+    err = pmn_prim_file_memory(fd, &in_memory, &bk->page);
+    if (err == 0 && !in_memory)
+        err = PMN_E_BAD_HANDLE;
+    /* Only a file its owner cannot shrink: past a shrunk end, our reads of
+     * the table or of an object would be SIGBUS, not a code.  libpmnode's
+     * own files are sealed so (shared.c); an exporter of a version before
+     * the seal, or a file made by hand, is refused. */
+    if (err == 0)
+        err = pmn_prim_shrink_sealed(fd, &sealed);
+    if (err == 0 && !sealed)
+        err = PMN_E_BAD_HANDLE;
+    if (err)
+        goto fail;
     err = pmn_prim_map_fd_at(fd, h->table_size, 0, 0, 0, true, &map);
     if (err)
         goto fail;
@@ -205,6 +239,27 @@ fail:
     pmn_prim_close(fd);
     free(bk);
     return err;
+}
+
+/* Forget @bk unless an open succeeded with it or a mapping of it is in
+ * use (lock held): an open that fails keeps nothing of the peer's, neither
+ * the fd nor the table's mapping (a hostile peer sending stale handles of
+ * ever new files would run us out of fds).  A mapping in use means
+ * another open is verifying with @bk; it drops @bk if it fails too. */
+static void backing_drop_unused(struct pmn_ipc_cache *c, struct imp_backing *bk)
+{
+    if (bk->used)
+        return;
+    for (const struct imp_map *m = c->maps; m; m = m->next)
+        if (m->bk == bk)
+            return;
+    for (struct imp_backing **at = &c->backings; *at; at = &(*at)->next)
+        if (*at == bk) {
+            *at = bk->next;
+            break;
+        }
+    backing_free(bk);
+    c->st.backings--;
 }
 
 /* The cache's entry for the backing of @h, made with @fd (or fetched)
@@ -259,7 +314,8 @@ static int backing_get(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
 }
 
 /* Whether @h's region lies inside the file: past its end a read is
- * SIGBUS, never a code (lock held; the file only grows). */
+ * SIGBUS, never a code (lock held; the file only grows: backing_add
+ * took only a file sealed against shrinking). */
 static bool inside_file(struct imp_backing *bk, const struct pmn_ipc_handle *h)
 {
     uint64_t end = h->region_offset + h->region_len;
@@ -323,18 +379,31 @@ static void map_put(struct pmn_ipc_cache *c, struct imp_map *m)
     c->st.mapped--;
 }
 
-/* Populate the object's pages for reading and check each is on @node. */
-static int verify_object(void *addr, uint64_t len, uint64_t page, int node)
+/* Populate the object's pages for reading and check each is on @node:
+ * the object [addr, addr+len) of the mapping @m, rounded out to @page (the
+ * file's own page size, checked) and never past the mapping. */
+static int verify_object(const struct imp_map *m, void *addr, uint64_t len, uint64_t page,
+                         int node)
 {
     uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)(page - 1);
     uintptr_t hi = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t mlo = (uintptr_t)m->addr, mhi = mlo + m->len;
     uint64_t misplaced = 0;
     int err;
 
-    /* Older kernels lack MADV_POPULATE_READ: the verifier read-touches
-     * what move_pages cannot see, which faults the pages in all the same. */
-    (void)pmn_prim_populate_read((void *)lo, hi - lo);
-    err = pmn__verify((void *)lo, hi - lo, page, node, &misplaced);
+    if (lo < mlo)
+        lo = mlo;
+    if (hi > mhi)
+        hi = mhi;
+
+    /* A checked read-fault: where the file does not back a page (a read
+     * there would be SIGBUS) this is an error, never a signal. */
+    err = pmn_prim_touch_read_checked((void *)lo, hi - lo, page);
+    if (err == -EFAULT)
+        return PMN_E_BAD_HANDLE;
+    if (err)
+        return err;
+    err = pmn__verify_shared((void *)lo, hi - lo, page, node, &misplaced);
     if (err == -EIO)
         return PMN_E_NODE_CHANGED; /* no page anywhere it could be seen */
     if (err)
@@ -342,13 +411,23 @@ static int verify_object(void *addr, uint64_t len, uint64_t page, int node)
     return misplaced ? PMN_E_NODE_CHANGED : 0;
 }
 
+/* Whether the object @o was opened as is still live in its owner. */
+static bool open_live(const struct imp_open *o)
+{
+    return atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen;
+}
+
+/* Record a successful open (lock held).  One record per address AND
+ * object (slot, gen): the owner may free an object and hand its memory to
+ * a new one, so one address can be open as two objects at once, and each
+ * keeps its own generation for pmn_ipc_valid(). */
 static int open_locked_tail(struct pmn_ipc_cache *c, struct imp_map *m,
                             const struct pmn_ipc_handle *h, void *addr)
 {
     struct imp_open *o;
 
     for (o = c->opens; o; o = o->next)
-        if (o->addr == addr)
+        if (o->addr == addr && o->slot == h->slot && o->gen == h->gen)
             break;
     if (o == NULL) {
         o = calloc(1, sizeof(*o));
@@ -356,14 +435,13 @@ static int open_locked_tail(struct pmn_ipc_cache *c, struct imp_map *m,
             return -ENOMEM;
         o->addr = addr;
         o->m = m;
+        o->slot = h->slot;
+        o->gen = h->gen;
         o->next = c->opens;
         c->opens = o;
     } else {
         map_put(c, m); /* the open record holds one reference on m */
     }
-    /* The newest open of an address is what pmn_ipc_valid() checks. */
-    o->slot = h->slot;
-    o->gen = h->gen;
     o->refs++;
     return 0;
 }
@@ -394,6 +472,10 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
                      h->slot >= (bk->table_size - sizeof(struct pmn__ipc_table_head)) /
                                     sizeof(struct pmn__ipc_slot)))
         err = PMN_E_BAD_HANDLE;
+    /* The page size is the file's own (fstatfs), not the handle's word:
+     * the verifier rounds the object out to it. */
+    if (err == 0 && bk->dax_fd < 0 && h->page_size != bk->page)
+        err = PMN_E_BAD_HANDLE;
     if (err == 0 && !inside_file(bk, h))
         err = PMN_E_BAD_HANDLE;
     if (err == 0 && bk->dax_fd >= 0 && h->node != bk->dax_node)
@@ -412,7 +494,7 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
      * now, as for memfd. */
     if (bk->dax_fd >= 0)
         (void)pmn_prim_populate_read(at, h->object_len);
-    err = bk->dax_fd >= 0 ? 0 : verify_object(at, h->object_len, h->page_size, h->node);
+    err = bk->dax_fd >= 0 ? 0 : verify_object(m, at, h->object_len, h->page_size, h->node);
     /* Freed while we verified: the pages seen may be another object's. */
     if (err == 0 && !slot_live(bk, h, NULL))
         err = PMN_E_STALE_HANDLE;
@@ -424,11 +506,14 @@ int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd
         map_put(c, m);
         goto fail;
     }
+    bk->used = true;
     c->st.opens++;
     pthread_mutex_unlock(&c->lock);
     *addr = at;
     return 0;
 fail:
+    if (bk != NULL)
+        backing_drop_unused(c, bk);
     c->st.failures++;
     pthread_mutex_unlock(&c->lock);
     return err;
@@ -436,23 +521,33 @@ fail:
 
 int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr)
 {
+    struct imp_open **pick = NULL;
     int err = -ENOENT;
 
     if (c == NULL || addr == NULL)
         return -EINVAL;
     pthread_mutex_lock(&c->lock);
+    /* The caller does not say which object it closes: a live one goes
+     * first, so an open of a freed object keeps the address stale for
+     * pmn_ipc_valid() until it too is closed (a false "stale" is safe, a
+     * false "live" is not). */
     for (struct imp_open **at = &c->opens; *at; at = &(*at)->next) {
-        struct imp_open *o = *at;
-        if (o->addr != addr)
+        if ((*at)->addr != addr)
             continue;
+        if (pick == NULL || open_live(*at))
+            pick = at;
+        if (open_live(*pick))
+            break;
+    }
+    if (pick != NULL) {
+        struct imp_open *o = *pick;
         if (--o->refs == 0) {
-            *at = o->next;
+            *pick = o->next;
             map_put(c, o->m);
             free(o);
         }
         c->st.closes++;
         err = 0;
-        break;
     }
     pthread_mutex_unlock(&c->lock);
     return err;
@@ -465,13 +560,16 @@ int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr)
     if (c == NULL || addr == NULL)
         return -EINVAL;
     pthread_mutex_lock(&c->lock);
+    /* Every open of the address: stale if any object opened there was
+     * freed since, whatever a newer open of the same memory says. */
     for (const struct imp_open *o = c->opens; o; o = o->next) {
         if (o->addr != addr)
             continue;
-        err = atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen
-                  ? 0
-                  : PMN_E_STALE_HANDLE;
-        break;
+        if (!open_live(o)) {
+            err = PMN_E_STALE_HANDLE;
+            break;
+        }
+        err = 0;
     }
     pthread_mutex_unlock(&c->lock);
     return err;

@@ -14,7 +14,8 @@
  *                       (the file grows with ftruncate, never shrinks: an
  *                       importer may still map a range the owner gave
  *                       back, and a shrink would turn its reads into
- *                       SIGBUS)
+ *                       SIGBUS; F_SEAL_SHRINK makes that the kernel's
+ *                       rule, so importers need not trust us)
  *
  * A region given back is hole-punched (fallocate), so its pages return to
  * the node at once, as munmap of anonymous memory would.  Ranges are
@@ -137,6 +138,12 @@ int pmn__shfile_new(struct pmn_backing *b, size_t table_size)
         err = pmn_prim_memfd_huge("pmnode-shared", b->huge_size, &sh->fd);
     if (err == 0)
         err = pmn_prim_truncate(sh->fd, table_size);
+    /* Never shrinks: importers map it, and a read past a shrunk end is
+     * SIGBUS in their process, not an error.  Sealed, the kernel refuses
+     * the shrink to anyone holding the fd (we never shrink it ourselves),
+     * and an importer can see that it cannot happen (ipc-import.c). */
+    if (err == 0)
+        err = pmn_prim_seal_shrink(sh->fd);
     if (err == 0)
         err = pmn_prim_file_id(sh->fd, &sh->dev, &sh->ino, NULL);
     if (err == 0)
