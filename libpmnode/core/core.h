@@ -117,6 +117,15 @@ static inline void pmn__set_last_error(int err)
     pmn__last_err = err;
 }
 
+/* ---- text.c ---- */
+/* Length of the well-formed UTF-8 sequence at @s (NUL-terminated), or 0. */
+size_t pmn__utf8_seq(const unsigned char *s);
+/* @s made fit for one terminal line, in place: control characters (C0,
+ * DEL, and C1, U+0080 to U+009F, which a terminal may take as escape
+ * sequences) and bytes that are not well-formed UTF-8 become '?' (a C1
+ * character, two bytes, becomes "??"). */
+void pmn__text_clean(char *s);
+
 /* ---- strv.c ---- */
 void pmn__strv_free(char **v, size_t n);
 /* Append @s (malloc'd; NULL is taken as an allocation that failed) to the

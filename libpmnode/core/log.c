@@ -24,6 +24,7 @@ void pmn__log(const struct pmn_ctx *ctx, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    pmn__text_clean(line); /* sysfs names and file contents: one plain line */
     fprintf(stderr, "libpmnode: %s: %s\n", level_names[level], line);
 }
 

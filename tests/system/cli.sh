@@ -389,6 +389,15 @@ PY
         grep -v '^pmnode: warning: ' "$tmp/err" && fail "stderr has lines that are not warnings"
     fi
     ;;
+terminal-controls)
+    # Nothing from the command line (or sysfs) reaches the terminal as a
+    # control: C0 (ESC), DEL, C1 (U+009B is CSI: "ESC [" in one character)
+    # and bytes that are not UTF-8 are '?' in the message.
+    expect_usage_error verify --node "$(printf '1\302\2332J\033[31m\377\177')" --size 4k
+    expect_says "'1??2J?[31m??'"
+    ! LC_ALL=C grep -q "$(printf '[\033\177\377]')" "$tmp/err" || fail "a control byte reached stderr"
+    ! LC_ALL=C grep -q "$(printf '\302[\200-\237]')" "$tmp/err" || fail "a C1 control reached stderr"
+    ;;
 bad-option)
     expect_usage_error list --bogus
     expect_usage_error --bogus

@@ -913,3 +913,29 @@ Test(parse_config, embedded_nul)
     cr_assert_eq(pmn__parse_config(t2, sizeof(t2) - 1, &c, &e), -EINVAL);
     cr_assert_eq(e.line, 1);
 }
+
+/* One plain line for a terminal (core/text.c): the library's log and the
+ * CLI's messages show sysfs names and file contents through it. */
+Test(text, clean_for_a_terminal)
+{
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain node0", "plain node0"},
+        {"tab\tnewline\nesc\033[2J del\177", "tab?newline?esc?[2J del?"},
+        {"csi \302\2332J nel \302\205 nbsp \302\240", "csi ??2J nel ?? nbsp \302\240"},
+        {"bad \377 lone \200 cut \342\202", "bad ? lone ? cut ??"},
+        {"overlong \300\257 surrogate \355\240\200", "overlong ?? surrogate ???"},
+        {"euro \342\202\254 emoji \360\237\230\200", "euro \342\202\254 emoji \360\237\230\200"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[128];
+
+        strcpy(buf, cases[i].in);
+        pmn__text_clean(buf);
+        cr_assert_str_eq(buf, cases[i].out, "case %zu", i);
+    }
+    cr_assert_eq(pmn__utf8_seq((const unsigned char *)"\342\202\254"), 3);
+    cr_assert_eq(pmn__utf8_seq((const unsigned char *)"\342\202"), 0);
+}

@@ -27,7 +27,8 @@
 /* ---- messages ---------------------------------------------------------- */
 
 /* One line on stderr, "pmnode: ...": control characters from user input or
- * sysfs are replaced so the message cannot span lines. */
+ * sysfs are replaced (pmn__text_clean) so the message cannot span lines nor
+ * drive the terminal. */
 void msg(const char *fmt, ...)
 {
     char buf[1024];
@@ -36,11 +37,7 @@ void msg(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    for (char *p = buf; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c == 0x7f)
-            *p = '?';
-    }
+    pmn__text_clean(buf);
     fprintf(stderr, "pmnode: %s\n", buf);
 }
 
@@ -153,34 +150,6 @@ int no_such_node(const char *cmd, const char *opt, const char *id, const struct 
 
 /* ---- JSON writer ------------------------------------------------------- */
 
-/* Lead bytes of well-formed UTF-8 (the Unicode standard's table 3-7): the
- * length of the sequence and the range of its second byte; later bytes are
- * 0x80..0xbf.  Overlong forms, surrogates and code points above U+10FFFF
- * are not in it. */
-static const struct {
-    unsigned char first, last, len, lo, hi;
-} utf8_leads[] = {
-    {0xc2, 0xdf, 2, 0x80, 0xbf}, {0xe0, 0xe0, 3, 0xa0, 0xbf}, {0xe1, 0xec, 3, 0x80, 0xbf},
-    {0xed, 0xed, 3, 0x80, 0x9f}, {0xee, 0xef, 3, 0x80, 0xbf}, {0xf0, 0xf0, 4, 0x90, 0xbf},
-    {0xf1, 0xf3, 4, 0x80, 0xbf}, {0xf4, 0xf4, 4, 0x80, 0x8f},
-};
-
-/* Length of the valid UTF-8 sequence at @s (NUL-terminated), or 0. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    for (size_t k = 0; k < sizeof(utf8_leads) / sizeof(utf8_leads[0]); k++) {
-        if (s[0] < utf8_leads[k].first || s[0] > utf8_leads[k].last)
-            continue;
-        if (s[1] < utf8_leads[k].lo || s[1] > utf8_leads[k].hi)
-            return 0;
-        for (size_t i = 2; i < utf8_leads[k].len; i++)
-            if (s[i] < 0x80 || s[i] > 0xbf)
-                return 0;
-        return utf8_leads[k].len;
-    }
-    return 0;
-}
-
 static void jw_string_raw(struct jw *w, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -189,7 +158,7 @@ static void jw_string_raw(struct jw *w, const char *str)
     while (*s != '\0') {
         unsigned char c = *s;
         if (c >= 0x80) {
-            size_t n = utf8_seq(s);
+            size_t n = pmn__utf8_seq(s);
             if (n == 0) {
                 fputs("\\ufffd", w->out);
                 s++;
@@ -340,25 +309,13 @@ void jw_id_or_null(struct jw *w, const char *key, int v)
 
 /* ---- table writer ------------------------------------------------------ */
 
-/* Copy of @s for a terminal: control characters and bytes that are not
- * valid UTF-8 become '?'. */
+/* Copy of @s for a terminal, cleaned as pmn__text_clean() says. */
 char *dup_clean(const char *s)
 {
     char *d = strdup(s != NULL ? s : "");
-    unsigned char *p = (unsigned char *)d;
 
-    if (d == NULL)
-        return NULL;
-    while (*p != '\0') {
-        size_t n = 1;
-        if (*p >= 0x80 && (n = utf8_seq(p)) == 0) {
-            *p = '?';
-            n = 1;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            *p = '?';
-        }
-        p += n;
-    }
+    if (d != NULL)
+        pmn__text_clean(d);
     return d;
 }
 
