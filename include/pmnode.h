@@ -1761,6 +1761,13 @@ PMN_API int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *opt
  * stays so), stop the handler and free the tier; pages stay where they
  * are.  Safe while other threads write into demoted memory, with either
  * mechanism: their writes land.
+ *
+ * fork: a tier is its opener's (its userfaultfd and handler thread act on
+ * the opener's memory).  In a forked child, demote and promote return
+ * -ECHILD and close frees the child's copy of the tier without touching
+ * the parent's write control (with mprotect write control it makes the
+ * child's own copies of demoted pages writable again; with userfaultfd the
+ * child's copies were never write-protected).  Since 0.9.3.
  */
 PMN_API void pmn_ctier_close(struct pmn_ctier *t);
 PMN_API int pmn_ctier_node(const struct pmn_ctier *t);
@@ -1783,7 +1790,8 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * PROT_NONE, read-only, executable, shared or file memory, or a hole; or
  * cutting through a transparent huge page), -EBUSY (a page of it is on this
  * tier or on another tier open in this process; a page that came back, by a
- * write or a promote, may be demoted on any tier), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
+ * write or a promote, may be demoted on any tier), -ECHILD (in a child
+ * forked from the tier's opener), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
  * -ENOMEM or another -errno from the kernel.  -ENOMEM also comes when the
  * process would pass vm.max_map_count: a demoted range that does not touch
  * another takes mappings of its own (protection and policy split them), so
@@ -1791,7 +1799,8 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * Demote adjacent memory in one call, or raise the limit.
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
-/** Move a demoted range back to @p node (-1: the promote node) and unprotect it. */
+/** Move a demoted range back to @p node (-1: the promote node) and unprotect it;
+ * -ECHILD in a child forked from the tier's opener. */
 PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
 
 /**
@@ -2513,7 +2522,9 @@ struct pmn_tier_opts {
  * a negative node, unknown flags, a compressed tier on the hot or cold
  * node, bad options);
  * PMN_E_NO_NODE, PMN_E_NOT_MEMORY_NODE, PMN_E_NOT_ALLOWED,
- * PMN_E_REMOTE_ROOT; the tracker's codes; -ENOMEM.
+ * PMN_E_REMOTE_ROOT; the tracker's codes; -EOPNOTSUPP also for a
+ * compressed tier with a uffd-wp tracker (both would register the ranges
+ * with userfaultfd; since 0.9.3); -ENOMEM.
  */
 PMN_API int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts,
                          struct pmn_tier **out);

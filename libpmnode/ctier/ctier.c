@@ -77,6 +77,9 @@ struct pmn_ctier {
     struct pmn_ctier *next_open; /* the list of open tiers (open_tiers) */
     pthread_t handler;
     bool handler_running;
+    /* The opener: the userfaultfd and the handler thread act on its memory
+     * (a forked child has neither: see forked()). */
+    int pid;
     enum pmn_ctier_on_full on_full;
     double min_ratio, reserve;
     pthread_mutex_t lock;
@@ -86,6 +89,17 @@ struct pmn_ctier {
     double physical;     /* exact sum behind st.physical_bytes */
     atomic_int in_event; /* the handler has read events it has not applied yet */
 };
+
+/* Whether the caller is a child forked from the tier's opener.  The
+ * tier's userfaultfd registers and write-protects the opener's memory and
+ * its handler thread exists there only: in a child, demote and promote
+ * answer -ECHILD and close frees the child's copy without touching them
+ * (mprotect mode lifts the child's own pages: mprotect acts on the
+ * caller's). */
+static bool forked(const struct pmn_ctier *t)
+{
+    return pmn_prim_getpid() != t->pid;
+}
 
 int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
                      uint64_t new_logical, double ratio, double min_ratio)
@@ -580,12 +594,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
     /* Not ours: behave as if we were never here. */
     if (previous_segv.sa_flags & SA_SIGINFO) {
         previous_segv.sa_sigaction(sig, si, uc);
-    } else if (previous_segv.sa_handler == SIG_IGN) {
-        return;
-    } else if (previous_segv.sa_handler != SIG_DFL) {
+    } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
         previous_segv.sa_handler(sig);
     } else {
-        signal(SIGSEGV, SIG_DFL); /* the fault repeats and kills, as it would have */
+        /* The fault repeats and kills, as it would have: the kernel forces
+         * a fault's SIGSEGV on a program that ignores it too (returning
+         * here for SIG_IGN repeated the fault for ever). */
+        signal(SIGSEGV, SIG_DFL);
     }
 }
 
@@ -748,6 +763,7 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
     }
     t->uffd = t->stopfd = -1;
     t->slot = -1;
+    t->pid = pmn_prim_getpid();
     pthread_mutex_init(&t->lock, NULL);
     err = opts.write_control == PMN_CTIER_WC_MPROTECT ? PMN_E_NO_WRITE_CONTROL
                                                       : uffd_open(&t->uffd, &t->user_only);
@@ -801,8 +817,8 @@ void pmn_ctier_close(struct pmn_ctier *t)
     pthread_mutex_lock(&t->lock);
     t->closing = true;
     if (t->mprotect_mode) {
-        lift_all(t); /* what is still the tier's */
-    } else {
+        lift_all(t);         /* what is still the tier's (the caller's own pages) */
+    } else if (!forked(t)) { /* a child's close leaves the opener's memory alone */
         for (size_t i = 0; i < t->nr; i++) {
             struct crange *r = t->rv[i];
             protect(t, r->start, r->npages * t->page, false); /* wakes waiting writers */
@@ -811,8 +827,8 @@ void pmn_ctier_close(struct pmn_ctier *t)
     }
     pthread_mutex_unlock(&t->lock);
     if (t->slot >= 0)
-        registry_remove(t); /* waits out the SIGSEGV handlers using it */
-    if (t->handler_running) {
+        registry_remove(t);                 /* waits out the SIGSEGV handlers using it */
+    if (t->handler_running && !forked(t)) { /* a child has no handler thread */
         (void)!write(t->stopfd, &one, sizeof(one));
         pthread_join(t->handler, NULL);
     }
@@ -1004,8 +1020,11 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     size_t nb;
     double ratio;
 
-    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page ||
+        start + len < start)
         return -EINVAL;
+    if (forked(t))
+        return -ECHILD;
     /* One owner per page: no tier, this one included, may have any of it
      * (-EBUSY comes first: in mprotect mode a tier's pages are read-only). */
     pthread_mutex_lock(&open_tiers_lock);
@@ -1146,8 +1165,11 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
     uintptr_t start = (uintptr_t)addr, end;
     int err = 0;
 
-    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page)
+    if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page ||
+        start + len < start)
         return -EINVAL;
+    if (forked(t))
+        return -ECHILD;
     if (node < 0)
         node = t->promote_node;
     if (pmn_node_get(t->ctx, node) == NULL)

@@ -271,6 +271,14 @@ int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct p
         return -ENOMEM;
     }
     err = pmn_track_new(ctx, o.track.struct_size ? &o.track : NULL, &t->track);
+    /* A compressed tier write-protects what it takes with userfaultfd, and
+     * a uffd-wp tracker has registered the same ranges: the kernel refuses
+     * the second registration (-EBUSY), so every compression would fail.
+     * Refused here, where it can be said once. */
+    if (err == 0 && o.ctier != NULL && pmn_track_mode(t->track) == PMN_TRACK_UFFD_WP) {
+        pmn_track_free(t->track);
+        err = -EOPNOTSUPP;
+    }
     if (err) {
         pthread_mutex_destroy(&t->lock);
         free(t->qpages);

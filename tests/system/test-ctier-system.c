@@ -883,6 +883,103 @@ Test(tier, close_leaves_pages_writable)
     in_child(close_then_write, "write after close");
 }
 
+/* ---- fork (a tier is its opener's) ----
+ *
+ * A tier's userfaultfd and handler thread act on the memory of the process
+ * that opened it.  A forked child's close must leave them alone: it lifted
+ * the parent's write control and stopped the parent's handler, so the
+ * parent's next write to a page demoted after that waited for ever.  In
+ * the child, demote and promote answer -ECHILD (a demote there
+ * write-protected the parent's pages). */
+static enum pmn_ctier_wc fork_wc;
+
+static void fork_then_child_closes(void)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = child_ctx();
+    struct pmn_ctier *t = child_tier(ctx, fork_wc);
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    char *p = child_text(n, 0), *q = child_text(n, 100);
+    int status;
+    pid_t pid;
+
+    CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+    pid = fork();
+    CHILD_CHECK(pid >= 0);
+    if (pid == 0) {
+        CHILD_CHECK(pmn_ctier_demote(t, q, n * ps) == -ECHILD);
+        CHILD_CHECK(pmn_ctier_promote(t, p, n * ps, 0) == -ECHILD);
+        p[3 * ps] = 'k'; /* the child's own copy */
+        pmn_ctier_close(t);
+        p[4 * ps] = 'k';
+        _exit(0);
+    }
+    CHILD_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The parent's tier still controls writes and still has its handler. */
+    p[0] = 'w';
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0 && st.write_promotions == 1);
+    CHILD_CHECK(p[3 * ps] != 'k' && p[4 * ps] != 'k');
+    CHILD_CHECK(pmn_ctier_demote(t, q, n * ps) == 0);
+    q[0] = 'w'; /* hung here, at the child's alarm, when the handler was gone */
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0 && st.write_promotions == 2);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void fork_uffd(void)
+{
+    fork_wc = PMN_CTIER_WC_UFFD;
+    fork_then_child_closes();
+}
+
+static void fork_mprotect(void)
+{
+    fork_wc = PMN_CTIER_WC_MPROTECT;
+    fork_then_child_closes();
+}
+
+Test(tier, forked_child_leaves_the_parents_tier_alone_uffd)
+{
+    in_child(fork_uffd, "fork, userfaultfd");
+}
+
+Test(tier, forked_child_leaves_the_parents_tier_alone_mprotect)
+{
+    in_child(fork_mprotect, "fork, mprotect");
+}
+
+/* A program that ignores SIGSEGV is killed by a fault that is not the
+ * tier's, as without it (the kernel forces the signal): the handler used
+ * to return for SIG_IGN, and the fault repeated for ever. */
+static void ignored_segv_still_kills(void)
+{
+    struct pmn_ctx *ctx;
+    char *ro = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    CHILD_CHECK(ro != MAP_FAILED);
+    signal(SIGSEGV, SIG_IGN); /* before the tier: its handler passes faults on to this */
+    ctx = child_ctx();
+    (void)child_tier(ctx, PMN_CTIER_WC_MPROTECT);
+    ((volatile char *)ro)[0] = 1;
+    _exit(3); /* not reached */
+}
+
+Test(tier, ignored_segv_still_kills)
+{
+    int status;
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(10);
+        ignored_segv_still_kills();
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+              "status %#x: not killed by SIGSEGV%s", status,
+              WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (the fault repeated)" : "");
+}
+
 /* ---- closing while writers fault (issue 13) ----
  *
  * Three threads write into demoted pages, pass after pass, while the main

@@ -344,6 +344,22 @@ static int test_ctier(struct pmn_ctx *ctx, int hot, int cold, int comp)
 
     if ((err = pmn_ctier_open(ctx, &co, &ct)) != 0)
         FAIL("pmn_ctier_open node %d: %s", comp, pmn_err_name(err));
+    {
+        /* A uffd-wp tracker and the compressed tier would both register
+         * the ranges with userfaultfd: refused at creation (it was
+         * accepted, and every compression then failed with -EBUSY). */
+        struct pmn_tier_opts wp = {
+            .struct_size = sizeof(wp),
+            .hot_node = hot,
+            .cold_node = cold,
+            .ctier = ct,
+            .track = {.struct_size = sizeof(wp.track), .mode = PMN_TRACK_UFFD_WP}};
+        struct pmn_tier *bad = NULL;
+
+        if ((err = pmn_tier_new(ctx, &wp, &bad)) != -EOPNOTSUPP)
+            FAIL("a uffd-wp tracker with a compressed tier: %s", pmn_err_name(err));
+        printf("ok: a uffd-wp tracker with a compressed tier is refused\n");
+    }
     struct pmn_tier *t = mk(ctx, hot, cold, ct, 0, 64 * MiB, 1, 2);
 
     if (pmn_tier_add(t, p, len) != 0)
