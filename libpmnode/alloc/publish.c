@@ -20,6 +20,9 @@
  *  - Where: $XDG_RUNTIME_DIR/pmnode (secure_getenv: never in secure mode)
  *    or /dev/shm/pmnode-EUID, a directory checked to be ours and closed to
  *    others (pmn_prim_private_dir), the file created O_EXCL | O_NOFOLLOW.
+ *    No descriptor stays open (the program may close and reuse any number
+ *    it did not open): the directory is opened again to remove the file,
+ *    and only the file made (device and inode) is removed.
  *  - Secure-execution mode (AT_SECURE) refuses unless the program said
  *    PMN_PUBLISH_SECURE_OK: pmn__publish_allowed() is the one decision,
  *    and pmn__publish_force_secure lets the unit tests force the flag.
@@ -72,12 +75,18 @@ static struct {
     _Atomic uint64_t last; /* monotonic ns of the last write */
     struct pmn_publish_header *map;
     int pid; /* the process that mapped it */
-    int dirfd;
+    /* No descriptor is held: a program may close every descriptor it did
+     * not open (daemons do) and reuse the numbers, and a held one was then
+     * the program's file, which close_file() closed or unlinked in.  The
+     * directory is opened again, checked as private, to remove the file,
+     * and only the file made (its device and inode) is removed. */
+    uint64_t dev, ino;
+    unsigned uid; /* the directory's owner (the euid at start) */
     char dir[256];
     char name[16]; /* the pid in decimal */
     struct published list[PMN_PUBLISH_MAX_ENTRIES];
     size_t n;
-} P = {.lock = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1};
+} P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Tests: non-zero makes pmn_publish_start() see secure-execution mode. */
 int pmn__publish_force_secure;
@@ -148,17 +157,20 @@ static void fill(struct pmn_publish_entry *e, const struct published *p)
     }
 }
 
-/* Drop the mapping (and with @remove the file).  P.lock held. */
+/* Drop the mapping (and with @remove the file, if the name is still
+ * ours).  P.lock held. */
 static void close_file(bool remove)
 {
+    int dfd;
+
     atomic_store_explicit(&P.on, false, memory_order_relaxed);
     if (P.map != NULL)
         (void)pmn_prim_unmap(P.map, FILE_SIZE);
-    if (remove && P.dirfd >= 0)
-        (void)pmn_prim_unlink_at(P.dirfd, P.name);
-    pmn_prim_close(P.dirfd);
+    if (remove && P.map != NULL && pmn_prim_private_dir(P.dir, P.uid, false, &dfd) == 0) {
+        (void)pmn_prim_unlink_same_at(dfd, P.name, P.dev, P.ino);
+        pmn_prim_close(dfd);
+    }
     P.map = NULL;
-    P.dirfd = -1;
 }
 
 /* Write every entry under the sequence lock.  P.lock held.  The entries'
@@ -273,15 +285,15 @@ int pmn_publish_start(unsigned flags)
     if (err != 0)
         goto out;
     P.pid = pmn_prim_getpid();
+    P.uid = euid;
     snprintf(P.name, sizeof(P.name), "%d", P.pid);
     (void)pmn_prim_proc_start_time(0, &start);
     /* A file of our pid is a dead process's (pids are unique among the
      * living): replace it. */
-    err = pmn_prim_create_mapped(dfd, P.name, FILE_SIZE, true, &map);
-    if (err != 0) {
-        pmn_prim_close(dfd);
+    err = pmn_prim_create_mapped(dfd, P.name, FILE_SIZE, true, &map, &P.dev, &P.ino);
+    pmn_prim_close(dfd);
+    if (err != 0)
         goto out;
-    }
     h = map;
     memcpy(h->magic, PMN_PUBLISH_MAGIC, sizeof(h->magic));
     h->version = PMN_PUBLISH_VERSION;
@@ -294,7 +306,6 @@ int pmn_publish_start(unsigned flags)
     h->start_time = start;
     h->interval_ms = PUBLISH_INTERVAL_MS;
     P.map = h;
-    P.dirfd = dfd;
     write_locked();
     atomic_store_explicit(&P.on, true, memory_order_relaxed);
 out:

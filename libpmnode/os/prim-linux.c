@@ -752,8 +752,12 @@ static int report_append(int dfd, const char *name, const void *buf, size_t len)
     return err;
 }
 
-/* A new file beside @name in @dfd, renamed over it. */
-static int report_replace(int dfd, const char *name, const void *buf, size_t len)
+/* A new file beside @name in @dfd, renamed over it.  @old: the file it
+ * replaces, or NULL: the new file keeps its permission bits (a 0600
+ * report stays 0600; it is created 0600 until then), else 0644 less the
+ * umask. */
+static int report_replace(int dfd, const char *name, const void *buf, size_t len,
+                          const struct stat *old)
 {
     char tmp[32];
     int fd = -1, err;
@@ -762,13 +766,16 @@ static int report_replace(int dfd, const char *name, const void *buf, size_t len
         uint64_t r =
             pmn_prim_now_ns() ^ ((uint64_t)getpid() << 32) ^ (attempt * 0x9e3779b97f4a7c15u);
         snprintf(tmp, sizeof(tmp), ".pmnode-%016llx", (unsigned long long)r);
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    old != NULL ? 0600 : 0644);
         if (fd < 0 && errno != EEXIST)
             return -errno;
     }
     if (fd < 0)
         return -EEXIST;
-    err = pmn_prim_write_all(fd, buf, len);
+    err = old != NULL && fchmod(fd, old->st_mode & 0777) != 0 ? -errno : 0;
+    if (err == 0)
+        err = pmn_prim_write_all(fd, buf, len);
     if (close(fd) != 0 && err == 0)
         err = -errno;
     if (err == 0 && renameat(dfd, tmp, dfd, name) != 0)
@@ -801,9 +808,9 @@ int pmn_prim_write_report(const char *path, const void *buf, size_t len)
     if (dfd < 0)
         return -errno;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        err = errno == ENOENT ? report_replace(dfd, name, buf, len) : -errno;
+        err = errno == ENOENT ? report_replace(dfd, name, buf, len, NULL) : -errno;
     else if (S_ISREG(st.st_mode))
-        err = report_replace(dfd, name, buf, len);
+        err = report_replace(dfd, name, buf, len, &st);
     else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
         err = report_append(dfd, name, buf, len);
     else if (S_ISLNK(st.st_mode))
@@ -1506,9 +1513,11 @@ int pmn_prim_private_dir(const char *path, unsigned uid, bool create, int *fd)
     return 0;
 }
 
-int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map)
+int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map,
+                           uint64_t *dev, uint64_t *ino)
 {
     int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f, err;
+    struct stat st;
     void *m;
 
     f = openat(dirfd, name, flags, 0600);
@@ -1519,10 +1528,12 @@ int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace
     }
     if (f < 0)
         return -errno;
-    if (ftruncate(f, (off_t)len) != 0) {
+    if (ftruncate(f, (off_t)len) != 0 || fstat(f, &st) != 0) {
         err = -errno;
         goto fail;
     }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
     m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
     if (m == MAP_FAILED) {
         err = -errno;
@@ -1537,8 +1548,14 @@ fail:
     return err;
 }
 
-int pmn_prim_unlink_at(int dirfd, const char *name)
+int pmn_prim_unlink_same_at(int dirfd, const char *name, uint64_t dev, uint64_t ino)
 {
+    struct stat st;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+        return -ESTALE;
     return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
 }
 

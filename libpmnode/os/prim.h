@@ -425,13 +425,16 @@ int pmn_prim_dup(int fd, int *out);
 int pmn_prim_private_dir(const char *path, unsigned uid, bool create, int *fd);
 /* Create @name in directory @dirfd with O_CREAT | O_EXCL | O_NOFOLLOW |
  * O_CLOEXEC, mode 0600, of
- * @len bytes (zero-filled), and map it shared, writable, in *@map.  An
+ * @len bytes (zero-filled), and map it shared, writable, in *@map; its
+ * device and inode in *@dev and *@ino (for pmn_prim_unlink_same_at).  An
  * existing @name is unlinked once first when @replace (a stale file of a
  * dead process that had our pid: the directory is ours alone).  The
  * descriptor is closed; the mapping stays.  No allocation. */
-int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map);
-/* unlinkat(@dirfd, @name, 0). */
-int pmn_prim_unlink_at(int dirfd, const char *name);
+int pmn_prim_create_mapped(int dirfd, const char *name, size_t len, bool replace, void **map,
+                           uint64_t *dev, uint64_t *ino);
+/* unlinkat(@dirfd, @name, 0) when @name is still the file @dev/@ino (not
+ * followed if a link); -ESTALE when it is another. */
+int pmn_prim_unlink_same_at(int dirfd, const char *name, uint64_t dev, uint64_t ino);
 /* Read up to @max bytes of the file @name of directory @dirfd into @buf
  * (bytes in *@got), opened O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC and checked
  * on the descriptor: -ELOOP for a symbolic link, -ESPIPE for anything but

@@ -431,8 +431,12 @@ static void *next_calloc(size_t n, size_t size)
     return __builtin_mul_overflow(n, size, &total) ? NULL : boot_alloc(16, total);
 }
 
+/* At least one byte: jemalloc's memalign(align, 0) answers a pointer that
+ * is not aligned (Debian 12's; its posix_memalign is right), and every
+ * aligned entry point of the program comes here. */
 static void *next_memalign(size_t align, size_t size)
 {
+    size = size != 0 ? size : 1;
     return next_ready() ? N.memalign(align, size) : boot_alloc(align, size);
 }
 

@@ -341,6 +341,13 @@ Test(files, write_report_creates_and_replaces)
     cr_assert_eq(fstatat(dirfd_, "stats.json", &z, 0), 0);
     cr_assert_neq(a.st_ino, z.st_ino);
     cr_assert_eq(entries(), 1);
+    /* The report keeps the permission bits of the one it replaces: a 0600
+     * report became 0644, readable by everyone. */
+    cr_assert_eq(fchmodat(dirfd_, "stats.json", 0600, 0), 0);
+    cr_assert_eq(pmn_prim_write_report(path, "3rd\n", 4), 0);
+    cr_assert_eq(fstatat(dirfd_, "stats.json", &z, 0), 0);
+    cr_assert_eq(z.st_mode & 0777, 0600, "mode %o after replacing a 0600 report",
+                 (unsigned)(z.st_mode & 0777));
     snprintf(path, sizeof(path), "%s/no/such/dir", dir);
     cr_assert_eq(pmn_prim_write_report(path, "x", 1), -ENOENT);
     cr_assert_eq(pmn_prim_write_report(dir, "x", 1), -EISDIR);

@@ -121,6 +121,29 @@ static void sizes_and_alignment(void)
     CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) == 0");
 }
 
+/* Size 0 at every alignment, each entry point: aligned or NULL (the shim
+ * passed size 0 on to jemalloc's memalign, which answered pointers 8 bytes
+ * off).  Alone ("aligned-zero") for the run with jemalloc below the shim,
+ * where the rest of this program's glibc checks do not hold. */
+static void aligned_zero(void)
+{
+    int bad = 0;
+
+    for (size_t a = sizeof(void *); a <= 4096; a <<= 1) {
+        void *q = NULL;
+        if (posix_memalign(&q, a, 0) == 0 && ((uintptr_t)q & (a - 1)) != 0)
+            bad++;
+        free(q);
+        q = aligned_alloc(a, 0);
+        bad += q != NULL && ((uintptr_t)q & (a - 1)) != 0;
+        free(q);
+        q = memalign(a, 0);
+        bad += q != NULL && ((uintptr_t)q & (a - 1)) != 0;
+        free(q);
+    }
+    CHECK(bad == 0, "size 0 is aligned at every alignment (%d bad)", bad);
+}
+
 static void aligned(void)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -157,6 +180,7 @@ static void aligned(void)
     err = posix_memalign(&p, 64, 0);
     CHECK(err == 0, "posix_memalign size 0 succeeds");
     free(p);
+    aligned_zero();
 
     p = valloc(1);
     CHECK(p != NULL && ((uintptr_t)p & (uintptr_t)(page - 1)) == 0, "valloc is page aligned");
@@ -455,6 +479,10 @@ int main(int argc, char **argv)
         return double_free();
     if (argc > 1 && strcmp(argv[1], "huge-align") == 0)
         return huge_align();
+    if (argc > 1 && strcmp(argv[1], "aligned-zero") == 0) {
+        aligned_zero();
+        return failures == 0 ? 0 : 1;
+    }
     if (argc > 1)
         return misuse(argv[1]);
     malloc_zero();

@@ -521,6 +521,33 @@ def t_signal_fork():
                 b"200 forks waited for; the handler freed while the thread forked\n")
 
 
+@case("publish-fds")
+def t_publish_fds():
+    """A daemon under the shim with publish: it closes every descriptor it
+    did not open and reuses the numbers for a spool directory and a log.
+    The shim held its publish directory open, so the daemon's exit unlinked
+    the daemon's own record in the spool directory and a worker's fork
+    closed the log; the program checks both, and that no descriptor names
+    the publish directory.  Run without the shim first (the same checks
+    must hold there)."""
+    prog = helper("shim-publish-fds")
+    want = b"the daemon's descriptors and files are its own\n"
+    for side in ("plain", "shim"):
+        d = os.path.join(TMP, "publish-fds", side)
+        xdg = os.path.join(d, "xdg")
+        os.makedirs(xdg, mode=0o700)
+        env = base_env(XDG_RUNTIME_DIR=xdg)
+        if side == "shim":
+            env["LD_PRELOAD"] = preload_lib()
+            env["PMNODE_PRELOAD"] = "node=0;threshold=0;publish"
+        rc, out, err = run([prog], cwd=d, env=env, timeout=60)
+        show(side, rc, out, err)
+        if rc != 0 or out != want or err:
+            raise Fail("%s: exit %s, stdout %r, stderr %r" % (side, rc, out, err))
+        if side == "shim" and not os.path.isdir(os.path.join(xdg, "pmnode")):
+            raise Fail("the shim published nothing (no %s/pmnode)" % xdg)
+
+
 @case("cxx")
 def t_cxx():
     compare("cxx", [helper("shim-cxx")])
@@ -853,6 +880,10 @@ def t_jemalloc_after():
     python = ARGS.python or sys.executable
     compare("jemalloc-python", [python, "-c", HEAP_PY], env=env, threshold=4096)
     compare("jemalloc-python-all", [python, "-c", HEAP_PY], env=env, threshold=0)
+    # the malloc family's edges with jemalloc below the shim (size 0 at
+    # every alignment: jemalloc's memalign(a, 0) is not aligned)
+    compare("jemalloc-aligned-zero", [helper("shim-malloc-api"), "aligned-zero"], env=env,
+            threshold=4096)
     cxx = os.path.join(ARGS.bindir, "shim-cxx")
     if os.path.exists(cxx):
         compare("jemalloc-cxx", [cxx], env=env)
