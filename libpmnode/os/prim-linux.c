@@ -439,6 +439,13 @@ int pmn_prim_mapped(const void *addr, size_t page)
            errno != ENOMEM;
 }
 
+int pmn_prim_range_mapped(const void *addr, size_t len)
+{
+    if (msync((void *)addr, len, MS_ASYNC) == 0)
+        return 1;
+    return errno == ENOMEM ? 0 : -errno;
+}
+
 int pmn_prim_memfd(const char *name, size_t len, int *fd)
 {
     int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);

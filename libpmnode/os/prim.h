@@ -141,6 +141,11 @@ int pmn_prim_resident(const void *addr, size_t page);
 /* Whether any mapping covers the page at @addr (mincore does not answer
  * ENOMEM): 1 yes, 0 no. */
 int pmn_prim_mapped(const void *addr, size_t page);
+/* Whether mappings cover all of [@addr, @addr + @len) (@addr page-aligned):
+ * 1 yes, 0 no (a hole), or -errno.  One msync(MS_ASYNC), which writes
+ * nothing back (a no-op since Linux 2.6.19) but answers ENOMEM for a
+ * hole: the kernel walks the range's mappings, not its pages. */
+int pmn_prim_range_mapped(const void *addr, size_t len);
 
 /* memfd_create(@name, MFD_CLOEXEC) sized to @len. */
 int pmn_prim_memfd(const char *name, size_t len, int *fd);

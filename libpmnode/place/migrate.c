@@ -645,8 +645,13 @@ static int refuse_holes(void *addr, size_t len, int node, struct pmn_migrate_rep
     struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = 1};
     struct holes h = {.next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m};
     struct batch b = {0};
-    int rc = pmn_prim_vma_walk(addr, len, hole_walk, &h);
+    int rc;
 
+    /* The common case, no hole, costs one msync; only a range with holes
+     * has its mappings walked. */
+    if (pmn_prim_range_mapped(addr, len) == 1)
+        return 0;
+    rc = pmn_prim_vma_walk(addr, len, hole_walk, &h);
     if (rc < 0 || (!h.found && h.next >= h.end))
         return 0;
     b.pages = malloc(BATCH * sizeof(*b.pages));

@@ -131,22 +131,26 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
     memset(&w, 0, sizeof(w));
     w.page_size = page;
     if (len != 0) {
-        struct where_walk ww = {.w = &w};
-
         start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
         end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
         w.pages = (end - start) / page;
-        ww.next = start;
-        ww.end = end;
-        err = pmn_prim_vma_walk((const void *)start, end - start, where_step, &ww);
-        if (err >= 0) {
-            w.not_present += (end - ww.next) / page; /* the last hole */
-            err = 0;
-        } else if (ww.next == start) { /* no mappings to read: ask for every page */
-            memset(&w, 0, sizeof(w));
-            w.page_size = page;
-            w.pages = (end - start) / page;
+        if (pmn_prim_range_mapped((const void *)start, end - start) == 1) {
+            /* No hole (one msync says so): every page is asked about; a
+             * walk of the mappings would only add its own cost. */
             err = query_range(start, w.pages, page, count_page, &w);
+        } else {
+            struct where_walk ww = {.w = &w, .next = start, .end = end};
+
+            err = pmn_prim_vma_walk((const void *)start, end - start, where_step, &ww);
+            if (err >= 0) {
+                w.not_present += (end - ww.next) / page; /* the last hole */
+                err = 0;
+            } else if (ww.next == start) { /* no mappings to read: ask for every page */
+                memset(&w, 0, sizeof(w));
+                w.page_size = page;
+                w.pages = (end - start) / page;
+                err = query_range(start, w.pages, page, count_page, &w);
+            }
         }
     }
     pmn__out_put(out, &w, sizeof(w));
