@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -293,6 +295,20 @@ static void huge_fini(void)
     huge_restore = -1;
 }
 
+/* The node 0 2 MiB pool is shared by test-backing, test-byom and
+ * test-ipc, which run side by side: each holds this lock while it uses or
+ * resizes the pool (flock on the pool's own sysfs file, released when
+ * the test's process ends).  Without it one test gave back the pages
+ * another had just seen free (ENOMEM). */
+static void huge_pool_lock(void)
+{
+    int fd = open("/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
+                  O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0)
+        (void)flock(fd, LOCK_EX); /* kept open: held to the end of the test */
+}
+
 /* Make sure node 0 has @need free 2 MiB pages; skip the test when it cannot. */
 static void huge_reserve(long long need)
 {
@@ -342,6 +358,7 @@ static void check_pool_too_small(void)
  * do not resize it under each other. */
 Test(backing, hugetlb_on_node0, .fini = huge_fini, .timeout = 120)
 {
+    huge_pool_lock();
     huge_reserve(HUGE_NEED);
     check_backing(PMN_BACKING_HUGETLB, false, HUGE_2M);
     check_pool_too_small();

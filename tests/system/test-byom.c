@@ -15,6 +15,8 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -679,13 +681,29 @@ static void huge_fini(void)
     huge_restore = -1;
 }
 
+/* The node 0 2 MiB pool is shared by test-backing, test-byom and
+ * test-ipc, which run side by side: each holds this lock while it uses or
+ * resizes the pool (flock on the pool's own sysfs file, released when
+ * the test's process ends).  Without it one test gave back the pages
+ * another had just seen free (ENOMEM). */
+static void huge_pool_lock(void)
+{
+    int fd = open("/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
+                  O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0)
+        (void)flock(fd, LOCK_EX); /* kept open: held to the end of the test */
+}
+
 Test(byom, user_hugetlb, .fini = huge_fini, .timeout = 120)
 {
     size_t len = 32 * MiB;
-    long long need = (long long)(len / (2 * MiB)), nr = read_ll(HUGE_DIR "nr_hugepages"),
-              fr = read_ll(HUGE_DIR "free_hugepages");
+    long long need = (long long)(len / (2 * MiB)), nr, fr;
     void *m;
 
+    huge_pool_lock();
+    nr = read_ll(HUGE_DIR "nr_hugepages");
+    fr = read_ll(HUGE_DIR "free_hugepages");
     if (nr < 0 || fr < 0)
         cr_skip_test("node 0 has no 2 MiB hugetlb pool (no " HUGE_DIR ")");
     if (fr < need) {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <stddef.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -394,6 +395,20 @@ Test(ipc, anon_made_shareable)
     pmn_backing_free(b);
 }
 
+/* The node 0 2 MiB pool is shared by test-backing, test-byom and
+ * test-ipc, which run side by side: each holds this lock while it uses or
+ * resizes the pool (flock on the pool's own sysfs file, released when
+ * the test's process ends).  Without it one test gave back the pages
+ * another had just seen free (ENOMEM). */
+static void huge_pool_lock(void)
+{
+    int fd = open("/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
+                  O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0)
+        (void)flock(fd, LOCK_EX); /* kept open: held to the end of the test */
+}
+
 /* Node 0's free 2 MiB huge pages, or 0 when it cannot tell. */
 static long free_huge_pages(void)
 {
@@ -419,9 +434,11 @@ Test(ipc, hugetlb_made_shareable)
     struct pmn_ipc_handle h;
     char *o;
     void *x;
-    long freep = free_huge_pages();
+    long freep;
     int fd, err;
 
+    huge_pool_lock();
+    freep = free_huge_pages();
     if (freep < 4)
         cr_skip_test("node 0 has fewer than 4 free 2 MiB huge pages (%ld)", freep);
     cr_assert_eq(pmn_backing_params_new(&p), 0);
@@ -431,14 +448,10 @@ Test(ipc, hugetlb_made_shareable)
     cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
     err = pmn_backing_new(ctx, p, &b);
     pmn_backing_params_free(p);
-    if (err != 0 && free_huge_pages() < 4)
-        cr_skip_test("the huge pages went away meanwhile (another test's, given back)");
     cr_assert_eq(err, 0, "%s", pmn_strerror(err));
     /* A region: an arena over 2 MiB hugetlb fails with EINVAL on this
      * host before and after 0.4 (not an IPC matter). */
     err = pmn_region_map(b, 4 << 20, &r);
-    if (err != 0 && free_huge_pages() < 4) /* byom's and backing's tests lend the pool */
-        cr_skip_test("the huge pages went away meanwhile (another test's, given back)");
     cr_assert_eq(err, 0, "%s", pmn_strerror(err));
     o = pmn_region_addr(r);
     strcpy(o, "huge and shared");
