@@ -567,27 +567,14 @@ out:
  * none moved) other, first_failed the lowest of those.  Only the mapped
  * parts are asked about, so a range of mostly address space (a length far
  * past the program's memory) costs a walk of its mappings, not a query of
- * every page.  hole_walk() finds the holes, census_walk() counts. */
+ * every page.  One msync finds whether there is a hole, census_walk()
+ * counts. */
 struct holes {
-    uintptr_t next, end; /* the walk is up to next; the range ends at end */
-    bool found;
+    uintptr_t next, end;     /* the walk is up to next; the range ends at end */
     struct migrate_state *m; /* census_walk only */
     struct batch *b;
     int node;
 };
-
-static int hole_walk(const struct pmn_prim_vma *v, void *arg)
-{
-    struct holes *h = arg;
-
-    if (v->start > h->next) {
-        h->found = true;
-        return 1;
-    }
-    if (v->end > h->next)
-        h->next = v->end;
-    return h->next >= h->end;
-}
 
 static void census_hole(struct holes *h, uintptr_t to)
 {
@@ -643,16 +630,15 @@ static int refuse_holes(void *addr, size_t len, int node, struct pmn_migrate_rep
 {
     const size_t page = pmn_prim_page_size();
     struct migrate_state m = {.r = {.struct_size = sizeof(m.r)}, .per = 1};
-    struct holes h = {.next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m};
     struct batch b = {0};
+    struct holes h = {
+        .next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m, .b = &b, .node = node};
     int rc;
 
     /* The common case, no hole, costs one msync; only a range with holes
-     * has its mappings walked. */
-    if (pmn_prim_range_mapped(addr, len) == 1)
-        return 0;
-    rc = pmn_prim_vma_walk(addr, len, hole_walk, &h);
-    if (rc < 0 || (!h.found && h.next >= h.end))
+     * has its mappings walked (msync failing otherwise: the page-by-page
+     * path judges). */
+    if (pmn_prim_range_mapped(addr, len) != 0)
         return 0;
     b.pages = malloc(BATCH * sizeof(*b.pages));
     b.status = malloc(BATCH * sizeof(*b.status));
@@ -660,11 +646,12 @@ static int refuse_holes(void *addr, size_t len, int node, struct pmn_migrate_rep
         rc = -ENOMEM;
         goto out;
     }
-    h = (struct holes){
-        .next = (uintptr_t)addr, .end = (uintptr_t)addr + len, .m = &m, .b = &b, .node = node};
     rc = pmn_prim_vma_walk(addr, len, census_walk, &h);
-    if (rc < 0)
+    if (rc < 0) {
+        if (h.next == (uintptr_t)addr)
+            rc = 0; /* the mappings cannot be read: the page-by-page path judges */
         goto out;
+    }
     census_hole(&h, h.end);
     m.r.pages = len / page;
     *r = m.r;
