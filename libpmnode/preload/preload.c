@@ -99,7 +99,10 @@
  * PATH, never through a symbolic or hard link (a symbolic link at PATH is
  * refused with one line); a character device or FIFO is appended to, and
  * /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are the
- * program's open descriptors.
+ * program's open descriptors.  For N > 2 the report goes only to the file
+ * that was open on N when the program started: a number the program
+ * closed, or closed and used again for a file of its own, gets nothing
+ * (one line says so).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -161,6 +164,11 @@ static struct {
     bool publish; /* publish: pmn_publish(3), started again in a forked child */
     bool stats;
     char stats_path[PMN__PRELOAD_STATS_MAX];
+    /* stats=/dev/fd/N (N > 2): the file open there at start, so that the
+     * report never lands in a file the program opened later on the same
+     * number; stats_open false if N was not open at start. */
+    bool stats_open;
+    uint64_t stats_dev, stats_ino;
     char target[128];
     int log_level;
     size_t page;
@@ -572,6 +580,32 @@ static void fork_child(void)
     fork_guard_down();
 }
 
+/* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
+ * "/dev/fd/N", "/proc/self/fd/N"), or -1: those are written to the
+ * descriptor the program has open, not opened by name (they are symbolic
+ * links, which the stats file never goes through). */
+static int stats_fd(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+    int fd = 0;
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        size_t n = strlen(dirs[i]);
+        const char *d = path + n;
+
+        if (strncmp(path, dirs[i], n) != 0 || *d < '0' || *d > '9' || (*d == '0' && d[1]))
+            continue;
+        for (; *d >= '0' && *d <= '9' && fd < 1000000; d++)
+            fd = fd * 10 + (*d - '0');
+        return *d == '\0' && fd < 1000000 ? fd : -1;
+    }
+    return -1;
+}
+
 /* ---- life cycle ---- */
 
 __attribute__((constructor(101))) static void preload_init(void)
@@ -664,6 +698,9 @@ __attribute__((constructor(101))) static void preload_init(void)
     }
     S.stats = c.stats[0] != '\0';
     memcpy(S.stats_path, c.stats, sizeof(S.stats_path));
+    if (S.stats && stats_fd(S.stats_path) > 2)
+        S.stats_open =
+            pmn_prim_file_id(stats_fd(S.stats_path), &S.stats_dev, &S.stats_ino, NULL) == 0;
     snprintf(S.target, sizeof(S.target), "node=%d", target);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (S.log_level >= 3)
@@ -671,32 +708,6 @@ __attribute__((constructor(101))) static void preload_init(void)
     atomic_store(&S.active, 1);
     atomic_store(&S.fast, !S.stats);
     T.guard = 0;
-}
-
-/* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
- * "/dev/fd/N", "/proc/self/fd/N"), or -1: those are written to the
- * descriptor the program has open, not opened by name (they are symbolic
- * links, which the stats file never goes through). */
-static int stats_fd(const char *path)
-{
-    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
-    int fd = 0;
-
-    if (strcmp(path, "/dev/stdout") == 0)
-        return 1;
-    if (strcmp(path, "/dev/stderr") == 0)
-        return 2;
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        size_t n = strlen(dirs[i]);
-        const char *d = path + n;
-
-        if (strncmp(path, dirs[i], n) != 0 || *d < '0' || *d > '9' || (*d == '0' && d[1]))
-            continue;
-        for (; *d >= '0' && *d <= '9' && fd < 1000000; d++)
-            fd = fd * 10 + (*d - '0');
-        return *d == '\0' && fd < 1000000 ? fd : -1;
-    }
-    return -1;
 }
 
 /* stats=PATH; "%p" in PATH becomes the process id (fork and exec chains).
@@ -754,6 +765,23 @@ static void write_stats(void)
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
     fd = stats_fd(path);
+    if (fd > 2) {
+        uint64_t dev, ino;
+
+        if (!S.stats_open) {
+            say("pmnode-preload: stats: descriptor %d was not open when the program started: "
+                "nothing written",
+                fd);
+            return;
+        }
+        if (pmn_prim_file_id(fd, &dev, &ino, NULL) != 0 || dev != S.stats_dev ||
+            ino != S.stats_ino) {
+            say("pmnode-preload: stats: descriptor %d is no longer the file open there at "
+                "start (the program closed it, or opened another file on it): nothing written",
+                fd);
+            return;
+        }
+    }
     err = fd >= 0 ? pmn_prim_write_all(fd, buf, used) : pmn_prim_write_report(path, buf, used);
     if (err == -ELOOP)
         say("pmnode-preload: stats: %s is a symbolic link: not followed, nothing written", path);

@@ -35,6 +35,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -253,22 +254,29 @@ static bool bad_path_char(const char *s, const char *extra)
 }
 
 /* A path the shim writes to as a descriptor the program has open, not by
- * name: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N. */
-static bool stats_names_fd(const char *path)
+ * name: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N (N below
+ * 1000000, as the shim reads it).  The descriptor, -2 for a path in one of
+ * those directories that names none (the shim could not write there by
+ * name either), -1 for any other path. */
+static int stats_names_fd(const char *path)
 {
     static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
 
-    if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "/dev/stderr") == 0)
-        return true;
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
         const char *d = path + strlen(dirs[i]);
 
-        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0 && d[0] >= '0' && d[0] <= '9' &&
-            (d[0] != '0' || d[1] == '\0') && strspn(d, "0123456789") == strlen(d) &&
-            strlen(d) <= 6)
-            return true;
+        if (strncmp(path, dirs[i], strlen(dirs[i])) != 0)
+            continue;
+        if (d[0] >= '0' && d[0] <= '9' && (d[0] != '0' || d[1] == '\0') &&
+            strspn(d, "0123456789") == strlen(d) && strlen(d) <= 6)
+            return atoi(d);
+        return -2;
     }
-    return false;
+    return -1;
 }
 
 /* --stats PATH made absolute into @out.  Returns -1 to go on, else the
@@ -278,7 +286,7 @@ static int run_stats_path(const char *path, char *out, size_t n)
     char cwd[PATH_MAX];
     struct stat st;
     bool exists;
-    int len;
+    int len, fd;
 
     if (path[0] == '/') {
         len = snprintf(out, n, "%s", path);
@@ -309,7 +317,27 @@ static int run_stats_path(const char *path, char *out, size_t n)
      * through a symbolic link (it replaces the file by renaming a new one
      * over it); a device or FIFO it appends to; else it needs to write in
      * the directory. */
-    if (stats_names_fd(out))
+    fd = stats_names_fd(out);
+    if (fd == -2) {
+        msg("run: --stats '%s': names no descriptor (/dev/fd/N with N a number below "
+            "1000000): %s",
+            path, pmn_strerror(-EBADF));
+        return EXIT_USAGE;
+    }
+    /* The program inherits this process's descriptors that are not
+     * close-on-exec; the shim writes to the file open on N when the
+     * program started, or to nothing (preload.c). */
+    if (fd > 2) {
+        int fl = fcntl(fd, F_GETFD);
+
+        if (fl < 0 || (fl & FD_CLOEXEC) != 0) {
+            msg("run: --stats '%s': descriptor %d is not open for the program (open it in "
+                "the shell that runs pmnode, as in 9>FILE): %s",
+                path, fd, pmn_strerror(-EBADF));
+            return EXIT_USAGE;
+        }
+    }
+    if (fd >= 0)
         return -1;
     exists = lstat(out, &st) == 0;
     if (exists && S_ISLNK(st.st_mode)) {

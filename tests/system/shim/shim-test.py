@@ -742,6 +742,102 @@ def t_stats_links():
     all_or_fail(problems + p)
 
 
+@case("stats-descriptors")
+def t_stats_descriptors():
+    """stats=/dev/fd/N writes to the file open on N when the program
+    started, or to nothing: the shim wrote to whatever N was at exit, so a
+    program that closed N and opened its own file there (a database, a
+    log) had the JSON appended to it, and `pmnode run --stats=/dev/fd/9`
+    ran with no 9 open at all."""
+    d = os.path.join(TMP, "statsfd")
+    os.makedirs(d)
+    python = ARGS.python or sys.executable
+    problems = []
+    # The program closes 9 (if open) and opens a file of its own on it.
+    reuse = ("import os\n"
+             "try: os.close(9)\n"
+             "except OSError: pass\n"
+             "fd = os.open(%r, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)\n"
+             "if fd != 9: os.dup2(fd, 9); os.close(fd)\n"
+             "os.write(9, b'mine\\n')\n"
+             "x = [bytes(100) for i in range(1000)]\n")
+    keep = "x = [bytes(100) for i in range(1000)]\n"
+
+    def shim(code, report=None, what=""):
+        env = base_env(LD_PRELOAD=preload_lib(),
+                       PMNODE_PRELOAD="node=0;threshold=0;stats=/dev/fd/9")
+        fds = ()
+        if report is not None:
+            fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            if fd != 9:
+                os.dup2(fd, 9)
+                os.close(fd)
+            fds = (9,)
+        try:
+            p = subprocess.run([python, "-c", code], env=env, pass_fds=fds,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+        finally:
+            if fds:
+                os.close(9)
+        err = p.stderr.decode(errors="replace")
+        log("%s -> exit %s, stderr %r" % (what, p.returncode, err))
+        if p.returncode != 0:
+            problems.append("%s: the program exited %s" % (what, p.returncode))
+        return err
+
+    # N open at start and kept: the report lands there
+    rep = os.path.join(d, "report.json")
+    err = shim(keep, rep, "9 open and kept")
+    if err:
+        problems.append("9 open and kept: stderr %r" % err)
+    check_stats(rep)
+    # N open at start, then closed and reused by the program
+    mine = os.path.join(d, "mine-reused")
+    rep2 = os.path.join(d, "report2.json")
+    err = shim(reuse % mine, rep2, "9 reused")
+    if open(mine).read() != "mine\n":
+        problems.append("9 reused: the program's file now holds %r" % open(mine).read()[:80])
+    if os.path.getsize(rep2) != 0:
+        problems.append("9 reused: the report went to the file 9 named at start, by name?")
+    if len(err.splitlines()) != 1 or "no longer" not in err:
+        problems.append("9 reused: want one line saying so, got %r" % err)
+    # N not open at start; the program opens its own file there
+    mine = os.path.join(d, "mine-opened")
+    err = shim(reuse % mine, None, "9 not open at start")
+    if open(mine).read() != "mine\n":
+        problems.append("9 not open at start: the program's file now holds %r"
+                        % open(mine).read()[:80])
+    if len(err.splitlines()) != 1 or "not open" not in err:
+        problems.append("9 not open at start: want one line saying so, got %r" % err)
+    # pmnode run checks the descriptor before the program starts
+    problems += expect_usage(["--node", "0", "--stats=/dev/fd/9", "--", python, "-c",
+                              "open(%r, 'w')" % os.path.join(d, "ran")])
+    problems += expect_usage(["--node", "0", "--stats=/dev/fd/99999999", "--", "true"])
+    problems += expect_usage(["--node", "0", "--stats=/proc/self/fd/x", "--", "true"])
+    if os.path.exists(os.path.join(d, "ran")):
+        problems.append("pmnode run --stats=/dev/fd/9 ran the program with no 9 open")
+    rep3 = os.path.join(d, "report3.json")
+    fd = os.open(rep3, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if fd != 9:
+            os.dup2(fd, 9)
+            os.close(fd)
+        rc, out, err = (lambda p: (p.returncode, p.stdout, p.stderr))(subprocess.run(
+            [ARGS.pmnode, "run", "--node", "0", "--threshold", "0", "--stats=/dev/fd/9", "--",
+             python, "-c", keep], env=base_env(), pass_fds=(9,), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60))
+    finally:
+        os.close(9)
+    log("pmnode run --stats=/dev/fd/9 with 9 open -> exit %s, stderr %r" % (rc, err))
+    if rc != 0 or err:
+        problems.append("pmnode run --stats=/dev/fd/9 with 9 open: exit %s, stderr %r"
+                        % (rc, err))
+    else:
+        check_stats(rep3)
+    all_or_fail(problems)
+
+
 # ---- secure-execution mode (issue 13) ---------------------------------------------
 
 def secure_line(rc, out, err, what):
