@@ -52,6 +52,7 @@
 
 #include "alloc/publish.h"
 #include "alloc/heap.h"
+#include "core/core.h"
 #include "os/prim.h"
 #include "pmnode.h"
 
@@ -120,8 +121,11 @@ static void copy_name(char *dst, const char *src)
     size_t i = 0;
 
     for (; src[i] != '\0' && i < PMN_PUBLISH_NAME_MAX - 1; i++)
-        dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+        dst[i] = src[i];
     memset(dst + i, 0, PMN_PUBLISH_NAME_MAX - i);
+    /* What a terminal would act on (C0, DEL, C1, bytes that are not
+     * UTF-8, a sequence cut at the limit) becomes '?', as in the CLI. */
+    pmn__text_clean(dst);
 }
 
 static void fill(struct pmn_publish_entry *e, const struct published *p)

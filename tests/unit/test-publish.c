@@ -70,7 +70,7 @@ Test(publish, arena_seen_by_reader, .fini = remove_base)
     int err;
 
     fresh_dir();
-    cr_assert_eq(pmn_publish_arena(e.a, "mine\n"), 0);
+    cr_assert_eq(pmn_publish_arena(e.a, "mine\n\xc2\x9b\xff"), 0);
     cr_assert_eq(pmn_publish_arena(e.a, "again"), -EEXIST);
     cr_assert_eq(pmn_publish_update(), -ENOENT, "not publishing yet");
     cr_assert_eq(pmn_publish_start(0), 0);
@@ -85,7 +85,9 @@ Test(publish, arena_seen_by_reader, .fini = remove_base)
     cr_assert_eq(err, 0, "pub_find: %s (%s)", pmn_strerror(err), why);
     cr_assert(strcmp(p.path, path) == 0, "%s vs %s", p.path, path);
     cr_assert_eq(p.n, 1);
-    cr_assert(strcmp(p.e[0].name, "mine?") == 0, "control characters become ?: %s", p.e[0].name);
+    cr_assert(strcmp(p.e[0].name, "mine????") == 0,
+              "control characters (C0, C1) and bytes that are not UTF-8 become ?: %s",
+              p.e[0].name);
     cr_assert_eq(p.e[0].kind, PMN_PUBLISH_ARENA);
     cr_assert_eq(p.e[0].objects, 100);
     cr_assert_geq(p.e[0].allocated, 100000);
