@@ -126,6 +126,16 @@ size_t pmn__utf8_seq(const unsigned char *s);
  * character, two bytes, becomes "??"). */
 void pmn__text_clean(char *s);
 
+/* ---- fork.c ---- */
+/* The layers whose locks are held across fork(), outermost first: every
+ * prepare runs in this order, every release in the opposite one. */
+enum pmn__fork_layer { PMN__FORK_TIERS, PMN__FORK_HEAPS, PMN__FORK_BACKINGS, PMN__FORK_LAYERS };
+/* @layer's pair: @prepare takes its locks, @release(phase) gives them
+ * back (phase 1 in the parent, 2 in the child).  The first call registers
+ * the pthread_atfork() handlers.  Once per layer; thread-safe. */
+void pmn__fork_register(enum pmn__fork_layer layer, void (*prepare)(void),
+                        void (*release)(int phase));
+
 /* ---- strv.c ---- */
 void pmn__strv_free(char **v, size_t n);
 /* Append @s (malloc'd; NULL is taken as an allocation that failed) to the

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "ctier/ctier.h"
 #include "os/prim.h"
 #include "discover/topology.h"
@@ -655,6 +656,71 @@ static void registry_remove(struct pmn_ctier *t)
 static pthread_mutex_t open_tiers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pmn_ctier *open_tiers;
 
+/* ---- fork ----
+ *
+ * A child of fork() has only the thread that forked.  A tier's lock that
+ * another thread held at that moment (a demotion or promotion at work, the
+ * handler thread, a close lifting its protection) stays held in the child
+ * for ever, and in mprotect mode the child's first write to a page the tier
+ * protects runs the SIGSEGV handler, which takes that lock: the child hung.
+ * So the library holds every tier's lock across fork: the PMN__FORK_TIERS
+ * layer of core/fork.c, whose prepare runs before the allocators' and the
+ * backings' (a demotion allocates with its tier's lock held, and under the
+ * shim its malloc is an arena's), registered once at the first open:
+ *
+ *   prepare  open_tiers_lock, then each open userfaultfd tier's lock (the
+ *            list), then each mprotect tier's in the registry, pinned by
+ *            the slot's reader count as a handler pins it (a tier closing
+ *            is off the list but its handler may still find it);
+ *   release  the same, in the opposite order (in the parent and the child).
+ *
+ * The order is the demotion's (open_tiers_lock, then a tier), and no thread
+ * holds two tiers' locks at once, so taking them one after another waits
+ * for each holder and cannot deadlock.  Process-wide state (which slots
+ * prepare pinned): the handlers take no argument; written only with
+ * open_tiers_lock held across the fork. */
+static pthread_once_t ctier_atfork_once = PTHREAD_ONCE_INIT;
+static bool fork_pinned[MAX_MPROTECT_TIERS];
+static int fork_top;
+
+static void ctier_fork_prepare(void)
+{
+    pthread_mutex_lock(&open_tiers_lock);
+    for (struct pmn_ctier *t = open_tiers; t != NULL; t = t->next_open)
+        if (t->slot < 0)
+            pthread_mutex_lock(&t->lock);
+    fork_top = atomic_load(&registry_top);
+    for (int i = 0; i < fork_top; i++) {
+        atomic_fetch_add(&registry_readers[i], 1);
+        struct pmn_ctier *t = atomic_load(&registry[i]);
+        fork_pinned[i] = t != NULL && t != SLOT_CLOSING;
+        if (fork_pinned[i])
+            pthread_mutex_lock(&t->lock);
+        else
+            atomic_fetch_sub(&registry_readers[i], 1);
+    }
+}
+
+static void ctier_fork_release(int phase)
+{
+    (void)phase; /* the child keeps the parent's tiers as they were */
+    for (int i = fork_top - 1; i >= 0; i--) {
+        if (!fork_pinned[i])
+            continue;
+        pthread_mutex_unlock(&atomic_load(&registry[i])->lock);
+        atomic_fetch_sub(&registry_readers[i], 1);
+    }
+    for (struct pmn_ctier *t = open_tiers; t != NULL; t = t->next_open)
+        if (t->slot < 0)
+            pthread_mutex_unlock(&t->lock);
+    pthread_mutex_unlock(&open_tiers_lock);
+}
+
+static void ctier_atfork_register(void)
+{
+    pmn__fork_register(PMN__FORK_TIERS, ctier_fork_prepare, ctier_fork_release);
+}
+
 static void *handler_main(void *arg)
 {
     struct pmn_ctier *t = arg;
@@ -789,6 +855,7 @@ int pmn_ctier_open(struct pmn_ctx *ctx, const struct pmn_ctier_opts *o, struct p
         return err;
     }
     t->ctx = pmn_ctx_ref(ctx);
+    pthread_once(&ctier_atfork_once, ctier_atfork_register);
     pthread_mutex_lock(&open_tiers_lock);
     t->next_open = open_tiers;
     open_tiers = t;

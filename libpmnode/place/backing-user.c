@@ -146,6 +146,14 @@ static void give_back(struct pmn__userrange *u, size_t off, size_t len)
     pthread_mutex_unlock(&u->lock);
 }
 
+void pmn__userrange_fork(struct pmn__userrange *u, int phase)
+{
+    if (phase == 0)
+        pthread_mutex_lock(&u->lock);
+    else
+        pthread_mutex_unlock(&u->lock);
+}
+
 static int user_map(struct pmn_backing *b, struct pmn_region *r, int node)
 {
     struct pmn__userrange *u = b->user;

@@ -172,10 +172,87 @@ static const struct pmn_hugepool *find_pool(const struct pmn_node *n, size_t siz
     return NULL;
 }
 
+/* ---- fork ----
+ *
+ * The PMN__FORK_BACKINGS layer of core/fork.c: a child of fork() has only
+ * the thread that forked, so a backing's lock, its shared file's or its
+ * user range's that another thread held then (a region being mapped or
+ * given back, a heap's next segment) would stay held in the child for
+ * ever.  The prepare holds every live backing's, whether an arena, a slab
+ * or only the caller's regions use it: the list's lock, then for each
+ * backing its lock, its shared file's (shared.c) and its user range's
+ * (backing-user.c), never nested elsewhere in another order; the heaps'
+ * locks come before these (a heap maps with its lock held).  Registered
+ * when the first backing is made.
+ *
+ * Process-wide state (the list): the handlers take no argument, and the
+ * locks are every backing's of the process.  Guarded by backings.lock. */
+static struct {
+    pthread_mutex_t lock;
+    struct pmn_backing *head;
+} backings = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t backings_once = PTHREAD_ONCE_INIT;
+
+static void backings_prepare(void)
+{
+    pthread_mutex_lock(&backings.lock);
+    for (struct pmn_backing *b = backings.head; b; b = b->fork_next) {
+        pthread_mutex_lock(&b->lock);
+        pmn__shfile_fork(b, 0);
+        if (b->user != NULL)
+            pmn__userrange_fork(b->user, 0);
+    }
+}
+
+/* @phase 1 in the parent, 2 in the child. */
+static void backings_release(int phase)
+{
+    for (struct pmn_backing *b = backings.head; b; b = b->fork_next) {
+        if (b->user != NULL)
+            pmn__userrange_fork(b->user, phase);
+        pmn__shfile_fork(b, phase);
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&backings.lock);
+}
+
+static void backings_register(void)
+{
+    pmn__fork_register(PMN__FORK_BACKINGS, backings_prepare, backings_release);
+}
+
+static void backing_track(struct pmn_backing *b)
+{
+    pthread_once(&backings_once, backings_register);
+    pthread_mutex_lock(&backings.lock);
+    b->fork_prev = NULL;
+    b->fork_next = backings.head;
+    if (backings.head != NULL)
+        backings.head->fork_prev = b;
+    backings.head = b;
+    b->fork_tracked = true;
+    pthread_mutex_unlock(&backings.lock);
+}
+
+static void backing_untrack(struct pmn_backing *b)
+{
+    if (!b->fork_tracked)
+        return;
+    pthread_mutex_lock(&backings.lock);
+    if (b->fork_prev != NULL)
+        b->fork_prev->fork_next = b->fork_next;
+    else
+        backings.head = b->fork_next;
+    if (b->fork_next != NULL)
+        b->fork_next->fork_prev = b->fork_prev;
+    pthread_mutex_unlock(&backings.lock);
+}
+
 static void backing_release(struct pmn_backing *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
+    backing_untrack(b);
     if (b->type == PMN_BACKING_DAX)
         pmn__dax_detach(b);
     if (b->type == PMN_BACKING_USER)
@@ -294,6 +371,7 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)
         b->stats.node[i].node = b->nodes[i];
+    backing_track(b);
     *out = b;
     return 0;
 }
@@ -348,17 +426,6 @@ int pmn_backing_stats(const struct pmn_backing *b, struct pmn_backing_stats *out
     return 0;
 }
 PMN__SYMVER_DEFAULT(pmn_backing_stats, "PMNODE_0.2");
-
-void pmn__backing_fork(struct pmn_backing *b, int phase)
-{
-    if (phase == 0) {
-        pthread_mutex_lock(&b->lock);
-        pmn__shfile_fork(b, 0);
-    } else {
-        pmn__shfile_fork(b, phase);
-        pthread_mutex_unlock(&b->lock);
-    }
-}
 
 static void account_locked(struct pmn_backing *b, int slot, int64_t delta, bool failed)
 {

@@ -68,6 +68,10 @@ struct pmn_backing {
     struct pmn__shfile *sh; /* shareable: the one file of all regions, else NULL */
     atomic_int refs;        /* the backing itself + each live region */
     pthread_mutex_t lock;   /* guards stats, and the registration fields below */
+    /* Every live backing of the process, for the fork handlers
+     * (backing.c, "fork"); guarded by that list's lock. */
+    struct pmn_backing *fork_next, *fork_prev;
+    bool fork_tracked;
     struct pmn_backing_stats stats;
     /* Registration (pmnode.h, "Registration"): the hooks change only while
      * nregions is 0, so a region that counted itself in sees them fixed for
@@ -121,10 +125,6 @@ static inline struct pmn_region *pmn__ext_region(const struct pmn_extent *e)
 void pmn__backing_ref(struct pmn_backing *b);
 /* Drop a reference taken by pmn__backing_ref(); the last one frees. */
 void pmn__backing_unref(struct pmn_backing *b);
-/* Around fork() (alloc/fork.c; phase 0 prepare, 1 parent, 2 child): the
- * backing's lock, then its shared file's (never nested elsewhere), taken
- * after the heaps' locks and released before them. */
-void pmn__backing_fork(struct pmn_backing *b, int phase);
 
 /* The free-memory check: 0 when node @node of @ctx has @size bytes
  * available (pmn_node_read_available) beyond @headroom, PMN_E_NODE_FULL
@@ -344,8 +344,12 @@ void pmn__shfile_forget_range(struct pmn_backing *b, const void *addr, size_t le
  * through fork() (shared.c: the child leaves it alone). */
 bool pmn__shfile_inherited(const struct pmn_backing *b);
 /* Around fork() (phase 0 prepare, 1 parent, 2 child): the file's lock,
- * after the backing's (pmn__backing_fork). */
+ * after the backing's (backing.c, "fork"). */
 void pmn__shfile_fork(struct pmn_backing *b, int phase);
+/* Around fork(), the same for a PMN_BACKING_USER backing's range lock
+ * (backing-user.c): a child's region map or an arena's next segment on
+ * the range carves it under that lock. */
+void pmn__userrange_fork(struct pmn__userrange *u, int phase);
 /* backing-node.c: no THP before a region's hole (shared.c maps too). */
 void pmn__no_thp_before_hole(struct pmn_backing *b, struct pmn_region *r);
 

@@ -13,11 +13,15 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -933,4 +937,81 @@ Test(byom, user_threads, .timeout = 120)
     pmn_backing_free(b);
     munmap(m, len);
     pmn_ctx_unref(ctx);
+}
+
+/* ---- fork while another thread carves the range ----
+ *
+ * A region map or an arena's next segment on a user range carves the range
+ * under its lock.  Nothing held that lock across fork: a child forked while
+ * another thread was carving found it held for ever, and its first map
+ * hung.  The library now takes it with the backing's, for every live
+ * backing (place/backing.c, "fork"), whether an arena uses it or only the
+ * caller's regions do. */
+struct carver {
+    struct pmn_backing *b;
+    size_t size;
+    atomic_bool stop;
+};
+
+static void *carve_loop(void *arg)
+{
+    struct carver *c = arg;
+    struct pmn_region *r;
+
+    while (!atomic_load(&c->stop))
+        if (pmn_region_map(c->b, c->size, &r) == 0)
+            pmn_region_unmap(r);
+    return NULL;
+}
+
+static void fork_while_carving(bool with_arena)
+{
+    struct pmn_ctx *ctx = local_ctx();
+    size_t len = 32 * MiB;
+    char *m = map_aligned(len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    struct carver c = {.stop = false};
+    struct pmn_arena *a = NULL;
+    pthread_t tid;
+    int err, hung = 0, failed = 0, forks = 200;
+
+    cr_assert_not_null(m);
+    c.b = user_on0(ctx, m, len, -1, 0, &err);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    c.size = pmn_backing_granule(c.b);
+    if (with_arena)
+        cr_assert_eq(pmn_arena_new(c.b, NULL, &a), 0);
+    cr_assert_eq(pthread_create(&tid, NULL, carve_loop, &c), 0);
+    for (int i = 0; i < forks && hung == 0; i++) {
+        struct pmn_region *r;
+        int status;
+        pid_t pid = fork();
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            alarm(5);
+            err = pmn_region_map(c.b, c.size, &r);
+            /* past ThreadSanitizer's _exit, which reports the parent's
+             * threads as the child's leaks */
+            syscall(SYS_exit_group, err == 0 ? 0 : 1);
+            _exit(err == 0 ? 0 : 1);
+        }
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    atomic_store(&c.stop, true);
+    pthread_join(tid, NULL);
+    cr_assert_eq(hung, 0, "a child's region map hung (the range's lock held across fork)");
+    cr_assert_eq(failed, 0, "%d of the children's maps failed", failed);
+    if (with_arena)
+        pmn_arena_destroy(a);
+    pmn_backing_free(c.b);
+    munmap(m, len);
+    pmn_ctx_unref(ctx);
+}
+
+Test(byom, user_fork_while_carving, .timeout = 120)
+{
+    fork_while_carving(false); /* regions only */
+    fork_while_carving(true);
 }

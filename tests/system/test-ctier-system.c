@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -946,6 +947,70 @@ Test(tier, forked_child_leaves_the_parents_tier_alone_uffd)
 Test(tier, forked_child_leaves_the_parents_tier_alone_mprotect)
 {
     in_child(fork_mprotect, "fork, mprotect");
+}
+
+/* A fork while another thread is inside the tier (a demotion or a
+ * promotion holds its lock): in mprotect mode the child's first write to a
+ * page the tier protects runs the SIGSEGV handler, which takes that lock.
+ * Nothing held it across fork, so a child forked in the middle hung on its
+ * first write.  The library now holds every tier's lock across fork. */
+static struct {
+    struct pmn_ctier *t;
+    char *q;
+    size_t n;
+    atomic_bool stop;
+} busy;
+
+static void *busy_loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&busy.stop)) {
+        (void)pmn_ctier_demote(busy.t, busy.q, busy.n * ps);
+        (void)pmn_ctier_promote(busy.t, busy.q, busy.n * ps, 0);
+    }
+    return NULL;
+}
+
+static void fork_while_tier_busy(void)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = child_ctx();
+    char *p = child_text(n, 0);
+    pthread_t tid;
+    int hung = 0, failed = 0;
+
+    busy.t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
+    busy.n = 64;
+    busy.q = child_text(busy.n, 100);
+    CHILD_CHECK(pmn_ctier_demote(busy.t, p, n * ps) == 0);
+    CHILD_CHECK(pthread_create(&tid, NULL, busy_loop, NULL) == 0);
+    for (int i = 0; i < 100 && hung == 0; i++) {
+        int status;
+        pid_t pid = fork();
+
+        CHILD_CHECK(pid >= 0);
+        if (pid == 0) {
+            alarm(3);
+            p[(size_t)(i % (int)n) * ps] = 'k'; /* hung here */
+            syscall(SYS_exit_group, 0);
+            _exit(0);
+        }
+        CHILD_CHECK(waitpid(pid, &status, 0) == pid);
+        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    atomic_store(&busy.stop, true);
+    pthread_join(tid, NULL);
+    if (hung)
+        fprintf(stderr, "a forked child's write to a demoted page hung\n");
+    CHILD_CHECK(hung == 0 && failed == 0);
+    pmn_ctier_close(busy.t);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, forked_while_the_tier_is_busy, .timeout = 120)
+{
+    in_child(fork_while_tier_busy, "fork while demoting");
 }
 
 /* A program that ignores SIGSEGV is killed by a fault that is not the
