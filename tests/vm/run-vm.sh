@@ -25,6 +25,8 @@
 #   PMNODE_VM_FILES      colon-separated extra files (test helpers) to carry into the guest
 #   PMNODE_VM_SHOW=1     print each guest test's output (without the kernel console)
 #   PMNODE_VM_TREE       a directory carried into the guest as /pmnode/tree (the fixtures)
+#   PMNODE_VM_BENCH=full the guest benchmarks at their measuring sizes (bench-migrate:
+#                        64M,256M, 5 reps); by default they run once small, as a smoke test
 #
 # Each in-guest test prints `PMNODE-TEST name PASS|FAIL|SKIP`; the guest ends with
 # `PMNODE-VM-DONE`. The host adds its own lines (boot, truth) and exits with meson's codes:
@@ -250,6 +252,7 @@ mkdir -p "$work/job/pmnode"
 	echo "kernel=$kser"
 	if [ -x "$pmnode_bin" ]; then echo "pmnode=$(guest_path "$pmnode_bin")"; else echo "pmnode="; fi
 	[ -e "$pmnode_lib" ] && echo "libdir=$(dirname "$(guest_path "$pmnode_lib")")"
+	echo "bench=${PMNODE_VM_BENCH:-}"
 } >"$work/job/pmnode/job.env"
 : >"$work/job/pmnode/tests.list"
 for t in "${tests[@]}"; do
