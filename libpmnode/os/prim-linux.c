@@ -1336,6 +1336,20 @@ int pmn_prim_touch_read_checked(const void *addr, size_t len, size_t page)
     return 0;
 }
 
+int pmn_prim_read_checked(const void *src, void *dst, size_t len)
+{
+    struct iovec local = {.iov_base = dst, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)src, .iov_len = len};
+    ssize_t n;
+
+    do
+        n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EFAULT || errno == ENOMEM ? -EFAULT : -errno;
+    return (size_t)n == len ? 0 : -EFAULT;
+}
+
 int pmn_prim_random64(uint64_t *out)
 {
     ssize_t n;

@@ -111,6 +111,13 @@ int pmn_prim_advise(void *addr, size_t len, int advice);
  * no read permission) return -EFAULT (or -ENOMEM) instead: for ranges a
  * caller named, which the library does not own.  0 or -errno. */
 int pmn_prim_touch_read_checked(const void *addr, size_t len, size_t page);
+/* Copy @len bytes of this process's memory at @src to @dst as loads would,
+ * but where a load would raise a signal (no mapping; a hugetlbfs page its
+ * file's owner punched out, with no huge page free to fault in: SIGBUS)
+ * return -EFAULT instead (@dst then holds nothing to use).  One
+ * process_vm_readv(2) of this process: a read that is its own check, so
+ * no one can punch the page between a check and the load.  0 or -errno. */
+int pmn_prim_read_checked(const void *src, void *dst, size_t len);
 
 /* move_pages(0, n, pages, NULL, status, 0): status[i] is the node of page
  * i, or a negative errno (-ENOENT: not present, -EFAULT: no such page).

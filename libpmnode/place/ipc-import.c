@@ -46,6 +46,11 @@ struct imp_backing {
     const struct pmn__ipc_table_head *table;
     const struct pmn__ipc_slot *slots;
     size_t table_size;
+    /* hugetlbfs: the owner may punch a hole in its table, and a load from
+     * the hole faults a huge page in, SIGBUS when the pool has none free
+     * (sealing forbids shrinking, not punching).  The table is then read
+     * with pmn_prim_read_checked, a hole read as a stale slot. */
+    bool huge;
     bool used; /* an open succeeded with it: kept for later fd -1 opens */
     struct imp_backing *next;
 };
@@ -156,18 +161,33 @@ static bool handle_sane(const struct pmn_ipc_handle *h)
     return h->object_offset >= h->region_offset && oend <= rend;
 }
 
-/* Gen, offset and len of the slot match the handle's. */
+/* Slot @i of @bk's table as it is now (gen, offset, len): 0, or -EFAULT
+ * where the owner punched the table out (hugetlbfs, see struct
+ * imp_backing). */
+static int slot_read(const struct imp_backing *bk, uint32_t i, uint64_t now[3])
+{
+    const struct pmn__ipc_slot *s = &bk->slots[i];
+
+    if (bk->huge)
+        return pmn_prim_read_checked(s, now, 3 * sizeof(uint64_t));
+    now[0] = atomic_load_explicit(&s->gen, memory_order_acquire);
+    now[1] = atomic_load_explicit(&s->offset, memory_order_relaxed);
+    now[2] = atomic_load_explicit(&s->len, memory_order_relaxed);
+    return 0;
+}
+
+/* Gen, offset and len of the slot match the handle's (a slot that cannot
+ * be read matches nothing). */
 static bool slot_live(const struct imp_backing *bk, const struct pmn_ipc_handle *h,
                       uint64_t *gen_now)
 {
-    const struct pmn__ipc_slot *s = &bk->slots[h->slot];
-    uint64_t g = atomic_load_explicit(&s->gen, memory_order_acquire);
+    uint64_t now[3];
 
+    if (slot_read(bk, h->slot, now) != 0)
+        now[0] = now[1] = now[2] = UINT64_MAX; /* stale: no handle carries that gen */
     if (gen_now)
-        *gen_now = g;
-    return g == h->gen &&
-           atomic_load_explicit(&s->offset, memory_order_relaxed) == h->object_offset &&
-           atomic_load_explicit(&s->len, memory_order_relaxed) == h->object_len;
+        *gen_now = now[0];
+    return now[0] == h->gen && now[1] == h->object_offset && now[2] == h->object_len;
 }
 
 /* A new cache entry for the backing of @h over @fd (which it takes):
@@ -176,6 +196,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
                        uint64_t size, struct imp_backing **out)
 {
     struct imp_backing *bk = calloc(1, sizeof(*bk));
+    struct pmn__ipc_table_head head;
     bool in_memory, sealed;
     void *map;
     int err;
@@ -193,6 +214,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
     err = pmn_prim_file_memory(fd, &in_memory, &bk->page);
     if (err == 0 && !in_memory)
         err = PMN_E_BAD_HANDLE;
+    bk->huge = bk->page > pmn_prim_page_size();
     /* Only a file its owner cannot shrink: past a shrunk end, our reads of
      * the table or of an object would be SIGBUS, not a code.  libpmnode's
      * own files are sealed so (shared.c); an exporter of a version before
@@ -208,9 +230,15 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         goto fail;
     bk->table = map;
     bk->table_size = h->table_size;
-    if (bk->table->magic != PMN__IPC_TABLE_MAGIC || bk->table->version != PMN__IPC_TABLE_VERSION ||
-        bk->table->backing_id != h->backing_id || bk->table->table_size != h->table_size ||
-        h->slot >= bk->table->nslots) {
+    if (bk->huge) {
+        if (pmn_prim_read_checked(map, &head, sizeof(head)) != 0)
+            head.magic = 0; /* punched out: not a table */
+    } else {
+        memcpy(&head, map, sizeof(head));
+    }
+    if (head.magic != PMN__IPC_TABLE_MAGIC || head.version != PMN__IPC_TABLE_VERSION ||
+        head.backing_id != h->backing_id || head.table_size != h->table_size ||
+        h->slot >= head.nslots) {
         pmn_prim_unmap(map, h->table_size);
         err = PMN_E_BAD_HANDLE;
         goto fail;
@@ -414,7 +442,9 @@ static int verify_object(const struct imp_map *m, void *addr, uint64_t len, uint
 /* Whether the object @o was opened as is still live in its owner. */
 static bool open_live(const struct imp_open *o)
 {
-    return atomic_load_explicit(&o->m->bk->slots[o->slot].gen, memory_order_acquire) == o->gen;
+    uint64_t now[3];
+
+    return slot_read(o->m->bk, o->slot, now) == 0 && now[0] == o->gen;
 }
 
 /* Record a successful open (lock held).  One record per address AND

@@ -22,11 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <linux/falloc.h>
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -1281,4 +1283,113 @@ Test(ipc, valid_judges_each_open_by_its_own_generation)
     pmn_ipc_cache_free(c);
     pmn_arena_destroy(a);
     pmn_backing_free(b);
+}
+
+/* ---- a hugetlbfs table its owner punched ----
+ *
+ * Sealing forbids shrinking the file, not punching holes in it.  On
+ * hugetlbfs a load from a hole faults a huge page in, and with none free
+ * in the pool that load is SIGBUS: an exporter that punched its own table
+ * crashed every importer's next pmn_ipc_valid().  The importer now reads a
+ * hugetlbfs table with a read that fails instead (a punched slot is
+ * stale). */
+#define POOL "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/"
+
+static long pool_read(const char *name)
+{
+    long v = -1;
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), POOL "%s", name);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+static bool pool_write(long nr)
+{
+    FILE *f = fopen(POOL "nr_hugepages", "w");
+    bool ok;
+
+    if (f == NULL)
+        return false;
+    ok = fprintf(f, "%ld\n", nr) > 0;
+    return fclose(f) == 0 && ok;
+}
+
+Test(ipc, punched_hugetlb_table_reads_stale, .timeout = 60)
+{
+    const size_t huge = 2u << 20;
+    struct pmn_backing_params *p;
+    struct pmn_backing *b = NULL;
+    struct pmn_region *r;
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    long nr, fr, restore = -1, need = 3, spare;
+    void *x, *fill = MAP_FAILED;
+    int fd, err, status;
+    pid_t pid;
+
+    huge_pool_lock();
+    nr = pool_read("nr_hugepages");
+    fr = pool_read("free_hugepages");
+    if (nr < 0 || fr < 0)
+        cr_skip_test("node 0 has no 2 MiB hugetlb pool");
+    if (fr < need) {
+        if (geteuid() != 0)
+            cr_skip_test("node 0 has %ld free 2 MiB pages, %ld needed; lending needs root", fr,
+                         need);
+        restore = nr;
+        if (!pool_write(nr + need - fr) || pool_read("free_hugepages") < need) {
+            pool_write(restore);
+            cr_skip_test("the kernel would not lend %ld huge pages on node 0", need);
+        }
+    }
+    cr_assert_eq(pmn_backing_params_new(&p), 0);
+    cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_HUGETLB), 0);
+    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
+    cr_assert_eq(pmn_backing_params_set_page_size(p, huge), 0);
+    cr_assert_eq(pmn_backing_params_set_shareable(p, true), 0);
+    err = pmn_backing_new(ctx, p, &b);
+    pmn_backing_params_free(p);
+    cr_assert_eq(err, 0, "%s", pmn_strerror(err));
+    cr_assert_eq(pmn_region_map(b, huge, &r), 0);
+    strcpy(pmn_region_addr(r), "shared");
+    cr_assert_eq(pmn_ipc_get_region(r, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    cr_assert_eq(pmn_ipc_open(c, &h, fd, 0, &x), 0);
+    cr_assert_eq(pmn_ipc_valid(c, x), 0);
+    /* The owner punches its table's page out, and the pool has no page
+     * left to fault in there. */
+    cr_assert_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)huge), 0,
+                 "punch: %s", strerror(errno));
+    spare = pool_read("free_hugepages");
+    if (spare > 0) {
+        fill = mmap(NULL, (size_t)spare * huge, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+        cr_assert_neq(fill, MAP_FAILED, "taking the pool's %ld free pages: %s", spare,
+                      strerror(errno));
+    }
+    cr_assert_eq(pool_read("free_hugepages"), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(pmn_ipc_valid(c, x) == PMN_E_STALE_HANDLE ? 0 : 1);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (fill != MAP_FAILED)
+        munmap(fill, (size_t)spare * huge);
+    pmn_ipc_close(c, x);
+    pmn_ipc_cache_free(c);
+    pmn_region_unmap(r);
+    pmn_backing_free(b);
+    if (restore >= 0)
+        pool_write(restore);
+    cr_assert(!WIFSIGNALED(status), "pmn_ipc_valid() on a punched table: killed by signal %d",
+              WTERMSIG(status));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "pmn_ipc_valid() on a punched table did not say stale");
 }
