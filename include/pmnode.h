@@ -1274,11 +1274,12 @@ PMN_API bool pmn_backing_verified(const struct pmn_backing *b);
  * except pmn_arena_reset() and pmn_*_destroy(), which require that no
  * other thread uses the arena or slab during the call.
  *
- * Fork: a program may fork() while other threads allocate.  libpmnode
- * registers pthread_atfork() handlers when its first arena or slab is
- * made; they hold every live arena's and slab's lock, and their backings'
- * (and pmn_publish_start()'s), from the prepare handler to the parent's
- * and the child's, so the child can allocate at once.  (A prepare handler
+ * Fork: a program may fork() while other threads allocate, map regions,
+ * demote or promote.  libpmnode registers pthread_atfork() handlers when
+ * its first backing, arena, slab or compressed tier is made; they hold
+ * every open compressed tier's lock, pmn_publish_start()'s, every live
+ * arena's and slab's and every live backing's, from the prepare handler
+ * to the parent's and the child's, so the child can allocate at once.  (A prepare handler
  * the program registers later runs before them, and may still allocate.)
  * The child has its own copy of every object, except a shareable
  * backing's ("Sharing with other processes").
@@ -1461,7 +1462,9 @@ PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t 
  * refused in every build, touching nothing: PMN_E_FOREIGN for a pointer
  * libpmnode did not allocate, PMN_E_DOUBLE_FREE for an object freed
  * already (in a row or not, by this thread or any other), PMN_E_INTERIOR
- * for a pointer into an object.  The one double free seen only later is
+ * for a pointer into an object; -EBUSY in a forked child for an object of
+ * an inherited shareable backing (the parent's, "Sharing with other
+ * processes").  The one double free seen only later is
  * an object freed at the same instant by the thread that allocated it and
  * by another: the second copy is dropped and logged (PMNODE_LOG warn).  A
  * large object (over 256 KiB) whose memory already went back to the
@@ -1919,18 +1922,21 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  *
  * Fork: every arena's, slab's and backing's lock, the shareable file's
  * included, is held across fork() by the pthread_atfork() handlers
- * libpmnode registers when its first arena or slab is made, so a child
- * never inherits one held by another thread.  A
+ * libpmnode registers when its first backing is made, so a child never
+ * inherits one held by another thread.  A
  * shareable backing's regions are one MAP_SHARED file: a forked child
  * shares them with its parent, it gets no copy (its writes show in the
  * parent).  The child leaves the file to the parent: its
  * pmn_arena_destroy() / pmn_slab_destroy() of an inherited arena writes
  * nothing into the memory, punches no hole and makes no handle stale (the
  * mappings go with the child); pmn_ipc_get() and mapping a new region
- * answer -EBUSY there.  The child must not allocate from, free into,
- * reset or trim an inherited arena or slab of a shareable backing: its
- * copy of the heap's bookkeeping would hand out, or link through, the
- * parent's memory.
+ * answer -EBUSY there.  An inherited arena or slab of a shareable backing
+ * serves nothing in the child, since its pages and free lists are the
+ * parent's memory: allocations return NULL with errno EBUSY, pmn_free()
+ * and pmn_slab_free() of its objects return -EBUSY (touching nothing),
+ * trim and reserve -EBUSY, and reset does nothing (before 0.9.4 the child
+ * was told not to, and a free there wrote into the parent's live
+ * object).
  *
  * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
  * (an object must not be freed while it is being exported); a cache is

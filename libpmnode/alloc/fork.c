@@ -49,11 +49,16 @@ static void heaps_prepare(void)
         pthread_mutex_lock(&h->lock);
 }
 
-/* @phase 1 in the parent, 2 in the child. */
+/* @phase 1 in the parent, 2 in the child.  In the child, a heap on the
+ * parent's shared file (a shareable backing) is the parent's memory: it
+ * stops serving the child (pmn__heap_forked_shared). */
 static void heaps_release(int phase)
 {
-    for (struct pmn__heap *h = heaps.head; h; h = h->fork_next)
+    for (struct pmn__heap *h = heaps.head; h; h = h->fork_next) {
+        if (phase == 2 && !h->dead && pmn__shfile_inherited(h->b))
+            pmn__heap_forked_shared(h);
         pthread_mutex_unlock(&h->lock);
+    }
     pthread_mutex_unlock(&heaps.lock);
     pmn__publish_fork(phase);
 }

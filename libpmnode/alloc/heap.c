@@ -60,8 +60,22 @@ struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
 
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
         if (t[i].heap == h)
-            return t[i].th;
+            return h->forked ? NULL : t[i].th; /* pmn__heap_forked_shared */
     return NULL;
+}
+
+void pmn__heap_forked_shared(struct pmn__heap *h)
+{
+    h->forked = true;
+    /* The heap's cache of thread pointers, and the owner test of the free
+     * fast path (a page's owner theap bound to the caller's thread
+     * pointer, which the forking thread keeps in the child): neither
+     * answers any more.  The forking thread's table slot stays (it holds a
+     * reference) but pmn__theap_find_slow() skips it. */
+    for (unsigned i = 0; i < PMN__TC_SIZE; i++)
+        atomic_store_explicit(&h->tc[i].tp, 0, memory_order_relaxed);
+    for (struct pmn__theap *th = h->theaps; th; th = th->next)
+        atomic_store_explicit(&th->tp, 0, memory_order_relaxed);
 }
 
 /* heap.h: set once by the LD_PRELOAD shim at its start, before any theap
@@ -249,7 +263,7 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
         unbind_slot(slot);
     }
     pthread_mutex_lock(&h->lock);
-    if (h->dead) {
+    if (h->dead || h->forked) {
         pthread_mutex_unlock(&h->lock);
         return NULL;
     }
@@ -1136,8 +1150,8 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     if (th == NULL) {
         th = pmn__theap_bind(h);
         if (th == NULL) {
-            pmn__set_last_error(h->dead ? PMN_E_DESTROYED : -ENOMEM);
-            errno = h->dead ? EINVAL : ENOMEM;
+            pmn__set_last_error(h->dead ? PMN_E_DESTROYED : h->forked ? -EBUSY : -ENOMEM);
+            errno = h->dead ? EINVAL : h->forked ? EBUSY : ENOMEM;
             return NULL;
         }
     }
@@ -1447,6 +1461,8 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         return p == NULL ? 0 : PMN_E_FOREIGN;
     if (want != NULL && seg->heap != want)
         return PMN_E_FOREIGN;
+    if (__builtin_expect(seg->heap->forked, 0))
+        return -EBUSY; /* the parent's object, in the parent's shared file */
     if (__builtin_expect(atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0, 0))
         pmn__ipc_on_free(seg, p);
     if (seg->large)
@@ -1696,6 +1712,10 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         struct pmn__segment *seg;
         size_t n = slices - h->reserved_slices;
 
+        if (h->forked) {
+            err = -EBUSY;
+            break;
+        }
         if (h->dead) {
             err = PMN_E_DESTROYED;
             break;
@@ -1765,6 +1785,8 @@ static void settle_theaps(struct pmn__heap *h)
 
 void pmn__heap_reset(struct pmn__heap *h)
 {
+    if (h->forked)
+        return; /* the parent's pages: nothing here is the child's to reset */
     pthread_mutex_lock(&h->lock);
     settle_theaps(h);
     release_all(h, true);
@@ -1779,6 +1801,8 @@ int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
 
     if (released != NULL)
         *released = 0;
+    if (h->forked)
+        return -EBUSY;
     if (!h->release_empty) /* PMN_PURGE_KEEP, fixed at creation: all stays */
         return 0;
     /* The calling thread's free caches and kept pages go back now (its

@@ -258,6 +258,11 @@ struct pmn__heap {
     struct pmn_backing *b;
     bool is_slab;
     bool dead;
+    /* A forked child's copy of a heap on its parent's shared file (a
+     * shareable backing, pmn_ipc(3)): the pages, their free lists and the
+     * blocks are the parent's memory, so every call that would change them
+     * answers -EBUSY here (pmn__heap_forked_shared, alloc/fork.c). */
+    bool forked;
     atomic_int refs; /* the owner + each thread binding */
     /* fork.c's list of live heaps (its lock): from pmn__heap_new to the
      * last unref. */
@@ -497,6 +502,10 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *out);
  * pthread_atfork() handlers.  No heap lock held.  Thread-safe. */
 void pmn__fork_track(struct pmn__heap *h);
 void pmn__fork_untrack(struct pmn__heap *h);
+/* In a forked child, with @h's lock held (fork.c's child handler): @h is on
+ * the parent's shared file; no thread finds a theap of it any more (the
+ * fast paths then go to the slow ones, which refuse with -EBUSY). */
+void pmn__heap_forked_shared(struct pmn__heap *h);
 /* A heap initialised with size classes @sizes[0..n) (arena.c and slab.c
  * choose them), at the start of a zeroed allocation of @obj_size bytes:
  * the arena or slab it serves, which begins with it (the fast paths find

@@ -152,6 +152,11 @@ static void *alloc_large(struct pmn__heap *h, size_t size, size_t align, bool *z
 
     if (align == 0)
         align = 1;
+    if (h->forked) { /* a forked child's heap on its parent's shared file */
+        pmn__set_last_error(-EBUSY);
+        errno = EBUSY;
+        return NULL;
+    }
     large_shape(h, align, &ls);
     if (size > SIZE_MAX - ls.off - PMN__SEG_SIZE) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);

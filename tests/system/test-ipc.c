@@ -928,6 +928,21 @@ Test(ipc, forked_child_leaves_the_parents_file_alone)
         strcpy(obj, "child"); /* shared memory: the parent sees it */
         if (pmn_ipc_get(obj, &h2, &fd2) != -EBUSY)
             _exit(1);
+        /* The heap's pages and free lists are the parent's memory: the
+         * child's copy serves nothing (0.9.3 handed out blocks the parent
+         * could hand out too, and a free wrote its links into the
+         * parent's live object). */
+        errno = 0;
+        if (pmn_arena_malloc(a, 64) != NULL || errno != EBUSY)
+            _exit(2);
+        errno = 0;
+        if (pmn_arena_malloc(a, 1 << 20) != NULL || errno != EBUSY)
+            _exit(3);
+        if (pmn_free(exp) != -EBUSY)
+            _exit(4);
+        if (pmn_arena_trim(a, NULL) != -EBUSY || pmn_arena_reserve(a, 1 << 20) != -EBUSY)
+            _exit(5);
+        pmn_arena_reset(a); /* nothing of it is the child's */
         pmn_arena_destroy(a);
         _exit(0);
     }

@@ -26,7 +26,7 @@
 #   PMNODE_VM_SHOW=1     print each guest test's output (without the kernel console)
 #   PMNODE_VM_TREE       a directory carried into the guest as /pmnode/tree (the fixtures)
 #   PMNODE_VM_BENCH=full the guest benchmarks at their measuring sizes (bench-migrate:
-#                        64M,256M, 5 reps); by default they run once small, as a smoke test
+#                        64M,256M, 5 reps); by default small (64M), as a smoke test
 #
 # Each in-guest test prints `PMNODE-TEST name PASS|FAIL|SKIP`; the guest ends with
 # `PMNODE-VM-DONE`. The host adds its own lines (boot, truth) and exits with meson's codes:
