@@ -2431,8 +2431,8 @@ struct pmn_track_extent {
 };
 /**
  * Copy the extents, in address order, into @p out (up to @p max).
- * Returns the total number of extents (which may exceed @p max), or
- * -EINVAL.
+ * Returns the total number of extents (which may exceed @p max), -EINVAL,
+ * or -ECHILD in a forked child.
  */
 PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out, size_t max);
 /**@}*/
@@ -2499,7 +2499,8 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  * Thread-safety: every call may be made from any thread; calls on one
  * tier serialise on its lock.  The managed memory may be used by any
  * thread during a step.  pmn_tier_free() needs that no other thread uses
- * the tier.
+ * the tier.  Fork: a tier is its creator's; in a child every call but
+ * pmn_tier_free() answers -ECHILD, without waiting for the tier's lock.
  */
 /**@{*/
 struct pmn_tier;
@@ -2572,7 +2573,8 @@ struct pmn_tier_stats {
  * failed_moves, not returned).
  */
 PMN_API int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta);
-/** Snapshot of the counters.  0, or -EINVAL (NULL, or a struct_size below the first version). */
+/** Snapshot of the counters.  0, -EINVAL (NULL, or a struct_size below the
+ *  first version), or -ECHILD in a forked child. */
 PMN_API int pmn_tier_stats(struct pmn_tier *t, struct pmn_tier_stats *out);
 /** The stats as one JSON object (like pmn_alloc_stats_json()). */
 PMN_API int pmn_tier_stats_json(const struct pmn_tier_stats *st, char *buf, size_t len);

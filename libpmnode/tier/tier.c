@@ -22,6 +22,10 @@
  *
  * One mutex per tier serialises its calls; the managed memory is never
  * read or written here (the tracker and the kernel look at it).
+ *
+ * Fork: the tier is its creator's, as its tracker is (track.c).  In a
+ * child every call but pmn_tier_free() answers -ECHILD, before it takes
+ * the mutex: another thread of the parent may have held it at the fork.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -204,6 +208,7 @@ struct xrec {
 
 struct pmn_tier {
     pthread_mutex_t lock;
+    int pid; /* the creator's (see Fork, above) */
     struct pmn_ctx *ctx;
     struct pmn_track *track;
     struct pmn_ctier *ctier;
@@ -262,6 +267,7 @@ int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct p
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
+    t->pid = pmn_prim_getpid();
     t->qpages = malloc(QUERY_BATCH * sizeof(*t->qpages));
     t->qstatus = malloc(QUERY_BATCH * sizeof(*t->qstatus));
     if (t->qpages == NULL || t->qstatus == NULL || pthread_mutex_init(&t->lock, NULL) != 0) {
@@ -340,6 +346,8 @@ int pmn_tier_add(struct pmn_tier *t, void *addr, size_t len)
     if (t == NULL || addr == NULL || len == 0 || a % t->page || len % t->page ||
         a > UINTPTR_MAX - len)
         return -EINVAL;
+    if (pmn_prim_getpid() != t->pid)
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nranges; i++)
         if (a < t->ranges[i].start + t->ranges[i].len && t->ranges[i].start < a + len) {
@@ -383,6 +391,8 @@ int pmn_tier_remove(struct pmn_tier *t, void *addr, size_t len)
 
     if (t == NULL)
         return -EINVAL;
+    if (pmn_prim_getpid() != t->pid)
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nranges; i++) {
         if (t->ranges[i].start != a || t->ranges[i].len != len)
@@ -698,6 +708,8 @@ int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta)
     if (t == NULL ||
         (delta != NULL && !pmn__out_ok(delta, PMN__SIZE_TO(struct pmn_tier_stats, move_ns))))
         return -EINVAL;
+    if (pmn_prim_getpid() != t->pid)
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
     t0 = pmn_prim_now_ns();
     err = pmn_track_scan(t->track, &rep);
@@ -753,6 +765,8 @@ int pmn_tier_stats(struct pmn_tier *t, struct pmn_tier_stats *out)
 
     if (t == NULL || !pmn__out_ok(out, PMN__SIZE_TO(struct pmn_tier_stats, move_ns)))
         return -EINVAL;
+    if (pmn_prim_getpid() != t->pid)
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
     s = t->st;
     pthread_mutex_unlock(&t->lock);

@@ -455,11 +455,11 @@ int pmn_track_add(struct pmn_track *t, void *addr, size_t len)
     if (t == NULL || addr == NULL || len == 0 || a % t->page != 0 || len % t->page != 0 ||
         a + len < a)
         return -EINVAL;
+    /* Before the lock: a child forked while another thread held it would
+     * wait for ever (the pid is the creator's for good). */
+    if (!in_creator(t))
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
-    if (!in_creator(t)) {
-        err = -ECHILD;
-        goto out;
-    }
     i = find_range(t, a);
     if ((i < t->nranges && t->ranges[i].addr < a + len) ||
         (i > 0 && t->ranges[i - 1].addr + t->ranges[i - 1].len > a)) {
@@ -519,11 +519,11 @@ int pmn_track_remove(struct pmn_track *t, void *addr, size_t len)
 
     if (t == NULL)
         return -EINVAL;
+    /* Before the lock: a child forked while another thread held it would
+     * wait for ever (the pid is the creator's for good). */
+    if (!in_creator(t))
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
-    if (!in_creator(t)) {
-        err = -ECHILD;
-        goto out;
-    }
     i = find_range(t, a);
     if (i >= t->nranges || t->ranges[i].addr != a || t->ranges[i].len != len) {
         err = -ENOENT;
@@ -587,11 +587,11 @@ int pmn_track_scan(struct pmn_track *t, struct pmn_track_report *rep)
 
     if (t == NULL || (rep != NULL && !pmn__out_ok(rep, PMN__SIZE_TO(struct pmn_track_report, ns))))
         return -EINVAL;
+    /* Before the lock: a child forked while another thread held it would
+     * wait for ever (the pid is the creator's for good). */
+    if (!in_creator(t))
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
-    if (!in_creator(t)) {
-        err = -ECHILD;
-        goto out;
-    }
     budget = t->budget != 0 ? t->budget : UINT64_MAX;
     while (t->nranges > 0 && r.pages_examined < budget) {
         struct range *rg;
@@ -644,7 +644,6 @@ int pmn_track_scan(struct pmn_track *t, struct pmn_track_report *rep)
         }
     }
     r.ns = pmn_prim_now_ns() - t0;
-out:
     pthread_mutex_unlock(&t->lock);
     if (rep != NULL && err == 0)
         pmn__out_put(rep, &r, sizeof(r));
@@ -657,6 +656,8 @@ long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out, size_t
 
     if (t == NULL || (out == NULL && max != 0))
         return -EINVAL;
+    if (!in_creator(t))
+        return -ECHILD;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nranges; i++) {
         const struct range *rg = &t->ranges[i];

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -415,6 +416,62 @@ struct writer {
     size_t id;
 };
 
+/* A fork while another thread scans (the scan holds the tracker's lock):
+ * the child's calls took that lock before answering -ECHILD, and a child
+ * forked mid-scan waited for ever.  They answer before the lock now. */
+static struct {
+    struct pmn_track *t;
+    atomic_bool stop;
+} scanning;
+
+static void *scan_loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&scanning.stop))
+        (void)pmn_track_scan(scanning.t, NULL);
+    return NULL;
+}
+
+static void forked_while_scanning(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    int hung = 0, wrong = 0;
+    pthread_t tid;
+    char *p;
+
+    scanning.t = setup(ctx, m, &p);
+    atomic_store(&scanning.stop, false);
+    cr_assert_eq(pthread_create(&tid, NULL, scan_loop, NULL), 0);
+    for (int i = 0; i < 100 && hung == 0; i++) {
+        int status;
+        pid_t pid = fork();
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            struct pmn_track_extent e[NEXT];
+            int a, b;
+
+            alarm(3);
+            a = pmn_track_scan(scanning.t, NULL);
+            b = (int)pmn_track_extents(scanning.t, e, NEXT);
+            /* past ThreadSanitizer's _exit, which reports the parent's
+             * threads as the child's leaks */
+            syscall(SYS_exit_group, a == -ECHILD && b == -ECHILD ? 0 : 1);
+            _exit(1);
+        }
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+        wrong += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    atomic_store(&scanning.stop, true);
+    pthread_join(tid, NULL);
+    cr_assert_eq(hung, 0, "a child's call waited for the lock a scanning thread held at fork");
+    cr_assert_eq(wrong, 0, "%d children's calls were not -ECHILD", wrong);
+    pmn_track_free(scanning.t);
+    munmap(p, NEXT * GRAN);
+    pmn_ctx_unref(ctx);
+}
+
 static void *write_loop(void *arg)
 {
     struct writer *w = arg;
@@ -514,6 +571,7 @@ MODES(heat)
 MODES(unmapped_later)
 MODES(misuse)
 MODES(forked)
+MODES(forked_while_scanning)
 MODES(threads)
 
 /* A range another userfaultfd (a compressed tier's, say) registered
