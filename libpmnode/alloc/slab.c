@@ -153,7 +153,7 @@ static __attribute__((noinline)) void *slab_alloc_rest(struct pmn_slab *s)
 /* A block on the calling thread's current page is a leaf (no call, so no
  * stack frame); a refill or a first call from this thread is
  * slab_alloc_rest's tail call. */
-void *pmn_slab_alloc(struct pmn_slab *s)
+__attribute__((hot)) void *pmn_slab_alloc(struct pmn_slab *s)
 {
     struct pmn__theap *th = pmn__theap_cached(&s->h);
     void *b;
@@ -163,7 +163,7 @@ void *pmn_slab_alloc(struct pmn_slab *s)
     return slab_alloc_rest(s);
 }
 
-int pmn_slab_free(struct pmn_slab *s, void *p)
+__attribute__((hot)) int pmn_slab_free(struct pmn_slab *s, void *p)
 {
     if (__builtin_expect(s == NULL, 0))
         return -EINVAL;
