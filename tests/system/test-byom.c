@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -958,9 +959,12 @@ static void *carve_loop(void *arg)
     struct carver *c = arg;
     struct pmn_region *r;
 
-    while (!atomic_load(&c->stop))
+    while (!atomic_load(&c->stop)) {
         if (pmn_region_map(c->b, c->size, &r) == 0)
             pmn_region_unmap(r);
+        if (RUNNING_ON_VALGRIND)
+            sched_yield(); /* valgrind runs one thread at a time: let the forker in */
+    }
     return NULL;
 }
 
@@ -972,7 +976,11 @@ static void fork_while_carving(bool with_arena)
     struct carver c = {.stop = false};
     struct pmn_arena *a = NULL;
     pthread_t tid;
-    int err, hung = 0, failed = 0, forks = 200;
+    /* Under valgrind a fork costs seconds (and one thread runs at a
+     * time, so there is no race to catch): two, and a longer alarm for a
+     * child that is slow, not hung. */
+    int err, hung = 0, failed = 0, forks = (int)scaled(200, 100);
+    unsigned wait_s = RUNNING_ON_VALGRIND ? 60 : 5;
 
     cr_assert_not_null(m);
     c.b = user_on0(ctx, m, len, -1, 0, &err);
@@ -988,8 +996,13 @@ static void fork_while_carving(bool with_arena)
 
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-            alarm(5);
+            alarm(wait_s);
             err = pmn_region_map(c.b, c.size, &r);
+            if (err == 0)
+                pmn_region_unmap(r);
+            /* The carving thread's region of the moment is in the child's
+             * heap with no thread left to free it: not a leak to report. */
+            VALGRIND_CLO_CHANGE("--leak-check=no");
             /* past ThreadSanitizer's _exit, which reports the parent's
              * threads as the child's leaks */
             syscall(SYS_exit_group, err == 0 ? 0 : 1);
