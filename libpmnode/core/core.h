@@ -108,6 +108,14 @@ int pmn__parse_log_level(const char *s, size_t len, int *level);
  * "debug"), or NULL. */
 const char *pmn__log_level_name(int level);
 
+/* The descriptor a stats path names, which the shim writes to as the
+ * program's open descriptor, not by name: /dev/stdout 1, /dev/stderr 2,
+ * /dev/fd/N and /proc/self/fd/N N (decimal, no leading zero, below
+ * 1000000); -2 for any other path in those two directories (it names no
+ * descriptor); -1 for every other path.  The shim's stats= and pmnode
+ * run's --stats read it alike. */
+int pmn__parse_fd_path(const char *path);
+
 /* ---- errors.c: why this thread's last allocation failed ---- */
 /* Per thread, so no lock and no sharing; the default TLS model keeps
  * libpmnode.so dlopen-safe.  Written only on failure paths. */

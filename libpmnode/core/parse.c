@@ -719,3 +719,27 @@ const char *pmn__log_level_name(int level)
             return log_names[i].name;
     return NULL;
 }
+
+int pmn__parse_fd_path(const char *path)
+{
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        size_t n = strlen(dirs[i]), digits;
+        const char *d = path + n;
+        uint64_t fd;
+
+        if (strncmp(path, dirs[i], n) != 0)
+            continue;
+        digits = strlen(d);
+        if (digits == 0 || digits > 6 || (d[0] == '0' && digits > 1) ||
+            strspn(d, "0123456789") != digits || pmn__parse_u64(d, digits, 10, &fd) != 0)
+            return -2;
+        return (int)fd;
+    }
+    return -1;
+}

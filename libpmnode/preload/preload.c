@@ -580,32 +580,6 @@ static void fork_child(void)
     fork_guard_down();
 }
 
-/* The descriptor a stats path names ("/dev/stdout", "/dev/stderr",
- * "/dev/fd/N", "/proc/self/fd/N"), or -1: those are written to the
- * descriptor the program has open, not opened by name (they are symbolic
- * links, which the stats file never goes through). */
-static int stats_fd(const char *path)
-{
-    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
-    int fd = 0;
-
-    if (strcmp(path, "/dev/stdout") == 0)
-        return 1;
-    if (strcmp(path, "/dev/stderr") == 0)
-        return 2;
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        size_t n = strlen(dirs[i]);
-        const char *d = path + n;
-
-        if (strncmp(path, dirs[i], n) != 0 || *d < '0' || *d > '9' || (*d == '0' && d[1]))
-            continue;
-        for (; *d >= '0' && *d <= '9' && fd < 1000000; d++)
-            fd = fd * 10 + (*d - '0');
-        return *d == '\0' && fd < 1000000 ? fd : -1;
-    }
-    return -1;
-}
-
 /* ---- life cycle ---- */
 
 __attribute__((constructor(101))) static void preload_init(void)
@@ -614,7 +588,7 @@ __attribute__((constructor(101))) static void preload_init(void)
     struct pmn_ctx_params *cp = NULL;
     struct pmn_backing_params *bp = NULL;
     struct pmn__preload_config c;
-    int nodes[PMN_STATS_MAX_NODES], err, target;
+    int nodes[PMN_STATS_MAX_NODES], err, target, fd;
     size_t nn = 0;
 
     S.page = (size_t)sysconf(_SC_PAGESIZE);
@@ -698,9 +672,8 @@ __attribute__((constructor(101))) static void preload_init(void)
     }
     S.stats = c.stats[0] != '\0';
     memcpy(S.stats_path, c.stats, sizeof(S.stats_path));
-    if (S.stats && stats_fd(S.stats_path) > 2)
-        S.stats_open =
-            pmn_prim_file_id(stats_fd(S.stats_path), &S.stats_dev, &S.stats_ino, NULL) == 0;
+    if (S.stats && (fd = pmn__parse_fd_path(S.stats_path)) > 2)
+        S.stats_open = pmn_prim_file_id(fd, &S.stats_dev, &S.stats_ino, NULL) == 0;
     snprintf(S.target, sizeof(S.target), "node=%d", target);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (S.log_level >= 3)
@@ -764,7 +737,10 @@ static void write_stats(void)
     }
     if (used >= sizeof(buf))
         used = sizeof(buf) - 1;
-    fd = stats_fd(path);
+    /* /dev/stdout, /dev/fd/N, ...: the program's open descriptor (they are
+     * symbolic links, which the stats file never goes through); a path in
+     * /dev/fd that names none is written by name, and fails there. */
+    fd = pmn__parse_fd_path(path);
     if (fd > 2) {
         uint64_t dev, ino;
 

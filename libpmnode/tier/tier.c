@@ -338,6 +338,13 @@ void pmn_tier_free(struct pmn_tier *t)
     free(t);
 }
 
+/* Whether the caller is the tier's creator (see Fork, at the top); asked
+ * before the tier's lock is taken. */
+static bool in_creator(const struct pmn_tier *t)
+{
+    return pmn_prim_getpid() == t->pid;
+}
+
 int pmn_tier_add(struct pmn_tier *t, void *addr, size_t len)
 {
     uintptr_t a = (uintptr_t)addr;
@@ -346,7 +353,7 @@ int pmn_tier_add(struct pmn_tier *t, void *addr, size_t len)
     if (t == NULL || addr == NULL || len == 0 || a % t->page || len % t->page ||
         a > UINTPTR_MAX - len)
         return -EINVAL;
-    if (pmn_prim_getpid() != t->pid)
+    if (!in_creator(t))
         return -ECHILD;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nranges; i++)
@@ -391,7 +398,7 @@ int pmn_tier_remove(struct pmn_tier *t, void *addr, size_t len)
 
     if (t == NULL)
         return -EINVAL;
-    if (pmn_prim_getpid() != t->pid)
+    if (!in_creator(t))
         return -ECHILD;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->nranges; i++) {
@@ -708,7 +715,7 @@ int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta)
     if (t == NULL ||
         (delta != NULL && !pmn__out_ok(delta, PMN__SIZE_TO(struct pmn_tier_stats, move_ns))))
         return -EINVAL;
-    if (pmn_prim_getpid() != t->pid)
+    if (!in_creator(t))
         return -ECHILD;
     pthread_mutex_lock(&t->lock);
     t0 = pmn_prim_now_ns();
@@ -765,7 +772,7 @@ int pmn_tier_stats(struct pmn_tier *t, struct pmn_tier_stats *out)
 
     if (t == NULL || !pmn__out_ok(out, PMN__SIZE_TO(struct pmn_tier_stats, move_ns)))
         return -EINVAL;
-    if (pmn_prim_getpid() != t->pid)
+    if (!in_creator(t))
         return -ECHILD;
     pthread_mutex_lock(&t->lock);
     s = t->st;

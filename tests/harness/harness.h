@@ -149,7 +149,10 @@ int main(void)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -203,6 +206,39 @@ static inline size_t scaled(size_t n, size_t div)
         return n ? n : 1;
     }
     return n;
+}
+
+/* Fork while the caller's other threads go on: @n children one after
+ * another, stopping at the first that hangs.  Child i runs @child(i,
+ * @arg) under alarm(@alarm_s) and exits with what it returns, past
+ * ThreadSanitizer's _exit (which reports the parent's threads as the
+ * child's leaks).  *@hung counts the children the alarm killed, *@failed
+ * every child that did not exit 0.  0, or -1 when a fork or a wait
+ * failed.  No assertion: usable inside a forked test body too. */
+static inline int fork_children(int n, unsigned alarm_s, int (*child)(int i, void *arg), void *arg,
+                                int *hung, int *failed)
+{
+    *hung = *failed = 0;
+    for (int i = 0; i < n && *hung == 0; i++) {
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            int code;
+
+            alarm(alarm_s);
+            code = child(i, arg);
+            syscall(SYS_exit_group, code);
+            _exit(code);
+        }
+        if (waitpid(pid, &status, 0) != pid)
+            return -1;
+        *hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+        *failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    return 0;
 }
 
 /* A context for this machine, whatever PMNODE_* the environment holds,

@@ -968,6 +968,21 @@ static void *carve_loop(void *arg)
     return NULL;
 }
 
+static int carve_once(int i, void *arg)
+{
+    struct carver *c = arg;
+    struct pmn_region *r;
+    int err = pmn_region_map(c->b, c->size, &r);
+
+    (void)i;
+    if (err == 0)
+        pmn_region_unmap(r);
+    /* The carving thread's region of the moment is in the child's heap
+     * with no thread left to free it: not a leak to report. */
+    VALGRIND_CLO_CHANGE("--leak-check=no");
+    return err == 0 ? 0 : 1;
+}
+
 static void fork_while_carving(bool with_arena)
 {
     struct pmn_ctx *ctx = local_ctx();
@@ -979,7 +994,7 @@ static void fork_while_carving(bool with_arena)
     /* Under valgrind a fork costs seconds (and one thread runs at a
      * time, so there is no race to catch): two, and a longer alarm for a
      * child that is slow, not hung. */
-    int err, hung = 0, failed = 0, forks = (int)scaled(200, 100);
+    int err, hung, failed, forks = (int)scaled(200, 100);
     unsigned wait_s = RUNNING_ON_VALGRIND ? 60 : 5;
 
     cr_assert_not_null(m);
@@ -989,29 +1004,7 @@ static void fork_while_carving(bool with_arena)
     if (with_arena)
         cr_assert_eq(pmn_arena_new(c.b, NULL, &a), 0);
     cr_assert_eq(pthread_create(&tid, NULL, carve_loop, &c), 0);
-    for (int i = 0; i < forks && hung == 0; i++) {
-        struct pmn_region *r;
-        int status;
-        pid_t pid = fork();
-
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            alarm(wait_s);
-            err = pmn_region_map(c.b, c.size, &r);
-            if (err == 0)
-                pmn_region_unmap(r);
-            /* The carving thread's region of the moment is in the child's
-             * heap with no thread left to free it: not a leak to report. */
-            VALGRIND_CLO_CHANGE("--leak-check=no");
-            /* past ThreadSanitizer's _exit, which reports the parent's
-             * threads as the child's leaks */
-            syscall(SYS_exit_group, err == 0 ? 0 : 1);
-            _exit(err == 0 ? 0 : 1);
-        }
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
-        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    }
+    cr_assert_eq(fork_children(forks, wait_s, carve_once, &c, &hung, &failed), 0);
     atomic_store(&c.stop, true);
     pthread_join(tid, NULL);
     cr_assert_eq(hung, 0, "a child's region map hung (the range's lock held across fork)");

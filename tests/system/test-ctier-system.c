@@ -971,34 +971,28 @@ static void *busy_loop(void *arg)
     return NULL;
 }
 
+static int write_demoted(int i, void *arg)
+{
+    char *p = arg;
+
+    p[(size_t)(i % 16) * ps] = 'k'; /* hung here */
+    return 0;
+}
+
 static void fork_while_tier_busy(void)
 {
     const size_t n = 16;
     struct pmn_ctx *ctx = child_ctx();
     char *p = child_text(n, 0);
     pthread_t tid;
-    int hung = 0, failed = 0;
+    int hung, failed;
 
     busy.t = child_tier(ctx, PMN_CTIER_WC_MPROTECT);
     busy.n = 64;
     busy.q = child_text(busy.n, 100);
     CHILD_CHECK(pmn_ctier_demote(busy.t, p, n * ps) == 0);
     CHILD_CHECK(pthread_create(&tid, NULL, busy_loop, NULL) == 0);
-    for (int i = 0; i < 100 && hung == 0; i++) {
-        int status;
-        pid_t pid = fork();
-
-        CHILD_CHECK(pid >= 0);
-        if (pid == 0) {
-            alarm(3);
-            p[(size_t)(i % (int)n) * ps] = 'k'; /* hung here */
-            syscall(SYS_exit_group, 0);
-            _exit(0);
-        }
-        CHILD_CHECK(waitpid(pid, &status, 0) == pid);
-        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
-        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    }
+    CHILD_CHECK(fork_children(100, 3, write_demoted, p, &hung, &failed) == 0);
     atomic_store(&busy.stop, true);
     pthread_join(tid, NULL);
     if (hung)

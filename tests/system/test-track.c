@@ -432,37 +432,27 @@ static void *scan_loop(void *arg)
     return NULL;
 }
 
+static int child_calls(int i, void *arg)
+{
+    struct pmn_track_extent e[NEXT];
+    int a = pmn_track_scan(scanning.t, NULL), b = (int)pmn_track_extents(scanning.t, e, NEXT);
+
+    (void)i;
+    (void)arg;
+    return a == -ECHILD && b == -ECHILD ? 0 : 1;
+}
+
 static void forked_while_scanning(enum pmn_track_mode m)
 {
     struct pmn_ctx *ctx = this_ctx();
-    int hung = 0, wrong = 0;
+    int hung, wrong;
     pthread_t tid;
     char *p;
 
     scanning.t = setup(ctx, m, &p);
     atomic_store(&scanning.stop, false);
     cr_assert_eq(pthread_create(&tid, NULL, scan_loop, NULL), 0);
-    for (int i = 0; i < 100 && hung == 0; i++) {
-        int status;
-        pid_t pid = fork();
-
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            struct pmn_track_extent e[NEXT];
-            int a, b;
-
-            alarm(3);
-            a = pmn_track_scan(scanning.t, NULL);
-            b = (int)pmn_track_extents(scanning.t, e, NEXT);
-            /* past ThreadSanitizer's _exit, which reports the parent's
-             * threads as the child's leaks */
-            syscall(SYS_exit_group, a == -ECHILD && b == -ECHILD ? 0 : 1);
-            _exit(1);
-        }
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
-        wrong += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    }
+    cr_assert_eq(fork_children(100, 3, child_calls, NULL, &hung, &wrong), 0);
     atomic_store(&scanning.stop, true);
     pthread_join(tid, NULL);
     cr_assert_eq(hung, 0, "a child's call waited for the lock a scanning thread held at fork");

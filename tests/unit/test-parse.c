@@ -939,3 +939,21 @@ Test(text, clean_for_a_terminal)
     cr_assert_eq(pmn__utf8_seq((const unsigned char *)"\342\202\254"), 3);
     cr_assert_eq(pmn__utf8_seq((const unsigned char *)"\342\202"), 0);
 }
+
+/* The stats descriptor paths, read alike by the shim and pmnode run. */
+Test(parse_fd_path, descriptors_and_not)
+{
+    cr_assert_eq(pmn__parse_fd_path("/dev/stdout"), 1);
+    cr_assert_eq(pmn__parse_fd_path("/dev/stderr"), 2);
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/0"), 0);
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/9"), 9);
+    cr_assert_eq(pmn__parse_fd_path("/proc/self/fd/999999"), 999999);
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/1000000"), -2, "seven digits");
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/09"), -2, "a leading zero");
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/"), -2);
+    cr_assert_eq(pmn__parse_fd_path("/dev/fd/9\n"), -2);
+    cr_assert_eq(pmn__parse_fd_path("/proc/self/fd/x"), -2);
+    cr_assert_eq(pmn__parse_fd_path("/dev/fdx/9"), -1);
+    cr_assert_eq(pmn__parse_fd_path("/tmp/heap.json"), -1);
+    cr_assert_eq(pmn__parse_fd_path("/dev/stdout2"), -1);
+}

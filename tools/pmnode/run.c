@@ -253,32 +253,6 @@ static bool bad_path_char(const char *s, const char *extra)
     return false;
 }
 
-/* A path the shim writes to as a descriptor the program has open, not by
- * name: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N (N below
- * 1000000, as the shim reads it).  The descriptor, -2 for a path in one of
- * those directories that names none (the shim could not write there by
- * name either), -1 for any other path. */
-static int stats_names_fd(const char *path)
-{
-    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
-
-    if (strcmp(path, "/dev/stdout") == 0)
-        return 1;
-    if (strcmp(path, "/dev/stderr") == 0)
-        return 2;
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        const char *d = path + strlen(dirs[i]);
-
-        if (strncmp(path, dirs[i], strlen(dirs[i])) != 0)
-            continue;
-        if (d[0] >= '0' && d[0] <= '9' && (d[0] != '0' || d[1] == '\0') &&
-            strspn(d, "0123456789") == strlen(d) && strlen(d) <= 6)
-            return atoi(d);
-        return -2;
-    }
-    return -1;
-}
-
 /* --stats PATH made absolute into @out.  Returns -1 to go on, else the
  * exit status. */
 static int run_stats_path(const char *path, char *out, size_t n)
@@ -317,7 +291,7 @@ static int run_stats_path(const char *path, char *out, size_t n)
      * through a symbolic link (it replaces the file by renaming a new one
      * over it); a device or FIFO it appends to; else it needs to write in
      * the directory. */
-    fd = stats_names_fd(out);
+    fd = pmn__parse_fd_path(out); /* as the shim reads it */
     if (fd == -2) {
         msg("run: --stats '%s': names no descriptor (/dev/fd/N with N a number below "
             "1000000): %s",
