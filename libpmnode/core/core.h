@@ -137,7 +137,14 @@ void pmn__text_clean(char *s);
 /* ---- fork.c ---- */
 /* The layers whose locks are held across fork(), outermost first: every
  * prepare runs in this order, every release in the opposite one. */
-enum pmn__fork_layer { PMN__FORK_TIERS, PMN__FORK_HEAPS, PMN__FORK_BACKINGS, PMN__FORK_LAYERS };
+enum pmn__fork_layer {
+    PMN__FORK_IPC,
+    PMN__FORK_TIERS,
+    PMN__FORK_HEAPS,
+    PMN__FORK_BACKINGS,
+    PMN__FORK_CTXS,
+    PMN__FORK_LAYERS
+};
 /* @layer's pair: @prepare takes its locks, @release(phase) gives them
  * back (phase 1 in the parent, 2 in the child).  The first call registers
  * the pthread_atfork() handlers.  Once per layer; thread-safe. */

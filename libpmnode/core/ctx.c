@@ -2,8 +2,10 @@
  * ctx.c - contexts: creation parameters and reference counting.
  *
  * A context is created complete (discovery runs inside pmn_ctx_new*) and
- * is immutable afterwards; the only field that changes is the atomic
- * reference count.  Parameters come, in increasing precedence, from the
+ * is immutable afterwards, but for the atomic reference count, the
+ * watermark and dax state behind their own locks (memavail.c,
+ * backing-dax.c) and the list of live contexts held across fork (below).
+ * Parameters come, in increasing precedence, from the
  * defaults, the PMNODE_* environment, and the params object.  The
  * environment is read once, here, with secure_getenv (set-uid programs do
  * not take a sysfs root from their caller).
@@ -137,8 +139,79 @@ int pmn__ctx_fail(const struct pmn_ctx *ctx, const struct pmn_ctx_params *p, int
     return err;
 }
 
+/* ---- fork ----
+ *
+ * The PMN__FORK_CTXS layer of core/fork.c: a child of fork() has only the
+ * thread that forked, so a context's watermark lock (a zoneinfo refresh
+ * installing its table, memavail.c) or dax lock (a device being attached
+ * or its units claimed, backing-dax.c) that another thread held then
+ * would stay held in the child for ever.  The prepare holds both of every
+ * live context; they are the innermost locks of the library (nothing is
+ * allocated or locked under them), so this layer comes last.
+ *
+ * Process-wide state (the list): the handlers take no argument, and the
+ * locks are every context's of the process.  Guarded by ctxs.lock. */
+static struct {
+    pthread_mutex_t lock;
+    struct pmn_ctx *head;
+} ctxs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t ctxs_once = PTHREAD_ONCE_INIT;
+
+static void ctxs_prepare(void)
+{
+    pthread_mutex_lock(&ctxs.lock);
+    for (struct pmn_ctx *c = ctxs.head; c; c = c->fork_next) {
+        pthread_mutex_lock(&c->wm_lock);
+        pthread_mutex_lock(&c->dax_lock);
+    }
+}
+
+/* @phase 1 in the parent, 2 in the child: the same in both. */
+static void ctxs_release(int phase)
+{
+    (void)phase;
+    for (struct pmn_ctx *c = ctxs.head; c; c = c->fork_next) {
+        pthread_mutex_unlock(&c->dax_lock);
+        pthread_mutex_unlock(&c->wm_lock);
+    }
+    pthread_mutex_unlock(&ctxs.lock);
+}
+
+static void ctxs_register(void)
+{
+    pmn__fork_register(PMN__FORK_CTXS, ctxs_prepare, ctxs_release);
+}
+
+static void ctx_track(struct pmn_ctx *ctx)
+{
+    pthread_once(&ctxs_once, ctxs_register);
+    pthread_mutex_lock(&ctxs.lock);
+    ctx->fork_prev = NULL;
+    ctx->fork_next = ctxs.head;
+    if (ctxs.head != NULL)
+        ctxs.head->fork_prev = ctx;
+    ctxs.head = ctx;
+    ctx->fork_tracked = true;
+    pthread_mutex_unlock(&ctxs.lock);
+}
+
+static void ctx_untrack(struct pmn_ctx *ctx)
+{
+    if (!ctx->fork_tracked)
+        return;
+    pthread_mutex_lock(&ctxs.lock);
+    if (ctx->fork_prev != NULL)
+        ctx->fork_prev->fork_next = ctx->fork_next;
+    else
+        ctxs.head = ctx->fork_next;
+    if (ctx->fork_next != NULL)
+        ctx->fork_next->fork_prev = ctx->fork_prev;
+    pthread_mutex_unlock(&ctxs.lock);
+}
+
 static void ctx_free(struct pmn_ctx *ctx)
 {
+    ctx_untrack(ctx);
     pmn__topology_free(ctx);
     pmn__strv_free(ctx->problems, ctx->nproblems);
     pmn__sysfs_close(&ctx->fs);
@@ -204,6 +277,7 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
         ctx_free(ctx);
         return err;
     }
+    ctx_track(ctx);
     *out = ctx;
     return 0;
 }

@@ -9,13 +9,19 @@
  * the parent or in the child) here.  They run in the one order the library
  * takes its locks everywhere, outermost first:
  *
+ *   PMN__FORK_IPC       every IPC cache's (place/ipc-import.c): an open
+ *                       allocates with it held, and under the shim its
+ *                       malloc is an arena's;
  *   PMN__FORK_TIERS     the compressed tiers' (ctier.c): a demotion holds
- *                       its tier's lock while it allocates, and under the
- *                       shim its malloc is an arena's;
+ *                       its tier's lock while it allocates, likewise;
  *   PMN__FORK_HEAPS     publish's, then every arena's and slab's (alloc/fork.c);
  *   PMN__FORK_BACKINGS  every backing's, its shared file's and its user
  *                       range's (place/backing.c): a heap maps with its
  *                       lock held;
+ *   PMN__FORK_CTXS      every context's watermark and dax locks (core/ctx.c):
+ *                       a map checks the node's free memory and claims dax
+ *                       units with the layers above held, and nothing is
+ *                       taken or allocated under these two;
  *
  * and are released in the opposite order.  One registration, in that
  * order, whichever layer comes first: separate pthread_atfork() calls would

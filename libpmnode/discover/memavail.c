@@ -36,8 +36,8 @@
  *
  * Zone watermarks change only with sysctls and memory hotplug, while
  * zoneinfo grows with the CPU count (a per-cpu block per zone), so a
- * context parses it at most once a second (ctx->wm, under ctx->wm_lock);
- * meminfo is read every call.
+ * context parses it about once a second (ctx->wm, under ctx->wm_lock; the
+ * read and the parse outside it); meminfo is read every call.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,59 +49,90 @@
 #define ZONEINFO_MAX ((size_t)16 << 20) /* thousands of CPUs' pagesets */
 #define WM_TTL_NS 1000000000ull
 
-/* Refresh the context's watermark table if it is older than WM_TTL_NS;
- * wm_lock held. */
-static void wm_refresh(struct pmn_ctx *ctx)
+/* Read and parse zoneinfo into a new table (*@out, *@n; NULL and 0 when it
+ * cannot say, which leaves the check at MemFree).  No lock held: it reads
+ * a file that grows with the CPU count and allocates, which the watermark
+ * lock must never cover (the innermost lock, core/fork.c). */
+static void wm_read(const struct pmn_ctx *ctx, struct pmn__zonewm **out, size_t *n)
 {
-    uint64_t now = pmn_prim_now_ns();
     struct pmn__zonewm *w;
-    size_t len, n = 0;
+    size_t len;
     char *text;
     int err;
 
-    if (ctx->wm_read && now - ctx->wm_at_ns < WM_TTL_NS)
-        return;
-    ctx->wm_read = true;
-    ctx->wm_at_ns = now;
-    ctx->nwm = 0;
+    *out = NULL;
+    *n = 0;
     err = pmn__sysfs_read_max(&ctx->fs, ZONEINFO, ZONEINFO_MAX, &text, &len);
     if (err) {
         if (err != -ENOENT)
             pmn__log(ctx, 4, "%s: %s: available memory is MemFree", ZONEINFO, pmn_strerror(err));
         return;
     }
-    w = realloc(ctx->wm, (ctx->nnodes ? ctx->nnodes : 1) * sizeof(*w));
+    w = malloc((ctx->nnodes ? ctx->nnodes : 1) * sizeof(*w));
     if (w == NULL) {
         free(text);
         return;
     }
-    ctx->wm = w;
-    err = pmn__parse_zoneinfo(text, len, w, ctx->nnodes, &n);
+    err = pmn__parse_zoneinfo(text, len, w, ctx->nnodes, n);
     free(text);
     if (err) {
         pmn__log(ctx, 3, "%s: %s: available memory is MemFree", ZONEINFO,
                  err == -ERANGE ? "more nodes than discovered, or out of range" : "malformed");
+        free(w);
+        *n = 0;
         return;
     }
-    ctx->nwm = n;
+    *out = w;
 }
 
-/* Node @id's watermarks (pages): 0, or -ENOENT when zoneinfo does not say. */
+/* Node @id's entry of the context's table (wm_lock held). */
+static int wm_find(const struct pmn_ctx *ctx, int id, struct pmn__zonewm *out)
+{
+    for (size_t i = 0; i < ctx->nwm; i++)
+        if (ctx->wm[i].node == id) {
+            *out = ctx->wm[i];
+            return 0;
+        }
+    return -ENOENT;
+}
+
+/* Node @id's watermarks (pages): 0, or -ENOENT when zoneinfo does not say.
+ * A table older than WM_TTL_NS is read again by the caller, outside the
+ * lock, and installed unless another caller installed a newer one
+ * meanwhile (two threads may both read at the turn of a second; neither
+ * waits for the other, and neither answers from a stale or missing
+ * table). */
 static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
 {
     /* The one mutable part of a context here, guarded by its lock. */
     struct pmn_ctx *ctx = (struct pmn_ctx *)cctx;
-    int err = -ENOENT;
+    uint64_t now = pmn_prim_now_ns();
+    struct pmn__zonewm *w;
+    size_t n;
+    int err;
 
     pthread_mutex_lock(&ctx->wm_lock);
-    wm_refresh(ctx);
-    for (size_t i = 0; i < ctx->nwm; i++)
-        if (ctx->wm[i].node == id) {
-            *out = ctx->wm[i];
-            err = 0;
-            break;
-        }
+    if (ctx->wm_read && now - ctx->wm_at_ns < WM_TTL_NS) {
+        err = wm_find(ctx, id, out);
+        pthread_mutex_unlock(&ctx->wm_lock);
+        return err;
+    }
     pthread_mutex_unlock(&ctx->wm_lock);
+
+    wm_read(ctx, &w, &n);
+    pthread_mutex_lock(&ctx->wm_lock);
+    if (!ctx->wm_read || (int64_t)(now - ctx->wm_at_ns) >= 0) {
+        struct pmn__zonewm *old = ctx->wm;
+
+        ctx->wm = w;
+        ctx->nwm = n;
+        ctx->wm_at_ns = now;
+        ctx->wm_read = true;
+        w = old; /* freed below, outside the lock */
+    }
+    err = wm_find(ctx, id, out);
+    pthread_mutex_unlock(&ctx->wm_lock);
+    free(w);
     return err;
 }
 

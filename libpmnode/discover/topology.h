@@ -120,17 +120,23 @@ struct pmn_ctx {
     char **problems;
     size_t nproblems;
     /* The one mutable part: shared device-dax mappings (backing-dax.c),
-     * created on demand and guarded by dax_lock. */
+     * created on demand and guarded by dax_lock.  Nothing is allocated
+     * and no other lock is taken with dax_lock or wm_lock held: both are
+     * the innermost of the library's locks (core/fork.c). */
     pthread_mutex_t dax_lock;
     struct pmn__daxmap *daxmaps;
     /* The other mutable part: each node's zone watermarks from
      * /proc/zoneinfo (memavail.c), read at most once a second, guarded by
      * wm_lock. */
     pthread_mutex_t wm_lock;
-    struct pmn__zonewm *wm; /* room for nnodes entries, nwm used */
+    struct pmn__zonewm *wm; /* nwm entries */
     size_t nwm;
     uint64_t wm_at_ns;
     bool wm_read;
+    /* core/ctx.c's list of live contexts, whose two locks are held across
+     * fork (its lock): from a successful pmn_ctx_new* to the last unref. */
+    struct pmn_ctx *fork_prev, *fork_next;
+    bool fork_tracked;
 };
 
 /* The public count/first/next getters of one kind of object a context

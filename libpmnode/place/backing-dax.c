@@ -50,7 +50,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
 {
     struct pmn_ctx *ctx = b->ctx;
     const struct pmn_dax *d = pmn_dax_get(ctx, dev_name(dev));
-    struct pmn__daxmap *m;
+    struct pmn__daxmap *m, *fresh = NULL;
     char path[PATH_MAX];
     int err;
 
@@ -70,6 +70,13 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     else
         snprintf(path, sizeof(path), "%s", d->path);
 
+    /* Everything a new mapping needs is allocated first: nothing is
+     * allocated with dax_lock held (the innermost lock, core/fork.c). */
+    err = -ENOMEM;
+    fresh = calloc(1, sizeof(*fresh));
+    if (fresh == NULL || (fresh->name = strdup(d->name)) == NULL ||
+        (fresh->used = calloc((size_t)(d->size / d->align), 1)) == NULL)
+        goto fail;
     pthread_mutex_lock(&ctx->dax_lock);
     for (m = ctx->daxmaps; m; m = m->next)
         if (strcmp(m->name, d->name) == 0)
@@ -79,25 +86,22 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
         b->dax = m;
         b->granule = (size_t)m->align;
         pthread_mutex_unlock(&ctx->dax_lock);
-        return 0;
+        err = 0;
+        goto fail; /* the mapping made ahead is not needed */
     }
-    err = -ENOMEM;
-    m = calloc(1, sizeof(*m));
-    if (m == NULL || (m->name = strdup(d->name)) == NULL)
-        goto fail;
+    m = fresh;
     m->size = d->size;
     m->align = d->align;
     m->nunits = (size_t)(d->size / d->align);
     m->node = d->target_node >= 0 ? d->target_node : d->numa_node;
-    m->used = calloc(m->nunits, 1);
-    if (m->used == NULL)
-        goto fail;
     err = pmn_prim_open_device(path, &m->fd);
-    if (err)
-        goto fail;
-    err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, 0, &m->base);
+    if (err == 0) {
+        err = pmn_prim_map_fd_aligned(m->fd, (size_t)m->size, (size_t)m->align, 0, &m->base);
+        if (err)
+            close(m->fd);
+    }
     if (err) {
-        close(m->fd);
+        pthread_mutex_unlock(&ctx->dax_lock);
         goto fail;
     }
     m->refs = 1;
@@ -108,11 +112,10 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     pthread_mutex_unlock(&ctx->dax_lock);
     return 0;
 fail:
-    pthread_mutex_unlock(&ctx->dax_lock);
-    if (m) {
-        free(m->used);
-        free(m->name);
-        free(m);
+    if (fresh) {
+        free(fresh->used);
+        free(fresh->name);
+        free(fresh);
     }
     return err;
 }

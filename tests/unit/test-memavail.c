@@ -10,9 +10,11 @@
  * does not count (the check refuses memory that is there).  A tree
  * without zoneinfo (every older fixture) keeps the MemFree check.
  */
+#include <sched.h>
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "discover/topology.h"
 #include "place/backing.h"
 
 #define MiB_U ((uint64_t)1 << 20)
@@ -264,4 +266,69 @@ Test(memavail, errors)
     cr_assert_eq(pmn_node_read_available(ctx, 0, &b), PMN_E_UNKNOWN);
     put("sys/devices/system/node/node0/meminfo", "Node 0 MemFree: x kB\n");
     cr_assert_eq(pmn_node_read_available(ctx, 0, &b), PMN_E_PARSE);
+}
+
+/* ---- fork ----
+ *
+ * A context's two locks (the watermarks' and the dax mappings') are held
+ * by whichever thread reads zoneinfo or maps a device; a child forked
+ * then has only the forking thread, and a lock another thread held stays
+ * held in it for ever.  The helper thread below takes both, as a refresh
+ * and an attach in flight would, and keeps them a little while: the fork
+ * must wait for them (the library's fork handlers), so that the child
+ * finds them free.  0.9.4 forked at once, and the child's first
+ * pmn_node_read_available() waited for ever (here: SIGALRM). */
+struct holder {
+    struct pmn_ctx *ctx;
+    atomic_int held;
+};
+
+static void *hold_context_locks(void *arg)
+{
+    struct holder *h = arg;
+
+    pthread_mutex_lock(&h->ctx->wm_lock);
+    pthread_mutex_lock(&h->ctx->dax_lock);
+    atomic_store(&h->held, 1);
+    usleep(200 * 1000);
+    pthread_mutex_unlock(&h->ctx->dax_lock);
+    pthread_mutex_unlock(&h->ctx->wm_lock);
+    return NULL;
+}
+
+Test(memavail, forked_while_another_thread_holds_the_context)
+{
+    struct holder h;
+    pthread_t t;
+    char zi[4096] = "";
+    int status;
+    pid_t pid;
+
+    meminfo(1024, 0, 0, 0, 0);
+    zone(zi, sizeof(zi), 0, "Normal", 80, 100, 4096, 0);
+    put("proc/zoneinfo", zi);
+    reopen();
+    h.ctx = ctx;
+    atomic_init(&h.held, 0);
+    cr_assert_eq(pthread_create(&t, NULL, hold_context_locks, &h), 0);
+    while (!atomic_load(&h.held))
+        sched_yield();
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        uint64_t b = 0;
+
+        alarm(3);
+        if (pmn_node_read_available(ctx, 0, &b) != 0 || b != 924 * MiB_U)
+            _exit(1);
+        if (pthread_mutex_trylock(&ctx->dax_lock) != 0)
+            _exit(2);
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_not(WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM,
+                  "the child waited for a lock another thread of its parent held at fork");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    cr_assert_eq(available(), 924 * MiB_U, "the parent's context still works");
 }
