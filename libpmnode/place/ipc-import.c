@@ -78,7 +78,47 @@ struct pmn_ipc_cache {
     struct imp_map *maps;
     struct imp_open *opens;
     struct pmn_ipc_cache_stats st;
+    struct pmn_ipc_cache *fork_prev, *fork_next; /* caches.lock */
 };
+
+/* ---- fork ----
+ *
+ * The PMN__FORK_IPC layer of core/fork.c: a child of fork() has only the
+ * thread that forked, so a cache's lock that another thread held then (an
+ * open, a close, a check) would stay held in the child for ever.  The
+ * prepare holds every live cache's.  They come first of the library's
+ * locks: an open allocates with its cache's held, and under the shim that
+ * malloc takes an arena's.  The child keeps the cache as it was: its
+ * descriptors and mappings are inherited, and its opens stay open.
+ *
+ * Process-wide state (the list): the handlers take no argument, and the
+ * locks are every cache's of the process.  Guarded by caches.lock. */
+static struct {
+    pthread_mutex_t lock;
+    struct pmn_ipc_cache *head;
+} caches = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t caches_once = PTHREAD_ONCE_INIT;
+
+static void caches_prepare(void)
+{
+    pthread_mutex_lock(&caches.lock);
+    for (struct pmn_ipc_cache *c = caches.head; c; c = c->fork_next)
+        pthread_mutex_lock(&c->lock);
+}
+
+/* @phase 1 in the parent, 2 in the child: the same in both. */
+static void caches_release(int phase)
+{
+    (void)phase;
+    for (struct pmn_ipc_cache *c = caches.head; c; c = c->fork_next)
+        pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&caches.lock);
+}
+
+static void caches_register(void)
+{
+    pmn__fork_register(PMN__FORK_IPC, caches_prepare, caches_release);
+}
 
 int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
 {
@@ -90,6 +130,13 @@ int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
     if (c == NULL)
         return -ENOMEM;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_once(&caches_once, caches_register);
+    pthread_mutex_lock(&caches.lock);
+    c->fork_next = caches.head;
+    if (caches.head != NULL)
+        caches.head->fork_prev = c;
+    caches.head = c;
+    pthread_mutex_unlock(&caches.lock);
     *out = c;
     return 0;
 }
@@ -108,6 +155,14 @@ void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
 {
     if (c == NULL)
         return;
+    pthread_mutex_lock(&caches.lock);
+    if (c->fork_prev != NULL)
+        c->fork_prev->fork_next = c->fork_next;
+    else
+        caches.head = c->fork_next;
+    if (c->fork_next != NULL)
+        c->fork_next->fork_prev = c->fork_prev;
+    pthread_mutex_unlock(&caches.lock);
     for (struct imp_open *o = c->opens, *next; o; o = next) {
         next = o->next;
         free(o);
