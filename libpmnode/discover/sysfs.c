@@ -9,8 +9,9 @@
  *
  * Nothing a tree holds can make a read leave it: under any root but "/",
  * the directory a path names is opened inside the root (openat2's
- * RESOLVE_IN_ROOT, through os/prim.h; where the kernel lacks it, by
- * pmn__sysfs_resolve below, one component at a time), and a last
+ * RESOLVE_IN_ROOT, through os/prim.h; where the kernel lacks it or a
+ * seccomp filter hides it, by pmn__sysfs_resolve below, one component at
+ * a time: test-sysfs.c hides it both ways), and a last
  * component that is a symlink is read and followed the same way.  An
  * absolute link restarts at the root and ".." stops there (openat2) or is
  * refused (-EXDEV, by hand), as in a chroot: a captured tree's own links

@@ -494,9 +494,15 @@ int pmn_prim_open_dir_at(int dirfd, const char *path, bool in_root, int *fd)
 
     if (in_root) {
         f = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-        /* E2BIG/EINVAL: a kernel that knows openat2 but not these
-         * resolve flags; treat it as having none. */
-        if (f < 0 && (errno == ENOSYS || errno == E2BIG))
+        /* No openat2 to ask: ENOSYS (before 5.6, or a seccomp filter's
+         * answer, Docker since 20.10); EPERM (a seccomp filter's other
+         * usual answer: older Docker, systemd's SystemCallErrorNumber=),
+         * which openat2 itself never gives for an O_PATH directory open
+         * (permissions are EACCES); E2BIG or EINVAL (a kernel that knows
+         * openat2 but not this struct's size or these resolve flags).
+         * The caller then resolves by hand, as confined, and its plain
+         * opens answer any real error. */
+        if (f < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG || errno == EINVAL))
             return -ENOSYS;
     } else {
         f = openat(dirfd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

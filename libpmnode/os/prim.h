@@ -216,7 +216,8 @@ int pmn_prim_open_dir(const char *path, int *fd);
  * symlink restarts at @dirfd and ".." never climbs above it, so the
  * result is always inside the tree; magic links (/proc/PID/fd) are
  * refused.  -ENOSYS when the kernel has no openat2 (before 5.6, or a
- * seccomp filter that hides it): the caller then resolves the path
+ * seccomp filter that hides it, answering ENOSYS or EPERM) or cannot take
+ * these flags (E2BIG, EINVAL): the caller then resolves the path
  * itself, component by component, and asks again without @in_root for
  * a path with no symlink left in it (its last component is still not
  * followed if it became one).  Else 0, -ENOTDIR, or the open -errno. */

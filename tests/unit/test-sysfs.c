@@ -6,6 +6,8 @@
  * The configuration file's reader takes regular files only, and a context
  * that cannot be created from a bad configuration says why in the
  * caller's buffer, printing nothing (pmn_ctx_params_set_error_buffer).
+ * Where openat2 is hidden (a seccomp filter, as containers and systemd
+ * units have), paths resolve by hand with the same confinement.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,8 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "discover/discover.h"
@@ -365,4 +372,143 @@ Test(sysfs_live, no_descriptor_held_for_slash)
     close(fd);
     close(next);
     pmn__sysfs_close(&live);
+}
+
+/* ---- without openat2 ----
+ *
+ * A root other than "/" is confined with openat2's RESOLVE_IN_ROOT; a
+ * kernel before 5.6 has no openat2 (ENOSYS), and a seccomp filter hides
+ * it as ENOSYS (Docker since 20.10) or EPERM (older Docker, and systemd's
+ * SystemCallFilter= with SystemCallErrorNumber=EPERM).  Either way the
+ * library resolves the path itself, component by component.  0.9.4 took
+ * EPERM for an answer: every read under such a root failed, so a context
+ * over a captured tree could not be made there.  The filter is installed
+ * in this test's own process (Criterion runs each test in one). */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+static void hide_openat2(int err)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+    long r;
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        cr_skip_test("no seccomp filter here: %s", strerror(errno));
+    r = syscall(SYS_openat2, AT_FDCWD, ".", NULL, 0);
+    if (r >= 0 || errno != err)
+        cr_skip_test("the filter did not hide openat2 (%ld, %s)", r, strerror(errno));
+}
+
+struct node_view {
+    int id;
+    enum pmn_kind kind;
+    bool priv;
+    uint64_t capacity;
+    int distance0;
+};
+
+/* A captured tree's nodes, as a context over it sees them. */
+static size_t view_fixture(const char *name, struct node_view *v, size_t max)
+{
+    const char *base = getenv("PMN_FIXTURES");
+    struct pmn_ctx *ctx;
+    char tree[512];
+    size_t n = 0;
+    int err;
+
+    cr_assert_not_null(base, "PMN_FIXTURES must point at tests/fixtures");
+    snprintf(tree, sizeof(tree), "%s/%s/root", base, name);
+    err = pmn_ctx_new_at(&ctx, tree);
+    cr_assert_eq(err, 0, "%s: %s", name, pmn_strerror(err));
+    for (const struct pmn_node *nd = pmn_node_first(ctx); nd && n < max; nd = pmn_node_next(nd)) {
+        v[n].id = pmn_node_id(nd);
+        v[n].kind = pmn_node_kind(nd);
+        v[n].priv = pmn_node_is_private(nd);
+        v[n].capacity = pmn_node_capacity(nd);
+        v[n].distance0 = pmn_node_distance(nd, 0);
+        n++;
+    }
+    pmn_ctx_unref(ctx);
+    return n;
+}
+
+static void resolves_by_hand(int err)
+{
+    static const char *const trees[] = {"two-socket-cxl", "real-cxl-6.12", "devdax-kmem",
+                                        "gpu-sparse"};
+    struct node_view want[4][64], got[64];
+    size_t nwant[4];
+    char full[256], *b;
+
+    /* What openat2 sees first, then the same trees without it. */
+    for (size_t t = 0; t < 4; t++)
+        nwant[t] = view_fixture(trees[t], want[t], 64);
+    put("sys/node/attr", "x\n", 2);
+    snprintf(full, sizeof(full), "%s/sys/rel", root);
+    cr_assert_eq(symlink("node", full), 0);
+    snprintf(full, sizeof(full), "%s/sys/abs", root);
+    cr_assert_eq(symlink("/sys/node", full), 0);
+    snprintf(full, sizeof(full), "%s/sys/last", root);
+    cr_assert_eq(symlink("node/attr", full), 0);
+    snprintf(full, sizeof(full), "%s/sys/up", root);
+    cr_assert_eq(symlink("../../../../../../../../etc", full), 0);
+    snprintf(full, sizeof(full), "%s/sys/host", root);
+    cr_assert_eq(symlink("/etc/passwd", full), 0);
+
+    hide_openat2(err);
+
+    for (size_t t = 0; t < 4; t++) {
+        size_t n = view_fixture(trees[t], got, 64);
+
+        cr_assert_eq(n, nwant[t], "%s: %zu nodes without openat2, %zu with", trees[t], n,
+                     nwant[t]);
+        for (size_t i = 0; i < n; i++) {
+            const struct node_view *g = &got[i], *w = &want[t][i];
+
+            cr_assert(g->id == w->id && g->kind == w->kind && g->priv == w->priv &&
+                          g->capacity == w->capacity && g->distance0 == w->distance0,
+                      "%s: node %d reads as (%d %d %d %llu %d) without openat2, (%d %d %d %llu "
+                      "%d) with it",
+                      trees[t], w->id, g->id, g->kind, g->priv, (unsigned long long)g->capacity,
+                      g->distance0, w->id, w->kind, w->priv, (unsigned long long)w->capacity,
+                      w->distance0);
+        }
+    }
+    /* Links inside the tree resolve inside it: relative, absolute (from
+     * the root, as in a chroot) and a last component. */
+    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/rel/attr", &b), 0);
+    cr_assert_str_eq(b, "x");
+    free(b);
+    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/abs/attr", &b), 0);
+    cr_assert_str_eq(b, "x");
+    free(b);
+    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/last", &b), 0);
+    cr_assert_str_eq(b, "x");
+    free(b);
+    /* Links out of it never leave it. */
+    cr_assert_neq(pmn__sysfs_read_str(&fs, "/sys/up/passwd", &b), 0,
+                  "read the host's /etc/passwd");
+    cr_assert_null(b);
+    cr_assert_neq(pmn__sysfs_read_str(&fs, "/sys/host", &b), 0, "read the host's /etc/passwd");
+    cr_assert_null(b);
+    cr_assert_neq(pmn__sysfs_read_str(&fs, "/sys/../../../etc/passwd", &b), 0);
+    cr_assert_null(b);
+}
+
+Test(sysfs, openat2_hidden_as_enosys)
+{
+    resolves_by_hand(ENOSYS);
+}
+
+Test(sysfs, openat2_hidden_as_eperm)
+{
+    resolves_by_hand(EPERM);
 }
