@@ -22,7 +22,8 @@
  *    others (pmn_prim_private_dir), the file created O_EXCL | O_NOFOLLOW.
  *    No descriptor stays open (the program may close and reuse any number
  *    it did not open): the directory is opened again to remove the file,
- *    and only the file made (device and inode) is removed.
+ *    and only the file made (device and inode) is removed.  A start also
+ *    removes the files killed processes left there (prune_one, below).
  *  - Secure-execution mode (AT_SECURE) refuses unless the program said
  *    PMN_PUBLISH_SECURE_OK: pmn__publish_allowed() is the one decision,
  *    and pmn__publish_force_secure lets the unit tests force the flag.
@@ -265,6 +266,74 @@ void pmn__publish_fork(int phase)
     pthread_mutex_unlock(&P.lock);
 }
 
+/* ---- files of processes that are gone ----
+ *
+ * A process killed while publishing (SIGKILL, a crash, _exit) leaves its
+ * file: 28 KiB of tmpfs each (7 pages), which nothing else removes; a service that
+ * crashes and restarts all day would fill /dev/shm with them.  Each start
+ * removes, from the directory it publishes in, the files of processes
+ * that are gone: a regular file of ours named by a pid whose process this
+ * one cannot see, or whose start time is not the one the file's complete
+ * header names (the pid was reused).  A file whose header is not complete
+ * yet is left while its pid lives (its writer may be starting), and
+ * anything else (other names, links, other owners') is left alone.  A
+ * name is removed only if it is still the file read (device and inode).
+ * At most PRUNE_MAX entries are looked at per start, so a directory left
+ * huge costs a bounded time, and the next start goes on. */
+#define PRUNE_MAX 4096
+
+struct prune {
+    int dfd;
+    unsigned uid;
+    int self;
+    unsigned seen;
+};
+
+static bool pid_name(const char *s, int *pid)
+{
+    long v = 0;
+
+    if (*s == '\0' || *s == '0' || strlen(s) > 10)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    if (v > 0x7fffffff)
+        return false;
+    *pid = (int)v;
+    return true;
+}
+
+static int prune_one(const char *name, void *arg)
+{
+    struct prune *pr = arg;
+    struct pmn_publish_header h;
+    uint64_t dev, ino, start;
+    size_t got;
+    int pid, err;
+    bool gone;
+
+    if (++pr->seen > PRUNE_MAX)
+        return 1;
+    if (!pid_name(name, &pid) || pid == pr->self)
+        return 0;
+    if (pmn_prim_read_owned_head_at(pr->dfd, name, pr->uid, &h, sizeof(h), &got, &dev, &ino) != 0)
+        return 0;
+    err = pmn_prim_proc_start_time(pid, &start);
+    if (err == -ENOENT || err == -ESRCH)
+        gone = true;
+    else if (err != 0)
+        return 0;
+    else
+        gone = got == sizeof(h) && memcmp(h.magic, PMN_PUBLISH_MAGIC, sizeof(h.magic)) == 0 &&
+               h.pid == pid && h.start_time != 0 && h.start_time != start;
+    if (gone)
+        (void)pmn_prim_unlink_same_at(pr->dfd, name, dev, ino);
+    return 0;
+}
+
 int pmn_publish_start(unsigned flags)
 {
     struct pmn_publish_header *h;
@@ -292,6 +361,11 @@ int pmn_publish_start(unsigned flags)
     P.uid = euid;
     snprintf(P.name, sizeof(P.name), "%d", P.pid);
     (void)pmn_prim_proc_start_time(0, &start);
+    {
+        struct prune pr = {.dfd = dfd, .uid = euid, .self = P.pid};
+
+        (void)pmn_prim_list_dir_at(dfd, ".", prune_one, &pr);
+    }
     /* A file of our pid is a dead process's (pids are unique among the
      * living): replace it. */
     err = pmn_prim_create_mapped(dfd, P.name, FILE_SIZE, true, &map, &P.dev, &P.ino);

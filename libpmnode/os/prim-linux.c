@@ -1586,8 +1586,10 @@ int pmn_prim_unlink_same_at(int dirfd, const char *name, uint64_t dev, uint64_t 
     return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
 }
 
-int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf, size_t max,
-                           size_t *got)
+/* pmn_prim_read_owned_at() and its head-only form: @whole refuses a file
+ * larger than @max, else its first @max bytes are read. */
+static int read_owned(int dirfd, const char *name, unsigned uid, void *buf, size_t max, bool whole,
+                      size_t *got, uint64_t *dev, uint64_t *ino)
 {
     struct stat st;
     size_t n = 0;
@@ -1602,14 +1604,31 @@ int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf,
         err = -ESPIPE;
     else if (st.st_uid != (uid_t)uid)
         err = -EPERM;
-    else if ((uint64_t)st.st_size > max)
+    else if (whole && (uint64_t)st.st_size > max)
         err = -EFBIG;
     if (err == 0)
         err = pread_full(f, 0, buf, max, &n);
     close(f);
-    if (err == 0)
+    if (err == 0) {
         *got = n;
+        if (dev != NULL)
+            *dev = (uint64_t)st.st_dev;
+        if (ino != NULL)
+            *ino = (uint64_t)st.st_ino;
+    }
     return err;
+}
+
+int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf, size_t max,
+                           size_t *got)
+{
+    return read_owned(dirfd, name, uid, buf, max, true, got, NULL, NULL);
+}
+
+int pmn_prim_read_owned_head_at(int dirfd, const char *name, unsigned uid, void *buf, size_t len,
+                                size_t *got, uint64_t *dev, uint64_t *ino)
+{
+    return read_owned(dirfd, name, uid, buf, len, false, got, dev, ino);
 }
 
 int pmn_prim_proc_uid(int pid, unsigned *uid)

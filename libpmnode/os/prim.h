@@ -455,6 +455,11 @@ int pmn_prim_unlink_same_at(int dirfd, const char *name, uint64_t dev, uint64_t 
  * @max.  No allocation. */
 int pmn_prim_read_owned_at(int dirfd, const char *name, unsigned uid, void *buf, size_t max,
                            size_t *got);
+/* The same checks, then the first @len bytes of the file whatever its
+ * size (fewer when it is shorter: *@got says), with its device and inode
+ * in *@dev and *@ino (for pmn_prim_unlink_same_at).  No allocation. */
+int pmn_prim_read_owned_head_at(int dirfd, const char *name, unsigned uid, void *buf, size_t len,
+                                size_t *got, uint64_t *dev, uint64_t *ino);
 /* Owner of /proc/@pid (the process's effective uid; root's for a process
  * that is not dumpable).  -ENOENT or -ESRCH for no such process. */
 int pmn_prim_proc_uid(int pid, unsigned *uid);

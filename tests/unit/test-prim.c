@@ -403,6 +403,44 @@ Test(files, read_at_reads_regular_files_only)
     cr_assert_eq(pmn_prim_read_at(path, 0, buf, sizeof(buf), &got), -ENOENT);
 }
 
+/* The head of an owned file, whatever its size, with its identity (what
+ * pmn_publish_start reads of the files it may remove). */
+Test(files, read_owned_head_at)
+{
+    char buf[4];
+    uint64_t dev = 0, ino = 0;
+    size_t got = 99;
+    struct stat st;
+
+    put("big", "0123456789", 10);
+    cr_assert_eq(
+        pmn_prim_read_owned_head_at(dirfd_, "big", (unsigned)geteuid(), buf, 4, &got, &dev, &ino),
+        0);
+    cr_assert_eq(got, 4);
+    cr_assert_eq(memcmp(buf, "0123", 4), 0);
+    cr_assert_eq(fstatat(dirfd_, "big", &st, 0), 0);
+    cr_assert_eq(dev, (uint64_t)st.st_dev);
+    cr_assert_eq(ino, (uint64_t)st.st_ino);
+    cr_assert_eq(pmn_prim_read_owned_at(dirfd_, "big", (unsigned)geteuid(), buf, 4, &got), -EFBIG,
+                 "the whole-file form still refuses it");
+    put("short", "ab", 2);
+    cr_assert_eq(pmn_prim_read_owned_head_at(dirfd_, "short", (unsigned)geteuid(), buf, 4, &got,
+                                             &dev, &ino),
+                 0);
+    cr_assert_eq(got, 2);
+    cr_assert_eq(symlinkat("big", dirfd_, "link"), 0);
+    cr_assert_eq(
+        pmn_prim_read_owned_head_at(dirfd_, "link", (unsigned)geteuid(), buf, 4, &got, &dev, &ino),
+        -ELOOP);
+    cr_assert_eq(mkfifoat(dirfd_, "fifo", 0600), 0);
+    cr_assert_eq(
+        pmn_prim_read_owned_head_at(dirfd_, "fifo", (unsigned)geteuid(), buf, 4, &got, &dev, &ino),
+        -ESPIPE);
+    cr_assert_eq(pmn_prim_read_owned_head_at(dirfd_, "big", (unsigned)geteuid() + 1, buf, 4, &got,
+                                             &dev, &ino),
+                 -EPERM);
+}
+
 Test(files, write_report_appends_to_devices_and_fifos)
 {
     char path[128];

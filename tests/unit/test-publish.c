@@ -12,9 +12,11 @@
  * be had unprivileged); and hostile files and directories refused with a
  * reason: a symlinked directory, one open to others, garbage, a truncated
  * and a huge file, another pid's or an earlier process's file, an odd
- * sequence, and (as root) a file of another uid.
+ * sequence, and (as root) a file of another uid; and the files of
+ * processes that are gone, removed by the next start.
  */
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,6 +318,109 @@ Test(publish, hostile_files_refused, .fini = remove_base)
         cr_assert_eq(pub_find(pid, (unsigned)geteuid(), 0, pubdir, &p, why, sizeof(why)), -ELOOP);
         cr_assert(strstr(why, "symbolic link") != NULL, "%s", why);
     }
+}
+
+/* A killed publisher leaves its file; the next start in the directory
+ * removes the files of processes that are gone, and only those.  0.9.4
+ * removed none: a service crashing in a loop filled /dev/shm with them. */
+static pid_t sleeper(void)
+{
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* Gone with the test, even one that failed before its kills. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        alarm(30);
+        pause();
+        _exit(0);
+    }
+    return pid;
+}
+
+static uint64_t start_of(pid_t pid)
+{
+    uint64_t t = 0;
+
+    cr_assert_eq(pmn_prim_proc_start_time(pid, &t), 0);
+    return t;
+}
+
+static bool present(const char *name)
+{
+    char path[400];
+
+    snprintf(path, sizeof(path), "%s/%s", pubdir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void plant_as(const char *name, const void *buf, size_t len)
+{
+    char path[400];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", pubdir, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+Test(publish, files_of_processes_gone_are_removed_at_start, .fini = remove_base)
+{
+    static unsigned char buf[FILE_BYTES];
+    struct pmn_publish_header *h = (void *)buf;
+    pid_t dead, reused, alive, starting;
+    char n_dead[16], n_reused[16], n_alive[16], n_starting[16], n_link[16], path[400], other[400];
+    int st;
+
+    fresh_dir();
+    cr_assert_eq(mkdir(pubdir, 0700), 0);
+    dead = fork();
+    cr_assert_geq(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(dead, &st, 0), dead);
+    reused = sleeper();
+    alive = sleeper();
+    starting = sleeper();
+    snprintf(n_dead, sizeof(n_dead), "%d", (int)dead);
+    snprintf(n_reused, sizeof(n_reused), "%d", (int)reused);
+    snprintf(n_alive, sizeof(n_alive), "%d", (int)alive);
+    snprintf(n_starting, sizeof(n_starting), "%d", (int)starting);
+
+    valid(buf, dead); /* killed: its pid names no process now */
+    h->start_time = 1;
+    plant_as(n_dead, buf, FILE_BYTES);
+    valid(buf, reused); /* an earlier process that had a living one's pid */
+    h->start_time = start_of(reused) + 1000;
+    plant_as(n_reused, buf, FILE_BYTES);
+    valid(buf, alive); /* a living publisher */
+    h->start_time = start_of(alive);
+    plant_as(n_alive, buf, FILE_BYTES);
+    memset(buf, 0, FILE_BYTES); /* a living one that has not written its header yet */
+    plant_as(n_starting, buf, FILE_BYTES);
+    plant_as("notes", "mine\n", 5); /* not a pid */
+    /* a link under a dead pid's name: not followed, not removed */
+    snprintf(n_link, sizeof(n_link), "%d", (int)dead + 1000000);
+    snprintf(path, sizeof(path), "%s/%s", pubdir, n_link);
+    snprintf(other, sizeof(other), "%s/notes", pubdir);
+    cr_assert_eq(symlink(other, path), 0);
+
+    cr_assert_eq(pmn_publish_start(0), 0);
+    cr_assert_not(present(n_dead), "the file of a process that is gone stays");
+    cr_assert_not(present(n_reused), "the file of an earlier process with a reused pid stays");
+    cr_assert(present(n_alive), "a living publisher's file was removed");
+    cr_assert(present(n_starting), "a starting publisher's file was removed");
+    cr_assert(present("notes"));
+    cr_assert(present(n_link));
+    cr_assert_eq(pmn_publish_stop(), 0);
+    kill(reused, SIGKILL);
+    kill(alive, SIGKILL);
+    kill(starting, SIGKILL);
+    waitpid(reused, &st, 0);
+    waitpid(alive, &st, 0);
+    waitpid(starting, &st, 0);
 }
 
 Test(publish, other_uid_refused, .fini = remove_base)
