@@ -166,11 +166,13 @@ static void ctxs_prepare(void)
     }
 }
 
-/* @phase 1 in the parent, 2 in the child: the same in both. */
+/* @phase 1 in the parent, 2 in the child, where a refresh another thread
+ * had claimed will never finish (memavail.c): the next caller claims it. */
 static void ctxs_release(int phase)
 {
-    (void)phase;
     for (struct pmn_ctx *c = ctxs.head; c; c = c->fork_next) {
+        if (phase == 2)
+            c->wm_refreshing = false;
         pthread_mutex_unlock(&c->dax_lock);
         pthread_mutex_unlock(&c->wm_lock);
     }

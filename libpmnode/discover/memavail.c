@@ -37,7 +37,8 @@
  * Zone watermarks change only with sysctls and memory hotplug, while
  * zoneinfo grows with the CPU count (a per-cpu block per zone), so a
  * context parses it about once a second (ctx->wm, under ctx->wm_lock; the
- * read and the parse outside it); meminfo is read every call.
+ * read and the parse outside it, by one caller: node_wm); meminfo is read
+ * every call.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,11 +98,13 @@ static int wm_find(const struct pmn_ctx *ctx, int id, struct pmn__zonewm *out)
 }
 
 /* Node @id's watermarks (pages): 0, or -ENOENT when zoneinfo does not say.
- * A table older than WM_TTL_NS is read again by the caller, outside the
- * lock, and installed unless another caller installed a newer one
- * meanwhile (two threads may both read at the turn of a second; neither
- * waits for the other, and neither answers from a stale or missing
- * table). */
+ * A table older than WM_TTL_NS is read again outside the lock by the one
+ * caller that claims the refresh (wm_refreshing); callers meanwhile answer
+ * from the table there is, a second old at most (watermarks change with
+ * sysctls and hotplug, not by the second), without waiting or reading
+ * zoneinfo too, which on a machine with many CPUs runs to megabytes.
+ * Only before the first table exists do they all read.  A newer table
+ * installed meanwhile is not replaced by an older reading. */
 static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
 {
     /* The one mutable part of a context here, guarded by its lock. */
@@ -112,11 +115,12 @@ static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
     int err;
 
     pthread_mutex_lock(&ctx->wm_lock);
-    if (ctx->wm_read && now - ctx->wm_at_ns < WM_TTL_NS) {
+    if (ctx->wm_read && (now - ctx->wm_at_ns < WM_TTL_NS || ctx->wm_refreshing)) {
         err = wm_find(ctx, id, out);
         pthread_mutex_unlock(&ctx->wm_lock);
         return err;
     }
+    ctx->wm_refreshing = true;
     pthread_mutex_unlock(&ctx->wm_lock);
 
     wm_read(ctx, &w, &n);
@@ -130,6 +134,7 @@ static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
         ctx->wm_read = true;
         w = old; /* freed below, outside the lock */
     }
+    ctx->wm_refreshing = false;
     err = wm_find(ctx, id, out);
     pthread_mutex_unlock(&ctx->wm_lock);
     free(w);

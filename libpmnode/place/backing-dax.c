@@ -76,7 +76,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     fresh = calloc(1, sizeof(*fresh));
     if (fresh == NULL || (fresh->name = strdup(d->name)) == NULL ||
         (fresh->used = calloc((size_t)(d->size / d->align), 1)) == NULL)
-        goto fail;
+        goto out;
     pthread_mutex_lock(&ctx->dax_lock);
     for (m = ctx->daxmaps; m; m = m->next)
         if (strcmp(m->name, d->name) == 0)
@@ -87,7 +87,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
         b->granule = (size_t)m->align;
         pthread_mutex_unlock(&ctx->dax_lock);
         err = 0;
-        goto fail; /* the mapping made ahead is not needed */
+        goto out; /* the mapping made ahead is not needed */
     }
     m = fresh;
     m->size = d->size;
@@ -102,7 +102,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     }
     if (err) {
         pthread_mutex_unlock(&ctx->dax_lock);
-        goto fail;
+        goto out;
     }
     m->refs = 1;
     m->next = ctx->daxmaps;
@@ -111,7 +111,7 @@ int pmn__dax_attach(struct pmn_backing *b, const char *dev)
     b->granule = (size_t)m->align;
     pthread_mutex_unlock(&ctx->dax_lock);
     return 0;
-fail:
+out: /* the mapping made ahead, unused: failed, or the device was mapped already */
     if (fresh) {
         free(fresh->used);
         free(fresh->name);

@@ -332,3 +332,47 @@ Test(memavail, forked_while_another_thread_holds_the_context)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
     cr_assert_eq(available(), 924 * MiB_U, "the parent's context still works");
 }
+
+/* A stale table is refreshed by one caller; the others answer from the
+ * table there is meanwhile, neither waiting nor reading zoneinfo too (a
+ * megabyte file on a machine with many CPUs).  A refresh another thread
+ * had claimed when the process forked is claimed again in the child,
+ * which would otherwise answer from the parent's table for ever. */
+Test(memavail, one_refresh_at_a_time)
+{
+    char zi[4096] = "", zi2[4096] = "";
+    int status;
+    pid_t pid;
+
+    meminfo(1024, 0, 0, 0, 0);
+    zone(zi, sizeof(zi), 0, "Normal", 80, 100, 4096, 0);
+    put("proc/zoneinfo", zi);
+    reopen();
+    cr_assert_eq(available(), 924 * MiB_U);
+    zone(zi2, sizeof(zi2), 0, "Normal", 160, 200, 4096, 0);
+    put("proc/zoneinfo", zi2);
+
+    /* As if another thread had claimed the refresh of a stale table. */
+    pthread_mutex_lock(&ctx->wm_lock);
+    ctx->wm_at_ns -= 2000000000ull;
+    ctx->wm_refreshing = true;
+    pthread_mutex_unlock(&ctx->wm_lock);
+    cr_assert_eq(available(), 924 * MiB_U, "the old table answers while the refresh runs");
+
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        uint64_t b = 0;
+
+        alarm(3);
+        _exit(pmn_node_read_available(ctx, 0, &b) == 0 && b == 824 * MiB_U ? 0 : 1);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child answered from its parent's table: the refresh it inherited never ends");
+
+    pthread_mutex_lock(&ctx->wm_lock);
+    ctx->wm_refreshing = false; /* that thread is done */
+    pthread_mutex_unlock(&ctx->wm_lock);
+    cr_assert_eq(available(), 824 * MiB_U, "the next caller reads zoneinfo again");
+}
