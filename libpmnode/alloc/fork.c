@@ -34,19 +34,19 @@
 #include "alloc/publish.h"
 #include "core/core.h"
 
-static struct {
-    pthread_mutex_t lock;
-    struct pmn__heap *head; /* linked through fork_next / fork_prev */
-} heaps = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static void heaps_prepare(void);
+static void heaps_release(int phase);
+static struct pmn__fork_list heaps =
+    PMN__FORK_LIST_INIT(PMN__FORK_HEAPS, heaps_prepare, heaps_release);
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+#define HEAP_OF(n) PMN__CONTAINER(n, struct pmn__heap, fork)
 
 static void heaps_prepare(void)
 {
     pmn__publish_fork(0);
-    pthread_mutex_lock(&heaps.lock);
-    for (struct pmn__heap *h = heaps.head; h; h = h->fork_next)
-        pthread_mutex_lock(&h->lock);
+    pmn__fork_list_lock(&heaps);
+    for (struct pmn__fork_node *n = heaps.head; n; n = n->next)
+        pthread_mutex_lock(&HEAP_OF(n)->lock);
 }
 
 /* @phase 1 in the parent, 2 in the child.  In the child, a heap on the
@@ -54,40 +54,23 @@ static void heaps_prepare(void)
  * stops serving the child (pmn__heap_forked_shared). */
 static void heaps_release(int phase)
 {
-    for (struct pmn__heap *h = heaps.head; h; h = h->fork_next) {
+    for (struct pmn__fork_node *n = heaps.head; n; n = n->next) {
+        struct pmn__heap *h = HEAP_OF(n);
+
         if (phase == 2 && !h->dead && pmn__shfile_inherited(h->b))
             pmn__heap_forked_shared(h);
         pthread_mutex_unlock(&h->lock);
     }
-    pthread_mutex_unlock(&heaps.lock);
+    pmn__fork_list_unlock(&heaps);
     pmn__publish_fork(phase);
-}
-
-static void atfork_register(void)
-{
-    pmn__fork_register(PMN__FORK_HEAPS, heaps_prepare, heaps_release);
 }
 
 void pmn__fork_track(struct pmn__heap *h)
 {
-    pthread_once(&atfork_once, atfork_register);
-    pthread_mutex_lock(&heaps.lock);
-    h->fork_prev = NULL;
-    h->fork_next = heaps.head;
-    if (heaps.head != NULL)
-        heaps.head->fork_prev = h;
-    heaps.head = h;
-    pthread_mutex_unlock(&heaps.lock);
+    pmn__fork_join(&heaps, &h->fork);
 }
 
 void pmn__fork_untrack(struct pmn__heap *h)
 {
-    pthread_mutex_lock(&heaps.lock);
-    if (h->fork_prev != NULL)
-        h->fork_prev->fork_next = h->fork_next;
-    else
-        heaps.head = h->fork_next;
-    if (h->fork_next != NULL)
-        h->fork_next->fork_prev = h->fork_prev;
-    pthread_mutex_unlock(&heaps.lock);
+    pmn__fork_leave(&heaps, &h->fork);
 }

@@ -266,7 +266,7 @@ struct pmn__heap {
     atomic_int refs; /* the owner + each thread binding */
     /* fork.c's list of live heaps (its lock): from pmn__heap_new to the
      * last unref. */
-    struct pmn__heap *fork_prev, *fork_next;
+    struct pmn__fork_node fork;
     pthread_mutex_t lock; /* slices, segments, theaps */
     unsigned nclasses;
     uint32_t class_size[PMN__NCLASSES];

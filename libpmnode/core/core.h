@@ -22,6 +22,8 @@
 #ifndef PMN_CORE_H
 #define PMN_CORE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -150,6 +152,37 @@ enum pmn__fork_layer {
  * the pthread_atfork() handlers.  Once per layer; thread-safe. */
 void pmn__fork_register(enum pmn__fork_layer layer, void (*prepare)(void),
                         void (*release)(int phase));
+/* A layer's list of its live objects (backings, heaps, contexts, IPC
+ * caches), whose locks its prepare takes: a node in each object, a list
+ * per layer (PMN__FORK_LIST_INIT) with the layer's handlers, registered
+ * at the first join.  The prepare takes the list's lock
+ * (pmn__fork_list_lock) and walks it; the release walks it and gives the
+ * lock back (pmn__fork_list_unlock).  Thread-safe. */
+struct pmn__fork_node {
+    struct pmn__fork_node *prev, *next;
+    bool linked; /* on its list (set and read by the object's owner) */
+};
+struct pmn__fork_list {
+    pthread_mutex_t lock; /* the members */
+    struct pmn__fork_node *head;
+    enum pmn__fork_layer layer;
+    void (*prepare)(void);
+    void (*release)(int phase);
+    atomic_bool registered;
+};
+#define PMN__FORK_LIST_INIT(layer_, prepare_, release_)                              \
+    {                                                                                \
+        .lock = PTHREAD_MUTEX_INITIALIZER, .layer = (layer_), .prepare = (prepare_), \
+        .release = (release_)                                                        \
+    }
+/* @n joins @l (registering @l's handlers first, the first time); leaves
+ * it (nothing when it never joined). */
+void pmn__fork_join(struct pmn__fork_list *l, struct pmn__fork_node *n);
+void pmn__fork_leave(struct pmn__fork_list *l, struct pmn__fork_node *n);
+void pmn__fork_list_lock(struct pmn__fork_list *l);
+void pmn__fork_list_unlock(struct pmn__fork_list *l);
+/* The object of type @type whose member @member is at @ptr. */
+#define PMN__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- strv.c ---- */
 void pmn__strv_free(char **v, size_t n);

@@ -150,19 +150,20 @@ int pmn__ctx_fail(const struct pmn_ctx *ctx, const struct pmn_ctx_params *p, int
  * allocated or locked under them), so this layer comes last.
  *
  * Process-wide state (the list): the handlers take no argument, and the
- * locks are every context's of the process.  Guarded by ctxs.lock. */
-static struct {
-    pthread_mutex_t lock;
-    struct pmn_ctx *head;
-} ctxs = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pthread_once_t ctxs_once = PTHREAD_ONCE_INIT;
+ * locks are every context's of the process.  Guarded by its lock. */
+static void ctxs_prepare(void);
+static void ctxs_release(int phase);
+static struct pmn__fork_list ctxs =
+    PMN__FORK_LIST_INIT(PMN__FORK_CTXS, ctxs_prepare, ctxs_release);
+
+#define CTX_OF(n) PMN__CONTAINER(n, struct pmn_ctx, fork)
 
 static void ctxs_prepare(void)
 {
-    pthread_mutex_lock(&ctxs.lock);
-    for (struct pmn_ctx *c = ctxs.head; c; c = c->fork_next) {
-        pthread_mutex_lock(&c->wm_lock);
-        pthread_mutex_lock(&c->dax_lock);
+    pmn__fork_list_lock(&ctxs);
+    for (struct pmn__fork_node *n = ctxs.head; n; n = n->next) {
+        pthread_mutex_lock(&CTX_OF(n)->wm_lock);
+        pthread_mutex_lock(&CTX_OF(n)->dax_lock);
     }
 }
 
@@ -170,50 +171,20 @@ static void ctxs_prepare(void)
  * had claimed will never finish (memavail.c): the next caller claims it. */
 static void ctxs_release(int phase)
 {
-    for (struct pmn_ctx *c = ctxs.head; c; c = c->fork_next) {
+    for (struct pmn__fork_node *n = ctxs.head; n; n = n->next) {
+        struct pmn_ctx *c = CTX_OF(n);
+
         if (phase == 2)
             c->wm_refreshing = false;
         pthread_mutex_unlock(&c->dax_lock);
         pthread_mutex_unlock(&c->wm_lock);
     }
-    pthread_mutex_unlock(&ctxs.lock);
-}
-
-static void ctxs_register(void)
-{
-    pmn__fork_register(PMN__FORK_CTXS, ctxs_prepare, ctxs_release);
-}
-
-static void ctx_track(struct pmn_ctx *ctx)
-{
-    pthread_once(&ctxs_once, ctxs_register);
-    pthread_mutex_lock(&ctxs.lock);
-    ctx->fork_prev = NULL;
-    ctx->fork_next = ctxs.head;
-    if (ctxs.head != NULL)
-        ctxs.head->fork_prev = ctx;
-    ctxs.head = ctx;
-    ctx->fork_tracked = true;
-    pthread_mutex_unlock(&ctxs.lock);
-}
-
-static void ctx_untrack(struct pmn_ctx *ctx)
-{
-    if (!ctx->fork_tracked)
-        return;
-    pthread_mutex_lock(&ctxs.lock);
-    if (ctx->fork_prev != NULL)
-        ctx->fork_prev->fork_next = ctx->fork_next;
-    else
-        ctxs.head = ctx->fork_next;
-    if (ctx->fork_next != NULL)
-        ctx->fork_next->fork_prev = ctx->fork_prev;
-    pthread_mutex_unlock(&ctxs.lock);
+    pmn__fork_list_unlock(&ctxs);
 }
 
 static void ctx_free(struct pmn_ctx *ctx)
 {
-    ctx_untrack(ctx);
+    pmn__fork_leave(&ctxs, &ctx->fork);
     pmn__topology_free(ctx);
     pmn__strv_free(ctx->problems, ctx->nproblems);
     pmn__sysfs_close(&ctx->fs);
@@ -279,7 +250,7 @@ int pmn_ctx_new_params(struct pmn_ctx **out, const struct pmn_ctx_params *params
         ctx_free(ctx);
         return err;
     }
-    ctx_track(ctx);
+    pmn__fork_join(&ctxs, &ctx->fork);
     *out = ctx;
     return 0;
 }

@@ -136,8 +136,7 @@ struct pmn_ctx {
     bool wm_refreshing; /* a caller is reading zoneinfo (cleared in a forked child) */
     /* core/ctx.c's list of live contexts, whose two locks are held across
      * fork (its lock): from a successful pmn_ctx_new* to the last unref. */
-    struct pmn_ctx *fork_prev, *fork_next;
-    bool fork_tracked;
+    struct pmn__fork_node fork;
 };
 
 /* The public count/first/next getters of one kind of object a context

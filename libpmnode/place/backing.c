@@ -186,17 +186,20 @@ static const struct pmn_hugepool *find_pool(const struct pmn_node *n, size_t siz
  * when the first backing is made.
  *
  * Process-wide state (the list): the handlers take no argument, and the
- * locks are every backing's of the process.  Guarded by backings.lock. */
-static struct {
-    pthread_mutex_t lock;
-    struct pmn_backing *head;
-} backings = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pthread_once_t backings_once = PTHREAD_ONCE_INIT;
+ * locks are every backing's of the process.  Guarded by its lock. */
+static void backings_prepare(void);
+static void backings_release(int phase);
+static struct pmn__fork_list backings =
+    PMN__FORK_LIST_INIT(PMN__FORK_BACKINGS, backings_prepare, backings_release);
+
+#define BACKING_OF(n) PMN__CONTAINER(n, struct pmn_backing, fork)
 
 static void backings_prepare(void)
 {
-    pthread_mutex_lock(&backings.lock);
-    for (struct pmn_backing *b = backings.head; b; b = b->fork_next) {
+    pmn__fork_list_lock(&backings);
+    for (struct pmn__fork_node *n = backings.head; n; n = n->next) {
+        struct pmn_backing *b = BACKING_OF(n);
+
         pthread_mutex_lock(&b->lock);
         pmn__shfile_fork(b, 0);
         if (b->user != NULL)
@@ -207,52 +210,22 @@ static void backings_prepare(void)
 /* @phase 1 in the parent, 2 in the child. */
 static void backings_release(int phase)
 {
-    for (struct pmn_backing *b = backings.head; b; b = b->fork_next) {
+    for (struct pmn__fork_node *n = backings.head; n; n = n->next) {
+        struct pmn_backing *b = BACKING_OF(n);
+
         if (b->user != NULL)
             pmn__userrange_fork(b->user, phase);
         pmn__shfile_fork(b, phase);
         pthread_mutex_unlock(&b->lock);
     }
-    pthread_mutex_unlock(&backings.lock);
-}
-
-static void backings_register(void)
-{
-    pmn__fork_register(PMN__FORK_BACKINGS, backings_prepare, backings_release);
-}
-
-static void backing_track(struct pmn_backing *b)
-{
-    pthread_once(&backings_once, backings_register);
-    pthread_mutex_lock(&backings.lock);
-    b->fork_prev = NULL;
-    b->fork_next = backings.head;
-    if (backings.head != NULL)
-        backings.head->fork_prev = b;
-    backings.head = b;
-    b->fork_tracked = true;
-    pthread_mutex_unlock(&backings.lock);
-}
-
-static void backing_untrack(struct pmn_backing *b)
-{
-    if (!b->fork_tracked)
-        return;
-    pthread_mutex_lock(&backings.lock);
-    if (b->fork_prev != NULL)
-        b->fork_prev->fork_next = b->fork_next;
-    else
-        backings.head = b->fork_next;
-    if (b->fork_next != NULL)
-        b->fork_next->fork_prev = b->fork_prev;
-    pthread_mutex_unlock(&backings.lock);
+    pmn__fork_list_unlock(&backings);
 }
 
 static void backing_release(struct pmn_backing *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
-    backing_untrack(b);
+    pmn__fork_leave(&backings, &b->fork);
     if (b->type == PMN_BACKING_DAX)
         pmn__dax_detach(b);
     if (b->type == PMN_BACKING_USER)
@@ -371,7 +344,7 @@ static int backing_new(struct pmn_ctx *ctx, const struct pmn_backing_params *p,
     b->stats.nnodes = b->nnodes;
     for (size_t i = 0; i < b->nnodes; i++)
         b->stats.node[i].node = b->nodes[i];
-    backing_track(b);
+    pmn__fork_join(&backings, &b->fork);
     *out = b;
     return 0;
 }

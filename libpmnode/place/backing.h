@@ -70,8 +70,7 @@ struct pmn_backing {
     pthread_mutex_t lock;   /* guards stats, and the registration fields below */
     /* Every live backing of the process, for the fork handlers
      * (backing.c, "fork"); guarded by that list's lock. */
-    struct pmn_backing *fork_next, *fork_prev;
-    bool fork_tracked;
+    struct pmn__fork_node fork;
     struct pmn_backing_stats stats;
     /* Registration (pmnode.h, "Registration"): the hooks change only while
      * nregions is 0, so a region that counted itself in sees them fixed for

@@ -78,7 +78,7 @@ struct pmn_ipc_cache {
     struct imp_map *maps;
     struct imp_open *opens;
     struct pmn_ipc_cache_stats st;
-    struct pmn_ipc_cache *fork_prev, *fork_next; /* caches.lock */
+    struct pmn__fork_node fork; /* on caches (its lock) */
 };
 
 /* ---- fork ----
@@ -92,32 +92,28 @@ struct pmn_ipc_cache {
  * descriptors and mappings are inherited, and its opens stay open.
  *
  * Process-wide state (the list): the handlers take no argument, and the
- * locks are every cache's of the process.  Guarded by caches.lock. */
-static struct {
-    pthread_mutex_t lock;
-    struct pmn_ipc_cache *head;
-} caches = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pthread_once_t caches_once = PTHREAD_ONCE_INIT;
+ * locks are every cache's of the process.  Guarded by its lock. */
+static void caches_prepare(void);
+static void caches_release(int phase);
+static struct pmn__fork_list caches =
+    PMN__FORK_LIST_INIT(PMN__FORK_IPC, caches_prepare, caches_release);
+
+#define CACHE_OF(n) PMN__CONTAINER(n, struct pmn_ipc_cache, fork)
 
 static void caches_prepare(void)
 {
-    pthread_mutex_lock(&caches.lock);
-    for (struct pmn_ipc_cache *c = caches.head; c; c = c->fork_next)
-        pthread_mutex_lock(&c->lock);
+    pmn__fork_list_lock(&caches);
+    for (struct pmn__fork_node *n = caches.head; n; n = n->next)
+        pthread_mutex_lock(&CACHE_OF(n)->lock);
 }
 
 /* @phase 1 in the parent, 2 in the child: the same in both. */
 static void caches_release(int phase)
 {
     (void)phase;
-    for (struct pmn_ipc_cache *c = caches.head; c; c = c->fork_next)
-        pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&caches.lock);
-}
-
-static void caches_register(void)
-{
-    pmn__fork_register(PMN__FORK_IPC, caches_prepare, caches_release);
+    for (struct pmn__fork_node *n = caches.head; n; n = n->next)
+        pthread_mutex_unlock(&CACHE_OF(n)->lock);
+    pmn__fork_list_unlock(&caches);
 }
 
 int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
@@ -130,13 +126,7 @@ int pmn_ipc_cache_new(struct pmn_ipc_cache **out)
     if (c == NULL)
         return -ENOMEM;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_once(&caches_once, caches_register);
-    pthread_mutex_lock(&caches.lock);
-    c->fork_next = caches.head;
-    if (caches.head != NULL)
-        caches.head->fork_prev = c;
-    caches.head = c;
-    pthread_mutex_unlock(&caches.lock);
+    pmn__fork_join(&caches, &c->fork);
     *out = c;
     return 0;
 }
@@ -155,14 +145,7 @@ void pmn_ipc_cache_free(struct pmn_ipc_cache *c)
 {
     if (c == NULL)
         return;
-    pthread_mutex_lock(&caches.lock);
-    if (c->fork_prev != NULL)
-        c->fork_prev->fork_next = c->fork_next;
-    else
-        caches.head = c->fork_next;
-    if (c->fork_next != NULL)
-        c->fork_next->fork_prev = c->fork_prev;
-    pthread_mutex_unlock(&caches.lock);
+    pmn__fork_leave(&caches, &c->fork);
     for (struct imp_open *o = c->opens, *next; o; o = next) {
         next = o->next;
         free(o);
