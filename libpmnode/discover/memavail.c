@@ -49,6 +49,9 @@
 #define ZONEINFO "proc/zoneinfo"
 #define ZONEINFO_MAX ((size_t)16 << 20) /* thousands of CPUs' pagesets */
 #define WM_TTL_NS 1000000000ull
+/* A claimed refresh older than this is taken over: its thread was
+ * cancelled, or stopped, inside the read. */
+#define WM_CLAIM_NS 10000000000ull
 
 /* Read and parse zoneinfo into a new table (*@out, *@n; NULL and 0 when it
  * cannot say, which leaves the check at MemFree).  No lock held: it reads
@@ -103,8 +106,10 @@ static int wm_find(const struct pmn_ctx *ctx, int id, struct pmn__zonewm *out)
  * from the table there is, a second old at most (watermarks change with
  * sysctls and hotplug, not by the second), without waiting or reading
  * zoneinfo too, which on a machine with many CPUs runs to megabytes.
- * Only before the first table exists do they all read.  A newer table
- * installed meanwhile is not replaced by an older reading. */
+ * Only before the first table exists do they all read, and a claim older
+ * than WM_CLAIM_NS is taken over (a thread cancelled inside the read would
+ * otherwise leave the table stale for good).  A newer table installed
+ * meanwhile is not replaced by an older reading. */
 static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
 {
     /* The one mutable part of a context here, guarded by its lock. */
@@ -115,12 +120,14 @@ static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
     int err;
 
     pthread_mutex_lock(&ctx->wm_lock);
-    if (ctx->wm_read && (now - ctx->wm_at_ns < WM_TTL_NS || ctx->wm_refreshing)) {
+    if (ctx->wm_read && (now - ctx->wm_at_ns < WM_TTL_NS ||
+                         (ctx->wm_refreshing && now - ctx->wm_claim_ns < WM_CLAIM_NS))) {
         err = wm_find(ctx, id, out);
         pthread_mutex_unlock(&ctx->wm_lock);
         return err;
     }
     ctx->wm_refreshing = true;
+    ctx->wm_claim_ns = now;
     pthread_mutex_unlock(&ctx->wm_lock);
 
     wm_read(ctx, &w, &n);

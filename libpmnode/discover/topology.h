@@ -133,7 +133,8 @@ struct pmn_ctx {
     size_t nwm;
     uint64_t wm_at_ns;
     bool wm_read;
-    bool wm_refreshing; /* a caller is reading zoneinfo (cleared in a forked child) */
+    bool wm_refreshing;   /* a caller is reading zoneinfo (cleared in a forked child) */
+    uint64_t wm_claim_ns; /* since when */
     /* core/ctx.c's list of live contexts, whose two locks are held across
      * fork (its lock): from a successful pmn_ctx_new* to the last unref. */
     struct pmn__fork_node fork;

@@ -375,4 +375,21 @@ Test(memavail, one_refresh_at_a_time)
     ctx->wm_refreshing = false; /* that thread is done */
     pthread_mutex_unlock(&ctx->wm_lock);
     cr_assert_eq(available(), 824 * MiB_U, "the next caller reads zoneinfo again");
+
+    /* A claim that never ends (its thread cancelled in the read) is taken
+     * over once it is old. */
+    put("proc/zoneinfo", zi);
+    pthread_mutex_lock(&ctx->wm_lock);
+    ctx->wm_at_ns -= 2000000000ull;
+    ctx->wm_refreshing = true;
+    ctx->wm_claim_ns -= 1000000000ull;
+    pthread_mutex_unlock(&ctx->wm_lock);
+    cr_assert_eq(available(), 824 * MiB_U, "a claim a second old stands");
+    pthread_mutex_lock(&ctx->wm_lock);
+    ctx->wm_claim_ns -= 20000000000ull;
+    pthread_mutex_unlock(&ctx->wm_lock);
+    cr_assert_eq(available(), 924 * MiB_U, "a claim twenty seconds old was not taken over");
+    pthread_mutex_lock(&ctx->wm_lock);
+    cr_assert_not(ctx->wm_refreshing);
+    pthread_mutex_unlock(&ctx->wm_lock);
 }
