@@ -120,8 +120,11 @@ static int node_wm(const struct pmn_ctx *cctx, int id, struct pmn__zonewm *out)
     int err;
 
     pthread_mutex_lock(&ctx->wm_lock);
-    if (ctx->wm_read && (now - ctx->wm_at_ns < WM_TTL_NS ||
-                         (ctx->wm_refreshing && now - ctx->wm_claim_ns < WM_CLAIM_NS))) {
+    /* Signed: a table or a claim another thread stamped after our clock
+     * read is younger than we are, not 584 years old. */
+    if (ctx->wm_read &&
+        ((int64_t)(now - ctx->wm_at_ns) < (int64_t)WM_TTL_NS ||
+         (ctx->wm_refreshing && (int64_t)(now - ctx->wm_claim_ns) < (int64_t)WM_CLAIM_NS))) {
         err = wm_find(ctx, id, out);
         pthread_mutex_unlock(&ctx->wm_lock);
         return err;
