@@ -269,12 +269,12 @@ void pmn__publish_fork(int phase)
 /* ---- files of processes that are gone ----
  *
  * A process killed while publishing (SIGKILL, a crash, _exit) leaves its
- * file: 28 KiB of tmpfs each (7 pages), which nothing else removes; a service that
- * crashes and restarts all day would fill /dev/shm with them.  Each start
- * removes, from the directory it publishes in, the files of processes
- * that are gone: a regular file of ours named by a pid whose process this
- * one cannot see, or whose start time is not the one the file's complete
- * header names (the pid was reused).  A file whose header is not complete
+ * file: 28 KiB of tmpfs each (7 pages), which nothing else removes; a
+ * service that crashes and restarts all day would fill /dev/shm with
+ * them.  Each start removes, from the directory it publishes in, the
+ * files of processes that are gone: a regular file of ours named by a pid
+ * whose process this one cannot see, or whose start time is not the one
+ * the file's complete header names (the pid was reused).  A file whose header is not complete
  * yet is left while its pid lives (its writer may be starting), and
  * anything else (other names, links, other owners') is left alone.  A
  * name is removed only if it is still the file read (device and inode).
