@@ -10,6 +10,7 @@
  *   vm-placement kernel NODE    what the kernel itself does at exhaustion with no
  *                               library headroom (in a child; reported, not judged)
  *   vm-placement dax DEV        device-dax map, write, read back, alignment errors
+ *   vm-placement dax-fork DEV   fork while another thread attaches DEV and maps it
  *   vm-placement cpuset NODE    a node outside Mems_allowed is refused up front
  *   vm-placement arena NODE     an arena's objects on NODE; filling NODE gives NULL/ENOMEM
  *                               and the arena works again after frees
@@ -26,7 +27,10 @@
  * topology lacks what the test needs.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,12 +553,104 @@ static int test_dax(const char *dev)
     return 0;
 }
 
+/* fork while another thread attaches the device, maps and unmaps extents
+ * of it and detaches (each under the context's dax lock, the device mapped
+ * again at each attach): every child attaches and detaches too, under
+ * alarm.  0.9.4 kept the dax lock out of its fork handlers, and a child
+ * forked inside that window waited for ever. */
+struct dax_churn {
+    struct pmn_ctx *ctx;
+    const char *dev;
+    atomic_int stop;
+    atomic_long rounds;
+    atomic_int err;
+};
+
+static int dax_backing(struct pmn_ctx *ctx, const char *dev, struct pmn_backing **b)
+{
+    struct pmn_backing_params *p;
+    int err;
+
+    if (pmn_backing_params_new(&p) != 0)
+        return -ENOMEM;
+    pmn_backing_params_set_type(p, PMN_BACKING_DAX);
+    pmn_backing_params_set_dax(p, dev);
+    err = pmn_backing_new(ctx, p, b);
+    pmn_backing_params_free(p);
+    return err;
+}
+
+static void *dax_churn_thread(void *arg)
+{
+    struct dax_churn *c = arg;
+
+    while (!atomic_load(&c->stop)) {
+        struct pmn_backing *b;
+        struct pmn_region *r;
+        int err = dax_backing(c->ctx, c->dev, &b);
+
+        if (err == 0) {
+            err = pmn_region_map(b, pmn_backing_granule(b), &r);
+            if (err == 0)
+                pmn_region_unmap(r);
+            pmn_backing_free(b);
+        }
+        if (err != 0)
+            atomic_store(&c->err, err);
+        atomic_fetch_add(&c->rounds, 1);
+    }
+    return NULL;
+}
+
+static int dax_fork_child(int i, void *arg)
+{
+    struct dax_churn *c = arg;
+    struct pmn_backing *b;
+
+    (void)i;
+    if (dax_backing(c->ctx, c->dev, &b) != 0)
+        return 1;
+    pmn_backing_free(b);
+    return 0;
+}
+
+static int test_dax_fork(const char *dev)
+{
+    struct dax_churn c = {.dev = dev};
+    int hung, failed;
+    pthread_t t;
+
+    if (access(dev, F_OK) != 0) {
+        printf("skip: %s absent\n", dev);
+        return 77;
+    }
+    c.ctx = ctx_or_die();
+    if (pthread_create(&t, NULL, dax_churn_thread, &c) != 0)
+        FAIL("pthread_create");
+    while (atomic_load(&c.rounds) < 5)
+        sched_yield();
+    if (fork_children(40, 5, dax_fork_child, &c, &hung, &failed) != 0)
+        FAIL("fork: %s", strerror(errno));
+    atomic_store(&c.stop, 1);
+    pthread_join(t, NULL);
+    if (atomic_load(&c.err) != 0)
+        FAIL("the churning thread: %s", pmn_strerror(atomic_load(&c.err)));
+    if (hung != 0)
+        FAIL("%d of the children waited for the dax lock held at fork", hung);
+    if (failed != 0)
+        FAIL("%d children could not attach %s", failed, dev);
+    printf("ok: %s: 40 forks while a thread attached, mapped and detached (%ld rounds)\n", dev,
+           atomic_load(&c.rounds));
+    pmn_ctx_unref(c.ctx);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(
-            stderr,
-            "usage: vm-placement bind|memfd|exhaust|kernel|dax|spill|cpuset|arena|aligned ARG\n");
+        fprintf(stderr, "usage: vm-placement "
+                        "bind|memfd|exhaust|kernel|dax|dax-fork|spill|cpuset|arena|aligned "
+                        "ARG\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -568,6 +664,8 @@ int main(int argc, char **argv)
         return test_kernel(atoi(argv[2]));
     if (strcmp(argv[1], "dax") == 0)
         return test_dax(argv[2]);
+    if (strcmp(argv[1], "dax-fork") == 0)
+        return test_dax_fork(argv[2]);
     if (strcmp(argv[1], "arena") == 0)
         return test_arena(atoi(argv[2]));
     if (strcmp(argv[1], "spill") == 0)
