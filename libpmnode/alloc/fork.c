@@ -44,7 +44,7 @@ static struct pmn__fork_list heaps =
 static void heaps_prepare(void)
 {
     pmn__publish_fork(0);
-    pmn__fork_list_lock(&heaps);
+    pthread_mutex_lock(&heaps.lock);
     for (struct pmn__fork_node *n = heaps.head; n; n = n->next)
         pthread_mutex_lock(&HEAP_OF(n)->lock);
 }
@@ -61,7 +61,7 @@ static void heaps_release(int phase)
             pmn__heap_forked_shared(h);
         pthread_mutex_unlock(&h->lock);
     }
-    pmn__fork_list_unlock(&heaps);
+    pthread_mutex_unlock(&heaps.lock);
     pmn__publish_fork(phase);
 }
 

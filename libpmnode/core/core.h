@@ -23,7 +23,6 @@
 #define PMN_CORE_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -149,15 +148,15 @@ enum pmn__fork_layer {
 };
 /* @layer's pair: @prepare takes its locks, @release(phase) gives them
  * back (phase 1 in the parent, 2 in the child).  The first call registers
- * the pthread_atfork() handlers.  Once per layer; thread-safe. */
+ * the pthread_atfork() handlers; later calls for a layer store the same
+ * pair again, harmlessly.  Thread-safe. */
 void pmn__fork_register(enum pmn__fork_layer layer, void (*prepare)(void),
                         void (*release)(int phase));
 /* A layer's list of its live objects (backings, heaps, contexts, IPC
  * caches), whose locks its prepare takes: a node in each object, a list
  * per layer (PMN__FORK_LIST_INIT) with the layer's handlers, registered
- * at the first join.  The prepare takes the list's lock
- * (pmn__fork_list_lock) and walks it; the release walks it and gives the
- * lock back (pmn__fork_list_unlock).  Thread-safe. */
+ * by each join.  The prepare takes the list's lock and walks it; the
+ * release walks it and gives the lock back.  Thread-safe. */
 struct pmn__fork_node {
     struct pmn__fork_node *prev, *next;
     bool linked; /* on its list (set and read by the object's owner) */
@@ -168,19 +167,16 @@ struct pmn__fork_list {
     enum pmn__fork_layer layer;
     void (*prepare)(void);
     void (*release)(int phase);
-    atomic_bool registered;
 };
 #define PMN__FORK_LIST_INIT(layer_, prepare_, release_)                              \
     {                                                                                \
         .lock = PTHREAD_MUTEX_INITIALIZER, .layer = (layer_), .prepare = (prepare_), \
         .release = (release_)                                                        \
     }
-/* @n joins @l (registering @l's handlers first, the first time); leaves
- * it (nothing when it never joined). */
+/* @n joins @l (registering @l's handlers first); leaves it (nothing when
+ * it never joined). */
 void pmn__fork_join(struct pmn__fork_list *l, struct pmn__fork_node *n);
 void pmn__fork_leave(struct pmn__fork_list *l, struct pmn__fork_node *n);
-void pmn__fork_list_lock(struct pmn__fork_list *l);
-void pmn__fork_list_unlock(struct pmn__fork_list *l);
 /* The object of type @type whose member @member is at @ptr. */
 #define PMN__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 

@@ -160,7 +160,7 @@ static struct pmn__fork_list ctxs =
 
 static void ctxs_prepare(void)
 {
-    pmn__fork_list_lock(&ctxs);
+    pthread_mutex_lock(&ctxs.lock);
     for (struct pmn__fork_node *n = ctxs.head; n; n = n->next) {
         pthread_mutex_lock(&CTX_OF(n)->wm_lock);
         pthread_mutex_lock(&CTX_OF(n)->dax_lock);
@@ -179,7 +179,7 @@ static void ctxs_release(int phase)
         pthread_mutex_unlock(&c->dax_lock);
         pthread_mutex_unlock(&c->wm_lock);
     }
-    pmn__fork_list_unlock(&ctxs);
+    pthread_mutex_unlock(&ctxs.lock);
 }
 
 static void ctx_free(struct pmn_ctx *ctx)

@@ -97,12 +97,8 @@ void pmn__fork_register(enum pmn__fork_layer layer, void (*prepare)(void),
 void pmn__fork_join(struct pmn__fork_list *l, struct pmn__fork_node *n)
 {
     /* Registered before the list's lock is taken: pthread_atfork() waits
-     * for a fork in progress, whose prepare may want that lock.  Two
-     * first joins may both register: the same handlers, stored twice. */
-    if (!atomic_load_explicit(&l->registered, memory_order_acquire)) {
-        pmn__fork_register(l->layer, l->prepare, l->release);
-        atomic_store_explicit(&l->registered, true, memory_order_release);
-    }
+     * for a fork in progress, whose prepare may want that lock. */
+    pmn__fork_register(l->layer, l->prepare, l->release);
     pthread_mutex_lock(&l->lock);
     n->prev = NULL;
     n->next = l->head;
@@ -125,15 +121,5 @@ void pmn__fork_leave(struct pmn__fork_list *l, struct pmn__fork_node *n)
     if (n->next != NULL)
         n->next->prev = n->prev;
     n->linked = false;
-    pthread_mutex_unlock(&l->lock);
-}
-
-void pmn__fork_list_lock(struct pmn__fork_list *l)
-{
-    pthread_mutex_lock(&l->lock);
-}
-
-void pmn__fork_list_unlock(struct pmn__fork_list *l)
-{
     pthread_mutex_unlock(&l->lock);
 }

@@ -196,7 +196,7 @@ static struct pmn__fork_list backings =
 
 static void backings_prepare(void)
 {
-    pmn__fork_list_lock(&backings);
+    pthread_mutex_lock(&backings.lock);
     for (struct pmn__fork_node *n = backings.head; n; n = n->next) {
         struct pmn_backing *b = BACKING_OF(n);
 
@@ -218,7 +218,7 @@ static void backings_release(int phase)
         pmn__shfile_fork(b, phase);
         pthread_mutex_unlock(&b->lock);
     }
-    pmn__fork_list_unlock(&backings);
+    pthread_mutex_unlock(&backings.lock);
 }
 
 static void backing_release(struct pmn_backing *b)

@@ -102,7 +102,7 @@ static struct pmn__fork_list caches =
 
 static void caches_prepare(void)
 {
-    pmn__fork_list_lock(&caches);
+    pthread_mutex_lock(&caches.lock);
     for (struct pmn__fork_node *n = caches.head; n; n = n->next)
         pthread_mutex_lock(&CACHE_OF(n)->lock);
 }
@@ -113,7 +113,7 @@ static void caches_release(int phase)
     (void)phase;
     for (struct pmn__fork_node *n = caches.head; n; n = n->next)
         pthread_mutex_unlock(&CACHE_OF(n)->lock);
-    pmn__fork_list_unlock(&caches);
+    pthread_mutex_unlock(&caches.lock);
 }
 
 int pmn_ipc_cache_new(struct pmn_ipc_cache **out)

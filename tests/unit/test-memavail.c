@@ -278,6 +278,16 @@ Test(memavail, errors)
  * must wait for them (the library's fork handlers), so that the child
  * finds them free.  0.9.4 forked at once, and the child's first
  * pmn_node_read_available() waited for ever (here: SIGALRM). */
+/* 1 GiB free on node 0, 100 MiB of it kept back by one zone (924 MiB
+ * available): the tree @zi describes, in a fresh context. */
+static void one_gib_free(char *zi, size_t len)
+{
+    meminfo(1024, 0, 0, 0, 0);
+    zone(zi, len, 0, "Normal", 80, 100, 4096, 0);
+    put("proc/zoneinfo", zi);
+    reopen();
+}
+
 struct holder {
     struct pmn_ctx *ctx;
     atomic_int held;
@@ -304,10 +314,7 @@ Test(memavail, forked_while_another_thread_holds_the_context)
     int status;
     pid_t pid;
 
-    meminfo(1024, 0, 0, 0, 0);
-    zone(zi, sizeof(zi), 0, "Normal", 80, 100, 4096, 0);
-    put("proc/zoneinfo", zi);
-    reopen();
+    one_gib_free(zi, sizeof(zi));
     h.ctx = ctx;
     atomic_init(&h.held, 0);
     cr_assert_eq(pthread_create(&t, NULL, hold_context_locks, &h), 0);
@@ -344,10 +351,7 @@ Test(memavail, one_refresh_at_a_time)
     int status;
     pid_t pid;
 
-    meminfo(1024, 0, 0, 0, 0);
-    zone(zi, sizeof(zi), 0, "Normal", 80, 100, 4096, 0);
-    put("proc/zoneinfo", zi);
-    reopen();
+    one_gib_free(zi, sizeof(zi));
     cr_assert_eq(available(), 924 * MiB_U);
     zone(zi2, sizeof(zi2), 0, "Normal", 160, 200, 4096, 0);
     put("proc/zoneinfo", zi2);

@@ -70,17 +70,23 @@ static void teardown(void)
 
 TestSuite(sysfs, .init = setup, .fini = teardown);
 
+/* @path (under the root) reads as @want. */
+static void reads_as(const char *path, const char *want)
+{
+    char *b = NULL;
+
+    cr_assert_eq(pmn__sysfs_read_str(&fs, path, &b), 0, "%s", path);
+    cr_assert_str_eq(b, want, "%s", path);
+    free(b);
+}
+
 Test(sysfs, paths_resolve_under_the_root)
 {
     char *b;
 
     put("sys/node/possible", "0-3\n", 4);
-    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/node/possible", &b), 0);
-    cr_assert_str_eq(b, "0-3");
-    free(b);
-    cr_assert_eq(pmn__sysfs_read_str(&fs, "sys/node/possible", &b), 0);
-    cr_assert_str_eq(b, "0-3");
-    free(b);
+    reads_as("/sys/node/possible", "0-3");
+    reads_as("sys/node/possible", "0-3");
     cr_assert(pmn__sysfs_exists(&fs, "/sys/node/possible"));
     cr_assert_not(pmn__sysfs_exists(&fs, "/sys/node/online"));
     cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/node/online", &b), -ENOENT);
@@ -484,15 +490,9 @@ static void resolves_by_hand(int err)
     }
     /* Links inside the tree resolve inside it: relative, absolute (from
      * the root, as in a chroot) and a last component. */
-    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/rel/attr", &b), 0);
-    cr_assert_str_eq(b, "x");
-    free(b);
-    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/abs/attr", &b), 0);
-    cr_assert_str_eq(b, "x");
-    free(b);
-    cr_assert_eq(pmn__sysfs_read_str(&fs, "/sys/last", &b), 0);
-    cr_assert_str_eq(b, "x");
-    free(b);
+    reads_as("/sys/rel/attr", "x");
+    reads_as("/sys/abs/attr", "x");
+    reads_as("/sys/last", "x");
     /* Links out of it never leave it. */
     cr_assert_neq(pmn__sysfs_read_str(&fs, "/sys/up/passwd", &b), 0,
                   "read the host's /etc/passwd");
