@@ -1938,6 +1938,14 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * was told not to, and a free there wrote into the parent's live
  * object).
  *
+ * Trust: the descriptor gives its holder the whole file, not the object.
+ * An arena's or slab's bookkeeping (segment headers, each free block's
+ * link and mark) lives in that memory, so a holder that writes outside
+ * its objects can steer the owner's next allocations: share an arena's
+ * backing only with processes trusted as the owner.  Regions carry none of
+ * the owner's bookkeeping; for an untrusted peer export regions of a
+ * backing of its own.  pmn_ipc(3), SECURITY.
+ *
  * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
  * (an object must not be freed while it is being exported); a cache is
  * thread-safe (any thread may open, close and check), except

@@ -13,7 +13,9 @@
  * exporters (files made by hand: unsealed, on disk, with a lying page
  * size or a stale slot; a dax name of another device) are refused without
  * a signal, an open of the device, or anything left cached; an address
- * reused by a second object stays stale for the first one's open.  A page
+ * reused by a second object stays stale for the first one's open; a peer
+ * that overwrites a region backing's whole file leaves its owner working.
+ * A page
  * on another node (PMN_E_NODE_CHANGED) needs a second node: the vm lane's
  * vm-ipc guest shows it.
  */
@@ -1131,6 +1133,62 @@ static void forge(int fd, uint64_t size, uint64_t table, uint64_t id, uint64_t r
     h->owner_pid = -1;
     h->owner_fd = -1;
     h->table_size = (uint32_t)table;
+}
+
+/* The trust boundary pmn_ipc(3) SECURITY draws: a peer given a backing's
+ * descriptor can write the whole file, not only what it was handed.  Of a
+ * backing no arena or slab allocates from, the owner keeps nothing in the
+ * file it would follow: a peer that overwrites every byte (the generation
+ * table included) costs the owner its data and its handles' meaning,
+ * never its own state.  The owner then still exports, unmaps, maps anew,
+ * exports again (the slot's check against the table's garbage gives a
+ * fresh generation) and frees the backing; a check of a handle made before
+ * the scribble answers without a signal. */
+Test(ipc, scribbling_peer_cannot_reach_a_region_owner)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_region *r, *r2;
+    struct pmn_ipc_handle h, h2, h3;
+    struct pmn_ipc_cache *c;
+    struct stat st;
+    void *addr;
+    int fd, err;
+    pid_t pid;
+
+    cr_assert_eq(pmn_region_map(b, 1 << 20, &r), 0);
+    cr_assert_eq(pmn_ipc_get_region(r, &h, &fd), 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        /* The peer: every byte of the file, table and region alike. */
+        unsigned char *m =
+            mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+        if (m == MAP_FAILED)
+            _exit(1);
+        memset(m, 0xa5, (size_t)st.st_size);
+        _exit(0);
+    }
+    wait_child(pid, "scribbling peer");
+    cr_assert_eq(((unsigned char *)pmn_region_addr(r))[4096], 0xa5,
+                 "the peer's writes did not reach the owner's mapping");
+    /* The owner's own bookkeeping is intact. */
+    err = pmn_ipc_get_region(r, &h2, &fd);
+    cr_assert_eq(err, 0, "export after the scribble: %s", pmn_strerror(err));
+    cr_assert_eq(h2.region_offset, h.region_offset);
+    cr_assert_neq(h2.gen, h.gen, "the table's garbage was taken for the slot's generation");
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    err = pmn_ipc_open(c, &h, fd, 0, &addr);
+    cr_assert(err == PMN_E_STALE_HANDLE || err == PMN_E_BAD_HANDLE,
+              "a handle from before the scribble opened: %s", pmn_strerror(err));
+    pmn_ipc_cache_free(c);
+    cr_assert_eq(pmn_region_unmap(r), 0);
+    cr_assert_eq(pmn_region_map(b, 1 << 20, &r2), 0);
+    memset(pmn_region_addr(r2), 0x11, 1 << 20);
+    cr_assert_eq(pmn_ipc_get_region(r2, &h3, &fd), 0);
+    cr_assert_eq(pmn_region_unmap(r2), 0);
+    pmn_backing_free(b);
 }
 
 /* The owner's file is sealed against shrinking (a shrink turned the
