@@ -5,8 +5,11 @@
  * The producer puts an arena over a shareable backing on one node, so every
  * buffer the arena hands out can be exported.  It fills buffers with
  * packets (a header with a sequence number, a length and a checksum), and
- * sends each buffer's handle over a UNIX socket: the backing's file goes
- * with the first handle only (SCM_RIGHTS), the consumer's cache keeps it.
+ * sends each buffer's handle over a UNIX socket: a read-only descriptor of
+ * the backing's file goes with the first handle only (SCM_RIGHTS), the
+ * consumer's cache keeps it.  Read-only because the consumer only reads:
+ * with it the consumer can write nothing of the file, neither the buffers
+ * nor the arena's bookkeeping around them (pmn_ipc(3), SECURITY).
  * The consumer is this same program, started by fork + exec with
  * --consumer: it opens every handle through a pmn_ipc_cache (which maps a
  * region of the producer's file once, however many buffers lie in it),
@@ -129,6 +132,7 @@ static int consumer(int sock, uint64_t n)
     struct pmn_ipc_cache *cache = NULL;
     struct pmn_ipc_cache_stats cs = {.struct_size = sizeof(cs)};
     uint64_t buffers = 0, bytes = 0, pages = 0, elsewhere = 0, corrupt = 0, stale = 0;
+    uint64_t writable = 0;
     void **open = calloc(n ? n : 1, sizeof(*open)); /* held until all are read */
     int node = -1, err, rc = 1;
 
@@ -176,6 +180,8 @@ static int consumer(int sock, uint64_t n)
         elsewhere += w.pages - pmn_where_pages_on(&w, h.node);
         if (check_packet(addr, (size_t)h.object_len) != 0)
             corrupt++;
+        if (pmn_ipc_writable(cache, addr) != 0)
+            writable++; /* the producer sent a read-only descriptor */
         open[buffers++] = addr;
         bytes += h.object_len;
         if (buffers < n)
@@ -198,8 +204,8 @@ static int consumer(int sock, uint64_t n)
     if ((err = pmn_ipc_cache_stats(cache, &cs)) < 0)
         goto fail;
     printf("consumer: %" PRIu64 " buffers, %" PRIu64 " bytes (usable sizes), %" PRIu64
-           " corrupt\n",
-           buffers, bytes, corrupt);
+           " corrupt, %" PRIu64 " mapped writable\n",
+           buffers, bytes, corrupt, writable);
     printf("consumer: pages on node %d: %" PRIu64 " of %" PRIu64 ", %" PRIu64 " elsewhere\n", node,
            pages - elsewhere, pages, elsewhere);
     printf("consumer: cache: %" PRIu64 " opens, %" PRIu64 " maps, %" PRIu64
@@ -207,11 +213,12 @@ static int consumer(int sock, uint64_t n)
            cs.opens, cs.maps, cs.unmaps, cs.mapped);
     fflush(stdout);
     rc = 0;
-    if (buffers != n || elsewhere || corrupt || stale != 1) {
+    if (buffers != n || elsewhere || corrupt || stale != 1 || writable) {
         fprintf(stderr,
                 "ipc_producer_consumer: consumer: %" PRIu64 " of %" PRIu64 " buffers, %" PRIu64
-                " pages elsewhere, %" PRIu64 " corrupt, %" PRIu64 " stale refused (want 1)\n",
-                buffers, n, elsewhere, corrupt, stale);
+                " pages elsewhere, %" PRIu64 " corrupt, %" PRIu64
+                " stale refused (want 1), %" PRIu64 " mapped writable (want 0)\n",
+                buffers, n, elsewhere, corrupt, stale, writable);
         rc = 1;
     }
     goto out;
@@ -264,7 +271,7 @@ int main(int argc, char **argv)
     unsigned char **bufs = NULL;
     struct pmn_ipc_handle old;
     uint64_t bytes = 0;
-    int sv[2] = {-1, -1}, err = 0, node, rc = 1, st, fd;
+    int sv[2] = {-1, -1}, err = 0, node, rc = 1, st, fd, ro = -1;
     pid_t pid = -1;
     char ack;
 
@@ -357,8 +364,10 @@ int main(int argc, char **argv)
         write_packet(bufs[i], size, (uint64_t)i);
         if ((err = pmn_ipc_get(bufs[i], &h, &fd)) < 0)
             goto fail;
-        /* The file goes once: the consumer's cache keeps it. */
-        if ((err = pmn_ipc_send(sv[0], &h, i == 0 ? fd : -1)) < 0)
+        /* The file goes once, read-only: the consumer's cache keeps it. */
+        if (i == 0 && (err = pmn_ipc_fd_readonly(fd, &ro)) < 0)
+            goto fail;
+        if ((err = pmn_ipc_send(sv[0], &h, i == 0 ? ro : -1)) < 0)
             goto fail;
         if (i == 0)
             old = h;
@@ -397,6 +406,8 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "ipc_producer_consumer: %s (%s)\n", pmn_strerror(err), pmn_err_name(err));
 out:
+    if (ro >= 0)
+        close(ro); /* ours (the backing's own fd is the backing's) */
     if (sv[0] >= 0)
         close(sv[0]); /* the consumer sees the end, and exits */
     if (pid > 0)

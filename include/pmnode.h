@@ -147,9 +147,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 9
-#define PMN_VERSION_PATCH 5
-#define PMN_VERSION_STRING "0.9.5"
+#define PMN_VERSION_MINOR 10
+#define PMN_VERSION_PATCH 0
+#define PMN_VERSION_STRING "0.10.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1941,10 +1941,12 @@ PMN_API int pmn_ctier_stats_json(const struct pmn_ctier_stats *st, char *buf, si
  * Trust: the descriptor gives its holder the whole file, not the object.
  * An arena's or slab's bookkeeping (segment headers, each free block's
  * link and mark) lives in that memory, so a holder that writes outside
- * its objects can steer the owner's next allocations: share an arena's
- * backing only with processes trusted as the owner.  Regions carry none of
- * the owner's bookkeeping; for an untrusted peer export regions of a
- * backing of its own.  pmn_ipc(3), SECURITY.
+ * its objects can steer the owner's next allocations: give a writable
+ * descriptor of an arena's backing only to processes trusted as the
+ * owner.  A peer that only reads gets pmn_ipc_fd_readonly()'s instead.
+ * Regions carry none of the owner's bookkeeping: a writing peer the owner
+ * does not trust gets regions of a backing of its own.  pmn_ipc(3),
+ * SECURITY.
  *
  * Thread-safety: pmn_ipc_get() and pmn_ipc_get_region() are thread-safe
  * (an object must not be freed while it is being exported); a cache is
@@ -2047,6 +2049,25 @@ PMN_API int pmn_ipc_get(const void *p, struct pmn_ipc_handle *h, int *fd);
  * when the region is unmapped.  As pmn_ipc_get() otherwise.
  */
 PMN_API int pmn_ipc_get_region(const struct pmn_region *r, struct pmn_ipc_handle *h, int *fd);
+/**
+ * A read-only descriptor of the file @p fd (one pmn_ipc_get() or
+ * pmn_ipc_get_region() returned), to send instead of it to a peer that must
+ * not write: a new open file description, O_RDONLY and close-on-exec, in
+ * *@p out, the caller's to close.  Its holder cannot map the file
+ * writable, make a read-only mapping writable (mprotect), write it through
+ * /proc/PID/mem, punch, grow or seal it; an importer's pmn_ipc_open() with
+ * it maps every region PROT_READ (a write there is SIGSEGV).  So that a
+ * holder of another user cannot open the file again for writing through
+ * /proc/self/fd, the file's mode becomes 0600 (a memfd is made 0777); a
+ * holder of the owner's own user still can, as it can ptrace the owner.
+ * It reads the whole file: every object, the owner's bookkeeping.  0;
+ * -EINVAL (a NULL @p out, a negative @p fd, or a file that is not a sealed
+ * memory file, as libpmnode's are); -ENOENT (no /proc); -errno of fstat,
+ * fchmod and open.  Device-dax: the descriptor is the table's, and the peer
+ * opens the device itself, with its own permissions.  Thread-safe.
+ * Since 0.10.
+ */
+PMN_API int pmn_ipc_fd_readonly(int fd, int *out);
 
 /** pmn_ipc_open() flag: with @p fd -1 and no fd cached for the handle's
  * backing, fetch it from the owner with pidfd_open() + pidfd_getfd()
@@ -2082,6 +2103,8 @@ PMN_API void pmn_ipc_cache_free(struct pmn_ipc_cache *c);
  * of the same region maps nothing), populates the object's pages for
  * reading and verifies each with move_pages (PMN_E_NODE_CHANGED if any
  * page is elsewhere or absent), and checks the generation again.  A
+ * read-only @p fd (pmn_ipc_fd_readonly()) maps the region PROT_READ
+ * (pmn_ipc_writable() says which an address is).  A
  * PMN_IPC_KIND_DAX handle: @p fd is the table's memfd; the device is
  * opened by name on the backing's first open, after sysfs vouched for it,
  * as the group's head says (a bad name, a device sysfs does not list as
@@ -2105,6 +2128,16 @@ PMN_API int pmn_ipc_open(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h
  * -ENOENT (not an open address of @p c).  Thread-safe.
  */
 PMN_API int pmn_ipc_close(struct pmn_ipc_cache *c, void *addr);
+/**
+ * Whether the memory at @p addr (an address pmn_ipc_open() returned) may be
+ * written: 1, or 0 when its region is mapped read-only because the cache
+ * holds a read-only descriptor of its backing (pmn_ipc_fd_readonly(): a
+ * write there is SIGSEGV).  The cache keeps the first descriptor of a
+ * backing that an open succeeded with, so its access decides for every
+ * later open of that backing.  -EINVAL, -ENOENT (not an open address of
+ * @p c).  Thread-safe.  Since 0.10.
+ */
+PMN_API int pmn_ipc_writable(struct pmn_ipc_cache *c, const void *addr);
 /**
  * Recheck an open address: 0 while its object is live in the owner,
  * PMN_E_STALE_HANDLE once the owner freed it (the memory stays mapped

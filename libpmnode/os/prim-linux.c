@@ -1506,6 +1506,40 @@ int pmn_prim_dup(int fd, int *out)
     return 0;
 }
 
+int pmn_prim_reopen_readonly(int fd, int *out)
+{
+    char path[32];
+    struct stat a, b;
+    int f;
+
+    if (fstat(fd, &a) != 0)
+        return -errno;
+    if (fchmod(fd, S_IRUSR | S_IWUSR) != 0)
+        return -errno;
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    do
+        f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    while (f < 0 && errno == EINTR);
+    if (f < 0)
+        return -errno;
+    if (fstat(f, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        close(f);
+        return -EBADF;
+    }
+    *out = f;
+    return 0;
+}
+
+int pmn_prim_fd_readonly(int fd, bool *ro)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -errno;
+    *ro = (fl & O_ACCMODE) == O_RDONLY;
+    return 0;
+}
+
 /* ---- published stats files ---- */
 
 int pmn_prim_private_dir(const char *path, unsigned uid, bool create, int *fd)

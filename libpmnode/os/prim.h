@@ -423,6 +423,15 @@ int pmn_prim_recv_fd(int sock, void *buf, size_t len, size_t *got, int *fd);
 void pmn_prim_close(int fd);
 /* dup(@fd) with close-on-exec. */
 int pmn_prim_dup(int fd, int *out);
+/* A new open file description of @fd's file, read-only and close-on-exec
+ * (open of /proc/self/fd/@fd with O_RDONLY), checked to be the same file
+ * (st_dev, st_ino); first the file's mode is set to 0600, so that a
+ * holder of the new descriptor who is another user cannot open the file
+ * again for writing the same way (a memfd is made 0777).  -ENOENT without
+ * /proc, -errno of fchmod or open, -EBADF if another file was opened. */
+int pmn_prim_reopen_readonly(int fd, int *out);
+/* Whether @fd was opened read-only (fcntl F_GETFL): *@ro. */
+int pmn_prim_fd_readonly(int fd, bool *ro);
 
 /* ---- published stats files (core/publish.c, pmnode top) ----
  * A process that publishes its stats writes one file in a directory only

@@ -51,6 +51,10 @@ struct imp_backing {
      * (sealing forbids shrinking, not punching).  The table is then read
      * with pmn_prim_read_checked, a hole read as a stale slot. */
     bool huge;
+    /* The fd is read-only (the owner sent pmn_ipc_fd_readonly()'s): every
+     * region of the backing is mapped PROT_READ, which is all such an fd
+     * can map shared. */
+    bool readonly;
     bool used; /* an open succeeded with it: kept for later fd -1 opens */
     struct imp_backing *next;
 };
@@ -58,6 +62,7 @@ struct imp_backing {
 struct imp_map {
     struct imp_backing *bk;
     uint64_t off, len;
+    bool readonly; /* mapped PROT_READ: its backing's fd is read-only */
     void *addr;
     unsigned refs;
     struct imp_map *next;
@@ -253,6 +258,8 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
     if (err == 0 && !in_memory)
         err = PMN_E_BAD_HANDLE;
     bk->huge = bk->page > pmn_prim_page_size();
+    if (err == 0)
+        err = pmn_prim_fd_readonly(fd, &bk->readonly);
     /* Only a file its owner cannot shrink: past a shrunk end, our reads of
      * the table or of an object would be SIGBUS, not a code.  libpmnode's
      * own files are sealed so (shared.c); an exporter of a version before
@@ -409,9 +416,9 @@ static int map_get(struct pmn_ipc_cache *c, struct imp_backing *bk, const struct
             return -ENOMEM;
         /* device-dax maps only at addresses aligned to its unit */
         err = bk->dax_fd >= 0 ? pmn_prim_map_fd_at(bk->dax_fd, h->region_len, h->region_offset,
-                                                   bk->dax_align, 0, false, &m->addr)
+                                                   bk->dax_align, 0, bk->readonly, &m->addr)
                               : pmn_prim_map_fd_at(bk->fd, h->region_len, h->region_offset, 0, 0,
-                                                   false, &m->addr);
+                                                   bk->readonly, &m->addr);
         if (err) {
             free(m);
             return err;
@@ -419,6 +426,7 @@ static int map_get(struct pmn_ipc_cache *c, struct imp_backing *bk, const struct
         m->bk = bk;
         m->off = h->region_offset;
         m->len = h->region_len;
+        m->readonly = bk->readonly;
         m->next = c->maps;
         c->maps = m;
         c->st.maps++;
@@ -643,6 +651,22 @@ int pmn_ipc_valid(struct pmn_ipc_cache *c, const void *addr)
     return err;
 }
 
+int pmn_ipc_writable(struct pmn_ipc_cache *c, const void *addr)
+{
+    int ret = -ENOENT;
+
+    if (c == NULL || addr == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&c->lock);
+    for (const struct imp_open *o = c->opens; o; o = o->next)
+        if (o->addr == addr) {
+            ret = !o->m->readonly;
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    return ret;
+}
+
 int pmn_ipc_cache_stats(struct pmn_ipc_cache *c, struct pmn_ipc_cache_stats *out)
 {
     struct pmn_ipc_cache_stats st;
@@ -655,6 +679,30 @@ int pmn_ipc_cache_stats(struct pmn_ipc_cache *c, struct pmn_ipc_cache_stats *out
     st.struct_size = sizeof(st);
     pmn__out_put(out, &st, sizeof(st));
     return 0;
+}
+
+/* ---- a descriptor for a peer that must not write ---- */
+
+int pmn_ipc_fd_readonly(int fd, int *out)
+{
+    bool in_memory, sealed;
+    size_t page;
+    int err;
+
+    if (out != NULL)
+        *out = -1;
+    if (fd < 0 || out == NULL)
+        return -EINVAL;
+    /* Only the sealed memory files libpmnode shares: never a chmod of
+     * whatever other file the caller holds. */
+    err = pmn_prim_file_memory(fd, &in_memory, &page);
+    if (err == 0 && in_memory)
+        err = pmn_prim_shrink_sealed(fd, &sealed);
+    if (err)
+        return err;
+    if (!in_memory || !sealed)
+        return -EINVAL;
+    return pmn_prim_reopen_readonly(fd, out);
 }
 
 /* ---- over a UNIX socket ---- */

@@ -42,6 +42,8 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
 
 #include "harness.h"
 #include "pmnode.h"
@@ -169,6 +171,8 @@ static int importer(int sock)
         p[i] = (unsigned char)(i * 5 + 2);
     if (pmn_ipc_valid(c, addr) != 0)
         return 14;
+    if (pmn_ipc_writable(c, addr) != 1)
+        return 20; /* the owner's own descriptor maps writable */
     if (write(sock, &ack, 1) != 1)
         return 15;
     /* The owner frees it and tells us: the handle went stale. */
@@ -442,7 +446,7 @@ Test(ipc, hugetlb_made_shareable)
     char *o;
     void *x;
     long freep;
-    int fd, err;
+    int fd, ro, err;
 
     huge_pool_lock();
     freep = free_huge_pages();
@@ -469,6 +473,17 @@ Test(ipc, hugetlb_made_shareable)
     err = pmn_ipc_open(c, &h, fd, 0, &x);
     cr_assert_eq(err, 0, "%s", pmn_strerror(err));
     cr_assert_str_eq(x, "huge and shared");
+    cr_assert_eq(pmn_ipc_writable(c, x), 1);
+    cr_assert_eq(pmn_ipc_close(c, x), 0);
+    pmn_ipc_cache_free(c);
+    /* A read-only descriptor of a hugetlbfs file maps read-only too. */
+    cr_assert_eq(pmn_ipc_fd_readonly(fd, &ro), 0);
+    cr_assert_eq(pmn_ipc_cache_new(&c), 0);
+    err = pmn_ipc_open(c, &h, ro, 0, &x);
+    close(ro);
+    cr_assert_eq(err, 0, "read-only: %s", pmn_strerror(err));
+    cr_assert_str_eq(x, "huge and shared");
+    cr_assert_eq(pmn_ipc_writable(c, x), 0);
     cr_assert_eq(pmn_ipc_close(c, x), 0);
     pmn_ipc_cache_free(c);
     cr_assert_eq(pmn_region_unmap(r), 0);
@@ -1133,6 +1148,165 @@ static void forge(int fd, uint64_t size, uint64_t table, uint64_t id, uint64_t r
     h->owner_pid = -1;
     h->owner_fd = -1;
     h->table_size = (uint32_t)table;
+}
+
+/* The child of read_only_peer_cannot_write: every way a holder of the
+ * descriptor could write the file, each refused.  Exit codes name the
+ * step. */
+static int readonly_importer(int sock, bool other_user)
+{
+    struct pmn_ipc_cache *c;
+    struct pmn_ipc_handle h;
+    const unsigned char *p;
+    long pg = sysconf(_SC_PAGESIZE);
+    char path[64];
+    void *addr, *m;
+    int fd, f;
+
+    if (other_user) {
+        const struct passwd *pw = getpwnam("nobody");
+
+        if (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+            setuid(pw->pw_uid) != 0)
+            return 30;
+    }
+    if (pmn_ipc_cache_new(&c) != 0)
+        return 31;
+    if (pmn_ipc_recv(sock, &h, &fd) != 0 || fd < 0)
+        return 32;
+    if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
+        return 33;
+    if (pmn_ipc_open(c, &h, fd, 0, &addr) != 0)
+        return 34; /* a read-only descriptor must still open */
+    p = addr;
+    for (size_t i = 0; i < h.object_len; i++)
+        if (p[i] != (unsigned char)(i * 7 + 3))
+            return 35;
+    if (pmn_ipc_writable(c, addr) != 0)
+        return 36;
+    /* Mapping the file writable, anywhere in it (the owner's free blocks
+     * and segment headers are there too). */
+    m = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m != MAP_FAILED || errno != EACCES)
+        return 37;
+    /* Making the open object's mapping writable. */
+    if (mprotect((void *)((uintptr_t)addr & ~(uintptr_t)(pg - 1)), (size_t)pg,
+                 PROT_READ | PROT_WRITE) == 0)
+        return 38;
+    /* Writing it through /proc, which may write read-only private pages. */
+    f = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+    if (f >= 0) {
+        ssize_t n = pwrite(f, "X", 1, (off_t)(uintptr_t)addr);
+
+        close(f);
+        if (n == 1)
+            return 39;
+    }
+    /* Punching, growing and sealing the file. */
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, pg) == 0)
+        return 40;
+    if (ftruncate(fd, (off_t)(h.region_offset + h.region_len) * 2) == 0)
+        return 41;
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW) == 0)
+        return 42;
+    /* Opening it again for writing: refused to another user by the mode
+     * pmn_ipc_fd_readonly() set; the owner's own user could (pmnode.h). */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    f = open(path, O_RDWR | O_CLOEXEC);
+    if (f >= 0 && other_user)
+        return 43;
+    if (f >= 0)
+        close(f);
+    if (pmn_ipc_close(c, addr) != 0)
+        return 44;
+    pmn_ipc_cache_free(c);
+    close(fd);
+    return write(sock, "k", 1) == 1 ? 0 : 45;
+}
+
+/* pmn_ipc_fd_readonly(): a peer given it reads the object and can write
+ * nothing of the file, neither the object nor the owner's bookkeeping
+ * around it (SECURITY: a writable holder forged a free block's link and
+ * the owner's next malloc followed it).  As root the peer runs as nobody,
+ * so that /proc/self/fd cannot reopen the file for writing either. */
+Test(ipc, read_only_peer_cannot_write)
+{
+    struct pmn_backing *b = backing(PMN_BACKING_MEMFD, false, 0);
+    struct pmn_arena *a = arena(b);
+    struct pmn_ipc_handle h;
+    unsigned char *x = pmn_arena_malloc(a, 4096), *y = pmn_arena_malloc(a, 64), *q[8];
+    bool other_user = geteuid() == 0 && getpwnam("nobody") != NULL;
+    struct stat st;
+    int sv[2], fd, ro;
+    ssize_t n;
+    pid_t pid;
+    char ack;
+
+    cr_assert(x != NULL && y != NULL);
+    x = pmn_realloc(x, pmn_usable_size(x)); /* the handle covers the usable size */
+    cr_assert_not_null(x);
+    for (size_t i = 0; i < pmn_usable_size(x); i++)
+        x[i] = (unsigned char)(i * 7 + 3);
+    cr_assert_eq(pmn_free(y), 0); /* a free block beside the exported one */
+    cr_assert_eq(pmn_ipc_get(x, &h, &fd), 0);
+    cr_assert_eq(pmn_ipc_fd_readonly(fd, &ro), 0);
+    cr_assert_eq(fcntl(ro, F_GETFL) & O_ACCMODE, O_RDONLY);
+    cr_assert(fcntl(ro, F_GETFD) & FD_CLOEXEC);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600, "the file's mode is %o", st.st_mode & 07777);
+    pair(sv, SOCK_SEQPACKET);
+    pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(sv[0]);
+        _exit(readonly_importer(sv[1], other_user));
+    }
+    close(sv[1]);
+    cr_assert_eq(pmn_ipc_send(sv[0], &h, ro), 0);
+    close(ro);
+    n = read(sv[0], &ack, 1);
+    wait_child(pid, "read-only importer"); /* names the step that failed */
+    cr_assert_eq(n, 1, "the read-only importer did not answer");
+    close(sv[0]);
+    /* The owner is untouched: its object, and its next allocations. */
+    for (size_t i = 0; i < pmn_usable_size(x); i++)
+        cr_assert_eq(x[i], (unsigned char)(i * 7 + 3), "byte %zu of the object changed", i);
+    for (int i = 0; i < 8; i++) {
+        q[i] = pmn_arena_malloc(a, 64);
+        cr_assert_not_null(q[i]);
+        cr_assert_eq(pmn_arena_of(q[i]), a);
+        memset(q[i], i, 64);
+    }
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pmn_free(q[i]), 0);
+    cr_assert_eq(pmn_free(x), 0);
+    pmn_arena_destroy(a);
+    pmn_backing_free(b);
+}
+
+/* pmn_ipc_fd_readonly() refuses what is not one of libpmnode's sealed
+ * memory files, and leaves such a file's mode alone. */
+Test(ipc, read_only_descriptor_of_other_files_refused)
+{
+    char path[] = "/tmp/pmnode-ro-XXXXXX";
+    struct stat st;
+    int f = mkstemp(path), m, ro = 0;
+
+    cr_assert_geq(f, 0);
+    unlink(path);
+    cr_assert_eq(fchmod(f, 0644), 0);
+    cr_assert_eq(pmn_ipc_fd_readonly(f, &ro), -EINVAL); /* a file on disk (or any not sealed) */
+    cr_assert_eq(ro, -1);
+    cr_assert_eq(fstat(f, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0644, "a refused file's mode changed");
+    close(f);
+    m = memfd_create("pmnode-test-unsealed", MFD_CLOEXEC);
+    cr_assert_geq(m, 0);
+    cr_assert_eq(pmn_ipc_fd_readonly(m, &ro), -EINVAL); /* memory, but not sealed */
+    close(m);
+    cr_assert_eq(pmn_ipc_fd_readonly(-1, &ro), -EINVAL);
+    cr_assert_eq(pmn_ipc_fd_readonly(0, NULL), -EINVAL);
+    cr_assert_lt(pmn_ipc_fd_readonly(1000000, &ro), 0); /* not open */
 }
 
 /* The trust boundary pmn_ipc(3) SECURITY draws: a peer given a backing's

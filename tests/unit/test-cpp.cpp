@@ -402,7 +402,8 @@ void test_byom(const pmnode::context &ctx)
 /* Sharing (issue 15): export two objects of a shareable arena, carry the
  * handles over a socketpair (to this same process), open them through an
  * ipc_cache as RAII mappings: the same bytes, one map for the region, the
- * stale handle of a freed object refused, a non-shareable backing refused. */
+ * stale handle of a freed object refused, a non-shareable backing refused;
+ * a read-only descriptor's mapping says it is not writable. */
 void test_ipc(const pmnode::context &ctx, const pmnode::backing &plain)
 {
     pmn_backing_params *p = nullptr;
@@ -453,6 +454,15 @@ void test_ipc(const pmnode::context &ctx, const pmnode::backing &plain)
         CHECK(st.opens == 2 && st.maps == 1 && st.mapped == 1);
         pmnode::ipc_mapping moved = std::move(mapy);
         CHECK(!mapy && moved);
+        CHECK(mapx.writable());
+    }
+    {
+        /* A read-only descriptor (0.10): another cache maps it read-only. */
+        pmnode::unique_fd ro = pmnode::ipc_fd_readonly(ex.fd);
+        CHECK(ro.get() >= 0 && ro.get() != ex.fd);
+        pmnode::ipc_cache rcache;
+        pmnode::ipc_mapping r = rcache.open(ex.handle, ro.get());
+        CHECK(r && !r.writable() && std::memcmp(r.data(), x, 5000) == 0);
     }
     struct pmn_ipc_cache_stats st = cache.stats();
     CHECK(st.closes == 2 && st.mapped == 0);

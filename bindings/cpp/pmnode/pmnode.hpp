@@ -33,6 +33,10 @@
  *   pmnode::ipc_mapping buf = cache.open(m.handle, m.fd.get());
  *   use(buf.data(), buf.size());           // closed when buf goes
  *
+ * An owner whose peer must only read sends pmnode::ipc_fd_readonly(fd)
+ * instead of the backing's fd (since 0.10); the peer's mapping is then
+ * read-only (ipc_mapping::writable() is false).
+ *
  * Moving live data, access tracking and tiering (since 0.6): every move
  * returns a pmnode::migrate_report or throws pmnode::migrate_error, which
  * carries the report of how far the move got:
@@ -869,6 +873,18 @@ inline ipc_export ipc_get(const pmn_region *r)
 }
 
 /**
+ * A read-only descriptor of the backing's file @p fd (an ipc_export's), to
+ * send instead of it to a peer that must only read (pmn_ipc_fd_readonly,
+ * since 0.10: the peer can write none of the file).  Throws pmnode::error.
+ */
+inline unique_fd ipc_fd_readonly(int fd)
+{
+    int ro = -1;
+    detail::check(pmn_ipc_fd_readonly(fd, &ro), "pmn_ipc_fd_readonly");
+    return unique_fd(ro);
+}
+
+/**
  * The device a PMN_IPC_KIND_DAX handle's memory is in ("/dev/dax0.0": the
  * path the importer opens), or "" for any other kind or a name that is not
  * NUL-terminated in its field.  Informational: pmn_ipc_open() checks the
@@ -960,6 +976,15 @@ class ipc_mapping
     bool valid() const noexcept
     {
         return addr_ != nullptr && pmn_ipc_valid(c_, addr_) == 0;
+    }
+    /**
+     * Whether the bytes may be written (pmn_ipc_writable, since 0.10): false
+     * when the cache holds a read-only descriptor of the backing
+     * (pmnode::ipc_fd_readonly), so that a store there would be SIGSEGV.
+     */
+    bool writable() const noexcept
+    {
+        return addr_ != nullptr && pmn_ipc_writable(c_, addr_) == 1;
     }
     /** Close now (the last close of a region unmaps it); idempotent. */
     void close() noexcept

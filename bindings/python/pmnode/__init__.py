@@ -54,10 +54,10 @@ from .errors import E_NOT_ON_LIST
 from .migration import MigrateError, MigrateReport, migrate
 from .tier import Tier, TierStats
 from .track import TrackExtent, Tracker, TrackReport
-from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping, ipc_get,
-                  ipc_recv, ipc_send)
+from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping,
+                  ipc_fd_readonly, ipc_get, ipc_recv, ipc_send)
 
-__version__ = "0.9.5"
+__version__ = "0.10.0"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
@@ -77,7 +77,7 @@ __all__ = [
     "E_NOT_COMPRESSED", "E_NO_CTIER", "E_CAP_REACHED",
     # sharing with other processes (0.4)
     "IpcHandle", "IpcCache", "IpcMapping", "ipc_get", "ipc_send", "ipc_recv", "FETCH_FD",
-    "KIND_MEMFD", "KIND_DAX",
+    "KIND_MEMFD", "KIND_DAX", "ipc_fd_readonly",
     "StaleHandleError", "E_STALE_HANDLE", "E_NOT_SHAREABLE", "E_NODE_CHANGED", "E_BAD_HANDLE",
     # moving live data, access tracking, tiering (0.6)
     "E_NOT_ON_LIST", "migrate", "MigrateReport", "MigrateError",

@@ -394,6 +394,9 @@ _PROTOTYPES.update({
     "pmn_ipc_cache_stats": (_i, [_vp, _P(IpcCacheStats)]),
     "pmn_ipc_send": (_i, [_i, _P(IpcHandleStruct), _i]),
     "pmn_ipc_recv": (_i, [_i, _P(IpcHandleStruct), _P(_i)]),
+    # 0.10: read-only peers
+    "pmn_ipc_fd_readonly": (_i, [_i, _P(_i)]),
+    "pmn_ipc_writable": (_i, [_vp, _vp]),
 })
 
 # ---- moving live data, access tracking, tiering (issue 16, 0.6) ----

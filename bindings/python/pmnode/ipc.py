@@ -8,6 +8,9 @@ region of one, can be handed to another process::
     handle, fd = pmnode.ipc_get(block)        # fd is the backing's: do not close it
     pmnode.ipc_send(sock, handle, fd)         # or pickle.dumps(handle) + socket.send_fds
 
+    # or, for a peer that must only read (it then cannot write the file):
+    ro = pmnode.ipc_fd_readonly(fd); pmnode.ipc_send(sock, handle, ro); os.close(ro)
+
     # the importer
     handle, fd = pmnode.ipc_recv(sock)        # fd is ours to close (None if none came)
     with pmnode.IpcCache() as cache:
@@ -123,6 +126,22 @@ def ipc_get(obj):
     return IpcHandle(bytes(st)), fd.value
 
 
+def ipc_fd_readonly(fd):
+    """A read-only descriptor of the backing's file ``fd`` (from
+    :func:`ipc_get`), to send instead of it to a peer that must only read.
+
+    Returns a new descriptor, ours to close (close-on-exec).  Its holder can
+    read the whole file but write none of it; the importer's
+    :meth:`IpcCache.open` maps it read-only.  Sets the file's mode to 0600
+    (so that a peer of another user cannot reopen it writable through
+    /proc).  Raises ``InvalidArgumentError`` for a file that is not one of
+    libpmnode's.  pmn_ipc(3), "Read-only peers".
+    """
+    out = ctypes.c_int(-1)
+    errors.check(LIB.pmn_ipc_fd_readonly(fd, ctypes.byref(out)), "pmn_ipc_fd_readonly")
+    return out.value
+
+
 def ipc_send(sock, handle, fd=None):
     """Send ``handle`` and ``fd`` (None: the handle alone) as one message on a
     connected UNIX socket (a ``socket.socket`` or a descriptor number)."""
@@ -153,15 +172,23 @@ class IpcMapping(Memory):
 
     ``view`` gives writable memoryviews (released on close), ``read`` and
     ``write`` copy; :meth:`valid` asks whether the owner still has the
-    object.  Close it (or use it as a context manager); the last mapping of
-    a region unmaps it.
+    object.  Opened with a read-only descriptor (:func:`ipc_fd_readonly`)
+    it is mapped read-only: ``writable`` is False, views are read-only and
+    ``write`` raises ``TypeError``.  Close it (or use it as a context
+    manager); the last mapping of a region unmaps it.
     """
 
-    def __init__(self, cache, addr, handle):
+    def __init__(self, cache, addr, handle, writable=True):
         self._cache = cache
         self._handle = handle
         self._open = True
         self._init_memory(addr, handle.object_len, cache._lock)
+        self._readonly = not writable
+
+    @property
+    def writable(self):
+        """False when the region is mapped read-only (pmn_ipc_writable)."""
+        return not self._readonly
 
     @property
     def handle(self):
@@ -237,7 +264,11 @@ class IpcCache:
             errors.check(LIB.pmn_ipc_open(c, ctypes.byref(st), -1 if fd is None else fd,
                                           FETCH_FD if fetch else 0, ctypes.byref(addr)),
                          "pmn_ipc_open")
-            m = IpcMapping(self, addr.value, handle)
+            w = LIB.pmn_ipc_writable(c, addr.value)
+            if w < 0:  # cannot be: the address was just opened
+                LIB.pmn_ipc_close(c, addr.value)
+                errors.check(w, "pmn_ipc_writable")
+            m = IpcMapping(self, addr.value, handle, writable=w == 1)
             self._mappings.add(m)
             return m
 

@@ -47,6 +47,7 @@ class Memory:
         self._size = size
         self._lock = lock
         self._dead = None     # (code, why) once the memory is gone
+        self._readonly = False  # mapped PROT_READ (an IpcMapping of a read-only fd)
         self._views = {}      # id(view) -> weakref to the memoryview
         # The ctypes array is the only exporter of this memory and is never
         # handed out; it points back at its owner, so a live view keeps the
@@ -89,10 +90,16 @@ class Memory:
 
         Released automatically when the memory is given back; use it as a
         context manager (``with block.view as mv:``) to release it early.
+        Read-only for memory mapped read-only (an :class:`IpcMapping` whose
+        ``writable`` is False): a write through it raises ``TypeError``
+        instead of crashing the process.
         """
         with self._lock:
             self._check_alive("%s.view" % type(self).__name__)
             mv = memoryview(self._arr).cast("B")
+            if self._readonly:
+                rw, mv = mv, mv.toreadonly()
+                rw.release()
             # Writable memoryviews are unhashable, so no WeakSet: a dict of
             # weak references that remove themselves.
             views, key = self._views, id(mv)

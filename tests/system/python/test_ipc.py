@@ -61,6 +61,35 @@ def test_export_open_in_this_process(shared):
         assert e.value.code == pmnode.E_STALE_HANDLE
 
 
+def test_read_only_descriptor_maps_read_only(shared, tmp_path):
+    import fcntl
+    blk = shared.malloc(4096)
+    blk.write(b"\x11" * 4096)
+    h, fd = pmnode.ipc_get(blk)
+    ro = pmnode.ipc_fd_readonly(fd)
+    try:
+        assert ro != fd and fcntl.fcntl(ro, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        assert os.fstat(fd).st_mode & 0o7777 == 0o600
+        with pmnode.IpcCache() as cache:
+            with cache.open(h, ro) as m:
+                assert not m.writable and m.read(16) == b"\x11" * 16
+                with pytest.raises(TypeError):          # not a SIGSEGV
+                    m.write(b"x")
+                with m.view as v:
+                    assert v.readonly
+        with pmnode.IpcCache() as cache:                # the backing's own fd: writable
+            with cache.open(h, fd) as m:
+                assert m.writable
+                m.write(b"y")
+        assert blk.read(1) == b"y"
+    finally:
+        os.close(ro)
+    f = tmp_path / "plain"
+    f.write_bytes(b"x")
+    with open(f, "rb") as plain, pytest.raises(pmnode.InvalidArgumentError):
+        pmnode.ipc_fd_readonly(plain.fileno())          # not one of libpmnode's files
+
+
 def test_not_shareable_backing_is_refused(arena):
     blk = arena.malloc(64)
     with pytest.raises(pmnode.NotSupportedError) as e:
