@@ -42,6 +42,7 @@
 #include <lz4.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -154,12 +155,30 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
 #define WANT_FEATURES (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE)
 
 /* Write-protect or release pages, whichever mechanism the tier uses.
- * Both primitives are signal-safe: the SIGSEGV handler comes here. */
+ * Both primitives are signal-safe: the SIGSEGV handler comes here.
+ *
+ * With userfaultfd the kernel answers EAGAIN while a thread of the program
+ * is inside munmap, madvise(MADV_DONTNEED) or mremap of registered memory
+ * and its event has not been read yet: that thread waits until the
+ * handler thread reads it.  A program thread retries here (the handler
+ * thread reads events without ever waiting for the tier's lock, which the
+ * caller may hold: handler_main); the handler thread itself must not wait,
+ * or nobody reads the event: it gets -EAGAIN and retries after reading. */
+/* Set in the handler threads (per thread by nature; read only in the
+ * userfaultfd branch below, never in the mprotect fallback's SIGSEGV
+ * handler, where a TLS access of a dlopen'ed library may allocate). */
+static __thread bool handler_thread;
+
 static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
 {
+    int err;
+
     if (t->mprotect_mode)
         return pmn_prim_write_protect((void *)start, len, on);
-    return pmn_prim_uffd_writeprotect(t->uffd, start, len, on);
+    while ((err = pmn_prim_uffd_writeprotect(t->uffd, start, len, on)) == -EAGAIN &&
+           !handler_thread)
+        sched_yield();
+    return err;
 }
 
 /* Kernel-mode faults too when allowed (root, or unprivileged_userfaultfd
@@ -449,8 +468,11 @@ static void lift_all(struct pmn_ctier *t)
 /* A write hit @page: if it is still on the tier, move it to the promote
  * node (or, when it cannot move, follow on_full) and account it.  The
  * caller lifts the protection afterwards.  Lock held; RETRY drops it while
- * it waits, so the range is looked up again each time. */
-static void write_back(struct pmn_ctier *t, uintptr_t page)
+ * it waits, so the range is looked up again each time.  Without @wait
+ * (the handler thread, which must go on reading events) a RETRY that
+ * would wait answers false instead, with nothing changed: the caller
+ * tries again later. */
+static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
 {
     struct crange *r;
     size_t i;
@@ -458,7 +480,7 @@ static void write_back(struct pmn_ctier *t, uintptr_t page)
     for (;;) {
         r = find_range(t, page);
         if (t->closing || r == NULL || !bit_test(r->bits, i = (page - r->start) / t->page))
-            return; /* back already (another writer, a promote), or closing */
+            return true; /* back already (another writer, a promote), or closing */
         if (move_one((void *)page, t->promote_node) == 0) {
             t->st.write_promotions++;
             break;
@@ -466,25 +488,27 @@ static void write_back(struct pmn_ctier *t, uintptr_t page)
         t->st.write_failures++;
         if (t->on_full != PMN_CTIER_RETRY)
             break; /* write in place: counted, never lost */
+        if (!wait)
+            return false;
         pthread_mutex_unlock(&t->lock);
         usleep(1000);
         pthread_mutex_lock(&t->lock);
     }
     page_left(t, r, i);
     settle_huge(t, r, page);
+    return true;
 }
 
-/* A write fault read from the userfaultfd.  The writer waits in the kernel
- * until the protection of its page is lifted, so it is lifted whatever
- * happened (after close the range is unregistered and this does nothing). */
-static void uffd_write(struct pmn_ctier *t, uintptr_t addr)
+/* A write fault read from the userfaultfd (the handler thread, lock held).
+ * The writer waits in the kernel until the protection of its page is
+ * lifted, so it is lifted whatever happened (after close the range is
+ * unregistered and this does nothing): true then, false when it must be
+ * tried again (the kernel's EAGAIN, or a full promote node under RETRY). */
+static bool uffd_write(struct pmn_ctier *t, uintptr_t addr)
 {
     uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
 
-    pthread_mutex_lock(&t->lock);
-    write_back(t, page);
-    protect(t, page, t->page, false);
-    pthread_mutex_unlock(&t->lock);
+    return write_back(t, page, false) && protect(t, page, t->page, false) != -EAGAIN;
 }
 
 /* ---- the mprotect fallback ----
@@ -551,7 +575,7 @@ static enum verdict segv_tier(struct pmn_ctier *t, uintptr_t page)
     if (pmn_prim_readable((void *)page) == 0) {
         v = NOT_OURS;
     } else {
-        write_back(t, page);
+        write_back(t, page, true);
         if (!t->closing)
             protect(t, page, t->page, false);
         v = RETRY;
@@ -721,45 +745,91 @@ static void ctier_atfork_register(void)
     pmn__fork_register(PMN__FORK_TIERS, ctier_fork_prepare, ctier_fork_release);
 }
 
+/* Apply what the handler read, in order, as far as it can (lock held):
+ * the events not applied (a write the kernel or a full node holds back)
+ * stay at the start of @pend; returns how many. */
+static size_t apply_events(struct pmn_ctier *t, struct pmn_prim_uffd_event *pend, size_t n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool done = true;
+
+        if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE)
+            forget(t, pend[i].addr, pend[i].end);
+        else if (pend[i].kind == PMN_PRIM_UFFD_EV_WRITE)
+            done = uffd_write(t, pend[i].addr);
+        if (!done)
+            pend[kept++] = pend[i];
+    }
+    return kept;
+}
+
+/*
+ * The handler thread: reads the userfaultfd's events and applies them.
+ *
+ * It never waits for the tier's lock.  A thread that unmaps, discards
+ * (madvise MADV_DONTNEED, as free() does) or moves registered memory
+ * waits in the kernel until its event is read, and until then the kernel
+ * answers EAGAIN to every change of write protection: a program thread
+ * holding the lock while it retries one (a demote, a promote) would wait
+ * for this thread, and this thread for the lock.  So events are read into
+ * a list first and applied when the lock is free (trylock); what cannot be
+ * applied yet (the kernel's EAGAIN, a full promote node under RETRY) stays
+ * on the list and is tried again every millisecond, events still being
+ * read in between.  Before 0.10 a write fault that met a discard in
+ * another thread spun here for ever, and the program with it.
+ */
 static void *handler_main(void *arg)
 {
     struct pmn_ctier *t = arg;
-    struct pmn_prim_uffd_event ev[16];
+    struct pmn_prim_uffd_event *pend = NULL;
+    size_t npend = 0, cap = 0;
+
+    handler_thread = true;
 
     for (;;) {
         struct pollfd pfd[2] = {{.fd = t->uffd, .events = POLLIN},
                                 {.fd = t->stopfd, .events = POLLIN}};
-        size_t n;
-        int err;
+        int err = 0;
 
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (poll(pfd, 2, npend ? 1 : -1) < 0 && errno != EINTR)
             break;
-        }
         if (pfd[1].revents)
             break;
         /* munmap() returns once its event is read, before it is applied:
          * a demotion racing with it waits on this flag (see below). */
         atomic_store(&t->in_event, 1);
-        err = pmn_prim_uffd_read(t->uffd, ev, sizeof(ev) / sizeof(ev[0]), &n);
-        if (err) {
-            atomic_store(&t->in_event, 0);
-            if (err == -EAGAIN || err == -EINTR)
-                continue;
-            break;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (ev[i].kind == PMN_PRIM_UFFD_EV_GONE) {
-                pthread_mutex_lock(&t->lock);
-                forget(t, ev[i].addr, ev[i].end);
-                pthread_mutex_unlock(&t->lock);
-            } else if (ev[i].kind == PMN_PRIM_UFFD_EV_WRITE) {
-                uffd_write(t, ev[i].addr);
+        if (pfd[0].revents & POLLIN) {
+            size_t n;
+
+            if (cap - npend < 16) {
+                struct pmn_prim_uffd_event *bigger =
+                    realloc(pend, (cap ? 2 * cap : 64) * sizeof(*pend));
+
+                if (bigger != NULL) {
+                    pend = bigger;
+                    cap = cap ? 2 * cap : 64;
+                }
+            }
+            /* No room (out of memory): read nothing now, apply first. */
+            if (cap - npend > 0) {
+                err = pmn_prim_uffd_read(t->uffd, pend + npend,
+                                         cap - npend < 16 ? cap - npend : 16, &n);
+                if (err == 0)
+                    npend += n;
             }
         }
-        atomic_store(&t->in_event, 0);
+        if (npend && pthread_mutex_trylock(&t->lock) == 0) {
+            npend = apply_events(t, pend, npend);
+            pthread_mutex_unlock(&t->lock);
+        }
+        if (npend == 0)
+            atomic_store(&t->in_event, 0);
+        if (err && err != -EAGAIN && err != -EINTR)
+            break;
     }
+    free(pend);
     return NULL;
 }
 

@@ -386,8 +386,8 @@ int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on)
     };
 
     while (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0) {
-        if (errno != EAGAIN && errno != EINTR)
-            return -errno;
+        if (errno != EINTR)
+            return -errno; /* -EAGAIN included: see prim.h */
     }
     return 0;
 }

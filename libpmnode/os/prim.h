@@ -182,8 +182,11 @@ int pmn_prim_uffd_register_wp(int fd, uintptr_t start, size_t len);
 /* Forget a range registered on @fd (pages in it lose their protection). */
 int pmn_prim_uffd_unregister(int fd, uintptr_t start, size_t len);
 /* Set (@on) or lift the write protection of registered pages; lifting it
- * wakes threads waiting on a write fault there.  Retried while the kernel
- * says EAGAIN (a page fault racing with the change) or EINTR.
+ * wakes threads waiting on a write fault there.  Retried on EINTR.
+ * -EAGAIN while the address space is changing under an event of @fd not
+ * read yet (munmap, madvise, mremap of registered memory: the kernel holds
+ * the changing thread until the event is read): the caller retries, and
+ * the thread reading @fd must read the event first, or both wait for ever.
  * Signal-safe. */
 int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on);
 

@@ -1118,6 +1118,132 @@ Test(tier, close_while_writers_fault_uffd)
     in_child(close_under_writers_uffd, "close while 3 threads write (userfaultfd)");
 }
 
+/* ---- the program discards memory while others write (0.10) ----
+ *
+ * A thread that discards registered memory (madvise MADV_DONTNEED, as
+ * free() does with the pages it gives back) or unmaps it waits in the
+ * kernel until the tier's handler thread reads its event, and until then
+ * every change of write protection answers EAGAIN.  Before 0.10 the
+ * handler, lifting a written page's protection, retried that EAGAIN for
+ * ever without reading the event: the writer, the discarding thread and
+ * the handler (one CPU at 100 %) waited for one another, in the first
+ * round.  Here one thread writes every page of a demoted region and
+ * demotes it again, round after round, while another demotes and discards
+ * a second region, and (userfaultfd only: the mprotect fallback does not
+ * see unmaps) a third maps, demotes and unmaps a third: all must finish,
+ * every write in place. */
+#define DISCARD_PAGES 64
+#define DISCARD_ROUNDS 40
+
+struct discard_job {
+    struct pmn_ctier *t;
+    char *p;
+    atomic_int *failed;
+};
+
+static void *discard_writer(void *arg)
+{
+    struct discard_job *j = arg;
+
+    for (int r = 0; r < DISCARD_ROUNDS; r++) {
+        for (size_t i = 0; i < DISCARD_PAGES; i++)
+            j->p[i * ps + 8] = (char)('a' + r % 26);
+        for (size_t i = 0; i < DISCARD_PAGES; i++)
+            if (j->p[i * ps + 8] != (char)('a' + r % 26))
+                atomic_store(j->failed, 1);
+        if (pmn_ctier_demote(j->t, j->p, DISCARD_PAGES * ps) != 0)
+            atomic_store(j->failed, 2);
+    }
+    return NULL;
+}
+
+static void *discard_discarder(void *arg)
+{
+    struct discard_job *j = arg;
+
+    for (int r = 0; r < DISCARD_ROUNDS * 4; r++) {
+        ctier_fill_text(j->p, DISCARD_PAGES * ps, ps, (size_t)r);
+        if (pmn_ctier_demote(j->t, j->p, DISCARD_PAGES * ps) != 0)
+            atomic_store(j->failed, 3);
+        if (madvise(j->p, DISCARD_PAGES * ps, MADV_DONTNEED) != 0)
+            atomic_store(j->failed, 4);
+    }
+    return NULL;
+}
+
+static void *discard_unmapper(void *arg)
+{
+    struct discard_job *j = arg;
+
+    for (int r = 0; r < DISCARD_ROUNDS * 4; r++) {
+        char *p = mmap(NULL, DISCARD_PAGES * ps, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED) {
+            atomic_store(j->failed, 5);
+            break;
+        }
+        madvise(p, DISCARD_PAGES * ps, MADV_NOHUGEPAGE);
+        ctier_fill_text(p, DISCARD_PAGES * ps, ps, (size_t)r);
+        if (pmn_ctier_demote(j->t, p, DISCARD_PAGES * ps) != 0)
+            atomic_store(j->failed, 6);
+        munmap(p, DISCARD_PAGES * ps);
+    }
+    return NULL;
+}
+
+static void writes_while_discarding(enum pmn_ctier_wc wc)
+{
+    struct pmn_ctx *ctx = child_ctx();
+    struct pmn_ctier *t = child_tier(ctx, wc);
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    atomic_int failed = 0;
+    struct discard_job w = {t, child_text(DISCARD_PAGES, 0), &failed};
+    struct discard_job d = {t, child_text(DISCARD_PAGES, 7), &failed};
+    struct discard_job u = {t, NULL, &failed};
+    pthread_t tw, td, tu;
+
+    CHILD_CHECK(pmn_ctier_demote(t, w.p, DISCARD_PAGES * ps) == 0);
+    CHILD_CHECK(pthread_create(&tw, NULL, discard_writer, &w) == 0);
+    CHILD_CHECK(pthread_create(&td, NULL, discard_discarder, &d) == 0);
+    /* The mprotect fallback does not see unmaps (pmn_ctier(3)): a new
+     * mapping at a freed address would meet the old range there. */
+    if (wc != PMN_CTIER_WC_MPROTECT)
+        CHILD_CHECK(pthread_create(&tu, NULL, discard_unmapper, &u) == 0);
+    CHILD_CHECK(pthread_join(tw, NULL) == 0);
+    CHILD_CHECK(pthread_join(td, NULL) == 0);
+    if (wc != PMN_CTIER_WC_MPROTECT)
+        CHILD_CHECK(pthread_join(tu, NULL) == 0);
+    if (atomic_load(&failed))
+        fprintf(stderr, "step %d failed\n", atomic_load(&failed));
+    CHILD_CHECK(atomic_load(&failed) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    /* Every page of the written region was written back in every round. */
+    CHILD_CHECK(st.write_promotions >= (uint64_t)DISCARD_PAGES * DISCARD_ROUNDS);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+}
+
+static void writes_while_discarding_uffd(void)
+{
+    writes_while_discarding(PMN_CTIER_WC_UFFD);
+}
+
+static void writes_while_discarding_mprotect(void)
+{
+    writes_while_discarding(PMN_CTIER_WC_MPROTECT);
+}
+
+Test(tier, writes_while_another_thread_discards_uffd)
+{
+    in_child(writes_while_discarding_uffd, "writes while another thread discards (userfaultfd)");
+}
+
+Test(tier, writes_while_another_thread_discards_mprotect)
+{
+    in_child(writes_while_discarding_mprotect, "writes while another thread discards (mprotect)");
+}
+
 /* ---- the program's own protection (issue 13) ----
  *
  * The program mprotects pages the tier holds or held.  With userfaultfd the
