@@ -150,9 +150,13 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
 
 /* ---- write control ---- */
 
-/* Features: write-protect faults, and unmap/remove events so memory the
- * program unmaps or discards is forgotten rather than counted forever. */
-#define WANT_FEATURES (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE)
+/* Features: write-protect faults, unmap/remove events so memory the
+ * program unmaps or discards is forgotten rather than counted forever,
+ * and remap events so memory it moves (mremap: glibc's realloc of a large
+ * block) stays demoted where it went (without them the kernel drops the
+ * moved pages' protection, and their writes land on the tier unseen). */
+#define WANT_FEATURES \
+    (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE | PMN_PRIM_UFFD_REMAP)
 
 /* Write-protect or release pages, whichever mechanism the tier uses.
  * Both primitives are signal-safe: the SIGSEGV handler comes here.
@@ -364,6 +368,88 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
         }
         i++;
     }
+}
+
+/* [from, from+len) moved to [to, to+len) (mremap; the kernel kept the
+ * registration and the pages' protection): what the tier held of the old
+ * addresses it holds at the new ones, one range per piece of an old range
+ * (each keeps its ratio), the counters unchanged.  Lock held.  Without
+ * memory for the new ranges it forgets the pages instead (their first
+ * write lifts their protection, as for any page the tier no longer
+ * holds). */
+static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len);
+
+static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
+{
+    uintptr_t hi = from + len;
+    size_t first, pieces = 0;
+    struct crange **fresh;
+
+    /* Whatever was at the destination is gone (the kernel unmapped it),
+     * and no range may overlap the new ones: carve them out. */
+    forget(t, to, to + len);
+    if (clear_overlaps(t, to, len) != 0) {
+        forget(t, from, hi);
+        return;
+    }
+    for (size_t i = first_after(t, from); i < t->nr && t->rv[i]->start < hi; i++)
+        pieces++;
+    if (pieces == 0)
+        return;
+    fresh = calloc(pieces, sizeof(*fresh));
+    if (fresh == NULL || index_reserve(t, pieces) != 0) {
+        free(fresh);
+        forget(t, from, hi);
+        return;
+    }
+    first = first_after(t, from);
+    for (size_t k = 0; k < pieces; k++) {
+        struct crange *r = t->rv[first + k];
+        uintptr_t a = from > r->start ? from : r->start, rend = range_end(t, r);
+        uintptr_t b = hi < rend ? hi : rend;
+
+        fresh[k] = range_new(to + (a - from), (b - a) / t->page, r->ratio);
+        if (fresh[k] == NULL) {
+            while (k-- > 0)
+                range_free(fresh[k]);
+            free(fresh);
+            forget(t, from, hi);
+            return;
+        }
+    }
+    /* Hand each demoted page over: its bit, its count; then drop the old
+     * ranges left with nothing (as forget does) and index the new ones. */
+    for (size_t k = 0; k < pieces; k++) {
+        struct crange *r = t->rv[first + k];
+        uintptr_t a = fresh[k]->start - to + from;
+
+        for (size_t i = 0; i < fresh[k]->npages; i++) {
+            size_t j = (a - r->start) / t->page + i;
+
+            if (!bit_test(r->bits, j))
+                continue;
+            bit_clear(r->bits, j);
+            r->ndemoted--;
+            fresh[k]->bits[i / 64] |= (uint64_t)1 << (i % 64);
+            fresh[k]->ndemoted++;
+        }
+    }
+    for (size_t i = first_after(t, from); i < t->nr && t->rv[i]->start < hi;) {
+        struct crange *r = t->rv[i];
+
+        if (r->ndemoted == 0 && from <= r->start && hi >= range_end(t, r)) {
+            index_drop(t, i);
+            continue;
+        }
+        i++;
+    }
+    for (size_t k = 0; k < pieces; k++) {
+        if (fresh[k]->ndemoted == 0)
+            range_free(fresh[k]);
+        else
+            index_insert(t, fresh[k]);
+    }
+    free(fresh);
 }
 
 /* ---- lifting protection ----
@@ -757,6 +843,8 @@ static size_t apply_events(struct pmn_ctier *t, struct pmn_prim_uffd_event *pend
 
         if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE)
             forget(t, pend[i].addr, pend[i].end);
+        else if (pend[i].kind == PMN_PRIM_UFFD_EV_MOVED)
+            moved(t, pend[i].addr, pend[i].to, pend[i].end - pend[i].addr);
         else if (pend[i].kind == PMN_PRIM_UFFD_EV_WRITE)
             done = uffd_write(t, pend[i].addr);
         if (!done)

@@ -326,7 +326,8 @@ static uint64_t uffd_features(unsigned want)
 {
     return ((want & PMN_PRIM_UFFD_WP) ? UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0) |
            ((want & PMN_PRIM_UFFD_UNMAP) ? UFFD_FEATURE_EVENT_UNMAP : 0) |
-           ((want & PMN_PRIM_UFFD_REMOVE) ? UFFD_FEATURE_EVENT_REMOVE : 0);
+           ((want & PMN_PRIM_UFFD_REMOVE) ? UFFD_FEATURE_EVENT_REMOVE : 0) |
+           ((want & PMN_PRIM_UFFD_REMAP) ? UFFD_FEATURE_EVENT_REMAP : 0);
 }
 
 int pmn_prim_uffd_open(unsigned want, int *fd, bool *user_only)
@@ -407,11 +408,16 @@ int pmn_prim_uffd_read(int fd, struct pmn_prim_uffd_event *ev, size_t max, size_
     got = (size_t)r / sizeof(msg[0]);
     for (size_t i = 0; i < got; i++) {
         ev[i].kind = PMN_PRIM_UFFD_EV_OTHER;
-        ev[i].addr = ev[i].end = 0;
+        ev[i].addr = ev[i].end = ev[i].to = 0;
         if (msg[i].event == UFFD_EVENT_UNMAP || msg[i].event == UFFD_EVENT_REMOVE) {
             ev[i].kind = PMN_PRIM_UFFD_EV_GONE;
             ev[i].addr = (uintptr_t)msg[i].arg.remove.start;
             ev[i].end = (uintptr_t)msg[i].arg.remove.end;
+        } else if (msg[i].event == UFFD_EVENT_REMAP) {
+            ev[i].kind = PMN_PRIM_UFFD_EV_MOVED;
+            ev[i].addr = (uintptr_t)msg[i].arg.remap.from;
+            ev[i].end = ev[i].addr + (uintptr_t)msg[i].arg.remap.len;
+            ev[i].to = (uintptr_t)msg[i].arg.remap.to;
         } else if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
                    (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
             ev[i].kind = PMN_PRIM_UFFD_EV_WRITE;

@@ -165,6 +165,9 @@ int pmn_prim_memfd(const char *name, size_t len, int *fd);
 #define PMN_PRIM_UFFD_WP 0x1u     /* write-protect faults */
 #define PMN_PRIM_UFFD_UNMAP 0x2u  /* an event when registered memory is unmapped */
 #define PMN_PRIM_UFFD_REMOVE 0x4u /* ... or discarded (MADV_DONTNEED, MADV_REMOVE) */
+#define PMN_PRIM_UFFD_REMAP \
+    0x8u /* ... or moved (mremap): the move keeps the
+                                   * registration and the pages' protection */
 
 /* Open a userfaultfd and negotiate @want (PMN_PRIM_UFFD_*, all required).
  * Faults in kernel mode too (a system call writing into protected memory
@@ -195,10 +198,11 @@ enum pmn_prim_uffd_kind {
     PMN_PRIM_UFFD_EV_OTHER, /* something this contract does not describe: ignore it */
     PMN_PRIM_UFFD_EV_WRITE, /* a write hit a protected page at @addr; the writer waits */
     PMN_PRIM_UFFD_EV_GONE,  /* [addr, end) was unmapped or discarded */
+    PMN_PRIM_UFFD_EV_MOVED, /* [addr, end) moved to @to (mremap) */
 };
 struct pmn_prim_uffd_event {
     enum pmn_prim_uffd_kind kind;
-    uintptr_t addr, end;
+    uintptr_t addr, end, to;
 };
 /* Read the pending events of @fd, at most @max (and at most 16 per call),
  * into @ev; *n says how many.  -EAGAIN when none is pending, -EINTR, or

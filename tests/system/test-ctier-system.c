@@ -1244,6 +1244,80 @@ Test(tier, writes_while_another_thread_discards_mprotect)
     in_child(writes_while_discarding_mprotect, "writes while another thread discards (mprotect)");
 }
 
+/* ---- demoted memory moved by mremap (0.10) ----
+ *
+ * glibc's realloc of a large block moves it with mremap(2).  With
+ * userfaultfd the tier follows the move (the kernel's remap event): the
+ * pages stay demoted at their new address, a write there promotes its page,
+ * and promote and the counters name the new addresses.  Before 0.10 the
+ * moved pages silently lost their protection: writes landed on the
+ * compressed node, uncounted.  (The mprotect fallback cannot see the move:
+ * pmn_ctier(3) says to promote first.) */
+static void remapped(void)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = child_ctx();
+    struct pmn_ctier *t = child_tier(ctx, PMN_CTIER_WC_UFFD);
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    char *p = child_text(n, 0), *hole, *q, *shadow = malloc(n * ps);
+    uint64_t logical;
+
+    CHILD_CHECK(shadow != NULL);
+    memcpy(shadow, p, n * ps);
+    CHILD_CHECK(pmn_ctier_demote(t, p, n * ps) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    logical = st.logical_bytes;
+    CHILD_CHECK(logical == n * ps);
+    /* Somewhere else, for certain: a reserved hole, the range moved into it. */
+    hole = mmap(NULL, 2 * n * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHILD_CHECK(hole != MAP_FAILED);
+    q = mremap(p, n * ps, n * ps, MREMAP_MAYMOVE | MREMAP_FIXED, hole + n * ps);
+    CHILD_CHECK(q == hole + n * ps);
+    CHILD_CHECK(memcmp(q, shadow, n * ps) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == logical); /* still on the tier, at q now */
+    /* A write at the new address promotes its page, as at the old one. */
+    q[3 * ps + 5] = 'Z';
+    shadow[3 * ps + 5] = 'Z';
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    if (st.write_promotions != 1)
+        fprintf(stderr, "write promotions %llu, want 1\n", ull(st.write_promotions));
+    CHILD_CHECK(st.write_promotions == 1);
+    CHILD_CHECK(st.logical_bytes == logical - ps);
+    /* Promote names the new addresses; everything comes back intact. */
+    CHILD_CHECK(pmn_ctier_promote(t, q, n * ps, -1) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == 0);
+    CHILD_CHECK(memcmp(q, shadow, n * ps) == 0);
+    /* And the range can be demoted again where it is now. */
+    CHILD_CHECK(pmn_ctier_demote(t, q, n * ps) == 0);
+    /* Part of a range moves: pages 4-7 of q into the hole's first half;
+     * q keeps the rest, each side counted once. */
+    CHILD_CHECK(mremap(q + 4 * ps, 4 * ps, 4 * ps, MREMAP_MAYMOVE | MREMAP_FIXED, hole) == hole);
+    CHILD_CHECK(memcmp(hole, shadow + 4 * ps, 4 * ps) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == n * ps);
+    hole[ps] = 'Y'; /* page 5 of old */
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.write_promotions == 2 && st.logical_bytes == (n - 1) * ps);
+    CHILD_CHECK(pmn_ctier_promote(t, hole, 4 * ps, -1) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == (n - 4) * ps);
+    CHILD_CHECK(pmn_ctier_promote(t, q, 4 * ps, -1) == 0);
+    CHILD_CHECK(pmn_ctier_promote(t, q + 8 * ps, (n - 8) * ps, -1) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == 0);
+    pmn_ctier_close(t);
+    CHILD_CHECK(munmap(hole, 2 * n * ps) == 0);
+    free(shadow);
+    pmn_ctx_unref(ctx);
+}
+
+Test(tier, mremap_moves_demoted_pages_uffd)
+{
+    in_child(remapped, "mremap of demoted memory (userfaultfd)");
+}
+
 /* ---- the program's own protection (issue 13) ----
  *
  * The program mprotects pages the tier holds or held.  With userfaultfd the
