@@ -27,6 +27,10 @@
  *                          page back
  *   vm-ctier thp NODE      a 4 MiB THP-backed region: a write brings back its huge page (as documented), not
  *                          its whole huge page
+ *   vm-ctier moves NODE    (userfaultfd only) a demoted region moved with mremap stays on
+ *                          NODE at its new address, a write there promotes its page; then
+ *                          30 passes of writes while another thread demotes and discards
+ *                          (MADV_DONTNEED) memory of its own: no pass hangs (0.9.5 did)
  *   vm-ctier all NODE      every test above
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
@@ -628,6 +632,102 @@ static int test_arena(void)
     return 0;
 }
 
+/* ---- memory the program moves or discards (0.10) ---- */
+
+struct churn {
+    struct pmn_ctier *t;
+    char *p;
+    size_t n;
+    atomic_int *stop, *failed;
+};
+
+/* Demote a region and discard it (as free() gives pages back), again and
+ * again, while another thread's writes promote pages. */
+static void *discard_main(void *arg)
+{
+    struct churn *c = arg;
+
+    while (!atomic_load(c->stop)) {
+        for (size_t i = 0; i < c->n; i++)
+            memcpy(c->p + i * ps, "compressible text ", 18);
+        if (pmn_ctier_demote(c->t, c->p, c->n * ps) != 0 ||
+            madvise(c->p, c->n * ps, MADV_DONTNEED) != 0)
+            atomic_store(c->failed, 1);
+    }
+    return NULL;
+}
+
+/* With the default write control (userfaultfd where the guest has it):
+ * a demoted region moved with mremap stays on the compressed node at its
+ * new address and a write there brings exactly its page to node 0; then
+ * writes into a demoted region, pass after pass, while another thread
+ * demotes and discards memory of its own: every pass ends (0.9.5 hung in
+ * the first one), every write lands, written pages on node 0. */
+static int test_moves(void)
+{
+    const size_t n = 32, rounds = 30;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *shadow, *p = text_region(n, false, &shadow), *hole, *q;
+    atomic_int stop = 0, failed = 0;
+    struct churn c;
+    pthread_t th;
+    int err;
+
+    if (strcmp(pmn_ctier_write_control(t), "mprotect") == 0) {
+        printf("ok: moves: skipped, the mprotect fallback sees no moves (pmn_ctier(3))\n");
+        pmn_ctier_close(t);
+        pmn_ctx_unref(ctx);
+        return 0;
+    }
+    if ((err = pmn_ctier_demote(t, p, n * ps)) != 0)
+        FAIL("moves: demote: %s", pmn_strerror(err));
+    hole = mmap(NULL, 2 * n * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (hole == MAP_FAILED)
+        FAIL("moves: mmap: %s", strerror(errno));
+    q = mremap(p, n * ps, n * ps, MREMAP_MAYMOVE | MREMAP_FIXED, hole + n * ps);
+    if (q != hole + n * ps)
+        FAIL("moves: mremap: %s", strerror(errno));
+    expect_counts(q, n, 0, n, "moves: after mremap");
+    poke(q, shadow, 7, 100, 'M');
+    expect_counts(q, n, 1, n - 1, "moves: after one write at the new address");
+    if (node_of(q, 7) != 0)
+        FAIL("moves: the written page is on node %d, want 0", node_of(q, 7));
+    intact(q, shadow, n, "moves: mremap");
+    printf("ok: moves: %s: a demoted region moved by mremap stays on node %d, a write there "
+           "promotes its page\n",
+           pmn_ctier_write_control(t), cnode);
+    if ((err = pmn_ctier_promote(t, q, n * ps, -1)) != 0)
+        FAIL("moves: promote at the new address: %s", pmn_strerror(err));
+    expect_counts(q, n, n, 0, "moves: after promote at the new address");
+
+    c = (struct churn){.t = t, .p = region(n, false), .n = n, .stop = &stop, .failed = &failed};
+    if (pthread_create(&th, NULL, discard_main, &c))
+        FAIL("pthread_create");
+    alarm(60); /* a hang is a failure, not a stuck lane */
+    for (size_t r = 0; r < rounds; r++) {
+        if ((err = pmn_ctier_demote(t, q, n * ps)) != 0)
+            FAIL("moves: round %zu: demote: %s", r, pmn_strerror(err));
+        for (size_t i = 0; i < n; i++)
+            poke(q, shadow, i, 200 + r % 64, (char)('a' + r % 26));
+        expect_counts(q, n, n, 0, "moves: after a pass of writes");
+    }
+    atomic_store(&stop, 1);
+    pthread_join(th, NULL);
+    alarm(0);
+    if (atomic_load(&failed))
+        FAIL("moves: the discarding thread's demote or madvise failed");
+    intact(q, shadow, n, "moves: writes while another thread discards");
+    printf("ok: moves: %s: %zu passes of writes while another thread demotes and discards, "
+           "every write landed on node 0\n",
+           pmn_ctier_write_control(t), rounds);
+    free(shadow);
+    pmn_ctier_close(t);
+    munmap(hole, 2 * n * ps);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
 /* ---- THP ---- */
 
 static int test_thp(void)
@@ -667,12 +767,13 @@ int main(int argc, char **argv)
     } tests[] = {
         {"info", test_info},       {"flow", test_flow},   {"refuse", test_refuse},
         {"threads", test_threads}, {"arena", test_arena}, {"thp", test_thp},
+        {"moves", test_moves},
     };
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     ps = (size_t)sysconf(_SC_PAGESIZE);
     if (argc != 3) {
-        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|all NODE\n");
+        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|moves|all NODE\n");
         return 2;
     }
     cnode = atoi(argv[2]);
