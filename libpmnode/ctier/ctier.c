@@ -888,7 +888,7 @@ static void *handler_main(void *arg)
         /* munmap() returns once its event is read, before it is applied:
          * a demotion racing with it waits on this flag (see below). */
         atomic_store(&t->in_event, 1);
-        if (pfd[0].revents & POLLIN) {
+        if (pfd[0].revents) { /* POLLERR too: the read then says what broke */
             size_t n;
 
             if (cap - npend < 16) {
