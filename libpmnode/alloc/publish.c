@@ -274,10 +274,11 @@ void pmn__publish_fork(int phase)
  * them.  Each start removes, from the directory it publishes in, the
  * files of processes that are gone: a regular file of ours named by a pid
  * whose process this one cannot see, or whose start time is not the one
- * the file's complete header names (the pid was reused).  A file whose header is not complete
- * yet is left while its pid lives (its writer may be starting), and
- * anything else (other names, links, other owners') is left alone.  A
- * name is removed only if it is still the file read (device and inode).
+ * the file's complete header names (the pid was reused).  A file whose
+ * header is not complete yet is left while its pid lives (its writer may
+ * be starting), and anything else (other names, links, other owners') is
+ * left alone.  A name is removed only if it is still the file read
+ * (device and inode).
  * At most PRUNE_MAX entries are looked at per start, so a directory left
  * huge costs a bounded time, and the next start goes on. */
 #define PRUNE_MAX 4096

@@ -158,6 +158,12 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
 #define WANT_FEATURES \
     (PMN_PRIM_UFFD_WP | PMN_PRIM_UFFD_UNMAP | PMN_PRIM_UFFD_REMOVE | PMN_PRIM_UFFD_REMAP)
 
+/* Set in the handler threads (per thread by nature; read only in the
+ * userfaultfd branch of protect(), never in the mprotect fallback's
+ * SIGSEGV handler, where a TLS access of a dlopen'ed library may
+ * allocate). */
+static __thread bool handler_thread;
+
 /* Write-protect or release pages, whichever mechanism the tier uses.
  * Both primitives are signal-safe: the SIGSEGV handler comes here.
  *
@@ -168,11 +174,6 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
  * thread reads events without ever waiting for the tier's lock, which the
  * caller may hold: handler_main); the handler thread itself must not wait,
  * or nobody reads the event: it gets -EAGAIN and retries after reading. */
-/* Set in the handler threads (per thread by nature; read only in the
- * userfaultfd branch below, never in the mprotect fallback's SIGSEGV
- * handler, where a TLS access of a dlopen'ed library may allocate). */
-static __thread bool handler_thread;
-
 static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
 {
     int err;
@@ -368,88 +369,6 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
         }
         i++;
     }
-}
-
-/* [from, from+len) moved to [to, to+len) (mremap; the kernel kept the
- * registration and the pages' protection): what the tier held of the old
- * addresses it holds at the new ones, one range per piece of an old range
- * (each keeps its ratio), the counters unchanged.  Lock held.  Without
- * memory for the new ranges it forgets the pages instead (their first
- * write lifts their protection, as for any page the tier no longer
- * holds). */
-static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len);
-
-static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
-{
-    uintptr_t hi = from + len;
-    size_t first, pieces = 0;
-    struct crange **fresh;
-
-    /* Whatever was at the destination is gone (the kernel unmapped it),
-     * and no range may overlap the new ones: carve them out. */
-    forget(t, to, to + len);
-    if (clear_overlaps(t, to, len) != 0) {
-        forget(t, from, hi);
-        return;
-    }
-    for (size_t i = first_after(t, from); i < t->nr && t->rv[i]->start < hi; i++)
-        pieces++;
-    if (pieces == 0)
-        return;
-    fresh = calloc(pieces, sizeof(*fresh));
-    if (fresh == NULL || index_reserve(t, pieces) != 0) {
-        free(fresh);
-        forget(t, from, hi);
-        return;
-    }
-    first = first_after(t, from);
-    for (size_t k = 0; k < pieces; k++) {
-        struct crange *r = t->rv[first + k];
-        uintptr_t a = from > r->start ? from : r->start, rend = range_end(t, r);
-        uintptr_t b = hi < rend ? hi : rend;
-
-        fresh[k] = range_new(to + (a - from), (b - a) / t->page, r->ratio);
-        if (fresh[k] == NULL) {
-            while (k-- > 0)
-                range_free(fresh[k]);
-            free(fresh);
-            forget(t, from, hi);
-            return;
-        }
-    }
-    /* Hand each demoted page over: its bit, its count; then drop the old
-     * ranges left with nothing (as forget does) and index the new ones. */
-    for (size_t k = 0; k < pieces; k++) {
-        struct crange *r = t->rv[first + k];
-        uintptr_t a = fresh[k]->start - to + from;
-
-        for (size_t i = 0; i < fresh[k]->npages; i++) {
-            size_t j = (a - r->start) / t->page + i;
-
-            if (!bit_test(r->bits, j))
-                continue;
-            bit_clear(r->bits, j);
-            r->ndemoted--;
-            fresh[k]->bits[i / 64] |= (uint64_t)1 << (i % 64);
-            fresh[k]->ndemoted++;
-        }
-    }
-    for (size_t i = first_after(t, from); i < t->nr && t->rv[i]->start < hi;) {
-        struct crange *r = t->rv[i];
-
-        if (r->ndemoted == 0 && from <= r->start && hi >= range_end(t, r)) {
-            index_drop(t, i);
-            continue;
-        }
-        i++;
-    }
-    for (size_t k = 0; k < pieces; k++) {
-        if (fresh[k]->ndemoted == 0)
-            range_free(fresh[k]);
-        else
-            index_insert(t, fresh[k]);
-    }
-    free(fresh);
 }
 
 /* ---- lifting protection ----
@@ -831,6 +750,8 @@ static void ctier_atfork_register(void)
     pmn__fork_register(PMN__FORK_TIERS, ctier_fork_prepare, ctier_fork_release);
 }
 
+static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len);
+
 /* Apply what the handler read, in order, as far as it can (lock held):
  * the events not applied (a write the kernel or a full node holds back)
  * stay at the start of @pend; returns how many. */
@@ -1153,6 +1074,72 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
     if (right)
         index_insert(t, right);
     return 0;
+}
+
+/* [from, from+len) moved to [to, to+len) (mremap; the kernel kept the
+ * registration and the pages' protection): what the tier held of the old
+ * addresses it holds at the new ones, one range per piece of an old range
+ * (range_part: each keeps its ratio), the counters unchanged.  Lock held.
+ * Without memory for the new ranges it forgets the pages instead (their
+ * first write lifts their protection, as for any page the tier no longer
+ * holds). */
+static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
+{
+    uintptr_t hi = from + len;
+    size_t first, pieces = 0;
+    struct crange **fresh;
+
+    /* Whatever was at the destination is gone (the kernel unmapped it),
+     * and no range may overlap the new ones: carve them out. */
+    forget(t, to, to + len);
+    if (clear_overlaps(t, to, len) != 0) {
+        forget(t, from, hi);
+        return;
+    }
+    first = first_after(t, from);
+    while (first + pieces < t->nr && t->rv[first + pieces]->start < hi)
+        pieces++;
+    if (pieces == 0)
+        return;
+    fresh = calloc(pieces, sizeof(*fresh));
+    if (fresh == NULL || index_reserve(t, pieces) != 0) {
+        free(fresh);
+        forget(t, from, hi);
+        return;
+    }
+    for (size_t k = 0; k < pieces; k++) {
+        struct crange *r = t->rv[first + k];
+        uintptr_t a = from > r->start ? from : r->start, b = range_end(t, r);
+
+        if (range_part(t, r, a, hi < b ? hi : b, &fresh[k]) != 0) {
+            while (k-- > 0)
+                range_free(fresh[k]);
+            free(fresh);
+            forget(t, from, hi);
+            return;
+        }
+        if (fresh[k] != NULL)
+            fresh[k]->start = to + (a - from);
+    }
+    /* The pages are the new ranges' now: the old ones let them go without
+     * counting them off the tier, then forget drops those left empty. */
+    for (size_t k = 0; k < pieces; k++) {
+        struct crange *r = t->rv[first + k];
+
+        for (size_t i = 0; fresh[k] != NULL && i < fresh[k]->npages; i++) {
+            size_t j = (fresh[k]->start - to + from - r->start) / t->page + i;
+
+            if (bit_test(r->bits, j)) {
+                bit_clear(r->bits, j);
+                r->ndemoted--;
+            }
+        }
+    }
+    forget(t, from, hi);
+    for (size_t k = 0; k < pieces; k++)
+        if (fresh[k] != NULL)
+            index_insert(t, fresh[k]);
+    free(fresh);
 }
 
 /* clear_overlaps, waiting out an unmap of this memory that the handler

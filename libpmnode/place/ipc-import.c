@@ -62,7 +62,6 @@ struct imp_backing {
 struct imp_map {
     struct imp_backing *bk;
     uint64_t off, len;
-    bool readonly; /* mapped PROT_READ: its backing's fd is read-only */
     void *addr;
     unsigned refs;
     struct imp_map *next;
@@ -233,6 +232,22 @@ static bool slot_live(const struct imp_backing *bk, const struct pmn_ipc_handle 
     return now[0] == h->gen && now[1] == h->object_offset && now[2] == h->object_len;
 }
 
+/* Whether @fd is a file libpmnode shares (*@ok): in memory, tmpfs or
+ * hugetlbfs (*@page its page size), never a disk file, whose pages are page
+ * cache written back to disk, which bound memory never is; and sealed
+ * against shrinking (shared.c seals libpmnode's own), since past a shrunk
+ * end an importer's reads would be SIGBUS, not a code.  0 or -errno. */
+static int shared_file(int fd, bool *ok, size_t *page)
+{
+    bool in_memory, sealed = false;
+    int err = pmn_prim_file_memory(fd, &in_memory, page);
+
+    if (err == 0 && in_memory)
+        err = pmn_prim_shrink_sealed(fd, &sealed);
+    *ok = err == 0 && in_memory && sealed;
+    return err;
+}
+
 /* A new cache entry for the backing of @h over @fd (which it takes):
  * the table is mapped and must name the handle's backing. */
 static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, int fd,
@@ -240,7 +255,7 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
 {
     struct imp_backing *bk = calloc(1, sizeof(*bk));
     struct pmn__ipc_table_head head;
-    bool in_memory, sealed;
+    bool ok;
     void *map;
     int err;
 
@@ -252,22 +267,14 @@ static int backing_add(struct pmn_ipc_cache *c, const struct pmn_ipc_handle *h, 
         err = PMN_E_BAD_HANDLE;
         goto fail;
     }
-    /* Only memory: a disk file's pages are page cache, written back to
-     * disk, which bound memory never is (a memfd is tmpfs or hugetlbfs). */
-    err = pmn_prim_file_memory(fd, &in_memory, &bk->page);
-    if (err == 0 && !in_memory)
+    /* An exporter of a version before the seal, a file made by hand or a
+     * disk file is refused. */
+    err = shared_file(fd, &ok, &bk->page);
+    if (err == 0 && !ok)
         err = PMN_E_BAD_HANDLE;
     bk->huge = bk->page > pmn_prim_page_size();
     if (err == 0)
         err = pmn_prim_fd_readonly(fd, &bk->readonly);
-    /* Only a file its owner cannot shrink: past a shrunk end, our reads of
-     * the table or of an object would be SIGBUS, not a code.  libpmnode's
-     * own files are sealed so (shared.c); an exporter of a version before
-     * the seal, or a file made by hand, is refused. */
-    if (err == 0)
-        err = pmn_prim_shrink_sealed(fd, &sealed);
-    if (err == 0 && !sealed)
-        err = PMN_E_BAD_HANDLE;
     if (err)
         goto fail;
     err = pmn_prim_map_fd_at(fd, h->table_size, 0, 0, 0, true, &map);
@@ -426,7 +433,6 @@ static int map_get(struct pmn_ipc_cache *c, struct imp_backing *bk, const struct
         m->bk = bk;
         m->off = h->region_offset;
         m->len = h->region_len;
-        m->readonly = bk->readonly;
         m->next = c->maps;
         c->maps = m;
         c->st.maps++;
@@ -660,7 +666,7 @@ int pmn_ipc_writable(struct pmn_ipc_cache *c, const void *addr)
     pthread_mutex_lock(&c->lock);
     for (const struct imp_open *o = c->opens; o; o = o->next)
         if (o->addr == addr) {
-            ret = !o->m->readonly;
+            ret = !o->m->bk->readonly;
             break;
         }
     pthread_mutex_unlock(&c->lock);
@@ -685,24 +691,19 @@ int pmn_ipc_cache_stats(struct pmn_ipc_cache *c, struct pmn_ipc_cache_stats *out
 
 int pmn_ipc_fd_readonly(int fd, int *out)
 {
-    bool in_memory, sealed;
     size_t page;
+    bool ok;
     int err;
 
     if (out != NULL)
         *out = -1;
     if (fd < 0 || out == NULL)
         return -EINVAL;
-    /* Only the sealed memory files libpmnode shares: never a chmod of
-     * whatever other file the caller holds. */
-    err = pmn_prim_file_memory(fd, &in_memory, &page);
-    if (err == 0 && in_memory)
-        err = pmn_prim_shrink_sealed(fd, &sealed);
-    if (err)
+    /* Only the files libpmnode shares: never a chmod of whatever other
+     * file the caller holds. */
+    if ((err = shared_file(fd, &ok, &page)) != 0)
         return err;
-    if (!in_memory || !sealed)
-        return -EINVAL;
-    return pmn_prim_reopen_readonly(fd, out);
+    return ok ? pmn_prim_reopen_readonly(fd, out) : -EINVAL;
 }
 
 /* ---- over a UNIX socket ---- */

@@ -491,6 +491,8 @@ int pmn_track_add(struct pmn_track *t, void *addr, size_t len)
     if (t->mode == PMN_TRACK_UFFD_WP) {
         err = pmn_prim_uffd_register_wp(t->uffd, a, len);
         if (err == 0) {
+            /* No -EAGAIN here: this descriptor asks for no events, and
+             * the kernel refuses a change only while one is unread. */
             err = pmn_prim_uffd_writeprotect(t->uffd, a, len, true);
             if (err != 0)
                 (void)pmn_prim_uffd_unregister(t->uffd, a, len);

@@ -264,11 +264,8 @@ class IpcCache:
             errors.check(LIB.pmn_ipc_open(c, ctypes.byref(st), -1 if fd is None else fd,
                                           FETCH_FD if fetch else 0, ctypes.byref(addr)),
                          "pmn_ipc_open")
-            w = LIB.pmn_ipc_writable(c, addr.value)
-            if w < 0:  # cannot be: the address was just opened
-                LIB.pmn_ipc_close(c, addr.value)
-                errors.check(w, "pmn_ipc_writable")
-            m = IpcMapping(self, addr.value, handle, writable=w == 1)
+            m = IpcMapping(self, addr.value, handle,
+                           writable=LIB.pmn_ipc_writable(c, addr.value) == 1)
             self._mappings.add(m)
             return m
 
