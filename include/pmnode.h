@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 10
-#define PMN_VERSION_PATCH 0
-#define PMN_VERSION_STRING "0.10.0"
+#define PMN_VERSION_PATCH 1
+#define PMN_VERSION_STRING "0.10.1"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -2375,7 +2375,13 @@ PMN_API int pmn_migrate_object(void *p, int node, unsigned flags, struct pmn_mig
  *   (device DMA).  A transparent huge page has one flag.
  * Pages never faulted in, swapped out, or unmapped since pmn_track_add()
  * read as untouched in every mode (the last are counted in the report's
- * pages_gone).
+ * pages_gone).  Memory mapped anew inside a watched range (mmap with
+ * MAP_FIXED, mremap into it) is watched from then on: its first look reads
+ * every page it has present as touched, in every mode.  UFFD_WP registers
+ * it at that look; what it cannot register (shared or file memory, another
+ * userfaultfd's) reads its present pages as touched at every look, so a
+ * tier never takes memory the tracker cannot see for cold (since 0.10.1;
+ * before, UFFD_WP read such memory as untouched for ever).
  * DAMON is not used: it samples whole address spaces from a kernel
  * thread set up through sysfs by root, which is the background policy
  * this library leaves to the administrator.

@@ -23,7 +23,11 @@
  *               bitmap says whether it was accessed since we marked it
  *               idle, and we mark it idle again
  * Holes (memory unmapped after pmn_track_add) read as untouched in every
- * mode; their pages are counted in the report's pages_gone.
+ * mode; their pages are counted in the report's pages_gone.  Memory mapped
+ * anew (or moved) into a watched range reads its present pages as touched
+ * at its first look in every mode: soft-dirty and idle see that by
+ * themselves; UFFD_WP finds the mapping unregistered (anew_step) and
+ * registers it then.
  *
  * Fork: the pagemap and userfaultfd descriptors keep describing the
  * process that opened them, so a tracker is usable only in its creator:
@@ -92,8 +96,11 @@ static uint32_t examined_of(const struct pmn_track *t, const struct extent *e)
 
 /* ---- reading and resetting the signal of one run of pages ---- */
 
-static int look_soft_dirty(struct pmn_track *t, uintptr_t start, size_t n, uint32_t *touched,
-                           bool *holes)
+/* Count in *n_out the pages of the @n from @start that pagemap shows
+ * present or swapped with every bit of @need set; *holes when some page
+ * has no entry at all (maybe unmapped). */
+static int pm_count(struct pmn_track *t, uintptr_t start, size_t n, uint64_t need, uint32_t *n_out,
+                    bool *holes)
 {
     uint64_t e[PM_BATCH];
 
@@ -104,15 +111,79 @@ static int look_soft_dirty(struct pmn_track *t, uintptr_t start, size_t n, uint3
         if (err != 0)
             return err;
         for (size_t i = 0; i < k; i++) {
-            if ((e[i] & (PMN_PRIM_PM_PRESENT | PMN_PRIM_PM_SWAP)) != 0 &&
-                (e[i] & PMN_PRIM_PM_SOFT_DIRTY) != 0)
-                (*touched)++;
+            if ((e[i] & (PMN_PRIM_PM_PRESENT | PMN_PRIM_PM_SWAP)) != 0 && (e[i] & need) == need)
+                (*n_out)++;
             else if (e[i] == 0)
                 *holes = true;
         }
         start += k * t->page;
         n -= k;
     }
+    return 0;
+}
+
+static int look_soft_dirty(struct pmn_track *t, uintptr_t start, size_t n, uint32_t *touched,
+                           bool *holes)
+{
+    return pm_count(t, start, n, PMN_PRIM_PM_SOFT_DIRTY, touched, holes);
+}
+
+/* UFFD_WP: register [@a, @a+@len) and protect it (every page, populated
+ * or not), so that the next write to each page is seen. */
+static int watch(struct pmn_track *t, uintptr_t a, size_t len)
+{
+    int err = pmn_prim_uffd_register_wp(t->uffd, a, len);
+
+    if (err == 0) {
+        /* No -EAGAIN here: this descriptor asks for no events, and the
+         * kernel refuses a change only while one is unread. */
+        err = pmn_prim_uffd_writeprotect(t->uffd, a, len, true);
+        if (err != 0)
+            (void)pmn_prim_uffd_unregister(t->uffd, a, len);
+    }
+    return err;
+}
+
+struct anew_walk {
+    struct pmn_track *t;
+    uintptr_t start, end;
+    uint32_t *touched;
+    int err;
+};
+
+/* One mapping of a run that PAGEMAP_SCAN refused: read it if it is
+ * registered after all, else it is memory mapped (or moved) there since
+ * the look before: its present pages were all touched since, and it is
+ * watched from now on when it can be (private anonymous memory not
+ * registered elsewhere).  What cannot be watched reads as touched at every
+ * look, so that nobody takes memory the tracker cannot see for cold. */
+static int anew_step(const struct pmn_prim_vma *v, void *arg)
+{
+    struct anew_walk *w = arg;
+    uintptr_t a = v->start > w->start ? v->start : w->start;
+    uintptr_t b = v->end < w->end ? v->end : w->end;
+    uint64_t bytes = 0;
+    bool holes = false;
+    int err;
+
+    if (a >= b)
+        return 0;
+    err = pmn_prim_pagemap_scan_written(w->t->pmfd, a, b, &bytes);
+    if (err == 0) {
+        *w->touched += (uint32_t)(bytes / w->t->page);
+        return 0;
+    }
+    if (err != -EPERM && err != -EINVAL) {
+        w->err = err;
+        return 1;
+    }
+    err = pm_count(w->t, a, (b - a) / w->t->page, 0, w->touched, &holes);
+    if (err != 0) {
+        w->err = err;
+        return 1;
+    }
+    if (!v->shared && !v->file)
+        (void)watch(w->t, a, b - a); /* refused: read as touched next time too */
     return 0;
 }
 
@@ -123,10 +194,14 @@ static int look_uffd(struct pmn_track *t, uintptr_t start, size_t n, uint32_t *t
     int err = pmn_prim_pagemap_scan_written(t->pmfd, start, start + n * t->page, &bytes);
 
     if (err == -EPERM || err == -EINVAL) {
-        /* Memory there is no longer what was registered (unmapped and
-         * mapped anew): nothing to read, nothing to protect. */
+        /* Some memory there is not what was registered: unmapped, or
+         * mapped anew.  Each mapping on its own. */
+        struct anew_walk w = {
+            .t = t, .start = start, .end = start + n * t->page, .touched = touched};
+
         *holes = true;
-        return 0;
+        err = pmn_prim_vma_walk((void *)start, n * t->page, anew_step, &w);
+        return err < 0 ? err : w.err;
     }
     if (err != 0)
         return err;
@@ -489,14 +564,7 @@ int pmn_track_add(struct pmn_track *t, void *addr, size_t len)
     }
     t->ranges = grown;
     if (t->mode == PMN_TRACK_UFFD_WP) {
-        err = pmn_prim_uffd_register_wp(t->uffd, a, len);
-        if (err == 0) {
-            /* No -EAGAIN here: this descriptor asks for no events, and
-             * the kernel refuses a change only while one is unread. */
-            err = pmn_prim_uffd_writeprotect(t->uffd, a, len, true);
-            if (err != 0)
-                (void)pmn_prim_uffd_unregister(t->uffd, a, len);
-        }
+        err = watch(t, a, len);
         if (err != 0) {
             free(r.ext);
             goto out;

@@ -310,6 +310,73 @@ static void unmapped_later(enum pmn_track_mode m)
     pmn_ctx_unref(ctx);
 }
 
+/* Memory mapped anew inside a watched range, or moved into it, is watched
+ * from then on in every mode: its first look reads the pages it has
+ * present as touched, and later looks see its writes.  Before 0.10.1 the
+ * uffd-wp mode read such memory as untouched for ever (it was never
+ * registered), so a tier took written memory for cold. */
+static void mapped_anew(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    struct pmn_track_report r;
+    char *p, *other, *sh;
+    struct pmn_track *t = setup(ctx, m, &p);
+    const uint32_t per = (uint32_t)(GRAN / pg());
+
+    /* Extents 3 and 4: a new mapping, extent 3 written whole, 4 untouched. */
+    cr_assert_eq(mmap(p + 3 * GRAN, 2 * GRAN, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                 p + 3 * GRAN);
+    (void)madvise(p + 3 * GRAN, 2 * GRAN, MADV_NOHUGEPAGE);
+    memset(p + 3 * GRAN, 2, GRAN);
+    /* Extent 5: written memory moved in from elsewhere. */
+    other = mmap(NULL, GRAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(other, MAP_FAILED);
+    (void)madvise(other, GRAN, MADV_NOHUGEPAGE);
+    memset(other, 3, GRAN);
+    cr_assert_eq(mremap(other, GRAN, GRAN, MREMAP_MAYMOVE | MREMAP_FIXED, p + 5 * GRAN),
+                 p + 5 * GRAN);
+    /* Extent 6: shared memory, which uffd-wp cannot watch. */
+    sh = mmap(p + 6 * GRAN, GRAN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED,
+              -1, 0);
+    cr_assert_eq(sh, p + 6 * GRAN);
+    memset(sh, 4, GRAN);
+
+    r = scan(t);
+    cr_assert_eq(r.pages_gone, 0);
+    extents(t, e);
+    cr_assert_eq(e[3].pages_touched, per, "written in the new mapping: %u of %u",
+                 e[3].pages_touched, per);
+    cr_assert_eq(e[4].pages_touched, 0, "nothing present in the new mapping: %u",
+                 e[4].pages_touched);
+    cr_assert_eq(e[5].pages_touched, per, "moved in: %u of %u", e[5].pages_touched, per);
+    cr_assert_eq(e[6].pages_touched, per, "shared, written: %u of %u", e[6].pages_touched, per);
+
+    /* From now on the new memory is watched like the rest. */
+    p[4 * GRAN] = 5;
+    r = scan(t);
+    extents(t, e);
+    cr_assert_eq(e[3].pages_touched, 0, "not written since: %u", e[3].pages_touched);
+    cr_assert_eq(e[4].pages_touched, 1, "one page written: %u", e[4].pages_touched);
+    cr_assert_eq(e[5].pages_touched, 0, "not written since: %u", e[5].pages_touched);
+    /* uffd-wp cannot register shared memory: it reads as touched at every
+     * look, never as cold; the other modes watch it. */
+    cr_assert_eq(e[6].pages_touched, m == PMN_TRACK_UFFD_WP ? per : 0, "shared: %u",
+                 e[6].pages_touched);
+    for (int i = 0; i < 3; i++)
+        p[3 * GRAN + (size_t)i * pg()] = 6;
+    r = scan(t);
+    extents(t, e);
+    cr_assert_eq(e[3].pages_touched, 3, "three pages written: %u", e[3].pages_touched);
+    cr_assert_eq(e[4].pages_touched, 0);
+
+    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
+    pmn_track_free(t);
+    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
+    pmn_ctx_unref(ctx);
+}
+
 static void misuse(enum pmn_track_mode m)
 {
     struct pmn_ctx *ctx = this_ctx();
@@ -559,6 +626,7 @@ MODES(budget)
 MODES(sample)
 MODES(heat)
 MODES(unmapped_later)
+MODES(mapped_anew)
 MODES(misuse)
 MODES(forked)
 MODES(forked_while_scanning)
