@@ -2541,7 +2541,11 @@ PMN_API long pmn_track_extents(struct pmn_track *t, struct pmn_track_extent *out
  * compressed page brings it back by itself (the compressed tier's write
  * fault, to that tier's promote node): the step sees it and counts it in
  * write_returned_bytes.  Memory unmapped without pmn_tier_remove() is not
- * touched: its pages are simply not found.
+ * touched: its pages are simply not found.  A tier manages addresses:
+ * memory mapped anew inside a managed range is managed from then on, and
+ * its first look counts it touched (see Access tracking), so it is not
+ * demoted before its use has been seen; remove a range before reusing its
+ * addresses for memory the tier must leave alone.
  *
  * Thread-safety: every call may be made from any thread; calls on one
  * tier serialise on its lock.  The managed memory may be used by any

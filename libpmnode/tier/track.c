@@ -410,12 +410,38 @@ static bool in_creator(const struct pmn_track *t)
     return pmn_prim_getpid() == t->pid;
 }
 
+struct release_walk {
+    int uffd;
+    uintptr_t start, end;
+};
+
+/* Unregister one private anonymous mapping of a range: one unregister of
+ * the whole range fails (-EINVAL) when any mapping in it is one no
+ * userfaultfd may take, such as a file mapped there since, and would
+ * leave the rest registered.  A mapping another userfaultfd registered
+ * (moved in with mremap) is refused by recent kernels (-EINVAL, ignored);
+ * on older ones this reaches it as the whole-range unregister did. */
+static int release_step(const struct pmn_prim_vma *v, void *arg)
+{
+    const struct release_walk *w = arg;
+    uintptr_t a = v->start > w->start ? v->start : w->start;
+    uintptr_t b = v->end < w->end ? v->end : w->end;
+
+    if (a < b && !v->shared && !v->file)
+        (void)pmn_prim_uffd_unregister(w->uffd, a, b - a);
+    return 0;
+}
+
 /* Lift what pmn_track_add set up for @r (UFFD_WP: the registration, and
  * with it the protection). */
 static void range_release(struct pmn_track *t, struct range *r)
 {
-    if (t->mode == PMN_TRACK_UFFD_WP && t->uffd >= 0 && in_creator(t))
-        (void)pmn_prim_uffd_unregister(t->uffd, r->addr, r->len);
+    if (t->mode == PMN_TRACK_UFFD_WP && t->uffd >= 0 && in_creator(t) &&
+        pmn_prim_uffd_unregister(t->uffd, r->addr, r->len) != 0) {
+        struct release_walk w = {.uffd = t->uffd, .start = r->addr, .end = r->addr + r->len};
+
+        (void)pmn_prim_vma_walk((void *)r->addr, r->len, release_step, &w);
+    }
     free(r->ext);
     r->ext = NULL;
 }

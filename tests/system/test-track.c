@@ -656,6 +656,46 @@ Test(uffd_wp, other_userfaultfd)
     pmn_ctx_unref(ctx);
 }
 
+/* pmn_track_remove() releases what the tracker registered even when a
+ * mapping inside the range is one no userfaultfd may take (a file on
+ * disk, mapped there after the add): before, the one unregister of the
+ * whole range failed, and the rest stayed registered, write-protected and
+ * closed to anyone else (a compressed tier's registration: -EBUSY). */
+Test(uffd_wp, remove_with_a_file_inside)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct uffdio_api api = {.api = UFFD_API};
+    struct uffdio_register reg = {.mode = UFFDIO_REGISTER_MODE_MISSING};
+    struct pmn_track_report r;
+    char *p;
+    struct pmn_track *t = setup(ctx, PMN_TRACK_UFFD_WP, &p);
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    int u;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(mmap(p + 7 * GRAN, GRAN, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0),
+                 p + 7 * GRAN);
+    close(fd);
+    r = scan(t);
+    cr_assert_eq(r.pages_gone, 0);
+    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
+    u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* UFFD_USER_MODE_ONLY */);
+    cr_assert_geq(u, 0);
+    cr_assert_eq(ioctl(u, UFFDIO_API, &api), 0);
+    reg.range.start = (uintptr_t)p;
+    reg.range.len = 7 * GRAN;
+    cr_assert_eq(ioctl(u, UFFDIO_REGISTER, &reg), 0, "the memory before the file: %s",
+                 strerror(errno));
+    reg.range.start = (uintptr_t)(p + 8 * GRAN);
+    reg.range.len = (NEXT - 8) * GRAN;
+    cr_assert_eq(ioctl(u, UFFDIO_REGISTER, &reg), 0, "the memory after the file: %s",
+                 strerror(errno));
+    close(u);
+    pmn_track_free(t);
+    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
+    pmn_ctx_unref(ctx);
+}
+
 Test(track, auto_and_names)
 {
     struct pmn_ctx *ctx = this_ctx();
