@@ -23,6 +23,12 @@
  *                                page back by itself (write_returned_bytes);
  *                                an extent written every step comes back
  *                                whole to HOT (decompressed_total)
+ *   vm-tier remap HOT COLD MODE  a tracker of MODE (soft-dirty, uffd-wp): 8 MiB
+ *                                on HOT, two extents mapped anew after the
+ *                                first look, one of them written every step:
+ *                                it stays on HOT while the idle ones go
+ *                                down (before 0.10.1 uffd-wp read new memory
+ *                                as untouched, and the tier demoted it)
  *
  * Data is checked intact at the end of each case.  Prints "ok: ..." lines;
  * exits 0 on success, 1 on failure, 77 when the tracker cannot run here.
@@ -123,20 +129,24 @@ static void use(char *p, size_t e)
     }
 }
 
+/* The tracker mode mk() asks for (the remap case sets it; AUTO else). */
+static enum pmn_track_mode track_mode = PMN_TRACK_AUTO;
+
 static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ctier *ct,
                            uint64_t limit, uint64_t budget, unsigned cold_looks,
                            unsigned compress_looks)
 {
-    struct pmn_tier_opts o = {.struct_size = sizeof(o),
-                              .hot_node = hot,
-                              .cold_node = cold,
-                              .ctier = ct,
-                              .hot_limit = limit,
-                              .promote_budget = budget,
-                              .demote_budget = budget,
-                              .cold_looks = cold_looks,
-                              .compress_looks = compress_looks,
-                              .track = {.struct_size = sizeof(o.track), .granule = EXT}};
+    struct pmn_tier_opts o = {
+        .struct_size = sizeof(o),
+        .hot_node = hot,
+        .cold_node = cold,
+        .ctier = ct,
+        .hot_limit = limit,
+        .promote_budget = budget,
+        .demote_budget = budget,
+        .cold_looks = cold_looks,
+        .compress_looks = compress_looks,
+        .track = {.struct_size = sizeof(o.track), .mode = track_mode, .granule = EXT}};
     struct pmn_tier *t;
     int err = pmn_tier_new(ctx, &o, &t);
 
@@ -405,14 +415,67 @@ static int test_ctier(struct pmn_ctx *ctx, int hot, int cold, int comp)
     return 0;
 }
 
+static int test_remap(struct pmn_ctx *ctx, int hot, int cold, const char *mode)
+{
+    const size_t len = 8 * EXT, per = EXT / pg;
+    char *p = store_on(ctx, len, hot);
+    struct pmn_tier *t;
+    struct pmn_tier_stats d;
+
+    if (strcmp(mode, "soft-dirty") == 0)
+        track_mode = PMN_TRACK_SOFT_DIRTY;
+    else if (strcmp(mode, "uffd-wp") == 0)
+        track_mode = PMN_TRACK_UFFD_WP;
+    else
+        FAIL("mode %s: soft-dirty or uffd-wp", mode);
+    t = mk(ctx, hot, cold, NULL, 16 * MiB, 8 * MiB, 2, 8);
+    if (pmn_tier_add(t, p, len) != 0)
+        FAIL("add");
+    step(t, &d, "first-look", 1);
+    /* Extents 2 and 3 mapped anew (glibc does this with a freed large
+     * block's addresses); the process runs on HOT, so first touch puts the
+     * new pages there. */
+    if (mmap(p + 2 * EXT, 2 * EXT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+             -1, 0) != p + 2 * EXT)
+        FAIL("mmap anew: %s", strerror(errno));
+    if (madvise(p + 2 * EXT, 2 * EXT, MADV_NOHUGEPAGE) != 0)
+        FAIL("madvise: %s", strerror(errno));
+    memset(p + 2 * EXT, 'n', EXT);
+    if (raw_on(p + 2 * EXT, EXT, hot) != per)
+        FAIL("the new extent is not on node %d to begin with", hot);
+    for (int i = 1; i <= 6; i++) {
+        use(p, 0);
+        use(p, 2);
+        step(t, &d, "remapped", i);
+    }
+    if (raw_on(p + 2 * EXT, EXT, hot) != per)
+        FAIL("the new extent, written every step: %zu of %zu pages on node %d (%zu on node %d)",
+             raw_on(p + 2 * EXT, EXT, hot), per, hot, raw_on(p + 2 * EXT, EXT, cold), cold);
+    if (raw_on(p, EXT, hot) != per)
+        FAIL("extent 0, written every step, left node %d", hot);
+    if (raw_on(p + 4 * EXT, 4 * EXT, cold) != 4 * per)
+        FAIL("the idle extents: %zu of %zu pages on node %d", raw_on(p + 4 * EXT, 4 * EXT, cold),
+             4 * per, cold);
+    for (size_t i = 0; i < per; i++)
+        if (p[2 * EXT + i * pg] != 'n')
+            FAIL("the new extent's page %zu changed", i);
+    printf("ok: %s: memory mapped anew and written stays on node %d, idle memory went to %d\n",
+           mode, hot, cold);
+    pmn_tier_free(t);
+    munmap(p, len);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pmn_ctx *ctx;
     int err, rc = 2;
 
     pg = (size_t)getpagesize();
-    if (argc < 4 || (strcmp(argv[1], "ctier") == 0 && argc < 5)) {
-        fprintf(stderr, "usage: vm-tier move|limit|full HOT COLD | ctier HOT COLD COMP\n");
+    if (argc < 4 ||
+        ((strcmp(argv[1], "ctier") == 0 || strcmp(argv[1], "remap") == 0) && argc < 5)) {
+        fprintf(stderr, "usage: vm-tier move|limit|full HOT COLD | ctier HOT COLD COMP | remap "
+                        "HOT COLD MODE\n");
         return 2;
     }
     if ((err = pmn_ctx_new(&ctx)) != 0)
@@ -426,6 +489,8 @@ int main(int argc, char **argv)
         rc = test_full(ctx, hot, cold);
     else if (strcmp(argv[1], "ctier") == 0)
         rc = test_ctier(ctx, hot, cold, atoi(argv[4]));
+    else if (strcmp(argv[1], "remap") == 0)
+        rc = test_remap(ctx, hot, cold, argv[4]);
     pmn_ctx_unref(ctx);
     return rc;
 }
