@@ -477,6 +477,19 @@ static void lift_all(struct pmn_ctier *t)
  * (the handler thread, which must go on reading events) a RETRY that
  * would wait answers false instead, with nothing changed: the caller
  * tries again later. */
+/* Whether a page in the books was moved off the tier by someone else
+ * since its demotion (pmn_migrate() to a node the program chose, or
+ * migratepages): it stays where it was put, and its bind with it, rather
+ * than be pulled to the promote node by its first write.  One status
+ * query; a page the kernel cannot say of is treated as still here. */
+static bool moved_off(const struct pmn_ctier *t, uintptr_t page)
+{
+    void *p = (void *)page;
+    int st = -1;
+
+    return pmn_prim_query_nodes(&p, 1, &st) == 0 && st >= 0 && st != t->node;
+}
+
 static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
 {
     struct crange *r;
@@ -486,6 +499,8 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
         r = find_range(t, page);
         if (t->closing || r == NULL || !bit_test(r->bits, i = (page - r->start) / t->page))
             return true; /* back already (another writer, a promote), or closing */
+        if (t->node != t->promote_node && moved_off(t, page))
+            break; /* left where it was put: not a promotion */
         if (move_one((void *)page, t->promote_node) == 0) {
             t->st.write_promotions++;
             break;

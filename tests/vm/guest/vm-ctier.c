@@ -728,6 +728,69 @@ static int test_moves(void)
     return 0;
 }
 
+/* ---- pages moved off the tier by someone else ---- */
+
+static int third; /* a node that is neither 0 nor the compressed node */
+
+/* Demoted pages the program moves itself with pmn_migrate() stay where it
+ * put them, bound there: a write lifts their protection without pulling
+ * them to the promote node (before 0.10.1 the first write moved each one to
+ * node 0, whatever pmn_migrate had bound). */
+static int migrated(enum pmn_ctier_wc wc)
+{
+    const size_t n = 16;
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open_wc(ctx, wc);
+    struct pmn_migrate_report rep = {.struct_size = sizeof(rep)};
+    char *shadow, *p = text_region(n, false, &shadow);
+    struct pmn_where w;
+    int err;
+
+    if ((err = pmn_ctier_demote(t, p, n * ps)) != 0)
+        FAIL("migrated: demote: %s", pmn_strerror(err));
+    expect_counts(p, n, 0, n, "migrated: after demotion");
+    if ((err = pmn_migrate(ctx, p, n * ps, third, 0, &rep)) != 0)
+        FAIL("migrated: pmn_migrate to node %d: %s", third, pmn_strerror(err));
+    w = where(p, n * ps, "migrated: after pmn_migrate");
+    if (pmn_where_pages_on(&w, third) != n)
+        FAIL("migrated: %llu of %zu pages on node %d", ull(pmn_where_pages_on(&w, third)), n,
+             third);
+    for (size_t i = 0; i < n; i += 3)
+        poke(p, shadow, i, 50, 'W');
+    w = where(p, n * ps, "migrated: after writes");
+    if (pmn_where_pages_on(&w, third) != n)
+        FAIL("migrated: %s: after writes %llu of %zu pages on node %d, %llu on node 0",
+             pmn_ctier_write_control(t), ull(pmn_where_pages_on(&w, third)), n, third,
+             ull(pmn_where_pages_on(&w, 0)));
+    if (stats(t).write_promotions != 0)
+        FAIL("migrated: %llu write promotions of pages not on the tier",
+             ull(stats(t).write_promotions));
+    intact(p, shadow, n, "migrated");
+    /* The rest leave the books at promote, which finds them off the tier. */
+    if ((err = pmn_ctier_promote(t, p, n * ps, -1)) != 0)
+        FAIL("migrated: promote: %s", pmn_strerror(err));
+    if (stats(t).logical_bytes != 0)
+        FAIL("migrated: logical_bytes %llu after promote", ull(stats(t).logical_bytes));
+    printf("ok: migrated: %s: pages moved to node %d with pmn_migrate stay there when "
+           "written\n",
+           pmn_ctier_write_control(t), third);
+    free(shadow);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
+static int test_migrated(void)
+{
+    if (third <= 0) { /* "all" without one: main() refuses "migrated" alone */
+        printf("ok: migrated: not run, no third node given\n");
+        return 0;
+    }
+    for (size_t m = 0; m < 2; m++)
+        migrated(modes[m]);
+    return 0;
+}
+
 /* ---- THP ---- */
 
 static int test_thp(void)
@@ -765,18 +828,24 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(void);
     } tests[] = {
-        {"info", test_info},       {"flow", test_flow},   {"refuse", test_refuse},
-        {"threads", test_threads}, {"arena", test_arena}, {"thp", test_thp},
-        {"moves", test_moves},
+        {"info", test_info},       {"flow", test_flow},         {"refuse", test_refuse},
+        {"threads", test_threads}, {"arena", test_arena},       {"thp", test_thp},
+        {"moves", test_moves},     {"migrated", test_migrated},
     };
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     ps = (size_t)sysconf(_SC_PAGESIZE);
-    if (argc != 3) {
-        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|moves|all NODE\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|moves|all NODE | "
+                        "migrated NODE THIRD\n");
         return 2;
     }
     cnode = atoi(argv[2]);
+    third = argc == 4 ? atoi(argv[3]) : -1;
+    if (strcmp(argv[1], "migrated") == 0 && (third <= 0 || third == cnode)) {
+        fprintf(stderr, "vm-ctier migrated: a third node, neither 0 nor %d\n", cnode);
+        return 2;
+    }
     if (cnode == 0)
         FAIL("the compressed node must not be node 0 (the promote node)");
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
