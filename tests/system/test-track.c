@@ -377,6 +377,91 @@ static void mapped_anew(enum pmn_track_mode m)
     pmn_ctx_unref(ctx);
 }
 
+/* A program that keeps changing its memory under the tracker: random
+ * writes, discards, protection changes, extents mapped anew and memory
+ * moved in, a scan after every few.  What must hold in every mode: no
+ * scan fails, and no page written since the look before (and still there)
+ * reads as untouched, whatever happened to its mapping, so a tier never
+ * takes it for cold.  (Modes may report more: soft-dirty marks a merged
+ * neighbour, new memory counts all its present pages.) */
+static void churn(enum pmn_track_mode m)
+{
+    struct pmn_ctx *ctx = this_ctx();
+    struct pmn_track_extent e[NEXT];
+    char *p;
+    struct pmn_track *t = setup(ctx, m, &p);
+    const size_t per = GRAN / pg();
+    static bool written[NEXT * (GRAN / 4096)];
+    unsigned seed = 12345;
+
+    cr_assert_eq(pg(), 4096, "this case assumes 4 KiB pages");
+    memset(written, 0, sizeof(written));
+    for (int round = 0; round < 300; round++) {
+        unsigned r = (unsigned)rand_r(&seed);
+        size_t x = r % NEXT, i = (r / NEXT) % per;
+        char *ext = p + x * GRAN;
+
+        switch ((r / 256) % 8) {
+        case 0:
+        case 1:
+        case 2: /* writes */
+            for (size_t k = 0; k < 1 + r % 5; k++, i = (i + 7) % per) {
+                ext[i * pg() + 1] = (char)round;
+                written[x * per + i] = true;
+            }
+            break;
+        case 3: /* a discard, as free() does */
+            cr_assert_eq(madvise(ext + i * pg(), pg(), MADV_DONTNEED), 0);
+            written[x * per + i] = false;
+            break;
+        case 4: /* read-only for a while, then writable again */
+            cr_assert_eq(mprotect(ext, GRAN, PROT_READ), 0);
+            cr_assert_eq(mprotect(ext, GRAN, PROT_READ | PROT_WRITE), 0);
+            break;
+        case 5: /* mapped anew, one page written */
+            cr_assert_eq(mmap(ext, GRAN, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+                         ext);
+            (void)madvise(ext, GRAN, MADV_NOHUGEPAGE);
+            memset(&written[x * per], 0, per);
+            ext[i * pg()] = 1;
+            written[x * per + i] = true;
+            break;
+        case 6: { /* written memory moved in */
+            char *o = mmap(NULL, GRAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+            cr_assert_neq(o, MAP_FAILED);
+            (void)madvise(o, GRAN, MADV_NOHUGEPAGE);
+            memset(o, 9, GRAN);
+            cr_assert_eq(mremap(o, GRAN, GRAN, MREMAP_MAYMOVE | MREMAP_FIXED, ext), ext);
+            memset(&written[x * per], 1, per);
+            break;
+        }
+        default: { /* a look */
+            struct pmn_track_report rep = scan(t);
+
+            cr_assert_eq(rep.pages_gone, 0, "round %d", round);
+            extents(t, e);
+            for (size_t k = 0; k < NEXT; k++) {
+                uint32_t want = 0;
+
+                for (size_t j = 0; j < per; j++)
+                    want += written[k * per + j];
+                cr_assert_geq(e[k].pages_touched, want,
+                              "round %d, extent %zu: %u pages touched, %u written", round, k,
+                              e[k].pages_touched, want);
+            }
+            memset(written, 0, sizeof(written));
+            break;
+        }
+        }
+    }
+    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
+    pmn_track_free(t);
+    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
+    pmn_ctx_unref(ctx);
+}
+
 static void misuse(enum pmn_track_mode m)
 {
     struct pmn_ctx *ctx = this_ctx();
@@ -627,6 +712,7 @@ MODES(sample)
 MODES(heat)
 MODES(unmapped_later)
 MODES(mapped_anew)
+MODES(churn)
 MODES(misuse)
 MODES(forked)
 MODES(forked_while_scanning)
