@@ -1721,6 +1721,9 @@ PMN_API int pmn_slab_stats(struct pmn_slab *s, struct pmn_alloc_stats *out);
  * Thread-safety: every call may be made from any thread; demote, promote
  * and the write handler serialise on the tier's lock.  The exception is
  * pmn_ctier_close(): no other thread may use the tier during the call.
+ * Demote, promote and stats see every munmap, madvise(MADV_DONTNEED) and
+ * mremap the calling thread made before the call: they wait until the
+ * handler thread has applied those events (since 0.10.1).
  */
 /**@{*/
 struct pmn_ctier;

@@ -90,6 +90,9 @@ struct pmn_ctier {
     struct pmn_ctier_stats st;
     double physical;     /* exact sum behind st.physical_bytes */
     atomic_int in_event; /* the handler has read events it has not applied yet */
+    /* Unmaps, discards and moves the handler has read and not applied yet,
+     * plus one while it reads (settle_layout). */
+    atomic_int layout_pending;
 };
 
 /* Whether the caller is a child forked from the tier's opener.  The
@@ -777,11 +780,13 @@ static size_t apply_events(struct pmn_ctier *t, struct pmn_prim_uffd_event *pend
     for (size_t i = 0; i < n; i++) {
         bool done = true;
 
-        if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE)
+        if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE) {
             forget(t, pend[i].addr, pend[i].end);
-        else if (pend[i].kind == PMN_PRIM_UFFD_EV_MOVED)
+            atomic_fetch_sub(&t->layout_pending, 1);
+        } else if (pend[i].kind == PMN_PRIM_UFFD_EV_MOVED) {
             moved(t, pend[i].addr, pend[i].to, pend[i].end - pend[i].addr);
-        else if (pend[i].kind == PMN_PRIM_UFFD_EV_WRITE)
+            atomic_fetch_sub(&t->layout_pending, 1);
+        } else if (pend[i].kind == PMN_PRIM_UFFD_EV_WRITE)
             done = uffd_write(t, pend[i].addr);
         if (!done)
             pend[kept++] = pend[i];
@@ -838,10 +843,20 @@ static void *handler_main(void *arg)
             }
             /* No room (out of memory): read nothing now, apply first. */
             if (cap - npend > 0) {
+                /* The thread whose unmap is read returns during the read:
+                 * count the read itself, so that it never sees 0 before
+                 * its event is counted (settle_layout). */
+                atomic_fetch_add(&t->layout_pending, 1);
                 err = pmn_prim_uffd_read(t->uffd, pend + npend,
                                          cap - npend < 16 ? cap - npend : 16, &n);
-                if (err == 0)
+                if (err == 0) {
+                    for (size_t k = npend; k < npend + n; k++)
+                        if (pend[k].kind == PMN_PRIM_UFFD_EV_GONE ||
+                            pend[k].kind == PMN_PRIM_UFFD_EV_MOVED)
+                            atomic_fetch_add(&t->layout_pending, 1);
                     npend += n;
+                }
+                atomic_fetch_sub(&t->layout_pending, 1);
             }
         }
         if (npend && pthread_mutex_trylock(&t->lock) == 0) {
@@ -853,6 +868,8 @@ static void *handler_main(void *arg)
         if (err && err != -EAGAIN && err != -EINTR)
             break;
     }
+    /* Nothing read will be applied now: nobody may wait for it. */
+    atomic_store(&t->layout_pending, 0);
     free(pend);
     return NULL;
 }
@@ -1157,11 +1174,34 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
     free(fresh);
 }
 
-/* clear_overlaps, waiting out an unmap of this memory that the handler
- * thread has read but not applied yet.  Lock held (dropped while it waits). */
+/* Wait, with the lock dropped, until the handler thread has applied every
+ * unmap, discard and move it has read.  munmap, madvise(MADV_DONTNEED)
+ * and mremap return once their event is read, before it is applied: a
+ * demote after a discard would otherwise be undone by that discard's
+ * event applied later (the page left on the tier, out of the books, so
+ * that promote never brought it back), and a promote after a move would
+ * find nothing at the new address.  The handler applies them at its next
+ * try of the lock, within a millisecond; bounded all the same.  Lock held. */
+static void settle_layout(struct pmn_ctier *t)
+{
+    if (forked(t))
+        return; /* a child's copy: no handler thread reads for it */
+    for (int tries = 0; atomic_load(&t->layout_pending) > 0 && tries < 4000; tries++) {
+        pthread_mutex_unlock(&t->lock);
+        usleep(250);
+        pthread_mutex_lock(&t->lock);
+    }
+}
+
+/* clear_overlaps, after the handler applied what it read (settle_layout),
+ * and waiting out a write fault on this memory that it has read but not
+ * applied yet.  Lock held (dropped while it waits). */
 static int clear_overlaps_settled(struct pmn_ctier *t, uintptr_t start, size_t len)
 {
-    int err = clear_overlaps(t, start, len);
+    int err;
+
+    settle_layout(t);
+    err = clear_overlaps(t, start, len);
 
     for (int tries = 0; err == -EBUSY && tries < 200 && atomic_load(&t->in_event); tries++) {
         pthread_mutex_unlock(&t->lock);
@@ -1406,6 +1446,7 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
      * the end (without the bitmap, window by window). */
     uint64_t *back = t->mprotect_mode ? calloc((len / t->page + 63) / 64, sizeof(*back)) : NULL;
     pthread_mutex_lock(&t->lock);
+    settle_layout(t);
     for (size_t i = first_after(t, start); i < t->nr && t->rv[i]->start < end;) {
         struct crange *r = t->rv[i];
         uintptr_t rend = range_end(t, r);
@@ -1472,6 +1513,7 @@ int pmn_ctier_stats(struct pmn_ctier *t, struct pmn_ctier_stats *user)
     if (t == NULL || !pmn__out_ok(user, PMN__SIZE_TO(struct pmn_ctier_stats, refusals)))
         return -EINVAL;
     pthread_mutex_lock(&t->lock);
+    settle_layout(t);
     *out = t->st;
     out->physical_bytes = (uint64_t)(t->physical + 0.5);
     out->ratio = out->physical_bytes ? (double)out->logical_bytes / t->physical : 0.0;
