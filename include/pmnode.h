@@ -1802,7 +1802,10 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * process would pass vm.max_map_count: a demoted range that does not touch
  * another takes mappings of its own (protection and policy split them), so
  * about 32000 scattered one-page ranges reach the default limit of 65530.
- * Demote adjacent memory in one call, or raise the limit.
+ * Demote adjacent memory in one call, or raise the limit.  Pages with no
+ * data (never touched, or only read: the shared zero page) are not moved
+ * nor counted; a range with none at all returns 0 and keeps nothing (since
+ * 0.10.1; before, -ENOMEM as if the tier were full).
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;

@@ -1284,7 +1284,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     struct crange *r;
     void **pages, *neighbours[2];
     int *nodes, *status, err, nb_before[2] = {-1, -1};
-    size_t nb;
+    size_t nb, absent = 0;
     double ratio;
 
     if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page ||
@@ -1382,12 +1382,22 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         if (err)
             break;
         for (size_t i = 0; i < n; i++) {
+            /* Never touched, or only read (the shared zero page): no data */
+            absent += status[i] == -ENOENT || status[i] == -EFAULT;
             if (status[i] != t->node)
                 continue; /* not present, or could not move: not on the tier */
             r->bits[(done + i) / 64] |= (uint64_t)1 << ((done + i) % 64);
             r->ndemoted++;
         }
         done += n;
+    }
+    if (err == 0 && r->ndemoted == 0 && absent == r->npages) {
+        /* Nothing there holds data: nothing to keep, and not an error
+         * (before 0.10.1: -ENOMEM, as if the tier were full). */
+        protect(t, start, len, false);
+        if (!t->mprotect_mode)
+            pmn_prim_uffd_unregister(t->uffd, start, len);
+        goto out;
     }
     if (err == 0 && r->ndemoted == 0)
         err = -ENOMEM; /* nothing could move: the tier node is full */

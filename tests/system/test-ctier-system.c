@@ -311,6 +311,52 @@ Test(tier, demote_read_write_promote)
     pmn_ctx_unref(ctx);
 }
 
+/* Memory with no data (never touched, or only read: the shared zero page)
+ * has nothing to move: demote returns 0 and keeps nothing of it.  Before
+ * 0.10.1 it answered -ENOMEM, "the tier node is full", to a cache demoting
+ * entries it had allocated and never filled. */
+Test(tier, demote_of_memory_without_data)
+{
+    const size_t n = 8;
+    struct pmn_ctx *ctx = ctx_node0_compressed();
+    struct pmn_ctier *t = open_tier(ctx, 0);
+    struct pmn_ctier_stats st;
+    char *p = region(n);
+    volatile char sink = 0;
+    int err;
+
+    err = pmn_ctier_demote(t, p, 4 * ps);
+    cr_assert_eq(err, 0, "never touched: %s", pmn_strerror(err));
+    for (size_t i = 4; i < n; i++)
+        sink += p[i * ps]; /* read: the zero page */
+    err = pmn_ctier_demote(t, p + 4 * ps, 4 * ps);
+    cr_assert_eq(err, 0, "only read: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, 0);
+    cr_assert_eq(st.refusals, 0);
+    /* Nothing was kept: writes land without a fault of the tier's, and the
+     * memory may be demoted again once it holds data. */
+    memset(p, 'd', n * ps);
+    st = stats(t);
+    cr_assert_eq(st.write_promotions, 0);
+    err = pmn_ctier_demote(t, p, n * ps);
+    cr_assert_eq(err, 0, "written since: %s", pmn_strerror(err));
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, n * ps);
+    /* Some pages with data, some without: only the former are held. */
+    cr_assert_eq(pmn_ctier_promote(t, p, n * ps, -1), 0);
+    cr_assert_eq(madvise(p + 2 * ps, 3 * ps, MADV_DONTNEED), 0);
+    cr_assert_eq(pmn_ctier_demote(t, p, n * ps), 0);
+    st = stats(t);
+    cr_assert_eq(st.logical_bytes, (n - 3) * ps);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(p[i * ps], i >= 2 && i < 5 ? 0 : 'd', "page %zu", i);
+    (void)sink;
+    pmn_ctier_close(t);
+    munmap(p, n * ps);
+    pmn_ctx_unref(ctx);
+}
+
 Test(tier, partial_promote)
 {
     const size_t n = 32;
@@ -1401,6 +1447,132 @@ static void settled(void)
 Test(tier, demote_or_promote_right_after_a_discard_or_move_uffd, .timeout = 120)
 {
     in_child(settled, "demote after a discard, promote after a move (userfaultfd)");
+}
+
+/* ---- a program that keeps changing demoted memory (0.10.1) ----
+ *
+ * Random demotes, promotes, writes, reads and (userfaultfd) discards,
+ * unmaps and moves, one after another, against a model of which pages
+ * the tier holds: after every step logical_bytes is exactly that, and
+ * the memory equals its shadow.  Demote answers -EBUSY exactly when a
+ * page of its range is still held.  The mprotect fallback sees neither
+ * discards nor unmaps nor moves (pmn_ctier(3)), so it gets the rest. */
+static enum pmn_ctier_wc churn_wc;
+
+static void churn(void)
+{
+    const size_t n = 48;
+    struct pmn_ctx *ctx = child_ctx();
+    struct pmn_ctier *t = child_tier(ctx, churn_wc);
+    struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
+    char *p = child_text(n, 0), *shadow = malloc(n * ps), *hole;
+    /* data: the page holds data (demote moves only such pages) */
+    bool held[48] = {false}, data[48], uffd = churn_wc == PMN_CTIER_WC_UFFD;
+    unsigned seed = 777;
+
+    CHILD_CHECK(shadow != NULL);
+    memcpy(shadow, p, n * ps);
+    memset(data, 1, sizeof(data));
+    hole = mmap(NULL, n * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHILD_CHECK(hole != MAP_FAILED);
+    for (int step = 0; step < 600; step++) {
+        unsigned r = (unsigned)rand_r(&seed);
+        size_t a = r % n, k = 1 + (r / n) % 8, held_now = 0;
+        int op = (int)((r / 512) % (uffd ? 8 : 5)), err;
+        bool busy = false;
+
+        if (a + k > n)
+            k = n - a;
+        switch (op) {
+        case 0:
+        case 1: /* demote */
+            for (size_t i = a; i < a + k; i++)
+                busy |= held[i];
+            err = pmn_ctier_demote(t, p + a * ps, k * ps);
+            if (err != (busy ? -EBUSY : 0))
+                fprintf(stderr, "step %d: demote %zu+%zu: %s (busy %d)\n", step, a, k,
+                        pmn_strerror(err), busy);
+            CHILD_CHECK(err == (busy ? -EBUSY : 0));
+            for (size_t i = a; i < a + k && !busy; i++)
+                held[i] = data[i];
+            break;
+        case 2: /* promote */
+            CHILD_CHECK(pmn_ctier_promote(t, p + a * ps, k * ps, -1) == 0);
+            for (size_t i = a; i < a + k; i++)
+                held[i] = false;
+            break;
+        case 3: /* a write: its page comes back */
+            p[a * ps + r % ps] = (char)step;
+            shadow[a * ps + r % ps] = (char)step;
+            held[a] = false;
+            data[a] = true;
+            break;
+        case 4: /* reads change nothing */
+            CHILD_CHECK(memcmp(p + a * ps, shadow + a * ps, k * ps) == 0);
+            break;
+        case 5: /* a discard, as free() does: zeros, off the tier */
+            CHILD_CHECK(madvise(p + a * ps, k * ps, MADV_DONTNEED) == 0);
+            memset(shadow + a * ps, 0, k * ps);
+            for (size_t i = a; i < a + k; i++)
+                held[i] = data[i] = false;
+            break;
+        case 6: /* unmapped and mapped anew */
+            CHILD_CHECK(mmap(p + a * ps, k * ps, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p + a * ps);
+            madvise(p + a * ps, k * ps, MADV_NOHUGEPAGE);
+            memset(shadow + a * ps, 0, k * ps);
+            for (size_t i = a; i < a + k; i++)
+                held[i] = data[i] = false;
+            break;
+        default: /* a page moved away and back (mremap moves within one mapping,
+                  * and demotes split them): the tier follows */
+            k = 1;
+            CHILD_CHECK(mremap(p + a * ps, k * ps, k * ps, MREMAP_MAYMOVE | MREMAP_FIXED, hole) ==
+                        hole);
+            CHILD_CHECK(mremap(hole, k * ps, k * ps, MREMAP_MAYMOVE | MREMAP_FIXED, p + a * ps) ==
+                        p + a * ps);
+            hole = mmap(NULL, n * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            CHILD_CHECK(hole != MAP_FAILED);
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            held_now += held[i];
+        CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+        if (st.logical_bytes != held_now * ps)
+            fprintf(stderr, "step %d (op %d, %zu+%zu): logical %llu, model %zu pages\n", step, op,
+                    a, k, ull(st.logical_bytes), held_now);
+        CHILD_CHECK(st.logical_bytes == held_now * ps);
+    }
+    CHILD_CHECK(memcmp(p, shadow, n * ps) == 0);
+    CHILD_CHECK(pmn_ctier_promote(t, p, n * ps, -1) == 0);
+    CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
+    CHILD_CHECK(st.logical_bytes == 0);
+    CHILD_CHECK(memcmp(p, shadow, n * ps) == 0);
+    pmn_ctier_close(t);
+    free(shadow);
+    pmn_ctx_unref(ctx);
+}
+
+static void churn_uffd(void)
+{
+    churn_wc = PMN_CTIER_WC_UFFD;
+    churn();
+}
+
+static void churn_mprotect(void)
+{
+    churn_wc = PMN_CTIER_WC_MPROTECT;
+    churn();
+}
+
+Test(tier, churn_uffd)
+{
+    in_child(churn_uffd, "a program that keeps changing demoted memory (userfaultfd)");
+}
+
+Test(tier, churn_mprotect)
+{
+    in_child(churn_mprotect, "a program that keeps changing demoted memory (mprotect)");
 }
 
 /* ---- the program's own protection (issue 13) ----
