@@ -473,13 +473,6 @@ static void lift_all(struct pmn_ctier *t)
 
 /* ---- writes to demoted pages ---- */
 
-/* A write hit @page: if it is still on the tier, move it to the promote
- * node (or, when it cannot move, follow on_full) and account it.  The
- * caller lifts the protection afterwards.  Lock held; RETRY drops it while
- * it waits, so the range is looked up again each time.  Without @wait
- * (the handler thread, which must go on reading events) a RETRY that
- * would wait answers false instead, with nothing changed: the caller
- * tries again later. */
 /* Whether a page in the books was moved off the tier by someone else
  * since its demotion (pmn_migrate() to a node the program chose, or
  * migratepages): it stays where it was put, and its bind with it, rather
@@ -493,6 +486,14 @@ static bool moved_off(const struct pmn_ctier *t, uintptr_t page)
     return pmn_prim_query_nodes(&p, 1, &st) == 0 && st >= 0 && st != t->node;
 }
 
+/* A write hit @page: if the tier still holds it there, move it to the
+ * promote node (or, when it cannot move, follow on_full) and account it;
+ * a page moved off the tier (moved_off) only leaves the books.  The
+ * caller lifts the protection afterwards.  Lock held; RETRY drops it while
+ * it waits, so the range is looked up again each time.  Without @wait
+ * (the handler thread, which must go on reading events) a RETRY that
+ * would wait answers false instead, with nothing changed: the caller
+ * tries again later. */
 static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
 {
     struct crange *r;
