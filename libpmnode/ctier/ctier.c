@@ -90,9 +90,10 @@ struct pmn_ctier {
     struct pmn_ctier_stats st;
     double physical;     /* exact sum behind st.physical_bytes */
     atomic_int in_event; /* the handler has read events it has not applied yet */
-    /* Unmaps, discards and moves the handler has read and not applied yet,
-     * plus one while it reads (settle_layout). */
-    atomic_int layout_pending;
+    /* For settle_layout: the unmaps, discards and moves the handler has
+     * read and applied so far, and its reads of the userfaultfd begun and
+     * counted (the thread whose event is read goes on during the read). */
+    atomic_uint_fast64_t layout_read, layout_applied, reads_begun, reads_counted;
 };
 
 /* Whether the caller is a child forked from the tier's opener.  The
@@ -783,10 +784,10 @@ static size_t apply_events(struct pmn_ctier *t, struct pmn_prim_uffd_event *pend
 
         if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE) {
             forget(t, pend[i].addr, pend[i].end);
-            atomic_fetch_sub(&t->layout_pending, 1);
+            atomic_fetch_add(&t->layout_applied, 1);
         } else if (pend[i].kind == PMN_PRIM_UFFD_EV_MOVED) {
             moved(t, pend[i].addr, pend[i].to, pend[i].end - pend[i].addr);
-            atomic_fetch_sub(&t->layout_pending, 1);
+            atomic_fetch_add(&t->layout_applied, 1);
         } else if (pend[i].kind == PMN_PRIM_UFFD_EV_WRITE)
             done = uffd_write(t, pend[i].addr);
         if (!done)
@@ -844,20 +845,20 @@ static void *handler_main(void *arg)
             }
             /* No room (out of memory): read nothing now, apply first. */
             if (cap - npend > 0) {
-                /* The thread whose unmap is read returns during the read:
-                 * count the read itself, so that it never sees 0 before
-                 * its event is counted (settle_layout). */
-                atomic_fetch_add(&t->layout_pending, 1);
+                /* The thread whose unmap is read goes on during the read:
+                 * the read is numbered before it begins (settle_layout). */
+                uint64_t seq = atomic_fetch_add(&t->reads_begun, 1) + 1;
+
                 err = pmn_prim_uffd_read(t->uffd, pend + npend,
                                          cap - npend < 16 ? cap - npend : 16, &n);
                 if (err == 0) {
                     for (size_t k = npend; k < npend + n; k++)
                         if (pend[k].kind == PMN_PRIM_UFFD_EV_GONE ||
                             pend[k].kind == PMN_PRIM_UFFD_EV_MOVED)
-                            atomic_fetch_add(&t->layout_pending, 1);
+                            atomic_fetch_add(&t->layout_read, 1);
                     npend += n;
                 }
-                atomic_fetch_sub(&t->layout_pending, 1);
+                atomic_store(&t->reads_counted, seq);
             }
         }
         if (npend && pthread_mutex_trylock(&t->lock) == 0) {
@@ -870,7 +871,8 @@ static void *handler_main(void *arg)
             break;
     }
     /* Nothing read will be applied now: nobody may wait for it. */
-    atomic_store(&t->layout_pending, 0);
+    atomic_store(&t->layout_applied, atomic_load(&t->layout_read));
+    atomic_store(&t->reads_counted, atomic_load(&t->reads_begun));
     free(pend);
     return NULL;
 }
@@ -1176,18 +1178,27 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
 }
 
 /* Wait, with the lock dropped, until the handler thread has applied every
- * unmap, discard and move it has read.  munmap, madvise(MADV_DONTNEED)
- * and mremap return once their event is read, before it is applied: a
- * demote after a discard would otherwise be undone by that discard's
- * event applied later (the page left on the tier, out of the books, so
- * that promote never brought it back), and a promote after a move would
- * find nothing at the new address.  The handler applies them at its next
- * try of the lock, within a millisecond; bounded all the same.  Lock held. */
+ * unmap, discard and move it had read when the call began.  munmap,
+ * madvise(MADV_DONTNEED) and mremap return once their event is read,
+ * before it is applied: a demote after a discard would otherwise be undone
+ * by that discard's event applied later (the page left on the tier, out of
+ * the books, so that promote never brought it back), and a promote after a
+ * move would find nothing at the new address.  Events read later do not
+ * make it wait longer (another thread unmapping all the time cannot hold
+ * it up).  The handler applies events in the order read, at its next try
+ * of the lock, within a millisecond; bounded all the same.  Lock held. */
 static void settle_layout(struct pmn_ctier *t)
 {
+    uint64_t begun = atomic_load(&t->reads_begun), target = 0;
+    int tries = 0;
+
     if (forked(t))
         return; /* a child's copy: no handler thread reads for it */
-    for (int tries = 0; atomic_load(&t->layout_pending) > 0 && tries < 4000; tries++) {
+    for (; tries < 4000; tries++) {
+        if (target == 0 && atomic_load(&t->reads_counted) >= begun)
+            target = atomic_load(&t->layout_read) + 1; /* + 1: 0 means not known yet */
+        if (target != 0 && atomic_load(&t->layout_applied) + 1 >= target)
+            return;
         pthread_mutex_unlock(&t->lock);
         usleep(250);
         pthread_mutex_lock(&t->lock);
