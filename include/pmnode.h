@@ -2252,10 +2252,13 @@ enum pmn_migrate_flags {
  *
  * Then the pages move with move_pages(2) in batches; busy pages are
  * retried a few times, then one by one (a pinned page fails its whole
- * batch in the kernel's answer; alone, it fails only itself).  When every present page is on @p node the range
- * is bound strictly to it (MPOL_BIND, as a placed region: later faults,
- * including of the not_present pages, land there), the pages are verified
- * and the call returns 0.  Otherwise the range's memory policy is left as
+ * batch in the kernel's answer; alone, it fails only itself).  When every
+ * present page is on @p node the range is bound strictly to it (MPOL_BIND,
+ * as a placed region: later faults, including of the not_present pages,
+ * land there), the pages are verified and the call returns 0.  The one
+ * exception is a mapping of a regular file: the kernel places page cache
+ * by the task's policy, not the range's, so its pages read in later land
+ * where that puts them (populate it first; pmn_migrate(3)).  Otherwise the range's memory policy is left as
  * it was, pages that moved stay moved (counted in moved), and the call
  * returns the code of the lowest page that could not move
  * (first_failed): PMN_E_NODE_FULL (target full), -EBUSY (busy or pinned),
