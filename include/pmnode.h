@@ -1805,7 +1805,9 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * Demote adjacent memory in one call, or raise the limit.  Pages with no
  * data (never touched, or only read: the shared zero page) are not moved
  * nor counted; a range with none at all returns 0 and keeps nothing (since
- * 0.10.1; before, -ENOMEM as if the tier were full).
+ * 0.10.1; before, -ENOMEM as if the tier were full).  A demote that keeps
+ * nothing, for that reason or a failure, leaves the range's memory policy
+ * as it was (since 0.10.1).
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;

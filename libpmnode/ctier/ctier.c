@@ -1298,6 +1298,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     int *nodes, *status, err, nb_before[2] = {-1, -1};
     size_t nb, absent = 0;
     double ratio;
+    struct pmn_prim_policies saved = {0};
+    bool have_saved = false;
 
     if (t == NULL || addr == NULL || len == 0 || start % t->page || len % t->page ||
         start + len < start)
@@ -1349,6 +1351,9 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         goto out;
     }
 
+    /* The range's policy, put back if nothing ends on the tier (the bind
+     * below is for demoted pages only). */
+    have_saved = pmn_prim_policy_save(addr, len, &saved) == 1;
     /* Protect first, then move: no write reaches the tier unnoticed. */
     if (!t->mprotect_mode && (err = pmn_prim_uffd_register_wp(t->uffd, start, len)) != 0) {
         log_split_failure(t, start, len, err); /* -EINVAL: not anonymous private memory */
@@ -1409,6 +1414,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         protect(t, start, len, false);
         if (!t->mprotect_mode)
             pmn_prim_uffd_unregister(t->uffd, start, len);
+        if (have_saved)
+            (void)pmn_prim_policy_restore(&saved);
         goto out;
     }
     if (err == 0 && r->ndemoted == 0)
@@ -1426,6 +1433,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     unregister:
         if (!t->mprotect_mode)
             pmn_prim_uffd_unregister(t->uffd, start, len);
+        if (have_saved)
+            (void)pmn_prim_policy_restore(&saved);
         log_split_failure(t, start, len, err);
         goto out;
     }
@@ -1446,6 +1455,7 @@ out:
     free(pages);
     free(nodes);
     free(status);
+    pmn_prim_policy_free(&saved);
     return err;
 }
 

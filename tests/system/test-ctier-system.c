@@ -334,6 +334,15 @@ Test(tier, demote_of_memory_without_data)
     st = stats(t);
     cr_assert_eq(st.logical_bytes, 0);
     cr_assert_eq(st.refusals, 0);
+    /* and the range keeps the policy it had (the tier binds only what it
+     * holds): the default, here */
+    for (size_t i = 0; i < n; i += 4) {
+        int mode = -1;
+
+        cr_assert_eq(syscall(SYS_get_mempolicy, &mode, NULL, 0, p + i * ps, 2 /* MPOL_F_ADDR */),
+                     0, "get_mempolicy: %s", strerror(errno));
+        cr_assert_eq(mode, 0 /* MPOL_DEFAULT */, "page %zu: policy %d", i, mode);
+    }
     /* Nothing was kept: writes land without a fault of the tier's, and the
      * memory may be demoted again once it holds data. */
     memset(p, 'd', n * ps);
