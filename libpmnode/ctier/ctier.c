@@ -828,8 +828,9 @@ static void *handler_main(void *arg)
             break;
         if (pfd[1].revents)
             break;
-        /* munmap() returns once its event is read, before it is applied:
-         * a demotion racing with it waits on this flag (see below). */
+        /* Set while read events wait to be applied: a demotion that meets
+         * a page whose write fault is read but not applied yet waits on it
+         * (clear_overlaps_settled; unmaps and moves: settle_layout). */
         atomic_store(&t->in_event, 1);
         if (pfd[0].revents) { /* POLLERR too: the read then says what broke */
             size_t n;
@@ -1190,14 +1191,16 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
 static void settle_layout(struct pmn_ctier *t)
 {
     uint64_t begun = atomic_load(&t->reads_begun), target = 0;
-    int tries = 0;
+    bool counted = false; /* the reads begun before the call are counted */
 
     if (forked(t))
         return; /* a child's copy: no handler thread reads for it */
-    for (; tries < 4000; tries++) {
-        if (target == 0 && atomic_load(&t->reads_counted) >= begun)
-            target = atomic_load(&t->layout_read) + 1; /* + 1: 0 means not known yet */
-        if (target != 0 && atomic_load(&t->layout_applied) + 1 >= target)
+    for (int tries = 0; tries < 4000; tries++) {
+        if (!counted && atomic_load(&t->reads_counted) >= begun) {
+            counted = true;
+            target = atomic_load(&t->layout_read);
+        }
+        if (counted && atomic_load(&t->layout_applied) >= target)
             return;
         pthread_mutex_unlock(&t->lock);
         usleep(250);
@@ -1408,19 +1411,12 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         }
         done += n;
     }
-    if (err == 0 && r->ndemoted == 0 && absent == r->npages) {
-        /* Nothing there holds data: nothing to keep, and not an error
-         * (before 0.10.1: -ENOMEM, as if the tier were full). */
-        protect(t, start, len, false);
-        if (!t->mprotect_mode)
-            pmn_prim_uffd_unregister(t->uffd, start, len);
-        if (have_saved)
-            (void)pmn_prim_policy_restore(&saved);
-        goto out;
-    }
-    if (err == 0 && r->ndemoted == 0)
-        err = -ENOMEM; /* nothing could move: the tier node is full */
-    if (err == 0 && cut_huge_page(t, neighbours, nb, nb_before)) {
+    /* Nothing moved: the tier node is full, unless no page there holds data,
+     * which leaves nothing to keep and is no error (before 0.10.1: -ENOMEM,
+     * as if the tier were full). */
+    if (err == 0 && r->ndemoted == 0 && absent < r->npages)
+        err = -ENOMEM;
+    if (err == 0 && r->ndemoted > 0 && cut_huge_page(t, neighbours, nb, nb_before)) {
         /* A huge page straddled the range: its pages outside moved too,
          * unprotected.  Put everything back and refuse. */
         for (size_t i = 0; i < r->npages; i++)
@@ -1428,7 +1424,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
                 move_one((void *)(start + i * t->page), t->promote_node);
         err = -EINVAL;
     }
-    if (err) {
+    if (err || r->ndemoted == 0) { /* keeps nothing */
         protect(t, start, len, false);
     unregister:
         if (!t->mprotect_mode)

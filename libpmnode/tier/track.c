@@ -144,6 +144,15 @@ static int watch(struct pmn_track *t, uintptr_t a, size_t len)
     return err;
 }
 
+/* The part [*a, *b) of mapping @v inside [lo, hi): false when empty. */
+static bool clip(const struct pmn_prim_vma *v, uintptr_t lo, uintptr_t hi, uintptr_t *a,
+                 uintptr_t *b)
+{
+    *a = v->start > lo ? v->start : lo;
+    *b = v->end < hi ? v->end : hi;
+    return *a < *b;
+}
+
 struct anew_walk {
     struct pmn_track *t;
     uintptr_t start, end;
@@ -160,13 +169,12 @@ struct anew_walk {
 static int anew_step(const struct pmn_prim_vma *v, void *arg)
 {
     struct anew_walk *w = arg;
-    uintptr_t a = v->start > w->start ? v->start : w->start;
-    uintptr_t b = v->end < w->end ? v->end : w->end;
+    uintptr_t a, b;
     uint64_t bytes = 0;
     bool holes = false;
     int err;
 
-    if (a >= b)
+    if (!clip(v, w->start, w->end, &a, &b))
         return 0;
     err = pmn_prim_pagemap_scan_written(w->t->pmfd, a, b, &bytes);
     if (err == 0) {
@@ -424,10 +432,9 @@ struct release_walk {
 static int release_step(const struct pmn_prim_vma *v, void *arg)
 {
     const struct release_walk *w = arg;
-    uintptr_t a = v->start > w->start ? v->start : w->start;
-    uintptr_t b = v->end < w->end ? v->end : w->end;
+    uintptr_t a, b;
 
-    if (a < b && !v->shared && !v->file)
+    if (clip(v, w->start, w->end, &a, &b) && !v->shared && !v->file)
         (void)pmn_prim_uffd_unregister(w->uffd, a, b - a);
     return 0;
 }

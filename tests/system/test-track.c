@@ -112,6 +112,16 @@ static struct pmn_track *setup(struct pmn_ctx *ctx, enum pmn_track_mode m, char 
     return t;
 }
 
+/* setup()'s other half: the range removed, the tracker freed, the memory
+ * unmapped. */
+static void teardown(struct pmn_ctx *ctx, struct pmn_track *t, char *p)
+{
+    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
+    pmn_track_free(t);
+    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
+    pmn_ctx_unref(ctx);
+}
+
 /* ---- what each mode sees ---- */
 
 static void writes_seen(enum pmn_track_mode m)
@@ -371,10 +381,7 @@ static void mapped_anew(enum pmn_track_mode m)
     cr_assert_eq(e[3].pages_touched, 3, "three pages written: %u", e[3].pages_touched);
     cr_assert_eq(e[4].pages_touched, 0);
 
-    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
-    pmn_track_free(t);
-    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
-    pmn_ctx_unref(ctx);
+    teardown(ctx, t, p);
 }
 
 /* A program that keeps changing its memory under the tracker: random
@@ -456,10 +463,7 @@ static void churn(enum pmn_track_mode m)
         }
         }
     }
-    cr_assert_eq(pmn_track_remove(t, p, NEXT * GRAN), 0);
-    pmn_track_free(t);
-    cr_assert_eq(munmap(p, NEXT * GRAN), 0);
-    pmn_ctx_unref(ctx);
+    teardown(ctx, t, p);
 }
 
 static void misuse(enum pmn_track_mode m)

@@ -129,12 +129,9 @@ static void use(char *p, size_t e)
     }
 }
 
-/* The tracker mode mk() asks for (the remap case sets it; AUTO else). */
-static enum pmn_track_mode track_mode = PMN_TRACK_AUTO;
-
-static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ctier *ct,
-                           uint64_t limit, uint64_t budget, unsigned cold_looks,
-                           unsigned compress_looks)
+static struct pmn_tier *mk_mode(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ctier *ct,
+                                uint64_t limit, uint64_t budget, unsigned cold_looks,
+                                unsigned compress_looks, enum pmn_track_mode track_mode)
 {
     struct pmn_tier_opts o = {
         .struct_size = sizeof(o),
@@ -156,6 +153,13 @@ static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ct
         FAIL("pmn_tier_new: %s", pmn_err_name(err));
     printf("tracker: %s\n", pmn_track_mode_name(pmn_track_mode(pmn_tier_tracker(t))));
     return t;
+}
+
+static struct pmn_tier *mk(struct pmn_ctx *ctx, int hot, int cold, struct pmn_ctier *ct,
+                           uint64_t limit, uint64_t budget, unsigned cold_looks,
+                           unsigned compress_looks)
+{
+    return mk_mode(ctx, hot, cold, ct, limit, budget, cold_looks, compress_looks, PMN_TRACK_AUTO);
 }
 
 static long tracker_extents(struct pmn_tier *t, struct pmn_track_extent *ex, size_t n)
@@ -421,14 +425,15 @@ static int test_remap(struct pmn_ctx *ctx, int hot, int cold, const char *mode)
     char *p = store_on(ctx, len, hot);
     struct pmn_tier *t;
     struct pmn_tier_stats d;
+    enum pmn_track_mode m;
 
     if (strcmp(mode, "soft-dirty") == 0)
-        track_mode = PMN_TRACK_SOFT_DIRTY;
+        m = PMN_TRACK_SOFT_DIRTY;
     else if (strcmp(mode, "uffd-wp") == 0)
-        track_mode = PMN_TRACK_UFFD_WP;
+        m = PMN_TRACK_UFFD_WP;
     else
         FAIL("mode %s: soft-dirty or uffd-wp", mode);
-    t = mk(ctx, hot, cold, NULL, 16 * MiB, 8 * MiB, 2, 8);
+    t = mk_mode(ctx, hot, cold, NULL, 16 * MiB, 8 * MiB, 2, 8, m);
     if (pmn_tier_add(t, p, len) != 0)
         FAIL("add");
     step(t, &d, "first-look", 1);
