@@ -1797,8 +1797,12 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * cutting through a transparent huge page), -EBUSY (a page of it is on this
  * tier or on another tier open in this process; a page that came back, by a
  * write or a promote, may be demoted on any tier), -ECHILD (in a child
- * forked from the tier's opener), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
- * -ENOMEM or another -errno from the kernel.  -ENOMEM also comes when the
+ * forked from the tier's opener), -EAGAIN (another thread mapped memory
+ * anew in the range during the call: nothing kept, try again; since
+ * 0.10.2, before -ENOENT), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
+ * -ENOMEM or another -errno from the kernel.  A hole that appears during
+ * the call (another thread's munmap or mremap) is -EINVAL as one there
+ * before it (since 0.10.2; before, -EFAULT or a SIGSEGV in the estimate).  -ENOMEM also comes when the
  * process would pass vm.max_map_count: a demoted range that does not touch
  * another takes mappings of its own (protection and policy split them), so
  * about 32000 scattered one-page ranges reach the default limit of 65530.
@@ -1817,7 +1821,9 @@ PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int n
 /**
  * Estimated compression ratio of a range (LZ4 over up to @p samples pages,
  * evenly spaced; 0 = 16).  Returns the ratio (>= 1 means smaller), or a
- * negative code.  Reads the memory; thread-safe.
+ * negative code.  Reads the memory (a copy of each sample, so memory
+ * another thread unmaps meanwhile is -EFAULT, not a crash; since 0.10.2);
+ * thread-safe.
  */
 PMN_API double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples);
 

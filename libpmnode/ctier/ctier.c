@@ -121,34 +121,44 @@ int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
     return need <= usable ? 0 : PMN_E_TIER_FULL;
 }
 
+/* Each sample is copied out with pmn_prim_read_self() before it is
+ * compressed: memory another thread unmaps during the call (a demote
+ * racing the program's munmap or mremap) is -EFAULT, not a SIGSEGV
+ * (before 0.10.2 it crashed in LZ4). */
 double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
 {
     size_t page = pmn_prim_page_size(), npages, in = 0, out = 0;
-    int bound = LZ4_compressBound((int)page);
-    char *dst;
+    int bound = LZ4_compressBound((int)page), err = 0;
+    char *dst, *src;
 
     if (addr == NULL || len == 0)
         return -EINVAL;
     if (samples == 0)
         samples = 16;
-    dst = malloc((size_t)bound);
+    dst = malloc((size_t)bound + page);
     if (dst == NULL)
         return -ENOMEM;
+    src = dst + bound;
     npages = (len + page - 1) / page;
     if (samples > npages)
         samples = (unsigned)npages;
-    for (unsigned i = 0; i < samples; i++) {
+    for (unsigned i = 0; i < samples && err == 0; i++) {
         size_t pg = (size_t)i * npages / samples, off = pg * page;
         size_t n = len - off < page ? len - off : page;
-        int c = LZ4_compress_default((const char *)addr + off, dst, (int)n, bound);
-        if (c <= 0) {
-            free(dst);
-            return PMN_E_INCOMPRESSIBLE;
-        }
+        int c;
+
+        err = pmn_prim_read_self(src, (const char *)addr + off, n);
+        if (err)
+            break;
+        c = LZ4_compress_default(src, dst, (int)n, bound);
+        if (c <= 0)
+            err = PMN_E_INCOMPRESSIBLE;
         in += n;
         out += (size_t)c;
     }
     free(dst);
+    if (err)
+        return err;
     return out ? (double)in / (double)out : 1.0;
 }
 
@@ -532,8 +542,20 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
 static bool uffd_write(struct pmn_ctier *t, uintptr_t addr)
 {
     uintptr_t page = addr & ~(uintptr_t)(t->page - 1);
+    int err;
 
-    return write_back(t, page, false) && protect(t, page, t->page, false) != -EAGAIN;
+    if (!write_back(t, page, false))
+        return false;
+    err = protect(t, page, t->page, false);
+    if (err == -EAGAIN)
+        return false;
+    /* The lift failed (-ENOENT: the page's mapping is not registered any
+     * more, a demote that kept nothing or a promote unregistered it after
+     * the fault), and a failed lift wakes nobody, nor did the unregister:
+     * wake the writer here, or it waits for ever (before 0.10.2 it did). */
+    if (err)
+        pmn_prim_uffd_wake(t->uffd, page, t->page);
+    return true;
 }
 
 /* ---- the mprotect fallback ----
@@ -562,12 +584,22 @@ static bool uffd_write(struct pmn_ctier *t, uintptr_t addr)
  * close, a promote, or another writer) finds no tier holding the page:
  * when the mapping is writable now, the write is simply retried (where the
  * kind of access is unknown, a jump into writable data would be retried
- * forever instead of crashing).  Everything else goes to the handler that
- * was installed before ours. */
+ * forever instead of crashing).  The page may also have been lifted and
+ * then demoted again between the handler's look at the books and its look
+ * at the mapping: read-only then, and in the books, though the books said
+ * no.  protect_epoch tells: every demote bumps it before it protects, and
+ * a handler that saw it move during its looks retries the write, which
+ * faults again and finds the page held (before 0.10.2 it went to the
+ * previous handler, and a program writing while another thread demoted
+ * and promoted died of SIGSEGV).  Everything else goes to the handler
+ * that was installed before ours. */
 #define MAX_MPROTECT_TIERS 64
 static struct pmn_ctier *_Atomic registry[MAX_MPROTECT_TIERS];
 static atomic_int registry_readers[MAX_MPROTECT_TIERS]; /* handlers reading the slot */
 static atomic_int registry_top;                         /* slots ever used */
+/* Bumped by every mprotect-mode demote before it protects (see above):
+ * process-wide because a handler looks at every tier. */
+static atomic_uint protect_epoch;
 static char slot_closing_mark; /* a slot whose tier is closing: busy, but not handed out */
 #define SLOT_CLOSING ((struct pmn_ctier *)(void *)&slot_closing_mark)
 static struct sigaction previous_segv;
@@ -614,6 +646,8 @@ static enum verdict segv_claim(uintptr_t addr, const void *uc)
     uintptr_t page = addr & ~(uintptr_t)(segv_page - 1);
     enum pmn_prim_access kind = pmn_prim_fault_access(uc);
     int top = atomic_load(&registry_top), prot;
+    unsigned epoch = atomic_load(&protect_epoch);
+    bool writable;
 
     if (kind == PMN_PRIM_ACCESS_READ || kind == PMN_PRIM_ACCESS_EXEC)
         return NOT_OURS;
@@ -627,8 +661,10 @@ static enum verdict segv_claim(uintptr_t addr, const void *uc)
         if (v != NOT_MINE)
             return v;
     }
-    /* No tier holds the page: lifted since the fault, or never ours. */
-    return pmn_prim_vma_prot((void *)page, &prot) == 0 && (prot & PROT_WRITE) ? RETRY : NOT_OURS;
+    /* No tier held the page: lifted since the fault, demoted again since
+     * the looks above, or never ours. */
+    writable = pmn_prim_vma_prot((void *)page, &prot) == 0 && (prot & PROT_WRITE);
+    return writable || atomic_load(&protect_epoch) != epoch ? RETRY : NOT_OURS;
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)
@@ -1323,7 +1359,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     if (err == 0 && (err = pmn_prim_private_anon(addr, len, PROT_READ | PROT_WRITE)) >= 0)
         err = err == 1 ? 0 : -EINVAL;
     if (err == 0 && (ratio = pmn_ctier_estimate(addr, len, 16)) < 0)
-        err = (int)ratio;
+        err = ratio == -EFAULT ? -EINVAL : (int)ratio; /* a hole since the check */
     if (err) {
         pthread_mutex_unlock(&open_tiers_lock);
         return err;
@@ -1362,19 +1398,26 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         log_split_failure(t, start, len, err); /* -EINVAL: not anonymous private memory */
         goto out;
     }
+    if (t->mprotect_mode)
+        atomic_fetch_add(&protect_epoch, 1); /* before the protection: segv_claim */
     err = protect(t, start, len, true);
-    if (err)
-        goto unregister;
     /* Allow both nodes in the range's policy: under a policy that names
      * only the promote node, NUMA balancing would see demoted pages as
      * misplaced and pull them back behind our back (seen on real kernels). */
-    {
+    if (err == 0) {
         int both[2] = {t->promote_node, t->node};
         err = pmn_prim_bind_nodes(addr, len, both, t->promote_node == t->node ? 1 : 2);
-        if (err) {
-            protect(t, start, len, false);
-            goto unregister;
-        }
+    }
+    if (err) {
+        /* Another thread changed the range's mappings since the checks: a
+         * mapping put in place of a registered one (-ENOENT from the
+         * protection) is -EAGAIN, a hole (-EFAULT from the bind) -EINVAL,
+         * as for a hole at the start (before 0.10.2 these came back as
+         * they were).  The protection may have gone on in part: it comes
+         * off again, which also wakes a writer that met it. */
+        err = err == -ENOENT ? -EAGAIN : err == -EFAULT ? -EINVAL : err;
+        protect(t, start, len, false);
+        goto unregister;
     }
     nb = huge_neighbours(t, start, len, neighbours);
     if (nb && pmn_prim_query_nodes(neighbours, nb, nb_before) != 0)
@@ -1499,7 +1542,10 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             }
             for (size_t k = 0; k < n; k++) {
                 size_t at = ((uintptr_t)pages[k] - lo) / t->page;
-                if (status[k] == node || status[k] == -ENOENT) {
+                /* -ENOENT, -EFAULT: no page there now, or the zero page
+                 * (unmapped or discarded after the call began, its event
+                 * not applied yet): nothing of it is on the tier. */
+                if (status[k] == node || status[k] == -ENOENT || status[k] == -EFAULT) {
                     page_left(t, r, ((uintptr_t)pages[k] - r->start) / t->page);
                     moved[at / 64] |= (uint64_t)1 << (at % 64);
                     at = ((uintptr_t)pages[k] - start) / t->page;

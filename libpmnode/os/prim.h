@@ -192,6 +192,19 @@ int pmn_prim_uffd_unregister(int fd, uintptr_t start, size_t len);
  * the thread reading @fd must read the event first, or both wait for ever.
  * Signal-safe. */
 int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on);
+/* Wake the threads waiting on a fault of @fd in [start, start+len), with
+ * nothing else done: a lift that fails wakes nobody, and unregistering
+ * write-protect-only memory wakes nobody either (the kernel wakes only
+ * missing-mode waiters there), so a writer whose range lost its
+ * registration would wait for ever.  The range need not be registered
+ * any more.  Signal-safe. */
+int pmn_prim_uffd_wake(int fd, uintptr_t start, size_t len);
+/* Copy @len bytes of this process's memory at @src into @dst without
+ * touching @src directly: -EFAULT (not a SIGSEGV) when part of it is not
+ * mapped or not readable, for memory another thread may unmap meanwhile.
+ * Falls back to a plain copy where process_vm_readv(2) is refused
+ * (seccomp): 0 or -EFAULT. */
+int pmn_prim_read_self(void *dst, const void *src, size_t len);
 
 /* One event read from a userfaultfd, in our terms. */
 enum pmn_prim_uffd_kind {
