@@ -1798,8 +1798,10 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * tier or on another tier open in this process; a page that came back, by a
  * write or a promote, may be demoted on any tier), -ECHILD (in a child
  * forked from the tier's opener), -EAGAIN (another thread mapped memory
- * anew in the range during the call: nothing kept, try again; since
- * 0.10.2, before -ENOENT), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
+ * anew in the range during the call, or other threads unmapped, discarded
+ * or moved memory so often that the kernel refused the protection for a
+ * quarter of a second: nothing kept, try again; since 0.10.2, before
+ * -ENOENT or a wait with no end), PMN_E_INCOMPRESSIBLE, PMN_E_TIER_FULL,
  * -ENOMEM or another -errno from the kernel.  A hole that appears during
  * the call (another thread's munmap or mremap) is -EINVAL as one there
  * before it (since 0.10.2; before, -EFAULT or a SIGSEGV in the estimate).  -ENOMEM also comes when the

@@ -58,6 +58,9 @@
 #include "discover/topology.h"
 
 #define CHUNK 1024
+/* How long a program thread retries a protection change the kernel
+ * refuses with EAGAIN (protect()). */
+#define PROTECT_PATIENCE_NS (250 * 1000 * 1000ull)
 
 struct crange {
     uintptr_t start;
@@ -190,13 +193,28 @@ static __thread bool handler_thread;
  * or nobody reads the event: it gets -EAGAIN and retries after reading. */
 static int protect(struct pmn_ctier *t, uintptr_t start, size_t len, bool on)
 {
+    uint64_t deadline = 0;
     int err;
 
     if (t->mprotect_mode)
         return pmn_prim_write_protect((void *)start, len, on);
+    /* A bounded wait: threads that unmap, discard or move registered
+     * memory all the time keep the kernel answering EAGAIN nearly always,
+     * and a caller spinning here with the tier's lock held stalled every
+     * writer of demoted memory with it (before 0.10.2: for as long as they
+     * went on).  After PROTECT_PATIENCE_NS the caller gets -EAGAIN: a
+     * demote keeps nothing and says so; a lift left undone is done by the
+     * handler at the page's next write fault. */
     while ((err = pmn_prim_uffd_writeprotect(t->uffd, start, len, on)) == -EAGAIN &&
-           !handler_thread)
+           !handler_thread) {
+        uint64_t now = pmn_prim_now_ns();
+
+        if (deadline == 0)
+            deadline = now + PROTECT_PATIENCE_NS;
+        else if (now > deadline)
+            break;
         sched_yield();
+    }
     return err;
 }
 
@@ -1041,6 +1059,9 @@ void pmn_ctier_close(struct pmn_ctier *t)
             struct crange *r = t->rv[i];
             protect(t, r->start, r->npages * t->page, false); /* wakes waiting writers */
             pmn_prim_uffd_unregister(t->uffd, r->start, r->npages * t->page);
+            /* ...unless the lift gave up (protect): the unregister took the
+             * protection off but wakes nobody (pmn_prim_uffd_wake). */
+            pmn_prim_uffd_wake(t->uffd, r->start, r->npages * t->page);
         }
     }
     pthread_mutex_unlock(&t->lock);
@@ -1329,6 +1350,33 @@ static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t
                  (unsigned long)start, len);
 }
 
+/* Protect the pages of @r (moved, not in the index yet) that the
+ * pagemap shows present without write protection, one by one: usually
+ * none, so one pagemap read and no further call (protecting the whole
+ * range again would wait out every discard of the program's other
+ * threads, protect()).  Best effort: without the pagemap, nothing.  Lock
+ * held. */
+static void reprotect_unprotected(struct pmn_ctier *t, const struct crange *r)
+{
+    uint64_t *pm = malloc(CHUNK * sizeof(*pm));
+    int fd = -1;
+
+    if (pm != NULL && pmn_prim_pagemap_open(&fd) == 0) {
+        for (size_t done = 0; done < r->npages; done += CHUNK) {
+            size_t n = r->npages - done < CHUNK ? r->npages - done : CHUNK;
+
+            if (pmn_prim_pagemap_read(fd, r->start + done * t->page, n, pm) != 0)
+                break;
+            for (size_t i = 0; i < n; i++)
+                if (bit_test(r->bits, done + i) && (pm[i] & PMN_PRIM_PM_PRESENT) &&
+                    !(pm[i] & PMN_PRIM_PM_UFFD_WP))
+                    protect(t, r->start + (done + i) * t->page, t->page, true);
+        }
+        pmn_prim_close(fd);
+    }
+    free(pm);
+}
+
 int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
 {
     uintptr_t start = (uintptr_t)addr;
@@ -1477,6 +1525,15 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         log_split_failure(t, start, len, err);
         goto out;
     }
+    /* Protect again what moved unprotected (userfaultfd): protection set
+     * on a page with nothing mapped (never touched, discarded, mapped
+     * anew) does not stay, so a page first written between the protection
+     * above and its move is on the tier unprotected: held, yet written
+     * unseen for ever (before 0.10.2).  The write came before the move, so
+     * its data went with the page.  (mprotect protects the mapping, empty
+     * pages included.) */
+    if (!t->mprotect_mode)
+        reprotect_unprotected(t, r);
     /* Pages that did not move are not on the tier: no need to trap them. */
     for (size_t i = 0; i < r->npages; i++)
         if (!bit_test(r->bits, i))

@@ -1586,30 +1586,28 @@ Test(tier, churn_mprotect)
 
 /* ---- threads writing while another demotes and promotes (0.10.2) ----
  *
- * Writer threads own disjoint pages and write, read and (userfaultfd)
- * discard, map anew and move them, while the main thread demotes and
- * promotes random ranges across all of them.  At checkpoints the writers
- * park and the books must match the protection exactly: the memory equals
- * its shadow, and one write to every page brings back exactly the pages
+ * Writer threads own disjoint pages and write, read, discard and map them
+ * anew (discards and new mappings under userfaultfd only: the mprotect
+ * fallback sees neither), while the main thread demotes and promotes
+ * random ranges across all of them.  At checkpoints the writers park and
+ * the books must match the protection exactly: the memory equals its
+ * shadow, and one write to every page brings back exactly the pages
  * logical_bytes counted (write_promotions grows by that many) and leaves
  * nothing on the tier.  A page in the books without protection would stay
  * counted; a page protected outside the books would hang its writer.
  *
- * Under userfaultfd the writers also map pages anew and move them away
- * and back, and the checkpoint asks less: every write returns, the memory
- * equals its shadow, and a promote empties the tier.  Known gap (0.10.2):
- * a page with nothing mapped when a demote protects its range (mapped
- * anew, discarded, never touched) and first written before the demote
- * moves it can end up held without protection, so its later writes stay
- * on the tier unseen; with discards as well the writers can also keep a
- * demote waiting a long time (the kernel refuses protection changes while
- * a discard is under way).  Discards are left out here for that reason. */
+ * A third case has the writers also move pages away and back (mremap)
+ * and asks less at checkpoints: every write returns, the memory equals
+ * its shadow, and a promote empties the tier.  Known gap (0.10.2): a page
+ * that moves away while a demote protects its range and back before the
+ * demote moves it can be held without protection, its later writes
+ * unseen on the tier (the session note of 0.10.2). */
 #define CC_WRITERS 3
 #define CC_PAGES 60
 
 struct cchurn {
     char *p, *shadow;
-    bool uffd;
+    bool uffd, moves;
     _Atomic bool pause, stop;
     pthread_barrier_t parked, resumed;
     _Atomic int failed;
@@ -1662,7 +1660,12 @@ static void *cchurn_writer(void *arg)
             madvise(pg, ps, MADV_NOHUGEPAGE);
             memset(sh, 0, ps);
             break;
-        case 4: /* moved away and back */
+        case 4: /* a discard */
+            if (madvise(pg, ps, MADV_DONTNEED) != 0)
+                atomic_store(&c->failed, 1);
+            memset(sh, 0, ps);
+            break;
+        default: /* moved away and back */
             if (mremap(pg, ps, ps, MREMAP_MAYMOVE | MREMAP_FIXED, w->hole) != w->hole ||
                 mremap(w->hole, ps, ps, MREMAP_MAYMOVE | MREMAP_FIXED, pg) != pg)
                 atomic_store(&c->failed, 1);
@@ -1670,23 +1673,21 @@ static void *cchurn_writer(void *arg)
             if (w->hole == MAP_FAILED)
                 atomic_store(&c->failed, 1);
             break;
-        default: /* a discard */
-            if (madvise(pg, ps, MADV_DONTNEED) != 0)
-                atomic_store(&c->failed, 1);
-            memset(sh, 0, ps);
-            break;
         }
     }
     return NULL;
 }
 
 static enum pmn_ctier_wc cchurn_wc;
+static bool cchurn_moves;
 static void cchurn(void)
 {
     struct pmn_ctx *ctx = child_ctx();
+
+    alarm(60); /* in_child's 10 s is tight beside a loaded host's other tests */
     struct pmn_ctier *t = child_tier(ctx, cchurn_wc);
     struct pmn_ctier_stats st = {.struct_size = sizeof(st)};
-    struct cchurn c = {.uffd = cchurn_wc == PMN_CTIER_WC_UFFD};
+    struct cchurn c = {.uffd = cchurn_wc == PMN_CTIER_WC_UFFD, .moves = cchurn_moves};
     static struct cwriter w[CC_WRITERS];
     pthread_t tid[CC_WRITERS];
     unsigned seed = 99;
@@ -1707,7 +1708,7 @@ static void cchurn(void)
         CHILD_CHECK(w[k].hole != MAP_FAILED);
         CHILD_CHECK(pthread_create(&tid[k], NULL, cchurn_writer, &w[k]) == 0);
     }
-    for (int step = 1; step <= 800; step++) {
+    for (int step = 1; step <= 600; step++) {
         unsigned r = (unsigned)rand_r(&seed);
         size_t a = r % CC_PAGES, k = 1 + (r / CC_PAGES) % 16;
         int err;
@@ -1749,7 +1750,7 @@ static void cchurn(void)
                 volatile char *b = (volatile char *)c.p + i * ps;
                 *b = *b;
             }
-            if (c.uffd) { /* (see above) every write returned; a promote empties the tier */
+            if (c.moves) { /* (see above) every write returned; a promote empties the tier */
                 CHILD_CHECK(pmn_ctier_promote(t, c.p, CC_PAGES * ps, -1) == 0);
                 CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
                 CHILD_CHECK(st.logical_bytes == 0);
@@ -1780,10 +1781,10 @@ static void cchurn(void)
         CHILD_CHECK(pthread_join(tid[k], NULL) == 0);
     CHILD_CHECK(atomic_load(&c.failed) == 0);
     /* Not vacuous: demotes succeeded and checkpoints found pages held. */
-    if (demoted < 100 || checked == 0)
+    if (demoted < 50 || checked == 0)
         fprintf(stderr, "%llu demotes kept pages, %llu pages held at checkpoints\n", ull(demoted),
                 ull(checked));
-    CHILD_CHECK(demoted >= 100 && checked > 0);
+    CHILD_CHECK(demoted >= 50 && checked > 0);
     CHILD_CHECK(memcmp(c.p, c.shadow, CC_PAGES * ps) == 0);
     pmn_ctier_close(t);
     free(c.shadow);
@@ -1796,18 +1797,31 @@ static void cchurn_uffd(void)
     cchurn();
 }
 
+static void cchurn_uffd_moves(void)
+{
+    cchurn_wc = PMN_CTIER_WC_UFFD;
+    cchurn_moves = true;
+    cchurn();
+}
+
 static void cchurn_mprotect(void)
 {
     cchurn_wc = PMN_CTIER_WC_MPROTECT;
     cchurn();
 }
 
-Test(tier, threads_write_while_demoted_and_promoted_uffd, .timeout = 60)
+Test(tier, threads_write_while_demoted_and_promoted_uffd, .timeout = 90)
 {
     in_child(cchurn_uffd, "threads writing while another demotes and promotes (userfaultfd)");
 }
 
-Test(tier, threads_write_while_demoted_and_promoted_mprotect, .timeout = 60)
+Test(tier, threads_move_while_demoted_and_promoted_uffd, .timeout = 90)
+{
+    in_child(cchurn_uffd_moves,
+             "threads moving memory while another demotes and promotes (userfaultfd)");
+}
+
+Test(tier, threads_write_while_demoted_and_promoted_mprotect, .timeout = 90)
 {
     in_child(cchurn_mprotect, "threads writing while another demotes and promotes (mprotect)");
 }
