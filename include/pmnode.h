@@ -1813,7 +1813,9 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * nor counted; a range with none at all returns 0 and keeps nothing (since
  * 0.10.1; before, -ENOMEM as if the tier were full).  A demote that keeps
  * nothing, for that reason or a failure, leaves the range's memory policy
- * as it was (since 0.10.1).
+ * as it was (since 0.10.1).  Known limit (userfaultfd): a page another
+ * thread moves away and back with mremap during the call can be held
+ * without write protection, its later writes unseen (pmn_ctier(3), BUGS).
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;
