@@ -124,7 +124,7 @@ int pmn__ctier_guard(uint64_t used_physical, uint64_t capacity, double reserve,
     return need <= usable ? 0 : PMN_E_TIER_FULL;
 }
 
-/* Each sample is copied out with pmn_prim_read_self() before it is
+/* Each sample is copied out with pmn_prim_read_checked() before it is
  * compressed: memory another thread unmaps during the call (a demote
  * racing the program's munmap or mremap) is -EFAULT, not a SIGSEGV
  * (before 0.10.2 it crashed in LZ4). */
@@ -145,17 +145,24 @@ double pmn_ctier_estimate(const void *addr, size_t len, unsigned samples)
     npages = (len + page - 1) / page;
     if (samples > npages)
         samples = (unsigned)npages;
-    for (unsigned i = 0; i < samples && err == 0; i++) {
+    for (unsigned i = 0; i < samples; i++) {
         size_t pg = (size_t)i * npages / samples, off = pg * page;
         size_t n = len - off < page ? len - off : page;
+        const char *sample = src;
         int c;
 
-        err = pmn_prim_read_self(src, (const char *)addr + off, n);
+        err = pmn_prim_read_checked((const char *)addr + off, src, n);
+        if (err == -EPERM || err == -ENOSYS) { /* refused by a sandbox: read it in place */
+            sample = (const char *)addr + off;
+            err = 0;
+        }
         if (err)
             break;
-        c = LZ4_compress_default(src, dst, (int)n, bound);
-        if (c <= 0)
+        c = LZ4_compress_default(sample, dst, (int)n, bound);
+        if (c <= 0) {
             err = PMN_E_INCOMPRESSIBLE;
+            break;
+        }
         in += n;
         out += (size_t)c;
     }
@@ -1464,8 +1471,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
          * they were).  The protection may have gone on in part: it comes
          * off again, which also wakes a writer that met it. */
         err = err == -ENOENT ? -EAGAIN : err == -EFAULT ? -EINVAL : err;
-        protect(t, start, len, false);
-        goto unregister;
+        goto keep_nothing;
     }
     nb = huge_neighbours(t, start, len, neighbours);
     if (nb && pmn_prim_query_nodes(neighbours, nb, nb_before) != 0)
@@ -1516,8 +1522,8 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         err = -EINVAL;
     }
     if (err || r->ndemoted == 0) { /* keeps nothing */
+    keep_nothing:
         protect(t, start, len, false);
-    unregister:
         if (!t->mprotect_mode)
             pmn_prim_uffd_unregister(t->uffd, start, len);
         if (have_saved)

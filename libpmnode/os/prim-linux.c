@@ -404,23 +404,6 @@ int pmn_prim_uffd_wake(int fd, uintptr_t start, size_t len)
     return 0;
 }
 
-int pmn_prim_read_self(void *dst, const void *src, size_t len)
-{
-    struct iovec local = {.iov_base = dst, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)src, .iov_len = len};
-    ssize_t r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-
-    if (r == (ssize_t)len)
-        return 0;
-    if (r >= 0 || errno == EFAULT)
-        return -EFAULT; /* stopped at an unmapped or unreadable page */
-    if (errno == ENOSYS || errno == EPERM) {
-        memcpy(dst, src, len); /* refused by a sandbox: read it directly */
-        return 0;
-    }
-    return -errno;
-}
-
 int pmn_prim_uffd_read(int fd, struct pmn_prim_uffd_event *ev, size_t max, size_t *n)
 {
     struct uffd_msg msg[16];

@@ -199,12 +199,6 @@ int pmn_prim_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool on);
  * registration would wait for ever.  The range need not be registered
  * any more.  Signal-safe. */
 int pmn_prim_uffd_wake(int fd, uintptr_t start, size_t len);
-/* Copy @len bytes of this process's memory at @src into @dst without
- * touching @src directly: -EFAULT (not a SIGSEGV) when part of it is not
- * mapped or not readable, for memory another thread may unmap meanwhile.
- * Falls back to a plain copy where process_vm_readv(2) is refused
- * (seccomp): 0 or -EFAULT. */
-int pmn_prim_read_self(void *dst, const void *src, size_t len);
 
 /* One event read from a userfaultfd, in our terms. */
 enum pmn_prim_uffd_kind {
