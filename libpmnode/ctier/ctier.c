@@ -97,6 +97,17 @@ struct pmn_ctier {
      * read and applied so far, and its reads of the userfaultfd begun and
      * counted (the thread whose event is read goes on during the read). */
     atomic_uint_fast64_t layout_read, layout_applied, reads_begun, reads_counted;
+    /* Held pages whose protection is not confirmed (userfaultfd; see
+     * unsure_add): rare, so a plain list.  nunsure is read without the
+     * lock by the handler thread to choose its poll timeout. */
+    struct unsure *unsure;
+    size_t unsure_cap;
+    atomic_size_t nunsure;
+};
+
+struct unsure {
+    uintptr_t page; /* where the books hold it now (moved() follows it) */
+    uint64_t since; /* when a check first failed to confirm it, or 0 */
 };
 
 /* Whether the caller is a child forked from the tier's opener.  The
@@ -410,6 +421,132 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
     }
 }
 
+/* ---- held pages whose protection is not confirmed ----
+ *
+ * A demote protects its range, then moves it; a page that was elsewhere
+ * when the range was protected (another thread had moved it away with
+ * mremap, or it had nothing mapped yet) and is back in the range when it
+ * moves reaches the tier without protection.  The demote protects such
+ * pages after the move (reprotect_unprotected), but by then the page may
+ * be away again: its protection fails (-ENOENT, nothing mapped there) and,
+ * before 0.10.3, it stayed held without protection wherever it went, its
+ * writes unseen on the tier for ever.  Such a page goes on this list; the
+ * list follows moves as the handler applies them (moved), and is checked
+ * after every batch of events the handler applies, every 10 ms while it
+ * is not empty, and whenever a call settles the layout (settle_layout): a
+ * page found in place without protection is protected, one found
+ * protected or no longer held leaves the list.  A page not confirmed for
+ * ten seconds leaves it too (absent with no move event naming it, freed
+ * by the kernel under MADV_FREE, say): the list stays bounded.  A move
+ * applied late can also meet a page whose protection an unregister took
+ * off (moved): its held pages are looked at where they arrived, and go on
+ * the list when not protected.  Lock held throughout. */
+#define UNSURE_ABSENT_NS (10 * 1000 * 1000 * 1000ull)
+
+static void unsure_add(struct pmn_ctier *t, uintptr_t page)
+{
+    size_t n = atomic_load_explicit(&t->nunsure, memory_order_relaxed);
+
+    if (n == t->unsure_cap) {
+        size_t cap = t->unsure_cap ? 2 * t->unsure_cap : 16;
+        struct unsure *bigger = realloc(t->unsure, cap * sizeof(*bigger));
+
+        if (bigger == NULL)
+            return; /* out of memory: unconfirmed, as before 0.10.3 */
+        t->unsure = bigger;
+        t->unsure_cap = cap;
+    }
+    t->unsure[n] = (struct unsure){.page = page};
+    atomic_store_explicit(&t->nunsure, n + 1, memory_order_relaxed);
+}
+
+/* [from, from+len) moved to [to, to+len): entries there follow; entries
+ * at the destination named memory the move unmapped. */
+static void unsure_moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
+{
+    size_t n = atomic_load_explicit(&t->nunsure, memory_order_relaxed), kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct unsure u = t->unsure[i];
+
+        if (u.page - to < len)
+            continue;
+        if (u.page - from < len)
+            u.page = to + (u.page - from);
+        t->unsure[kept++] = u;
+    }
+    atomic_store_explicit(&t->nunsure, kept, memory_order_relaxed);
+}
+
+/* Whether the books hold @page on the tier.  Lock held. */
+static bool held(struct pmn_ctier *t, uintptr_t page)
+{
+    struct crange *r = find_range(t, page);
+
+    return r != NULL && bit_test(r->bits, (page - r->start) / t->page);
+}
+
+/* Move @page, which the tier cannot protect, to the promote node: true
+ * when it is there now (the caller takes it out of the books), false
+ * when no page is at @page (it moved on: the caller keeps following it)
+ * or it could not move. */
+static bool unheld_back(const struct pmn_ctier *t, uintptr_t page)
+{
+    void *p = (void *)page;
+    int node = t->promote_node, st = -EAGAIN;
+
+    for (int tries = 0; tries < 4 && (st == -EAGAIN || st == -EBUSY); tries++)
+        if (pmn_prim_move_pages(&p, 1, &node, &st) != 0)
+            return false;
+    return st == node;
+}
+
+static void unsure_check(struct pmn_ctier *t)
+{
+    size_t n = atomic_load_explicit(&t->nunsure, memory_order_relaxed), kept = 0;
+    uint64_t now = pmn_prim_now_ns();
+    int fd = -1;
+    bool refused = false; /* the kernel said EAGAIN: no more tries this round */
+
+    if (n == 0 || t->closing || pmn_prim_pagemap_open(&fd) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct unsure u = t->unsure[i];
+        uint64_t pm = 0;
+
+        if (!held(t, u.page) || pmn_prim_pagemap_read(fd, u.page, 1, &pm) != 0)
+            continue;
+        if ((pm & (PMN_PRIM_PM_PRESENT | PMN_PRIM_PM_SWAP)) && !refused) {
+            int err;
+
+            if (pm & PMN_PRIM_PM_UFFD_WP)
+                continue; /* confirmed */
+            /* -ENOENT with the page in place: its mapping is not registered
+             * any more (an unregister met it, above): it goes back. */
+            if ((err = protect(t, u.page, t->page, true)) == 0)
+                continue;
+            if (err == -ENOENT && unheld_back(t, u.page)) {
+                struct crange *r = find_range(t, u.page);
+
+                page_left(t, r, (u.page - r->start) / t->page);
+                continue;
+            }
+            /* A program thread waited up to PROTECT_PATIENCE_NS: once is
+             * enough for one call. */
+            refused = err == -EAGAIN;
+        }
+        /* Away (its move event on its way), or the kernel said EAGAIN:
+         * tried again, for ten seconds at most. */
+        if (u.since == 0)
+            u.since = now;
+        else if (now - u.since > UNSURE_ABSENT_NS)
+            continue;
+        t->unsure[kept++] = u;
+    }
+    pmn_prim_close(fd);
+    atomic_store_explicit(&t->nunsure, kept, memory_order_relaxed);
+}
+
 /* ---- lifting protection ----
  *
  * With userfaultfd the tier's protection is a bit of its own in each page
@@ -514,6 +651,14 @@ static void lift_all(struct pmn_ctier *t)
  * migratepages): it stays where it was put, and its bind with it, rather
  * than be pulled to the promote node by its first write.  One status
  * query; a page the kernel cannot say of is treated as still here. */
+static bool on_tier(const struct pmn_ctier *t, uintptr_t page)
+{
+    void *p = (void *)page;
+    int st = -1;
+
+    return pmn_prim_query_nodes(&p, 1, &st) == 0 && st == t->node;
+}
+
 static bool moved_off(const struct pmn_ctier *t, uintptr_t page)
 {
     void *p = (void *)page;
@@ -537,8 +682,19 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
 
     for (;;) {
         r = find_range(t, page);
-        if (t->closing || r == NULL || !bit_test(r->bits, i = (page - r->start) / t->page))
-            return true; /* back already (another writer, a promote), or closing */
+        if (t->closing)
+            return true;
+        if (r == NULL || !bit_test(r->bits, i = (page - r->start) / t->page)) {
+            /* Back already (another writer, a promote)... unless the books
+             * lost it while it stayed on the tier: an unmap, discard or
+             * move that another thread made during a demote is applied
+             * after it, to pages that demote put on the tier since.  Its
+             * protection stayed, so its first write is here: bring it back
+             * (before 0.10.3 it stayed on the tier, written in place). */
+            if (t->node != t->promote_node && on_tier(t, page))
+                (void)move_one((void *)page, t->promote_node);
+            return true;
+        }
         if (t->node != t->promote_node && moved_off(t, page))
             break; /* left where it was put: not a promotion */
         if (move_one((void *)page, t->promote_node) == 0) {
@@ -832,6 +988,7 @@ static void ctier_atfork_register(void)
 }
 
 static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len);
+static void reprotect_unprotected(struct pmn_ctier *t, struct crange *r, bool in_index);
 
 /* Apply what the handler read, in order, as far as it can (lock held):
  * the events not applied (a write the kernel or a full node holds back)
@@ -885,7 +1042,7 @@ static void *handler_main(void *arg)
                                 {.fd = t->stopfd, .events = POLLIN}};
         int err = 0;
 
-        if (poll(pfd, 2, npend ? 1 : -1) < 0 && errno != EINTR)
+        if (poll(pfd, 2, npend ? 1 : atomic_load(&t->nunsure) ? 10 : -1) < 0 && errno != EINTR)
             break;
         if (pfd[1].revents)
             break;
@@ -923,8 +1080,9 @@ static void *handler_main(void *arg)
                 atomic_store(&t->reads_counted, seq);
             }
         }
-        if (npend && pthread_mutex_trylock(&t->lock) == 0) {
+        if ((npend || atomic_load(&t->nunsure)) && pthread_mutex_trylock(&t->lock) == 0) {
             npend = apply_events(t, pend, npend);
+            unsure_check(t); /* after the moves: where the pages are now */
             pthread_mutex_unlock(&t->lock);
         }
         if (npend == 0)
@@ -1081,6 +1239,7 @@ void pmn_ctier_close(struct pmn_ctier *t)
     for (size_t i = 0; i < t->nr; i++)
         range_free(t->rv[i]);
     free(t->rv);
+    free(t->unsure);
     if (t->uffd >= 0)
         close(t->uffd);
     if (t->stopfd >= 0)
@@ -1189,6 +1348,7 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
     size_t first, pieces = 0;
     struct crange **fresh;
 
+    unsure_moved(t, from, to, len);
     /* Whatever was at the destination is gone (the kernel unmapped it),
      * and no range may overlap the new ones: carve them out. */
     forget(t, to, to + len);
@@ -1237,8 +1397,16 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
     }
     forget(t, from, hi);
     for (size_t k = 0; k < pieces; k++)
-        if (fresh[k] != NULL)
+        if (fresh[k] != NULL) {
             index_insert(t, fresh[k]);
+            /* The move is applied after it happened: in between, a
+             * promote or a demote that kept nothing may have unregistered
+             * the destination with the page already there (the books still
+             * had it at the source), and the kernel then took its
+             * protection off (before 0.10.3 it stayed held, written
+             * unseen).  Look at the held pages where they are now. */
+            reprotect_unprotected(t, fresh[k], true);
+        }
     free(fresh);
 }
 
@@ -1265,11 +1433,12 @@ static void settle_layout(struct pmn_ctier *t)
             target = atomic_load(&t->layout_read);
         }
         if (counted && atomic_load(&t->layout_applied) >= target)
-            return;
+            break;
         pthread_mutex_unlock(&t->lock);
         usleep(250);
         pthread_mutex_lock(&t->lock);
     }
+    unsure_check(t);
 }
 
 /* clear_overlaps, after the handler applied what it read (settle_layout),
@@ -1357,13 +1526,19 @@ static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t
                  (unsigned long)start, len);
 }
 
-/* Protect the pages of @r (moved, not in the index yet) that the
- * pagemap shows present without write protection, one by one: usually
- * none, so one pagemap read and no further call (protecting the whole
- * range again would wait out every discard of the program's other
- * threads, protect()).  Best effort: without the pagemap, nothing.  Lock
- * held. */
-static void reprotect_unprotected(struct pmn_ctier *t, const struct crange *r)
+/* Protect the held pages of @r (just demoted, or just moved by the
+ * program; @in_index: @r is in the books already) that the pagemap shows
+ * present without write protection, one by one: usually none, so one
+ * pagemap read and no further call (protecting the whole range again
+ * would wait out every discard of the program's other threads,
+ * protect()).  A page whose mapping is not registered (-ENOENT: mapped
+ * anew, or unregistered, after the range was) cannot be protected: it
+ * goes back to the promote node and leaves the books (unheld_back).  A
+ * held page that is not in place (moved away again) or whose protection
+ * the kernel refuses for now goes on the unsure list, which follows it
+ * (unsure_add).  Best effort: without the pagemap or memory, nothing.
+ * Lock held. */
+static void reprotect_unprotected(struct pmn_ctier *t, struct crange *r, bool in_index)
 {
     uint64_t *pm = malloc(CHUNK * sizeof(*pm));
     int fd = -1;
@@ -1374,10 +1549,28 @@ static void reprotect_unprotected(struct pmn_ctier *t, const struct crange *r)
 
             if (pmn_prim_pagemap_read(fd, r->start + done * t->page, n, pm) != 0)
                 break;
-            for (size_t i = 0; i < n; i++)
-                if (bit_test(r->bits, done + i) && (pm[i] & PMN_PRIM_PM_PRESENT) &&
-                    !(pm[i] & PMN_PRIM_PM_UFFD_WP))
-                    protect(t, r->start + (done + i) * t->page, t->page, true);
+            for (size_t i = 0; i < n; i++) {
+                uintptr_t page = r->start + (done + i) * t->page;
+
+                if (!bit_test(r->bits, done + i) || (pm[i] & PMN_PRIM_PM_UFFD_WP))
+                    continue;
+                if (!(pm[i] & (PMN_PRIM_PM_PRESENT | PMN_PRIM_PM_SWAP))) {
+                    unsure_add(t, page);
+                    continue;
+                }
+                int err = protect(t, page, t->page, true);
+
+                if (err == -ENOENT && unheld_back(t, page)) {
+                    if (in_index) {
+                        page_left(t, r, done + i);
+                    } else {
+                        bit_clear(r->bits, done + i);
+                        r->ndemoted--;
+                    }
+                } else if (err != 0) {
+                    unsure_add(t, page);
+                }
+            }
         }
         pmn_prim_close(fd);
     }
@@ -1521,6 +1714,17 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
                 move_one((void *)(start + i * t->page), t->promote_node);
         err = -EINVAL;
     }
+    /* Protect again what moved unprotected (userfaultfd): protection set
+     * on a page with nothing mapped (never touched, discarded, mapped
+     * anew) does not stay, so a page first written between the protection
+     * above and its move is on the tier unprotected: held, yet written
+     * unseen for ever (before 0.10.2).  The write came before the move, so
+     * its data went with the page.  A page of a mapping made anew since
+     * the registration goes back (before 0.10.3 it stayed on the tier, in
+     * nobody's books once the old mapping's unmap was applied).
+     * (mprotect protects the mapping, empty pages included.) */
+    if (err == 0 && !t->mprotect_mode)
+        reprotect_unprotected(t, r, false);
     if (err || r->ndemoted == 0) { /* keeps nothing */
     keep_nothing:
         protect(t, start, len, false);
@@ -1531,15 +1735,6 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         log_split_failure(t, start, len, err);
         goto out;
     }
-    /* Protect again what moved unprotected (userfaultfd): protection set
-     * on a page with nothing mapped (never touched, discarded, mapped
-     * anew) does not stay, so a page first written between the protection
-     * above and its move is on the tier unprotected: held, yet written
-     * unseen for ever (before 0.10.2).  The write came before the move, so
-     * its data went with the page.  (mprotect protects the mapping, empty
-     * pages included.) */
-    if (!t->mprotect_mode)
-        reprotect_unprotected(t, r);
     /* Pages that did not move are not on the tier: no need to trap them. */
     for (size_t i = 0; i < r->npages; i++)
         if (!bit_test(r->bits, i))
@@ -1605,10 +1800,20 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             }
             for (size_t k = 0; k < n; k++) {
                 size_t at = ((uintptr_t)pages[k] - lo) / t->page;
-                /* -ENOENT, -EFAULT: no page there now, or the zero page
-                 * (unmapped or discarded after the call began, its event
-                 * not applied yet): nothing of it is on the tier. */
-                if (status[k] == node || status[k] == -ENOENT || status[k] == -EFAULT) {
+                bool absent = status[k] == -ENOENT || status[k] == -EFAULT;
+
+                /* -ENOENT, -EFAULT: no page there now, or the zero page.
+                 * With userfaultfd the page was unmapped, discarded or
+                 * moved away after the call began, and its event, on its
+                 * way, says which: it stays held until then (a page on its
+                 * way back still is on the tier; before 0.10.3 it counted
+                 * as back, and its protection came off with the range's
+                 * registration when it returned before the unregister
+                 * below).  The mprotect fallback sees no such events:
+                 * nothing of it is on the tier. */
+                if (absent && !t->mprotect_mode)
+                    continue;
+                if (status[k] == node || absent) {
                     page_left(t, r, ((uintptr_t)pages[k] - r->start) / t->page);
                     moved[at / 64] |= (uint64_t)1 << (at % 64);
                     at = ((uintptr_t)pages[k] - start) / t->page;

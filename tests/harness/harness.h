@@ -609,6 +609,28 @@ static inline void ctier_fill_text(void *buf, size_t len, size_t page_size, size
     }
 }
 
+/* A writer's move of its page @pg away and back with mremap, through its
+ * own scratch page *@hole, which is then mapped again in place (PROT_NONE,
+ * never replacing anything): a fresh mmap(NULL) each time could land in
+ * the gap another writer's page leaves between its two moves (it did in
+ * vm-ctier's guest), and the moves then unmap each other's pages.  Map
+ * every writer's scratch page before any writer runs, for the same
+ * reason.  False on failure, after which *@hole is NULL and later calls
+ * do nothing (and return true): nothing is ever clobbered.  Used by
+ * tests/system/test-ctier-system.c and the vm guest's vm-ctier. */
+static inline bool ctier_move_away_and_back(char *pg, char **hole, size_t page_size)
+{
+    if (*hole == NULL)
+        return true;
+    if (mremap(pg, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, *hole) == *hole &&
+        mremap(*hole, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, pg) == pg &&
+        mmap(*hole, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+             0) == *hole)
+        return true;
+    *hole = NULL;
+    return false;
+}
+
 /* ---- writers racing a tier's close -------------------------------------- */
 
 /* One of the threads that write into demoted memory while the tier closes

@@ -1596,12 +1596,17 @@ Test(tier, churn_mprotect)
  * nothing on the tier.  A page in the books without protection would stay
  * counted; a page protected outside the books would hang its writer.
  *
- * A third case has the writers also move pages away and back (mremap)
- * and asks less at checkpoints: every write returns, the memory equals
- * its shadow, and a promote empties the tier.  Known gap (0.10.2): a page
- * that moves away while a demote protects its range and back before the
- * demote moves it can be held without protection, its later writes
- * unseen on the tier (the session note of 0.10.2). */
+ * A third case has the writers also move pages away and back (mremap),
+ * checked as strictly, except that a held page can also come back
+ * without a write there (one the tier could not protect again).  It found
+ * (0.10.3) held pages left without protection: a page away when its
+ * demote protected the range, back for the move, and away again when the
+ * demote protected it after the move; and a page back in its old place
+ * before the handler applied its move, whose protection a promote's
+ * unregister there took off.  The unsure list in ctier.c follows such
+ * pages until they are protected.  With one node nothing really moves
+ * here; vm-ctier's churn test asks the same with a second node, where
+ * pages also must not stay on the tier outside the books. */
 #define CC_WRITERS 3
 #define CC_PAGES 60
 
@@ -1624,7 +1629,10 @@ static void *cchurn_writer(void *arg)
     struct cwriter *w = arg;
     struct cchurn *c = w->c;
     unsigned seed = 4242u + (unsigned)w->k;
-    int ops = c->uffd ? 5 : 3; /* discards: see cchurn() */
+    /* Under userfaultfd: mapped anew, discarded, and in the moves case
+     * moved (the default case).  Before 0.10.3 this read 5 in both cases,
+     * so the moves case never moved. */
+    int ops = c->uffd ? (c->moves ? 6 : 5) : 3;
 
     while (!atomic_load(&c->stop)) {
         unsigned r = (unsigned)rand_r(&seed);
@@ -1665,12 +1673,8 @@ static void *cchurn_writer(void *arg)
                 atomic_store(&c->failed, 1);
             memset(sh, 0, ps);
             break;
-        default: /* moved away and back */
-            if (mremap(pg, ps, ps, MREMAP_MAYMOVE | MREMAP_FIXED, w->hole) != w->hole ||
-                mremap(w->hole, ps, ps, MREMAP_MAYMOVE | MREMAP_FIXED, pg) != pg)
-                atomic_store(&c->failed, 1);
-            w->hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (w->hole == MAP_FAILED)
+        default: /* moved away and back (harness.h) */
+            if (!ctier_move_away_and_back(pg, &w->hole, ps))
                 atomic_store(&c->failed, 1);
             break;
         }
@@ -1706,8 +1710,12 @@ static void cchurn(void)
         ctier_fill_text_page(w[k].text[1], ps, 1001 + 2 * (size_t)k);
         w[k].hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHILD_CHECK(w[k].hole != MAP_FAILED);
-        CHILD_CHECK(pthread_create(&tid[k], NULL, cchurn_writer, &w[k]) == 0);
     }
+    /* Every scratch page mapped before any writer runs: one writer's,
+     * free between its move back and its mapping again, could be handed
+     * out as another's. */
+    for (int k = 0; k < CC_WRITERS; k++)
+        CHILD_CHECK(pthread_create(&tid[k], NULL, cchurn_writer, &w[k]) == 0);
     for (int step = 1; step <= 600; step++) {
         unsigned r = (unsigned)rand_r(&seed);
         size_t a = r % CC_PAGES, k = 1 + (r / CC_PAGES) % 16;
@@ -1750,15 +1758,6 @@ static void cchurn(void)
                 volatile char *b = (volatile char *)c.p + i * ps;
                 *b = *b;
             }
-            if (c.moves) { /* (see above) every write returned; a promote empties the tier */
-                CHILD_CHECK(pmn_ctier_promote(t, c.p, CC_PAGES * ps, -1) == 0);
-                CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
-                CHILD_CHECK(st.logical_bytes == 0);
-                checked += held;
-                CHILD_CHECK(memcmp(c.p, c.shadow, CC_PAGES * ps) == 0);
-                pthread_barrier_wait(&c.resumed);
-                continue;
-            }
             CHILD_CHECK(pmn_ctier_stats(t, &st) == 0);
             if (st.logical_bytes != 0 || st.write_promotions + st.write_failures - before != held)
                 fprintf(stderr,
@@ -1767,7 +1766,12 @@ static void cchurn(void)
                         step, ull(held), ull(st.logical_bytes),
                         ull(st.write_promotions + st.write_failures - before));
             CHILD_CHECK(st.logical_bytes == 0);
-            CHILD_CHECK(st.write_promotions + st.write_failures - before == held);
+            /* With moves, a held page whose mapping lost its registration
+             * (ctier.c, unheld_back) goes back without a write: fewer. */
+            if (c.moves)
+                CHILD_CHECK(st.write_promotions + st.write_failures - before <= held);
+            else
+                CHILD_CHECK(st.write_promotions + st.write_failures - before == held);
             checked += held;
         }
         CHILD_CHECK(memcmp(c.p, c.shadow, CC_PAGES * ps) == 0);

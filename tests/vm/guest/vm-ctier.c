@@ -31,6 +31,12 @@
  *                          NODE at its new address, a write there promotes its page; then
  *                          30 passes of writes while another thread demotes and discards
  *                          (MADV_DONTNEED) memory of its own: no pass hangs (0.9.5 did)
+ *   vm-ctier churn NODE    (userfaultfd only) 3 threads write, read, discard, map anew
+ *                          and move (mremap) their pages of a 60-page region while the
+ *                          main thread demotes and promotes random ranges of it, 600
+ *                          steps; every 40 the threads park, every page is written
+ *                          once, and then the tier holds nothing and every page is on
+ *                          node 0: nothing left on NODE unprotected or outside the books
  *   vm-ctier all NODE      every test above
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure, 77 when the
@@ -728,6 +734,172 @@ static int test_moves(void)
     return 0;
 }
 
+/* ---- threads changing their memory while another demotes (0.10.3) ----
+ *
+ * The host's test (tests/system, tier/threads_move_while_...) checks the
+ * books against the protection with one node, where nothing really moves;
+ * here pages really go to the compressed node, so a checkpoint also asks
+ * where they are: after one write to every page, none may be left there. */
+#define CH_WRITERS 3
+#define CH_PAGES 60
+
+struct chw {
+    char *p, *shadow, *hole;
+    int k;
+    atomic_int *stop, *pause, *failed;
+    pthread_barrier_t *parked, *resumed;
+};
+
+static void *churn_writer(void *arg)
+{
+    struct chw *w = arg;
+    unsigned seed = 77u + (unsigned)w->k;
+    char text[2][4096];
+
+    ctier_fill_text_page(text[0], sizeof(text[0]), 500 + 2 * (size_t)w->k);
+    ctier_fill_text_page(text[1], sizeof(text[1]), 501 + 2 * (size_t)w->k);
+    while (!atomic_load(w->stop)) {
+        unsigned r = (unsigned)rand_r(&seed);
+        size_t i = (size_t)w->k + CH_WRITERS * ((r / 8) % (CH_PAGES / CH_WRITERS));
+        char *pg = w->p + i * ps, *sh = w->shadow + i * ps;
+
+        if (atomic_load(w->pause)) {
+            pthread_barrier_wait(w->parked);
+            pthread_barrier_wait(w->resumed);
+            continue;
+        }
+        switch ((r / 1024) % 6) {
+        case 0:
+        case 1: { /* 64 bytes of text: the page stays compressible */
+            size_t off = ((r >> 3) % (ps / 64)) * 64;
+
+            for (size_t j = 0; j < 64; j++)
+                ((volatile char *)pg)[off + j] = text[r % 2][(off + j) % sizeof(text[0])];
+            for (size_t j = 0; j < 64; j++)
+                sh[off + j] = text[r % 2][(off + j) % sizeof(text[0])];
+            break;
+        }
+        case 2:
+            if (memcmp(pg, sh, ps) != 0)
+                atomic_store(w->failed, 1);
+            break;
+        case 3: /* mapped anew */
+            if (mmap(pg, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                     0) != pg)
+                atomic_store(w->failed, 1);
+            memset(sh, 0, ps);
+            break;
+        case 4: /* discarded */
+            if (madvise(pg, ps, MADV_DONTNEED) != 0)
+                atomic_store(w->failed, 1);
+            memset(sh, 0, ps);
+            break;
+        default: /* moved away and back (harness.h) */
+            if (!ctier_move_away_and_back(pg, &w->hole, ps))
+                atomic_store(w->failed, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int test_churn(void)
+{
+    struct pmn_ctx *ctx = ctx_compressed(cnode);
+    struct pmn_ctier *t = tier_open(ctx);
+    char *shadow, *p;
+    atomic_int stop = 0, pause = 0, failed = 0;
+    pthread_barrier_t parked, resumed;
+    struct chw w[CH_WRITERS];
+    pthread_t tid[CH_WRITERS];
+    unsigned seed = 5;
+    uint64_t demoted = 0, held_total = 0;
+
+    if (strcmp(pmn_ctier_write_control(t), "mprotect") == 0) {
+        printf("ok: churn: skipped, the mprotect fallback sees no moves (pmn_ctier(3))\n");
+        pmn_ctier_close(t);
+        pmn_ctx_unref(ctx);
+        return 0;
+    }
+    p = text_region(CH_PAGES, false, &shadow);
+    if (pthread_barrier_init(&parked, NULL, CH_WRITERS + 1) ||
+        pthread_barrier_init(&resumed, NULL, CH_WRITERS + 1))
+        FAIL("pthread_barrier_init");
+    alarm(120); /* a hang is a failure, not a stuck lane */
+    for (int k = 0; k < CH_WRITERS; k++) {
+        w[k] = (struct chw){.p = p,
+                            .shadow = shadow,
+                            .k = k,
+                            .stop = &stop,
+                            .pause = &pause,
+                            .failed = &failed,
+                            .parked = &parked,
+                            .resumed = &resumed};
+        w[k].hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (w[k].hole == MAP_FAILED)
+            FAIL("churn: mmap: %s", strerror(errno));
+    }
+    /* Every scratch page mapped before any writer runs: one writer's,
+     * free between its move back and its mapping again, could be handed
+     * out as another's. */
+    for (int k = 0; k < CH_WRITERS; k++)
+        if (pthread_create(&tid[k], NULL, churn_writer, &w[k]))
+            FAIL("pthread_create");
+    for (int step = 1; step <= 600; step++) {
+        unsigned r = (unsigned)rand_r(&seed);
+        size_t a = r % CH_PAGES, k = 1 + (r / CH_PAGES) % 16;
+        int err;
+
+        if (a + k > CH_PAGES)
+            k = CH_PAGES - a;
+        if ((r / 4096) % 3 != 0) {
+            /* As on the host: -EBUSY (a page already held), -EINVAL (a page
+             * between its two moves), -EAGAIN (one mapped anew meanwhile). */
+            err = pmn_ctier_demote(t, p + a * ps, k * ps);
+            if (err != 0 && err != -EBUSY && err != -EINVAL && err != -EAGAIN)
+                FAIL("churn: step %d: demote %zu+%zu: %s", step, a, k, pmn_strerror(err));
+            demoted += err == 0;
+        } else if ((err = pmn_ctier_promote(t, p + a * ps, k * ps, -1)) != 0) {
+            FAIL("churn: step %d: promote %zu+%zu: %s", step, a, k, pmn_strerror(err));
+        }
+        if (step % 40 != 0)
+            continue;
+        atomic_store(&pause, 1);
+        pthread_barrier_wait(&parked);
+        atomic_store(&pause, 0);
+        if (atomic_load(&failed))
+            FAIL("churn: step %d: a writer's call failed or its page lost data", step);
+        intact(p, shadow, CH_PAGES, "churn: at a checkpoint");
+        held_total += stats(t).logical_bytes / ps;
+        for (size_t i = 0; i < CH_PAGES; i++) {
+            volatile char *b = p + i * ps;
+            *b = *b;
+        }
+        if (stats(t).logical_bytes != 0)
+            FAIL("churn: step %d: after a write to every page the tier still holds %llu bytes",
+                 step, ull(stats(t).logical_bytes));
+        expect_counts(p, CH_PAGES, CH_PAGES, 0, "churn: after a write to every page");
+        intact(p, shadow, CH_PAGES, "churn: after a write to every page");
+        pthread_barrier_wait(&resumed);
+    }
+    atomic_store(&stop, 1);
+    for (int k = 0; k < CH_WRITERS; k++)
+        pthread_join(tid[k], NULL);
+    alarm(0);
+    if (atomic_load(&failed))
+        FAIL("churn: a writer's call failed or its page lost data");
+    if (demoted < 50 || held_total == 0)
+        FAIL("churn: vacuous: %llu demotes kept pages, %llu pages held at checkpoints",
+             ull(demoted), ull(held_total));
+    printf("ok: churn: %s: 600 steps, %llu demotes kept pages, %llu pages held at 15 "
+           "checkpoints, each brought back to node 0 by its write, none left on node %d\n",
+           pmn_ctier_write_control(t), ull(demoted), ull(held_total), cnode);
+    free(shadow);
+    pmn_ctier_close(t);
+    pmn_ctx_unref(ctx);
+    return 0;
+}
+
 /* ---- pages moved off the tier by someone else ---- */
 
 static int third; /* a node that is neither 0 nor the compressed node */
@@ -830,14 +1002,14 @@ int main(int argc, char **argv)
     } tests[] = {
         {"info", test_info},       {"flow", test_flow},         {"refuse", test_refuse},
         {"threads", test_threads}, {"arena", test_arena},       {"thp", test_thp},
-        {"moves", test_moves},     {"migrated", test_migrated},
+        {"moves", test_moves},     {"migrated", test_migrated}, {"churn", test_churn},
     };
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     ps = (size_t)sysconf(_SC_PAGESIZE);
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|moves|all NODE | "
-                        "migrated NODE THIRD\n");
+        fprintf(stderr, "usage: vm-ctier info|flow|refuse|threads|arena|thp|moves|churn|all NODE "
+                        "| migrated NODE THIRD\n");
         return 2;
     }
     cnode = atoi(argv[2]);
