@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 10
-#define PMN_VERSION_PATCH 2
-#define PMN_VERSION_STRING "0.10.2"
+#define PMN_VERSION_PATCH 3
+#define PMN_VERSION_STRING "0.10.3"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1813,13 +1813,16 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * nor counted; a range with none at all returns 0 and keeps nothing (since
  * 0.10.1; before, -ENOMEM as if the tier were full).  A demote that keeps
  * nothing, for that reason or a failure, leaves the range's memory policy
- * as it was (since 0.10.1).  Known limit (userfaultfd): a page another
- * thread moves away and back with mremap during the call can be held
- * without write protection, its later writes unseen (pmn_ctier(3), BUGS).
+ * as it was (since 0.10.1).  A page another thread moves with mremap
+ * during the call can be held without write protection until the tier has
+ * seen the move, milliseconds at most (userfaultfd; since 0.10.3, before
+ * for ever: pmn_ctier(3), BUGS).
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;
- * -ECHILD in a child forked from the tier's opener. */
+ * -ECHILD in a child forked from the tier's opener.  A demoted page another
+ * thread has moved out of the range at that moment (mremap) stays on the
+ * tier, protected, until its first write (userfaultfd; since 0.10.3). */
 PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
 
 /**
