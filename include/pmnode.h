@@ -1815,8 +1815,8 @@ PMN_API const char *pmn_ctier_write_control(const struct pmn_ctier *t);
  * nothing, for that reason or a failure, leaves the range's memory policy
  * as it was (since 0.10.1).  A page another thread moves with mremap
  * during the call can be held without write protection until the tier has
- * seen the move, milliseconds at most (userfaultfd; since 0.10.3, before
- * for ever: pmn_ctier(3), BUGS).
+ * seen the move, usually milliseconds (userfaultfd; since 0.10.3, before
+ * for ever; the limits are in pmn_ctier(3), BUGS).
  */
 PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;
