@@ -351,20 +351,31 @@ static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
         t->physical = 0;
 }
 
-static int move_one(void *page, int node)
+/* Move one page to @node, retrying a busy page a few times: 0 and the
+ * page's final status in *status (@node when it moved), or the call's
+ * own error. */
+static int move_status(void *page, int node, int *status)
 {
-    int status = -EAGAIN, err;
+    int err;
 
     for (int tries = 0; tries < 4; tries++) {
-        status = -EAGAIN; /* what the kernel leaves when the migration failed */
-        if ((err = pmn_prim_move_pages(&page, 1, &node, &status)) != 0)
+        *status = -EAGAIN; /* what the kernel leaves when the migration failed */
+        if ((err = pmn_prim_move_pages(&page, 1, &node, status)) != 0)
             return err;
-        if (status == node || status == -ENOENT)
-            return 0;
-        if (status != -EBUSY && status != -EAGAIN)
-            return status;
+        if (*status != -EBUSY && *status != -EAGAIN)
+            break;
     }
-    return status;
+    return 0;
+}
+
+/* 0 when @page is on @node now or has no page, else why not. */
+static int move_one(void *page, int node)
+{
+    int status, err = move_status(page, node, &status);
+
+    if (err)
+        return err;
+    return status == node || status == -ENOENT ? 0 : status;
 }
 
 /* With transparent huge pages the kernel migrates the whole huge page a
@@ -430,17 +441,17 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
  * pages after the move (reprotect_unprotected), but by then the page may
  * be away again: its protection fails (-ENOENT, nothing mapped there) and,
  * before 0.10.3, it stayed held without protection wherever it went, its
- * writes unseen on the tier for ever.  Such a page goes on this list; the
- * list follows moves as the handler applies them (moved), and is checked
+ * writes unseen on the tier for ever.  Such a page goes on this list,
+ * which follows moves as the handler applies them (moved), and is checked
  * after every batch of events the handler applies, every 10 ms while it
  * is not empty, and whenever a call settles the layout (settle_layout): a
  * page found in place without protection is protected, one found
- * protected or no longer held leaves the list.  A page not confirmed for
- * ten seconds leaves it too (absent with no move event naming it, freed
- * by the kernel under MADV_FREE, say): the list stays bounded.  A move
- * applied late can also meet a page whose protection an unregister took
- * off (moved): its held pages are looked at where they arrived, and go on
- * the list when not protected.  Lock held throughout. */
+ * protected or no longer held leaves the list.  Applying a move also
+ * looks at the held pages where they arrived (reprotect_unprotected):
+ * that catches a page whose protection an unregister took off while its
+ * move waited to be applied.  A page not confirmed for ten seconds leaves the
+ * list too (absent with no move event naming it, freed by the kernel
+ * under MADV_FREE, say): it stays bounded.  Lock held throughout. */
 #define UNSURE_ABSENT_NS (10 * 1000 * 1000 * 1000ull)
 
 static void unsure_add(struct pmn_ctier *t, uintptr_t page)
@@ -478,27 +489,15 @@ static void unsure_moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size
     atomic_store_explicit(&t->nunsure, kept, memory_order_relaxed);
 }
 
-/* Whether the books hold @page on the tier.  Lock held. */
-static bool held(struct pmn_ctier *t, uintptr_t page)
-{
-    struct crange *r = find_range(t, page);
-
-    return r != NULL && bit_test(r->bits, (page - r->start) / t->page);
-}
-
 /* Move @page, which the tier cannot protect, to the promote node: true
  * when it is there now (the caller takes it out of the books), false
  * when no page is at @page (it moved on: the caller keeps following it)
  * or it could not move. */
 static bool unheld_back(const struct pmn_ctier *t, uintptr_t page)
 {
-    void *p = (void *)page;
-    int node = t->promote_node, st = -EAGAIN;
+    int status;
 
-    for (int tries = 0; tries < 4 && (st == -EAGAIN || st == -EBUSY); tries++)
-        if (pmn_prim_move_pages(&p, 1, &node, &st) != 0)
-            return false;
-    return st == node;
+    return move_status((void *)page, t->promote_node, &status) == 0 && status == t->promote_node;
 }
 
 static void unsure_check(struct pmn_ctier *t)
@@ -512,10 +511,12 @@ static void unsure_check(struct pmn_ctier *t)
         return;
     for (size_t i = 0; i < n; i++) {
         struct unsure u = t->unsure[i];
+        struct crange *r = find_range(t, u.page);
         uint64_t pm = 0;
 
-        if (!held(t, u.page) || pmn_prim_pagemap_read(fd, u.page, 1, &pm) != 0)
-            continue;
+        if (r == NULL || !bit_test(r->bits, (u.page - r->start) / t->page) ||
+            pmn_prim_pagemap_read(fd, u.page, 1, &pm) != 0)
+            continue; /* not held (any more), or no pagemap */
         if ((pm & (PMN_PRIM_PM_PRESENT | PMN_PRIM_PM_SWAP)) && !refused) {
             int err;
 
@@ -526,8 +527,6 @@ static void unsure_check(struct pmn_ctier *t)
             if ((err = protect(t, u.page, t->page, true)) == 0)
                 continue;
             if (err == -ENOENT && unheld_back(t, u.page)) {
-                struct crange *r = find_range(t, u.page);
-
                 page_left(t, r, (u.page - r->start) / t->page);
                 continue;
             }
@@ -651,20 +650,20 @@ static void lift_all(struct pmn_ctier *t)
  * migratepages): it stays where it was put, and its bind with it, rather
  * than be pulled to the promote node by its first write.  One status
  * query; a page the kernel cannot say of is treated as still here. */
-static bool on_tier(const struct pmn_ctier *t, uintptr_t page)
+/* The node @page is on, or a negative status (no page, or unknown). */
+static int page_node(uintptr_t page)
 {
     void *p = (void *)page;
     int st = -1;
 
-    return pmn_prim_query_nodes(&p, 1, &st) == 0 && st == t->node;
+    return pmn_prim_query_nodes(&p, 1, &st) == 0 ? st : -1;
 }
 
 static bool moved_off(const struct pmn_ctier *t, uintptr_t page)
 {
-    void *p = (void *)page;
-    int st = -1;
+    int node = page_node(page);
 
-    return pmn_prim_query_nodes(&p, 1, &st) == 0 && st >= 0 && st != t->node;
+    return node >= 0 && node != t->node;
 }
 
 /* A write hit @page: if the tier still holds it there, move it to the
@@ -691,7 +690,7 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
              * after it, to pages that demote put on the tier since.  Its
              * protection stayed, so its first write is here: bring it back
              * (before 0.10.3 it stayed on the tier, written in place). */
-            if (t->node != t->promote_node && on_tier(t, page))
+            if (t->node != t->promote_node && page_node(page) == t->node)
                 (void)move_one((void *)page, t->promote_node);
             return true;
         }
@@ -1535,8 +1534,7 @@ static void log_split_failure(const struct pmn_ctier *t, uintptr_t start, size_t
  * anew, or unregistered, after the range was) cannot be protected: it
  * goes back to the promote node and leaves the books (unheld_back).  A
  * held page that is not in place (moved away again) or whose protection
- * the kernel refuses for now goes on the unsure list, which follows it
- * (unsure_add).  Best effort: without the pagemap or memory, nothing.
+ * the kernel refuses for now goes on the unsure list (unsure_add).  Best effort: without the pagemap or memory, nothing.
  * Lock held. */
 static void reprotect_unprotected(struct pmn_ctier *t, struct crange *r, bool in_index)
 {

@@ -1711,9 +1711,7 @@ static void cchurn(void)
         w[k].hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHILD_CHECK(w[k].hole != MAP_FAILED);
     }
-    /* Every scratch page mapped before any writer runs: one writer's,
-     * free between its move back and its mapping again, could be handed
-     * out as another's. */
+    /* Every scratch page mapped before any writer runs (harness.h). */
     for (int k = 0; k < CC_WRITERS; k++)
         CHILD_CHECK(pthread_create(&tid[k], NULL, cchurn_writer, &w[k]) == 0);
     for (int step = 1; step <= 600; step++) {

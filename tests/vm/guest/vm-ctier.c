@@ -839,9 +839,7 @@ static int test_churn(void)
         if (w[k].hole == MAP_FAILED)
             FAIL("churn: mmap: %s", strerror(errno));
     }
-    /* Every scratch page mapped before any writer runs: one writer's,
-     * free between its move back and its mapping again, could be handed
-     * out as another's. */
+    /* Every scratch page mapped before any writer runs (harness.h). */
     for (int k = 0; k < CH_WRITERS; k++)
         if (pthread_create(&tid[k], NULL, churn_writer, &w[k]))
             FAIL("pthread_create");
