@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 10
-#define PMN_VERSION_PATCH 3
-#define PMN_VERSION_STRING "0.10.3"
+#define PMN_VERSION_PATCH 4
+#define PMN_VERSION_STRING "0.10.4"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1822,7 +1822,9 @@ PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
 /** Move a demoted range back to @p node (-1: the promote node) and unprotect it;
  * -ECHILD in a child forked from the tier's opener.  A demoted page another
  * thread has moved out of the range at that moment (mremap) stays on the
- * tier, protected, until its first write (userfaultfd; since 0.10.3). */
+ * tier, protected, until its first write (userfaultfd; since 0.10.3).  A
+ * page the tier lost from its books (another thread unmapped or discarded
+ * its predecessor during a demote) is back already (since 0.10.4). */
 PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
 
 /**

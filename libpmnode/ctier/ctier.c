@@ -413,23 +413,64 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
     }
 }
 
-/* Memory in [lo, hi) was unmapped or discarded: it is no longer on the
- * tier, and ranges left with nothing are forgotten.  Lock held. */
-static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi)
+/* Of @n pages (at most LOST_BATCH) the books do not hold, move those on
+ * the tier node to the promote node (see forget and moved).  They are in
+ * memory registered with this tier's userfaultfd, where only its demotes
+ * put pages on the tier node (another tier's ranges are registered with
+ * that tier's).  Lock held. */
+#define LOST_BATCH 64
+static void lost_back(const struct pmn_ctier *t, void **pages, size_t n)
 {
+    int status[LOST_BATCH];
+
+    if (n == 0 || pmn_prim_query_nodes(pages, n, status) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (status[i] == t->node)
+            (void)move_one(pages[i], t->promote_node);
+}
+
+/* Memory in [lo, hi) was unmapped or discarded (or, without @gone, a
+ * move's unmapped destination or its source): its held pages leave the
+ * books, and ranges left with nothing are forgotten.  With @gone (an unmap
+ * or discard event, not a move's) a page that was held and is on the tier
+ * node now is not the one the event took: the event happened during a
+ * demote, which then moved the page mapped or written there since, and is
+ * applied after it (the handler waits for the lock).  That page goes back
+ * to the promote node: the books no longer know it, so no promote would
+ * bring it back (before 0.10.4 only its first write did).  A page away at
+ * that moment (another thread moved it with mremap since) is found when
+ * its move is applied (moved).  A page mapped there after the event came
+ * from the range's policy, which prefers the promote node.  Lock held. */
+static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi, bool gone)
+{
+    void *lost[LOST_BATCH];
+    size_t nlost = 0;
+
+    gone = gone && t->node != t->promote_node;
     for (size_t i = first_after(t, lo); i < t->nr && t->rv[i]->start < hi;) {
         struct crange *r = t->rv[i];
         uintptr_t rend = range_end(t, r);
         uintptr_t a = lo > r->start ? lo : r->start, b = hi < rend ? hi : rend;
-        for (uintptr_t pg = a; pg < b; pg += t->page)
-            if (bit_test(r->bits, (pg - r->start) / t->page))
-                page_left(t, r, (pg - r->start) / t->page);
+        for (uintptr_t pg = a; pg < b; pg += t->page) {
+            if (!bit_test(r->bits, (pg - r->start) / t->page))
+                continue;
+            page_left(t, r, (pg - r->start) / t->page);
+            if (!gone)
+                continue;
+            lost[nlost++] = (void *)pg;
+            if (nlost == LOST_BATCH) {
+                lost_back(t, lost, nlost);
+                nlost = 0;
+            }
+        }
         if (r->ndemoted == 0 && lo <= r->start && hi >= rend) {
             index_drop(t, i);
             continue;
         }
         i++;
     }
+    lost_back(t, lost, nlost);
 }
 
 /* ---- held pages whose protection is not confirmed ----
@@ -1000,7 +1041,7 @@ static size_t apply_events(struct pmn_ctier *t, struct pmn_prim_uffd_event *pend
         bool done = true;
 
         if (pend[i].kind == PMN_PRIM_UFFD_EV_GONE) {
-            forget(t, pend[i].addr, pend[i].end);
+            forget(t, pend[i].addr, pend[i].end, true);
             atomic_fetch_add(&t->layout_applied, 1);
         } else if (pend[i].kind == PMN_PRIM_UFFD_EV_MOVED) {
             moved(t, pend[i].addr, pend[i].to, pend[i].end - pend[i].addr);
@@ -1341,7 +1382,7 @@ static int clear_overlaps(struct pmn_ctier *t, uintptr_t start, size_t len)
  * Without memory for the new ranges it forgets the pages instead (their
  * first write lifts their protection, as for any page the tier no longer
  * holds). */
-static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
+static void moved_books(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
 {
     uintptr_t hi = from + len;
     size_t first, pieces = 0;
@@ -1350,9 +1391,9 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
     unsure_moved(t, from, to, len);
     /* Whatever was at the destination is gone (the kernel unmapped it),
      * and no range may overlap the new ones: carve them out. */
-    forget(t, to, to + len);
+    forget(t, to, to + len, false);
     if (clear_overlaps(t, to, len) != 0) {
-        forget(t, from, hi);
+        forget(t, from, hi, false);
         return;
     }
     first = first_after(t, from);
@@ -1363,7 +1404,7 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
     fresh = calloc(pieces, sizeof(*fresh));
     if (fresh == NULL || index_reserve(t, pieces) != 0) {
         free(fresh);
-        forget(t, from, hi);
+        forget(t, from, hi, false);
         return;
     }
     for (size_t k = 0; k < pieces; k++) {
@@ -1374,7 +1415,7 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
             while (k-- > 0)
                 range_free(fresh[k]);
             free(fresh);
-            forget(t, from, hi);
+            forget(t, from, hi, false);
             return;
         }
         if (fresh[k] != NULL)
@@ -1394,7 +1435,7 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
             }
         }
     }
-    forget(t, from, hi);
+    forget(t, from, hi, false);
     for (size_t k = 0; k < pieces; k++)
         if (fresh[k] != NULL) {
             index_insert(t, fresh[k]);
@@ -1407,6 +1448,45 @@ static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
             reprotect_unprotected(t, fresh[k], true);
         }
     free(fresh);
+}
+
+/* Every page at [lo, lo+len) that the books do not hold goes back to the
+ * promote node if it is on the tier node.  Lock held. */
+static void unheld_off_tier(struct pmn_ctier *t, uintptr_t lo, size_t len)
+{
+    void *pages[LOST_BATCH];
+    size_t n = 0;
+
+    for (uintptr_t pg = lo; pg < lo + len; pg += t->page) {
+        struct crange *r = find_range(t, pg);
+
+        if (r != NULL && bit_test(r->bits, (pg - r->start) / t->page))
+            continue;
+        pages[n++] = (void *)pg;
+        if (n == LOST_BATCH) {
+            lost_back(t, pages, n);
+            n = 0;
+        }
+    }
+    lost_back(t, pages, n);
+}
+
+/* [from, from+len) moved to [to, to+len): the books follow
+ * (moved_books); then the pages that arrived without being held are
+ * looked at.  One the books dropped when an unmap or discard was applied
+ * (forget) may have been away just then, between two moves another thread
+ * made, so forget could not see it on the tier; the move that brought it
+ * here is applied after that, and this is where it is found (before
+ * 0.10.4 it stayed on the tier, protected, until its first write).  A
+ * held page whose own move is applied after this one may be taken for
+ * such a page and go back early: the books then find it off the tier, as
+ * for a page the program moved itself (moved_off), and no data moves
+ * wrongly.  Lock held. */
+static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
+{
+    moved_books(t, from, to, len);
+    if (t->node != t->promote_node)
+        unheld_off_tier(t, to, len);
 }
 
 /* Wait, with the lock dropped, until the handler thread has applied every
@@ -1704,14 +1784,10 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
      * as if the tier were full). */
     if (err == 0 && r->ndemoted == 0 && absent < r->npages)
         err = -ENOMEM;
-    if (err == 0 && r->ndemoted > 0 && cut_huge_page(t, neighbours, nb, nb_before)) {
-        /* A huge page straddled the range: its pages outside moved too,
-         * unprotected.  Put everything back and refuse. */
-        for (size_t i = 0; i < r->npages; i++)
-            if (bit_test(r->bits, i))
-                move_one((void *)(start + i * t->page), t->promote_node);
+    /* A huge page straddled the range: its pages outside moved too,
+     * unprotected.  Everything goes back (keep_nothing) and it is refused. */
+    if (err == 0 && r->ndemoted > 0 && cut_huge_page(t, neighbours, nb, nb_before))
         err = -EINVAL;
-    }
     /* Protect again what moved unprotected (userfaultfd): protection set
      * on a page with nothing mapped (never touched, discarded, mapped
      * anew) does not stay, so a page first written between the protection
@@ -1725,6 +1801,12 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
         reprotect_unprotected(t, r, false);
     if (err || r->ndemoted == 0) { /* keeps nothing */
     keep_nothing:
+        /* What moved goes back: the pages of a huge page the range cut,
+         * or those a move that failed part way had moved (before 0.10.4
+         * these stayed on the tier, outside the books, unprotected). */
+        for (size_t i = 0; i < r->npages; i++)
+            if (bit_test(r->bits, i))
+                (void)move_one((void *)(start + i * t->page), t->promote_node);
         protect(t, start, len, false);
         if (!t->mprotect_mode)
             pmn_prim_uffd_unregister(t->uffd, start, len);
