@@ -147,9 +147,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 10
-#define PMN_VERSION_PATCH 4
-#define PMN_VERSION_STRING "0.10.4"
+#define PMN_VERSION_MINOR 11
+#define PMN_VERSION_PATCH 0
+#define PMN_VERSION_STRING "0.11.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1824,7 +1824,7 @@ PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
  * thread has moved out of the range at that moment (mremap) stays on the
  * tier, protected, until its first write (userfaultfd; since 0.10.3).  A
  * page the tier lost from its books (another thread unmapped or discarded
- * its predecessor during a demote) is back already (since 0.10.4). */
+ * its predecessor during a demote) is back already (since 0.11.0). */
 PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
 
 /**
@@ -1848,6 +1848,12 @@ struct pmn_ctier_stats {
     uint64_t write_promotions; /**< pages moved back by a write */
     uint64_t write_failures;   /**< write faults that could not promote (see on_full) */
     uint64_t refusals;         /**< demotions refused by the guard */
+    /** Pages the tier moved back to the promote node that neither a
+     * promote nor a write promotion counts: demoted pages whose mapping
+     * lost the tier's registration (it could not protect them), and pages
+     * its books lost while other threads unmapped, discarded or moved
+     * memory during a demote (pmn_ctier(3), BUGS).  Since 0.11.0. */
+    uint64_t returned_pages;
 };
 /**
  * Snapshot of a tier's counters.  0, or -EINVAL for a NULL argument or a

@@ -159,19 +159,6 @@ CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_
     }                                                               \
     PMN__SYMVER_COMPAT(impl, public, "PMNODE_0.1");
 
-/* A 0.1 JSON call: the 0.1 struct is read into the current one first. */
-#define JSON_0_1(name, old_t, cur_t, convert)                     \
-    int pmn__##name##_0_1(const old_t *st, char *buf, size_t len) \
-    {                                                             \
-        cur_t cur;                                                \
-                                                                  \
-        if (st == NULL)                                           \
-            return -EINVAL;                                       \
-        convert(&cur, st);                                        \
-        return pmn_##name(&cur, buf, len);                        \
-    }                                                             \
-    PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
-
 /* ---- discovery ---- */
 
 double pmn__zratio_0_1(const struct pmn_node *node)
@@ -261,7 +248,19 @@ PMN__SYMVER_COMPAT(pmn__alloc_stats_json_0_1, pmn_alloc_stats_json, "PMNODE_0.1"
 STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ctier_stats,
           ctier_to_0_1)
 
-JSON_0_1(ctier_stats_json, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_from_0_1)
+/* 0.1's struct ends with refusals: its JSON has no "returned_pages" (0.11.0
+ * prints it for callers whose struct has the field). */
+int pmn__ctier_stats_json_0_1(const struct ctier_stats_0_1 *st, char *buf, size_t len)
+{
+    struct pmn_ctier_stats cur = {0};
+
+    if (st == NULL)
+        return -EINVAL;
+    ctier_from_0_1(&cur, st);
+    cur.struct_size = offsetof(struct pmn_ctier_stats, returned_pages);
+    return pmn_ctier_stats_json(&cur, buf, len);
+}
+PMN__SYMVER_COMPAT(pmn__ctier_stats_json_0_1, pmn_ctier_stats_json, "PMNODE_0.1");
 
 /* ---- a region's fd before 0.4 ----
  *

@@ -419,15 +419,15 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
  * put pages on the tier node (another tier's ranges are registered with
  * that tier's).  Lock held. */
 #define LOST_BATCH 64
-static void lost_back(const struct pmn_ctier *t, void **pages, size_t n)
+static void lost_back(struct pmn_ctier *t, void **pages, size_t n)
 {
     int status[LOST_BATCH];
 
     if (n == 0 || pmn_prim_query_nodes(pages, n, status) != 0)
         return;
     for (size_t i = 0; i < n; i++)
-        if (status[i] == t->node)
-            (void)move_one(pages[i], t->promote_node);
+        if (status[i] == t->node && move_one(pages[i], t->promote_node) == 0)
+            t->st.returned_pages++;
 }
 
 /* Memory in [lo, hi) was unmapped or discarded (or, without @gone, a
@@ -438,7 +438,7 @@ static void lost_back(const struct pmn_ctier *t, void **pages, size_t n)
  * demote, which then moved the page mapped or written there since, and is
  * applied after it (the handler waits for the lock).  That page goes back
  * to the promote node: the books no longer know it, so no promote would
- * bring it back (before 0.10.4 only its first write did).  A page away at
+ * bring it back (before 0.11.0 only its first write did).  A page away at
  * that moment (another thread moved it with mremap since) is found when
  * its move is applied (moved).  A page mapped there after the event came
  * from the range's policy, which prefers the promote node.  Lock held. */
@@ -569,6 +569,7 @@ static void unsure_check(struct pmn_ctier *t)
                 continue;
             if (err == -ENOENT && unheld_back(t, u.page)) {
                 page_left(t, r, (u.page - r->start) / t->page);
+                t->st.returned_pages++;
                 continue;
             }
             /* A program thread waited up to PROTECT_PATIENCE_NS: once is
@@ -731,8 +732,9 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
              * after it, to pages that demote put on the tier since.  Its
              * protection stayed, so its first write is here: bring it back
              * (before 0.10.3 it stayed on the tier, written in place). */
-            if (t->node != t->promote_node && page_node(page) == t->node)
-                (void)move_one((void *)page, t->promote_node);
+            if (t->node != t->promote_node && page_node(page) == t->node &&
+                move_one((void *)page, t->promote_node) == 0)
+                t->st.returned_pages++;
             return true;
         }
         if (t->node != t->promote_node && moved_off(t, page))
@@ -1477,7 +1479,7 @@ static void unheld_off_tier(struct pmn_ctier *t, uintptr_t lo, size_t len)
  * (forget) may have been away just then, between two moves another thread
  * made, so forget could not see it on the tier; the move that brought it
  * here is applied after that, and this is where it is found (before
- * 0.10.4 it stayed on the tier, protected, until its first write).  A
+ * 0.11.0 it stayed on the tier, protected, until its first write).  A
  * held page whose own move is applied after this one may be taken for
  * such a page and go back early: the books then find it off the tier, as
  * for a page the program moved itself (moved_off), and no data moves
@@ -1639,8 +1641,11 @@ static void reprotect_unprotected(struct pmn_ctier *t, struct crange *r, bool in
                 int err = protect(t, page, t->page, true);
 
                 if (err == -ENOENT && unheld_back(t, page)) {
+                    /* A demote's own (not in the index) was never counted
+                     * as demoted, so it is not counted as returned. */
                     if (in_index) {
                         page_left(t, r, done + i);
+                        t->st.returned_pages++;
                     } else {
                         bit_clear(r->bits, done + i);
                         r->ndemoted--;
@@ -1802,7 +1807,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
     if (err || r->ndemoted == 0) { /* keeps nothing */
     keep_nothing:
         /* What moved goes back: the pages of a huge page the range cut,
-         * or those a move that failed part way had moved (before 0.10.4
+         * or those a move that failed part way had moved (before 0.11.0
          * these stayed on the tier, outside the books, unprotected). */
         for (size_t i = 0; i < r->npages; i++)
             if (bit_test(r->bits, i))
@@ -1948,21 +1953,26 @@ PMN__SYMVER_DEFAULT(pmn_ctier_stats, "PMNODE_0.2");
 int pmn_ctier_stats_json(const struct pmn_ctier_stats *user, char *buf, size_t len)
 {
     struct pmn_ctier_stats copy = {0}, *st = &copy;
+    char tail[48] = "";
     int n;
 
     if (!pmn__out_ok(user, PMN__SIZE_TO(struct pmn_ctier_stats, refusals)) || (buf == NULL && len))
         return -EINVAL;
     memcpy(st, user, user->struct_size < sizeof(*st) ? user->struct_size : sizeof(*st));
+    /* Fields added after the first version: only when the caller has them. */
+    if (user->struct_size >= PMN__SIZE_TO(struct pmn_ctier_stats, returned_pages))
+        snprintf(tail, sizeof(tail), ", \"returned_pages\": %llu",
+                 (unsigned long long)st->returned_pages);
     n = snprintf(buf, len,
                  "{\"logical_bytes\": %llu, \"physical_bytes\": %llu, \"ratio\": %.3f, "
                  "\"capacity_bytes\": %llu, \"demotions\": %llu, \"demoted_pages\": %llu, "
                  "\"promotions\": %llu, \"write_promotions\": %llu, \"write_failures\": %llu, "
-                 "\"refusals\": %llu}",
+                 "\"refusals\": %llu%s}",
                  (unsigned long long)st->logical_bytes, (unsigned long long)st->physical_bytes,
                  st->ratio, (unsigned long long)st->capacity_bytes,
                  (unsigned long long)st->demotions, (unsigned long long)st->demoted_pages,
                  (unsigned long long)st->promotions, (unsigned long long)st->write_promotions,
-                 (unsigned long long)st->write_failures, (unsigned long long)st->refusals);
+                 (unsigned long long)st->write_failures, (unsigned long long)st->refusals, tail);
     return n < 0 ? -EINVAL : n;
 }
 PMN__SYMVER_DEFAULT(pmn_ctier_stats_json, "PMNODE_0.2");

@@ -205,7 +205,8 @@ ctier)
 import json, sys
 doc = json.loads(open(sys.argv[1]).read())
 stats = ["logical_bytes", "physical_bytes", "ratio", "capacity_bytes", "demotions",
-         "demoted_pages", "promotions", "write_promotions", "write_failures", "refusals"]
+         "demoted_pages", "promotions", "write_promotions", "write_failures", "refusals",
+         "returned_pages"]
 added = ["node", "stand_in", "promote_node", "pages", "pattern", "write_control",
          "estimated_ratio", "demote_error", "pages_on_node_after_demotion", "writes",
          "pages_back_after_writes", "ok"]

@@ -63,7 +63,7 @@ static const struct field ctier_fields[] = {
     C(logical_bytes),  C(physical_bytes),   DBL(struct pmn_ctier_stats, ratio, "ratio"),
     C(capacity_bytes), C(demotions),        C(demoted_pages),
     C(promotions),     C(write_promotions), C(write_failures),
-    C(refusals),
+    C(refusals),       C(returned_pages),
 };
 
 #define T(f) U64(struct pmn_tier_stats, f, #f)

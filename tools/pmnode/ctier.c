@@ -245,9 +245,10 @@ report:
     pmn_ctier_stats(t, &st);
     if (!json)
         printf("stats            logical %llu B, physical ~%llu B, ratio %.2f, "
-               "write promotions %llu, refusals %llu\n",
+               "write promotions %llu, refusals %llu, returned %llu\n",
                (unsigned long long)st.logical_bytes, (unsigned long long)st.physical_bytes,
-               st.ratio, (unsigned long long)st.write_promotions, (unsigned long long)st.refusals);
+               st.ratio, (unsigned long long)st.write_promotions, (unsigned long long)st.refusals,
+               (unsigned long long)st.returned_pages);
     if (err) {
         status = EXIT_FAILED;
     } else {

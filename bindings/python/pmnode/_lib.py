@@ -157,7 +157,7 @@ class CtierStats(Structure):
                 ("capacity_bytes", c_uint64), ("demotions", c_uint64),
                 ("demoted_pages", c_uint64), ("promotions", c_uint64),
                 ("write_promotions", c_uint64), ("write_failures", c_uint64),
-                ("refusals", c_uint64)]
+                ("refusals", c_uint64), ("returned_pages", c_uint64)]
 
 
 # ---- prototypes ----

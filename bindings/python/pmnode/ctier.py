@@ -183,7 +183,8 @@ class CompressedTier(Owned):
         tier), physical_bytes (their estimated compressed size), ratio,
         capacity_bytes, demotions, demoted_pages, promotions (explicit),
         write_promotions (pages a write brought back), write_failures,
-        refusals.  Thread-safe."""
+        refusals, returned_pages (pages the tier brought back on its own
+        after races with other threads, since 0.11.0).  Thread-safe."""
         st = self._stats_struct("CompressedTier.stats")
         return {name: getattr(st, name) for name in fields(st)}
 

@@ -750,7 +750,7 @@ static int test_moves(void)
  * books against the protection with one node, where nothing really moves;
  * here pages really go to the compressed node, so a checkpoint also asks
  * where they are: after a promote of the whole region (every other
- * checkpoint, 0.10.4), and after one write to every page, none may be left
+ * checkpoint, 0.11.0), and after one write to every page, none may be left
  * there. */
 #define CH_WRITERS 3
 #define CH_PAGES 60
@@ -907,7 +907,7 @@ static int test_churn(void)
         if (step % 80 == 0) {
             /* Every other checkpoint promotes the whole region before any
              * write: a page the books lost while the demote put it on the
-             * tier must come back too (before 0.10.4 only its first write
+             * tier must come back too (before 0.11.0 only its first write
              * brought it back, and a promote left it there). */
             struct pmn_where wh = {.struct_size = sizeof(wh)};
 
@@ -953,8 +953,9 @@ static int test_churn(void)
              ull(demoted), ull(held_total));
     printf("ok: churn: %s: 600 steps, %llu demotes kept pages, %llu pages held at 15 "
            "checkpoints, each brought back to node 0 by a promote (%llu checkpoints) or its "
-           "write, none left on node %d\n",
-           pmn_ctier_write_control(t), ull(demoted), ull(held_total), ull(promoted_checks), cnode);
+           "write, none left on node %d (%llu returned by the tier itself)\n",
+           pmn_ctier_write_control(t), ull(demoted), ull(held_total), ull(promoted_checks), cnode,
+           ull(stats(t).returned_pages));
     free(shadow);
     pmn_ctier_close(t);
     pmn_ctx_unref(ctx);
