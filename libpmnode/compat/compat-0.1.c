@@ -159,6 +159,22 @@ CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_
     }                                                               \
     PMN__SYMVER_COMPAT(impl, public, "PMNODE_0.1");
 
+/* A 0.1 JSON call: the 0.1 struct is read into the current one, whose
+ * struct_size then ends where 0.1's fields did, before @first_new: the
+ * text is 0.1's, without the fields added since. */
+#define JSON_0_1(name, old_t, cur_t, convert, first_new)          \
+    int pmn__##name##_0_1(const old_t *st, char *buf, size_t len) \
+    {                                                             \
+        cur_t cur = {0};                                          \
+                                                                  \
+        if (st == NULL)                                           \
+            return -EINVAL;                                       \
+        convert(&cur, st);                                        \
+        cur.struct_size = offsetof(cur_t, first_new);             \
+        return pmn_##name(&cur, buf, len);                        \
+    }                                                             \
+    PMN__SYMVER_COMPAT(pmn__##name##_0_1, pmn_##name, "PMNODE_0.1");
+
 /* ---- discovery ---- */
 
 double pmn__zratio_0_1(const struct pmn_node *node)
@@ -231,17 +247,8 @@ STATS_0_1(slab_stats, struct pmn_slab *, struct alloc_stats_0_1, struct pmn_allo
 
 /* 0.1's struct ends with the backing: its JSON has no "populated" (0.8
  * prints it for callers whose struct has the field). */
-int pmn__alloc_stats_json_0_1(const struct alloc_stats_0_1 *st, char *buf, size_t len)
-{
-    struct pmn_alloc_stats cur = {0};
-
-    if (st == NULL)
-        return -EINVAL;
-    alloc_from_0_1(&cur, st);
-    cur.struct_size = offsetof(struct pmn_alloc_stats, populated);
-    return pmn_alloc_stats_json(&cur, buf, len);
-}
-PMN__SYMVER_COMPAT(pmn__alloc_stats_json_0_1, pmn_alloc_stats_json, "PMNODE_0.1");
+JSON_0_1(alloc_stats_json, struct alloc_stats_0_1, struct pmn_alloc_stats, alloc_from_0_1,
+         populated)
 
 /* ---- compressed tier ---- */
 
@@ -250,17 +257,8 @@ STATS_0_1(ctier_stats, struct pmn_ctier *, struct ctier_stats_0_1, struct pmn_ct
 
 /* 0.1's struct ends with refusals: its JSON has no "returned_pages" (0.11.0
  * prints it for callers whose struct has the field). */
-int pmn__ctier_stats_json_0_1(const struct ctier_stats_0_1 *st, char *buf, size_t len)
-{
-    struct pmn_ctier_stats cur = {0};
-
-    if (st == NULL)
-        return -EINVAL;
-    ctier_from_0_1(&cur, st);
-    cur.struct_size = offsetof(struct pmn_ctier_stats, returned_pages);
-    return pmn_ctier_stats_json(&cur, buf, len);
-}
-PMN__SYMVER_COMPAT(pmn__ctier_stats_json_0_1, pmn_ctier_stats_json, "PMNODE_0.1");
+JSON_0_1(ctier_stats_json, struct ctier_stats_0_1, struct pmn_ctier_stats, ctier_from_0_1,
+         returned_pages)
 
 /* ---- a region's fd before 0.4 ----
  *
