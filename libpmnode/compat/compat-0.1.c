@@ -115,7 +115,7 @@ CONVERTER(backing_from_0_1, struct pmn_backing_stats, struct backing_stats_0_1, 
 CONVERTER(alloc_to_0_1, struct alloc_stats_0_1, struct pmn_alloc_stats, ALLOC_FIELDS,
           backing_to_0_1(&d->backing, &s->backing);)
 CONVERTER(alloc_from_0_1, struct pmn_alloc_stats, struct alloc_stats_0_1, ALLOC_FIELDS,
-          SET_SIZE backing_from_0_1(&d->backing, &s->backing);)
+          backing_from_0_1(&d->backing, &s->backing);)
 #define PERF_FIELDS(X) X(read_bandwidth) X(write_bandwidth) X(read_latency) X(write_latency)
 #define WHERE_FIELDS(X) X(page_size) X(pages) X(not_present) X(unknown) X(other) X(nnodes)
 #define COPY_PAGES                                     \
@@ -126,7 +126,7 @@ CONVERTER(alloc_from_0_1, struct pmn_alloc_stats, struct alloc_stats_0_1, ALLOC_
 CONVERTER(perf_to_0_1, struct perf_0_1, struct pmn_perf, PERF_FIELDS)
 CONVERTER(where_to_0_1, struct where_0_1, struct pmn_where, WHERE_FIELDS, COPY_PAGES)
 CONVERTER(ctier_to_0_1, struct ctier_stats_0_1, struct pmn_ctier_stats, CTIER_FIELDS)
-CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_FIELDS, SET_SIZE)
+CONVERTER(ctier_from_0_1, struct pmn_ctier_stats, struct ctier_stats_0_1, CTIER_FIELDS)
 
 /* A 0.1 stats call: the current call fills the current struct, which is
  * then written out in 0.1's layout. */

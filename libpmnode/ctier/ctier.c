@@ -414,16 +414,17 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
 }
 
 /* Of @n pages (at most LOST_BATCH) the books do not hold, move those on
- * the tier node to the promote node (see forget and moved).  They are in
- * memory registered with this tier's userfaultfd, where only its demotes
- * put pages on the tier node (another tier's ranges are registered with
- * that tier's).  Lock held. */
+ * the tier node to the promote node, counted in returned_pages (forget,
+ * moved, write_back).  They are in memory registered with this tier's
+ * userfaultfd, where only its demotes put pages on the tier node (another
+ * tier's ranges are registered with that tier's).  Lock held. */
 #define LOST_BATCH 64
 static void lost_back(struct pmn_ctier *t, void **pages, size_t n)
 {
     int status[LOST_BATCH];
 
-    if (n == 0 || pmn_prim_query_nodes(pages, n, status) != 0)
+    /* One node for both: nothing to bring back. */
+    if (n == 0 || t->node == t->promote_node || pmn_prim_query_nodes(pages, n, status) != 0)
         return;
     for (size_t i = 0; i < n; i++)
         if (status[i] == t->node && move_one(pages[i], t->promote_node) == 0)
@@ -447,7 +448,6 @@ static void forget(struct pmn_ctier *t, uintptr_t lo, uintptr_t hi, bool gone)
     void *lost[LOST_BATCH];
     size_t nlost = 0;
 
-    gone = gone && t->node != t->promote_node;
     for (size_t i = first_after(t, lo); i < t->nr && t->rv[i]->start < hi;) {
         struct crange *r = t->rv[i];
         uintptr_t rend = range_end(t, r);
@@ -692,20 +692,12 @@ static void lift_all(struct pmn_ctier *t)
  * migratepages): it stays where it was put, and its bind with it, rather
  * than be pulled to the promote node by its first write.  One status
  * query; a page the kernel cannot say of is treated as still here. */
-/* The node @page is on, or a negative status (no page, or unknown). */
-static int page_node(uintptr_t page)
-{
-    void *p = (void *)page;
-    int st = -1;
-
-    return pmn_prim_query_nodes(&p, 1, &st) == 0 ? st : -1;
-}
-
 static bool moved_off(const struct pmn_ctier *t, uintptr_t page)
 {
-    int node = page_node(page);
+    void *p = (void *)page;
+    int node = -1;
 
-    return node >= 0 && node != t->node;
+    return pmn_prim_query_nodes(&p, 1, &node) == 0 && node >= 0 && node != t->node;
 }
 
 /* A write hit @page: if the tier still holds it there, move it to the
@@ -731,10 +723,9 @@ static bool write_back(struct pmn_ctier *t, uintptr_t page, bool wait)
              * move that another thread made during a demote is applied
              * after it, to pages that demote put on the tier since.  Its
              * protection stayed, so its first write is here: bring it back
-             * (before 0.10.3 it stayed on the tier, written in place). */
-            if (t->node != t->promote_node && page_node(page) == t->node &&
-                move_one((void *)page, t->promote_node) == 0)
-                t->st.returned_pages++;
+             * (before 0.10.3 it stayed on the tier, written in place; since
+             * 0.11.0 forget and moved bring most back first). */
+            lost_back(t, (void *[]){(void *)page}, 1);
             return true;
         }
         if (t->node != t->promote_node && moved_off(t, page))
@@ -1459,6 +1450,8 @@ static void unheld_off_tier(struct pmn_ctier *t, uintptr_t lo, size_t len)
     void *pages[LOST_BATCH];
     size_t n = 0;
 
+    if (t->node == t->promote_node)
+        return; /* lost_back would move nothing: spare the walk */
     for (uintptr_t pg = lo; pg < lo + len; pg += t->page) {
         struct crange *r = find_range(t, pg);
 
@@ -1487,8 +1480,7 @@ static void unheld_off_tier(struct pmn_ctier *t, uintptr_t lo, size_t len)
 static void moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size_t len)
 {
     moved_books(t, from, to, len);
-    if (t->node != t->promote_node)
-        unheld_off_tier(t, to, len);
+    unheld_off_tier(t, to, len);
 }
 
 /* Wait, with the lock dropped, until the handler thread has applied every
