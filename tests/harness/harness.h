@@ -609,26 +609,84 @@ static inline void ctier_fill_text(void *buf, size_t len, size_t page_size, size
     }
 }
 
+/* Free room left above the writers' pages (ctier_writers_layout). */
+#define CTIER_ROOM ((size_t)32 << 20)
+
+/* Where writers' pages live while they move (ctier_move_away_and_back):
+ * the @len bytes at @p move to the low end of a fresh reservation, @nholes
+ * scratch pages (PROT_NONE) follow them at @holes[k], and the rest of the
+ * reservation, CTIER_ROOM bytes, is given back.  The kernel puts a
+ * mmap(NULL) in the highest free gap that fits, so small mappings other
+ * code makes while the writers run land in that room, directly above the
+ * writers' pages, rather than in the one-page gap a move opens for a moment
+ * (ThreadSanitizer's runtime maps single pages: the likeliest reading of
+ * a vm-ctier-tsan failure in CI, a writer's call failing as the writers
+ * exited).  Call it before any writer runs.  The pages' new address,
+ * or NULL with errno set. */
+static inline char *ctier_writers_layout(char *p, size_t len, char **holes, int nholes,
+                                         size_t page_size)
+{
+    size_t scratch = (size_t)nholes * page_size;
+    char *r = mmap(NULL, len + scratch + CTIER_ROOM, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (r == MAP_FAILED)
+        return NULL;
+    if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, r) != r) {
+        int err = errno;
+
+        munmap(r, len + scratch + CTIER_ROOM);
+        errno = err;
+        return NULL;
+    }
+    for (int k = 0; k < nholes; k++)
+        holes[k] = r + len + (size_t)k * page_size;
+    munmap(r + len + scratch, CTIER_ROOM);
+    return r;
+}
+
 /* A writer's move of its page @pg away and back with mremap, through its
  * own scratch page *@hole, which is then mapped again in place (PROT_NONE,
  * never replacing anything): a fresh mmap(NULL) each time could land in
  * the gap another writer's page leaves between its two moves (it did in
  * vm-ctier's guest), and the moves then unmap each other's pages.  Map
  * every writer's scratch page before any writer runs, for the same
- * reason.  False on failure, after which *@hole is NULL and later calls
- * do nothing (and return true): nothing is ever clobbered.  Used by
- * tests/system/test-ctier-system.c and the vm guest's vm-ctier. */
-static inline bool ctier_move_away_and_back(char *pg, char **hole, size_t page_size)
+ * reason (ctier_writers_layout does, and keeps other mappings out of the
+ * gaps the moves open).  Used by tests/system/test-ctier-system.c and the vm guest's
+ * vm-ctier.
+ *
+ * 0: the page went away and came back.  1: it did, but in the moment the
+ * scratch address was free some other mapping of the process took it (the
+ * writers never map without an address, so it is the runtime's or a
+ * library's, past ctier_writers_layout's room): nothing is clobbered, *@hole is NULL and the
+ * writer moves nothing more.  -1: a call failed, *@what names it and errno
+ * says why; *@hole is NULL.  With *@hole NULL nothing is done and 0 is
+ * returned. */
+static inline int ctier_move_away_and_back(char *pg, char **hole, size_t page_size,
+                                           const char **what)
 {
-    if (*hole == NULL)
-        return true;
-    if (mremap(pg, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, *hole) == *hole &&
-        mremap(*hole, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, pg) == pg &&
-        mmap(*hole, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
-             0) == *hole)
-        return true;
+    char *h = *hole;
+
+    if (h == NULL)
+        return 0;
     *hole = NULL;
-    return false;
+    if (mremap(pg, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, h) != h) {
+        *what = "mremap away";
+        return -1;
+    }
+    if (mremap(h, page_size, page_size, MREMAP_MAYMOVE | MREMAP_FIXED, pg) != pg) {
+        *what = "mremap back";
+        return -1;
+    }
+    if (mmap(h, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) ==
+        h) {
+        *hole = h;
+        return 0;
+    }
+    if (errno == EEXIST)
+        return 1;
+    *what = "mmap of the scratch page";
+    return -1;
 }
 
 /* ---- writers racing a tier's close -------------------------------------- */

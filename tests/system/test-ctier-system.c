@@ -1685,10 +1685,21 @@ static void *cchurn_writer(void *arg)
                 atomic_store(&c->failed, 1);
             memset(sh, 0, ps);
             break;
-        default: /* moved away and back (harness.h) */
-            if (!ctier_move_away_and_back(pg, &w->hole, ps))
+        default: { /* moved away and back (harness.h) */
+            const char *what = "";
+            int rc = ctier_move_away_and_back(pg, &w->hole, ps, &what);
+
+            if (rc < 0) {
+                fprintf(stderr, "writer %d: %s of page %zu: %s\n", w->k, what, i, strerror(errno));
                 atomic_store(&c->failed, 1);
+            } else if (rc == 1) {
+                fprintf(stderr,
+                        "writer %d stopped moving its pages: another mapping took its "
+                        "scratch address (harness.h)\n",
+                        w->k);
+            }
             break;
+        }
         }
     }
     return NULL;
@@ -1720,10 +1731,17 @@ static void cchurn(void)
         w[k].k = k;
         ctier_fill_text_page(w[k].text[0], ps, 1000 + 2 * (size_t)k);
         ctier_fill_text_page(w[k].text[1], ps, 1001 + 2 * (size_t)k);
-        w[k].hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        CHILD_CHECK(w[k].hole != MAP_FAILED);
     }
-    /* Every scratch page mapped before any writer runs (harness.h). */
+    {
+        /* The pages and every scratch page placed before any writer runs,
+         * below free room (harness.h). */
+        char *holes[CC_WRITERS];
+
+        c.p = ctier_writers_layout(c.p, CC_PAGES * ps, holes, CC_WRITERS, ps);
+        CHILD_CHECK(c.p != NULL);
+        for (int k = 0; k < CC_WRITERS; k++)
+            w[k].hole = holes[k];
+    }
     for (int k = 0; k < CC_WRITERS; k++)
         CHILD_CHECK(pthread_create(&tid[k], NULL, cchurn_writer, &w[k]) == 0);
     for (int step = 1; step <= 600; step++) {

@@ -760,7 +760,27 @@ struct chw {
     int k;
     atomic_int *stop, *pause, *failed;
     pthread_barrier_t *parked, *resumed;
+    char why[96];       /* this writer's first failure, for the checkpoint's message */
+    bool scratch_taken; /* harness.h: another mapping took its scratch address */
 };
+
+/* Record what failed (the first time only) and raise the shared flag. */
+static void churn_failed(struct chw *w, const char *call, size_t page, int err)
+{
+    if (w->why[0] == '\0')
+        snprintf(w->why, sizeof(w->why), "writer %d: %s of page %zu%s%s", w->k, call, page,
+                 err ? ": " : "", err ? strerror(err) : "");
+    atomic_store(w->failed, 1);
+}
+
+/* The writers' failures, one line each (called with every writer parked
+ * or joined). */
+static void churn_why(const struct chw *w)
+{
+    for (int k = 0; k < CH_WRITERS; k++)
+        if (w[k].why[0] != '\0')
+            printf("churn: %s\n", w[k].why);
+}
 
 static void *churn_writer(void *arg)
 {
@@ -793,49 +813,66 @@ static void *churn_writer(void *arg)
         }
         case 2:
             if (memcmp(pg, sh, ps) != 0)
-                atomic_store(w->failed, 1);
+                churn_failed(w, "the contents", i, 0);
             break;
         case 3: /* mapped anew */
             if (mmap(pg, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
                      0) != pg)
-                atomic_store(w->failed, 1);
+                churn_failed(w, "mmap", i, errno);
             memset(sh, 0, ps);
             break;
         case 4: /* discarded */
             if (madvise(pg, ps, MADV_DONTNEED) != 0)
-                atomic_store(w->failed, 1);
+                churn_failed(w, "madvise", i, errno);
             memset(sh, 0, ps);
             break;
-        default: /* moved away and back (harness.h) */
-            if (!ctier_move_away_and_back(pg, &w->hole, ps))
-                atomic_store(w->failed, 1);
+        default: { /* moved away and back (harness.h) */
+            const char *what = "";
+            int rc = ctier_move_away_and_back(pg, &w->hole, ps, &what);
+
+            if (rc < 0)
+                churn_failed(w, what, i, errno);
+            w->scratch_taken |= rc == 1;
             break;
+        }
         }
     }
     return NULL;
 }
 
-/* Which pages of the region are on the compressed node, and whether each
- * is write-protected (the pagemap's uffd-wp bit): what a failure needs. */
-static void churn_report(const char *p)
+/* What a failed promote check needs: which pages of the region are on the
+ * compressed node or not present (the pagemap's present and uffd-wp bits),
+ * whether the tier's books hold a writer's scratch page, and whether a
+ * second promote of the region, a moment later, leaves the tier empty. */
+static void churn_report(struct pmn_ctier *t, char *p, const struct chw *w)
 {
     int fd = open("/proc/self/pagemap", O_RDONLY);
 
     for (size_t i = 0; i < CH_PAGES; i++) {
-        struct pmn_where w = {.struct_size = sizeof(w)};
+        struct pmn_where wh = {.struct_size = sizeof(wh)};
         uint64_t pm = 0;
+        bool on = pmn_where(p + i * ps, ps, &wh) == 0 && pmn_where_pages_on(&wh, cnode) != 0;
 
-        if (pmn_where(p + i * ps, ps, &w) != 0 || pmn_where_pages_on(&w, cnode) == 0)
-            continue;
         if (fd < 0 ||
             pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)(p + i * ps) / ps * sizeof(pm))) !=
                 (ssize_t)sizeof(pm))
             pm = 0;
-        printf("churn: page %zu on node %d, present %d, write-protected %d\n", i, cnode,
-               (int)(pm >> 63), (int)((pm >> 57) & 1));
+        if (on || !(pm >> 63))
+            printf("churn: page %zu %s node %d, present %d, write-protected %d\n", i,
+                   on ? "on" : "not on", cnode, (int)(pm >> 63), (int)((pm >> 57) & 1));
     }
     if (fd >= 0)
         close(fd);
+    for (int k = 0; k < CH_WRITERS; k++) {
+        uint64_t before = stats(t).logical_bytes;
+
+        if (w[k].hole != NULL && pmn_ctier_promote(t, w[k].hole, ps, -1) == 0 &&
+            stats(t).logical_bytes != before)
+            printf("churn: the books held writer %d's scratch page\n", k);
+    }
+    usleep(100 * 1000);
+    printf("churn: a second promote returns %d, then the tier holds %llu bytes\n",
+           pmn_ctier_promote(t, p, CH_PAGES * ps, -1), ull(stats(t).logical_bytes));
 }
 
 static int test_churn(void)
@@ -870,11 +907,21 @@ static int test_churn(void)
                             .failed = &failed,
                             .parked = &parked,
                             .resumed = &resumed};
-        w[k].hole = mmap(NULL, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (w[k].hole == MAP_FAILED)
-            FAIL("churn: mmap: %s", strerror(errno));
     }
-    /* Every scratch page mapped before any writer runs (harness.h). */
+    {
+        /* The pages and every scratch page placed before any writer runs,
+         * below free room (harness.h). */
+        char *holes[CH_WRITERS],
+            *moved = ctier_writers_layout(p, CH_PAGES * ps, holes, CH_WRITERS, ps);
+
+        if (moved == NULL)
+            FAIL("churn: placing the region: %s", strerror(errno));
+        p = moved;
+        for (int k = 0; k < CH_WRITERS; k++) {
+            w[k].p = p;
+            w[k].hole = holes[k];
+        }
+    }
     for (int k = 0; k < CH_WRITERS; k++)
         if (pthread_create(&tid[k], NULL, churn_writer, &w[k]))
             FAIL("pthread_create");
@@ -900,8 +947,10 @@ static int test_churn(void)
         atomic_store(&pause, 1);
         pthread_barrier_wait(&parked);
         atomic_store(&pause, 0);
-        if (atomic_load(&failed))
+        if (atomic_load(&failed)) {
+            churn_why(w);
             FAIL("churn: step %d: a writer's call failed or its page lost data", step);
+        }
         intact(p, shadow, CH_PAGES, "churn: at a checkpoint");
         held_total += stats(t).logical_bytes / ps;
         if (step % 80 == 0) {
@@ -918,7 +967,7 @@ static int test_churn(void)
             if ((err = pmn_where(p, CH_PAGES * ps, &wh)) != 0)
                 FAIL("churn: step %d: pmn_where: %s", step, pmn_strerror(err));
             if (stats(t).logical_bytes != 0 || pmn_where_pages_on(&wh, cnode) != 0) {
-                churn_report(p);
+                churn_report(t, p, w);
                 FAIL("churn: step %d: after a promote of the region the tier holds %llu bytes "
                      "and %llu pages are on node %d",
                      step, ull(stats(t).logical_bytes), ull(pmn_where_pages_on(&wh, cnode)),
@@ -946,8 +995,15 @@ static int test_churn(void)
     for (int k = 0; k < CH_WRITERS; k++)
         pthread_join(tid[k], NULL);
     alarm(0);
-    if (atomic_load(&failed))
+    if (atomic_load(&failed)) {
+        churn_why(w);
         FAIL("churn: a writer's call failed or its page lost data");
+    }
+    for (int k = 0; k < CH_WRITERS; k++)
+        if (w[k].scratch_taken)
+            printf("churn: writer %d stopped moving its pages: another mapping took its scratch "
+                   "address (harness.h)\n",
+                   k);
     if (demoted < 50 || held_total == 0 || promoted_checks == 0)
         FAIL("churn: vacuous: %llu demotes kept pages, %llu pages held at checkpoints",
              ull(demoted), ull(held_total));
