@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 11
-#define PMN_VERSION_PATCH 0
-#define PMN_VERSION_STRING "0.11.0"
+#define PMN_VERSION_PATCH 1
+#define PMN_VERSION_STRING "0.11.1"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1824,7 +1824,12 @@ PMN_API int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len);
  * thread has moved out of the range at that moment (mremap) stays on the
  * tier, protected, until its first write (userfaultfd; since 0.10.3).  A
  * page the tier lost from its books (another thread unmapped or discarded
- * its predecessor during a demote) is back already (since 0.11.0). */
+ * its predecessor during a demote) is back already (since 0.11.0).  Returns
+ * 0, -EINVAL, -ECHILD, PMN_E_NO_NODE, -EAGAIN (a page the kernel could not
+ * migrate at that moment, asked four times: another thread was using it;
+ * it stays on the tier, protected, and a write or another promote brings
+ * it back; before 0.11.1, -EIO) or another -errno from the kernel (-ENOMEM:
+ * @p node is full); the pages that could move are back either way. */
 PMN_API int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node);
 
 /**

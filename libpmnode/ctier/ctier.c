@@ -351,21 +351,37 @@ static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
         t->physical = 0;
 }
 
-/* Move one page to @node, retrying a busy page a few times: 0 and the
- * page's final status in *status (@node when it moved), or the call's
- * own error. */
-static int move_status(void *page, int node, int *status)
+/* Move @n pages, asking again (4 times in all) while the kernel could not
+ * isolate or migrate some page at that moment (another thread faulting on
+ * it, a per-CPU LRU batch): 0 and each page's final status (its node, or
+ * -EAGAIN for a page the kernel did not migrate), or the call's own error.
+ * A page that moved reports its node again when asked again. */
+static int move_batch(void **pages, size_t n, const int *nodes, int *status)
 {
-    int err;
+    int err = 0;
 
     for (int tries = 0; tries < 4; tries++) {
-        *status = -EAGAIN; /* what the kernel leaves when the migration failed */
-        if ((err = pmn_prim_move_pages(&page, 1, &node, status)) != 0)
-            return err;
-        if (*status != -EBUSY && *status != -EAGAIN)
+        size_t busy = 0;
+
+        for (size_t i = 0; i < n; i++)
+            status[i] = -EAGAIN; /* what the kernel leaves when the migration failed */
+        err = pmn_prim_move_pages(pages, n, nodes, status);
+        if (err == -EBUSY)
+            err = 0;
+        if (err)
+            break;
+        for (size_t i = 0; i < n; i++)
+            busy += status[i] == -EBUSY || status[i] == -EAGAIN;
+        if (busy == 0)
             break;
     }
-    return 0;
+    return err;
+}
+
+/* move_batch for one page. */
+static int move_status(void *page, int node, int *status)
+{
+    return move_batch(&page, 1, &node, status);
 }
 
 /* 0 when @page is on @node now or has no page, else why not. */
@@ -1750,21 +1766,7 @@ int pmn_ctier_demote(struct pmn_ctier *t, void *addr, size_t len)
             pages[i] = (void *)(start + (done + i) * t->page);
             nodes[i] = t->node;
         }
-        for (int tries = 0; tries < 3; tries++) {
-            size_t busy = 0;
-            for (size_t i = 0; i < n; i++)
-                status[i] = -EAGAIN; /* unless move_pages says otherwise */
-            err = pmn_prim_move_pages(pages, n, nodes, status);
-            if (err == -EBUSY)
-                err = 0;
-            if (err)
-                break;
-            for (size_t i = 0; i < n; i++)
-                busy += status[i] == -EBUSY || status[i] == -EAGAIN;
-            if (busy == 0)
-                break;
-        }
-        if (err)
+        if ((err = move_batch(pages, n, nodes, status)) != 0)
             break;
         for (size_t i = 0; i < n; i++) {
             /* Never touched, or only read (the shared zero page): no data */
@@ -1867,11 +1869,13 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
             for (size_t k = 0; k < slots; k++)
                 if (bit_test(r->bits, (lo - r->start) / t->page + k)) {
                     pages[n] = (void *)(lo + k * t->page);
-                    status[n] = -EIO; /* unless move_pages says otherwise */
                     nodes[n++] = node;
                 }
+            /* A page the kernel could not migrate after a few tries (before
+             * 0.11.1 after one: -EIO, seen on 6.12 while other threads
+             * remapped and discarded their pages) stays, and is -EAGAIN. */
             if (n > 0) {
-                int merr = pmn_prim_move_pages(pages, n, nodes, status);
+                int merr = move_batch(pages, n, nodes, status);
                 if (merr && !err)
                     err = merr;
             }
@@ -1898,7 +1902,7 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
                         back[at / 64] |= (uint64_t)1 << (at % 64);
                 } else if (!err) {
                     /* stays on the tier, and so stays protected */
-                    err = status[k] < 0 ? status[k] : -EAGAIN;
+                    err = status[k] < 0 && status[k] != -EBUSY ? status[k] : -EAGAIN;
                 }
             }
             /* Lift protection on what came back, and on nothing else: pages

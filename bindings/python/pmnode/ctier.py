@@ -163,7 +163,10 @@ class CompressedTier(Owned):
 
     def promote(self, obj, length=None, node=None):
         """Move a demoted range back to ``node`` (default: the promote node)
-        and lift its protection.  Thread-safe."""
+        and lift its protection.  Raises with EAGAIN when the kernel could
+        not migrate a page at that moment (another thread was using it): that
+        page stays on the tier, protected, the others are back; call again.
+        Thread-safe."""
         to = -1 if node is None else int(node)
         self._range_call("CompressedTier.promote", obj, length,
                          lambda a, n: LIB.pmn_ctier_promote(self._handle, a, n, to))
