@@ -32,7 +32,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
     --num-processes 2 || status=1
 
 # Threads under ThreadSanitizer (the `threads` suite there includes the
-# compressed tier's handler thread on a real kernel, vm-ctier-tsan), and the
+# compressed tier's handler thread on real kernels, vm-ctier-tsan and -6.12), and the
 # allocator invariants checked after
 # every change (debug_full, which also reports double and interior frees).
 [ -f build-tsan/build.ninja ] || meson setup build-tsan -Db_sanitize=thread -Db_lundef=false \

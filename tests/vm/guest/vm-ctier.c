@@ -885,7 +885,7 @@ static int test_churn(void)
     struct chw w[CH_WRITERS];
     pthread_t tid[CH_WRITERS];
     unsigned seed = 5;
-    uint64_t demoted = 0, held_total = 0, promoted_checks = 0;
+    uint64_t demoted = 0, held_total = 0, promoted_checks = 0, busy_promotes = 0;
 
     if (strcmp(pmn_ctier_write_control(t), "mprotect") == 0) {
         printf("ok: churn: skipped, the mprotect fallback sees no moves (pmn_ctier(3))\n");
@@ -940,7 +940,11 @@ static int test_churn(void)
                 FAIL("churn: step %d: demote %zu+%zu: %s", step, a, k, pmn_strerror(err));
             demoted += err == 0;
         } else if ((err = pmn_ctier_promote(t, p + a * ps, k * ps, -1)) != 0) {
-            FAIL("churn: step %d: promote %zu+%zu: %s", step, a, k, pmn_strerror(err));
+            /* -EAGAIN: a page the kernel could not migrate while a writer
+             * used it (0.11.1); the checkpoints below bring everything back. */
+            if (err != -EAGAIN)
+                FAIL("churn: step %d: promote %zu+%zu: %s", step, a, k, pmn_strerror(err));
+            busy_promotes++;
         }
         if (step % 40 != 0)
             continue;
@@ -960,7 +964,13 @@ static int test_churn(void)
              * brought it back, and a promote left it there). */
             struct pmn_where wh = {.struct_size = sizeof(wh)};
 
-            if ((err = pmn_ctier_promote(t, p, CH_PAGES * ps, -1)) != 0)
+            /* Writers parked: a page the kernel cannot migrate at once is
+             * a moment's (compaction, an LRU batch), so ask a few times. */
+            for (int tries = 0;
+                 (err = pmn_ctier_promote(t, p, CH_PAGES * ps, -1)) == -EAGAIN && tries < 10;
+                 tries++)
+                usleep(10 * 1000);
+            if (err != 0)
                 FAIL("churn: step %d: promote of the region: %s", step, pmn_strerror(err));
             /* Discarded and mapped-anew pages read as the zero page
              * (unknown): only the compressed node is asked about. */
@@ -999,6 +1009,9 @@ static int test_churn(void)
         churn_why(w);
         FAIL("churn: a writer's call failed or its page lost data");
     }
+    if (busy_promotes)
+        printf("churn: %llu promotes answered -EAGAIN (a page the kernel could not migrate)\n",
+               ull(busy_promotes));
     for (int k = 0; k < CH_WRITERS; k++)
         if (w[k].scratch_taken)
             printf("churn: writer %d stopped moving its pages: another mapping took its scratch "
