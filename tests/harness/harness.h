@@ -652,16 +652,19 @@ static inline char *ctier_writers_layout(char *p, size_t len, char **holes, int 
  * vm-ctier's guest), and the moves then unmap each other's pages.  Map
  * every writer's scratch page before any writer runs, for the same
  * reason (ctier_writers_layout does, and keeps other mappings out of the
- * gaps the moves open).  Used by tests/system/test-ctier-system.c and the vm guest's
- * vm-ctier.
+ * gaps the moves open).  Used by tests/system/test-ctier-system.c and the
+ * vm guest's vm-ctier.
  *
  * 0: the page went away and came back.  1: it did, but in the moment the
  * scratch address was free some other mapping of the process took it (the
  * writers never map without an address, so it is the runtime's or a
- * library's, past ctier_writers_layout's room): nothing is clobbered, *@hole is NULL and the
- * writer moves nothing more.  -1: a call failed, *@what names it and errno
- * says why; *@hole is NULL.  With *@hole NULL nothing is done and 0 is
- * returned. */
+ * library's, once ctier_writers_layout's room is used up): nothing is
+ * clobbered, *@hole is NULL and the writer moves nothing more.  -1: a call
+ * failed, *@what names it and errno says why; *@hole is NULL.  With *@hole
+ * NULL nothing is done and 0 is returned.  The page's own address is free
+ * between the two moves as well; a mapping taking it there would be
+ * replaced by the move back, which nothing here can see: the room is what
+ * keeps that from happening. */
 static inline int ctier_move_away_and_back(char *pg, char **hole, size_t page_size,
                                            const char **what)
 {
