@@ -354,8 +354,8 @@ static void page_left(struct pmn_ctier *t, struct crange *r, size_t i)
 /* Move @n pages, asking again (4 times in all) while the kernel could not
  * isolate or migrate some page at that moment (another thread faulting on
  * it, a per-CPU LRU batch): 0 and each page's final status (its node, or
- * -EAGAIN for a page the kernel did not migrate), or the call's own error.
- * A page that moved reports its node again when asked again. */
+ * -EAGAIN for a page the kernel did not isolate or migrate), or the call's
+ * own error.  A page that moved reports its node again when asked again. */
 static int move_batch(void **pages, size_t n, const int *nodes, int *status)
 {
     int err = 0;
@@ -375,19 +375,16 @@ static int move_batch(void **pages, size_t n, const int *nodes, int *status)
         if (busy == 0)
             break;
     }
+    for (size_t i = 0; i < n && err == 0; i++)
+        if (status[i] == -EBUSY)
+            status[i] = -EAGAIN;
     return err;
-}
-
-/* move_batch for one page. */
-static int move_status(void *page, int node, int *status)
-{
-    return move_batch(&page, 1, &node, status);
 }
 
 /* 0 when @page is on @node now or has no page, else why not. */
 static int move_one(void *page, int node)
 {
-    int status, err = move_status(page, node, &status);
+    int status, err = move_batch(&page, 1, &node, &status);
 
     if (err)
         return err;
@@ -437,14 +434,24 @@ static void settle_huge(struct pmn_ctier *t, struct crange *r, uintptr_t page)
 #define LOST_BATCH 64
 static void lost_back(struct pmn_ctier *t, void **pages, size_t n)
 {
-    int status[LOST_BATCH];
+    void *on[LOST_BATCH];
+    int status[LOST_BATCH], to[LOST_BATCH];
+    size_t m = 0;
 
     /* One node for both: nothing to bring back. */
     if (n == 0 || t->node == t->promote_node || pmn_prim_query_nodes(pages, n, status) != 0)
         return;
     for (size_t i = 0; i < n; i++)
-        if (status[i] == t->node && move_one(pages[i], t->promote_node) == 0)
-            t->st.returned_pages++;
+        if (status[i] == t->node) {
+            on[m] = pages[i];
+            to[m++] = t->promote_node;
+        }
+    /* One migrating call for them all (each costs an LRU drain); a page
+     * gone since the query counts as back, as move_one has it. */
+    if (m == 0 || move_batch(on, m, to, status) != 0)
+        return;
+    for (size_t i = 0; i < m; i++)
+        t->st.returned_pages += status[i] == t->promote_node || status[i] == -ENOENT;
 }
 
 /* Memory in [lo, hi) was unmapped or discarded (or, without @gone, a
@@ -552,9 +559,10 @@ static void unsure_moved(struct pmn_ctier *t, uintptr_t from, uintptr_t to, size
  * or it could not move. */
 static bool unheld_back(const struct pmn_ctier *t, uintptr_t page)
 {
+    void *at = (void *)page;
     int status;
 
-    return move_status((void *)page, t->promote_node, &status) == 0 && status == t->promote_node;
+    return move_batch(&at, 1, &t->promote_node, &status) == 0 && status == t->promote_node;
 }
 
 static void unsure_check(struct pmn_ctier *t)
@@ -1902,7 +1910,7 @@ int pmn_ctier_promote(struct pmn_ctier *t, void *addr, size_t len, int node)
                         back[at / 64] |= (uint64_t)1 << (at % 64);
                 } else if (!err) {
                     /* stays on the tier, and so stays protected */
-                    err = status[k] < 0 && status[k] != -EBUSY ? status[k] : -EAGAIN;
+                    err = status[k] < 0 ? status[k] : -EAGAIN;
                 }
             }
             /* Lift protection on what came back, and on nothing else: pages
