@@ -147,9 +147,9 @@ extern "C" {
 /** @name Version */
 /**@{*/
 #define PMN_VERSION_MAJOR 0
-#define PMN_VERSION_MINOR 11
-#define PMN_VERSION_PATCH 1
-#define PMN_VERSION_STRING "0.11.1"
+#define PMN_VERSION_MINOR 12
+#define PMN_VERSION_PATCH 0
+#define PMN_VERSION_STRING "0.12.0"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -1583,6 +1583,14 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  * whose pages may occupy at most @p cap_bytes (0 = no cap; exact to the
  * page, and shared by every thread: see pmn_slab_new_opts()).  Like an
  * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
+ *
+ * Objects of 2033 to 2048 bytes with @p align at most 64 take blocks of
+ * 2112 bytes (since 0.12): 2 KiB apart, the first lines of a burst of 32
+ * buffers share 2 of a 48 KiB L1 cache's 64 sets and evict each other
+ * (bench/alloc bulk-2k: 5.7 ns per object against 4.4 spread, 15.7
+ * against 4.4 with two threads on one slab).  An @p align of 128 or more
+ * keeps them 2048 bytes apart, 32 to a 64 KiB page; 4 KiB objects always
+ * stay page-sized blocks.  pmn_usable_size() tells the block's size.
  */
 PMN_API int pmn_slab_new(struct pmn_backing *b, size_t obj_size, size_t align, uint64_t cap_bytes,
                          struct pmn_slab **out);
@@ -1594,7 +1602,8 @@ struct pmn_slab_opts {
      * Most bytes the slab's pages may occupy (0: no cap).  Exact to the
      * page granule: the slab holds floor(cap_bytes / page) pages, a page
      * being 64 KiB times ceil(8 * object size / 64 KiB), at most 2 MiB
-     * (2 KiB objects: 64 KiB pages of 32 objects).
+     * (2 KiB objects: 64 KiB pages of 31 objects in 2112-byte blocks, 32
+     * with an align of 128 or more: see pmn_slab_new()).
      */
     uint64_t cap_bytes;
     /** Most objects (0: no cap), rounded up to whole pages; with both caps, the smaller wins. */

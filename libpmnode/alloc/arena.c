@@ -9,7 +9,10 @@
  * objects get a segment of their own.  An aligned request takes the first
  * class at or above its size whose block size is a multiple of the
  * alignment: pages start on 64 KiB boundaries, so every block of such a
- * class is aligned and free() needs no per-object header.
+ * class is aligned and free() needs no per-object header.  The 2 KiB
+ * class is a cache line longer (2112 bytes, pmn__block_spread), so a
+ * request aligned to 128 bytes or more that would land there takes the
+ * 2560 or 4 KiB class.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -73,7 +76,7 @@ int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct 
     release = opts.purge == PMN_PURGE_RELEASE ||
               (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
     for (unsigned c = 0; c < n; c++)
-        sizes[c] = class_bytes(c);
+        sizes[c] = pmn__block_spread(class_bytes(c), 16);
     err = pmn__heap_new(b, false, opts.retain, release, opts.cap_bytes, sizes, n, sizeof(*a),
                         (struct pmn__heap **)&a);
     if (err)

@@ -73,6 +73,7 @@ int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size, const struct pmn_s
     if (obj_size > PMN__SMALL_MAX)
         return -EINVAL;
     bs = (uint32_t)((obj_size + a - 1) / a * a);
+    bs = pmn__block_spread(bs, a);
     release = opts.purge == PMN_PURGE_RELEASE ||
               (opts.purge == PMN_PURGE_DEFAULT && pmn_backing_type(b) != PMN_BACKING_DAX);
     err = pmn__heap_new(b, true, opts.retain, release, 0, &bs, 1, sizeof(*s),

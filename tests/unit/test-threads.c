@@ -400,7 +400,7 @@ static void *free_shuffled(void *arg)
 
 Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .timeout = 60)
 {
-    enum { N = 32 }; /* one 64 KiB page of the 2 KiB class */
+    enum { N = 31 }; /* one 64 KiB page of the 2 KiB class (2112-byte blocks) */
     struct env e = env_open();
     void *p[N], *q[N], *old[N];
     struct shuffled s = {.p = old, .n = N};

@@ -8,9 +8,10 @@ from conftest import MiB
 
 
 def test_capped_slab_is_shared_between_threads(backing0):
-    with pmnode.Slab(backing0, 2048, cap_objects=256, reserve_objects=256) as s:
-        assert s.stats()["populated"] >= 256 * 2048
-        blocks = [s.alloc() for _ in range(256)]
+    # 248: eight whole pages (a 64 KiB page holds 31 objects of 2 KiB)
+    with pmnode.Slab(backing0, 2048, cap_objects=248, reserve_objects=248) as s:
+        assert s.stats()["populated"] >= 248 * 2048
+        blocks = [s.alloc() for _ in range(248)]
         with pytest.raises(pmnode.OutOfMemoryError) as e:
             s.alloc()
         assert e.value.code == pmnode.E_CAP_REACHED
@@ -18,14 +19,14 @@ def test_capped_slab_is_shared_between_threads(backing0):
         for b in blocks:
             b.free()
         got = []
-        t = threading.Thread(target=lambda: got.extend(s.alloc() for _ in range(256)))
+        t = threading.Thread(target=lambda: got.extend(s.alloc() for _ in range(248)))
         t.start()
         t.join()
-        assert len(got) == 256   # another thread gets the whole cap back
+        assert len(got) == 248   # another thread gets the whole cap back
         for b in got:
             b.free()
         with pytest.raises(pmnode.OutOfMemoryError):
-            s.reserve(257)
+            s.reserve(249)
 
 
 def test_arena_reserve_and_bad_options(backing0):
