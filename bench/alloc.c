@@ -26,7 +26,11 @@
  *                       frees); ns per object
  *   bulk-2k             32 objects of 2 KiB allocated, then 32 freed
  *                       (pmn-slab: pmn_slab_alloc_bulk/free_bulk; the others
- *                       32 calls each way); ns per object; 1 and 2 threads
+ *                       32 calls each way); ns per object; 1 and 2 threads;
+ *                       --bulk-size BYTES runs them with another object size
+ *                       (the stride between blocks decides which L1 sets
+ *                       their first lines share: bench/README.md, "0.12.0"),
+ *                       and JSON's "bulk_size" says which
  *
  * Each workload body is instantiated once per implementation (the calls
  * are direct, as an application would make them, not through a dispatch
@@ -95,11 +99,12 @@ struct env {
     const char *skip[NIMPL]; /* why an implementation is unavailable */
     int node;
     size_t fixed_buf;
+    size_t bulk_size; /* the bulk rows' object size (--bulk-size) */
     struct pmn_ctx *ctx;
     struct pmn_backing *backing;
     struct pmn_region *fixed_region; /* memkind-fixed's memory */
     struct pmn_arena *arena;
-    struct pmn_slab *slab64, *slab2k;
+    struct pmn_slab *slab64, *slab2k, *slab_bulk; /* slab_bulk: slab2k unless --bulk-size */
     void *mk_default, *mk_fixed;
     int (*mk_destroy)(void *kind);
 };
@@ -588,11 +593,14 @@ static void rnd_prepare(void)
 
 /* ---- running one cell ------------------------------------------------ */
 
-static void *impl_ctx(const struct env *e, enum impl im, size_t size)
+static void *impl_ctx(const struct env *e, enum impl im, const struct workload *w)
 {
     switch (im) {
     case I_ARENA: return e->arena;
-    case I_SLAB: return size == 64 ? (void *)e->slab64 : (void *)e->slab2k;
+    case I_SLAB:
+        if (w->kind == W_BULK)
+            return e->slab_bulk;
+        return w->size == 64 ? (void *)e->slab64 : (void *)e->slab2k;
     case I_MK_DEFAULT: return e->mk_default;
     case I_MK_FIXED: return e->mk_fixed;
     default: return NULL;
@@ -619,8 +627,8 @@ static double run_cell(const struct env *e, enum impl im, const struct workload 
     atomic_store(&g_ring.tail, 0);
     for (int i = 0; i < nt; i++) {
         t[i].kind = w->kind;
-        t[i].ctx = impl_ctx(e, im, w->size);
-        t[i].size = w->size;
+        t[i].ctx = impl_ctx(e, im, w);
+        t[i].size = w->kind == W_BULK ? e->bulk_size : w->size;
         t[i].n = n;
         t[i].warm = w->kind == W_RANDOM ? 20000 : 10000;
         t[i].role = i;
@@ -826,6 +834,9 @@ static void setup_pmn(struct env *e)
     rc = pmn_slab_new(e->backing, 64, 0, 0, &e->slab64);
     if (rc == 0)
         rc = pmn_slab_new(e->backing, 2048, 0, 0, &e->slab2k);
+    e->slab_bulk = e->slab2k;
+    if (rc == 0 && e->bulk_size != 2048)
+        rc = pmn_slab_new(e->backing, e->bulk_size, 0, 0, &e->slab_bulk);
     if (rc != 0) {
         static char why_slab[128];
         snprintf(why_slab, sizeof(why_slab), "pmn_slab_new: %s", pmn_strerror(rc));
@@ -837,6 +848,8 @@ static void teardown(struct env *e)
 {
     if (e->mk_fixed && e->mk_destroy)
         e->mk_destroy(e->mk_fixed);
+    if (e->slab_bulk != e->slab2k)
+        pmn_slab_destroy(e->slab_bulk);
     pmn_slab_destroy(e->slab2k);
     pmn_slab_destroy(e->slab64);
     pmn_arena_destroy(e->arena);
@@ -867,6 +880,8 @@ static void print_table(const struct env *e, int reps, const int cpus[2], double
     printf("node %d; workers pinned to CPU %d and %d; memkind-fixed over a %zu MiB "
            "libpmnode region on node %d\n\n",
            e->node, cpus[0], cpus[1], e->fixed_buf >> 20, e->node);
+    if (e->bulk_size != 2048)
+        printf("bulk-2k rows: objects of %zu bytes (--bulk-size), not 2048\n\n", e->bulk_size);
     printf("%-12s %3s", "workload", "thr");
     for (int i = 0; i < NIMPL; i++)
         printf(" %9s", short_name[i]);
@@ -1089,8 +1104,8 @@ static void json_str(const char *s)
 
 static void print_json(const struct env *e, int reps, const int cpus[2])
 {
-    printf("{\"node\": %d, \"reps\": %d, \"cpus\": [%d, %d], \"results\": [", e->node, reps,
-           cpus[0], cpus[1]);
+    printf("{\"node\": %d, \"reps\": %d, \"cpus\": [%d, %d], \"bulk_size\": %zu, \"results\": [",
+           e->node, reps, cpus[0], cpus[1], e->bulk_size);
     bool first = true;
     for (size_t w = 0; w < NWORK; w++)
         for (int i = 0; i < NIMPL; i++) {
@@ -1147,11 +1162,12 @@ static void print_json(const struct env *e, int reps, const int cpus[2])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: alloc [--reps N] [--cell-ms MS] [--node N] [--fixed-size BYTES]\n"
-               "             [--impl NAME,...] [--workload NAME,...] [--json]\n"
-               "impls: pmn-arena pmn-slab glibc jemalloc mimalloc tcmalloc memkind-default "
-               "memkind-fixed\n"
-               "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
+    fprintf(f,
+            "usage: alloc [--reps N] [--cell-ms MS] [--node N] [--fixed-size BYTES]\n"
+            "             [--bulk-size BYTES] [--impl NAME,...] [--workload NAME,...] [--json]\n"
+            "impls: pmn-arena pmn-slab glibc jemalloc mimalloc tcmalloc memkind-default "
+            "memkind-fixed\n"
+            "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
 }
 
 static bool in_list(const char *list, const char *name)
@@ -1182,7 +1198,7 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 
 int main(int argc, char **argv)
 {
-    struct env e = {.node = 0, .fixed_buf = FIXED_BUF_DEFAULT};
+    struct env e = {.node = 0, .fixed_buf = FIXED_BUF_DEFAULT, .bulk_size = 2048};
     long reps = 5, cell_ms = 200, v;
     bool json = false;
     const char *only_impl = NULL, *only_work = NULL;
@@ -1191,6 +1207,7 @@ int main(int argc, char **argv)
         {"cell-ms", required_argument, NULL, 'm'},
         {"node", required_argument, NULL, 'n'},
         {"fixed-size", required_argument, NULL, 'f'},
+        {"bulk-size", required_argument, NULL, 'b'},
         {"impl", required_argument, NULL, 'i'},
         {"workload", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
@@ -1217,6 +1234,11 @@ int main(int argc, char **argv)
             if (!parse_long(optarg, 1 << 20, 1l << 40, &v))
                 goto bad;
             e.fixed_buf = (size_t)v;
+            break;
+        case 'b':
+            if (!parse_long(optarg, 16, 256 << 10, &v))
+                goto bad;
+            e.bulk_size = (size_t)v;
             break;
         case 'i': only_impl = optarg; break;
         case 'w': only_work = optarg; break;
