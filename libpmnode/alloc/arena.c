@@ -46,9 +46,17 @@ static uint32_t class_bytes(unsigned c)
  * requests of 16 * (i - 1) + 1 .. 16 * i bytes; entry 0: 0 bytes), as
  * pmn__arena_class_calc() gives them. */
 const uint8_t pmn__class_lut[PMN__CLASS_LUT_MAX / 16 + 1] = {
-    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 12, 12, 13,
-    13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17,
-    17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19,
+    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  8,  9,  9,  10, 10, 11, 11, 12, 12, 12, 12, 13, 13, 13,
+    13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
+    20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
+    21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23,
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25,
+    25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
+    25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26,
+    26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27,
+    27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27,
 };
 
 int pmn_arena_new(struct pmn_backing *b, const struct pmn_arena_opts *o, struct pmn_arena **out)
@@ -154,9 +162,9 @@ static __attribute__((noinline)) void *arena_malloc_rest(struct pmn_arena *a, si
  * cache or on its current page of the class, is a leaf (no call, so no
  * stack frame); anything else, errors included, is arena_malloc_rest's,
  * a tail call that decides from scratch.  Sizes past the class table take
- * the formula's bit scan here rather than the call: half of bench/alloc's
- * random sizes are over 1 KiB, and the call's frame and second thread
- * lookup were a quarter of its time.
+ * the formula's bit scan here rather than the call: a third of bench/alloc's
+ * random sizes are over 4 KiB, and the call's frame and second thread
+ * lookup were a quarter of its time (when the table stopped at 1 KiB).
  *
  * hot (this, pmn_free, pmn_slab_alloc and pmn_slab_free): GCC puts them in
  * .text.hot, which the linker places together at the start of .text, so

@@ -624,9 +624,14 @@ static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
  * two); inline so that the shim's malloc computes it in place.  Requests
  * up to PMN__CLASS_LUT_MAX bytes read a table indexed by 16-byte step
  * (every class bound there is a multiple of 16): three instructions
- * instead of a bit scan; pmn__arena_class_calc() is the formula, which
- * the table is checked against (tests/unit/test-arena.c). */
-#define PMN__CLASS_LUT_MAX 1024
+ * instead of a bit scan's ten; pmn__arena_class_calc() is the formula,
+ * which the table is checked against (tests/unit/test-size-class.c).
+ * The table reaches 4 KiB (257 bytes) since 0.12.0, 1 KiB before: two
+ * thirds of bench/alloc's random sizes are below 4 KiB, and the row read
+ * 7-8 % lower, fixed-2k 5-7 % (build/bench/alloc-ab, bench/README.md
+ * "Issue 17, 0.12.0"); a second table by 1 KiB steps for the sizes above
+ * measured no gain. */
+#define PMN__CLASS_LUT_MAX 4096
 extern const uint8_t pmn__class_lut[PMN__CLASS_LUT_MAX / 16 + 1]
     __attribute__((visibility("hidden")));
 
