@@ -1584,8 +1584,9 @@ PMN_API int pmn_alloc_stats_json(const struct pmn_alloc_stats *st, char *buf, si
  * page, and shared by every thread: see pmn_slab_new_opts()).  Like an
  * arena, the slab references @p b until destroyed.  0, -EINVAL, -ENOMEM.
  *
- * Objects of 2033 to 2048 bytes with @p align at most 64 take blocks of
- * 2112 bytes (since 0.12): 2 KiB apart, the first lines of a burst of 32
+ * Objects whose size rounded up to the alignment is 2048 bytes (2033 to
+ * 2048 with the natural alignment), with @p align at most 64, take blocks
+ * of 2112 bytes (since 0.12): 2 KiB apart, the first lines of a burst of 32
  * buffers share 2 of a 48 KiB L1 cache's 64 sets and evict each other
  * (bench/alloc bulk-2k: 5.7 ns per object against 4.4 spread, 15.7
  * against 4.4 with two threads on one slab).  An @p align of 128 or more

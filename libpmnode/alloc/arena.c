@@ -12,7 +12,8 @@
  * class is aligned and free() needs no per-object header.  The 2 KiB
  * class is a cache line longer (2112 bytes, pmn__block_spread), so a
  * request aligned to 128 bytes or more that would land there takes the
- * 2560 or 4 KiB class.
+ * next class that is a multiple of the alignment: 2560 bytes for 128 to
+ * 512, 3 KiB for 1 KiB, 4 KiB for 2 KiB.
  */
 #include <errno.h>
 #include <stdio.h>
