@@ -26,14 +26,14 @@ struct pool_env {
     struct pmn_slab *s;
 };
 
-static struct pool_env pool_open(size_t obj, uint64_t cap)
+static struct pool_env pool_open(size_t obj, size_t align, uint64_t cap)
 {
     struct pool_env e = {0};
     int err;
 
     e.ctx = local_ctx();
     e.b = backing_on0(e.ctx, PMN_BACKING_ANON);
-    err = pmn_slab_new(e.b, obj, 0, cap, &e.s);
+    err = pmn_slab_new(e.b, obj, align, cap, &e.s);
     cr_assert_eq(err, 0, "pmn_slab_new: %s", pmn_strerror(err));
     return e;
 }
@@ -85,7 +85,7 @@ static void *fill_thread(void *p)
  * capacity (before: 0 objects, ENOMEM forever, stats 0 live). */
 Test(pool, prefault_then_other_thread)
 {
-    struct pool_env e = pool_open(OBJ, CAP);
+    struct pool_env e = pool_open(OBJ, 0, CAP);
     void **objs = calloc(2 * NOBJ, sizeof(void *));
     struct fill_arg a = {.s = e.s};
     pthread_t t;
@@ -137,7 +137,7 @@ static void *turn_thread(void *p)
 Test(pool, threads_in_turn)
 {
     enum { T = 5 };
-    struct pool_env e = pool_open(OBJ, CAP);
+    struct pool_env e = pool_open(OBJ, 0, CAP);
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     int turn = 0, done = 0;
@@ -198,7 +198,7 @@ static void *consumer(void *p)
 
 Test(pool, producer_consumer_at_cap)
 {
-    struct pool_env e = pool_open(OBJ, CAP);
+    struct pool_env e = pool_open(OBJ, 0, CAP);
     struct ring *r = calloc(1, sizeof(*r));
     size_t total = RUNNING_ON_VALGRIND ? 20000 : 400000, fails = 0, stuck = 0;
     pthread_t t;
@@ -369,7 +369,7 @@ Test(pool, cap_is_exact_to_the_page)
     void **objs = calloc(4096, sizeof(void *));
 
     for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
-        struct pool_env e = pool_open(OBJ, caps[c]);
+        struct pool_env e = pool_open(OBJ, 0, caps[c]);
         uint64_t pages = caps[c] / (64 * KiB), extents = (pages + 61) / 62;
         size_t n = fill(e.s, objs, 4096);
         struct pmn_alloc_stats st = slab_stats(e.s);
@@ -440,7 +440,7 @@ static unsigned most_per_set(void *const *objs, size_t n)
  * threads against 5.7 with one.  Blocks of 2112 bytes spread them. */
 Test(pool, slab_2k_spreads)
 {
-    struct pool_env e = pool_open(OBJ, 0);
+    struct pool_env e = pool_open(OBJ, 0, 0);
     void *objs[32];
 
     cr_assert_eq(pmn_slab_alloc_bulk(e.s, objs, 32), 32);
@@ -464,54 +464,41 @@ Test(pool, slab_2k_spreads)
  * page, 2048 bytes apart, as before. */
 Test(pool, slab_2k_aligned_stays_packed)
 {
-    struct pmn_ctx *ctx = local_ctx();
-    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
-    struct pmn_slab_opts o = {.struct_size = sizeof(o), .align = 2048, .cap_bytes = 64 * KiB};
-    void **objs = calloc(64, sizeof(void *));
-    struct pmn_slab *s;
-    size_t n;
+    struct pool_env e = pool_open(OBJ, 2048, 64 * KiB);
+    void *objs[64];
+    size_t n = fill(e.s, objs, 64);
 
-    cr_assert_eq(pmn_slab_new_opts(b, OBJ, &o, &s), 0);
-    n = fill(s, objs, 64);
     cr_assert_eq(n, 32, "%zu aligned 2 KiB objects in one 64 KiB page", n);
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq((uintptr_t)objs[i] % 2048, 0, "object %zu at %p", i, objs[i]);
         cr_assert_eq(pmn_usable_size(objs[i]), OBJ);
     }
-    drain(s, objs, n);
-    pmn_slab_destroy(s);
-    free(objs);
-    pmn_backing_free(b);
-    pmn_ctx_unref(ctx);
+    drain(e.s, objs, n);
+    pool_close(&e);
 }
 
 /* The arena's 2 KiB class spreads the same way; a 2 KiB alignment is
  * still served (from a class that is a multiple of it). */
 Test(pool, arena_2k_class_spreads)
 {
-    struct pmn_ctx *ctx = local_ctx();
-    struct pmn_backing *b = backing_on0(ctx, PMN_BACKING_ANON);
-    struct pmn_arena *a;
+    struct env e = env_open();
     void *objs[32], *al;
 
-    cr_assert_eq(pmn_arena_new(b, NULL, &a), 0);
     for (size_t i = 0; i < 32; i++) {
-        objs[i] = pmn_arena_malloc(a, 2048);
+        objs[i] = pmn_arena_malloc(e.a, OBJ);
         cr_assert_not_null(objs[i]);
-        cr_assert_eq(pmn_usable_size(objs[i]), 2112, "usable %zu", pmn_usable_size(objs[i]));
+        cr_assert_eq(pmn_usable_size(objs[i]), OBJ + 64, "usable %zu", pmn_usable_size(objs[i]));
     }
     cr_assert_leq(most_per_set(objs, 32), 2, "%u of 32 headers in one L1 set",
                   most_per_set(objs, 32));
-    al = pmn_arena_aligned_alloc(a, 2048, 2048);
+    al = pmn_arena_aligned_alloc(e.a, 2048, OBJ);
     cr_assert_not_null(al);
     cr_assert_eq((uintptr_t)al % 2048, 0, "%p", al);
-    cr_assert_geq(pmn_usable_size(al), 2048);
+    cr_assert_geq(pmn_usable_size(al), OBJ);
     cr_assert_eq(pmn_free(al), 0);
     for (size_t i = 0; i < 32; i++)
         cr_assert_eq(pmn_free(objs[i]), 0);
-    pmn_arena_destroy(a);
-    pmn_backing_free(b);
-    pmn_ctx_unref(ctx);
+    env_close(&e);
 }
 
 /* Arena reserve: small objects after it neither map nor fault, and reset
