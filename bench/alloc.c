@@ -3,7 +3,8 @@
  * jemalloc, mimalloc, tcmalloc and memkind, side by side, in one run.
  *
  * Every implementation runs in this one process.  The peers come from
- * Debian's shared libraries, opened with dlopen(RTLD_LOCAL) and called
+ * Debian's shared libraries, opened with dlopen(RTLD_LOCAL) (only those
+ * --impl names, when it is given) and called
  * through their prefixed entry points (jemalloc mallocx/dallocx, mimalloc
  * mi_malloc/mi_free, tcmalloc tc_malloc/tc_free, memkind memkind_malloc/
  * memkind_free), so no LD_PRELOAD is involved and glibc's malloc stays the
@@ -747,6 +748,21 @@ static void ensure_static_tls(char **argv)
     /* Could not re-exec: go on; dlopen of jemalloc will say why it fails. */
 }
 
+static bool in_list(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l == len && strncmp(p, name, l) == 0)
+            return true;
+        p += l + (end ? 1 : 0);
+    }
+    return false;
+}
+
 static void *open_lib(struct env *e, enum impl im, const char *lib)
 {
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
@@ -760,18 +776,27 @@ static void *open_lib(struct env *e, enum impl im, const char *lib)
 
 #define SYM(h, var, name) (*(void **)(&(var)) = dlsym((h), (name)))
 
-static void setup_peers(struct env *e)
+/* The peers --impl asks for (all without it), each dlopen()ed only then:
+ * a library's constructor runs at dlopen (tcmalloc's leaks a registration
+ * that LeakSanitizer reports), so one not measured is not loaded. */
+static void setup_peers(struct env *e, const char *only_impl)
 {
-    void *h = open_lib(e, I_JE, "libjemalloc.so.2");
-    if (h && (!SYM(h, je_malloc_p, "malloc") || !SYM(h, je_free_p, "free")))
+    void *h;
+    if (in_list(only_impl, impl_name[I_JE]) &&
+        (h = open_lib(e, I_JE, "libjemalloc.so.2")) != NULL &&
+        (!SYM(h, je_malloc_p, "malloc") || !SYM(h, je_free_p, "free")))
         e->skip[I_JE] = "libjemalloc.so.2 lacks malloc/free";
-    h = open_lib(e, I_MI, "libmimalloc.so.2");
-    if (h && (!SYM(h, mi_malloc_p, "mi_malloc") || !SYM(h, mi_free_p, "mi_free")))
+    if (in_list(only_impl, impl_name[I_MI]) &&
+        (h = open_lib(e, I_MI, "libmimalloc.so.2")) != NULL &&
+        (!SYM(h, mi_malloc_p, "mi_malloc") || !SYM(h, mi_free_p, "mi_free")))
         e->skip[I_MI] = "libmimalloc.so.2 lacks mi_malloc/mi_free";
-    h = open_lib(e, I_TC, "libtcmalloc_minimal.so.4");
-    if (h && (!SYM(h, tc_malloc_p, "tc_malloc") || !SYM(h, tc_free_p, "tc_free")))
+    if (in_list(only_impl, impl_name[I_TC]) &&
+        (h = open_lib(e, I_TC, "libtcmalloc_minimal.so.4")) != NULL &&
+        (!SYM(h, tc_malloc_p, "tc_malloc") || !SYM(h, tc_free_p, "tc_free")))
         e->skip[I_TC] = "libtcmalloc_minimal.so.4 lacks tc_malloc/tc_free";
 
+    if (!in_list(only_impl, impl_name[I_MK_DEFAULT]) && !in_list(only_impl, impl_name[I_MK_FIXED]))
+        return;
     h = open_lib(e, I_MK_DEFAULT, "libmemkind.so.0");
     if (!h) {
         e->skip[I_MK_FIXED] = e->skip[I_MK_DEFAULT];
@@ -1170,28 +1195,21 @@ static void usage(FILE *f)
             "workloads: fixed-64 fixed-2k random prodcons-2k bulk-2k\n");
 }
 
-static bool in_list(const char *list, const char *name)
-{
-    if (!list)
-        return true;
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t l = end ? (size_t)(end - p) : strlen(p);
-        if (l == len && strncmp(p, name, l) == 0)
-            return true;
-        p += l + (end ? 1 : 0);
-    }
-    return false;
-}
+/* What was wrong with the command line, for the last line of the usage
+ * message ("bad usage" alone left the reader to guess). */
+static char usage_why[160] = "bad usage";
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
+/* @s as a whole number from @lo to @hi, the value of option @opt. */
+static bool parse_long(const char *opt, const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    if (errno || end == s || *end || v < lo || v > hi) {
+        snprintf(usage_why, sizeof(usage_why), "--%s %.40s: not a whole number from %ld to %ld",
+                 opt, s, lo, hi);
         return false;
+    }
     *out = v;
     return true;
 }
@@ -1218,25 +1236,25 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
         case 'r':
-            if (!parse_long(optarg, 1, MAX_REPS, &reps))
+            if (!parse_long("reps", optarg, 1, MAX_REPS, &reps))
                 goto bad;
             break;
         case 'm':
-            if (!parse_long(optarg, 1, 60000, &cell_ms))
+            if (!parse_long("cell-ms", optarg, 1, 60000, &cell_ms))
                 goto bad;
             break;
         case 'n':
-            if (!parse_long(optarg, 0, 1 << 20, &v))
+            if (!parse_long("node", optarg, 0, 1 << 20, &v))
                 goto bad;
             e.node = (int)v;
             break;
         case 'f':
-            if (!parse_long(optarg, 1 << 20, 1l << 40, &v))
+            if (!parse_long("fixed-size", optarg, 1 << 20, 1l << 40, &v))
                 goto bad;
             e.fixed_buf = (size_t)v;
             break;
         case 'b':
-            if (!parse_long(optarg, 16, 256 << 10, &v))
+            if (!parse_long("bulk-size", optarg, 16, 256 << 10, &v))
                 goto bad;
             e.bulk_size = (size_t)v;
             break;
@@ -1244,25 +1262,49 @@ int main(int argc, char **argv)
         case 'w': only_work = optarg; break;
         case 'j': json = true; break;
         case 'h': usage(stdout); return 0;
-        default: goto bad;
+        default:
+            /* getopt said which, above the usage. */
+            snprintf(usage_why, sizeof(usage_why),
+                     "%.40s: not an option of those above, or without its value",
+                     argv[optind - 1]);
+            goto bad;
         }
     }
-    if (optind != argc)
+    if (optind != argc) {
+        snprintf(usage_why, sizeof(usage_why), "%.40s: no such option (they start with --)",
+                 argv[optind]);
         goto bad;
+    }
     for (const char *p = only_impl; p && *p;) {
         size_t l = strcspn(p, ",");
         bool known = false;
         for (int i = 0; i < NIMPL; i++)
             known |= strlen(impl_name[i]) == l && strncmp(p, impl_name[i], l) == 0;
-        if (!known)
+        if (!known) {
+            snprintf(usage_why, sizeof(usage_why), "--impl: no implementation '%.*s'",
+                     (int)(l < 40 ? l : 40), p);
             goto bad;
+        }
+        p += l + (p[l] == ',');
+    }
+    /* An unknown workload ran nothing and printed an empty table. */
+    for (const char *p = only_work; p && *p;) {
+        size_t l = strcspn(p, ",");
+        bool known = false;
+        for (size_t w = 0; w < NWORK; w++)
+            known |= strlen(workloads[w].name) == l && strncmp(p, workloads[w].name, l) == 0;
+        if (!known) {
+            snprintf(usage_why, sizeof(usage_why), "--workload: no workload '%.*s'",
+                     (int)(l < 40 ? l : 40), p);
+            goto bad;
+        }
         p += l + (p[l] == ',');
     }
 
     ensure_static_tls(argv);
     rnd_prepare();
     setup_pmn(&e);
-    setup_peers(&e);
+    setup_peers(&e, only_impl);
     int cpus[2];
     int ncpu = pool_start(cpus);
     if (ncpu < 0) {
@@ -1329,6 +1371,6 @@ int main(int argc, char **argv)
 
 bad:
     usage(stderr);
-    fprintf(stderr, "alloc: bad usage\n");
+    fprintf(stderr, "alloc: %s\n", usage_why);
     return 2;
 }
