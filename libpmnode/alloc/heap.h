@@ -21,7 +21,9 @@
  * pages: the owner pops and pushes its pages' free lists without
  * atomics or locks; another thread's free is a lock-free push onto the
  * page's thread_free stack, which the owner collects when its free list
- * runs dry.  In front of its pages each theap keeps a small free cache
+ * runs dry, or, the first into a page that is full, onto the owner's
+ * delayed list, which tells the owner's next slow path that the page has
+ * room again (pmn__free_remote, "Full pages").  In front of its pages each theap keeps a small free cache
  * per class (struct pmn__fcache; heap.c, "Free cache"): the owner's frees
  * go there first and its mallocs take from there first.  The heap mutex
  * is taken only to hand out slices, map or release segments, and adopt or
@@ -103,8 +105,12 @@ struct pmn__theap;
 struct pmn__page {
     /* First cache line: every field the owner's alloc and free paths read
      * or write, so that a free touches one line of its page. */
-    void *free;                     /* owner's free list */
-    _Atomic(uintptr_t) thread_free; /* other threads' frees (lock-free stack) */
+    void *free; /* owner's free list */
+    /* Other threads' frees (a lock-free stack of blocks), and in bit 0
+     * PMN__TF_DELAYED while the page is on its owner's full queue: the
+     * next of those frees goes to the owner's delayed list instead (see
+     * "Full pages" at pmn__free_remote). */
+    _Atomic(uintptr_t) thread_free;
     struct pmn__theap *owner;
     /* UINT64_MAX / block_size + 1: an offset o is a multiple of the block
      * size exactly when o * divm (mod 2^64) < divm, for every o below 2^32
@@ -243,6 +249,12 @@ struct __attribute__((aligned(64))) pmn__theap {
         struct pmn__fcache fc;
         struct pmn__queue pages; /* pages with free blocks, current first */
     } __attribute__((aligned(64))) cl[PMN__NCLASSES];
+    /* Blocks other threads freed into its full pages, the first of each
+     * page since it filled (pmn__free_remote, "Full pages"): a lock-free
+     * stack linked through each block's first word, which the owner takes
+     * whole at its next slow path (heap.c delayed_drain).  On a line of
+     * its own: other threads write it. */
+    _Atomic uintptr_t delayed __attribute__((aligned(64)));
 };
 
 /* Thread -> theap cache in the heap, indexed by a hash of the thread
@@ -771,10 +783,32 @@ static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__the
     return 0;
 }
 
-/* Another thread's push onto @pg's thread_free stack: 0, or why @p is not
+/* pmn__page.thread_free's bit 0: the page is on its owner's full queue and
+ * no other thread has freed into it since it went there. */
+#define PMN__TF_DELAYED ((uintptr_t)1)
+
+void pmn__free_delayed(struct pmn__page *pg, void *p);
+
+/*
+ * Another thread's push onto @pg's thread_free stack: 0, or why @p is not
  * a live block (nothing is pushed then).  The compare-and-swap of the mark
  * admits the block once: a second thread's free, or the owner's, that
- * wrote its key first, makes it fail (heap.h, top). */
+ * wrote its key first, makes it fail (heap.h, top).
+ *
+ * Full pages.  A page with no free block waits on its owner's full queue,
+ * and other threads' frees into it used to wait on its stack until the
+ * owner, out of blocks of that class, walked the whole queue to find
+ * them: a heap growing to N full pages walked N pages for every new one
+ * (a gibibyte of 64-byte objects: 16 % of the fill's time in that walk,
+ * and growing with the size; bench/README.md, "0.12.1").  Now the owner
+ * marks the page PMN__TF_DELAYED as it joins the full queue, and the first
+ * other thread to free into it after that clears the bit and pushes its
+ * block onto the owner's delayed list instead (pmn__free_delayed), so the
+ * owner's next slow path finds the page there and moves it back to its
+ * class's queue; later frees into it take the page's stack as before.  The
+ * block counts as used until the owner takes it, so the page, and its
+ * owner, stay put meanwhile.
+ */
 static inline int pmn__free_remote(struct pmn__page *pg, void *p)
 {
     uintptr_t v, old;
@@ -791,11 +825,21 @@ static inline int pmn__free_remote(struct pmn__page *pg, void *p)
     VG_FREE(p);
     UNPOISON(p, 2 * sizeof(void *));
     POISON((char *)p + 2 * sizeof(void *), pg->block_size - 2 * sizeof(void *));
-    do {
+    for (;;) {
+        if (__builtin_expect(old & PMN__TF_DELAYED, 0)) {
+            if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &old,
+                                                      old & ~PMN__TF_DELAYED, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                pmn__free_delayed(pg, p);
+                return 0;
+            }
+            continue;
+        }
         *(uintptr_t *)p = old;
-    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
-                                                    memory_order_release, memory_order_relaxed));
-    return 0;
+        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
+                                                  memory_order_release, memory_order_relaxed))
+            return 0;
+    }
 }
 
 /*

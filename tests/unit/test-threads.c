@@ -437,6 +437,171 @@ Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .time
     env_close(&e);
 }
 
+/* ---- full pages freed into by other threads (0.12.1) ---------------------
+ *
+ * A page with no free block waits on its owner's full queue; the first
+ * free into it by another thread goes to the owner's delayed list, and the
+ * owner's next slow path puts the page back in use (heap.h, "Full
+ * pages").  Before 0.12.1 the owner walked every full page of the class
+ * to find such frees each time it needed a page: the same blocks came
+ * back, at a cost that grew with the heap (bench/alloc --workload fill-64). */
+
+enum { FP = 31 }; /* 2 KiB objects to a 64 KiB page (2112-byte blocks) */
+
+struct freer {
+    void **p;
+    size_t n;
+    int bad;
+};
+
+static void *free_all(void *arg)
+{
+    struct freer *f = arg;
+
+    for (size_t i = 0; i < f->n; i++)
+        f->bad += pmn_free(f->p[i]) != 0;
+    return NULL;
+}
+
+/* @n objects freed by a thread of their own; how many frees failed. */
+static int free_in_thread(void **p, size_t n)
+{
+    struct freer f = {.p = p, .n = n};
+    pthread_t t;
+
+    cr_assert_eq(pthread_create(&t, NULL, free_all, &f), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    return f.bad;
+}
+
+/* Forty full pages; another thread frees one object of the oldest, one of
+ * the twentieth and one of the last: the owner's next three allocations of
+ * the class are those three blocks, and the arena takes no page more. */
+Test(threads, full_pages_freed_into_are_reused_before_a_new_page, .timeout = 60)
+{
+    enum { PAGES = 40, N = PAGES * FP };
+    struct env e = env_open();
+    void **p = calloc(N, sizeof(*p)), *gone[3], *got[3];
+    uint64_t active;
+
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < N; i++) {
+        p[i] = pmn_arena_malloc(e.a, 2000);
+        cr_assert_not_null(p[i]);
+    }
+    /* Each page whole: the first object of every page starts one. */
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq((uintptr_t)p[i] >> 16, (uintptr_t)p[i - i % FP] >> 16,
+                     "object %zu not on its page's 64 KiB", i);
+    gone[0] = p[3];
+    gone[1] = p[20 * FP + 7];
+    gone[2] = p[N - 1];
+    cr_assert_eq(free_in_thread(gone, 3), 0);
+    active = arena_stats(e.a).active;
+    for (int k = 0; k < 3; k++) {
+        got[k] = pmn_arena_malloc(e.a, 2000);
+        cr_assert_not_null(got[k]);
+    }
+    for (int k = 0; k < 3; k++)
+        cr_assert(got[k] == gone[0] || got[k] == gone[1] || got[k] == gone[2],
+                  "allocation %d is %p, not one of the freed blocks %p %p %p", k, got[k], gone[0],
+                  gone[1], gone[2]);
+    cr_assert(got[0] != got[1] && got[1] != got[2] && got[0] != got[2],
+              "one block handed out twice: %p %p %p", got[0], got[1], got[2]);
+    cr_assert_eq(arena_stats(e.a).active, active, "a page was taken: %llu -> %llu bytes",
+                 (unsigned long long)active, (unsigned long long)arena_stats(e.a).active);
+    p[3] = got[0];
+    p[20 * FP + 7] = got[1];
+    p[N - 1] = got[2];
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    free(p);
+    env_close(&e);
+}
+
+/* The same block freed twice by other threads while its page is full (the
+ * first free goes to the delayed list), then by its owner: both refused,
+ * and the page hands the block out once. */
+Test(threads, full_page_double_free_through_the_delayed_list, .timeout = 60)
+{
+    enum { N = 2 * FP };
+    struct env e = env_open();
+    void *p[N], *x, *a, *b;
+    int err;
+
+    for (size_t i = 0; i < N; i++) {
+        p[i] = pmn_arena_malloc(e.a, 2000);
+        cr_assert_not_null(p[i]);
+    }
+    x = p[5]; /* the first page is full since the second began */
+    cr_assert_eq(free_in_thread(&x, 1), 0);
+    cr_assert_eq(free_in_thread(&x, 1), 1, "a second free by another thread was taken");
+    err = pmn_free(x);
+    cr_assert_eq(err, PMN_E_DOUBLE_FREE, "the owner's free of it: %s", pmn_err_name(err));
+    cr_assert_eq(arena_stats(e.a).objects, N - 1);
+    a = pmn_arena_malloc(e.a, 2000);
+    b = pmn_arena_malloc(e.a, 2000);
+    cr_assert_eq(a, x, "the freed block is not the next one handed out");
+    cr_assert_neq(b, x, "the freed block handed out twice");
+    p[5] = a;
+    cr_assert_eq(pmn_free(b), 0);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    env_close(&e);
+}
+
+/* A thread fills pages and exits; another frees into its full pages; a
+ * third, adopting the exited thread's heap, allocates those blocks first. */
+struct filler {
+    struct pmn_arena *a;
+    void **p;
+    size_t n;
+    int failed;
+};
+
+static void *fill(void *arg)
+{
+    struct filler *f = arg;
+
+    for (size_t i = 0; i < f->n; i++)
+        f->failed += (f->p[i] = pmn_arena_malloc(f->a, 2000)) == NULL;
+    return NULL;
+}
+
+Test(threads, full_pages_of_an_exited_thread_are_reused_by_its_adopter, .timeout = 60)
+{
+    enum { N = 3 * FP };
+    struct env e = env_open();
+    void *p[N], *q[2], *gone[2];
+    struct filler f = {.a = e.a, .p = p, .n = N};
+    pthread_t t;
+    uint64_t active;
+
+    cr_assert_eq(pthread_create(&t, NULL, fill, &f), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(f.failed, 0);
+    gone[0] = p[1];
+    gone[1] = p[FP + 2];
+    cr_assert_eq(free_in_thread(gone, 2), 0);
+    active = arena_stats(e.a).active;
+    f = (struct filler){.a = e.a, .p = q, .n = 2};
+    cr_assert_eq(pthread_create(&t, NULL, fill, &f), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(f.failed, 0);
+    cr_assert((q[0] == gone[0] && q[1] == gone[1]) || (q[0] == gone[1] && q[1] == gone[0]),
+              "the adopter's allocations %p %p are not the freed blocks %p %p", q[0], q[1],
+              gone[0], gone[1]);
+    cr_assert_eq(arena_stats(e.a).active, active, "a page was taken");
+    p[1] = q[0];
+    p[FP + 2] = q[1];
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    env_close(&e);
+}
+
 /* ---- double and interior frees that cross threads ----------------------- */
 
 struct df {
