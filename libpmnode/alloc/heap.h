@@ -23,7 +23,8 @@
  * page's thread_free stack, which the owner collects when its free list
  * runs dry, or, the first into a page that is full, onto the owner's
  * delayed list, which tells the owner's next slow path that the page has
- * room again (pmn__free_remote, "Full pages").  In front of its pages each theap keeps a small free cache
+ * room again (pmn__free_remote, "Full pages").  In front of its pages
+ * each theap keeps a small free cache
  * per class (struct pmn__fcache; heap.c, "Free cache"): the owner's frees
  * go there first and its mallocs take from there first.  The heap mutex
  * is taken only to hand out slices, map or release segments, and adopt or

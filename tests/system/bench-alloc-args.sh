@@ -2,7 +2,7 @@
 # bench-alloc-args.sh - bench/alloc's command line: every bad argument is
 # refused with exit 2 and a last line that names it (it said "bad usage"
 # alone, and an unknown --workload ran nothing and printed an empty
-# table), and --bulk-size reaches the JSON.  No timing is judged: the one
+# table), --bulk-size reaches the JSON, and fill-64 runs only when named.  No timing is judged: the one
 # run is a millisecond cell, checked for its shape only.
 #
 # usage: bench-alloc-args.sh ALLOC PYTHON3
@@ -46,6 +46,7 @@ refused "--bulk-size 99999999999999999999: not a whole number" --bulk-size 99999
 refused "--reps 0: not a whole number from 1 to" --reps 0
 refused "--cell-ms -1: not a whole number from 1 to 60000" --cell-ms -1
 refused "--node x: not a whole number" --node x
+refused "--fill-size 1000: not a whole number from 1048576 to" --fill-size 1000
 refused "--workload: no workload 'foo'" --workload foo
 refused "--workload: no workload 'bulk'" --workload fixed-64,bulk
 refused "--impl: no implementation 'pmn'" --impl pmn
@@ -80,6 +81,29 @@ PYEOF
 shape 2048
 shape 4096 --bulk-size 4096
 shape 16 --bulk-size 16
+
+# fill-64 runs only when named, then with --fill-size: 2 MiB of 64-byte
+# objects is 32768 of them; it judges no goal of issues 5 and 17.
+if timeout 60 "$alloc" --reps 1 --impl pmn-arena --workload fill-64 --fill-size 2097152 --json \
+    >"$tmp/json" 2>"$tmp/err" && "$python" - "$tmp/json" <<'PYEOF'; then
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["fill_size"] == 2097152, d["fill_size"]
+rows = [r for r in d["results"] if r["workload"] == "fill-64"]
+assert len(rows) == 1 and rows[0]["impl"] == "pmn-arena" and rows[0]["threads"] == 1, rows
+assert rows[0]["ops"] == 2097152 // 64 and rows[0]["ns_per_op"] > 0, rows
+assert not [g for g in d["goals"] if g["workload"] == "fill-64"], d["goals"]
+PYEOF
+    ok "alloc --workload fill-64 --fill-size 2097152: one row of 32768 objects, no goal"
+else
+    bad "alloc --workload fill-64 --fill-size 2097152: not the JSON wanted ($(tail -n 1 "$tmp/err"))"
+fi
+if timeout 60 "$alloc" --reps 1 --cell-ms 1 --impl pmn-arena --json >"$tmp/json" 2>"$tmp/err" &&
+    ! grep -q '"fill-64"' "$tmp/json"; then
+    ok "alloc without --workload: no fill-64 row"
+else
+    bad "alloc without --workload ran fill-64, or failed ($(tail -n 1 "$tmp/err"))"
+fi
 
 echo "$pass passed, $failn failed"
 [ "$failn" -eq 0 ]
