@@ -547,6 +547,43 @@ static int find_run(uint64_t free, unsigned n)
 
 static bool give_own_empty(struct pmn__heap *h, struct pmn__theap *th, unsigned cls);
 
+/*
+ * The first small segment with a run of @n free slices (populated ones
+ * only when @popped), its first slice in *@at; lock held.  Only the
+ * segments with a free slice count, and the walk ends after the last of
+ * them (pmn__heap.nonfull_segments): segments that fill stay where they
+ * are and those that get a slice back go to the front, so the ones with
+ * room are the list's first.  The walk went through every segment for
+ * every new page, and read each one's popmap: filling 3 GiB with 64-byte
+ * objects spent 15 % of its time here, and more the larger the heap
+ * (bench/README.md, "0.12.1").
+ */
+static struct pmn__segment *seg_find(struct pmn__heap *h, unsigned n, bool popped, int *at)
+{
+    unsigned left = h->nonfull_segments;
+    struct pmn__segment *seg;
+
+#ifdef PMN_DEBUG_FULL
+    {
+        unsigned count = 0;
+
+        for (seg = h->segments; seg; seg = seg->next)
+            count += seg->free_slices != 0;
+        if (count != h->nonfull_segments)
+            abort(); /* the count went wrong: a segment with room would be skipped */
+    }
+#endif
+    for (seg = h->segments; seg != NULL && left > 0; seg = seg->next) {
+        if (seg->free_slices == 0)
+            continue;
+        left--;
+        if ((*at = find_run(popped ? seg->free_slices & popped_slices(seg) : seg->free_slices,
+                            n)) > 0)
+            return seg;
+    }
+    return NULL;
+}
+
 /* Take @n slices for a new page of @cls for @th (NULL: none of a thread's
  * empty pages may be taken back); lock held.  NULL with the reason in
  * *@why. */
@@ -563,24 +600,19 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, struct pmn
     }
     /* Free slices still populated from an earlier page first, in any
      * segment: a page there costs no new resident memory.  Then any run. */
-    for (seg = h->segments; seg; seg = seg->next)
-        if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
-            break;
+    seg = seg_find(h, n, true, &at);
     /* None: before populating more, the thread's own empty pages of other
      * classes (give_own_empty) come back, and their slices are tried. */
     if (seg == NULL && th != NULL && give_own_empty(h, th, cls))
-        for (seg = h->segments; seg; seg = seg->next)
-            if ((at = find_run(seg->free_slices & popped_slices(seg), n)) > 0)
-                break;
+        seg = seg_find(h, n, true, &at);
     if (seg == NULL)
-        for (seg = h->segments; seg; seg = seg->next)
-            if ((at = find_run(seg->free_slices, n)) > 0)
-                break;
+        seg = seg_find(h, n, false, &at);
     if (seg == NULL) {
         seg = pmn__seg_map(h, PMN__SEG_SIZE, PMN__SEG_SIZE, false, why);
         if (seg == NULL)
             return NULL;
         pmn__seg_link(&h->segments, seg);
+        h->nonfull_segments++;
         h->empty_segments++;
         pmn__log(h->b->ctx, 4,
                  "heap %p: new segment for a page of %u slices; %llu bytes in pages, %llu "
@@ -593,6 +625,8 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, struct pmn
     if (seg->free_slices == ALL_SLICES && !seg->keep)
         h->empty_segments--;
     seg->free_slices &= ~(((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
+    if (seg->free_slices == 0)
+        h->nonfull_segments--; /* it stays where it is (seg_find) */
     pg = &seg->pages[at];
     memset(pg, 0, sizeof(*pg));
     pg->slice = (uint8_t)at;
@@ -747,6 +781,14 @@ static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge
         seg->slice_page[at + i] = NULL;
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
+    if (seg->free_slices == 0) {
+        /* Room again: to the front, where seg_find() looks first. */
+        h->nonfull_segments++;
+        if (h->segments != seg) {
+            pmn__seg_unlink(&h->segments, seg);
+            pmn__seg_link(&h->segments, seg);
+        }
+    }
     seg->free_slices |= (((n == 64 ? 0 : ((uint64_t)1 << n)) - 1) << at);
     if (purge && !seg->keep && purge_wanted(h, pg))
         seg_purge(h, seg, (size_t)at << PMN__SLICE_SHIFT, (size_t)(at + n) << PMN__SLICE_SHIFT);
@@ -754,6 +796,7 @@ static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge
         return;
     if (h->release_empty && h->empty_segments >= h->retain && !seg_cached(h, seg)) {
         pmn__seg_unlink(&h->segments, seg);
+        h->nonfull_segments--;
         pmn__seg_release(h, seg);
     } else {
         h->empty_segments++;
@@ -1791,6 +1834,9 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         }
     }
     h->empty_segments = kept;
+    h->nonfull_segments = 0; /* every segment left is empty */
+    for (seg = h->segments; seg; seg = seg->next)
+        h->nonfull_segments++;
     atomic_store_explicit(&h->active, 0, memory_order_relaxed);
 }
 
@@ -1827,6 +1873,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
         seg->keep = true;
         /* First in the list: slices_take() looks here before anywhere else. */
         pmn__seg_link(&h->segments, seg);
+        h->nonfull_segments++;
         h->reserved_slices += n;
         added++;
         added_slices += n;
@@ -1840,6 +1887,7 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
             struct pmn__segment *seg = h->segments;
 
             pmn__seg_unlink(&h->segments, seg);
+            h->nonfull_segments--;
             pmn__seg_release(h, seg);
         }
         h->reserved_slices -= added_slices;
@@ -1918,6 +1966,7 @@ int pmn__heap_trim(struct pmn__heap *h, uint64_t *released)
             continue;
         if (seg->free_slices == ALL_SLICES && h->empty_segments > h->retain) {
             pmn__seg_unlink(&h->segments, seg);
+            h->nonfull_segments--;
             pmn__seg_release(h, seg);
             h->empty_segments--;
             continue;

@@ -295,6 +295,11 @@ struct pmn__heap {
     bool large_populate;
     bool large_cache_sized; /* the caller chose the bound: extents do not age out */
     unsigned empty_segments;
+    /* Small segments with at least one free slice (lock).  slices_take()
+     * stops looking after that many, and a segment that gets a free slice
+     * back moves to the front of the list, so a heap of many full
+     * segments is not walked for every new page (heap.c seg_find). */
+    unsigned nonfull_segments;
     unsigned retain;
     bool release_empty;
     /* Populated memory in free small slices kept for reuse beyond the

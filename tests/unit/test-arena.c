@@ -1543,3 +1543,40 @@ Test(arena, never_handed_out_blocks_are_refused, .timeout = 60)
     }
     env_close(&e);
 }
+
+/* A slice freed in the heap's oldest segment, behind segments that are
+ * full, takes the next new page: no segment is mapped for it.  Since
+ * 0.12.1 a segment that gets a slice back moves to the front of the list
+ * and the search stops after the segments with room (heap.c seg_find),
+ * where it walked every segment for every page. */
+Test(arena, a_slice_freed_behind_full_segments_takes_the_next_page, .timeout = 60)
+{
+    enum { PER_PAGE = 31, N = PER_PAGE * 256 }; /* 2 KiB objects: 256 pages, five segments */
+    struct env e = env_open();
+    void **p = calloc(N, sizeof(*p)), *q;
+    uint64_t resident, released;
+
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < N; i++) {
+        p[i] = pmn_arena_malloc(e.a, 2000);
+        cr_assert_not_null(p[i]);
+    }
+    resident = arena_stats(e.a).resident;
+    cr_assert_geq(resident, 4 * (4u << 20), "the objects fill fewer segments than asked");
+    /* The first page whole, in the first segment; the trim gives its
+     * slices back (the caches would keep it otherwise). */
+    for (size_t i = 0; i < PER_PAGE; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    cr_assert_eq(pmn_arena_trim(e.a, &released), 0);
+    q = pmn_arena_malloc(e.a, 100); /* another class: a page of its own */
+    cr_assert_not_null(q);
+    cr_assert_eq((uintptr_t)q >> 22, (uintptr_t)p[0] >> 22,
+                 "the new page %p is not in the segment with the freed slice (%p)", q, p[0]);
+    cr_assert_eq(arena_stats(e.a).resident, resident, "a segment was mapped: %llu -> %llu bytes",
+                 (unsigned long long)resident, (unsigned long long)arena_stats(e.a).resident);
+    cr_assert_eq(pmn_free(q), 0);
+    for (size_t i = PER_PAGE; i < N; i++)
+        cr_assert_eq(pmn_free(p[i]), 0);
+    free(p);
+    env_close(&e);
+}
