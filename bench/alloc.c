@@ -1243,6 +1243,37 @@ static void usage(FILE *f)
  * message ("bad usage" alone left the reader to guess). */
 static char usage_why[160] = "bad usage";
 
+static bool impl_known(const char *s, size_t len)
+{
+    for (int i = 0; i < NIMPL; i++)
+        if (strlen(impl_name[i]) == len && strncmp(s, impl_name[i], len) == 0)
+            return true;
+    return false;
+}
+
+static bool workload_known(const char *s, size_t len)
+{
+    for (size_t w = 0; w < NWORK; w++)
+        if (strlen(workloads[w].name) == len && strncmp(s, workloads[w].name, len) == 0)
+            return true;
+    return false;
+}
+
+/* The first name of the comma-separated @list (NULL: none) that @known
+ * refuses, its length in *@len; NULL when it knows them all. */
+static const char *unknown_name(const char *list, bool (*known)(const char *, size_t), size_t *len)
+{
+    for (const char *p = list; p && *p;) {
+        size_t l = strcspn(p, ",");
+        if (!known(p, l)) {
+            *len = l;
+            return p;
+        }
+        p += l + (p[l] == ',');
+    }
+    return NULL;
+}
+
 /* @s as a whole number from @lo to @hi, the value of option @opt. */
 static bool parse_long(const char *opt, const char *s, long lo, long hi, long *out)
 {
@@ -1264,7 +1295,8 @@ int main(int argc, char **argv)
         .node = 0, .fixed_buf = FIXED_BUF_DEFAULT, .bulk_size = 2048, .fill_size = 1l << 30};
     long reps = 5, cell_ms = 200, v;
     bool json = false;
-    const char *only_impl = NULL, *only_work = NULL;
+    const char *only_impl = NULL, *only_work = NULL, *name;
+    size_t len;
     static const struct option opts[] = {
         {"reps", required_argument, NULL, 'r'},
         {"cell-ms", required_argument, NULL, 'm'},
@@ -1326,30 +1358,16 @@ int main(int argc, char **argv)
                  argv[optind]);
         goto bad;
     }
-    for (const char *p = only_impl; p && *p;) {
-        size_t l = strcspn(p, ",");
-        bool known = false;
-        for (int i = 0; i < NIMPL; i++)
-            known |= strlen(impl_name[i]) == l && strncmp(p, impl_name[i], l) == 0;
-        if (!known) {
-            snprintf(usage_why, sizeof(usage_why), "--impl: no implementation '%.*s'",
-                     (int)(l < 40 ? l : 40), p);
-            goto bad;
-        }
-        p += l + (p[l] == ',');
+    if ((name = unknown_name(only_impl, impl_known, &len)) != NULL) {
+        snprintf(usage_why, sizeof(usage_why), "--impl: no implementation '%.*s'",
+                 (int)(len < 40 ? len : 40), name);
+        goto bad;
     }
     /* An unknown workload ran nothing and printed an empty table. */
-    for (const char *p = only_work; p && *p;) {
-        size_t l = strcspn(p, ",");
-        bool known = false;
-        for (size_t w = 0; w < NWORK; w++)
-            known |= strlen(workloads[w].name) == l && strncmp(p, workloads[w].name, l) == 0;
-        if (!known) {
-            snprintf(usage_why, sizeof(usage_why), "--workload: no workload '%.*s'",
-                     (int)(l < 40 ? l : 40), p);
-            goto bad;
-        }
-        p += l + (p[l] == ',');
+    if ((name = unknown_name(only_work, workload_known, &len)) != NULL) {
+        snprintf(usage_why, sizeof(usage_why), "--workload: no workload '%.*s'",
+                 (int)(len < 40 ? len : 40), name);
+        goto bad;
     }
 
     ensure_static_tls(argv);

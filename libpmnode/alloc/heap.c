@@ -1090,6 +1090,17 @@ static inline void collect(struct pmn__heap *h, struct pmn__page *pg)
 
 /* ---- full pages: the delayed list (heap.h, "Full pages") ---- */
 
+/* @pg off @th's full queue, unmarked: other threads' frees take its stack
+ * again.  (The thread that pushed onto the delayed list cleared the mark
+ * already, unless the owner's own free brings the page back.)  The caller
+ * queues it. */
+static void page_leave_full(struct pmn__theap *th, struct pmn__page *pg)
+{
+    q_remove(&th->full[pg->cls], pg);
+    pg->in_full = 0;
+    atomic_fetch_and_explicit(&pg->thread_free, ~PMN__TF_DELAYED, memory_order_relaxed);
+}
+
 /* Another thread's free of @p, the first into full page @pg since it
  * filled: onto the owner's delayed list.  The block counts as used until
  * the owner takes it, so neither the page nor its owner changes meanwhile. */
@@ -1143,9 +1154,7 @@ static void delayed_drain(struct pmn__heap *h, struct pmn__theap *th)
              * into it, and a page taken up at its first free was refilled
              * a few blocks at a time, the two threads on the same lines
              * (bench/alloc prodcons-2k: 130 ns per object instead of 57). */
-            q_remove(&th->full[pg->cls], pg);
-            pg->in_full = 0;
-            atomic_fetch_and_explicit(&pg->thread_free, ~PMN__TF_DELAYED, memory_order_relaxed);
+            page_leave_full(th, pg);
             q_push_back(&th->cl[pg->cls].pages, pg);
         }
     }
@@ -1190,7 +1199,6 @@ static void pool_push(struct pmn__heap *h, struct pmn__page *pg)
     pg->next = h->pool[pg->cls];
     h->pool[pg->cls] = pg;
     pg->in_full = 0;
-    atomic_fetch_and_explicit(&pg->thread_free, ~PMN__TF_DELAYED, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->npool, 1, memory_order_relaxed);
 }
 
@@ -1475,12 +1483,7 @@ static void page_empty(struct pmn__theap *th, struct pmn__page *pg)
 
 static void page_unfull(struct pmn__theap *th, struct pmn__page *pg)
 {
-    q_remove(&th->full[pg->cls], pg);
-    pg->in_full = 0;
-    /* Off the full queue: other threads' frees take the page's stack.
-     * (Cleared by the thread that pushed onto the delayed list already,
-     * unless the owner's own free brought the page back.) */
-    atomic_fetch_and_explicit(&pg->thread_free, ~PMN__TF_DELAYED, memory_order_relaxed);
+    page_leave_full(th, pg);
     q_push_front(&th->cl[pg->cls].pages, pg);
     /* keep the current head first: the unfull page goes second */
     if (pg->next) {
@@ -1902,8 +1905,8 @@ int pmn__heap_reserve(struct pmn__heap *h, size_t slices, unsigned page_slices)
 static void settle_theaps(struct pmn__heap *h)
 {
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
-        atomic_store_explicit(&th->delayed, 0,
-                              memory_order_relaxed); /* blocks of the pages going */
+        /* Its delayed blocks are on the pages going. */
+        atomic_store_explicit(&th->delayed, 0, memory_order_relaxed);
         memset(th->full, 0, sizeof(th->full));
         memset(th->spare, 0, sizeof(th->spare));
         th->nkept = 0;

@@ -398,13 +398,23 @@ static void *free_shuffled(void *arg)
     return NULL;
 }
 
+/* @n > 0 objects freed in a shuffled order by a thread of their own (@p
+ * is shuffled with them); how many frees failed. */
+static int free_in_thread(void **p, size_t n)
+{
+    struct shuffled s = {.p = p, .n = n};
+    pthread_t t;
+
+    cr_assert_eq(pthread_create(&t, NULL, free_shuffled, &s), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    return s.bad;
+}
+
 Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .timeout = 60)
 {
     enum { N = 31 }; /* one 64 KiB page of the 2 KiB class (2112-byte blocks) */
     struct env e = env_open();
     void *p[N], *q[N], *old[N];
-    struct shuffled s = {.p = old, .n = N};
-    pthread_t t;
 
     for (size_t i = 0; i < N; i++) {
         p[i] = pmn_arena_malloc(e.a, 2000);
@@ -413,9 +423,7 @@ Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .time
                      i);
         old[i] = p[i];
     }
-    cr_assert_eq(pthread_create(&t, NULL, free_shuffled, &s), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    cr_assert_eq(s.bad, 0);
+    cr_assert_eq(free_in_thread(old, N), 0);
     q[0] = pmn_arena_malloc(e.a, 2000);
     cr_assert_not_null(q[0]);
     /* The last block is free and not threaded again yet: still freed. */
@@ -447,32 +455,6 @@ Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .time
  * back, at a cost that grew with the heap (bench/alloc --workload fill-64). */
 
 enum { FP = 31 }; /* 2 KiB objects to a 64 KiB page (2112-byte blocks) */
-
-struct freer {
-    void **p;
-    size_t n;
-    int bad;
-};
-
-static void *free_all(void *arg)
-{
-    struct freer *f = arg;
-
-    for (size_t i = 0; i < f->n; i++)
-        f->bad += pmn_free(f->p[i]) != 0;
-    return NULL;
-}
-
-/* @n objects freed by a thread of their own; how many frees failed. */
-static int free_in_thread(void **p, size_t n)
-{
-    struct freer f = {.p = p, .n = n};
-    pthread_t t;
-
-    cr_assert_eq(pthread_create(&t, NULL, free_all, &f), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    return f.bad;
-}
 
 /* Forty full pages; another thread frees one object of the oldest, one of
  * the twentieth and one of the last: the owner's next three allocations of

@@ -126,6 +126,18 @@ static struct pmn_ctier_stats stats(struct pmn_ctier *t)
     return st;
 }
 
+/* The pagemap entry of the page at @addr from /proc/self/pagemap open as
+ * @fd, or 0 (as for a page never touched) when it cannot be read. */
+static uint64_t pagemap_entry(int fd, const void *addr)
+{
+    uint64_t pm = 0;
+
+    if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)addr / ps * sizeof(pm))) !=
+                      (ssize_t)sizeof(pm))
+        return 0;
+    return pm;
+}
+
 /* The pagemap entry of each page of [p, p+len) that is not present, and
  * the kernel's migration counters: what a failed where() needs to tell a
  * migration entry (swap type 29-31 with a pfn) from a swapped page or a
@@ -137,11 +149,8 @@ static void pagemap_report(const void *p, size_t len)
     char line[128];
 
     for (size_t i = 0; fd >= 0 && i < len / ps; i++) {
-        uint64_t pm = 0;
-        uintptr_t a = (uintptr_t)p + i * ps;
+        uint64_t pm = pagemap_entry(fd, (const char *)p + i * ps);
 
-        if (pread(fd, &pm, sizeof(pm), (off_t)(a / ps * sizeof(pm))) != (ssize_t)sizeof(pm))
-            continue;
         if (!(pm >> 63))
             printf("pagemap: page %zu: %016llx swapped %d wp %d type %u offset %llx\n", i, ull(pm),
                    (int)((pm >> 62) & 1), (int)((pm >> 57) & 1), (unsigned)(pm & 31),
@@ -925,13 +934,9 @@ static void churn_report(struct pmn_ctier *t, char *p, const struct chw *w)
 
     for (size_t i = 0; i < CH_PAGES; i++) {
         struct pmn_where wh = {.struct_size = sizeof(wh)};
-        uint64_t pm = 0;
         bool on = pmn_where(p + i * ps, ps, &wh) == 0 && pmn_where_pages_on(&wh, cnode) != 0;
+        uint64_t pm = pagemap_entry(fd, p + i * ps);
 
-        if (fd < 0 ||
-            pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)(p + i * ps) / ps * sizeof(pm))) !=
-                (ssize_t)sizeof(pm))
-            pm = 0;
         if (on || !(pm >> 63))
             printf("churn: page %zu %s node %d, present %d, write-protected %d\n", i,
                    on ? "on" : "not on", cnode, (int)(pm >> 63), (int)((pm >> 57) & 1));
