@@ -1122,12 +1122,12 @@ void pmn__free_delayed(struct pmn__page *pg, void *p)
  * list is linked through freed blocks, which a use after free can
  * overwrite): at the first that is not, the rest of the list is dropped
  * (leaked, never handed out twice) and reported. */
-static void delayed_drain(struct pmn__heap *h, struct pmn__theap *th)
+static bool delayed_drain(struct pmn__heap *h, struct pmn__theap *th)
 {
     void *b, *next;
 
     if (atomic_load_explicit(&th->delayed, memory_order_relaxed) == 0)
-        return;
+        return false;
     b = (void *)atomic_exchange_explicit(&th->delayed, 0, memory_order_acquire);
     for (; b != NULL; b = next) {
         struct pmn__segment *seg = pmn__segment_of(b);
@@ -1158,6 +1158,7 @@ static void delayed_drain(struct pmn__heap *h, struct pmn__theap *th)
             q_push_back(&th->cl[pg->cls].pages, pg);
         }
     }
+    return true;
 }
 
 /* @pg, current in @th's queue of its class with no block to give, joins
@@ -1305,27 +1306,35 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         }
     }
     trim_sync(th);
-    /* Full pages other threads freed into are back on their queues first
-     * (heap.h, "Full pages"): the pages walked below are the ones with
-     * room, never every full one. */
-    delayed_drain(h, th);
+    /* The pages walked are the ones with room, never every full one: full
+     * pages other threads freed into come back through the delayed list
+     * (heap.h, "Full pages"), taken only once the class's queue has no
+     * room left, before a new page.  Taken at every slow path, the list's
+     * line crossed between the two threads at every page of a producer and
+     * consumer pair (bench/alloc prodcons-2k 5-9 % slower than with the
+     * full-page walk, bench/README.md "0.12.2"); taken this late, the
+     * freeing thread pushes many pages onto a line it keeps. */
     q = &th->cl[cls].pages;
-    for (pg = q->head; pg; pg = next) {
-        next = pg->next;
-        do {
-            collect(h, pg);
-            got = pg->free != NULL ? 1 : pg->reserved < pg->capacity ? pmn__page_extend(pg) : 0;
-            if (got < 0)
-                return alloc_failed(h, got);
-            if (got) {
-                if (pg != q->head) {
-                    q_remove(q, pg);
-                    q_push_front(q, pg);
+    do {
+        for (pg = q->head; pg; pg = next) {
+            next = pg->next;
+            do {
+                collect(h, pg);
+                got = pg->free != NULL              ? 1
+                      : pg->reserved < pg->capacity ? pmn__page_extend(pg)
+                                                    : 0;
+                if (got < 0)
+                    return alloc_failed(h, got);
+                if (got) {
+                    if (pg != q->head) {
+                        q_remove(q, pg);
+                        q_push_front(q, pg);
+                    }
+                    return pmn__page_pop(pg);
                 }
-                return pmn__page_pop(pg);
-            }
-        } while (!page_to_full(th, pg));
-    }
+            } while (!page_to_full(th, pg));
+        }
+    } while (delayed_drain(h, th));
     pg = page_get(h, th, cls);
     if (pg == NULL) {
         atomic_fetch_add_explicit(&h->failures, 1, memory_order_relaxed);

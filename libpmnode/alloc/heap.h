@@ -22,8 +22,8 @@
  * atomics or locks; another thread's free is a lock-free push onto the
  * page's thread_free stack, which the owner collects when its free list
  * runs dry, or, the first into a page that is full, onto the owner's
- * delayed list, which tells the owner's next slow path that the page has
- * room again (pmn__free_remote, "Full pages").  In front of its pages
+ * delayed list, which the owner takes when a class of its runs out of
+ * pages with room (pmn__free_remote, "Full pages").  In front of its pages
  * each theap keeps a small free cache
  * per class (struct pmn__fcache; heap.c, "Free cache"): the owner's frees
  * go there first and its mallocs take from there first.  The heap mutex
@@ -253,8 +253,8 @@ struct __attribute__((aligned(64))) pmn__theap {
     /* Blocks other threads freed into its full pages, the first of each
      * page since it filled (pmn__free_remote, "Full pages"): a lock-free
      * stack linked through each block's first word, which the owner takes
-     * whole at its next slow path (heap.c delayed_drain).  On a line of
-     * its own: other threads write it. */
+     * whole when a class's queue has no page with room left (heap.c
+     * delayed_drain).  On a line of its own: other threads write it. */
     _Atomic uintptr_t delayed __attribute__((aligned(64)));
 };
 
@@ -809,9 +809,10 @@ void pmn__free_delayed(struct pmn__page *pg, void *p);
  * and growing with the size; bench/README.md, "0.12.1").  Now the owner
  * marks the page PMN__TF_DELAYED as it joins the full queue, and the first
  * other thread to free into it after that clears the bit and pushes its
- * block onto the owner's delayed list instead (pmn__free_delayed), so the
- * owner's next slow path finds the page there and moves it back to its
- * class's queue; later frees into it take the page's stack as before.  The
+ * block onto the owner's delayed list instead (pmn__free_delayed); the
+ * owner takes the list whole when a class of its has no page with room
+ * left, before taking a new page, and moves those pages back to their
+ * classes' queues; later frees into it take the page's stack as before.  The
  * block counts as used until the owner takes it, so the page, and its
  * owner, stay put meanwhile.
  */
