@@ -1398,12 +1398,16 @@ PMN_API void pmn_arena_reset(struct pmn_arena *a);
  * class holds any more (the small-page cache), empty extents beyond
  * pmn_arena_opts.retain, the large-extent cache, and the emptied pages
  * and freed objects (its free caches, since 0.9.1) the calling thread
- * keeps (below).  Objects, reserved extents (pmn_arena_reserve()), each
+ * keeps (below), and, since 0.12.2, the calling thread's pages whose
+ * objects other threads freed (before, such a page stayed with its
+ * thread, counted active, until the thread next ran out of room in that
+ * size class; the trim takes those frees in first, a walk of the
+ * thread's pages).  Objects, reserved extents (pmn_arena_reserve()), each
  * thread's current and spare page of a class, and what other threads
  * keep (pages, free caches) stay: a thread's pages are its own, and the
- * trim asks each other thread to give its kept ones
- * back at its next call that takes a new page or block run (its slow
- * path), when it exits, or when it trims.  A thread that never calls
+ * trim asks each other thread to give its kept ones, and its pages
+ * other threads emptied, back at its next call that takes a new page or
+ * block run (its slow path), when it exits, or when it trims.  A thread that never calls
  * into the arena again keeps them until it exits.  Nothing goes under
  * PMN_PURGE_KEEP (or a device-dax backing's default).
  *

@@ -1427,6 +1427,36 @@ static bool trim_unseen(const struct pmn__theap *th)
  * back too.  Owner only, with no lock held, outside the free path's page
  * moves: pmn__heap_alloc_slow() and pmn__heap_trim().
  */
+/* Every page of @th's, full ones too, takes in what other threads freed
+ * into it, and each that is then empty goes back to the heap (a capped
+ * heap's too: its slices serve any thread, as its pool's pages do, and the
+ * trim purges them), but for a class's current page and spare.  Other
+ * threads' frees otherwise wait until @th runs out of room in the class,
+ * so a producer that handed all its objects to a consumer and trimmed got
+ * nothing back (tests/unit/test-resident.c).  A walk of all the thread's
+ * pages, once per trim: trim_sync() only, kept pages dropped first. */
+static void collect_own(struct pmn__theap *th)
+{
+    struct pmn__heap *h = th->heap;
+    struct pmn__page *pg, *next;
+
+    (void)delayed_drain(h, th);
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        for (pg = th->full[c].head; pg != NULL; pg = next) {
+            next = pg->next;
+            collect(h, pg);
+            if (pg->free != NULL)
+                page_unfull(th, pg);
+        }
+        for (pg = th->cl[c].pages.head; pg != NULL; pg = next) {
+            next = pg->next;
+            collect(h, pg);
+            if (page_idle(th, pg))
+                page_give_back(th, pg);
+        }
+    }
+}
+
 static void trim_sync(struct pmn__theap *th)
 {
     unsigned gen = atomic_load_explicit(&th->heap->trim_gen, memory_order_relaxed);
@@ -1437,6 +1467,7 @@ static void trim_sync(struct pmn__theap *th)
         if (th->cl[c].fc.head != NULL)
             fcache_return(th, c, false);
     kept_drop_all(th);
+    collect_own(th);
     th->trim_seen = gen;
 }
 

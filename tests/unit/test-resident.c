@@ -182,6 +182,145 @@ static void **fill_objects(struct pmn_arena *a, size_t size, size_t bytes, size_
     return p;
 }
 
+struct free_all {
+    void **p;
+    size_t n;
+    int bad;
+};
+
+static void *free_all_run(void *arg)
+{
+    struct free_all *f = arg;
+
+    for (size_t i = 0; i < f->n; i++)
+        f->bad += pmn_free(f->p[i]) != 0;
+    return NULL;
+}
+
+/* @n objects of @p freed by a thread of their own: the frees that failed. */
+static int free_all_in_thread(void **p, size_t n)
+{
+    struct free_all f = {.p = p, .n = n};
+    pthread_t t;
+
+    cr_assert_eq(pthread_create(&t, NULL, free_all_run, &f), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    return f.bad;
+}
+
+/* A page whose objects another thread freed is empty only once its owner
+ * has taken those frees in, which it did only when it next ran out of
+ * room in that size class: a producer that had handed everything to a
+ * consumer and then trimmed got nothing back (populated, active and RSS
+ * stayed at the fill's 12 MiB).  Since 0.12.2 the trim collects the
+ * calling thread's pages first, so they go back with it; the memory then
+ * serves again, populated again on node 0. */
+static void remote_emptied_then_trimmed(struct env *e)
+{
+    struct pmn_alloc_stats st;
+    uint64_t pop_freed, rss_freed, released = 0;
+    size_t n;
+    void **p;
+
+    skip_unless_4k_pages(e);
+    p = fill_objects(e->a, 4000, 12 * MiB, &n);
+    usleep(200 * 1000); /* older than the 100 ms a young page keeps anyway */
+    cr_assert_eq(free_all_in_thread(p, n), 0, "frees by the other thread failed");
+    st = arena_stats(e->a);
+    assert_stats_sane(&st, "all freed by another thread");
+    cr_assert_eq(st.objects, 0);
+    pop_freed = st.populated;
+    rss_freed = rss_bytes();
+    cr_assert_eq(pmn_arena_trim(e->a, &released), 0);
+    st = arena_stats(e->a);
+    assert_stats_sane(&st, "trimmed");
+    cr_assert_eq(st.populated, pop_freed - released, "populated %llu -> %llu, %llu reported",
+                 ull(pop_freed), ull(st.populated), ull(released));
+    cr_assert_geq(released, 10 * MiB, "trim gave back %llu bytes of %llu populated", ull(released),
+                  ull(pop_freed));
+    cr_assert_leq(st.active, 1 * MiB, "after trim: %llu bytes still in pages", ull(st.active));
+    cr_assert_leq(rss_bytes() + 8 * MiB, rss_freed, "RSS %llu after trim, %llu before",
+                  ull(rss_bytes()), ull(rss_freed));
+    for (size_t i = 0; i < n; i++) {
+        struct pmn_where w = {.struct_size = sizeof(w)};
+        p[i] = pmn_arena_malloc(e->a, 4000);
+        cr_assert_not_null(p[i]);
+        pat_fill(p[i], 4000, i);
+        cr_assert_eq(pmn_where(p[i], 4000, &w), 0);
+        cr_assert_eq(pmn_where_pages_on(&w, 0), w.pages);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(pat_check(p[i], 4000, i), SIZE_MAX, "object %zu", i);
+        cr_assert_eq(pmn_free(p[i]), 0);
+    }
+    free(p);
+}
+
+Test(resident, a_trim_gives_back_pages_other_threads_emptied, .timeout = 120)
+{
+    struct env e = env_open();
+
+    remote_emptied_then_trimmed(&e);
+    env_close(&e);
+}
+
+/* The same in a capped arena, whose emptied pages otherwise wait in its
+ * pool for any thread: the trim gives their memory back too. */
+Test(resident, a_capped_arenas_trim_gives_back_pages_other_threads_emptied, .timeout = 120)
+{
+    const struct pmn_arena_opts o = {.struct_size = sizeof(o), .cap_bytes = 64 * MiB};
+    struct env e = env_open_opts(PMN_BACKING_ANON, &o);
+
+    remote_emptied_then_trimmed(&e);
+    env_close(&e);
+}
+
+struct trim_by {
+    struct pmn_arena *a;
+    int err;
+};
+
+static void *trim_run(void *arg)
+{
+    struct trim_by *t = arg;
+
+    t->err = pmn_arena_trim(t->a, NULL);
+    return NULL;
+}
+
+/* A trim by a third thread cannot touch the owner's pages: the owner
+ * gives its pages that other threads emptied back at its next allocation
+ * that takes the slow path (a new size class here), as it gives its kept
+ * pages. */
+Test(resident, the_owner_gives_back_remote_emptied_pages_after_another_threads_trim,
+     .timeout = 120)
+{
+    struct env e = env_open();
+    struct trim_by tb = {.a = e.a};
+    uint64_t active_freed;
+    pthread_t t;
+    size_t n;
+    void **p, *q;
+
+    p = fill_objects(e.a, 4000, 12 * MiB, &n);
+    cr_assert_eq(free_all_in_thread(p, n), 0, "frees by the other thread failed");
+    active_freed = arena_stats(e.a).active;
+    cr_assert_geq(active_freed, 10 * MiB, "%llu bytes in pages before any trim",
+                  ull(active_freed));
+    cr_assert_eq(pthread_create(&t, NULL, trim_run, &tb), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(tb.err, 0);
+    cr_assert_geq(arena_stats(e.a).active, 10 * MiB,
+                  "another thread's trim took the owner's pages");
+    q = pmn_arena_malloc(e.a, 100); /* a class with no page yet: the slow path */
+    cr_assert_not_null(q);
+    cr_assert_leq(arena_stats(e.a).active, 1 * MiB,
+                  "%llu bytes in pages after the owner's slow path", ull(arena_stats(e.a).active));
+    cr_assert_eq(pmn_free(q), 0);
+    free(p);
+    env_close(&e);
+}
+
 /* Issue 17: by default the heap keeps the populated memory of emptied
  * pages, up to the small-page cache's bound (32 MiB) beyond the pages in
  * use, for the next pages to take with no populate: a program that frees

@@ -462,7 +462,9 @@ class arena
     /**
      * Give back now the memory kept for reuse (pmn_arena_trim; since 0.9):
      * the small-page cache, empty extents beyond retain, the large-extent
-     * cache.  Live objects stay.  The bytes of populated memory released.
+     * cache, and (since 0.12.2) the calling thread's pages whose objects
+     * other threads freed.  Live objects stay.  The bytes of populated
+     * memory released.
      */
     std::uint64_t trim()
     {

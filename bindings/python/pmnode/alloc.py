@@ -207,9 +207,10 @@ class _Allocator(Owned):
     def trim(self):
         """Give back now the memory kept for reuse: the populated memory of
         emptied pages (the small-page cache), empty extents beyond
-        ``retain`` and, for an arena, the large-extent cache
-        (pmn_arena_trim / pmn_slab_trim; nothing under ``purge="keep"``).
-        Live blocks stay.  Returns the bytes of ``populated`` given back.
+        ``retain``, for an arena the large-extent cache, and (since
+        0.12.2) the calling thread's pages whose blocks other threads
+        freed (pmn_arena_trim / pmn_slab_trim; nothing under
+        ``purge="keep"``).  Live blocks stay.  Returns the bytes of ``populated`` given back.
         Thread-safe.  Since 0.9."""
         what = "%s.trim" % type(self).__name__
         released = ctypes.c_uint64(0)
