@@ -1419,14 +1419,6 @@ static bool trim_unseen(const struct pmn__theap *th)
         th->trim_seen != atomic_load_explicit(&th->heap->trim_gen, memory_order_relaxed), 0);
 }
 
-/*
- * A trim since @th last looked: its free caches go back to their pages,
- * and the pages that leaves empty, with its kept pages, back to the heap
- * (the trim could not touch another thread's queues).  While the trim is
- * unseen page_keep() keeps nothing, so the pages the free caches empty go
- * back too.  Owner only, with no lock held, outside the free path's page
- * moves: pmn__heap_alloc_slow() and pmn__heap_trim().
- */
 /* Every page of @th's, full ones too, takes in what other threads freed
  * into it, and each that is then empty goes back to the heap (a capped
  * heap's too: its slices serve any thread, as its pool's pages do, and the
@@ -1457,6 +1449,15 @@ static void collect_own(struct pmn__theap *th)
     }
 }
 
+/*
+ * A trim since @th last looked: its free caches go back to their pages,
+ * and the pages that leaves empty, with its kept pages and the pages
+ * other threads emptied (collect_own), back to the heap (the trim could
+ * not touch another thread's queues).  While the trim is
+ * unseen page_keep() keeps nothing, so the pages the free caches empty go
+ * back too.  Owner only, with no lock held, outside the free path's page
+ * moves: pmn__heap_alloc_slow() and pmn__heap_trim().
+ */
 static void trim_sync(struct pmn__theap *th)
 {
     unsigned gen = atomic_load_explicit(&th->heap->trim_gen, memory_order_relaxed);
