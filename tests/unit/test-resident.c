@@ -8,6 +8,7 @@
  * host's timing or on another process.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
@@ -720,6 +721,98 @@ Test(resident, trim_while_threads_allocate, .timeout = 120)
     }
     cr_assert_eq(arena_stats(e.a).objects, 0);
     cr_log_info("trims gave back %llu bytes in all", ull(total));
+    env_close(&e);
+}
+
+/* Trims while a consumer frees what a producer allocates: the producer's
+ * own trims take the consumer's frees in (collect_own) while more arrive
+ * on its pages' stacks and its delayed list, and the main thread's trims
+ * ask it to at its next slow path.  Every object reaches the consumer
+ * intact and is freed once (TSan's run checks the races). */
+enum { HO_RING = 1024, HO_OBJECTS = 200000 };
+
+struct handoff {
+    struct pmn_arena *a;
+    _Atomic(void *) ring[HO_RING];
+    atomic_size_t head, tail;
+    atomic_int done;
+    int bad;
+};
+
+static void *handoff_producer(void *arg)
+{
+    struct handoff *h = arg;
+    unsigned s = 7;
+
+    for (size_t i = 0; i < HO_OBJECTS; i++) {
+        size_t size = 16 + (s = s * 1103515245u + 12345u) % 5000;
+        size_t *p = pmn_arena_malloc(h->a, size);
+
+        if (p == NULL) {
+            h->bad++;
+            break;
+        }
+        p[0] = size;
+        pat_fill(p + 1, size - sizeof(size_t), i);
+        while (atomic_load(&h->head) - atomic_load(&h->tail) == HO_RING)
+            sched_yield();
+        atomic_store(&h->ring[atomic_load(&h->head) % HO_RING], p);
+        atomic_fetch_add(&h->head, 1);
+        if (i % 512 == 0 && pmn_arena_trim(h->a, NULL) != 0)
+            h->bad++;
+    }
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+static void *handoff_consumer(void *arg)
+{
+    struct handoff *h = arg;
+    size_t i = 0;
+
+    for (;;) {
+        size_t *p;
+
+        if (atomic_load(&h->tail) == atomic_load(&h->head)) {
+            if (atomic_load(&h->done) && atomic_load(&h->tail) == atomic_load(&h->head))
+                break;
+            sched_yield();
+            continue;
+        }
+        p = atomic_load(&h->ring[atomic_load(&h->tail) % HO_RING]);
+        atomic_fetch_add(&h->tail, 1);
+        if (pat_check(p + 1, p[0] - sizeof(size_t), i++) != SIZE_MAX)
+            h->bad++;
+        if (pmn_free(p) != 0)
+            h->bad++;
+    }
+    if (i != HO_OBJECTS)
+        h->bad++;
+    return NULL;
+}
+
+Test(resident, trims_while_another_thread_frees_a_producers_objects, .timeout = 300)
+{
+    struct env e = env_open();
+    struct handoff *h = calloc(1, sizeof(*h));
+    pthread_t pt, ct;
+    int trims = 0;
+
+    cr_assert_not_null(h);
+    h->a = e.a;
+    cr_assert_eq(pthread_create(&pt, NULL, handoff_producer, h), 0);
+    cr_assert_eq(pthread_create(&ct, NULL, handoff_consumer, h), 0);
+    while (!atomic_load(&h->done)) {
+        cr_assert_eq(pmn_arena_trim(e.a, NULL), 0);
+        trims++;
+        usleep(2000);
+    }
+    cr_assert_eq(pthread_join(pt, NULL), 0);
+    cr_assert_eq(pthread_join(ct, NULL), 0);
+    cr_assert_eq(h->bad, 0, "%d objects lost, corrupted or refused", h->bad);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    cr_log_info("%d trims beside the handoff", trims);
+    free(h);
     env_close(&e);
 }
 
