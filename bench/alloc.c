@@ -135,10 +135,37 @@ struct env {
 WRAP(arena, pmn_arena_malloc((struct pmn_arena *)ctx, n), pmn_free(p))
 WRAP(slab, pmn_slab_alloc((struct pmn_slab *)ctx), pmn_slab_free((struct pmn_slab *)ctx, p))
 WRAP(glibc, malloc(n), free(p))
-WRAP(je, je_malloc_p(n), je_free_p(p))
-WRAP(mi, mi_malloc_p(n), mi_free_p(p))
-WRAP(tc, tc_malloc_p(n), tc_free_p(p))
-WRAP(mk, mk_malloc_p(ctx, n), mk_free_p(ctx, p))
+/* Each peer is called as a program linked with it calls it, as the arena,
+ * the slab and glibc are called here: a direct call to a stub that jumps
+ * through the address (the PLT's shape; each stub compiles to one
+ * `jmp *ptr(%rip)`).  Called straight through the pointers dlsym gave (one
+ * indirect call), the peers paid more per call than the arena through its
+ * PLT: the arena built to call through its GOT the same way read 4.0 ns in
+ * fixed-64 where through the PLT it read 3.7-3.9, tcmalloc 3.0 in both
+ * (bench/README.md, "0.12.2"). */
+#define STUB(name, ret, params, args)                       \
+    static __attribute__((noinline)) ret name##_stub params \
+    {                                                       \
+        return name##_p args;                               \
+    }
+#define STUB_VOID(name, params, args)                        \
+    static __attribute__((noinline)) void name##_stub params \
+    {                                                        \
+        name##_p args;                                       \
+    }
+STUB(je_malloc, void *, (size_t n), (n))
+STUB_VOID(je_free, (void *p), (p))
+STUB(mi_malloc, void *, (size_t n), (n))
+STUB_VOID(mi_free, (void *p), (p))
+STUB(tc_malloc, void *, (size_t n), (n))
+STUB_VOID(tc_free, (void *p), (p))
+STUB(mk_malloc, void *, (void *k, size_t n), (k, n))
+STUB_VOID(mk_free, (void *k, void *p), (k, p))
+
+WRAP(je, je_malloc_stub(n), je_free_stub(p))
+WRAP(mi, mi_malloc_stub(n), mi_free_stub(p))
+WRAP(tc, tc_malloc_stub(n), tc_free_stub(p))
+WRAP(mk, mk_malloc_stub(ctx, n), mk_free_stub(ctx, p))
 
 typedef void *(*alloc_fn)(void *, size_t);
 typedef void (*free_fn)(void *, void *);
