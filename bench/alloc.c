@@ -1078,14 +1078,20 @@ struct goal {
     bool known;
 };
 
+/* Whether row @w compares implementations @a and @b: both ran, and it is a
+ * row the goals judge (fill-64 is no row of issues 5 and 17). */
+static bool judged(size_t w, enum impl a, enum impl b)
+{
+    return cells[w][a].run && cells[w][b].run && workloads[w].kind != W_FILL;
+}
+
 static int compute_goals(struct goal *g, int max)
 {
     int n = 0;
-    /* fill-64 is no row of issues 5 and 17: it judges none of the goals. */
     /* slab pair <= mimalloc pair of the same size */
     for (size_t w = 0; w < NWORK && n < max; w++) {
         const struct cell *s = &cells[w][I_SLAB], *m = &cells[w][I_MI];
-        if (!s->run || !m->run || workloads[w].kind == W_FILL)
+        if (!judged(w, I_SLAB, I_MI))
             continue;
         bool ok = !s->failed && !m->failed && m->med > 0;
         g[n++] =
@@ -1094,7 +1100,7 @@ static int compute_goals(struct goal *g, int max)
     }
     for (size_t w = 0; w < NWORK && n < max; w++) {
         const struct cell *a = &cells[w][I_ARENA], *m = &cells[w][I_MI];
-        if (!a->run || !m->run || workloads[w].kind == W_FILL)
+        if (!judged(w, I_ARENA, I_MI))
             continue;
         bool ok = !a->failed && !m->failed && m->med > 0;
         g[n++] = (struct goal){"arena <= 1.2x mimalloc (ratio)",
@@ -1106,7 +1112,7 @@ static int compute_goals(struct goal *g, int max)
     }
     for (size_t w = 0; w < NWORK && n < max; w++) {
         const struct cell *a = &cells[w][I_ARENA], *f = &cells[w][I_MK_FIXED];
-        if (!a->run || !f->run || workloads[w].kind == W_FILL)
+        if (!judged(w, I_ARENA, I_MK_FIXED))
             continue;
         bool ok = !a->failed && !f->failed && a->med > 0;
         g[n++] = (struct goal){"arena >= 3x faster than memkind-fixed (speed-up)",
@@ -1122,7 +1128,7 @@ static int compute_goals(struct goal *g, int max)
         for (size_t w = 0; w < NWORK && n < max; w++) {
             const struct cell *c = &cells[w][im], *t = &cells[w][I_TC];
             double med = NAN, lo, hi;
-            if (!c->run || !t->run || workloads[w].kind == W_FILL)
+            if (!judged(w, (enum impl)im, I_TC))
                 continue;
             bool ok = paired_ratio(c, t, &med, &lo, &hi);
             g[n++] = (struct goal){im == I_ARENA ? "arena <= tcmalloc (paired ratio, issue 17)"

@@ -1815,7 +1815,7 @@ static void heap_unref(struct pmn__heap *h)
 static void release_all(struct pmn__heap *h, bool keep_some)
 {
     struct pmn__segment *seg, *next, *large;
-    unsigned kept = 0;
+    unsigned kept = 0, left = 0;
     bool all = keep_some && !h->release_empty;
 
     memset(h->pool, 0, sizeof(h->pool));
@@ -1871,6 +1871,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
                     seg->pages[i].live = 0;
                 seg->free_slices = ALL_SLICES;
                 kept += !seg->keep;
+                left++;
                 continue;
             }
             pmn__seg_unlink(&h->segments, seg);
@@ -1878,9 +1879,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
         }
     }
     h->empty_segments = kept;
-    h->nonfull_segments = 0; /* every segment left is empty */
-    for (seg = h->segments; seg; seg = seg->next)
-        h->nonfull_segments++;
+    h->nonfull_segments = left; /* every segment left is empty */
     atomic_store_explicit(&h->active, 0, memory_order_relaxed);
 }
 

@@ -693,6 +693,50 @@ static inline int ctier_move_away_and_back(char *pg, char **hole, size_t page_si
     return -1;
 }
 
+/* ---- another thread's frees ---------------------------------------------- */
+
+/* Frees by a thread other than the objects' owner, in a shuffled order
+ * (tests/unit/test-threads.c, test-resident.c). */
+struct shuffled {
+    void **p;
+    size_t n;
+    int bad;
+};
+
+static inline void *free_shuffled(void *arg)
+{
+    struct shuffled *s = arg;
+    uint64_t x = 0x2545f4914f6cdd1dull;
+
+    for (size_t i = s->n - 1; i > 0; i--) {
+        size_t j;
+        void *t;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        j = (size_t)(x % (i + 1));
+        t = s->p[i];
+        s->p[i] = s->p[j];
+        s->p[j] = t;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        s->bad += pmn_free(s->p[i]) != 0;
+    return NULL;
+}
+
+/* @n > 0 objects freed in a shuffled order by a thread of their own (@p
+ * is shuffled with them); how many frees failed. */
+static inline int free_in_thread(void **p, size_t n)
+{
+    struct shuffled s = {.p = p, .n = n};
+    pthread_t t;
+
+    cr_assert_eq(pthread_create(&t, NULL, free_shuffled, &s), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    return s.bad;
+}
+
 /* ---- writers racing a tier's close -------------------------------------- */
 
 /* One of the threads that write into demoted memory while the tier closes

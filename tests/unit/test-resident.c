@@ -183,32 +183,6 @@ static void **fill_objects(struct pmn_arena *a, size_t size, size_t bytes, size_
     return p;
 }
 
-struct free_all {
-    void **p;
-    size_t n;
-    int bad;
-};
-
-static void *free_all_run(void *arg)
-{
-    struct free_all *f = arg;
-
-    for (size_t i = 0; i < f->n; i++)
-        f->bad += pmn_free(f->p[i]) != 0;
-    return NULL;
-}
-
-/* @n objects of @p freed by a thread of their own: the frees that failed. */
-static int free_all_in_thread(void **p, size_t n)
-{
-    struct free_all f = {.p = p, .n = n};
-    pthread_t t;
-
-    cr_assert_eq(pthread_create(&t, NULL, free_all_run, &f), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    return f.bad;
-}
-
 /* A page whose objects another thread freed is empty only once its owner
  * has taken those frees in, which it did only when it next ran out of
  * room in that size class: a producer that had handed everything to a
@@ -226,7 +200,7 @@ static void remote_emptied_then_trimmed(struct env *e)
     skip_unless_4k_pages(e);
     p = fill_objects(e->a, 4000, 12 * MiB, &n);
     usleep(200 * 1000); /* older than the 100 ms a young page keeps anyway */
-    cr_assert_eq(free_all_in_thread(p, n), 0, "frees by the other thread failed");
+    cr_assert_eq(free_in_thread(p, n), 0, "frees by the other thread failed");
     st = arena_stats(e->a);
     assert_stats_sane(&st, "all freed by another thread");
     cr_assert_eq(st.objects, 0);
@@ -304,7 +278,7 @@ Test(resident, the_owner_gives_back_remote_emptied_pages_after_another_threads_t
     void **p, *q;
 
     p = fill_objects(e.a, 4000, 12 * MiB, &n);
-    cr_assert_eq(free_all_in_thread(p, n), 0, "frees by the other thread failed");
+    cr_assert_eq(free_in_thread(p, n), 0, "frees by the other thread failed");
     active_freed = arena_stats(e.a).active;
     cr_assert_geq(active_freed, 10 * MiB, "%llu bytes in pages before any trim",
                   ull(active_freed));

@@ -370,46 +370,6 @@ Test(threads, slab_bulk_cross_free, .timeout = 120)
  * next walk missed (bench/alloc's prodcons after its random rows: 117-160
  * ns per object against 72 alone).  The blocks freed but not threaded
  * again yet are still refused as freed. */
-struct shuffled {
-    void **p;
-    size_t n;
-    int bad;
-};
-
-static void *free_shuffled(void *arg)
-{
-    struct shuffled *s = arg;
-    uint64_t x = 0x2545f4914f6cdd1dull;
-
-    for (size_t i = s->n - 1; i > 0; i--) {
-        size_t j;
-        void *t;
-
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        j = (size_t)(x % (i + 1));
-        t = s->p[i];
-        s->p[i] = s->p[j];
-        s->p[j] = t;
-    }
-    for (size_t i = 0; i < s->n; i++)
-        s->bad += pmn_free(s->p[i]) != 0;
-    return NULL;
-}
-
-/* @n > 0 objects freed in a shuffled order by a thread of their own (@p
- * is shuffled with them); how many frees failed. */
-static int free_in_thread(void **p, size_t n)
-{
-    struct shuffled s = {.p = p, .n = n};
-    pthread_t t;
-
-    cr_assert_eq(pthread_create(&t, NULL, free_shuffled, &s), 0);
-    cr_assert_eq(pthread_join(t, NULL), 0);
-    return s.bad;
-}
-
 Test(threads, a_page_emptied_by_another_thread_hands_out_in_address_order, .timeout = 60)
 {
     enum { N = 31 }; /* one 64 KiB page of the 2 KiB class (2112-byte blocks) */
