@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 12
-#define PMN_VERSION_PATCH 2
-#define PMN_VERSION_STRING "0.12.2"
+#define PMN_VERSION_PATCH 3
+#define PMN_VERSION_STRING "0.12.3"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);
@@ -957,7 +957,8 @@ struct pmn_where {
     uint64_t page_size;   /**< base page size used for the query */
     uint64_t pages;       /**< pages examined */
     uint64_t not_present; /**< pages not populated */
-    uint64_t unknown;     /**< pages the kernel could not report (device memory) */
+    uint64_t unknown;     /**< pages present whose node could not be read (device memory;
+                               see pmn_where()) */
     uint64_t other;       /**< pages on nodes beyond node[] capacity */
     size_t nnodes;        /**< entries in node[], ascending node id */
     struct {
@@ -974,6 +975,14 @@ struct pmn_where {
  * (also for a struct_size below the first version, and a range whose last
  * page ends past the address space), -ENOMEM, or -errno from move_pages.
  * Thread-safe; the answer is a snapshot.
+ *
+ * With NUMA balancing on, kernels 6.1 to 6.4 answer move_pages as if a
+ * page its scan has marked for a hinting fault were absent, until the
+ * page is next touched.  pmn_where() asks the pagemap about such a page:
+ * present, it is counted on its node when the process may read page
+ * frames (CAP_SYS_ADMIN) and sysfs lists the memory block, else in
+ * unknown; it is never touched (a touch could migrate it), and
+ * not_present stays for pages that are not there.
  */
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 /** Pages of @p w on @p node (0 for a NULL @p w or one too small).  Thread-safe. */

@@ -456,6 +456,100 @@ int pmn_prim_mapped(const void *addr, size_t page)
            errno != ENOMEM;
 }
 
+/* ---- the pagemap ---- */
+
+int pmn_prim_pagemap_open(int *fd)
+{
+    int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
+int pmn_prim_pagemap_read(int fd, uintptr_t addr, size_t n, uint64_t *out)
+{
+    const size_t page = pmn_prim_page_size();
+    size_t done = 0;
+
+    if (n > SIZE_MAX / sizeof(uint64_t))
+        return -EINVAL;
+    while (done < n * sizeof(uint64_t)) {
+        off_t off = (off_t)((addr / page) * sizeof(uint64_t) + done);
+        ssize_t r = pread(fd, (char *)out + done, n * sizeof(uint64_t) - done, off);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0) /* past the end of the address space */
+            break;
+        done += (size_t)r;
+    }
+    /* Whatever the kernel did not answer reads as "nothing there". */
+    memset((char *)out + done, 0, n * sizeof(uint64_t) - done);
+    return 0;
+}
+
+/* The node links of a memory block's directory: the first in *node, a
+ * second one makes it -ERANGE. */
+struct block_nodes {
+    int node, seen;
+};
+
+static int block_node_entry(const char *name, void *arg)
+{
+    struct block_nodes *b = arg;
+    char *end;
+    long v;
+
+    if (strncmp(name, "node", 4) != 0 || name[4] < '0' || name[4] > '9')
+        return 0;
+    errno = 0;
+    v = strtol(name + 4, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > INT_MAX)
+        return 0;
+    if (b->seen++ > 0 && (int)v != b->node)
+        return -ERANGE;
+    b->node = (int)v;
+    return 0;
+}
+
+int pmn_prim_frame_node(uint64_t pfn, int *node, uint64_t *first, uint64_t *count)
+{
+    const uint64_t page = pmn_prim_page_size();
+    struct block_nodes b = {.node = -1};
+    unsigned long long block_bytes;
+    char *text = NULL, *end, dir[64];
+    int err;
+
+    err = pmn_prim_read_file_at(AT_FDCWD, "/sys/devices/system/memory/block_size_bytes", 64, &text,
+                                NULL);
+    if (err)
+        return err;
+    errno = 0;
+    block_bytes = strtoull(text, &end, 16); /* hexadecimal, without 0x */
+    err = errno != 0 || end == text || block_bytes < page || block_bytes % page ? -EINVAL : 0;
+    free(text);
+    if (err)
+        return err;
+    if (pfn > UINT64_MAX / page)
+        return -ENOENT;
+    snprintf(dir, sizeof(dir), "/sys/devices/system/memory/memory%llu",
+             (unsigned long long)(pfn * page / block_bytes));
+    err = pmn_prim_list_dir_at(AT_FDCWD, dir, block_node_entry, &b);
+    if (err)
+        return err;
+    if (b.seen == 0)
+        return -ENOENT;
+    *node = b.node;
+    *count = block_bytes / page;
+    *first = pfn / *count * *count;
+    return 0;
+}
+
 int pmn_prim_range_mapped(const void *addr, size_t len)
 {
     if (msync((void *)addr, len, MS_ASYNC) == 0)

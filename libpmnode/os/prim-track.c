@@ -4,6 +4,8 @@
  * (/proc/self/clear_refs), the idle-page bitmap
  * (/sys/kernel/mm/page_idle/bitmap) and asynchronous userfaultfd
  * write-protection read back with the PAGEMAP_SCAN ioctl (Linux 6.7).
+ * The pagemap's own reads are in prim-linux.c (place/where.c needs them
+ * too, in the preload's build).
  *
  * The ABI constants of the last two are defined here when the system's
  * headers are older than the kernel (they are stable kernel ABI); a kernel
@@ -43,41 +45,6 @@ struct pmn_pm_scan_arg {
 #define PMN_PM_SCAN_WP_MATCHING (1ull << 0)
 #define PMN_PM_SCAN_CHECK_WPASYNC (1ull << 1)
 #define PMN_PAGE_IS_WRITTEN (1ull << 1)
-
-int pmn_prim_pagemap_open(int *fd)
-{
-    int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-
-    if (f < 0)
-        return -errno;
-    *fd = f;
-    return 0;
-}
-
-int pmn_prim_pagemap_read(int fd, uintptr_t addr, size_t n, uint64_t *out)
-{
-    const size_t page = pmn_prim_page_size();
-    size_t done = 0;
-
-    if (n > SIZE_MAX / sizeof(uint64_t))
-        return -EINVAL;
-    while (done < n * sizeof(uint64_t)) {
-        off_t off = (off_t)((addr / page) * sizeof(uint64_t) + done);
-        ssize_t r = pread(fd, (char *)out + done, n * sizeof(uint64_t) - done, off);
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (r == 0) /* past the end of the address space */
-            break;
-        done += (size_t)r;
-    }
-    /* Whatever the kernel did not answer reads as "nothing there". */
-    memset((char *)out + done, 0, n * sizeof(uint64_t) - done);
-    return 0;
-}
 
 int pmn_prim_clear_soft_dirty(void)
 {

@@ -494,7 +494,7 @@ int pmn_prim_proc_start_time(int pid, uint64_t *ticks);
 unsigned pmn_prim_geteuid(void);
 /* Wall clock (CLOCK_REALTIME) in nanoseconds since the epoch. */
 uint64_t pmn_prim_wall_ns(void);
-/* ---- access tracking (prim-track.c, for tier/track.c) ---- */
+/* ---- the pagemap (prim-linux.c; place/where.c, ctier, tier/track.c) ---- */
 
 /* Bits of a /proc/self/pagemap entry. */
 #define PMN_PRIM_PM_PRESENT (1ull << 63)
@@ -511,6 +511,16 @@ int pmn_prim_pagemap_open(int *fd);
  * unmapped pages read as 0, as does anything past the end of the address
  * space.  No allocation. */
 int pmn_prim_pagemap_read(int fd, uintptr_t addr, size_t n, uint64_t *out);
+/* The node of page frame @pfn (a pagemap entry's PMN_PRIM_PM_PFN_MASK
+ * bits) from the memory block sysfs lists it in
+ * (/sys/devices/system/memory/memoryN/nodeM): *node, and in *first and
+ * *count the frames of that block, which are all on *node (a caller asking
+ * about many frames asks sysfs once per block).  -ENOENT when no block
+ * holds the frame or its block names no node, -ERANGE when it names more
+ * than one (a block across a node boundary), else the read -errno. */
+int pmn_prim_frame_node(uint64_t pfn, int *node, uint64_t *first, uint64_t *count);
+/* ---- access tracking (prim-track.c, for tier/track.c) ---- */
+
 /* Write "4" to /proc/self/clear_refs: clears the soft-dirty bit of every
  * page of the process (every thread, every mapping), write-protecting
  * them so the next write sets it again. */

@@ -4,7 +4,10 @@
  * Both ask move_pages (with no target nodes it only reports) in chunks of
  * QUERY_CHUNK pages, so a 1 GiB range costs one small array and 64
  * syscalls, not a 2 MiB status array.  pmn_where() reports what the kernel
- * says.  pmn__verify() must be right, including on kernels with NUMA
+ * says, but for a page move_pages calls absent that the pagemap shows
+ * present (under a NUMA hinting fault on 6.1 to 6.4): its node is read
+ * from its page frame where the process may see frames, else it is
+ * unknown; it touches nothing.  pmn__verify() must be right, including on kernels with NUMA
  * balancing on, where a present page under a hinting fault reads as
  * -ENOENT: it read-touches such pages (under MPOL_BIND the hinting fault
  * cannot move them off the node) and asks again, and where move_pages
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "place/backing.h"
 #include "os/prim.h"
@@ -70,13 +74,64 @@ static int query_range(uintptr_t start, uint64_t npages, size_t page,
     return err;
 }
 
+/* pmn_where's count: the answer, and what reads the pages move_pages
+ * calls absent (the pagemap, opened at the first such page; the node of
+ * the last memory block a frame was found in). */
+struct where_count {
+    struct pmn_where *w;
+    int pagemap; /* -1: not opened yet, -2: cannot be read */
+    uint64_t block_first, block_frames;
+    int block_node;
+};
+
+/* The node of the present page at @addr that move_pages called absent:
+ * >= 0, -1 when it is present but its node cannot be read (no page frames
+ * in the pagemap without CAP_SYS_ADMIN, no memory block in sysfs), -2 when
+ * the pagemap says it is absent too (a swap or migration entry, none).
+ * Where the pagemap cannot be read (a process that changed its user ids
+ * is not dumpable, and its /proc files are root's), mincore says whether
+ * the page is resident. */
+static int hidden_node(struct where_count *c, uintptr_t addr)
+{
+    uint64_t e = 0, pfn;
+    int node;
+
+    if (c->pagemap == -1 && pmn_prim_pagemap_open(&c->pagemap) != 0)
+        c->pagemap = -2;
+    if (c->pagemap < 0 || pmn_prim_pagemap_read(c->pagemap, addr, 1, &e) != 0)
+        return pmn_prim_resident((const void *)addr, (size_t)c->w->page_size) == 1 ? -1 : -2;
+    if (!(e & PMN_PRIM_PM_PRESENT))
+        return -2;
+    pfn = e & PMN_PRIM_PM_PFN_MASK;
+    if (pfn == 0)
+        return -1;
+    if (c->block_frames == 0 || pfn - c->block_first >= c->block_frames) {
+        if (pmn_prim_frame_node(pfn, &node, &c->block_first, &c->block_frames) != 0) {
+            c->block_frames = 0;
+            return -1;
+        }
+        c->block_node = node;
+    }
+    return c->block_node;
+}
+
 static void count_page(void *arg, uintptr_t addr, int status)
 {
-    struct pmn_where *w = arg;
+    struct where_count *c = arg;
+    struct pmn_where *w = c->w;
+    int node;
 
     if (status >= 0)
         where_add(w, status, 1);
-    else if (status == -ENOENT)
+    else if (status == -ENOENT && (node = hidden_node(c, addr)) != -2) {
+        /* Present, though move_pages cannot see it: a pte NUMA balancing
+         * marked for a hinting fault reads as -ENOENT on 6.1 to 6.4 until
+         * the page is next touched (which could migrate it: not here). */
+        if (node >= 0)
+            where_add(w, node, 1);
+        else
+            w->unknown++;
+    } else if (status == -ENOENT)
         w->not_present++;
     /* Kernels before 6.5 or so answer -EFAULT, not -ENOENT, for a page
      * that was never touched; device pages answer -EFAULT too, but are
@@ -92,6 +147,7 @@ static void count_page(void *arg, uintptr_t addr, int status)
  * for each, which count_page() counts so), and a range of mostly address
  * space costs a walk of the mappings, not a query per page. */
 struct where_walk {
+    struct where_count *c;
     struct pmn_where *w;
     uintptr_t next, end;
 };
@@ -109,7 +165,7 @@ static int where_step(const struct pmn_prim_vma *v, void *arg)
     ww->w->not_present += (s - ww->next) / page;
     ww->next = s;
     if (e > s) {
-        err = query_range(s, (e - s) / page, page, count_page, ww->w);
+        err = query_range(s, (e - s) / page, page, count_page, ww->c);
         if (err)
             return err;
         ww->next = e;
@@ -121,6 +177,7 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
 {
     size_t page = pmn_prim_page_size();
     struct pmn_where w;
+    struct where_count c = {.w = &w, .pagemap = -1};
     uintptr_t start, end;
     int err = 0;
 
@@ -137,9 +194,9 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
         if (pmn_prim_range_mapped((const void *)start, end - start) == 1) {
             /* No hole (one msync says so): every page is asked about; a
              * walk of the mappings would only add its own cost. */
-            err = query_range(start, w.pages, page, count_page, &w);
+            err = query_range(start, w.pages, page, count_page, &c);
         } else {
-            struct where_walk ww = {.w = &w, .next = start, .end = end};
+            struct where_walk ww = {.c = &c, .w = &w, .next = start, .end = end};
 
             err = pmn_prim_vma_walk((const void *)start, end - start, where_step, &ww);
             if (err >= 0) {
@@ -149,10 +206,12 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
                 memset(&w, 0, sizeof(w));
                 w.page_size = page;
                 w.pages = (end - start) / page;
-                err = query_range(start, w.pages, page, count_page, &w);
+                err = query_range(start, w.pages, page, count_page, &c);
             }
         }
     }
+    if (c.pagemap >= 0)
+        close(c.pagemap);
     pmn__out_put(out, &w, sizeof(w));
     return err;
 }

@@ -499,6 +499,38 @@ Test(memory, move_pages)
     munmap(p, 2 * ps);
 }
 
+/* A page's frame, read from the pagemap, is on the node move_pages names;
+ * the block's frames cover it; frames no block holds are -ENOENT. */
+Test(memory, frame_node_agrees_with_move_pages)
+{
+    size_t ps = pmn_prim_page_size();
+    char *p = page_map(1);
+    void *pages[1] = {p};
+    uint64_t e = 0, first = 0, count = 0;
+    int fd = -1, cur = -1, node = -1;
+
+    p[0] = 1;
+    cr_assert_eq(pmn_prim_query_nodes(pages, 1, &cur), 0);
+    if (cur < 0)
+        cr_skip_test("move_pages cannot see our own page here (%d)", cur);
+    cr_assert_eq(pmn_prim_pagemap_open(&fd), 0);
+    cr_assert_eq(pmn_prim_pagemap_read(fd, (uintptr_t)p, 1, &e), 0);
+    close(fd);
+    cr_assert(e & PMN_PRIM_PM_PRESENT, "a written page is present");
+    if ((e & PMN_PRIM_PM_PFN_MASK) == 0)
+        cr_skip_test("the pagemap shows no page frames to this process (no CAP_SYS_ADMIN)");
+    if (!pmn_prim_exists_at(AT_FDCWD, "/sys/devices/system/memory/block_size_bytes"))
+        cr_skip_test("no memory blocks in sysfs");
+    cr_assert_eq(pmn_prim_frame_node(e & PMN_PRIM_PM_PFN_MASK, &node, &first, &count), 0);
+    cr_assert_eq(node, cur, "frame on node %d, move_pages says %d", node, cur);
+    cr_assert_gt(count, 0);
+    cr_assert_leq(first, e & PMN_PRIM_PM_PFN_MASK);
+    cr_assert_lt((e & PMN_PRIM_PM_PFN_MASK) - first, count);
+    cr_assert_eq(pmn_prim_frame_node(PMN_PRIM_PM_PFN_MASK, &node, &first, &count), -ENOENT,
+                 "a frame far past the memory");
+    munmap(p, ps);
+}
+
 Test(memory, write_protect)
 {
     size_t ps = pmn_prim_page_size();

@@ -50,16 +50,28 @@
  *                            mbind move skips the shared ones and answers 0;
  *                            the call still fails -EACCES with them counted in
  *                            shared, the others moved, the policy restored
+ * Since 0.12.3:
+ *   vm-migrate hinted NODE   256 pages, half on node 0, half on NODE, left
+ *                            untouched until NUMA balancing has marked them
+ *                            for hinting faults (6.1 to 6.4's move_pages then
+ *                            calls them absent): pmn_where still counts every
+ *                            page on its node, as root (page frames) and as
+ *                            nobody, with and without its own pagemap
+ *                            (present pages it cannot place are unknown,
+ *                            never not present), and touches none
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PMN_HARNESS_PROGRAM
@@ -893,6 +905,174 @@ static int test_forked(struct pmn_ctx *ctx, int node)
     return 0;
 }
 
+/* ---- hinted: pages NUMA balancing has marked ---- */
+
+static unsigned long long vmstat(const char *name)
+{
+    char line[128];
+    size_t n = strlen(name);
+    unsigned long long v = 0;
+    FILE *f = fopen("/proc/vmstat", "r");
+
+    while (f != NULL && fgets(line, sizeof(line), f))
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            v = strtoull(line + n + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
+/* Pages of @pages the raw move_pages query calls absent (-ENOENT or
+ * -EFAULT), nothing touched. */
+static size_t raw_hidden(void **pages, size_t n)
+{
+    int st[256];
+    size_t hidden = 0;
+
+    if (n > 256 || syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
+        FAIL("move_pages query: %s", strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        hidden += st[i] == -ENOENT || st[i] == -EFAULT;
+    return hidden;
+}
+
+/* pmn_where over [p, p + 256 pages): every page present; @exact: each on
+ * its node (128 and 128), else a present page may be unknown, never not
+ * present, and none is counted on a node it is not on. */
+static int check_where(const char *who, char *p, size_t len, int node, bool exact)
+{
+    struct pmn_where w = {.struct_size = sizeof(w)};
+    uint64_t on0, onn;
+    int err = pmn_where(p, len, &w);
+
+    if (err != 0) {
+        printf("FAIL: hinted: %s: pmn_where: %s\n", who, pmn_strerror(err));
+        return 1;
+    }
+    on0 = pmn_where_pages_on(&w, 0);
+    onn = pmn_where_pages_on(&w, node);
+    printf("hinted: %s: pmn_where: %llu on node 0, %llu on node %d, %llu not present, "
+           "%llu unknown, %llu other\n",
+           who, (unsigned long long)on0, (unsigned long long)onn, node,
+           (unsigned long long)w.not_present, (unsigned long long)w.unknown,
+           (unsigned long long)w.other);
+    if (w.not_present != 0 || w.other != 0 || on0 > 128 || onn > 128 ||
+        on0 + onn + w.unknown != 256 || (exact && (on0 != 128 || onn != 128))) {
+        printf("FAIL: hinted: %s: want %s128 on node 0 and 128 on node %d, none absent\n", who,
+               exact ? "" : "at most ", node);
+        return 1;
+    }
+    return 0;
+}
+
+/* A thread that waits: with a second user of the mm the balancer marks
+ * pages on the scanning CPU's node too (6.1 skips them for a process of
+ * one thread), as in vm-ctier's churn. */
+static void *idle_thread(void *arg)
+{
+    pthread_barrier_t *done = arg;
+
+    pthread_barrier_wait(done);
+    return NULL;
+}
+
+static int test_hinted(struct pmn_ctx *ctx, int node)
+{
+    const size_t pg = (size_t)getpagesize(), n = 256, len = n * pg;
+    char *p = map_on0(len, false);
+    void *pages[256];
+    int to[256], st[256], bal = 0;
+    unsigned long long before;
+    size_t hidden, after;
+    pid_t child;
+    int status;
+    pthread_t idle;
+    pthread_barrier_t done;
+    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "r");
+
+    (void)ctx;
+    if (f == NULL || fscanf(f, "%d", &bal) != 1)
+        bal = 0;
+    if (f != NULL)
+        fclose(f);
+    if (bal == 0)
+        SKIP("hinted: NUMA balancing is off in this guest");
+    madvise(p, len, MADV_NOHUGEPAGE);
+    for (size_t i = 0; i < n; i++) {
+        pages[i] = p + i * pg;
+        to[i] = i < n / 2 ? 0 : node;
+    }
+    if (syscall(SYS_move_pages, 0, n, pages, to, st, 0) != 0)
+        FAIL("hinted: move_pages to %d: %s", node, strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        if (st[i] != to[i])
+            FAIL("hinted: page %zu on %d after its move, want %d", i, st[i], to[i]);
+    /* Run without touching the range until the raw query stops seeing it
+     * (6.1), or for 5 s once the balancer has marked as many ptes as the
+     * range holds (kernels whose move_pages sees marked pages), 30 s at
+     * most. */
+    if (pthread_barrier_init(&done, NULL, 2) != 0 ||
+        pthread_create(&idle, NULL, idle_thread, &done) != 0)
+        FAIL("hinted: a second thread");
+    before = vmstat("numa_pte_updates");
+    {
+        struct timespec t0, t;
+        volatile unsigned long spin = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            for (unsigned long i = 0; i < 1000000; i++)
+                spin += i;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if (raw_hidden(pages, n) == n)
+                break;
+            if (t.tv_sec - t0.tv_sec >= 30)
+                break;
+            if (t.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + n)
+                break;
+        }
+    }
+    hidden = raw_hidden(pages, n);
+    pthread_barrier_wait(&done);
+    pthread_join(idle, NULL);
+    pthread_barrier_destroy(&done);
+    printf("hinted: NUMA balancing updated %llu ptes; the raw move_pages query calls %zu of %zu "
+           "pages absent\n",
+           vmstat("numa_pte_updates") - before, hidden, n);
+    if (vmstat("numa_pte_updates") < before + n && hidden == 0)
+        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", n);
+    if (check_where("root", p, len, node, true) != 0)
+        return 1;
+    /* As nobody: not dumpable after the change of ids, the process cannot
+     * read its own pagemap (mincore is asked); dumpable again, it reads
+     * the pagemap without page frames (no CAP_SYS_ADMIN). */
+    for (int dumpable = 0; dumpable < 2; dumpable++) {
+        child = fork();
+        if (child < 0)
+            FAIL("fork: %s", strerror(errno));
+        if (child == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0 ||
+                (dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)) {
+                printf("FAIL: hinted: setuid nobody: %s\n", strerror(errno));
+                _exit(1);
+            }
+            _exit(check_where(dumpable ? "nobody, dumpable" : "nobody", p, len, node, false));
+        }
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            FAIL("hinted: the unprivileged child failed");
+    }
+    /* Nothing the queries did resolved a hinting fault. */
+    after = raw_hidden(pages, n);
+    if (after < hidden)
+        FAIL("hinted: %zu pages the raw query hid before pmn_where, %zu after: it touched them",
+             hidden, after);
+    printf("ok: hinted: %zu of %zu pages under a NUMA hinting fault (hidden from move_pages), "
+           "pmn_where counts every page on its node and touches none\n",
+           hidden, n);
+    munmap(p, len);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pmn_ctx *ctx;
@@ -901,7 +1081,7 @@ int main(int argc, char **argv)
     if (argc != 3) {
         fprintf(stderr,
                 "usage: vm-migrate move|full|shared|region|arena|rollback|headroom|pinned|policy|"
-                "forked NODE\n");
+                "forked|hinted NODE\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -927,6 +1107,8 @@ int main(int argc, char **argv)
         rc = test_policy(ctx, atoi(argv[2]));
     else if (strcmp(argv[1], "forked") == 0)
         rc = test_forked(ctx, atoi(argv[2]));
+    else if (strcmp(argv[1], "hinted") == 0)
+        rc = test_hinted(ctx, atoi(argv[2]));
     pmn_ctx_unref(ctx);
     return rc;
 }
