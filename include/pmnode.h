@@ -978,11 +978,13 @@ struct pmn_where {
  *
  * With NUMA balancing on, kernels 6.1 to 6.4 answer move_pages as if a
  * page its scan has marked for a hinting fault were absent, until the
- * page is next touched.  pmn_where() asks the pagemap about such a page:
- * present, it is counted on its node when the process may read page
- * frames (CAP_SYS_ADMIN) and sysfs lists the memory block, else in
- * unknown; it is never touched (a touch could migrate it), and
- * not_present stays for pages that are not there.
+ * page is next touched.  pmn_where() asks the pagemap about such a page
+ * (mincore where the process cannot read its pagemap): present, it is
+ * counted on its node, read from its page frame when the process may see
+ * frames (CAP_SYS_ADMIN), else from /proc/self/numa_maps when the hidden
+ * pages of its mapping are all on one node; otherwise in unknown.  It is
+ * never touched (a touch could migrate it), and not_present stays for
+ * pages that are not there.
  */
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 /** Pages of @p w on @p node (0 for a NULL @p w or one too small).  Thread-safe. */
@@ -2665,7 +2667,8 @@ struct pmn_tier_stats {
     uint64_t hot_bytes;        /**< of them on the hot node, at the last step */
     uint64_t cold_bytes;       /**< on the cold node */
     uint64_t compressed_bytes; /**< on the compressed tier */
-    uint64_t other_bytes;      /**< elsewhere or not populated */
+    uint64_t other_bytes;      /**< elsewhere, not populated, or of unknown node
+                                    (pmn_where()'s hidden pages, since 0.12.3 placed) */
     uint64_t steps;
     uint64_t promoted_bytes;     /**< cold node -> hot node */
     uint64_t demoted_bytes;      /**< hot node -> cold node */

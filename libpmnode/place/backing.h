@@ -283,6 +283,34 @@ int pmn__backing_migrate_check(struct pmn_backing *b, int node, unsigned flags);
 int pmn__backing_room(struct pmn_backing *b, int node, uint64_t bytes, unsigned flags);
 
 /* ---- where.c ---- */
+/* The node of a page move_pages calls absent though it is there (under a
+ * NUMA hinting fault on 6.1 to 6.4), found without touching it: from its
+ * page frame (CAP_SYS_ADMIN), else from /proc/self/numa_maps when the
+ * hidden pages of its VMA are on one node.  One per caller and thread:
+ * pmn__hidden_init, any number of pmn__hidden_node, pmn__hidden_done. */
+#define PMN__HIDDEN_WINDOW 512
+struct pmn__hidden {
+    size_t page;
+    int pagemap; /* -1: not opened yet, -2: cannot be read */
+    /* The pagemap entries (or, where it cannot be read, mincore's answers:
+     * PMN_PRIM_PM_PRESENT or 0) of the window of pages from win_start, read
+     * in one call: a sparse range costs one read per window, not per page. */
+    uintptr_t win_start;
+    size_t win_n;
+    uint64_t win[PMN__HIDDEN_WINDOW];
+    uint64_t block_first, block_frames; /* the last memory block looked up */
+    int block_node;
+    uintptr_t vma_start, vma_end; /* the last VMA numa_maps was asked about */
+    int vma_node;                 /* its hidden pages' node, or -1 */
+};
+void pmn__hidden_init(struct pmn__hidden *h, size_t page);
+/* >= 0: the page at @addr is there, on that node; -1: there, node unknown;
+ * -2: not there (the pagemap, or mincore, says so too). */
+int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr);
+/* Forget what was learnt of mappings (pages moved since): the descriptor
+ * and the memory blocks stay. */
+void pmn__hidden_forget(struct pmn__hidden *h);
+void pmn__hidden_done(struct pmn__hidden *h);
 /* Verify that every page of [addr, addr+len) is on @node, asking once per
  * @stride bytes (the base page, or the huge page size for hugetlb).  0 with
  * *misplaced = pages found elsewhere; -errno when the kernel would not

@@ -4,15 +4,14 @@
  * Both ask move_pages (with no target nodes it only reports) in chunks of
  * QUERY_CHUNK pages, so a 1 GiB range costs one small array and 64
  * syscalls, not a 2 MiB status array.  pmn_where() reports what the kernel
- * says, but for a page move_pages calls absent that the pagemap shows
- * present (under a NUMA hinting fault on 6.1 to 6.4): its node is read
- * from its page frame where the process may see frames, else it is
- * unknown; it touches nothing.  pmn__verify() must be right, including on kernels with NUMA
- * balancing on, where a present page under a hinting fault reads as
- * -ENOENT: it read-touches such pages (under MPOL_BIND the hinting fault
- * cannot move them off the node) and asks again, and where move_pages
- * still cannot see a page it falls back to /proc/self/numa_maps for the
- * region's VMA.
+ * says, but for a page move_pages calls absent that is there (under a
+ * NUMA hinting fault on 6.1 to 6.4): pmn__hidden_node() places it without
+ * touching it (below; the tier's steps use it too).  pmn__verify() must be
+ * right, including on kernels with NUMA balancing on, where a present page
+ * under a hinting fault reads as -ENOENT: it read-touches such pages
+ * (under MPOL_BIND the hinting fault cannot move them off the node) and
+ * asks again, and where move_pages still cannot see a page it falls back
+ * to /proc/self/numa_maps for the region's VMA.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,46 +73,157 @@ static int query_range(uintptr_t start, uint64_t npages, size_t page,
     return err;
 }
 
-/* pmn_where's count: the answer, and what reads the pages move_pages
- * calls absent (the pagemap, opened at the first such page; the node of
- * the last memory block a frame was found in). */
-struct where_count {
-    struct pmn_where *w;
-    int pagemap; /* -1: not opened yet, -2: cannot be read */
-    uint64_t block_first, block_frames;
-    int block_node;
-};
+/* ---- pages move_pages calls absent that are there ----
+ *
+ * A pte NUMA balancing marked for a hinting fault reads as -ENOENT on 6.1
+ * to 6.4 until the page is next touched (which could migrate it: not
+ * here).  The pagemap tells present from absent (mincore where the
+ * pagemap cannot be read); the node comes from the page frame's memory
+ * block where the process sees frames, else from /proc/self/numa_maps,
+ * which counts such pages per node for their whole VMA: the VMA's pages
+ * move_pages does see are subtracted, and when what is left lies on one
+ * node alone, every hidden page of the VMA is there.  Otherwise unknown. */
 
-/* The node of the present page at @addr that move_pages called absent:
- * >= 0, -1 when it is present but its node cannot be read (no page frames
- * in the pagemap without CAP_SYS_ADMIN, no memory block in sysfs), -2 when
- * the pagemap says it is absent too (a swap or migration entry, none).
- * Where the pagemap cannot be read (a process that changed its user ids
- * is not dumpable, and its /proc files are root's), mincore says whether
- * the page is resident. */
-static int hidden_node(struct where_count *c, uintptr_t addr)
+/* VMAs of more pages than this are not asked about page by page. */
+#define HIDDEN_VMA_MAX_PAGES ((uint64_t)1 << 20)
+#define HIDDEN_MAX_NODES 1024
+
+void pmn__hidden_init(struct pmn__hidden *h, size_t page)
 {
-    uint64_t e = 0, pfn;
+    memset(h, 0, sizeof(*h));
+    h->page = page;
+    h->pagemap = -1;
+}
+
+void pmn__hidden_forget(struct pmn__hidden *h)
+{
+    h->vma_start = h->vma_end = 0;
+    h->win_n = 0;
+}
+
+/* The pagemap entry of the page at @addr (PMN_PRIM_PM_PRESENT alone, from
+ * mincore, where the pagemap cannot be read: a process not dumpable after
+ * a change of user ids finds /proc/self root's), from the window. */
+static uint64_t window_entry(struct pmn__hidden *h, uintptr_t addr)
+{
+    if (h->win_n == 0 || addr < h->win_start || (addr - h->win_start) / h->page >= h->win_n) {
+        unsigned char vec[PMN__HIDDEN_WINDOW];
+        size_t n = PMN__HIDDEN_WINDOW;
+
+        if (addr > UINTPTR_MAX - n * h->page)
+            n = (UINTPTR_MAX - addr) / h->page + 1;
+        h->win_start = addr;
+        h->win_n = n;
+        if (h->pagemap == -1 && pmn_prim_pagemap_open(&h->pagemap) != 0)
+            h->pagemap = -2;
+        if (h->pagemap >= 0 && pmn_prim_pagemap_read(h->pagemap, addr, n, h->win) == 0)
+            return h->win[0];
+        for (size_t i = 0; i < n; i++) /* one page at a time: holes fail alone */
+            vec[i] = (unsigned char)(pmn_prim_resident((const void *)(addr + i * h->page),
+                                                       h->page) == 1);
+        for (size_t i = 0; i < n; i++)
+            h->win[i] = vec[i] ? PMN_PRIM_PM_PRESENT : 0;
+    }
+    return h->win[(addr - h->win_start) / h->page];
+}
+
+void pmn__hidden_done(struct pmn__hidden *h)
+{
+    if (h->pagemap >= 0)
+        close(h->pagemap);
+    h->pagemap = -1;
+}
+
+static int vma_bounds(const struct pmn_prim_vma *v, void *arg)
+{
+    struct pmn_prim_vma *out = arg;
+
+    *out = *v;
+    return 1;
+}
+
+/* The one node on which the hidden pages of the VMA at @addr are, or -1. */
+static int vma_hidden_node(struct pmn__hidden *h, uintptr_t addr)
+{
+    struct pmn_prim_vma v = {0};
+    uint64_t *seen = NULL, *all = NULL, npages;
+    void **pages = NULL;
+    int *status = NULL, node = -1;
+
+    if (pmn_prim_vma_walk((const void *)addr, 1, vma_bounds, &v) != 1 || addr < v.start ||
+        addr >= v.end)
+        return -1;
+    npages = (v.end - v.start) / h->page;
+    if (npages > HIDDEN_VMA_MAX_PAGES)
+        goto out; /* remembered: its other pages do not walk the mappings again */
+    seen = calloc(HIDDEN_MAX_NODES, sizeof(*seen));
+    all = calloc(HIDDEN_MAX_NODES, sizeof(*all));
+    pages = malloc(QUERY_CHUNK * sizeof(*pages));
+    status = malloc(QUERY_CHUNK * sizeof(*status));
+    if (seen == NULL || all == NULL || pages == NULL || status == NULL)
+        goto out;
+    for (uint64_t done = 0; done < npages;) {
+        size_t n = npages - done > QUERY_CHUNK ? QUERY_CHUNK : (size_t)(npages - done);
+
+        for (size_t i = 0; i < n; i++)
+            pages[i] = (void *)(v.start + (done + i) * h->page);
+        if (pmn_prim_query_nodes(pages, n, status) != 0)
+            goto out;
+        for (size_t i = 0; i < n; i++)
+            if (status[i] >= 0 && status[i] < HIDDEN_MAX_NODES)
+                seen[status[i]]++;
+        done += n;
+    }
+    if (pmn_prim_numa_maps((const void *)v.start, all, HIDDEN_MAX_NODES) != 0)
+        goto out;
+    for (int n = 0; n < HIDDEN_MAX_NODES; n++) {
+        if (all[n] < seen[n]) { /* the two reads disagree: pages moved between them */
+            node = -1;
+            break;
+        }
+        if (all[n] == seen[n])
+            continue;
+        if (node >= 0) { /* hidden pages on two nodes: which is which is unknown */
+            node = -1;
+            break;
+        }
+        node = n;
+    }
+out:
+    free(seen);
+    free(all);
+    free(pages);
+    free(status);
+    h->vma_start = v.start;
+    h->vma_end = v.end;
+    h->vma_node = node;
+    return node;
+}
+
+int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr)
+{
+    uint64_t e = window_entry(h, addr), pfn;
     int node;
 
-    if (c->pagemap == -1 && pmn_prim_pagemap_open(&c->pagemap) != 0)
-        c->pagemap = -2;
-    if (c->pagemap < 0 || pmn_prim_pagemap_read(c->pagemap, addr, 1, &e) != 0)
-        return pmn_prim_resident((const void *)addr, (size_t)c->w->page_size) == 1 ? -1 : -2;
     if (!(e & PMN_PRIM_PM_PRESENT))
         return -2;
     pfn = e & PMN_PRIM_PM_PFN_MASK;
-    if (pfn == 0)
-        return -1;
-    if (c->block_frames == 0 || pfn - c->block_first >= c->block_frames) {
-        if (pmn_prim_frame_node(pfn, &node, &c->block_first, &c->block_frames) != 0) {
-            c->block_frames = 0;
-            return -1;
-        }
-        c->block_node = node;
-    }
-    return c->block_node;
+    if (pfn != 0 && h->block_frames != 0 && pfn - h->block_first < h->block_frames)
+        return h->block_node;
+    if (pfn != 0 && pmn_prim_frame_node(pfn, &node, &h->block_first, &h->block_frames) == 0)
+        return h->block_node = node;
+    h->block_frames = 0;
+    if (addr >= h->vma_start && addr < h->vma_end)
+        return h->vma_node;
+    return vma_hidden_node(h, addr);
 }
+
+/* pmn_where's count: the answer, and what finds the pages move_pages calls
+ * absent. */
+struct where_count {
+    struct pmn_where *w;
+    struct pmn__hidden hidden;
+};
 
 static void count_page(void *arg, uintptr_t addr, int status)
 {
@@ -123,10 +233,8 @@ static void count_page(void *arg, uintptr_t addr, int status)
 
     if (status >= 0)
         where_add(w, status, 1);
-    else if (status == -ENOENT && (node = hidden_node(c, addr)) != -2) {
-        /* Present, though move_pages cannot see it: a pte NUMA balancing
-         * marked for a hinting fault reads as -ENOENT on 6.1 to 6.4 until
-         * the page is next touched (which could migrate it: not here). */
+    else if (status == -ENOENT && (node = pmn__hidden_node(&c->hidden, addr)) != -2) {
+        /* Present, though move_pages cannot see it (above). */
         if (node >= 0)
             where_add(w, node, 1);
         else
@@ -177,7 +285,7 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
 {
     size_t page = pmn_prim_page_size();
     struct pmn_where w;
-    struct where_count c = {.w = &w, .pagemap = -1};
+    struct where_count c = {.w = &w};
     uintptr_t start, end;
     int err = 0;
 
@@ -187,6 +295,7 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
         return -EINVAL;
     memset(&w, 0, sizeof(w));
     w.page_size = page;
+    pmn__hidden_init(&c.hidden, page);
     if (len != 0) {
         start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
         end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
@@ -210,8 +319,7 @@ int pmn_where(const void *addr, size_t len, struct pmn_where *out)
             }
         }
     }
-    if (c.pagemap >= 0)
-        close(c.pagemap);
+    pmn__hidden_done(&c.hidden);
     pmn__out_put(out, &w, sizeof(w));
     return err;
 }

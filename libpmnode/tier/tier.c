@@ -231,6 +231,7 @@ struct pmn_tier {
     uint64_t passes; /* the tracker's completed passes */
     void **qpages;
     int *qstatus;
+    struct pmn__hidden hidden; /* a step's look at pages move_pages cannot see */
 };
 
 int pmn_tier_new(struct pmn_ctx *ctx, const struct pmn_tier_opts *opts, struct pmn_tier **out)
@@ -464,8 +465,13 @@ static void xs_put(struct pmn_tier *t, struct xrec *x)
 }
 
 /* Where the pages of one extent are, in bytes per place.  A page move_pages
- * cannot see (not present, or under a NUMA-balancing hinting fault) counts
- * as other: it is not touched to find out, which would count as an access. */
+ * cannot see is not touched to find out (that would count as an access,
+ * and its hinting fault could migrate it): one under a NUMA-balancing
+ * hinting fault (6.1 to 6.4 call it absent) is placed by pmn__hidden_node
+ * (where.c: its page frame, or numa_maps); one not present, or whose node
+ * cannot be told, counts as other.  Before 0.12.3 every hidden page was
+ * other: on 6.1 the idle memory of a range under the default policy, the
+ * very memory to demote, was invisible to the steps. */
 static int locate(struct pmn_tier *t, uintptr_t addr, size_t len, struct pmn__tier_ext *e)
 {
     size_t npages = len / t->page;
@@ -482,6 +488,8 @@ static int locate(struct pmn_tier *t, uintptr_t addr, size_t len, struct pmn__ti
             return err;
         for (size_t k = 0; k < n; k++) {
             int s = t->qstatus[k];
+            if (s == -ENOENT)
+                s = pmn__hidden_node(&t->hidden, (uintptr_t)t->qpages[k]);
             if (s == t->hot)
                 e->hot += t->page;
             else if (s == t->cold)
@@ -610,6 +618,7 @@ static void relocate(struct pmn_tier *t, size_t i, uint64_t *hot_now)
     uint64_t before = e->hot;
     struct xrec *x;
 
+    pmn__hidden_forget(&t->hidden); /* the move changed pages and mappings */
     if (locate(t, (uintptr_t)t->te[i].addr, t->te[i].len, e) != 0)
         return;
     *hot_now = *hot_now - before + e->hot;
@@ -718,6 +727,7 @@ int pmn_tier_step(struct pmn_tier *t, struct pmn_tier_stats *delta)
     if (!in_creator(t))
         return -ECHILD;
     pthread_mutex_lock(&t->lock);
+    pmn__hidden_init(&t->hidden, t->page);
     t0 = pmn_prim_now_ns();
     err = pmn_track_scan(t->track, &rep);
     t->passes += rep.passes;
@@ -760,6 +770,7 @@ out:
         d.other_bytes = t->st.other_bytes;
     }
     add_stats(&t->st, &d);
+    pmn__hidden_done(&t->hidden);
     pthread_mutex_unlock(&t->lock);
     if (delta != NULL)
         pmn__out_put(delta, &d, sizeof(d));

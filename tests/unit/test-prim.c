@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "os/prim.h"
+#include "place/backing.h"
 
 static char dir[64];
 static int dirfd_ = -1;
@@ -529,6 +530,40 @@ Test(memory, frame_node_agrees_with_move_pages)
     cr_assert_eq(pmn_prim_frame_node(PMN_PRIM_PM_PFN_MASK, &node, &first, &count), -ENOENT,
                  "a frame far past the memory");
     munmap(p, ps);
+}
+
+/* where.c's look at pages move_pages calls absent, on pages it can see
+ * here (this host hides none): a written page is present (on its node
+ * where page frames show, else of no known node: numa_maps has nothing
+ * hidden to place), an untouched page and an unmapped one are absent;
+ * the window of pagemap entries serves the pages after the first. */
+Test(memory, hidden_node_tells_present_from_absent)
+{
+    size_t ps = pmn_prim_page_size();
+    char *p = page_map(4);
+    void *pages[1] = {p};
+    struct pmn__hidden h;
+    int cur = -1, got;
+
+    p[0] = 1; /* pages 1 and 3 are never touched */
+    p[2 * ps] = 1;
+    cr_assert_eq(pmn_prim_query_nodes(pages, 1, &cur), 0);
+    if (cur < 0)
+        cr_skip_test("move_pages cannot see our own page here (%d)", cur);
+    cr_assert_eq(munmap(p + 3 * ps, ps), 0);
+    pmn__hidden_init(&h, ps);
+    got = pmn__hidden_node(&h, (uintptr_t)p);
+    cr_assert(got == cur || got == -1, "a written page: %d (on node %d)", got, cur);
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), -2, "never touched");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 2 * ps)), got, "the same as page 0");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 3 * ps)), -2, "unmapped");
+    /* Forgotten, the window is read again: page 1 written since counts. */
+    p[ps] = 1;
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), -2, "the window is a snapshot");
+    pmn__hidden_forget(&h);
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), got, "read again after forget");
+    pmn__hidden_done(&h);
+    munmap(p, 3 * ps);
 }
 
 Test(memory, write_protect)

@@ -51,14 +51,15 @@
  *                            the call still fails -EACCES with them counted in
  *                            shared, the others moved, the policy restored
  * Since 0.12.3:
- *   vm-migrate hinted NODE   256 pages, half on node 0, half on NODE, left
- *                            untouched until NUMA balancing has marked them
+ *   vm-migrate hinted NODE   three mappings (128 pages on node 0, 128 on
+ *                            NODE, 64 on both), left untouched until NUMA balancing has marked them
  *                            for hinting faults (6.1 to 6.4's move_pages then
  *                            calls them absent): pmn_where still counts every
  *                            page on its node, as root (page frames) and as
  *                            nobody, with and without its own pagemap
- *                            (present pages it cannot place are unknown,
- *                            never not present), and touches none
+ *                            (numa_maps places a one-node mapping's; the
+ *                            mixed one's may be unknown, never not
+ *                            present), and touches none
  *
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure.
  */
@@ -922,45 +923,70 @@ static unsigned long long vmstat(const char *name)
     return v;
 }
 
-/* Pages of @pages the raw move_pages query calls absent (-ENOENT or
- * -EFAULT), nothing touched. */
-static size_t raw_hidden(void **pages, size_t n)
+/* Pages of [p, p + n pages) the raw move_pages query calls absent (-ENOENT
+ * or -EFAULT), nothing touched. */
+static size_t raw_hidden(char *p, size_t n)
 {
-    int st[256];
+    const size_t pg = (size_t)getpagesize();
+    void **pages = malloc(n * sizeof(*pages));
+    int *st = malloc(n * sizeof(*st));
     size_t hidden = 0;
 
-    if (n > 256 || syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
+    if (pages == NULL || st == NULL)
+        FAIL("out of memory");
+    for (size_t i = 0; i < n; i++)
+        pages[i] = p + i * pg;
+    if (syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
         FAIL("move_pages query: %s", strerror(errno));
     for (size_t i = 0; i < n; i++)
         hidden += st[i] == -ENOENT || st[i] == -EFAULT;
+    free(pages);
+    free(st);
     return hidden;
 }
 
-/* pmn_where over [p, p + 256 pages): every page present; @exact: each on
- * its node (128 and 128), else a present page may be unknown, never not
- * present, and none is counted on a node it is not on. */
-static int check_where(const char *who, char *p, size_t len, int node, bool exact)
-{
-    struct pmn_where w = {.struct_size = sizeof(w)};
-    uint64_t on0, onn;
-    int err = pmn_where(p, len, &w);
+/* The three mappings of the test: pages on node 0, pages on NODE, and
+ * both (the first half on 0), each its own VMA (a PROT_NONE page between
+ * them keeps them apart). */
+struct hinted_vma {
+    const char *name;
+    char *p;
+    size_t n, on0, onn;
+};
 
-    if (err != 0) {
-        printf("FAIL: hinted: %s: pmn_where: %s\n", who, pmn_strerror(err));
-        return 1;
-    }
-    on0 = pmn_where_pages_on(&w, 0);
-    onn = pmn_where_pages_on(&w, node);
-    printf("hinted: %s: pmn_where: %llu on node 0, %llu on node %d, %llu not present, "
-           "%llu unknown, %llu other\n",
-           who, (unsigned long long)on0, (unsigned long long)onn, node,
-           (unsigned long long)w.not_present, (unsigned long long)w.unknown,
-           (unsigned long long)w.other);
-    if (w.not_present != 0 || w.other != 0 || on0 > 128 || onn > 128 ||
-        on0 + onn + w.unknown != 256 || (exact && (on0 != 128 || onn != 128))) {
-        printf("FAIL: hinted: %s: want %s128 on node 0 and 128 on node %d, none absent\n", who,
-               exact ? "" : "at most ", node);
-        return 1;
+/* pmn_where over each mapping: every page present; @exact: each on its
+ * node; else the mixed one's pages may be unknown (never not present, never
+ * on a node they are not on) while the one-node mappings stay exact (their
+ * VMA's numa_maps places them). */
+static int check_where(const char *who, const struct hinted_vma *v, int node, bool exact)
+{
+    const size_t pg = (size_t)getpagesize();
+
+    for (int k = 0; k < 3; k++) {
+        struct pmn_where w = {.struct_size = sizeof(w)};
+        uint64_t on0, onn;
+        bool mixed = v[k].on0 && v[k].onn;
+        int err = pmn_where(v[k].p, v[k].n * pg, &w);
+
+        if (err != 0) {
+            printf("FAIL: hinted: %s: pmn_where: %s\n", who, pmn_strerror(err));
+            return 1;
+        }
+        on0 = pmn_where_pages_on(&w, 0);
+        onn = pmn_where_pages_on(&w, node);
+        printf("hinted: %s: %s: %llu on node 0, %llu on node %d, %llu not present, %llu "
+               "unknown, %llu other\n",
+               who, v[k].name, (unsigned long long)on0, (unsigned long long)onn, node,
+               (unsigned long long)w.not_present, (unsigned long long)w.unknown,
+               (unsigned long long)w.other);
+        if (w.not_present != 0 || w.other != 0 || on0 > v[k].on0 || onn > v[k].onn ||
+            on0 + onn + w.unknown != v[k].n ||
+            ((exact || !mixed) && (on0 != v[k].on0 || onn != v[k].onn))) {
+            printf("FAIL: hinted: %s: %s: want %zu on node 0 and %zu on node %d%s, none absent\n",
+                   who, v[k].name, v[k].on0, v[k].onn, node,
+                   exact || !mixed ? "" : " (or unknown)");
+            return 1;
+        }
     }
     return 0;
 }
@@ -978,12 +1004,15 @@ static void *idle_thread(void *arg)
 
 static int test_hinted(struct pmn_ctx *ctx, int node)
 {
-    const size_t pg = (size_t)getpagesize(), n = 256, len = n * pg;
+    const size_t pg = (size_t)getpagesize(), total = 128 + 1 + 128 + 1 + 64, len = total * pg;
     char *p = map_on0(len, false);
-    void *pages[256];
-    int to[256], st[256], bal = 0;
+    struct hinted_vma v[3] = {{"node 0 alone", p, 128, 128, 0},
+                              {"the other node alone", p + 129 * pg, 128, 0, 128},
+                              {"both nodes", p + 258 * pg, 64, 32, 32}};
+    void **pages = malloc(total * sizeof(*pages));
+    int *to = malloc(total * sizeof(*to)), *st = malloc(total * sizeof(*st)), bal = 0;
     unsigned long long before;
-    size_t hidden, after;
+    size_t hidden, after, m = 0;
     pid_t child;
     int status;
     pthread_t idle;
@@ -997,19 +1026,24 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
         fclose(f);
     if (bal == 0)
         SKIP("hinted: NUMA balancing is off in this guest");
+    if (pages == NULL || to == NULL || st == NULL)
+        FAIL("out of memory");
     madvise(p, len, MADV_NOHUGEPAGE);
-    for (size_t i = 0; i < n; i++) {
-        pages[i] = p + i * pg;
-        to[i] = i < n / 2 ? 0 : node;
-    }
-    if (syscall(SYS_move_pages, 0, n, pages, to, st, 0) != 0)
+    if (mprotect(p + 128 * pg, pg, PROT_NONE) != 0 || mprotect(p + 257 * pg, pg, PROT_NONE) != 0)
+        FAIL("hinted: mprotect: %s", strerror(errno));
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < v[k].n; i++) {
+            pages[m] = v[k].p + i * pg;
+            to[m++] = i < v[k].on0 ? 0 : node;
+        }
+    if (syscall(SYS_move_pages, 0, m, pages, to, st, 0) != 0)
         FAIL("hinted: move_pages to %d: %s", node, strerror(errno));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < m; i++)
         if (st[i] != to[i])
             FAIL("hinted: page %zu on %d after its move, want %d", i, st[i], to[i]);
-    /* Run without touching the range until the raw query stops seeing it
-     * (6.1), or for 5 s once the balancer has marked as many ptes as the
-     * range holds (kernels whose move_pages sees marked pages), 30 s at
+    /* Run without touching the mappings until the raw query stops seeing
+     * them (6.1), or for 5 s once the balancer has marked as many ptes as
+     * they hold (kernels whose move_pages sees marked pages), 30 s at
      * most. */
     if (pthread_barrier_init(&done, NULL, 2) != 0 ||
         pthread_create(&idle, NULL, idle_thread, &done) != 0)
@@ -1024,28 +1058,29 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
             for (unsigned long i = 0; i < 1000000; i++)
                 spin += i;
             clock_gettime(CLOCK_MONOTONIC, &t);
-            if (raw_hidden(pages, n) == n)
+            if (raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64) == m)
                 break;
             if (t.tv_sec - t0.tv_sec >= 30)
                 break;
-            if (t.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + n)
+            if (t.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + m)
                 break;
         }
     }
-    hidden = raw_hidden(pages, n);
+    hidden = raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64);
     pthread_barrier_wait(&done);
     pthread_join(idle, NULL);
     pthread_barrier_destroy(&done);
     printf("hinted: NUMA balancing updated %llu ptes; the raw move_pages query calls %zu of %zu "
            "pages absent\n",
-           vmstat("numa_pte_updates") - before, hidden, n);
-    if (vmstat("numa_pte_updates") < before + n && hidden == 0)
-        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", n);
-    if (check_where("root", p, len, node, true) != 0)
+           vmstat("numa_pte_updates") - before, hidden, m);
+    if (vmstat("numa_pte_updates") < before + m && hidden == 0)
+        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", m);
+    if (check_where("root", v, node, true) != 0)
         return 1;
     /* As nobody: not dumpable after the change of ids, the process cannot
      * read its own pagemap (mincore is asked); dumpable again, it reads
-     * the pagemap without page frames (no CAP_SYS_ADMIN). */
+     * the pagemap without page frames (no CAP_SYS_ADMIN).  Either way
+     * numa_maps places the hidden pages of a one-node mapping. */
     for (int dumpable = 0; dumpable < 2; dumpable++) {
         child = fork();
         if (child < 0)
@@ -1056,19 +1091,22 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
                 printf("FAIL: hinted: setuid nobody: %s\n", strerror(errno));
                 _exit(1);
             }
-            _exit(check_where(dumpable ? "nobody, dumpable" : "nobody", p, len, node, false));
+            _exit(check_where(dumpable ? "nobody, dumpable" : "nobody", v, node, false));
         }
         if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             FAIL("hinted: the unprivileged child failed");
     }
     /* Nothing the queries did resolved a hinting fault. */
-    after = raw_hidden(pages, n);
+    after = raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64);
     if (after < hidden)
         FAIL("hinted: %zu pages the raw query hid before pmn_where, %zu after: it touched them",
              hidden, after);
     printf("ok: hinted: %zu of %zu pages under a NUMA hinting fault (hidden from move_pages), "
            "pmn_where counts every page on its node and touches none\n",
-           hidden, n);
+           hidden, m);
+    free(pages);
+    free(to);
+    free(st);
     munmap(p, len);
     return 0;
 }

@@ -29,16 +29,27 @@
  *                                it stays on HOT while the idle ones go
  *                                down (before 0.10.1 uffd-wp read new memory
  *                                as untouched, and the tier demoted it)
+ *   vm-tier hinted HOT COLD      16 MiB on HOT under the default policy (not
+ *                                placed by pmn_migrate), left untouched until
+ *                                NUMA balancing has marked its pages for
+ *                                hinting faults (6.1's move_pages then calls
+ *                                them absent), over a 4 MiB limit: the steps
+ *                                still demote it to the limit (as root from
+ *                                page frames; with a fourth argument
+ *                                "nobody", as that user, from numa_maps)
  *
  * Data is checked intact at the end of each case.  Prints "ok: ..." lines;
  * exits 0 on success, 1 on failure, 77 when the tracker cannot run here.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PMN_HARNESS_PROGRAM
@@ -471,6 +482,136 @@ static int test_remap(struct pmn_ctx *ctx, int hot, int cold, const char *mode)
     return 0;
 }
 
+/* ---- hinted: the managed memory under NUMA-balancing hinting faults ---- */
+
+static unsigned long long vmstat(const char *name)
+{
+    char line[128];
+    size_t n = strlen(name);
+    unsigned long long v = 0;
+    FILE *f = fopen("/proc/vmstat", "r");
+
+    while (f != NULL && fgets(line, sizeof(line), f))
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            v = strtoull(line + n + 1, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
+/* Pages of [p, p+len) the raw query calls absent, nothing touched. */
+static size_t raw_hidden(char *p, size_t len)
+{
+    size_t n = len / pg, hidden = 0;
+    void **pages = malloc(n * sizeof(*pages));
+    int *st = malloc(n * sizeof(*st));
+
+    if (pages == NULL || st == NULL)
+        FAIL("out of memory");
+    for (size_t i = 0; i < n; i++)
+        pages[i] = p + i * pg;
+    if (syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
+        FAIL("move_pages query: %s", strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        hidden += st[i] == -ENOENT || st[i] == -EFAULT;
+    free(pages);
+    free(st);
+    return hidden;
+}
+
+/* With a second user of the mm the balancer marks pages on the CPUs' own
+ * node too (6.1 skips them in a process of one thread). */
+static void *idle_thread(void *arg)
+{
+    pthread_barrier_wait(arg);
+    return NULL;
+}
+
+static int test_hinted(struct pmn_ctx *ctx, int hot, int cold)
+{
+    const size_t len = 16 * EXT;
+    const uint64_t limit = 4 * MiB, budget = 2 * MiB;
+    const size_t align = 2 * MiB;
+    char *m = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned long mask = 1ul << hot;
+    unsigned long long before;
+    struct pmn_tier *t;
+    struct pmn_tier_stats d;
+    pthread_barrier_t done;
+    pthread_t idle;
+    size_t hidden, now;
+    char *p;
+    int bal = 0;
+    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "r");
+
+    if (f == NULL || fscanf(f, "%d", &bal) != 1)
+        bal = 0;
+    if (f != NULL)
+        fclose(f);
+    if (bal == 0)
+        SKIP("hinted: NUMA balancing is off in this guest");
+    if (m == MAP_FAILED)
+        FAIL("mmap: %s", strerror(errno));
+    p = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+    if (madvise(p, len, MADV_NOHUGEPAGE) != 0)
+        FAIL("madvise: %s", strerror(errno));
+    /* Written on HOT, then the default policy again: as an application's
+     * own memory, which NUMA balancing scans (bound memory it does not). */
+    if (syscall(SYS_mbind, p, len, 2 /* MPOL_BIND */, &mask, 8 * sizeof(mask), 0) != 0)
+        FAIL("mbind: %s", strerror(errno));
+    for (size_t i = 0; i < len / pg; i++) {
+        memset(p + i * pg, 'a' + (int)(i % 26), pg);
+        memcpy(p + i * pg, &i, sizeof(i));
+    }
+    if (syscall(SYS_mbind, p, len, 0 /* MPOL_DEFAULT */, NULL, 0, 0) != 0)
+        FAIL("mbind default: %s", strerror(errno));
+    t = mk(ctx, hot, cold, NULL, limit, budget, 1000, 1000);
+    if (pmn_tier_add(t, p, len) != 0)
+        FAIL("add");
+    if (pthread_barrier_init(&done, NULL, 2) != 0 ||
+        pthread_create(&idle, NULL, idle_thread, &done) != 0)
+        FAIL("hinted: a second thread");
+    before = vmstat("numa_pte_updates");
+    {
+        struct timespec t0, tn;
+        volatile unsigned long spin = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            for (unsigned long i = 0; i < 1000000; i++)
+                spin += i;
+            clock_gettime(CLOCK_MONOTONIC, &tn);
+            if (raw_hidden(p, len) == len / pg || tn.tv_sec - t0.tv_sec >= 30 ||
+                (tn.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + len / pg))
+                break;
+        }
+    }
+    hidden = raw_hidden(p, len);
+    printf("hinted: NUMA balancing updated %llu ptes; the raw query calls %zu of %zu pages "
+           "absent\n",
+           vmstat("numa_pte_updates") - before, hidden, len / pg);
+    if (vmstat("numa_pte_updates") < before + len / pg && hidden == 0)
+        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", len / pg);
+    for (int i = 1; i <= 10; i++)
+        step(t, &d, "hinted", i);
+    pthread_barrier_wait(&done);
+    pthread_join(idle, NULL);
+    pthread_barrier_destroy(&done);
+    now = raw_on(p, len, hot);
+    if (now * pg > limit)
+        FAIL("hinted: after 10 steps %zu bytes still on the hot node (limit %llu)", now * pg,
+             (unsigned long long)limit);
+    if (raw_on(p, len, cold) + now != len / pg)
+        FAIL("hinted: %zu pages on neither node", len / pg - now - raw_on(p, len, cold));
+    printf("ok: hinted: %zu of %zu pages hidden from move_pages, demoted to the limit\n", hidden,
+           len / pg);
+    check_data(p, len);
+    pmn_tier_free(t);
+    munmap(m, len + align);
+    printf("ok: data intact\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct pmn_ctx *ctx;
@@ -479,7 +620,8 @@ int main(int argc, char **argv)
     pg = (size_t)getpagesize();
     if (argc < 4 ||
         ((strcmp(argv[1], "ctier") == 0 || strcmp(argv[1], "remap") == 0) && argc < 5)) {
-        fprintf(stderr, "usage: vm-tier move|limit|full HOT COLD | ctier HOT COLD COMP | remap "
+        fprintf(stderr, "usage: vm-tier move|limit|full HOT COLD | hinted HOT COLD [nobody] | "
+                        "ctier HOT COLD COMP | remap "
                         "HOT COLD MODE\n");
         return 2;
     }
@@ -496,6 +638,14 @@ int main(int argc, char **argv)
         rc = test_ctier(ctx, hot, cold, atoi(argv[4]));
     else if (strcmp(argv[1], "remap") == 0)
         rc = test_remap(ctx, hot, cold, argv[4]);
+    else if (strcmp(argv[1], "hinted") == 0 && argc > 4 && strcmp(argv[4], "nobody") == 0) {
+        /* Without CAP_SYS_ADMIN: no page frames in the pagemap, so the
+         * hidden pages are placed from numa_maps. */
+        if (setgid(65534) != 0 || setuid(65534) != 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+            FAIL("setuid nobody: %s", strerror(errno));
+        rc = test_hinted(ctx, hot, cold);
+    } else if (strcmp(argv[1], "hinted") == 0)
+        rc = test_hinted(ctx, hot, cold);
     pmn_ctx_unref(ctx);
     return rc;
 }
