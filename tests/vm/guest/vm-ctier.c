@@ -66,6 +66,7 @@
 #define PMN_HARNESS_PROGRAM
 #include "harness.h"
 #include "pmnode.h"
+#include "vm-hinted.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -1216,82 +1217,19 @@ static int test_thp(void)
 
 /* ---- hinted: a demote of pages NUMA balancing has marked ---- */
 
-/* The busy loop's output, never read: it keeps the loop. */
-static volatile unsigned long spin_sink;
-
-static unsigned long long vmstat_value(const char *name)
-{
-    char line[128];
-    size_t n = strlen(name);
-    unsigned long long v = 0;
-    FILE *f = fopen("/proc/vmstat", "r");
-
-    while (f != NULL && fgets(line, sizeof(line), f))
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            v = strtoull(line + n + 1, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return v;
-}
-
-/* Pages of [p, p + n pages) the raw move_pages query calls absent. */
-static size_t raw_hidden(char *p, size_t n)
-{
-    void *pages[64];
-    int st[64];
-    size_t hidden = 0;
-
-    if (n > 64)
-        FAIL("raw_hidden: %zu pages", n);
-    for (size_t i = 0; i < n; i++)
-        pages[i] = p + i * ps;
-    if (syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
-        FAIL("move_pages query: %s", strerror(errno));
-    for (size_t i = 0; i < n; i++)
-        hidden += st[i] == -ENOENT || st[i] == -EFAULT;
-    return hidden;
-}
-
 static int test_hinted(void)
 {
     const size_t n = 64;
     struct pmn_ctx *ctx = ctx_compressed(cnode);
     struct pmn_ctier *t = tier_open(ctx);
     char *shadow, *p;
-    unsigned long long before;
     size_t hidden;
-    int bal = 0, err;
-    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "r");
+    int err;
 
-    if (f == NULL || fscanf(f, "%d", &bal) != 1)
-        bal = 0;
-    if (f != NULL)
-        fclose(f);
-    if (bal == 0)
+    if (!pmn_vm_balancing_on())
         SKIP("hinted: NUMA balancing is off in this guest");
     p = text_region(n, false, &shadow);
-    /* Untouched until the raw query stops seeing the pages (6.1), or 5 s
-     * once the balancer has marked as many ptes (later kernels), 30 s at
-     * most.  The tier's handler thread makes the process two threads, so
-     * pages on the CPUs' own node are marked too. */
-    before = vmstat_value("numa_pte_updates");
-    {
-        double t0 = now();
-
-        for (;;) {
-            for (unsigned long i = 0; i < 1000000; i++)
-                spin_sink += i;
-            if (raw_hidden(p, n) == n || now() - t0 >= 30 ||
-                (now() - t0 >= 5 && vmstat_value("numa_pte_updates") >= before + n))
-                break;
-        }
-    }
-    hidden = raw_hidden(p, n);
-    printf("hinted: NUMA balancing updated %llu ptes; the raw query calls %zu of %zu pages "
-           "absent\n",
-           vmstat_value("numa_pte_updates") - before, hidden, n);
-    if (vmstat_value("numa_pte_updates") < before + n && hidden == 0)
-        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", n);
+    hidden = pmn_vm_hinted_wait("hinted", &p, &n, 1);
     if ((err = pmn_ctier_demote(t, p, n * ps)) != 0)
         FAIL("hinted: demote: %s", pmn_strerror(err));
     expect_counts(p, n, 0, n, "hinted: after the demote");

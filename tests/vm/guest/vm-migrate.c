@@ -64,7 +64,6 @@
  * Prints "ok: ..." lines and exits 0 on success, 1 on failure.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +71,12 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PMN_HARNESS_PROGRAM
 #include "harness.h"
 #include "pmnode.h"
+#include "vm-hinted.h"
 #include "vm-pcp.h"
 
 #ifndef MiB
@@ -908,46 +907,6 @@ static int test_forked(struct pmn_ctx *ctx, int node)
 
 /* ---- hinted: pages NUMA balancing has marked ---- */
 
-/* The busy loop's output, never read: it keeps the loop. */
-static volatile unsigned long spin_sink;
-
-static unsigned long long vmstat(const char *name)
-{
-    char line[128];
-    size_t n = strlen(name);
-    unsigned long long v = 0;
-    FILE *f = fopen("/proc/vmstat", "r");
-
-    while (f != NULL && fgets(line, sizeof(line), f))
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            v = strtoull(line + n + 1, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return v;
-}
-
-/* Pages of [p, p + n pages) the raw move_pages query calls absent (-ENOENT
- * or -EFAULT), nothing touched. */
-static size_t raw_hidden(char *p, size_t n)
-{
-    const size_t pg = (size_t)getpagesize();
-    void **pages = malloc(n * sizeof(*pages));
-    int *st = malloc(n * sizeof(*st));
-    size_t hidden = 0;
-
-    if (pages == NULL || st == NULL)
-        FAIL("out of memory");
-    for (size_t i = 0; i < n; i++)
-        pages[i] = p + i * pg;
-    if (syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
-        FAIL("move_pages query: %s", strerror(errno));
-    for (size_t i = 0; i < n; i++)
-        hidden += st[i] == -ENOENT || st[i] == -EFAULT;
-    free(pages);
-    free(st);
-    return hidden;
-}
-
 /* The three mappings of the test: pages on node 0, pages on NODE, and
  * both (the first half on 0), each its own VMA (a PROT_NONE page between
  * them keeps them apart). */
@@ -994,17 +953,6 @@ static int check_where(const char *who, const struct hinted_vma *v, int node, bo
     return 0;
 }
 
-/* A thread that waits: with a second user of the mm the balancer marks
- * pages on the scanning CPU's node too (6.1 skips them for a process of
- * one thread), as in vm-ctier's churn. */
-static void *idle_thread(void *arg)
-{
-    pthread_barrier_t *done = arg;
-
-    pthread_barrier_wait(done);
-    return NULL;
-}
-
 static int test_hinted(struct pmn_ctx *ctx, int node)
 {
     const size_t pg = (size_t)getpagesize(), total = 128 + 1 + 128 + 1 + 64, len = total * pg;
@@ -1013,21 +961,15 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
                               {"the other node alone", p + 129 * pg, 128, 0, 128},
                               {"both nodes", p + 258 * pg, 64, 32, 32}};
     void **pages = malloc(total * sizeof(*pages));
-    int *to = malloc(total * sizeof(*to)), *st = malloc(total * sizeof(*st)), bal = 0;
-    unsigned long long before;
+    int *to = malloc(total * sizeof(*to)), *st = malloc(total * sizeof(*st));
+    char *starts[3] = {v[0].p, v[1].p, v[2].p};
+    const size_t counts[3] = {v[0].n, v[1].n, v[2].n};
     size_t hidden, after, m = 0;
     pid_t child;
     int status;
-    pthread_t idle;
-    pthread_barrier_t done;
-    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "r");
 
     (void)ctx;
-    if (f == NULL || fscanf(f, "%d", &bal) != 1)
-        bal = 0;
-    if (f != NULL)
-        fclose(f);
-    if (bal == 0)
+    if (!pmn_vm_balancing_on())
         SKIP("hinted: NUMA balancing is off in this guest");
     if (pages == NULL || to == NULL || st == NULL)
         FAIL("out of memory");
@@ -1044,38 +986,7 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
     for (size_t i = 0; i < m; i++)
         if (st[i] != to[i])
             FAIL("hinted: page %zu on %d after its move, want %d", i, st[i], to[i]);
-    /* Run without touching the mappings until the raw query stops seeing
-     * them (6.1), or for 5 s once the balancer has marked as many ptes as
-     * they hold (kernels whose move_pages sees marked pages), 30 s at
-     * most. */
-    if (pthread_barrier_init(&done, NULL, 2) != 0 ||
-        pthread_create(&idle, NULL, idle_thread, &done) != 0)
-        FAIL("hinted: a second thread");
-    before = vmstat("numa_pte_updates");
-    {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (;;) {
-            for (unsigned long i = 0; i < 1000000; i++)
-                spin_sink += i;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if (raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64) == m)
-                break;
-            if (t.tv_sec - t0.tv_sec >= 30)
-                break;
-            if (t.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + m)
-                break;
-        }
-    }
-    hidden = raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64);
-    pthread_barrier_wait(&done);
-    pthread_join(idle, NULL);
-    pthread_barrier_destroy(&done);
-    printf("hinted: NUMA balancing updated %llu ptes; the raw move_pages query calls %zu of %zu "
-           "pages absent\n",
-           vmstat("numa_pte_updates") - before, hidden, m);
-    if (vmstat("numa_pte_updates") < before + m && hidden == 0)
-        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", m);
+    hidden = pmn_vm_hinted_wait("hinted", starts, counts, 3);
     if (check_where("root", v, node, true) != 0)
         return 1;
     /* As nobody: not dumpable after the change of ids, the process cannot
@@ -1100,7 +1011,7 @@ static int test_hinted(struct pmn_ctx *ctx, int node)
     /* Nothing the queries did resolved a hinting fault: a touch would have
      * shown every page it looked at (compaction moving a page meanwhile
      * may show one or two). */
-    after = raw_hidden(v[0].p, 128) + raw_hidden(v[1].p, 128) + raw_hidden(v[2].p, 64);
+    after = pmn_vm_runs_hidden(starts, counts, 3);
     if (hidden >= 16 && after < hidden / 2)
         FAIL("hinted: %zu pages the raw query hid before pmn_where, %zu after: it touched them",
              hidden, after);

@@ -42,19 +42,18 @@
  * exits 0 on success, 1 on failure, 77 when the tracker cannot run here.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PMN_HARNESS_PROGRAM
 #include "harness.h"
 #include "pmnode.h"
+#include "vm-hinted.h"
 #include "vm-pcp.h"
 
 #ifndef MiB
@@ -484,52 +483,6 @@ static int test_remap(struct pmn_ctx *ctx, int hot, int cold, const char *mode)
 
 /* ---- hinted: the managed memory under NUMA-balancing hinting faults ---- */
 
-/* The busy loop's output, never read: it keeps the loop. */
-static volatile unsigned long spin_sink;
-
-static unsigned long long vmstat(const char *name)
-{
-    char line[128];
-    size_t n = strlen(name);
-    unsigned long long v = 0;
-    FILE *f = fopen("/proc/vmstat", "r");
-
-    while (f != NULL && fgets(line, sizeof(line), f))
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            v = strtoull(line + n + 1, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return v;
-}
-
-/* Pages of [p, p+len) the raw query calls absent, nothing touched. */
-static size_t raw_hidden(char *p, size_t len)
-{
-    size_t n = len / pg, hidden = 0;
-    void **pages = malloc(n * sizeof(*pages));
-    int *st = malloc(n * sizeof(*st));
-
-    if (pages == NULL || st == NULL)
-        FAIL("out of memory");
-    for (size_t i = 0; i < n; i++)
-        pages[i] = p + i * pg;
-    if (syscall(SYS_move_pages, 0, n, pages, NULL, st, 0) != 0)
-        FAIL("move_pages query: %s", strerror(errno));
-    for (size_t i = 0; i < n; i++)
-        hidden += st[i] == -ENOENT || st[i] == -EFAULT;
-    free(pages);
-    free(st);
-    return hidden;
-}
-
-/* With a second user of the mm the balancer marks pages on the CPUs' own
- * node too (6.1 skips them in a process of one thread). */
-static void *idle_thread(void *arg)
-{
-    pthread_barrier_wait(arg);
-    return NULL;
-}
-
 static int test_hinted(struct pmn_ctx *ctx, int hot, int cold)
 {
     const size_t len = 16 * EXT;
@@ -537,21 +490,13 @@ static int test_hinted(struct pmn_ctx *ctx, int hot, int cold)
     const size_t align = 2 * MiB;
     char *m = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     unsigned long mask = 1ul << hot;
-    unsigned long long before;
+    const size_t n = len / pg;
     struct pmn_tier *t;
     struct pmn_tier_stats d;
-    pthread_barrier_t done;
-    pthread_t idle;
     size_t hidden, now;
     char *p;
-    int bal = 0;
-    FILE *f = fopen("/proc/sys/kernel/numa_balancing", "r");
 
-    if (f == NULL || fscanf(f, "%d", &bal) != 1)
-        bal = 0;
-    if (f != NULL)
-        fclose(f);
-    if (bal == 0)
+    if (!pmn_vm_balancing_on())
         SKIP("hinted: NUMA balancing is off in this guest");
     if (m == MAP_FAILED)
         FAIL("mmap: %s", strerror(errno));
@@ -571,33 +516,9 @@ static int test_hinted(struct pmn_ctx *ctx, int hot, int cold)
     t = mk(ctx, hot, cold, NULL, limit, budget, 1000, 1000);
     if (pmn_tier_add(t, p, len) != 0)
         FAIL("add");
-    if (pthread_barrier_init(&done, NULL, 2) != 0 ||
-        pthread_create(&idle, NULL, idle_thread, &done) != 0)
-        FAIL("hinted: a second thread");
-    before = vmstat("numa_pte_updates");
-    {
-        struct timespec t0, tn;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (;;) {
-            for (unsigned long i = 0; i < 1000000; i++)
-                spin_sink += i;
-            clock_gettime(CLOCK_MONOTONIC, &tn);
-            if (raw_hidden(p, len) == len / pg || tn.tv_sec - t0.tv_sec >= 30 ||
-                (tn.tv_sec - t0.tv_sec >= 5 && vmstat("numa_pte_updates") >= before + len / pg))
-                break;
-        }
-    }
-    hidden = raw_hidden(p, len);
-    printf("hinted: NUMA balancing updated %llu ptes; the raw query calls %zu of %zu pages "
-           "absent\n",
-           vmstat("numa_pte_updates") - before, hidden, len / pg);
-    if (vmstat("numa_pte_updates") < before + len / pg && hidden == 0)
-        FAIL("hinted: vacuous: NUMA balancing marked fewer than %zu pages in 30 s", len / pg);
+    hidden = pmn_vm_hinted_wait("hinted", &p, &n, 1);
     for (int i = 1; i <= 10; i++)
         step(t, &d, "hinted", i);
-    pthread_barrier_wait(&done);
-    pthread_join(idle, NULL);
-    pthread_barrier_destroy(&done);
     now = raw_on(p, len, hot);
     if (now * pg > limit)
         FAIL("hinted: after 10 steps %zu bytes still on the hot node (limit %llu)", now * pg,
