@@ -186,9 +186,11 @@ class Placement:
     """Where a range's pages are (:func:`where`).
 
     ``nodes`` maps node id to pages on it; ``pages`` counts every page
-    examined, ``not_present`` those never populated, ``unknown`` those the
-    kernel could not report (device memory), ``other`` those on nodes
-    beyond the 64 counted.
+    examined, ``not_present`` those never populated, ``unknown`` those
+    present whose node could not be read (device memory; on Linux 6.1 to
+    6.4 with NUMA balancing, a page under a hinting fault that neither its
+    page frame nor ``/proc/self/numa_maps`` places, see pmn_where(3)),
+    ``other`` those on nodes beyond the 64 counted.
     """
     page_size: int
     pages: int
