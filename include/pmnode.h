@@ -977,14 +977,17 @@ struct pmn_where {
  * Thread-safe; the answer is a snapshot.
  *
  * With NUMA balancing on, kernels 6.1 to 6.4 answer move_pages as if a
- * page its scan has marked for a hinting fault were absent, until the
+ * page its scan has marked for a hinting fault were absent (-ENOENT; for
+ * a transparent huge page -EFAULT, the zero page's answer), until the
  * page is next touched.  pmn_where() asks the pagemap about such a page
  * (mincore where the process cannot read its pagemap): present, it is
  * counted on its node, read from its page frame when the process may see
  * frames (CAP_SYS_ADMIN), else from /proc/self/numa_maps when the hidden
- * pages of its mapping are all on one node; otherwise in unknown.  It is
- * never touched (a touch could migrate it), and not_present stays for
- * pages that are not there.
+ * pages of its mapping are all on one node; otherwise in unknown.  A huge
+ * page is placed only when the pagemap says it is mapped once (the zero
+ * page never is; one shared with a forked child is not either).  Nothing
+ * is touched (a touch could migrate it), and not_present stays for pages
+ * that are not there.
  */
 PMN_API int pmn_where(const void *addr, size_t len, struct pmn_where *out);
 /** Pages of @p w on @p node (0 for a NULL @p w or one too small).  Thread-safe. */

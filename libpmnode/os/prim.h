@@ -500,6 +500,7 @@ uint64_t pmn_prim_wall_ns(void);
 #define PMN_PRIM_PM_PRESENT (1ull << 63)
 #define PMN_PRIM_PM_SWAP (1ull << 62)
 #define PMN_PRIM_PM_UFFD_WP (1ull << 57)
+#define PMN_PRIM_PM_EXCLUSIVE (1ull << 56) /* mapped once (4.2): never the zero page */
 #define PMN_PRIM_PM_SOFT_DIRTY (1ull << 55)
 #define PMN_PRIM_PM_PFN_MASK ((1ull << 55) - 1) /* 0 without CAP_SYS_ADMIN */
 

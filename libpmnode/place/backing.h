@@ -304,9 +304,13 @@ struct pmn__hidden {
     int vma_node;                 /* its hidden pages' node, or -1 */
 };
 void pmn__hidden_init(struct pmn__hidden *h, size_t page);
-/* >= 0: the page at @addr is there, on that node; -1: there, node unknown;
- * -2: not there (the pagemap, or mincore, says so too). */
-int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr);
+/* For a page move_pages answered @status for (-ENOENT, or -EFAULT as 6.1
+ * answers for a transparent huge page under a hinting fault, and every
+ * kernel for the zero page and device pages): >= 0, the page at @addr is
+ * there, on that node; -1: there, node unknown; -2: not there (the
+ * pagemap, or mincore, says so too).  An -EFAULT page is placed only when
+ * the pagemap says it is mapped once (the zero page never is). */
+int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr, int status);
 /* Forget what was learnt of mappings (pages moved since): the descriptor
  * and the memory blocks stay. */
 void pmn__hidden_forget(struct pmn__hidden *h);

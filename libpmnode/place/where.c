@@ -200,13 +200,15 @@ out:
     return node;
 }
 
-int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr)
+int pmn__hidden_node(struct pmn__hidden *h, uintptr_t addr, int status)
 {
     uint64_t e = window_entry(h, addr), pfn;
     int node;
 
     if (!(e & PMN_PRIM_PM_PRESENT))
         return -2;
+    if (status != -ENOENT && !(e & PMN_PRIM_PM_EXCLUSIVE))
+        return -1; /* the zero page, a device page, or mincore's word alone */
     pfn = e & PMN_PRIM_PM_PFN_MASK;
     if (pfn != 0 && h->block_frames != 0 && pfn - h->block_first < h->block_frames)
         return h->block_node;
@@ -233,18 +235,17 @@ static void count_page(void *arg, uintptr_t addr, int status)
 
     if (status >= 0)
         where_add(w, status, 1);
-    else if (status == -ENOENT && (node = pmn__hidden_node(&c->hidden, addr)) != -2) {
-        /* Present, though move_pages cannot see it (above). */
+    else if ((status == -ENOENT || status == -EFAULT) &&
+             (node = pmn__hidden_node(&c->hidden, addr, status)) != -2) {
+        /* Present, though move_pages cannot place it (above): a page or a
+         * huge page under a hinting fault, the zero page, a device page. */
         if (node >= 0)
             where_add(w, node, 1);
         else
             w->unknown++;
-    } else if (status == -ENOENT)
-        w->not_present++;
-    /* Kernels before 6.5 or so answer -EFAULT, not -ENOENT, for a page
-     * that was never touched; device pages answer -EFAULT too, but are
-     * mapped.  mincore tells the two apart. */
-    else if (status == -EFAULT && !pmn_prim_resident((const void *)addr, (size_t)w->page_size))
+    } else if (status == -ENOENT || status == -EFAULT)
+        /* Kernels before 6.5 or so answer -EFAULT, not -ENOENT, for a
+         * page never touched: absent as the pagemap (or mincore) says. */
         w->not_present++;
     else
         w->unknown++;

@@ -488,8 +488,8 @@ static int locate(struct pmn_tier *t, uintptr_t addr, size_t len, struct pmn__ti
             return err;
         for (size_t k = 0; k < n; k++) {
             int s = t->qstatus[k];
-            if (s == -ENOENT)
-                s = pmn__hidden_node(&t->hidden, (uintptr_t)t->qpages[k]);
+            if (s == -ENOENT || s == -EFAULT)
+                s = pmn__hidden_node(&t->hidden, (uintptr_t)t->qpages[k], s);
             if (s == t->hot)
                 e->hot += t->page;
             else if (s == t->cold)

@@ -552,18 +552,50 @@ Test(memory, hidden_node_tells_present_from_absent)
         cr_skip_test("move_pages cannot see our own page here (%d)", cur);
     cr_assert_eq(munmap(p + 3 * ps, ps), 0);
     pmn__hidden_init(&h, ps);
-    got = pmn__hidden_node(&h, (uintptr_t)p);
+    got = pmn__hidden_node(&h, (uintptr_t)p, -ENOENT);
     cr_assert(got == cur || got == -1, "a written page: %d (on node %d)", got, cur);
-    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), -2, "never touched");
-    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 2 * ps)), got, "the same as page 0");
-    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 3 * ps)), -2, "unmapped");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps), -ENOENT), -2, "never touched");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 2 * ps), -ENOENT), got,
+                 "the same as page 0");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + 3 * ps), -ENOENT), -2, "unmapped");
     /* Forgotten, the window is read again: page 1 written since counts. */
     p[ps] = 1;
-    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), -2, "the window is a snapshot");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps), -ENOENT), -2,
+                 "the window is a snapshot");
     pmn__hidden_forget(&h);
-    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps)), got, "read again after forget");
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)(p + ps), -ENOENT), got,
+                 "read again after forget");
     pmn__hidden_done(&h);
     munmap(p, 3 * ps);
+}
+
+/* -EFAULT is also the zero page's answer: a page only read maps it, and it
+ * is never placed on a node (mapped by everyone, it is no one's memory),
+ * while a written page answering -EFAULT (a huge page under a hinting
+ * fault on 6.1) is placed as for -ENOENT. */
+Test(memory, hidden_node_never_places_the_zero_page)
+{
+    size_t ps = pmn_prim_page_size();
+    char *p = page_map(2);
+    struct pmn__hidden h;
+    int fd = -1, written;
+    uint64_t e = 0;
+
+    (void)*(volatile char *)p; /* page 0: the zero page */
+    p[ps] = 1;
+    if (pmn_prim_pagemap_open(&fd) != 0)
+        cr_skip_test("no pagemap to read here");
+    cr_assert_eq(pmn_prim_pagemap_read(fd, (uintptr_t)p, 1, &e), 0);
+    close(fd);
+    cr_assert(e & PMN_PRIM_PM_PRESENT, "a read page maps the zero page");
+    cr_assert(!(e & PMN_PRIM_PM_EXCLUSIVE), "the zero page is not mapped once");
+    pmn__hidden_init(&h, ps);
+    cr_assert_eq(pmn__hidden_node(&h, (uintptr_t)p, -EFAULT), -1, "the zero page: unknown");
+    written = pmn__hidden_node(&h, (uintptr_t)(p + ps), -EFAULT);
+    cr_assert_eq(written, pmn__hidden_node(&h, (uintptr_t)(p + ps), -ENOENT),
+                 "a written page: as for -ENOENT");
+    pmn__hidden_done(&h);
+    munmap(p, 2 * ps);
 }
 
 Test(memory, write_protect)
