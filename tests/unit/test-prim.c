@@ -500,6 +500,20 @@ Test(memory, move_pages)
     munmap(p, 2 * ps);
 }
 
+/* The pagemap entry of our page at @p (the test is skipped where the
+ * pagemap cannot be opened). */
+static uint64_t own_pagemap_entry(const void *p)
+{
+    uint64_t e = 0;
+    int fd = -1;
+
+    if (pmn_prim_pagemap_open(&fd) != 0)
+        cr_skip_test("no pagemap to read here");
+    cr_assert_eq(pmn_prim_pagemap_read(fd, (uintptr_t)p, 1, &e), 0);
+    close(fd);
+    return e;
+}
+
 /* A page's frame, read from the pagemap, is on the node move_pages names;
  * the block's frames cover it; frames no block holds are -ENOENT. */
 Test(memory, frame_node_agrees_with_move_pages)
@@ -507,16 +521,14 @@ Test(memory, frame_node_agrees_with_move_pages)
     size_t ps = pmn_prim_page_size();
     char *p = page_map(1);
     void *pages[1] = {p};
-    uint64_t e = 0, first = 0, count = 0;
-    int fd = -1, cur = -1, node = -1;
+    uint64_t e, first = 0, count = 0;
+    int cur = -1, node = -1;
 
     p[0] = 1;
     cr_assert_eq(pmn_prim_query_nodes(pages, 1, &cur), 0);
     if (cur < 0)
         cr_skip_test("move_pages cannot see our own page here (%d)", cur);
-    cr_assert_eq(pmn_prim_pagemap_open(&fd), 0);
-    cr_assert_eq(pmn_prim_pagemap_read(fd, (uintptr_t)p, 1, &e), 0);
-    close(fd);
+    e = own_pagemap_entry(p);
     cr_assert(e & PMN_PRIM_PM_PRESENT, "a written page is present");
     if ((e & PMN_PRIM_PM_PFN_MASK) == 0)
         cr_skip_test("the pagemap shows no page frames to this process (no CAP_SYS_ADMIN)");
@@ -578,15 +590,12 @@ Test(memory, hidden_node_never_places_the_zero_page)
     size_t ps = pmn_prim_page_size();
     char *p = page_map(2);
     struct pmn__hidden h;
-    int fd = -1, written;
-    uint64_t e = 0;
+    int written;
+    uint64_t e;
 
     (void)*(volatile char *)p; /* page 0: the zero page */
     p[ps] = 1;
-    if (pmn_prim_pagemap_open(&fd) != 0)
-        cr_skip_test("no pagemap to read here");
-    cr_assert_eq(pmn_prim_pagemap_read(fd, (uintptr_t)p, 1, &e), 0);
-    close(fd);
+    e = own_pagemap_entry(p);
     cr_assert(e & PMN_PRIM_PM_PRESENT, "a read page maps the zero page");
     cr_assert(!(e & PMN_PRIM_PM_EXCLUSIVE), "the zero page is not mapped once");
     pmn__hidden_init(&h, ps);
