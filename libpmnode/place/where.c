@@ -142,13 +142,22 @@ static int vma_bounds(const struct pmn_prim_vma *v, void *arg)
     return 1;
 }
 
+/* query_range's count of the pages move_pages sees, per node. */
+static void count_seen(void *arg, uintptr_t addr, int status)
+{
+    uint64_t *seen = arg;
+
+    (void)addr;
+    if (status >= 0 && status < HIDDEN_MAX_NODES)
+        seen[status]++;
+}
+
 /* The one node on which the hidden pages of the VMA at @addr are, or -1. */
 static int vma_hidden_node(struct pmn__hidden *h, uintptr_t addr)
 {
     struct pmn_prim_vma v = {0};
     uint64_t *seen = NULL, *all = NULL, npages;
-    void **pages = NULL;
-    int *status = NULL, node = -1;
+    int node = -1;
 
     if (pmn_prim_vma_walk((const void *)addr, 1, vma_bounds, &v) != 1 || addr < v.start ||
         addr >= v.end)
@@ -158,23 +167,9 @@ static int vma_hidden_node(struct pmn__hidden *h, uintptr_t addr)
         goto out; /* remembered: its other pages do not walk the mappings again */
     seen = calloc(HIDDEN_MAX_NODES, sizeof(*seen));
     all = calloc(HIDDEN_MAX_NODES, sizeof(*all));
-    pages = malloc(QUERY_CHUNK * sizeof(*pages));
-    status = malloc(QUERY_CHUNK * sizeof(*status));
-    if (seen == NULL || all == NULL || pages == NULL || status == NULL)
-        goto out;
-    for (uint64_t done = 0; done < npages;) {
-        size_t n = npages - done > QUERY_CHUNK ? QUERY_CHUNK : (size_t)(npages - done);
-
-        for (size_t i = 0; i < n; i++)
-            pages[i] = (void *)(v.start + (done + i) * h->page);
-        if (pmn_prim_query_nodes(pages, n, status) != 0)
-            goto out;
-        for (size_t i = 0; i < n; i++)
-            if (status[i] >= 0 && status[i] < HIDDEN_MAX_NODES)
-                seen[status[i]]++;
-        done += n;
-    }
-    if (pmn_prim_numa_maps((const void *)v.start, all, HIDDEN_MAX_NODES) != 0)
+    if (seen == NULL || all == NULL ||
+        query_range(v.start, npages, h->page, count_seen, seen) != 0 ||
+        pmn_prim_numa_maps((const void *)v.start, all, HIDDEN_MAX_NODES) != 0)
         goto out;
     for (int n = 0; n < HIDDEN_MAX_NODES; n++) {
         if (all[n] < seen[n]) { /* the two reads disagree: pages moved between them */
@@ -192,8 +187,6 @@ static int vma_hidden_node(struct pmn__hidden *h, uintptr_t addr)
 out:
     free(seen);
     free(all);
-    free(pages);
-    free(status);
     h->vma_start = v.start;
     h->vma_end = v.end;
     h->vma_node = node;
