@@ -144,6 +144,7 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
     void *b = fc->head, *next;
 
     fc->head = NULL;
+    pmn__cnt_add(&fc->returned, fc->n);
     fc->n = 0;
     for (; b != NULL; b = next) {
         struct pmn__page *pg =
@@ -758,8 +759,8 @@ static bool seg_cached(const struct pmn__heap *h, const struct pmn__segment *seg
  * held, the page about to go (its owner pushes nothing more). */
 static void page_fold(struct pmn__heap *h, const struct pmn__page *pg)
 {
-    h->retired_allocs[pg->cls] += atomic_load_explicit(&pg->nalloc, memory_order_relaxed);
-    h->retired_frees[pg->cls] += atomic_load_explicit(&pg->nfree, memory_order_relaxed);
+    h->retired_allocs[pg->cls] += pmn__cnt_get(&pg->nalloc);
+    h->retired_frees[pg->cls] += pmn__cnt_get(&pg->nfree);
 }
 
 /* Each live page of small segment @seg, once (its first slice); lock
@@ -1857,7 +1858,7 @@ static void release_all(struct pmn__heap *h, bool keep_some)
     for (unsigned c = 0; c < PMN__NCLASSES; c++) {
         uint64_t remote = 0;
         for (struct pmn__theap *th = h->theaps; th; th = th->next)
-            remote += atomic_load_explicit(&th->frees[c], memory_order_relaxed);
+            remote += pmn__cnt_get(&th->frees[c]);
         h->retired_frees[c] = h->retired_allocs[c] > remote ? h->retired_allocs[c] - remote : 0;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -1957,9 +1958,9 @@ static void settle_theaps(struct pmn__heap *h)
 
             memset(&th->cl[c].pages, 0, sizeof(th->cl[c].pages));
 
-            h->retired_allocs[c] += atomic_load_explicit(&fc->allocs, memory_order_relaxed);
-            atomic_store_explicit(&fc->allocs, 0, memory_order_relaxed);
-            atomic_store_explicit(&fc->frees, 0, memory_order_relaxed);
+            h->retired_allocs[c] += pmn__cnt_get(&fc->allocs);
+            pmn__cnt_set(&fc->allocs, 0);
+            pmn__cnt_set(&fc->returned, 0);
             fc->head = NULL;
             fc->n = 0;
         }
@@ -2078,17 +2079,21 @@ int pmn__heap_stats(struct pmn__heap *h, struct pmn_alloc_stats *user)
     for (seg = h->segments; seg; seg = seg->next) {
         FOR_EACH_PAGE(seg, pg)
         {
-            na[pg->cls] += atomic_load_explicit(&pg->nalloc, memory_order_relaxed);
-            nf[pg->cls] += atomic_load_explicit(&pg->nfree, memory_order_relaxed);
+            na[pg->cls] += pmn__cnt_get(&pg->nalloc);
+            nf[pg->cls] += pmn__cnt_get(&pg->nfree);
         }
     }
     for (struct pmn__theap *th = h->theaps; th; th = th->next) {
         for (unsigned cl = 0; cl < h->nclasses; cl++) {
-            nf[cl] += atomic_load_explicit(&th->frees[cl], memory_order_relaxed);
-            na[cl] += atomic_load_explicit(&th->cl[cl].fc.allocs, memory_order_relaxed);
-            nf[cl] += atomic_load_explicit(&th->cl[cl].fc.frees, memory_order_relaxed);
+            nf[cl] += pmn__cnt_get(&th->frees[cl]);
+            const struct pmn__fcache *fc = &th->cl[cl].fc;
+            uint64_t pops = pmn__cnt_get(&fc->allocs);
+
+            na[cl] += pops;
+            /* Its pushes (struct pmn__fcache). */
+            nf[cl] += pops + pmn__fcache_count(fc) + pmn__cnt_get(&fc->returned);
         }
-        remote += atomic_load_explicit(&th->remote_frees, memory_order_relaxed);
+        remote += pmn__cnt_get(&th->remote_frees);
     }
     for (unsigned cl = 0; cl < h->nclasses; cl++) {
         allocs += na[cl];

@@ -103,6 +103,50 @@
 struct pmn__heap;
 struct pmn__theap;
 
+/* ThreadSanitizer builds make the owners' plain counts atomic (below). */
+#if defined(__SANITIZE_THREAD__)
+#define PMN__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PMN__TSAN 1
+#endif
+#endif
+
+/*
+ * A counter one thread writes and others read: the owner's pops and pushes
+ * (pages, free caches), a thread's frees into other threads' pages.  The
+ * writer adds to it plainly (pmn__cnt_add), one add to memory on x86-64;
+ * readers (the stats, under the heap lock, and the code that folds counts
+ * into a heap's retired totals) use pmn__cnt_get(), a relaxed atomic load.
+ * In C11's terms the plain add races with such a load; it is one aligned
+ * word that only its writer changes, which the compilers and CPUs we build
+ * for write whole, so a reader sees the count before or after an add.  The
+ * relaxed atomic store of a load plus one that it replaces was three
+ * instructions, and GCC stopped sharing loads across it: the 64-byte pair
+ * ran about 0.1 ns (3 %) longer (bench/README.md "Issue 17, 0.12.4").
+ * ThreadSanitizer builds add atomically, so that they check the rest.
+ */
+typedef uint64_t pmn__cnt_t;
+
+static inline void pmn__cnt_add(pmn__cnt_t *c, uint64_t v)
+{
+#ifdef PMN__TSAN
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+#else
+    *c += v;
+#endif
+}
+
+static inline uint64_t pmn__cnt_get(const pmn__cnt_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline void pmn__cnt_set(pmn__cnt_t *c, uint64_t v)
+{
+    __atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
 struct pmn__page {
     /* First cache line: every field the owner's alloc and free paths read
      * or write, so that a free touches one line of its page. */
@@ -137,7 +181,7 @@ struct pmn__page {
      * (relaxed, plain moves); pmn__heap_stats() sums them over the live
      * pages under the heap lock and slices_give() folds them into the
      * heap's retired counts when the page goes. */
-    _Atomic uint64_t nalloc, nfree;
+    pmn__cnt_t nalloc, nfree;
     /* The rest is off the fast paths. */
     char *start; /* first block */
     /* Blocks threaded onto the free list so far: the rest, from
@@ -210,10 +254,16 @@ struct pmn__queue {
  * page queue's head from the line it loaded already.
  */
 struct pmn__fcache {
-    void *head;                     /* LIFO, linked through each block's first word */
-    uint32_t n;                     /* blocks on it */
-    uint32_t max;                   /* most it holds (0: the heap is capped, no cache) */
-    _Atomic uint64_t allocs, frees; /* pops and pushes, as a page counts its own */
+    void *head;   /* LIFO, linked through each block's first word */
+    uint32_t n;   /* blocks on it (owner only; pmn__fcache_count) */
+    uint32_t max; /* most it holds (0: the heap is capped, no cache) */
+    /* Pops, as a page counts its own, and blocks fcache_return() put back
+     * on their pages.  Pushes are not counted: every block pushed has been
+     * popped, is on the cache, or went back, so pushes = allocs + n +
+     * returned (pmn__heap_stats).  Counting them in the free's fast path
+     * made the 64-byte pair 0.15-0.2 ns (4-5 %) slower (bench/README.md
+     * "Issue 17, 0.12.4"). */
+    pmn__cnt_t allocs, returned;
 };
 
 /* Emptied pages a thread keeps beyond one spare per class (pmn__theap.kept). */
@@ -242,8 +292,8 @@ struct __attribute__((aligned(64))) pmn__theap {
      * slow path), per class of the object; remote_frees counts them all.
      * The owners' own pops and pushes are counted on their pages
      * (pmn__page.nalloc, nfree). */
-    _Atomic uint64_t frees[PMN__NCLASSES];
-    _Atomic uint64_t remote_frees;
+    pmn__cnt_t frees[PMN__NCLASSES];
+    pmn__cnt_t remote_frees;
     /* Per class, what the owner's malloc and free fast paths read: the
      * free cache and the queue of pages with room, on one cache line. */
     struct pmn__tclass {
@@ -257,6 +307,22 @@ struct __attribute__((aligned(64))) pmn__theap {
      * delayed_drain).  On a line of its own: other threads write it. */
     _Atomic uintptr_t delayed __attribute__((aligned(64)));
 };
+
+/* The owner's change of @fc's count of blocks, and another thread's read
+ * of it (the stats): a plain add and a relaxed load, as pmn__cnt_t. */
+static inline void pmn__fcache_n_add(struct pmn__fcache *fc, uint32_t v)
+{
+#ifdef PMN__TSAN
+    __atomic_store_n(&fc->n, __atomic_load_n(&fc->n, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+#else
+    fc->n += v;
+#endif
+}
+
+static inline uint32_t pmn__fcache_count(const struct pmn__fcache *fc)
+{
+    return __atomic_load_n(&fc->n, __ATOMIC_RELAXED);
+}
 
 /* Thread -> theap cache in the heap, indexed by a hash of the thread
  * pointer: read-mostly, so threads share its cache lines without bouncing. */
@@ -585,12 +651,6 @@ static inline struct pmn__segment *pmn__segment_of(const void *p)
     return seg;
 }
 
-static inline void pmn__cnt_add(_Atomic uint64_t *c, uint64_t v)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-                          memory_order_relaxed);
-}
-
 /* The calling thread's thread pointer: unique among live threads and one
  * instruction to read, unlike a dlopen-safe __thread variable. */
 static inline uintptr_t pmn__tp(void)
@@ -698,7 +758,7 @@ static inline void *pmn__theap_pop(struct pmn__theap *th, unsigned cls)
     if (__builtin_expect(b != NULL, 1)) {
         UNPOISON(b, th->heap->class_size[cls]);
         fc->head = *(void **)b;
-        fc->n--;
+        pmn__fcache_n_add(fc, (uint32_t)-1);
         pmn__cnt_add(&fc->allocs, 1);
         atomic_store_explicit(pmn__mark(b), 0, memory_order_relaxed); /* handed out */
         VG_ALLOC(b, th->heap->class_size[cls]);
@@ -726,8 +786,7 @@ static inline __attribute__((always_inline)) bool pmn__fcache_push(struct pmn__t
     atomic_store_explicit(pmn__mark(p), pmn__key_owner(p), memory_order_relaxed);
     POISON(p, pg->block_size);
     fc->head = p;
-    fc->n++;
-    pmn__cnt_add(&fc->frees, 1);
+    pmn__fcache_n_add(fc, 1); /* the push's count (struct pmn__fcache) */
     return true;
 }
 
