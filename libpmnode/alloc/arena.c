@@ -175,14 +175,21 @@ static __attribute__((noinline)) void *arena_malloc_rest(struct pmn_arena *a, si
  * (build/bench/alloc-ab, bench/README.md "0.9.4"). */
 __attribute__((hot)) void *pmn_arena_malloc(struct pmn_arena *a, size_t size)
 {
-    if (__builtin_expect(a != NULL && size <= PMN__SMALL_MAX, 1)) {
-        struct pmn__theap *th = pmn__theap_cached(&a->h);
-        void *b;
+    struct pmn__theap *th;
+    unsigned cls;
+    void *b;
 
-        if (__builtin_expect(th != NULL, 1) &&
-            (b = pmn__theap_pop(th, pmn__arena_class(size))) != NULL)
-            return b;
-    }
+    /* The table's sizes first: one compare, where the small bound's and
+     * then the table's were two. */
+    if (__builtin_expect(size <= PMN__CLASS_LUT_MAX, 1))
+        cls = pmn__class_lut[(size + 15) >> 4];
+    else if (size <= PMN__SMALL_MAX)
+        cls = pmn__arena_class_calc(size);
+    else
+        return arena_malloc_rest(a, size);
+    if (__builtin_expect(a != NULL, 1) && pmn__theap_hit(&a->h, &th) &&
+        (b = pmn__theap_pop(th, cls)) != NULL)
+        return b;
     return arena_malloc_rest(a, size);
 }
 

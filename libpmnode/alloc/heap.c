@@ -631,6 +631,7 @@ static struct pmn__page *slices_take(struct pmn__heap *h, unsigned n, struct pmn
     pg = &seg->pages[at];
     memset(pg, 0, sizeof(*pg));
     pg->slice = (uint8_t)at;
+    pg->base = (uint32_t)((uintptr_t)seg + ((uintptr_t)at << PMN__SLICE_SHIFT));
     pg->nslices = (uint16_t)n;
     pg->live = 1;
     pg->born_ns = pmn_prim_now_ns();

@@ -161,7 +161,11 @@ struct pmn__page {
      * size exactly when o * divm (mod 2^64) < divm, for every o below 2^32
      * (a multiply and a compare, where o % block_size divides). */
     uint64_t divm;
-    uint32_t block_size;
+    /* The low 32 bits of the page's start address (its first slice's):
+     * a block's offset in the page is its address's low 32 bits less
+     * these (pmn__block_start), one subtraction where the segment mask,
+     * the slice and a shift took four. */
+    uint32_t base;
     uint32_t used; /* allocated, as the owner knows it */
     uint8_t cls;
     uint8_t in_full; /* on the owner's full queue */
@@ -184,6 +188,7 @@ struct pmn__page {
     pmn__cnt_t nalloc, nfree;
     /* The rest is off the fast paths. */
     char *start; /* first block */
+    uint32_t block_size;
     /* Blocks threaded onto the free list so far: the rest, from
      * start + reserved * block_size on, are threaded a few at a time when
      * the free list runs dry (pmn__page_extend), so a fresh page costs
@@ -485,8 +490,7 @@ static inline bool pmn__mark_is_free(const void *p, uintptr_t v)
  * refused without reading it. */
 static inline bool pmn__block_start(const struct pmn__page *pg, const void *p)
 {
-    uint32_t off =
-        (uint32_t)((uintptr_t)p & PMN__SEG_MASK) - ((uint32_t)pg->slice << PMN__SLICE_SHIFT);
+    uint32_t off = (uint32_t)(uintptr_t)p - pg->base;
 
     return off < atomic_load_explicit(&pg->limit, memory_order_relaxed) &&
            (uint64_t)off * pg->divm < pg->divm;
@@ -675,16 +679,21 @@ static inline unsigned pmn__tc_hash(uintptr_t tp)
 
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
 
-/* The calling thread's theap of @h when the heap's cache has it, else
- * NULL (the thread may still have one: pmn__theap_find() looks further). */
-static inline struct pmn__theap *pmn__theap_cached(const struct pmn__heap *h)
+/* Whether the heap's cache has the calling thread's theap of @h, in *@th
+ * then (on a miss the thread may still have one: pmn__theap_find() looks
+ * further).  A hit is never NULL: an entry's theap is written before its
+ * thread pointer (tc_set), and only the thread itself publishes its own;
+ * so the caller branches on the compare alone, with no NULL test. */
+static inline bool pmn__theap_hit(const struct pmn__heap *h, struct pmn__theap **th)
 {
     uintptr_t tp = pmn__tp();
     const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
 
-    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1))
-        return atomic_load_explicit(&e->th, memory_order_relaxed);
-    return NULL;
+    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1)) {
+        *th = atomic_load_explicit(&e->th, memory_order_relaxed);
+        return true;
+    }
+    return false;
 }
 
 static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
@@ -931,9 +940,11 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
                                                                 struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
-    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_small((uintptr_t)p);
+    struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
 
-    if (__builtin_expect(seg != NULL &&
+    /* The slot's test alone: a slot marked small is a segment's, never
+     * the first 4 MiB, so the segment is not NULL. */
+    if (__builtin_expect(pmn__segmap_slot((uintptr_t)p) == PMN__SLOT_SMALL &&
                              !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
                              (want == NULL || seg->heap == want),
                          1)) {
@@ -978,10 +989,12 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
                                                                        struct pmn__theap *th)
 {
 #ifndef PMN_DEBUG_FULL
-    struct pmn__segment *seg = (struct pmn__segment *)pmn__segmap_small((uintptr_t)p);
+    struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
     struct pmn__page *pg;
 
-    if (__builtin_expect(seg == NULL || atomic_load_explicit(&seg->exported, memory_order_relaxed),
+    /* As pmn__heap_free(): a slot marked small is never NULL's. */
+    if (__builtin_expect(pmn__segmap_slot((uintptr_t)p) != PMN__SLOT_SMALL ||
+                             atomic_load_explicit(&seg->exported, memory_order_relaxed),
                          0))
         return false;
     /* A page is on the slice map only while it is live (slices_take sets

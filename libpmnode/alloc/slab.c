@@ -156,10 +156,10 @@ static __attribute__((noinline)) void *slab_alloc_rest(struct pmn_slab *s)
  * slab_alloc_rest's tail call. */
 __attribute__((hot)) void *pmn_slab_alloc(struct pmn_slab *s)
 {
-    struct pmn__theap *th = pmn__theap_cached(&s->h);
+    struct pmn__theap *th;
     void *b;
 
-    if (__builtin_expect(th != NULL, 1) && (b = pmn__theap_pop(th, 0)) != NULL)
+    if (pmn__theap_hit(&s->h, &th) && (b = pmn__theap_pop(th, 0)) != NULL)
         return b;
     return slab_alloc_rest(s);
 }
