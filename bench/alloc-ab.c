@@ -5,17 +5,21 @@
  *   build/bench/alloc-ab [--reps N] [--workload NAME] LIB|tc [LIB|tc ...]
  *
  * Each LIB is the path of a libpmnode.so.0 (a build of another revision:
- * `ninja -C other libpmnode/libpmnode.so.0.9.1`, copied anywhere), loaded
- * with dlmopen(LM_ID_NEWLM) into a namespace of its own, so that two builds
- * with one soname live in one process, each with its own backing (node 0)
- * and arena; "tc" is Debian's tcmalloc-minimal (tc_malloc/tc_free).  The
- * workloads are bench/alloc's, one thread, as short runs (about 5 ms) that
- * rotate through the implementations, rep after rep, so that a phase of
- * the shared host (on this VM whole minutes run at half speed) hits them
- * all alike; each row prints the minimum, the first quartile and the
- * median over the reps (default 30).  The minimum is the figure to compare
- * when the change is a few percent: bench/alloc's median of 5 moved by
- * 10-40 % between runs of one build here.
+ * `ninja -C other libpmnode/libpmnode.so.0.9.1`, copied anywhere), with its
+ * own backing (node 0) and arena; "tc" is Debian's tcmalloc-minimal
+ * (tc_malloc/tc_free).  Each implementation runs in a process of its own
+ * (a child forked before anything is loaded, which loads its library and
+ * then waits for the parent's turn), so that no build shares an address
+ * space with another: two builds dlmopen()ed into one process read 10-30 %
+ * slower than alone, the second loaded more, which turned small changes
+ * upside down (bench/README.md "Issue 17, 0.12.4").  The workloads are
+ * bench/alloc's, one thread, as short runs (about 5 ms) that rotate
+ * through the implementations, rep after rep, so that a phase of the
+ * shared host (on this VM whole minutes run at half speed) hits them all
+ * alike; each row prints the minimum, the first quartile and the median
+ * over the reps (default 30).  Compare medians and first quartiles: one
+ * build read within 1-2 % of itself from run to run this way, where
+ * bench/alloc's median of 5 moved by 10-40 % between runs of one build.
  *
  *   fixed-64, fixed-2k  malloc + touch one byte + free, in a loop
  *   random              1000 live objects of 16 B-64 KiB (log-uniform, the
@@ -38,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum { W_FIXED64, W_FIXED2K, W_RANDOM, W_BURST_M, W_BURST_F, NW };
 static const char *const wname[NW] = {"fixed-64", "fixed-2k", "random", "burst-m", "burst-f"};
@@ -54,6 +60,8 @@ struct impl {
     int (*pfree)(void *);                  /* pmn_free */
     void *(*tmalloc)(size_t);              /* tc_malloc */
     void (*tfree)(void *);                 /* tc_free */
+    int cmd, res;                          /* the parent's ends of its pipes */
+    pid_t pid;                             /* its process */
     double ns[NW][MAX_REPS];
 };
 
@@ -217,6 +225,74 @@ static double run(const struct impl *im, int w)
     }
 }
 
+/* Fork the process that runs @im: it loads @path ("tc" or a libpmnode),
+ * says whether that worked, then runs each workload the parent names and
+ * answers with its ns, until the parent closes the pipe.  0, or -1 with
+ * the reason printed (by the child, when the load failed). */
+static int spawn(struct impl *im, const char *path)
+{
+    int cmd[2], res[2];
+    pid_t pid;
+    double ok;
+
+    fflush(stdout);
+    if (pipe(cmd) != 0 || pipe(res) != 0 || (pid = fork()) < 0) {
+        perror("alloc-ab");
+        return -1;
+    }
+    if (pid == 0) {
+        int w;
+        double v;
+
+        close(cmd[1]);
+        close(res[0]);
+        v = (strcmp(path, "tc") == 0 ? load_tc(im) : load_pmn(im, path)) == 0 ? 0 : -1;
+        if (write(res[1], &v, sizeof(v)) != (ssize_t)sizeof(v) || v < 0)
+            _exit(1);
+        while (read(cmd[0], &w, sizeof(w)) == (ssize_t)sizeof(w)) {
+            v = run(im, w);
+            if (write(res[1], &v, sizeof(v)) != (ssize_t)sizeof(v))
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(cmd[0]);
+    close(res[1]);
+    im->cmd = cmd[1];
+    im->res = res[0];
+    im->pid = pid;
+    if (read(im->res, &ok, sizeof(ok)) != (ssize_t)sizeof(ok) || ok < 0) {
+        fprintf(stderr, "alloc-ab: %s could not be set up\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* One run of workload @w in @im's process: 0 with its ns in *@ns, or -1. */
+static int ask(const struct impl *im, int w, double *ns)
+{
+    if (write(im->cmd, &w, sizeof(w)) != (ssize_t)sizeof(w) ||
+        read(im->res, ns, sizeof(*ns)) != (ssize_t)sizeof(*ns)) {
+        fprintf(stderr, "alloc-ab: %s stopped answering\n", im->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* End every process: all pipes closed first, since each child holds the
+ * write ends of the pipes of the children forked before it (the last one
+ * sees its end of input first, and its exit lets the one before it see
+ * its end). */
+static void finish(struct impl *im, int n)
+{
+    for (int k = 0; k < n; k++) {
+        close(im[k].cmd);
+        close(im[k].res);
+    }
+    for (int k = 0; k < n; k++)
+        waitpid(im[k].pid, NULL, 0);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -254,15 +330,18 @@ int main(int argc, char **argv)
     prepare();
     for (; i < argc; i++, n++) {
         im[n].name = argv[i];
-        if ((strcmp(argv[i], "tc") == 0 ? load_tc(&im[n]) : load_pmn(&im[n], argv[i])) != 0)
+        if (spawn(&im[n], argv[i]) != 0)
             return 1;
     }
-    printf("alloc-ab: ns per call pair (burst: per call), %d interleaved reps, one thread\n",
+    printf("alloc-ab: ns per call pair (burst: per call), %d interleaved reps, one thread, "
+           "one process per implementation\n",
            reps);
     for (int r = 0; r < reps; r++)
         for (int w = 0; w < NW; w++)
             for (int k = 0; k < n && (only < 0 || only == w); k++)
-                im[k].ns[w][r] = run(&im[k], w);
+                if (ask(&im[k], w, &im[k].ns[w][r]) != 0)
+                    return 1;
+    finish(im, n);
     for (int w = 0; w < NW; w++) {
         if (only >= 0 && only != w)
             continue;
