@@ -1678,7 +1678,10 @@ PMN_API int pmn_slab_new_opts(struct pmn_backing *b, size_t obj_size,
 PMN_API int pmn_slab_reserve(struct pmn_slab *s, size_t nobjs);
 /** Free the slab and every object in it (NULL is ignored). */
 PMN_API void pmn_slab_destroy(struct pmn_slab *s);
-/** One object, or NULL with errno ENOMEM (backing full or cap reached: pmn_last_error() says which). */
+/**
+ * One object, or NULL with errno ENOMEM (backing full or cap reached:
+ * pmn_last_error() says which), or EINVAL for a NULL slab.
+ */
 PMN_API void *pmn_slab_alloc(struct pmn_slab *s) PMN_MALLOC PMN_NODISCARD;
 /**
  * Free one object of this slab (pmn_free() works too).  NULL is ignored
@@ -1689,7 +1692,11 @@ PMN_API void *pmn_slab_alloc(struct pmn_slab *s) PMN_MALLOC PMN_NODISCARD;
  * pointer into one.  -EINVAL for a NULL slab.
  */
 PMN_API int pmn_slab_free(struct pmn_slab *s, void *p);
-/** Allocate up to @p n objects into @p objs; returns how many (errno set when short). */
+/**
+ * Allocate up to @p n objects into @p objs; returns how many (errno set
+ * when short).  0 with errno EINVAL for a NULL slab, or NULL @p objs with
+ * @p n > 0.
+ */
 PMN_API size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n) PMN_NODISCARD;
 /**
  * Free @p n objects of this slab, as pmn_slab_free() on each in order.

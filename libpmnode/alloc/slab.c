@@ -148,6 +148,11 @@ void pmn_slab_destroy(struct pmn_slab *s)
 /* Everything pmn_slab_alloc()'s leaf does not serve. */
 static __attribute__((noinline)) void *slab_alloc_rest(struct pmn_slab *s)
 {
+    if (__builtin_expect(s == NULL, 0)) {
+        pmn__set_last_error(-EINVAL);
+        errno = EINVAL;
+        return NULL;
+    }
     return pmn__heap_alloc(&s->h, 0);
 }
 
@@ -159,7 +164,8 @@ __attribute__((hot)) void *pmn_slab_alloc(struct pmn_slab *s)
     struct pmn__theap *th;
     void *b;
 
-    if (pmn__theap_hit(&s->h, &th) && (b = pmn__theap_pop(th, 0)) != NULL)
+    if (__builtin_expect(s != NULL, 1) && pmn__theap_hit(&s->h, &th) &&
+        (b = pmn__theap_pop(th, 0)) != NULL)
         return b;
     return slab_alloc_rest(s);
 }
@@ -173,9 +179,19 @@ __attribute__((hot)) int pmn_slab_free(struct pmn_slab *s, void *p)
 
 size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
 {
-    struct pmn__heap *h = &s->h;
-    struct pmn__theap *th = pmn__theap_find(h);
+    struct pmn__heap *h;
+    struct pmn__theap *th;
     size_t i = 0;
+
+    if (n == 0)
+        return 0;
+    if (s == NULL || objs == NULL) {
+        pmn__set_last_error(-EINVAL);
+        errno = EINVAL;
+        return 0;
+    }
+    h = &s->h;
+    th = pmn__theap_find(h);
 
     /* The thread's free cache first (pmn__theap_pop takes from it alone
      * while it holds blocks), then whole runs off the current page. */

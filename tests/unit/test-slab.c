@@ -197,6 +197,36 @@ Test(slab, bad_params)
     pmn_ctx_unref(ctx);
 }
 
+/* A NULL slab is an error for every call that takes one, never a crash:
+ * pmn_slab_alloc() and pmn_slab_alloc_bulk() dereferenced it until 0.12.4
+ * (the allocating calls answer NULL or 0 with errno EINVAL, as
+ * pmn_arena_malloc(NULL, n) does), and a NULL array with a count is
+ * refused the same way. */
+Test(slab, null_slab_and_null_array)
+{
+    struct slab_env e = slab_open(64, 0, 0);
+    void *objs[4] = {NULL, NULL, NULL, NULL};
+
+    errno = 0;
+    cr_assert_null(pmn_slab_alloc(NULL));
+    cr_assert_eq(errno, EINVAL, "errno %d", errno);
+    cr_assert_eq(pmn_last_error(), -EINVAL);
+    errno = 0;
+    cr_assert_eq(pmn_slab_alloc_bulk(NULL, objs, 4), 0);
+    cr_assert_eq(errno, EINVAL, "errno %d", errno);
+    cr_assert_null(objs[0], "an entry was written for a NULL slab");
+    errno = 0;
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, NULL, 4), 0);
+    cr_assert_eq(errno, EINVAL, "errno %d", errno);
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, NULL, 0), 0, "nothing asked of a NULL array");
+    cr_assert_eq(pmn_slab_free(NULL, NULL), -EINVAL);
+    cr_assert_eq(pmn_slab_free_bulk(NULL, objs, 4), -EINVAL);
+    /* The slab still works. */
+    cr_assert_eq(pmn_slab_alloc_bulk(e.s, objs, 4), 4);
+    cr_assert_eq(pmn_slab_free_bulk(e.s, objs, 4), 0);
+    slab_close(&e);
+}
+
 /* A 1 MiB cap: NULL with ENOMEM at the cap, never more than the cap taken
  * from the backing, and objects again after frees. */
 Test(slab, cap, .timeout = 60)
