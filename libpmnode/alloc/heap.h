@@ -188,6 +188,9 @@ struct pmn__page {
     pmn__cnt_t nalloc, nfree;
     /* The rest is off the fast paths. */
     char *start; /* first block */
+    /* Off the first line since 0.12.4: the fast paths read it only in
+     * sanitizer and valgrind builds (poisoning), for which it made room
+     * for base. */
     uint32_t block_size;
     /* Blocks threaded onto the free list so far: the rest, from
      * start + reserved * block_size on, are threaded a few at a time when
