@@ -37,26 +37,41 @@ static bool tls_key_ok;
 
 static void heap_unref(struct pmn__heap *h);
 
-/* Publish or withdraw this thread's theap in the heap's hash cache. */
+/* Publish or withdraw this thread's theap in the heap's hash cache, in
+ * its first slot, or its second when another live thread holds the first
+ * (pmn__tc_hash2); heap lock held, so publishers never race. */
 static void tc_set(struct pmn__heap *h, struct pmn__theap *th, uintptr_t tp)
 {
-    struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
-    uintptr_t cur = atomic_load_explicit(&e->tp, memory_order_relaxed);
+    struct pmn__tcentry *slot[2] = {&h->tc[pmn__tc_hash(tp)], &h->tc[pmn__tc_hash2(tp)]};
 
-    if (th != NULL) {
+    for (unsigned i = 0; i < 2; i++) {
+        struct pmn__tcentry *e = slot[i];
+        uintptr_t cur = atomic_load_explicit(&e->tp, memory_order_relaxed);
+
+        if (th == NULL) {
+            if (cur == tp)
+                atomic_store_explicit(&e->tp, 0, memory_order_release);
+            continue;
+        }
         if (cur != 0 && cur != tp)
-            return; /* taken by another live thread: this one uses its TLS table */
+            continue; /* another live thread's */
         atomic_store_explicit(&e->tp, 0, memory_order_relaxed);
         atomic_store_explicit(&e->th, th, memory_order_relaxed);
         atomic_store_explicit(&e->tp, tp, memory_order_release);
-    } else if (cur == tp) {
-        atomic_store_explicit(&e->tp, 0, memory_order_release);
+        return;
     }
+    /* Both taken by other live threads: this one uses its TLS table. */
 }
 
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
 {
     struct pmn__tls_slot *t = pmn__tls;
+    uintptr_t tp = pmn__tp();
+    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash2(tp)];
+
+    /* The second slot of a thread whose first another holds (tc_set). */
+    if (atomic_load_explicit(&e->tp, memory_order_acquire) == tp)
+        return atomic_load_explicit(&e->th, memory_order_relaxed);
 
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
         if (t[i].heap == h)

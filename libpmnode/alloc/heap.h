@@ -680,6 +680,23 @@ static inline unsigned pmn__tc_hash(uintptr_t tp)
     return (unsigned)((tp >> 12) ^ (tp >> 20)) & (PMN__TC_SIZE - 1);
 }
 
+/*
+ * A thread's second slot in the heap's cache, taken when another live
+ * thread holds its first.  The first hash gives every thread a slot of its
+ * own when their thread pointers are glibc's default stacks apart (8 MiB
+ * and a guard page), but 32 threads with 1 MiB stacks fell into 7-10 of
+ * the 64 slots, and with no guard page into 4-12 (bench/README.md "Issue
+ * 17, 0.12.4"); a thread left out found its theap through its TLS table on
+ * every malloc.  The second hash mixes every bit of the pointer (a
+ * multiply), so the spacings that collide in the first spread in it.  Read
+ * only after the first slot missed (pmn__theap_find_slow): the fast paths
+ * are unchanged.
+ */
+static inline unsigned pmn__tc_hash2(uintptr_t tp)
+{
+    return (unsigned)(((uint64_t)tp * 0x9e3779b97f4a7c15ull) >> 58) & (PMN__TC_SIZE - 1);
+}
+
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
 
 /* Whether the heap's cache has the calling thread's theap of @h, in *@th
