@@ -689,8 +689,9 @@ static inline unsigned pmn__tc_hash(uintptr_t tp)
  * 17, 0.12.4"); a thread left out found its theap through its TLS table on
  * every malloc.  The second hash mixes every bit of the pointer (a
  * multiply), so the spacings that collide in the first spread in it.  Read
- * only after the first slot missed (pmn__theap_find_slow): the fast paths
- * are unchanged.
+ * only after the first slot missed: in the malloc fast paths' miss branch
+ * (pmn__theap_hit), which a thread in its first slot never takes, and by
+ * pmn__theap_find_slow().
  */
 static inline unsigned pmn__tc_hash2(uintptr_t tp)
 {
@@ -699,17 +700,26 @@ static inline unsigned pmn__tc_hash2(uintptr_t tp)
 
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h);
 
-/* Whether the heap's cache has the calling thread's theap of @h, in *@th
- * then (on a miss the thread may still have one: pmn__theap_find() looks
- * further).  A hit is never NULL: an entry's theap is written before its
- * thread pointer (tc_set), and only the thread itself publishes its own;
- * so the caller branches on the compare alone, with no NULL test. */
+/* Whether the heap's cache has the calling thread's theap of @h, in its
+ * first slot or its second, in *@th then (on a miss the thread may still
+ * have one: pmn__theap_find() looks further).  A hit is never NULL: an
+ * entry's theap is written before its thread pointer (tc_set), and only
+ * the thread itself publishes its own; so the caller branches on the
+ * compare alone, with no NULL test.  The second slot's probe costs the
+ * threads in their first slot nothing measurable (alloc-ab fixed-64
+ * 3.56-3.80 against 3.59-3.88 without it) and made a thread in its second
+ * as fast as the others (bench/README.md "Issue 17, 0.12.4"). */
 static inline bool pmn__theap_hit(const struct pmn__heap *h, struct pmn__theap **th)
 {
     uintptr_t tp = pmn__tp();
     const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
 
     if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1)) {
+        *th = atomic_load_explicit(&e->th, memory_order_relaxed);
+        return true;
+    }
+    e = &h->tc[pmn__tc_hash2(tp)]; /* the second slot (tc_set) */
+    if (atomic_load_explicit(&e->tp, memory_order_acquire) == tp) {
         *th = atomic_load_explicit(&e->th, memory_order_relaxed);
         return true;
     }
