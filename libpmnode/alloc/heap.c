@@ -63,15 +63,11 @@ static void tc_set(struct pmn__heap *h, struct pmn__theap *th, uintptr_t tp)
     /* Both taken by other live threads: this one uses its TLS table. */
 }
 
+/* The calling thread's theap of @h from its TLS table, for a thread
+ * missing from the heap's cache (both its slots other threads'). */
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
 {
     struct pmn__tls_slot *t = pmn__tls;
-    uintptr_t tp = pmn__tp();
-    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash2(tp)];
-
-    /* The second slot of a thread whose first another holds (tc_set). */
-    if (atomic_load_explicit(&e->tp, memory_order_acquire) == tp)
-        return atomic_load_explicit(&e->th, memory_order_relaxed);
 
     for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
         if (t[i].heap == h)
@@ -159,8 +155,9 @@ static void fcache_return(struct pmn__theap *th, unsigned c, bool locked)
     void *b = fc->head, *next;
 
     fc->head = NULL;
+    /* Its blocks leave it for their pages. */
     pmn__cnt_add(&fc->returned, fc->n);
-    fc->n = 0;
+    pmn__fcache_n_add(fc, -fc->n);
     for (; b != NULL; b = next) {
         struct pmn__page *pg =
             pmn__page_of((struct pmn__segment *)((uintptr_t)b & ~PMN__SEG_MASK), b);

@@ -317,7 +317,9 @@ struct __attribute__((aligned(64))) pmn__theap {
 };
 
 /* The owner's change of @fc's count of blocks, and another thread's read
- * of it (the stats): a plain add and a relaxed load, as pmn__cnt_t. */
+ * of it (the stats): a plain add and a relaxed load, as pmn__cnt_t.  Of
+ * 32 bits, beside max: as a pmn__cnt_t the free's fast path took two
+ * instructions more (GCC worked out the class line's address twice). */
 static inline void pmn__fcache_n_add(struct pmn__fcache *fc, uint32_t v)
 {
 #ifdef PMN__TSAN
@@ -689,9 +691,8 @@ static inline unsigned pmn__tc_hash(uintptr_t tp)
  * 17, 0.12.4"); a thread left out found its theap through its TLS table on
  * every malloc.  The second hash mixes every bit of the pointer (a
  * multiply), so the spacings that collide in the first spread in it.  Read
- * only after the first slot missed: in the malloc fast paths' miss branch
- * (pmn__theap_hit), which a thread in its first slot never takes, and by
- * pmn__theap_find_slow().
+ * only after the first slot missed, in pmn__theap_hit()'s miss branch,
+ * which a thread in its first slot never takes.
  */
 static inline unsigned pmn__tc_hash2(uintptr_t tp)
 {
@@ -714,6 +715,9 @@ static inline bool pmn__theap_hit(const struct pmn__heap *h, struct pmn__theap *
     uintptr_t tp = pmn__tp();
     const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
 
+    /* Each slot's hit loads its theap in its own branch: with one shared
+     * load GCC made the first slot's hit jump over the second's probe, a
+     * taken branch on every malloc. */
     if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1)) {
         *th = atomic_load_explicit(&e->th, memory_order_relaxed);
         return true;
@@ -726,14 +730,13 @@ static inline bool pmn__theap_hit(const struct pmn__heap *h, struct pmn__theap *
     return false;
 }
 
+/* The calling thread's theap of @h: the heap's cache, else its TLS table;
+ * NULL when it has none. */
 static inline struct pmn__theap *pmn__theap_find(const struct pmn__heap *h)
 {
-    uintptr_t tp = pmn__tp();
-    const struct pmn__tcentry *e = &h->tc[pmn__tc_hash(tp)];
+    struct pmn__theap *th;
 
-    if (__builtin_expect(atomic_load_explicit(&e->tp, memory_order_acquire) == tp, 1))
-        return atomic_load_explicit(&e->th, memory_order_relaxed);
-    return pmn__theap_find_slow(h);
+    return pmn__theap_hit(h, &th) ? th : pmn__theap_find_slow(h);
 }
 
 /* The arena's size class of a request of @s <= PMN__SMALL_MAX bytes

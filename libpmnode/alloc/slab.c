@@ -183,9 +183,7 @@ size_t pmn_slab_alloc_bulk(struct pmn_slab *s, void **objs, size_t n)
     struct pmn__theap *th;
     size_t i = 0;
 
-    if (n == 0)
-        return 0;
-    if (s == NULL || objs == NULL) {
+    if (s == NULL || (objs == NULL && n != 0)) {
         pmn__set_last_error(-EINVAL);
         errno = EINVAL;
         return 0;
