@@ -70,10 +70,15 @@
  * wrote its key first makes the swap fail.  The one race no check closes
  * is the owner's free landing between another thread's swap and that
  * thread's push: the owner's key then overwrites the remote one, and the
- * collect, finding a block on the thread_free stack marked with the
- * owner's key, knows the owner freed it too: it drops the second copy and
- * reports it (PMNODE_LOG, and pmn__arena_on_misuse: the shim aborts there,
- * as glibc would).  What the marks cannot see: a program that writes into
+ * block is on both lists.  A collect that walks the thread_free stack
+ * (heap.c collect_some: when the page's own list is not empty) finds it
+ * marked with the owner's key, knows the owner freed it too, drops the
+ * second copy and reports it (PMNODE_LOG, and pmn__arena_on_misuse: the
+ * shim aborts there, as glibc would).  A collect into an empty list, the
+ * common case, takes the stack whole without reading its blocks (since
+ * 0.12.5: a read of each was a cache miss, one after the other): such a
+ * block is then handed out twice, as in other allocators.  What the marks
+ * cannot see: a program that writes into
  * a block's first 16 bytes after freeing it (a use after free) erases what
  * the library keeps there, as it would erase any allocator's free-list
  * link.  Large objects keep a live flag read under the heap lock.
@@ -893,6 +898,18 @@ static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__the
 /* pmn__page.thread_free's bit 0: the page is on its owner's full queue and
  * no other thread has freed into it since it went there. */
 #define PMN__TF_DELAYED ((uintptr_t)1)
+/* Its bits 48-63: how many blocks are on the stack, up to PMN__TF_CMAX,
+ * which then means "that many or more", so that the owner can take the
+ * stack whole without walking it to count (heap.c collect_some).  No page
+ * holds that many today (4096 blocks of 16 bytes in 64 KiB at most: a
+ * page takes more slices only for blocks of over 16 KiB); a count at the
+ * ceiling has the stack walked, as before 0.12.5.  Blocks
+ * are in segments, and segments below 2^47 (segmap.h: no other segment is
+ * found by a free), so a block's address never reaches these bits; each
+ * block's link holds the address alone. */
+#define PMN__TF_CSHIFT 48
+#define PMN__TF_CMAX ((uintptr_t)0xffff)
+#define PMN__TF_PTR ((((uintptr_t)1 << PMN__TF_CSHIFT) - 1) & ~PMN__TF_DELAYED)
 
 void pmn__free_delayed(struct pmn__page *pg, void *p);
 
@@ -943,8 +960,11 @@ static inline int pmn__free_remote(struct pmn__page *pg, void *p)
             }
             continue;
         }
-        *(uintptr_t *)p = old;
-        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, (uintptr_t)p,
+        uintptr_t cnt = old >> PMN__TF_CSHIFT;
+        uintptr_t top = (uintptr_t)p | (cnt + (cnt < PMN__TF_CMAX)) << PMN__TF_CSHIFT;
+
+        *(uintptr_t *)p = old & PMN__TF_PTR;
+        if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &old, top,
                                                   memory_order_release, memory_order_relaxed))
             return 0;
     }
