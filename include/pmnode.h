@@ -1482,9 +1482,13 @@ PMN_API void *pmn_arena_aligned_alloc(struct pmn_arena *a, size_t align, size_t 
  * already (in a row or not, by this thread or any other), PMN_E_INTERIOR
  * for a pointer into an object; -EBUSY in a forked child for an object of
  * an inherited shareable backing (the parent's, "Sharing with other
- * processes").  The one double free seen only later is
- * an object freed at the same instant by the thread that allocated it and
- * by another: the second copy is dropped and logged (PMNODE_LOG warn).  A
+ * processes").  The one double free not refused is an object freed at
+ * the same instant by the thread that allocated it and by another: seen
+ * later when that thread gathers other threads' frees into a page that
+ * still has free blocks, the second copy is dropped and logged (PMNODE_LOG
+ * warn); gathered into a page with none (since 0.12.5, which no longer
+ * reads each block there), the object can be handed out twice, as in
+ * other allocators.  A
  * large object (over 256 KiB) whose memory already went back to the
  * system reads as foreign; freeing it again while another thread's free
  * of it is returning that memory is a use after free and can fault, as
