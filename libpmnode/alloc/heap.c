@@ -1035,7 +1035,8 @@ static void late_misuse(struct pmn__heap *h, void *p)
 /* Move other threads' frees into the owner's list.  A page no other
  * thread freed into costs one plain load, not a locked exchange.
  *
- * Into an empty list (what the malloc's slow path meets), the stack is
+ * Into an empty list (what the malloc's slow path meets at the page it
+ * takes its blocks from), the stack is
  * the list: its count, in the stack word (heap.h PMN__TF_CSHIFT), settles
  * the page's used count, and no block is read.  Its blocks keep the remote
  * key, which every free path reads as free as it does the owner's.  Walking
@@ -1353,8 +1354,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
         for (pg = q->head; pg; pg = next) {
             next = pg->next;
             do {
-                if (pg->free == NULL) /* its own blocks first: no walk */
-                    collect(h, pg);
+                collect(h, pg);
                 got = pg->free != NULL              ? 1
                       : pg->reserved < pg->capacity ? pmn__page_extend(pg)
                                                     : 0;
