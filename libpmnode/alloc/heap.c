@@ -1042,8 +1042,8 @@ static void late_misuse(struct pmn__heap *h, void *p)
  * key, which every free path reads as free as it does the owner's.  Walking
  * the stack read each block for its link, a cache miss each, one after the
  * other, since another thread wrote the block last: bench/alloc's
- * prodcons-2k (every object freed by the other thread) 17.6 -> 15.9 ns per
- * object, and bench/shim's xmalloc 0.19 -> 0.13 s (bench/README.md, "Issue
+ * prodcons-2k (every object freed by the other thread) 17.0 -> 16.0 ns per
+ * object, and bench/shim's xmalloc 0.17 -> 0.13 s (bench/README.md, "Issue
  * 17, 0.12.5").
  *
  * Into a list that holds blocks, or with a count at its ceiling, the
