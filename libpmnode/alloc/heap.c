@@ -1036,9 +1036,9 @@ static void late_misuse(struct pmn__heap *h, void *p)
  * thread freed into costs one plain load, not a locked exchange.
  *
  * Into an empty list (what the malloc's slow path meets at the page it
- * takes its blocks from), the stack is
- * the list: its count, in the stack word (heap.h PMN__TF_CSHIFT), settles
- * the page's used count, and no block is read.  Its blocks keep the remote
+ * takes its blocks from), the stack is the list: its count, in the stack
+ * word (heap.h PMN__TF_CSHIFT), settles the page's used count, and no
+ * block is read.  Its blocks keep the remote
  * key, which every free path reads as free as it does the owner's.  Walking
  * the stack read each block for its link, a cache miss each, one after the
  * other, since another thread wrote the block last: bench/alloc's

@@ -78,10 +78,9 @@
  * common case, takes the stack whole without reading its blocks (since
  * 0.12.5: a read of each was a cache miss, one after the other): such a
  * block is then handed out twice, as in other allocators.  What the marks
- * cannot see: a program that writes into
- * a block's first 16 bytes after freeing it (a use after free) erases what
- * the library keeps there, as it would erase any allocator's free-list
- * link.  Large objects keep a live flag read under the heap lock.
+ * cannot see: a program that writes into a block's first 16 bytes after
+ * freeing it (a use after free) erases what the library keeps there, as it
+ * would erase any allocator's free-list link.  Large objects keep a live flag read under the heap lock.
  */
 #ifndef PMN_HEAP_H
 #define PMN_HEAP_H
@@ -903,10 +902,10 @@ static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__the
  * stack whole without walking it to count (heap.c collect_some).  No page
  * holds that many today (4096 blocks of 16 bytes in 64 KiB at most: a
  * page takes more slices only for blocks of over 16 KiB); a count at the
- * ceiling has the stack walked, as before 0.12.5.  Blocks
- * are in segments, and segments below 2^47 (segmap.h: no other segment is
- * found by a free), so a block's address never reaches these bits; each
- * block's link holds the address alone. */
+ * ceiling has the stack walked, as before 0.12.5.  Blocks are in
+ * segments, and segments below 2^47 (segmap.h: no other segment is found
+ * by a free), so a block's address never reaches these bits; each block's
+ * link holds the address alone. */
 #define PMN__TF_CSHIFT 48
 #define PMN__TF_CMAX ((uintptr_t)0xffff)
 #define PMN__TF_PTR ((((uintptr_t)1 << PMN__TF_CSHIFT) - 1) & ~PMN__TF_DELAYED)
