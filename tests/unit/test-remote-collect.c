@@ -9,7 +9,9 @@
  * walked them, a cache miss each).  These cases fill one page, let another
  * thread free part or all of it, and check the count, what the owner's
  * next mallocs hand out (the freed blocks, each once, or the page's first
- * block again when the page was emptied), and the counts the stats give.
+ * block again when the page was emptied), the counts the stats give, and
+ * that blocks taken whole, which keep the mark another thread's free gave
+ * them, are still refused as double frees by any thread.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -167,6 +169,62 @@ Test(remote_collect, a_page_emptied_elsewhere_starts_again_from_its_first_block)
     cr_assert_eq(f.pg->used, 1);
     cr_assert_eq(live_objects(f.e.a), 1);
     cr_assert_eq(pmn_free(p), 0);
+    env_close(&f.e);
+    free(f.objs);
+}
+
+struct second_free {
+    void **objs;
+    uint32_t n;
+    int wrong; /* how many of the frees did not report a double free */
+};
+
+static void *free_again(void *arg)
+{
+    struct second_free *sf = arg;
+
+    for (uint32_t i = 0; i < sf->n; i++)
+        sf->wrong += pmn_free(sf->objs[i]) != PMN_E_DOUBLE_FREE;
+    return NULL;
+}
+
+Test(remote_collect, blocks_taken_whole_are_still_free_to_every_thread)
+{
+    struct page_fill f = fill_one_page();
+    uint32_t k = free_elsewhere(&f, 2), j = 0;
+    void **freed = calloc(k, sizeof(*freed)), *p;
+    struct second_free sf;
+    pthread_t t;
+
+    cr_assert_not_null(freed);
+    for (uint32_t i = 0; i < f.n; i += 2)
+        freed[j++] = f.objs[i];
+    /* One malloc takes the stack whole and hands out one of its blocks;
+     * the other k - 1 wait on the page's list with another thread's mark. */
+    p = pmn_arena_malloc(f.e.a, SIZE);
+    cr_assert_not_null(p);
+    cr_assert_null((void *)(atomic_load(&f.pg->thread_free) & PMN__TF_PTR), "stack taken");
+    sf = (struct second_free){.objs = freed, .n = k};
+    for (uint32_t i = 0; i < k; i++) {
+        if (freed[i] == p) {
+            freed[i] = freed[--sf.n]; /* live again: not a double free */
+            break;
+        }
+    }
+    cr_assert_eq(sf.n, k - 1, "the malloc handed out one of the freed blocks");
+    for (uint32_t i = 0; i < sf.n; i++)
+        cr_assert_eq(pmn_free(sf.objs[i]), PMN_E_DOUBLE_FREE, "owner's second free of %p",
+                     sf.objs[i]);
+    cr_assert_eq(pthread_create(&t, NULL, free_again, &sf), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(sf.wrong, 0, "%d of %u second frees by another thread were not refused", sf.wrong,
+                 sf.n);
+    cr_assert_eq(live_objects(f.e.a), f.n - k + 1);
+    cr_assert_eq(pmn_free(p), 0);
+    for (uint32_t i = 1; i < f.n; i += 2)
+        cr_assert_eq(pmn_free(f.objs[i]), 0);
+    cr_assert_eq(live_objects(f.e.a), 0);
+    free(freed);
     env_close(&f.e);
     free(f.objs);
 }
