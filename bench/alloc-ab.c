@@ -112,11 +112,12 @@ static void prepare(void)
     }
 }
 
-/* Load the libpmnode at @path in a namespace of its own and make it an
- * arena on node 0: 0, or -1 with the reason printed. */
+/* Load the libpmnode at @path (this process's only one: alloc-ab itself
+ * links none) and make it an arena on node 0: 0, or -1 with the reason
+ * printed. */
 static int load_pmn(struct impl *im, const char *path)
 {
-    void *h = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     int (*ctx_new)(void **), (*params_new)(void **), (*set_node)(void *, int);
     int (*backing_new)(void *, void *, void **), (*arena_new)(void *, const void *, void **);
     void (*params_free)(void *);

@@ -1038,10 +1038,10 @@ static void late_misuse(struct pmn__heap *h, void *p)
  * Into an empty list (what the malloc's slow path meets at the page it
  * takes its blocks from), the stack is the list: its count, in the stack
  * word (heap.h PMN__TF_CSHIFT), settles the page's used count, and no
- * block is read.  Its blocks keep the remote
- * key, which every free path reads as free as it does the owner's.  Walking
- * the stack read each block for its link, a cache miss each, one after the
- * other, since another thread wrote the block last: bench/alloc's
+ * block is read.  Its blocks keep the remote key, which every free path
+ * reads as free as it does the owner's.  Walking the stack read each block
+ * for its link, a cache miss each, one after the other, since another
+ * thread wrote the block last: bench/alloc's
  * prodcons-2k (every object freed by the other thread) 17.0 -> 16.0 ns per
  * object, and bench/shim's xmalloc 0.17 -> 0.13 s (bench/README.md, "Issue
  * 17, 0.12.5").

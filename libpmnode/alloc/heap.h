@@ -80,7 +80,8 @@
  * block is then handed out twice, as in other allocators.  What the marks
  * cannot see: a program that writes into a block's first 16 bytes after
  * freeing it (a use after free) erases what the library keeps there, as it
- * would erase any allocator's free-list link.  Large objects keep a live flag read under the heap lock.
+ * would erase any allocator's free-list link.  Large objects keep a live
+ * flag read under the heap lock.
  */
 #ifndef PMN_HEAP_H
 #define PMN_HEAP_H
@@ -909,6 +910,8 @@ static inline __attribute__((always_inline)) int pmn__free_local(struct pmn__the
 #define PMN__TF_CSHIFT 48
 #define PMN__TF_CMAX ((uintptr_t)0xffff)
 #define PMN__TF_PTR ((((uintptr_t)1 << PMN__TF_CSHIFT) - 1) & ~PMN__TF_DELAYED)
+_Static_assert(PMN__SEGMAP_SLOTS << PMN__SEG_SHIFT <= (uint64_t)1 << PMN__TF_CSHIFT,
+               "no block a free finds reaches the stack word's count");
 
 void pmn__free_delayed(struct pmn__page *pg, void *p);
 
@@ -994,9 +997,7 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
 
-    /* The slot's test alone: a slot marked small is a segment's, never
-     * the first 4 MiB, so the segment is not NULL. */
-    if (__builtin_expect(pmn__segmap_slot((uintptr_t)p) == PMN__SLOT_SMALL &&
+    if (__builtin_expect(pmn__segmap_is_small((uintptr_t)p) &&
                              !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
                              (want == NULL || seg->heap == want),
                          1)) {
@@ -1044,8 +1045,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
     struct pmn__page *pg;
 
-    /* As pmn__heap_free(): a slot marked small is never NULL's. */
-    if (__builtin_expect(pmn__segmap_slot((uintptr_t)p) != PMN__SLOT_SMALL ||
+    if (__builtin_expect(!pmn__segmap_is_small((uintptr_t)p) ||
                              atomic_load_explicit(&seg->exported, memory_order_relaxed),
                          0))
         return false;

@@ -10,6 +10,7 @@
 #define PMN_SEGMAP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,12 +52,14 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
     }
 }
 
-/* The segment start when @addr lies in a small segment of ours (every
- * small object does), else 0; never calls out, for fast paths that hand
- * every other case (large objects included) to a slow path. */
-static inline uintptr_t pmn__segmap_small(uintptr_t addr)
+/* Whether @addr lies in a small segment of ours (every small object
+ * does), whose start is then addr & ~PMN__SEG_MASK, never NULL (no segment
+ * starts in the first 4 MiB); never calls out, for fast paths that hand
+ * every other case (large objects included) to a slow path, and test the
+ * slot alone (a NULL test of the start cost them a compare). */
+static inline bool pmn__segmap_is_small(uintptr_t addr)
 {
-    return pmn__segmap_slot(addr) == PMN__SLOT_SMALL ? addr & ~(uintptr_t)PMN__SEG_MASK : 0;
+    return pmn__segmap_slot(addr) == PMN__SLOT_SMALL;
 }
 
 #endif /* PMN_SEGMAP_H */

@@ -166,6 +166,14 @@ static inline unsigned long long ull(uint64_t v)
     return (unsigned long long)v;
 }
 
+/* qsort()/bsearch() order of an array of pointers, by address. */
+static inline int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
 /* A hole in the address space of 2^44 bytes, or less where that much is
  * not to be had (valgrind gives less than 2^36; 2^28 at the least), and
  * its length in *@len: address space the kernel handed out once and that

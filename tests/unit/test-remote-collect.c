@@ -90,13 +90,6 @@ static uint64_t live_objects(struct pmn_arena *a)
     return st.objects;
 }
 
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static bool was_freed(void **freed, uint32_t k, void *p)
 {
     return bsearch(&p, freed, k, sizeof(*freed), cmp_ptr) != NULL;

@@ -43,7 +43,7 @@ static void slab_close(struct slab_env *e)
     pmn_ctx_unref(e->ctx);
 }
 
-static int cmp_ptr(const void *a, const void *b)
+static int cmp_uptr(const void *a, const void *b)
 {
     uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
     return x < y ? -1 : x > y;
@@ -70,7 +70,7 @@ static void check_objs(struct pmn_slab *s, void **objs, size_t n, size_t align, 
     }
     for (size_t i = 0; i < n; i++)
         assert_pattern(objs[i], osz, id0 + i, "%zu-byte slab object %zu", osz, i);
-    qsort(sorted, n, sizeof(*sorted), cmp_ptr);
+    qsort(sorted, n, sizeof(*sorted), cmp_uptr);
     for (size_t i = 1; i < n; i++)
         if (sorted[i] - sorted[i - 1] < osz)
             cr_assert_fail("%zu-byte slab objects %#lx and %#lx overlap", osz,

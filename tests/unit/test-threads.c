@@ -728,13 +728,6 @@ static void *race_frees(void *arg)
     return NULL;
 }
 
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 Test(threads, racing_remote_double_frees, .timeout = 120)
 {
     enum { N = 4096, T = 3 };
