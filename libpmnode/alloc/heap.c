@@ -260,7 +260,7 @@ static void tls_init(void)
     tls_key_ok = pthread_key_create(&tls_key, tls_exit) == 0;
 }
 
-struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
+struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefer)
 {
     struct pmn__tls_slot *slot = NULL;
     struct pmn__theap *th;
@@ -280,8 +280,16 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h)
         pthread_mutex_unlock(&h->lock);
         return NULL;
     }
-    for (th = h->theaps; th && !th->orphan; th = th->next)
-        ;
+    /* An orphan the caller names (read under the lock: adopters race for
+     * it), else the first one.  The named one is the owner of the object
+     * the thread's first call frees: adopting it makes that free, and the
+     * thread's later frees of the objects it inherited from the exited
+     * thread, its own instead of other threads' (pmn__heap_free_slow). */
+    if (prefer != NULL && prefer->orphan)
+        th = prefer;
+    else
+        for (th = h->theaps; th && !th->orphan; th = th->next)
+            ;
     if (th != NULL) {
         th->orphan = false;
     } else {
@@ -1333,7 +1341,7 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
     int got;
 
     if (th == NULL) {
-        th = pmn__theap_bind(h);
+        th = pmn__theap_bind(h, NULL);
         if (th == NULL) {
             pmn__set_last_error(h->dead ? PMN_E_DESTROYED : h->forked ? -EBUSY : -ENOMEM);
             errno = h->dead ? EINVAL : h->forked ? EBUSY : ENOMEM;
@@ -1687,6 +1695,16 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         return PMN_E_FOREIGN;
     if (th == NULL)
         th = pmn__theap_find(seg->heap);
+    /* The thread's first call into the heap is this free: it takes a theap
+     * now, and the object's own when the thread that owned it exited
+     * (pmn__theap_bind).  A worker that inherits an exited worker's live
+     * objects (bench/shim's larson: connections' objects handed on as
+     * threads come and go) then frees them as their owner, where with the
+     * first orphan in the list nearly every free went onto another
+     * thread's page, to wait there for its collect: larson 0.27 -> 0.23 s,
+     * peak RSS 19.2 -> 13.9 MiB (bench/README.md "Issue 17, 0.12.6"). */
+    if (th == NULL && !tls_exiting)
+        th = pmn__theap_bind(seg->heap, pg->owner);
     if (th == pg->owner) {
 #ifdef PMN_DEBUG_FULL
         check_page(pg); /* before: the free may retire the page and unmap it */
@@ -1707,8 +1725,6 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
         err = pmn__free_remote(pg, p);
         if (err)
             return err;
-        if (th == NULL && !tls_exiting)
-            th = pmn__theap_bind(h);
         if (th != NULL) {
             pmn__cnt_add(&th->frees[cls], 1);
             pmn__cnt_add(&th->remote_frees, 1);

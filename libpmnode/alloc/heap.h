@@ -549,7 +549,11 @@ void pmn__heap_reset(struct pmn__heap *h);
 int pmn__heap_trim(struct pmn__heap *h, uint64_t *released);
 /* large.c: give cached large segments back down to @max bytes; lock held. */
 void pmn__large_cache_trim(struct pmn__heap *h, uint64_t max);
-struct pmn__theap *pmn__theap_bind(struct pmn__heap *h);
+/* Bind a theap of @h to the calling thread: @prefer when it is an orphan
+ * (the owner of the object a thread's first call frees), else the first
+ * orphan, else a new one.  NULL when the heap is destroyed or forked, or
+ * no memory; the caller sets the error. */
+struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefer);
 /* Called in a thread whose theap @th is being unbound (the thread's exit,
  * or its heap's destroy), before @th can be orphaned and adopted: a caller
  * that caches its thread's theap outside the heap (the LD_PRELOAD shim's

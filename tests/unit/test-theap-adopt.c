@@ -1,0 +1,196 @@
+/*
+ * test-theap-adopt.c - which exited thread's heap a new thread takes over
+ * (alloc/heap.c pmn__theap_bind, pmn__heap_free_slow).
+ *
+ * A thread that exits leaves its theap, with the pages holding its live
+ * objects, as an orphan that the next thread to use the heap adopts.  A
+ * thread whose first call into the heap is a free adopts the orphan that
+ * owns the object freed, not the first orphan in the heap's list (until
+ * 0.12.6), so that the free, and its later frees of the objects it
+ * inherited, are its own and not other threads' (a remote free each).
+ * These cases leave two orphans and check which one a new thread takes,
+ * by the page's owner and by the arena's count of remote frees; that a
+ * live thread's object is still freed as another thread's; and that the
+ * first call's free still refuses a double free.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "alloc/heap.h"
+#include "harness.h"
+
+enum { SIZE = 64, N = 100 };
+
+struct job {
+    struct pmn_arena *a;
+    void **objs;
+    unsigned n;
+    int err;                 /* first error of the thread's calls */
+    struct pmn__theap *own;  /* the theap the thread ended with */
+    pthread_barrier_t *hold; /* when set: wait there twice before exiting */
+};
+
+static struct pmn__heap *heap_of(void *p)
+{
+    return pmn__segment_of(p)->heap;
+}
+
+static struct pmn__theap *owner_of(void *p)
+{
+    struct pmn__page *pg = pmn__page_of(pmn__segment_of(p), p);
+
+    cr_assert_not_null(pg);
+    return pg->owner;
+}
+
+/* Allocate job->n objects, then exit (leaving an orphan), or hold there
+ * until released when job->hold is set. */
+static void *alloc_then_exit(void *arg)
+{
+    struct job *j = arg;
+
+    for (unsigned i = 0; i < j->n; i++) {
+        j->objs[i] = pmn_arena_malloc(j->a, SIZE);
+        if (j->objs[i] == NULL)
+            j->err = -1;
+    }
+    j->own = pmn__theap_find(heap_of(j->objs[0]));
+    if (j->hold) {
+        pthread_barrier_wait(j->hold); /* allocated */
+        pthread_barrier_wait(j->hold); /* the other thread freed */
+    }
+    return NULL;
+}
+
+/* Free job->objs, its first call into the heap; note the theap it has. */
+static void *free_first(void *arg)
+{
+    struct job *j = arg;
+
+    for (unsigned i = 0; i < j->n; i++) {
+        int err = pmn_free(j->objs[i]);
+
+        if (err != 0 && j->err == 0)
+            j->err = err;
+    }
+    j->own = pmn__theap_find(heap_of(j->objs[0]));
+    return NULL;
+}
+
+static void run(void *(*fn)(void *), struct job *j)
+{
+    pthread_t t;
+
+    cr_assert_eq(pthread_create(&t, NULL, fn, j), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+Test(theap_adopt, first_free_adopts_the_objects_owner)
+{
+    struct env e = env_open();
+    void *first[N], *second[N];
+    struct job a = {.a = e.a, .objs = first, .n = N};
+    struct job b = {.a = e.a, .objs = second, .n = N};
+    struct job c = {.a = e.a, .objs = first, .n = N};
+    pthread_barrier_t hold;
+    pthread_t ta, tb;
+    struct pmn__theap *th;
+    struct job *x, *y;
+    uint64_t remote;
+
+    /* Two threads allocate, both live at once, and exit: two orphans, the
+     * later theap first in the heap's list (what a thread whose first call
+     * is a malloc takes). */
+    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
+    a.hold = b.hold = &hold;
+    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, &a), 0);
+    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, &b), 0);
+    pthread_barrier_wait(&hold);
+    pthread_barrier_wait(&hold);
+    cr_assert_eq(pthread_join(ta, NULL), 0);
+    cr_assert_eq(pthread_join(tb, NULL), 0);
+    pthread_barrier_destroy(&hold);
+    cr_assert_eq(a.err, 0);
+    cr_assert_eq(b.err, 0);
+    cr_assert_neq(a.own, b.own);
+    cr_assert_eq(owner_of(first[0]), a.own);
+    cr_assert_eq(owner_of(second[0]), b.own);
+    /* The orphan a thread would take by the list: the other one's objects
+     * are the ones to free first. */
+    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
+        ;
+    cr_assert(th == a.own || th == b.own);
+    x = th == a.own ? &b : &a;
+    y = th == a.own ? &a : &b;
+    remote = arena_stats(e.a).remote_frees;
+
+    /* A third thread's first call frees objects of the orphan the list
+     * does not give first: it takes over that theap, so every free is the
+     * owner's. */
+    c.objs = x->objs;
+    run(free_first, &c);
+    cr_assert_eq(c.err, 0, "free: %s", pmn_strerror(c.err));
+    cr_assert_eq(c.own, x->own, "the new thread took another orphan than the objects' owner");
+    cr_assert_eq(arena_stats(e.a).remote_frees, remote,
+                 "%llu of %d frees went to another thread's pages",
+                 (unsigned long long)(arena_stats(e.a).remote_frees - remote), N);
+    cr_assert_eq(arena_stats(e.a).objects, N, "the other thread's objects are live");
+
+    /* The other orphan is still there for the next thread. */
+    c.objs = y->objs;
+    run(free_first, &c);
+    cr_assert_eq(c.err, 0);
+    cr_assert_eq(c.own, y->own);
+    cr_assert_eq(arena_stats(e.a).remote_frees, remote);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    env_close(&e);
+}
+
+Test(theap_adopt, a_live_threads_object_is_freed_as_anothers)
+{
+    struct env e = env_open();
+    void *objs[N];
+    pthread_barrier_t hold;
+    struct job a = {.a = e.a, .objs = objs, .n = N, .hold = &hold};
+    struct job c = {.a = e.a, .objs = objs, .n = N};
+    pthread_t t;
+    uint64_t remote;
+
+    cr_assert_eq(pthread_barrier_init(&hold, NULL, 2), 0);
+    cr_assert_eq(pthread_create(&t, NULL, alloc_then_exit, &a), 0);
+    pthread_barrier_wait(&hold);
+    cr_assert_eq(a.err, 0);
+    remote = arena_stats(e.a).remote_frees;
+    run(free_first, &c);
+    pthread_barrier_wait(&hold);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(c.err, 0);
+    cr_assert_not_null(c.own, "the freeing thread has a theap after its first call");
+    cr_assert_neq(c.own, a.own, "a live thread's theap went to another thread");
+    cr_assert_eq(arena_stats(e.a).remote_frees, remote + N);
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    pthread_barrier_destroy(&hold);
+    env_close(&e);
+}
+
+Test(theap_adopt, a_first_call_double_free_is_refused)
+{
+    struct env e = env_open();
+    void *objs[1];
+    struct job a = {.a = e.a, .objs = objs, .n = 1};
+    struct job c = {.a = e.a, .objs = objs, .n = 1};
+    void *again;
+
+    run(alloc_then_exit, &a);
+    cr_assert_eq(pmn_free(objs[0]), 0);
+    /* Freed already: the new thread's first call is a double free. */
+    run(free_first, &c);
+    cr_assert_eq(c.err, PMN_E_DOUBLE_FREE, "got %d (%s)", c.err, pmn_strerror(c.err));
+    cr_assert_eq(arena_stats(e.a).objects, 0);
+    /* The block went back once: one malloc hands it out, the next another. */
+    again = pmn_arena_malloc(e.a, SIZE);
+    cr_assert_not_null(again);
+    cr_assert_neq(pmn_arena_malloc(e.a, SIZE), again);
+    env_close(&e);
+}
