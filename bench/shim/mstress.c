@@ -16,9 +16,16 @@
  * Each object carries its tag at both ends; the checksum sums the tags of
  * every object ever freed, so it does not depend on which thread frees
  * what (each is freed exactly once, the last ones by main).
+ *
+ * MSTRESS_FOOTPRINT=1 in the environment: after each round, on stderr,
+ * how spread the small objects (up to 64 words) of the live sets are: the
+ * distinct 64-byte lines and 4 KiB pages their two tags sit in, which are
+ * what the frees' reads touch (bench/README.md, "Issue 17, 0.12.6").  Off
+ * the timed path otherwise: one getenv() at start.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "workload.h"
 
@@ -144,11 +151,71 @@ static void *run(void *arg)
     return NULL;
 }
 
+static int cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The distinct values of @v[0..n), sorted in place. */
+static size_t distinct(uintptr_t *v, size_t n)
+{
+    size_t d = 0;
+
+    qsort(v, n, sizeof(*v), cmp_addr);
+    for (size_t i = 0; i < n; i++)
+        d += i == 0 || v[i] != v[i - 1];
+    return d;
+}
+
+/* MSTRESS_FOOTPRINT's line for round @r: small live objects, their bytes,
+ * the lines and pages their tags sit in. */
+static void footprint(uint64_t r)
+{
+    size_t n = 0, cap = 0;
+    uint64_t bytes = 0, objs = 0;
+    uintptr_t *lines, *pages;
+
+    for (int t = 0; t < THREADS; t++)
+        cap += 2 * sets[t].n;
+    lines = malloc((cap ? cap : 1) * sizeof(*lines));
+    pages = malloc((cap ? cap : 1) * sizeof(*pages));
+    if (lines == NULL || pages == NULL) {
+        fprintf(stderr, "mstress: no memory for the footprint\n");
+        exit(1);
+    }
+    for (int t = 0; t < THREADS; t++)
+        for (size_t k = 0; k < sets[t].n; k++) {
+            struct obj *o = sets[t].o[k];
+            uintptr_t head = (uintptr_t)o, tail = (uintptr_t)&o->w[o->words - 2];
+
+            if (o->words > 64)
+                continue;
+            lines[n] = head >> 6;
+            pages[n++] = head >> 12;
+            lines[n] = tail >> 6;
+            pages[n++] = tail >> 12;
+            bytes += o->words * 8;
+            objs++;
+        }
+    size_t dl = distinct(lines, n), dp = distinct(pages, n);
+    fprintf(stderr,
+            "mstress: round %llu: %llu small live objects, %.1f MiB; their tags in %zu lines "
+            "(%.1f MiB), %zu pages (%.1f MiB)\n",
+            (unsigned long long)r, (unsigned long long)objs, bytes / 1048576.0, dl,
+            dl * 64 / 1048576.0, dp, dp * 4096 / 1048576.0);
+    free(lines);
+    free(pages);
+}
+
 int main(int argc, char **argv)
 {
     long scale = wl_scale(argc, argv,
                           "mimalloc-stress style: 4 threads per round, live sets handed on, "
                           "objects traded through a shared table.\n");
+    const char *fp = getenv("MSTRESS_FOOTPRINT");
+    bool show = fp != NULL && *fp != '\0' && *fp != '0';
     uint64_t sum = 0;
 
     steps = wl_scaled(100000, scale);
@@ -166,6 +233,8 @@ int main(int argc, char **argv)
             pthread_join(w[t].tid, NULL);
             sum += w[t].sum;
         }
+        if (show)
+            footprint(r);
     }
     for (int t = 0; t < THREADS; t++) {
         for (size_t k = 0; k < sets[t].n; k++)
