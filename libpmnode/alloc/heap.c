@@ -1701,8 +1701,8 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
      * objects (bench/shim's larson: connections' objects handed on as
      * threads come and go) then frees them as their owner, where with the
      * first orphan in the list nearly every free went onto another
-     * thread's page, to wait there for its collect: larson 0.27 -> 0.23 s,
-     * peak RSS 19.2 -> 13.9 MiB (bench/README.md "Issue 17, 0.12.6"). */
+     * thread's page, to wait there for its collect: larson 0.25 -> 0.23 s,
+     * peak RSS 18.7 -> 13.5 MiB (bench/README.md "Issue 17, 0.12.6"). */
     if (th == NULL && !tls_exiting)
         th = pmn__theap_bind(seg->heap, pg->owner);
     if (th == pg->owner) {
