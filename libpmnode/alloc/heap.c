@@ -260,6 +260,12 @@ static void tls_init(void)
     tls_key_ok = pthread_key_create(&tls_key, tls_exit) == 0;
 }
 
+/* Slow-path allocations a theap bound by a malloc stays tradable for
+ * (pmn__theap.young): a thread's first mallocs take the slow path a few
+ * times (a class the adopted theap has no page for), a thread that has
+ * worked from its theap many more. */
+#define PMN__YOUNG 8
+
 struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefer)
 {
     struct pmn__tls_slot *slot = NULL;
@@ -292,6 +298,7 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefe
             ;
     if (th != NULL) {
         th->orphan = false;
+        th->young = prefer == NULL ? PMN__YOUNG : 0;
     } else {
         th = aligned_alloc(64, sizeof(*th)); /* sizeof is a multiple of 64 */
         if (th != NULL)
@@ -303,6 +310,7 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefe
         th->heap = h;
         th->next = h->theaps;
         h->theaps = th;
+        th->young = prefer == NULL ? PMN__YOUNG : 0;
     }
     th->share = h->cap != 0;
     th->trim_seen = atomic_load_explicit(&h->trim_gen, memory_order_relaxed);
@@ -1325,6 +1333,51 @@ static struct pmn__page *page_get(struct pmn__heap *h, struct pmn__theap *th, un
     return pg;
 }
 
+/*
+ * The calling thread trades @th, its theap of @h, young, for @want, the
+ * owner of the object it is freeing, when @want is an orphan: @th becomes
+ * one (its free caches given back, its few objects another thread's from
+ * now on) and the thread adopts @want.  A thread whose first call was a
+ * malloc took whichever orphan the list gave first; when its first free
+ * of an inherited object shows which one holds what it inherited, it
+ * takes that one, as a thread whose first call is that free does
+ * (pmn__theap_bind).  One try per binding: @th stops being young here
+ * either way.  Only when the caller looked @th up itself (a bulk free
+ * keeps its theap across its frees).  Returns the theap the thread has
+ * after: @th when nothing was traded, else the one it adopted (@want, or
+ * the first orphan or a new theap when another thread took @want
+ * meanwhile), or NULL when binding again failed (no memory).
+ * bench/shim's mstress (each round's threads take over the last round's
+ * live sets, half of them with a malloc first), medians of five A/B runs
+ * of nine or eleven: 0.33 -> 0.31, 0.27 -> 0.25, 0.29 -> 0.28, 0.20 ->
+ * 0.20, 0.27 -> 0.26 s; larson, whose threads free first, level
+ * (bench/README.md "Issue 17, 0.12.6").
+ */
+static struct pmn__theap *theap_trade(struct pmn__heap *h, struct pmn__theap *th,
+                                      struct pmn__theap *want)
+{
+    struct pmn__tls_slot *slot = NULL;
+    struct pmn__theap *got;
+    bool ok;
+
+    th->young = 0;
+    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
+        if (pmn__tls[i].heap == h && pmn__tls[i].th == th)
+            slot = &pmn__tls[i];
+    if (slot == NULL)
+        return th;
+    pthread_mutex_lock(&h->lock);
+    ok = !h->dead && !h->forked && want->orphan;
+    pthread_mutex_unlock(&h->lock);
+    if (!ok)
+        return th;
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed); /* through the unbind */
+    unbind_slot(slot);
+    got = pmn__theap_bind(h, want); /* not young: bound for a free */
+    heap_unref(h);
+    return got;
+}
+
 /* An allocation that found no memory: counted, said (@why), NULL. */
 static void *alloc_failed(struct pmn__heap *h, int why)
 {
@@ -1348,6 +1401,8 @@ void *pmn__heap_alloc_slow(struct pmn__heap *h, struct pmn__theap *th, unsigned 
             return NULL;
         }
     }
+    if (th->young)
+        th->young--;
     trim_sync(th);
     /* The pages walked are the ones with room, never every full one: full
      * pages other threads freed into come back through the delayed list
@@ -1678,6 +1733,7 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
 {
     struct pmn__segment *seg = pmn__segment_of(p);
     struct pmn__page *pg;
+    bool found = th == NULL; /* looked up here, not kept by the caller (a bulk free) */
     int err;
 
     if (seg == NULL)
@@ -1703,8 +1759,11 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
      * first orphan in the list nearly every free went onto another
      * thread's page, to wait there for its collect: larson 0.25 -> 0.23 s,
      * peak RSS 18.7 -> 13.5 MiB (bench/README.md "Issue 17, 0.12.6"). */
-    if (th == NULL && !tls_exiting)
+    if (th == NULL && !tls_exiting) {
         th = pmn__theap_bind(seg->heap, pg->owner);
+    } else if (found && th != NULL && th != pg->owner && th->young && !tls_exiting) {
+        th = theap_trade(seg->heap, th, pg->owner);
+    }
     if (th == pg->owner) {
 #ifdef PMN_DEBUG_FULL
         check_page(pg); /* before: the free may retire the page and unmap it */

@@ -288,6 +288,11 @@ struct __attribute__((aligned(64))) pmn__theap {
     struct pmn__theap *next; /* heap's list of all thread heaps */
     bool orphan;             /* its thread exited; free for adoption */
     bool share;              /* capped heap: pages that become empty go to the heap's pool */
+    /* Bound by a malloc and barely used yet: the slow-path allocations
+     * left before the thread may no longer trade it for the orphan its
+     * first free of an exited thread's object lands in (heap.c
+     * theap_trade).  Owner only. */
+    uint8_t young;
     struct pmn__queue full[PMN__NCLASSES];
     /* One empty page kept per class, so a size that comes and goes does not
      * give its page back and take it again under the heap lock each time. */

@@ -8,10 +8,15 @@
  * owns the object freed, not the first orphan in the heap's list (until
  * 0.12.6), so that the free, and its later frees of the objects it
  * inherited, are its own and not other threads' (a remote free each).
+ * A thread whose first call was a malloc took the list's first orphan; if
+ * it has hardly used it yet, its first free of another orphan's object
+ * trades it for that orphan (heap.c theap_trade), once.
  * These cases leave two orphans and check which one a new thread takes,
- * by the page's owner and by the arena's count of remote frees; that a
- * live thread's object is still freed as another thread's; and that the
- * first call's free still refuses a double free.
+ * by the page's owner and by the arena's count of remote frees, for a
+ * first free and for a free after a first malloc; that a theap the thread
+ * has used is not traded; that a live thread's object is still freed as
+ * another thread's; and that the first call's free still refuses a double
+ * free.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -144,6 +149,112 @@ Test(theap_adopt, first_free_adopts_the_objects_owner)
     cr_assert_eq(c.own, y->own);
     cr_assert_eq(arena_stats(e.a).remote_frees, remote);
     cr_assert_eq(arena_stats(e.a).objects, 0);
+    env_close(&e);
+}
+
+struct trade_job {
+    struct pmn_arena *a;
+    void **objs;               /* an orphan's objects, to free */
+    unsigned warm;             /* size classes to allocate from first */
+    struct pmn__theap *before; /* the theap the thread's first malloc bound */
+    struct pmn__theap *after;  /* the theap it has after freeing objs[0] */
+    uint64_t remote;           /* remote frees that free counted */
+    int err;
+};
+
+/* Malloc first (binding some theap), then free an orphan's object. */
+static void *malloc_then_free(void *arg)
+{
+    struct trade_job *j = arg;
+    void *mine[64];
+    unsigned n = 0;
+    uint64_t r0;
+
+    for (unsigned c = 0; c < (j->warm ? j->warm : 1) && n < 64; c++)
+        for (unsigned k = 0; k < (j->warm ? 2 : 1) && n < 64; k++)
+            if ((mine[n++] = pmn_arena_malloc(j->a, 16 + 48 * c)) == NULL)
+                j->err = -1;
+    j->before = pmn__theap_find(heap_of(mine[0]));
+    r0 = arena_stats(j->a).remote_frees;
+    if (j->err == 0)
+        j->err = pmn_free(j->objs[0]);
+    j->remote = arena_stats(j->a).remote_frees - r0;
+    j->after = pmn__theap_find(heap_of(mine[0]));
+    for (unsigned i = 0; i < n; i++)
+        if (pmn_free(mine[i]) != 0 && j->err == 0)
+            j->err = -2;
+    return NULL;
+}
+
+/* Two threads allocate N objects each, both live at once, then exit. */
+static void two_orphans(struct env *e, struct job *a, struct job *b)
+{
+    pthread_barrier_t hold;
+    pthread_t ta, tb;
+
+    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
+    a->hold = b->hold = &hold;
+    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, a), 0);
+    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, b), 0);
+    pthread_barrier_wait(&hold);
+    pthread_barrier_wait(&hold);
+    cr_assert_eq(pthread_join(ta, NULL), 0);
+    cr_assert_eq(pthread_join(tb, NULL), 0);
+    pthread_barrier_destroy(&hold);
+    cr_assert_eq(a->err, 0);
+    cr_assert_eq(b->err, 0);
+    (void)e;
+}
+
+Test(theap_adopt, a_young_theap_is_traded_for_the_orphan_its_free_lands_in)
+{
+    struct env e = env_open();
+    void *first[N], *second[N];
+    struct job a = {.a = e.a, .objs = first, .n = N};
+    struct job b = {.a = e.a, .objs = second, .n = N};
+    struct trade_job t = {.a = e.a};
+    struct pmn__theap *th;
+    pthread_t tt;
+
+    two_orphans(&e, &a, &b);
+    /* The thread's malloc takes the list's first orphan; its first free
+     * is of the other one's object. */
+    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
+        ;
+    cr_assert(th == a.own || th == b.own);
+    t.objs = th == a.own ? second : first;
+    cr_assert_eq(pthread_create(&tt, NULL, malloc_then_free, &t), 0);
+    cr_assert_eq(pthread_join(tt, NULL), 0);
+    cr_assert_eq(t.err, 0, "err %d", t.err);
+    cr_assert_eq(t.before, th, "the first malloc took another theap than the list's first orphan");
+    cr_assert_eq(t.after, th == a.own ? b.own : a.own,
+                 "the young theap was not traded for the freed object's owner");
+    cr_assert_eq(t.remote, 0, "the free after the trade was another thread's");
+    cr_assert(th->orphan, "the traded theap is an orphan again");
+    env_close(&e);
+}
+
+Test(theap_adopt, a_used_theap_is_not_traded)
+{
+    struct env e = env_open();
+    void *first[N], *second[N];
+    struct job a = {.a = e.a, .objs = first, .n = N};
+    struct job b = {.a = e.a, .objs = second, .n = N};
+    struct trade_job t = {.a = e.a, .warm = 24};
+    struct pmn__theap *th;
+    pthread_t tt;
+
+    two_orphans(&e, &a, &b);
+    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
+        ;
+    t.objs = th == a.own ? second : first;
+    /* Objects of 24 size classes first: more than the slow-path
+     * allocations a theap stays tradable for. */
+    cr_assert_eq(pthread_create(&tt, NULL, malloc_then_free, &t), 0);
+    cr_assert_eq(pthread_join(tt, NULL), 0);
+    cr_assert_eq(t.err, 0, "err %d", t.err);
+    cr_assert_eq(t.after, t.before, "a theap the thread had used was traded");
+    cr_assert_eq(t.remote, 1, "the free of the orphan's object was not another thread's");
     env_close(&e);
 }
 
