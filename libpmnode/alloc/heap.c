@@ -63,16 +63,24 @@ static void tc_set(struct pmn__heap *h, struct pmn__theap *th, uintptr_t tp)
     /* Both taken by other live threads: this one uses its TLS table. */
 }
 
+/* The calling thread's binding to @h in its TLS table (a thread binds to
+ * a heap at most once: pmn__theap_bind is called only when it has none),
+ * or NULL. */
+static struct pmn__tls_slot *tls_slot_of(const struct pmn__heap *h)
+{
+    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
+        if (pmn__tls[i].heap == h)
+            return &pmn__tls[i];
+    return NULL;
+}
+
 /* The calling thread's theap of @h from its TLS table, for a thread
  * missing from the heap's cache (both its slots other threads'). */
 struct pmn__theap *pmn__theap_find_slow(const struct pmn__heap *h)
 {
-    struct pmn__tls_slot *t = pmn__tls;
+    struct pmn__tls_slot *t = tls_slot_of(h);
 
-    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
-        if (t[i].heap == h)
-            return h->forked ? NULL : t[i].th; /* pmn__heap_forked_shared */
-    return NULL;
+    return t == NULL || h->forked ? NULL : t->th; /* forked: pmn__heap_forked_shared */
 }
 
 void pmn__heap_forked_shared(struct pmn__heap *h)
@@ -298,7 +306,6 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefe
             ;
     if (th != NULL) {
         th->orphan = false;
-        th->young = prefer == NULL ? PMN__YOUNG : 0;
     } else {
         th = aligned_alloc(64, sizeof(*th)); /* sizeof is a multiple of 64 */
         if (th != NULL)
@@ -310,9 +317,9 @@ struct pmn__theap *pmn__theap_bind(struct pmn__heap *h, struct pmn__theap *prefe
         th->heap = h;
         th->next = h->theaps;
         h->theaps = th;
-        th->young = prefer == NULL ? PMN__YOUNG : 0;
     }
     th->share = h->cap != 0;
+    th->young = prefer == NULL ? PMN__YOUNG : 0;
     th->trim_seen = atomic_load_explicit(&h->trim_gen, memory_order_relaxed);
     for (unsigned c = 0; c < h->nclasses; c++)
         th->cl[c].fc.max = th->share ? 0 : fcache_max(h, h->class_size[c]);
@@ -1356,14 +1363,11 @@ static struct pmn__page *page_get(struct pmn__heap *h, struct pmn__theap *th, un
 static struct pmn__theap *theap_trade(struct pmn__heap *h, struct pmn__theap *th,
                                       struct pmn__theap *want)
 {
-    struct pmn__tls_slot *slot = NULL;
+    struct pmn__tls_slot *slot = tls_slot_of(h);
     struct pmn__theap *got;
     bool ok;
 
     th->young = 0;
-    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
-        if (pmn__tls[i].heap == h && pmn__tls[i].th == th)
-            slot = &pmn__tls[i];
     if (slot == NULL)
         return th;
     pthread_mutex_lock(&h->lock);
@@ -1759,10 +1763,11 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
      * first orphan in the list nearly every free went onto another
      * thread's page, to wait there for its collect: larson 0.25 -> 0.23 s,
      * peak RSS 18.7 -> 13.5 MiB (bench/README.md "Issue 17, 0.12.6"). */
-    if (th == NULL && !tls_exiting) {
-        th = pmn__theap_bind(seg->heap, pg->owner);
-    } else if (found && th != NULL && th != pg->owner && th->young && !tls_exiting) {
-        th = theap_trade(seg->heap, th, pg->owner);
+    if (!tls_exiting) {
+        if (th == NULL)
+            th = pmn__theap_bind(seg->heap, pg->owner);
+        else if (found && th != pg->owner && th->young)
+            th = theap_trade(seg->heap, th, pg->owner);
     }
     if (th == pg->owner) {
 #ifdef PMN_DEBUG_FULL
@@ -2148,6 +2153,7 @@ void pmn__heap_destroy(struct pmn__heap *h)
      * (place/shared.c), so the child's destroy writes none of it and
      * gives nothing back; the mappings go with the child. */
     bool inherited = pmn__shfile_inherited(h->b);
+    struct pmn__tls_slot *slot;
 
     pmn__publish_forget(h); /* issue 18: before any heap lock (publish.c) */
     pthread_mutex_lock(&h->lock);
@@ -2161,9 +2167,9 @@ void pmn__heap_destroy(struct pmn__heap *h)
         pmn__backing_unref(h->b); /* every extent went back to it just now */
     /* Drop this thread's own binding now; other threads drop theirs when
      * they exit. */
-    for (unsigned i = 0; i < PMN__TLS_SLOTS; i++)
-        if (pmn__tls[i].heap == h)
-            unbind_slot(&pmn__tls[i]);
+    slot = tls_slot_of(h);
+    if (slot != NULL)
+        unbind_slot(slot);
     heap_unref(h);
 }
 

@@ -83,12 +83,46 @@ static void *free_first(void *arg)
     return NULL;
 }
 
-static void run(void *(*fn)(void *), struct job *j)
+/* @fn(@arg) in a thread of its own, to its end. */
+static void run(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
 
-    cr_assert_eq(pthread_create(&t, NULL, fn, j), 0);
+    cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
     cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+/* Two threads allocate N objects each, both live at once, then exit: two
+ * orphans, the later theap first in the heap's list. */
+static void two_orphans(struct job *a, struct job *b)
+{
+    pthread_barrier_t hold;
+    pthread_t ta, tb;
+
+    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
+    a->hold = b->hold = &hold;
+    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, a), 0);
+    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, b), 0);
+    pthread_barrier_wait(&hold);
+    pthread_barrier_wait(&hold);
+    cr_assert_eq(pthread_join(ta, NULL), 0);
+    cr_assert_eq(pthread_join(tb, NULL), 0);
+    pthread_barrier_destroy(&hold);
+    cr_assert_eq(a->err, 0);
+    cr_assert_eq(b->err, 0);
+    cr_assert_neq(a->own, b->own);
+}
+
+/* The orphan a thread whose first call is a malloc takes: the first in
+ * the list (pmn__theap_bind), one of @a's and @b's. */
+static struct pmn__theap *first_orphan(const struct job *a, const struct job *b)
+{
+    struct pmn__theap *th;
+
+    for (th = heap_of(a->objs[0])->theaps; th && !th->orphan; th = th->next)
+        ;
+    cr_assert(th == a->own || th == b->own);
+    return th;
 }
 
 Test(theap_adopt, first_free_adopts_the_objects_owner)
@@ -98,34 +132,16 @@ Test(theap_adopt, first_free_adopts_the_objects_owner)
     struct job a = {.a = e.a, .objs = first, .n = N};
     struct job b = {.a = e.a, .objs = second, .n = N};
     struct job c = {.a = e.a, .objs = first, .n = N};
-    pthread_barrier_t hold;
-    pthread_t ta, tb;
     struct pmn__theap *th;
     struct job *x, *y;
     uint64_t remote;
 
-    /* Two threads allocate, both live at once, and exit: two orphans, the
-     * later theap first in the heap's list (what a thread whose first call
-     * is a malloc takes). */
-    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
-    a.hold = b.hold = &hold;
-    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, &a), 0);
-    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, &b), 0);
-    pthread_barrier_wait(&hold);
-    pthread_barrier_wait(&hold);
-    cr_assert_eq(pthread_join(ta, NULL), 0);
-    cr_assert_eq(pthread_join(tb, NULL), 0);
-    pthread_barrier_destroy(&hold);
-    cr_assert_eq(a.err, 0);
-    cr_assert_eq(b.err, 0);
-    cr_assert_neq(a.own, b.own);
+    two_orphans(&a, &b);
     cr_assert_eq(owner_of(first[0]), a.own);
     cr_assert_eq(owner_of(second[0]), b.own);
     /* The orphan a thread would take by the list: the other one's objects
      * are the ones to free first. */
-    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
-        ;
-    cr_assert(th == a.own || th == b.own);
+    th = first_orphan(&a, &b);
     x = th == a.own ? &b : &a;
     y = th == a.own ? &a : &b;
     remote = arena_stats(e.a).remote_frees;
@@ -186,26 +202,6 @@ static void *malloc_then_free(void *arg)
     return NULL;
 }
 
-/* Two threads allocate N objects each, both live at once, then exit. */
-static void two_orphans(struct env *e, struct job *a, struct job *b)
-{
-    pthread_barrier_t hold;
-    pthread_t ta, tb;
-
-    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
-    a->hold = b->hold = &hold;
-    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, a), 0);
-    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, b), 0);
-    pthread_barrier_wait(&hold);
-    pthread_barrier_wait(&hold);
-    cr_assert_eq(pthread_join(ta, NULL), 0);
-    cr_assert_eq(pthread_join(tb, NULL), 0);
-    pthread_barrier_destroy(&hold);
-    cr_assert_eq(a->err, 0);
-    cr_assert_eq(b->err, 0);
-    (void)e;
-}
-
 Test(theap_adopt, a_young_theap_is_traded_for_the_orphan_its_free_lands_in)
 {
     struct env e = env_open();
@@ -214,17 +210,13 @@ Test(theap_adopt, a_young_theap_is_traded_for_the_orphan_its_free_lands_in)
     struct job b = {.a = e.a, .objs = second, .n = N};
     struct trade_job t = {.a = e.a};
     struct pmn__theap *th;
-    pthread_t tt;
 
-    two_orphans(&e, &a, &b);
+    two_orphans(&a, &b);
     /* The thread's malloc takes the list's first orphan; its first free
      * is of the other one's object. */
-    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
-        ;
-    cr_assert(th == a.own || th == b.own);
+    th = first_orphan(&a, &b);
     t.objs = th == a.own ? second : first;
-    cr_assert_eq(pthread_create(&tt, NULL, malloc_then_free, &t), 0);
-    cr_assert_eq(pthread_join(tt, NULL), 0);
+    run(malloc_then_free, &t);
     cr_assert_eq(t.err, 0, "err %d", t.err);
     cr_assert_eq(t.before, th, "the first malloc took another theap than the list's first orphan");
     cr_assert_eq(t.after, th == a.own ? b.own : a.own,
@@ -242,16 +234,13 @@ Test(theap_adopt, a_used_theap_is_not_traded)
     struct job b = {.a = e.a, .objs = second, .n = N};
     struct trade_job t = {.a = e.a, .warm = 24};
     struct pmn__theap *th;
-    pthread_t tt;
 
-    two_orphans(&e, &a, &b);
-    for (th = heap_of(first[0])->theaps; th && !th->orphan; th = th->next)
-        ;
+    two_orphans(&a, &b);
+    th = first_orphan(&a, &b);
     t.objs = th == a.own ? second : first;
     /* Objects of 24 size classes first: more than the slow-path
      * allocations a theap stays tradable for. */
-    cr_assert_eq(pthread_create(&tt, NULL, malloc_then_free, &t), 0);
-    cr_assert_eq(pthread_join(tt, NULL), 0);
+    run(malloc_then_free, &t);
     cr_assert_eq(t.err, 0, "err %d", t.err);
     cr_assert_eq(t.after, t.before, "a theap the thread had used was traded");
     cr_assert_eq(t.remote, 1, "the free of the orphan's object was not another thread's");
