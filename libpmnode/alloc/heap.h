@@ -233,10 +233,12 @@ struct pmn__segment {
     uint64_t pop_bytes;
     bool large;
     bool keep; /* reserved (pmn_*_reserve): populated, never released until destroy */
-    /* Live exported objects in the segment (alloc/ipc-export.c): on the
-     * header's first cache line, which every free reads already, so a free
-     * in a segment nothing was exported from pays one more test, and one
-     * where something was takes the slow path (the table's lookup). */
+    /* Live exported objects in the segment (alloc/ipc-export.c).  While
+     * it is not 0 a small segment's slot in the segment map reads
+     * PMN__SLOT_SHARED, so the fast paths hand its frees to the slow path,
+     * which reads this count and makes the object's handle stale (the
+     * table's lookup).  Changed under the backing's shared-file lock; the
+     * map follows it under the heap's lock. */
     _Atomic unsigned exported;
     struct pmn__segment *next, *prev; /* heap's segment list */
     struct pmn__page *slice_page[PMN__SLICES];
@@ -591,9 +593,11 @@ int pmn__free_misuse(const struct pmn__page *pg, const void *p);
  * shared between threads. */
 void pmn__arena_on_misuse(struct pmn_arena *a, void (*fn)(void *p));
 /* alloc/ipc-export.c: the free of @p in @seg, whose exported count is
- * nonzero, is about to happen: a slot of @p goes stale first. */
+ * nonzero, is about to happen: a slot of @p goes stale first, and the
+ * segment's slot in the map follows the count.  Heap lock not held. */
 void pmn__ipc_on_free(struct pmn__segment *seg, const void *p);
-/* Every slot of objects in @seg goes stale (reset, destroy). */
+/* Every slot of objects in @seg goes stale (reset, destroy), and the
+ * segment's slot in the map follows.  Heap lock held. */
 void pmn__ipc_on_release(struct pmn__segment *seg);
 
 /* ---- Large objects (large.c), and the segment primitives of heap.c it
@@ -1006,9 +1010,7 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
 #ifndef PMN_DEBUG_FULL
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
 
-    if (__builtin_expect(pmn__segmap_is_small((uintptr_t)p) &&
-                             !atomic_load_explicit(&seg->exported, memory_order_relaxed) &&
-                             (want == NULL || seg->heap == want),
+    if (__builtin_expect(pmn__segmap_is_small((uintptr_t)p) && (want == NULL || seg->heap == want),
                          1)) {
         /* A page is on the slice map only while it is live (slices_take
          * sets live first, slices_give clears the map first). */
@@ -1054,9 +1056,7 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
     struct pmn__segment *seg = (struct pmn__segment *)((uintptr_t)p & ~PMN__SEG_MASK);
     struct pmn__page *pg;
 
-    if (__builtin_expect(!pmn__segmap_is_small((uintptr_t)p) ||
-                             atomic_load_explicit(&seg->exported, memory_order_relaxed),
-                         0))
+    if (__builtin_expect(!pmn__segmap_is_small((uintptr_t)p), 0))
         return false;
     /* A page is on the slice map only while it is live (slices_take sets
      * live first, slices_give clears the map first). */

@@ -11,6 +11,7 @@
  * object's slot go stale here before the block can be reused.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "alloc/heap.h"
@@ -64,10 +65,39 @@ static int fill(const struct pmn_region *r, const void *p, size_t len, struct pm
     return 0;
 }
 
+/*
+ * Small segment @seg's slot in the segment map follows its count of
+ * exported objects (PMN__SLOT_SHARED while it is not 0, segmap.h), so
+ * that the fast paths of free need not read the count.  An export counts
+ * in (place/shared.c, under the file's lock), then comes here before its
+ * handle is returned; a free that counts out comes here after.  The
+ * heap's lock orders the map's changes, each made from the count read
+ * under it: a change that read 0 and one that read the export's count in
+ * are ordered, and the later wins, so once an export has come here the
+ * slot stays PMN__SLOT_SHARED until a change reads 0.  The slot may read
+ * PMN__SLOT_SHARED with the count at 0 (frees then take the slow path
+ * until the next change), never the other way while a returned handle's
+ * object is live.  Large segments are never on the fast paths.
+ */
+static void map_follow_locked(struct pmn__segment *seg)
+{
+    if (!seg->large)
+        pmn__segmap_set_shared((uintptr_t)seg,
+                               atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0);
+}
+
+static void map_follow(struct pmn__segment *seg)
+{
+    pthread_mutex_lock(&seg->heap->lock);
+    map_follow_locked(seg);
+    pthread_mutex_unlock(&seg->heap->lock);
+}
+
 int pmn_ipc_get(const void *p, struct pmn_ipc_handle *h, int *fd)
 {
     struct pmn__segment *seg;
     size_t len;
+    int err;
 
     if (p == NULL || h == NULL || fd == NULL)
         return -EINVAL;
@@ -80,7 +110,10 @@ int pmn_ipc_get(const void *p, struct pmn_ipc_handle *h, int *fd)
     len = pmn__usable(p);
     if (len == 0)
         return PMN_E_FOREIGN; /* not a live object's start */
-    return fill(seg->region, p, len, h, fd, &seg->exported);
+    err = fill(seg->region, p, len, h, fd, &seg->exported);
+    /* Whatever fill() answered: a slot it took stays until the free. */
+    map_follow(seg);
+    return err;
 }
 
 int pmn_ipc_get_region(const struct pmn_region *r, struct pmn_ipc_handle *h, int *fd)
@@ -94,10 +127,13 @@ int pmn_ipc_get_region(const struct pmn_region *r, struct pmn_ipc_handle *h, int
 void pmn__ipc_on_free(struct pmn__segment *seg, const void *p)
 {
     pmn__shfile_forget(seg->region->b, p);
+    if (atomic_load_explicit(&seg->exported, memory_order_relaxed) == 0)
+        map_follow(seg);
 }
 
 void pmn__ipc_on_release(struct pmn__segment *seg)
 {
     if (atomic_load_explicit(&seg->exported, memory_order_relaxed) != 0)
         pmn__shfile_forget_range(seg->region->b, seg, seg->size);
+    map_follow_locked(seg);
 }

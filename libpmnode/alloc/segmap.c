@@ -52,6 +52,15 @@ void pmn__segmap_remove(uintptr_t seg, size_t size)
         atomic_store_explicit(&map[first + i], PMN__SLOT_NONE, memory_order_release);
 }
 
+void pmn__segmap_set_shared(uintptr_t seg, bool shared)
+{
+    uint64_t slot = seg >> PMN__SEG_SHIFT;
+
+    if (slot < SLOTS)
+        atomic_store_explicit(&map[slot], shared ? PMN__SLOT_SHARED : PMN__SLOT_SMALL,
+                              memory_order_release);
+}
+
 uintptr_t pmn__segmap_lookup_slow(uintptr_t addr)
 {
     uint64_t slot = addr >> PMN__SEG_SHIFT;
@@ -60,7 +69,7 @@ uintptr_t pmn__segmap_lookup_slow(uintptr_t addr)
         return 0;
     for (;;) {
         unsigned v = atomic_load_explicit(&map[slot], memory_order_acquire);
-        if (v == PMN__SLOT_SMALL || v == PMN__SLOT_LARGE)
+        if (v == PMN__SLOT_SMALL || v == PMN__SLOT_SHARED || v == PMN__SLOT_LARGE)
             return (uintptr_t)(slot << PMN__SEG_SHIFT);
         if (v != PMN__SLOT_CONT || slot == 0)
             return 0;

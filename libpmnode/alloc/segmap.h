@@ -25,9 +25,27 @@
  * small segment from the map without reading its header.  Process-wide by
  * nature: free(p) of any pointer must find its segment whichever heap made
  * it. */
-enum { PMN__SLOT_NONE = 0, PMN__SLOT_SMALL = 1, PMN__SLOT_CONT = 2, PMN__SLOT_LARGE = 3 };
+/* PMN__SLOT_SHARED: a small segment with exported objects (an IPC
+ * handle's slot each, alloc/ipc-export.c).  Lookups find it as a small
+ * segment; the fast paths' pmn__segmap_is_small() does not, so every free
+ * there takes the slow path, which makes the object's handle stale before
+ * the block can be reused.  Kept in the map rather than tested in the
+ * segment's header: the free's fast paths read one byte where they read
+ * two words (the pair of malloc and free 3 % faster at fixed sizes,
+ * bench/README.md "Issue 17, 0.12.7"). */
+enum {
+    PMN__SLOT_NONE = 0,
+    PMN__SLOT_SMALL = 1,
+    PMN__SLOT_CONT = 2,
+    PMN__SLOT_LARGE = 3,
+    PMN__SLOT_SHARED = 4
+};
 void pmn__segmap_add(uintptr_t seg, size_t size, int large);
 void pmn__segmap_remove(uintptr_t seg, size_t size);
+/* Small segment @seg's slot: PMN__SLOT_SHARED when @shared, else
+ * PMN__SLOT_SMALL.  The caller serialises the changes of one segment
+ * (alloc/ipc-export.c: under its heap's lock). */
+void pmn__segmap_set_shared(uintptr_t seg, bool shared);
 /* The segment start for an address in one of our segments, or 0. */
 uintptr_t pmn__segmap_lookup_slow(uintptr_t addr);
 #define PMN__SEGMAP_SLOTS ((uint64_t)1 << (47 - PMN__SEG_SHIFT))
@@ -46,6 +64,7 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
 {
     switch (pmn__segmap_slot(addr)) {
     case PMN__SLOT_SMALL:
+    case PMN__SLOT_SHARED:
     case PMN__SLOT_LARGE: return addr & ~(uintptr_t)PMN__SEG_MASK;
     case PMN__SLOT_CONT: return pmn__segmap_lookup_slow(addr);
     default: return 0;
@@ -53,10 +72,11 @@ static inline uintptr_t pmn__segmap_lookup(uintptr_t addr)
 }
 
 /* Whether @addr lies in a small segment of ours (every small object
- * does), whose start is then addr & ~PMN__SEG_MASK, never NULL (no segment
- * starts in the first 4 MiB); never calls out, for fast paths that hand
- * every other case (large objects included) to a slow path, and test the
- * slot alone (a NULL test of the start cost them a compare). */
+ * does) with no exported object, whose start is then addr &
+ * ~PMN__SEG_MASK, never NULL (no segment starts in the first 4 MiB); never
+ * calls out, for fast paths that hand every other case (large objects and
+ * exported segments included) to a slow path, and test the slot alone (a
+ * NULL test of the start cost them a compare). */
 static inline bool pmn__segmap_is_small(uintptr_t addr)
 {
     return pmn__segmap_slot(addr) == PMN__SLOT_SMALL;
