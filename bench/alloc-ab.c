@@ -2,12 +2,14 @@
  * alloc-ab.c - two (or more) builds of libpmnode side by side in one
  * process, against tcmalloc, for changes smaller than this host's noise.
  *
- *   build/bench/alloc-ab [--reps N] [--workload NAME] LIB|tc [LIB|tc ...]
+ *   build/bench/alloc-ab [--reps N] [--workload NAME] LIB|slab:LIB|tc ...
  *
  * Each LIB is the path of a libpmnode.so.0 (a build of another revision:
  * `ninja -C other libpmnode/libpmnode.so.0.9.1`, copied anywhere), with its
- * own backing (node 0) and arena; "tc" is Debian's tcmalloc-minimal
- * (tc_malloc/tc_free).  Each implementation runs in a process of its own
+ * own backing (node 0) and arena; "slab:LIB" the same library's slabs
+ * instead (pmn_slab_alloc/pmn_slab_free, one slab of 64 B and one of
+ * 2 KiB objects: the fixed and burst rows; random reads "-"); "tc" is
+ * Debian's tcmalloc-minimal (tc_malloc/tc_free).  Each implementation runs in a process of its own
  * (a child forked before anything is loaded, which loads its library and
  * then waits for the parent's turn), so that no build shares an address
  * space with another: two builds dlmopen()ed into one process read 10-30 %
@@ -58,6 +60,9 @@ struct impl {
     void *arena;                           /* libpmnode: the arena, else NULL */
     void *(*arena_malloc)(void *, size_t); /* pmn_arena_malloc */
     int (*pfree)(void *);                  /* pmn_free */
+    void *slab64, *slab2k;                 /* slab:LIB: its slabs, else NULL */
+    void *(*slab_alloc)(void *);           /* pmn_slab_alloc */
+    int (*slab_free)(void *, void *);      /* pmn_slab_free */
     void *(*tmalloc)(size_t);              /* tc_malloc */
     void (*tfree)(void *);                 /* tc_free */
     int cmd, res;                          /* the parent's ends of its pipes */
@@ -77,17 +82,33 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The slab of @n-byte objects (64 or 2048: the only sizes asked of a
+ * slab impl). */
+static inline void *slab_of(const struct impl *im, size_t n)
+{
+    return n == 64 ? im->slab64 : im->slab2k;
+}
+
 static inline void *im_alloc(const struct impl *im, size_t n)
 {
+    if (im->slab64)
+        return im->slab_alloc(slab_of(im, n));
     return im->arena ? im->arena_malloc(im->arena, n) : im->tmalloc(n);
+}
+
+static inline void im_free_sized(const struct impl *im, void *p, size_t n)
+{
+    if (im->slab64)
+        (void)im->slab_free(slab_of(im, n), p);
+    else if (im->arena)
+        (void)im->pfree(p);
+    else
+        im->tfree(p);
 }
 
 static inline void im_free(const struct impl *im, void *p)
 {
-    if (im->arena)
-        (void)im->pfree(p);
-    else
-        im->tfree(p);
+    im_free_sized(im, p, 64);
 }
 
 /* bench/alloc's generator: xorshift64*, sizes log-uniform in [16, 65536]. */
@@ -117,9 +138,11 @@ static void prepare(void)
  * printed. */
 static int load_pmn(struct impl *im, const char *path)
 {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    bool slab = strncmp(path, "slab:", 5) == 0;
+    void *h = dlopen(slab ? path + 5 : path, RTLD_NOW | RTLD_LOCAL);
     int (*ctx_new)(void **), (*params_new)(void **), (*set_node)(void *, int);
     int (*backing_new)(void *, void *, void **), (*arena_new)(void *, const void *, void **);
+    int (*slab_new)(void *, size_t, size_t, uint64_t, void **);
     void (*params_free)(void *);
     void *ctx = NULL, *params = NULL, *backing = NULL;
 
@@ -146,6 +169,17 @@ static int load_pmn(struct impl *im, const char *path)
         return -1;
     }
     params_free(params);
+    if (!slab)
+        return 0;
+    *(void **)&slab_new = dlsym(h, "pmn_slab_new");
+    *(void **)&im->slab_alloc = dlsym(h, "pmn_slab_alloc");
+    *(void **)&im->slab_free = dlsym(h, "pmn_slab_free");
+    if (!slab_new || !im->slab_alloc || !im->slab_free ||
+        slab_new(backing, 64, 0, 0, &im->slab64) != 0 ||
+        slab_new(backing, 2048, 0, 0, &im->slab2k) != 0) {
+        fprintf(stderr, "alloc-ab: %s: no slabs on node 0\n", path);
+        return -1;
+    }
     return 0;
 }
 
@@ -170,7 +204,7 @@ static double run_fixed(const struct impl *im, size_t size, uint64_t n)
         void *p = im_alloc(im, size);
 
         *(volatile unsigned char *)p = (unsigned char)i;
-        im_free(im, p);
+        im_free_sized(im, p, size);
     }
     return (double)(now_ns() - t0) / (double)n;
 }
@@ -220,7 +254,7 @@ static double run(const struct impl *im, int w)
     switch (w) {
     case W_FIXED64: return run_fixed(im, 64, 1000000);
     case W_FIXED2K: return run_fixed(im, 2048, 1000000);
-    case W_RANDOM: return run_random(im, 200000);
+    case W_RANDOM: return im->slab64 ? -1 : run_random(im, 200000);
     case W_BURST_M: return run_burst(im, 500000, false);
     default: return run_burst(im, 500000, true);
     }
@@ -303,7 +337,7 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: alloc-ab [--reps N] [--workload NAME] LIB|tc [LIB|tc ...]\n"
+    fprintf(stderr, "usage: alloc-ab [--reps N] [--workload NAME] LIB|slab:LIB|tc ...\n"
                     "workloads: fixed-64 fixed-2k random burst-m burst-f (default: all)\n");
 }
 
@@ -349,6 +383,10 @@ int main(int argc, char **argv)
         printf("%s\n", wname[w]);
         for (int k = 0; k < n; k++) {
             qsort(im[k].ns[w], (size_t)reps, sizeof(double), cmp_double);
+            if (im[k].ns[w][0] < 0) {
+                printf("  %-40s -\n", im[k].name);
+                continue;
+            }
             printf("  %-40s min %6.2f  q25 %6.2f  median %6.2f\n", im[k].name, im[k].ns[w][0],
                    im[k].ns[w][reps / 4], im[k].ns[w][reps / 2]);
         }
