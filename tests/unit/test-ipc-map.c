@@ -142,8 +142,8 @@ Test(ipc_map, a_reset_gives_the_slot_back)
 
 struct churn {
     atomic_uint *done; /* churners finished */
-    uintptr_t seg; /* the held object's segment */
-    unsigned same; /* objects this thread exported there */
+    uintptr_t seg;     /* the held object's segment */
+    unsigned same;     /* objects this thread exported there */
     int err;
 };
 
