@@ -478,8 +478,23 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
         return 0;
     off = (first << PMN__POP_SHIFT) / u * u;
     end = (((last + 1) << PMN__POP_SHIFT) + u - 1) / u * u;
-    if ((err = pmn__region_populate(seg->region, off, end - off)) != 0)
+    if ((err = pmn__region_populate(seg->region, off, end - off)) != 0) {
+        /* The backing gave the whole range back (backing-node.c
+         * node_ppopulate), the units populated before in it too (none
+         * holds an object: the callers' ranges start past their pages'
+         * threaded blocks). */
+        size_t gone = 0;
+
+        for (size_t i = off >> PMN__POP_SHIFT; i < end >> PMN__POP_SHIFT; i++)
+            if (popmap_has(seg, i)) {
+                seg->popmap[i >> 6] &= ~((uint64_t)1 << (i & 63));
+                gone++;
+            }
+        seg->pop_bytes -= gone << PMN__POP_SHIFT;
+        atomic_fetch_sub_explicit(&h->populated, (uint64_t)gone << PMN__POP_SHIFT,
+                                  memory_order_relaxed);
         return err;
+    }
     for (size_t i = off >> PMN__POP_SHIFT; i < end >> PMN__POP_SHIFT; i++) {
         if (popmap_has(seg, i))
             continue;
@@ -488,6 +503,8 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
     seg->pop_bytes += fresh << PMN__POP_SHIFT;
     atomic_fetch_add_explicit(&h->populated, (uint64_t)fresh << PMN__POP_SHIFT,
                               memory_order_relaxed);
+    if (((end + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT) > seg->pop_hi)
+        seg->pop_hi = (uint8_t)((end + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT);
     return 0;
 }
 
@@ -534,6 +551,7 @@ struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align
         size_t head = r->lazy ? seg_round(h, sizeof(*seg)) : PMN__SEG_SIZE;
         popmap_set(seg, 0, head);
         seg->pop_bytes = head;
+        seg->pop_hi = (uint8_t)((head + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT);
     }
     note_resident(h, pmn__region_committed(r));
     atomic_fetch_add_explicit(&h->populated, seg_populated(seg), memory_order_relaxed);
@@ -961,6 +979,46 @@ static void page_init(struct pmn__heap *h, struct pmn__page *pg, unsigned cls)
 #define PMN__POP_STEP_MIN ((uint32_t)16 << 10)
 #define PMN__POP_STEP_MAX ((uint32_t)64 << 10)
 
+/*
+ * Populating ahead.  In a heap that has populated PMN__AHEAD_FROM or more
+ * (and has no cap), a page of one slice that is not its owner's only page
+ * of the class and sits at its segment's frontier (no slice past it ever
+ * populated) is populated whole at once, together with the free slices
+ * right after it, up to a sixteenth of what the heap has populated and
+ * PMN__AHEAD_MAX at most: the next pages taken there (slices_take prefers
+ * populated slices) need no populate of their own.  Each populate is four
+ * system calls under the heap lock (prefer, populate, verify, bind:
+ * backing-node.c), mbind's VMA split and merge the dearest (19 us a call
+ * under perf trace in mstress, while the other threads waited on the
+ * lock), and a busy page took three (16, 32, 64 KiB).  Filling 256 MiB
+ * with 64-byte objects went from 50-60 to 30 ns an object (glibc 28);
+ * mstress made 2455 populates and 4778 mbind calls, now 1310 and 2493,
+ * and ran 0.24 -> 0.22 s, its peak RSS 3-4 % higher (bench/README.md
+ * "Issue 17, 0.12.7").  Whole pages for every page at the frontier put
+ * larson's peak 16 % higher; a page that is its owner's only one of the
+ * class still grows by the steps above, as does every page of a heap
+ * below PMN__AHEAD_FROM, so a small program keeps its small resident set.
+ * Only the frontier moves ahead: slices the heap purged stay purged until
+ * a page takes them.
+ */
+#define PMN__AHEAD_FROM ((size_t)1 << 20)
+#define PMN__AHEAD_MAX ((size_t)256 << 10)
+
+/* Bytes of free, never-populated slices right after one-slice page @pg
+ * to populate with it (lock held); 0 when the page is not at its
+ * segment's frontier. */
+static size_t ahead_of(const struct pmn__segment *seg, const struct pmn__page *pg, size_t max)
+{
+    unsigned s = pg->slice + 1u, n = 0;
+
+    if (s < seg->pop_hi)
+        return 0;
+    while (s + n < PMN__SLICES && ((size_t)(n + 1) << PMN__SLICE_SHIFT) <= max &&
+           ((seg->free_slices >> (s + n)) & 1))
+        n++;
+    return (size_t)n << PMN__SLICE_SHIFT;
+}
+
 /* Populate @pg up to at least @need bytes from its start (owner only; the
  * heap lock is taken here).  0 or the region's error. */
 static int page_populate(struct pmn__page *pg, size_t need)
@@ -983,6 +1041,7 @@ static int page_populate(struct pmn__page *pg, size_t need)
                   : pg->popped < PMN__POP_STEP_MAX ? pg->popped
                                                    : PMN__POP_STEP_MAX;
     size_t want = pg->popped + step > need ? pg->popped + step : need;
+    size_t pop = atomic_load_explicit(&h->populated, memory_order_relaxed), ahead = 0;
     int err;
 
     if (bytes > (size_t)pg->nslices << PMN__SLICE_SHIFT)
@@ -991,7 +1050,15 @@ static int page_populate(struct pmn__page *pg, size_t need)
     if (want > bytes)
         want = bytes;
     pthread_mutex_lock(&h->lock);
-    err = seg_ensure(h, seg, base + pg->popped, base + want);
+    if (pg->nslices == 1 && !lone && pop >= PMN__AHEAD_FROM && h->cap == 0 &&
+        pop_unit(h) <= PMN__SLICE_SIZE &&
+        (ahead = ahead_of(seg, pg, pop / 16 < PMN__AHEAD_MAX ? pop / 16 : PMN__AHEAD_MAX)) != 0)
+        want = bytes;
+    /* With the slices ahead, else (or when the node cannot give them:
+     * the page alone may still fit) the page's own part. */
+    err = ahead ? seg_ensure(h, seg, base + pg->popped, base + PMN__SLICE_SIZE + ahead) : -1;
+    if (err != 0)
+        err = seg_ensure(h, seg, base + pg->popped, base + want);
     pthread_mutex_unlock(&h->lock);
     if (err == 0)
         pg->popped = (uint32_t)want;

@@ -233,6 +233,10 @@ struct pmn__segment {
     uint64_t pop_bytes;
     bool large;
     bool keep; /* reserved (pmn_*_reserve): populated, never released until destroy */
+    /* Slices below this one have been populated, some of them at least
+     * (seg_ensure): the segment's frontier, past which a page populates
+     * ahead (heap.c page_populate).  Lock held. */
+    uint8_t pop_hi;
     /* Live exported objects in the segment (alloc/ipc-export.c).  While
      * it is not 0 a small segment's slot in the segment map reads
      * PMN__SLOT_SHARED, so the fast paths hand its frees to the slow path,
