@@ -148,8 +148,8 @@ extern "C" {
 /**@{*/
 #define PMN_VERSION_MAJOR 0
 #define PMN_VERSION_MINOR 12
-#define PMN_VERSION_PATCH 6
-#define PMN_VERSION_STRING "0.12.6"
+#define PMN_VERSION_PATCH 7
+#define PMN_VERSION_STRING "0.12.7"
 
 /** Version of the loaded library, "MAJOR.MINOR.PATCH".  Thread-safe. */
 PMN_API const char *pmn_version(void);

@@ -57,7 +57,7 @@ from .track import TrackExtent, Tracker, TrackReport
 from .ipc import (FETCH_FD, KIND_DAX, KIND_MEMFD, IpcCache, IpcHandle, IpcMapping,
                   ipc_fd_readonly, ipc_get, ipc_recv, ipc_send)
 
-__version__ = "0.12.6"
+__version__ = "0.12.7"
 
 __all__ = [
     "version", "LIBRARY_PATH", "__version__",
