@@ -546,6 +546,8 @@ struct pmn__segment *pmn__seg_map(struct pmn__heap *h, size_t size, size_t align
     seg->large = large;
     seg->free_slices = large ? 0 : ALL_SLICES; /* not the header's */
     if (!large) {
+        for (unsigned i = 0; i < PMN__SLICES; i++)
+            seg->slice_page[i] = &pmn__no_page;
         /* A region that is not lazy (device memory, hugetlb without lazy
          * support, registered extents) was populated whole by the map. */
         size_t head = r->lazy ? seg_round(h, sizeof(*seg)) : PMN__SEG_SIZE;
@@ -821,7 +823,7 @@ static void page_fold(struct pmn__heap *h, const struct pmn__page *pg)
  * held.  The order of a page's slices is its own. */
 #define FOR_EACH_PAGE(seg, pg)                    \
     for (unsigned i_ = 1; i_ < PMN__SLICES; i_++) \
-        if (((pg) = (seg)->slice_page[i_]) != NULL && (pg) == &(seg)->pages[i_] && (pg)->live)
+        if (((pg) = (seg)->slice_page[i_]) == &(seg)->pages[i_] && (pg)->live)
 
 /* Give a page's slices back, their memory too when @purge and
  * purge_wanted() say so; lock held. */
@@ -833,7 +835,7 @@ static void slices_give_ex(struct pmn__heap *h, struct pmn__page *pg, bool purge
     page_fold(h, pg);
 
     for (unsigned i = 0; i < n; i++)
-        seg->slice_page[at + i] = NULL;
+        seg->slice_page[at + i] = &pmn__no_page;
     pg->live = 0;
     atomic_fetch_sub_explicit(&h->active, (uint64_t)n << PMN__SLICE_SHIFT, memory_order_relaxed);
     if (seg->free_slices == 0) {
@@ -1742,13 +1744,20 @@ int pmn__page_after_free(struct pmn__theap *th, struct pmn__page *pg)
 
 /* ---- lookup and free ---- */
 
+/* heap.h: what a free finds at a slice of no live page.  Never written:
+ * the theap is nobody's (tp 0, no thread's thread pointer), the page
+ * never live. */
+static struct pmn__theap no_theap;
+struct pmn__page pmn__no_page = {.owner = &no_theap};
+
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p)
 {
     size_t idx = ((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT;
 
     if (seg->large)
         return idx < PMN__SLICES || (char *)p >= seg->pages[0].start ? &seg->pages[0] : NULL;
-    return idx < PMN__SLICES ? seg->slice_page[idx] : NULL;
+    return idx < PMN__SLICES && seg->slice_page[idx] != &pmn__no_page ? seg->slice_page[idx]
+                                                                        : NULL;
 }
 
 size_t pmn__usable(const void *p)
@@ -2048,9 +2057,10 @@ static void release_all(struct pmn__heap *h, bool keep_some)
             if (pmn__seg_preferred(h, seg) != (pass == 0))
                 continue; /* each segment is seen in one pass */
             if (keep_some && (seg->keep || all || kept < h->retain)) {
-                memset(seg->slice_page, 0, sizeof(seg->slice_page));
-                for (unsigned i = 0; i < PMN__SLICES; i++)
+                for (unsigned i = 0; i < PMN__SLICES; i++) {
+                    seg->slice_page[i] = &pmn__no_page;
                     seg->pages[i].live = 0;
+                }
                 seg->free_slices = ALL_SLICES;
                 kept += !seg->keep;
                 left++;

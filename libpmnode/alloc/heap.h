@@ -245,9 +245,20 @@ struct pmn__segment {
      * map follows it under the heap's lock. */
     _Atomic unsigned exported;
     struct pmn__segment *next, *prev; /* heap's segment list */
+    /* The page each slice belongs to; &pmn__no_page for a slice of no
+     * live page in a small segment (the header's, free ones), NULL in a
+     * large segment past its first. */
     struct pmn__page *slice_page[PMN__SLICES];
     struct pmn__page pages[PMN__SLICES];
 };
+
+/* The page of a small segment's slices that hold no live page: never
+ * live, and owned by a theap no thread is bound to (its tp is 0), so the
+ * fast paths of free, which ask whether the page's owner is the calling
+ * thread, send a pointer there to the slow path without testing for NULL
+ * first (which refuses it, !live).  pmn__page_of() answers NULL for it.
+ * Immutable; process-wide as the segment map is. */
+extern struct pmn__page pmn__no_page __attribute__((visibility("hidden")));
 
 /* Counters an owner thread updates with plain loads and stores (relaxed
  * atomics): readers in other threads see a consistent, slightly stale sum. */
@@ -1017,11 +1028,12 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
     if (__builtin_expect(pmn__segmap_is_small((uintptr_t)p) && (want == NULL || seg->heap == want),
                          1)) {
         /* A page is on the slice map only while it is live (slices_take
-         * sets live first, slices_give clears the map first). */
+         * sets live first, slices_give clears the map first); any other
+         * slice's is pmn__no_page, whose owner no thread is. */
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
 
-        if (__builtin_expect(pg != NULL, 1)) {
+        {
             struct pmn__theap *o = pg->owner;
 
             /* A live small page always has an owner.  The calling thread
@@ -1063,10 +1075,9 @@ static inline __attribute__((always_inline)) bool pmn__heap_free_owned(void *p,
     if (__builtin_expect(!pmn__segmap_is_small((uintptr_t)p), 0))
         return false;
     /* A page is on the slice map only while it is live (slices_take sets
-     * live first, slices_give clears the map first). */
+     * live first, slices_give clears the map first); any other slice's is
+     * pmn__no_page, whose owner is nobody's theap. */
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (__builtin_expect(pg == NULL, 0))
-        return false;
     /* The page is the caller's when its owner is the caller's cached
      * theap (a live page always has an owner, so a NULL @th never
      * matches): the cache is dropped at unbind (pmn__unbind_hook), so it

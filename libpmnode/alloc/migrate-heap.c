@@ -157,7 +157,7 @@ static int object_misuse(struct pmn__segment *seg, void *p)
         return p == seg->pages[0].start ? 0 : PMN_E_INTERIOR;
     }
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (pg == NULL || !pg->live)
+    if (!pg->live) /* pmn__no_page: never live */
         return PMN_E_FOREIGN;
     return pmn__block_live(pg, p) ? 0 : pmn__free_misuse(pg, p);
 }
