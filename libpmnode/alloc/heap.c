@@ -1757,7 +1757,7 @@ struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p)
     if (seg->large)
         return idx < PMN__SLICES || (char *)p >= seg->pages[0].start ? &seg->pages[0] : NULL;
     return idx < PMN__SLICES && seg->slice_page[idx] != &pmn__no_page ? seg->slice_page[idx]
-                                                                        : NULL;
+                                                                      : NULL;
 }
 
 size_t pmn__usable(const void *p)
