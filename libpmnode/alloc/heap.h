@@ -1032,22 +1032,19 @@ static inline __attribute__((always_inline)) int pmn__heap_free(void *p,
          * slice's is pmn__no_page, whose owner no thread is. */
         struct pmn__page *pg =
             seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
+        struct pmn__theap *o = pg->owner;
 
-        {
-            struct pmn__theap *o = pg->owner;
-
-            /* A live small page always has an owner.  The calling thread
-             * owns it when the owner theap is bound to this thread: a
-             * theap's tp is written only by the thread it is bound to
-             * (bind, unbind), so it reads back our own tp only if we wrote
-             * it.  One load on the page's own line and one on the theap's
-             * first, instead of a hash into the heap's thread cache. */
-            if (__builtin_expect(th != NULL ? o == th
-                                            : atomic_load_explicit(&o->tp, memory_order_relaxed) ==
-                                                  pmn__tp(),
-                                 1))
-                return pmn__free_local(o, pg, p);
-        }
+        /* A live small page always has an owner.  The calling thread owns
+         * it when the owner theap is bound to this thread: a theap's tp is
+         * written only by the thread it is bound to (bind, unbind), so it
+         * reads back our own tp only if we wrote it.  One load on the
+         * page's own line and one on the theap's first, instead of a hash
+         * into the heap's thread cache. */
+        if (__builtin_expect(th != NULL
+                                 ? o == th
+                                 : atomic_load_explicit(&o->tp, memory_order_relaxed) == pmn__tp(),
+                             1))
+            return pmn__free_local(o, pg, p);
     }
 #endif
     return pmn__heap_free_slow(p, want, th);
