@@ -1027,8 +1027,8 @@ PMN_API uint64_t pmn_where_pages_on(const struct pmn_where *w, int node);
  *     backing's arena is resident in whole extents.
  * Hooks run in the thread that maps or unmaps, possibly with the arena's or
  * slab's internal lock held: they must not call into the same arena or
- * slab (allocate, free, stats, extents, reset), nor map or unmap regions of
- * the same backing.  Registering the extent with a device is what they are
+ * slab (allocate, free, stats, extents, reset, pmn_ipc_get() of its
+ * objects), nor map or unmap regions of the same backing.  Registering the extent with a device is what they are
  * for.  Calls from several threads may run hooks concurrently.
  */
 /**@{*/
