@@ -1230,6 +1230,55 @@ Test(arena, foreign_pointers)
     env_close(&e);
 }
 
+/* Addresses inside the arena's own extent that are no object: its header,
+ * a slice no page holds yet, and one whose page was given back.  Their
+ * slices map to a page nobody owns (alloc/heap.h pmn__no_page), which the
+ * fast paths hand to the slow path; every free of one is refused, from
+ * the thread that owns the extent's pages and from another. */
+static void *free_one(void *p)
+{
+    return (void *)(intptr_t)pmn_free(p);
+}
+
+Test(arena, addresses_in_its_extent_not_objects)
+{
+    struct env e = env_open();
+    char *mine = pmn_arena_malloc(e.a, 100), *big[8];
+    uintptr_t seg = (uintptr_t)mine & ~(uintptr_t)(4 * MiB - 1);
+    char *gone;
+
+    cr_assert_not_null(mine);
+    /* A class of 32 KiB: pages of their own slices, given back when their
+     * objects are freed (not the thread's current page of the class). */
+    for (int i = 0; i < 8; i++)
+        cr_assert_not_null(big[i] = pmn_arena_malloc(e.a, 32 * KiB));
+    gone = big[0];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pmn_free(big[i]), 0);
+    cr_assert_eq((uintptr_t)gone & ~(uintptr_t)(4 * MiB - 1), seg, "another extent");
+
+    void *const inside[] = {(void *)seg, (void *)(seg + 4096), (void *)(seg + 4 * MiB - 64), gone};
+    for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+        pthread_t t;
+        void *res;
+        int err = pmn_free(inside[i]);
+
+        cr_assert(err == PMN_E_FOREIGN || (inside[i] == gone && err == PMN_E_DOUBLE_FREE),
+                  "pmn_free(extent + %#lx): %s", (unsigned long)((uintptr_t)inside[i] - seg),
+                  pmn_err_name(err));
+        cr_assert_eq(pthread_create(&t, NULL, free_one, inside[i]), 0);
+        cr_assert_eq(pthread_join(t, &res), 0);
+        err = (int)(intptr_t)res;
+        cr_assert(err == PMN_E_FOREIGN || (inside[i] == gone && err == PMN_E_DOUBLE_FREE),
+                  "another thread's pmn_free(extent + %#lx): %s",
+                  (unsigned long)((uintptr_t)inside[i] - seg), pmn_err_name(err));
+        if (inside[i] != gone)
+            cr_assert_eq(pmn_usable_size(inside[i]), 0);
+    }
+    cr_assert_eq(pmn_free(mine), 0);
+    env_close(&e);
+}
+
 /* A pointer from a destroyed arena is not freed again. */
 Test(arena, free_after_destroy)
 {
