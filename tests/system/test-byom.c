@@ -427,6 +427,16 @@ static const struct pmn_provider_ops lazy_ops = {
     .caps = PMN_PROVIDER_CAN_LAZY | PMN_PROVIDER_CAN_SKEW,
 };
 
+/* Destroy @a, check the provider got every extent back, free @b and the
+ * provider's pool. */
+static void lazy_close(struct rprov *rp, struct pmn_arena *a, struct pmn_backing *b)
+{
+    pmn_arena_destroy(a);
+    cr_assert_eq(rp->pv.live, 0);
+    pmn_backing_free(b);
+    munmap(rp->pv.base, rp->pv.len);
+}
+
 /* A lazy provider: the arena's 4 MiB extents are mapped LAZY and populate()
  * is called for slices as pages are handed out (as the built-in anon
  * backing does), each piece verified on its own; the arena's resident
@@ -473,11 +483,8 @@ Test(byom, provider_lazy_populates_slices)
     rp.misplace = 0;
     for (int i = 0; i < 64; i++)
         pmn_free(obj[i]);
-    pmn_arena_destroy(a);
-    cr_assert_eq(rp.pv.live, 0);
-    pmn_backing_free(b);
+    lazy_close(&rp, a, b);
     pmn_ctx_unref(ctx);
-    munmap(rp.pv.base, rp.pv.len);
 }
 
 /* A heap that grows populates ahead (alloc/heap.c page_populate): past
@@ -531,10 +538,7 @@ Test(byom, provider_lazy_populates_ahead)
         for (int i = 0; i < N; i++)
             cr_assert_eq(pmn_free(obj[i]), 0);
         free(obj);
-        pmn_arena_destroy(a);
-        cr_assert_eq(rp.pv.live, 0);
-        pmn_backing_free(b);
-        munmap(rp.pv.base, rp.pv.len);
+        lazy_close(&rp, a, b);
     }
     pmn_ctx_unref(ctx);
 }
@@ -581,10 +585,7 @@ Test(byom, provider_skew_over_aligned)
             cr_assert_eq(rp.lazy_maps, 0);
         }
         pmn_free(p);
-        pmn_arena_destroy(a);
-        cr_assert_eq(rp.pv.live, 0);
-        pmn_backing_free(b);
-        munmap(rp.pv.base, rp.pv.len);
+        lazy_close(&rp, a, b);
     }
     pmn_ctx_unref(ctx);
 }
