@@ -457,6 +457,23 @@ static void popmap_set(struct pmn__segment *seg, size_t off, size_t end)
  * (pmn__page_extend), whatever the memory held.  0 or the region's error
  * (nothing is marked then).
  */
+/* Units [@i, @e) of @seg's popmap are no longer populated: the set ones
+ * are cleared and uncounted; how many.  Lock held. */
+static size_t popmap_unset(struct pmn__heap *h, struct pmn__segment *seg, size_t i, size_t e)
+{
+    size_t gone = 0;
+
+    for (; i < e; i++)
+        if (popmap_has(seg, i)) {
+            seg->popmap[i >> 6] &= ~((uint64_t)1 << (i & 63));
+            gone++;
+        }
+    seg->pop_bytes -= gone << PMN__POP_SHIFT;
+    atomic_fetch_sub_explicit(&h->populated, (uint64_t)gone << PMN__POP_SHIFT,
+                              memory_order_relaxed);
+    return gone;
+}
+
 static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off, size_t end)
 {
     size_t u = pop_unit(h), first = SIZE_MAX, last = 0, fresh = 0;
@@ -483,16 +500,7 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
          * node_ppopulate), the units populated before in it too (none
          * holds an object: the callers' ranges start past their pages'
          * threaded blocks). */
-        size_t gone = 0;
-
-        for (size_t i = off >> PMN__POP_SHIFT; i < end >> PMN__POP_SHIFT; i++)
-            if (popmap_has(seg, i)) {
-                seg->popmap[i >> 6] &= ~((uint64_t)1 << (i & 63));
-                gone++;
-            }
-        seg->pop_bytes -= gone << PMN__POP_SHIFT;
-        atomic_fetch_sub_explicit(&h->populated, (uint64_t)gone << PMN__POP_SHIFT,
-                                  memory_order_relaxed);
+        popmap_unset(h, seg, off >> PMN__POP_SHIFT, end >> PMN__POP_SHIFT);
         return err;
     }
     for (size_t i = off >> PMN__POP_SHIFT; i < end >> PMN__POP_SHIFT; i++) {
@@ -503,8 +511,9 @@ static int seg_ensure(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
     seg->pop_bytes += fresh << PMN__POP_SHIFT;
     atomic_fetch_add_explicit(&h->populated, (uint64_t)fresh << PMN__POP_SHIFT,
                               memory_order_relaxed);
-    if (((end + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT) > seg->pop_hi)
-        seg->pop_hi = (uint8_t)((end + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT);
+    end = (end + PMN__SLICE_SIZE - 1) >> PMN__SLICE_SHIFT; /* in slices */
+    if (end > seg->pop_hi)
+        seg->pop_hi = (uint8_t)end;
     return 0;
 }
 
@@ -719,15 +728,10 @@ static void seg_purge(struct pmn__heap *h, struct pmn__segment *seg, size_t off,
         for (j = i; j < e && popmap_has(seg, j); j++)
             ;
         if (j > i &&
-            pmn__region_purge(seg->region, i << PMN__POP_SHIFT, (j - i) << PMN__POP_SHIFT) == 0) {
-            for (size_t k = i; k < j; k++)
-                seg->popmap[k >> 6] &= ~((uint64_t)1 << (k & 63));
-            seg->pop_bytes -= (j - i) << PMN__POP_SHIFT;
-            atomic_fetch_sub_explicit(&h->populated, (uint64_t)(j - i) << PMN__POP_SHIFT,
+            pmn__region_purge(seg->region, i << PMN__POP_SHIFT, (j - i) << PMN__POP_SHIFT) == 0)
+            atomic_fetch_add_explicit(&h->purged,
+                                      (uint64_t)popmap_unset(h, seg, i, j) << PMN__POP_SHIFT,
                                       memory_order_relaxed);
-            atomic_fetch_add_explicit(&h->purged, (uint64_t)(j - i) << PMN__POP_SHIFT,
-                                      memory_order_relaxed);
-        }
         i = j;
     }
 }
@@ -1058,9 +1062,10 @@ static int page_populate(struct pmn__page *pg, size_t need)
         want = bytes;
     /* With the slices ahead, else (or when the node cannot give them:
      * the page alone may still fit) the page's own part. */
-    err = ahead ? seg_ensure(h, seg, base + pg->popped, base + PMN__SLICE_SIZE + ahead) : -1;
-    if (err != 0)
+    if (ahead == 0 || seg_ensure(h, seg, base + pg->popped, base + PMN__SLICE_SIZE + ahead) != 0)
         err = seg_ensure(h, seg, base + pg->popped, base + want);
+    else
+        err = 0;
     pthread_mutex_unlock(&h->lock);
     if (err == 0)
         pg->popped = (uint32_t)want;
@@ -1753,11 +1758,12 @@ struct pmn__page pmn__no_page = {.owner = &no_theap};
 struct pmn__page *pmn__page_of(struct pmn__segment *seg, const void *p)
 {
     size_t idx = ((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT;
+    struct pmn__page *pg;
 
     if (seg->large)
         return idx < PMN__SLICES || (char *)p >= seg->pages[0].start ? &seg->pages[0] : NULL;
-    return idx < PMN__SLICES && seg->slice_page[idx] != &pmn__no_page ? seg->slice_page[idx]
-                                                                      : NULL;
+    pg = idx < PMN__SLICES ? seg->slice_page[idx] : NULL;
+    return pg != &pmn__no_page ? pg : NULL;
 }
 
 size_t pmn__usable(const void *p)
@@ -1827,7 +1833,7 @@ int pmn__heap_free_slow(void *p, const struct pmn__heap *want, struct pmn__theap
     if (seg->large)
         return pmn__heap_free_large(seg, p);
     pg = seg->slice_page[((uintptr_t)p - (uintptr_t)seg) >> PMN__SLICE_SHIFT];
-    if (pg == NULL || !pg->live)
+    if (!pg->live) /* pmn__no_page: never live */
         return PMN_E_FOREIGN;
     if (th == NULL)
         th = pmn__theap_find(seg->heap);

@@ -25,39 +25,19 @@
 
 enum { SIZE = 64, CHURNERS = 3, ROUNDS = 3000 };
 
-static struct pmn_ctx *ctx;
-static struct pmn_backing *b;
-static struct pmn_arena *a;
+static struct env e; /* an arena on a memfd backing of node 0 */
 static struct pmn_ipc_cache *c;
 
 static void setup(void)
 {
-    struct pmn_ctx_params *cp;
-    struct pmn_backing_params *p;
-    int err;
-
-    cr_assert_eq(pmn_ctx_params_new(&cp), 0);
-    cr_assert_eq(pmn_ctx_params_set_root(cp, "/"), 0);
-    cr_assert_eq(pmn_ctx_params_set_flags(cp, PMN_CTX_IGNORE_ENV | PMN_CTX_NO_CONFIG), 0);
-    cr_assert_eq(pmn_ctx_new_params(&ctx, cp), 0, "no context for this machine");
-    pmn_ctx_params_free(cp);
-    cr_assert_eq(pmn_backing_params_new(&p), 0);
-    cr_assert_eq(pmn_backing_params_set_type(p, PMN_BACKING_MEMFD), 0);
-    cr_assert_eq(pmn_backing_params_set_node(p, 0), 0);
-    err = pmn_backing_new(ctx, p, &b);
-    pmn_backing_params_free(p);
-    cr_assert_eq(err, 0, "pmn_backing_new: %s", pmn_strerror(err));
-    err = pmn_arena_new(b, NULL, &a);
-    cr_assert_eq(err, 0, "pmn_arena_new: %s", pmn_strerror(err));
+    e = env_open_opts(PMN_BACKING_MEMFD, NULL);
     cr_assert_eq(pmn_ipc_cache_new(&c), 0);
 }
 
 static void teardown(void)
 {
     pmn_ipc_cache_free(c);
-    pmn_arena_destroy(a);
-    pmn_backing_free(b);
-    pmn_ctx_unref(ctx);
+    env_close(&e);
 }
 
 TestSuite(ipc_map, .init = setup, .fini = teardown);
@@ -88,7 +68,7 @@ static void *export_open(void *o)
 
 Test(ipc_map, the_slot_follows_the_exports)
 {
-    void *o1 = pmn_arena_malloc(a, SIZE), *o2 = pmn_arena_malloc(a, SIZE), *o3, *x1, *x2;
+    void *o1 = pmn_arena_malloc(e.a, SIZE), *o2 = pmn_arena_malloc(e.a, SIZE), *o3, *x1, *x2;
 
     cr_assert(o1 != NULL && o2 != NULL);
     cr_assert_eq(seg_of(o1), seg_of(o2), "two small objects of one thread share a segment");
@@ -101,7 +81,7 @@ Test(ipc_map, the_slot_follows_the_exports)
 
     /* An object never exported, in a shared segment: freed as any other,
      * and the exported ones' handles stay good. */
-    o3 = pmn_arena_malloc(a, SIZE);
+    o3 = pmn_arena_malloc(e.a, SIZE);
     cr_assert_eq(seg_of(o3), seg_of(o1));
     cr_assert_eq(pmn_free(o3), 0);
     cr_assert_eq(pmn_ipc_valid(c, x1), 0);
@@ -113,7 +93,7 @@ Test(ipc_map, the_slot_follows_the_exports)
     cr_assert_eq(slot_of(o2), PMN__SLOT_SHARED, "one object is still exported");
     /* The block just freed comes back first (the free cache): reused while
      * its stale handle must stay stale. */
-    o3 = pmn_arena_malloc(a, SIZE);
+    o3 = pmn_arena_malloc(e.a, SIZE);
     cr_assert_eq(o3, o1);
     cr_assert_eq(pmn_ipc_valid(c, x1), PMN_E_STALE_HANDLE);
 
@@ -127,12 +107,12 @@ Test(ipc_map, the_slot_follows_the_exports)
 
 Test(ipc_map, a_reset_gives_the_slot_back)
 {
-    void *o = pmn_arena_malloc(a, SIZE), *x;
+    void *o = pmn_arena_malloc(e.a, SIZE), *x;
     uintptr_t seg = seg_of(o);
 
     x = export_open(o);
     cr_assert_eq(slot_of(o), PMN__SLOT_SHARED);
-    pmn_arena_reset(a);
+    pmn_arena_reset(e.a);
     cr_assert_eq(pmn_ipc_valid(c, x), PMN_E_STALE_HANDLE, "reset");
     /* The segment may be kept for reuse or released; either way no
      * object of it is exported any more. */
@@ -153,7 +133,7 @@ static void *churn(void *arg)
 
     for (unsigned i = 0; i < ROUNDS; i++) {
         struct pmn_ipc_handle h;
-        void *o = pmn_arena_malloc(a, SIZE);
+        void *o = pmn_arena_malloc(e.a, SIZE);
         int fd, err;
 
         if (o == NULL) {
@@ -174,7 +154,7 @@ static void *churn(void *arg)
 
 Test(ipc_map, never_small_while_an_object_is_exported)
 {
-    void *held = pmn_arena_malloc(a, SIZE), *x;
+    void *held = pmn_arena_malloc(e.a, SIZE), *x;
     atomic_uint done = 0;
     struct churn ch[CHURNERS];
     pthread_t t[CHURNERS];

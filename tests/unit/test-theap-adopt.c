@@ -92,77 +92,73 @@ static void run(void *(*fn)(void *), void *arg)
     cr_assert_eq(pthread_join(t, NULL), 0);
 }
 
+/* Two exited threads' theaps, each owning its thread's N live objects. */
+struct orphans {
+    void *objs[2][N];
+    struct job job[2];
+    struct job *listed; /* the one whose theap is first in the heap's list */
+    struct job *other;
+};
+
 /* Two threads allocate N objects each, both live at once, then exit: two
- * orphans, the later theap first in the heap's list. */
-static void two_orphans(struct job *a, struct job *b)
+ * orphans in @o.  The orphan a thread whose first call is a malloc takes
+ * (pmn__theap_bind: the first in the list) is o->listed's. */
+static void two_orphans(struct orphans *o, struct pmn_arena *a)
 {
     pthread_barrier_t hold;
-    pthread_t ta, tb;
-
-    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
-    a->hold = b->hold = &hold;
-    cr_assert_eq(pthread_create(&ta, NULL, alloc_then_exit, a), 0);
-    cr_assert_eq(pthread_create(&tb, NULL, alloc_then_exit, b), 0);
-    pthread_barrier_wait(&hold);
-    pthread_barrier_wait(&hold);
-    cr_assert_eq(pthread_join(ta, NULL), 0);
-    cr_assert_eq(pthread_join(tb, NULL), 0);
-    pthread_barrier_destroy(&hold);
-    cr_assert_eq(a->err, 0);
-    cr_assert_eq(b->err, 0);
-    cr_assert_neq(a->own, b->own);
-}
-
-/* The orphan a thread whose first call is a malloc takes: the first in
- * the list (pmn__theap_bind), one of @a's and @b's. */
-static struct pmn__theap *first_orphan(const struct job *a, const struct job *b)
-{
+    pthread_t t[2];
     struct pmn__theap *th;
 
-    for (th = heap_of(a->objs[0])->theaps; th && !th->orphan; th = th->next)
+    cr_assert_eq(pthread_barrier_init(&hold, NULL, 3), 0);
+    for (int i = 0; i < 2; i++) {
+        o->job[i] = (struct job){.a = a, .objs = o->objs[i], .n = N, .hold = &hold};
+        cr_assert_eq(pthread_create(&t[i], NULL, alloc_then_exit, &o->job[i]), 0);
+    }
+    pthread_barrier_wait(&hold);
+    pthread_barrier_wait(&hold);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pthread_join(t[i], NULL), 0);
+        o->job[i].hold = NULL; /* the barrier is this function's */
+        cr_assert_eq(o->job[i].err, 0);
+        cr_assert_eq(owner_of(o->objs[i][0]), o->job[i].own);
+    }
+    pthread_barrier_destroy(&hold);
+    cr_assert_neq(o->job[0].own, o->job[1].own);
+    for (th = heap_of(o->objs[0][0])->theaps; th && !th->orphan; th = th->next)
         ;
-    cr_assert(th == a->own || th == b->own);
-    return th;
+    cr_assert(th == o->job[0].own || th == o->job[1].own);
+    o->listed = th == o->job[0].own ? &o->job[0] : &o->job[1];
+    o->other = th == o->job[0].own ? &o->job[1] : &o->job[0];
 }
 
 Test(theap_adopt, first_free_adopts_the_objects_owner)
 {
     struct env e = env_open();
-    void *first[N], *second[N];
-    struct job a = {.a = e.a, .objs = first, .n = N};
-    struct job b = {.a = e.a, .objs = second, .n = N};
-    struct job c = {.a = e.a, .objs = first, .n = N};
-    struct pmn__theap *th;
-    struct job *x, *y;
+    struct orphans o;
+    struct job c = {.a = e.a, .n = N};
     uint64_t remote;
 
-    two_orphans(&a, &b);
-    cr_assert_eq(owner_of(first[0]), a.own);
-    cr_assert_eq(owner_of(second[0]), b.own);
-    /* The orphan a thread would take by the list: the other one's objects
-     * are the ones to free first. */
-    th = first_orphan(&a, &b);
-    x = th == a.own ? &b : &a;
-    y = th == a.own ? &a : &b;
+    two_orphans(&o, e.a);
     remote = arena_stats(e.a).remote_frees;
 
     /* A third thread's first call frees objects of the orphan the list
      * does not give first: it takes over that theap, so every free is the
      * owner's. */
-    c.objs = x->objs;
+    c.objs = o.other->objs;
     run(free_first, &c);
     cr_assert_eq(c.err, 0, "free: %s", pmn_strerror(c.err));
-    cr_assert_eq(c.own, x->own, "the new thread took another orphan than the objects' owner");
+    cr_assert_eq(c.own, o.other->own,
+                 "the new thread took another orphan than the objects' owner");
     cr_assert_eq(arena_stats(e.a).remote_frees, remote,
                  "%llu of %d frees went to another thread's pages",
                  (unsigned long long)(arena_stats(e.a).remote_frees - remote), N);
     cr_assert_eq(arena_stats(e.a).objects, N, "the other thread's objects are live");
 
     /* The other orphan is still there for the next thread. */
-    c.objs = y->objs;
+    c.objs = o.listed->objs;
     run(free_first, &c);
     cr_assert_eq(c.err, 0);
-    cr_assert_eq(c.own, y->own);
+    cr_assert_eq(c.own, o.listed->own);
     cr_assert_eq(arena_stats(e.a).remote_frees, remote);
     cr_assert_eq(arena_stats(e.a).objects, 0);
     env_close(&e);
@@ -205,39 +201,32 @@ static void *malloc_then_free(void *arg)
 Test(theap_adopt, a_young_theap_is_traded_for_the_orphan_its_free_lands_in)
 {
     struct env e = env_open();
-    void *first[N], *second[N];
-    struct job a = {.a = e.a, .objs = first, .n = N};
-    struct job b = {.a = e.a, .objs = second, .n = N};
+    struct orphans o;
     struct trade_job t = {.a = e.a};
-    struct pmn__theap *th;
 
-    two_orphans(&a, &b);
+    two_orphans(&o, e.a);
     /* The thread's malloc takes the list's first orphan; its first free
      * is of the other one's object. */
-    th = first_orphan(&a, &b);
-    t.objs = th == a.own ? second : first;
+    t.objs = o.other->objs;
     run(malloc_then_free, &t);
     cr_assert_eq(t.err, 0, "err %d", t.err);
-    cr_assert_eq(t.before, th, "the first malloc took another theap than the list's first orphan");
-    cr_assert_eq(t.after, th == a.own ? b.own : a.own,
+    cr_assert_eq(t.before, o.listed->own,
+                 "the first malloc took another theap than the list's first orphan");
+    cr_assert_eq(t.after, o.other->own,
                  "the young theap was not traded for the freed object's owner");
     cr_assert_eq(t.remote, 0, "the free after the trade was another thread's");
-    cr_assert(th->orphan, "the traded theap is an orphan again");
+    cr_assert(o.listed->own->orphan, "the traded theap is an orphan again");
     env_close(&e);
 }
 
 Test(theap_adopt, a_used_theap_is_not_traded)
 {
     struct env e = env_open();
-    void *first[N], *second[N];
-    struct job a = {.a = e.a, .objs = first, .n = N};
-    struct job b = {.a = e.a, .objs = second, .n = N};
+    struct orphans o;
     struct trade_job t = {.a = e.a, .warm = 24};
-    struct pmn__theap *th;
 
-    two_orphans(&a, &b);
-    th = first_orphan(&a, &b);
-    t.objs = th == a.own ? second : first;
+    two_orphans(&o, e.a);
+    t.objs = o.other->objs;
     /* Objects of 24 size classes first: more than the slow-path
      * allocations a theap stays tradable for. */
     run(malloc_then_free, &t);
